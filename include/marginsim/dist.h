@@ -1,0 +1,57 @@
+/*
+ * dist — the one distribution syntax of scenario files, and sampling from it.
+ *
+ *   {dist: fixed, value: X}
+ *   {dist: uniform, min: A, max: B}
+ *   {dist: lognormal, median: M, sigma: S}     exp(N(ln M, S^2))
+ *   {dist: exponential, mean: M}
+ *   {dist: table, values: [...], weights: [...]}   (weights default to equal)
+ *
+ * A bare scalar X is shorthand for {dist: fixed, value: X}. Parameters are in
+ * the unit of the key the distribution belongs to (milliseconds for
+ * durations, USD for collateral, ...).
+ */
+#ifndef MARGINSIM_DIST_H
+#define MARGINSIM_DIST_H
+
+#include <gsl/gsl_rng.h>
+
+#define MS_DIST_TABLE_MAX 64
+
+typedef enum {
+  MS_DIST_FIXED,
+  MS_DIST_UNIFORM,
+  MS_DIST_LOGNORMAL,
+  MS_DIST_EXPONENTIAL,
+  MS_DIST_TABLE
+} ms_dist_kind;
+
+typedef struct ms_dist {
+  ms_dist_kind kind;
+  double a;                            /* fixed: value; uniform: min; lognormal: median; exponential: mean */
+  double b;                            /* uniform: max; lognormal: sigma */
+  int n;                               /* table: number of values */
+  double values[MS_DIST_TABLE_MAX];    /* table: the values */
+  double weights[MS_DIST_TABLE_MAX];   /* table: weights as given */
+  double cum[MS_DIST_TABLE_MAX];       /* table: normalised cumulative weights, cum[n-1] = 1 */
+} ms_dist;
+
+/** Names of the kinds, in enum order, NULL-terminated. */
+extern const char *const ms_dist_kind_names[];
+
+/** Fill cum[] from weights[] (table kind). Returns -1 if no weight is positive. */
+int ms_dist_prepare(ms_dist *d);
+
+/** One draw. */
+double ms_dist_sample(const ms_dist *d, gsl_rng *r);
+
+/** Expected value. */
+double ms_dist_mean(const ms_dist *d);
+
+/** Smallest and largest value the distribution can return (may be +/-INFINITY). */
+void ms_dist_support(const ms_dist *d, double *lo, double *hi);
+
+/** 1 if @p d always returns the same value. */
+int ms_dist_is_fixed(const ms_dist *d);
+
+#endif

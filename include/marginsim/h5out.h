@@ -1,0 +1,46 @@
+/*
+ * h5out — the HDF5 result file, written atomically.
+ *
+ * Everything is written to "<file>.tmp.<pid>" beside the final name and
+ * renamed only by ms_h5out_commit(); ms_h5out_abort() removes the temporary,
+ * so a failed or interrupted run leaves no result file. All calls must come
+ * from one thread (serial HDF5). The layout is documented in docs/output.md.
+ */
+#ifndef MARGINSIM_H5OUT_H
+#define MARGINSIM_H5OUT_H
+
+#include <stdint.h>
+
+#include "marginsim/engine.h"
+#include "marginsim/error.h"
+#include "marginsim/scenario.h"
+#include "marginsim/stats.h"
+
+typedef struct ms_h5out ms_h5out;
+
+/** What the root attributes record. */
+typedef struct ms_h5_meta {
+  const char *command;      /* the command line */
+} ms_h5_meta;
+
+/** Create the temporary file, its root attributes and the datasets. */
+ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg,
+                          const ms_h5_meta *meta, ms_error *err);
+
+/** Write summary rows for paths first .. first + n - 1. */
+ms_status ms_h5out_write_summary(ms_h5out *h, const ms_path_summary *rows, int64_t first, int64_t n,
+                                 ms_error *err);
+
+/** Write the trace of traced path @p k (k < output.timeseries.paths). */
+ms_status ms_h5out_write_trace(ms_h5out *h, int64_t k, const ms_trace *tr, ms_error *err);
+
+/** Write /stats. */
+ms_status ms_h5out_write_stats(ms_h5out *h, const ms_stats *st, ms_error *err);
+
+/** Close the file and rename it to its final name; frees @p h in every case. */
+ms_status ms_h5out_commit(ms_h5out *h, ms_error *err);
+
+/** Close and delete the temporary file; frees @p h. NULL is a no-op. */
+void ms_h5out_abort(ms_h5out *h);
+
+#endif

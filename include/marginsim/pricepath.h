@@ -1,0 +1,73 @@
+/*
+ * pricepath — the exogenous price: regime-switching geometric Brownian
+ * motion with compound-Poisson jumps in the log price.
+ *
+ * It knows nothing of margin, oracles, keepers or liquidations, so the
+ * exogenous path of path p is the same whatever else a scenario sets
+ * (common random numbers across a sweep or a model comparison).
+ *
+ * Randomness: one Gaussian per tick from stream PRICE; regime holding times
+ * and targets from stream REGIME; jump times and sizes from stream JUMP.
+ * Regime switches and jumps are events in the queue, drawn from their
+ * exponential waiting times. Between ticks the price holds still; a tick
+ * that straddles a regime switch gets the drift and variance of each regime
+ * for the time spent in it, so the log return over any interval has exactly
+ * the moments of the continuous-time model sampled at the ticks.
+ */
+#ifndef MARGINSIM_PRICEPATH_H
+#define MARGINSIM_PRICEPATH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "marginsim/error.h"
+#include "marginsim/queue.h"
+#include "marginsim/scenario.h"
+
+typedef struct ms_pricepath ms_pricepath;
+
+/** Per-path tallies kept by the model. */
+typedef struct ms_pricepath_tally {
+  int64_t jumps;                           /* jumps that occurred */
+  int64_t switches;                        /* regime switches */
+  int64_t time_in_regime[MS_MAX_REGIMES];  /* ms, up to the time passed to _tally */
+} ms_pricepath_tally;
+
+/** A model for @p cfg (one per thread: it holds the path's state). */
+ms_status ms_pricepath_new(ms_pricepath **out, const ms_config *cfg, ms_error *err);
+
+/** Free; NULL is a no-op. */
+void ms_pricepath_free(ms_pricepath *pp);
+
+/** Stationary distribution of the regime chain (fraction of time in each regime). */
+void ms_pricepath_stationary(const ms_pricepath *pp, double *pi);
+
+/**
+ * Begin path @p path at time 0: seed the streams, choose the start regime,
+ * schedule the first switch and jump in @p q.
+ */
+ms_status ms_pricepath_start(ms_pricepath *pp, uint64_t seed, uint64_t path, ms_queue *q);
+
+/**
+ * Handle a REGIME or JUMP event (stale ones are ignored) and schedule the
+ * next. Returns 1 if the log price jumped, 0 otherwise, negative on failure.
+ */
+int ms_pricepath_on_event(ms_pricepath *pp, const ms_event *ev, ms_queue *q);
+
+/**
+ * Generate the log prices of up to @p n ticks starting at time @p t (then
+ * t + step, ...), stopping before the model's next own event. Returns the
+ * number written to @p out.
+ */
+size_t ms_pricepath_fill(ms_pricepath *pp, int64_t t, size_t n, double *out);
+
+/** Log price after the last generated tick and any jump since. */
+double ms_pricepath_log_price(const ms_pricepath *pp);
+
+/** Current regime index. */
+int ms_pricepath_regime(const ms_pricepath *pp);
+
+/** Tallies of the current path, with time in regime counted up to @p t. */
+void ms_pricepath_tally_at(const ms_pricepath *pp, int64_t t, ms_pricepath_tally *out);
+
+#endif

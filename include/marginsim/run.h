@@ -1,0 +1,45 @@
+/*
+ * run — the driver: plan the paths, run them on OpenMP threads in batches,
+ * write each batch to the result file in path order, aggregate, commit.
+ *
+ * Paths run with a dynamic schedule over per-thread workspaces; each path
+ * writes its own slot, and everything that reaches the file or the
+ * statistics is taken in path order after the parallel region, so results
+ * are bit-identical for any thread count.
+ */
+#ifndef MARGINSIM_RUN_H
+#define MARGINSIM_RUN_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "marginsim/error.h"
+#include "marginsim/scenario.h"
+#include "marginsim/stats.h"
+
+typedef struct ms_run_opts {
+  int threads;                          /* 0: OpenMP's default */
+  const char *output;                   /* result file path */
+  const char *command;                  /* command line recorded in the file */
+  /* Called from the driving thread after each batch; may be NULL. */
+  void (*progress)(void *ctx, int64_t done, int64_t total);
+  void *progress_ctx;
+  const volatile sig_atomic_t *cancel;  /* non-zero: stop, write nothing; may be NULL */
+} ms_run_opts;
+
+/** What a finished run reports back. */
+typedef struct ms_run_report {
+  ms_stats stats;
+  int64_t paths;
+  int threads;
+  double seconds;                       /* wall time of the simulation and writing */
+} ms_run_report;
+
+/**
+ * Run every path of @p cfg and write the result file. On any failure, or
+ * when *cancel becomes non-zero (MS_ERR_CANCELLED), no result file is left.
+ */
+ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *report,
+                 ms_error *err);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * stats — the columns of /paths/summary and their aggregates.
+ *
+ * Aggregates are computed after all paths ran, in path order, so they do not
+ * depend on the thread count. For every column: the number of finite values,
+ * mean with a normal 95% interval, sd, min, max, the quantiles 0.5, 0.9,
+ * 0.99, 0.999 (numpy's default linear interpolation) with distribution-free
+ * 95% intervals from binomial order statistics, and the expected shortfall
+ * at 99% (mean of the largest 1% of values). Probabilities carry Wilson 95%
+ * intervals.
+ */
+#ifndef MARGINSIM_STATS_H
+#define MARGINSIM_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "marginsim/engine.h"
+#include "marginsim/error.h"
+#include "marginsim/scenario.h"
+
+#define MS_COL_NAME_MAX 64
+#define MS_MAX_COLUMNS 96
+#define MS_NQUANT 4
+
+typedef enum { MS_COL_F64, MS_COL_I64, MS_COL_U64 } ms_col_type;
+
+typedef struct ms_column {
+  char name[MS_COL_NAME_MAX];
+  ms_col_type type;
+  size_t offset;          /* into ms_path_summary */
+  const char *unit;
+  const char *doc;
+} ms_column;
+
+typedef struct ms_stat_row {
+  char name[MS_COL_NAME_MAX];
+  int64_t n;              /* finite values */
+  double mean, mean_lo, mean_hi, sd, min, max;
+  double q[MS_NQUANT], q_lo[MS_NQUANT], q_hi[MS_NQUANT];
+  double es99;            /* mean of the largest ceil(1% of n) values */
+} ms_stat_row;
+
+typedef struct ms_prob_row {
+  char name[MS_COL_NAME_MAX];
+  char definition[128];
+  int64_t k, n;           /* paths where it happened, paths */
+  double p, lo, hi;       /* estimate and Wilson 95% interval */
+} ms_prob_row;
+
+typedef struct ms_stats {
+  int nrows;
+  ms_stat_row rows[MS_MAX_COLUMNS];
+  int nprob;
+  ms_prob_row probs[32];
+} ms_stats;
+
+/** The probability levels of the quantile columns. */
+extern const double ms_stats_quantile_levels[MS_NQUANT];
+
+/** Fill @p cols with the summary columns for @p cfg; returns their number. */
+int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max);
+
+/** Value of column @p c in @p row, as a double. */
+double ms_stats_value(const ms_column *c, const ms_path_summary *row);
+
+/** Aggregate @p n rows (in path order). */
+ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_summary *rows,
+                           int64_t n, ms_error *err);
+
+/** Row named @p name, or NULL. */
+const ms_stat_row *ms_stats_find(const ms_stats *st, const char *name);
+
+/** Probability named @p name, or NULL. */
+const ms_prob_row *ms_stats_find_prob(const ms_stats *st, const char *name);
+
+/** Wilson score interval for k successes in n trials at normal quantile z. */
+void ms_stats_wilson(int64_t k, int64_t n, double z, double *lo, double *hi);
+
+/** Quantile of sorted data, numpy's default (linear, "type 7"). */
+double ms_stats_quantile_sorted(const double *x, int64_t n, double q);
+
+#endif

@@ -1,0 +1,408 @@
+/*
+ * h5out — HDF5 result file (see h5out.h and docs/output.md).
+ *
+ * Compound rows are written from a packed buffer of 8-byte fields, the same
+ * layout in memory and in the file. Large datasets are chunked and, when
+ * output.compression > 0, shuffled and deflated.
+ */
+#include "marginsim/h5out.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct ms_h5out {
+  hid_t file;
+  char *final_path, *tmp_path;
+  const ms_config *cfg;
+  int ncols;
+  ms_column cols[MS_MAX_COLUMNS];
+  hid_t summary_type, summary_ds;
+  hid_t ts_price, ts_regime;
+  int64_t ts_paths, ts_len;
+  int64_t npaths;
+  unsigned char *pack;      /* packed rows for one write */
+  size_t pack_rows;
+};
+
+static ms_status h5fail(ms_h5out *h, ms_error *err, const char *what) {
+  return ms_error_set(err, MS_ERR_IO, "%s: HDF5 failed to %s", h->final_path, what);
+}
+
+static int attr_str(hid_t loc, const char *name, const char *value) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, H5T_VARIABLE);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+  int rc = (a < 0) ? -1 : (H5Awrite(a, t, &value) < 0 ? -1 : 0);
+  if (a >= 0) H5Aclose(a);
+  H5Sclose(sp);
+  H5Tclose(t);
+  return rc;
+}
+
+static int attr_num(hid_t loc, const char *name, hid_t type, const void *v) {
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+  int rc = (a < 0) ? -1 : (H5Awrite(a, type, v) < 0 ? -1 : 0);
+  if (a >= 0) H5Aclose(a);
+  H5Sclose(sp);
+  return rc;
+}
+
+static hid_t chunked_plist(const ms_h5out *h, int rank, const hsize_t *chunk) {
+  hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(pl, rank, chunk);
+  if (h->cfg->output.compression > 0) {
+    H5Pset_shuffle(pl);
+    H5Pset_deflate(pl, (unsigned)h->cfg->output.compression);
+  }
+  return pl;
+}
+
+static hid_t col_h5type(ms_col_type t) {
+  switch (t) {
+  case MS_COL_F64: return H5T_NATIVE_DOUBLE;
+  case MS_COL_I64: return H5T_NATIVE_INT64;
+  case MS_COL_U64: return H5T_NATIVE_UINT64;
+  }
+  return H5T_NATIVE_DOUBLE;
+}
+
+static void mkdir_parents(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    mkdir(buf, 0777); /* an existing directory is fine; other failures show at create */
+    *p = '/';
+  }
+}
+
+static void now_iso(char *buf, size_t n) {
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static ms_status create_summary(ms_h5out *h, ms_error *err) {
+  h->ncols = ms_stats_columns(h->cfg, h->cols, MS_MAX_COLUMNS);
+  h->summary_type = H5Tcreate(H5T_COMPOUND, (size_t)h->ncols * 8);
+  for (int c = 0; c < h->ncols; c++)
+    H5Tinsert(h->summary_type, h->cols[c].name, (size_t)c * 8, col_h5type(h->cols[c].type));
+  hid_t g = H5Gcreate2(h->file, "paths", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0) return h5fail(h, err, "create /paths");
+  hsize_t dims[1] = {(hsize_t)h->npaths};
+  hsize_t chunk[1] = {(hsize_t)(h->npaths < 4096 ? h->npaths : 4096)};
+  hid_t sp = H5Screate_simple(1, dims, NULL);
+  hid_t pl = chunked_plist(h, 1, chunk);
+  h->summary_ds = H5Dcreate2(g, "summary", h->summary_type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  H5Pclose(pl);
+  H5Sclose(sp);
+  if (h->summary_ds < 0) { H5Gclose(g); return h5fail(h, err, "create /paths/summary"); }
+  /* One line per column: "name [unit]: meaning". */
+  size_t cap = 256 * (size_t)h->ncols, k = 0;
+  char *units = malloc(cap);
+  if (!units) { H5Gclose(g); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
+  units[0] = '\0';
+  for (int c = 0; c < h->ncols; c++)
+    k += (size_t)snprintf(units + k, cap - k, "%s [%s]: %s\n", h->cols[c].name, h->cols[c].unit,
+                          h->cols[c].doc);
+  int rc = attr_str(h->summary_ds, "columns", units);
+  free(units);
+  H5Gclose(g);
+  if (rc) return h5fail(h, err, "write /paths/summary attributes");
+  return MS_OK;
+}
+
+static ms_status create_timeseries(ms_h5out *h, ms_error *err) {
+  const ms_config *cfg = h->cfg;
+  h->ts_paths = cfg->output.timeseries.paths < cfg->paths ? cfg->output.timeseries.paths : cfg->paths;
+  h->ts_len = ms_trace_len(cfg);
+  h->ts_price = h->ts_regime = H5I_INVALID_HID;
+  hid_t g = H5Gcreate2(h->file, "timeseries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0) return h5fail(h, err, "create /timeseries");
+  double every_s = (double)cfg->output.timeseries.every / 1000.0;
+  attr_num(g, "every", H5T_NATIVE_DOUBLE, &every_s);
+  attr_num(g, "paths", H5T_NATIVE_INT64, &h->ts_paths);
+  /* time axis */
+  hsize_t tdim[1] = {(hsize_t)h->ts_len};
+  double *tv = malloc((size_t)h->ts_len * sizeof *tv);
+  if (!tv) { H5Gclose(g); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
+  for (int64_t i = 0; i < h->ts_len; i++)
+    tv[i] = (double)(i * cfg->output.timeseries.every) / 1000.0;
+  hid_t sp = H5Screate_simple(1, tdim, NULL);
+  hid_t ds = H5Dcreate2(g, "time", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  int rc = ds < 0 || H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, tv) < 0;
+  if (ds >= 0) { attr_str(ds, "unit", "s"); H5Dclose(ds); }
+  H5Sclose(sp);
+  free(tv);
+  if (rc) { H5Gclose(g); return h5fail(h, err, "write /timeseries/time"); }
+  if (h->ts_paths > 0) {
+    hsize_t dims[2] = {(hsize_t)h->ts_paths, (hsize_t)h->ts_len};
+    hsize_t chunk[2] = {1, (hsize_t)(h->ts_len < 65536 ? h->ts_len : 65536)};
+    hid_t pl = chunked_plist(h, 2, chunk);
+    sp = H5Screate_simple(2, dims, NULL);
+    h->ts_price = H5Dcreate2(g, "price", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    h->ts_regime = H5Dcreate2(g, "regime", H5T_NATIVE_INT32, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    H5Sclose(sp);
+    H5Pclose(pl);
+    if (h->ts_price < 0 || h->ts_regime < 0) { H5Gclose(g); return h5fail(h, err, "create /timeseries"); }
+    attr_str(h->ts_price, "unit", "USD");
+    attr_str(h->ts_price, "meaning", "exogenous price, rows = paths 0.., columns = /timeseries/time");
+    char names[MS_MAX_REGIMES * (MS_NAME_MAX + 2)] = "";
+    for (int r = 0; r < cfg->market.nregimes; r++) {
+      strncat(names, r ? "," : "", sizeof names - strlen(names) - 1);
+      strncat(names, cfg->market.regimes[r].name, sizeof names - strlen(names) - 1);
+    }
+    attr_str(h->ts_regime, "names", names);
+    attr_str(h->ts_regime, "meaning", "regime index into the comma-separated 'names' attribute");
+  }
+  H5Gclose(g);
+  return MS_OK;
+}
+
+ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg,
+                          const ms_h5_meta *meta, ms_error *err) {
+  *out = NULL;
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* the library never prints */
+  ms_h5out *h = calloc(1, sizeof *h);
+  if (!h) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  h->cfg = cfg;
+  h->npaths = cfg->paths;
+  h->file = h->summary_ds = h->summary_type = H5I_INVALID_HID;
+  h->ts_price = h->ts_regime = H5I_INVALID_HID;
+  size_t len = strlen(path);
+  h->final_path = malloc(len + 1);
+  h->tmp_path = malloc(len + 32);
+  if (!h->final_path || !h->tmp_path) { ms_h5out_abort(h); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
+  memcpy(h->final_path, path, len + 1);
+  snprintf(h->tmp_path, len + 32, "%s.tmp.%ld", path, (long)getpid());
+  mkdir_parents(path);
+  h->file = H5Fcreate(h->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (h->file < 0) {
+    ms_error_set(err, MS_ERR_IO, "%s: cannot create the result file (%s)", path,
+                 errno ? strerror(errno) : "HDF5 error");
+    free(h->final_path); free(h->tmp_path); free(h);
+    return MS_ERR_IO;
+  }
+  char *yaml = ms_config_to_yaml(cfg);
+  char created[40];
+  now_iso(created, sizeof created);
+  int rc = !yaml;
+  rc |= attr_str(h->file, "version", MS_VERSION);
+  rc |= attr_str(h->file, "name", cfg->name);
+  rc |= attr_str(h->file, "scenario", cfg->source_text ? cfg->source_text : "");
+  rc |= attr_str(h->file, "scenario_path", cfg->source_path);
+  rc |= attr_str(h->file, "config", yaml ? yaml : "");
+  rc |= attr_num(h->file, "seed", H5T_NATIVE_UINT64, &cfg->seed);
+  rc |= attr_num(h->file, "paths", H5T_NATIVE_INT64, &cfg->paths);
+  rc |= attr_str(h->file, "command", meta && meta->command ? meta->command : "");
+  rc |= attr_str(h->file, "created", created);
+  rc |= attr_str(h->file, "rng", "xoshiro256++; stream (seed, path, id) keyed by ms_rng_key "
+                                  "(docs/reproducibility.md)");
+  free(yaml);
+  ms_status s = rc ? h5fail(h, err, "write the root attributes") : MS_OK;
+  if (!s) s = create_summary(h, err);
+  if (!s) s = create_timeseries(h, err);
+  if (s) { ms_h5out_abort(h); return s; }
+  *out = h;
+  return MS_OK;
+}
+
+ms_status ms_h5out_write_summary(ms_h5out *h, const ms_path_summary *rows, int64_t first, int64_t n,
+                                 ms_error *err) {
+  if (n <= 0) return MS_OK;
+  size_t rowsz = (size_t)h->ncols * 8;
+  if ((size_t)n > h->pack_rows) {
+    unsigned char *p = realloc(h->pack, (size_t)n * rowsz);
+    if (!p) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+    h->pack = p;
+    h->pack_rows = (size_t)n;
+  }
+  for (int64_t i = 0; i < n; i++)
+    for (int c = 0; c < h->ncols; c++)
+      memcpy(h->pack + (size_t)i * rowsz + (size_t)c * 8, (const char *)&rows[i] + h->cols[c].offset, 8);
+  hsize_t start[1] = {(hsize_t)first}, count[1] = {(hsize_t)n};
+  hid_t fs = H5Dget_space(h->summary_ds);
+  hid_t ms = H5Screate_simple(1, count, NULL);
+  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  herr_t rc = H5Dwrite(h->summary_ds, h->summary_type, ms, fs, H5P_DEFAULT, h->pack);
+  H5Sclose(ms);
+  H5Sclose(fs);
+  return rc < 0 ? h5fail(h, err, "write /paths/summary") : MS_OK;
+}
+
+static int write_row(hid_t ds, hid_t memtype, int64_t k, int64_t len, const void *buf) {
+  hsize_t start[2] = {(hsize_t)k, 0}, count[2] = {1, (hsize_t)len};
+  hid_t fs = H5Dget_space(ds);
+  hid_t ms = H5Screate_simple(2, count, NULL);
+  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  herr_t rc = H5Dwrite(ds, memtype, ms, fs, H5P_DEFAULT, buf);
+  H5Sclose(ms);
+  H5Sclose(fs);
+  return rc < 0 ? -1 : 0;
+}
+
+ms_status ms_h5out_write_trace(ms_h5out *h, int64_t k, const ms_trace *tr, ms_error *err) {
+  if (k >= h->ts_paths) return MS_OK;
+  if (write_row(h->ts_price, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->price) ||
+      write_row(h->ts_regime, H5T_NATIVE_INT32, k, h->ts_len, tr->regime))
+    return h5fail(h, err, "write /timeseries");
+  return MS_OK;
+}
+
+/* /stats/summary row in the file: name, then 8-byte fields. */
+#define STAT_NAME 64
+typedef struct {
+  char name[STAT_NAME];
+  int64_t n;
+  double mean, mean_lo, mean_hi, sd, min, max;
+  double q[MS_NQUANT][3];  /* value, lo, hi */
+  double es99;
+} stat_rec;
+
+typedef struct {
+  char name[STAT_NAME];
+  char definition[128];
+  int64_t k, n;
+  double p, lo, hi;
+} prob_rec;
+
+ms_status ms_h5out_write_stats(ms_h5out *h, const ms_stats *st, ms_error *err) {
+  hid_t g = H5Gcreate2(h->file, "stats", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0) return h5fail(h, err, "create /stats");
+  hid_t s64 = H5Tcopy(H5T_C_S1), s128 = H5Tcopy(H5T_C_S1);
+  H5Tset_size(s64, STAT_NAME);
+  H5Tset_size(s128, 128);
+  static const char *const qn[MS_NQUANT] = {"q50", "q90", "q99", "q999"};
+  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(stat_rec));
+  H5Tinsert(t, "name", offsetof(stat_rec, name), s64);
+  H5Tinsert(t, "n", offsetof(stat_rec, n), H5T_NATIVE_INT64);
+  H5Tinsert(t, "mean", offsetof(stat_rec, mean), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "mean_lo", offsetof(stat_rec, mean_lo), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "mean_hi", offsetof(stat_rec, mean_hi), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "sd", offsetof(stat_rec, sd), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "min", offsetof(stat_rec, min), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "max", offsetof(stat_rec, max), H5T_NATIVE_DOUBLE);
+  for (int j = 0; j < MS_NQUANT; j++) {
+    char nm[32];
+    size_t base = offsetof(stat_rec, q) + (size_t)j * 3 * sizeof(double);
+    H5Tinsert(t, qn[j], base, H5T_NATIVE_DOUBLE);
+    snprintf(nm, sizeof nm, "%s_lo", qn[j]);
+    H5Tinsert(t, nm, base + sizeof(double), H5T_NATIVE_DOUBLE);
+    snprintf(nm, sizeof nm, "%s_hi", qn[j]);
+    H5Tinsert(t, nm, base + 2 * sizeof(double), H5T_NATIVE_DOUBLE);
+  }
+  H5Tinsert(t, "es99", offsetof(stat_rec, es99), H5T_NATIVE_DOUBLE);
+
+  stat_rec *recs = calloc((size_t)(st->nrows ? st->nrows : 1), sizeof *recs);
+  prob_rec *prs = calloc((size_t)(st->nprob ? st->nprob : 1), sizeof *prs);
+  ms_status s = MS_OK;
+  if (!recs || !prs) { s = ms_error_set(err, MS_ERR_NOMEM, "out of memory"); goto out; }
+  for (int i = 0; i < st->nrows; i++) {
+    const ms_stat_row *r = &st->rows[i];
+    snprintf(recs[i].name, STAT_NAME, "%s", r->name);
+    recs[i].n = r->n;
+    recs[i].mean = r->mean; recs[i].mean_lo = r->mean_lo; recs[i].mean_hi = r->mean_hi;
+    recs[i].sd = r->sd; recs[i].min = r->min; recs[i].max = r->max;
+    for (int j = 0; j < MS_NQUANT; j++) {
+      recs[i].q[j][0] = r->q[j]; recs[i].q[j][1] = r->q_lo[j]; recs[i].q[j][2] = r->q_hi[j];
+    }
+    recs[i].es99 = r->es99;
+  }
+  hsize_t dims[1] = {(hsize_t)st->nrows};
+  hid_t sp = H5Screate_simple(1, dims, NULL);
+  hid_t ds = H5Dcreate2(g, "summary", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  int rc = ds < 0 || H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, recs) < 0;
+  if (ds >= 0) {
+    attr_str(ds, "meaning", "per summary column: n finite values, mean with normal 95% interval, "
+                            "sd, min, max, quantiles with distribution-free 95% intervals, "
+                            "es99 = mean of the largest 1%");
+    H5Dclose(ds);
+  }
+  H5Sclose(sp);
+  if (rc) { s = h5fail(h, err, "write /stats/summary"); goto out; }
+
+  hid_t pt = H5Tcreate(H5T_COMPOUND, sizeof(prob_rec));
+  H5Tinsert(pt, "name", offsetof(prob_rec, name), s64);
+  H5Tinsert(pt, "definition", offsetof(prob_rec, definition), s128);
+  H5Tinsert(pt, "k", offsetof(prob_rec, k), H5T_NATIVE_INT64);
+  H5Tinsert(pt, "n", offsetof(prob_rec, n), H5T_NATIVE_INT64);
+  H5Tinsert(pt, "p", offsetof(prob_rec, p), H5T_NATIVE_DOUBLE);
+  H5Tinsert(pt, "lo", offsetof(prob_rec, lo), H5T_NATIVE_DOUBLE);
+  H5Tinsert(pt, "hi", offsetof(prob_rec, hi), H5T_NATIVE_DOUBLE);
+  for (int i = 0; i < st->nprob; i++) {
+    const ms_prob_row *p = &st->probs[i];
+    snprintf(prs[i].name, STAT_NAME, "%s", p->name);
+    snprintf(prs[i].definition, 128, "%s", p->definition);
+    prs[i].k = p->k; prs[i].n = p->n; prs[i].p = p->p; prs[i].lo = p->lo; prs[i].hi = p->hi;
+  }
+  dims[0] = (hsize_t)st->nprob;
+  sp = H5Screate_simple(1, dims, NULL);
+  ds = H5Dcreate2(g, "probabilities", pt, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  rc = ds < 0 || H5Dwrite(ds, pt, H5S_ALL, H5S_ALL, H5P_DEFAULT, prs) < 0;
+  if (ds >= 0) {
+    attr_str(ds, "meaning", "k of n paths; p = k/n with a Wilson 95% interval [lo, hi]");
+    H5Dclose(ds);
+  }
+  H5Sclose(sp);
+  H5Tclose(pt);
+  if (rc) s = h5fail(h, err, "write /stats/probabilities");
+out:
+  free(recs);
+  free(prs);
+  H5Tclose(t);
+  H5Tclose(s64);
+  H5Tclose(s128);
+  H5Gclose(g);
+  return s;
+}
+
+static void close_all(ms_h5out *h) {
+  if (h->ts_price >= 0) H5Dclose(h->ts_price);
+  if (h->ts_regime >= 0) H5Dclose(h->ts_regime);
+  if (h->summary_ds >= 0) H5Dclose(h->summary_ds);
+  if (h->summary_type >= 0) H5Tclose(h->summary_type);
+  h->ts_price = h->ts_regime = h->summary_ds = h->summary_type = H5I_INVALID_HID;
+}
+
+static void free_h(ms_h5out *h) {
+  free(h->pack);
+  free(h->final_path);
+  free(h->tmp_path);
+  free(h);
+}
+
+ms_status ms_h5out_commit(ms_h5out *h, ms_error *err) {
+  close_all(h);
+  herr_t rc = H5Fclose(h->file);
+  h->file = H5I_INVALID_HID;
+  ms_status s = MS_OK;
+  if (rc < 0) {
+    s = ms_error_set(err, MS_ERR_IO, "%s: HDF5 failed to close the file", h->final_path);
+    unlink(h->tmp_path);
+  } else if (rename(h->tmp_path, h->final_path) != 0) {
+    s = ms_error_set(err, MS_ERR_IO, "%s: cannot rename %s into place (%s)", h->final_path,
+                     h->tmp_path, strerror(errno));
+    unlink(h->tmp_path);
+  }
+  free_h(h);
+  return s;
+}
+
+void ms_h5out_abort(ms_h5out *h) {
+  if (!h) return;
+  close_all(h);
+  if (h->file >= 0) H5Fclose(h->file);
+  if (h->tmp_path) unlink(h->tmp_path);
+  free_h(h);
+}

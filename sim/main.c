@@ -1,0 +1,339 @@
+/*
+ * main — the `marginsim` command line: argument parsing, progress, printing.
+ * The library never prints; everything the user sees is written here.
+ *
+ * Exit codes: 0 success, 1 an assertion failed (check, later), 2 bad input,
+ * 3 I/O or internal failure, 128+signal when interrupted.
+ */
+#include <getopt.h>
+#include <gsl/gsl_errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "marginsim/error.h"
+#include "marginsim/run.h"
+#include "marginsim/scenario.h"
+#include "marginsim/stats.h"
+
+#define EXIT_BADINPUT 2
+#define MAX_SETS 256
+
+/* The one piece of process-wide state: which signal asked us to stop. A
+ * signal handler can reach nothing else. */
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig) { g_signal = sig; }
+
+static void usage_main(FILE *f) {
+  fprintf(f,
+          "usage: marginsim <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  run SCENARIO        simulate and write an HDF5 result file\n"
+          "  validate SCENARIO   check a scenario and print the resolved configuration\n"
+          "  schema              print every scenario key as Markdown tables\n"
+          "\n"
+          "  marginsim <command> --help   options of a command\n"
+          "  marginsim --version          program version\n");
+}
+
+static void usage_run(FILE *f) {
+  fprintf(f,
+          "usage: marginsim run SCENARIO [-o FILE] [-n PATHS] [--seed S] [-j THREADS]\n"
+          "                     [--set KEY=VALUE]... [--quiet]\n"
+          "\n"
+          "  -o, --output FILE    result file (default: results/<scenario name>.h5)\n"
+          "  -n, --paths N        number of paths (overrides the scenario's 'paths')\n"
+          "      --seed S         seed, any 64-bit value (overrides 'seed')\n"
+          "  -j, --threads N      threads (default: all cores); results do not depend on it\n"
+          "      --set KEY=VALUE  override a scenario key, e.g. --set market.regimes[1].vol=1.2\n"
+          "                       (repeatable; validated like the file)\n"
+          "  -q, --quiet          no progress bar and no summary table\n"
+          "\n"
+          "exit codes: 0 success, 2 bad input, 3 I/O or internal failure, 130/143 interrupted\n");
+}
+
+static void usage_validate(FILE *f) {
+  fprintf(f,
+          "usage: marginsim validate SCENARIO [--set KEY=VALUE]... [-n PATHS] [--seed S]\n"
+          "\n"
+          "Reads and checks the scenario and prints the resolved configuration: every key,\n"
+          "defaults filled in, as YAML that loads to the same configuration.\n"
+          "exit codes: 0 valid, 2 bad input\n");
+}
+
+/* ---- progress bar on stderr (only when it is a terminal) ---- */
+
+typedef struct {
+  double t0;
+  int enabled;
+} progress_state;
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void fmt_eta(double s, char *buf, size_t n) {
+  if (!isfinite(s) || s < 0) snprintf(buf, n, "--");
+  else if (s < 60) snprintf(buf, n, "%.0fs", s);
+  else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+  else snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+static void on_progress(void *ctx, int64_t done, int64_t total) {
+  progress_state *ps = ctx;
+  if (!ps->enabled) return;
+  double el = mono_now() - ps->t0, rate = el > 0 ? (double)done / el : 0.0;
+  char eta[32];
+  fmt_eta(rate > 0 ? (double)(total - done) / rate : NAN, eta, sizeof eta);
+  int width = 30, fill = (int)((double)width * (double)done / (double)total);
+  char bar[64];
+  for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+  bar[width] = '\0';
+  fprintf(stderr, "\r[%s] %lld/%lld paths  %.1f paths/s  ETA %s   ", bar, (long long)done,
+          (long long)total, rate, eta);
+  if (done == total) fprintf(stderr, "\n");
+  fflush(stderr);
+}
+
+/* ---- summary table on stdout ---- */
+
+static void print_stat(const ms_stats *st, const char *name, const char *label, double scale) {
+  const ms_stat_row *r = ms_stats_find(st, name);
+  if (!r || r->n == 0) return;
+  printf("  %-26s %12.6g  [%.6g, %.6g]  %12.6g  %12.6g  %12.6g\n", label, r->mean * scale,
+         r->mean_lo * scale, r->mean_hi * scale, r->q[0] * scale, r->q[2] * scale, r->max * scale);
+}
+
+static void print_summary(const ms_config *cfg, const ms_run_report *rep, const char *out) {
+  const ms_stats *st = &rep->stats;
+  printf("marginsim %s — %s: %lld paths, seed %llu, %d thread%s, %.2f s (%.1f paths/s)\n",
+         MS_VERSION, cfg->name, (long long)rep->paths, (unsigned long long)cfg->seed, rep->threads,
+         rep->threads == 1 ? "" : "s", rep->seconds,
+         rep->seconds > 0 ? (double)rep->paths / rep->seconds : 0.0);
+  printf("\n  %-26s %12s  %-22s %12s  %12s  %12s\n", "statistic", "mean", "95% CI", "median",
+         "q99", "max");
+  print_stat(st, "final_price", "final price (USD)", 1.0);
+  print_stat(st, "min_price", "min price (USD)", 1.0);
+  print_stat(st, "max_drawdown", "max drawdown (%)", 100.0);
+  print_stat(st, "jumps", "jumps", 1.0);
+  for (int r = 0; r < cfg->market.nregimes; r++) {
+    char name[MS_COL_NAME_MAX + 8], label[64];
+    snprintf(name, sizeof name, "time_in_regime_%s", cfg->market.regimes[r].name);
+    snprintf(label, sizeof label, "hours in %s", cfg->market.regimes[r].name);
+    print_stat(st, name, label, 1.0 / 3600.0);
+  }
+  printf("\n  %-26s %12s  %-22s\n", "probability", "estimate", "Wilson 95% CI");
+  for (int i = 0; i < st->nprob; i++) {
+    const ms_prob_row *p = &st->probs[i];
+    printf("  %-26s %12.4f  [%.4f, %.4f]   (%s)\n", p->name, p->p, p->lo, p->hi, p->definition);
+  }
+  printf("\nwrote %s\n", out);
+}
+
+/* ---- commands ---- */
+
+typedef struct {
+  const char *scenario;
+  const char *output;
+  const char *sets[MAX_SETS];
+  int nsets;
+  int threads;
+  int quiet;
+  char paths_set[64], seed_set[96];
+} cli_opts;
+
+static int parse_common(int argc, char **argv, cli_opts *o, int is_run) {
+  static const struct option longopts[] = {
+      {"output", required_argument, 0, 'o'}, {"paths", required_argument, 0, 'n'},
+      {"seed", required_argument, 0, 'S'},   {"threads", required_argument, 0, 'j'},
+      {"set", required_argument, 0, 's'},    {"quiet", no_argument, 0, 'q'},
+      {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "o:n:j:qh", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'o': o->output = optarg; break;
+    case 'n':
+      snprintf(o->paths_set, sizeof o->paths_set, "paths=%s", optarg);
+      break;
+    case 'S':
+      snprintf(o->seed_set, sizeof o->seed_set, "seed=%s", optarg);
+      break;
+    case 'j': {
+      char *end;
+      long v = strtol(optarg, &end, 10);
+      if (*end || v < 1 || v > 1024) {
+        fprintf(stderr, "marginsim: -j/--threads: expected a whole number from 1 to 1024 (got %s)\n",
+                optarg);
+        return EXIT_BADINPUT;
+      }
+      o->threads = (int)v;
+      break;
+    }
+    case 's':
+      if (o->nsets >= MAX_SETS - 2) {
+        fprintf(stderr, "marginsim: at most %d --set options\n", MAX_SETS - 2);
+        return EXIT_BADINPUT;
+      }
+      o->sets[o->nsets++] = optarg;
+      break;
+    case 'q': o->quiet = 1; break;
+    case 'h': (is_run ? usage_run : usage_validate)(stdout); exit(0);
+    default:
+      if (optopt) fprintf(stderr, "marginsim: option -%c needs a value or is unknown\n", optopt);
+      else fprintf(stderr, "marginsim: unknown option %s\n", argv[optind - 1]);
+      (is_run ? usage_run : usage_validate)(stderr);
+      return EXIT_BADINPUT;
+    }
+  }
+  if (!is_run && o->output) {
+    fprintf(stderr, "marginsim validate: -o is an option of 'run'\n");
+    return EXIT_BADINPUT;
+  }
+  if (optind >= argc) {
+    fprintf(stderr, "marginsim: missing SCENARIO\n");
+    (is_run ? usage_run : usage_validate)(stderr);
+    return EXIT_BADINPUT;
+  }
+  o->scenario = argv[optind++];
+  if (optind < argc) {
+    fprintf(stderr, "marginsim: unexpected argument '%s'\n", argv[optind]);
+    return EXIT_BADINPUT;
+  }
+  /* -n and --seed are applied after every --set, like --set paths=N. */
+  if (o->paths_set[0]) o->sets[o->nsets++] = o->paths_set;
+  if (o->seed_set[0]) o->sets[o->nsets++] = o->seed_set;
+  return 0;
+}
+
+static char *join_argv(int argc, char **argv) {
+  size_t len = 1;
+  for (int i = 0; i < argc; i++) len += strlen(argv[i]) * 2 + 3;
+  char *s = malloc(len), *p = s;
+  if (!s) return NULL;
+  for (int i = 0; i < argc; i++) {
+    if (i) *p++ = ' ';
+    int quote = strpbrk(argv[i], " \t'\"[]{}*?$") != NULL;
+    if (quote) *p++ = '\'';
+    for (const char *a = argv[i]; *a; a++) {
+      if (*a == '\'') { memcpy(p, "'\\''", 4); p += 4; }
+      else *p++ = *a;
+    }
+    if (quote) *p++ = '\'';
+  }
+  *p = '\0';
+  return s;
+}
+
+static int cmd_validate(int argc, char **argv) {
+  cli_opts o = {0};
+  int rc = parse_common(argc, argv, &o, 0);
+  if (rc) return rc;
+  ms_error err;
+  ms_error_clear(&err);
+  ms_config *cfg = NULL;
+  ms_status s = ms_config_load(&cfg, o.scenario, o.sets, o.nsets, &err);
+  if (s) {
+    fprintf(stderr, "%s\n", err.msg);
+    return ms_status_exit_code(s);
+  }
+  char *yaml = ms_config_to_yaml(cfg);
+  if (!yaml) { ms_config_free(cfg); fprintf(stderr, "marginsim: out of memory\n"); return 3; }
+  printf("# resolved configuration of %s\n%s", o.scenario, yaml);
+  free(yaml);
+  ms_config_free(cfg);
+  return 0;
+}
+
+static int cmd_run(int argc, char **argv, int full_argc, char **full_argv) {
+  cli_opts o = {0};
+  int rc = parse_common(argc, argv, &o, 1);
+  if (rc) return rc;
+  ms_error err;
+  ms_error_clear(&err);
+  ms_config *cfg = NULL;
+  ms_status s = ms_config_load(&cfg, o.scenario, o.sets, o.nsets, &err);
+  if (s) {
+    fprintf(stderr, "%s\n", err.msg);
+    return ms_status_exit_code(s);
+  }
+  char default_out[256];
+  if (!o.output) {
+    snprintf(default_out, sizeof default_out, "results/%s.h5", cfg->name);
+    o.output = default_out;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+
+  char *cmd = join_argv(full_argc, full_argv);
+  progress_state ps = {mono_now(), !o.quiet && isatty(STDERR_FILENO)};
+  ms_run_opts ro = {.threads = o.threads, .output = o.output, .command = cmd,
+                    .progress = on_progress, .progress_ctx = &ps, .cancel = &g_signal};
+  ms_run_report *rep = calloc(1, sizeof *rep);
+  if (!rep) s = ms_error_set(&err, MS_ERR_NOMEM, "out of memory");
+  else s = ms_run(cfg, &ro, rep, &err);
+  free(cmd);
+  if (s == MS_ERR_CANCELLED) {
+    fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", (int)g_signal);
+    ms_config_free(cfg);
+    free(rep);
+    return 128 + (g_signal ? (int)g_signal : SIGINT);
+  }
+  if (s) {
+    fprintf(stderr, "%s%s\n", ps.enabled ? "\n" : "", err.msg);
+    ms_config_free(cfg);
+    free(rep);
+    return ms_status_exit_code(s);
+  }
+  if (!o.quiet) print_summary(cfg, rep, o.output);
+  ms_config_free(cfg);
+  free(rep);
+  return 0;
+}
+
+static int cmd_schema(int argc, char **argv) {
+  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    printf("usage: marginsim schema\n\nPrints every scenario key (type, default, allowed values, "
+           "meaning) as Markdown tables, one per section.\n");
+    return 0;
+  }
+  if (argc > 1) { fprintf(stderr, "marginsim schema: takes no arguments\n"); return EXIT_BADINPUT; }
+  char *md = ms_config_schema_markdown();
+  if (!md) return 3;
+  fputs(md, stdout);
+  free(md);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  gsl_set_error_handler_off(); /* GSL reports by status; we check every one */
+  if (argc < 2) { usage_main(stderr); return EXIT_BADINPUT; }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+    printf("marginsim %s\n", MS_VERSION);
+    return 0;
+  }
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    usage_main(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1, argc, argv);
+  if (strcmp(cmd, "validate") == 0) return cmd_validate(argc - 1, argv + 1);
+  if (strcmp(cmd, "schema") == 0) return cmd_schema(argc - 1, argv + 1);
+  fprintf(stderr, "marginsim: unknown command '%s'\n", cmd);
+  usage_main(stderr);
+  return EXIT_BADINPUT;
+}

@@ -1,0 +1,321 @@
+/*
+ * scenario — the scenario keys (one field table per section), their
+ * cross-field checks, --set, and the public loading API (see scenario.h).
+ *
+ * Defaults and their sources are documented in docs/scenario.md; the tables
+ * there are generated from the tables here (`marginsim schema`), and a test
+ * checks that the two agree.
+ */
+#include "marginsim/scenario.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "marginsim/units.h"
+#include "schema.h"
+#include "yamltree.h"
+
+_Static_assert(sizeof(ms_transition_cfg) == sizeof(ms_matrix) && MS_MAX_REGIMES == MS_MATRIX_MAX,
+               "the transition matrix is read as an ms_matrix");
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define OFF(type, member) offsetof(type, member)
+
+/* ----------------------------------------------------------------- market */
+
+static const ms_field jump_fields[] = {
+    {.name = "rate", .kind = MS_F_RATE, .offset = OFF(ms_jump_cfg, rate), .def = "0/d",
+     .bounds = MS_B_GE, .min = 0, .doc = "arrival rate of jumps (compound Poisson)"},
+    {.name = "mean", .kind = MS_F_NUMBER, .offset = OFF(ms_jump_cfg, mean), .def = "0",
+     .unit = "log return", .doc = "mean of the normal log jump size"},
+    {.name = "sd", .kind = MS_F_NUMBER, .offset = OFF(ms_jump_cfg, sd), .def = "0",
+     .bounds = MS_B_GE, .min = 0, .unit = "log return",
+     .doc = "standard deviation of the normal log jump size"},
+};
+static const ms_schema jump_schema = {"jumps", jump_fields, N(jump_fields), NULL,
+                                      "Jumps of the log price, arriving as a Poisson process while "
+                                      "the regime holds."};
+
+static ms_status check_regime(void *obj, ms_check *ck) {
+  ms_regime_cfg *r = obj;
+  for (const char *p = r->name; *p; p++)
+    if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-'))
+      return ms_check_fail(ck, "name", "use letters, digits, '_' and '-' only (got \"%s\")", r->name);
+  return MS_OK;
+}
+
+static const ms_field regime_fields[] = {
+    {.name = "name", .kind = MS_F_STRING, .offset = OFF(ms_regime_cfg, name), .def = "\"\"",
+     .str_size = MS_NAME_MAX, .doc = "name used in the output (default: regime0, regime1, ...)"},
+    {.name = "vol", .kind = MS_F_NUMBER, .offset = OFF(ms_regime_cfg, vol), .def = "0.6",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 100, .unit = "annualised",
+     .doc = "volatility of log returns"},
+    {.name = "drift", .kind = MS_F_NUMBER, .offset = OFF(ms_regime_cfg, drift), .def = "0",
+     .bounds = MS_B_GE | MS_B_LE, .min = -1000, .max = 1000, .unit = "annualised",
+     .doc = "drift mu of dS/S; the log price drifts at mu - vol^2/2"},
+    {.name = "mean_duration", .kind = MS_F_DURATION, .offset = OFF(ms_regime_cfg, mean_duration),
+     .def = "1d", .bounds = MS_B_GT, .min = 0,
+     .doc = "mean holding time; holding times are exponential"},
+    {.name = "jumps", .kind = MS_F_SECTION, .offset = OFF(ms_regime_cfg, jumps), .sub = &jump_schema,
+     .doc = "jumps while in this regime"},
+};
+static const ms_schema regime_schema = {"regime", regime_fields, N(regime_fields), check_regime,
+                                        "One volatility regime of the exogenous price."};
+
+static const char *const price_models[] = {"regime_switching", NULL};
+
+static ms_status check_market(void *obj, ms_check *ck) {
+  ms_market_cfg *m = obj;
+  for (int i = 0; i < m->nregimes; i++) {
+    if (!m->regimes[i].name[0]) snprintf(m->regimes[i].name, MS_NAME_MAX, "regime%d", i);
+    for (int j = 0; j < i; j++) {
+      if (strcmp(m->regimes[i].name, m->regimes[j].name) == 0) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "regimes[%d].name", i);
+        return ms_check_fail(ck, rel, "duplicate regime name \"%s\" (also regimes[%d])",
+                             m->regimes[i].name, j);
+      }
+    }
+  }
+  if (strcmp(m->start_regime, "stationary") == 0) {
+    m->start_index = -1;
+  } else {
+    m->start_index = -1;
+    for (int i = 0; i < m->nregimes; i++)
+      if (strcmp(m->start_regime, m->regimes[i].name) == 0) m->start_index = i;
+    if (m->start_index < 0) {
+      char names[400] = "stationary";
+      for (int i = 0; i < m->nregimes; i++) {
+        strncat(names, ", ", sizeof names - strlen(names) - 1);
+        strncat(names, m->regimes[i].name, sizeof names - strlen(names) - 1);
+      }
+      return ms_check_fail(ck, "start_regime", "must be one of: %s (got \"%s\")", names,
+                           m->start_regime);
+    }
+  }
+  if (m->transition.rows > 0) {
+    if (m->transition.rows != m->nregimes || m->transition.cols != m->nregimes)
+      return ms_check_fail(ck, "transition", "must be %d x %d, one row and column per regime (got %d x %d)",
+                           m->nregimes, m->nregimes, m->transition.rows, m->transition.cols);
+    for (int i = 0; i < m->nregimes; i++) {
+      char rel[64];
+      snprintf(rel, sizeof rel, "transition[%d]", i);
+      if (m->transition.v[i][i] != 0.0)
+        return ms_check_fail(ck, rel, "the diagonal must be 0: how long a regime holds is set by its "
+                             "mean_duration (got %g)", m->transition.v[i][i]);
+      double sum = 0;
+      for (int j = 0; j < m->nregimes; j++) sum += m->transition.v[i][j];
+      if (m->nregimes > 1 && !(sum > 0))
+        return ms_check_fail(ck, rel, "each row needs a positive weight for some other regime");
+    }
+  }
+  return MS_OK;
+}
+
+static const ms_field market_fields[] = {
+    {.name = "initial_price", .kind = MS_F_NUMBER, .offset = OFF(ms_market_cfg, initial_price),
+     .def = "2000", .bounds = MS_B_GT, .min = 0, .unit = "USD", .doc = "price at time 0"},
+    {.name = "model", .kind = MS_F_ENUM, .offset = OFF(ms_market_cfg, model),
+     .def = "regime_switching", .names = price_models,
+     .doc = "exogenous price model: regime-switching GBM with jumps"},
+    {.name = "regimes", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, regimes),
+     .def = "[{name: calm, vol: 0.6}]", .bounds = MS_B_GE, .min = 1, .sub = &regime_schema,
+     .count_offset = OFF(ms_market_cfg, nregimes), .max_items = MS_MAX_REGIMES,
+     .item_size = sizeof(ms_regime_cfg), .doc = "the volatility regimes"},
+    {.name = "transition", .kind = MS_F_MATRIX, .offset = OFF(ms_market_cfg, transition),
+     .def = "[]", .bounds = MS_B_GE, .min = 0,
+     .doc = "row i: weights of the regime that follows regime i (zero diagonal); "
+            "empty: the other regimes, equally likely"},
+    {.name = "start_regime", .kind = MS_F_STRING, .offset = OFF(ms_market_cfg, start_regime),
+     .def = "stationary", .str_size = MS_NAME_MAX,
+     .doc = "a regime name, or `stationary` to draw it from the chain's stationary distribution"},
+    {.name = "days_per_year", .kind = MS_F_NUMBER, .offset = OFF(ms_market_cfg, days_per_year),
+     .def = "365", .bounds = MS_B_GT, .min = 0,
+     .doc = "days in the year of annualised vol and drift (crypto trades every day)"},
+};
+static const ms_schema market_schema = {"market", market_fields, N(market_fields), check_market,
+                                        "The exogenous price: what the market would do without "
+                                        "the book's liquidations."};
+
+/* ----------------------------------------------------------------- output */
+
+static const ms_field ts_fields[] = {
+    {.name = "paths", .kind = MS_F_INT, .offset = OFF(ms_timeseries_cfg, paths), .def = "8",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 10000,
+     .doc = "record the time series of the first this many paths"},
+    {.name = "every", .kind = MS_F_DURATION, .offset = OFF(ms_timeseries_cfg, every), .def = "1m",
+     .bounds = MS_B_GT, .min = 0, .doc = "sampling interval"},
+};
+static const ms_schema ts_schema = {"timeseries", ts_fields, N(ts_fields), NULL, NULL};
+
+static const ms_field output_fields[] = {
+    {.name = "timeseries", .kind = MS_F_SECTION, .offset = OFF(ms_output_cfg, timeseries),
+     .sub = &ts_schema, .doc = "sampled paths in /timeseries"},
+    {.name = "compression", .kind = MS_F_INT, .offset = OFF(ms_output_cfg, compression), .def = "4",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 9,
+     .doc = "gzip level of chunked datasets (0: none)"},
+    {.name = "chunk_paths", .kind = MS_F_INT, .offset = OFF(ms_output_cfg, chunk_paths),
+     .def = "256", .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 1 << 20,
+     .doc = "paths simulated between two writes to the result file (memory vs. write count)"},
+};
+static const ms_schema output_schema = {"output", output_fields, N(output_fields), NULL,
+                                        "What goes into the result file besides the summaries."};
+
+/* -------------------------------------------------------------------- top */
+
+static ms_status check_top(void *obj, ms_check *ck) {
+  ms_config *c = obj;
+  if (c->horizon % c->step != 0) {
+    char st[32];
+    ms_units_format_duration(c->step, st, sizeof st);
+    return ms_check_fail(ck, "horizon", "must be a whole number of steps (step is %s)", st);
+  }
+  if (c->horizon / c->step > (int64_t)1 << 40)
+    return ms_check_fail(ck, "step", "too many ticks over the horizon");
+  if (c->horizon / c->output.timeseries.every > 50000000)
+    return ms_check_fail(ck, "output.timeseries.every", "more than 5e7 samples per path; sample less often");
+  return MS_OK;
+}
+
+static const ms_field top_fields[] = {
+    {.name = "name", .kind = MS_F_STRING, .offset = OFF(ms_config, name), .def = "unnamed",
+     .str_size = 64, .doc = "label written to the result file"},
+    {.name = "seed", .kind = MS_F_U64, .offset = OFF(ms_config, seed), .def = "1",
+     .doc = "the run's seed (any 64-bit value); every random stream derives from it"},
+    {.name = "paths", .kind = MS_F_INT, .offset = OFF(ms_config, paths), .def = "1000",
+     .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 1e9, .doc = "Monte Carlo paths"},
+    {.name = "horizon", .kind = MS_F_DURATION, .offset = OFF(ms_config, horizon), .def = "1d",
+     .bounds = MS_B_GT, .min = 0, .doc = "simulated time per path"},
+    {.name = "step", .kind = MS_F_DURATION, .offset = OFF(ms_config, step), .def = "1s",
+     .bounds = MS_B_GT, .min = 0, .doc = "exogenous price tick"},
+    {.name = "market", .kind = MS_F_SECTION, .offset = OFF(ms_config, market), .sub = &market_schema,
+     .doc = "the exogenous price model"},
+    {.name = "output", .kind = MS_F_SECTION, .offset = OFF(ms_config, output), .sub = &output_schema,
+     .doc = "result-file options"},
+};
+static const ms_schema top_schema = {"", top_fields, N(top_fields), check_top, NULL};
+
+/* -------------------------------------------------------------------- API */
+
+static void unplace(ms_ynode *n) {
+  n->line = 0;
+  for (size_t i = 0; i < n->n; i++) {
+    if (n->keys) unplace(n->keys[i]);
+    unplace(n->vals[i]);
+  }
+}
+
+static ms_status apply_set(ms_ynode *root, const char *set, ms_error *err) {
+  const char *eq = strchr(set, '=');
+  char label[600];
+  snprintf(label, sizeof label, "--set %s", set);
+  if (!eq || eq == set)
+    return ms_error_set(err, MS_ERR_INPUT, "%s: expected KEY=VALUE, e.g. --set margin.maintenance=0.03",
+                        label);
+  char key[512];
+  size_t kl = (size_t)(eq - set);
+  if (kl >= sizeof key) return ms_error_set(err, MS_ERR_INPUT, "%s: key too long", label);
+  memcpy(key, set, kl);
+  key[kl] = '\0';
+  const char *val = eq + 1;
+  if (!*val) return ms_error_set(err, MS_ERR_INPUT, "%s: empty value", label);
+  ms_ynode *vn = NULL;
+  ms_status s = ms_ytree_parse(&vn, val, strlen(val), label, err);
+  if (s) return s;
+  unplace(vn);
+  return ms_ytree_set(root, key, vn, label, err);
+}
+
+static ms_status read_file(const char *path, char **text, size_t *len, ms_error *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return ms_error_set(err, MS_ERR_INPUT, "%s: cannot open the scenario file", path);
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (!buf) { fclose(f); return ms_error_set(err, MS_ERR_NOMEM, "%s: out of memory", path); }
+    n += fread(buf + n, 1, cap - n - 1, f);
+    if (ferror(f)) {
+      free(buf);
+      fclose(f);
+      return ms_error_set(err, MS_ERR_INPUT, "%s: cannot read the scenario file", path);
+    }
+    if (feof(f)) break;
+    if (n + 1 >= cap) {
+      cap *= 2;
+      char *nb = realloc(buf, cap);
+      if (!nb) free(buf);
+      buf = nb;
+    }
+  }
+  fclose(f);
+  buf[n] = '\0';
+  *text = buf;
+  *len = n;
+  return MS_OK;
+}
+
+static ms_status load_text(ms_config **out, char *text, size_t len, const char *src,
+                           const char *const *sets, int nsets, ms_error *err) {
+  *out = NULL;
+  ms_ynode *root = NULL;
+  ms_config *cfg = calloc(1, sizeof *cfg);
+  if (!cfg) { free(text); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
+  cfg->source_text = text;
+  snprintf(cfg->source_path, sizeof cfg->source_path, "%s", src);
+  ms_status s = ms_ytree_parse(&root, text, len, src, err);
+  for (int i = 0; !s && i < nsets; i++) s = apply_set(root, sets[i], err);
+  if (!s) s = ms_schema_load(&top_schema, cfg, root, "", src, cfg, err);
+  ms_ynode_free(root);
+  if (s) { ms_config_free(cfg); return s; }
+  *out = cfg;
+  return MS_OK;
+}
+
+ms_status ms_config_load(ms_config **out, const char *path, const char *const *sets, int nsets,
+                         ms_error *err) {
+  char *text = NULL;
+  size_t len = 0;
+  *out = NULL;
+  ms_status s = read_file(path, &text, &len, err);
+  if (s) return s;
+  return load_text(out, text, len, path, sets, nsets, err);
+}
+
+ms_status ms_config_load_string(ms_config **out, const char *text, const char *src,
+                                const char *const *sets, int nsets, ms_error *err) {
+  size_t len = strlen(text);
+  char *copy = malloc(len + 1);
+  *out = NULL;
+  if (!copy) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  memcpy(copy, text, len + 1);
+  return load_text(out, copy, len, src, sets, nsets, err);
+}
+
+void ms_config_free(ms_config *cfg) {
+  if (!cfg) return;
+  free(cfg->source_text);
+  free(cfg);
+}
+
+char *ms_config_to_yaml(const ms_config *cfg) {
+  ms_strbuf sb = {0};
+  ms_schema_emit(&top_schema, cfg, &sb, 0);
+  if (sb.oom) { ms_sb_free(&sb); return NULL; }
+  return sb.p;
+}
+
+char *ms_config_schema_markdown(void) {
+  ms_strbuf sb = {0};
+  ms_schema_doc(&top_schema, "", &sb);
+  if (sb.oom) { ms_sb_free(&sb); return NULL; }
+  return sb.p;
+}
+
+int ms_config_regime_index(const ms_config *cfg, const char *name) {
+  for (int i = 0; i < cfg->market.nregimes; i++)
+    if (strcmp(cfg->market.regimes[i].name, name) == 0) return i;
+  return -1;
+}

@@ -1,0 +1,191 @@
+/*
+ * stats — summary columns and aggregation (see stats.h).
+ */
+#include "marginsim/stats.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define Z95 1.959963984540054
+
+_Static_assert(sizeof(((ms_stat_row *)0)->name) == sizeof(((ms_column *)0)->name), "name sizes");
+
+const double ms_stats_quantile_levels[MS_NQUANT] = {0.5, 0.9, 0.99, 0.999};
+
+typedef struct {
+  const char *name;
+  ms_col_type type;
+  size_t offset;
+  const char *unit;
+  const char *doc;
+} col_def;
+
+#define F(member) offsetof(ms_path_summary, member)
+static const col_def fixed_cols[] = {
+    {"path", MS_COL_U64, F(path), "", "path index"},
+    {"final_price", MS_COL_F64, F(final_price), "USD", "exogenous price at the horizon"},
+    {"min_price", MS_COL_F64, F(min_price), "USD", "lowest exogenous price"},
+    {"max_price", MS_COL_F64, F(max_price), "USD", "highest exogenous price"},
+    {"max_drawdown", MS_COL_F64, F(max_drawdown), "fraction",
+     "largest fall of the exogenous price from a running peak"},
+    {"jumps", MS_COL_I64, F(jumps), "count", "jumps of the exogenous price"},
+    {"regime_switches", MS_COL_I64, F(regime_switches), "count", "regime switches"},
+};
+#undef F
+
+int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max) {
+  int n = 0;
+  for (size_t i = 0; i < sizeof fixed_cols / sizeof fixed_cols[0] && n < max; i++, n++) {
+    snprintf(cols[n].name, MS_COL_NAME_MAX, "%s", fixed_cols[i].name);
+    cols[n].type = fixed_cols[i].type;
+    cols[n].offset = fixed_cols[i].offset;
+    cols[n].unit = fixed_cols[i].unit;
+    cols[n].doc = fixed_cols[i].doc;
+  }
+  for (int r = 0; r < cfg->market.nregimes && n < max; r++, n++) {
+    snprintf(cols[n].name, MS_COL_NAME_MAX, "time_in_regime_%s", cfg->market.regimes[r].name);
+    cols[n].type = MS_COL_F64;
+    cols[n].offset = offsetof(ms_path_summary, time_in_regime) + (size_t)r * sizeof(double);
+    cols[n].unit = "s";
+    cols[n].doc = "time spent in the regime";
+  }
+  return n;
+}
+
+double ms_stats_value(const ms_column *c, const ms_path_summary *row) {
+  const char *p = (const char *)row + c->offset;
+  switch (c->type) {
+  case MS_COL_F64: return *(const double *)p;
+  case MS_COL_I64: return (double)*(const int64_t *)p;
+  case MS_COL_U64: return (double)*(const uint64_t *)p;
+  }
+  return NAN;
+}
+
+void ms_stats_wilson(int64_t k, int64_t n, double z, double *lo, double *hi) {
+  if (n <= 0) { *lo = 0.0; *hi = 1.0; return; }
+  double nn = (double)n, p = (double)k / nn, z2 = z * z;
+  double denom = 1.0 + z2 / nn;
+  double centre = (p + z2 / (2.0 * nn)) / denom;
+  double half = z / denom * sqrt(p * (1.0 - p) / nn + z2 / (4.0 * nn * nn));
+  *lo = fmax(0.0, centre - half);
+  *hi = fmin(1.0, centre + half);
+  if (k == 0) *lo = 0.0;
+  if (k == n) *hi = 1.0;
+}
+
+double ms_stats_quantile_sorted(const double *x, int64_t n, double q) {
+  if (n <= 0) return NAN;
+  double h = (double)(n - 1) * q;
+  int64_t i = (int64_t)floor(h);
+  if (i >= n - 1) return x[n - 1];
+  return x[i] + (h - (double)i) * (x[i + 1] - x[i]);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static void aggregate(ms_stat_row *r, double *x, int64_t n) {
+  /* x holds the finite values (n of them); it is sorted here. */
+  r->n = n;
+  if (n == 0) {
+    r->mean = r->mean_lo = r->mean_hi = r->sd = r->min = r->max = r->es99 = NAN;
+    for (int j = 0; j < MS_NQUANT; j++) r->q[j] = r->q_lo[j] = r->q_hi[j] = NAN;
+    return;
+  }
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; i++) sum += x[i];
+  double mean = sum / (double)n, ss = 0.0;
+  for (int64_t i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
+  r->mean = mean;
+  r->sd = n > 1 ? sqrt(ss / (double)(n - 1)) : 0.0;
+  double se = n > 1 ? r->sd / sqrt((double)n) : NAN;
+  r->mean_lo = mean - Z95 * se;
+  r->mean_hi = mean + Z95 * se;
+  qsort(x, (size_t)n, sizeof *x, cmp_double);
+  r->min = x[0];
+  r->max = x[n - 1];
+  for (int j = 0; j < MS_NQUANT; j++) {
+    double q = ms_stats_quantile_levels[j];
+    r->q[j] = ms_stats_quantile_sorted(x, n, q);
+    /* Order-statistic interval (Conover, Practical Nonparametric Statistics, 3.2):
+     * 1-based ranks n q -/+ z sqrt(n q (1-q)), rounded up. */
+    double c = (double)n * q, w = Z95 * sqrt((double)n * q * (1.0 - q));
+    int64_t lo = (int64_t)ceil(c - w), hi = (int64_t)ceil(c + w);
+    if (lo < 1) lo = 1;
+    if (hi > n) hi = n;
+    r->q_lo[j] = x[lo - 1];
+    r->q_hi[j] = x[hi - 1];
+  }
+  int64_t tail = (int64_t)ceil(0.01 * (double)n);
+  double ts = 0.0;
+  for (int64_t i = n - tail; i < n; i++) ts += x[i];
+  r->es99 = ts / (double)tail;
+}
+
+typedef struct {
+  const char *name;
+  const char *definition;
+  const char *column;
+  double threshold; /* happened when value > threshold */
+} prob_def;
+
+static const prob_def prob_defs[] = {
+    {"jump_any", "at least one jump of the exogenous price", "jumps", 0.0},
+    {"drawdown_10pct", "max_drawdown > 10%", "max_drawdown", 0.10},
+    {"drawdown_25pct", "max_drawdown > 25%", "max_drawdown", 0.25},
+    {"drawdown_50pct", "max_drawdown > 50%", "max_drawdown", 0.50},
+};
+
+ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_summary *rows,
+                           int64_t n, ms_error *err) {
+  memset(out, 0, sizeof *out);
+  ms_column cols[MS_MAX_COLUMNS];
+  int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS);
+  double *x = malloc((size_t)(n > 0 ? n : 1) * sizeof *x);
+  if (!x) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for statistics");
+  for (int c = 0; c < nc; c++) {
+    if (strcmp(cols[c].name, "path") == 0) continue;
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+      double v = ms_stats_value(&cols[c], &rows[i]);
+      if (isfinite(v)) x[k++] = v;
+    }
+    ms_stat_row *r = &out->rows[out->nrows++];
+    memcpy(r->name, cols[c].name, sizeof r->name); /* same size, NUL-terminated */
+    aggregate(r, x, k);
+  }
+  free(x);
+  for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0]; j++) {
+    const ms_column *col = NULL;
+    for (int c = 0; c < nc; c++)
+      if (strcmp(cols[c].name, prob_defs[j].column) == 0) col = &cols[c];
+    if (!col) continue;
+    ms_prob_row *p = &out->probs[out->nprob++];
+    snprintf(p->name, sizeof p->name, "%s", prob_defs[j].name);
+    snprintf(p->definition, sizeof p->definition, "%s", prob_defs[j].definition);
+    p->n = n;
+    for (int64_t i = 0; i < n; i++)
+      if (ms_stats_value(col, &rows[i]) > prob_defs[j].threshold) p->k++;
+    p->p = n ? (double)p->k / (double)n : NAN;
+    ms_stats_wilson(p->k, n, Z95, &p->lo, &p->hi);
+  }
+  return MS_OK;
+}
+
+const ms_stat_row *ms_stats_find(const ms_stats *st, const char *name) {
+  for (int i = 0; i < st->nrows; i++)
+    if (strcmp(st->rows[i].name, name) == 0) return &st->rows[i];
+  return NULL;
+}
+
+const ms_prob_row *ms_stats_find_prob(const ms_stats *st, const char *name) {
+  for (int i = 0; i < st->nprob; i++)
+    if (strcmp(st->probs[i].name, name) == 0) return &st->probs[i];
+  return NULL;
+}

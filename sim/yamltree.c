@@ -1,0 +1,294 @@
+/*
+ * yamltree — libyaml's document API turned into an owned tree with source
+ * positions (see yamltree.h). libyaml's nodes carry 0-based marks; ours are
+ * 1-based, as editors show them.
+ */
+#include "yamltree.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+static char *dupstr(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+static ms_ynode *node_new(ms_ynode_kind kind, const char *src, int line, int col) {
+  ms_ynode *n = calloc(1, sizeof *n);
+  if (!n) return NULL;
+  n->kind = kind;
+  n->src = dupstr(src);
+  n->line = line;
+  n->col = col;
+  if (!n->src) { free(n); return NULL; }
+  return n;
+}
+
+void ms_ynode_free(ms_ynode *n) {
+  if (!n) return;
+  for (size_t i = 0; i < n->n; i++) {
+    if (n->keys) ms_ynode_free(n->keys[i]);
+    ms_ynode_free(n->vals[i]);
+  }
+  free(n->keys);
+  free(n->vals);
+  free(n->text);
+  free(n->src);
+  free(n);
+}
+
+static int node_append(ms_ynode *n, ms_ynode *key, ms_ynode *val) {
+  if (n->n == n->cap) {
+    size_t cap = n->cap ? 2 * n->cap : 8;
+    ms_ynode **v = realloc(n->vals, cap * sizeof *v);
+    if (!v) return -1;
+    n->vals = v;
+    if (n->kind == MS_Y_MAP) {
+      ms_ynode **k = realloc(n->keys, cap * sizeof *k);
+      if (!k) return -1;
+      n->keys = k;
+    }
+    n->cap = cap;
+  }
+  if (n->kind == MS_Y_MAP) n->keys[n->n] = key;
+  n->vals[n->n++] = val;
+  return 0;
+}
+
+void ms_ynode_where(const ms_ynode *n, char *buf, size_t len) {
+  if (n->line > 0)
+    snprintf(buf, len, "%s:%d:%d", n->src, n->line, n->col);
+  else
+    snprintf(buf, len, "%s", n->src);
+}
+
+/* Convert libyaml node @p id (recursively). depth guards alias cycles. */
+static ms_status convert(yaml_document_t *doc, int id, const char *src, int depth,
+                         ms_ynode **out, ms_error *err) {
+  yaml_node_t *yn = yaml_document_get_node(doc, id);
+  if (!yn) return ms_error_set(err, MS_ERR_INPUT, "%s: malformed YAML document", src);
+  int line = (int)yn->start_mark.line + 1, col = (int)yn->start_mark.column + 1;
+  if (depth > 64)
+    return ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: nesting too deep (alias cycle?)", src,
+                        line, col);
+  ms_ynode *n = NULL;
+  switch (yn->type) {
+  case YAML_SCALAR_NODE:
+    n = node_new(MS_Y_SCALAR, src, line, col);
+    if (!n) goto nomem;
+    n->text = malloc(yn->data.scalar.length + 1);
+    if (!n->text) goto nomem;
+    memcpy(n->text, yn->data.scalar.value, yn->data.scalar.length);
+    n->text[yn->data.scalar.length] = '\0';
+    n->quoted = yn->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                yn->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+    break;
+  case YAML_SEQUENCE_NODE:
+    n = node_new(MS_Y_SEQ, src, line, col);
+    if (!n) goto nomem;
+    for (yaml_node_item_t *it = yn->data.sequence.items.start; it < yn->data.sequence.items.top;
+         it++) {
+      ms_ynode *child = NULL;
+      ms_status s = convert(doc, *it, src, depth + 1, &child, err);
+      if (s) { ms_ynode_free(n); return s; }
+      if (node_append(n, NULL, child)) { ms_ynode_free(child); goto nomem; }
+    }
+    break;
+  case YAML_MAPPING_NODE:
+    n = node_new(MS_Y_MAP, src, line, col);
+    if (!n) goto nomem;
+    for (yaml_node_pair_t *p = yn->data.mapping.pairs.start; p < yn->data.mapping.pairs.top; p++) {
+      ms_ynode *k = NULL, *v = NULL;
+      ms_status s = convert(doc, p->key, src, depth + 1, &k, err);
+      if (s) { ms_ynode_free(n); return s; }
+      if (k->kind != MS_Y_SCALAR) {
+        ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: a mapping key must be a plain name", src,
+                     k->line, k->col);
+        ms_ynode_free(k);
+        ms_ynode_free(n);
+        return MS_ERR_INPUT;
+      }
+      for (size_t i = 0; i < n->n; i++) {
+        if (strcmp(n->keys[i]->text, k->text) == 0) {
+          ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: %s: duplicate key (first at line %d)", src,
+                       k->line, k->col, k->text, n->keys[i]->line);
+          ms_ynode_free(k);
+          ms_ynode_free(n);
+          return MS_ERR_INPUT;
+        }
+      }
+      s = convert(doc, p->value, src, depth + 1, &v, err);
+      if (s) { ms_ynode_free(k); ms_ynode_free(n); return s; }
+      if (node_append(n, k, v)) { ms_ynode_free(k); ms_ynode_free(v); goto nomem; }
+    }
+    break;
+  default:
+    return ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: empty YAML node", src, line, col);
+  }
+  *out = n;
+  return MS_OK;
+nomem:
+  ms_ynode_free(n);
+  return ms_error_set(err, MS_ERR_NOMEM, "out of memory reading %s", src);
+}
+
+ms_status ms_ytree_parse(ms_ynode **out, const char *text, size_t len, const char *src,
+                         ms_error *err) {
+  *out = NULL;
+  yaml_parser_t parser;
+  yaml_document_t doc;
+  if (!yaml_parser_initialize(&parser))
+    return ms_error_set(err, MS_ERR_NOMEM, "cannot initialise the YAML parser");
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+  if (!yaml_parser_load(&parser, &doc)) {
+    ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: YAML syntax error: %s%s%s", src,
+                 (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
+                 parser.problem ? parser.problem : "unknown problem",
+                 parser.context ? " " : "", parser.context ? parser.context : "");
+    yaml_parser_delete(&parser);
+    return MS_ERR_INPUT;
+  }
+  ms_status s = MS_OK;
+  yaml_node_t *root = yaml_document_get_root_node(&doc);
+  if (!root) {
+    *out = node_new(MS_Y_MAP, src, 1, 1);
+    if (!*out) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  } else {
+    s = convert(&doc, 1, src, 0, out, err);
+  }
+  /* A second document in the same text is almost certainly a mistake. */
+  if (!s && root) {
+    yaml_document_t extra;
+    if (yaml_parser_load(&parser, &extra)) {
+      if (yaml_document_get_root_node(&extra)) {
+        ms_error_set(err, MS_ERR_INPUT, "%s: more than one YAML document ('---'); one is expected",
+                     src);
+        s = MS_ERR_INPUT;
+      }
+      yaml_document_delete(&extra);
+    }
+  }
+  yaml_document_delete(&doc);
+  yaml_parser_delete(&parser);
+  if (s) { ms_ynode_free(*out); *out = NULL; }
+  return s;
+}
+
+ms_ynode *ms_ynode_get(const ms_ynode *map, const char *key) {
+  if (!map || map->kind != MS_Y_MAP) return NULL;
+  for (size_t i = 0; i < map->n; i++)
+    if (strcmp(map->keys[i]->text, key) == 0) return map->vals[i];
+  return NULL;
+}
+
+ms_ynode *ms_ynode_get_key(const ms_ynode *map, const char *key) {
+  if (!map || map->kind != MS_Y_MAP) return NULL;
+  for (size_t i = 0; i < map->n; i++)
+    if (strcmp(map->keys[i]->text, key) == 0) return map->keys[i];
+  return NULL;
+}
+
+/* One step of a path: a name, optionally followed by [index]. */
+typedef struct {
+  char name[128];
+  long index; /* -1: none */
+} path_step;
+
+static int next_step(const char **p, path_step *st) {
+  const char *s = *p;
+  size_t k = 0;
+  while (*s && *s != '.' && *s != '[') {
+    if (k + 1 >= sizeof st->name) return -1;
+    st->name[k++] = *s++;
+  }
+  st->name[k] = '\0';
+  st->index = -1;
+  if (*s == '[') {
+    char *end;
+    st->index = strtol(s + 1, &end, 10);
+    if (end == s + 1 || *end != ']' || st->index < 0) return -1;
+    s = end + 1;
+  }
+  if (*s == '.') s++;
+  else if (*s) return -1;
+  *p = s;
+  return k == 0 ? -1 : 0;
+}
+
+ms_status ms_ytree_set(ms_ynode *root, const char *path, ms_ynode *val, const char *src,
+                       ms_error *err) {
+  const char *p = path;
+  ms_ynode *cur = root;
+  char done[512] = "";
+  for (;;) {
+    path_step st;
+    if (next_step(&p, &st) != 0) {
+      ms_ynode_free(val);
+      return ms_error_set(err, MS_ERR_INPUT, "%s: malformed key path '%s'", src, path);
+    }
+    int last = (*p == '\0');
+    if (cur->kind != MS_Y_MAP) {
+      ms_ynode_free(val);
+      return ms_error_set(err, MS_ERR_INPUT, "%s: %s is not a mapping, cannot set %s", src,
+                          done[0] ? done : "(root)", st.name);
+    }
+    size_t at;
+    for (at = 0; at < cur->n; at++)
+      if (strcmp(cur->keys[at]->text, st.name) == 0) break;
+    size_t dl = strlen(done);
+    snprintf(done + dl, sizeof done - dl, "%s%s", dl ? "." : "", st.name);
+    if (at == cur->n) {
+      /* Create the entry: a map for intermediate steps, the value at the end. */
+      if (st.index >= 0) {
+        ms_ynode_free(val);
+        return ms_error_set(err, MS_ERR_INPUT, "%s: %s has no item %ld (the list is not set)",
+                            src, done, st.index);
+      }
+      ms_ynode *k = node_new(MS_Y_SCALAR, src, 0, 0);
+      ms_ynode *v = last ? val : node_new(MS_Y_MAP, src, 0, 0);
+      if (!k || !v || !(k->text = dupstr(st.name)) || node_append(cur, k, v)) {
+        ms_ynode_free(k);
+        if (v != val) ms_ynode_free(v);
+        ms_ynode_free(val);
+        return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+      }
+      if (last) return MS_OK;
+      cur = v;
+      continue;
+    }
+    ms_ynode **slot = &cur->vals[at];
+    if (st.index >= 0) {
+      ms_ynode *seq = *slot;
+      if (seq->kind != MS_Y_SEQ) {
+        ms_ynode_free(val);
+        return ms_error_set(err, MS_ERR_INPUT, "%s: %s is not a list", src, done);
+      }
+      dl = strlen(done);
+      snprintf(done + dl, sizeof done - dl, "[%ld]", st.index);
+      if ((size_t)st.index > seq->n || ((size_t)st.index == seq->n && !last)) {
+        ms_ynode_free(val);
+        return ms_error_set(err, MS_ERR_INPUT, "%s: %s: the list has %zu items", src, done,
+                            seq->n);
+      }
+      if ((size_t)st.index == seq->n) {
+        if (node_append(seq, NULL, val)) {
+          ms_ynode_free(val);
+          return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+        }
+        return MS_OK;
+      }
+      slot = &seq->vals[st.index];
+    }
+    if (last) {
+      ms_ynode_free(*slot);
+      *slot = val;
+      return MS_OK;
+    }
+    cur = *slot;
+  }
+}
