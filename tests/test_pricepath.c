@@ -1,0 +1,264 @@
+/*
+ * test_pricepath — the exogenous price model against closed forms, with
+ * tolerances of five Monte Carlo standard errors:
+ *  - log return over the horizon, one regime: mean (mu - s^2/2) T + lambda T m,
+ *    variance s^2 T + lambda T (m^2 + sd^2) (compound Poisson moments);
+ *  - jump counts: Poisson(lambda T);
+ *  - time in each regime from a stationary start: pi_i T exactly in expectation;
+ *  - ticks that straddle regime switches: the standardised log return
+ *    (r - sum m_i T_i) / sqrt(sum v_i T_i) is N(0, 1) given the path's regime
+ *    times, and, exactly, every tick equals a replay from the event log and the
+ *    same Gaussian stream (the statistical test alone cannot tell "the whole
+ *    tick in its last regime" from the exact rule: both are unbiased on average).
+ */
+#include <math.h>
+
+#include "marginsim/engine.h"
+#include "marginsim/pricepath.h"
+#include "marginsim/queue.h"
+#include "marginsim/rng.h"
+#include "testutil.h"
+
+#define YEAR_MS (365.0 * 86400000.0)
+
+static ms_path_summary *run_paths(const char *yaml, int64_t n) {
+  ms_error err;
+  ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_engine *e;
+  assert_ok(ms_engine_new(&e, cfg, &err), &err);
+  ms_path_summary *rows = malloc((size_t)n * sizeof *rows);
+  for (int64_t p = 0; p < n; p++) assert_ok(ms_engine_run_path(e, (uint64_t)p, &rows[p], NULL, &err), &err);
+  ms_engine_free(e);
+  ms_config_free(cfg);
+  return rows;
+}
+
+static void moments(const double *x, int64_t n, double *mean, double *var, double *m4c) {
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) s += x[i];
+  *mean = s / (double)n;
+  double s2 = 0, s4 = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double d = x[i] - *mean;
+    s2 += d * d;
+    s4 += d * d * d * d;
+  }
+  *var = s2 / (double)(n - 1);
+  *m4c = s4 / (double)n;
+}
+
+static void check_log_return(const char *yaml, double mu, double vol, double lam_per_day, double jm,
+                             double js) {
+  const int64_t n = 40000;
+  ms_path_summary *rows = run_paths(yaml, n);
+  double T = 86400000.0 / YEAR_MS, lamT = lam_per_day; /* horizon 1d */
+  double want_mean = (mu - 0.5 * vol * vol) * T + lamT * jm;
+  double k2 = vol * vol * T + lamT * (jm * jm + js * js);
+  double k4 = lamT * (jm * jm * jm * jm + 6 * jm * jm * js * js + 3 * js * js * js * js);
+  double *lr = malloc((size_t)n * sizeof *lr), *jumps = malloc((size_t)n * sizeof *jumps);
+  for (int64_t i = 0; i < n; i++) {
+    lr[i] = log(rows[i].final_price / 2000.0);
+    jumps[i] = (double)rows[i].jumps;
+  }
+  double m, v, m4;
+  moments(lr, n, &m, &v, &m4);
+  double se_mean = sqrt(k2 / (double)n);
+  double se_var = sqrt((k4 + 3 * k2 * k2 - k2 * k2) / (double)n); /* (mu4 - sigma^4) / n */
+  if (fabs(m - want_mean) > 5 * se_mean)
+    fail_msg("mean log return %.6g, want %.6g +/- %.3g", m, want_mean, 5 * se_mean);
+  if (fabs(v - k2) > 5 * se_var) fail_msg("variance %.6g, want %.6g +/- %.3g", v, k2, 5 * se_var);
+  if (lam_per_day > 0) {
+    double jmean, jvar, j4;
+    moments(jumps, n, &jmean, &jvar, &j4);
+    /* Poisson: mean = var = lambda T; Var(sample var) ~ (mu4 - var^2)/n with mu4 = l + 3 l^2 */
+    if (fabs(jmean - lamT) > 5 * sqrt(lamT / (double)n))
+      fail_msg("mean jumps %.5g, want %.5g", jmean, lamT);
+    if (fabs(jvar - lamT) > 5 * sqrt((lamT + 2 * lamT * lamT) / (double)n))
+      fail_msg("jump count variance %.5g, want %.5g", jvar, lamT);
+  } else {
+    for (int64_t i = 0; i < n; i++) assert_int_equal(rows[i].jumps, 0);
+  }
+  free(lr);
+  free(jumps);
+  free(rows);
+}
+
+static void test_pricepath__gbm_log_return_moments(void **state) {
+  (void)state;
+  check_log_return("paths: 1\nhorizon: 1d\nstep: 1m\nmarket:\n  regimes: [{vol: 0.8, drift: 0.3}]\n",
+                   0.3, 0.8, 0.0, 0.0, 0.0);
+}
+
+static void test_pricepath__jump_diffusion_moments(void **state) {
+  (void)state;
+  check_log_return("horizon: 1d\nstep: 1m\nmarket:\n  regimes: [{vol: 0.5, drift: -0.2, "
+                   "jumps: {rate: 6/d, mean: -0.04, sd: 0.03}}]\n",
+                   -0.2, 0.5, 6.0, -0.04, 0.03);
+}
+
+static void test_pricepath__time_in_regime_is_stationary(void **state) {
+  (void)state;
+  const char *y =
+      "horizon: 10d\nstep: 10m\nmarket:\n"
+      "  regimes:\n"
+      "    - {name: a, vol: 0.4, mean_duration: 12h}\n"
+      "    - {name: b, vol: 1.0, mean_duration: 3h}\n"
+      "    - {name: c, vol: 2.0, mean_duration: 1h}\n"
+      "  transition: [[0, 0.8, 0.2], [0.6, 0, 0.4], [0.9, 0.1, 0]]\n"
+      "  start_regime: stationary\n";
+  /* Independent reference: stationary vector of the embedded chain by power
+   * iteration on its lazy version, weighted by the mean holding times. */
+  double P[3][3] = {{0, 0.8, 0.2}, {0.6, 0, 0.4}, {0.9, 0.1, 0}}, d[3] = {12, 3, 1};
+  double nu[3] = {1.0 / 3, 1.0 / 3, 1.0 / 3};
+  for (int it = 0; it < 10000; it++) {
+    double nx[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++)
+      for (int j = 0; j < 3; j++) nx[j] += nu[i] * 0.5 * (P[i][j] + (i == j));
+    memcpy(nu, nx, sizeof nu);
+  }
+  double pi[3], tot = 0;
+  for (int i = 0; i < 3; i++) tot += pi[i] = nu[i] * d[i];
+  for (int i = 0; i < 3; i++) pi[i] /= tot;
+
+  const int64_t n = 4000;
+  ms_path_summary *rows = run_paths(y, n);
+  double T = 10 * 86400.0;
+  for (int r = 0; r < 3; r++) {
+    double *f = malloc((size_t)n * sizeof *f), m, v, m4;
+    for (int64_t i = 0; i < n; i++) f[i] = rows[i].time_in_regime[r] / T;
+    moments(f, n, &m, &v, &m4);
+    if (fabs(m - pi[r]) > 5 * sqrt(v / (double)n))
+      fail_msg("regime %d: time fraction %.5f, stationary %.5f (se %.5f)", r, m, pi[r], sqrt(v / n));
+    free(f);
+  }
+  for (int64_t i = 0; i < n; i++) {
+    double s = rows[i].time_in_regime[0] + rows[i].time_in_regime[1] + rows[i].time_in_regime[2];
+    assert_true(fabs(s - T) < 1e-6);
+  }
+  /* The model's own stationary vector agrees with the reference. */
+  ms_error err;
+  ms_config *cfg = load_yaml(y, NULL, 0, &err);
+  ms_pricepath *pp;
+  assert_ok(ms_pricepath_new(&pp, cfg, &err), &err);
+  double got[3];
+  ms_pricepath_stationary(pp, got);
+  for (int r = 0; r < 3; r++) assert_true(fabs(got[r] - pi[r]) < 1e-9);
+  ms_pricepath_free(pp);
+  ms_config_free(cfg);
+  free(rows);
+}
+
+static void test_pricepath__straddling_ticks_keep_exact_moments(void **state) {
+  (void)state;
+  /* Ticks of 5 minutes; wild spells of 3 minutes on average often begin and end
+   * within one tick, so a tick must carry the variance of every piece. */
+  const double vols[2] = {0.3, 3.0}, drifts[2] = {0.5, -4.0};
+  const char *y =
+      "horizon: 1d\nstep: 5m\nmarket:\n"
+      "  regimes:\n"
+      "    - {name: quiet, vol: 0.3, drift: 0.5, mean_duration: 20m}\n"
+      "    - {name: wild, vol: 3.0, drift: -4.0, mean_duration: 3m}\n"
+      "  start_regime: quiet\n";
+  const int64_t n = 20000;
+  ms_path_summary *rows = run_paths(y, n);
+  double *z = malloc((size_t)n * sizeof *z), m, v, m4;
+  for (int64_t i = 0; i < n; i++) {
+    double mean = 0, var = 0;
+    for (int r = 0; r < 2; r++) {
+      double T = rows[i].time_in_regime[r] * 1000.0 / YEAR_MS;
+      mean += (drifts[r] - 0.5 * vols[r] * vols[r]) * T;
+      var += vols[r] * vols[r] * T;
+    }
+    z[i] = (log(rows[i].final_price / 2000.0) - mean) / sqrt(var);
+  }
+  moments(z, n, &m, &v, &m4);
+  if (fabs(m) > 5 * sqrt(1.0 / n)) fail_msg("standardised mean %.5f", m);
+  if (fabs(v - 1) > 5 * sqrt(2.0 / n)) fail_msg("standardised variance %.5f", v);
+  free(z);
+  free(rows);
+}
+
+static void test_pricepath__ticks_replay_from_event_log(void **state) {
+  (void)state;
+  const double vols[2] = {0.3, 3.0}, drifts[2] = {0.5, -4.0};
+  const char *y =
+      "horizon: 1d\nstep: 5m\nmarket:\n"
+      "  regimes:\n"
+      "    - {name: quiet, vol: 0.3, drift: 0.5, mean_duration: 20m,\n"
+      "       jumps: {rate: 30/d, mean: -0.01, sd: 0.02}}\n"
+      "    - {name: wild, vol: 3.0, drift: -4.0, mean_duration: 3m}\n"
+      "  start_regime: quiet\n";
+  ms_error err;
+  ms_config *cfg = load_yaml(y, NULL, 0, &err);
+  ms_pricepath *pp;
+  ms_queue *q;
+  gsl_rng *gauss;
+  assert_ok(ms_pricepath_new(&pp, cfg, &err), &err);
+  assert_ok(ms_queue_new(&q, 16, &err), &err);
+  assert_ok(ms_rng_new(&gauss, &err), &err);
+  int straddled = 0;
+  for (uint64_t path = 0; path < 20; path++) {
+    ms_queue_reset(q);
+    assert_ok(ms_pricepath_start(pp, cfg->seed, path, q), &err);
+    ms_queue_clock_start(q, cfg->step, cfg->step, cfg->horizon);
+    ms_rng_seed(gauss, cfg->seed, path, MS_STREAM_PRICE);
+    double lp = log(2000.0), m = 0, v = 0;
+    int64_t t_last = 0;
+    int reg = ms_pricepath_regime(pp), pieces = 1;
+    ms_event ev;
+    while (ms_queue_pop(q, &ev)) {
+      /* the interval since the last event ran in regime reg */
+      double dt = (double)(ev.t - t_last) / YEAR_MS;
+      m += (drifts[reg] - 0.5 * vols[reg] * vols[reg]) * dt;
+      v += vols[reg] * vols[reg] * dt;
+      t_last = ev.t;
+      if (ev.kind == MS_EV_TICK) {
+        double got;
+        assert_int_equal(ms_pricepath_fill(pp, ev.t, 1, &got), 1);
+        lp += m + sqrt(v) * ms_rng_gaussian(gauss);
+        if (fabs(got - lp) > 1e-12) fail_msg("path %llu tick at %lld: %.15g, replay %.15g",
+                                             (unsigned long long)path, (long long)ev.t, got, lp);
+        straddled += pieces > 1;
+        m = v = 0;
+        pieces = 1;
+        ms_queue_clock_advance(q, 1);
+        continue;
+      }
+      int r = ms_pricepath_on_event(pp, &ev, q);
+      assert_true(r >= 0);
+      if (r == 1) lp = ms_pricepath_log_price(pp); /* a jump: taken as given */
+      if (ev.kind == MS_EV_REGIME) { reg = ms_pricepath_regime(pp); pieces++; }
+    }
+  }
+  assert_true(straddled > 1000); /* the case under test did occur */
+  ms_rng_free(gauss);
+  ms_queue_free(q);
+  ms_pricepath_free(pp);
+  ms_config_free(cfg);
+}
+
+static void test_pricepath__extremes_bracket_the_path(void **state) {
+  (void)state;
+  ms_path_summary *rows = run_paths("horizon: 6h\nstep: 1s\nmarket: {regimes: [{vol: 1.2, "
+                                    "jumps: {rate: 20/d, mean: -0.05, sd: 0.05}}]}\n", 200);
+  for (int i = 0; i < 200; i++) {
+    assert_true(rows[i].min_price <= rows[i].final_price && rows[i].final_price <= rows[i].max_price);
+    assert_true(rows[i].min_price <= 2000.0 && 2000.0 <= rows[i].max_price);
+    assert_true(rows[i].max_drawdown >= 0 && rows[i].max_drawdown <= 1 - rows[i].min_price / rows[i].max_price + 1e-12);
+    assert_true(rows[i].max_drawdown >= 1 - rows[i].final_price / rows[i].max_price - 1e-12);
+  }
+  free(rows);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_pricepath__gbm_log_return_moments),
+      cmocka_unit_test(test_pricepath__jump_diffusion_moments),
+      cmocka_unit_test(test_pricepath__time_in_regime_is_stationary),
+      cmocka_unit_test(test_pricepath__straddling_ticks_keep_exact_moments),
+      cmocka_unit_test(test_pricepath__ticks_replay_from_event_log),
+      cmocka_unit_test(test_pricepath__extremes_bracket_the_path),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,137 @@
+/*
+ * test_queue — event order, and the tick clock against the plain model of
+ * one heap entry per tick.
+ */
+#include "marginsim/queue.h"
+#include "testutil.h"
+
+static void test_queue__orders_by_time_kind_sequence(void **state) {
+  (void)state;
+  ms_queue *q;
+  ms_error err;
+  assert_ok(ms_queue_new(&q, 4, &err), &err);
+  uint64_t x = 12345;
+  for (int i = 0; i < 2000; i++) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    int64_t t = (int64_t)((x >> 33) % 50);
+    ms_event_kind k = (ms_event_kind)((x >> 20) % MS_EV_KIND_COUNT);
+    if (k == MS_EV_TICK) k = MS_EV_SAMPLE;
+    assert_ok(ms_queue_push(q, t, k, i, 0), &err);
+  }
+  ms_event prev = {0}, ev;
+  int n = 0;
+  while (ms_queue_pop(q, &ev)) {
+    if (n) {
+      int ordered = prev.t < ev.t || (prev.t == ev.t && (prev.kind < ev.kind ||
+                                      (prev.kind == ev.kind && prev.seq < ev.seq)));
+      if (!ordered) fail_msg("event %d out of order", n);
+      /* insertion order breaks ties */
+      if (prev.t == ev.t && prev.kind == ev.kind) assert_true(prev.a < ev.a);
+    }
+    prev = ev;
+    n++;
+  }
+  assert_int_equal(n, 2000);
+  ms_queue_free(q);
+}
+
+/* Reference: an unsorted array, each tick an explicit event pushed when the
+ * previous one pops. */
+typedef struct { int64_t t; int kind; uint64_t seq; int64_t a; } ref_ev;
+typedef struct { ref_ev ev[4096]; int n; uint64_t seq; } ref_q;
+
+static void ref_push(ref_q *r, int64_t t, int kind, int64_t a) {
+  r->ev[r->n++] = (ref_ev){t, kind, r->seq++, a};
+}
+static int ref_pop(ref_q *r, ref_ev *out) {
+  if (!r->n) return 0;
+  int best = 0;
+  for (int i = 1; i < r->n; i++) {
+    ref_ev *a = &r->ev[i], *b = &r->ev[best];
+    if (a->t < b->t || (a->t == b->t && (a->kind < b->kind || (a->kind == b->kind && a->seq < b->seq))))
+      best = i;
+  }
+  *out = r->ev[best];
+  r->ev[best] = r->ev[--r->n];
+  return 1;
+}
+
+/* What a consumer does on an event: derived from the event alone. */
+static int reaction(int64_t t, int64_t a, int64_t *nt, int *nk, int64_t *na) {
+  uint64_t h = (uint64_t)(t * 2654435761u) ^ (uint64_t)(a * 40503u);
+  if (h % 3 != 0 || a > 100000) return 0;
+  *nt = t + (int64_t)(h % 23);
+  *nk = (int)((h >> 5) % MS_EV_KIND_COUNT);
+  if (*nk == MS_EV_TICK) *nk = MS_EV_ORACLE_ROUND;
+  *na = a * 7 + 1;
+  return 1;
+}
+
+static void test_queue__clock_matches_one_event_per_tick(void **state) {
+  (void)state;
+  ms_error err;
+  for (int trial = 0; trial < 200; trial++) {
+    ms_queue *q;
+    assert_ok(ms_queue_new(&q, 2, &err), &err);
+    static ref_q r;
+    memset(&r, 0, sizeof r);
+    int64_t period = 1 + trial % 7, last = 300 + trial;
+    uint64_t x = (uint64_t)trial * 7919 + 1;
+    for (int i = 0; i < 20; i++) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      int64_t t = (int64_t)((x >> 33) % (uint64_t)(last + 5));
+      int k = (int)((x >> 13) % MS_EV_KIND_COUNT);
+      if (k == MS_EV_TICK) k = MS_EV_JUMP;
+      assert_ok(ms_queue_push(q, t, (ms_event_kind)k, i + 1, 0), &err);
+      ref_push(&r, t, k, i + 1);
+    }
+    ref_push(&r, period, MS_EV_TICK, 0);
+    ms_queue_clock_start(q, period, period, last);
+    ms_event ev;
+    ref_ev re;
+    int64_t step = 0;
+    while (ms_queue_pop(q, &ev)) {
+      if (ev.kind == MS_EV_TICK) {
+        /* Consume a varying number of the available ticks. */
+        int64_t take = 1 + (step++ % 3 == 0 ? ev.count - 1 : 0);
+        if (take > ev.count) take = ev.count;
+        for (int64_t k = 0; k < take; k++) {
+          assert_true(ref_pop(&r, &re));
+          assert_int_equal(re.kind, MS_EV_TICK);
+          assert_int_equal(re.t, ev.t + k * period);
+          if (re.t + period <= last) ref_push(&r, re.t + period, MS_EV_TICK, 0);
+          int64_t nt, na;
+          int nk;
+          /* ticks may also cause events (like an oracle round) */
+          if (reaction(re.t, 100 + re.t, &nt, &nk, &na)) {
+            if (k + 1 < take) { take = k + 1; } /* stop the run at the reaction */
+            assert_ok(ms_queue_push(q, nt, (ms_event_kind)nk, na, 0), &err);
+            ref_push(&r, nt, nk, na);
+          }
+        }
+        ms_queue_clock_advance(q, take);
+        continue;
+      }
+      assert_true(ref_pop(&r, &re));
+      assert_int_equal(re.t, ev.t);
+      assert_int_equal(re.kind, (int)ev.kind);
+      assert_int_equal(re.a, ev.a);
+      int64_t nt, na;
+      int nk;
+      if (reaction(ev.t, ev.a, &nt, &nk, &na)) {
+        assert_ok(ms_queue_push(q, nt, (ms_event_kind)nk, na, 0), &err);
+        ref_push(&r, nt, nk, na);
+      }
+    }
+    assert_false(ref_pop(&r, &re));
+    ms_queue_free(q);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_queue__orders_by_time_kind_sequence),
+      cmocka_unit_test(test_queue__clock_matches_one_event_per_tick),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
