@@ -50,7 +50,7 @@ static ms_status check_regime(void *obj, ms_check *ck) {
 static const ms_field regime_fields[] = {
     {.name = "name", .kind = MS_F_STRING, .offset = OFF(ms_regime_cfg, name), .def = "\"\"",
      .str_size = MS_NAME_MAX, .doc = "name used in the output (default: regime0, regime1, ...)"},
-    {.name = "vol", .kind = MS_F_NUMBER, .offset = OFF(ms_regime_cfg, vol), .def = "0.6",
+    {.name = "vol", .kind = MS_F_NUMBER, .offset = OFF(ms_regime_cfg, vol), .def = "0.7",
      .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 100, .unit = "annualised",
      .doc = "volatility of log returns"},
     {.name = "drift", .kind = MS_F_NUMBER, .offset = OFF(ms_regime_cfg, drift), .def = "0",
@@ -122,7 +122,7 @@ static const ms_field market_fields[] = {
      .def = "regime_switching", .names = price_models,
      .doc = "exogenous price model: regime-switching GBM with jumps"},
     {.name = "regimes", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, regimes),
-     .def = "[{name: calm, vol: 0.6}]", .bounds = MS_B_GE, .min = 1, .sub = &regime_schema,
+     .def = "[{name: calm, vol: 0.7}]", .bounds = MS_B_GE, .min = 1, .sub = &regime_schema,
      .count_offset = OFF(ms_market_cfg, nregimes), .max_items = MS_MAX_REGIMES,
      .item_size = sizeof(ms_regime_cfg), .doc = "the volatility regimes"},
     {.name = "transition", .kind = MS_F_MATRIX, .offset = OFF(ms_market_cfg, transition),

@@ -481,7 +481,7 @@ static ms_status load_field(const ms_field *f, void *obj, const ms_ynode *n, con
     if ((int)n->n > f->max_items)
       return fail_at(err, n, NULL, path, "at most %d items (got %zu)", f->max_items, n->n);
     if (f->bounds & MS_B_GE && (double)n->n < f->min)
-      return fail_at(err, n, NULL, path, "at least %g items (got %zu)", f->min, n->n);
+      return fail_at(err, n, NULL, path, "at least %g item%s (got %zu)", f->min, f->min == 1 ? "" : "s", n->n);
     char *base = AT(obj, f->offset, char);
     memset(base, 0, f->item_size * (size_t)f->max_items);
     *AT(obj, f->count_offset, int) = (int)n->n;
@@ -732,7 +732,7 @@ void ms_schema_doc(const ms_schema *s, const char *path, ms_strbuf *sb) {
     const char *t = type_name(f, tb, sizeof tb);
     if (f->bounds) {
       bounds_text(f, bb, sizeof bb);
-      if (f->kind == MS_F_LIST) snprintf(bb, sizeof bb, "at least %g items", f->min);
+      if (f->kind == MS_F_LIST) snprintf(bb, sizeof bb, "at least %g item%s", f->min, f->min == 1 ? "" : "s");
     }
     if (f->kind == MS_F_LIST || f->kind == MS_F_NUMLIST || f->kind == MS_F_STRLIST) {
       size_t k = strlen(bb);
@@ -748,11 +748,11 @@ void ms_schema_doc(const ms_schema *s, const char *path, ms_strbuf *sb) {
       join_path(p2, sizeof p2, path, f->name);
       snprintf(sub, sizeof sub, "items: see `%s[]`", p2);
     }
-    ms_sb_printf(sb, "| `%s` | %s%s%s%s | %s%s%s | %s | %s%s%s |\n", f->name, t,
+    ms_sb_printf(sb, "| `%s` | %s%s%s%s | %s%s%s | %s | %s%s%s%s |\n", f->name, t,
                  f->unit ? " (" : "", f->unit ? f->unit : "", f->unit ? ")" : "",
                  f->def ? "`" : "", f->def ? f->def : sub, f->def ? "`" : "", bb,
-                 f->doc ? f->doc : "", (f->doc && sub[0] && f->def) ? " " : "",
-                 f->def ? sub : "");
+                 f->doc ? f->doc : "", (sub[0] && f->def) ? " (" : "", f->def ? sub : "",
+                 (sub[0] && f->def) ? ")" : "");
   }
   for (size_t i = 0; i < s->nfields; i++) {
     const ms_field *f = &s->fields[i];

@@ -129,7 +129,7 @@ static void test_scenario__regime_names_and_start(void **state) {
                     "t.yaml:1:57: market.start_regime: must be one of: stationary, a, b (got \"c\")");
   expect_load_error("market: {regimes: [{name: 'a b'}]}\n", NULL, 0,
                     "market.regimes[0].name: use letters, digits");
-  expect_load_error("market: {regimes: []}\n", NULL, 0, "market.regimes: at least 1 items (got 0)");
+  expect_load_error("market: {regimes: []}\n", NULL, 0, "market.regimes: at least 1 item (got 0)");
 }
 
 static void test_scenario__transition_matrix_checked(void **state) {

@@ -1,0 +1,198 @@
+"""End-to-end tests of the marginsim command line.
+
+Run by ctest (label e2e) with MARGINSIM set to the built binary and
+MS_SOURCE_DIR to the source tree. Each test provokes one behaviour a user
+relies on: the documented file layout, exit codes, no file after bad input,
+failure or interruption, and the resolved configuration round trip.
+"""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import h5py
+import numpy as np
+
+BIN = os.environ["MARGINSIM"]
+SRC = os.environ["MS_SOURCE_DIR"]
+
+SMALL = """\
+name: small
+seed: 7
+paths: 40
+horizon: 2h
+step: 1s
+market:
+  initial_price: 1500
+  regimes:
+    - {name: calm, vol: 0.5, mean_duration: 1h}
+    - {name: stress, vol: 1.5, drift: -2, mean_duration: 20m, jumps: {rate: 12/d, mean: -0.03, sd: 0.02}}
+output:
+  timeseries: {paths: 3, every: 30s}
+"""
+
+
+def run(*args, **kw):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, **kw)
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="ms_e2e_")
+        self.dir = self.tmp.name
+        self.scen = os.path.join(self.dir, "small.yaml")
+        with open(self.scen, "w") as f:
+            f.write(SMALL)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def listing(self):
+        return sorted(os.listdir(self.dir))
+
+    def test_run_writes_documented_layout(self):
+        out = os.path.join(self.dir, "r.h5")
+        p = run("run", self.scen, "-o", out, "-j", "2", "--set", "market.regimes[0].vol=0.6")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("wrote " + out, p.stdout)
+        self.assertIn("95% CI", p.stdout)
+        with h5py.File(out, "r") as f:
+            for a in ("version", "scenario", "config", "seed", "command", "created", "name"):
+                self.assertIn(a, f.attrs)
+            self.assertEqual(f.attrs["seed"], 7)
+            self.assertEqual(f.attrs["scenario"], SMALL)
+            self.assertIn("vol: 0.6", f.attrs["config"])  # the --set is resolved in
+            self.assertIn("--set", f.attrs["command"])
+            s = f["paths/summary"]
+            self.assertEqual(s.shape, (40,))
+            for col in ("path", "final_price", "min_price", "max_price", "max_drawdown", "jumps",
+                        "time_in_regime_calm", "time_in_regime_stress"):
+                self.assertIn(col, s.dtype.names)
+            self.assertTrue(np.array_equal(s["path"], np.arange(40)))
+            tot = s["time_in_regime_calm"] + s["time_in_regime_stress"]
+            self.assertTrue(np.allclose(tot, 7200.0))
+            self.assertTrue(np.all(s["min_price"] <= s["final_price"]))
+            self.assertIsNotNone(s.chunks)
+            self.assertEqual(s.compression, "gzip")
+            st = f["stats/summary"]
+            names = [n.decode() for n in st["name"]]
+            self.assertIn("final_price", names)
+            for fld in ("mean", "mean_lo", "mean_hi", "sd", "q50", "q90", "q99", "q999", "q99_lo", "es99"):
+                self.assertIn(fld, st.dtype.names)
+            row = st[names.index("final_price")]
+            self.assertAlmostEqual(row["mean"], float(np.mean(s["final_price"])), places=9)
+            self.assertAlmostEqual(row["q90"], float(np.quantile(s["final_price"], 0.9)), places=9)
+            pr = f["stats/probabilities"]
+            for fld in ("name", "k", "n", "p", "lo", "hi"):
+                self.assertIn(fld, pr.dtype.names)
+            self.assertTrue(np.all(pr["lo"] <= pr["p"]) and np.all(pr["p"] <= pr["hi"]))
+            ts = f["timeseries"]
+            self.assertEqual(ts["time"].shape, (241,))
+            self.assertEqual(ts["price"].shape, (3, 241))
+            self.assertEqual(ts["regime"].shape, (3, 241))
+            self.assertEqual(ts["price"][0, 0], 1500.0)
+            self.assertEqual(ts["regime"].attrs["names"], "calm,stress")
+        self.assertEqual(self.listing(), ["r.h5", "small.yaml"])
+
+    def test_validate_round_trips(self):
+        p = run("validate", self.scen)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        resolved = os.path.join(self.dir, "resolved.yaml")
+        with open(resolved, "w") as f:
+            f.write(p.stdout)
+        q = run("validate", resolved)
+        self.assertEqual(q.returncode, 0, q.stderr)
+        self.assertEqual(p.stdout.splitlines()[1:], q.stdout.splitlines()[1:])
+
+    def test_bad_input_exits_2_and_writes_nothing(self):
+        out = os.path.join(self.dir, "bad.h5")
+        with open(os.path.join(self.dir, "bad.yaml"), "w") as f:
+            f.write(SMALL.replace("vol: 1.5", "vol: -1.5"))
+        cases = [
+            (["run", os.path.join(self.dir, "bad.yaml"), "-o", out],
+             "bad.yaml:10:27: market.regimes[1].vol: must be > 0"),
+            (["run", self.scen, "-o", out, "--set", "market.nope=1"],
+             "--set market.nope=1: market.nope: unknown key; known keys of market:"),
+            (["run", self.scen, "-o", out, "-n", "0"], "--set paths=0: paths: must be >= 1"),
+            (["run", self.scen, "-o", out, "--seed", "x"], "seed: expected a whole number"),
+            (["run", self.scen, "-o", out, "-j", "0"], "-j/--threads"),
+            (["run", os.path.join(self.dir, "missing.yaml"), "-o", out], "cannot open the scenario file"),
+            (["run", "-o", out], "missing SCENARIO"),
+            (["frobnicate"], "unknown command"),
+        ]
+        for args, msg in cases:
+            p = run(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(msg, p.stderr, args)
+            self.assertFalse(os.path.exists(out), args)
+        self.assertEqual(self.listing(), ["bad.yaml", "small.yaml"])
+
+    def test_io_failure_exits_3_and_leaves_nothing(self):
+        target = os.path.join(self.dir, "taken.h5")
+        os.mkdir(target)
+        p = run("run", self.scen, "-o", target)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("taken.h5", p.stderr)
+        self.assertEqual(self.listing(), ["small.yaml", "taken.h5"])
+        self.assertEqual(os.listdir(target), [])
+
+    def interrupt(self, sig, code):
+        long = SMALL.replace("paths: 40", "paths: 200000").replace("horizon: 2h", "horizon: 1d")
+        scen = os.path.join(self.dir, "long.yaml")
+        with open(scen, "w") as f:
+            f.write(long)
+        out = os.path.join(self.dir, "long.h5")
+        p = subprocess.Popen([BIN, "run", scen, "-o", out, "-j", "2"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline and not any(n.startswith("long.h5.tmp") for n in os.listdir(self.dir)):
+            time.sleep(0.02)
+        self.assertTrue(any(n.startswith("long.h5.tmp") for n in os.listdir(self.dir)),
+                        "the run never started writing")
+        time.sleep(0.3)
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, code, err)
+        self.assertIn("no result file written", err)
+        self.assertEqual(self.listing(), ["long.yaml", "small.yaml"])
+
+    def test_sigint_leaves_no_file(self):
+        self.interrupt(signal.SIGINT, 130)
+
+    def test_sigterm_leaves_no_file(self):
+        self.interrupt(signal.SIGTERM, 143)
+
+    def test_help_and_version(self):
+        for args in (["--help"], ["run", "--help"], ["validate", "--help"], ["schema", "--help"]):
+            p = run(*args)
+            self.assertEqual(p.returncode, 0, args)
+            self.assertIn("usage: marginsim", p.stdout)
+        p = run("--version")
+        self.assertEqual(p.returncode, 0)
+        self.assertRegex(p.stdout, r"^marginsim \d+\.\d+\.\d+")
+
+    def test_docs_list_every_key(self):
+        p = run("schema")
+        self.assertEqual(p.returncode, 0)
+        with open(os.path.join(SRC, "docs", "scenario.md")) as f:
+            doc = f.read()
+        self.assertTrue(p.stdout.strip() in doc,
+                      "docs/scenario.md is out of date: paste the output of `marginsim schema`")
+
+    def test_shipped_scenarios_validate(self):
+        root = os.path.join(SRC, "scenarios")
+        found = 0
+        for dirpath, _, files in os.walk(root):
+            for name in files:
+                if name.endswith(".yaml"):
+                    found += 1
+                    p = run("validate", os.path.join(dirpath, name))
+                    self.assertEqual(p.returncode, 0, (name, p.stderr))
+        self.assertGreater(found, 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,177 @@
+/*
+ * test_run — the driver: bit-identical results for any thread count, path p
+ * independent of how many paths run, and no result file after a failure or
+ * an interruption.
+ */
+#include <dirent.h>
+#include <hdf5.h>
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "marginsim/run.h"
+#include "testutil.h"
+
+static char tmpdir[256];
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/ms_test_run.XXXXXX");
+  return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  DIR *d = opendir(tmpdir);
+  struct dirent *de;
+  while (d && (de = readdir(d))) {
+    if (de->d_name[0] == '.') continue;
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, de->d_name);
+    struct stat st;
+    if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) rmdir(p);
+    else unlink(p);
+  }
+  if (d) closedir(d);
+  rmdir(tmpdir);
+  return 0;
+}
+
+static const char *scenario =
+    "name: det\nseed: 99\npaths: 100\nhorizon: 6h\nstep: 1s\n"
+    "market:\n  regimes:\n"
+    "    - {name: calm, vol: 0.5, mean_duration: 2h}\n"
+    "    - {name: stress, vol: 1.5, drift: -1, mean_duration: 30m, jumps: {rate: 12/d, mean: -0.03, sd: 0.02}}\n"
+    "output: {timeseries: {paths: 5, every: 1m}, chunk_paths: 16}\n";
+
+static ms_status run_to(const char *name, const char *const *sets, int nsets, int threads,
+                        const volatile sig_atomic_t *cancel, ms_error *err) {
+  ms_config *cfg = load_yaml(scenario, sets, nsets, err);
+  if (!cfg) fail_msg("%s", err->msg);
+  char out[512];
+  snprintf(out, sizeof out, "%s/%s", tmpdir, name);
+  ms_run_opts o = {.threads = threads, .output = out, .command = "test", .cancel = cancel};
+  ms_run_report *rep = calloc(1, sizeof *rep);
+  ms_status s = ms_run(cfg, &o, rep, err);
+  free(rep);
+  ms_config_free(cfg);
+  return s;
+}
+
+/* Raw bytes of a dataset, in its file type. */
+static unsigned char *read_raw(const char *name, const char *dset, size_t *len) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) fail_msg("cannot open %s", path);
+  hid_t d = H5Dopen2(f, dset, H5P_DEFAULT);
+  if (d < 0) fail_msg("no dataset %s in %s", dset, path);
+  hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+  *len = (size_t)H5Sget_select_npoints(sp) * H5Tget_size(t);
+  unsigned char *buf = malloc(*len ? *len : 1);
+  if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) fail_msg("read %s", dset);
+  H5Tclose(t);
+  H5Sclose(sp);
+  H5Dclose(d);
+  H5Fclose(f);
+  return buf;
+}
+
+static int file_exists(const char *name) {
+  char p[512];
+  snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+  return access(p, F_OK) == 0;
+}
+
+static int dir_entries(void) {
+  int n = 0;
+  DIR *d = opendir(tmpdir);
+  struct dirent *de;
+  while (d && (de = readdir(d))) n += de->d_name[0] != '.';
+  if (d) closedir(d);
+  return n;
+}
+
+static void test_run__same_bits_for_any_thread_count(void **state) {
+  (void)state;
+  ms_error err;
+  assert_ok(run_to("j1.h5", NULL, 0, 1, NULL, &err), &err);
+  assert_ok(run_to("j2.h5", NULL, 0, 2, NULL, &err), &err);
+  assert_ok(run_to("j3.h5", NULL, 0, 3, NULL, &err), &err);
+  const char *dsets[] = {"/paths/summary", "/timeseries/price", "/timeseries/regime",
+                         "/stats/summary", "/stats/probabilities"};
+  for (size_t i = 0; i < sizeof dsets / sizeof dsets[0]; i++) {
+    size_t la, lb, lc;
+    unsigned char *a = read_raw("j1.h5", dsets[i], &la), *b = read_raw("j2.h5", dsets[i], &lb),
+                  *c = read_raw("j3.h5", dsets[i], &lc);
+    assert_true(la > 0);
+    assert_true(la == lb && la == lc);
+    if (memcmp(a, b, la) || memcmp(a, c, la)) fail_msg("%s differs between thread counts", dsets[i]);
+    free(a); free(b); free(c);
+  }
+}
+
+static void test_run__path_does_not_depend_on_path_count(void **state) {
+  (void)state;
+  ms_error err;
+  const char *ten[] = {"paths=10"};
+  assert_ok(run_to("p10.h5", ten, 1, 2, NULL, &err), &err);
+  assert_ok(run_to("p100.h5", NULL, 0, 2, NULL, &err), &err);
+  size_t la, lb;
+  unsigned char *a = read_raw("p10.h5", "/paths/summary", &la);
+  unsigned char *b = read_raw("p100.h5", "/paths/summary", &lb);
+  assert_true(lb == 10 * la);
+  if (memcmp(a, b, la)) fail_msg("paths 0..9 differ between a 10-path and a 100-path run");
+  free(a); free(b);
+  /* A different seed changes the paths. */
+  const char *seed[] = {"seed=100"};
+  assert_ok(run_to("s100.h5", seed, 1, 2, NULL, &err), &err);
+  a = read_raw("s100.h5", "/paths/summary", &la);
+  b = read_raw("p100.h5", "/paths/summary", &lb);
+  assert_true(la == lb && memcmp(a, b, la) != 0);
+  free(a); free(b);
+}
+
+static void test_run__cancel_leaves_no_file(void **state) {
+  (void)state;
+  ms_error err;
+  int before = dir_entries();
+  volatile sig_atomic_t cancel = 1;
+  assert_int_equal(run_to("cancel.h5", NULL, 0, 2, &cancel, &err), MS_ERR_CANCELLED);
+  assert_false(file_exists("cancel.h5"));
+  assert_int_equal(dir_entries(), before); /* no temporary left either */
+}
+
+static void test_run__io_failure_leaves_no_file(void **state) {
+  (void)state;
+  ms_error err;
+  /* The final name is a directory: everything is written, the rename fails. */
+  char d[512];
+  snprintf(d, sizeof d, "%s/adir.h5", tmpdir);
+  assert_int_equal(mkdir(d, 0700), 0);
+  int before = dir_entries();
+  assert_int_equal(run_to("adir.h5", NULL, 0, 2, NULL, &err), MS_ERR_IO);
+  assert_contains(err.msg, "adir.h5");
+  assert_int_equal(dir_entries(), before);
+  struct stat st;
+  assert_true(stat(d, &st) == 0 && S_ISDIR(st.st_mode));
+  rmdir(d);
+  /* An output directory that cannot be created. */
+  ms_config *cfg = load_yaml(scenario, NULL, 0, &err);
+  ms_run_opts o = {.threads = 1, .output = "/proc/marginsim/x.h5"};
+  ms_run_report *rep = calloc(1, sizeof *rep);
+  assert_int_equal(ms_run(cfg, &o, rep, &err), MS_ERR_IO);
+  assert_contains(err.msg, "/proc/marginsim/x.h5: cannot create the result file");
+  free(rep);
+  ms_config_free(cfg);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_run__same_bits_for_any_thread_count),
+      cmocka_unit_test(test_run__path_does_not_depend_on_path_count),
+      cmocka_unit_test(test_run__cancel_leaves_no_file),
+      cmocka_unit_test(test_run__io_failure_leaves_no_file),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
