@@ -111,10 +111,11 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
       break;
     case MS_EV_REGIME:
     case MS_EV_JUMP: {
-      assert(e->tick_pos == e->tick_n); /* no generated tick may span the model's events */
       int r = ms_pricepath_on_event(e->pp, &ev, e->q);
       if (r < 0) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-      if (r > 0) {
+      /* No generated tick may run past one of the model's live events. */
+      assert(r == MS_PRICEPATH_STALE || e->tick_pos == e->tick_n);
+      if (r == 1) {
         e->lp = ms_pricepath_log_price(e->pp);
         observe(e, e->lp);
       }

@@ -204,7 +204,7 @@ ms_status ms_pricepath_start(ms_pricepath *pp, uint64_t seed, uint64_t path, ms_
 
 int ms_pricepath_on_event(ms_pricepath *pp, const ms_event *ev, ms_queue *q) {
   if (ev->kind == MS_EV_REGIME) {
-    if (ev->b != pp->switch_token) return 0;
+    if (ev->b != pp->switch_token) return MS_PRICEPATH_STALE;
     int64_t dt = ev->t - pp->t_acc;
     pp->acc_m += pp->m[pp->regime] * (double)dt;
     pp->acc_v += pp->v[pp->regime] * (double)dt;
@@ -218,7 +218,7 @@ int ms_pricepath_on_event(ms_pricepath *pp, const ms_event *ev, ms_queue *q) {
     return 0;
   }
   if (ev->kind == MS_EV_JUMP) {
-    if (ev->b != pp->jump_token) return 0;
+    if (ev->b != pp->jump_token) return MS_PRICEPATH_STALE;
     int r = pp->regime;
     pp->lp += pp->jump_mean[r] + pp->jump_sd[r] * ms_rng_gaussian(pp->r_jump);
     pp->tally.jumps++;

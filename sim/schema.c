@@ -267,7 +267,7 @@ static ms_status load_dist(const ms_field *f, ms_dist *d, const ms_ynode *n, con
         return fail_at(err, vn, NULL, sub, "at most %d values (got %zu)", MS_DIST_TABLE_MAX, vn->n);
       d->n = (int)vn->n;
       for (size_t i = 0; i < vn->n; i++) {
-        char ip[540];
+        char ip[560];
         snprintf(ip, sizeof ip, "%s[%zu]", sub, i);
         if ((s = parse_scalar_value(vn->vals[i], pk, ip, &d->values[i], err))) return s;
         d->weights[i] = 1.0;
@@ -277,7 +277,7 @@ static ms_status load_dist(const ms_field *f, ms_dist *d, const ms_ynode *n, con
         if (wn->kind != MS_Y_SEQ || wn->n != vn->n)
           return fail_at(err, wn, NULL, sub, "expected a list of %zu weights, one per value", vn->n);
         for (size_t i = 0; i < wn->n; i++) {
-          char ip[540];
+          char ip[560];
           snprintf(ip, sizeof ip, "%s[%zu]", sub, i);
           if ((s = parse_scalar_value(wn->vals[i], MS_F_NUMBER, ip, &d->weights[i], err))) return s;
           if (d->weights[i] < 0)
@@ -486,7 +486,7 @@ static ms_status load_field(const ms_field *f, void *obj, const ms_ynode *n, con
     memset(base, 0, f->item_size * (size_t)f->max_items);
     *AT(obj, f->count_offset, int) = (int)n->n;
     for (size_t i = 0; i < n->n; i++) {
-      char ip[540];
+      char ip[560];
       snprintf(ip, sizeof ip, "%s[%zu]", path, i);
       if ((s = ms_schema_load(f->sub, base + i * f->item_size, n->vals[i], ip, src, root, err)))
         return s;
@@ -501,7 +501,7 @@ static ms_status load_field(const ms_field *f, void *obj, const ms_ynode *n, con
     double *arr = AT(obj, f->offset, double);
     *AT(obj, f->count_offset, int) = (int)n->n;
     for (size_t i = 0; i < n->n; i++) {
-      char ip[540];
+      char ip[560];
       snprintf(ip, sizeof ip, "%s[%zu]", path, i);
       ms_field_kind ek = f->elem == MS_F_DURATION ? MS_F_DURATION : MS_F_NUMBER;
       if ((s = parse_scalar_value(n->vals[i], ek, ip, &arr[i], err))) return s;
@@ -519,7 +519,7 @@ static ms_status load_field(const ms_field *f, void *obj, const ms_ynode *n, con
     m->rows = (int)n->n;
     for (size_t r = 0; r < n->n; r++) {
       const ms_ynode *row = n->vals[r];
-      char rp[540];
+      char rp[560];
       snprintf(rp, sizeof rp, "%s[%zu]", path, r);
       if (row->kind != MS_Y_SEQ)
         return fail_at(err, row, NULL, rp, "expected a row, a list of numbers (got %s)", kind_word(row));
@@ -527,7 +527,7 @@ static ms_status load_field(const ms_field *f, void *obj, const ms_ynode *n, con
       if ((int)row->n != m->cols || row->n > MS_MATRIX_MAX)
         return fail_at(err, row, NULL, rp, "every row needs %d entries (got %zu)", m->cols, row->n);
       for (size_t c = 0; c < row->n; c++) {
-        char cp[560];
+        char cp[600];
         snprintf(cp, sizeof cp, "%s[%zu]", rp, c);
         if ((s = parse_scalar_value(row->vals[c], MS_F_NUMBER, cp, &m->v[r][c], err))) return s;
         if ((s = check_bounds(f, row->vals[c], cp, m->v[r][c], err))) return s;
@@ -543,7 +543,7 @@ static ms_status load_field(const ms_field *f, void *obj, const ms_ynode *n, con
     char *base = AT(obj, f->offset, char);
     *AT(obj, f->count_offset, int) = (int)n->n;
     for (size_t i = 0; i < n->n; i++) {
-      char ip[540];
+      char ip[560];
       snprintf(ip, sizeof ip, "%s[%zu]", path, i);
       if ((s = need_scalar(n->vals[i], ip, "a string", err))) return s;
       if (strlen(n->vals[i]->text) >= f->str_size)

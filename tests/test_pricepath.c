@@ -228,7 +228,7 @@ static void test_pricepath__ticks_replay_from_event_log(void **state) {
       int r = ms_pricepath_on_event(pp, &ev, q);
       assert_true(r >= 0);
       if (r == 1) lp = ms_pricepath_log_price(pp); /* a jump: taken as given */
-      if (ev.kind == MS_EV_REGIME) { reg = ms_pricepath_regime(pp); pieces++; }
+      if (r == 0 && ev.kind == MS_EV_REGIME) { reg = ms_pricepath_regime(pp); pieces++; }
     }
   }
   assert_true(straddled > 1000); /* the case under test did occur */

@@ -48,9 +48,13 @@ void ms_pricepath_stationary(const ms_pricepath *pp, double *pi);
  */
 ms_status ms_pricepath_start(ms_pricepath *pp, uint64_t seed, uint64_t path, ms_queue *q);
 
+/** ms_pricepath_on_event() result for an event cancelled by a later one. */
+#define MS_PRICEPATH_STALE 2
+
 /**
- * Handle a REGIME or JUMP event (stale ones are ignored) and schedule the
- * next. Returns 1 if the log price jumped, 0 otherwise, negative on failure.
+ * Handle a REGIME or JUMP event and schedule the next. Returns 1 if the log
+ * price jumped, 0 for a regime switch, MS_PRICEPATH_STALE for an event that
+ * a regime switch cancelled (nothing happens), negative on failure.
  */
 int ms_pricepath_on_event(ms_pricepath *pp, const ms_event *ev, ms_queue *q);
 
