@@ -1,10 +1,17 @@
 /*
- * engine — one path's event loop (see engine.h).
+ * engine — one path's event loop (see engine.h and docs/engine.md).
  *
- * The exogenous log prices come from the price model in blocks of up to
- * TICK_BLOCK ticks, generated ahead of the clock: a block never spans one
- * of the model's own events, and no other event changes the exogenous path,
- * so a block stays valid while oracle, keeper or sample events interleave.
+ * Per tick (the hot loop): the next exogenous log price from a block
+ * generated ahead by the price model, the market's impact when there is
+ * flow to decay, the running extremes, and the push oracle's deviation band
+ * (two comparisons). Nothing touches the book per tick.
+ *
+ * Eligibility is checked at every oracle publish and after every
+ * liquidation that changed other accounts (socialized loss, ADL): the account
+ * index yields the candidates (a superset) and each is checked exactly with
+ * ms_margin_eligible(), the same test the brute-force twin in the tests
+ * applies to every account. Accounts found eligible at one check go to the
+ * keepers most distressed first (lowest equity / maintenance, then id).
  */
 #include "marginsim/engine.h"
 
@@ -13,34 +20,149 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accounts.h"
+#include "acctindex.h"
+#include "engine_int.h"
+#include "marginsim/keeper.h"
+#include "marginsim/liquidation.h"
+#include "marginsim/margin.h"
+#include "marginsim/market.h"
+#include "marginsim/oracle.h"
 #include "marginsim/pricepath.h"
 #include "marginsim/queue.h"
+#include "marginsim/rng.h"
 
 #define TICK_BLOCK 512
+
+typedef struct {
+  double ratio; /* equity / maintenance at discovery */
+  int64_t id;
+} ranked;
 
 struct ms_engine {
   const ms_config *cfg;
   ms_queue *q;
   ms_pricepath *pp;
-  double ticks[TICK_BLOCK];  /* exogenous log prices of upcoming ticks */
-  size_t tick_pos, tick_n;   /* ticks[tick_pos] is the clock's next tick */
+  ms_market *mk;
+  ms_oracle *orc;
+  ms_keeper *kp;
+  ms_margin *mg;
+
+  const ms_book *book;
+  const ms_index_static *ist;
+  ms_book *own_book;            /* per_path books */
+  ms_index_static *own_ist;
+  ms_accounts acc;
+  ms_index *idx;
+  const ms_finder_ops *fops;
+  void *fself;
+  ms_idbuf cand;
+  ranked *disc;
+  size_t ndisc, capdisc;
+
+  double ticks[TICK_BLOCK];     /* exogenous log prices of upcoming ticks */
+  size_t tick_pos, tick_n;      /* ticks[tick_pos] is the clock's next tick */
 
   /* path state */
-  double lp;                 /* current exogenous log price */
-  double lp_max, lp_min;     /* running extremes of the log price */
-  double dd_log;             /* largest fall from a running peak, in log terms */
+  uint64_t path;
+  double E;                     /* entry price of every position */
+  double lp;                    /* current exogenous log price */
+  double lp_max, lp_min, dd_log;
+  double lm_min;                /* lowest log mark */
+  double imp_max;               /* largest |impact| (log) */
+  double lm_final;
+  double fund;                  /* USD */
+  ms_path_summary *sum;
+  ms_liq_record *rec;
+  size_t nrec, caprec;
+  int32_t liq_since_sample;
 };
 
 int64_t ms_trace_len(const ms_config *cfg) { return cfg->horizon / cfg->output.timeseries.every + 1; }
 
-ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, ms_error *err) {
+/* ---- the default finder: the account index ---- */
+
+static int idx_candidates(void *self, const ms_accounts *a, const ms_margin *m, double P, double E,
+                          ms_idbuf *out) {
+  return ms_index_candidates(self, a, m, P, E, out);
+}
+static int idx_rekey(void *self, const ms_accounts *a, const ms_margin *m, int64_t id, double E) {
+  return ms_index_rekey(self, a, m, id, E);
+}
+static int64_t idx_adl_next(void *self, const ms_accounts *a, int side) {
+  return ms_index_adl_next(self, a, side);
+}
+static const ms_finder_ops index_ops = {idx_candidates, idx_rekey, idx_adl_next};
+
+void ms_engine_set_finder(ms_engine *e, const ms_finder_ops *ops, void *self) {
+  e->fops = ops ? ops : &index_ops;
+  e->fself = ops ? self : e->idx;
+}
+
+const ms_accounts *ms_engine_accounts(const ms_engine *e) { return &e->acc; }
+const ms_margin *ms_engine_margin(const ms_engine *e) { return e->mg; }
+double ms_engine_final_mark(const ms_engine *e) { return exp(e->lm_final); }
+const ms_book *ms_engine_book(const ms_engine *e) { return e->book; }
+
+ms_liq_record *ms_engine_records(ms_engine *e, size_t *n) {
+  *n = e->nrec;
+  return e->rec;
+}
+
+/* ---- set-up ---- */
+
+ms_status ms_engine_shared_new(const ms_config *cfg, ms_book **book, ms_index_static **index,
+                               ms_error *err) {
+  *book = NULL;
+  *index = NULL;
+  if (cfg->book.resample == MS_RESAMPLE_PER_PATH) return MS_OK;
+  ms_margin *m = NULL;
+  ms_status s = ms_margin_new(&m, cfg, err);
+  if (!s) s = ms_book_new(book, cfg, err);
+  if (!s) s = ms_book_draw(*book, cfg, MS_PATH_RUN, m, err);
+  if (!s) s = ms_index_static_build(index, *book, m, err);
+  ms_margin_free(m);
+  if (s) {
+    ms_engine_shared_free(*book, *index);
+    *book = NULL;
+    *index = NULL;
+  }
+  return s;
+}
+
+void ms_engine_shared_free(ms_book *book, ms_index_static *index) {
+  ms_book_free(book);
+  ms_index_static_free(index);
+}
+
+ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *book,
+                        const ms_index_static *index, ms_error *err) {
   *out = NULL;
   ms_engine *e = calloc(1, sizeof *e);
   if (!e) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   e->cfg = cfg;
   ms_status s = ms_queue_new(&e->q, 256, err);
   if (!s) s = ms_pricepath_new(&e->pp, cfg, err);
+  if (!s) s = ms_market_new(&e->mk, cfg, err);
+  if (!s) s = ms_oracle_new(&e->orc, cfg, err);
+  if (!s) s = ms_keeper_new(&e->kp, cfg, err);
+  if (!s) s = ms_margin_new(&e->mg, cfg, err);
+  if (!s) s = ms_index_new(&e->idx, err);
+  if (!s && !book) {
+    /* per_path: a book of the right size now, drawn for each path. */
+    s = ms_book_new(&e->own_book, cfg, err);
+    if (!s) s = ms_book_draw(e->own_book, cfg, 0, e->mg, err);
+    if (!s) s = ms_index_static_build(&e->own_ist, e->own_book, e->mg, err);
+    book = e->own_book;
+    index = e->own_ist;
+  }
+  if (!s) {
+    e->book = book;
+    e->ist = index;
+    s = ms_accounts_init(&e->acc, book, err);
+  }
   if (s) { ms_engine_free(e); return s; }
+  ms_engine_set_finder(e, NULL, NULL);
   *out = e;
   return MS_OK;
 }
@@ -49,17 +171,41 @@ void ms_engine_free(ms_engine *e) {
   if (!e) return;
   ms_queue_free(e->q);
   ms_pricepath_free(e->pp);
+  ms_market_free(e->mk);
+  ms_oracle_free(e->orc);
+  ms_keeper_free(e->kp);
+  ms_margin_free(e->mg);
+  ms_index_free(e->idx);
+  if (e->acc.slot) ms_accounts_fini(&e->acc);
+  ms_book_free(e->own_book);
+  ms_index_static_free(e->own_ist);
+  free(e->cand.v);
+  free(e->disc);
+  free(e->rec);
   free(e);
 }
 
-static inline void observe(ms_engine *e, double lp) {
+/* ---- prices ---- */
+
+static inline double log_mark_at(const ms_engine *e, int64_t t) {
+  return e->lp + ms_market_impact_at(e->mk, t);
+}
+
+static inline void observe_mark(ms_engine *e, double lm, double imp) {
+  if (lm < e->lm_min) e->lm_min = lm;
+  if (fabs(imp) > e->imp_max) e->imp_max = fabs(imp);
+}
+
+static inline void observe_exog(ms_engine *e, double lp) {
   if (lp > e->lp_max) e->lp_max = lp;
   else if (e->lp_max - lp > e->dd_log) e->dd_log = e->lp_max - lp;
   if (lp < e->lp_min) e->lp_min = lp;
 }
 
-/* Consume up to @p count ticks starting at time @p t; returns how many. */
-static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count) {
+/* Consume up to @p count ticks starting at time @p t; returns how many. A
+ * tick that starts an oracle round ends the run: the round may schedule an
+ * event before the next tick. */
+static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) {
   if (e->tick_pos == e->tick_n) {
     e->tick_n = ms_pricepath_fill(e->pp, t, TICK_BLOCK, e->ticks);
     e->tick_pos = 0;
@@ -68,76 +214,355 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count) {
   int64_t avail = (int64_t)(e->tick_n - e->tick_pos);
   int64_t m = count < avail ? count : avail;
   const double *lp = e->ticks + e->tick_pos;
-  double mx = e->lp_max, mn = e->lp_min, dd = e->dd_log;
-  for (int64_t k = 0; k < m; k++) {
-    double x = lp[k];
-    if (x > mx) mx = x;
-    else if (mx - x > dd) dd = mx - x;
-    if (x < mn) mn = x;
+  const int64_t step = e->cfg->step;
+  int64_t k = 0;
+  if (!ms_market_active(e->mk) && !ms_oracle_samples_ticks(e->orc)) {
+    /* Fast path: mark = exogenous price; the oracle's band is two numbers. */
+    double lo, hi;
+    ms_oracle_band(e->orc, &lo, &hi);
+    double mx = e->lp_max, mn = e->lp_min, dd = e->dd_log;
+    int crossed = 0;
+    for (; k < m; k++) {
+      double x = lp[k];
+      if (x > mx) mx = x;
+      else if (mx - x > dd) dd = mx - x;
+      if (x < mn) mn = x;
+      if (x < lo || x > hi) { crossed = 1; k++; break; }
+    }
+    e->lp_max = mx;
+    e->lp_min = mn;
+    e->dd_log = dd;
+    if (mn < e->lm_min) e->lm_min = mn;
+    e->lp = lp[k - 1];
+    if (crossed) {
+      int started;
+      *st = ms_oracle_on_mark(e->orc, t + (k - 1) * step, e->lp, e->lp, e->q, &started);
+    }
+  } else {
+    for (; k < m; k++) {
+      int64_t tk = t + k * step;
+      double x = lp[k];
+      observe_exog(e, x);
+      ms_market_advance(e->mk, tk);
+      double imp = ms_market_impact(e->mk), lm = x + imp;
+      observe_mark(e, lm, imp);
+      e->lp = x;
+      int started = 0;
+      if (ms_oracle_samples_ticks(e->orc)) *st = ms_oracle_tick(e->orc, tk, lm, x, e->q, &started);
+      else *st = ms_oracle_on_mark(e->orc, tk, lm, x, e->q, &started);
+      if (*st || started) { k++; break; }
+    }
   }
-  e->lp_max = mx;
-  e->lp_min = mn;
-  e->dd_log = dd;
-  e->lp = lp[m - 1];
-  e->tick_pos += (size_t)m;
-  return m;
+  e->tick_pos += (size_t)k;
+  return k;
+}
+
+/* ---- discovery ---- */
+
+static int cmp_ranked(const void *pa, const void *pb) {
+  const ranked *a = pa, *b = pb;
+  if (a->ratio != b->ratio) return a->ratio < b->ratio ? -1 : 1;
+  return (a->id > b->id) - (a->id < b->id);
+}
+
+static ms_status push_disc(ms_engine *e, double ratio, int64_t id) {
+  if (e->ndisc == e->capdisc) {
+    size_t cap = e->capdisc ? 2 * e->capdisc : 256;
+    ranked *p = realloc(e->disc, cap * sizeof *p);
+    if (!p) return MS_ERR_NOMEM;
+    e->disc = p;
+    e->capdisc = cap;
+  }
+  e->disc[e->ndisc++] = (ranked){ratio, id};
+  return MS_OK;
+}
+
+/* Find the accounts eligible at the current oracle price and hand them to keepers. */
+static ms_status discover(ms_engine *e, int64_t t) {
+  double po = ms_oracle_current(e->orc)->price;
+  e->cand.n = 0;
+  e->ndisc = 0;
+  if (e->fops->candidates(e->fself, &e->acc, e->mg, po, e->E, &e->cand)) return MS_ERR_NOMEM;
+  for (size_t i = 0; i < e->cand.n; i++) {
+    int64_t id = e->cand.v[i];
+    assert(ms_accounts_status(&e->acc, id) == MS_ACCT_OPEN);
+    double C = ms_accounts_collateral(&e->acc, id), q = ms_accounts_qty(&e->acc, id);
+    double mm = ms_margin_mm(e->mg, fabs(q) * po), eq = ms_margin_equity(C, q, e->E, po);
+    if (eq < mm) {
+      if (push_disc(e, eq / mm, id)) return MS_ERR_NOMEM;
+    } else {
+      ms_acct *x = (ms_acct *)ms_accounts_peek(&e->acc, id);
+      if (x) x->version++;
+      if (e->fops->rekey(e->fself, &e->acc, e->mg, id, e->E)) return MS_ERR_NOMEM;
+    }
+  }
+  if (e->ndisc > 1) qsort(e->disc, e->ndisc, sizeof *e->disc, cmp_ranked);
+  for (size_t i = 0; i < e->ndisc; i++) {
+    int64_t id = e->disc[i].id, delay;
+    ms_acct *x = ms_accounts_touch(&e->acc, id);
+    if (!x) return MS_ERR_NOMEM;
+    x->status = MS_ACCT_PENDING;
+    x->version++;
+    x->discovered = t;
+    ms_status s = ms_keeper_discover(e->kp, id, t, e->q, &delay);
+    if (s) return s;
+  }
+  int64_t pend = ms_keeper_pending(e->kp);
+  if (pend > e->sum->max_pending) e->sum->max_pending = pend;
+  return MS_OK;
+}
+
+/* ---- liquidation ---- */
+
+static ms_status push_record(ms_engine *e, const ms_liq_record *r) {
+  if (e->nrec == e->caprec) {
+    size_t cap = e->caprec ? 2 * e->caprec : 256;
+    ms_liq_record *p = realloc(e->rec, cap * sizeof *p);
+    if (!p) return MS_ERR_NOMEM;
+    e->rec = p;
+    e->caprec = cap;
+  }
+  e->rec[e->nrec++] = *r;
+  return MS_OK;
+}
+
+static ms_status reopen(ms_engine *e, ms_acct *x, int64_t id) {
+  x->status = MS_ACCT_OPEN;
+  x->version++;
+  return e->fops->rekey(e->fself, &e->acc, e->mg, id, e->E) ? MS_ERR_NOMEM : MS_OK;
+}
+
+/* Close @p qty units against the top-ranked opposite positions at @p pb. */
+static ms_status deleverage(ms_engine *e, int side, double qty, double pb, double pm) {
+  double left = qty;
+  while (left > 0) {
+    int64_t cp = e->fops->adl_next(e->fself, &e->acc, side);
+    if (cp < 0) break;
+    double C = ms_accounts_collateral(&e->acc, cp);
+    ms_acct *x = ms_accounts_touch(&e->acc, cp);
+    if (!x) return MS_ERR_NOMEM;
+    double s = x->q > 0 ? 1.0 : -1.0, a = fabs(x->q);
+    double y = a < left ? a : left;
+    double realized = s * y * (pb - e->E);
+    x->realized += realized;
+    ms_accounts_set_collateral(&e->acc, x, C + realized);
+    e->acc.open_qty[side] -= y;
+    e->sum->adl_notional += y * pb;
+    left -= y;
+    if (y >= a) {
+      x->q = 0.0;
+      x->status = MS_ACCT_CLOSED;
+      x->version++;
+    } else {
+      x->q -= s * y;
+      ms_status st = reopen(e, x, cp);
+      if (st) return st;
+    }
+  }
+  if (left > 0) e->sum->uncovered_loss += left * fabs(pb - pm); /* no one left to take it */
+  return MS_OK;
+}
+
+/* A keeper acts on pending account @p id at @p t. */
+static ms_status act(ms_engine *e, int64_t id, int64_t seq, int64_t t, int in_block) {
+  ms_acct *x = ms_accounts_touch(&e->acc, id);
+  if (!x) return MS_ERR_NOMEM;
+  assert(x->status == MS_ACCT_PENDING);
+  const ms_oracle_price *op = ms_oracle_current(e->orc);
+  double po = op->price, C = ms_accounts_collateral(&e->acc, id), q = x->q;
+  if (!ms_margin_eligible(e->mg, C, q, e->E, po)) { /* recovered before the keeper came */
+    e->sum->recovered++;
+    ms_keeper_resolved(e->kp);
+    return reopen(e, x, id);
+  }
+  double lm = log_mark_at(e, t), pm = exp(lm);
+  ms_liq_outcome o;
+  ms_liq_compute(&e->cfg->liquidation, e->mg, C, q, e->E, pm, po, e->fund, &o);
+  if (ms_keeper_gas_cost(e->kp) > 0 && o.keeper_reward < ms_keeper_gas_cost(e->kp)) {
+    e->sum->skipped_unprofitable++;
+    return ms_keeper_retry(e->kp, id, seq, t, e->q);
+  }
+  int side = ms_side_of(q);
+  double s = q > 0 ? 1.0 : -1.0;
+  ms_liq_record r = {.path = e->path, .time = t, .obs_time = op->t_obs, .account = id,
+                     .side = q > 0 ? 1 : -1, .full = o.full, .oracle_price = po,
+                     .exog_oracle_price = op->exog, .mark_price = pm, .qty = o.close_qty,
+                     .notional = o.notional, .bad_debt = o.bad_debt, .penalty = o.penalty,
+                     .adl_qty = o.adl_qty, .delay = (double)(t - x->discovered) / 1000.0};
+  r.induced = !ms_margin_eligible(e->mg, C, q, e->E, op->exog);
+
+  /* the account */
+  x->realized += o.realized;
+  x->q = o.new_qty;
+  ms_accounts_set_collateral(&e->acc, x, o.new_collateral);
+  e->acc.open_qty[side] -= o.close_qty;
+  ms_status st = MS_OK;
+  if (o.full) {
+    x->status = MS_ACCT_CLOSED;
+    x->version++;
+  } else {
+    st = reopen(e, x, id);
+  }
+  /* money */
+  ms_path_summary *sm = e->sum;
+  sm->liquidations++;
+  sm->partial_liquidations += !o.full;
+  sm->induced_liquidations += r.induced;
+  sm->liquidated_notional += o.notional;
+  if (isnan(sm->first_liquidation_time)) sm->first_liquidation_time = (double)t / 1000.0;
+  sm->penalties += o.penalty;
+  sm->keeper_rewards += o.keeper_reward;
+  sm->bad_debt += o.bad_debt;
+  sm->insurance_paid += o.fund_paid;
+  e->fund += o.fund_fee - o.fund_paid;
+  if (e->fund < sm->insurance_min) sm->insurance_min = e->fund;
+  int others_changed = 0;
+  if (o.residual > 0) {
+    sm->insolvent = 1;
+    others_changed = 1;
+    if (e->cfg->liquidation.shortfall == MS_SHORTFALL_SOCIALIZE) {
+      int prof = po > e->E ? 0 : po < e->E ? 1 : -1;
+      double per_unit = 0.0, unc = o.residual;
+      if (prof >= 0) ms_liq_socialize(o.residual, e->acc.open_qty[prof], fabs(po - e->E), &per_unit, &unc);
+      if (prof >= 0) e->acc.shift[prof] += per_unit;
+      sm->socialized_loss += o.residual - unc;
+      sm->uncovered_loss += unc;
+    } else if (!st) {
+      st = deleverage(e, 1 - side, o.adl_qty, o.bankruptcy_price, pm);
+    }
+  }
+  if (!st) st = push_record(e, &r);
+  if (st) return st;
+  e->liq_since_sample++;
+  if (in_block) ms_keeper_block_used(e->kp);
+  ms_keeper_resolved(e->kp);
+  /* the fill moves the market */
+  ms_market_fill(e->mk, t, -s * o.market_qty * pm);
+  double imp = ms_market_impact(e->mk);
+  observe_mark(e, e->lp + imp, imp);
+  int started;
+  st = ms_oracle_on_mark(e->orc, t, e->lp + imp, e->lp, e->q, &started);
+  if (!st && others_changed) st = discover(e, t);
+  return st;
+}
+
+/* ---- the path ---- */
+
+static void sample(ms_engine *e, ms_trace *tr, int64_t k, int64_t t) {
+  double lm = log_mark_at(e, t), mark = exp(lm);
+  tr->price[k] = exp(e->lp);
+  tr->mark[k] = mark;
+  tr->oracle[k] = ms_oracle_current(e->orc)->price;
+  tr->regime[k] = ms_pricepath_regime(e->pp);
+  tr->open_interest[k] = (e->acc.open_qty[0] + e->acc.open_qty[1]) * mark;
+  tr->insurance[k] = e->fund;
+  tr->liquidations[k] = e->liq_since_sample;
+  e->liq_since_sample = 0;
+}
+
+static ms_status path_start(ms_engine *e, uint64_t path, ms_path_summary *out, ms_error *err) {
+  const ms_config *cfg = e->cfg;
+  ms_status s = MS_OK;
+  if (e->own_book) {
+    ms_error berr;
+    s = ms_book_draw(e->own_book, cfg, path, e->mg, &berr);
+    if (!s) s = ms_index_static_rebuild(e->own_ist, e->own_book, e->mg, &berr);
+    if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, berr.msg);
+  }
+  ms_queue_reset(e->q);
+  ms_accounts_reset(&e->acc);
+  ms_index_reset(e->idx, e->ist);
+  ms_market_reset(e->mk);
+  ms_keeper_start(e->kp, cfg->seed, path);
+  e->tick_pos = e->tick_n = 0;
+  e->nrec = 0;
+  e->path = path;
+  e->E = e->book->entry;
+  e->fund = cfg->liquidation.insurance_fund;
+  e->liq_since_sample = 0;
+  memset(out, 0, sizeof *out);
+  out->path = path;
+  out->first_liquidation_time = NAN;
+  out->insurance_min = e->fund;
+  e->sum = out;
+  s = ms_pricepath_start(e->pp, cfg->seed, path, e->q);
+  if (!s) s = ms_oracle_start(e->orc, cfg->seed, path, cfg->market.initial_price, e->q);
+  ms_queue_clock_start(e->q, cfg->step, cfg->step, cfg->horizon);
+  e->lp = e->lp_max = e->lp_min = e->lm_min = ms_pricepath_log_price(e->pp);
+  e->dd_log = e->imp_max = 0.0;
+  if (s) return ms_error_set(err, s, "path %llu: cannot start", (unsigned long long)path);
+  return MS_OK;
 }
 
 ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, ms_trace *trace,
                              ms_error *err) {
   const ms_config *cfg = e->cfg;
-  ms_queue_reset(e->q);
-  e->tick_pos = e->tick_n = 0;
-  ms_status s = ms_pricepath_start(e->pp, cfg->seed, path, e->q);
-  if (s) return ms_error_set(err, s, "path %llu: cannot schedule events", (unsigned long long)path);
-  ms_queue_clock_start(e->q, cfg->step, cfg->step, cfg->horizon);
-  e->lp = e->lp_max = e->lp_min = ms_pricepath_log_price(e->pp);
-  e->dd_log = 0.0;
+  ms_status s = path_start(e, path, out, err);
+  if (s) return s;
 
-  int64_t every = cfg->output.timeseries.every, sample = 0;
+  int64_t every = cfg->output.timeseries.every, k_sample = 0;
   if (trace) {
-    trace->price[0] = exp(e->lp);
-    trace->regime[0] = ms_pricepath_regime(e->pp);
-    sample = 1;
-    if (every <= cfg->horizon && ms_queue_push(e->q, every, MS_EV_SAMPLE, 0, 0))
-      return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+    sample(e, trace, k_sample++, 0);
+    if (every <= cfg->horizon) s = ms_queue_push(e->q, every, MS_EV_SAMPLE, 0, 0);
   }
 
   ms_event ev;
-  while (ms_queue_pop(e->q, &ev)) {
+  while (!s && ms_queue_pop(e->q, &ev)) {
     switch ((ms_event_kind)ev.kind) {
-    case MS_EV_TICK:
-      ms_queue_clock_advance(e->q, run_ticks(e, ev.t, ev.count));
+    case MS_EV_TICK: {
+      int64_t used = run_ticks(e, ev.t, ev.count, &s);
+      ms_queue_clock_advance(e->q, used);
       break;
+    }
     case MS_EV_REGIME:
     case MS_EV_JUMP: {
       int r = ms_pricepath_on_event(e->pp, &ev, e->q);
-      if (r < 0) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+      if (r < 0) { s = MS_ERR_NOMEM; break; }
       /* No generated tick may run past one of the model's live events. */
       assert(r == MS_PRICEPATH_STALE || e->tick_pos == e->tick_n);
       if (r == 1) {
         e->lp = ms_pricepath_log_price(e->pp);
-        observe(e, e->lp);
+        observe_exog(e, e->lp);
+        double imp = ms_market_impact_at(e->mk, ev.t);
+        observe_mark(e, e->lp + imp, imp);
+        int started;
+        s = ms_oracle_on_mark(e->orc, ev.t, e->lp + imp, e->lp, e->q, &started);
       }
       break;
     }
+    case MS_EV_ORACLE_ROUND:
+    case MS_EV_ORACLE_PUBLISH: {
+      int published;
+      s = ms_oracle_on_event(e->orc, &ev, log_mark_at(e, ev.t), e->lp, e->q, &published);
+      if (!s && published) s = discover(e, ev.t);
+      break;
+    }
+    case MS_EV_KEEPER_READY: {
+      int r = ms_keeper_on_ready(e->kp, &ev, e->q);
+      if (r < 0) s = MS_ERR_NOMEM;
+      else if (r == 1) s = act(e, ev.a, ev.b, ev.t, 0);
+      break;
+    }
+    case MS_EV_BLOCK: {
+      int64_t id, seq;
+      while (!s && ms_keeper_block_next(e->kp, &id, &seq)) s = act(e, id, seq, ev.t, 1);
+      if (!s) s = ms_keeper_block_end(e->kp, ev.t, e->q);
+      break;
+    }
     case MS_EV_SAMPLE:
-      trace->price[sample] = exp(e->lp);
-      trace->regime[sample] = ms_pricepath_regime(e->pp);
-      sample++;
-      if (ev.t + every <= cfg->horizon && ms_queue_push(e->q, ev.t + every, MS_EV_SAMPLE, 0, 0))
-        return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+      sample(e, trace, k_sample++, ev.t);
+      if (ev.t + every <= cfg->horizon) s = ms_queue_push(e->q, ev.t + every, MS_EV_SAMPLE, 0, 0);
       break;
     default:
       return ms_error_set(err, MS_ERR_INTERNAL, "path %llu: unexpected event kind %u",
                           (unsigned long long)path, ev.kind);
     }
   }
+  if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, ms_strerror(s));
 
   ms_pricepath_tally tally;
   ms_pricepath_tally_at(e->pp, cfg->horizon, &tally);
-  memset(out, 0, sizeof *out);
-  out->path = path;
+  e->lm_final = log_mark_at(e, cfg->horizon);
   out->final_price = exp(e->lp);
   out->min_price = exp(e->lp_min);
   out->max_price = exp(e->lp_max);
@@ -146,5 +571,11 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
   out->regime_switches = tally.switches;
   for (int r = 0; r < cfg->market.nregimes; r++)
     out->time_in_regime[r] = (double)tally.time_in_regime[r] / 1000.0;
+  out->final_mark = exp(e->lm_final);
+  out->min_mark = exp(e->lm_min);
+  out->max_impact = expm1(e->imp_max);
+  out->oracle_publishes = ms_oracle_publishes(e->orc);
+  out->insurance_end = e->fund;
+  out->amplification = NAN;
   return MS_OK;
 }

@@ -23,7 +23,9 @@ struct ms_h5out {
   int ncols;
   ms_column cols[MS_MAX_COLUMNS];
   hid_t summary_type, summary_ds;
-  hid_t ts_price, ts_regime;
+  hid_t ts_price, ts_regime, ts_mark, ts_oracle, ts_oi, ts_fund, ts_liq;
+  hid_t cas_type, cas_ds, liq_type, liq_ds;
+  int64_t ncas, nliq;
   int64_t ts_paths, ts_len;
   int64_t npaths;
   unsigned char *pack;      /* packed rows for one write */
@@ -127,7 +129,6 @@ static ms_status create_timeseries(ms_h5out *h, ms_error *err) {
   const ms_config *cfg = h->cfg;
   h->ts_paths = cfg->output.timeseries.paths < cfg->paths ? cfg->output.timeseries.paths : cfg->paths;
   h->ts_len = ms_trace_len(cfg);
-  h->ts_price = h->ts_regime = H5I_INVALID_HID;
   hid_t g = H5Gcreate2(h->file, "timeseries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /timeseries");
   double every_s = (double)cfg->output.timeseries.every / 1000.0;
@@ -153,11 +154,29 @@ static ms_status create_timeseries(ms_h5out *h, ms_error *err) {
     sp = H5Screate_simple(2, dims, NULL);
     h->ts_price = H5Dcreate2(g, "price", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
     h->ts_regime = H5Dcreate2(g, "regime", H5T_NATIVE_INT32, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    h->ts_mark = H5Dcreate2(g, "mark", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    h->ts_oracle = H5Dcreate2(g, "oracle", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    h->ts_oi = H5Dcreate2(g, "open_interest", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    h->ts_fund = H5Dcreate2(g, "insurance_fund", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    h->ts_liq = H5Dcreate2(g, "liquidations", H5T_NATIVE_INT32, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
     H5Sclose(sp);
     H5Pclose(pl);
-    if (h->ts_price < 0 || h->ts_regime < 0) { H5Gclose(g); return h5fail(h, err, "create /timeseries"); }
+    if (h->ts_price < 0 || h->ts_regime < 0 || h->ts_mark < 0 || h->ts_oracle < 0 || h->ts_oi < 0 ||
+        h->ts_fund < 0 || h->ts_liq < 0) {
+      H5Gclose(g);
+      return h5fail(h, err, "create /timeseries");
+    }
     attr_str(h->ts_price, "unit", "USD");
     attr_str(h->ts_price, "meaning", "exogenous price, rows = paths 0.., columns = /timeseries/time");
+    attr_str(h->ts_mark, "unit", "USD");
+    attr_str(h->ts_mark, "meaning", "mark price = exogenous x exp(impact)");
+    attr_str(h->ts_oracle, "unit", "USD");
+    attr_str(h->ts_oracle, "meaning", "the oracle's current published price");
+    attr_str(h->ts_oi, "unit", "USD");
+    attr_str(h->ts_oi, "meaning", "open units of longs and shorts x mark");
+    attr_str(h->ts_fund, "unit", "USD");
+    attr_str(h->ts_fund, "meaning", "insurance fund balance");
+    attr_str(h->ts_liq, "meaning", "liquidations since the previous sample");
     char names[MS_MAX_REGIMES * (MS_NAME_MAX + 2)] = "";
     for (int r = 0; r < cfg->market.nregimes; r++) {
       strncat(names, r ? "," : "", sizeof names - strlen(names) - 1);
@@ -170,6 +189,8 @@ static ms_status create_timeseries(ms_h5out *h, ms_error *err) {
   return MS_OK;
 }
 
+static ms_status create_records(ms_h5out *h, ms_error *err);
+
 ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg,
                           const ms_h5_meta *meta, ms_error *err) {
   *out = NULL;
@@ -179,7 +200,8 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
   h->cfg = cfg;
   h->npaths = cfg->paths;
   h->file = h->summary_ds = h->summary_type = H5I_INVALID_HID;
-  h->ts_price = h->ts_regime = H5I_INVALID_HID;
+  h->ts_price = h->ts_regime = h->ts_mark = h->ts_oracle = h->ts_oi = h->ts_fund = h->ts_liq = H5I_INVALID_HID;
+  h->cas_type = h->cas_ds = h->liq_type = h->liq_ds = H5I_INVALID_HID;
   size_t len = strlen(path);
   h->final_path = malloc(len + 1);
   h->tmp_path = malloc(len + 32);
@@ -213,6 +235,7 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
   ms_status s = rc ? h5fail(h, err, "write the root attributes") : MS_OK;
   if (!s) s = create_summary(h, err);
   if (!s) s = create_timeseries(h, err);
+  if (!s) s = create_records(h, err);
   if (s) { ms_h5out_abort(h); return s; }
   *out = h;
   return MS_OK;
@@ -255,9 +278,132 @@ static int write_row(hid_t ds, hid_t memtype, int64_t k, int64_t len, const void
 ms_status ms_h5out_write_trace(ms_h5out *h, int64_t k, const ms_trace *tr, ms_error *err) {
   if (k >= h->ts_paths) return MS_OK;
   if (write_row(h->ts_price, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->price) ||
-      write_row(h->ts_regime, H5T_NATIVE_INT32, k, h->ts_len, tr->regime))
+      write_row(h->ts_regime, H5T_NATIVE_INT32, k, h->ts_len, tr->regime) ||
+      write_row(h->ts_mark, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->mark) ||
+      write_row(h->ts_oracle, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->oracle) ||
+      write_row(h->ts_oi, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->open_interest) ||
+      write_row(h->ts_fund, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->insurance) ||
+      write_row(h->ts_liq, H5T_NATIVE_INT32, k, h->ts_len, tr->liquidations))
     return h5fail(h, err, "write /timeseries");
   return MS_OK;
+}
+
+
+/* ---- extendible record datasets ---- */
+
+static hid_t cascade_type(void) {
+  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(ms_cascade_record));
+  H5Tinsert(t, "path", HOFFSET(ms_cascade_record, path), H5T_NATIVE_UINT64);
+  H5Tinsert(t, "index", HOFFSET(ms_cascade_record, index), H5T_NATIVE_INT64);
+  H5Tinsert(t, "start", HOFFSET(ms_cascade_record, start), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "end", HOFFSET(ms_cascade_record, end), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "liquidations", HOFFSET(ms_cascade_record, liquidations), H5T_NATIVE_INT64);
+  H5Tinsert(t, "induced", HOFFSET(ms_cascade_record, induced), H5T_NATIVE_INT64);
+  H5Tinsert(t, "notional", HOFFSET(ms_cascade_record, notional), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "bad_debt", HOFFSET(ms_cascade_record, bad_debt), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "depth", HOFFSET(ms_cascade_record, depth), H5T_NATIVE_INT64);
+  return t;
+}
+
+static hid_t liquidation_type(void) {
+  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(ms_liq_record));
+  H5Tinsert(t, "path", HOFFSET(ms_liq_record, path), H5T_NATIVE_UINT64);
+  H5Tinsert(t, "time", HOFFSET(ms_liq_record, time), H5T_NATIVE_INT64);
+  H5Tinsert(t, "obs_time", HOFFSET(ms_liq_record, obs_time), H5T_NATIVE_INT64);
+  H5Tinsert(t, "account", HOFFSET(ms_liq_record, account), H5T_NATIVE_INT64);
+  H5Tinsert(t, "side", HOFFSET(ms_liq_record, side), H5T_NATIVE_INT32);
+  H5Tinsert(t, "induced", HOFFSET(ms_liq_record, induced), H5T_NATIVE_INT32);
+  H5Tinsert(t, "full", HOFFSET(ms_liq_record, full), H5T_NATIVE_INT32);
+  H5Tinsert(t, "generation", HOFFSET(ms_liq_record, generation), H5T_NATIVE_INT32);
+  H5Tinsert(t, "cascade", HOFFSET(ms_liq_record, cascade), H5T_NATIVE_INT64);
+  H5Tinsert(t, "oracle_price", HOFFSET(ms_liq_record, oracle_price), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "exog_oracle_price", HOFFSET(ms_liq_record, exog_oracle_price), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "mark_price", HOFFSET(ms_liq_record, mark_price), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "qty", HOFFSET(ms_liq_record, qty), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "notional", HOFFSET(ms_liq_record, notional), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "bad_debt", HOFFSET(ms_liq_record, bad_debt), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "penalty", HOFFSET(ms_liq_record, penalty), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "adl_qty", HOFFSET(ms_liq_record, adl_qty), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "delay", HOFFSET(ms_liq_record, delay), H5T_NATIVE_DOUBLE);
+  return t;
+}
+
+static hid_t create_extendible(ms_h5out *h, const char *name, hid_t type) {
+  hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {4096};
+  hid_t sp = H5Screate_simple(1, dims, maxd);
+  hid_t pl = chunked_plist(h, 1, chunk);
+  hid_t ds = H5Dcreate2(h->file, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  H5Pclose(pl);
+  H5Sclose(sp);
+  return ds;
+}
+
+static ms_status create_records(ms_h5out *h, ms_error *err) {
+  h->cas_type = cascade_type();
+  h->cas_ds = create_extendible(h, "cascades", h->cas_type);
+  if (h->cas_ds < 0) return h5fail(h, err, "create /cascades");
+  attr_str(h->cas_ds, "meaning", "one row per cascade: liquidations of a path no more than "
+                                  "stats.cascade_gap apart; start/end in s; depth = generations of induced liquidations");
+  if (h->cfg->output.liquidations) {
+    h->liq_type = liquidation_type();
+    h->liq_ds = create_extendible(h, "liquidations", h->liq_type);
+    if (h->liq_ds < 0) return h5fail(h, err, "create /liquidations");
+    attr_str(h->liq_ds, "meaning", "one row per liquidation; times in ms, prices in USD, delay in s");
+  }
+  return MS_OK;
+}
+
+static int append_rows(hid_t ds, hid_t type, int64_t *have, const void *rows, size_t n) {
+  if (n == 0) return 0;
+  hsize_t newsize[1] = {(hsize_t)*have + n}, start[1] = {(hsize_t)*have}, count[1] = {n};
+  if (H5Dset_extent(ds, newsize) < 0) return -1;
+  hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(1, count, NULL);
+  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  herr_t rc = H5Dwrite(ds, type, ms, fs, H5P_DEFAULT, rows);
+  H5Sclose(ms);
+  H5Sclose(fs);
+  if (rc < 0) return -1;
+  *have += (int64_t)n;
+  return 0;
+}
+
+ms_status ms_h5out_append_cascades(ms_h5out *h, const ms_cascade_record *c, size_t n, ms_error *err) {
+  return append_rows(h->cas_ds, h->cas_type, &h->ncas, c, n) ? h5fail(h, err, "write /cascades") : MS_OK;
+}
+
+ms_status ms_h5out_append_liquidations(ms_h5out *h, const ms_liq_record *r, size_t n, ms_error *err) {
+  if (h->liq_ds < 0) return MS_OK;
+  return append_rows(h->liq_ds, h->liq_type, &h->nliq, r, n) ? h5fail(h, err, "write /liquidations") : MS_OK;
+}
+
+ms_status ms_h5out_write_book(ms_h5out *h, const ms_book_row *rows, int64_t n, const char *margin_model,
+                              ms_error *err) {
+  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(ms_book_row));
+  H5Tinsert(t, "account", HOFFSET(ms_book_row, account), H5T_NATIVE_INT64);
+  H5Tinsert(t, "side", HOFFSET(ms_book_row, side), H5T_NATIVE_INT64);
+  H5Tinsert(t, "collateral", HOFFSET(ms_book_row, collateral), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "quantity", HOFFSET(ms_book_row, quantity), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "leverage", HOFFSET(ms_book_row, leverage), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "notional", HOFFSET(ms_book_row, notional), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "initial_margin", HOFFSET(ms_book_row, initial_margin), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "maintenance_margin", HOFFSET(ms_book_row, maintenance_margin), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "liquidation_price", HOFFSET(ms_book_row, liquidation_price), H5T_NATIVE_DOUBLE);
+  hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < 65536 ? (n ? n : 1) : 65536)};
+  hid_t sp = H5Screate_simple(1, dims, NULL);
+  hid_t pl = chunked_plist(h, 1, chunk);
+  hid_t ds = H5Dcreate2(h->file, "book", t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  int rc = ds < 0 || (n > 0 && H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0);
+  if (ds >= 0) {
+    attr_str(ds, "margin_model", margin_model);
+    attr_str(ds, "meaning", h->cfg->book.resample == MS_RESAMPLE_PER_PATH
+                                ? "the book of path 0 (book.resample: per_path), at the entry price"
+                                : "the book of every path, at the entry price");
+    H5Dclose(ds);
+  }
+  H5Pclose(pl);
+  H5Sclose(sp);
+  H5Tclose(t);
+  return rc ? h5fail(h, err, "write /book") : MS_OK;
 }
 
 /* /stats/summary row in the file: name, then 8-byte fields. */
@@ -368,8 +514,14 @@ out:
 }
 
 static void close_all(ms_h5out *h) {
-  if (h->ts_price >= 0) H5Dclose(h->ts_price);
-  if (h->ts_regime >= 0) H5Dclose(h->ts_regime);
+  hid_t ds[] = {h->ts_price, h->ts_regime, h->ts_mark, h->ts_oracle, h->ts_oi, h->ts_fund, h->ts_liq,
+                h->cas_ds, h->liq_ds};
+  for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
+    if (ds[i] >= 0) H5Dclose(ds[i]);
+  if (h->cas_type >= 0) H5Tclose(h->cas_type);
+  if (h->liq_type >= 0) H5Tclose(h->liq_type);
+  h->ts_mark = h->ts_oracle = h->ts_oi = h->ts_fund = h->ts_liq = H5I_INVALID_HID;
+  h->cas_ds = h->liq_ds = h->cas_type = h->liq_type = H5I_INVALID_HID;
   if (h->summary_ds >= 0) H5Dclose(h->summary_ds);
   if (h->summary_type >= 0) H5Tclose(h->summary_type);
   h->ts_price = h->ts_regime = h->summary_ds = h->summary_type = H5I_INVALID_HID;

@@ -69,6 +69,11 @@ void ms_queue_clock_advance(ms_queue *q, int64_t n) {
 }
 
 ms_status ms_queue_push(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b) {
+  return ms_queue_push_x(q, t, kind, a, b, 0.0, 0.0);
+}
+
+ms_status ms_queue_push_x(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b, double x,
+                          double y) {
   assert(kind != MS_EV_TICK && kind < MS_EV_KIND_COUNT);
   if (q->n == q->cap) {
     size_t cap = 2 * q->cap;
@@ -77,7 +82,8 @@ ms_status ms_queue_push(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, i
     q->heap = h;
     q->cap = cap;
   }
-  ms_event ev = {.t = t, .kind = (uint32_t)kind, .seq = q->seq++, .a = a, .b = b, .count = 0};
+  ms_event ev = {.t = t, .kind = (uint32_t)kind, .seq = q->seq++, .a = a, .b = b, .x = x, .y = y,
+                 .count = 0};
   size_t i = q->n++;
   while (i > 0) {
     size_t p = (i - 1) / 2;
@@ -126,6 +132,7 @@ int ms_queue_pop(ms_queue *q, ms_event *ev) {
     ev->kind = MS_EV_TICK;
     ev->seq = q->seq;
     ev->a = ev->b = 0;
+    ev->x = ev->y = 0.0;
     ev->count = count;
     return 1;
   }

@@ -1,15 +1,24 @@
 /*
  * run — plan, threads, batches, output (see run.h).
+ *
+ * Each batch of paths runs in parallel; every path writes its own summary
+ * row and appends its liquidation and cascade records to its thread's
+ * buffers, noting where they are. After the batch, one thread writes the
+ * rows and records to the file in path order.
  */
 #include "marginsim/run.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "acctindex.h"
+#include "marginsim/book.h"
 #include "marginsim/engine.h"
 #include "marginsim/h5out.h"
+#include "marginsim/margin.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -17,36 +26,62 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Records of one thread for the current batch. */
+typedef struct {
+  ms_liq_record *liq;
+  size_t nliq, capliq;
+  ms_cascade_buf cas;
+} thread_buf;
+
+/* Where a path's records are. */
+typedef struct {
+  int thread;
+  size_t liq_off, liq_n, cas_off, cas_n;
+} path_slot;
+
+#define TRACE_FIELDS 7
+
 typedef struct {
   int nthreads;
-  ms_engine **eng;          /* one workspace per thread */
+  ms_book *book;
+  ms_index_static *index;
+  ms_engine **eng;
+  thread_buf *tb;
   ms_path_summary *rows;    /* every path, kept for the statistics */
   ms_trace *traces;         /* one per traced path of a batch */
-  double *trace_price;
-  int32_t *trace_regime;
+  void *trace_mem;
   int64_t ntrace_slots, trace_len;
-  ms_status *st;            /* per path of a batch */
-  ms_error *errs;           /* per path of a batch */
+  path_slot *slots;         /* per path of a batch */
+  ms_status *st;
+  ms_error *errs;
 } run_state;
 
 static void state_free(run_state *rs) {
   if (rs->eng)
     for (int i = 0; i < rs->nthreads; i++) ms_engine_free(rs->eng[i]);
+  if (rs->tb)
+    for (int i = 0; i < rs->nthreads; i++) { free(rs->tb[i].liq); free(rs->tb[i].cas.v); }
   free(rs->eng);
+  free(rs->tb);
   free(rs->rows);
   free(rs->traces);
-  free(rs->trace_price);
-  free(rs->trace_regime);
+  free(rs->trace_mem);
+  free(rs->slots);
   free(rs->st);
   free(rs->errs);
+  ms_engine_shared_free(rs->book, rs->index);
 }
 
 static ms_status state_init(run_state *rs, const ms_config *cfg, int nthreads, int64_t batch,
                             ms_error *err) {
   memset(rs, 0, sizeof *rs);
   rs->nthreads = nthreads;
+  ms_status s = ms_engine_shared_new(cfg, &rs->book, &rs->index, err);
+  if (s) return s;
   rs->eng = calloc((size_t)nthreads, sizeof *rs->eng);
+  rs->tb = calloc((size_t)nthreads, sizeof *rs->tb);
   rs->rows = calloc((size_t)cfg->paths, sizeof *rs->rows);
+  rs->slots = calloc((size_t)batch, sizeof *rs->slots);
   rs->st = calloc((size_t)batch, sizeof *rs->st);
   rs->errs = calloc((size_t)batch, sizeof *rs->errs);
   int64_t traced = cfg->output.timeseries.paths < cfg->paths ? cfg->output.timeseries.paths : cfg->paths;
@@ -55,21 +90,89 @@ static ms_status state_init(run_state *rs, const ms_config *cfg, int nthreads, i
   if (rs->ntrace_slots > 0) {
     size_t cells = (size_t)(rs->ntrace_slots * rs->trace_len);
     rs->traces = calloc((size_t)rs->ntrace_slots, sizeof *rs->traces);
-    rs->trace_price = malloc(cells * sizeof *rs->trace_price);
-    rs->trace_regime = malloc(cells * sizeof *rs->trace_regime);
-    if (!rs->traces || !rs->trace_price || !rs->trace_regime)
-      return ms_error_set(err, MS_ERR_NOMEM, "out of memory for time series");
+    rs->trace_mem = malloc(cells * TRACE_FIELDS * sizeof(double));
+    if (!rs->traces || !rs->trace_mem) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for time series");
+    double *d = rs->trace_mem;
     for (int64_t k = 0; k < rs->ntrace_slots; k++) {
-      rs->traces[k].price = rs->trace_price + k * rs->trace_len;
-      rs->traces[k].regime = rs->trace_regime + k * rs->trace_len;
+      ms_trace *t = &rs->traces[k];
+      size_t L = (size_t)rs->trace_len;
+      t->price = d; d += L;
+      t->mark = d; d += L;
+      t->oracle = d; d += L;
+      t->open_interest = d; d += L;
+      t->insurance = d; d += L;
+      t->regime = (int32_t *)d; d += L; /* int32 in a double-sized slot: simple, aligned */
+      t->liquidations = (int32_t *)d; d += L;
     }
   }
-  if (!rs->eng || !rs->rows || !rs->st || !rs->errs)
-    return ms_error_set(err, MS_ERR_NOMEM, "out of memory for %lld path summaries",
-                        (long long)cfg->paths);
+  if (!rs->eng || !rs->tb || !rs->rows || !rs->slots || !rs->st || !rs->errs)
+    return ms_error_set(err, MS_ERR_NOMEM, "out of memory for %lld path summaries", (long long)cfg->paths);
   for (int i = 0; i < nthreads; i++) {
-    ms_status s = ms_engine_new(&rs->eng[i], cfg, err);
+    s = ms_engine_new(&rs->eng[i], cfg, rs->book, rs->index, err);
     if (s) return s;
+  }
+  return MS_OK;
+}
+
+/* /book: the run's book, or path 0's when books are drawn per path. */
+static ms_status write_book(ms_h5out *h, const ms_config *cfg, const ms_book *shared, ms_error *err) {
+  ms_margin *m = NULL;
+  ms_book *own = NULL;
+  ms_book_row *rows = NULL;
+  ms_status s = ms_margin_new(&m, cfg, err);
+  const ms_book *b = shared;
+  if (!s && !b) {
+    s = ms_book_new(&own, cfg, err);
+    if (!s) s = ms_book_draw(own, cfg, 0, m, err);
+    b = own;
+  }
+  if (!s) {
+    rows = malloc((size_t)(b->n ? b->n : 1) * sizeof *rows);
+    if (!rows) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for /book");
+  }
+  for (int64_t i = 0; !s && i < b->n; i++) {
+    double q = b->qty[i], C = b->collateral[i], n = fabs(q) * b->entry;
+    rows[i] = (ms_book_row){i, q > 0 ? 1 : -1, C, q, n / C, n, ms_margin_im(m, n), ms_margin_mm(m, n),
+                            ms_margin_threshold(m, C, q, b->entry)};
+  }
+  if (!s) s = ms_h5out_write_book(h, rows, b->n, ms_margin_get_type(m)->name, err);
+  free(rows);
+  ms_book_free(own);
+  ms_margin_free(m);
+  return s;
+}
+
+static int keep_liqs(thread_buf *tb, const ms_liq_record *r, size_t n) {
+  if (tb->nliq + n > tb->capliq) {
+    size_t cap = tb->capliq ? tb->capliq : 1024;
+    while (cap < tb->nliq + n) cap *= 2;
+    ms_liq_record *p = realloc(tb->liq, cap * sizeof *p);
+    if (!p) return -1;
+    tb->liq = p;
+    tb->capliq = cap;
+  }
+  memcpy(tb->liq + tb->nliq, r, n * sizeof *r);
+  tb->nliq += n;
+  return 0;
+}
+
+/* One path, on the calling thread. */
+static ms_status one_path(const ms_config *cfg, ms_engine *e, thread_buf *tb, int thread, uint64_t p,
+                          ms_path_summary *row, ms_trace *tr, path_slot *slot, ms_error *err) {
+  ms_status s = ms_engine_run_path(e, p, row, tr, err);
+  if (s) return s;
+  size_t n;
+  ms_liq_record *r = ms_engine_records(e, &n);
+  slot->thread = thread;
+  slot->cas_off = tb->cas.n;
+  s = ms_stats_path_cascades(cfg, row, r, n, &tb->cas, err);
+  if (s) return s;
+  slot->cas_n = tb->cas.n - slot->cas_off;
+  slot->liq_off = tb->nliq;
+  slot->liq_n = 0;
+  if (cfg->output.liquidations) {
+    if (keep_liqs(tb, r, n)) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for liquidation records");
+    slot->liq_n = n;
   }
   return MS_OK;
 }
@@ -87,6 +190,7 @@ ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *r
   ms_status s = state_init(&rs, cfg, nthreads, batch, err);
   ms_h5_meta meta = {opts->command};
   if (!s) s = ms_h5out_create(&h, opts->output, cfg, &meta, err);
+  if (!s) s = write_book(h, cfg, rs.book, err);
 
   for (int64_t first = 0; !s && first < cfg->paths; first += batch) {
     int64_t n = cfg->paths - first < batch ? cfg->paths - first : batch;
@@ -96,13 +200,17 @@ ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *r
     ms_error *errs = rs.errs;
     ms_engine **eng = rs.eng;
     ms_trace *traces = rs.traces;
+    thread_buf *tb = rs.tb;
+    path_slot *slots = rs.slots;
+    for (int i = 0; i < nthreads; i++) { tb[i].nliq = 0; tb[i].cas.n = 0; }
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) default(none) \
-    shared(cancel, rows, st, errs, eng, traces, traced) firstprivate(first, n)
+    shared(cfg, cancel, rows, st, errs, eng, traces, traced, tb, slots) firstprivate(first, n)
     for (int64_t i = 0; i < n; i++) {
       if (cancel && *cancel) { st[i] = MS_ERR_CANCELLED; continue; }
       uint64_t p = (uint64_t)(first + i);
+      int th = omp_get_thread_num();
       ms_trace *tr = (int64_t)p < traced ? &traces[(int64_t)p - first] : NULL;
-      st[i] = ms_engine_run_path(eng[omp_get_thread_num()], p, &rows[i], tr, &errs[i]);
+      st[i] = one_path(cfg, eng[th], &tb[th], th, p, &rows[i], tr, &slots[i], &errs[i]);
     }
     /* The first failure in path order decides the message. */
     for (int64_t i = 0; i < n && !s; i++) {
@@ -111,8 +219,13 @@ ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *r
     }
     if (!s && opts->cancel && *opts->cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
     if (!s) s = ms_h5out_write_summary(h, rows, first, n, err);
-    for (int64_t i = 0; !s && i < n && first + i < traced; i++)
-      s = ms_h5out_write_trace(h, first + i, &rs.traces[i], err);
+    for (int64_t i = 0; !s && i < n; i++) {
+      const path_slot *sl = &slots[i];
+      s = ms_h5out_append_cascades(h, tb[sl->thread].cas.v + sl->cas_off, sl->cas_n, err);
+      if (!s && sl->liq_n)
+        s = ms_h5out_append_liquidations(h, tb[sl->thread].liq + sl->liq_off, sl->liq_n, err);
+      if (!s && first + i < traced) s = ms_h5out_write_trace(h, first + i, &traces[i], err);
+    }
     if (!s && opts->progress) opts->progress(opts->progress_ctx, first + n, cfg->paths);
   }
   if (!s) s = ms_stats_compute(&report->stats, cfg, rs.rows, cfg->paths, err);

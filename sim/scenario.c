@@ -66,6 +66,23 @@ static const ms_schema regime_schema = {"regime", regime_fields, N(regime_fields
                                         "One volatility regime of the exogenous price."};
 
 static const char *const price_models[] = {"regime_switching", NULL};
+static const char *const impact_models[] = {"none", "linear", "sqrt", NULL};
+
+static const ms_field impact_fields[] = {
+    {.name = "model", .kind = MS_F_ENUM, .offset = OFF(ms_impact_cfg, model), .def = "sqrt",
+     .names = impact_models,
+     .doc = "impact of the liquidation flow Q: `linear` dlnP = 0.01 Q/depth, `sqrt` dlnP = 0.01 "
+            "sign(Q) sqrt(abs(Q)/depth), `none`"},
+    {.name = "depth", .kind = MS_F_NUMBER, .offset = OFF(ms_impact_cfg, depth), .def = "5e7",
+     .bounds = MS_B_GT, .min = 0, .unit = "USD", .doc = "signed flow that moves the price 1%"},
+    {.name = "half_life", .kind = MS_F_DURATION, .offset = OFF(ms_impact_cfg, half_life),
+     .def = "10m", .bounds = MS_B_GE, .min = 0,
+     .doc = "half-life of the decaying cumulative flow Q; 0s: Q never decays (permanent impact)"},
+};
+static const ms_schema impact_schema = {"impact", impact_fields, N(impact_fields), NULL,
+                                        "Market impact of liquidation fills: the mark price is the "
+                                        "exogenous price times exp(impact). Liquidated longs sell "
+                                        "(Q falls), liquidated shorts buy."};
 
 static ms_status check_market(void *obj, ms_check *ck) {
   ms_market_cfg *m = obj;
@@ -135,10 +152,224 @@ static const ms_field market_fields[] = {
     {.name = "days_per_year", .kind = MS_F_NUMBER, .offset = OFF(ms_market_cfg, days_per_year),
      .def = "365", .bounds = MS_B_GT, .min = 0,
      .doc = "days in the year of annualised vol and drift (crypto trades every day)"},
+    {.name = "impact", .kind = MS_F_SECTION, .offset = OFF(ms_market_cfg, impact), .sub = &impact_schema,
+     .doc = "price impact of liquidation fills"},
 };
 static const ms_schema market_schema = {"market", market_fields, N(market_fields), check_market,
                                         "The exogenous price: what the market would do without "
                                         "the book's liquidations."};
+
+
+/* ------------------------------------------------------------------- book */
+
+static const char *const resample_names[] = {"per_run", "per_path", NULL};
+
+static const ms_field book_fields[] = {
+    {.name = "accounts", .kind = MS_F_INT, .offset = OFF(ms_book_cfg, accounts), .def = "1000",
+     .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 100000000, .doc = "number of accounts"},
+    {.name = "collateral", .kind = MS_F_DIST, .offset = OFF(ms_book_cfg, collateral),
+     .def = "{dist: lognormal, median: 5000, sigma: 1.2}", .bounds = MS_B_GT, .min = 0,
+     .elem = MS_F_NUMBER, .unit = "USD", .doc = "collateral of an account"},
+    {.name = "leverage", .kind = MS_F_DIST, .offset = OFF(ms_book_cfg, leverage),
+     .def = "{dist: uniform, min: 2, max: 20}", .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1000,
+     .elem = MS_F_NUMBER, .doc = "entry notional / collateral"},
+    {.name = "long_fraction", .kind = MS_F_NUMBER, .offset = OFF(ms_book_cfg, long_fraction),
+     .def = "0.65", .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1,
+     .doc = "probability that an account is long"},
+    {.name = "resample", .kind = MS_F_ENUM, .offset = OFF(ms_book_cfg, resample), .def = "per_run",
+     .names = resample_names,
+     .doc = "`per_run`: one book for every path (stream book, path 2^64-1); `per_path`: a new book "
+            "for each path"},
+};
+static const ms_schema book_schema = {"book", book_fields, N(book_fields), NULL,
+                                      "The accounts: perpetual positions, all entered at "
+                                      "market.initial_price, each with its own collateral (isolated "
+                                      "margin)."};
+
+/* ----------------------------------------------------------------- margin */
+
+static const char *const margin_models[] = {"static", "tiered", NULL};
+
+static const ms_field tier_fields[] = {
+    {.name = "floor", .kind = MS_F_NUMBER, .offset = OFF(ms_tier_cfg, floor), .def = "0",
+     .bounds = MS_B_GE, .min = 0, .unit = "USD", .doc = "notional where the tier starts"},
+    {.name = "maintenance", .kind = MS_F_NUMBER, .offset = OFF(ms_tier_cfg, maintenance),
+     .def = "0.025", .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1, .doc = "maintenance margin rate"},
+    {.name = "initial", .kind = MS_F_NUMBER, .offset = OFF(ms_tier_cfg, initial), .def = "0.05",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1,
+     .doc = "initial margin rate (1 / the tier's maximum leverage)"},
+};
+static const ms_schema tier_schema = {"tier", tier_fields, N(tier_fields), NULL,
+                                      "One notional tier. The maintenance amount that keeps the "
+                                      "requirement continuous is derived: cum_0 = 0, cum_n = "
+                                      "cum_n-1 + floor_n (mmr_n - mmr_n-1)."};
+
+static ms_status check_margin(void *obj, ms_check *ck) {
+  ms_margin_cfg *m = obj;
+  if (m->initial < m->maintenance)
+    return ms_check_fail(ck, "initial", "must be >= margin.maintenance (%g) (got %g)", m->maintenance,
+                         m->initial);
+  if (m->ntiers > 0 && m->tiers[0].floor != 0.0)
+    return ms_check_fail(ck, "tiers[0].floor", "the first tier must start at 0 (got %g)", m->tiers[0].floor);
+  for (int i = 0; i < m->ntiers; i++) {
+    char rel[64];
+    if (m->tiers[i].initial < m->tiers[i].maintenance) {
+      snprintf(rel, sizeof rel, "tiers[%d].initial", i);
+      return ms_check_fail(ck, rel, "must be >= the tier's maintenance (%g) (got %g)",
+                           m->tiers[i].maintenance, m->tiers[i].initial);
+    }
+    if (i == 0) continue;
+    if (!(m->tiers[i].floor > m->tiers[i - 1].floor)) {
+      snprintf(rel, sizeof rel, "tiers[%d].floor", i);
+      return ms_check_fail(ck, rel, "floors must increase (previous %g, got %g)",
+                           m->tiers[i - 1].floor, m->tiers[i].floor);
+    }
+    if (m->tiers[i].maintenance < m->tiers[i - 1].maintenance) {
+      snprintf(rel, sizeof rel, "tiers[%d].maintenance", i);
+      return ms_check_fail(ck, rel, "rates must not fall from tier to tier (previous %g, got %g)",
+                           m->tiers[i - 1].maintenance, m->tiers[i].maintenance);
+    }
+  }
+  return MS_OK;
+}
+
+/* Binance BTCUSDT, effective 2021-03-18 (../shared/reference/margin-parameters.md 1.2). */
+#define BINANCE_BTCUSDT_2021 \
+  "[{floor: 0, maintenance: 0.004, initial: 0.008}, {floor: 5e4, maintenance: 0.005, initial: 0.01}, " \
+  "{floor: 2.5e5, maintenance: 0.01, initial: 0.02}, {floor: 1e6, maintenance: 0.025, initial: 0.05}, " \
+  "{floor: 1e7, maintenance: 0.05, initial: 0.1}, {floor: 2e7, maintenance: 0.1, initial: 0.2}, " \
+  "{floor: 5e7, maintenance: 0.125, initial: 0.25}, {floor: 1e8, maintenance: 0.15, initial: 0.333}, " \
+  "{floor: 2e8, maintenance: 0.25, initial: 0.5}, {floor: 3e8, maintenance: 0.5, initial: 1}]"
+
+static const ms_field margin_fields[] = {
+    {.name = "model", .kind = MS_F_ENUM, .offset = OFF(ms_margin_cfg, model), .def = "static",
+     .names = margin_models,
+     .doc = "`static`: fixed ratios of notional; `tiered`: rates rising with notional (tiers)"},
+    {.name = "initial", .kind = MS_F_NUMBER, .offset = OFF(ms_margin_cfg, initial), .def = "0.05",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1,
+     .doc = "static: initial margin, fraction of notional at the oracle price"},
+    {.name = "maintenance", .kind = MS_F_NUMBER, .offset = OFF(ms_margin_cfg, maintenance),
+     .def = "0.025", .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1,
+     .doc = "static: maintenance margin, fraction of notional at the oracle price"},
+    {.name = "tiers", .kind = MS_F_LIST, .offset = OFF(ms_margin_cfg, tiers), .def = BINANCE_BTCUSDT_2021,
+     .bounds = MS_B_GE, .min = 1, .sub = &tier_schema, .count_offset = OFF(ms_margin_cfg, ntiers),
+     .max_items = MS_MAX_TIERS, .item_size = sizeof(ms_tier_cfg),
+     .doc = "tiered: the notional tiers (default: Binance BTCUSDT, 2021-03-18)"},
+};
+static const ms_schema margin_schema = {"margin", margin_fields, N(margin_fields), check_margin,
+                                        "Margin rules. Equity = collateral + unrealised PnL at the "
+                                        "oracle price; an account is eligible for liquidation when "
+                                        "equity < maintenance requirement."};
+
+/* ----------------------------------------------------------------- oracle */
+
+static const char *const oracle_kinds[] = {"push", "pull", NULL};
+
+static const ms_field oracle_fields[] = {
+    {.name = "kind", .kind = MS_F_ENUM, .offset = OFF(ms_oracle_cfg, kind), .def = "push",
+     .names = oracle_kinds,
+     .doc = "`push`: rounds on deviation or heartbeat (Chainlink-like); `pull`: a price every interval (Pyth-like)"},
+    {.name = "deviation", .kind = MS_F_NUMBER, .offset = OFF(ms_oracle_cfg, deviation), .def = "0.005",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "push: a round starts when abs(price - last published) / last published exceeds this"},
+    {.name = "heartbeat", .kind = MS_F_DURATION, .offset = OFF(ms_oracle_cfg, heartbeat), .def = "1h",
+     .bounds = MS_B_GT, .min = 0, .doc = "push: a round starts when this long has passed since the last publish"},
+    {.name = "latency", .kind = MS_F_DIST, .offset = OFF(ms_oracle_cfg, latency),
+     .def = "{dist: exponential, mean: 10s}", .bounds = MS_B_GE, .min = 0, .elem = MS_F_DURATION,
+     .doc = "time from a round's observation to its publish"},
+    {.name = "interval", .kind = MS_F_DURATION, .offset = OFF(ms_oracle_cfg, interval), .def = "400ms",
+     .bounds = MS_B_GT, .min = 0, .doc = "pull: time between observations"},
+    {.name = "twap", .kind = MS_F_DURATION, .offset = OFF(ms_oracle_cfg, twap), .def = "0s",
+     .bounds = MS_B_GE, .min = 0,
+     .doc = "report the mean of the mark over this window (sampled at each tick); 0s: the spot mark"},
+};
+static const ms_schema oracle_schema = {"oracle", oracle_fields, N(oracle_fields), NULL,
+                                        "What the protocol sees: the margin rules use only oracle prices."};
+
+/* ---------------------------------------------------------------- keepers */
+
+static const ms_field capacity_fields[] = {
+    {.name = "per_block", .kind = MS_F_INT, .offset = OFF(ms_capacity_cfg, per_block), .def = "0",
+     .bounds = MS_B_GE, .min = 0,
+     .doc = "liquidations that fit in one block; 0: unlimited (keepers act the moment they are ready)"},
+    {.name = "block_time", .kind = MS_F_DURATION, .offset = OFF(ms_capacity_cfg, block_time),
+     .def = "12s", .bounds = MS_B_GT, .min = 0,
+     .doc = "time between blocks (also the retry interval of a skipped liquidation)"},
+};
+static const ms_schema capacity_schema = {"capacity", capacity_fields, N(capacity_fields), NULL, NULL};
+
+static const ms_field congestion_fields[] = {
+    {.name = "per_pending", .kind = MS_F_NUMBER, .offset = OFF(ms_congestion_cfg, per_pending),
+     .def = "0", .bounds = MS_B_GE, .min = 0,
+     .doc = "delay factor = min(max_factor, 1 + per_pending x liquidations pending); 0: no congestion"},
+    {.name = "max_factor", .kind = MS_F_NUMBER, .offset = OFF(ms_congestion_cfg, max_factor),
+     .def = "10", .bounds = MS_B_GE, .min = 1, .doc = "cap of the delay factor"},
+};
+static const ms_schema congestion_schema = {"congestion", congestion_fields, N(congestion_fields), NULL, NULL};
+
+static const ms_field window_fields[] = {
+    {.name = "start", .kind = MS_F_DURATION, .offset = OFF(ms_window_cfg, start), .def = "0s",
+     .bounds = MS_B_GE, .min = 0, .doc = "when the outage begins"},
+    {.name = "duration", .kind = MS_F_DURATION, .offset = OFF(ms_window_cfg, duration), .def = "0s",
+     .bounds = MS_B_GE, .min = 0, .doc = "how long no keeper acts"},
+};
+static const ms_schema window_schema = {"outage", window_fields, N(window_fields), NULL,
+                                        "A window when no keeper acts; actions due inside it wait for its end."};
+
+static const ms_field keeper_fields[] = {
+    {.name = "delay", .kind = MS_F_DIST, .offset = OFF(ms_keeper_cfg, delay),
+     .def = "{dist: lognormal, median: 6s, sigma: 0.8}", .bounds = MS_B_GE, .min = 0,
+     .elem = MS_F_DURATION, .doc = "time from discovery (an oracle publish) to the keeper's action"},
+    {.name = "capacity", .kind = MS_F_SECTION, .offset = OFF(ms_keeper_cfg, capacity),
+     .sub = &capacity_schema, .doc = "liquidations per block"},
+    {.name = "congestion", .kind = MS_F_SECTION, .offset = OFF(ms_keeper_cfg, congestion),
+     .sub = &congestion_schema, .doc = "delays growing with the backlog"},
+    {.name = "gas_cost", .kind = MS_F_NUMBER, .offset = OFF(ms_keeper_cfg, gas_cost), .def = "0",
+     .bounds = MS_B_GE, .min = 0, .unit = "USD",
+     .doc = "a keeper skips a liquidation whose reward is below this and retries next block"},
+    {.name = "outages", .kind = MS_F_LIST, .offset = OFF(ms_keeper_cfg, outages), .def = "[]",
+     .sub = &window_schema, .count_offset = OFF(ms_keeper_cfg, noutages), .max_items = MS_MAX_OUTAGES,
+     .item_size = sizeof(ms_window_cfg), .doc = "windows when no keeper acts"},
+};
+static const ms_schema keeper_schema = {"keepers", keeper_fields, N(keeper_fields), NULL,
+                                        "When an eligible account is actually liquidated."};
+
+/* ------------------------------------------------------------ liquidation */
+
+static const char *const liq_modes[] = {"full", "partial", NULL};
+static const char *const shortfall_names[] = {"socialize", "adl", NULL};
+
+static const ms_field liq_fields[] = {
+    {.name = "mode", .kind = MS_F_ENUM, .offset = OFF(ms_liquidation_cfg, mode), .def = "full",
+     .names = liq_modes,
+     .doc = "`full`: close the whole position; `partial`: close the fraction that restores initial margin"},
+    {.name = "min_close", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, min_close),
+     .def = "0.2", .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1,
+     .doc = "partial: least fraction of the position closed"},
+    {.name = "penalty", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, penalty), .def = "0.01",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "fraction of the closed notional taken from the remaining equity"},
+    {.name = "keeper_share", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, keeper_share),
+     .def = "0.9", .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1,
+     .doc = "share of the penalty paid to the keeper; the rest goes to the insurance fund"},
+    {.name = "insurance_fund", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, insurance_fund),
+     .def = "2e6", .bounds = MS_B_GE, .min = 0, .unit = "USD", .doc = "insurance fund at the start"},
+    {.name = "shortfall", .kind = MS_F_ENUM, .offset = OFF(ms_liquidation_cfg, shortfall), .def = "adl",
+     .names = shortfall_names,
+     .doc = "bad debt beyond the fund: `socialize` pro rata over profitable accounts, or `adl` "
+            "(close the top-ranked opposite positions at the bankruptcy price)"},
+};
+static const ms_schema liq_schema = {"liquidation", liq_fields, N(liq_fields), NULL,
+                                     "Fills, penalty, insurance fund and the loss waterfall."};
+
+/* ------------------------------------------------------------------ stats */
+
+static const ms_field stats_fields[] = {
+    {.name = "cascade_gap", .kind = MS_F_DURATION, .offset = OFF(ms_stats_cfg, cascade_gap),
+     .def = "5m", .bounds = MS_B_GE, .min = 0,
+     .doc = "liquidations no further apart than this belong to one cascade"},
+};
+static const ms_schema stats_schema = {"stats", stats_fields, N(stats_fields), NULL, NULL};
 
 /* ----------------------------------------------------------------- output */
 
@@ -160,6 +391,8 @@ static const ms_field output_fields[] = {
     {.name = "chunk_paths", .kind = MS_F_INT, .offset = OFF(ms_output_cfg, chunk_paths),
      .def = "256", .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 1 << 20,
      .doc = "paths simulated between two writes to the result file (memory vs. write count)"},
+    {.name = "liquidations", .kind = MS_F_BOOL, .offset = OFF(ms_output_cfg, liquidations),
+     .def = "false", .doc = "write one row per liquidation to /liquidations"},
 };
 static const ms_schema output_schema = {"output", output_fields, N(output_fields), NULL,
                                         "What goes into the result file besides the summaries."};
@@ -175,6 +408,13 @@ static ms_status check_top(void *obj, ms_check *ck) {
   }
   if (c->horizon / c->step > (int64_t)1 << 40)
     return ms_check_fail(ck, "step", "too many ticks over the horizon");
+  if (c->oracle.twap % c->step != 0) {
+    char st[32];
+    ms_units_format_duration(c->step, st, sizeof st);
+    return ms_check_fail(ck, "oracle.twap", "must be a whole number of steps (step is %s)", st);
+  }
+  if (c->oracle.twap / c->step > 10000000)
+    return ms_check_fail(ck, "oracle.twap", "window of more than 1e7 ticks");
   if (c->horizon / c->output.timeseries.every > 50000000)
     return ms_check_fail(ck, "output.timeseries.every", "more than 5e7 samples per path; sample less often");
   return MS_OK;
@@ -192,7 +432,19 @@ static const ms_field top_fields[] = {
     {.name = "step", .kind = MS_F_DURATION, .offset = OFF(ms_config, step), .def = "1s",
      .bounds = MS_B_GT, .min = 0, .doc = "exogenous price tick"},
     {.name = "market", .kind = MS_F_SECTION, .offset = OFF(ms_config, market), .sub = &market_schema,
-     .doc = "the exogenous price model"},
+     .doc = "the exogenous price model and market impact"},
+    {.name = "book", .kind = MS_F_SECTION, .offset = OFF(ms_config, book), .sub = &book_schema,
+     .doc = "the accounts"},
+    {.name = "margin", .kind = MS_F_SECTION, .offset = OFF(ms_config, margin), .sub = &margin_schema,
+     .doc = "margin rules"},
+    {.name = "oracle", .kind = MS_F_SECTION, .offset = OFF(ms_config, oracle), .sub = &oracle_schema,
+     .doc = "the price the protocol sees"},
+    {.name = "keepers", .kind = MS_F_SECTION, .offset = OFF(ms_config, keepers), .sub = &keeper_schema,
+     .doc = "liquidators"},
+    {.name = "liquidation", .kind = MS_F_SECTION, .offset = OFF(ms_config, liquidation),
+     .sub = &liq_schema, .doc = "fills and the loss waterfall"},
+    {.name = "stats", .kind = MS_F_SECTION, .offset = OFF(ms_config, stats), .sub = &stats_schema,
+     .doc = "cascade statistics"},
     {.name = "output", .kind = MS_F_SECTION, .offset = OFF(ms_config, output), .sub = &output_schema,
      .doc = "result-file options"},
 };

@@ -310,8 +310,11 @@ static ms_status load_dist(const ms_field *f, ms_dist *d, const ms_ynode *n, con
   /* The field's range applies to every value the distribution can draw. */
   double lo, hi;
   ms_dist_support(d, &lo, &hi);
-  ms_field tmp = *f;
-  if (!in_bounds(&tmp, lo) || !in_bounds(&tmp, hi)) {
+  /* A lognormal's support (0, inf) is open at 0: it satisfies "> 0". */
+  int lo_open = d->kind == MS_DIST_LOGNORMAL && lo != hi;
+  int lo_ok = lo_open ? (!(f->bounds & (MS_B_GE | MS_B_GT)) || f->min <= lo) : in_bounds(f, lo);
+  int hi_ok = isinf(hi) ? !(f->bounds & (MS_B_LE | MS_B_LT)) : in_bounds(f, hi);
+  if (!lo_ok || !hi_ok) {
     char b[120], los[48], his[48];
     bounds_text(f, b, sizeof b);
     if (pk == MS_F_DURATION && isfinite(lo)) ms_units_format_duration((int64_t)lo, los, sizeof los);

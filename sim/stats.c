@@ -33,6 +33,37 @@ static const col_def fixed_cols[] = {
      "largest fall of the exogenous price from a running peak"},
     {"jumps", MS_COL_I64, F(jumps), "count", "jumps of the exogenous price"},
     {"regime_switches", MS_COL_I64, F(regime_switches), "count", "regime switches"},
+    {"final_mark", MS_COL_F64, F(final_mark), "USD", "mark price (exogenous x exp(impact)) at the horizon"},
+    {"min_mark", MS_COL_F64, F(min_mark), "USD", "lowest mark price"},
+    {"max_impact", MS_COL_F64, F(max_impact), "fraction", "largest abs(exp(impact) - 1)"},
+    {"oracle_publishes", MS_COL_I64, F(oracle_publishes), "count", "oracle prices published"},
+    {"liquidations", MS_COL_I64, F(liquidations), "count", "liquidations (a keeper closed all or part of a position)"},
+    {"partial_liquidations", MS_COL_I64, F(partial_liquidations), "count", "liquidations that left part of the position open"},
+    {"induced_liquidations", MS_COL_I64, F(induced_liquidations), "count",
+     "liquidations the exogenous-only oracle price would not have triggered"},
+    {"liquidated_notional", MS_COL_F64, F(liquidated_notional), "USD", "closed units x mark at the fill"},
+    {"first_liquidation_time", MS_COL_F64, F(first_liquidation_time), "s", "time of the first liquidation (NaN: none)"},
+    {"recovered", MS_COL_I64, F(recovered), "count", "eligible accounts found healthy when the keeper acted"},
+    {"skipped_unprofitable", MS_COL_I64, F(skipped_unprofitable), "count", "keeper actions skipped for gas"},
+    {"max_pending", MS_COL_I64, F(max_pending), "count", "largest keeper backlog"},
+    {"penalties", MS_COL_F64, F(penalties), "USD", "liquidation penalties taken"},
+    {"keeper_rewards", MS_COL_F64, F(keeper_rewards), "USD", "penalties paid to keepers"},
+    {"bad_debt", MS_COL_F64, F(bad_debt), "USD", "shortfall of collateral + PnL at the fills"},
+    {"insurance_paid", MS_COL_F64, F(insurance_paid), "USD", "bad debt paid by the insurance fund"},
+    {"insurance_min", MS_COL_F64, F(insurance_min), "USD", "lowest insurance fund balance"},
+    {"insurance_end", MS_COL_F64, F(insurance_end), "USD", "insurance fund at the horizon"},
+    {"socialized_loss", MS_COL_F64, F(socialized_loss), "USD", "bad debt charged to profitable accounts"},
+    {"adl_notional", MS_COL_F64, F(adl_notional), "USD", "ADL'd units x bankruptcy price"},
+    {"uncovered_loss", MS_COL_F64, F(uncovered_loss), "USD", "bad debt no one could be charged"},
+    {"insolvent", MS_COL_I64, F(insolvent), "flag", "1 if bad debt went beyond the insurance fund"},
+    {"cascades", MS_COL_I64, F(cascades), "count", "cascades (liquidations no more than stats.cascade_gap apart)"},
+    {"largest_cascade_liquidations", MS_COL_I64, F(largest_cascade_liquidations), "count",
+     "liquidations in the cascade with the most notional"},
+    {"largest_cascade_notional", MS_COL_F64, F(largest_cascade_notional), "USD", "its liquidated notional"},
+    {"largest_cascade_depth", MS_COL_I64, F(largest_cascade_depth), "count",
+     "its generations of induced liquidations"},
+    {"amplification", MS_COL_F64, F(amplification), "ratio",
+     "liquidated notional / notional of non-induced liquidations (NaN: none; inf: all induced)"},
 };
 #undef F
 
@@ -136,6 +167,13 @@ typedef struct {
 } prob_def;
 
 static const prob_def prob_defs[] = {
+    {"insolvency", "bad debt beyond the insurance fund (insolvent = 1)", "insolvent", 0.0},
+    {"liquidation_any", "at least one liquidation", "liquidations", 0.0},
+    {"induced_any", "at least one induced liquidation", "induced_liquidations", 0.0},
+    {"bad_debt_any", "bad_debt > 0", "bad_debt", 0.0},
+    {"socialized_any", "socialized_loss > 0", "socialized_loss", 0.0},
+    {"adl_any", "adl_notional > 0", "adl_notional", 0.0},
+    {"uncovered_any", "uncovered_loss > 0", "uncovered_loss", 0.0},
     {"jump_any", "at least one jump of the exogenous price", "jumps", 0.0},
     {"drawdown_10pct", "max_drawdown > 10%", "max_drawdown", 0.10},
     {"drawdown_25pct", "max_drawdown > 25%", "max_drawdown", 0.25},
@@ -188,4 +226,83 @@ const ms_prob_row *ms_stats_find_prob(const ms_stats *st, const char *name) {
   for (int i = 0; i < st->nprob; i++)
     if (strcmp(st->probs[i].name, name) == 0) return &st->probs[i];
   return NULL;
+}
+
+/* ---- cascades ---- */
+
+static int grow_cascades(ms_cascade_buf *b) {
+  size_t cap = b->cap ? 2 * b->cap : 64;
+  ms_cascade_record *v = realloc(b->v, cap * sizeof *v);
+  if (!v) return -1;
+  b->v = v;
+  b->cap = cap;
+  return 0;
+}
+
+ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_liq_record *r,
+                                 size_t n, ms_cascade_buf *out, ms_error *err) {
+  size_t first_cascade = out->n;
+  double induced_notional = 0.0, total = 0.0;
+  size_t b = 0; /* first record of the current cascade */
+  int32_t best_gen_prefix = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (i > 0 && r[i].time - r[i - 1].time > cfg->stats.cascade_gap) b = i;
+    if (i == b) {
+      if (out->n == out->cap && grow_cascades(out))
+        return ms_error_set(err, MS_ERR_NOMEM, "out of memory for cascade records");
+      int64_t index = (int64_t)(out->n - first_cascade);
+      out->v[out->n++] = (ms_cascade_record){.path = row->path, .index = index,
+                                             .start = (double)r[i].time / 1000.0};
+      best_gen_prefix = 0;
+    }
+    ms_cascade_record *c = &out->v[out->n - 1];
+    /* Generation: 1 + the largest generation among this cascade's fills that
+     * the oracle price used had seen (fill time <= observation time). Records
+     * are in time order, so a scan back from i stops at the first older fill;
+     * the running maxima kept in .generation of earlier records make it O(log). */
+    int32_t gen = 0;
+    if (r[i].induced) {
+      size_t lo = b, hi = i; /* first index in [b, i) with time > obs_time */
+      while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (r[mid].time <= r[i].obs_time) lo = mid + 1; else hi = mid;
+      }
+      int32_t seen = 0;
+      if (lo > b) seen = (int32_t)r[lo - 1].cascade; /* running max stored below */
+      gen = 1 + seen;
+    }
+    r[i].generation = gen;
+    if (gen > best_gen_prefix) best_gen_prefix = gen;
+    r[i].cascade = best_gen_prefix; /* temporarily: running max of generations in the cascade */
+    c->end = (double)r[i].time / 1000.0;
+    c->liquidations++;
+    c->induced += r[i].induced;
+    c->notional += r[i].notional;
+    c->bad_debt += r[i].bad_debt;
+    if (gen > c->depth) c->depth = gen;
+    total += r[i].notional;
+    if (r[i].induced) induced_notional += r[i].notional;
+  }
+  /* Replace the running maxima by the cascade index. */
+  int64_t ci = -1;
+  for (size_t i = 0; i < n; i++) {
+    if (i == 0 || r[i].time - r[i - 1].time > cfg->stats.cascade_gap) ci++;
+    r[i].cascade = ci;
+  }
+  row->cascades = (int64_t)(out->n - first_cascade);
+  const ms_cascade_record *big = NULL;
+  for (size_t k = first_cascade; k < out->n; k++) {
+    const ms_cascade_record *c = &out->v[k];
+    if (!big || c->notional > big->notional ||
+        (c->notional == big->notional && c->liquidations > big->liquidations))
+      big = c;
+  }
+  if (big) {
+    row->largest_cascade_liquidations = big->liquidations;
+    row->largest_cascade_notional = big->notional;
+    row->largest_cascade_depth = big->depth;
+  }
+  double base = total - induced_notional;
+  row->amplification = n == 0 ? NAN : base > 0 ? total / base : INFINITY;
+  return MS_OK;
 }

@@ -26,10 +26,14 @@ static ms_path_summary *run_paths(const char *yaml, int64_t n) {
   ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
   if (!cfg) fail_msg("%s", err.msg);
   ms_engine *e;
-  assert_ok(ms_engine_new(&e, cfg, &err), &err);
+  ms_book *book;
+  struct ms_index_static *idx;
+  assert_ok(ms_engine_shared_new(cfg, &book, &idx, &err), &err);
+  assert_ok(ms_engine_new(&e, cfg, book, idx, &err), &err);
   ms_path_summary *rows = malloc((size_t)n * sizeof *rows);
   for (int64_t p = 0; p < n; p++) assert_ok(ms_engine_run_path(e, (uint64_t)p, &rows[p], NULL, &err), &err);
   ms_engine_free(e);
+  ms_engine_shared_free(book, idx);
   ms_config_free(cfg);
   return rows;
 }

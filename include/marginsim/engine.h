@@ -2,42 +2,112 @@
  * engine — the discrete-event loop of one path.
  *
  * A per-thread workspace: allocated once, then ms_engine_run_path() runs
- * path p from time 0 to the horizon and fills a summary row (and, when
- * asked, a trace of sampled values). Nothing is allocated inside the loop;
- * the workspace is reset between paths.
+ * path p from time 0 to the horizon: exogenous ticks, regime switches and
+ * jumps, market impact, oracle rounds, keeper actions and liquidations. It
+ * fills a summary row, a list of liquidation records and, when asked, a
+ * trace of sampled values. Nothing is allocated inside the loop except when
+ * a growable buffer (records, pools) outgrows every earlier path; the
+ * workspace is reset between paths by undoing what the path touched.
  */
 #ifndef MARGINSIM_ENGINE_H
 #define MARGINSIM_ENGINE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "marginsim/book.h"
 #include "marginsim/error.h"
 #include "marginsim/scenario.h"
 
-/** One row of /paths/summary. Money in USD, times in seconds unless noted. */
+/** One row of /paths/summary. Money in USD, times in seconds. */
 typedef struct ms_path_summary {
   uint64_t path;
-  double final_price;                    /* exogenous price at the horizon */
+  /* exogenous price */
+  double final_price;                    /* at the horizon */
   double min_price, max_price;           /* over the ticks and jumps of the path */
   double max_drawdown;                   /* largest fall from a running peak, fraction */
-  int64_t jumps;                         /* jumps of the exogenous price */
+  int64_t jumps;
   int64_t regime_switches;
   double time_in_regime[MS_MAX_REGIMES]; /* seconds */
+  /* mark and oracle */
+  double final_mark, min_mark;           /* mark = exogenous x exp(impact) */
+  double max_impact;                     /* largest |exp(impact) - 1| seen at a tick or fill */
+  int64_t oracle_publishes;
+  /* liquidations */
+  int64_t liquidations;                  /* keeper actions that closed (part of) a position */
+  int64_t partial_liquidations;
+  int64_t induced_liquidations;
+  double liquidated_notional;            /* closed units x mark at the fill */
+  double first_liquidation_time;         /* s; NaN if none */
+  int64_t recovered;                     /* eligible accounts found healthy when the keeper came */
+  int64_t skipped_unprofitable;          /* keeper actions skipped for gas */
+  int64_t max_pending;                   /* largest keeper backlog */
+  /* money */
+  double penalties;                      /* taken from liquidated accounts */
+  double keeper_rewards;                 /* penalties paid to keepers */
+  double bad_debt;                       /* shortfall of collateral + PnL at fills */
+  double insurance_paid;                 /* bad debt paid by the fund */
+  double insurance_min, insurance_end;   /* fund balance: lowest, final */
+  double socialized_loss;                /* charged to profitable accounts */
+  double adl_notional;                   /* ADL'd units x bankruptcy price */
+  double uncovered_loss;                 /* bad debt no one could be charged */
+  int64_t insolvent;                     /* 1 if bad debt went beyond the fund */
+  /* cascades (filled by stats from the records) */
+  int64_t cascades;
+  int64_t largest_cascade_liquidations;  /* of the cascade with the most notional */
+  double largest_cascade_notional;
+  int64_t largest_cascade_depth;         /* generations of induced liquidations */
+  double amplification;                  /* total / non-induced notional; NaN if none */
 } ms_path_summary;
+
+/** One liquidation (for /liquidations and the cascade statistics). */
+typedef struct ms_liq_record {
+  uint64_t path;
+  int64_t time;            /* ms of the fill */
+  int64_t obs_time;        /* ms when the oracle price used was observed */
+  int64_t account;
+  int32_t side;            /* +1 long, -1 short */
+  int32_t induced;         /* 1: the exogenous-only oracle price would not have made it eligible */
+  int32_t full;            /* 1: the whole position closed */
+  int32_t generation;      /* 0 if not induced, else 1 + the generation that moved the price (stats) */
+  int64_t cascade;         /* index of its cascade within the path (stats) */
+  double oracle_price;     /* USD */
+  double exog_oracle_price;/* USD, the same oracle observation without impact */
+  double mark_price;       /* USD, the fill price */
+  double qty;              /* units closed (market + ADL) */
+  double notional;         /* USD, qty x mark */
+  double bad_debt;         /* USD */
+  double penalty;          /* USD */
+  double adl_qty;          /* units closed by ADL at the bankruptcy price */
+  double delay;            /* s from discovery to the fill */
+} ms_liq_record;
 
 /** Sampled values of one path (for /timeseries). Arrays of ms_trace_len(). */
 typedef struct ms_trace {
-  double *price;                         /* exogenous price */
+  double *price;           /* exogenous price */
+  double *mark;
+  double *oracle;
   int32_t *regime;
+  double *open_interest;   /* USD, open units of both sides x mark */
+  double *insurance;       /* USD */
+  int32_t *liquidations;   /* in the interval ending at the sample */
 } ms_trace;
 
 /** Number of samples per traced path: t = 0, every, 2 every, ... <= horizon. */
 int64_t ms_trace_len(const ms_config *cfg);
 
+/* The sorted account index of a book (private to the engine). */
+struct ms_index_static;
+
 typedef struct ms_engine ms_engine;
 
-/** A workspace for @p cfg. */
-ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, ms_error *err);
+/**
+ * A workspace for @p cfg. With book.resample: per_run, @p book and @p index
+ * are the run's shared book and its sorted index (ms_engine_shared_new);
+ * with per_path both are NULL and the workspace draws its own.
+ */
+ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *book,
+                        const struct ms_index_static *index, ms_error *err);
 
 /** Free; NULL is a no-op. */
 void ms_engine_free(ms_engine *e);
@@ -48,5 +118,16 @@ void ms_engine_free(ms_engine *e);
  */
 ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, ms_trace *trace,
                              ms_error *err);
+
+/** The liquidation records of the last path (valid until the next run). */
+ms_liq_record *ms_engine_records(ms_engine *e, size_t *n);
+
+/** The book the last path ran on. */
+const ms_book *ms_engine_book(const ms_engine *e);
+
+/** The run's shared book and index (per_run books); NULLs for per_path. */
+ms_status ms_engine_shared_new(const ms_config *cfg, ms_book **book, struct ms_index_static **index,
+                               ms_error *err);
+void ms_engine_shared_free(ms_book *book, struct ms_index_static *index);
 
 #endif

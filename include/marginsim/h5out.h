@@ -34,6 +34,29 @@ ms_status ms_h5out_write_summary(ms_h5out *h, const ms_path_summary *rows, int64
 /** Write the trace of traced path @p k (k < output.timeseries.paths). */
 ms_status ms_h5out_write_trace(ms_h5out *h, int64_t k, const ms_trace *tr, ms_error *err);
 
+/** One row of /book: an account at the start of a path. */
+typedef struct ms_book_row {
+  int64_t account;
+  int64_t side;              /* +1 long, -1 short */
+  double collateral;         /* USD */
+  double quantity;           /* signed units */
+  double leverage;           /* entry notional / collateral */
+  double notional;           /* USD at the entry price */
+  double initial_margin;     /* USD required at entry */
+  double maintenance_margin; /* USD required at entry */
+  double liquidation_price;  /* USD oracle price at which it becomes eligible (0 / inf: never) */
+} ms_book_row;
+
+/** Write /book. */
+ms_status ms_h5out_write_book(ms_h5out *h, const ms_book_row *rows, int64_t n, const char *margin_model,
+                              ms_error *err);
+
+/** Append rows to /cascades. */
+ms_status ms_h5out_append_cascades(ms_h5out *h, const ms_cascade_record *c, size_t n, ms_error *err);
+
+/** Append rows to /liquidations (when output.liquidations is on). */
+ms_status ms_h5out_append_liquidations(ms_h5out *h, const ms_liq_record *r, size_t n, ms_error *err);
+
 /** Write /stats. */
 ms_status ms_h5out_write_stats(ms_h5out *h, const ms_stats *st, ms_error *err);
 

@@ -46,6 +46,7 @@ typedef struct ms_event {
   uint32_t pad;
   uint64_t seq;          /* insertion sequence */
   int64_t a, b;          /* payload (account id, token, ...) */
+  double x, y;           /* payload (observed prices, ...) */
   int64_t count;         /* TICK: consecutive ticks available, >= 1 */
 } ms_event;
 
@@ -74,6 +75,10 @@ void ms_queue_clock_advance(ms_queue *q, int64_t n);
 
 /** Push an event. Fails only when memory runs out. */
 ms_status ms_queue_push(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b);
+
+/** Push an event with two numbers of payload as well. */
+ms_status ms_queue_push_x(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b, double x,
+                          double y);
 
 /**
  * The next event in order. For a TICK, ev->count is the number of

@@ -40,6 +40,14 @@ typedef struct ms_transition_cfg {
   double v[MS_MAX_REGIMES][MS_MAX_REGIMES]; /* weights of the next regime; diagonal 0 */
 } ms_transition_cfg;
 
+typedef enum { MS_IMPACT_NONE = 0, MS_IMPACT_LINEAR, MS_IMPACT_SQRT } ms_impact_model;
+
+typedef struct ms_impact_cfg {
+  int model;             /* ms_impact_model */
+  double depth;          /* USD of signed flow that moves the price 1% */
+  int64_t half_life;     /* ms; 0 = the flow never decays */
+} ms_impact_cfg;
+
 typedef struct ms_market_cfg {
   double initial_price;  /* USD */
   int model;             /* ms_price_model */
@@ -49,7 +57,89 @@ typedef struct ms_market_cfg {
   char start_regime[MS_NAME_MAX]; /* a regime name or "stationary" */
   int start_index;       /* resolved: regime index, or -1 for stationary */
   double days_per_year;  /* for annualised vol and drift */
+  ms_impact_cfg impact;
 } ms_market_cfg;
+
+typedef enum { MS_RESAMPLE_PER_RUN = 0, MS_RESAMPLE_PER_PATH } ms_resample;
+
+typedef struct ms_book_cfg {
+  int64_t accounts;
+  ms_dist collateral;    /* USD */
+  ms_dist leverage;      /* entry notional / collateral */
+  double long_fraction;  /* probability that an account is long */
+  int resample;          /* ms_resample */
+} ms_book_cfg;
+
+#define MS_MAX_TIERS 32
+
+typedef struct ms_tier_cfg {
+  double floor;          /* USD notional where the tier starts */
+  double maintenance;    /* maintenance margin rate */
+  double initial;        /* initial margin rate */
+} ms_tier_cfg;
+
+typedef enum { MS_MARGIN_STATIC = 0, MS_MARGIN_TIERED } ms_margin_model;
+
+typedef struct ms_margin_cfg {
+  int model;             /* ms_margin_model */
+  double initial;        /* static: initial margin ratio of notional */
+  double maintenance;    /* static: maintenance margin ratio of notional */
+  int ntiers;
+  ms_tier_cfg tiers[MS_MAX_TIERS];
+} ms_margin_cfg;
+
+typedef enum { MS_ORACLE_PUSH = 0, MS_ORACLE_PULL } ms_oracle_kind;
+
+typedef struct ms_oracle_cfg {
+  int kind;              /* ms_oracle_kind */
+  double deviation;      /* push: relative move that starts a round */
+  int64_t heartbeat;     /* push: ms since the last publish that starts a round */
+  ms_dist latency;       /* ms from a round's observation to its publish */
+  int64_t interval;      /* pull: ms between observations */
+  int64_t twap;          /* ms window of the reported time-weighted mean; 0 = spot */
+} ms_oracle_cfg;
+
+#define MS_MAX_OUTAGES 8
+
+typedef struct ms_window_cfg {
+  int64_t start;         /* ms */
+  int64_t duration;      /* ms */
+} ms_window_cfg;
+
+typedef struct ms_capacity_cfg {
+  int64_t per_block;     /* liquidations per block; 0 = unlimited */
+  int64_t block_time;    /* ms */
+} ms_capacity_cfg;
+
+typedef struct ms_congestion_cfg {
+  double per_pending;    /* delay factor = 1 + per_pending * pending, ... */
+  double max_factor;     /* ... capped here */
+} ms_congestion_cfg;
+
+typedef struct ms_keeper_cfg {
+  ms_dist delay;         /* ms from discovery to action */
+  ms_capacity_cfg capacity;
+  ms_congestion_cfg congestion;
+  double gas_cost;       /* USD; a liquidation paying the keeper less is skipped */
+  int noutages;
+  ms_window_cfg outages[MS_MAX_OUTAGES];
+} ms_keeper_cfg;
+
+typedef enum { MS_LIQ_FULL = 0, MS_LIQ_PARTIAL } ms_liq_mode;
+typedef enum { MS_SHORTFALL_SOCIALIZE = 0, MS_SHORTFALL_ADL } ms_shortfall;
+
+typedef struct ms_liquidation_cfg {
+  int mode;              /* ms_liq_mode */
+  double min_close;      /* partial: least fraction of the position closed */
+  double penalty;        /* fraction of closed notional */
+  double keeper_share;   /* fraction of the penalty paid to the keeper */
+  double insurance_fund; /* USD at the start of each path */
+  int shortfall;         /* ms_shortfall */
+} ms_liquidation_cfg;
+
+typedef struct ms_stats_cfg {
+  int64_t cascade_gap;   /* ms: longest gap inside one cascade */
+} ms_stats_cfg;
 
 typedef struct ms_timeseries_cfg {
   int64_t paths;         /* record the first this many paths */
@@ -60,6 +150,7 @@ typedef struct ms_output_cfg {
   ms_timeseries_cfg timeseries;
   int64_t compression;   /* gzip level of chunked datasets, 0 = none */
   int64_t chunk_paths;   /* paths per write batch */
+  int liquidations;      /* write /liquidations */
 } ms_output_cfg;
 
 typedef struct ms_config {
@@ -69,6 +160,12 @@ typedef struct ms_config {
   int64_t horizon;       /* ms */
   int64_t step;          /* ms, the exogenous tick */
   ms_market_cfg market;
+  ms_book_cfg book;
+  ms_margin_cfg margin;
+  ms_oracle_cfg oracle;
+  ms_keeper_cfg keepers;
+  ms_liquidation_cfg liquidation;
+  ms_stats_cfg stats;
   ms_output_cfg output;
 
   /* Provenance, not scenario keys. */

@@ -1,0 +1,36 @@
+/*
+ * engine_int — what the engine's tests may reach: the per-path account state,
+ * and a hook to replace the account index by another way of finding
+ * eligible accounts and ADL counterparties (the brute-force twin).
+ */
+#ifndef MS_ENGINE_INT_H
+#define MS_ENGINE_INT_H
+
+#include "accounts.h"
+#include "acctindex.h"
+#include "marginsim/engine.h"
+#include "marginsim/margin.h"
+
+typedef struct ms_finder_ops {
+  /* Open accounts that may be eligible at oracle price P (a superset). */
+  int (*candidates)(void *self, const ms_accounts *a, const ms_margin *m, double P, double E,
+                    ms_idbuf *out);
+  /* An open account changed, or was a candidate and is not eligible. */
+  int (*rekey)(void *self, const ms_accounts *a, const ms_margin *m, int64_t id, double E);
+  /* Best-ranked open account of a side for ADL, or -1. */
+  int64_t (*adl_next)(void *self, const ms_accounts *a, int side);
+} ms_finder_ops;
+
+/** Replace the account index (NULL ops: back to the index). */
+void ms_engine_set_finder(ms_engine *e, const ms_finder_ops *ops, void *self);
+
+/** The account state after the last path. */
+const ms_accounts *ms_engine_accounts(const ms_engine *e);
+
+/** The margin model of the workspace. */
+const ms_margin *ms_engine_margin(const ms_engine *e);
+
+/** Final mark price of the last path. */
+double ms_engine_final_mark(const ms_engine *e);
+
+#endif

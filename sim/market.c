@@ -1,0 +1,87 @@
+/*
+ * market — impact of the decaying liquidation flow (see market.h).
+ *
+ * Between fills Q(t) = Q(t0) 2^(-(t - t0) / half_life); a tick that follows a
+ * tick uses the precomputed one-step factor, anything else exp2 of the gap.
+ */
+#include "marginsim/market.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define IMPACT_FLOOR 1e-12
+
+struct ms_market {
+  int model;             /* ms_impact_model */
+  double depth;          /* USD per 1% */
+  double half_life;      /* ms; 0 = no decay */
+  int64_t step;          /* ms */
+  double step_factor;    /* 2^(-step / half_life) */
+  double q;              /* USD, as of t */
+  int64_t t;             /* ms */
+  double impact;         /* log impact as of t */
+};
+
+ms_status ms_market_new(ms_market **out, const ms_config *cfg, ms_error *err) {
+  ms_market *m = calloc(1, sizeof *m);
+  if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  m->model = cfg->market.impact.model;
+  m->depth = cfg->market.impact.depth;
+  m->half_life = (double)cfg->market.impact.half_life;
+  m->step = cfg->step;
+  m->step_factor = m->half_life > 0 ? exp2(-(double)cfg->step / m->half_life) : 1.0;
+  *out = m;
+  return MS_OK;
+}
+
+void ms_market_free(ms_market *m) { free(m); }
+
+void ms_market_reset(ms_market *m) {
+  m->q = 0.0;
+  m->t = 0;
+  m->impact = 0.0;
+}
+
+double ms_market_impact(const ms_market *m) { return m->impact; }
+int ms_market_active(const ms_market *m) { return m->q != 0.0; }
+double ms_market_flow(const ms_market *m) { return m->q; }
+
+static double law(const ms_market *m, double q) {
+  switch (m->model) {
+  case MS_IMPACT_LINEAR: return 0.01 * q / m->depth;
+  case MS_IMPACT_SQRT: return copysign(0.01 * sqrt(fabs(q) / m->depth), q);
+  default: return 0.0;
+  }
+}
+
+static void recompute(ms_market *m) {
+  m->impact = law(m, m->q);
+  if (fabs(m->impact) < IMPACT_FLOOR) m->q = m->impact = 0.0;
+}
+
+static double decayed(const ms_market *m, int64_t t) {
+  if (m->q == 0.0 || t == m->t || m->half_life <= 0) return m->q;
+  int64_t dt = t - m->t;
+  return m->q * (dt == m->step ? m->step_factor : exp2(-(double)dt / m->half_life));
+}
+
+double ms_market_impact_at(const ms_market *m, int64_t t) {
+  if (m->q == 0.0) return 0.0;
+  double imp = law(m, decayed(m, t));
+  return fabs(imp) < IMPACT_FLOOR ? 0.0 : imp;
+}
+
+void ms_market_advance(ms_market *m, int64_t t) {
+  if (m->q != 0.0 && t != m->t && m->half_life > 0) {
+    m->q = decayed(m, t);
+    recompute(m);
+  }
+  m->t = t;
+}
+
+void ms_market_fill(ms_market *m, int64_t t, double signed_notional) {
+  ms_market_advance(m, t);
+  if (m->model == MS_IMPACT_NONE) return;
+  m->q += signed_notional;
+  recompute(m);
+}
