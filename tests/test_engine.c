@@ -1,0 +1,391 @@
+/*
+ * test_engine — the liquidation engine.
+ *
+ *  - The indexed engine and a brute-force twin (every open account checked
+ *    at every eligibility check; ADL counterparties ranked by a full scan)
+ *    agree liquidation for liquidation, bit for bit, on randomized scenarios
+ *    with impact, partial mode, tiers, delays, capacity, socialize and ADL.
+ *  - Money is conserved to the cent on every path.
+ *  - The first liquidation of a long and of a short happens where the
+ *    published liquidation-price formulas put it (dYdX for static margin,
+ *    Binance's bracket formula for tiered).
+ *  - An eligible account that recovers before its keeper acts is not
+ *    liquidated (replayed from the price trace).
+ *  - Block capacity is never exceeded.
+ */
+#include <math.h>
+
+#include "engine_int.h"
+#include "marginsim/engine.h"
+#include "marginsim/stats.h"
+#include "testutil.h"
+
+/* ---- a workspace for a scenario ---- */
+
+typedef struct {
+  ms_config *cfg;
+  ms_book *book;
+  struct ms_index_static *idx;
+  ms_engine *e;
+} rig;
+
+static void rig_open(rig *r, const char *yaml) {
+  ms_error err;
+  memset(r, 0, sizeof *r);
+  r->cfg = load_yaml(yaml, NULL, 0, &err);
+  if (!r->cfg) fail_msg("%s\n%s", err.msg, yaml);
+  assert_ok(ms_engine_shared_new(r->cfg, &r->book, &r->idx, &err), &err);
+  assert_ok(ms_engine_new(&r->e, r->cfg, r->book, r->idx, &err), &err);
+}
+
+static void rig_close(rig *r) {
+  ms_engine_free(r->e);
+  ms_engine_shared_free(r->book, r->idx);
+  ms_config_free(r->cfg);
+}
+
+/* ---- the brute-force twin ---- */
+
+static int bf_candidates(void *self, const ms_accounts *a, const ms_margin *m, double P, double E,
+                         ms_idbuf *out) {
+  (void)self; (void)m; (void)P; (void)E;
+  for (int64_t i = 0; i < a->book->n; i++)
+    if (ms_accounts_status(a, i) == MS_ACCT_OPEN && ms_idbuf_push(out, i)) return -1;
+  return 0;
+}
+
+static int bf_rekey(void *self, const ms_accounts *a, const ms_margin *m, int64_t id, double E) {
+  (void)self; (void)a; (void)m; (void)id; (void)E;
+  return 0;
+}
+
+static int64_t bf_adl_next(void *self, const ms_accounts *a, int side) {
+  (void)self;
+  int64_t best = -1;
+  double bk = 0;
+  for (int64_t i = 0; i < a->book->n; i++) {
+    if (ms_accounts_status(a, i) != MS_ACCT_OPEN || ms_side_of(ms_accounts_qty(a, i)) != side) continue;
+    double k = ms_accounts_adl_key(a, i);
+    if (best < 0 || k < bk) { best = i; bk = k; }
+  }
+  return best;
+}
+
+static const ms_finder_ops brute_force = {bf_candidates, bf_rekey, bf_adl_next};
+
+/* ---- randomized scenarios ---- */
+
+static uint64_t lcg(uint64_t *x) {
+  *x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
+  return *x >> 33;
+}
+
+static void random_scenario(char *buf, size_t n, uint64_t trial) {
+  uint64_t x = trial * 7919 + 17;
+  static const char *margins[] = {
+      "margin: {model: static, initial: 0.05, maintenance: 0.03}",
+      "margin: {model: tiered, tiers: [{floor: 0, maintenance: 0.01, initial: 0.02}, "
+      "{floor: 20000, maintenance: 0.02, initial: 0.04}, {floor: 60000, maintenance: 0.04, initial: 0.08}, "
+      "{floor: 150000, maintenance: 0.1, initial: 0.2}]}"};
+  static const char *impacts[] = {"{model: sqrt, depth: 2e5, half_life: 5m}",
+                                  "{model: linear, depth: 5e5, half_life: 2m}",
+                                  "{model: sqrt, depth: 1e6, half_life: 0s}", "{model: none}"};
+  static const char *delays[] = {"{dist: fixed, value: 0s}", "{dist: exponential, mean: 20s}",
+                                 "{dist: lognormal, median: 10s, sigma: 1}", "{dist: uniform, min: 1s, max: 2m}"};
+  static const char *oracles[] = {
+      "{kind: push, deviation: 0.003, heartbeat: 10m, latency: {dist: exponential, mean: 5s}}",
+      "{kind: pull, interval: 3s, latency: {dist: uniform, min: 0s, max: 8s}}",
+      "{kind: push, deviation: 0.002, heartbeat: 5m, latency: 2s, twap: 30s}",
+      "{kind: pull, interval: 1s, latency: 0s}"};
+  int tiered = (int)(lcg(&x) % 2);
+  snprintf(buf, n,
+           "seed: %llu\nhorizon: 4h\nstep: 1s\n"
+           "market:\n  initial_price: 1000\n  impact: %s\n"
+           "  regimes:\n    - {name: a, vol: 1.5, drift: -3, mean_duration: 1h}\n"
+           "    - {name: b, vol: 3.0, drift: 2, mean_duration: 20m, jumps: {rate: 24/d, mean: -0.03, sd: 0.04}}\n"
+           "book:\n  accounts: %d\n  collateral: {dist: lognormal, median: 2000, sigma: 1.0}\n"
+           "  leverage: {dist: uniform, min: 1, max: %s}\n  long_fraction: 0.6\n"
+           "%s\n"
+           "oracle: %s\n"
+           "keepers:\n  delay: %s\n  capacity: {per_block: %d, block_time: 12s}\n"
+           "  congestion: {per_pending: %s, max_factor: 5}\n  gas_cost: %s\n"
+           "  outages: [{start: 1h, duration: %s}]\n"
+           "liquidation:\n  mode: %s\n  min_close: 0.25\n  penalty: 0.01\n  keeper_share: 0.5\n"
+           "  insurance_fund: %s\n  shortfall: %s\n",
+           (unsigned long long)trial, impacts[lcg(&x) % 4], 150 + (int)(lcg(&x) % 200),
+           tiered ? "12" : "20", margins[tiered], oracles[lcg(&x) % 4], delays[lcg(&x) % 4],
+           (int)(lcg(&x) % 3) * 2, lcg(&x) % 2 ? "0" : "0.2", lcg(&x) % 3 ? "0" : "3",
+           lcg(&x) % 2 ? "0s" : "10m", lcg(&x) % 2 ? "full" : "partial", lcg(&x) % 2 ? "2000" : "50000",
+           lcg(&x) % 2 ? "socialize" : "adl");
+}
+
+static void compare_records(const ms_liq_record *a, const ms_liq_record *b, size_t n, uint64_t path) {
+  for (size_t i = 0; i < n; i++) {
+    if (a[i].time != b[i].time || a[i].account != b[i].account || a[i].qty != b[i].qty ||
+        a[i].mark_price != b[i].mark_price || a[i].bad_debt != b[i].bad_debt ||
+        a[i].penalty != b[i].penalty || a[i].adl_qty != b[i].adl_qty || a[i].induced != b[i].induced)
+      fail_msg("path %llu liquidation %zu: indexed (t %lld, account %lld, qty %.17g) vs brute force "
+               "(t %lld, account %lld, qty %.17g)", (unsigned long long)path, i, (long long)a[i].time,
+               (long long)a[i].account, a[i].qty, (long long)b[i].time, (long long)b[i].account, b[i].qty);
+    if (memcmp(&a[i], &b[i], sizeof a[i])) fail_msg("path %llu liquidation %zu differs", (unsigned long long)path, i);
+  }
+}
+
+/* Per-path money identity (docs/engine.md, "Money"):
+ *   collateral in + PnL = collateral out + keeper rewards + fund change - uncovered socialized loss
+ * with PnL = realised + unrealised at the final mark and collateral out = final
+ * equity at the final mark; plus the waterfall's own identities. */
+static double check_money(rig *r, const ms_path_summary *s) {
+  const ms_accounts *a = ms_engine_accounts(r->e);
+  const ms_book *b = r->book;
+  double pf = ms_engine_final_mark(r->e), E = b->entry;
+  long double cin = 0, pnl = 0, cout = 0;
+  for (int64_t i = 0; i < b->n; i++) {
+    const ms_acct *x = ms_accounts_peek(a, i);
+    double q = ms_accounts_qty(a, i), C = ms_accounts_collateral(a, i);
+    cin += b->collateral[i];
+    pnl += (x ? x->realized : 0.0) + q * (pf - E);
+    cout += C + q * (pf - E);
+  }
+  const ms_liquidation_cfg *lc = &r->cfg->liquidation;
+  double fund_change = s->insurance_end - lc->insurance_fund;
+  double uncovered_social = lc->shortfall == MS_SHORTFALL_SOCIALIZE ? s->uncovered_loss : 0.0;
+  double gap = (double)(cin + pnl - (cout + s->keeper_rewards + fund_change - uncovered_social));
+  if (fabs(gap) > 0.01)
+    fail_msg("path %llu: money not conserved: in %.4Lf + PnL %.4Lf vs out %.4Lf + keepers %.4f + fund %.4f - "
+             "uncovered %.4f (gap %.6f)", (unsigned long long)s->path, cin, pnl, cout, s->keeper_rewards,
+             fund_change, uncovered_social, gap);
+  /* the fund: fees in, bad debt out */
+  assert_true(fabs(fund_change - ((s->penalties - s->keeper_rewards) - s->insurance_paid)) < 0.01);
+  if (lc->shortfall == MS_SHORTFALL_SOCIALIZE)
+    assert_true(fabs(s->bad_debt - (s->insurance_paid + s->socialized_loss + s->uncovered_loss)) < 0.01);
+  assert_true(s->insurance_end >= -1e-6 && s->insurance_min <= s->insurance_end + 1e-9);
+  return gap;
+}
+
+static void test_engine__index_agrees_with_brute_force(void **state) {
+  (void)state;
+  int64_t total = 0, partial = 0, induced = 0, social = 0, adl = 0, skipped = 0, recovered = 0;
+  for (uint64_t trial = 0; trial < 24; trial++) {
+    char yaml[4096];
+    random_scenario(yaml, sizeof yaml, trial);
+    rig r, bf;
+    rig_open(&r, yaml);
+    rig_open(&bf, yaml);
+    ms_engine_set_finder(bf.e, &brute_force, NULL);
+    for (uint64_t p = 0; p < 6; p++) {
+      ms_path_summary s1, s2;
+      ms_error err;
+      assert_ok(ms_engine_run_path(r.e, p, &s1, NULL, &err), &err);
+      check_money(&r, &s1);
+      assert_ok(ms_engine_run_path(bf.e, p, &s2, NULL, &err), &err);
+      check_money(&bf, &s2);
+      size_t n1, n2;
+      ms_liq_record *r1 = ms_engine_records(r.e, &n1), *r2 = ms_engine_records(bf.e, &n2);
+      if (n1 != n2) fail_msg("trial %llu path %llu: %zu liquidations indexed, %zu brute force\n%s",
+                             (unsigned long long)trial, (unsigned long long)p, n1, n2, yaml);
+      compare_records(r1, r2, n1, p);
+      if (memcmp(&s1, &s2, sizeof s1)) fail_msg("trial %llu path %llu: summaries differ", (unsigned long long)trial,
+                                               (unsigned long long)p);
+      total += s1.liquidations;
+      partial += s1.partial_liquidations;
+      induced += s1.induced_liquidations;
+      social += s1.socialized_loss > 0;
+      adl += s1.adl_notional > 0;
+      skipped += s1.skipped_unprofitable;
+      recovered += s1.recovered;
+    }
+    rig_close(&r);
+    rig_close(&bf);
+  }
+  /* Every feature under test was exercised. */
+  print_message("liquidations %lld, partial %lld, induced %lld, paths socialized %lld, adl %lld, "
+                "skipped %lld, recovered %lld\n", (long long)total, (long long)partial, (long long)induced,
+                (long long)social, (long long)adl, (long long)skipped, (long long)recovered);
+  assert_true(total > 1000 && partial > 50 && induced > 50 && social > 0 && adl > 0 && skipped > 0 &&
+              recovered > 0);
+}
+
+/* ---- analytic liquidation prices ---- */
+
+/* dYdX's isolated liquidation price p' = (e - s p) / (|s| MMF - s)
+ * (../shared/reference/margin-parameters.md 3.2). */
+static double dydx_liq_price(double e, double s, double p, double mmf) {
+  return (e - s * p) / (fabs(s) * mmf - s);
+}
+
+/* Binance's bracket formula liq = (WB + cum - qty entry) / (|qty| (mmr - side)), side = +1 long
+ * (margin-parameters.md 1.3); the bracket is the one the result falls in. */
+static double binance_liq_price(double wb, double qty, double entry, const double *floor, const double *mmr,
+                                const double *cum, int ntiers) {
+  double side = qty > 0 ? 1 : -1;
+  for (int k = 0; k < ntiers; k++) {
+    double p = (wb + cum[k] - qty * entry) / (fabs(qty) * (mmr[k] - side));
+    double nv = fabs(qty) * p;
+    if (nv >= floor[k] && (k + 1 == ntiers || nv < floor[k + 1])) return p;
+  }
+  return NAN;
+}
+
+static void first_liquidation(const char *yaml, double want, int is_long) {
+  rig r;
+  rig_open(&r, yaml);
+  ms_path_summary s;
+  ms_error err;
+  assert_ok(ms_engine_run_path(r.e, 0, &s, NULL, &err), &err);
+  size_t n;
+  ms_liq_record *rec = ms_engine_records(r.e, &n);
+  if (n != 1) fail_msg("expected one liquidation, got %zu", n);
+  /* Oracle = mark at every 1 s tick; the price drifts at a known rate. */
+  double drift = (r.cfg->market.regimes[0].drift - 0.5 * pow(r.cfg->market.regimes[0].vol, 2)) /
+                 (365.0 * 86400.0);
+  double before = 1000.0 * exp(drift * ((double)rec[0].time / 1000.0 - 1.0));
+  double rel = 1e-7; /* the 1e-6 volatility's noise over the path */
+  if (is_long) {
+    assert_true(rec[0].oracle_price < want * (1 + rel));
+    assert_true(before >= want * (1 - rel));
+  } else {
+    assert_true(rec[0].oracle_price > want * (1 - rel));
+    assert_true(before <= want * (1 + rel));
+  }
+  print_message("%s: analytic %.6f, liquidated at oracle %.6f (t = %lld s, previous tick %.6f)\n",
+                is_long ? "long" : "short", want, rec[0].oracle_price, (long long)rec[0].time / 1000, before);
+  rig_close(&r);
+}
+
+static const char *det_base =
+    "horizon: 1d\nstep: 1s\n"
+    "market: {initial_price: 1000, impact: {model: none}, regimes: [{vol: 0.000001, drift: %s}]}\n"
+    "book: {accounts: 1, collateral: %s, leverage: %s, long_fraction: %s}\n"
+    "%s\n"
+    "oracle: {kind: pull, interval: 1s, latency: 0s}\n"
+    "keepers: {delay: 0s}\n";
+
+static void test_engine__liquidation_price_static_matches_dydx(void **state) {
+  (void)state;
+  char y[2048];
+  /* long: 10,000 USD at 10x, 3% maintenance; the price falls 40%/day */
+  snprintf(y, sizeof y, det_base, "-300", "10000", "10", "1", "margin: {initial: 0.05, maintenance: 0.03}");
+  first_liquidation(y, dydx_liq_price(10000, 100, 1000, 0.03), 1);
+  /* short: 7,000 USD at 15x, 2% maintenance; the price rises */
+  snprintf(y, sizeof y, det_base, "200", "7000", "15", "0", "margin: {initial: 0.06, maintenance: 0.02}");
+  first_liquidation(y, dydx_liq_price(7000, -105, 1000, 0.02), 0);
+}
+
+static void test_engine__liquidation_price_tiered_matches_binance(void **state) {
+  (void)state;
+  /* Binance BTCUSDT 2021-03-18 brackets, with the cum amounts as published
+   * (margin-parameters.md 1.2) rather than derived. */
+  const double floor[] = {0, 5e4, 2.5e5, 1e6, 1e7, 2e7, 5e7, 1e8, 2e8, 3e8};
+  const double mmr[] = {0.004, 0.005, 0.01, 0.025, 0.05, 0.1, 0.125, 0.15, 0.25, 0.5};
+  const double cum[] = {0, 50, 1300, 16300, 266300, 1266300, 2516300, 5016300, 25016300, 100016300};
+  char y[2048];
+  /* long of 600,000 USD notional (bracket 3, MMR 1%) on 30,000 USD at 20x */
+  snprintf(y, sizeof y, det_base, "-300", "30000", "20", "1", "margin: {model: tiered}");
+  first_liquidation(y, binance_liq_price(30000, 600, 1000, floor, mmr, cum, 10), 1);
+  /* short of 2,000,000 USD notional (bracket 4, MMR 2.5%) on 200,000 USD at 10x */
+  snprintf(y, sizeof y, det_base, "300", "200000", "10", "0", "margin: {model: tiered}");
+  first_liquidation(y, binance_liq_price(200000, -2000, 1000, floor, mmr, cum, 10), 0);
+  /* a long that crosses into a lower bracket as the price falls: 60,000 USD notional
+   * at 1000 (bracket 2) on 1,000 USD at 60x is liquidated below 50,000 notional */
+  snprintf(y, sizeof y, det_base, "-300", "600", "100", "1", "margin: {model: tiered}");
+  first_liquidation(y, binance_liq_price(600, 60, 1000, floor, mmr, cum, 10), 1);
+}
+
+/* ---- recovery before the keeper acts ---- */
+
+static void test_engine__recovered_account_is_left_alone(void **state) {
+  (void)state;
+  /* One long; oracle = mark at every tick; a keeper acts exactly 10 minutes
+   * after discovery. Replay from the per-second price trace. */
+  const char *y =
+      "horizon: 6h\nstep: 1s\npaths: 1\n"
+      "market: {initial_price: 1000, impact: {model: none}, regimes: [{vol: 0.9}]}\n"
+      "book: {accounts: 1, collateral: 1000, leverage: 15, long_fraction: 1}\n"
+      "margin: {initial: 0.05, maintenance: 0.03}\n"
+      "oracle: {kind: pull, interval: 1s, latency: 0s}\n"
+      "keepers: {delay: 10m}\n"
+      "output: {timeseries: {paths: 1, every: 1s}}\n";
+  rig r;
+  rig_open(&r, y);
+  int64_t L = ms_trace_len(r.cfg);
+  double *price = malloc((size_t)L * sizeof(double) * 5);
+  int32_t *ints = malloc((size_t)L * sizeof(int32_t) * 2);
+  ms_trace tr = {price, price + L, price + 2 * L, ints, price + 3 * L, price + 4 * L, ints + L};
+  double T = dydx_liq_price(1000, 15, 1000, 0.03);
+  int64_t recoveries = 0, agreed = 0;
+  for (uint64_t p = 0; p < 300; p++) {
+    ms_path_summary s;
+    ms_error err;
+    assert_ok(ms_engine_run_path(r.e, p, &s, &tr, &err), &err);
+    /* replay */
+    int64_t t = -1, liq_at = -1, recovered = 0, D = 600;
+    for (int64_t k = 1; k < L && liq_at < 0; k++) {
+      if (t < 0 && tr.oracle[k] < T) t = k;
+      if (t >= 0 && k == t + D) {
+        if (tr.oracle[k] < T) liq_at = k;
+        else { recovered++; t = -1; }
+      }
+    }
+    size_t n;
+    ms_liq_record *rec = ms_engine_records(r.e, &n);
+    if (liq_at < 0) assert_int_equal(n, 0);
+    else {
+      assert_int_equal(n, 1);
+      assert_int_equal(rec[0].time, liq_at * 1000);
+    }
+    assert_int_equal(s.recovered, recovered);
+    recoveries += recovered;
+    agreed++;
+  }
+  print_message("%lld paths replayed, %lld recoveries\n", (long long)agreed, (long long)recoveries);
+  assert_true(recoveries > 5);
+  free(price);
+  free(ints);
+  rig_close(&r);
+}
+
+/* ---- capacity ---- */
+
+static void test_engine__block_capacity_never_exceeded(void **state) {
+  (void)state;
+  const char *y =
+      "horizon: 6h\nstep: 1s\n"
+      "market: {initial_price: 1000, impact: {model: sqrt, depth: 1e6, half_life: 10m},\n"
+      "         regimes: [{vol: 2.0, drift: -5, jumps: {rate: 12/d, mean: -0.05, sd: 0.02}}]}\n"
+      "book: {accounts: 2000, leverage: {dist: uniform, min: 5, max: 20}}\n"
+      "keepers: {delay: {dist: exponential, mean: 5s}, capacity: {per_block: 3, block_time: 12s}}\n";
+  rig r;
+  rig_open(&r, y);
+  int64_t total = 0, full_blocks = 0;
+  for (uint64_t p = 0; p < 5; p++) {
+    ms_path_summary s;
+    ms_error err;
+    assert_ok(ms_engine_run_path(r.e, p, &s, NULL, &err), &err);
+    size_t n;
+    ms_liq_record *rec = ms_engine_records(r.e, &n);
+    for (size_t i = 0; i < n;) {
+      size_t j = i;
+      while (j < n && rec[j].time == rec[i].time) j++;
+      assert_int_equal(rec[i].time % 12000, 0); /* liquidations land in blocks */
+      if (j - i > 3) fail_msg("path %llu: %zu liquidations in the block at %lld ms", (unsigned long long)p,
+                              j - i, (long long)rec[i].time);
+      full_blocks += j - i == 3;
+      i = j;
+    }
+    total += (int64_t)n;
+  }
+  assert_true(total > 100 && full_blocks > 10); /* the limit was binding */
+  rig_close(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_engine__index_agrees_with_brute_force),
+      cmocka_unit_test(test_engine__liquidation_price_static_matches_dydx),
+      cmocka_unit_test(test_engine__liquidation_price_tiered_matches_binance),
+      cmocka_unit_test(test_engine__recovered_account_is_left_alone),
+      cmocka_unit_test(test_engine__block_capacity_never_exceeded),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
