@@ -41,16 +41,24 @@ static ms_status fill_sorted(ms_index_static *s, const ms_book *b, const ms_marg
 }
 
 ms_status ms_index_static_build(ms_index_static **out, const ms_book *b, const ms_margin *m,
-                                ms_error *err) {
+                                int per_path, ms_error *err) {
   *out = NULL;
   if (b->n > INT32_MAX) return ms_error_set(err, MS_ERR_INPUT, "book.accounts: at most %d", INT32_MAX);
   ms_index_static *s = calloc(1, sizeof *s);
   if (!s) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   int separate = ms_margin_get_type(m)->key_mode != MS_KEY_COLLATERAL;
+  /* A per-run book is sorted once: each side gets exactly its accounts. A
+   * per-path book changes sides every path: each side can then hold the
+   * whole book, so that rebuilds never allocate. */
+  int64_t cap[2] = {b->n, b->n};
+  if (!per_path) {
+    cap[0] = cap[1] = 0;
+    for (int64_t i = 0; i < b->n; i++) cap[ms_side_of(b->qty[i])]++;
+  }
   for (int side = 0; side < 2; side++) {
-    /* Each side can hold the whole book; sized once so per-path rebuilds never allocate. */
-    s->liq[side] = malloc((size_t)(b->n ? b->n : 1) * sizeof(ms_keyed));
-    s->adl[side] = separate ? malloc((size_t)(b->n ? b->n : 1) * sizeof(ms_keyed)) : NULL;
+    size_t sz = (size_t)(cap[side] ? cap[side] : 1) * sizeof(ms_keyed);
+    s->liq[side] = malloc(sz);
+    s->adl[side] = separate ? malloc(sz) : NULL;
     if (!s->liq[side] || (separate && !s->adl[side])) {
       ms_index_static_free(s);
       return ms_error_set(err, MS_ERR_NOMEM, "out of memory for the account index");

@@ -33,8 +33,9 @@ typedef struct ms_index_static {
   ms_keyed *adl[2];        /* by (ADL key, id); may alias liq */
 } ms_index_static;
 
+/* per_path: room for re-sorting books drawn anew each path. */
 ms_status ms_index_static_build(ms_index_static **out, const ms_book *b, const ms_margin *m,
-                                ms_error *err);
+                                int per_path, ms_error *err);
 /* Re-sort for a newly drawn book of the same size. */
 ms_status ms_index_static_rebuild(ms_index_static *s, const ms_book *b, const ms_margin *m, ms_error *err);
 void ms_index_static_free(ms_index_static *s);

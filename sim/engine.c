@@ -120,7 +120,7 @@ ms_status ms_engine_shared_new(const ms_config *cfg, ms_book **book, ms_index_st
   ms_status s = ms_margin_new(&m, cfg, err);
   if (!s) s = ms_book_new(book, cfg, err);
   if (!s) s = ms_book_draw(*book, cfg, MS_PATH_RUN, m, err);
-  if (!s) s = ms_index_static_build(index, *book, m, err);
+  if (!s) s = ms_index_static_build(index, *book, m, 0, err);
   ms_margin_free(m);
   if (s) {
     ms_engine_shared_free(*book, *index);
@@ -152,7 +152,7 @@ ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *bo
     /* per_path: a book of the right size now, drawn for each path. */
     s = ms_book_new(&e->own_book, cfg, err);
     if (!s) s = ms_book_draw(e->own_book, cfg, 0, e->mg, err);
-    if (!s) s = ms_index_static_build(&e->own_ist, e->own_book, e->mg, err);
+    if (!s) s = ms_index_static_build(&e->own_ist, e->own_book, e->mg, 1, err);
     book = e->own_book;
     index = e->own_ist;
   }
@@ -239,6 +239,9 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) 
       *st = ms_oracle_on_mark(e->orc, t + (k - 1) * step, e->lp, e->lp, e->q, &started);
     }
   } else {
+    int twap = ms_oracle_samples_ticks(e->orc);
+    double lo, hi;
+    ms_oracle_band(e->orc, &lo, &hi);
     for (; k < m; k++) {
       int64_t tk = t + k * step;
       double x = lp[k];
@@ -248,8 +251,8 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) 
       observe_mark(e, lm, imp);
       e->lp = x;
       int started = 0;
-      if (ms_oracle_samples_ticks(e->orc)) *st = ms_oracle_tick(e->orc, tk, lm, x, e->q, &started);
-      else *st = ms_oracle_on_mark(e->orc, tk, lm, x, e->q, &started);
+      if (twap) *st = ms_oracle_tick(e->orc, tk, lm, x, e->q, &started);
+      else if (lm < lo || lm > hi) *st = ms_oracle_on_mark(e->orc, tk, lm, x, e->q, &started);
       if (*st || started) { k++; break; }
     }
   }

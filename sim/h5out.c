@@ -24,7 +24,7 @@ struct ms_h5out {
   ms_column cols[MS_MAX_COLUMNS];
   hid_t summary_type, summary_ds;
   hid_t ts_price, ts_regime, ts_mark, ts_oracle, ts_oi, ts_fund, ts_liq;
-  hid_t cas_type, cas_ds, liq_type, liq_ds;
+  hid_t cas_type, cas_ds, liq_type, liq_ds, book_type, book_ds;
   int64_t ncas, nliq;
   int64_t ts_paths, ts_len;
   int64_t npaths;
@@ -201,7 +201,7 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
   h->npaths = cfg->paths;
   h->file = h->summary_ds = h->summary_type = H5I_INVALID_HID;
   h->ts_price = h->ts_regime = h->ts_mark = h->ts_oracle = h->ts_oi = h->ts_fund = h->ts_liq = H5I_INVALID_HID;
-  h->cas_type = h->cas_ds = h->liq_type = h->liq_ds = H5I_INVALID_HID;
+  h->cas_type = h->cas_ds = h->liq_type = h->liq_ds = h->book_type = h->book_ds = H5I_INVALID_HID;
   size_t len = strlen(path);
   h->final_path = malloc(len + 1);
   h->tmp_path = malloc(len + 32);
@@ -376,8 +376,7 @@ ms_status ms_h5out_append_liquidations(ms_h5out *h, const ms_liq_record *r, size
   return append_rows(h->liq_ds, h->liq_type, &h->nliq, r, n) ? h5fail(h, err, "write /liquidations") : MS_OK;
 }
 
-ms_status ms_h5out_write_book(ms_h5out *h, const ms_book_row *rows, int64_t n, const char *margin_model,
-                              ms_error *err) {
+ms_status ms_h5out_create_book(ms_h5out *h, int64_t n, const char *margin_model, ms_error *err) {
   hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(ms_book_row));
   H5Tinsert(t, "account", HOFFSET(ms_book_row, account), H5T_NATIVE_INT64);
   H5Tinsert(t, "side", HOFFSET(ms_book_row, side), H5T_NATIVE_INT64);
@@ -391,19 +390,28 @@ ms_status ms_h5out_write_book(ms_h5out *h, const ms_book_row *rows, int64_t n, c
   hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < 65536 ? (n ? n : 1) : 65536)};
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t pl = chunked_plist(h, 1, chunk);
-  hid_t ds = H5Dcreate2(h->file, "book", t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-  int rc = ds < 0 || (n > 0 && H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0);
-  if (ds >= 0) {
-    attr_str(ds, "margin_model", margin_model);
-    attr_str(ds, "meaning", h->cfg->book.resample == MS_RESAMPLE_PER_PATH
-                                ? "the book of path 0 (book.resample: per_path), at the entry price"
-                                : "the book of every path, at the entry price");
-    H5Dclose(ds);
-  }
+  h->book_ds = H5Dcreate2(h->file, "book", t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  h->book_type = t;
   H5Pclose(pl);
   H5Sclose(sp);
-  H5Tclose(t);
-  return rc ? h5fail(h, err, "write /book") : MS_OK;
+  if (h->book_ds < 0) return h5fail(h, err, "create /book");
+  attr_str(h->book_ds, "margin_model", margin_model);
+  attr_str(h->book_ds, "meaning", h->cfg->book.resample == MS_RESAMPLE_PER_PATH
+                                      ? "the book of path 0 (book.resample: per_path), at the entry price"
+                                      : "the book of every path, at the entry price");
+  return MS_OK;
+}
+
+ms_status ms_h5out_write_book_rows(ms_h5out *h, const ms_book_row *rows, int64_t first, int64_t count,
+                                   ms_error *err) {
+  if (count <= 0) return MS_OK;
+  hsize_t start[1] = {(hsize_t)first}, cnt[1] = {(hsize_t)count};
+  hid_t fs = H5Dget_space(h->book_ds), ms = H5Screate_simple(1, cnt, NULL);
+  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
+  herr_t rc = H5Dwrite(h->book_ds, h->book_type, ms, fs, H5P_DEFAULT, rows);
+  H5Sclose(ms);
+  H5Sclose(fs);
+  return rc < 0 ? h5fail(h, err, "write /book") : MS_OK;
 }
 
 /* /stats/summary row in the file: name, then 8-byte fields. */
@@ -515,13 +523,14 @@ out:
 
 static void close_all(ms_h5out *h) {
   hid_t ds[] = {h->ts_price, h->ts_regime, h->ts_mark, h->ts_oracle, h->ts_oi, h->ts_fund, h->ts_liq,
-                h->cas_ds, h->liq_ds};
+                h->cas_ds, h->liq_ds, h->book_ds};
   for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
     if (ds[i] >= 0) H5Dclose(ds[i]);
   if (h->cas_type >= 0) H5Tclose(h->cas_type);
   if (h->liq_type >= 0) H5Tclose(h->liq_type);
+  if (h->book_type >= 0) H5Tclose(h->book_type);
   h->ts_mark = h->ts_oracle = h->ts_oi = h->ts_fund = h->ts_liq = H5I_INVALID_HID;
-  h->cas_ds = h->liq_ds = h->cas_type = h->liq_type = H5I_INVALID_HID;
+  h->cas_ds = h->liq_ds = h->cas_type = h->liq_type = h->book_ds = h->book_type = H5I_INVALID_HID;
   if (h->summary_ds >= 0) H5Dclose(h->summary_ds);
   if (h->summary_type >= 0) H5Tclose(h->summary_type);
   h->ts_price = h->ts_regime = h->summary_ds = h->summary_type = H5I_INVALID_HID;

@@ -108,8 +108,10 @@ static void on_progress(void *ctx, int64_t done, int64_t total) {
 static void print_stat(const ms_stats *st, const char *name, const char *label, double scale) {
   const ms_stat_row *r = ms_stats_find(st, name);
   if (!r || r->n == 0) return;
-  printf("  %-26s %12.6g  [%.6g, %.6g]  %12.6g  %12.6g  %12.6g\n", label, r->mean * scale,
-         r->mean_lo * scale, r->mean_hi * scale, r->q[0] * scale, r->q[2] * scale, r->max * scale);
+  char ci[64];
+  snprintf(ci, sizeof ci, "[%.6g, %.6g]", r->mean_lo * scale, r->mean_hi * scale);
+  printf("  %-30s %12.6g  %-26s %12.6g %12.6g %12.6g\n", label, r->mean * scale, ci, r->q[0] * scale,
+         r->q[2] * scale, r->es99 * scale);
 }
 
 static void print_summary(const ms_config *cfg, const ms_run_report *rep, const char *out) {
@@ -118,22 +120,41 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
          MS_VERSION, cfg->name, (long long)rep->paths, (unsigned long long)cfg->seed, rep->threads,
          rep->threads == 1 ? "" : "s", rep->seconds,
          rep->seconds > 0 ? (double)rep->paths / rep->seconds : 0.0);
-  printf("\n  %-26s %12s  %-22s %12s  %12s  %12s\n", "statistic", "mean", "95% CI", "median",
-         "q99", "max");
-  print_stat(st, "final_price", "final price (USD)", 1.0);
-  print_stat(st, "min_price", "min price (USD)", 1.0);
+  printf("book: %lld accounts, margin %s, oracle %s, liquidation %s / %s\n",
+         (long long)cfg->book.accounts, cfg->margin.model == MS_MARGIN_TIERED ? "tiered" : "static",
+         cfg->oracle.kind == MS_ORACLE_PULL ? "pull" : "push",
+         cfg->liquidation.mode == MS_LIQ_PARTIAL ? "partial" : "full",
+         cfg->liquidation.shortfall == MS_SHORTFALL_ADL ? "adl" : "socialize");
+  printf("\n  %-30s %12s  %-26s %12s %12s %12s\n", "per path", "mean", "95% CI", "median", "q99",
+         "ES99");
+  print_stat(st, "min_price", "min exogenous price (USD)", 1.0);
+  print_stat(st, "min_mark", "min mark price (USD)", 1.0);
   print_stat(st, "max_drawdown", "max drawdown (%)", 100.0);
-  print_stat(st, "jumps", "jumps", 1.0);
+  print_stat(st, "max_impact", "max impact (%)", 100.0);
   for (int r = 0; r < cfg->market.nregimes; r++) {
     char name[MS_COL_NAME_MAX + 8], label[64];
     snprintf(name, sizeof name, "time_in_regime_%s", cfg->market.regimes[r].name);
     snprintf(label, sizeof label, "hours in %s", cfg->market.regimes[r].name);
     print_stat(st, name, label, 1.0 / 3600.0);
   }
-  printf("\n  %-26s %12s  %-22s\n", "probability", "estimate", "Wilson 95% CI");
+  print_stat(st, "liquidations", "liquidations", 1.0);
+  print_stat(st, "induced_liquidations", "induced liquidations", 1.0);
+  print_stat(st, "liquidated_notional", "liquidated notional (USD M)", 1e-6);
+  print_stat(st, "largest_cascade_liquidations", "largest cascade: liquidations", 1.0);
+  print_stat(st, "largest_cascade_notional", "largest cascade: USD M", 1e-6);
+  print_stat(st, "largest_cascade_depth", "largest cascade: generations", 1.0);
+  print_stat(st, "amplification", "amplification", 1.0);
+  print_stat(st, "bad_debt", "bad debt (USD)", 1.0);
+  print_stat(st, "insurance_min", "insurance fund low (USD)", 1.0);
+  print_stat(st, "socialized_loss", "socialized loss (USD)", 1.0);
+  print_stat(st, "adl_notional", "ADL notional (USD)", 1.0);
+  print_stat(st, "uncovered_loss", "uncovered loss (USD)", 1.0);
+  printf("\n  %-30s %12s  %-26s\n", "probability", "estimate", "Wilson 95% CI");
   for (int i = 0; i < st->nprob; i++) {
     const ms_prob_row *p = &st->probs[i];
-    printf("  %-26s %12.4f  [%.4f, %.4f]   (%s)\n", p->name, p->p, p->lo, p->hi, p->definition);
+    char ci[64];
+    snprintf(ci, sizeof ci, "[%.4f, %.4f]", p->lo, p->hi);
+    printf("  %-30s %12.4f  %-26s %s\n", p->name, p->p, ci, p->definition);
   }
   printf("\nwrote %s\n", out);
 }

@@ -1,8 +1,11 @@
 /*
  * market — impact of the decaying liquidation flow (see market.h).
  *
- * Between fills Q(t) = Q(t0) 2^(-(t - t0) / half_life); a tick that follows a
- * tick uses the precomputed one-step factor, anything else exp2 of the gap.
+ * Between fills Q(t) = Q(t0) 2^(-(t - t0) / half_life). Both laws are
+ * homogeneous in Q, so the impact decays by a factor too (the same for the
+ * linear law, its square root for the square-root law): a tick that follows
+ * a tick multiplies by precomputed one-step factors, anything else uses exp2
+ * of the gap. The law itself is evaluated only at fills.
  */
 #include "marginsim/market.h"
 
@@ -16,7 +19,8 @@ struct ms_market {
   double depth;          /* USD per 1% */
   double half_life;      /* ms; 0 = no decay */
   int64_t step;          /* ms */
-  double step_factor;    /* 2^(-step / half_life) */
+  double step_factor;    /* 2^(-step / half_life): Q over one tick */
+  double step_ifactor;   /* the impact over one tick: the same, or its square root (sqrt law) */
   double q;              /* USD, as of t */
   int64_t t;             /* ms */
   double impact;         /* log impact as of t */
@@ -30,6 +34,7 @@ ms_status ms_market_new(ms_market **out, const ms_config *cfg, ms_error *err) {
   m->half_life = (double)cfg->market.impact.half_life;
   m->step = cfg->step;
   m->step_factor = m->half_life > 0 ? exp2(-(double)cfg->step / m->half_life) : 1.0;
+  m->step_ifactor = m->model == MS_IMPACT_SQRT ? sqrt(m->step_factor) : m->step_factor;
   *out = m;
   return MS_OK;
 }
@@ -59,22 +64,28 @@ static void recompute(ms_market *m) {
   if (fabs(m->impact) < IMPACT_FLOOR) m->q = m->impact = 0.0;
 }
 
-static double decayed(const ms_market *m, int64_t t) {
-  if (m->q == 0.0 || t == m->t || m->half_life <= 0) return m->q;
-  int64_t dt = t - m->t;
-  return m->q * (dt == m->step ? m->step_factor : exp2(-(double)dt / m->half_life));
+/* Decay factors of Q and of the impact over dt ms. */
+static void factors(const ms_market *m, int64_t dt, double *fq, double *fi) {
+  if (dt == m->step) { *fq = m->step_factor; *fi = m->step_ifactor; return; }
+  *fq = exp2(-(double)dt / m->half_life);
+  *fi = m->model == MS_IMPACT_SQRT ? exp2(-0.5 * (double)dt / m->half_life) : *fq;
 }
 
 double ms_market_impact_at(const ms_market *m, int64_t t) {
-  if (m->q == 0.0) return 0.0;
-  double imp = law(m, decayed(m, t));
+  if (m->q == 0.0 || t == m->t || m->half_life <= 0) return m->impact;
+  double fq, fi;
+  factors(m, t - m->t, &fq, &fi);
+  double imp = m->impact * fi;
   return fabs(imp) < IMPACT_FLOOR ? 0.0 : imp;
 }
 
 void ms_market_advance(ms_market *m, int64_t t) {
   if (m->q != 0.0 && t != m->t && m->half_life > 0) {
-    m->q = decayed(m, t);
-    recompute(m);
+    double fq, fi;
+    factors(m, t - m->t, &fq, &fi);
+    m->q *= fq;
+    m->impact *= fi;
+    if (fabs(m->impact) < IMPACT_FLOOR) m->q = m->impact = 0.0;
   }
   m->t = t;
 }

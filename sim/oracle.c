@@ -135,9 +135,10 @@ static void value_now(const ms_oracle *o, double lm, double le, double *l, doubl
 static ms_status check_deviation(ms_oracle *o, int64_t t, double lm, double le, ms_queue *q, int *started) {
   *started = 0;
   if (o->kind != MS_ORACLE_PUSH || o->in_flight) return MS_OK;
-  double l, v, ve;
-  value_now(o, lm, le, &l, &v, &ve);
+  double l = o->n > 0 ? log(o->sum_mark / (double)o->n) : lm;
   if (l < o->lo || l > o->hi) {
+    double v, ve;
+    value_now(o, lm, le, &l, &v, &ve);
     *started = 1;
     return start_round(o, t, v, ve, q);
   }

@@ -114,7 +114,10 @@ static ms_status state_init(run_state *rs, const ms_config *cfg, int nthreads, i
   return MS_OK;
 }
 
-/* /book: the run's book, or path 0's when books are drawn per path. */
+/* /book: the run's book, or path 0's when books are drawn per path; written
+ * in blocks so that a million accounts need no million-row buffer. */
+#define BOOK_BLOCK 65536
+
 static ms_status write_book(ms_h5out *h, const ms_config *cfg, const ms_book *shared, ms_error *err) {
   ms_margin *m = NULL;
   ms_book *own = NULL;
@@ -127,15 +130,20 @@ static ms_status write_book(ms_h5out *h, const ms_config *cfg, const ms_book *sh
     b = own;
   }
   if (!s) {
-    rows = malloc((size_t)(b->n ? b->n : 1) * sizeof *rows);
+    rows = malloc(BOOK_BLOCK * sizeof *rows);
     if (!rows) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for /book");
   }
-  for (int64_t i = 0; !s && i < b->n; i++) {
-    double q = b->qty[i], C = b->collateral[i], n = fabs(q) * b->entry;
-    rows[i] = (ms_book_row){i, q > 0 ? 1 : -1, C, q, n / C, n, ms_margin_im(m, n), ms_margin_mm(m, n),
-                            ms_margin_threshold(m, C, q, b->entry)};
+  if (!s) s = ms_h5out_create_book(h, b->n, ms_margin_get_type(m)->name, err);
+  for (int64_t first = 0; !s && first < b->n; first += BOOK_BLOCK) {
+    int64_t cnt = b->n - first < BOOK_BLOCK ? b->n - first : BOOK_BLOCK;
+    for (int64_t k = 0; k < cnt; k++) {
+      int64_t i = first + k;
+      double q = b->qty[i], C = b->collateral[i], n = fabs(q) * b->entry;
+      rows[k] = (ms_book_row){i, q > 0 ? 1 : -1, C, q, n / C, n, ms_margin_im(m, n), ms_margin_mm(m, n),
+                              ms_margin_threshold(m, C, q, b->entry)};
+    }
+    s = ms_h5out_write_book_rows(h, rows, first, cnt, err);
   }
-  if (!s) s = ms_h5out_write_book(h, rows, b->n, ms_margin_get_type(m)->name, err);
   free(rows);
   ms_book_free(own);
   ms_margin_free(m);

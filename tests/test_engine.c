@@ -17,6 +17,7 @@
 
 #include "engine_int.h"
 #include "marginsim/engine.h"
+#include "marginsim/rng.h"
 #include "marginsim/stats.h"
 #include "testutil.h"
 
@@ -379,6 +380,74 @@ static void test_engine__block_capacity_never_exceeded(void **state) {
   rig_close(&r);
 }
 
+/* ---- the book ---- */
+
+static void test_engine__book_below_initial_margin_is_rejected(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg = load_yaml("book: {accounts: 500, leverage: {dist: table, values: [10, 30]}}\n"
+                             "margin: {initial: 0.05, maintenance: 0.025}\n", NULL, 0, &err);
+  ms_book *book = NULL;
+  struct ms_index_static *idx = NULL;
+  assert_int_equal(ms_engine_shared_new(cfg, &book, &idx, &err), MS_ERR_INPUT);
+  assert_null(book);
+  /* Count the offenders independently: leverage 30 > 1 / 0.05. */
+  ms_margin *m;
+  ms_error e2;
+  assert_ok(ms_margin_new(&m, cfg, &e2), &e2);
+  ms_book *b;
+  assert_ok(ms_book_new(&b, cfg, &e2), &e2);
+  assert_int_equal(ms_book_draw(b, cfg, MS_PATH_RUN, m, &e2), MS_ERR_INPUT);
+  int64_t bad = 0, first = -1;
+  for (int64_t i = 0; i < b->n; i++) {
+    double lev = fabs(b->qty[i]) * b->entry / b->collateral[i];
+    if (lev > 20.5) { if (first < 0) first = i; bad++; }
+  }
+  char want[200];
+  snprintf(want, sizeof want, "book: %lld of 500 accounts start below initial margin under margin.model static; "
+           "first: account %lld", (long long)bad, (long long)first);
+  assert_contains(err.msg, want);
+  assert_contains(err.msg, "leverage 30");
+  assert_true(bad > 200 && bad < 300);
+  ms_book_free(b);
+  ms_margin_free(m);
+  ms_config_free(cfg);
+}
+
+/* ---- induced liquidations need impact ---- */
+
+static void test_engine__no_impact_no_induced(void **state) {
+  (void)state;
+  const char *base =
+      "horizon: 6h\nmarket: {initial_price: 1000, impact: %s, regimes: [{vol: 2.5, drift: -3}]}\n"
+      "book: {accounts: 3000, leverage: {dist: uniform, min: 5, max: 20}}\n";
+  char y[512];
+  int64_t induced[2] = {0, 0}, liqs[2] = {0, 0};
+  for (int with = 0; with < 2; with++) {
+    snprintf(y, sizeof y, base, with ? "{model: sqrt, depth: 2e6, half_life: 10m}" : "{model: none}");
+    rig r;
+    rig_open(&r, y);
+    for (uint64_t p = 0; p < 8; p++) {
+      ms_path_summary s;
+      ms_error err;
+      assert_ok(ms_engine_run_path(r.e, p, &s, NULL, &err), &err);
+      size_t n;
+      ms_liq_record *rec = ms_engine_records(r.e, &n);
+      for (size_t i = 0; i < n; i++) {
+        if (!with) assert_true(rec[i].exog_oracle_price == rec[i].oracle_price);
+        /* an induced long was pushed down by sells, an induced short up by buys */
+        if (rec[i].induced && rec[i].side > 0) assert_true(rec[i].exog_oracle_price > rec[i].oracle_price);
+        if (rec[i].induced && rec[i].side < 0) assert_true(rec[i].exog_oracle_price < rec[i].oracle_price);
+      }
+      induced[with] += s.induced_liquidations;
+      liqs[with] += s.liquidations;
+    }
+    rig_close(&r);
+  }
+  assert_true(liqs[0] > 100 && induced[0] == 0);
+  assert_true(induced[1] > 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_engine__index_agrees_with_brute_force),
@@ -386,6 +455,8 @@ int main(void) {
       cmocka_unit_test(test_engine__liquidation_price_tiered_matches_binance),
       cmocka_unit_test(test_engine__recovered_account_is_left_alone),
       cmocka_unit_test(test_engine__block_capacity_never_exceeded),
+      cmocka_unit_test(test_engine__book_below_initial_margin_is_rejected),
+      cmocka_unit_test(test_engine__no_impact_no_induced),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

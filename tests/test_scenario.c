@@ -222,6 +222,54 @@ static void test_scenario__resolved_yaml_round_trips(void **state) {
   ms_config_free(b);
 }
 
+static void test_scenario__book_margin_oracle_keeper_errors(void **state) {
+  (void)state;
+  expect_load_error("margin: {initial: 0.02, maintenance: 0.03}\n", NULL, 0,
+                    "t.yaml:1:19: margin.initial: must be >= margin.maintenance (0.03) (got 0.02)");
+  expect_load_error("margin: {model: cross}\n", NULL, 0,
+                    "margin.model: must be one of: static, tiered (got cross)");
+  expect_load_error("margin: {tiers: [{floor: 10}]}\n", NULL, 0,
+                    "margin.tiers[0].floor: the first tier must start at 0 (got 10)");
+  expect_load_error("margin: {tiers: [{floor: 0}, {floor: 0}]}\n", NULL, 0,
+                    "margin.tiers[1].floor: floors must increase (previous 0, got 0)");
+  expect_load_error("margin: {tiers: [{floor: 0, maintenance: 0.02}, {floor: 5, maintenance: 0.01, initial: 0.02}]}\n",
+                    NULL, 0, "margin.tiers[1].maintenance: rates must not fall from tier to tier");
+  expect_load_error("margin: {tiers: [{floor: 0, maintenance: 0.05, initial: 0.04}]}\n", NULL, 0,
+                    "margin.tiers[0].initial: must be >= the tier's maintenance (0.05) (got 0.04)");
+  expect_load_error("margin: {maintenance: 1}\n", NULL, 0, "margin.maintenance: must be > 0 and < 1 (got 1)");
+  expect_load_error("book: {accounts: 0}\n", NULL, 0, "book.accounts: must be >= 1 and <= 100000000 (got 0)");
+  expect_load_error("book: {long_fraction: 1.5}\n", NULL, 0, "book.long_fraction: must be >= 0 and <= 1 (got 1.5)");
+  expect_load_error("book: {leverage: {dist: exponential, mean: 5}}\n", NULL, 0,
+                    "book.leverage: every value drawn must be > 0 and <= 1000");
+  expect_load_error("book: {collateral: {dist: uniform, min: -1, max: 5}}\n", NULL, 0,
+                    "book.collateral: every value drawn must be > 0");
+  expect_load_error("book: {resample: always}\n", NULL, 0, "book.resample: must be one of: per_run, per_path");
+  expect_load_error("oracle: {kind: chainlink}\n", NULL, 0, "oracle.kind: must be one of: push, pull (got chainlink)");
+  expect_load_error("oracle: {deviation: -0.01}\n", NULL, 0, "oracle.deviation: must be >= 0 and < 1");
+  expect_load_error("oracle: {heartbeat: 0s}\n", NULL, 0, "oracle.heartbeat: must be > 0s (got 0s)");
+  expect_load_error("oracle: {latency: {dist: uniform, min: -1s, max: 3s}}\n", NULL, 0,
+                    "oracle.latency: every value drawn must be >= 0s");
+  expect_load_error("step: 2s\noracle: {twap: 5s}\n", NULL, 0,
+                    "t.yaml:2:16: oracle.twap: must be a whole number of steps (step is 2s)");
+  expect_load_error("keepers: {capacity: {per_block: -1}}\n", NULL, 0, "keepers.capacity.per_block: must be >= 0");
+  expect_load_error("keepers: {congestion: {max_factor: 0.5}}\n", NULL, 0,
+                    "keepers.congestion.max_factor: must be >= 1 (got 0.5)");
+  expect_load_error("keepers: {gas_cost: -2}\n", NULL, 0, "keepers.gas_cost: must be >= 0");
+  expect_load_error("keepers: {outages: [{start: 1h, length: 2h}]}\n", NULL, 0,
+                    "keepers.outages[0].length: unknown key; known keys of keepers.outages[0]: start, duration");
+  expect_load_error("liquidation: {mode: half}\n", NULL, 0, "liquidation.mode: must be one of: full, partial");
+  expect_load_error("liquidation: {shortfall: bailout}\n", NULL, 0,
+                    "liquidation.shortfall: must be one of: socialize, adl (got bailout)");
+  expect_load_error("liquidation: {keeper_share: 1.2}\n", NULL, 0, "liquidation.keeper_share: must be >= 0 and <= 1");
+  expect_load_error("liquidation: {min_close: 0}\n", NULL, 0, "liquidation.min_close: must be > 0 and <= 1");
+  expect_load_error("liquidation: {insurance_fund: -5}\n", NULL, 0, "liquidation.insurance_fund: must be >= 0");
+  expect_load_error("market: {impact: {model: cubic}}\n", NULL, 0,
+                    "market.impact.model: must be one of: none, linear, sqrt (got cubic)");
+  expect_load_error("market: {impact: {depth: 0}}\n", NULL, 0, "market.impact.depth: must be > 0 (got 0)");
+  expect_load_error("stats: {cascade_gap: 5}\n", NULL, 0, "stats.cascade_gap: a duration needs a unit");
+  expect_load_error("output: {liquidations: maybe}\n", NULL, 0, "output.liquidations: expected true or false (got maybe)");
+}
+
 static void test_scenario__missing_file(void **state) {
   (void)state;
   ms_error err;
@@ -246,6 +294,7 @@ int main(void) {
       cmocka_unit_test(test_scenario__horizon_whole_steps),
       cmocka_unit_test(test_scenario__set_overrides_and_validates),
       cmocka_unit_test(test_scenario__resolved_yaml_round_trips),
+      cmocka_unit_test(test_scenario__book_margin_oracle_keeper_errors),
       cmocka_unit_test(test_scenario__missing_file),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,9 +47,12 @@ typedef struct ms_book_row {
   double liquidation_price;  /* USD oracle price at which it becomes eligible (0 / inf: never) */
 } ms_book_row;
 
-/** Write /book. */
-ms_status ms_h5out_write_book(ms_h5out *h, const ms_book_row *rows, int64_t n, const char *margin_model,
-                              ms_error *err);
+/** Create /book for @p n accounts. */
+ms_status ms_h5out_create_book(ms_h5out *h, int64_t n, const char *margin_model, ms_error *err);
+
+/** Write rows first .. first + count - 1 of /book. */
+ms_status ms_h5out_write_book_rows(ms_h5out *h, const ms_book_row *rows, int64_t first, int64_t count,
+                                   ms_error *err);
 
 /** Append rows to /cascades. */
 ms_status ms_h5out_append_cascades(ms_h5out *h, const ms_cascade_record *c, size_t n, ms_error *err);
