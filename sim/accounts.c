@@ -58,6 +58,7 @@ ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id) {
   x->discovered = 0;
   x->version = 0;
   x->status = MS_ACCT_OPEN;
+  x->skipped = 0;
   a->ids[a->n] = id;
   a->slot[id] = (int32_t)a->n++;
   return x;

@@ -30,6 +30,7 @@ typedef struct ms_acct {
   int64_t discovered;/* ms when last found eligible */
   uint32_t version;  /* bumped at every change; index entries carry it */
   uint8_t status;    /* MS_ACCT_* */
+  uint8_t skipped;   /* a keeper skipped it for gas since its discovery */
 } ms_acct;
 
 typedef struct ms_accounts {

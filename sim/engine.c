@@ -76,6 +76,7 @@ struct ms_engine {
   ms_liq_record *rec;
   size_t nrec, caprec;
   int32_t liq_since_sample;
+  int no_parking;               /* tests: re-examine skipped liquidations every block */
 };
 
 int64_t ms_trace_len(const ms_config *cfg) { return cfg->horizon / cfg->output.timeseries.every + 1; }
@@ -98,6 +99,8 @@ void ms_engine_set_finder(ms_engine *e, const ms_finder_ops *ops, void *self) {
   e->fops = ops ? ops : &index_ops;
   e->fself = ops ? self : e->idx;
 }
+
+void ms_engine_set_parking(ms_engine *e, int enabled) { e->no_parking = !enabled; }
 
 const ms_accounts *ms_engine_accounts(const ms_engine *e) { return &e->acc; }
 const ms_margin *ms_engine_margin(const ms_engine *e) { return e->mg; }
@@ -307,6 +310,7 @@ static ms_status discover(ms_engine *e, int64_t t) {
     x->status = MS_ACCT_PENDING;
     x->version++;
     x->discovered = t;
+    x->skipped = 0;
     ms_status s = ms_keeper_discover(e->kp, id, t, e->q, &delay);
     if (s) return s;
   }
@@ -366,6 +370,44 @@ static ms_status deleverage(ms_engine *e, int side, double qty, double pb, doubl
   return MS_OK;
 }
 
+/* Park an unprofitable liquidation behind the box of (mark, oracle) prices in
+ * which a keeper would certainly skip it again. When the whole position
+ * would close (full mode, or underwater), the keeper's reward is
+ * share x min(penalty x a x P, C + s a (P - E)): for a long it rises with the
+ * mark P, so it stays below the gas cost g for P < W = max(g' / (penalty a),
+ * E + (g' - C) / a) (g' = g / share); for a short it needs P <= U =
+ * E + (C - g') / a. Eligibility holds while the oracle stays beyond the
+ * threshold. Bounds get a relative slack of 1e-9 towards re-examining. */
+#define PARK_SLACK 1e-9
+
+static ms_status park(ms_engine *e, int64_t id, int64_t seq, int64_t t, double C, double q, double pm,
+                      double po) {
+  const ms_liquidation_cfg *lc = &e->cfg->liquidation;
+  double a = fabs(q), E = e->E, eq_full = C + (q > 0 ? 1 : -1) * a * (pm - E);
+  double mlo = 0, mhi = 0, olo = 0, ohi = 0; /* empty: the next block */
+  if (!e->no_parking && (lc->mode == MS_LIQ_FULL || eq_full <= 0)) {
+    double share = lc->keeper_share * lc->penalty;
+    double T = ms_margin_threshold(e->mg, C, q, E);
+    double g = lc->keeper_share > 0 ? ms_keeper_gas_cost(e->kp) / lc->keeper_share : INFINITY;
+    if (q > 0) {
+      double W = share > 0 ? fmax(g / (lc->penalty * a), E + (g - C) / a) : INFINITY;
+      mlo = -INFINITY;
+      mhi = isfinite(W) ? W * (1 - PARK_SLACK) : INFINITY;
+      olo = -INFINITY;
+      ohi = T * (1 - PARK_SLACK);
+    } else {
+      double U = share > 0 ? E + (C - g) / a : -INFINITY;
+      if (share > 0 && U < g / (lc->penalty * a)) U = -INFINITY; /* never profitable */
+      mlo = isfinite(U) ? U * (1 + PARK_SLACK) : -INFINITY;
+      mhi = INFINITY;
+      olo = T * (1 + PARK_SLACK);
+      ohi = INFINITY;
+    }
+  }
+  (void)po;
+  return ms_keeper_defer(e->kp, id, seq, t, mlo, mhi, olo, ohi, e->q);
+}
+
 /* A keeper acts on pending account @p id at @p t. */
 static ms_status act(ms_engine *e, int64_t id, int64_t seq, int64_t t, int in_block) {
   ms_acct *x = ms_accounts_touch(&e->acc, id);
@@ -382,8 +424,11 @@ static ms_status act(ms_engine *e, int64_t id, int64_t seq, int64_t t, int in_bl
   ms_liq_outcome o;
   ms_liq_compute(&e->cfg->liquidation, e->mg, C, q, e->E, pm, po, e->fund, &o);
   if (ms_keeper_gas_cost(e->kp) > 0 && o.keeper_reward < ms_keeper_gas_cost(e->kp)) {
-    e->sum->skipped_unprofitable++;
-    return ms_keeper_retry(e->kp, id, seq, t, e->q);
+    if (!x->skipped) { /* counted once per discovery, however often it is retried */
+      x->skipped = 1;
+      e->sum->skipped_unprofitable++;
+    }
+    return park(e, id, seq, t, C, q, pm, po);
   }
   int side = ms_side_of(q);
   double s = q > 0 ? 1.0 : -1.0;
@@ -427,7 +472,10 @@ static ms_status act(ms_engine *e, int64_t id, int64_t seq, int64_t t, int in_bl
       int prof = po > e->E ? 0 : po < e->E ? 1 : -1;
       double per_unit = 0.0, unc = o.residual;
       if (prof >= 0) ms_liq_socialize(o.residual, e->acc.open_qty[prof], fabs(po - e->E), &per_unit, &unc);
-      if (prof >= 0) e->acc.shift[prof] += per_unit;
+      if (prof >= 0 && per_unit > 0) {
+        e->acc.shift[prof] += per_unit;
+        ms_keeper_unpark_all(e->kp); /* parked accounts' collateral changed */
+      }
       sm->socialized_loss += o.residual - unc;
       sm->uncovered_loss += unc;
     } else if (!st) {
@@ -548,7 +596,11 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
     }
     case MS_EV_BLOCK: {
       int64_t id, seq;
-      while (!s && ms_keeper_block_next(e->kp, &id, &seq)) s = act(e, id, seq, ev.t, 1);
+      if (ms_keeper_block_begin(e->kp, exp(log_mark_at(e, ev.t)), ms_oracle_current(e->orc)->price) < 0) {
+        s = MS_ERR_NOMEM;
+        break;
+      }
+      while (!s && ms_keeper_block_next(e->kp, &id, &seq)) s = act(e, id, seq, ev.t, e->cfg->keepers.capacity.per_block > 0);
       if (!s) s = ms_keeper_block_end(e->kp, ev.t, e->q);
       break;
     }
@@ -580,5 +632,15 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
   out->oracle_publishes = ms_oracle_publishes(e->orc);
   out->insurance_end = e->fund;
   out->amplification = NAN;
+  /* Accounts still waiting for a keeper: their losses are real but unbooked. */
+  double pm = out->final_mark;
+  for (size_t i = 0; i < e->acc.n; i++) {
+    const ms_acct *x = &e->acc.pool[i];
+    if (x->status != MS_ACCT_PENDING) continue;
+    int64_t id = e->acc.ids[i];
+    double eq = ms_margin_equity(ms_accounts_collateral(&e->acc, id), x->q, e->E, pm);
+    out->pending_end++;
+    if (eq < 0) out->pending_bad_debt -= eq;
+  }
   return MS_OK;
 }

@@ -24,6 +24,9 @@ typedef struct ms_finder_ops {
 /** Replace the account index (NULL ops: back to the index). */
 void ms_engine_set_finder(ms_engine *e, const ms_finder_ops *ops, void *self);
 
+/** 1: re-examine every skipped liquidation at every block (no parking); for tests. */
+void ms_engine_set_parking(ms_engine *e, int enabled);
+
 /** The account state after the last path. */
 const ms_accounts *ms_engine_accounts(const ms_engine *e);
 

@@ -1,9 +1,10 @@
 /*
  * keeper — delays, capacity, congestion, profitability, outages (see keeper.h).
  *
- * The ready queue is a binary heap ordered by discovery sequence. Accounts
- * skipped in a block wait in a side list and rejoin the heap at the block's
- * end, so a block never takes the same account twice.
+ * The ready queue is a binary heap ordered by discovery sequence. Skipped
+ * accounts are parked (four heaps of price bounds, one per side of the box,
+ * with generation-stamped entries) and rejoin the ready queue at the start of
+ * a later block, so a block never takes the same account twice.
  */
 #include "marginsim/keeper.h"
 
@@ -17,6 +18,26 @@ typedef struct {
   int64_t seq, account;
 } ready_item;
 
+/* A parked account; its bounds sit in up to four heaps. */
+typedef struct {
+  int64_t seq, account;
+  uint32_t gen;        /* bumped when the slot is freed: stale heap entries */
+  int alive;
+} park_slot;
+
+typedef struct {
+  double bound;        /* stored so that the heap is a min-heap (negated for "below" heaps) */
+  int32_t slot;
+  uint32_t gen;
+} park_entry;
+
+typedef struct {
+  park_entry *v;
+  size_t n, cap;
+} park_heap;
+
+enum { MARK_ABOVE, MARK_BELOW, ORACLE_ABOVE, ORACLE_BELOW, NPARK };
+
 struct ms_keeper {
   ms_dist delay;             /* ms */
   int64_t per_block, block_time, horizon;
@@ -29,10 +50,16 @@ struct ms_keeper {
   int64_t next_seq, pending;
   ready_item *heap;          /* ready, by discovery sequence */
   size_t n, cap;
-  ready_item *deferred;      /* skipped in the current block */
-  size_t nd, capd;
   int block_scheduled;
   int64_t used_in_block, max_per_block;
+  park_slot *slots;          /* parked accounts */
+  size_t nslots, capslots;
+  int32_t *free_slots;
+  size_t nfree;
+  int64_t parked;            /* alive slots */
+  park_heap park[NPARK];
+  int32_t *next;             /* slots released at the next block whatever the prices */
+  size_t nnext, capnext;
 };
 
 ms_status ms_keeper_new(ms_keeper **out, const ms_config *cfg, ms_error *err) {
@@ -58,16 +85,22 @@ void ms_keeper_free(ms_keeper *k) {
   if (!k) return;
   ms_rng_free(k->rng);
   free(k->heap);
-  free(k->deferred);
+  free(k->slots);
+  free(k->free_slots);
+  free(k->next);
+  for (int i = 0; i < NPARK; i++) free(k->park[i].v);
   free(k);
 }
 
 void ms_keeper_start(ms_keeper *k, uint64_t seed, uint64_t path) {
   ms_rng_seed(k->rng, seed, path, MS_STREAM_KEEPER);
   k->next_seq = k->pending = 0;
-  k->n = k->nd = 0;
+  k->n = 0;
   k->block_scheduled = 0;
   k->used_in_block = k->max_per_block = 0;
+  k->nslots = k->nfree = k->nnext = 0;
+  k->parked = 0;
+  for (int i = 0; i < NPARK; i++) k->park[i].n = 0;
 }
 
 /* First time >= t outside every outage window. */
@@ -152,7 +185,7 @@ int ms_keeper_on_ready(ms_keeper *k, const ms_event *ev, ms_queue *q) {
 }
 
 int ms_keeper_block_next(ms_keeper *k, int64_t *account, int64_t *seq) {
-  if (k->n == 0 || k->used_in_block >= k->per_block) return 0;
+  if (k->n == 0 || (k->per_block > 0 && k->used_in_block >= k->per_block)) return 0;
   ready_item it = heap_pop(k);
   *account = it.account;
   *seq = it.seq;
@@ -166,22 +199,135 @@ void ms_keeper_block_used(ms_keeper *k) {
 
 void ms_keeper_resolved(ms_keeper *k) { k->pending--; }
 
-ms_status ms_keeper_retry(ms_keeper *k, int64_t account, int64_t seq, int64_t t, ms_queue *q) {
-  if (k->per_block == 0) {
-    int64_t ready = after_outages(k, t + k->block_time);
-    if (ready > k->horizon) return MS_OK;
-    return ms_queue_push(q, ready, MS_EV_KEEPER_READY, account, seq);
+/* ---- parked accounts ---- */
+
+static int park_push(park_heap *h, park_entry e) {
+  if (h->n == h->cap) {
+    size_t cap = h->cap ? 2 * h->cap : 64;
+    park_entry *v = realloc(h->v, cap * sizeof *v);
+    if (!v) return -1;
+    h->v = v;
+    h->cap = cap;
   }
-  return heap_push(&k->deferred, &k->nd, &k->capd, (ready_item){seq, account}) ? MS_ERR_NOMEM : MS_OK;
+  size_t i = h->n++;
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (h->v[p].bound <= e.bound) break;
+    h->v[i] = h->v[p];
+    i = p;
+  }
+  h->v[i] = e;
+  return 0;
+}
+
+static void park_pop(park_heap *h) {
+  park_entry last = h->v[--h->n];
+  size_t i = 0;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= h->n) break;
+    if (c + 1 < h->n && h->v[c + 1].bound < h->v[c].bound) c++;
+    if (h->v[c].bound >= last.bound) break;
+    h->v[i] = h->v[c];
+    i = c;
+  }
+  if (h->n) h->v[i] = last;
+}
+
+/* Move a parked account into the ready queue. */
+static int release(ms_keeper *k, int32_t slot) {
+  park_slot *ps = &k->slots[slot];
+  ps->alive = 0;
+  ps->gen++;
+  k->parked--;
+  k->free_slots[k->nfree++] = slot;
+  return heap_push(&k->heap, &k->n, &k->cap, (ready_item){ps->seq, ps->account});
+}
+
+ms_status ms_keeper_defer(ms_keeper *k, int64_t account, int64_t seq, int64_t t, double mark_lo,
+                          double mark_hi, double oracle_lo, double oracle_hi, ms_queue *q) {
+  int32_t slot;
+  if (k->nfree) {
+    slot = k->free_slots[--k->nfree];
+  } else {
+    if (k->nslots == k->capslots) {
+      size_t cap = k->capslots ? 2 * k->capslots : 64;
+      park_slot *v = realloc(k->slots, cap * sizeof *v);
+      if (!v) return MS_ERR_NOMEM;
+      k->slots = v;
+      int32_t *f = realloc(k->free_slots, cap * sizeof *f);
+      if (!f) return MS_ERR_NOMEM;
+      k->free_slots = f;
+      for (size_t i = k->capslots; i < cap; i++) k->slots[i].gen = 0;
+      k->capslots = cap;
+    }
+    slot = (int32_t)k->nslots++;
+  }
+  park_slot *ps = &k->slots[slot];
+  ps->seq = seq;
+  ps->account = account;
+  ps->alive = 1;
+  k->parked++;
+  int empty = !(mark_lo < mark_hi) || !(oracle_lo < oracle_hi);
+  if (empty) {
+    if (k->nnext == k->capnext) {
+      size_t cap = k->capnext ? 2 * k->capnext : 64;
+      int32_t *v = realloc(k->next, cap * sizeof *v);
+      if (!v) return MS_ERR_NOMEM;
+      k->next = v;
+      k->capnext = cap;
+    }
+    k->next[k->nnext++] = slot;
+  } else {
+    park_entry e = {0, slot, ps->gen};
+    int rc = 0;
+    if (isfinite(mark_hi)) { e.bound = mark_hi; rc |= park_push(&k->park[MARK_ABOVE], e); }
+    if (isfinite(mark_lo)) { e.bound = -mark_lo; rc |= park_push(&k->park[MARK_BELOW], e); }
+    if (isfinite(oracle_hi)) { e.bound = oracle_hi; rc |= park_push(&k->park[ORACLE_ABOVE], e); }
+    if (isfinite(oracle_lo)) { e.bound = -oracle_lo; rc |= park_push(&k->park[ORACLE_BELOW], e); }
+    if (rc) return MS_ERR_NOMEM;
+  }
+  return ensure_block(k, t + 1, q);
+}
+
+int64_t ms_keeper_block_begin(ms_keeper *k, double mark, double oracle) {
+  for (size_t i = 0; i < k->nnext; i++)
+    if (k->slots[k->next[i]].alive && release(k, k->next[i])) return -1;
+  k->nnext = 0;
+  const double probe[NPARK] = {mark, -mark, oracle, -oracle};
+  for (int i = 0; i < NPARK; i++) {
+    park_heap *h = &k->park[i];
+    while (h->n && h->v[0].bound <= probe[i]) {
+      park_entry e = h->v[0];
+      park_pop(h);
+      if (k->slots[e.slot].alive && k->slots[e.slot].gen == e.gen && release(k, e.slot)) return -1;
+    }
+  }
+  return k->parked;
+}
+
+void ms_keeper_unpark_all(ms_keeper *k) {
+  /* Called between blocks: everything parked goes to the next block's list. */
+  for (int i = 0; i < NPARK; i++) k->park[i].n = 0;
+  k->nnext = 0;
+  for (size_t i = 0; i < k->nslots; i++) {
+    if (!k->slots[i].alive) continue;
+    k->slots[i].gen++;
+    if (k->nnext == k->capnext) {
+      size_t cap = k->capnext ? 2 * k->capnext : 64;
+      int32_t *v = realloc(k->next, cap * sizeof *v);
+      if (!v) { release(k, (int32_t)i); continue; } /* out of memory: ready at once */
+      k->next = v;
+      k->capnext = cap;
+    }
+    k->next[k->nnext++] = (int32_t)i;
+  }
 }
 
 ms_status ms_keeper_block_end(ms_keeper *k, int64_t t, ms_queue *q) {
   k->used_in_block = 0;
-  for (size_t i = 0; i < k->nd; i++)
-    if (heap_push(&k->heap, &k->n, &k->cap, k->deferred[i])) return MS_ERR_NOMEM;
-  k->nd = 0;
   k->block_scheduled = 0;
-  if (k->n == 0) return MS_OK;
+  if (k->n == 0 && k->parked == 0) return MS_OK;
   return ensure_block(k, t + 1, q);
 }
 

@@ -145,6 +145,7 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
   print_stat(st, "largest_cascade_depth", "largest cascade: generations", 1.0);
   print_stat(st, "amplification", "amplification", 1.0);
   print_stat(st, "bad_debt", "bad debt (USD)", 1.0);
+  print_stat(st, "pending_bad_debt", "unbooked bad debt at end (USD)", 1.0);
   print_stat(st, "insurance_min", "insurance fund low (USD)", 1.0);
   print_stat(st, "socialized_loss", "socialized loss (USD)", 1.0);
   print_stat(st, "adl_notional", "ADL notional (USD)", 1.0);

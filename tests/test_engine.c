@@ -86,8 +86,8 @@ static void random_scenario(char *buf, size_t n, uint64_t trial) {
   static const char *margins[] = {
       "margin: {model: static, initial: 0.05, maintenance: 0.03}",
       "margin: {model: tiered, tiers: [{floor: 0, maintenance: 0.01, initial: 0.02}, "
-      "{floor: 20000, maintenance: 0.02, initial: 0.04}, {floor: 60000, maintenance: 0.04, initial: 0.08}, "
-      "{floor: 150000, maintenance: 0.1, initial: 0.2}]}"};
+      "{floor: 20000, maintenance: 0.02, initial: 0.04}, {floor: 60000, maintenance: 0.03, initial: 0.06}, "
+      "{floor: 150000, maintenance: 0.04, initial: 0.08}]}"};
   static const char *impacts[] = {"{model: sqrt, depth: 2e5, half_life: 5m}",
                                   "{model: linear, depth: 5e5, half_life: 2m}",
                                   "{model: sqrt, depth: 1e6, half_life: 0s}", "{model: none}"};
@@ -205,6 +205,51 @@ static void test_engine__index_agrees_with_brute_force(void **state) {
                 (long long)social, (long long)adl, (long long)skipped, (long long)recovered);
   assert_true(total > 1000 && partial > 50 && induced > 50 && social > 0 && adl > 0 && skipped > 0 &&
               recovered > 0);
+}
+
+/* Parking skipped liquidations behind price boxes gives what re-examining
+ * them at every block gives. */
+static void test_engine__parking_changes_nothing(void **state) {
+  (void)state;
+  int64_t skipped = 0;
+  for (uint64_t trial = 100; trial < 116; trial++) {
+    char yaml[4096];
+    random_scenario(yaml, sizeof yaml, trial);
+    char more[4400];
+    snprintf(more, sizeof more, "%s", yaml);
+    rig r, plain;
+    rig_open(&r, more);
+    r.cfg->keepers.gas_cost = 20; /* the scenarios' own choice is often 0 */
+    rig_open(&plain, more);
+    plain.cfg->keepers.gas_cost = 20;
+    ms_engine_free(r.e);
+    ms_engine_free(plain.e);
+    ms_error err;
+    assert_ok(ms_engine_new(&r.e, r.cfg, r.book, r.idx, &err), &err);
+    assert_ok(ms_engine_new(&plain.e, plain.cfg, plain.book, plain.idx, &err), &err);
+    ms_engine_set_parking(plain.e, 0);
+    for (uint64_t p = 0; p < 4; p++) {
+      ms_path_summary s1, s2;
+      assert_ok(ms_engine_run_path(r.e, p, &s1, NULL, &err), &err);
+      assert_ok(ms_engine_run_path(plain.e, p, &s2, NULL, &err), &err);
+      size_t n1, n2;
+      ms_liq_record *r1 = ms_engine_records(r.e, &n1), *r2 = ms_engine_records(plain.e, &n2);
+      if (n1 != n2) fail_msg("trial %llu path %llu: %zu vs %zu liquidations", (unsigned long long)trial,
+                             (unsigned long long)p, n1, n2);
+      compare_records(r1, r2, n1, p);
+      if (memcmp(&s1, &s2, sizeof s1))
+        fail_msg("trial %llu path %llu: summaries differ (skipped %lld vs %lld, liquidations %lld vs %lld, "
+                 "pending %lld vs %lld)", (unsigned long long)trial, (unsigned long long)p,
+                 (long long)s1.skipped_unprofitable, (long long)s2.skipped_unprofitable,
+                 (long long)s1.liquidations, (long long)s2.liquidations, (long long)s1.pending_end,
+                 (long long)s2.pending_end);
+      skipped += s1.skipped_unprofitable;
+    }
+    rig_close(&r);
+    rig_close(&plain);
+  }
+  print_message("%lld liquidations skipped for gas\n", (long long)skipped);
+  assert_true(skipped > 100);
 }
 
 /* ---- analytic liquidation prices ---- */
@@ -451,6 +496,7 @@ static void test_engine__no_impact_no_induced(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_engine__index_agrees_with_brute_force),
+      cmocka_unit_test(test_engine__parking_changes_nothing),
       cmocka_unit_test(test_engine__liquidation_price_static_matches_dydx),
       cmocka_unit_test(test_engine__liquidation_price_tiered_matches_binance),
       cmocka_unit_test(test_engine__recovered_account_is_left_alone),

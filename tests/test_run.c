@@ -42,7 +42,9 @@ static const char *scenario =
     "market:\n  regimes:\n"
     "    - {name: calm, vol: 0.5, mean_duration: 2h}\n"
     "    - {name: stress, vol: 1.5, drift: -1, mean_duration: 30m, jumps: {rate: 12/d, mean: -0.03, sd: 0.02}}\n"
-    "output: {timeseries: {paths: 5, every: 1m}, chunk_paths: 16}\n";
+    "book: {accounts: 2000, leverage: {dist: uniform, min: 2, max: 20}}\n"
+    "keepers: {delay: {dist: exponential, mean: 8s}, capacity: {per_block: 40, block_time: 12s}}\n"
+    "output: {timeseries: {paths: 5, every: 1m}, chunk_paths: 16, liquidations: true}\n";
 
 static ms_status run_to(const char *name, const char *const *sets, int nsets, int threads,
                         const volatile sig_atomic_t *cancel, ms_error *err) {
@@ -98,8 +100,9 @@ static void test_run__same_bits_for_any_thread_count(void **state) {
   assert_ok(run_to("j1.h5", NULL, 0, 1, NULL, &err), &err);
   assert_ok(run_to("j2.h5", NULL, 0, 2, NULL, &err), &err);
   assert_ok(run_to("j3.h5", NULL, 0, 3, NULL, &err), &err);
-  const char *dsets[] = {"/paths/summary", "/timeseries/price", "/timeseries/regime",
-                         "/stats/summary", "/stats/probabilities"};
+  const char *dsets[] = {"/paths/summary", "/timeseries/price", "/timeseries/regime", "/timeseries/mark",
+                         "/timeseries/oracle", "/timeseries/liquidations", "/book", "/cascades",
+                         "/liquidations", "/stats/summary", "/stats/probabilities"};
   for (size_t i = 0; i < sizeof dsets / sizeof dsets[0]; i++) {
     size_t la, lb, lc;
     unsigned char *a = read_raw("j1.h5", dsets[i], &la), *b = read_raw("j2.h5", dsets[i], &lb),
@@ -122,6 +125,12 @@ static void test_run__path_does_not_depend_on_path_count(void **state) {
   unsigned char *b = read_raw("p100.h5", "/paths/summary", &lb);
   assert_true(lb == 10 * la);
   if (memcmp(a, b, la)) fail_msg("paths 0..9 differ between a 10-path and a 100-path run");
+  free(a); free(b);
+  /* and so do their liquidations: the 10-path file's rows are the first rows of the other */
+  a = read_raw("p10.h5", "/liquidations", &la);
+  b = read_raw("p100.h5", "/liquidations", &lb);
+  assert_true(la > 0 && lb > la);
+  if (memcmp(a, b, la)) fail_msg("liquidations of paths 0..9 differ");
   free(a); free(b);
   /* A different seed changes the paths. */
   const char *seed[] = {"seed=100"};

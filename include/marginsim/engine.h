@@ -40,8 +40,10 @@ typedef struct ms_path_summary {
   double liquidated_notional;            /* closed units x mark at the fill */
   double first_liquidation_time;         /* s; NaN if none */
   int64_t recovered;                     /* eligible accounts found healthy when the keeper came */
-  int64_t skipped_unprofitable;          /* keeper actions skipped for gas */
+  int64_t skipped_unprofitable;          /* liquidations skipped for gas at least once (once per discovery) */
   int64_t max_pending;                   /* largest keeper backlog */
+  int64_t pending_end;                   /* accounts still waiting for a keeper at the horizon */
+  double pending_bad_debt;               /* their negative equity at the final mark (not yet booked) */
   /* money */
   double penalties;                      /* taken from liquidated accounts */
   double keeper_rewards;                 /* penalties paid to keepers */

@@ -50,8 +50,22 @@ void ms_keeper_block_used(ms_keeper *k);
 /** The account was liquidated or found healthy: it is no longer pending. */
 void ms_keeper_resolved(ms_keeper *k);
 
-/** Skip an unprofitable liquidation: retry at the next block. */
-ms_status ms_keeper_retry(ms_keeper *k, int64_t account, int64_t seq, int64_t t, ms_queue *q);
+/**
+ * Skip an unprofitable liquidation: retry it at the first block at which the
+ * mark has left (mark_lo, mark_hi) or the oracle price has left
+ * (oracle_lo, oracle_hi). An empty box (lo >= hi) means the next block.
+ */
+ms_status ms_keeper_defer(ms_keeper *k, int64_t account, int64_t seq, int64_t t, double mark_lo,
+                          double mark_hi, double oracle_lo, double oracle_hi, ms_queue *q);
+
+/**
+ * Start of a BLOCK: release the parked accounts whose box the prices have
+ * left into this block. Returns how many stay parked, negative on failure.
+ */
+int64_t ms_keeper_block_begin(ms_keeper *k, double mark, double oracle);
+
+/** The boxes are stale (collateral changed): release every parked account at the next block. */
+void ms_keeper_unpark_all(ms_keeper *k);
 
 /** BLOCK done at @p t: schedule the next block if work is left. */
 ms_status ms_keeper_block_end(ms_keeper *k, int64_t t, ms_queue *q);

@@ -30,8 +30,10 @@ market:
   regimes:
     - {name: calm, vol: 0.5, mean_duration: 1h}
     - {name: stress, vol: 1.5, drift: -2, mean_duration: 20m, jumps: {rate: 12/d, mean: -0.03, sd: 0.02}}
+book: {accounts: 500}
 output:
   timeseries: {paths: 3, every: 30s}
+  liquidations: true
 """
 
 
@@ -91,11 +93,47 @@ class CliTest(unittest.TestCase):
             self.assertTrue(np.all(pr["lo"] <= pr["p"]) and np.all(pr["p"] <= pr["hi"]))
             ts = f["timeseries"]
             self.assertEqual(ts["time"].shape, (241,))
-            self.assertEqual(ts["price"].shape, (3, 241))
-            self.assertEqual(ts["regime"].shape, (3, 241))
+            for d in ("price", "mark", "oracle", "regime", "open_interest", "insurance_fund", "liquidations"):
+                self.assertEqual(ts[d].shape, (3, 241), d)
             self.assertEqual(ts["price"][0, 0], 1500.0)
+            self.assertEqual(ts["oracle"][0, 0], 1500.0)
             self.assertEqual(ts["regime"].attrs["names"], "calm,stress")
+            for col in ("liquidations", "induced_liquidations", "liquidated_notional", "bad_debt",
+                        "insurance_min", "socialized_loss", "adl_notional", "largest_cascade_liquidations",
+                        "largest_cascade_notional", "largest_cascade_depth", "amplification",
+                        "first_liquidation_time", "insolvent", "final_mark", "min_mark"):
+                self.assertIn(col, s.dtype.names)
+            book = f["book"]
+            self.assertEqual(book.shape, (500,))
+            for col in ("account", "side", "collateral", "quantity", "leverage", "initial_margin",
+                        "maintenance_margin", "liquidation_price"):
+                self.assertIn(col, book.dtype.names)
+            b = book[:]
+            self.assertTrue(np.allclose(b["initial_margin"], 0.05 * b["notional"]))
+            liq = f["liquidations"][:]
+            self.assertEqual(len(liq), int(s["liquidations"].sum()))
+            cas = f["cascades"][:]
+            self.assertEqual(len(cas), int(s["cascades"].sum()))
+            self.assertEqual(int(cas["liquidations"].sum()), len(liq))
+            for p in range(40):  # liquidated notional per path adds up
+                self.assertAlmostEqual(liq["notional"][liq["path"] == p].sum(), s["liquidated_notional"][p],
+                                       delta=1e-6 * (1 + s["liquidated_notional"][p]))
+            self.assertEqual(int(ts["liquidations"][0].sum()), int((liq["path"] == 0).sum()))
+            probs = [n.decode() for n in f["stats/probabilities"]["name"]]
+            self.assertIn("insolvency", probs)
         self.assertEqual(self.listing(), ["r.h5", "small.yaml"])
+
+    def test_shipped_scenarios_run(self):
+        # every shipped scenario runs end to end (a few paths) and writes a file
+        root = os.path.join(SRC, "scenarios")
+        for name in sorted(os.listdir(root)):
+            if not name.endswith(".yaml"):
+                continue
+            out = os.path.join(self.dir, name + ".h5")
+            p = run("run", os.path.join(root, name), "-n", "3", "-q", "-o", out)
+            self.assertEqual(p.returncode, 0, (name, p.stderr))
+            with h5py.File(out, "r") as f:
+                self.assertEqual(f["paths/summary"].shape, (3,))
 
     def test_validate_round_trips(self):
         p = run("validate", self.scen)
