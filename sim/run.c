@@ -151,6 +151,7 @@ static ms_status write_book(ms_h5out *h, const ms_config *cfg, const ms_book *sh
 }
 
 static int keep_liqs(thread_buf *tb, const ms_liq_record *r, size_t n) {
+  if (n == 0) return 0;
   if (tb->nliq + n > tb->capliq) {
     size_t cap = tb->capliq ? tb->capliq : 1024;
     while (cap < tb->nliq + n) cap *= 2;
