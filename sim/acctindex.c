@@ -8,6 +8,8 @@
  */
 #include "acctindex.h"
 
+#include "heap.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,13 +86,7 @@ void ms_index_static_free(ms_index_static *s) {
 }
 
 int ms_idbuf_push(ms_idbuf *b, int64_t id) {
-  if (b->n == b->cap) {
-    size_t cap = b->cap ? 2 * b->cap : 256;
-    int64_t *v = realloc(b->v, cap * sizeof *v);
-    if (!v) return -1;
-    b->v = v;
-    b->cap = cap;
-  }
+  if (ms_grow((void **)&b->v, &b->cap, b->n + 1, sizeof *b->v)) return -1;
   b->v[b->n++] = id;
   return 0;
 }
@@ -103,47 +99,11 @@ typedef struct {
   uint32_t version;
 } hentry;
 
-typedef struct {
-  hentry *v;
-  size_t n, cap;
-} heap;
-
 static inline int hless(const hentry *a, const hentry *b) {
   return a->key < b->key || (a->key == b->key && a->id < b->id);
 }
 
-static int heap_push(heap *h, hentry e) {
-  if (h->n == h->cap) {
-    size_t cap = h->cap ? 2 * h->cap : 256;
-    hentry *v = realloc(h->v, cap * sizeof *v);
-    if (!v) return -1;
-    h->v = v;
-    h->cap = cap;
-  }
-  size_t i = h->n++;
-  while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (!hless(&e, &h->v[p])) break;
-    h->v[i] = h->v[p];
-    i = p;
-  }
-  h->v[i] = e;
-  return 0;
-}
-
-static void heap_pop(heap *h) {
-  hentry last = h->v[--h->n];
-  size_t i = 0;
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= h->n) break;
-    if (c + 1 < h->n && hless(&h->v[c + 1], &h->v[c])) c++;
-    if (!hless(&h->v[c], &last)) break;
-    h->v[i] = h->v[c];
-    i = c;
-  }
-  if (h->n) h->v[i] = last;
-}
+MS_HEAP_DEFINE(heap, hentry, hless)
 
 struct ms_index {
   const ms_index_static *st;

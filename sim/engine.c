@@ -23,6 +23,7 @@
 #include "accounts.h"
 #include "acctindex.h"
 #include "engine_int.h"
+#include "heap.h"
 #include "marginsim/keeper.h"
 #include "marginsim/liquidation.h"
 #include "marginsim/margin.h"
@@ -272,13 +273,7 @@ static int cmp_ranked(const void *pa, const void *pb) {
 }
 
 static ms_status push_disc(ms_engine *e, double ratio, int64_t id) {
-  if (e->ndisc == e->capdisc) {
-    size_t cap = e->capdisc ? 2 * e->capdisc : 256;
-    ranked *p = realloc(e->disc, cap * sizeof *p);
-    if (!p) return MS_ERR_NOMEM;
-    e->disc = p;
-    e->capdisc = cap;
-  }
+  if (ms_grow((void **)&e->disc, &e->capdisc, e->ndisc + 1, sizeof *e->disc)) return MS_ERR_NOMEM;
   e->disc[e->ndisc++] = (ranked){ratio, id};
   return MS_OK;
 }
@@ -322,13 +317,7 @@ static ms_status discover(ms_engine *e, int64_t t) {
 /* ---- liquidation ---- */
 
 static ms_status push_record(ms_engine *e, const ms_liq_record *r) {
-  if (e->nrec == e->caprec) {
-    size_t cap = e->caprec ? 2 * e->caprec : 256;
-    ms_liq_record *p = realloc(e->rec, cap * sizeof *p);
-    if (!p) return MS_ERR_NOMEM;
-    e->rec = p;
-    e->caprec = cap;
-  }
+  if (ms_grow((void **)&e->rec, &e->caprec, e->nrec + 1, sizeof *e->rec)) return MS_ERR_NOMEM;
   e->rec[e->nrec++] = *r;
   return MS_OK;
 }

@@ -13,10 +13,14 @@
 
 #include "marginsim/dist.h"
 #include "marginsim/rng.h"
+#include "heap.h"
 
 typedef struct {
   int64_t seq, account;
 } ready_item;
+
+static inline int ready_less(const ready_item *a, const ready_item *b) { return a->seq < b->seq; }
+MS_HEAP_DEFINE(ready_heap, ready_item, ready_less)
 
 /* A parked account; its bounds sit in up to four heaps. */
 typedef struct {
@@ -31,10 +35,8 @@ typedef struct {
   uint32_t gen;
 } park_entry;
 
-typedef struct {
-  park_entry *v;
-  size_t n, cap;
-} park_heap;
+static inline int park_less(const park_entry *a, const park_entry *b) { return a->bound < b->bound; }
+MS_HEAP_DEFINE(park_heap, park_entry, park_less)
 
 enum { MARK_ABOVE, MARK_BELOW, ORACLE_ABOVE, ORACLE_BELOW, NPARK };
 
@@ -48,8 +50,7 @@ struct ms_keeper {
 
   /* path state */
   int64_t next_seq, pending;
-  ready_item *heap;          /* ready, by discovery sequence */
-  size_t n, cap;
+  ready_heap ready;          /* ready, by discovery sequence */
   int block_scheduled;
   int64_t used_in_block, max_per_block;
   park_slot *slots;          /* parked accounts */
@@ -84,7 +85,7 @@ ms_status ms_keeper_new(ms_keeper **out, const ms_config *cfg, ms_error *err) {
 void ms_keeper_free(ms_keeper *k) {
   if (!k) return;
   ms_rng_free(k->rng);
-  free(k->heap);
+  free(k->ready.v);
   free(k->slots);
   free(k->free_slots);
   free(k->next);
@@ -95,7 +96,7 @@ void ms_keeper_free(ms_keeper *k) {
 void ms_keeper_start(ms_keeper *k, uint64_t seed, uint64_t path) {
   ms_rng_seed(k->rng, seed, path, MS_STREAM_KEEPER);
   k->next_seq = k->pending = 0;
-  k->n = 0;
+  k->ready.n = 0;
   k->block_scheduled = 0;
   k->used_in_block = k->max_per_block = 0;
   k->nslots = k->nfree = k->nnext = 0;
@@ -136,40 +137,6 @@ ms_status ms_keeper_discover(ms_keeper *k, int64_t account, int64_t t, ms_queue 
   return ms_queue_push(q, ready, MS_EV_KEEPER_READY, account, seq);
 }
 
-static int heap_push(ready_item **h, size_t *n, size_t *cap, ready_item it) {
-  if (*n == *cap) {
-    size_t c = *cap ? 2 * *cap : 64;
-    ready_item *p = realloc(*h, c * sizeof *p);
-    if (!p) return -1;
-    *h = p;
-    *cap = c;
-  }
-  size_t i = (*n)++;
-  while (i > 0) {
-    size_t par = (i - 1) / 2;
-    if ((*h)[par].seq <= it.seq) break;
-    (*h)[i] = (*h)[par];
-    i = par;
-  }
-  (*h)[i] = it;
-  return 0;
-}
-
-static ready_item heap_pop(ms_keeper *k) {
-  ready_item top = k->heap[0], last = k->heap[--k->n];
-  size_t i = 0;
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= k->n) break;
-    if (c + 1 < k->n && k->heap[c + 1].seq < k->heap[c].seq) c++;
-    if (k->heap[c].seq >= last.seq) break;
-    k->heap[i] = k->heap[c];
-    i = c;
-  }
-  if (k->n) k->heap[i] = last;
-  return top;
-}
-
 static ms_status ensure_block(ms_keeper *k, int64_t t, ms_queue *q) {
   if (k->block_scheduled) return MS_OK;
   int64_t b = next_block(k, t);
@@ -180,13 +147,14 @@ static ms_status ensure_block(ms_keeper *k, int64_t t, ms_queue *q) {
 
 int ms_keeper_on_ready(ms_keeper *k, const ms_event *ev, ms_queue *q) {
   if (k->per_block == 0) return 1;
-  if (heap_push(&k->heap, &k->n, &k->cap, (ready_item){ev->b, ev->a})) return -1;
+  if (ready_heap_push(&k->ready, (ready_item){ev->b, ev->a})) return -1;
   return ensure_block(k, ev->t, q) ? -1 : 0;
 }
 
 int ms_keeper_block_next(ms_keeper *k, int64_t *account, int64_t *seq) {
-  if (k->n == 0 || (k->per_block > 0 && k->used_in_block >= k->per_block)) return 0;
-  ready_item it = heap_pop(k);
+  if (k->ready.n == 0 || (k->per_block > 0 && k->used_in_block >= k->per_block)) return 0;
+  ready_item it = k->ready.v[0];
+  ready_heap_pop(&k->ready);
   *account = it.account;
   *seq = it.seq;
   return 1;
@@ -201,39 +169,6 @@ void ms_keeper_resolved(ms_keeper *k) { k->pending--; }
 
 /* ---- parked accounts ---- */
 
-static int park_push(park_heap *h, park_entry e) {
-  if (h->n == h->cap) {
-    size_t cap = h->cap ? 2 * h->cap : 64;
-    park_entry *v = realloc(h->v, cap * sizeof *v);
-    if (!v) return -1;
-    h->v = v;
-    h->cap = cap;
-  }
-  size_t i = h->n++;
-  while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (h->v[p].bound <= e.bound) break;
-    h->v[i] = h->v[p];
-    i = p;
-  }
-  h->v[i] = e;
-  return 0;
-}
-
-static void park_pop(park_heap *h) {
-  park_entry last = h->v[--h->n];
-  size_t i = 0;
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= h->n) break;
-    if (c + 1 < h->n && h->v[c + 1].bound < h->v[c].bound) c++;
-    if (h->v[c].bound >= last.bound) break;
-    h->v[i] = h->v[c];
-    i = c;
-  }
-  if (h->n) h->v[i] = last;
-}
-
 /* Move a parked account into the ready queue. */
 static int release(ms_keeper *k, int32_t slot) {
   park_slot *ps = &k->slots[slot];
@@ -241,7 +176,7 @@ static int release(ms_keeper *k, int32_t slot) {
   ps->gen++;
   k->parked--;
   k->free_slots[k->nfree++] = slot;
-  return heap_push(&k->heap, &k->n, &k->cap, (ready_item){ps->seq, ps->account});
+  return ready_heap_push(&k->ready, (ready_item){ps->seq, ps->account});
 }
 
 ms_status ms_keeper_defer(ms_keeper *k, int64_t account, int64_t seq, int64_t t, double mark_lo,
@@ -270,21 +205,15 @@ ms_status ms_keeper_defer(ms_keeper *k, int64_t account, int64_t seq, int64_t t,
   k->parked++;
   int empty = !(mark_lo < mark_hi) || !(oracle_lo < oracle_hi);
   if (empty) {
-    if (k->nnext == k->capnext) {
-      size_t cap = k->capnext ? 2 * k->capnext : 64;
-      int32_t *v = realloc(k->next, cap * sizeof *v);
-      if (!v) return MS_ERR_NOMEM;
-      k->next = v;
-      k->capnext = cap;
-    }
+    if (ms_grow((void **)&k->next, &k->capnext, k->nnext + 1, sizeof *k->next)) return MS_ERR_NOMEM;
     k->next[k->nnext++] = slot;
   } else {
     park_entry e = {0, slot, ps->gen};
     int rc = 0;
-    if (isfinite(mark_hi)) { e.bound = mark_hi; rc |= park_push(&k->park[MARK_ABOVE], e); }
-    if (isfinite(mark_lo)) { e.bound = -mark_lo; rc |= park_push(&k->park[MARK_BELOW], e); }
-    if (isfinite(oracle_hi)) { e.bound = oracle_hi; rc |= park_push(&k->park[ORACLE_ABOVE], e); }
-    if (isfinite(oracle_lo)) { e.bound = -oracle_lo; rc |= park_push(&k->park[ORACLE_BELOW], e); }
+    if (isfinite(mark_hi)) { e.bound = mark_hi; rc |= park_heap_push(&k->park[MARK_ABOVE], e); }
+    if (isfinite(mark_lo)) { e.bound = -mark_lo; rc |= park_heap_push(&k->park[MARK_BELOW], e); }
+    if (isfinite(oracle_hi)) { e.bound = oracle_hi; rc |= park_heap_push(&k->park[ORACLE_ABOVE], e); }
+    if (isfinite(oracle_lo)) { e.bound = -oracle_lo; rc |= park_heap_push(&k->park[ORACLE_BELOW], e); }
     if (rc) return MS_ERR_NOMEM;
   }
   return ensure_block(k, t + 1, q);
@@ -299,7 +228,7 @@ int64_t ms_keeper_block_begin(ms_keeper *k, double mark, double oracle) {
     park_heap *h = &k->park[i];
     while (h->n && h->v[0].bound <= probe[i]) {
       park_entry e = h->v[0];
-      park_pop(h);
+      park_heap_pop(h);
       if (k->slots[e.slot].alive && k->slots[e.slot].gen == e.gen && release(k, e.slot)) return -1;
     }
   }
@@ -313,12 +242,9 @@ void ms_keeper_unpark_all(ms_keeper *k) {
   for (size_t i = 0; i < k->nslots; i++) {
     if (!k->slots[i].alive) continue;
     k->slots[i].gen++;
-    if (k->nnext == k->capnext) {
-      size_t cap = k->capnext ? 2 * k->capnext : 64;
-      int32_t *v = realloc(k->next, cap * sizeof *v);
-      if (!v) { release(k, (int32_t)i); continue; } /* out of memory: ready at once */
-      k->next = v;
-      k->capnext = cap;
+    if (ms_grow((void **)&k->next, &k->capnext, k->nnext + 1, sizeof *k->next)) {
+      release(k, (int32_t)i); /* out of memory: ready at once */
+      continue;
     }
     k->next[k->nnext++] = (int32_t)i;
   }
@@ -327,7 +253,7 @@ void ms_keeper_unpark_all(ms_keeper *k) {
 ms_status ms_keeper_block_end(ms_keeper *k, int64_t t, ms_queue *q) {
   k->used_in_block = 0;
   k->block_scheduled = 0;
-  if (k->n == 0 && k->parked == 0) return MS_OK;
+  if (k->ready.n == 0 && k->parked == 0) return MS_OK;
   return ensure_block(k, t + 1, q);
 }
 

@@ -9,14 +9,7 @@
 #include <assert.h>
 #include <stdlib.h>
 
-struct ms_queue {
-  ms_event *heap;    /* binary min-heap */
-  size_t n, cap;
-  uint64_t seq;      /* next insertion sequence */
-  int64_t clk_next;  /* ms of the next tick; INT64_MAX when stopped */
-  int64_t clk_period;
-  int64_t clk_last;
-};
+#include "heap.h"
 
 static inline int less(const ms_event *x, const ms_event *y) {
   if (x->t != y->t) return x->t < y->t;
@@ -24,12 +17,19 @@ static inline int less(const ms_event *x, const ms_event *y) {
   return x->seq < y->seq;
 }
 
+MS_HEAP_DEFINE(event_heap, ms_event, less)
+
+struct ms_queue {
+  event_heap h;      /* pending events */
+  uint64_t seq;      /* next insertion sequence */
+  int64_t clk_next;  /* ms of the next tick; INT64_MAX when stopped */
+  int64_t clk_period;
+  int64_t clk_last;
+};
+
 ms_status ms_queue_new(ms_queue **out, size_t capacity, ms_error *err) {
   ms_queue *q = calloc(1, sizeof *q);
-  if (!q) return ms_error_set(err, MS_ERR_NOMEM, "cannot allocate the event queue");
-  q->cap = capacity ? capacity : 64;
-  q->heap = malloc(q->cap * sizeof *q->heap);
-  if (!q->heap) {
+  if (!q || ms_grow((void **)&q->h.v, &q->h.cap, capacity ? capacity : 64, sizeof(ms_event))) {
     free(q);
     return ms_error_set(err, MS_ERR_NOMEM, "cannot allocate the event queue");
   }
@@ -40,12 +40,12 @@ ms_status ms_queue_new(ms_queue **out, size_t capacity, ms_error *err) {
 
 void ms_queue_free(ms_queue *q) {
   if (!q) return;
-  free(q->heap);
+  free(q->h.v);
   free(q);
 }
 
 void ms_queue_reset(ms_queue *q) {
-  q->n = 0;
+  q->h.n = 0;
   q->seq = 0;
   q->clk_next = INT64_MAX;
   q->clk_period = 1;
@@ -75,53 +75,24 @@ ms_status ms_queue_push(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, i
 ms_status ms_queue_push_x(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b, double x,
                           double y) {
   assert(kind != MS_EV_TICK && kind < MS_EV_KIND_COUNT);
-  if (q->n == q->cap) {
-    size_t cap = 2 * q->cap;
-    ms_event *h = realloc(q->heap, cap * sizeof *h);
-    if (!h) return MS_ERR_NOMEM;
-    q->heap = h;
-    q->cap = cap;
-  }
   ms_event ev = {.t = t, .kind = (uint32_t)kind, .seq = q->seq++, .a = a, .b = b, .x = x, .y = y,
                  .count = 0};
-  size_t i = q->n++;
-  while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (!less(&ev, &q->heap[p])) break;
-    q->heap[i] = q->heap[p];
-    i = p;
-  }
-  q->heap[i] = ev;
-  return MS_OK;
-}
-
-static void pop_heap(ms_queue *q) {
-  ms_event last = q->heap[--q->n];
-  size_t i = 0;
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= q->n) break;
-    if (c + 1 < q->n && less(&q->heap[c + 1], &q->heap[c])) c++;
-    if (!less(&q->heap[c], &last)) break;
-    q->heap[i] = q->heap[c];
-    i = c;
-  }
-  if (q->n) q->heap[i] = last;
+  return event_heap_push(&q->h, ev) ? MS_ERR_NOMEM : MS_OK;
 }
 
 int ms_queue_pop(ms_queue *q, ms_event *ev) {
   int have_tick = q->clk_next != INT64_MAX;
-  if (q->n == 0 && !have_tick) return 0;
+  const size_t n = q->h.n;
+  const ms_event *top = n ? &q->h.v[0] : NULL;
+  if (n == 0 && !have_tick) return 0;
   /* A tick precedes a heap event at the same time iff its kind sorts first
    * (the sequence cannot tie-break: only the clock makes ticks). */
-  if (have_tick && (q->n == 0 || q->clk_next < q->heap[0].t ||
-                    (q->clk_next == q->heap[0].t && MS_EV_TICK < q->heap[0].kind))) {
+  if (have_tick && (n == 0 || q->clk_next < top->t || (q->clk_next == top->t && MS_EV_TICK < top->kind))) {
     int64_t count;
-    if (q->n == 0) {
+    if (n == 0) {
       count = (q->clk_last - q->clk_next) / q->clk_period + 1;
     } else {
       /* Ticks strictly before the top's time, plus one at its time if the tick sorts first. */
-      const ms_event *top = &q->heap[0];
       int64_t span = top->t - q->clk_next;
       count = span / q->clk_period + ((span % q->clk_period == 0 && MS_EV_TICK > top->kind) ? 0 : 1);
       int64_t left = (q->clk_last - q->clk_next) / q->clk_period + 1;
@@ -136,10 +107,10 @@ int ms_queue_pop(ms_queue *q, ms_event *ev) {
     ev->count = count;
     return 1;
   }
-  *ev = q->heap[0];
+  *ev = *top;
   ev->count = 0;
-  pop_heap(q);
+  event_heap_pop(&q->h);
   return 1;
 }
 
-size_t ms_queue_size(const ms_queue *q) { return q->n; }
+size_t ms_queue_size(const ms_queue *q) { return q->h.n; }

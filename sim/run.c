@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "acctindex.h"
+#include "heap.h"
 #include "marginsim/book.h"
 #include "marginsim/engine.h"
 #include "marginsim/h5out.h"
@@ -152,14 +153,7 @@ static ms_status write_book(ms_h5out *h, const ms_config *cfg, const ms_book *sh
 
 static int keep_liqs(thread_buf *tb, const ms_liq_record *r, size_t n) {
   if (n == 0) return 0;
-  if (tb->nliq + n > tb->capliq) {
-    size_t cap = tb->capliq ? tb->capliq : 1024;
-    while (cap < tb->nliq + n) cap *= 2;
-    ms_liq_record *p = realloc(tb->liq, cap * sizeof *p);
-    if (!p) return -1;
-    tb->liq = p;
-    tb->capliq = cap;
-  }
+  if (ms_grow((void **)&tb->liq, &tb->capliq, tb->nliq + n, sizeof *tb->liq)) return -1;
   memcpy(tb->liq + tb->nliq, r, n * sizeof *r);
   tb->nliq += n;
   return 0;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "heap.h"
+
 #define Z95 1.959963984540054
 
 _Static_assert(sizeof(((ms_stat_row *)0)->name) == sizeof(((ms_column *)0)->name), "name sizes");
@@ -235,15 +237,6 @@ const ms_prob_row *ms_stats_find_prob(const ms_stats *st, const char *name) {
 
 /* ---- cascades ---- */
 
-static int grow_cascades(ms_cascade_buf *b) {
-  size_t cap = b->cap ? 2 * b->cap : 64;
-  ms_cascade_record *v = realloc(b->v, cap * sizeof *v);
-  if (!v) return -1;
-  b->v = v;
-  b->cap = cap;
-  return 0;
-}
-
 ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_liq_record *r,
                                  size_t n, ms_cascade_buf *out, ms_error *err) {
   size_t first_cascade = out->n;
@@ -253,7 +246,7 @@ ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_
   for (size_t i = 0; i < n; i++) {
     if (i > 0 && r[i].time - r[i - 1].time > cfg->stats.cascade_gap) b = i;
     if (i == b) {
-      if (out->n == out->cap && grow_cascades(out))
+      if (ms_grow((void **)&out->v, &out->cap, out->n + 1, sizeof *out->v))
         return ms_error_set(err, MS_ERR_NOMEM, "out of memory for cascade records");
       int64_t index = (int64_t)(out->n - first_cascade);
       out->v[out->n++] = (ms_cascade_record){.path = row->path, .index = index,
