@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "marginsim/engine.h"
 #include "marginsim/error.h"
 #include "marginsim/run.h"
 #include "marginsim/scenario.h"
@@ -62,8 +63,9 @@ static void usage_validate(FILE *f) {
   fprintf(f,
           "usage: marginsim validate SCENARIO [--set KEY=VALUE]... [-n PATHS] [--seed S]\n"
           "\n"
-          "Reads and checks the scenario and prints the resolved configuration: every key,\n"
-          "defaults filled in, as YAML that loads to the same configuration.\n"
+          "Reads and checks the scenario (and draws its book, which must start above initial\n"
+          "margin) and prints the resolved configuration: every key, defaults filled in, as\n"
+          "YAML that loads to the same configuration.\n"
           "exit codes: 0 valid, 2 bad input\n");
 }
 
@@ -266,6 +268,16 @@ static int cmd_validate(int argc, char **argv) {
   ms_status s = ms_config_load(&cfg, o.scenario, o.sets, o.nsets, &err);
   if (s) {
     fprintf(stderr, "%s\n", err.msg);
+    return ms_status_exit_code(s);
+  }
+  /* The book too: an account below initial margin is bad input. */
+  ms_book *book = NULL;
+  struct ms_index_static *idx = NULL;
+  s = ms_engine_shared_new(cfg, &book, &idx, &err);
+  ms_engine_shared_free(book, idx);
+  if (s) {
+    fprintf(stderr, "%s\n", err.msg);
+    ms_config_free(cfg);
     return ms_status_exit_code(s);
   }
   char *yaml = ms_config_to_yaml(cfg);

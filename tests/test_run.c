@@ -141,6 +141,29 @@ static void test_run__path_does_not_depend_on_path_count(void **state) {
   free(a); free(b);
 }
 
+static void test_run__per_path_books(void **state) {
+  (void)state;
+  ms_error err;
+  const char *pp[] = {"book.resample=per_path", "paths=24"};
+  assert_ok(run_to("pp1.h5", pp, 2, 1, NULL, &err), &err);
+  assert_ok(run_to("pp2.h5", pp, 2, 2, NULL, &err), &err);
+  const char *dsets[] = {"/paths/summary", "/liquidations", "/book"};
+  for (size_t i = 0; i < 3; i++) {
+    size_t la, lb;
+    unsigned char *a = read_raw("pp1.h5", dsets[i], &la), *b = read_raw("pp2.h5", dsets[i], &lb);
+    assert_true(la == lb && la > 0);
+    if (memcmp(a, b, la)) fail_msg("%s differs between thread counts with per-path books", dsets[i]);
+    free(a); free(b);
+  }
+  /* a per-path book differs from the per-run book (stream book, path 2^64-1) */
+  const char *pr[] = {"paths=24"};
+  assert_ok(run_to("pr.h5", pr, 1, 2, NULL, &err), &err);
+  size_t la, lb;
+  unsigned char *a = read_raw("pp1.h5", "/book", &la), *b = read_raw("pr.h5", "/book", &lb);
+  assert_true(la == lb && memcmp(a, b, la) != 0);
+  free(a); free(b);
+}
+
 static void test_run__cancel_leaves_no_file(void **state) {
   (void)state;
   ms_error err;
@@ -179,6 +202,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run__same_bits_for_any_thread_count),
       cmocka_unit_test(test_run__path_does_not_depend_on_path_count),
+      cmocka_unit_test(test_run__per_path_books),
       cmocka_unit_test(test_run__cancel_leaves_no_file),
       cmocka_unit_test(test_run__io_failure_leaves_no_file),
   };
