@@ -28,6 +28,7 @@ typedef struct ms_acct {
   double shift;      /* per-unit socialized loss of its side when C was set */
   double realized;   /* USD PnL realised in this path */
   int64_t discovered;/* ms when last found eligible */
+  double leg_q[MS_MAX_LEGS]; /* units left in each option leg of the book's account (0: closed or expired) */
   uint32_t version;  /* bumped at every change; index entries carry it */
   uint8_t status;    /* MS_ACCT_* */
   uint8_t skipped;   /* a keeper skipped it for gas since its discovery */
@@ -84,6 +85,34 @@ static inline double ms_accounts_adl_key(const ms_accounts *a, int64_t id) {
   const ms_acct *x = ms_accounts_peek(a, id);
   if (!x) return a->book->collateral[id] / fabs(a->book->qty[id]);
   return x->C / fabs(x->q) + x->shift;
+}
+
+/** 1 if the account holds a live option leg. */
+static inline int ms_accounts_has_options(const ms_accounts *a, int64_t id) {
+  int32_t o = a->book->opt_of[id];
+  if (o < 0) return 0;
+  const ms_acct *x = ms_accounts_peek(a, id);
+  if (!x) return a->book->opt[o].nlegs > 0;
+  for (int l = 0; l < a->book->opt[o].nlegs; l++)
+    if (x->leg_q[l] != 0) return 1;
+  return 0;
+}
+
+/** The account's position now: effective cash, perp, live option legs. */
+static inline void ms_accounts_position(const ms_accounts *a, int64_t id, ms_position *p) {
+  const ms_acct *x = ms_accounts_peek(a, id);
+  p->C = ms_accounts_collateral(a, id);
+  p->q = x ? x->q : a->book->qty[id];
+  p->nlegs = 0;
+  int32_t o = a->book->opt_of[id];
+  if (o < 0) return;
+  const ms_opt_account *oa = &a->book->opt[o];
+  for (int l = 0; l < oa->nlegs; l++) {
+    double q = x ? x->leg_q[l] : oa->legs[l].q;
+    if (q == 0) continue;
+    p->legs[p->nlegs] = oa->legs[l];
+    p->legs[p->nlegs++].q = q;
+  }
 }
 
 /** Write a new collateral (effective now) into a touched account. */

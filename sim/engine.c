@@ -78,18 +78,21 @@ struct ms_engine {
   size_t nrec, caprec;
   int32_t liq_since_sample;
   int no_parking;               /* tests: re-examine skipped liquidations every block */
+  int64_t exp_pos;              /* next entry of the book's expiry list */
+  int64_t open_options;         /* accounts holding live option legs */
+  int64_t bs_at_start;          /* the margin model's Black–Scholes count when the path began */
 };
 
 int64_t ms_trace_len(const ms_config *cfg) { return cfg->horizon / cfg->output.timeseries.every + 1; }
 
 /* ---- the default finder: the account index ---- */
 
-static int idx_candidates(void *self, const ms_accounts *a, const ms_margin *m, double P, double E,
+static int idx_candidates(void *self, const ms_accounts *a, const ms_margin *m, const ms_probe *pr,
                           ms_idbuf *out) {
-  return ms_index_candidates(self, a, m, P, E, out);
+  return ms_index_candidates(self, a, m, pr, out);
 }
-static int idx_rekey(void *self, const ms_accounts *a, const ms_margin *m, int64_t id, double E) {
-  return ms_index_rekey(self, a, m, id, E);
+static int idx_rekey(void *self, const ms_accounts *a, const ms_margin *m, int64_t id, const ms_probe *pr) {
+  return ms_index_rekey(self, a, m, id, pr);
 }
 static int64_t idx_adl_next(void *self, const ms_accounts *a, int side) {
   return ms_index_adl_next(self, a, side);
@@ -106,6 +109,12 @@ void ms_engine_set_parking(ms_engine *e, int enabled) { e->no_parking = !enabled
 const ms_accounts *ms_engine_accounts(const ms_engine *e) { return &e->acc; }
 const ms_margin *ms_engine_margin(const ms_engine *e) { return e->mg; }
 double ms_engine_final_mark(const ms_engine *e) { return exp(e->lm_final); }
+
+void ms_engine_final_view(const ms_engine *e, ms_view *v) {
+  v->P = exp(e->lm_final);
+  v->t = e->cfg->horizon;
+  v->vol = e->cfg->market.regimes[ms_pricepath_regime(e->pp)].vol;
+}
 const ms_book *ms_engine_book(const ms_engine *e) { return e->book; }
 
 ms_liq_record *ms_engine_records(ms_engine *e, size_t *n) {
@@ -124,7 +133,7 @@ ms_status ms_engine_shared_new(const ms_config *cfg, ms_book **book, ms_index_st
   ms_status s = ms_margin_new(&m, cfg, err);
   if (!s) s = ms_book_new(book, cfg, err);
   if (!s) s = ms_book_draw(*book, cfg, MS_PATH_RUN, m, err);
-  if (!s) s = ms_index_static_build(index, *book, m, 0, err);
+  if (!s) s = ms_index_static_build(index, *book, m, cfg, 0, err);
   ms_margin_free(m);
   if (s) {
     ms_engine_shared_free(*book, *index);
@@ -156,7 +165,7 @@ ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *bo
     /* per_path: a book of the right size now, drawn for each path. */
     s = ms_book_new(&e->own_book, cfg, err);
     if (!s) s = ms_book_draw(e->own_book, cfg, 0, e->mg, err);
-    if (!s) s = ms_index_static_build(&e->own_ist, e->own_book, e->mg, 1, err);
+    if (!s) s = ms_index_static_build(&e->own_ist, e->own_book, e->mg, cfg, 1, err);
     book = e->own_book;
     index = e->own_ist;
   }
@@ -264,6 +273,34 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) 
   return k;
 }
 
+/* ---- what the protocol sees now ---- */
+
+static void probe_at(const ms_engine *e, int64_t t, double P, ms_probe *pr) {
+  pr->P = P;
+  pr->E = e->E;
+  pr->t = t;
+  pr->regime = ms_pricepath_regime(e->pp);
+  pr->vol = e->cfg->market.regimes[pr->regime].vol;
+  pr->ratio = ms_margin_ratio(e->mg);
+}
+
+/* Equity and maintenance of account @p id at the probe: the one test both
+ * the index and the brute-force twin are judged by. */
+static void standing(ms_engine *e, int64_t id, const ms_probe *pr, double *eq, double *mm) {
+  if (!ms_accounts_has_options(&e->acc, id)) {
+    double C = ms_accounts_collateral(&e->acc, id), q = ms_accounts_qty(&e->acc, id);
+    *eq = ms_margin_equity(C, q, e->E, pr->P);
+    *mm = ms_margin_perp_mm(e->mg, q, pr->P);
+    return;
+  }
+  ms_position p;
+  ms_accounts_position(&e->acc, id, &p);
+  ms_view v = {pr->P, pr->t, pr->vol};
+  *eq = ms_margin_pos_equity(e->mg, &p, e->E, &v);
+  *mm = ms_margin_pos_mm(e->mg, &p, e->E, &v);
+  e->sum->option_revaluations++;
+}
+
 /* ---- discovery ---- */
 
 static int cmp_ranked(const void *pa, const void *pb) {
@@ -280,21 +317,23 @@ static ms_status push_disc(ms_engine *e, double ratio, int64_t id) {
 
 /* Find the accounts eligible at the current oracle price and hand them to keepers. */
 static ms_status discover(ms_engine *e, int64_t t) {
-  double po = ms_oracle_current(e->orc)->price;
+  ms_probe pr;
+  probe_at(e, t, ms_oracle_current(e->orc)->price, &pr);
   e->cand.n = 0;
   e->ndisc = 0;
-  if (e->fops->candidates(e->fself, &e->acc, e->mg, po, e->E, &e->cand)) return MS_ERR_NOMEM;
+  e->sum->option_revaluations_naive += e->open_options;
+  if (e->fops->candidates(e->fself, &e->acc, e->mg, &pr, &e->cand)) return MS_ERR_NOMEM;
   for (size_t i = 0; i < e->cand.n; i++) {
     int64_t id = e->cand.v[i];
     assert(ms_accounts_status(&e->acc, id) == MS_ACCT_OPEN);
-    double C = ms_accounts_collateral(&e->acc, id), q = ms_accounts_qty(&e->acc, id);
-    double mm = ms_margin_mm(e->mg, fabs(q) * po), eq = ms_margin_equity(C, q, e->E, po);
+    double eq, mm;
+    standing(e, id, &pr, &eq, &mm);
     if (eq < mm) {
-      if (push_disc(e, eq / mm, id)) return MS_ERR_NOMEM;
+      if (push_disc(e, mm > 0 ? eq / mm : -INFINITY, id)) return MS_ERR_NOMEM;
     } else {
       ms_acct *x = (ms_acct *)ms_accounts_peek(&e->acc, id);
       if (x) x->version++;
-      if (e->fops->rekey(e->fself, &e->acc, e->mg, id, e->E)) return MS_ERR_NOMEM;
+      if (e->fops->rekey(e->fself, &e->acc, e->mg, id, &pr)) return MS_ERR_NOMEM;
     }
   }
   if (e->ndisc > 1) qsort(e->disc, e->ndisc, sizeof *e->disc, cmp_ranked);
@@ -322,14 +361,23 @@ static ms_status push_record(ms_engine *e, const ms_liq_record *r) {
   return MS_OK;
 }
 
-static ms_status reopen(ms_engine *e, ms_acct *x, int64_t id) {
+static ms_status reopen(ms_engine *e, ms_acct *x, int64_t id, int64_t t) {
   x->status = MS_ACCT_OPEN;
   x->version++;
-  return e->fops->rekey(e->fself, &e->acc, e->mg, id, e->E) ? MS_ERR_NOMEM : MS_OK;
+  ms_probe pr;
+  probe_at(e, t, ms_oracle_current(e->orc)->price, &pr);
+  return e->fops->rekey(e->fself, &e->acc, e->mg, id, &pr) ? MS_ERR_NOMEM : MS_OK;
+}
+
+/* The account holds nothing any more: its cash is its to take. */
+static void settle_closed(ms_engine *e, ms_acct *x, int had_options) {
+  x->status = MS_ACCT_CLOSED;
+  x->version++;
+  if (had_options) e->open_options--;
 }
 
 /* Close @p qty units against the top-ranked opposite positions at @p pb. */
-static ms_status deleverage(ms_engine *e, int side, double qty, double pb, double pm) {
+static ms_status deleverage(ms_engine *e, int side, double qty, double pb, double pm, int64_t t) {
   double left = qty;
   while (left > 0) {
     int64_t cp = e->fops->adl_next(e->fself, &e->acc, side);
@@ -351,7 +399,7 @@ static ms_status deleverage(ms_engine *e, int side, double qty, double pb, doubl
       x->version++;
     } else {
       x->q -= s * y;
-      ms_status st = reopen(e, x, cp);
+      ms_status st = reopen(e, x, cp, t);
       if (st) return st;
     }
   }
@@ -374,7 +422,7 @@ static ms_status park(ms_engine *e, int64_t id, int64_t seq, int64_t t, double C
   const ms_liquidation_cfg *lc = &e->cfg->liquidation;
   double a = fabs(q), E = e->E, eq_full = C + (q > 0 ? 1 : -1) * a * (pm - E);
   double mlo = 0, mhi = 0, olo = 0, ohi = 0; /* empty: the next block */
-  if (!e->no_parking && (lc->mode == MS_LIQ_FULL || eq_full <= 0)) {
+  if (!e->no_parking && !ms_accounts_has_options(&e->acc, id) && (lc->mode == MS_LIQ_FULL || eq_full <= 0)) {
     double share = lc->keeper_share * lc->penalty;
     double T = ms_margin_threshold(e->mg, C, q, E);
     double g = lc->keeper_share > 0 ? ms_keeper_gas_cost(e->kp) / lc->keeper_share : INFINITY;
@@ -397,19 +445,131 @@ static ms_status park(ms_engine *e, int64_t id, int64_t seq, int64_t t, double C
   return ms_keeper_defer(e->kp, id, seq, t, mlo, mhi, olo, ohi, e->q);
 }
 
+/* Apply the waterfall's remainder R of a liquidation of side @p side. */
+static ms_status shortfall(ms_engine *e, double residual, int use_adl, int side, double adl_qty, double pb,
+                           double pm, double po, int64_t t, int *others_changed) {
+  ms_path_summary *sm = e->sum;
+  if (!(residual > 0)) return MS_OK;
+  sm->insolvent = 1;
+  *others_changed = 1;
+  if (use_adl) return deleverage(e, 1 - side, adl_qty, pb, pm, t);
+  int prof = po > e->E ? 0 : po < e->E ? 1 : -1;
+  double per_unit = 0.0, unc = residual;
+  if (prof >= 0) ms_liq_socialize(residual, e->acc.open_qty[prof], fabs(po - e->E), &per_unit, &unc);
+  if (prof >= 0 && per_unit > 0) {
+    e->acc.shift[prof] += per_unit;
+    ms_keeper_unpark_all(e->kp); /* parked accounts' collateral changed */
+  }
+  sm->socialized_loss += residual - unc;
+  sm->uncovered_loss += unc;
+  return MS_OK;
+}
+
+/* Book the money of a liquidation. */
+static void book_money(ms_engine *e, double penalty, double keeper, double bad, double fund_paid,
+                       double fund_fee, double notional, int full, int induced, int64_t t) {
+  ms_path_summary *sm = e->sum;
+  sm->liquidations++;
+  sm->partial_liquidations += !full;
+  sm->induced_liquidations += induced;
+  sm->liquidated_notional += notional;
+  if (isnan(sm->first_liquidation_time)) sm->first_liquidation_time = (double)t / 1000.0;
+  sm->penalties += penalty;
+  sm->keeper_rewards += keeper;
+  sm->bad_debt += bad;
+  sm->insurance_paid += fund_paid;
+  e->fund += fund_fee - fund_paid;
+  if (e->fund < sm->insurance_min) sm->insurance_min = e->fund;
+}
+
+/* The fill moved the market: impact, extremes, the oracle's deviation test. */
+static ms_status after_fill(ms_engine *e, int64_t t, double flow) {
+  ms_market_fill(e->mk, t, flow);
+  double imp = ms_market_impact(e->mk);
+  observe_mark(e, e->lp + imp, imp);
+  int started;
+  return ms_oracle_on_mark(e->orc, t, e->lp + imp, e->lp, e->q, &started);
+}
+
+/* Liquidate an account that holds options. */
+static ms_status act_options(ms_engine *e, int64_t id, ms_acct *x, int64_t t, const ms_probe *po_pr,
+                             const ms_oracle_price *op, double lm, int in_block) {
+  ms_position p;
+  ms_accounts_position(&e->acc, id, &p);
+  ms_view fill = {exp(lm), t, po_pr->vol}, orc = {po_pr->P, t, po_pr->vol};
+  ms_liq_pos_outcome o;
+  ms_liq_compute_pos(&e->cfg->liquidation, e->mg, &p, e->E, &fill, &orc, e->fund,
+                     e->cfg->market.impact.options, &o);
+  ms_view ex = {op->exog, t, po_pr->vol};
+  int induced = !(ms_margin_pos_surplus(e->mg, &p, e->E, &ex) < 0);
+  ms_liq_record r = {.path = e->path, .time = t, .obs_time = op->t_obs, .account = id, .side = 0,
+                     .full = o.full, .oracle_price = po_pr->P, .exog_oracle_price = op->exog,
+                     .mark_price = fill.P, .qty = o.perp_closed + o.opt_closed, .notional = o.notional,
+                     .bad_debt = o.bad_debt, .penalty = o.penalty, .induced = induced,
+                     .delay = (double)(t - x->discovered) / 1000.0};
+  x->realized += o.realized;
+  ms_accounts_set_collateral(&e->acc, x, o.new_cash);
+  e->acc.open_qty[0] -= x->q - o.new_q; /* option strategies hold long perps */
+  x->q = o.new_q;
+  /* the position's legs are the live legs of the book's account, in order */
+  int32_t oi = e->acc.book->opt_of[id];
+  for (int l = 0, k = 0; l < e->acc.book->opt[oi].nlegs; l++) {
+    if (x->leg_q[l] == 0) continue;
+    if (o.legs_closed & (1 << k)) x->leg_q[l] = 0;
+    k++;
+  }
+  e->sum->options_liquidated_notional += o.opt_notional;
+  book_money(e, o.penalty, o.keeper_reward, o.bad_debt, o.fund_paid, o.fund_fee, o.notional, o.full, induced, t);
+  ms_status st = MS_OK;
+  if (o.full) settle_closed(e, x, 1);
+  else {
+    if (!ms_accounts_has_options(&e->acc, id)) e->open_options--;
+    st = reopen(e, x, id, t);
+  }
+  int others_changed = 0;
+  /* ADL deleverages perpetual positions: an option account's remainder is socialized. */
+  if (!st) st = shortfall(e, o.residual, 0, 0, 0, 0, fill.P, po_pr->P, t, &others_changed);
+  if (!st) st = push_record(e, &r);
+  if (st) return st;
+  e->liq_since_sample++;
+  if (in_block) ms_keeper_block_used(e->kp);
+  ms_keeper_resolved(e->kp);
+  st = after_fill(e, t, o.flow);
+  if (!st && others_changed) st = discover(e, t);
+  return st;
+}
+
 /* A keeper acts on pending account @p id at @p t. */
 static ms_status act(ms_engine *e, int64_t id, int64_t seq, int64_t t, int in_block) {
   ms_acct *x = ms_accounts_touch(&e->acc, id);
   if (!x) return MS_ERR_NOMEM;
-  assert(x->status == MS_ACCT_PENDING);
+  if (x->status != MS_ACCT_PENDING) return MS_OK; /* settled while it waited */
   const ms_oracle_price *op = ms_oracle_current(e->orc);
-  double po = op->price, C = ms_accounts_collateral(&e->acc, id), q = x->q;
-  if (!ms_margin_eligible(e->mg, C, q, e->E, po)) { /* recovered before the keeper came */
+  ms_probe pr;
+  probe_at(e, t, op->price, &pr);
+  double eq, mm;
+  standing(e, id, &pr, &eq, &mm);
+  if (!(eq < mm)) { /* recovered before the keeper came */
     e->sum->recovered++;
     ms_keeper_resolved(e->kp);
-    return reopen(e, x, id);
+    return reopen(e, x, id, t);
   }
+  double po = op->price, C = ms_accounts_collateral(&e->acc, id), q = x->q;
   double lm = log_mark_at(e, t), pm = exp(lm);
+  if (ms_accounts_has_options(&e->acc, id)) {
+    if (ms_keeper_gas_cost(e->kp) > 0) {
+      ms_position p;
+      ms_accounts_position(&e->acc, id, &p);
+      ms_view fill = {pm, t, pr.vol}, orc = {po, t, pr.vol};
+      ms_liq_pos_outcome o;
+      ms_liq_compute_pos(&e->cfg->liquidation, e->mg, &p, e->E, &fill, &orc, e->fund, 0, &o);
+      if (o.keeper_reward < ms_keeper_gas_cost(e->kp)) {
+        if (!x->skipped) { x->skipped = 1; e->sum->skipped_unprofitable++; }
+        return park(e, id, seq, t, C, q, pm, po);
+      }
+    }
+    return act_options(e, id, x, t, &pr, op, lm, in_block);
+  }
   ms_liq_outcome o;
   ms_liq_compute(&e->cfg->liquidation, e->mg, C, q, e->E, pm, po, e->fund, &o);
   if (ms_keeper_gas_cost(e->kp) > 0 && o.keeper_reward < ms_keeper_gas_cost(e->kp)) {
@@ -434,56 +594,60 @@ static ms_status act(ms_engine *e, int64_t id, int64_t seq, int64_t t, int in_bl
   ms_accounts_set_collateral(&e->acc, x, o.new_collateral);
   e->acc.open_qty[side] -= o.close_qty;
   ms_status st = MS_OK;
-  if (o.full) {
-    x->status = MS_ACCT_CLOSED;
-    x->version++;
-  } else {
-    st = reopen(e, x, id);
-  }
-  /* money */
-  ms_path_summary *sm = e->sum;
-  sm->liquidations++;
-  sm->partial_liquidations += !o.full;
-  sm->induced_liquidations += r.induced;
-  sm->liquidated_notional += o.notional;
-  if (isnan(sm->first_liquidation_time)) sm->first_liquidation_time = (double)t / 1000.0;
-  sm->penalties += o.penalty;
-  sm->keeper_rewards += o.keeper_reward;
-  sm->bad_debt += o.bad_debt;
-  sm->insurance_paid += o.fund_paid;
-  e->fund += o.fund_fee - o.fund_paid;
-  if (e->fund < sm->insurance_min) sm->insurance_min = e->fund;
+  if (o.full) settle_closed(e, x, 0);
+  else st = reopen(e, x, id, t);
+  book_money(e, o.penalty, o.keeper_reward, o.bad_debt, o.fund_paid, o.fund_fee, o.notional, o.full, r.induced, t);
   int others_changed = 0;
-  if (o.residual > 0) {
-    sm->insolvent = 1;
-    others_changed = 1;
-    if (e->cfg->liquidation.shortfall == MS_SHORTFALL_SOCIALIZE) {
-      int prof = po > e->E ? 0 : po < e->E ? 1 : -1;
-      double per_unit = 0.0, unc = o.residual;
-      if (prof >= 0) ms_liq_socialize(o.residual, e->acc.open_qty[prof], fabs(po - e->E), &per_unit, &unc);
-      if (prof >= 0 && per_unit > 0) {
-        e->acc.shift[prof] += per_unit;
-        ms_keeper_unpark_all(e->kp); /* parked accounts' collateral changed */
-      }
-      sm->socialized_loss += o.residual - unc;
-      sm->uncovered_loss += unc;
-    } else if (!st) {
-      st = deleverage(e, 1 - side, o.adl_qty, o.bankruptcy_price, pm);
-    }
-  }
+  if (!st) st = shortfall(e, o.residual, e->cfg->liquidation.shortfall == MS_SHORTFALL_ADL, side, o.adl_qty,
+                          o.bankruptcy_price, pm, po, t, &others_changed);
   if (!st) st = push_record(e, &r);
   if (st) return st;
   e->liq_since_sample++;
   if (in_block) ms_keeper_block_used(e->kp);
   ms_keeper_resolved(e->kp);
-  /* the fill moves the market */
-  ms_market_fill(e->mk, t, -s * o.market_qty * pm);
-  double imp = ms_market_impact(e->mk);
-  observe_mark(e, e->lp + imp, imp);
-  int started;
-  st = ms_oracle_on_mark(e->orc, t, e->lp + imp, e->lp, e->q, &started);
+  st = after_fill(e, t, -s * o.market_qty * pm);
   if (!st && others_changed) st = discover(e, t);
   return st;
+}
+
+/* Option legs expiring at @p t settle at the mark and leave the book. */
+static ms_status expire(ms_engine *e, int64_t t) {
+  const ms_book *b = e->acc.book;
+  double pm = exp(log_mark_at(e, t));
+  int changed = 0;
+  while (e->exp_pos < b->nexp && b->expiries[e->exp_pos].t == t) {
+    const ms_expiry *xp = &b->expiries[e->exp_pos++];
+    int64_t id = xp->account;
+    if (ms_accounts_status(&e->acc, id) == MS_ACCT_CLOSED) continue;
+    ms_acct *x = ms_accounts_touch(&e->acc, id);
+    if (!x) return MS_ERR_NOMEM;
+    double q = x->leg_q[xp->leg];
+    if (q == 0) continue; /* closed by a liquidation */
+    const ms_leg *lg = &b->opt[b->opt_of[id]].legs[xp->leg];
+    double pay = ms_leg_payoff(lg, pm);
+    double C = ms_accounts_collateral(&e->acc, id);
+    ms_accounts_set_collateral(&e->acc, x, C + q * pay);
+    x->realized += q * (pay - lg->v0);
+    x->leg_q[xp->leg] = 0;
+    x->version++;
+    e->sum->options_expired++;
+    int left = ms_accounts_has_options(&e->acc, id);
+    if (!left) e->open_options--;
+    if (!left && x->q == 0) { /* nothing left: the account is done */
+      if (x->status == MS_ACCT_PENDING) ms_keeper_resolved(e->kp);
+      x->status = MS_ACCT_CLOSED;
+      x->version++;
+      continue;
+    }
+    if (x->status == MS_ACCT_OPEN) {
+      ms_status st = reopen(e, x, id, t);
+      if (st) return st;
+    }
+    changed = 1;
+  }
+  (void)changed;
+  if (e->exp_pos < b->nexp) return ms_queue_push(e->q, b->expiries[e->exp_pos].t, MS_EV_EXPIRY, 0, 0);
+  return MS_OK;
 }
 
 /* ---- the path ---- */
@@ -497,6 +661,7 @@ static void sample(ms_engine *e, ms_trace *tr, int64_t k, int64_t t) {
   tr->open_interest[k] = (e->acc.open_qty[0] + e->acc.open_qty[1]) * mark;
   tr->insurance[k] = e->fund;
   tr->liquidations[k] = e->liq_since_sample;
+  tr->margin_ratio[k] = ms_margin_ratio(e->mg);
   e->liq_since_sample = 0;
 }
 
@@ -506,7 +671,7 @@ static ms_status path_start(ms_engine *e, uint64_t path, ms_path_summary *out, m
   if (e->own_book) {
     ms_error berr;
     s = ms_book_draw(e->own_book, cfg, path, e->mg, &berr);
-    if (!s) s = ms_index_static_rebuild(e->own_ist, e->own_book, e->mg, &berr);
+    if (!s) s = ms_index_static_rebuild(e->own_ist, e->own_book, e->mg, cfg, &berr);
     if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, berr.msg);
   }
   ms_queue_reset(e->q);
@@ -525,8 +690,16 @@ static ms_status path_start(ms_engine *e, uint64_t path, ms_path_summary *out, m
   out->first_liquidation_time = NAN;
   out->insurance_min = e->fund;
   e->sum = out;
+  e->exp_pos = 0;
+  e->open_options = e->book->nopt;
+  e->bs_at_start = ms_margin_bs_count(e->mg);
+  ms_margin_path_start(e->mg, cfg->market.initial_price);
+  out->max_margin_ratio = ms_margin_ratio(e->mg);
   s = ms_pricepath_start(e->pp, cfg->seed, path, e->q);
   if (!s) s = ms_oracle_start(e->orc, cfg->seed, path, cfg->market.initial_price, e->q);
+  if (!s && e->book->nexp > 0) s = ms_queue_push(e->q, e->book->expiries[0].t, MS_EV_EXPIRY, 0, 0);
+  if (!s && cfg->margin.model == MS_MARGIN_DYNAMIC && cfg->margin.dynamic.update_every <= cfg->horizon)
+    s = ms_queue_push(e->q, cfg->margin.dynamic.update_every, MS_EV_MARGIN_UPDATE, 0, 0);
   ms_queue_clock_start(e->q, cfg->step, cfg->step, cfg->horizon);
   e->lp = e->lp_max = e->lp_min = e->lm_min = ms_pricepath_log_price(e->pp);
   e->dd_log = e->imp_max = 0.0;
@@ -593,6 +766,24 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
       if (!s) s = ms_keeper_block_end(e->kp, ev.t, e->q);
       break;
     }
+    case MS_EV_EXPIRY:
+      s = expire(e, ev.t);
+      break;
+    case MS_EV_MARGIN_UPDATE: {
+      int64_t next = ev.t + cfg->margin.dynamic.update_every;
+      if (next <= cfg->horizon) s = ms_queue_push(e->q, next, MS_EV_MARGIN_UPDATE, 0, 0);
+      double before = ms_margin_ratio(e->mg);
+      int rose = ms_margin_update(e->mg, ms_oracle_current(e->orc)->price);
+      /* a parked account's box assumed the old ratio (a lower one can let it recover) */
+      if (ms_margin_ratio(e->mg) != before) ms_keeper_unpark_all(e->kp);
+      /* a rise of the ratio is a liquidation trigger: check at once */
+      if (!s && rose) {
+        out->margin_updates_up++;
+        if (ms_margin_ratio(e->mg) > out->max_margin_ratio) out->max_margin_ratio = ms_margin_ratio(e->mg);
+        s = discover(e, ev.t);
+      }
+      break;
+    }
     case MS_EV_SAMPLE:
       sample(e, trace, k_sample++, ev.t);
       if (ev.t + every <= cfg->horizon) s = ms_queue_push(e->q, ev.t + every, MS_EV_SAMPLE, 0, 0);
@@ -621,13 +812,17 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
   out->oracle_publishes = ms_oracle_publishes(e->orc);
   out->insurance_end = e->fund;
   out->amplification = NAN;
+  out->bs_evaluations = ms_margin_bs_count(e->mg) - e->bs_at_start;
   /* Accounts still waiting for a keeper: their losses are real but unbooked. */
-  double pm = out->final_mark;
   for (size_t i = 0; i < e->acc.n; i++) {
     const ms_acct *x = &e->acc.pool[i];
     if (x->status != MS_ACCT_PENDING) continue;
     int64_t id = e->acc.ids[i];
-    double eq = ms_margin_equity(ms_accounts_collateral(&e->acc, id), x->q, e->E, pm);
+    ms_position p;
+    ms_accounts_position(&e->acc, id, &p);
+    ms_view v;
+    ms_engine_final_view(e, &v);
+    double eq = ms_margin_pos_equity(e->mg, &p, e->E, &v);
     out->pending_end++;
     if (eq < 0) out->pending_bad_debt -= eq;
   }

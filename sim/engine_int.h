@@ -12,11 +12,10 @@
 #include "marginsim/margin.h"
 
 typedef struct ms_finder_ops {
-  /* Open accounts that may be eligible at oracle price P (a superset). */
-  int (*candidates)(void *self, const ms_accounts *a, const ms_margin *m, double P, double E,
-                    ms_idbuf *out);
+  /* Open accounts that may be eligible at the probe (a superset, no repeats). */
+  int (*candidates)(void *self, const ms_accounts *a, const ms_margin *m, const ms_probe *pr, ms_idbuf *out);
   /* An open account changed, or was a candidate and is not eligible. */
-  int (*rekey)(void *self, const ms_accounts *a, const ms_margin *m, int64_t id, double E);
+  int (*rekey)(void *self, const ms_accounts *a, const ms_margin *m, int64_t id, const ms_probe *pr);
   /* Best-ranked open account of a side for ADL, or -1. */
   int64_t (*adl_next)(void *self, const ms_accounts *a, int side);
 } ms_finder_ops;
@@ -35,5 +34,8 @@ const ms_margin *ms_engine_margin(const ms_engine *e);
 
 /** Final mark price of the last path. */
 double ms_engine_final_mark(const ms_engine *e);
+
+/** Where the last path ended: final mark, horizon, regime vol (to value what is still open). */
+void ms_engine_final_view(const ms_engine *e, ms_view *v);
 
 #endif

@@ -23,7 +23,7 @@ struct ms_h5out {
   int ncols;
   ms_column cols[MS_MAX_COLUMNS];
   hid_t summary_type, summary_ds;
-  hid_t ts_price, ts_regime, ts_mark, ts_oracle, ts_oi, ts_fund, ts_liq;
+  hid_t ts_price, ts_regime, ts_mark, ts_oracle, ts_oi, ts_fund, ts_liq, ts_ratio;
   hid_t cas_type, cas_ds, liq_type, liq_ds, book_type, book_ds;
   int64_t ncas, nliq;
   int64_t ts_paths, ts_len;
@@ -159,10 +159,11 @@ static ms_status create_timeseries(ms_h5out *h, ms_error *err) {
     h->ts_oi = H5Dcreate2(g, "open_interest", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
     h->ts_fund = H5Dcreate2(g, "insurance_fund", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
     h->ts_liq = H5Dcreate2(g, "liquidations", H5T_NATIVE_INT32, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    h->ts_ratio = H5Dcreate2(g, "margin_ratio", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
     H5Sclose(sp);
     H5Pclose(pl);
     if (h->ts_price < 0 || h->ts_regime < 0 || h->ts_mark < 0 || h->ts_oracle < 0 || h->ts_oi < 0 ||
-        h->ts_fund < 0 || h->ts_liq < 0) {
+        h->ts_fund < 0 || h->ts_liq < 0 || h->ts_ratio < 0) {
       H5Gclose(g);
       return h5fail(h, err, "create /timeseries");
     }
@@ -177,6 +178,7 @@ static ms_status create_timeseries(ms_h5out *h, ms_error *err) {
     attr_str(h->ts_fund, "unit", "USD");
     attr_str(h->ts_fund, "meaning", "insurance fund balance");
     attr_str(h->ts_liq, "meaning", "liquidations since the previous sample");
+    attr_str(h->ts_ratio, "meaning", "maintenance margin ratio of perps (dynamic margin moves it)");
     char names[MS_MAX_REGIMES * (MS_NAME_MAX + 2)] = "";
     for (int r = 0; r < cfg->market.nregimes; r++) {
       strncat(names, r ? "," : "", sizeof names - strlen(names) - 1);
@@ -200,7 +202,8 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
   h->cfg = cfg;
   h->npaths = cfg->paths;
   h->file = h->summary_ds = h->summary_type = H5I_INVALID_HID;
-  h->ts_price = h->ts_regime = h->ts_mark = h->ts_oracle = h->ts_oi = h->ts_fund = h->ts_liq = H5I_INVALID_HID;
+  h->ts_price = h->ts_regime = h->ts_mark = h->ts_oracle = h->ts_oi = h->ts_fund = h->ts_liq = h->ts_ratio =
+      H5I_INVALID_HID;
   h->cas_type = h->cas_ds = h->liq_type = h->liq_ds = h->book_type = h->book_ds = H5I_INVALID_HID;
   size_t len = strlen(path);
   h->final_path = malloc(len + 1);
@@ -283,7 +286,8 @@ ms_status ms_h5out_write_trace(ms_h5out *h, int64_t k, const ms_trace *tr, ms_er
       write_row(h->ts_oracle, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->oracle) ||
       write_row(h->ts_oi, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->open_interest) ||
       write_row(h->ts_fund, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->insurance) ||
-      write_row(h->ts_liq, H5T_NATIVE_INT32, k, h->ts_len, tr->liquidations))
+      write_row(h->ts_liq, H5T_NATIVE_INT32, k, h->ts_len, tr->liquidations) ||
+      write_row(h->ts_ratio, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->margin_ratio))
     return h5fail(h, err, "write /timeseries");
   return MS_OK;
 }
@@ -380,6 +384,7 @@ ms_status ms_h5out_create_book(ms_h5out *h, int64_t n, const char *margin_model,
   hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(ms_book_row));
   H5Tinsert(t, "account", HOFFSET(ms_book_row, account), H5T_NATIVE_INT64);
   H5Tinsert(t, "side", HOFFSET(ms_book_row, side), H5T_NATIVE_INT64);
+  H5Tinsert(t, "strategy", HOFFSET(ms_book_row, strategy), H5T_NATIVE_INT64);
   H5Tinsert(t, "collateral", HOFFSET(ms_book_row, collateral), H5T_NATIVE_DOUBLE);
   H5Tinsert(t, "quantity", HOFFSET(ms_book_row, quantity), H5T_NATIVE_DOUBLE);
   H5Tinsert(t, "leverage", HOFFSET(ms_book_row, leverage), H5T_NATIVE_DOUBLE);
@@ -387,6 +392,12 @@ ms_status ms_h5out_create_book(ms_h5out *h, int64_t n, const char *margin_model,
   H5Tinsert(t, "initial_margin", HOFFSET(ms_book_row, initial_margin), H5T_NATIVE_DOUBLE);
   H5Tinsert(t, "maintenance_margin", HOFFSET(ms_book_row, maintenance_margin), H5T_NATIVE_DOUBLE);
   H5Tinsert(t, "liquidation_price", HOFFSET(ms_book_row, liquidation_price), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "call_strike", HOFFSET(ms_book_row, call_strike), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "call_qty", HOFFSET(ms_book_row, call_qty), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "put_strike", HOFFSET(ms_book_row, put_strike), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "put_qty", HOFFSET(ms_book_row, put_qty), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "expiry", HOFFSET(ms_book_row, expiry), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "premium", HOFFSET(ms_book_row, premium), H5T_NATIVE_DOUBLE);
   hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < 65536 ? (n ? n : 1) : 65536)};
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t pl = chunked_plist(h, 1, chunk);
@@ -396,6 +407,8 @@ ms_status ms_h5out_create_book(ms_h5out *h, int64_t n, const char *margin_model,
   H5Sclose(sp);
   if (h->book_ds < 0) return h5fail(h, err, "create /book");
   attr_str(h->book_ds, "margin_model", margin_model);
+  attr_str(h->book_ds, "strategies", "-1 perp only, 0 naked short call, 1 naked short put, 2 short strangle, "
+                                     "3 covered call, 4 protective put, 5 long straddle");
   attr_str(h->book_ds, "meaning", h->cfg->book.resample == MS_RESAMPLE_PER_PATH
                                       ? "the book of path 0 (book.resample: per_path), at the entry price"
                                       : "the book of every path, at the entry price");
@@ -523,13 +536,13 @@ out:
 
 static void close_all(ms_h5out *h) {
   hid_t ds[] = {h->ts_price, h->ts_regime, h->ts_mark, h->ts_oracle, h->ts_oi, h->ts_fund, h->ts_liq,
-                h->cas_ds, h->liq_ds, h->book_ds};
+                h->ts_ratio, h->cas_ds, h->liq_ds, h->book_ds};
   for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
     if (ds[i] >= 0) H5Dclose(ds[i]);
   if (h->cas_type >= 0) H5Tclose(h->cas_type);
   if (h->liq_type >= 0) H5Tclose(h->liq_type);
   if (h->book_type >= 0) H5Tclose(h->book_type);
-  h->ts_mark = h->ts_oracle = h->ts_oi = h->ts_fund = h->ts_liq = H5I_INVALID_HID;
+  h->ts_mark = h->ts_oracle = h->ts_oi = h->ts_fund = h->ts_liq = h->ts_ratio = H5I_INVALID_HID;
   h->cas_ds = h->liq_ds = h->cas_type = h->liq_type = h->book_ds = h->book_type = H5I_INVALID_HID;
   if (h->summary_ds >= 0) H5Dclose(h->summary_ds);
   if (h->summary_type >= 0) H5Tclose(h->summary_type);

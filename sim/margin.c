@@ -1,32 +1,83 @@
 /*
- * margin — static and tiered margin (see margin.h).
+ * margin — static, tiered, dynamic and portfolio margin (see margin.h and
+ * docs/engine.md).
  *
  * Tiered: MM(N) = mmr_k N - cum_k in the tier k holding N, with the
  * maintenance amount cum_k = cum_{k-1} + floor_k (mmr_k - mmr_{k-1}), cum_0 = 0
  * (Binance's leverageBracket "cum", Hyperliquid's maintenance deduction),
  * which makes MM continuous across tiers. IM(N) = imr_k N.
  *
- * Thresholds. Long: f(P) = C - qE + qP - MM(qP) rises with P (slope q(1 - mmr)),
- * so the root is unique; in tier k, P = (qE - C - cum_k) / (q (1 - mmr_k)).
- * Short (s = -q): g(P) = C + sE - sP - MM(sP) falls with P; in tier k,
+ * Thresholds of perp-only positions. Long: f(P) = C - qE + qP - MM(qP) rises
+ * with P (slope q(1 - mmr)), so the root is unique; in tier k,
+ * P = (qE - C - cum_k) / (q (1 - mmr_k)). Short (s = -q):
+ * g(P) = C + sE - sP - MM(sP) falls with P; in tier k,
  * P = (C + sE + cum_k) / (s (1 + mmr_k)). The tier holding the root is the
- * last one whose floor price has f <= 0 (long) or g >= 0 (short).
+ * last one whose floor price has f <= 0 (long) or g >= 0 (short). Static,
+ * dynamic and portfolio margin are the one-tier case with a ratio per side.
+ *
+ * Portfolio grid ("deribit"): core shocks x_i from -range to +range in
+ * price_steps even steps, each with volatility up, unchanged and down
+ * (vol x (1 +/- v (30 d / max(DTE, dte_floor))^power)), weight 1; then the
+ * extended shocks at vol up with their weights. "span": moves of 0, +/-1/3,
+ * +/-2/3, +/-1 scan range with vol x (1 +/- vol_range), weight 1, and
+ * +/-extreme_multiple scan ranges at unchanged vol, weight extreme_weight.
  */
 #include "marginsim/margin.h"
 
 #include <assert.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "marginsim/units.h"
+
+#define INV_SQRT_2PI 0.39894228040143267794
+#define MAX_SCEN 160
+#define TWO_PI 6.28318530717958647692
+
+typedef struct {
+  double x;          /* relative price move */
+  int vsign;         /* -1 vol down, 0 unchanged, +1 up */
+  double w;          /* weight */
+} scenario;
 
 struct ms_margin {
   const ms_margin_type *type;
-  double initial, maintenance;       /* static ratios */
+  double year_ms;                    /* ms per year */
+  ms_smile smile;
+  /* static and dynamic */
+  double initial, maintenance;       /* ratios (dynamic: current) */
+  double ratio_side[2];              /* maintenance ratio of perp longs, shorts */
+  /* tiered */
   int ntiers;
-  double floor[MS_MAX_TIERS];        /* USD */
+  double floor[MS_MAX_TIERS];
   double mmr[MS_MAX_TIERS], imr[MS_MAX_TIERS];
-  double cum[MS_MAX_TIERS];          /* USD maintenance amount */
+  double cum[MS_MAX_TIERS];
   double kappa_long, kappa_short;    /* threshold shift per unit of per-unit collateral lost */
+  /* dynamic */
+  ms_dynamic_cfg dyn;
+  double sigma0;                     /* initial sigma_hat */
+  double s2;                         /* sigma_hat^2 */
+  double last_price;
+  double *ring;                      /* window estimator: squared annualised returns */
+  int64_t ring_pos;
+  double ring_sum;
+  /* portfolio */
+  int nscen;
+  scenario scen[MAX_SCEN];
+  int span;                          /* grid kind */
+  double vol_up, vol_down, vol_range;
+  double p_short, p_long;            /* vega powers */
+  double dte_switch, dte_floor;      /* years */
+  double opt_floor, mm_factor;
+  double m_eff[2];                   /* portfolio initial ratio of perp longs, shorts */
+  int64_t bs_count;                  /* Black–Scholes evaluations */
 };
+
+const ms_margin_type ms_margin_static = {"static", MS_KEY_COLLATERAL};
+const ms_margin_type ms_margin_tiered = {"tiered", MS_KEY_THRESHOLD};
+const ms_margin_type ms_margin_dynamic = {"dynamic", MS_KEY_COLLATERAL};
+const ms_margin_type ms_margin_portfolio = {"portfolio", MS_KEY_COLLATERAL};
 
 static int tier_of(const ms_margin *m, double notional) {
   int k = 0;
@@ -34,69 +85,69 @@ static int tier_of(const ms_margin *m, double notional) {
   return k;
 }
 
-/* ---- static ---- */
-
-static double static_mm(const ms_margin *m, double n) { return m->maintenance * n; }
-static double static_im(const ms_margin *m, double n) { return m->initial * n; }
-static double static_threshold(const ms_margin *m, double C, double q, double E) {
-  if (q > 0) {
-    double t = (q * E - C) / (q * (1.0 - m->maintenance));
-    return t > 0 ? t : 0.0;
-  }
-  double s = -q;
-  return (C + s * E) / (s * (1.0 + m->maintenance));
-}
-
-const ms_margin_type ms_margin_static = {"static", MS_KEY_COLLATERAL, static_mm, static_im,
-                                         static_threshold};
-
-/* ---- tiered ---- */
-
-static double tiered_mm(const ms_margin *m, double n) {
+static double tiered_mm_n(const ms_margin *m, double n) {
   int k = tier_of(m, n);
   return m->mmr[k] * n - m->cum[k];
 }
-static double tiered_im(const ms_margin *m, double n) { return m->imr[tier_of(m, n)] * n; }
 
-static double tiered_threshold(const ms_margin *m, double C, double q, double E) {
-  if (q > 0) {
-    if (C - q * E >= 0) return 0.0; /* f(0) >= 0: never eligible at a positive price */
-    int k = 0;
-    for (int j = 1; j < m->ntiers; j++) {
-      double p = m->floor[j] / q;
-      if (C - q * E + q * p - tiered_mm(m, m->floor[j]) <= 0) k = j;
-      else break;
+/* ---- set-up ---- */
+
+static void build_grid(ms_margin *m, const ms_portfolio_cfg *pc) {
+  int n = 0;
+  if (pc->grid == MS_GRID_SPAN) {
+    m->span = 1;
+    static const double third[] = {0, 1.0 / 3, -1.0 / 3, 2.0 / 3, -2.0 / 3, 1, -1};
+    for (int i = 0; i < 7; i++)
+      for (int v = 1; v >= -1; v -= 2)
+        m->scen[n++] = (scenario){third[i] * pc->span.scan_range, v, 1.0};
+    m->scen[n++] = (scenario){pc->span.extreme_multiple * pc->span.scan_range, 0, pc->span.extreme_weight};
+    m->scen[n++] = (scenario){-pc->span.extreme_multiple * pc->span.scan_range, 0, pc->span.extreme_weight};
+  } else {
+    for (int64_t i = 0; i < pc->price_steps; i++) {
+      double x = -pc->price_range + 2.0 * pc->price_range * (double)i / (double)(pc->price_steps - 1);
+      for (int v = 1; v >= -1; v--) m->scen[n++] = (scenario){x, v, 1.0};
     }
-    return (q * E - C - m->cum[k]) / (q * (1.0 - m->mmr[k]));
+    for (int i = 0; i < pc->nextended; i++)
+      m->scen[n++] = (scenario){pc->extended[i].shock, 1, pc->extended[i].weight};
   }
-  double s = -q;
-  int k = 0;
-  for (int j = 1; j < m->ntiers; j++) {
-    double p = m->floor[j] / s;
-    if (C + s * E - s * p - tiered_mm(m, m->floor[j]) >= 0) k = j;
-    else break;
+  m->nscen = n;
+  /* A perp loses q P x in scenario x: the initial ratio of each side is the
+   * largest weighted adverse move. */
+  m->m_eff[0] = m->m_eff[1] = 0;
+  for (int i = 0; i < n; i++) {
+    double w = m->scen[i].w, x = m->scen[i].x;
+    if (-x * w > m->m_eff[0]) m->m_eff[0] = -x * w;
+    if (x * w > m->m_eff[1]) m->m_eff[1] = x * w;
   }
-  return (C + s * E + m->cum[k]) / (s * (1.0 + m->mmr[k]));
 }
 
-const ms_margin_type ms_margin_tiered = {"tiered", MS_KEY_THRESHOLD, tiered_mm, tiered_im,
-                                         tiered_threshold};
+static void set_dynamic_ratio(ms_margin *m, double ratio) {
+  m->maintenance = ratio;
+  m->initial = ratio * m->dyn.initial_multiplier;
+  m->ratio_side[0] = m->ratio_side[1] = ratio;
+}
 
-/* ---- instance ---- */
+static double dynamic_target(const ms_margin *m) {
+  double h = (double)m->dyn.liquidation_horizon / m->year_ms;
+  double r = m->dyn.k * sqrt(m->s2) * sqrt(h);
+  return r < m->dyn.floor ? m->dyn.floor : r > m->dyn.cap ? m->dyn.cap : r;
+}
 
 ms_status ms_margin_new(ms_margin **out, const ms_config *cfg, ms_error *err) {
   *out = NULL;
   ms_margin *m = calloc(1, sizeof *m);
   if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   const ms_margin_cfg *mc = &cfg->margin;
+  m->year_ms = cfg->market.days_per_year * (double)MS_MS_PER_DAY;
+  m->smile = (ms_smile){cfg->market.smile.skew, cfg->market.smile.floor};
   m->initial = mc->initial;
   m->maintenance = mc->maintenance;
+  m->ntiers = 1;
+  m->mmr[0] = mc->maintenance;
+  m->imr[0] = mc->initial;
   switch (mc->model) {
   case MS_MARGIN_STATIC:
     m->type = &ms_margin_static;
-    m->ntiers = 1;
-    m->mmr[0] = mc->maintenance;
-    m->imr[0] = mc->initial;
     break;
   case MS_MARGIN_TIERED:
     m->type = &ms_margin_tiered;
@@ -108,9 +159,42 @@ ms_status ms_margin_new(ms_margin **out, const ms_config *cfg, ms_error *err) {
       m->cum[k] = k == 0 ? 0.0 : m->cum[k - 1] + m->floor[k] * (m->mmr[k] - m->mmr[k - 1]);
     }
     break;
+  case MS_MARGIN_DYNAMIC:
+    m->type = &ms_margin_dynamic;
+    m->dyn = mc->dynamic;
+    m->sigma0 = mc->dynamic.initial_vol > 0 ? mc->dynamic.initial_vol : cfg->market.reference_vol;
+    if (m->dyn.estimator == MS_VOLEST_WINDOW) {
+      m->ring = malloc((size_t)m->dyn.window * sizeof *m->ring);
+      if (!m->ring) { free(m); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
+    }
+    ms_margin_path_start(m, cfg->market.initial_price);
+    break;
+  case MS_MARGIN_PORTFOLIO: {
+    m->type = &ms_margin_portfolio;
+    const ms_portfolio_cfg *pc = &mc->portfolio;
+    build_grid(m, pc);
+    m->vol_up = pc->vol_up;
+    m->vol_down = pc->vol_down;
+    m->vol_range = pc->span.vol_range;
+    m->p_short = pc->vega_power_short;
+    m->p_long = pc->vega_power_long;
+    m->dte_switch = (double)pc->vega_power_switch / m->year_ms;
+    m->dte_floor = (double)pc->dte_floor / m->year_ms;
+    m->opt_floor = pc->short_option_floor;
+    m->mm_factor = pc->mm_factor;
+    m->initial = m->m_eff[0];
+    m->maintenance = pc->mm_factor * m->m_eff[0];
+    break;
+  }
   default:
     free(m);
     return ms_error_set(err, MS_ERR_INTERNAL, "margin.model %d not available", mc->model);
+  }
+  if (m->type == &ms_margin_portfolio) {
+    m->ratio_side[0] = m->mm_factor * m->m_eff[0];
+    m->ratio_side[1] = m->mm_factor * m->m_eff[1];
+  } else if (m->type != &ms_margin_dynamic) {
+    m->ratio_side[0] = m->ratio_side[1] = m->maintenance;
   }
   double rmax = m->mmr[m->ntiers - 1], rmin = m->mmr[0];
   m->kappa_long = 1.0 / (1.0 - rmax);
@@ -119,12 +203,29 @@ ms_status ms_margin_new(ms_margin **out, const ms_config *cfg, ms_error *err) {
   return MS_OK;
 }
 
-void ms_margin_free(ms_margin *m) { free(m); }
+void ms_margin_free(ms_margin *m) {
+  if (!m) return;
+  free(m->ring);
+  free(m);
+}
 
 const ms_margin_type *ms_margin_get_type(const ms_margin *m) { return m->type; }
+int64_t ms_margin_bs_count(const ms_margin *m) { return m->bs_count; }
 
-double ms_margin_mm(const ms_margin *m, double notional) { return m->type->mm(m, notional); }
-double ms_margin_im(const ms_margin *m, double notional) { return m->type->im(m, notional); }
+/* ---- perp-only accounts ---- */
+
+double ms_margin_perp_mm(const ms_margin *m, double q, double P) {
+  double n = fabs(q) * P;
+  if (m->type == &ms_margin_tiered) return tiered_mm_n(m, n);
+  return m->ratio_side[q > 0 ? 0 : 1] * n;
+}
+
+double ms_margin_perp_im(const ms_margin *m, double q, double P) {
+  double n = fabs(q) * P;
+  if (m->type == &ms_margin_tiered) return m->imr[tier_of(m, n)] * n;
+  if (m->type == &ms_margin_portfolio) return m->m_eff[q > 0 ? 0 : 1] * n;
+  return m->initial * n;
+}
 
 double ms_margin_mm_amount(const ms_margin *m, double notional) {
   return m->type == &ms_margin_tiered ? m->cum[tier_of(m, notional)] : 0.0;
@@ -132,25 +233,359 @@ double ms_margin_mm_amount(const ms_margin *m, double notional) {
 
 double ms_margin_threshold(const ms_margin *m, double C, double q, double E) {
   assert(q != 0);
-  return m->type->threshold(m, C, q, E);
+  if (m->type != &ms_margin_tiered) {
+    if (q > 0) {
+      double t = (q * E - C) / (q * (1.0 - m->ratio_side[0]));
+      return t > 0 ? t : 0.0;
+    }
+    double s = -q;
+    return (C + s * E) / (s * (1.0 + m->ratio_side[1]));
+  }
+  if (q > 0) {
+    if (C - q * E >= 0) return 0.0; /* f(0) >= 0: never eligible at a positive price */
+    int k = 0;
+    for (int j = 1; j < m->ntiers; j++) {
+      double p = m->floor[j] / q;
+      if (C - q * E + q * p - tiered_mm_n(m, m->floor[j]) <= 0) k = j;
+      else break;
+    }
+    return (q * E - C - m->cum[k]) / (q * (1.0 - m->mmr[k]));
+  }
+  double s = -q;
+  int k = 0;
+  for (int j = 1; j < m->ntiers; j++) {
+    double p = m->floor[j] / s;
+    if (C + s * E - s * p - tiered_mm_n(m, m->floor[j]) >= 0) k = j;
+    else break;
+  }
+  return (C + s * E + m->cum[k]) / (s * (1.0 + m->mmr[k]));
 }
 
 int ms_margin_eligible(const ms_margin *m, double C, double q, double E, double P) {
-  return ms_margin_equity(C, q, E, P) < m->type->mm(m, fabs(q) * P);
+  return ms_margin_equity(C, q, E, P) < ms_margin_perp_mm(m, q, P);
 }
 
 double ms_margin_key(const ms_margin *m, double C, double q, double E, double shift) {
   if (m->type->key_mode == MS_KEY_COLLATERAL) return C / fabs(q) + shift;
-  double t = m->type->threshold(m, C, q, E);
+  double t = ms_margin_threshold(m, C, q, E);
   return q > 0 ? -t + m->kappa_long * shift : t + m->kappa_short * shift;
 }
 
 double ms_margin_boundary(const ms_margin *m, int is_long, double P, double E, double shift) {
-  if (m->type->key_mode == MS_KEY_COLLATERAL) {
-    double r = m->maintenance;
-    return is_long ? E - P * (1.0 - r) + shift : P * (1.0 + r) - E + shift;
-  }
+  if (m->type->key_mode == MS_KEY_COLLATERAL)
+    return is_long ? E - P * (1.0 - m->ratio_side[0]) + shift : P * (1.0 + m->ratio_side[1]) - E + shift;
   return is_long ? -P + m->kappa_long * shift : P + m->kappa_short * shift;
 }
 
-double ms_margin_ratio(const ms_margin *m) { return m->maintenance; }
+/* ---- any account ---- */
+
+static inline double tau_of(const ms_margin *m, const ms_leg *l, int64_t t) {
+  double tau = (double)(l->expiry - t) / m->year_ms;
+  return tau > 0 ? tau : 0.0;
+}
+
+static double legs_value(ms_margin *mm, const ms_position *p, double S, int64_t t, double vol) {
+  double v = 0;
+  for (int i = 0; i < p->nlegs; i++) v += p->legs[i].q * ms_leg_value(&p->legs[i], &mm->smile, S, tau_of(mm, &p->legs[i], t), vol);
+  mm->bs_count += p->nlegs;
+  return v;
+}
+
+double ms_margin_leg_value(const ms_margin *m, const ms_leg *l, double S, int64_t t, double vol) {
+  ((ms_margin *)m)->bs_count++;
+  return ms_leg_value(l, &m->smile, S, tau_of(m, l, t), vol);
+}
+
+void ms_margin_leg_greeks(const ms_margin *m, const ms_leg *l, double S, int64_t t, double vol, ms_greeks *g) {
+  ((ms_margin *)m)->bs_count++;
+  ms_bs_greeks(l->is_call, S, l->strike, tau_of(m, l, t), ms_smile_vol(&m->smile, vol, l->strike, S), 0, 0, g);
+}
+
+double ms_margin_pos_equity(const ms_margin *m, const ms_position *p, double E, const ms_view *v) {
+  return p->C + p->q * (v->P - E) + legs_value((ms_margin *)m, p, v->P, v->t, v->vol);
+}
+
+/* |q| P plus the underlying notional of short options */
+static double gross_notional(const ms_position *p, double P) {
+  double g = fabs(p->q);
+  for (int i = 0; i < p->nlegs; i++) if (p->legs[i].q < 0) g -= p->legs[i].q;
+  return g * P;
+}
+
+/* DTE scaling (30 d / max(DTE, dte_floor))^power of a leg's volatility shocks. */
+static double dte_scale(const ms_margin *m, double tau) {
+  double dte = tau > m->dte_floor ? tau : m->dte_floor;
+  double pw = dte < m->dte_switch ? m->p_short : m->p_long;
+  return pow(30.0 * (double)MS_MS_PER_DAY / m->year_ms / dte, pw);
+}
+
+/* Scenario volatility factor: 1 +/- v x scale (deribit), 1 +/- vol_range (span). */
+static inline double vol_factor(const ms_margin *m, const scenario *s, double scale) {
+  if (s->vsign == 0) return 1.0;
+  if (m->span) return 1.0 + s->vsign * m->vol_range;
+  double f = 1.0 + (s->vsign > 0 ? m->vol_up : -m->vol_down) * scale;
+  return f > 0.01 ? f : 0.01;
+}
+
+static double portfolio_im(const ms_margin *mc, const ms_position *p, const ms_view *v) {
+  ms_margin *m = (ms_margin *)mc;
+  double P = v->P, base = p->q * P;
+  double tau[MS_MAX_LEGS], scale[MS_MAX_LEGS], shortq = 0;
+  for (int i = 0; i < p->nlegs; i++) {
+    tau[i] = tau_of(m, &p->legs[i], v->t);
+    scale[i] = m->span ? 1.0 : dte_scale(m, tau[i]);
+    base += p->legs[i].q * ms_leg_value(&p->legs[i], &m->smile, P, tau[i], v->vol);
+    if (p->legs[i].q < 0) shortq -= p->legs[i].q;
+  }
+  double worst = 0;
+  for (int s = 0; s < m->nscen; s++) {
+    const scenario *sc = &m->scen[s];
+    double S = P * (1.0 + sc->x), val = p->q * S;
+    for (int i = 0; i < p->nlegs; i++)
+      val += p->legs[i].q * ms_leg_value(&p->legs[i], &m->smile, S, tau[i], v->vol * vol_factor(m, sc, scale[i]));
+    double loss = sc->w * (base - val);
+    if (loss > worst) worst = loss;
+  }
+  m->bs_count += (int64_t)p->nlegs * (m->nscen + 1);
+  return worst + m->opt_floor * shortq * P;
+}
+
+double ms_margin_pos_im(const ms_margin *m, const ms_position *p, double E, const ms_view *v) {
+  (void)E;
+  if (p->nlegs == 0) return ms_margin_perp_im(m, p->q, v->P);
+  double g = gross_notional(p, v->P);
+  if (m->type == &ms_margin_portfolio) return portfolio_im(m, p, v);
+  if (m->type == &ms_margin_tiered) return m->imr[tier_of(m, g)] * g;
+  return m->initial * g;
+}
+
+double ms_margin_pos_mm(const ms_margin *m, const ms_position *p, double E, const ms_view *v) {
+  if (p->nlegs == 0) return ms_margin_perp_mm(m, p->q, v->P);
+  if (m->type == &ms_margin_portfolio) return m->mm_factor * portfolio_im(m, p, v);
+  double g = gross_notional(p, v->P);
+  if (m->type == &ms_margin_tiered) return tiered_mm_n(m, g);
+  (void)E;
+  return m->maintenance * g;
+}
+
+double ms_margin_pos_surplus(const ms_margin *m, const ms_position *p, double E, const ms_view *v) {
+  return ms_margin_pos_equity(m, p, E, v) - ms_margin_pos_mm(m, p, E, v);
+}
+
+/*
+ * Bands. With L_P and L_t bounds on |dS/dP| and |dS/dt| over the box
+ * [P0 - d, P0 + d] x [t0, t0 + tau_min / 2] (d = 10% of P0, tau_min the
+ * nearest expiry), S(P, t) >= S0 - L_P |P - P0| - L_t (t - t0), so S stays
+ * positive while each term uses less than its share of S0.
+ *
+ * Per unit of option, over a box of underlying S in [S_lo, S_hi], volatility
+ * in [s_lo, s_hi] and time to expiry in [tau_lo, tau_hi] (r = 0):
+ *   d1 = ln(S/K) / (s sqrt(tau)) + s sqrt(tau) / 2 lies in [d1_lo, d1_hi]
+ *   |delta| <= N(d1_hi) (call), N(-d1_lo) (put)
+ *   phi(d1) <= phi at the d1 of the range nearest 0
+ *   |theta| <= S_hi phi_max s_hi / (2 sqrt(tau_lo));   vega <= S_hi sqrt(tau_hi) phi_max
+ *   the smile's vega term: |vega dsigma/dS| <= vol |skew| sqrt(tau_hi) phi_max
+ * For the portfolio grid the same bounds are taken per scenario at S (1 + x)
+ * with the scenario's volatility range; its DTE scaling moves sigma at most
+ * at the rate vol v power (30 d)^power / DTE^(power + 1).
+ */
+typedef struct {
+  double dabs, phi, theta, vega;   /* bounds per unit */
+} leg_bounds;
+
+static void bound_leg(const ms_leg *l, double S_lo, double S_hi, double s_lo, double s_hi, double tau_lo,
+                      double tau_hi, leg_bounds *b) {
+  double K = l->strike, lh = log(S_hi / K), ll = log(S_lo / K);
+  double r_lo = s_lo * sqrt(tau_lo), r_hi = s_hi * sqrt(tau_hi);
+  double d1_hi = (lh >= 0 ? lh / r_lo : lh / r_hi) + 0.5 * r_hi;
+  double d1_lo = (ll <= 0 ? ll / r_lo : ll / r_hi) + 0.5 * r_lo;
+  double dmin = d1_lo <= 0 && d1_hi >= 0 ? 0 : (fabs(d1_lo) < fabs(d1_hi) ? fabs(d1_lo) : fabs(d1_hi));
+  b->phi = INV_SQRT_2PI * exp(-0.5 * dmin * dmin);
+  b->dabs = l->is_call ? ms_norm_cdf(d1_hi) : ms_norm_cdf(-d1_lo);
+  b->theta = S_hi * b->phi * s_hi / (2 * sqrt(tau_lo));
+  b->vega = S_hi * sqrt(tau_hi) * b->phi;
+}
+
+void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const ms_view *v, ms_band *b) {
+  ms_margin *m = (ms_margin *)mc;
+  double S0 = ms_margin_pos_surplus(m, p, E, v);
+  if (!(S0 > 0)) {
+    *b = (ms_band){INFINITY, -INFINITY, v->t, -INFINITY, -INFINITY};
+    return;
+  }
+  int dyn = m->type == &ms_margin_dynamic, pm = m->type == &ms_margin_portfolio;
+  /* S0 is shared between price, time, and (when they can move) the ratio and
+   * the socialized-loss shift; the shares add up to less than S0. */
+  int parts = 2 + dyn + (p->q != 0);
+  double share = 0.98 * S0 / parts;
+  double P0 = v->P, d = 0.10 * P0, Pmax = P0 + d, Pmin = P0 - d;
+  double tau_min = INFINITY;
+  for (int i = 0; i < p->nlegs; i++) {
+    double tau = tau_of(m, &p->legs[i], v->t);
+    if (tau < tau_min) tau_min = tau;
+  }
+  if (!(tau_min > 0)) { /* a leg at its expiry: revalue at once */
+    *b = (ms_band){INFINITY, -INFINITY, v->t, -INFINITY, -INFINITY};
+    return;
+  }
+  double tau_cut = 0.5 * tau_min; /* the Lipschitz box keeps half the nearest expiry's time */
+  double month = 30.0 * (double)MS_MS_PER_DAY / m->year_ms;
+  double pw = m->p_short > m->p_long ? m->p_short : m->p_long;
+  double vmax = m->vol_up > m->vol_down ? m->vol_up : m->vol_down;
+  /* smile factor range over the box, widest price range any valuation uses */
+  double xmax = 0, xmin = 0;
+  if (pm)
+    for (int s = 0; s < m->nscen; s++) {
+      if (m->scen[s].x > xmax) xmax = m->scen[s].x;
+      if (m->scen[s].x < xmin) xmin = m->scen[s].x;
+    }
+  double fmax = 1, fmin = 1;
+  for (int i = 0; i < p->nlegs; i++) {
+    double K = p->legs[i].strike;
+    double Ss[2] = {Pmax * (1 + xmax), Pmin * (1 + xmin)};
+    for (int j = 0; j < 2; j++) {
+      double f = 1 + m->smile.skew * log(K / Ss[j]);
+      if (f < m->smile.floor) f = m->smile.floor;
+      if (f > fmax) fmax = f;
+      if (f < fmin) fmin = f;
+    }
+  }
+  if (fmin > m->smile.floor && m->smile.skew == 0) fmin = 1;
+  /* the equity's own derivatives */
+  double shortq = 0, LPeq = fabs(p->q), Lteq = 0, A_eq = 0;
+  double tau0[MS_MAX_LEGS];
+  for (int i = 0; i < p->nlegs; i++) {
+    double q = fabs(p->legs[i].q);
+    tau0[i] = tau_of(m, &p->legs[i], v->t);
+    if (p->legs[i].q < 0) shortq += q;
+    leg_bounds lb;
+    bound_leg(&p->legs[i], Pmin, Pmax, v->vol * fmin, v->vol * fmax, tau0[i] - tau_cut, tau0[i], &lb);
+    LPeq += q * (lb.dabs + v->vol * fabs(m->smile.skew) * sqrt(tau0[i]) * lb.phi);
+    Lteq += q * lb.theta;
+    /* to the expiry: phi over the whole remaining life is at most 1/sqrt(2 pi) */
+    A_eq += q * v->vol * fmax * Pmax * INV_SQRT_2PI;
+  }
+  double LP = LPeq, Lt = Lteq, A = A_eq, Bcap = 0;
+  if (pm) {
+    /* per leg, once: the DTE scaling at both ends of the box and the rate of the shocked vol */
+    double sc_a[MS_MAX_LEGS], sc_b[MS_MAX_LEGS], dsig_l[MS_MAX_LEGS], dvol_l[MS_MAX_LEGS];
+    for (int i = 0; i < p->nlegs; i++) {
+      sc_a[i] = m->span ? 1 : dte_scale(m, tau0[i]);
+      sc_b[i] = m->span ? 1 : dte_scale(m, tau0[i] - tau_cut);
+      double dte = tau0[i] - tau_cut > m->dte_floor ? tau0[i] - tau_cut : m->dte_floor;
+      dsig_l[i] = m->span ? 0 : v->vol * fmax * vmax * pw * pow(month / dte, pw) / dte;
+      dvol_l[i] = m->span ? 0 : v->vol * fmax * vmax * pow(month / m->dte_floor, pw);
+    }
+    double LPs_max = 0, Lts_max = 0, As_max = 0, Bs_max = 0;
+    for (int s = 0; s < m->nscen; s++) {
+      const scenario *sc = &m->scen[s];
+      double g = 1 + sc->x, LPs = fabs(p->q), Lts = 0, As = 0, Bs = 0;
+      for (int i = 0; i < p->nlegs; i++) {
+        double q = fabs(p->legs[i].q);
+        double lo_f = 1, hi_f = 1;
+        if (sc->vsign != 0) {
+          if (m->span) {
+            lo_f = hi_f = 1 + sc->vsign * m->vol_range;
+          } else {
+            double v1 = vol_factor(m, sc, sc_a[i]), v2 = vol_factor(m, sc, sc_b[i]);
+            lo_f = v1 < v2 ? v1 : v2;
+            hi_f = v1 > v2 ? v1 : v2;
+          }
+        }
+        leg_bounds lb;
+        bound_leg(&p->legs[i], Pmin * g, Pmax * g, v->vol * fmin * lo_f, v->vol * fmax * hi_f, tau0[i] - tau_cut,
+                  tau0[i], &lb);
+        LPs += q * (lb.dabs + v->vol * hi_f * fabs(m->smile.skew) * sqrt(tau0[i]) * lb.phi);
+        double dsig = 0;
+        if (!m->span && sc->vsign != 0) {
+          dsig = dsig_l[i];
+          Bs += q * lb.vega * dvol_l[i];
+        }
+        Lts += q * (lb.theta + lb.vega * dsig);
+        As += q * v->vol * fmax * hi_f * Pmax * g * INV_SQRT_2PI;
+      }
+      double wl = sc->w * g * LPs, wt = sc->w * Lts, wa = sc->w * As, wb = sc->w * Bs;
+      if (wl > LPs_max) LPs_max = wl;
+      if (wt > Lts_max) Lts_max = wt;
+      if (wa > As_max) As_max = wa;
+      if (wb > Bs_max) Bs_max = wb;
+    }
+    double wtop = 0;
+    for (int s = 0; s < m->nscen; s++) if (m->scen[s].w > wtop) wtop = m->scen[s].w;
+    /* loss_s = V - V_s: its derivative is at most w (|V'| + |V_s'|) */
+    LP += m->mm_factor * (wtop * LPeq + LPs_max + m->opt_floor * shortq);
+    Lt += m->mm_factor * (wtop * Lteq + Lts_max);
+    A += m->mm_factor * (wtop * A_eq + As_max);
+    Bcap = m->mm_factor * Bs_max;
+  } else {
+    double r = m->type == &ms_margin_tiered ? m->mmr[m->ntiers - 1] : m->maintenance;
+    LP += r * (fabs(p->q) + shortq);
+  }
+  double dP = LP > 0 ? share / LP : d;
+  if (dP > d) dP = d;
+  /* Time, two ways; the longer wins. (a) Lipschitz over [t0, t0 + tau_min / 2]. */
+  double dt = Lt > 0 ? share / Lt : tau_cut;
+  if (dt > tau_cut) dt = tau_cut;
+  /* (b) Integrated to the expiry: theta's bound integrates to
+   * sigma S (sqrt(tau0) - sqrt(tau0 - dt)) / sqrt(2 pi); the portfolio's
+   * DTE-scaled volatility moves in all by at most its range up to the floor. */
+  if (A > 0 && Bcap < share) {
+    double room = (share - Bcap) / A, r0 = sqrt(tau_min), dtb;
+    if (room >= r0) dtb = tau_min;
+    else dtb = tau_min - (r0 - room) * (r0 - room);
+    if (dtb > dt) dt = dtb;
+  }
+  double ratio_max = INFINITY;
+  if (dyn) {
+    double g = (fabs(p->q) + shortq) * Pmax;
+    if (g > 0) ratio_max = m->maintenance + share / g;
+  }
+  int64_t dt_ms = (int64_t)floor(dt * m->year_ms);
+  b->p_lo = P0 - dP;
+  b->p_hi = P0 + dP;
+  b->t_until = v->t + (dt_ms > 0 ? dt_ms : 0);
+  b->ratio_max = ratio_max;
+  b->shift_room = p->q != 0 ? share / fabs(p->q) : INFINITY;
+}
+
+/* ---- dynamic margin ---- */
+
+void ms_margin_path_start(ms_margin *m, double p0) {
+  if (m->type != &ms_margin_dynamic) return;
+  m->s2 = m->sigma0 * m->sigma0;
+  m->last_price = p0;
+  if (m->ring) {
+    for (int64_t i = 0; i < m->dyn.window; i++) m->ring[i] = m->s2;
+    m->ring_sum = m->s2 * (double)m->dyn.window;
+    m->ring_pos = 0;
+  }
+  set_dynamic_ratio(m, dynamic_target(m));
+}
+
+int ms_margin_update(ms_margin *m, double P) {
+  if (m->type != &ms_margin_dynamic) return 0;
+  double r = log(P / m->last_price), dt = (double)m->dyn.update_every / m->year_ms;
+  double x = r * r / dt; /* annualised squared return */
+  m->last_price = P;
+  if (m->ring) {
+    m->ring_sum += x - m->ring[m->ring_pos];
+    m->ring[m->ring_pos] = x;
+    if (++m->ring_pos == m->dyn.window) {
+      m->ring_pos = 0;
+      double s = 0; /* re-add from scratch once per window: no drift from running sums */
+      for (int64_t i = 0; i < m->dyn.window; i++) s += m->ring[i];
+      m->ring_sum = s;
+    }
+    m->s2 = m->ring_sum / (double)m->dyn.window;
+  } else {
+    m->s2 = m->dyn.lambda * m->s2 + (1 - m->dyn.lambda) * x;
+  }
+  double old = m->maintenance, target = dynamic_target(m);
+  double next = target > old + m->dyn.max_step ? old + m->dyn.max_step : target;
+  set_dynamic_ratio(m, next);
+  return next > old;
+}
+
+double ms_margin_ratio(const ms_margin *m) { return m->type == &ms_margin_tiered ? m->mmr[0] : m->ratio_side[0]; }
+
+double ms_margin_sigma(const ms_margin *m) { return sqrt(m->s2); }

@@ -10,7 +10,6 @@
 #include "marginsim/pricepath.h"
 
 #include <assert.h>
-#include <gsl/gsl_linalg.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,51 +48,6 @@ struct ms_pricepath {
   ms_pricepath_tally tally;
 };
 
-/* Stationary distribution of the continuous-time chain: pi Q = 0, sum pi = 1,
- * Q_ij = w_ij / d_i (i != j), Q_ii = -1 / d_i. */
-static ms_status stationary(ms_pricepath *pp, ms_error *err) {
-  int n = pp->nreg;
-  if (n == 1) { pp->pi[0] = 1.0; return MS_OK; }
-  gsl_matrix *A = gsl_matrix_calloc((size_t)n, (size_t)n);
-  gsl_vector *b = gsl_vector_calloc((size_t)n), *x = gsl_vector_alloc((size_t)n);
-  gsl_permutation *perm = gsl_permutation_alloc((size_t)n);
-  ms_status s = MS_OK;
-  if (!A || !b || !x || !perm) { s = ms_error_set(err, MS_ERR_NOMEM, "out of memory"); goto out; }
-  /* Rows of A are the columns of Q (A = Q^T), the last replaced by sum = 1. */
-  for (int i = 0; i < n; i++) {
-    double prev = 0.0;
-    for (int j = 0; j < n; j++) {
-      double w = pp->next_cum[i][j] - prev;
-      prev = pp->next_cum[i][j];
-      double q = (i == j) ? -1.0 / pp->mean_dur[i] : w / pp->mean_dur[i];
-      gsl_matrix_set(A, (size_t)j, (size_t)i, q);
-    }
-  }
-  for (int i = 0; i < n; i++) gsl_matrix_set(A, (size_t)(n - 1), (size_t)i, 1.0);
-  gsl_vector_set(b, (size_t)(n - 1), 1.0);
-  int sign;
-  if (gsl_linalg_LU_decomp(A, perm, &sign) || gsl_linalg_LU_solve(A, perm, b, x)) {
-    s = ms_error_set(err, MS_ERR_INPUT, "market.transition: the regime chain has no unique "
-                     "stationary distribution (is every regime reachable?)");
-    goto out;
-  }
-  for (int i = 0; i < n; i++) {
-    double p = gsl_vector_get(x, (size_t)i);
-    if (!(p >= -1e-12) || !isfinite(p)) {
-      s = ms_error_set(err, MS_ERR_INPUT, "market.transition: the regime chain has no unique "
-                       "stationary distribution (is every regime reachable?)");
-      goto out;
-    }
-    pp->pi[i] = p < 0 ? 0 : p;
-  }
-out:
-  gsl_matrix_free(A);
-  gsl_vector_free(b);
-  gsl_vector_free(x);
-  gsl_permutation_free(perm);
-  return s;
-}
-
 ms_status ms_pricepath_new(ms_pricepath **out, const ms_config *cfg, ms_error *err) {
   *out = NULL;
   ms_pricepath *pp = calloc(1, sizeof *pp);
@@ -127,13 +81,14 @@ ms_status ms_pricepath_new(ms_pricepath **out, const ms_config *cfg, ms_error *e
       pp->next_cum[r][j] = acc;
     }
   }
-  ms_status s = stationary(pp, err);
-  if (!s) {
-    double acc = 0.0;
-    for (int r = 0; r < pp->nreg; r++) { acc += pp->pi[r]; pp->pi_cum[r] = acc; }
-    pp->pi_cum[pp->nreg - 1] = 1.0;
-    s = ms_rng_new(&pp->r_price, err);
+  double acc = 0.0;
+  for (int r = 0; r < pp->nreg; r++) {
+    pp->pi[r] = mk->stationary[r];
+    acc += pp->pi[r];
+    pp->pi_cum[r] = acc;
   }
+  pp->pi_cum[pp->nreg - 1] = 1.0;
+  ms_status s = ms_rng_new(&pp->r_price, err);
   if (!s) s = ms_rng_new(&pp->r_regime, err);
   if (!s) s = ms_rng_new(&pp->r_jump, err);
   if (s) { ms_pricepath_free(pp); return s; }

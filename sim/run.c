@@ -40,7 +40,7 @@ typedef struct {
   size_t liq_off, liq_n, cas_off, cas_n;
 } path_slot;
 
-#define TRACE_FIELDS 7
+#define TRACE_FIELDS 8
 
 typedef struct {
   int nthreads;
@@ -102,6 +102,7 @@ static ms_status state_init(run_state *rs, const ms_config *cfg, int nthreads, i
       t->oracle = d; d += L;
       t->open_interest = d; d += L;
       t->insurance = d; d += L;
+      t->margin_ratio = d; d += L;
       t->regime = (int32_t *)d; d += L; /* int32 in a double-sized slot: simple, aligned */
       t->liquidations = (int32_t *)d; d += L;
     }
@@ -135,13 +136,33 @@ static ms_status write_book(ms_h5out *h, const ms_config *cfg, const ms_book *sh
     if (!rows) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for /book");
   }
   if (!s) s = ms_h5out_create_book(h, b->n, ms_margin_get_type(m)->name, err);
+  ms_view v0 = {cfg->market.initial_price, 0, cfg->market.reference_vol};
   for (int64_t first = 0; !s && first < b->n; first += BOOK_BLOCK) {
     int64_t cnt = b->n - first < BOOK_BLOCK ? b->n - first : BOOK_BLOCK;
     for (int64_t k = 0; k < cnt; k++) {
       int64_t i = first + k;
-      double q = b->qty[i], C = b->collateral[i], n = fabs(q) * b->entry;
-      rows[k] = (ms_book_row){i, q > 0 ? 1 : -1, C, q, n / C, n, ms_margin_im(m, n), ms_margin_mm(m, n),
-                              ms_margin_threshold(m, C, q, b->entry)};
+      ms_position p;
+      ms_book_position(b, i, &p);
+      double dep = ms_book_deposit(b, i), q = p.q, g = fabs(q) * b->entry;
+      ms_book_row *row = &rows[k];
+      *row = (ms_book_row){.account = i, .side = q > 0 ? 1 : q < 0 ? -1 : 0, .strategy = -1,
+                           .collateral = dep, .quantity = q, .leverage = fabs(q) * b->entry / dep,
+                           .initial_margin = ms_margin_pos_im(m, &p, b->entry, &v0),
+                           .maintenance_margin = ms_margin_pos_mm(m, &p, b->entry, &v0),
+                           .liquidation_price = NAN, .expiry = NAN};
+      if (b->opt_of[i] < 0) {
+        row->liquidation_price = ms_margin_threshold(m, p.C, q, b->entry);
+      } else {
+        row->strategy = b->opt[b->opt_of[i]].strategy;
+        row->premium = p.C - dep;
+        for (int l = 0; l < p.nlegs; l++) {
+          if (p.legs[l].q < 0) g += -p.legs[l].q * b->entry;
+          if (p.legs[l].is_call) { row->call_strike = p.legs[l].strike; row->call_qty = p.legs[l].q; }
+          else { row->put_strike = p.legs[l].strike; row->put_qty = p.legs[l].q; }
+          row->expiry = (double)p.legs[l].expiry / 1000.0;
+        }
+      }
+      row->notional = g;
     }
     s = ms_h5out_write_book_rows(h, rows, first, cnt, err);
   }

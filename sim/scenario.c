@@ -9,6 +9,8 @@
 #include "marginsim/scenario.h"
 
 #include <ctype.h>
+#include <gsl/gsl_linalg.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,11 +80,60 @@ static const ms_field impact_fields[] = {
     {.name = "half_life", .kind = MS_F_DURATION, .offset = OFF(ms_impact_cfg, half_life),
      .def = "10m", .bounds = MS_B_GE, .min = 0,
      .doc = "half-life of the decaying cumulative flow Q; 0s: Q never decays (permanent impact)"},
+    {.name = "options", .kind = MS_F_BOOL, .offset = OFF(ms_impact_cfg, options), .def = "false",
+     .doc = "option fills move the underlying too (by their delta-equivalent notional)"},
 };
+static const ms_field smile_fields[] = {
+    {.name = "skew", .kind = MS_F_NUMBER, .offset = OFF(ms_smile_cfg, skew), .def = "0",
+     .bounds = MS_B_GE | MS_B_LE, .min = -10, .max = 10,
+     .doc = "implied vol = regime vol x max(floor, 1 + skew x ln(K / S)); negative: puts dearer"},
+    {.name = "floor", .kind = MS_F_NUMBER, .offset = OFF(ms_smile_cfg, floor), .def = "0.2",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1, .doc = "least smile factor"},
+};
+static const ms_schema smile_schema = {"smile", smile_fields, N(smile_fields), NULL,
+                                       "Implied volatility of options: the current regime's vol "
+                                       "times the smile, so a regime switch reprices every option."};
+
 static const ms_schema impact_schema = {"impact", impact_fields, N(impact_fields), NULL,
                                         "Market impact of liquidation fills: the mark price is the "
                                         "exogenous price times exp(impact). Liquidated longs sell "
                                         "(Q falls), liquidated shorts buy."};
+
+/* Long-run fraction of time in each regime: pi Q = 0, sum pi = 1 for the
+ * generator Q_ij = w_ij / d_i (i != j), Q_ii = -1 / d_i, w the normalised
+ * transition row (or the other regimes equally). */
+static ms_status stationary(ms_market_cfg *m, ms_check *ck) {
+  int n = m->nregimes;
+  if (n == 1) { m->stationary[0] = 1.0; return MS_OK; }
+  gsl_matrix *A = gsl_matrix_calloc((size_t)n, (size_t)n);
+  gsl_vector *b = gsl_vector_calloc((size_t)n), *x = gsl_vector_alloc((size_t)n);
+  gsl_permutation *perm = gsl_permutation_alloc((size_t)n);
+  ms_status s = MS_OK;
+  if (!A || !b || !x || !perm) { s = ms_error_set(ck->err, MS_ERR_NOMEM, "out of memory"); goto out; }
+  for (int i = 0; i < n; i++) {
+    double tot = 0, w[MS_MAX_REGIMES];
+    for (int j = 0; j < n; j++) tot += w[j] = m->transition.rows ? m->transition.v[i][j] : (i == j ? 0.0 : 1.0);
+    double d = (double)m->regimes[i].mean_duration;
+    for (int j = 0; j < n; j++) gsl_matrix_set(A, (size_t)j, (size_t)i, i == j ? -1.0 / d : w[j] / tot / d);
+  }
+  for (int i = 0; i < n; i++) gsl_matrix_set(A, (size_t)(n - 1), (size_t)i, 1.0);
+  gsl_vector_set(b, (size_t)(n - 1), 1.0);
+  int sign, bad = gsl_linalg_LU_decomp(A, perm, &sign) || gsl_linalg_LU_solve(A, perm, b, x);
+  for (int i = 0; !bad && i < n; i++) {
+    double p = gsl_vector_get(x, (size_t)i);
+    if (!(p >= -1e-12) || !isfinite(p)) bad = 1;
+    m->stationary[i] = p < 0 ? 0 : p;
+  }
+  if (bad)
+    s = ms_check_fail(ck, "transition", "the regime chain has no unique stationary distribution "
+                      "(is every regime reachable from every other?)");
+out:
+  gsl_matrix_free(A);
+  gsl_vector_free(b);
+  gsl_vector_free(x);
+  gsl_permutation_free(perm);
+  return s;
+}
 
 static ms_status check_market(void *obj, ms_check *ck) {
   ms_market_cfg *m = obj;
@@ -113,6 +164,7 @@ static ms_status check_market(void *obj, ms_check *ck) {
                            m->start_regime);
     }
   }
+  ms_status st = MS_OK;
   if (m->transition.rows > 0) {
     if (m->transition.rows != m->nregimes || m->transition.cols != m->nregimes)
       return ms_check_fail(ck, "transition", "must be %d x %d, one row and column per regime (got %d x %d)",
@@ -129,6 +181,11 @@ static ms_status check_market(void *obj, ms_check *ck) {
         return ms_check_fail(ck, rel, "each row needs a positive weight for some other regime");
     }
   }
+  st = stationary(m, ck);
+  if (st) return st;
+  double v2 = 0;
+  for (int i = 0; i < m->nregimes; i++) v2 += m->stationary[i] * m->regimes[i].vol * m->regimes[i].vol;
+  m->reference_vol = sqrt(v2);
   return MS_OK;
 }
 
@@ -154,6 +211,8 @@ static const ms_field market_fields[] = {
      .doc = "days in the year of annualised vol and drift (crypto trades every day)"},
     {.name = "impact", .kind = MS_F_SECTION, .offset = OFF(ms_market_cfg, impact), .sub = &impact_schema,
      .doc = "price impact of liquidation fills"},
+    {.name = "smile", .kind = MS_F_SECTION, .offset = OFF(ms_market_cfg, smile), .sub = &smile_schema,
+     .doc = "implied-volatility smile of options"},
 };
 static const ms_schema market_schema = {"market", market_fields, N(market_fields), check_market,
                                         "The exogenous price: what the market would do without "
@@ -163,6 +222,75 @@ static const ms_schema market_schema = {"market", market_fields, N(market_fields
 /* ------------------------------------------------------------------- book */
 
 static const char *const resample_names[] = {"per_run", "per_path", NULL};
+
+static const char *const strategy_names[] = {"naked_short_call", "naked_short_put", "short_strangle",
+                                             "covered_call", "protective_put", "long_straddle", NULL};
+static const char *const strike_modes[] = {"moneyness", "delta", NULL};
+
+static const ms_field strike_fields[] = {
+    {.name = "by", .kind = MS_F_ENUM, .offset = OFF(ms_strike_cfg, by), .def = "moneyness",
+     .names = strike_modes,
+     .doc = "`moneyness`: calls at entry x (1 + value), puts at entry x (1 - value); `delta`: the "
+            "strike whose |delta| is value at entry"},
+    {.name = "value", .kind = MS_F_NUMBER, .offset = OFF(ms_strike_cfg, value), .def = "0.1",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1, .doc = "distance out of the money, or |delta|"},
+};
+static const ms_schema strike_schema = {"strike", strike_fields, N(strike_fields), NULL,
+                                        "How far from the money the options are struck (ignored by "
+                                        "long_straddle, which is at the money)."};
+
+static ms_status check_strike(void *obj, ms_check *ck) {
+  ms_strategy_cfg *st = obj;
+  if (st->strike.by == MS_STRIKE_DELTA && !(st->strike.value > 0))
+    return ms_check_fail(ck, "strike.value", "a delta strike needs 0 < value < 1 (got %g)", st->strike.value);
+  return MS_OK;
+}
+
+static const ms_field strategy_fields[] = {
+    {.name = "kind", .kind = MS_F_ENUM, .offset = OFF(ms_strategy_cfg, kind), .def = "short_strangle",
+     .names = strategy_names,
+     .doc = "naked short call / put; short strangle (short call + short put); covered call (long perp "
+            "+ short call); protective put (long perp + long put); long straddle (long call + long put "
+            "at the money)"},
+    {.name = "weight", .kind = MS_F_NUMBER, .offset = OFF(ms_strategy_cfg, weight), .def = "1",
+     .bounds = MS_B_GE, .min = 0, .doc = "relative frequency among option accounts"},
+    {.name = "strike", .kind = MS_F_SECTION, .offset = OFF(ms_strategy_cfg, strike), .sub = &strike_schema,
+     .doc = "strikes"},
+    {.name = "expiry", .kind = MS_F_DIST, .offset = OFF(ms_strategy_cfg, expiry),
+     .def = "{dist: table, values: [1d, 7d, 30d]}", .bounds = MS_B_GT, .min = 0, .elem = MS_F_DURATION,
+     .doc = "time to expiry at the start"},
+    {.name = "size", .kind = MS_F_DIST, .offset = OFF(ms_strategy_cfg, size),
+     .def = "{dist: uniform, min: 1, max: 5}", .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1000,
+     .elem = MS_F_NUMBER,
+     .doc = "underlying notional of each leg / collateral (the perp leg of a covered call or protective put too)"},
+};
+static const ms_schema strategy_schema = {"strategy", strategy_fields, N(strategy_fields), check_strike,
+                                          "One option strategy. European, cash-settled options on the "
+                                          "mark; an option expiring inside the horizon settles and leaves "
+                                          "the book."};
+
+static ms_status check_options(void *obj, ms_check *ck) {
+  ms_options_cfg *o = obj;
+  double w = 0;
+  for (int i = 0; i < o->nstrategies; i++) w += o->strategies[i].weight;
+  if (o->fraction > 0 && !(w > 0)) return ms_check_fail(ck, "strategies", "some strategy needs a positive weight");
+  return MS_OK;
+}
+
+static const ms_field options_fields[] = {
+    {.name = "fraction", .kind = MS_F_NUMBER, .offset = OFF(ms_options_cfg, fraction), .def = "0",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1,
+     .doc = "share of accounts that hold an option strategy (the others hold a perp)"},
+    {.name = "strategies", .kind = MS_F_LIST, .offset = OFF(ms_options_cfg, strategies),
+     .def = "[{kind: naked_short_call}, {kind: naked_short_put}, {kind: short_strangle}, "
+            "{kind: covered_call}, {kind: protective_put}, {kind: long_straddle}]",
+     .bounds = MS_B_GE, .min = 1, .sub = &strategy_schema, .count_offset = OFF(ms_options_cfg, nstrategies),
+     .max_items = MS_MAX_STRATEGIES, .item_size = sizeof(ms_strategy_cfg),
+     .doc = "the strategies and their weights"},
+};
+static const ms_schema options_schema = {"options", options_fields, N(options_fields), check_options,
+                                         "Option strategies in the book, priced by Black–Scholes (r = 0) "
+                                         "at the long-run volatility when the book is drawn."};
 
 static const ms_field book_fields[] = {
     {.name = "accounts", .kind = MS_F_INT, .offset = OFF(ms_book_cfg, accounts), .def = "1000",
@@ -180,6 +308,8 @@ static const ms_field book_fields[] = {
      .names = resample_names,
      .doc = "`per_run`: one book for every path (stream book, path 2^64-1); `per_path`: a new book "
             "for each path"},
+    {.name = "options", .kind = MS_F_SECTION, .offset = OFF(ms_book_cfg, options), .sub = &options_schema,
+     .doc = "accounts holding option strategies"},
 };
 static const ms_schema book_schema = {"book", book_fields, N(book_fields), NULL,
                                       "The accounts: perpetual positions, all entered at "
@@ -188,7 +318,112 @@ static const ms_schema book_schema = {"book", book_fields, N(book_fields), NULL,
 
 /* ----------------------------------------------------------------- margin */
 
-static const char *const margin_models[] = {"static", "tiered", NULL};
+static const char *const margin_models[] = {"static", "tiered", "dynamic", "portfolio", NULL};
+static const char *const vol_estimators[] = {"ewma", "window", NULL};
+static const char *const grid_kinds[] = {"deribit", "span", NULL};
+
+static const ms_field dynamic_fields[] = {
+    {.name = "k", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, k), .def = "3",
+     .bounds = MS_B_GT, .min = 0, .doc = "standard deviations of the move over the liquidation horizon"},
+    {.name = "estimator", .kind = MS_F_ENUM, .offset = OFF(ms_dynamic_cfg, estimator), .def = "ewma",
+     .names = vol_estimators, .doc = "how sigma_hat is estimated from oracle returns between updates"},
+    {.name = "lambda", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, lambda), .def = "0.94",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "ewma: sigma_hat^2 <- lambda sigma_hat^2 + (1 - lambda) r^2 / dt"},
+    {.name = "window", .kind = MS_F_INT, .offset = OFF(ms_dynamic_cfg, window), .def = "60",
+     .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 100000, .doc = "window: updates in the rolling window"},
+    {.name = "update_every", .kind = MS_F_DURATION, .offset = OFF(ms_dynamic_cfg, update_every),
+     .def = "1m", .bounds = MS_B_GT, .min = 0, .doc = "time between re-estimates"},
+    {.name = "liquidation_horizon", .kind = MS_F_DURATION, .offset = OFF(ms_dynamic_cfg, liquidation_horizon),
+     .def = "1h", .bounds = MS_B_GT, .min = 0, .doc = "time the venue needs to unwind a position"},
+    {.name = "floor", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, floor), .def = "0.01",
+     .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1, .doc = "least maintenance ratio"},
+    {.name = "cap", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, cap), .def = "0.25",
+     .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1, .doc = "largest maintenance ratio"},
+    {.name = "max_step", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, max_step), .def = "0.005",
+     .bounds = MS_B_GT, .min = 0, .doc = "largest rise of the ratio per update (falls are not limited)"},
+    {.name = "initial_multiplier", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, initial_multiplier),
+     .def = "2", .bounds = MS_B_GE, .min = 1, .doc = "initial ratio = maintenance ratio x this"},
+    {.name = "initial_vol", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, initial_vol), .def = "0",
+     .bounds = MS_B_GE, .min = 0,
+     .doc = "sigma_hat at time 0 (annualised); 0: the market's long-run volatility"},
+};
+
+static ms_status check_dynamic(void *obj, ms_check *ck) {
+  ms_dynamic_cfg *d = obj;
+  if (d->cap < d->floor) return ms_check_fail(ck, "cap", "must be >= floor (%g) (got %g)", d->floor, d->cap);
+  if (d->cap * d->initial_multiplier > 1)
+    return ms_check_fail(ck, "initial_multiplier", "cap x initial_multiplier must be <= 1 (got %g)",
+                         d->cap * d->initial_multiplier);
+  return MS_OK;
+}
+static const ms_schema dynamic_schema = {"dynamic", dynamic_fields, N(dynamic_fields), check_dynamic,
+                                         "Volatility-scaled margin: maintenance ratio = clamp(k x "
+                                         "sigma_hat x sqrt(liquidation_horizon), floor, cap)."};
+
+static const ms_field extended_fields[] = {
+    {.name = "shock", .kind = MS_F_NUMBER, .offset = OFF(ms_extended_cfg, shock), .def = "0",
+     .bounds = MS_B_GT, .min = -1, .doc = "relative price move"},
+    {.name = "weight", .kind = MS_F_NUMBER, .offset = OFF(ms_extended_cfg, weight), .def = "1",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1, .doc = "fraction of its loss counted (dampener)"},
+};
+static const ms_schema extended_schema = {"extended", extended_fields, N(extended_fields), NULL, NULL};
+
+static const ms_field span_fields[] = {
+    {.name = "scan_range", .kind = MS_F_NUMBER, .offset = OFF(ms_span_cfg, scan_range), .def = "0.16",
+     .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1, .doc = "price scan range (moves of 1/3, 2/3, 1 of it)"},
+    {.name = "vol_range", .kind = MS_F_NUMBER, .offset = OFF(ms_span_cfg, vol_range), .def = "0.35",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1, .doc = "relative volatility scan range (up and down)"},
+    {.name = "extreme_multiple", .kind = MS_F_NUMBER, .offset = OFF(ms_span_cfg, extreme_multiple),
+     .def = "2", .bounds = MS_B_GT, .min = 0, .doc = "the two extreme moves: +/- this x scan range ..."},
+    {.name = "extreme_weight", .kind = MS_F_NUMBER, .offset = OFF(ms_span_cfg, extreme_weight),
+     .def = "0.35", .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1, .doc = "... counted at this fraction"},
+};
+static const ms_schema span_schema = {"span", span_fields, N(span_fields), NULL,
+                                      "The SPAN 16-scenario risk array (grid: span)."};
+
+/* Paradex's tail rows (margin-parameters.md 5.1); weight x |shock| = 16% */
+#define PARADEX_EXTENDED \
+  "[{shock: -0.66, weight: 0.24}, {shock: -0.33, weight: 0.48}, {shock: 0.5, weight: 0.32}, " \
+  "{shock: 1, weight: 0.16}, {shock: 2, weight: 0.08}, {shock: 3, weight: 0.0533}, " \
+  "{shock: 4, weight: 0.04}, {shock: 5, weight: 0.032}]"
+
+static const ms_field portfolio_fields[] = {
+    {.name = "grid", .kind = MS_F_ENUM, .offset = OFF(ms_portfolio_cfg, grid), .def = "deribit",
+     .names = grid_kinds,
+     .doc = "`deribit`: price shocks x vol up/same/down plus extended moves; `span`: the 16-scenario array"},
+    {.name = "price_range", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, price_range), .def = "0.16",
+     .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1, .doc = "deribit: core price shocks from -range to +range"},
+    {.name = "price_steps", .kind = MS_F_INT, .offset = OFF(ms_portfolio_cfg, price_steps), .def = "9",
+     .bounds = MS_B_GE | MS_B_LE, .min = 2, .max = 101, .doc = "deribit: evenly spaced core shocks"},
+    {.name = "vol_up", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, vol_up), .def = "0.4",
+     .bounds = MS_B_GE, .min = 0, .doc = "deribit: vol x (1 + vol_up x (30 d / DTE)^power)"},
+    {.name = "vol_down", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, vol_down), .def = "0.22",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1, .doc = "deribit: vol x (1 - vol_down x (30 d / DTE)^power)"},
+    {.name = "vega_power_short", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, vega_power_short),
+     .def = "0.3", .bounds = MS_B_GE, .min = 0, .doc = "power for DTE below vega_power_switch"},
+    {.name = "vega_power_long", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, vega_power_long),
+     .def = "0.13", .bounds = MS_B_GE, .min = 0, .doc = "power from vega_power_switch on"},
+    {.name = "vega_power_switch", .kind = MS_F_DURATION, .offset = OFF(ms_portfolio_cfg, vega_power_switch),
+     .def = "30d", .bounds = MS_B_GT, .min = 0, .doc = "DTE at which the power switches"},
+    {.name = "dte_floor", .kind = MS_F_DURATION, .offset = OFF(ms_portfolio_cfg, dte_floor), .def = "1d",
+     .bounds = MS_B_GT, .min = 0, .doc = "DTE used for the scaling is at least this"},
+    {.name = "extended", .kind = MS_F_LIST, .offset = OFF(ms_portfolio_cfg, extended), .def = PARADEX_EXTENDED,
+     .sub = &extended_schema, .count_offset = OFF(ms_portfolio_cfg, nextended), .max_items = MS_MAX_EXTENDED,
+     .item_size = sizeof(ms_extended_cfg), .doc = "deribit: large moves at vol up, counted at a fraction"},
+    {.name = "short_option_floor", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, short_option_floor),
+     .def = "0.01", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "added per short option, fraction of its underlying notional"},
+    {.name = "mm_factor", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, mm_factor), .def = "0.5",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1, .doc = "maintenance = mm_factor x initial"},
+    {.name = "span", .kind = MS_F_SECTION, .offset = OFF(ms_portfolio_cfg, span), .sub = &span_schema,
+     .doc = "grid: span parameters"},
+};
+static const ms_schema portfolio_schema = {"portfolio", portfolio_fields, N(portfolio_fields), NULL,
+                                           "Portfolio margin: initial = worst weighted loss of the whole "
+                                           "account over a grid of price x volatility shocks (options "
+                                           "revalued by Black–Scholes, perps linearly) + a floor per short "
+                                           "option."};
 
 static const ms_field tier_fields[] = {
     {.name = "floor", .kind = MS_F_NUMBER, .offset = OFF(ms_tier_cfg, floor), .def = "0",
@@ -244,7 +479,8 @@ static ms_status check_margin(void *obj, ms_check *ck) {
 static const ms_field margin_fields[] = {
     {.name = "model", .kind = MS_F_ENUM, .offset = OFF(ms_margin_cfg, model), .def = "static",
      .names = margin_models,
-     .doc = "`static`: fixed ratios of notional; `tiered`: rates rising with notional (tiers)"},
+     .doc = "`static`: fixed ratios of notional; `tiered`: rates rising with notional; `dynamic`: a "
+            "ratio that follows estimated volatility; `portfolio`: worst loss over a scenario grid"},
     {.name = "initial", .kind = MS_F_NUMBER, .offset = OFF(ms_margin_cfg, initial), .def = "0.05",
      .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1,
      .doc = "static: initial margin, fraction of notional at the oracle price"},
@@ -255,6 +491,10 @@ static const ms_field margin_fields[] = {
      .bounds = MS_B_GE, .min = 1, .sub = &tier_schema, .count_offset = OFF(ms_margin_cfg, ntiers),
      .max_items = MS_MAX_TIERS, .item_size = sizeof(ms_tier_cfg),
      .doc = "tiered: the notional tiers (default: Binance BTCUSDT, 2021-03-18)"},
+    {.name = "dynamic", .kind = MS_F_SECTION, .offset = OFF(ms_margin_cfg, dynamic), .sub = &dynamic_schema,
+     .doc = "dynamic margin"},
+    {.name = "portfolio", .kind = MS_F_SECTION, .offset = OFF(ms_margin_cfg, portfolio), .sub = &portfolio_schema,
+     .doc = "portfolio margin"},
 };
 static const ms_schema margin_schema = {"margin", margin_fields, N(margin_fields), check_margin,
                                         "Margin rules. Equity = collateral + unrealised PnL at the "
@@ -358,6 +598,9 @@ static const ms_field liq_fields[] = {
      .names = shortfall_names,
      .doc = "bad debt beyond the fund: `socialize` pro rata over profitable accounts, or `adl` "
             "(close the top-ranked opposite positions at the bankruptcy price)"},
+    {.name = "option_spread", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, option_spread),
+     .def = "0.05", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "options are closed at model value x (1 + spread) when bought back, x (1 - spread) when sold"},
 };
 static const ms_schema liq_schema = {"liquidation", liq_fields, N(liq_fields), NULL,
                                      "Fills, penalty, insurance fund and the loss waterfall."};

@@ -70,6 +70,15 @@ static const col_def fixed_cols[] = {
      "its generations of induced liquidations"},
     {"amplification", MS_COL_F64, F(amplification), "ratio",
      "liquidated notional / notional of non-induced liquidations (NaN: none; inf: all induced)"},
+    {"options_liquidated_notional", MS_COL_F64, F(options_liquidated_notional), "USD",
+     "underlying notional of option legs closed by liquidations"},
+    {"options_expired", MS_COL_I64, F(options_expired), "count", "option legs settled at expiry"},
+    {"option_revaluations", MS_COL_I64, F(option_revaluations), "count", "exact checks of option accounts"},
+    {"option_revaluations_naive", MS_COL_I64, F(option_revaluations_naive), "count",
+     "option accounts open at each eligibility check: the checks without the index's bounds"},
+    {"bs_evaluations", MS_COL_I64, F(bs_evaluations), "count", "Black-Scholes evaluations"},
+    {"max_margin_ratio", MS_COL_F64, F(max_margin_ratio), "fraction", "largest maintenance ratio of perps"},
+    {"margin_updates_up", MS_COL_I64, F(margin_updates_up), "count", "dynamic re-estimates that raised the ratio"},
 };
 #undef F
 

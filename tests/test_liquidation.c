@@ -43,15 +43,15 @@ static void test_liquidation__partial_restores_initial_margin(void **state) {
       if (o.full) continue;
       partial++;
       double left = fabs(o.new_qty), eq = o.new_collateral + o.new_qty * (po - E);
-      if (eq < ms_margin_im(m, left * po) * (1 - 1e-9))
-        fail_msg("equity %.6f below initial %.6f after a partial close", eq, ms_margin_im(m, left * po));
+      if (eq < ms_margin_perp_im(m, left, po) * (1 - 1e-9))
+        fail_msg("equity %.6f below initial %.6f after a partial close", eq, ms_margin_perp_im(m, left, po));
       assert_false(ms_margin_eligible(m, o.new_collateral, o.new_qty, E, po));
       /* least: closing 0.1% less (if above min_close) would not have restored it */
       double less = o.close_qty * 0.999;
       if (less > 0.1 * fabs(q)) {
         double s = q > 0 ? 1 : -1, c2 = C + s * less * (pm - E) - 0.01 * less * pm;
         double l2 = fabs(q) - less;
-        assert_true(c2 + s * l2 * (po - E) < ms_margin_im(m, l2 * po));
+        assert_true(c2 + s * l2 * (po - E) < ms_margin_perp_im(m, l2, po));
       }
       /* money: the account lost exactly PnL and penalty */
       assert_true(fabs(o.new_collateral - (C + o.realized - o.penalty)) < 1e-6);

@@ -29,12 +29,12 @@ static void test_margin__tiered_amounts_match_binance(void **state) {
   }
   /* continuous across every boundary */
   for (int k = 1; k < 10; k++) {
-    double lo = ms_margin_mm(m, floor[k] * (1 - 1e-12)), hi = ms_margin_mm(m, floor[k]);
+    double lo = ms_margin_perp_mm(m, floor[k] * (1 - 1e-12), 1), hi = ms_margin_perp_mm(m, floor[k], 1);
     assert_true(fabs(lo - hi) < 1e-6 * (1 + hi));
   }
   /* a worked example: 600,000 USD notional: 1% x 600,000 - 1,300 = 4,700 */
-  assert_true(fabs(ms_margin_mm(m, 600000) - 4700) < 1e-9);
-  assert_true(fabs(ms_margin_im(m, 600000) - 12000) < 1e-9);
+  assert_true(fabs(ms_margin_perp_mm(m, 600, 1000) - 4700) < 1e-9);
+  assert_true(fabs(ms_margin_perp_im(m, -600, 1000) - 12000) < 1e-9);
   ms_margin_free(m);
 }
 

@@ -227,7 +227,7 @@ static void test_scenario__book_margin_oracle_keeper_errors(void **state) {
   expect_load_error("margin: {initial: 0.02, maintenance: 0.03}\n", NULL, 0,
                     "t.yaml:1:19: margin.initial: must be >= margin.maintenance (0.03) (got 0.02)");
   expect_load_error("margin: {model: cross}\n", NULL, 0,
-                    "margin.model: must be one of: static, tiered (got cross)");
+                    "margin.model: must be one of: static, tiered, dynamic, portfolio (got cross)");
   expect_load_error("margin: {tiers: [{floor: 10}]}\n", NULL, 0,
                     "margin.tiers[0].floor: the first tier must start at 0 (got 10)");
   expect_load_error("margin: {tiers: [{floor: 0}, {floor: 0}]}\n", NULL, 0,

@@ -60,6 +60,14 @@ typedef struct ms_path_summary {
   double largest_cascade_notional;
   int64_t largest_cascade_depth;         /* generations of induced liquidations */
   double amplification;                  /* total / non-induced notional; NaN if none */
+  /* options and margin models */
+  double options_liquidated_notional;    /* underlying notional of option legs closed by liquidations */
+  int64_t options_expired;               /* option legs settled at expiry */
+  int64_t option_revaluations;           /* exact checks of option accounts */
+  int64_t option_revaluations_naive;     /* option accounts open at each check: what checking all would cost */
+  int64_t bs_evaluations;                /* Black–Scholes evaluations */
+  double max_margin_ratio;               /* largest maintenance ratio (dynamic margin) */
+  int64_t margin_updates_up;             /* dynamic re-estimates that raised the ratio */
 } ms_path_summary;
 
 /** One liquidation (for /liquidations and the cascade statistics). */
@@ -93,6 +101,7 @@ typedef struct ms_trace {
   double *open_interest;   /* USD, open units of both sides x mark */
   double *insurance;       /* USD */
   int32_t *liquidations;   /* in the interval ending at the sample */
+  double *margin_ratio;    /* maintenance ratio (dynamic margin; constant otherwise) */
 } ms_trace;
 
 /** Number of samples per traced path: t = 0, every, 2 every, ... <= horizon. */

@@ -37,14 +37,19 @@ ms_status ms_h5out_write_trace(ms_h5out *h, int64_t k, const ms_trace *tr, ms_er
 /** One row of /book: an account at the start of a path. */
 typedef struct ms_book_row {
   int64_t account;
-  int64_t side;              /* +1 long, -1 short */
-  double collateral;         /* USD */
-  double quantity;           /* signed units */
-  double leverage;           /* entry notional / collateral */
-  double notional;           /* USD at the entry price */
-  double initial_margin;     /* USD required at entry */
+  int64_t side;              /* perp: +1 long, -1 short, 0 none */
+  int64_t strategy;          /* -1 perp only, else book.options.strategies kind */
+  double collateral;         /* USD deposited */
+  double quantity;           /* signed perp units */
+  double leverage;           /* perp entry notional / collateral */
+  double notional;           /* USD gross: perp and short options' underlying, at the entry price */
+  double initial_margin;     /* USD required at entry under the run's margin model */
   double maintenance_margin; /* USD required at entry */
-  double liquidation_price;  /* USD oracle price at which it becomes eligible (0 / inf: never) */
+  double liquidation_price;  /* USD oracle price at which a perp-only account becomes eligible (NaN: options) */
+  double call_strike, call_qty; /* call leg: USD strike, signed units (0: none) */
+  double put_strike, put_qty;   /* put leg */
+  double expiry;             /* s, of the option legs (NaN: none) */
+  double premium;            /* USD: premiums received (> 0) or paid (< 0) at entry */
 } ms_book_row;
 
 /** Create /book for @p n accounts. */

@@ -52,6 +52,34 @@ typedef struct ms_liq_outcome {
 void ms_liq_compute(const ms_liquidation_cfg *cfg, const ms_margin *m, double C, double q, double E,
                     double pm, double po, double fund, ms_liq_outcome *out);
 
+/** Outcome of liquidating an account that holds option legs. */
+typedef struct ms_liq_pos_outcome {
+  int full;               /* everything closed */
+  int legs_closed;        /* bit l: leg l of the position closed */
+  double perp_closed;     /* perp units closed (at the mark) */
+  double opt_closed;      /* option units closed */
+  double notional;        /* USD: closed units x mark (perp and options' underlying) */
+  double opt_notional;    /* USD: the options' part */
+  double realized;        /* USD: PnL realised (options against their entry premium) */
+  double penalty, keeper_reward, fund_fee;
+  double bad_debt, fund_paid, residual;
+  double new_cash;        /* USD */
+  double new_q;           /* perp units left */
+  double flow;            /* USD of underlying bought (> 0) or sold by the fills */
+} ms_liq_pos_outcome;
+
+/**
+ * Liquidate position @p p (entry @p E): options close at their model value at
+ * the fill (@p fill: mark, time, regime vol) worsened by liquidation.option_spread,
+ * the perp at the mark. Partial mode closes whole legs, riskiest first (the
+ * largest standalone initial requirement at the oracle), until equity at the
+ * oracle (@p orc) covers the initial requirement of what is left. Option
+ * fills count in @p flow only when @p options_move.
+ */
+void ms_liq_compute_pos(const ms_liquidation_cfg *cfg, const ms_margin *m, const ms_position *p, double E,
+                        const ms_view *fill, const ms_view *orc, double fund, int options_move,
+                        ms_liq_pos_outcome *out);
+
 /**
  * Socialize @p residual over a side holding @p open_qty units, each with
  * @p profit_per_unit of unrealised profit: the per-unit charge (at most the

@@ -12,6 +12,9 @@
 #ifndef MARGINSIM_PRICING_H
 #define MARGINSIM_PRICING_H
 
+#include <math.h>
+#include <stdint.h>
+
 typedef struct ms_greeks {
   double value;   /* per unit of underlying */
   double delta;   /* dV/dS */
@@ -32,5 +35,37 @@ void ms_bs_greeks(int is_call, double S, double K, double tau, double sigma, dou
 
 /** Strike whose option has |delta| = @p delta (r = q = 0), from the volatility @p sigma. */
 double ms_bs_strike_for_delta(int is_call, double S, double tau, double sigma, double delta);
+
+/* ---- option legs of an account (r = q = 0) ---- */
+
+#define MS_MAX_LEGS 2
+
+typedef struct ms_leg {
+  int32_t is_call;
+  int32_t pad;
+  double strike;       /* USD */
+  int64_t expiry;      /* ms since the start */
+  double q;            /* signed units of underlying: > 0 long, < 0 short */
+  double v0;           /* USD per unit paid (long) or received (short) at entry */
+} ms_leg;
+
+/** The implied-volatility smile: IV = vol x max(floor, 1 + skew ln(K / S)). */
+typedef struct ms_smile {
+  double skew, floor;
+} ms_smile;
+
+static inline double ms_smile_vol(const ms_smile *sm, double vol, double K, double S) {
+  double f = 1.0 + sm->skew * log(K / S);
+  return vol * (f > sm->floor ? f : sm->floor);
+}
+
+/** Value per unit of a leg at underlying @p S, @p tau years before expiry, regime vol @p vol. */
+double ms_leg_value(const ms_leg *l, const ms_smile *sm, double S, double tau, double vol);
+
+/** Payoff per unit at expiry. */
+static inline double ms_leg_payoff(const ms_leg *l, double S) {
+  double d = l->is_call ? S - l->strike : l->strike - S;
+  return d > 0 ? d : 0.0;
+}
 
 #endif

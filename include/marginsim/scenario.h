@@ -46,7 +46,13 @@ typedef struct ms_impact_cfg {
   int model;             /* ms_impact_model */
   double depth;          /* USD of signed flow that moves the price 1% */
   int64_t half_life;     /* ms; 0 = the flow never decays */
+  int options;           /* option fills move the underlying (delta-equivalent) */
 } ms_impact_cfg;
+
+typedef struct ms_smile_cfg {
+  double skew;           /* IV = regime vol x max(floor, 1 + skew ln(K/S)) */
+  double floor;
+} ms_smile_cfg;
 
 typedef struct ms_market_cfg {
   double initial_price;  /* USD */
@@ -58,9 +64,46 @@ typedef struct ms_market_cfg {
   int start_index;       /* resolved: regime index, or -1 for stationary */
   double days_per_year;  /* for annualised vol and drift */
   ms_impact_cfg impact;
+  ms_smile_cfg smile;
+  /* resolved, not keys */
+  double stationary[MS_MAX_REGIMES]; /* long-run fraction of time in each regime */
+  double reference_vol;  /* sqrt(sum stationary_i vol_i^2): the long-run volatility */
 } ms_market_cfg;
 
 typedef enum { MS_RESAMPLE_PER_RUN = 0, MS_RESAMPLE_PER_PATH } ms_resample;
+
+typedef enum {
+  MS_STRAT_NAKED_SHORT_CALL = 0,
+  MS_STRAT_NAKED_SHORT_PUT,
+  MS_STRAT_SHORT_STRANGLE,
+  MS_STRAT_COVERED_CALL,
+  MS_STRAT_PROTECTIVE_PUT,
+  MS_STRAT_LONG_STRADDLE,
+  MS_STRAT_COUNT
+} ms_strategy_kind;
+
+typedef enum { MS_STRIKE_MONEYNESS = 0, MS_STRIKE_DELTA } ms_strike_mode;
+
+typedef struct ms_strike_cfg {
+  int by;                /* ms_strike_mode */
+  double value;          /* moneyness: distance from the entry price (0.1 = 10% OTM); delta: |delta| */
+} ms_strike_cfg;
+
+#define MS_MAX_STRATEGIES 12
+
+typedef struct ms_strategy_cfg {
+  int kind;              /* ms_strategy_kind */
+  double weight;
+  ms_strike_cfg strike;
+  ms_dist expiry;        /* ms */
+  ms_dist size;          /* underlying notional of each leg / collateral */
+} ms_strategy_cfg;
+
+typedef struct ms_options_cfg {
+  double fraction;       /* share of accounts holding an option strategy */
+  int nstrategies;
+  ms_strategy_cfg strategies[MS_MAX_STRATEGIES];
+} ms_options_cfg;
 
 typedef struct ms_book_cfg {
   int64_t accounts;
@@ -68,6 +111,7 @@ typedef struct ms_book_cfg {
   ms_dist leverage;      /* entry notional / collateral */
   double long_fraction;  /* probability that an account is long */
   int resample;          /* ms_resample */
+  ms_options_cfg options;
 } ms_book_cfg;
 
 #define MS_MAX_TIERS 32
@@ -78,7 +122,52 @@ typedef struct ms_tier_cfg {
   double initial;        /* initial margin rate */
 } ms_tier_cfg;
 
-typedef enum { MS_MARGIN_STATIC = 0, MS_MARGIN_TIERED } ms_margin_model;
+typedef enum { MS_MARGIN_STATIC = 0, MS_MARGIN_TIERED, MS_MARGIN_DYNAMIC, MS_MARGIN_PORTFOLIO } ms_margin_model;
+typedef enum { MS_VOLEST_EWMA = 0, MS_VOLEST_WINDOW } ms_vol_estimator;
+
+typedef struct ms_dynamic_cfg {
+  double k;              /* ratio = clamp(k sigma_hat sqrt(horizon), floor, cap) */
+  int estimator;         /* ms_vol_estimator */
+  double lambda;         /* EWMA decay */
+  int64_t window;        /* rolling window, in updates */
+  int64_t update_every;  /* ms */
+  int64_t liquidation_horizon; /* ms */
+  double floor, cap;     /* bounds of the maintenance ratio */
+  double max_step;       /* largest rise of the ratio per update */
+  double initial_multiplier; /* initial = maintenance x this */
+  double initial_vol;    /* sigma_hat at time 0 (annualised); 0: market's long-run vol */
+} ms_dynamic_cfg;
+
+typedef enum { MS_GRID_DERIBIT = 0, MS_GRID_SPAN } ms_grid_kind;
+
+#define MS_MAX_EXTENDED 16
+
+typedef struct ms_extended_cfg {
+  double shock;          /* relative price move */
+  double weight;         /* fraction of the loss counted */
+} ms_extended_cfg;
+
+typedef struct ms_span_cfg {
+  double scan_range;     /* price scan range, relative */
+  double vol_range;      /* volatility scan range, relative */
+  double extreme_multiple; /* extreme moves: +/- this x scan range ... */
+  double extreme_weight;   /* ... counted at this fraction */
+} ms_span_cfg;
+
+typedef struct ms_portfolio_cfg {
+  int grid;              /* ms_grid_kind */
+  double price_range;    /* core price shocks from -range to +range ... */
+  int64_t price_steps;   /* ... in this many even steps */
+  double vol_up, vol_down;      /* relative vol shocks before DTE scaling */
+  double vega_power_short, vega_power_long; /* (30 days / DTE)^power, DTE below / above the switch */
+  int64_t vega_power_switch;    /* ms */
+  int64_t dte_floor;            /* ms */
+  int nextended;
+  ms_extended_cfg extended[MS_MAX_EXTENDED];
+  double short_option_floor;    /* per short option, fraction of its underlying notional */
+  double mm_factor;             /* maintenance = this x initial */
+  ms_span_cfg span;
+} ms_portfolio_cfg;
 
 typedef struct ms_margin_cfg {
   int model;             /* ms_margin_model */
@@ -86,6 +175,8 @@ typedef struct ms_margin_cfg {
   double maintenance;    /* static: maintenance margin ratio of notional */
   int ntiers;
   ms_tier_cfg tiers[MS_MAX_TIERS];
+  ms_dynamic_cfg dynamic;
+  ms_portfolio_cfg portfolio;
 } ms_margin_cfg;
 
 typedef enum { MS_ORACLE_PUSH = 0, MS_ORACLE_PULL } ms_oracle_kind;
@@ -135,6 +226,7 @@ typedef struct ms_liquidation_cfg {
   double keeper_share;   /* fraction of the penalty paid to the keeper */
   double insurance_fund; /* USD at the start of each path */
   int shortfall;         /* ms_shortfall */
+  double option_spread;  /* options close at model value x (1 +/- this) against the account */
 } ms_liquidation_cfg;
 
 typedef struct ms_stats_cfg {
