@@ -464,6 +464,83 @@ static void test_engine__block_capacity_never_exceeded(void **state) {
   rig_close(&r);
 }
 
+/* ---- options at expiry ---- */
+
+static void test_engine__expiry_settles_at_the_mark(void **state) {
+  (void)state;
+  /* One short call, struck at 1050, expiring at 2 h, on a price that climbs
+   * deterministically; far too much collateral to be liquidated. */
+  const char *y =
+      "horizon: 4h\nstep: 1s\n"
+      "market: {initial_price: 1000, impact: {model: none}, regimes: [{vol: 0.000001, drift: 300}]}\n"
+      "book: {accounts: 1, collateral: 1e6, options: {fraction: 1, strategies: [{kind: naked_short_call, "
+      "strike: {by: moneyness, value: 0.05}, expiry: 2h, size: 1}]}}\n"
+      "margin: {initial: 0.05, maintenance: 0.025}\n";
+  rig r;
+  rig_open(&r, y);
+  const ms_opt_account *o = &r.book->opt[r.book->opt_of[0]];
+  double q = o->legs[0].q, v0 = o->legs[0].v0, cash0 = r.book->collateral[0];
+  assert_true(q == -1e6 / 1000 && o->legs[0].strike == 1050 && o->legs[0].expiry == 7200000);
+  assert_true(fabs(cash0 - (1e6 - q * v0)) < 1e-6); /* the premium was received */
+  ms_path_summary s;
+  ms_error err;
+  assert_ok(ms_engine_run_path(r.e, 0, &s, NULL, &err), &err);
+  assert_int_equal(s.options_expired, 1);
+  assert_int_equal(s.liquidations, 0);
+  /* the mark at 2 h: the exogenous price's drift (mu - sigma^2/2) over 2 h */
+  double pm = 1000 * exp(300.0 * 7200.0 / (365.0 * 86400.0));
+  const ms_acct *x = ms_accounts_peek(ms_engine_accounts(r.e), 0);
+  assert_non_null(x);
+  double pay = pm - 1050;
+  assert_true(pay > 0);
+  print_message("settled at %.6f: payoff %.6f per unit, cash %.2f -> %.2f\n", pm, pay, cash0, x->C);
+  assert_true(fabs(x->C - (cash0 + q * pay)) < 0.1); /* 1000 units x the 1e-6 vol noise */
+  assert_true(fabs(x->realized - q * (pay - v0)) < 0.1);
+  assert_int_equal(x->status, MS_ACCT_CLOSED); /* nothing left: the account is done */
+  rig_close(&r);
+}
+
+static void test_engine__dynamic_ratio_follows_a_volatility_jump(void **state) {
+  (void)state;
+  /* Calm, then a regime 10x as volatile from the start of hour 2: the ratio
+   * may rise by max_step per update at most, and reaches the cap. */
+  const char *y =
+      "horizon: 6h\nstep: 1s\n"
+      "market: {initial_price: 1000, impact: {model: none}, start_regime: calm, transition: [[0, 1], [1, 0]],\n"
+      "  regimes: [{name: calm, vol: 0.3, mean_duration: 1h}, {name: storm, vol: 3.0, mean_duration: 1000d}]}\n"
+      "book: {accounts: 10, leverage: 2}\n"
+      "oracle: {kind: pull, interval: 10s, latency: 0s}\n"
+      "margin: {model: dynamic, dynamic: {k: 3, lambda: 0.9, update_every: 1m, liquidation_horizon: 1h,\n"
+      "  floor: 0.005, cap: 0.08, max_step: 0.002}}\n"
+      "output: {timeseries: {paths: 1, every: 1m}}\n";
+  rig r;
+  rig_open(&r, y);
+  int64_t L = ms_trace_len(r.cfg);
+  double *d = malloc((size_t)L * sizeof(double) * 6);
+  int32_t *ints = malloc((size_t)L * sizeof(int32_t) * 2);
+  ms_trace tr = {d, d + L, d + 2 * L, ints, d + 3 * L, d + 4 * L, ints + L, d + 5 * L};
+  int checked = 0;
+  for (uint64_t p = 0; p < 20; p++) {
+    ms_path_summary s;
+    ms_error err;
+    assert_ok(ms_engine_run_path(r.e, p, &s, &tr, &err), &err);
+    int reached = 0;
+    for (int64_t k = 1; k < L; k++) {
+      double step = tr.margin_ratio[k] - tr.margin_ratio[k - 1];
+      if (step > 0.002 + 1e-15) fail_msg("path %llu: the ratio rose by %.6f in one update", (unsigned long long)p, step);
+      assert_true(tr.margin_ratio[k] <= 0.08 + 1e-15 && tr.margin_ratio[k] >= 0.005 - 1e-15);
+      reached |= tr.margin_ratio[k] == 0.08;
+    }
+    /* once in the storm (vol 3: 3 x 3 x sqrt(1 h) = 9.6% > 8%), the cap is reached */
+    if (tr.regime[L - 1] == 1) { assert_true(reached); checked++; }
+    assert_true(s.max_margin_ratio <= 0.08 + 1e-15);
+  }
+  assert_true(checked > 10);
+  free(d);
+  free(ints);
+  rig_close(&r);
+}
+
 /* ---- the book ---- */
 
 static void test_engine__book_below_initial_margin_is_rejected(void **state) {
@@ -540,6 +617,8 @@ int main(void) {
       cmocka_unit_test(test_engine__liquidation_price_tiered_matches_binance),
       cmocka_unit_test(test_engine__recovered_account_is_left_alone),
       cmocka_unit_test(test_engine__block_capacity_never_exceeded),
+      cmocka_unit_test(test_engine__expiry_settles_at_the_mark),
+      cmocka_unit_test(test_engine__dynamic_ratio_follows_a_volatility_jump),
       cmocka_unit_test(test_engine__book_below_initial_margin_is_rejected),
       cmocka_unit_test(test_engine__no_impact_no_induced),
   };

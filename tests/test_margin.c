@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "marginsim/margin.h"
+#include "marginsim/pricing.h"
 #include "testutil.h"
 
 static ms_margin *make(const char *yaml) {
@@ -79,11 +80,226 @@ static void test_margin__keys_order_thresholds(void **state) {
   ms_margin_free(b);
 }
 
+/* ---- portfolio margin ---- */
+
+static ms_position perp(double q) { return (ms_position){0, q, 0, {{0}}}; }
+
+static ms_leg leg(int call, double K, int64_t expiry, double q) { return (ms_leg){call, 0, K, expiry, q, 0}; }
+
+static const int64_t DAY = 86400000;
+
+static void test_margin__portfolio_hedge_needs_less(void **state) {
+  (void)state;
+  ms_margin *m = make("margin: {model: portfolio}");
+  ms_view v = {2000, 0, 0.7};
+  /* covered call: long 5 units + short 5 calls struck 10% out of the money, a week out */
+  ms_position pp = perp(5), call = {0, 0, 1, {leg(1, 2200, 7 * DAY, -5)}}, cc = {0, 5, 1, {leg(1, 2200, 7 * DAY, -5)}};
+  double a = ms_margin_pos_im(m, &pp, 2000, &v), b = ms_margin_pos_im(m, &call, 2000, &v);
+  double c = ms_margin_pos_im(m, &cc, 2000, &v);
+  print_message("covered call: perp %.1f + short call %.1f = %.1f > together %.1f\n", a, b, a + b, c);
+  assert_true(c < a + b);
+  /* protective put: long 5 units + long 5 puts struck 5% below */
+  ms_position put = {0, 0, 1, {leg(0, 1900, 7 * DAY, 5)}}, pput = {0, 5, 1, {leg(0, 1900, 7 * DAY, 5)}};
+  b = ms_margin_pos_im(m, &put, 2000, &v);
+  c = ms_margin_pos_im(m, &pput, 2000, &v);
+  print_message("protective put: perp %.1f + long put %.1f = %.1f > together %.1f\n", a, b, a + b, c);
+  assert_true(c < a + b);
+  /* the perp alone needs the largest weighted adverse move: 16% of notional */
+  assert_true(fabs(a - 0.16 * 5 * 2000) < 1e-9);
+  ms_margin_free(m);
+}
+
+/* The Deribit/Paradex grid written out again from its published description
+ * (margin-parameters.md 5.1, 5.3): shocks -16%..+16% in 9 steps x vol
+ * up/same/down scaled by (30 d / DTE)^power, the tail rows at vol up. */
+static double grid_by_hand(const ms_position *p, double P, double vol, double dte_days, double *worst_x,
+                           int *worst_v) {
+  const double up = 0.40, down = 0.22, power = dte_days < 30 ? 0.30 : 0.13;
+  double scale = pow(30.0 / (dte_days > 1 ? dte_days : 1), power), tau = dte_days / 365.0;
+  const double tail_x[] = {-0.66, -0.33, 0.5, 1, 2, 3, 4, 5}, tail_w[] = {0.24, 0.48, 0.32, 0.16, 0.08, 0.0533, 0.04, 0.032};
+  double base = 0;
+  for (int l = 0; l < p->nlegs; l++)
+    base += p->legs[l].q * ms_bs_value(p->legs[l].is_call, P, p->legs[l].strike, tau, vol, 0, 0);
+  double worst = 0;
+  for (int i = 0; i < 9 + 8; i++)
+    for (int vs = 1; vs >= -1; vs--) {
+      double x = i < 9 ? -0.16 + 0.04 * i : tail_x[i - 9], w = i < 9 ? 1 : tail_w[i - 9];
+      if (i >= 9 && vs != 1) continue;
+      double sv = vol * (vs == 0 ? 1 : vs > 0 ? 1 + up * scale : 1 - down * scale), val = 0;
+      for (int l = 0; l < p->nlegs; l++)
+        val += p->legs[l].q * ms_bs_value(p->legs[l].is_call, P * (1 + x), p->legs[l].strike, tau, sv, 0, 0);
+      if (w * (base - val) > worst) { worst = w * (base - val); *worst_x = x; *worst_v = vs; }
+    }
+  return worst;
+}
+
+static void test_margin__short_strangle_is_its_worst_grid_loss(void **state) {
+  (void)state;
+  ms_margin *m = make("margin: {model: portfolio}");
+  ms_view v = {2000, 0, 0.7};
+  ms_position st = {0, 0, 2, {leg(1, 2300, 7 * DAY, -10), leg(0, 1700, 7 * DAY, -10)}};
+  double wx = 0;
+  int wv = 0;
+  double want = grid_by_hand(&st, 2000, 0.7, 7, &wx, &wv) + 0.01 * 20 * 2000; /* + 1% floor per short option */
+  double got = ms_margin_pos_im(m, &st, 2000, &v);
+  print_message("short strangle: worst scenario %+.0f%% vol %+d, requirement %.4f (by hand %.4f)\n", wx * 100, wv,
+                got, want);
+  assert_true(fabs(got - want) < 1e-9 * want);
+  /* the worst point of a short strangle is a large move with volatility up */
+  assert_true(fabs(wx) >= 0.16 - 1e-12 && wv == 1);
+  double mm = ms_margin_pos_mm(m, &st, 2000, &v);
+  assert_true(fabs(mm - 0.5 * got) < 1e-9 * got);
+  ms_margin_free(m);
+}
+
+static void test_margin__span_extremes_weigh_35_percent(void **state) {
+  (void)state;
+  ms_margin *m = make("margin: {model: portfolio, portfolio: {grid: span, short_option_floor: 0, "
+                      "span: {scan_range: 0.1, vol_range: 0.3}}}");
+  ms_view v = {1000, 0, 0.5};
+  /* a short call 15% out of the money: out of reach of the scan range, deep in at twice it */
+  ms_position sc = {0, 0, 1, {leg(1, 1150, 3 * DAY, -1)}};
+  double tau = 3.0 / 365.0, base = -ms_bs_value(1, 1000, 1150, tau, 0.5, 0, 0);
+  double ext = base - (-ms_bs_value(1, 1200, 1150, tau, 0.5, 0, 0)); /* +2 x 10%, vol unchanged */
+  double core = 0;
+  const double th[] = {0, 1.0 / 3, -1.0 / 3, 2.0 / 3, -2.0 / 3, 1, -1};
+  for (int i = 0; i < 7; i++)
+    for (int vs = -1; vs <= 1; vs += 2) {
+      double l = base + ms_bs_value(1, 1000 * (1 + 0.1 * th[i]), 1150, tau, 0.5 * (1 + 0.3 * vs), 0, 0);
+      if (l > core) core = l;
+    }
+  double got = ms_margin_pos_im(m, &sc, 1000, &v);
+  print_message("SPAN: extreme loss %.4f x 0.35 = %.4f, core worst %.4f, requirement %.4f\n", ext, 0.35 * ext, core, got);
+  assert_true(0.35 * ext > core); /* the case where the extreme decides */
+  assert_true(fabs(got - 0.35 * ext) < 1e-9 * got);
+  /* a perp: the full scan range beats 35% of twice it */
+  ms_position pp = perp(-3);
+  assert_true(fabs(ms_margin_pos_im(m, &pp, 1000, &v) - 0.1 * 3000) < 1e-9);
+  ms_margin_free(m);
+}
+
+/* ---- bands ---- */
+
+static void test_margin__bands_are_safe(void **state) {
+  (void)state;
+  const char *models[] = {"margin: {model: static, initial: 0.1, maintenance: 0.05}",
+                          "margin: {model: tiered, tiers: [{floor: 0, maintenance: 0.02, initial: 0.04}, "
+                          "{floor: 50000, maintenance: 0.05, initial: 0.1}]}",
+                          "margin: {model: portfolio}",
+                          "margin: {model: portfolio, portfolio: {grid: span}}",
+                          "market: {smile: {skew: -0.4}}\nmargin: {model: portfolio}"};
+  uint64_t x = 77;
+  int64_t checked = 0;
+  for (int mi = 0; mi < 5; mi++) {
+    ms_margin *m = make(models[mi]);
+    for (int i = 0; i < 400; i++) {
+      double u[6];
+      for (int k = 0; k < 6; k++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        u[k] = (double)(x >> 11) * 0x1.0p-53;
+      }
+      double P = 2000, q = 2 + 20 * u[0];
+      int64_t exp_ms = (int64_t)((0.05 + 30 * u[1]) * DAY);
+      ms_position p = {0, 0, 0, {{0}}};
+      switch (i % 4) {
+      case 0: p.nlegs = 2; p.legs[0] = leg(1, P * (1 + 0.3 * u[2]), exp_ms, -q); p.legs[1] = leg(0, P * (1 - 0.3 * u[3]), exp_ms, -q); break;
+      case 1: p.q = q; p.nlegs = 1; p.legs[0] = leg(1, P * (1 + 0.2 * u[2]), exp_ms, -q); break;
+      case 2: p.q = q; p.nlegs = 1; p.legs[0] = leg(0, P * (1 - 0.2 * u[2]), exp_ms, q); break;
+      case 3: p.nlegs = 2; p.legs[0] = leg(1, P, exp_ms, q); p.legs[1] = leg(0, P, exp_ms, q); break;
+      }
+      ms_view v = {P, 0, 0.3 + 1.5 * u[4]};
+      /* cash so that the account is safe, but not by much */
+      double need = ms_margin_pos_mm(m, &p, P, &v) - ms_margin_pos_equity(m, &p, P, &v);
+      p.C = need + (0.02 + 0.5 * u[5]) * q * P * 0.1;
+      ms_band b;
+      ms_margin_band(m, &p, P, &v, &b);
+      assert_true(b.p_lo < P && P < b.p_hi && b.t_until >= 0);
+      /* every corner and edge point of the band, just inside */
+      double ps[] = {b.p_lo * (1 + 1e-12) + 1e-9, P, b.p_hi * (1 - 1e-12) - 1e-9};
+      int64_t ts[] = {0, b.t_until / 2, b.t_until > 0 ? b.t_until - 1 : 0};
+      for (int a = 0; a < 3; a++)
+        for (int c = 0; c < 3; c++) {
+          ms_view w = {ps[a], ts[c], v.vol};
+          double sur = ms_margin_pos_surplus(m, &p, P, &w);
+          if (!(sur > 0))
+            fail_msg("%s: position %d not safe inside its band at P %.4f (band %.4f..%.4f), t %lld ms (until %lld): "
+                     "surplus %.6g", models[mi], i % 4, ps[a], b.p_lo, b.p_hi, (long long)ts[c], (long long)b.t_until, sur);
+          checked++;
+        }
+    }
+    ms_margin_free(m);
+  }
+  print_message("%lld points inside bands, all safe\n", (long long)checked);
+}
+
+/* ---- dynamic margin ---- */
+
+static void test_margin__ewma_follows_the_hand_sequence(void **state) {
+  (void)state;
+  ms_margin *m = make("market: {initial_price: 100}\n"
+                      "margin: {model: dynamic, dynamic: {k: 2, lambda: 0.9, update_every: 1m, "
+                      "liquidation_horizon: 1h, floor: 0.0001, cap: 0.9, max_step: 1, initial_vol: 0.5, "
+                      "initial_multiplier: 1}}");
+  const double prices[] = {100, 100.5, 99.8, 101.2, 100.9, 97.0, 98.5};
+  double s2 = 0.25, dt = 60.0 / (365.0 * 86400.0), h = 3600.0 / (365.0 * 86400.0);
+  assert_true(fabs(ms_margin_ratio(m) - 2 * 0.5 * sqrt(h)) < 1e-15);
+  for (int i = 1; i < 7; i++) {
+    double r = log(prices[i] / prices[i - 1]);
+    s2 = 0.9 * s2 + 0.1 * r * r / dt;
+    ms_margin_update(m, prices[i]);
+    if (fabs(ms_margin_sigma(m) - sqrt(s2)) > 1e-12 * sqrt(s2)) fail_msg("update %d: sigma %.15g, by hand %.15g", i, ms_margin_sigma(m), sqrt(s2));
+    assert_true(fabs(ms_margin_ratio(m) - 2 * sqrt(s2) * sqrt(h)) < 1e-12);
+  }
+  ms_margin_free(m);
+  /* the rolling window: the mean of the last 3 squared returns (the initial vol fills it) */
+  m = make("market: {initial_price: 100}\nmargin: {model: dynamic, dynamic: {estimator: window, window: 3, "
+           "update_every: 1m, initial_vol: 0.5, max_step: 1, floor: 0.0001, cap: 0.9, initial_multiplier: 1}}");
+  double win[3] = {0.25, 0.25, 0.25};
+  for (int i = 1; i < 7; i++) {
+    double r = log(prices[i] / prices[i - 1]);
+    win[(i - 1) % 3] = r * r / dt;
+    ms_margin_update(m, prices[i]);
+    double want = sqrt((win[0] + win[1] + win[2]) / 3);
+    if (fabs(ms_margin_sigma(m) - want) > 1e-12 * want) fail_msg("window update %d: %.15g vs %.15g", i, ms_margin_sigma(m), want);
+  }
+  ms_margin_free(m);
+}
+
+static void test_margin__dynamic_ratio_steps_up_to_the_cap(void **state) {
+  (void)state;
+  ms_margin *m = make("market: {initial_price: 100}\n"
+                      "margin: {model: dynamic, dynamic: {k: 3, lambda: 0.5, update_every: 1m, "
+                      "liquidation_horizon: 1h, floor: 0.01, cap: 0.12, max_step: 0.004, initial_vol: 0.5}}");
+  double h = 3600.0 / (365.0 * 86400.0);
+  assert_true(fabs(ms_margin_ratio(m) - 3 * 0.5 * sqrt(h)) < 1e-15); /* 0.016, above the floor */
+  double P = 100, prev = ms_margin_ratio(m);
+  int ups = 0, capped = 0;
+  for (int i = 0; i < 60; i++) {
+    P *= i % 2 ? 1.02 : 0.98; /* 2% a minute: annualised vol ~ 14 */
+    ms_margin_update(m, P);
+    double r = ms_margin_ratio(m);
+    assert_true(r - prev <= 0.004 + 1e-15);
+    assert_true(r <= 0.12 + 1e-15);
+    ups += r > prev;
+    capped += r == 0.12;
+    prev = r;
+  }
+  assert_true(ups >= 26 && capped > 0); /* (0.12 - 0.016) / 0.004 = 26 steps to the cap */
+  assert_true(fabs(ms_margin_perp_im(m, 1, 100) - 0.12 * 2 * 100) < 1e-9); /* initial = 2 x maintenance */
+  ms_margin_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_margin__tiered_amounts_match_binance),
       cmocka_unit_test(test_margin__thresholds_are_roots),
       cmocka_unit_test(test_margin__keys_order_thresholds),
+      cmocka_unit_test(test_margin__portfolio_hedge_needs_less),
+      cmocka_unit_test(test_margin__short_strangle_is_its_worst_grid_loss),
+      cmocka_unit_test(test_margin__span_extremes_weigh_35_percent),
+      cmocka_unit_test(test_margin__bands_are_safe),
+      cmocka_unit_test(test_margin__ewma_follows_the_hand_sequence),
+      cmocka_unit_test(test_margin__dynamic_ratio_steps_up_to_the_cap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
