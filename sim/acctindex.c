@@ -13,6 +13,7 @@
 #include "acctindex.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,7 +68,7 @@ static ms_status fill_sorted(ms_index_static *s, const ms_book *b, const ms_marg
       ms_position p;
       ms_book_position(b, i, &p);
       ms_band bd;
-      ms_margin_band(m, &p, b->entry, &v, &bd);
+      ms_margin_band(m, &p, b->entry, &v, NAN, &bd);
       double kk[MS_NBAND];
       band_keys(&bd, 0.0, kk);
       for (int t = 0; t < MS_NBAND; t++) s->band[r][t][j] = (ms_keyed){kk[t], (int32_t)i};
@@ -282,7 +283,7 @@ int ms_index_rekey(ms_index *x, const ms_accounts *a, const ms_margin *m, int64_
     ms_accounts_position(a, id, &p);
     ms_view v = {pr->P, pr->t, pr->vol};
     ms_band bd;
-    ms_margin_band(m, &p, pr->E, &v, &bd);
+    ms_margin_band(m, &p, pr->E, &v, pr->surplus, &bd);
     double k[MS_NBAND];
     band_keys(&bd, a->shift[0], k);
     for (int t = 0; t < MS_NBAND; t++)

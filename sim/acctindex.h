@@ -72,6 +72,7 @@ typedef struct ms_probe {
   int regime;              /* current regime */
   double vol;              /* its volatility */
   double ratio;            /* current maintenance ratio */
+  double surplus;          /* rekey: the account's equity - maintenance here if known, else NAN */
 } ms_probe;
 
 typedef struct ms_index ms_index;

@@ -282,6 +282,7 @@ static void probe_at(const ms_engine *e, int64_t t, double P, ms_probe *pr) {
   pr->regime = ms_pricepath_regime(e->pp);
   pr->vol = e->cfg->market.regimes[pr->regime].vol;
   pr->ratio = ms_margin_ratio(e->mg);
+  pr->surplus = NAN;
 }
 
 /* Equity and maintenance of account @p id at the probe: the one test both
@@ -333,7 +334,10 @@ static ms_status discover(ms_engine *e, int64_t t) {
     } else {
       ms_acct *x = (ms_acct *)ms_accounts_peek(&e->acc, id);
       if (x) x->version++;
-      if (e->fops->rekey(e->fself, &e->acc, e->mg, id, &pr)) return MS_ERR_NOMEM;
+      pr.surplus = eq - mm; /* the band needs not compute it again */
+      int rc = e->fops->rekey(e->fself, &e->acc, e->mg, id, &pr);
+      pr.surplus = NAN;
+      if (rc) return MS_ERR_NOMEM;
     }
   }
   if (e->ndisc > 1) qsort(e->disc, e->ndisc, sizeof *e->disc, cmp_ranked);

@@ -18,6 +18,7 @@
 
 struct ms_h5out {
   hid_t file;
+  hid_t base;               /* where a run's datasets go: the file, or /models/<value> */
   char *final_path, *tmp_path;
   const ms_config *cfg;
   int ncols;
@@ -100,7 +101,7 @@ static ms_status create_summary(ms_h5out *h, ms_error *err) {
   h->summary_type = H5Tcreate(H5T_COMPOUND, (size_t)h->ncols * 8);
   for (int c = 0; c < h->ncols; c++)
     H5Tinsert(h->summary_type, h->cols[c].name, (size_t)c * 8, col_h5type(h->cols[c].type));
-  hid_t g = H5Gcreate2(h->file, "paths", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g = H5Gcreate2(h->base, "paths", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /paths");
   hsize_t dims[1] = {(hsize_t)h->npaths};
   hsize_t chunk[1] = {(hsize_t)(h->npaths < 4096 ? h->npaths : 4096)};
@@ -129,7 +130,7 @@ static ms_status create_timeseries(ms_h5out *h, ms_error *err) {
   const ms_config *cfg = h->cfg;
   h->ts_paths = cfg->output.timeseries.paths < cfg->paths ? cfg->output.timeseries.paths : cfg->paths;
   h->ts_len = ms_trace_len(cfg);
-  hid_t g = H5Gcreate2(h->file, "timeseries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g = H5Gcreate2(h->base, "timeseries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /timeseries");
   double every_s = (double)cfg->output.timeseries.every / 1000.0;
   attr_num(g, "every", H5T_NATIVE_DOUBLE, &every_s);
@@ -193,15 +194,16 @@ static ms_status create_timeseries(ms_h5out *h, ms_error *err) {
 
 static ms_status create_records(ms_h5out *h, ms_error *err);
 
-ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg,
-                          const ms_h5_meta *meta, ms_error *err) {
+/* The file and its root attributes. */
+static ms_status create_file(ms_h5out **out, const char *path, const ms_config *cfg, const ms_h5_meta *meta,
+                             ms_error *err) {
   *out = NULL;
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* the library never prints */
   ms_h5out *h = calloc(1, sizeof *h);
   if (!h) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   h->cfg = cfg;
   h->npaths = cfg->paths;
-  h->file = h->summary_ds = h->summary_type = H5I_INVALID_HID;
+  h->file = h->base = h->summary_ds = h->summary_type = H5I_INVALID_HID;
   h->ts_price = h->ts_regime = h->ts_mark = h->ts_oracle = h->ts_oi = h->ts_fund = h->ts_liq = h->ts_ratio =
       H5I_INVALID_HID;
   h->cas_type = h->cas_ds = h->liq_type = h->liq_ds = h->book_type = h->book_ds = H5I_INVALID_HID;
@@ -219,6 +221,7 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
     free(h->final_path); free(h->tmp_path); free(h);
     return MS_ERR_IO;
   }
+  h->base = h->file;
   char *yaml = ms_config_to_yaml(cfg);
   char created[40];
   now_iso(created, sizeof created);
@@ -235,12 +238,69 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
   rc |= attr_str(h->file, "rng", "xoshiro256++; stream (seed, path, id) keyed by ms_rng_key "
                                   "(docs/reproducibility.md)");
   free(yaml);
-  ms_status s = rc ? h5fail(h, err, "write the root attributes") : MS_OK;
-  if (!s) s = create_summary(h, err);
+  if (rc) {
+    ms_status s = h5fail(h, err, "write the root attributes");
+    ms_h5out_abort(h);
+    return s;
+  }
+  *out = h;
+  return MS_OK;
+}
+
+/* A run's datasets under h->base. */
+static ms_status create_run(ms_h5out *h, ms_error *err) {
+  ms_status s = create_summary(h, err);
   if (!s) s = create_timeseries(h, err);
   if (!s) s = create_records(h, err);
-  if (s) { ms_h5out_abort(h); return s; }
-  *out = h;
+  return s;
+}
+
+ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg,
+                          const ms_h5_meta *meta, ms_error *err) {
+  ms_status s = create_file(out, path, cfg, meta, err);
+  if (!s) s = create_run(*out, err);
+  if (s) { ms_h5out_abort(*out); *out = NULL; }
+  return s;
+}
+
+ms_status ms_h5out_create_compare(ms_h5out **out, const char *path, const ms_config *cfg,
+                                  const ms_h5_meta *meta, const char *key, ms_error *err) {
+  ms_status s = create_file(out, path, cfg, meta, err);
+  if (s) return s;
+  ms_h5out *h = *out;
+  hid_t g = H5Gcreate2(h->file, "models", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  int rc = g < 0 || attr_str(h->file, "compare", key);
+  if (g >= 0) H5Gclose(g);
+  if (rc) {
+    s = h5fail(h, err, "create /models");
+    ms_h5out_abort(h);
+    *out = NULL;
+  }
+  return s;
+}
+
+static void close_all(ms_h5out *h);
+
+ms_status ms_h5out_begin_cell(ms_h5out *h, const char *value, const ms_config *cfg, ms_error *err) {
+  char name[300];
+  snprintf(name, sizeof name, "models/%s", value);
+  h->cfg = cfg;
+  h->npaths = cfg->paths;
+  h->base = H5Gcreate2(h->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (h->base < 0) return h5fail(h, err, "create a /models group");
+  char *yaml = ms_config_to_yaml(cfg);
+  int rc = !yaml || attr_str(h->base, "config", yaml ? yaml : "");
+  free(yaml);
+  if (rc) return h5fail(h, err, "write a model's configuration");
+  return create_run(h, err);
+}
+
+ms_status ms_h5out_end_cell(ms_h5out *h, ms_error *err) {
+  (void)err;
+  close_all(h);
+  if (h->base >= 0 && h->base != h->file) H5Gclose(h->base);
+  h->base = h->file;
+  h->ncas = h->nliq = 0;
   return MS_OK;
 }
 
@@ -336,7 +396,7 @@ static hid_t create_extendible(ms_h5out *h, const char *name, hid_t type) {
   hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {4096};
   hid_t sp = H5Screate_simple(1, dims, maxd);
   hid_t pl = chunked_plist(h, 1, chunk);
-  hid_t ds = H5Dcreate2(h->file, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  hid_t ds = H5Dcreate2(h->base, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
   H5Pclose(pl);
   H5Sclose(sp);
   return ds;
@@ -401,7 +461,7 @@ ms_status ms_h5out_create_book(ms_h5out *h, int64_t n, const char *margin_model,
   hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < 65536 ? (n ? n : 1) : 65536)};
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t pl = chunked_plist(h, 1, chunk);
-  h->book_ds = H5Dcreate2(h->file, "book", t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  h->book_ds = H5Dcreate2(h->base, "book", t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
   h->book_type = t;
   H5Pclose(pl);
   H5Sclose(sp);
@@ -445,7 +505,7 @@ typedef struct {
 } prob_rec;
 
 ms_status ms_h5out_write_stats(ms_h5out *h, const ms_stats *st, ms_error *err) {
-  hid_t g = H5Gcreate2(h->file, "stats", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g = H5Gcreate2(h->base, "stats", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /stats");
   hid_t s64 = H5Tcopy(H5T_C_S1), s128 = H5Tcopy(H5T_C_S1);
   H5Tset_size(s64, STAT_NAME);
@@ -534,6 +594,119 @@ out:
   return s;
 }
 
+typedef struct {
+  char statistic[STAT_NAME];
+  char model[STAT_NAME];
+  char baseline[STAT_NAME];
+  int64_t n;
+  int64_t probability;
+  double baseline_mean, model_mean, diff, lo, hi;
+} diff_rec;
+
+typedef struct {
+  char model[STAT_NAME];
+  double initial_margin, risk, im_per_risk;
+  double bad_debt_mean, insolvency_p, insolvency_lo, insolvency_hi;
+  double liquidations_mean, largest_cascade_notional_mean;
+} eff_rec;
+
+ms_status ms_h5out_write_compare(ms_h5out *h, const ms_compare_report *rep, ms_error *err) {
+  hid_t g = H5Gcreate2(h->file, "compare", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0) return h5fail(h, err, "create /compare");
+  hid_t s64 = H5Tcopy(H5T_C_S1);
+  H5Tset_size(s64, STAT_NAME);
+  int nd = (rep->ncells - 1) * rep->ndiffs;
+  diff_rec *d = calloc((size_t)(nd ? nd : 1), sizeof *d);
+  eff_rec *e = calloc((size_t)rep->ncells, sizeof *e);
+  ms_status s = MS_OK;
+  if (!d || !e) { s = ms_error_set(err, MS_ERR_NOMEM, "out of memory"); goto out; }
+  int k = 0;
+  for (int c = 1; c < rep->ncells; c++)
+    for (int j = 0; j < rep->ndiffs; j++, k++) {
+      const ms_diff_row *r = &rep->diffs[c][j];
+      snprintf(d[k].statistic, STAT_NAME, "%s", r->name);
+      snprintf(d[k].model, STAT_NAME, "%s", rep->values[c]);
+      snprintf(d[k].baseline, STAT_NAME, "%s", rep->values[0]);
+      d[k].n = r->n;
+      d[k].probability = r->probability;
+      d[k].baseline_mean = r->baseline;
+      d[k].model_mean = r->other;
+      d[k].diff = r->diff;
+      d[k].lo = r->lo;
+      d[k].hi = r->hi;
+    }
+  hid_t dt = H5Tcreate(H5T_COMPOUND, sizeof(diff_rec));
+  H5Tinsert(dt, "statistic", HOFFSET(diff_rec, statistic), s64);
+  H5Tinsert(dt, "model", HOFFSET(diff_rec, model), s64);
+  H5Tinsert(dt, "baseline", HOFFSET(diff_rec, baseline), s64);
+  H5Tinsert(dt, "n", HOFFSET(diff_rec, n), H5T_NATIVE_INT64);
+  H5Tinsert(dt, "probability", HOFFSET(diff_rec, probability), H5T_NATIVE_INT64);
+  H5Tinsert(dt, "baseline_mean", HOFFSET(diff_rec, baseline_mean), H5T_NATIVE_DOUBLE);
+  H5Tinsert(dt, "model_mean", HOFFSET(diff_rec, model_mean), H5T_NATIVE_DOUBLE);
+  H5Tinsert(dt, "diff", HOFFSET(diff_rec, diff), H5T_NATIVE_DOUBLE);
+  H5Tinsert(dt, "lo", HOFFSET(diff_rec, lo), H5T_NATIVE_DOUBLE);
+  H5Tinsert(dt, "hi", HOFFSET(diff_rec, hi), H5T_NATIVE_DOUBLE);
+  hsize_t dims[1] = {(hsize_t)nd};
+  hid_t sp = H5Screate_simple(1, dims, NULL);
+  hid_t ds = H5Dcreate2(g, "differences", dt, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  int rc = ds < 0 || (nd > 0 && H5Dwrite(ds, dt, H5S_ALL, H5S_ALL, H5P_DEFAULT, d) < 0);
+  if (ds >= 0) {
+    attr_str(ds, "meaning", "per statistic and model: mean over paths of (model - baseline) on the same paths, "
+                            "with a normal 95% interval; probability rows compare 0/1 indicators");
+    H5Dclose(ds);
+  }
+  H5Sclose(sp);
+  H5Tclose(dt);
+  if (rc) { s = h5fail(h, err, "write /compare/differences"); goto out; }
+  for (int c = 0; c < rep->ncells; c++) {
+    const ms_stats *st = &rep->stats[c];
+    snprintf(e[c].model, STAT_NAME, "%s", rep->values[c]);
+    e[c].initial_margin = rep->efficiency[c].initial_margin;
+    e[c].risk = rep->efficiency[c].risk;
+    e[c].im_per_risk = rep->efficiency[c].im_per_risk;
+    const ms_stat_row *bd = ms_stats_find(st, "bad_debt"), *lq = ms_stats_find(st, "liquidations"),
+                      *lc = ms_stats_find(st, "largest_cascade_notional");
+    const ms_prob_row *ins = ms_stats_find_prob(st, "insolvency");
+    e[c].bad_debt_mean = bd ? bd->mean : NAN;
+    e[c].liquidations_mean = lq ? lq->mean : NAN;
+    e[c].largest_cascade_notional_mean = lc ? lc->mean : NAN;
+    e[c].insolvency_p = ins ? ins->p : NAN;
+    e[c].insolvency_lo = ins ? ins->lo : NAN;
+    e[c].insolvency_hi = ins ? ins->hi : NAN;
+  }
+  hid_t et = H5Tcreate(H5T_COMPOUND, sizeof(eff_rec));
+  H5Tinsert(et, "model", HOFFSET(eff_rec, model), s64);
+  H5Tinsert(et, "initial_margin", HOFFSET(eff_rec, initial_margin), H5T_NATIVE_DOUBLE);
+  H5Tinsert(et, "risk", HOFFSET(eff_rec, risk), H5T_NATIVE_DOUBLE);
+  H5Tinsert(et, "im_per_risk", HOFFSET(eff_rec, im_per_risk), H5T_NATIVE_DOUBLE);
+  H5Tinsert(et, "bad_debt_mean", HOFFSET(eff_rec, bad_debt_mean), H5T_NATIVE_DOUBLE);
+  H5Tinsert(et, "insolvency_p", HOFFSET(eff_rec, insolvency_p), H5T_NATIVE_DOUBLE);
+  H5Tinsert(et, "insolvency_lo", HOFFSET(eff_rec, insolvency_lo), H5T_NATIVE_DOUBLE);
+  H5Tinsert(et, "insolvency_hi", HOFFSET(eff_rec, insolvency_hi), H5T_NATIVE_DOUBLE);
+  H5Tinsert(et, "liquidations_mean", HOFFSET(eff_rec, liquidations_mean), H5T_NATIVE_DOUBLE);
+  H5Tinsert(et, "largest_cascade_notional_mean", HOFFSET(eff_rec, largest_cascade_notional_mean), H5T_NATIVE_DOUBLE);
+  dims[0] = (hsize_t)rep->ncells;
+  sp = H5Screate_simple(1, dims, NULL);
+  ds = H5Dcreate2(g, "models", et, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  rc = ds < 0 || H5Dwrite(ds, et, H5S_ALL, H5S_ALL, H5P_DEFAULT, e) < 0;
+  if (ds >= 0) {
+    attr_str(ds, "meaning", "per model: initial margin of the book at the start (USD), its risk (sum of each "
+                            "account's worse one-day 99% loss, USD), initial margin per unit of risk, and the "
+                            "stress outcomes: mean bad debt, P(insolvency) with Wilson interval, mean liquidations, "
+                            "mean largest cascade notional");
+    H5Dclose(ds);
+  }
+  H5Sclose(sp);
+  H5Tclose(et);
+  if (rc) s = h5fail(h, err, "write /compare/models");
+out:
+  free(d);
+  free(e);
+  H5Tclose(s64);
+  H5Gclose(g);
+  return s;
+}
+
 static void close_all(ms_h5out *h) {
   hid_t ds[] = {h->ts_price, h->ts_regime, h->ts_mark, h->ts_oracle, h->ts_oi, h->ts_fund, h->ts_liq,
                 h->ts_ratio, h->cas_ds, h->liq_ds, h->book_ds};
@@ -558,6 +731,7 @@ static void free_h(ms_h5out *h) {
 
 ms_status ms_h5out_commit(ms_h5out *h, ms_error *err) {
   close_all(h);
+  if (h->base >= 0 && h->base != h->file) H5Gclose(h->base);
   herr_t rc = H5Fclose(h->file);
   h->file = H5I_INVALID_HID;
   ms_status s = MS_OK;
@@ -576,6 +750,7 @@ ms_status ms_h5out_commit(ms_h5out *h, ms_error *err) {
 void ms_h5out_abort(ms_h5out *h) {
   if (!h) return;
   close_all(h);
+  if (h->base >= 0 && h->base != h->file) H5Gclose(h->base);
   if (h->file >= 0) H5Fclose(h->file);
   if (h->tmp_path) unlink(h->tmp_path);
   free_h(h);

@@ -54,6 +54,10 @@ static void usage_run(FILE *f) {
           "  -j, --threads N      threads (default: all cores); results do not depend on it\n"
           "      --set KEY=VALUE  override a scenario key, e.g. --set market.regimes[1].vol=1.2\n"
           "                       (repeatable; validated like the file)\n"
+          "      --compare KEY=V1,V2,...\n"
+          "                       run once per value on the same paths and book: one group per value\n"
+          "                       in the file, paired differences against V1, capital efficiency\n"
+          "                       (e.g. --compare margin.model=static,dynamic,portfolio)\n"
           "  -q, --quiet          no progress bar and no summary table\n"
           "\n"
           "exit codes: 0 success, 2 bad input, 3 I/O or internal failure, 130/143 interrupted\n");
@@ -122,8 +126,9 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
          MS_VERSION, cfg->name, (long long)rep->paths, (unsigned long long)cfg->seed, rep->threads,
          rep->threads == 1 ? "" : "s", rep->seconds,
          rep->seconds > 0 ? (double)rep->paths / rep->seconds : 0.0);
-  printf("book: %lld accounts, margin %s, oracle %s, liquidation %s / %s\n",
-         (long long)cfg->book.accounts, cfg->margin.model == MS_MARGIN_TIERED ? "tiered" : "static",
+  static const char *const models[] = {"static", "tiered", "dynamic", "portfolio"};
+  printf("book: %lld accounts (%.0f%% with options), margin %s, oracle %s, liquidation %s / %s\n",
+         (long long)cfg->book.accounts, 100 * cfg->book.options.fraction, models[cfg->margin.model],
          cfg->oracle.kind == MS_ORACLE_PULL ? "pull" : "push",
          cfg->liquidation.mode == MS_LIQ_PARTIAL ? "partial" : "full",
          cfg->liquidation.shortfall == MS_SHORTFALL_ADL ? "adl" : "socialize");
@@ -151,6 +156,11 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
   print_stat(st, "insurance_min", "insurance fund low (USD)", 1.0);
   print_stat(st, "socialized_loss", "socialized loss (USD)", 1.0);
   print_stat(st, "adl_notional", "ADL notional (USD)", 1.0);
+  if (cfg->book.options.fraction > 0) {
+    print_stat(st, "options_liquidated_notional", "options liquidated (USD M)", 1e-6);
+    print_stat(st, "option_revaluations", "option account checks", 1.0);
+  }
+  if (cfg->margin.model == MS_MARGIN_DYNAMIC) print_stat(st, "max_margin_ratio", "highest margin ratio (%)", 100.0);
   print_stat(st, "uncovered_loss", "uncovered loss (USD)", 1.0);
   printf("\n  %-30s %12s  %-26s\n", "probability", "estimate", "Wilson 95% CI");
   for (int i = 0; i < st->nprob; i++) {
@@ -172,6 +182,7 @@ typedef struct {
   int threads;
   int quiet;
   char paths_set[64], seed_set[96];
+  const char *compare;
 } cli_opts;
 
 static int parse_common(int argc, char **argv, cli_opts *o, int is_run) {
@@ -179,7 +190,8 @@ static int parse_common(int argc, char **argv, cli_opts *o, int is_run) {
       {"output", required_argument, 0, 'o'}, {"paths", required_argument, 0, 'n'},
       {"seed", required_argument, 0, 'S'},   {"threads", required_argument, 0, 'j'},
       {"set", required_argument, 0, 's'},    {"quiet", no_argument, 0, 'q'},
-      {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+      {"help", no_argument, 0, 'h'},         {"compare", required_argument, 0, 'C'},
+      {0, 0, 0, 0}};
   optind = 1;
   opterr = 0;
   int c;
@@ -211,6 +223,13 @@ static int parse_common(int argc, char **argv, cli_opts *o, int is_run) {
       o->sets[o->nsets++] = optarg;
       break;
     case 'q': o->quiet = 1; break;
+    case 'C':
+      if (!is_run) {
+        fprintf(stderr, "marginsim validate: --compare is an option of 'run'\n");
+        return EXIT_BADINPUT;
+      }
+      o->compare = optarg;
+      break;
     case 'h': (is_run ? usage_run : usage_validate)(stdout); exit(0);
     default:
       if (optopt) fprintf(stderr, "marginsim: option -%c needs a value or is unknown\n", optopt);
@@ -288,10 +307,117 @@ static int cmd_validate(int argc, char **argv) {
   return 0;
 }
 
+static void print_compare(const ms_compare_report *rep, const char *key, int64_t paths, const char *out) {
+  printf("marginsim %s — comparison of %s over %lld paths (same paths, same book), %.2f s\n\n", MS_VERSION, key,
+         (long long)paths, rep->seconds);
+  printf("  %-12s %14s %14s %8s %12s %26s %22s %14s\n", "value", "initial (USD)", "1-day risk", "IM/risk",
+         "liquidations", "bad debt (USD), 95% CI", "P(insolvency), Wilson", "largest cascade");
+  for (int c = 0; c < rep->ncells; c++) {
+    const ms_stats *st = &rep->stats[c];
+    const ms_stat_row *lq = ms_stats_find(st, "liquidations"), *bd = ms_stats_find(st, "bad_debt"),
+                      *lc = ms_stats_find(st, "largest_cascade_notional");
+    const ms_prob_row *ins = ms_stats_find_prob(st, "insolvency");
+    char bds[64], ps[64];
+    snprintf(bds, sizeof bds, "%.4g [%.4g, %.4g]", bd->mean, bd->mean_lo, bd->mean_hi);
+    snprintf(ps, sizeof ps, "%.4f [%.4f, %.4f]", ins->p, ins->lo, ins->hi);
+    printf("  %-12s %14.6g %14.6g %8.3f %12.6g %26s %22s %14.6g\n", rep->values[c], rep->efficiency[c].initial_margin,
+           rep->efficiency[c].risk, rep->efficiency[c].im_per_risk, lq->mean, bds, ps, lc->mean);
+  }
+  for (int c = 1; c < rep->ncells; c++) {
+    printf("\n  %s - %s, paired over the same paths:\n", rep->values[c], rep->values[0]);
+    printf("    %-30s %14s %14s %14s  %s\n", "statistic", rep->values[0], rep->values[c], "difference", "95% CI");
+    for (int j = 0; j < rep->ndiffs; j++) {
+      const ms_diff_row *r = &rep->diffs[c][j];
+      char name[80];
+      snprintf(name, sizeof name, "%s%s", r->probability ? "P " : "", r->name);
+      printf("    %-30s %14.6g %14.6g %14.6g  [%.6g, %.6g]\n", name, r->baseline, r->other, r->diff, r->lo, r->hi);
+    }
+  }
+  printf("\nwrote %s\n", out);
+}
+
+static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
+  const char *eq = strchr(o->compare, '=');
+  if (!eq || eq == o->compare || !eq[1]) {
+    fprintf(stderr, "marginsim: --compare %s: expected KEY=V1,V2,... e.g. --compare margin.model=static,portfolio\n",
+            o->compare);
+    return EXIT_BADINPUT;
+  }
+  char key[256];
+  snprintf(key, sizeof key, "%.*s", (int)(eq - o->compare), o->compare);
+  char *vals = strdup(eq + 1), *save = NULL;
+  const char *values[MS_MAX_CELLS];
+  int n = 0;
+  for (char *tok = strtok_r(vals, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    if (n == MS_MAX_CELLS) {
+      fprintf(stderr, "marginsim: --compare: at most %d values\n", MS_MAX_CELLS);
+      free(vals);
+      return EXIT_BADINPUT;
+    }
+    values[n++] = tok;
+  }
+  if (n < 2) {
+    fprintf(stderr, "marginsim: --compare %s: give at least two values\n", o->compare);
+    free(vals);
+    return EXIT_BADINPUT;
+  }
+  ms_config *cfgs[MS_MAX_CELLS] = {0};
+  char sets_buf[MS_MAX_CELLS][512];
+  ms_error err;
+  ms_error_clear(&err);
+  int rc = 0;
+  for (int i = 0; i < n && !rc; i++) {
+    const char *sets[MAX_SETS];
+    for (int k = 0; k < o->nsets; k++) sets[k] = o->sets[k];
+    snprintf(sets_buf[i], sizeof sets_buf[i], "%s=%s", key, values[i]);
+    sets[o->nsets] = sets_buf[i];
+    ms_status s = ms_config_load(&cfgs[i], o->scenario, sets, o->nsets + 1, &err);
+    if (s) {
+      fprintf(stderr, "%s\n", err.msg);
+      rc = ms_status_exit_code(s);
+    }
+  }
+  char default_out[256];
+  if (!rc && !o->output) {
+    snprintf(default_out, sizeof default_out, "results/%s-compare.h5", cfgs[0]->name);
+    o->output = default_out;
+  }
+  ms_compare_report *rep = rc ? NULL : calloc(1, sizeof *rep);
+  if (!rc) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    char *cmd = join_argv(full_argc, full_argv);
+    progress_state ps = {mono_now(), !o->quiet && isatty(STDERR_FILENO)};
+    ms_run_opts ro = {.threads = o->threads, .output = o->output, .command = cmd,
+                      .progress = on_progress, .progress_ctx = &ps, .cancel = &g_signal};
+    ms_status s = rep ? ms_run_compare((const ms_config *const *)cfgs, values, n, key, &ro, rep, &err)
+                      : ms_error_set(&err, MS_ERR_NOMEM, "out of memory");
+    free(cmd);
+    if (s == MS_ERR_CANCELLED) {
+      fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", (int)g_signal);
+      rc = 128 + (g_signal ? (int)g_signal : SIGINT);
+    } else if (s) {
+      fprintf(stderr, "%s%s\n", ps.enabled ? "\n" : "", err.msg);
+      rc = ms_status_exit_code(s);
+    } else if (!o->quiet) {
+      print_compare(rep, key, cfgs[0]->paths, o->output);
+    }
+  }
+  for (int i = 0; i < n; i++) ms_config_free(cfgs[i]);
+  free(rep);
+  free(vals);
+  return rc;
+}
+
 static int cmd_run(int argc, char **argv, int full_argc, char **full_argv) {
   cli_opts o = {0};
   int rc = parse_common(argc, argv, &o, 1);
   if (rc) return rc;
+  if (o.compare) return cmd_compare(&o, full_argc, full_argv);
   ms_error err;
   ms_error_clear(&err);
   ms_config *cfg = NULL;

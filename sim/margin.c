@@ -39,6 +39,7 @@ typedef struct {
   double x;          /* relative price move */
   int vsign;         /* -1 vol down, 0 unchanged, +1 up */
   double w;          /* weight */
+  double lg;         /* ln(1 + x) */
 } scenario;
 
 struct ms_margin {
@@ -99,18 +100,19 @@ static void build_grid(ms_margin *m, const ms_portfolio_cfg *pc) {
     static const double third[] = {0, 1.0 / 3, -1.0 / 3, 2.0 / 3, -2.0 / 3, 1, -1};
     for (int i = 0; i < 7; i++)
       for (int v = 1; v >= -1; v -= 2)
-        m->scen[n++] = (scenario){third[i] * pc->span.scan_range, v, 1.0};
-    m->scen[n++] = (scenario){pc->span.extreme_multiple * pc->span.scan_range, 0, pc->span.extreme_weight};
-    m->scen[n++] = (scenario){-pc->span.extreme_multiple * pc->span.scan_range, 0, pc->span.extreme_weight};
+        m->scen[n++] = (scenario){third[i] * pc->span.scan_range, v, 1.0, 0};
+    m->scen[n++] = (scenario){pc->span.extreme_multiple * pc->span.scan_range, 0, pc->span.extreme_weight, 0};
+    m->scen[n++] = (scenario){-pc->span.extreme_multiple * pc->span.scan_range, 0, pc->span.extreme_weight, 0};
   } else {
     for (int64_t i = 0; i < pc->price_steps; i++) {
       double x = -pc->price_range + 2.0 * pc->price_range * (double)i / (double)(pc->price_steps - 1);
-      for (int v = 1; v >= -1; v--) m->scen[n++] = (scenario){x, v, 1.0};
+      for (int v = 1; v >= -1; v--) m->scen[n++] = (scenario){x, v, 1.0, 0};
     }
     for (int i = 0; i < pc->nextended; i++)
-      m->scen[n++] = (scenario){pc->extended[i].shock, 1, pc->extended[i].weight};
+      m->scen[n++] = (scenario){pc->extended[i].shock, 1, pc->extended[i].weight, 0};
   }
   m->nscen = n;
+  for (int i = 0; i < n; i++) m->scen[i].lg = log1p(m->scen[i].x);
   /* A perp loses q P x in scenario x: the initial ratio of each side is the
    * largest weighted adverse move. */
   m->m_eff[0] = m->m_eff[1] = 0;
@@ -337,12 +339,22 @@ static double portfolio_im(const ms_margin *mc, const ms_position *p, const ms_v
     base += p->legs[i].q * ms_leg_value(&p->legs[i], &m->smile, P, tau[i], v->vol);
     if (p->legs[i].q < 0) shortq -= p->legs[i].q;
   }
+  double lm[MS_MAX_LEGS]; /* ln(P / K) */
+  for (int i = 0; i < p->nlegs; i++) lm[i] = log(P / p->legs[i].strike);
   double worst = 0;
   for (int s = 0; s < m->nscen; s++) {
     const scenario *sc = &m->scen[s];
     double S = P * (1.0 + sc->x), val = p->q * S;
-    for (int i = 0; i < p->nlegs; i++)
-      val += p->legs[i].q * ms_leg_value(&p->legs[i], &m->smile, S, tau[i], v->vol * vol_factor(m, sc, scale[i]));
+    for (int i = 0; i < p->nlegs; i++) {
+      const ms_leg *l = &p->legs[i];
+      double lmi = lm[i] + sc->lg; /* ln(S / K) */
+      double sv = v->vol * vol_factor(m, sc, scale[i]);
+      if (m->smile.skew != 0) {
+        double f = 1.0 - m->smile.skew * lmi;
+        sv *= f > m->smile.floor ? f : m->smile.floor;
+      }
+      val += l->q * ms_bs_value_lm(l->is_call, S, l->strike, lmi, tau[i], sv);
+    }
     double loss = sc->w * (base - val);
     if (loss > worst) worst = loss;
   }
@@ -406,9 +418,10 @@ static void bound_leg(const ms_leg *l, double S_lo, double S_hi, double s_lo, do
   b->vega = S_hi * sqrt(tau_hi) * b->phi;
 }
 
-void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const ms_view *v, ms_band *b) {
+void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const ms_view *v, double surplus,
+                    ms_band *b) {
   ms_margin *m = (ms_margin *)mc;
-  double S0 = ms_margin_pos_surplus(m, p, E, v);
+  double S0 = isnan(surplus) ? ms_margin_pos_surplus(m, p, E, v) : surplus;
   if (!(S0 > 0)) {
     *b = (ms_band){INFINITY, -INFINITY, v->t, -INFINITY, -INFINITY};
     return;
@@ -477,34 +490,40 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
       dvol_l[i] = m->span ? 0 : v->vol * fmax * vmax * pow(month / m->dte_floor, pw);
     }
     double LPs_max = 0, Lts_max = 0, As_max = 0, Bs_max = 0;
-    for (int s = 0; s < m->nscen; s++) {
-      const scenario *sc = &m->scen[s];
-      double g = 1 + sc->x, LPs = fabs(p->q), Lts = 0, As = 0, Bs = 0;
+    /* Scenarios with the same price move (vol up / same / down) share one
+     * bound, taken over the union of their volatilities. */
+    for (int s0 = 0, s1; s0 < m->nscen; s0 = s1) {
+      double x = m->scen[s0].x, w = 0;
+      int shocked = 0;
+      for (s1 = s0; s1 < m->nscen && m->scen[s1].x == x; s1++) {
+        if (m->scen[s1].w > w) w = m->scen[s1].w;
+        shocked |= m->scen[s1].vsign != 0;
+      }
+      double g = 1 + x, LPs = fabs(p->q), Lts = 0, As = 0, Bs = 0;
       for (int i = 0; i < p->nlegs; i++) {
         double q = fabs(p->legs[i].q);
-        double lo_f = 1, hi_f = 1;
-        if (sc->vsign != 0) {
-          if (m->span) {
-            lo_f = hi_f = 1 + sc->vsign * m->vol_range;
-          } else {
-            double v1 = vol_factor(m, sc, sc_a[i]), v2 = vol_factor(m, sc, sc_b[i]);
-            lo_f = v1 < v2 ? v1 : v2;
-            hi_f = v1 > v2 ? v1 : v2;
-          }
+        double lo_f = INFINITY, hi_f = 0;
+        for (int k = s0; k < s1; k++) {
+          const scenario *sc = &m->scen[k];
+          double v1 = vol_factor(m, sc, sc_a[i]), v2 = vol_factor(m, sc, sc_b[i]);
+          if (v1 < lo_f) lo_f = v1;
+          if (v2 < lo_f) lo_f = v2;
+          if (v1 > hi_f) hi_f = v1;
+          if (v2 > hi_f) hi_f = v2;
         }
         leg_bounds lb;
         bound_leg(&p->legs[i], Pmin * g, Pmax * g, v->vol * fmin * lo_f, v->vol * fmax * hi_f, tau0[i] - tau_cut,
                   tau0[i], &lb);
         LPs += q * (lb.dabs + v->vol * hi_f * fabs(m->smile.skew) * sqrt(tau0[i]) * lb.phi);
         double dsig = 0;
-        if (!m->span && sc->vsign != 0) {
+        if (!m->span && shocked) {
           dsig = dsig_l[i];
           Bs += q * lb.vega * dvol_l[i];
         }
         Lts += q * (lb.theta + lb.vega * dsig);
         As += q * v->vol * fmax * hi_f * Pmax * g * INV_SQRT_2PI;
       }
-      double wl = sc->w * g * LPs, wt = sc->w * Lts, wa = sc->w * As, wb = sc->w * Bs;
+      double wl = w * g * LPs, wt = w * Lts, wa = w * As, wb = w * Bs;
       if (wl > LPs_max) LPs_max = wl;
       if (wt > Lts_max) Lts_max = wt;
       if (wa > As_max) As_max = wa;

@@ -42,6 +42,18 @@ double ms_bs_value(int is_call, double S, double K, double tau, double sigma, do
   return v > 0 ? v : 0;
 }
 
+double ms_bs_value_lm(int is_call, double S, double K, double lnSK, double tau, double sigma) {
+  if (degenerate(tau, sigma)) return is_call ? fmax(S - K, 0.0) : fmax(K - S, 0.0);
+  double sv = sigma * sqrt(tau);
+  double d1 = lnSK / sv + 0.5 * sv, d2 = d1 - sv;
+  int call_otm = lnSK < 0;
+  double otm = call_otm ? S * ms_norm_cdf(d1) - K * ms_norm_cdf(d2) : K * ms_norm_cdf(-d2) - S * ms_norm_cdf(-d1);
+  if (otm < 0) otm = 0;
+  if (is_call == call_otm) return otm;
+  double v = is_call ? otm + (S - K) : otm - (S - K);
+  return v > 0 ? v : 0;
+}
+
 void ms_bs_greeks(int is_call, double S, double K, double tau, double sigma, double r, double q,
                   ms_greeks *g) {
   g->value = ms_bs_value(is_call, S, K, tau, sigma, r, q);

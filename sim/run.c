@@ -201,31 +201,24 @@ static ms_status one_path(const ms_config *cfg, ms_engine *e, thread_buf *tb, in
   return MS_OK;
 }
 
-ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *report,
-                 ms_error *err) {
-  double t0 = now_s();
-  int nthreads = opts->threads > 0 ? opts->threads : omp_get_max_threads();
+/* Run every path of @p cfg into the datasets @p h has open; the summaries
+ * stay in @p rs->rows. @p done / @p total scale the progress reports. */
+static ms_status run_paths(const ms_config *cfg, const ms_run_opts *opts, run_state *rs, ms_h5out *h,
+                           int nthreads, int64_t done, int64_t total, ms_error *err) {
   int64_t batch = cfg->output.chunk_paths;
   if (batch > cfg->paths) batch = cfg->paths;
   int64_t traced = cfg->output.timeseries.paths < cfg->paths ? cfg->output.timeseries.paths : cfg->paths;
-
-  run_state rs;
-  ms_h5out *h = NULL;
-  ms_status s = state_init(&rs, cfg, nthreads, batch, err);
-  ms_h5_meta meta = {opts->command};
-  if (!s) s = ms_h5out_create(&h, opts->output, cfg, &meta, err);
-  if (!s) s = write_book(h, cfg, rs.book, err);
-
+  ms_status s = write_book(h, cfg, rs->book, err);
   for (int64_t first = 0; !s && first < cfg->paths; first += batch) {
     int64_t n = cfg->paths - first < batch ? cfg->paths - first : batch;
     const volatile sig_atomic_t *cancel = opts->cancel;
-    ms_path_summary *rows = rs.rows + first;
-    ms_status *st = rs.st;
-    ms_error *errs = rs.errs;
-    ms_engine **eng = rs.eng;
-    ms_trace *traces = rs.traces;
-    thread_buf *tb = rs.tb;
-    path_slot *slots = rs.slots;
+    ms_path_summary *rows = rs->rows + first;
+    ms_status *st = rs->st;
+    ms_error *errs = rs->errs;
+    ms_engine **eng = rs->eng;
+    ms_trace *traces = rs->traces;
+    thread_buf *tb = rs->tb;
+    path_slot *slots = rs->slots;
     for (int i = 0; i < nthreads; i++) { tb[i].nliq = 0; tb[i].cas.n = 0; }
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) default(none) \
     shared(cfg, cancel, rows, st, errs, eng, traces, traced, tb, slots) firstprivate(first, n)
@@ -250,8 +243,27 @@ ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *r
         s = ms_h5out_append_liquidations(h, tb[sl->thread].liq + sl->liq_off, sl->liq_n, err);
       if (!s && first + i < traced) s = ms_h5out_write_trace(h, first + i, &traces[i], err);
     }
-    if (!s && opts->progress) opts->progress(opts->progress_ctx, first + n, cfg->paths);
+    if (!s && opts->progress) opts->progress(opts->progress_ctx, done + first + n, total);
   }
+  return s;
+}
+
+static int nthreads_of(const ms_run_opts *opts) { return opts->threads > 0 ? opts->threads : omp_get_max_threads(); }
+
+static int64_t batch_of(const ms_config *cfg) {
+  return cfg->output.chunk_paths < cfg->paths ? cfg->output.chunk_paths : cfg->paths;
+}
+
+ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *report,
+                 ms_error *err) {
+  double t0 = now_s();
+  int nthreads = nthreads_of(opts);
+  run_state rs;
+  ms_h5out *h = NULL;
+  ms_status s = state_init(&rs, cfg, nthreads, batch_of(cfg), err);
+  ms_h5_meta meta = {opts->command};
+  if (!s) s = ms_h5out_create(&h, opts->output, cfg, &meta, err);
+  if (!s) s = run_paths(cfg, opts, &rs, h, nthreads, 0, cfg->paths, err);
   if (!s) s = ms_stats_compute(&report->stats, cfg, rs.rows, cfg->paths, err);
   if (!s) s = ms_h5out_write_stats(h, &report->stats, err);
   if (!s && opts->cancel && *opts->cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
@@ -264,5 +276,82 @@ ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *r
   report->paths = cfg->paths;
   report->threads = nthreads;
   report->seconds = now_s() - t0;
+  return s;
+}
+
+/* Capital efficiency at the start: the initial margin of the book against a
+ * model-free measure of its risk, each account's worse loss of a one-day 99%
+ * move up or down, exp(+/- 2.326 sigma sqrt(1 day)), at the long-run
+ * volatility. */
+#define Z99 2.326347874040841
+
+static ms_status efficiency(const ms_config *cfg, const ms_book *shared, ms_efficiency *eff, ms_error *err) {
+  ms_margin *m = NULL;
+  ms_book *own = NULL;
+  ms_status s = ms_margin_new(&m, cfg, err);
+  const ms_book *b = shared;
+  if (!s && !b) {
+    s = ms_book_new(&own, cfg, err);
+    if (!s) s = ms_book_draw(own, cfg, 0, m, err);
+    b = own;
+  }
+  memset(eff, 0, sizeof *eff);
+  if (!s) {
+    double P = cfg->market.initial_price, vol = cfg->market.reference_vol;
+    double mv = Z99 * vol * sqrt(1.0 / cfg->market.days_per_year);
+    ms_view v0 = {P, 0, vol}, up = {P * exp(mv), 0, vol}, dn = {P * exp(-mv), 0, vol};
+    for (int64_t i = 0; i < b->n; i++) {
+      ms_position p;
+      ms_book_position(b, i, &p);
+      double e0 = ms_margin_pos_equity(m, &p, b->entry, &v0);
+      double lu = e0 - ms_margin_pos_equity(m, &p, b->entry, &up), ld = e0 - ms_margin_pos_equity(m, &p, b->entry, &dn);
+      eff->risk += fmax(0.0, fmax(lu, ld));
+      eff->initial_margin += ms_margin_pos_im(m, &p, b->entry, &v0);
+    }
+    eff->im_per_risk = eff->risk > 0 ? eff->initial_margin / eff->risk : NAN;
+  }
+  ms_book_free(own);
+  ms_margin_free(m);
+  return s;
+}
+
+ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values, int ncells, const char *key,
+                         const ms_run_opts *opts, ms_compare_report *rep, ms_error *err) {
+  double t0 = now_s();
+  int nthreads = nthreads_of(opts);
+  memset(rep, 0, sizeof *rep);
+  if (ncells < 2 || ncells > MS_MAX_CELLS)
+    return ms_error_set(err, MS_ERR_INPUT, "--compare %s: give 2 to %d values", key, MS_MAX_CELLS);
+  int64_t paths = cfgs[0]->paths;
+  ms_path_summary *rows[MS_MAX_CELLS] = {0};
+  ms_h5out *h = NULL;
+  ms_h5_meta meta = {opts->command};
+  ms_status s = ms_h5out_create_compare(&h, opts->output, cfgs[0], &meta, key, err);
+  for (int c = 0; !s && c < ncells; c++) {
+    run_state rs;
+    double tc = now_s();
+    snprintf(rep->values[c], sizeof rep->values[c], "%s", values[c]);
+    s = state_init(&rs, cfgs[c], nthreads, batch_of(cfgs[c]), err);
+    if (!s) s = ms_h5out_begin_cell(h, values[c], cfgs[c], err);
+    if (!s) s = run_paths(cfgs[c], opts, &rs, h, nthreads, (int64_t)c * paths, (int64_t)ncells * paths, err);
+    if (!s) s = ms_stats_compute(&rep->stats[c], cfgs[c], rs.rows, paths, err);
+    if (!s) s = ms_h5out_write_stats(h, &rep->stats[c], err);
+    if (!s) s = efficiency(cfgs[c], rs.book, &rep->efficiency[c], err);
+    if (!s) s = ms_h5out_end_cell(h, err);
+    if (!s) { rows[c] = rs.rows; rs.rows = NULL; } /* kept for the paired differences */
+    state_free(&rs);
+    rep->cell_seconds[c] = now_s() - tc;
+    rep->ncells = c + 1;
+  }
+  for (int c = 1; !s && c < ncells; c++) rep->ndiffs = ms_stats_paired(cfgs[0], rows[0], rows[c], paths, rep->diffs[c]);
+  if (!s) s = ms_h5out_write_compare(h, rep, err);
+  if (!s && opts->cancel && *opts->cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
+  if (!s) {
+    s = ms_h5out_commit(h, err);
+    h = NULL;
+  }
+  ms_h5out_abort(h);
+  for (int c = 0; c < MS_MAX_CELLS; c++) free(rows[c]);
+  rep->seconds = now_s() - t0;
   return s;
 }

@@ -313,3 +313,72 @@ ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_
   row->amplification = n == 0 ? NAN : base > 0 ? total / base : INFINITY;
   return MS_OK;
 }
+
+/* ---- paired comparisons ---- */
+
+typedef struct {
+  const char *column;
+  double threshold; /* < 0: compare means; >= 0: compare P(value > threshold) */
+  const char *name;
+} paired_def;
+
+static const paired_def paired_defs[] = {
+    {"liquidations", -1, "liquidations"},
+    {"induced_liquidations", -1, "induced_liquidations"},
+    {"liquidated_notional", -1, "liquidated_notional"},
+    {"options_liquidated_notional", -1, "options_liquidated_notional"},
+    {"bad_debt", -1, "bad_debt"},
+    {"pending_bad_debt", -1, "pending_bad_debt"},
+    {"insurance_min", -1, "insurance_min"},
+    {"socialized_loss", -1, "socialized_loss"},
+    {"adl_notional", -1, "adl_notional"},
+    {"uncovered_loss", -1, "uncovered_loss"},
+    {"largest_cascade_liquidations", -1, "largest_cascade_liquidations"},
+    {"largest_cascade_notional", -1, "largest_cascade_notional"},
+    {"largest_cascade_depth", -1, "largest_cascade_depth"},
+    {"insolvent", 0, "insolvency"},
+    {"liquidations", 0, "liquidation_any"},
+    {"bad_debt", 0, "bad_debt_any"},
+};
+
+int ms_stats_paired(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other, int64_t n,
+                    ms_diff_row *out) {
+  ms_column cols[MS_MAX_COLUMNS];
+  int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;
+  for (size_t j = 0; j < sizeof paired_defs / sizeof paired_defs[0] && k < MS_MAX_DIFFS; j++) {
+    const ms_column *c = NULL;
+    for (int i = 0; i < nc; i++)
+      if (strcmp(cols[i].name, paired_defs[j].column) == 0) c = &cols[i];
+    if (!c) continue;
+    ms_diff_row *r = &out[k++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", paired_defs[j].name);
+    r->probability = paired_defs[j].threshold >= 0;
+    double sa = 0, sb = 0, sd = 0, sdd = 0;
+    int64_t m = 0;
+    for (int64_t p = 0; p < n; p++) {
+      double a = ms_stats_value(c, &base[p]), b = ms_stats_value(c, &other[p]);
+      if (!isfinite(a) || !isfinite(b)) continue;
+      if (r->probability) { a = a > paired_defs[j].threshold; b = b > paired_defs[j].threshold; }
+      sa += a;
+      sb += b;
+      sd += b - a;
+      m++;
+    }
+    r->n = m;
+    if (m == 0) { r->baseline = r->other = r->diff = r->lo = r->hi = NAN; continue; }
+    r->baseline = sa / (double)m;
+    r->other = sb / (double)m;
+    r->diff = sd / (double)m;
+    for (int64_t p = 0; p < n; p++) {
+      double a = ms_stats_value(c, &base[p]), b = ms_stats_value(c, &other[p]);
+      if (!isfinite(a) || !isfinite(b)) continue;
+      if (r->probability) { a = a > paired_defs[j].threshold; b = b > paired_defs[j].threshold; }
+      sdd += (b - a - r->diff) * (b - a - r->diff);
+    }
+    double se = m > 1 ? sqrt(sdd / (double)(m - 1) / (double)m) : NAN;
+    r->lo = r->diff - Z95 * se;
+    r->hi = r->diff + Z95 * se;
+  }
+  return k;
+}

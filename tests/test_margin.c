@@ -212,7 +212,7 @@ static void test_margin__bands_are_safe(void **state) {
       double need = ms_margin_pos_mm(m, &p, P, &v) - ms_margin_pos_equity(m, &p, P, &v);
       p.C = need + (0.02 + 0.5 * u[5]) * q * P * 0.1;
       ms_band b;
-      ms_margin_band(m, &p, P, &v, &b);
+      ms_margin_band(m, &p, P, &v, NAN, &b);
       assert_true(b.p_lo < P && P < b.p_hi && b.t_until >= 0);
       /* every corner and edge point of the band, just inside */
       double ps[] = {b.p_lo * (1 + 1e-12) + 1e-9, P, b.p_hi * (1 - 1e-12) - 1e-9};

@@ -27,6 +27,16 @@ typedef struct ms_h5_meta {
 ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg,
                           const ms_h5_meta *meta, ms_error *err);
 
+/**
+ * A file for a comparison (marginsim run --compare KEY=V1,V2,...): root
+ * attributes only, plus "compare" = KEY; each value's run then goes under
+ * /models/<value> between ms_h5out_begin_cell and ms_h5out_end_cell.
+ */
+ms_status ms_h5out_create_compare(ms_h5out **out, const char *path, const ms_config *cfg,
+                                  const ms_h5_meta *meta, const char *key, ms_error *err);
+ms_status ms_h5out_begin_cell(ms_h5out *h, const char *value, const ms_config *cfg, ms_error *err);
+ms_status ms_h5out_end_cell(ms_h5out *h, ms_error *err);
+
 /** Write summary rows for paths first .. first + n - 1. */
 ms_status ms_h5out_write_summary(ms_h5out *h, const ms_path_summary *rows, int64_t first, int64_t n,
                                  ms_error *err);
@@ -67,6 +77,9 @@ ms_status ms_h5out_append_liquidations(ms_h5out *h, const ms_liq_record *r, size
 
 /** Write /stats. */
 ms_status ms_h5out_write_stats(ms_h5out *h, const ms_stats *st, ms_error *err);
+
+/** Write /compare: paired differences against the first value and capital efficiency. */
+ms_status ms_h5out_write_compare(ms_h5out *h, const ms_compare_report *rep, ms_error *err);
 
 /** Close the file and rename it to its final name; frees @p h in every case. */
 ms_status ms_h5out_commit(ms_h5out *h, ms_error *err);

@@ -129,9 +129,11 @@ double ms_margin_pos_surplus(const ms_margin *m, const ms_position *p, double E,
 /**
  * A band around @p v in which the surplus of @p p stays positive, from
  * bounds on its derivatives (docs/engine.md, "Options in the index"). An
- * account not safe at @p v gets an empty band.
+ * account not safe at @p v gets an empty band. @p surplus is its surplus at
+ * @p v when the caller has it (NAN: compute it).
  */
-void ms_margin_band(const ms_margin *m, const ms_position *p, double E, const ms_view *v, ms_band *b);
+void ms_margin_band(const ms_margin *m, const ms_position *p, double E, const ms_view *v, double surplus,
+                    ms_band *b);
 
 /** Value per unit of leg @p l at underlying @p S, time @p t, regime vol @p vol (smile applied). */
 double ms_margin_leg_value(const ms_margin *m, const ms_leg *l, double S, int64_t t, double vol);

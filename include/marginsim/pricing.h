@@ -29,6 +29,9 @@ double ms_norm_cdf(double x);
 /** Value of a call (@p is_call) or put. */
 double ms_bs_value(int is_call, double S, double K, double tau, double sigma, double r, double q);
 
+/** Value with r = q = 0 when ln(S/K) is at hand (@p lnSK). */
+double ms_bs_value_lm(int is_call, double S, double K, double lnSK, double tau, double sigma);
+
 /** Value and Greeks. */
 void ms_bs_greeks(int is_call, double S, double K, double tau, double sigma, double r, double q,
                   ms_greeks *g);
@@ -55,6 +58,7 @@ typedef struct ms_smile {
 } ms_smile;
 
 static inline double ms_smile_vol(const ms_smile *sm, double vol, double K, double S) {
+  if (sm->skew == 0) return vol;
   double f = 1.0 + sm->skew * log(K / S);
   return vol * (f > sm->floor ? f : sm->floor);
 }

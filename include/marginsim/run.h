@@ -42,4 +42,12 @@ typedef struct ms_run_report {
 ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *report,
                  ms_error *err);
 
+/**
+ * Run @p cfgs[i] (one configuration per value of @p key, the same seed and
+ * paths) into one file: /models/<values[i]>/..., then /compare with paired
+ * differences against the first and the capital efficiency of each.
+ */
+ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values, int ncells, const char *key,
+                         const ms_run_opts *opts, ms_compare_report *report, ms_error *err);
+
 #endif

@@ -83,6 +83,47 @@ typedef struct ms_cascade_buf {
 ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_liq_record *r,
                                  size_t n, ms_cascade_buf *out, ms_error *err);
 
+/** A paired difference between two runs on the same paths: other - baseline. */
+typedef struct ms_diff_row {
+  char name[MS_COL_NAME_MAX];  /* a summary column, or an event for probabilities */
+  int64_t n;                   /* paths with both values finite */
+  int probability;             /* 1: the per-path values are 0/1 indicators */
+  double baseline, other;      /* means */
+  double diff, lo, hi;         /* mean of per-path differences and its normal 95% interval */
+} ms_diff_row;
+
+#define MS_MAX_DIFFS 32
+
+/**
+ * Paired differences of the main statistics between @p other and @p base
+ * (n paths each, same path order): for each path the difference, then its
+ * mean with mean +/- 1.96 sd / sqrt(n). Common random numbers make these
+ * intervals much narrower than the difference of two independent means.
+ */
+int ms_stats_paired(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other, int64_t n,
+                    ms_diff_row *out);
+
+/** Capital efficiency of a model at the start: initial margin per unit of risk. */
+typedef struct ms_efficiency {
+  double initial_margin;   /* USD, summed over the book at the entry price */
+  double risk;             /* USD, summed one-day 99% loss (see docs/output.md) */
+  double im_per_risk;      /* their ratio */
+} ms_efficiency;
+
+#define MS_MAX_CELLS 16
+
+/** What a comparison reports back: one report per value, and differences against the first. */
+typedef struct ms_compare_report {
+  int ncells;
+  char values[MS_MAX_CELLS][64];
+  ms_stats stats[MS_MAX_CELLS];          /* per value */
+  double cell_seconds[MS_MAX_CELLS];
+  ms_efficiency efficiency[MS_MAX_CELLS];
+  int ndiffs;
+  ms_diff_row diffs[MS_MAX_CELLS][MS_MAX_DIFFS]; /* [0] unused: the baseline */
+  double seconds;
+} ms_compare_report;
+
 /** The probability levels of the quantile columns. */
 extern const double ms_stats_quantile_levels[MS_NQUANT];
 
