@@ -367,13 +367,13 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
   ms_error_clear(&err);
   int rc = 0;
   for (int i = 0; i < n && !rc; i++) {
-    const char *sets[MAX_SETS];
+    const char *sets[MAX_SETS + 1];
     for (int k = 0; k < o->nsets; k++) sets[k] = o->sets[k];
     snprintf(sets_buf[i], sizeof sets_buf[i], "%s=%s", key, values[i]);
     sets[o->nsets] = sets_buf[i];
     ms_status s = ms_config_load(&cfgs[i], o->scenario, sets, o->nsets + 1, &err);
     if (s) {
-      fprintf(stderr, "%s\n", err.msg);
+      fprintf(stderr, "marginsim: --compare %s, value %d (%s): %s\n", key, i + 1, values[i], err.msg);
       rc = ms_status_exit_code(s);
     }
   }

@@ -323,6 +323,11 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
   if (ncells < 2 || ncells > MS_MAX_CELLS)
     return ms_error_set(err, MS_ERR_INPUT, "--compare %s: give 2 to %d values", key, MS_MAX_CELLS);
   int64_t paths = cfgs[0]->paths;
+  for (int c = 1; c < ncells; c++) /* the differences are paired path by path */
+    if (cfgs[c]->paths != paths || cfgs[c]->seed != cfgs[0]->seed)
+      return ms_error_set(err, MS_ERR_INPUT,
+                          "--compare %s: the compared runs must share paths and seed (they are paired path by "
+                          "path); compare any other key", key);
   ms_path_summary *rows[MS_MAX_CELLS] = {0};
   ms_h5out *h = NULL;
   ms_h5_meta meta = {opts->command};

@@ -13,6 +13,8 @@ import tempfile
 import time
 import unittest
 
+import math
+
 import h5py
 import numpy as np
 
@@ -35,6 +37,48 @@ output:
   timeseries: {paths: 3, every: 30s}
   liquidations: true
 """
+
+# A stressed market with a mixed book: perps and every option strategy.
+MIXED = """\
+name: mixed
+seed: 11
+paths: 30
+horizon: 6h
+step: 1s
+market:
+  initial_price: 2000
+  regimes:
+    - {name: only, vol: 1.2, drift: -4, mean_duration: 1d, jumps: {rate: 24/d, mean: -0.03, sd: 0.02}}
+  impact: {model: sqrt, depth: 2e7, half_life: 10m}
+book:
+  accounts: 600
+  collateral: {dist: lognormal, median: 4000, sigma: 0.8}
+  leverage: {dist: uniform, min: 1.5, max: 6}
+  options: {fraction: 0.4}
+margin:
+  model: static
+  dynamic: {k: 3, update_every: 1m, liquidation_horizon: 1h, floor: 0.0125, cap: 0.08, max_step: 0.0025}
+oracle: {kind: push, deviation: 0.005, heartbeat: 1h}
+keepers: {delay: {dist: exponential, mean: 5s}}
+liquidation: {insurance_fund: 1e5}
+output:
+  timeseries: {paths: 2, every: 1m}
+  liquidations: true
+"""
+
+Z95 = 1.959963984540054
+Z99 = 2.326347874040841
+
+
+def bs(S, K, T, vol, call):
+    """Black-Scholes value, r = q = 0 (the book's pricing), by the textbook formula."""
+    if K <= 0 or T <= 0:
+        return max(S - K, 0.0) if call else max(K - S, 0.0)
+    sd = vol * math.sqrt(T)
+    d1 = math.log(S / K) / sd + sd / 2
+    d2 = d1 - sd
+    N = lambda x: 0.5 * math.erfc(-x / math.sqrt(2))
+    return S * N(d1) - K * N(d2) if call else K * N(-d2) - S * N(-d1)
 
 
 def run(*args, **kw):
@@ -122,6 +166,141 @@ class CliTest(unittest.TestCase):
             probs = [n.decode() for n in f["stats/probabilities"]["name"]]
             self.assertIn("insolvency", probs)
         self.assertEqual(self.listing(), ["r.h5", "small.yaml"])
+
+    def test_compare_runs_models_on_the_same_paths(self):
+        scen = os.path.join(self.dir, "mixed.yaml")
+        with open(scen, "w") as f:
+            f.write(MIXED)
+        out = os.path.join(self.dir, "cmp.h5")
+        models = ["static", "dynamic", "portfolio"]
+        p = run("run", scen, "-o", out, "-j", "2", "--compare", "margin.model=" + ",".join(models))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("wrote " + out, p.stdout)
+        for m in models:
+            self.assertIn(m, p.stdout)
+        with h5py.File(out, "r") as f:
+            self.assertEqual(f.attrs["seed"], 11)
+            self.assertIn("--compare", f.attrs["command"])
+            g = {m: f["models/" + m] for m in models}
+            s = {m: g[m]["paths/summary"][:] for m in models}
+            b = {m: g[m]["book"][:] for m in models}
+            for m in models:
+                self.assertIn("model: " + m, g[m].attrs["config"])
+                self.assertEqual(s[m].shape, (30,))
+                for d in ("stats/summary", "stats/probabilities", "cascades", "liquidations",
+                          "timeseries/margin_ratio"):
+                    self.assertIn(d, g[m], (m, d))
+            # paired: the exogenous paths and the book are the same under every model
+            for m in models[1:]:
+                for col in ("final_price", "min_price", "max_price", "jumps"):
+                    self.assertTrue(np.array_equal(s[m][col], s["static"][col]), (m, col))
+                for col in ("account", "side", "strategy", "collateral", "quantity", "call_strike",
+                            "call_qty", "put_strike", "put_qty", "premium"):
+                    self.assertTrue(np.array_equal(b[m][col], b["static"][col]), (m, col))
+            bk = b["static"]
+            opt = bk["strategy"] >= 0
+            self.assertTrue(0.3 < opt.mean() < 0.5)
+            self.assertEqual(set(bk["strategy"][opt]), set(range(6)))
+            # /book: gross notional = perp + short options' underlying at entry
+            gross = (np.abs(bk["quantity"]) + np.maximum(-bk["call_qty"], 0) + np.maximum(-bk["put_qty"], 0)) * 2000
+            self.assertTrue(np.allclose(bk["notional"], gross, rtol=1e-12))
+            self.assertTrue(np.allclose(bk["initial_margin"], 0.05 * gross, rtol=1e-12))
+            self.assertTrue(np.allclose(bk["maintenance_margin"], 0.025 * gross, rtol=1e-12))
+            # portfolio: a naked perp's worst grid loss is 16%; maintenance is half of initial
+            pb = b["portfolio"]
+            perp = pb["strategy"] < 0
+            self.assertTrue(np.allclose(pb["initial_margin"][perp], 0.16 * pb["notional"][perp], rtol=1e-9))
+            self.assertTrue(np.allclose(pb["maintenance_margin"], 0.5 * pb["initial_margin"], rtol=1e-12))
+            self.assertTrue(np.all(pb["initial_margin"] > 0))
+            # dynamic: the recorded ratio stays in [floor, cap] and rises by at most max_step per update
+            mr = g["dynamic"]["timeseries/margin_ratio"][:]
+            self.assertTrue(np.all(mr >= 0.0125 - 1e-15) and np.all(mr <= 0.08 + 1e-15))
+            self.assertLessEqual(float(np.max(np.diff(mr, axis=1))), 0.0025 + 1e-12)
+            self.assertTrue(np.allclose(g["static"]["timeseries/margin_ratio"][:], 0.025))
+            # options liquidated: a part of the option accounts' liquidated notional
+            for m in models:
+                liq = g[m]["liquidations"][:]
+                of_opt = opt[liq["account"]]
+                for path in range(30):
+                    mine = liq["notional"][(liq["path"] == path) & of_opt].sum()
+                    v = s[m]["options_liquidated_notional"][path]
+                    self.assertLessEqual(v, mine * (1 + 1e-12) + 1e-9, (m, path))
+                    if mine == 0:
+                        self.assertEqual(v, 0.0)
+            self.assertGreater(sum(s[m]["options_liquidated_notional"].sum() for m in models), 0)
+            # capital efficiency, recomputed from /book: the worse of a one-day 99% move up or down
+            mv = Z99 * 1.2 * math.sqrt(1 / 365)
+            risk = 0.0
+            for r in bk:
+                T = r["expiry"] / (365 * 86400) if r["strategy"] >= 0 else 0.0
+
+                def value(S):
+                    v = r["quantity"] * S
+                    if r["call_qty"]:
+                        v += r["call_qty"] * bs(S, r["call_strike"], T, 1.2, True)
+                    if r["put_qty"]:
+                        v += r["put_qty"] * bs(S, r["put_strike"], T, 1.2, False)
+                    return v
+                v0 = value(2000)
+                risk += max(0.0, v0 - value(2000 * math.exp(mv)), v0 - value(2000 * math.exp(-mv)))
+            eff = f["compare/models"][:]
+            self.assertEqual([x.decode() for x in eff["model"]], models)
+            for i, m in enumerate(models):
+                self.assertAlmostEqual(eff["risk"][i] / risk, 1.0, delta=1e-9)
+                self.assertAlmostEqual(eff["initial_margin"][i] / b[m]["initial_margin"].sum(), 1.0, delta=1e-9)
+                self.assertAlmostEqual(eff["im_per_risk"][i], eff["initial_margin"][i] / eff["risk"][i], delta=1e-12)
+                self.assertAlmostEqual(eff["bad_debt_mean"][i], s[m]["bad_debt"].mean(),
+                                       delta=1e-9 * (1 + abs(s[m]["bad_debt"].mean())))
+                self.assertTrue(eff["insolvency_lo"][i] <= eff["insolvency_p"][i] <= eff["insolvency_hi"][i])
+            # portfolio margin: a protective put needs less than its perp alone (16% of notional)
+            pp = bk["strategy"] == 4
+            self.assertTrue(np.all(pb["initial_margin"][pp] < 0.16 * np.abs(pb["quantity"][pp]) * 2000))
+            # paired differences, recomputed from the per-path summaries
+            diffs = f["compare/differences"][:]
+            column = {"insolvency": ("insolvent", True), "liquidation_any": ("liquidations", True),
+                      "bad_debt_any": ("bad_debt", True)}
+            seen = set()
+            for r in diffs:
+                name, model, base = (r[k].decode() for k in ("statistic", "model", "baseline"))
+                self.assertEqual(base, "static")
+                col, prob = column.get(name, (name, False))
+                self.assertEqual(bool(r["probability"]), prob, name)
+                a, c = s["static"][col].astype(float), s[model][col].astype(float)
+                if prob:
+                    a, c = (a > 0).astype(float), (c > 0).astype(float)
+                d = c - a
+                self.assertEqual(r["n"], 30)
+                self.assertAlmostEqual(r["baseline_mean"], a.mean(), delta=1e-9 * (1 + abs(a.mean())))
+                self.assertAlmostEqual(r["model_mean"], c.mean(), delta=1e-9 * (1 + abs(c.mean())))
+                self.assertAlmostEqual(r["diff"], d.mean(), delta=1e-9 * (1 + abs(d).max()))
+                half = Z95 * d.std(ddof=1) / math.sqrt(30)
+                self.assertAlmostEqual(r["hi"] - r["diff"], half, delta=1e-9 * (1 + half))
+                self.assertAlmostEqual(r["diff"] - r["lo"], half, delta=1e-9 * (1 + half))
+                seen.add((name, model))
+            for name in ("liquidations", "bad_debt", "options_liquidated_notional", "insolvency",
+                         "largest_cascade_notional"):
+                for m in models[1:]:
+                    self.assertIn((name, m), seen)
+        self.assertEqual(self.listing(), ["cmp.h5", "mixed.yaml", "small.yaml"])
+
+    def test_compare_bad_input_exits_2_and_writes_nothing(self):
+        out = os.path.join(self.dir, "c.h5")
+        cases = [
+            (["run", self.scen, "-o", out, "--compare", "margin.model=static"], "give at least two values"),
+            (["run", self.scen, "-o", out, "--compare", "margin.model"], "expected KEY=V1,V2,..."),
+            (["run", self.scen, "-o", out, "--compare", "margin.model=static,spreadsheet"],
+             "--compare margin.model, value 2 (spreadsheet): --set margin.model=spreadsheet: margin.model: "
+             "must be one of: static, tiered, dynamic, portfolio (got spreadsheet)"),
+            (["run", self.scen, "-o", out, "--compare", "seed=1,2"], "must share paths and seed"),
+            (["run", self.scen, "-o", out, "--compare", "paths=10,20"], "must share paths and seed"),
+            (["run", self.scen, "-o", out, "--compare", "margin.nope=1,2"], "margin.nope: unknown key"),
+            (["validate", self.scen, "--compare", "margin.model=static,dynamic"], "--compare is an option of 'run'"),
+        ]
+        for args, msg in cases:
+            p = run(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(msg, p.stderr, args)
+        self.assertEqual(self.listing(), ["small.yaml"])
 
     def test_shipped_scenarios_run(self):
         # every shipped scenario runs end to end (a few paths) and writes a file
