@@ -649,9 +649,12 @@ static ms_status expire(ms_engine *e, int64_t t) {
     }
     changed = 1;
   }
-  (void)changed;
-  if (e->exp_pos < b->nexp) return ms_queue_push(e->q, b->expiries[e->exp_pos].t, MS_EV_EXPIRY, 0, 0);
-  return MS_OK;
+  if (e->exp_pos < b->nexp) {
+    ms_status st = ms_queue_push(e->q, b->expiries[e->exp_pos].t, MS_EV_EXPIRY, 0, 0);
+    if (st) return st;
+  }
+  /* a settlement moved cash: the venue re-checks the accounts it changed */
+  return changed ? discover(e, t) : MS_OK;
 }
 
 /* ---- the path ---- */

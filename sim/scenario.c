@@ -312,9 +312,9 @@ static const ms_field book_fields[] = {
      .doc = "accounts holding option strategies"},
 };
 static const ms_schema book_schema = {"book", book_fields, N(book_fields), NULL,
-                                      "The accounts: perpetual positions, all entered at "
-                                      "market.initial_price, each with its own collateral (isolated "
-                                      "margin)."};
+                                      "The accounts: perpetual positions and (book.options) option "
+                                      "strategies, all entered at market.initial_price, each with its own "
+                                      "collateral (isolated margin)."};
 
 /* ----------------------------------------------------------------- margin */
 
@@ -483,10 +483,11 @@ static const ms_field margin_fields[] = {
             "ratio that follows estimated volatility; `portfolio`: worst loss over a scenario grid"},
     {.name = "initial", .kind = MS_F_NUMBER, .offset = OFF(ms_margin_cfg, initial), .def = "0.05",
      .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1,
-     .doc = "static: initial margin, fraction of notional at the oracle price"},
+     .doc = "static: initial margin, fraction of gross notional (perp + short options' underlying) at the "
+            "oracle price"},
     {.name = "maintenance", .kind = MS_F_NUMBER, .offset = OFF(ms_margin_cfg, maintenance),
      .def = "0.025", .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1,
-     .doc = "static: maintenance margin, fraction of notional at the oracle price"},
+     .doc = "static: maintenance margin, fraction of gross notional at the oracle price"},
     {.name = "tiers", .kind = MS_F_LIST, .offset = OFF(ms_margin_cfg, tiers), .def = BINANCE_BTCUSDT_2021,
      .bounds = MS_B_GE, .min = 1, .sub = &tier_schema, .count_offset = OFF(ms_margin_cfg, ntiers),
      .max_items = MS_MAX_TIERS, .item_size = sizeof(ms_tier_cfg),

@@ -500,6 +500,37 @@ static void test_engine__expiry_settles_at_the_mark(void **state) {
   rig_close(&r);
 }
 
+static void test_engine__expiry_is_a_margin_check(void **state) {
+  (void)state;
+  /* A protective put at the money on a still price: under portfolio margin
+   * the put hedges the perp's every down move, so the account opens with
+   * almost no requirement. When the put expires the perp stands alone and
+   * needs mm_factor x 16% of its notional, 1.2x the deposit: the venue must
+   * find it at the expiry, with no oracle publish to prompt it. */
+  const char *y =
+      "horizon: 4h\nstep: 1s\n"
+      "market: {initial_price: 1000, impact: {model: none}, regimes: [{vol: 0.000001}]}\n"
+      "book: {accounts: 1, collateral: 1000, options: {fraction: 1, strategies: [{kind: protective_put, "
+      "strike: {by: moneyness, value: 0}, expiry: 2h, size: 15}]}}\n"
+      "margin: {model: portfolio}\n"
+      "oracle: {kind: push, deviation: 0.2, heartbeat: 1d, latency: 0s}\n"
+      "keepers: {delay: 0s}\n"
+      "output: {liquidations: true}\n";
+  rig r;
+  rig_open(&r, y);
+  ms_path_summary s;
+  ms_error err;
+  assert_ok(ms_engine_run_path(r.e, 0, &s, NULL, &err), &err);
+  assert_int_equal(s.oracle_publishes, 0); /* nothing else prompts a check */
+  assert_int_equal(s.options_expired, 1);
+  assert_int_equal(s.liquidations, 1);
+  size_t n;
+  ms_liq_record *rec = ms_engine_records(r.e, &n);
+  assert_int_equal(n, 1);
+  assert_int_equal(rec[0].time, 7200000);
+  rig_close(&r);
+}
+
 static void test_engine__dynamic_ratio_follows_a_volatility_jump(void **state) {
   (void)state;
   /* Calm, then a regime 10x as volatile from the start of hour 2: the ratio
@@ -618,6 +649,7 @@ int main(void) {
       cmocka_unit_test(test_engine__recovered_account_is_left_alone),
       cmocka_unit_test(test_engine__block_capacity_never_exceeded),
       cmocka_unit_test(test_engine__expiry_settles_at_the_mark),
+      cmocka_unit_test(test_engine__expiry_is_a_margin_check),
       cmocka_unit_test(test_engine__dynamic_ratio_follows_a_volatility_jump),
       cmocka_unit_test(test_engine__book_below_initial_margin_is_rejected),
       cmocka_unit_test(test_engine__no_impact_no_induced),
