@@ -282,14 +282,17 @@ ms_status ms_h5out_create_compare(ms_h5out **out, const char *path, const ms_con
 static void close_all(ms_h5out *h);
 
 ms_status ms_h5out_begin_cell(ms_h5out *h, const char *value, const ms_config *cfg, ms_error *err) {
+  /* a value may hold '/' (a rate such as 12/d): it must not nest groups */
   char name[300];
-  snprintf(name, sizeof name, "models/%s", value);
+  int n = snprintf(name, sizeof name, "models/%s%s", strcmp(value, ".") && strcmp(value, "..") ? "" : "_", value);
+  for (int i = 7; i < n && i < (int)sizeof name; i++)
+    if (name[i] == '/') name[i] = '|';
   h->cfg = cfg;
   h->npaths = cfg->paths;
   h->base = H5Gcreate2(h->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (h->base < 0) return h5fail(h, err, "create a /models group");
   char *yaml = ms_config_to_yaml(cfg);
-  int rc = !yaml || attr_str(h->base, "config", yaml ? yaml : "");
+  int rc = !yaml || attr_str(h->base, "config", yaml ? yaml : "") || attr_str(h->base, "value", value);
   free(yaml);
   if (rc) return h5fail(h, err, "write a model's configuration");
   return create_run(h, err);

@@ -361,6 +361,13 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
     free(vals);
     return EXIT_BADINPUT;
   }
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < i; j++)
+      if (strcmp(values[i], values[j]) == 0) {
+        fprintf(stderr, "marginsim: --compare %s: value %s given twice\n", o->compare, values[i]);
+        free(vals);
+        return EXIT_BADINPUT;
+      }
   ms_config *cfgs[MS_MAX_CELLS] = {0};
   char sets_buf[MS_MAX_CELLS][512];
   ms_error err;

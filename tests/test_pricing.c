@@ -17,6 +17,8 @@
  *  - Hull, Table 19.x hedging example: S 49, K 50, r 5%, sigma 20%,
  *    T 20 weeks (0.3846), no dividends: call 2.40.
  */
+#include <float.h>
+#include <gsl/gsl_sf_erf.h>
 #include <math.h>
 
 #include "marginsim/pricing.h"
@@ -113,12 +115,30 @@ static void test_pricing__extremes_are_stable(void **state) {
   assert_true(fabs(g.delta + 0.25) < 1e-12);
 }
 
+static void test_pricing__normal_cdf_agrees_with_gsl(void **state) {
+  (void)state;
+  /* N(x) comes from libm's erfc for speed; GSL's special function is the
+   * reference. Both round the argument x / sqrt(2) (relative error up to
+   * 2 ulps between them), and erfc(z) turns a relative change e of z into a
+   * relative change 2 z^2 e = x^2 e of its value: the tolerance is that plus
+   * a few ulps of the functions themselves. */
+  double worst = 0;
+  for (double x = -37.5; x <= 8.5; x += 0.001) {
+    double want = 0.5 * gsl_sf_erfc(-x / sqrt(2.0)), got = ms_norm_cdf(x);
+    double rel = fabs(got - want) / want, tol = (x * x + 4) * 2 * DBL_EPSILON;
+    if (rel > tol) fail_msg("N(%g): %.17g, GSL %.17g", x, got, want);
+    if (rel / tol > worst) worst = rel / tol;
+  }
+  print_message("largest difference from GSL: %.2f of the tolerance\n", worst);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pricing__published_values),
       cmocka_unit_test(test_pricing__put_call_parity),
       cmocka_unit_test(test_pricing__greeks_match_finite_differences),
       cmocka_unit_test(test_pricing__extremes_are_stable),
+      cmocka_unit_test(test_pricing__normal_cdf_agrees_with_gsl),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

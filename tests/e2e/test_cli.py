@@ -283,6 +283,18 @@ class CliTest(unittest.TestCase):
                     self.assertIn((name, m), seen)
         self.assertEqual(self.listing(), ["cmp.h5", "mixed.yaml", "small.yaml"])
 
+    def test_compare_groups_are_named_by_value(self):
+        # a value with '/' (a rate) names one group, not a nested pair; its raw text is kept
+        out = os.path.join(self.dir, "rates.h5")
+        p = run("run", self.scen, "-o", out, "-n", "3", "-q", "--compare", "market.regimes[1].jumps.rate=6/d,24/d")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out, "r") as f:
+            self.assertEqual(sorted(f["models"].keys()), ["24|d", "6|d"])
+            self.assertEqual(f["models/6|d"].attrs["value"], "6/d")
+            self.assertIn("rate: 24/d", f["models/24|d"].attrs["config"])
+            self.assertEqual([v.decode() for v in f["compare/models"]["model"]], ["6/d", "24/d"])
+            self.assertEqual(f.attrs["compare"], "market.regimes[1].jumps.rate")
+
     def test_compare_bad_input_exits_2_and_writes_nothing(self):
         out = os.path.join(self.dir, "c.h5")
         cases = [
@@ -291,6 +303,7 @@ class CliTest(unittest.TestCase):
             (["run", self.scen, "-o", out, "--compare", "margin.model=static,spreadsheet"],
              "--compare margin.model, value 2 (spreadsheet): --set margin.model=spreadsheet: margin.model: "
              "must be one of: static, tiered, dynamic, portfolio (got spreadsheet)"),
+            (["run", self.scen, "-o", out, "--compare", "margin.model=static,static"], "value static given twice"),
             (["run", self.scen, "-o", out, "--compare", "seed=1,2"], "must share paths and seed"),
             (["run", self.scen, "-o", out, "--compare", "paths=10,20"], "must share paths and seed"),
             (["run", self.scen, "-o", out, "--compare", "margin.nope=1,2"], "margin.nope: unknown key"),
