@@ -8,6 +8,12 @@ Prints the run's provenance and /stats, and writes PNG plots to DIR
 exogenous, mark and oracle prices with liquidations, the insurance fund,
 the distribution of bad debt and of the largest cascade, and max drawdown
 against liquidated notional.
+
+For a `--compare` file it prints the per-model table (capital efficiency
+and stress outcomes) and the paired differences with their intervals, plots
+the trade-off (initial margin per unit of risk against bad debt and
+insolvency) and the differences, and the plots above for each model in
+DIR/<model>/.
 """
 import argparse
 import os
@@ -17,10 +23,13 @@ import h5py
 import numpy as np
 
 
-def text_report(f):
+def provenance(f):
     a = f.attrs
     print(f"{a['name']}: marginsim {a['version']}, seed {a['seed']}, {a['paths']} paths, created {a['created']}")
     print(f"command: {a['command']}\n")
+
+
+def text_report(f):
     st = f["stats/summary"][:]
     print(f"{'statistic':32s} {'mean':>12s} {'95% CI':>28s} {'q50':>12s} {'q99':>12s}")
     for r in st:
@@ -33,7 +42,7 @@ def text_report(f):
               f"({r['k']}/{r['n']}: {r['definition'].decode()})")
 
 
-def plots(f, out):
+def plots(f, out, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -61,7 +70,7 @@ def plots(f, out):
             ax2.set_ylabel("liquidations")
         ax.set_ylabel("USD")
         ax.legend()
-        ax.set_title(f"{f.attrs['name']}: path {k}")
+        ax.set_title(f"{title}: path {k}")
         ax2.set_xlabel("hours")
         save(fig, "path.png")
         if "insurance_fund" in ts:
@@ -91,6 +100,69 @@ def plots(f, out):
     return written
 
 
+def compare_report(f):
+    key = f.attrs["compare"]
+    m = f["compare/models"][:]
+    print(f"compared: {key}, paired on the same paths and book\n")
+    print(f"{'value':14s} {'IM (USD M)':>11s} {'risk (USD M)':>13s} {'IM/risk':>8s} {'bad debt':>12s} "
+          f"{'P(insolvency) [95% CI]':>26s} {'liquidations':>13s}")
+    for r in m:
+        print(f"{r['model'].decode():14s} {r['initial_margin'] / 1e6:11.3f} {r['risk'] / 1e6:13.3f} "
+              f"{r['im_per_risk']:8.3f} {r['bad_debt_mean']:12.6g} "
+              f"{r['insolvency_p']:8.4f} [{r['insolvency_lo']:.4f}, {r['insolvency_hi']:.4f}] "
+              f"{r['liquidations_mean']:13.4g}")
+    print("\npaired differences (value - baseline), mean over paths with 95% interval:")
+    for r in f["compare/differences"][:]:
+        print(f"  {r['statistic'].decode():30s} {r['model'].decode():>12s} - {r['baseline'].decode():<12s} "
+              f"{r['diff']:14.6g}  [{r['lo']:14.6g}, {r['hi']:14.6g}]")
+
+
+def compare_plots(f, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    os.makedirs(out, exist_ok=True)
+    m = f["compare/models"][:]
+    names = [v.decode() for v in m["model"]]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for i, n in enumerate(names):
+        ax.scatter(m["im_per_risk"][i], m["bad_debt_mean"][i], s=40)
+        ax.annotate(n, (m["im_per_risk"][i], m["bad_debt_mean"][i]), textcoords="offset points", xytext=(5, 5))
+        p, lo, hi = m["insolvency_p"][i], m["insolvency_lo"][i], m["insolvency_hi"][i]
+        ax2.errorbar([m["im_per_risk"][i]], [p], yerr=[[p - lo], [hi - p]], fmt="o", capsize=4, label=n)
+    ax.set_xlabel("initial margin / one-day 99% risk at the start")
+    ax.set_ylabel("mean bad debt per path (USD)")
+    ax2.set_xlabel("initial margin / one-day 99% risk at the start")
+    ax2.set_ylabel("P(insolvency), Wilson 95%")
+    ax2.legend()
+    fig.suptitle(f"{f.attrs['name']}: capital efficiency against stress ({f.attrs['compare']})")
+    fig.tight_layout()
+    written = [os.path.join(out, "tradeoff.png")]
+    fig.savefig(written[0], dpi=110)
+    plt.close(fig)
+    d = f["compare/differences"][:]
+    stats = [s.decode() for s in dict.fromkeys(d["statistic"])]
+    ncol = 4
+    nrow = (len(stats) + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(13, 1.1 + 0.5 * len(names) * nrow + 0.6 * nrow), squeeze=False)
+    for ax in axes.flat[len(stats):]:
+        ax.axis("off")
+    for ax, st in zip(axes.flat, stats):
+        rows = d[[x.decode() == st for x in d["statistic"]]]
+        y = np.arange(len(rows))
+        ax.errorbar(rows["diff"], y, xerr=[rows["diff"] - rows["lo"], rows["hi"] - rows["diff"]], fmt="o", capsize=3)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_yticks(y, [r.decode() for r in rows["model"]])
+        ax.set_title(st, fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(f"paired differences against {d['baseline'][0].decode()} (95%)")
+    fig.tight_layout()
+    written.append(os.path.join(out, "differences.png"))
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+    return written
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("result")
@@ -98,11 +170,21 @@ def main():
     ap.add_argument("--no-plots", action="store_true")
     a = ap.parse_args()
     with h5py.File(a.result, "r") as f:
-        text_report(f)
-        if not a.no_plots:
-            out = a.out or os.path.splitext(a.result)[0] + "_plots"
-            for p in plots(f, out):
-                print("wrote", p)
+        provenance(f)
+        out = a.out or os.path.splitext(a.result)[0] + "_plots"
+        if "compare" in f:
+            compare_report(f)
+            written = [] if a.no_plots else compare_plots(f, out)
+            for name, g in f["models"].items():
+                print(f"\n=== {g.attrs['value']} ===")
+                text_report(g)
+                if not a.no_plots:
+                    written += plots(g, os.path.join(out, name), f.attrs["name"] + " / " + g.attrs["value"])
+        else:
+            text_report(f)
+            written = [] if a.no_plots else plots(f, out, f.attrs["name"])
+        for p in written:
+            print("wrote", p)
 
 
 if __name__ == "__main__":

@@ -295,6 +295,24 @@ class CliTest(unittest.TestCase):
             self.assertEqual([v.decode() for v in f["compare/models"]["model"]], ["6/d", "24/d"])
             self.assertEqual(f.attrs["compare"], "market.regimes[1].jumps.rate")
 
+    def test_report_reads_run_and_compare_files(self):
+        report = os.path.join(SRC, "analysis", "report.py")
+        single, cmp = os.path.join(self.dir, "one.h5"), os.path.join(self.dir, "two.h5")
+        self.assertEqual(run("run", self.scen, "-n", "6", "-q", "-o", single).returncode, 0)
+        p = run("run", self.scen, "-n", "6", "-q", "-o", cmp, "--compare", "liquidation.penalty=0.01,0.05")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for path, plots in ((single, ["path.png", "liquidations.png"]),
+                            (cmp, ["tradeoff.png", "differences.png", "0.05/path.png"])):
+            out = os.path.join(self.dir, os.path.basename(path) + "_plots")
+            r = subprocess.run([sys.executable, report, path, "--out", out], capture_output=True, text=True,
+                               stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("liquidated_notional", r.stdout)
+            for name in plots:
+                self.assertTrue(os.path.getsize(os.path.join(out, name)) > 1000, name)
+        self.assertIn("paired differences", r.stdout)
+        self.assertIn("0.05 - 0.01", r.stdout)
+
     def test_compare_bad_input_exits_2_and_writes_nothing(self):
         out = os.path.join(self.dir, "c.h5")
         cases = [
