@@ -33,6 +33,11 @@
 
 #define INV_SQRT_2PI 0.39894228040143267794
 #define MAX_SCEN 160
+/* Bounds of N(x) and phi(x) for the bands, read from a grid of x in steps of
+ * 1/NGRID_PER_UNIT over [-NGRID_HALF, NGRID_HALF] units, rounded outwards. */
+#define NGRID_PER_UNIT 64
+#define NGRID_HALF 8
+#define NGRID (2 * NGRID_HALF * NGRID_PER_UNIT + 1)
 #define TWO_PI 6.28318530717958647692
 
 typedef struct {
@@ -40,6 +45,11 @@ typedef struct {
   int vsign;         /* -1 vol down, 0 unchanged, +1 up */
   double w;          /* weight */
   double lg;         /* ln(1 + x) */
+  /* Black–Scholes values rise with volatility, so when every option leg of
+   * an account has the same sign, the scenario at the same price move with
+   * the higher (short legs) or lower (long legs) volatility and at least the
+   * weight loses at least as much: this one cannot be the worst. */
+  int dom_short, dom_long;
 } scenario;
 
 struct ms_margin {
@@ -73,6 +83,8 @@ struct ms_margin {
   double opt_floor, mm_factor;
   double m_eff[2];                   /* portfolio initial ratio of perp longs, shorts */
   int64_t bs_count;                  /* Black–Scholes evaluations */
+  double ncdf[NGRID];                /* N at the grid points */
+  double npdf[NGRID_HALF * NGRID_PER_UNIT + 1]; /* phi at the grid points >= 0 */
 };
 
 const ms_margin_type ms_margin_static = {"static", MS_KEY_COLLATERAL};
@@ -100,19 +112,28 @@ static void build_grid(ms_margin *m, const ms_portfolio_cfg *pc) {
     static const double third[] = {0, 1.0 / 3, -1.0 / 3, 2.0 / 3, -2.0 / 3, 1, -1};
     for (int i = 0; i < 7; i++)
       for (int v = 1; v >= -1; v -= 2)
-        m->scen[n++] = (scenario){third[i] * pc->span.scan_range, v, 1.0, 0};
-    m->scen[n++] = (scenario){pc->span.extreme_multiple * pc->span.scan_range, 0, pc->span.extreme_weight, 0};
-    m->scen[n++] = (scenario){-pc->span.extreme_multiple * pc->span.scan_range, 0, pc->span.extreme_weight, 0};
+        m->scen[n++] = (scenario){third[i] * pc->span.scan_range, v, 1.0, 0, 0, 0};
+    m->scen[n++] = (scenario){pc->span.extreme_multiple * pc->span.scan_range, 0, pc->span.extreme_weight, 0, 0, 0};
+    m->scen[n++] = (scenario){-pc->span.extreme_multiple * pc->span.scan_range, 0, pc->span.extreme_weight, 0, 0, 0};
   } else {
     for (int64_t i = 0; i < pc->price_steps; i++) {
       double x = -pc->price_range + 2.0 * pc->price_range * (double)i / (double)(pc->price_steps - 1);
-      for (int v = 1; v >= -1; v--) m->scen[n++] = (scenario){x, v, 1.0, 0};
+      for (int v = 1; v >= -1; v--) m->scen[n++] = (scenario){x, v, 1.0, 0, 0, 0};
     }
     for (int i = 0; i < pc->nextended; i++)
-      m->scen[n++] = (scenario){pc->extended[i].shock, 1, pc->extended[i].weight, 0};
+      m->scen[n++] = (scenario){pc->extended[i].shock, 1, pc->extended[i].weight, 0, 0, 0};
   }
   m->nscen = n;
-  for (int i = 0; i < n; i++) m->scen[i].lg = log1p(m->scen[i].x);
+  for (int i = 0; i < n; i++) {
+    scenario *a = &m->scen[i];
+    a->lg = log1p(a->x);
+    for (int j = 0; j < n; j++) {
+      const scenario *b = &m->scen[j];
+      if (b->x != a->x || b->w < a->w) continue;
+      if (b->vsign > a->vsign) a->dom_short = 1;
+      if (b->vsign < a->vsign) a->dom_long = 1;
+    }
+  }
   /* A perp loses q P x in scenario x: the initial ratio of each side is the
    * largest weighted adverse move. */
   m->m_eff[0] = m->m_eff[1] = 0;
@@ -141,6 +162,11 @@ ms_status ms_margin_new(ms_margin **out, const ms_config *cfg, ms_error *err) {
   if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   const ms_margin_cfg *mc = &cfg->margin;
   m->year_ms = cfg->market.days_per_year * (double)MS_MS_PER_DAY;
+  for (int k = 0; k < NGRID; k++) m->ncdf[k] = ms_norm_cdf((double)(k - NGRID / 2) / NGRID_PER_UNIT);
+  for (int k = 0; k <= NGRID_HALF * NGRID_PER_UNIT; k++) {
+    double x = (double)k / NGRID_PER_UNIT;
+    m->npdf[k] = INV_SQRT_2PI * exp(-0.5 * x * x);
+  }
   m->smile = (ms_smile){cfg->market.smile.skew, cfg->market.smile.floor};
   m->initial = mc->initial;
   m->maintenance = mc->maintenance;
@@ -329,6 +355,20 @@ static inline double vol_factor(const ms_margin *m, const scenario *s, double sc
   return f > 0.01 ? f : 0.01;
 }
 
+/* -1: every option leg short; +1: every one long; 0: mixed or none. */
+static int legs_sign(const ms_position *p) {
+  int neg = 0, pos = 0;
+  for (int i = 0; i < p->nlegs; i++) {
+    neg |= p->legs[i].q < 0;
+    pos |= p->legs[i].q > 0;
+  }
+  return neg && !pos ? -1 : pos && !neg ? 1 : 0;
+}
+
+static inline int dominated(const scenario *sc, int cls) {
+  return (cls < 0 && sc->dom_short) || (cls > 0 && sc->dom_long);
+}
+
 static double portfolio_im(const ms_margin *mc, const ms_position *p, const ms_view *v) {
   ms_margin *m = (ms_margin *)mc;
   double P = v->P, base = p->q * P;
@@ -341,9 +381,13 @@ static double portfolio_im(const ms_margin *mc, const ms_position *p, const ms_v
   }
   double lm[MS_MAX_LEGS]; /* ln(P / K) */
   for (int i = 0; i < p->nlegs; i++) lm[i] = log(P / p->legs[i].strike);
+  int cls = legs_sign(p);
   double worst = 0;
+  int64_t evals = 0;
   for (int s = 0; s < m->nscen; s++) {
     const scenario *sc = &m->scen[s];
+    if (dominated(sc, cls)) continue;
+    evals += p->nlegs;
     double S = P * (1.0 + sc->x), val = p->q * S;
     for (int i = 0; i < p->nlegs; i++) {
       const ms_leg *l = &p->legs[i];
@@ -358,7 +402,7 @@ static double portfolio_im(const ms_margin *mc, const ms_position *p, const ms_v
     double loss = sc->w * (base - val);
     if (loss > worst) worst = loss;
   }
-  m->bs_count += (int64_t)p->nlegs * (m->nscen + 1);
+  m->bs_count += p->nlegs + evals;
   return worst + m->opt_floor * shortq * P;
 }
 
@@ -385,37 +429,94 @@ double ms_margin_pos_surplus(const ms_margin *m, const ms_position *p, double E,
 }
 
 /*
- * Bands. With L_P and L_t bounds on |dS/dP| and |dS/dt| over the box
- * [P0 - d, P0 + d] x [t0, t0 + tau_min / 2] (d = 10% of P0, tau_min the
- * nearest expiry), S(P, t) >= S0 - L_P |P - P0| - L_t (t - t0), so S stays
- * positive while each term uses less than its share of S0.
+ * Bands. S = equity - maintenance (the surplus) is positive at the check
+ * (P0, t0). From (P0, t0) to (P, t) in two moves, the price first (at t0),
+ * then the time (at P):
+ *   S(P, t) >= S0 - D (|P - P0|) - L_t (t - t0)
+ * with D = D_up for P > P0 and D_dn below: bounds on how fast S can fall as
+ * the price rises or falls at t0, over the price box [P0 - d, P0 + d]
+ * (d = 10% of P0); L_t bounds |dS/dt| over the price box and
+ * [t0, t0 + tau_min / 2] (tau_min the nearest expiry), or the time term is
+ * bounded by integrating theta towards the expiry. S stays positive while
+ * each term uses less than its share of S0.
  *
- * Per unit of option, over a box of underlying S in [S_lo, S_hi], volatility
- * in [s_lo, s_hi] and time to expiry in [tau_lo, tau_hi] (r = 0):
+ * Per unit of option over S in [S_lo, S_hi], volatility in [s_lo, s_hi] and
+ * time to expiry in [tau_lo, tau_hi] (r = 0):
  *   d1 = ln(S/K) / (s sqrt(tau)) + s sqrt(tau) / 2 lies in [d1_lo, d1_hi]
- *   |delta| <= N(d1_hi) (call), N(-d1_lo) (put)
+ *   delta in [N(d1_lo), N(d1_hi)] (call), [-N(-d1_lo), -N(-d1_hi)] (put)
  *   phi(d1) <= phi at the d1 of the range nearest 0
  *   |theta| <= S_hi phi_max s_hi / (2 sqrt(tau_lo));   vega <= S_hi sqrt(tau_hi) phi_max
  *   the smile's vega term: |vega dsigma/dS| <= vol |skew| sqrt(tau_hi) phi_max
- * For the portfolio grid the same bounds are taken per scenario at S (1 + x)
- * with the scenario's volatility range; its DTE scaling moves sigma at most
- * at the rate vol v power (30 d)^power / DTE^(power + 1).
+ * The slope of the equity is an interval: the perp plus each leg's delta
+ * interval times its quantity (signs kept: a covered call's slope is in
+ * [0, q], not [-2q, 2q]). Portfolio margin: scenario s (move x, g = 1 + x,
+ * weight w) loses L_s(P) = V(P) - V_s(P g), so
+ *   L_s' = -q_perp x + sum_l q_l (delta_l(P) - g delta_l,s(P g)),
+ * an interval from the two delta intervals; the requirement max(0, max_s w L_s)
+ * rises by at most max(0, max_s w sup L_s') per unit of P going up and
+ * max(0, max_s -w inf L_s') going down (a max rises no faster than its
+ * fastest member). Scenarios that cannot be the worst (dom_short/dom_long)
+ * are left out of both the requirement and its bounds. For time, the same
+ * bounds per scenario at S (1 + x) with the scenario's volatility range; its
+ * DTE scaling moves sigma at most at the rate vol v power (30 d)^power /
+ * DTE^(power + 1).
  */
 typedef struct {
-  double dabs, phi, theta, vega;   /* bounds per unit */
+  double dlo, dhi;                 /* delta interval per unit */
+  double phi, theta, vega;         /* bounds per unit */
 } leg_bounds;
 
-static void bound_leg(const ms_leg *l, double S_lo, double S_hi, double s_lo, double s_hi, double tau_lo,
-                      double tau_hi, leg_bounds *b) {
-  double K = l->strike, lh = log(S_hi / K), ll = log(S_lo / K);
+/* Grid index at or below (up = 0) or at or above (up = 1) x, clamped to the
+ * grid, with a margin of 1e-6 of a step against rounding. N is increasing,
+ * so N(grid below) <= N(x) <= N(grid above); outside the grid 0 and 1 are
+ * the bounds. */
+static inline int grid_ix(double x, int up) {
+  double u = (x + NGRID_HALF) * NGRID_PER_UNIT;
+  if (!(u > 0)) return up ? 0 : -1;
+  if (u >= NGRID - 1) return up ? NGRID : NGRID - 1;
+  return up ? (int)ceil(u + 1e-6) : (int)floor(u - 1e-6);
+}
+
+static inline double ncdf_lo(const ms_margin *m, double x) { /* <= N(x) */
+  int k = grid_ix(x, 0);
+  return k < 0 ? 0.0 : m->ncdf[k];
+}
+
+static inline double ncdf_hi(const ms_margin *m, double x) { /* >= N(x) */
+  int k = grid_ix(x, 1);
+  return k >= NGRID ? 1.0 : m->ncdf[k];
+}
+
+static inline double npdf_hi(const ms_margin *m, double ax) { /* >= phi(x), ax = |x| */
+  double u = ax * NGRID_PER_UNIT - 1e-6;
+  if (!(u > 0)) return INV_SQRT_2PI;
+  if (u >= NGRID_HALF * NGRID_PER_UNIT) return m->npdf[NGRID_HALF * NGRID_PER_UNIT];
+  return m->npdf[(int)u];
+}
+
+/* @p ll, @p lh: ln(S_lo / K), ln(S_hi / K). Bounds only: N and phi from the grid. */
+static void bound_leg(const ms_margin *m, int is_call, double ll, double lh, double S_hi, double s_lo, double s_hi,
+                      double tau_lo, double tau_hi, leg_bounds *b) {
   double r_lo = s_lo * sqrt(tau_lo), r_hi = s_hi * sqrt(tau_hi);
   double d1_hi = (lh >= 0 ? lh / r_lo : lh / r_hi) + 0.5 * r_hi;
   double d1_lo = (ll <= 0 ? ll / r_lo : ll / r_hi) + 0.5 * r_lo;
   double dmin = d1_lo <= 0 && d1_hi >= 0 ? 0 : (fabs(d1_lo) < fabs(d1_hi) ? fabs(d1_lo) : fabs(d1_hi));
-  b->phi = INV_SQRT_2PI * exp(-0.5 * dmin * dmin);
-  b->dabs = l->is_call ? ms_norm_cdf(d1_hi) : ms_norm_cdf(-d1_lo);
+  b->phi = npdf_hi(m, dmin);
+  if (is_call) {
+    b->dlo = ncdf_lo(m, d1_lo);
+    b->dhi = ncdf_hi(m, d1_hi);
+  } else {
+    b->dlo = -ncdf_hi(m, -d1_lo);
+    b->dhi = -ncdf_lo(m, -d1_hi);
+  }
   b->theta = S_hi * b->phi * s_hi / (2 * sqrt(tau_lo));
   b->vega = S_hi * sqrt(tau_hi) * b->phi;
+}
+
+/* [lo, hi] += q [a, b] */
+static inline void add_scaled(double *lo, double *hi, double q, double a, double b) {
+  if (q >= 0) { *lo += q * a; *hi += q * b; }
+  else { *lo += q * b; *hi += q * a; }
 }
 
 void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const ms_view *v, double surplus,
@@ -445,40 +546,52 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
   double month = 30.0 * (double)MS_MS_PER_DAY / m->year_ms;
   double pw = m->p_short > m->p_long ? m->p_short : m->p_long;
   double vmax = m->vol_up > m->vol_down ? m->vol_up : m->vol_down;
+  int cls = legs_sign(p);
   /* smile factor range over the box, widest price range any valuation uses */
   double xmax = 0, xmin = 0;
   if (pm)
     for (int s = 0; s < m->nscen; s++) {
+      if (dominated(&m->scen[s], cls)) continue;
       if (m->scen[s].x > xmax) xmax = m->scen[s].x;
       if (m->scen[s].x < xmin) xmin = m->scen[s].x;
     }
-  double fmax = 1, fmin = 1;
+  double smax = 1, smin = 1;
   for (int i = 0; i < p->nlegs; i++) {
     double K = p->legs[i].strike;
     double Ss[2] = {Pmax * (1 + xmax), Pmin * (1 + xmin)};
     for (int j = 0; j < 2; j++) {
       double f = 1 + m->smile.skew * log(K / Ss[j]);
       if (f < m->smile.floor) f = m->smile.floor;
-      if (f > fmax) fmax = f;
-      if (f < fmin) fmin = f;
+      if (f > smax) smax = f;
+      if (f < smin) smin = f;
     }
   }
-  if (fmin > m->smile.floor && m->smile.skew == 0) fmin = 1;
-  /* the equity's own derivatives */
-  double shortq = 0, LPeq = fabs(p->q), Lteq = 0, A_eq = 0;
-  double tau0[MS_MAX_LEGS];
+  if (smin > m->smile.floor && m->smile.skew == 0) smin = 1;
+  double skew = fabs(m->smile.skew);
+  /* the equity: slope interval at t0, time bounds over the box */
+  double shortq = 0, Elo = p->q, Ehi = p->q, Lteq = 0, A_eq = 0;
+  double tau0[MS_MAX_LEGS], llo[MS_MAX_LEGS], lhi[MS_MAX_LEGS], dlo[MS_MAX_LEGS], dhi[MS_MAX_LEGS];
   for (int i = 0; i < p->nlegs; i++) {
-    double q = fabs(p->legs[i].q);
-    tau0[i] = tau_of(m, &p->legs[i], v->t);
-    if (p->legs[i].q < 0) shortq += q;
+    const ms_leg *l = &p->legs[i];
+    double q = fabs(l->q);
+    tau0[i] = tau_of(m, l, v->t);
+    llo[i] = log(Pmin / l->strike);
+    lhi[i] = log(Pmax / l->strike);
+    if (l->q < 0) shortq += q;
     leg_bounds lb;
-    bound_leg(&p->legs[i], Pmin, Pmax, v->vol * fmin, v->vol * fmax, tau0[i] - tau_cut, tau0[i], &lb);
-    LPeq += q * (lb.dabs + v->vol * fabs(m->smile.skew) * sqrt(tau0[i]) * lb.phi);
+    bound_leg(m, l->is_call, llo[i], lhi[i], Pmax, v->vol * smin, v->vol * smax, tau0[i], tau0[i], &lb);
+    double sm = v->vol * skew * sqrt(tau0[i]) * lb.phi;
+    dlo[i] = lb.dlo - sm;
+    dhi[i] = lb.dhi + sm;
+    add_scaled(&Elo, &Ehi, l->q, dlo[i], dhi[i]);
+    bound_leg(m, l->is_call, llo[i], lhi[i], Pmax, v->vol * smin, v->vol * smax, tau0[i] - tau_cut, tau0[i], &lb);
     Lteq += q * lb.theta;
     /* to the expiry: phi over the whole remaining life is at most 1/sqrt(2 pi) */
-    A_eq += q * v->vol * fmax * Pmax * INV_SQRT_2PI;
+    A_eq += q * v->vol * smax * Pmax * INV_SQRT_2PI;
   }
-  double LP = LPeq, Lt = Lteq, A = A_eq, Bcap = 0;
+  /* how fast S can fall per unit of price rise (up) and fall (dn) */
+  double Dup = Elo < 0 ? -Elo : 0, Ddn = Ehi > 0 ? Ehi : 0;
+  double Lt = Lteq, A = A_eq, Bcap = 0;
   if (pm) {
     /* per leg, once: the DTE scaling at both ends of the box and the rate of the shocked vol */
     double sc_a[MS_MAX_LEGS], sc_b[MS_MAX_LEGS], dsig_l[MS_MAX_LEGS], dvol_l[MS_MAX_LEGS];
@@ -486,62 +599,74 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
       sc_a[i] = m->span ? 1 : dte_scale(m, tau0[i]);
       sc_b[i] = m->span ? 1 : dte_scale(m, tau0[i] - tau_cut);
       double dte = tau0[i] - tau_cut > m->dte_floor ? tau0[i] - tau_cut : m->dte_floor;
-      dsig_l[i] = m->span ? 0 : v->vol * fmax * vmax * pw * pow(month / dte, pw) / dte;
-      dvol_l[i] = m->span ? 0 : v->vol * fmax * vmax * pow(month / m->dte_floor, pw);
+      dsig_l[i] = m->span ? 0 : v->vol * smax * vmax * pw * pow(month / dte, pw) / dte;
+      dvol_l[i] = m->span ? 0 : v->vol * smax * vmax * pow(month / m->dte_floor, pw);
     }
-    double LPs_max = 0, Lts_max = 0, As_max = 0, Bs_max = 0;
+    double Mup = 0, Mdn = 0, Lts_max = 0, As_max = 0, Bs_max = 0, wtop = 0;
     /* Scenarios with the same price move (vol up / same / down) share one
      * bound, taken over the union of their volatilities. */
     for (int s0 = 0, s1; s0 < m->nscen; s0 = s1) {
-      double x = m->scen[s0].x, w = 0;
-      int shocked = 0;
+      double x = m->scen[s0].x, lg = m->scen[s0].lg, w = 0;
+      int shocked = 0, any = 0;
       for (s1 = s0; s1 < m->nscen && m->scen[s1].x == x; s1++) {
+        if (dominated(&m->scen[s1], cls)) continue;
+        any = 1;
         if (m->scen[s1].w > w) w = m->scen[s1].w;
         shocked |= m->scen[s1].vsign != 0;
       }
-      double g = 1 + x, LPs = fabs(p->q), Lts = 0, As = 0, Bs = 0;
+      if (!any) continue;
+      if (w > wtop) wtop = w;
+      double g = 1 + x, lo = -p->q * x, hi = -p->q * x, Lts = 0, As = 0, Bs = 0;
       for (int i = 0; i < p->nlegs; i++) {
-        double q = fabs(p->legs[i].q);
-        double lo_f = INFINITY, hi_f = 0;
+        const ms_leg *l = &p->legs[i];
+        double q = fabs(l->q);
+        double lo_a = INFINITY, hi_a = 0, lo_f = INFINITY, hi_f = 0; /* vol factors at t0; over the box */
         for (int k = s0; k < s1; k++) {
           const scenario *sc = &m->scen[k];
+          if (dominated(sc, cls)) continue;
           double v1 = vol_factor(m, sc, sc_a[i]), v2 = vol_factor(m, sc, sc_b[i]);
+          if (v1 < lo_a) lo_a = v1;
+          if (v1 > hi_a) hi_a = v1;
           if (v1 < lo_f) lo_f = v1;
           if (v2 < lo_f) lo_f = v2;
           if (v1 > hi_f) hi_f = v1;
           if (v2 > hi_f) hi_f = v2;
         }
         leg_bounds lb;
-        bound_leg(&p->legs[i], Pmin * g, Pmax * g, v->vol * fmin * lo_f, v->vol * fmax * hi_f, tau0[i] - tau_cut,
-                  tau0[i], &lb);
-        LPs += q * (lb.dabs + v->vol * hi_f * fabs(m->smile.skew) * sqrt(tau0[i]) * lb.phi);
+        bound_leg(m, l->is_call, llo[i] + lg, lhi[i] + lg, Pmax * g, v->vol * smin * lo_a, v->vol * smax * hi_a,
+                  tau0[i], tau0[i], &lb);
+        double sm = v->vol * hi_a * skew * sqrt(tau0[i]) * lb.phi;
+        /* delta_l(P) - g delta_l,s(P g) */
+        add_scaled(&lo, &hi, l->q, dlo[i] - g * (lb.dhi + sm), dhi[i] - g * (lb.dlo - sm));
+        bound_leg(m, l->is_call, llo[i] + lg, lhi[i] + lg, Pmax * g, v->vol * smin * lo_f, v->vol * smax * hi_f,
+                  tau0[i] - tau_cut, tau0[i], &lb);
         double dsig = 0;
         if (!m->span && shocked) {
           dsig = dsig_l[i];
           Bs += q * lb.vega * dvol_l[i];
         }
         Lts += q * (lb.theta + lb.vega * dsig);
-        As += q * v->vol * fmax * hi_f * Pmax * g * INV_SQRT_2PI;
+        As += q * v->vol * smax * hi_f * Pmax * g * INV_SQRT_2PI;
       }
-      double wl = w * g * LPs, wt = w * Lts, wa = w * As, wb = w * Bs;
-      if (wl > LPs_max) LPs_max = wl;
-      if (wt > Lts_max) Lts_max = wt;
-      if (wa > As_max) As_max = wa;
-      if (wb > Bs_max) Bs_max = wb;
+      if (w * hi > Mup) Mup = w * hi;
+      if (-w * lo > Mdn) Mdn = -w * lo;
+      if (w * Lts > Lts_max) Lts_max = w * Lts;
+      if (w * As > As_max) As_max = w * As;
+      if (w * Bs > Bs_max) Bs_max = w * Bs;
     }
-    double wtop = 0;
-    for (int s = 0; s < m->nscen; s++) if (m->scen[s].w > wtop) wtop = m->scen[s].w;
-    /* loss_s = V - V_s: its derivative is at most w (|V'| + |V_s'|) */
-    LP += m->mm_factor * (wtop * LPeq + LPs_max + m->opt_floor * shortq);
+    Dup += m->mm_factor * (Mup + m->opt_floor * shortq);
+    Ddn += m->mm_factor * Mdn;
+    /* loss_s = V - V_s: its time derivative is at most w (|V_t| + |V_s,t|) */
     Lt += m->mm_factor * (wtop * Lteq + Lts_max);
     A += m->mm_factor * (wtop * A_eq + As_max);
     Bcap = m->mm_factor * Bs_max;
   } else {
     double r = m->type == &ms_margin_tiered ? m->mmr[m->ntiers - 1] : m->maintenance;
-    LP += r * (fabs(p->q) + shortq);
+    Dup += r * (fabs(p->q) + shortq); /* the requirement rises with the price, never faster */
   }
-  double dP = LP > 0 ? share / LP : d;
-  if (dP > d) dP = d;
+  double dPu = Dup > 0 ? share / Dup : d, dPd = Ddn > 0 ? share / Ddn : d;
+  if (dPu > d) dPu = d;
+  if (dPd > d) dPd = d;
   /* Time, two ways; the longer wins. (a) Lipschitz over [t0, t0 + tau_min / 2]. */
   double dt = Lt > 0 ? share / Lt : tau_cut;
   if (dt > tau_cut) dt = tau_cut;
@@ -560,8 +685,8 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
     if (g > 0) ratio_max = m->maintenance + share / g;
   }
   int64_t dt_ms = (int64_t)floor(dt * m->year_ms);
-  b->p_lo = P0 - dP;
-  b->p_hi = P0 + dP;
+  b->p_lo = P0 - dPd;
+  b->p_hi = P0 + dPu;
   b->t_until = v->t + (dt_ms > 0 ? dt_ms : 0);
   b->ratio_max = ratio_max;
   b->shift_room = p->q != 0 ? share / fabs(p->q) : INFINITY;

@@ -111,13 +111,14 @@ static void test_margin__portfolio_hedge_needs_less(void **state) {
 
 /* The Deribit/Paradex grid written out again from its published description
  * (margin-parameters.md 5.1, 5.3): shocks -16%..+16% in 9 steps x vol
- * up/same/down scaled by (30 d / DTE)^power, the tail rows at vol up. */
+ * up/same/down scaled by (30 d / DTE)^power, the tail rows at vol up; every
+ * scenario valued (the perp linearly), none left out. */
 static double grid_by_hand(const ms_position *p, double P, double vol, double dte_days, double *worst_x,
                            int *worst_v) {
   const double up = 0.40, down = 0.22, power = dte_days < 30 ? 0.30 : 0.13;
   double scale = pow(30.0 / (dte_days > 1 ? dte_days : 1), power), tau = dte_days / 365.0;
   const double tail_x[] = {-0.66, -0.33, 0.5, 1, 2, 3, 4, 5}, tail_w[] = {0.24, 0.48, 0.32, 0.16, 0.08, 0.0533, 0.04, 0.032};
-  double base = 0;
+  double base = p->q * P; /* the perp, linearly */
   for (int l = 0; l < p->nlegs; l++)
     base += p->legs[l].q * ms_bs_value(p->legs[l].is_call, P, p->legs[l].strike, tau, vol, 0, 0);
   double worst = 0;
@@ -125,7 +126,7 @@ static double grid_by_hand(const ms_position *p, double P, double vol, double dt
     for (int vs = 1; vs >= -1; vs--) {
       double x = i < 9 ? -0.16 + 0.04 * i : tail_x[i - 9], w = i < 9 ? 1 : tail_w[i - 9];
       if (i >= 9 && vs != 1) continue;
-      double sv = vol * (vs == 0 ? 1 : vs > 0 ? 1 + up * scale : 1 - down * scale), val = 0;
+      double sv = vol * (vs == 0 ? 1 : vs > 0 ? 1 + up * scale : 1 - down * scale), val = p->q * P * (1 + x);
       for (int l = 0; l < p->nlegs; l++)
         val += p->legs[l].q * ms_bs_value(p->legs[l].is_call, P * (1 + x), p->legs[l].strike, tau, sv, 0, 0);
       if (w * (base - val) > worst) { worst = w * (base - val); *worst_x = x; *worst_v = vs; }
@@ -185,14 +186,18 @@ static void test_margin__bands_are_safe(void **state) {
   const char *models[] = {"margin: {model: static, initial: 0.1, maintenance: 0.05}",
                           "margin: {model: tiered, tiers: [{floor: 0, maintenance: 0.02, initial: 0.04}, "
                           "{floor: 50000, maintenance: 0.05, initial: 0.1}]}",
+                          "margin: {model: dynamic}",
                           "margin: {model: portfolio}",
                           "margin: {model: portfolio, portfolio: {grid: span}}",
-                          "market: {smile: {skew: -0.4}}\nmargin: {model: portfolio}"};
+                          "market: {smile: {skew: -0.4}}\nmargin: {model: portfolio}",
+                          "market: {smile: {skew: 0.6, floor: 0.5}}\nmargin: {model: portfolio, portfolio: {grid: span}}"};
+  const int nmodels = sizeof models / sizeof models[0];
   uint64_t x = 77;
   int64_t checked = 0;
-  for (int mi = 0; mi < 5; mi++) {
+  double closest = INFINITY;
+  for (int mi = 0; mi < nmodels; mi++) {
     ms_margin *m = make(models[mi]);
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < 420; i++) {
       double u[6];
       for (int k = 0; k < 6; k++) {
         x = x * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -201,35 +206,84 @@ static void test_margin__bands_are_safe(void **state) {
       double P = 2000, q = 2 + 20 * u[0];
       int64_t exp_ms = (int64_t)((0.05 + 30 * u[1]) * DAY);
       ms_position p = {0, 0, 0, {{0}}};
-      switch (i % 4) {
+      switch (i % 7) {
       case 0: p.nlegs = 2; p.legs[0] = leg(1, P * (1 + 0.3 * u[2]), exp_ms, -q); p.legs[1] = leg(0, P * (1 - 0.3 * u[3]), exp_ms, -q); break;
       case 1: p.q = q; p.nlegs = 1; p.legs[0] = leg(1, P * (1 + 0.2 * u[2]), exp_ms, -q); break;
       case 2: p.q = q; p.nlegs = 1; p.legs[0] = leg(0, P * (1 - 0.2 * u[2]), exp_ms, q); break;
       case 3: p.nlegs = 2; p.legs[0] = leg(1, P, exp_ms, q); p.legs[1] = leg(0, P, exp_ms, q); break;
+      /* mixed signs: no volatility scenario can be left out */
+      case 4: p.nlegs = 2; p.legs[0] = leg(1, P * (1 + 0.1 * u[2]), exp_ms, q); p.legs[1] = leg(0, P * (1 - 0.1 * u[3]), exp_ms, -q); break;
+      case 5: p.nlegs = 2; p.legs[0] = leg(1, P * (1 + 0.05 * u[2]), exp_ms, q); p.legs[1] = leg(1, P * (1.05 + 0.2 * u[3]), exp_ms / 2 + 1, -q); break;
+      case 6: p.q = -q; p.nlegs = 1; p.legs[0] = leg(1, P * (1 + 0.1 * u[2]), exp_ms, q); break; /* short perp, long call */
       }
       ms_view v = {P, 0, 0.3 + 1.5 * u[4]};
       /* cash so that the account is safe, but not by much */
       double need = ms_margin_pos_mm(m, &p, P, &v) - ms_margin_pos_equity(m, &p, P, &v);
       p.C = need + (0.02 + 0.5 * u[5]) * q * P * 0.1;
+      double S0 = ms_margin_pos_surplus(m, &p, P, &v);
       ms_band b;
       ms_margin_band(m, &p, P, &v, NAN, &b);
       assert_true(b.p_lo < P && P < b.p_hi && b.t_until >= 0);
-      /* every corner and edge point of the band, just inside */
-      double ps[] = {b.p_lo * (1 + 1e-12) + 1e-9, P, b.p_hi * (1 - 1e-12) - 1e-9};
-      int64_t ts[] = {0, b.t_until / 2, b.t_until > 0 ? b.t_until - 1 : 0};
-      for (int a = 0; a < 3; a++)
-        for (int c = 0; c < 3; c++) {
-          ms_view w = {ps[a], ts[c], v.vol};
+      /* a grid over the band, its edges just inside */
+      for (int a = 0; a <= 8; a++)
+        for (int c = 0; c <= 6; c++) {
+          double pa = b.p_lo + (b.p_hi - b.p_lo) * a / 8.0;
+          if (a == 0) pa = b.p_lo * (1 + 1e-12) + 1e-9;
+          if (a == 8) pa = b.p_hi * (1 - 1e-12) - 1e-9;
+          int64_t tc = c == 6 ? (b.t_until > 0 ? b.t_until - 1 : 0) : b.t_until * c / 6;
+          ms_view w = {pa, tc, v.vol};
           double sur = ms_margin_pos_surplus(m, &p, P, &w);
           if (!(sur > 0))
             fail_msg("%s: position %d not safe inside its band at P %.4f (band %.4f..%.4f), t %lld ms (until %lld): "
-                     "surplus %.6g", models[mi], i % 4, ps[a], b.p_lo, b.p_hi, (long long)ts[c], (long long)b.t_until, sur);
+                     "surplus %.6g", models[mi], i % 7, pa, b.p_lo, b.p_hi, (long long)tc, (long long)b.t_until, sur);
+          if (sur / S0 < closest) closest = sur / S0;
           checked++;
         }
     }
     ms_margin_free(m);
   }
-  print_message("%lld points inside bands, all safe\n", (long long)checked);
+  print_message("%lld points inside bands, all safe; least surplus left: %.3g of the surplus at the check\n",
+                (long long)checked, closest);
+}
+
+/* Leaving out the volatility scenarios that cannot be the worst changes
+ * nothing: the requirement equals the whole grid written out by hand, for
+ * same-sign and mixed-sign positions alike. */
+static void test_margin__portfolio_equals_the_whole_grid(void **state) {
+  (void)state;
+  ms_margin *m = make("margin: {model: portfolio}");
+  uint64_t x = 5;
+  for (int i = 0; i < 600; i++) {
+    double u[5];
+    for (int k = 0; k < 5; k++) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      u[k] = (double)(x >> 11) * 0x1.0p-53;
+    }
+    double P = 2000, q = 1 + 9 * u[0], dte = 0.2 + 60 * u[1], vol = 0.2 + 1.8 * u[4];
+    int64_t e = (int64_t)llround(dte * DAY);
+    dte = (double)e / DAY;
+    double Kc = P * (1 + 0.3 * u[2]), Kp = P * (1 - 0.3 * u[3]);
+    ms_position p = {0, 0, 0, {{0}}};
+    switch (i % 6) {
+    case 0: p.nlegs = 2; p.legs[0] = leg(1, Kc, e, -q); p.legs[1] = leg(0, Kp, e, -q); break;
+    case 1: p.q = q; p.nlegs = 1; p.legs[0] = leg(1, Kc, e, -q); break;
+    case 2: p.q = q; p.nlegs = 1; p.legs[0] = leg(0, Kp, e, q); break;
+    case 3: p.nlegs = 2; p.legs[0] = leg(1, P, e, q); p.legs[1] = leg(0, P, e, q); break;
+    case 4: p.nlegs = 2; p.legs[0] = leg(1, Kc, e, q); p.legs[1] = leg(0, Kp, e, -q); break;
+    case 5: p.q = -q; p.nlegs = 2; p.legs[0] = leg(1, Kc, e, q); p.legs[1] = leg(1, Kc * 1.05, e, -q); break;
+    }
+    double shortq = 0;
+    for (int l = 0; l < p.nlegs; l++) shortq += p.legs[l].q < 0 ? -p.legs[l].q : 0;
+    double wx = 0;
+    int wv = 0;
+    double want = grid_by_hand(&p, P, vol, dte, &wx, &wv);
+    want += 0.01 * shortq * P;
+    ms_view v = {P, 0, vol};
+    double got = ms_margin_pos_im(m, &p, P, &v);
+    if (fabs(got - want) > 1e-9 * (1 + want))
+      fail_msg("position %d (dte %.3f, vol %.3f): requirement %.10g, whole grid %.10g", i % 6, dte, vol, got, want);
+  }
+  ms_margin_free(m);
 }
 
 /* ---- dynamic margin ---- */
@@ -298,6 +352,7 @@ int main(void) {
       cmocka_unit_test(test_margin__short_strangle_is_its_worst_grid_loss),
       cmocka_unit_test(test_margin__span_extremes_weigh_35_percent),
       cmocka_unit_test(test_margin__bands_are_safe),
+      cmocka_unit_test(test_margin__portfolio_equals_the_whole_grid),
       cmocka_unit_test(test_margin__ewma_follows_the_hand_sequence),
       cmocka_unit_test(test_margin__dynamic_ratio_steps_up_to_the_cap),
   };
