@@ -474,7 +474,7 @@ static inline int grid_ix(double x, int up) {
   double u = (x + NGRID_HALF) * NGRID_PER_UNIT;
   if (!(u > 0)) return up ? 0 : -1;
   if (u >= NGRID - 1) return up ? NGRID : NGRID - 1;
-  return up ? (int)ceil(u + 1e-6) : (int)floor(u - 1e-6);
+  return up ? (int)u + 1 : (int)(u - 1e-6); /* u > 0: truncation is floor */
 }
 
 static inline double ncdf_lo(const ms_margin *m, double x) { /* <= N(x) */
@@ -494,14 +494,21 @@ static inline double npdf_hi(const ms_margin *m, double ax) { /* >= phi(x), ax =
   return m->npdf[(int)u];
 }
 
-/* @p ll, @p lh: ln(S_lo / K), ln(S_hi / K). Bounds only: N and phi from the grid. */
-static void bound_leg(const ms_margin *m, int is_call, double ll, double lh, double S_hi, double s_lo, double s_hi,
-                      double tau_lo, double tau_hi, leg_bounds *b) {
-  double r_lo = s_lo * sqrt(tau_lo), r_hi = s_hi * sqrt(tau_hi);
-  double d1_hi = (lh >= 0 ? lh / r_lo : lh / r_hi) + 0.5 * r_hi;
-  double d1_lo = (ll <= 0 ? ll / r_lo : ll / r_hi) + 0.5 * r_lo;
-  double dmin = d1_lo <= 0 && d1_hi >= 0 ? 0 : (fabs(d1_lo) < fabs(d1_hi) ? fabs(d1_lo) : fabs(d1_hi));
-  b->phi = npdf_hi(m, dmin);
+/* The range of d1 and the largest phi(d1). @p ll, @p lh: ln(S_lo / K),
+ * ln(S_hi / K); @p r_lo, @p r_hi: the least and largest s sqrt(tau). */
+static inline void d1_range(const ms_margin *m, double ll, double lh, double r_lo, double r_hi, double *d1_lo,
+                            double *d1_hi, double *phi) {
+  *d1_hi = (lh >= 0 ? lh / r_lo : lh / r_hi) + 0.5 * r_hi;
+  *d1_lo = (ll <= 0 ? ll / r_lo : ll / r_hi) + 0.5 * r_lo;
+  double dmin = *d1_lo <= 0 && *d1_hi >= 0 ? 0 : (fabs(*d1_lo) < fabs(*d1_hi) ? fabs(*d1_lo) : fabs(*d1_hi));
+  *phi = npdf_hi(m, dmin);
+}
+
+/* Price bounds at one time (sq = sqrt(tau)): the delta interval and phi. */
+static void bound_delta(const ms_margin *m, int is_call, double ll, double lh, double s_lo, double s_hi, double sq,
+                        leg_bounds *b) {
+  double d1_lo, d1_hi;
+  d1_range(m, ll, lh, s_lo * sq, s_hi * sq, &d1_lo, &d1_hi, &b->phi);
   if (is_call) {
     b->dlo = ncdf_lo(m, d1_lo);
     b->dhi = ncdf_hi(m, d1_hi);
@@ -509,8 +516,15 @@ static void bound_leg(const ms_margin *m, int is_call, double ll, double lh, dou
     b->dlo = -ncdf_hi(m, -d1_lo);
     b->dhi = -ncdf_lo(m, -d1_hi);
   }
-  b->theta = S_hi * b->phi * s_hi / (2 * sqrt(tau_lo));
-  b->vega = S_hi * sqrt(tau_hi) * b->phi;
+}
+
+/* Time bounds over sqrt(tau) in [sq_lo, sq_hi]: theta and vega. */
+static void bound_time(const ms_margin *m, double ll, double lh, double S_hi, double s_lo, double s_hi, double sq_lo,
+                       double sq_hi, leg_bounds *b) {
+  double d1_lo, d1_hi;
+  d1_range(m, ll, lh, s_lo * sq_lo, s_hi * sq_hi, &d1_lo, &d1_hi, &b->phi);
+  b->theta = S_hi * b->phi * s_hi / (2 * sq_lo);
+  b->vega = S_hi * sq_hi * b->phi;
 }
 
 /* [lo, hi] += q [a, b] */
@@ -571,6 +585,7 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
   /* the equity: slope interval at t0, time bounds over the box */
   double shortq = 0, Elo = p->q, Ehi = p->q, Lteq = 0, A_eq = 0;
   double tau0[MS_MAX_LEGS], llo[MS_MAX_LEGS], lhi[MS_MAX_LEGS], dlo[MS_MAX_LEGS], dhi[MS_MAX_LEGS];
+  double sq0[MS_MAX_LEGS], sqc[MS_MAX_LEGS]; /* sqrt(tau) at t0 and at the end of the Lipschitz box */
   for (int i = 0; i < p->nlegs; i++) {
     const ms_leg *l = &p->legs[i];
     double q = fabs(l->q);
@@ -579,12 +594,14 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
     lhi[i] = log(Pmax / l->strike);
     if (l->q < 0) shortq += q;
     leg_bounds lb;
-    bound_leg(m, l->is_call, llo[i], lhi[i], Pmax, v->vol * smin, v->vol * smax, tau0[i], tau0[i], &lb);
-    double sm = v->vol * skew * sqrt(tau0[i]) * lb.phi;
+    sq0[i] = sqrt(tau0[i]);
+    sqc[i] = sqrt(tau0[i] - tau_cut);
+    bound_delta(m, l->is_call, llo[i], lhi[i], v->vol * smin, v->vol * smax, sq0[i], &lb);
+    double sm = v->vol * skew * sq0[i] * lb.phi;
     dlo[i] = lb.dlo - sm;
     dhi[i] = lb.dhi + sm;
     add_scaled(&Elo, &Ehi, l->q, dlo[i], dhi[i]);
-    bound_leg(m, l->is_call, llo[i], lhi[i], Pmax, v->vol * smin, v->vol * smax, tau0[i] - tau_cut, tau0[i], &lb);
+    bound_time(m, llo[i], lhi[i], Pmax, v->vol * smin, v->vol * smax, sqc[i], sq0[i], &lb);
     Lteq += q * lb.theta;
     /* to the expiry: phi over the whole remaining life is at most 1/sqrt(2 pi) */
     A_eq += q * v->vol * smax * Pmax * INV_SQRT_2PI;
@@ -633,13 +650,12 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
           if (v2 > hi_f) hi_f = v2;
         }
         leg_bounds lb;
-        bound_leg(m, l->is_call, llo[i] + lg, lhi[i] + lg, Pmax * g, v->vol * smin * lo_a, v->vol * smax * hi_a,
-                  tau0[i], tau0[i], &lb);
-        double sm = v->vol * hi_a * skew * sqrt(tau0[i]) * lb.phi;
+        bound_delta(m, l->is_call, llo[i] + lg, lhi[i] + lg, v->vol * smin * lo_a, v->vol * smax * hi_a, sq0[i], &lb);
+        double sm = v->vol * hi_a * skew * sq0[i] * lb.phi;
         /* delta_l(P) - g delta_l,s(P g) */
         add_scaled(&lo, &hi, l->q, dlo[i] - g * (lb.dhi + sm), dhi[i] - g * (lb.dlo - sm));
-        bound_leg(m, l->is_call, llo[i] + lg, lhi[i] + lg, Pmax * g, v->vol * smin * lo_f, v->vol * smax * hi_f,
-                  tau0[i] - tau_cut, tau0[i], &lb);
+        bound_time(m, llo[i] + lg, lhi[i] + lg, Pmax * g, v->vol * smin * lo_f, v->vol * smax * hi_f, sqc[i], sq0[i],
+                   &lb);
         double dsig = 0;
         if (!m->span && shocked) {
           dsig = dsig_l[i];
