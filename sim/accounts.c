@@ -56,7 +56,7 @@ ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id) {
   x->shift = a->shift[ms_side_of(x->q)];
   x->realized = 0.0;
   x->discovered = 0;
-  int32_t o = a->book->opt_of[id];
+  int32_t o = a->book->nopt ? a->book->opt_of[id] : -1;
   for (int l = 0; l < MS_MAX_LEGS; l++)
     x->leg_q[l] = o >= 0 && l < a->book->opt[o].nlegs ? a->book->opt[o].legs[l].q : 0.0;
   x->version = 0;

@@ -89,6 +89,7 @@ static inline double ms_accounts_adl_key(const ms_accounts *a, int64_t id) {
 
 /** 1 if the account holds a live option leg. */
 static inline int ms_accounts_has_options(const ms_accounts *a, int64_t id) {
+  if (a->book->nopt == 0) return 0; /* a perps-only book: no lookup (a cache miss in a large book) */
   int32_t o = a->book->opt_of[id];
   if (o < 0) return 0;
   const ms_acct *x = ms_accounts_peek(a, id);

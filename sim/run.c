@@ -118,7 +118,7 @@ static ms_status state_init(run_state *rs, const ms_config *cfg, int nthreads, i
 
 /* /book: the run's book, or path 0's when books are drawn per path; written
  * in blocks so that a million accounts need no million-row buffer. */
-#define BOOK_BLOCK 65536
+#define BOOK_BLOCK 16384
 
 static ms_status write_book(ms_h5out *h, const ms_config *cfg, const ms_book *shared, ms_error *err) {
   ms_margin *m = NULL;

@@ -17,6 +17,7 @@ per-tick cost of ticks during which impact decays is counted in b.
 """
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -67,8 +68,12 @@ def main():
         print(f"\n{name}: set-up (book, index, file; one path without liquidations) {setup:.3f} s")
         print(f"{'leverage':>12} {'paths':>6} {'seconds':>8} {'liquidations':>13} {'Mticks/s/thread':>16} {'peak MB':>8}")
         rows = []
+        with open(scen) as f:
+            npaths = int(re.search(r"^paths:\s*(\d+)", f.read(), re.M).group(1))
         for label, lev in LEVERAGE:
             extra = ["--set", "book.leverage=" + lev] if lev else []
+            if label == "none":  # ten times the paths: a x ticks must dwarf the timing noise of the set-up
+                extra += ["-n", str(10 * npaths)]
             dt, rss = best(binary, scen, out, a.threads, extra, a.repeat)
             with h5py.File(out, "r") as f:
                 s = f["paths/summary"][:]
