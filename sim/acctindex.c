@@ -53,8 +53,8 @@ static ms_status fill_sorted(ms_index_static *s, const ms_book *b, const ms_marg
   }
   for (int side = 0; side < 2; side++) {
     s->n[side] = k[side];
-    qsort(s->liq[side], (size_t)k[side], sizeof(ms_keyed), cmp_keyed);
-    if (separate) qsort(s->adl[side], (size_t)k[side], sizeof(ms_keyed), cmp_keyed);
+    if (k[side] > 1) qsort(s->liq[side], (size_t)k[side], sizeof(ms_keyed), cmp_keyed);
+    if (separate && k[side] > 1) qsort(s->adl[side], (size_t)k[side], sizeof(ms_keyed), cmp_keyed);
     else s->adl[side] = s->liq[side];
   }
   /* option accounts: their bands at time 0, for every regime */
@@ -75,7 +75,7 @@ static ms_status fill_sorted(ms_index_static *s, const ms_book *b, const ms_marg
       j++;
     }
     s->nopt = j;
-    for (int t = 0; t < MS_NBAND; t++) qsort(s->band[r][t], (size_t)j, sizeof(ms_keyed), cmp_keyed);
+    for (int t = 0; t < MS_NBAND && j > 1; t++) qsort(s->band[r][t], (size_t)j, sizeof(ms_keyed), cmp_keyed);
   }
   return MS_OK;
 }
