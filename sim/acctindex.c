@@ -54,8 +54,8 @@ static ms_status fill_sorted(ms_index_static *s, const ms_book *b, const ms_marg
   for (int side = 0; side < 2; side++) {
     s->n[side] = k[side];
     if (k[side] > 1) qsort(s->liq[side], (size_t)k[side], sizeof(ms_keyed), cmp_keyed);
-    if (separate && k[side] > 1) qsort(s->adl[side], (size_t)k[side], sizeof(ms_keyed), cmp_keyed);
-    else s->adl[side] = s->liq[side];
+    if (!separate) s->adl[side] = s->liq[side];
+    else if (k[side] > 1) qsort(s->adl[side], (size_t)k[side], sizeof(ms_keyed), cmp_keyed);
   }
   /* option accounts: their bands at time 0, for every regime */
   s->nopt = 0;
