@@ -336,6 +336,16 @@ static void print_compare(const ms_compare_report *rep, const char *key, int64_t
   printf("\nwrote %s\n", out);
 }
 
+/* SIGINT and SIGTERM cancel the run; it then removes its temporary file. */
+static void catch_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
 static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
   const char *eq = strchr(o->compare, '=');
   if (!eq || eq == o->compare || !eq[1]) {
@@ -391,12 +401,7 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
   }
   ms_compare_report *rep = rc ? NULL : calloc(1, sizeof *rep);
   if (!rc) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    catch_signals();
     char *cmd = join_argv(full_argc, full_argv);
     progress_state ps = {mono_now(), !o->quiet && isatty(STDERR_FILENO)};
     ms_run_opts ro = {.threads = o->threads, .output = o->output, .command = cmd,
@@ -438,13 +443,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv) {
     snprintf(default_out, sizeof default_out, "results/%s.h5", cfg->name);
     o.output = default_out;
   }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-
+  catch_signals();
   char *cmd = join_argv(full_argc, full_argv);
   progress_state ps = {mono_now(), !o.quiet && isatty(STDERR_FILENO)};
   ms_run_opts ro = {.threads = o.threads, .output = o.output, .command = cmd,

@@ -120,17 +120,27 @@ static ms_status state_init(run_state *rs, const ms_config *cfg, int nthreads, i
  * in blocks so that a million accounts need no million-row buffer. */
 #define BOOK_BLOCK 16384
 
+/* The run's margin model and its book: @p shared, or path 0's drawn into
+ * *@p own when books are drawn per path. The caller frees *@p m and *@p own. */
+static ms_status margin_and_book(const ms_config *cfg, const ms_book *shared, ms_margin **m, ms_book **own,
+                                 const ms_book **b, ms_error *err) {
+  *own = NULL;
+  *b = shared;
+  ms_status s = ms_margin_new(m, cfg, err);
+  if (!s && !shared) {
+    s = ms_book_new(own, cfg, err);
+    if (!s) s = ms_book_draw(*own, cfg, 0, *m, err);
+    *b = *own;
+  }
+  return s;
+}
+
 static ms_status write_book(ms_h5out *h, const ms_config *cfg, const ms_book *shared, ms_error *err) {
   ms_margin *m = NULL;
   ms_book *own = NULL;
   ms_book_row *rows = NULL;
-  ms_status s = ms_margin_new(&m, cfg, err);
-  const ms_book *b = shared;
-  if (!s && !b) {
-    s = ms_book_new(&own, cfg, err);
-    if (!s) s = ms_book_draw(own, cfg, 0, m, err);
-    b = own;
-  }
+  const ms_book *b;
+  ms_status s = margin_and_book(cfg, shared, &m, &own, &b, err);
   if (!s) {
     rows = malloc(BOOK_BLOCK * sizeof *rows);
     if (!rows) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for /book");
@@ -288,13 +298,8 @@ ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *r
 static ms_status efficiency(const ms_config *cfg, const ms_book *shared, ms_efficiency *eff, ms_error *err) {
   ms_margin *m = NULL;
   ms_book *own = NULL;
-  ms_status s = ms_margin_new(&m, cfg, err);
-  const ms_book *b = shared;
-  if (!s && !b) {
-    s = ms_book_new(&own, cfg, err);
-    if (!s) s = ms_book_draw(own, cfg, 0, m, err);
-    b = own;
-  }
+  const ms_book *b;
+  ms_status s = margin_and_book(cfg, shared, &m, &own, &b, err);
   memset(eff, 0, sizeof *eff);
   if (!s) {
     double P = cfg->market.initial_price, vol = cfg->market.reference_vol;
