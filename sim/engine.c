@@ -198,6 +198,10 @@ void ms_engine_free(ms_engine *e) {
   free(e);
 }
 
+void ms_engine_use_tape(ms_engine *e, ms_pricetape *tape, int mode) {
+  ms_pricepath_use_tape(e->pp, tape, (ms_tape_mode)mode);
+}
+
 /* ---- prices ---- */
 
 static inline double log_mark_at(const ms_engine *e, int64_t t) {

@@ -16,10 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-struct ms_h5out {
-  hid_t file;
-  hid_t base;               /* where a run's datasets go: the file, or /models/<value> */
-  char *final_path, *tmp_path;
+/* The datasets of one run: at the root for a single run, under a group per
+ * cell for a comparison or a sweep. Several can be open at once. */
+typedef struct h5run {
+  hid_t base;               /* the run's group (the file for a single run) */
   const ms_config *cfg;
   int ncols;
   ms_column cols[MS_MAX_COLUMNS];
@@ -29,6 +29,15 @@ struct ms_h5out {
   int64_t ncas, nliq;
   int64_t ts_paths, ts_len;
   int64_t npaths;
+  char where[300];          /* group name for messages: "" or "/models/static" */
+} h5run;
+
+struct ms_h5out {
+  hid_t file;
+  char *final_path, *tmp_path;
+  const ms_config *cfg;     /* the root's configuration */
+  h5run *runs;
+  size_t nruns, capruns;
   unsigned char *pack;      /* packed rows for one write */
   size_t pack_rows;
 };
@@ -59,12 +68,12 @@ static int attr_num(hid_t loc, const char *name, hid_t type, const void *v) {
   return rc;
 }
 
-static hid_t chunked_plist(const ms_h5out *h, int rank, const hsize_t *chunk) {
+static hid_t chunked_plist(const h5run *r, int rank, const hsize_t *chunk) {
   hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(pl, rank, chunk);
-  if (h->cfg->output.compression > 0) {
+  if (r->cfg->output.compression > 0) {
     H5Pset_shuffle(pl);
-    H5Pset_deflate(pl, (unsigned)h->cfg->output.compression);
+    H5Pset_deflate(pl, (unsigned)r->cfg->output.compression);
   }
   return pl;
 }
@@ -96,50 +105,50 @@ static void now_iso(char *buf, size_t n) {
   strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static ms_status create_summary(ms_h5out *h, ms_error *err) {
-  h->ncols = ms_stats_columns(h->cfg, h->cols, MS_MAX_COLUMNS);
-  h->summary_type = H5Tcreate(H5T_COMPOUND, (size_t)h->ncols * 8);
-  for (int c = 0; c < h->ncols; c++)
-    H5Tinsert(h->summary_type, h->cols[c].name, (size_t)c * 8, col_h5type(h->cols[c].type));
-  hid_t g = H5Gcreate2(h->base, "paths", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+static ms_status create_summary(ms_h5out *h, h5run *r, ms_error *err) {
+  r->ncols = ms_stats_columns(r->cfg, r->cols, MS_MAX_COLUMNS);
+  r->summary_type = H5Tcreate(H5T_COMPOUND, (size_t)r->ncols * 8);
+  for (int c = 0; c < r->ncols; c++)
+    H5Tinsert(r->summary_type, r->cols[c].name, (size_t)c * 8, col_h5type(r->cols[c].type));
+  hid_t g = H5Gcreate2(r->base, "paths", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /paths");
-  hsize_t dims[1] = {(hsize_t)h->npaths};
-  hsize_t chunk[1] = {(hsize_t)(h->npaths < 4096 ? h->npaths : 4096)};
+  hsize_t dims[1] = {(hsize_t)r->npaths};
+  hsize_t chunk[1] = {(hsize_t)(r->npaths < 4096 ? r->npaths : 4096)};
   hid_t sp = H5Screate_simple(1, dims, NULL);
-  hid_t pl = chunked_plist(h, 1, chunk);
-  h->summary_ds = H5Dcreate2(g, "summary", h->summary_type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  hid_t pl = chunked_plist(r, 1, chunk);
+  r->summary_ds = H5Dcreate2(g, "summary", r->summary_type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
   H5Pclose(pl);
   H5Sclose(sp);
-  if (h->summary_ds < 0) { H5Gclose(g); return h5fail(h, err, "create /paths/summary"); }
+  if (r->summary_ds < 0) { H5Gclose(g); return h5fail(h, err, "create /paths/summary"); }
   /* One line per column: "name [unit]: meaning". */
-  size_t cap = 256 * (size_t)h->ncols, k = 0;
+  size_t cap = 256 * (size_t)r->ncols, k = 0;
   char *units = malloc(cap);
   if (!units) { H5Gclose(g); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
   units[0] = '\0';
-  for (int c = 0; c < h->ncols; c++)
-    k += (size_t)snprintf(units + k, cap - k, "%s [%s]: %s\n", h->cols[c].name, h->cols[c].unit,
-                          h->cols[c].doc);
-  int rc = attr_str(h->summary_ds, "columns", units);
+  for (int c = 0; c < r->ncols; c++)
+    k += (size_t)snprintf(units + k, cap - k, "%s [%s]: %s\n", r->cols[c].name, r->cols[c].unit,
+                          r->cols[c].doc);
+  int rc = attr_str(r->summary_ds, "columns", units);
   free(units);
   H5Gclose(g);
   if (rc) return h5fail(h, err, "write /paths/summary attributes");
   return MS_OK;
 }
 
-static ms_status create_timeseries(ms_h5out *h, ms_error *err) {
-  const ms_config *cfg = h->cfg;
-  h->ts_paths = cfg->output.timeseries.paths < cfg->paths ? cfg->output.timeseries.paths : cfg->paths;
-  h->ts_len = ms_trace_len(cfg);
-  hid_t g = H5Gcreate2(h->base, "timeseries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+static ms_status create_timeseries(ms_h5out *h, h5run *r, ms_error *err) {
+  const ms_config *cfg = r->cfg;
+  r->ts_paths = cfg->output.timeseries.paths < cfg->paths ? cfg->output.timeseries.paths : cfg->paths;
+  r->ts_len = ms_trace_len(cfg);
+  hid_t g = H5Gcreate2(r->base, "timeseries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /timeseries");
   double every_s = (double)cfg->output.timeseries.every / 1000.0;
   attr_num(g, "every", H5T_NATIVE_DOUBLE, &every_s);
-  attr_num(g, "paths", H5T_NATIVE_INT64, &h->ts_paths);
+  attr_num(g, "paths", H5T_NATIVE_INT64, &r->ts_paths);
   /* time axis */
-  hsize_t tdim[1] = {(hsize_t)h->ts_len};
-  double *tv = malloc((size_t)h->ts_len * sizeof *tv);
+  hsize_t tdim[1] = {(hsize_t)r->ts_len};
+  double *tv = malloc((size_t)r->ts_len * sizeof *tv);
   if (!tv) { H5Gclose(g); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
-  for (int64_t i = 0; i < h->ts_len; i++)
+  for (int64_t i = 0; i < r->ts_len; i++)
     tv[i] = (double)(i * cfg->output.timeseries.every) / 1000.0;
   hid_t sp = H5Screate_simple(1, tdim, NULL);
   hid_t ds = H5Dcreate2(g, "time", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -148,65 +157,84 @@ static ms_status create_timeseries(ms_h5out *h, ms_error *err) {
   H5Sclose(sp);
   free(tv);
   if (rc) { H5Gclose(g); return h5fail(h, err, "write /timeseries/time"); }
-  if (h->ts_paths > 0) {
-    hsize_t dims[2] = {(hsize_t)h->ts_paths, (hsize_t)h->ts_len};
-    hsize_t chunk[2] = {1, (hsize_t)(h->ts_len < 65536 ? h->ts_len : 65536)};
-    hid_t pl = chunked_plist(h, 2, chunk);
+  if (r->ts_paths > 0) {
+    hsize_t dims[2] = {(hsize_t)r->ts_paths, (hsize_t)r->ts_len};
+    hsize_t chunk[2] = {1, (hsize_t)(r->ts_len < 65536 ? r->ts_len : 65536)};
+    hid_t pl = chunked_plist(r, 2, chunk);
     sp = H5Screate_simple(2, dims, NULL);
-    h->ts_price = H5Dcreate2(g, "price", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    h->ts_regime = H5Dcreate2(g, "regime", H5T_NATIVE_INT32, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    h->ts_mark = H5Dcreate2(g, "mark", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    h->ts_oracle = H5Dcreate2(g, "oracle", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    h->ts_oi = H5Dcreate2(g, "open_interest", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    h->ts_fund = H5Dcreate2(g, "insurance_fund", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    h->ts_liq = H5Dcreate2(g, "liquidations", H5T_NATIVE_INT32, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    h->ts_ratio = H5Dcreate2(g, "margin_ratio", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    r->ts_price = H5Dcreate2(g, "price", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    r->ts_regime = H5Dcreate2(g, "regime", H5T_NATIVE_INT32, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    r->ts_mark = H5Dcreate2(g, "mark", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    r->ts_oracle = H5Dcreate2(g, "oracle", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    r->ts_oi = H5Dcreate2(g, "open_interest", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    r->ts_fund = H5Dcreate2(g, "insurance_fund", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    r->ts_liq = H5Dcreate2(g, "liquidations", H5T_NATIVE_INT32, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    r->ts_ratio = H5Dcreate2(g, "margin_ratio", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
     H5Sclose(sp);
     H5Pclose(pl);
-    if (h->ts_price < 0 || h->ts_regime < 0 || h->ts_mark < 0 || h->ts_oracle < 0 || h->ts_oi < 0 ||
-        h->ts_fund < 0 || h->ts_liq < 0 || h->ts_ratio < 0) {
+    if (r->ts_price < 0 || r->ts_regime < 0 || r->ts_mark < 0 || r->ts_oracle < 0 || r->ts_oi < 0 ||
+        r->ts_fund < 0 || r->ts_liq < 0 || r->ts_ratio < 0) {
       H5Gclose(g);
       return h5fail(h, err, "create /timeseries");
     }
-    attr_str(h->ts_price, "unit", "USD");
-    attr_str(h->ts_price, "meaning", "exogenous price, rows = paths 0.., columns = /timeseries/time");
-    attr_str(h->ts_mark, "unit", "USD");
-    attr_str(h->ts_mark, "meaning", "mark price = exogenous x exp(impact)");
-    attr_str(h->ts_oracle, "unit", "USD");
-    attr_str(h->ts_oracle, "meaning", "the oracle's current published price");
-    attr_str(h->ts_oi, "unit", "USD");
-    attr_str(h->ts_oi, "meaning", "open units of longs and shorts x mark");
-    attr_str(h->ts_fund, "unit", "USD");
-    attr_str(h->ts_fund, "meaning", "insurance fund balance");
-    attr_str(h->ts_liq, "meaning", "liquidations since the previous sample");
-    attr_str(h->ts_ratio, "meaning", "maintenance margin ratio of perps (dynamic margin moves it)");
+    attr_str(r->ts_price, "unit", "USD");
+    attr_str(r->ts_price, "meaning", "exogenous price, rows = paths 0.., columns = /timeseries/time");
+    attr_str(r->ts_mark, "unit", "USD");
+    attr_str(r->ts_mark, "meaning", "mark price = exogenous x exp(impact)");
+    attr_str(r->ts_oracle, "unit", "USD");
+    attr_str(r->ts_oracle, "meaning", "the oracle's current published price");
+    attr_str(r->ts_oi, "unit", "USD");
+    attr_str(r->ts_oi, "meaning", "open units of longs and shorts x mark");
+    attr_str(r->ts_fund, "unit", "USD");
+    attr_str(r->ts_fund, "meaning", "insurance fund balance");
+    attr_str(r->ts_liq, "meaning", "liquidations since the previous sample");
+    attr_str(r->ts_ratio, "meaning", "maintenance margin ratio of perps (dynamic margin moves it)");
     char names[MS_MAX_REGIMES * (MS_NAME_MAX + 2)] = "";
-    for (int r = 0; r < cfg->market.nregimes; r++) {
-      strncat(names, r ? "," : "", sizeof names - strlen(names) - 1);
-      strncat(names, cfg->market.regimes[r].name, sizeof names - strlen(names) - 1);
+    for (int g2 = 0; g2 < cfg->market.nregimes; g2++) {
+      strncat(names, g2 ? "," : "", sizeof names - strlen(names) - 1);
+      strncat(names, cfg->market.regimes[g2].name, sizeof names - strlen(names) - 1);
     }
-    attr_str(h->ts_regime, "names", names);
-    attr_str(h->ts_regime, "meaning", "regime index into the comma-separated 'names' attribute");
+    attr_str(r->ts_regime, "names", names);
+    attr_str(r->ts_regime, "meaning", "regime index into the comma-separated 'names' attribute");
   }
   H5Gclose(g);
   return MS_OK;
 }
 
-static ms_status create_records(ms_h5out *h, ms_error *err);
 
-/* The file and its root attributes. */
-static ms_status create_file(ms_h5out **out, const char *path, const ms_config *cfg, const ms_h5_meta *meta,
-                             ms_error *err) {
+static ms_status create_records(ms_h5out *h, h5run *r, ms_error *err);
+
+static void run_init(h5run *r, const ms_config *cfg) {
+  memset(r, 0, sizeof *r);
+  r->cfg = cfg;
+  r->npaths = cfg->paths;
+  r->base = r->summary_ds = r->summary_type = H5I_INVALID_HID;
+  r->ts_price = r->ts_regime = r->ts_mark = r->ts_oracle = r->ts_oi = r->ts_fund = r->ts_liq = r->ts_ratio =
+      H5I_INVALID_HID;
+  r->cas_type = r->cas_ds = r->liq_type = r->liq_ds = r->book_type = r->book_ds = H5I_INVALID_HID;
+}
+
+static void close_run(ms_h5out *h, h5run *r) {
+  hid_t ds[] = {r->ts_price, r->ts_regime, r->ts_mark, r->ts_oracle, r->ts_oi, r->ts_fund, r->ts_liq,
+                r->ts_ratio, r->cas_ds, r->liq_ds, r->book_ds, r->summary_ds};
+  for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
+    if (ds[i] >= 0) H5Dclose(ds[i]);
+  hid_t ty[] = {r->cas_type, r->liq_type, r->book_type, r->summary_type};
+  for (size_t i = 0; i < sizeof ty / sizeof ty[0]; i++)
+    if (ty[i] >= 0) H5Tclose(ty[i]);
+  if (r->base >= 0 && r->base != h->file) H5Gclose(r->base);
+  const ms_config *cfg = r->cfg;
+  run_init(r, cfg);
+}
+
+ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg, const ms_h5_meta *meta,
+                          ms_error *err) {
   *out = NULL;
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* the library never prints */
   ms_h5out *h = calloc(1, sizeof *h);
   if (!h) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   h->cfg = cfg;
-  h->npaths = cfg->paths;
-  h->file = h->base = h->summary_ds = h->summary_type = H5I_INVALID_HID;
-  h->ts_price = h->ts_regime = h->ts_mark = h->ts_oracle = h->ts_oi = h->ts_fund = h->ts_liq = h->ts_ratio =
-      H5I_INVALID_HID;
-  h->cas_type = h->cas_ds = h->liq_type = h->liq_ds = h->book_type = h->book_ds = H5I_INVALID_HID;
+  h->file = H5I_INVALID_HID;
   size_t len = strlen(path);
   h->final_path = malloc(len + 1);
   h->tmp_path = malloc(len + 32);
@@ -221,7 +249,6 @@ static ms_status create_file(ms_h5out **out, const char *path, const ms_config *
     free(h->final_path); free(h->tmp_path); free(h);
     return MS_ERR_IO;
   }
-  h->base = h->file;
   char *yaml = ms_config_to_yaml(cfg);
   char created[40];
   now_iso(created, sizeof created);
@@ -247,84 +274,81 @@ static ms_status create_file(ms_h5out **out, const char *path, const ms_config *
   return MS_OK;
 }
 
-/* A run's datasets under h->base. */
-static ms_status create_run(ms_h5out *h, ms_error *err) {
-  ms_status s = create_summary(h, err);
-  if (!s) s = create_timeseries(h, err);
-  if (!s) s = create_records(h, err);
-  return s;
+ms_status ms_h5out_root_attr(ms_h5out *h, const char *name, const char *value, ms_error *err) {
+  return attr_str(h->file, name, value) ? h5fail(h, err, "write a root attribute") : MS_OK;
 }
 
-ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg,
-                          const ms_h5_meta *meta, ms_error *err) {
-  ms_status s = create_file(out, path, cfg, meta, err);
-  if (!s) s = create_run(*out, err);
-  if (s) { ms_h5out_abort(*out); *out = NULL; }
-  return s;
+ms_status ms_h5out_root_attr_i64(ms_h5out *h, const char *name, int64_t value, ms_error *err) {
+  return attr_num(h->file, name, H5T_NATIVE_INT64, &value) ? h5fail(h, err, "write a root attribute") : MS_OK;
 }
 
-ms_status ms_h5out_create_compare(ms_h5out **out, const char *path, const ms_config *cfg,
-                                  const ms_h5_meta *meta, const char *key, ms_error *err) {
-  ms_status s = create_file(out, path, cfg, meta, err);
-  if (s) return s;
-  ms_h5out *h = *out;
-  hid_t g = H5Gcreate2(h->file, "models", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  int rc = g < 0 || attr_str(h->file, "compare", key);
-  if (g >= 0) H5Gclose(g);
-  if (rc) {
-    s = h5fail(h, err, "create /models");
-    ms_h5out_abort(h);
-    *out = NULL;
+/* Create group @p path (and its parents) unless it exists; returns it open. */
+static hid_t open_group(hid_t file, const char *path) {
+  if (H5Lexists(file, path, H5P_DEFAULT) > 0) return H5Gopen2(file, path, H5P_DEFAULT);
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  hid_t g = H5Gcreate2(file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  H5Pclose(lcpl);
+  return g;
+}
+
+ms_status ms_h5out_add_run(ms_h5out *h, const char *parent, const char *leaf, const ms_config *cfg,
+                           unsigned flags, const char *const *attrs, int *id, ms_error *err) {
+  if (h->nruns == h->capruns) {
+    size_t cap = h->capruns ? 2 * h->capruns : 4;
+    h5run *v = realloc(h->runs, cap * sizeof *v);
+    if (!v) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+    h->runs = v;
+    h->capruns = cap;
   }
+  h5run *r = &h->runs[h->nruns];
+  run_init(r, cfg);
+  h->nruns++;
+  *id = (int)(h->nruns - 1);
+  if (!leaf) {
+    r->base = h->file;
+  } else {
+    /* a leaf may hold '/' (a rate such as 12/d): it must not nest groups */
+    char name[sizeof r->where];
+    int n = snprintf(name, sizeof name, "%s/%s%s", parent, strcmp(leaf, ".") && strcmp(leaf, "..") ? "" : "_", leaf);
+    for (int i = (int)strlen(parent) + 1; i < n && i < (int)sizeof name; i++)
+      if (name[i] == '/') name[i] = '|';
+    snprintf(r->where, sizeof r->where, "/%.*s", (int)sizeof r->where - 2, name);
+    r->base = open_group(h->file, name);
+    if (r->base < 0) return h5fail(h, err, "create a run's group");
+    char *yaml = ms_config_to_yaml(cfg);
+    int rc = !yaml || attr_str(r->base, "config", yaml ? yaml : "");
+    free(yaml);
+    for (int k = 0; !rc && attrs && attrs[k]; k += 2) rc = attr_str(r->base, attrs[k], attrs[k + 1]);
+    if (rc) return h5fail(h, err, "write a run's attributes");
+  }
+  ms_status s = create_summary(h, r, err);
+  if (!s && (flags & MS_H5_TIMESERIES)) s = create_timeseries(h, r, err);
+  if (!s) s = create_records(h, r, err);
   return s;
 }
 
-static void close_all(ms_h5out *h);
+void ms_h5out_close_run(ms_h5out *h, int id) { close_run(h, &h->runs[id]); }
 
-ms_status ms_h5out_begin_cell(ms_h5out *h, const char *value, const ms_config *cfg, ms_error *err) {
-  /* a value may hold '/' (a rate such as 12/d): it must not nest groups */
-  char name[300];
-  int n = snprintf(name, sizeof name, "models/%s%s", strcmp(value, ".") && strcmp(value, "..") ? "" : "_", value);
-  for (int i = 7; i < n && i < (int)sizeof name; i++)
-    if (name[i] == '/') name[i] = '|';
-  h->cfg = cfg;
-  h->npaths = cfg->paths;
-  h->base = H5Gcreate2(h->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (h->base < 0) return h5fail(h, err, "create a /models group");
-  char *yaml = ms_config_to_yaml(cfg);
-  int rc = !yaml || attr_str(h->base, "config", yaml ? yaml : "") || attr_str(h->base, "value", value);
-  free(yaml);
-  if (rc) return h5fail(h, err, "write a model's configuration");
-  return create_run(h, err);
-}
-
-ms_status ms_h5out_end_cell(ms_h5out *h, ms_error *err) {
-  (void)err;
-  close_all(h);
-  if (h->base >= 0 && h->base != h->file) H5Gclose(h->base);
-  h->base = h->file;
-  h->ncas = h->nliq = 0;
-  return MS_OK;
-}
-
-ms_status ms_h5out_write_summary(ms_h5out *h, const ms_path_summary *rows, int64_t first, int64_t n,
+ms_status ms_h5out_write_summary(ms_h5out *h, int id, const ms_path_summary *rows, int64_t first, int64_t n,
                                  ms_error *err) {
+  h5run *r = &h->runs[id];
   if (n <= 0) return MS_OK;
-  size_t rowsz = (size_t)h->ncols * 8;
-  if ((size_t)n > h->pack_rows) {
+  size_t rowsz = (size_t)r->ncols * 8;
+  if ((size_t)n * rowsz > h->pack_rows) {
     unsigned char *p = realloc(h->pack, (size_t)n * rowsz);
     if (!p) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
     h->pack = p;
-    h->pack_rows = (size_t)n;
+    h->pack_rows = (size_t)n * rowsz;
   }
   for (int64_t i = 0; i < n; i++)
-    for (int c = 0; c < h->ncols; c++)
-      memcpy(h->pack + (size_t)i * rowsz + (size_t)c * 8, (const char *)&rows[i] + h->cols[c].offset, 8);
+    for (int c = 0; c < r->ncols; c++)
+      memcpy(h->pack + (size_t)i * rowsz + (size_t)c * 8, (const char *)&rows[i] + r->cols[c].offset, 8);
   hsize_t start[1] = {(hsize_t)first}, count[1] = {(hsize_t)n};
-  hid_t fs = H5Dget_space(h->summary_ds);
+  hid_t fs = H5Dget_space(r->summary_ds);
   hid_t ms = H5Screate_simple(1, count, NULL);
   H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-  herr_t rc = H5Dwrite(h->summary_ds, h->summary_type, ms, fs, H5P_DEFAULT, h->pack);
+  herr_t rc = H5Dwrite(r->summary_ds, r->summary_type, ms, fs, H5P_DEFAULT, h->pack);
   H5Sclose(ms);
   H5Sclose(fs);
   return rc < 0 ? h5fail(h, err, "write /paths/summary") : MS_OK;
@@ -341,16 +365,17 @@ static int write_row(hid_t ds, hid_t memtype, int64_t k, int64_t len, const void
   return rc < 0 ? -1 : 0;
 }
 
-ms_status ms_h5out_write_trace(ms_h5out *h, int64_t k, const ms_trace *tr, ms_error *err) {
-  if (k >= h->ts_paths) return MS_OK;
-  if (write_row(h->ts_price, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->price) ||
-      write_row(h->ts_regime, H5T_NATIVE_INT32, k, h->ts_len, tr->regime) ||
-      write_row(h->ts_mark, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->mark) ||
-      write_row(h->ts_oracle, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->oracle) ||
-      write_row(h->ts_oi, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->open_interest) ||
-      write_row(h->ts_fund, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->insurance) ||
-      write_row(h->ts_liq, H5T_NATIVE_INT32, k, h->ts_len, tr->liquidations) ||
-      write_row(h->ts_ratio, H5T_NATIVE_DOUBLE, k, h->ts_len, tr->margin_ratio))
+ms_status ms_h5out_write_trace(ms_h5out *h, int id, int64_t k, const ms_trace *tr, ms_error *err) {
+  h5run *r = &h->runs[id];
+  if (k >= r->ts_paths) return MS_OK;
+  if (write_row(r->ts_price, H5T_NATIVE_DOUBLE, k, r->ts_len, tr->price) ||
+      write_row(r->ts_regime, H5T_NATIVE_INT32, k, r->ts_len, tr->regime) ||
+      write_row(r->ts_mark, H5T_NATIVE_DOUBLE, k, r->ts_len, tr->mark) ||
+      write_row(r->ts_oracle, H5T_NATIVE_DOUBLE, k, r->ts_len, tr->oracle) ||
+      write_row(r->ts_oi, H5T_NATIVE_DOUBLE, k, r->ts_len, tr->open_interest) ||
+      write_row(r->ts_fund, H5T_NATIVE_DOUBLE, k, r->ts_len, tr->insurance) ||
+      write_row(r->ts_liq, H5T_NATIVE_INT32, k, r->ts_len, tr->liquidations) ||
+      write_row(r->ts_ratio, H5T_NATIVE_DOUBLE, k, r->ts_len, tr->margin_ratio))
     return h5fail(h, err, "write /timeseries");
   return MS_OK;
 }
@@ -395,27 +420,27 @@ static hid_t liquidation_type(void) {
   return t;
 }
 
-static hid_t create_extendible(ms_h5out *h, const char *name, hid_t type) {
+static hid_t create_extendible(h5run *r, const char *name, hid_t type) {
   hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {4096};
   hid_t sp = H5Screate_simple(1, dims, maxd);
-  hid_t pl = chunked_plist(h, 1, chunk);
-  hid_t ds = H5Dcreate2(h->base, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  hid_t pl = chunked_plist(r, 1, chunk);
+  hid_t ds = H5Dcreate2(r->base, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
   H5Pclose(pl);
   H5Sclose(sp);
   return ds;
 }
 
-static ms_status create_records(ms_h5out *h, ms_error *err) {
-  h->cas_type = cascade_type();
-  h->cas_ds = create_extendible(h, "cascades", h->cas_type);
-  if (h->cas_ds < 0) return h5fail(h, err, "create /cascades");
-  attr_str(h->cas_ds, "meaning", "one row per cascade: liquidations of a path no more than "
+static ms_status create_records(ms_h5out *h, h5run *r, ms_error *err) {
+  r->cas_type = cascade_type();
+  r->cas_ds = create_extendible(r, "cascades", r->cas_type);
+  if (r->cas_ds < 0) return h5fail(h, err, "create /cascades");
+  attr_str(r->cas_ds, "meaning", "one row per cascade: liquidations of a path no more than "
                                   "stats.cascade_gap apart; start/end in s; depth = generations of induced liquidations");
-  if (h->cfg->output.liquidations) {
-    h->liq_type = liquidation_type();
-    h->liq_ds = create_extendible(h, "liquidations", h->liq_type);
-    if (h->liq_ds < 0) return h5fail(h, err, "create /liquidations");
-    attr_str(h->liq_ds, "meaning", "one row per liquidation; times in ms, prices in USD, delay in s");
+  if (r->cfg->output.liquidations) {
+    r->liq_type = liquidation_type();
+    r->liq_ds = create_extendible(r, "liquidations", r->liq_type);
+    if (r->liq_ds < 0) return h5fail(h, err, "create /liquidations");
+    attr_str(r->liq_ds, "meaning", "one row per liquidation; times in ms, prices in USD, delay in s");
   }
   return MS_OK;
 }
@@ -434,16 +459,19 @@ static int append_rows(hid_t ds, hid_t type, int64_t *have, const void *rows, si
   return 0;
 }
 
-ms_status ms_h5out_append_cascades(ms_h5out *h, const ms_cascade_record *c, size_t n, ms_error *err) {
-  return append_rows(h->cas_ds, h->cas_type, &h->ncas, c, n) ? h5fail(h, err, "write /cascades") : MS_OK;
+ms_status ms_h5out_append_cascades(ms_h5out *h, int id, const ms_cascade_record *c, size_t n, ms_error *err) {
+  h5run *r = &h->runs[id];
+  return append_rows(r->cas_ds, r->cas_type, &r->ncas, c, n) ? h5fail(h, err, "write /cascades") : MS_OK;
 }
 
-ms_status ms_h5out_append_liquidations(ms_h5out *h, const ms_liq_record *r, size_t n, ms_error *err) {
-  if (h->liq_ds < 0) return MS_OK;
-  return append_rows(h->liq_ds, h->liq_type, &h->nliq, r, n) ? h5fail(h, err, "write /liquidations") : MS_OK;
+ms_status ms_h5out_append_liquidations(ms_h5out *h, int id, const ms_liq_record *recs, size_t n, ms_error *err) {
+  h5run *r = &h->runs[id];
+  if (r->liq_ds < 0) return MS_OK;
+  return append_rows(r->liq_ds, r->liq_type, &r->nliq, recs, n) ? h5fail(h, err, "write /liquidations") : MS_OK;
 }
 
-ms_status ms_h5out_create_book(ms_h5out *h, int64_t n, const char *margin_model, ms_error *err) {
+ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margin_model, ms_error *err) {
+  h5run *r = &h->runs[id];
   hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(ms_book_row));
   H5Tinsert(t, "account", HOFFSET(ms_book_row, account), H5T_NATIVE_INT64);
   H5Tinsert(t, "side", HOFFSET(ms_book_row, side), H5T_NATIVE_INT64);
@@ -463,28 +491,29 @@ ms_status ms_h5out_create_book(ms_h5out *h, int64_t n, const char *margin_model,
   H5Tinsert(t, "premium", HOFFSET(ms_book_row, premium), H5T_NATIVE_DOUBLE);
   hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < 65536 ? (n ? n : 1) : 65536)};
   hid_t sp = H5Screate_simple(1, dims, NULL);
-  hid_t pl = chunked_plist(h, 1, chunk);
-  h->book_ds = H5Dcreate2(h->base, "book", t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-  h->book_type = t;
+  hid_t pl = chunked_plist(r, 1, chunk);
+  r->book_ds = H5Dcreate2(r->base, "book", t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  r->book_type = t;
   H5Pclose(pl);
   H5Sclose(sp);
-  if (h->book_ds < 0) return h5fail(h, err, "create /book");
-  attr_str(h->book_ds, "margin_model", margin_model);
-  attr_str(h->book_ds, "strategies", "-1 perp only, 0 naked short call, 1 naked short put, 2 short strangle, "
+  if (r->book_ds < 0) return h5fail(h, err, "create /book");
+  attr_str(r->book_ds, "margin_model", margin_model);
+  attr_str(r->book_ds, "strategies", "-1 perp only, 0 naked short call, 1 naked short put, 2 short strangle, "
                                      "3 covered call, 4 protective put, 5 long straddle");
-  attr_str(h->book_ds, "meaning", h->cfg->book.resample == MS_RESAMPLE_PER_PATH
+  attr_str(r->book_ds, "meaning", r->cfg->book.resample == MS_RESAMPLE_PER_PATH
                                       ? "the book of path 0 (book.resample: per_path), at the entry price"
                                       : "the book of every path, at the entry price");
   return MS_OK;
 }
 
-ms_status ms_h5out_write_book_rows(ms_h5out *h, const ms_book_row *rows, int64_t first, int64_t count,
+ms_status ms_h5out_write_book_rows(ms_h5out *h, int id, const ms_book_row *rows, int64_t first, int64_t count,
                                    ms_error *err) {
+  h5run *r = &h->runs[id];
   if (count <= 0) return MS_OK;
   hsize_t start[1] = {(hsize_t)first}, cnt[1] = {(hsize_t)count};
-  hid_t fs = H5Dget_space(h->book_ds), ms = H5Screate_simple(1, cnt, NULL);
+  hid_t fs = H5Dget_space(r->book_ds), ms = H5Screate_simple(1, cnt, NULL);
   H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
-  herr_t rc = H5Dwrite(h->book_ds, h->book_type, ms, fs, H5P_DEFAULT, rows);
+  herr_t rc = H5Dwrite(r->book_ds, r->book_type, ms, fs, H5P_DEFAULT, rows);
   H5Sclose(ms);
   H5Sclose(fs);
   return rc < 0 ? h5fail(h, err, "write /book") : MS_OK;
@@ -507,8 +536,9 @@ typedef struct {
   double p, lo, hi;
 } prob_rec;
 
-ms_status ms_h5out_write_stats(ms_h5out *h, const ms_stats *st, ms_error *err) {
-  hid_t g = H5Gcreate2(h->base, "stats", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+ms_status ms_h5out_write_stats(ms_h5out *h, int id, const ms_stats *st, ms_error *err) {
+  h5run *r = &h->runs[id];
+  hid_t g = H5Gcreate2(r->base, "stats", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /stats");
   hid_t s64 = H5Tcopy(H5T_C_S1), s128 = H5Tcopy(H5T_C_S1);
   H5Tset_size(s64, STAT_NAME);
@@ -539,15 +569,15 @@ ms_status ms_h5out_write_stats(ms_h5out *h, const ms_stats *st, ms_error *err) {
   ms_status s = MS_OK;
   if (!recs || !prs) { s = ms_error_set(err, MS_ERR_NOMEM, "out of memory"); goto out; }
   for (int i = 0; i < st->nrows; i++) {
-    const ms_stat_row *r = &st->rows[i];
-    snprintf(recs[i].name, STAT_NAME, "%s", r->name);
-    recs[i].n = r->n;
-    recs[i].mean = r->mean; recs[i].mean_lo = r->mean_lo; recs[i].mean_hi = r->mean_hi;
-    recs[i].sd = r->sd; recs[i].min = r->min; recs[i].max = r->max;
+    const ms_stat_row *sr = &st->rows[i];
+    snprintf(recs[i].name, STAT_NAME, "%s", sr->name);
+    recs[i].n = sr->n;
+    recs[i].mean = sr->mean; recs[i].mean_lo = sr->mean_lo; recs[i].mean_hi = sr->mean_hi;
+    recs[i].sd = sr->sd; recs[i].min = sr->min; recs[i].max = sr->max;
     for (int j = 0; j < MS_NQUANT; j++) {
-      recs[i].q[j][0] = r->q[j]; recs[i].q[j][1] = r->q_lo[j]; recs[i].q[j][2] = r->q_hi[j];
+      recs[i].q[j][0] = sr->q[j]; recs[i].q[j][1] = sr->q_lo[j]; recs[i].q[j][2] = sr->q_hi[j];
     }
-    recs[i].es99 = r->es99;
+    recs[i].es99 = sr->es99;
   }
   hsize_t dims[1] = {(hsize_t)st->nrows};
   hid_t sp = H5Screate_simple(1, dims, NULL);
@@ -711,22 +741,12 @@ out:
 }
 
 static void close_all(ms_h5out *h) {
-  hid_t ds[] = {h->ts_price, h->ts_regime, h->ts_mark, h->ts_oracle, h->ts_oi, h->ts_fund, h->ts_liq,
-                h->ts_ratio, h->cas_ds, h->liq_ds, h->book_ds};
-  for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
-    if (ds[i] >= 0) H5Dclose(ds[i]);
-  if (h->cas_type >= 0) H5Tclose(h->cas_type);
-  if (h->liq_type >= 0) H5Tclose(h->liq_type);
-  if (h->book_type >= 0) H5Tclose(h->book_type);
-  h->ts_mark = h->ts_oracle = h->ts_oi = h->ts_fund = h->ts_liq = h->ts_ratio = H5I_INVALID_HID;
-  h->cas_ds = h->liq_ds = h->cas_type = h->liq_type = h->book_ds = h->book_type = H5I_INVALID_HID;
-  if (h->summary_ds >= 0) H5Dclose(h->summary_ds);
-  if (h->summary_type >= 0) H5Tclose(h->summary_type);
-  h->ts_price = h->ts_regime = h->summary_ds = h->summary_type = H5I_INVALID_HID;
+  for (size_t i = 0; i < h->nruns; i++) close_run(h, &h->runs[i]);
 }
 
 static void free_h(ms_h5out *h) {
   free(h->pack);
+  free(h->runs);
   free(h->final_path);
   free(h->tmp_path);
   free(h);
@@ -734,7 +754,6 @@ static void free_h(ms_h5out *h) {
 
 ms_status ms_h5out_commit(ms_h5out *h, ms_error *err) {
   close_all(h);
-  if (h->base >= 0 && h->base != h->file) H5Gclose(h->base);
   herr_t rc = H5Fclose(h->file);
   h->file = H5I_INVALID_HID;
   ms_status s = MS_OK;
@@ -753,7 +772,6 @@ ms_status ms_h5out_commit(ms_h5out *h, ms_error *err) {
 void ms_h5out_abort(ms_h5out *h) {
   if (!h) return;
   close_all(h);
-  if (h->base >= 0 && h->base != h->file) H5Gclose(h->base);
   if (h->file >= 0) H5Fclose(h->file);
   if (h->tmp_path) unlink(h->tmp_path);
   free_h(h);

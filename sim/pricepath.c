@@ -46,7 +46,70 @@ struct ms_pricepath {
   int64_t next_switch, next_jump;     /* ms, INT64_MAX when none within the horizon */
   int64_t switch_token, jump_token;   /* to recognise stale events */
   ms_pricepath_tally tally;
+
+  /* tape (see pricepath.h) */
+  ms_pricetape *tape;
+  ms_tape_mode tape_mode;
 };
+
+struct ms_pricetape {
+  double *lp;                         /* lp[k]: log price of the tick at (k + 1) step */
+  int64_t len;                        /* ticks over the horizon */
+  int64_t filled;                     /* lp[0 .. filled) hold the recorded path */
+  uint64_t seed, path;                /* what was recorded */
+};
+
+int64_t ms_pricetape_bytes(const ms_config *cfg) {
+  return (cfg->horizon / cfg->step) * (int64_t)sizeof(double) + (int64_t)sizeof(ms_pricetape);
+}
+
+ms_status ms_pricetape_new(ms_pricetape **out, const ms_config *cfg, ms_error *err) {
+  *out = NULL;
+  ms_pricetape *t = calloc(1, sizeof *t);
+  if (t) {
+    t->len = cfg->horizon / cfg->step;
+    t->lp = malloc((size_t)t->len * sizeof *t->lp);
+  }
+  if (!t || !t->lp) {
+    ms_pricetape_free(t);
+    return ms_error_set(err, MS_ERR_NOMEM, "out of memory for a price tape of %lld ticks",
+                        (long long)(cfg->horizon / cfg->step));
+  }
+  *out = t;
+  return MS_OK;
+}
+
+void ms_pricetape_free(ms_pricetape *t) {
+  if (!t) return;
+  free(t->lp);
+  free(t);
+}
+
+void ms_pricepath_use_tape(ms_pricepath *pp, ms_pricetape *tape, ms_tape_mode mode) {
+  assert((mode == MS_TAPE_OFF) == (tape == NULL));
+  pp->tape = tape;
+  pp->tape_mode = mode;
+}
+
+int ms_pricepath_same_path(const ms_config *a, const ms_config *b) {
+  const ms_market_cfg *x = &a->market, *y = &b->market;
+  if (a->seed != b->seed || a->step != b->step || a->horizon != b->horizon) return 0;
+  if (x->initial_price != y->initial_price || x->model != y->model || x->nregimes != y->nregimes ||
+      x->start_index != y->start_index || x->days_per_year != y->days_per_year)
+    return 0;
+  for (int r = 0; r < x->nregimes; r++) {
+    const ms_regime_cfg *p = &x->regimes[r], *q = &y->regimes[r];
+    if (p->vol != q->vol || p->drift != q->drift || p->mean_duration != q->mean_duration ||
+        p->jumps.rate != q->jumps.rate || p->jumps.mean != q->jumps.mean || p->jumps.sd != q->jumps.sd)
+      return 0;
+    if (x->stationary[r] != y->stationary[r]) return 0;
+  }
+  if (x->transition.rows != y->transition.rows || x->transition.cols != y->transition.cols) return 0;
+  for (int i = 0; i < x->transition.rows; i++)
+    for (int j = 0; j < x->transition.cols; j++)
+      if (x->transition.v[i][j] != y->transition.v[i][j]) return 0;
+  return 1;
+}
 
 ms_status ms_pricepath_new(ms_pricepath **out, const ms_config *cfg, ms_error *err) {
   *out = NULL;
@@ -152,6 +215,13 @@ ms_status ms_pricepath_start(ms_pricepath *pp, uint64_t seed, uint64_t path, ms_
   pp->acc_m = pp->acc_v = 0.0;
   pp->t_regime_start = 0;
   pp->switch_token = pp->jump_token = 0;
+  if (pp->tape_mode == MS_TAPE_RECORD) {
+    pp->tape->seed = seed;
+    pp->tape->path = path;
+    pp->tape->filled = 0;
+  } else if (pp->tape_mode == MS_TAPE_REPLAY) {
+    assert(pp->tape->seed == seed && pp->tape->path == path);
+  }
   ms_status s = schedule_switch(pp, 0, q);
   if (!s) s = schedule_jump(pp, 0, q);
   return s;
@@ -191,7 +261,20 @@ size_t ms_pricepath_fill(ms_pricepath *pp, int64_t t, size_t n, double *out) {
     int64_t room = (stop - t - 1) / pp->step + 1;
     if ((int64_t)n > room) n = (size_t)room;
   }
+  /* No tick after the horizon: the clock never asks for one. */
+  assert(t >= pp->step && t % pp->step == 0 && t <= pp->horizon);
+  int64_t left = (pp->horizon - t) / pp->step + 1;
+  if ((int64_t)n > left) n = (size_t)left;
   if (n == 0) return 0;
+  int64_t k0 = t / pp->step - 1; /* tape index of the first tick */
+  if (pp->tape_mode == MS_TAPE_REPLAY) {
+    assert(k0 + (int64_t)n <= pp->tape->filled);
+    memcpy(out, pp->tape->lp + k0, n * sizeof *out);
+    pp->lp = out[n - 1];
+    pp->acc_m = pp->acc_v = 0.0;
+    pp->t_acc = t + (int64_t)(n - 1) * pp->step;
+    return n;
+  }
   ms_rng_gaussians(pp->r_price, out, n);
   int r = pp->regime;
   double lp = pp->lp;
@@ -209,6 +292,11 @@ size_t ms_pricepath_fill(ms_pricepath *pp, int64_t t, size_t n, double *out) {
   pp->lp = lp;
   pp->acc_m = pp->acc_v = 0.0;
   pp->t_acc = t + (int64_t)(n - 1) * pp->step;
+  if (pp->tape_mode == MS_TAPE_RECORD) {
+    assert(k0 == pp->tape->filled);
+    memcpy(pp->tape->lp + k0, out, n * sizeof *out);
+    pp->tape->filled = k0 + (int64_t)n;
+  }
   return n;
 }
 

@@ -20,6 +20,7 @@
 #include "marginsim/engine.h"
 #include "marginsim/h5out.h"
 #include "marginsim/margin.h"
+#include "marginsim/pricepath.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -42,61 +43,102 @@ typedef struct {
 
 #define TRACE_FIELDS 8
 
+/* Tapes longer than this are not kept: the cells regenerate their paths. */
+#define TAPE_MAX_BYTES ((int64_t)512 << 20)
+
+/* What the driver is asked to run: one configuration and where it goes. */
 typedef struct {
-  int nthreads;
-  ms_book *book;
+  const ms_config *cfg;
+  const char *label;        /* names the cell in messages; NULL for a single run */
+  const char *parent, *leaf;/* its group (ms_h5out_add_run); leaf NULL: the root */
+  const char *const *attrs; /* extra string attributes of the group */
+  int timeseries, book;     /* write /timeseries, /book */
+} cell_spec;
+
+/* One cell's state. */
+typedef struct {
+  const cell_spec *spec;
+  int h5id;
+  ms_book *book;            /* shared by its threads (per_run books) */
   ms_index_static *index;
-  ms_engine **eng;
-  thread_buf *tb;
+  ms_engine **eng;          /* per thread */
+  thread_buf *tb;           /* per thread */
   ms_path_summary *rows;    /* every path, kept for the statistics */
   ms_trace *traces;         /* one per traced path of a batch */
   void *trace_mem;
-  int64_t ntrace_slots, trace_len;
+  int64_t ntrace_slots, trace_len, traced;
   path_slot *slots;         /* per path of a batch */
-  ms_status *st;
-  ms_error *errs;
-} run_state;
+  int tape_mode;            /* MS_TAPE_*: record, replay or generate its paths */
+} cell_state;
 
-static void state_free(run_state *rs) {
-  if (rs->eng)
-    for (int i = 0; i < rs->nthreads; i++) ms_engine_free(rs->eng[i]);
-  if (rs->tb)
-    for (int i = 0; i < rs->nthreads; i++) { free(rs->tb[i].liq); free(rs->tb[i].cas.v); }
-  free(rs->eng);
-  free(rs->tb);
-  free(rs->rows);
-  free(rs->traces);
-  free(rs->trace_mem);
-  free(rs->slots);
-  free(rs->st);
-  free(rs->errs);
-  ms_engine_shared_free(rs->book, rs->index);
+/* The whole plan: cells, threads, tapes, per-path status of a batch. */
+typedef struct {
+  int ncells, nthreads;
+  cell_state *cells;
+  int *order;               /* cells in the order a path runs them: tape classes together */
+  int64_t paths, batch;
+  ms_pricetape **tapes;     /* per thread; NULL when no cell replays */
+  ms_status *st;            /* per path of a batch: the first failure */
+  ms_error *errs;
+  int *failed;              /* the cell that failed */
+  int64_t replayed;         /* cell-paths that replayed a tape */
+} run_plan;
+
+static void cell_free(cell_state *c, int nthreads) {
+  if (c->eng)
+    for (int i = 0; i < nthreads; i++) ms_engine_free(c->eng[i]);
+  if (c->tb)
+    for (int i = 0; i < nthreads; i++) { free(c->tb[i].liq); free(c->tb[i].cas.v); }
+  free(c->eng);
+  free(c->tb);
+  free(c->rows);
+  free(c->traces);
+  free(c->trace_mem);
+  free(c->slots);
+  ms_engine_shared_free(c->book, c->index);
+  memset(c, 0, sizeof *c);
 }
 
-static ms_status state_init(run_state *rs, const ms_config *cfg, int nthreads, int64_t batch,
-                            ms_error *err) {
-  memset(rs, 0, sizeof *rs);
-  rs->nthreads = nthreads;
-  ms_status s = ms_engine_shared_new(cfg, &rs->book, &rs->index, err);
+static void plan_free(run_plan *pl) {
+  if (pl->cells)
+    for (int c = 0; c < pl->ncells; c++) cell_free(&pl->cells[c], pl->nthreads);
+  if (pl->tapes)
+    for (int i = 0; i < pl->nthreads; i++) ms_pricetape_free(pl->tapes[i]);
+  free(pl->cells);
+  free(pl->order);
+  free(pl->tapes);
+  free(pl->st);
+  free(pl->errs);
+  free(pl->failed);
+  memset(pl, 0, sizeof *pl);
+}
+
+static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, int64_t batch, ms_error *err) {
+  const ms_config *cfg = spec->cfg;
+  memset(c, 0, sizeof *c);
+  c->spec = spec;
+  ms_status s = ms_engine_shared_new(cfg, &c->book, &c->index, err);
   if (s) return s;
-  rs->eng = calloc((size_t)nthreads, sizeof *rs->eng);
-  rs->tb = calloc((size_t)nthreads, sizeof *rs->tb);
-  rs->rows = calloc((size_t)cfg->paths, sizeof *rs->rows);
-  rs->slots = calloc((size_t)batch, sizeof *rs->slots);
-  rs->st = calloc((size_t)batch, sizeof *rs->st);
-  rs->errs = calloc((size_t)batch, sizeof *rs->errs);
-  int64_t traced = cfg->output.timeseries.paths < cfg->paths ? cfg->output.timeseries.paths : cfg->paths;
-  rs->ntrace_slots = traced < batch ? traced : batch;
-  rs->trace_len = ms_trace_len(cfg);
-  if (rs->ntrace_slots > 0) {
-    size_t cells = (size_t)(rs->ntrace_slots * rs->trace_len);
-    rs->traces = calloc((size_t)rs->ntrace_slots, sizeof *rs->traces);
-    rs->trace_mem = malloc(cells * TRACE_FIELDS * sizeof(double));
-    if (!rs->traces || !rs->trace_mem) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for time series");
-    double *d = rs->trace_mem;
-    for (int64_t k = 0; k < rs->ntrace_slots; k++) {
-      ms_trace *t = &rs->traces[k];
-      size_t L = (size_t)rs->trace_len;
+  c->eng = calloc((size_t)nthreads, sizeof *c->eng);
+  c->tb = calloc((size_t)nthreads, sizeof *c->tb);
+  c->rows = calloc((size_t)cfg->paths, sizeof *c->rows);
+  c->slots = calloc((size_t)batch, sizeof *c->slots);
+  if (!c->eng || !c->tb || !c->rows || !c->slots)
+    return ms_error_set(err, MS_ERR_NOMEM, "out of memory for %lld path summaries", (long long)cfg->paths);
+  c->traced = spec->timeseries ? (cfg->output.timeseries.paths < cfg->paths ? cfg->output.timeseries.paths
+                                                                            : cfg->paths)
+                               : 0;
+  c->ntrace_slots = c->traced < batch ? c->traced : batch;
+  c->trace_len = ms_trace_len(cfg);
+  if (c->ntrace_slots > 0) {
+    size_t cells = (size_t)(c->ntrace_slots * c->trace_len);
+    c->traces = calloc((size_t)c->ntrace_slots, sizeof *c->traces);
+    c->trace_mem = malloc(cells * TRACE_FIELDS * sizeof(double));
+    if (!c->traces || !c->trace_mem) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for time series");
+    double *d = c->trace_mem;
+    for (int64_t k = 0; k < c->ntrace_slots; k++) {
+      ms_trace *t = &c->traces[k];
+      size_t L = (size_t)c->trace_len;
       t->price = d; d += L;
       t->mark = d; d += L;
       t->oracle = d; d += L;
@@ -107,13 +149,82 @@ static ms_status state_init(run_state *rs, const ms_config *cfg, int nthreads, i
       t->liquidations = (int32_t *)d; d += L;
     }
   }
-  if (!rs->eng || !rs->tb || !rs->rows || !rs->slots || !rs->st || !rs->errs)
-    return ms_error_set(err, MS_ERR_NOMEM, "out of memory for %lld path summaries", (long long)cfg->paths);
   for (int i = 0; i < nthreads; i++) {
-    s = ms_engine_new(&rs->eng[i], cfg, rs->book, rs->index, err);
+    s = ms_engine_new(&c->eng[i], cfg, c->book, c->index, err);
     if (s) return s;
   }
   return MS_OK;
+}
+
+/* Prefix a cell's error with its label. */
+static ms_status cell_fail(const cell_spec *spec, ms_status s, ms_error *err) {
+  if (!s || !spec->label) return s;
+  ms_error e = *err;
+  return ms_error_set(err, s, "%s: %s", spec->label, e.msg);
+}
+
+/* Group cells whose exogenous paths coincide: the first of each group
+ * records its paths on the thread's tape, the others replay them. */
+static ms_status plan_tapes(run_plan *pl, ms_error *err) {
+  int n = pl->ncells, k = 0, best = -1;
+  int *cls = malloc((size_t)n * sizeof *cls), *size = calloc((size_t)n, sizeof *size);
+  pl->order = malloc((size_t)n * sizeof *pl->order);
+  if (!cls || !size || !pl->order) { free(cls); free(size); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
+  for (int c = 0; c < n; c++) {
+    cls[c] = c;
+    for (int d = 0; d < c; d++)
+      if (cls[d] == d && ms_pricepath_same_path(pl->cells[d].spec->cfg, pl->cells[c].spec->cfg)) { cls[c] = d; break; }
+    size[cls[c]]++;
+  }
+  for (int c = 0; c < n; c++) {
+    if (cls[c] != c) continue;
+    for (int d = c; d < n; d++)
+      if (cls[d] == c) pl->order[k++] = d;
+    const ms_config *cfg = pl->cells[c].spec->cfg;
+    if (size[c] > 1 && ms_pricetape_bytes(cfg) <= TAPE_MAX_BYTES &&
+        (best < 0 || ms_pricetape_bytes(cfg) > ms_pricetape_bytes(pl->cells[best].spec->cfg)))
+      best = c;
+  }
+  for (int c = 0; c < n; c++) {
+    int leader = cls[c];
+    int ok = size[leader] > 1 && ms_pricetape_bytes(pl->cells[leader].spec->cfg) <= TAPE_MAX_BYTES;
+    pl->cells[c].tape_mode = !ok ? MS_TAPE_OFF : c == leader ? MS_TAPE_RECORD : MS_TAPE_REPLAY;
+  }
+  free(cls);
+  free(size);
+  if (best < 0) return MS_OK;
+  pl->tapes = calloc((size_t)pl->nthreads, sizeof *pl->tapes);
+  if (!pl->tapes) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < pl->nthreads; i++) {
+    ms_status s = ms_pricetape_new(&pl->tapes[i], pl->cells[best].spec->cfg, err);
+    if (s) return s;
+  }
+  return MS_OK;
+}
+
+static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int nthreads, ms_error *err) {
+  memset(pl, 0, sizeof *pl);
+  pl->ncells = ncells;
+  pl->nthreads = nthreads;
+  pl->paths = spec[0].cfg->paths;
+  pl->batch = pl->paths;
+  for (int c = 0; c < ncells; c++) {
+    /* cells are paired path by path: the same paths under the same seed */
+    if (spec[c].cfg->paths != pl->paths || spec[c].cfg->seed != spec[0].cfg->seed)
+      return ms_error_set(err, MS_ERR_INPUT, "%s: every cell must have the same paths and seed as the first "
+                          "(they are paired path by path)", spec[c].label ? spec[c].label : "cell");
+    if (spec[c].cfg->output.chunk_paths < pl->batch) pl->batch = spec[c].cfg->output.chunk_paths;
+  }
+  pl->cells = calloc((size_t)ncells, sizeof *pl->cells);
+  pl->st = calloc((size_t)pl->batch, sizeof *pl->st);
+  pl->errs = calloc((size_t)pl->batch, sizeof *pl->errs);
+  pl->failed = calloc((size_t)pl->batch, sizeof *pl->failed);
+  if (!pl->cells || !pl->st || !pl->errs || !pl->failed) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  for (int c = 0; c < ncells; c++) {
+    ms_status s = cell_init(&pl->cells[c], &spec[c], nthreads, pl->batch, err);
+    if (s) return cell_fail(&spec[c], s, err);
+  }
+  return plan_tapes(pl, err);
 }
 
 /* /book: the run's book, or path 0's when books are drawn per path; written
@@ -135,7 +246,7 @@ static ms_status margin_and_book(const ms_config *cfg, const ms_book *shared, ms
   return s;
 }
 
-static ms_status write_book(ms_h5out *h, const ms_config *cfg, const ms_book *shared, ms_error *err) {
+static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_book *shared, ms_error *err) {
   ms_margin *m = NULL;
   ms_book *own = NULL;
   ms_book_row *rows = NULL;
@@ -145,7 +256,7 @@ static ms_status write_book(ms_h5out *h, const ms_config *cfg, const ms_book *sh
     rows = malloc(BOOK_BLOCK * sizeof *rows);
     if (!rows) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for /book");
   }
-  if (!s) s = ms_h5out_create_book(h, b->n, ms_margin_get_type(m)->name, err);
+  if (!s) s = ms_h5out_create_book(h, id, b->n, ms_margin_get_type(m)->name, err);
   ms_view v0 = {cfg->market.initial_price, 0, cfg->market.reference_vol};
   for (int64_t first = 0; !s && first < b->n; first += BOOK_BLOCK) {
     int64_t cnt = b->n - first < BOOK_BLOCK ? b->n - first : BOOK_BLOCK;
@@ -174,7 +285,7 @@ static ms_status write_book(ms_h5out *h, const ms_config *cfg, const ms_book *sh
       }
       row->notional = g;
     }
-    s = ms_h5out_write_book_rows(h, rows, first, cnt, err);
+    s = ms_h5out_write_book_rows(h, id, rows, first, cnt, err);
   }
   free(rows);
   ms_book_free(own);
@@ -211,78 +322,101 @@ static ms_status one_path(const ms_config *cfg, ms_engine *e, thread_buf *tb, in
   return MS_OK;
 }
 
-/* Run every path of @p cfg into the datasets @p h has open; the summaries
- * stay in @p rs->rows. @p done / @p total scale the progress reports. */
-static ms_status run_paths(const ms_config *cfg, const ms_run_opts *opts, run_state *rs, ms_h5out *h,
-                           int nthreads, int64_t done, int64_t total, ms_error *err) {
-  int64_t batch = cfg->output.chunk_paths;
-  if (batch > cfg->paths) batch = cfg->paths;
-  int64_t traced = cfg->output.timeseries.paths < cfg->paths ? cfg->output.timeseries.paths : cfg->paths;
-  ms_status s = write_book(h, cfg, rs->book, err);
-  for (int64_t first = 0; !s && first < cfg->paths; first += batch) {
-    int64_t n = cfg->paths - first < batch ? cfg->paths - first : batch;
-    const volatile sig_atomic_t *cancel = opts->cancel;
-    ms_path_summary *rows = rs->rows + first;
-    ms_status *st = rs->st;
-    ms_error *errs = rs->errs;
-    ms_engine **eng = rs->eng;
-    ms_trace *traces = rs->traces;
-    thread_buf *tb = rs->tb;
-    path_slot *slots = rs->slots;
-    for (int i = 0; i < nthreads; i++) { tb[i].nliq = 0; tb[i].cas.n = 0; }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) default(none) \
-    shared(cfg, cancel, rows, st, errs, eng, traces, traced, tb, slots) firstprivate(first, n)
-    for (int64_t i = 0; i < n; i++) {
-      if (cancel && *cancel) { st[i] = MS_ERR_CANCELLED; continue; }
-      uint64_t p = (uint64_t)(first + i);
-      int th = omp_get_thread_num();
-      ms_trace *tr = (int64_t)p < traced ? &traces[(int64_t)p - first] : NULL;
-      st[i] = one_path(cfg, eng[th], &tb[th], th, p, &rows[i], tr, &slots[i], &errs[i]);
-    }
+/* Run path @p p of every cell on the calling thread, in plan order, so that
+ * the cells sharing an exogenous path record it once and replay it. */
+static void path_all_cells(run_plan *pl, int64_t i, uint64_t p, int th, const volatile sig_atomic_t *cancel) {
+  pl->st[i] = MS_OK;
+  for (int k = 0; k < pl->ncells; k++) {
+    int c = pl->order[k];
+    cell_state *cs = &pl->cells[c];
+    if (cancel && *cancel) { pl->st[i] = MS_ERR_CANCELLED; return; }
+    ms_engine_use_tape(cs->eng[th], cs->tape_mode ? pl->tapes[th] : NULL, cs->tape_mode);
+    int64_t first = (int64_t)p - i;
+    ms_trace *tr = (int64_t)p < cs->traced ? &cs->traces[i] : NULL;
+    ms_status s = one_path(cs->spec->cfg, cs->eng[th], &cs->tb[th], th, p, &cs->rows[first + i], tr,
+                           &cs->slots[i], &pl->errs[i]);
+    if (s) { pl->st[i] = s; pl->failed[i] = c; return; } /* a failed recording leaves nothing to replay */
+  }
+}
+
+/* Write what cell @p c's paths first .. first + n - 1 produced, in path order. */
+static ms_status write_batch(ms_h5out *h, cell_state *cs, int64_t first, int64_t n, ms_error *err) {
+  ms_status s = ms_h5out_write_summary(h, cs->h5id, cs->rows + first, first, n, err);
+  for (int64_t i = 0; !s && i < n; i++) {
+    const path_slot *sl = &cs->slots[i];
+    const thread_buf *tb = &cs->tb[sl->thread];
+    s = ms_h5out_append_cascades(h, cs->h5id, tb->cas.v + sl->cas_off, sl->cas_n, err);
+    if (!s && sl->liq_n) s = ms_h5out_append_liquidations(h, cs->h5id, tb->liq + sl->liq_off, sl->liq_n, err);
+    if (!s && first + i < cs->traced) s = ms_h5out_write_trace(h, cs->h5id, first + i, &cs->traces[i], err);
+  }
+  return s;
+}
+
+/* Run every path of every cell of @p pl into @p h; the summaries stay in
+ * each cell's rows. Batches of paths run in parallel, each thread taking
+ * whole paths (all cells of one path), and are written in path order. */
+static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms_error *err) {
+  ms_status s = MS_OK;
+  for (int c = 0; !s && c < pl->ncells; c++) {
+    cell_state *cs = &pl->cells[c];
+    const char *leaf = cs->spec->leaf;
+    s = ms_h5out_add_run(h, cs->spec->parent, leaf, cs->spec->cfg, cs->spec->timeseries ? MS_H5_TIMESERIES : 0u,
+                         cs->spec->attrs, &cs->h5id, err);
+    if (!s && cs->spec->book) s = write_book(h, cs->h5id, cs->spec->cfg, cs->book, err);
+    s = cell_fail(cs->spec, s, err);
+  }
+  const volatile sig_atomic_t *cancel = opts->cancel;
+  int nthreads = pl->nthreads;
+  for (int64_t first = 0; !s && first < pl->paths; first += pl->batch) {
+    int64_t n = pl->paths - first < pl->batch ? pl->paths - first : pl->batch;
+    for (int c = 0; c < pl->ncells; c++)
+      for (int i = 0; i < nthreads; i++) { pl->cells[c].tb[i].nliq = 0; pl->cells[c].tb[i].cas.n = 0; }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) default(none) shared(pl, cancel) \
+    firstprivate(first, n)
+    for (int64_t i = 0; i < n; i++) path_all_cells(pl, i, (uint64_t)(first + i), omp_get_thread_num(), cancel);
     /* The first failure in path order decides the message. */
     for (int64_t i = 0; i < n && !s; i++) {
-      if (st[i] == MS_ERR_CANCELLED) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
-      else if (st[i]) { *err = errs[i]; s = st[i]; }
+      if (pl->st[i] == MS_ERR_CANCELLED) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
+      else if (pl->st[i]) { *err = pl->errs[i]; s = cell_fail(pl->cells[pl->failed[i]].spec, pl->st[i], err); }
     }
-    if (!s && opts->cancel && *opts->cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
-    if (!s) s = ms_h5out_write_summary(h, rows, first, n, err);
-    for (int64_t i = 0; !s && i < n; i++) {
-      const path_slot *sl = &slots[i];
-      s = ms_h5out_append_cascades(h, tb[sl->thread].cas.v + sl->cas_off, sl->cas_n, err);
-      if (!s && sl->liq_n)
-        s = ms_h5out_append_liquidations(h, tb[sl->thread].liq + sl->liq_off, sl->liq_n, err);
-      if (!s && first + i < traced) s = ms_h5out_write_trace(h, first + i, &traces[i], err);
+    if (!s && cancel && *cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
+    for (int c = 0; !s && c < pl->ncells; c++) {
+      s = write_batch(h, &pl->cells[c], first, n, err);
+      if (pl->cells[c].tape_mode == MS_TAPE_REPLAY) pl->replayed += n;
     }
-    if (!s && opts->progress) opts->progress(opts->progress_ctx, done + first + n, total);
+    if (!s && opts->progress) opts->progress(opts->progress_ctx, first + n, pl->paths);
   }
   return s;
 }
 
 static int nthreads_of(const ms_run_opts *opts) { return opts->threads > 0 ? opts->threads : omp_get_max_threads(); }
 
-static int64_t batch_of(const ms_config *cfg) {
-  return cfg->output.chunk_paths < cfg->paths ? cfg->output.chunk_paths : cfg->paths;
-}
-
-ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *report,
-                 ms_error *err) {
-  double t0 = now_s();
-  int nthreads = nthreads_of(opts);
-  run_state rs;
-  ms_h5out *h = NULL;
-  ms_status s = state_init(&rs, cfg, nthreads, batch_of(cfg), err);
-  ms_h5_meta meta = {opts->command};
-  if (!s) s = ms_h5out_create(&h, opts->output, cfg, &meta, err);
-  if (!s) s = run_paths(cfg, opts, &rs, h, nthreads, 0, cfg->paths, err);
-  if (!s) s = ms_stats_compute(&report->stats, cfg, rs.rows, cfg->paths, err);
-  if (!s) s = ms_h5out_write_stats(h, &report->stats, err);
+/* The end of every run: the cancel check, then the rename into place. */
+static ms_status finish(ms_h5out *h, const ms_run_opts *opts, ms_status s, ms_error *err) {
   if (!s && opts->cancel && *opts->cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
   if (!s) {
     s = ms_h5out_commit(h, err);
     h = NULL;
   }
   ms_h5out_abort(h);
-  state_free(&rs);
+  return s;
+}
+
+ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *report,
+                 ms_error *err) {
+  double t0 = now_s();
+  int nthreads = nthreads_of(opts);
+  run_plan pl;
+  ms_h5out *h = NULL;
+  cell_spec spec = {.cfg = cfg, .timeseries = 1, .book = 1};
+  ms_h5_meta meta = {opts->command};
+  ms_status s = plan_init(&pl, &spec, 1, nthreads, err);
+  if (!s) s = ms_h5out_create(&h, opts->output, cfg, &meta, err);
+  if (!s) s = run_cells(&pl, opts, h, err);
+  if (!s) s = ms_stats_compute(&report->stats, cfg, pl.cells[0].rows, cfg->paths, err);
+  if (!s) s = ms_h5out_write_stats(h, pl.cells[0].h5id, &report->stats, err);
+  s = finish(h, opts, s, err);
+  plan_free(&pl);
   report->paths = cfg->paths;
   report->threads = nthreads;
   report->seconds = now_s() - t0;
@@ -333,35 +467,38 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
       return ms_error_set(err, MS_ERR_INPUT,
                           "--compare %s: the compared runs must share paths and seed (they are paired path by "
                           "path); compare any other key", key);
-  ms_path_summary *rows[MS_MAX_CELLS] = {0};
+  cell_spec spec[MS_MAX_CELLS];
+  char labels[MS_MAX_CELLS][320];
+  const char *attrs[MS_MAX_CELLS][3];
+  for (int c = 0; c < ncells; c++) {
+    snprintf(labels[c], sizeof labels[c], "--compare %s, value %s", key, values[c]);
+    attrs[c][0] = "value";
+    attrs[c][1] = values[c];
+    attrs[c][2] = NULL;
+    spec[c] = (cell_spec){.cfg = cfgs[c], .label = labels[c], .parent = "models", .leaf = values[c],
+                          .attrs = attrs[c], .timeseries = 1, .book = 1};
+    snprintf(rep->values[c], sizeof rep->values[c], "%s", values[c]);
+  }
+  run_plan pl;
   ms_h5out *h = NULL;
   ms_h5_meta meta = {opts->command};
-  ms_status s = ms_h5out_create_compare(&h, opts->output, cfgs[0], &meta, key, err);
+  ms_status s = plan_init(&pl, spec, ncells, nthreads, err);
+  if (!s) s = ms_h5out_create(&h, opts->output, cfgs[0], &meta, err);
+  if (!s) s = ms_h5out_root_attr(h, "compare", key, err);
+  if (!s) s = run_cells(&pl, opts, h, err);
   for (int c = 0; !s && c < ncells; c++) {
-    run_state rs;
-    double tc = now_s();
-    snprintf(rep->values[c], sizeof rep->values[c], "%s", values[c]);
-    s = state_init(&rs, cfgs[c], nthreads, batch_of(cfgs[c]), err);
-    if (!s) s = ms_h5out_begin_cell(h, values[c], cfgs[c], err);
-    if (!s) s = run_paths(cfgs[c], opts, &rs, h, nthreads, (int64_t)c * paths, (int64_t)ncells * paths, err);
-    if (!s) s = ms_stats_compute(&rep->stats[c], cfgs[c], rs.rows, paths, err);
-    if (!s) s = ms_h5out_write_stats(h, &rep->stats[c], err);
-    if (!s) s = efficiency(cfgs[c], rs.book, &rep->efficiency[c], err);
-    if (!s) s = ms_h5out_end_cell(h, err);
-    if (!s) { rows[c] = rs.rows; rs.rows = NULL; } /* kept for the paired differences */
-    state_free(&rs);
-    rep->cell_seconds[c] = now_s() - tc;
+    s = ms_stats_compute(&rep->stats[c], cfgs[c], pl.cells[c].rows, paths, err);
+    if (!s) s = ms_h5out_write_stats(h, pl.cells[c].h5id, &rep->stats[c], err);
+    if (!s) s = efficiency(cfgs[c], pl.cells[c].book, &rep->efficiency[c], err);
+    rep->cell_seconds[c] = NAN; /* the cells of a path run together */
     rep->ncells = c + 1;
   }
-  for (int c = 1; !s && c < ncells; c++) rep->ndiffs = ms_stats_paired(cfgs[0], rows[0], rows[c], paths, rep->diffs[c]);
+  for (int c = 1; !s && c < ncells; c++)
+    rep->ndiffs = ms_stats_paired(cfgs[0], pl.cells[0].rows, pl.cells[c].rows, paths, rep->diffs[c]);
   if (!s) s = ms_h5out_write_compare(h, rep, err);
-  if (!s && opts->cancel && *opts->cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
-  if (!s) {
-    s = ms_h5out_commit(h, err);
-    h = NULL;
-  }
-  ms_h5out_abort(h);
-  for (int c = 0; c < MS_MAX_CELLS; c++) free(rows[c]);
+  s = finish(h, opts, s, err);
+  rep->replayed = pl.replayed;
+  plan_free(&pl);
   rep->seconds = now_s() - t0;
   return s;
 }

@@ -641,6 +641,89 @@ static const ms_field output_fields[] = {
 static const ms_schema output_schema = {"output", output_fields, N(output_fields), NULL,
                                         "What goes into the result file besides the summaries."};
 
+/* ------------------------------------------------------------- assertions */
+
+static const char *const op_texts[] = {"<", "<=", ">", ">=", "==", "!="};
+
+const char *ms_assert_op_text(int op) { return op >= 0 && op < (int)N(op_texts) ? op_texts[op] : "?"; }
+
+/* "STATISTIC OP VALUE": a dotted name, a comparison, a number (or a
+ * duration, taken in seconds like the summary's times). Whether the name is
+ * a statistic the run produces is checked by the driver, which knows them. */
+static ms_status check_assertion(void *obj, ms_check *ck) {
+  ms_assertion_cfg *a = obj;
+  const char *p = a->text;
+  while (isspace((unsigned char)*p)) p++;
+  const char *b = p;
+  while (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-') p++;
+  size_t len = (size_t)(p - b);
+  const char *usage = "expected STATISTIC OP VALUE, e.g. \"insolvency.probability < 0.01\" or "
+                      "\"bad_debt.q99 <= 250000\" (OP: <, <=, >, >=, ==, !=)";
+  if (len == 0 || len >= sizeof a->statistic || !memchr(b, '.', len) || b[len - 1] == '.' || b[0] == '.')
+    return ms_check_fail(ck, NULL, "%s (got \"%s\")", usage, a->text);
+  memcpy(a->statistic, b, len);
+  a->statistic[len] = '\0';
+  while (isspace((unsigned char)*p)) p++;
+  a->op = -1;
+  for (int k = (int)N(op_texts) - 1; k >= 0; k--) { /* two-character operators first */
+    size_t ol = strlen(op_texts[k]);
+    if (strncmp(p, op_texts[k], ol) == 0 && (a->op < 0 || ol > strlen(op_texts[a->op]))) a->op = k;
+  }
+  if (a->op < 0) return ms_check_fail(ck, NULL, "%s (got \"%s\")", usage, a->text);
+  p += strlen(op_texts[a->op]);
+  while (isspace((unsigned char)*p)) p++;
+  char val[64];
+  size_t vl = strlen(p);
+  while (vl > 0 && isspace((unsigned char)p[vl - 1])) vl--;
+  if (vl == 0 || vl >= sizeof val) return ms_check_fail(ck, NULL, "%s (got \"%s\")", usage, a->text);
+  memcpy(val, p, vl);
+  val[vl] = '\0';
+  int64_t ms;
+  if (ms_units_parse_number(val, &a->threshold) != 0) {
+    if (ms_units_parse_duration(val, &ms) != 0)
+      return ms_check_fail(ck, NULL, "the value must be a number such as 0.01, 2.5e5 or a duration such as "
+                                     "10m (got \"%s\")", val);
+    a->threshold = (double)ms / 1000.0;
+  }
+  if (!isfinite(a->threshold)) return ms_check_fail(ck, NULL, "the value must be finite (got \"%s\")", val);
+  if (ck->node) ms_ynode_where(ck->node, a->where, sizeof a->where);
+  else snprintf(a->where, sizeof a->where, "%s", ck->src);
+  return MS_OK;
+}
+
+static const ms_field assertion_fields[] = {
+    {.name = "assert", .kind = MS_F_STRING, .offset = OFF(ms_assertion_cfg, text), .def = "\"\"",
+     .str_size = 256, .doc = "STATISTIC OP VALUE: a /stats entry (`insolvency.probability`, `bad_debt.q99`, "
+                             "`amplification.mean`, ...), one of < <= > >= == !=, a number"},
+    {.name = "confidence", .kind = MS_F_NUMBER, .offset = OFF(ms_assertion_cfg, confidence), .def = "0",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "0: the estimate decides; else the statistic's whole interval at this level must satisfy "
+            "the comparison (means, probabilities and quantiles have intervals)"},
+};
+static const ms_schema assertion_schema = {
+    "assertion", assertion_fields, N(assertion_fields), check_assertion,
+    "One assertion: `- insolvency.probability < 0.01` or `- {assert: \"insolvency.probability < 0.01\", "
+    "confidence: 0.95}`. `marginsim check` exits 1 when one fails; `run` and `sweep` report them."};
+
+/* ------------------------------------------------------------------ sweep */
+
+static const ms_field sweep_fields[] = {
+    {.name = "grid", .kind = MS_F_STRLIST, .offset = OFF(ms_sweep_cfg, grid), .def = "[]",
+     .count_offset = OFF(ms_sweep_cfg, ngrid), .max_items = MS_MAX_GRID, .str_size = MS_GRID_TEXT,
+     .doc = "axes, as for --grid: `KEY=V1,V2,...` or `KEY=FROM:TO:STEP`"},
+    {.name = "baseline", .kind = MS_F_STRING, .offset = OFF(ms_sweep_cfg, baseline), .def = "\"\"",
+     .str_size = MS_GRID_TEXT, .doc = "the cell differences are taken against, as for --baseline "
+                                      "(`KEY=V,...`); empty: the first cell"},
+    {.name = "show", .kind = MS_F_STRLIST, .offset = OFF(ms_sweep_cfg, show), .def = "[]",
+     .count_offset = OFF(ms_sweep_cfg, nshow), .max_items = MS_MAX_SHOW, .str_size = MS_STAT_NAME_MAX,
+     .doc = "headline statistics of the summary table, as for --show; empty: insolvency.probability, "
+            "bad_debt.mean, bad_debt.q99, liquidated_notional.mean, largest_cascade_notional.q99, "
+            "amplification.mean"},
+};
+static const ms_schema sweep_schema = {"sweep", sweep_fields, N(sweep_fields), NULL,
+                                       "What `marginsim sweep SCENARIO` runs when no --grid is given; "
+                                       "`run` ignores it."};
+
 /* -------------------------------------------------------------------- top */
 
 static ms_status check_top(void *obj, ms_check *ck) {
@@ -691,6 +774,12 @@ static const ms_field top_fields[] = {
      .doc = "cascade statistics"},
     {.name = "output", .kind = MS_F_SECTION, .offset = OFF(ms_config, output), .sub = &output_schema,
      .doc = "result-file options"},
+    {.name = "assertions", .kind = MS_F_LIST, .offset = OFF(ms_config, assertions), .def = "[]",
+     .sub = &assertion_schema, .count_offset = OFF(ms_config, nassertions), .max_items = MS_MAX_ASSERTIONS,
+     .item_size = sizeof(ms_assertion_cfg), .shorthand = "assert",
+     .doc = "statements about /stats that `marginsim check` tests"},
+    {.name = "sweep", .kind = MS_F_SECTION, .offset = OFF(ms_config, sweep), .sub = &sweep_schema,
+     .doc = "the grid of `marginsim sweep`"},
 };
 static const ms_schema top_schema = {"", top_fields, N(top_fields), check_top, NULL};
 

@@ -368,6 +368,30 @@ ms_status ms_check_fail(ms_check *ck, const char *rel, const char *fmt, ...) {
   return fail_at(ck->err, best, ck->src, full, "%s", msg);
 }
 
+/* A scalar list item that stands for {shorthand: item} (see ms_field). */
+static ms_status load_shorthand(const ms_schema *s, const char *shorthand, void *obj, const ms_ynode *node,
+                                const char *path, const char *src, void *root, ms_error *err) {
+  for (size_t i = 0; i < s->nfields; i++) {
+    const ms_field *f = &s->fields[i];
+    char fp[640];
+    join_path(fp, sizeof fp, path, f->name);
+    ms_status st;
+    if (strcmp(f->name, shorthand) == 0) {
+      st = load_field(f, obj, node, fp, src, root, err);
+    } else {
+      ms_ynode *dn = NULL;
+      assert(f->def && "every key has a default");
+      st = ms_ytree_parse(&dn, f->def, strlen(f->def), "(default)", err);
+      if (!st) st = load_field(f, obj, dn, fp, src, root, err);
+      ms_ynode_free(dn);
+    }
+    if (st) return st;
+  }
+  if (!s->check) return MS_OK;
+  ms_check ck = {root, node, path, src, err};
+  return s->check(obj, &ck);
+}
+
 ms_status ms_schema_load(const ms_schema *s, void *obj, const ms_ynode *node, const char *path,
                          const char *src, void *root, ms_error *err) {
   if (node && node->kind != MS_Y_MAP) {
@@ -491,8 +515,11 @@ static ms_status load_field(const ms_field *f, void *obj, const ms_ynode *n, con
     for (size_t i = 0; i < n->n; i++) {
       char ip[560];
       snprintf(ip, sizeof ip, "%s[%zu]", path, i);
-      if ((s = ms_schema_load(f->sub, base + i * f->item_size, n->vals[i], ip, src, root, err)))
-        return s;
+      if (f->shorthand && n->vals[i]->kind == MS_Y_SCALAR)
+        s = load_shorthand(f->sub, f->shorthand, base + i * f->item_size, n->vals[i], ip, src, root, err);
+      else
+        s = ms_schema_load(f->sub, base + i * f->item_size, n->vals[i], ip, src, root, err);
+      if (s) return s;
     }
     return MS_OK;
   }

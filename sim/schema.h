@@ -75,6 +75,9 @@ typedef struct ms_field {
   ms_field_kind elem;            /* DIST: NUMBER or DURATION parameters */
   const char *unit;              /* for the docs: "USD", "annualised", ... */
   const char *doc;               /* one line for the docs */
+  /* LIST: a scalar item stands for a mapping that sets only this field of
+   * the item ("- text" for "- {assert: text}"); NULL: items are mappings. */
+  const char *shorthand;
 } ms_field;
 
 typedef struct ms_check ms_check;

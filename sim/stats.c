@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_cdf.h>
+
 #include "heap.h"
 
 #define Z95 1.959963984540054
@@ -136,6 +138,21 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* Distribution-free interval of the q quantile of sorted x (Conover,
+ * Practical Nonparametric Statistics, 3.2): the order statistics of 1-based
+ * ranks n q -/+ z sqrt(n q (1-q)), rounded up. */
+static void quantile_interval(const double *x, int64_t n, double q, double z, double *lo, double *hi) {
+  if (n <= 0) { *lo = *hi = NAN; return; }
+  double c = (double)n * q, w = z * sqrt((double)n * q * (1.0 - q));
+  int64_t a = (int64_t)ceil(c - w), b = (int64_t)ceil(c + w);
+  if (a < 1) a = 1;
+  if (b > n) b = n;
+  if (a > n) a = n;
+  if (b < 1) b = 1;
+  *lo = x[a - 1];
+  *hi = x[b - 1];
+}
+
 static void aggregate(ms_stat_row *r, double *x, int64_t n) {
   /* x holds the finite values (n of them); it is sorted here. */
   r->n = n;
@@ -159,14 +176,7 @@ static void aggregate(ms_stat_row *r, double *x, int64_t n) {
   for (int j = 0; j < MS_NQUANT; j++) {
     double q = ms_stats_quantile_levels[j];
     r->q[j] = ms_stats_quantile_sorted(x, n, q);
-    /* Order-statistic interval (Conover, Practical Nonparametric Statistics, 3.2):
-     * 1-based ranks n q -/+ z sqrt(n q (1-q)), rounded up. */
-    double c = (double)n * q, w = Z95 * sqrt((double)n * q * (1.0 - q));
-    int64_t lo = (int64_t)ceil(c - w), hi = (int64_t)ceil(c + w);
-    if (lo < 1) lo = 1;
-    if (hi > n) hi = n;
-    r->q_lo[j] = x[lo - 1];
-    r->q_hi[j] = x[hi - 1];
+    quantile_interval(x, n, q, Z95, &r->q_lo[j], &r->q_hi[j]);
   }
   int64_t tail = (int64_t)ceil(0.01 * (double)n);
   double ts = 0.0;
@@ -341,44 +351,191 @@ static const paired_def paired_defs[] = {
     {"bad_debt", 0, "bad_debt_any"},
 };
 
+/* One paired difference: per path (other - base), over paths where both
+ * values are finite; indicators (value > threshold) when @p threshold >= 0. */
+static void paired_one(const ms_column *c, double threshold, const ms_path_summary *base,
+                       const ms_path_summary *other, int64_t n, ms_diff_row *r) {
+  r->probability = threshold >= 0;
+  double sa = 0, sb = 0, sd = 0;
+  int64_t m = 0;
+  for (int64_t p = 0; p < n; p++) {
+    double a = ms_stats_value(c, &base[p]), b = ms_stats_value(c, &other[p]);
+    if (!isfinite(a) || !isfinite(b)) continue;
+    if (r->probability) { a = a > threshold; b = b > threshold; }
+    sa += a;
+    sb += b;
+    sd += b - a;
+    m++;
+  }
+  r->n = m;
+  if (m == 0) {
+    r->baseline = r->other = r->diff = r->lo = r->hi = r->unpaired_lo = r->unpaired_hi = NAN;
+    return;
+  }
+  r->baseline = sa / (double)m;
+  r->other = sb / (double)m;
+  r->diff = sd / (double)m;
+  double sdd = 0, saa = 0, sbb = 0;
+  for (int64_t p = 0; p < n; p++) {
+    double a = ms_stats_value(c, &base[p]), b = ms_stats_value(c, &other[p]);
+    if (!isfinite(a) || !isfinite(b)) continue;
+    if (r->probability) { a = a > threshold; b = b > threshold; }
+    sdd += (b - a - r->diff) * (b - a - r->diff);
+    saa += (a - r->baseline) * (a - r->baseline);
+    sbb += (b - r->other) * (b - r->other);
+  }
+  double mm = (double)m;
+  double se = m > 1 ? sqrt(sdd / (mm - 1) / mm) : NAN;
+  double se_u = m > 1 ? sqrt(saa / (mm - 1) / mm + sbb / (mm - 1) / mm) : NAN;
+  r->lo = r->diff - Z95 * se;
+  r->hi = r->diff + Z95 * se;
+  r->unpaired_lo = r->diff - Z95 * se_u;
+  r->unpaired_hi = r->diff + Z95 * se_u;
+}
+
+static const ms_column *find_col(const ms_column *cols, int nc, const char *name) {
+  for (int i = 0; i < nc; i++)
+    if (strcmp(cols[i].name, name) == 0) return &cols[i];
+  return NULL;
+}
+
 int ms_stats_paired(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other, int64_t n,
                     ms_diff_row *out) {
   ms_column cols[MS_MAX_COLUMNS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;
   for (size_t j = 0; j < sizeof paired_defs / sizeof paired_defs[0] && k < MS_MAX_DIFFS; j++) {
-    const ms_column *c = NULL;
-    for (int i = 0; i < nc; i++)
-      if (strcmp(cols[i].name, paired_defs[j].column) == 0) c = &cols[i];
+    const ms_column *c = find_col(cols, nc, paired_defs[j].column);
     if (!c) continue;
     ms_diff_row *r = &out[k++];
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", paired_defs[j].name);
-    r->probability = paired_defs[j].threshold >= 0;
-    double sa = 0, sb = 0, sd = 0, sdd = 0;
-    int64_t m = 0;
-    for (int64_t p = 0; p < n; p++) {
-      double a = ms_stats_value(c, &base[p]), b = ms_stats_value(c, &other[p]);
-      if (!isfinite(a) || !isfinite(b)) continue;
-      if (r->probability) { a = a > paired_defs[j].threshold; b = b > paired_defs[j].threshold; }
-      sa += a;
-      sb += b;
-      sd += b - a;
-      m++;
-    }
-    r->n = m;
-    if (m == 0) { r->baseline = r->other = r->diff = r->lo = r->hi = NAN; continue; }
-    r->baseline = sa / (double)m;
-    r->other = sb / (double)m;
-    r->diff = sd / (double)m;
-    for (int64_t p = 0; p < n; p++) {
-      double a = ms_stats_value(c, &base[p]), b = ms_stats_value(c, &other[p]);
-      if (!isfinite(a) || !isfinite(b)) continue;
-      if (r->probability) { a = a > paired_defs[j].threshold; b = b > paired_defs[j].threshold; }
-      sdd += (b - a - r->diff) * (b - a - r->diff);
-    }
-    double se = m > 1 ? sqrt(sdd / (double)(m - 1) / (double)m) : NAN;
-    r->lo = r->diff - Z95 * se;
-    r->hi = r->diff + Z95 * se;
+    paired_one(c, paired_defs[j].threshold, base, other, n, r);
   }
   return k;
+}
+
+int ms_stats_paired_all(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
+                        int64_t n, ms_diff_row *out, int max) {
+  ms_column cols[MS_MAX_COLUMNS];
+  int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;
+  for (int c = 0; c < nc && k < max; c++) {
+    if (strcmp(cols[c].name, "path") == 0) continue;
+    ms_diff_row *r = &out[k++];
+    memset(r, 0, sizeof *r);
+    memcpy(r->name, cols[c].name, sizeof r->name);
+    paired_one(&cols[c], -1, base, other, n, r);
+  }
+  for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0] && k < max; j++) {
+    const ms_column *c = find_col(cols, nc, prob_defs[j].column);
+    if (!c) continue;
+    ms_diff_row *r = &out[k++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", prob_defs[j].name);
+    paired_one(c, prob_defs[j].threshold, base, other, n, r);
+  }
+  return k;
+}
+
+/* ---- statistics by name ---- */
+
+static const char *const stat_fields[] = {"mean", "sd", "min", "max", "q50", "q90", "q99", "q999", "es99", "n",
+                                          NULL};
+
+/* Split "a.b.c" at the last dot. */
+static int split_name(const char *name, char *row, size_t rowlen, const char **field) {
+  const char *dot = strrchr(name, '.');
+  if (!dot || dot == name || !dot[1] || (size_t)(dot - name) >= rowlen) return -1;
+  memcpy(row, name, (size_t)(dot - name));
+  row[dot - name] = '\0';
+  *field = dot + 1;
+  return 0;
+}
+
+int ms_stats_known(const ms_config *cfg, const char *name, char *msg, size_t len) {
+  ms_column cols[MS_MAX_COLUMNS];
+  int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS);
+  char row[MS_COL_NAME_MAX];
+  const char *field = NULL;
+  int ok = 0;
+  if (split_name(name, row, sizeof row, &field) == 0) {
+    for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0]; j++)
+      if (strcmp(row, prob_defs[j].name) == 0 && strcmp(field, "probability") == 0) ok = 1;
+    const ms_column *c = find_col(cols, nc, row);
+    if (c && strcmp(row, "path") != 0)
+      for (int i = 0; stat_fields[i]; i++)
+        if (strcmp(field, stat_fields[i]) == 0) ok = 1;
+  }
+  if (ok) return 0;
+  size_t k = 0;
+  k += (size_t)snprintf(msg + k, len - k, "unknown statistic '%s'; known: COLUMN.FIELD with FIELD one of ", name);
+  for (int i = 0; stat_fields[i] && k < len; i++)
+    k += (size_t)snprintf(msg + k, len - k, "%s%s", i ? ", " : "", stat_fields[i]);
+  if (k < len) k += (size_t)snprintf(msg + k, len - k, " and COLUMN one of ");
+  for (int c = 1; c < nc && k < len; c++) /* column 0 is the path index */
+    k += (size_t)snprintf(msg + k, len - k, "%s%s", c > 1 ? ", " : "", cols[c].name);
+  if (k < len) k += (size_t)snprintf(msg + k, len - k, "; or EVENT.probability with EVENT one of ");
+  for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0] && k < len; j++)
+    k += (size_t)snprintf(msg + k, len - k, "%s%s", j ? ", " : "", prob_defs[j].name);
+  return -1;
+}
+
+ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_path_summary *rows, int64_t n,
+                            const char *name, double confidence, ms_stat_value *out, ms_error *err) {
+  char msg[2048], row[MS_COL_NAME_MAX];
+  const char *field = NULL;
+  out->value = out->lo = out->hi = NAN;
+  out->has_interval = 0;
+  out->n = 0;
+  if (ms_stats_known(cfg, name, msg, sizeof msg) || split_name(name, row, sizeof row, &field))
+    return ms_error_set(err, MS_ERR_INPUT, "%s", msg);
+  double z = confidence > 0 ? gsl_cdf_ugaussian_Pinv(0.5 + 0.5 * confidence) : Z95;
+  if (strcmp(field, "probability") == 0) {
+    const ms_prob_row *p = ms_stats_find_prob(st, row);
+    if (!p) return ms_error_set(err, MS_ERR_INTERNAL, "statistic %s: not computed", name);
+    out->value = p->p;
+    out->n = p->n;
+    out->has_interval = 1;
+    ms_stats_wilson(p->k, p->n, z, &out->lo, &out->hi);
+    return MS_OK;
+  }
+  const ms_stat_row *r = ms_stats_find(st, row);
+  if (!r) return ms_error_set(err, MS_ERR_INTERNAL, "statistic %s: not computed", name);
+  out->n = r->n;
+  if (strcmp(field, "n") == 0) { out->value = (double)r->n; return MS_OK; }
+  if (strcmp(field, "sd") == 0) { out->value = r->sd; return MS_OK; }
+  if (strcmp(field, "min") == 0) { out->value = r->min; return MS_OK; }
+  if (strcmp(field, "max") == 0) { out->value = r->max; return MS_OK; }
+  if (strcmp(field, "es99") == 0) { out->value = r->es99; return MS_OK; }
+  if (strcmp(field, "mean") == 0) {
+    out->value = r->mean;
+    out->has_interval = r->n > 1;
+    double se = r->n > 1 ? r->sd / sqrt((double)r->n) : NAN;
+    out->lo = r->mean - z * se;
+    out->hi = r->mean + z * se;
+    return MS_OK;
+  }
+  int j = -1;
+  for (int q = 0; q < MS_NQUANT; q++) {
+    static const char *const qn[MS_NQUANT] = {"q50", "q90", "q99", "q999"};
+    if (strcmp(field, qn[q]) == 0) j = q;
+  }
+  if (j < 0) return ms_error_set(err, MS_ERR_INTERNAL, "statistic %s: no such field", name);
+  out->value = r->q[j];
+  if (r->n == 0) return MS_OK;
+  /* The interval at another level needs the order statistics again. */
+  ms_column cols[MS_MAX_COLUMNS];
+  int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS);
+  const ms_column *c = find_col(cols, nc, row);
+  double *x = malloc((size_t)(n > 0 ? n : 1) * sizeof *x);
+  if (!x) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  int64_t k = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double v = ms_stats_value(c, &rows[i]);
+    if (isfinite(v)) x[k++] = v;
+  }
+  qsort(x, (size_t)k, sizeof *x, cmp_double);
+  quantile_interval(x, k, ms_stats_quantile_levels[j], z, &out->lo, &out->hi);
+  out->has_interval = 1;
+  free(x);
+  return MS_OK;
 }

@@ -130,6 +130,14 @@ void ms_engine_free(ms_engine *e);
 ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, ms_trace *trace,
                              ms_error *err);
 
+struct ms_pricetape;
+
+/**
+ * Record the exogenous ticks of the next paths on @p tape, or replay them
+ * from it (see ms_pricepath_use_tape); MS_TAPE_OFF (0) with NULL: neither.
+ */
+void ms_engine_use_tape(ms_engine *e, struct ms_pricetape *tape, int mode);
+
 /** The liquidation records of the last path (valid until the next run). */
 ms_liq_record *ms_engine_records(ms_engine *e, size_t *n);
 

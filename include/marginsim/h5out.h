@@ -23,26 +23,36 @@ typedef struct ms_h5_meta {
   const char *command;      /* the command line */
 } ms_h5_meta;
 
-/** Create the temporary file, its root attributes and the datasets. */
+/** Create the temporary file and its root attributes (describing @p cfg). */
 ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg,
                           const ms_h5_meta *meta, ms_error *err);
 
+/** A string / int64 attribute on the root group. */
+ms_status ms_h5out_root_attr(ms_h5out *h, const char *name, const char *value, ms_error *err);
+ms_status ms_h5out_root_attr_i64(ms_h5out *h, const char *name, int64_t value, ms_error *err);
+
+/** ms_h5out_add_run() flags. */
+#define MS_H5_TIMESERIES 1u  /* the run has /timeseries */
+
 /**
- * A file for a comparison (marginsim run --compare KEY=V1,V2,...): root
- * attributes only, plus "compare" = KEY; each value's run then goes under
- * /models/<value> between ms_h5out_begin_cell and ms_h5out_end_cell.
+ * Open the datasets of one run of @p cfg (paths/summary, cascades,
+ * liquidations when output.liquidations, timeseries with MS_H5_TIMESERIES):
+ * at the root when @p leaf is NULL, else in group "<parent>/<leaf>" (a '/'
+ * in @p leaf becomes '|'), which gets the attribute "config" and the
+ * (name, value) string pairs of the NULL-terminated @p attrs. Several runs
+ * can be open at once; *@p id names this one in the calls below. Closed by
+ * ms_h5out_close_run() or at commit.
  */
-ms_status ms_h5out_create_compare(ms_h5out **out, const char *path, const ms_config *cfg,
-                                  const ms_h5_meta *meta, const char *key, ms_error *err);
-ms_status ms_h5out_begin_cell(ms_h5out *h, const char *value, const ms_config *cfg, ms_error *err);
-ms_status ms_h5out_end_cell(ms_h5out *h, ms_error *err);
+ms_status ms_h5out_add_run(ms_h5out *h, const char *parent, const char *leaf, const ms_config *cfg,
+                           unsigned flags, const char *const *attrs, int *id, ms_error *err);
+void ms_h5out_close_run(ms_h5out *h, int id);
 
 /** Write summary rows for paths first .. first + n - 1. */
-ms_status ms_h5out_write_summary(ms_h5out *h, const ms_path_summary *rows, int64_t first, int64_t n,
+ms_status ms_h5out_write_summary(ms_h5out *h, int id, const ms_path_summary *rows, int64_t first, int64_t n,
                                  ms_error *err);
 
 /** Write the trace of traced path @p k (k < output.timeseries.paths). */
-ms_status ms_h5out_write_trace(ms_h5out *h, int64_t k, const ms_trace *tr, ms_error *err);
+ms_status ms_h5out_write_trace(ms_h5out *h, int id, int64_t k, const ms_trace *tr, ms_error *err);
 
 /** One row of /book: an account at the start of a path. */
 typedef struct ms_book_row {
@@ -63,20 +73,20 @@ typedef struct ms_book_row {
 } ms_book_row;
 
 /** Create /book for @p n accounts. */
-ms_status ms_h5out_create_book(ms_h5out *h, int64_t n, const char *margin_model, ms_error *err);
+ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margin_model, ms_error *err);
 
 /** Write rows first .. first + count - 1 of /book. */
-ms_status ms_h5out_write_book_rows(ms_h5out *h, const ms_book_row *rows, int64_t first, int64_t count,
+ms_status ms_h5out_write_book_rows(ms_h5out *h, int id, const ms_book_row *rows, int64_t first, int64_t count,
                                    ms_error *err);
 
 /** Append rows to /cascades. */
-ms_status ms_h5out_append_cascades(ms_h5out *h, const ms_cascade_record *c, size_t n, ms_error *err);
+ms_status ms_h5out_append_cascades(ms_h5out *h, int id, const ms_cascade_record *c, size_t n, ms_error *err);
 
 /** Append rows to /liquidations (when output.liquidations is on). */
-ms_status ms_h5out_append_liquidations(ms_h5out *h, const ms_liq_record *r, size_t n, ms_error *err);
+ms_status ms_h5out_append_liquidations(ms_h5out *h, int id, const ms_liq_record *r, size_t n, ms_error *err);
 
 /** Write /stats. */
-ms_status ms_h5out_write_stats(ms_h5out *h, const ms_stats *st, ms_error *err);
+ms_status ms_h5out_write_stats(ms_h5out *h, int id, const ms_stats *st, ms_error *err);
 
 /** Write /compare: paired differences against the first value and capital efficiency. */
 ms_status ms_h5out_write_compare(ms_h5out *h, const ms_compare_report *rep, ms_error *err);

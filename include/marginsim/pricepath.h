@@ -74,4 +74,36 @@ int ms_pricepath_regime(const ms_pricepath *pp);
 /** Tallies of the current path, with time in regime counted up to @p t. */
 void ms_pricepath_tally_at(const ms_pricepath *pp, int64_t t, ms_pricepath_tally *out);
 
+/*
+ * Tapes: the cells of a sweep or a comparison that share the price model
+ * run on identical exogenous paths (common random numbers), so the first
+ * cell of path p records the log price of every tick on a tape and the
+ * others replay it instead of drawing a Gaussian per tick. Regime switches
+ * and jumps stay live (their streams are cheap and their draws the same),
+ * so a replayed path is bit-identical to a generated one.
+ */
+typedef struct ms_pricetape ms_pricetape;
+
+typedef enum { MS_TAPE_OFF = 0, MS_TAPE_RECORD, MS_TAPE_REPLAY } ms_tape_mode;
+
+/** A tape for the ticks of one path of @p cfg (horizon / step doubles). */
+ms_status ms_pricetape_new(ms_pricetape **out, const ms_config *cfg, ms_error *err);
+
+/** Free; NULL is a no-op. */
+void ms_pricetape_free(ms_pricetape *t);
+
+/** Bytes a tape of @p cfg takes. */
+int64_t ms_pricetape_bytes(const ms_config *cfg);
+
+/**
+ * From the next ms_pricepath_start on: record the path's ticks on @p tape,
+ * replay them from it (it must hold the same seed and path, recorded by a
+ * model for which ms_pricepath_same_path() holds), or neither (MS_TAPE_OFF,
+ * @p tape NULL).
+ */
+void ms_pricepath_use_tape(ms_pricepath *pp, ms_pricetape *tape, ms_tape_mode mode);
+
+/** 1 if @p a and @p b generate the same exogenous path for every path index. */
+int ms_pricepath_same_path(const ms_config *a, const ms_config *b);
+
 #endif

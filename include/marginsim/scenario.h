@@ -245,6 +245,35 @@ typedef struct ms_output_cfg {
   int liquidations;      /* write /liquidations */
 } ms_output_cfg;
 
+#define MS_MAX_ASSERTIONS 64
+#define MS_STAT_NAME_MAX 96
+
+typedef enum { MS_OP_LT = 0, MS_OP_LE, MS_OP_GT, MS_OP_GE, MS_OP_EQ, MS_OP_NE } ms_assert_op;
+
+/** One line of the scenario's assertions: "STATISTIC OP VALUE". */
+typedef struct ms_assertion_cfg {
+  char text[256];        /* as written, e.g. "insolvency.probability < 0.01" */
+  double confidence;     /* 0: the point estimate decides; else the whole interval at this level must */
+  /* resolved from text, not keys */
+  char statistic[MS_STAT_NAME_MAX]; /* a /stats entry: "bad_debt.q99", "insolvency.probability" */
+  int op;                /* ms_assert_op */
+  double threshold;      /* in the statistic's unit (a duration is taken in seconds) */
+  char where[256];       /* "file:line:col" of the item, for later messages */
+} ms_assertion_cfg;
+
+#define MS_MAX_GRID 8
+#define MS_GRID_TEXT 512
+#define MS_MAX_SHOW 16
+
+/** What `marginsim sweep` runs when no --grid is given. */
+typedef struct ms_sweep_cfg {
+  int ngrid;
+  char grid[MS_MAX_GRID][MS_GRID_TEXT];   /* "KEY=V1,V2,..." or "KEY=FROM:TO:STEP" */
+  char baseline[MS_GRID_TEXT];            /* "KEY=V,..."; "" = the first cell */
+  int nshow;
+  char show[MS_MAX_SHOW][MS_STAT_NAME_MAX]; /* headline statistics of the summary table */
+} ms_sweep_cfg;
+
 typedef struct ms_config {
   char name[64];
   uint64_t seed;
@@ -259,6 +288,9 @@ typedef struct ms_config {
   ms_liquidation_cfg liquidation;
   ms_stats_cfg stats;
   ms_output_cfg output;
+  int nassertions;
+  ms_assertion_cfg assertions[MS_MAX_ASSERTIONS];
+  ms_sweep_cfg sweep;
 
   /* Provenance, not scenario keys. */
   char *source_text;     /* the scenario file as read (owned) */
@@ -284,6 +316,9 @@ char *ms_config_to_yaml(const ms_config *cfg);
 
 /** Markdown tables of every key with type, default, range and meaning; caller frees. */
 char *ms_config_schema_markdown(void);
+
+/** The text of an assertion operator ("<", "<=", ...). */
+const char *ms_assert_op_text(int op);
 
 /** Index of the regime named @p name, or -1. */
 int ms_config_regime_index(const ms_config *cfg, const char *name);

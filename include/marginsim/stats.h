@@ -90,6 +90,7 @@ typedef struct ms_diff_row {
   int probability;             /* 1: the per-path values are 0/1 indicators */
   double baseline, other;      /* means */
   double diff, lo, hi;         /* mean of per-path differences and its normal 95% interval */
+  double unpaired_lo, unpaired_hi; /* the interval had the two been independent runs (Welch) */
 } ms_diff_row;
 
 #define MS_MAX_DIFFS 32
@@ -102,6 +103,40 @@ typedef struct ms_diff_row {
  */
 int ms_stats_paired(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other, int64_t n,
                     ms_diff_row *out);
+
+/**
+ * Paired differences of every summary column's mean and of every
+ * probability event (in the order of ms_stats_compute's rows, then its
+ * probabilities) between @p other and @p base; returns how many (at most
+ * @p max). Identical inputs give differences and intervals of exactly 0.
+ */
+int ms_stats_paired_all(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
+                        int64_t n, ms_diff_row *out, int max);
+
+/** A /stats entry by name, with its interval where it has one. */
+typedef struct ms_stat_value {
+  double value;
+  int has_interval;        /* means, probabilities and quantiles */
+  double lo, hi;           /* the interval at the confidence asked for; NaN without one */
+  int64_t n;               /* values it was computed from */
+} ms_stat_value;
+
+/**
+ * Check that @p name is a statistic of a run of @p cfg: "COLUMN.FIELD" with
+ * FIELD one of mean, sd, min, max, q50, q90, q99, q999, es99, n, or
+ * "EVENT.probability". Returns 0, or -1 with a message naming the known
+ * ones in @p msg.
+ */
+int ms_stats_known(const ms_config *cfg, const char *name, char *msg, size_t len);
+
+/**
+ * The value of statistic @p name over @p n summary rows, and its interval
+ * at @p confidence (0: the 95% intervals of /stats), recomputed from the
+ * rows: normal for means, Wilson for probabilities, distribution-free order
+ * statistics for quantiles.
+ */
+ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_path_summary *rows, int64_t n,
+                            const char *name, double confidence, ms_stat_value *out, ms_error *err);
 
 /** Capital efficiency of a model at the start: initial margin per unit of risk. */
 typedef struct ms_efficiency {
@@ -122,6 +157,7 @@ typedef struct ms_compare_report {
   int ndiffs;
   ms_diff_row diffs[MS_MAX_CELLS][MS_MAX_DIFFS]; /* [0] unused: the baseline */
   double seconds;
+  int64_t replayed;                      /* cell-paths that replayed a recorded exogenous path */
 } ms_compare_report;
 
 /** The probability levels of the quantile columns. */
