@@ -536,14 +536,16 @@ typedef struct {
   double p, lo, hi;
 } prob_rec;
 
-ms_status ms_h5out_write_stats(ms_h5out *h, int id, const ms_stats *st, ms_error *err) {
-  h5run *r = &h->runs[id];
-  hid_t g = H5Gcreate2(r->base, "stats", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (g < 0) return h5fail(h, err, "create /stats");
-  hid_t s64 = H5Tcopy(H5T_C_S1), s128 = H5Tcopy(H5T_C_S1);
-  H5Tset_size(s64, STAT_NAME);
-  H5Tset_size(s128, 128);
+static hid_t str_type(size_t n) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, n);
+  return t;
+}
+
+/* The compound types of /stats/summary and /stats/probabilities. */
+static hid_t stat_type(void) {
   static const char *const qn[MS_NQUANT] = {"q50", "q90", "q99", "q999"};
+  hid_t s64 = str_type(STAT_NAME);
   hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(stat_rec));
   H5Tinsert(t, "name", offsetof(stat_rec, name), s64);
   H5Tinsert(t, "n", offsetof(stat_rec, n), H5T_NATIVE_INT64);
@@ -563,11 +565,26 @@ ms_status ms_h5out_write_stats(ms_h5out *h, int id, const ms_stats *st, ms_error
     H5Tinsert(t, nm, base + 2 * sizeof(double), H5T_NATIVE_DOUBLE);
   }
   H5Tinsert(t, "es99", offsetof(stat_rec, es99), H5T_NATIVE_DOUBLE);
+  H5Tclose(s64);
+  return t;
+}
 
-  stat_rec *recs = calloc((size_t)(st->nrows ? st->nrows : 1), sizeof *recs);
-  prob_rec *prs = calloc((size_t)(st->nprob ? st->nprob : 1), sizeof *prs);
-  ms_status s = MS_OK;
-  if (!recs || !prs) { s = ms_error_set(err, MS_ERR_NOMEM, "out of memory"); goto out; }
+static hid_t prob_type(void) {
+  hid_t s64 = str_type(STAT_NAME), s128 = str_type(128);
+  hid_t pt = H5Tcreate(H5T_COMPOUND, sizeof(prob_rec));
+  H5Tinsert(pt, "name", offsetof(prob_rec, name), s64);
+  H5Tinsert(pt, "definition", offsetof(prob_rec, definition), s128);
+  H5Tinsert(pt, "k", offsetof(prob_rec, k), H5T_NATIVE_INT64);
+  H5Tinsert(pt, "n", offsetof(prob_rec, n), H5T_NATIVE_INT64);
+  H5Tinsert(pt, "p", offsetof(prob_rec, p), H5T_NATIVE_DOUBLE);
+  H5Tinsert(pt, "lo", offsetof(prob_rec, lo), H5T_NATIVE_DOUBLE);
+  H5Tinsert(pt, "hi", offsetof(prob_rec, hi), H5T_NATIVE_DOUBLE);
+  H5Tclose(s64);
+  H5Tclose(s128);
+  return pt;
+}
+
+static void fill_stats(const ms_stats *st, stat_rec *recs, prob_rec *prs) {
   for (int i = 0; i < st->nrows; i++) {
     const ms_stat_row *sr = &st->rows[i];
     snprintf(recs[i].name, STAT_NAME, "%s", sr->name);
@@ -579,52 +596,67 @@ ms_status ms_h5out_write_stats(ms_h5out *h, int id, const ms_stats *st, ms_error
     }
     recs[i].es99 = sr->es99;
   }
-  hsize_t dims[1] = {(hsize_t)st->nrows};
-  hid_t sp = H5Screate_simple(1, dims, NULL);
-  hid_t ds = H5Dcreate2(g, "summary", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  int rc = ds < 0 || H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, recs) < 0;
-  if (ds >= 0) {
-    attr_str(ds, "meaning", "per summary column: n finite values, mean with normal 95% interval, "
-                            "sd, min, max, quantiles with distribution-free 95% intervals, "
-                            "es99 = mean of the largest 1%");
-    H5Dclose(ds);
-  }
-  H5Sclose(sp);
-  if (rc) { s = h5fail(h, err, "write /stats/summary"); goto out; }
-
-  hid_t pt = H5Tcreate(H5T_COMPOUND, sizeof(prob_rec));
-  H5Tinsert(pt, "name", offsetof(prob_rec, name), s64);
-  H5Tinsert(pt, "definition", offsetof(prob_rec, definition), s128);
-  H5Tinsert(pt, "k", offsetof(prob_rec, k), H5T_NATIVE_INT64);
-  H5Tinsert(pt, "n", offsetof(prob_rec, n), H5T_NATIVE_INT64);
-  H5Tinsert(pt, "p", offsetof(prob_rec, p), H5T_NATIVE_DOUBLE);
-  H5Tinsert(pt, "lo", offsetof(prob_rec, lo), H5T_NATIVE_DOUBLE);
-  H5Tinsert(pt, "hi", offsetof(prob_rec, hi), H5T_NATIVE_DOUBLE);
   for (int i = 0; i < st->nprob; i++) {
     const ms_prob_row *p = &st->probs[i];
     snprintf(prs[i].name, STAT_NAME, "%s", p->name);
     snprintf(prs[i].definition, 128, "%s", p->definition);
     prs[i].k = p->k; prs[i].n = p->n; prs[i].p = p->p; prs[i].lo = p->lo; prs[i].hi = p->hi;
   }
-  dims[0] = (hsize_t)st->nprob;
-  sp = H5Screate_simple(1, dims, NULL);
-  ds = H5Dcreate2(g, "probabilities", pt, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  rc = ds < 0 || H5Dwrite(ds, pt, H5S_ALL, H5S_ALL, H5P_DEFAULT, prs) < 0;
+}
+
+/* A whole dataset @p name under @p loc of @p rank dims, with a "meaning". */
+static int write_table(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data,
+                       const char *meaning) {
+  hid_t sp = H5Screate_simple(rank, dims, NULL);
+  hid_t ds = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t total = 1;
+  for (int i = 0; i < rank; i++) total *= dims[i];
+  int rc = ds < 0 || (total > 0 && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0);
   if (ds >= 0) {
-    attr_str(ds, "meaning", "k of n paths; p = k/n with a Wilson 95% interval [lo, hi]");
+    if (meaning) rc |= attr_str(ds, "meaning", meaning);
     H5Dclose(ds);
   }
   H5Sclose(sp);
-  H5Tclose(pt);
-  if (rc) s = h5fail(h, err, "write /stats/probabilities");
-out:
+  return rc;
+}
+
+#define STATS_MEANING                                                                                   \
+  "per summary column: n finite values, mean with normal 95% interval, sd, min, max, quantiles with " \
+  "distribution-free 95% intervals, es99 = mean of the largest 1%"
+#define PROBS_MEANING "k of n paths; p = k/n with a Wilson 95% interval [lo, hi]"
+
+/* /stats of one ms_stats, or of @p ncells of them as (cell, row) tables. */
+static ms_status write_stats_at(ms_h5out *h, hid_t loc, const ms_stats *st, int ncells, int by_cell, ms_error *err) {
+  hid_t g = H5Gcreate2(loc, "stats", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0) return h5fail(h, err, "create a stats group");
+  int nr = st[0].nrows, np = st[0].nprob;
+  stat_rec *recs = calloc((size_t)(ncells * nr + 1), sizeof *recs);
+  prob_rec *prs = calloc((size_t)(ncells * np + 1), sizeof *prs);
+  hid_t t = stat_type(), pt = prob_type();
+  ms_status s = MS_OK;
+  if (!recs || !prs) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  for (int c = 0; !s && c < ncells; c++) {
+    if (st[c].nrows != nr || st[c].nprob != np)
+      s = ms_error_set(err, MS_ERR_INPUT, "the cells of a sweep must have the same statistics (a cell with "
+                       "another number of regimes has other columns)");
+    else fill_stats(&st[c], recs + (size_t)c * (size_t)nr, prs + (size_t)c * (size_t)np);
+  }
+  int rank = by_cell ? 2 : 1;
+  hsize_t d1[2] = {(hsize_t)ncells, (hsize_t)nr}, d2[2] = {(hsize_t)ncells, (hsize_t)np};
+  if (rank == 1) { d1[0] = (hsize_t)nr; d2[0] = (hsize_t)np; }
+  if (!s && write_table(g, "summary", t, rank, d1, recs, STATS_MEANING)) s = h5fail(h, err, "write stats/summary");
+  if (!s && write_table(g, "probabilities", pt, rank, d2, prs, PROBS_MEANING))
+    s = h5fail(h, err, "write stats/probabilities");
   free(recs);
   free(prs);
   H5Tclose(t);
-  H5Tclose(s64);
-  H5Tclose(s128);
+  H5Tclose(pt);
   H5Gclose(g);
   return s;
+}
+
+ms_status ms_h5out_write_stats(ms_h5out *h, int id, const ms_stats *st, ms_error *err) {
+  return write_stats_at(h, h->runs[id].base, st, 1, 0, err);
 }
 
 typedef struct {
@@ -736,6 +768,168 @@ out:
   free(d);
   free(e);
   H5Tclose(s64);
+  H5Gclose(g);
+  return s;
+}
+
+/* ---- assertions and sweeps ---- */
+
+typedef struct {
+  char assertion[256];
+  char statistic[MS_STAT_NAME_MAX];
+  char op[4];
+  double threshold, confidence, value, lo, hi;
+  int64_t passed;
+  char where[256];
+} assert_rec;
+
+static hid_t assert_type(void) {
+  hid_t s256 = str_type(256), s64 = str_type(MS_STAT_NAME_MAX), s4 = str_type(4), s128 = str_type(256);
+  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(assert_rec));
+  H5Tinsert(t, "assertion", HOFFSET(assert_rec, assertion), s256);
+  H5Tinsert(t, "statistic", HOFFSET(assert_rec, statistic), s64);
+  H5Tinsert(t, "op", HOFFSET(assert_rec, op), s4);
+  H5Tinsert(t, "threshold", HOFFSET(assert_rec, threshold), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "confidence", HOFFSET(assert_rec, confidence), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "value", HOFFSET(assert_rec, value), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "lo", HOFFSET(assert_rec, lo), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "hi", HOFFSET(assert_rec, hi), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "passed", HOFFSET(assert_rec, passed), H5T_NATIVE_INT64);
+  H5Tinsert(t, "where", HOFFSET(assert_rec, where), s128);
+  H5Tclose(s256);
+  H5Tclose(s64);
+  H5Tclose(s4);
+  H5Tclose(s128);
+  return t;
+}
+
+ms_status ms_h5out_write_assertions(ms_h5out *h, int id, const ms_assert_result *r, int n, ms_error *err) {
+  if (n <= 0) return MS_OK;
+  assert_rec *v = calloc((size_t)n, sizeof *v);
+  if (!v) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < n; i++) {
+    const ms_assertion_cfg *a = r[i].a;
+    snprintf(v[i].assertion, sizeof v[i].assertion, "%s", a->text);
+    snprintf(v[i].statistic, sizeof v[i].statistic, "%s", a->statistic);
+    snprintf(v[i].op, sizeof v[i].op, "%s", ms_assert_op_text(a->op));
+    snprintf(v[i].where, sizeof v[i].where, "%s", a->where);
+    v[i].threshold = a->threshold;
+    v[i].confidence = a->confidence;
+    v[i].value = r[i].v.value;
+    v[i].lo = r[i].v.lo;
+    v[i].hi = r[i].v.hi;
+    v[i].passed = r[i].passed;
+  }
+  hid_t t = assert_type();
+  hsize_t dims[1] = {(hsize_t)n};
+  int rc = write_table(h->runs[id].base, "assertions", t, 1, dims, v,
+                       "the scenario's assertions: value and interval (at confidence, or 95% when 0) of the "
+                       "statistic, passed = 1 when it holds");
+  H5Tclose(t);
+  free(v);
+  return rc ? h5fail(h, err, "write assertions") : MS_OK;
+}
+
+typedef struct {
+  char statistic[STAT_NAME];
+  int64_t probability, n;
+  double baseline_mean, cell_mean, diff, lo, hi, unpaired_lo, unpaired_hi;
+} sweep_diff_rec;
+
+typedef struct {
+  int64_t cell;
+  char label[256];
+} cell_rec;
+
+ms_status ms_h5out_write_sweep(ms_h5out *h, const ms_h5_sweep *sw, ms_error *err) {
+  hid_t g = open_group(h->file, "sweep");
+  if (g < 0) return h5fail(h, err, "create /sweep");
+  ms_status s = MS_OK;
+  int64_t base = sw->baseline;
+  if (attr_num(g, "baseline", H5T_NATIVE_INT64, &base)) s = h5fail(h, err, "write /sweep attributes");
+  /* axes */
+  hid_t ga = s ? H5I_INVALID_HID : H5Gcreate2(g, "axes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (!s && ga < 0) s = h5fail(h, err, "create /sweep/axes");
+  for (int a = 0; !s && a < sw->naxes; a++) {
+    const ms_h5_sweep_axis *ax = &sw->axes[a];
+    char nm[16];
+    snprintf(nm, sizeof nm, "%d", a);
+    hid_t gx = H5Gcreate2(ga, nm, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t st = str_type(ax->value_size);
+    hsize_t d[1] = {(hsize_t)ax->n};
+    int rc = gx < 0 || attr_str(gx, "key", ax->key) ||
+             write_table(gx, "values", st, 1, d, ax->values, "the axis's values, as given") ||
+             write_table(gx, "numeric", H5T_NATIVE_DOUBLE, 1, d, ax->numeric,
+                         "the values as numbers: durations in s, rates per day; NaN when not a number");
+    H5Tclose(st);
+    if (gx >= 0) H5Gclose(gx);
+    if (rc) s = h5fail(h, err, "write /sweep/axes");
+  }
+  if (ga >= 0) H5Gclose(ga);
+  /* cells */
+  cell_rec *cr = s ? NULL : calloc((size_t)sw->ncells, sizeof *cr);
+  if (!s && !cr) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  int64_t *idx = s ? NULL : calloc((size_t)sw->ncells * (size_t)sw->naxes + 1, sizeof *idx);
+  if (!s && !idx) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  if (!s) {
+    for (int c = 0; c < sw->ncells; c++) {
+      cr[c].cell = c;
+      snprintf(cr[c].label, sizeof cr[c].label, "%s", sw->labels + (size_t)c * sw->label_size);
+      for (int a = 0; a < sw->naxes; a++) idx[c * sw->naxes + a] = sw->index[c * sw->naxes + a];
+    }
+    hid_t s256 = str_type(256), t = H5Tcreate(H5T_COMPOUND, sizeof(cell_rec));
+    H5Tinsert(t, "cell", HOFFSET(cell_rec, cell), H5T_NATIVE_INT64);
+    H5Tinsert(t, "label", HOFFSET(cell_rec, label), s256);
+    hsize_t d1[1] = {(hsize_t)sw->ncells}, d2[2] = {(hsize_t)sw->ncells, (hsize_t)sw->naxes};
+    int rc = write_table(g, "cells", t, 1, d1, cr, "one row per cell, in cartesian order (the last axis fastest); "
+                                                   "its run is /sweep/runs/<cell>") ||
+             write_table(g, "index", H5T_NATIVE_INT64, 2, d2, idx, "[cell, axis]: the index of the cell's value on "
+                                                                   "each axis (/sweep/axes/<axis>/values)");
+    H5Tclose(t);
+    H5Tclose(s256);
+    if (rc) s = h5fail(h, err, "write /sweep/cells");
+  }
+  free(cr);
+  free(idx);
+  if (!s) s = write_stats_at(h, g, sw->stats, sw->ncells, 1, err);
+  /* paired differences */
+  sweep_diff_rec *dr = s ? NULL : calloc((size_t)sw->ncells * (size_t)sw->ndiffs + 1, sizeof *dr);
+  if (!s && !dr) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  if (!s) {
+    for (size_t k = 0; k < (size_t)sw->ncells * (size_t)sw->ndiffs; k++) {
+      const ms_diff_row *r = &sw->diffs[k];
+      snprintf(dr[k].statistic, STAT_NAME, "%s", r->name);
+      dr[k].probability = r->probability;
+      dr[k].n = r->n;
+      dr[k].baseline_mean = r->baseline;
+      dr[k].cell_mean = r->other;
+      dr[k].diff = r->diff;
+      dr[k].lo = r->lo;
+      dr[k].hi = r->hi;
+      dr[k].unpaired_lo = r->unpaired_lo;
+      dr[k].unpaired_hi = r->unpaired_hi;
+    }
+    hid_t s64 = str_type(STAT_NAME), t = H5Tcreate(H5T_COMPOUND, sizeof(sweep_diff_rec));
+    H5Tinsert(t, "statistic", HOFFSET(sweep_diff_rec, statistic), s64);
+    H5Tinsert(t, "probability", HOFFSET(sweep_diff_rec, probability), H5T_NATIVE_INT64);
+    H5Tinsert(t, "n", HOFFSET(sweep_diff_rec, n), H5T_NATIVE_INT64);
+    H5Tinsert(t, "baseline_mean", HOFFSET(sweep_diff_rec, baseline_mean), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "cell_mean", HOFFSET(sweep_diff_rec, cell_mean), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "diff", HOFFSET(sweep_diff_rec, diff), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "lo", HOFFSET(sweep_diff_rec, lo), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "hi", HOFFSET(sweep_diff_rec, hi), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "unpaired_lo", HOFFSET(sweep_diff_rec, unpaired_lo), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "unpaired_hi", HOFFSET(sweep_diff_rec, unpaired_hi), H5T_NATIVE_DOUBLE);
+    hsize_t d[2] = {(hsize_t)sw->ncells, (hsize_t)sw->ndiffs};
+    int rc = write_table(g, "differences", t, 2, d, dr,
+                         "[cell, statistic]: mean over paths of (cell - baseline cell) on the same path, with its "
+                         "normal 95% interval [lo, hi] and the interval two independent runs would give "
+                         "[unpaired_lo, unpaired_hi]; probability rows compare 0/1 indicators");
+    H5Tclose(t);
+    H5Tclose(s64);
+    if (rc) s = h5fail(h, err, "write /sweep/differences");
+  }
+  free(dr);
   H5Gclose(g);
   return s;
 }

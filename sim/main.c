@@ -15,11 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "marginsim/assertion.h"
 #include "marginsim/engine.h"
+#include "marginsim/junit.h"
 #include "marginsim/error.h"
 #include "marginsim/run.h"
 #include "marginsim/scenario.h"
 #include "marginsim/stats.h"
+#include "marginsim/sweep.h"
 
 #define EXIT_BADINPUT 2
 #define MAX_SETS 256
@@ -36,6 +39,8 @@ static void usage_main(FILE *f) {
           "\n"
           "commands:\n"
           "  run SCENARIO        simulate and write an HDF5 result file\n"
+          "  sweep SCENARIO      run a grid of settings on the same paths, with paired differences\n"
+          "  check SCENARIO      run and test the scenario's assertions (exit 1 if one fails)\n"
           "  validate SCENARIO   check a scenario and print the resolved configuration\n"
           "  schema              print every scenario key as Markdown tables\n"
           "\n"
@@ -61,6 +66,49 @@ static void usage_run(FILE *f) {
           "  -q, --quiet          no progress bar and no summary table\n"
           "\n"
           "exit codes: 0 success, 2 bad input, 3 I/O or internal failure, 130/143 interrupted\n");
+}
+
+static void usage_sweep(FILE *f) {
+  fprintf(f,
+          "usage: marginsim sweep SCENARIO [--grid KEY=V1,V2,... | --grid KEY=FROM:TO:STEP]...\n"
+          "                       [--baseline KEY=V,...] [--show STAT,...] [-o FILE] [-n PATHS]\n"
+          "                       [--seed S] [-j THREADS] [--set KEY=VALUE]... [--quiet]\n"
+          "\n"
+          "Runs every cell of the grid (the cartesian product of the axes; any scenario key, e.g.\n"
+          "margin.model) on the same price paths, book and oracle/keeper draws, and reports each\n"
+          "cell's statistics and its paired differences against the baseline cell.\n"
+          "\n"
+          "      --grid KEY=V1,V2,...      an axis: its values (commas inside [] or {} do not split)\n"
+          "      --grid KEY=FROM:TO:STEP   an axis: numbers or durations, TO included (1m:10m:3m)\n"
+          "                                without --grid: the scenario's sweep.grid\n"
+          "      --baseline KEY=V,...      the cell differences are taken against (default: the first)\n"
+          "      --show STAT,...           headline statistics of the table (default: the scenario's\n"
+          "                                sweep.show, else insolvency.probability, bad_debt.mean, ...)\n"
+          "  -o, --output FILE    result file (default: results/<scenario name>-sweep.h5)\n"
+          "  -n, --paths N        paths per cell;  --seed S  the seed of every cell\n"
+          "  -j, --threads N      threads (default: all cores); results do not depend on it\n"
+          "      --set KEY=VALUE  override a key in every cell (an axis overrides it)\n"
+          "  -q, --quiet          no progress bar and no table\n"
+          "\n"
+          "exit codes: 0 success, 2 bad input, 3 I/O or internal failure, 130/143 interrupted\n");
+}
+
+static void usage_check(FILE *f) {
+  fprintf(f,
+          "usage: marginsim check SCENARIO [--junit FILE] [-o FILE] [-n PATHS] [--seed S]\n"
+          "                       [-j THREADS] [--set KEY=VALUE]... [--quiet]\n"
+          "\n"
+          "Runs the scenario and tests its assertions (the scenario's 'assertions:' list, e.g.\n"
+          "'insolvency.probability < 0.01', 'bad_debt.q99 <= 250000'); prints one line per assertion\n"
+          "with the measured value and interval. With 'confidence: c' an assertion holds only when\n"
+          "the statistic's whole c-level interval does.\n"
+          "\n"
+          "      --junit FILE     also write a JUnit XML report (one testcase per assertion)\n"
+          "  -o, --output FILE    result file (default: results/<scenario name>.h5)\n"
+          "  -n, --paths N / --seed S / -j N / --set KEY=VALUE / -q   as for run\n"
+          "\n"
+          "exit codes: 0 every assertion holds, 1 one or more fail, 2 bad input (including a\n"
+          "scenario without assertions), 3 I/O or internal failure, 130/143 interrupted\n");
 }
 
 static void usage_validate(FILE *f) {
@@ -183,15 +231,37 @@ typedef struct {
   int quiet;
   char paths_set[64], seed_set[96];
   const char *compare;
+  const char *grids[MS_MAX_GRID + 1];
+  int ngrids;
+  const char *baseline, *show, *junit;
+  char default_out[256];  /* -o when not given */
 } cli_opts;
 
-static int parse_common(int argc, char **argv, cli_opts *o, int is_run) {
+typedef enum { CMD_RUN, CMD_VALIDATE, CMD_SWEEP, CMD_CHECK } cli_cmd;
+
+static const char *const cmd_names[] = {"run", "validate", "sweep", "check"};
+static void (*const usages[])(FILE *) = {usage_run, usage_validate, usage_sweep, usage_check};
+
+/* An option that only some commands take. */
+static int only_for(cli_cmd cmd, unsigned mask, const char *opt) {
+  if (mask & (1u << cmd)) return 0;
+  fprintf(stderr, "marginsim %s: %s is not an option of '%s'\n", cmd_names[cmd], opt, cmd_names[cmd]);
+  return EXIT_BADINPUT;
+}
+
+#define FOR(x) (1u << (x))
+
+static int parse_common(int argc, char **argv, cli_opts *o, cli_cmd cmd) {
   static const struct option longopts[] = {
       {"output", required_argument, 0, 'o'}, {"paths", required_argument, 0, 'n'},
       {"seed", required_argument, 0, 'S'},   {"threads", required_argument, 0, 'j'},
       {"set", required_argument, 0, 's'},    {"quiet", no_argument, 0, 'q'},
       {"help", no_argument, 0, 'h'},         {"compare", required_argument, 0, 'C'},
+      {"grid", required_argument, 0, 'G'},   {"baseline", required_argument, 0, 'B'},
+      {"show", required_argument, 0, 'W'},   {"junit", required_argument, 0, 'J'},
       {0, 0, 0, 0}};
+  void (*usage)(FILE *) = usages[cmd];
+  int rc;
   optind = 1;
   opterr = 0;
   int c;
@@ -224,27 +294,41 @@ static int parse_common(int argc, char **argv, cli_opts *o, int is_run) {
       break;
     case 'q': o->quiet = 1; break;
     case 'C':
-      if (!is_run) {
-        fprintf(stderr, "marginsim validate: --compare is an option of 'run'\n");
-        return EXIT_BADINPUT;
-      }
+      if ((rc = only_for(cmd, FOR(CMD_RUN), "--compare"))) return rc;
       o->compare = optarg;
       break;
-    case 'h': (is_run ? usage_run : usage_validate)(stdout); exit(0);
+    case 'G':
+      if ((rc = only_for(cmd, FOR(CMD_SWEEP), "--grid"))) return rc;
+      if (o->ngrids == MS_MAX_GRID) {
+        fprintf(stderr, "marginsim sweep: at most %d --grid axes\n", MS_MAX_GRID);
+        return EXIT_BADINPUT;
+      }
+      o->grids[o->ngrids++] = optarg;
+      break;
+    case 'B':
+      if ((rc = only_for(cmd, FOR(CMD_SWEEP), "--baseline"))) return rc;
+      o->baseline = optarg;
+      break;
+    case 'W':
+      if ((rc = only_for(cmd, FOR(CMD_SWEEP), "--show"))) return rc;
+      o->show = optarg;
+      break;
+    case 'J':
+      if ((rc = only_for(cmd, FOR(CMD_CHECK), "--junit"))) return rc;
+      o->junit = optarg;
+      break;
+    case 'h': usage(stdout); exit(0);
     default:
       if (optopt) fprintf(stderr, "marginsim: option -%c needs a value or is unknown\n", optopt);
       else fprintf(stderr, "marginsim: unknown option %s\n", argv[optind - 1]);
-      (is_run ? usage_run : usage_validate)(stderr);
+      usage(stderr);
       return EXIT_BADINPUT;
     }
   }
-  if (!is_run && o->output) {
-    fprintf(stderr, "marginsim validate: -o is an option of 'run'\n");
-    return EXIT_BADINPUT;
-  }
+  if (o->output && (rc = only_for(cmd, FOR(CMD_RUN) | FOR(CMD_SWEEP) | FOR(CMD_CHECK), "-o"))) return rc;
   if (optind >= argc) {
     fprintf(stderr, "marginsim: missing SCENARIO\n");
-    (is_run ? usage_run : usage_validate)(stderr);
+    usage(stderr);
     return EXIT_BADINPUT;
   }
   o->scenario = argv[optind++];
@@ -279,14 +363,16 @@ static char *join_argv(int argc, char **argv) {
 
 static int cmd_validate(int argc, char **argv) {
   cli_opts o = {0};
-  int rc = parse_common(argc, argv, &o, 0);
+  int rc = parse_common(argc, argv, &o, CMD_VALIDATE);
   if (rc) return rc;
   ms_error err;
   ms_error_clear(&err);
   ms_config *cfg = NULL;
   ms_status s = ms_config_load(&cfg, o.scenario, o.sets, o.nsets, &err);
+  if (!s) s = ms_assertions_check(cfg, &err);
   if (s) {
     fprintf(stderr, "%s\n", err.msg);
+    ms_config_free(cfg);
     return ms_status_exit_code(s);
   }
   /* The book too: an account below initial margin is bad input. */
@@ -425,22 +511,220 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
   return rc;
 }
 
-static int cmd_run(int argc, char **argv, int full_argc, char **full_argv) {
-  cli_opts o = {0};
-  int rc = parse_common(argc, argv, &o, 1);
-  if (rc) return rc;
-  if (o.compare) return cmd_compare(&o, full_argc, full_argv);
+/* The run of `run` and `check`: load, run, report errors. Returns an exit
+ * code; on success *@p cfg_out and *@p rep_out are the caller's to free. */
+static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config **cfg_out,
+                       ms_run_report **rep_out) {
+  *cfg_out = NULL;
+  *rep_out = NULL;
   ms_error err;
   ms_error_clear(&err);
   ms_config *cfg = NULL;
-  ms_status s = ms_config_load(&cfg, o.scenario, o.sets, o.nsets, &err);
+  ms_status s = ms_config_load(&cfg, o->scenario, o->sets, o->nsets, &err);
+  if (s) {
+    fprintf(stderr, "%s\n", err.msg);
+    return ms_status_exit_code(s);
+  }
+  if (!o->output) {
+    snprintf(o->default_out, sizeof o->default_out, "results/%s.h5", cfg->name);
+    o->output = o->default_out;
+  }
+  catch_signals();
+  char *cmd = join_argv(full_argc, full_argv);
+  progress_state ps = {mono_now(), !o->quiet && isatty(STDERR_FILENO)};
+  ms_run_opts ro = {.threads = o->threads, .output = o->output, .command = cmd,
+                    .progress = on_progress, .progress_ctx = &ps, .cancel = &g_signal};
+  ms_run_report *rep = calloc(1, sizeof *rep);
+  if (!rep) s = ms_error_set(&err, MS_ERR_NOMEM, "out of memory");
+  else s = ms_run(cfg, &ro, rep, &err);
+  free(cmd);
+  int rc = 0;
+  if (s == MS_ERR_CANCELLED) {
+    fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", (int)g_signal);
+    rc = 128 + (g_signal ? (int)g_signal : SIGINT);
+  } else if (s) {
+    fprintf(stderr, "%s%s\n", ps.enabled ? "\n" : "", err.msg);
+    rc = ms_status_exit_code(s);
+  }
+  if (rc) {
+    ms_config_free(cfg);
+    free(rep);
+    return rc;
+  }
+  *cfg_out = cfg;
+  *rep_out = rep;
+  return 0;
+}
+
+/* One line per assertion; returns how many failed. */
+static int print_assertions(const ms_assert_result *r, int n) {
+  int failed = 0;
+  for (int i = 0; i < n; i++) {
+    char desc[512];
+    ms_assertion_describe(&r[i], desc, sizeof desc);
+    const char *tag = r[i].passed ? "PASS" : r[i].point_passes ? "FAIL (not conclusive)" : "FAIL";
+    char text[300];
+    if (r[i].a->confidence > 0) snprintf(text, sizeof text, "%s  @ %g", r[i].a->text, r[i].a->confidence);
+    else snprintf(text, sizeof text, "%s", r[i].a->text);
+    printf("  %-22s %-44s %s\n", tag, text, desc);
+    failed += !r[i].passed;
+  }
+  return failed;
+}
+
+static int cmd_run(int argc, char **argv, int full_argc, char **full_argv) {
+  cli_opts o = {0};
+  int rc = parse_common(argc, argv, &o, CMD_RUN);
+  if (rc) return rc;
+  if (o.compare) return cmd_compare(&o, full_argc, full_argv);
+  ms_config *cfg;
+  ms_run_report *rep;
+  rc = execute_run(&o, full_argc, full_argv, &cfg, &rep);
+  if (rc) return rc;
+  if (!o.quiet) {
+    print_summary(cfg, rep, o.output);
+    if (rep->nassert > 0) {
+      printf("\nassertions (reported only; `marginsim check` fails on them):\n");
+      int failed = print_assertions(rep->asserts, rep->nassert);
+      printf("  %d of %d hold\n", rep->nassert - failed, rep->nassert);
+    }
+  }
+  ms_config_free(cfg);
+  free(rep);
+  return 0;
+}
+
+static int cmd_check(int argc, char **argv, int full_argc, char **full_argv) {
+  cli_opts o = {0};
+  int rc = parse_common(argc, argv, &o, CMD_CHECK);
+  if (rc) return rc;
+  /* A check with nothing to check must not pass: find out before running. */
+  ms_error err;
+  ms_error_clear(&err);
+  ms_config *pre = NULL;
+  ms_status s = ms_config_load(&pre, o.scenario, o.sets, o.nsets, &err);
+  if (!s && pre->nassertions == 0)
+    s = ms_error_set(&err, MS_ERR_INPUT, "%s: assertions: the scenario has none; a check needs at least one, "
+                     "e.g. assertions: [\"insolvency.probability < 0.01\"]", o.scenario);
+  if (!s) s = ms_assertions_check(pre, &err);
+  ms_config_free(pre);
+  if (s) {
+    fprintf(stderr, "%s\n", err.msg);
+    return ms_status_exit_code(s);
+  }
+  ms_config *cfg;
+  ms_run_report *rep;
+  rc = execute_run(&o, full_argc, full_argv, &cfg, &rep);
+  if (rc) return rc;
+  printf("marginsim check %s: %s, %lld paths, seed %llu, %.2f s\n", o.scenario, cfg->name, (long long)rep->paths,
+         (unsigned long long)cfg->seed, rep->seconds);
+  int failed = print_assertions(rep->asserts, rep->nassert);
+  printf("%d assertion%s: %d passed, %d failed\n", rep->nassert, rep->nassert == 1 ? "" : "s",
+         rep->nassert - failed, failed);
+  if (o.junit) {
+    s = ms_junit_write(o.junit, cfg, rep->asserts, rep->nassert, rep->seconds, &err);
+    if (s) {
+      fprintf(stderr, "%s\n", err.msg);
+      rc = ms_status_exit_code(s);
+    } else {
+      printf("wrote %s\n", o.junit);
+    }
+  }
+  ms_config_free(cfg);
+  free(rep);
+  if (rc) return rc;
+  return failed ? 1 : 0;
+}
+
+/* A statistic of the table: "0.0123 [0.01, 0.015]" */
+static void fmt_stat(const ms_stat_value *v, char *buf, size_t n) {
+  if (v->has_interval) snprintf(buf, n, "%.4g [%.3g, %.3g]", v->value, v->lo, v->hi);
+  else snprintf(buf, n, "%.4g", v->value);
+}
+
+static void print_sweep(const ms_sweep *sw, const ms_sweep_report *rep, const char *out) {
+  int n = sw->ncells;
+  printf("marginsim %s — sweep of %s: %d cells x %lld paths (the same paths in every cell), %d thread%s, %.2f s\n",
+         MS_VERSION, sw->cfgs[0]->name, n, (long long)sw->cfgs[0]->paths, rep->threads, rep->threads == 1 ? "" : "s",
+         rep->seconds);
+  printf("baseline: cell %d (%s); statistics with 95%% intervals\n\n", sw->baseline, sw->labels[sw->baseline]);
+  int wv[MS_MAX_GRID], ws[MS_MAX_SHOW];
+  for (int a = 0; a < sw->naxes; a++) {
+    wv[a] = (int)strlen(sw->axes[a].key);
+    for (int i = 0; i < sw->axes[a].n; i++)
+      if ((int)strlen(sw->axes[a].values[i]) > wv[a]) wv[a] = (int)strlen(sw->axes[a].values[i]);
+  }
+  char cellbuf[96];
+  for (int j = 0; j < sw->nshow; j++) {
+    ws[j] = (int)strlen(sw->show[j]);
+    for (int c = 0; c < n; c++) {
+      fmt_stat(&rep->show[c * rep->nshow + j], cellbuf, sizeof cellbuf);
+      if ((int)strlen(cellbuf) > ws[j]) ws[j] = (int)strlen(cellbuf);
+    }
+  }
+  printf("  %4s", "cell");
+  for (int a = 0; a < sw->naxes; a++) printf("  %-*s", wv[a], sw->axes[a].key);
+  for (int j = 0; j < sw->nshow; j++) printf("  %-*s", ws[j], sw->show[j]);
+  if (rep->nassert) printf("  assertions");
+  printf("\n");
+  for (int c = 0; c < n; c++) {
+    printf("  %3d%s", c, c == sw->baseline ? "*" : " ");
+    for (int a = 0; a < sw->naxes; a++) printf("  %-*s", wv[a], sw->axes[a].values[sw->index[c * sw->naxes + a]]);
+    for (int j = 0; j < sw->nshow; j++) {
+      fmt_stat(&rep->show[c * rep->nshow + j], cellbuf, sizeof cellbuf);
+      printf("  %-*s", ws[j], cellbuf);
+    }
+    if (rep->nassert) {
+      int ok = 0;
+      for (int k = 0; k < rep->nassert; k++) ok += rep->asserts[c * rep->nassert + k].passed;
+      printf("  %d/%d hold", ok, rep->nassert);
+    }
+    printf("\n");
+  }
+  printf("\n  paired differences against the baseline (cell - baseline on the same paths, 95%% interval;\n"
+         "  quantiles and other non-mean statistics: the difference of the estimates, no interval)\n");
+  static char dbuf[MS_SWEEP_MAX_CELLS][MS_MAX_SHOW][80]; /* the table, formatted once for its widths */
+  for (int j = 0; j < sw->nshow; j++) {
+    ws[j] = (int)strlen(sw->show[j]);
+    for (int c = 0; c < n; c++) {
+      const ms_diff_row *d = &rep->show_diff[c * rep->nshow + j];
+      if (isnan(d->lo)) snprintf(dbuf[c][j], sizeof dbuf[c][j], "%+.4g", d->diff);
+      else snprintf(dbuf[c][j], sizeof dbuf[c][j], "%+.4g [%+.3g, %+.3g]%s", d->diff, d->lo, d->hi,
+                    d->lo > 0 || d->hi < 0 ? " *" : "");
+      if (c != sw->baseline && (int)strlen(dbuf[c][j]) > ws[j]) ws[j] = (int)strlen(dbuf[c][j]);
+    }
+  }
+  printf("  %4s", "cell");
+  for (int j = 0; j < sw->nshow; j++) printf("  %-*s", ws[j], sw->show[j]);
+  printf("\n");
+  for (int c = 0; c < n; c++) {
+    if (c == sw->baseline) continue;
+    printf("  %4d", c);
+    for (int j = 0; j < sw->nshow; j++) printf("  %-*s", ws[j], dbuf[c][j]);
+    printf("\n");
+  }
+  printf("  (* the interval excludes 0)\n");
+  if (rep->replayed > 0)
+    printf("\nexogenous paths generated once per path and replayed in %lld cell-paths\n", (long long)rep->replayed);
+  printf("\nwrote %s\n", out);
+}
+
+static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
+  cli_opts o = {0};
+  int rc = parse_common(argc, argv, &o, CMD_SWEEP);
+  if (rc) return rc;
+  ms_error err;
+  ms_error_clear(&err);
+  ms_sweep *sw = NULL;
+  ms_status s = ms_sweep_new(&sw, o.scenario, o.sets, o.nsets, o.ngrids ? o.grids : NULL, o.ngrids, o.baseline,
+                             o.show, &err);
   if (s) {
     fprintf(stderr, "%s\n", err.msg);
     return ms_status_exit_code(s);
   }
   char default_out[256];
   if (!o.output) {
-    snprintf(default_out, sizeof default_out, "results/%s.h5", cfg->name);
+    snprintf(default_out, sizeof default_out, "results/%s-sweep.h5", sw->cfgs[0]->name);
     o.output = default_out;
   }
   catch_signals();
@@ -448,26 +732,21 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv) {
   progress_state ps = {mono_now(), !o.quiet && isatty(STDERR_FILENO)};
   ms_run_opts ro = {.threads = o.threads, .output = o.output, .command = cmd,
                     .progress = on_progress, .progress_ctx = &ps, .cancel = &g_signal};
-  ms_run_report *rep = calloc(1, sizeof *rep);
-  if (!rep) s = ms_error_set(&err, MS_ERR_NOMEM, "out of memory");
-  else s = ms_run(cfg, &ro, rep, &err);
+  ms_sweep_report rep;
+  s = ms_run_sweep(sw, &ro, &rep, &err);
   free(cmd);
   if (s == MS_ERR_CANCELLED) {
     fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", (int)g_signal);
-    ms_config_free(cfg);
-    free(rep);
-    return 128 + (g_signal ? (int)g_signal : SIGINT);
-  }
-  if (s) {
+    rc = 128 + (g_signal ? (int)g_signal : SIGINT);
+  } else if (s) {
     fprintf(stderr, "%s%s\n", ps.enabled ? "\n" : "", err.msg);
-    ms_config_free(cfg);
-    free(rep);
-    return ms_status_exit_code(s);
+    rc = ms_status_exit_code(s);
+  } else if (!o.quiet) {
+    print_sweep(sw, &rep, o.output);
   }
-  if (!o.quiet) print_summary(cfg, rep, o.output);
-  ms_config_free(cfg);
-  free(rep);
-  return 0;
+  ms_sweep_report_free(&rep);
+  ms_sweep_free(sw);
+  return rc;
 }
 
 static int cmd_schema(int argc, char **argv) {
@@ -498,6 +777,8 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1, argc, argv);
   if (strcmp(cmd, "validate") == 0) return cmd_validate(argc - 1, argv + 1);
+  if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1, argc, argv);
+  if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1, argc, argv);
   if (strcmp(cmd, "schema") == 0) return cmd_schema(argc - 1, argv + 1);
   fprintf(stderr, "marginsim: unknown command '%s'\n", cmd);
   usage_main(stderr);

@@ -16,6 +16,7 @@
 
 #include "acctindex.h"
 #include "heap.h"
+#include "marginsim/assertion.h"
 #include "marginsim/book.h"
 #include "marginsim/engine.h"
 #include "marginsim/h5out.h"
@@ -167,6 +168,7 @@ static ms_status cell_fail(const cell_spec *spec, ms_status s, ms_error *err) {
  * records its paths on the thread's tape, the others replay them. */
 static ms_status plan_tapes(run_plan *pl, ms_error *err) {
   int n = pl->ncells, k = 0, best = -1;
+  if (n < 1) return ms_error_set(err, MS_ERR_INTERNAL, "no cells");
   int *cls = malloc((size_t)n * sizeof *cls), *size = calloc((size_t)n, sizeof *size);
   pl->order = malloc((size_t)n * sizeof *pl->order);
   if (!cls || !size || !pl->order) { free(cls); free(size); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
@@ -204,6 +206,7 @@ static ms_status plan_tapes(run_plan *pl, ms_error *err) {
 
 static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int nthreads, ms_error *err) {
   memset(pl, 0, sizeof *pl);
+  if (ncells < 1) return ms_error_set(err, MS_ERR_INTERNAL, "no cells");
   pl->ncells = ncells;
   pl->nthreads = nthreads;
   pl->paths = spec[0].cfg->paths;
@@ -407,14 +410,19 @@ ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *r
   double t0 = now_s();
   int nthreads = nthreads_of(opts);
   run_plan pl;
+  memset(&pl, 0, sizeof pl);
   ms_h5out *h = NULL;
   cell_spec spec = {.cfg = cfg, .timeseries = 1, .book = 1};
   ms_h5_meta meta = {opts->command};
-  ms_status s = plan_init(&pl, &spec, 1, nthreads, err);
+  report->nassert = cfg->nassertions;
+  ms_status s = ms_assertions_check(cfg, err);
+  if (!s) s = plan_init(&pl, &spec, 1, nthreads, err);
   if (!s) s = ms_h5out_create(&h, opts->output, cfg, &meta, err);
   if (!s) s = run_cells(&pl, opts, h, err);
   if (!s) s = ms_stats_compute(&report->stats, cfg, pl.cells[0].rows, cfg->paths, err);
   if (!s) s = ms_h5out_write_stats(h, pl.cells[0].h5id, &report->stats, err);
+  if (!s) s = ms_assertions_eval(cfg, &report->stats, pl.cells[0].rows, cfg->paths, report->asserts, err);
+  if (!s) s = ms_h5out_write_assertions(h, pl.cells[0].h5id, report->asserts, cfg->nassertions, err);
   s = finish(h, opts, s, err);
   plan_free(&pl);
   report->paths = cfg->paths;
@@ -454,6 +462,21 @@ static ms_status efficiency(const ms_config *cfg, const ms_book *shared, ms_effi
   return s;
 }
 
+/* Evaluate a cell's assertions and write them to its group. */
+static ms_status eval_assertions(ms_h5out *h, cell_state *cs, ms_error *err) {
+  const ms_config *cfg = cs->spec->cfg;
+  if (cfg->nassertions == 0) return MS_OK;
+  ms_stats *st = malloc(sizeof *st);
+  ms_assert_result *r = calloc((size_t)cfg->nassertions, sizeof *r);
+  ms_status s = st && r ? MS_OK : ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  if (!s) s = ms_stats_compute(st, cfg, cs->rows, cfg->paths, err);
+  if (!s) s = ms_assertions_eval(cfg, st, cs->rows, cfg->paths, r, err);
+  if (!s) s = ms_h5out_write_assertions(h, cs->h5id, r, cfg->nassertions, err);
+  free(st);
+  free(r);
+  return s;
+}
+
 ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values, int ncells, const char *key,
                          const ms_run_opts *opts, ms_compare_report *rep, ms_error *err) {
   double t0 = now_s();
@@ -480,9 +503,12 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
     snprintf(rep->values[c], sizeof rep->values[c], "%s", values[c]);
   }
   run_plan pl;
+  memset(&pl, 0, sizeof pl);
   ms_h5out *h = NULL;
   ms_h5_meta meta = {opts->command};
-  ms_status s = plan_init(&pl, spec, ncells, nthreads, err);
+  ms_status s = MS_OK;
+  for (int c = 0; !s && c < ncells; c++) s = cell_fail(&spec[c], ms_assertions_check(cfgs[c], err), err);
+  if (!s) s = plan_init(&pl, spec, ncells, nthreads, err);
   if (!s) s = ms_h5out_create(&h, opts->output, cfgs[0], &meta, err);
   if (!s) s = ms_h5out_root_attr(h, "compare", key, err);
   if (!s) s = run_cells(&pl, opts, h, err);
@@ -490,6 +516,7 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
     s = ms_stats_compute(&rep->stats[c], cfgs[c], pl.cells[c].rows, paths, err);
     if (!s) s = ms_h5out_write_stats(h, pl.cells[c].h5id, &rep->stats[c], err);
     if (!s) s = efficiency(cfgs[c], pl.cells[c].book, &rep->efficiency[c], err);
+    if (!s) s = eval_assertions(h, &pl.cells[c], err);
     rep->cell_seconds[c] = NAN; /* the cells of a path run together */
     rep->ncells = c + 1;
   }
@@ -499,6 +526,147 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
   s = finish(h, opts, s, err);
   rep->replayed = pl.replayed;
   plan_free(&pl);
+  rep->seconds = now_s() - t0;
+  return s;
+}
+
+/* ---- sweeps ---- */
+
+void ms_sweep_report_free(ms_sweep_report *r) {
+  if (!r) return;
+  free(r->stats);
+  free(r->diffs);
+  free(r->show);
+  free(r->show_diff);
+  free(r->asserts);
+  memset(r, 0, sizeof *r);
+}
+
+/* The headline statistic @p name of cell @p c: its value, and its paired
+ * difference against the baseline (from the differences of every column
+ * for means and probabilities; a plain difference of the estimates for
+ * the rest, which have no paired interval). */
+static ms_status show_one(const ms_sweep *sw, ms_sweep_report *rep, const run_plan *pl, int c, int j,
+                          ms_error *err) {
+  const char *name = sw->show[j];
+  const ms_config *cfg = sw->cfgs[c];
+  ms_stat_value *v = &rep->show[c * rep->nshow + j], vb;
+  ms_status s = ms_stats_value_of(&rep->stats[c], cfg, pl->cells[c].rows, cfg->paths, name, 0, v, err);
+  if (!s) s = ms_stats_value_of(&rep->stats[sw->baseline], sw->cfgs[sw->baseline], pl->cells[sw->baseline].rows,
+                                cfg->paths, name, 0, &vb, err);
+  if (s) return s;
+  ms_diff_row *d = &rep->show_diff[c * rep->nshow + j];
+  memset(d, 0, sizeof *d);
+  snprintf(d->name, sizeof d->name, "%s", name);
+  const char *dot = strrchr(name, '.');
+  char row[MS_COL_NAME_MAX];
+  snprintf(row, sizeof row, "%.*s", (int)(dot - name), name);
+  int is_mean = strcmp(dot + 1, "mean") == 0, is_prob = strcmp(dot + 1, "probability") == 0;
+  for (int k = 0; (is_mean || is_prob) && k < rep->ndiffs; k++) {
+    const ms_diff_row *r = &rep->diffs[c * rep->ndiffs + k];
+    if (strcmp(r->name, row) == 0 && r->probability == is_prob) { *d = *r; return MS_OK; }
+  }
+  d->baseline = vb.value;
+  d->other = v->value;
+  d->diff = v->value - vb.value;
+  d->lo = d->hi = d->unpaired_lo = d->unpaired_hi = NAN;
+  return MS_OK;
+}
+
+ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_report *rep, ms_error *err) {
+  double t0 = now_s();
+  int nthreads = nthreads_of(opts);
+  int n = sw->ncells;
+  memset(rep, 0, sizeof *rep);
+  rep->ncells = n;
+  rep->nshow = sw->nshow;
+  rep->nassert = sw->cfgs[0]->nassertions;
+  rep->threads = nthreads;
+  cell_spec *spec = calloc((size_t)n, sizeof *spec);
+  char (*leaf)[16] = calloc((size_t)n, sizeof *leaf);
+  const char *(*attrs)[3] = calloc((size_t)n, sizeof *attrs);
+  char (*label)[MS_SWEEP_LABEL + 16] = calloc((size_t)n, sizeof *label);
+  rep->stats = calloc((size_t)n, sizeof *rep->stats);
+  rep->diffs = calloc((size_t)n * (MS_MAX_COLUMNS + 32), sizeof *rep->diffs);
+  rep->show = calloc((size_t)n * (size_t)(sw->nshow + 1), sizeof *rep->show);
+  rep->show_diff = calloc((size_t)n * (size_t)(sw->nshow + 1), sizeof *rep->show_diff);
+  rep->asserts = calloc((size_t)n * (size_t)(rep->nassert + 1), sizeof *rep->asserts);
+  run_plan pl;
+  memset(&pl, 0, sizeof pl);
+  ms_h5out *h = NULL;
+  ms_status s = MS_OK;
+  if (!spec || !leaf || !attrs || !label || !rep->stats || !rep->diffs || !rep->show || !rep->show_diff ||
+      !rep->asserts)
+    s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for a sweep of %d cells", n);
+  for (int c = 0; !s && c < n; c++) {
+    snprintf(leaf[c], sizeof leaf[c], "%d", c);
+    snprintf(label[c], sizeof label[c], "sweep cell %d (%s)", c, sw->labels[c]);
+    attrs[c][0] = "label";
+    attrs[c][1] = sw->labels[c];
+    attrs[c][2] = NULL;
+    spec[c] = (cell_spec){.cfg = sw->cfgs[c], .label = label[c], .parent = "sweep/runs", .leaf = leaf[c],
+                          .attrs = attrs[c]};
+    s = cell_fail(&spec[c], ms_assertions_check(sw->cfgs[c], err), err);
+  }
+  ms_h5_meta meta = {opts->command};
+  if (!s) s = plan_init(&pl, spec, n, nthreads, err);
+  if (!s) s = ms_h5out_create(&h, opts->output, sw->cfgs[sw->baseline], &meta, err);
+  if (!s) {
+    char keys[MS_MAX_GRID * 260] = "", show[MS_MAX_SHOW * (MS_STAT_NAME_MAX + 1)] = "";
+    for (int a = 0; a < sw->naxes; a++) {
+      strncat(keys, a ? "," : "", sizeof keys - strlen(keys) - 1);
+      strncat(keys, sw->axes[a].key, sizeof keys - strlen(keys) - 1);
+    }
+    for (int j = 0; j < sw->nshow; j++) {
+      strncat(show, j ? "," : "", sizeof show - strlen(show) - 1);
+      strncat(show, sw->show[j], sizeof show - strlen(show) - 1);
+    }
+    s = ms_h5out_root_attr(h, "sweep", keys, err);
+    if (!s) s = ms_h5out_root_attr(h, "show", show, err);
+    if (!s) s = ms_h5out_root_attr_i64(h, "baseline", sw->baseline, err);
+  }
+  if (!s) s = run_cells(&pl, opts, h, err);
+  for (int c = 0; !s && c < n; c++) {
+    const ms_config *cfg = sw->cfgs[c];
+    s = ms_stats_compute(&rep->stats[c], cfg, pl.cells[c].rows, cfg->paths, err);
+    if (!s) s = ms_h5out_write_stats(h, pl.cells[c].h5id, &rep->stats[c], err);
+    if (!s) s = ms_assertions_eval(cfg, &rep->stats[c], pl.cells[c].rows, cfg->paths,
+                                   rep->asserts + (size_t)c * (size_t)rep->nassert, err);
+    if (!s) s = ms_h5out_write_assertions(h, pl.cells[c].h5id, rep->asserts + (size_t)c * (size_t)rep->nassert,
+                                          rep->nassert, err);
+    s = cell_fail(&spec[c], s, err);
+  }
+  const ms_config *bc = sw->cfgs[sw->baseline];
+  for (int c = 0; !s && c < n; c++) {
+    int k = ms_stats_paired_all(bc, pl.cells[sw->baseline].rows, pl.cells[c].rows, bc->paths,
+                                rep->diffs + (size_t)c * (MS_MAX_COLUMNS + 32), MS_MAX_COLUMNS + 32);
+    if (c > 0 && k != rep->ndiffs)
+      s = ms_error_set(err, MS_ERR_INPUT, "the cells of a sweep must have the same statistics");
+    rep->ndiffs = k;
+  }
+  /* pack the differences to ndiffs per cell */
+  for (int c = 1; !s && c < n; c++)
+    memmove(rep->diffs + (size_t)c * (size_t)rep->ndiffs, rep->diffs + (size_t)c * (MS_MAX_COLUMNS + 32),
+            (size_t)rep->ndiffs * sizeof *rep->diffs);
+  for (int c = 0; !s && c < n; c++)
+    for (int j = 0; !s && j < sw->nshow; j++) s = show_one(sw, rep, &pl, c, j, err);
+  if (!s) {
+    ms_h5_sweep hs = {.naxes = sw->naxes, .ncells = n, .index = sw->index, .labels = (const char *)sw->labels,
+                      .label_size = MS_SWEEP_LABEL, .baseline = sw->baseline, .stats = rep->stats,
+                      .diffs = rep->diffs, .ndiffs = rep->ndiffs};
+    for (int a = 0; a < sw->naxes; a++)
+      hs.axes[a] = (ms_h5_sweep_axis){.key = sw->axes[a].key, .n = sw->axes[a].n,
+                                      .values = (const char *)sw->axes[a].values, .value_size = MS_SWEEP_VALUE,
+                                      .numeric = sw->axes[a].numeric};
+    s = ms_h5out_write_sweep(h, &hs, err);
+  }
+  s = finish(h, opts, s, err);
+  rep->replayed = pl.replayed;
+  plan_free(&pl);
+  free(spec);
+  free(leaf);
+  free(attrs);
+  free(label);
   rep->seconds = now_s() - t0;
   return s;
 }

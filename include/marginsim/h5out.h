@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "marginsim/assertion.h"
 #include "marginsim/engine.h"
 #include "marginsim/error.h"
 #include "marginsim/scenario.h"
@@ -90,6 +91,34 @@ ms_status ms_h5out_write_stats(ms_h5out *h, int id, const ms_stats *st, ms_error
 
 /** Write /compare: paired differences against the first value and capital efficiency. */
 ms_status ms_h5out_write_compare(ms_h5out *h, const ms_compare_report *rep, ms_error *err);
+
+/** Write the run's evaluated assertions as <group>/assertions. */
+ms_status ms_h5out_write_assertions(ms_h5out *h, int id, const ms_assert_result *r, int n, ms_error *err);
+
+/** What /sweep holds (the driver fills it from its plan). */
+typedef struct ms_h5_sweep_axis {
+  const char *key;
+  int n;
+  const char *values;        /* n strings of value_size bytes each */
+  size_t value_size;
+  const double *numeric;     /* n: the values as numbers, NaN if not */
+} ms_h5_sweep_axis;
+
+typedef struct ms_h5_sweep {
+  int naxes;
+  ms_h5_sweep_axis axes[MS_MAX_GRID];
+  int ncells;
+  const int *index;          /* [cell * naxes + axis] */
+  const char *labels;        /* ncells strings of label_size bytes */
+  size_t label_size;
+  int baseline;
+  const ms_stats *stats;     /* [cell] */
+  const ms_diff_row *diffs;  /* [cell * ndiffs] */
+  int ndiffs;
+} ms_h5_sweep;
+
+/** Write /sweep: axes, cells, every cell's statistics and the paired differences. */
+ms_status ms_h5out_write_sweep(ms_h5out *h, const ms_h5_sweep *sw, ms_error *err);
 
 /** Close the file and rename it to its final name; frees @p h in every case. */
 ms_status ms_h5out_commit(ms_h5out *h, ms_error *err);

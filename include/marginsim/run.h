@@ -13,9 +13,11 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "marginsim/assertion.h"
 #include "marginsim/error.h"
 #include "marginsim/scenario.h"
 #include "marginsim/stats.h"
+#include "marginsim/sweep.h"
 
 typedef struct ms_run_opts {
   int threads;                          /* 0: OpenMP's default */
@@ -33,6 +35,8 @@ typedef struct ms_run_report {
   int64_t paths;
   int threads;
   double seconds;                       /* wall time of the simulation and writing */
+  int nassert;                          /* the scenario's assertions, evaluated */
+  ms_assert_result asserts[MS_MAX_ASSERTIONS];
 } ms_run_report;
 
 /**
@@ -49,5 +53,28 @@ ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *r
  */
 ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values, int ncells, const char *key,
                          const ms_run_opts *opts, ms_compare_report *report, ms_error *err);
+
+/** What a sweep reports back (ms_sweep_report_free releases it). */
+typedef struct ms_sweep_report {
+  int ncells, ndiffs, nshow, nassert;
+  ms_stats *stats;                      /* [cell] */
+  ms_diff_row *diffs;                   /* [cell * ndiffs]: paired differences against the baseline */
+  ms_stat_value *show;                  /* [cell * nshow]: the headline statistics, 95% intervals */
+  ms_diff_row *show_diff;               /* [cell * nshow]: their differences against the baseline;
+                                           lo = hi = NaN for statistics that are not means or probabilities */
+  ms_assert_result *asserts;            /* [cell * nassert] */
+  int64_t replayed;                     /* cell-paths that replayed a recorded exogenous path */
+  int threads;
+  double seconds;
+} ms_sweep_report;
+
+/**
+ * Run every cell of @p sw on the same paths into one file: /sweep/runs/<c>
+ * per cell, /sweep with the axes, every cell's statistics and the paired
+ * differences against the baseline cell (docs/output.md).
+ */
+ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_report *report, ms_error *err);
+
+void ms_sweep_report_free(ms_sweep_report *r);
 
 #endif
