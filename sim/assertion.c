@@ -10,7 +10,7 @@
 ms_status ms_assertions_check(const ms_config *cfg, ms_error *err) {
   for (int i = 0; i < cfg->nassertions; i++) {
     const ms_assertion_cfg *a = &cfg->assertions[i];
-    char msg[2048];
+    char msg[3072];
     if (ms_stats_known(cfg, a->statistic, msg, sizeof msg))
       return ms_error_set(err, MS_ERR_INPUT, "%s: assertions[%d]: %s", a->where, i, msg);
     const char *field = strrchr(a->statistic, '.') + 1;

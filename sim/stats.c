@@ -481,7 +481,7 @@ int ms_stats_known(const ms_config *cfg, const char *name, char *msg, size_t len
 
 ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_path_summary *rows, int64_t n,
                             const char *name, double confidence, ms_stat_value *out, ms_error *err) {
-  char msg[2048], row[MS_COL_NAME_MAX];
+  char msg[3072], row[MS_COL_NAME_MAX];
   const char *field = NULL;
   out->value = out->lo = out->hi = NAN;
   out->has_interval = 0;

@@ -171,7 +171,7 @@ static ms_status parse_show(ms_sweep *sw, const ms_config *base, const char *sho
     for (int i = 0; default_show[i]; i++) snprintf(sw->show[sw->nshow++], MS_STAT_NAME_MAX, "%s", default_show[i]);
   }
   for (int i = 0; i < sw->nshow; i++) {
-    char msg[2048];
+    char msg[3072];
     if (ms_stats_known(base, sw->show[i], msg, sizeof msg))
       return ms_error_set(err, MS_ERR_INPUT, "%s %s: %s", show ? "--show" : "sweep.show", sw->show[i], msg);
   }

@@ -27,7 +27,7 @@ typedef enum {
   MS_STATUS_COUNT
 } ms_status;
 
-#define MS_ERROR_MSG_MAX 1024
+#define MS_ERROR_MSG_MAX 4096
 
 typedef struct ms_error {
   ms_status status;            /* last failure, MS_OK when none */
