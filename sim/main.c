@@ -245,7 +245,15 @@ static void (*const usages[])(FILE *) = {usage_run, usage_validate, usage_sweep,
 /* An option that only some commands take. */
 static int only_for(cli_cmd cmd, unsigned mask, const char *opt) {
   if (mask & (1u << cmd)) return 0;
-  fprintf(stderr, "marginsim %s: %s is not an option of '%s'\n", cmd_names[cmd], opt, cmd_names[cmd]);
+  char which[64] = "";
+  for (int c = 0; c < 4; c++)
+    if (mask & (1u << c)) {
+      if (which[0]) strncat(which, ", ", sizeof which - strlen(which) - 1);
+      strncat(which, "'", sizeof which - strlen(which) - 1);
+      strncat(which, cmd_names[c], sizeof which - strlen(which) - 1);
+      strncat(which, "'", sizeof which - strlen(which) - 1);
+    }
+  fprintf(stderr, "marginsim %s: %s is an option of %s, not of '%s'\n", cmd_names[cmd], opt, which, cmd_names[cmd]);
   return EXIT_BADINPUT;
 }
 
