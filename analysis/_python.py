@@ -1,7 +1,9 @@
 """Shared helpers of the analysis scripts: reading result files and price CSVs."""
 import csv
 import datetime as dt
+import math
 import os
+import re
 
 import numpy as np
 
@@ -27,3 +29,284 @@ def read_prices(path):
             times.append(t)
             closes.append(float(c))
     return np.array(times), np.array(closes)
+
+
+# ---------------------------------------------------------------------------
+# Strings, attributes and the resolved configuration
+
+def text(x):
+    """A str from an HDF5 string (bytes, numpy bytes, str or a numpy scalar)."""
+    if isinstance(x, (bytes, np.bytes_)):
+        return x.decode("utf-8", "replace")
+    if isinstance(x, np.ndarray) and x.shape == ():
+        return text(x[()])
+    return str(x)
+
+
+def attr(obj, name, default=None):
+    """Attribute `name` of an h5py object as str/int/float, or `default`."""
+    if name not in obj.attrs:
+        return default
+    v = obj.attrs[name]
+    if isinstance(v, (bytes, np.bytes_, str)):
+        return text(v)
+    if isinstance(v, np.ndarray) and v.shape == ():
+        v = v[()]
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    return v
+
+
+def config(obj):
+    """The resolved configuration (the `config` attribute, YAML) of a run group, as a dict.
+
+    Looks on the group first, then on its file's root. PyYAML (python3-yaml)
+    reads it; without PyYAML a minimal reader of the block-style mappings the
+    CLI writes is used (enough for scalars such as liquidation.insurance_fund).
+    """
+    txt = attr(obj, "config")
+    if txt is None and obj.name != "/":
+        txt = attr(obj.file, "config")
+    if not txt:
+        return {}
+    try:
+        import yaml
+        c = yaml.safe_load(txt)
+        return c if isinstance(c, dict) else {}
+    except ImportError:
+        return _mini_yaml(txt)
+
+
+def _mini_yaml(txt):
+    root, stack = {}, [(-1, None)]
+    stack[0] = (-1, root)
+    for line in txt.splitlines():
+        if not line.strip() or line.lstrip().startswith(("#", "-")):
+            continue
+        ind = len(line) - len(line.lstrip())
+        m = re.match(r"\s*([^:]+):\s*(.*)$", line)
+        if not m:
+            continue
+        while stack and stack[-1][0] >= ind:
+            stack.pop()
+        parent = stack[-1][1]
+        key, val = m.group(1).strip(), m.group(2).strip()
+        if val == "":
+            d = {}
+            parent[key] = d
+            stack.append((ind, d))
+        else:
+            val = val.strip('"')
+            try:
+                parent[key] = float(val) if re.fullmatch(r"[-+0-9.eE]+", val) else val
+            except ValueError:
+                parent[key] = val
+    return root
+
+
+def cfg_get(cfg, dotted, default=None):
+    """cfg['a']['b'] for 'a.b' (no list indices), or `default`."""
+    cur = cfg
+    for k in dotted.split("."):
+        if not isinstance(cur, dict) or k not in cur:
+            return default
+        cur = cur[k]
+    return cur
+
+
+_DUR = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def seconds(v, default=None):
+    """A duration ('250ms', '10m', '1.5h', 0, 12.0) in seconds, or `default`."""
+    if v is None:
+        return default
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v)
+    m = re.fullmatch(r"\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|m|h|d)?\s*", str(v))
+    if not m:
+        return default
+    return float(m.group(1)) * _DUR[m.group(2) or "s"]
+
+
+def insurance_fund(group):
+    """Starting insurance fund (USD) of a run group, from its configuration; None if unknown."""
+    v = cfg_get(config(group), "liquidation.insurance_fund")
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def horizon_seconds(group):
+    return seconds(cfg_get(config(group), "horizon"))
+
+
+# ---------------------------------------------------------------------------
+# Result-file layout
+
+def file_kind(f):
+    """'sweep', 'compare' or 'run'."""
+    if "sweep" in f.attrs or ("sweep" in f and "sweep/stats" in f):
+        return "sweep"
+    if "compare" in f.attrs and "models" in f:
+        return "compare"
+    return "run"
+
+
+def get_group(f, path):
+    """The group at `path` ('' or '/' is the root); KeyError with a message if absent."""
+    if path in (None, "", "/"):
+        return f
+    p = path.strip("/")
+    if p not in f or not hasattr(f[p], "keys"):
+        raise KeyError(f"no group '{p}' in {f.filename}")
+    return f[p]
+
+
+def columns_meta(group):
+    """{column: (unit, meaning)} from the `columns` attribute of paths/summary."""
+    out = {}
+    if "paths/summary" not in group:
+        return out
+    txt = attr(group["paths/summary"], "columns", "") or ""
+    for line in txt.splitlines():
+        m = re.match(r"\s*(\S+)\s*\[([^\]]*)\]:\s*(.*)", line)
+        if m:
+            out[m.group(1)] = (m.group(2), m.group(3))
+    return out
+
+
+SUMMARY_FIELDS = ("mean", "sd", "min", "max", "q50", "q90", "q99", "q999", "es99")
+
+
+def stat(group, name):
+    """Value and 95% interval of a statistic named like 'bad_debt.q99' or 'insolvency.probability'.
+
+    Returns (value, lo, hi); lo/hi are NaN for fields without an interval
+    (sd, min, max, es99). KeyError if the group has no such statistic.
+    """
+    base, _, field = name.rpartition(".")
+    if field == "probability":
+        rows = group["stats/probabilities"][:]
+        for r in rows:
+            if text(r["name"]) == base:
+                return float(r["p"]), float(r["lo"]), float(r["hi"])
+        raise KeyError(f"no probability '{base}'")
+    if field not in SUMMARY_FIELDS:
+        raise KeyError(f"unknown statistic field '{field}' in '{name}'")
+    rows = group["stats/summary"][:]
+    for r in rows:
+        if text(r["name"]) == base:
+            return stat_of_row(r, field)
+    raise KeyError(f"no summary row '{base}'")
+
+
+def stat_of_row(r, field):
+    """(value, lo, hi) of `field` from a /stats/summary or /stats/probabilities row."""
+    names = r.dtype.names
+    if field == "probability" or (field == "p" and "p" in names):
+        return float(r["p"]), float(r["lo"]), float(r["hi"])
+    v = float(r[field])
+    lo_f, hi_f = (("mean_lo", "mean_hi") if field == "mean" else (f"{field}_lo", f"{field}_hi"))
+    if lo_f in names and hi_f in names:
+        return v, float(r[lo_f]), float(r[hi_f])
+    return v, math.nan, math.nan
+
+
+def stat_unit(name, meta=None):
+    """Unit of a statistic 'X.F' (from the columns metadata when given)."""
+    base, _, field = name.rpartition(".")
+    if field == "probability":
+        return "probability"
+    if meta and base in meta:
+        return meta[base][0]
+    if base in ("liquidated_notional", "bad_debt", "insurance_min", "insurance_end", "insurance_paid",
+                "socialized_loss", "adl_notional", "uncovered_loss", "largest_cascade_notional",
+                "pending_bad_debt", "penalties", "keeper_rewards", "options_liquidated_notional"):
+        return "USD"
+    if base == "amplification":
+        return "ratio"
+    return ""
+
+
+DEFAULT_SHOW = ("insolvency.probability", "bad_debt.mean", "bad_debt.q99", "liquidated_notional.mean",
+                "largest_cascade_notional.q99", "amplification.mean")
+
+
+# ---------------------------------------------------------------------------
+# Formatting
+
+def money(x, unit=""):
+    """2500000 -> '2.5M', 1234 -> '1.23k', 0 -> '0' (optionally followed by a unit)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    a = abs(x)
+    for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if a >= div:
+            s = f"{x / div:.3g}{suf}"
+            break
+    else:
+        s = f"{x:.3g}" if a >= 1 or a == 0 else f"{x:.2g}"
+    return s + (" " + unit if unit else "")
+
+
+def fmt(x, unit=""):
+    """A value formatted for its unit: money for USD, percent-free probabilities, counts."""
+    if x is None:
+        return "n/a"
+    x = float(x)
+    if math.isnan(x):
+        return "n/a"
+    if unit == "USD":
+        return money(x)
+    if unit == "probability":
+        return f"{x:.3f}" if x >= 0.001 or x == 0 else f"{x:.1e}"
+    if unit in ("fraction", "ratio"):
+        return f"{x:.3g}"
+    return money(x)
+
+
+def fmt_interval(lo, hi, unit=""):
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return ""
+    return f"[{fmt(lo, unit)}, {fmt(hi, unit)}]"
+
+
+def money_formatter():
+    """A matplotlib tick formatter printing 2.5M, 300k, ..."""
+    from matplotlib.ticker import FuncFormatter
+    return FuncFormatter(lambda v, _pos: money(v))
+
+
+def time_scale(seconds_max):
+    """(divisor, unit) for a time axis: hours, or days beyond three days, minutes under two hours."""
+    if seconds_max is not None and seconds_max > 3 * 86400:
+        return 86400.0, "days"
+    if seconds_max is not None and seconds_max < 2 * 3600:
+        return 60.0, "minutes"
+    return 3600.0, "hours"
+
+
+# ---------------------------------------------------------------------------
+# Per-path comparison of two run groups
+
+def paths_summary(group):
+    if "paths/summary" not in group:
+        raise KeyError(f"no paths/summary in group '{group.name}' of {group.file.filename}")
+    return group["paths/summary"][:]
+
+
+def group_seed(group):
+    """Seed of a run group: its own config's seed if it has one, else the file's root attribute."""
+    s = cfg_get(config(group), "seed") if "config" in group.attrs else None
+    if s is None:
+        s = attr(group.file, "seed")
+    try:
+        return int(s)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Differences of two marginsim results' statistics, B - A, with 95% intervals.
+
+    scripts/py analysis/compare.py A.h5 B.h5 [--group-a G] [--group-b G]
+
+Compares the main per-path summary columns (their means) and the
+probabilities of insolvency, of any liquidation and of any bad debt.
+
+When A and B ran on the same paths (same seed, same number of paths, same
+`path` column) the comparison is paired: the mean over paths of B - A on the
+same path, ± 1.96 sd/sqrt(n) over the paths where both values are finite.
+Otherwise it is unpaired: the difference of the means ± 1.96 sqrt(sa²/na +
+sb²/nb) (Welch), and for probabilities the difference of proportions with its
+normal interval. The line `mode: paired (...)` or `mode: unpaired (...)`
+says which, and why.
+
+--group-a / --group-b pick a run group inside a file instead of its root,
+e.g. `models/static` of a --compare file or `sweep/runs/3` of a sweep file.
+Exit status: 0, or 2 for a missing file or group or a group without
+paths/summary.
+"""
+import argparse
+import math
+import os
+import sys
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _python import attr, file_kind, get_group, group_seed  # noqa: E402
+
+Z95 = 1.959963984540054
+COLUMNS = ("liquidations", "liquidated_notional", "induced_liquidations", "bad_debt", "insurance_min",
+           "socialized_loss", "adl_notional", "largest_cascade_notional", "largest_cascade_liquidations",
+           "amplification")
+EVENTS = (("insolvency", "insolvent = 1", lambda s: s["insolvent"] == 1),
+          ("liquidation_any", "liquidations > 0", lambda s: s["liquidations"] > 0),
+          ("bad_debt_any", "bad_debt > 0", lambda s: s["bad_debt"] > 0))
+
+
+class Usage(Exception):
+    pass
+
+
+def open_group(path, group):
+    if not os.path.isfile(path):
+        raise Usage(f"{path}: no such file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise Usage(f"{path}: not an HDF5 file ({e})")
+    try:
+        g = get_group(f, group)
+    except KeyError as e:
+        f.close()
+        raise Usage(str(e.args[0]))
+    if "paths/summary" not in g:
+        hint = ""
+        kind = file_kind(f)
+        if kind == "compare":
+            hint = f"; it is a --compare file: pick a model with --group-a/--group-b models/<value> " \
+                   f"({', '.join('models/' + k for k in f['models'])})"
+        elif kind == "sweep":
+            hint = "; it is a sweep file: pick a cell with --group-a/--group-b sweep/runs/<cell>"
+        where = f"group '{group}'" if group not in (None, "", "/") else "the root"
+        f.close()
+        raise Usage(f"{path}: {where} has no paths/summary{hint}")
+    return f, g
+
+
+def describe(label, path, f, g):
+    name = attr(f, "name", "?")
+    where = g.name if g.name != "/" else "/"
+    n = g["paths/summary"].shape[0]
+    extra = ""
+    if "value" in g.attrs:
+        extra = f", {attr(f, 'compare', 'value')} = {attr(g, 'value')}"
+    elif "label" in g.attrs:
+        extra = f", {attr(g, 'label')}"
+    return f"{label}: {path} [{where}] ({name}{extra}; seed {group_seed(g)}, {n} paths)"
+
+
+def pairing(ga, gb, sa, sb):
+    """(paired?, reason)."""
+    seed_a, seed_b = group_seed(ga), group_seed(gb)
+    if seed_a != seed_b:
+        return False, f"the seeds differ: {seed_a} and {seed_b}"
+    if len(sa) != len(sb):
+        return False, f"the numbers of paths differ: {len(sa)} and {len(sb)}"
+    if "path" in sa.dtype.names and "path" in sb.dtype.names and not np.array_equal(sa["path"], sb["path"]):
+        return False, "the same seed and number of paths but different path indices"
+    return True, f"same seed {seed_a}, same {len(sa)} paths: B - A on each path"
+
+
+def paired_diff(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    n = len(a)
+    if n == 0:
+        return math.nan, math.nan, math.nan, math.nan, math.nan, 0
+    d = b - a
+    m = float(d.mean())
+    h = Z95 * float(d.std(ddof=1)) / math.sqrt(n) if n > 1 else math.nan
+    return float(a.mean()), float(b.mean()), m, m - h, m + h, n
+
+
+def welch_diff(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    na, nb = len(a), len(b)
+    if na == 0 or nb == 0:
+        return math.nan, math.nan, math.nan, math.nan, math.nan, min(na, nb)
+    ma, mb = float(a.mean()), float(b.mean())
+    va = float(a.var(ddof=1)) if na > 1 else math.nan
+    vb = float(b.var(ddof=1)) if nb > 1 else math.nan
+    h = Z95 * math.sqrt(va / na + vb / nb)
+    d = mb - ma
+    return ma, mb, d, d - h, d + h, min(na, nb)
+
+
+def proportion_diff(a, b):
+    na, nb = len(a), len(b)
+    if na == 0 or nb == 0:
+        return math.nan, math.nan, math.nan, math.nan, math.nan, 0
+    pa, pb = float(np.mean(a)), float(np.mean(b))
+    h = Z95 * math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
+    d = pb - pa
+    return pa, pb, d, d - h, d + h, min(na, nb)
+
+
+def num(x):
+    if isinstance(x, float) and math.isnan(x):
+        return "nan"
+    return f"{x:.10g}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("a", metavar="A.h5")
+    ap.add_argument("b", metavar="B.h5")
+    ap.add_argument("--group-a", default="", help="group of A to compare (default: the root)")
+    ap.add_argument("--group-b", default="", help="group of B to compare (default: the root)")
+    args = ap.parse_args()
+    fa = fb = None
+    try:
+        fa, ga = open_group(args.a, args.group_a)
+        fb, gb = open_group(args.b, args.group_b)
+    except Usage as e:
+        print(f"compare.py: {e}", file=sys.stderr)
+        if fa is not None:
+            fa.close()
+        return 2
+    with fa, fb:
+        sa, sb = ga["paths/summary"][:], gb["paths/summary"][:]
+        paired, why = pairing(ga, gb, sa, sb)
+        print(describe("A", args.a, fa, ga))
+        print(describe("B", args.b, fb, gb))
+        print(f"mode: {'paired' if paired else 'unpaired'} ({why})")
+        if paired:
+            print("differences B - A: mean over paths of the per-path difference, 95% interval "
+                  "mean ± 1.96 sd/sqrt(n) over the n paths where both are finite")
+        else:
+            print("differences B - A: difference of the means, 95% interval ± 1.96 sqrt(sa²/na + sb²/nb) "
+                  "(Welch); probabilities: difference of proportions with its normal interval")
+        print()
+        hdr = f"{'statistic':30s} {'A':>16s} {'B':>16s} {'B - A':>16s} {'lo':>16s} {'hi':>16s} {'n':>7s}"
+        print(hdr)
+        missing = []
+        for c in COLUMNS:
+            if c not in sa.dtype.names or c not in sb.dtype.names:
+                missing.append(c)
+                continue
+            r = paired_diff(sa[c], sb[c]) if paired else welch_diff(sa[c], sb[c])
+            print(f"{c:30s} " + " ".join(f"{num(x):>16s}" for x in r[:5]) + f" {r[5]:7d}")
+        print("\nprobabilities (events per path):")
+        for name, definition, fn in EVENTS:
+            try:
+                ea, eb = fn(sa).astype(float), fn(sb).astype(float)
+            except (ValueError, KeyError):
+                missing.append(name)
+                continue
+            r = paired_diff(ea, eb) if paired else proportion_diff(ea, eb)
+            print(f"{name:30s} " + " ".join(f"{num(x):>16s}" for x in r[:5]) + f" {r[5]:7d}")
+        if missing:
+            print(f"\nnot in both files: {', '.join(missing)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

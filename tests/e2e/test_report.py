@@ -1,0 +1,425 @@
+"""End-to-end tests of the analysis scripts: analysis/report.py and analysis/compare.py.
+
+Run by ctest (label e2e) with MARGINSIM set to the built binary and
+MS_SOURCE_DIR to the source tree. Makes small result files with the CLI
+(a run, a run with /liquidations, a run without any liquidation, a
+--compare file and a sweep file), runs report.py on each and checks that
+every figure is a valid PNG and that report.html references and embeds
+them all; runs compare.py on runs of the same and of different seeds.
+
+When `marginsim sweep --help` does not work (the command is not built), or
+MS_TEST_SWEEP_FIXTURE is set, the sweep files are assembled here from one
+`marginsim run --set ...` per cell, following the sweep layout.
+"""
+import base64
+import itertools
+import math
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+import urllib.parse
+import zlib
+
+import h5py
+import numpy as np
+
+BIN = os.environ.get("MARGINSIM", "marginsim")
+SRC = os.environ.get("MS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+QUICK = os.path.join(SRC, "scenarios", "quickstart.yaml")
+REPORT = os.path.join(SRC, "analysis", "report.py")
+COMPARE = os.path.join(SRC, "analysis", "compare.py")
+Z95 = 1.959963984540054
+
+
+def run(*args):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+def py(script, *args):
+    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+
+
+# ---------------------------------------------------------------------------
+# PNG validation
+
+PNG_SIG = b"\x89PNG\r\n\x1a\n"
+
+
+def png_problem(data):
+    """None if `data` starts like a valid PNG (signature, IHDR with width, height > 0 and a right CRC), else why not."""
+    if len(data) < 33:
+        return f"too short ({len(data)} bytes)"
+    if data[:8] != PNG_SIG:
+        return "bad signature"
+    length, ctype = struct.unpack(">I4s", data[8:16])
+    if ctype != b"IHDR" or length != 13:
+        return f"first chunk is {ctype!r} of length {length}, not IHDR of 13"
+    body = data[16:29]
+    width, height, depth, color = struct.unpack(">IIBB", body[:10])
+    if width == 0 or height == 0:
+        return f"size {width}x{height}"
+    (crc,) = struct.unpack(">I", data[29:33])
+    if crc != (zlib.crc32(ctype + body) & 0xFFFFFFFF):
+        return "IHDR CRC mismatch"
+    if depth not in (1, 2, 4, 8, 16) or color not in (0, 2, 3, 4, 6):
+        return f"bit depth {depth}, colour type {color}"
+    if not data.rstrip(b"\0").endswith(b"IEND\xaeB`\x82"):
+        return "no IEND chunk at the end"
+    return None
+
+
+# ---------------------------------------------------------------------------
+# A sweep file built from one run per cell (the layout of `marginsim sweep`)
+
+DIFF_STATS = ("liquidations", "induced_liquidations", "liquidated_notional", "bad_debt", "insurance_min",
+              "socialized_loss", "adl_notional", "largest_cascade_liquidations", "largest_cascade_notional",
+              "amplification")
+DIFF_EVENTS = (("insolvency", lambda s: s["insolvent"] == 1), ("liquidation_any", lambda s: s["liquidations"] > 0),
+               ("bad_debt_any", lambda s: s["bad_debt"] > 0))
+ASSERTIONS = """
+assertions:
+  - insolvency.probability < 0.5
+  - {assert: "bad_debt.q99 < 1e6", confidence: 0.95}
+"""
+SHOW = ("insolvency.probability,bad_debt.mean,bad_debt.q99,liquidated_notional.mean,"
+        "largest_cascade_notional.q99,amplification.mean")
+
+
+def numeric_value(v):
+    """A grid value as a number: durations in seconds, rates per day, NaN when not numeric."""
+    m = re.fullmatch(r"([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)(ms|s|m|h|d)?", v)
+    if m:
+        return float(m.group(1)) * {None: 1, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    m = re.fullmatch(r"([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)/(s|m|h|d)", v)
+    if m:
+        return float(m.group(1)) * {"s": 86400, "m": 1440, "h": 24, "d": 1}[m.group(2)]
+    return math.nan
+
+
+def make_sweep_fixture(out, scenario, axes, workdir, paths=20, baseline=0, extra=()):
+    """Write a sweep file to `out`: `axes` is [(key, [values...]), ...], one `marginsim run` per cell."""
+    cells = list(itertools.product(*[range(len(v)) for _, v in axes]))
+    files, labels = [], []
+    for c, idx in enumerate(cells):
+        sets = [f"{k}={axes[a][1][i]}" for a, (k, i) in enumerate(zip([k for k, _ in axes], idx))]
+        path = os.path.join(workdir, f"cell{c}.h5")
+        args = ["run", scenario, "-n", str(paths), "-q", "-o", path, *extra]
+        for s in sets:
+            args += ["--set", s]
+        p = run(*args)
+        if p.returncode != 0:
+            raise RuntimeError(f"{args}: {p.stderr}")
+        files.append(path)
+        labels.append(" ".join(sets))
+    ins = [h5py.File(p, "r") for p in files]
+    try:
+        with h5py.File(out, "w") as f:
+            for k, v in ins[baseline].attrs.items():
+                f.attrs[k] = v
+            f.attrs["sweep"] = ",".join(k for k, _ in axes)
+            f.attrs["baseline"] = np.int64(baseline)
+            f.attrs["show"] = SHOW
+            for a, (key, vals) in enumerate(axes):
+                g = f.create_group(f"sweep/axes/{a}")
+                g.attrs["key"] = key
+                g["values"] = np.array([v.encode() for v in vals], dtype=f"S{max(len(v) for v in vals)}")
+                g["numeric"] = np.array([numeric_value(v) for v in vals], dtype=np.float64)
+            f["sweep/index"] = np.array(cells, dtype=np.int64).reshape(len(cells), len(axes))
+            ct = np.dtype([("cell", "<i8"), ("label", "S256")])
+            f["sweep/cells"] = np.array([(c, l.encode()) for c, l in enumerate(labels)], dtype=ct)
+            f["sweep/stats/summary"] = np.stack([g["stats/summary"][:] for g in ins])
+            f["sweep/stats/probabilities"] = np.stack([g["stats/probabilities"][:] for g in ins])
+            dt = np.dtype([("statistic", "S64"), ("probability", "<i8"), ("n", "<i8"), ("baseline_mean", "<f8"),
+                           ("cell_mean", "<f8"), ("diff", "<f8"), ("lo", "<f8"), ("hi", "<f8"),
+                           ("unpaired_lo", "<f8"), ("unpaired_hi", "<f8")])
+            base = ins[baseline]["paths/summary"][:]
+            rows = []
+            for g in ins:
+                s = g["paths/summary"][:]
+                row = []
+                cols = [(n, base[n].astype(float), s[n].astype(float), 0) for n in DIFF_STATS]
+                cols += [(n, fn(base).astype(float), fn(s).astype(float), 1) for n, fn in DIFF_EVENTS]
+                for name, b, x, prob in cols:
+                    ok = np.isfinite(b) & np.isfinite(x)
+                    b, x = b[ok], x[ok]
+                    n = len(b)
+                    d = x - b
+                    diff = d.mean() if n else math.nan
+                    h = Z95 * d.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
+                    hu = Z95 * math.sqrt(x.var(ddof=1) / n + b.var(ddof=1) / n) if n > 1 else math.nan
+                    if g is ins[baseline]:
+                        diff, h = 0.0, 0.0
+                    row.append((name.encode(), prob, n, b.mean() if n else math.nan, x.mean() if n else math.nan,
+                                diff, diff - h, diff + h, diff - hu, diff + hu))
+                rows.append(row)
+            f["sweep/differences"] = np.array(rows, dtype=dt)
+            for c, g in enumerate(ins):
+                r = f.create_group(f"sweep/runs/{c}")
+                for name in ("paths", "stats", "cascades", "assertions"):
+                    if name in g:
+                        g.copy(name, r, name=name)
+                r.attrs["label"] = labels[c]
+                r.attrs["config"] = g.attrs["config"]
+    finally:
+        for g in ins:
+            g.close()
+    return labels
+
+
+def sweep_available():
+    if os.environ.get("MS_TEST_SWEEP_FIXTURE"):  # force the assembled sweep file (to test the fixture itself)
+        return False
+    try:
+        return run("sweep", "--help").returncode == 0
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------------
+
+class ReportTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="ms_report_")
+        d = cls.dir = cls.tmp.name
+        cls.files = {}
+        cls.scen = os.path.join(d, "asserted.yaml")
+        with open(QUICK) as fh, open(cls.scen, "w") as out:
+            out.write(fh.read() + ASSERTIONS)
+
+        def make(name, *args, scenario=QUICK):
+            path = os.path.join(d, name + ".h5")
+            p = run("run", scenario, "-q", "-o", path, *args)
+            assert p.returncode == 0, f"marginsim run {args}: {p.stderr}"
+            cls.files[name] = path
+
+        make("run", "-n", "30", scenario=cls.scen)
+        make("liq", "-n", "30", "--set", "output.liquidations=true")
+        make("penalty", "-n", "30", "--set", "liquidation.penalty=0.02")  # same seed: paired with "run"
+        make("seed43", "-n", "30", "--seed", "43")
+        make("calm", "-n", "10", "--set", "book.leverage.min=1", "--set", "book.leverage.max=1.2",
+             "--set", "market.regimes[1].jumps.rate=0/d")
+        make("cmp", "-n", "20", "--compare", "margin.model=static,dynamic", "--set", "book.leverage.max=15")
+        sweep = os.path.join(d, "sweep.h5")
+        cls.real_sweep = sweep_available()
+        if cls.real_sweep:
+            p = run("sweep", cls.scen, "--grid", "margin.maintenance=0.02,0.025,0.03", "--grid",
+                    "oracle.heartbeat=10m,1h", "-n", "20", "-q", "-o", sweep)
+            assert p.returncode == 0, f"marginsim sweep: {p.stderr}"
+            p = run("sweep", QUICK, "--grid", "liquidation.insurance_fund=1e6,2e6,4e6", "--baseline",
+                    "liquidation.insurance_fund=2e6", "-n", "20", "-q", "-o", os.path.join(d, "sweep1.h5"))
+            assert p.returncode == 0, f"marginsim sweep: {p.stderr}"
+        else:
+            os.makedirs(os.path.join(d, "cells2"))
+            os.makedirs(os.path.join(d, "cells1"))
+            make_sweep_fixture(sweep, cls.scen, [("margin.maintenance", ["0.02", "0.025", "0.03"]),
+                                              ("oracle.heartbeat", ["10m", "1h"])], os.path.join(d, "cells2"))
+            make_sweep_fixture(os.path.join(d, "sweep1.h5"), QUICK,
+                               [("liquidation.insurance_fund", ["1e6", "2e6", "4e6"])], os.path.join(d, "cells1"),
+                               baseline=1)
+        cls.files["sweep"] = sweep
+        cls.files["sweep1"] = os.path.join(d, "sweep1.h5")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    # -- helpers --------------------------------------------------------------
+
+    _reports = {}
+
+    def report(self, name, expect, default_dir=False):
+        """Run report.py on file `name` (once per file); check the figures and the HTML.
+
+        Returns (stdout, html, [PNG paths relative to the report's directory], directory).
+        """
+        if name not in self._reports:
+            if default_dir:
+                out = os.path.join(self.dir, name + "_report")
+                p = py(REPORT, self.files[name])
+            else:
+                out = os.path.join(self.dir, name + "_out")
+                p = py(REPORT, self.files[name], "-o", out)
+            self._reports[name] = (p, out)
+        p, out = self._reports[name]
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("Traceback", p.stderr)
+        last = p.stdout.rstrip("\n").splitlines()[-1]
+        self.assertEqual(last, "report: " + os.path.join(out, "report.html"))
+        html_path = os.path.join(out, "report.html")
+        self.assertTrue(os.path.isfile(html_path))
+        pngs = sorted(os.path.relpath(os.path.join(r, f), out)
+                      for r, _, fs in os.walk(out) for f in fs if f.endswith(".png"))
+        for e in expect:
+            self.assertIn(e, pngs, f"{name}: expected figure {e}; wrote {pngs}")
+        for rel in pngs:
+            with open(os.path.join(out, rel), "rb") as fh:
+                self.assertIsNone(png_problem(fh.read()), rel)
+        with open(html_path, encoding="utf-8") as fh:
+            html = fh.read()
+        self.assertTrue("<title>" in html, "report.html has no title")
+        for rel in pngs:
+            self.assertTrue(f'href="{urllib.parse.quote(rel)}"' in html, f"report.html does not link {rel}")
+        embedded = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+        self.assertEqual(len(embedded), len(pngs), "one embedded image per PNG file")
+        for b in embedded:
+            self.assertIsNone(png_problem(base64.b64decode(b, validate=True)))
+        for key in ("seed", "command", "created", str(self.attr(name, "seed"))):
+            self.assertTrue(key in html, f"report.html lacks the provenance {key!r}")
+        return p.stdout, html, pngs, out
+
+    def assertInHtml(self, needle, html):
+        self.assertTrue(needle in html, f"{needle!r} not in report.html")
+
+    def attr(self, name, a):
+        with h5py.File(self.files[name], "r") as f:
+            return f.attrs[a]
+
+    def compare(self, a, b, *extra):
+        return py(COMPARE, self.files[a], self.files[b], *extra)
+
+    @staticmethod
+    def rows(out):
+        """{statistic: (a, b, diff, lo, hi, n)} from compare.py's table."""
+        res = {}
+        for line in out.splitlines():
+            t = line.split()
+            if len(t) == 7 and re.fullmatch(r"[a-z_]+", t[0]):
+                try:
+                    res[t[0]] = tuple(float(x) for x in t[1:6]) + (int(t[6]),)
+                except ValueError:
+                    pass
+        return res
+
+    # -- the PNG checker itself -----------------------------------------------
+
+    def test_png_checker_rejects_broken_files(self):
+        out = self.report("run", ["path.png"])[3]
+        with open(os.path.join(out, "path.png"), "rb") as fh:
+            good = fh.read()
+        self.assertIsNone(png_problem(good))
+        bad_crc = bytearray(good)
+        bad_crc[30] ^= 0xFF
+        zero_width = bytearray(good)
+        zero_width[16:20] = b"\0\0\0\0"
+        for broken in (b"", good[:20], b"GIF89a" + good[6:], bytes(bad_crc), bytes(zero_width), good[:-12]):
+            self.assertIsNotNone(png_problem(broken))
+
+    # -- report.py --------------------------------------------------------------
+
+    def test_report_run(self):
+        out, html, pngs, _ = self.report("run", ["path.png", "liquidations.png", "bad_debt.png", "cascades.png",
+                                              "insurance_fund.png"])
+        self.assertIn("liquidated_notional", out)  # the text report
+        self.assertIn("P(insolvency)", out)
+        self.assertInHtml("bad_debt.q99", html)  # the headline table
+        self.assertInHtml("from /cascades", html)  # the liquidations' source without /liquidations
+        self.assertInHtml("<h2>Assertions</h2>", html)
+        self.assertInHtml("bad_debt.q99 &lt; 1e6", html)
+        self.assertRegex(out, r"assertions: [0-2] of 2 passed")
+
+    def test_report_run_with_liquidations(self):
+        _, html, _, _ = self.report("liq", ["path.png", "liquidations.png", "bad_debt.png", "cascades.png"])
+        self.assertInHtml("from /liquidations", html)
+
+    def test_report_run_without_liquidations(self):
+        with h5py.File(self.files["calm"], "r") as f:
+            s = f["paths/summary"][:]
+            self.assertEqual(int(s["liquidations"].sum()), 0, "the calm run should have no liquidation")
+            self.assertEqual(f["cascades"].shape[0], 0)
+        # without -o: the default directory next to the result file
+        _, html, _, out = self.report("calm", ["path.png", "bad_debt.png", "cascades.png"], default_dir=True)
+        self.assertEqual(out, os.path.join(self.dir, "calm_report"))
+        self.assertInHtml("No bad debt in any path", html)
+        self.assertInHtml("No cascades in any of the 10 paths", html)
+        self.assertInHtml("no liquidations in any of the 10 paths", html)
+
+    def test_report_compare(self):
+        out, html, pngs, _ = self.report("cmp", ["headline.png", "tradeoff.png", "differences.png",
+                                              "static/path.png", "dynamic/path.png", "dynamic/bad_debt.png"])
+        self.assertIn("paired differences", out)
+        self.assertIn("dynamic - static", out)
+        self.assertInHtml("initial margin / one-day 99% risk", html)
+
+    def test_report_sweep_two_axes(self):
+        out, html, pngs, _ = self.report("sweep", ["sweep_differences.png"])
+        with h5py.File(self.files["sweep"], "r") as f:
+            show = [s for s in f.attrs["show"].split(",") if s]
+            ncells = f["sweep/cells"].shape[0]
+        heat = [p for p in pngs if p.startswith("heatmap_")]
+        self.assertEqual(len(heat), len(show), f"one heatmap per headline statistic: {pngs}")
+        self.assertTrue(any(p.startswith("baseline/") for p in pngs), pngs)
+        self.assertInHtml("margin.maintenance", html)
+        self.assertInHtml("<h2>Assertions</h2>", html)  # written per cell
+        self.assertInHtml(f"of {2 * ncells} passed over {ncells} runs", html)
+        self.assertEqual(len(re.findall(r'<tr class="cell[ "]', html)), ncells)
+
+    def test_report_sweep_one_axis(self):
+        _, html, pngs, _ = self.report("sweep1", ["sweep_stats.png", "sweep_differences.png"])
+        self.assertFalse(any(p.startswith("heatmap_") for p in pngs))
+
+    # -- compare.py ---------------------------------------------------------------
+
+    def test_compare_paired_same_seed(self):
+        p = self.compare("run", "penalty")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"(?m)^mode: paired")
+        rows = self.rows(p.stdout)
+        for k in ("liquidations", "bad_debt", "amplification", "insolvency", "bad_debt_any"):
+            self.assertIn(k, rows)
+        with h5py.File(self.files["run"], "r") as fa, h5py.File(self.files["penalty"], "r") as fb:
+            a, b = fa["paths/summary"][:], fb["paths/summary"][:]
+        d = b["liquidated_notional"] - a["liquidated_notional"]
+        h = Z95 * d.std(ddof=1) / math.sqrt(len(d))
+        _, _, diff, lo, hi, n = rows["liquidated_notional"]
+        self.assertEqual(n, len(d))
+        for got, want in ((diff, d.mean()), (lo, d.mean() - h), (hi, d.mean() + h)):
+            self.assertAlmostEqual(got, want, delta=1e-5 * max(1.0, abs(want)))
+
+    def test_compare_same_file_is_exactly_zero(self):
+        p = self.compare("run", "run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"(?m)^mode: paired")
+        rows = self.rows(p.stdout)
+        self.assertGreaterEqual(len(rows), 13)
+        for k, (_, _, diff, lo, hi, _) in rows.items():
+            self.assertEqual((diff, lo, hi), (0.0, 0.0, 0.0), k)
+
+    def test_compare_unpaired_different_seeds(self):
+        p = self.compare("run", "seed43")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"(?m)^mode: unpaired .*seed")
+        rows = self.rows(p.stdout)
+        with h5py.File(self.files["run"], "r") as fa, h5py.File(self.files["seed43"], "r") as fb:
+            a, b = fa["paths/summary"]["bad_debt"], fb["paths/summary"]["bad_debt"]
+        diff = b.mean() - a.mean()
+        h = Z95 * math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+        _, _, got, lo, hi, _ = rows["bad_debt"]
+        self.assertAlmostEqual(got, diff, delta=1e-5 * max(1.0, abs(diff)))
+        self.assertAlmostEqual(hi - lo, 2 * h, delta=1e-5 * max(1.0, h))
+
+    def test_compare_groups(self):
+        p = self.compare("cmp", "cmp", "--group-a", "models/static", "--group-b", "models/dynamic")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"(?m)^mode: paired")
+        p = self.compare("sweep", "sweep", "--group-a", "sweep/runs/0", "--group-b", "sweep/runs/1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"(?m)^mode: paired")
+
+    def test_compare_bad_input_exits_2(self):
+        for args in ((self.files["run"], os.path.join(self.dir, "missing.h5")),
+                     (self.files["cmp"], self.files["cmp"], "--group-a", "models/nope"),
+                     (self.files["cmp"], self.files["run"])):
+            p = py(COMPARE, *args)
+            self.assertEqual(p.returncode, 2, (args, p.stdout, p.stderr))
+            self.assertIn("compare.py:", p.stderr)
+            self.assertNotIn("Traceback", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

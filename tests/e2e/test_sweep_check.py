@@ -1,0 +1,435 @@
+"""End-to-end tests of `marginsim sweep` and `marginsim check`.
+
+Run by ctest (label e2e) with MARGINSIM and MS_SOURCE_DIR set. The sweep's
+promises: a cell is the run it names (bit for bit), the cells are paired
+(identical cells differ by exactly zero; nearby cells have much narrower
+paired than unpaired intervals), the layout is the documented one, bad
+input writes nothing. The check's: exit codes 0 / 1 / 2, the JUnit
+structure, and `confidence:` deciding a borderline case the estimate alone
+would pass. Expected values are recomputed here from the per-path rows
+with numpy and the textbook formulas, not copied from the program.
+"""
+import math
+import os
+import subprocess
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+
+import h5py
+import numpy as np
+
+BIN = os.environ["MARGINSIM"]
+SRC = os.environ["MS_SOURCE_DIR"]
+Z95 = 1.959963984540054
+
+SMALL = """\
+name: small
+seed: 5
+paths: 48
+horizon: 3h
+step: 1s
+market:
+  initial_price: 2000
+  regimes:
+    - {name: calm, vol: 0.6, mean_duration: 1h}
+    - {name: stress, vol: 1.8, drift: -3, mean_duration: 30m, jumps: {rate: 12/d, mean: -0.03, sd: 0.02}}
+  impact: {model: sqrt, depth: 2e7, half_life: 10m}
+book: {accounts: 800, leverage: {dist: uniform, min: 2, max: 10}}
+margin: {model: static, initial: 0.1, maintenance: 0.05}
+oracle: {kind: push, deviation: 0.01, heartbeat: 1h, latency: {dist: exponential, mean: 10s}}
+keepers: {delay: {dist: lognormal, median: 6s, sigma: 0.8}}
+liquidation: {insurance_fund: 2e5}
+output:
+  timeseries: {paths: 2, every: 1m}
+"""
+
+
+def run(*args):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+def wilson(k, n, z):
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z / d * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, c - h) if k else 0.0, min(1.0, c + h) if k < n else 1.0
+
+
+def z_of(conf):
+    """Normal quantile at (1 + conf) / 2 by bisection on erf (no scipy)."""
+    lo, hi, target = 0.0, 10.0, conf
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if math.erf(mid / math.sqrt(2)) < target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+class SweepTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="ms_sweep_")
+        self.dir = self.tmp.name
+        self.scen = os.path.join(self.dir, "small.yaml")
+        with open(self.scen, "w") as f:
+            f.write(SMALL)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def test_cell_equals_standalone_run(self):
+        out = self.path("s.h5")
+        p = run("sweep", self.scen, "-o", out, "-j", "2", "--quiet",
+                "--grid", "margin.maintenance=0.03,0.05", "--grid", "oracle.heartbeat=10m,1h")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out) as f:
+            self.assertEqual(len(f["sweep/cells"]), 4)
+            for c, (mm, hb) in enumerate([("0.03", "10m"), ("0.03", "1h"), ("0.05", "10m"), ("0.05", "1h")]):
+                label = f["sweep/cells"][c]["label"].decode()
+                self.assertEqual(label, f"margin.maintenance={mm} oracle.heartbeat={hb}")
+                r = self.path(f"r{c}.h5")
+                q = run("run", self.scen, "-o", r, "-j", "1", "--quiet",
+                        "--set", f"margin.maintenance={mm}", "--set", f"oracle.heartbeat={hb}")
+                self.assertEqual(q.returncode, 0, q.stderr)
+                with h5py.File(r) as g:
+                    a, b = g["paths/summary"][:], f[f"sweep/runs/{c}/paths/summary"][:]
+                    self.assertEqual(a.dtype, b.dtype)
+                    self.assertEqual(a.tobytes(), b.tobytes(), f"cell {c}: summary differs from the run")
+                    self.assertEqual(g["stats/summary"][:].tobytes(), f["sweep/stats/summary"][c].tobytes())
+                    self.assertEqual(g["stats/probabilities"][:].tobytes(), f["sweep/stats/probabilities"][c].tobytes())
+                    self.assertEqual(g["cascades"][:].tobytes(), f[f"sweep/runs/{c}/cascades"][:].tobytes())
+            # the cells saw the same exogenous paths
+            fp = [f[f"sweep/runs/{c}/paths/summary"]["final_price"] for c in range(4)]
+            for c in range(1, 4):
+                np.testing.assert_array_equal(fp[0], fp[c])
+            self.assertGreater(f["sweep/runs/0/paths/summary"]["liquidations"].sum(), 0)
+
+    def test_thread_count_does_not_change_the_file(self):
+        outs = []
+        for j in ("1", "2"):
+            out = self.path(f"j{j}.h5")
+            p = run("sweep", self.scen, "-o", out, "-j", j, "--quiet", "--grid", "margin.maintenance=0.03:0.05:0.01")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            outs.append(out)
+        with h5py.File(outs[0]) as a, h5py.File(outs[1]) as b:
+            for name in ("sweep/stats/summary", "sweep/differences", "sweep/runs/2/paths/summary"):
+                self.assertEqual(a[name][:].tobytes(), b[name][:].tobytes(), name)
+
+    def test_identical_cells_differ_by_exactly_zero(self):
+        # the gzip level changes the file, not the simulation: two identical cells
+        out = self.path("z.h5")
+        p = run("sweep", self.scen, "-o", out, "--quiet", "--grid", "output.compression=1,6")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out) as f:
+            d = f["sweep/differences"][1]
+            self.assertGreater(len(d), 40)
+            finite = np.isfinite(d["baseline_mean"])
+            self.assertTrue(finite.sum() > 30)
+            for field in ("diff", "lo", "hi"):
+                self.assertTrue(np.all(d[field][finite] == 0.0), field)
+            # the unpaired interval of the same data is not zero where the statistic varies
+            liq = d[[s.decode() == "liquidations" for s in d["statistic"]]][0]
+            self.assertGreater(liq["unpaired_hi"] - liq["unpaired_lo"], 0)
+
+    def test_paired_differences_are_the_per_path_ones_and_narrower(self):
+        out = self.path("p.h5")
+        p = run("sweep", self.scen, "-o", out, "--quiet", "--grid", "margin.maintenance=0.05,0.052",
+                "-n", "120")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out) as f:
+            a = f["sweep/runs/0/paths/summary"][:]
+            b = f["sweep/runs/1/paths/summary"][:]
+            d = f["sweep/differences"][1]
+            names = [s.decode() for s in d["statistic"]]
+            for col in ("liquidations", "liquidated_notional"):
+                row = d[names.index(col)]
+                x = b[col].astype(float) - a[col].astype(float)
+                n = len(x)
+                self.assertEqual(row["n"], n)
+                self.assertAlmostEqual(row["diff"], x.mean(), delta=1e-9 * max(1, abs(x.mean())))
+                half = Z95 * x.std(ddof=1) / math.sqrt(n)
+                self.assertAlmostEqual(row["hi"] - row["diff"], half, delta=1e-9 * max(1, half))
+                uhalf = Z95 * math.sqrt(a[col].var(ddof=1) / n + b[col].var(ddof=1) / n)
+                self.assertAlmostEqual(row["unpaired_hi"] - row["diff"], uhalf, delta=1e-9 * max(1, uhalf))
+                # common random numbers: the paired interval is far narrower
+                self.assertGreater(uhalf, 3 * half, col)
+            # a probability row compares indicators
+            row = d[names.index("liquidation_any")]
+            self.assertEqual(row["probability"], 1)
+            ia, ib = (a["liquidations"] > 0).astype(float), (b["liquidations"] > 0).astype(float)
+            self.assertAlmostEqual(row["diff"], (ib - ia).mean())
+
+    def test_layout_ranges_baseline_and_show(self):
+        out = self.path("l.h5")
+        p = run("sweep", self.scen, "-o", out, "--grid", "margin.maintenance=0.03:0.05:0.01",
+                "--grid", "oracle.heartbeat=1m:3m:1m", "--baseline", "oracle.heartbeat=2m,margin.maintenance=0.04",
+                "--show", "bad_debt.mean,liquidations.q90,insolvency.probability")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("baseline: cell 4 (margin.maintenance=0.04 oracle.heartbeat=2m)", p.stdout)
+        for stat in ("bad_debt.mean", "liquidations.q90", "insolvency.probability"):
+            self.assertIn(stat, p.stdout)
+        with h5py.File(out) as f:
+            self.assertEqual(f.attrs["sweep"], "margin.maintenance,oracle.heartbeat")
+            self.assertEqual(f.attrs["show"], "bad_debt.mean,liquidations.q90,insolvency.probability")
+            self.assertEqual(f.attrs["baseline"], 4)
+            ax0, ax1 = f["sweep/axes/0"], f["sweep/axes/1"]
+            self.assertEqual(ax0.attrs["key"], "margin.maintenance")
+            self.assertEqual([v.decode() for v in ax0["values"][:]], ["0.03", "0.04", "0.05"])
+            np.testing.assert_allclose(ax0["numeric"][:], [0.03, 0.04, 0.05])
+            self.assertEqual([v.decode() for v in ax1["values"][:]], ["1m", "2m", "3m"])
+            np.testing.assert_array_equal(ax1["numeric"][:], [60, 120, 180])
+            idx = f["sweep/index"][:]
+            self.assertEqual(idx.shape, (9, 2))
+            np.testing.assert_array_equal(idx, [[i, j] for i in range(3) for j in range(3)])
+            self.assertEqual(f["sweep/stats/summary"].shape[0], 9)
+            self.assertEqual(f["sweep/stats/probabilities"].shape[0], 9)
+            self.assertEqual(f["sweep/differences"].shape[0], 9)
+            d = f["sweep/differences"][4]
+            self.assertTrue(np.all(d["diff"][np.isfinite(d["diff"])] == 0))
+            for c in range(9):
+                g = f[f"sweep/runs/{c}"]
+                self.assertIn("paths/summary", g)
+                self.assertIn("margin:", g.attrs["config"])
+                self.assertEqual(g.attrs["label"], f["sweep/cells"][c]["label"].decode())
+
+    def test_shipped_sweep_scenario(self):
+        scen = os.path.join(SRC, "scenarios", "sweep-maintenance-vs-oracle.yaml")
+        out = self.path("m.h5")
+        p = run("sweep", scen, "-o", out, "-n", "8", "--set", "book.accounts=500", "-j", "2")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("24 cells x 8 paths", p.stdout)
+        self.assertIn("baseline: cell 5 (margin.maintenance=0.04 oracle.heartbeat=1h)", p.stdout)
+        self.assertIn("replayed in", p.stdout)
+
+    def test_bad_input_exits_2_and_writes_nothing(self):
+        out = self.path("bad.h5")
+        cases = [
+            (["--grid", "seed=1,2"], "cannot vary 'seed'"),
+            (["--grid", "paths=10,20"], "cannot vary 'paths'"),
+            (["--grid", "margin.maintenance=0.05,-1"], "margin.maintenance=-1"),
+            (["--grid", "margin.maintenance=0.05,0.05"], "given twice"),
+            (["--grid", "margin.maintenance=0.05:0.01:0.01"], "STEP must be non-zero and lead from FROM to TO"),
+            (["--grid", "oracle.heartbeat=1m:10m:0.5"], "three numbers or three durations"),
+            (["--grid", "margin.nope=1,2"], "margin.nope: unknown key"),
+            (["--grid", "margin.maintenance=0.03,0.05", "--baseline", "oracle.heartbeat=1h"], "not an axis"),
+            (["--grid", "margin.maintenance=0.03,0.05", "--baseline", "margin.maintenance=0.04"],
+             "0.04 is not one of the values"),
+            (["--grid", "margin.maintenance=0.03,0.05", "--show", "bad_det.mean"], "unknown statistic 'bad_det.mean'"),
+            ([], "nothing to sweep"),
+            (["--junit", "x.xml", "--grid", "margin.maintenance=0.03,0.05"], "--junit is an option of 'check'"),
+        ]
+        for extra, msg in cases:
+            p = run("sweep", self.scen, "-o", out, *extra)
+            self.assertEqual(p.returncode, 2, (extra, p.stderr))
+            self.assertIn(msg, p.stderr, extra)
+        self.assertEqual(sorted(os.listdir(self.dir)), ["small.yaml"])
+
+
+# the first item of an assertions list appended to SMALL is on this line
+ITEM_LINE = SMALL.count("\n") + 2
+
+CHECK = SMALL + """\
+assertions:
+  - {assert: "liquidations.mean >= 0", confidence: 0.95}
+  - insolvency.probability <= 1
+  - {assert: "bad_debt.q99 < 1e12", confidence: 0.9}
+"""
+
+
+class CheckTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="ms_check_")
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def write(self, name, text):
+        p = os.path.join(self.dir, name)
+        with open(p, "w") as f:
+            f.write(text)
+        return p
+
+    def junit(self, path):
+        root = ET.parse(path).getroot()
+        self.assertEqual(root.tag, "testsuites")
+        suites = root.findall("testsuite")
+        self.assertEqual(len(suites), 1)
+        s = suites[0]
+        cases = s.findall("testcase")
+        self.assertEqual(int(s.get("tests")), len(cases))
+        self.assertEqual(int(root.get("tests")), len(cases))
+        fails = [c for c in cases if c.find("failure") is not None]
+        self.assertEqual(int(s.get("failures")), len(fails))
+        self.assertEqual(int(root.get("failures")), len(fails))
+        self.assertEqual(s.get("errors"), "0")
+        for c in cases:
+            self.assertTrue(c.get("name") and c.get("classname"))
+            float(c.get("time"))
+        float(s.get("time"))
+        return s, cases, fails
+
+    def test_passing_check_exits_0_with_junit(self):
+        scen = self.write("pass.yaml", CHECK)
+        xml = os.path.join(self.dir, "pass.xml")
+        p = run("check", scen, "-o", os.path.join(self.dir, "pass.h5"), "--junit", xml)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("3 assertions: 3 passed, 0 failed", p.stdout)
+        self.assertEqual(p.stdout.count("PASS"), 3)
+        s, cases, fails = self.junit(xml)
+        self.assertEqual(len(cases), 3)
+        self.assertEqual(fails, [])
+        self.assertEqual(cases[0].get("name"), "liquidations.mean >= 0 (confidence 0.95)")
+        self.assertEqual(cases[1].get("name"), "insolvency.probability <= 1")
+        props = {q.get("name"): q.get("value") for q in s.find("properties")}
+        self.assertEqual(props["seed"], "5")
+        self.assertEqual(props["paths"], "48")
+        with h5py.File(os.path.join(self.dir, "pass.h5")) as f:
+            a = f["assertions"][:]
+            self.assertEqual(list(a["passed"]), [1, 1, 1])
+            self.assertEqual(a["statistic"][2].decode(), "bad_debt.q99")
+            self.assertEqual(a["op"][2].decode(), "<")
+            self.assertEqual(a["threshold"][2], 1e12)
+            self.assertTrue(a["where"][0].decode().endswith(f"pass.yaml:{ITEM_LINE}:5"), a["where"][0])
+
+    def test_failing_check_exits_1_and_reports_the_failure(self):
+        scen = self.write("fail.yaml", SMALL + """\
+assertions:
+  - liquidations.mean >= 0
+  - liquidations.mean < 0
+  - {assert: "liquidation_any.probability < 0", confidence: 0.95}
+""")
+        xml = os.path.join(self.dir, "fail.xml")
+        out = os.path.join(self.dir, "fail.h5")
+        p = run("check", scen, "-o", out, "--junit", xml)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("3 assertions: 1 passed, 2 failed", p.stdout)
+        s, cases, fails = self.junit(xml)
+        self.assertEqual([c.get("name") for c in fails],
+                         ["liquidations.mean < 0", "liquidation_any.probability < 0 (confidence 0.95)"])
+        with h5py.File(out) as f:
+            m = f["paths/summary"]["liquidations"].mean()
+        msg = fails[0].find("failure").get("message")
+        self.assertIn(f"liquidations.mean = {m:.6g}", msg)
+        self.assertTrue(os.path.exists(out), "a failing check still writes its result file")
+        # run reports the same assertions and does not fail on them
+        p = run("run", scen, "-o", os.path.join(self.dir, "r.h5"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("1 of 3 hold", p.stdout)
+
+    def test_confidence_decides_a_borderline_case(self):
+        base = self.write("b0.yaml", SMALL)
+        out = os.path.join(self.dir, "b0.h5")
+        p = run("run", base, "-o", out, "--quiet", "-n", "200")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out) as f:
+            s = f["paths/summary"][:]
+        n = len(s)
+        # a probability: the threshold between the estimate and its Wilson upper bound
+        k = int((s["liquidations"] > 0).sum())
+        self.assertTrue(0 < k < n, k)
+        lo, hi = wilson(k, n, Z95)
+        t = (k / n + hi) / 2
+        # a mean: the threshold between the estimate and its 90% upper bound
+        x = s["liquidated_notional"]
+        z90 = z_of(0.9)
+        mhi = x.mean() + z90 * x.std(ddof=1) / math.sqrt(n)
+        tm = (x.mean() + mhi) / 2
+        scen = self.write("b1.yaml", SMALL + f"""\
+assertions:
+  - liquidation_any.probability < {t!r}
+  - {{assert: "liquidation_any.probability < {t!r}", confidence: 0.95}}
+  - liquidated_notional.mean < {tm!r}
+  - {{assert: "liquidated_notional.mean < {tm!r}", confidence: 0.9}}
+  - {{assert: "liquidated_notional.mean < {mhi * 1.001!r}", confidence: 0.9}}
+""")
+        res = os.path.join(self.dir, "b1.h5")
+        p = run("check", scen, "-o", res, "-n", "200")
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        with h5py.File(res) as f:
+            a = f["assertions"][:]
+        self.assertEqual(list(a["passed"]), [1, 0, 1, 0, 1])
+        self.assertIn("FAIL (not conclusive)", p.stdout)
+        # the intervals are the textbook ones at the asked confidence
+        self.assertAlmostEqual(a["value"][1], k / n)
+        self.assertAlmostEqual(a["lo"][1], lo, places=12)
+        self.assertAlmostEqual(a["hi"][1], hi, places=12)
+        self.assertAlmostEqual(a["hi"][3], mhi, delta=1e-9 * mhi)
+        # without confidence the estimate decides: the same run passes
+        scen2 = self.write("b2.yaml", SMALL + f"""\
+assertions:
+  - liquidation_any.probability < {t!r}
+  - liquidated_notional.mean < {tm!r}
+""")
+        p = run("check", scen2, "-o", os.path.join(self.dir, "b2.h5"), "-n", "200")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_quantile_interval_at_a_confidence(self):
+        scen = self.write("q.yaml", SMALL + """\
+assertions:
+  - {assert: "liquidated_notional.q90 > 0", confidence: 0.8}
+""")
+        res = os.path.join(self.dir, "q.h5")
+        p = run("check", scen, "-o", res, "-n", "100")
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        with h5py.File(res) as f:
+            x = np.sort(f["paths/summary"]["liquidated_notional"][:])
+            a = f["assertions"][0]
+        n, q, z = len(x), 0.9, z_of(0.8)
+        c, w = n * q, z * math.sqrt(n * q * (1 - q))
+        lo, hi = max(1, math.ceil(c - w)), min(n, math.ceil(c + w))
+        self.assertEqual(a["value"], np.quantile(x, q))
+        self.assertEqual(a["lo"], x[lo - 1])
+        self.assertEqual(a["hi"], x[hi - 1])
+        self.assertEqual(a["passed"], int(x[lo - 1] > 0))
+
+    def test_bad_input_exits_2(self):
+        cases = [
+            ("none.yaml", SMALL, "the scenario has none"),
+            ("unknown.yaml", SMALL + "assertions:\n  - bad_det.q99 < 5\n",
+             f"unknown.yaml:{ITEM_LINE}:5: assertions[0]: unknown statistic 'bad_det.q99'; known: COLUMN.FIELD"),
+            ("syntax.yaml", SMALL + "assertions:\n  - insolvency.probability << 0.01\n",
+             f"syntax.yaml:{ITEM_LINE}:5: assertions[0]: the value must be a number"),
+            ("noop.yaml", SMALL + "assertions:\n  - insolvency.probability 0.01\n",
+             "expected STATISTIC OP VALUE"),
+            ("es.yaml", SMALL + "assertions:\n  - {assert: 'bad_debt.es99 < 5', confidence: 0.9}\n",
+             "bad_debt.es99 has no interval"),
+            ("conf.yaml", SMALL + "assertions:\n  - {assert: 'bad_debt.q99 < 5', confidence: 1.5}\n",
+             "assertions[0].confidence: must be >= 0 and < 1 (got 1.5)"),
+            ("key.yaml", SMALL + "assertions:\n  - {assert: 'bad_debt.q99 < 5', confidense: 0.9}\n",
+             "assertions[0].confidense: unknown key; known keys of assertions[0]: assert, confidence"),
+        ]
+        for name, text, msg in cases:
+            scen = self.write(name, text)
+            out = os.path.join(self.dir, name + ".h5")
+            for cmd in (["check"], ["validate"], ["run"]):
+                if cmd == ["validate"] and name == "none.yaml":
+                    continue
+                args = [*cmd, scen] + ([] if cmd == ["validate"] else ["-o", out])
+                p = run(*args)
+                if cmd == ["run"] and name == "none.yaml":
+                    self.assertEqual(p.returncode, 0, p.stderr)
+                    os.remove(out)
+                    continue
+                self.assertEqual(p.returncode, 2, (name, cmd, p.stderr))
+                self.assertIn(msg, p.stderr, (name, cmd))
+                self.assertFalse(os.path.exists(out), (name, cmd))
+
+    def test_shipped_ci_scenarios_validate(self):
+        d = os.path.join(SRC, "scenarios", "ci")
+        names = sorted(n for n in os.listdir(d) if n.endswith(".yaml"))
+        self.assertEqual(len(names), 3)
+        for n in names:
+            p = run("validate", os.path.join(d, n))
+            self.assertEqual(p.returncode, 0, (n, p.stderr))
+            self.assertIn("assertions:", p.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
