@@ -13,7 +13,7 @@ line printed is `report: DIR/report.html`.
 
 Figures of a run (a file's root, each model of a compare file, the baseline
 cell of a sweep), each drawn when the group has what it needs:
-  path.png            fan chart of the exogenous price over the traced paths,
+  path.png            fan chart of the exogenous price over /timeseries/fan (else the traced paths),
                       with one path's mark and oracle prices and its regimes
   liquidations.png    liquidations over time (from /liquidations, else
                       /cascades, else /timeseries)
@@ -319,6 +319,17 @@ def _dur(s):
     return f"{s:g} s"
 
 
+def _fan_bands(ax, t, P, who):
+    """5-95% and 25-75% bands and the median of the price matrix P (paths x times) at times t."""
+    qs = [0.05, 0.25, 0.5, 0.75, 0.95]
+    # np.quantile is vectorized over columns; nanquantile loops over them (slow for long series)
+    q = np.quantile(P, qs, axis=0) if np.isfinite(P).all() else np.nanquantile(P, qs, axis=0)
+    ax.fill_between(t, q[0], q[4], color="#9ecae1", alpha=0.55, lw=0, label=f"5–95% of {who}")
+    ax.fill_between(t, q[1], q[3], color="#4292c6", alpha=0.55, lw=0, label="25–75%")
+    ax.plot(t, q[2], color="#08306b", lw=1.2, label="median")
+    ax.set_xlim(t[0], t[-1])
+
+
 def run_figures(figs, g, prefix, section, title):
     """The figures of one run group `g` (the root, /models/<v> or /sweep/runs/<c>) into DIR/prefix."""
     plt = _plt()
@@ -327,14 +338,31 @@ def run_figures(figs, g, prefix, section, title):
     npaths = len(s) if s is not None else int(attr(g.file, "paths", 0) or 0)
     ts = g["timeseries"] if "timeseries" in g else None
     has_ts = ts is not None and "price" in ts and ts["price"].shape[0] > 0 and ts["time"].shape[0] > 1
+    fan = ts["fan"] if ts is not None and "fan" in ts and ts["fan"]["price"].shape[0] > 1 else None
     fund0 = insurance_fund(g)
     H = horizon_seconds(g)
     if has_ts:
         t_sec = ts["time"][:]
         H = H or float(t_sec[-1])
+    elif fan is not None:
+        H = H or float(fan["time"][-1])
     div, tunit = time_scale(H)
 
-    # 1. Fan chart of the price paths
+    # 1. Fan chart of the price paths: bands over /timeseries/fan (many paths, coarse times) when
+    # present, else over the traced paths; the traced path with the most liquidations on top.
+    if fan is not None and not has_ts:
+        fig, ax = plt.subplots(figsize=(10, 5), layout="constrained")
+        _fan_bands(ax, fan["time"][:] / div, fan["price"][:], f"{fan['price'].shape[0]:,} paths")
+        ax.set_xlabel(f"time ({tunit})")
+        ax.set_ylabel("price (USD)")
+        ax.yaxis.set_major_formatter(price_formatter())
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
+        fig.suptitle(f"{title}: price paths")
+        nb = fan["price"].shape[0]
+        figs.save(fig, rel("path.png"), section, "Price paths",
+                  f"Quantile bands of the exogenous price over the first {nb:,} of the {npaths:,} paths "
+                  f"(/timeseries/fan, {fan['time'].shape[0]} times). No path is traced "
+                  f"(output.timeseries.paths = 0), so no mark or oracle price is drawn.")
     if has_ts:
         t = t_sec / div
         P = ts["price"][:]
@@ -355,12 +383,16 @@ def run_figures(figs, g, prefix, section, title):
                                           layout="constrained")
         else:
             fig, ax = plt.subplots(figsize=(10, 5), layout="constrained")
-        qs = [0.05, 0.25, 0.5, 0.75, 0.95]
-        # np.quantile is vectorized over columns; nanquantile loops over them (slow for long series)
-        q = np.quantile(P, qs, axis=0) if np.isfinite(P).all() else np.nanquantile(P, qs, axis=0)
-        ax.fill_between(t, q[0], q[4], color="#9ecae1", alpha=0.55, lw=0, label=f"5–95% of {ntr} traced paths")
-        ax.fill_between(t, q[1], q[3], color="#4292c6", alpha=0.55, lw=0, label="25–75%")
-        ax.plot(t, q[2], color="#08306b", lw=1.2, label="median")
+        if fan is not None:
+            nb = fan["price"].shape[0]
+            _fan_bands(ax, fan["time"][:] / div, fan["price"][:], f"{nb:,} paths")
+            band_note = (f"Bands: quantiles of the exogenous price over the first {nb:,} of the {npaths:,} paths "
+                         f"(/timeseries/fan, {fan['time'].shape[0]} times).")
+        else:
+            _fan_bands(ax, t, P, f"{ntr} traced paths")
+            band_note = (f"Bands: quantiles of the exogenous price over the {ntr} paths recorded in /timeseries — "
+                         f"only the first {ntr} of the {npaths} paths (output.timeseries.paths; the file has no "
+                         f"/timeseries/fan), so they describe those few paths, not the whole run.")
         ax.plot(t, P[k], color="black", lw=0.7, alpha=0.8, label=f"path {k}: exogenous")
         if "mark" in ts:
             ax.plot(t, ts["mark"][k], color="#d94801", lw=0.9, label=f"path {k}: mark")
@@ -376,15 +408,19 @@ def run_figures(figs, g, prefix, section, title):
                     ax.axvspan(t[a], t[min(b, len(t) - 1)], color=shades[(ri - 1) % 5], alpha=0.22, lw=0,
                                zorder=0, label=f"path {k} in {rnames[ri]}" if first else None)
                     first = False
-                frac = (regime == ri).mean(axis=0)
-                axr.fill_between(t, 0, frac, step="post", color=colors[(ri - 1) % 5], alpha=0.5, lw=0,
+                if fan is not None and "regime" in fan:
+                    frac, tr_ = (fan["regime"][:] == ri).mean(axis=0), fan["time"][:] / div
+                else:
+                    frac, tr_ = (regime == ri).mean(axis=0), t
+                axr.fill_between(tr_, 0, frac, step="post", color=colors[(ri - 1) % 5], alpha=0.5, lw=0,
                                  label=f"share in {rnames[ri]}")
             axr.set_ylim(0, 1)
-            axr.set_ylabel("share of\ntraced paths")
+            share_of = f"{fan['regime'].shape[0]:,} paths" if fan is not None and "regime" in fan else f"{ntr} traced paths"
+            axr.set_ylabel("share of paths")
             axr.legend(loc="upper left", ncols=max(1, len(rnames) - 1), title=None)
             axr.set_xlabel(f"time ({tunit})")
             shade_note = (f" Shading: path {k}'s spells in the {', '.join(rnames[1:])} regime; lower panel: the "
-                          f"share of the {ntr} traced paths in it over time.")
+                          f"share of the {share_of} in it over time.")
         else:
             ax.set_xlabel(f"time ({tunit})")
         ax.set_ylabel("price (USD)")
@@ -393,11 +429,9 @@ def run_figures(figs, g, prefix, section, title):
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
         fig.suptitle(f"{title}: price paths")
         figs.save(fig, rel("path.png"), section, "Price paths",
-                  f"Exogenous price across the {ntr} paths recorded in /timeseries — only the first "
-                  f"{ntr} of the {npaths} paths are traced (output.timeseries.paths), so the bands describe "
-                  f"those few paths, not the whole run. Path {k} ({why}) is drawn with its mark price "
+                  f"{band_note} Path {k} ({why}) is drawn with its exogenous and mark price "
                   f"(exogenous × liquidation impact) and the oracle's published price as a step line.{shade_note}")
-    else:
+    elif fan is None:
         figs.skip(section, "price paths", "no /timeseries in this group (or no traced paths)")
 
     # 2. Liquidations over time

@@ -77,6 +77,8 @@ struct ms_engine {
   ms_liq_record *rec;
   size_t nrec, caprec;
   int32_t liq_since_sample;
+  double *fan_price, *fan_mark; /* the next path's fan samples (NULL: none) */
+  int32_t *fan_regime;
   int no_parking;               /* tests: re-examine skipped liquidations every block */
   int64_t exp_pos;              /* next entry of the book's expiry list */
   int64_t open_options;         /* accounts holding live option legs */
@@ -84,6 +86,14 @@ struct ms_engine {
 };
 
 int64_t ms_trace_len(const ms_config *cfg) { return cfg->horizon / cfg->output.timeseries.every + 1; }
+
+int64_t ms_fan_time(const ms_config *cfg, int64_t j) { return cfg->horizon * j / (cfg->output.fan.points - 1); }
+
+void ms_engine_set_fan(ms_engine *e, double *price, double *mark, int32_t *regime) {
+  e->fan_price = price;
+  e->fan_mark = mark;
+  e->fan_regime = regime;
+}
 
 /* ---- the default finder: the account index ---- */
 
@@ -729,6 +739,9 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
     sample(e, trace, k_sample++, 0);
     if (every <= cfg->horizon) s = ms_queue_push(e->q, every, MS_EV_SAMPLE, 0, 0);
   }
+  /* Fan samples are SAMPLE events with a = 1 (traces: a = 0); both only read. */
+  int64_t k_fan = 0, nfan = e->fan_price ? cfg->output.fan.points : 0;
+  if (!s && nfan > 0) s = ms_queue_push(e->q, 0, MS_EV_SAMPLE, 1, 0);
 
   ms_event ev;
   while (!s && ms_queue_pop(e->q, &ev)) {
@@ -796,6 +809,13 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
       break;
     }
     case MS_EV_SAMPLE:
+      if (ev.a == 1) {
+        e->fan_price[k_fan] = exp(e->lp);
+        e->fan_mark[k_fan] = exp(log_mark_at(e, ev.t));
+        e->fan_regime[k_fan] = ms_pricepath_regime(e->pp);
+        if (++k_fan < nfan) s = ms_queue_push(e->q, ms_fan_time(cfg, k_fan), MS_EV_SAMPLE, 1, 0);
+        break;
+      }
       sample(e, trace, k_sample++, ev.t);
       if (ev.t + every <= cfg->horizon) s = ms_queue_push(e->q, ev.t + every, MS_EV_SAMPLE, 0, 0);
       break;

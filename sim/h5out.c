@@ -25,6 +25,8 @@ typedef struct h5run {
   ms_column cols[MS_MAX_COLUMNS];
   hid_t summary_type, summary_ds;
   hid_t ts_price, ts_regime, ts_mark, ts_oracle, ts_oi, ts_fund, ts_liq, ts_ratio;
+  hid_t fan_price, fan_mark, fan_regime;
+  int64_t fan_paths, fan_len;
   hid_t cas_type, cas_ds, liq_type, liq_ds, book_type, book_ds;
   int64_t ncas, nliq;
   int64_t ts_paths, ts_len;
@@ -135,6 +137,63 @@ static ms_status create_summary(ms_h5out *h, h5run *r, ms_error *err) {
   return MS_OK;
 }
 
+#define REGIME_NAMES (MS_MAX_REGIMES * (MS_NAME_MAX + 2))
+
+/* The regime names, comma-separated, into @p names (REGIME_NAMES bytes). */
+static void regime_names(const ms_config *cfg, char *names) {
+  names[0] = '\0';
+  for (int i = 0; i < cfg->market.nregimes; i++) {
+    strncat(names, i ? "," : "", REGIME_NAMES - strlen(names) - 1);
+    strncat(names, cfg->market.regimes[i].name, REGIME_NAMES - strlen(names) - 1);
+  }
+}
+
+/* /timeseries/fan: output.fan.points samples of the first output.fan.paths paths. */
+static ms_status create_fan(ms_h5out *h, h5run *r, hid_t ts, ms_error *err) {
+  const ms_config *cfg = r->cfg;
+  r->fan_paths = cfg->output.fan.paths < cfg->paths ? cfg->output.fan.paths : cfg->paths;
+  r->fan_len = cfg->output.fan.points;
+  if (r->fan_paths <= 0) return MS_OK;
+  char regime_names_[REGIME_NAMES];
+  regime_names(cfg, regime_names_);
+  hid_t g = H5Gcreate2(ts, "fan", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0) return h5fail(h, err, "create /timeseries/fan");
+  attr_num(g, "paths", H5T_NATIVE_INT64, &r->fan_paths);
+  attr_str(g, "meaning", "exogenous and mark price of the first 'paths' paths at evenly spaced times");
+  double *tv = malloc((size_t)r->fan_len * sizeof *tv);
+  if (!tv) { H5Gclose(g); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
+  for (int64_t j = 0; j < r->fan_len; j++) tv[j] = (double)ms_fan_time(cfg, j) / 1000.0;
+  hsize_t tdim[1] = {(hsize_t)r->fan_len};
+  hid_t sp = H5Screate_simple(1, tdim, NULL);
+  hid_t ds = H5Dcreate2(g, "time", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  int rc = ds < 0 || H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, tv) < 0;
+  if (ds >= 0) { attr_str(ds, "unit", "s"); H5Dclose(ds); }
+  H5Sclose(sp);
+  free(tv);
+  if (!rc) {
+    hsize_t dims[2] = {(hsize_t)r->fan_paths, (hsize_t)r->fan_len};
+    hsize_t chunk[2] = {(hsize_t)(r->fan_paths < 256 ? r->fan_paths : 256), (hsize_t)r->fan_len};
+    hid_t pl = chunked_plist(r, 2, chunk);
+    sp = H5Screate_simple(2, dims, NULL);
+    r->fan_price = H5Dcreate2(g, "price", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    r->fan_mark = H5Dcreate2(g, "mark", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    r->fan_regime = H5Dcreate2(g, "regime", H5T_NATIVE_INT32, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    H5Sclose(sp);
+    H5Pclose(pl);
+    rc = r->fan_price < 0 || r->fan_mark < 0 || r->fan_regime < 0;
+    if (!rc) {
+      attr_str(r->fan_price, "unit", "USD");
+      attr_str(r->fan_price, "meaning", "exogenous price, rows = paths 0.., columns = /timeseries/fan/time");
+      attr_str(r->fan_mark, "unit", "USD");
+      attr_str(r->fan_mark, "meaning", "mark price = exogenous x exp(impact)");
+      attr_str(r->fan_regime, "meaning", "regime index into the comma-separated 'names' attribute");
+      attr_str(r->fan_regime, "names", regime_names_);
+    }
+  }
+  H5Gclose(g);
+  return rc ? h5fail(h, err, "create /timeseries/fan") : MS_OK;
+}
+
 static ms_status create_timeseries(ms_h5out *h, h5run *r, ms_error *err) {
   const ms_config *cfg = r->cfg;
   r->ts_paths = cfg->output.timeseries.paths < cfg->paths ? cfg->output.timeseries.paths : cfg->paths;
@@ -189,16 +248,14 @@ static ms_status create_timeseries(ms_h5out *h, h5run *r, ms_error *err) {
     attr_str(r->ts_fund, "meaning", "insurance fund balance");
     attr_str(r->ts_liq, "meaning", "liquidations since the previous sample");
     attr_str(r->ts_ratio, "meaning", "maintenance margin ratio of perps (dynamic margin moves it)");
-    char names[MS_MAX_REGIMES * (MS_NAME_MAX + 2)] = "";
-    for (int g2 = 0; g2 < cfg->market.nregimes; g2++) {
-      strncat(names, g2 ? "," : "", sizeof names - strlen(names) - 1);
-      strncat(names, cfg->market.regimes[g2].name, sizeof names - strlen(names) - 1);
-    }
+    char names[REGIME_NAMES];
+    regime_names(cfg, names);
     attr_str(r->ts_regime, "names", names);
     attr_str(r->ts_regime, "meaning", "regime index into the comma-separated 'names' attribute");
   }
+  ms_status s = create_fan(h, r, g, err);
   H5Gclose(g);
-  return MS_OK;
+  return s;
 }
 
 
@@ -210,13 +267,13 @@ static void run_init(h5run *r, const ms_config *cfg) {
   r->npaths = cfg->paths;
   r->base = r->summary_ds = r->summary_type = H5I_INVALID_HID;
   r->ts_price = r->ts_regime = r->ts_mark = r->ts_oracle = r->ts_oi = r->ts_fund = r->ts_liq = r->ts_ratio =
-      H5I_INVALID_HID;
+      r->fan_price = r->fan_mark = r->fan_regime = H5I_INVALID_HID;
   r->cas_type = r->cas_ds = r->liq_type = r->liq_ds = r->book_type = r->book_ds = H5I_INVALID_HID;
 }
 
 static void close_run(ms_h5out *h, h5run *r) {
   hid_t ds[] = {r->ts_price, r->ts_regime, r->ts_mark, r->ts_oracle, r->ts_oi, r->ts_fund, r->ts_liq,
-                r->ts_ratio, r->cas_ds, r->liq_ds, r->book_ds, r->summary_ds};
+                r->ts_ratio, r->fan_price, r->fan_mark, r->fan_regime, r->cas_ds, r->liq_ds, r->book_ds, r->summary_ds};
   for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
     if (ds[i] >= 0) H5Dclose(ds[i]);
   hid_t ty[] = {r->cas_type, r->liq_type, r->book_type, r->summary_type};
@@ -380,6 +437,16 @@ ms_status ms_h5out_write_trace(ms_h5out *h, int id, int64_t k, const ms_trace *t
   return MS_OK;
 }
 
+ms_status ms_h5out_write_fan(ms_h5out *h, int id, int64_t k, const double *price, const double *mark,
+                             const int32_t *regime, ms_error *err) {
+  h5run *r = &h->runs[id];
+  if (k >= r->fan_paths) return MS_OK;
+  if (write_row(r->fan_price, H5T_NATIVE_DOUBLE, k, r->fan_len, price) ||
+      write_row(r->fan_mark, H5T_NATIVE_DOUBLE, k, r->fan_len, mark) ||
+      write_row(r->fan_regime, H5T_NATIVE_INT32, k, r->fan_len, regime))
+    return h5fail(h, err, "write /timeseries/fan");
+  return MS_OK;
+}
 
 /* ---- extendible record datasets ---- */
 

@@ -68,6 +68,8 @@ typedef struct {
   ms_trace *traces;         /* one per traced path of a batch */
   void *trace_mem;
   int64_t ntrace_slots, trace_len, traced;
+  double *fan_mem;          /* per fan path of a batch: price, mark, regime (as int32), fan_len each */
+  int64_t fan_len, fanned;  /* samples per path; paths sampled (the first ones) */
   path_slot *slots;         /* per path of a batch */
   int tape_mode;            /* MS_TAPE_*: record, replay or generate its paths */
 } cell_state;
@@ -95,6 +97,7 @@ static void cell_free(cell_state *c, int nthreads) {
   free(c->rows);
   free(c->traces);
   free(c->trace_mem);
+  free(c->fan_mem);
   free(c->slots);
   ms_engine_shared_free(c->book, c->index);
   memset(c, 0, sizeof *c);
@@ -129,6 +132,13 @@ static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, i
   c->traced = spec->timeseries ? (cfg->output.timeseries.paths < cfg->paths ? cfg->output.timeseries.paths
                                                                             : cfg->paths)
                                : 0;
+  c->fanned = spec->timeseries ? (cfg->output.fan.paths < cfg->paths ? cfg->output.fan.paths : cfg->paths) : 0;
+  c->fan_len = cfg->output.fan.points;
+  if (c->fanned > 0) {
+    int64_t slots = c->fanned < batch ? c->fanned : batch;
+    c->fan_mem = malloc((size_t)(slots * 3 * c->fan_len) * sizeof *c->fan_mem);
+    if (!c->fan_mem) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for the fan samples");
+  }
   c->ntrace_slots = c->traced < batch ? c->traced : batch;
   c->trace_len = ms_trace_len(cfg);
   if (c->ntrace_slots > 0) {
@@ -336,6 +346,9 @@ static void path_all_cells(run_plan *pl, int64_t i, uint64_t p, int th, const vo
     ms_engine_use_tape(cs->eng[th], cs->tape_mode ? pl->tapes[th] : NULL, cs->tape_mode);
     int64_t first = (int64_t)p - i;
     ms_trace *tr = (int64_t)p < cs->traced ? &cs->traces[i] : NULL;
+    double *fan = (int64_t)p < cs->fanned ? cs->fan_mem + i * 3 * cs->fan_len : NULL;
+    ms_engine_set_fan(cs->eng[th], fan, fan ? fan + cs->fan_len : NULL,
+                      fan ? (int32_t *)(fan + 2 * cs->fan_len) : NULL);
     ms_status s = one_path(cs->spec->cfg, cs->eng[th], &cs->tb[th], th, p, &cs->rows[first + i], tr,
                            &cs->slots[i], &pl->errs[i]);
     if (s) { pl->st[i] = s; pl->failed[i] = c; return; } /* a failed recording leaves nothing to replay */
@@ -351,6 +364,11 @@ static ms_status write_batch(ms_h5out *h, cell_state *cs, int64_t first, int64_t
     s = ms_h5out_append_cascades(h, cs->h5id, tb->cas.v + sl->cas_off, sl->cas_n, err);
     if (!s && sl->liq_n) s = ms_h5out_append_liquidations(h, cs->h5id, tb->liq + sl->liq_off, sl->liq_n, err);
     if (!s && first + i < cs->traced) s = ms_h5out_write_trace(h, cs->h5id, first + i, &cs->traces[i], err);
+    if (!s && first + i < cs->fanned) {
+      const double *fan = cs->fan_mem + i * 3 * cs->fan_len;
+      s = ms_h5out_write_fan(h, cs->h5id, first + i, fan, fan + cs->fan_len,
+                             (const int32_t *)(fan + 2 * cs->fan_len), err);
+    }
   }
   return s;
 }
@@ -557,7 +575,7 @@ static ms_status show_one(const ms_sweep *sw, ms_sweep_report *rep, const run_pl
   if (s) return s;
   ms_diff_row *d = &rep->show_diff[c * rep->nshow + j];
   memset(d, 0, sizeof *d);
-  snprintf(d->name, sizeof d->name, "%s", name);
+  snprintf(d->name, sizeof d->name, "%.*s", (int)sizeof d->name - 1, name); /* display only */
   const char *dot = strrchr(name, '.');
   char row[MS_COL_NAME_MAX];
   snprintf(row, sizeof row, "%.*s", (int)(dot - name), name);

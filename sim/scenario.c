@@ -626,9 +626,21 @@ static const ms_field ts_fields[] = {
 };
 static const ms_schema ts_schema = {"timeseries", ts_fields, N(ts_fields), NULL, NULL};
 
+static const ms_field fan_fields[] = {
+    {.name = "paths", .kind = MS_F_INT, .offset = OFF(ms_fan_cfg, paths), .def = "1000",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1000000,
+     .doc = "sample the exogenous and mark price of the first this many paths (0: none)"},
+    {.name = "points", .kind = MS_F_INT, .offset = OFF(ms_fan_cfg, points), .def = "97",
+     .bounds = MS_B_GE | MS_B_LE, .min = 2, .max = 10001,
+     .doc = "at this many evenly spaced times from 0 to the horizon"},
+};
+static const ms_schema fan_schema = {"fan", fan_fields, N(fan_fields), NULL, NULL};
+
 static const ms_field output_fields[] = {
     {.name = "timeseries", .kind = MS_F_SECTION, .offset = OFF(ms_output_cfg, timeseries),
      .sub = &ts_schema, .doc = "sampled paths in /timeseries"},
+    {.name = "fan", .kind = MS_F_SECTION, .offset = OFF(ms_output_cfg, fan), .sub = &fan_schema,
+     .doc = "a coarse grid of many paths' prices in /timeseries/fan (the report's fan chart)"},
     {.name = "compression", .kind = MS_F_INT, .offset = OFF(ms_output_cfg, compression), .def = "4",
      .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 9,
      .doc = "gzip level of chunked datasets (0: none)"},

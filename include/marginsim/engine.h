@@ -107,6 +107,9 @@ typedef struct ms_trace {
 /** Number of samples per traced path: t = 0, every, 2 every, ... <= horizon. */
 int64_t ms_trace_len(const ms_config *cfg);
 
+/** The time (ms) of fan sample @p j of output.fan.points: j * horizon / (points - 1). */
+int64_t ms_fan_time(const ms_config *cfg, int64_t j);
+
 /* The sorted account index of a book (private to the engine). */
 struct ms_index_static;
 
@@ -129,6 +132,14 @@ void ms_engine_free(ms_engine *e);
  */
 ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, ms_trace *trace,
                              ms_error *err);
+
+/**
+ * Sample the exogenous and mark prices (USD) and the regime of the next
+ * path run at the output.fan.points times of ms_fan_time() into @p price,
+ * @p mark and @p regime (arrays of that length); NULLs: no fan. Sampling
+ * reads the state and changes nothing: a path's results do not depend on it.
+ */
+void ms_engine_set_fan(ms_engine *e, double *price, double *mark, int32_t *regime);
 
 struct ms_pricetape;
 

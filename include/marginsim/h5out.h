@@ -55,6 +55,10 @@ ms_status ms_h5out_write_summary(ms_h5out *h, int id, const ms_path_summary *row
 /** Write the trace of traced path @p k (k < output.timeseries.paths). */
 ms_status ms_h5out_write_trace(ms_h5out *h, int id, int64_t k, const ms_trace *tr, ms_error *err);
 
+/** Write the fan samples (output.fan.points of each) of path @p k (k < output.fan.paths). */
+ms_status ms_h5out_write_fan(ms_h5out *h, int id, int64_t k, const double *price, const double *mark,
+                             const int32_t *regime, ms_error *err);
+
 /** One row of /book: an account at the start of a path. */
 typedef struct ms_book_row {
   int64_t account;

@@ -238,8 +238,14 @@ typedef struct ms_timeseries_cfg {
   int64_t every;         /* ms between samples */
 } ms_timeseries_cfg;
 
+typedef struct ms_fan_cfg {
+  int64_t paths;         /* sample the first this many paths (0: none) */
+  int64_t points;        /* at this many evenly spaced times, 0 and horizon included */
+} ms_fan_cfg;
+
 typedef struct ms_output_cfg {
   ms_timeseries_cfg timeseries;
+  ms_fan_cfg fan;
   int64_t compression;   /* gzip level of chunked datasets, 0 = none */
   int64_t chunk_paths;   /* paths per write batch */
   int liquidations;      /* write /liquidations */

@@ -167,6 +167,36 @@ class CliTest(unittest.TestCase):
             self.assertIn("insolvency", probs)
         self.assertEqual(self.listing(), ["r.h5", "small.yaml"])
 
+    def test_fan_samples_many_paths_and_changes_nothing(self):
+        a, b = os.path.join(self.dir, "fan.h5"), os.path.join(self.dir, "nofan.h5")
+        p = run("run", self.scen, "-o", a, "--set", "output.fan.paths=25", "--set", "output.fan.points=9")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = run("run", self.scen, "-o", b, "--set", "output.fan.paths=0", "--set", "output.timeseries.paths=0")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(a, "r") as f, h5py.File(b, "r") as g:
+            fan = f["timeseries/fan"]
+            # nine evenly spaced times over the 2 h horizon, both ends included
+            self.assertTrue(np.array_equal(fan["time"][:], np.linspace(0, 7200, 9)))
+            self.assertEqual(fan["price"].shape, (25, 9))
+            self.assertEqual(fan["mark"].shape, (25, 9))
+            s = f["paths/summary"][:25]
+            price, mark = fan["price"][:], fan["mark"][:]
+            self.assertTrue(np.all(price[:, 0] == 1500.0))
+            self.assertTrue(np.array_equal(price[:, -1], s["final_price"]))
+            self.assertTrue(np.array_equal(mark[:, -1], s["final_mark"]))
+            self.assertTrue(np.all(price.min(axis=1) >= s["min_price"]))
+            self.assertTrue(np.all(price.max(axis=1) <= s["max_price"]))
+            # the traced paths sample every 30 s: the fan's times are among them
+            ts_t = f["timeseries/time"][:]
+            idx = np.searchsorted(ts_t, fan["time"][:])
+            self.assertTrue(np.array_equal(f["timeseries/price"][:, idx], price[:3]))
+            self.assertTrue(np.array_equal(f["timeseries/mark"][:, idx], mark[:3]))
+            self.assertTrue(np.array_equal(f["timeseries/regime"][:, idx], fan["regime"][:3]))
+            self.assertEqual(fan["regime"].attrs["names"], "calm,stress")
+            # sampling only reads: the summaries are bit-identical without it
+            self.assertNotIn("fan", g["timeseries"])
+            self.assertEqual(f["paths/summary"][:].tobytes(), g["paths/summary"][:].tobytes())
+
     def test_compare_runs_models_on_the_same_paths(self):
         scen = os.path.join(self.dir, "mixed.yaml")
         with open(scen, "w") as f:
