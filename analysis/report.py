@@ -351,9 +351,24 @@ def run_figures(figs, g, prefix, section, title):
     # 1. Fan chart of the price paths: bands over /timeseries/fan (many paths, coarse times) when
     # present, else over the traced paths; the traced path with the most liquidations on top.
     if fan is not None and not has_ts:
-        fig, ax = plt.subplots(figsize=(10, 5), layout="constrained")
-        _fan_bands(ax, fan["time"][:] / div, fan["price"][:], f"{fan['price'].shape[0]:,} paths")
-        ax.set_xlabel(f"time ({tunit})")
+        fnames = (attr(fan["regime"], "names", "") or "").split(",") if "regime" in fan else []
+        tf = fan["time"][:] / div
+        if len(fnames) > 1:
+            fig, (ax, axr) = plt.subplots(2, 1, figsize=(10, 6.2), sharex=True, height_ratios=[4, 1],
+                                          layout="constrained")
+            fr = fan["regime"][:]
+            colors = ["#e31a1c", "#ff7f00", "#6a3d9a", "#b15928", "#33a02c"]
+            for ri in range(1, len(fnames)):
+                axr.fill_between(tf, 0, (fr == ri).mean(axis=0), step="post", color=colors[(ri - 1) % 5],
+                                 alpha=0.5, lw=0, label=f"share in {fnames[ri]}")
+            axr.set_ylim(0, 1)
+            axr.set_ylabel("share of paths")
+            axr.legend(loc="upper left", ncols=max(1, len(fnames) - 1))
+            axr.set_xlabel(f"time ({tunit})")
+        else:
+            fig, ax = plt.subplots(figsize=(10, 5), layout="constrained")
+            ax.set_xlabel(f"time ({tunit})")
+        _fan_bands(ax, tf, fan["price"][:], f"{fan['price'].shape[0]:,} paths")
         ax.set_ylabel("price (USD)")
         ax.yaxis.set_major_formatter(price_formatter())
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
@@ -362,7 +377,9 @@ def run_figures(figs, g, prefix, section, title):
         figs.save(fig, rel("path.png"), section, "Price paths",
                   f"Quantile bands of the exogenous price over the first {nb:,} of the {npaths:,} paths "
                   f"(/timeseries/fan, {fan['time'].shape[0]} times). No path is traced "
-                  f"(output.timeseries.paths = 0), so no mark or oracle price is drawn.")
+                  f"(output.timeseries.paths = 0), so no mark or oracle price is drawn."
+                  + (f" Lower panel: the share of these paths in the {', '.join(fnames[1:])} regime over time."
+                     if len(fnames) > 1 else ""))
     if has_ts:
         t = t_sec / div
         P = ts["price"][:]

@@ -204,6 +204,8 @@ class ReportTest(unittest.TestCase):
         make("seed43", "-n", "30", "--seed", "43")
         make("calm", "-n", "10", "--set", "book.leverage.min=1", "--set", "book.leverage.max=1.2",
              "--set", "market.regimes[1].jumps.rate=0/d")
+        make("fanonly", "-n", "12", "--set", "output.timeseries.paths=0", "--set", "output.fan.points=13")
+        make("nofan", "-n", "12", "--set", "output.fan.paths=0")
         make("cmp", "-n", "20", "--compare", "margin.model=static,dynamic", "--set", "book.leverage.max=15")
         sweep = os.path.join(d, "sweep.h5")
         cls.real_sweep = sweep_available()
@@ -322,6 +324,16 @@ class ReportTest(unittest.TestCase):
         self.assertInHtml("<h2>Assertions</h2>", html)
         self.assertInHtml("bad_debt.q99 &lt; 1e6", html)
         self.assertRegex(out, r"assertions: [0-2] of 2 passed")
+
+    def test_fan_chart_sources(self):
+        # bands over /timeseries/fan (all 30 paths here), else over the traced paths
+        _, html, _, _ = self.report("run", ["path.png"])
+        self.assertInHtml("over the first 30 of the 30 paths (/timeseries/fan, 97 times)", html)
+        _, html, pngs, _ = self.report("fanonly", ["path.png"])
+        self.assertInHtml("over the first 12 of the 12 paths (/timeseries/fan, 13 times)", html)
+        self.assertNotIn("insurance_fund.png", pngs)  # no traced path: no fund trajectory
+        _, html, _, _ = self.report("nofan", ["path.png", "insurance_fund.png"])
+        self.assertInHtml("over the 8 paths recorded in /timeseries", html)
 
     def test_report_run_with_liquidations(self):
         _, html, _, _ = self.report("liq", ["path.png", "liquidations.png", "bad_debt.png", "cascades.png"])
