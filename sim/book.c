@@ -83,7 +83,7 @@ static int pick_strategy(const ms_options_cfg *oc, double u) {
 static void draw_options(const ms_config *cfg, gsl_rng *r, ms_opt_account *o, double *cash, double *q) {
   const ms_options_cfg *oc = &cfg->book.options;
   const ms_strategy_cfg *st = &oc->strategies[pick_strategy(oc, gsl_rng_uniform(r))];
-  double P = cfg->market.initial_price, vol = cfg->market.reference_vol;
+  double P = cfg->market.initial_price, vol = cfg->market.entry_vol;
   double year = cfg->market.days_per_year * (double)MS_MS_PER_DAY;
   double C = ms_dist_sample(&cfg->book.collateral, r);
   double size = ms_dist_sample(&st->size, r);
@@ -133,7 +133,7 @@ ms_status ms_book_draw(ms_book *b, const ms_config *cfg, uint64_t path, const ms
   double first_lev = 0, first_im = 0;
   b->open_qty[0] = b->open_qty[1] = 0.0;
   b->nopt = b->nexp = 0;
-  ms_view v0 = {b->entry, 0, cfg->market.reference_vol};
+  ms_view v0 = {b->entry, 0, cfg->market.entry_vol};
   for (int64_t i = 0; i < b->n; i++) {
     int opt = bc->options.fraction > 0 && gsl_rng_uniform(r) < bc->options.fraction;
     double im, equity;

@@ -473,7 +473,11 @@ static ms_status shortfall(ms_engine *e, double residual, int use_adl, int side,
   if (use_adl) return deleverage(e, 1 - side, adl_qty, pb, pm, t);
   int prof = po > e->E ? 0 : po < e->E ? 1 : -1;
   double per_unit = 0.0, unc = residual;
-  if (prof >= 0) ms_liq_socialize(residual, e->acc.open_qty[prof], fabs(po - e->E), &per_unit, &unc);
+  /* The profitable side gives up at most its profit: what earlier charges
+   * took (the side's shift) is no longer there to take. */
+  if (prof >= 0)
+    ms_liq_socialize(residual, e->acc.open_qty[prof], fmax(0.0, fabs(po - e->E) - e->acc.shift[prof]), &per_unit,
+                     &unc);
   if (prof >= 0 && per_unit > 0) {
     e->acc.shift[prof] += per_unit;
     ms_keeper_unpark_all(e->kp); /* parked accounts' collateral changed */

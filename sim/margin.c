@@ -190,7 +190,7 @@ ms_status ms_margin_new(ms_margin **out, const ms_config *cfg, ms_error *err) {
   case MS_MARGIN_DYNAMIC:
     m->type = &ms_margin_dynamic;
     m->dyn = mc->dynamic;
-    m->sigma0 = mc->dynamic.initial_vol > 0 ? mc->dynamic.initial_vol : cfg->market.reference_vol;
+    m->sigma0 = mc->dynamic.initial_vol > 0 ? mc->dynamic.initial_vol : cfg->market.entry_vol;
     if (m->dyn.estimator == MS_VOLEST_WINDOW) {
       m->ring = malloc((size_t)m->dyn.window * sizeof *m->ring);
       if (!m->ring) { free(m); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }

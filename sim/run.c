@@ -270,7 +270,7 @@ static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_
     if (!rows) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for /book");
   }
   if (!s) s = ms_h5out_create_book(h, id, b->n, ms_margin_get_type(m)->name, err);
-  ms_view v0 = {cfg->market.initial_price, 0, cfg->market.reference_vol};
+  ms_view v0 = {cfg->market.initial_price, 0, cfg->market.entry_vol};
   for (int64_t first = 0; !s && first < b->n; first += BOOK_BLOCK) {
     int64_t cnt = b->n - first < BOOK_BLOCK ? b->n - first : BOOK_BLOCK;
     for (int64_t k = 0; k < cnt; k++) {
@@ -462,8 +462,9 @@ static ms_status efficiency(const ms_config *cfg, const ms_book *shared, ms_effi
   ms_status s = margin_and_book(cfg, shared, &m, &own, &b, err);
   memset(eff, 0, sizeof *eff);
   if (!s) {
-    double P = cfg->market.initial_price, vol = cfg->market.reference_vol;
-    double mv = Z99 * vol * sqrt(1.0 / cfg->market.days_per_year);
+    /* the move at the long-run vol; options valued at the vol they were priced at */
+    double P = cfg->market.initial_price, vol = cfg->market.entry_vol;
+    double mv = Z99 * cfg->market.reference_vol * sqrt(1.0 / cfg->market.days_per_year);
     ms_view v0 = {P, 0, vol}, up = {P * exp(mv), 0, vol}, dn = {P * exp(-mv), 0, vol};
     for (int64_t i = 0; i < b->n; i++) {
       ms_position p;

@@ -186,6 +186,7 @@ static ms_status check_market(void *obj, ms_check *ck) {
   double v2 = 0;
   for (int i = 0; i < m->nregimes; i++) v2 += m->stationary[i] * m->regimes[i].vol * m->regimes[i].vol;
   m->reference_vol = sqrt(v2);
+  m->entry_vol = m->start_index >= 0 ? m->regimes[m->start_index].vol : m->reference_vol;
   return MS_OK;
 }
 
@@ -797,12 +798,10 @@ static const ms_schema top_schema = {"", top_fields, N(top_fields), check_top, N
 
 /* -------------------------------------------------------------------- API */
 
-static void unplace(ms_ynode *n) {
-  n->line = 0;
-  for (size_t i = 0; i < n->n; i++) {
-    if (n->keys) unplace(n->keys[i]);
-    unplace(n->vals[i]);
-  }
+/* The default of a key, for --set into a list the file leaves at its default. */
+static const char *key_default(void *ctx, const char *path) {
+  const ms_field *f = ms_schema_lookup(ctx, path);
+  return f ? f->def : NULL;
 }
 
 static ms_status apply_set(ms_ynode *root, const char *set, ms_error *err) {
@@ -820,10 +819,10 @@ static ms_status apply_set(ms_ynode *root, const char *set, ms_error *err) {
   const char *val = eq + 1;
   if (!*val) return ms_error_set(err, MS_ERR_INPUT, "%s: empty value", label);
   ms_ynode *vn = NULL;
-  ms_status s = ms_ytree_parse(&vn, val, strlen(val), label, err);
+  ms_status s = ms_ytree_parse_at(&vn, val, strlen(val), label, key, err);
   if (s) return s;
-  unplace(vn);
-  return ms_ytree_set(root, key, vn, label, err);
+  ms_ynode_unplace(vn);
+  return ms_ytree_set(root, key, vn, label, key_default, (void *)&top_schema, err);
 }
 
 static ms_status read_file(const char *path, char **text, size_t *len, ms_error *err) {

@@ -56,6 +56,30 @@ const ms_field *ms_schema_field(const ms_schema *s, const char *name) {
   return NULL;
 }
 
+const ms_field *ms_schema_lookup(const ms_schema *s, const char *path) {
+  for (const char *p = path;;) {
+    char name[128];
+    size_t k = strcspn(p, ".[");
+    if (k == 0 || k >= sizeof name) return NULL;
+    memcpy(name, p, k);
+    name[k] = '\0';
+    const ms_field *f = ms_schema_field(s, name);
+    if (!f) return NULL;
+    p += k;
+    int indexed = *p == '[';
+    if (indexed) {
+      p = strchr(p, ']');
+      if (!p) return NULL;
+      p++;
+    }
+    if (!*p) return f;
+    if (*p++ != '.') return NULL;
+    if (f->kind == MS_F_SECTION && !indexed) s = f->sub;
+    else if (f->kind == MS_F_LIST && indexed) s = f->sub;
+    else return NULL;
+  }
+}
+
 static void join_path(char *out, size_t n, const char *path, const char *name) {
   if (path[0]) snprintf(out, n, "%s.%s", path, name);
   else snprintf(out, n, "%s", name);

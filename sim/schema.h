@@ -125,4 +125,10 @@ void ms_schema_doc(const ms_schema *s, const char *path, ms_strbuf *sb);
 /** Find the field named @p name in @p s, or NULL. */
 const ms_field *ms_schema_field(const ms_schema *s, const char *name);
 
+/**
+ * Find the field at dotted key path @p path below @p s ("margin.tiers",
+ * "margin.tiers[0].floor": an index steps into a list's items), or NULL.
+ */
+const ms_field *ms_schema_lookup(const ms_schema *s, const char *path);
+
 #endif

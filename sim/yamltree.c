@@ -67,8 +67,27 @@ void ms_ynode_where(const ms_ynode *n, char *buf, size_t len) {
     snprintf(buf, len, "%s", n->src);
 }
 
-/* Convert libyaml node @p id (recursively). depth guards alias cycles. */
-static ms_status convert(yaml_document_t *doc, int id, const char *src, int depth,
+/* Key path of the node being converted ("market.regimes[1]"), for messages.
+ * A path longer than the buffer is cut short: it only labels a message. */
+#define YPATH_MAX 512
+
+/* Append ".key" (or "key" at the top) to @p path; returns the old length. */
+static size_t path_push_key(char *path, const char *key) {
+  size_t n = strlen(path);
+  if (snprintf(path + n, YPATH_MAX - n, "%s%s", n ? "." : "", key) < 0) path[n] = '\0';
+  return n;
+}
+
+/* Append "[i]" to @p path; returns the old length. */
+static size_t path_push_index(char *path, size_t i) {
+  size_t n = strlen(path);
+  if (snprintf(path + n, YPATH_MAX - n, "[%zu]", i) < 0) path[n] = '\0';
+  return n;
+}
+
+/* Convert libyaml node @p id (recursively). depth guards alias cycles;
+ * @p path (YPATH_MAX bytes) is the node's key path, restored on return. */
+static ms_status convert(yaml_document_t *doc, int id, const char *src, int depth, char *path,
                          ms_ynode **out, ms_error *err) {
   yaml_node_t *yn = yaml_document_get_node(doc, id);
   if (!yn) return ms_error_set(err, MS_ERR_INPUT, "%s: malformed YAML document", src);
@@ -94,7 +113,9 @@ static ms_status convert(yaml_document_t *doc, int id, const char *src, int dept
     for (yaml_node_item_t *it = yn->data.sequence.items.start; it < yn->data.sequence.items.top;
          it++) {
       ms_ynode *child = NULL;
-      ms_status s = convert(doc, *it, src, depth + 1, &child, err);
+      size_t pl = path_push_index(path, n->n);
+      ms_status s = convert(doc, *it, src, depth + 1, path, &child, err);
+      path[pl] = '\0';
       if (s) { ms_ynode_free(n); return s; }
       if (node_append(n, NULL, child)) { ms_ynode_free(child); goto nomem; }
     }
@@ -104,7 +125,7 @@ static ms_status convert(yaml_document_t *doc, int id, const char *src, int dept
     if (!n) goto nomem;
     for (yaml_node_pair_t *p = yn->data.mapping.pairs.start; p < yn->data.mapping.pairs.top; p++) {
       ms_ynode *k = NULL, *v = NULL;
-      ms_status s = convert(doc, p->key, src, depth + 1, &k, err);
+      ms_status s = convert(doc, p->key, src, depth + 1, path, &k, err);
       if (s) { ms_ynode_free(n); return s; }
       if (k->kind != MS_Y_SCALAR) {
         ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: a mapping key must be a plain name", src,
@@ -113,16 +134,19 @@ static ms_status convert(yaml_document_t *doc, int id, const char *src, int dept
         ms_ynode_free(n);
         return MS_ERR_INPUT;
       }
+      size_t pl = path_push_key(path, k->text);
       for (size_t i = 0; i < n->n; i++) {
         if (strcmp(n->keys[i]->text, k->text) == 0) {
           ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: %s: duplicate key (first at line %d)", src,
-                       k->line, k->col, k->text, n->keys[i]->line);
+                       k->line, k->col, path, n->keys[i]->line);
+          path[pl] = '\0';
           ms_ynode_free(k);
           ms_ynode_free(n);
           return MS_ERR_INPUT;
         }
       }
-      s = convert(doc, p->value, src, depth + 1, &v, err);
+      s = convert(doc, p->value, src, depth + 1, path, &v, err);
+      path[pl] = '\0';
       if (s) { ms_ynode_free(k); ms_ynode_free(n); return s; }
       if (node_append(n, k, v)) { ms_ynode_free(k); ms_ynode_free(v); goto nomem; }
     }
@@ -139,6 +163,11 @@ nomem:
 
 ms_status ms_ytree_parse(ms_ynode **out, const char *text, size_t len, const char *src,
                          ms_error *err) {
+  return ms_ytree_parse_at(out, text, len, src, "", err);
+}
+
+ms_status ms_ytree_parse_at(ms_ynode **out, const char *text, size_t len, const char *src,
+                            const char *base, ms_error *err) {
   *out = NULL;
   yaml_parser_t parser;
   yaml_document_t doc;
@@ -159,7 +188,9 @@ ms_status ms_ytree_parse(ms_ynode **out, const char *text, size_t len, const cha
     *out = node_new(MS_Y_MAP, src, 1, 1);
     if (!*out) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   } else {
-    s = convert(&doc, 1, src, 0, out, err);
+    char path[YPATH_MAX];
+    snprintf(path, sizeof path, "%s", base);
+    s = convert(&doc, 1, src, 0, path, out, err);
   }
   /* A second document in the same text is almost certainly a mistake. */
   if (!s && root) {
@@ -193,6 +224,14 @@ ms_ynode *ms_ynode_get_key(const ms_ynode *map, const char *key) {
   return NULL;
 }
 
+void ms_ynode_unplace(ms_ynode *n) {
+  n->line = 0;
+  for (size_t i = 0; i < n->n; i++) {
+    if (n->keys) ms_ynode_unplace(n->keys[i]);
+    ms_ynode_unplace(n->vals[i]);
+  }
+}
+
 /* One step of a path: a name, optionally followed by [index]. */
 typedef struct {
   char name[128];
@@ -221,7 +260,7 @@ static int next_step(const char **p, path_step *st) {
 }
 
 ms_status ms_ytree_set(ms_ynode *root, const char *path, ms_ynode *val, const char *src,
-                       ms_error *err) {
+                       ms_ytree_default_fn *defaults, void *ctx, ms_error *err) {
   const char *p = path;
   ms_ynode *cur = root;
   char done[512] = "";
@@ -243,23 +282,35 @@ ms_status ms_ytree_set(ms_ynode *root, const char *path, ms_ynode *val, const ch
     size_t dl = strlen(done);
     snprintf(done + dl, sizeof done - dl, "%s%s", dl ? "." : "", st.name);
     if (at == cur->n) {
-      /* Create the entry: a map for intermediate steps, the value at the end. */
+      /* Create the entry: a map for intermediate steps, the value at the end;
+       * for an indexed step, the key's default (a list left at its default
+       * is indexed like one written out), placed at this override. */
+      ms_ynode *v;
       if (st.index >= 0) {
-        ms_ynode_free(val);
-        return ms_error_set(err, MS_ERR_INPUT, "%s: %s has no item %ld (the list is not set)",
-                            src, done, st.index);
+        const char *def = defaults ? defaults(ctx, done) : NULL;
+        if (!def) {
+          ms_ynode_free(val);
+          return ms_error_set(err, MS_ERR_INPUT, "%s: %s has no item %ld (the list is not set)",
+                              src, done, st.index);
+        }
+        ms_status s = ms_ytree_parse_at(&v, def, strlen(def), src, done, err);
+        if (s) { ms_ynode_free(val); return s; }
+        ms_ynode_unplace(v);
+      } else {
+        v = last ? val : node_new(MS_Y_MAP, src, 0, 0);
       }
       ms_ynode *k = node_new(MS_Y_SCALAR, src, 0, 0);
-      ms_ynode *v = last ? val : node_new(MS_Y_MAP, src, 0, 0);
       if (!k || !v || !(k->text = dupstr(st.name)) || node_append(cur, k, v)) {
         ms_ynode_free(k);
         if (v != val) ms_ynode_free(v);
         ms_ynode_free(val);
         return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
       }
-      if (last) return MS_OK;
-      cur = v;
-      continue;
+      if (st.index < 0) {
+        if (last) return MS_OK;
+        cur = v;
+        continue;
+      }
     }
     ms_ynode **slot = &cur->vals[at];
     if (st.index >= 0) {

@@ -108,7 +108,15 @@ static void test_scenario__defaults_fill_every_key(void **state) {
 static void test_scenario__yaml_syntax_and_duplicates(void **state) {
   (void)state;
   expect_load_error("market:\n  initial_price: 3\n  initial_price: 4\n", NULL, 0,
-                    "t.yaml:3:3: initial_price: duplicate key (first at line 2)");
+                    "t.yaml:3:3: market.initial_price: duplicate key (first at line 2)");
+  expect_load_error("seed: 1\nseed: 2\n", NULL, 0, "t.yaml:2:1: seed: duplicate key (first at line 1)");
+  expect_load_error("market:\n  regimes:\n    - {name: a}\n    - name: b\n      name: c\n", NULL, 0,
+                    "t.yaml:5:7: market.regimes[1].name: duplicate key (first at line 4)");
+  /* In a --set value the path starts at the key set. */
+  const char *dup[] = {"market.regimes=[{name: a, name: b}]"};
+  expect_load_error("", dup, 1,
+                    "--set market.regimes=[{name: a, name: b}]:1:12: market.regimes[0].name: duplicate key "
+                    "(first at line 1)");
   expect_load_error("market: {initial_price: 3\n", NULL, 0, "t.yaml:2:1: YAML syntax error");
 }
 
@@ -188,6 +196,72 @@ static void test_scenario__set_overrides_and_validates(void **state) {
   assert_int_equal(cfg->market.nregimes, 1);
   assert_string_equal(cfg->market.regimes[0].name, "x");
   ms_config_free(cfg);
+}
+
+/* An index into a list the file leaves at its default applies to the
+ * default list (docs/scenario.md, "Overriding keys"). */
+static void test_scenario__set_index_into_default_list(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *def = load_yaml("", NULL, 0, &err);
+  assert_ok(err.status, &err);
+  assert_true(def->margin.ntiers > 2);
+
+  const char *vol[] = {"market.regimes[0].vol=0.9"};
+  ms_config *cfg = load_yaml("seed: 3\n", vol, 1, &err);
+  assert_ok(err.status, &err);
+  assert_int_equal(cfg->market.nregimes, 1);
+  assert_string_equal(cfg->market.regimes[0].name, "calm");
+  assert_true(cfg->market.regimes[0].vol == 0.9);
+  ms_config_free(cfg);
+
+  /* The next free index appends, to an empty default list too. */
+  const char *app[] = {"keepers.outages[0]={start: 1h, duration: 30m}", "market.regimes[1]={name: stress, vol: 2}"};
+  cfg = load_yaml("", app, 2, &err);
+  assert_ok(err.status, &err);
+  assert_int_equal(cfg->keepers.noutages, 1);
+  assert_int_equal(cfg->keepers.outages[0].start, 3600000);
+  assert_int_equal(cfg->keepers.outages[0].duration, 1800000);
+  assert_int_equal(cfg->market.nregimes, 2);
+  assert_string_equal(cfg->market.regimes[0].name, "calm");
+  assert_string_equal(cfg->market.regimes[1].name, "stress");
+  ms_config_free(cfg);
+
+  /* The other items keep their defaults; the section may be half written. */
+  const char *tier[] = {"margin.tiers[0].maintenance=0.003", "margin.portfolio.extended[1].weight=0.5",
+                        "book.options.strategies[2].weight=3"};
+  cfg = load_yaml("margin: {model: tiered}\n", tier, 3, &err);
+  assert_ok(err.status, &err);
+  assert_int_equal(cfg->margin.ntiers, def->margin.ntiers);
+  assert_true(cfg->margin.tiers[0].maintenance == 0.003);
+  assert_true(cfg->margin.tiers[0].initial == def->margin.tiers[0].initial);
+  for (int i = 1; i < def->margin.ntiers; i++) {
+    assert_true(cfg->margin.tiers[i].floor == def->margin.tiers[i].floor);
+    assert_true(cfg->margin.tiers[i].maintenance == def->margin.tiers[i].maintenance);
+  }
+  assert_int_equal(cfg->margin.portfolio.nextended, def->margin.portfolio.nextended);
+  assert_true(cfg->margin.portfolio.extended[1].weight == 0.5);
+  assert_true(cfg->margin.portfolio.extended[1].shock == def->margin.portfolio.extended[1].shock);
+  assert_int_equal(cfg->book.options.nstrategies, def->book.options.nstrategies);
+  assert_true(cfg->book.options.strategies[2].weight == 3.0);
+  assert_int_equal(cfg->book.options.strategies[2].kind, def->book.options.strategies[2].kind);
+  ms_config_free(cfg);
+  ms_config_free(def);
+
+  /* Still validated like the file; a default item it breaks is placed at the --set. */
+  const char *bad[] = {"market.regimes[0].vol=-1"};
+  expect_load_error("", bad, 1, "--set market.regimes[0].vol=-1: market.regimes[0].vol: must be > 0 and <= 100 (got -1)");
+  const char *fall[] = {"margin.tiers[0].maintenance=0.007"};
+  expect_load_error("", fall, 1,
+                    "--set margin.tiers[0].maintenance=0.007: margin.tiers[1].maintenance: rates must not fall");
+  const char *past[] = {"market.regimes[2].vol=1"};
+  expect_load_error("", past, 1, "--set market.regimes[2].vol=1: market.regimes[2]: the list has 1 items");
+  const char *field[] = {"keepers.outages[0].start=1h"};
+  expect_load_error("", field, 1, "--set keepers.outages[0].start=1h: keepers.outages[0]: the list has 0 items");
+  const char *scalar[] = {"paths[0]=3"};
+  expect_load_error("", scalar, 1, "--set paths[0]=3: paths is not a list");
+  const char *unknown[] = {"market.regims[0].vol=1"};
+  expect_load_error("", unknown, 1, "--set market.regims[0].vol=1: market.regims has no item 0 (the list is not set)");
 }
 
 /* ---- resolved configuration ---- */
@@ -293,6 +367,7 @@ int main(void) {
       cmocka_unit_test(test_scenario__transition_matrix_checked),
       cmocka_unit_test(test_scenario__horizon_whole_steps),
       cmocka_unit_test(test_scenario__set_overrides_and_validates),
+      cmocka_unit_test(test_scenario__set_index_into_default_list),
       cmocka_unit_test(test_scenario__resolved_yaml_round_trips),
       cmocka_unit_test(test_scenario__book_margin_oracle_keeper_errors),
       cmocka_unit_test(test_scenario__missing_file),

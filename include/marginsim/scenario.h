@@ -68,6 +68,8 @@ typedef struct ms_market_cfg {
   /* resolved, not keys */
   double stationary[MS_MAX_REGIMES]; /* long-run fraction of time in each regime */
   double reference_vol;  /* sqrt(sum stationary_i vol_i^2): the long-run volatility */
+  double entry_vol;      /* options are priced at entry at this vol: start_regime's, or the long-run one
+                            when the start is stationary (the start regime then differs between paths) */
 } ms_market_cfg;
 
 typedef enum { MS_RESAMPLE_PER_RUN = 0, MS_RESAMPLE_PER_PATH } ms_resample;
