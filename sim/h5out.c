@@ -137,6 +137,17 @@ static ms_status create_summary(ms_h5out *h, h5run *r, ms_error *err) {
   return MS_OK;
 }
 
+/* Dataset "time" (seconds) of @p n values in group @p g; nonzero on failure. */
+static int write_time_axis(hid_t g, const double *tv, int64_t n) {
+  hsize_t tdim[1] = {(hsize_t)n};
+  hid_t sp = H5Screate_simple(1, tdim, NULL);
+  hid_t ds = H5Dcreate2(g, "time", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  int rc = ds < 0 || H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, tv) < 0;
+  if (ds >= 0) { attr_str(ds, "unit", "s"); H5Dclose(ds); }
+  H5Sclose(sp);
+  return rc;
+}
+
 #define REGIME_NAMES (MS_MAX_REGIMES * (MS_NAME_MAX + 2))
 
 /* The regime names, comma-separated, into @p names (REGIME_NAMES bytes). */
@@ -163,18 +174,13 @@ static ms_status create_fan(ms_h5out *h, h5run *r, hid_t ts, ms_error *err) {
   double *tv = malloc((size_t)r->fan_len * sizeof *tv);
   if (!tv) { H5Gclose(g); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
   for (int64_t j = 0; j < r->fan_len; j++) tv[j] = (double)ms_fan_time(cfg, j) / 1000.0;
-  hsize_t tdim[1] = {(hsize_t)r->fan_len};
-  hid_t sp = H5Screate_simple(1, tdim, NULL);
-  hid_t ds = H5Dcreate2(g, "time", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  int rc = ds < 0 || H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, tv) < 0;
-  if (ds >= 0) { attr_str(ds, "unit", "s"); H5Dclose(ds); }
-  H5Sclose(sp);
+  int rc = write_time_axis(g, tv, r->fan_len);
   free(tv);
   if (!rc) {
     hsize_t dims[2] = {(hsize_t)r->fan_paths, (hsize_t)r->fan_len};
     hsize_t chunk[2] = {(hsize_t)(r->fan_paths < 256 ? r->fan_paths : 256), (hsize_t)r->fan_len};
     hid_t pl = chunked_plist(r, 2, chunk);
-    sp = H5Screate_simple(2, dims, NULL);
+    hid_t sp = H5Screate_simple(2, dims, NULL);
     r->fan_price = H5Dcreate2(g, "price", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
     r->fan_mark = H5Dcreate2(g, "mark", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
     r->fan_regime = H5Dcreate2(g, "regime", H5T_NATIVE_INT32, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
@@ -203,24 +209,18 @@ static ms_status create_timeseries(ms_h5out *h, h5run *r, ms_error *err) {
   double every_s = (double)cfg->output.timeseries.every / 1000.0;
   attr_num(g, "every", H5T_NATIVE_DOUBLE, &every_s);
   attr_num(g, "paths", H5T_NATIVE_INT64, &r->ts_paths);
-  /* time axis */
-  hsize_t tdim[1] = {(hsize_t)r->ts_len};
   double *tv = malloc((size_t)r->ts_len * sizeof *tv);
   if (!tv) { H5Gclose(g); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
   for (int64_t i = 0; i < r->ts_len; i++)
     tv[i] = (double)(i * cfg->output.timeseries.every) / 1000.0;
-  hid_t sp = H5Screate_simple(1, tdim, NULL);
-  hid_t ds = H5Dcreate2(g, "time", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  int rc = ds < 0 || H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, tv) < 0;
-  if (ds >= 0) { attr_str(ds, "unit", "s"); H5Dclose(ds); }
-  H5Sclose(sp);
+  int rc = write_time_axis(g, tv, r->ts_len);
   free(tv);
   if (rc) { H5Gclose(g); return h5fail(h, err, "write /timeseries/time"); }
   if (r->ts_paths > 0) {
     hsize_t dims[2] = {(hsize_t)r->ts_paths, (hsize_t)r->ts_len};
     hsize_t chunk[2] = {1, (hsize_t)(r->ts_len < 65536 ? r->ts_len : 65536)};
     hid_t pl = chunked_plist(r, 2, chunk);
-    sp = H5Screate_simple(2, dims, NULL);
+    hid_t sp = H5Screate_simple(2, dims, NULL);
     r->ts_price = H5Dcreate2(g, "price", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
     r->ts_regime = H5Dcreate2(g, "regime", H5T_NATIVE_INT32, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
     r->ts_mark = H5Dcreate2(g, "mark", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
