@@ -597,6 +597,52 @@ static void test_engine__expiry_settles_at_the_mark(void **state) {
   rig_close(&r);
 }
 
+/* The same settlement with liquidation impact in the mark: shorts squeezed
+ * by the climb are bought back, the mark stands above the exogenous price
+ * at expiry, and the call settles at the mark (sampled by the trace at the
+ * expiry time), not at the exogenous price. */
+static void test_engine__expiry_settles_at_the_impacted_mark(void **state) {
+  (void)state;
+  const char *y =
+      "horizon: 3h\nstep: 1s\npaths: 1\n"
+      "market: {initial_price: 1000, impact: {model: sqrt, depth: 2e8, half_life: 1d},\n"
+      "  regimes: [{vol: 0.000001, drift: 300}]}\n"
+      "book: {accounts: 60, collateral: 1e6, leverage: 20, long_fraction: 0, options: {fraction: 0.1, "
+      "strategies: [{kind: naked_short_call, strike: {by: moneyness, value: 0.05}, expiry: 2h, size: 1}]}}\n"
+      "margin: {initial: 0.05, maintenance: 0.025}\n"
+      "oracle: {kind: pull, interval: 1s, latency: 0s}\nkeepers: {delay: 0s}\n"
+      "output: {timeseries: {paths: 1, every: 1s}}\n";
+  rig r;
+  rig_open(&r, y);
+  int64_t L = ms_trace_len(r.cfg);
+  double *d = malloc((size_t)L * sizeof(double) * 6);
+  int32_t *ints = malloc((size_t)L * sizeof(int32_t) * 2);
+  ms_trace tr = {d, d + L, d + 2 * L, ints, d + 3 * L, d + 4 * L, ints + L, d + 5 * L};
+  ms_path_summary s;
+  ms_error err;
+  assert_ok(ms_engine_run_path(r.e, 0, &s, &tr, &err), &err);
+  assert_true(s.liquidations > 10);
+  int64_t k = 7200; /* the sample at the expiry time */
+  double pm = tr.mark[k], px = tr.price[k];
+  assert_true(pm > px * 1.002); /* the squeeze left the mark well above the exogenous price */
+  int64_t checked = 0;
+  for (int64_t i = 0; i < r.book->n; i++) {
+    if (r.book->opt_of[i] < 0) continue;
+    const ms_opt_account *o = &r.book->opt[r.book->opt_of[i]];
+    const ms_acct *x = ms_accounts_peek(ms_engine_accounts(r.e), i);
+    assert_non_null(x);
+    double q = o->legs[0].q, pay = pm - o->legs[0].strike;
+    assert_true(pay > 0);
+    assert_true(fabs(x->C - (r.book->collateral[i] + q * pay)) < 1e-6 * fabs(q * pay));
+    checked++;
+  }
+  assert_true(checked > 0);
+  assert_int_equal(s.options_expired, checked);
+  free(d);
+  free(ints);
+  rig_close(&r);
+}
+
 static void test_engine__expiry_is_a_margin_check(void **state) {
   (void)state;
   /* A protective put at the money on a still price: under portfolio margin
@@ -748,6 +794,7 @@ int main(void) {
       cmocka_unit_test(test_engine__socialized_loss_never_exceeds_profit),
       cmocka_unit_test(test_engine__entry_premiums_match_the_start_regime),
       cmocka_unit_test(test_engine__expiry_settles_at_the_mark),
+      cmocka_unit_test(test_engine__expiry_settles_at_the_impacted_mark),
       cmocka_unit_test(test_engine__expiry_is_a_margin_check),
       cmocka_unit_test(test_engine__dynamic_ratio_follows_a_volatility_jump),
       cmocka_unit_test(test_engine__book_below_initial_margin_is_rejected),
