@@ -402,7 +402,7 @@ static int cmd_validate(int argc, char **argv) {
 }
 
 static void print_compare(const ms_compare_report *rep, const char *key, int64_t paths, const char *out) {
-  printf("marginsim %s — comparison of %s over %lld paths (same paths, same book), %.2f s\n\n", MS_VERSION, key,
+  printf("marginsim %s — comparison of %s over %lld paths (common random numbers: each value on the same streams), %.2f s\n\n", MS_VERSION, key,
          (long long)paths, rep->seconds);
   printf("  %-12s %14s %14s %8s %12s %26s %22s %14s\n", "value", "initial (USD)", "1-day risk", "IM/risk",
          "liquidations", "bad debt (USD), 95% CI", "P(insolvency), Wilson", "largest cascade");
