@@ -330,6 +330,18 @@ def _fan_bands(ax, t, P, who):
     ax.set_xlim(t[0], t[-1])
 
 
+def _regime_share(axr, t, R, names, tunit):
+    """Lower panel: the share of the paths (rows of R, regime indices at times t) in each regime but the first."""
+    colors = ["#e31a1c", "#ff7f00", "#6a3d9a", "#b15928", "#33a02c"]
+    for ri in range(1, len(names)):
+        axr.fill_between(t, 0, (R == ri).mean(axis=0), step="post", color=colors[(ri - 1) % 5], alpha=0.5, lw=0,
+                         label=f"share in {names[ri]}")
+    axr.set_ylim(0, 1)
+    axr.set_ylabel("share of paths")
+    axr.legend(loc="upper left", ncols=max(1, len(names) - 1))
+    axr.set_xlabel(f"time ({tunit})")
+
+
 def run_figures(figs, g, prefix, section, title):
     """The figures of one run group `g` (the root, /models/<v> or /sweep/runs/<c>) into DIR/prefix."""
     plt = _plt()
@@ -356,15 +368,7 @@ def run_figures(figs, g, prefix, section, title):
         if len(fnames) > 1:
             fig, (ax, axr) = plt.subplots(2, 1, figsize=(10, 6.2), sharex=True, height_ratios=[4, 1],
                                           layout="constrained")
-            fr = fan["regime"][:]
-            colors = ["#e31a1c", "#ff7f00", "#6a3d9a", "#b15928", "#33a02c"]
-            for ri in range(1, len(fnames)):
-                axr.fill_between(tf, 0, (fr == ri).mean(axis=0), step="post", color=colors[(ri - 1) % 5],
-                                 alpha=0.5, lw=0, label=f"share in {fnames[ri]}")
-            axr.set_ylim(0, 1)
-            axr.set_ylabel("share of paths")
-            axr.legend(loc="upper left", ncols=max(1, len(fnames) - 1))
-            axr.set_xlabel(f"time ({tunit})")
+            _regime_share(axr, tf, fan["regime"][:], fnames, tunit)
         else:
             fig, ax = plt.subplots(figsize=(10, 5), layout="constrained")
             ax.set_xlabel(f"time ({tunit})")
@@ -417,7 +421,6 @@ def run_figures(figs, g, prefix, section, title):
             ax.step(t, ts["oracle"][k], where="post", color="#238b45", lw=0.9, label=f"path {k}: oracle (step)")
         shade_note = ""
         if multi:
-            colors = ["#e31a1c", "#ff7f00", "#6a3d9a", "#b15928", "#33a02c"]
             shades = ["#969696", "#c994c7", "#fdd0a2", "#a1d99b", "#bcbddc"]
             for ri in range(1, len(rnames)):
                 first = True
@@ -425,17 +428,12 @@ def run_figures(figs, g, prefix, section, title):
                     ax.axvspan(t[a], t[min(b, len(t) - 1)], color=shades[(ri - 1) % 5], alpha=0.22, lw=0,
                                zorder=0, label=f"path {k} in {rnames[ri]}" if first else None)
                     first = False
-                if fan is not None and "regime" in fan:
-                    frac, tr_ = (fan["regime"][:] == ri).mean(axis=0), fan["time"][:] / div
-                else:
-                    frac, tr_ = (regime == ri).mean(axis=0), t
-                axr.fill_between(tr_, 0, frac, step="post", color=colors[(ri - 1) % 5], alpha=0.5, lw=0,
-                                 label=f"share in {rnames[ri]}")
-            axr.set_ylim(0, 1)
-            share_of = f"{fan['regime'].shape[0]:,} paths" if fan is not None and "regime" in fan else f"{ntr} traced paths"
-            axr.set_ylabel("share of paths")
-            axr.legend(loc="upper left", ncols=max(1, len(rnames) - 1), title=None)
-            axr.set_xlabel(f"time ({tunit})")
+            if fan is not None and "regime" in fan:
+                _regime_share(axr, fan["time"][:] / div, fan["regime"][:], rnames, tunit)
+                share_of = f"{fan['regime'].shape[0]:,} paths"
+            else:
+                _regime_share(axr, t, regime, rnames, tunit)
+                share_of = f"{ntr} traced paths"
             shade_note = (f" Shading: path {k}'s spells in the {', '.join(rnames[1:])} regime; lower panel: the "
                           f"share of the {share_of} in it over time.")
         else:

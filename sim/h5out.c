@@ -851,7 +851,7 @@ typedef struct {
 } assert_rec;
 
 static hid_t assert_type(void) {
-  hid_t s256 = str_type(256), s64 = str_type(MS_STAT_NAME_MAX), s4 = str_type(4), s128 = str_type(256);
+  hid_t s256 = str_type(256), s64 = str_type(MS_STAT_NAME_MAX), s4 = str_type(4);
   hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(assert_rec));
   H5Tinsert(t, "assertion", HOFFSET(assert_rec, assertion), s256);
   H5Tinsert(t, "statistic", HOFFSET(assert_rec, statistic), s64);
@@ -862,11 +862,10 @@ static hid_t assert_type(void) {
   H5Tinsert(t, "lo", HOFFSET(assert_rec, lo), H5T_NATIVE_DOUBLE);
   H5Tinsert(t, "hi", HOFFSET(assert_rec, hi), H5T_NATIVE_DOUBLE);
   H5Tinsert(t, "passed", HOFFSET(assert_rec, passed), H5T_NATIVE_INT64);
-  H5Tinsert(t, "where", HOFFSET(assert_rec, where), s128);
+  H5Tinsert(t, "where", HOFFSET(assert_rec, where), s256);
   H5Tclose(s256);
   H5Tclose(s64);
   H5Tclose(s4);
-  H5Tclose(s128);
   return t;
 }
 

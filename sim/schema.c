@@ -392,6 +392,17 @@ ms_status ms_check_fail(ms_check *ck, const char *rel, const char *fmt, ...) {
   return fail_at(ck->err, best, ck->src, full, "%s", msg);
 }
 
+/* Load field @p f of @p obj from its documented default. */
+static ms_status load_default(const ms_field *f, void *obj, const char *fp, const char *src, void *root,
+                              ms_error *err) {
+  ms_ynode *dn = NULL;
+  assert(f->def && "every key has a default");
+  ms_status st = ms_ytree_parse(&dn, f->def, strlen(f->def), "(default)", err);
+  if (!st) st = load_field(f, obj, dn, fp, src, root, err);
+  ms_ynode_free(dn);
+  return st;
+}
+
 /* A scalar list item that stands for {shorthand: item} (see ms_field). */
 static ms_status load_shorthand(const ms_schema *s, const char *shorthand, void *obj, const ms_ynode *node,
                                 const char *path, const char *src, void *root, ms_error *err) {
@@ -403,11 +414,7 @@ static ms_status load_shorthand(const ms_schema *s, const char *shorthand, void 
     if (strcmp(f->name, shorthand) == 0) {
       st = load_field(f, obj, node, fp, src, root, err);
     } else {
-      ms_ynode *dn = NULL;
-      assert(f->def && "every key has a default");
-      st = ms_ytree_parse(&dn, f->def, strlen(f->def), "(default)", err);
-      if (!st) st = load_field(f, obj, dn, fp, src, root, err);
-      ms_ynode_free(dn);
+      st = load_default(f, obj, fp, src, root, err);
     }
     if (st) return st;
   }
@@ -447,11 +454,7 @@ ms_status ms_schema_load(const ms_schema *s, void *obj, const ms_ynode *node, co
     } else if (f->kind == MS_F_SECTION) {
       st = ms_schema_load(f->sub, AT(obj, f->offset, char), NULL, fp, src, root, err);
     } else {
-      ms_ynode *dn = NULL;
-      assert(f->def && "every key has a default");
-      st = ms_ytree_parse(&dn, f->def, strlen(f->def), "(default)", err);
-      if (!st) st = load_field(f, obj, dn, fp, src, root, err);
-      ms_ynode_free(dn);
+      st = load_default(f, obj, fp, src, root, err);
     }
     if (st) return st;
   }

@@ -399,18 +399,25 @@ static const ms_column *find_col(const ms_column *cols, int nc, const char *name
   return NULL;
 }
 
+/* Row @p name of the paired differences of @p column (threshold as paired_one);
+ * 0 when the run has no such column. */
+static int paired_named(const ms_column *cols, int nc, const char *column, double threshold, const char *name,
+                        const ms_path_summary *base, const ms_path_summary *other, int64_t n, ms_diff_row *r) {
+  const ms_column *c = find_col(cols, nc, column);
+  if (!c) return 0;
+  memset(r, 0, sizeof *r);
+  snprintf(r->name, sizeof r->name, "%s", name);
+  paired_one(c, threshold, base, other, n, r);
+  return 1;
+}
+
 int ms_stats_paired(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other, int64_t n,
                     ms_diff_row *out) {
   ms_column cols[MS_MAX_COLUMNS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;
-  for (size_t j = 0; j < sizeof paired_defs / sizeof paired_defs[0] && k < MS_MAX_DIFFS; j++) {
-    const ms_column *c = find_col(cols, nc, paired_defs[j].column);
-    if (!c) continue;
-    ms_diff_row *r = &out[k++];
-    memset(r, 0, sizeof *r);
-    snprintf(r->name, sizeof r->name, "%s", paired_defs[j].name);
-    paired_one(c, paired_defs[j].threshold, base, other, n, r);
-  }
+  for (size_t j = 0; j < sizeof paired_defs / sizeof paired_defs[0] && k < MS_MAX_DIFFS; j++)
+    k += paired_named(cols, nc, paired_defs[j].column, paired_defs[j].threshold, paired_defs[j].name, base, other,
+                      n, &out[k]);
   return k;
 }
 
@@ -425,14 +432,9 @@ int ms_stats_paired_all(const ms_config *cfg, const ms_path_summary *base, const
     memcpy(r->name, cols[c].name, sizeof r->name);
     paired_one(&cols[c], -1, base, other, n, r);
   }
-  for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0] && k < max; j++) {
-    const ms_column *c = find_col(cols, nc, prob_defs[j].column);
-    if (!c) continue;
-    ms_diff_row *r = &out[k++];
-    memset(r, 0, sizeof *r);
-    snprintf(r->name, sizeof r->name, "%s", prob_defs[j].name);
-    paired_one(c, prob_defs[j].threshold, base, other, n, r);
-  }
+  for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0] && k < max; j++)
+    k += paired_named(cols, nc, prob_defs[j].column, prob_defs[j].threshold, prob_defs[j].name, base, other, n,
+                      &out[k]);
   return k;
 }
 

@@ -45,6 +45,17 @@ static void rig_close(rig *r) {
   ms_config_free(r->cfg);
 }
 
+/* A trace of ms_trace_len(cfg) samples in one allocation; free with trace_free. */
+static ms_trace trace_new(const ms_config *cfg) {
+  size_t L = (size_t)ms_trace_len(cfg);
+  double *d = malloc(L * 8 * sizeof(double)); /* six double fields, two int32 ones in double slots */
+  assert_non_null(d);
+  return (ms_trace){d, d + L, d + 2 * L, (int32_t *)(d + 6 * L), d + 3 * L, d + 4 * L, (int32_t *)(d + 7 * L),
+                    d + 5 * L};
+}
+
+static void trace_free(ms_trace *tr) { free(tr->price); }
+
 /* ---- the brute-force twin ---- */
 
 static int bf_candidates(void *self, const ms_accounts *a, const ms_margin *m, const ms_probe *pr,
@@ -407,9 +418,7 @@ static void test_engine__recovered_account_is_left_alone(void **state) {
   rig r;
   rig_open(&r, y);
   int64_t L = ms_trace_len(r.cfg);
-  double *price = malloc((size_t)L * sizeof(double) * 6);
-  int32_t *ints = malloc((size_t)L * sizeof(int32_t) * 2);
-  ms_trace tr = {price, price + L, price + 2 * L, ints, price + 3 * L, price + 4 * L, ints + L, price + 5 * L};
+  ms_trace tr = trace_new(r.cfg);
   double T = dydx_liq_price(1000, 15, 1000, 0.03);
   int64_t recoveries = 0, agreed = 0;
   for (uint64_t p = 0; p < 300; p++) {
@@ -438,8 +447,7 @@ static void test_engine__recovered_account_is_left_alone(void **state) {
   }
   print_message("%lld paths replayed, %lld recoveries\n", (long long)agreed, (long long)recoveries);
   assert_true(recoveries > 5);
-  free(price);
-  free(ints);
+  trace_free(&tr);
   rig_close(&r);
 }
 
@@ -614,10 +622,7 @@ static void test_engine__expiry_settles_at_the_impacted_mark(void **state) {
       "output: {timeseries: {paths: 1, every: 1s}}\n";
   rig r;
   rig_open(&r, y);
-  int64_t L = ms_trace_len(r.cfg);
-  double *d = malloc((size_t)L * sizeof(double) * 6);
-  int32_t *ints = malloc((size_t)L * sizeof(int32_t) * 2);
-  ms_trace tr = {d, d + L, d + 2 * L, ints, d + 3 * L, d + 4 * L, ints + L, d + 5 * L};
+  ms_trace tr = trace_new(r.cfg);
   ms_path_summary s;
   ms_error err;
   assert_ok(ms_engine_run_path(r.e, 0, &s, &tr, &err), &err);
@@ -638,8 +643,7 @@ static void test_engine__expiry_settles_at_the_impacted_mark(void **state) {
   }
   assert_true(checked > 0);
   assert_int_equal(s.options_expired, checked);
-  free(d);
-  free(ints);
+  trace_free(&tr);
   rig_close(&r);
 }
 
@@ -690,9 +694,7 @@ static void test_engine__dynamic_ratio_follows_a_volatility_jump(void **state) {
   rig r;
   rig_open(&r, y);
   int64_t L = ms_trace_len(r.cfg);
-  double *d = malloc((size_t)L * sizeof(double) * 6);
-  int32_t *ints = malloc((size_t)L * sizeof(int32_t) * 2);
-  ms_trace tr = {d, d + L, d + 2 * L, ints, d + 3 * L, d + 4 * L, ints + L, d + 5 * L};
+  ms_trace tr = trace_new(r.cfg);
   int checked = 0;
   for (uint64_t p = 0; p < 20; p++) {
     ms_path_summary s;
@@ -710,8 +712,7 @@ static void test_engine__dynamic_ratio_follows_a_volatility_jump(void **state) {
     assert_true(s.max_margin_ratio <= 0.08 + 1e-15);
   }
   assert_true(checked > 10);
-  free(d);
-  free(ints);
+  trace_free(&tr);
   rig_close(&r);
 }
 
