@@ -224,7 +224,7 @@ def stat_unit(name, meta=None):
     if meta and base in meta:
         return meta[base][0]
     if base in ("liquidated_notional", "bad_debt", "insurance_min", "insurance_end", "insurance_paid",
-                "socialized_loss", "adl_notional", "uncovered_loss", "largest_cascade_notional",
+                "socialized_loss", "adl_notional", "adl_loss", "uncovered_loss", "largest_cascade_notional",
                 "pending_bad_debt", "penalties", "keeper_rewards", "options_liquidated_notional"):
         return "USD"
     if base == "amplification":

@@ -32,7 +32,8 @@ from _python import attr, file_kind, get_group, group_seed  # noqa: E402
 
 Z95 = 1.959963984540054
 COLUMNS = ("liquidations", "liquidated_notional", "induced_liquidations", "bad_debt", "insurance_min",
-           "socialized_loss", "adl_notional", "largest_cascade_notional", "largest_cascade_liquidations",
+           "socialized_loss", "adl_notional", "adl_loss", "uncovered_loss", "largest_cascade_notional",
+           "largest_cascade_liquidations",
            "amplification")
 EVENTS = (("insolvency", "insolvent = 1", lambda s: s["insolvent"] == 1),
           ("liquidation_any", "liquidations > 0", lambda s: s["liquidations"] > 0),

@@ -62,6 +62,7 @@ struct ms_engine {
   size_t ndisc, capdisc;
 
   double ticks[TICK_BLOCK];     /* exogenous log prices of upcoming ticks */
+  double imps[TICK_BLOCK];      /* log impacts at those ticks (while there is flow) */
   size_t tick_pos, tick_n;      /* ticks[tick_pos] is the clock's next tick */
 
   /* path state */
@@ -266,22 +267,24 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) 
       *st = ms_oracle_on_mark(e->orc, t + (k - 1) * step, e->lp, e->lp, e->q, &started);
     }
   } else {
+    /* The impacts of the whole run are read ahead; the market is advanced
+     * to the last tick consumed once the loop is done. */
     int twap = ms_oracle_samples_ticks(e->orc);
     double lo, hi;
     ms_oracle_band(e->orc, &lo, &hi);
+    double *imp = e->imps;
+    ms_market_impacts(e->mk, t, m, imp);
     for (; k < m; k++) {
-      int64_t tk = t + k * step;
-      double x = lp[k];
+      double x = lp[k], lm = x + imp[k];
       observe_exog(e, x);
-      ms_market_advance(e->mk, tk);
-      double imp = ms_market_impact(e->mk), lm = x + imp;
-      observe_mark(e, lm, imp);
-      e->lp = x;
+      observe_mark(e, lm, imp[k]);
       int started = 0;
-      if (twap) *st = ms_oracle_tick(e->orc, tk, lm, x, e->q, &started);
-      else if (lm < lo || lm > hi) *st = ms_oracle_on_mark(e->orc, tk, lm, x, e->q, &started);
+      if (twap) *st = ms_oracle_tick(e->orc, t + k * step, lm, x, e->q, &started);
+      else if (lm < lo || lm > hi) *st = ms_oracle_on_mark(e->orc, t + k * step, lm, x, e->q, &started);
       if (*st || started) { k++; break; }
     }
+    e->lp = lp[k - 1];
+    ms_market_advance_ticks(e->mk, t, k);
   }
   e->tick_pos += (size_t)k;
   return k;
@@ -394,8 +397,10 @@ static void settle_closed(ms_engine *e, ms_acct *x, int had_options) {
   if (had_options) e->open_options--;
 }
 
-/* Close @p qty units against the top-ranked opposite positions at @p pb. */
-static ms_status deleverage(ms_engine *e, int side, double qty, double pb, double pm, int64_t t) {
+/* Close @p qty units against the top-ranked opposite positions at @p pb;
+ * @p unmatched gets the units left when the opposite side runs out. */
+static ms_status deleverage(ms_engine *e, int side, double qty, double pb, double pm, int64_t t,
+                            double *unmatched) {
   double left = qty;
   while (left > 0) {
     int64_t cp = e->fops->adl_next(e->fself, &e->acc, side);
@@ -410,6 +415,7 @@ static ms_status deleverage(ms_engine *e, int side, double qty, double pb, doubl
     ms_accounts_set_collateral(&e->acc, x, C + realized);
     e->acc.open_qty[side] -= y;
     e->sum->adl_notional += y * pb;
+    e->sum->adl_loss += y * fabs(pb - pm);
     left -= y;
     if (y >= a) {
       x->q = 0.0;
@@ -421,7 +427,7 @@ static ms_status deleverage(ms_engine *e, int side, double qty, double pb, doubl
       if (st) return st;
     }
   }
-  if (left > 0) e->sum->uncovered_loss += left * fabs(pb - pm); /* no one left to take it */
+  *unmatched = left > 0 ? left : 0.0;
   return MS_OK;
 }
 
@@ -463,14 +469,16 @@ static ms_status park(ms_engine *e, int64_t id, int64_t seq, int64_t t, double C
   return ms_keeper_defer(e->kp, id, seq, t, mlo, mhi, olo, ohi, e->q);
 }
 
-/* Apply the waterfall's remainder R of a liquidation of side @p side. */
+/* Apply the waterfall's remainder R of a liquidation of side @p side;
+ * @p unmatched: ADL units that found no opposite position. */
 static ms_status shortfall(ms_engine *e, double residual, int use_adl, int side, double adl_qty, double pb,
-                           double pm, double po, int64_t t, int *others_changed) {
+                           double pm, double po, int64_t t, int *others_changed, double *unmatched) {
   ms_path_summary *sm = e->sum;
+  *unmatched = 0.0;
   if (!(residual > 0)) return MS_OK;
   sm->insolvent = 1;
   *others_changed = 1;
-  if (use_adl) return deleverage(e, 1 - side, adl_qty, pb, pm, t);
+  if (use_adl) return deleverage(e, 1 - side, adl_qty, pb, pm, t, unmatched);
   int prof = po > e->E ? 0 : po < e->E ? 1 : -1;
   double per_unit = 0.0, unc = residual;
   /* The profitable side gives up at most its profit: what earlier charges
@@ -549,8 +557,9 @@ static ms_status act_options(ms_engine *e, int64_t id, ms_acct *x, int64_t t, co
     st = reopen(e, x, id, t);
   }
   int others_changed = 0;
+  double unmatched;
   /* ADL deleverages perpetual positions: an option account's remainder is socialized. */
-  if (!st) st = shortfall(e, o.residual, 0, 0, 0, 0, fill.P, po_pr->P, t, &others_changed);
+  if (!st) st = shortfall(e, o.residual, 0, 0, 0, 0, fill.P, po_pr->P, t, &others_changed, &unmatched);
   if (!st) st = push_record(e, &r);
   if (st) return st;
   e->liq_since_sample++;
@@ -620,14 +629,23 @@ static ms_status act(ms_engine *e, int64_t id, int64_t seq, int64_t t, int in_bl
   else st = reopen(e, x, id, t);
   book_money(e, o.penalty, o.keeper_reward, o.bad_debt, o.fund_paid, o.fund_fee, o.notional, o.full, r.induced, t);
   int others_changed = 0;
+  double unmatched = 0.0;
   if (!st) st = shortfall(e, o.residual, e->cfg->liquidation.shortfall == MS_SHORTFALL_ADL, side, o.adl_qty,
-                          o.bankruptcy_price, pm, po, t, &others_changed);
+                          o.bankruptcy_price, pm, po, t, &others_changed, &unmatched);
+  if (unmatched > 0) {
+    /* No opposite position left to take these units: they are sold to the
+     * market at the fill after all, and their share of the bad debt is no
+     * one's (the fund is empty: ADL runs only beyond it). */
+    x->realized += s * unmatched * (pm - o.bankruptcy_price);
+    e->sum->uncovered_loss += unmatched * fabs(o.bankruptcy_price - pm);
+    r.adl_qty -= unmatched;
+  }
   if (!st) st = push_record(e, &r);
   if (st) return st;
   e->liq_since_sample++;
   if (in_block) ms_keeper_block_used(e->kp);
   ms_keeper_resolved(e->kp);
-  st = after_fill(e, t, -s * o.market_qty * pm);
+  st = after_fill(e, t, -s * (o.market_qty + unmatched) * pm);
   if (!st && others_changed) st = discover(e, t);
   return st;
 }

@@ -204,6 +204,7 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
   print_stat(st, "insurance_min", "insurance fund low (USD)", 1.0);
   print_stat(st, "socialized_loss", "socialized loss (USD)", 1.0);
   print_stat(st, "adl_notional", "ADL notional (USD)", 1.0);
+  print_stat(st, "adl_loss", "ADL loss (USD)", 1.0);
   if (cfg->book.options.fraction > 0) {
     print_stat(st, "options_liquidated_notional", "options liquidated (USD M)", 1e-6);
     print_stat(st, "option_revaluations", "option account checks", 1.0);

@@ -90,6 +90,46 @@ void ms_market_advance(ms_market *m, int64_t t) {
   m->t = t;
 }
 
+/* The state after the @p n ticks t0, t0 + step, ..., advanced one at a time
+ * (so the floor applies at the same tick as with ms_market_advance), and the
+ * impact at each tick when @p out is given. */
+static void tick_run(const ms_market *m, int64_t t0, int64_t n, double *out, double *q_end, double *imp_end) {
+  double q = m->q, imp = m->impact;
+  int64_t k = 0;
+  if (q != 0.0 && m->half_life > 0 && n > 0) {
+    if (t0 != m->t) {
+      double fq, fi;
+      factors(m, t0 - m->t, &fq, &fi);
+      q *= fq;
+      imp *= fi;
+      if (fabs(imp) < IMPACT_FLOOR) q = imp = 0.0;
+    }
+    if (out) out[0] = imp;
+    const double sq = m->step_factor, si = m->step_ifactor;
+    for (k = 1; k < n && imp != 0.0; k++) {
+      q *= sq;
+      imp *= si;
+      if (fabs(imp) < IMPACT_FLOOR) q = imp = 0.0;
+      if (out) out[k] = imp;
+    }
+  }
+  if (out)
+    for (; k < n; k++) out[k] = imp;
+  *q_end = q;
+  *imp_end = imp;
+}
+
+void ms_market_impacts(const ms_market *m, int64_t t0, int64_t n, double *out) {
+  double q, imp;
+  tick_run(m, t0, n, out, &q, &imp);
+}
+
+void ms_market_advance_ticks(ms_market *m, int64_t t0, int64_t n) {
+  if (n <= 0) return;
+  tick_run(m, t0, n, NULL, &m->q, &m->impact);
+  m->t = t0 + (n - 1) * m->step;
+}
+
 void ms_market_fill(ms_market *m, int64_t t, double signed_notional) {
   ms_market_advance(m, t);
   if (m->model == MS_IMPACT_NONE) return;

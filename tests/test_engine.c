@@ -166,7 +166,7 @@ static void compare_records(const ms_liq_record *a, const ms_liq_record *b, size
 }
 
 /* Per-path money identity (docs/engine.md, "Money"):
- *   collateral in + PnL = collateral out + keeper rewards + fund change - uncovered socialized loss
+ *   collateral in + PnL = collateral out + keeper rewards + fund change - uncovered loss
  * with PnL = realised + unrealised at the final mark and collateral out = final
  * equity at the final mark; plus the waterfall's own identities. */
 static double check_money(rig *r, const ms_path_summary *s) {
@@ -192,28 +192,29 @@ static double check_money(rig *r, const ms_path_summary *s) {
   }
   const ms_liquidation_cfg *lc = &r->cfg->liquidation;
   double fund_change = s->insurance_end - lc->insurance_fund;
-  /* socialize: uncovered_loss is bad debt no one paid. adl: an option
-   * account's remainder is still socialized (ADL closes perps), and what the
-   * profitable could not pay is missing too, inside uncovered_loss beside
-   * the value of ADL units that found no counterparty. */
-  double uncovered_social = lc->shortfall == MS_SHORTFALL_SOCIALIZE ? s->uncovered_loss : 0.0;
-  double gap = (double)(cin + pnl - (cout + s->keeper_rewards + fund_change - uncovered_social));
-  if (lc->shortfall == MS_SHORTFALL_ADL && gap < 0 && -gap <= s->uncovered_loss + 0.01) gap = 0;
+  /* uncovered_loss is bad debt no one paid, in either mode: what the
+   * profitable side could not pay of a socialized remainder, and the share
+   * of ADL units that found no opposite position (sold to the market). */
+  double gap = (double)(cin + pnl - (cout + s->keeper_rewards + fund_change - s->uncovered_loss));
   if (fabs(gap) > 0.01)
     fail_msg("path %llu: money not conserved: in %.4Lf + PnL %.4Lf vs out %.4Lf + keepers %.4f + fund %.4f - "
              "uncovered %.4f (gap %.6f)", (unsigned long long)s->path, cin, pnl, cout, s->keeper_rewards,
-             fund_change, uncovered_social, gap);
+             fund_change, s->uncovered_loss, gap);
   /* the fund: fees in, bad debt out */
   assert_true(fabs(fund_change - ((s->penalties - s->keeper_rewards) - s->insurance_paid)) < 0.01);
-  if (lc->shortfall == MS_SHORTFALL_SOCIALIZE)
-    assert_true(fabs(s->bad_debt - (s->insurance_paid + s->socialized_loss + s->uncovered_loss)) < 0.01);
+  /* every dollar of bad debt has exactly one payer, or is uncovered */
+  if (fabs(s->bad_debt - (s->insurance_paid + s->socialized_loss + s->adl_loss + s->uncovered_loss)) > 0.01)
+    fail_msg("path %llu: bad debt %.4f != fund %.4f + socialized %.4f + adl %.4f + uncovered %.4f",
+             (unsigned long long)s->path, s->bad_debt, s->insurance_paid, s->socialized_loss, s->adl_loss,
+             s->uncovered_loss);
+  if (lc->shortfall == MS_SHORTFALL_SOCIALIZE) assert_true(s->adl_loss == 0 && s->adl_notional == 0);
   assert_true(s->insurance_end >= -1e-6 && s->insurance_min <= s->insurance_end + 1e-9);
   return gap;
 }
 
 static void test_engine__index_agrees_with_brute_force(void **state) {
   (void)state;
-  int64_t total = 0, partial = 0, induced = 0, social = 0, adl = 0, skipped = 0, recovered = 0, expired = 0;
+  int64_t total = 0, partial = 0, induced = 0, social = 0, adl = 0, adl_unmatched = 0, skipped = 0, recovered = 0, expired = 0;
   double optliq = 0, optliq_m[6] = {0};
   int64_t liq_m[6] = {0};
   for (uint64_t trial = 0; trial < 36; trial++) {
@@ -246,6 +247,7 @@ static void test_engine__index_agrees_with_brute_force(void **state) {
       induced += s1.induced_liquidations;
       social += s1.socialized_loss > 0;
       adl += s1.adl_notional > 0;
+      adl_unmatched += r.cfg->liquidation.shortfall == MS_SHORTFALL_ADL && s1.uncovered_loss > 0;
       skipped += s1.skipped_unprofitable;
       recovered += s1.recovered;
       optliq += s1.options_liquidated_notional;
@@ -262,9 +264,10 @@ static void test_engine__index_agrees_with_brute_force(void **state) {
     print_message("%s: %lld liquidations, options liquidated %.0f USD\n", mname[m], (long long)liq_m[m], optliq_m[m]);
     assert_true(liq_m[m] > 20);
   }
-  print_message("liquidations %lld, partial %lld, induced %lld, paths socialized %lld, adl %lld, "
-                "skipped %lld, recovered %lld, options liquidated %.0f USD, legs expired %lld\n", (long long)total,
-                (long long)partial, (long long)induced, (long long)social, (long long)adl, (long long)skipped,
+  print_message("liquidations %lld, partial %lld, induced %lld, paths socialized %lld, adl %lld "
+                "(unmatched %lld), skipped %lld, recovered %lld, options liquidated %.0f USD, legs expired %lld\n",
+                (long long)total, (long long)partial, (long long)induced, (long long)social, (long long)adl,
+                (long long)adl_unmatched, (long long)skipped,
                 (long long)recovered, optliq, (long long)expired);
   assert_true(total > 1000 && partial > 50 && induced > 50 && social > 0 && adl > 0 && skipped > 0 &&
               recovered > 0 && optliq > 0 && expired > 0);
@@ -272,6 +275,60 @@ static void test_engine__index_agrees_with_brute_force(void **state) {
 
 /* Parking skipped liquidations behind price boxes gives what re-examining
  * them at every block gives. */
+/* ADL in depth: the twin above sees few insolvent paths, so here books
+ * with an empty fund, thin margins, long keeper delays and gaps drive most
+ * paths into ADL, one side much larger than the other so that the small
+ * side runs out. The index's ADL ranking must agree with the twin's full
+ * scan fill for fill, and money must balance on every path. */
+static void test_engine__adl_agrees_with_brute_force(void **state) {
+  (void)state;
+  int64_t adl = 0, unmatched = 0, liqs = 0;
+  for (uint64_t trial = 0; trial < 6; trial++) {
+    char y[2048];
+    snprintf(y, sizeof y,
+             "seed: %llu\nhorizon: 6h\nstep: 1s\n"
+             "market: {initial_price: 1000, impact: {model: sqrt, depth: 3e5, half_life: 5m},\n"
+             "  regimes: [{vol: 1.2, drift: %s, jumps: {rate: 12/d, mean: %s, sd: 0.05}}]}\n"
+             "book: {accounts: 300, collateral: {dist: lognormal, median: 2000, sigma: 1},\n"
+             "       leverage: {dist: uniform, min: 1, max: 20}, long_fraction: %s}\n"
+             "margin: {initial: 0.05, maintenance: 0.03}\n"
+             "oracle: {kind: push, deviation: 0.003, heartbeat: 10m, latency: {dist: exponential, mean: 5s}}\n"
+             "keepers: {delay: {dist: exponential, mean: 3m}}\n"
+             "liquidation: {mode: %s, min_close: 0.25, penalty: 0.01, insurance_fund: 0, shortfall: adl}\n",
+             (unsigned long long)trial, trial % 2 ? "-4" : "4", trial % 2 ? "-0.06" : "0.06",
+             trial % 3 ? "0.9" : "0.15", trial % 3 == 1 ? "partial" : "full");
+    rig r, bf;
+    rig_open(&r, y);
+    rig_open(&bf, y);
+    ms_engine_set_finder(bf.e, &brute_force, NULL);
+    for (uint64_t p = 0; p < 4; p++) {
+      ms_path_summary s1, s2;
+      ms_error err;
+      assert_ok(ms_engine_run_path(r.e, p, &s1, NULL, &err), &err);
+      check_money(&r, &s1);
+      assert_ok(ms_engine_run_path(bf.e, p, &s2, NULL, &err), &err);
+      check_money(&bf, &s2);
+      size_t n1, n2;
+      ms_liq_record *r1 = ms_engine_records(r.e, &n1), *r2 = ms_engine_records(bf.e, &n2);
+      if (n1 != n2) fail_msg("trial %llu path %llu: %zu liquidations indexed, %zu brute force\n%s",
+                             (unsigned long long)trial, (unsigned long long)p, n1, n2, y);
+      compare_records(r1, r2, n1, p);
+      s1.option_revaluations = s2.option_revaluations = 0;
+      s1.option_revaluations_naive = s2.option_revaluations_naive = 0;
+      if (memcmp(&s1, &s2, sizeof s1)) fail_msg("trial %llu path %llu: summaries differ", (unsigned long long)trial,
+                                                (unsigned long long)p);
+      adl += s1.adl_notional > 0;
+      unmatched += s1.uncovered_loss > 0;
+      liqs += s1.liquidations;
+    }
+    rig_close(&r);
+    rig_close(&bf);
+  }
+  print_message("%lld liquidations; paths with ADL %lld, with ADL units unmatched %lld (of 24)\n", (long long)liqs,
+                (long long)adl, (long long)unmatched);
+  assert_true(adl >= 12 && unmatched >= 3);
+}
+
 static void test_engine__parking_changes_nothing(void **state) {
   (void)state;
   int64_t skipped = 0;
@@ -784,9 +841,59 @@ static void test_engine__no_impact_no_induced(void **state) {
   assert_true(induced[1] > 0);
 }
 
+/* ---- ADL with no one on the other side ---- */
+
+/* A book of longs only on a steady fall with an empty fund: every bankrupt
+ * long's ADL units find no short, so they must go to the market like any
+ * other units, and their bad debt is uncovered. With no short to charge,
+ * socialize does exactly that, so the two modes must liquidate the same
+ * accounts at the same marks (the units' flow moves the mark through the
+ * impact) with the same bad debt, all of it uncovered beyond the fund. */
+static void test_engine__adl_without_counterparty_sells_to_the_market(void **state) {
+  (void)state;
+  const char *base =
+      "horizon: 4h\nstep: 1s\npaths: 3\n"
+      "market: {initial_price: 1000, impact: {model: sqrt, depth: 2e5, half_life: 10m},\n"
+      "         regimes: [{vol: 0.3, drift: -900}]}\n"
+      "book: {accounts: 500, collateral: {dist: uniform, min: 500, max: 1500},\n"
+      "       leverage: {dist: uniform, min: 2, max: 20}, long_fraction: 1}\n"
+      "margin: {initial: 0.05, maintenance: 0.025}\n"
+      "oracle: {kind: pull, interval: 1s, latency: 0s}\n"
+      "keepers: {delay: {dist: exponential, mean: 10m}}\n"
+      "liquidation: {insurance_fund: 0, shortfall: %s, penalty: 0.01}\n";
+  char y[1024];
+  rig r[2];
+  for (int m = 0; m < 2; m++) {
+    snprintf(y, sizeof y, base, m ? "adl" : "socialize");
+    rig_open(&r[m], y);
+  }
+  for (uint64_t p = 0; p < 3; p++) {
+    ms_path_summary s[2];
+    ms_error err;
+    for (int m = 0; m < 2; m++) {
+      assert_ok(ms_engine_run_path(r[m].e, p, &s[m], NULL, &err), &err);
+      check_money(&r[m], &s[m]);
+    }
+    size_t n[2];
+    ms_liq_record *rec[2] = {ms_engine_records(r[0].e, &n[0]), ms_engine_records(r[1].e, &n[1])};
+    assert_int_equal(n[0], n[1]);
+    compare_records(rec[0], rec[1], n[0], p);
+    assert_true(s[1].bad_debt > 0 && s[1].insolvent);
+    assert_true(s[1].adl_notional == 0 && s[1].adl_loss == 0);
+    assert_true(s[0].bad_debt == s[1].bad_debt); /* the same fills */
+    /* the same money, computed two ways (R, against units x |P_b - P_m|) */
+    assert_true(fabs(s[0].uncovered_loss - s[1].uncovered_loss) <= 1e-9 * s[0].uncovered_loss);
+    assert_true(s[1].socialized_loss == 0); /* beyond the fund, all of it is no one's */
+    assert_true(fabs(s[1].uncovered_loss - (s[1].bad_debt - s[1].insurance_paid)) < 0.01);
+    assert_true(s[0].final_mark == s[1].final_mark && s[0].min_mark == s[1].min_mark);
+  }
+  for (int m = 0; m < 2; m++) rig_close(&r[m]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_engine__index_agrees_with_brute_force),
+      cmocka_unit_test(test_engine__adl_agrees_with_brute_force),
       cmocka_unit_test(test_engine__parking_changes_nothing),
       cmocka_unit_test(test_engine__liquidation_price_static_matches_dydx),
       cmocka_unit_test(test_engine__liquidation_price_tiered_matches_binance),
@@ -800,6 +907,7 @@ int main(void) {
       cmocka_unit_test(test_engine__dynamic_ratio_follows_a_volatility_jump),
       cmocka_unit_test(test_engine__book_below_initial_margin_is_rejected),
       cmocka_unit_test(test_engine__no_impact_no_induced),
+      cmocka_unit_test(test_engine__adl_without_counterparty_sells_to_the_market),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,6 +52,7 @@ typedef struct ms_path_summary {
   double insurance_min, insurance_end;   /* fund balance: lowest, final */
   double socialized_loss;                /* charged to profitable accounts */
   double adl_notional;                   /* ADL'd units x bankruptcy price */
+  double adl_loss;                       /* bad debt borne by ADL counterparties: units x |P_b - P_m| */
   double uncovered_loss;                 /* bad debt no one could be charged */
   int64_t insolvent;                     /* 1 if bad debt went beyond the fund */
   /* cascades (filled by stats from the records) */

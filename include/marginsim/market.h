@@ -38,6 +38,15 @@ double ms_market_impact_at(const ms_market *m, int64_t t);
 /** Decay the flow to time @p t (>= the last time). */
 void ms_market_advance(ms_market *m, int64_t t);
 
+/** Log impact at the @p n ticks t0, t0 + step, ... (t0 >= the last time),
+ * bit for bit what advancing tick by tick would give, without changing the
+ * state: the engine's tick loop reads it ahead. */
+void ms_market_impacts(const ms_market *m, int64_t t0, int64_t n, double *out);
+
+/** Advance through the @p n ticks t0, t0 + step, ...: the same state as
+ * ms_market_advance at each of them in turn. */
+void ms_market_advance_ticks(ms_market *m, int64_t t0, int64_t n);
+
 /** Add a fill of @p signed_notional USD at time @p t (decaying first). */
 void ms_market_fill(ms_market *m, int64_t t, double signed_notional);
 
