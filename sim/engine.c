@@ -62,7 +62,6 @@ struct ms_engine {
   size_t ndisc, capdisc;
 
   double ticks[TICK_BLOCK];     /* exogenous log prices of upcoming ticks */
-  double imps[TICK_BLOCK];      /* log impacts at those ticks (while there is flow) */
   size_t tick_pos, tick_n;      /* ticks[tick_pos] is the clock's next tick */
 
   /* path state */
@@ -81,6 +80,7 @@ struct ms_engine {
   double *fan_price, *fan_mark; /* the next path's fan samples (NULL: none) */
   int32_t *fan_regime;
   int no_parking;               /* tests: re-examine skipped liquidations every block */
+  int exact_ticks;              /* tests: the mark at every tick, no bounds */
   int64_t exp_pos;              /* next entry of the book's expiry list */
   int64_t open_options;         /* accounts holding live option legs */
   int64_t bs_at_start;          /* the margin model's Black–Scholes count when the path began */
@@ -116,6 +116,8 @@ void ms_engine_set_finder(ms_engine *e, const ms_finder_ops *ops, void *self) {
 }
 
 void ms_engine_set_parking(ms_engine *e, int enabled) { e->no_parking = !enabled; }
+
+void ms_engine_set_exact_ticks(ms_engine *e, int enabled) { e->exact_ticks = enabled; }
 
 const ms_accounts *ms_engine_accounts(const ms_engine *e) { return &e->acc; }
 const ms_margin *ms_engine_margin(const ms_engine *e) { return e->mg; }
@@ -232,7 +234,18 @@ static inline void observe_exog(ms_engine *e, double lp) {
 
 /* Consume up to @p count ticks starting at time @p t; returns how many. A
  * tick that starts an oracle round ends the run: the round may schedule an
- * event before the next tick. */
+ * event before the next tick.
+ *
+ * Three loops. No flow to decay, no TWAP: the mark is the exogenous price
+ * and the oracle's deviation band is two numbers. Flow decaying, no TWAP:
+ * the same loop in chunks of IMPACT_CHUNK ticks, over which the impact
+ * stays within bounds [ilo, ihi] (it decays monotonically); the band and
+ * the lowest mark can only be crossed where the exogenous price alone comes
+ * within those bounds of them, and only there is the impact evaluated. A
+ * TWAP samples the mark at every tick; so do the tests' exact ticks, which
+ * the other two loops must agree with bit for bit. */
+#define IMPACT_CHUNK 64
+
 static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) {
   if (e->tick_pos == e->tick_n) {
     e->tick_n = ms_pricepath_fill(e->pp, t, TICK_BLOCK, e->ticks);
@@ -244,8 +257,23 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) 
   const double *lp = e->ticks + e->tick_pos;
   const int64_t step = e->cfg->step;
   int64_t k = 0;
-  if (!ms_market_active(e->mk) && !ms_oracle_samples_ticks(e->orc)) {
-    /* Fast path: mark = exogenous price; the oracle's band is two numbers. */
+  int started = 0;
+  int twap = ms_oracle_samples_ticks(e->orc);
+  if (twap || e->exact_ticks) {
+    int active = ms_market_active(e->mk, t);
+    double lo, hi;
+    ms_oracle_band(e->orc, &lo, &hi);
+    for (; k < m; k++) {
+      int64_t tk = t + k * step;
+      double x = lp[k], imp = active ? ms_market_impact_at(e->mk, tk) : 0.0, lm = x + imp;
+      observe_exog(e, x);
+      observe_mark(e, lm, imp);
+      if (twap) *st = ms_oracle_tick(e->orc, tk, lm, x, e->q, &started);
+      else if (lm < lo || lm > hi) *st = ms_oracle_on_mark(e->orc, tk, lm, x, e->q, &started);
+      if (*st || started) { k++; break; }
+    }
+    e->lp = lp[k - 1];
+  } else if (!ms_market_active(e->mk, t)) {
     double lo, hi;
     ms_oracle_band(e->orc, &lo, &hi);
     double mx = e->lp_max, mn = e->lp_min, dd = e->dd_log;
@@ -262,29 +290,38 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) 
     e->dd_log = dd;
     if (mn < e->lm_min) e->lm_min = mn;
     e->lp = lp[k - 1];
-    if (crossed) {
-      int started;
-      *st = ms_oracle_on_mark(e->orc, t + (k - 1) * step, e->lp, e->lp, e->q, &started);
-    }
+    if (crossed) *st = ms_oracle_on_mark(e->orc, t + (k - 1) * step, e->lp, e->lp, e->q, &started);
   } else {
-    /* The impacts of the whole run are read ahead; the market is advanced
-     * to the last tick consumed once the loop is done. */
-    int twap = ms_oracle_samples_ticks(e->orc);
     double lo, hi;
     ms_oracle_band(e->orc, &lo, &hi);
-    double *imp = e->imps;
-    ms_market_impacts(e->mk, t, m, imp);
-    for (; k < m; k++) {
-      double x = lp[k], lm = x + imp[k];
-      observe_exog(e, x);
-      observe_mark(e, lm, imp[k]);
-      int started = 0;
-      if (twap) *st = ms_oracle_tick(e->orc, t + k * step, lm, x, e->q, &started);
-      else if (lm < lo || lm > hi) *st = ms_oracle_on_mark(e->orc, t + k * step, lm, x, e->q, &started);
-      if (*st || started) { k++; break; }
+    double mx = e->lp_max, mn = e->lp_min, dd = e->dd_log;
+    while (k < m && !started && !*st) {
+      int64_t kend = k + IMPACT_CHUNK < m ? k + IMPACT_CHUNK : m;
+      double ilo, ihi;
+      double imp0 = ms_market_impact_bounds(e->mk, t + k * step, t + (kend - 1) * step, &ilo, &ihi);
+      /* |impact| is largest at the chunk's first tick */
+      if (fabs(imp0) > e->imp_max) e->imp_max = fabs(imp0);
+      double xlo = lo - ilo, xhi = hi - ihi, xmin = e->lm_min - ilo;
+      for (; k < kend; k++) {
+        double x = lp[k];
+        if (x > mx) mx = x;
+        else if (mx - x > dd) dd = mx - x;
+        if (x < mn) mn = x;
+        if (x < xlo || x > xhi || x < xmin) {
+          int64_t tk = t + k * step;
+          double lm = x + ms_market_impact_at(e->mk, tk);
+          if (lm < e->lm_min) { e->lm_min = lm; xmin = lm - ilo; }
+          if (lm < lo || lm > hi) {
+            *st = ms_oracle_on_mark(e->orc, tk, lm, x, e->q, &started);
+            if (*st || started) { k++; break; }
+          }
+        }
+      }
     }
+    e->lp_max = mx;
+    e->lp_min = mn;
+    e->dd_log = dd;
     e->lp = lp[k - 1];
-    ms_market_advance_ticks(e->mk, t, k);
   }
   e->tick_pos += (size_t)k;
   return k;
@@ -321,10 +358,40 @@ static void standing(ms_engine *e, int64_t id, const ms_probe *pr, double *eq, d
 
 /* ---- discovery ---- */
 
-static int cmp_ranked(const void *pa, const void *pb) {
-  const ranked *a = pa, *b = pb;
-  if (a->ratio != b->ratio) return a->ratio < b->ratio ? -1 : 1;
-  return (a->id > b->id) - (a->id < b->id);
+static inline int ranked_less(const ranked *a, const ranked *b) {
+  return a->ratio < b->ratio || (a->ratio == b->ratio && a->id < b->id);
+}
+
+/* Sort by (ratio, id): a total order (ids are distinct), so any correct sort
+ * gives the same sequence. Quicksort with an inline comparison, insertion
+ * sort below 16: discovery sorts once per oracle publish in a cascade. */
+static void sort_ranked(ranked *v, size_t n) {
+  while (n > 16) {
+    ranked *a = &v[0], *b = &v[n / 2], *c = &v[n - 1], *m;
+    if (ranked_less(a, b)) m = ranked_less(b, c) ? b : ranked_less(a, c) ? c : a;
+    else m = ranked_less(a, c) ? a : ranked_less(b, c) ? c : b;
+    ranked pivot = *m;
+    size_t i = 0, j = n - 1;
+    for (;;) {
+      while (ranked_less(&v[i], &pivot)) i++;
+      while (ranked_less(&pivot, &v[j])) j--;
+      if (i >= j) break;
+      ranked t = v[i]; v[i] = v[j]; v[j] = t;
+      i++;
+      j--;
+    }
+    /* [0, j] <= pivot <= [j + 1, n): recurse into the smaller part */
+    size_t left = j + 1;
+    if (left >= n) break; /* cannot happen with distinct keys; insertion sort finishes */
+    if (left < n - left) { sort_ranked(v, left); v += left; n -= left; }
+    else { sort_ranked(v + left, n - left); n = left; }
+  }
+  for (size_t i = 1; i < n; i++) {
+    ranked x = v[i];
+    size_t j = i;
+    for (; j > 0 && ranked_less(&x, &v[j - 1]); j--) v[j] = v[j - 1];
+    v[j] = x;
+  }
 }
 
 static ms_status push_disc(ms_engine *e, double ratio, int64_t id) {
@@ -357,7 +424,7 @@ static ms_status discover(ms_engine *e, int64_t t) {
       if (rc) return MS_ERR_NOMEM;
     }
   }
-  if (e->ndisc > 1) qsort(e->disc, e->ndisc, sizeof *e->disc, cmp_ranked);
+  sort_ranked(e->disc, e->ndisc);
   for (size_t i = 0; i < e->ndisc; i++) {
     int64_t id = e->disc[i].id, delay;
     ms_acct *x = ms_accounts_touch(&e->acc, id);

@@ -26,6 +26,9 @@ void ms_engine_set_finder(ms_engine *e, const ms_finder_ops *ops, void *self);
 /** 1: re-examine every skipped liquidation at every block (no parking); for tests. */
 void ms_engine_set_parking(ms_engine *e, int enabled);
 
+/** 1: evaluate the mark at every tick instead of within impact bounds; for tests. */
+void ms_engine_set_exact_ticks(ms_engine *e, int enabled);
+
 /** The account state after the last path. */
 const ms_accounts *ms_engine_accounts(const ms_engine *e);
 

@@ -372,6 +372,44 @@ static void test_engine__parking_changes_nothing(void **state) {
   assert_true(skipped > 100);
 }
 
+/* The tick loop evaluates the impact only where the exogenous price comes
+ * within the impact's bounds of the oracle's band or of the lowest mark:
+ * that must give what evaluating the mark at every tick gives, bit for bit. */
+static void test_engine__impact_bounds_change_nothing(void **state) {
+  (void)state;
+  int64_t liqs = 0, induced = 0;
+  for (uint64_t trial = 200; trial < 224; trial++) {
+    char yaml[4096];
+    random_scenario(yaml, sizeof yaml, trial);
+    rig r, exact;
+    rig_open(&r, yaml);
+    rig_open(&exact, yaml);
+    ms_engine_set_exact_ticks(exact.e, 1);
+    for (uint64_t p = 0; p < 3; p++) {
+      ms_path_summary s1, s2;
+      ms_error err;
+      assert_ok(ms_engine_run_path(r.e, p, &s1, NULL, &err), &err);
+      assert_ok(ms_engine_run_path(exact.e, p, &s2, NULL, &err), &err);
+      size_t n1, n2;
+      ms_liq_record *r1 = ms_engine_records(r.e, &n1), *r2 = ms_engine_records(exact.e, &n2);
+      if (n1 != n2) fail_msg("trial %llu path %llu: %zu vs %zu liquidations\n%s", (unsigned long long)trial,
+                             (unsigned long long)p, n1, n2, yaml);
+      compare_records(r1, r2, n1, p);
+      if (memcmp(&s1, &s2, sizeof s1))
+        fail_msg("trial %llu path %llu: summaries differ (min mark %.17g vs %.17g, max impact %.17g vs %.17g, "
+                 "publishes %lld vs %lld)", (unsigned long long)trial, (unsigned long long)p, s1.min_mark,
+                 s2.min_mark, s1.max_impact, s2.max_impact, (long long)s1.oracle_publishes,
+                 (long long)s2.oracle_publishes);
+      liqs += s1.liquidations;
+      induced += s1.induced_liquidations;
+    }
+    rig_close(&r);
+    rig_close(&exact);
+  }
+  print_message("%lld liquidations, %lld induced\n", (long long)liqs, (long long)induced);
+  assert_true(liqs > 500 && induced > 100);
+}
+
 /* ---- analytic liquidation prices ---- */
 
 /* dYdX's isolated liquidation price p' = (e - s p) / (|s| MMF - s)
@@ -895,6 +933,7 @@ int main(void) {
       cmocka_unit_test(test_engine__index_agrees_with_brute_force),
       cmocka_unit_test(test_engine__adl_agrees_with_brute_force),
       cmocka_unit_test(test_engine__parking_changes_nothing),
+      cmocka_unit_test(test_engine__impact_bounds_change_nothing),
       cmocka_unit_test(test_engine__liquidation_price_static_matches_dydx),
       cmocka_unit_test(test_engine__liquidation_price_tiered_matches_binance),
       cmocka_unit_test(test_engine__recovered_account_is_left_alone),

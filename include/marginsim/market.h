@@ -7,8 +7,10 @@
  *   linear: impact = 0.01 Q / depth
  *   sqrt:   impact = 0.01 sign(Q) sqrt(|Q| / depth)
  *   none:   impact = 0
- * depth being the flow that moves the price 1%. Impact below 1e-12 in log
- * terms is set to exactly 0 (the engine's fast path).
+ * depth being the flow that moves the price 1%. Between fills the impact
+ * decays in closed form (the same half-life for the linear law, twice it
+ * for the square-root law). Impact below 1e-12 in log terms is exactly 0
+ * (the engine's fast path).
  */
 #ifndef MARGINSIM_MARKET_H
 #define MARGINSIM_MARKET_H
@@ -26,31 +28,25 @@ void ms_market_free(ms_market *m);
 /** Start a path: no flow. */
 void ms_market_reset(ms_market *m);
 
-/** Log impact as of the last advance or fill. */
+/** Log impact just after the last fill. */
 double ms_market_impact(const ms_market *m);
 
-/** Non-zero while there is flow to decay. */
-int ms_market_active(const ms_market *m);
+/** Non-zero while the impact at time @p t (>= the last fill) is not 0. */
+int ms_market_active(const ms_market *m, int64_t t);
 
-/** Log impact at time @p t (>= the last time) without changing the state. */
+/** Log impact at time @p t (>= the last fill): a function of t alone. */
 double ms_market_impact_at(const ms_market *m, int64_t t);
 
-/** Decay the flow to time @p t (>= the last time). */
-void ms_market_advance(ms_market *m, int64_t t);
+/** Cumulative flow Q (USD) at time @p t (>= the last fill). */
+double ms_market_flow_at(const ms_market *m, int64_t t);
 
-/** Log impact at the @p n ticks t0, t0 + step, ... (t0 >= the last time),
- * bit for bit what advancing tick by tick would give, without changing the
- * state: the engine's tick loop reads it ahead. */
-void ms_market_impacts(const ms_market *m, int64_t t0, int64_t n, double *out);
+/** Bounds on the log impact over [@p ta, @p tb] (ta >= the last fill):
+ * lo <= ms_market_impact_at(t) <= hi for every t in it (the decay is
+ * monotone, the ends are widened by a relative 1e-9). Returns the impact
+ * at @p ta. */
+double ms_market_impact_bounds(const ms_market *m, int64_t ta, int64_t tb, double *lo, double *hi);
 
-/** Advance through the @p n ticks t0, t0 + step, ...: the same state as
- * ms_market_advance at each of them in turn. */
-void ms_market_advance_ticks(ms_market *m, int64_t t0, int64_t n);
-
-/** Add a fill of @p signed_notional USD at time @p t (decaying first). */
+/** Add a fill of @p signed_notional USD at time @p t (>= the last fill). */
 void ms_market_fill(ms_market *m, int64_t t, double signed_notional);
-
-/** Cumulative flow Q (USD) as of the last advance or fill. */
-double ms_market_flow(const ms_market *m);
 
 #endif

@@ -1,0 +1,136 @@
+/*
+ * test_market — the impact of the decaying liquidation flow against its
+ * closed form: Q(t) = sum of fills x 2^(-(t - t_fill) / half_life), impact =
+ * 0.01 Q / depth (linear) or 0.01 sign(Q) sqrt(|Q| / depth) (square root);
+ * the floor below which impact is exactly 0; and the bounds the engine's
+ * tick loop relies on, checked against every tick of a range.
+ */
+#include <math.h>
+
+#include "marginsim/market.h"
+#include "testutil.h"
+
+static ms_market *open_market(const char *impact, ms_config **cfg) {
+  char y[256];
+  snprintf(y, sizeof y, "market: {initial_price: 1000, impact: %s}\n", impact);
+  ms_error err;
+  *cfg = load_yaml(y, NULL, 0, &err);
+  if (!*cfg) fail_msg("%s", err.msg);
+  ms_market *m = NULL;
+  assert_ok(ms_market_new(&m, *cfg, &err), &err);
+  return m;
+}
+
+static void close_market(ms_market *m, ms_config *cfg) {
+  ms_market_free(m);
+  ms_config_free(cfg);
+}
+
+static double closed_form(int sqrt_law, double depth, double q) {
+  return sqrt_law ? copysign(0.01 * sqrt(fabs(q) / depth), q) : 0.01 * q / depth;
+}
+
+#define REL(a, b) (fabs((a) - (b)) <= 1e-13 * fabs(b) + 1e-300)
+
+static void test_market__decay_matches_closed_form(void **state) {
+  (void)state;
+  const int64_t hl = 600000; /* 10 min in ms */
+  for (int sq = 0; sq < 2; sq++) {
+    ms_config *cfg;
+    ms_market *m = open_market(sq ? "{model: sqrt, depth: 5e7, half_life: 10m}"
+                                  : "{model: linear, depth: 5e7, half_life: 10m}", &cfg);
+    assert_false(ms_market_active(m, 0));
+    assert_true(ms_market_impact_at(m, 1000) == 0.0);
+    /* a sell of 20 M at t = 5 s, a buy of 8 M at t = 12.5 min */
+    ms_market_fill(m, 5000, -2e7);
+    assert_true(REL(ms_market_impact(m), closed_form(sq, 5e7, -2e7)));
+    for (int64_t t = 5000; t < 5000 + 3 * hl; t += 7919) {
+      double q = -2e7 * exp2(-(double)(t - 5000) / (double)hl);
+      if (!REL(ms_market_impact_at(m, t), closed_form(sq, 5e7, q)))
+        fail_msg("law %d t %lld: %.17g vs %.17g", sq, (long long)t, ms_market_impact_at(m, t), closed_form(sq, 5e7, q));
+      assert_true(REL(ms_market_flow_at(m, t), q));
+    }
+    ms_market_fill(m, 750000, 8e6);
+    double q1 = -2e7 * exp2(-(750000.0 - 5000.0) / (double)hl) + 8e6;
+    assert_true(REL(ms_market_impact(m), closed_form(sq, 5e7, q1)));
+    double q2 = q1 * exp2(-1.0e6 / (double)hl);
+    assert_true(REL(ms_market_impact_at(m, 1750000), closed_form(sq, 5e7, q2)));
+    assert_true(ms_market_active(m, 1750000));
+    close_market(m, cfg);
+  }
+}
+
+/* Below 1e-12 (log) the impact is exactly 0, and 'active' is a bound: it
+ * stays true while the impact is not 0 and turns false in finite time. */
+static void test_market__floor_and_activity(void **state) {
+  (void)state;
+  ms_config *cfg;
+  ms_market *m = open_market("{model: sqrt, depth: 1e6, half_life: 1m}", &cfg);
+  ms_market_fill(m, 0, 5e5);
+  int64_t t = 0, last_nonzero = -1;
+  for (; t < 24 * 3600 * 1000; t += 1000) {
+    double v = ms_market_impact_at(m, t);
+    if (v != 0.0) {
+      assert_true(fabs(v) >= 1e-12);
+      assert_true(ms_market_active(m, t));
+      last_nonzero = t;
+    }
+  }
+  assert_true(last_nonzero > 0);
+  /* sqrt law: the impact halves every two half-lives; from 0.01 sqrt(0.5) to 1e-12 */
+  double expect = 2.0 * 60000.0 * log2(0.01 * sqrt(0.5) / 1e-12);
+  assert_true(fabs((double)last_nonzero - expect) <= 1000.0);
+  assert_false(ms_market_active(m, t));
+  assert_true(ms_market_impact_at(m, t) == 0.0);
+  /* a tiny fill below the floor leaves no impact at all */
+  ms_market_fill(m, t, 1e-20);
+  assert_false(ms_market_active(m, t + 1));
+  close_market(m, cfg);
+}
+
+/* The tick loop skips the impact where the exogenous price stays inside
+ * bounds: every tick's impact must lie within them. */
+static void test_market__bounds_contain_every_tick(void **state) {
+  (void)state;
+  const char *laws[] = {"{model: sqrt, depth: 5e7, half_life: 10m}", "{model: linear, depth: 2e5, half_life: 30s}",
+                        "{model: sqrt, depth: 1e6, half_life: 0s}"};
+  for (int l = 0; l < 3; l++) {
+    ms_config *cfg;
+    ms_market *m = open_market(laws[l], &cfg);
+    ms_market_fill(m, 2500, l == 1 ? 3e5 : -4e6);
+    for (int64_t ta = 2500; ta < 4000000; ta += 64000 + 37) {
+      int64_t tb = ta + 63 * 1000;
+      double lo, hi;
+      double first = ms_market_impact_bounds(m, ta, tb, &lo, &hi);
+      assert_true(first == ms_market_impact_at(m, ta));
+      for (int64_t t = ta; t <= tb; t += 1000) {
+        double v = ms_market_impact_at(m, t);
+        if (!(lo <= v && v <= hi))
+          fail_msg("%s: impact %.17g at %lld outside [%.17g, %.17g]", laws[l], v, (long long)t, lo, hi);
+      }
+    }
+    if (l == 2) /* no decay: the impact stays */
+      assert_true(ms_market_impact_at(m, 86400000) == ms_market_impact(m));
+    close_market(m, cfg);
+  }
+}
+
+static void test_market__none_never_moves(void **state) {
+  (void)state;
+  ms_config *cfg;
+  ms_market *m = open_market("{model: none}", &cfg);
+  ms_market_fill(m, 1000, -1e12);
+  assert_true(ms_market_impact(m) == 0.0 && ms_market_impact_at(m, 2000) == 0.0);
+  assert_false(ms_market_active(m, 1000));
+  close_market(m, cfg);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_market__decay_matches_closed_form),
+      cmocka_unit_test(test_market__floor_and_activity),
+      cmocka_unit_test(test_market__bounds_contain_every_tick),
+      cmocka_unit_test(test_market__none_never_moves),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
