@@ -40,6 +40,12 @@ typedef struct {
   int64_t id;
 } ranked;
 
+/* Running extremes of the exogenous log price. */
+typedef struct {
+  double mx, mn; /* highest, lowest */
+  double dd;     /* largest fall from a previous high */
+} extremes;
+
 struct ms_engine {
   const ms_config *cfg;
   ms_queue *q;
@@ -68,7 +74,7 @@ struct ms_engine {
   uint64_t path;
   double E;                     /* entry price of every position */
   double lp;                    /* current exogenous log price */
-  double lp_max, lp_min, dd_log;
+  extremes ext;
   double lm_min;                /* lowest log mark */
   double imp_max;               /* largest |impact| (log) */
   double lm_final;
@@ -227,9 +233,9 @@ static inline void observe_mark(ms_engine *e, double lm, double imp) {
 }
 
 static inline void observe_exog(ms_engine *e, double lp) {
-  if (lp > e->lp_max) e->lp_max = lp;
-  else if (e->lp_max - lp > e->dd_log) e->dd_log = e->lp_max - lp;
-  if (lp < e->lp_min) e->lp_min = lp;
+  if (lp > e->ext.mx) e->ext.mx = lp;
+  else if (e->ext.mx - lp > e->ext.dd) e->ext.dd = e->ext.mx - lp;
+  if (lp < e->ext.mn) e->ext.mn = lp;
 }
 
 /* Consume up to @p count ticks starting at time @p t; returns how many. A
@@ -245,6 +251,27 @@ static inline void observe_exog(ms_engine *e, double lp) {
  * TWAP samples the mark at every tick; so do the tests' exact ticks, which
  * the other two loops must agree with bit for bit. */
 #define IMPACT_CHUNK 64
+
+/* Ticks [k, n) of @p lp: the running extremes of the exogenous price up to
+ * and including the first tick outside [xlo, xhi] or below xmin, whose index
+ * is returned (n: none). Out of line on purpose: with no call inside, the
+ * extremes stay in registers (the callers' loops make calls, and x86-64 has
+ * no callee-saved floating-point registers). */
+__attribute__((noinline)) static int64_t scan_ticks(const double *lp, int64_t k, int64_t n, double xlo, double xhi,
+                                                    double xmin, extremes *ext) {
+  double mx = ext->mx, mn = ext->mn, dd = ext->dd;
+  for (; k < n; k++) {
+    double x = lp[k];
+    if (x > mx) mx = x;
+    else if (mx - x > dd) dd = mx - x;
+    if (x < mn) mn = x;
+    if (x < xlo || x > xhi || x < xmin) break;
+  }
+  ext->mx = mx;
+  ext->mn = mn;
+  ext->dd = dd;
+  return k;
+}
 
 static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) {
   if (e->tick_pos == e->tick_n) {
@@ -276,51 +303,34 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) 
   } else if (!ms_market_active(e->mk, t)) {
     double lo, hi;
     ms_oracle_band(e->orc, &lo, &hi);
-    double mx = e->lp_max, mn = e->lp_min, dd = e->dd_log;
-    int crossed = 0;
-    for (; k < m; k++) {
-      double x = lp[k];
-      if (x > mx) mx = x;
-      else if (mx - x > dd) dd = mx - x;
-      if (x < mn) mn = x;
-      if (x < lo || x > hi) { crossed = 1; k++; break; }
-    }
-    e->lp_max = mx;
-    e->lp_min = mn;
-    e->dd_log = dd;
-    if (mn < e->lm_min) e->lm_min = mn;
+    k = scan_ticks(lp, 0, m, lo, hi, -INFINITY, &e->ext);
+    int crossed = k < m;
+    k += crossed;
+    if (e->ext.mn < e->lm_min) e->lm_min = e->ext.mn;
     e->lp = lp[k - 1];
     if (crossed) *st = ms_oracle_on_mark(e->orc, t + (k - 1) * step, e->lp, e->lp, e->q, &started);
   } else {
     double lo, hi;
     ms_oracle_band(e->orc, &lo, &hi);
-    double mx = e->lp_max, mn = e->lp_min, dd = e->dd_log;
     while (k < m && !started && !*st) {
       int64_t kend = k + IMPACT_CHUNK < m ? k + IMPACT_CHUNK : m;
       double ilo, ihi;
       double imp0 = ms_market_impact_bounds(e->mk, t + k * step, t + (kend - 1) * step, &ilo, &ihi);
       /* |impact| is largest at the chunk's first tick */
       if (fabs(imp0) > e->imp_max) e->imp_max = fabs(imp0);
-      double xlo = lo - ilo, xhi = hi - ihi, xmin = e->lm_min - ilo;
-      for (; k < kend; k++) {
-        double x = lp[k];
-        if (x > mx) mx = x;
-        else if (mx - x > dd) dd = mx - x;
-        if (x < mn) mn = x;
-        if (x < xlo || x > xhi || x < xmin) {
-          int64_t tk = t + k * step;
-          double lm = x + ms_market_impact_at(e->mk, tk);
-          if (lm < e->lm_min) { e->lm_min = lm; xmin = lm - ilo; }
-          if (lm < lo || lm > hi) {
-            *st = ms_oracle_on_mark(e->orc, tk, lm, x, e->q, &started);
-            if (*st || started) { k++; break; }
-          }
+      const double xlo = lo - ilo, xhi = hi - ihi;
+      while (k < kend) {
+        k = scan_ticks(lp, k, kend, xlo, xhi, e->lm_min - ilo, &e->ext);
+        if (k == kend) break;
+        int64_t tk = t + k * step;
+        double x = lp[k++], lm = x + ms_market_impact_at(e->mk, tk);
+        if (lm < e->lm_min) e->lm_min = lm;
+        if (lm < lo || lm > hi) {
+          *st = ms_oracle_on_mark(e->orc, tk, lm, x, e->q, &started);
+          if (*st || started) break;
         }
       }
     }
-    e->lp_max = mx;
-    e->lp_min = mn;
-    e->dd_log = dd;
     e->lp = lp[k - 1];
   }
   e->tick_pos += (size_t)k;
@@ -811,8 +821,8 @@ static ms_status path_start(ms_engine *e, uint64_t path, ms_path_summary *out, m
   if (!s && cfg->margin.model == MS_MARGIN_DYNAMIC && cfg->margin.dynamic.update_every <= cfg->horizon)
     s = ms_queue_push(e->q, cfg->margin.dynamic.update_every, MS_EV_MARGIN_UPDATE, 0, 0);
   ms_queue_clock_start(e->q, cfg->step, cfg->step, cfg->horizon);
-  e->lp = e->lp_max = e->lp_min = e->lm_min = ms_pricepath_log_price(e->pp);
-  e->dd_log = e->imp_max = 0.0;
+  e->lp = e->ext.mx = e->ext.mn = e->lm_min = ms_pricepath_log_price(e->pp);
+  e->ext.dd = e->imp_max = 0.0;
   if (s) return ms_error_set(err, s, "path %llu: cannot start", (unsigned long long)path);
   return MS_OK;
 }
@@ -919,9 +929,9 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
   ms_pricepath_tally_at(e->pp, cfg->horizon, &tally);
   e->lm_final = log_mark_at(e, cfg->horizon);
   out->final_price = exp(e->lp);
-  out->min_price = exp(e->lp_min);
-  out->max_price = exp(e->lp_max);
-  out->max_drawdown = -expm1(-e->dd_log);
+  out->min_price = exp(e->ext.mn);
+  out->max_price = exp(e->ext.mx);
+  out->max_drawdown = -expm1(-e->ext.dd);
   out->jumps = tally.jumps;
   out->regime_switches = tally.switches;
   for (int r = 0; r < cfg->market.nregimes; r++)
