@@ -264,6 +264,8 @@ ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_
   double induced_notional = 0.0, total = 0.0;
   size_t b = 0; /* first record of the current cascade */
   int32_t best_gen_prefix = 0;
+  size_t seen_from = SIZE_MAX, seen_lo = 0; /* the last search: its cascade and answer */
+  int64_t seen_obs = 0;
   for (size_t i = 0; i < n; i++) {
     if (i > 0 && r[i].time - r[i - 1].time > cfg->stats.cascade_gap) b = i;
     if (i == b) {
@@ -277,15 +279,28 @@ ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_
     ms_cascade_record *c = &out->v[out->n - 1];
     /* Generation: 1 + the largest generation among this cascade's fills that
      * the oracle price used had seen (fill time <= observation time). Records
-     * are in time order, so a scan back from i stops at the first older fill;
-     * the running maxima kept in .generation of earlier records make it O(log). */
+     * are in time order, so those fills are a prefix [b, lo) of the cascade;
+     * the running maxima kept in .cascade of earlier records give their
+     * largest generation at once. Observation times almost always rise from
+     * one record to the next, so lo is found by stepping on from the last
+     * one, with a binary search when they do not. */
     int32_t gen = 0;
     if (r[i].induced) {
-      size_t lo = b, hi = i; /* first index in [b, i) with time > obs_time */
-      while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (r[mid].time <= r[i].obs_time) lo = mid + 1; else hi = mid;
+      size_t lo;
+      if (seen_from == b && r[i].obs_time >= seen_obs && seen_lo <= i) {
+        lo = seen_lo;
+        while (lo < i && r[lo].time <= r[i].obs_time) lo++;
+      } else {
+        size_t l = b, h = i; /* first index in [b, i) with time > obs_time */
+        while (l < h) {
+          size_t mid = (l + h) / 2;
+          if (r[mid].time <= r[i].obs_time) l = mid + 1; else h = mid;
+        }
+        lo = l;
       }
+      seen_from = b;
+      seen_obs = r[i].obs_time;
+      seen_lo = lo;
       int32_t seen = 0;
       if (lo > b) seen = (int32_t)r[lo - 1].cascade; /* running max stored below */
       gen = 1 + seen;

@@ -69,10 +69,64 @@ static void test_stats__cascades_and_generations(void **state) {
   ms_config_free(cfg);
 }
 
+/* Generations on long random record streams against the definition,
+ * evaluated by brute force (every earlier fill of the cascade checked):
+ * observation times mostly rising, sometimes falling back, as oracle rounds
+ * with random latency can make them. */
+static void test_stats__generations_match_brute_force(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg = load_yaml("stats: {cascade_gap: 30s}\n", NULL, 0, &err);
+  uint64_t x = 12345;
+  enum { N = 4000 };
+  ms_liq_record *r = calloc(N, sizeof *r);
+  int32_t *want = calloc(N, sizeof *want);
+  assert_non_null(r);
+  assert_non_null(want);
+  int64_t falls = 0;
+  for (int trial = 0; trial < 20; trial++) {
+    int64_t t = 0, obs = 0;
+    for (int i = 0; i < N; i++) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      t += (int64_t)((x >> 33) % (trial % 2 ? 4000 : 40000)); /* ms */
+      int64_t back = (int64_t)((x >> 20) % 20000);
+      int64_t o = t - back;
+      if (o < obs && (x >> 60) != 0) o = obs + (t - obs) / 2; /* mostly rising */
+      falls += o < obs;
+      obs = o;
+      r[i] = (ms_liq_record){.time = t, .obs_time = o, .induced = (int32_t)((x >> 40) % 3 != 0), .notional = 1};
+    }
+    /* brute force: the cascade start of each record, then the definition */
+    int b = 0;
+    for (int i = 0; i < N; i++) {
+      if (i > 0 && r[i].time - r[i - 1].time > cfg->stats.cascade_gap) b = i;
+      int32_t g = 0;
+      if (r[i].induced) {
+        for (int j = b; j < i; j++)
+          if (r[j].time <= r[i].obs_time && want[j] > g) g = want[j];
+        g += 1;
+      }
+      want[i] = g;
+    }
+    ms_path_summary row = {0};
+    ms_cascade_buf buf = {0};
+    assert_ok(ms_stats_path_cascades(cfg, &row, r, N, &buf, &err), &err);
+    for (int i = 0; i < N; i++)
+      if (r[i].generation != want[i])
+        fail_msg("trial %d record %d: generation %d, brute force %d", trial, i, r[i].generation, want[i]);
+    free(buf.v);
+  }
+  assert_true(falls > 100); /* the fallback search was exercised */
+  free(r);
+  free(want);
+  ms_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stats__wilson_and_quantiles),
       cmocka_unit_test(test_stats__cascades_and_generations),
+      cmocka_unit_test(test_stats__generations_match_brute_force),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
