@@ -97,10 +97,10 @@ void ms_market_fill(ms_market *m, int64_t t, double signed_notional) {
   else if (m->half_life <= 0) m->t_zero = INT64_MAX;
   else {
     /* |imp| 2^(-dt / ihl) < floor once dt >= ihl log2(|imp| / floor); with
-     * |imp| / floor < 2^x (frexp), dt = ihl x + 1 ms is past that: t_zero
-     * is a bound, and the floor test in impact_at is the exact one. */
-    int x;
-    frexp(fabs(imp) * (1.0 / IMPACT_FLOOR), &x);
+     * |imp| / floor < 2^x (x = 1 + its binary exponent; the ratio is >= 1),
+     * dt = ihl x + 1 ms is past that: t_zero is a bound, and the floor test
+     * in impact_at is the exact one. */
+    int x = ilogb(fabs(imp) * (1.0 / IMPACT_FLOOR)) + 1;
     double dt = ceil(m->ihalf_life * (double)x) + 1.0;
     m->t_zero = dt < 9e18 - (double)t ? t + (int64_t)dt : INT64_MAX;
   }
