@@ -276,7 +276,15 @@ static int parse_common(int argc, char **argv, cli_opts *o, cli_cmd cmd) {
   int c;
   while ((c = getopt_long(argc, argv, "o:n:j:qh", longopts, NULL)) != -1) {
     switch (c) {
-    case 'o': o->output = optarg; break;
+    case 'o':
+      /* "-o -q" is a forgotten file name far more often than a file called "-q" */
+      if (optarg[0] == '-' && optarg[1] != '\0') {
+        fprintf(stderr, "marginsim: -o/--output: expected a file name, got the option-like '%s' "
+                        "(a file whose name starts with '-' can be given as ./%s)\n", optarg, optarg);
+        return EXIT_BADINPUT;
+      }
+      o->output = optarg;
+      break;
     case 'n':
       snprintf(o->paths_set, sizeof o->paths_set, "paths=%s", optarg);
       break;

@@ -117,7 +117,8 @@ void ms_units_format_number(double v, char *buf, size_t n) {
     return;
   }
   for (int prec = 1; prec <= 17; prec++) {
-    snprintf(buf, n, "%.*g", prec, v);
+    int w = snprintf(buf, n, "%.*g", prec, v);
+    if (w < 0 || (size_t)w >= n) break; /* too small a buffer: the fallback below truncates */
     if (strtod(buf, NULL) == v) return;
   }
   snprintf(buf, n, "%.17g", v);

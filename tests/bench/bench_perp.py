@@ -61,6 +61,12 @@ def main():
     binary = os.path.join(a.build, "marginsim")
     tmp = tempfile.mkdtemp(prefix="ms_bench_")
     out = os.path.join(tmp, "b.h5")
+    # The reference of the tick-rate target: the foundation's price-only
+    # benchmark, 1 day of 1 s ticks, on as many paths as perp-10k.
+    price = os.path.join(ROOT, "scenarios", "bench", "price-1regime.yaml")
+    p_dt, _ = best(binary, price, out, a.threads, ["-n", "1000"], a.repeat)
+    price_rate = 1000 * 86400 / p_dt / 1e6 / a.threads
+    print(f"price-only (price-1regime.yaml, 1000 paths): {p_dt:.3f} s, {price_rate:.1f} M ticks/s per thread")
     for name in ("perp-10k", "perp-1m"):
         scen = os.path.join(ROOT, "scenarios", "bench", name + ".yaml")
         subprocess.run([binary, "run", scen, "-q", "-o", out, "-n", "1"], check=True)  # runs at all?
@@ -72,8 +78,8 @@ def main():
             npaths = int(re.search(r"^paths:\s*(\d+)", f.read(), re.M).group(1))
         for label, lev in LEVERAGE:
             extra = ["--set", "book.leverage=" + lev] if lev else []
-            if label == "none":  # ten times the paths: a x ticks must dwarf the timing noise of the set-up
-                extra += ["-n", str(10 * npaths)]
+            if label == "none":  # more paths: a x ticks must dwarf the timing noise of the set-up
+                extra += ["-n", str(max(10 * npaths, 2000))]
             dt, rss = best(binary, scen, out, a.threads, extra, a.repeat)
             with h5py.File(out, "r") as f:
                 s = f["paths/summary"][:]
@@ -92,6 +98,11 @@ def main():
               f"b = {b * 1e6:.3f} us per liquidation; book of {nacc} accounts")
         for r, y in zip(rows[1:], ys):
             print(f"   {r[0]:>12}: measured {y:.3f} s beyond a x ticks, model b x L = {b * r[3]:.3f} s")
+        if name == "perp-10k":
+            for r in rows:
+                rate = r[4] / r[2] / 1e6 / a.threads
+                print(f"   tick rate, leverage {r[0]:>10}: {rate:6.1f} M/s per thread, price-only / this "
+                      f"= {price_rate / rate:.2f}x ({r[3] / r[1]:.0f} liquidations per path)")
 
 
 if __name__ == "__main__":

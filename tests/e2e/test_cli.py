@@ -363,6 +363,13 @@ class CliTest(unittest.TestCase):
             self.assertIn(msg, p.stderr, args)
         self.assertEqual(self.listing(), ["small.yaml"])
 
+    def test_output_option_without_a_file_name(self):
+        # "-o -q": the file name was forgotten; nothing may be written, least of all a file called -q
+        p = run("run", self.scen, "-n", "2", "-o", "-q", cwd=self.dir)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("-o/--output: expected a file name, got the option-like '-q'", p.stderr)
+        self.assertEqual(self.listing(), ["small.yaml"])
+
     def test_shipped_scenarios_run(self):
         # every shipped scenario runs end to end (a few paths) and writes a file
         root = os.path.join(SRC, "scenarios")

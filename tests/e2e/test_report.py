@@ -6,13 +6,8 @@ MS_SOURCE_DIR to the source tree. Makes small result files with the CLI
 --compare file and a sweep file), runs report.py on each and checks that
 every figure is a valid PNG and that report.html references and embeds
 them all; runs compare.py on runs of the same and of different seeds.
-
-When `marginsim sweep --help` does not work (the command is not built), or
-MS_TEST_SWEEP_FIXTURE is set, the sweep files are assembled here from one
-`marginsim run --set ...` per cell, following the sweep layout.
 """
 import base64
-import itertools
 import math
 import os
 import re
@@ -25,7 +20,6 @@ import urllib.parse
 import zlib
 
 import h5py
-import numpy as np
 
 BIN = os.environ.get("MARGINSIM", "marginsim")
 SRC = os.environ.get("MS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -73,111 +67,11 @@ def png_problem(data):
     return None
 
 
-# ---------------------------------------------------------------------------
-# A sweep file built from one run per cell (the layout of `marginsim sweep`)
-
-DIFF_STATS = ("liquidations", "induced_liquidations", "liquidated_notional", "bad_debt", "insurance_min",
-              "socialized_loss", "adl_notional", "largest_cascade_liquidations", "largest_cascade_notional",
-              "amplification")
-DIFF_EVENTS = (("insolvency", lambda s: s["insolvent"] == 1), ("liquidation_any", lambda s: s["liquidations"] > 0),
-               ("bad_debt_any", lambda s: s["bad_debt"] > 0))
 ASSERTIONS = """
 assertions:
   - insolvency.probability < 0.5
   - {assert: "bad_debt.q99 < 1e6", confidence: 0.95}
 """
-SHOW = ("insolvency.probability,bad_debt.mean,bad_debt.q99,liquidated_notional.mean,"
-        "largest_cascade_notional.q99,amplification.mean")
-
-
-def numeric_value(v):
-    """A grid value as a number: durations in seconds, rates per day, NaN when not numeric."""
-    m = re.fullmatch(r"([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)(ms|s|m|h|d)?", v)
-    if m:
-        return float(m.group(1)) * {None: 1, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-    m = re.fullmatch(r"([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)/(s|m|h|d)", v)
-    if m:
-        return float(m.group(1)) * {"s": 86400, "m": 1440, "h": 24, "d": 1}[m.group(2)]
-    return math.nan
-
-
-def make_sweep_fixture(out, scenario, axes, workdir, paths=20, baseline=0, extra=()):
-    """Write a sweep file to `out`: `axes` is [(key, [values...]), ...], one `marginsim run` per cell."""
-    cells = list(itertools.product(*[range(len(v)) for _, v in axes]))
-    files, labels = [], []
-    for c, idx in enumerate(cells):
-        sets = [f"{k}={axes[a][1][i]}" for a, (k, i) in enumerate(zip([k for k, _ in axes], idx))]
-        path = os.path.join(workdir, f"cell{c}.h5")
-        args = ["run", scenario, "-n", str(paths), "-q", "-o", path, *extra]
-        for s in sets:
-            args += ["--set", s]
-        p = run(*args)
-        if p.returncode != 0:
-            raise RuntimeError(f"{args}: {p.stderr}")
-        files.append(path)
-        labels.append(" ".join(sets))
-    ins = [h5py.File(p, "r") for p in files]
-    try:
-        with h5py.File(out, "w") as f:
-            for k, v in ins[baseline].attrs.items():
-                f.attrs[k] = v
-            f.attrs["sweep"] = ",".join(k for k, _ in axes)
-            f.attrs["baseline"] = np.int64(baseline)
-            f.attrs["show"] = SHOW
-            for a, (key, vals) in enumerate(axes):
-                g = f.create_group(f"sweep/axes/{a}")
-                g.attrs["key"] = key
-                g["values"] = np.array([v.encode() for v in vals], dtype=f"S{max(len(v) for v in vals)}")
-                g["numeric"] = np.array([numeric_value(v) for v in vals], dtype=np.float64)
-            f["sweep/index"] = np.array(cells, dtype=np.int64).reshape(len(cells), len(axes))
-            ct = np.dtype([("cell", "<i8"), ("label", "S256")])
-            f["sweep/cells"] = np.array([(c, l.encode()) for c, l in enumerate(labels)], dtype=ct)
-            f["sweep/stats/summary"] = np.stack([g["stats/summary"][:] for g in ins])
-            f["sweep/stats/probabilities"] = np.stack([g["stats/probabilities"][:] for g in ins])
-            dt = np.dtype([("statistic", "S64"), ("probability", "<i8"), ("n", "<i8"), ("baseline_mean", "<f8"),
-                           ("cell_mean", "<f8"), ("diff", "<f8"), ("lo", "<f8"), ("hi", "<f8"),
-                           ("unpaired_lo", "<f8"), ("unpaired_hi", "<f8")])
-            base = ins[baseline]["paths/summary"][:]
-            rows = []
-            for g in ins:
-                s = g["paths/summary"][:]
-                row = []
-                cols = [(n, base[n].astype(float), s[n].astype(float), 0) for n in DIFF_STATS]
-                cols += [(n, fn(base).astype(float), fn(s).astype(float), 1) for n, fn in DIFF_EVENTS]
-                for name, b, x, prob in cols:
-                    ok = np.isfinite(b) & np.isfinite(x)
-                    b, x = b[ok], x[ok]
-                    n = len(b)
-                    d = x - b
-                    diff = d.mean() if n else math.nan
-                    h = Z95 * d.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
-                    hu = Z95 * math.sqrt(x.var(ddof=1) / n + b.var(ddof=1) / n) if n > 1 else math.nan
-                    if g is ins[baseline]:
-                        diff, h = 0.0, 0.0
-                    row.append((name.encode(), prob, n, b.mean() if n else math.nan, x.mean() if n else math.nan,
-                                diff, diff - h, diff + h, diff - hu, diff + hu))
-                rows.append(row)
-            f["sweep/differences"] = np.array(rows, dtype=dt)
-            for c, g in enumerate(ins):
-                r = f.create_group(f"sweep/runs/{c}")
-                for name in ("paths", "stats", "cascades", "assertions"):
-                    if name in g:
-                        g.copy(name, r, name=name)
-                r.attrs["label"] = labels[c]
-                r.attrs["config"] = g.attrs["config"]
-    finally:
-        for g in ins:
-            g.close()
-    return labels
-
-
-def sweep_available():
-    if os.environ.get("MS_TEST_SWEEP_FIXTURE"):  # force the assembled sweep file (to test the fixture itself)
-        return False
-    try:
-        return run("sweep", "--help").returncode == 0
-    except OSError:
-        return False
 
 
 # ---------------------------------------------------------------------------
@@ -208,22 +102,12 @@ class ReportTest(unittest.TestCase):
         make("nofan", "-n", "12", "--set", "output.fan.paths=0")
         make("cmp", "-n", "20", "--compare", "margin.model=static,dynamic", "--set", "book.leverage.max=15")
         sweep = os.path.join(d, "sweep.h5")
-        cls.real_sweep = sweep_available()
-        if cls.real_sweep:
-            p = run("sweep", cls.scen, "--grid", "margin.maintenance=0.02,0.025,0.03", "--grid",
-                    "oracle.heartbeat=10m,1h", "-n", "20", "-q", "-o", sweep)
-            assert p.returncode == 0, f"marginsim sweep: {p.stderr}"
-            p = run("sweep", QUICK, "--grid", "liquidation.insurance_fund=1e6,2e6,4e6", "--baseline",
-                    "liquidation.insurance_fund=2e6", "-n", "20", "-q", "-o", os.path.join(d, "sweep1.h5"))
-            assert p.returncode == 0, f"marginsim sweep: {p.stderr}"
-        else:
-            os.makedirs(os.path.join(d, "cells2"))
-            os.makedirs(os.path.join(d, "cells1"))
-            make_sweep_fixture(sweep, cls.scen, [("margin.maintenance", ["0.02", "0.025", "0.03"]),
-                                              ("oracle.heartbeat", ["10m", "1h"])], os.path.join(d, "cells2"))
-            make_sweep_fixture(os.path.join(d, "sweep1.h5"), QUICK,
-                               [("liquidation.insurance_fund", ["1e6", "2e6", "4e6"])], os.path.join(d, "cells1"),
-                               baseline=1)
+        p = run("sweep", cls.scen, "--grid", "margin.maintenance=0.02,0.025,0.03", "--grid",
+                "oracle.heartbeat=10m,1h", "-n", "20", "-q", "-o", sweep)
+        assert p.returncode == 0, f"marginsim sweep: {p.stderr}"
+        p = run("sweep", QUICK, "--grid", "liquidation.insurance_fund=1e6,2e6,4e6", "--baseline",
+                "liquidation.insurance_fund=2e6", "-n", "20", "-q", "-o", os.path.join(d, "sweep1.h5"))
+        assert p.returncode == 0, f"marginsim sweep: {p.stderr}"
         cls.files["sweep"] = sweep
         cls.files["sweep1"] = os.path.join(d, "sweep1.h5")
 
