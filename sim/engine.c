@@ -244,13 +244,12 @@ static inline void observe_exog(ms_engine *e, double lp) {
  *
  * Three loops. No flow to decay, no TWAP: the mark is the exogenous price
  * and the oracle's deviation band is two numbers. Flow decaying, no TWAP:
- * the same loop in chunks of IMPACT_CHUNK ticks, over which the impact
+ * the same loop in chunks of MS_MARKET_CHUNK ticks, over which the impact
  * stays within bounds [ilo, ihi] (it decays monotonically); the band and
  * the lowest mark can only be crossed where the exogenous price alone comes
  * within those bounds of them, and only there is the impact evaluated. A
  * TWAP samples the mark at every tick; so do the tests' exact ticks, which
  * the other two loops must agree with bit for bit. */
-#define IMPACT_CHUNK 64
 
 /* Ticks [k, n) of @p lp: the running extremes of the exogenous price up to
  * and including the first tick outside [xlo, xhi] or below xmin, whose index
@@ -312,12 +311,13 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) 
   } else {
     double lo, hi;
     ms_oracle_band(e->orc, &lo, &hi);
+    /* |impact| is largest at the run's first tick */
+    double a = ms_market_impact_at(e->mk, t);
+    if (fabs(a) > e->imp_max) e->imp_max = fabs(a);
     while (k < m && !started && !*st) {
-      int64_t kend = k + IMPACT_CHUNK < m ? k + IMPACT_CHUNK : m;
+      int64_t kend = k + MS_MARKET_CHUNK < m ? k + MS_MARKET_CHUNK : m;
       double ilo, ihi;
-      double imp0 = ms_market_impact_bounds(e->mk, t + k * step, t + (kend - 1) * step, &ilo, &ihi);
-      /* |impact| is largest at the chunk's first tick */
-      if (fabs(imp0) > e->imp_max) e->imp_max = fabs(imp0);
+      ms_market_chunk_bounds(e->mk, a, &ilo, &ihi, &a);
       const double xlo = lo - ilo, xhi = hi - ihi;
       while (k < kend) {
         k = scan_ticks(lp, k, kend, xlo, xhi, e->lm_min - ilo, &e->ext);

@@ -7,7 +7,8 @@
  * the last fill left, and the impact at any later time is one exp2 of the
  * gap — a function of t alone, however often it is asked for. The law is
  * evaluated only at fills. Monotone decay towards 0 gives the engine's tick
- * loop cheap bounds over a run of ticks (ms_market_impact_bounds).
+ * loop cheap bounds over a chunk of ticks (ms_market_chunk_bounds): one
+ * multiplication by a precomputed factor per chunk.
  */
 #include "marginsim/market.h"
 
@@ -24,6 +25,7 @@ struct ms_market {
   double half_life;  /* ms; 0 = no decay */
   double ihalf_life; /* ms: the impact's half-life (the same, or twice it for the sqrt law) */
   double inv_hl, inv_ihl, inv_depth; /* reciprocals: fills are frequent in a cascade */
+  double chunk_last, chunk_next; /* impact factors to a chunk's last tick and to the tick after it */
   /* as of the last fill */
   int64_t t0;        /* ms */
   double q0;         /* USD */
@@ -41,6 +43,8 @@ ms_status ms_market_new(ms_market **out, const ms_config *cfg, ms_error *err) {
   m->inv_hl = m->half_life > 0 ? 1.0 / m->half_life : 0.0;
   m->inv_ihl = m->half_life > 0 ? 1.0 / m->ihalf_life : 0.0;
   m->inv_depth = m->depth > 0 ? 1.0 / m->depth : 0.0;
+  m->chunk_last = exp2(-(double)((MS_MARKET_CHUNK - 1) * cfg->step) * m->inv_ihl);
+  m->chunk_next = exp2(-(double)(MS_MARKET_CHUNK * cfg->step) * m->inv_ihl);
   ms_market_reset(m);
   *out = m;
   return MS_OK;
@@ -78,12 +82,15 @@ double ms_market_flow_at(const ms_market *m, int64_t t) {
   return m->q0 * exp2(-(double)(t - m->t0) * m->inv_hl);
 }
 
-double ms_market_impact_bounds(const ms_market *m, int64_t ta, int64_t tb, double *lo, double *hi) {
-  double a = ms_market_impact_at(m, ta), b = ms_market_impact_at(m, tb);
-  double l = fmin(a, b), h = fmax(a, b), pad = BOUND_SLACK * fmax(fabs(l), fabs(h));
+void ms_market_chunk_bounds(const ms_market *m, double a, double *lo, double *hi, double *next) {
+  double b = a * m->chunk_last;
+  *next = a * m->chunk_next;
+  double l = fmin(a, b), h = fmax(a, b);
+  /* Near the floor the exact impact may already be 0 inside the chunk. */
+  if (fabs(b) < 2 * IMPACT_FLOOR) { l = fmin(l, 0.0); h = fmax(h, 0.0); }
+  double pad = BOUND_SLACK * fmax(fabs(l), fabs(h));
   *lo = l - pad;
   *hi = h + pad;
-  return a;
 }
 
 void ms_market_fill(ms_market *m, int64_t t, double signed_notional) {

@@ -89,26 +89,36 @@ static void test_market__floor_and_activity(void **state) {
 }
 
 /* The tick loop skips the impact where the exogenous price stays inside
- * bounds: every tick's impact must lie within them. */
+ * bounds: chained chunk by chunk from one exact value, as the engine does,
+ * they must hold every tick's impact, through the floor and beyond. */
 static void test_market__bounds_contain_every_tick(void **state) {
   (void)state;
   const char *laws[] = {"{model: sqrt, depth: 5e7, half_life: 10m}", "{model: linear, depth: 2e5, half_life: 30s}",
-                        "{model: sqrt, depth: 1e6, half_life: 0s}"};
-  for (int l = 0; l < 3; l++) {
+                        "{model: sqrt, depth: 1e6, half_life: 0s}", "{model: linear, depth: 1e9, half_life: 1s}"};
+  const int64_t step = 1000; /* the default 1 s */
+  for (int l = 0; l < 4; l++) {
     ms_config *cfg;
     ms_market *m = open_market(laws[l], &cfg);
+    assert_int_equal(cfg->step, step);
     ms_market_fill(m, 2500, l == 1 ? 3e5 : -4e6);
-    for (int64_t ta = 2500; ta < 4000000; ta += 64000 + 37) {
-      int64_t tb = ta + 63 * 1000;
-      double lo, hi;
-      double first = ms_market_impact_bounds(m, ta, tb, &lo, &hi);
-      assert_true(first == ms_market_impact_at(m, ta));
-      for (int64_t t = ta; t <= tb; t += 1000) {
-        double v = ms_market_impact_at(m, t);
-        if (!(lo <= v && v <= hi))
-          fail_msg("%s: impact %.17g at %lld outside [%.17g, %.17g]", laws[l], v, (long long)t, lo, hi);
+    int64_t zero_seen = 0;
+    for (int64_t run = 0; run < 40; run++) {
+      int64_t t = 2500 + 1000 * (run * run * 97 + 3); /* runs start anywhere after the fill */
+      double a = ms_market_impact_at(m, t);
+      for (int c = 0; c < 8; c++) { /* a run of up to 512 ticks: eight chunks */
+        double lo, hi, next;
+        ms_market_chunk_bounds(m, a, &lo, &hi, &next);
+        for (int j = 0; j < MS_MARKET_CHUNK; j++, t += step) {
+          double v = ms_market_impact_at(m, t);
+          zero_seen += v == 0.0;
+          if (!(lo <= v && v <= hi))
+            fail_msg("%s: impact %.17g at %lld outside [%.17g, %.17g]", laws[l], v, (long long)t, lo, hi);
+        }
+        a = next;
+        assert_true(fabs(a - ms_market_impact_at(m, t)) <= 1e-13 * fabs(a) || ms_market_impact_at(m, t) == 0.0);
       }
     }
+    if (l == 3) assert_true(zero_seen > 0); /* the floor was crossed inside the runs */
     if (l == 2) /* no decay: the impact stays */
       assert_true(ms_market_impact_at(m, 86400000) == ms_market_impact(m));
     close_market(m, cfg);

@@ -40,11 +40,18 @@ double ms_market_impact_at(const ms_market *m, int64_t t);
 /** Cumulative flow Q (USD) at time @p t (>= the last fill). */
 double ms_market_flow_at(const ms_market *m, int64_t t);
 
-/** Bounds on the log impact over [@p ta, @p tb] (ta >= the last fill):
- * lo <= ms_market_impact_at(t) <= hi for every t in it (the decay is
- * monotone, the ends are widened by a relative 1e-9). Returns the impact
- * at @p ta. */
-double ms_market_impact_bounds(const ms_market *m, int64_t ta, int64_t tb, double *lo, double *hi);
+/** Ticks per chunk of the engine's bounded tick loop. */
+#define MS_MARKET_CHUNK 64
+
+/** Bounds on the log impact over MS_MARKET_CHUNK ticks after the last
+ * fill, the first of which has impact @p a (ms_market_impact_at, or the
+ * previous chunk's *next): lo <= ms_market_impact_at(t) <= hi at each of
+ * them. The decay is monotone, so the impact lies between a and its value
+ * at the chunk's last tick; both come from precomputed factors and the
+ * bounds are widened by a relative 1e-9 (the products' rounding is ~1e-16
+ * per chunk), and include 0 near the floor. *next: the impact at the tick
+ * after the chunk, by the same factors. */
+void ms_market_chunk_bounds(const ms_market *m, double a, double *lo, double *hi, double *next);
 
 /** Add a fill of @p signed_notional USD at time @p t (>= the last fill). */
 void ms_market_fill(ms_market *m, int64_t t, double signed_notional);
