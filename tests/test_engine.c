@@ -212,9 +212,33 @@ static double check_money(rig *r, const ms_path_summary *s) {
   return gap;
 }
 
+/* Path @p p of the indexed engine and of its brute-force twin: money
+ * balances in both, and they agree liquidation for liquidation and on every
+ * summary column but the work counters (the twin checks every account). */
+static void twin_path(rig *r, rig *bf, uint64_t trial, uint64_t p, const char *yaml, ms_path_summary *s1,
+                      ms_path_summary *s2) {
+  ms_error err;
+  assert_ok(ms_engine_run_path(r->e, p, s1, NULL, &err), &err);
+  check_money(r, s1);
+  assert_ok(ms_engine_run_path(bf->e, p, s2, NULL, &err), &err);
+  check_money(bf, s2);
+  size_t n1, n2;
+  ms_liq_record *r1 = ms_engine_records(r->e, &n1), *r2 = ms_engine_records(bf->e, &n2);
+  if (n1 != n2) fail_msg("trial %llu path %llu: %zu liquidations indexed, %zu brute force\n%s",
+                         (unsigned long long)trial, (unsigned long long)p, n1, n2, yaml);
+  compare_records(r1, r2, n1, p);
+  ms_path_summary a = *s1, b = *s2;
+  assert_true(b.option_revaluations >= a.option_revaluations);
+  a.option_revaluations = b.option_revaluations = 0;
+  a.bs_evaluations = b.bs_evaluations = 0;
+  if (memcmp(&a, &b, sizeof a))
+    fail_msg("trial %llu path %llu: summaries differ", (unsigned long long)trial, (unsigned long long)p);
+}
+
 static void test_engine__index_agrees_with_brute_force(void **state) {
   (void)state;
-  int64_t total = 0, partial = 0, induced = 0, social = 0, adl = 0, adl_unmatched = 0, skipped = 0, recovered = 0, expired = 0;
+  int64_t total = 0, partial = 0, induced = 0, social = 0, adl = 0, adl_unmatched = 0, skipped = 0;
+  int64_t recovered = 0, expired = 0;
   double optliq = 0, optliq_m[6] = {0};
   int64_t liq_m[6] = {0};
   for (uint64_t trial = 0; trial < 36; trial++) {
@@ -226,22 +250,7 @@ static void test_engine__index_agrees_with_brute_force(void **state) {
     ms_engine_set_finder(bf.e, &brute_force, NULL);
     for (uint64_t p = 0; p < 6; p++) {
       ms_path_summary s1, s2;
-      ms_error err;
-      assert_ok(ms_engine_run_path(r.e, p, &s1, NULL, &err), &err);
-      check_money(&r, &s1);
-      assert_ok(ms_engine_run_path(bf.e, p, &s2, NULL, &err), &err);
-      check_money(&bf, &s2);
-      size_t n1, n2;
-      ms_liq_record *r1 = ms_engine_records(r.e, &n1), *r2 = ms_engine_records(bf.e, &n2);
-      if (n1 != n2) fail_msg("trial %llu path %llu: %zu liquidations indexed, %zu brute force\n%s",
-                             (unsigned long long)trial, (unsigned long long)p, n1, n2, yaml);
-      compare_records(r1, r2, n1, p);
-      /* the work counters differ by design: the twin checks every account */
-      assert_true(s2.option_revaluations >= s1.option_revaluations);
-      s1.option_revaluations = s2.option_revaluations = 0;
-      s1.bs_evaluations = s2.bs_evaluations = 0;
-      if (memcmp(&s1, &s2, sizeof s1)) fail_msg("trial %llu path %llu: summaries differ", (unsigned long long)trial,
-                                               (unsigned long long)p);
+      twin_path(&r, &bf, trial, p, yaml, &s1, &s2);
       total += s1.liquidations;
       partial += s1.partial_liquidations;
       induced += s1.induced_liquidations;
@@ -303,20 +312,7 @@ static void test_engine__adl_agrees_with_brute_force(void **state) {
     ms_engine_set_finder(bf.e, &brute_force, NULL);
     for (uint64_t p = 0; p < 4; p++) {
       ms_path_summary s1, s2;
-      ms_error err;
-      assert_ok(ms_engine_run_path(r.e, p, &s1, NULL, &err), &err);
-      check_money(&r, &s1);
-      assert_ok(ms_engine_run_path(bf.e, p, &s2, NULL, &err), &err);
-      check_money(&bf, &s2);
-      size_t n1, n2;
-      ms_liq_record *r1 = ms_engine_records(r.e, &n1), *r2 = ms_engine_records(bf.e, &n2);
-      if (n1 != n2) fail_msg("trial %llu path %llu: %zu liquidations indexed, %zu brute force\n%s",
-                             (unsigned long long)trial, (unsigned long long)p, n1, n2, y);
-      compare_records(r1, r2, n1, p);
-      s1.option_revaluations = s2.option_revaluations = 0;
-      s1.option_revaluations_naive = s2.option_revaluations_naive = 0;
-      if (memcmp(&s1, &s2, sizeof s1)) fail_msg("trial %llu path %llu: summaries differ", (unsigned long long)trial,
-                                                (unsigned long long)p);
+      twin_path(&r, &bf, trial, p, y, &s1, &s2);
       adl += s1.adl_notional > 0;
       unmatched += s1.uncovered_loss > 0;
       liqs += s1.liquidations;
