@@ -212,6 +212,13 @@ static double check_money(rig *r, const ms_path_summary *s) {
   return gap;
 }
 
+/* The indexed engine in @p r, its brute-force twin in @p bf. */
+static void twin_open(rig *r, rig *bf, const char *yaml) {
+  rig_open(r, yaml);
+  rig_open(bf, yaml);
+  ms_engine_set_finder(bf->e, &brute_force, NULL);
+}
+
 /* Path @p p of the indexed engine and of its brute-force twin: money
  * balances in both, and they agree liquidation for liquidation and on every
  * summary column but the work counters (the twin checks every account). */
@@ -245,9 +252,7 @@ static void test_engine__index_agrees_with_brute_force(void **state) {
     char yaml[4096];
     random_scenario(yaml, sizeof yaml, trial);
     rig r, bf;
-    rig_open(&r, yaml);
-    rig_open(&bf, yaml);
-    ms_engine_set_finder(bf.e, &brute_force, NULL);
+    twin_open(&r, &bf, yaml);
     for (uint64_t p = 0; p < 6; p++) {
       ms_path_summary s1, s2;
       twin_path(&r, &bf, trial, p, yaml, &s1, &s2);
@@ -307,9 +312,7 @@ static void test_engine__adl_agrees_with_brute_force(void **state) {
              (unsigned long long)trial, trial % 2 ? "-4" : "4", trial % 2 ? "-0.06" : "0.06",
              trial % 3 ? "0.9" : "0.15", trial % 3 == 1 ? "partial" : "full");
     rig r, bf;
-    rig_open(&r, y);
-    rig_open(&bf, y);
-    ms_engine_set_finder(bf.e, &brute_force, NULL);
+    twin_open(&r, &bf, y);
     for (uint64_t p = 0; p < 4; p++) {
       ms_path_summary s1, s2;
       twin_path(&r, &bf, trial, p, y, &s1, &s2);
