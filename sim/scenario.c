@@ -599,7 +599,8 @@ static const ms_field liq_fields[] = {
     {.name = "shortfall", .kind = MS_F_ENUM, .offset = OFF(ms_liquidation_cfg, shortfall), .def = "adl",
      .names = shortfall_names,
      .doc = "bad debt beyond the fund: `socialize` pro rata over profitable accounts, or `adl` "
-            "(close the top-ranked opposite positions at the bankruptcy price)"},
+            "(close the top-ranked opposite positions at the bankruptcy price; units no opposite position takes go "
+            "to the market, their loss uncovered)"},
     {.name = "option_spread", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, option_spread),
      .def = "0.05", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
      .doc = "options are closed at model value x (1 + spread) when bought back, x (1 - spread) when sold"},
