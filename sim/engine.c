@@ -712,7 +712,10 @@ static ms_status act(ms_engine *e, int64_t id, int64_t seq, int64_t t, int in_bl
   if (unmatched > 0) {
     /* No opposite position left to take these units: they are sold to the
      * market at the fill after all, and their share of the bad debt is no
-     * one's (the fund is empty: ADL runs only beyond it). */
+     * one's (the fund is empty: ADL runs only beyond it). Touching the
+     * counterparties may have moved the account pool: x again. */
+    x = ms_accounts_touch(&e->acc, id);
+    if (!x) return MS_ERR_NOMEM;
     x->realized += s * unmatched * (pm - o.bankruptcy_price);
     e->sum->uncovered_loss += unmatched * fabs(o.bankruptcy_price - pm);
     r.adl_qty -= unmatched;
