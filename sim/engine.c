@@ -251,24 +251,25 @@ static inline void observe_exog(ms_engine *e, double lp) {
  * TWAP samples the mark at every tick; so do the tests' exact ticks, which
  * the other two loops must agree with bit for bit. */
 
-/* Ticks [k, n) of @p lp: the running extremes of the exogenous price up to
- * and including the first tick outside [xlo, xhi] or below xmin, whose index
- * is returned (n: none). Out of line on purpose: with no call inside, the
+/* Ticks [k, n) of @p lp: the running extremes of the exogenous price, and
+ * the lowest of these ticks in *run_min, up to and including the first tick
+ * outside [xlo, xhi] or below xmin, whose index is returned (n: none). Out of line on purpose: with no call inside, the
  * extremes stay in registers (the callers' loops make calls, and x86-64 has
  * no callee-saved floating-point registers). */
 __attribute__((noinline)) static int64_t scan_ticks(const double *lp, int64_t k, int64_t n, double xlo, double xhi,
-                                                    double xmin, extremes *ext) {
-  double mx = ext->mx, mn = ext->mn, dd = ext->dd;
+                                                    double xmin, extremes *ext, double *run_min) {
+  double mx = ext->mx, mn = ext->mn, dd = ext->dd, rmn = INFINITY;
   for (; k < n; k++) {
     double x = lp[k];
     if (x > mx) mx = x;
     else if (mx - x > dd) dd = mx - x;
-    if (x < mn) mn = x;
+    if (x < rmn) rmn = x;
     if (x < xlo || x > xhi || x < xmin) break;
   }
   ext->mx = mx;
-  ext->mn = mn;
+  ext->mn = rmn < mn ? rmn : mn;
   ext->dd = dd;
+  *run_min = rmn;
   return k;
 }
 
@@ -302,10 +303,13 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) 
   } else if (!ms_market_active(e->mk, t)) {
     double lo, hi;
     ms_oracle_band(e->orc, &lo, &hi);
-    k = scan_ticks(lp, 0, m, lo, hi, -INFINITY, &e->ext);
+    double run_min;
+    k = scan_ticks(lp, 0, m, lo, hi, -INFINITY, &e->ext, &run_min);
     int crossed = k < m;
     k += crossed;
-    if (e->ext.mn < e->lm_min) e->lm_min = e->ext.mn;
+    /* no impact: these ticks' marks are their exogenous prices (not the
+     * path's lowest exogenous price, which may have come with impact) */
+    if (run_min < e->lm_min) e->lm_min = run_min;
     e->lp = lp[k - 1];
     if (crossed) *st = ms_oracle_on_mark(e->orc, t + (k - 1) * step, e->lp, e->lp, e->q, &started);
   } else {
@@ -318,9 +322,12 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) 
       int64_t kend = k + MS_MARKET_CHUNK < m ? k + MS_MARKET_CHUNK : m;
       double ilo, ihi;
       ms_market_chunk_bounds(e->mk, a, &ilo, &ihi, &a);
-      const double xlo = lo - ilo, xhi = hi - ihi;
+      /* The thresholds are widened by w towards evaluating: x + imp and
+       * lo - ilo round differently, most of all across a power of two. */
+      const double w = 1e-12 * (1.0 + fabs(e->lp)), xlo = lo - ilo + w, xhi = hi - ihi - w;
       while (k < kend) {
-        k = scan_ticks(lp, k, kend, xlo, xhi, e->lm_min - ilo, &e->ext);
+        double run_min; /* unused: the low mark is tested through xmin */
+        k = scan_ticks(lp, k, kend, xlo, xhi, e->lm_min - ilo + w, &e->ext, &run_min);
         if (k == kend) break;
         int64_t tk = t + k * step;
         double x = lp[k++], lm = x + ms_market_impact_at(e->mk, tk);
