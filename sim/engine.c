@@ -34,6 +34,7 @@
 #include "marginsim/rng.h"
 
 #define TICK_BLOCK 512
+#define MAX_LOG_IMPACT 700.0 /* exp(700) ~ 1e304: beyond it prices overflow */
 
 typedef struct {
   double ratio; /* equity / maintenance at discovery */
@@ -85,6 +86,8 @@ struct ms_engine {
   int32_t liq_since_sample;
   double *fan_price, *fan_mark; /* the next path's fan samples (NULL: none) */
   int32_t *fan_regime;
+  const char *why;              /* what failed, when a path stops on bad input */
+  int64_t why_t;                /* and when (ms) */
   int no_parking;               /* tests: re-examine skipped liquidations every block */
   int exact_ticks;              /* tests: the mark at every tick, no bounds */
   int64_t exp_pos;              /* next entry of the book's expiry list */
@@ -600,6 +603,12 @@ static void book_money(ms_engine *e, double penalty, double keeper, double bad, 
 static ms_status after_fill(ms_engine *e, int64_t t, double flow) {
   ms_market_fill(e->mk, t, flow);
   double imp = ms_market_impact(e->mk);
+  if (!(fabs(imp) < MAX_LOG_IMPACT)) { /* every later number would be inf or NaN */
+    e->why = "the liquidation flow's impact drove the mark price out of the range of numbers: "
+             "market.impact.depth";
+    e->why_t = t;
+    return MS_ERR_INPUT;
+  }
   observe_mark(e, e->lp + imp, imp);
   int started;
   return ms_oracle_on_mark(e->orc, t, e->lp + imp, e->lp, e->q, &started);
@@ -811,6 +820,7 @@ static ms_status path_start(ms_engine *e, uint64_t path, ms_path_summary *out, m
   ms_keeper_start(e->kp, cfg->seed, path);
   e->tick_pos = e->tick_n = 0;
   e->nrec = 0;
+  e->why = NULL;
   e->path = path;
   e->E = e->book->entry;
   e->fund = cfg->liquidation.insurance_fund;
@@ -933,6 +943,9 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
                           (unsigned long long)path, ev.kind);
     }
   }
+  if (s && e->why)
+    return ms_error_set(err, s, "path %llu at t = %.3f s: %s (%g USD per 1%%) is far too small for this book",
+                        (unsigned long long)path, (double)e->why_t / 1000.0, e->why, cfg->market.impact.depth);
   if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, ms_strerror(s));
 
   ms_pricepath_tally tally;

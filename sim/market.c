@@ -101,7 +101,7 @@ void ms_market_fill(ms_market *m, int64_t t, double signed_notional) {
   m->q0 = q;
   m->imp0 = imp;
   if (imp == 0.0) m->t_zero = t;
-  else if (m->half_life <= 0) m->t_zero = INT64_MAX;
+  else if (m->half_life <= 0 || !isfinite(imp)) m->t_zero = INT64_MAX;
   else {
     /* |imp| 2^(-dt / ihl) < floor once dt >= ihl log2(|imp| / floor); with
      * |imp| / floor < 2^x (x = 1 + its binary exponent; the ratio is >= 1),

@@ -133,6 +133,11 @@ static void test_market__none_never_moves(void **state) {
   assert_true(ms_market_impact(m) == 0.0 && ms_market_impact_at(m, 2000) == 0.0);
   assert_false(ms_market_active(m, 1000));
   close_market(m, cfg);
+  /* an infinite flow (the engine stops the path on it) must not wrap the floor's time bound */
+  m = open_market("{model: linear, depth: 1, half_life: 10m}", &cfg);
+  ms_market_fill(m, 1000, INFINITY);
+  assert_true(isinf(ms_market_impact(m)) && ms_market_active(m, 2000));
+  close_market(m, cfg);
 }
 
 int main(void) {

@@ -363,6 +363,20 @@ class CliTest(unittest.TestCase):
             self.assertIn(msg, p.stderr, args)
         self.assertEqual(self.listing(), ["small.yaml"])
 
+    def test_runaway_impact_is_an_error_not_inf(self):
+        # a depth far too small for the book: the mark would overflow; exit 2, a message naming the key, no file
+        scen = os.path.join(self.dir, "runaway.yaml")
+        with open(scen, "w") as f:
+            f.write("horizon: 6h\nmarket: {initial_price: 1000, impact: {model: linear, depth: 1e3, half_life: 30s},\n"
+                    "  regimes: [{vol: 0.05, jumps: {rate: 60/h, mean: 0, sd: 0.04}}]}\n"
+                    "book: {accounts: 2000, long_fraction: 0, leverage: {dist: uniform, min: 2, max: 20}}\n"
+                    "liquidation: {mode: partial}\n")
+        out = os.path.join(self.dir, "runaway.h5")
+        p = run("run", scen, "-n", "4", "-q", "-o", out)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("market.impact.depth (1000 USD per 1%) is far too small for this book", p.stderr)
+        self.assertFalse(os.path.exists(out))
+
     def test_output_option_without_a_file_name(self):
         # "-o -q": the file name was forgotten; nothing may be written, least of all a file called -q
         p = run("run", self.scen, "-n", "2", "-o", "-q", cwd=self.dir)
