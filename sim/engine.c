@@ -17,6 +17,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,8 +87,7 @@ struct ms_engine {
   int32_t liq_since_sample;
   double *fan_price, *fan_mark; /* the next path's fan samples (NULL: none) */
   int32_t *fan_regime;
-  const char *why;              /* what failed, when a path stops on bad input */
-  int64_t why_t;                /* and when (ms) */
+  char why[240];                /* what failed, when a path stops on bad input ("": nothing) */
   int no_parking;               /* tests: re-examine skipped liquidations every block */
   int exact_ticks;              /* tests: the mark at every tick, no bounds */
   int64_t exp_pos;              /* next entry of the book's expiry list */
@@ -241,24 +241,12 @@ static inline void observe_exog(ms_engine *e, double lp) {
   if (lp < e->ext.mn) e->ext.mn = lp;
 }
 
-/* Consume up to @p count ticks starting at time @p t; returns how many. A
- * tick that starts an oracle round ends the run: the round may schedule an
- * event before the next tick.
- *
- * Three loops. No flow to decay, no TWAP: the mark is the exogenous price
- * and the oracle's deviation band is two numbers. Flow decaying, no TWAP:
- * the same loop in chunks of MS_MARKET_CHUNK ticks, over which the impact
- * stays within bounds [ilo, ihi] (it decays monotonically); the band and
- * the lowest mark can only be crossed where the exogenous price alone comes
- * within those bounds of them, and only there is the impact evaluated. A
- * TWAP samples the mark at every tick; so do the tests' exact ticks, which
- * the other two loops must agree with bit for bit. */
-
 /* Ticks [k, n) of @p lp: the running extremes of the exogenous price, and
  * the lowest of these ticks in *run_min, up to and including the first tick
- * outside [xlo, xhi] or below xmin, whose index is returned (n: none). Out of line on purpose: with no call inside, the
- * extremes stay in registers (the callers' loops make calls, and x86-64 has
- * no callee-saved floating-point registers). */
+ * outside [xlo, xhi] or below xmin, whose index is returned (n: none). Out
+ * of line on purpose: with no call inside, the extremes stay in registers
+ * (the callers' loops make calls, and x86-64 has no callee-saved
+ * floating-point registers). */
 __attribute__((noinline)) static int64_t scan_ticks(const double *lp, int64_t k, int64_t n, double xlo, double xhi,
                                                     double xmin, extremes *ext, double *run_min) {
   double mx = ext->mx, mn = ext->mn, dd = ext->dd, rmn = INFINITY;
@@ -276,6 +264,18 @@ __attribute__((noinline)) static int64_t scan_ticks(const double *lp, int64_t k,
   return k;
 }
 
+/* Consume up to @p count ticks starting at time @p t; returns how many. A
+ * tick that starts an oracle round ends the run: the round may schedule an
+ * event before the next tick.
+ *
+ * Three loops. No flow to decay, no TWAP: the mark is the exogenous price
+ * and the oracle's deviation band is two numbers. Flow decaying, no TWAP:
+ * the same loop in chunks of MS_MARKET_CHUNK ticks, over which the impact
+ * stays within bounds [ilo, ihi] (it decays monotonically); the band and
+ * the lowest mark can only be crossed where the exogenous price alone comes
+ * within those bounds of them, and only there is the impact evaluated. A
+ * TWAP samples the mark at every tick; so do the tests' exact ticks, which
+ * the other two loops must agree with bit for bit. */
 static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) {
   if (e->tick_pos == e->tick_n) {
     e->tick_n = ms_pricepath_fill(e->pp, t, TICK_BLOCK, e->ticks);
@@ -604,9 +604,10 @@ static ms_status after_fill(ms_engine *e, int64_t t, double flow) {
   ms_market_fill(e->mk, t, flow);
   double imp = ms_market_impact(e->mk);
   if (!(fabs(imp) < MAX_LOG_IMPACT)) { /* every later number would be inf or NaN */
-    e->why = "the liquidation flow's impact drove the mark price out of the range of numbers: "
-             "market.impact.depth";
-    e->why_t = t;
+    snprintf(e->why, sizeof e->why,
+             "at t = %.3f s the liquidation flow's impact drove the mark price out of the range of numbers: "
+             "market.impact.depth (%g USD per 1%%) is far too small for this book",
+             (double)t / 1000.0, e->cfg->market.impact.depth);
     return MS_ERR_INPUT;
   }
   observe_mark(e, e->lp + imp, imp);
@@ -820,7 +821,7 @@ static ms_status path_start(ms_engine *e, uint64_t path, ms_path_summary *out, m
   ms_keeper_start(e->kp, cfg->seed, path);
   e->tick_pos = e->tick_n = 0;
   e->nrec = 0;
-  e->why = NULL;
+  e->why[0] = '\0';
   e->path = path;
   e->E = e->book->entry;
   e->fund = cfg->liquidation.insurance_fund;
@@ -943,10 +944,7 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
                           (unsigned long long)path, ev.kind);
     }
   }
-  if (s && e->why)
-    return ms_error_set(err, s, "path %llu at t = %.3f s: %s (%g USD per 1%%) is far too small for this book",
-                        (unsigned long long)path, (double)e->why_t / 1000.0, e->why, cfg->market.impact.depth);
-  if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, ms_strerror(s));
+  if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, e->why[0] ? e->why : ms_strerror(s));
 
   ms_pricepath_tally tally;
   ms_pricepath_tally_at(e->pp, cfg->horizon, &tally);

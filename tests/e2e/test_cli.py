@@ -5,21 +5,18 @@ MS_SOURCE_DIR to the source tree. Each test provokes one behaviour a user
 relies on: the documented file layout, exit codes, no file after bad input,
 failure or interruption, and the resolved configuration round trip.
 """
+import math
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
-
-import math
 
 import h5py
 import numpy as np
 
-BIN = os.environ["MARGINSIM"]
-SRC = os.environ["MS_SOURCE_DIR"]
+from e2e import BIN, SRC, Z95, DirTest, run
 
 SMALL = """\
 name: small
@@ -66,7 +63,6 @@ output:
   liquidations: true
 """
 
-Z95 = 1.959963984540054
 Z99 = 2.326347874040841
 
 
@@ -81,23 +77,8 @@ def bs(S, K, T, vol, call):
     return S * N(d1) - K * N(d2) if call else K * N(-d2) - S * N(-d1)
 
 
-def run(*args, **kw):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, **kw)
-
-
-class CliTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="ms_e2e_")
-        self.dir = self.tmp.name
-        self.scen = os.path.join(self.dir, "small.yaml")
-        with open(self.scen, "w") as f:
-            f.write(SMALL)
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def listing(self):
-        return sorted(os.listdir(self.dir))
+class CliTest(DirTest):
+    SCENARIO = SMALL
 
     def test_run_writes_documented_layout(self):
         out = os.path.join(self.dir, "r.h5")
@@ -374,6 +355,7 @@ class CliTest(unittest.TestCase):
         out = os.path.join(self.dir, "runaway.h5")
         p = run("run", scen, "-n", "4", "-q", "-o", out)
         self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertRegex(p.stderr, r"path \d+: at t = [0-9.]+ s the liquidation flow's impact drove the mark price")
         self.assertIn("market.impact.depth (1000 USD per 1%) is far too small for this book", p.stderr)
         self.assertFalse(os.path.exists(out))
 

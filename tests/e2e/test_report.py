@@ -21,16 +21,11 @@ import zlib
 
 import h5py
 
-BIN = os.environ.get("MARGINSIM", "marginsim")
-SRC = os.environ.get("MS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+from e2e import SRC, Z95, run
+
 QUICK = os.path.join(SRC, "scenarios", "quickstart.yaml")
 REPORT = os.path.join(SRC, "analysis", "report.py")
 COMPARE = os.path.join(SRC, "analysis", "compare.py")
-Z95 = 1.959963984540054
-
-
-def run(*args):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
 def py(script, *args):

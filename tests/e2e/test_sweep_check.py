@@ -11,17 +11,13 @@ with numpy and the textbook formulas, not copied from the program.
 """
 import math
 import os
-import subprocess
-import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
 import h5py
 import numpy as np
 
-BIN = os.environ["MARGINSIM"]
-SRC = os.environ["MS_SOURCE_DIR"]
-Z95 = 1.959963984540054
+from e2e import SRC, Z95, DirTest, run
 
 SMALL = """\
 name: small
@@ -45,10 +41,6 @@ output:
 """
 
 
-def run(*args):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
-
-
 def wilson(k, n, z):
     p = k / n
     d = 1 + z * z / n
@@ -69,19 +61,9 @@ def z_of(conf):
     return (lo + hi) / 2
 
 
-class SweepTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="ms_sweep_")
-        self.dir = self.tmp.name
-        self.scen = os.path.join(self.dir, "small.yaml")
-        with open(self.scen, "w") as f:
-            f.write(SMALL)
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
+class SweepTest(DirTest):
+    SCENARIO = SMALL
+    PREFIX = "ms_sweep_"
 
     def test_cell_equals_standalone_run(self):
         out = self.path("s.h5")
@@ -242,13 +224,8 @@ assertions:
 """
 
 
-class CheckTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="ms_check_")
-        self.dir = self.tmp.name
-
-    def tearDown(self):
-        self.tmp.cleanup()
+class CheckTest(DirTest):
+    PREFIX = "ms_check_"
 
     def write(self, name, text):
         p = os.path.join(self.dir, name)

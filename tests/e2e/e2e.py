@@ -1,0 +1,41 @@
+"""What the end-to-end tests share: the binary and source tree (from the
+environment ctest sets), running the CLI, and a test case with its own
+temporary directory holding a scenario.
+"""
+import os
+import subprocess
+import tempfile
+import unittest
+
+BIN = os.environ.get("MARGINSIM", "marginsim")
+SRC = os.environ.get("MS_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+Z95 = 1.959963984540054  # normal quantile at 0.975
+
+
+def run(*args, **kw):
+    """Run the CLI with no standard input; output captured as text."""
+    return subprocess.run([BIN, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, **kw)
+
+
+class DirTest(unittest.TestCase):
+    """A fresh temporary directory per test; SCENARIO (if set) written to small.yaml in it as self.scen."""
+
+    SCENARIO = None
+    PREFIX = "ms_e2e_"
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix=self.PREFIX)
+        self.dir = self.tmp.name
+        if self.SCENARIO is not None:
+            self.scen = self.path("small.yaml")
+            with open(self.scen, "w") as f:
+                f.write(self.SCENARIO)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def listing(self):
+        return sorted(os.listdir(self.dir))
