@@ -16,12 +16,11 @@
 #include <stdlib.h>
 
 #define IMPACT_FLOOR 1e-12
-/* Relative widening of the bounds: exp2 is monotone only to within an ulp. */
+/* Relative widening of the chunk bounds: their factors and the products round. */
 #define BOUND_SLACK 1e-9
 
 struct ms_market {
   int model;         /* ms_impact_model */
-  double depth;      /* USD per 1% */
   double half_life;  /* ms; 0 = no decay */
   double ihalf_life; /* ms: the impact's half-life (the same, or twice it for the sqrt law) */
   double inv_hl, inv_ihl, inv_depth; /* reciprocals: fills are frequent in a cascade */
@@ -37,12 +36,11 @@ ms_status ms_market_new(ms_market **out, const ms_config *cfg, ms_error *err) {
   ms_market *m = calloc(1, sizeof *m);
   if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   m->model = cfg->market.impact.model;
-  m->depth = cfg->market.impact.depth;
   m->half_life = (double)cfg->market.impact.half_life;
   m->ihalf_life = m->model == MS_IMPACT_SQRT ? 2.0 * m->half_life : m->half_life;
   m->inv_hl = m->half_life > 0 ? 1.0 / m->half_life : 0.0;
   m->inv_ihl = m->half_life > 0 ? 1.0 / m->ihalf_life : 0.0;
-  m->inv_depth = m->depth > 0 ? 1.0 / m->depth : 0.0;
+  m->inv_depth = cfg->market.impact.depth > 0 ? 1.0 / cfg->market.impact.depth : 0.0;
   m->chunk_last = exp2(-(double)((MS_MARKET_CHUNK - 1) * cfg->step) * m->inv_ihl);
   m->chunk_next = exp2(-(double)(MS_MARKET_CHUNK * cfg->step) * m->inv_ihl);
   ms_market_reset(m);

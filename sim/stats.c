@@ -287,7 +287,7 @@ ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_
     int32_t gen = 0;
     if (r[i].induced) {
       size_t lo;
-      if (seen_from == b && r[i].obs_time >= seen_obs && seen_lo <= i) {
+      if (seen_from == b && r[i].obs_time >= seen_obs) {
         lo = seen_lo;
         while (lo < i && r[lo].time <= r[i].obs_time) lo++;
       } else {
