@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _python import attr, file_kind, get_group, group_seed  # noqa: E402
 
 Z95 = 1.959963984540054
-COLUMNS = ("liquidations", "liquidated_notional", "induced_liquidations", "bad_debt", "insurance_min",
+COLUMNS = ("liquidations", "liquidated_notional", "impact_triggered_liquidations", "bad_debt", "insurance_min",
            "socialized_loss", "adl_notional", "adl_loss", "uncovered_loss", "largest_cascade_notional",
            "largest_cascade_liquidations",
            "amplification")

@@ -456,7 +456,7 @@ def run_figures(figs, g, prefix, section, title):
         L = g["liquidations"][:]
         times = L["time"] / 1000.0
         w_n, w_x = np.ones(len(L)), L["notional"].astype(float)
-        induced = L["induced"] != 0 if "induced" in L.dtype.names else None
+        induced = L["impact_triggered"] != 0 if "impact_triggered" in L.dtype.names else None
         src = f"from /liquidations (every liquidation of all {npaths} paths)"
         base = npaths
     elif "cascades" in g:
@@ -464,7 +464,7 @@ def run_figures(figs, g, prefix, section, title):
         times = C["start"].astype(float)
         w_n, w_x = C["liquidations"].astype(float), C["notional"].astype(float)
         induced = None
-        w_ind = C["induced"].astype(float) if "induced" in C.dtype.names else None
+        w_ind = C["impact_triggered"].astype(float) if "impact_triggered" in C.dtype.names else None
         src = (f"from /cascades (all {npaths} paths; each cascade's liquidations and notional placed "
                f"at its start time)")
         base = npaths
@@ -499,13 +499,13 @@ def run_figures(figs, g, prefix, section, title):
                 ci = np.histogram(times[induced], edges, weights=w_n[induced])[0] / base
                 axes[0].bar(x, cnt - ci, width, align="edge", color="#fc9272", label="direct (oracle move)")
                 axes[0].bar(x, ci, width, bottom=cnt - ci, align="edge", color="#cb181d",
-                            label="induced (by liquidation impact)")
+                            label="impact-triggered (earlier or only because of impact)")
                 axes[0].legend(loc="upper left")
             elif src.startswith("from /cascades") and w_ind is not None:
                 ci = np.histogram(times, edges, weights=w_ind)[0] / base
                 axes[0].bar(x, cnt - ci, width, align="edge", color="#fc9272", label="direct (oracle move)")
                 axes[0].bar(x, ci, width, bottom=cnt - ci, align="edge", color="#cb181d",
-                            label="induced (by liquidation impact)")
+                            label="impact-triggered (earlier or only because of impact)")
                 axes[0].legend(loc="upper left")
             else:
                 axes[0].bar(x, cnt, width, align="edge", color="#cb181d")
@@ -1001,7 +1001,7 @@ def _prov_table(f, result):
 
 
 RUN_HEADLINE = ("insolvency.probability", "bad_debt_any.probability", "bad_debt.mean", "bad_debt.q99",
-                "bad_debt.es99", "liquidations.mean", "liquidated_notional.mean", "induced_liquidations.mean",
+                "bad_debt.es99", "liquidations.mean", "liquidated_notional.mean", "impact_triggered_liquidations.mean",
                 "largest_cascade_notional.q99", "amplification.mean", "insurance_min.mean")
 
 

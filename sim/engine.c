@@ -584,11 +584,11 @@ static ms_status shortfall(ms_engine *e, double residual, int use_adl, int side,
 
 /* Book the money of a liquidation. */
 static void book_money(ms_engine *e, double penalty, double keeper, double bad, double fund_paid,
-                       double fund_fee, double notional, int full, int induced, int64_t t) {
+                       double fund_fee, double notional, int full, int impact_triggered, int64_t t) {
   ms_path_summary *sm = e->sum;
   sm->liquidations++;
   sm->partial_liquidations += !full;
-  sm->induced_liquidations += induced;
+  sm->impact_triggered_liquidations += impact_triggered;
   sm->liquidated_notional += notional;
   if (isnan(sm->first_liquidation_time)) sm->first_liquidation_time = (double)t / 1000.0;
   sm->penalties += penalty;
@@ -625,11 +625,11 @@ static ms_status act_options(ms_engine *e, int64_t id, ms_acct *x, int64_t t, co
   ms_liq_compute_pos(&e->cfg->liquidation, e->mg, &p, e->E, &fill, &orc, e->fund,
                      e->cfg->market.impact.options, &o);
   ms_view ex = {op->exog, t, po_pr->vol};
-  int induced = !(ms_margin_pos_surplus(e->mg, &p, e->E, &ex) < 0);
+  int impact_triggered = !(ms_margin_pos_surplus(e->mg, &p, e->E, &ex) < 0);
   ms_liq_record r = {.path = e->path, .time = t, .obs_time = op->t_obs, .account = id, .side = 0,
                      .full = o.full, .oracle_price = po_pr->P, .exog_oracle_price = op->exog,
                      .mark_price = fill.P, .qty = o.perp_closed + o.opt_closed, .notional = o.notional,
-                     .bad_debt = o.bad_debt, .penalty = o.penalty, .induced = induced,
+                     .bad_debt = o.bad_debt, .penalty = o.penalty, .impact_triggered = impact_triggered,
                      .delay = (double)(t - x->discovered) / 1000.0};
   x->realized += o.realized;
   ms_accounts_set_collateral(&e->acc, x, o.new_cash);
@@ -643,7 +643,7 @@ static ms_status act_options(ms_engine *e, int64_t id, ms_acct *x, int64_t t, co
     k++;
   }
   e->sum->options_liquidated_notional += o.opt_notional;
-  book_money(e, o.penalty, o.keeper_reward, o.bad_debt, o.fund_paid, o.fund_fee, o.notional, o.full, induced, t);
+  book_money(e, o.penalty, o.keeper_reward, o.bad_debt, o.fund_paid, o.fund_fee, o.notional, o.full, impact_triggered, t);
   ms_status st = MS_OK;
   if (o.full) settle_closed(e, x, 1);
   else {
@@ -711,7 +711,7 @@ static ms_status act(ms_engine *e, int64_t id, int64_t seq, int64_t t, int in_bl
                      .exog_oracle_price = op->exog, .mark_price = pm, .qty = o.close_qty,
                      .notional = o.notional, .bad_debt = o.bad_debt, .penalty = o.penalty,
                      .adl_qty = o.adl_qty, .delay = (double)(t - x->discovered) / 1000.0};
-  r.induced = !ms_margin_eligible(e->mg, C, q, e->E, op->exog);
+  r.impact_triggered = !ms_margin_eligible(e->mg, C, q, e->E, op->exog);
 
   /* the account */
   x->realized += o.realized;
@@ -721,7 +721,7 @@ static ms_status act(ms_engine *e, int64_t id, int64_t seq, int64_t t, int in_bl
   ms_status st = MS_OK;
   if (o.full) settle_closed(e, x, 0);
   else st = reopen(e, x, id, t);
-  book_money(e, o.penalty, o.keeper_reward, o.bad_debt, o.fund_paid, o.fund_fee, o.notional, o.full, r.induced, t);
+  book_money(e, o.penalty, o.keeper_reward, o.bad_debt, o.fund_paid, o.fund_fee, o.notional, o.full, r.impact_triggered, t);
   int others_changed = 0;
   double unmatched = 0.0;
   if (!st) st = shortfall(e, o.residual, e->cfg->liquidation.shortfall == MS_SHORTFALL_ADL, side, o.adl_qty,
@@ -962,7 +962,8 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
   out->max_impact = expm1(e->imp_max);
   out->oracle_publishes = ms_oracle_publishes(e->orc);
   out->insurance_end = e->fund;
-  out->amplification = NAN;
+  out->amplification = NAN; /* the driver fills the twin's columns and this */
+  out->liquidated_notional_no_impact = out->bad_debt_no_impact = NAN;
   out->bs_evaluations = ms_margin_bs_count(e->mg) - e->bs_at_start;
   /* Accounts still waiting for a keeper: their losses are real but unbooked. */
   for (size_t i = 0; i < e->acc.n; i++) {

@@ -457,7 +457,7 @@ static hid_t cascade_type(void) {
   H5Tinsert(t, "start", HOFFSET(ms_cascade_record, start), H5T_NATIVE_DOUBLE);
   H5Tinsert(t, "end", HOFFSET(ms_cascade_record, end), H5T_NATIVE_DOUBLE);
   H5Tinsert(t, "liquidations", HOFFSET(ms_cascade_record, liquidations), H5T_NATIVE_INT64);
-  H5Tinsert(t, "induced", HOFFSET(ms_cascade_record, induced), H5T_NATIVE_INT64);
+  H5Tinsert(t, "impact_triggered", HOFFSET(ms_cascade_record, impact_triggered), H5T_NATIVE_INT64);
   H5Tinsert(t, "notional", HOFFSET(ms_cascade_record, notional), H5T_NATIVE_DOUBLE);
   H5Tinsert(t, "bad_debt", HOFFSET(ms_cascade_record, bad_debt), H5T_NATIVE_DOUBLE);
   H5Tinsert(t, "depth", HOFFSET(ms_cascade_record, depth), H5T_NATIVE_INT64);
@@ -471,7 +471,7 @@ static hid_t liquidation_type(void) {
   H5Tinsert(t, "obs_time", HOFFSET(ms_liq_record, obs_time), H5T_NATIVE_INT64);
   H5Tinsert(t, "account", HOFFSET(ms_liq_record, account), H5T_NATIVE_INT64);
   H5Tinsert(t, "side", HOFFSET(ms_liq_record, side), H5T_NATIVE_INT32);
-  H5Tinsert(t, "induced", HOFFSET(ms_liq_record, induced), H5T_NATIVE_INT32);
+  H5Tinsert(t, "impact_triggered", HOFFSET(ms_liq_record, impact_triggered), H5T_NATIVE_INT32);
   H5Tinsert(t, "full", HOFFSET(ms_liq_record, full), H5T_NATIVE_INT32);
   H5Tinsert(t, "generation", HOFFSET(ms_liq_record, generation), H5T_NATIVE_INT32);
   H5Tinsert(t, "cascade", HOFFSET(ms_liq_record, cascade), H5T_NATIVE_INT64);
@@ -502,7 +502,7 @@ static ms_status create_records(ms_h5out *h, h5run *r, ms_error *err) {
   r->cas_ds = create_extendible(r, "cascades", r->cas_type);
   if (r->cas_ds < 0) return h5fail(h, err, "create /cascades");
   attr_str(r->cas_ds, "meaning", "one row per cascade: liquidations of a path no more than "
-                                  "stats.cascade_gap apart; start/end in s; depth = generations of induced liquidations");
+                                  "stats.cascade_gap apart; start/end in s; depth = generations of impact_triggered liquidations");
   if (r->cfg->output.liquidations) {
     r->liq_type = liquidation_type();
     r->liq_ds = create_extendible(r, "liquidations", r->liq_type);
@@ -692,6 +692,48 @@ static int write_table(hid_t loc, const char *name, hid_t type, int rank, const 
   "distribution-free 95% intervals, es99 = mean of the largest 1%"
 #define PROBS_MEANING "k of n paths; p = k/n with a Wilson 95% interval [lo, hi]"
 
+/* /stats/feedback row in the file. */
+typedef struct {
+  char statistic[STAT_NAME];
+  int64_t n;
+  double with_impact, no_impact, diff, lo, hi;
+} feedback_rec;
+
+#define FEEDBACK_MEANING                                                                                  \
+  "what the feedback loop causes: per path, the run's value minus its no-feedback twin's (the same path, " \
+  "book and draws with market.impact.model none); means with and without, the mean difference and its "   \
+  "95% interval [lo, hi]"
+
+static ms_status write_feedback(ms_h5out *h, hid_t g, const ms_stats *st, int ncells, int by_cell, ms_error *err) {
+  int nf = st[0].nfeedback;
+  feedback_rec *f = calloc((size_t)(ncells * nf), sizeof *f);
+  if (!f) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  for (int c = 0; c < ncells; c++)
+    for (int i = 0; i < nf && i < st[c].nfeedback; i++) {
+      const ms_diff_row *d = &st[c].feedback[i];
+      feedback_rec *r = &f[c * nf + i];
+      *r = (feedback_rec){.n = d->n, .with_impact = d->other, .no_impact = d->baseline, .diff = d->diff,
+                          .lo = d->lo, .hi = d->hi};
+      snprintf(r->statistic, STAT_NAME, "%s", d->name);
+    }
+  hid_t s64 = str_type(STAT_NAME), t = H5Tcreate(H5T_COMPOUND, sizeof(feedback_rec));
+  H5Tinsert(t, "statistic", offsetof(feedback_rec, statistic), s64);
+  H5Tinsert(t, "n", offsetof(feedback_rec, n), H5T_NATIVE_INT64);
+  H5Tinsert(t, "with_impact", offsetof(feedback_rec, with_impact), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "no_impact", offsetof(feedback_rec, no_impact), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "diff", offsetof(feedback_rec, diff), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "lo", offsetof(feedback_rec, lo), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "hi", offsetof(feedback_rec, hi), H5T_NATIVE_DOUBLE);
+  hsize_t d[2] = {(hsize_t)ncells, (hsize_t)nf};
+  if (!by_cell) d[0] = (hsize_t)nf;
+  ms_status s = write_table(g, "feedback", t, by_cell ? 2 : 1, d, f, FEEDBACK_MEANING)
+                    ? h5fail(h, err, "write stats/feedback") : MS_OK;
+  H5Tclose(t);
+  H5Tclose(s64);
+  free(f);
+  return s;
+}
+
 /* /stats of one ms_stats, or of @p ncells of them as (cell, row) tables. */
 static ms_status write_stats_at(ms_h5out *h, hid_t loc, const ms_stats *st, int ncells, int by_cell, ms_error *err) {
   hid_t g = H5Gcreate2(loc, "stats", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -714,6 +756,7 @@ static ms_status write_stats_at(ms_h5out *h, hid_t loc, const ms_stats *st, int 
   if (!s && write_table(g, "summary", t, rank, d1, recs, STATS_MEANING)) s = h5fail(h, err, "write stats/summary");
   if (!s && write_table(g, "probabilities", pt, rank, d2, prs, PROBS_MEANING))
     s = h5fail(h, err, "write stats/probabilities");
+  if (!s && st[0].nfeedback > 0) s = write_feedback(h, g, st, ncells, by_cell, err);
   free(recs);
   free(prs);
   H5Tclose(t);

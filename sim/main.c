@@ -193,12 +193,14 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
     print_stat(st, name, label, 1.0 / 3600.0);
   }
   print_stat(st, "liquidations", "liquidations", 1.0);
-  print_stat(st, "induced_liquidations", "induced liquidations", 1.0);
+  print_stat(st, "impact_triggered_liquidations", "impact-triggered liquidations", 1.0);
   print_stat(st, "liquidated_notional", "liquidated notional (USD M)", 1e-6);
   print_stat(st, "largest_cascade_liquidations", "largest cascade: liquidations", 1.0);
   print_stat(st, "largest_cascade_notional", "largest cascade: USD M", 1e-6);
   print_stat(st, "largest_cascade_depth", "largest cascade: generations", 1.0);
-  print_stat(st, "amplification", "amplification", 1.0);
+  print_stat(st, "liquidations_no_impact", "liquidations, no feedback", 1.0);
+  print_stat(st, "liquidated_notional_no_impact", "liq. notional, no feedback (USD M)", 1e-6);
+  print_stat(st, "amplification", "amplification (vs no feedback)", 1.0);
   print_stat(st, "bad_debt", "bad debt (USD)", 1.0);
   print_stat(st, "pending_bad_debt", "unbooked bad debt at end (USD)", 1.0);
   print_stat(st, "insurance_min", "insurance fund low (USD)", 1.0);
@@ -211,6 +213,16 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
   }
   if (cfg->margin.model == MS_MARGIN_DYNAMIC) print_stat(st, "max_margin_ratio", "highest margin ratio (%)", 100.0);
   print_stat(st, "uncovered_loss", "uncovered loss (USD)", 1.0);
+  if (st->nfeedback > 0) {
+    printf("\n  %-30s %12s  %-26s %12s %12s\n", "caused by the feedback loop", "mean", "95% CI", "with",
+           "without");
+    for (int i = 0; i < st->nfeedback; i++) {
+      const ms_diff_row *d = &st->feedback[i];
+      char ci[64];
+      snprintf(ci, sizeof ci, "[%.6g, %.6g]", d->lo, d->hi);
+      printf("  %-30s %12.6g  %-26s %12.6g %12.6g\n", d->name, d->diff, ci, d->other, d->baseline);
+    }
+  }
   printf("\n  %-30s %12s  %-26s\n", "probability", "estimate", "Wilson 95% CI");
   for (int i = 0; i < st->nprob; i++) {
     const ms_prob_row *p = &st->probs[i];

@@ -54,6 +54,7 @@ typedef struct {
   const char *parent, *leaf;/* its group (ms_h5out_add_run); leaf NULL: the root */
   const char *const *attrs; /* extra string attributes of the group */
   int timeseries, book;     /* write /timeseries, /book */
+  int hidden;               /* a no-feedback twin: no group of its own, its results go to its cell's rows */
 } cell_spec;
 
 /* One cell's state. */
@@ -72,12 +73,18 @@ typedef struct {
   int64_t fan_len, fanned;  /* samples per path; paths sampled (the first ones) */
   path_slot *slots;         /* per path of a batch */
   int tape_mode;            /* MS_TAPE_*: record, replay or generate its paths */
+  int twin;                 /* the cell of its no-feedback twin; -1: none (then, with
+                               stats.counterfactual, the cell has no impact and is its own twin) */
 } cell_state;
 
 /* The whole plan: cells, threads, tapes, per-path status of a batch. */
 typedef struct {
   int ncells, nthreads;
+  int nvisible;             /* the cells asked for; their twins follow them in cells[] */
   cell_state *cells;
+  cell_spec *twin_spec;     /* [ncells - nvisible] */
+  ms_config *twin_cfg;      /* [ncells - nvisible] */
+  char (*twin_label)[320];  /* [ncells - nvisible] */
   int *order;               /* cells in the order a path runs them: tape classes together */
   int64_t paths, batch;
   ms_pricetape **tapes;     /* per thread; NULL when no cell replays */
@@ -109,6 +116,9 @@ static void plan_free(run_plan *pl) {
   if (pl->tapes)
     for (int i = 0; i < pl->nthreads; i++) ms_pricetape_free(pl->tapes[i]);
   free(pl->cells);
+  free(pl->twin_spec);
+  free(pl->twin_cfg);
+  free(pl->twin_label);
   free(pl->order);
   free(pl->tapes);
   free(pl->st);
@@ -214,10 +224,30 @@ static ms_status plan_tapes(run_plan *pl, ms_error *err) {
   return MS_OK;
 }
 
+/* Whether @p cfg's paths run a no-feedback twin beside them. */
+static int needs_twin(const ms_config *cfg) {
+  return cfg->stats.counterfactual && cfg->market.impact.model != MS_IMPACT_NONE;
+}
+
+/* The twin of @p spec: the same configuration with market.impact.model none,
+ * as `--set market.impact.model=none` would give (the impact's other keys
+ * then play no part), writing nothing of its own. */
+static void twin_of(const cell_spec *spec, ms_config *cfg, cell_spec *tw, char *label, size_t len) {
+  *cfg = *spec->cfg; /* a shallow copy: it owns nothing, and is never ms_config_free'd */
+  cfg->market.impact.model = MS_IMPACT_NONE;
+  cfg->output.liquidations = 0;
+  if (spec->label) snprintf(label, len, "%s, its no-feedback twin", spec->label);
+  else snprintf(label, len, "the no-feedback twin (market.impact.model none)");
+  *tw = (cell_spec){.cfg = cfg, .label = label, .hidden = 1};
+}
+
 static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int nthreads, ms_error *err) {
   memset(pl, 0, sizeof *pl);
   if (ncells < 1) return ms_error_set(err, MS_ERR_INTERNAL, "no cells");
-  pl->ncells = ncells;
+  int ntwins = 0;
+  for (int c = 0; c < ncells; c++) ntwins += needs_twin(spec[c].cfg);
+  pl->nvisible = ncells;
+  pl->ncells = ncells + ntwins;
   pl->nthreads = nthreads;
   pl->paths = spec[0].cfg->paths;
   pl->batch = pl->paths;
@@ -228,14 +258,27 @@ static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int 
                           "(they are paired path by path)", spec[c].label ? spec[c].label : "cell");
     if (spec[c].cfg->output.chunk_paths < pl->batch) pl->batch = spec[c].cfg->output.chunk_paths;
   }
-  pl->cells = calloc((size_t)ncells, sizeof *pl->cells);
+  pl->cells = calloc((size_t)pl->ncells, sizeof *pl->cells);
+  pl->twin_spec = calloc((size_t)ntwins + 1, sizeof *pl->twin_spec);
+  pl->twin_cfg = calloc((size_t)ntwins + 1, sizeof *pl->twin_cfg);
+  pl->twin_label = calloc((size_t)ntwins + 1, sizeof *pl->twin_label);
   pl->st = calloc((size_t)pl->batch, sizeof *pl->st);
   pl->errs = calloc((size_t)pl->batch, sizeof *pl->errs);
   pl->failed = calloc((size_t)pl->batch, sizeof *pl->failed);
-  if (!pl->cells || !pl->st || !pl->errs || !pl->failed) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-  for (int c = 0; c < ncells; c++) {
+  if (!pl->cells || !pl->twin_spec || !pl->twin_cfg || !pl->twin_label || !pl->st || !pl->errs || !pl->failed)
+    return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  for (int c = 0, t = 0; c < ncells; c++) {
     ms_status s = cell_init(&pl->cells[c], &spec[c], nthreads, pl->batch, err);
     if (s) return cell_fail(&spec[c], s, err);
+    pl->cells[c].twin = -1;
+    if (!needs_twin(spec[c].cfg)) continue;
+    twin_of(&spec[c], &pl->twin_cfg[t], &pl->twin_spec[t], pl->twin_label[t], sizeof pl->twin_label[t]);
+    int k = ncells + t;
+    s = cell_init(&pl->cells[k], &pl->twin_spec[t], nthreads, pl->batch, err);
+    if (s) return cell_fail(&pl->twin_spec[t], s, err);
+    pl->cells[k].twin = -1;
+    pl->cells[c].twin = k;
+    t++;
   }
   return plan_tapes(pl, err);
 }
@@ -353,6 +396,15 @@ static void path_all_cells(run_plan *pl, int64_t i, uint64_t p, int th, const vo
                            &cs->slots[i], &pl->errs[i]);
     if (s) { pl->st[i] = s; pl->failed[i] = c; return; } /* a failed recording leaves nothing to replay */
   }
+  for (int c = 0; c < pl->nvisible; c++) {
+    const cell_state *cs = &pl->cells[c];
+    if (!cs->spec->cfg->stats.counterfactual) continue;
+    ms_path_summary *row = &cs->rows[p], *tw = cs->twin >= 0 ? &pl->cells[cs->twin].rows[p] : row;
+    row->liquidations_no_impact = tw->liquidations;
+    row->liquidated_notional_no_impact = tw->liquidated_notional;
+    row->bad_debt_no_impact = tw->bad_debt;
+    ms_stats_set_amplification(row, cs->twin < 0);
+  }
 }
 
 /* Write what cell @p c's paths first .. first + n - 1 produced, in path order. */
@@ -378,7 +430,7 @@ static ms_status write_batch(ms_h5out *h, cell_state *cs, int64_t first, int64_t
  * whole paths (all cells of one path), and are written in path order. */
 static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms_error *err) {
   ms_status s = MS_OK;
-  for (int c = 0; !s && c < pl->ncells; c++) {
+  for (int c = 0; !s && c < pl->nvisible; c++) {
     cell_state *cs = &pl->cells[c];
     const char *leaf = cs->spec->leaf;
     s = ms_h5out_add_run(h, cs->spec->parent, leaf, cs->spec->cfg, cs->spec->timeseries ? MS_H5_TIMESERIES : 0u,
@@ -401,10 +453,9 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, m
       else if (pl->st[i]) { *err = pl->errs[i]; s = cell_fail(pl->cells[pl->failed[i]].spec, pl->st[i], err); }
     }
     if (!s && cancel && *cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
-    for (int c = 0; !s && c < pl->ncells; c++) {
-      s = write_batch(h, &pl->cells[c], first, n, err);
+    for (int c = 0; !s && c < pl->nvisible; c++) s = write_batch(h, &pl->cells[c], first, n, err);
+    for (int c = 0; !s && c < pl->ncells; c++)
       if (pl->cells[c].tape_mode == MS_TAPE_REPLAY) pl->replayed += n;
-    }
     if (!s && opts->progress) opts->progress(opts->progress_ctx, first + n, pl->paths);
   }
   return s;

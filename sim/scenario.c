@@ -614,6 +614,10 @@ static const ms_field stats_fields[] = {
     {.name = "cascade_gap", .kind = MS_F_DURATION, .offset = OFF(ms_stats_cfg, cascade_gap),
      .def = "5m", .bounds = MS_B_GE, .min = 0,
      .doc = "liquidations no further apart than this belong to one cascade"},
+    {.name = "counterfactual", .kind = MS_F_BOOL, .offset = OFF(ms_stats_cfg, counterfactual), .def = "true",
+     .doc = "run each path's no-feedback twin (the same path, book and draws with market.impact.model none) "
+            "for the *_no_impact columns, amplification and /stats/feedback; false: about half the work "
+            "when impact is on, and none of those"},
 };
 static const ms_schema stats_schema = {"stats", stats_fields, N(stats_fields), NULL, NULL};
 

@@ -25,75 +25,85 @@ typedef struct {
   size_t offset;
   const char *unit;
   const char *doc;
+  int twin;            /* 1: from the no-feedback twin, present only with stats.counterfactual */
 } col_def;
 
 #define F(member) offsetof(ms_path_summary, member)
 static const col_def fixed_cols[] = {
-    {"path", MS_COL_U64, F(path), "", "path index"},
-    {"final_price", MS_COL_F64, F(final_price), "USD", "exogenous price at the horizon"},
-    {"min_price", MS_COL_F64, F(min_price), "USD", "lowest exogenous price"},
-    {"max_price", MS_COL_F64, F(max_price), "USD", "highest exogenous price"},
+    {"path", MS_COL_U64, F(path), "", "path index", 0},
+    {"final_price", MS_COL_F64, F(final_price), "USD", "exogenous price at the horizon", 0},
+    {"min_price", MS_COL_F64, F(min_price), "USD", "lowest exogenous price", 0},
+    {"max_price", MS_COL_F64, F(max_price), "USD", "highest exogenous price", 0},
     {"max_drawdown", MS_COL_F64, F(max_drawdown), "fraction",
-     "largest fall of the exogenous price from a running peak"},
-    {"jumps", MS_COL_I64, F(jumps), "count", "jumps of the exogenous price"},
-    {"regime_switches", MS_COL_I64, F(regime_switches), "count", "regime switches"},
-    {"final_mark", MS_COL_F64, F(final_mark), "USD", "mark price (exogenous x exp(impact)) at the horizon"},
-    {"min_mark", MS_COL_F64, F(min_mark), "USD", "lowest mark price"},
-    {"max_impact", MS_COL_F64, F(max_impact), "fraction", "largest abs(exp(impact) - 1)"},
-    {"oracle_publishes", MS_COL_I64, F(oracle_publishes), "count", "oracle prices published"},
-    {"liquidations", MS_COL_I64, F(liquidations), "count", "liquidations (a keeper closed all or part of a position)"},
-    {"partial_liquidations", MS_COL_I64, F(partial_liquidations), "count", "liquidations that left part of the position open"},
-    {"induced_liquidations", MS_COL_I64, F(induced_liquidations), "count",
-     "liquidations the exogenous-only oracle price would not have triggered"},
-    {"liquidated_notional", MS_COL_F64, F(liquidated_notional), "USD", "closed units x mark at the fill"},
-    {"first_liquidation_time", MS_COL_F64, F(first_liquidation_time), "s", "time of the first liquidation (NaN: none)"},
-    {"recovered", MS_COL_I64, F(recovered), "count", "eligible accounts found healthy when the keeper acted"},
+     "largest fall of the exogenous price from a running peak", 0},
+    {"jumps", MS_COL_I64, F(jumps), "count", "jumps of the exogenous price", 0},
+    {"regime_switches", MS_COL_I64, F(regime_switches), "count", "regime switches", 0},
+    {"final_mark", MS_COL_F64, F(final_mark), "USD", "mark price (exogenous x exp(impact)) at the horizon", 0},
+    {"min_mark", MS_COL_F64, F(min_mark), "USD", "lowest mark price", 0},
+    {"max_impact", MS_COL_F64, F(max_impact), "fraction", "largest abs(exp(impact) - 1)", 0},
+    {"oracle_publishes", MS_COL_I64, F(oracle_publishes), "count", "oracle prices published", 0},
+    {"liquidations", MS_COL_I64, F(liquidations), "count", "liquidations (a keeper closed all or part of a position)", 0},
+    {"partial_liquidations", MS_COL_I64, F(partial_liquidations), "count", "liquidations that left part of the position open", 0},
+    {"impact_triggered_liquidations", MS_COL_I64, F(impact_triggered_liquidations), "count",
+     "liquidations the exogenous-only oracle price would not have triggered at that moment (liquidated earlier, "
+     "or only, because of impact; not the count impact caused: see liquidations_no_impact)", 0},
+    {"liquidated_notional", MS_COL_F64, F(liquidated_notional), "USD", "closed units x mark at the fill", 0},
+    {"first_liquidation_time", MS_COL_F64, F(first_liquidation_time), "s", "time of the first liquidation (NaN: none)", 0},
+    {"recovered", MS_COL_I64, F(recovered), "count", "eligible accounts found healthy when the keeper acted", 0},
     {"skipped_unprofitable", MS_COL_I64, F(skipped_unprofitable), "count",
-     "liquidations a keeper skipped for gas at least once (once per discovery)"},
-    {"max_pending", MS_COL_I64, F(max_pending), "count", "largest keeper backlog"},
-    {"pending_end", MS_COL_I64, F(pending_end), "count", "eligible accounts still waiting for a keeper at the horizon"},
+     "liquidations a keeper skipped for gas at least once (once per discovery)", 0},
+    {"max_pending", MS_COL_I64, F(max_pending), "count", "largest keeper backlog", 0},
+    {"pending_end", MS_COL_I64, F(pending_end), "count", "eligible accounts still waiting for a keeper at the horizon", 0},
     {"pending_bad_debt", MS_COL_F64, F(pending_bad_debt), "USD",
-     "their negative equity at the final mark: bad debt not yet booked"},
-    {"penalties", MS_COL_F64, F(penalties), "USD", "liquidation penalties taken"},
-    {"keeper_rewards", MS_COL_F64, F(keeper_rewards), "USD", "penalties paid to keepers"},
-    {"bad_debt", MS_COL_F64, F(bad_debt), "USD", "shortfall of collateral + PnL at the fills"},
-    {"insurance_paid", MS_COL_F64, F(insurance_paid), "USD", "bad debt paid by the insurance fund"},
-    {"insurance_min", MS_COL_F64, F(insurance_min), "USD", "lowest insurance fund balance"},
-    {"insurance_end", MS_COL_F64, F(insurance_end), "USD", "insurance fund at the horizon"},
-    {"socialized_loss", MS_COL_F64, F(socialized_loss), "USD", "bad debt charged to profitable accounts"},
-    {"adl_notional", MS_COL_F64, F(adl_notional), "USD", "ADL'd units x bankruptcy price"},
+     "their negative equity at the final mark: bad debt not yet booked", 0},
+    {"penalties", MS_COL_F64, F(penalties), "USD", "liquidation penalties taken", 0},
+    {"keeper_rewards", MS_COL_F64, F(keeper_rewards), "USD", "penalties paid to keepers", 0},
+    {"bad_debt", MS_COL_F64, F(bad_debt), "USD", "shortfall of collateral + PnL at the fills", 0},
+    {"insurance_paid", MS_COL_F64, F(insurance_paid), "USD", "bad debt paid by the insurance fund", 0},
+    {"insurance_min", MS_COL_F64, F(insurance_min), "USD", "lowest insurance fund balance", 0},
+    {"insurance_end", MS_COL_F64, F(insurance_end), "USD", "insurance fund at the horizon", 0},
+    {"socialized_loss", MS_COL_F64, F(socialized_loss), "USD", "bad debt charged to profitable accounts", 0},
+    {"adl_notional", MS_COL_F64, F(adl_notional), "USD", "ADL'd units x bankruptcy price", 0},
     {"adl_loss", MS_COL_F64, F(adl_loss), "USD",
-     "bad debt borne by ADL counterparties: their units x abs(bankruptcy price - mark at the fill)"},
-    {"uncovered_loss", MS_COL_F64, F(uncovered_loss), "USD", "bad debt no one could be charged"},
-    {"insolvent", MS_COL_I64, F(insolvent), "flag", "1 if bad debt went beyond the insurance fund"},
-    {"cascades", MS_COL_I64, F(cascades), "count", "cascades (liquidations no more than stats.cascade_gap apart)"},
+     "bad debt borne by ADL counterparties: their units x abs(bankruptcy price - mark at the fill)", 0},
+    {"uncovered_loss", MS_COL_F64, F(uncovered_loss), "USD", "bad debt no one could be charged", 0},
+    {"insolvent", MS_COL_I64, F(insolvent), "flag", "1 if bad debt went beyond the insurance fund", 0},
+    {"cascades", MS_COL_I64, F(cascades), "count", "cascades (liquidations no more than stats.cascade_gap apart)", 0},
     {"largest_cascade_liquidations", MS_COL_I64, F(largest_cascade_liquidations), "count",
-     "liquidations in the cascade with the most notional"},
-    {"largest_cascade_notional", MS_COL_F64, F(largest_cascade_notional), "USD", "its liquidated notional"},
+     "liquidations in the cascade with the most notional", 0},
+    {"largest_cascade_notional", MS_COL_F64, F(largest_cascade_notional), "USD", "its liquidated notional", 0},
     {"largest_cascade_depth", MS_COL_I64, F(largest_cascade_depth), "count",
-     "its generations of induced liquidations"},
+     "its generations of impact-triggered liquidations", 0},
+    {"liquidations_no_impact", MS_COL_I64, F(liquidations_no_impact), "count",
+     "liquidations of the no-feedback twin (same path, book and draws, market.impact.model none)", 1},
+    {"liquidated_notional_no_impact", MS_COL_F64, F(liquidated_notional_no_impact), "USD",
+     "liquidated notional of the no-feedback twin", 1},
+    {"bad_debt_no_impact", MS_COL_F64, F(bad_debt_no_impact), "USD", "bad debt of the no-feedback twin", 1},
     {"amplification", MS_COL_F64, F(amplification), "ratio",
-     "liquidated notional / notional of non-induced liquidations (NaN: none; inf: all induced)"},
+     "liquidated_notional / liquidated_notional_no_impact of the same path (NaN: both 0 or no twin; inf: "
+     "only the twin's is 0)", 1},
     {"options_liquidated_notional", MS_COL_F64, F(options_liquidated_notional), "USD",
-     "underlying notional of option legs closed by liquidations"},
-    {"options_expired", MS_COL_I64, F(options_expired), "count", "option legs settled at expiry"},
-    {"option_revaluations", MS_COL_I64, F(option_revaluations), "count", "exact checks of option accounts"},
+     "underlying notional of option legs closed by liquidations", 0},
+    {"options_expired", MS_COL_I64, F(options_expired), "count", "option legs settled at expiry", 0},
+    {"option_revaluations", MS_COL_I64, F(option_revaluations), "count", "exact checks of option accounts", 0},
     {"option_revaluations_naive", MS_COL_I64, F(option_revaluations_naive), "count",
-     "option accounts open at each eligibility check: the checks without the index's bounds"},
-    {"bs_evaluations", MS_COL_I64, F(bs_evaluations), "count", "Black-Scholes evaluations"},
-    {"max_margin_ratio", MS_COL_F64, F(max_margin_ratio), "fraction", "largest maintenance ratio of perps"},
-    {"margin_updates_up", MS_COL_I64, F(margin_updates_up), "count", "dynamic re-estimates that raised the ratio"},
+     "option accounts open at each eligibility check: the checks without the index's bounds", 0},
+    {"bs_evaluations", MS_COL_I64, F(bs_evaluations), "count", "Black-Scholes evaluations", 0},
+    {"max_margin_ratio", MS_COL_F64, F(max_margin_ratio), "fraction", "largest maintenance ratio of perps", 0},
+    {"margin_updates_up", MS_COL_I64, F(margin_updates_up), "count", "dynamic re-estimates that raised the ratio", 0},
 };
 #undef F
 
 int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max) {
   int n = 0;
-  for (size_t i = 0; i < sizeof fixed_cols / sizeof fixed_cols[0] && n < max; i++, n++) {
+  for (size_t i = 0; i < sizeof fixed_cols / sizeof fixed_cols[0] && n < max; i++) {
+    if (fixed_cols[i].twin && !cfg->stats.counterfactual) continue;
     snprintf(cols[n].name, MS_COL_NAME_MAX, "%s", fixed_cols[i].name);
     cols[n].type = fixed_cols[i].type;
     cols[n].offset = fixed_cols[i].offset;
     cols[n].unit = fixed_cols[i].unit;
     cols[n].doc = fixed_cols[i].doc;
+    n++;
   }
   for (int r = 0; r < cfg->market.nregimes && n < max; r++, n++) {
     snprintf(cols[n].name, MS_COL_NAME_MAX, "time_in_regime_%s", cfg->market.regimes[r].name);
@@ -196,7 +206,7 @@ typedef struct {
 static const prob_def prob_defs[] = {
     {"insolvency", "bad debt beyond the insurance fund (insolvent = 1)", "insolvent", 0.0},
     {"liquidation_any", "at least one liquidation", "liquidations", 0.0},
-    {"induced_any", "at least one induced liquidation", "induced_liquidations", 0.0},
+    {"impact_triggered_any", "at least one impact-triggered liquidation", "impact_triggered_liquidations", 0.0},
     {"bad_debt_any", "bad_debt > 0", "bad_debt", 0.0},
     {"pending_bad_debt_any", "pending_bad_debt > 0 (underwater accounts never liquidated)", "pending_bad_debt", 0.0},
     {"socialized_any", "socialized_loss > 0", "socialized_loss", 0.0},
@@ -207,6 +217,8 @@ static const prob_def prob_defs[] = {
     {"drawdown_25pct", "max_drawdown > 25%", "max_drawdown", 0.25},
     {"drawdown_50pct", "max_drawdown > 50%", "max_drawdown", 0.50},
 };
+
+static int feedback_rows(const ms_column *cols, int nc, const ms_path_summary *rows, int64_t n, ms_diff_row *out);
 
 ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_summary *rows,
                            int64_t n, ms_error *err) {
@@ -241,6 +253,7 @@ ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_su
     p->p = n ? (double)p->k / (double)n : NAN;
     ms_stats_wilson(p->k, n, Z95, &p->lo, &p->hi);
   }
+  out->nfeedback = feedback_rows(cols, nc, rows, n, out->feedback);
   return MS_OK;
 }
 
@@ -261,7 +274,6 @@ const ms_prob_row *ms_stats_find_prob(const ms_stats *st, const char *name) {
 ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_liq_record *r,
                                  size_t n, ms_cascade_buf *out, ms_error *err) {
   size_t first_cascade = out->n;
-  double induced_notional = 0.0, total = 0.0;
   size_t b = 0; /* first record of the current cascade */
   int32_t best_gen_prefix = 0;
   size_t seen_from = SIZE_MAX, seen_lo = 0; /* the last search: its cascade and answer */
@@ -285,7 +297,7 @@ ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_
      * one record to the next, so lo is found by stepping on from the last
      * one, with a binary search when they do not. */
     int32_t gen = 0;
-    if (r[i].induced) {
+    if (r[i].impact_triggered) {
       size_t lo;
       if (seen_from == b && r[i].obs_time >= seen_obs) {
         lo = seen_lo;
@@ -310,12 +322,10 @@ ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_
     r[i].cascade = best_gen_prefix; /* temporarily: running max of generations in the cascade */
     c->end = (double)r[i].time / 1000.0;
     c->liquidations++;
-    c->induced += r[i].induced;
+    c->impact_triggered += r[i].impact_triggered;
     c->notional += r[i].notional;
     c->bad_debt += r[i].bad_debt;
     if (gen > c->depth) c->depth = gen;
-    total += r[i].notional;
-    if (r[i].induced) induced_notional += r[i].notional;
   }
   /* Replace the running maxima by the cascade index. */
   int64_t ci = -1;
@@ -336,9 +346,14 @@ ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_
     row->largest_cascade_notional = big->notional;
     row->largest_cascade_depth = big->depth;
   }
-  double base = total - induced_notional;
-  row->amplification = n == 0 ? NAN : base > 0 ? total / base : INFINITY;
   return MS_OK;
+}
+
+void ms_stats_set_amplification(ms_path_summary *row, int same) {
+  double a = row->liquidated_notional, b = row->liquidated_notional_no_impact;
+  if (!isfinite(b) || (a == 0 && b == 0)) row->amplification = NAN;
+  else if (same) row->amplification = 1.0;
+  else row->amplification = b > 0 ? a / b : INFINITY;
 }
 
 /* ---- paired comparisons ---- */
@@ -351,7 +366,7 @@ typedef struct {
 
 static const paired_def paired_defs[] = {
     {"liquidations", -1, "liquidations"},
-    {"induced_liquidations", -1, "induced_liquidations"},
+    {"impact_triggered_liquidations", -1, "impact_triggered_liquidations"},
     {"liquidated_notional", -1, "liquidated_notional"},
     {"options_liquidated_notional", -1, "options_liquidated_notional"},
     {"bad_debt", -1, "bad_debt"},
@@ -369,15 +384,16 @@ static const paired_def paired_defs[] = {
     {"bad_debt", 0, "bad_debt_any"},
 };
 
-/* One paired difference: per path (other - base), over paths where both
- * values are finite; indicators (value > threshold) when @p threshold >= 0. */
-static void paired_one(const ms_column *c, double threshold, const ms_path_summary *base,
-                       const ms_path_summary *other, int64_t n, ms_diff_row *r) {
+/* One paired difference: per path, column @p co of @p other minus column
+ * @p cb of @p base, over paths where both values are finite; indicators
+ * (value > threshold) when @p threshold >= 0. */
+static void paired_cols(const ms_column *cb, const ms_column *co, double threshold, const ms_path_summary *base,
+                        const ms_path_summary *other, int64_t n, ms_diff_row *r) {
   r->probability = threshold >= 0;
   double sa = 0, sb = 0, sd = 0;
   int64_t m = 0;
   for (int64_t p = 0; p < n; p++) {
-    double a = ms_stats_value(c, &base[p]), b = ms_stats_value(c, &other[p]);
+    double a = ms_stats_value(cb, &base[p]), b = ms_stats_value(co, &other[p]);
     if (!isfinite(a) || !isfinite(b)) continue;
     if (r->probability) { a = a > threshold; b = b > threshold; }
     sa += a;
@@ -395,7 +411,7 @@ static void paired_one(const ms_column *c, double threshold, const ms_path_summa
   r->diff = sd / (double)m;
   double sdd = 0, saa = 0, sbb = 0;
   for (int64_t p = 0; p < n; p++) {
-    double a = ms_stats_value(c, &base[p]), b = ms_stats_value(c, &other[p]);
+    double a = ms_stats_value(cb, &base[p]), b = ms_stats_value(co, &other[p]);
     if (!isfinite(a) || !isfinite(b)) continue;
     if (r->probability) { a = a > threshold; b = b > threshold; }
     sdd += (b - a - r->diff) * (b - a - r->diff);
@@ -409,6 +425,34 @@ static void paired_one(const ms_column *c, double threshold, const ms_path_summa
   r->hi = r->diff + Z95 * se;
   r->unpaired_lo = r->diff - Z95 * se_u;
   r->unpaired_hi = r->diff + Z95 * se_u;
+}
+
+/* What the feedback loop causes: per path, the run's value minus its
+ * no-feedback twin's, for the columns the twin records. */
+static const char *const feedback_defs[MS_NFEEDBACK][2] = {
+    {"liquidations", "liquidations_no_impact"},
+    {"liquidated_notional", "liquidated_notional_no_impact"},
+    {"bad_debt", "bad_debt_no_impact"},
+};
+
+static const ms_column *find_col(const ms_column *cols, int nc, const char *name);
+
+static int feedback_rows(const ms_column *cols, int nc, const ms_path_summary *rows, int64_t n, ms_diff_row *out) {
+  int k = 0;
+  for (int j = 0; j < MS_NFEEDBACK; j++) {
+    const ms_column *with = find_col(cols, nc, feedback_defs[j][0]), *without = find_col(cols, nc, feedback_defs[j][1]);
+    if (!with || !without) continue;
+    ms_diff_row *r = &out[k++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", feedback_defs[j][0]);
+    paired_cols(without, with, -1, rows, rows, n, r);
+  }
+  return k;
+}
+
+static void paired_one(const ms_column *c, double threshold, const ms_path_summary *base,
+                       const ms_path_summary *other, int64_t n, ms_diff_row *r) {
+  paired_cols(c, c, threshold, base, other, n, r);
 }
 
 static const ms_column *find_col(const ms_column *cols, int nc, const char *name) {

@@ -157,7 +157,7 @@ static void compare_records(const ms_liq_record *a, const ms_liq_record *b, size
   for (size_t i = 0; i < n; i++) {
     if (a[i].time != b[i].time || a[i].account != b[i].account || a[i].qty != b[i].qty ||
         a[i].mark_price != b[i].mark_price || a[i].bad_debt != b[i].bad_debt ||
-        a[i].penalty != b[i].penalty || a[i].adl_qty != b[i].adl_qty || a[i].induced != b[i].induced)
+        a[i].penalty != b[i].penalty || a[i].adl_qty != b[i].adl_qty || a[i].impact_triggered != b[i].impact_triggered)
       fail_msg("path %llu liquidation %zu: indexed (t %lld, account %lld, qty %.17g) vs brute force "
                "(t %lld, account %lld, qty %.17g)", (unsigned long long)path, i, (long long)a[i].time,
                (long long)a[i].account, a[i].qty, (long long)b[i].time, (long long)b[i].account, b[i].qty);
@@ -244,7 +244,7 @@ static void twin_path(rig *r, rig *bf, uint64_t trial, uint64_t p, const char *y
 
 static void test_engine__index_agrees_with_brute_force(void **state) {
   (void)state;
-  int64_t total = 0, partial = 0, induced = 0, social = 0, adl = 0, adl_unmatched = 0, skipped = 0;
+  int64_t total = 0, partial = 0, impact_triggered = 0, social = 0, adl = 0, adl_unmatched = 0, skipped = 0;
   int64_t recovered = 0, expired = 0;
   double optliq = 0, optliq_m[6] = {0};
   int64_t liq_m[6] = {0};
@@ -258,7 +258,7 @@ static void test_engine__index_agrees_with_brute_force(void **state) {
       twin_path(&r, &bf, trial, p, yaml, &s1, &s2);
       total += s1.liquidations;
       partial += s1.partial_liquidations;
-      induced += s1.induced_liquidations;
+      impact_triggered += s1.impact_triggered_liquidations;
       social += s1.socialized_loss > 0;
       adl += s1.adl_notional > 0;
       adl_unmatched += r.cfg->liquidation.shortfall == MS_SHORTFALL_ADL && s1.uncovered_loss > 0;
@@ -278,12 +278,12 @@ static void test_engine__index_agrees_with_brute_force(void **state) {
     print_message("%s: %lld liquidations, options liquidated %.0f USD\n", mname[m], (long long)liq_m[m], optliq_m[m]);
     assert_true(liq_m[m] > 20);
   }
-  print_message("liquidations %lld, partial %lld, induced %lld, paths socialized %lld, adl %lld "
+  print_message("liquidations %lld, partial %lld, impact_triggered %lld, paths socialized %lld, adl %lld "
                 "(unmatched %lld), skipped %lld, recovered %lld, options liquidated %.0f USD, legs expired %lld\n",
-                (long long)total, (long long)partial, (long long)induced, (long long)social, (long long)adl,
+                (long long)total, (long long)partial, (long long)impact_triggered, (long long)social, (long long)adl,
                 (long long)adl_unmatched, (long long)skipped,
                 (long long)recovered, optliq, (long long)expired);
-  assert_true(total > 1000 && partial > 50 && induced > 50 && social > 0 && adl > 0 && skipped > 0 &&
+  assert_true(total > 1000 && partial > 50 && impact_triggered > 50 && social > 0 && adl > 0 && skipped > 0 &&
               recovered > 0 && optliq > 0 && expired > 0);
 }
 
@@ -406,7 +406,7 @@ static void test_engine__parking_changes_nothing(void **state) {
  * that must give what evaluating the mark at every tick gives, bit for bit. */
 static void test_engine__impact_bounds_change_nothing(void **state) {
   (void)state;
-  int64_t liqs = 0, induced = 0;
+  int64_t liqs = 0, impact_triggered = 0;
   for (uint64_t trial = 200; trial < 224; trial++) {
     char yaml[4096];
     random_scenario(yaml, sizeof yaml, trial);
@@ -430,7 +430,7 @@ static void test_engine__impact_bounds_change_nothing(void **state) {
                  s2.min_mark, s1.max_impact, s2.max_impact, (long long)s1.oracle_publishes,
                  (long long)s2.oracle_publishes);
       liqs += s1.liquidations;
-      induced += s1.induced_liquidations;
+      impact_triggered += s1.impact_triggered_liquidations;
     }
     rig_close(&r);
     rig_close(&exact);
@@ -462,9 +462,9 @@ static void test_engine__impact_bounds_change_nothing(void **state) {
   }
   rig_close(&r);
   rig_close(&exact);
-  print_message("%lld liquidations, %lld induced; shorts: %lld paths whose lowest mark is above the lowest price\n",
-                (long long)liqs, (long long)induced, (long long)above);
-  assert_true(liqs > 500 && induced > 100 && above > 0);
+  print_message("%lld liquidations, %lld impact_triggered; shorts: %lld paths whose lowest mark is above the lowest price\n",
+                (long long)liqs, (long long)impact_triggered, (long long)above);
+  assert_true(liqs > 500 && impact_triggered > 100 && above > 0);
 }
 
 /* ---- analytic liquidation prices ---- */
@@ -902,7 +902,7 @@ static void test_engine__book_below_initial_margin_is_rejected(void **state) {
   ms_config_free(cfg);
 }
 
-/* ---- induced liquidations need impact ---- */
+/* ---- impact_triggered liquidations need impact ---- */
 
 static void test_engine__no_impact_no_induced(void **state) {
   (void)state;
@@ -910,7 +910,7 @@ static void test_engine__no_impact_no_induced(void **state) {
       "horizon: 6h\nmarket: {initial_price: 1000, impact: %s, regimes: [{vol: 2.5, drift: -3}]}\n"
       "book: {accounts: 3000, leverage: {dist: uniform, min: 5, max: 20}}\n";
   char y[512];
-  int64_t induced[2] = {0, 0}, liqs[2] = {0, 0};
+  int64_t impact_triggered[2] = {0, 0}, liqs[2] = {0, 0};
   for (int with = 0; with < 2; with++) {
     snprintf(y, sizeof y, base, with ? "{model: sqrt, depth: 2e6, half_life: 10m}" : "{model: none}");
     rig r;
@@ -923,17 +923,17 @@ static void test_engine__no_impact_no_induced(void **state) {
       ms_liq_record *rec = ms_engine_records(r.e, &n);
       for (size_t i = 0; i < n; i++) {
         if (!with) assert_true(rec[i].exog_oracle_price == rec[i].oracle_price);
-        /* an induced long was pushed down by sells, an induced short up by buys */
-        if (rec[i].induced && rec[i].side > 0) assert_true(rec[i].exog_oracle_price > rec[i].oracle_price);
-        if (rec[i].induced && rec[i].side < 0) assert_true(rec[i].exog_oracle_price < rec[i].oracle_price);
+        /* an impact_triggered long was pushed down by sells, an impact_triggered short up by buys */
+        if (rec[i].impact_triggered && rec[i].side > 0) assert_true(rec[i].exog_oracle_price > rec[i].oracle_price);
+        if (rec[i].impact_triggered && rec[i].side < 0) assert_true(rec[i].exog_oracle_price < rec[i].oracle_price);
       }
-      induced[with] += s.induced_liquidations;
+      impact_triggered[with] += s.impact_triggered_liquidations;
       liqs[with] += s.liquidations;
     }
     rig_close(&r);
   }
-  assert_true(liqs[0] > 100 && induced[0] == 0);
-  assert_true(induced[1] > 0);
+  assert_true(liqs[0] > 100 && impact_triggered[0] == 0);
+  assert_true(impact_triggered[1] > 0);
 }
 
 /* ---- ADL with no one on the other side ---- */

@@ -22,8 +22,8 @@ static void test_stats__wilson_and_quantiles(void **state) {
   assert_true(fabs(ms_stats_quantile_sorted(x, 5, 0.99) - 4.96) < 1e-12);
 }
 
-static ms_liq_record rec(int64_t t_s, int64_t obs_s, int induced, double notional) {
-  return (ms_liq_record){.time = t_s * 1000, .obs_time = obs_s * 1000, .induced = induced, .notional = notional};
+static ms_liq_record rec(int64_t t_s, int64_t obs_s, int impact_triggered, double notional) {
+  return (ms_liq_record){.time = t_s * 1000, .obs_time = obs_s * 1000, .impact_triggered = impact_triggered, .notional = notional};
 }
 
 static void test_stats__cascades_and_generations(void **state) {
@@ -31,7 +31,7 @@ static void test_stats__cascades_and_generations(void **state) {
   ms_error err;
   ms_config *cfg = load_yaml("stats: {cascade_gap: 60s}\n", NULL, 0, &err);
   /* Cascade A (t 100..190), then B from 400 (a gap of 210 s > 60 s). An
-   * induced fill's generation is 1 + the largest generation among the fills
+   * impact_triggered fill's generation is 1 + the largest generation among the fills
    * of its cascade at or before its oracle observation. */
   ms_liq_record r[] = {
       rec(100, 95, 0, 10),   /* A: gen 0 */
@@ -59,14 +59,33 @@ static void test_stats__cascades_and_generations(void **state) {
   assert_int_equal(row.largest_cascade_liquidations, 2);
   assert_true(row.largest_cascade_notional == 110);
   assert_int_equal(row.largest_cascade_depth, 1);
-  /* amplification: total 210 over non-induced 70 */
-  assert_true(fabs(row.amplification - 3.0) < 1e-12);
-  /* none: NaN; all induced: inf */
   ms_path_summary empty = {0};
   assert_ok(ms_stats_path_cascades(cfg, &empty, r, 0, &buf, &err), &err);
-  assert_true(isnan(empty.amplification) && empty.cascades == 0);
+  assert_true(empty.cascades == 0);
   free(buf.v);
   ms_config_free(cfg);
+}
+
+/* Amplification is the run's liquidated notional over its no-feedback
+ * twin's: NaN when both are 0 (or there is no twin), +inf when only the
+ * twin's is 0, exactly 1 when the run is its own twin. */
+static void test_stats__amplification_against_the_twin(void **state) {
+  (void)state;
+  ms_path_summary r = {.liquidated_notional = 210, .liquidated_notional_no_impact = 70};
+  ms_stats_set_amplification(&r, 0);
+  assert_true(r.amplification == 3.0);
+  r = (ms_path_summary){.liquidated_notional = 0, .liquidated_notional_no_impact = 0};
+  ms_stats_set_amplification(&r, 0);
+  assert_true(isnan(r.amplification));
+  r = (ms_path_summary){.liquidated_notional = 5, .liquidated_notional_no_impact = 0};
+  ms_stats_set_amplification(&r, 0);
+  assert_true(isinf(r.amplification) && r.amplification > 0);
+  r = (ms_path_summary){.liquidated_notional = 0.1, .liquidated_notional_no_impact = 0.1};
+  ms_stats_set_amplification(&r, 1);
+  assert_true(r.amplification == 1.0);
+  r = (ms_path_summary){.liquidated_notional = 5, .liquidated_notional_no_impact = NAN};
+  ms_stats_set_amplification(&r, 0);
+  assert_true(isnan(r.amplification));
 }
 
 /* Generations on long random record streams against the definition,
@@ -94,14 +113,14 @@ static void test_stats__generations_match_brute_force(void **state) {
       if (o < obs && (x >> 60) != 0) o = obs + (t - obs) / 2; /* mostly rising */
       falls += o < obs;
       obs = o;
-      r[i] = (ms_liq_record){.time = t, .obs_time = o, .induced = (int32_t)((x >> 40) % 3 != 0), .notional = 1};
+      r[i] = (ms_liq_record){.time = t, .obs_time = o, .impact_triggered = (int32_t)((x >> 40) % 3 != 0), .notional = 1};
     }
     /* brute force: the cascade start of each record, then the definition */
     int b = 0;
     for (int i = 0; i < N; i++) {
       if (i > 0 && r[i].time - r[i - 1].time > cfg->stats.cascade_gap) b = i;
       int32_t g = 0;
-      if (r[i].induced) {
+      if (r[i].impact_triggered) {
         for (int j = b; j < i; j++)
           if (r[j].time <= r[i].obs_time && want[j] > g) g = want[j];
         g += 1;
@@ -126,6 +145,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stats__wilson_and_quantiles),
       cmocka_unit_test(test_stats__cascades_and_generations),
+      cmocka_unit_test(test_stats__amplification_against_the_twin),
       cmocka_unit_test(test_stats__generations_match_brute_force),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

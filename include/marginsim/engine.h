@@ -36,7 +36,7 @@ typedef struct ms_path_summary {
   /* liquidations */
   int64_t liquidations;                  /* keeper actions that closed (part of) a position */
   int64_t partial_liquidations;
-  int64_t induced_liquidations;
+  int64_t impact_triggered_liquidations;
   double liquidated_notional;            /* closed units x mark at the fill */
   double first_liquidation_time;         /* s; NaN if none */
   int64_t recovered;                     /* eligible accounts found healthy when the keeper came */
@@ -59,8 +59,13 @@ typedef struct ms_path_summary {
   int64_t cascades;
   int64_t largest_cascade_liquidations;  /* of the cascade with the most notional */
   double largest_cascade_notional;
-  int64_t largest_cascade_depth;         /* generations of induced liquidations */
-  double amplification;                  /* total / non-induced notional; NaN if none */
+  int64_t largest_cascade_depth;         /* generations of impact-triggered liquidations */
+  /* the no-feedback twin: the same path, book and draws with market.impact.model none
+   * (filled by the driver; NaN when stats.counterfactual is off) */
+  int64_t liquidations_no_impact;
+  double liquidated_notional_no_impact;  /* USD */
+  double bad_debt_no_impact;             /* USD */
+  double amplification;                  /* liquidated_notional / liquidated_notional_no_impact; NaN if both 0 */
   /* options and margin models */
   double options_liquidated_notional;    /* underlying notional of option legs closed by liquidations */
   int64_t options_expired;               /* option legs settled at expiry */
@@ -78,9 +83,9 @@ typedef struct ms_liq_record {
   int64_t obs_time;        /* ms when the oracle price used was observed */
   int64_t account;
   int32_t side;            /* +1 long, -1 short */
-  int32_t induced;         /* 1: the exogenous-only oracle price would not have made it eligible */
+  int32_t impact_triggered;        /* 1: the exogenous-only oracle price would not have made it eligible */
   int32_t full;            /* 1: the whole position closed */
-  int32_t generation;      /* 0 if not induced, else 1 + the generation that moved the price (stats) */
+  int32_t generation;      /* 0 if not impact-triggered, else 1 + the generation that moved the price (stats) */
   int64_t cascade;         /* index of its cascade within the path (stats) */
   double oracle_price;     /* USD */
   double exog_oracle_price;/* USD, the same oracle observation without impact */

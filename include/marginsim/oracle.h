@@ -12,7 +12,7 @@
  *
  * Each observation also records the value computed from the exogenous path
  * alone (no impact) at the same moment: the counterfactual the cascade
- * statistics use to tell induced liquidations.
+ * statistics use to tell impact-triggered liquidations.
  */
 #ifndef MARGINSIM_ORACLE_H
 #define MARGINSIM_ORACLE_H

@@ -233,6 +233,7 @@ typedef struct ms_liquidation_cfg {
 
 typedef struct ms_stats_cfg {
   int64_t cascade_gap;   /* ms: longest gap inside one cascade */
+  int counterfactual;    /* run each path's no-feedback twin (market.impact.model none) */
 } ms_stats_cfg;
 
 typedef struct ms_timeseries_cfg {

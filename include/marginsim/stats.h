@@ -48,11 +48,28 @@ typedef struct ms_prob_row {
   double p, lo, hi;       /* estimate and Wilson 95% interval */
 } ms_prob_row;
 
+/** A paired difference between two runs on the same paths: other - baseline. */
+typedef struct ms_diff_row {
+  char name[MS_COL_NAME_MAX];  /* a summary column, or an event for probabilities */
+  int64_t n;                   /* paths with both values finite */
+  int probability;             /* 1: the per-path values are 0/1 indicators */
+  double baseline, other;      /* means */
+  double diff, lo, hi;         /* mean of per-path differences and its normal 95% interval */
+  double unpaired_lo, unpaired_hi; /* the interval had the two been independent runs (Welch) */
+} ms_diff_row;
+
+#define MS_NFEEDBACK 3
+
 typedef struct ms_stats {
   int nrows;
   ms_stat_row rows[MS_MAX_COLUMNS];
   int nprob;
   ms_prob_row probs[32];  /* see prob_defs in stats.c */
+  /* What the feedback loop causes (with stats.counterfactual): liquidations,
+   * liquidated_notional and bad_debt, the run (other) against its
+   * no-feedback twin (baseline), paired path by path. */
+  int nfeedback;
+  ms_diff_row feedback[MS_NFEEDBACK];
 } ms_stats;
 
 /** One cascade: liquidations of a path no more than stats.cascade_gap apart. */
@@ -60,10 +77,10 @@ typedef struct ms_cascade_record {
   uint64_t path;
   int64_t index;           /* within the path */
   double start, end;       /* s */
-  int64_t liquidations, induced;
+  int64_t liquidations, impact_triggered;
   double notional;         /* USD */
   double bad_debt;         /* USD */
-  int64_t depth;           /* largest generation of induced liquidations */
+  int64_t depth;           /* largest generation of impact-triggered liquidations */
 } ms_cascade_record;
 
 typedef struct ms_cascade_buf {
@@ -74,24 +91,23 @@ typedef struct ms_cascade_buf {
 /**
  * Cluster one path's liquidation records (in time order) into cascades,
  * append them to @p out, set each record's generation and cascade index,
- * and fill the cascade columns of @p row.
+ * and fill the cascade columns of @p row (not amplification: the driver
+ * sets it from the no-feedback twin, ms_stats_set_amplification).
  *
- * A record is of generation 0 if not induced, else 1 + the largest
+ * A record is of generation 0 if not impact-triggered, else 1 + the largest
  * generation among the fills of its cascade that the oracle price it was
  * liquidated at had already seen (fill time <= observation time).
  */
 ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_liq_record *r,
                                  size_t n, ms_cascade_buf *out, ms_error *err);
 
-/** A paired difference between two runs on the same paths: other - baseline. */
-typedef struct ms_diff_row {
-  char name[MS_COL_NAME_MAX];  /* a summary column, or an event for probabilities */
-  int64_t n;                   /* paths with both values finite */
-  int probability;             /* 1: the per-path values are 0/1 indicators */
-  double baseline, other;      /* means */
-  double diff, lo, hi;         /* mean of per-path differences and its normal 95% interval */
-  double unpaired_lo, unpaired_hi; /* the interval had the two been independent runs (Welch) */
-} ms_diff_row;
+/**
+ * Fill @p row's amplification from its own liquidated notional and the
+ * no-feedback twin's: their ratio, NaN when both are 0, +inf when only the
+ * twin's is 0, and exactly 1 when @p same (the run has no impact, so the
+ * twin is the run itself).
+ */
+void ms_stats_set_amplification(ms_path_summary *row, int same);
 
 #define MS_MAX_DIFFS 32
 

@@ -123,7 +123,7 @@ class CliTest(DirTest):
             self.assertEqual(ts["price"][0, 0], 1500.0)
             self.assertEqual(ts["oracle"][0, 0], 1500.0)
             self.assertEqual(ts["regime"].attrs["names"], "calm,stress")
-            for col in ("liquidations", "induced_liquidations", "liquidated_notional", "bad_debt",
+            for col in ("liquidations", "impact_triggered_liquidations", "liquidated_notional", "bad_debt",
                         "insurance_min", "socialized_loss", "adl_notional", "largest_cascade_liquidations",
                         "largest_cascade_notional", "largest_cascade_depth", "amplification",
                         "first_liquidation_time", "insolvent", "final_mark", "min_mark"):
