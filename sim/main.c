@@ -124,8 +124,8 @@ static void usage_validate(FILE *f) {
 /* ---- progress bar on stderr (only when it is a terminal) ---- */
 
 typedef struct {
-  double t0;
-  int enabled;
+  double t0, last;        /* s: start, last drawn */
+  int enabled, finished;
 } progress_state;
 
 static double mono_now(void) {
@@ -143,8 +143,12 @@ static void fmt_eta(double s, char *buf, size_t n) {
 
 static void on_progress(void *ctx, int64_t done, int64_t total) {
   progress_state *ps = ctx;
-  if (!ps->enabled) return;
-  double el = mono_now() - ps->t0, rate = el > 0 ? (double)done / el : 0.0;
+  if (!ps->enabled || ps->finished) return;
+  double now = mono_now();
+  if (done < total && now - ps->last < 0.1) return; /* called as each path finishes: draw ten times a second */
+  ps->last = now;
+  ps->finished = done == total;
+  double el = now - ps->t0, rate = el > 0 ? (double)done / el : 0.0;
   char eta[32];
   fmt_eta(rate > 0 ? (double)(total - done) / rate : NAN, eta, sizeof eta);
   int width = 30, fill = (int)((double)width * (double)done / (double)total);
@@ -518,7 +522,7 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
   if (!rc) {
     catch_signals();
     char *cmd = join_argv(full_argc, full_argv);
-    progress_state ps = {mono_now(), !o->quiet && isatty(STDERR_FILENO)};
+    progress_state ps = {.t0 = mono_now(), .enabled = !o->quiet && isatty(STDERR_FILENO)};
     ms_run_opts ro = {.threads = o->threads, .output = o->output, .command = cmd,
                       .progress = on_progress, .progress_ctx = &ps, .cancel = &g_signal};
     ms_status s = rep ? ms_run_compare((const ms_config *const *)cfgs, values, n, key, &ro, rep, &err)
@@ -560,7 +564,7 @@ static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config *
   }
   catch_signals();
   char *cmd = join_argv(full_argc, full_argv);
-  progress_state ps = {mono_now(), !o->quiet && isatty(STDERR_FILENO)};
+  progress_state ps = {.t0 = mono_now(), .enabled = !o->quiet && isatty(STDERR_FILENO)};
   ms_run_opts ro = {.threads = o->threads, .output = o->output, .command = cmd,
                     .progress = on_progress, .progress_ctx = &ps, .cancel = &g_signal};
   ms_run_report *rep = calloc(1, sizeof *rep);
@@ -758,7 +762,7 @@ static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
   }
   catch_signals();
   char *cmd = join_argv(full_argc, full_argv);
-  progress_state ps = {mono_now(), !o.quiet && isatty(STDERR_FILENO)};
+  progress_state ps = {.t0 = mono_now(), .enabled = !o.quiet && isatty(STDERR_FILENO)};
   ms_run_opts ro = {.threads = o.threads, .output = o.output, .command = cmd,
                     .progress = on_progress, .progress_ctx = &ps, .cancel = &g_signal};
   ms_sweep_report rep;

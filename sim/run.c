@@ -444,9 +444,17 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, m
     int64_t n = pl->paths - first < pl->batch ? pl->paths - first : pl->batch;
     for (int c = 0; c < pl->ncells; c++)
       for (int i = 0; i < nthreads; i++) { pl->cells[c].tb[i].nliq = 0; pl->cells[c].tb[i].cas.n = 0; }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) default(none) shared(pl, cancel) \
+    int64_t done = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) default(none) shared(pl, cancel, done, opts) \
     firstprivate(first, n)
-    for (int64_t i = 0; i < n; i++) path_all_cells(pl, i, (uint64_t)(first + i), omp_get_thread_num(), cancel);
+    for (int64_t i = 0; i < n; i++) {
+      path_all_cells(pl, i, (uint64_t)(first + i), omp_get_thread_num(), cancel);
+      int64_t d;
+#pragma omp atomic capture
+      d = ++done;
+      /* the bar moves as paths finish; only the calling thread draws it */
+      if (opts->progress && omp_get_thread_num() == 0) opts->progress(opts->progress_ctx, first + d, pl->paths);
+    }
     /* The first failure in path order decides the message. */
     for (int64_t i = 0; i < n && !s; i++) {
       if (pl->st[i] == MS_ERR_CANCELLED) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");

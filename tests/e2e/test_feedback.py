@@ -1,0 +1,138 @@
+"""The no-feedback twin: each path's counterfactual without market impact.
+
+The twin's columns must be the columns of a standalone run with
+market.impact.model=none, path for path and bit for bit (same path, book and
+draws); amplification is the ratio of the run's liquidated notional to the
+twin's; /stats/feedback holds the paired differences.
+"""
+import math
+import os
+import unittest
+
+import h5py
+import numpy as np
+
+from e2e import SRC, DirTest, run
+
+QUICK = os.path.join(SRC, "scenarios", "quickstart.yaml")
+OPTIONS = os.path.join(SRC, "scenarios", "compare-margin-models.yaml")
+TWIN = ("liquidations", "liquidated_notional", "bad_debt")
+
+
+def summary(path, group="/"):
+    with h5py.File(path, "r") as f:
+        return f[group.rstrip("/") + "/paths/summary"][:]
+
+
+class FeedbackTest(DirTest):
+    def run_ok(self, *args):
+        p = run(*args)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p
+
+    def assert_twin_equals_standalone(self, scen, n, *sets):
+        with_impact, none = self.path("with.h5"), self.path("none.h5")
+        extra = [a for s in sets for a in ("--set", s)]
+        self.run_ok("run", scen, "-n", str(n), "-j", "2", "-q", "-o", with_impact, *extra)
+        self.run_ok("run", scen, "-n", str(n), "-j", "1", "-q", "-o", none, *extra,
+                    "--set", "market.impact.model=none")
+        a, b = summary(with_impact), summary(none)
+        self.assertEqual(len(a), n)
+        for col in TWIN:
+            # bit for bit: the same doubles, not merely close
+            np.testing.assert_array_equal(a[col + "_no_impact"], b[col], err_msg=col)
+        self.assertGreater(int(np.sum(b["liquidations"])), 0, "the scenario must liquidate")
+        self.assertGreater(int(np.sum(a["liquidations"] != b["liquidations"])), 0,
+                           "impact must change something, or the test shows nothing")
+        return a, b
+
+    def test_twin_equals_a_standalone_run_without_impact(self):
+        a, _ = self.assert_twin_equals_standalone(QUICK, 24)
+        # amplification is the ratio of the path's notional to its twin's
+        for r in a:
+            x, y = r["liquidated_notional"], r["liquidated_notional_no_impact"]
+            if x == 0 and y == 0:
+                self.assertTrue(math.isnan(r["amplification"]))
+            elif y == 0:
+                self.assertTrue(math.isinf(r["amplification"]) and r["amplification"] > 0)
+            else:
+                self.assertEqual(r["amplification"], x / y)
+
+    def test_twin_with_options_and_books_drawn_per_path(self):
+        self.assert_twin_equals_standalone(OPTIONS, 6, "book.resample=per_path", "book.accounts=3000")
+
+    def test_without_impact_amplification_is_exactly_one(self):
+        out = self.path("none.h5")
+        self.run_ok("run", QUICK, "-n", "20", "-q", "-o", out, "--set", "market.impact.model=none")
+        s = summary(out)
+        liq = s["liquidations"] > 0
+        self.assertGreater(int(liq.sum()), 0)
+        self.assertTrue(np.all(s["amplification"][liq] == 1.0))
+        self.assertTrue(np.all(np.isnan(s["amplification"][~liq])))
+        for col in TWIN:
+            np.testing.assert_array_equal(s[col + "_no_impact"], s[col])
+        with h5py.File(out, "r") as f:
+            fb = f["/stats/feedback"][:]
+        self.assertTrue(np.all(fb["diff"] == 0) and np.all(fb["lo"] == 0) and np.all(fb["hi"] == 0))
+
+    def test_feedback_table_is_the_paired_difference(self):
+        out = self.path("q.h5")
+        self.run_ok("run", QUICK, "-n", "30", "-q", "-o", out)
+        s = summary(out)
+        with h5py.File(out, "r") as f:
+            fb = {r["statistic"].decode(): r for r in f["/stats/feedback"][:]}
+        self.assertEqual(sorted(fb), sorted(TWIN))
+        for col in TWIN:
+            d = s[col].astype(float) - s[col + "_no_impact"].astype(float)
+            r = fb[col]
+            self.assertEqual(r["n"], len(s))
+            self.assertAlmostEqual(r["diff"], d.mean(), delta=1e-9 * (1 + abs(d).max()))
+            self.assertAlmostEqual(r["with_impact"], s[col].mean(), delta=1e-9 * (1 + abs(s[col]).max()))
+            self.assertAlmostEqual(r["no_impact"], s[col + "_no_impact"].mean(),
+                                   delta=1e-9 * (1 + abs(s[col]).max()))
+            self.assertLessEqual(r["lo"], r["diff"])
+            self.assertGreaterEqual(r["hi"], r["diff"])
+        # sqrt impact of forced selling on a long-heavy book liquidates more, never fewer, on average
+        self.assertGreater(fb["liquidations"]["lo"], 0)
+
+    def test_counterfactual_off_drops_the_twin_and_changes_nothing_else(self):
+        on, off = self.path("on.h5"), self.path("off.h5")
+        self.run_ok("run", QUICK, "-n", "12", "-q", "-o", on)
+        self.run_ok("run", QUICK, "-n", "12", "-q", "-o", off, "--set", "stats.counterfactual=false")
+        a, b = summary(on), summary(off)
+        for col in TWIN + ("amplification",):
+            self.assertNotIn(col + "_no_impact" if col != "amplification" else col, b.dtype.names)
+        for col in b.dtype.names:
+            np.testing.assert_array_equal(a[col], b[col], err_msg=col)
+        with h5py.File(off, "r") as f:
+            self.assertNotIn("feedback", f["/stats"])
+        p = run("check", QUICK, "-n", "2", "-q", "-o", self.path("x.h5"), "--set", "stats.counterfactual=false",
+                "--set", "assertions[0]={assert: amplification.mean < 3}")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("amplification", p.stderr)
+        self.assertFalse(os.path.exists(self.path("x.h5")))
+
+    def test_compare_cells_each_get_their_twin(self):
+        out = self.path("cmp.h5")
+        self.run_ok("run", QUICK, "-n", "8", "-q", "-o", out, "--compare", "market.impact.depth=2e7,5e7")
+        for depth, grp in (("2e7", "/models/2e7"), ("5e7", "/models/5e7")):
+            alone = self.path(depth + ".h5")
+            self.run_ok("run", QUICK, "-n", "8", "-q", "-o", alone, "--set", "market.impact.depth=" + depth)
+            a, b = summary(out, grp), summary(alone)
+            for col in a.dtype.names:
+                np.testing.assert_array_equal(a[col], b[col], err_msg=depth + " " + col)
+        # the twins of both cells are the same no-impact run
+        np.testing.assert_array_equal(summary(out, "/models/2e7")["liquidations_no_impact"],
+                                      summary(out, "/models/5e7")["liquidations_no_impact"])
+
+    def test_threads_do_not_change_the_twin(self):
+        a, b = self.path("j1.h5"), self.path("j2.h5")
+        self.run_ok("run", QUICK, "-n", "10", "-q", "-j", "1", "-o", a)
+        self.run_ok("run", QUICK, "-n", "10", "-q", "-j", "2", "-o", b)
+        x, y = summary(a), summary(b)
+        for col in x.dtype.names:
+            np.testing.assert_array_equal(x[col], y[col], err_msg=col)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
