@@ -3,6 +3,7 @@
  */
 #include "marginsim/stats.h"
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -216,6 +217,9 @@ static const prob_def prob_defs[] = {
     {"drawdown_10pct", "max_drawdown > 10%", "max_drawdown", 0.10},
     {"drawdown_25pct", "max_drawdown > 25%", "max_drawdown", 0.25},
     {"drawdown_50pct", "max_drawdown > 50%", "max_drawdown", 0.50},
+    /* only +inf exceeds DBL_MAX: the averages of amplification leave these paths out */
+    {"amplification_inf", "liquidations with feedback on a path whose no-feedback twin had none", "amplification",
+     DBL_MAX},
 };
 
 static int feedback_rows(const ms_column *cols, int nc, const ms_path_summary *rows, int64_t n, ms_diff_row *out);
