@@ -37,7 +37,8 @@ LEVERAGE = [("none", "{dist: uniform, min: 1, max: 1.01}"),
 
 def run(binary, scenario, out, threads, extra):
     """Wall time (s), peak RSS (MB) of one marginsim run."""
-    cmd = [binary, "run", scenario, "-q", "-o", out, "-j", str(threads), *extra]
+    # the engine alone: without the no-feedback twin (bench_counterfactual.py times it)
+    cmd = [binary, "run", scenario, "-q", "-o", out, "-j", str(threads), "--set", "stats.counterfactual=false", *extra]
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd)
     _, status, ru = os.wait4(p.pid, 0)

@@ -24,7 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def run(binary, name, paths, threads, out):
     scen = os.path.join(ROOT, "scenarios", "bench", name + ".yaml")
-    cmd = [binary, "run", scen, "-q", "-o", out, "-j", str(threads), "-n", str(paths)]
+    # the engine alone, without the no-feedback twin (bench_counterfactual.py times it)
+    cmd = [binary, "run", scen, "-q", "-o", out, "-j", str(threads), "-n", str(paths), "--set", "stats.counterfactual=false"]
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd)
     _, status, ru = os.wait4(p.pid, 0)
