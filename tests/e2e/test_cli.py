@@ -414,14 +414,40 @@ class CliTest(DirTest):
             self.assertFalse(os.path.exists(out), args)
         self.assertEqual(self.listing(), ["bad.yaml", "small.yaml"])
 
-    def test_io_failure_exits_3_and_leaves_nothing(self):
+    def test_output_folder_is_bad_input_before_the_run(self):
+        # A folder at -o is refused before anything runs (the run below would
+        # take minutes), exit 2, naming the option; nothing is written.
+        long = SMALL.replace("paths: 40", "paths: 200000").replace("horizon: 2h", "horizon: 1d")
+        scen = os.path.join(self.dir, "long.yaml")
+        with open(scen, "w") as f:
+            f.write(long)
         target = os.path.join(self.dir, "taken.h5")
         os.mkdir(target)
-        p = run("run", self.scen, "-o", target)
-        self.assertEqual(p.returncode, 3, p.stderr)
-        self.assertIn("taken.h5", p.stderr)
-        self.assertEqual(self.listing(), ["small.yaml", "taken.h5"])
-        self.assertEqual(os.listdir(target), [])
+        for cmd in (["run", scen, "-o", target], ["run", scen, "-o", self.path("new") + "/"],
+                    ["run", scen, "-o", target, "--compare", "margin.model=static,dynamic"],
+                    ["sweep", scen, "-o", target, "--grid", "margin.maintenance=0.03,0.05"]):
+            t0 = time.time()
+            p = run(*cmd, timeout=20)
+            self.assertLess(time.time() - t0, 5, cmd)
+            self.assertEqual(p.returncode, 2, (cmd, p.stderr))
+            self.assertIn("-o/--output", p.stderr, cmd)
+            self.assertIn("is a folder", p.stderr, cmd)
+            self.assertEqual(p.stdout, "", cmd)
+            self.assertEqual(self.listing(), ["long.yaml", "small.yaml", "taken.h5"], cmd)
+            self.assertEqual(os.listdir(target), [], cmd)
+        # a file where a parent folder should be
+        p = run("run", self.scen, "-o", os.path.join(self.scen, "x.h5"))
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("small.yaml is a file, not a folder", p.stderr)
+
+    def test_missing_folders_are_made_and_removed_when_the_run_fails(self):
+        out = os.path.join(self.dir, "a", "b", "r.h5")
+        p = run("run", self.scen, "-o", out, "--set", "book.leverage=30")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertEqual(self.listing(), ["small.yaml"])
+        p = run("run", self.scen, "-o", out, "-q")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.isfile(out))
 
     def interrupt(self, sig, code):
         long = SMALL.replace("paths: 40", "paths: 200000").replace("horizon: 2h", "horizon: 1d")
