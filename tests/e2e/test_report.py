@@ -302,6 +302,26 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stdout, r"(?m)^mode: paired")
 
+    def test_compare_group_and_stat(self):
+        # --group picks the same group in both files; --stat restricts the rows
+        p = self.compare("sweep", "sweep", "--group", "sweep/runs/1", "--stat", "bad_debt,max_drawdown,insolvency")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("[/sweep/runs/1]", p.stdout)
+        self.assertEqual(sorted(self.rows(p.stdout)), ["bad_debt", "insolvency", "max_drawdown"])
+        with h5py.File(self.files["sweep"], "r") as f:
+            s0, s1 = f["sweep/runs/0/paths/summary"][:], f["sweep/runs/1/paths/summary"][:]
+        p = self.compare("sweep", "sweep", "--group", "sweep/runs/0", "--group-b", "sweep/runs/1",
+                         "--stat", "liquidated_notional")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rows = self.rows(p.stdout)
+        self.assertEqual(list(rows), ["liquidated_notional"])
+        d = s1["liquidated_notional"] - s0["liquidated_notional"]
+        self.assertAlmostEqual(rows["liquidated_notional"][2], d.mean(), delta=1e-6 * max(1.0, abs(d.mean())))
+        p = self.compare("run", "run", "--stat", "bad_debt,nonsense")
+        self.assertEqual(p.returncode, 2, p.stdout)
+        self.assertIn("unknown statistic nonsense", p.stderr)
+        self.assertIn("bad_debt_any", p.stderr)
+
     def test_compare_bad_input_exits_2(self):
         for args in ((self.files["run"], os.path.join(self.dir, "missing.h5")),
                      (self.files["cmp"], self.files["cmp"], "--group-a", "models/nope"),
