@@ -223,6 +223,21 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
   printf("\nwrote %s\n", out);
 }
 
+/* ---- warnings of the loaded configurations ---- */
+
+/* The loader's warnings of @p n configurations (cells of a sweep or a
+ * comparison), each distinct one once, on stderr. */
+static void print_warnings(const ms_config *const *cfgs, int n) {
+  for (int c = 0; c < n; c++)
+    for (int i = 0; i < cfgs[c]->nwarnings; i++) {
+      int seen = 0;
+      for (int d = 0; d <= c && !seen; d++)
+        for (int j = 0; j < (d == c ? i : cfgs[d]->nwarnings) && !seen; j++)
+          seen = strcmp(cfgs[d]->warnings[j], cfgs[c]->warnings[i]) == 0;
+      if (!seen) fprintf(stderr, "warning: %s\n", cfgs[c]->warnings[i]);
+    }
+}
+
 /* ---- output paths, checked before anything runs ---- */
 
 /* A run of minutes must not end in "cannot write": every file the command
@@ -493,6 +508,7 @@ static int cmd_validate(int argc, char **argv) {
     ms_config_free(cfg);
     return ms_status_exit_code(s);
   }
+  print_warnings((const ms_config *const *)&cfg, 1);
   char *yaml = ms_config_to_yaml(cfg);
   if (!yaml) { ms_config_free(cfg); fprintf(stderr, "marginsim: out of memory\n"); return 3; }
   printf("# resolved configuration of %s\n%s", o.scenario, yaml);
@@ -588,6 +604,7 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
       rc = ms_status_exit_code(s);
     }
   }
+  if (!rc) print_warnings((const ms_config *const *)cfgs, n);
   char default_out[256];
   if (!rc && !o->output) {
     snprintf(default_out, sizeof default_out, "results/%s-compare.h5", cfgs[0]->name);
@@ -637,6 +654,7 @@ static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config *
     fprintf(stderr, "%s\n", err.msg);
     return ms_status_exit_code(s);
   }
+  print_warnings((const ms_config *const *)&cfg, 1);
   if (!o->output) {
     snprintf(o->default_out, sizeof o->default_out, "results/%s.h5", cfg->name);
     o->output = o->default_out;
@@ -842,6 +860,7 @@ static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
     fprintf(stderr, "%s\n", err.msg);
     return ms_status_exit_code(s);
   }
+  print_warnings((const ms_config *const *)sw->cfgs, sw->ncells);
   char default_out[256];
   if (!o.output) {
     snprintf(default_out, sizeof default_out, "results/%s-sweep.h5", sw->cfgs[0]->name);

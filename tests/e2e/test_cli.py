@@ -440,6 +440,25 @@ class CliTest(DirTest):
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("small.yaml is a file, not a folder", p.stderr)
 
+    def test_outage_after_the_horizon_is_a_warning(self):
+        scen = self.path("late.yaml")
+        with open(scen, "w") as f:
+            f.write(SMALL + "keepers:\n  outages:\n    - {start: 1h, duration: 10m}\n    - {start: 3h, duration: 1h}\n")
+        out = self.path("late.h5")
+        want = "late.yaml:18:15: keepers.outages[1].start: starts at 3h, at or after the horizon (2h)"
+        for cmd in (["run", scen, "-o", out, "-q"], ["validate", scen],
+                    ["sweep", scen, "-o", out, "-q", "--grid", "margin.maintenance=0.03,0.05"]):
+            p = run(*cmd)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("warning: " + scen + want[len("late.yaml"):], p.stderr, cmd)
+            self.assertEqual(p.stderr.count("warning:"), 1, p.stderr)
+        p = run("run", scen, "-o", out, "-q", "--set", "horizon=1h")  # now both start at or after it
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("keepers.outages[0].start: starts at 1h, at or after the horizon (1h)", p.stderr)
+        self.assertEqual(p.stderr.count("warning:"), 2, p.stderr)
+        p = run("run", scen, "-o", out, "-q", "--set", "horizon=4h")
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+
     def test_missing_folders_are_made_and_removed_when_the_run_fails(self):
         out = os.path.join(self.dir, "a", "b", "r.h5")
         p = run("run", self.scen, "-o", out, "--set", "book.leverage=30")
