@@ -245,13 +245,21 @@ class ReportTest(unittest.TestCase):
         heat = [p for p in pngs if p.startswith("heatmap_")]
         self.assertEqual(len(heat), len(show), f"one heatmap per headline statistic: {pngs}")
         self.assertTrue(any(p.startswith("baseline/") for p in pngs), pngs)
+        # the baseline cell (only) records /timeseries: its fan chart and insurance fund are drawn
+        for fig in ("baseline/path.png", "baseline/insurance_fund.png", "baseline/liquidations.png"):
+            self.assertIn(fig, pngs)
+        with h5py.File(self.files["sweep"], "r") as f:
+            b = int(f.attrs["baseline"])
+            self.assertEqual([c for c in f["sweep/runs"] if "timeseries" in f["sweep/runs"][c]], [str(b)])
+            self.assertGreater(f[f"sweep/runs/{b}/timeseries/fan/price"].shape[0], 1)
         self.assertInHtml("margin.maintenance", html)
         self.assertInHtml("<h2>Assertions</h2>", html)  # written per cell
         self.assertInHtml(f"of {2 * ncells} passed over {ncells} runs", html)
         self.assertEqual(len(re.findall(r'<tr class="cell[ "]', html)), ncells)
 
     def test_report_sweep_one_axis(self):
-        _, html, pngs, _ = self.report("sweep1", ["sweep_stats.png", "sweep_differences.png"])
+        _, html, pngs, _ = self.report("sweep1", ["sweep_stats.png", "sweep_differences.png",
+                                                  "baseline/path.png", "baseline/insurance_fund.png"])
         self.assertFalse(any(p.startswith("heatmap_") for p in pngs))
 
     # -- compare.py ---------------------------------------------------------------
