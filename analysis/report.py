@@ -1196,6 +1196,21 @@ def main():
         kind = file_kind(f)
         out = a.out or os.path.join(os.path.dirname(os.path.abspath(a.result)),
                                     os.path.splitext(os.path.basename(a.result))[0] + "_report")
+        # The output folder is checked (and made) before any work, so a bad -o fails at once.
+        if not a.no_plots:
+            why = None
+            if os.path.exists(out) and not os.path.isdir(out):
+                why = "is a file, not a folder"
+            else:
+                try:
+                    os.makedirs(out, exist_ok=True)
+                except OSError as e:
+                    why = f"cannot create the folder ({e.strerror})"
+                if why is None and not os.access(out, os.W_OK | os.X_OK):
+                    why = "cannot write in the folder"
+            if why:
+                print(f"report.py: -o {out}: {why}", file=sys.stderr)
+                return 2
         provenance(f)
         figs = Figures(out)
         details = []

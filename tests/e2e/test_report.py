@@ -310,6 +310,17 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stdout, r"(?m)^mode: paired")
 
+    def test_report_output_folder_checked_first(self):
+        bad = os.path.join(self.dir, "afile")
+        with open(bad, "w") as fh:
+            fh.write("x")
+        for out, msg in ((bad, "is a file, not a folder"), (os.path.join(bad, "sub"), "cannot create the folder")):
+            p = py(REPORT, self.files["run"], "-o", out)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(f"report.py: -o {out}: {msg}", p.stderr)
+            self.assertEqual(p.stdout, "", "nothing is reported before the folder is known good")
+            self.assertNotIn("Traceback", p.stderr)
+
     def test_compare_group_and_stat(self):
         # --group picks the same group in both files; --stat restricts the rows
         p = self.compare("sweep", "sweep", "--group", "sweep/runs/1", "--stat", "bad_debt,max_drawdown,insolvency")
