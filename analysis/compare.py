@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Differences of two marginsim results' statistics, B - A, with 95% intervals.
 
-    scripts/py analysis/compare.py A.h5 B.h5 [--group-a G] [--group-b G]
+    scripts/py analysis/compare.py A.h5 B.h5 [--group G] [--group-a G] [--group-b G] [--stat NAME,...]
 
 Compares the main per-path summary columns (their means) and the
 probabilities of insolvency, of any liquidation and of any bad debt.
@@ -15,9 +15,12 @@ normal interval. The line `mode: paired (...)` or `mode: unpaired (...)`
 says which, and why.
 
 --group-a / --group-b pick a run group inside a file instead of its root,
-e.g. `models/static` of a --compare file or `sweep/runs/3` of a sweep file.
-Exit status: 0, or 2 for a missing file or group or a group without
-paths/summary.
+e.g. `models/static` of a --compare file or `sweep/runs/3` of a sweep file;
+--group G picks the same group in both (--group-a/--group-b override it).
+--stat NAME,... compares only the named statistics: any /paths/summary column
+of both files (e.g. bad_debt, max_drawdown) or probability (insolvency,
+liquidation_any, bad_debt_any). Exit status: 0, or 2 for a missing file or
+group, a group without paths/summary, or an unknown --stat name.
 """
 import argparse
 import math
@@ -60,10 +63,10 @@ def open_group(path, group):
         hint = ""
         kind = file_kind(f)
         if kind == "compare":
-            hint = f"; it is a --compare file: pick a model with --group-a/--group-b models/<value> " \
+            hint = f"; it is a --compare file: pick a model with --group (or --group-a/--group-b) models/<value> " \
                    f"({', '.join('models/' + k for k in f['models'])})"
         elif kind == "sweep":
-            hint = "; it is a sweep file: pick a cell with --group-a/--group-b sweep/runs/<cell>"
+            hint = "; it is a sweep file: pick a cell with --group (or --group-a/--group-b) sweep/runs/<cell>"
         where = f"group '{group}'" if group not in (None, "", "/") else "the root"
         f.close()
         raise Usage(f"{path}: {where} has no paths/summary{hint}")
@@ -141,20 +144,36 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("a", metavar="A.h5")
     ap.add_argument("b", metavar="B.h5")
-    ap.add_argument("--group-a", default="", help="group of A to compare (default: the root)")
-    ap.add_argument("--group-b", default="", help="group of B to compare (default: the root)")
+    ap.add_argument("--group", default="", help="group of both files (e.g. models/static, sweep/runs/0)")
+    ap.add_argument("--group-a", default=None, help="group of A to compare (default: --group, else the root)")
+    ap.add_argument("--group-b", default=None, help="group of B to compare (default: --group, else the root)")
+    ap.add_argument("--stat", default=None, metavar="NAME,...",
+                    help="only these statistics: summary columns or probabilities (default: the headline ones)")
     args = ap.parse_args()
     fa = fb = None
     try:
-        fa, ga = open_group(args.a, args.group_a)
-        fb, gb = open_group(args.b, args.group_b)
+        fa, ga = open_group(args.a, args.group if args.group_a is None else args.group_a)
+        fb, gb = open_group(args.b, args.group if args.group_b is None else args.group_b)
+        sa, sb = ga["paths/summary"][:], gb["paths/summary"][:]
+        columns, events = list(COLUMNS), list(EVENTS)
+        if args.stat is not None:
+            names = [n.strip() for n in args.stat.split(",") if n.strip()]
+            both = [c for c in sa.dtype.names if c in sb.dtype.names]
+            byname = {e[0]: e for e in EVENTS}
+            unknown = [n for n in names if n not in both and n not in byname]
+            if unknown or not names:
+                raise Usage(f"--stat {args.stat}: unknown statistic {', '.join(unknown) or '(none given)'}; "
+                            f"known: the summary columns of both files ({', '.join(both)}) and the "
+                            f"probabilities {', '.join(byname)}")
+            columns = [n for n in names if n not in byname]
+            events = [byname[n] for n in names if n in byname]
     except Usage as e:
         print(f"compare.py: {e}", file=sys.stderr)
-        if fa is not None:
-            fa.close()
+        for f in (fa, fb):
+            if f is not None:
+                f.close()
         return 2
     with fa, fb:
-        sa, sb = ga["paths/summary"][:], gb["paths/summary"][:]
         paired, why = pairing(ga, gb, sa, sb)
         print(describe("A", args.a, fa, ga))
         print(describe("B", args.b, fb, gb))
@@ -169,14 +188,15 @@ def main():
         hdr = f"{'statistic':30s} {'A':>16s} {'B':>16s} {'B - A':>16s} {'lo':>16s} {'hi':>16s} {'n':>7s}"
         print(hdr)
         missing = []
-        for c in COLUMNS:
+        for c in columns:
             if c not in sa.dtype.names or c not in sb.dtype.names:
                 missing.append(c)
                 continue
             r = paired_diff(sa[c], sb[c]) if paired else welch_diff(sa[c], sb[c])
             print(f"{c:30s} " + " ".join(f"{num(x):>16s}" for x in r[:5]) + f" {r[5]:7d}")
-        print("\nprobabilities (events per path):")
-        for name, definition, fn in EVENTS:
+        if events:
+            print("\nprobabilities (events per path):")
+        for name, definition, fn in events:
             try:
                 ea, eb = fn(sa).astype(float), fn(sb).astype(float)
             except (ValueError, KeyError):

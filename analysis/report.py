@@ -15,8 +15,9 @@ Figures of a run (a file's root, each model of a compare file, the baseline
 cell of a sweep), each drawn when the group has what it needs:
   path.png            fan chart of the exogenous price over /timeseries/fan (else the traced paths),
                       with one path's mark and oracle prices and its regimes
-  liquidations.png    liquidations over time (from /liquidations, else
-                      /cascades, else /timeseries)
+  liquidations.png    liquidations over time: the share of paths liquidating in each interval
+                      and quantiles over paths of each path's liquidations and notional per
+                      interval (from /liquidations, else /cascades, else /timeseries)
   bad_debt.png        complementary CDF of bad debt per path, log-log, with
                       the insurance fund
   cascades.png        complementary CDF of cascade notional and size, log-log
@@ -41,9 +42,9 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _python import (DEFAULT_SHOW, attr, columns_meta, file_kind, fmt, fmt_interval,  # noqa: E402
-                     horizon_seconds, insurance_fund, money, money_formatter, stat, stat_of_row, stat_unit,
-                     text, time_scale)
+from _python import (DEFAULT_SHOW, attr, cfg_get, columns_meta, config, file_kind, fmt,  # noqa: E402
+                     fmt_interval, horizon_seconds, insurance_fund, money, money_formatter, seconds, stat,
+                     stat_of_row, stat_unit, text, time_scale)
 
 DPI = 110
 # Distinct colours for traced paths (tab10 without its grey, which reads as a reference line).
@@ -342,6 +343,146 @@ def _regime_share(axr, t, R, names, tunit):
     axr.set_xlabel(f"time ({tunit})")
 
 
+def _per_path_bins(path, b, w, nbins):
+    """Per (path, interval) sums of w, only where some event is: (interval of each, sum of each)."""
+    key = path * nbins + b
+    uniq, inv = np.unique(key, return_inverse=True)
+    return uniq % nbins, np.bincount(inv, weights=w, minlength=len(uniq))
+
+
+def _quantiles_with_zeros(bins, vals, nbins, n, qs):
+    """For each interval, order-statistic quantiles over n paths of a value that is 0 except in
+    (bins, vals): the q-quantile is the ceil(q n)-th smallest of the n paths' values."""
+    out = np.zeros((len(qs), nbins))
+    order = np.lexsort((vals, bins))
+    bins, vals = bins[order], vals[order]
+    starts = np.searchsorted(bins, np.arange(nbins + 1))
+    for j in range(nbins):
+        v = vals[starts[j]:starts[j + 1]]
+        nz = n - len(v)  # paths with 0 in this interval, the smallest values
+        for i, q in enumerate(qs):
+            r = max(1, math.ceil(q * n - 1e-9))
+            out[i, j] = 0.0 if r <= nz else v[r - nz - 1]
+    return out
+
+
+def _liquidations_figure(figs, plt, rel, section, title, ev, src, base, H2, div, tunit):
+    """Share of paths liquidating in each interval, and quantiles over paths of liquidations
+    (and notional) per interval: the tail that a mean over paths would hide."""
+    times = ev["t"]
+    if not H2:
+        H2 = float(times.max()) if len(times) else 86400.0
+    bw = _nice_bin(H2)
+    edges = np.arange(0, H2 + bw, bw)
+    if edges[-1] < H2:
+        edges = np.append(edges, edges[-1] + bw)
+    nb = len(edges) - 1
+    total = float(np.sum(ev["n"])) if len(ev["n"]) else 0.0
+    if total <= 0:
+        fig, ax = plt.subplots(figsize=(9, 2.6), layout="constrained")
+        _message_panel(ax, f"no liquidations in any of the {base} paths")
+        ax.set_title(f"{title}: liquidations over time")
+        figs.save(fig, rel("liquidations.png"), section, "Liquidations over time",
+                  f"There were no liquidations in any of the {base} paths (from {src}).")
+        return
+    binof = lambda t: np.clip(np.searchsorted(edges, t, side="right") - 1, 0, nb - 1)  # noqa: E731
+    b0 = binof(times)
+    # Paths with at least one liquidation in each interval. A cascade's start and end are
+    # liquidations, and no two of its consecutive liquidations are more than stats.cascade_gap
+    # apart: when that gap is at most the interval, every interval from its start to its end
+    # has one of them (exact); otherwise only the first and last intervals are counted.
+    pb = ev["path"] * nb + b0
+    long_cascades, exact_share = 0, True
+    if ev["t_end"] is not None:
+        b1 = binof(ev["t_end"])
+        gap = ev.get("gap")
+        exact_share = gap is not None and gap <= bw
+        span = b1 - b0
+        if exact_share and np.any(span > 1):
+            reps = span + 1
+            offs = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+            pb = np.repeat(ev["path"] * nb + b0, reps) + offs
+        else:
+            pb = np.concatenate([pb, ev["path"] * nb + b1])
+            long_cascades = int(np.sum(span > 1))
+    pb = np.unique(pb)
+    share = np.bincount(pb % nb, minlength=nb) / base
+    any_path = len(np.unique(ev["path"])) / base
+    share_ind = None
+    if ev["ind"] is not None:
+        m = ev["ind"] > 0
+        share_ind = np.bincount(np.unique(ev["path"][m] * nb + b0[m]) % nb, minlength=nb) / base
+    # A quantile whose order statistic is the largest would repeat the maximum: left out.
+    cand = [(0.5, "median"), (0.9, "90%"), (0.99, "99%")]
+    kept = [(q, nm) for q, nm in cand if math.ceil(q * base - 1e-9) < base]
+    dropped = [nm for q, nm in cand if (q, nm) not in kept]
+    qs, qnames = [q for q, _ in kept] + [1.0], [nm for _, nm in kept] + ["max"]
+    qcolors = {"median": "#fcae91", "90%": "#fb6a4a", "99%": "#de2d26", "max": "#67000d"}
+    panels = [("n", "liquidations of one path\nin the interval", None)]
+    if ev["x"] is not None:
+        panels.append(("x", "liquidated notional of one\npath in the interval (USD)", money_formatter()))
+    fig, axes = plt.subplots(1 + len(panels), 1, figsize=(10, 2.6 + 2.3 * len(panels)), sharex=True,
+                             squeeze=False, layout="constrained", height_ratios=[1] + [1.3] * len(panels))
+    axes = axes[:, 0]
+    x = edges[:-1] / div
+    width = bw / div
+    ax = axes[0]
+    ax.bar(x, share, width, align="edge", color="#fc9272", label="paths with ≥ 1 liquidation")
+    if share_ind is not None:
+        ax.bar(x, share_ind, width, align="edge", color="#cb181d", label="… of them with ≥ 1 impact-triggered liquidation")
+    ax.set_ylabel(f"share of paths\nper {_dur(bw)}")
+    ax.yaxis.set_major_formatter(pct_formatter())
+    ax.set_ylim(0, max(float(share.max()) * 1.15, 0.01))
+    ax.legend(loc="upper right", fontsize=7)
+    for ax, (col, ylabel, fmt) in zip(axes[1:], panels):
+        pbins, vals = _per_path_bins(ev["path"], b0, ev[col], nb)
+        Q = _quantiles_with_zeros(pbins, vals, nb, base, qs)
+        mean = np.bincount(b0, weights=ev[col], minlength=nb) / base
+        xs = np.append(x, edges[-1] / div)
+        for qn, row in zip(qnames[::-1], Q[::-1]):
+            ax.stairs(row, xs, color=qcolors[qn], lw=1.3, label=qn + (" (0 throughout)" if not row.any() else ""))
+        ax.stairs(mean, xs, color="#636363", lw=1.0, ls="--", label="mean (for reference)")
+        ax.set_yscale("symlog", linthresh=1.0 if col == "n" else max(1.0, float(np.min(vals[vals > 0])) if np.any(vals > 0) else 1.0))
+        ax.set_ylim(0, max(float(Q[-1].max()), float(mean.max()), 1.0) * 2)
+        ax.set_ylabel(ylabel)
+        if fmt is not None:
+            ax.yaxis.set_major_formatter(fmt)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, title="over paths", title_fontsize=7)
+    axes[-1].set_xlabel(f"time ({tunit})")
+    axes[-1].set_xlim(0, edges[-1] / div)
+    worst = int(np.argmax(share))
+    axes[0].set_title(f"{title}: liquidations over time — {any_path:.0%} of the {base:,} paths liquidate at some "
+                      f"point; at most {share[worst]:.0%} in one {_dur(bw)} interval")
+    cap = (f"{any_path:.1%} of the {base:,} paths liquidate at some point; at most {share[worst]:.1%} of them in one "
+           f"{_dur(bw)} interval (the one starting at {worst * bw / div:g} {tunit}). From {src}. "
+           f"Top: the share of the {base:,} paths with at least one "
+           f"liquidation in the interval"
+           + (" (darker: with at least one impact-triggered liquidation — one that the oracle price without "
+              "impact would not have triggered at that moment: liquidated earlier, or only, because of impact)" if share_ind is not None else "")
+           + ". Below: across the paths, the " + ", ".join(qnames[:-1])
+           + (" quantiles" if len(qnames) > 2 else "") + " and the maximum of each "
+           f"path's liquidations{' and liquidated notional' if ev['x'] is not None else ''} in the interval "
+           f"(order statistics over all {base:,} paths, a path without liquidations counting as 0; "
+           f"a log scale, linear near 0), and dashed the mean over paths, which spreads a few paths' cascades "
+           f"over all of them.")
+    if dropped:
+        cap += (f" With {base} paths the {' and '.join(dropped)} quantile{'s' if len(dropped) > 1 else ''} would be "
+                f"the maximum and {'are' if len(dropped) > 1 else 'is'} not drawn.")
+    if ev["t_end"] is not None:
+        cap += (" The quantiles and the impact-triggered share place each cascade's liquidations and notional at its start (one that crosses an "
+                "interval boundary counts in the interval where it starts; record output.liquidations: true for "
+                "exact times).")
+        if exact_share:
+            cap += (" The shares are exact: liquidations of a cascade are at most stats.cascade_gap apart, no longer "
+                    "than an interval, so a path liquidates in every interval from its cascade's first to its last "
+                    "liquidation.")
+        else:
+            cap += (" A path counts as liquidating in the intervals of its cascades' first and last liquidations"
+                    + (f"; {long_cascades} cascades span more than two intervals, whose middle intervals are not "
+                       f"counted." if long_cascades else "."))
+    figs.save(fig, rel("liquidations.png"), section, "Liquidations over time", cap)
+
+
 def run_figures(figs, g, prefix, section, title):
     """The figures of one run group `g` (the root, /models/<v> or /sweep/runs/<c>) into DIR/prefix."""
     plt = _plt()
@@ -449,82 +590,36 @@ def run_figures(figs, g, prefix, section, title):
     elif fan is None:
         figs.skip(section, "price paths", "no /timeseries in this group (or no traced paths)")
 
-    # 2. Liquidations over time
+    # 2. Liquidations over time: per path and interval, so that a few paths' cascades are not
+    # spread over every path as a mean would. What is recorded decides how exact the counts are.
     H2 = H
     src = None
     if "liquidations" in g and hasattr(g["liquidations"], "dtype") and g["liquidations"].dtype.names:
         L = g["liquidations"][:]
-        times = L["time"] / 1000.0
-        w_n, w_x = np.ones(len(L)), L["notional"].astype(float)
-        induced = L["impact_triggered"] != 0 if "impact_triggered" in L.dtype.names else None
-        src = f"from /liquidations (every liquidation of all {npaths} paths)"
+        ev = dict(path=L["path"].astype(np.int64), t=L["time"] / 1000.0, n=np.ones(len(L)),
+                  x=L["notional"].astype(float),
+                  ind=(L["impact_triggered"] != 0).astype(float) if "impact_triggered" in L.dtype.names else None, t_end=None)
+        src = f"/liquidations (every liquidation of all {npaths} paths, at its time)"
         base = npaths
     elif "cascades" in g:
         C = g["cascades"][:]
-        times = C["start"].astype(float)
-        w_n, w_x = C["liquidations"].astype(float), C["notional"].astype(float)
-        induced = None
-        w_ind = C["impact_triggered"].astype(float) if "impact_triggered" in C.dtype.names else None
-        src = (f"from /cascades (all {npaths} paths; each cascade's liquidations and notional placed "
-               f"at its start time)")
+        ev = dict(path=C["path"].astype(np.int64), t=C["start"].astype(float), n=C["liquidations"].astype(float),
+                  x=C["notional"].astype(float),
+                  ind=C["impact_triggered"].astype(float) if "impact_triggered" in C.dtype.names else None,
+                  t_end=C["end"].astype(float), gap=seconds(cfg_get(config(g), "stats.cascade_gap")))
+        src = f"/cascades (all {npaths} paths; each cascade's liquidations and notional counted at its start)"
         base = npaths
     elif has_ts and "liquidations" in ts:
-        tl = ts["liquidations"][:]
-        times = np.repeat(t_sec[None, :], tl.shape[0], axis=0).ravel()
-        w_n, w_x, induced = tl.ravel().astype(float), None, None
-        src = f"from /timeseries (the {tl.shape[0]} traced paths only; no notional recorded there)"
+        tl = ts["liquidations"][:].astype(float)
+        P, T = np.nonzero(tl)
+        ev = dict(path=P.astype(np.int64), t=t_sec[T], n=tl[P, T], x=None, ind=None, t_end=None)
+        src = (f"/timeseries (the {tl.shape[0]} traced paths only, liquidations since the previous sample; "
+               f"no notional recorded there)")
         base = tl.shape[0]
     if src is None:
         figs.skip(section, "liquidations over time", "no /liquidations, /cascades or /timeseries")
     else:
-        if not H2:
-            H2 = float(times.max()) if len(times) else 86400.0
-        bw = _nice_bin(H2)
-        edges = np.arange(0, H2 + bw, bw)
-        if edges[-1] < H2:
-            edges = np.append(edges, edges[-1] + bw)
-        total = float(np.sum(w_n)) if len(w_n) else 0.0
-        nrows = 2 if w_x is not None and total > 0 else 1
-        fig, axes = plt.subplots(nrows, 1, figsize=(10, 2.6 + 2.0 * nrows) if total > 0 else (9, 2.6), sharex=True,
-                                 squeeze=False, layout="constrained")
-        axes = axes[:, 0]
-        x = edges[:-1] / div
-        width = bw / div
-        if total <= 0:
-            _message_panel(axes[0], f"no liquidations in any of the {base} paths")
-            axes[0].set_title(f"{title}: liquidations over time")
-        else:
-            cnt = np.histogram(times, edges, weights=w_n)[0] / base
-            if induced is not None:
-                ci = np.histogram(times[induced], edges, weights=w_n[induced])[0] / base
-                axes[0].bar(x, cnt - ci, width, align="edge", color="#fc9272", label="direct (oracle move)")
-                axes[0].bar(x, ci, width, bottom=cnt - ci, align="edge", color="#cb181d",
-                            label="impact-triggered (earlier or only because of impact)")
-                axes[0].legend(loc="upper left")
-            elif src.startswith("from /cascades") and w_ind is not None:
-                ci = np.histogram(times, edges, weights=w_ind)[0] / base
-                axes[0].bar(x, cnt - ci, width, align="edge", color="#fc9272", label="direct (oracle move)")
-                axes[0].bar(x, ci, width, bottom=cnt - ci, align="edge", color="#cb181d",
-                            label="impact-triggered (earlier or only because of impact)")
-                axes[0].legend(loc="upper left")
-            else:
-                axes[0].bar(x, cnt, width, align="edge", color="#cb181d")
-            axes[0].set_ylabel(f"liquidations per path\nper {_dur(bw)}")
-            axes[0].yaxis.set_major_formatter(money_formatter())
-            if w_x is not None:
-                nx = np.histogram(times, edges, weights=w_x)[0] / base
-                axes[1].bar(x, nx, width, align="edge", color="#6baed6")
-                axes[1].set_ylabel(f"liquidated notional\nper path per {_dur(bw)} (USD)")
-                axes[1].yaxis.set_major_formatter(money_formatter())
-            axes[0].set_title(f"{title}: liquidations over time — {total / base:,.0f} per path on average")
-        if total > 0:
-            axes[-1].set_xlabel(f"time ({tunit})")
-            axes[-1].set_xlim(0, edges[-1] / div)
-        figs.save(fig, rel("liquidations.png"), section, "Liquidations over time",
-                  (f"There were no liquidations in any of the {base} paths ({src})." if total <= 0 else
-                   f"Liquidations {src}, per {_dur(bw)} bin, averaged over the paths.")
-                  + (" Induced: liquidations that the oracle price without impact would not have triggered."
-                     if (induced is not None or src.startswith("from /cascades")) and total > 0 else ""))
+        _liquidations_figure(figs, plt, rel, section, title, ev, src, base, H2, div, tunit)
 
     # 3. Bad debt CCDF
     if s is not None and "bad_debt" in s.dtype.names:
@@ -1196,6 +1291,21 @@ def main():
         kind = file_kind(f)
         out = a.out or os.path.join(os.path.dirname(os.path.abspath(a.result)),
                                     os.path.splitext(os.path.basename(a.result))[0] + "_report")
+        # The output folder is checked (and made) before any work, so a bad -o fails at once.
+        if not a.no_plots:
+            why = None
+            if os.path.exists(out) and not os.path.isdir(out):
+                why = "is a file, not a folder"
+            else:
+                try:
+                    os.makedirs(out, exist_ok=True)
+                except OSError as e:
+                    why = f"cannot create the folder ({e.strerror})"
+                if why is None and not os.access(out, os.W_OK | os.X_OK):
+                    why = "cannot write in the folder"
+            if why:
+                print(f"report.py: -o {out}: {why}", file=sys.stderr)
+                return 2
         provenance(f)
         figs = Figures(out)
         details = []

@@ -5,6 +5,7 @@
  * Exit codes: 0 success, 1 an assertion failed (check, later), 2 bad input,
  * 3 I/O or internal failure, 128+signal when interrupted.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <gsl/gsl_errno.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,7 +53,7 @@ static void usage_main(FILE *f) {
 static void usage_run(FILE *f) {
   fprintf(f,
           "usage: marginsim run SCENARIO [-o FILE] [-n PATHS] [--seed S] [-j THREADS]\n"
-          "                     [--set KEY=VALUE]... [--quiet]\n"
+          "                     [--set KEY=VALUE]... [--compare KEY=V1,V2,...] [--quiet]\n"
           "\n"
           "  -o, --output FILE    result file (default: results/<scenario name>.h5)\n"
           "  -n, --paths N        number of paths (overrides the scenario's 'paths')\n"
@@ -237,6 +239,110 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
   printf("\nwrote %s\n", out);
 }
 
+/* ---- warnings of the loaded configurations ---- */
+
+/* The loader's warnings of @p n configurations (cells of a sweep or a
+ * comparison), each distinct one once, on stderr. */
+static void print_warnings(const ms_config *const *cfgs, int n) {
+  for (int c = 0; c < n; c++)
+    for (int i = 0; i < cfgs[c]->nwarnings; i++) {
+      int seen = 0;
+      for (int d = 0; d <= c && !seen; d++)
+        for (int j = 0; j < (d == c ? i : cfgs[d]->nwarnings) && !seen; j++)
+          seen = strcmp(cfgs[d]->warnings[j], cfgs[c]->warnings[i]) == 0;
+      if (!seen) fprintf(stderr, "warning: %s\n", cfgs[c]->warnings[i]);
+    }
+}
+
+/* ---- output paths, checked before anything runs ---- */
+
+/* A run of minutes must not end in "cannot write": every file the command
+ * will write (-o, --junit) is checked first. Missing parent folders are
+ * created, as the result file's writer would, and remembered so that a
+ * command that then fails leaves no empty folders behind. */
+#define MAX_MADE_DIRS 32
+
+typedef struct {
+  char *dirs[MAX_MADE_DIRS]; /* folders this command created, outermost first */
+  int n;
+} made_dirs;
+
+/* Removes the folders @p md created (innermost first; rmdir leaves a
+ * folder that is not empty), best effort. */
+static void made_dirs_undo(made_dirs *md) {
+  for (int i = md->n - 1; i >= 0; i--) {
+    rmdir(md->dirs[i]);
+    free(md->dirs[i]);
+  }
+  md->n = 0;
+}
+
+static void made_dirs_keep(made_dirs *md) {
+  for (int i = 0; i < md->n; i++) free(md->dirs[i]);
+  md->n = 0;
+}
+
+/* Checks that @p path (given by option @p opt) can be a file we write:
+ * not a folder, its parent a folder (created if missing) we may write in.
+ * Returns 0 or EXIT_BADINPUT after a message naming the option and path. */
+static int prepare_output(const char *opt, const char *path, made_dirs *md) {
+  size_t len = strlen(path);
+  struct stat st;
+  if (len == 0 || path[len - 1] == '/' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+    fprintf(stderr, "marginsim: %s %s: is a folder; give a file name (e.g. %s%sresult%s)\n", opt, path, path,
+            len && path[len - 1] == '/' ? "" : "/", strcmp(opt, "--junit") == 0 ? ".xml" : ".h5");
+    return EXIT_BADINPUT;
+  }
+  char buf[4096];
+  if (len >= sizeof buf) {
+    fprintf(stderr, "marginsim: %s: the path is too long (%zu characters)\n", opt, len);
+    return EXIT_BADINPUT;
+  }
+  memcpy(buf, path, len + 1);
+  char *slash = strrchr(buf, '/');
+  if (!slash) return 0; /* the current folder */
+  if (slash == buf) slash[1] = '\0'; /* "/x.h5": the root */
+  else *slash = '\0';
+  /* Create the missing folders, outermost first. */
+  for (char *p = buf + 1;; p++) {
+    if (*p != '/' && *p != '\0') continue;
+    char c = *p;
+    *p = '\0';
+    if (stat(buf, &st) != 0) {
+      if (mkdir(buf, 0777) != 0) {
+        fprintf(stderr, "marginsim: %s %s: cannot create the folder %s (%s)\n", opt, path, buf, strerror(errno));
+        return EXIT_BADINPUT;
+      }
+      if (md->n < MAX_MADE_DIRS) md->dirs[md->n++] = strdup(buf);
+    } else if (!S_ISDIR(st.st_mode)) {
+      fprintf(stderr, "marginsim: %s %s: %s is a file, not a folder\n", opt, path, buf);
+      return EXIT_BADINPUT;
+    }
+    *p = c;
+    if (!c) break;
+  }
+  if (access(buf, W_OK | X_OK) != 0) {
+    fprintf(stderr, "marginsim: %s %s: cannot write in the folder %s (%s)\n", opt, path, buf, strerror(errno));
+    return EXIT_BADINPUT;
+  }
+  return 0;
+}
+
+/* -o and --junit of one command, before it runs. */
+static int prepare_outputs(const char *output, const char *junit, made_dirs *md) {
+  int rc = prepare_output("-o/--output", output, md);
+  if (!rc && junit) {
+    if (strcmp(junit, output) == 0) {
+      fprintf(stderr, "marginsim: --junit %s: the same file as -o; give the report its own name\n", junit);
+      rc = EXIT_BADINPUT;
+    } else {
+      rc = prepare_output("--junit", junit, md);
+    }
+  }
+  if (rc) made_dirs_undo(md);
+  return rc;
+}
+
 /* ---- commands ---- */
 
 typedef struct {
@@ -418,6 +524,7 @@ static int cmd_validate(int argc, char **argv) {
     ms_config_free(cfg);
     return ms_status_exit_code(s);
   }
+  print_warnings((const ms_config *const *)&cfg, 1);
   char *yaml = ms_config_to_yaml(cfg);
   if (!yaml) { ms_config_free(cfg); fprintf(stderr, "marginsim: out of memory\n"); return 3; }
   printf("# resolved configuration of %s\n%s", o.scenario, yaml);
@@ -513,11 +620,14 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
       rc = ms_status_exit_code(s);
     }
   }
+  if (!rc) print_warnings((const ms_config *const *)cfgs, n);
   char default_out[256];
   if (!rc && !o->output) {
     snprintf(default_out, sizeof default_out, "results/%s-compare.h5", cfgs[0]->name);
     o->output = default_out;
   }
+  made_dirs md = {0};
+  if (!rc) rc = prepare_outputs(o->output, NULL, &md);
   ms_compare_report *rep = rc ? NULL : calloc(1, sizeof *rep);
   if (!rc) {
     catch_signals();
@@ -538,6 +648,8 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
       print_compare(rep, key, cfgs[0]->paths, o->output);
     }
   }
+  if (rc) made_dirs_undo(&md);
+  else made_dirs_keep(&md);
   for (int i = 0; i < n; i++) ms_config_free(cfgs[i]);
   free(rep);
   free(vals);
@@ -558,9 +670,16 @@ static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config *
     fprintf(stderr, "%s\n", err.msg);
     return ms_status_exit_code(s);
   }
+  print_warnings((const ms_config *const *)&cfg, 1);
   if (!o->output) {
     snprintf(o->default_out, sizeof o->default_out, "results/%s.h5", cfg->name);
     o->output = o->default_out;
+  }
+  made_dirs md = {0};
+  int prc = prepare_outputs(o->output, o->junit, &md);
+  if (prc) {
+    ms_config_free(cfg);
+    return prc;
   }
   catch_signals();
   char *cmd = join_argv(full_argc, full_argv);
@@ -580,10 +699,12 @@ static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config *
     rc = ms_status_exit_code(s);
   }
   if (rc) {
+    made_dirs_undo(&md);
     ms_config_free(cfg);
     free(rep);
     return rc;
   }
+  made_dirs_keep(&md);
   *cfg_out = cfg;
   *rep_out = rep;
   return 0;
@@ -595,11 +716,11 @@ static int print_assertions(const ms_assert_result *r, int n) {
   for (int i = 0; i < n; i++) {
     char desc[512];
     ms_assertion_describe(&r[i], desc, sizeof desc);
-    const char *tag = r[i].passed ? "PASS" : r[i].point_passes ? "FAIL (not conclusive)" : "FAIL";
+    const char *tag = r[i].passed ? "PASS" : r[i].point_passes ? "FAIL (not yet conclusive)" : "FAIL";
     char text[300];
     if (r[i].a->confidence > 0) snprintf(text, sizeof text, "%s  @ %g", r[i].a->text, r[i].a->confidence);
     else snprintf(text, sizeof text, "%s", r[i].a->text);
-    printf("  %-22s %-44s %s\n", tag, text, desc);
+    printf("  %-25s %-44s %s\n", tag, text, desc);
     failed += !r[i].passed;
   }
   return failed;
@@ -755,10 +876,16 @@ static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
     fprintf(stderr, "%s\n", err.msg);
     return ms_status_exit_code(s);
   }
+  print_warnings((const ms_config *const *)sw->cfgs, sw->ncells);
   char default_out[256];
   if (!o.output) {
     snprintf(default_out, sizeof default_out, "results/%s-sweep.h5", sw->cfgs[0]->name);
     o.output = default_out;
+  }
+  made_dirs md = {0};
+  if ((rc = prepare_outputs(o.output, NULL, &md))) {
+    ms_sweep_free(sw);
+    return rc;
   }
   catch_signals();
   char *cmd = join_argv(full_argc, full_argv);
@@ -777,6 +904,8 @@ static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
   } else if (!o.quiet) {
     print_sweep(sw, &rep, o.output);
   }
+  if (rc) made_dirs_undo(&md);
+  else made_dirs_keep(&md);
   ms_sweep_report_free(&rep);
   ms_sweep_free(sw);
   return rc;

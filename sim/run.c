@@ -682,8 +682,10 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
     attrs[c][0] = "label";
     attrs[c][1] = sw->labels[c];
     attrs[c][2] = NULL;
+    /* The baseline cell keeps its /timeseries (traced paths and the fan):
+     * the report draws its price fan, liquidations and insurance fund. */
     spec[c] = (cell_spec){.cfg = sw->cfgs[c], .label = label[c], .parent = "sweep/runs", .leaf = leaf[c],
-                          .attrs = attrs[c]};
+                          .attrs = attrs[c], .timeseries = c == sw->baseline};
     s = cell_fail(&spec[c], ms_assertions_check(sw->cfgs[c], err), err);
   }
   ms_h5_meta meta = {opts->command};

@@ -551,7 +551,7 @@ static const ms_schema congestion_schema = {"congestion", congestion_fields, N(c
 
 static const ms_field window_fields[] = {
     {.name = "start", .kind = MS_F_DURATION, .offset = OFF(ms_window_cfg, start), .def = "0s",
-     .bounds = MS_B_GE, .min = 0, .doc = "when the outage begins"},
+     .bounds = MS_B_GE, .min = 0, .doc = "when the outage begins (at or after the horizon: no effect, a warning)"},
     {.name = "duration", .kind = MS_F_DURATION, .offset = OFF(ms_window_cfg, duration), .def = "0s",
      .bounds = MS_B_GE, .min = 0, .doc = "how long no keeper acts"},
 };
@@ -762,6 +762,19 @@ static ms_status check_top(void *obj, ms_check *ck) {
     return ms_check_fail(ck, "oracle.twap", "window of more than 1e7 ticks");
   if (c->horizon / c->output.timeseries.every > 50000000)
     return ms_check_fail(ck, "output.timeseries.every", "more than 5e7 samples per path; sample less often");
+  /* A window that opens at or after the horizon is valid (the same keepers
+   * section under a longer horizon) but does nothing here: say so, since a
+   * horizon shortened by --set or a sweep hides it otherwise. */
+  c->nwarnings = 0;
+  for (int i = 0; i < c->keepers.noutages && c->nwarnings < MS_MAX_WARNINGS; i++) {
+    if (c->keepers.outages[i].start < c->horizon) continue;
+    char key[64], at[32], hz[32];
+    snprintf(key, sizeof key, "keepers.outages[%d].start", i);
+    ms_units_format_duration(c->keepers.outages[i].start, at, sizeof at);
+    ms_units_format_duration(c->horizon, hz, sizeof hz);
+    ms_check_warn(ck, key, c->warnings[c->nwarnings++], MS_WARNING_MAX,
+                  "starts at %s, at or after the horizon (%s): the outage has no effect", at, hz);
+  }
   return MS_OK;
 }
 

@@ -357,12 +357,9 @@ static ms_status load_dist(const ms_field *f, ms_dist *d, const ms_ynode *n, con
 static ms_status load_field(const ms_field *f, void *obj, const ms_ynode *n, const char *path,
                             const char *src, void *root, ms_error *err);
 
-ms_status ms_check_fail(ms_check *ck, const char *rel, const char *fmt, ...) {
-  char msg[700], full[600];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
+/* The node @p rel names below the checked section, as far as it was
+ * written, and its full key path in @p full. */
+static const ms_ynode *check_locate(const ms_check *ck, const char *rel, char *full, size_t nfull) {
   /* Walk rel through the tree as far as it was written. */
   const ms_ynode *n = ck->node, *best = ck->node;
   if (rel && n) {
@@ -384,12 +381,35 @@ ms_status ms_check_fail(ms_check *ck, const char *rel, const char *fmt, ...) {
     }
   }
   if (rel) {
-    if (ck->path[0]) snprintf(full, sizeof full, "%s.%s", ck->path, rel);
-    else snprintf(full, sizeof full, "%s", rel);
+    if (ck->path[0]) snprintf(full, nfull, "%s.%s", ck->path, rel);
+    else snprintf(full, nfull, "%s", rel);
   } else {
-    snprintf(full, sizeof full, "%s", ck->path[0] ? ck->path : "(top level)");
+    snprintf(full, nfull, "%s", ck->path[0] ? ck->path : "(top level)");
   }
+  return best;
+}
+
+ms_status ms_check_fail(ms_check *ck, const char *rel, const char *fmt, ...) {
+  char msg[700], full[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  const ms_ynode *best = check_locate(ck, rel, full, sizeof full);
   return fail_at(ck->err, best, ck->src, full, "%s", msg);
+}
+
+void ms_check_warn(ms_check *ck, const char *rel, char *buf, size_t n, const char *fmt, ...) {
+  char msg[700], full[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  const ms_ynode *best = check_locate(ck, rel, full, sizeof full);
+  ms_error tmp;
+  ms_error_clear(&tmp);
+  fail_at(&tmp, best, ck->src, full, "%s", msg);
+  snprintf(buf, n, "%s", tmp.msg);
 }
 
 /* Load field @p f of @p obj from its documented default. */

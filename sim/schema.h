@@ -109,6 +109,14 @@ ms_status ms_check_fail(ms_check *ck, const char *rel, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /**
+ * A warning, not an error: formats "file:line:col: key: message" for the
+ * key @p rel (as ms_check_fail would) into @p buf; the caller keeps it for
+ * the CLI to print.
+ */
+void ms_check_warn(ms_check *ck, const char *rel, char *buf, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/**
  * Load @p node (a MAP, or NULL for all defaults) into @p obj. @p path is the
  * section's key path ("" for the top), @p src the file name used when a
  * section was not written at all.

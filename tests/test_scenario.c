@@ -353,6 +353,34 @@ static void test_scenario__missing_file(void **state) {
   assert_contains(err.msg, "/nonexistent/x.yaml: cannot open the scenario file");
 }
 
+/* An outage opening at or after the horizon is valid but does nothing: a
+ * warning with its place, none for one inside the horizon. */
+static void test_scenario__outage_after_horizon_warns(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg = NULL;
+  const char *y =
+      "horizon: 1d\n"
+      "keepers:\n"
+      "  outages:\n"
+      "    - {start: 23h, duration: 2h}\n"
+      "    - {start: 3d, duration: 1h}\n"
+      "    - {start: 1d, duration: 1h}\n";
+  assert_int_equal(ms_config_load_string(&cfg, y, "t.yaml", NULL, 0, &err), MS_OK);
+  assert_int_equal(cfg->nwarnings, 2);
+  assert_string_equal(cfg->warnings[0], "t.yaml:5:15: keepers.outages[1].start: starts at 3d, at or after the "
+                                        "horizon (1d): the outage has no effect");
+  assert_non_null(strstr(cfg->warnings[1], "t.yaml:6:15: keepers.outages[2].start: starts at 1d,"));
+  ms_config_free(cfg);
+  const char *set[] = {"horizon=2d"};
+  assert_int_equal(ms_config_load_string(&cfg, y, "t.yaml", set, 1, &err), MS_OK);
+  assert_int_equal(cfg->nwarnings, 1);
+  ms_config_free(cfg);
+  assert_int_equal(ms_config_load_string(&cfg, "horizon: 1h\n", "t.yaml", NULL, 0, &err), MS_OK);
+  assert_int_equal(cfg->nwarnings, 0);
+  ms_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_scenario__range_error_names_place),
@@ -371,6 +399,7 @@ int main(void) {
       cmocka_unit_test(test_scenario__resolved_yaml_round_trips),
       cmocka_unit_test(test_scenario__book_margin_oracle_keeper_errors),
       cmocka_unit_test(test_scenario__missing_file),
+      cmocka_unit_test(test_scenario__outage_after_horizon_warns),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

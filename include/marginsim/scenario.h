@@ -283,6 +283,9 @@ typedef struct ms_sweep_cfg {
   char show[MS_MAX_SHOW][MS_STAT_NAME_MAX]; /* headline statistics of the summary table */
 } ms_sweep_cfg;
 
+#define MS_MAX_WARNINGS MS_MAX_OUTAGES
+#define MS_WARNING_MAX 768
+
 typedef struct ms_config {
   char name[64];
   uint64_t seed;
@@ -304,6 +307,11 @@ typedef struct ms_config {
   /* Provenance, not scenario keys. */
   char *source_text;     /* the scenario file as read (owned) */
   char source_path[1024];
+
+  /* Valid but suspect settings (a timed key after the horizon), one
+   * "file:line:col: key: message" each, for the CLI to print on stderr. */
+  int nwarnings;
+  char warnings[MS_MAX_WARNINGS][MS_WARNING_MAX];
 } ms_config;
 
 /**

@@ -414,14 +414,59 @@ class CliTest(DirTest):
             self.assertFalse(os.path.exists(out), args)
         self.assertEqual(self.listing(), ["bad.yaml", "small.yaml"])
 
-    def test_io_failure_exits_3_and_leaves_nothing(self):
+    def test_output_folder_is_bad_input_before_the_run(self):
+        # A folder at -o is refused before anything runs (the run below would
+        # take minutes), exit 2, naming the option; nothing is written.
+        long = SMALL.replace("paths: 40", "paths: 200000").replace("horizon: 2h", "horizon: 1d")
+        scen = os.path.join(self.dir, "long.yaml")
+        with open(scen, "w") as f:
+            f.write(long)
         target = os.path.join(self.dir, "taken.h5")
         os.mkdir(target)
-        p = run("run", self.scen, "-o", target)
-        self.assertEqual(p.returncode, 3, p.stderr)
-        self.assertIn("taken.h5", p.stderr)
-        self.assertEqual(self.listing(), ["small.yaml", "taken.h5"])
-        self.assertEqual(os.listdir(target), [])
+        for cmd in (["run", scen, "-o", target], ["run", scen, "-o", self.path("new") + "/"],
+                    ["run", scen, "-o", target, "--compare", "margin.model=static,dynamic"],
+                    ["sweep", scen, "-o", target, "--grid", "margin.maintenance=0.03,0.05"]):
+            t0 = time.time()
+            p = run(*cmd, timeout=20)
+            self.assertLess(time.time() - t0, 5, cmd)
+            self.assertEqual(p.returncode, 2, (cmd, p.stderr))
+            self.assertIn("-o/--output", p.stderr, cmd)
+            self.assertIn("is a folder", p.stderr, cmd)
+            self.assertEqual(p.stdout, "", cmd)
+            self.assertEqual(self.listing(), ["long.yaml", "small.yaml", "taken.h5"], cmd)
+            self.assertEqual(os.listdir(target), [], cmd)
+        # a file where a parent folder should be
+        p = run("run", self.scen, "-o", os.path.join(self.scen, "x.h5"))
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("small.yaml is a file, not a folder", p.stderr)
+
+    def test_outage_after_the_horizon_is_a_warning(self):
+        scen = self.path("late.yaml")
+        with open(scen, "w") as f:
+            f.write(SMALL + "keepers:\n  outages:\n    - {start: 1h, duration: 10m}\n    - {start: 3h, duration: 1h}\n")
+        out = self.path("late.h5")
+        want = "late.yaml:18:15: keepers.outages[1].start: starts at 3h, at or after the horizon (2h)"
+        for cmd in (["run", scen, "-o", out, "-q"], ["validate", scen],
+                    ["sweep", scen, "-o", out, "-q", "--grid", "margin.maintenance=0.03,0.05"]):
+            p = run(*cmd)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("warning: " + scen + want[len("late.yaml"):], p.stderr, cmd)
+            self.assertEqual(p.stderr.count("warning:"), 1, p.stderr)
+        p = run("run", scen, "-o", out, "-q", "--set", "horizon=1h")  # now both start at or after it
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("keepers.outages[0].start: starts at 1h, at or after the horizon (1h)", p.stderr)
+        self.assertEqual(p.stderr.count("warning:"), 2, p.stderr)
+        p = run("run", scen, "-o", out, "-q", "--set", "horizon=4h")
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+
+    def test_missing_folders_are_made_and_removed_when_the_run_fails(self):
+        out = os.path.join(self.dir, "a", "b", "r.h5")
+        p = run("run", self.scen, "-o", out, "--set", "book.leverage=30")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertEqual(self.listing(), ["small.yaml"])
+        p = run("run", self.scen, "-o", out, "-q")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.isfile(out))
 
     def interrupt(self, sig, code):
         long = SMALL.replace("paths: 40", "paths: 200000").replace("horizon: 2h", "horizon: 1d")

@@ -11,6 +11,7 @@ import base64
 import math
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import urllib.parse
 import zlib
 
 import h5py
+import numpy as np
 
 from e2e import SRC, Z95, run
 
@@ -199,7 +201,7 @@ class ReportTest(unittest.TestCase):
         self.assertIn("liquidated_notional", out)  # the text report
         self.assertIn("P(insolvency)", out)
         self.assertInHtml("bad_debt.q99", html)  # the headline table
-        self.assertInHtml("from /cascades", html)  # the liquidations' source without /liquidations
+        self.assertInHtml("From /cascades", html)  # the liquidations' source without /liquidations
         self.assertInHtml("<h2>Assertions</h2>", html)
         self.assertInHtml("bad_debt.q99 &lt; 1e6", html)
         self.assertRegex(out, r"assertions: [0-2] of 2 passed")
@@ -216,7 +218,51 @@ class ReportTest(unittest.TestCase):
 
     def test_report_run_with_liquidations(self):
         _, html, _, _ = self.report("liq", ["path.png", "liquidations.png", "bad_debt.png", "cascades.png"])
-        self.assertInHtml("from /liquidations", html)
+        self.assertInHtml("From /liquidations", html)
+
+    def test_liquidations_over_time_per_path(self):
+        # The figure's share of paths liquidating per interval and at any time, computed here
+        # from /liquidations (every liquidation's path and time); the same from /cascades alone
+        # (stats.cascade_gap 5m <= the 15 min interval makes that share exact).
+        with h5py.File(self.files["liq"], "r") as f:
+            L = f["liquidations"][:]
+            n = f["paths/summary"].shape[0]
+            H = 86400.0
+        bw = 900.0  # a one-day horizon: 15 min intervals
+        b = np.minimum((L["time"] / 1000.0 // bw).astype(int), int(H // bw) - 1)
+        per = np.unique(L["path"].astype(np.int64) * 1000 + b)
+        share = np.bincount(per % 1000, minlength=int(H // bw)) / n
+        anyp = len(np.unique(L["path"])) / n
+        worst = int(np.argmax(share))
+        want = (f"{anyp:.1%} of the {n:,} paths liquidate at some point; at most {share[worst]:.1%} of them in one "
+                f"15 min interval (the one starting at {worst * bw / 3600:g} hours)")
+        _, html, _, _ = self.report("liq", ["liquidations.png"])
+        self.assertInHtml(want, html)
+        self.assertInHtml("From /liquidations", html)
+        nolist = os.path.join(self.dir, "liq_cascades_only.h5")
+        shutil.copy(self.files["liq"], nolist)
+        with h5py.File(nolist, "a") as f:
+            del f["liquidations"]
+        self.files["liq_cascades_only"] = nolist
+        _, html, _, _ = self.report("liq_cascades_only", ["liquidations.png"])
+        self.assertInHtml(want, html)
+        self.assertInHtml("From /cascades", html)
+        self.assertInHtml("The shares are exact", html)
+
+    def test_quantiles_with_zeros_by_hand(self):
+        sys.path.insert(0, os.path.join(SRC, "analysis"))
+        import report
+        # 10 paths, 2 intervals: interval 0 has path values 5 and 1 (eight zeros), interval 1 has
+        # 3, 7, 2, 9, 4, 6, 8, 1, 5 and one zero. Order statistic ceil(q n) of the ten values:
+        # interval 0 sorted 0,0,0,0,0,0,0,0,1,5 -> median (5th) 0, 90% (9th) 1, max 5;
+        # interval 1 sorted 0,1,2,3,4,5,6,7,8,9 -> median 4, 90% 8, max 9.
+        bins = np.array([0, 0] + [1] * 9)
+        vals = np.array([5.0, 1.0, 3, 7, 2, 9, 4, 6, 8, 1, 5])
+        Q = report._quantiles_with_zeros(bins, vals, 2, 10, [0.5, 0.9, 1.0])
+        self.assertEqual(Q.tolist(), [[0.0, 4.0], [1.0, 8.0], [5.0, 9.0]])
+        # per (path, interval) sums
+        pb, sums = report._per_path_bins(np.array([0, 0, 1, 0]), np.array([1, 1, 1, 0]), np.array([2.0, 3, 4, 5]), 2)
+        self.assertEqual(sorted(zip(pb.tolist(), sums.tolist())), [(0, 5.0), (1, 4.0), (1, 5.0)])
 
     def test_report_run_without_liquidations(self):
         with h5py.File(self.files["calm"], "r") as f:
@@ -245,13 +291,21 @@ class ReportTest(unittest.TestCase):
         heat = [p for p in pngs if p.startswith("heatmap_")]
         self.assertEqual(len(heat), len(show), f"one heatmap per headline statistic: {pngs}")
         self.assertTrue(any(p.startswith("baseline/") for p in pngs), pngs)
+        # the baseline cell (only) records /timeseries: its fan chart and insurance fund are drawn
+        for fig in ("baseline/path.png", "baseline/insurance_fund.png", "baseline/liquidations.png"):
+            self.assertIn(fig, pngs)
+        with h5py.File(self.files["sweep"], "r") as f:
+            b = int(f.attrs["baseline"])
+            self.assertEqual([c for c in f["sweep/runs"] if "timeseries" in f["sweep/runs"][c]], [str(b)])
+            self.assertGreater(f[f"sweep/runs/{b}/timeseries/fan/price"].shape[0], 1)
         self.assertInHtml("margin.maintenance", html)
         self.assertInHtml("<h2>Assertions</h2>", html)  # written per cell
         self.assertInHtml(f"of {2 * ncells} passed over {ncells} runs", html)
         self.assertEqual(len(re.findall(r'<tr class="cell[ "]', html)), ncells)
 
     def test_report_sweep_one_axis(self):
-        _, html, pngs, _ = self.report("sweep1", ["sweep_stats.png", "sweep_differences.png"])
+        _, html, pngs, _ = self.report("sweep1", ["sweep_stats.png", "sweep_differences.png",
+                                                  "baseline/path.png", "baseline/insurance_fund.png"])
         self.assertFalse(any(p.startswith("heatmap_") for p in pngs))
 
     # -- compare.py ---------------------------------------------------------------
@@ -301,6 +355,37 @@ class ReportTest(unittest.TestCase):
         p = self.compare("sweep", "sweep", "--group-a", "sweep/runs/0", "--group-b", "sweep/runs/1")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stdout, r"(?m)^mode: paired")
+
+    def test_report_output_folder_checked_first(self):
+        bad = os.path.join(self.dir, "afile")
+        with open(bad, "w") as fh:
+            fh.write("x")
+        for out, msg in ((bad, "is a file, not a folder"), (os.path.join(bad, "sub"), "cannot create the folder")):
+            p = py(REPORT, self.files["run"], "-o", out)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(f"report.py: -o {out}: {msg}", p.stderr)
+            self.assertEqual(p.stdout, "", "nothing is reported before the folder is known good")
+            self.assertNotIn("Traceback", p.stderr)
+
+    def test_compare_group_and_stat(self):
+        # --group picks the same group in both files; --stat restricts the rows
+        p = self.compare("sweep", "sweep", "--group", "sweep/runs/1", "--stat", "bad_debt,max_drawdown,insolvency")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("[/sweep/runs/1]", p.stdout)
+        self.assertEqual(sorted(self.rows(p.stdout)), ["bad_debt", "insolvency", "max_drawdown"])
+        with h5py.File(self.files["sweep"], "r") as f:
+            s0, s1 = f["sweep/runs/0/paths/summary"][:], f["sweep/runs/1/paths/summary"][:]
+        p = self.compare("sweep", "sweep", "--group", "sweep/runs/0", "--group-b", "sweep/runs/1",
+                         "--stat", "liquidated_notional")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rows = self.rows(p.stdout)
+        self.assertEqual(list(rows), ["liquidated_notional"])
+        d = s1["liquidated_notional"] - s0["liquidated_notional"]
+        self.assertAlmostEqual(rows["liquidated_notional"][2], d.mean(), delta=1e-6 * max(1.0, abs(d.mean())))
+        p = self.compare("run", "run", "--stat", "bad_debt,nonsense")
+        self.assertEqual(p.returncode, 2, p.stdout)
+        self.assertIn("unknown statistic nonsense", p.stderr)
+        self.assertIn("bad_debt_any", p.stderr)
 
     def test_compare_bad_input_exits_2(self):
         for args in ((self.files["run"], os.path.join(self.dir, "missing.h5")),

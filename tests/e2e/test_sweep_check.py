@@ -300,6 +300,31 @@ assertions:
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("1 of 3 hold", p.stdout)
 
+    def test_junit_in_a_missing_folder(self):
+        # The folder of --junit is made before the run: a failing assertion
+        # exits 1 with its report written, not 3 after the run.
+        scen = self.write("fail.yaml", SMALL + "assertions:\n  - liquidations.mean < 0\n")
+        xml = os.path.join(self.dir, "reports", "x.xml")
+        out = os.path.join(self.dir, "res", "fail.h5")
+        p = run("check", scen, "-o", out, "--junit", xml)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        _, cases, fails = self.junit(xml)
+        self.assertEqual(len(fails), 1)
+        self.assertTrue(os.path.isfile(out))
+
+    def test_junit_folder_or_failed_run_leaves_nothing(self):
+        scen = self.write("fail.yaml", SMALL + "assertions:\n  - liquidations.mean < 0\n")
+        os.mkdir(self.path("taken.xml"))
+        out = os.path.join(self.dir, "res", "fail.h5")
+        for junit, sets, msg in ((self.path("taken.xml"), [], "--junit"),
+                                 (out, [], "the same file as -o"),
+                                 (os.path.join(self.dir, "rep", "x.xml"), ["--set", "book.leverage=30"],
+                                  "start below initial margin")):
+            p = run("check", scen, "-o", out, "--junit", junit, *sets)
+            self.assertEqual(p.returncode, 2, (junit, p.stdout, p.stderr))
+            self.assertIn(msg, p.stderr)
+            self.assertEqual(self.listing(), ["fail.yaml", "taken.xml"], junit)
+
     def test_confidence_decides_a_borderline_case(self):
         base = self.write("b0.yaml", SMALL)
         out = os.path.join(self.dir, "b0.h5")
@@ -332,7 +357,7 @@ assertions:
         with h5py.File(res) as f:
             a = f["assertions"][:]
         self.assertEqual(list(a["passed"]), [1, 0, 1, 0, 1])
-        self.assertIn("FAIL (not conclusive)", p.stdout)
+        self.assertIn("FAIL (not yet conclusive)", p.stdout)
         # the intervals are the textbook ones at the asked confidence
         self.assertAlmostEqual(a["value"][1], k / n)
         self.assertAlmostEqual(a["lo"][1], lo, places=12)
