@@ -77,6 +77,7 @@ struct ms_margin {
   double ew_r2, ew_dt;               /* ewma: decayed sums of r^2 and of durations (years) */
   double *ring_r2, *ring_dt;         /* window: r^2 and durations (years) per update interval */
   int64_t nring, ring_pos;           /* window: buckets, the one the next update fills */
+  int64_t ring_used;                 /* window: buckets with a sample (dt > 0) */
   double ring_r2_sum, ring_dt_sum;
   /* portfolio */
   int nscen;
@@ -761,6 +762,7 @@ void ms_margin_path_start(ms_margin *m, double p0) {
     m->ring_r2_sum = m->s2 * u * (double)m->nring;
     m->ring_dt_sum = u * (double)m->nring;
     m->ring_pos = 0;
+    m->ring_used = m->nring;
   }
   set_dynamic_ratio(m, dynamic_target(m));
 }
@@ -780,6 +782,7 @@ int ms_margin_update(ms_margin *m, double P, int64_t t_obs) {
   if (m->ring_r2) {
     m->ring_r2_sum += r2 - m->ring_r2[m->ring_pos];
     m->ring_dt_sum += dt - m->ring_dt[m->ring_pos];
+    m->ring_used += (dt > 0) - (m->ring_dt[m->ring_pos] > 0);
     m->ring_r2[m->ring_pos] = r2;
     m->ring_dt[m->ring_pos] = dt;
     if (++m->ring_pos == m->nring) {
@@ -792,7 +795,8 @@ int ms_margin_update(ms_margin *m, double P, int64_t t_obs) {
       m->ring_r2_sum = a;
       m->ring_dt_sum = b;
     }
-    if (m->ring_dt_sum > 0) m->s2 = m->ring_r2_sum / m->ring_dt_sum;
+    /* counted, not read from the running sum, which may keep a rounding residue */
+    if (m->ring_used > 0) m->s2 = m->ring_r2_sum / m->ring_dt_sum;
   } else if (dt_ms > 0) {
     double d = exp2(-(double)dt_ms / (double)m->dyn.half_life);
     m->ew_r2 = d * m->ew_r2 + r2;
