@@ -917,7 +917,8 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
       int64_t next = ev.t + cfg->margin.dynamic.update_every;
       if (next <= cfg->horizon) s = ms_queue_push(e->q, next, MS_EV_MARGIN_UPDATE, 0, 0);
       double before = ms_margin_ratio(e->mg);
-      int rose = ms_margin_update(e->mg, ms_oracle_current(e->orc)->price);
+      const ms_oracle_price *op = ms_oracle_current(e->orc);
+      int rose = ms_margin_update(e->mg, op->price, op->t_obs);
       /* a parked account's box assumed the old ratio (a lower one can let it recover) */
       if (ms_margin_ratio(e->mg) != before) ms_keeper_unpark_all(e->kp);
       /* a rise of the ratio is a liquidation trigger: check at once */

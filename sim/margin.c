@@ -39,6 +39,7 @@
 #define NGRID_HALF 8
 #define NGRID (2 * NGRID_HALF * NGRID_PER_UNIT + 1)
 #define TWO_PI 6.28318530717958647692
+#define LN2 0.69314718055994530942
 
 typedef struct {
   double x;          /* relative price move */
@@ -65,14 +66,19 @@ struct ms_margin {
   double mmr[MS_MAX_TIERS], imr[MS_MAX_TIERS];
   double cum[MS_MAX_TIERS];
   double kappa_long, kappa_short;    /* threshold shift per unit of per-unit collateral lost */
-  /* dynamic */
+  /* dynamic: sigma_hat^2 = (sum of squared log returns) / (sum of their
+   * durations), both over the same published observations (see
+   * ms_margin_update) */
   ms_dynamic_cfg dyn;
-  double sigma0;                     /* initial sigma_hat */
-  double s2;                         /* sigma_hat^2 */
-  double last_price;
-  double *ring;                      /* window estimator: squared annualised returns */
-  int64_t ring_pos;
-  double ring_sum;
+  double sigma0;                     /* initial sigma_hat, annualised */
+  double s2;                         /* sigma_hat^2, per year */
+  double last_price;                 /* USD, the last observation used */
+  int64_t last_obs;                  /* ms, its observation time */
+  double ew_r2, ew_dt;               /* ewma: decayed sums of r^2 and of durations (years) */
+  double *ring_r2, *ring_dt;         /* window: r^2 and durations (years) per update interval */
+  int64_t nring, ring_pos;           /* window: buckets, the one the next update fills */
+  int64_t ring_used;                 /* window: buckets with a sample (dt > 0) */
+  double ring_r2_sum, ring_dt_sum;
   /* portfolio */
   int nscen;
   scenario scen[MAX_SCEN];
@@ -192,8 +198,13 @@ ms_status ms_margin_new(ms_margin **out, const ms_config *cfg, ms_error *err) {
     m->dyn = mc->dynamic;
     m->sigma0 = mc->dynamic.initial_vol > 0 ? mc->dynamic.initial_vol : cfg->market.entry_vol;
     if (m->dyn.estimator == MS_VOLEST_WINDOW) {
-      m->ring = malloc((size_t)m->dyn.window * sizeof *m->ring);
-      if (!m->ring) { free(m); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
+      m->nring = (m->dyn.window + m->dyn.update_every - 1) / m->dyn.update_every;
+      m->ring_r2 = malloc((size_t)m->nring * sizeof *m->ring_r2);
+      m->ring_dt = malloc((size_t)m->nring * sizeof *m->ring_dt);
+      if (!m->ring_r2 || !m->ring_dt) {
+        ms_margin_free(m);
+        return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+      }
     }
     ms_margin_path_start(m, cfg->market.initial_price);
     break;
@@ -233,7 +244,8 @@ ms_status ms_margin_new(ms_margin **out, const ms_config *cfg, ms_error *err) {
 
 void ms_margin_free(ms_margin *m) {
   if (!m) return;
-  free(m->ring);
+  free(m->ring_r2);
+  free(m->ring_dt);
   free(m);
 }
 
@@ -708,37 +720,88 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
   b->shift_room = p->q != 0 ? share / fabs(p->q) : INFINITY;
 }
 
-/* ---- dynamic margin ---- */
+/* ---- dynamic margin ----
+ *
+ * sigma_hat^2 is realized variance per unit of time: the sum of squared log
+ * returns between the published prices the updates see, divided by the sum
+ * of the times between their observations. A return is taken only when a
+ * new observation was published since the previous update (an update with
+ * none holds the estimate: a piecewise-constant price carries no return), and
+ * over the time between the two observations, not between the updates.
+ *
+ * Why the ratio of sums and not an average of r^2 / dt: a push oracle
+ * publishes when the price has moved by the deviation D, so r^2 is about D^2
+ * whatever dt was, and E[r^2 / dt] ~ D^2 E[1 / dt] > D^2 / E[dt] = sigma^2
+ * (Jensen): an average of per-sample rates, each weighted alike, is biased
+ * up. The ratio of sums is not: for a log price that is a martingale (up to
+ * its small drift) sampled at stopping times, E[sum r^2] = sigma^2 E[sum dt]
+ * (optional stopping), whatever rule picks the publish times. Both sums
+ * carry the same weights, which keeps that.
+ *
+ * ewma: both sums decay by 2^(-dt / half_life) per dt of elapsed time, so
+ * the memory is in time, whatever the publish or update rate. They start
+ * as an infinite history at sigma_0: ew_dt = half_life / ln 2 (the weight
+ * of all past time), ew_r2 = sigma_0^2 ew_dt.
+ * window: the sums over the last nring update intervals; the ring starts
+ * as nring intervals at sigma_0. If the window holds no time at all (no
+ * publish in it), the estimate is held. */
 
 void ms_margin_path_start(ms_margin *m, double p0) {
   if (m->type != &ms_margin_dynamic) return;
   m->s2 = m->sigma0 * m->sigma0;
   m->last_price = p0;
-  if (m->ring) {
-    for (int64_t i = 0; i < m->dyn.window; i++) m->ring[i] = m->s2;
-    m->ring_sum = m->s2 * (double)m->dyn.window;
+  m->last_obs = 0;
+  m->ew_dt = (double)m->dyn.half_life / m->year_ms / LN2;
+  m->ew_r2 = m->s2 * m->ew_dt;
+  if (m->ring_r2) {
+    double u = (double)m->dyn.update_every / m->year_ms;
+    for (int64_t i = 0; i < m->nring; i++) {
+      m->ring_r2[i] = m->s2 * u;
+      m->ring_dt[i] = u;
+    }
+    m->ring_r2_sum = m->s2 * u * (double)m->nring;
+    m->ring_dt_sum = u * (double)m->nring;
     m->ring_pos = 0;
+    m->ring_used = m->nring;
   }
   set_dynamic_ratio(m, dynamic_target(m));
 }
 
-int ms_margin_update(ms_margin *m, double P) {
+int ms_margin_update(ms_margin *m, double P, int64_t t_obs) {
   if (m->type != &ms_margin_dynamic) return 0;
-  double r = log(P / m->last_price), dt = (double)m->dyn.update_every / m->year_ms;
-  double x = r * r / dt; /* annualised squared return */
-  m->last_price = P;
-  if (m->ring) {
-    m->ring_sum += x - m->ring[m->ring_pos];
-    m->ring[m->ring_pos] = x;
-    if (++m->ring_pos == m->dyn.window) {
+  assert(t_obs >= m->last_obs);
+  double r2 = 0, dt = 0; /* this update's squared return and its duration (years) */
+  int64_t dt_ms = t_obs - m->last_obs;
+  if (dt_ms > 0) {
+    double r = log(P / m->last_price);
+    r2 = r * r;
+    dt = (double)dt_ms / m->year_ms;
+    m->last_price = P;
+    m->last_obs = t_obs;
+  }
+  if (m->ring_r2) {
+    m->ring_r2_sum += r2 - m->ring_r2[m->ring_pos];
+    m->ring_dt_sum += dt - m->ring_dt[m->ring_pos];
+    m->ring_used += (dt > 0) - (m->ring_dt[m->ring_pos] > 0);
+    m->ring_r2[m->ring_pos] = r2;
+    m->ring_dt[m->ring_pos] = dt;
+    if (++m->ring_pos == m->nring) {
       m->ring_pos = 0;
-      double s = 0; /* re-add from scratch once per window: no drift from running sums */
-      for (int64_t i = 0; i < m->dyn.window; i++) s += m->ring[i];
-      m->ring_sum = s;
+      double a = 0, b = 0; /* re-add from scratch once per window: no drift from running sums */
+      for (int64_t i = 0; i < m->nring; i++) {
+        a += m->ring_r2[i];
+        b += m->ring_dt[i];
+      }
+      m->ring_r2_sum = a;
+      m->ring_dt_sum = b;
     }
-    m->s2 = m->ring_sum / (double)m->dyn.window;
-  } else {
-    m->s2 = m->dyn.lambda * m->s2 + (1 - m->dyn.lambda) * x;
+    /* counted, not read from the running sum, which may keep a rounding residue */
+    if (m->ring_used > 0) m->s2 = m->ring_r2_sum / m->ring_dt_sum;
+  } else if (dt_ms > 0) {
+    double d = exp2(-(double)dt_ms / (double)m->dyn.half_life);
+    m->ew_r2 = d * m->ew_r2 + r2;
+    m->ew_dt = d * m->ew_dt + dt;
+    m->s2 = m->ew_r2 / m->ew_dt;
   }
   double old = m->maintenance, target = dynamic_target(m);
   double next = target > old + m->dyn.max_step ? old + m->dyn.max_step : target;

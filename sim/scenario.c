@@ -327,12 +327,20 @@ static const ms_field dynamic_fields[] = {
     {.name = "k", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, k), .def = "3",
      .bounds = MS_B_GT, .min = 0, .doc = "standard deviations of the move over the liquidation horizon"},
     {.name = "estimator", .kind = MS_F_ENUM, .offset = OFF(ms_dynamic_cfg, estimator), .def = "ewma",
-     .names = vol_estimators, .doc = "how sigma_hat is estimated from oracle returns between updates"},
-    {.name = "lambda", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, lambda), .def = "0.94",
-     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
-     .doc = "ewma: sigma_hat^2 <- lambda sigma_hat^2 + (1 - lambda) r^2 / dt"},
-    {.name = "window", .kind = MS_F_INT, .offset = OFF(ms_dynamic_cfg, window), .def = "60",
-     .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 100000, .doc = "window: updates in the rolling window"},
+     .names = vol_estimators,
+     .doc = "`ewma` or `window`: sigma_hat^2 = sum of squared log returns of the published price / sum of "
+            "the times between their observations, weighted by age (ewma) or over a window"},
+    {.name = "half_life", .kind = MS_F_DURATION, .offset = OFF(ms_dynamic_cfg, half_life), .def = "5h",
+     .bounds = MS_B_GT, .min = 0,
+     .doc = "ewma: elapsed time over which a return's weight halves (docs/engine.md: the default and "
+            "its source)"},
+    {.name = "lambda", .retired = "removed: it was a decay per update, so its memory changed with update_every; "
+                                  "use margin.dynamic.half_life, a duration (lambda at update_every u "
+                                  "was half_life = u x ln 0.5 / ln lambda, e.g. 0.94 at 1m: 11.2m)"},
+    {.name = "window", .kind = MS_F_DURATION, .offset = OFF(ms_dynamic_cfg, window), .def = "14h",
+     .bounds = MS_B_GT, .min = 0,
+     .doc = "window: length of the rolling window, in whole update_every intervals (rounded up; at most "
+            "100000 of them)"},
     {.name = "update_every", .kind = MS_F_DURATION, .offset = OFF(ms_dynamic_cfg, update_every),
      .def = "1m", .bounds = MS_B_GT, .min = 0, .doc = "time between re-estimates"},
     {.name = "liquidation_horizon", .kind = MS_F_DURATION, .offset = OFF(ms_dynamic_cfg, liquidation_horizon),
@@ -353,6 +361,9 @@ static const ms_field dynamic_fields[] = {
 static ms_status check_dynamic(void *obj, ms_check *ck) {
   ms_dynamic_cfg *d = obj;
   if (d->cap < d->floor) return ms_check_fail(ck, "cap", "must be >= floor (%g) (got %g)", d->floor, d->cap);
+  if (d->estimator == MS_VOLEST_WINDOW && (d->window + d->update_every - 1) / d->update_every > 100000)
+    return ms_check_fail(ck, "window", "must be at most 100000 x update_every (got %lld update intervals)",
+                         (long long)((d->window + d->update_every - 1) / d->update_every));
   if (d->cap * d->initial_multiplier > 1)
     return ms_check_fail(ck, "initial_multiplier", "cap x initial_multiplier must be <= 1 (got %g)",
                          d->cap * d->initial_multiplier);

@@ -150,7 +150,8 @@ static void known_keys(const ms_schema *s, char *buf, size_t len) {
   size_t k = 0;
   buf[0] = '\0';
   for (size_t i = 0; i < s->nfields && k + 2 < len; i++) {
-    int w = snprintf(buf + k, len - k, "%s%s", i ? ", " : "", s->fields[i].name);
+    if (s->fields[i].retired) continue;
+    int w = snprintf(buf + k, len - k, "%s%s", k ? ", " : "", s->fields[i].name);
     if (w < 0) break;
     k += (size_t)w;
   }
@@ -428,6 +429,7 @@ static ms_status load_shorthand(const ms_schema *s, const char *shorthand, void 
                                 const char *path, const char *src, void *root, ms_error *err) {
   for (size_t i = 0; i < s->nfields; i++) {
     const ms_field *f = &s->fields[i];
+    if (f->retired) continue;
     char fp[640];
     join_path(fp, sizeof fp, path, f->name);
     ms_status st;
@@ -453,7 +455,13 @@ ms_status ms_schema_load(const ms_schema *s, void *obj, const ms_ynode *node, co
   }
   if (node) {
     for (size_t i = 0; i < node->n; i++) {
-      if (!ms_schema_field(s, node->keys[i]->text)) {
+      const ms_field *f = ms_schema_field(s, node->keys[i]->text);
+      if (f && f->retired) {
+        char kp[512];
+        join_path(kp, sizeof kp, path, f->name);
+        return fail_at(err, node->keys[i], src, kp, "%s", f->retired);
+      }
+      if (!f) {
         char known[600], kp[512];
         known_keys(s, known, sizeof known);
         join_path(kp, sizeof kp, path, node->keys[i]->text);
@@ -465,6 +473,7 @@ ms_status ms_schema_load(const ms_schema *s, void *obj, const ms_ynode *node, co
   }
   for (size_t i = 0; i < s->nfields; i++) {
     const ms_field *f = &s->fields[i];
+    if (f->retired) continue;
     char fp[512];
     join_path(fp, sizeof fp, path, f->name);
     const ms_ynode *vn = node ? ms_ynode_get(node, f->name) : NULL;
@@ -680,6 +689,7 @@ static void emit_dist(const ms_field *f, const ms_dist *d, ms_strbuf *sb) {
 void ms_schema_emit(const ms_schema *s, const void *obj, ms_strbuf *sb, int indent) {
   for (size_t i = 0; i < s->nfields; i++) {
     const ms_field *f = &s->fields[i];
+    if (f->retired) continue;
     /* The first key of a list item follows "- " on the same line. */
     if (indent >= 0) ms_sb_printf(sb, "%*s", indent, "");
     else indent = -indent;
@@ -805,6 +815,7 @@ void ms_schema_doc(const ms_schema *s, const char *path, ms_strbuf *sb) {
   ms_sb_printf(sb, "| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n");
   for (size_t i = 0; i < s->nfields; i++) {
     const ms_field *f = &s->fields[i];
+    if (f->retired) continue;
     char tb[300], bb[160] = "";
     const char *t = type_name(f, tb, sizeof tb);
     if (f->bounds) {

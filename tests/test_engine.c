@@ -104,7 +104,7 @@ static void random_scenario(char *buf, size_t n, uint64_t trial) {
       "{floor: 150000, maintenance: 0.04, initial: 0.08}]}",
       "margin: {model: dynamic, dynamic: {k: 3, update_every: 2m, liquidation_horizon: 2h, floor: 0.01, "
       "cap: 0.08, max_step: 0.004, initial_multiplier: 1.5, estimator: ewma}}",
-      "margin: {model: dynamic, dynamic: {k: 2.5, update_every: 1m, estimator: window, window: 20, "
+      "margin: {model: dynamic, dynamic: {k: 2.5, update_every: 1m, estimator: window, window: 20m, "
       "floor: 0.015, cap: 0.1, max_step: 0.01, initial_multiplier: 1.6}}",
       "margin: {model: portfolio, portfolio: {price_range: 0.05, mm_factor: 0.6, extended: "
       "[{shock: -0.2, weight: 0.25}, {shock: 0.3, weight: 0.2}]}}",
@@ -840,7 +840,7 @@ static void test_engine__dynamic_ratio_follows_a_volatility_jump(void **state) {
       "  regimes: [{name: calm, vol: 0.3, mean_duration: 1h}, {name: storm, vol: 3.0, mean_duration: 1000d}]}\n"
       "book: {accounts: 10, leverage: 2}\n"
       "oracle: {kind: pull, interval: 10s, latency: 0s}\n"
-      "margin: {model: dynamic, dynamic: {k: 3, lambda: 0.9, update_every: 1m, liquidation_horizon: 1h,\n"
+      "margin: {model: dynamic, dynamic: {k: 3, half_life: 7m, update_every: 1m, liquidation_horizon: 1h,\n"
       "  floor: 0.005, cap: 0.08, max_step: 0.002}}\n"
       "output: {timeseries: {paths: 1, every: 1m}}\n";
   rig r;

@@ -288,41 +288,132 @@ static void test_margin__portfolio_equals_the_whole_grid(void **state) {
 
 /* ---- dynamic margin ---- */
 
+/* Published prices and their observation times (ms): a repeat of the same
+ * observation (update 2) adds no return; gaps are uneven. */
+static const double dyn_prices[] = {100, 100.5, 100.5, 99.8, 101.2, 100.9, 97.0, 98.5};
+static const int64_t dyn_obs[] = {0, 60000, 60000, 150000, 400000, 401000, 3600000, 3660000};
+#define DYN_N 8
+
 static void test_margin__ewma_follows_the_hand_sequence(void **state) {
   (void)state;
   ms_margin *m = make("market: {initial_price: 100}\n"
-                      "margin: {model: dynamic, dynamic: {k: 2, lambda: 0.9, update_every: 1m, "
+                      "margin: {model: dynamic, dynamic: {k: 2, half_life: 10m, update_every: 1m, "
                       "liquidation_horizon: 1h, floor: 0.0001, cap: 0.9, max_step: 1, initial_vol: 0.5, "
                       "initial_multiplier: 1}}");
-  const double prices[] = {100, 100.5, 99.8, 101.2, 100.9, 97.0, 98.5};
-  double s2 = 0.25, dt = 60.0 / (365.0 * 86400.0), h = 3600.0 / (365.0 * 86400.0);
+  /* By hand, as a weighted mean: the old estimate keeps its weight W decayed
+   * by 2^(-dt / 10 min), the new rate r^2 / dt comes in with weight dt;
+   * W starts at the weight of an infinite past, 10 min / ln 2. */
+  const double year = 365.0 * 86400e3, h = 3600e3 / year;
+  double s2 = 0.25, W = 600e3 / year / log(2.0);
   assert_true(fabs(ms_margin_ratio(m) - 2 * 0.5 * sqrt(h)) < 1e-15);
-  for (int i = 1; i < 7; i++) {
-    double r = log(prices[i] / prices[i - 1]);
-    s2 = 0.9 * s2 + 0.1 * r * r / dt;
-    ms_margin_update(m, prices[i]);
-    if (fabs(ms_margin_sigma(m) - sqrt(s2)) > 1e-12 * sqrt(s2)) fail_msg("update %d: sigma %.15g, by hand %.15g", i, ms_margin_sigma(m), sqrt(s2));
+  for (int i = 1; i < DYN_N; i++) {
+    if (dyn_obs[i] > dyn_obs[i - 1]) {
+      double r = log(dyn_prices[i] / dyn_prices[i - 1]), dt = (double)(dyn_obs[i] - dyn_obs[i - 1]) / year;
+      double Wold = W * pow(0.5, (double)(dyn_obs[i] - dyn_obs[i - 1]) / 600e3);
+      s2 = (Wold * s2 + dt * (r * r / dt)) / (Wold + dt);
+      W = Wold + dt;
+    }
+    ms_margin_update(m, dyn_prices[i], dyn_obs[i]);
+    if (fabs(ms_margin_sigma(m) - sqrt(s2)) > 1e-12 * sqrt(s2))
+      fail_msg("update %d: sigma %.15g, by hand %.15g", i, ms_margin_sigma(m), sqrt(s2));
     assert_true(fabs(ms_margin_ratio(m) - 2 * sqrt(s2) * sqrt(h)) < 1e-12);
   }
   ms_margin_free(m);
-  /* the rolling window: the mean of the last 3 squared returns (the initial vol fills it) */
-  m = make("market: {initial_price: 100}\nmargin: {model: dynamic, dynamic: {estimator: window, window: 3, "
-           "update_every: 1m, initial_vol: 0.5, max_step: 1, floor: 0.0001, cap: 0.9, initial_multiplier: 1}}");
-  double win[3] = {0.25, 0.25, 0.25};
-  for (int i = 1; i < 7; i++) {
-    double r = log(prices[i] / prices[i - 1]);
-    win[(i - 1) % 3] = r * r / dt;
-    ms_margin_update(m, prices[i]);
-    double want = sqrt((win[0] + win[1] + win[2]) / 3);
-    if (fabs(ms_margin_sigma(m) - want) > 1e-12 * want) fail_msg("window update %d: %.15g vs %.15g", i, ms_margin_sigma(m), want);
+}
+
+static void test_margin__window_follows_the_hand_sequence(void **state) {
+  (void)state;
+  /* 150 s of window at 1 min updates: 3 update intervals (rounded up), each
+   * holding the r^2 and the dt its update saw (0, 0 for no new observation);
+   * they start as 3 intervals at the initial vol. */
+  ms_margin *m = make("market: {initial_price: 100}\nmargin: {model: dynamic, dynamic: {estimator: window, "
+                      "window: 150s, update_every: 1m, initial_vol: 0.5, max_step: 1, floor: 0.0001, cap: 0.9, "
+                      "initial_multiplier: 1}}");
+  const double year = 365.0 * 86400e3, u = 60e3 / year;
+  double r2[3] = {0.25 * u, 0.25 * u, 0.25 * u}, dt[3] = {u, u, u}, want = 0.5;
+  for (int i = 1; i < DYN_N; i++) {
+    int k = (i - 1) % 3;
+    r2[k] = dt[k] = 0;
+    if (dyn_obs[i] > dyn_obs[i - 1]) {
+      double r = log(dyn_prices[i] / dyn_prices[i - 1]);
+      r2[k] = r * r;
+      dt[k] = (double)(dyn_obs[i] - dyn_obs[i - 1]) / year;
+    }
+    if (dt[0] + dt[1] + dt[2] > 0) want = sqrt((r2[0] + r2[1] + r2[2]) / (dt[0] + dt[1] + dt[2]));
+    ms_margin_update(m, dyn_prices[i], dyn_obs[i]);
+    if (fabs(ms_margin_sigma(m) - want) > 1e-12 * want)
+      fail_msg("window update %d: %.15g vs %.15g", i, ms_margin_sigma(m), want);
   }
   ms_margin_free(m);
+  /* a window of only repeats (no publish in it) holds the last estimate */
+  m = make("market: {initial_price: 100}\nmargin: {model: dynamic, dynamic: {estimator: window, window: 4m, "
+           "update_every: 1m, initial_vol: 0.5}}");
+  ms_margin_update(m, 101, 30000);
+  ms_margin_update(m, 100.3, 95000);
+  ms_margin_update(m, 100.9, 170000);
+  for (int i = 0; i < 3; i++) ms_margin_update(m, 100.9, 170000); /* the prior and two samples leave */
+  double held = ms_margin_sigma(m);
+  assert_true(fabs(held - fabs(log(100.9 / 100.3)) / sqrt(75e3 / year)) < 1e-9 * held);
+  for (int i = 0; i < 9; i++) {
+    ms_margin_update(m, 100.9, 170000);
+    if (ms_margin_sigma(m) != held) fail_msg("repeat %d: %.17g, held %.17g", i, ms_margin_sigma(m), held);
+  }
+  ms_margin_free(m);
+}
+
+/* The memory is in time: the same publishes seen by updates every 10 s or
+ * every minute give the same estimate (the extra updates see repeats). */
+static void test_margin__ewma_memory_is_in_time_not_updates(void **state) {
+  (void)state;
+  ms_margin *a = make("market: {initial_price: 100}\nmargin: {model: dynamic, dynamic: {update_every: 1m, "
+                      "half_life: 30m, initial_vol: 0.5}}");
+  ms_margin *b = make("market: {initial_price: 100}\nmargin: {model: dynamic, dynamic: {update_every: 10s, "
+                      "half_life: 30m, initial_vol: 0.5}}");
+  double P = 100;
+  int64_t obs = 0;
+  uint64_t x = 5;
+  for (int64_t t = 60000; t <= 6 * 3600000; t += 60000) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    if ((x >> 60) < 5) { /* about a third of the minutes bring a new observation */
+      P *= 1 + 0.004 * ((double)(x >> 40 & 0xffff) / 65536.0 - 0.5);
+      obs = t - 7000;
+    }
+    ms_margin_update(a, P, obs);
+    for (int k = 0; k < 6; k++) ms_margin_update(b, P, obs);
+  }
+  assert_true(ms_margin_sigma(a) != 0.5);
+  assert_true(fabs(ms_margin_sigma(a) - ms_margin_sigma(b)) <= 1e-15 * ms_margin_sigma(a));
+  ms_margin_free(a);
+  ms_margin_free(b);
+}
+
+static void test_margin__lambda_is_retired_with_its_replacement(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg = load_yaml("margin:\n  model: dynamic\n  dynamic: {k: 3, lambda: 0.94}\n", NULL, 0, &err);
+  assert_null(cfg);
+  assert_int_equal(err.status, MS_ERR_INPUT);
+  assert_contains(err.msg, "t.yaml:3:");
+  assert_contains(err.msg, "margin.dynamic.lambda");
+  assert_contains(err.msg, "margin.dynamic.half_life");
+  const char *set[] = {"margin.dynamic.lambda=0.9"};
+  expect_load_error("margin: {model: dynamic}", set, 1, "use margin.dynamic.half_life");
+  /* window is a duration now: a bare count of updates is refused */
+  expect_load_error("margin: {model: dynamic, dynamic: {estimator: window, window: 60}}", NULL, 0,
+                    "margin.dynamic.window: a duration needs a unit");
+  expect_load_error("margin: {model: dynamic, dynamic: {estimator: window, window: 200d, update_every: 1s}}",
+                    NULL, 0, "at most 100000 x update_every");
+  /* and the resolved scenario lists half_life, not lambda */
+  cfg = load_yaml("margin: {model: dynamic}", NULL, 0, &err);
+  assert_non_null(cfg);
+  assert_int_equal(cfg->margin.dynamic.half_life, 5 * 3600000);
+  ms_config_free(cfg);
 }
 
 static void test_margin__dynamic_ratio_steps_up_to_the_cap(void **state) {
   (void)state;
   ms_margin *m = make("market: {initial_price: 100}\n"
-                      "margin: {model: dynamic, dynamic: {k: 3, lambda: 0.5, update_every: 1m, "
+                      "margin: {model: dynamic, dynamic: {k: 3, half_life: 1m, update_every: 1m, "
                       "liquidation_horizon: 1h, floor: 0.01, cap: 0.12, max_step: 0.004, initial_vol: 0.5}}");
   double h = 3600.0 / (365.0 * 86400.0);
   assert_true(fabs(ms_margin_ratio(m) - 3 * 0.5 * sqrt(h)) < 1e-15); /* 0.016, above the floor */
@@ -330,7 +421,7 @@ static void test_margin__dynamic_ratio_steps_up_to_the_cap(void **state) {
   int ups = 0, capped = 0;
   for (int i = 0; i < 60; i++) {
     P *= i % 2 ? 1.02 : 0.98; /* 2% a minute: annualised vol ~ 14 */
-    ms_margin_update(m, P);
+    ms_margin_update(m, P, (int64_t)(i + 1) * 60000);
     double r = ms_margin_ratio(m);
     assert_true(r - prev <= 0.004 + 1e-15);
     assert_true(r <= 0.12 + 1e-15);
@@ -354,6 +445,9 @@ int main(void) {
       cmocka_unit_test(test_margin__bands_are_safe),
       cmocka_unit_test(test_margin__portfolio_equals_the_whole_grid),
       cmocka_unit_test(test_margin__ewma_follows_the_hand_sequence),
+      cmocka_unit_test(test_margin__window_follows_the_hand_sequence),
+      cmocka_unit_test(test_margin__ewma_memory_is_in_time_not_updates),
+      cmocka_unit_test(test_margin__lambda_is_retired_with_its_replacement),
       cmocka_unit_test(test_margin__dynamic_ratio_steps_up_to_the_cap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

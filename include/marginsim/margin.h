@@ -13,8 +13,9 @@
  *    premium), initial likewise;
  *  - tiered: the tier rate of the gross notional minus the tier's
  *    maintenance amount (continuous across tiers);
- *  - dynamic: static with a ratio that follows an EWMA or rolling estimate of
- *    oracle-return volatility (per-path state, ms_margin_update);
+ *  - dynamic: static with a ratio that follows an EWMA (half-life in time)
+ *    or rolling-window estimate of the realized variance per unit of time of
+ *    the published oracle price (per-path state, ms_margin_update);
  *  - portfolio: initial = worst weighted loss of the whole account over a
  *    grid of price x volatility shocks + a floor per short option,
  *    maintenance = mm_factor x initial.
@@ -149,8 +150,13 @@ int64_t ms_margin_bs_count(const ms_margin *m);
 /** Start a path: sigma_hat and the ratio return to their initial values. */
 void ms_margin_path_start(ms_margin *m, double p0);
 
-/** A scheduled re-estimate with oracle price @p P: returns 1 if the ratio rose. */
-int ms_margin_update(ms_margin *m, double P);
+/**
+ * A scheduled re-estimate seeing the current published price @p P, observed
+ * at @p t_obs (ms; never earlier than the last one passed): a new
+ * observation adds its log return over the time since the previous one; the
+ * same observation again adds nothing. Returns 1 if the ratio rose.
+ */
+int ms_margin_update(ms_margin *m, double P, int64_t t_obs);
 
 /** Current maintenance ratio (static, dynamic; portfolio: longs' perp ratio; tiered: first tier). */
 double ms_margin_ratio(const ms_margin *m);

@@ -130,8 +130,8 @@ typedef enum { MS_VOLEST_EWMA = 0, MS_VOLEST_WINDOW } ms_vol_estimator;
 typedef struct ms_dynamic_cfg {
   double k;              /* ratio = clamp(k sigma_hat sqrt(horizon), floor, cap) */
   int estimator;         /* ms_vol_estimator */
-  double lambda;         /* EWMA decay */
-  int64_t window;        /* rolling window, in updates */
+  int64_t half_life;     /* ms: ewma weight of a sample halves per this much elapsed time */
+  int64_t window;        /* ms: rolling window (whole update_every intervals, rounded up) */
   int64_t update_every;  /* ms */
   int64_t liquidation_horizon; /* ms */
   double floor, cap;     /* bounds of the maintenance ratio */
