@@ -494,6 +494,44 @@ static void test_margin__derive_pmrm2_with_contingencies(void **state) {
   ms_margin_free(m);
 }
 
+/* Every tail row of the published tables decides for some position: a
+ * short 1-day spread struck between that row's move and the next smaller
+ * one is fully in the money there and at every larger move, which the table
+ * weighs less. So each published weight is checked exactly. */
+static void test_margin__every_tail_row_decides_somewhere(void **state) {
+  (void)state;
+  const char *ys[] = {PARADEX, "margin: {model: portfolio, portfolio: {preset: derive}}"};
+  const row *tables[] = {PARADEX_ROWS, DERIVE_ROWS};
+  const int nrows[] = {24, 31}, first_tail[] = {16, 23};
+  const double edge[] = {0.16, 0.18}, up[] = {0.40, 0.5}, down[] = {0.22, 0.3}, min_up[] = {0, 0.4};
+  const double P = 1000, vol = 0.3;
+  for (int t = 0; t < 2; t++) {
+    ms_margin *m = make(ys[t]);
+    ms_view v = {P, 0, vol};
+    for (int k = first_tail[t]; k < nrows[t]; k++) {
+      double x = tables[t][k].x, prev = x > 0 ? edge[t] : -edge[t];
+      for (int j = first_tail[t]; j < nrows[t]; j++) { /* the next smaller move on the same side */
+        double y = tables[t][j].x;
+        if (x > 0 && y > prev && y < x) prev = y;
+        if (x < 0 && y < prev && y > x) prev = y;
+      }
+      double k1 = P * (1 + prev + 0.25 * (x - prev)), k2 = P * (1 + prev + 0.75 * (x - prev));
+      int call = x > 0;
+      ms_position sp = {0, 0, 2, {leg(call, k1, DAY, -3), leg(call, k2, DAY, 3)}};
+      double want = rows_by_hand(&sp, P, vol, tables[t], nrows[t], up[t], down[t], min_up[t]);
+      double at_k = rows_by_hand(&sp, P, vol, &tables[t][k], 1, up[t], down[t], min_up[t]);
+      if (!(at_k == want)) fail_msg("%s: row %d (%+g) is not the worst (%.6g < %.6g)", ys[t], k + 1, x, at_k, want);
+      double got = ms_margin_pos_im(m, &sp, P, &v), md = t == 0 ? min_delta_by_hand(&sp, P, vol, NULL, NULL) : 0;
+      if (md > want) want = md;
+      char what[96];
+      snprintf(what, sizeof what, "%s row %d (%+g%%, weight %g)", t ? "derive" : "paradex", k + 1, 100 * x,
+               tables[t][k].w);
+      expect_near(what, got, want + (t ? 0.005 * 3 * P : 0)); /* derive: option contingency on 3 naked shorts */
+    }
+    ms_margin_free(m);
+  }
+}
+
 /* SPAN (5.4): requirement = max(scan risk, short option minimum), not their sum. */
 static void test_margin__span_short_option_minimum_is_a_floor(void **state) {
   (void)state;
@@ -616,6 +654,7 @@ int main(void) {
       cmocka_unit_test(test_margin__paradex_short_strangle_has_no_floor),
       cmocka_unit_test(test_margin__paradex_minimum_delta_example),
       cmocka_unit_test(test_margin__derive_pmrm2_with_contingencies),
+      cmocka_unit_test(test_margin__every_tail_row_decides_somewhere),
       cmocka_unit_test(test_margin__span_short_option_minimum_is_a_floor),
       cmocka_unit_test(test_margin__finest_grid_fits),
       cmocka_unit_test(test_margin__ewma_follows_the_hand_sequence),
