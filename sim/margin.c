@@ -774,7 +774,8 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
           Bs += q * lb.vega * dvol_l[i];
         }
         Lts += q * (lb.theta + lb.vega * dsig);
-        As += q * s_hi_f * Pmax * g * INV_SQRT_2PI;
+        As += s_hi_f > v->vol * smax * hi_f ? q * s_hi_f * Pmax * g * INV_SQRT_2PI
+                                            : q * v->vol * smax * hi_f * Pmax * g * INV_SQRT_2PI;
       }
       if (w * hi > Mup) Mup = w * hi;
       if (-w * lo > Mdn) Mdn = -w * lo;
