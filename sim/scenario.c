@@ -484,20 +484,20 @@ static const ms_field portfolio_fields[] = {
     {.name = "im_factor", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, im_factor), .def = "1",
      .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 10, .doc = "initial = im_factor x core + contingencies"},
     {.name = "mm_factor", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, mm_factor), .def = "0.5",
-     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1, .doc = "maintenance = mm_factor x core + contingencies"},
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1, .doc = "maintenance = mm_factor x core + contingencies (at most im_factor)"},
     {.name = "perp_contingency_im", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, perp_contingency_im),
      .def = "0", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
      .doc = "added to the initial requirement, fraction of the perp's notional"},
     {.name = "perp_contingency_mm", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, perp_contingency_mm),
      .def = "0", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
-     .doc = "added to the maintenance requirement, fraction of the perp's notional"},
+     .doc = "added to the maintenance requirement, fraction of the perp's notional (at most the initial one)"},
     {.name = "option_contingency_im", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, option_contingency_im),
      .def = "0", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
      .doc = "added to the initial requirement, fraction of the underlying notional of naked short options "
             "(short net of long at the same strike and expiry)"},
     {.name = "option_contingency_mm", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, option_contingency_mm),
      .def = "0", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
-     .doc = "added to the maintenance requirement, likewise"},
+     .doc = "added to the maintenance requirement, likewise (at most the initial one)"},
     {.name = "fee_provision", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, fee_provision), .def = "0",
      .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
      .doc = "added to both requirements, fraction of the underlying notional of the perp and every option"},
@@ -505,7 +505,21 @@ static const ms_field portfolio_fields[] = {
      .doc = "grid: span parameters"},
 };
 
-static const ms_schema portfolio_schema = {"portfolio", portfolio_fields, N(portfolio_fields), NULL,
+/* Maintenance must not exceed initial: an account opened at its initial
+ * requirement would start eligible. */
+static ms_status check_portfolio(void *obj, ms_check *ck) {
+  ms_portfolio_cfg *p = obj;
+  if (p->mm_factor > p->im_factor)
+    return ms_check_fail(ck, "mm_factor", "must be <= im_factor (%g) (got %g)", p->im_factor, p->mm_factor);
+  if (p->perp_contingency_mm > p->perp_contingency_im)
+    return ms_check_fail(ck, "perp_contingency_mm", "must be <= perp_contingency_im (%g) (got %g)",
+                         p->perp_contingency_im, p->perp_contingency_mm);
+  if (p->option_contingency_mm > p->option_contingency_im)
+    return ms_check_fail(ck, "option_contingency_mm", "must be <= option_contingency_im (%g) (got %g)",
+                         p->option_contingency_im, p->option_contingency_mm);
+  return MS_OK;
+}
+static const ms_schema portfolio_schema = {"portfolio", portfolio_fields, N(portfolio_fields), check_portfolio,
                                            "Portfolio margin: core = the worst weighted loss of the whole "
                                            "account over a grid of price x volatility shocks (options "
                                            "revalued by Black–Scholes, perps linearly) with the short option "
