@@ -387,7 +387,8 @@ static void test_margin__paradex_protective_put_is_its_24_rows(void **state) {
   /* a calendar (long 7-day calls, short 45-day puts, short perp) whose worst
    * row of the superset, +8% at unchanged volatility, is not one of Paradex's
    * (its minimum delta requirement, larger, left out to compare the rows) */
-  ms_margin *m0 = make("margin: {model: portfolio, portfolio: {preset: paradex, min_delta_net: 0, min_delta_hedged: 0}}");
+  ms_margin *m0 =
+      make("margin: {model: portfolio, portfolio: {preset: paradex, min_delta_net: 0, min_delta_hedged: 0}}");
   ms_position cal = {0, -4.92, 2, {leg(1, 2275, 7 * DAY, 8.1), leg(0, 2276, 45 * DAY, -4.47)}};
   want = rows_by_hand(&cal, 2000, 0.7, PARADEX_ROWS, 24, 0.40, 0.22, 0);
   im = ms_margin_pos_im(m0, &cal, 2000, &v);
@@ -562,8 +563,8 @@ static void test_margin__span_short_option_minimum_is_a_floor(void **state) {
       }
       double som = 0.01 * 4 * 1000, want = scan > som ? scan : som;
       assert_true(j == 0 ? scan < som : scan > som);
-      expect_near(j == 0 ? "span far call: the minimum" : "span near call: the scan risk", ms_margin_pos_im(m, &sc, 1000, &v),
-                  want);
+      expect_near(j == 0 ? "span far call: the minimum" : "span near call: the scan risk",
+                  ms_margin_pos_im(m, &sc, 1000, &v), want);
       expect_near("  maintenance", ms_margin_pos_mm(m, &sc, 1000, &v), 0.5 * want);
     }
     ms_margin_free(m);

@@ -348,7 +348,8 @@ static void test_scenario__portfolio_preset_fills_unwritten_keys(void **state) {
   expect_load_error("margin:\n  portfolio:\n    preset: derive\n    im_factor: 0.7\n", NULL, 0,
                     "margin.portfolio.mm_factor: must be <= im_factor (0.7) (got 0.8)");
   expect_load_error("margin:\n  portfolio:\n    preset: derive\n    perp_contingency_mm: 0.05\n", NULL, 0,
-                    "t.yaml:4:26: margin.portfolio.perp_contingency_mm: must be <= perp_contingency_im (0.04) (got 0.05)");
+                    "t.yaml:4:26: margin.portfolio.perp_contingency_mm: must be <= perp_contingency_im (0.04) "
+                    "(got 0.05)");
   const char *bad[] = {"margin.portfolio.preset=bar"};
   expect_load_error("margin: {model: portfolio}", bad, 1,
                     "margin.portfolio.preset: must be one of: deribit, paradex, derive, span (got bar)");
