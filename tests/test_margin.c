@@ -537,6 +537,87 @@ static void test_margin__every_tail_row_decides_somewhere(void **state) {
   }
 }
 
+/* CME's 16-scenario array (5.4) at scan range r and vol range v, by hand:
+ * 0, +/-1/3, +/-2/3, +/-1 x r at vol x (1 +/- v), +/-2 r at 35%. */
+static double span_by_hand(const ms_position *p, double P, double vol, double r, double v) {
+  const double th[] = {0, 1.0 / 3, -1.0 / 3, 2.0 / 3, -2.0 / 3, 1, -1};
+  row rows[16];
+  int n = 0;
+  for (int i = 0; i < 7; i++)
+    for (int vs = 1; vs >= -1; vs -= 2) rows[n++] = (row){th[i] * r, vs, 1};
+  rows[n++] = (row){2 * r, 0, 0.35};
+  rows[n++] = (row){-2 * r, 0, 0.35};
+  /* rows_by_hand scales vol shocks by DTE; SPAN's do not: value each row here */
+  double base = p->q * P, worst = 0;
+  for (int l = 0; l < p->nlegs; l++) {
+    double tau = (double)p->legs[l].expiry / DAY / 365;
+    base += p->legs[l].q * ms_bs_value(p->legs[l].is_call, P, p->legs[l].strike, tau, vol, 0, 0);
+  }
+  for (int i = 0; i < n; i++) {
+    double S = P * (1 + rows[i].x), val = p->q * S;
+    for (int l = 0; l < p->nlegs; l++) {
+      double tau = (double)p->legs[l].expiry / DAY / 365;
+      val += p->legs[l].q * ms_bs_value(p->legs[l].is_call, S, p->legs[l].strike, tau, vol * (1 + v * rows[i].vs), 0, 0);
+    }
+    if (rows[i].w * (base - val) > worst) worst = rows[i].w * (base - val);
+  }
+  return worst;
+}
+
+/* The three positions of the issue under every preset, each requirement
+ * from its published table and rule by hand: a protective put, a short
+ * strangle, and the minimum delta example (long 1 perp, short 5 calls at
+ * delta 0.3). */
+static void test_margin__every_preset_on_three_positions(void **state) {
+  (void)state;
+  const double P = 2000, vol = 0.6;
+  row deribit[35];
+  int nd = 0;
+  for (int i = 0; i < 9; i++)
+    for (int vs = 1; vs >= -1; vs--) deribit[nd++] = (row){-0.16 + 0.04 * i, vs, 1};
+  for (int i = 16; i < 24; i++) deribit[nd++] = PARADEX_ROWS[i]; /* the same tail rows */
+  ms_position pos[3] = {{0, 5, 1, {leg(0, 1900, 7 * DAY, 5)}},
+                        {0, 0, 2, {leg(1, 2300, 7 * DAY, -10), leg(0, 1700, 7 * DAY, -10)}},
+                        {0, 1, 1, {leg(1, ms_bs_strike_for_delta(1, P, 10 / 365.0, vol, 0.3), 10 * DAY, -5)}}};
+  const char *pname[3] = {"protective put", "short strangle", "long perp + 5 short 0.3-delta calls"};
+  const double shortq[3] = {0, 20, 5}, naked[3] = {0, 20, 5};
+  const char *names[4] = {"deribit", "paradex", "derive", "span"};
+  for (int k = 0; k < 4; k++) {
+    char y[128];
+    snprintf(y, sizeof y, "margin: {model: portfolio, portfolio: {preset: %s}}", names[k]);
+    ms_margin *m = make(y);
+    ms_view v = {P, 0, vol};
+    for (int i = 0; i < 3; i++) {
+      const ms_position *p = &pos[i];
+      double im, mm, perpn = fabs(p->q) * P;
+      if (k == 0) {
+        double core = rows_by_hand(p, P, vol, deribit, nd, 0.40, 0.22, 0) + 0.01 * shortq[i] * P;
+        im = core;
+        mm = 0.5 * core;
+      } else if (k == 1) {
+        double scan = rows_by_hand(p, P, vol, PARADEX_ROWS, 24, 0.40, 0.22, 0);
+        double md = min_delta_by_hand(p, P, vol, NULL, NULL);
+        im = scan > md ? scan : md;
+        mm = 0.5 * im;
+      } else if (k == 2) {
+        double scan = rows_by_hand(p, P, vol, DERIVE_ROWS, 31, 0.5, 0.3, 0.4);
+        im = scan + 0.04 * perpn + 0.005 * naked[i] * P;
+        mm = 0.8 * scan + 0.03 * perpn + 0.003 * naked[i] * P;
+      } else {
+        double scan = span_by_hand(p, P, vol, 0.16, 0.35), som = 0.01 * shortq[i] * P;
+        im = scan > som ? scan : som;
+        mm = 0.5 * im;
+      }
+      char what[96];
+      snprintf(what, sizeof what, "%s, %s: initial", names[k], pname[i]);
+      expect_near(what, ms_margin_pos_im(m, p, P, &v), im);
+      snprintf(what, sizeof what, "%s, %s: maintenance", names[k], pname[i]);
+      expect_near(what, ms_margin_pos_mm(m, p, P, &v), mm);
+    }
+    ms_margin_free(m);
+  }
+}
+
 /* SPAN (5.4): requirement = max(scan risk, short option minimum), not their sum. */
 static void test_margin__span_short_option_minimum_is_a_floor(void **state) {
   (void)state;
@@ -660,6 +741,7 @@ int main(void) {
       cmocka_unit_test(test_margin__paradex_minimum_delta_example),
       cmocka_unit_test(test_margin__derive_pmrm2_with_contingencies),
       cmocka_unit_test(test_margin__every_tail_row_decides_somewhere),
+      cmocka_unit_test(test_margin__every_preset_on_three_positions),
       cmocka_unit_test(test_margin__span_short_option_minimum_is_a_floor),
       cmocka_unit_test(test_margin__finest_grid_fits),
       cmocka_unit_test(test_margin__ewma_follows_the_hand_sequence),
