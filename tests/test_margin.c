@@ -473,6 +473,8 @@ static void test_margin__derive_pmrm2_with_contingencies(void **state) {
        * the worst row is +18% at vol up (the tail rows lose less once dampened) */
       {"derive short call 60 d, min vol up", {0, 0, 1, {leg(1, 2000, 60 * DAY, -10)}}, 60, 0.25, 10},
       {"derive short strangle", {0, 0, 2, {leg(1, 2300, 7 * DAY, -10), leg(0, 1700, 7 * DAY, -10)}}, 7, 0.7, 20},
+      {"derive short strangle 45 d", {0, 0, 2, {leg(1, 2300, 45 * DAY, -10), leg(0, 1700, 45 * DAY, -10)}}, 45, 0.7,
+       20},
       /* short 10 calls and long 4 puts at one strike and expiry: 6 naked (calls and puts net alike) */
       {"derive short call, long put same strike", {0, 0, 2, {leg(1, 2200, 7 * DAY, -10), leg(0, 2200, 7 * DAY, 4)}}, 7,
        0.7, 6},
