@@ -16,11 +16,19 @@
  * dynamic and portfolio margin are the one-tier case with a ratio per side.
  *
  * Portfolio grid ("deribit"): core shocks x_i from -range to +range in
- * price_steps even steps, each with volatility up, unchanged and down
- * (vol x (1 +/- v (30 d / max(DTE, dte_floor))^power)), weight 1; then the
- * extended shocks at vol up with their weights. "span": moves of 0, +/-1/3,
- * +/-2/3, +/-1 scan range with vol x (1 +/- vol_range), weight 1, and
- * +/-extreme_multiple scan ranges at unchanged vol, weight extreme_weight.
+ * price_steps even steps, each with volatility up, unchanged (vol_same) and
+ * down (vol x (1 +/- v (30 d / max(DTE, dte_floor))^power)), weight 1 (the
+ * two outermost at vol up only with edge_vol_up_only); then the extended
+ * shocks at vol up with their weights. A vol-up scenario's volatility is at
+ * least min_vol_up. "span": moves of 0, +/-1/3, +/-2/3, +/-1 scan range with
+ * vol x (1 +/- vol_range), weight 1, and +/-extreme_multiple scan ranges at
+ * unchanged vol, weight extreme_weight.
+ *
+ * Portfolio requirement: scan = max(0, max_s w_s loss_s); core = scan + F
+ * ("deribit") or max(scan, F) ("span": SPAN's short option minimum), F =
+ * short_option_floor x short options x P; core = max(core, minimum delta
+ * requirement); initial = im_factor x core + contingencies, maintenance =
+ * mm_factor x core + contingencies (docs/engine.md, "Portfolio margin").
  */
 #include "marginsim/margin.h"
 
@@ -32,7 +40,8 @@
 #include "marginsim/units.h"
 
 #define INV_SQRT_2PI 0.39894228040143267794
-#define MAX_SCEN 160
+/* core shocks x up to 3 volatility states + extended rows (SPAN needs 16) */
+#define MAX_SCEN (3 * MS_MAX_PRICE_STEPS + MS_MAX_EXTENDED)
 /* Bounds of N(x) and phi(x) for the bands, read from a grid of x in steps of
  * 1/NGRID_PER_UNIT over [-NGRID_HALF, NGRID_HALF] units, rounded outwards. */
 #define NGRID_PER_UNIT 64
@@ -40,6 +49,8 @@
 #define NGRID (2 * NGRID_HALF * NGRID_PER_UNIT + 1)
 #define TWO_PI 6.28318530717958647692
 #define LN2 0.69314718055994530942
+/* The bands' price box: P0 +/- this x P0 */
+#define BAND_BOX 0.10
 
 typedef struct {
   double x;          /* relative price move */
@@ -86,8 +97,12 @@ struct ms_margin {
   double vol_up, vol_down, vol_range;
   double p_short, p_long;            /* vega powers */
   double dte_switch, dte_floor;      /* years */
-  double opt_floor, mm_factor;
-  double m_eff[2];                   /* portfolio initial ratio of perp longs, shorts */
+  double opt_floor, mm_factor, im_factor;
+  double min_vol_up;                 /* annualised, vol-up scenarios */
+  double md_net, md_hedged;          /* minimum delta requirement rates */
+  double perp_im, perp_mm, opt_im, opt_mm, fee; /* contingencies and fee provision, fractions of notional */
+  double m_eff[2];                   /* portfolio core ratio of perp longs, shorts */
+  double im_side[2];                 /* portfolio initial ratio of perp longs, shorts */
   int64_t bs_count;                  /* Black–Scholes evaluations */
   double ncdf[NGRID];                /* N at the grid points */
   double npdf[NGRID_HALF * NGRID_PER_UNIT + 1]; /* phi at the grid points >= 0 */
@@ -124,7 +139,12 @@ static void build_grid(ms_margin *m, const ms_portfolio_cfg *pc) {
   } else {
     for (int64_t i = 0; i < pc->price_steps; i++) {
       double x = -pc->price_range + 2.0 * pc->price_range * (double)i / (double)(pc->price_steps - 1);
-      for (int v = 1; v >= -1; v--) m->scen[n++] = (scenario){x, v, 1.0, 0, 0, 0};
+      int edge = i == 0 || i == pc->price_steps - 1;
+      for (int v = 1; v >= -1; v--) {
+        if (v == 0 && !pc->vol_same) continue;
+        if (v != 1 && edge && pc->edge_vol_up_only) continue;
+        m->scen[n++] = (scenario){x, v, 1.0, 0, 0, 0};
+      }
     }
     for (int i = 0; i < pc->nextended; i++)
       m->scen[n++] = (scenario){pc->extended[i].shock, 1, pc->extended[i].weight, 0, 0, 0};
@@ -140,13 +160,18 @@ static void build_grid(ms_margin *m, const ms_portfolio_cfg *pc) {
       if (b->vsign < a->vsign) a->dom_long = 1;
     }
   }
-  /* A perp loses q P x in scenario x: the initial ratio of each side is the
-   * largest weighted adverse move. */
-  m->m_eff[0] = m->m_eff[1] = 0;
+  /* A perp loses q P x in scenario x: the core ratio of each side is the
+   * largest weighted adverse move, and at least the minimum delta rate of
+   * its net delta (a perp alone hedges nothing). */
+  m->m_eff[0] = m->m_eff[1] = pc->min_delta_net;
   for (int i = 0; i < n; i++) {
     double w = m->scen[i].w, x = m->scen[i].x;
     if (-x * w > m->m_eff[0]) m->m_eff[0] = -x * w;
     if (x * w > m->m_eff[1]) m->m_eff[1] = x * w;
+  }
+  for (int s = 0; s < 2; s++) {
+    m->im_side[s] = pc->im_factor * m->m_eff[s] + pc->perp_contingency_im + pc->fee_provision;
+    m->ratio_side[s] = pc->mm_factor * m->m_eff[s] + pc->perp_contingency_mm + pc->fee_provision;
   }
 }
 
@@ -221,18 +246,24 @@ ms_status ms_margin_new(ms_margin **out, const ms_config *cfg, ms_error *err) {
     m->dte_floor = (double)pc->dte_floor / m->year_ms;
     m->opt_floor = pc->short_option_floor;
     m->mm_factor = pc->mm_factor;
-    m->initial = m->m_eff[0];
-    m->maintenance = pc->mm_factor * m->m_eff[0];
+    m->im_factor = pc->im_factor;
+    m->min_vol_up = pc->min_vol_up;
+    m->md_net = pc->min_delta_net;
+    m->md_hedged = pc->min_delta_hedged;
+    m->perp_im = pc->perp_contingency_im;
+    m->perp_mm = pc->perp_contingency_mm;
+    m->opt_im = pc->option_contingency_im;
+    m->opt_mm = pc->option_contingency_mm;
+    m->fee = pc->fee_provision;
+    m->initial = m->im_side[0];
+    m->maintenance = m->ratio_side[0];
     break;
   }
   default:
     free(m);
     return ms_error_set(err, MS_ERR_INTERNAL, "margin.model %d not available", mc->model);
   }
-  if (m->type == &ms_margin_portfolio) {
-    m->ratio_side[0] = m->mm_factor * m->m_eff[0];
-    m->ratio_side[1] = m->mm_factor * m->m_eff[1];
-  } else if (m->type != &ms_margin_dynamic) {
+  if (m->type != &ms_margin_portfolio && m->type != &ms_margin_dynamic) {
     m->ratio_side[0] = m->ratio_side[1] = m->maintenance;
   }
   double rmax = m->mmr[m->ntiers - 1], rmin = m->mmr[0];
@@ -263,7 +294,7 @@ double ms_margin_perp_mm(const ms_margin *m, double q, double P) {
 double ms_margin_perp_im(const ms_margin *m, double q, double P) {
   double n = fabs(q) * P;
   if (m->type == &ms_margin_tiered) return m->imr[tier_of(m, n)] * n;
-  if (m->type == &ms_margin_portfolio) return m->m_eff[q > 0 ? 0 : 1] * n;
+  if (m->type == &ms_margin_portfolio) return m->im_side[q > 0 ? 0 : 1] * n;
   return m->initial * n;
 }
 
@@ -381,7 +412,57 @@ static inline int dominated(const scenario *sc, int cls) {
   return (cls < 0 && sc->dom_short) || (cls > 0 && sc->dom_long);
 }
 
-static double portfolio_im(const ms_margin *mc, const ms_position *p, const ms_view *v) {
+/* Naked short options (Derive's option contingency, margin-parameters.md
+ * 5.2): per expiry and strike, the short quantity net of the long options
+ * there, calls and puts alike as in derivexyz/v2-core PMRMLib_2_1. */
+static double naked_shorts(const ms_position *p) {
+  double naked = 0;
+  int seen[MS_MAX_LEGS] = {0};
+  for (int i = 0; i < p->nlegs; i++) {
+    if (seen[i]) continue;
+    double net = p->legs[i].q;
+    for (int j = i + 1; j < p->nlegs; j++)
+      if (!seen[j] && p->legs[j].expiry == p->legs[i].expiry && p->legs[j].strike == p->legs[i].strike) {
+        net += p->legs[j].q;
+        seen[j] = 1;
+      }
+    if (net < 0) naked -= net;
+  }
+  return naked;
+}
+
+/* Paradex's minimum delta requirement (margin-parameters.md 5.1):
+ * (net rate x |net delta| + hedged rate x hedged delta) x P, hedged delta =
+ * (gross delta - |net delta|) / 2, gross delta = the sum of every
+ * position's |delta| (the perp's is its quantity; an option's is its
+ * Black–Scholes delta at its smile volatility, times its quantity). */
+static double min_delta_req(ms_margin *m, const ms_position *p, const double *tau, const ms_view *v) {
+  double P = v->P, net = p->q, gross = fabs(p->q);
+  for (int i = 0; i < p->nlegs; i++) {
+    const ms_leg *l = &p->legs[i];
+    ms_greeks g;
+    ms_bs_greeks(l->is_call, P, l->strike, tau[i], ms_smile_vol(&m->smile, v->vol, l->strike, P), 0, 0, &g);
+    net += l->q * g.delta;
+    gross += fabs(l->q * g.delta);
+  }
+  m->bs_count += p->nlegs;
+  return (m->md_net * fabs(net) + m->md_hedged * 0.5 * (gross - fabs(net))) * P;
+}
+
+/* Contingencies and the fee provision (USD) of the initial (@p initial) or
+ * maintenance requirement; they do not scale with im_factor / mm_factor. */
+static double portfolio_extra(const ms_margin *m, const ms_position *p, double P, int initial) {
+  double units = fabs(p->q);
+  for (int i = 0; i < p->nlegs; i++) units += fabs(p->legs[i].q);
+  double perp = initial ? m->perp_im : m->perp_mm, opt = initial ? m->opt_im : m->opt_mm;
+  double naked = opt > 0 ? naked_shorts(p) : 0;
+  return (perp * fabs(p->q) + opt * naked + m->fee * units) * P;
+}
+
+/* The core requirement: the scan risk with the short option floor (added,
+ * or on the span grid its lower bound), at least the minimum delta
+ * requirement. */
+static double portfolio_core(const ms_margin *mc, const ms_position *p, const ms_view *v) {
   ms_margin *m = (ms_margin *)mc;
   double P = v->P, base = p->q * P;
   double tau[MS_MAX_LEGS], scale[MS_MAX_LEGS], shortq = 0;
@@ -409,27 +490,34 @@ static double portfolio_im(const ms_margin *mc, const ms_position *p, const ms_v
         double f = 1.0 - m->smile.skew * lmi;
         sv *= f > m->smile.floor ? f : m->smile.floor;
       }
+      if (sc->vsign > 0 && sv < m->min_vol_up) sv = m->min_vol_up;
       val += l->q * ms_bs_value_lm(l->is_call, S, l->strike, lmi, tau[i], sv);
     }
     double loss = sc->w * (base - val);
     if (loss > worst) worst = loss;
   }
   m->bs_count += p->nlegs + evals;
-  return worst + m->opt_floor * shortq * P;
+  double F = m->opt_floor * shortq * P;
+  double core = m->span ? (worst > F ? worst : F) : worst + F;
+  if (m->md_net > 0 || m->md_hedged > 0) {
+    double md = min_delta_req(m, p, tau, v);
+    if (md > core) core = md;
+  }
+  return core;
 }
 
 double ms_margin_pos_im(const ms_margin *m, const ms_position *p, double E, const ms_view *v) {
   (void)E;
   if (p->nlegs == 0) return ms_margin_perp_im(m, p->q, v->P);
   double g = gross_notional(p, v->P);
-  if (m->type == &ms_margin_portfolio) return portfolio_im(m, p, v);
+  if (m->type == &ms_margin_portfolio) return m->im_factor * portfolio_core(m, p, v) + portfolio_extra(m, p, v->P, 1);
   if (m->type == &ms_margin_tiered) return m->imr[tier_of(m, g)] * g;
   return m->initial * g;
 }
 
 double ms_margin_pos_mm(const ms_margin *m, const ms_position *p, double E, const ms_view *v) {
   if (p->nlegs == 0) return ms_margin_perp_mm(m, p->q, v->P);
-  if (m->type == &ms_margin_portfolio) return m->mm_factor * portfolio_im(m, p, v);
+  if (m->type == &ms_margin_portfolio) return m->mm_factor * portfolio_core(m, p, v) + portfolio_extra(m, p, v->P, 0);
   double g = gross_notional(p, v->P);
   if (m->type == &ms_margin_tiered) return tiered_mm_n(m, g);
   (void)E;
@@ -554,11 +642,30 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
     return;
   }
   int dyn = m->type == &ms_margin_dynamic, pm = m->type == &ms_margin_portfolio;
+  if (pm && p->nlegs > 0 && (m->md_net > 0 || m->md_hedged > 0)) {
+    /* The minimum delta requirement B moves with the deltas. The core is
+     * max(A, B) with A the scan part; max(A, B) - max(A0, B0) <=
+     * (A - A0)+ + (B - B0)+, and with |delta| <= 1 per unit B stays below
+     * Bmax = P (|net - hedged / 2| + hedged / 2) x units over the box and
+     * any time: the surplus left for the rest is S0 - mm_factor (Bmax - B0). */
+    double taus[MS_MAX_LEGS], units = fabs(p->q);
+    for (int i = 0; i < p->nlegs; i++) {
+      taus[i] = tau_of(m, &p->legs[i], v->t);
+      units += fabs(p->legs[i].q);
+    }
+    double B0 = min_delta_req(m, p, taus, v);
+    double Bmax = (1 + BAND_BOX) * v->P * (fabs(m->md_net - 0.5 * m->md_hedged) + 0.5 * m->md_hedged) * units;
+    if (Bmax > B0) S0 -= m->mm_factor * (Bmax - B0);
+    if (!(S0 > 0)) { /* too close to call: revalue at once */
+      *b = (ms_band){INFINITY, -INFINITY, v->t, -INFINITY, -INFINITY};
+      return;
+    }
+  }
   /* S0 is shared between price, time, and (when they can move) the ratio and
    * the socialized-loss shift; the shares add up to less than S0. */
   int parts = 2 + dyn + (p->q != 0);
   double share = 0.98 * S0 / parts;
-  double P0 = v->P, d = 0.10 * P0, Pmax = P0 + d, Pmin = P0 - d;
+  double P0 = v->P, d = BAND_BOX * P0, Pmax = P0 + d, Pmin = P0 - d;
   double tau_min = INFINITY;
   for (int i = 0; i < p->nlegs; i++) {
     double tau = tau_of(m, &p->legs[i], v->t);
@@ -636,13 +743,16 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
      * bound, taken over the union of their volatilities. */
     for (int s0 = 0, s1; s0 < m->nscen; s0 = s1) {
       double x = m->scen[s0].x, lg = m->scen[s0].lg, w = 0;
-      int shocked = 0, any = 0;
+      int shocked = 0, any = 0, up = 0;
       for (s1 = s0; s1 < m->nscen && m->scen[s1].x == x; s1++) {
         if (dominated(&m->scen[s1], cls)) continue;
         any = 1;
         if (m->scen[s1].w > w) w = m->scen[s1].w;
         shocked |= m->scen[s1].vsign != 0;
+        up |= m->scen[s1].vsign > 0;
       }
+      /* a vol-up scenario's volatility may be raised to min_vol_up: the largest volatility is at least that */
+      double vfloor = up ? m->min_vol_up : 0;
       if (!any) continue;
       if (w > wtop) wtop = w;
       double g = 1 + x, lo = -p->q * x, hi = -p->q * x, Lts = 0, As = 0, Bs = 0;
@@ -662,19 +772,22 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
           if (v2 > hi_f) hi_f = v2;
         }
         leg_bounds lb;
-        bound_delta(m, l->is_call, llo[i] + lg, lhi[i] + lg, v->vol * smin * lo_a, v->vol * smax * hi_a, sq0[i], &lb);
+        double s_hi_a = v->vol * smax * hi_a, s_hi_f = v->vol * smax * hi_f;
+        if (s_hi_a < vfloor) s_hi_a = vfloor;
+        if (s_hi_f < vfloor) s_hi_f = vfloor;
+        bound_delta(m, l->is_call, llo[i] + lg, lhi[i] + lg, v->vol * smin * lo_a, s_hi_a, sq0[i], &lb);
         double sm = v->vol * hi_a * skew * sq0[i] * lb.phi;
         /* delta_l(P) - g delta_l,s(P g) */
         add_scaled(&lo, &hi, l->q, dlo[i] - g * (lb.dhi + sm), dhi[i] - g * (lb.dlo - sm));
-        bound_time(m, llo[i] + lg, lhi[i] + lg, Pmax * g, v->vol * smin * lo_f, v->vol * smax * hi_f, sqc[i], sq0[i],
-                   &lb);
+        bound_time(m, llo[i] + lg, lhi[i] + lg, Pmax * g, v->vol * smin * lo_f, s_hi_f, sqc[i], sq0[i], &lb);
         double dsig = 0;
         if (!m->span && shocked) {
           dsig = dsig_l[i];
           Bs += q * lb.vega * dvol_l[i];
         }
         Lts += q * (lb.theta + lb.vega * dsig);
-        As += q * v->vol * smax * hi_f * Pmax * g * INV_SQRT_2PI;
+        As += s_hi_f > v->vol * smax * hi_f ? q * s_hi_f * Pmax * g * INV_SQRT_2PI
+                                            : q * v->vol * smax * hi_f * Pmax * g * INV_SQRT_2PI;
       }
       if (w * hi > Mup) Mup = w * hi;
       if (-w * lo > Mdn) Mdn = -w * lo;
@@ -683,6 +796,10 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
       if (w * Bs > Bs_max) Bs_max = w * Bs;
     }
     Dup += m->mm_factor * (Mup + m->opt_floor * shortq);
+    /* contingencies and the fee provision: linear in P, rising with it */
+    double units = fabs(p->q) + shortq;
+    for (int i = 0; i < p->nlegs; i++) units += p->legs[i].q > 0 ? p->legs[i].q : 0;
+    Dup += m->perp_mm * fabs(p->q) + m->opt_mm * naked_shorts(p) + m->fee * units;
     Ddn += m->mm_factor * Mdn;
     /* loss_s = V - V_s: its time derivative is at most w (|V_t| + |V_s,t|) */
     Lt += m->mm_factor * (wtop * Lteq + Lts_max);

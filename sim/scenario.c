@@ -322,6 +322,7 @@ static const ms_schema book_schema = {"book", book_fields, N(book_fields), NULL,
 static const char *const margin_models[] = {"static", "tiered", "dynamic", "portfolio", NULL};
 static const char *const vol_estimators[] = {"ewma", "window", NULL};
 static const char *const grid_kinds[] = {"deribit", "span", NULL};
+static const char *const pm_presets[] = {"deribit", "paradex", "derive", "span", NULL};
 
 static const ms_field dynamic_fields[] = {
     {.name = "k", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, k), .def = "3",
@@ -400,18 +401,76 @@ static const ms_schema span_schema = {"span", span_fields, N(span_fields), NULL,
   "{shock: 1, weight: 0.16}, {shock: 2, weight: 0.08}, {shock: 3, weight: 0.0533}, " \
   "{shock: 4, weight: 0.04}, {shock: 5, weight: 0.032}]"
 
+/* Derive PMRM2's tail rows and their dampening (margin-parameters.md 5.2); dampening x |shock| = 13.86% */
+#define DERIVE_EXTENDED \
+  "[{shock: -0.66, weight: 0.21}, {shock: -0.33, weight: 0.42}, {shock: 0.5, weight: 0.2772}, " \
+  "{shock: 1, weight: 0.1386}, {shock: 2, weight: 0.0693}, {shock: 3, weight: 0.0462}, " \
+  "{shock: 4, weight: 0.03465}, {shock: 5, weight: 0.02772}]"
+
+/*
+ * Presets: the value of every key a preset sets, as YAML read by the same
+ * code as the defaults. "deribit" is the key table's defaults. Keys a preset
+ * does not list keep their defaults. Every number is from
+ * ../shared/reference/margin-parameters.md, section 5.x as noted; where the
+ * venue publishes none, docs/engine.md ("Presets") says what was chosen.
+ */
+typedef struct { const char *key, *yaml; } pm_setting;
+typedef struct { const char *name; const pm_setting *set; int n; } pm_preset_def;
+
+static const pm_setting paradex_set[] = { /* 5.1: the 24-row table */
+    {"grid", "deribit"}, {"price_range", "0.16"}, {"price_steps", "9"}, {"vol_same", "false"},
+    {"edge_vol_up_only", "true"}, {"vol_up", "0.4"}, {"vol_down", "0.22"}, {"min_vol_up", "0"},
+    {"vega_power_short", "0.3"}, {"vega_power_long", "0.13"}, {"vega_power_switch", "30d"},
+    {"dte_floor", "1d"}, {"extended", PARADEX_EXTENDED}, {"short_option_floor", "0"},
+    {"min_delta_net", "0.02"}, {"min_delta_hedged", "0.01"}, {"im_factor", "1"}, {"mm_factor", "0.5"},
+    {"perp_contingency_im", "0"}, {"perp_contingency_mm", "0"}, {"option_contingency_im", "0"},
+    {"option_contingency_mm", "0"}, {"fee_provision", "0"}};
+static const pm_setting derive_set[] = { /* 5.2: PMRM2 */
+    {"grid", "deribit"}, {"price_range", "0.18"}, {"price_steps", "9"}, {"vol_same", "true"},
+    {"edge_vol_up_only", "true"}, {"vol_up", "0.5"}, {"vol_down", "0.3"}, {"min_vol_up", "0.4"},
+    {"vega_power_short", "0.3"}, {"vega_power_long", "0.13"}, {"vega_power_switch", "30d"},
+    {"dte_floor", "1d"}, {"extended", DERIVE_EXTENDED}, {"short_option_floor", "0"},
+    {"min_delta_net", "0"}, {"min_delta_hedged", "0"}, {"im_factor", "1"}, {"mm_factor", "0.8"},
+    /* the initial requirement takes both the IM and the MM contingency */
+    {"perp_contingency_im", "0.04"}, {"perp_contingency_mm", "0.03"}, {"option_contingency_im", "0.005"},
+    {"option_contingency_mm", "0.003"}, {"fee_provision", "0"}};
+static const pm_setting span_set[] = { /* 5.4: the 16-scenario array */
+    {"grid", "span"}, {"short_option_floor", "0.01"}, {"min_delta_net", "0"}, {"min_delta_hedged", "0"},
+    {"im_factor", "1"}, {"mm_factor", "0.5"}, {"perp_contingency_im", "0"}, {"perp_contingency_mm", "0"},
+    {"option_contingency_im", "0"}, {"option_contingency_mm", "0"}, {"fee_provision", "0"},
+    {"span.scan_range", "0.16"}, {"span.vol_range", "0.35"}, {"span.extreme_multiple", "2"},
+    {"span.extreme_weight", "0.35"}};
+static const pm_preset_def pm_preset_defs[] = {
+    {"deribit", NULL, 0},
+    {"paradex", paradex_set, (int)N(paradex_set)},
+    {"derive", derive_set, (int)N(derive_set)},
+    {"span", span_set, (int)N(span_set)},
+};
+
 static const ms_field portfolio_fields[] = {
+    {.name = "preset", .kind = MS_F_ENUM, .offset = OFF(ms_portfolio_cfg, preset), .def = "deribit",
+     .names = pm_presets,
+     .doc = "the venue's parameter set, for every key of this section not written (docs/engine.md, "
+            "\"Presets\"); the defaults below are `deribit`'s"},
     {.name = "grid", .kind = MS_F_ENUM, .offset = OFF(ms_portfolio_cfg, grid), .def = "deribit",
      .names = grid_kinds,
-     .doc = "`deribit`: price shocks x vol up/same/down plus extended moves; `span`: the 16-scenario array"},
+     .doc = "`deribit`: core price shocks x volatility states plus extended moves (also paradex, derive); "
+            "`span`: the 16-scenario array"},
     {.name = "price_range", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, price_range), .def = "0.16",
      .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1, .doc = "deribit: core price shocks from -range to +range"},
     {.name = "price_steps", .kind = MS_F_INT, .offset = OFF(ms_portfolio_cfg, price_steps), .def = "9",
-     .bounds = MS_B_GE | MS_B_LE, .min = 2, .max = 101, .doc = "deribit: evenly spaced core shocks"},
+     .bounds = MS_B_GE | MS_B_LE, .min = 2, .max = MS_MAX_PRICE_STEPS, .doc = "deribit: evenly spaced core shocks"},
+    {.name = "vol_same", .kind = MS_F_BOOL, .offset = OFF(ms_portfolio_cfg, vol_same), .def = "true",
+     .doc = "deribit: each core shock also at unchanged volatility (besides up and down)"},
+    {.name = "edge_vol_up_only", .kind = MS_F_BOOL, .offset = OFF(ms_portfolio_cfg, edge_vol_up_only),
+     .def = "false", .doc = "deribit: the shocks of -range and +range at volatility up only"},
     {.name = "vol_up", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, vol_up), .def = "0.4",
      .bounds = MS_B_GE, .min = 0, .doc = "deribit: vol x (1 + vol_up x (30 d / DTE)^power)"},
     {.name = "vol_down", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, vol_down), .def = "0.22",
      .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1, .doc = "deribit: vol x (1 - vol_down x (30 d / DTE)^power)"},
+    {.name = "min_vol_up", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, min_vol_up), .def = "0",
+     .bounds = MS_B_GE, .min = 0, .unit = "annualised",
+     .doc = "deribit: a volatility-up scenario values every option at this volatility at least (0: no bound)"},
     {.name = "vega_power_short", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, vega_power_short),
      .def = "0.3", .bounds = MS_B_GE, .min = 0, .doc = "power for DTE below vega_power_switch"},
     {.name = "vega_power_long", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, vega_power_long),
@@ -425,17 +484,62 @@ static const ms_field portfolio_fields[] = {
      .item_size = sizeof(ms_extended_cfg), .doc = "deribit: large moves at vol up, counted at a fraction"},
     {.name = "short_option_floor", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, short_option_floor),
      .def = "0.01", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
-     .doc = "added per short option, fraction of its underlying notional"},
+     .doc = "per short option, fraction of its underlying notional: added to the scan risk (deribit), its "
+            "lower bound (span: the short option minimum)"},
+    {.name = "min_delta_net", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, min_delta_net), .def = "0",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "minimum delta requirement (the core is at least it): this x abs(net delta) x price ..."},
+    {.name = "min_delta_hedged", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, min_delta_hedged),
+     .def = "0", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "... + this x hedged delta x price; hedged delta = (gross delta - abs(net delta)) / 2"},
+    {.name = "im_factor", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, im_factor), .def = "1",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 10, .doc = "initial = im_factor x core + contingencies"},
     {.name = "mm_factor", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, mm_factor), .def = "0.5",
-     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1, .doc = "maintenance = mm_factor x initial"},
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1,
+     .doc = "maintenance = mm_factor x core + contingencies (at most im_factor)"},
+    {.name = "perp_contingency_im", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, perp_contingency_im),
+     .def = "0", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "added to the initial requirement, fraction of the perp's notional"},
+    {.name = "perp_contingency_mm", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, perp_contingency_mm),
+     .def = "0", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "added to the maintenance requirement, fraction of the perp's notional (at most the initial one)"},
+    {.name = "option_contingency_im", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, option_contingency_im),
+     .def = "0", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "added to the initial requirement, fraction of the underlying notional of naked short options "
+            "(short net of long at the same strike and expiry)"},
+    {.name = "option_contingency_mm", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, option_contingency_mm),
+     .def = "0", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "added to the maintenance requirement, likewise (at most the initial one)"},
+    {.name = "fee_provision", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, fee_provision), .def = "0",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "added to both requirements, fraction of the underlying notional of the perp and every option"},
     {.name = "span", .kind = MS_F_SECTION, .offset = OFF(ms_portfolio_cfg, span), .sub = &span_schema,
      .doc = "grid: span parameters"},
 };
-static const ms_schema portfolio_schema = {"portfolio", portfolio_fields, N(portfolio_fields), NULL,
-                                           "Portfolio margin: initial = worst weighted loss of the whole "
+
+/* Maintenance must not exceed initial: an account opened at its initial
+ * requirement would start eligible. */
+static ms_status check_portfolio(void *obj, ms_check *ck) {
+  ms_portfolio_cfg *p = obj;
+  if (p->mm_factor > p->im_factor)
+    return ms_check_fail(ck, "mm_factor", "must be <= im_factor (%g) (got %g)", p->im_factor, p->mm_factor);
+  if (p->perp_contingency_mm > p->perp_contingency_im)
+    return ms_check_fail(ck, "perp_contingency_mm", "must be <= perp_contingency_im (%g) (got %g)",
+                         p->perp_contingency_im, p->perp_contingency_mm);
+  if (p->option_contingency_mm > p->option_contingency_im)
+    return ms_check_fail(ck, "option_contingency_mm", "must be <= option_contingency_im (%g) (got %g)",
+                         p->option_contingency_im, p->option_contingency_mm);
+  return MS_OK;
+}
+static const ms_schema portfolio_schema = {"portfolio", portfolio_fields, N(portfolio_fields), check_portfolio,
+                                           "Portfolio margin: core = the worst weighted loss of the whole "
                                            "account over a grid of price x volatility shocks (options "
-                                           "revalued by Black–Scholes, perps linearly) + a floor per short "
-                                           "option."};
+                                           "revalued by Black–Scholes, perps linearly) with the short option "
+                                           "floor (added, or on grid span its lower bound) and at least the "
+                                           "minimum delta requirement; initial = im_factor x core + "
+                                           "contingencies, maintenance = mm_factor x core + contingencies. "
+                                           "`preset` sets every key not written (explicit keys and --set "
+                                           "win); defaults are preset `deribit`'s."};
 
 static const ms_field tier_fields[] = {
     {.name = "floor", .kind = MS_F_NUMBER, .offset = OFF(ms_tier_cfg, floor), .def = "0",
@@ -827,10 +931,68 @@ static const ms_schema top_schema = {"", top_fields, N(top_fields), check_top, N
 
 /* -------------------------------------------------------------------- API */
 
-/* The default of a key, for --set into a list the file leaves at its default. */
+#define PM_PATH "margin.portfolio."
+
+/* The preset named in the tree (margin.portfolio.preset), or NULL if none
+ * is written or the name is unknown (the loader then reports it). */
+static const pm_preset_def *preset_of(const ms_ynode *root) {
+  const ms_ynode *n = root && root->kind == MS_Y_MAP ? ms_ynode_get(root, "margin") : NULL;
+  n = n && n->kind == MS_Y_MAP ? ms_ynode_get(n, "portfolio") : NULL;
+  n = n && n->kind == MS_Y_MAP ? ms_ynode_get(n, "preset") : NULL;
+  if (!n || n->kind != MS_Y_SCALAR) return NULL;
+  for (size_t i = 0; i < N(pm_preset_defs); i++)
+    if (strcmp(n->text, pm_preset_defs[i].name) == 0) return &pm_preset_defs[i];
+  return NULL;
+}
+
+/* The value the preset in @p root gives key @p key of margin.portfolio, or NULL. */
+static const char *preset_value(const ms_ynode *root, const char *key) {
+  const pm_preset_def *pd = preset_of(root);
+  for (int i = 0; pd && i < pd->n; i++)
+    if (strcmp(pd->set[i].key, key) == 0) return pd->set[i].yaml;
+  return NULL;
+}
+
+/* The default of a key, for --set into a list the file leaves at its
+ * default: the preset's value when it sets the key. */
 static const char *key_default(void *ctx, const char *path) {
-  const ms_field *f = ms_schema_lookup(ctx, path);
+  size_t k = strlen(PM_PATH);
+  if (strncmp(path, PM_PATH, k) == 0) {
+    const char *v = preset_value(ctx, path + k);
+    if (v) return v;
+  }
+  const ms_field *f = ms_schema_lookup(&top_schema, path);
   return f ? f->def : NULL;
+}
+
+/* Write the preset's value of every key of margin.portfolio that neither the
+ * file nor --set wrote: explicit keys win over the preset. */
+static ms_status apply_preset(ms_ynode *root, ms_error *err) {
+  const pm_preset_def *pd = preset_of(root);
+  if (!pd) return MS_OK;
+  const ms_ynode *pn = ms_ynode_get(ms_ynode_get(root, "margin"), "portfolio");
+  char label[80];
+  snprintf(label, sizeof label, "margin.portfolio.preset %s", pd->name);
+  for (int i = 0; i < pd->n; i++) {
+    const char *key = pd->set[i].key, *dot = strchr(key, '.');
+    const ms_ynode *at = pn;
+    if (dot) { /* one level down: span.scan_range */
+      char sec[64];
+      snprintf(sec, sizeof sec, "%.*s", (int)(dot - key), key);
+      at = ms_ynode_get(pn, sec);
+      if (at && at->kind != MS_Y_MAP) continue; /* the loader reports it */
+      key = dot + 1;
+    }
+    if (at && ms_ynode_get(at, key)) continue;
+    char path[160];
+    snprintf(path, sizeof path, PM_PATH "%s", pd->set[i].key);
+    ms_ynode *vn = NULL;
+    ms_status s = ms_ytree_parse_at(&vn, pd->set[i].yaml, strlen(pd->set[i].yaml), label, path, err);
+    if (s) return s;
+    ms_ynode_unplace(vn);
+    if ((s = ms_ytree_set(root, path, vn, label, NULL, NULL, err))) return s;
+  }
+  return MS_OK;
 }
 
 static ms_status apply_set(ms_ynode *root, const char *set, ms_error *err) {
@@ -851,7 +1013,7 @@ static ms_status apply_set(ms_ynode *root, const char *set, ms_error *err) {
   ms_status s = ms_ytree_parse_at(&vn, val, strlen(val), label, key, err);
   if (s) return s;
   ms_ynode_unplace(vn);
-  return ms_ytree_set(root, key, vn, label, key_default, (void *)&top_schema, err);
+  return ms_ytree_set(root, key, vn, label, key_default, root, err);
 }
 
 static ms_status read_file(const char *path, char **text, size_t *len, ms_error *err) {
@@ -891,7 +1053,11 @@ static ms_status load_text(ms_config **out, char *text, size_t len, const char *
   cfg->source_text = text;
   snprintf(cfg->source_path, sizeof cfg->source_path, "%s", src);
   ms_status s = ms_ytree_parse(&root, text, len, src, err);
+  /* The preset first, so that --set into a list the preset sets starts from the preset's list. */
+  for (int i = 0; !s && i < nsets; i++)
+    if (strncmp(sets[i], PM_PATH "preset=", strlen(PM_PATH "preset=")) == 0) s = apply_set(root, sets[i], err);
   for (int i = 0; !s && i < nsets; i++) s = apply_set(root, sets[i], err);
+  if (!s) s = apply_preset(root, err);
   if (!s) s = ms_schema_load(&top_schema, cfg, root, "", src, cfg, err);
   ms_ynode_free(root);
   if (s) { ms_config_free(cfg); return s; }

@@ -287,6 +287,57 @@ static void test_engine__index_agrees_with_brute_force(void **state) {
               recovered > 0 && optliq > 0 && expired > 0);
 }
 
+/* Replace the first @p from in @p buf (of size @p n) by @p to. */
+static void replace_in(char *buf, size_t n, const char *from, const char *to) {
+  char *at = strstr(buf, from);
+  assert_non_null(at);
+  size_t lf = strlen(from), lt = strlen(to), rest = strlen(at + lf);
+  assert_true((size_t)(at - buf) + lt + rest + 1 <= n);
+  memmove(at + lt, at + lf, rest + 1);
+  memcpy(at, to, lt);
+}
+
+/* The portfolio presets' rules (Paradex's minimum delta requirement and
+ * unshocked rows left out, Derive's contingencies and volatility floor)
+ * keep the bands strict: the indexed engine and the brute-force twin agree
+ * on books of options and perps, with narrower core moves than the
+ * venues' so that accounts are liquidated within 3 hours. */
+static void test_engine__presets_agree_with_brute_force(void **state) {
+  (void)state;
+  static const char *presets[] = {
+      "margin: {model: portfolio, portfolio: {preset: paradex, price_range: 0.05, extended: "
+      "[{shock: -0.2, weight: 0.25}, {shock: 0.3, weight: 0.2}]}}",
+      "margin: {model: portfolio, portfolio: {preset: derive, price_range: 0.05, extended: "
+      "[{shock: -0.2, weight: 0.25}, {shock: 0.3, weight: 0.2}]}}"};
+  int64_t liq[2] = {0}, reval[2] = {0}, naive[2] = {0};
+  for (uint64_t k = 0; k < 4; k++) {
+    uint64_t trial = 10 + 12 * k; /* portfolio margin (trial % 6 == 4), with options ((trial / 6) % 2 == 1) */
+    char yaml[4096];
+    random_scenario(yaml, sizeof yaml, trial);
+    replace_in(yaml, sizeof yaml,
+               "margin: {model: portfolio, portfolio: {price_range: 0.05, mm_factor: 0.6, extended: "
+               "[{shock: -0.2, weight: 0.25}, {shock: 0.3, weight: 0.2}]}}",
+               presets[k % 2]);
+    if (k % 2) replace_in(yaml, sizeof yaml, "max: 16}", "max: 10}"); /* Derive's initial: 9% of a perp */
+    rig r, bf;
+    twin_open(&r, &bf, yaml);
+    for (uint64_t p = 0; p < 4; p++) {
+      ms_path_summary s1, s2;
+      twin_path(&r, &bf, trial, p, yaml, &s1, &s2);
+      liq[k % 2] += s1.liquidations;
+      reval[k % 2] += s1.option_revaluations;
+      naive[k % 2] += s1.option_revaluations_naive;
+    }
+    rig_close(&r);
+    rig_close(&bf);
+  }
+  for (int i = 0; i < 2; i++) {
+    print_message("%s: %lld liquidations; option revaluations %lld of %lld naive\n", i ? "derive" : "paradex",
+                  (long long)liq[i], (long long)reval[i], (long long)naive[i]);
+    assert_true(liq[i] > 20);
+  }
+}
+
 /* ADL touches its counterparties, and touching accounts can grow (move)
  * the pool of touched accounts while the bankrupt account is being settled:
  * a whale long against 1,999 small shorts, a gap down, keepers 30 minutes
@@ -988,6 +1039,7 @@ static void test_engine__adl_without_counterparty_sells_to_the_market(void **sta
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_engine__index_agrees_with_brute_force),
+      cmocka_unit_test(test_engine__presets_agree_with_brute_force),
       cmocka_unit_test(test_engine__adl_agrees_with_brute_force),
       cmocka_unit_test(test_engine__adl_that_grows_the_account_pool),
       cmocka_unit_test(test_engine__parking_changes_nothing),

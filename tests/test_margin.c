@@ -189,11 +189,18 @@ static void test_margin__bands_are_safe(void **state) {
                           "margin: {model: dynamic}",
                           "margin: {model: portfolio}",
                           "margin: {model: portfolio, portfolio: {grid: span}}",
+                          "margin: {model: portfolio, portfolio: {preset: paradex}}",
+                          "margin: {model: portfolio, portfolio: {preset: derive}}",
+                          /* the minimum delta requirement decides; vol up raised to 300% */
+                          "margin: {model: portfolio, portfolio: {preset: paradex, price_range: 0.0005, vol_up: 0, "
+                          "vol_down: 0, extended: []}}",
+                          "margin: {model: portfolio, portfolio: {preset: derive, min_vol_up: 3}}",
+                          "market: {smile: {skew: -0.3}}\nmargin: {model: portfolio, portfolio: {preset: paradex}}",
                           "market: {smile: {skew: -0.4}}\nmargin: {model: portfolio}",
                           "market: {smile: {skew: 0.6, floor: 0.5}}\nmargin: {model: portfolio, portfolio: {grid: span}}"};
   const int nmodels = sizeof models / sizeof models[0];
   uint64_t x = 77;
-  int64_t checked = 0;
+  int64_t checked = 0, empty = 0;
   double closest = INFINITY;
   for (int mi = 0; mi < nmodels; mi++) {
     ms_margin *m = make(models[mi]);
@@ -223,6 +230,12 @@ static void test_margin__bands_are_safe(void **state) {
       double S0 = ms_margin_pos_surplus(m, &p, P, &v);
       ms_band b;
       ms_margin_band(m, &p, P, &v, NAN, &b);
+      /* With a minimum delta requirement, an account whose surplus is below
+       * what that requirement can move gets an empty band (revalued at once). */
+      if (strstr(models[mi], "paradex") && !(b.p_lo < P)) {
+        empty++;
+        continue;
+      }
       assert_true(b.p_lo < P && P < b.p_hi && b.t_until >= 0);
       /* a grid over the band, its edges just inside */
       for (int a = 0; a <= 8; a++)
@@ -242,8 +255,9 @@ static void test_margin__bands_are_safe(void **state) {
     }
     ms_margin_free(m);
   }
-  print_message("%lld points inside bands, all safe; least surplus left: %.3g of the surplus at the check\n",
-                (long long)checked, closest);
+  print_message("%lld points inside bands, all safe; least surplus left: %.3g of the surplus at the check; "
+                "%lld of %d paradex bands empty\n", (long long)checked, closest, (long long)empty, 3 * 420);
+  assert_true(empty < 3 * 420 / 2); /* most paradex accounts still get a band */
 }
 
 /* Leaving out the volatility scenarios that cannot be the worst changes
@@ -283,6 +297,377 @@ static void test_margin__portfolio_equals_the_whole_grid(void **state) {
     if (fabs(got - want) > 1e-9 * (1 + want))
       fail_msg("position %d (dte %.3f, vol %.3f): requirement %.10g, whole grid %.10g", i % 6, dte, vol, got, want);
   }
+  ms_margin_free(m);
+}
+
+/* ---- presets (margin-parameters.md 5.1, 5.2, 5.4), each against its published table ---- */
+
+typedef struct { double x; int vs; double w; } row; /* price move, vol up/same/down, weight */
+
+/* Paradex's 24 rows, as published (5.1). */
+static const row PARADEX_ROWS[] = {
+    {0.16, 1, 1},   {0.12, 1, 1},   {0.12, -1, 1},  {0.08, 1, 1},  {0.08, -1, 1}, {0.04, 1, 1},
+    {0.04, -1, 1},  {0, 1, 1},      {0, -1, 1},     {-0.04, 1, 1}, {-0.04, -1, 1}, {-0.08, 1, 1},
+    {-0.08, -1, 1}, {-0.12, 1, 1},  {-0.12, -1, 1}, {-0.16, 1, 1}, {-0.66, 1, 0.24}, {-0.33, 1, 0.48},
+    {0.5, 1, 0.32}, {1, 1, 0.16},   {2, 1, 0.08},   {3, 1, 0.0533}, {4, 1, 0.04},  {5, 1, 0.032}};
+
+/* Derive PMRM2 (5.2): 23 core rows (+/-18% in 4.5% steps, vol up/none/down,
+ * +/-18% vol up only) and the 8 dampened tail rows. */
+static const row DERIVE_ROWS[] = {
+    {-0.18, 1, 1},  {-0.135, 1, 1}, {-0.135, 0, 1}, {-0.135, -1, 1}, {-0.09, 1, 1}, {-0.09, 0, 1},
+    {-0.09, -1, 1}, {-0.045, 1, 1}, {-0.045, 0, 1}, {-0.045, -1, 1}, {0, 1, 1},     {0, 0, 1},
+    {0, -1, 1},     {0.045, 1, 1},  {0.045, 0, 1},  {0.045, -1, 1},  {0.09, 1, 1},  {0.09, 0, 1},
+    {0.09, -1, 1},  {0.135, 1, 1},  {0.135, 0, 1},  {0.135, -1, 1},  {0.18, 1, 1},
+    {-0.66, 1, 0.21}, {-0.33, 1, 0.42}, {0.5, 1, 0.2772}, {1, 1, 0.1386}, {2, 1, 0.0693}, {3, 1, 0.0462},
+    {4, 1, 0.03465}, {5, 1, 0.02772}};
+
+/* The worst weighted loss over @p rows at time 0: each option at vol x (1
+ * +/- shock x (30 / max(DTE, 1 d))^power), its own DTE, power 0.30 below 30
+ * days and 0.13 from then on; at vol up at least @p min_up; the perp
+ * linearly. */
+static double rows_by_hand(const ms_position *p, double P, double vol, const row *rows, int n, double up,
+                           double down, double min_up) {
+  double base = p->q * P, worst = 0, tau[MS_MAX_LEGS], scale[MS_MAX_LEGS];
+  for (int l = 0; l < p->nlegs; l++) {
+    double dte = (double)p->legs[l].expiry / DAY;
+    tau[l] = dte / 365.0;
+    scale[l] = pow(30.0 / (dte > 1 ? dte : 1), dte < 30 ? 0.30 : 0.13);
+    base += p->legs[l].q * ms_bs_value(p->legs[l].is_call, P, p->legs[l].strike, tau[l], vol, 0, 0);
+  }
+  for (int i = 0; i < n; i++) {
+    double S = P * (1 + rows[i].x), val = p->q * S;
+    for (int l = 0; l < p->nlegs; l++) {
+      double sv = vol * (rows[i].vs == 0 ? 1 : rows[i].vs > 0 ? 1 + up * scale[l] : 1 - down * scale[l]);
+      if (rows[i].vs > 0 && sv < min_up) sv = min_up;
+      val += p->legs[l].q * ms_bs_value(p->legs[l].is_call, S, p->legs[l].strike, tau[l], sv, 0, 0);
+    }
+    if (rows[i].w * (base - val) > worst) worst = rows[i].w * (base - val);
+  }
+  return worst;
+}
+
+/* Paradex's minimum delta requirement by hand: (2% |net| + 1% hedged) x P,
+ * hedged = (gross - |net|) / 2, deltas by Black–Scholes. */
+static double min_delta_by_hand(const ms_position *p, double P, double vol, double *net_out,
+                                double *gross_out) {
+  double net = p->q, gross = fabs(p->q);
+  for (int l = 0; l < p->nlegs; l++) {
+    ms_greeks g;
+    ms_bs_greeks(p->legs[l].is_call, P, p->legs[l].strike, (double)p->legs[l].expiry / DAY / 365.0, vol, 0, 0, &g);
+    net += p->legs[l].q * g.delta;
+    gross += fabs(p->legs[l].q * g.delta);
+  }
+  if (net_out) *net_out = net;
+  if (gross_out) *gross_out = gross;
+  return (0.02 * fabs(net) + 0.01 * (gross - fabs(net)) / 2) * P;
+}
+
+static void expect_near(const char *what, double got, double want) {
+  print_message("%s: requirement %.6f, by hand %.6f\n", what, got, want);
+  if (!(fabs(got - want) <= 1e-9 * (1 + fabs(want)))) fail_msg("%s: got %.12g, by hand %.12g", what, got, want);
+}
+
+static const char *PARADEX = "margin: {model: portfolio, portfolio: {preset: paradex}}";
+
+static void test_margin__paradex_protective_put_is_its_24_rows(void **state) {
+  (void)state;
+  ms_margin *m = make(PARADEX), *d = make("margin: {model: portfolio}");
+  ms_view v = {2000, 0, 0.7};
+  ms_position pp = {0, 5, 1, {leg(0, 1900, 7 * DAY, 5)}};
+  double scan = rows_by_hand(&pp, 2000, 0.7, PARADEX_ROWS, 24, 0.40, 0.22, 0);
+  double md = min_delta_by_hand(&pp, 2000, 0.7, NULL, NULL);
+  double want = scan > md ? scan : md; /* no per-short-option floor */
+  double im = ms_margin_pos_im(m, &pp, 2000, &v);
+  expect_near("paradex protective put, IMR = max(scan, min delta)", im, want);
+  expect_near("paradex protective put, MMR = 50% IMR", ms_margin_pos_mm(m, &pp, 2000, &v), 0.5 * want);
+  /* the 35-row superset (preset deribit) asks at least as much */
+  double dim = ms_margin_pos_im(d, &pp, 2000, &v);
+  print_message("deribit superset / paradex: %.4f\n", dim / im);
+  assert_true(dim >= im);
+  /* a calendar (long 7-day calls, short 45-day puts, short perp) whose worst
+   * row of the superset, +8% at unchanged volatility, is not one of Paradex's
+   * (its minimum delta requirement, larger, left out to compare the rows) */
+  ms_margin *m0 =
+      make("margin: {model: portfolio, portfolio: {preset: paradex, min_delta_net: 0, min_delta_hedged: 0}}");
+  ms_position cal = {0, -4.92, 2, {leg(1, 2275, 7 * DAY, 8.1), leg(0, 2276, 45 * DAY, -4.47)}};
+  want = rows_by_hand(&cal, 2000, 0.7, PARADEX_ROWS, 24, 0.40, 0.22, 0);
+  im = ms_margin_pos_im(m0, &cal, 2000, &v);
+  expect_near("paradex calendar, scan risk alone", im, want);
+  ms_margin_free(m0);
+  ms_margin *d0 = make("margin: {model: portfolio, portfolio: {short_option_floor: 0}}");
+  dim = ms_margin_pos_im(d0, &cal, 2000, &v);
+  print_message("calendar: scan risk of the deribit superset / paradex: %.4f\n", dim / im);
+  assert_true(dim > 1.03 * im);
+  ms_margin_free(d0);
+  /* a perp alone: the largest weighted adverse move, 16% */
+  ms_position lp = perp(2), sp = perp(-2);
+  expect_near("paradex long perp", ms_margin_pos_im(m, &lp, 2000, &v), 0.16 * 4000);
+  expect_near("paradex short perp (+16% row)", ms_margin_pos_im(m, &sp, 2000, &v), 0.16 * 4000);
+  ms_margin_free(m);
+  ms_margin_free(d);
+}
+
+static void test_margin__paradex_short_strangle_has_no_floor(void **state) {
+  (void)state;
+  ms_margin *m = make(PARADEX);
+  for (int k = 0; k < 2; k++) { /* below and above the 30-day vega power switch */
+    double dte = k ? 45 : 7, vol = 0.7;
+    ms_view v = {2000, 0, vol};
+    ms_position st = {0, 0, 2, {leg(1, 2300, (int64_t)dte * DAY, -10), leg(0, 1700, (int64_t)dte * DAY, -10)}};
+    double scan = rows_by_hand(&st, 2000, vol, PARADEX_ROWS, 24, 0.40, 0.22, 0);
+    double md = min_delta_by_hand(&st, 2000, vol, NULL, NULL);
+    double want = scan > md ? scan : md;
+    expect_near(k ? "paradex short strangle 45 d" : "paradex short strangle 7 d", ms_margin_pos_im(m, &st, 2000, &v),
+                want);
+    expect_near("  its MMR", ms_margin_pos_mm(m, &st, 2000, &v), 0.5 * want);
+  }
+  ms_margin_free(m);
+}
+
+/* The doc's example (5.1): long 1 perp and short 5 calls at delta 0.3: net
+ * -0.5, gross 2.5, hedged 1.0, so the minimum delta requirement is
+ * (2% x 0.5 + 1% x 1.0) x spot = 2% of spot. */
+static void test_margin__paradex_minimum_delta_example(void **state) {
+  (void)state;
+  const double S = 2000, vol = 0.6, dte = 10;
+  double K = ms_bs_strike_for_delta(1, S, dte / 365.0, vol, 0.3);
+  ms_position p = {0, 1, 1, {leg(1, K, (int64_t)dte * DAY, -5)}};
+  double net, gross, md = min_delta_by_hand(&p, S, vol, &net, &gross);
+  assert_true(fabs(net + 0.5) < 1e-12 && fabs(gross - 2.5) < 1e-12);
+  assert_true(fabs(md - 0.02 * S) < 1e-9);
+  ms_view v = {S, 0, vol};
+  /* the published table: the scan risk of 5 short calls is far larger */
+  ms_margin *m = make(PARADEX);
+  double scan = rows_by_hand(&p, S, vol, PARADEX_ROWS, 24, 0.40, 0.22, 0);
+  assert_true(scan > md);
+  expect_near("paradex min-delta example, full table", ms_margin_pos_im(m, &p, S, &v), scan);
+  ms_margin_free(m);
+  /* shocks cut down by --set: the minimum delta requirement decides */
+  ms_error err;
+  const char *sets[] = {"margin.portfolio.price_range=0.0005", "margin.portfolio.vol_up=0",
+                        "margin.portfolio.vol_down=0", "margin.portfolio.extended=[]"};
+  ms_config *cfg = load_yaml(PARADEX, sets, 4, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  assert_int_equal(cfg->margin.portfolio.preset, MS_PM_PARADEX);
+  assert_true(cfg->margin.portfolio.min_delta_net == 0.02 && cfg->margin.portfolio.price_range == 0.0005);
+  assert_ok(ms_margin_new(&m, cfg, &err), &err);
+  ms_config_free(cfg);
+  const row tiny[] = {{0.0005, 1, 1}, {0.0005, -1, 1}, {0, 1, 1}, {0, -1, 1}, {-0.0005, 1, 1}, {-0.0005, -1, 1}};
+  scan = rows_by_hand(&p, S, vol, tiny, 6, 0, 0, 0);
+  assert_true(scan < md);
+  expect_near("paradex min-delta example, tiny shocks: IMR = 2% of spot", ms_margin_pos_im(m, &p, S, &v), md);
+  expect_near("  MMR = 1% of spot", ms_margin_pos_mm(m, &p, S, &v), 0.5 * md);
+  ms_margin_free(m);
+}
+
+/* Derive PMRM2 (5.2): IM = 1.0 x worst loss + (3% + 1%) perp notional +
+ * (0.3% + 0.2%) naked short notional; MM = 0.8 x worst loss + 3% perp +
+ * 0.3% naked; vol up at least 40%. */
+static void test_margin__derive_pmrm2_with_contingencies(void **state) {
+  (void)state;
+  ms_margin *m = make("margin: {model: portfolio, portfolio: {preset: derive}}");
+  const double P = 2000;
+  struct { const char *name; ms_position p; double dte, vol, naked; } cases[] = {
+      {"derive protective put 7 d", {0, 5, 1, {leg(0, 1900, 7 * DAY, 5)}}, 7, 0.7, 0},
+      /* 60 days at 25% vol: vol up is 25% x (1 + 0.5 x 0.5^0.13) < 40%, so the 40% floor decides;
+       * the worst row is +18% at vol up (the tail rows lose less once dampened) */
+      {"derive short call 60 d, min vol up", {0, 0, 1, {leg(1, 2000, 60 * DAY, -10)}}, 60, 0.25, 10},
+      {"derive short strangle", {0, 0, 2, {leg(1, 2300, 7 * DAY, -10), leg(0, 1700, 7 * DAY, -10)}}, 7, 0.7, 20},
+      {"derive short strangle 45 d", {0, 0, 2, {leg(1, 2300, 45 * DAY, -10), leg(0, 1700, 45 * DAY, -10)}}, 45, 0.7,
+       20},
+      /* short 10 calls and long 4 puts at one strike and expiry: 6 naked (calls and puts net alike) */
+      {"derive short call, long put same strike", {0, 0, 2, {leg(1, 2200, 7 * DAY, -10), leg(0, 2200, 7 * DAY, 4)}}, 7,
+       0.7, 6},
+      {"derive short perp + long call", {0, -3, 1, {leg(1, 2100, 20 * DAY, 3)}}, 20, 0.5, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    ms_view v = {P, 0, cases[i].vol};
+    const ms_position *p = &cases[i].p;
+    double scan = rows_by_hand(p, P, cases[i].vol, DERIVE_ROWS, 31, 0.5, 0.3, 0.4);
+    double perpn = fabs(p->q) * P, nakedn = cases[i].naked * P;
+    expect_near(cases[i].name, ms_margin_pos_im(m, p, P, &v), scan + 0.04 * perpn + 0.005 * nakedn);
+    expect_near("  maintenance", ms_margin_pos_mm(m, p, P, &v), 0.8 * scan + 0.03 * perpn + 0.003 * nakedn);
+  }
+  /* the floor binds in the 60-day case: without it the requirement is lower */
+  double s40 = rows_by_hand(&cases[1].p, P, 0.25, DERIVE_ROWS, 31, 0.5, 0.3, 0.4);
+  double s0 = rows_by_hand(&cases[1].p, P, 0.25, DERIVE_ROWS, 31, 0.5, 0.3, 0);
+  print_message("60-day short call: worst loss %.4f with the 40%% vol floor, %.4f without\n", s40, s0);
+  assert_true(s40 > s0 * (1 + 1e-6));
+  /* a perp alone: 0.21 x 66% = 13.86% (tail) vs 18% (core): 18%, + contingencies */
+  ms_position lp = perp(2);
+  ms_view v = {P, 0, 0.5};
+  expect_near("derive long perp IM", ms_margin_pos_im(m, &lp, P, &v), (0.18 + 0.04) * 2 * P);
+  expect_near("derive long perp MM", ms_margin_pos_mm(m, &lp, P, &v), (0.8 * 0.18 + 0.03) * 2 * P);
+  ms_margin_free(m);
+}
+
+/* Every tail row of the published tables decides for some position: a
+ * short 1-day spread struck between that row's move and the next smaller
+ * one is fully in the money there and at every larger move, which the table
+ * weighs less. So each published weight is checked exactly. */
+static void test_margin__every_tail_row_decides_somewhere(void **state) {
+  (void)state;
+  const char *ys[] = {PARADEX, "margin: {model: portfolio, portfolio: {preset: derive}}"};
+  const row *tables[] = {PARADEX_ROWS, DERIVE_ROWS};
+  const int nrows[] = {24, 31}, first_tail[] = {16, 23};
+  const double edge[] = {0.16, 0.18}, up[] = {0.40, 0.5}, down[] = {0.22, 0.3}, min_up[] = {0, 0.4};
+  const double P = 1000, vol = 0.3;
+  for (int t = 0; t < 2; t++) {
+    ms_margin *m = make(ys[t]);
+    ms_view v = {P, 0, vol};
+    for (int k = first_tail[t]; k < nrows[t]; k++) {
+      double x = tables[t][k].x, prev = x > 0 ? edge[t] : -edge[t];
+      for (int j = first_tail[t]; j < nrows[t]; j++) { /* the next smaller move on the same side */
+        double y = tables[t][j].x;
+        if (x > 0 && y > prev && y < x) prev = y;
+        if (x < 0 && y < prev && y > x) prev = y;
+      }
+      double k1 = P * (1 + prev + 0.25 * (x - prev)), k2 = P * (1 + prev + 0.75 * (x - prev));
+      int call = x > 0;
+      ms_position sp = {0, 0, 2, {leg(call, k1, DAY, -3), leg(call, k2, DAY, 3)}};
+      double want = rows_by_hand(&sp, P, vol, tables[t], nrows[t], up[t], down[t], min_up[t]);
+      double at_k = rows_by_hand(&sp, P, vol, &tables[t][k], 1, up[t], down[t], min_up[t]);
+      if (!(at_k == want)) fail_msg("%s: row %d (%+g) is not the worst (%.6g < %.6g)", ys[t], k + 1, x, at_k, want);
+      double got = ms_margin_pos_im(m, &sp, P, &v), md = t == 0 ? min_delta_by_hand(&sp, P, vol, NULL, NULL) : 0;
+      if (md > want) want = md;
+      char what[96];
+      snprintf(what, sizeof what, "%s row %d (%+g%%, weight %g)", t ? "derive" : "paradex", k + 1, 100 * x,
+               tables[t][k].w);
+      expect_near(what, got, want + (t ? 0.005 * 3 * P : 0)); /* derive: option contingency on 3 naked shorts */
+    }
+    ms_margin_free(m);
+  }
+}
+
+/* CME's 16-scenario array (5.4) at scan range r and vol range v, by hand:
+ * 0, +/-1/3, +/-2/3, +/-1 x r at vol x (1 +/- v), +/-2 r at 35%. */
+static double span_by_hand(const ms_position *p, double P, double vol, double r, double v) {
+  const double th[] = {0, 1.0 / 3, -1.0 / 3, 2.0 / 3, -2.0 / 3, 1, -1};
+  row rows[16];
+  int n = 0;
+  for (int i = 0; i < 7; i++)
+    for (int vs = 1; vs >= -1; vs -= 2) rows[n++] = (row){th[i] * r, vs, 1};
+  rows[n++] = (row){2 * r, 0, 0.35};
+  rows[n++] = (row){-2 * r, 0, 0.35};
+  /* rows_by_hand scales vol shocks by DTE; SPAN's do not: value each row here */
+  double base = p->q * P, worst = 0;
+  for (int l = 0; l < p->nlegs; l++) {
+    double tau = (double)p->legs[l].expiry / DAY / 365;
+    base += p->legs[l].q * ms_bs_value(p->legs[l].is_call, P, p->legs[l].strike, tau, vol, 0, 0);
+  }
+  for (int i = 0; i < n; i++) {
+    double S = P * (1 + rows[i].x), val = p->q * S;
+    for (int l = 0; l < p->nlegs; l++) {
+      double tau = (double)p->legs[l].expiry / DAY / 365;
+      val += p->legs[l].q * ms_bs_value(p->legs[l].is_call, S, p->legs[l].strike, tau, vol * (1 + v * rows[i].vs), 0, 0);
+    }
+    if (rows[i].w * (base - val) > worst) worst = rows[i].w * (base - val);
+  }
+  return worst;
+}
+
+/* The three positions of the issue under every preset, each requirement
+ * from its published table and rule by hand: a protective put, a short
+ * strangle, and the minimum delta example (long 1 perp, short 5 calls at
+ * delta 0.3). */
+static void test_margin__every_preset_on_three_positions(void **state) {
+  (void)state;
+  const double P = 2000, vol = 0.6;
+  row deribit[35];
+  int nd = 0;
+  for (int i = 0; i < 9; i++)
+    for (int vs = 1; vs >= -1; vs--) deribit[nd++] = (row){-0.16 + 0.04 * i, vs, 1};
+  for (int i = 16; i < 24; i++) deribit[nd++] = PARADEX_ROWS[i]; /* the same tail rows */
+  ms_position pos[3] = {{0, 5, 1, {leg(0, 1900, 7 * DAY, 5)}},
+                        {0, 0, 2, {leg(1, 2300, 7 * DAY, -10), leg(0, 1700, 7 * DAY, -10)}},
+                        {0, 1, 1, {leg(1, ms_bs_strike_for_delta(1, P, 10 / 365.0, vol, 0.3), 10 * DAY, -5)}}};
+  const char *pname[3] = {"protective put", "short strangle", "long perp + 5 short 0.3-delta calls"};
+  const double shortq[3] = {0, 20, 5}, naked[3] = {0, 20, 5};
+  const char *names[4] = {"deribit", "paradex", "derive", "span"};
+  for (int k = 0; k < 4; k++) {
+    char y[128];
+    snprintf(y, sizeof y, "margin: {model: portfolio, portfolio: {preset: %s}}", names[k]);
+    ms_margin *m = make(y);
+    ms_view v = {P, 0, vol};
+    for (int i = 0; i < 3; i++) {
+      const ms_position *p = &pos[i];
+      double im, mm, perpn = fabs(p->q) * P;
+      if (k == 0) {
+        double core = rows_by_hand(p, P, vol, deribit, nd, 0.40, 0.22, 0) + 0.01 * shortq[i] * P;
+        im = core;
+        mm = 0.5 * core;
+      } else if (k == 1) {
+        double scan = rows_by_hand(p, P, vol, PARADEX_ROWS, 24, 0.40, 0.22, 0);
+        double md = min_delta_by_hand(p, P, vol, NULL, NULL);
+        im = scan > md ? scan : md;
+        mm = 0.5 * im;
+      } else if (k == 2) {
+        double scan = rows_by_hand(p, P, vol, DERIVE_ROWS, 31, 0.5, 0.3, 0.4);
+        im = scan + 0.04 * perpn + 0.005 * naked[i] * P;
+        mm = 0.8 * scan + 0.03 * perpn + 0.003 * naked[i] * P;
+      } else {
+        double scan = span_by_hand(p, P, vol, 0.16, 0.35), som = 0.01 * shortq[i] * P;
+        im = scan > som ? scan : som;
+        mm = 0.5 * im;
+      }
+      char what[96];
+      snprintf(what, sizeof what, "%s, %s: initial", names[k], pname[i]);
+      expect_near(what, ms_margin_pos_im(m, p, P, &v), im);
+      snprintf(what, sizeof what, "%s, %s: maintenance", names[k], pname[i]);
+      expect_near(what, ms_margin_pos_mm(m, p, P, &v), mm);
+    }
+    ms_margin_free(m);
+  }
+}
+
+/* SPAN (5.4): requirement = max(scan risk, short option minimum), not their sum. */
+static void test_margin__span_short_option_minimum_is_a_floor(void **state) {
+  (void)state;
+  const char *ys[] = {"margin: {model: portfolio, portfolio: {preset: span}}",
+                      "margin: {model: portfolio, portfolio: {grid: span}}"};
+  for (int k = 0; k < 2; k++) {
+    ms_margin *m = make(ys[k]);
+    ms_view v = {1000, 0, 0.5};
+    const double th[] = {0, 1.0 / 3, -1.0 / 3, 2.0 / 3, -2.0 / 3, 1, -1};
+    /* a short call far out of the money: scan risk below the 1% minimum; one near the money: above it */
+    const double strikes[] = {1800, 1050};
+    for (int j = 0; j < 2; j++) {
+      double K = strikes[j], tau = 3.0 / 365.0;
+      ms_position sc = {0, 0, 1, {leg(1, K, 3 * DAY, -4)}};
+      double base = -4 * ms_bs_value(1, 1000, K, tau, 0.5, 0, 0), scan = 0;
+      for (int i = 0; i < 7; i++)
+        for (int vs = -1; vs <= 1; vs += 2) {
+          double l = base + 4 * ms_bs_value(1, 1000 * (1 + 0.16 * th[i]), K, tau, 0.5 * (1 + 0.35 * vs), 0, 0);
+          if (l > scan) scan = l;
+        }
+      for (int e = -1; e <= 1; e += 2) {
+        double l = 0.35 * (base + 4 * ms_bs_value(1, 1000 * (1 + e * 2 * 0.16), K, tau, 0.5, 0, 0));
+        if (l > scan) scan = l;
+      }
+      double som = 0.01 * 4 * 1000, want = scan > som ? scan : som;
+      assert_true(j == 0 ? scan < som : scan > som);
+      expect_near(j == 0 ? "span far call: the minimum" : "span near call: the scan risk",
+                  ms_margin_pos_im(m, &sc, 1000, &v), want);
+      expect_near("  maintenance", ms_margin_pos_mm(m, &sc, 1000, &v), 0.5 * want);
+    }
+    ms_margin_free(m);
+  }
+}
+
+/* 101 price steps x 3 volatility states + 8 extended rows fit the grid. */
+static void test_margin__finest_grid_fits(void **state) {
+  (void)state;
+  ms_margin *m = make("margin: {model: portfolio, portfolio: {price_steps: 101}}");
+  ms_view v = {2000, 0, 0.7};
+  ms_position st = {0, 0, 2, {leg(1, 2300, 7 * DAY, -10), leg(0, 1700, 7 * DAY, -10)}};
+  row rows[3 * 101 + 8];
+  int n = 0;
+  for (int i = 0; i < 101; i++)
+    for (int vs = 1; vs >= -1; vs--) rows[n++] = (row){-0.16 + 0.0032 * i, vs, 1};
+  const double tx[] = {-0.66, -0.33, 0.5, 1, 2, 3, 4, 5}, tw[] = {0.24, 0.48, 0.32, 0.16, 0.08, 0.0533, 0.04, 0.032};
+  for (int i = 0; i < 8; i++) rows[n++] = (row){tx[i], 1, tw[i]};
+  double want = rows_by_hand(&st, 2000, 0.7, rows, n, 0.40, 0.22, 0) + 0.01 * 20 * 2000;
+  expect_near("101 price steps", ms_margin_pos_im(m, &st, 2000, &v), want);
   ms_margin_free(m);
 }
 
@@ -444,6 +829,14 @@ int main(void) {
       cmocka_unit_test(test_margin__span_extremes_weigh_35_percent),
       cmocka_unit_test(test_margin__bands_are_safe),
       cmocka_unit_test(test_margin__portfolio_equals_the_whole_grid),
+      cmocka_unit_test(test_margin__paradex_protective_put_is_its_24_rows),
+      cmocka_unit_test(test_margin__paradex_short_strangle_has_no_floor),
+      cmocka_unit_test(test_margin__paradex_minimum_delta_example),
+      cmocka_unit_test(test_margin__derive_pmrm2_with_contingencies),
+      cmocka_unit_test(test_margin__every_tail_row_decides_somewhere),
+      cmocka_unit_test(test_margin__every_preset_on_three_positions),
+      cmocka_unit_test(test_margin__span_short_option_minimum_is_a_floor),
+      cmocka_unit_test(test_margin__finest_grid_fits),
       cmocka_unit_test(test_margin__ewma_follows_the_hand_sequence),
       cmocka_unit_test(test_margin__window_follows_the_hand_sequence),
       cmocka_unit_test(test_margin__ewma_memory_is_in_time_not_updates),

@@ -296,6 +296,65 @@ static void test_scenario__resolved_yaml_round_trips(void **state) {
   ms_config_free(b);
 }
 
+/* margin.portfolio.preset sets every key the file and --set leave unwritten;
+ * written keys win; the resolved configuration names the preset and reloads
+ * to the same values. */
+static void test_scenario__portfolio_preset_fills_unwritten_keys(void **state) {
+  (void)state;
+  ms_error err;
+  const char *y = "margin:\n  model: portfolio\n  portfolio:\n    preset: paradex\n    vol_up: 0.5\n";
+  ms_config *c = load_yaml(y, NULL, 0, &err);
+  assert_ok(err.status, &err);
+  const ms_portfolio_cfg *pc = &c->margin.portfolio;
+  assert_int_equal(pc->preset, MS_PM_PARADEX);
+  assert_true(pc->vol_up == 0.5 && pc->vol_down == 0.22); /* written; the preset's */
+  assert_true(!pc->vol_same && pc->edge_vol_up_only && pc->short_option_floor == 0);
+  assert_true(pc->min_delta_net == 0.02 && pc->min_delta_hedged == 0.01 && pc->mm_factor == 0.5);
+  assert_true(pc->nextended == 8 && pc->extended[0].shock == -0.66 && pc->extended[0].weight == 0.24);
+  char *ya = ms_config_to_yaml(c);
+  assert_contains(ya, "preset: paradex");
+  ms_config *r = load_yaml(ya, NULL, 0, &err);
+  assert_ok(err.status, &err);
+  assert_true(memcmp(&r->margin.portfolio, pc, sizeof *pc) == 0);
+  free(ya);
+  ms_config_free(r);
+  ms_config_free(c);
+  /* --set: the preset itself, a key, and an item of the preset's list */
+  const char *sets[] = {"margin.portfolio.extended[1].weight=0.3", "margin.portfolio.mm_factor=0.6",
+                        "margin.portfolio.preset=derive"};
+  c = load_yaml(y, sets, 3, &err);
+  assert_ok(err.status, &err);
+  pc = &c->margin.portfolio;
+  assert_int_equal(pc->preset, MS_PM_DERIVE);
+  assert_true(pc->vol_up == 0.5 && pc->vol_down == 0.3 && pc->min_vol_up == 0.4 && pc->price_range == 0.18);
+  assert_true(pc->mm_factor == 0.6 && pc->perp_contingency_mm == 0.03 && pc->option_contingency_im == 0.005);
+  assert_true(pc->nextended == 8 && pc->extended[0].weight == 0.21 && pc->extended[1].weight == 0.3);
+  ms_config_free(c);
+  /* span: its grid; the default: deribit, today's superset */
+  c = load_yaml("margin: {model: portfolio, portfolio: {preset: span}}", NULL, 0, &err);
+  assert_ok(err.status, &err);
+  assert_int_equal(c->margin.portfolio.grid, MS_GRID_SPAN);
+  ms_config_free(c);
+  c = load_yaml("margin: {model: portfolio}", NULL, 0, &err);
+  assert_ok(err.status, &err);
+  pc = &c->margin.portfolio;
+  assert_true(pc->preset == MS_PM_DERIBIT && pc->grid == MS_GRID_DERIBIT && pc->vol_same && !pc->edge_vol_up_only);
+  assert_true(pc->short_option_floor == 0.01 && pc->min_delta_net == 0 && pc->im_factor == 1);
+  ms_config_free(c);
+  /* an unknown preset: its place, the key and the accepted values */
+  expect_load_error("margin:\n  model: portfolio\n  portfolio:\n    preset: foo\n", NULL, 0,
+                    "t.yaml:4:13: margin.portfolio.preset: must be one of: deribit, paradex, derive, span (got foo)");
+  /* maintenance above initial */
+  expect_load_error("margin:\n  portfolio:\n    preset: derive\n    im_factor: 0.7\n", NULL, 0,
+                    "margin.portfolio.mm_factor: must be <= im_factor (0.7) (got 0.8)");
+  expect_load_error("margin:\n  portfolio:\n    preset: derive\n    perp_contingency_mm: 0.05\n", NULL, 0,
+                    "t.yaml:4:26: margin.portfolio.perp_contingency_mm: must be <= perp_contingency_im (0.04) "
+                    "(got 0.05)");
+  const char *bad[] = {"margin.portfolio.preset=bar"};
+  expect_load_error("margin: {model: portfolio}", bad, 1,
+                    "margin.portfolio.preset: must be one of: deribit, paradex, derive, span (got bar)");
+}
+
 static void test_scenario__book_margin_oracle_keeper_errors(void **state) {
   (void)state;
   expect_load_error("margin: {initial: 0.02, maintenance: 0.03}\n", NULL, 0,
@@ -397,6 +456,7 @@ int main(void) {
       cmocka_unit_test(test_scenario__set_overrides_and_validates),
       cmocka_unit_test(test_scenario__set_index_into_default_list),
       cmocka_unit_test(test_scenario__resolved_yaml_round_trips),
+      cmocka_unit_test(test_scenario__portfolio_preset_fills_unwritten_keys),
       cmocka_unit_test(test_scenario__book_margin_oracle_keeper_errors),
       cmocka_unit_test(test_scenario__missing_file),
       cmocka_unit_test(test_scenario__outage_after_horizon_warns),

@@ -16,9 +16,11 @@
  *  - dynamic: static with a ratio that follows an EWMA (half-life in time)
  *    or rolling-window estimate of the realized variance per unit of time of
  *    the published oracle price (per-path state, ms_margin_update);
- *  - portfolio: initial = worst weighted loss of the whole account over a
- *    grid of price x volatility shocks + a floor per short option,
- *    maintenance = mm_factor x initial.
+ *  - portfolio: core = worst weighted loss of the whole account over a
+ *    grid of price x volatility shocks with a floor per short option
+ *    (added, or a minimum on the SPAN grid), at least the minimum delta
+ *    requirement; initial = im_factor x core, maintenance = mm_factor x
+ *    core, each + contingencies (venue presets: docs/engine.md).
  *
  * One instance per thread (dynamic margin has per-path state). Accounts
  * without option legs take closed forms (ms_margin_perp_*); their index keys

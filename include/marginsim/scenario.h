@@ -141,8 +141,11 @@ typedef struct ms_dynamic_cfg {
 } ms_dynamic_cfg;
 
 typedef enum { MS_GRID_DERIBIT = 0, MS_GRID_SPAN } ms_grid_kind;
+/* Venue parameter sets of portfolio margin (docs/engine.md, "Presets"). */
+typedef enum { MS_PM_DERIBIT = 0, MS_PM_PARADEX, MS_PM_DERIVE, MS_PM_SPAN } ms_pm_preset;
 
 #define MS_MAX_EXTENDED 16
+#define MS_MAX_PRICE_STEPS 101
 
 typedef struct ms_extended_cfg {
   double shock;          /* relative price move */
@@ -156,18 +159,36 @@ typedef struct ms_span_cfg {
   double extreme_weight;   /* ... counted at this fraction */
 } ms_span_cfg;
 
+/*
+ * core = max(scan risk [+ or max] short option floor, minimum delta
+ * requirement); initial = im_factor x core + initial contingencies + fee
+ * provision; maintenance = mm_factor x core + maintenance contingencies + fee
+ * provision. The short option floor is added to the scan risk on the
+ * "deribit" grid and is a lower bound of it (SPAN's short option minimum) on
+ * the "span" grid.
+ */
 typedef struct ms_portfolio_cfg {
+  int preset;            /* ms_pm_preset: the values of every key not written */
   int grid;              /* ms_grid_kind */
   double price_range;    /* core price shocks from -range to +range ... */
   int64_t price_steps;   /* ... in this many even steps */
+  int vol_same;          /* core moves also at unchanged volatility */
+  int edge_vol_up_only;  /* the moves of +/-range at volatility up only */
   double vol_up, vol_down;      /* relative vol shocks before DTE scaling */
+  double min_vol_up;            /* annualised: a vol-up scenario's volatility is at least this */
   double vega_power_short, vega_power_long; /* (30 days / DTE)^power, DTE below / above the switch */
   int64_t vega_power_switch;    /* ms */
   int64_t dte_floor;            /* ms */
   int nextended;
   ms_extended_cfg extended[MS_MAX_EXTENDED];
   double short_option_floor;    /* per short option, fraction of its underlying notional */
-  double mm_factor;             /* maintenance = this x initial */
+  double min_delta_net;         /* minimum delta requirement: this x |net delta| x P ... */
+  double min_delta_hedged;      /* ... + this x hedged delta x P */
+  double im_factor;             /* initial = this x core + ... */
+  double mm_factor;             /* maintenance = this x core + ... */
+  double perp_contingency_im, perp_contingency_mm;     /* fraction of the perp's notional */
+  double option_contingency_im, option_contingency_mm; /* fraction of naked shorts' underlying notional */
+  double fee_provision;         /* fraction of the underlying notional of every position (IM and MM) */
   ms_span_cfg span;
 } ms_portfolio_cfg;
 

@@ -388,6 +388,22 @@ class CliTest(DirTest):
         self.assertEqual(q.returncode, 0, q.stderr)
         self.assertEqual(p.stdout.splitlines()[1:], q.stdout.splitlines()[1:])
 
+    def test_validate_shows_the_resolved_preset(self):
+        # the preset's values fill what is not written; a written key wins; --set picks the preset
+        p = run("validate", self.scen, "--set", "margin.model=portfolio", "--set", "margin.portfolio.preset=paradex",
+                "--set", "margin.portfolio.mm_factor=0.6", "--set", "book.leverage=2")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for line in ("preset: paradex", "vol_same: false", "edge_vol_up_only: true", "min_delta_net: 0.02",
+                     "min_delta_hedged: 0.01", "short_option_floor: 0", "mm_factor: 0.6"):
+            self.assertIn("\n    " + line + "\n", p.stdout, line)
+        bad = os.path.join(self.dir, "badpreset.yaml")
+        with open(bad, "w") as f:
+            f.write("margin:\n  model: portfolio\n  portfolio:\n    preset: foo\n")
+        q = run("validate", bad)
+        self.assertEqual(q.returncode, 2, q.stderr)
+        self.assertIn("badpreset.yaml:4:13: margin.portfolio.preset: must be one of: deribit, paradex, derive, span "
+                      "(got foo)", q.stderr)
+
     def test_bad_input_exits_2_and_writes_nothing(self):
         out = os.path.join(self.dir, "bad.h5")
         with open(os.path.join(self.dir, "bad.yaml"), "w") as f:
