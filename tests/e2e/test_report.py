@@ -196,8 +196,13 @@ class ReportTest(unittest.TestCase):
     def test_report_run(self):
         out, html, pngs, _ = self.report("run", ["path.png", "liquidations.png", "bad_debt.png", "cascades.png",
                                               "insurance_fund.png"])
-        self.assertIn("liquidated_notional", out)  # the text report
+        # after `marginsim run`'s table: a pointer, not a second table (the full one is in the HTML)
         self.assertIn("P(insolvency)", out)
+        self.assertNotIn("liquidated_notional", out)
+        self.assertInHtml("<code>liquidated_notional</code>", html)
+        self.assertInHtml("95% interval (bootstrap-t)", html)
+        # the bad-debt figure names its two counts apart (starting balance vs insolvency)
+        self.assertInHtml("counts only bad debt beyond the fund as it stood", html)
         self.assertInHtml("bad_debt.q99", html)  # the headline table
         self.assertInHtml("from /cascades", html)  # the liquidations' source without /liquidations
         self.assertInHtml("<h2>Assertions</h2>", html)
