@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_cdf.h>
 #include <gsl/gsl_randist.h>
 
 #include "marginsim/rng.h"
@@ -64,6 +65,14 @@ ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t k
   }
   int64_t k = n - cl;
   double dc = x[cs] - m;
+  /* Cost: B x (draws that are not c). Above MS_BOOT_KMAX such values the
+   * resamples are of size r < n, with about MS_BOOT_KMAX draws that are
+   * not c each, and the t quantiles are brought back to size n by their
+   * first Edgeworth term, which is of order r^(-1/2):
+   * t(n) = z + (t(r) - z) sqrt(r/n). */
+  int64_t rs = n;
+  if (k > MS_BOOT_KMAX) rs = (int64_t)ceil((double)n * MS_BOOT_KMAX / (double)k);
+  double rr = (double)rs;
   gsl_rng *r = NULL;
   ms_status st = ms_rng_new(&r, err);
   if (st) return st;
@@ -71,8 +80,8 @@ ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t k
   double *t = malloc(MS_BOOT_B * sizeof *t);
   if (!t) { ms_rng_free(r); return ms_error_set(err, MS_ERR_NOMEM, "out of memory for a bootstrap"); }
   for (int b = 0; b < MS_BOOT_B; b++) {
-    int64_t K = (int64_t)gsl_ran_binomial(r, (double)k / nn, (unsigned int)n);
-    double s1 = (double)(n - K) * dc, s2 = (double)(n - K) * dc * dc;
+    int64_t K = (int64_t)gsl_ran_binomial(r, (double)k / nn, (unsigned int)rs);
+    double s1 = (double)(rs - K) * dc, s2 = (double)(rs - K) * dc * dc;
     for (int64_t j = 0; j < K; j++) {
       int64_t i = draw_index(r, k);
       if (i >= cs) i += cl; /* skip the run of c */
@@ -80,8 +89,8 @@ ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t k
       s1 += d;
       s2 += d * d;
     }
-    double mb = m + s1 / nn, v = (s2 - s1 * s1 / nn) / (nn - 1);
-    double seb = v > 0 ? sqrt(v / nn) : 0;
+    double mb = m + s1 / rr, v = (s2 - s1 * s1 / rr) / (rr - 1);
+    double seb = v > 0 ? sqrt(v / rr) : 0;
     double diff = logscale ? log(mb) - log(m) : mb - m;
     double scale = logscale ? seb / mb : seb;
     if (seb > 0 && mb > 0) t[b] = diff / scale;
@@ -94,6 +103,12 @@ ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t k
   end_ranks(confidence, &a, &bb);
   double tlo = t[a - 1], thi = t[bb - 1];
   free(t);
+  if (rs < n) {
+    double f = sqrt(rr / nn), zlo = gsl_cdf_ugaussian_Pinv((double)a / (MS_BOOT_B + 1)),
+           zhi = gsl_cdf_ugaussian_Pinv((double)bb / (MS_BOOT_B + 1));
+    tlo = zlo + (tlo - zlo) * f;
+    thi = zhi + (thi - zhi) * f;
+  }
   if (logscale) {
     *lo = m * exp(-thi * se / m);
     *hi = m * exp(-tlo * se / m);

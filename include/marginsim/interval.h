@@ -24,6 +24,10 @@
 /** Bootstrap resamples per interval: (B + 1) alpha / 2 is an integer at 95% and 99%. */
 #define MS_BOOT_B 1999
 
+/** Above this many values that are not the sample's most frequent one, the bootstrap-t resamples fewer
+ * than n values and rescales (see ms_interval_mean): its cost stays about B x MS_BOOT_KMAX draws. */
+#define MS_BOOT_KMAX 32768
+
 /** The stream's path index of statistic @p name of kind @p kind ("mean", "diff", "es99", "es01"): FNV-1a 64. */
 uint64_t ms_interval_key(const char *kind, const char *name);
 
@@ -34,6 +38,10 @@ uint64_t ms_interval_key(const char *kind, const char *name);
  * equal: [mean, mean]. n = 0: NaN. An end is infinite when more than
  * alpha/2 of the resamples have no spread (e.g. a sample with two or three
  * nonzero values among a hundred): the data cannot bound the mean there.
+ * Cost: B x min(k, MS_BOOT_KMAX) draws, k the values other than the most
+ * frequent one (zero-inflated columns resample only their nonzero values);
+ * above MS_BOOT_KMAX the resamples have r = n KMAX / k values and the
+ * t quantiles are rescaled to n by their r^(-1/2) Edgeworth term.
  */
 ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t key, double confidence, double *lo,
                            double *hi, ms_error *err);
