@@ -358,6 +358,37 @@ assertions:
         p = run("check", scen2, "-o", os.path.join(self.dir, "b2.h5"), "-n", "200")
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
+    def test_low_tail_assertions(self):
+        # the risky tail of a low-risky column: q01, q001, es01 by name, with their intervals
+        scen = self.write("low.yaml", SMALL + """\
+assertions:
+  - insurance_min.q01 > 0
+  - {assert: "insurance_min.es01 > 0", confidence: 0.9}
+  - {assert: "insurance_min.q001 >= 0", confidence: 0.95}
+  - {assert: "bad_debt.es99 >= 0", confidence: 0.95}
+""")
+        res = os.path.join(self.dir, "low.h5")
+        p = run("check", scen, "-o", res, "-n", "100")
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        with h5py.File(res) as f:
+            a = f["assertions"][:]
+            st = {r["name"].decode(): r for r in f["stats/summary"][:]}
+        im = st["insurance_min"]
+        self.assertEqual(im["risky_side"].decode(), "low")
+        self.assertEqual(st["bad_debt"]["risky_side"].decode(), "high")
+        self.assertEqual(a["value"][0], im["q01"])
+        self.assertEqual(a["value"][1], im["es01"])
+        self.assertEqual(a["value"][2], im["q001"])
+        # at 95% the intervals are those of /stats
+        self.assertEqual((a["lo"][2], a["hi"][2]), (im["q001_lo"], im["q001_hi"]))
+        self.assertEqual((a["lo"][3], a["hi"][3]), (st["bad_debt"]["es99_lo"], st["bad_debt"]["es99_hi"]))
+        # by hand: q01 (numpy's rule), es01 = mean of the lowest ceil(n/100) values
+        with h5py.File(res) as f:
+            x = np.sort(f["paths/summary"]["insurance_min"][:])
+        self.assertAlmostEqual(im["q01"], float(np.quantile(x, 0.01)), delta=1e-9 * abs(x).max())
+        self.assertAlmostEqual(im["es01"], float(x[:1].mean()), delta=1e-9 * abs(x).max())
+        self.assertTrue(st["bad_debt"]["es99_lo"] >= 0 and st["bad_debt"]["mean_lo"] >= 0)
+
     def test_quantile_interval_at_a_confidence(self):
         scen = self.write("q.yaml", SMALL + """\
 assertions:
@@ -386,8 +417,8 @@ assertions:
              f"syntax.yaml:{ITEM_LINE}:5: assertions[0]: the value must be a number"),
             ("noop.yaml", SMALL + "assertions:\n  - insolvency.probability 0.01\n",
              "expected STATISTIC OP VALUE"),
-            ("es.yaml", SMALL + "assertions:\n  - {assert: 'bad_debt.es99 < 5', confidence: 0.9}\n",
-             "bad_debt.es99 has no interval"),
+            ("sd.yaml", SMALL + "assertions:\n  - {assert: 'bad_debt.sd < 5', confidence: 0.9}\n",
+             "bad_debt.sd has no interval"),
             ("conf.yaml", SMALL + "assertions:\n  - {assert: 'bad_debt.q99 < 5', confidence: 1.5}\n",
              "assertions[0].confidence: must be >= 0 and < 1 (got 1.5)"),
             ("key.yaml", SMALL + "assertions:\n  - {assert: 'bad_debt.q99 < 5', confidense: 0.9}\n",
