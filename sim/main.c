@@ -172,8 +172,7 @@ static void fmt_num(double v, char *buf, size_t n) {
   if (e == 0 && v == floor(v)) snprintf(buf, n, "%.0f", v);
   else if (a >= 99.95) snprintf(buf, n, "%.0f%s", v, suffix[e]);
   else if (a >= 9.995) snprintf(buf, n, "%.1f%s", v, suffix[e]);
-  else if (a >= 0.01 || a == 0) snprintf(buf, n, "%.3g%s", v, suffix[e]);
-  else snprintf(buf, n, "%.2e", v);
+  else snprintf(buf, n, "%.3g%s", v, suffix[e]);
 }
 
 /* One row: mean, its bootstrap 95% interval, median, and the risky tail:
@@ -714,10 +713,21 @@ static int cmd_check(int argc, char **argv, int full_argc, char **full_argv) {
   return failed ? 1 : 0;
 }
 
-/* A statistic of the table: "0.0123 [0.01, 0.015]" */
+/* A statistic of the table: "0.0123 [0.01, 0.015]", "1.9M [1.3M, 2.91M]" */
 static void fmt_stat(const ms_stat_value *v, char *buf, size_t n) {
-  if (v->has_interval) snprintf(buf, n, "%.4g [%.3g, %.3g]", v->value, v->lo, v->hi);
-  else snprintf(buf, n, "%.4g", v->value);
+  char x[24], lo[24], hi[24];
+  fmt_num(v->value, x, sizeof x);
+  fmt_num(v->lo, lo, sizeof lo);
+  fmt_num(v->hi, hi, sizeof hi);
+  if (v->has_interval) snprintf(buf, n, "%s [%s, %s]", x, lo, hi);
+  else snprintf(buf, n, "%s", x);
+}
+
+/* fmt_num with a sign: "+1.2k", "-3", "+0". */
+static void fmt_signed(double v, char *buf, size_t n) {
+  char x[20];
+  fmt_num(v, x, sizeof x);
+  snprintf(buf, n, "%s%s", v >= 0 && !isnan(v) ? "+" : "", x);
 }
 
 static void print_sweep(const ms_sweep *sw, const ms_sweep_report *rep, const char *out) {
@@ -766,9 +776,12 @@ static void print_sweep(const ms_sweep *sw, const ms_sweep_report *rep, const ch
     ws[j] = (int)strlen(sw->show[j]);
     for (int c = 0; c < n; c++) {
       const ms_diff_row *d = &rep->show_diff[c * rep->nshow + j];
-      if (isnan(d->lo)) snprintf(dbuf[c][j], sizeof dbuf[c][j], "%+.4g", d->diff);
-      else snprintf(dbuf[c][j], sizeof dbuf[c][j], "%+.4g [%+.3g, %+.3g]%s", d->diff, d->lo, d->hi,
-                    d->lo > 0 || d->hi < 0 ? " *" : "");
+      char x[24], lo[24], hi[24];
+      fmt_signed(d->diff, x, sizeof x);
+      fmt_signed(d->lo, lo, sizeof lo);
+      fmt_signed(d->hi, hi, sizeof hi);
+      if (isnan(d->lo)) snprintf(dbuf[c][j], sizeof dbuf[c][j], "%s", x);
+      else snprintf(dbuf[c][j], sizeof dbuf[c][j], "%s [%s, %s]%s", x, lo, hi, d->lo > 0 || d->hi < 0 ? " *" : "");
       if (c != sw->baseline && (int)strlen(dbuf[c][j]) > ws[j]) ws[j] = (int)strlen(dbuf[c][j]);
     }
   }
