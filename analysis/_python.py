@@ -179,14 +179,15 @@ def columns_meta(group):
     return out
 
 
-SUMMARY_FIELDS = ("mean", "sd", "min", "max", "q50", "q90", "q99", "q999", "es99")
+SUMMARY_FIELDS = ("mean", "sd", "min", "max", "q50", "q90", "q99", "q999", "q01", "q001", "es99", "es01")
 
 
 def stat(group, name):
     """Value and 95% interval of a statistic named like 'bad_debt.q99' or 'insolvency.probability'.
 
-    Returns (value, lo, hi); lo/hi are NaN for fields without an interval
-    (sd, min, max, es99). KeyError if the group has no such statistic.
+    Returns (value, lo, hi), the interval as /stats has it (files before
+    es99_lo/es01 have none for es99); lo/hi are NaN for fields without an
+    interval (sd, min, max). KeyError if the group has no such statistic.
     """
     base, _, field = name.rpartition(".")
     if field == "probability":
@@ -214,6 +215,15 @@ def stat_of_row(r, field):
     if lo_f in names and hi_f in names:
         return v, float(r[lo_f]), float(r[hi_f])
     return v, math.nan, math.nan
+
+
+def risky_tail(r):
+    """(side, q field, es field) of a /stats/summary row: its risky tail ('high': q99, es99; 'low': q01, es01).
+    Files written before risky_side have only the high tail."""
+    names = r.dtype.names
+    if "risky_side" in names and text(r["risky_side"]) == "low":
+        return "low", "q01", "es01"
+    return "high", "q99", "es99"
 
 
 def stat_unit(name, meta=None):

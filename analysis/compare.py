@@ -8,7 +8,10 @@ probabilities of insolvency, of any liquidation and of any bad debt.
 
 When A and B ran on the same paths (same seed, same number of paths, same
 `path` column) the comparison is paired: the mean over paths of B - A on the
-same path, ± 1.96 sd/sqrt(n) over the paths where both values are finite.
+same path over the paths where both values are finite, with the bootstrap-t
+95% interval of that mean (the method of marginsim's --compare and sweeps,
+docs/output.md "Statistics and intervals"; 1999 resamples from a generator
+seeded by the statistic's name, so the output is reproducible).
 Otherwise it is unpaired: the difference of the means ± 1.96 sqrt(sa²/na +
 sb²/nb) (Welch), and for probabilities the difference of proportions with its
 normal interval. The line `mode: paired (...)` or `mode: unpaired (...)`
@@ -24,6 +27,7 @@ group, a group without paths/summary, or an unknown --stat name.
 """
 import argparse
 import math
+import zlib
 import os
 import sys
 
@@ -97,7 +101,40 @@ def pairing(ga, gb, sa, sb):
     return True, f"same seed {seed_a}, same {len(sa)} paths: B - A on each path"
 
 
-def paired_diff(a, b):
+BOOT_B = 1999
+
+
+def bootstrap_t(d, name, confidence=0.95):
+    """Bootstrap-t interval of the mean of d (per-path differences, any sign): the method of /stats for
+    differences (sim/interval.c), from numpy's generator seeded by crc32(name) instead of marginsim's stream.
+    All values equal: the point. A resample without spread has t = +/-inf (0 at the mean), as in marginsim."""
+    d = np.asarray(d, float)
+    n = len(d)
+    m = float(d.mean())
+    if n == 0:
+        return math.nan, math.nan
+    if d.min() == d.max():
+        return m, m
+    se = float(d.std(ddof=1)) / math.sqrt(n)
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    t = np.empty(BOOT_B)
+    chunk = max(1, min(BOOT_B, 2_000_000 // n))
+    for s0 in range(0, BOOT_B, chunk):
+        k = min(chunk, BOOT_B - s0)
+        x = d[rng.integers(0, n, size=(k, n))]
+        mb = x.mean(axis=1)
+        seb = x.std(axis=1, ddof=1) / math.sqrt(n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t[s0:s0 + k] = np.where(seb > 0, (mb - m) / np.where(seb > 0, seb, 1.0),
+                                    np.sign(mb - m) * np.inf)
+    t = np.nan_to_num(t, nan=0.0, posinf=np.inf, neginf=-np.inf)
+    t.sort()
+    r = max(1, min(BOOT_B, int(math.floor((BOOT_B + 1) * (1 - confidence) / 2 + 1e-9))))
+    tlo, thi = t[r - 1], t[BOOT_B - r]
+    return m - thi * se, m - tlo * se
+
+
+def paired_diff(a, b, name=""):
     a, b = np.asarray(a, float), np.asarray(b, float)
     ok = np.isfinite(a) & np.isfinite(b)
     a, b = a[ok], b[ok]
@@ -106,8 +143,8 @@ def paired_diff(a, b):
         return math.nan, math.nan, math.nan, math.nan, math.nan, 0
     d = b - a
     m = float(d.mean())
-    h = Z95 * float(d.std(ddof=1)) / math.sqrt(n) if n > 1 else math.nan
-    return float(a.mean()), float(b.mean()), m, m - h, m + h, n
+    lo, hi = bootstrap_t(d, name) if n > 1 else (math.nan, math.nan)
+    return float(a.mean()), float(b.mean()), m, lo, hi, n
 
 
 def welch_diff(a, b):
@@ -179,8 +216,8 @@ def main():
         print(describe("B", args.b, fb, gb))
         print(f"mode: {'paired' if paired else 'unpaired'} ({why})")
         if paired:
-            print("differences B - A: mean over paths of the per-path difference, 95% interval "
-                  "mean ± 1.96 sd/sqrt(n) over the n paths where both are finite")
+            print("differences B - A: mean over paths of the per-path difference, bootstrap-t 95% interval "
+                  "over the n paths where both are finite")
         else:
             print("differences B - A: difference of the means, 95% interval ± 1.96 sqrt(sa²/na + sb²/nb) "
                   "(Welch); probabilities: difference of proportions with its normal interval")
@@ -192,7 +229,7 @@ def main():
             if c not in sa.dtype.names or c not in sb.dtype.names:
                 missing.append(c)
                 continue
-            r = paired_diff(sa[c], sb[c]) if paired else welch_diff(sa[c], sb[c])
+            r = paired_diff(sa[c], sb[c], c) if paired else welch_diff(sa[c], sb[c])
             print(f"{c:30s} " + " ".join(f"{num(x):>16s}" for x in r[:5]) + f" {r[5]:7d}")
         if events:
             print("\nprobabilities (events per path):")
@@ -202,7 +239,7 @@ def main():
             except (ValueError, KeyError):
                 missing.append(name)
                 continue
-            r = paired_diff(ea, eb) if paired else proportion_diff(ea, eb)
+            r = paired_diff(ea, eb, name) if paired else proportion_diff(ea, eb)
             print(f"{name:30s} " + " ".join(f"{num(x):>16s}" for x in r[:5]) + f" {r[5]:7d}")
         if missing:
             print(f"\nnot in both files: {', '.join(missing)}")

@@ -43,8 +43,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _python import (DEFAULT_SHOW, attr, cfg_get, columns_meta, config, file_kind, fmt,  # noqa: E402
-                     fmt_interval, horizon_seconds, insurance_fund, money, money_formatter, seconds, stat,
-                     stat_of_row, stat_unit, text, time_scale)
+                     fmt_interval, horizon_seconds, insurance_fund, money, money_formatter, risky_tail, seconds,
+                     stat, stat_of_row, stat_unit, text, time_scale)
 
 DPI = 110
 # Distinct colours for traced paths (tab10 without its grey, which reads as a reference line).
@@ -73,33 +73,61 @@ def provenance(f):
 
 
 def text_report(f):
+    """The summary table of /stats as `marginsim run` prints it: the same intervals (the file's), each column's
+    risky tail (q99/ES99 when high values are the risk, q01/ES01 when low ones are)."""
     st = f["stats/summary"][:]
-    print(f"{'statistic':32s} {'mean':>12s} {'95% CI':>28s} {'q50':>12s} {'q99':>12s}")
+    print(f"{'statistic':34s} {'mean':>9s}  {'95% CI (bootstrap)':20s} {'median':>9s}  {'tail':4s} "
+          f"{'q99|q01':>9s} {'ES99|ES01':>9s}")
     for r in st:
-        name = text(r["name"])
-        print(f"{name:32s} {r['mean']:12.6g} [{r['mean_lo']:12.6g}, {r['mean_hi']:12.6g}] "
-              f"{r['q50']:12.6g} {r['q99']:12.6g}")
+        side, qf, ef = risky_tail(r)
+        ci = f"[{money(float(r['mean_lo']))}, {money(float(r['mean_hi']))}]"
+        print(f"{text(r['name']):34s} {money(float(r['mean'])):>9s}  {ci:20s} {money(float(r['q50'])):>9s}  {side:4s} "
+              f"{money(float(r[qf])):>9s} {money(float(r[ef])):>9s}")
     print()
     for r in f["stats/probabilities"][:]:
         print(f"P({text(r['name'])}) = {r['p']:.4f}  [{r['lo']:.4f}, {r['hi']:.4f}]  "
               f"({r['k']}/{r['n']}: {text(r['definition'])})")
 
 
+def summary_pointer(f, label=""):
+    """One line instead of a second table: where the numbers are (the same as the CLI's)."""
+    ins = [r for r in f["stats/probabilities"][:] if text(r["name"]) == "insolvency"]
+    head = ""
+    if ins:
+        r = ins[0]
+        head = f"P(insolvency) = {r['p']:.4f} [{r['lo']:.4f}, {r['hi']:.4f}] ({r['k']}/{r['n']} paths); "
+    print(f"{label}{head}every statistic with its interval: the table `marginsim` printed, /stats/summary, "
+          f"and report.html (the same numbers; --no-plots prints the table here)")
+
+
 def compare_report(f):
     key = text(f.attrs["compare"])
     m = f["compare/models"][:]
     print(f"compared: {key}, paired on the same paths and book\n")
-    print(f"{'value':14s} {'IM (USD M)':>11s} {'risk (USD M)':>13s} {'IM/risk':>8s} {'bad debt':>12s} "
-          f"{'P(insolvency) [95% CI]':>26s} {'liquidations':>13s}")
+    same_im = margin_unchanged(m)
+    print(f"{'value':14s} {'IM (USD)':>9s} {'risk (USD)':>10s} {'IM/risk':>8s} {'bad debt mean':>13s} "
+          f"{'q99':>8s} {'ES99':>8s} {'P(insolvency) [95% CI]':>26s} {'liquidations':>13s}")
     for r in m:
-        print(f"{text(r['model']):14s} {r['initial_margin'] / 1e6:11.3f} {r['risk'] / 1e6:13.3f} "
-              f"{r['im_per_risk']:8.3f} {r['bad_debt_mean']:12.6g} "
+        g = f["models"][text(r["model"]).replace("/", "|")]
+        q99, es99 = (stat(g, "bad_debt.q99")[0], stat(g, "bad_debt.es99")[0]) if "stats/summary" in g else \
+            (math.nan, math.nan)
+        print(f"{text(r['model']):14s} {money(float(r['initial_margin'])):>9s} {money(float(r['risk'])):>10s} "
+              f"{r['im_per_risk']:8.3f} {money(float(r['bad_debt_mean'])):>13s} {money(q99):>8s} {money(es99):>8s} "
               f"{r['insolvency_p']:8.4f} [{r['insolvency_lo']:.4f}, {r['insolvency_hi']:.4f}] "
               f"{r['liquidations_mean']:13.4g}")
+    if same_im:
+        print(f"(every value of {key} asks the same initial margin of this book: the capital-efficiency figure "
+              f"is left out, it would compare equal numbers)")
     print("\npaired differences (value - baseline), mean over paths with 95% interval:")
     for r in f["compare/differences"][:]:
         print(f"  {text(r['statistic']):30s} {text(r['model']):>12s} - {text(r['baseline']):<12s} "
               f"{r['diff']:14.6g}  [{r['lo']:14.6g}, {r['hi']:14.6g}]")
+
+
+def margin_unchanged(m):
+    """True when every compared value asks the same initial margin of the book (/compare/models)."""
+    im = np.asarray(m["initial_margin"], dtype=float)
+    return bool(len(im) > 0 and np.all(np.abs(im - im[0]) <= 1e-9 * max(1.0, abs(im[0]))))
 
 
 def assertion_sets(f):
@@ -644,9 +672,16 @@ def run_figures(figs, g, prefix, section, title):
             ax.set_yscale("log")
             if fund0 is not None and fund0 > 0:
                 ax.axvline(fund0, color="#08519c", ls="--", lw=1.2, label=f"insurance fund at start: {money(fund0)}")
+                # Two counts that differ on purpose, named apart: bad debt above the fund's starting
+                # balance, and insolvency (the event of P(insolvency)): bad debt beyond the fund as it
+                # stood, which penalties may have grown in the meantime.
                 beyond = int(np.sum(pos > fund0))
-                ax.plot([], [], " ", label=f"{_plural(beyond, 'path')} ({beyond / len(bd):.0%}) with bad debt above "
-                                           f"the fund")
+                ax.plot([], [], " ", label=f"{_plural(beyond, 'path')} ({beyond / len(bd):.1%}) with bad debt above "
+                                           f"the fund's starting balance")
+                if "insolvent" in s.dtype.names:
+                    ins = int(np.sum(s["insolvent"] > 0))
+                    ax.plot([], [], " ", label=f"{_plural(ins, 'path')} ({ins / len(s):.1%}) insolvent: bad debt "
+                                               f"beyond the fund as it stood (= P(insolvency))")
             lo_x = min(xs[0], fund0 if fund0 else xs[0]) / 1.5
             hi_x = max(xs[-1], fund0 if fund0 else xs[-1]) * 1.5
             ax.set_xlim(lo_x, hi_x)
@@ -659,7 +694,9 @@ def run_figures(figs, g, prefix, section, title):
             cap = (f"Complementary CDF of bad debt per path (shortfall of collateral + PnL at the fills, before the "
                    f"insurance fund) over all {len(bd)} paths, on log axes; {nzero} paths "
                    f"({nzero / len(bd):.0%}) had zero bad debt and are left out of the axis but counted in the "
-                   f"shares; {fund_txt}.")
+                   f"shares; {fund_txt}. Paths with bad debt above the fund's starting balance are not all "
+                   f"insolvent: penalties paid into the fund during the path can cover the excess, and insolvency "
+                   f"(the event of P(insolvency)) counts only bad debt beyond the fund as it stood.")
         ax.set_title(f"{title}: distribution of bad debt")
         figs.save(fig, rel("bad_debt.png"), section, "Distribution of bad debt", cap)
     else:
@@ -806,21 +843,30 @@ def compare_figures(figs, f):
         ax.margins(y=0.15)
         ax.set_ylim(bottom=0)
     ax = axes[4]
-    ax.bar(x, m["im_per_risk"], color=[colors(i % 10) for i in range(len(names))], alpha=0.8)
-    for xi, vi in zip(x, m["im_per_risk"]):
-        ax.annotate(f"{vi:.2f}", (xi, vi), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=8)
-    ax.axhline(1, color="grey", ls="--", lw=1)
-    ax.set_title("initial margin / one-day 99% risk\n(capital efficiency; no interval)")
-    ax.set_xticks(x, _short_names(names), rotation=rot, ha="right" if rot else "center")
-    ax.margins(y=0.15)
+    same_im = margin_unchanged(m)
+    if same_im:
+        _message_panel(ax, f"capital efficiency left out:\nevery value of {key}\nasks the same initial margin")
+    else:
+        ax.bar(x, m["im_per_risk"], color=[colors(i % 10) for i in range(len(names))], alpha=0.8)
+        for xi, vi in zip(x, m["im_per_risk"]):
+            ax.annotate(f"{vi:.2f}", (xi, vi), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=8)
+        ax.axhline(1, color="grey", ls="--", lw=1)
+        ax.set_title("initial margin / one-day 99% risk\n(capital efficiency; no interval)")
+        ax.set_xticks(x, _short_names(names), rotation=rot, ha="right" if rot else "center")
+        ax.margins(y=0.15)
     fig.suptitle(f"{text(f.attrs['name'])}: headline statistics per value of {key} (95% intervals)")
     figs.save(fig, "headline.png", sec, "Headline statistics per model",
-              f"Each value of {key} on the same {attr(f, 'paths')} paths and book: means with their normal 95% "
-              f"interval, P(insolvency) with its Wilson 95% interval, and the book's initial margin per unit of "
-              f"one-day 99% risk at the start (below 1: the model asks less than a one-day 99% loss). The "
-              f"intervals here are those of each model alone; the paired differences below are much tighter.")
+              f"Each value of {key} on the same {attr(f, 'paths')} paths and book: means with their bootstrap-t 95% "
+              f"interval, P(insolvency) with its Wilson 95% interval, and "
+              + (f"no capital-efficiency panel: every value of {key} asks the same initial margin of the book, so "
+                 f"initial margin per unit of risk would compare equal numbers. " if same_im else
+                 "the book's initial margin per unit of one-day 99% risk at the start (below 1: the model asks less "
+                 "than a one-day 99% loss). ")
+              + "The intervals here are those of each model alone; the paired differences below are much tighter.")
 
-    # trade-off
+    # trade-off: only when the compared key changes the margin requirement
+    if same_im:
+        return _compare_rest(figs, f, plt, key, m, names, groups, sec, colors, rot)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
     for i, (n, g) in enumerate(zip(names, groups)):
         xv = m["im_per_risk"][i]
@@ -843,6 +889,11 @@ def compare_figures(figs, f):
               "Left: mean bad debt per path (95% interval); right: probability of insolvency (Wilson 95%), "
               "each against the initial margin the model asks per unit of one-day 99% risk. Up and to the left "
               "is worse: less margin, more loss.")
+    return _compare_rest(figs, f, plt, key, m, names, groups, sec, colors, rot)
+
+
+def _compare_rest(figs, f, plt, key, m, names, groups, sec, colors, rot):
+    """The figures after the trade-off: paired differences and the rest; returns (names, groups)."""
 
     # paired differences
     d = f["compare/differences"][:]
@@ -896,7 +947,9 @@ def _stat_label(name, meta):
     if field == "probability":
         return f"P({base})"
     nice = {"mean": "mean", "q50": "median", "q90": "90% quantile", "q99": "99% quantile",
-            "q999": "99.9% quantile", "es99": "99% expected shortfall", "sd": "sd", "min": "min", "max": "max"}
+            "q999": "99.9% quantile", "es99": "99% expected shortfall", "q01": "1% quantile",
+            "q001": "0.1% quantile", "es01": "expected shortfall of the lowest 1%", "sd": "sd", "min": "min",
+            "max": "max"}
     return f"{base} {nice.get(field, field)}" + (f" ({unit})" if unit and unit not in ("", "flag") else "")
 
 
@@ -1000,8 +1053,9 @@ def sweep_figures(figs, f, sw):
         figs.save(fig, "sweep_stats.png", sec, f"Headline statistics against {k0}",
                   f"Each headline statistic in each cell of the sweep over {k0}"
                   + (" (x at the values as numbers: durations in seconds, rates per day)" if numeric else "")
-                  + ", with its 95% interval where it has one (means: normal; quantiles: distribution-free order "
-                    "statistics; probabilities: Wilson; others: none). Star: the baseline cell.")
+                  + ", with its 95% interval where it has one (means: bootstrap-t; quantiles: distribution-free order "
+                    "statistics; expected shortfalls: percentile bootstrap; probabilities: Wilson; others: none). "
+                    "Star: the baseline cell.")
 
     # paired differences against the baseline
     if sw.diffs is not None and sw.diffs.shape[1] > 0 and sw.ncells > 1:
@@ -1139,12 +1193,17 @@ def _compare_headline_html(f, names, groups):
                          f"</span></td>")
         if cells:
             out.append(f"<tr><td><code>{_e(name)}</code></td>{''.join(cells)}</tr>")
-    for col, lab in (("initial_margin", "initial margin (USD)"), ("im_per_risk", "initial margin / one-day 99% risk")):
+    im_rows = (("initial_margin", "initial margin (USD)"),) if margin_unchanged(m) else \
+        (("initial_margin", "initial margin (USD)"), ("im_per_risk", "initial margin / one-day 99% risk"))
+    for col, lab in im_rows:
         out.append(f"<tr><td>{_e(lab)}</td>" + "".join(
             f"<td class='num'>{_e(money(float(v)) if col == 'initial_margin' else f'{v:.3f}')}</td>" for v in m[col])
             + "</tr>")
-    out.append("</table><p class='muted'>Values with their 95% intervals (means: normal; quantiles: "
-               "distribution-free; probabilities: Wilson).</p>")
+    out.append("</table><p class='muted'>Values with their 95% intervals (means: bootstrap-t; quantiles: "
+               "distribution-free; expected shortfalls: percentile bootstrap; probabilities: Wilson).</p>")
+    if margin_unchanged(m):
+        out.append(f"<p class='muted'>Capital efficiency (initial margin per unit of one-day 99% risk) is left out: "
+                   f"every value of {_e(attr(f, 'compare'))} asks the same initial margin of this book.</p>")
     return "\n".join(out)
 
 
@@ -1160,8 +1219,8 @@ def _sweep_headline_html(sw):
             tds += (f"<td class='num'>{_e(fmt(v, unit))} <span class='muted'>{_e(fmt_interval(lo, hi, unit))}"
                     f"</span></td>")
         out.append(f'<tr class="{cls}"><td>{c}{" (baseline)" if c == sw.baseline else ""}</td>{tds}</tr>')
-    out.append("</table><p class='muted'>The same paths in every cell; 95% intervals in grey (none for sd, min, max "
-               "and es99).</p>")
+    out.append("</table><p class='muted'>The same paths in every cell; 95% intervals in grey (none for sd, min and "
+               "max).</p>")
     if sw.missing:
         out.append(f"<p class='muted'>Headline statistics not found in the file: {_e(', '.join(sw.missing))}.</p>")
     return "\n".join(out)
@@ -1218,12 +1277,16 @@ def _full_stats_html(g, label):
     if "stats/summary" not in g:
         return ""
     out = [f"<details><summary>All statistics: {_e(label)}</summary><table><tr><th>statistic</th><th>n</th>"
-           "<th>mean</th><th>95% interval</th><th>sd</th><th>q50</th><th>q99</th><th>q99 interval</th><th>es99</th>"
-           "<th>max</th></tr>"]
+           "<th>mean</th><th>95% interval (bootstrap-t)</th><th>sd</th><th>q50</th><th>risky tail</th><th>quantile</th>"
+           "<th>its interval</th><th>expected shortfall</th><th>its interval (bootstrap)</th><th>min</th><th>max</th></tr>"]
     for r in g["stats/summary"][:]:
-        cells = [r["n"], f"{r['mean']:.6g}", f"[{r['mean_lo']:.6g}, {r['mean_hi']:.6g}]", f"{r['sd']:.6g}",
-                 f"{r['q50']:.6g}", f"{r['q99']:.6g}", f"[{r['q99_lo']:.6g}, {r['q99_hi']:.6g}]", f"{r['es99']:.6g}",
-                 f"{r['max']:.6g}"]
+        side, qf, ef = risky_tail(r)
+        names = r.dtype.names
+        es_ci = f"[{money(float(r[ef + '_lo']))}, {money(float(r[ef + '_hi']))}]" if ef + "_lo" in names else ""
+        cells = [r["n"], money(float(r["mean"])), f"[{money(float(r['mean_lo']))}, {money(float(r['mean_hi']))}]",
+                 money(float(r["sd"])), money(float(r["q50"])), side, f"{qf} {money(float(r[qf]))}",
+                 f"[{money(float(r[qf + '_lo']))}, {money(float(r[qf + '_hi']))}]", f"{ef} {money(float(r[ef]))}",
+                 es_ci, money(float(r["min"])), money(float(r["max"]))]
         out.append(f"<tr><td><code>{_e(text(r['name']))}</code></td>"
                    + "".join(f"<td class='num'>{_e(c)}</td>" for c in cells) + "</tr>")
     out.append("</table><table><tr><th>event</th><th>k / n</th><th>p</th><th>Wilson 95%</th><th>definition</th></tr>")
@@ -1314,8 +1377,11 @@ def main():
             compare_report(f)
             models = [(text(r), f["models"][text(r).replace("/", "|")]) for r in f["compare/models"][:]["model"]]
             for v, g in models:
-                print(f"\n=== {v} ===")
-                text_report(g)
+                if a.no_plots:
+                    print(f"\n=== {v} ===")
+                    text_report(g)
+                else:
+                    summary_pointer(g, f"{v}: ")
             assertions_report(f)
             if a.no_plots:
                 return 0
@@ -1342,7 +1408,10 @@ def main():
                 details.append(_full_stats_html(bg, f"baseline cell ({sw.labels[sw.baseline]})"))
             headline = _sweep_headline_html(sw)
         else:
-            text_report(f)
+            if a.no_plots:
+                text_report(f)
+            else:
+                summary_pointer(f)
             assertions_report(f)
             if a.no_plots:
                 return 0

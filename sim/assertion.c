@@ -14,11 +14,13 @@ ms_status ms_assertions_check(const ms_config *cfg, ms_error *err) {
     if (ms_stats_known(cfg, a->statistic, msg, sizeof msg))
       return ms_error_set(err, MS_ERR_INPUT, "%s: assertions[%d]: %s", a->where, i, msg);
     const char *field = strrchr(a->statistic, '.') + 1;
-    int has_interval = strcmp(field, "mean") == 0 || strcmp(field, "probability") == 0 || field[0] == 'q';
+    int has_interval = strcmp(field, "mean") == 0 || strcmp(field, "probability") == 0 || field[0] == 'q' ||
+                       strcmp(field, "es99") == 0 || strcmp(field, "es01") == 0;
     if (a->confidence > 0 && !has_interval)
       return ms_error_set(err, MS_ERR_INPUT,
                           "%s: assertions[%d].confidence: %s has no interval; confidence applies to means, "
-                          "probabilities and quantiles (q50, q90, q99, q999)", a->where, i, a->statistic);
+                          "probabilities, quantiles (q50, q90, q99, q999, q01, q001) and expected shortfalls "
+                          "(es99, es01)", a->where, i, a->statistic);
   }
   return MS_OK;
 }

@@ -593,7 +593,8 @@ typedef struct {
   int64_t n;
   double mean, mean_lo, mean_hi, sd, min, max;
   double q[MS_NQUANT][3];  /* value, lo, hi */
-  double es99;
+  double es99, es99_lo, es99_hi, es01, es01_lo, es01_hi;
+  char risky_side[8];      /* "high" or "low" */
 } stat_rec;
 
 typedef struct {
@@ -611,8 +612,8 @@ static hid_t str_type(size_t n) {
 
 /* The compound types of /stats/summary and /stats/probabilities. */
 static hid_t stat_type(void) {
-  static const char *const qn[MS_NQUANT] = {"q50", "q90", "q99", "q999"};
-  hid_t s64 = str_type(STAT_NAME);
+  const char *const *qn = ms_stats_quantile_names;
+  hid_t s64 = str_type(STAT_NAME), s8 = str_type(8);
   hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(stat_rec));
   H5Tinsert(t, "name", offsetof(stat_rec, name), s64);
   H5Tinsert(t, "n", offsetof(stat_rec, n), H5T_NATIVE_INT64);
@@ -632,7 +633,14 @@ static hid_t stat_type(void) {
     H5Tinsert(t, nm, base + 2 * sizeof(double), H5T_NATIVE_DOUBLE);
   }
   H5Tinsert(t, "es99", offsetof(stat_rec, es99), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "es99_lo", offsetof(stat_rec, es99_lo), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "es99_hi", offsetof(stat_rec, es99_hi), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "es01", offsetof(stat_rec, es01), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "es01_lo", offsetof(stat_rec, es01_lo), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "es01_hi", offsetof(stat_rec, es01_hi), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "risky_side", offsetof(stat_rec, risky_side), s8);
   H5Tclose(s64);
+  H5Tclose(s8);
   return t;
 }
 
@@ -661,7 +669,9 @@ static void fill_stats(const ms_stats *st, stat_rec *recs, prob_rec *prs) {
     for (int j = 0; j < MS_NQUANT; j++) {
       recs[i].q[j][0] = sr->q[j]; recs[i].q[j][1] = sr->q_lo[j]; recs[i].q[j][2] = sr->q_hi[j];
     }
-    recs[i].es99 = sr->es99;
+    recs[i].es99 = sr->es99; recs[i].es99_lo = sr->es99_lo; recs[i].es99_hi = sr->es99_hi;
+    recs[i].es01 = sr->es01; recs[i].es01_lo = sr->es01_lo; recs[i].es01_hi = sr->es01_hi;
+    snprintf(recs[i].risky_side, sizeof recs[i].risky_side, "%s", sr->risky_low ? "low" : "high");
   }
   for (int i = 0; i < st->nprob; i++) {
     const ms_prob_row *p = &st->probs[i];
@@ -688,8 +698,9 @@ static int write_table(hid_t loc, const char *name, hid_t type, int rank, const 
 }
 
 #define STATS_MEANING                                                                                   \
-  "per summary column: n finite values, mean with normal 95% interval, sd, min, max, quantiles with " \
-  "distribution-free 95% intervals, es99 = mean of the largest 1%"
+  "per summary column: n finite values, mean with bootstrap-t 95% interval, sd, min, max, quantiles with " \
+  "distribution-free 95% intervals, es99 / es01 = mean of the largest / smallest 1% with percentile-bootstrap " \
+  "95% intervals, risky_side = the tail to read (high or low); see docs/output.md"
 #define PROBS_MEANING "k of n paths; p = k/n with a Wilson 95% interval [lo, hi]"
 
 /* /stats/feedback row in the file. */

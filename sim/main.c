@@ -165,13 +165,36 @@ static void on_progress(void *ctx, int64_t done, int64_t total) {
 
 /* ---- summary table on stdout ---- */
 
+/* A number for a reader: three significant digits with an engineering
+ * suffix (k, M, B, T) from 1000 up, whole numbers below 1000 as integers,
+ * "-" for NaN. The file keeps full precision; this is only the table. */
+static void fmt_num(double v, char *buf, size_t n) {
+  static const char *const suffix[] = {"", "k", "M", "B", "T"};
+  if (isnan(v)) { snprintf(buf, n, "-"); return; }
+  if (isinf(v)) { snprintf(buf, n, "%sinf", v < 0 ? "-" : ""); return; }
+  double a = fabs(v);
+  int e = 0;
+  while (a >= 999.5 && e < 4) { a /= 1000; v /= 1000; e++; }
+  if (e == 0 && v == floor(v)) snprintf(buf, n, "%.0f", v);
+  else if (a >= 99.95) snprintf(buf, n, "%.0f%s", v, suffix[e]);
+  else if (a >= 9.995) snprintf(buf, n, "%.1f%s", v, suffix[e]);
+  else snprintf(buf, n, "%.3g%s", v, suffix[e]);
+}
+
+/* One row: mean, its bootstrap 95% interval, median, and the risky tail:
+ * q99 and ES99 for a high-risky column, q01 and ES01 for a low-risky one. */
 static void print_stat(const ms_stats *st, const char *name, const char *label, double scale) {
   const ms_stat_row *r = ms_stats_find(st, name);
   if (!r || r->n == 0) return;
-  char ci[64];
-  snprintf(ci, sizeof ci, "[%.6g, %.6g]", r->mean_lo * scale, r->mean_hi * scale);
-  printf("  %-30s %12.6g  %-26s %12.6g %12.6g %12.6g\n", label, r->mean * scale, ci, r->q[0] * scale,
-         r->q[2] * scale, r->es99 * scale);
+  char m[24], lo[24], hi[24], med[24], q[24], es[24], ci[64];
+  fmt_num(r->mean * scale, m, sizeof m);
+  fmt_num(r->mean_lo * scale, lo, sizeof lo);
+  fmt_num(r->mean_hi * scale, hi, sizeof hi);
+  fmt_num(r->q[0] * scale, med, sizeof med);
+  fmt_num((r->risky_low ? r->q[4] : r->q[2]) * scale, q, sizeof q);
+  fmt_num((r->risky_low ? r->es01 : r->es99) * scale, es, sizeof es);
+  snprintf(ci, sizeof ci, "[%s, %s]", lo, hi);
+  printf("  %-34s %9s  %-20s %9s  %-4s %9s %9s\n", label, m, ci, med, r->risky_low ? "low" : "high", q, es);
 }
 
 static void print_summary(const ms_config *cfg, const ms_run_report *rep, const char *out) {
@@ -186,8 +209,8 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
          cfg->oracle.kind == MS_ORACLE_PULL ? "pull" : "push",
          cfg->liquidation.mode == MS_LIQ_PARTIAL ? "partial" : "full",
          cfg->liquidation.shortfall == MS_SHORTFALL_ADL ? "adl" : "socialize");
-  printf("\n  %-30s %12s  %-26s %12s %12s %12s\n", "per path", "mean", "95% CI", "median", "q99",
-         "ES99");
+  printf("\n  %-34s %9s  %-20s %9s  %-4s %9s %9s\n", "per path", "mean", "95% CI (bootstrap)", "median",
+         "tail", "q99|q01", "ES99|ES01");
   print_stat(st, "min_price", "min exogenous price (USD)", 1.0);
   print_stat(st, "min_mark", "min mark price (USD)", 1.0);
   print_stat(st, "max_drawdown", "max drawdown (%)", 100.0);
@@ -200,12 +223,12 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
   }
   print_stat(st, "liquidations", "liquidations", 1.0);
   print_stat(st, "impact_triggered_liquidations", "impact-triggered liquidations", 1.0);
-  print_stat(st, "liquidated_notional", "liquidated notional (USD M)", 1e-6);
+  print_stat(st, "liquidated_notional", "liquidated notional (USD)", 1.0);
   print_stat(st, "largest_cascade_liquidations", "largest cascade: liquidations", 1.0);
-  print_stat(st, "largest_cascade_notional", "largest cascade: USD M", 1e-6);
+  print_stat(st, "largest_cascade_notional", "largest cascade: notional (USD)", 1.0);
   print_stat(st, "largest_cascade_depth", "largest cascade: generations", 1.0);
   print_stat(st, "liquidations_no_impact", "liquidations, no feedback", 1.0);
-  print_stat(st, "liquidated_notional_no_impact", "liq. notional, no feedback (USD M)", 1e-6);
+  print_stat(st, "liquidated_notional_no_impact", "liq. notional, no feedback (USD)", 1.0);
   print_stat(st, "amplification", "amplification (vs no feedback)", 1.0);
   print_stat(st, "bad_debt", "bad debt (USD)", 1.0);
   print_stat(st, "pending_bad_debt", "unbooked bad debt at end (USD)", 1.0);
@@ -214,27 +237,33 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
   print_stat(st, "adl_notional", "ADL notional (USD)", 1.0);
   print_stat(st, "adl_loss", "ADL loss (USD)", 1.0);
   if (cfg->book.options.fraction > 0) {
-    print_stat(st, "options_liquidated_notional", "options liquidated (USD M)", 1e-6);
+    print_stat(st, "options_liquidated_notional", "options liquidated (USD)", 1.0);
     print_stat(st, "option_revaluations", "option account checks", 1.0);
   }
   if (cfg->margin.model == MS_MARGIN_DYNAMIC) print_stat(st, "max_margin_ratio", "highest margin ratio (%)", 100.0);
   print_stat(st, "uncovered_loss", "uncovered loss (USD)", 1.0);
   if (st->nfeedback > 0) {
-    printf("\n  %-30s %12s  %-26s %12s %12s\n", "caused by the feedback loop", "mean", "95% CI", "with",
+    printf("\n  %-34s %9s  %-20s %9s %9s\n", "caused by the feedback loop", "mean", "95% CI (bootstrap)", "with",
            "without");
     for (int i = 0; i < st->nfeedback; i++) {
       const ms_diff_row *d = &st->feedback[i];
-      char ci[64];
-      snprintf(ci, sizeof ci, "[%.6g, %.6g]", d->lo, d->hi);
-      printf("  %-30s %12.6g  %-26s %12.6g %12.6g\n", d->name, d->diff, ci, d->other, d->baseline);
+      char m[24], lo[24], hi[24], w[24], wo[24], ci[64];
+      fmt_num(d->diff, m, sizeof m);
+      fmt_num(d->lo, lo, sizeof lo);
+      fmt_num(d->hi, hi, sizeof hi);
+      fmt_num(d->other, w, sizeof w);
+      fmt_num(d->baseline, wo, sizeof wo);
+      snprintf(ci, sizeof ci, "[%s, %s]", lo, hi);
+      printf("  %-34s %9s  %-20s %9s %9s\n", d->name, m, ci, w, wo);
     }
   }
-  printf("\n  %-30s %12s  %-26s\n", "probability", "estimate", "Wilson 95% CI");
+  printf("\n  %-34s %9s  %-20s %9s\n", "probability", "estimate", "Wilson 95% CI", "paths");
   for (int i = 0; i < st->nprob; i++) {
     const ms_prob_row *p = &st->probs[i];
-    char ci[64];
+    char ci[64], k[48];
     snprintf(ci, sizeof ci, "[%.4f, %.4f]", p->lo, p->hi);
-    printf("  %-30s %12.4f  %-26s %s\n", p->name, p->p, ci, p->definition);
+    snprintf(k, sizeof k, "%lld/%lld", (long long)p->k, (long long)p->n);
+    printf("  %-34s %9.4f  %-20s %9s  %s\n", p->name, p->p, ci, k, p->definition);
   }
   printf("\nwrote %s\n", out);
 }
@@ -536,27 +565,46 @@ static int cmd_validate(int argc, char **argv) {
 static void print_compare(const ms_compare_report *rep, const char *key, int64_t paths, const char *out) {
   printf("marginsim %s — comparison of %s over %lld paths (common random numbers: each value on the same streams), %.2f s\n\n", MS_VERSION, key,
          (long long)paths, rep->seconds);
-  printf("  %-12s %14s %14s %8s %12s %26s %22s %14s\n", "value", "initial (USD)", "1-day risk", "IM/risk",
-         "liquidations", "bad debt (USD), 95% CI", "P(insolvency), Wilson", "largest cascade");
+  printf("  %-12s %9s %9s %7s %9s  %-26s %9s %9s  %-24s %9s\n", "value", "IM (USD)", "1d risk", "IM/risk",
+         "liq.", "bad debt mean [95% CI]", "q99", "ES99", "P(insolvency) [Wilson]", "largest");
   for (int c = 0; c < rep->ncells; c++) {
     const ms_stats *st = &rep->stats[c];
     const ms_stat_row *lq = ms_stats_find(st, "liquidations"), *bd = ms_stats_find(st, "bad_debt"),
                       *lc = ms_stats_find(st, "largest_cascade_notional");
     const ms_prob_row *ins = ms_stats_find_prob(st, "insolvency");
-    char bds[64], ps[64];
-    snprintf(bds, sizeof bds, "%.4g [%.4g, %.4g]", bd->mean, bd->mean_lo, bd->mean_hi);
+    char im[24], rk[24], l[24], m[24], lo[24], hi[24], q[24], es[24], big[24], bds[80], ps[64];
+    fmt_num(rep->efficiency[c].initial_margin, im, sizeof im);
+    fmt_num(rep->efficiency[c].risk, rk, sizeof rk);
+    fmt_num(lq->mean, l, sizeof l);
+    fmt_num(bd->mean, m, sizeof m);
+    fmt_num(bd->mean_lo, lo, sizeof lo);
+    fmt_num(bd->mean_hi, hi, sizeof hi);
+    fmt_num(bd->q[2], q, sizeof q);
+    fmt_num(bd->es99, es, sizeof es);
+    fmt_num(lc->mean, big, sizeof big);
+    snprintf(bds, sizeof bds, "%s [%s, %s]", m, lo, hi);
     snprintf(ps, sizeof ps, "%.4f [%.4f, %.4f]", ins->p, ins->lo, ins->hi);
-    printf("  %-12s %14.6g %14.6g %8.3f %12.6g %26s %22s %14.6g\n", rep->values[c], rep->efficiency[c].initial_margin,
-           rep->efficiency[c].risk, rep->efficiency[c].im_per_risk, lq->mean, bds, ps, lc->mean);
+    printf("  %-12s %9s %9s %7.3f %9s  %-26s %9s %9s  %-24s %9s\n", rep->values[c], im, rk,
+           rep->efficiency[c].im_per_risk, l, bds, q, es, ps, big);
   }
+  printf("  (bad debt in USD per path; q99 and ES99 its 99%% quantile and expected shortfall; largest: notional of "
+         "the largest cascade, USD; 95%% intervals: bootstrap-t)\n");
   for (int c = 1; c < rep->ncells; c++) {
     printf("\n  %s - %s, paired over the same paths:\n", rep->values[c], rep->values[0]);
-    printf("    %-30s %14s %14s %14s  %s\n", "statistic", rep->values[0], rep->values[c], "difference", "95% CI");
+    printf("    %-30s %14s %14s %14s  %s\n", "statistic", rep->values[0], rep->values[c], "difference",
+           "95% CI (bootstrap-t)");
     for (int j = 0; j < rep->ndiffs; j++) {
       const ms_diff_row *r = &rep->diffs[c][j];
       char name[80];
       snprintf(name, sizeof name, "%s%s", r->probability ? "P " : "", r->name);
-      printf("    %-30s %14.6g %14.6g %14.6g  [%.6g, %.6g]\n", name, r->baseline, r->other, r->diff, r->lo, r->hi);
+      char x[4][24];
+      fmt_num(r->baseline, x[0], sizeof x[0]);
+      fmt_num(r->other, x[1], sizeof x[1]);
+      fmt_num(r->diff, x[2], sizeof x[2]);
+      fmt_num(r->lo, x[3], sizeof x[3]);
+      char hi[24];
+      fmt_num(r->hi, hi, sizeof hi);
+      printf("    %-30s %14s %14s %14s  [%s, %s]\n", name, x[0], x[1], x[2], x[3], hi);
     }
   }
   printf("\nwrote %s\n", out);
@@ -790,10 +838,21 @@ static int cmd_check(int argc, char **argv, int full_argc, char **full_argv) {
   return failed ? 1 : 0;
 }
 
-/* A statistic of the table: "0.0123 [0.01, 0.015]" */
+/* A statistic of the table: "0.0123 [0.01, 0.015]", "1.9M [1.3M, 2.91M]" */
 static void fmt_stat(const ms_stat_value *v, char *buf, size_t n) {
-  if (v->has_interval) snprintf(buf, n, "%.4g [%.3g, %.3g]", v->value, v->lo, v->hi);
-  else snprintf(buf, n, "%.4g", v->value);
+  char x[24], lo[24], hi[24];
+  fmt_num(v->value, x, sizeof x);
+  fmt_num(v->lo, lo, sizeof lo);
+  fmt_num(v->hi, hi, sizeof hi);
+  if (v->has_interval) snprintf(buf, n, "%s [%s, %s]", x, lo, hi);
+  else snprintf(buf, n, "%s", x);
+}
+
+/* fmt_num with a sign: "+1.2k", "-3", "+0". */
+static void fmt_signed(double v, char *buf, size_t n) {
+  char x[20];
+  fmt_num(v, x, sizeof x);
+  snprintf(buf, n, "%s%s", v >= 0 && !isnan(v) ? "+" : "", x);
 }
 
 static void print_sweep(const ms_sweep *sw, const ms_sweep_report *rep, const char *out) {
@@ -842,9 +901,12 @@ static void print_sweep(const ms_sweep *sw, const ms_sweep_report *rep, const ch
     ws[j] = (int)strlen(sw->show[j]);
     for (int c = 0; c < n; c++) {
       const ms_diff_row *d = &rep->show_diff[c * rep->nshow + j];
-      if (isnan(d->lo)) snprintf(dbuf[c][j], sizeof dbuf[c][j], "%+.4g", d->diff);
-      else snprintf(dbuf[c][j], sizeof dbuf[c][j], "%+.4g [%+.3g, %+.3g]%s", d->diff, d->lo, d->hi,
-                    d->lo > 0 || d->hi < 0 ? " *" : "");
+      char x[24], lo[24], hi[24];
+      fmt_signed(d->diff, x, sizeof x);
+      fmt_signed(d->lo, lo, sizeof lo);
+      fmt_signed(d->hi, hi, sizeof hi);
+      if (isnan(d->lo)) snprintf(dbuf[c][j], sizeof dbuf[c][j], "%s", x);
+      else snprintf(dbuf[c][j], sizeof dbuf[c][j], "%s [%s, %s]%s", x, lo, hi, d->lo > 0 || d->hi < 0 ? " *" : "");
       if (c != sw->baseline && (int)strlen(dbuf[c][j]) > ws[j]) ws[j] = (int)strlen(dbuf[c][j]);
     }
   }

@@ -827,11 +827,11 @@ static ms_status check_assertion(void *obj, ms_check *ck) {
 static const ms_field assertion_fields[] = {
     {.name = "assert", .kind = MS_F_STRING, .offset = OFF(ms_assertion_cfg, text), .def = "\"\"",
      .str_size = 256, .doc = "STATISTIC OP VALUE: a /stats entry (`insolvency.probability`, `bad_debt.q99`, "
-                             "`amplification.mean`, ...), one of < <= > >= == !=, a number"},
+                             "`amplification.mean`, `insurance_min.q01`, ...), one of < <= > >= == !=, a number"},
     {.name = "confidence", .kind = MS_F_NUMBER, .offset = OFF(ms_assertion_cfg, confidence), .def = "0",
      .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
      .doc = "0: the estimate decides; else the statistic's whole interval at this level must satisfy "
-            "the comparison (means, probabilities and quantiles have intervals)"},
+            "the comparison (means, probabilities, quantiles and es99/es01 have intervals)"},
 };
 static const ms_schema assertion_schema = {
     "assertion", assertion_fields, N(assertion_fields), check_assertion,

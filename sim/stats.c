@@ -13,12 +13,14 @@
 #include <gsl/gsl_cdf.h>
 
 #include "heap.h"
+#include "marginsim/interval.h"
 
 #define Z95 1.959963984540054
 
 _Static_assert(sizeof(((ms_stat_row *)0)->name) == sizeof(((ms_column *)0)->name), "name sizes");
 
-const double ms_stats_quantile_levels[MS_NQUANT] = {0.5, 0.9, 0.99, 0.999};
+const double ms_stats_quantile_levels[MS_NQUANT] = {0.5, 0.9, 0.99, 0.999, 0.01, 0.001};
+const char *const ms_stats_quantile_names[MS_NQUANT] = {"q50", "q90", "q99", "q999", "q01", "q001"};
 
 typedef struct {
   const char *name;
@@ -28,6 +30,14 @@ typedef struct {
   const char *doc;
   int twin;            /* 1: from the no-feedback twin, present only with stats.counterfactual */
 } col_def;
+
+/* Risky side: the tail a risk reader reads. Low for the prices (a crash is
+ * the stress of a book that is net long, as the quickstart's is; a short
+ * book's risk shows in its losses, which are high-risky) and for the
+ * insurance fund; high for everything else: losses, counts, notionals,
+ * drawdown, impact, backlog, times and ratios. */
+static const char *const RISKY_LOW[] = {"final_price", "min_price", "max_price", "final_mark", "min_mark",
+                                        "insurance_min", "insurance_end", NULL};
 
 #define F(member) offsetof(ms_path_summary, member)
 static const col_def fixed_cols[] = {
@@ -104,6 +114,9 @@ int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max) {
     cols[n].offset = fixed_cols[i].offset;
     cols[n].unit = fixed_cols[i].unit;
     cols[n].doc = fixed_cols[i].doc;
+    cols[n].risky_low = 0;
+    for (int j = 0; RISKY_LOW[j]; j++)
+      if (strcmp(RISKY_LOW[j], fixed_cols[i].name) == 0) cols[n].risky_low = 1;
     n++;
   }
   for (int r = 0; r < cfg->market.nregimes && n < max; r++, n++) {
@@ -112,6 +125,7 @@ int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max) {
     cols[n].offset = offsetof(ms_path_summary, time_in_regime) + (size_t)r * sizeof(double);
     cols[n].unit = "s";
     cols[n].doc = "time spent in the regime";
+    cols[n].risky_low = 0; /* high: the more time in a stress regime, the worse; in a calm one it is a bound */
   }
   return n;
 }
@@ -166,13 +180,14 @@ static void quantile_interval(const double *x, int64_t n, double q, double z, do
   *hi = x[b - 1];
 }
 
-static void aggregate(ms_stat_row *r, double *x, int64_t n) {
-  /* x holds the finite values (n of them); it is sorted here. */
+/* Aggregate the n finite values x (sorted here) of column @p name. */
+static ms_status aggregate(ms_stat_row *r, double *x, int64_t n, uint64_t seed, ms_error *err) {
   r->n = n;
   if (n == 0) {
-    r->mean = r->mean_lo = r->mean_hi = r->sd = r->min = r->max = r->es99 = NAN;
+    r->mean = r->mean_lo = r->mean_hi = r->sd = r->min = r->max = NAN;
+    r->es99 = r->es99_lo = r->es99_hi = r->es01 = r->es01_lo = r->es01_hi = NAN;
     for (int j = 0; j < MS_NQUANT; j++) r->q[j] = r->q_lo[j] = r->q_hi[j] = NAN;
-    return;
+    return MS_OK;
   }
   double sum = 0.0;
   for (int64_t i = 0; i < n; i++) sum += x[i];
@@ -180,21 +195,21 @@ static void aggregate(ms_stat_row *r, double *x, int64_t n) {
   for (int64_t i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
   r->mean = mean;
   r->sd = n > 1 ? sqrt(ss / (double)(n - 1)) : 0.0;
-  double se = n > 1 ? r->sd / sqrt((double)n) : NAN;
-  r->mean_lo = mean - Z95 * se;
-  r->mean_hi = mean + Z95 * se;
   qsort(x, (size_t)n, sizeof *x, cmp_double);
   r->min = x[0];
   r->max = x[n - 1];
+  ms_status st = ms_interval_mean(x, n, seed, ms_interval_key("mean", r->name), 0.95, &r->mean_lo, &r->mean_hi, err);
+  if (st) return st;
   for (int j = 0; j < MS_NQUANT; j++) {
     double q = ms_stats_quantile_levels[j];
     r->q[j] = ms_stats_quantile_sorted(x, n, q);
     quantile_interval(x, n, q, Z95, &r->q_lo[j], &r->q_hi[j]);
   }
-  int64_t tail = (int64_t)ceil(0.01 * (double)n);
-  double ts = 0.0;
-  for (int64_t i = n - tail; i < n; i++) ts += x[i];
-  r->es99 = ts / (double)tail;
+  r->es99 = ms_interval_es_value(x, n, 1);
+  r->es01 = ms_interval_es_value(x, n, 0);
+  st = ms_interval_es(x, n, 1, seed, ms_interval_key("es99", r->name), 0.95, &r->es99_lo, &r->es99_hi, err);
+  if (!st) st = ms_interval_es(x, n, 0, seed, ms_interval_key("es01", r->name), 0.95, &r->es01_lo, &r->es01_hi, err);
+  return st;
 }
 
 typedef struct {
@@ -222,7 +237,8 @@ static const prob_def prob_defs[] = {
      DBL_MAX},
 };
 
-static int feedback_rows(const ms_column *cols, int nc, const ms_path_summary *rows, int64_t n, ms_diff_row *out);
+static int feedback_rows(uint64_t seed, const ms_column *cols, int nc, const ms_path_summary *rows, int64_t n,
+                         ms_diff_row *out);
 
 ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_summary *rows,
                            int64_t n, ms_error *err) {
@@ -240,7 +256,9 @@ ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_su
     }
     ms_stat_row *r = &out->rows[out->nrows++];
     memcpy(r->name, cols[c].name, sizeof r->name); /* same size, NUL-terminated */
-    aggregate(r, x, k);
+    r->risky_low = cols[c].risky_low;
+    ms_status st = aggregate(r, x, k, cfg->seed, err);
+    if (st) { free(x); return st; }
   }
   free(x);
   for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0]; j++) {
@@ -257,7 +275,7 @@ ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_su
     p->p = n ? (double)p->k / (double)n : NAN;
     ms_stats_wilson(p->k, n, Z95, &p->lo, &p->hi);
   }
-  out->nfeedback = feedback_rows(cols, nc, rows, n, out->feedback);
+  out->nfeedback = feedback_rows(cfg->seed, cols, nc, rows, n, out->feedback);
   return MS_OK;
 }
 
@@ -390,12 +408,15 @@ static const paired_def paired_defs[] = {
 
 /* One paired difference: per path, column @p co of @p other minus column
  * @p cb of @p base, over paths where both values are finite; indicators
- * (value > threshold) when @p threshold >= 0. */
-static void paired_cols(const ms_column *cb, const ms_column *co, double threshold, const ms_path_summary *base,
-                        const ms_path_summary *other, int64_t n, ms_diff_row *r) {
+ * (value > threshold) when @p threshold >= 0. The interval is the
+ * bootstrap-t of the per-path differences, from stream key ("diff",
+ * r->name), so r->name must be set; NaN when memory runs out. */
+static void paired_cols(uint64_t seed, const ms_column *cb, const ms_column *co, double threshold,
+                        const ms_path_summary *base, const ms_path_summary *other, int64_t n, ms_diff_row *r) {
   r->probability = threshold >= 0;
   double sa = 0, sb = 0, sd = 0;
   int64_t m = 0;
+  double *d = malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
   for (int64_t p = 0; p < n; p++) {
     double a = ms_stats_value(cb, &base[p]), b = ms_stats_value(co, &other[p]);
     if (!isfinite(a) || !isfinite(b)) continue;
@@ -403,30 +424,38 @@ static void paired_cols(const ms_column *cb, const ms_column *co, double thresho
     sa += a;
     sb += b;
     sd += b - a;
+    if (d) d[m] = b - a;
     m++;
   }
   r->n = m;
   if (m == 0) {
     r->baseline = r->other = r->diff = r->lo = r->hi = r->unpaired_lo = r->unpaired_hi = NAN;
+    free(d);
     return;
   }
   r->baseline = sa / (double)m;
   r->other = sb / (double)m;
   r->diff = sd / (double)m;
-  double sdd = 0, saa = 0, sbb = 0;
+  double saa = 0, sbb = 0;
   for (int64_t p = 0; p < n; p++) {
     double a = ms_stats_value(cb, &base[p]), b = ms_stats_value(co, &other[p]);
     if (!isfinite(a) || !isfinite(b)) continue;
     if (r->probability) { a = a > threshold; b = b > threshold; }
-    sdd += (b - a - r->diff) * (b - a - r->diff);
     saa += (a - r->baseline) * (a - r->baseline);
     sbb += (b - r->other) * (b - r->other);
   }
   double mm = (double)m;
-  double se = m > 1 ? sqrt(sdd / (mm - 1) / mm) : NAN;
   double se_u = m > 1 ? sqrt(saa / (mm - 1) / mm + sbb / (mm - 1) / mm) : NAN;
-  r->lo = r->diff - Z95 * se;
-  r->hi = r->diff + Z95 * se;
+  r->lo = r->hi = NAN;
+  if (d) {
+    ms_error e;
+    qsort(d, (size_t)m, sizeof *d, cmp_double);
+    if (ms_interval_mean(d, m, seed, ms_interval_key("diff", r->name), 0.95, &r->lo, &r->hi, &e))
+      r->lo = r->hi = NAN;
+    free(d);
+  }
+  /* What independent runs would give (Welch, normal): a reference for the
+   * gain of common random numbers, not an interval of this comparison. */
   r->unpaired_lo = r->diff - Z95 * se_u;
   r->unpaired_hi = r->diff + Z95 * se_u;
 }
@@ -441,7 +470,8 @@ static const char *const feedback_defs[MS_NFEEDBACK][2] = {
 
 static const ms_column *find_col(const ms_column *cols, int nc, const char *name);
 
-static int feedback_rows(const ms_column *cols, int nc, const ms_path_summary *rows, int64_t n, ms_diff_row *out) {
+static int feedback_rows(uint64_t seed, const ms_column *cols, int nc, const ms_path_summary *rows, int64_t n,
+                         ms_diff_row *out) {
   int k = 0;
   for (int j = 0; j < MS_NFEEDBACK; j++) {
     const ms_column *with = find_col(cols, nc, feedback_defs[j][0]), *without = find_col(cols, nc, feedback_defs[j][1]);
@@ -449,14 +479,14 @@ static int feedback_rows(const ms_column *cols, int nc, const ms_path_summary *r
     ms_diff_row *r = &out[k++];
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", feedback_defs[j][0]);
-    paired_cols(without, with, -1, rows, rows, n, r);
+    paired_cols(seed, without, with, -1, rows, rows, n, r);
   }
   return k;
 }
 
-static void paired_one(const ms_column *c, double threshold, const ms_path_summary *base,
+static void paired_one(uint64_t seed, const ms_column *c, double threshold, const ms_path_summary *base,
                        const ms_path_summary *other, int64_t n, ms_diff_row *r) {
-  paired_cols(c, c, threshold, base, other, n, r);
+  paired_cols(seed, c, c, threshold, base, other, n, r);
 }
 
 static const ms_column *find_col(const ms_column *cols, int nc, const char *name) {
@@ -467,13 +497,13 @@ static const ms_column *find_col(const ms_column *cols, int nc, const char *name
 
 /* Row @p name of the paired differences of @p column (threshold as paired_one);
  * 0 when the run has no such column. */
-static int paired_named(const ms_column *cols, int nc, const char *column, double threshold, const char *name,
+static int paired_named(uint64_t seed, const ms_column *cols, int nc, const char *column, double threshold, const char *name,
                         const ms_path_summary *base, const ms_path_summary *other, int64_t n, ms_diff_row *r) {
   const ms_column *c = find_col(cols, nc, column);
   if (!c) return 0;
   memset(r, 0, sizeof *r);
   snprintf(r->name, sizeof r->name, "%s", name);
-  paired_one(c, threshold, base, other, n, r);
+  paired_one(seed, c, threshold, base, other, n, r);
   return 1;
 }
 
@@ -482,7 +512,7 @@ int ms_stats_paired(const ms_config *cfg, const ms_path_summary *base, const ms_
   ms_column cols[MS_MAX_COLUMNS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;
   for (size_t j = 0; j < sizeof paired_defs / sizeof paired_defs[0] && k < MS_MAX_DIFFS; j++)
-    k += paired_named(cols, nc, paired_defs[j].column, paired_defs[j].threshold, paired_defs[j].name, base, other,
+    k += paired_named(cfg->seed, cols, nc, paired_defs[j].column, paired_defs[j].threshold, paired_defs[j].name, base, other,
                       n, &out[k]);
   return k;
 }
@@ -496,18 +526,18 @@ int ms_stats_paired_all(const ms_config *cfg, const ms_path_summary *base, const
     ms_diff_row *r = &out[k++];
     memset(r, 0, sizeof *r);
     memcpy(r->name, cols[c].name, sizeof r->name);
-    paired_one(&cols[c], -1, base, other, n, r);
+    paired_one(cfg->seed, &cols[c], -1, base, other, n, r);
   }
   for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0] && k < max; j++)
-    k += paired_named(cols, nc, prob_defs[j].column, prob_defs[j].threshold, prob_defs[j].name, base, other, n,
+    k += paired_named(cfg->seed, cols, nc, prob_defs[j].column, prob_defs[j].threshold, prob_defs[j].name, base, other, n,
                       &out[k]);
   return k;
 }
 
 /* ---- statistics by name ---- */
 
-static const char *const stat_fields[] = {"mean", "sd", "min", "max", "q50", "q90", "q99", "q999", "es99", "n",
-                                          NULL};
+static const char *const stat_fields[] = {"mean", "sd", "min", "max", "q50", "q90", "q99", "q999", "q01", "q001",
+                                          "es99", "es01", "n", NULL};
 
 /* Split "a.b.c" at the last dot. */
 static int split_name(const char *name, char *row, size_t rowlen, const char **field) {
@@ -573,24 +603,16 @@ ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_p
   if (strcmp(field, "sd") == 0) { out->value = r->sd; return MS_OK; }
   if (strcmp(field, "min") == 0) { out->value = r->min; return MS_OK; }
   if (strcmp(field, "max") == 0) { out->value = r->max; return MS_OK; }
-  if (strcmp(field, "es99") == 0) { out->value = r->es99; return MS_OK; }
-  if (strcmp(field, "mean") == 0) {
-    out->value = r->mean;
-    out->has_interval = r->n > 1;
-    double se = r->n > 1 ? r->sd / sqrt((double)r->n) : NAN;
-    out->lo = r->mean - z * se;
-    out->hi = r->mean + z * se;
-    return MS_OK;
-  }
-  int j = -1;
-  for (int q = 0; q < MS_NQUANT; q++) {
-    static const char *const qn[MS_NQUANT] = {"q50", "q90", "q99", "q999"};
-    if (strcmp(field, qn[q]) == 0) j = q;
-  }
-  if (j < 0) return ms_error_set(err, MS_ERR_INTERNAL, "statistic %s: no such field", name);
-  out->value = r->q[j];
+  int j = -1, es = strcmp(field, "es99") == 0 ? 1 : strcmp(field, "es01") == 0 ? 2 : 0;
+  for (int q = 0; q < MS_NQUANT; q++)
+    if (strcmp(field, ms_stats_quantile_names[q]) == 0) j = q;
+  int mean = strcmp(field, "mean") == 0;
+  if (j < 0 && !es && !mean) return ms_error_set(err, MS_ERR_INTERNAL, "statistic %s: no such field", name);
+  out->value = mean ? r->mean : es == 1 ? r->es99 : es == 2 ? r->es01 : r->q[j];
   if (r->n == 0) return MS_OK;
-  /* The interval at another level needs the order statistics again. */
+  /* The interval at another level: the sorted values again, and for the
+   * bootstraps the same stream, so at 0.95 it is the one in /stats. */
+  double conf = confidence > 0 ? confidence : 0.95;
   ms_column cols[MS_MAX_COLUMNS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS);
   const ms_column *c = find_col(cols, nc, row);
@@ -602,8 +624,13 @@ ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_p
     if (isfinite(v)) x[k++] = v;
   }
   qsort(x, (size_t)k, sizeof *x, cmp_double);
-  quantile_interval(x, k, ms_stats_quantile_levels[j], z, &out->lo, &out->hi);
-  out->has_interval = 1;
+  ms_status s = MS_OK;
+  if (mean) s = ms_interval_mean(x, k, cfg->seed, ms_interval_key("mean", row), conf, &out->lo, &out->hi, err);
+  else if (es)
+    s = ms_interval_es(x, k, es == 1, cfg->seed, ms_interval_key(es == 1 ? "es99" : "es01", row), conf, &out->lo,
+                       &out->hi, err);
+  else quantile_interval(x, k, ms_stats_quantile_levels[j], z, &out->lo, &out->hi);
+  out->has_interval = s == MS_OK;
   free(x);
-  return MS_OK;
+  return s;
 }

@@ -4,6 +4,10 @@
  */
 #include <math.h>
 
+#include <stdlib.h>
+#include <string.h>
+
+#include "marginsim/interval.h"
 #include "marginsim/stats.h"
 #include "testutil.h"
 
@@ -141,12 +145,214 @@ static void test_stats__generations_match_brute_force(void **state) {
   ms_config_free(cfg);
 }
 
+/* Exact bootstrap-t distribution of a 4-value sample by enumerating its
+ * 4^4 equally likely resamples (independent of interval.c's sampler);
+ * returns the atom at the 1-based rank @p rank of MS_BOOT_B sorted draws,
+ * after checking the draws cannot miss it (the atom's cumulative
+ * probabilities stand at least 4 standard errors either side of the rank). */
+static double exact_t_atom(const double *x, int logscale, int rank) {
+  double m = (x[0] + x[1] + x[2] + x[3]) / 4, t[256];
+  for (int r = 0; r < 256; r++) {
+    double v[4], mb = 0, ss = 0;
+    for (int j = 0; j < 4; j++) mb += (v[j] = x[(r >> (2 * j)) & 3]);
+    mb /= 4;
+    for (int j = 0; j < 4; j++) ss += (v[j] - mb) * (v[j] - mb);
+    double seb = sqrt(ss / 3 / 4);
+    if (seb > 0) t[r] = logscale ? (log(mb) - log(m)) / (seb / mb) : (mb - m) / seb;
+    else t[r] = mb > m ? INFINITY : mb < m ? -INFINITY : 0;
+  }
+  double p = (double)rank / MS_BOOT_B, sd = sqrt(p * (1 - p) / MS_BOOT_B);
+  for (int r = 0; r < 256; r++) {
+    int below = 0, upto = 0;
+    for (int q = 0; q < 256; q++) { below += t[q] < t[r]; upto += t[q] <= t[r]; }
+    if (below / 256.0 < p && upto / 256.0 >= p) {
+      assert_true(p - below / 256.0 > 4 * sd && upto / 256.0 - p > 4 * sd);
+      return t[r];
+    }
+  }
+  fail_msg("no atom");
+  return NAN;
+}
+
+static void test_interval__mean_against_exact_bootstrap(void **state) {
+  (void)state;
+  ms_error err;
+  /* Zero-inflated, nonnegative: log scale. Every resample without the 5
+   * (31.6%) has mean 0 and t = -inf, so the upper end is +inf: one nonzero
+   * value among four cannot bound the mean from above. The lower end is
+   * m exp(-t se / m) at the exact atom of the 97.5% rank (three 5s). */
+  double x[4] = {0, 0, 0, 5}, lo, hi;
+  assert_int_equal(ms_interval_mean(x, 4, 7, ms_interval_key("mean", "t"), 0.95, &lo, &hi, &err), MS_OK);
+  double m = 1.25, se = sqrt((3 * 1.25 * 1.25 + 3.75 * 3.75) / 3 / 4);
+  double thi = exact_t_atom(x, 1, 1950);
+  assert_true(isinf(exact_t_atom(x, 1, 50)));
+  assert_true(fabs(lo - m * exp(-thi * se / m)) < 1e-12 * m);
+  assert_true(lo > 0 && isinf(hi) && hi > 0);
+  /* The same sample negated (differences can be negative): plain scale. */
+  double y[4] = {-5, 0, 0, 0};
+  assert_int_equal(ms_interval_mean(y, 4, 7, ms_interval_key("mean", "t"), 0.95, &lo, &hi, &err), MS_OK);
+  double tlo = exact_t_atom(y, 0, 50);
+  assert_true(isinf(exact_t_atom(y, 0, 1950)));
+  assert_true(fabs(hi - (-m - tlo * se)) < 1e-12 * m);
+  assert_true(isinf(lo) && lo < 0);
+}
+
+static void test_interval__nonnegative_by_construction(void **state) {
+  (void)state;
+  ms_error err;
+  /* 97 zeros and three losses, one huge: the normal interval's lower end
+   * is negative, the bootstrap-t's is positive (no truncation: it is m
+   * times an exponential). */
+  double x[100] = {0};
+  x[97] = 3;
+  x[98] = 5;
+  x[99] = 1e6;
+  double m = 0, ss = 0;
+  for (int i = 0; i < 100; i++) m += x[i];
+  m /= 100;
+  for (int i = 0; i < 100; i++) ss += (x[i] - m) * (x[i] - m);
+  assert_true(m - 1.959963984540054 * sqrt(ss / 99 / 100) < 0);
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    double lo, hi;
+    assert_int_equal(ms_interval_mean(x, 100, seed, ms_interval_key("mean", "bad_debt"), 0.95, &lo, &hi, &err),
+                     MS_OK);
+    assert_true(lo > 0 && lo < m && hi > m);
+    /* the same stream at another level: nested */
+    double lo9, hi9;
+    assert_int_equal(ms_interval_mean(x, 100, seed, ms_interval_key("mean", "bad_debt"), 0.9, &lo9, &hi9, &err),
+                     MS_OK);
+    assert_true(lo <= lo9 && hi9 <= hi);
+  }
+  /* all equal: the point; none: NaN */
+  double c[3] = {2, 2, 2}, lo, hi;
+  assert_int_equal(ms_interval_mean(c, 3, 1, 1, 0.95, &lo, &hi, &err), MS_OK);
+  assert_true(lo == 2 && hi == 2);
+  assert_int_equal(ms_interval_mean(c, 0, 1, 1, 0.95, &lo, &hi, &err), MS_OK);
+  assert_true(isnan(lo) && isnan(hi));
+  /* the stream key depends on the statistic only */
+  assert_true(ms_interval_key("mean", "bad_debt") != ms_interval_key("mean", "bad_debt_no_impact"));
+  assert_true(ms_interval_key("mean", "bad_debt") != ms_interval_key("es99", "bad_debt"));
+}
+
+static void test_interval__expected_shortfall(void **state) {
+  (void)state;
+  ms_error err;
+  /* n = 4: ES99 is the largest value. The resample's largest is <= 1 with
+   * probability 1/256, <= 2 with 16/256, <= 3 with 81/256: the 2.5% and
+   * 97.5% points of its distribution are 2 and 4 (the draws cannot miss
+   * them: 4 standard errors away); ES01 (the smallest) mirrors: [1, 3]. */
+  double x[4] = {1, 2, 3, 4}, lo, hi;
+  assert_true(ms_interval_es_value(x, 4, 1) == 4 && ms_interval_es_value(x, 4, 0) == 1);
+  assert_int_equal(ms_interval_es(x, 4, 1, 3, ms_interval_key("es99", "t"), 0.95, &lo, &hi, &err), MS_OK);
+  assert_true(lo == 2 && hi == 4);
+  assert_int_equal(ms_interval_es(x, 4, 0, 3, ms_interval_key("es01", "t"), 0.95, &lo, &hi, &err), MS_OK);
+  assert_true(lo == 1 && hi == 3);
+  /* n = 200 of 1..200: ES99 = mean of the 2 largest, ES01 of the 2 smallest;
+   * q01 and q001 by numpy's linear rule: h = 199 q. */
+  double y[200];
+  for (int i = 0; i < 200; i++) y[i] = i + 1;
+  assert_true(ms_interval_es_value(y, 200, 1) == 199.5 && ms_interval_es_value(y, 200, 0) == 1.5);
+  assert_true(fabs(ms_stats_quantile_sorted(y, 200, 0.01) - 2.99) < 1e-12);
+  assert_true(fabs(ms_stats_quantile_sorted(y, 200, 0.001) - 1.199) < 1e-12);
+  /* n = 5000: the resampled ES99 (mean of the 50 largest of 5000 draws)
+   * from the top-M shortcut against a full resampling written here (400
+   * resamples, its own generator): their 2.5%-97.5% ranges agree to a few
+   * Monte Carlo standard errors. */
+  int n = 5000;
+  double *z = malloc((size_t)n * sizeof *z), *full = malloc(400 * sizeof *full);
+  int *cnt = malloc((size_t)n * sizeof *cnt);
+  assert_true(z && full && cnt);
+  for (int i = 0; i < n; i++) z[i] = exp(3.0 * (double)i / n); /* sorted, skewed */
+  assert_int_equal(ms_interval_es(z, n, 1, 5, ms_interval_key("es99", "z"), 0.95, &lo, &hi, &err), MS_OK);
+  uint64_t st = 12345;
+  for (int b = 0; b < 400; b++) {
+    memset(cnt, 0, (size_t)n * sizeof *cnt);
+    for (int j = 0; j < n; j++) {
+      st = st * 6364136223846793005ull + 1442695040888963407ull;
+      cnt[(st >> 33) % (uint64_t)n]++;
+    }
+    double s = 0;
+    int need = 50;
+    for (int i = n - 1; i >= 0 && need > 0; i--) {
+      int take = cnt[i] < need ? cnt[i] : need;
+      s += take * z[i];
+      need -= take;
+    }
+    full[b] = s / 50;
+  }
+  double mean = 0, ss = 0;
+  for (int b = 0; b < 400; b++) mean += full[b] / 400;
+  for (int b = 0; b < 400; b++) ss += (full[b] - mean) * (full[b] - mean) / 399;
+  double sd = sqrt(ss);
+  /* the ends are about mean -/+ 1.96 sd; allow 0.35 sd (MC error of the ends at B = 400 and 1999) */
+  assert_true(fabs(lo - (mean - 1.96 * sd)) < 0.35 * sd);
+  assert_true(fabs(hi - (mean + 1.96 * sd)) < 0.35 * sd);
+  free(z);
+  free(full);
+  free(cnt);
+}
+
+static const char *tiny =
+    "name: t\nseed: 5\npaths: 10\nhorizon: 1h\nstep: 1s\nmarket:\n  regimes:\n    - {name: calm, vol: 0.5}\n"
+    "book: {accounts: 10}\n";
+
+static void test_stats__new_fields_by_name(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg = load_yaml(tiny, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  int n = 300;
+  ms_path_summary *rows = calloc((size_t)n, sizeof *rows);
+  assert_non_null(rows);
+  for (int i = 0; i < n; i++) {
+    rows[i].path = (uint64_t)i;
+    rows[i].insurance_min = 1000.0 * (i + 1);        /* 1000 ... 300000 */
+    rows[i].bad_debt = i % 10 == 0 ? 50.0 * i : 0.0;  /* zero-inflated */
+  }
+  ms_stats *st = calloc(1, sizeof *st);
+  assert_int_equal(ms_stats_compute(st, cfg, rows, n, &err), MS_OK);
+  const ms_stat_row *r = ms_stats_find(st, "insurance_min");
+  assert_non_null(r);
+  assert_true(r->risky_low == 1 && ms_stats_find(st, "bad_debt")->risky_low == 0);
+  /* q01: h = 299 x 0.01 = 2.99 -> 3000 + 0.99 x 1000; q001: h = 0.299 -> 1299; es01 = mean of 1000, 2000, 3000 */
+  assert_true(fabs(r->q[4] - 3990) < 1e-9 && fabs(r->q[5] - 1299) < 1e-9);
+  assert_true(fabs(r->es01 - 2000) < 1e-9 && fabs(r->es99 - 299000) < 1e-9);
+  assert_true(r->es01_lo >= 1000 && r->es01_lo <= r->es01 && r->es01_hi >= r->es01);
+  /* by name, at 95%: the values and intervals of /stats */
+  const char *names[] = {"insurance_min.q01", "insurance_min.q001", "insurance_min.es01", "bad_debt.mean",
+                         "bad_debt.es99"};
+  double want[][3] = {{r->q[4], r->q_lo[4], r->q_hi[4]},
+                      {r->q[5], r->q_lo[5], r->q_hi[5]},
+                      {r->es01, r->es01_lo, r->es01_hi},
+                      {ms_stats_find(st, "bad_debt")->mean, ms_stats_find(st, "bad_debt")->mean_lo,
+                       ms_stats_find(st, "bad_debt")->mean_hi},
+                      {ms_stats_find(st, "bad_debt")->es99, ms_stats_find(st, "bad_debt")->es99_lo,
+                       ms_stats_find(st, "bad_debt")->es99_hi}};
+  char msg[3072];
+  for (int i = 0; i < 5; i++) {
+    ms_stat_value v;
+    assert_int_equal(ms_stats_known(cfg, names[i], msg, sizeof msg), 0);
+    assert_int_equal(ms_stats_value_of(st, cfg, rows, n, names[i], 0, &v, &err), MS_OK);
+    assert_true(v.has_interval && v.value == want[i][0] && v.lo == want[i][1] && v.hi == want[i][2]);
+  }
+  assert_true(ms_stats_find(st, "bad_debt")->mean_lo > 0);
+  assert_int_equal(ms_stats_known(cfg, "insurance_min.q05", msg, sizeof msg), -1);
+  assert_contains(msg, "q01, q001");
+  free(st);
+  free(rows);
+  ms_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stats__wilson_and_quantiles),
       cmocka_unit_test(test_stats__cascades_and_generations),
       cmocka_unit_test(test_stats__amplification_against_the_twin),
       cmocka_unit_test(test_stats__generations_match_brute_force),
+      cmocka_unit_test(test_interval__mean_against_exact_bootstrap),
+      cmocka_unit_test(test_interval__nonnegative_by_construction),
+      cmocka_unit_test(test_interval__expected_shortfall),
+      cmocka_unit_test(test_stats__new_fields_by_name),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

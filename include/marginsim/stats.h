@@ -3,11 +3,14 @@
  *
  * Aggregates are computed after all paths ran, in path order, so they do not
  * depend on the thread count. For every column: the number of finite values,
- * mean with a normal 95% interval, sd, min, max, the quantiles 0.5, 0.9,
- * 0.99, 0.999 (numpy's default linear interpolation) with distribution-free
- * 95% intervals from binomial order statistics, and the expected shortfall
- * at 99% (mean of the largest 1% of values). Probabilities carry Wilson 95%
- * intervals.
+ * mean with a bootstrap-t 95% interval (interval.h), sd, min, max, the
+ * quantiles 0.5, 0.9, 0.99, 0.999, 0.01, 0.001 (numpy's default linear
+ * interpolation) with distribution-free 95% intervals from binomial order
+ * statistics, and the expected shortfalls es99 (mean of the largest 1% of
+ * values) and es01 (of the smallest 1%) with percentile-bootstrap 95%
+ * intervals. Each column declares its risky side: the tail a risk reader
+ * looks at (high for losses, low for prices and the insurance fund).
+ * Probabilities carry Wilson 95% intervals.
  */
 #ifndef MARGINSIM_STATS_H
 #define MARGINSIM_STATS_H
@@ -21,7 +24,7 @@
 
 #define MS_COL_NAME_MAX 64
 #define MS_MAX_COLUMNS 96
-#define MS_NQUANT 4
+#define MS_NQUANT 6  /* q50, q90, q99, q999, q01, q001 (appended: indices 0-3 unchanged) */
 
 typedef enum { MS_COL_F64, MS_COL_I64, MS_COL_U64 } ms_col_type;
 
@@ -31,6 +34,7 @@ typedef struct ms_column {
   size_t offset;          /* into ms_path_summary */
   const char *unit;
   const char *doc;
+  int risky_low;          /* 1: the risky tail is the low one (prices, the insurance fund) */
 } ms_column;
 
 typedef struct ms_stat_row {
@@ -38,7 +42,9 @@ typedef struct ms_stat_row {
   int64_t n;              /* finite values */
   double mean, mean_lo, mean_hi, sd, min, max;
   double q[MS_NQUANT], q_lo[MS_NQUANT], q_hi[MS_NQUANT];
-  double es99;            /* mean of the largest ceil(1% of n) values */
+  double es99, es99_lo, es99_hi; /* mean of the largest ceil(1% of n) values, bootstrap interval */
+  double es01, es01_lo, es01_hi; /* mean of the smallest ceil(1% of n) values, bootstrap interval */
+  int risky_low;                 /* the column's risky side (ms_column) */
 } ms_stat_row;
 
 typedef struct ms_prob_row {
@@ -54,7 +60,7 @@ typedef struct ms_diff_row {
   int64_t n;                   /* paths with both values finite */
   int probability;             /* 1: the per-path values are 0/1 indicators */
   double baseline, other;      /* means */
-  double diff, lo, hi;         /* mean of per-path differences and its normal 95% interval */
+  double diff, lo, hi;         /* mean of per-path differences and its bootstrap-t 95% interval */
   double unpaired_lo, unpaired_hi; /* the interval had the two been independent runs (Welch) */
 } ms_diff_row;
 
@@ -114,7 +120,7 @@ void ms_stats_set_amplification(ms_path_summary *row, int same);
 /**
  * Paired differences of the main statistics between @p other and @p base
  * (n paths each, same path order): for each path the difference, then its
- * mean with mean +/- 1.96 sd / sqrt(n). Common random numbers make these
+ * mean with a bootstrap-t 95% interval (interval.h; stream key "diff", name). Common random numbers make these
  * intervals much narrower than the difference of two independent means.
  */
 int ms_stats_paired(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other, int64_t n,
@@ -132,14 +138,14 @@ int ms_stats_paired_all(const ms_config *cfg, const ms_path_summary *base, const
 /** A /stats entry by name, with its interval where it has one. */
 typedef struct ms_stat_value {
   double value;
-  int has_interval;        /* means, probabilities and quantiles */
+  int has_interval;        /* means, probabilities, quantiles and expected shortfalls */
   double lo, hi;           /* the interval at the confidence asked for; NaN without one */
   int64_t n;               /* values it was computed from */
 } ms_stat_value;
 
 /**
  * Check that @p name is a statistic of a run of @p cfg: "COLUMN.FIELD" with
- * FIELD one of mean, sd, min, max, q50, q90, q99, q999, es99, n, or
+ * FIELD one of mean, sd, min, max, q50, q90, q99, q999, q01, q001, es99, es01, n, or
  * "EVENT.probability". Returns 0, or -1 with a message naming the known
  * ones in @p msg.
  */
@@ -148,8 +154,10 @@ int ms_stats_known(const ms_config *cfg, const char *name, char *msg, size_t len
 /**
  * The value of statistic @p name over @p n summary rows, and its interval
  * at @p confidence (0: the 95% intervals of /stats), recomputed from the
- * rows: normal for means, Wilson for probabilities, distribution-free order
- * statistics for quantiles.
+ * rows by the methods of /stats (the same bootstrap resamples, so at 0.95
+ * it equals /stats): bootstrap-t for means, Wilson for probabilities,
+ * distribution-free order statistics for quantiles, percentile bootstrap
+ * for expected shortfalls.
  */
 ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_path_summary *rows, int64_t n,
                             const char *name, double confidence, ms_stat_value *out, ms_error *err);
@@ -176,8 +184,9 @@ typedef struct ms_compare_report {
   int64_t replayed;                      /* cell-paths that replayed a recorded exogenous path */
 } ms_compare_report;
 
-/** The probability levels of the quantile columns. */
+/** The probability levels of the quantile columns, and their names (q50 ... q001). */
 extern const double ms_stats_quantile_levels[MS_NQUANT];
+extern const char *const ms_stats_quantile_names[MS_NQUANT];
 
 /** Fill @p cols with the summary columns for @p cfg; returns their number. */
 int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max);

@@ -136,7 +136,10 @@ class SweepTest(DirTest):
                 self.assertEqual(row["n"], n)
                 self.assertAlmostEqual(row["diff"], x.mean(), delta=1e-9 * max(1, abs(x.mean())))
                 half = Z95 * x.std(ddof=1) / math.sqrt(n)
-                self.assertAlmostEqual(row["hi"] - row["diff"], half, delta=1e-9 * max(1, half))
+                # the bootstrap-t interval of the per-path differences: around their mean, and of
+                # the normal interval's size up to the skewness correction (n = 120)
+                self.assertTrue(row["lo"] < row["diff"] < row["hi"], col)
+                self.assertTrue(0.5 * half < (row["hi"] - row["lo"]) / 2 < 2 * half, (col, row, half))
                 uhalf = Z95 * math.sqrt(a[col].var(ddof=1) / n + b[col].var(ddof=1) / n)
                 self.assertAlmostEqual(row["unpaired_hi"] - row["diff"], uhalf, delta=1e-9 * max(1, uhalf))
                 # common random numbers: the paired interval is far narrower
@@ -338,10 +341,18 @@ assertions:
         self.assertTrue(0 < k < n, k)
         lo, hi = wilson(k, n, Z95)
         t = (k / n + hi) / 2
-        # a mean: the threshold between the estimate and its 90% upper bound
+        # a mean: the threshold between the estimate and its 90% upper bound, a bootstrap-t
+        # bound (deterministic for the seed) that a first check reports
         x = s["liquidated_notional"]
-        z90 = z_of(0.9)
-        mhi = x.mean() + z90 * x.std(ddof=1) / math.sqrt(n)
+        probe = self.write("b0p.yaml", SMALL + """\
+assertions:
+  - {assert: "liquidated_notional.mean < 1e300", confidence: 0.9}
+""")
+        p = run("check", probe, "-o", os.path.join(self.dir, "b0p.h5"), "-n", "200")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        with h5py.File(os.path.join(self.dir, "b0p.h5")) as f:
+            mhi = float(f["assertions"][0]["hi"])
+        self.assertTrue(x.mean() < mhi < x.mean() + 2 * z_of(0.9) * x.std(ddof=1) / math.sqrt(n), mhi)
         tm = (x.mean() + mhi) / 2
         scen = self.write("b1.yaml", SMALL + f"""\
 assertions:
@@ -358,7 +369,7 @@ assertions:
             a = f["assertions"][:]
         self.assertEqual(list(a["passed"]), [1, 0, 1, 0, 1])
         self.assertIn("FAIL (not yet conclusive)", p.stdout)
-        # the intervals are the textbook ones at the asked confidence
+        # Wilson at the asked confidence; the mean's bound is the probe's (deterministic)
         self.assertAlmostEqual(a["value"][1], k / n)
         self.assertAlmostEqual(a["lo"][1], lo, places=12)
         self.assertAlmostEqual(a["hi"][1], hi, places=12)
@@ -371,6 +382,37 @@ assertions:
 """)
         p = run("check", scen2, "-o", os.path.join(self.dir, "b2.h5"), "-n", "200")
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_low_tail_assertions(self):
+        # the risky tail of a low-risky column: q01, q001, es01 by name, with their intervals
+        scen = self.write("low.yaml", SMALL + """\
+assertions:
+  - insurance_min.q01 > 0
+  - {assert: "insurance_min.es01 > 0", confidence: 0.9}
+  - {assert: "insurance_min.q001 >= 0", confidence: 0.95}
+  - {assert: "bad_debt.es99 >= 0", confidence: 0.95}
+""")
+        res = os.path.join(self.dir, "low.h5")
+        p = run("check", scen, "-o", res, "-n", "100")
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        with h5py.File(res) as f:
+            a = f["assertions"][:]
+            st = {r["name"].decode(): r for r in f["stats/summary"][:]}
+        im = st["insurance_min"]
+        self.assertEqual(im["risky_side"].decode(), "low")
+        self.assertEqual(st["bad_debt"]["risky_side"].decode(), "high")
+        self.assertEqual(a["value"][0], im["q01"])
+        self.assertEqual(a["value"][1], im["es01"])
+        self.assertEqual(a["value"][2], im["q001"])
+        # at 95% the intervals are those of /stats
+        self.assertEqual((a["lo"][2], a["hi"][2]), (im["q001_lo"], im["q001_hi"]))
+        self.assertEqual((a["lo"][3], a["hi"][3]), (st["bad_debt"]["es99_lo"], st["bad_debt"]["es99_hi"]))
+        # by hand: q01 (numpy's rule), es01 = mean of the lowest ceil(n/100) values
+        with h5py.File(res) as f:
+            x = np.sort(f["paths/summary"]["insurance_min"][:])
+        self.assertAlmostEqual(im["q01"], float(np.quantile(x, 0.01)), delta=1e-9 * abs(x).max())
+        self.assertAlmostEqual(im["es01"], float(x[:1].mean()), delta=1e-9 * abs(x).max())
+        self.assertTrue(st["bad_debt"]["es99_lo"] >= 0 and st["bad_debt"]["mean_lo"] >= 0)
 
     def test_quantile_interval_at_a_confidence(self):
         scen = self.write("q.yaml", SMALL + """\
@@ -400,8 +442,8 @@ assertions:
              f"syntax.yaml:{ITEM_LINE}:5: assertions[0]: the value must be a number"),
             ("noop.yaml", SMALL + "assertions:\n  - insolvency.probability 0.01\n",
              "expected STATISTIC OP VALUE"),
-            ("es.yaml", SMALL + "assertions:\n  - {assert: 'bad_debt.es99 < 5', confidence: 0.9}\n",
-             "bad_debt.es99 has no interval"),
+            ("sd.yaml", SMALL + "assertions:\n  - {assert: 'bad_debt.sd < 5', confidence: 0.9}\n",
+             "bad_debt.sd has no interval"),
             ("conf.yaml", SMALL + "assertions:\n  - {assert: 'bad_debt.q99 < 5', confidence: 1.5}\n",
              "assertions[0].confidence: must be >= 0 and < 1 (got 1.5)"),
             ("key.yaml", SMALL + "assertions:\n  - {assert: 'bad_debt.q99 < 5', confidense: 0.9}\n",
