@@ -557,7 +557,9 @@ int ms_stats_known(const ms_config *cfg, const char *name, char *msg, size_t len
   int ok = 0;
   if (split_name(name, row, sizeof row, &field) == 0) {
     for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0]; j++)
-      if (strcmp(row, prob_defs[j].name) == 0 && strcmp(field, "probability") == 0) ok = 1;
+      if (strcmp(row, prob_defs[j].name) == 0 && strcmp(field, "probability") == 0 &&
+          find_col(cols, nc, prob_defs[j].column))
+        ok = 1;
     const ms_column *c = find_col(cols, nc, row);
     if (c && strcmp(row, "path") != 0)
       for (int i = 0; stat_fields[i]; i++)
@@ -565,6 +567,13 @@ int ms_stats_known(const ms_config *cfg, const char *name, char *msg, size_t len
   }
   if (ok) return 0;
   size_t k = 0;
+  if (!cfg->stats.counterfactual)
+    for (size_t i = 0; i < sizeof fixed_cols / sizeof fixed_cols[0]; i++)
+      if (fixed_cols[i].twin && strncmp(name, fixed_cols[i].name, strlen(fixed_cols[i].name)) == 0) {
+        snprintf(msg, len, "statistic '%s' needs the no-feedback twin: it is not computed with "
+                 "stats.counterfactual: false", name);
+        return -1;
+      }
   k += (size_t)snprintf(msg + k, len - k, "unknown statistic '%s'; known: COLUMN.FIELD with FIELD one of ", name);
   for (int i = 0; stat_fields[i] && k < len; i++)
     k += (size_t)snprintf(msg + k, len - k, "%s%s", i ? ", " : "", stat_fields[i]);
@@ -572,8 +581,11 @@ int ms_stats_known(const ms_config *cfg, const char *name, char *msg, size_t len
   for (int c = 1; c < nc && k < len; c++) /* column 0 is the path index */
     k += (size_t)snprintf(msg + k, len - k, "%s%s", c > 1 ? ", " : "", cols[c].name);
   if (k < len) k += (size_t)snprintf(msg + k, len - k, "; or EVENT.probability with EVENT one of ");
-  for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0] && k < len; j++)
-    k += (size_t)snprintf(msg + k, len - k, "%s%s", j ? ", " : "", prob_defs[j].name);
+  for (size_t j = 0, first = 1; j < sizeof prob_defs / sizeof prob_defs[0] && k < len; j++)
+    if (find_col(cols, nc, prob_defs[j].column)) {
+      k += (size_t)snprintf(msg + k, len - k, "%s%s", first ? "" : ", ", prob_defs[j].name);
+      first = 0;
+    }
   return -1;
 }
 

@@ -168,7 +168,11 @@ static ms_status parse_show(ms_sweep *sw, const ms_config *base, const char *sho
   } else if (base->sweep.nshow > 0) {
     for (int i = 0; i < base->sweep.nshow; i++) snprintf(sw->show[sw->nshow++], MS_STAT_NAME_MAX, "%s", base->sweep.show[i]);
   } else {
-    for (int i = 0; default_show[i]; i++) snprintf(sw->show[sw->nshow++], MS_STAT_NAME_MAX, "%s", default_show[i]);
+    /* the defaults this run has: amplification needs stats.counterfactual */
+    char msg[3072];
+    for (int i = 0; default_show[i]; i++)
+      if (ms_stats_known(base, default_show[i], msg, sizeof msg) == 0)
+        snprintf(sw->show[sw->nshow++], MS_STAT_NAME_MAX, "%s", default_show[i]);
   }
   for (int i = 0; i < sw->nshow; i++) {
     char msg[3072];

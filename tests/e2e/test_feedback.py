@@ -109,8 +109,15 @@ class FeedbackTest(DirTest):
         p = run("check", QUICK, "-n", "2", "-q", "-o", self.path("x.h5"), "--set", "stats.counterfactual=false",
                 "--set", "assertions[0]={assert: amplification.mean < 3}")
         self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("amplification", p.stderr)
+        self.assertIn("'amplification.mean' needs the no-feedback twin", p.stderr)
         self.assertFalse(os.path.exists(self.path("x.h5")))
+        # a sweep's default headline statistics leave amplification out then
+        sw = self.path("sw.h5")
+        self.run_ok("sweep", QUICK, "-n", "3", "-q", "-o", sw, "--grid", "market.impact.depth=1e7,5e7",
+                    "--set", "stats.counterfactual=false")
+        with h5py.File(sw, "r") as f:
+            self.assertNotIn("amplification", f.attrs["show"].decode() if isinstance(f.attrs["show"], bytes)
+                             else str(f.attrs["show"]))
 
     def test_compare_cells_each_get_their_twin(self):
         out = self.path("cmp.h5")
