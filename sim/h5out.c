@@ -404,7 +404,15 @@ ms_status ms_h5out_root_attr_i64(ms_h5out *h, const char *name, int64_t value, m
 
 /* Create group @p path (and its parents) unless it exists; returns it open. */
 static hid_t open_group(hid_t file, const char *path) {
-  if (H5Lexists(file, path, H5P_DEFAULT) > 0) return H5Gopen2(file, path, H5P_DEFAULT);
+  /* H5Lexists fails (rather than answering 0) when a parent is missing: a
+   * probe, not a failed write, so the error handler is off for it. */
+  H5E_auto2_t fn = NULL;
+  void *data = NULL;
+  H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  htri_t exists = H5Lexists(file, path, H5P_DEFAULT);
+  H5Eset_auto2(H5E_DEFAULT, fn, data);
+  if (exists > 0) return H5Gopen2(file, path, H5P_DEFAULT);
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
   hid_t g = H5Gcreate2(file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);

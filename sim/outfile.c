@@ -171,7 +171,7 @@ ms_status ms_outfile_open(ms_outfile *o, const char *path, ms_error *err) {
   }
   if (o->fd < 0) {
     int e = errno;
-    s = ms_error_set(err, MS_ERR_IO, "%s: cannot create a temporary file %s (%s)", path, o->tmp,
+    s = ms_error_set(err, MS_ERR_IO, "%s: cannot create the file (its temporary %s: %s)", path, o->tmp,
                      e == EEXIST ? "every name tried exists" : strerror(e));
     release(o);
     return s;
