@@ -88,15 +88,26 @@ class FilesTest(DirTest):
         return self.path(name)
 
     def start(self, args, **kw):
-        return subprocess.Popen([BIN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        proc = subprocess.Popen([BIN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 stdin=subprocess.DEVNULL, **kw)
 
-    def wait_for_temporary(self, folder, name, timeout=20):
-        """The temporary's name once the run is writing (None if it never appears)."""
+        def stop():
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+        self.addCleanup(stop)
+        return proc
+
+    def tearDown(self):
+        self.doCleanups()  # unmount before the folder goes
+        super().tearDown()
+
+    def wait_for_temporary(self, folder, name, timeout=20, seen=()):
+        """The name of a temporary (not in `seen`) once the run is writing (None if it never appears)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
-            for n in os.listdir(folder):
-                if n.startswith("." + name + ".ms-tmp-") or n.startswith(name + ".tmp."):
+            for n in os.listdir(folder) if os.path.isdir(folder) else []:
+                if (n.startswith("." + name + ".ms-tmp-") or n.startswith(name + ".tmp.")) and n not in seen:
                     return n
             time.sleep(0.01)
         return None
@@ -210,7 +221,7 @@ class FilesTest(DirTest):
         names = []
         for _ in range(2):
             proc = self.start(["run", self.long, "-q", "-o", self.path("long.h5")], preexec_fn=lambda: os.umask(0o027))
-            name = self.wait_for_temporary(self.dir, "long.h5")
+            name = self.wait_for_temporary(self.dir, "long.h5", seen=names)
             proc.kill()
             proc.communicate(timeout=30)
             self.assertIsNotNone(name, "the run never started writing")
@@ -308,13 +319,16 @@ class FilesTest(DirTest):
 
     def fill(self, folder):
         """Fill the file system of `folder` to 100%."""
-        with open(os.path.join(folder, "filler"), "wb") as f:
-            try:
+        fd = os.open(os.path.join(folder, "filler"), os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            for size in (65536, 4096, 512, 1):
                 while True:
-                    f.write(b"\0" * 4096)
-                    f.flush()
-            except OSError:
-                pass
+                    try:
+                        os.write(fd, b"\0" * size)
+                    except OSError:
+                        break
+        finally:
+            os.close(fd)
 
     def test_full_disk_is_exit_3_with_the_path_and_the_reason(self):
         # issue 14.5: HDF5 failed mid-write and the process then segfaulted in HDF5's exit handler (exit 139);
