@@ -206,8 +206,8 @@ class FilesTest(DirTest):
         p = subprocess.run(["sh", "-c", script, "sh", victim, out, BIN, self.scen], capture_output=True, text=True,
                            stdin=subprocess.DEVNULL)
         self.assertEqual(p.returncode, 0, p.stderr)
-        with open(victim) as f:
-            self.assertEqual(f.read(), "precious", "the run wrote through a planted link")
+        with open(victim, "rb") as f:
+            self.assertEqual(f.read(), b"precious", "the run wrote through a planted link")
         self.assertEqual(os.listdir(self.path("elsewhere")), ["victim"])
         with h5py.File(out, "r") as f:
             self.assertEqual(f["paths/summary"].shape, (6,))
