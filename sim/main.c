@@ -30,8 +30,9 @@
 #define EXIT_BADINPUT 2
 #define MAX_SETS 256
 
-/* The one piece of process-wide state: which signal asked us to stop. A
- * signal handler can reach nothing else. */
+/* Process-wide state, for signal handlers, which can reach nothing else:
+ * which signal asked us to stop, and (g_made, below) the folders made for
+ * the outputs. */
 static volatile sig_atomic_t g_signal;
 
 static void on_signal(int sig) { g_signal = sig; }
