@@ -298,6 +298,10 @@ class FilesTest(DirTest):
             p = run("run", self.scen, "-q", "--set", f"name={name}", cwd=work)
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertTrue(os.path.isfile(os.path.join(work, "results", want)), (name, os.listdir(work)))
+        p = run("sweep", self.scen, "-q", "--set", "name=../../escaped", "--grid", "margin.maintenance=0.03,0.05",
+                cwd=work)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.isfile(os.path.join(work, "results", "_._.._escaped-sweep.h5")))
         self.assertEqual(sorted(os.listdir(work)), ["results"])
         self.assertEqual(self.listing(), ["a", "long.yaml", "small.yaml"])
         self.assertEqual(os.listdir(self.path("a")), ["b"])
