@@ -9,7 +9,12 @@ figures to DIR (default: next to the result file, <stem>_report/) and
 DIR/report.html, a self-contained page (every figure embedded as a data URI,
 and linked to its PNG file) with the provenance, the headline statistics
 with their intervals, the assertions and the figures with captions. The last
-line printed is `report: DIR/report.html`.
+line printed is `report: DIR/report.html`. Exit codes: 0 done; 2 bad input
+(no such file, not an HDF5 file, a bad -o); 3 a file that cannot be written
+(a full disk: the message names the file and the reason). Every file is
+written to a temporary ".<name>.ms-tmp-XXXXXXXX" beside it and renamed, so a
+failure leaves the previous file or none; a folder the report created is
+removed again when it fails.
 
 Figures of a run (a file's root, each model of a compare file, the baseline
 cell of a sweep), each drawn when the group has what it needs:
@@ -35,7 +40,9 @@ import datetime as dt
 import html
 import math
 import os
+import shutil
 import sys
+import tempfile
 import urllib.parse
 
 import h5py
@@ -252,6 +259,66 @@ def sweep_report(f, sw):
 
 
 # ---------------------------------------------------------------------------
+# Writing files: each through a temporary beside it, renamed over it, so a
+# full disk or a kill leaves the previous file (or none), never half of one.
+
+class WriteError(Exception):
+    """An output file could not be written: its path and the reason (exit 3)."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+_MADE = []  # the topmost folder this report created, removed again if it fails
+
+
+def _makedirs_tracked(path):
+    """os.makedirs, remembering the topmost folder it creates."""
+    top, p = None, os.path.abspath(path)
+    while not os.path.exists(p):
+        top, p = p, os.path.dirname(p)
+    os.makedirs(path, exist_ok=True)
+    if top and not _MADE:
+        _MADE.append(top)
+
+
+def _umask():
+    old = os.umask(0)
+    os.umask(old)
+    return old
+
+
+def write_atomic(path, write, mode="wb"):
+    """Call write(fh) on a temporary ".<name>.ms-tmp-XXXXXXXX" beside `path` (created exclusively, as marginsim
+    names its own), sync it and rename it over `path`. On failure the temporary goes and WriteError says why."""
+    d, base = os.path.split(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + base[:200] + ".ms-tmp-", dir=d or ".")
+    except OSError as e:
+        raise WriteError(path, f"cannot create a temporary file ({e.strerror})") from e
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # like any new file, not mkstemp's 0600
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise WriteError(path, e.strerror or str(e)) from e
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# ---------------------------------------------------------------------------
 # Figures
 
 class Figures:
@@ -270,9 +337,14 @@ class Figures:
     def save(self, fig, rel, section, title, caption):
         import matplotlib.pyplot as plt
         path = os.path.join(self.out, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fig.savefig(path, dpi=DPI)
-        plt.close(fig)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        except OSError as e:
+            raise WriteError(os.path.dirname(path), f"cannot create the folder ({e.strerror})") from e
+        try:
+            write_atomic(path, lambda fh: fig.savefig(fh, dpi=DPI, format="png"))
+        finally:
+            plt.close(fig)
         self.section(section)
         self.items.append(dict(rel=rel, path=path, title=title, caption=caption, section=section))
 
@@ -1329,8 +1401,7 @@ def write_html(path, f, result, kind, headline_html, figs, details):
     parts.append("<h2>Details</h2>")
     parts.extend(details)
     parts.append("</body></html>")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(parts))
+    write_atomic(path, lambda fh: fh.write("\n".join(parts)), mode="w")
 
 
 # ---------------------------------------------------------------------------
@@ -1361,7 +1432,7 @@ def main():
                 why = "is a file, not a folder"
             else:
                 try:
-                    os.makedirs(out, exist_ok=True)
+                    _makedirs_tracked(out)
                 except OSError as e:
                     why = f"cannot create the folder ({e.strerror})"
                 if why is None and not os.access(out, os.W_OK | os.X_OK):
@@ -1428,5 +1499,21 @@ def main():
     return 0
 
 
+def guarded_main():
+    """main(), with a file that cannot be written (a full disk) an exit 3 naming it and the reason; a folder
+    the report created is removed again (figures already written are replaced one by one, atomically)."""
+    try:
+        return main()
+    except (WriteError, OSError) as e:
+        if isinstance(e, WriteError):
+            msg = f"{e.path}: cannot write ({e.reason})"
+        else:
+            msg = f"{e.filename or 'I/O error'}: {e.strerror or e}"
+        print(f"\nreport.py: {msg}", file=sys.stderr)
+        for d in _MADE:
+            shutil.rmtree(d, ignore_errors=True)
+        return 3
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded_main())

@@ -6,6 +6,7 @@
  * output.compression > 0, shuffled and deflated.
  */
 #include "marginsim/h5out.h"
+#include "marginsim/outfile.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -36,7 +37,11 @@ typedef struct h5run {
 
 struct ms_h5out {
   hid_t file;
-  char *final_path, *tmp_path;
+  char *final_path;         /* as given, for messages */
+  ms_outfile out;           /* the temporary being written and the file it replaces */
+  int failed;               /* an HDF5 call failed: never commit, never close the file again */
+  int file_broken;          /* H5Fclose failed: the id must not be touched again */
+  char reason[200];         /* the first failure's cause, e.g. "No space left on device" */
   const ms_config *cfg;     /* the root's configuration */
   h5run *runs;
   size_t nruns, capruns;
@@ -45,7 +50,40 @@ struct ms_h5out {
 };
 
 static ms_status h5fail(ms_h5out *h, ms_error *err, const char *what) {
-  return ms_error_set(err, MS_ERR_IO, "%s: HDF5 failed to %s", h->final_path, what);
+  h->failed = 1;
+  return ms_error_set(err, MS_ERR_IO, "%s: cannot write the result file: HDF5 failed to %s (%s)", h->final_path,
+                      what, h->reason[0] ? h->reason : "HDF5 error");
+}
+
+/* ---- the cause of an HDF5 failure ----
+ * HDF5 clears its error stack at every API call, so by the time a caller
+ * sees a failed write (and has closed its dataspaces) the cause is gone.
+ * The automatic error handler runs at the failing call itself: it keeps the
+ * first cause (the system error of a file driver, "errno = 28, ...", else
+ * the innermost description) in the writer. */
+
+static herr_t reason_walk(unsigned n, const H5E_error2_t *e, void *data) {
+  ms_h5out *h = data;
+  const char *at = e->desc ? strstr(e->desc, "errno = ") : NULL;
+  if (at) {
+    int code = atoi(at + 8);
+    if (code > 0) {
+      snprintf(h->reason, sizeof h->reason, "%s", strerror(code));
+      return 1; /* found: stop walking */
+    }
+  }
+  if (n == 0 && e->desc) snprintf(h->reason, sizeof h->reason, "HDF5: %s", e->desc);
+  return 0;
+}
+
+static herr_t on_h5_error(hid_t stack, void *data) {
+  ms_h5out *h = data;
+  if (!h->failed) {
+    h->failed = 1;
+    h->reason[0] = '\0';
+    H5Ewalk2(stack, H5E_WALK_UPWARD, reason_walk, h);
+  }
+  return 0;
 }
 
 static int attr_str(hid_t loc, const char *name, const char *value) {
@@ -271,15 +309,19 @@ static void run_init(h5run *r, const ms_config *cfg) {
   r->cas_type = r->cas_ds = r->liq_type = r->liq_ds = r->book_type = r->book_ds = H5I_INVALID_HID;
 }
 
+/* Closing a dataset writes its cached chunks: a failure here is a failed
+ * write (recorded in h->failed by the error handler). */
 static void close_run(ms_h5out *h, h5run *r) {
   hid_t ds[] = {r->ts_price, r->ts_regime, r->ts_mark, r->ts_oracle, r->ts_oi, r->ts_fund, r->ts_liq,
                 r->ts_ratio, r->fan_price, r->fan_mark, r->fan_regime, r->cas_ds, r->liq_ds, r->book_ds, r->summary_ds};
+  int bad = 0;
   for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
-    if (ds[i] >= 0) H5Dclose(ds[i]);
+    if (ds[i] >= 0) bad |= H5Dclose(ds[i]) < 0;
   hid_t ty[] = {r->cas_type, r->liq_type, r->book_type, r->summary_type};
   for (size_t i = 0; i < sizeof ty / sizeof ty[0]; i++)
-    if (ty[i] >= 0) H5Tclose(ty[i]);
-  if (r->base >= 0 && r->base != h->file) H5Gclose(r->base);
+    if (ty[i] >= 0) bad |= H5Tclose(ty[i]) < 0;
+  if (r->base >= 0 && r->base != h->file) bad |= H5Gclose(r->base) < 0;
+  if (bad) h->failed = 1;
   const ms_config *cfg = r->cfg;
   run_init(r, cfg);
 }
@@ -287,24 +329,45 @@ static void close_run(ms_h5out *h, h5run *r) {
 ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg, const ms_h5_meta *meta,
                           ms_error *err) {
   *out = NULL;
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* the library never prints */
+  /* HDF5's exit handler closes the files still open. After a failed close
+   * (a full disk) the file's state is half torn down and that handler
+   * crashed (exit 139): we close every file ourselves, so it is not needed.
+   * It can only be turned off before the library's first use (else a no-op). */
+  H5dont_atexit();
   ms_h5out *h = calloc(1, sizeof *h);
   if (!h) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   h->cfg = cfg;
   h->file = H5I_INVALID_HID;
-  size_t len = strlen(path);
-  h->final_path = malloc(len + 1);
-  h->tmp_path = malloc(len + 32);
-  if (!h->final_path || !h->tmp_path) { ms_h5out_abort(h); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
-  memcpy(h->final_path, path, len + 1);
-  snprintf(h->tmp_path, len + 32, "%s.tmp.%ld", path, (long)getpid());
+  h->out.fd = -1;
+  h->out.slot = -1;
+  h->final_path = strdup(path);
+  if (!h->final_path) { ms_h5out_abort(h); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
   mkdir_parents(path);
-  h->file = H5Fcreate(h->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  ms_status s = ms_outfile_open(&h->out, path, err);
+  if (s) { ms_h5out_abort(h); return s; }
+  H5Eset_auto2(H5E_DEFAULT, on_h5_error, h); /* the library never prints; the cause is kept */
+  /* STRONG: H5Fclose closes every object still open in the file, so no id
+   * keeps it open (and flushing) after we are done with it. */
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl >= 0 && H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0)
+    h->file = H5Fcreate(h->out.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (fapl >= 0) H5Pclose(fapl);
   if (h->file < 0) {
-    ms_error_set(err, MS_ERR_IO, "%s: cannot create the result file (%s)", path,
-                 errno ? strerror(errno) : "HDF5 error");
-    free(h->final_path); free(h->tmp_path); free(h);
-    return MS_ERR_IO;
+    s = ms_error_set(err, MS_ERR_IO, "%s: cannot create the result file (%s)", path,
+                     h->reason[0] ? h->reason : "HDF5 error");
+    ms_h5out_abort(h);
+    return s;
+  }
+  /* HDF5 opened the temporary by name: make sure it is the file we created
+   * exclusively (nothing was swapped in between). */
+  void *handle = NULL;
+  struct stat ours, theirs;
+  if (H5Fget_vfd_handle(h->file, H5P_DEFAULT, &handle) < 0 || !handle || fstat(h->out.fd, &ours) != 0 ||
+      fstat(*(int *)handle, &theirs) != 0 || ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino) {
+    s = ms_error_set(err, MS_ERR_IO, "%s: the temporary file %s was replaced while being opened; nothing written",
+                     path, h->out.tmp);
+    ms_h5out_abort(h);
+    return s;
   }
   char *yaml = ms_config_to_yaml(cfg);
   char created[40];
@@ -323,7 +386,7 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
                                   "(docs/reproducibility.md)");
   free(yaml);
   if (rc) {
-    ms_status s = h5fail(h, err, "write the root attributes");
+    s = h5fail(h, err, "write the root attributes");
     ms_h5out_abort(h);
     return s;
   }
@@ -341,7 +404,15 @@ ms_status ms_h5out_root_attr_i64(ms_h5out *h, const char *name, int64_t value, m
 
 /* Create group @p path (and its parents) unless it exists; returns it open. */
 static hid_t open_group(hid_t file, const char *path) {
-  if (H5Lexists(file, path, H5P_DEFAULT) > 0) return H5Gopen2(file, path, H5P_DEFAULT);
+  /* H5Lexists fails (rather than answering 0) when a parent is missing: a
+   * probe, not a failed write, so the error handler is off for it. */
+  H5E_auto2_t fn = NULL;
+  void *data = NULL;
+  H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  htri_t exists = H5Lexists(file, path, H5P_DEFAULT);
+  H5Eset_auto2(H5E_DEFAULT, fn, data);
+  if (exists > 0) return H5Gopen2(file, path, H5P_DEFAULT);
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
   hid_t g = H5Gcreate2(file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
@@ -1059,25 +1130,37 @@ static void close_all(ms_h5out *h) {
 }
 
 static void free_h(ms_h5out *h) {
+  H5E_auto2_t fn = NULL;
+  void *data = NULL;
+  if (H5Eget_auto2(H5E_DEFAULT, &fn, &data) >= 0 && data == h) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   free(h->pack);
   free(h->runs);
   free(h->final_path);
-  free(h->tmp_path);
   free(h);
 }
 
-ms_status ms_h5out_commit(ms_h5out *h, ms_error *err) {
+/* Closes every id of the file; nonzero when a close failed. After a failed
+ * H5Fclose the id is never used again (a second close crashed HDF5). */
+static int close_file(ms_h5out *h) {
   close_all(h);
-  herr_t rc = H5Fclose(h->file);
+  if (h->file >= 0 && !h->file_broken) {
+    if (H5Fclose(h->file) < 0) {
+      h->failed = 1;
+      h->file_broken = 1;
+    }
+  }
   h->file = H5I_INVALID_HID;
+  return h->failed;
+}
+
+ms_status ms_h5out_commit(ms_h5out *h, ms_error *err) {
   ms_status s = MS_OK;
-  if (rc < 0) {
-    s = ms_error_set(err, MS_ERR_IO, "%s: HDF5 failed to close the file", h->final_path);
-    unlink(h->tmp_path);
-  } else if (rename(h->tmp_path, h->final_path) != 0) {
-    s = ms_error_set(err, MS_ERR_IO, "%s: cannot rename %s into place (%s)", h->final_path,
-                     h->tmp_path, strerror(errno));
-    unlink(h->tmp_path);
+  if (close_file(h)) {
+    s = ms_error_set(err, MS_ERR_IO, "%s: cannot write the result file: HDF5 failed to write or close it (%s)",
+                     h->final_path, h->reason[0] ? h->reason : "HDF5 error");
+    ms_outfile_abort(&h->out);
+  } else {
+    s = ms_outfile_commit(&h->out, err);
   }
   free_h(h);
   return s;
@@ -1085,8 +1168,7 @@ ms_status ms_h5out_commit(ms_h5out *h, ms_error *err) {
 
 void ms_h5out_abort(ms_h5out *h) {
   if (!h) return;
-  close_all(h);
-  if (h->file >= 0) H5Fclose(h->file);
-  if (h->tmp_path) unlink(h->tmp_path);
+  close_file(h);
+  ms_outfile_abort(&h->out);
   free_h(h);
 }

@@ -2,6 +2,7 @@
  * junit — JUnit XML for `marginsim check --junit FILE` (see junit.h).
  */
 #include "marginsim/junit.h"
+#include "marginsim/outfile.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,10 +28,15 @@ static void xml_text(FILE *f, const char *s) {
 
 ms_status ms_junit_write(const char *path, const ms_config *cfg, const ms_assert_result *r, int n,
                          double seconds, ms_error *err) {
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (!f) return ms_error_set(err, MS_ERR_IO, "%s: cannot write the JUnit report (%s)", path, strerror(errno));
+  ms_outfile o;
+  ms_status s = ms_outfile_open(&o, path, err);
+  if (s) return s;
+  FILE *f = fdopen(o.fd, "w");
+  if (!f) {
+    s = ms_error_set(err, MS_ERR_IO, "%s: cannot write the JUnit report (%s)", path, strerror(errno));
+    ms_outfile_abort(&o);
+    return s;
+  }
   int failures = 0;
   for (int i = 0; i < n; i++) failures += !r[i].passed;
   char stamp[40];
@@ -80,12 +86,17 @@ ms_status ms_junit_write(const char *path, const ms_config *cfg, const ms_assert
     fprintf(f, "</system-out>\n    </testcase>\n");
   }
   fprintf(f, "  </testsuite>\n</testsuites>\n");
-  int bad = ferror(f);
-  bad |= fclose(f) != 0;
-  if (bad || rename(tmp, path) != 0) {
-    ms_status s = ms_error_set(err, MS_ERR_IO, "%s: cannot write the JUnit report (%s)", path, strerror(errno));
-    unlink(tmp);
+  /* Every failure to write (a full disk) shows at the latest in the flush,
+   * the sync or the close; the temporary then goes and the previous report stays. */
+  int bad = fflush(f) != 0 || ferror(f);
+  int e = bad ? errno : 0;
+  if (!bad && fsync(fileno(f)) != 0 && errno != EINVAL && errno != EROFS) bad = 1, e = errno;
+  o.fd = -1; /* fclose closes it */
+  if (fclose(f) != 0 && !bad) bad = 1, e = errno;
+  if (bad) {
+    s = ms_error_set(err, MS_ERR_IO, "%s: cannot write the JUnit report (%s)", path, e ? strerror(e) : "I/O error");
+    ms_outfile_abort(&o);
     return s;
   }
-  return MS_OK;
+  return ms_outfile_commit(&o, err);
 }

@@ -20,6 +20,7 @@
 #include "marginsim/assertion.h"
 #include "marginsim/engine.h"
 #include "marginsim/junit.h"
+#include "marginsim/outfile.h"
 #include "marginsim/error.h"
 #include "marginsim/run.h"
 #include "marginsim/scenario.h"
@@ -29,8 +30,9 @@
 #define EXIT_BADINPUT 2
 #define MAX_SETS 256
 
-/* The one piece of process-wide state: which signal asked us to stop. A
- * signal handler can reach nothing else. */
+/* Process-wide state, for signal handlers, which can reach nothing else:
+ * which signal asked us to stop, and (g_made, below) the folders made for
+ * the outputs. */
 static volatile sig_atomic_t g_signal;
 
 static void on_signal(int sig) { g_signal = sig; }
@@ -299,16 +301,59 @@ typedef struct {
 /* Removes the folders @p md created (innermost first; rmdir leaves a
  * folder that is not empty), best effort. */
 static void made_dirs_undo(made_dirs *md) {
-  for (int i = md->n - 1; i >= 0; i--) {
-    rmdir(md->dirs[i]);
-    free(md->dirs[i]);
+  while (md->n > 0) {
+    char *d = md->dirs[--md->n]; /* dropped from the list first: a fatal signal handler reads it */
+    rmdir(d);
+    free(d);
   }
-  md->n = 0;
 }
 
 static void made_dirs_keep(made_dirs *md) {
-  for (int i = 0; i < md->n; i++) free(md->dirs[i]);
-  md->n = 0;
+  while (md->n > 0) free(md->dirs[--md->n]);
+}
+
+/* ---- fatal signals ----
+ * SIGINT and SIGTERM stop a run cleanly (the run notices and removes its
+ * temporary). A signal that kills at once — an assertion's SIGABRT, a
+ * crash, a hang-up — would leave the temporary result file and the folders
+ * made for it: this handler removes them, then lets the signal kill the
+ * process as it would have. Only SIGKILL leaves a temporary (named
+ * ".<name>.ms-tmp-XXXXXXXX", docs/robustness-files.md). */
+static made_dirs g_made; /* the folders the current command created; read by the handler */
+
+static void on_fatal_signal(int sig) {
+  ms_outfile_remove_all_signal_safe();
+  for (int i = g_made.n - 1; i >= 0; i--) rmdir(g_made.dirs[i]);
+  raise(sig); /* SA_RESETHAND: the default action now, i.e. the death the signal meant */
+}
+
+static void catch_fatal_signals(void) {
+  static const int fatal[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGHUP, SIGQUIT, SIGPIPE, SIGXCPU,
+                              SIGALRM, SIGUSR1, SIGUSR2};
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_fatal_signal;
+  sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
+    struct sigaction old;
+    /* a signal ignored by whoever started us (nohup: SIGHUP) stays ignored */
+    if (sigaction(fatal[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    sigaction(fatal[i], &sa, NULL);
+  }
+  /* Past a file size limit (ulimit -f) a write fails with EFBIG, reported
+   * as an I/O error (exit 3), instead of SIGXFSZ killing the process. */
+  signal(SIGXFSZ, SIG_IGN);
+}
+
+/* Only a regular file (or nothing) may be replaced; a symbolic link is
+ * written through to the regular file it points to (ms_outfile_check). */
+static int check_kind(const char *opt, const char *path) {
+  ms_error err;
+  ms_error_clear(&err);
+  if (ms_outfile_check(opt, path, NULL, &err) == MS_OK) return 0;
+  fprintf(stderr, "marginsim: %s\n", err.msg);
+  return EXIT_BADINPUT;
 }
 
 /* Checks that @p path (given by option @p opt) can be a file we write:
@@ -317,7 +362,12 @@ static void made_dirs_keep(made_dirs *md) {
 static int prepare_output(const char *opt, const char *path, made_dirs *md) {
   size_t len = strlen(path);
   struct stat st;
-  if (len == 0 || path[len - 1] == '/' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+  if (len == 0) {
+    fprintf(stderr, "marginsim: %s '': the file name is empty; give the file to write (e.g. %s)\n", opt,
+            strcmp(opt, "--junit") == 0 ? "--junit results/check.xml" : "-o results/run.h5");
+    return EXIT_BADINPUT;
+  }
+  if (path[len - 1] == '/' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
     fprintf(stderr, "marginsim: %s %s: is a folder; give a file name (e.g. %s%sresult%s)\n", opt, path, path,
             len && path[len - 1] == '/' ? "" : "/", strcmp(opt, "--junit") == 0 ? ".xml" : ".h5");
     return EXIT_BADINPUT;
@@ -329,7 +379,7 @@ static int prepare_output(const char *opt, const char *path, made_dirs *md) {
   }
   memcpy(buf, path, len + 1);
   char *slash = strrchr(buf, '/');
-  if (!slash) return 0; /* the current folder */
+  if (!slash) return check_kind(opt, path); /* in the current folder */
   if (slash == buf) slash[1] = '\0'; /* "/x.h5": the root */
   else *slash = '\0';
   /* Create the missing folders, outermost first. */
@@ -342,7 +392,10 @@ static int prepare_output(const char *opt, const char *path, made_dirs *md) {
         fprintf(stderr, "marginsim: %s %s: cannot create the folder %s (%s)\n", opt, path, buf, strerror(errno));
         return EXIT_BADINPUT;
       }
-      if (md->n < MAX_MADE_DIRS) md->dirs[md->n++] = strdup(buf);
+      if (md->n < MAX_MADE_DIRS) {
+        md->dirs[md->n] = strdup(buf);
+        if (md->dirs[md->n]) md->n++;
+      }
     } else if (!S_ISDIR(st.st_mode)) {
       fprintf(stderr, "marginsim: %s %s: %s is a file, not a folder\n", opt, path, buf);
       return EXIT_BADINPUT;
@@ -354,7 +407,16 @@ static int prepare_output(const char *opt, const char *path, made_dirs *md) {
     fprintf(stderr, "marginsim: %s %s: cannot write in the folder %s (%s)\n", opt, path, buf, strerror(errno));
     return EXIT_BADINPUT;
   }
-  return 0;
+  return check_kind(opt, path);
+}
+
+/* The result file when -o is not given: results/<name><suffix>.h5, the
+ * scenario name made safe for a file name (a name is free text: "BTC/USD
+ * crash" or "../../x" must not reach outside results/). */
+static void default_output(char *buf, size_t n, const char *name, const char *suffix) {
+  char safe[128];
+  ms_outfile_safe_name(safe, sizeof safe, name);
+  snprintf(buf, n, "results/%s%s.h5", safe, suffix);
 }
 
 /* -o and --junit of one command, before it runs. */
@@ -671,11 +733,11 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
   if (!rc) print_warnings((const ms_config *const *)cfgs, n);
   char default_out[256];
   if (!rc && !o->output) {
-    snprintf(default_out, sizeof default_out, "results/%s-compare.h5", cfgs[0]->name);
+    default_output(default_out, sizeof default_out, cfgs[0]->name, "-compare");
     o->output = default_out;
   }
-  made_dirs md = {0};
-  if (!rc) rc = prepare_outputs(o->output, NULL, &md);
+  made_dirs *md = &g_made; /* one command per process */
+  if (!rc) rc = prepare_outputs(o->output, NULL, md);
   ms_compare_report *rep = rc ? NULL : calloc(1, sizeof *rep);
   if (!rc) {
     catch_signals();
@@ -696,8 +758,8 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
       print_compare(rep, key, cfgs[0]->paths, o->output);
     }
   }
-  if (rc) made_dirs_undo(&md);
-  else made_dirs_keep(&md);
+  if (rc) made_dirs_undo(md);
+  else made_dirs_keep(md);
   for (int i = 0; i < n; i++) ms_config_free(cfgs[i]);
   free(rep);
   free(vals);
@@ -720,11 +782,11 @@ static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config *
   }
   print_warnings((const ms_config *const *)&cfg, 1);
   if (!o->output) {
-    snprintf(o->default_out, sizeof o->default_out, "results/%s.h5", cfg->name);
+    default_output(o->default_out, sizeof o->default_out, cfg->name, "");
     o->output = o->default_out;
   }
-  made_dirs md = {0};
-  int prc = prepare_outputs(o->output, o->junit, &md);
+  made_dirs *md = &g_made; /* one command per process */
+  int prc = prepare_outputs(o->output, o->junit, md);
   if (prc) {
     ms_config_free(cfg);
     return prc;
@@ -747,12 +809,12 @@ static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config *
     rc = ms_status_exit_code(s);
   }
   if (rc) {
-    made_dirs_undo(&md);
+    made_dirs_undo(md);
     ms_config_free(cfg);
     free(rep);
     return rc;
   }
-  made_dirs_keep(&md);
+  /* the folders made stay listed: check's JUnit report is still to come */
   *cfg_out = cfg;
   *rep_out = rep;
   return 0;
@@ -783,6 +845,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv) {
   ms_run_report *rep;
   rc = execute_run(&o, full_argc, full_argv, &cfg, &rep);
   if (rc) return rc;
+  made_dirs_keep(&g_made);
   if (!o.quiet) {
     print_summary(cfg, rep, o.output);
     if (rep->nassert > 0) {
@@ -828,10 +891,12 @@ static int cmd_check(int argc, char **argv, int full_argc, char **full_argv) {
     if (s) {
       fprintf(stderr, "%s\n", err.msg);
       rc = ms_status_exit_code(s);
+      made_dirs_undo(&g_made); /* removes only folders left empty: the result file's stays */
     } else {
       printf("wrote %s\n", o.junit);
     }
   }
+  made_dirs_keep(&g_made);
   ms_config_free(cfg);
   free(rep);
   if (rc) return rc;
@@ -941,11 +1006,11 @@ static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
   print_warnings((const ms_config *const *)sw->cfgs, sw->ncells);
   char default_out[256];
   if (!o.output) {
-    snprintf(default_out, sizeof default_out, "results/%s-sweep.h5", sw->cfgs[0]->name);
+    default_output(default_out, sizeof default_out, sw->cfgs[0]->name, "-sweep");
     o.output = default_out;
   }
-  made_dirs md = {0};
-  if ((rc = prepare_outputs(o.output, NULL, &md))) {
+  made_dirs *md = &g_made; /* one command per process */
+  if ((rc = prepare_outputs(o.output, NULL, md))) {
     ms_sweep_free(sw);
     return rc;
   }
@@ -966,8 +1031,8 @@ static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
   } else if (!o.quiet) {
     print_sweep(sw, &rep, o.output);
   }
-  if (rc) made_dirs_undo(&md);
-  else made_dirs_keep(&md);
+  if (rc) made_dirs_undo(md);
+  else made_dirs_keep(md);
   ms_sweep_report_free(&rep);
   ms_sweep_free(sw);
   return rc;
@@ -989,6 +1054,7 @@ static int cmd_schema(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   gsl_set_error_handler_off(); /* GSL reports by status; we check every one */
+  catch_fatal_signals();
   if (argc < 2) { usage_main(stderr); return EXIT_BADINPUT; }
   const char *cmd = argv[1];
   if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {

@@ -1,10 +1,14 @@
 /*
  * h5out — the HDF5 result file, written atomically.
  *
- * Everything is written to "<file>.tmp.<pid>" beside the final name and
- * renamed only by ms_h5out_commit(); ms_h5out_abort() removes the temporary,
- * so a failed or interrupted run leaves no result file. All calls must come
- * from one thread (serial HDF5). The layout is documented in docs/output.md.
+ * Everything is written to a temporary ".<file>.ms-tmp-XXXXXXXX" beside the
+ * final name (marginsim/outfile.h: only a regular file or nothing may be at
+ * the path) and renamed only by ms_h5out_commit(); ms_h5out_abort() removes
+ * the temporary, so a failed or interrupted run leaves no result file and
+ * the previous one as it was. Every HDF5 status is checked; the first
+ * failure's cause (e.g. "No space left on device") is in the message. All
+ * calls must come from one thread (serial HDF5), one file open at a time.
+ * The layout is documented in docs/output.md.
  */
 #ifndef MARGINSIM_H5OUT_H
 #define MARGINSIM_H5OUT_H

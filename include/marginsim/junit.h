@@ -2,7 +2,7 @@
  * junit — a JUnit XML report of a check: one <testsuite> per scenario, one
  * <testcase> per assertion, a <failure> for each that does not hold. The
  * format CI viewers read (Jenkins, GitLab, GitHub test reporters); written
- * to a temporary name and renamed, like the result file.
+ * to a temporary and renamed, like the result file (marginsim/outfile.h).
  */
 #ifndef MARGINSIM_JUNIT_H
 #define MARGINSIM_JUNIT_H

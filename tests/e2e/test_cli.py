@@ -512,9 +512,9 @@ class CliTest(DirTest):
         p = subprocess.Popen([BIN, "run", scen, "-o", out, "-j", "2"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
         deadline = time.time() + 20
-        while time.time() < deadline and not any(n.startswith("long.h5.tmp") for n in os.listdir(self.dir)):
+        while time.time() < deadline and not any(n.startswith(".long.h5.ms-tmp-") for n in os.listdir(self.dir)):
             time.sleep(0.02)
-        self.assertTrue(any(n.startswith("long.h5.tmp") for n in os.listdir(self.dir)),
+        self.assertTrue(any(n.startswith(".long.h5.ms-tmp-") for n in os.listdir(self.dir)),
                         "the run never started writing")
         time.sleep(0.3)
         p.send_signal(sig)
