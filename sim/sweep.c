@@ -168,7 +168,10 @@ static ms_status parse_show(ms_sweep *sw, const ms_config *base, const char *sho
   } else if (base->sweep.nshow > 0) {
     for (int i = 0; i < base->sweep.nshow; i++) snprintf(sw->show[sw->nshow++], MS_STAT_NAME_MAX, "%s", base->sweep.show[i]);
   } else {
-    for (int i = 0; default_show[i]; i++) snprintf(sw->show[sw->nshow++], MS_STAT_NAME_MAX, "%s", default_show[i]);
+    /* amplification needs the no-feedback twin: without it the default leaves it out */
+    for (int i = 0; default_show[i]; i++)
+      if (base->stats.counterfactual || strncmp(default_show[i], "amplification.", 14) != 0)
+        snprintf(sw->show[sw->nshow++], MS_STAT_NAME_MAX, "%s", default_show[i]);
   }
   for (int i = 0; i < sw->nshow; i++) {
     char msg[3072];

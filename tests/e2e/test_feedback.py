@@ -112,6 +112,17 @@ class FeedbackTest(DirTest):
         self.assertIn("amplification", p.stderr)
         self.assertFalse(os.path.exists(self.path("x.h5")))
 
+    def test_sweep_without_the_twin_runs_with_the_default_headline(self):
+        # the default headline statistics include amplification.mean, which
+        # needs the twin: without it a sweep must still run, leaving it out
+        out = self.path("sw.h5")
+        p = self.run_ok("sweep", QUICK, "-n", "3", "-o", out, "--set", "book.accounts=500",
+                        "--set", "stats.counterfactual=false", "--grid", "margin.maintenance=0.02,0.03")
+        self.assertNotIn("amplification", p.stdout)
+        with h5py.File(out, "r") as f:
+            self.assertNotIn("amplification", f.attrs["show"])
+            self.assertIn("bad_debt.mean", f.attrs["show"])
+
     def test_compare_cells_each_get_their_twin(self):
         out = self.path("cmp.h5")
         self.run_ok("run", QUICK, "-n", "8", "-q", "-o", out, "--compare", "market.impact.depth=2e7,5e7")
