@@ -318,6 +318,8 @@ assertions:
         out = os.path.join(self.dir, "res", "fail.h5")
         for junit, sets, msg in ((self.path("taken.xml"), [], "--junit"),
                                  (out, [], "the same file as -o"),
+                                 # the same file spelled differently must not overwrite the result
+                                 (os.path.join(self.dir, "res", ".", "fail.h5"), [], "the same file as -o"),
                                  (os.path.join(self.dir, "rep", "x.xml"), ["--set", "book.leverage=30"],
                                   "start below initial margin")):
             p = run("check", scen, "-o", out, "--junit", junit, *sets)
