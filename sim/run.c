@@ -75,6 +75,8 @@ typedef struct {
   int tape_mode;            /* MS_TAPE_*: record, replay or generate its paths */
   int twin;                 /* the cell of its no-feedback twin; -1: none (then, with
                                stats.counterfactual, the cell has no impact and is its own twin) */
+  int borrowed;             /* a twin: book and index are its cell's (the same configuration but
+                               for impact), not its own; a second copy doubled their memory */
 } cell_state;
 
 /* The whole plan: cells, threads, tapes, per-path status of a batch. */
@@ -106,13 +108,13 @@ static void cell_free(cell_state *c, int nthreads) {
   free(c->trace_mem);
   free(c->fan_mem);
   free(c->slots);
-  ms_engine_shared_free(c->book, c->index);
+  if (!c->borrowed) ms_engine_shared_free(c->book, c->index);
   memset(c, 0, sizeof *c);
 }
 
 static void plan_free(run_plan *pl) {
-  if (pl->cells)
-    for (int c = 0; c < pl->ncells; c++) cell_free(&pl->cells[c], pl->nthreads);
+  if (pl->cells) /* twins (after their cells) first: they borrow their cells' books */
+    for (int c = pl->ncells - 1; c >= 0; c--) cell_free(&pl->cells[c], pl->nthreads);
   if (pl->tapes)
     for (int i = 0; i < pl->nthreads; i++) ms_pricetape_free(pl->tapes[i]);
   free(pl->cells);
@@ -127,11 +129,20 @@ static void plan_free(run_plan *pl) {
   memset(pl, 0, sizeof *pl);
 }
 
-static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, int64_t batch, ms_error *err) {
+/* @p book_of: the cell whose book and index this one (its twin) uses; NULL: its own. */
+static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, int64_t batch,
+                           const cell_state *book_of, ms_error *err) {
   const ms_config *cfg = spec->cfg;
   memset(c, 0, sizeof *c);
   c->spec = spec;
-  ms_status s = ms_engine_shared_new(cfg, &c->book, &c->index, err);
+  ms_status s = MS_OK;
+  if (book_of) {
+    c->book = book_of->book;
+    c->index = book_of->index;
+    c->borrowed = 1;
+  } else {
+    s = ms_engine_shared_new(cfg, &c->book, &c->index, err);
+  }
   if (s) return s;
   c->eng = calloc((size_t)nthreads, sizeof *c->eng);
   c->tb = calloc((size_t)nthreads, sizeof *c->tb);
@@ -268,13 +279,13 @@ static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int 
   if (!pl->cells || !pl->twin_spec || !pl->twin_cfg || !pl->twin_label || !pl->st || !pl->errs || !pl->failed)
     return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   for (int c = 0, t = 0; c < ncells; c++) {
-    ms_status s = cell_init(&pl->cells[c], &spec[c], nthreads, pl->batch, err);
+    ms_status s = cell_init(&pl->cells[c], &spec[c], nthreads, pl->batch, NULL, err);
     if (s) return cell_fail(&spec[c], s, err);
     pl->cells[c].twin = -1;
     if (!needs_twin(spec[c].cfg)) continue;
     twin_of(&spec[c], &pl->twin_cfg[t], &pl->twin_spec[t], pl->twin_label[t], sizeof pl->twin_label[t]);
     int k = ncells + t;
-    s = cell_init(&pl->cells[k], &pl->twin_spec[t], nthreads, pl->batch, err);
+    s = cell_init(&pl->cells[k], &pl->twin_spec[t], nthreads, pl->batch, &pl->cells[c], err);
     if (s) return cell_fail(&pl->twin_spec[t], s, err);
     pl->cells[k].twin = -1;
     pl->cells[c].twin = k;
