@@ -473,7 +473,7 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, m
     }
     if (!s && cancel && *cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
     for (int c = 0; !s && c < pl->nvisible; c++) s = write_batch(h, &pl->cells[c], first, n, err);
-    for (int c = 0; !s && c < pl->ncells; c++)
+    for (int c = 0; !s && c < pl->nvisible; c++) /* the cells asked for: the message counts their paths */
       if (pl->cells[c].tape_mode == MS_TAPE_REPLAY) pl->replayed += n;
     if (!s && opts->progress) opts->progress(opts->progress_ctx, first + n, pl->paths);
   }
