@@ -65,7 +65,8 @@ typedef struct {
   ms_index_static *index;
   ms_engine **eng;          /* per thread */
   thread_buf *tb;           /* per thread */
-  ms_path_summary *rows;    /* every path, kept for the statistics */
+  ms_path_summary *rows;    /* every path, kept for the statistics; a twin: the batch's paths
+                               only (its cell takes three numbers of each at once) */
   ms_trace *traces;         /* one per traced path of a batch */
   void *trace_mem;
   int64_t ntrace_slots, trace_len, traced;
@@ -146,7 +147,7 @@ static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, i
   if (s) return s;
   c->eng = calloc((size_t)nthreads, sizeof *c->eng);
   c->tb = calloc((size_t)nthreads, sizeof *c->tb);
-  c->rows = calloc((size_t)cfg->paths, sizeof *c->rows);
+  c->rows = calloc((size_t)(spec->hidden ? batch : cfg->paths), sizeof *c->rows);
   c->slots = calloc((size_t)batch, sizeof *c->slots);
   if (!c->eng || !c->tb || !c->rows || !c->slots)
     return ms_error_set(err, MS_ERR_NOMEM, "out of memory for %lld path summaries", (long long)cfg->paths);
@@ -403,14 +404,14 @@ static void path_all_cells(run_plan *pl, int64_t i, uint64_t p, int th, const vo
     double *fan = (int64_t)p < cs->fanned ? cs->fan_mem + i * 3 * cs->fan_len : NULL;
     ms_engine_set_fan(cs->eng[th], fan, fan ? fan + cs->fan_len : NULL,
                       fan ? (int32_t *)(fan + 2 * cs->fan_len) : NULL);
-    ms_status s = one_path(cs->spec->cfg, cs->eng[th], &cs->tb[th], th, p, &cs->rows[first + i], tr,
-                           &cs->slots[i], &pl->errs[i]);
+    ms_path_summary *row = &cs->rows[cs->spec->hidden ? i : first + i];
+    ms_status s = one_path(cs->spec->cfg, cs->eng[th], &cs->tb[th], th, p, row, tr, &cs->slots[i], &pl->errs[i]);
     if (s) { pl->st[i] = s; pl->failed[i] = c; return; } /* a failed recording leaves nothing to replay */
   }
   for (int c = 0; c < pl->nvisible; c++) {
     const cell_state *cs = &pl->cells[c];
     if (!cs->spec->cfg->stats.counterfactual) continue;
-    ms_path_summary *row = &cs->rows[p], *tw = cs->twin >= 0 ? &pl->cells[cs->twin].rows[p] : row;
+    ms_path_summary *row = &cs->rows[p], *tw = cs->twin >= 0 ? &pl->cells[cs->twin].rows[i] : row;
     row->liquidations_no_impact = tw->liquidations;
     row->liquidated_notional_no_impact = tw->liquidated_notional;
     row->bad_debt_no_impact = tw->bad_debt;

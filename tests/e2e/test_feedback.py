@@ -140,6 +140,31 @@ class FeedbackTest(DirTest):
         # measured: 1.03 with the twin's own copy of the book and index, 0.58 sharing them
         self.assertLess(twin_per_accounts, 0.8 * per_accounts, (off, on))
 
+    @unittest.skipIf(os.environ.get("MS_SANITIZED", "0") not in ("", "0"), "ASan changes memory use")
+    def test_twin_keeps_no_row_per_path(self):
+        # The run keeps a summary row (about 500 bytes) per path for its
+        # statistics; the twin's rows are read as each path ends, so it keeps
+        # only a batch of them, not a second row per path.
+        scen = self.path("many.yaml")
+        with open(scen, "w") as f:
+            f.write("name: many\nhorizon: 1m\nstep: 1s\nbook: {accounts: 10}\n"
+                    "output: {timeseries: {paths: 0}, fan: {paths: 0}, compression: 0, chunk_paths: 1000}\n")
+        paths = 100000
+
+        def peak_kb(counterfactual):
+            proc = subprocess.Popen([BIN, "run", scen, "-n", str(paths), "-j", "1", "-q", "-o", self.path("m.h5"),
+                                     "--set", "stats.counterfactual=" + counterfactual],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = 0  # reaped here
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+            return usage.ru_maxrss
+
+        off, on = peak_kb("false"), peak_kb("true")
+        self.assertGreater(off, paths * 500 // 1024)  # the run's own rows are in the peak
+        # measured: about 500 bytes per path with a row per path, none without
+        self.assertLess((on - off) * 1024 / paths, 100, (off, on))
+
     def test_sweep_without_the_twin_runs_with_the_default_headline(self):
         # the default headline statistics include amplification.mean, which
         # needs the twin: without it a sweep must still run, leaving it out
