@@ -44,7 +44,9 @@ typedef struct {
 
 #define TRACE_FIELDS 8
 
-/* Tapes longer than this are not kept: the cells regenerate their paths. */
+/* Tapes (one per thread) beyond this in all are not kept: the cells
+ * regenerate their paths (the same ticks). Every run with impact has its
+ * no-feedback twin, so this bounds what a plain run spends on tapes. */
 #define TAPE_MAX_BYTES ((int64_t)512 << 20)
 
 /* What the driver is asked to run: one configuration and where it goes. */
@@ -196,6 +198,11 @@ static ms_status cell_fail(const cell_spec *spec, ms_status s, ms_error *err) {
   return ms_error_set(err, s, "%s: %s", spec->label, e.msg);
 }
 
+/* Whether the threads' tapes of @p cfg's paths fit in TAPE_MAX_BYTES. */
+static int tapes_fit(const ms_config *cfg, int nthreads) {
+  return ms_pricetape_bytes(cfg) <= TAPE_MAX_BYTES / nthreads;
+}
+
 /* Group cells whose exogenous paths coincide: the first of each group
  * records its paths on the thread's tape, the others replay them. */
 static ms_status plan_tapes(run_plan *pl, ms_error *err) {
@@ -215,13 +222,13 @@ static ms_status plan_tapes(run_plan *pl, ms_error *err) {
     for (int d = c; d < n; d++)
       if (cls[d] == c) pl->order[k++] = d;
     const ms_config *cfg = pl->cells[c].spec->cfg;
-    if (size[c] > 1 && ms_pricetape_bytes(cfg) <= TAPE_MAX_BYTES &&
+    if (size[c] > 1 && tapes_fit(cfg, pl->nthreads) &&
         (best < 0 || ms_pricetape_bytes(cfg) > ms_pricetape_bytes(pl->cells[best].spec->cfg)))
       best = c;
   }
   for (int c = 0; c < n; c++) {
     int leader = cls[c];
-    int ok = size[leader] > 1 && ms_pricetape_bytes(pl->cells[leader].spec->cfg) <= TAPE_MAX_BYTES;
+    int ok = size[leader] > 1 && tapes_fit(pl->cells[leader].spec->cfg, pl->nthreads);
     pl->cells[c].tape_mode = !ok ? MS_TAPE_OFF : c == leader ? MS_TAPE_RECORD : MS_TAPE_REPLAY;
   }
   free(cls);

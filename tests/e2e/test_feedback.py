@@ -165,6 +165,31 @@ class FeedbackTest(DirTest):
         # measured: about 500 bytes per path with a row per path, none without
         self.assertLess((on - off) * 1024 / paths, 100, (off, on))
 
+    @unittest.skipIf(os.environ.get("MS_SANITIZED", "0") not in ("", "0"), "ASan changes memory use")
+    def test_long_paths_keep_no_tapes_beyond_the_limit(self):
+        # The twin replays its cell's exogenous ticks from a tape per thread
+        # (8 bytes a tick); 434 days of 1 s ticks is 300 MB a tape, 600 MB on
+        # two threads: past the 512 MiB limit, the twin generates the path
+        # again (the same ticks) rather than keep them.
+        scen = self.path("long.yaml")
+        with open(scen, "w") as f:
+            f.write("name: long\nhorizon: 434d\nstep: 1s\nbook: {accounts: 10}\n"
+                    "output: {timeseries: {paths: 0}, fan: {paths: 0}, compression: 0}\n")
+
+        def peak_kb(counterfactual, out):
+            proc = subprocess.Popen([BIN, "run", scen, "-n", "2", "-j", "2", "-q", "-o", self.path(out),
+                                     "--set", "stats.counterfactual=" + counterfactual],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = 0  # reaped here
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+            return usage.ru_maxrss
+
+        off, on = peak_kb("false", "off.h5"), peak_kb("true", "on.h5")
+        self.assertLess(on - off, 100 * 1024, (off, on))  # measured: +580 MB with a tape per thread
+        a, b = summary(self.path("on.h5")), summary(self.path("off.h5"))
+        np.testing.assert_array_equal(a["final_price"], b["final_price"])
+
     def test_sweep_without_the_twin_runs_with_the_default_headline(self):
         # the default headline statistics include amplification.mean, which
         # needs the twin: without it a sweep must still run, leaving it out
