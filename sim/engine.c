@@ -808,6 +808,9 @@ static void sample(ms_engine *e, ms_trace *tr, int64_t k, int64_t t) {
 static ms_status path_start(ms_engine *e, uint64_t path, ms_path_summary *out, ms_error *err) {
   const ms_config *cfg = e->cfg;
   ms_status s = MS_OK;
+  /* First: a book drawn per path is drawn and indexed against the margin at
+   * the path's start, not the ratio this thread's previous path ended with. */
+  ms_margin_path_start(e->mg, cfg->market.initial_price);
   if (e->own_book) {
     ms_error berr;
     s = ms_book_draw(e->own_book, cfg, path, e->mg, &berr);
@@ -834,7 +837,6 @@ static ms_status path_start(ms_engine *e, uint64_t path, ms_path_summary *out, m
   e->exp_pos = 0;
   e->open_options = e->book->nopt;
   e->bs_at_start = ms_margin_bs_count(e->mg);
-  ms_margin_path_start(e->mg, cfg->market.initial_price);
   out->max_margin_ratio = ms_margin_ratio(e->mg);
   s = ms_pricepath_start(e->pp, cfg->seed, path, e->q);
   if (!s) s = ms_oracle_start(e->orc, cfg->seed, path, cfg->market.initial_price, e->q);

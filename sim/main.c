@@ -419,15 +419,32 @@ static void default_output(char *buf, size_t n, const char *name, const char *su
   snprintf(buf, n, "results/%s%s.h5", safe, suffix);
 }
 
+/* Whether @p a and @p b name the same file, however spelled (./x.h5 and
+ * /abs/x.h5): the same file if both exist, else the same name in the same
+ * folder (by device and inode; prepare_output made the folders). */
+static int same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  const char *na = strrchr(a, '/'), *nb = strrchr(b, '/');
+  na = na ? na + 1 : a;
+  nb = nb ? nb + 1 : b;
+  if (strcmp(na, nb) != 0) return 0;
+  char da[4096], db[4096];
+  int la = (int)(na - a), lb = (int)(nb - b);
+  snprintf(da, sizeof da, "%.*s", la ? la : 1, la ? a : ".");
+  snprintf(db, sizeof db, "%.*s", lb ? lb : 1, lb ? b : ".");
+  if (stat(da, &sa) != 0 || stat(db, &sb) != 0) return strcmp(a, b) == 0;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /* -o and --junit of one command, before it runs. */
 static int prepare_outputs(const char *output, const char *junit, made_dirs *md) {
   int rc = prepare_output("-o/--output", output, md);
   if (!rc && junit) {
-    if (strcmp(junit, output) == 0) {
+    rc = prepare_output("--junit", junit, md);
+    if (!rc && same_file(junit, output)) {
       fprintf(stderr, "marginsim: --junit %s: the same file as -o; give the report its own name\n", junit);
       rc = EXIT_BADINPUT;
-    } else {
-      rc = prepare_output("--junit", junit, md);
     }
   }
   if (rc) made_dirs_undo(md);

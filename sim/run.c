@@ -44,7 +44,9 @@ typedef struct {
 
 #define TRACE_FIELDS 8
 
-/* Tapes longer than this are not kept: the cells regenerate their paths. */
+/* Tapes (one per thread) beyond this in all are not kept: the cells
+ * regenerate their paths (the same ticks). Every run with impact has its
+ * no-feedback twin, so this bounds what a plain run spends on tapes. */
 #define TAPE_MAX_BYTES ((int64_t)512 << 20)
 
 /* What the driver is asked to run: one configuration and where it goes. */
@@ -65,7 +67,8 @@ typedef struct {
   ms_index_static *index;
   ms_engine **eng;          /* per thread */
   thread_buf *tb;           /* per thread */
-  ms_path_summary *rows;    /* every path, kept for the statistics */
+  ms_path_summary *rows;    /* every path, kept for the statistics; a twin: the batch's paths
+                               only (its cell takes three numbers of each at once) */
   ms_trace *traces;         /* one per traced path of a batch */
   void *trace_mem;
   int64_t ntrace_slots, trace_len, traced;
@@ -75,6 +78,8 @@ typedef struct {
   int tape_mode;            /* MS_TAPE_*: record, replay or generate its paths */
   int twin;                 /* the cell of its no-feedback twin; -1: none (then, with
                                stats.counterfactual, the cell has no impact and is its own twin) */
+  int borrowed;             /* a twin: book and index are its cell's (the same configuration but
+                               for impact), not its own; a second copy doubled their memory */
 } cell_state;
 
 /* The whole plan: cells, threads, tapes, per-path status of a batch. */
@@ -106,13 +111,13 @@ static void cell_free(cell_state *c, int nthreads) {
   free(c->trace_mem);
   free(c->fan_mem);
   free(c->slots);
-  ms_engine_shared_free(c->book, c->index);
+  if (!c->borrowed) ms_engine_shared_free(c->book, c->index);
   memset(c, 0, sizeof *c);
 }
 
 static void plan_free(run_plan *pl) {
-  if (pl->cells)
-    for (int c = 0; c < pl->ncells; c++) cell_free(&pl->cells[c], pl->nthreads);
+  if (pl->cells) /* twins (after their cells) first: they borrow their cells' books */
+    for (int c = pl->ncells - 1; c >= 0; c--) cell_free(&pl->cells[c], pl->nthreads);
   if (pl->tapes)
     for (int i = 0; i < pl->nthreads; i++) ms_pricetape_free(pl->tapes[i]);
   free(pl->cells);
@@ -127,15 +132,24 @@ static void plan_free(run_plan *pl) {
   memset(pl, 0, sizeof *pl);
 }
 
-static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, int64_t batch, ms_error *err) {
+/* @p book_of: the cell whose book and index this one (its twin) uses; NULL: its own. */
+static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, int64_t batch,
+                           const cell_state *book_of, ms_error *err) {
   const ms_config *cfg = spec->cfg;
   memset(c, 0, sizeof *c);
   c->spec = spec;
-  ms_status s = ms_engine_shared_new(cfg, &c->book, &c->index, err);
+  ms_status s = MS_OK;
+  if (book_of) {
+    c->book = book_of->book;
+    c->index = book_of->index;
+    c->borrowed = 1;
+  } else {
+    s = ms_engine_shared_new(cfg, &c->book, &c->index, err);
+  }
   if (s) return s;
   c->eng = calloc((size_t)nthreads, sizeof *c->eng);
   c->tb = calloc((size_t)nthreads, sizeof *c->tb);
-  c->rows = calloc((size_t)cfg->paths, sizeof *c->rows);
+  c->rows = calloc((size_t)(spec->hidden ? batch : cfg->paths), sizeof *c->rows);
   c->slots = calloc((size_t)batch, sizeof *c->slots);
   if (!c->eng || !c->tb || !c->rows || !c->slots)
     return ms_error_set(err, MS_ERR_NOMEM, "out of memory for %lld path summaries", (long long)cfg->paths);
@@ -184,6 +198,11 @@ static ms_status cell_fail(const cell_spec *spec, ms_status s, ms_error *err) {
   return ms_error_set(err, s, "%s: %s", spec->label, e.msg);
 }
 
+/* Whether the threads' tapes of @p cfg's paths fit in TAPE_MAX_BYTES. */
+static int tapes_fit(const ms_config *cfg, int nthreads) {
+  return ms_pricetape_bytes(cfg) <= TAPE_MAX_BYTES / nthreads;
+}
+
 /* Group cells whose exogenous paths coincide: the first of each group
  * records its paths on the thread's tape, the others replay them. */
 static ms_status plan_tapes(run_plan *pl, ms_error *err) {
@@ -203,13 +222,13 @@ static ms_status plan_tapes(run_plan *pl, ms_error *err) {
     for (int d = c; d < n; d++)
       if (cls[d] == c) pl->order[k++] = d;
     const ms_config *cfg = pl->cells[c].spec->cfg;
-    if (size[c] > 1 && ms_pricetape_bytes(cfg) <= TAPE_MAX_BYTES &&
+    if (size[c] > 1 && tapes_fit(cfg, pl->nthreads) &&
         (best < 0 || ms_pricetape_bytes(cfg) > ms_pricetape_bytes(pl->cells[best].spec->cfg)))
       best = c;
   }
   for (int c = 0; c < n; c++) {
     int leader = cls[c];
-    int ok = size[leader] > 1 && ms_pricetape_bytes(pl->cells[leader].spec->cfg) <= TAPE_MAX_BYTES;
+    int ok = size[leader] > 1 && tapes_fit(pl->cells[leader].spec->cfg, pl->nthreads);
     pl->cells[c].tape_mode = !ok ? MS_TAPE_OFF : c == leader ? MS_TAPE_RECORD : MS_TAPE_REPLAY;
   }
   free(cls);
@@ -268,13 +287,13 @@ static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int 
   if (!pl->cells || !pl->twin_spec || !pl->twin_cfg || !pl->twin_label || !pl->st || !pl->errs || !pl->failed)
     return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   for (int c = 0, t = 0; c < ncells; c++) {
-    ms_status s = cell_init(&pl->cells[c], &spec[c], nthreads, pl->batch, err);
+    ms_status s = cell_init(&pl->cells[c], &spec[c], nthreads, pl->batch, NULL, err);
     if (s) return cell_fail(&spec[c], s, err);
     pl->cells[c].twin = -1;
     if (!needs_twin(spec[c].cfg)) continue;
     twin_of(&spec[c], &pl->twin_cfg[t], &pl->twin_spec[t], pl->twin_label[t], sizeof pl->twin_label[t]);
     int k = ncells + t;
-    s = cell_init(&pl->cells[k], &pl->twin_spec[t], nthreads, pl->batch, err);
+    s = cell_init(&pl->cells[k], &pl->twin_spec[t], nthreads, pl->batch, &pl->cells[c], err);
     if (s) return cell_fail(&pl->twin_spec[t], s, err);
     pl->cells[k].twin = -1;
     pl->cells[c].twin = k;
@@ -392,14 +411,14 @@ static void path_all_cells(run_plan *pl, int64_t i, uint64_t p, int th, const vo
     double *fan = (int64_t)p < cs->fanned ? cs->fan_mem + i * 3 * cs->fan_len : NULL;
     ms_engine_set_fan(cs->eng[th], fan, fan ? fan + cs->fan_len : NULL,
                       fan ? (int32_t *)(fan + 2 * cs->fan_len) : NULL);
-    ms_status s = one_path(cs->spec->cfg, cs->eng[th], &cs->tb[th], th, p, &cs->rows[first + i], tr,
-                           &cs->slots[i], &pl->errs[i]);
+    ms_path_summary *row = &cs->rows[cs->spec->hidden ? i : first + i];
+    ms_status s = one_path(cs->spec->cfg, cs->eng[th], &cs->tb[th], th, p, row, tr, &cs->slots[i], &pl->errs[i]);
     if (s) { pl->st[i] = s; pl->failed[i] = c; return; } /* a failed recording leaves nothing to replay */
   }
   for (int c = 0; c < pl->nvisible; c++) {
     const cell_state *cs = &pl->cells[c];
     if (!cs->spec->cfg->stats.counterfactual) continue;
-    ms_path_summary *row = &cs->rows[p], *tw = cs->twin >= 0 ? &pl->cells[cs->twin].rows[p] : row;
+    ms_path_summary *row = &cs->rows[p], *tw = cs->twin >= 0 ? &pl->cells[cs->twin].rows[i] : row;
     row->liquidations_no_impact = tw->liquidations;
     row->liquidated_notional_no_impact = tw->liquidated_notional;
     row->bad_debt_no_impact = tw->bad_debt;
@@ -462,7 +481,7 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, m
     }
     if (!s && cancel && *cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
     for (int c = 0; !s && c < pl->nvisible; c++) s = write_batch(h, &pl->cells[c], first, n, err);
-    for (int c = 0; !s && c < pl->ncells; c++)
+    for (int c = 0; !s && c < pl->nvisible; c++) /* the cells asked for: the message counts their paths */
       if (pl->cells[c].tape_mode == MS_TAPE_REPLAY) pl->replayed += n;
     if (!s && opts->progress) opts->progress(opts->progress_ctx, first + n, pl->paths);
   }

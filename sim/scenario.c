@@ -851,7 +851,7 @@ static const ms_field sweep_fields[] = {
      .count_offset = OFF(ms_sweep_cfg, nshow), .max_items = MS_MAX_SHOW, .str_size = MS_STAT_NAME_MAX,
      .doc = "headline statistics of the summary table, as for --show; empty: insolvency.probability, "
             "bad_debt.mean, bad_debt.q99, liquidated_notional.mean, largest_cascade_notional.q99, "
-            "amplification.mean"},
+            "amplification.mean (with stats.counterfactual)"},
 };
 static const ms_schema sweep_schema = {"sweep", sweep_fields, N(sweep_fields), NULL,
                                        "What `marginsim sweep SCENARIO` runs when no --grid is given; "

@@ -12,8 +12,10 @@
  * the same for the rolling-window estimator at its default window.
  *
  * The ratio is sampled every minute after a burn-in of one day, at least
- * four half-lives and one window (the prior sigma_0, here the true vol, then
- * weighs at most 1/16: the statistics are those of the estimator, not of its
+ * four half-lives and one window (the prior sigma_0, here 1.5 x the true vol
+ * so that an estimator stuck at its start fails, then weighs at most 1/16:
+ * by hand, the EWMA's mean ratio is then at most 0.4% above its value from
+ * the true vol; the statistics are those of the estimator, not of its
  * starting value), over two more days. Paths are
  * independent, so the Monte Carlo standard error of the mean is the standard
  * deviation of the per-path means over sqrt(paths); the test also requires
@@ -40,7 +42,7 @@ static void measure(const char *oracle, const char *estimator, ratio_stats *out)
            "market: {initial_price: 1000, impact: {model: none}}\n"
            "book: {accounts: 1, leverage: 2}\n"
            "oracle: %s\n"
-           "margin: {model: dynamic, dynamic: {estimator: %s}}\n"
+           "margin: {model: dynamic, dynamic: {estimator: %s, initial_vol: 1.05}}\n"
            "output: {timeseries: {paths: %d, every: 1m}}\n",
            PATHS, oracle, estimator, PATHS);
   ms_error err;

@@ -919,6 +919,41 @@ static void test_engine__dynamic_ratio_follows_a_volatility_jump(void **state) {
   rig_close(&r);
 }
 
+/* A book drawn per path is drawn against the margin at the path's start,
+ * not the ratio the thread's previous path left: a path's results are the
+ * same whichever path its engine ran before (and so whatever -j is). */
+static void test_engine__per_path_book_sees_a_fresh_dynamic_margin(void **state) {
+  (void)state;
+  /* A storm from hour 1 drives the ratio to the cap 0.08, an initial
+   * requirement of 0.16 (leverage 6.25); at the start it is 3 x 0.3 x
+   * sqrt(1 h) = 0.96%, 1.9% initial, so leverage 10 opens. */
+  const char *y =
+      "horizon: 4h\nstep: 1s\npaths: 6\n"
+      "market: {initial_price: 1000, impact: {model: none}, start_regime: calm, transition: [[0, 1], [1, 0]],\n"
+      "  regimes: [{name: calm, vol: 0.3, mean_duration: 1h}, {name: storm, vol: 3.0, mean_duration: 1000d}]}\n"
+      "book: {accounts: 50, leverage: 10, resample: per_path}\n"
+      "oracle: {kind: pull, interval: 10s, latency: 0s}\n"
+      "margin: {model: dynamic, dynamic: {k: 3, half_life: 7m, update_every: 1m, liquidation_horizon: 1h,\n"
+      "  floor: 0.005, cap: 0.08, max_step: 0.01}}\n";
+  rig seq;
+  rig_open(&seq, y);
+  int capped = 0;
+  for (uint64_t p = 0; p < 6; p++) {
+    ms_path_summary a, b;
+    ms_error err;
+    ms_status s = ms_engine_run_path(seq.e, p, &a, NULL, &err);
+    if (s) fail_msg("path %llu after path %llu: %s", (unsigned long long)p, (unsigned long long)p - 1, err.msg);
+    capped += a.max_margin_ratio == 0.08;
+    rig alone;
+    rig_open(&alone, y);
+    assert_ok(ms_engine_run_path(alone.e, p, &b, NULL, &err), &err);
+    if (memcmp(&a, &b, sizeof a) != 0) fail_msg("path %llu differs after other paths", (unsigned long long)p);
+    rig_close(&alone);
+  }
+  assert_true(capped >= 2); /* the previous path's ratio was the cap: the test shows something */
+  rig_close(&seq);
+}
+
 /* ---- the book ---- */
 
 static void test_engine__book_below_initial_margin_is_rejected(void **state) {
@@ -1054,6 +1089,7 @@ int main(void) {
       cmocka_unit_test(test_engine__expiry_settles_at_the_impacted_mark),
       cmocka_unit_test(test_engine__expiry_is_a_margin_check),
       cmocka_unit_test(test_engine__dynamic_ratio_follows_a_volatility_jump),
+      cmocka_unit_test(test_engine__per_path_book_sees_a_fresh_dynamic_margin),
       cmocka_unit_test(test_engine__book_below_initial_margin_is_rejected),
       cmocka_unit_test(test_engine__no_impact_no_induced),
       cmocka_unit_test(test_engine__adl_without_counterparty_sells_to_the_market),

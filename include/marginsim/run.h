@@ -23,7 +23,8 @@ typedef struct ms_run_opts {
   int threads;                          /* 0: OpenMP's default */
   const char *output;                   /* result file path */
   const char *command;                  /* command line recorded in the file */
-  /* Called from the driving thread after each batch; may be NULL. */
+  /* Called on the calling thread only (OpenMP thread 0), as its paths finish (inside the
+   * parallel loop: keep it cheap) and after each batch; done never decreases; may be NULL. */
   void (*progress)(void *ctx, int64_t done, int64_t total);
   void *progress_ctx;
   const volatile sig_atomic_t *cancel;  /* non-zero: stop, write nothing; may be NULL */

@@ -7,15 +7,17 @@ twin's; /stats/feedback holds the paired differences.
 """
 import math
 import os
+import subprocess
 import unittest
 
 import h5py
 import numpy as np
 
-from e2e import SRC, DirTest, run
+from e2e import BIN, SRC, DirTest, run
 
 QUICK = os.path.join(SRC, "scenarios", "quickstart.yaml")
 OPTIONS = os.path.join(SRC, "scenarios", "compare-margin-models.yaml")
+PERP_1M = os.path.join(SRC, "scenarios", "bench", "perp-1m.yaml")
 TWIN = ("liquidations", "liquidated_notional", "bad_debt")
 
 
@@ -118,6 +120,93 @@ class FeedbackTest(DirTest):
         with h5py.File(sw, "r") as f:
             self.assertNotIn("amplification", f.attrs["show"].decode() if isinstance(f.attrs["show"], bytes)
                              else str(f.attrs["show"]))
+
+    @unittest.skipIf(os.environ.get("MS_SANITIZED", "0") not in ("", "0"), "ASan changes memory use")
+    def test_twin_shares_its_cells_book(self):
+        # The twin's configuration differs from its cell's only in impact, so
+        # it reads the cell's book and index rather than drawing a copy: its
+        # extra memory is one engine per thread, not the book again. What
+        # each account costs (book, index and one engine) is the slope of the
+        # peak memory between two book sizes, both well above the memory of
+        # this Python process, which a child's peak includes from before exec.
+        def peak_kb(accounts, counterfactual):
+            proc = subprocess.Popen([BIN, "run", PERP_1M, "-n", "1", "-j", "1", "-q", "-o", self.path("m.h5"),
+                                     "--set", "book.accounts=%d" % accounts,
+                                     "--set", "stats.counterfactual=" + counterfactual],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = 0  # reaped here
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+            return usage.ru_maxrss
+
+        small, big = 400000, 800000
+        off = {n: peak_kb(n, "false") for n in (small, big)}
+        on = {n: peak_kb(n, "true") for n in (small, big)}
+        per_accounts = off[big] - off[small]                         # book, index and one engine
+        twin_per_accounts = (on[big] - off[big]) - (on[small] - off[small])
+        # measured: 1.03 with the twin's own copy of the book and index, 0.58 sharing them
+        self.assertLess(twin_per_accounts, 0.8 * per_accounts, (off, on))
+
+    @unittest.skipIf(os.environ.get("MS_SANITIZED", "0") not in ("", "0"), "ASan changes memory use")
+    def test_twin_keeps_no_row_per_path(self):
+        # The run keeps a summary row (about 500 bytes) per path for its
+        # statistics; the twin's rows are read as each path ends, so it keeps
+        # only a batch of them, not a second row per path.
+        scen = self.path("many.yaml")
+        with open(scen, "w") as f:
+            f.write("name: many\nhorizon: 1m\nstep: 1s\nbook: {accounts: 10}\n"
+                    "output: {timeseries: {paths: 0}, fan: {paths: 0}, compression: 0, chunk_paths: 1000}\n")
+        paths = 100000
+
+        def peak_kb(counterfactual):
+            proc = subprocess.Popen([BIN, "run", scen, "-n", str(paths), "-j", "1", "-q", "-o", self.path("m.h5"),
+                                     "--set", "stats.counterfactual=" + counterfactual],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = 0  # reaped here
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+            return usage.ru_maxrss
+
+        off, on = peak_kb("false"), peak_kb("true")
+        self.assertGreater(off, paths * 500 // 1024)  # the run's own rows are in the peak
+        # measured: about 500 bytes per path with a row per path, none without
+        self.assertLess((on - off) * 1024 / paths, 100, (off, on))
+
+    @unittest.skipIf(os.environ.get("MS_SANITIZED", "0") not in ("", "0"), "ASan changes memory use")
+    def test_long_paths_keep_no_tapes_beyond_the_limit(self):
+        # The twin replays its cell's exogenous ticks from a tape per thread
+        # (8 bytes a tick); 434 days of 1 s ticks is 300 MB a tape, 600 MB on
+        # two threads: past the 512 MiB limit, the twin generates the path
+        # again (the same ticks) rather than keep them.
+        scen = self.path("long.yaml")
+        with open(scen, "w") as f:
+            f.write("name: long\nhorizon: 434d\nstep: 1s\nbook: {accounts: 10}\n"
+                    "output: {timeseries: {paths: 0}, fan: {paths: 0}, compression: 0}\n")
+
+        def peak_kb(counterfactual, out):
+            proc = subprocess.Popen([BIN, "run", scen, "-n", "2", "-j", "2", "-q", "-o", self.path(out),
+                                     "--set", "stats.counterfactual=" + counterfactual],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = 0  # reaped here
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+            return usage.ru_maxrss
+
+        off, on = peak_kb("false", "off.h5"), peak_kb("true", "on.h5")
+        self.assertLess(on - off, 100 * 1024, (off, on))  # measured: +580 MB with a tape per thread
+        a, b = summary(self.path("on.h5")), summary(self.path("off.h5"))
+        np.testing.assert_array_equal(a["final_price"], b["final_price"])
+
+    def test_sweep_without_the_twin_runs_with_the_default_headline(self):
+        # the default headline statistics include amplification.mean, which
+        # needs the twin: without it a sweep must still run, leaving it out
+        out = self.path("sw.h5")
+        p = self.run_ok("sweep", QUICK, "-n", "3", "-o", out, "--set", "book.accounts=500",
+                        "--set", "stats.counterfactual=false", "--grid", "margin.maintenance=0.02,0.03")
+        self.assertNotIn("amplification", p.stdout)
+        with h5py.File(out, "r") as f:
+            self.assertNotIn("amplification", f.attrs["show"])
+            self.assertIn("bad_debt.mean", f.attrs["show"])
 
     def test_compare_cells_each_get_their_twin(self):
         out = self.path("cmp.h5")
