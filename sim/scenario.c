@@ -9,12 +9,16 @@
 #include "marginsim/scenario.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <gsl/gsl_linalg.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "marginsim/units.h"
 #include "schema.h"
@@ -899,7 +903,7 @@ static const ms_field top_fields[] = {
     {.name = "seed", .kind = MS_F_U64, .offset = OFF(ms_config, seed), .def = "1",
      .doc = "the run's seed (any 64-bit value); every random stream derives from it"},
     {.name = "paths", .kind = MS_F_INT, .offset = OFF(ms_config, paths), .def = "1000",
-     .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 1e9, .doc = "Monte Carlo paths"},
+     .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = (double)MS_MAX_PATHS, .doc = "Monte Carlo paths"},
     {.name = "horizon", .kind = MS_F_DURATION, .offset = OFF(ms_config, horizon), .def = "1d",
      .bounds = MS_B_GT, .min = 0, .doc = "simulated time per path"},
     {.name = "step", .kind = MS_F_DURATION, .offset = OFF(ms_config, step), .def = "1s",
@@ -1016,32 +1020,84 @@ static ms_status apply_set(ms_ynode *root, const char *set, ms_error *err) {
   return ms_ytree_set(root, key, vn, label, key_default, root, err);
 }
 
+/* Read the scenario file. Only a regular file of at most MS_SCENARIO_MAX_BYTES:
+ * a device (/dev/zero), FIFO or directory could be read without end or block
+ * for ever. The file is opened non-blocking so that opening a FIFO cannot wait
+ * for a writer, and read to at most one byte past the limit in case it grows. */
 static ms_status read_file(const char *path, char **text, size_t *len, ms_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return ms_error_set(err, MS_ERR_INPUT, "%s: cannot open the scenario file", path);
-  size_t cap = 4096, n = 0;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    return ms_error_set(err, MS_ERR_INPUT, "%s: cannot open the scenario file: %s", path,
+                        strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return ms_error_set(err, MS_ERR_INPUT, "%s: cannot read the scenario file: %s", path, strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    const char *what = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a regular file";
+    close(fd);
+    return ms_error_set(err, MS_ERR_INPUT, "%s: the scenario must be a regular file (this is %s)",
+                        path, what);
+  }
+  if (st.st_size > MS_SCENARIO_MAX_BYTES) {
+    close(fd);
+    return ms_error_set(err, MS_ERR_INPUT, "%s: the scenario file has %lld bytes; at most %d",
+                        path, (long long)st.st_size, MS_SCENARIO_MAX_BYTES);
+  }
+  size_t cap = (size_t)st.st_size + 2, n = 0;
   char *buf = malloc(cap);
+  if (!buf) { close(fd); return ms_error_set(err, MS_ERR_NOMEM, "%s: out of memory", path); }
   for (;;) {
-    if (!buf) { fclose(f); return ms_error_set(err, MS_ERR_NOMEM, "%s: out of memory", path); }
-    n += fread(buf + n, 1, cap - n - 1, f);
-    if (ferror(f)) {
+    ssize_t r = read(fd, buf + n, cap - 1 - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int e = errno;
       free(buf);
-      fclose(f);
-      return ms_error_set(err, MS_ERR_INPUT, "%s: cannot read the scenario file", path);
+      close(fd);
+      return ms_error_set(err, MS_ERR_INPUT, "%s: cannot read the scenario file: %s", path,
+                          strerror(e));
     }
-    if (feof(f)) break;
-    if (n + 1 >= cap) {
-      cap *= 2;
-      char *nb = realloc(buf, cap);
-      if (!nb) free(buf);
+    if (r == 0) break;
+    n += (size_t)r;
+    if (n > MS_SCENARIO_MAX_BYTES) {
+      free(buf);
+      close(fd);
+      return ms_error_set(err, MS_ERR_INPUT, "%s: the scenario file has more than %d bytes", path,
+                          MS_SCENARIO_MAX_BYTES);
+    }
+    if (n + 1 >= cap) { /* grew since fstat: up to the limit plus one byte */
+      size_t nc = (size_t)MS_SCENARIO_MAX_BYTES + 2;
+      if (cap >= nc) break;
+      char *nb = realloc(buf, nc);
+      if (!nb) { free(buf); close(fd); return ms_error_set(err, MS_ERR_NOMEM, "%s: out of memory", path); }
       buf = nb;
+      cap = nc;
     }
   }
-  fclose(f);
+  close(fd);
   buf[n] = '\0';
   *text = buf;
   *len = n;
   return MS_OK;
+}
+
+/* Fill cfg->book_where: the place of book.leverage, else of book, else the
+ * file, and the key it names. */
+static void book_where(ms_config *cfg, const ms_ynode *root) {
+  const ms_ynode *bk = ms_ynode_get_key(root, "book");
+  const ms_ynode *bv = ms_ynode_get(root, "book");
+  const ms_ynode *lk = bv && bv->kind == MS_Y_MAP ? ms_ynode_get_key(bv, "leverage") : NULL;
+  char w[1100];
+  if (lk || bk) ms_ynode_where(lk ? lk : bk, w, sizeof w);
+  else snprintf(w, sizeof w, "%s", cfg->source_path);
+  snprintf(cfg->book_where, sizeof cfg->book_where, "%s: %s", w, lk ? "book.leverage" : "book");
 }
 
 static ms_status load_text(ms_config **out, char *text, size_t len, const char *src,
@@ -1059,6 +1115,7 @@ static ms_status load_text(ms_config **out, char *text, size_t len, const char *
   for (int i = 0; !s && i < nsets; i++) s = apply_set(root, sets[i], err);
   if (!s) s = apply_preset(root, err);
   if (!s) s = ms_schema_load(&top_schema, cfg, root, "", src, cfg, err);
+  if (!s) book_where(cfg, root);
   ms_ynode_free(root);
   if (s) { ms_config_free(cfg); return s; }
   *out = cfg;

@@ -85,16 +85,33 @@ static size_t path_push_index(char *path, size_t i) {
   return n;
 }
 
-/* Convert libyaml node @p id (recursively). depth guards alias cycles;
- * @p path (YPATH_MAX bytes) is the node's key path, restored on return. */
-static ms_status convert(yaml_document_t *doc, int id, const char *src, int depth, char *path,
-                         ms_ynode **out, ms_error *err) {
+/* One conversion: the document, its name, and the nodes made so far. */
+typedef struct {
+  yaml_document_t *doc;
+  const char *src;
+  size_t nodes; /* tree nodes made so far, aliases counted at every use */
+} convert_ctx;
+
+/* Convert libyaml node @p id (recursively). libyaml keeps an alias as a
+ * reference to its anchor's node; the tree copies the node at every use, so
+ * ten aliases of ten aliases of ... grow exponentially: every node made is
+ * counted against MS_YTREE_MAX_NODES. depth guards alias cycles; @p path
+ * (YPATH_MAX bytes) is the node's key path, restored on return. */
+static ms_status convert(convert_ctx *cx, int id, int depth, char *path, ms_ynode **out,
+                         ms_error *err) {
+  yaml_document_t *doc = cx->doc;
+  const char *src = cx->src;
   yaml_node_t *yn = yaml_document_get_node(doc, id);
   if (!yn) return ms_error_set(err, MS_ERR_INPUT, "%s: malformed YAML document", src);
   int line = (int)yn->start_mark.line + 1, col = (int)yn->start_mark.column + 1;
-  if (depth > 64)
-    return ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: nesting too deep (alias cycle?)", src,
-                        line, col);
+  if (depth > MS_YTREE_MAX_DEPTH)
+    return ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: %s%snesting deeper than %d levels (alias cycle?)",
+                        src, line, col, path, path[0] ? ": " : "", MS_YTREE_MAX_DEPTH);
+  if (++cx->nodes > MS_YTREE_MAX_NODES)
+    return ms_error_set(err, MS_ERR_INPUT,
+                        "%s:%d:%d: %s%smore than %d YAML nodes (aliases count at every use); "
+                        "a scenario has at most %d", src, line, col, path, path[0] ? ": " : "",
+                        MS_YTREE_MAX_NODES, MS_YTREE_MAX_NODES);
   ms_ynode *n = NULL;
   switch (yn->type) {
   case YAML_SCALAR_NODE:
@@ -114,7 +131,7 @@ static ms_status convert(yaml_document_t *doc, int id, const char *src, int dept
          it++) {
       ms_ynode *child = NULL;
       size_t pl = path_push_index(path, n->n);
-      ms_status s = convert(doc, *it, src, depth + 1, path, &child, err);
+      ms_status s = convert(cx, *it, depth + 1, path, &child, err);
       path[pl] = '\0';
       if (s) { ms_ynode_free(n); return s; }
       if (node_append(n, NULL, child)) { ms_ynode_free(child); goto nomem; }
@@ -125,7 +142,7 @@ static ms_status convert(yaml_document_t *doc, int id, const char *src, int dept
     if (!n) goto nomem;
     for (yaml_node_pair_t *p = yn->data.mapping.pairs.start; p < yn->data.mapping.pairs.top; p++) {
       ms_ynode *k = NULL, *v = NULL;
-      ms_status s = convert(doc, p->key, src, depth + 1, path, &k, err);
+      ms_status s = convert(cx, p->key, depth + 1, path, &k, err);
       if (s) { ms_ynode_free(n); return s; }
       if (k->kind != MS_Y_SCALAR) {
         ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: a mapping key must be a plain name", src,
@@ -145,7 +162,7 @@ static ms_status convert(yaml_document_t *doc, int id, const char *src, int dept
           return MS_ERR_INPUT;
         }
       }
-      s = convert(doc, p->value, src, depth + 1, path, &v, err);
+      s = convert(cx, p->value, depth + 1, path, &v, err);
       path[pl] = '\0';
       if (s) { ms_ynode_free(k); ms_ynode_free(n); return s; }
       if (node_append(n, k, v)) { ms_ynode_free(k); ms_ynode_free(v); goto nomem; }
@@ -190,18 +207,25 @@ ms_status ms_ytree_parse_at(ms_ynode **out, const char *text, size_t len, const 
   } else {
     char path[YPATH_MAX];
     snprintf(path, sizeof path, "%s", base);
-    s = convert(&doc, 1, src, 0, path, out, err);
+    convert_ctx cx = {&doc, src, 0};
+    s = convert(&cx, 1, 0, path, out, err);
   }
   /* A second document in the same text is almost certainly a mistake. */
   if (!s && root) {
     yaml_document_t extra;
     if (yaml_parser_load(&parser, &extra)) {
       if (yaml_document_get_root_node(&extra)) {
-        ms_error_set(err, MS_ERR_INPUT, "%s: more than one YAML document ('---'); one is expected",
-                     src);
+        ms_error_set(err, MS_ERR_INPUT,
+                     "%s:%d:%d: a second YAML document starts here ('---'); one is expected", src,
+                     (int)extra.start_mark.line + 1, (int)extra.start_mark.column + 1);
         s = MS_ERR_INPUT;
       }
       yaml_document_delete(&extra);
+    } else {
+      ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: YAML syntax error after the document: %s", src,
+                   (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
+                   parser.problem ? parser.problem : "unknown problem");
+      s = MS_ERR_INPUT;
     }
   }
   yaml_document_delete(&doc);
