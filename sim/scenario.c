@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "marginsim/dist.h"
 #include "marginsim/units.h"
 #include "schema.h"
 #include "yamltree.h"
@@ -677,6 +678,20 @@ static const ms_field window_fields[] = {
 static const ms_schema window_schema = {"outage", window_fields, N(window_fields), NULL,
                                         "A window when no keeper acts; actions due inside it wait for its end."};
 
+/* A keeper's delay is a draw times the congestion factor (at most
+ * max_factor): the product must stay a time (MS_DURATION_MAX_MS). */
+static ms_status check_keepers(void *obj, ms_check *ck) {
+  ms_keeper_cfg *k = obj;
+  if (k->congestion.per_pending <= 0) return MS_OK;
+  double lo, hi;
+  ms_dist_draw_range(&k->delay, &lo, &hi);
+  if (hi * k->congestion.max_factor <= (double)MS_DURATION_MAX_MS) return MS_OK;
+  return ms_check_fail(ck, "congestion.max_factor",
+                       "times the longest delay drawn (%.4gms) exceeds the longest time, %lldms; "
+                       "at most %.4g with this delay",
+                       hi, (long long)MS_DURATION_MAX_MS, (double)MS_DURATION_MAX_MS / hi);
+}
+
 static const ms_field keeper_fields[] = {
     {.name = "delay", .kind = MS_F_DIST, .offset = OFF(ms_keeper_cfg, delay),
      .def = "{dist: lognormal, median: 6s, sigma: 0.8}", .bounds = MS_B_GE, .min = 0,
@@ -692,7 +707,7 @@ static const ms_field keeper_fields[] = {
      .sub = &window_schema, .count_offset = OFF(ms_keeper_cfg, noutages), .max_items = MS_MAX_OUTAGES,
      .item_size = sizeof(ms_window_cfg), .doc = "windows when no keeper acts"},
 };
-static const ms_schema keeper_schema = {"keepers", keeper_fields, N(keeper_fields), NULL,
+static const ms_schema keeper_schema = {"keepers", keeper_fields, N(keeper_fields), check_keepers,
                                         "When an eligible account is actually liquidated."};
 
 /* ------------------------------------------------------------ liquidation */
