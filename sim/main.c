@@ -555,7 +555,11 @@ static int cmd_validate(int argc, char **argv) {
   print_warnings((const ms_config *const *)&cfg, 1);
   char *yaml = ms_config_to_yaml(cfg);
   if (!yaml) { ms_config_free(cfg); fprintf(stderr, "marginsim: out of memory\n"); return 3; }
-  printf("# resolved configuration of %s\n%s", o.scenario, yaml);
+  /* the file name goes into a comment: a line break in it would end the comment */
+  printf("# resolved configuration of ");
+  for (const unsigned char *c = (const unsigned char *)o.scenario; *c; c++)
+    printf(*c < 0x20 || *c == 0x7f ? "\\x%02x" : "%c", *c);
+  printf("\n%s", yaml);
   free(yaml);
   ms_config_free(cfg);
   return 0;

@@ -275,7 +275,7 @@ static ms_status check_draws(const ms_field *f, const ms_dist *d, const ms_ynode
     double smax = log(amax / d->a) / z;
     if (pos) smax = fmin(smax, log(d->a / amin) / z);
     if (smax > 0)
-      snprintf(how, sizeof how, " (median x exp(+-%.2f sigma)): with this median, sigma at most %.3g",
+      snprintf(how, sizeof how, " (median x exp(+-%.2f sigma)): with this median, sigma at most %g",
                z, floor(smax * 1000) / 1000);
     else
       snprintf(how, sizeof how, " (median x exp(+-%.2f sigma)): lower the median", z);
@@ -700,11 +700,34 @@ static void emit_value_number(ms_field_kind k, double v, ms_strbuf *sb) {
   ms_sb_printf(sb, "%s", b);
 }
 
+/* A string as a double-quoted YAML scalar that reads back to the same
+ * bytes: quotes and backslashes escaped, and every character YAML would not
+ * keep as written escaped too: C0 and C1 controls and DEL (not allowed in a
+ * YAML stream), and the line breaks NEL, LS, PS (folded into spaces inside a
+ * quoted scalar), the BOM and the non-characters U+FFFE/U+FFFF. The text is
+ * valid UTF-8: it came through libyaml. */
 static void emit_string(const char *s, ms_strbuf *sb) {
   ms_sb_printf(sb, "\"");
-  for (const char *p = s; *p; p++) {
-    if (*p == '"' || *p == '\\') ms_sb_printf(sb, "\\%c", *p);
-    else ms_sb_printf(sb, "%c", *p);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    unsigned cp = 0;
+    int extra = 0;
+    if (*p == '"' || *p == '\\') { ms_sb_printf(sb, "\\%c", *p); continue; }
+    if (*p == '\n') { ms_sb_printf(sb, "\\n"); continue; }
+    if (*p == '\t') { ms_sb_printf(sb, "\\t"); continue; }
+    if (*p < 0x20 || *p == 0x7f) { ms_sb_printf(sb, "\\x%02x", *p); continue; }
+    if (*p < 0x80) { ms_sb_printf(sb, "%c", *p); continue; }
+    if ((*p & 0xe0) == 0xc0) { cp = *p & 0x1fu; extra = 1; }
+    else if ((*p & 0xf0) == 0xe0) { cp = *p & 0x0fu; extra = 2; }
+    else if ((*p & 0xf8) == 0xf0) { cp = *p & 0x07u; extra = 3; }
+    int k = 0;
+    for (; k < extra && (p[k + 1] & 0xc0) == 0x80; k++) cp = (cp << 6) | (p[k + 1] & 0x3fu);
+    if (k < extra || extra == 0) { ms_sb_printf(sb, "\\x%02x", *p); continue; } /* not UTF-8 */
+    if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff || cp == 0xfffe ||
+        cp == 0xffff)
+      ms_sb_printf(sb, "\\u%04x", cp);
+    else
+      ms_sb_printf(sb, "%.*s", extra + 1, (const char *)p);
+    p += extra;
   }
   ms_sb_printf(sb, "\"");
 }

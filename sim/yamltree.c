@@ -115,6 +115,11 @@ static ms_status convert(convert_ctx *cx, int id, int depth, char *path, ms_ynod
   ms_ynode *n = NULL;
   switch (yn->type) {
   case YAML_SCALAR_NODE:
+    /* "\0" in a quoted scalar: the tree's strings end at a NUL, so the
+     * value would be cut short without a word */
+    if (memchr(yn->data.scalar.value, '\0', yn->data.scalar.length))
+      return ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: %s%sa NUL character is not allowed", src,
+                          line, col, path, path[0] ? ": " : "");
     n = node_new(MS_Y_SCALAR, src, line, col);
     if (!n) goto nomem;
     n->text = malloc(yn->data.scalar.length + 1);
