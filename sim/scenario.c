@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "marginsim/dist.h"
+#include "marginsim/rng.h"
 #include "marginsim/units.h"
 #include "schema.h"
 #include "yamltree.h"
@@ -42,7 +43,22 @@ static const ms_field jump_fields[] = {
      .bounds = MS_B_GE, .min = 0, .unit = "log return",
      .doc = "standard deviation of the normal log jump size"},
 };
-static const ms_schema jump_schema = {"jumps", jump_fields, N(jump_fields), NULL,
+/* Largest log move of one jump (a factor e^25, about 7e10): a log price
+ * pushed past the double range by one jump made every later number inf. */
+#define MS_JUMP_LOG_MAX 25.0
+
+/* Every jump drawn, mean + sd z with |z| <= ms_rng_gaussian_max() (12.31),
+ * stays within MS_JUMP_LOG_MAX. */
+static ms_status check_jump(void *obj, ms_check *ck) {
+  ms_jump_cfg *j = obj;
+  double z = ms_rng_gaussian_max(), big = fabs(j->mean) + z * j->sd;
+  if (big <= MS_JUMP_LOG_MAX) return MS_OK;
+  return ms_check_fail(ck, j->sd > 0 ? "sd" : "mean",
+                       "a jump can move the log price by abs(mean) + %.2f sd = %.4g; at most %g "
+                       "(a factor e^%g)", z, big, MS_JUMP_LOG_MAX, MS_JUMP_LOG_MAX);
+}
+
+static const ms_schema jump_schema = {"jumps", jump_fields, N(jump_fields), check_jump,
                                       "Jumps of the log price, arriving as a Poisson process while "
                                       "the regime holds."};
 
@@ -197,7 +213,9 @@ static ms_status check_market(void *obj, ms_check *ck) {
 
 static const ms_field market_fields[] = {
     {.name = "initial_price", .kind = MS_F_NUMBER, .offset = OFF(ms_market_cfg, initial_price),
-     .def = "2000", .bounds = MS_B_GT, .min = 0, .unit = "USD", .doc = "price at time 0"},
+     .def = "2000", .bounds = MS_B_GE | MS_B_LE, .min = 1e-12, .max = 1e12, .unit = "USD",
+     .doc = "price at time 0 (the range keeps position sizes, collateral x leverage / price, "
+            "inside the double range)"},
     {.name = "model", .kind = MS_F_ENUM, .offset = OFF(ms_market_cfg, model),
      .def = "regime_switching", .names = price_models,
      .doc = "exogenous price model: regime-switching GBM with jumps"},

@@ -638,6 +638,24 @@ static void test_scenario__time_draws_bounded(void **state) {
                     "keepers.congestion.max_factor: times the longest delay drawn");
 }
 
+/* One jump past e^25, or a price that puts position sizes outside the
+ * double range, is refused at load. */
+static void test_scenario__jump_and_price_ranges(void **state) {
+  (void)state;
+  expect_load_error("market: {regimes: [{jumps: {rate: 1/d, mean: -30}}]}\n", NULL, 0,
+                    "market.regimes[0].jumps.mean: a jump can move the log price by abs(mean) + 12.31 sd = 30; "
+                    "at most 25");
+  /* 0.1 + 12.31 x 2 = 24.7: accepted; sd 2.1 gives 25.95 */
+  ms_error err;
+  ms_config *cfg = load_yaml("market: {regimes: [{jumps: {rate: 1/d, mean: -0.1, sd: 2}}]}\n", NULL, 0, &err);
+  assert_ok(err.status, &err);
+  ms_config_free(cfg);
+  expect_load_error("market: {regimes: [{jumps: {rate: 1/d, mean: -0.1, sd: 2.1}}]}\n", NULL, 0,
+                    "market.regimes[0].jumps.sd: a jump can move the log price");
+  expect_load_error("market: {initial_price: 1e300}\n", NULL, 0,
+                    "market.initial_price: must be >= 1e-12 and <= 1000000000000 (got 1e300)");
+}
+
 /* validate writes names as double-quoted YAML that reads back byte for byte. */
 static void test_scenario__names_round_trip(void **state) {
   (void)state;
@@ -693,6 +711,7 @@ int main(void) {
       cmocka_unit_test(test_scenario__draw_extremes_hold),
       cmocka_unit_test(test_scenario__time_draws_bounded),
       cmocka_unit_test(test_scenario__names_round_trip),
+      cmocka_unit_test(test_scenario__jump_and_price_ranges),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
