@@ -36,9 +36,10 @@ _Static_assert(sizeof(ms_transition_cfg) == sizeof(ms_matrix) && MS_MAX_REGIMES 
 
 static const ms_field jump_fields[] = {
     {.name = "rate", .kind = MS_F_RATE, .offset = OFF(ms_jump_cfg, rate), .def = "0/d",
-     .bounds = MS_B_GE, .min = 0, .doc = "arrival rate of jumps (compound Poisson)"},
+     .bounds = MS_B_GE, .min = 0, .doc = "arrival rate of jumps (compound Poisson); finite as events per day"},
     {.name = "mean", .kind = MS_F_NUMBER, .offset = OFF(ms_jump_cfg, mean), .def = "0",
-     .unit = "log return", .doc = "mean of the normal log jump size"},
+     .unit = "log return",
+     .doc = "mean of the normal log jump size; abs(mean) + 12.31 sd must be <= 25 (no jump beyond a factor e^25)"},
     {.name = "sd", .kind = MS_F_NUMBER, .offset = OFF(ms_jump_cfg, sd), .def = "0",
      .bounds = MS_B_GE, .min = 0, .unit = "log return",
      .doc = "standard deviation of the normal log jump size"},
@@ -321,7 +322,8 @@ static const ms_field book_fields[] = {
      .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 100000000, .doc = "number of accounts"},
     {.name = "collateral", .kind = MS_F_DIST, .offset = OFF(ms_book_cfg, collateral),
      .def = "{dist: lognormal, median: 5000, sigma: 1.2}", .bounds = MS_B_GT, .min = 0,
-     .elem = MS_F_NUMBER, .unit = "USD", .doc = "collateral of an account"},
+     .elem = MS_F_NUMBER, .unit = "USD",
+     .doc = "collateral of an account; every value drawn from 1e-12 to 1e15 (lognormal: median x exp(+-12.31 sigma))"},
     {.name = "leverage", .kind = MS_F_DIST, .offset = OFF(ms_book_cfg, leverage),
      .def = "{dist: uniform, min: 2, max: 20}", .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1000,
      .elem = MS_F_NUMBER, .doc = "entry notional / collateral"},
@@ -656,7 +658,8 @@ static const ms_field oracle_fields[] = {
      .bounds = MS_B_GT, .min = 0, .doc = "push: a round starts when this long has passed since the last publish"},
     {.name = "latency", .kind = MS_F_DIST, .offset = OFF(ms_oracle_cfg, latency),
      .def = "{dist: exponential, mean: 10s}", .bounds = MS_B_GE, .min = 0, .elem = MS_F_DURATION,
-     .doc = "time from a round's observation to its publish"},
+     .doc = "time from a round's observation to its publish; every value drawn at most 9e15 ms "
+            "(lognormal: median x exp(12.31 sigma)); one past the horizon: the round never publishes in the path"},
     {.name = "interval", .kind = MS_F_DURATION, .offset = OFF(ms_oracle_cfg, interval), .def = "400ms",
      .bounds = MS_B_GT, .min = 0, .doc = "pull: time between observations"},
     {.name = "twap", .kind = MS_F_DURATION, .offset = OFF(ms_oracle_cfg, twap), .def = "0s",
@@ -713,7 +716,9 @@ static ms_status check_keepers(void *obj, ms_check *ck) {
 static const ms_field keeper_fields[] = {
     {.name = "delay", .kind = MS_F_DIST, .offset = OFF(ms_keeper_cfg, delay),
      .def = "{dist: lognormal, median: 6s, sigma: 0.8}", .bounds = MS_B_GE, .min = 0,
-     .elem = MS_F_DURATION, .doc = "time from discovery (an oracle publish) to the keeper's action"},
+     .elem = MS_F_DURATION,
+     .doc = "time from discovery (an oracle publish) to the keeper's action; every value drawn, times "
+            "congestion.max_factor when congestion is on, at most 9e15 ms; past the horizon: no action in the path"},
     {.name = "capacity", .kind = MS_F_SECTION, .offset = OFF(ms_keeper_cfg, capacity),
      .sub = &capacity_schema, .doc = "liquidations per block"},
     {.name = "congestion", .kind = MS_F_SECTION, .offset = OFF(ms_keeper_cfg, congestion),
