@@ -188,11 +188,56 @@ ms_status ms_ytree_parse(ms_ynode **out, const char *text, size_t len, const cha
   return ms_ytree_parse_at(out, text, len, src, "", err);
 }
 
+/*
+ * A first pass over libyaml's events, before it builds the document:
+ * libyaml's scanner does work proportional to the flow nesting for every
+ * token, so "[[[[..." 400,000 deep (800 KB) runs for hours inside
+ * yaml_parser_load. The events arrive as the scanner goes: stopping at
+ * MS_YTREE_MAX_DEPTH, or at MS_YTREE_MAX_NODES nodes written (aliases not
+ * yet expanded: convert counts those), bounds its work.
+ */
+static ms_status prescan(const char *text, size_t len, const char *src, ms_error *err) {
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser))
+    return ms_error_set(err, MS_ERR_NOMEM, "cannot initialise the YAML parser");
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+  ms_status s = MS_OK;
+  int depth = 0;
+  long nodes = 0;
+  for (;;) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&parser, &ev)) break; /* the load reports syntax errors */
+    yaml_event_type_t t = ev.type;
+    int line = (int)ev.start_mark.line + 1, col = (int)ev.start_mark.column + 1;
+    yaml_event_delete(&ev);
+    if (t == YAML_STREAM_END_EVENT) break;
+    if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) depth++;
+    if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) depth--;
+    if (t == YAML_SCALAR_EVENT || t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT ||
+        t == YAML_ALIAS_EVENT)
+      nodes++;
+    if (depth > MS_YTREE_MAX_DEPTH) {
+      s = ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: nesting deeper than %d levels", src, line, col,
+                       MS_YTREE_MAX_DEPTH);
+      break;
+    }
+    if (nodes > MS_YTREE_MAX_NODES) {
+      s = ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: more than %d YAML nodes; a scenario has at most %d",
+                       src, line, col, MS_YTREE_MAX_NODES, MS_YTREE_MAX_NODES);
+      break;
+    }
+  }
+  yaml_parser_delete(&parser);
+  return s;
+}
+
 ms_status ms_ytree_parse_at(ms_ynode **out, const char *text, size_t len, const char *src,
                             const char *base, ms_error *err) {
   *out = NULL;
   yaml_parser_t parser;
   yaml_document_t doc;
+  ms_status ps = prescan(text, len, src, err);
+  if (ps) return ps;
   if (!yaml_parser_initialize(&parser))
     return ms_error_set(err, MS_ERR_NOMEM, "cannot initialise the YAML parser");
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);

@@ -67,7 +67,14 @@ class RobustInputTest(DirTest):
         keys = self.path("keys.yaml")
         with open(keys, "w") as f:
             f.writelines("k%d: 1\n" % i for i in range(100000))
-        self.reject(["validate", keys], keys + ":10000:8: k9999: more than 20000 YAML nodes")
+        self.reject(["validate", keys], keys + ":10000:8: more than 20000 YAML nodes")
+
+    def test_deep_nesting_rejected_fast(self):
+        # libyaml's scanner is quadratic in flow nesting: 400,000 deep (800 KB) ran for hours
+        deep = self.path("deep.yaml")
+        with open(deep, "w") as f:
+            f.write("a: " + "[" * 400000 + "]" * 400000 + "\n")
+        self.reject(["validate", deep], deep + ":1:67: nesting deeper than 64 levels")
 
     def test_non_regular_files_refused(self):
         self.reject(["validate", "/dev/zero"], "/dev/zero: the scenario must be a regular file (this is a character device)")
