@@ -30,8 +30,9 @@ int ms_units_parse_int(const char *s, long long *out);
 
 /**
  * Parse a duration ("250ms", "12s", "5m", "6h", "1d"; "0" alone is allowed).
- * Returns 0 on success, -1 when malformed, -2 when it is not a whole number
- * of milliseconds, -3 when a number has no unit.
+ * Returns 0 on success, -1 when malformed or longer than MS_DURATION_MAX_MS,
+ * -2 when it is not a whole number of milliseconds, -3 when a number has no
+ * unit.
  */
 int ms_units_parse_duration(const char *s, int64_t *ms);
 
