@@ -6,6 +6,7 @@
 #include "yamltree.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,13 @@ static size_t path_push_index(char *path, size_t i) {
   return n;
 }
 
+/* FNV-1a of a key, for the duplicate check. */
+static size_t hash_text(const char *s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return (size_t)h;
+}
+
 /* One conversion: the document, its name, and the nodes made so far. */
 typedef struct {
   yaml_document_t *doc;
@@ -142,37 +150,50 @@ static ms_status convert(convert_ctx *cx, int id, int depth, char *path, ms_ynod
       if (node_append(n, NULL, child)) { ms_ynode_free(child); goto nomem; }
     }
     break;
-  case YAML_MAPPING_NODE:
+  case YAML_MAPPING_NODE: {
     n = node_new(MS_Y_MAP, src, line, col);
     if (!n) goto nomem;
+    /* Duplicate keys by a hash of the keys seen (slots hold index + 1): a
+     * scan of all earlier keys was quadratic, seconds for 10,000 long keys. */
+    size_t npairs = (size_t)(yn->data.mapping.pairs.top - yn->data.mapping.pairs.start), nslot = 16;
+    while (nslot < 2 * npairs) nslot *= 2;
+    size_t *slot = calloc(nslot, sizeof *slot);
+    if (!slot) goto nomem;
     for (yaml_node_pair_t *p = yn->data.mapping.pairs.start; p < yn->data.mapping.pairs.top; p++) {
       ms_ynode *k = NULL, *v = NULL;
       ms_status s = convert(cx, p->key, depth + 1, path, &k, err);
-      if (s) { ms_ynode_free(n); return s; }
+      if (s) { free(slot); ms_ynode_free(n); return s; }
       if (k->kind != MS_Y_SCALAR) {
         ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: a mapping key must be a plain name", src,
                      k->line, k->col);
+        free(slot);
         ms_ynode_free(k);
         ms_ynode_free(n);
         return MS_ERR_INPUT;
       }
       size_t pl = path_push_key(path, k->text);
-      for (size_t i = 0; i < n->n; i++) {
-        if (strcmp(n->keys[i]->text, k->text) == 0) {
+      size_t h = hash_text(k->text) & (nslot - 1);
+      for (; slot[h]; h = (h + 1) & (nslot - 1)) {
+        const ms_ynode *first = n->keys[slot[h] - 1];
+        if (strcmp(first->text, k->text) == 0) {
           ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: %s: duplicate key (first at line %d)", src,
-                       k->line, k->col, path, n->keys[i]->line);
+                       k->line, k->col, path, first->line);
           path[pl] = '\0';
+          free(slot);
           ms_ynode_free(k);
           ms_ynode_free(n);
           return MS_ERR_INPUT;
         }
       }
+      slot[h] = n->n + 1;
       s = convert(cx, p->value, depth + 1, path, &v, err);
       path[pl] = '\0';
-      if (s) { ms_ynode_free(k); ms_ynode_free(n); return s; }
-      if (node_append(n, k, v)) { ms_ynode_free(k); ms_ynode_free(v); goto nomem; }
+      if (s) { free(slot); ms_ynode_free(k); ms_ynode_free(n); return s; }
+      if (node_append(n, k, v)) { free(slot); ms_ynode_free(k); ms_ynode_free(v); goto nomem; }
     }
+    free(slot);
     break;
+  }
   default:
     return ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: empty YAML node", src, line, col);
   }
