@@ -84,6 +84,30 @@ void ms_dist_support(const ms_dist *d, double *lo, double *hi) {
   }
 }
 
+void ms_dist_draw_range(const ms_dist *d, double *lo, double *hi) {
+  switch (d->kind) {
+  case MS_DIST_LOGNORMAL: {
+    double z = ms_rng_gaussian_max();
+    if (d->b == 0.0) { *lo = *hi = d->a; return; }
+    *lo = d->a * exp(-d->b * z);
+    *hi = d->a * exp(d->b * z);
+    return;
+  }
+  case MS_DIST_EXPONENTIAL:
+    *lo = 0.0;
+    *hi = d->a * ms_rng_neglog_max();
+    return;
+  case MS_DIST_UNIFORM:
+    /* a + (b - a) u: the width itself must be finite */
+    *lo = d->a;
+    *hi = isfinite(d->b - d->a) ? d->b : INFINITY;
+    return;
+  default:
+    ms_dist_support(d, lo, hi);
+    return;
+  }
+}
+
 int ms_dist_is_fixed(const ms_dist *d) {
   double lo, hi;
   ms_dist_support(d, &lo, &hi);

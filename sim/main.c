@@ -490,6 +490,29 @@ static int only_for(cli_cmd cmd, unsigned mask, const char *opt) {
 
 #define FOR(x) (1u << (x))
 
+/* A whole-number option value: decimal digits only, the whole string (no
+ * sign, no spaces, no exponent), from @p lo to @p hi. Exit 2 naming the
+ * option otherwise. */
+static int cli_whole(const char *opt, const char *arg, uint64_t lo, uint64_t hi, uint64_t *out) {
+  size_t len = strlen(arg);
+  int ok = len > 0 && len <= 20;
+  for (size_t i = 0; ok && i < len; i++) ok = arg[i] >= '0' && arg[i] <= '9';
+  unsigned long long v = 0;
+  if (ok) {
+    char *end;
+    errno = 0;
+    v = strtoull(arg, &end, 10);
+    ok = errno == 0 && *end == '\0' && v >= lo && v <= hi;
+  }
+  if (ok) { *out = (uint64_t)v; return 0; }
+  fprintf(stderr, "marginsim: %s: expected a whole number from %llu to %llu (got '", opt,
+          (unsigned long long)lo, (unsigned long long)hi);
+  for (const unsigned char *c = (const unsigned char *)arg; *c && c - (const unsigned char *)arg < 80; c++)
+    fprintf(stderr, *c < 0x20 || *c == 0x7f ? "\\x%02x" : "%c", *c);
+  fprintf(stderr, "%s')\n", len > 80 ? "..." : "");
+  return EXIT_BADINPUT;
+}
+
 static int parse_common(int argc, char **argv, cli_opts *o, cli_cmd cmd) {
   static const struct option longopts[] = {
       {"output", required_argument, 0, 'o'}, {"paths", required_argument, 0, 'n'},
@@ -515,20 +538,21 @@ static int parse_common(int argc, char **argv, cli_opts *o, cli_cmd cmd) {
       }
       o->output = optarg;
       break;
-    case 'n':
-      snprintf(o->paths_set, sizeof o->paths_set, "paths=%s", optarg);
+    case 'n': {
+      uint64_t v;
+      if ((rc = cli_whole("-n/--paths", optarg, 1, MS_MAX_PATHS, &v))) return rc;
+      snprintf(o->paths_set, sizeof o->paths_set, "paths=%llu", (unsigned long long)v);
       break;
-    case 'S':
-      snprintf(o->seed_set, sizeof o->seed_set, "seed=%s", optarg);
+    }
+    case 'S': {
+      uint64_t v;
+      if ((rc = cli_whole("--seed", optarg, 0, UINT64_MAX, &v))) return rc;
+      snprintf(o->seed_set, sizeof o->seed_set, "seed=%llu", (unsigned long long)v);
       break;
+    }
     case 'j': {
-      char *end;
-      long v = strtol(optarg, &end, 10);
-      if (*end || v < 1 || v > 1024) {
-        fprintf(stderr, "marginsim: -j/--threads: expected a whole number from 1 to 1024 (got %s)\n",
-                optarg);
-        return EXIT_BADINPUT;
-      }
+      uint64_t v;
+      if ((rc = cli_whole("-j/--threads", optarg, 1, 1024, &v))) return rc;
       o->threads = (int)v;
       break;
     }
@@ -628,14 +652,22 @@ static int cmd_validate(int argc, char **argv) {
   s = ms_engine_shared_new(cfg, &book, &idx, &err);
   ms_engine_shared_free(book, idx);
   if (s) {
-    fprintf(stderr, "%s\n", err.msg);
+    /* the book's own errors have no place in the file: point at its keys */
+    if (s == MS_ERR_INPUT && strncmp(err.msg, "book: ", 6) == 0)
+      fprintf(stderr, "%s: %s\n", cfg->book_where, err.msg + 6);
+    else
+      fprintf(stderr, "%s\n", err.msg);
     ms_config_free(cfg);
     return ms_status_exit_code(s);
   }
   print_warnings((const ms_config *const *)&cfg, 1);
   char *yaml = ms_config_to_yaml(cfg);
   if (!yaml) { ms_config_free(cfg); fprintf(stderr, "marginsim: out of memory\n"); return 3; }
-  printf("# resolved configuration of %s\n%s", o.scenario, yaml);
+  /* the file name goes into a comment: a line break in it would end the comment */
+  printf("# resolved configuration of ");
+  for (const unsigned char *c = (const unsigned char *)o.scenario; *c; c++)
+    printf(*c < 0x20 || *c == 0x7f ? "\\x%02x" : "%c", *c);
+  printf("\n%s", yaml);
   free(yaml);
   ms_config_free(cfg);
   return 0;

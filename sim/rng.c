@@ -128,3 +128,7 @@ void ms_rng_gaussians(gsl_rng *r, double *out, size_t n) {
   for (size_t k = 0; k < n; k++) out[k] = zig_draw(&st);
   *(xoshiro_state *)r->state = st;
 }
+
+double ms_rng_neglog_max(void) { return 54.0 * log(2.0) * (1.0 + 1e-12); }
+
+double ms_rng_gaussian_max(void) { return (MS_ZIG_R + sqrt(2.0 * 54.0 * log(2.0))) * (1.0 + 1e-12); }

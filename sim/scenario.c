@@ -9,13 +9,19 @@
 #include "marginsim/scenario.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <gsl/gsl_linalg.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "marginsim/dist.h"
+#include "marginsim/rng.h"
 #include "marginsim/units.h"
 #include "schema.h"
 #include "yamltree.h"
@@ -30,14 +36,30 @@ _Static_assert(sizeof(ms_transition_cfg) == sizeof(ms_matrix) && MS_MAX_REGIMES 
 
 static const ms_field jump_fields[] = {
     {.name = "rate", .kind = MS_F_RATE, .offset = OFF(ms_jump_cfg, rate), .def = "0/d",
-     .bounds = MS_B_GE, .min = 0, .doc = "arrival rate of jumps (compound Poisson)"},
+     .bounds = MS_B_GE, .min = 0, .doc = "arrival rate of jumps (compound Poisson); finite as events per day"},
     {.name = "mean", .kind = MS_F_NUMBER, .offset = OFF(ms_jump_cfg, mean), .def = "0",
-     .unit = "log return", .doc = "mean of the normal log jump size"},
+     .unit = "log return",
+     .doc = "mean of the normal log jump size; abs(mean) + 12.31 sd must be <= 25 (no jump beyond a factor e^25)"},
     {.name = "sd", .kind = MS_F_NUMBER, .offset = OFF(ms_jump_cfg, sd), .def = "0",
      .bounds = MS_B_GE, .min = 0, .unit = "log return",
      .doc = "standard deviation of the normal log jump size"},
 };
-static const ms_schema jump_schema = {"jumps", jump_fields, N(jump_fields), NULL,
+/* Largest log move of one jump (a factor e^25, about 7e10): a log price
+ * pushed past the double range by one jump made every later number inf. */
+#define MS_JUMP_LOG_MAX 25.0
+
+/* Every jump drawn, mean + sd z with |z| <= ms_rng_gaussian_max() (12.31),
+ * stays within MS_JUMP_LOG_MAX. */
+static ms_status check_jump(void *obj, ms_check *ck) {
+  ms_jump_cfg *j = obj;
+  double z = ms_rng_gaussian_max(), big = fabs(j->mean) + z * j->sd;
+  if (big <= MS_JUMP_LOG_MAX) return MS_OK;
+  return ms_check_fail(ck, j->sd > 0 ? "sd" : "mean",
+                       "a jump can move the log price by abs(mean) + %.2f sd = %.4g; at most %g "
+                       "(a factor e^%g)", z, big, MS_JUMP_LOG_MAX, MS_JUMP_LOG_MAX);
+}
+
+static const ms_schema jump_schema = {"jumps", jump_fields, N(jump_fields), check_jump,
                                       "Jumps of the log price, arriving as a Poisson process while "
                                       "the regime holds."};
 
@@ -192,7 +214,9 @@ static ms_status check_market(void *obj, ms_check *ck) {
 
 static const ms_field market_fields[] = {
     {.name = "initial_price", .kind = MS_F_NUMBER, .offset = OFF(ms_market_cfg, initial_price),
-     .def = "2000", .bounds = MS_B_GT, .min = 0, .unit = "USD", .doc = "price at time 0"},
+     .def = "2000", .bounds = MS_B_GE | MS_B_LE, .min = 1e-12, .max = 1e12, .unit = "USD",
+     .doc = "price at time 0 (the range keeps position sizes, collateral x leverage / price, "
+            "inside the double range)"},
     {.name = "model", .kind = MS_F_ENUM, .offset = OFF(ms_market_cfg, model),
      .def = "regime_switching", .names = price_models,
      .doc = "exogenous price model: regime-switching GBM with jumps"},
@@ -298,7 +322,8 @@ static const ms_field book_fields[] = {
      .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 100000000, .doc = "number of accounts"},
     {.name = "collateral", .kind = MS_F_DIST, .offset = OFF(ms_book_cfg, collateral),
      .def = "{dist: lognormal, median: 5000, sigma: 1.2}", .bounds = MS_B_GT, .min = 0,
-     .elem = MS_F_NUMBER, .unit = "USD", .doc = "collateral of an account"},
+     .elem = MS_F_NUMBER, .unit = "USD",
+     .doc = "collateral of an account; every value drawn from 1e-12 to 1e15 (lognormal: median x exp(+-12.31 sigma))"},
     {.name = "leverage", .kind = MS_F_DIST, .offset = OFF(ms_book_cfg, leverage),
      .def = "{dist: uniform, min: 2, max: 20}", .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1000,
      .elem = MS_F_NUMBER, .doc = "entry notional / collateral"},
@@ -633,7 +658,8 @@ static const ms_field oracle_fields[] = {
      .bounds = MS_B_GT, .min = 0, .doc = "push: a round starts when this long has passed since the last publish"},
     {.name = "latency", .kind = MS_F_DIST, .offset = OFF(ms_oracle_cfg, latency),
      .def = "{dist: exponential, mean: 10s}", .bounds = MS_B_GE, .min = 0, .elem = MS_F_DURATION,
-     .doc = "time from a round's observation to its publish"},
+     .doc = "time from a round's observation to its publish; every value drawn at most 9e15 ms "
+            "(lognormal: median x exp(12.31 sigma)); one past the horizon: the round never publishes in the path"},
     {.name = "interval", .kind = MS_F_DURATION, .offset = OFF(ms_oracle_cfg, interval), .def = "400ms",
      .bounds = MS_B_GT, .min = 0, .doc = "pull: time between observations"},
     {.name = "twap", .kind = MS_F_DURATION, .offset = OFF(ms_oracle_cfg, twap), .def = "0s",
@@ -673,10 +699,26 @@ static const ms_field window_fields[] = {
 static const ms_schema window_schema = {"outage", window_fields, N(window_fields), NULL,
                                         "A window when no keeper acts; actions due inside it wait for its end."};
 
+/* A keeper's delay is a draw times the congestion factor (at most
+ * max_factor): the product must stay a time (MS_DURATION_MAX_MS). */
+static ms_status check_keepers(void *obj, ms_check *ck) {
+  ms_keeper_cfg *k = obj;
+  if (k->congestion.per_pending <= 0) return MS_OK;
+  double lo, hi;
+  ms_dist_draw_range(&k->delay, &lo, &hi);
+  if (hi * k->congestion.max_factor <= (double)MS_DURATION_MAX_MS) return MS_OK;
+  return ms_check_fail(ck, "congestion.max_factor",
+                       "times the longest delay drawn (%.4gms) exceeds the longest time, %lldms; "
+                       "at most %.4g with this delay",
+                       hi, (long long)MS_DURATION_MAX_MS, (double)MS_DURATION_MAX_MS / hi);
+}
+
 static const ms_field keeper_fields[] = {
     {.name = "delay", .kind = MS_F_DIST, .offset = OFF(ms_keeper_cfg, delay),
      .def = "{dist: lognormal, median: 6s, sigma: 0.8}", .bounds = MS_B_GE, .min = 0,
-     .elem = MS_F_DURATION, .doc = "time from discovery (an oracle publish) to the keeper's action"},
+     .elem = MS_F_DURATION,
+     .doc = "time from discovery (an oracle publish) to the keeper's action; every value drawn, times "
+            "congestion.max_factor when congestion is on, at most 9e15 ms; past the horizon: no action in the path"},
     {.name = "capacity", .kind = MS_F_SECTION, .offset = OFF(ms_keeper_cfg, capacity),
      .sub = &capacity_schema, .doc = "liquidations per block"},
     {.name = "congestion", .kind = MS_F_SECTION, .offset = OFF(ms_keeper_cfg, congestion),
@@ -688,7 +730,7 @@ static const ms_field keeper_fields[] = {
      .sub = &window_schema, .count_offset = OFF(ms_keeper_cfg, noutages), .max_items = MS_MAX_OUTAGES,
      .item_size = sizeof(ms_window_cfg), .doc = "windows when no keeper acts"},
 };
-static const ms_schema keeper_schema = {"keepers", keeper_fields, N(keeper_fields), NULL,
+static const ms_schema keeper_schema = {"keepers", keeper_fields, N(keeper_fields), check_keepers,
                                         "When an eligible account is actually liquidated."};
 
 /* ------------------------------------------------------------ liquidation */
@@ -899,7 +941,7 @@ static const ms_field top_fields[] = {
     {.name = "seed", .kind = MS_F_U64, .offset = OFF(ms_config, seed), .def = "1",
      .doc = "the run's seed (any 64-bit value); every random stream derives from it"},
     {.name = "paths", .kind = MS_F_INT, .offset = OFF(ms_config, paths), .def = "1000",
-     .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 1e9, .doc = "Monte Carlo paths"},
+     .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = (double)MS_MAX_PATHS, .doc = "Monte Carlo paths"},
     {.name = "horizon", .kind = MS_F_DURATION, .offset = OFF(ms_config, horizon), .def = "1d",
      .bounds = MS_B_GT, .min = 0, .doc = "simulated time per path"},
     {.name = "step", .kind = MS_F_DURATION, .offset = OFF(ms_config, step), .def = "1s",
@@ -1016,32 +1058,84 @@ static ms_status apply_set(ms_ynode *root, const char *set, ms_error *err) {
   return ms_ytree_set(root, key, vn, label, key_default, root, err);
 }
 
+/* Read the scenario file. Only a regular file of at most MS_SCENARIO_MAX_BYTES:
+ * a device (/dev/zero), FIFO or directory could be read without end or block
+ * for ever. The file is opened non-blocking so that opening a FIFO cannot wait
+ * for a writer, and read to at most one byte past the limit in case it grows. */
 static ms_status read_file(const char *path, char **text, size_t *len, ms_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return ms_error_set(err, MS_ERR_INPUT, "%s: cannot open the scenario file", path);
-  size_t cap = 4096, n = 0;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    return ms_error_set(err, MS_ERR_INPUT, "%s: cannot open the scenario file: %s", path,
+                        strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return ms_error_set(err, MS_ERR_INPUT, "%s: cannot read the scenario file: %s", path, strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    const char *what = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a regular file";
+    close(fd);
+    return ms_error_set(err, MS_ERR_INPUT, "%s: the scenario must be a regular file (this is %s)",
+                        path, what);
+  }
+  if (st.st_size > MS_SCENARIO_MAX_BYTES) {
+    close(fd);
+    return ms_error_set(err, MS_ERR_INPUT, "%s: the scenario file has %lld bytes; at most %d",
+                        path, (long long)st.st_size, MS_SCENARIO_MAX_BYTES);
+  }
+  size_t cap = (size_t)st.st_size + 2, n = 0;
   char *buf = malloc(cap);
+  if (!buf) { close(fd); return ms_error_set(err, MS_ERR_NOMEM, "%s: out of memory", path); }
   for (;;) {
-    if (!buf) { fclose(f); return ms_error_set(err, MS_ERR_NOMEM, "%s: out of memory", path); }
-    n += fread(buf + n, 1, cap - n - 1, f);
-    if (ferror(f)) {
+    ssize_t r = read(fd, buf + n, cap - 1 - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int e = errno;
       free(buf);
-      fclose(f);
-      return ms_error_set(err, MS_ERR_INPUT, "%s: cannot read the scenario file", path);
+      close(fd);
+      return ms_error_set(err, MS_ERR_INPUT, "%s: cannot read the scenario file: %s", path,
+                          strerror(e));
     }
-    if (feof(f)) break;
-    if (n + 1 >= cap) {
-      cap *= 2;
-      char *nb = realloc(buf, cap);
-      if (!nb) free(buf);
+    if (r == 0) break;
+    n += (size_t)r;
+    if (n > MS_SCENARIO_MAX_BYTES) {
+      free(buf);
+      close(fd);
+      return ms_error_set(err, MS_ERR_INPUT, "%s: the scenario file has more than %d bytes", path,
+                          MS_SCENARIO_MAX_BYTES);
+    }
+    if (n + 1 >= cap) { /* grew since fstat: up to the limit plus one byte */
+      size_t nc = (size_t)MS_SCENARIO_MAX_BYTES + 2;
+      if (cap >= nc) break;
+      char *nb = realloc(buf, nc);
+      if (!nb) { free(buf); close(fd); return ms_error_set(err, MS_ERR_NOMEM, "%s: out of memory", path); }
       buf = nb;
+      cap = nc;
     }
   }
-  fclose(f);
+  close(fd);
   buf[n] = '\0';
   *text = buf;
   *len = n;
   return MS_OK;
+}
+
+/* Fill cfg->book_where: the place of book.leverage, else of book, else the
+ * file, and the key it names. */
+static void book_where(ms_config *cfg, const ms_ynode *root) {
+  const ms_ynode *bk = ms_ynode_get_key(root, "book");
+  const ms_ynode *bv = ms_ynode_get(root, "book");
+  const ms_ynode *lk = bv && bv->kind == MS_Y_MAP ? ms_ynode_get_key(bv, "leverage") : NULL;
+  char w[1100];
+  if (lk || bk) ms_ynode_where(lk ? lk : bk, w, sizeof w);
+  else snprintf(w, sizeof w, "%s", cfg->source_path);
+  snprintf(cfg->book_where, sizeof cfg->book_where, "%s: %s", w, lk ? "book.leverage" : "book");
 }
 
 static ms_status load_text(ms_config **out, char *text, size_t len, const char *src,
@@ -1059,6 +1153,7 @@ static ms_status load_text(ms_config **out, char *text, size_t len, const char *
   for (int i = 0; !s && i < nsets; i++) s = apply_set(root, sets[i], err);
   if (!s) s = apply_preset(root, err);
   if (!s) s = ms_schema_load(&top_schema, cfg, root, "", src, cfg, err);
+  if (!s) book_where(cfg, root);
   ms_ynode_free(root);
   if (s) { ms_config_free(cfg); return s; }
   *out = cfg;

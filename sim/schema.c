@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "marginsim/dist.h"
+#include "marginsim/rng.h"
 #include "marginsim/units.h"
 
 /* ------------------------------------------------------------------ strbuf */
@@ -203,7 +204,11 @@ static ms_status parse_scalar_value(const ms_ynode *n, ms_field_kind kind, const
     return MS_OK;
   }
   if (kind == MS_F_RATE) {
-    if (ms_units_parse_rate(n->text, out))
+    int rc = ms_units_parse_rate(n->text, out);
+    if (rc == -2)
+      return fail_at(err, n, NULL, path, "too large: events per day must be a finite number (got %s)",
+                     got);
+    if (rc)
       return fail_at(err, n, NULL, path, "expected a rate such as 6/d, 2/h, 0.5/m, 10/s (got %s)",
                      got);
     return MS_OK;
@@ -238,6 +243,49 @@ static const char *const dist_keys[][4] = {
     /* exponential */ {"mean", NULL, NULL, NULL},
     /* table */ {"values", "weights", NULL, NULL},
 };
+
+/*
+ * Every value the generator can draw (ms_dist_draw_range: the lognormal's
+ * extreme is 12.31 sigma, the exponential's 37.4 means, not a quantile)
+ * must be finite and within the limits of its kind: durations at most
+ * MS_DURATION_MAX_MS (a draw past the horizon means "not within this path"),
+ * amounts at most MS_DIST_AMOUNT_MAX in magnitude and, where the key must be
+ * positive, at least MS_DIST_AMOUNT_MIN.
+ */
+static ms_status check_draws(const ms_field *f, const ms_dist *d, const ms_ynode *n,
+                             const char *path, ms_error *err) {
+  int dur = f->elem == MS_F_DURATION;
+  int pos = !dur && (((f->bounds & MS_B_GT) && f->min >= 0) || ((f->bounds & MS_B_GE) && f->min > 0));
+  double lo, hi;
+  ms_dist_draw_range(d, &lo, &hi);
+  double amax = dur ? (double)MS_DURATION_MAX_MS : MS_DIST_AMOUNT_MAX;
+  double amin = pos ? MS_DIST_AMOUNT_MIN : -amax;
+  if (isfinite(lo) && isfinite(hi) && lo >= amin && hi <= amax) return MS_OK;
+  char los[48], his[48], lims[120], how[200] = "";
+  snprintf(los, sizeof los, "%.4g", lo);
+  snprintf(his, sizeof his, "%.4g", hi);
+  if (dur)
+    snprintf(lims, sizeof lims, "at most %lldms (about 285,000 years)", (long long)MS_DURATION_MAX_MS);
+  else if (pos)
+    snprintf(lims, sizeof lims, "from %g to %g", MS_DIST_AMOUNT_MIN, MS_DIST_AMOUNT_MAX);
+  else
+    snprintf(lims, sizeof lims, "from %g to %g", -MS_DIST_AMOUNT_MAX, MS_DIST_AMOUNT_MAX);
+  double z = ms_rng_gaussian_max();
+  if (d->kind == MS_DIST_LOGNORMAL) {
+    double smax = log(amax / d->a) / z;
+    if (pos) smax = fmin(smax, log(d->a / amin) / z);
+    if (smax > 0)
+      snprintf(how, sizeof how, " (median x exp(+-%.2f sigma)): with this median, sigma at most %g",
+               z, floor(smax * 1000) / 1000);
+    else
+      snprintf(how, sizeof how, " (median x exp(+-%.2f sigma)): lower the median", z);
+  } else if (d->kind == MS_DIST_EXPONENTIAL) {
+    snprintf(how, sizeof how, " (up to %.2f means): the mean at most %.6g", ms_rng_neglog_max(),
+             amax / ms_rng_neglog_max());
+  }
+  return fail_at(err, n, NULL, path, "every value drawn must be finite and %s; this %s distribution draws %s to %s%s",
+                 lims, ms_dist_kind_names[d->kind], los, his, how);
+}
 
 static ms_status load_dist(const ms_field *f, ms_dist *d, const ms_ynode *n, const char *path,
                            ms_error *err) {
@@ -350,7 +398,7 @@ static ms_status load_dist(const ms_field *f, ms_dist *d, const ms_ynode *n, con
     return fail_at(err, n, NULL, path, "every value drawn must be %s (this %s distribution ranges %s to %s)",
                    b, ms_dist_kind_names[d->kind], los, his);
   }
-  return MS_OK;
+  return check_draws(f, d, n, path, err);
 }
 
 /* ------------------------------------------------------------------- loading */
@@ -652,11 +700,34 @@ static void emit_value_number(ms_field_kind k, double v, ms_strbuf *sb) {
   ms_sb_printf(sb, "%s", b);
 }
 
+/* A string as a double-quoted YAML scalar that reads back to the same
+ * bytes: quotes and backslashes escaped, and every character YAML would not
+ * keep as written escaped too: C0 and C1 controls and DEL (not allowed in a
+ * YAML stream), and the line breaks NEL, LS, PS (folded into spaces inside a
+ * quoted scalar), the BOM and the non-characters U+FFFE/U+FFFF. The text is
+ * valid UTF-8: it came through libyaml. */
 static void emit_string(const char *s, ms_strbuf *sb) {
   ms_sb_printf(sb, "\"");
-  for (const char *p = s; *p; p++) {
-    if (*p == '"' || *p == '\\') ms_sb_printf(sb, "\\%c", *p);
-    else ms_sb_printf(sb, "%c", *p);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    unsigned cp = 0;
+    int extra = 0;
+    if (*p == '"' || *p == '\\') { ms_sb_printf(sb, "\\%c", *p); continue; }
+    if (*p == '\n') { ms_sb_printf(sb, "\\n"); continue; }
+    if (*p == '\t') { ms_sb_printf(sb, "\\t"); continue; }
+    if (*p < 0x20 || *p == 0x7f) { ms_sb_printf(sb, "\\x%02x", *p); continue; }
+    if (*p < 0x80) { ms_sb_printf(sb, "%c", *p); continue; }
+    if ((*p & 0xe0) == 0xc0) { cp = *p & 0x1fu; extra = 1; }
+    else if ((*p & 0xf0) == 0xe0) { cp = *p & 0x0fu; extra = 2; }
+    else if ((*p & 0xf8) == 0xf0) { cp = *p & 0x07u; extra = 3; }
+    int k = 0;
+    for (; k < extra && (p[k + 1] & 0xc0) == 0x80; k++) cp = (cp << 6) | (p[k + 1] & 0x3fu);
+    if (k < extra || extra == 0) { ms_sb_printf(sb, "\\x%02x", *p); continue; } /* not UTF-8 */
+    if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff || cp == 0xfffe ||
+        cp == 0xffff)
+      ms_sb_printf(sb, "\\u%04x", cp);
+    else
+      ms_sb_printf(sb, "%.*s", extra + 1, (const char *)p);
+    p += extra;
   }
   ms_sb_printf(sb, "\"");
 }

@@ -75,7 +75,7 @@ int ms_units_parse_duration(const char *s, int64_t *ms) {
   else if (ulen == 1 && unit[0] == 'd') scale = (double)MS_MS_PER_DAY;
   else return -1;
   double t = v * scale;
-  if (fabs(t) > 9.0e15) return -1;
+  if (!(fabs(t) <= (double)MS_DURATION_MAX_MS)) return -1;
   double r = nearbyint(t);
   if (fabs(t - r) > 1e-6 * fmax(1.0, fabs(t))) return -2;
   *ms = (int64_t)r;
@@ -105,6 +105,8 @@ int ms_units_parse_rate(const char *s, double *per_day) {
   else if (strcmp(u, "s") == 0) per = 86400.0;
   else if (strcmp(u, "y") == 0) return -1;
   else return -1;
+  /* 1e308/s is finite as written but not as events per day */
+  if (!isfinite(v * per)) return -2;
   *per_day = v * per;
   return 0;
 }

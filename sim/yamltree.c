@@ -6,6 +6,7 @@
 #include "yamltree.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,19 +86,48 @@ static size_t path_push_index(char *path, size_t i) {
   return n;
 }
 
-/* Convert libyaml node @p id (recursively). depth guards alias cycles;
- * @p path (YPATH_MAX bytes) is the node's key path, restored on return. */
-static ms_status convert(yaml_document_t *doc, int id, const char *src, int depth, char *path,
-                         ms_ynode **out, ms_error *err) {
+/* FNV-1a of a key, for the duplicate check. */
+static size_t hash_text(const char *s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return (size_t)h;
+}
+
+/* One conversion: the document, its name, and the nodes made so far. */
+typedef struct {
+  yaml_document_t *doc;
+  const char *src;
+  size_t nodes; /* tree nodes made so far, aliases counted at every use */
+} convert_ctx;
+
+/* Convert libyaml node @p id (recursively). libyaml keeps an alias as a
+ * reference to its anchor's node; the tree copies the node at every use, so
+ * ten aliases of ten aliases of ... grow exponentially: every node made is
+ * counted against MS_YTREE_MAX_NODES. depth guards alias cycles; @p path
+ * (YPATH_MAX bytes) is the node's key path, restored on return. */
+static ms_status convert(convert_ctx *cx, int id, int depth, char *path, ms_ynode **out,
+                         ms_error *err) {
+  yaml_document_t *doc = cx->doc;
+  const char *src = cx->src;
   yaml_node_t *yn = yaml_document_get_node(doc, id);
   if (!yn) return ms_error_set(err, MS_ERR_INPUT, "%s: malformed YAML document", src);
   int line = (int)yn->start_mark.line + 1, col = (int)yn->start_mark.column + 1;
-  if (depth > 64)
-    return ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: nesting too deep (alias cycle?)", src,
-                        line, col);
+  if (depth > MS_YTREE_MAX_DEPTH)
+    return ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: %s%snesting deeper than %d levels (alias cycle?)",
+                        src, line, col, path, path[0] ? ": " : "", MS_YTREE_MAX_DEPTH);
+  if (++cx->nodes > MS_YTREE_MAX_NODES)
+    return ms_error_set(err, MS_ERR_INPUT,
+                        "%s:%d:%d: %s%smore than %d YAML nodes (aliases count at every use); "
+                        "a scenario has at most %d", src, line, col, path, path[0] ? ": " : "",
+                        MS_YTREE_MAX_NODES, MS_YTREE_MAX_NODES);
   ms_ynode *n = NULL;
   switch (yn->type) {
   case YAML_SCALAR_NODE:
+    /* "\0" in a quoted scalar: the tree's strings end at a NUL, so the
+     * value would be cut short without a word */
+    if (memchr(yn->data.scalar.value, '\0', yn->data.scalar.length))
+      return ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: %s%sa NUL character is not allowed", src,
+                          line, col, path, path[0] ? ": " : "");
     n = node_new(MS_Y_SCALAR, src, line, col);
     if (!n) goto nomem;
     n->text = malloc(yn->data.scalar.length + 1);
@@ -114,43 +144,56 @@ static ms_status convert(yaml_document_t *doc, int id, const char *src, int dept
          it++) {
       ms_ynode *child = NULL;
       size_t pl = path_push_index(path, n->n);
-      ms_status s = convert(doc, *it, src, depth + 1, path, &child, err);
+      ms_status s = convert(cx, *it, depth + 1, path, &child, err);
       path[pl] = '\0';
       if (s) { ms_ynode_free(n); return s; }
       if (node_append(n, NULL, child)) { ms_ynode_free(child); goto nomem; }
     }
     break;
-  case YAML_MAPPING_NODE:
+  case YAML_MAPPING_NODE: {
     n = node_new(MS_Y_MAP, src, line, col);
     if (!n) goto nomem;
+    /* Duplicate keys by a hash of the keys seen (slots hold index + 1): a
+     * scan of all earlier keys was quadratic, seconds for 10,000 long keys. */
+    size_t npairs = (size_t)(yn->data.mapping.pairs.top - yn->data.mapping.pairs.start), nslot = 16;
+    while (nslot < 2 * npairs) nslot *= 2;
+    size_t *slot = calloc(nslot, sizeof *slot);
+    if (!slot) goto nomem;
     for (yaml_node_pair_t *p = yn->data.mapping.pairs.start; p < yn->data.mapping.pairs.top; p++) {
       ms_ynode *k = NULL, *v = NULL;
-      ms_status s = convert(doc, p->key, src, depth + 1, path, &k, err);
-      if (s) { ms_ynode_free(n); return s; }
+      ms_status s = convert(cx, p->key, depth + 1, path, &k, err);
+      if (s) { free(slot); ms_ynode_free(n); return s; }
       if (k->kind != MS_Y_SCALAR) {
         ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: a mapping key must be a plain name", src,
                      k->line, k->col);
+        free(slot);
         ms_ynode_free(k);
         ms_ynode_free(n);
         return MS_ERR_INPUT;
       }
       size_t pl = path_push_key(path, k->text);
-      for (size_t i = 0; i < n->n; i++) {
-        if (strcmp(n->keys[i]->text, k->text) == 0) {
+      size_t h = hash_text(k->text) & (nslot - 1);
+      for (; slot[h]; h = (h + 1) & (nslot - 1)) {
+        const ms_ynode *first = n->keys[slot[h] - 1];
+        if (strcmp(first->text, k->text) == 0) {
           ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: %s: duplicate key (first at line %d)", src,
-                       k->line, k->col, path, n->keys[i]->line);
+                       k->line, k->col, path, first->line);
           path[pl] = '\0';
+          free(slot);
           ms_ynode_free(k);
           ms_ynode_free(n);
           return MS_ERR_INPUT;
         }
       }
-      s = convert(doc, p->value, src, depth + 1, path, &v, err);
+      slot[h] = n->n + 1;
+      s = convert(cx, p->value, depth + 1, path, &v, err);
       path[pl] = '\0';
-      if (s) { ms_ynode_free(k); ms_ynode_free(n); return s; }
-      if (node_append(n, k, v)) { ms_ynode_free(k); ms_ynode_free(v); goto nomem; }
+      if (s) { free(slot); ms_ynode_free(k); ms_ynode_free(n); return s; }
+      if (node_append(n, k, v)) { free(slot); ms_ynode_free(k); ms_ynode_free(v); goto nomem; }
     }
+    free(slot);
     break;
+  }
   default:
     return ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: empty YAML node", src, line, col);
   }
@@ -166,11 +209,56 @@ ms_status ms_ytree_parse(ms_ynode **out, const char *text, size_t len, const cha
   return ms_ytree_parse_at(out, text, len, src, "", err);
 }
 
+/*
+ * A first pass over libyaml's events, before it builds the document:
+ * libyaml's scanner does work proportional to the flow nesting for every
+ * token, so "[[[[..." 400,000 deep (800 KB) runs for hours inside
+ * yaml_parser_load. The events arrive as the scanner goes: stopping at
+ * MS_YTREE_MAX_DEPTH, or at MS_YTREE_MAX_NODES nodes written (aliases not
+ * yet expanded: convert counts those), bounds its work.
+ */
+static ms_status prescan(const char *text, size_t len, const char *src, ms_error *err) {
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser))
+    return ms_error_set(err, MS_ERR_NOMEM, "cannot initialise the YAML parser");
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+  ms_status s = MS_OK;
+  int depth = 0;
+  long nodes = 0;
+  for (;;) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&parser, &ev)) break; /* the load reports syntax errors */
+    yaml_event_type_t t = ev.type;
+    int line = (int)ev.start_mark.line + 1, col = (int)ev.start_mark.column + 1;
+    yaml_event_delete(&ev);
+    if (t == YAML_STREAM_END_EVENT) break;
+    if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) depth++;
+    if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) depth--;
+    if (t == YAML_SCALAR_EVENT || t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT ||
+        t == YAML_ALIAS_EVENT)
+      nodes++;
+    if (depth > MS_YTREE_MAX_DEPTH) {
+      s = ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: nesting deeper than %d levels", src, line, col,
+                       MS_YTREE_MAX_DEPTH);
+      break;
+    }
+    if (nodes > MS_YTREE_MAX_NODES) {
+      s = ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: more than %d YAML nodes; a scenario has at most %d",
+                       src, line, col, MS_YTREE_MAX_NODES, MS_YTREE_MAX_NODES);
+      break;
+    }
+  }
+  yaml_parser_delete(&parser);
+  return s;
+}
+
 ms_status ms_ytree_parse_at(ms_ynode **out, const char *text, size_t len, const char *src,
                             const char *base, ms_error *err) {
   *out = NULL;
   yaml_parser_t parser;
   yaml_document_t doc;
+  ms_status ps = prescan(text, len, src, err);
+  if (ps) return ps;
   if (!yaml_parser_initialize(&parser))
     return ms_error_set(err, MS_ERR_NOMEM, "cannot initialise the YAML parser");
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
@@ -190,18 +278,25 @@ ms_status ms_ytree_parse_at(ms_ynode **out, const char *text, size_t len, const 
   } else {
     char path[YPATH_MAX];
     snprintf(path, sizeof path, "%s", base);
-    s = convert(&doc, 1, src, 0, path, out, err);
+    convert_ctx cx = {&doc, src, 0};
+    s = convert(&cx, 1, 0, path, out, err);
   }
   /* A second document in the same text is almost certainly a mistake. */
   if (!s && root) {
     yaml_document_t extra;
     if (yaml_parser_load(&parser, &extra)) {
       if (yaml_document_get_root_node(&extra)) {
-        ms_error_set(err, MS_ERR_INPUT, "%s: more than one YAML document ('---'); one is expected",
-                     src);
+        ms_error_set(err, MS_ERR_INPUT,
+                     "%s:%d:%d: a second YAML document starts here ('---'); one is expected", src,
+                     (int)extra.start_mark.line + 1, (int)extra.start_mark.column + 1);
         s = MS_ERR_INPUT;
       }
       yaml_document_delete(&extra);
+    } else {
+      ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: YAML syntax error after the document: %s", src,
+                   (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
+                   parser.problem ? parser.problem : "unknown problem");
+      s = MS_ERR_INPUT;
     }
   }
   yaml_document_delete(&doc);

@@ -10,6 +10,14 @@
 
 #include "marginsim/error.h"
 
+/*
+ * Limits of one parse (docs/robustness-input.md): a scenario is a few
+ * hundred nodes; these stop a small hostile file (nested aliases, a flat map
+ * of a million keys) from taking memory or time without end.
+ */
+#define MS_YTREE_MAX_NODES 20000 /* tree nodes, every use of an alias counted */
+#define MS_YTREE_MAX_DEPTH 64    /* nesting of mappings and lists */
+
 typedef enum { MS_Y_SCALAR, MS_Y_MAP, MS_Y_SEQ } ms_ynode_kind;
 
 typedef struct ms_ynode ms_ynode;

@@ -3,6 +3,14 @@
  * units and rates, defaults, --set, and the resolved configuration.
  */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "marginsim/rng.h"
 
 #include "testutil.h"
 
@@ -440,6 +448,255 @@ static void test_scenario__outage_after_horizon_warns(void **state) {
   ms_config_free(cfg);
 }
 
+
+/* ---- hostile input (issue 14, item 7): limits of the loader ---- */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Nine levels of ten aliases: 10^9 nodes once expanded (past 5 GB before
+ * the limit); rejected at the node limit, at the anchor being copied, fast. */
+static void test_scenario__alias_bomb_rejected_quickly(void **state) {
+  (void)state;
+  char y[2048];
+  size_t k = (size_t)snprintf(y, sizeof y, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+  for (int i = 1; i < 10; i++) {
+    k += (size_t)snprintf(y + k, sizeof y - k, "a%d: &a%d [", i, i);
+    for (int j = 0; j < 10; j++) k += (size_t)snprintf(y + k, sizeof y - k, "%s*a%d", j ? ", " : "", i - 1);
+    k += (size_t)snprintf(y + k, sizeof y - k, "]\n");
+  }
+  double t0 = now_s();
+  expect_load_error(y, NULL, 0, "more than 20000 YAML nodes (aliases count at every use)");
+  assert_true(now_s() - t0 < 1.0);
+  /* the place: file:line:col of a copied anchor */
+  expect_load_error(y, NULL, 0, "t.yaml:1:19: a4[");
+  /* the same through --set, in flow style */
+  char set[2048];
+  k = (size_t)snprintf(set, sizeof set, "name=[&a0 [x, x, x, x, x, x, x, x, x, x]");
+  for (int i = 1; i < 10; i++) {
+    k += (size_t)snprintf(set + k, sizeof set - k, ", &a%d [", i);
+    for (int j = 0; j < 10; j++) k += (size_t)snprintf(set + k, sizeof set - k, "%s*a%d", j ? ", " : "", i - 1);
+    k += (size_t)snprintf(set + k, sizeof set - k, "]");
+  }
+  snprintf(set + k, sizeof set - k, "]");
+  const char *sets[] = {set};
+  t0 = now_s();
+  expect_load_error("", sets, 1, "--set name=[&a0");
+  expect_load_error("", sets, 1, "more than 20000 YAML nodes");
+  assert_true(now_s() - t0 < 1.0);
+}
+
+/* 100,000 keys took 44 s (a quadratic duplicate check): now over the node
+ * limit at once. */
+static void test_scenario__many_keys_rejected_quickly(void **state) {
+  (void)state;
+  size_t cap = 100000 * 16;
+  char *y = malloc(cap);
+  assert_non_null(y);
+  size_t k = 0;
+  for (int i = 0; i < 100000; i++) k += (size_t)snprintf(y + k, cap - k, "k%d: 1\n", i);
+  double t0 = now_s();
+  expect_load_error(y, NULL, 0, "t.yaml:10000:8: more than 20000 YAML nodes");
+  assert_true(now_s() - t0 < 1.0);
+  free(y);
+}
+
+/* libyaml's scanner works in proportion to the flow nesting for every
+ * token: "[[[[..." deep ran for minutes (400,000 deep: over ten). Refused at depth 65. */
+static void test_scenario__deep_nesting_rejected_quickly(void **state) {
+  (void)state;
+  size_t d = 200000;
+  char *y = malloc(2 * d + 8);
+  assert_non_null(y);
+  memcpy(y, "a: ", 3);
+  memset(y + 3, '[', d);
+  memset(y + 3 + d, ']', d);
+  y[3 + 2 * d] = '\0';
+  double t0 = now_s();
+  expect_load_error(y, NULL, 0, "t.yaml:1:67: nesting deeper than 64 levels");
+  assert_true(now_s() - t0 < 1.0);
+  free(y);
+}
+
+static void expect_file_error(const char *path, const char *want) {
+  ms_error err;
+  ms_config *cfg = NULL;
+  ms_error_clear(&err);
+  double t0 = now_s();
+  assert_int_equal(ms_config_load(&cfg, path, NULL, 0, &err), MS_ERR_INPUT);
+  assert_true(now_s() - t0 < 1.0);
+  assert_null(cfg);
+  assert_contains(err.msg, want);
+}
+
+/* /dev/zero read without end; a FIFO without a writer blocked the open. */
+static void test_scenario__non_regular_files_refused(void **state) {
+  (void)state;
+  expect_file_error("/dev/zero", "/dev/zero: the scenario must be a regular file (this is a character device)");
+  char dir[] = "/tmp/ms_test_scenario_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  expect_file_error(dir, "the scenario must be a regular file (this is a directory)");
+  char fifo[64];
+  snprintf(fifo, sizeof fifo, "%s/f.yaml", dir);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  expect_file_error(fifo, "f.yaml: the scenario must be a regular file (this is a FIFO)");
+  unlink(fifo);
+  rmdir(dir);
+}
+
+static void test_scenario__file_over_size_limit_refused(void **state) {
+  (void)state;
+  char path[] = "/tmp/ms_test_scenario_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  FILE *f = fdopen(fd, "w");
+  assert_non_null(f);
+  fputs("seed: 1\n", f);
+  for (int i = 0; i < (MS_SCENARIO_MAX_BYTES + 100) / 100; i++) fprintf(f, "#%98s\n", "");
+  fclose(f);
+  expect_file_error(path, "the scenario file has");
+  expect_file_error(path, "bytes; at most 1048576");
+  /* at the limit it loads */
+  assert_int_equal(truncate(path, MS_SCENARIO_MAX_BYTES), 0);
+  ms_error err;
+  ms_config *cfg = NULL;
+  assert_int_equal(ms_config_load(&cfg, path, NULL, 0, &err), MS_OK);
+  ms_config_free(cfg);
+  unlink(path);
+}
+
+static void test_scenario__second_document_is_placed(void **state) {
+  (void)state;
+  expect_load_error("seed: 1\n---\nseed: 2\n", NULL, 0,
+                    "t.yaml:2:1: a second YAML document starts here ('---'); one is expected");
+  expect_load_error("seed: 1\n...\n]\n", NULL, 0, "t.yaml:3:1: YAML syntax error after the document");
+}
+
+/* "\0" in a quoted scalar was cut short without a word. */
+static void test_scenario__nul_in_scalar_refused(void **state) {
+  (void)state;
+  expect_load_error("name: \"a\\0b\"\n", NULL, 0, "t.yaml:1:7: name: a NUL character is not allowed");
+}
+
+/* ---- values that break arithmetic (issue 14, item 8) ---- */
+
+static void test_scenario__infinite_rate_rejected(void **state) {
+  (void)state;
+  /* 1e308/s is 8.64e312/d: inf, which simulated no jumps and did not reload */
+  expect_load_error("market: {regimes: [{jumps: {rate: 1e308/s}}]}\n", NULL, 0,
+                    "t.yaml:1:35: market.regimes[0].jumps.rate: too large: events per day must be a "
+                    "finite number (got 1e308/s)");
+  ms_error err;
+  ms_config *cfg = load_yaml("market: {regimes: [{jumps: {rate: 1e300/d}}]}\n", NULL, 0, &err);
+  assert_ok(err.status, &err);
+  assert_true(cfg->market.regimes[0].jumps.rate == 1e300);
+  ms_config_free(cfg);
+}
+
+/* Lognormal sigma 1000 on collateral drew 0 (a zero position: an assertion
+ * in the margin code) and inf; the limit follows from the generator's
+ * largest normal, 12.31: 5000 exp(-12.31 s) >= 1e-12 and 5000 exp(12.31 s)
+ * <= 1e15 give s <= ln(1e15 / 5000) / 12.31 = 2.114. */
+static void test_scenario__collateral_draws_bounded(void **state) {
+  (void)state;
+  expect_load_error("book: {collateral: {dist: lognormal, median: 5000, sigma: 1000}}\n", NULL, 0,
+                    "t.yaml:1:20: book.collateral: every value drawn must be finite and from 1e-12 to "
+                    "1e+15; this lognormal distribution draws 0 to inf (median x exp(+-12.31 sigma)): "
+                    "with this median, sigma at most 2.114");
+  expect_load_error("book: {collateral: {dist: lognormal, median: 5000, sigma: 2.12}}\n", NULL, 0,
+                    "book.collateral: every value drawn must be finite");
+  ms_error err;
+  ms_config *cfg = load_yaml("book: {collateral: {dist: lognormal, median: 5000, sigma: 2.1}}\n", NULL, 0, &err);
+  assert_ok(err.status, &err);
+  ms_config_free(cfg);
+  expect_load_error("book: {collateral: {dist: uniform, min: 1e-13, max: 5}}\n", NULL, 0,
+                    "book.collateral: every value drawn must be finite and from 1e-12 to 1e+15");
+  expect_load_error("book: {collateral: 2e15}\n", NULL, 0, "book.collateral: every value drawn must be finite");
+}
+
+/* The generator's extremes that the limits rest on: |z| <= R + sqrt(108 ln 2)
+ * for the ziggurat, -ln(u) <= 54 ln 2 for u >= 2^-54. */
+static void test_scenario__draw_extremes_hold(void **state) {
+  (void)state;
+  assert_true(fabs(ms_rng_gaussian_max() - (3.6541528853610087714 + sqrt(108.0 * log(2.0)))) < 1e-9);
+  assert_true(fabs(ms_rng_neglog_max() - 37.42994775023705) < 1e-9);
+  gsl_rng *r;
+  ms_error err;
+  assert_int_equal(ms_rng_new(&r, &err), MS_OK);
+  ms_rng_seed(r, 7, 0, 0);
+  double zmax = 0;
+  for (int i = 0; i < 1000000; i++) zmax = fmax(zmax, fabs(ms_rng_gaussian(r)));
+  assert_true(zmax > 4.0 && zmax <= ms_rng_gaussian_max());
+  ms_rng_free(r);
+}
+
+/* A latency or delay drawn past int64 milliseconds was signed overflow;
+ * sigma 20 on a 6 s median reaches 4.7e110 ms. The limit 9e15 ms gives
+ * sigma <= ln(9e15 / 6000) / 12.31 = 2.278. */
+static void test_scenario__time_draws_bounded(void **state) {
+  (void)state;
+  expect_load_error("keepers: {delay: {dist: lognormal, median: 6s, sigma: 20}}\n", NULL, 0,
+                    "t.yaml:1:18: keepers.delay: every value drawn must be finite and at most "
+                    "9000000000000000ms (about 285,000 years); this lognormal distribution draws "
+                    "7.707e-104 to 4.671e+110 (median x exp(+-12.31 sigma)): with this median, sigma at most 2.278");
+  expect_load_error("oracle: {latency: {dist: lognormal, median: 6s, sigma: 1e15}}\n", NULL, 0,
+                    "oracle.latency: every value drawn must be finite and at most 9000000000000000ms");
+  expect_load_error("oracle: {latency: {dist: exponential, mean: 3000000d}}\n", NULL, 0,
+                    "oracle.latency: every value drawn must be finite and at most 9000000000000000ms");
+  ms_error err;
+  ms_config *cfg = load_yaml("oracle: {latency: {dist: lognormal, median: 6s, sigma: 2.27}}\n", NULL, 0, &err);
+  assert_ok(err.status, &err);
+  ms_config_free(cfg);
+  /* the congestion factor multiplies the delay */
+  expect_load_error("keepers: {congestion: {per_pending: 1, max_factor: 1e300}}\n", NULL, 0,
+                    "keepers.congestion.max_factor: times the longest delay drawn");
+}
+
+/* One jump past e^25, or a price that puts position sizes outside the
+ * double range, is refused at load. */
+static void test_scenario__jump_and_price_ranges(void **state) {
+  (void)state;
+  expect_load_error("market: {regimes: [{jumps: {rate: 1/d, mean: -30}}]}\n", NULL, 0,
+                    "market.regimes[0].jumps.mean: a jump can move the log price by abs(mean) + 12.31 sd = 30; "
+                    "at most 25");
+  /* 0.1 + 12.31 x 2 = 24.7: accepted; sd 2.1 gives 25.95 */
+  ms_error err;
+  ms_config *cfg = load_yaml("market: {regimes: [{jumps: {rate: 1/d, mean: -0.1, sd: 2}}]}\n", NULL, 0, &err);
+  assert_ok(err.status, &err);
+  ms_config_free(cfg);
+  expect_load_error("market: {regimes: [{jumps: {rate: 1/d, mean: -0.1, sd: 2.1}}]}\n", NULL, 0,
+                    "market.regimes[0].jumps.sd: a jump can move the log price");
+  expect_load_error("market: {initial_price: 1e300}\n", NULL, 0,
+                    "market.initial_price: must be >= 1e-12 and <= 1000000000000 (got 1e300)");
+}
+
+/* validate writes names as double-quoted YAML that reads back byte for byte. */
+static void test_scenario__names_round_trip(void **state) {
+  (void)state;
+  static const char *const names[] = {
+      "a\"b",     "it's",          "k: v",   "- x",       "#c",        "a\nb",   "tab\there", "bell\x07",
+      "del\x7f",  "\xc3\xbc \xe2\x82\xac", "\xc2\x85nel", "ls\xe2\x80\xa8ps\xe2\x80\xa9", "bom\xef\xbb\xbf",
+      "\\back",   "{[x]}",         "*al",    "null",      "",          " lead",  "trail ",    "\x1b[31m",
+      "c1\xc2\x90", "nc\xef\xbf\xbf", "cr\rx", "\xf0\x9f\x98\x80"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    ms_error err;
+    ms_config *cfg = load_yaml("", NULL, 0, &err);
+    assert_ok(err.status, &err);
+    snprintf(cfg->name, sizeof cfg->name, "%s", names[i]);
+    char *y = ms_config_to_yaml(cfg);
+    assert_non_null(y);
+    ms_config *back = load_yaml(y, NULL, 0, &err);
+    if (!back) fail_msg("name %zu: %s\n%s", i, err.msg, y);
+    if (strcmp(back->name, names[i]) != 0) fail_msg("name %zu came back as \"%s\"", i, back->name);
+    free(y);
+    ms_config_free(back);
+    ms_config_free(cfg);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_scenario__range_error_names_place),
@@ -460,6 +717,19 @@ int main(void) {
       cmocka_unit_test(test_scenario__book_margin_oracle_keeper_errors),
       cmocka_unit_test(test_scenario__missing_file),
       cmocka_unit_test(test_scenario__outage_after_horizon_warns),
+      cmocka_unit_test(test_scenario__alias_bomb_rejected_quickly),
+      cmocka_unit_test(test_scenario__many_keys_rejected_quickly),
+      cmocka_unit_test(test_scenario__deep_nesting_rejected_quickly),
+      cmocka_unit_test(test_scenario__non_regular_files_refused),
+      cmocka_unit_test(test_scenario__file_over_size_limit_refused),
+      cmocka_unit_test(test_scenario__second_document_is_placed),
+      cmocka_unit_test(test_scenario__nul_in_scalar_refused),
+      cmocka_unit_test(test_scenario__infinite_rate_rejected),
+      cmocka_unit_test(test_scenario__collateral_draws_bounded),
+      cmocka_unit_test(test_scenario__draw_extremes_hold),
+      cmocka_unit_test(test_scenario__time_draws_bounded),
+      cmocka_unit_test(test_scenario__names_round_trip),
+      cmocka_unit_test(test_scenario__jump_and_price_ranges),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

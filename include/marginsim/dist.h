@@ -18,6 +18,14 @@
 
 #define MS_DIST_TABLE_MAX 64
 
+/* Limits on every value a distribution can draw (docs/robustness-input.md),
+ * checked by the loader with ms_dist_draw_range. Amounts (USD, units,
+ * leverage) beyond these are past meaning and, near the double range, break
+ * the arithmetic of margin and money (a collateral that underflows to 0
+ * makes a zero position). Durations are capped by MS_DURATION_MAX_MS. */
+#define MS_DIST_AMOUNT_MAX 1e15  /* largest magnitude of a drawn amount */
+#define MS_DIST_AMOUNT_MIN 1e-12 /* smallest draw of an amount that must be positive */
+
 typedef enum {
   MS_DIST_FIXED,
   MS_DIST_UNIFORM,
@@ -50,6 +58,15 @@ double ms_dist_mean(const ms_dist *d);
 
 /** Smallest and largest value the distribution can return (may be +/-INFINITY). */
 void ms_dist_support(const ms_dist *d, double *lo, double *hi);
+
+/**
+ * Smallest and largest value ms_dist_sample() can actually return from
+ * @p d: unlike ms_dist_support, finite whenever the parameters are (a
+ * lognormal reaches median * exp(+-sigma * ms_rng_gaussian_max()), an
+ * exponential mean * ms_rng_neglog_max()); +-INFINITY or 0 where that
+ * overflows or underflows. The loader checks it against the key's limits.
+ */
+void ms_dist_draw_range(const ms_dist *d, double *lo, double *hi);
 
 /** 1 if @p d always returns the same value. */
 int ms_dist_is_fixed(const ms_dist *d);

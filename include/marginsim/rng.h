@@ -66,6 +66,19 @@ double ms_rng_uniform_pos(gsl_rng *r);
 /** Standard normal by the ziggurat method. */
 double ms_rng_gaussian(gsl_rng *r);
 
+/**
+ * The largest absolute value ms_rng_gaussian() can return (about 12.31):
+ * the ziggurat's tail draws x = -ln(u1)/R and accepts it when
+ * -2 ln(u2) >= x^2; with u1, u2 >= 2^-54 (ms_rng_uniform_pos) that bounds x by
+ * sqrt(2 ln 2^54), so |z| <= R + sqrt(108 ln 2), plus a rounding margin.
+ * The scenario loader checks distributions against it: every draw, not
+ * only the likely ones, must stay finite and in range.
+ */
+double ms_rng_gaussian_max(void);
+
+/** The largest value of -ln(ms_rng_uniform_pos()): ln 2^54, about 37.43. */
+double ms_rng_neglog_max(void);
+
 /** Fill @p out with @p n standard normals (the same values as n calls of ms_rng_gaussian). */
 void ms_rng_gaussians(gsl_rng *r, double *out, size_t n);
 

@@ -17,6 +17,10 @@
 #include "marginsim/error.h"
 
 #define MS_MAX_REGIMES 16
+/* Most Monte Carlo paths of one run (key paths, -n). */
+#define MS_MAX_PATHS 1000000000ULL
+/* Largest scenario file read (bytes): the shipped ones are a few KB. */
+#define MS_SCENARIO_MAX_BYTES (1 << 20)
 #define MS_NAME_MAX 32
 
 typedef struct ms_jump_cfg {
@@ -328,6 +332,9 @@ typedef struct ms_config {
   /* Provenance, not scenario keys. */
   char *source_text;     /* the scenario file as read (owned) */
   char source_path[1024];
+  /* "file:line:col: book.leverage" (or the nearest written key): where the
+   * book's errors found after loading (accounts below initial margin) point. */
+  char book_where[1200];
 
   /* Valid but suspect settings (a timed key after the horizon), one
    * "file:line:col: key: message" each, for the CLI to print on stderr. */

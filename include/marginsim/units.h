@@ -17,6 +17,10 @@
 #define MS_MS_PER_MINUTE 60000LL
 #define MS_MS_PER_HOUR 3600000LL
 #define MS_MS_PER_DAY 86400000LL
+/* Longest duration a scenario can write or a distribution draw (about
+ * 285,000 years): whole milliseconds stay exact in a double, and sums of
+ * two such times stay far inside int64_t. */
+#define MS_DURATION_MAX_MS 9000000000000000LL
 
 /** Parse a finite number. Returns 0 on success, -1 on a malformed value. */
 int ms_units_parse_number(const char *s, double *out);
@@ -26,12 +30,17 @@ int ms_units_parse_int(const char *s, long long *out);
 
 /**
  * Parse a duration ("250ms", "12s", "5m", "6h", "1d"; "0" alone is allowed).
- * Returns 0 on success, -1 when malformed, -2 when it is not a whole number
- * of milliseconds, -3 when a number has no unit.
+ * Returns 0 on success, -1 when malformed or longer than MS_DURATION_MAX_MS,
+ * -2 when it is not a whole number of milliseconds, -3 when a number has no
+ * unit.
  */
 int ms_units_parse_duration(const char *s, int64_t *ms);
 
-/** Parse a rate ("6/d", "2/h", "0.5/m", "10/s", "0") into events per day. */
+/**
+ * Parse a rate ("6/d", "2/h", "0.5/m", "10/s", "0") into events per day.
+ * Returns 0 on success, -1 when malformed, -2 when the rate per day is not
+ * a finite number (1e308/s).
+ */
 int ms_units_parse_rate(const char *s, double *per_day);
 
 /** Shortest text that reads back to exactly @p v. */

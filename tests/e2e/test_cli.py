@@ -432,7 +432,7 @@ class CliTest(DirTest):
              "bad.yaml:10:27: market.regimes[1].vol: must be > 0"),
             (["run", self.scen, "-o", out, "--set", "market.nope=1"],
              "--set market.nope=1: market.nope: unknown key; known keys of market:"),
-            (["run", self.scen, "-o", out, "-n", "0"], "--set paths=0: paths: must be >= 1"),
+            (["run", self.scen, "-o", out, "-n", "0"], "-n/--paths: expected a whole number from 1 to 1000000000 (got '0')"),
             (["run", self.scen, "-o", out, "--seed", "x"], "seed: expected a whole number"),
             (["run", self.scen, "-o", out, "-j", "0"], "-j/--threads"),
             (["run", os.path.join(self.dir, "missing.yaml"), "-o", out], "cannot open the scenario file"),
