@@ -35,6 +35,17 @@ static volatile sig_atomic_t g_signal;
 
 static void on_signal(int sig) { g_signal = sig; }
 
+/* A signal that came while loading or checking: the exit code it asks for
+ * (128 + signal), 0 if none. Runs look at the flag themselves. */
+static int interrupted(void) {
+  if (!g_signal) return 0;
+  fprintf(stderr, "marginsim: interrupted by signal %d\n", (int)g_signal);
+  return 128 + (int)g_signal;
+}
+
+/* How many first paths `validate` draws the books of (book.resample: per_path). */
+#define VALIDATE_BOOK_PATHS 8
+
 static void usage_main(FILE *f) {
   fprintf(f,
           "usage: marginsim <command> [options]\n"
@@ -519,6 +530,9 @@ static int cmd_validate(int argc, char **argv) {
   struct ms_index_static *idx = NULL;
   s = ms_engine_shared_new(cfg, &book, &idx, &err);
   ms_engine_shared_free(book, idx);
+  /* per_path: each path draws its own book; check the first ones as `run` will */
+  int64_t nbooks = cfg->paths < VALIDATE_BOOK_PATHS ? cfg->paths : VALIDATE_BOOK_PATHS;
+  if (!s) s = ms_engine_check_books(cfg, nbooks, &err);
   if (s) {
     fprintf(stderr, "%s\n", err.msg);
     ms_config_free(cfg);
@@ -527,10 +541,15 @@ static int cmd_validate(int argc, char **argv) {
   print_warnings((const ms_config *const *)&cfg, 1);
   char *yaml = ms_config_to_yaml(cfg);
   if (!yaml) { ms_config_free(cfg); fprintf(stderr, "marginsim: out of memory\n"); return 3; }
-  printf("# resolved configuration of %s\n%s", o.scenario, yaml);
+  rc = interrupted();
+  if (!rc) printf("# resolved configuration of %s\n", o.scenario);
+  if (!rc && cfg->book.resample == MS_RESAMPLE_PER_PATH)
+    printf("# book.resample per_path: the books of paths 0 to %lld checked as `run` draws them; later paths' "
+           "books are checked as they run\n", (long long)nbooks - 1);
+  if (!rc) printf("%s", yaml);
   free(yaml);
   ms_config_free(cfg);
-  return 0;
+  return rc;
 }
 
 static void print_compare(const ms_compare_report *rep, const char *key, int64_t paths, const char *out) {
@@ -630,7 +649,6 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
   if (!rc) rc = prepare_outputs(o->output, NULL, &md);
   ms_compare_report *rep = rc ? NULL : calloc(1, sizeof *rep);
   if (!rc) {
-    catch_signals();
     char *cmd = join_argv(full_argc, full_argv);
     progress_state ps = {.t0 = mono_now(), .enabled = !o->quiet && isatty(STDERR_FILENO)};
     ms_run_opts ro = {.threads = o->threads, .output = o->output, .command = cmd,
@@ -681,7 +699,6 @@ static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config *
     ms_config_free(cfg);
     return prc;
   }
-  catch_signals();
   char *cmd = join_argv(full_argc, full_argv);
   progress_state ps = {.t0 = mono_now(), .enabled = !o->quiet && isatty(STDERR_FILENO)};
   ms_run_opts ro = {.threads = o->threads, .output = o->output, .command = cmd,
@@ -887,7 +904,6 @@ static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
     ms_sweep_free(sw);
     return rc;
   }
-  catch_signals();
   char *cmd = join_argv(full_argc, full_argv);
   progress_state ps = {.t0 = mono_now(), .enabled = !o.quiet && isatty(STDERR_FILENO)};
   ms_run_opts ro = {.threads = o.threads, .output = o.output, .command = cmd,
@@ -927,6 +943,7 @@ static int cmd_schema(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   gsl_set_error_handler_off(); /* GSL reports by status; we check every one */
+  catch_signals(); /* before any work: a signal at any moment ends in 128 + signal, never a kill mid-write */
   if (argc < 2) { usage_main(stderr); return EXIT_BADINPUT; }
   const char *cmd = argv[1];
   if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {

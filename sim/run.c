@@ -440,6 +440,9 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, m
   }
   const volatile sig_atomic_t *cancel = opts->cancel;
   int nthreads = pl->nthreads;
+  /* the engines look at the flag inside a path too: a long path stops within milliseconds */
+  for (int c = 0; c < pl->ncells; c++)
+    for (int i = 0; i < nthreads; i++) ms_engine_set_cancel(pl->cells[c].eng[i], cancel);
   for (int64_t first = 0; !s && first < pl->paths; first += pl->batch) {
     int64_t n = pl->paths - first < pl->batch ? pl->paths - first : pl->batch;
     for (int c = 0; c < pl->ncells; c++)
