@@ -328,10 +328,12 @@ static ms_status check_work(ms_engine *e, int64_t t) {
   if (n > n_max) {
     int k = most_kind(e->nkind, NULL, 1);
     kind_keys(e, k, keys, sizeof keys);
+    /* before time 0: a draw overflowed the millisecond clock */
     snprintf(e->why, sizeof e->why,
-             "runaway work: %.0f events by t = %.3f s, beyond this scenario's bound of %.0f (docs/engine.md, "
+             "runaway work: %.0f events by t = %.3f s%s, beyond this scenario's bound of %.0f (docs/engine.md, "
              "Work bounds), most of them %s (%lld): check %s",
-             n, (double)t / 1000.0, n_max, kind_names[k], (long long)e->nkind[k], keys);
+             n, (double)t / 1000.0, t < 0 ? " (before time 0: a delay overflowed the clock)" : "", n_max,
+             kind_names[k], (long long)e->nkind[k], keys);
     return MS_ERR_INPUT;
   }
   return MS_OK;
