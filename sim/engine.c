@@ -242,7 +242,8 @@ static double implied_work(const ms_config *cfg) {
   return MS_MAX_PATH_EVENTS + MS_PATH_EVENTS_FACTOR * n;
 }
 
-ms_status ms_engine_check_books(const ms_config *cfg, int64_t n, ms_error *err) {
+ms_status ms_engine_check_books(const ms_config *cfg, int64_t n, const volatile sig_atomic_t *cancel,
+                                ms_error *err) {
   if (cfg->book.resample != MS_RESAMPLE_PER_PATH) return MS_OK;
   ms_margin *m = NULL;
   ms_book *b = NULL;
@@ -250,6 +251,7 @@ ms_status ms_engine_check_books(const ms_config *cfg, int64_t n, ms_error *err) 
   if (!s) s = ms_book_new(&b, cfg, err);
   for (int64_t p = 0; !s && p < n && p < cfg->paths; p++) {
     ms_error berr;
+    if (cancel && *cancel) { s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted"); break; }
     ms_margin_path_start(m, cfg->market.initial_price); /* as every path starts */
     s = ms_book_draw(b, cfg, (uint64_t)p, m, &berr);
     if (s) ms_error_set(err, s, "path %lld: %s", (long long)p, berr.msg);

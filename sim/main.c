@@ -532,7 +532,8 @@ static int cmd_validate(int argc, char **argv) {
   ms_engine_shared_free(book, idx);
   /* per_path: each path draws its own book; check the first ones as `run` will */
   int64_t nbooks = cfg->paths < VALIDATE_BOOK_PATHS ? cfg->paths : VALIDATE_BOOK_PATHS;
-  if (!s) s = ms_engine_check_books(cfg, nbooks, &err);
+  if (!s) s = ms_engine_check_books(cfg, nbooks, &g_signal, &err);
+  if (s == MS_ERR_CANCELLED) s = MS_OK; /* said below */
   if (s) {
     fprintf(stderr, "%s\n", err.msg);
     ms_config_free(cfg);

@@ -1179,7 +1179,7 @@ static void test_engine__per_path_book_sees_fresh_margin_state(void **state) {
   assert_ok(ms_engine_run_path(fresh.e, 1, &f1, NULL, &err), &err);
   assert_memory_equal(&s1, &f1, sizeof s1); /* whatever ran before on the workspace */
   /* and validate's check agrees with the run over the first paths */
-  assert_ok(ms_engine_check_books(one.cfg, 8, &err), &err);
+  assert_ok(ms_engine_check_books(one.cfg, 8, NULL, &err), &err);
   rig_close(&one);
   rig_close(&fresh);
 }

@@ -176,9 +176,11 @@ ms_status ms_engine_check_work(const ms_config *cfg, ms_error *err);
 /**
  * Draw and check the books of paths 0 .. @p n - 1 as a run with
  * book.resample: per_path will (each on fresh margin state): the first
- * failure as "path P: book: ...". per_run: nothing to do.
+ * failure as "path P: book: ...". per_run: nothing to do. Between books,
+ * *@p cancel non-zero (may be NULL) stops with MS_ERR_CANCELLED.
  */
-ms_status ms_engine_check_books(const ms_config *cfg, int64_t n, ms_error *err);
+ms_status ms_engine_check_books(const ms_config *cfg, int64_t n, const volatile sig_atomic_t *cancel,
+                                ms_error *err);
 
 /**
  * Run path @p path to the horizon. @p trace may be NULL (no sampling).
