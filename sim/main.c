@@ -544,9 +544,12 @@ static int cmd_validate(int argc, char **argv) {
   if (!yaml) { ms_config_free(cfg); fprintf(stderr, "marginsim: out of memory\n"); return 3; }
   rc = interrupted();
   if (!rc) printf("# resolved configuration of %s\n", o.scenario);
-  if (!rc && cfg->book.resample == MS_RESAMPLE_PER_PATH)
-    printf("# book.resample per_path: the books of paths 0 to %lld checked as `run` draws them; later paths' "
-           "books are checked as they run\n", (long long)nbooks - 1);
+  if (!rc && cfg->book.resample == MS_RESAMPLE_PER_PATH) {
+    char which[64] = "the book of path 0";
+    if (nbooks > 1) snprintf(which, sizeof which, "the books of paths 0 to %lld", (long long)nbooks - 1);
+    printf("# book.resample per_path: %s checked as `run` draws them; later paths' books are checked as they "
+           "run\n", which);
+  }
   if (!rc) printf("%s", yaml);
   free(yaml);
   ms_config_free(cfg);
