@@ -547,7 +547,7 @@ static int cmd_validate(int argc, char **argv) {
   if (!rc && cfg->book.resample == MS_RESAMPLE_PER_PATH) {
     char which[64] = "the book of path 0";
     if (nbooks > 1) snprintf(which, sizeof which, "the books of paths 0 to %lld", (long long)nbooks - 1);
-    printf("# book.resample per_path: %s checked as `run` draws them; later paths' books are checked as they "
+    printf("# book.resample per_path: %s drawn and checked as in `run`; later paths' books are checked as they "
            "run\n", which);
   }
   if (!rc) printf("%s", yaml);

@@ -206,7 +206,7 @@ class SignalTest(DirTest):
         self.assertEqual(rows[0].tobytes(), rows[1].tobytes())
         p = run("validate", scen)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("# book.resample per_path: the books of paths 0 to 1 checked as `run` draws them", p.stdout)
+        self.assertIn("# book.resample per_path: the books of paths 0 to 1 drawn and checked as in `run`", p.stdout)
 
     def test_validate_checks_per_path_books_like_run(self):
         # one account, leverage up to 5.5 against an initial margin of about 20%: path 2's book is bad
