@@ -33,9 +33,9 @@
 #include "marginsim/pricepath.h"
 #include "marginsim/queue.h"
 #include "marginsim/rng.h"
+#include "marginsim/units.h"
 
 #define TICK_BLOCK 512
-#define MAX_LOG_IMPACT 700.0 /* exp(700) ~ 1e304: beyond it prices overflow */
 
 typedef struct {
   double ratio; /* equity / maintenance at discovery */
@@ -87,12 +87,21 @@ struct ms_engine {
   int32_t liq_since_sample;
   double *fan_price, *fan_mark; /* the next path's fan samples (NULL: none) */
   int32_t *fan_regime;
-  char why[240];                /* what failed, when a path stops on bad input ("": nothing) */
+  char why[640];                /* what failed, when a path stops on bad input ("": nothing) */
   int no_parking;               /* tests: re-examine skipped liquidations every block */
   int exact_ticks;              /* tests: the mark at every tick, no bounds */
   int64_t exp_pos;              /* next entry of the book's expiry list */
   int64_t open_options;         /* accounts holding live option legs */
   int64_t bs_at_start;          /* the margin model's Black–Scholes count when the path began */
+
+  /* work bounds and cancellation (docs/engine.md, "Work bounds") */
+  const volatile sig_atomic_t *cancel; /* non-zero: stop the path (NULL: never) */
+  double work_base;             /* events a path may take before liquidations add to it */
+  double max_log_impact;        /* ln MS_MAX_MARK_MOVE */
+  int64_t nev;                  /* events of the path so far */
+  int64_t nkind[MS_EV_KIND_COUNT];     /* ... by kind */
+  int64_t inst_t, inst_first;   /* the current simulated instant (ms) and nev when it began */
+  int64_t inst_kind[MS_EV_KIND_COUNT]; /* nkind when it began */
 };
 
 int64_t ms_trace_len(const ms_config *cfg) { return cfg->horizon / cfg->output.timeseries.every + 1; }
@@ -124,6 +133,8 @@ void ms_engine_set_finder(ms_engine *e, const ms_finder_ops *ops, void *self) {
   e->fself = ops ? self : e->idx;
 }
 
+void ms_engine_set_cancel(ms_engine *e, const volatile sig_atomic_t *cancel) { e->cancel = cancel; }
+
 void ms_engine_set_parking(ms_engine *e, int enabled) { e->no_parking = !enabled; }
 
 void ms_engine_set_exact_ticks(ms_engine *e, int enabled) { e->exact_ticks = enabled; }
@@ -150,9 +161,10 @@ ms_status ms_engine_shared_new(const ms_config *cfg, ms_book **book, ms_index_st
                                ms_error *err) {
   *book = NULL;
   *index = NULL;
-  if (cfg->book.resample == MS_RESAMPLE_PER_PATH) return MS_OK;
+  ms_status s = ms_engine_check_work(cfg, err);
+  if (s || cfg->book.resample == MS_RESAMPLE_PER_PATH) return s;
   ms_margin *m = NULL;
-  ms_status s = ms_margin_new(&m, cfg, err);
+  s = ms_margin_new(&m, cfg, err);
   if (!s) s = ms_book_new(book, cfg, err);
   if (!s) s = ms_book_draw(*book, cfg, MS_PATH_RUN, m, err);
   if (!s) s = ms_index_static_build(index, *book, m, cfg, 0, err);
@@ -170,12 +182,173 @@ void ms_engine_shared_free(ms_book *book, ms_index_static *index) {
   ms_index_static_free(index);
 }
 
+/* ---- work bounds (docs/engine.md, "Work bounds") ---- */
+
+/* Expected jumps of a path, at the highest rate of any regime (a path may
+ * stay in it throughout); *@p k: that regime. */
+static double expected_jumps(const ms_config *cfg, int *k) {
+  double days = (double)cfg->horizon / (double)MS_MS_PER_DAY, mx = 0.0;
+  *k = 0;
+  for (int r = 0; r < cfg->market.nregimes; r++)
+    if (cfg->market.regimes[r].jumps.rate * days > mx) { mx = cfg->market.regimes[r].jumps.rate * days; *k = r; }
+  return mx;
+}
+
+/* Expected regime switches of a path, at the shortest mean duration; *@p k: that regime. */
+static double expected_switches(const ms_config *cfg, int *k) {
+  double mx = 0.0;
+  *k = 0;
+  if (cfg->market.nregimes < 2) return 0.0;
+  for (int r = 0; r < cfg->market.nregimes; r++) {
+    double d = (double)cfg->market.regimes[r].mean_duration;
+    double n = d > 0 ? (double)cfg->horizon / d : INFINITY;
+    if (n > mx) { mx = n; *k = r; }
+  }
+  return mx;
+}
+
+ms_status ms_engine_check_work(const ms_config *cfg, ms_error *err) {
+  int k;
+  double days = (double)cfg->horizon / (double)MS_MS_PER_DAY, n = expected_jumps(cfg, &k);
+  if (!(n <= MS_MAX_EXPECTED_ARRIVALS))
+    return ms_error_set(err, MS_ERR_INPUT,
+                        "%s: market.regimes[%d].jumps.rate: %g/d over the horizon of %g d is %g expected jumps per "
+                        "path, beyond the bound of %g (docs/engine.md, Work bounds); lower the rate or the horizon",
+                        cfg->source_path, k, cfg->market.regimes[k].jumps.rate, days, n, MS_MAX_EXPECTED_ARRIVALS);
+  n = expected_switches(cfg, &k);
+  if (!(n <= MS_MAX_EXPECTED_ARRIVALS))
+    return ms_error_set(err, MS_ERR_INPUT,
+                        "%s: market.regimes[%d].mean_duration: %lld ms over the horizon of %g d is %g expected regime "
+                        "switches per path, beyond the bound of %g (docs/engine.md, Work bounds); lengthen it",
+                        cfg->source_path, k, (long long)cfg->market.regimes[k].mean_duration, days, n,
+                        MS_MAX_EXPECTED_ARRIVALS);
+  return MS_OK;
+}
+
+/* The events other than keeper arrivals a path may take before its
+ * liquidations add to the bound: a generous multiple of what the scenario
+ * implies. */
+static double implied_work(const ms_config *cfg) {
+  int k;
+  double H = (double)cfg->horizon;
+  double n = H / (double)cfg->step + 1;                                    /* ticks */
+  n += H / (double)cfg->keepers.capacity.block_time + 1;                   /* blocks */
+  n += H / (double)cfg->output.timeseries.every + 1 + (double)cfg->output.fan.points; /* samples */
+  if (cfg->margin.model == MS_MARGIN_DYNAMIC) n += H / (double)cfg->margin.dynamic.update_every + 1;
+  int64_t round = cfg->oracle.kind == MS_ORACLE_PULL ? cfg->oracle.interval : cfg->oracle.heartbeat;
+  if (round > 0) n += 2 * (H / (double)round + 1);                         /* rounds and publishes */
+  n += 2 * (double)cfg->book.accounts;                                     /* option expiries */
+  n += expected_jumps(cfg, &k) + expected_switches(cfg, &k);
+  return MS_MAX_PATH_EVENTS + MS_PATH_EVENTS_FACTOR * n;
+}
+
+ms_status ms_engine_check_books(const ms_config *cfg, int64_t n, const volatile sig_atomic_t *cancel,
+                                ms_error *err) {
+  if (cfg->book.resample != MS_RESAMPLE_PER_PATH) return MS_OK;
+  ms_margin *m = NULL;
+  ms_book *b = NULL;
+  ms_status s = ms_margin_new(&m, cfg, err);
+  if (!s) s = ms_book_new(&b, cfg, err);
+  for (int64_t p = 0; !s && p < n && p < cfg->paths; p++) {
+    ms_error berr;
+    if (cancel && *cancel) { s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted"); break; }
+    ms_margin_path_start(m, cfg->market.initial_price); /* as every path starts */
+    s = ms_book_draw(b, cfg, (uint64_t)p, m, &berr);
+    if (s) ms_error_set(err, s, "path %lld: %s", (long long)p, berr.msg);
+  }
+  ms_book_free(b);
+  ms_margin_free(m);
+  return s;
+}
+
+static const char *const kind_names[MS_EV_KIND_COUNT] = {
+    [MS_EV_REGIME] = "regime switches", [MS_EV_JUMP] = "jumps", [MS_EV_TICK] = "tick runs",
+    [MS_EV_ORACLE_PUBLISH] = "oracle publishes", [MS_EV_ORACLE_ROUND] = "oracle rounds",
+    [MS_EV_MARGIN_UPDATE] = "margin updates", [MS_EV_EXPIRY] = "option expiries",
+    [MS_EV_KEEPER_READY] = "keeper arrivals", [MS_EV_BLOCK] = "keeper blocks", [MS_EV_SAMPLE] = "samples"};
+
+/* The scenario keys that drive events of @p kind. */
+static void kind_keys(const ms_engine *e, int kind, char *buf, size_t len) {
+  const ms_config *cfg = e->cfg;
+  int k;
+  switch (kind) {
+  case MS_EV_JUMP:
+    expected_jumps(cfg, &k);
+    snprintf(buf, len, "market.regimes[%d].jumps.rate (%g/d)", k, cfg->market.regimes[k].jumps.rate);
+    break;
+  case MS_EV_REGIME:
+    expected_switches(cfg, &k);
+    snprintf(buf, len, "market.regimes[%d].mean_duration (%.3f s) and market.transition", k,
+             (double)cfg->market.regimes[k].mean_duration / 1000.0);
+    break;
+  case MS_EV_TICK: snprintf(buf, len, "step and horizon"); break;
+  case MS_EV_ORACLE_PUBLISH:
+  case MS_EV_ORACLE_ROUND:
+    snprintf(buf, len, "oracle.latency, oracle.deviation, oracle.heartbeat and oracle.interval"); break;
+  case MS_EV_MARGIN_UPDATE: snprintf(buf, len, "margin.dynamic.update_every"); break;
+  case MS_EV_EXPIRY: snprintf(buf, len, "book.options"); break;
+  case MS_EV_KEEPER_READY: snprintf(buf, len, "keepers.delay and book.accounts"); break;
+  case MS_EV_BLOCK:
+    snprintf(buf, len, "keepers.delay, keepers.gas_cost (%g USD; a skipped liquidation is retried every block) "
+             "and keepers.capacity.block_time", cfg->keepers.gas_cost);
+    break;
+  default: snprintf(buf, len, "output.timeseries.every and output.fan.points"); break;
+  }
+}
+
+/* The kind with the most events of @p n (less @p n0, when given), but keeper arrivals when @p skip_ready. */
+static int most_kind(const int64_t *n, const int64_t *n0, int skip_ready) {
+  int best = 0;
+  int64_t mx = -1;
+  for (int k = 0; k < MS_EV_KIND_COUNT; k++) {
+    int64_t c = n[k] - (n0 ? n0[k] : 0);
+    if (skip_ready && k == MS_EV_KEEPER_READY) continue;
+    if (c > mx) { mx = c; best = k; }
+  }
+  return best;
+}
+
+/* Every MS_CANCEL_CHECK_EVENTS events: a signal, and the bounds on the work
+ * at one instant and in the path (@p t: the current event's time, ms). */
+static ms_status check_work(ms_engine *e, int64_t t) {
+  if (e->cancel && *e->cancel) return MS_ERR_CANCELLED;
+  char keys[320];
+  double inst = (double)(e->nev - e->inst_first + 1);
+  double inst_max = MS_MAX_INSTANT_EVENTS + MS_INSTANT_EVENTS_PER_ACCOUNT * (double)e->book->n;
+  if (inst > inst_max) {
+    int k = most_kind(e->nkind, e->inst_kind, 0);
+    kind_keys(e, k, keys, sizeof keys);
+    snprintf(e->why, sizeof e->why,
+             "runaway work: %.0f events at the one simulated instant t = %.3f s, beyond the bound of %.0f "
+             "(%d + %d x book.accounts; docs/engine.md, Work bounds), most of them %s: check %s",
+             inst, (double)t / 1000.0, inst_max, MS_MAX_INSTANT_EVENTS, MS_INSTANT_EVENTS_PER_ACCOUNT,
+             kind_names[k], keys);
+    return MS_ERR_INPUT;
+  }
+  double n = (double)(e->nev - e->nkind[MS_EV_KEEPER_READY]);
+  double n_max = e->work_base + MS_PATH_EVENTS_PER_LIQUIDATION * (double)e->sum->liquidations;
+  if (n > n_max) {
+    int k = most_kind(e->nkind, NULL, 1);
+    kind_keys(e, k, keys, sizeof keys);
+    /* before time 0: a draw overflowed the millisecond clock */
+    snprintf(e->why, sizeof e->why,
+             "runaway work: %.0f events by t = %.3f s%s, beyond this scenario's bound of %.0f (docs/engine.md, "
+             "Work bounds), most of them %s (%lld): check %s",
+             n, (double)t / 1000.0, t < 0 ? " (before time 0: a delay overflowed the clock)" : "", n_max,
+             kind_names[k], (long long)e->nkind[k], keys);
+    return MS_ERR_INPUT;
+  }
+  return MS_OK;
+}
+
 ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *book,
                         const ms_index_static *index, ms_error *err) {
   *out = NULL;
   ms_engine *e = calloc(1, sizeof *e);
   if (!e) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   e->cfg = cfg;
+  e->work_base = implied_work(cfg);
+  e->max_log_impact = log(MS_MAX_MARK_MOVE);
   ms_status s = ms_queue_new(&e->q, 256, err);
   if (!s) s = ms_pricepath_new(&e->pp, cfg, err);
   if (!s) s = ms_market_new(&e->mk, cfg, err);
@@ -186,7 +359,8 @@ ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *bo
   if (!s && !book) {
     /* per_path: a book of the right size now, drawn for each path. */
     s = ms_book_new(&e->own_book, cfg, err);
-    if (!s) s = ms_book_draw(e->own_book, cfg, 0, e->mg, err);
+    ms_error berr;
+    if (!s && (s = ms_book_draw(e->own_book, cfg, 0, e->mg, &berr))) ms_error_set(err, s, "path 0: %s", berr.msg);
     if (!s) s = ms_index_static_build(&e->own_ist, e->own_book, e->mg, cfg, 1, err);
     book = e->own_book;
     index = e->own_ist;
@@ -603,11 +777,14 @@ static void book_money(ms_engine *e, double penalty, double keeper, double bad, 
 static ms_status after_fill(ms_engine *e, int64_t t, double flow) {
   ms_market_fill(e->mk, t, flow);
   double imp = ms_market_impact(e->mk);
-  if (!(fabs(imp) < MAX_LOG_IMPACT)) { /* every later number would be inf or NaN */
+  if (!(fabs(imp) <= e->max_log_impact)) { /* past meaning (or inf, NaN): docs/engine.md, Money */
+    const ms_book *b = e->book;
     snprintf(e->why, sizeof e->why,
-             "at t = %.3f s the liquidation flow's impact drove the mark price out of the range of numbers: "
-             "market.impact.depth (%g USD per 1%%) is far too small for this book",
-             (double)t / 1000.0, e->cfg->market.impact.depth);
+             "at t = %.3f s the liquidation flow's impact moved the mark to %.3g times the exogenous price, beyond "
+             "the bound of %g either way (docs/engine.md, Money): market.impact.depth (%g USD per 1%%) is far too "
+             "small for this book (book.accounts %lld, %.4g USD of notional)",
+             (double)t / 1000.0, exp(imp), MS_MAX_MARK_MOVE, e->cfg->market.impact.depth, (long long)b->n,
+             (b->open_qty[0] + b->open_qty[1]) * b->entry);
     return MS_ERR_INPUT;
   }
   observe_mark(e, e->lp + imp, imp);
@@ -846,6 +1023,10 @@ static ms_status path_start(ms_engine *e, uint64_t path, ms_path_summary *out, m
   ms_queue_clock_start(e->q, cfg->step, cfg->step, cfg->horizon);
   e->lp = e->ext.mx = e->ext.mn = e->lm_min = ms_pricepath_log_price(e->pp);
   e->ext.dd = e->imp_max = 0.0;
+  e->nev = 0;
+  memset(e->nkind, 0, sizeof e->nkind);
+  e->inst_t = -1;
+  e->inst_first = 0;
   if (s) return ms_error_set(err, s, "path %llu: cannot start", (unsigned long long)path);
   return MS_OK;
 }
@@ -867,6 +1048,19 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
 
   ms_event ev;
   while (!s && ms_queue_pop(e->q, &ev)) {
+    if (ev.kind >= MS_EV_KIND_COUNT)
+      return ms_error_set(err, MS_ERR_INTERNAL, "path %llu: unexpected event kind %u", (unsigned long long)path,
+                          ev.kind);
+    /* Counting is all the hot path pays; the checks run every MS_CANCEL_CHECK_EVENTS events. */
+    e->nev++;
+    e->nkind[ev.kind]++;
+    if (ev.t != e->inst_t) {
+      e->inst_t = ev.t;
+      e->inst_first = e->nev;
+      memcpy(e->inst_kind, e->nkind, sizeof e->inst_kind);
+      e->inst_kind[ev.kind]--; /* this event belongs to the new instant */
+    }
+    if (e->nev % MS_CANCEL_CHECK_EVENTS == 0 && (s = check_work(e, ev.t))) break;
     switch ((ms_event_kind)ev.kind) {
     case MS_EV_TICK: {
       int64_t used = run_ticks(e, ev.t, ev.count, &s);
@@ -947,6 +1141,7 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
                           (unsigned long long)path, ev.kind);
     }
   }
+  if (s == MS_ERR_CANCELLED) return ms_error_set(err, s, "path %llu: interrupted", (unsigned long long)path);
   if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, e->why[0] ? e->why : ms_strerror(s));
 
   ms_pricepath_tally tally;

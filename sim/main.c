@@ -37,6 +37,17 @@ static volatile sig_atomic_t g_signal;
 
 static void on_signal(int sig) { g_signal = sig; }
 
+/* A signal that came while loading or checking: the exit code it asks for
+ * (128 + signal), 0 if none. Runs look at the flag themselves. */
+static int interrupted(void) {
+  if (!g_signal) return 0;
+  fprintf(stderr, "marginsim: interrupted by signal %d\n", (int)g_signal);
+  return 128 + (int)g_signal;
+}
+
+/* How many first paths `validate` draws the books of (book.resample: per_path). */
+#define VALIDATE_BOOK_PATHS 8
+
 static void usage_main(FILE *f) {
   fprintf(f,
           "usage: marginsim <command> [options]\n"
@@ -651,10 +662,16 @@ static int cmd_validate(int argc, char **argv) {
   struct ms_index_static *idx = NULL;
   s = ms_engine_shared_new(cfg, &book, &idx, &err);
   ms_engine_shared_free(book, idx);
+  /* per_path: each path draws its own book; check the first ones as `run` will */
+  int64_t nbooks = cfg->paths < VALIDATE_BOOK_PATHS ? cfg->paths : VALIDATE_BOOK_PATHS;
+  if (!s) s = ms_engine_check_books(cfg, nbooks, &g_signal, &err);
+  if (s == MS_ERR_CANCELLED) s = MS_OK; /* said below */
   if (s) {
     /* the book's own errors have no place in the file: point at its keys */
-    if (s == MS_ERR_INPUT && strncmp(err.msg, "book: ", 6) == 0)
-      fprintf(stderr, "%s: %s\n", cfg->book_where, err.msg + 6);
+    const char *b = err.msg;
+    if (strncmp(b, "path ", 5) == 0 && strstr(b, ": book: ")) b = strstr(b, ": book: ") + 2; /* per_path */
+    if (s == MS_ERR_INPUT && strncmp(b, "book: ", 6) == 0)
+      fprintf(stderr, "%s: %.*s%s\n", cfg->book_where, (int)(b - err.msg), err.msg, b + 6);
     else
       fprintf(stderr, "%s\n", err.msg);
     ms_config_free(cfg);
@@ -663,14 +680,24 @@ static int cmd_validate(int argc, char **argv) {
   print_warnings((const ms_config *const *)&cfg, 1);
   char *yaml = ms_config_to_yaml(cfg);
   if (!yaml) { ms_config_free(cfg); fprintf(stderr, "marginsim: out of memory\n"); return 3; }
-  /* the file name goes into a comment: a line break in it would end the comment */
-  printf("# resolved configuration of ");
-  for (const unsigned char *c = (const unsigned char *)o.scenario; *c; c++)
-    printf(*c < 0x20 || *c == 0x7f ? "\\x%02x" : "%c", *c);
-  printf("\n%s", yaml);
+  rc = interrupted();
+  if (!rc) {
+    /* the file name goes into a comment: a line break in it would end the comment */
+    printf("# resolved configuration of ");
+    for (const unsigned char *c = (const unsigned char *)o.scenario; *c; c++)
+      printf(*c < 0x20 || *c == 0x7f ? "\\x%02x" : "%c", *c);
+    printf("\n");
+  }
+  if (!rc && cfg->book.resample == MS_RESAMPLE_PER_PATH) {
+    char which[64] = "the book of path 0";
+    if (nbooks > 1) snprintf(which, sizeof which, "the books of paths 0 to %lld", (long long)nbooks - 1);
+    printf("# book.resample per_path: %s drawn and checked as in `run`; later paths' books are checked as they "
+           "run\n", which);
+  }
+  if (!rc) printf("%s", yaml);
   free(yaml);
   ms_config_free(cfg);
-  return 0;
+  return rc;
 }
 
 static void print_compare(const ms_compare_report *rep, const char *key, int64_t paths, const char *out) {
@@ -789,7 +816,6 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
   if (!rc) rc = prepare_outputs(o->output, NULL, md);
   ms_compare_report *rep = rc ? NULL : calloc(1, sizeof *rep);
   if (!rc) {
-    catch_signals();
     char *cmd = join_argv(full_argc, full_argv);
     progress_state ps = {.t0 = mono_now(), .enabled = !o->quiet && isatty(STDERR_FILENO)};
     ms_run_opts ro = {.threads = o->threads, .output = o->output, .command = cmd,
@@ -840,7 +866,6 @@ static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config *
     ms_config_free(cfg);
     return prc;
   }
-  catch_signals();
   char *cmd = join_argv(full_argc, full_argv);
   progress_state ps = {.t0 = mono_now(), .enabled = !o->quiet && isatty(STDERR_FILENO)};
   ms_run_opts ro = {.threads = o->threads, .output = o->output, .command = cmd,
@@ -1063,7 +1088,6 @@ static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
     ms_sweep_free(sw);
     return rc;
   }
-  catch_signals();
   char *cmd = join_argv(full_argc, full_argv);
   progress_state ps = {.t0 = mono_now(), .enabled = !o.quiet && isatty(STDERR_FILENO)};
   ms_run_opts ro = {.threads = o.threads, .output = o.output, .command = cmd,
@@ -1104,6 +1128,7 @@ static int cmd_schema(int argc, char **argv) {
 int main(int argc, char **argv) {
   gsl_set_error_handler_off(); /* GSL reports by status; we check every one */
   catch_fatal_signals();
+  catch_signals(); /* before any work: a signal at any moment ends in 128 + signal, never a kill mid-write */
   if (argc < 2) { usage_main(stderr); return EXIT_BADINPUT; }
   const char *cmd = argv[1];
   if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {

@@ -99,6 +99,12 @@ typedef struct {
   int64_t replayed;         /* cell-paths that replayed a tape */
 } run_plan;
 
+/* A signal during the set-up (books of millions of accounts take seconds to
+ * draw and write) stops the run as promptly as one during the paths. */
+static ms_status cancelled(const volatile sig_atomic_t *cancel, ms_error *err) {
+  return cancel && *cancel ? ms_error_set(err, MS_ERR_CANCELLED, "interrupted") : MS_OK;
+}
+
 static void cell_free(cell_state *c, int nthreads) {
   if (c->eng)
     for (int i = 0; i < nthreads; i++) ms_engine_free(c->eng[i]);
@@ -260,7 +266,8 @@ static void twin_of(const cell_spec *spec, ms_config *cfg, cell_spec *tw, char *
   *tw = (cell_spec){.cfg = cfg, .label = label, .hidden = 1};
 }
 
-static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int nthreads, ms_error *err) {
+static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int nthreads,
+                           const volatile sig_atomic_t *cancel, ms_error *err) {
   memset(pl, 0, sizeof *pl);
   if (ncells < 1) return ms_error_set(err, MS_ERR_INTERNAL, "no cells");
   int ntwins = 0;
@@ -287,13 +294,15 @@ static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int 
   if (!pl->cells || !pl->twin_spec || !pl->twin_cfg || !pl->twin_label || !pl->st || !pl->errs || !pl->failed)
     return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   for (int c = 0, t = 0; c < ncells; c++) {
-    ms_status s = cell_init(&pl->cells[c], &spec[c], nthreads, pl->batch, NULL, err);
+    ms_status s = cancelled(cancel, err);
+    if (!s) s = cell_init(&pl->cells[c], &spec[c], nthreads, pl->batch, NULL, err);
     if (s) return cell_fail(&spec[c], s, err);
     pl->cells[c].twin = -1;
     if (!needs_twin(spec[c].cfg)) continue;
     twin_of(&spec[c], &pl->twin_cfg[t], &pl->twin_spec[t], pl->twin_label[t], sizeof pl->twin_label[t]);
     int k = ncells + t;
-    s = cell_init(&pl->cells[k], &pl->twin_spec[t], nthreads, pl->batch, &pl->cells[c], err);
+    s = cancelled(cancel, err);
+    if (!s) s = cell_init(&pl->cells[k], &pl->twin_spec[t], nthreads, pl->batch, &pl->cells[c], err);
     if (s) return cell_fail(&pl->twin_spec[t], s, err);
     pl->cells[k].twin = -1;
     pl->cells[c].twin = k;
@@ -321,7 +330,8 @@ static ms_status margin_and_book(const ms_config *cfg, const ms_book *shared, ms
   return s;
 }
 
-static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_book *shared, ms_error *err) {
+static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_book *shared,
+                           const volatile sig_atomic_t *cancel, ms_error *err) {
   ms_margin *m = NULL;
   ms_book *own = NULL;
   ms_book_row *rows = NULL;
@@ -361,6 +371,7 @@ static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_
       row->notional = g;
     }
     s = ms_h5out_write_book_rows(h, id, rows, first, cnt, err);
+    if (!s) s = cancelled(cancel, err);
   }
   free(rows);
   ms_book_free(own);
@@ -454,11 +465,15 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, m
     const char *leaf = cs->spec->leaf;
     s = ms_h5out_add_run(h, cs->spec->parent, leaf, cs->spec->cfg, cs->spec->timeseries ? MS_H5_TIMESERIES : 0u,
                          cs->spec->attrs, &cs->h5id, err);
-    if (!s && cs->spec->book) s = write_book(h, cs->h5id, cs->spec->cfg, cs->book, err);
+    if (!s && cs->spec->book) s = write_book(h, cs->h5id, cs->spec->cfg, cs->book, opts->cancel, err);
+    if (!s) s = cancelled(opts->cancel, err);
     s = cell_fail(cs->spec, s, err);
   }
   const volatile sig_atomic_t *cancel = opts->cancel;
   int nthreads = pl->nthreads;
+  /* the engines look at the flag inside a path too: a long path stops within milliseconds */
+  for (int c = 0; c < pl->ncells; c++)
+    for (int i = 0; i < nthreads; i++) ms_engine_set_cancel(pl->cells[c].eng[i], cancel);
   for (int64_t first = 0; !s && first < pl->paths; first += pl->batch) {
     int64_t n = pl->paths - first < pl->batch ? pl->paths - first : pl->batch;
     for (int c = 0; c < pl->ncells; c++)
@@ -512,7 +527,7 @@ ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *r
   ms_h5_meta meta = {opts->command};
   report->nassert = cfg->nassertions;
   ms_status s = ms_assertions_check(cfg, err);
-  if (!s) s = plan_init(&pl, &spec, 1, nthreads, err);
+  if (!s) s = plan_init(&pl, &spec, 1, nthreads, opts->cancel, err);
   if (!s) s = ms_h5out_create(&h, opts->output, cfg, &meta, err);
   if (!s) s = run_cells(&pl, opts, h, err);
   if (!s) s = ms_stats_compute(&report->stats, cfg, pl.cells[0].rows, cfg->paths, err);
@@ -605,7 +620,7 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
   ms_h5_meta meta = {opts->command};
   ms_status s = MS_OK;
   for (int c = 0; !s && c < ncells; c++) s = cell_fail(&spec[c], ms_assertions_check(cfgs[c], err), err);
-  if (!s) s = plan_init(&pl, spec, ncells, nthreads, err);
+  if (!s) s = plan_init(&pl, spec, ncells, nthreads, opts->cancel, err);
   if (!s) s = ms_h5out_create(&h, opts->output, cfgs[0], &meta, err);
   if (!s) s = ms_h5out_root_attr(h, "compare", key, err);
   if (!s) s = run_cells(&pl, opts, h, err);
@@ -708,7 +723,7 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
     s = cell_fail(&spec[c], ms_assertions_check(sw->cfgs[c], err), err);
   }
   ms_h5_meta meta = {opts->command};
-  if (!s) s = plan_init(&pl, spec, n, nthreads, err);
+  if (!s) s = plan_init(&pl, spec, n, nthreads, opts->cancel, err);
   if (!s) s = ms_h5out_create(&h, opts->output, sw->cfgs[sw->baseline], &meta, err);
   if (!s) {
     char keys[MS_MAX_GRID * 260] = "", show[MS_MAX_SHOW * (MS_STAT_NAME_MAX + 1)] = "";

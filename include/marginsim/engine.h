@@ -12,6 +12,7 @@
 #ifndef MARGINSIM_ENGINE_H
 #define MARGINSIM_ENGINE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -110,6 +111,32 @@ typedef struct ms_trace {
   double *margin_ratio;    /* maintenance ratio (dynamic margin; constant otherwise) */
 } ms_trace;
 
+/*
+ * Work bounds (docs/engine.md, "Work bounds"): no scenario can loop for
+ * ever. Past any of them a path stops with MS_ERR_INPUT naming the keys
+ * that drive the work. Generous: no meaningful scenario comes near them.
+ */
+/** Expected jumps, or regime switches, of one path (rate x horizon, at the
+ *  highest rate): more is rejected before any path runs. */
+#define MS_MAX_EXPECTED_ARRIVALS 1e8
+/** Events at one simulated millisecond: this + MS_INSTANT_EVENTS_PER_ACCOUNT x book.accounts. */
+#define MS_MAX_INSTANT_EVENTS 1000000
+#define MS_INSTANT_EVENTS_PER_ACCOUNT 16
+/** Events of one path other than keeper arrivals (one per discovered account):
+ *  MS_MAX_PATH_EVENTS + MS_PATH_EVENTS_FACTOR x (what the scenario implies: ticks,
+ *  blocks, samples, margin updates, oracle heartbeats or intervals, 2 x accounts for
+ *  expiries, expected jumps and switches) + MS_PATH_EVENTS_PER_LIQUIDATION x
+ *  liquidations so far (each fill can start an oracle round). */
+#define MS_MAX_PATH_EVENTS 1e7
+#define MS_PATH_EVENTS_FACTOR 16
+#define MS_PATH_EVENTS_PER_LIQUIDATION 4
+/** Events between two looks at the cancel flag and the bounds: a signal
+ *  stops a path within milliseconds. */
+#define MS_CANCEL_CHECK_EVENTS 1024
+/** The mark may move at most this factor away from the exogenous price
+ *  (|impact| <= ln of it): beyond, the money no longer means anything. */
+#define MS_MAX_MARK_MOVE 1e6
+
 /** Number of samples per traced path: t = 0, every, 2 every, ... <= horizon. */
 int64_t ms_trace_len(const ms_config *cfg);
 
@@ -131,6 +158,29 @@ ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *bo
 
 /** Free; NULL is a no-op. */
 void ms_engine_free(ms_engine *e);
+
+/**
+ * Stop a path soon after *@p cancel becomes non-zero (checked every
+ * MS_CANCEL_CHECK_EVENTS events): ms_engine_run_path() then returns
+ * MS_ERR_CANCELLED. NULL: never.
+ */
+void ms_engine_set_cancel(ms_engine *e, const volatile sig_atomic_t *cancel);
+
+/**
+ * The work bounds a scenario can break before it runs: expected jumps or
+ * regime switches per path beyond MS_MAX_EXPECTED_ARRIVALS (MS_ERR_INPUT,
+ * naming the key). ms_engine_shared_new() checks it.
+ */
+ms_status ms_engine_check_work(const ms_config *cfg, ms_error *err);
+
+/**
+ * Draw and check the books of paths 0 .. @p n - 1 as a run with
+ * book.resample: per_path will (each on fresh margin state): the first
+ * failure as "path P: book: ...". per_run: nothing to do. Between books,
+ * *@p cancel non-zero (may be NULL) stops with MS_ERR_CANCELLED.
+ */
+ms_status ms_engine_check_books(const ms_config *cfg, int64_t n, const volatile sig_atomic_t *cancel,
+                                ms_error *err);
 
 /**
  * Run path @p path to the horizon. @p trace may be NULL (no sampling).
