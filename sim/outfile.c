@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -165,8 +166,17 @@ ms_status ms_outfile_open(ms_outfile *o, const char *path, ms_error *err) {
     char rnd[TMP_RANDOM + 1];
     random_letters(rnd, TMP_RANDOM);
     sprintf(o->tmp, "%.*s.%.*s%s%s", (int)dirlen, o->target, baselen, base, MS_OUTFILE_TMP_MARK, rnd);
-    /* O_EXCL: never an existing file, never through a symbolic link; 0666 less the umask, like any new file */
+    /* O_EXCL: never an existing file, never through a symbolic link; 0666 less the umask, like any new file.
+     * Signals wait while the file is created and noted for the fatal-signal clean-up: one arriving in
+     * between would leave a temporary that no handler knows of. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     o->fd = open(o->tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    int e = errno;
+    if (o->fd >= 0) o->slot = cleanup_add(o->tmp);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
     if (o->fd >= 0 || errno != EEXIST) break;
   }
   if (o->fd < 0) {
@@ -176,7 +186,6 @@ ms_status ms_outfile_open(ms_outfile *o, const char *path, ms_error *err) {
     release(o);
     return s;
   }
-  o->slot = cleanup_add(o->tmp);
   return MS_OK;
 }
 
