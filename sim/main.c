@@ -176,6 +176,18 @@ static void on_progress(void *ctx, int64_t done, int64_t total) {
   fflush(stderr);
 }
 
+/* A run's error on stderr (after a newline when the progress bar is drawn).
+ * The book's own errors ("book: ..." or "path N: book: ...") have no place in
+ * the file of their own: they point at the book's keys. */
+static void print_error(const ms_config *cfg, ms_status s, const ms_error *err, int newline) {
+  const char *m = err->msg, *b = m;
+  if (strncmp(b, "path ", 5) == 0 && strstr(b, ": book: ")) b = strstr(b, ": book: ") + 2; /* per_path */
+  if (s == MS_ERR_INPUT && strncmp(b, "book: ", 6) == 0 && cfg->book_where[0])
+    fprintf(stderr, "%s%s: %.*s%s\n", newline ? "\n" : "", cfg->book_where, (int)(b - m), m, b + 6);
+  else
+    fprintf(stderr, "%s%s\n", newline ? "\n" : "", m);
+}
+
 /* ---- summary table on stdout ---- */
 
 /* A number for a reader: three significant digits with an engineering
@@ -668,12 +680,7 @@ static int cmd_validate(int argc, char **argv) {
   if (s == MS_ERR_CANCELLED) s = MS_OK; /* said below */
   if (s) {
     /* the book's own errors have no place in the file: point at its keys */
-    const char *b = err.msg;
-    if (strncmp(b, "path ", 5) == 0 && strstr(b, ": book: ")) b = strstr(b, ": book: ") + 2; /* per_path */
-    if (s == MS_ERR_INPUT && strncmp(b, "book: ", 6) == 0)
-      fprintf(stderr, "%s: %.*s%s\n", cfg->book_where, (int)(b - err.msg), err.msg, b + 6);
-    else
-      fprintf(stderr, "%s\n", err.msg);
+    print_error(cfg, s, &err, 0);
     ms_config_free(cfg);
     return ms_status_exit_code(s);
   }
@@ -879,7 +886,7 @@ static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config *
     fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", (int)g_signal);
     rc = 128 + (g_signal ? (int)g_signal : SIGINT);
   } else if (s) {
-    fprintf(stderr, "%s%s\n", ps.enabled ? "\n" : "", err.msg);
+    print_error(cfg, s, &err, ps.enabled);
     rc = ms_status_exit_code(s);
   }
   if (rc) {

@@ -439,7 +439,7 @@ class CliTest(DirTest):
             (["run", os.path.join(self.dir, "missing.yaml"), "-o", out], "cannot open the scenario file"),
             (["run", "-o", out], "missing SCENARIO"),
             (["run", self.scen, "-o", out, "--set", "book.leverage=30"],
-             "book: 500 of 500 accounts start below initial margin under margin.model static; first: account 0"),
+             "book.leverage: 500 of 500 accounts start below initial margin under margin.model static; first: account 0"),
             (["validate", self.scen, "--set", "book.leverage=30"], "start below initial margin"),
             (["frobnicate"], "unknown command"),
         ]
