@@ -71,25 +71,43 @@ static void round_trip(const ms_config *cfg, ms_fuzz_result *res) {
   free(yaml);
 }
 
-/* The book as the run draws it: the run's (path MS_PATH_RUN) and its sorted
- * index, or path 0's when books are drawn per path. */
-static ms_status draw_book(const ms_config *cfg, ms_error *err) {
-  if (cfg->book.resample != MS_RESAMPLE_PER_PATH) {
-    ms_book *book = NULL;
-    ms_index_static *idx = NULL;
-    ms_status s = ms_engine_shared_new(cfg, &book, &idx, err);
-    ms_engine_shared_free(book, idx);
-    return s;
+/* The values of the result file's /book rows (run.c, write_book): every
+ * account's deposit, initial and maintenance margin, and a perp's
+ * liquidation price. */
+static void book_rows(const ms_config *cfg, const ms_book *b, const ms_margin *m) {
+  ms_view v0 = {cfg->market.initial_price, 0, cfg->market.entry_vol};
+  for (int64_t i = 0; i < b->n; i++) {
+    ms_position p;
+    ms_book_position(b, i, &p);
+    (void)ms_book_deposit(b, i);
+    (void)ms_margin_pos_im(m, &p, b->entry, &v0);
+    (void)ms_margin_pos_mm(m, &p, b->entry, &v0);
+    if (b->opt_of[i] < 0) (void)ms_margin_threshold(m, p.C, p.q, b->entry);
   }
+}
+
+/* The book as the run draws it: the run's (path MS_PATH_RUN) and its sorted
+ * index, or path 0's when books are drawn per path; then its /book rows. */
+static ms_status draw_book(const ms_config *cfg, ms_error *err) {
   ms_margin *m = NULL;
-  ms_book *b = NULL;
+  ms_book *b = NULL, *own = NULL;
   ms_index_static *idx = NULL;
   ms_status s = ms_margin_new(&m, cfg, err);
-  if (!s) s = ms_book_new(&b, cfg, err);
-  if (!s) s = ms_book_draw(b, cfg, 0, m, err);
-  if (!s) s = ms_index_static_build(&idx, b, m, cfg, 1, err);
-  ms_index_static_free(idx);
-  ms_book_free(b);
+  if (!s && cfg->book.resample != MS_RESAMPLE_PER_PATH) {
+    s = ms_engine_shared_new(cfg, &b, &idx, err);
+  } else if (!s) {
+    s = ms_book_new(&own, cfg, err);
+    if (!s) s = ms_book_draw(own, cfg, 0, m, err);
+    if (!s) s = ms_index_static_build(&idx, own, m, cfg, 1, err);
+    b = own;
+  }
+  if (!s) book_rows(cfg, b, m);
+  if (own) {
+    ms_index_static_free(idx);
+    ms_book_free(own);
+  } else {
+    ms_engine_shared_free(b, idx);
+  }
   ms_margin_free(m);
   return s;
 }

@@ -9,7 +9,8 @@
  *    resolve to the same text: validate's output round-trips;
  *  - the book is drawn (path 0 when book.resample is per_path, the run's
  *    book otherwise) with book.accounts cut to MS_FUZZ_MAX_ACCOUNTS, so that
- *    one input cannot take long and every input still draws a book;
+ *    one input cannot take long and every input still draws a book, and
+ *    the values of the result file's /book rows are computed;
  *  - on request (the regression inputs that broke a run), path 0 is
  *    simulated on that book.
  * A rejection must be bad input (status MS_ERR_INPUT, exit 2) with a message.
