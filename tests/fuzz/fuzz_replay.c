@@ -150,9 +150,9 @@ static int replay(const char *path, const known_list *k, int all, int must_load,
     ok = 0;
     what = "the message lacks the expected text (# expect-message)";
   }
-  printf("%s %s (%.3f s): %s%s%s\n", ok ? "PASS" : "FAIL", path, dt,
-         res.outcome == MS_FUZZ_LOADED ? "loaded" : res.outcome == MS_FUZZ_REJECTED ? "rejected: " : "",
-         res.outcome == MS_FUZZ_REJECTED ? res.err.msg : "", ok ? "" : "");
+  printf("%s %s (%.3f s): %s%s\n", ok ? "PASS" : "FAIL", path, dt,
+         res.outcome == MS_FUZZ_LOADED ? "loaded" : res.outcome == MS_FUZZ_REJECTED ? "rejected: " : "a finding",
+         res.outcome == MS_FUZZ_REJECTED ? res.err.msg : "");
   if (!ok) {
     printf("     %s\n", what);
     if (x.message[0]) printf("     expected message text: %s\n", x.message);
