@@ -27,8 +27,20 @@ static void finding(ms_fuzz_result *res, const char *what, const ms_error *err) 
 /* A failure of the loader or the book is fine when it is bad input with a
  * message; any other status on a scenario file is a defect. */
 static void rejected(ms_fuzz_result *res, const char *stage, ms_status s) {
-  if (s == MS_ERR_INPUT && res->err.msg[0]) {
+  /* ms_error's message is one line (error.h): a value quoted from the file
+   * must not carry its line breaks or control characters (a terminal's
+   * escapes) into it; a tab is harmless. */
+  const char *c = res->err.msg;
+  while (*c && ((unsigned char)*c >= 0x20 || *c == '\t') && *c != 0x7f) c++;
+  if (s == MS_ERR_INPUT && res->err.msg[0] && !*c) {
     res->outcome = MS_FUZZ_REJECTED;
+    return;
+  }
+  if (s == MS_ERR_INPUT && res->err.msg[0]) {
+    char what[128];
+    snprintf(what, sizeof what, "%s: the message has control character 0x%02x at %d, not one line", stage,
+             (unsigned char)*c, (int)(c - res->err.msg));
+    finding(res, what, &res->err);
     return;
   }
   char what[64];

@@ -13,7 +13,9 @@
  *    the values of the result file's /book rows are computed;
  *  - on request (the regression inputs that broke a run), path 0 is
  *    simulated on that book.
- * A rejection must be bad input (status MS_ERR_INPUT, exit 2) with a message.
+ * A rejection must be bad input (status MS_ERR_INPUT, exit 2) with a
+ * message of one line (no control characters: a value quoted from the file
+ * is escaped).
  * Anything else is a finding: a crash, an assertion, a sanitizer report, a
  * hang (libFuzzer's -timeout, the replay driver's alarm), another status, or
  * a broken round trip.
