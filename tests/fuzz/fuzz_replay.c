@@ -14,7 +14,8 @@
  * Files named in LIST (one name a line, '#' comments) fail on today's code
  * and wait for a fix: they are skipped with exit 77 (ctest's SKIP), or run
  * anyway with --all. --must-load: every file must load (the shipped
- * scenarios). A folder stands for its regular files. Exit 0 when every file passed, 1 otherwise.
+ * scenarios). A folder stands for its regular files; each file runs in a
+ * process of its own, so that one crash does not hide the next. Exit 0 when every file passed, 1 otherwise.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,6 +163,21 @@ static int replay(const char *path, const known_list *k, int all, int must_load,
   return ok ? 0 : 1;
 }
 
+/* Each file in a child process: a crash or an abort fails that file only,
+ * and the next ones still run. */
+static int replay_isolated(const char *path, const known_list *k, int all, int must_load, unsigned timeout) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) return replay(path, k, all, must_load, timeout);
+  if (pid == 0) _exit(replay(path, k, all, must_load, timeout));
+  int st;
+  if (waitpid(pid, &st, 0) < 0) return 1;
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  printf("FAIL %s: killed by signal %d (a crash or an abort: the stack is above)\n", path, WTERMSIG(st));
+  fflush(stdout);
+  return 1;
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 int main(int argc, char **argv) {
@@ -215,7 +232,7 @@ int main(int argc, char **argv) {
       files[nfiles++] = strdup(argv[i]);
     }
     for (int j = 0; j < nfiles; j++) {
-      int r = replay(files[j], k, all, must_load, timeout);
+      int r = replay_isolated(files[j], k, all, must_load, timeout);
       if (r == SKIP_EXIT) skipped++;
       else if (r) failed++;
       else passed++;
