@@ -138,11 +138,34 @@ static ms_status simulate_path0(const ms_config *cfg, ms_error *err) {
   return s;
 }
 
+/* The --set options of an input: its leading comment lines "# set: KEY=VALUE"
+ * (a comment, so the file stays a scenario; the fuzzer mutates them too). */
+#define MAX_SETS 8
+#define SET_MAX 1024
+
+static int read_sets(const char *path, char sets[MAX_SETS][SET_MAX]) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  int n = 0;
+  char line[SET_MAX];
+  while (n < MAX_SETS && fgets(line, sizeof line, f) && line[0] == '#') {
+    if (strncmp(line, "# set: ", 7) != 0) continue;
+    line[strcspn(line, "\n")] = '\0';
+    snprintf(sets[n++], SET_MAX, "%s", line + 7);
+  }
+  fclose(f);
+  return n;
+}
+
 void ms_fuzz_run_file(const char *path, int simulate, ms_fuzz_result *res) {
   memset(res, 0, sizeof *res);
   ms_error_clear(&res->err);
+  static char sets[MAX_SETS][SET_MAX]; /* 8 KB: off the stack of libFuzzer's thread */
+  const char *setp[MAX_SETS];
+  int nsets = read_sets(path, sets);
+  for (int i = 0; i < nsets; i++) setp[i] = sets[i];
   ms_config *cfg = NULL;
-  ms_status s = ms_config_load(&cfg, path, NULL, 0, &res->err);
+  ms_status s = ms_config_load(&cfg, path, setp, nsets, &res->err);
   if (!s) s = ms_assertions_check(cfg, &res->err);
   if (s) {
     rejected(res, "load", s);

@@ -3,8 +3,9 @@
  * target (fuzz_loader.c, clang) and the replay driver (fuzz_replay.c, any
  * compiler, run by ctest over tests/fuzz/regress/).
  *
- * An input is a scenario file. It is loaded the way `marginsim validate`
- * loads it (ms_config_load, the assertions, the run's book), then:
+ * An input is a scenario file; its leading comment lines "# set: KEY=VALUE"
+ * are --set options. It is loaded the way `marginsim validate` loads it
+ * (ms_config_load, the assertions, the run's book), then:
  *  - the resolved configuration (validate's output) must load again and
  *    resolve to the same text: validate's output round-trips;
  *  - the book is drawn (path 0 when book.resample is per_path, the run's
