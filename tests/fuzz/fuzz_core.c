@@ -44,7 +44,8 @@ static void rejected(ms_fuzz_result *res, const char *stage, ms_status s) {
     return;
   }
   char what[64];
-  snprintf(what, sizeof what, "%s: status %d, not bad input", stage, (int)s);
+  if (s == MS_ERR_INPUT) snprintf(what, sizeof what, "%s: bad input without a message", stage);
+  else snprintf(what, sizeof what, "%s: status %d, not bad input", stage, (int)s);
   finding(res, what, &res->err);
 }
 
