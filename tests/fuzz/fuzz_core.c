@@ -151,7 +151,9 @@ static int read_sets(const char *path, char sets[MAX_SETS][SET_MAX]) {
   char line[SET_MAX];
   while (n < MAX_SETS && fgets(line, sizeof line, f) && line[0] == '#') {
     if (strncmp(line, "# set: ", 7) != 0) continue;
-    line[strcspn(line, "\n")] = '\0';
+    size_t len = strcspn(line, "\n");
+    if (len > 0 && line[len - 1] == '\r') len--; /* CRLF files too */
+    line[len] = '\0';
     snprintf(sets[n++], SET_MAX, "%s", line + 7);
   }
   fclose(f);
