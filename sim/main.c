@@ -341,7 +341,7 @@ static void made_dirs_keep(made_dirs *md) {
  * crash, a hang-up — would leave the temporary result file and the folders
  * made for it: this handler removes them, then lets the signal kill the
  * process as it would have. Only SIGKILL leaves a temporary (named
- * ".<name>.ms-tmp-XXXXXXXX", docs/robustness-files.md). */
+ * ".<name>.ms-tmp-XXXXXXXX", docs/robustness.md). */
 static made_dirs g_made; /* the folders the current command created; read by the handler */
 
 static void on_fatal_signal(int sig) {

@@ -1,6 +1,6 @@
 /*
  * outfile — replacing an output file safely (see outfile.h and
- * docs/robustness-files.md).
+ * docs/robustness.md).
  *
  * Run as root in a container, on a path a colleague typed, the writer must
  * never replace a device node (-o /dev/null once became an HDF5 file), never

@@ -11,7 +11,7 @@
 #include "marginsim/error.h"
 
 /*
- * Limits of one parse (docs/robustness-input.md): a scenario is a few
+ * Limits of one parse (docs/robustness.md): a scenario is a few
  * hundred nodes; these stop a small hostile file (nested aliases, a flat map
  * of a million keys) from taking memory or time without end.
  */

@@ -196,6 +196,15 @@ static void test_scenario__set_overrides_and_validates(void **state) {
   expect_load_error(y, noeq, 1, "--set paths: expected KEY=VALUE");
   const char *range[] = {"market.regimes[5].vol=1"};
   expect_load_error(y, range, 1, "--set market.regimes[5].vol=1: market.regimes[5]: the list has 2 items");
+  /* An error is one line: a carriage return or line break quoted from the
+   * input is escaped, never written raw (found by the fuzz harness). */
+  const char *cr[] = {"book.acc\rounts=5"};
+  ms_config *c2 = load_yaml(y, cr, 1, &err);
+  assert_null(c2);
+  assert_int_equal(err.status, MS_ERR_INPUT);
+  assert_null(strchr(err.msg, '\r'));
+  assert_null(strchr(err.msg, '\n'));
+  assert_non_null(strstr(err.msg, "--set book.acc\\rounts=5"));
   /* A later --set wins; a flow value replaces a whole section. */
   const char *twice[] = {"paths=3", "paths=4", "market.regimes=[{name: x, vol: 2}]"};
   cfg = load_yaml(y, twice, 3, &err);

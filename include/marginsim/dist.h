@@ -18,7 +18,7 @@
 
 #define MS_DIST_TABLE_MAX 64
 
-/* Limits on every value a distribution can draw (docs/robustness-input.md),
+/* Limits on every value a distribution can draw (docs/robustness.md),
  * checked by the loader with ms_dist_draw_range. Amounts (USD, units,
  * leverage) beyond these are past meaning and, near the double range, break
  * the arithmetic of margin and money (a collateral that underflows to 0

@@ -1,6 +1,6 @@
 /*
  * outfile — replacing an output file safely (the result file, the JUnit
- * report). See docs/robustness-files.md.
+ * report). See docs/robustness.md.
  *
  * What may be at the path: nothing, or a regular file (replaced). A
  * symbolic link is written through, as cp does: the regular file it points

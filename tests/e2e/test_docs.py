@@ -36,6 +36,9 @@ SKIP = (
     (("ctest",), "the test suite itself (this test is part of it)"),
     (("bash", "tests/bench/"), "a benchmark: minutes by design (docs/performance.md)"),
     (("scripts/py", "tests/bench/"), "a benchmark: minutes by design (docs/performance.md)"),
+    (("bash", "tests/fuzz/"), "a fuzzing run: minutes by design (docs/robustness.md)"),
+    (("./build-fuzz/",), "the fuzzing build: clang and -DMS_FUZZ=ON (docs/robustness.md)"),
+    (("./build/tests/fuzz/",), "the regression corpus: ctest -L fuzz runs it"),
 )
 PLACEHOLDER = re.compile(r"(^|[^A-Za-z])[A-Z][A-Z0-9_]*([^a-z]|$)|\.\.\.")
 FLAGS = {"-q", "--quiet", "-h", "--help", "-V", "--version", "--no-plots"}

@@ -1,4 +1,4 @@
-"""End-to-end tests of what marginsim may do to files (docs/robustness-files.md).
+"""End-to-end tests of what marginsim may do to files (docs/robustness.md).
 
 Run by ctest (label e2e) with MARGINSIM set to the built binary. Each test
 reproduces a defect of issue 14 ("Files it must never touch", "Full disks and

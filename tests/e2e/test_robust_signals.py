@@ -1,6 +1,6 @@
 """Signals that always work, runs that cannot loop for ever, per-path books
 that do not depend on the thread count, and numbers past meaning (issue 14,
-items 6, 9 and 10; docs/robustness-runs.md).
+items 6, 9 and 10; docs/robustness.md).
 
 - A signal in the middle of one long path, or while a book of a million
   accounts is set up, stops the run within a second: exit 128 + signal, no
