@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""compare_results — are two marginsim binaries bit-identical on every shipped scenario?
+
+A refactor must not change a single result (issue 15). This runs OLD and NEW
+on every scenario in scenarios/*.yaml, scenarios/ci/*.yaml and
+scenarios/bench/*.yaml with the same small number of paths, plus one
+--compare run and one sweep, and compares the two result files exactly:
+
+  * the same objects (groups and datasets) at the same paths;
+  * every dataset: the same dtype, the same shape, byte-identical data
+    (compound types field by field, so padding never counts; a NaN equals
+    only the same NaN bit pattern);
+  * every attribute of every object, except the root attributes that record
+    the program and the moment rather than the result: version, created,
+    command (written by ms_h5out_create, sim/h5out.c).
+
+It prints one row per run and exits 1 on any difference, naming the dataset
+(or attribute) and its first differing element; 2 when a run fails.
+
+  scripts/py tests/identity/compare_results.py OLD_BINARY NEW_BINARY
+  scripts/py tests/identity/compare_results.py --files A.h5 B.h5
+
+Typical use around a refactor: build the base commit into build-old
+(git worktree add /tmp/old BASE && cmake -S /tmp/old -B build-old && cmake
+--build build-old), then compare build-old/marginsim with build/marginsim.
+"""
+import argparse
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+# Root attributes that record the version, the time and the command line.
+IGNORED_ROOT_ATTRS = {"version", "created", "command"}
+
+# 1,000,000 accounts: building the book dominates, so a couple of paths suffice
+# to pass through every code path of the run and keep the script short.
+PATHS_OVERRIDE = {"perp-1m": 2}
+
+
+def _first_diff(a, b):
+    """Index (tuple) of the first element whose bytes differ, for same-shape, same-dtype arrays."""
+    if a.dtype.names:
+        best = None
+        for name in a.dtype.names:
+            i = _first_diff(a[name], b[name])
+            if i is not None and (best is None or np.ravel_multi_index(i[:a.ndim], a.shape or (1,)) <
+                                  np.ravel_multi_index(best[:a.ndim], a.shape or (1,))):
+                best = i[:a.ndim] + (name,)
+        return best
+    if a.dtype.kind == "O":  # variable-length strings or sequences: compare as values
+        fa, fb = a.reshape(-1), b.reshape(-1)
+        for k in range(fa.size):
+            x, y = fa[k], fb[k]
+            same = (np.asarray(x).tobytes() == np.asarray(y).tobytes()) if isinstance(x, np.ndarray) else x == y
+            if not same:
+                return np.unravel_index(k, a.shape) if a.shape else ()
+        return None
+    # Fixed-size elements (including sub-arrays): compare the raw bytes of each element.
+    ca = np.ascontiguousarray(a).view(np.uint8).reshape(max(a.size, 1) if a.shape else 1, -1) if a.size else None
+    cb = np.ascontiguousarray(b).view(np.uint8).reshape(max(b.size, 1) if b.shape else 1, -1) if b.size else None
+    if ca is None:
+        return None
+    rows = np.nonzero(np.any(ca != cb, axis=1))[0]
+    if rows.size == 0:
+        return None
+    return tuple(int(x) for x in np.unravel_index(int(rows[0]), a.shape)) if a.shape else ()
+
+
+def _show(v):
+    s = repr(v.tolist() if isinstance(v, np.ndarray) else v)
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def _compare_values(where, a, b):
+    """A message when two dataset/attribute values differ, else None."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != b.dtype:
+        return f"{where}: dtype {a.dtype} != {b.dtype}"
+    if a.shape != b.shape:
+        return f"{where}: shape {a.shape} != {b.shape}"
+    i = _first_diff(a, b)
+    if i is None:
+        return None
+    idx, field = (i[:-1], i[-1]) if i and isinstance(i[-1], str) else (i, None)
+    x, y = a[idx], b[idx]
+    if field:
+        x, y = x[field], y[field]
+    label = f"[{','.join(str(k) for k in idx)}]" + (f".{field}" if field else "")
+    return f"{where}{label}: {_show(x)} != {_show(y)}"
+
+
+def _is_text(v):
+    return isinstance(v, (str, bytes)) or (isinstance(v, np.ndarray) and v.shape == () and v.dtype.kind in "USO")
+
+
+def _text(v):
+    v = v.item() if isinstance(v, np.ndarray) else v
+    return v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else str(v)
+
+
+def _compare_text(where, x, y):
+    if x == y:
+        return None
+    i = next((k for k in range(min(len(x), len(y))) if x[k] != y[k]), min(len(x), len(y)))
+    return f"{where}: text differs at character {i}: {x[max(0, i - 20):i + 20]!r} != {y[max(0, i - 20):i + 20]!r}"
+
+
+def compare_files(old, new):
+    """Every difference between two result files, as messages (empty when identical)."""
+    diffs = []
+    with h5py.File(old, "r") as fa, h5py.File(new, "r") as fb:
+        def objects(f):
+            out = {"/": f}
+            f.visititems(lambda name, obj: out.__setitem__("/" + name, obj))
+            return out
+        oa, ob = objects(fa), objects(fb)
+        for name in sorted(set(oa) - set(ob)):
+            diffs.append(f"{name}: only in OLD")
+        for name in sorted(set(ob) - set(oa)):
+            diffs.append(f"{name}: only in NEW")
+        for name in sorted(set(oa) & set(ob)):
+            a, b = oa[name], ob[name]
+            if type(a) is not type(b):
+                diffs.append(f"{name}: {type(a).__name__} != {type(b).__name__}")
+                continue
+            if isinstance(a, h5py.Dataset):
+                msg = _compare_values(name, a[()], b[()])
+                if msg:
+                    diffs.append(msg)
+            ignored = IGNORED_ROOT_ATTRS if name == "/" else set()
+            ka, kb = set(a.attrs) - ignored, set(b.attrs) - ignored
+            for k in sorted(ka ^ kb):
+                diffs.append(f"{name}@{k}: only in {'OLD' if k in ka else 'NEW'}")
+            for k in sorted(ka & kb):
+                ta = h5py.h5a.open(a.id, k.encode()).get_type()
+                tb = h5py.h5a.open(b.id, k.encode()).get_type()
+                va, vb = a.attrs[k], b.attrs[k]
+                if _is_text(va) and _is_text(vb) and ta.get_class() == tb.get_class() == h5py.h5t.STRING:
+                    # Text: the same HDF5 string kind, then the text itself (its
+                    # length may differ, which numpy would call a dtype change).
+                    msg = None
+                    if ta.is_variable_str() != tb.is_variable_str():
+                        msg = f"{name}@{k}: string type (variable length {ta.is_variable_str()} != {tb.is_variable_str()})"
+                    else:
+                        msg = _compare_text(f"{name}@{k}", _text(va), _text(vb))
+                else:
+                    msg = _compare_values(f"{name}@{k}", va, vb)
+                if msg:
+                    diffs.append(msg)
+    return diffs
+
+
+def runs(root, paths, only):
+    """(label, argv after the binary) of every run: each scenario, one --compare, one sweep."""
+    out = []
+    files = []
+    for pattern in ("scenarios/*.yaml", "scenarios/ci/*.yaml", "scenarios/bench/*.yaml"):
+        files += sorted(glob.glob(os.path.join(root, pattern)))
+    for f in files:
+        stem = os.path.splitext(os.path.basename(f))[0]
+        rel = os.path.relpath(f, root)
+        n = PATHS_OVERRIDE.get(stem, paths)
+        out.append((rel, ["run", f, "-n", str(n)]))
+    out.append(("compare: margin.model=static,dynamic,portfolio",
+                ["run", os.path.join(root, "scenarios/compare-margin-models.yaml"), "-n", str(paths),
+                 "--compare", "margin.model=static,dynamic,portfolio"]))
+    out.append(("sweep: sweep-maintenance-vs-oracle",
+                ["sweep", os.path.join(root, "scenarios/sweep-maintenance-vs-oracle.yaml"), "-n", str(paths)]))
+    if only:
+        out = [r for r in out if any(o in r[0] for o in only)]
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("old", nargs="?", help="the OLD marginsim binary")
+    ap.add_argument("new", nargs="?", help="the NEW marginsim binary")
+    ap.add_argument("--files", nargs=2, metavar=("A", "B"), help="compare two result files, run nothing")
+    ap.add_argument("-n", "--paths", type=int, default=100, help="paths per run (default 100)")
+    ap.add_argument("-j", "--threads", type=int, default=2, help="threads per run (default 2)")
+    ap.add_argument("--only", action="append", default=[],
+                    help="keep only runs whose label contains this text (repeatable)")
+    ap.add_argument("--new-arg", action="append", default=[],
+                    help="an extra argument for NEW's runs only (repeatable; to test the script: --new-arg=--seed=2)")
+    ap.add_argument("--root", default=os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")),
+                    help="the source tree whose scenarios/ are run (default: this one)")
+    ap.add_argument("--keep", metavar="DIR", help="write the result files here and keep them")
+    a = ap.parse_args(argv)
+
+    if a.files:
+        diffs = compare_files(*a.files)
+        for d in diffs:
+            print("  " + d)
+        print("identical" if not diffs else f"{len(diffs)} difference(s)")
+        return 1 if diffs else 0
+    if not a.old or not a.new:
+        ap.error("give OLD and NEW binaries, or --files A B")
+
+    work = a.keep or tempfile.mkdtemp(prefix="ms_identity.")
+    os.makedirs(work, exist_ok=True)
+    failed = differ = 0
+    t0 = time.time()
+    print(f"{'run':<52} {'result':<10} datasets")
+    for k, (label, args) in enumerate(runs(a.root, a.paths, a.only)):
+        outs = []
+        for side, exe in (("old", a.old), ("new", a.new)):
+            out = os.path.join(work, f"{k:02d}-{side}.h5")
+            if os.path.exists(out):
+                os.unlink(out)
+            cmd = [exe] + args + ["-j", str(a.threads), "-o", out, "--quiet"] + (a.new_arg if side == "new" else [])
+            p = subprocess.run(cmd, capture_output=True, text=True, cwd=a.root)
+            outs.append((p, out))
+        (po, fo), (pn, fn) = outs
+        if po.returncode != 0 or pn.returncode != 0:
+            failed += 1
+            print(f"{label:<52} {'FAILED':<10} exit {po.returncode} (old), {pn.returncode} (new)")
+            for p in (po, pn):
+                if p.returncode:
+                    print("    " + p.stderr.strip().replace("\n", "\n    "))
+            continue
+        diffs = compare_files(fo, fn)
+        with h5py.File(fo, "r") as f:
+            nds = []
+            f.visititems(lambda name, obj: nds.append(name) if isinstance(obj, h5py.Dataset) else None)
+        if diffs:
+            differ += 1
+            print(f"{label:<52} {'DIFFERENT':<10} {len(diffs)} difference(s) in {len(nds)} datasets")
+            for d in diffs[:20]:
+                print("    " + d)
+            if len(diffs) > 20:
+                print(f"    ... and {len(diffs) - 20} more")
+        else:
+            print(f"{label:<52} {'identical':<10} {len(nds)}")
+        if not a.keep:
+            os.unlink(fo)
+            os.unlink(fn)
+    if not a.keep:
+        os.rmdir(work)
+    print(f"{differ} different, {failed} failed ({time.time() - t0:.1f} s; -n {a.paths}, -j {a.threads})")
+    return 2 if failed else (1 if differ else 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
