@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "acctindex.h"
+#include "gslguard.h"
 #include "heap.h"
 #include "marginsim/assertion.h"
 #include "marginsim/book.h"
@@ -516,8 +517,20 @@ static ms_status finish(ms_h5out *h, const ms_run_opts *opts, ms_status s, ms_er
   return s;
 }
 
+/* Every run writes its results to a file (there is no in-memory result yet):
+ * without one, say so rather than dereference NULL. Also quiets GSL. */
+static ms_status entry_check(const ms_run_opts *opts, const char *fn, ms_error *err) {
+  ms_gsl_quiet();
+  if (!opts || !opts->output || !opts->output[0])
+    return ms_error_set(err, MS_ERR_INPUT, "%s: no result file (opts->output is %s); give the path to write", fn,
+                        !opts ? "unset: opts is NULL" : !opts->output ? "NULL" : "empty");
+  return MS_OK;
+}
+
 ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *report,
                  ms_error *err) {
+  ms_status s0 = entry_check(opts, "ms_run", err);
+  if (s0) return s0;
   double t0 = now_s();
   int nthreads = nthreads_of(opts);
   run_plan pl;
@@ -591,9 +604,11 @@ static ms_status eval_assertions(ms_h5out *h, cell_state *cs, ms_error *err) {
 
 ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values, int ncells, const char *key,
                          const ms_run_opts *opts, ms_compare_report *rep, ms_error *err) {
+  memset(rep, 0, sizeof *rep);
+  ms_status s0 = entry_check(opts, "ms_run_compare", err);
+  if (s0) return s0;
   double t0 = now_s();
   int nthreads = nthreads_of(opts);
-  memset(rep, 0, sizeof *rep);
   if (ncells < 2 || ncells > MS_MAX_CELLS)
     return ms_error_set(err, MS_ERR_INPUT, "--compare %s: give 2 to %d values", key, MS_MAX_CELLS);
   int64_t paths = cfgs[0]->paths;
@@ -686,10 +701,12 @@ static ms_status show_one(const ms_sweep *sw, ms_sweep_report *rep, const run_pl
 }
 
 ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_report *rep, ms_error *err) {
+  memset(rep, 0, sizeof *rep);
+  ms_status s0 = entry_check(opts, "ms_run_sweep", err);
+  if (s0) return s0;
   double t0 = now_s();
   int nthreads = nthreads_of(opts);
   int n = sw->ncells;
-  memset(rep, 0, sizeof *rep);
   rep->ncells = n;
   rep->nshow = sw->nshow;
   rep->nassert = sw->cfgs[0]->nassertions;

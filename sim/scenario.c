@@ -23,6 +23,7 @@
 #include "marginsim/dist.h"
 #include "marginsim/rng.h"
 #include "marginsim/units.h"
+#include "gslguard.h"
 #include "schema.h"
 #include "yamltree.h"
 
@@ -1165,6 +1166,7 @@ ms_status ms_config_load(ms_config **out, const char *path, const char *const *s
   char *text = NULL;
   size_t len = 0;
   *out = NULL;
+  ms_gsl_quiet(); /* the stationary distribution is an LU solve: errors by status, never abort */
   ms_status s = read_file(path, &text, &len, err);
   if (s) return s;
   return load_text(out, text, len, path, sets, nsets, err);
@@ -1172,9 +1174,10 @@ ms_status ms_config_load(ms_config **out, const char *path, const char *const *s
 
 ms_status ms_config_load_string(ms_config **out, const char *text, const char *src,
                                 const char *const *sets, int nsets, ms_error *err) {
+  *out = NULL;
+  ms_gsl_quiet(); /* the stationary distribution is an LU solve: errors by status, never abort */
   size_t len = strlen(text);
   char *copy = malloc(len + 1);
-  *out = NULL;
   if (!copy) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   memcpy(copy, text, len + 1);
   return load_text(out, copy, len, src, sets, nsets, err);

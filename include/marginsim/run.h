@@ -6,6 +6,12 @@
  * writes its own slot, and everything that reaches the file or the
  * statistics is taken in path order after the parallel region, so results
  * are bit-identical for any thread count.
+ *
+ * GSL: these entry points (and ms_config_load*) turn GSL's default error
+ * handler, which calls abort(), off for the whole process on first use,
+ * unless the application installed its own handler before (that one is
+ * kept). The library checks every GSL status itself, so an error comes back
+ * as an ms_status and message, never as an abort (sim/gslguard.h).
  */
 #ifndef MARGINSIM_RUN_H
 #define MARGINSIM_RUN_H
@@ -21,7 +27,9 @@
 
 typedef struct ms_run_opts {
   int threads;                          /* 0: OpenMP's default */
-  const char *output;                   /* result file path */
+  const char *output;                   /* result file path; required: NULL or "" is MS_ERR_INPUT
+                                           (ms_run, ms_run_compare and ms_run_sweep write their rows
+                                           to the file; there is no in-memory result yet) */
   const char *command;                  /* command line recorded in the file */
   /* Called on the calling thread only (OpenMP thread 0), as its paths finish (inside the
    * parallel loop: keep it cheap) and after each batch; done never decreases; may be NULL. */

@@ -345,6 +345,8 @@ typedef struct ms_config {
 /**
  * Load a scenario file and apply @p sets ("key.path=value", in order), then
  * validate everything. On failure *out is NULL and err names the place.
+ * Never aborts: GSL's aborting default handler is turned off on first use
+ * (a handler the application installed is kept; see run.h).
  */
 ms_status ms_config_load(ms_config **out, const char *path, const char *const *sets, int nsets,
                          ms_error *err);
