@@ -36,6 +36,7 @@ SKIP = (
     (("ctest",), "the test suite itself (this test is part of it)"),
     (("bash", "tests/bench/"), "a benchmark: minutes by design (docs/performance.md)"),
     (("scripts/py", "tests/bench/"), "a benchmark: minutes by design (docs/performance.md)"),
+    (("scripts/py", "tests/identity/"), "the before/after check needs two builds (test_identity.py runs it)"),
     (("bash", "tests/fuzz/"), "a fuzzing run: minutes by design (docs/robustness.md)"),
     (("./build-fuzz/",), "the fuzzing build: clang and -DMS_FUZZ=ON (docs/robustness.md)"),
     (("./build/tests/fuzz/",), "the regression corpus: ctest -L fuzz runs it"),
