@@ -32,14 +32,17 @@ static int64_t draw_index(gsl_rng *r, int64_t k) {
 }
 
 /* 1-based ranks of the lower and upper ends among B sorted replicates:
- * floor((B+1) alpha/2) and B + 1 minus it (clamped to [1, B]). */
-static void end_ranks(double confidence, int64_t *a, int64_t *b) {
+ * floor((B+1) alpha/2) and B + 1 minus it. Returns 0 when that rank is
+ * below 1: B resamples cannot resolve the level (above 1 - 2/(B+1) =
+ * 0.999), and the extreme replicates would give a narrower interval than
+ * the level promises, so the caller's ends are unbounded instead. */
+static int end_ranks(double confidence, int64_t *a, int64_t *b) {
   double alpha = 1.0 - confidence;
   int64_t k = (int64_t)floor((double)(MS_BOOT_B + 1) * alpha / 2.0 + 1e-9);
-  if (k < 1) k = 1;
   if (k > MS_BOOT_B) k = MS_BOOT_B;
   *a = k;
   *b = MS_BOOT_B + 1 - k;
+  return k >= 1;
 }
 
 ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t key, double confidence, double *lo,
@@ -100,10 +103,10 @@ ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t k
   ms_rng_free(r);
   qsort(t, MS_BOOT_B, sizeof *t, cmp_double);
   int64_t a, bb;
-  end_ranks(confidence, &a, &bb);
-  double tlo = t[a - 1], thi = t[bb - 1];
+  int resolved = end_ranks(confidence, &a, &bb);
+  double tlo = resolved ? t[a - 1] : -INFINITY, thi = resolved ? t[bb - 1] : INFINITY;
   free(t);
-  if (rs < n) {
+  if (rs < n && resolved) {
     double f = sqrt(rr / nn), zlo = gsl_cdf_ugaussian_Pinv((double)a / (MS_BOOT_B + 1)),
            zhi = gsl_cdf_ugaussian_Pinv((double)bb / (MS_BOOT_B + 1));
     tlo = zlo + (tlo - zlo) * f;
@@ -190,9 +193,9 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
   free(cnt);
   qsort(rep, MS_BOOT_B, sizeof *rep, cmp_double);
   int64_t a, bb;
-  end_ranks(confidence, &a, &bb);
-  *lo = rep[a - 1];
-  *hi = rep[bb - 1];
+  int resolved = end_ranks(confidence, &a, &bb);
+  *lo = resolved ? rep[a - 1] : -INFINITY;
+  *hi = resolved ? rep[bb - 1] : INFINITY;
   free(rep);
   return MS_OK;
 }

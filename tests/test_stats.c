@@ -292,6 +292,34 @@ static void test_interval__expected_shortfall(void **state) {
   free(cnt);
 }
 
+/* B = 1999 resamples resolve levels up to 1 - 2/(B+1) = 0.999 (the extreme
+ * replicates are the 0.05% and 99.95% points). Above it the ends are
+ * unbounded: the extreme replicates would give the 99.9% interval under a
+ * 99.99% name (a `check` at confidence 0.9999 passing on a 99.9% promise). */
+static void test_interval__levels_beyond_the_resamples(void **state) {
+  (void)state;
+  ms_error err;
+  double x[50], y[50];
+  for (int i = 0; i < 50; i++) {
+    x[i] = exp(0.1 * i);      /* sorted, > 0: log scale */
+    y[i] = 0.1 * i - 2.0;     /* sorted, signed: plain scale */
+  }
+  double lo, hi, lo3, hi3;
+  assert_int_equal(ms_interval_mean(x, 50, 3, ms_interval_key("mean", "x"), 0.999, &lo3, &hi3, &err), MS_OK);
+  assert_true(lo3 > 0 && isfinite(hi3));
+  for (int k = 0; k < 2; k++) {
+    double conf = k ? 0.99999 : 0.9999;
+    assert_int_equal(ms_interval_mean(x, 50, 3, ms_interval_key("mean", "x"), conf, &lo, &hi, &err), MS_OK);
+    assert_true(lo == 0 && isinf(hi) && hi > 0);
+    assert_int_equal(ms_interval_mean(y, 50, 3, ms_interval_key("mean", "y"), conf, &lo, &hi, &err), MS_OK);
+    assert_true(isinf(lo) && lo < 0 && isinf(hi) && hi > 0);
+    assert_int_equal(ms_interval_es(x, 50, 1, 3, ms_interval_key("es99", "x"), conf, &lo, &hi, &err), MS_OK);
+    assert_true(isinf(lo) && lo < 0 && isinf(hi) && hi > 0);
+  }
+  assert_int_equal(ms_interval_es(x, 50, 1, 3, ms_interval_key("es99", "x"), 0.999, &lo, &hi, &err), MS_OK);
+  assert_true(isfinite(lo) && isfinite(hi));
+}
+
 static const char *tiny =
     "name: t\nseed: 5\npaths: 10\nhorizon: 1h\nstep: 1s\nmarket:\n  regimes:\n    - {name: calm, vol: 0.5}\n"
     "book: {accounts: 10}\n";
@@ -352,6 +380,7 @@ int main(void) {
       cmocka_unit_test(test_interval__mean_against_exact_bootstrap),
       cmocka_unit_test(test_interval__nonnegative_by_construction),
       cmocka_unit_test(test_interval__expected_shortfall),
+      cmocka_unit_test(test_interval__levels_beyond_the_resamples),
       cmocka_unit_test(test_stats__new_fields_by_name),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,11 @@
  * sample's range by construction). See docs/output.md, "Statistics and
  * intervals", for the method, its measured coverage and its cost.
  *
+ * Levels: B resamples resolve confidence levels up to 1 - 2/(B+1) = 0.999;
+ * above it both ends are infinite (-inf and +inf; 0 and +inf for a mean on
+ * the log scale), not the extreme replicates, which would be narrower than
+ * the level promises.
+ *
  * Randomness: every interval resamples from its own stream, MS_STREAM_STATS
  * with path = ms_interval_key(kind, name), so it depends on the run's seed,
  * the statistic and the data only: not on the thread count nor on which
