@@ -48,7 +48,9 @@ static int end_ranks(double confidence, int64_t *a, int64_t *b) {
 ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t key, double confidence, double *lo,
                            double *hi, ms_error *err) {
   *lo = *hi = NAN;
-  if (n <= 0) return MS_OK;
+  /* One value has no spread to resample: no interval (as compare.py and the
+   * normal interval before), not the zero-width [x, x] of a constant sample. */
+  if (n <= 1) return MS_OK;
   double m = 0;
   for (int64_t i = 0; i < n; i++) m += x[i];
   m /= (double)n;
@@ -134,7 +136,7 @@ double ms_interval_es_value(const double *x, int64_t n, int upper) {
 ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_t key, double confidence,
                          double *lo, double *hi, ms_error *err) {
   *lo = *hi = NAN;
-  if (n <= 0) return MS_OK;
+  if (n <= 1) return MS_OK; /* one value: no interval (see ms_interval_mean) */
   if (x[0] == x[n - 1]) { *lo = *hi = x[0]; return MS_OK; }
   int64_t t = (int64_t)ceil(0.01 * (double)n);
   /* A resample's tail comes, but with a negligible probability, from the

@@ -229,6 +229,12 @@ static void test_interval__nonnegative_by_construction(void **state) {
   assert_true(lo == 2 && hi == 2);
   assert_int_equal(ms_interval_mean(c, 0, 1, 1, 0.95, &lo, &hi, &err), MS_OK);
   assert_true(isnan(lo) && isnan(hi));
+  /* one value: no spread to resample, no interval (not a zero-width one
+   * that a `check` at confidence 0.95 would take as certain) */
+  assert_int_equal(ms_interval_mean(c, 1, 1, 1, 0.95, &lo, &hi, &err), MS_OK);
+  assert_true(isnan(lo) && isnan(hi));
+  assert_int_equal(ms_interval_es(c, 1, 1, 1, 1, 0.95, &lo, &hi, &err), MS_OK);
+  assert_true(isnan(lo) && isnan(hi));
   /* the stream key depends on the statistic only */
   assert_true(ms_interval_key("mean", "bad_debt") != ms_interval_key("mean", "bad_debt_no_impact"));
   assert_true(ms_interval_key("mean", "bad_debt") != ms_interval_key("es99", "bad_debt"));

@@ -40,7 +40,8 @@ uint64_t ms_interval_key(const char *kind, const char *name);
  * Bootstrap-t interval of the mean of @p x (sorted ascending, @p n finite
  * values) at @p confidence (e.g. 0.95), drawn from stream (seed, key,
  * MS_STREAM_STATS). Log scale when x[0] >= 0 and the mean > 0. All values
- * equal: [mean, mean]. n = 0: NaN. An end is infinite when more than
+ * equal: [mean, mean]. n <= 1: NaN (one value has no
+ * spread to resample). An end is infinite when more than
  * alpha/2 of the resamples have no spread (e.g. a sample with two or three
  * nonzero values among a hundred): the data cannot bound the mean there.
  * Cost: B x min(k, MS_BOOT_KMAX) draws, k the values other than the most
@@ -54,7 +55,7 @@ ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t k
 /**
  * Percentile bootstrap interval of the expected shortfall of @p x (sorted
  * ascending): the mean of the largest ceil(n/100) values when @p upper,
- * else of the smallest.
+ * else of the smallest. n <= 1: NaN; all values equal: that value.
  */
 ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_t key, double confidence,
                          double *lo, double *hi, ms_error *err);
