@@ -45,8 +45,9 @@ static int end_ranks(double confidence, int64_t *a, int64_t *b) {
   return k >= 1;
 }
 
-ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t key, double confidence, double *lo,
-                           double *hi, ms_error *err) {
+/* The bootstrap-t of ms_interval_mean; on the log scale only when @p allow_log. */
+static ms_status mean_interval(const double *x, int64_t n, int allow_log, uint64_t seed, uint64_t key,
+                               double confidence, double *lo, double *hi, ms_error *err) {
   *lo = *hi = NAN;
   /* One value has no spread to resample: no interval (as compare.py and the
    * normal interval before), not the zero-width [x, x] of a constant sample. */
@@ -58,7 +59,7 @@ ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t k
   double ss = 0;
   for (int64_t i = 0; i < n; i++) ss += (x[i] - m) * (x[i] - m);
   double nn = (double)n, se = sqrt(ss / (nn - 1) / nn);
-  int logscale = x[0] >= 0 && m > 0;
+  int logscale = allow_log && x[0] >= 0 && m > 0;
   /* The most frequent value c (x is sorted): resampling needs only the
    * other k values. Per resample the number of draws that are not c is
    * Binomial(n, k/n) and those draws are uniform over the k values, so a
@@ -122,6 +123,16 @@ ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t k
     *hi = m - tlo * se;
   }
   return MS_OK;
+}
+
+ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t key, double confidence, double *lo,
+                           double *hi, ms_error *err) {
+  return mean_interval(x, n, 1, seed, key, confidence, lo, hi, err);
+}
+
+ms_status ms_interval_mean_plain(const double *x, int64_t n, uint64_t seed, uint64_t key, double confidence,
+                                 double *lo, double *hi, ms_error *err) {
+  return mean_interval(x, n, 0, seed, key, confidence, lo, hi, err);
 }
 
 double ms_interval_es_value(const double *x, int64_t n, int upper) {

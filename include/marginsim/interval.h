@@ -53,6 +53,15 @@ ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t k
                            double *hi, ms_error *err);
 
 /**
+ * ms_interval_mean on the plain scale whatever the signs: for differences
+ * (paired comparisons, /stats/feedback), whose population mean can be <= 0
+ * even when every sampled difference is >= 0, so their interval must be
+ * able to reach 0 and below.
+ */
+ms_status ms_interval_mean_plain(const double *x, int64_t n, uint64_t seed, uint64_t key, double confidence,
+                                 double *lo, double *hi, ms_error *err);
+
+/**
  * Percentile bootstrap interval of the expected shortfall of @p x (sorted
  * ascending): the mean of the largest ceil(n/100) values when @p upper,
  * else of the smallest. n <= 1: NaN; all values equal: that value.
