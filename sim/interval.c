@@ -32,20 +32,26 @@ static int64_t draw_index(gsl_rng *r, int64_t k) {
 }
 
 /* 1-based ranks of the lower and upper ends among B sorted replicates:
- * floor((B+1) alpha/2) and B + 1 minus it (clamped to [1, B]). */
-static void end_ranks(double confidence, int64_t *a, int64_t *b) {
+ * floor((B+1) alpha/2) and B + 1 minus it. Returns 0 when that rank is
+ * below 1: B resamples cannot resolve the level (above 1 - 2/(B+1) =
+ * 0.999), and the extreme replicates would give a narrower interval than
+ * the level promises, so the caller's ends are unbounded instead. */
+static int end_ranks(double confidence, int64_t *a, int64_t *b) {
   double alpha = 1.0 - confidence;
   int64_t k = (int64_t)floor((double)(MS_BOOT_B + 1) * alpha / 2.0 + 1e-9);
-  if (k < 1) k = 1;
   if (k > MS_BOOT_B) k = MS_BOOT_B;
   *a = k;
   *b = MS_BOOT_B + 1 - k;
+  return k >= 1;
 }
 
-ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t key, double confidence, double *lo,
-                           double *hi, ms_error *err) {
+/* The bootstrap-t of ms_interval_mean; on the log scale only when @p allow_log. */
+static ms_status mean_interval(const double *x, int64_t n, int allow_log, uint64_t seed, uint64_t key,
+                               double confidence, double *lo, double *hi, ms_error *err) {
   *lo = *hi = NAN;
-  if (n <= 0) return MS_OK;
+  /* One value has no spread to resample: no interval (as compare.py and the
+   * normal interval before), not the zero-width [x, x] of a constant sample. */
+  if (n <= 1) return MS_OK;
   double m = 0;
   for (int64_t i = 0; i < n; i++) m += x[i];
   m /= (double)n;
@@ -53,7 +59,7 @@ ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t k
   double ss = 0;
   for (int64_t i = 0; i < n; i++) ss += (x[i] - m) * (x[i] - m);
   double nn = (double)n, se = sqrt(ss / (nn - 1) / nn);
-  int logscale = x[0] >= 0 && m > 0;
+  int logscale = allow_log && x[0] >= 0 && m > 0;
   /* The most frequent value c (x is sorted): resampling needs only the
    * other k values. Per resample the number of draws that are not c is
    * Binomial(n, k/n) and those draws are uniform over the k values, so a
@@ -100,10 +106,10 @@ ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t k
   ms_rng_free(r);
   qsort(t, MS_BOOT_B, sizeof *t, cmp_double);
   int64_t a, bb;
-  end_ranks(confidence, &a, &bb);
-  double tlo = t[a - 1], thi = t[bb - 1];
+  int resolved = end_ranks(confidence, &a, &bb);
+  double tlo = resolved ? t[a - 1] : -INFINITY, thi = resolved ? t[bb - 1] : INFINITY;
   free(t);
-  if (rs < n) {
+  if (rs < n && resolved) {
     double f = sqrt(rr / nn), zlo = gsl_cdf_ugaussian_Pinv((double)a / (MS_BOOT_B + 1)),
            zhi = gsl_cdf_ugaussian_Pinv((double)bb / (MS_BOOT_B + 1));
     tlo = zlo + (tlo - zlo) * f;
@@ -119,6 +125,16 @@ ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t k
   return MS_OK;
 }
 
+ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t key, double confidence, double *lo,
+                           double *hi, ms_error *err) {
+  return mean_interval(x, n, 1, seed, key, confidence, lo, hi, err);
+}
+
+ms_status ms_interval_mean_plain(const double *x, int64_t n, uint64_t seed, uint64_t key, double confidence,
+                                 double *lo, double *hi, ms_error *err) {
+  return mean_interval(x, n, 0, seed, key, confidence, lo, hi, err);
+}
+
 double ms_interval_es_value(const double *x, int64_t n, int upper) {
   if (n <= 0) return NAN;
   int64_t t = (int64_t)ceil(0.01 * (double)n);
@@ -131,7 +147,7 @@ double ms_interval_es_value(const double *x, int64_t n, int upper) {
 ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_t key, double confidence,
                          double *lo, double *hi, ms_error *err) {
   *lo = *hi = NAN;
-  if (n <= 0) return MS_OK;
+  if (n <= 1) return MS_OK; /* one value: no interval (see ms_interval_mean) */
   if (x[0] == x[n - 1]) { *lo = *hi = x[0]; return MS_OK; }
   int64_t t = (int64_t)ceil(0.01 * (double)n);
   /* A resample's tail comes, but with a negligible probability, from the
@@ -190,9 +206,9 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
   free(cnt);
   qsort(rep, MS_BOOT_B, sizeof *rep, cmp_double);
   int64_t a, bb;
-  end_ranks(confidence, &a, &bb);
-  *lo = rep[a - 1];
-  *hi = rep[bb - 1];
+  int resolved = end_ranks(confidence, &a, &bb);
+  *lo = resolved ? rep[a - 1] : -INFINITY;
+  *hi = resolved ? rep[bb - 1] : INFINITY;
   free(rep);
   return MS_OK;
 }

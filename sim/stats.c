@@ -409,7 +409,7 @@ static const paired_def paired_defs[] = {
 /* One paired difference: per path, column @p co of @p other minus column
  * @p cb of @p base, over paths where both values are finite; indicators
  * (value > threshold) when @p threshold >= 0. The interval is the
- * bootstrap-t of the per-path differences, from stream key ("diff",
+ * plain-scale bootstrap-t of the per-path differences, from stream key ("diff",
  * r->name), so r->name must be set; NaN when memory runs out. */
 static void paired_cols(uint64_t seed, const ms_column *cb, const ms_column *co, double threshold,
                         const ms_path_summary *base, const ms_path_summary *other, int64_t n, ms_diff_row *r) {
@@ -450,7 +450,7 @@ static void paired_cols(uint64_t seed, const ms_column *cb, const ms_column *co,
   if (d) {
     ms_error e;
     qsort(d, (size_t)m, sizeof *d, cmp_double);
-    if (ms_interval_mean(d, m, seed, ms_interval_key("diff", r->name), 0.95, &r->lo, &r->hi, &e))
+    if (ms_interval_mean_plain(d, m, seed, ms_interval_key("diff", r->name), 0.95, &r->lo, &r->hi, &e))
       r->lo = r->hi = NAN;
     free(d);
   }

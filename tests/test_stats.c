@@ -229,6 +229,12 @@ static void test_interval__nonnegative_by_construction(void **state) {
   assert_true(lo == 2 && hi == 2);
   assert_int_equal(ms_interval_mean(c, 0, 1, 1, 0.95, &lo, &hi, &err), MS_OK);
   assert_true(isnan(lo) && isnan(hi));
+  /* one value: no spread to resample, no interval (not a zero-width one
+   * that a `check` at confidence 0.95 would take as certain) */
+  assert_int_equal(ms_interval_mean(c, 1, 1, 1, 0.95, &lo, &hi, &err), MS_OK);
+  assert_true(isnan(lo) && isnan(hi));
+  assert_int_equal(ms_interval_es(c, 1, 1, 1, 1, 0.95, &lo, &hi, &err), MS_OK);
+  assert_true(isnan(lo) && isnan(hi));
   /* the stream key depends on the statistic only */
   assert_true(ms_interval_key("mean", "bad_debt") != ms_interval_key("mean", "bad_debt_no_impact"));
   assert_true(ms_interval_key("mean", "bad_debt") != ms_interval_key("es99", "bad_debt"));
@@ -292,9 +298,74 @@ static void test_interval__expected_shortfall(void **state) {
   free(cnt);
 }
 
+/* B = 1999 resamples resolve levels up to 1 - 2/(B+1) = 0.999 (the extreme
+ * replicates are the 0.05% and 99.95% points). Above it the ends are
+ * unbounded: the extreme replicates would give the 99.9% interval under a
+ * 99.99% name (a `check` at confidence 0.9999 passing on a 99.9% promise). */
+static void test_interval__levels_beyond_the_resamples(void **state) {
+  (void)state;
+  ms_error err;
+  double x[50], y[50];
+  for (int i = 0; i < 50; i++) {
+    x[i] = exp(0.1 * i);      /* sorted, > 0: log scale */
+    y[i] = 0.1 * i - 2.0;     /* sorted, signed: plain scale */
+  }
+  double lo, hi, lo3, hi3;
+  assert_int_equal(ms_interval_mean(x, 50, 3, ms_interval_key("mean", "x"), 0.999, &lo3, &hi3, &err), MS_OK);
+  assert_true(lo3 > 0 && isfinite(hi3));
+  for (int k = 0; k < 2; k++) {
+    double conf = k ? 0.99999 : 0.9999;
+    assert_int_equal(ms_interval_mean(x, 50, 3, ms_interval_key("mean", "x"), conf, &lo, &hi, &err), MS_OK);
+    assert_true(lo == 0 && isinf(hi) && hi > 0);
+    assert_int_equal(ms_interval_mean(y, 50, 3, ms_interval_key("mean", "y"), conf, &lo, &hi, &err), MS_OK);
+    assert_true(isinf(lo) && lo < 0 && isinf(hi) && hi > 0);
+    assert_int_equal(ms_interval_es(x, 50, 1, 3, ms_interval_key("es99", "x"), conf, &lo, &hi, &err), MS_OK);
+    assert_true(isinf(lo) && lo < 0 && isinf(hi) && hi > 0);
+  }
+  assert_int_equal(ms_interval_es(x, 50, 1, 3, ms_interval_key("es99", "x"), 0.999, &lo, &hi, &err), MS_OK);
+  assert_true(isfinite(lo) && isfinite(hi));
+}
+
 static const char *tiny =
     "name: t\nseed: 5\npaths: 10\nhorizon: 1h\nstep: 1s\nmarket:\n  regimes:\n    - {name: calm, vol: 0.5}\n"
     "book: {accounts: 10}\n";
+
+/* Differences use the plain scale even when every sampled one is >= 0 (as
+ * docs/output.md and analysis/compare.py say): the population difference
+ * can be 0 or below, so the interval must be able to reach it. Here 95
+ * paths with no change, four +1 and one +50: right-skewed, so the plain
+ * bootstrap-t's lower end is below 0, whereas the log scale's is > 0 by
+ * construction and would call the difference significant. */
+static void test_stats__paired_differences_plain_scale(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg = load_yaml(tiny, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  int n = 100;
+  ms_path_summary *base = calloc((size_t)n, sizeof *base), *other = calloc((size_t)n, sizeof *other);
+  assert_true(base && other);
+  double d[100];
+  for (int i = 0; i < n; i++) {
+    base[i].path = other[i].path = (uint64_t)i;
+    other[i].bad_debt = d[i] = i < 95 ? 0.0 : i == 99 ? 50.0 : 1.0; /* sorted */
+  }
+  ms_diff_row rows[MS_MAX_DIFFS];
+  int k = ms_stats_paired(cfg, base, other, n, rows), found = 0;
+  for (int i = 0; i < k; i++) {
+    if (strcmp(rows[i].name, "bad_debt") != 0) continue;
+    found = 1;
+    double lo, hi;
+    assert_int_equal(ms_interval_mean_plain(d, n, cfg->seed, ms_interval_key("diff", "bad_debt"), 0.95, &lo, &hi,
+                                            &err), MS_OK);
+    assert_true(rows[i].lo == lo && rows[i].hi == hi);
+    assert_true(fabs(rows[i].diff - 0.54) < 1e-12);
+    assert_true(rows[i].lo < 0 && rows[i].hi > rows[i].diff);
+  }
+  assert_true(found);
+  free(base);
+  free(other);
+  ms_config_free(cfg);
+}
 
 static void test_stats__new_fields_by_name(void **state) {
   (void)state;
@@ -352,7 +423,9 @@ int main(void) {
       cmocka_unit_test(test_interval__mean_against_exact_bootstrap),
       cmocka_unit_test(test_interval__nonnegative_by_construction),
       cmocka_unit_test(test_interval__expected_shortfall),
+      cmocka_unit_test(test_interval__levels_beyond_the_resamples),
       cmocka_unit_test(test_stats__new_fields_by_name),
+      cmocka_unit_test(test_stats__paired_differences_plain_scale),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

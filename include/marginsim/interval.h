@@ -9,6 +9,11 @@
  * sample's range by construction). See docs/output.md, "Statistics and
  * intervals", for the method, its measured coverage and its cost.
  *
+ * Levels: B resamples resolve confidence levels up to 1 - 2/(B+1) = 0.999;
+ * above it both ends are infinite (-inf and +inf; 0 and +inf for a mean on
+ * the log scale), not the extreme replicates, which would be narrower than
+ * the level promises.
+ *
  * Randomness: every interval resamples from its own stream, MS_STREAM_STATS
  * with path = ms_interval_key(kind, name), so it depends on the run's seed,
  * the statistic and the data only: not on the thread count nor on which
@@ -35,7 +40,8 @@ uint64_t ms_interval_key(const char *kind, const char *name);
  * Bootstrap-t interval of the mean of @p x (sorted ascending, @p n finite
  * values) at @p confidence (e.g. 0.95), drawn from stream (seed, key,
  * MS_STREAM_STATS). Log scale when x[0] >= 0 and the mean > 0. All values
- * equal: [mean, mean]. n = 0: NaN. An end is infinite when more than
+ * equal: [mean, mean]. n <= 1: NaN (one value has no
+ * spread to resample). An end is infinite when more than
  * alpha/2 of the resamples have no spread (e.g. a sample with two or three
  * nonzero values among a hundred): the data cannot bound the mean there.
  * Cost: B x min(k, MS_BOOT_KMAX) draws, k the values other than the most
@@ -47,9 +53,18 @@ ms_status ms_interval_mean(const double *x, int64_t n, uint64_t seed, uint64_t k
                            double *hi, ms_error *err);
 
 /**
+ * ms_interval_mean on the plain scale whatever the signs: for differences
+ * (paired comparisons, /stats/feedback), whose population mean can be <= 0
+ * even when every sampled difference is >= 0, so their interval must be
+ * able to reach 0 and below.
+ */
+ms_status ms_interval_mean_plain(const double *x, int64_t n, uint64_t seed, uint64_t key, double confidence,
+                                 double *lo, double *hi, ms_error *err);
+
+/**
  * Percentile bootstrap interval of the expected shortfall of @p x (sorted
  * ascending): the mean of the largest ceil(n/100) values when @p upper,
- * else of the smallest.
+ * else of the smallest. n <= 1: NaN; all values equal: that value.
  */
 ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_t key, double confidence,
                          double *lo, double *hi, ms_error *err);
