@@ -40,6 +40,9 @@ SKIP = (
     (("bash", "tests/fuzz/"), "a fuzzing run: minutes by design (docs/robustness.md)"),
     (("./build-fuzz/",), "the fuzzing build: clang and -DMS_FUZZ=ON (docs/robustness.md)"),
     (("./build/tests/fuzz/",), "the regression corpus: ctest -L fuzz runs it"),
+    (("export",), "sets the environment of the commands after it (docs/library.md)"),
+    (("cc",), "compiles docs/library.md's program: the library_doc test does, against an installed tree"),
+    (("./example",), "runs docs/library.md's program: the library_doc test does"),
 )
 PLACEHOLDER = re.compile(r"(^|[^A-Za-z])[A-Z][A-Z0-9_]*([^a-z]|$)|\.\.\.")
 FLAGS = {"-q", "--quiet", "-h", "--help", "-V", "--version", "--no-plots"}

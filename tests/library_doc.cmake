@@ -1,0 +1,113 @@
+# library_doc — docs/library.md's program builds and runs against an
+# installed tree (cmake -P; ctest passes the variables below).
+#
+#   BUILD_DIR  the build tree to install      SOURCE_DIR  the sources (docs/library.md)
+#   WORK_DIR   scratch folder (emptied)       CC          the C compiler
+#   EXTRA_FLAGS  ;-list of flags for the compile (the sanitizer build's)
+#
+# Steps: `cmake --install BUILD_DIR --prefix WORK_DIR/prefix`; the one ```c
+# block of docs/library.md written to example.c; `cc example.c $(pkg-config
+# --cflags --libs marginsim)` with PKG_CONFIG_PATH at the installed .pc (lib/
+# or lib/<triplet>/, whichever GNUInstallDirs chose); the program run with
+# LD_LIBRARY_PATH at the installed shared library, its exit code and output
+# checked. It must also fail to start without LD_LIBRARY_PATH: proof that it
+# linked the installed shared library, not a static copy.
+cmake_minimum_required(VERSION 3.18)
+foreach(v BUILD_DIR SOURCE_DIR WORK_DIR CC)
+  if(NOT DEFINED ${v})
+    message(FATAL_ERROR "library_doc: -D${v}=... missing")
+  endif()
+endforeach()
+
+function(run what)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "library_doc: ${what} failed (${rc}):\n${ARGN}\n${out}\n${err}")
+  endif()
+  set(OUT "${out}" PARENT_SCOPE)
+endfunction()
+
+file(REMOVE_RECURSE ${WORK_DIR})
+file(MAKE_DIRECTORY ${WORK_DIR})
+set(prefix ${WORK_DIR}/prefix)
+run("cmake --install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
+
+# The program: the doc's only ```c block, verbatim.
+file(READ ${SOURCE_DIR}/docs/library.md doc)
+string(REGEX MATCHALL "\n```c\n" fences "${doc}")
+list(LENGTH fences nfences)
+if(NOT nfences EQUAL 1)
+  message(FATAL_ERROR "library_doc: docs/library.md must have exactly one ```c block, has ${nfences}")
+endif()
+string(REGEX REPLACE ".*\n```c\n" "" prog "${doc}")
+string(FIND "${prog}" "\n```" end)
+string(SUBSTRING "${prog}" 0 ${end} prog)
+file(WRITE ${WORK_DIR}/example.c "${prog}\n")
+
+file(GLOB_RECURSE pcs ${prefix}/*/marginsim.pc)
+list(LENGTH pcs npc)
+if(NOT npc EQUAL 1)
+  message(FATAL_ERROR "library_doc: expected one installed marginsim.pc, found: ${pcs}")
+endif()
+get_filename_component(pcdir ${pcs} DIRECTORY)
+get_filename_component(libdir ${pcdir} DIRECTORY)
+foreach(f ${libdir}/libmarginsim.a ${libdir}/libmarginsim.so ${prefix}/include/marginsim/marginsim.h
+    ${prefix}/bin/marginsim)
+  if(NOT EXISTS ${f})
+    message(FATAL_ERROR "library_doc: ${f} not installed")
+  endif()
+endforeach()
+
+set(ENV{PKG_CONFIG_PATH} ${pcdir})
+run("pkg-config" pkg-config --cflags --libs marginsim)
+string(STRIP "${OUT}" pcflags)
+separate_arguments(pcflags UNIX_COMMAND "${pcflags}")
+set(incdirs "")
+foreach(f ${pcflags})
+  if(f MATCHES "^-I(.*)")
+    get_filename_component(d "${CMAKE_MATCH_1}" REALPATH)
+    list(APPEND incdirs "${d}")
+  endif()
+endforeach()
+get_filename_component(want_inc ${prefix}/include REALPATH)
+if(NOT want_inc IN_LIST incdirs)
+  message(FATAL_ERROR "library_doc: pkg-config --cflags does not point at ${want_inc}: ${pcflags}")
+endif()
+run("compiling docs/library.md's program" ${CC} -std=c11 -Wall -Wextra -Werror ${EXTRA_FLAGS}
+  ${WORK_DIR}/example.c ${pcflags} -o ${WORK_DIR}/example)
+
+# Without the library's folder on the loader's path it cannot start.
+execute_process(COMMAND ${WORK_DIR}/example ${WORK_DIR}/nolib.h5 RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+if(rc EQUAL 0)
+  message(FATAL_ERROR "library_doc: the program ran without LD_LIBRARY_PATH: not linked to the shared library?")
+endif()
+
+set(ENV{LD_LIBRARY_PATH} ${libdir})
+set(h5 ${WORK_DIR}/example.h5)
+run("running docs/library.md's program" ${WORK_DIR}/example ${h5})
+message(STATUS "program output:\n${OUT}")
+# The override applied (200 paths, not the text's 1000), progress reached the end.
+foreach(want
+    "paths: 200 on [0-9]+ threads?, progress 200/200\n"
+    "liquidations.mean: [0-9]+\\.[0-9]+ \\[[0-9]+\\.[0-9]+, [0-9]+\\.[0-9]+\\]\n"
+    "bad_debt.mean: [0-9]+\\.[0-9]+ USD \\[-?[0-9]+\\.[0-9]+, [0-9]+\\.[0-9]+\\]\n"
+    "liquidation_any.probability: [01]\\.[0-9]+ \\[[01]\\.[0-9]+, [01]\\.[0-9]+\\] \\([0-9]+ of 200 paths\\)\n"
+    "bad override: bad input, exit code 2: --set margin.model=bogus: margin.model: must be one of: static, tiered, dynamic, portfolio \\(got bogus\\)\n"
+    "cancelled run: interrupted, file not written\n")
+  if(NOT OUT MATCHES "${want}")
+    message(FATAL_ERROR "library_doc: output lacks /${want}/:\n${OUT}")
+  endif()
+endforeach()
+# Liquidations happen in this scenario (20x leverage, 120% vol, jumps):
+# a run that did nothing would show 0 and fail here.
+if(NOT OUT MATCHES "liquidation_any.probability: 0\\.[0-9]*[1-9]")
+  message(FATAL_ERROR "library_doc: no path had a liquidation; the run did not simulate:\n${OUT}")
+endif()
+# The result file is an HDF5 file (its 8-byte signature).
+file(READ ${h5} sig LIMIT 8 HEX)
+if(NOT sig STREQUAL "894844460d0a1a0a")
+  message(FATAL_ERROR "library_doc: ${h5} is not an HDF5 file (starts ${sig})")
+endif()
+if(EXISTS ${h5}.cancelled.h5)
+  message(FATAL_ERROR "library_doc: the cancelled run left ${h5}.cancelled.h5")
+endif()
