@@ -112,6 +112,7 @@ int ms_units_parse_rate(const char *s, double *per_day) {
 }
 
 void ms_units_format_number(double v, char *buf, size_t n) {
+  if (!buf || n == 0) return; /* (and GCC's -Wformat-truncation under the sanitizers then knows buf is set) */
   /* Whole numbers print as such (5000, not 5e+03) up to 2^53. */
   if (v == floor(v) && fabs(v) < 9007199254740992.0) {
     snprintf(buf, n, "%.0f", v);
