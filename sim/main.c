@@ -460,15 +460,27 @@ static int same_file(const char *a, const char *b) {
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* Whether the output @p path (option @p opt) is the scenario file itself,
+ * however spelled or linked: replacing it would destroy the input. */
+static int is_scenario(const char *opt, const char *path, const char *scenario) {
+  struct stat sa, sb;
+  if (!scenario || stat(path, &sa) != 0 || stat(scenario, &sb) != 0) return 0;
+  if (sa.st_dev != sb.st_dev || sa.st_ino != sb.st_ino) return 0;
+  fprintf(stderr, "marginsim: %s %s: the scenario file itself; give the output its own name\n", opt, path);
+  return 1;
+}
+
 /* -o and --junit of one command, before it runs. */
-static int prepare_outputs(const char *output, const char *junit, made_dirs *md) {
+static int prepare_outputs(const char *scenario, const char *output, const char *junit, made_dirs *md) {
   int rc = prepare_output("-o/--output", output, md);
+  if (!rc && is_scenario("-o/--output", output, scenario)) rc = EXIT_BADINPUT;
   if (!rc && junit) {
     rc = prepare_output("--junit", junit, md);
     if (!rc && same_file(junit, output)) {
       fprintf(stderr, "marginsim: --junit %s: the same file as -o; give the report its own name\n", junit);
       rc = EXIT_BADINPUT;
     }
+    if (!rc && is_scenario("--junit", junit, scenario)) rc = EXIT_BADINPUT;
   }
   if (rc) made_dirs_undo(md);
   return rc;
@@ -820,7 +832,7 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
     o->output = default_out;
   }
   made_dirs *md = &g_made; /* one command per process */
-  if (!rc) rc = prepare_outputs(o->output, NULL, md);
+  if (!rc) rc = prepare_outputs(o->scenario, o->output, NULL, md);
   ms_compare_report *rep = rc ? NULL : calloc(1, sizeof *rep);
   if (!rc) {
     char *cmd = join_argv(full_argc, full_argv);
@@ -868,7 +880,7 @@ static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config *
     o->output = o->default_out;
   }
   made_dirs *md = &g_made; /* one command per process */
-  int prc = prepare_outputs(o->output, o->junit, md);
+  int prc = prepare_outputs(o->scenario, o->output, o->junit, md);
   if (prc) {
     ms_config_free(cfg);
     return prc;
@@ -1091,7 +1103,7 @@ static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
     o.output = default_out;
   }
   made_dirs *md = &g_made; /* one command per process */
-  if ((rc = prepare_outputs(o.output, NULL, md))) {
+  if ((rc = prepare_outputs(o.scenario, o.output, NULL, md))) {
     ms_sweep_free(sw);
     return rc;
   }

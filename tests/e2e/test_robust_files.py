@@ -188,6 +188,30 @@ class FilesTest(DirTest):
         self.assertFalse(os.path.lexists(self.path("store/none.h5")))
         self.assertTrue(os.path.islink(self.path("dangling.h5")))
 
+    def test_the_scenario_file_is_never_an_output(self):
+        # review r14: -o naming the scenario (directly, through a link or under another spelling) or --junit
+        # naming it replaced the user's scenario with the result (exit 0). Refused: exit 2 before simulating.
+        check = self.write("c.yaml", LONG + 'assertions: ["insolvency.probability < 0.5"]\n')
+        os.symlink("c.yaml", self.path("link.yaml"))
+        before = snapshot(check)
+        for cmd in (["run", check, "-o", check],
+                    ["run", self.path("link.yaml"), "-o", os.path.join(self.dir, ".", "c.yaml")],
+                    ["run", check, "-o", self.path("link.yaml")],
+                    ["run", check, "-o", check, "--compare", "margin.maintenance=0.03,0.05"],
+                    ["sweep", check, "-o", check, "--grid", "margin.maintenance=0.03,0.05"],
+                    ["check", check, "-o", self.path("r.h5"), "--junit", check]):
+            t0 = time.time()
+            try:
+                p = run(*cmd, timeout=30)
+            except subprocess.TimeoutExpired:
+                self.fail(f"{cmd}: simulated with the scenario as the output")
+            self.assertLess(time.time() - t0, 5, cmd)
+            self.assertEqual(p.returncode, 2, (cmd, p.stderr))
+            self.assertIn("the scenario file itself", p.stderr, cmd)
+            self.assertEqual(snapshot(check), before, cmd)
+            self.assertFalse(os.path.exists(self.path("r.h5")), cmd)
+            self.assertEqual(temporaries(self.dir), [], cmd)
+
     # -- 2. the temporary -----------------------------------------------------------------------------
 
     def test_planted_symlink_at_a_temporary_name_redirects_nothing(self):
