@@ -374,9 +374,26 @@ static void catch_fatal_signals(void) {
 static int check_kind(const char *opt, const char *path) {
   ms_error err;
   ms_error_clear(&err);
-  if (ms_outfile_check(opt, path, NULL, &err) == MS_OK) return 0;
-  fprintf(stderr, "marginsim: %s\n", err.msg);
-  return EXIT_BADINPUT;
+  char *target = NULL;
+  if (ms_outfile_check(opt, path, &target, &err) != MS_OK) {
+    fprintf(stderr, "marginsim: %s\n", err.msg);
+    return EXIT_BADINPUT;
+  }
+  /* A link is written through: its target's folder gets the temporary, so
+   * that folder must be writable too (else exit 3 only when the run starts). */
+  int rc = 0;
+  char *slash = target ? strrchr(target, '/') : NULL;
+  if (slash && strcmp(target, path) != 0) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash == target ? 1 : (int)(slash - target), target);
+    if (access(dir, W_OK | X_OK) != 0) {
+      fprintf(stderr, "marginsim: %s %s: a symbolic link to %s; cannot write in its folder %s (%s)\n", opt, path,
+              target, dir, strerror(errno));
+      rc = EXIT_BADINPUT;
+    }
+  }
+  free(target);
+  return rc;
 }
 
 /* Checks that @p path (given by option @p opt) can be a file we write:

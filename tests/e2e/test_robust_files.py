@@ -188,6 +188,33 @@ class FilesTest(DirTest):
         self.assertFalse(os.path.lexists(self.path("store/none.h5")))
         self.assertTrue(os.path.islink(self.path("dangling.h5")))
 
+    def test_symlink_into_an_unwritable_folder_is_refused_up_front(self):
+        # review r14: -o a link whose target is in a folder we cannot write passed the up-front check (which
+        # looked at the link's folder) and failed as exit 3 when the run started; a direct path is exit 2.
+        nw, pub = self.path("nw"), self.path("pub")
+        os.mkdir(nw)
+        os.mkdir(pub)
+        with open(os.path.join(nw, "t.h5"), "w") as f:
+            f.write("previous result")
+        os.symlink(os.path.join(nw, "t.h5"), os.path.join(pub, "l.h5"))
+        os.chmod(nw, 0o555)
+        self.addCleanup(os.chmod, nw, 0o755)
+        os.chmod(pub, 0o777)
+        os.chmod(self.dir, 0o755)
+        os.chmod(self.long, 0o644)
+        drop = None
+        if os.geteuid() == 0:  # root writes anywhere: run as nobody
+            drop = lambda: (os.setgid(65534), os.setuid(65534))
+        before = snapshot(os.path.join(nw, "t.h5"))
+        t0 = time.time()
+        p = subprocess.run([BIN, "run", self.long, "-q", "-o", os.path.join(pub, "l.h5")], capture_output=True,
+                           text=True, stdin=subprocess.DEVNULL, preexec_fn=drop, timeout=60)
+        self.assertLess(time.time() - t0, 5)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("cannot write in its folder " + nw, p.stderr)
+        self.assertEqual(snapshot(os.path.join(nw, "t.h5")), before)
+        self.assertEqual(temporaries(nw) + temporaries(pub), [])
+
     def test_the_scenario_file_is_never_an_output(self):
         # review r14: -o naming the scenario (directly, through a link or under another spelling) or --junit
         # naming it replaced the user's scenario with the result (exit 0). Refused: exit 2 before simulating.
