@@ -314,7 +314,7 @@ static void print_warnings(const ms_config *const *cfgs, int n) {
  * will write (-o, --junit) is checked first. Missing parent folders are
  * created, as the result file's writer would, and remembered so that a
  * command that then fails leaves no empty folders behind. */
-#define MAX_MADE_DIRS 32
+#define MAX_MADE_DIRS 4096 /* -o and --junit of at most 4095 bytes make at most 2048 folders each: all remembered */
 
 typedef struct {
   char *dirs[MAX_MADE_DIRS]; /* folders this command created, outermost first */

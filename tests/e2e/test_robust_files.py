@@ -316,6 +316,11 @@ class FilesTest(DirTest):
         p = run("run", runaway, "-n", "4", "-q", "-o", self.path("new/deeper/r.h5"))
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertFalse(os.path.exists(self.path("new")))
+        # review r14: only the first 32 folders made were remembered, so 40 new levels all stayed
+        p = run("run", runaway, "-n", "4", "-q", "-o", self.path("/".join(["new"] + ["d%d" % i for i in range(40)])
+                                                                   + "/r.h5"))
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertFalse(os.path.exists(self.path("new")))
         # signals that kill at once (a hang-up, an assertion's SIGABRT, a crash): the temporary and the folders
         # made for -o are removed before the process dies as the signal meant
         for sig in (signal.SIGHUP, signal.SIGABRT, signal.SIGSEGV):
