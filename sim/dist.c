@@ -16,9 +16,20 @@ int ms_dist_prepare(ms_dist *d) {
   double total = 0.0;
   for (int i = 0; i < d->n; i++) total += d->weights[i];
   if (!(total > 0.0)) return -1;
+  /* Weights near DBL_MAX sum to inf, and acc / inf made every weight but
+   * the last 0: scaled by the largest weight they sum to at most n. (Only
+   * then, so that every other table keeps its draws bit for bit.) */
+  double scale = 1.0;
+  if (isinf(total)) {
+    double mx = 0.0;
+    for (int i = 0; i < d->n; i++) mx = fmax(mx, d->weights[i]);
+    scale = 1.0 / mx;
+    total = 0.0;
+    for (int i = 0; i < d->n; i++) total += d->weights[i] * scale;
+  }
   double acc = 0.0;
   for (int i = 0; i < d->n; i++) {
-    acc += d->weights[i];
+    acc += d->weights[i] * scale;
     d->cum[i] = acc / total;
   }
   d->cum[d->n - 1] = 1.0;

@@ -348,9 +348,22 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
   H5Eset_auto2(H5E_DEFAULT, on_h5_error, h); /* the library never prints; the cause is kept */
   /* STRONG: H5Fclose closes every object still open in the file, so no id
    * keeps it open (and flushing) after we are done with it. */
+  /* HDF5 opens files by name only, and with O_CREAT|O_TRUNC following
+   * links: by the temporary's name, a link swapped in after our exclusive
+   * creation would have made it truncate the file it points to (as root:
+   * any file) before the check below could notice. /proc/self/fd/N names
+   * the very file we created, whatever happens to its name; the name itself
+   * only where /proc is not mounted (the check below still holds). */
+  char byfd[64];
+  snprintf(byfd, sizeof byfd, "/proc/self/fd/%d", h->out.fd);
+  struct stat viafd, ownfd;
+  const char *h5name = stat(byfd, &viafd) == 0 && fstat(h->out.fd, &ownfd) == 0 && viafd.st_dev == ownfd.st_dev &&
+                               viafd.st_ino == ownfd.st_ino
+                           ? byfd
+                           : h->out.tmp;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl >= 0 && H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0)
-    h->file = H5Fcreate(h->out.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    h->file = H5Fcreate(h5name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   if (fapl >= 0) H5Pclose(fapl);
   if (h->file < 0) {
     s = ms_error_set(err, MS_ERR_IO, "%s: cannot create the result file (%s)", path,

@@ -314,7 +314,7 @@ static void print_warnings(const ms_config *const *cfgs, int n) {
  * will write (-o, --junit) is checked first. Missing parent folders are
  * created, as the result file's writer would, and remembered so that a
  * command that then fails leaves no empty folders behind. */
-#define MAX_MADE_DIRS 32
+#define MAX_MADE_DIRS 4096 /* -o and --junit of at most 4095 bytes make at most 2048 folders each: all remembered */
 
 typedef struct {
   char *dirs[MAX_MADE_DIRS]; /* folders this command created, outermost first */
@@ -374,9 +374,26 @@ static void catch_fatal_signals(void) {
 static int check_kind(const char *opt, const char *path) {
   ms_error err;
   ms_error_clear(&err);
-  if (ms_outfile_check(opt, path, NULL, &err) == MS_OK) return 0;
-  fprintf(stderr, "marginsim: %s\n", err.msg);
-  return EXIT_BADINPUT;
+  char *target = NULL;
+  if (ms_outfile_check(opt, path, &target, &err) != MS_OK) {
+    fprintf(stderr, "marginsim: %s\n", err.msg);
+    return EXIT_BADINPUT;
+  }
+  /* A link is written through: its target's folder gets the temporary, so
+   * that folder must be writable too (else exit 3 only when the run starts). */
+  int rc = 0;
+  char *slash = target ? strrchr(target, '/') : NULL;
+  if (slash && strcmp(target, path) != 0) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash == target ? 1 : (int)(slash - target), target);
+    if (access(dir, W_OK | X_OK) != 0) {
+      fprintf(stderr, "marginsim: %s %s: a symbolic link to %s; cannot write in its folder %s (%s)\n", opt, path,
+              target, dir, strerror(errno));
+      rc = EXIT_BADINPUT;
+    }
+  }
+  free(target);
+  return rc;
 }
 
 /* Checks that @p path (given by option @p opt) can be a file we write:
@@ -460,15 +477,27 @@ static int same_file(const char *a, const char *b) {
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* Whether the output @p path (option @p opt) is the scenario file itself,
+ * however spelled or linked: replacing it would destroy the input. */
+static int is_scenario(const char *opt, const char *path, const char *scenario) {
+  struct stat sa, sb;
+  if (!scenario || stat(path, &sa) != 0 || stat(scenario, &sb) != 0) return 0;
+  if (sa.st_dev != sb.st_dev || sa.st_ino != sb.st_ino) return 0;
+  fprintf(stderr, "marginsim: %s %s: the scenario file itself; give the output its own name\n", opt, path);
+  return 1;
+}
+
 /* -o and --junit of one command, before it runs. */
-static int prepare_outputs(const char *output, const char *junit, made_dirs *md) {
+static int prepare_outputs(const char *scenario, const char *output, const char *junit, made_dirs *md) {
   int rc = prepare_output("-o/--output", output, md);
+  if (!rc && is_scenario("-o/--output", output, scenario)) rc = EXIT_BADINPUT;
   if (!rc && junit) {
     rc = prepare_output("--junit", junit, md);
     if (!rc && same_file(junit, output)) {
       fprintf(stderr, "marginsim: --junit %s: the same file as -o; give the report its own name\n", junit);
       rc = EXIT_BADINPUT;
     }
+    if (!rc && is_scenario("--junit", junit, scenario)) rc = EXIT_BADINPUT;
   }
   if (rc) made_dirs_undo(md);
   return rc;
@@ -761,8 +790,13 @@ static void catch_signals(void) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  static const int sigs[] = {SIGINT, SIGTERM};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    struct sigaction old;
+    /* ignored by whoever started us (a shell's background job: SIGINT) stays ignored */
+    if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    sigaction(sigs[i], &sa, NULL);
+  }
 }
 
 static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
@@ -820,7 +854,7 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
     o->output = default_out;
   }
   made_dirs *md = &g_made; /* one command per process */
-  if (!rc) rc = prepare_outputs(o->output, NULL, md);
+  if (!rc) rc = prepare_outputs(o->scenario, o->output, NULL, md);
   ms_compare_report *rep = rc ? NULL : calloc(1, sizeof *rep);
   if (!rc) {
     char *cmd = join_argv(full_argc, full_argv);
@@ -868,7 +902,7 @@ static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config *
     o->output = o->default_out;
   }
   made_dirs *md = &g_made; /* one command per process */
-  int prc = prepare_outputs(o->output, o->junit, md);
+  int prc = prepare_outputs(o->scenario, o->output, o->junit, md);
   if (prc) {
     ms_config_free(cfg);
     return prc;
@@ -1091,7 +1125,7 @@ static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
     o.output = default_out;
   }
   made_dirs *md = &g_made; /* one command per process */
-  if ((rc = prepare_outputs(o.output, NULL, md))) {
+  if ((rc = prepare_outputs(o.scenario, o.output, NULL, md))) {
     ms_sweep_free(sw);
     return rc;
   }

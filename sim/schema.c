@@ -278,7 +278,7 @@ static ms_status check_draws(const ms_field *f, const ms_dist *d, const ms_ynode
       snprintf(how, sizeof how, " (median x exp(+-%.2f sigma)): with this median, sigma at most %g",
                z, floor(smax * 1000) / 1000);
     else
-      snprintf(how, sizeof how, " (median x exp(+-%.2f sigma)): lower the median", z);
+      snprintf(how, sizeof how, " (median x exp(+-%.2f sigma)): %s the median", z, d->a > amax ? "lower" : "raise");
   } else if (d->kind == MS_DIST_EXPONENTIAL) {
     snprintf(how, sizeof how, " (up to %.2f means): the mean at most %.6g", ms_rng_neglog_max(),
              amax / ms_rng_neglog_max());

@@ -122,8 +122,22 @@ static void test_dist__samples_have_the_right_moments(void **state) {
   ms_rng_free(r);
 }
 
+/* Review r14: weights that sum past DBL_MAX made acc / inf = 0, so every
+ * value but the last had probability 0; the table must mean its weights. */
+static void test_dist__huge_table_weights_keep_their_proportions(void **state) {
+  (void)state;
+  ms_dist tb = {.kind = MS_DIST_TABLE, .n = 3, .values = {2, 5, 10}, .weights = {1e308, 1e308, 0}};
+  assert_int_equal(ms_dist_prepare(&tb), 0);
+  assert_true(tb.cum[0] == 0.5 && tb.cum[1] == 1.0 && tb.cum[2] == 1.0);
+  assert_true(ms_dist_mean(&tb) == 3.5); /* (2 + 5) / 2 */
+  ms_dist ord = {.kind = MS_DIST_TABLE, .n = 2, .values = {2, 5}, .weights = {1, 3}};
+  assert_int_equal(ms_dist_prepare(&ord), 0);
+  assert_true(ord.cum[0] == 0.25 && ord.cum[1] == 1.0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_dist__huge_table_weights_keep_their_proportions),
       cmocka_unit_test(test_dist__parses_every_kind),
       cmocka_unit_test(test_dist__errors_name_the_place),
       cmocka_unit_test(test_dist__samples_have_the_right_moments),

@@ -188,6 +188,57 @@ class FilesTest(DirTest):
         self.assertFalse(os.path.lexists(self.path("store/none.h5")))
         self.assertTrue(os.path.islink(self.path("dangling.h5")))
 
+    def test_symlink_into_an_unwritable_folder_is_refused_up_front(self):
+        # review r14: -o a link whose target is in a folder we cannot write passed the up-front check (which
+        # looked at the link's folder) and failed as exit 3 when the run started; a direct path is exit 2.
+        nw, pub = self.path("nw"), self.path("pub")
+        os.mkdir(nw)
+        os.mkdir(pub)
+        with open(os.path.join(nw, "t.h5"), "w") as f:
+            f.write("previous result")
+        os.symlink(os.path.join(nw, "t.h5"), os.path.join(pub, "l.h5"))
+        os.chmod(nw, 0o555)
+        self.addCleanup(os.chmod, nw, 0o755)
+        os.chmod(pub, 0o777)
+        os.chmod(self.dir, 0o755)
+        os.chmod(self.long, 0o644)
+        drop = None
+        if os.geteuid() == 0:  # root writes anywhere: run as nobody
+            drop = lambda: (os.setgid(65534), os.setuid(65534))
+        before = snapshot(os.path.join(nw, "t.h5"))
+        t0 = time.time()
+        p = subprocess.run([BIN, "run", self.long, "-q", "-o", os.path.join(pub, "l.h5")], capture_output=True,
+                           text=True, stdin=subprocess.DEVNULL, preexec_fn=drop, timeout=60)
+        self.assertLess(time.time() - t0, 5)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("cannot write in its folder " + nw, p.stderr)
+        self.assertEqual(snapshot(os.path.join(nw, "t.h5")), before)
+        self.assertEqual(temporaries(nw) + temporaries(pub), [])
+
+    def test_the_scenario_file_is_never_an_output(self):
+        # review r14: -o naming the scenario (directly, through a link or under another spelling) or --junit
+        # naming it replaced the user's scenario with the result (exit 0). Refused: exit 2 before simulating.
+        check = self.write("c.yaml", LONG + 'assertions: ["insolvency.probability < 0.5"]\n')
+        os.symlink("c.yaml", self.path("link.yaml"))
+        before = snapshot(check)
+        for cmd in (["run", check, "-o", check],
+                    ["run", self.path("link.yaml"), "-o", os.path.join(self.dir, ".", "c.yaml")],
+                    ["run", check, "-o", self.path("link.yaml")],
+                    ["run", check, "-o", check, "--compare", "margin.maintenance=0.03,0.05"],
+                    ["sweep", check, "-o", check, "--grid", "margin.maintenance=0.03,0.05"],
+                    ["check", check, "-o", self.path("r.h5"), "--junit", check]):
+            t0 = time.time()
+            try:
+                p = run(*cmd, timeout=30)
+            except subprocess.TimeoutExpired:
+                self.fail(f"{cmd}: simulated with the scenario as the output")
+            self.assertLess(time.time() - t0, 5, cmd)
+            self.assertEqual(p.returncode, 2, (cmd, p.stderr))
+            self.assertIn("the scenario file itself", p.stderr, cmd)
+            self.assertEqual(snapshot(check), before, cmd)
+            self.assertFalse(os.path.exists(self.path("r.h5")), cmd)
+            self.assertEqual(temporaries(self.dir), [], cmd)
+
     # -- 2. the temporary -----------------------------------------------------------------------------
 
     def test_planted_symlink_at_a_temporary_name_redirects_nothing(self):
@@ -236,10 +287,15 @@ class FilesTest(DirTest):
                                 self.scen, "-q", "-o", self.path("s.h5")], capture_output=True, text=True)
             if p.returncode == 0:
                 with open(self.path("trace")) as f:
-                    creates = [ln for ln in f if ".s.h5.ms-tmp-" in ln and "O_CREAT" in ln]
+                    opens = [ln for ln in f if ".s.h5.ms-tmp-" in ln]
+                creates = [ln for ln in opens if "O_CREAT" in ln]
                 self.assertTrue(creates, "no creation of the temporary traced")
                 self.assertIn("O_EXCL", creates[0])
                 self.assertIn("O_NOFOLLOW", creates[0])
+                # review r14: HDF5 then reopened the temporary by name with O_CREAT|O_TRUNC, following links: a
+                # link swapped in after the creation made it truncate the file the link points to. The name is
+                # opened once, exclusively; HDF5 gets the file itself (/proc/self/fd/N).
+                self.assertEqual(opens, creates[:1], "the temporary was opened again by name")
             else:
                 print("\nskipped the strace check: " + p.stderr.strip()[:200], file=sys.stderr)
 
@@ -258,6 +314,11 @@ class FilesTest(DirTest):
         self.assertEqual(temporaries(self.dir), [])
         # ... into folders it made: they go too
         p = run("run", runaway, "-n", "4", "-q", "-o", self.path("new/deeper/r.h5"))
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertFalse(os.path.exists(self.path("new")))
+        # review r14: only the first 32 folders made were remembered, so 40 new levels all stayed
+        p = run("run", runaway, "-n", "4", "-q", "-o", self.path("/".join(["new"] + ["d%d" % i for i in range(40)])
+                                                                   + "/r.h5"))
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertFalse(os.path.exists(self.path("new")))
         # signals that kill at once (a hang-up, an assertion's SIGABRT, a crash): the temporary and the folders

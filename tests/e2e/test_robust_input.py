@@ -109,6 +109,13 @@ class RobustInputTest(DirTest):
             self.reject(cmd + ["--set", "book.collateral={dist: lognormal, median: 5000, sigma: 1000}"],
                         "book.collateral: every value drawn must be finite and from 1e-12 to 1e+15")
 
+    def test_lognormal_median_out_of_range_gets_the_right_advice(self):
+        # review r14: a median below the smallest allowed amount was told to "lower the median"
+        self.reject(["validate", self.scen, "--set", "book.collateral={dist: lognormal, median: 1e-300, sigma: 1}"],
+                    "(median x exp(+-12.31 sigma)): raise the median")
+        self.reject(["validate", self.scen, "--set", "book.collateral={dist: lognormal, median: 1e300, sigma: 1}"],
+                    "(median x exp(+-12.31 sigma)): lower the median")
+
     def test_latency_and_delay_past_int64_ms_rejected(self):
         for key in ("oracle.latency", "keepers.delay"):
             for sigma in ("20", "1e15"):

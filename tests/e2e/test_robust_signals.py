@@ -129,6 +129,25 @@ class SignalTest(DirTest):
             self.fail("%s still running after %g s" % (" ".join(args), timeout))
         return p.returncode, err, time.monotonic() - t0
 
+    def test_an_ignored_sigint_stays_ignored(self):
+        # review r14: docs/robustness.md promises that a signal ignored when marginsim starts stays ignored (a
+        # shell starts background jobs with SIGINT ignored, so that ^C stops only the foreground); the SIGINT
+        # handler was installed regardless, and a SIGINT then cancelled the run (exit 130).
+        scen = self.write("long.yaml", LONG)
+        out = self.path("long.h5")
+        p = subprocess.Popen([BIN, "run", scen, "-o", out, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, stdin=subprocess.DEVNULL,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        time.sleep(1.0)
+        self.assertIsNone(p.poll(), "an ignored SIGINT stopped the run")
+        p.send_signal(signal.SIGTERM)  # not ignored: stops it as usual
+        _, err = p.communicate(timeout=SIGNAL_BOUND + 5)
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
+        self.assertEqual(os.listdir(self.dir), ["long.yaml"])
+
     def interrupt_long_path(self, sig, code):
         scen = self.write("long.yaml", LONG)
         out = self.path("long.h5")
