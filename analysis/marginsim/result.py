@@ -125,7 +125,8 @@ class Result:
       probabilities  /stats/probabilities
       feedback       /stats/feedback plus `unit` (with stats.counterfactual)
       timeseries     /timeseries in long form: one row per (path, sample),
-                     columns path, time (s), then one per variable
+                     columns path, time (s), then one per variable; None
+                     without traced paths (output.timeseries.paths: 0)
       fan            /timeseries/fan in the same long form
     File-level (the root Result only):
       attrs          the root attributes (strings decoded)
@@ -209,7 +210,9 @@ class Result:
             # the order of docs/output.md, then any other variable by name
             names = [k for k, v in g.items() if k != "time" and isinstance(v, h5py.Dataset)]
             variables = [v for v in TIMESERIES_ORDER if v in names] + [v for v in names if v not in TIMESERIES_ORDER]
-            npaths = g[variables[0]].shape[0] if variables else 0
+            if not variables:  # output.timeseries.paths: 0 writes the times only
+                return None
+            npaths = g[variables[0]].shape[0]
             cols = {"path": np.repeat(np.arange(npaths, dtype=np.int64), len(time)),
                     "time": np.tile(time, npaths)}
             units = {"path": "", "time": "s"}
