@@ -142,6 +142,17 @@ class PythonFrontTest(unittest.TestCase):
             marginsim.run(self.scen)
         self.assertIn("marginsim run", str(e.exception))
 
+    def test_the_documented_example_runs(self):
+        # docs/workflows.md, "## Python": its ```python block, on this run's file
+        with open(os.path.join(SRC, "docs", "workflows.md"), encoding="utf-8") as f:
+            text = f.read()
+        block = text.split("\n## Python\n", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+        self.assertIn("marginsim.open(", block)
+        env = {}
+        exec(block.replace('"results/q.h5"', repr(self.run_h5)), env)
+        d = env["r"].summary.describe()
+        self.assertEqual(d.loc["count", "bad_debt"], 16)
+
     def test_compare_file(self):
         r = marginsim.open(self.cmp_h5)
         self.assertEqual(r.kind, "compare")
