@@ -1,7 +1,6 @@
 """The Result object: one run's tables (a run file's root, a --compare
 model's group, a sweep cell's group) as pandas DataFrames, read lazily."""
 import functools
-import math
 import re
 
 import h5py
@@ -60,10 +59,10 @@ def _attr(obj, name, default=None):
     return v
 
 
-def _frame(ds, units, rows=None):
+def _frame(ds, units):
     """A compound dataset (any shape, flattened in C order) as a DataFrame:
     one column per field, strings decoded, `units` and `meaning` in attrs."""
-    data = ds[()].reshape(-1) if rows is None else rows
+    data = ds[()].reshape(-1)
     df = pd.DataFrame({name: _decode(data[name]) for name in data.dtype.names})
     df.attrs["units"] = {c: units.get(c, "") for c in df.columns}
     meaning = _attr(ds, "meaning")

@@ -3,7 +3,6 @@
 the same file (strings decoded, a unit for every column), timeseries in long
 form with one row per (path, sample), and None for a table the file lacks.
 """
-import math
 import os
 import sys
 import tempfile
