@@ -1,0 +1,27 @@
+"""Read marginsim result files into pandas, for notebooks.
+
+    import marginsim                       # with analysis/ on PYTHONPATH
+    r = marginsim.open("results/quickstart.h5")
+    r.summary.describe()
+
+`open` reads a run file, a `--compare` file or a sweep file (docs/output.md)
+and returns a `Result`. Tables are read from the file when first asked for
+and kept. What each attribute holds, and what it is when the file has no
+such dataset, is in `Result`'s docstring and docs/workflows.md ("Python").
+
+Units: pandas has no per-column metadata, so every DataFrame carries
+`df.attrs["units"]`, a dict column -> unit ("" when the column has none:
+indices, flags, names), and `df.attrs["meaning"]`, the dataset's own
+`meaning` attribute when it has one. In tables whose rows are statistics of
+different columns (`stats`, `feedback`, `compare.differences`, `sweep`)
+the unit of a row's values is `df.attrs["row_units"][row name]`. `attrs` are
+not always carried through pandas operations: read them off the table
+`open` gave.
+
+Reading only: `run` (in-process through the shared library) is not
+implemented yet; run the CLI (`marginsim run SCENARIO -o FILE`) and `open`
+the file.
+"""
+from .result import Result, CompareTables, open, run  # noqa: F401
+
+__all__ = ["open", "run", "Result", "CompareTables"]

@@ -1,0 +1,365 @@
+"""The Result object: one run's tables (a run file's root, a --compare
+model's group, a sweep cell's group) as pandas DataFrames, read lazily."""
+import functools
+import re
+
+import h5py
+import numpy as np
+import pandas as pd
+
+# Units of the record tables whose datasets carry none of their own (the
+# tables of docs/output.md; "" = no unit: indices, flags, signs).
+LIQUIDATION_UNITS = {
+    "path": "", "account": "", "time": "ms", "obs_time": "ms", "side": "", "impact_triggered": "",
+    "full": "", "generation": "", "cascade": "", "oracle_price": "USD", "exog_oracle_price": "USD",
+    "mark_price": "USD", "qty": "units", "notional": "USD", "bad_debt": "USD", "penalty": "USD",
+    "adl_qty": "units", "delay": "s",
+}
+CASCADE_UNITS = {
+    "path": "", "index": "", "start": "s", "end": "s", "liquidations": "count",
+    "impact_triggered": "count", "notional": "USD", "bad_debt": "USD", "depth": "count",
+}
+BOOK_UNITS = {
+    "account": "", "side": "", "strategy": "", "collateral": "USD", "quantity": "units", "leverage": "",
+    "notional": "USD", "initial_margin": "USD", "maintenance_margin": "USD", "liquidation_price": "USD",
+    "call_strike": "USD", "call_qty": "units", "put_strike": "USD", "put_qty": "units", "expiry": "s",
+    "premium": "USD",
+}
+PROBABILITY_UNITS = {"name": "", "definition": "", "k": "count", "n": "count",
+                     "p": "probability", "lo": "probability", "hi": "probability"}
+COMPARE_MODEL_UNITS = {
+    "model": "", "initial_margin": "USD", "risk": "USD", "im_per_risk": "", "bad_debt_mean": "USD",
+    "insolvency_p": "probability", "insolvency_lo": "probability", "insolvency_hi": "probability",
+    "liquidations_mean": "count", "largest_cascade_notional_mean": "USD",
+}
+TIMESERIES_UNITS = {"time": "s", "liquidations": "count", "margin_ratio": "fraction", "regime": ""}
+TIMESERIES_ORDER = ("price", "mark", "oracle", "regime", "open_interest", "insurance_fund", "liquidations",
+                    "margin_ratio")
+# In tables of statistics of many columns, a value field's unit is the row's:
+# the `unit` column the reader adds.
+ROW_UNIT = "(unit column)"
+_COLUMN_LINE = re.compile(r"^(\S+) \[([^\]]*)\]: ")
+
+
+def _decode(values):
+    """A numpy column with byte strings (fixed or variable length) as str objects."""
+    if values.dtype.kind == "S":
+        return np.char.decode(values, "utf-8").astype(object)
+    if values.dtype.kind == "O":
+        return np.array([v.decode("utf-8") if isinstance(v, bytes) else v for v in values], dtype=object)
+    return values
+
+
+def _attr(obj, name, default=None):
+    v = obj.attrs.get(name, default)
+    if isinstance(v, bytes):
+        return v.decode("utf-8")
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _frame(ds, units):
+    """A compound dataset (any shape, flattened in C order) as a DataFrame:
+    one column per field, strings decoded, `units` and `meaning` in attrs."""
+    data = ds[()].reshape(-1)
+    df = pd.DataFrame({name: _decode(data[name]) for name in data.dtype.names})
+    df.attrs["units"] = {c: units.get(c, "") for c in df.columns}
+    meaning = _attr(ds, "meaning")
+    if meaning is not None:
+        df.attrs["meaning"] = meaning
+    return df
+
+
+def _summary_units(ds):
+    """column -> unit from /paths/summary's `columns` attribute ("name [unit]: meaning" lines)."""
+    units = {}
+    for line in (_attr(ds, "columns") or "").splitlines():
+        m = _COLUMN_LINE.match(line)
+        if m:
+            units[m.group(1)] = m.group(2)
+    return units
+
+
+def _add_row_units(df, key, summary_units, fixed):
+    """Append the `unit` column of a table whose rows are statistics (named in
+    `key`): "probability" for 0/1 indicators, else the summary column's unit."""
+    if "probability" in df.columns:
+        prob = df["probability"].to_numpy() == 1
+    else:
+        prob = np.zeros(len(df), dtype=bool)
+    df["unit"] = ["probability" if p else summary_units.get(n, "") for n, p in zip(df[key], prob)]
+    units = {c: fixed.get(c, ROW_UNIT) for c in df.columns}
+    units["unit"] = ""
+    df.attrs["units"] = units
+    return df
+
+
+class CompareTables:
+    """The /compare tables of a --compare file: `models` (one row per value)
+    and `differences` (paired differences against the first value)."""
+
+    def __init__(self, models, differences):
+        self.models = models
+        self.differences = differences
+
+    def __repr__(self):
+        return "CompareTables(models=%d rows, differences=%d rows)" % (
+            len(self.models) if self.models is not None else 0,
+            len(self.differences) if self.differences is not None else 0)
+
+
+class Result:
+    """One result file, or one run inside it (a --compare model, a sweep cell).
+
+    Tables of one run (None when the group has no such dataset, e.g.
+    `liquidations` without `output.liquidations: true`, or `summary` at the
+    root of a --compare or sweep file; a dataset with no rows gives an empty
+    DataFrame with its columns):
+      summary        /paths/summary, one row per path
+      liquidations   /liquidations, one row per liquidation
+      cascades       /cascades, one row per cascade
+      book           /book, one row per account
+      stats          /stats/summary plus a `unit` column (the row's column's unit)
+      probabilities  /stats/probabilities
+      feedback       /stats/feedback plus `unit` (with stats.counterfactual)
+      timeseries     /timeseries in long form: one row per (path, sample),
+                     columns path, time (s), then one per variable; None
+                     without traced paths (output.timeseries.paths: 0)
+      fan            /timeseries/fan in the same long form
+    File-level (the root Result only):
+      attrs          the root attributes (strings decoded)
+      config         the resolved configuration (root `config` attribute,
+                     YAML) as a dict; config_yaml the text. For a model or
+                     a cell, its own `config` attribute
+      kind           "run", "compare" or "sweep"
+      models         --compare: dict value (as given) -> Result; {} otherwise
+      compare        --compare: CompareTables; None otherwise
+      sweep          sweep: /sweep/stats/summary in long form, one row per
+                     (cell, statistic): cell, label, one column per axis
+                     (named by its key), then the stats fields and `unit`;
+                     None otherwise. sweep_differences, sweep_probabilities,
+                     sweep_feedback the same for /sweep/differences, ...
+      cells          sweep: list of Result, one per cell; [] otherwise
+      axes           sweep: dict key -> list of values as given; {} otherwise
+    """
+
+    def __init__(self, path, group="/"):
+        self.path = path
+        self.group = group.rstrip("/") + "/"
+
+    def __repr__(self):
+        return "marginsim.Result(%r%s)" % (self.path, "" if self.group == "/" else ", group=%r" % self.group)
+
+    # -- access ---------------------------------------------------------------
+    def _read(self, name, fn):
+        """fn(dataset or group, file) for the object at group/name, None when absent."""
+        with h5py.File(self.path, "r") as f:
+            full = self.group + name
+            if full not in f:
+                return None
+            return fn(f[full], f)
+
+    @functools.cached_property
+    def _summary_units(self):
+        units = self._read("paths/summary", lambda ds, f: _summary_units(ds))
+        if units is None and self.kind == "sweep":  # a sweep's tables: the baseline cell's columns
+            base = int(self.attrs.get("baseline", 0))
+            units = Result(self.path, "/sweep/runs/%d" % base)._summary_units
+        return units or {}
+
+    # -- one run's tables -------------------------------------------------------
+    @functools.cached_property
+    def summary(self):
+        return self._read("paths/summary", lambda ds, f: _frame(ds, _summary_units(ds)))
+
+    @functools.cached_property
+    def liquidations(self):
+        return self._read("liquidations", lambda ds, f: _frame(ds, LIQUIDATION_UNITS))
+
+    @functools.cached_property
+    def cascades(self):
+        return self._read("cascades", lambda ds, f: _frame(ds, CASCADE_UNITS))
+
+    @functools.cached_property
+    def book(self):
+        return self._read("book", lambda ds, f: _frame(ds, BOOK_UNITS))
+
+    @functools.cached_property
+    def stats(self):
+        df = self._read("stats/summary", lambda ds, f: _frame(ds, {}))
+        return None if df is None else _add_row_units(
+            df, "name", self._summary_units, {"name": "", "n": "count", "risky_side": ""})
+
+    @functools.cached_property
+    def probabilities(self):
+        return self._read("stats/probabilities", lambda ds, f: _frame(ds, PROBABILITY_UNITS))
+
+    @functools.cached_property
+    def feedback(self):
+        df = self._read("stats/feedback", lambda ds, f: _frame(ds, {}))
+        return None if df is None else _add_row_units(
+            df, "statistic", self._summary_units, {"statistic": "", "n": "count"})
+
+    def _long(self, name):
+        def read(g, f):
+            if not isinstance(g, h5py.Group) or "time" not in g:
+                return None
+            time = g["time"][()]
+            # the order of docs/output.md, then any other variable by name
+            names = [k for k, v in g.items() if k != "time" and isinstance(v, h5py.Dataset)]
+            variables = [v for v in TIMESERIES_ORDER if v in names] + [v for v in names if v not in TIMESERIES_ORDER]
+            if not variables:  # output.timeseries.paths: 0 writes the times only
+                return None
+            npaths = g[variables[0]].shape[0]
+            cols = {"path": np.repeat(np.arange(npaths, dtype=np.int64), len(time)),
+                    "time": np.tile(time, npaths)}
+            units = {"path": "", "time": "s"}
+            for v in variables:
+                cols[v] = g[v][()].reshape(-1)  # rows = paths, columns = samples: path-major
+                units[v] = _attr(g[v], "unit") or TIMESERIES_UNITS.get(v, "")
+            df = pd.DataFrame(cols)
+            df.attrs["units"] = units
+            if "regime" in g:
+                df.attrs["regime_names"] = (_attr(g["regime"], "names") or "").split(",")
+            return df
+        return self._read(name, read)
+
+    @functools.cached_property
+    def timeseries(self):
+        return self._long("timeseries")
+
+    @functools.cached_property
+    def fan(self):
+        return self._long("timeseries/fan")
+
+    # -- file level -------------------------------------------------------------
+    @functools.cached_property
+    def attrs(self):
+        with h5py.File(self.path, "r") as f:
+            g = f[self.group]
+            return {k: _attr(g, k) for k in g.attrs}
+
+    @functools.cached_property
+    def config_yaml(self):
+        return self.attrs.get("config")
+
+    @functools.cached_property
+    def config(self):
+        if self.config_yaml is None:
+            return None
+        import yaml  # Debian's python3-yaml; only needed for the dict
+        return yaml.safe_load(self.config_yaml)
+
+    @functools.cached_property
+    def kind(self):
+        with h5py.File(self.path, "r") as f:
+            if "sweep" in f:
+                return "sweep"
+            if "compare" in f or "models" in f:
+                return "compare"
+            return "run"
+
+    @functools.cached_property
+    def models(self):
+        def read(g, f):
+            return {_attr(m, "value", name): Result(self.path, m.name) for name, m in g.items()}
+        return self._read("models", read) or {}
+
+    @functools.cached_property
+    def compare(self):
+        def read(g, f):
+            models = _frame(g["models"], COMPARE_MODEL_UNITS) if "models" in g else None
+            diff = None
+            if "differences" in g:
+                first = next(iter(self.models.values()), None)
+                units = first._summary_units if first is not None else {}
+                diff = _add_row_units(_frame(g["differences"], {}), "statistic", units,
+                                      {"statistic": "", "model": "", "baseline": "", "n": "count",
+                                       "probability": ""})
+            return CompareTables(models, diff)
+        return self._read("compare", read)
+
+    # -- sweeps -----------------------------------------------------------------
+    @functools.cached_property
+    def axes(self):
+        def read(g, f):
+            return {_attr(a, "key"): list(_decode(a["values"][()]))
+                    for _, a in sorted(g.items(), key=lambda kv: int(kv[0]))}
+        return self._read("sweep/axes", read) or {}
+
+    @functools.cached_property
+    def cells(self):
+        def read(g, f):
+            return [Result(self.path, g[k].name) for k in sorted(g, key=int)]
+        return self._read("sweep/runs", read) or []
+
+    def _sweep_axes(self, f):
+        """Per cell: label and each axis's value (numbers when the axis's
+        values all are, durations in s and rates per day; else as given)."""
+        cells = _frame(f["sweep/cells"], {})
+        index = f["sweep/index"][()]
+        cols, units = {"cell": cells["cell"].to_numpy(), "label": cells["label"].to_numpy()}, {"cell": "", "label": ""}
+        g = f["sweep/axes"]
+        for a, name in enumerate(sorted(g, key=int)):
+            key = _attr(g[name], "key")
+            numeric = g[name]["numeric"][()]
+            given = _decode(g[name]["values"][()])
+            use = numeric if np.all(np.isfinite(numeric)) else given
+            cols[key] = use[index[:, a]]
+            units[key] = ""
+        return cols, units
+
+    def _sweep_table(self, name, key, fixed):
+        def read(ds, f):
+            cols, units = self._sweep_axes(f)
+            ncells, nrows = ds.shape
+            df = _frame(ds, {})
+            axis = pd.DataFrame({k: np.repeat(v, nrows) for k, v in cols.items()})
+            out = pd.concat([axis, df], axis=1)
+            out.attrs = df.attrs
+            if key is not None:
+                out = _add_row_units(out, key, self._summary_units, {**fixed, **units})
+            else:
+                out.attrs["units"] = {**units, **{c: fixed.get(c, "") for c in df.columns}}
+            return out
+        return self._read(name, read)
+
+    @functools.cached_property
+    def sweep(self):
+        return self._sweep_table("sweep/stats/summary", "name", {"name": "", "n": "count", "risky_side": ""})
+
+    @functools.cached_property
+    def sweep_differences(self):
+        return self._sweep_table("sweep/differences", "statistic",
+                                 {"statistic": "", "probability": "", "n": "count"})
+
+    @functools.cached_property
+    def sweep_probabilities(self):
+        return self._sweep_table("sweep/stats/probabilities", None, PROBABILITY_UNITS)
+
+    @functools.cached_property
+    def sweep_feedback(self):
+        return self._sweep_table("sweep/stats/feedback", "statistic", {"statistic": "", "n": "count"})
+
+
+def open(path):  # noqa: A001 - the name a notebook expects: marginsim.open
+    """Open a marginsim result file (run, --compare or sweep) as a Result.
+
+    Raises OSError when the file is not a readable HDF5 file; a valid result
+    file of any kind opens, and tables it does not hold are None."""
+    with h5py.File(path, "r"):
+        pass
+    return Result(path)
+
+
+def run(*args, **kwargs):
+    """Not implemented yet: running in-process through the shared library
+    (issue 15, item 5) is future work. Run the CLI and open its file:
+
+        marginsim run scenarios/quickstart.yaml -n 200 --set oracle.heartbeat=10m -o q.h5
+        r = marginsim.open("q.h5")
+    """
+    raise NotImplementedError(
+        "marginsim.run is not implemented yet: run the CLI "
+        "(marginsim run SCENARIO -o FILE [--set KEY=VALUE]) and read the file with marginsim.open(FILE)")

@@ -1,0 +1,199 @@
+"""analysis/marginsim, the Python front: `marginsim.open` of a run, a
+--compare and a sweep file must give, column by column, what h5py reads from
+the same file (strings decoded, a unit for every column), timeseries in long
+form with one row per (path, sample), and None for a table the file lacks.
+"""
+import os
+import sys
+import tempfile
+import unittest
+
+import h5py
+import numpy as np
+
+from e2e import SRC, run
+
+sys.path.insert(0, os.path.join(SRC, "analysis"))
+import marginsim  # noqa: E402
+
+SMALL = """\
+name: small
+seed: 7
+paths: 16
+horizon: 2h
+step: 1s
+market:
+  initial_price: 1500
+  regimes:
+    - {name: calm, vol: 0.5, mean_duration: 1h}
+    - {name: stress, vol: 1.5, drift: -2, mean_duration: 20m, jumps: {rate: 12/d, mean: -0.03, sd: 0.02}}
+book: {accounts: 300}
+output:
+  timeseries: {paths: 3, every: 30s}
+  fan: {paths: 5, points: 9}
+  liquidations: true
+"""
+TS_PATHS, TS_SAMPLES = 3, 2 * 3600 // 30 + 1  # t = 0, 30 s, ..., 2 h
+FAN_PATHS, FAN_POINTS = 5, 9
+
+
+def decoded(values):
+    """What open() must give for a column h5py reads: str for byte strings."""
+    if values.dtype.kind in "SO":
+        return [v.decode("utf-8") if isinstance(v, bytes) else v for v in values]
+    return values
+
+
+class PythonFrontTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="ms_pyfront_")
+        d = cls.tmp.name
+        cls.scen = os.path.join(d, "small.yaml")
+        with open(cls.scen, "w") as f:
+            f.write(SMALL)
+        cls.run_h5, cls.cmp_h5, cls.sweep_h5, cls.bare_h5 = (
+            os.path.join(d, n) for n in ("run.h5", "cmp.h5", "sweep.h5", "bare.h5"))
+        for args in (["run", cls.scen, "-q", "-o", cls.run_h5],
+                     ["run", cls.scen, "-q", "-o", cls.cmp_h5, "--compare", "margin.maintenance=0.03,0.05"],
+                     ["sweep", cls.scen, "-q", "-o", cls.sweep_h5, "--grid", "margin.maintenance=0.03,0.05",
+                      "--grid", "oracle.heartbeat=10m,1h"],
+                     ["run", cls.scen, "-q", "-o", cls.bare_h5, "--set", "output.liquidations=false",
+                      "--set", "output.timeseries.paths=0"]):
+            p = run(*args)
+            assert p.returncode == 0, (args, p.stderr)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def assert_table(self, df, path, name, flat=False):
+        """df equals dataset `name` of `path`, field by field, with a unit for every column."""
+        with h5py.File(path, "r") as f:
+            data = f[name][()]
+        if flat:
+            data = data.reshape(-1)
+        self.assertIsNotNone(df, name)
+        self.assertEqual(len(df), len(data), name)
+        self.assertGreater(len(data), 0, name + ": an empty table shows nothing")
+        for field in data.dtype.names:
+            got, want = df[field].to_numpy(), decoded(data[field])
+            if data.dtype[field].kind in "SO":
+                self.assertEqual(list(got), want, (name, field))
+                self.assertTrue(all(isinstance(v, str) for v in got), (name, field))
+            else:
+                self.assertEqual(got.dtype, data.dtype[field], (name, field))
+                np.testing.assert_array_equal(got, want, err_msg="%s %s" % (name, field))
+        self.assertEqual(set(df.attrs["units"]), set(df.columns), name)
+
+    def test_run_file_tables_equal_h5py(self):
+        r = marginsim.open(self.run_h5)
+        self.assertEqual(r.kind, "run")
+        self.assert_table(r.summary, self.run_h5, "paths/summary")
+        self.assert_table(r.liquidations, self.run_h5, "liquidations")
+        self.assert_table(r.cascades, self.run_h5, "cascades")
+        self.assert_table(r.book, self.run_h5, "book")
+        self.assert_table(r.stats, self.run_h5, "stats/summary")
+        self.assert_table(r.probabilities, self.run_h5, "stats/probabilities")
+        self.assert_table(r.feedback, self.run_h5, "stats/feedback")
+        # units: from the file's `columns` attribute and docs/output.md's tables
+        self.assertEqual(r.summary.attrs["units"]["bad_debt"], "USD")
+        self.assertEqual(r.summary.attrs["units"]["max_drawdown"], "fraction")
+        self.assertEqual(r.summary.attrs["units"]["time_in_regime_stress"], "s")
+        self.assertEqual(r.liquidations.attrs["units"]["time"], "ms")
+        self.assertEqual(r.liquidations.attrs["units"]["delay"], "s")
+        self.assertEqual(r.cascades.attrs["units"]["notional"], "USD")
+        self.assertEqual(r.book.attrs["units"]["quantity"], "units")
+        stats = r.stats.set_index("name")["unit"]
+        self.assertEqual((stats["bad_debt"], stats["liquidations"], stats["max_drawdown"]), ("USD", "count", "fraction"))
+        self.assertEqual(list(r.feedback["unit"]), ["count", "USD", "USD"])
+        self.assertIn(r.stats["risky_side"].iloc[0], ("high", "low"))
+        # the configuration as a dict, and what is not in a run file
+        self.assertEqual((r.config["seed"], r.config["paths"], r.config["output"]["liquidations"]), (7, 16, True))
+        self.assertEqual((r.models, r.compare, r.sweep, r.cells, r.axes), ({}, None, None, [], {}))
+
+    def test_timeseries_long_form(self):
+        r = marginsim.open(self.run_h5)
+        ts = r.timeseries
+        self.assertEqual(len(ts), TS_PATHS * TS_SAMPLES)
+        self.assertEqual(list(ts.columns[:2]), ["path", "time"])
+        with h5py.File(self.run_h5, "r") as f:
+            g = f["timeseries"]
+            self.assertEqual(set(ts.columns) - {"path", "time"}, {k for k in g if k not in ("time", "fan")})
+            for p in range(TS_PATHS):
+                rows = ts[ts["path"] == p]
+                np.testing.assert_array_equal(rows["time"], np.arange(TS_SAMPLES) * 30.0)
+                for v in ("price", "mark", "regime", "liquidations", "insurance_fund"):
+                    np.testing.assert_array_equal(rows[v].to_numpy(), g[v][p], err_msg=v)
+            self.assertEqual(len(r.fan), FAN_PATHS * FAN_POINTS)
+            np.testing.assert_array_equal(r.fan[r.fan["path"] == 4]["price"].to_numpy(), g["fan/price"][4])
+        self.assertEqual((ts.attrs["units"]["price"], ts.attrs["units"]["time"]), ("USD", "s"))
+        self.assertEqual(ts.attrs["regime_names"], ["calm", "stress"])
+        self.assertEqual(int(ts["liquidations"].sum()),
+                         int(np.sum(r.liquidations["path"].to_numpy() < TS_PATHS)))
+
+    def test_missing_tables_are_none(self):
+        r = marginsim.open(self.bare_h5)
+        self.assertIsNone(r.liquidations)
+        self.assertIsNone(r.timeseries)
+        self.assertEqual(len(r.summary), 16)
+        with self.assertRaises(NotImplementedError) as e:
+            marginsim.run(self.scen)
+        self.assertIn("marginsim run", str(e.exception))
+
+    def test_the_documented_example_runs(self):
+        # docs/workflows.md, "## Python": its ```python block, on this run's file
+        with open(os.path.join(SRC, "docs", "workflows.md"), encoding="utf-8") as f:
+            text = f.read()
+        block = text.split("\n## Python\n", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+        self.assertIn("marginsim.open(", block)
+        env = {}
+        exec(block.replace('"results/q.h5"', repr(self.run_h5)), env)
+        d = env["r"].summary.describe()
+        self.assertEqual(d.loc["count", "bad_debt"], 16)
+
+    def test_compare_file(self):
+        r = marginsim.open(self.cmp_h5)
+        self.assertEqual(r.kind, "compare")
+        self.assertIsNone(r.summary)
+        self.assertEqual(list(r.models), ["0.03", "0.05"])
+        for value, m in r.models.items():
+            g = "models/%s/" % value
+            self.assert_table(m.summary, self.cmp_h5, g + "paths/summary")
+            self.assert_table(m.liquidations, self.cmp_h5, g + "liquidations")
+            self.assert_table(m.stats, self.cmp_h5, g + "stats/summary")
+            self.assertEqual(m.config["margin"]["maintenance"], float(value))
+            self.assertEqual(len(m.timeseries), TS_PATHS * TS_SAMPLES)
+        self.assert_table(r.compare.models, self.cmp_h5, "compare/models")
+        self.assert_table(r.compare.differences, self.cmp_h5, "compare/differences")
+        d = r.compare.differences.set_index("statistic")["unit"]
+        self.assertEqual((d["bad_debt"], d["insolvency"]), ("USD", "probability"))
+
+    def test_sweep_file_long_form(self):
+        r = marginsim.open(self.sweep_h5)
+        self.assertEqual(r.kind, "sweep")
+        self.assertEqual(r.axes, {"margin.maintenance": ["0.03", "0.05"], "oracle.heartbeat": ["10m", "1h"]})
+        with h5py.File(self.sweep_h5, "r") as f:
+            ncells, nrows = f["sweep/stats/summary"].shape
+        self.assertEqual(ncells, 4)
+        s = r.sweep
+        self.assertEqual(len(s), ncells * nrows)
+        self.assert_table(s, self.sweep_h5, "sweep/stats/summary", flat=True)
+        self.assert_table(r.sweep_differences, self.sweep_h5, "sweep/differences", flat=True)
+        self.assert_table(r.sweep_probabilities, self.sweep_h5, "sweep/stats/probabilities", flat=True)
+        # cartesian order, the last axis fastest; heartbeats as numbers in s
+        cells = s.drop_duplicates("cell")
+        self.assertEqual(list(zip(cells["margin.maintenance"], cells["oracle.heartbeat"])),
+                         [(0.03, 600.0), (0.03, 3600.0), (0.05, 600.0), (0.05, 3600.0)])
+        bd = s[s["name"] == "bad_debt"]
+        self.assertEqual(len(bd), 4)
+        self.assertEqual(set(bd["unit"]), {"USD"})
+        for c, cell in enumerate(r.cells):
+            self.assert_table(cell.summary, self.sweep_h5, "sweep/runs/%d/paths/summary" % c)
+            self.assertEqual(bd["mean"].iloc[c], cell.stats.set_index("name")["mean"]["bad_debt"])
+        self.assertIsNone(r.summary)
+        self.assertEqual((r.models, r.compare), ({}, None))
+
+
+if __name__ == "__main__":
+    unittest.main()
