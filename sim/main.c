@@ -178,11 +178,12 @@ static void on_progress(void *ctx, int64_t done, int64_t total) {
 
 /* A run's error on stderr (after a newline when the progress bar is drawn).
  * The book's own errors ("book: ..." or "path N: book: ...") have no place in
- * the file of their own: they point at the book's keys. */
+ * the file of their own: they point at the book's keys (@p cfg NULL: the
+ * message as it is). */
 static void print_error(const ms_config *cfg, ms_status s, const ms_error *err, int newline) {
   const char *m = err->msg, *b = m;
   if (strncmp(b, "path ", 5) == 0 && strstr(b, ": book: ")) b = strstr(b, ": book: ") + 2; /* per_path */
-  if (s == MS_ERR_INPUT && strncmp(b, "book: ", 6) == 0 && cfg->book_where[0])
+  if (s == MS_ERR_INPUT && strncmp(b, "book: ", 6) == 0 && cfg && cfg->book_where[0])
     fprintf(stderr, "%s%s: %.*s%s\n", newline ? "\n" : "", cfg->book_where, (int)(b - m), m, b + 6);
   else
     fprintf(stderr, "%s%s\n", newline ? "\n" : "", m);
@@ -799,6 +800,40 @@ static void catch_signals(void) {
   }
 }
 
+/* ---- one run of the library: what `run`, `run --compare` and `sweep` share ---- */
+
+typedef struct {
+  progress_state ps;
+  ms_run_opts ro; /* progress_ctx points at ps: the struct stays where begin_run filled it */
+  char *cmd;      /* the command line the result file records */
+} cli_run;
+
+static void begin_run(cli_run *r, const cli_opts *o, int full_argc, char **full_argv) {
+  r->cmd = join_argv(full_argc, full_argv);
+  r->ps = (progress_state){.t0 = mono_now(), .enabled = !o->quiet && isatty(STDERR_FILENO)};
+  r->ro = (ms_run_opts){.threads = o->threads, .output = o->output, .command = r->cmd,
+                        .progress = on_progress, .progress_ctx = &r->ps, .cancel = &g_signal};
+}
+
+/* Ends a run begun by begin_run with the library's status @p s: says why it
+ * failed (a signal: exit 128 + its number) and then removes the folders the
+ * command made. Returns the exit code. On success the folders stay listed:
+ * the caller keeps them (check still has its JUnit report to write). */
+static int end_run(cli_run *r, ms_status s, const ms_error *err, const ms_config *cfg) {
+  free(r->cmd);
+  r->cmd = NULL;
+  int rc = 0;
+  if (s == MS_ERR_CANCELLED) {
+    fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", (int)g_signal);
+    rc = 128 + (g_signal ? (int)g_signal : SIGINT);
+  } else if (s) {
+    print_error(cfg, s, err, r->ps.enabled);
+    rc = ms_status_exit_code(s);
+  }
+  if (rc) made_dirs_undo(&g_made);
+  return rc;
+}
+
 static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
   const char *eq = strchr(o->compare, '=');
   if (!eq || eq == o->compare || !eq[1]) {
@@ -857,22 +892,12 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
   if (!rc) rc = prepare_outputs(o->scenario, o->output, NULL, md);
   ms_compare_report *rep = rc ? NULL : calloc(1, sizeof *rep);
   if (!rc) {
-    char *cmd = join_argv(full_argc, full_argv);
-    progress_state ps = {.t0 = mono_now(), .enabled = !o->quiet && isatty(STDERR_FILENO)};
-    ms_run_opts ro = {.threads = o->threads, .output = o->output, .command = cmd,
-                      .progress = on_progress, .progress_ctx = &ps, .cancel = &g_signal};
-    ms_status s = rep ? ms_run_compare((const ms_config *const *)cfgs, values, n, key, &ro, rep, &err)
+    cli_run r;
+    begin_run(&r, o, full_argc, full_argv);
+    ms_status s = rep ? ms_run_compare((const ms_config *const *)cfgs, values, n, key, &r.ro, rep, &err)
                       : ms_error_set(&err, MS_ERR_NOMEM, "out of memory");
-    free(cmd);
-    if (s == MS_ERR_CANCELLED) {
-      fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", (int)g_signal);
-      rc = 128 + (g_signal ? (int)g_signal : SIGINT);
-    } else if (s) {
-      fprintf(stderr, "%s%s\n", ps.enabled ? "\n" : "", err.msg);
-      rc = ms_status_exit_code(s);
-    } else if (!o->quiet) {
-      print_compare(rep, key, cfgs[0]->paths, o->output);
-    }
+    rc = end_run(&r, s, &err, NULL);
+    if (!rc && !o->quiet) print_compare(rep, key, cfgs[0]->paths, o->output);
   }
   if (rc) made_dirs_undo(md);
   else made_dirs_keep(md);
@@ -907,24 +932,13 @@ static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config *
     ms_config_free(cfg);
     return prc;
   }
-  char *cmd = join_argv(full_argc, full_argv);
-  progress_state ps = {.t0 = mono_now(), .enabled = !o->quiet && isatty(STDERR_FILENO)};
-  ms_run_opts ro = {.threads = o->threads, .output = o->output, .command = cmd,
-                    .progress = on_progress, .progress_ctx = &ps, .cancel = &g_signal};
+  cli_run r;
+  begin_run(&r, o, full_argc, full_argv);
   ms_run_report *rep = calloc(1, sizeof *rep);
   if (!rep) s = ms_error_set(&err, MS_ERR_NOMEM, "out of memory");
-  else s = ms_run(cfg, &ro, rep, &err);
-  free(cmd);
-  int rc = 0;
-  if (s == MS_ERR_CANCELLED) {
-    fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", (int)g_signal);
-    rc = 128 + (g_signal ? (int)g_signal : SIGINT);
-  } else if (s) {
-    print_error(cfg, s, &err, ps.enabled);
-    rc = ms_status_exit_code(s);
-  }
+  else s = ms_run(cfg, &r.ro, rep, &err);
+  int rc = end_run(&r, s, &err, cfg);
   if (rc) {
-    made_dirs_undo(md);
     ms_config_free(cfg);
     free(rep);
     return rc;
@@ -1129,24 +1143,13 @@ static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
     ms_sweep_free(sw);
     return rc;
   }
-  char *cmd = join_argv(full_argc, full_argv);
-  progress_state ps = {.t0 = mono_now(), .enabled = !o.quiet && isatty(STDERR_FILENO)};
-  ms_run_opts ro = {.threads = o.threads, .output = o.output, .command = cmd,
-                    .progress = on_progress, .progress_ctx = &ps, .cancel = &g_signal};
+  cli_run r;
+  begin_run(&r, &o, full_argc, full_argv);
   ms_sweep_report rep;
-  s = ms_run_sweep(sw, &ro, &rep, &err);
-  free(cmd);
-  if (s == MS_ERR_CANCELLED) {
-    fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", (int)g_signal);
-    rc = 128 + (g_signal ? (int)g_signal : SIGINT);
-  } else if (s) {
-    fprintf(stderr, "%s%s\n", ps.enabled ? "\n" : "", err.msg);
-    rc = ms_status_exit_code(s);
-  } else if (!o.quiet) {
-    print_sweep(sw, &rep, o.output);
-  }
-  if (rc) made_dirs_undo(md);
-  else made_dirs_keep(md);
+  s = ms_run_sweep(sw, &r.ro, &rep, &err);
+  rc = end_run(&r, s, &err, NULL);
+  if (!rc && !o.quiet) print_sweep(sw, &rep, o.output);
+  if (!rc) made_dirs_keep(md);
   ms_sweep_report_free(&rep);
   ms_sweep_free(sw);
   return rc;
