@@ -766,19 +766,26 @@ static void fill_stats(const ms_stats *st, stat_rec *recs, prob_rec *prs) {
 }
 
 /* A whole dataset @p name under @p loc of @p rank dims, with a "meaning". */
-static int write_table(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data,
-                       const char *meaning) {
+/* A dataset stored as @p ftype and written from records laid out as @p mtype
+ * (HDF5 converts compound members by name, so the two may order them apart). */
+static int write_table_as(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
+                          const void *data, const char *meaning) {
   hid_t sp = H5Screate_simple(rank, dims, NULL);
-  hid_t ds = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t ds = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   hsize_t total = 1;
   for (int i = 0; i < rank; i++) total *= dims[i];
-  int rc = ds < 0 || (total > 0 && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0);
+  int rc = ds < 0 || (total > 0 && H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0);
   if (ds >= 0) {
     if (meaning) rc |= attr_str(ds, "meaning", meaning);
     H5Dclose(ds);
   }
   H5Sclose(sp);
   return rc;
+}
+
+static int write_table(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data,
+                       const char *meaning) {
+  return write_table_as(loc, name, type, type, rank, dims, data, meaning);
 }
 
 #define STATS_MEANING                                                                                   \
@@ -864,14 +871,89 @@ ms_status ms_h5out_write_stats(ms_h5out *h, int id, const ms_stats *st, ms_error
   return write_stats_at(h, h->runs[id].base, st, 1, 0, err);
 }
 
+/* ---- paired differences: /compare/differences and /sweep/differences ----
+ * One record and one fill for both tables; each table is a list of fields
+ * (its published names and order, docs/output.md) over that record. The file
+ * type packs the listed fields in that order, as each table always has. */
 typedef struct {
   char statistic[STAT_NAME];
-  char model[STAT_NAME];
+  char model[STAT_NAME];     /* --compare only: the value compared, and the first value */
   char baseline[STAT_NAME];
-  int64_t n;
-  int64_t probability;
-  double baseline_mean, model_mean, diff, lo, hi;
+  int64_t n, probability;
+  double baseline_mean, other_mean, diff, lo, hi, unpaired_lo, unpaired_hi;
 } diff_rec;
+
+typedef enum { DIFF_STR, DIFF_I64, DIFF_F64 } diff_kind;
+
+/* Every field either table may hold: its name in the file, where it is in
+ * diff_rec, its type. model_mean (--compare) and cell_mean (sweeps) are the
+ * same member under each table's published name. */
+static const struct {
+  const char *name;
+  size_t offset;
+  diff_kind kind;
+} diff_fields[] = {
+    {"statistic", offsetof(diff_rec, statistic), DIFF_STR},
+    {"model", offsetof(diff_rec, model), DIFF_STR},
+    {"baseline", offsetof(diff_rec, baseline), DIFF_STR},
+    {"n", offsetof(diff_rec, n), DIFF_I64},
+    {"probability", offsetof(diff_rec, probability), DIFF_I64},
+    {"baseline_mean", offsetof(diff_rec, baseline_mean), DIFF_F64},
+    {"model_mean", offsetof(diff_rec, other_mean), DIFF_F64},
+    {"cell_mean", offsetof(diff_rec, other_mean), DIFF_F64},
+    {"diff", offsetof(diff_rec, diff), DIFF_F64},
+    {"lo", offsetof(diff_rec, lo), DIFF_F64},
+    {"hi", offsetof(diff_rec, hi), DIFF_F64},
+    {"unpaired_lo", offsetof(diff_rec, unpaired_lo), DIFF_F64},
+    {"unpaired_hi", offsetof(diff_rec, unpaired_hi), DIFF_F64},
+};
+
+/* Each table's fields in its file order (docs/output.md); NULL ends a list. */
+static const char *const compare_diff_table[] = {"statistic", "model", "baseline", "n", "probability",
+                                                 "baseline_mean", "model_mean", "diff", "lo", "hi", NULL};
+static const char *const sweep_diff_table[] = {"statistic", "probability", "n", "baseline_mean", "cell_mean", "diff",
+                                               "lo", "hi", "unpaired_lo", "unpaired_hi", NULL};
+
+/* One difference row; @p model and @p baseline name the runs (NULL in a sweep,
+ * whose table has no such fields). */
+static void fill_diff(diff_rec *d, const ms_diff_row *r, const char *model, const char *baseline) {
+  *d = (diff_rec){.n = r->n, .probability = r->probability, .baseline_mean = r->baseline, .other_mean = r->other,
+                  .diff = r->diff, .lo = r->lo, .hi = r->hi, .unpaired_lo = r->unpaired_lo,
+                  .unpaired_hi = r->unpaired_hi};
+  snprintf(d->statistic, STAT_NAME, "%s", r->name);
+  if (model) snprintf(d->model, STAT_NAME, "%s", model);
+  if (baseline) snprintf(d->baseline, STAT_NAME, "%s", baseline);
+}
+
+/* The compound type of @p table: in memory (offsets in diff_rec) when
+ * @p memory, else the file's (the fields packed in order, as each table
+ * has always been laid out). */
+static hid_t diff_type(const char *const *table, int memory) {
+  size_t f[sizeof diff_fields / sizeof diff_fields[0]], n = 0, size = 0, at = 0;
+  for (; table[n]; n++) {  /* the tables name only fields of diff_fields */
+    for (f[n] = 0; strcmp(diff_fields[f[n]].name, table[n]) != 0; f[n]++) {}
+    size += diff_fields[f[n]].kind == DIFF_STR ? STAT_NAME : 8;
+  }
+  hid_t s64 = str_type(STAT_NAME), t = H5Tcreate(H5T_COMPOUND, memory ? sizeof(diff_rec) : size);
+  for (size_t i = 0; i < n; i++) {
+    diff_kind k = diff_fields[f[i]].kind;
+    H5Tinsert(t, table[i], memory ? diff_fields[f[i]].offset : at,
+              k == DIFF_STR ? s64 : k == DIFF_I64 ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE);
+    at += k == DIFF_STR ? STAT_NAME : 8;
+  }
+  H5Tclose(s64);
+  return t;
+}
+
+/* Write @p d as the difference table @p table, dataset "differences" of @p g. */
+static int write_diffs(hid_t g, const char *const *table, int rank, const hsize_t *dims, const diff_rec *d,
+                       const char *meaning) {
+  hid_t ft = diff_type(table, 0), mt = diff_type(table, 1);
+  int rc = write_table_as(g, "differences", ft, mt, rank, dims, d, meaning);
+  H5Tclose(mt);
+  H5Tclose(ft);
+  return rc;
+}
 
 typedef struct {
   char model[STAT_NAME];
@@ -892,41 +974,11 @@ ms_status ms_h5out_write_compare(ms_h5out *h, const ms_compare_report *rep, ms_e
   if (!d || !e) { s = ms_error_set(err, MS_ERR_NOMEM, "out of memory"); goto out; }
   int k = 0;
   for (int c = 1; c < rep->ncells; c++)
-    for (int j = 0; j < rep->ndiffs; j++, k++) {
-      const ms_diff_row *r = &rep->diffs[c][j];
-      snprintf(d[k].statistic, STAT_NAME, "%s", r->name);
-      snprintf(d[k].model, STAT_NAME, "%s", rep->values[c]);
-      snprintf(d[k].baseline, STAT_NAME, "%s", rep->values[0]);
-      d[k].n = r->n;
-      d[k].probability = r->probability;
-      d[k].baseline_mean = r->baseline;
-      d[k].model_mean = r->other;
-      d[k].diff = r->diff;
-      d[k].lo = r->lo;
-      d[k].hi = r->hi;
-    }
-  hid_t dt = H5Tcreate(H5T_COMPOUND, sizeof(diff_rec));
-  H5Tinsert(dt, "statistic", HOFFSET(diff_rec, statistic), s64);
-  H5Tinsert(dt, "model", HOFFSET(diff_rec, model), s64);
-  H5Tinsert(dt, "baseline", HOFFSET(diff_rec, baseline), s64);
-  H5Tinsert(dt, "n", HOFFSET(diff_rec, n), H5T_NATIVE_INT64);
-  H5Tinsert(dt, "probability", HOFFSET(diff_rec, probability), H5T_NATIVE_INT64);
-  H5Tinsert(dt, "baseline_mean", HOFFSET(diff_rec, baseline_mean), H5T_NATIVE_DOUBLE);
-  H5Tinsert(dt, "model_mean", HOFFSET(diff_rec, model_mean), H5T_NATIVE_DOUBLE);
-  H5Tinsert(dt, "diff", HOFFSET(diff_rec, diff), H5T_NATIVE_DOUBLE);
-  H5Tinsert(dt, "lo", HOFFSET(diff_rec, lo), H5T_NATIVE_DOUBLE);
-  H5Tinsert(dt, "hi", HOFFSET(diff_rec, hi), H5T_NATIVE_DOUBLE);
+    for (int j = 0; j < rep->ndiffs; j++, k++) fill_diff(&d[k], &rep->diffs[c][j], rep->values[c], rep->values[0]);
   hsize_t dims[1] = {(hsize_t)nd};
-  hid_t sp = H5Screate_simple(1, dims, NULL);
-  hid_t ds = H5Dcreate2(g, "differences", dt, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  int rc = ds < 0 || (nd > 0 && H5Dwrite(ds, dt, H5S_ALL, H5S_ALL, H5P_DEFAULT, d) < 0);
-  if (ds >= 0) {
-    attr_str(ds, "meaning", "per statistic and model: mean over paths of (model - baseline) on the same paths, "
-                            "with a normal 95% interval; probability rows compare 0/1 indicators");
-    H5Dclose(ds);
-  }
-  H5Sclose(sp);
-  H5Tclose(dt);
+  int rc = write_diffs(g, compare_diff_table, 1, dims, d,
+                       "per statistic and model: mean over paths of (model - baseline) on the same paths, "
+                       "with a normal 95% interval; probability rows compare 0/1 indicators");
   if (rc) { s = h5fail(h, err, "write /compare/differences"); goto out; }
   for (int c = 0; c < rep->ncells; c++) {
     const ms_stats *st = &rep->stats[c];
@@ -956,8 +1008,8 @@ ms_status ms_h5out_write_compare(ms_h5out *h, const ms_compare_report *rep, ms_e
   H5Tinsert(et, "liquidations_mean", HOFFSET(eff_rec, liquidations_mean), H5T_NATIVE_DOUBLE);
   H5Tinsert(et, "largest_cascade_notional_mean", HOFFSET(eff_rec, largest_cascade_notional_mean), H5T_NATIVE_DOUBLE);
   dims[0] = (hsize_t)rep->ncells;
-  sp = H5Screate_simple(1, dims, NULL);
-  ds = H5Dcreate2(g, "models", et, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t sp = H5Screate_simple(1, dims, NULL);
+  hid_t ds = H5Dcreate2(g, "models", et, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   rc = ds < 0 || H5Dwrite(ds, et, H5S_ALL, H5S_ALL, H5P_DEFAULT, e) < 0;
   if (ds >= 0) {
     attr_str(ds, "meaning", "per model: initial margin of the book at the start (USD), its risk (sum of each "
@@ -1035,12 +1087,6 @@ ms_status ms_h5out_write_assertions(ms_h5out *h, int id, const ms_assert_result 
 }
 
 typedef struct {
-  char statistic[STAT_NAME];
-  int64_t probability, n;
-  double baseline_mean, cell_mean, diff, lo, hi, unpaired_lo, unpaired_hi;
-} sweep_diff_rec;
-
-typedef struct {
   int64_t cell;
   char label[256];
 } cell_rec;
@@ -1097,40 +1143,15 @@ ms_status ms_h5out_write_sweep(ms_h5out *h, const ms_h5_sweep *sw, ms_error *err
   free(idx);
   if (!s) s = write_stats_at(h, g, sw->stats, sw->ncells, 1, err);
   /* paired differences */
-  sweep_diff_rec *dr = s ? NULL : calloc((size_t)sw->ncells * (size_t)sw->ndiffs + 1, sizeof *dr);
+  diff_rec *dr = s ? NULL : calloc((size_t)sw->ncells * (size_t)sw->ndiffs + 1, sizeof *dr);
   if (!s && !dr) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   if (!s) {
-    for (size_t k = 0; k < (size_t)sw->ncells * (size_t)sw->ndiffs; k++) {
-      const ms_diff_row *r = &sw->diffs[k];
-      snprintf(dr[k].statistic, STAT_NAME, "%s", r->name);
-      dr[k].probability = r->probability;
-      dr[k].n = r->n;
-      dr[k].baseline_mean = r->baseline;
-      dr[k].cell_mean = r->other;
-      dr[k].diff = r->diff;
-      dr[k].lo = r->lo;
-      dr[k].hi = r->hi;
-      dr[k].unpaired_lo = r->unpaired_lo;
-      dr[k].unpaired_hi = r->unpaired_hi;
-    }
-    hid_t s64 = str_type(STAT_NAME), t = H5Tcreate(H5T_COMPOUND, sizeof(sweep_diff_rec));
-    H5Tinsert(t, "statistic", HOFFSET(sweep_diff_rec, statistic), s64);
-    H5Tinsert(t, "probability", HOFFSET(sweep_diff_rec, probability), H5T_NATIVE_INT64);
-    H5Tinsert(t, "n", HOFFSET(sweep_diff_rec, n), H5T_NATIVE_INT64);
-    H5Tinsert(t, "baseline_mean", HOFFSET(sweep_diff_rec, baseline_mean), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "cell_mean", HOFFSET(sweep_diff_rec, cell_mean), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "diff", HOFFSET(sweep_diff_rec, diff), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "lo", HOFFSET(sweep_diff_rec, lo), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "hi", HOFFSET(sweep_diff_rec, hi), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "unpaired_lo", HOFFSET(sweep_diff_rec, unpaired_lo), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "unpaired_hi", HOFFSET(sweep_diff_rec, unpaired_hi), H5T_NATIVE_DOUBLE);
+    for (size_t k = 0; k < (size_t)sw->ncells * (size_t)sw->ndiffs; k++) fill_diff(&dr[k], &sw->diffs[k], NULL, NULL);
     hsize_t d[2] = {(hsize_t)sw->ncells, (hsize_t)sw->ndiffs};
-    int rc = write_table(g, "differences", t, 2, d, dr,
+    int rc = write_diffs(g, sweep_diff_table, 2, d, dr,
                          "[cell, statistic]: mean over paths of (cell - baseline cell) on the same path, with its "
                          "normal 95% interval [lo, hi] and the interval two independent runs would give "
                          "[unpaired_lo, unpaired_hi]; probability rows compare 0/1 indicators");
-    H5Tclose(t);
-    H5Tclose(s64);
     if (rc) s = h5fail(h, err, "write /sweep/differences");
   }
   free(dr);
