@@ -978,7 +978,8 @@ ms_status ms_h5out_write_compare(ms_h5out *h, const ms_compare_report *rep, ms_e
   hsize_t dims[1] = {(hsize_t)nd};
   int rc = write_diffs(g, compare_diff_table, 1, dims, d,
                        "per statistic and model: mean over paths of (model - baseline) on the same paths, "
-                       "with a normal 95% interval; probability rows compare 0/1 indicators");
+                       "with its bootstrap-t 95% interval [lo, hi] (docs/output.md); probability rows compare 0/1 "
+                       "indicators");
   if (rc) { s = h5fail(h, err, "write /compare/differences"); goto out; }
   for (int c = 0; c < rep->ncells; c++) {
     const ms_stats *st = &rep->stats[c];
@@ -1150,7 +1151,8 @@ ms_status ms_h5out_write_sweep(ms_h5out *h, const ms_h5_sweep *sw, ms_error *err
     hsize_t d[2] = {(hsize_t)sw->ncells, (hsize_t)sw->ndiffs};
     int rc = write_diffs(g, sweep_diff_table, 2, d, dr,
                          "[cell, statistic]: mean over paths of (cell - baseline cell) on the same path, with its "
-                         "normal 95% interval [lo, hi] and the interval two independent runs would give "
+                         "bootstrap-t 95% interval [lo, hi] (docs/output.md) and the normal interval two independent runs "
+                         "would give "
                          "[unpaired_lo, unpaired_hi]; probability rows compare 0/1 indicators");
     if (rc) s = h5fail(h, err, "write /sweep/differences");
   }
