@@ -66,6 +66,7 @@ typedef struct {
 
 struct ms_margin {
   const ms_margin_type *type;
+  int tiered;                        /* type->tiered, kept here for the perp-only closed forms */
   double year_ms;                    /* ms per year */
   ms_smile smile;
   /* static and dynamic */
@@ -107,11 +108,6 @@ struct ms_margin {
   double ncdf[NGRID];                /* N at the grid points */
   double npdf[NGRID_HALF * NGRID_PER_UNIT + 1]; /* phi at the grid points >= 0 */
 };
-
-const ms_margin_type ms_margin_static = {"static", MS_KEY_COLLATERAL};
-const ms_margin_type ms_margin_tiered = {"tiered", MS_KEY_THRESHOLD};
-const ms_margin_type ms_margin_dynamic = {"dynamic", MS_KEY_COLLATERAL};
-const ms_margin_type ms_margin_portfolio = {"portfolio", MS_KEY_COLLATERAL};
 
 static int tier_of(const ms_margin *m, double notional) {
   int k = 0;
@@ -187,11 +183,96 @@ static double dynamic_target(const ms_margin *m) {
   return r < m->dyn.floor ? m->dyn.floor : r > m->dyn.cap ? m->dyn.cap : r;
 }
 
+/* ---- each model's set-up ---- */
+
+static void dynamic_path_start(ms_margin *m, double p0);
+
+static ms_status static_init(ms_margin *m, const ms_config *cfg, ms_error *err) {
+  (void)cfg;
+  (void)err;
+  m->ratio_side[0] = m->ratio_side[1] = m->maintenance;
+  return MS_OK;
+}
+
+static ms_status tiered_init(ms_margin *m, const ms_config *cfg, ms_error *err) {
+  (void)err;
+  const ms_margin_cfg *mc = &cfg->margin;
+  m->ntiers = mc->ntiers;
+  for (int k = 0; k < mc->ntiers; k++) {
+    m->floor[k] = mc->tiers[k].floor;
+    m->mmr[k] = mc->tiers[k].maintenance;
+    m->imr[k] = mc->tiers[k].initial;
+    m->cum[k] = k == 0 ? 0.0 : m->cum[k - 1] + m->floor[k] * (m->mmr[k] - m->mmr[k - 1]);
+  }
+  m->ratio_side[0] = m->ratio_side[1] = m->maintenance;
+  return MS_OK;
+}
+
+static ms_status dynamic_init(ms_margin *m, const ms_config *cfg, ms_error *err) {
+  const ms_margin_cfg *mc = &cfg->margin;
+  m->dyn = mc->dynamic;
+  m->sigma0 = mc->dynamic.initial_vol > 0 ? mc->dynamic.initial_vol : cfg->market.entry_vol;
+  if (m->dyn.estimator == MS_VOLEST_WINDOW) {
+    m->nring = (m->dyn.window + m->dyn.update_every - 1) / m->dyn.update_every;
+    m->ring_r2 = malloc((size_t)m->nring * sizeof *m->ring_r2);
+    m->ring_dt = malloc((size_t)m->nring * sizeof *m->ring_dt);
+    if (!m->ring_r2 || !m->ring_dt) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  }
+  dynamic_path_start(m, cfg->market.initial_price);
+  return MS_OK;
+}
+
+static void dynamic_free(ms_margin *m) {
+  free(m->ring_r2);
+  free(m->ring_dt);
+}
+
+static ms_status portfolio_init(ms_margin *m, const ms_config *cfg, ms_error *err) {
+  (void)err;
+  const ms_portfolio_cfg *pc = &cfg->margin.portfolio;
+  build_grid(m, pc);
+  m->vol_up = pc->vol_up;
+  m->vol_down = pc->vol_down;
+  m->vol_range = pc->span.vol_range;
+  m->p_short = pc->vega_power_short;
+  m->p_long = pc->vega_power_long;
+  m->dte_switch = (double)pc->vega_power_switch / m->year_ms;
+  m->dte_floor = (double)pc->dte_floor / m->year_ms;
+  m->opt_floor = pc->short_option_floor;
+  m->mm_factor = pc->mm_factor;
+  m->im_factor = pc->im_factor;
+  m->min_vol_up = pc->min_vol_up;
+  m->md_net = pc->min_delta_net;
+  m->md_hedged = pc->min_delta_hedged;
+  m->perp_im = pc->perp_contingency_im;
+  m->perp_mm = pc->perp_contingency_mm;
+  m->opt_im = pc->option_contingency_im;
+  m->opt_mm = pc->option_contingency_mm;
+  m->fee = pc->fee_provision;
+  m->initial = m->im_side[0];
+  m->maintenance = m->ratio_side[0];
+  return MS_OK;
+}
+
+/* ---- the instance ---- */
+
+const ms_margin_type *ms_margin_type_find(const char *name) {
+  for (int i = 0; ms_margin_types[i]; i++)
+    if (strcmp(ms_margin_types[i]->name, name) == 0) return ms_margin_types[i];
+  return NULL;
+}
+
 ms_status ms_margin_new(ms_margin **out, const ms_config *cfg, ms_error *err) {
   *out = NULL;
+  const ms_margin_cfg *mc = &cfg->margin;
+  int ntypes = 0;
+  while (ms_margin_types[ntypes]) ntypes++;
+  if (mc->model < 0 || mc->model >= ntypes)
+    return ms_error_set(err, MS_ERR_INTERNAL, "margin.model %d not available", mc->model);
   ms_margin *m = calloc(1, sizeof *m);
   if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-  const ms_margin_cfg *mc = &cfg->margin;
+  m->type = ms_margin_types[mc->model];
+  m->tiered = m->type->tiered;
   m->year_ms = cfg->market.days_per_year * (double)MS_MS_PER_DAY;
   for (int k = 0; k < NGRID; k++) m->ncdf[k] = ms_norm_cdf((double)(k - NGRID / 2) / NGRID_PER_UNIT);
   for (int k = 0; k <= NGRID_HALF * NGRID_PER_UNIT; k++) {
@@ -204,67 +285,10 @@ ms_status ms_margin_new(ms_margin **out, const ms_config *cfg, ms_error *err) {
   m->ntiers = 1;
   m->mmr[0] = mc->maintenance;
   m->imr[0] = mc->initial;
-  switch (mc->model) {
-  case MS_MARGIN_STATIC:
-    m->type = &ms_margin_static;
-    break;
-  case MS_MARGIN_TIERED:
-    m->type = &ms_margin_tiered;
-    m->ntiers = mc->ntiers;
-    for (int k = 0; k < mc->ntiers; k++) {
-      m->floor[k] = mc->tiers[k].floor;
-      m->mmr[k] = mc->tiers[k].maintenance;
-      m->imr[k] = mc->tiers[k].initial;
-      m->cum[k] = k == 0 ? 0.0 : m->cum[k - 1] + m->floor[k] * (m->mmr[k] - m->mmr[k - 1]);
-    }
-    break;
-  case MS_MARGIN_DYNAMIC:
-    m->type = &ms_margin_dynamic;
-    m->dyn = mc->dynamic;
-    m->sigma0 = mc->dynamic.initial_vol > 0 ? mc->dynamic.initial_vol : cfg->market.entry_vol;
-    if (m->dyn.estimator == MS_VOLEST_WINDOW) {
-      m->nring = (m->dyn.window + m->dyn.update_every - 1) / m->dyn.update_every;
-      m->ring_r2 = malloc((size_t)m->nring * sizeof *m->ring_r2);
-      m->ring_dt = malloc((size_t)m->nring * sizeof *m->ring_dt);
-      if (!m->ring_r2 || !m->ring_dt) {
-        ms_margin_free(m);
-        return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-      }
-    }
-    ms_margin_path_start(m, cfg->market.initial_price);
-    break;
-  case MS_MARGIN_PORTFOLIO: {
-    m->type = &ms_margin_portfolio;
-    const ms_portfolio_cfg *pc = &mc->portfolio;
-    build_grid(m, pc);
-    m->vol_up = pc->vol_up;
-    m->vol_down = pc->vol_down;
-    m->vol_range = pc->span.vol_range;
-    m->p_short = pc->vega_power_short;
-    m->p_long = pc->vega_power_long;
-    m->dte_switch = (double)pc->vega_power_switch / m->year_ms;
-    m->dte_floor = (double)pc->dte_floor / m->year_ms;
-    m->opt_floor = pc->short_option_floor;
-    m->mm_factor = pc->mm_factor;
-    m->im_factor = pc->im_factor;
-    m->min_vol_up = pc->min_vol_up;
-    m->md_net = pc->min_delta_net;
-    m->md_hedged = pc->min_delta_hedged;
-    m->perp_im = pc->perp_contingency_im;
-    m->perp_mm = pc->perp_contingency_mm;
-    m->opt_im = pc->option_contingency_im;
-    m->opt_mm = pc->option_contingency_mm;
-    m->fee = pc->fee_provision;
-    m->initial = m->im_side[0];
-    m->maintenance = m->ratio_side[0];
-    break;
-  }
-  default:
-    free(m);
-    return ms_error_set(err, MS_ERR_INTERNAL, "margin.model %d not available", mc->model);
-  }
-  if (m->type != &ms_margin_portfolio && m->type != &ms_margin_dynamic) {
-    m->ratio_side[0] = m->ratio_side[1] = m->maintenance;
+  ms_status s = m->type->init(m, cfg, err);
+  if (s) {
+    ms_margin_free(m);
+    return s;
   }
   double rmax = m->mmr[m->ntiers - 1], rmin = m->mmr[0];
   m->kappa_long = 1.0 / (1.0 - rmax);
@@ -275,8 +299,7 @@ ms_status ms_margin_new(ms_margin **out, const ms_config *cfg, ms_error *err) {
 
 void ms_margin_free(ms_margin *m) {
   if (!m) return;
-  free(m->ring_r2);
-  free(m->ring_dt);
+  if (m->type->free) m->type->free(m);
   free(m);
 }
 
@@ -287,24 +310,24 @@ int64_t ms_margin_bs_count(const ms_margin *m) { return m->bs_count; }
 
 double ms_margin_perp_mm(const ms_margin *m, double q, double P) {
   double n = fabs(q) * P;
-  if (m->type == &ms_margin_tiered) return tiered_mm_n(m, n);
+  if (m->tiered) return tiered_mm_n(m, n);
   return m->ratio_side[q > 0 ? 0 : 1] * n;
 }
 
 double ms_margin_perp_im(const ms_margin *m, double q, double P) {
   double n = fabs(q) * P;
-  if (m->type == &ms_margin_tiered) return m->imr[tier_of(m, n)] * n;
-  if (m->type == &ms_margin_portfolio) return m->im_side[q > 0 ? 0 : 1] * n;
+  if (m->tiered) return m->imr[tier_of(m, n)] * n;
+  if (m->type->scan) return m->im_side[q > 0 ? 0 : 1] * n;
   return m->initial * n;
 }
 
 double ms_margin_mm_amount(const ms_margin *m, double notional) {
-  return m->type == &ms_margin_tiered ? m->cum[tier_of(m, notional)] : 0.0;
+  return m->tiered ? m->cum[tier_of(m, notional)] : 0.0;
 }
 
 double ms_margin_threshold(const ms_margin *m, double C, double q, double E) {
   assert(q != 0);
-  if (m->type != &ms_margin_tiered) {
+  if (!m->tiered) {
     if (q > 0) {
       double t = (q * E - C) / (q * (1.0 - m->ratio_side[0]));
       return t > 0 ? t : 0.0;
@@ -506,22 +529,42 @@ static double portfolio_core(const ms_margin *mc, const ms_position *p, const ms
   return core;
 }
 
+/* Accounts with option legs, per model. */
+static double static_pos_im(const ms_margin *m, const ms_position *p, const ms_view *v) {
+  return m->initial * gross_notional(p, v->P);
+}
+
+static double static_pos_mm(const ms_margin *m, const ms_position *p, const ms_view *v) {
+  return m->maintenance * gross_notional(p, v->P);
+}
+
+static double tiered_pos_im(const ms_margin *m, const ms_position *p, const ms_view *v) {
+  double g = gross_notional(p, v->P);
+  return m->imr[tier_of(m, g)] * g;
+}
+
+static double tiered_pos_mm(const ms_margin *m, const ms_position *p, const ms_view *v) {
+  return tiered_mm_n(m, gross_notional(p, v->P));
+}
+
+static double portfolio_pos_im(const ms_margin *m, const ms_position *p, const ms_view *v) {
+  return m->im_factor * portfolio_core(m, p, v) + portfolio_extra(m, p, v->P, 1);
+}
+
+static double portfolio_pos_mm(const ms_margin *m, const ms_position *p, const ms_view *v) {
+  return m->mm_factor * portfolio_core(m, p, v) + portfolio_extra(m, p, v->P, 0);
+}
+
 double ms_margin_pos_im(const ms_margin *m, const ms_position *p, double E, const ms_view *v) {
   (void)E;
   if (p->nlegs == 0) return ms_margin_perp_im(m, p->q, v->P);
-  double g = gross_notional(p, v->P);
-  if (m->type == &ms_margin_portfolio) return m->im_factor * portfolio_core(m, p, v) + portfolio_extra(m, p, v->P, 1);
-  if (m->type == &ms_margin_tiered) return m->imr[tier_of(m, g)] * g;
-  return m->initial * g;
+  return m->type->pos_im(m, p, v);
 }
 
 double ms_margin_pos_mm(const ms_margin *m, const ms_position *p, double E, const ms_view *v) {
-  if (p->nlegs == 0) return ms_margin_perp_mm(m, p->q, v->P);
-  if (m->type == &ms_margin_portfolio) return m->mm_factor * portfolio_core(m, p, v) + portfolio_extra(m, p, v->P, 0);
-  double g = gross_notional(p, v->P);
-  if (m->type == &ms_margin_tiered) return tiered_mm_n(m, g);
   (void)E;
-  return m->maintenance * g;
+  if (p->nlegs == 0) return ms_margin_perp_mm(m, p->q, v->P);
+  return m->type->pos_mm(m, p, v);
 }
 
 double ms_margin_pos_surplus(const ms_margin *m, const ms_position *p, double E, const ms_view *v) {
@@ -641,7 +684,7 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
     *b = (ms_band){INFINITY, -INFINITY, v->t, -INFINITY, -INFINITY};
     return;
   }
-  int dyn = m->type == &ms_margin_dynamic, pm = m->type == &ms_margin_portfolio;
+  int dyn = m->type->ratio_moves, pm = m->type->scan;
   if (pm && p->nlegs > 0 && (m->md_net > 0 || m->md_hedged > 0)) {
     /* The minimum delta requirement B moves with the deltas. The core is
      * max(A, B) with A the scan part; max(A, B) - max(A0, B0) <=
@@ -806,7 +849,7 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
     A += m->mm_factor * (wtop * A_eq + As_max);
     Bcap = m->mm_factor * Bs_max;
   } else {
-    double r = m->type == &ms_margin_tiered ? m->mmr[m->ntiers - 1] : m->maintenance;
+    double r = m->tiered ? m->mmr[m->ntiers - 1] : m->maintenance;
     Dup += r * (fabs(p->q) + shortq); /* the requirement rises with the price, never faster */
   }
   double dPu = Dup > 0 ? share / Dup : d, dPd = Ddn > 0 ? share / Ddn : d;
@@ -864,7 +907,14 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
  * publish in it), the estimate is held. */
 
 void ms_margin_path_start(ms_margin *m, double p0) {
-  if (m->type != &ms_margin_dynamic) return;
+  if (m->type->path_start) m->type->path_start(m, p0);
+}
+
+int ms_margin_update(ms_margin *m, double P, int64_t t_obs) {
+  return m->type->update ? m->type->update(m, P, t_obs) : 0;
+}
+
+static void dynamic_path_start(ms_margin *m, double p0) {
   m->s2 = m->sigma0 * m->sigma0;
   m->last_price = p0;
   m->last_obs = 0;
@@ -884,8 +934,7 @@ void ms_margin_path_start(ms_margin *m, double p0) {
   set_dynamic_ratio(m, dynamic_target(m));
 }
 
-int ms_margin_update(ms_margin *m, double P, int64_t t_obs) {
-  if (m->type != &ms_margin_dynamic) return 0;
+static int dynamic_update(ms_margin *m, double P, int64_t t_obs) {
   assert(t_obs >= m->last_obs);
   double r2 = 0, dt = 0; /* this update's squared return and its duration (years) */
   int64_t dt_ms = t_obs - m->last_obs;
@@ -926,6 +975,27 @@ int ms_margin_update(ms_margin *m, double P, int64_t t_obs) {
   return next > old;
 }
 
-double ms_margin_ratio(const ms_margin *m) { return m->type == &ms_margin_tiered ? m->mmr[0] : m->ratio_side[0]; }
+double ms_margin_ratio(const ms_margin *m) { return m->tiered ? m->mmr[0] : m->ratio_side[0]; }
 
 double ms_margin_sigma(const ms_margin *m) { return sqrt(m->s2); }
+
+/* ---- the type tables ---- */
+
+const ms_margin_type ms_margin_static = {
+    .name = "static", .key_mode = MS_KEY_COLLATERAL,
+    .init = static_init, .pos_mm = static_pos_mm, .pos_im = static_pos_im};
+const ms_margin_type ms_margin_tiered = {
+    .name = "tiered", .key_mode = MS_KEY_THRESHOLD, .tiered = 1,
+    .init = tiered_init, .pos_mm = tiered_pos_mm, .pos_im = tiered_pos_im};
+/* static with a moving ratio: the same requirements, per-path state */
+const ms_margin_type ms_margin_dynamic = {
+    .name = "dynamic", .key_mode = MS_KEY_COLLATERAL, .ratio_moves = 1,
+    .init = dynamic_init, .free = dynamic_free, .path_start = dynamic_path_start, .update = dynamic_update,
+    .pos_mm = static_pos_mm, .pos_im = static_pos_im};
+const ms_margin_type ms_margin_portfolio = {
+    .name = "portfolio", .key_mode = MS_KEY_COLLATERAL, .scan = 1,
+    .init = portfolio_init, .pos_mm = portfolio_pos_mm, .pos_im = portfolio_pos_im};
+
+/* In ms_margin_model order: margin.model's index picks the table. */
+const ms_margin_type *const ms_margin_types[] = {&ms_margin_static, &ms_margin_tiered, &ms_margin_dynamic,
+                                                 &ms_margin_portfolio, NULL};
