@@ -20,6 +20,7 @@
 #include "marginsim/assertion.h"
 #include "marginsim/engine.h"
 #include "marginsim/junit.h"
+#include "marginsim/margin.h"
 #include "marginsim/outfile.h"
 #include "marginsim/error.h"
 #include "marginsim/run.h"
@@ -229,9 +230,8 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
          MS_VERSION, cfg->name, (long long)rep->paths, (unsigned long long)cfg->seed, rep->threads,
          rep->threads == 1 ? "" : "s", rep->seconds,
          rep->seconds > 0 ? (double)rep->paths / rep->seconds : 0.0);
-  static const char *const models[] = {"static", "tiered", "dynamic", "portfolio"};
   printf("book: %lld accounts (%.0f%% with options), margin %s, oracle %s, liquidation %s / %s\n",
-         (long long)cfg->book.accounts, 100 * cfg->book.options.fraction, models[cfg->margin.model],
+         (long long)cfg->book.accounts, 100 * cfg->book.options.fraction, ms_margin_types[cfg->margin.model]->name,
          cfg->oracle.kind == MS_ORACLE_PULL ? "pull" : "push",
          cfg->liquidation.mode == MS_LIQ_PARTIAL ? "partial" : "full",
          cfg->liquidation.shortfall == MS_SHORTFALL_ADL ? "adl" : "socialize");

@@ -47,9 +47,35 @@ typedef enum {
   MS_KEY_THRESHOLD
 } ms_key_mode;
 
+typedef struct ms_position ms_position;
+typedef struct ms_view ms_view;
+
+/*
+ * A margin model, in the manner of gsl_rng_type: a const table chosen by
+ * name (margin.model), separate from the instance (ms_margin), which holds
+ * the fields every model may use. Hooks are called per account with option
+ * legs, per path or per scheduled event, never per tick: the perp-only
+ * closed forms the tick scan uses read the data fields and stay direct
+ * calls. A NULL hook means "nothing to do" (docs/engine.md, "Adding a
+ * margin model").
+ */
 typedef struct ms_margin_type {
-  const char *name;
-  ms_key_mode key_mode;
+  const char *name;       /* margin.model; written to the result file */
+  ms_key_mode key_mode;   /* index keys of perp-only accounts */
+  int tiered;             /* perp-only closed forms: the tier schedule (else one ratio per side) */
+  int scan;               /* requirement of option accounts from the scenario grid (the band bounds its slope) */
+  int ratio_moves;        /* the maintenance ratio moves within a path (the band keeps room for it) */
+  /* Fill the model's fields; called once after the shared ones are set. */
+  ms_status (*init)(ms_margin *m, const ms_config *cfg, ms_error *err);
+  /* Free what init allocated. */
+  void (*free)(ms_margin *m);
+  /* Reset per-path state at the start of a path. */
+  void (*path_start)(ms_margin *m, double p0);
+  /* A scheduled re-estimate (ms_margin_update): 1 if the ratio rose. */
+  int (*update)(ms_margin *m, double P, int64_t t_obs);
+  /* Maintenance and initial requirements (USD) of an account with option legs. */
+  double (*pos_mm)(const ms_margin *m, const ms_position *p, const ms_view *v);
+  double (*pos_im)(const ms_margin *m, const ms_position *p, const ms_view *v);
 } ms_margin_type;
 
 extern const ms_margin_type ms_margin_static;
@@ -57,20 +83,26 @@ extern const ms_margin_type ms_margin_tiered;
 extern const ms_margin_type ms_margin_dynamic;
 extern const ms_margin_type ms_margin_portfolio;
 
+/** The models in ms_margin_model order, NULL-terminated. */
+extern const ms_margin_type *const ms_margin_types[];
+
+/** The model called @p name, or NULL. */
+const ms_margin_type *ms_margin_type_find(const char *name);
+
 /** An account's position. */
-typedef struct ms_position {
+struct ms_position {
   double C;               /* USD cash (after socialized losses) */
   double q;               /* perp units, signed; 0: none */
   int nlegs;              /* live option legs */
   ms_leg legs[MS_MAX_LEGS];
-} ms_position;
+};
 
 /** Where and when it is valued. */
-typedef struct ms_view {
+struct ms_view {
   double P;               /* USD, the underlying (oracle price) */
   int64_t t;              /* ms */
   double vol;             /* the current regime's volatility, annualised */
-} ms_view;
+};
 
 /** A region in which an account is surely not eligible. */
 typedef struct ms_band {
