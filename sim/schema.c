@@ -438,26 +438,30 @@ static const ms_ynode *check_locate(const ms_check *ck, const char *rel, char *f
   return best;
 }
 
-ms_status ms_check_fail(ms_check *ck, const char *rel, const char *fmt, ...) {
+/* The message of a check failure or warning, placed at @p rel under the
+ * check's path (file:line:col where the key was written). */
+static ms_status check_place(ms_check *ck, const char *rel, ms_error *err, const char *fmt, va_list ap) {
   char msg[700], full[600];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  const ms_ynode *best = check_locate(ck, rel, full, sizeof full);
+  return fail_at(err, best, ck->src, full, "%s", msg);
+}
+
+ms_status ms_check_fail(ms_check *ck, const char *rel, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  ms_status s = check_place(ck, rel, ck->err, fmt, ap);
   va_end(ap);
-  const ms_ynode *best = check_locate(ck, rel, full, sizeof full);
-  return fail_at(ck->err, best, ck->src, full, "%s", msg);
+  return s;
 }
 
 void ms_check_warn(ms_check *ck, const char *rel, char *buf, size_t n, const char *fmt, ...) {
-  char msg[700], full[600];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  const ms_ynode *best = check_locate(ck, rel, full, sizeof full);
   ms_error tmp;
   ms_error_clear(&tmp);
-  fail_at(&tmp, best, ck->src, full, "%s", msg);
+  va_list ap;
+  va_start(ap, fmt);
+  check_place(ck, rel, &tmp, fmt, ap);
+  va_end(ap);
   snprintf(buf, n, "%s", tmp.msg);
 }
 
