@@ -1,6 +1,8 @@
 /*
- * pricepath — the exogenous price: regime-switching geometric Brownian
- * motion with compound-Poisson jumps in the log price.
+ * pricepath — the exogenous price. The price model is a type table
+ * (ms_price_model_type); today's one, market.model regime_switching
+ * (sim/price_regime.c), is regime-switching geometric Brownian motion with
+ * compound-Poisson jumps in the log price, described below.
  *
  * It knows nothing of margin, oracles, keepers or liquidations, so the
  * exogenous path of path p is the same whatever else a scenario sets
@@ -33,11 +35,50 @@ typedef struct ms_pricepath_tally {
   int64_t time_in_regime[MS_MAX_REGIMES];  /* ms, up to the time passed to _tally */
 } ms_pricepath_tally;
 
+struct ms_pricetape;
+typedef enum { MS_TAPE_OFF = 0, MS_TAPE_RECORD, MS_TAPE_REPLAY } ms_tape_mode;
+
+/**
+ * A price model, in the manner of GSL's gsl_rng_type: a const table of hooks
+ * over the model's own state, chosen by market.model (its index in
+ * ms_price_models[]). The engine reaches them only through the ms_pricepath_*
+ * functions below, which dispatch per path, per event and per block of
+ * ticks (fill), never per tick. Each hook has the contract of the function
+ * of the same name below, with the model's state in place of the handle.
+ */
+typedef struct ms_price_model_type {
+  const char *name;  /* market.model */
+  /* Allocate and configure the state for @p cfg (one per thread). */
+  ms_status (*create)(void **state, const ms_config *cfg, ms_error *err);
+  void (*free)(void *state);
+  /* 1 if two configs of this model give the same exogenous paths (tapes). */
+  int (*same_path)(const ms_config *a, const ms_config *b);
+  void (*use_tape)(void *state, struct ms_pricetape *tape, ms_tape_mode mode);
+  ms_status (*start)(void *state, uint64_t seed, uint64_t path, ms_queue *q);
+  int (*on_event)(void *state, const ms_event *ev, ms_queue *q);
+  size_t (*fill)(void *state, int64_t t, size_t n, double *out);
+  double (*log_price)(const void *state);
+  int (*regime)(const void *state);
+  void (*tally_at)(const void *state, int64_t t, ms_pricepath_tally *out);
+  void (*stationary)(const void *state, double *pi);
+} ms_price_model_type;
+
+extern const ms_price_model_type ms_price_regime_switching;
+
+/** The models in ms_price_model order, NULL-terminated. */
+extern const ms_price_model_type *const ms_price_models[];
+
+/** The model called @p name, or NULL. */
+const ms_price_model_type *ms_price_model_find(const char *name);
+
 /** A model for @p cfg (one per thread: it holds the path's state). */
 ms_status ms_pricepath_new(ms_pricepath **out, const ms_config *cfg, ms_error *err);
 
 /** Free; NULL is a no-op. */
 void ms_pricepath_free(ms_pricepath *pp);
+
+/** The model's table. */
+const ms_price_model_type *ms_pricepath_type(const ms_pricepath *pp);
 
 /** Stationary distribution of the regime chain (fraction of time in each regime). */
 void ms_pricepath_stationary(const ms_pricepath *pp, double *pi);
@@ -83,8 +124,6 @@ void ms_pricepath_tally_at(const ms_pricepath *pp, int64_t t, ms_pricepath_tally
  * so a replayed path is bit-identical to a generated one.
  */
 typedef struct ms_pricetape ms_pricetape;
-
-typedef enum { MS_TAPE_OFF = 0, MS_TAPE_RECORD, MS_TAPE_REPLAY } ms_tape_mode;
 
 /** A tape for the ticks of one path of @p cfg (horizon / step doubles). */
 ms_status ms_pricetape_new(ms_pricetape **out, const ms_config *cfg, ms_error *err);
