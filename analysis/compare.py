@@ -106,7 +106,7 @@ BOOT_B = 1999
 
 def bootstrap_t(d, name, confidence=0.95):
     """Bootstrap-t interval of the mean of d (per-path differences, any sign): the method of /stats for
-    differences (sim/interval.c), from numpy's generator seeded by crc32(name) instead of marginsim's stream.
+    differences (sim/output/interval.c), from numpy's generator seeded by crc32(name) instead of marginsim's stream.
     All values equal: the point. A resample without spread has t = +/-inf (0 at the mean), as in marginsim."""
     d = np.asarray(d, float)
     n = len(d)

@@ -1,10 +1,10 @@
 /*
- * gen_ziggurat — prints sim/ziggurat_table.h, the 256-layer ziggurat for the
+ * gen_ziggurat — prints sim/core/ziggurat_table.h, the 256-layer ziggurat for the
  * standard normal used by ms_rng_gaussian (Marsaglia & Tsang, "The Ziggurat
  * Method for Generating Random Variables", J. Stat. Softw. 5(8), 2000).
  *
  * Build and run:  cc -O2 -o /tmp/genzig scripts/gen_ziggurat.c -lm &&
- *                 /tmp/genzig > sim/ziggurat_table.h
+ *                 /tmp/genzig > sim/core/ziggurat_table.h
  * tests/test_rng.c rebuilds the table the same way and checks every entry.
  *
  * f(x) = exp(-x^2/2) (unnormalised). Layer 0 is the base strip [0,r]x[0,f(r)]

@@ -117,9 +117,10 @@ def main():
     floors, module_floor, file_module, forbidden, errors = load(root)
     names = {v: k for k, v in floors.items()}
     files = sorted(
-        os.path.join(d, f)
+        os.path.relpath(os.path.join(dirpath, f), root)
         for d in SCANNED
-        for f in os.listdir(os.path.join(root, d))
+        for dirpath, _, names in os.walk(os.path.join(root, d))
+        for f in names
         if f.endswith((".c", ".h"))
     )
     edges, checked = {}, 0

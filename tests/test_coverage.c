@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "marginsim/interval.h"
-#include "marginsim/run.h"
+#include "output/interval.h"
+#include "driver/run.h"
 #include "testutil.h"
 
 #define NBLOCK 600

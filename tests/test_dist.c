@@ -6,11 +6,11 @@
 #include <gsl/gsl_cdf.h>
 #include <math.h>
 
-#include "marginsim/dist.h"
-#include "marginsim/rng.h"
-#include "schema.h"
+#include "core/dist.h"
+#include "core/rng.h"
+#include "config/schema.h"
 #include "testutil.h"
-#include "yamltree.h"
+#include "core/yamltree.h"
 
 typedef struct {
   ms_dist size;   /* plain numbers, >= 1 */

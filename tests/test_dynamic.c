@@ -23,8 +23,8 @@
  */
 #include <math.h>
 
-#include "marginsim/engine.h"
-#include "marginsim/margin.h"
+#include "engine/engine.h"
+#include "models/margin.h"
 #include "testutil.h"
 
 #define PATHS 24

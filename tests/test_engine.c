@@ -16,10 +16,10 @@
  */
 #include <math.h>
 
-#include "engine_int.h"
-#include "marginsim/engine.h"
-#include "marginsim/rng.h"
-#include "marginsim/stats.h"
+#include "engine/engine_int.h"
+#include "engine/engine.h"
+#include "core/rng.h"
+#include "output/stats.h"
 #include "testutil.h"
 
 /* ---- a workspace for a scenario ---- */

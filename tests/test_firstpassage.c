@@ -13,7 +13,7 @@
 #include <gsl/gsl_cdf.h>
 #include <math.h>
 
-#include "marginsim/engine.h"
+#include "engine/engine.h"
 #include "testutil.h"
 
 #define BGK_BETA 0.5825971579390106

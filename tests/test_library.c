@@ -12,8 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "marginsim/run.h"
-#include "marginsim/sweep.h"
+#include "driver/run.h"
+#include "output/sweep.h"
 #include "testutil.h"
 
 /* Two closed classes {calm, hot} and {cold, wild}: the chain is reducible, so

@@ -6,7 +6,7 @@
  */
 #include <math.h>
 
-#include "marginsim/liquidation.h"
+#include "models/liquidation.h"
 #include "testutil.h"
 
 static ms_config *cfg_of(const char *yaml) {
@@ -105,7 +105,7 @@ static void test_liquidation__full_penalty_and_waterfall(void **state) {
 /* ---- accounts with options (ms_liq_compute_pos) ----
  * Expected values are worked out here from docs/engine.md ("Liquidating an
  * account with options"): Black–Scholes at r = q = 0 written out with erfc,
- * independent of sim/pricing.c. */
+ * independent of sim/models/pricing.c. */
 
 #define DAY_MS 86400000LL
 #define EXPIRY (30 * DAY_MS)         /* every leg expires in 30 days */

@@ -3,8 +3,8 @@
  */
 #include <math.h>
 
-#include "marginsim/margin.h"
-#include "marginsim/pricing.h"
+#include "models/margin.h"
+#include "models/pricing.h"
 #include "testutil.h"
 
 static ms_margin *make(const char *yaml) {

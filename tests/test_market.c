@@ -7,7 +7,7 @@
  */
 #include <math.h>
 
-#include "marginsim/market.h"
+#include "models/market.h"
 #include "testutil.h"
 
 static ms_market *open_market(const char *impact, ms_config **cfg) {

@@ -1,5 +1,5 @@
 /*
- * test_outfile — sim/outfile.c: what may be replaced, the temporary, commit
+ * test_outfile — sim/output/outfile.c: what may be replaced, the temporary, commit
  * and abort, default names. The CLI's side is tests/e2e/test_robust_files.py.
  */
 #define _DEFAULT_SOURCE /* mkdtemp, symlink */
@@ -10,7 +10,7 @@
 
 #include "testutil.h"
 
-#include "marginsim/outfile.h"
+#include "output/outfile.h"
 
 static char dir[256];
 

@@ -13,10 +13,10 @@
  */
 #include <math.h>
 
-#include "marginsim/engine.h"
-#include "marginsim/pricepath.h"
-#include "marginsim/queue.h"
-#include "marginsim/rng.h"
+#include "engine/engine.h"
+#include "models/pricepath.h"
+#include "core/queue.h"
+#include "core/rng.h"
 #include "testutil.h"
 
 #define YEAR_MS (365.0 * 86400000.0)

@@ -21,7 +21,7 @@
 #include <gsl/gsl_sf_erf.h>
 #include <math.h>
 
-#include "marginsim/pricing.h"
+#include "models/pricing.h"
 #include "testutil.h"
 
 static void near(double got, double want, double tol, const char *what) {

@@ -2,7 +2,7 @@
  * test_queue — event order, and the tick clock against the plain model of
  * one heap entry per tick.
  */
-#include "marginsim/queue.h"
+#include "core/queue.h"
 #include "testutil.h"
 
 static void test_queue__orders_by_time_kind_sequence(void **state) {

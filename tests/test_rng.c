@@ -8,9 +8,9 @@
 #include <gsl/gsl_sort.h>
 #include <math.h>
 
-#include "marginsim/rng.h"
+#include "core/rng.h"
 #include "testutil.h"
-#include "ziggurat_table.h"
+#include "core/ziggurat_table.h"
 
 /* Reference xoshiro256++ (Blackman & Vigna, xoshiro256plusplus.c). */
 static uint64_t ref_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

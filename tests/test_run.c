@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "marginsim/run.h"
+#include "driver/run.h"
 #include "testutil.h"
 
 static char tmpdir[256];

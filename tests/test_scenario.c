@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "marginsim/rng.h"
+#include "core/rng.h"
 
 #include "testutil.h"
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "marginsim/interval.h"
-#include "marginsim/stats.h"
+#include "output/interval.h"
+#include "output/stats.h"
 #include "testutil.h"
 
 static void test_stats__wilson_and_quantiles(void **state) {

@@ -3,7 +3,7 @@
  */
 #include <math.h>
 
-#include "marginsim/units.h"
+#include "core/units.h"
 #include "testutil.h"
 
 static void test_units__durations(void **state) {

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "marginsim/error.h"
-#include "marginsim/scenario.h"
+#include "config/scenario.h"
 
 /* Fail with the message unless @p s is MS_OK. */
 #define assert_ok(s, err)                                                   \

@@ -1,24 +1,136 @@
 /*
- * marginsim — the umbrella header for programs that use the library.
+ * marginsim — the library's public API: the one header an application
+ * includes (with marginsim/error.h, which it includes).
  *
- * One include gives what a library user needs: load a scenario from a file
- * or a string with overrides (scenario.h), build a sweep (sweep.h), run it
- * into a result file with a progress callback and a cancel flag (run.h),
- * read the statistics it reports back (stats.h), and the status table and
- * one-line messages every call fills (error.h).
+ * Load a scenario from a file or a string with overrides, run it with a
+ * progress callback and a cancel flag, with or without writing a result
+ * file, and read the per-path rows, the statistics and the liquidation
+ * records of the run in memory. Every handle is opaque and comes with its
+ * free function; every call that can fail returns an ms_status and fills an
+ * ms_error with a one-line message. Library code never prints, exits or
+ * aborts (GSL's aborting handler is managed inside the library, see
+ * docs/library.md). Runs on different ms_config handles, or on the same one,
+ * may go on in several threads at once; a handle is not changed by a run.
  *
- * Library code never prints, exits or aborts: failures come back as an
- * ms_status with a message, and GSL's aborting default handler is turned
- * off on first use (run.h). The other headers under include/marginsim/ are
- * internals today (issue 15 moves them to private headers); prefer this one.
+ * Everything else under sim/ is private: not installed, not stable.
+ * docs/library.md shows a complete program.
  */
 #ifndef MARGINSIM_MARGINSIM_H
 #define MARGINSIM_MARGINSIM_H
 
+#include <signal.h>
+#include <stdint.h>
+
 #include "marginsim/error.h"
-#include "marginsim/run.h"
-#include "marginsim/scenario.h"
-#include "marginsim/stats.h"
-#include "marginsim/sweep.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A loaded, validated scenario (docs/scenario.md). */
+typedef struct ms_config ms_config;
+
+/** One finished run, held in memory: rows, statistics, liquidation records. */
+typedef struct ms_result ms_result;
+
+/* ---- scenarios ---------------------------------------------------------- */
+
+/**
+ * Load the scenario file @p path, then apply @p nsets overrides "KEY=VALUE"
+ * (the CLI's --set). *out is NULL on failure.
+ */
+ms_status ms_config_load(ms_config **out, const char *path, const char *const *sets, int nsets,
+                         ms_error *err);
+
+/** As ms_config_load, from the YAML text @p text; @p src names it in messages. */
+ms_status ms_config_load_string(ms_config **out, const char *text, const char *src,
+                                const char *const *sets, int nsets, ms_error *err);
+
+/** Free a scenario; NULL is allowed. */
+void ms_config_free(ms_config *cfg);
+
+/** The resolved scenario, every default filled in, as YAML (free() it; NULL when out of memory). */
+char *ms_config_to_yaml(const ms_config *cfg);
+
+/** The scenario's name, number of paths and seed. */
+const char *ms_config_name(const ms_config *cfg);
+int64_t ms_config_paths(const ms_config *cfg);
+uint64_t ms_config_seed(const ms_config *cfg);
+
+/* ---- running ------------------------------------------------------------ */
+
+typedef struct ms_run_opts {
+  int threads;                          /* 0: OpenMP's default; results are the same for any count */
+  const char *output;                   /* result file path, or NULL: no file (ms_simulate only) */
+  const char *command;                  /* command line recorded in the file; may be NULL */
+  /* Called on the calling thread only, as paths finish and after each batch;
+   * done never decreases; keep it cheap. May be NULL. */
+  void (*progress)(void *ctx, int64_t done, int64_t total);
+  void *progress_ctx;
+  const volatile sig_atomic_t *cancel;  /* non-zero: stop, return MS_ERR_CANCELLED, write nothing; may be NULL */
+} ms_run_opts;
+
+/**
+ * Run every path of @p cfg. With opts->output set, also write the result file
+ * (docs/output.md; written whole or not at all). *out receives the run's
+ * result in memory (free it with ms_result_free); it is NULL on failure or
+ * cancellation.
+ */
+ms_status ms_simulate(const ms_config *cfg, const ms_run_opts *opts, ms_result **out, ms_error *err);
+
+/** Free a result; NULL is allowed. */
+void ms_result_free(ms_result *r);
+
+/** Paths run, threads used, wall time in seconds. */
+int64_t ms_result_paths(const ms_result *r);
+int ms_result_threads(const ms_result *r);
+double ms_result_seconds(const ms_result *r);
+
+/* ---- per-path rows: the columns of /paths/summary ------------------------ */
+
+/** Number of columns, and column @p i's name and unit ("" when none); NULL when out of range. */
+int ms_result_ncolumns(const ms_result *r);
+const char *ms_result_column_name(const ms_result *r, int i);
+const char *ms_result_column_unit(const ms_result *r, int i);
+
+/**
+ * Copy column @p name, one value per path in path order, into @p out
+ * (ms_result_paths() doubles). Integer columns are exact (their values are
+ * far below 2^53). MS_ERR_INPUT naming the known columns when there is no
+ * such column.
+ */
+ms_status ms_result_column(const ms_result *r, const char *name, double *out, ms_error *err);
+
+/* ---- statistics --------------------------------------------------------- */
+
+/**
+ * Statistic @p name, in the names of `marginsim check` and docs/output.md:
+ * "COLUMN.FIELD" (FIELD: mean, sd, min, max, q50, q90, q99, q999, q01, q001,
+ * es99, es01, n) or "EVENT.probability". *value, and *lo, *hi the 95%
+ * interval (NaN when the statistic has none; lo, hi may be NULL). Equal to
+ * /stats of the result file. MS_ERR_INPUT naming the known ones otherwise.
+ */
+ms_status ms_result_stat(const ms_result *r, const char *name, double *value, double *lo, double *hi,
+                         ms_error *err);
+
+/* ---- liquidation records: /paths/liquidations --------------------------- */
+
+/**
+ * Number of liquidation records kept. Records are kept when the scenario
+ * sets output.liquidations (as for the file); 0 otherwise.
+ */
+int64_t ms_result_nliquidations(const ms_result *r);
+
+/** Number of record fields, and field @p i's name and unit; NULL when out of range. */
+int ms_result_nliquidation_fields(const ms_result *r);
+const char *ms_result_liquidation_field_name(const ms_result *r, int i);
+const char *ms_result_liquidation_field_unit(const ms_result *r, int i);
+
+/** Copy field @p name of every record, in file order, into @p out (ms_result_nliquidations() doubles). */
+ms_status ms_result_liquidation_field(const ms_result *r, const char *name, double *out, ms_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

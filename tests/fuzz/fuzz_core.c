@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acctindex.h"
-#include "marginsim/assertion.h"
-#include "marginsim/book.h"
-#include "marginsim/engine.h"
-#include "marginsim/margin.h"
-#include "marginsim/scenario.h"
+#include "engine/acctindex.h"
+#include "output/assertion.h"
+#include "models/book.h"
+#include "engine/engine.h"
+#include "models/margin.h"
+#include "config/scenario.h"
 
 void ms_fuzz_init(void) { gsl_set_error_handler_off(); }
 

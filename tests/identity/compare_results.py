@@ -12,7 +12,7 @@ scenarios/bench/*.yaml with the same small number of paths, plus one
     only the same NaN bit pattern);
   * every attribute of every object, except the root attributes that record
     the program and the moment rather than the result: version, created,
-    command (written by ms_h5out_create, sim/h5out.c).
+    command (written by ms_h5out_create, sim/output/h5out.c).
 
 It prints one row per run and exits 1 on any difference, naming the dataset
 (or attribute) and its first differing element; 2 when a run fails.

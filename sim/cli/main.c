@@ -1,0 +1,1194 @@
+/*
+ * main — the `marginsim` command line: argument parsing, progress, printing.
+ * The library never prints; everything the user sees is written here.
+ *
+ * Exit codes: 0 success, 1 an assertion failed (check, later), 2 bad input,
+ * 3 I/O or internal failure, 128+signal when interrupted.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <gsl/gsl_errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "output/assertion.h"
+#include "engine/engine.h"
+#include "output/junit.h"
+#include "models/margin.h"
+#include "output/outfile.h"
+#include "marginsim/error.h"
+#include "driver/run.h"
+#include "config/scenario.h"
+#include "output/stats.h"
+#include "output/sweep.h"
+
+#define EXIT_BADINPUT 2
+#define MAX_SETS 256
+
+/* Process-wide state, for signal handlers, which can reach nothing else:
+ * which signal asked us to stop, and (g_made, below) the folders made for
+ * the outputs. */
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig) { g_signal = sig; }
+
+/* A signal that came while loading or checking: the exit code it asks for
+ * (128 + signal), 0 if none. Runs look at the flag themselves. */
+static int interrupted(void) {
+  if (!g_signal) return 0;
+  fprintf(stderr, "marginsim: interrupted by signal %d\n", (int)g_signal);
+  return 128 + (int)g_signal;
+}
+
+/* How many first paths `validate` draws the books of (book.resample: per_path). */
+#define VALIDATE_BOOK_PATHS 8
+
+static void usage_main(FILE *f) {
+  fprintf(f,
+          "usage: marginsim <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  run SCENARIO        simulate and write an HDF5 result file\n"
+          "  sweep SCENARIO      run a grid of settings on the same paths, with paired differences\n"
+          "  check SCENARIO      run and test the scenario's assertions (exit 1 if one fails)\n"
+          "  validate SCENARIO   check a scenario and print the resolved configuration\n"
+          "  schema              print every scenario key as Markdown tables\n"
+          "\n"
+          "  marginsim <command> --help   options of a command\n"
+          "  marginsim --version          program version\n");
+}
+
+static void usage_run(FILE *f) {
+  fprintf(f,
+          "usage: marginsim run SCENARIO [-o FILE] [-n PATHS] [--seed S] [-j THREADS]\n"
+          "                     [--set KEY=VALUE]... [--compare KEY=V1,V2,...] [--quiet]\n"
+          "\n"
+          "  -o, --output FILE    result file (default: results/<scenario name>.h5)\n"
+          "  -n, --paths N        number of paths (overrides the scenario's 'paths')\n"
+          "      --seed S         seed, any 64-bit value (overrides 'seed')\n"
+          "  -j, --threads N      threads (default: all cores); results do not depend on it\n"
+          "      --set KEY=VALUE  override a scenario key, e.g. --set market.regimes[1].vol=1.2\n"
+          "                       (repeatable; validated like the file)\n"
+          "      --compare KEY=V1,V2,...\n"
+          "                       run once per value on the same paths and book: one group per value\n"
+          "                       in the file, paired differences against V1, capital efficiency\n"
+          "                       (e.g. --compare margin.model=static,dynamic,portfolio)\n"
+          "  -q, --quiet          no progress bar and no summary table\n"
+          "\n"
+          "exit codes: 0 success, 2 bad input, 3 I/O or internal failure, 130/143 interrupted\n");
+}
+
+static void usage_sweep(FILE *f) {
+  fprintf(f,
+          "usage: marginsim sweep SCENARIO [--grid KEY=V1,V2,... | --grid KEY=FROM:TO:STEP]...\n"
+          "                       [--baseline KEY=V,...] [--show STAT,...] [-o FILE] [-n PATHS]\n"
+          "                       [--seed S] [-j THREADS] [--set KEY=VALUE]... [--quiet]\n"
+          "\n"
+          "Runs every cell of the grid (the cartesian product of the axes; any scenario key, e.g.\n"
+          "margin.model) on the same price paths, book and oracle/keeper draws, and reports each\n"
+          "cell's statistics and its paired differences against the baseline cell.\n"
+          "\n"
+          "      --grid KEY=V1,V2,...      an axis: its values (commas inside [] or {} do not split)\n"
+          "      --grid KEY=FROM:TO:STEP   an axis: numbers or durations, TO included (1m:10m:3m)\n"
+          "                                without --grid: the scenario's sweep.grid\n"
+          "      --baseline KEY=V,...      the cell differences are taken against (default: the first)\n"
+          "      --show STAT,...           headline statistics of the table (default: the scenario's\n"
+          "                                sweep.show, else insolvency.probability, bad_debt.mean, ...)\n"
+          "  -o, --output FILE    result file (default: results/<scenario name>-sweep.h5)\n"
+          "  -n, --paths N        paths per cell;  --seed S  the seed of every cell\n"
+          "  -j, --threads N      threads (default: all cores); results do not depend on it\n"
+          "      --set KEY=VALUE  override a key in every cell (an axis overrides it)\n"
+          "  -q, --quiet          no progress bar and no table\n"
+          "\n"
+          "exit codes: 0 success, 2 bad input, 3 I/O or internal failure, 130/143 interrupted\n");
+}
+
+static void usage_check(FILE *f) {
+  fprintf(f,
+          "usage: marginsim check SCENARIO [--junit FILE] [-o FILE] [-n PATHS] [--seed S]\n"
+          "                       [-j THREADS] [--set KEY=VALUE]... [--quiet]\n"
+          "\n"
+          "Runs the scenario and tests its assertions (the scenario's 'assertions:' list, e.g.\n"
+          "'insolvency.probability < 0.01', 'bad_debt.q99 <= 250000'); prints one line per assertion\n"
+          "with the measured value and interval. With 'confidence: c' an assertion holds only when\n"
+          "the statistic's whole c-level interval does.\n"
+          "\n"
+          "      --junit FILE     also write a JUnit XML report (one testcase per assertion)\n"
+          "  -o, --output FILE    result file (default: results/<scenario name>.h5)\n"
+          "  -n, --paths N / --seed S / -j N / --set KEY=VALUE / -q   as for run\n"
+          "\n"
+          "exit codes: 0 every assertion holds, 1 one or more fail, 2 bad input (including a\n"
+          "scenario without assertions), 3 I/O or internal failure, 130/143 interrupted\n");
+}
+
+static void usage_validate(FILE *f) {
+  fprintf(f,
+          "usage: marginsim validate SCENARIO [--set KEY=VALUE]... [-n PATHS] [--seed S]\n"
+          "\n"
+          "Reads and checks the scenario (and draws its book, which must start above initial\n"
+          "margin) and prints the resolved configuration: every key, defaults filled in, as\n"
+          "YAML that loads to the same configuration.\n"
+          "exit codes: 0 valid, 2 bad input\n");
+}
+
+/* ---- progress bar on stderr (only when it is a terminal) ---- */
+
+typedef struct {
+  double t0, last;        /* s: start, last drawn */
+  int enabled, finished;
+} progress_state;
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void fmt_eta(double s, char *buf, size_t n) {
+  if (!isfinite(s) || s < 0) snprintf(buf, n, "--");
+  else if (s < 60) snprintf(buf, n, "%.0fs", s);
+  else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+  else snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+static void on_progress(void *ctx, int64_t done, int64_t total) {
+  progress_state *ps = ctx;
+  if (!ps->enabled || ps->finished) return;
+  double now = mono_now();
+  if (done < total && now - ps->last < 0.1) return; /* called as each path finishes: draw ten times a second */
+  ps->last = now;
+  ps->finished = done == total;
+  double el = now - ps->t0, rate = el > 0 ? (double)done / el : 0.0;
+  char eta[32];
+  fmt_eta(rate > 0 ? (double)(total - done) / rate : NAN, eta, sizeof eta);
+  int width = 30, fill = (int)((double)width * (double)done / (double)total);
+  char bar[64];
+  for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+  bar[width] = '\0';
+  fprintf(stderr, "\r[%s] %lld/%lld paths  %.1f paths/s  ETA %s   ", bar, (long long)done,
+          (long long)total, rate, eta);
+  if (done == total) fprintf(stderr, "\n");
+  fflush(stderr);
+}
+
+/* A run's error on stderr (after a newline when the progress bar is drawn).
+ * The book's own errors ("book: ..." or "path N: book: ...") have no place in
+ * the file of their own: they point at the book's keys (@p cfg NULL: the
+ * message as it is). */
+static void print_error(const ms_config *cfg, ms_status s, const ms_error *err, int newline) {
+  const char *m = err->msg, *b = m;
+  if (strncmp(b, "path ", 5) == 0 && strstr(b, ": book: ")) b = strstr(b, ": book: ") + 2; /* per_path */
+  if (s == MS_ERR_INPUT && strncmp(b, "book: ", 6) == 0 && cfg && cfg->book_where[0])
+    fprintf(stderr, "%s%s: %.*s%s\n", newline ? "\n" : "", cfg->book_where, (int)(b - m), m, b + 6);
+  else
+    fprintf(stderr, "%s%s\n", newline ? "\n" : "", m);
+}
+
+/* ---- summary table on stdout ---- */
+
+/* A number for a reader: three significant digits with an engineering
+ * suffix (k, M, B, T) from 1000 up, whole numbers below 1000 as integers,
+ * "-" for NaN. The file keeps full precision; this is only the table. */
+static void fmt_num(double v, char *buf, size_t n) {
+  static const char *const suffix[] = {"", "k", "M", "B", "T"};
+  if (isnan(v)) { snprintf(buf, n, "-"); return; }
+  if (isinf(v)) { snprintf(buf, n, "%sinf", v < 0 ? "-" : ""); return; }
+  double a = fabs(v);
+  int e = 0;
+  while (a >= 999.5 && e < 4) { a /= 1000; v /= 1000; e++; }
+  if (e == 0 && v == floor(v)) snprintf(buf, n, "%.0f", v);
+  else if (a >= 99.95) snprintf(buf, n, "%.0f%s", v, suffix[e]);
+  else if (a >= 9.995) snprintf(buf, n, "%.1f%s", v, suffix[e]);
+  else snprintf(buf, n, "%.3g%s", v, suffix[e]);
+}
+
+/* One row: mean, its bootstrap 95% interval, median, and the risky tail:
+ * q99 and ES99 for a high-risky column, q01 and ES01 for a low-risky one. */
+static void print_stat(const ms_stats *st, const char *name, const char *label, double scale) {
+  const ms_stat_row *r = ms_stats_find(st, name);
+  if (!r || r->n == 0) return;
+  char m[24], lo[24], hi[24], med[24], q[24], es[24], ci[64];
+  fmt_num(r->mean * scale, m, sizeof m);
+  fmt_num(r->mean_lo * scale, lo, sizeof lo);
+  fmt_num(r->mean_hi * scale, hi, sizeof hi);
+  fmt_num(r->q[0] * scale, med, sizeof med);
+  fmt_num((r->risky_low ? r->q[4] : r->q[2]) * scale, q, sizeof q);
+  fmt_num((r->risky_low ? r->es01 : r->es99) * scale, es, sizeof es);
+  snprintf(ci, sizeof ci, "[%s, %s]", lo, hi);
+  printf("  %-34s %9s  %-20s %9s  %-4s %9s %9s\n", label, m, ci, med, r->risky_low ? "low" : "high", q, es);
+}
+
+static void print_summary(const ms_config *cfg, const ms_run_report *rep, const char *out) {
+  const ms_stats *st = &rep->stats;
+  printf("marginsim %s — %s: %lld paths, seed %llu, %d thread%s, %.2f s (%.1f paths/s)\n",
+         MS_VERSION, cfg->name, (long long)rep->paths, (unsigned long long)cfg->seed, rep->threads,
+         rep->threads == 1 ? "" : "s", rep->seconds,
+         rep->seconds > 0 ? (double)rep->paths / rep->seconds : 0.0);
+  printf("book: %lld accounts (%.0f%% with options), margin %s, oracle %s, liquidation %s / %s\n",
+         (long long)cfg->book.accounts, 100 * cfg->book.options.fraction, ms_margin_types[cfg->margin.model]->name,
+         cfg->oracle.kind == MS_ORACLE_PULL ? "pull" : "push",
+         cfg->liquidation.mode == MS_LIQ_PARTIAL ? "partial" : "full",
+         cfg->liquidation.shortfall == MS_SHORTFALL_ADL ? "adl" : "socialize");
+  printf("\n  %-34s %9s  %-20s %9s  %-4s %9s %9s\n", "per path", "mean", "95% CI (bootstrap)", "median",
+         "tail", "q99|q01", "ES99|ES01");
+  print_stat(st, "min_price", "min exogenous price (USD)", 1.0);
+  print_stat(st, "min_mark", "min mark price (USD)", 1.0);
+  print_stat(st, "max_drawdown", "max drawdown (%)", 100.0);
+  print_stat(st, "max_impact", "max impact (%)", 100.0);
+  for (int r = 0; r < cfg->market.nregimes; r++) {
+    char name[MS_COL_NAME_MAX + 8], label[64];
+    snprintf(name, sizeof name, "time_in_regime_%s", cfg->market.regimes[r].name);
+    snprintf(label, sizeof label, "hours in %s", cfg->market.regimes[r].name);
+    print_stat(st, name, label, 1.0 / 3600.0);
+  }
+  print_stat(st, "liquidations", "liquidations", 1.0);
+  print_stat(st, "impact_triggered_liquidations", "impact-triggered liquidations", 1.0);
+  print_stat(st, "liquidated_notional", "liquidated notional (USD)", 1.0);
+  print_stat(st, "largest_cascade_liquidations", "largest cascade: liquidations", 1.0);
+  print_stat(st, "largest_cascade_notional", "largest cascade: notional (USD)", 1.0);
+  print_stat(st, "largest_cascade_depth", "largest cascade: generations", 1.0);
+  print_stat(st, "liquidations_no_impact", "liquidations, no feedback", 1.0);
+  print_stat(st, "liquidated_notional_no_impact", "liq. notional, no feedback (USD)", 1.0);
+  print_stat(st, "amplification", "amplification (vs no feedback)", 1.0);
+  print_stat(st, "bad_debt", "bad debt (USD)", 1.0);
+  print_stat(st, "pending_bad_debt", "unbooked bad debt at end (USD)", 1.0);
+  print_stat(st, "insurance_min", "insurance fund low (USD)", 1.0);
+  print_stat(st, "socialized_loss", "socialized loss (USD)", 1.0);
+  print_stat(st, "adl_notional", "ADL notional (USD)", 1.0);
+  print_stat(st, "adl_loss", "ADL loss (USD)", 1.0);
+  if (cfg->book.options.fraction > 0) {
+    print_stat(st, "options_liquidated_notional", "options liquidated (USD)", 1.0);
+    print_stat(st, "option_revaluations", "option account checks", 1.0);
+  }
+  if (cfg->margin.model == MS_MARGIN_DYNAMIC) print_stat(st, "max_margin_ratio", "highest margin ratio (%)", 100.0);
+  print_stat(st, "uncovered_loss", "uncovered loss (USD)", 1.0);
+  if (st->nfeedback > 0) {
+    printf("\n  %-34s %9s  %-20s %9s %9s\n", "caused by the feedback loop", "mean", "95% CI (bootstrap)", "with",
+           "without");
+    for (int i = 0; i < st->nfeedback; i++) {
+      const ms_diff_row *d = &st->feedback[i];
+      char m[24], lo[24], hi[24], w[24], wo[24], ci[64];
+      fmt_num(d->diff, m, sizeof m);
+      fmt_num(d->lo, lo, sizeof lo);
+      fmt_num(d->hi, hi, sizeof hi);
+      fmt_num(d->other, w, sizeof w);
+      fmt_num(d->baseline, wo, sizeof wo);
+      snprintf(ci, sizeof ci, "[%s, %s]", lo, hi);
+      printf("  %-34s %9s  %-20s %9s %9s\n", d->name, m, ci, w, wo);
+    }
+  }
+  printf("\n  %-34s %9s  %-20s %9s\n", "probability", "estimate", "Wilson 95% CI", "paths");
+  for (int i = 0; i < st->nprob; i++) {
+    const ms_prob_row *p = &st->probs[i];
+    char ci[64], k[48];
+    snprintf(ci, sizeof ci, "[%.4f, %.4f]", p->lo, p->hi);
+    snprintf(k, sizeof k, "%lld/%lld", (long long)p->k, (long long)p->n);
+    printf("  %-34s %9.4f  %-20s %9s  %s\n", p->name, p->p, ci, k, p->definition);
+  }
+  printf("\nwrote %s\n", out);
+}
+
+/* ---- warnings of the loaded configurations ---- */
+
+/* The loader's warnings of @p n configurations (cells of a sweep or a
+ * comparison), each distinct one once, on stderr. */
+static void print_warnings(const ms_config *const *cfgs, int n) {
+  for (int c = 0; c < n; c++)
+    for (int i = 0; i < cfgs[c]->nwarnings; i++) {
+      int seen = 0;
+      for (int d = 0; d <= c && !seen; d++)
+        for (int j = 0; j < (d == c ? i : cfgs[d]->nwarnings) && !seen; j++)
+          seen = strcmp(cfgs[d]->warnings[j], cfgs[c]->warnings[i]) == 0;
+      if (!seen) fprintf(stderr, "warning: %s\n", cfgs[c]->warnings[i]);
+    }
+}
+
+/* ---- output paths, checked before anything runs ---- */
+
+/* A run of minutes must not end in "cannot write": every file the command
+ * will write (-o, --junit) is checked first. Missing parent folders are
+ * created, as the result file's writer would, and remembered so that a
+ * command that then fails leaves no empty folders behind. */
+#define MAX_MADE_DIRS 4096 /* -o and --junit of at most 4095 bytes make at most 2048 folders each: all remembered */
+
+typedef struct {
+  char *dirs[MAX_MADE_DIRS]; /* folders this command created, outermost first */
+  int n;
+} made_dirs;
+
+/* Removes the folders @p md created (innermost first; rmdir leaves a
+ * folder that is not empty), best effort. */
+static void made_dirs_undo(made_dirs *md) {
+  while (md->n > 0) {
+    char *d = md->dirs[--md->n]; /* dropped from the list first: a fatal signal handler reads it */
+    rmdir(d);
+    free(d);
+  }
+}
+
+static void made_dirs_keep(made_dirs *md) {
+  while (md->n > 0) free(md->dirs[--md->n]);
+}
+
+/* ---- fatal signals ----
+ * SIGINT and SIGTERM stop a run cleanly (the run notices and removes its
+ * temporary). A signal that kills at once — an assertion's SIGABRT, a
+ * crash, a hang-up — would leave the temporary result file and the folders
+ * made for it: this handler removes them, then lets the signal kill the
+ * process as it would have. Only SIGKILL leaves a temporary (named
+ * ".<name>.ms-tmp-XXXXXXXX", docs/robustness.md). */
+static made_dirs g_made; /* the folders the current command created; read by the handler */
+
+static void on_fatal_signal(int sig) {
+  ms_outfile_remove_all_signal_safe();
+  for (int i = g_made.n - 1; i >= 0; i--) rmdir(g_made.dirs[i]);
+  raise(sig); /* SA_RESETHAND: the default action now, i.e. the death the signal meant */
+}
+
+static void catch_fatal_signals(void) {
+  static const int fatal[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGHUP, SIGQUIT, SIGPIPE, SIGXCPU,
+                              SIGALRM, SIGUSR1, SIGUSR2};
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_fatal_signal;
+  sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
+    struct sigaction old;
+    /* a signal ignored by whoever started us (nohup: SIGHUP) stays ignored */
+    if (sigaction(fatal[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    sigaction(fatal[i], &sa, NULL);
+  }
+  /* Past a file size limit (ulimit -f) a write fails with EFBIG, reported
+   * as an I/O error (exit 3), instead of SIGXFSZ killing the process. */
+  signal(SIGXFSZ, SIG_IGN);
+}
+
+/* Only a regular file (or nothing) may be replaced; a symbolic link is
+ * written through to the regular file it points to (ms_outfile_check). */
+static int check_kind(const char *opt, const char *path) {
+  ms_error err;
+  ms_error_clear(&err);
+  char *target = NULL;
+  if (ms_outfile_check(opt, path, &target, &err) != MS_OK) {
+    fprintf(stderr, "marginsim: %s\n", err.msg);
+    return EXIT_BADINPUT;
+  }
+  /* A link is written through: its target's folder gets the temporary, so
+   * that folder must be writable too (else exit 3 only when the run starts). */
+  int rc = 0;
+  char *slash = target ? strrchr(target, '/') : NULL;
+  if (slash && strcmp(target, path) != 0) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash == target ? 1 : (int)(slash - target), target);
+    if (access(dir, W_OK | X_OK) != 0) {
+      fprintf(stderr, "marginsim: %s %s: a symbolic link to %s; cannot write in its folder %s (%s)\n", opt, path,
+              target, dir, strerror(errno));
+      rc = EXIT_BADINPUT;
+    }
+  }
+  free(target);
+  return rc;
+}
+
+/* Checks that @p path (given by option @p opt) can be a file we write:
+ * not a folder, its parent a folder (created if missing) we may write in.
+ * Returns 0 or EXIT_BADINPUT after a message naming the option and path. */
+static int prepare_output(const char *opt, const char *path, made_dirs *md) {
+  size_t len = strlen(path);
+  struct stat st;
+  if (len == 0) {
+    fprintf(stderr, "marginsim: %s '': the file name is empty; give the file to write (e.g. %s)\n", opt,
+            strcmp(opt, "--junit") == 0 ? "--junit results/check.xml" : "-o results/run.h5");
+    return EXIT_BADINPUT;
+  }
+  if (path[len - 1] == '/' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+    fprintf(stderr, "marginsim: %s %s: is a folder; give a file name (e.g. %s%sresult%s)\n", opt, path, path,
+            len && path[len - 1] == '/' ? "" : "/", strcmp(opt, "--junit") == 0 ? ".xml" : ".h5");
+    return EXIT_BADINPUT;
+  }
+  char buf[4096];
+  if (len >= sizeof buf) {
+    fprintf(stderr, "marginsim: %s: the path is too long (%zu characters)\n", opt, len);
+    return EXIT_BADINPUT;
+  }
+  memcpy(buf, path, len + 1);
+  char *slash = strrchr(buf, '/');
+  if (!slash) return check_kind(opt, path); /* in the current folder */
+  if (slash == buf) slash[1] = '\0'; /* "/x.h5": the root */
+  else *slash = '\0';
+  /* Create the missing folders, outermost first. */
+  for (char *p = buf + 1;; p++) {
+    if (*p != '/' && *p != '\0') continue;
+    char c = *p;
+    *p = '\0';
+    if (stat(buf, &st) != 0) {
+      if (mkdir(buf, 0777) != 0) {
+        fprintf(stderr, "marginsim: %s %s: cannot create the folder %s (%s)\n", opt, path, buf, strerror(errno));
+        return EXIT_BADINPUT;
+      }
+      if (md->n < MAX_MADE_DIRS) {
+        md->dirs[md->n] = strdup(buf);
+        if (md->dirs[md->n]) md->n++;
+      }
+    } else if (!S_ISDIR(st.st_mode)) {
+      fprintf(stderr, "marginsim: %s %s: %s is a file, not a folder\n", opt, path, buf);
+      return EXIT_BADINPUT;
+    }
+    *p = c;
+    if (!c) break;
+  }
+  if (access(buf, W_OK | X_OK) != 0) {
+    fprintf(stderr, "marginsim: %s %s: cannot write in the folder %s (%s)\n", opt, path, buf, strerror(errno));
+    return EXIT_BADINPUT;
+  }
+  return check_kind(opt, path);
+}
+
+/* The result file when -o is not given: results/<name><suffix>.h5, the
+ * scenario name made safe for a file name (a name is free text: "BTC/USD
+ * crash" or "../../x" must not reach outside results/). */
+static void default_output(char *buf, size_t n, const char *name, const char *suffix) {
+  char safe[128];
+  ms_outfile_safe_name(safe, sizeof safe, name);
+  snprintf(buf, n, "results/%s%s.h5", safe, suffix);
+}
+
+/* Whether @p a and @p b name the same file, however spelled (./x.h5 and
+ * /abs/x.h5): the same file if both exist, else the same name in the same
+ * folder (by device and inode; prepare_output made the folders). */
+static int same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  const char *na = strrchr(a, '/'), *nb = strrchr(b, '/');
+  na = na ? na + 1 : a;
+  nb = nb ? nb + 1 : b;
+  if (strcmp(na, nb) != 0) return 0;
+  char da[4096], db[4096];
+  int la = (int)(na - a), lb = (int)(nb - b);
+  snprintf(da, sizeof da, "%.*s", la ? la : 1, la ? a : ".");
+  snprintf(db, sizeof db, "%.*s", lb ? lb : 1, lb ? b : ".");
+  if (stat(da, &sa) != 0 || stat(db, &sb) != 0) return strcmp(a, b) == 0;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Whether the output @p path (option @p opt) is the scenario file itself,
+ * however spelled or linked: replacing it would destroy the input. */
+static int is_scenario(const char *opt, const char *path, const char *scenario) {
+  struct stat sa, sb;
+  if (!scenario || stat(path, &sa) != 0 || stat(scenario, &sb) != 0) return 0;
+  if (sa.st_dev != sb.st_dev || sa.st_ino != sb.st_ino) return 0;
+  fprintf(stderr, "marginsim: %s %s: the scenario file itself; give the output its own name\n", opt, path);
+  return 1;
+}
+
+/* -o and --junit of one command, before it runs. */
+static int prepare_outputs(const char *scenario, const char *output, const char *junit, made_dirs *md) {
+  int rc = prepare_output("-o/--output", output, md);
+  if (!rc && is_scenario("-o/--output", output, scenario)) rc = EXIT_BADINPUT;
+  if (!rc && junit) {
+    rc = prepare_output("--junit", junit, md);
+    if (!rc && same_file(junit, output)) {
+      fprintf(stderr, "marginsim: --junit %s: the same file as -o; give the report its own name\n", junit);
+      rc = EXIT_BADINPUT;
+    }
+    if (!rc && is_scenario("--junit", junit, scenario)) rc = EXIT_BADINPUT;
+  }
+  if (rc) made_dirs_undo(md);
+  return rc;
+}
+
+/* ---- commands ---- */
+
+typedef struct {
+  const char *scenario;
+  const char *output;
+  const char *sets[MAX_SETS];
+  int nsets;
+  int threads;
+  int quiet;
+  char paths_set[64], seed_set[96];
+  const char *compare;
+  const char *grids[MS_MAX_GRID + 1];
+  int ngrids;
+  const char *baseline, *show, *junit;
+  char default_out[256];  /* -o when not given */
+} cli_opts;
+
+typedef enum { CMD_RUN, CMD_VALIDATE, CMD_SWEEP, CMD_CHECK } cli_cmd;
+
+static const char *const cmd_names[] = {"run", "validate", "sweep", "check"};
+static void (*const usages[])(FILE *) = {usage_run, usage_validate, usage_sweep, usage_check};
+
+/* An option that only some commands take. */
+static int only_for(cli_cmd cmd, unsigned mask, const char *opt) {
+  if (mask & (1u << cmd)) return 0;
+  char which[64] = "";
+  for (int c = 0; c < 4; c++)
+    if (mask & (1u << c)) {
+      if (which[0]) strncat(which, ", ", sizeof which - strlen(which) - 1);
+      strncat(which, "'", sizeof which - strlen(which) - 1);
+      strncat(which, cmd_names[c], sizeof which - strlen(which) - 1);
+      strncat(which, "'", sizeof which - strlen(which) - 1);
+    }
+  fprintf(stderr, "marginsim %s: %s is an option of %s, not of '%s'\n", cmd_names[cmd], opt, which, cmd_names[cmd]);
+  return EXIT_BADINPUT;
+}
+
+#define FOR(x) (1u << (x))
+
+/* A whole-number option value: decimal digits only, the whole string (no
+ * sign, no spaces, no exponent), from @p lo to @p hi. Exit 2 naming the
+ * option otherwise. */
+static int cli_whole(const char *opt, const char *arg, uint64_t lo, uint64_t hi, uint64_t *out) {
+  size_t len = strlen(arg);
+  int ok = len > 0 && len <= 20;
+  for (size_t i = 0; ok && i < len; i++) ok = arg[i] >= '0' && arg[i] <= '9';
+  unsigned long long v = 0;
+  if (ok) {
+    char *end;
+    errno = 0;
+    v = strtoull(arg, &end, 10);
+    ok = errno == 0 && *end == '\0' && v >= lo && v <= hi;
+  }
+  if (ok) { *out = (uint64_t)v; return 0; }
+  fprintf(stderr, "marginsim: %s: expected a whole number from %llu to %llu (got '", opt,
+          (unsigned long long)lo, (unsigned long long)hi);
+  for (const unsigned char *c = (const unsigned char *)arg; *c && c - (const unsigned char *)arg < 80; c++)
+    fprintf(stderr, *c < 0x20 || *c == 0x7f ? "\\x%02x" : "%c", *c);
+  fprintf(stderr, "%s')\n", len > 80 ? "..." : "");
+  return EXIT_BADINPUT;
+}
+
+static int parse_common(int argc, char **argv, cli_opts *o, cli_cmd cmd) {
+  static const struct option longopts[] = {
+      {"output", required_argument, 0, 'o'}, {"paths", required_argument, 0, 'n'},
+      {"seed", required_argument, 0, 'S'},   {"threads", required_argument, 0, 'j'},
+      {"set", required_argument, 0, 's'},    {"quiet", no_argument, 0, 'q'},
+      {"help", no_argument, 0, 'h'},         {"compare", required_argument, 0, 'C'},
+      {"grid", required_argument, 0, 'G'},   {"baseline", required_argument, 0, 'B'},
+      {"show", required_argument, 0, 'W'},   {"junit", required_argument, 0, 'J'},
+      {0, 0, 0, 0}};
+  void (*usage)(FILE *) = usages[cmd];
+  int rc;
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "o:n:j:qh", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'o':
+      /* "-o -q" is a forgotten file name far more often than a file called "-q" */
+      if (optarg[0] == '-' && optarg[1] != '\0') {
+        fprintf(stderr, "marginsim: -o/--output: expected a file name, got the option-like '%s' "
+                        "(a file whose name starts with '-' can be given as ./%s)\n", optarg, optarg);
+        return EXIT_BADINPUT;
+      }
+      o->output = optarg;
+      break;
+    case 'n': {
+      uint64_t v;
+      if ((rc = cli_whole("-n/--paths", optarg, 1, MS_MAX_PATHS, &v))) return rc;
+      snprintf(o->paths_set, sizeof o->paths_set, "paths=%llu", (unsigned long long)v);
+      break;
+    }
+    case 'S': {
+      uint64_t v;
+      if ((rc = cli_whole("--seed", optarg, 0, UINT64_MAX, &v))) return rc;
+      snprintf(o->seed_set, sizeof o->seed_set, "seed=%llu", (unsigned long long)v);
+      break;
+    }
+    case 'j': {
+      uint64_t v;
+      if ((rc = cli_whole("-j/--threads", optarg, 1, 1024, &v))) return rc;
+      o->threads = (int)v;
+      break;
+    }
+    case 's':
+      if (o->nsets >= MAX_SETS - 2) {
+        fprintf(stderr, "marginsim: at most %d --set options\n", MAX_SETS - 2);
+        return EXIT_BADINPUT;
+      }
+      o->sets[o->nsets++] = optarg;
+      break;
+    case 'q': o->quiet = 1; break;
+    case 'C':
+      if ((rc = only_for(cmd, FOR(CMD_RUN), "--compare"))) return rc;
+      o->compare = optarg;
+      break;
+    case 'G':
+      if ((rc = only_for(cmd, FOR(CMD_SWEEP), "--grid"))) return rc;
+      if (o->ngrids == MS_MAX_GRID) {
+        fprintf(stderr, "marginsim sweep: at most %d --grid axes\n", MS_MAX_GRID);
+        return EXIT_BADINPUT;
+      }
+      o->grids[o->ngrids++] = optarg;
+      break;
+    case 'B':
+      if ((rc = only_for(cmd, FOR(CMD_SWEEP), "--baseline"))) return rc;
+      o->baseline = optarg;
+      break;
+    case 'W':
+      if ((rc = only_for(cmd, FOR(CMD_SWEEP), "--show"))) return rc;
+      o->show = optarg;
+      break;
+    case 'J':
+      if ((rc = only_for(cmd, FOR(CMD_CHECK), "--junit"))) return rc;
+      o->junit = optarg;
+      break;
+    case 'h': usage(stdout); exit(0);
+    default:
+      if (optopt) fprintf(stderr, "marginsim: option -%c needs a value or is unknown\n", optopt);
+      else fprintf(stderr, "marginsim: unknown option %s\n", argv[optind - 1]);
+      usage(stderr);
+      return EXIT_BADINPUT;
+    }
+  }
+  if (o->output && (rc = only_for(cmd, FOR(CMD_RUN) | FOR(CMD_SWEEP) | FOR(CMD_CHECK), "-o"))) return rc;
+  if (optind >= argc) {
+    fprintf(stderr, "marginsim: missing SCENARIO\n");
+    usage(stderr);
+    return EXIT_BADINPUT;
+  }
+  o->scenario = argv[optind++];
+  if (optind < argc) {
+    fprintf(stderr, "marginsim: unexpected argument '%s'\n", argv[optind]);
+    return EXIT_BADINPUT;
+  }
+  /* -n and --seed are applied after every --set, like --set paths=N. */
+  if (o->paths_set[0]) o->sets[o->nsets++] = o->paths_set;
+  if (o->seed_set[0]) o->sets[o->nsets++] = o->seed_set;
+  return 0;
+}
+
+static char *join_argv(int argc, char **argv) {
+  size_t len = 1;
+  for (int i = 0; i < argc; i++) len += strlen(argv[i]) * 2 + 3;
+  char *s = malloc(len), *p = s;
+  if (!s) return NULL;
+  for (int i = 0; i < argc; i++) {
+    if (i) *p++ = ' ';
+    int quote = strpbrk(argv[i], " \t'\"[]{}*?$") != NULL;
+    if (quote) *p++ = '\'';
+    for (const char *a = argv[i]; *a; a++) {
+      if (*a == '\'') { memcpy(p, "'\\''", 4); p += 4; }
+      else *p++ = *a;
+    }
+    if (quote) *p++ = '\'';
+  }
+  *p = '\0';
+  return s;
+}
+
+static int cmd_validate(int argc, char **argv) {
+  cli_opts o = {0};
+  int rc = parse_common(argc, argv, &o, CMD_VALIDATE);
+  if (rc) return rc;
+  ms_error err;
+  ms_error_clear(&err);
+  ms_config *cfg = NULL;
+  ms_status s = ms_config_load(&cfg, o.scenario, o.sets, o.nsets, &err);
+  if (!s) s = ms_assertions_check(cfg, &err);
+  if (s) {
+    fprintf(stderr, "%s\n", err.msg);
+    ms_config_free(cfg);
+    return ms_status_exit_code(s);
+  }
+  /* The book too: an account below initial margin is bad input. */
+  ms_book *book = NULL;
+  struct ms_index_static *idx = NULL;
+  s = ms_engine_shared_new(cfg, &book, &idx, &err);
+  ms_engine_shared_free(book, idx);
+  /* per_path: each path draws its own book; check the first ones as `run` will */
+  int64_t nbooks = cfg->paths < VALIDATE_BOOK_PATHS ? cfg->paths : VALIDATE_BOOK_PATHS;
+  if (!s) s = ms_engine_check_books(cfg, nbooks, &g_signal, &err);
+  if (s == MS_ERR_CANCELLED) s = MS_OK; /* said below */
+  if (s) {
+    /* the book's own errors have no place in the file: point at its keys */
+    print_error(cfg, s, &err, 0);
+    ms_config_free(cfg);
+    return ms_status_exit_code(s);
+  }
+  print_warnings((const ms_config *const *)&cfg, 1);
+  char *yaml = ms_config_to_yaml(cfg);
+  if (!yaml) { ms_config_free(cfg); fprintf(stderr, "marginsim: out of memory\n"); return 3; }
+  rc = interrupted();
+  if (!rc) {
+    /* the file name goes into a comment: a line break in it would end the comment */
+    printf("# resolved configuration of ");
+    for (const unsigned char *c = (const unsigned char *)o.scenario; *c; c++)
+      printf(*c < 0x20 || *c == 0x7f ? "\\x%02x" : "%c", *c);
+    printf("\n");
+  }
+  if (!rc && cfg->book.resample == MS_RESAMPLE_PER_PATH) {
+    char which[64] = "the book of path 0";
+    if (nbooks > 1) snprintf(which, sizeof which, "the books of paths 0 to %lld", (long long)nbooks - 1);
+    printf("# book.resample per_path: %s drawn and checked as in `run`; later paths' books are checked as they "
+           "run\n", which);
+  }
+  if (!rc) printf("%s", yaml);
+  free(yaml);
+  ms_config_free(cfg);
+  return rc;
+}
+
+static void print_compare(const ms_compare_report *rep, const char *key, int64_t paths, const char *out) {
+  printf("marginsim %s — comparison of %s over %lld paths (common random numbers: each value on the same streams), %.2f s\n\n", MS_VERSION, key,
+         (long long)paths, rep->seconds);
+  printf("  %-12s %9s %9s %7s %9s  %-26s %9s %9s  %-24s %9s\n", "value", "IM (USD)", "1d risk", "IM/risk",
+         "liq.", "bad debt mean [95% CI]", "q99", "ES99", "P(insolvency) [Wilson]", "largest");
+  for (int c = 0; c < rep->ncells; c++) {
+    const ms_stats *st = &rep->stats[c];
+    const ms_stat_row *lq = ms_stats_find(st, "liquidations"), *bd = ms_stats_find(st, "bad_debt"),
+                      *lc = ms_stats_find(st, "largest_cascade_notional");
+    const ms_prob_row *ins = ms_stats_find_prob(st, "insolvency");
+    char im[24], rk[24], l[24], m[24], lo[24], hi[24], q[24], es[24], big[24], bds[80], ps[64];
+    fmt_num(rep->efficiency[c].initial_margin, im, sizeof im);
+    fmt_num(rep->efficiency[c].risk, rk, sizeof rk);
+    fmt_num(lq->mean, l, sizeof l);
+    fmt_num(bd->mean, m, sizeof m);
+    fmt_num(bd->mean_lo, lo, sizeof lo);
+    fmt_num(bd->mean_hi, hi, sizeof hi);
+    fmt_num(bd->q[2], q, sizeof q);
+    fmt_num(bd->es99, es, sizeof es);
+    fmt_num(lc->mean, big, sizeof big);
+    snprintf(bds, sizeof bds, "%s [%s, %s]", m, lo, hi);
+    snprintf(ps, sizeof ps, "%.4f [%.4f, %.4f]", ins->p, ins->lo, ins->hi);
+    printf("  %-12s %9s %9s %7.3f %9s  %-26s %9s %9s  %-24s %9s\n", rep->values[c], im, rk,
+           rep->efficiency[c].im_per_risk, l, bds, q, es, ps, big);
+  }
+  printf("  (bad debt in USD per path; q99 and ES99 its 99%% quantile and expected shortfall; largest: notional of "
+         "the largest cascade, USD; 95%% intervals: bootstrap-t)\n");
+  for (int c = 1; c < rep->ncells; c++) {
+    printf("\n  %s - %s, paired over the same paths:\n", rep->values[c], rep->values[0]);
+    printf("    %-30s %14s %14s %14s  %s\n", "statistic", rep->values[0], rep->values[c], "difference",
+           "95% CI (bootstrap-t)");
+    for (int j = 0; j < rep->ndiffs; j++) {
+      const ms_diff_row *r = &rep->diffs[c][j];
+      char name[80];
+      snprintf(name, sizeof name, "%s%s", r->probability ? "P " : "", r->name);
+      char x[4][24];
+      fmt_num(r->baseline, x[0], sizeof x[0]);
+      fmt_num(r->other, x[1], sizeof x[1]);
+      fmt_num(r->diff, x[2], sizeof x[2]);
+      fmt_num(r->lo, x[3], sizeof x[3]);
+      char hi[24];
+      fmt_num(r->hi, hi, sizeof hi);
+      printf("    %-30s %14s %14s %14s  [%s, %s]\n", name, x[0], x[1], x[2], x[3], hi);
+    }
+  }
+  printf("\nwrote %s\n", out);
+}
+
+/* SIGINT and SIGTERM cancel the run; it then removes its temporary file. */
+static void catch_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  static const int sigs[] = {SIGINT, SIGTERM};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    struct sigaction old;
+    /* ignored by whoever started us (a shell's background job: SIGINT) stays ignored */
+    if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    sigaction(sigs[i], &sa, NULL);
+  }
+}
+
+/* ---- one run of the library: what `run`, `run --compare` and `sweep` share ---- */
+
+typedef struct {
+  progress_state ps;
+  ms_run_opts ro; /* progress_ctx points at ps: the struct stays where begin_run filled it */
+  char *cmd;      /* the command line the result file records */
+} cli_run;
+
+static void begin_run(cli_run *r, const cli_opts *o, int full_argc, char **full_argv) {
+  r->cmd = join_argv(full_argc, full_argv);
+  r->ps = (progress_state){.t0 = mono_now(), .enabled = !o->quiet && isatty(STDERR_FILENO)};
+  r->ro = (ms_run_opts){.threads = o->threads, .output = o->output, .command = r->cmd,
+                        .progress = on_progress, .progress_ctx = &r->ps, .cancel = &g_signal};
+}
+
+/* Ends a run begun by begin_run with the library's status @p s: says why it
+ * failed (a signal: exit 128 + its number) and then removes the folders the
+ * command made. Returns the exit code. On success the folders stay listed:
+ * the caller keeps them (check still has its JUnit report to write). */
+static int end_run(cli_run *r, ms_status s, const ms_error *err, const ms_config *cfg) {
+  free(r->cmd);
+  r->cmd = NULL;
+  int rc = 0;
+  if (s == MS_ERR_CANCELLED) {
+    fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", (int)g_signal);
+    rc = 128 + (g_signal ? (int)g_signal : SIGINT);
+  } else if (s) {
+    print_error(cfg, s, err, r->ps.enabled);
+    rc = ms_status_exit_code(s);
+  }
+  if (rc) made_dirs_undo(&g_made);
+  return rc;
+}
+
+static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
+  const char *eq = strchr(o->compare, '=');
+  if (!eq || eq == o->compare || !eq[1]) {
+    fprintf(stderr, "marginsim: --compare %s: expected KEY=V1,V2,... e.g. --compare margin.model=static,portfolio\n",
+            o->compare);
+    return EXIT_BADINPUT;
+  }
+  char key[256];
+  snprintf(key, sizeof key, "%.*s", (int)(eq - o->compare), o->compare);
+  char *vals = strdup(eq + 1), *save = NULL;
+  const char *values[MS_MAX_CELLS];
+  int n = 0;
+  for (char *tok = strtok_r(vals, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    if (n == MS_MAX_CELLS) {
+      fprintf(stderr, "marginsim: --compare: at most %d values\n", MS_MAX_CELLS);
+      free(vals);
+      return EXIT_BADINPUT;
+    }
+    values[n++] = tok;
+  }
+  if (n < 2) {
+    fprintf(stderr, "marginsim: --compare %s: give at least two values\n", o->compare);
+    free(vals);
+    return EXIT_BADINPUT;
+  }
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < i; j++)
+      if (strcmp(values[i], values[j]) == 0) {
+        fprintf(stderr, "marginsim: --compare %s: value %s given twice\n", o->compare, values[i]);
+        free(vals);
+        return EXIT_BADINPUT;
+      }
+  ms_config *cfgs[MS_MAX_CELLS] = {0};
+  char sets_buf[MS_MAX_CELLS][512];
+  ms_error err;
+  ms_error_clear(&err);
+  int rc = 0;
+  for (int i = 0; i < n && !rc; i++) {
+    const char *sets[MAX_SETS + 1];
+    for (int k = 0; k < o->nsets; k++) sets[k] = o->sets[k];
+    snprintf(sets_buf[i], sizeof sets_buf[i], "%s=%s", key, values[i]);
+    sets[o->nsets] = sets_buf[i];
+    ms_status s = ms_config_load(&cfgs[i], o->scenario, sets, o->nsets + 1, &err);
+    if (s) {
+      fprintf(stderr, "marginsim: --compare %s, value %d (%s): %s\n", key, i + 1, values[i], err.msg);
+      rc = ms_status_exit_code(s);
+    }
+  }
+  if (!rc) print_warnings((const ms_config *const *)cfgs, n);
+  char default_out[256];
+  if (!rc && !o->output) {
+    default_output(default_out, sizeof default_out, cfgs[0]->name, "-compare");
+    o->output = default_out;
+  }
+  made_dirs *md = &g_made; /* one command per process */
+  if (!rc) rc = prepare_outputs(o->scenario, o->output, NULL, md);
+  ms_compare_report *rep = rc ? NULL : calloc(1, sizeof *rep);
+  if (!rc) {
+    cli_run r;
+    begin_run(&r, o, full_argc, full_argv);
+    ms_status s = rep ? ms_run_compare((const ms_config *const *)cfgs, values, n, key, &r.ro, rep, &err)
+                      : ms_error_set(&err, MS_ERR_NOMEM, "out of memory");
+    rc = end_run(&r, s, &err, NULL);
+    if (!rc && !o->quiet) print_compare(rep, key, cfgs[0]->paths, o->output);
+  }
+  if (rc) made_dirs_undo(md);
+  else made_dirs_keep(md);
+  for (int i = 0; i < n; i++) ms_config_free(cfgs[i]);
+  free(rep);
+  free(vals);
+  return rc;
+}
+
+/* The run of `run` and `check`: load, run, report errors. Returns an exit
+ * code; on success *@p cfg_out and *@p rep_out are the caller's to free. */
+static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config **cfg_out,
+                       ms_run_report **rep_out) {
+  *cfg_out = NULL;
+  *rep_out = NULL;
+  ms_error err;
+  ms_error_clear(&err);
+  ms_config *cfg = NULL;
+  ms_status s = ms_config_load(&cfg, o->scenario, o->sets, o->nsets, &err);
+  if (s) {
+    fprintf(stderr, "%s\n", err.msg);
+    return ms_status_exit_code(s);
+  }
+  print_warnings((const ms_config *const *)&cfg, 1);
+  if (!o->output) {
+    default_output(o->default_out, sizeof o->default_out, cfg->name, "");
+    o->output = o->default_out;
+  }
+  made_dirs *md = &g_made; /* one command per process */
+  int prc = prepare_outputs(o->scenario, o->output, o->junit, md);
+  if (prc) {
+    ms_config_free(cfg);
+    return prc;
+  }
+  cli_run r;
+  begin_run(&r, o, full_argc, full_argv);
+  ms_run_report *rep = calloc(1, sizeof *rep);
+  if (!rep) s = ms_error_set(&err, MS_ERR_NOMEM, "out of memory");
+  else s = ms_run(cfg, &r.ro, rep, &err);
+  int rc = end_run(&r, s, &err, cfg);
+  if (rc) {
+    ms_config_free(cfg);
+    free(rep);
+    return rc;
+  }
+  /* the folders made stay listed: check's JUnit report is still to come */
+  *cfg_out = cfg;
+  *rep_out = rep;
+  return 0;
+}
+
+/* One line per assertion; returns how many failed. */
+static int print_assertions(const ms_assert_result *r, int n) {
+  int failed = 0;
+  for (int i = 0; i < n; i++) {
+    char desc[512];
+    ms_assertion_describe(&r[i], desc, sizeof desc);
+    const char *tag = r[i].passed ? "PASS" : r[i].point_passes ? "FAIL (not yet conclusive)" : "FAIL";
+    char text[300];
+    if (r[i].a->confidence > 0) snprintf(text, sizeof text, "%s  @ %g", r[i].a->text, r[i].a->confidence);
+    else snprintf(text, sizeof text, "%s", r[i].a->text);
+    printf("  %-25s %-44s %s\n", tag, text, desc);
+    failed += !r[i].passed;
+  }
+  return failed;
+}
+
+static int cmd_run(int argc, char **argv, int full_argc, char **full_argv) {
+  cli_opts o = {0};
+  int rc = parse_common(argc, argv, &o, CMD_RUN);
+  if (rc) return rc;
+  if (o.compare) return cmd_compare(&o, full_argc, full_argv);
+  ms_config *cfg;
+  ms_run_report *rep;
+  rc = execute_run(&o, full_argc, full_argv, &cfg, &rep);
+  if (rc) return rc;
+  made_dirs_keep(&g_made);
+  if (!o.quiet) {
+    print_summary(cfg, rep, o.output);
+    if (rep->nassert > 0) {
+      printf("\nassertions (reported only; `marginsim check` fails on them):\n");
+      int failed = print_assertions(rep->asserts, rep->nassert);
+      printf("  %d of %d hold\n", rep->nassert - failed, rep->nassert);
+    }
+  }
+  ms_config_free(cfg);
+  free(rep);
+  return 0;
+}
+
+static int cmd_check(int argc, char **argv, int full_argc, char **full_argv) {
+  cli_opts o = {0};
+  int rc = parse_common(argc, argv, &o, CMD_CHECK);
+  if (rc) return rc;
+  /* A check with nothing to check must not pass: find out before running. */
+  ms_error err;
+  ms_error_clear(&err);
+  ms_config *pre = NULL;
+  ms_status s = ms_config_load(&pre, o.scenario, o.sets, o.nsets, &err);
+  if (!s && pre->nassertions == 0)
+    s = ms_error_set(&err, MS_ERR_INPUT, "%s: assertions: the scenario has none; a check needs at least one, "
+                     "e.g. assertions: [\"insolvency.probability < 0.01\"]", o.scenario);
+  if (!s) s = ms_assertions_check(pre, &err);
+  ms_config_free(pre);
+  if (s) {
+    fprintf(stderr, "%s\n", err.msg);
+    return ms_status_exit_code(s);
+  }
+  ms_config *cfg;
+  ms_run_report *rep;
+  rc = execute_run(&o, full_argc, full_argv, &cfg, &rep);
+  if (rc) return rc;
+  printf("marginsim check %s: %s, %lld paths, seed %llu, %.2f s\n", o.scenario, cfg->name, (long long)rep->paths,
+         (unsigned long long)cfg->seed, rep->seconds);
+  int failed = print_assertions(rep->asserts, rep->nassert);
+  printf("%d assertion%s: %d passed, %d failed\n", rep->nassert, rep->nassert == 1 ? "" : "s",
+         rep->nassert - failed, failed);
+  if (o.junit) {
+    s = ms_junit_write(o.junit, cfg, rep->asserts, rep->nassert, rep->seconds, &err);
+    if (s) {
+      fprintf(stderr, "%s\n", err.msg);
+      rc = ms_status_exit_code(s);
+      made_dirs_undo(&g_made); /* removes only folders left empty: the result file's stays */
+    } else {
+      printf("wrote %s\n", o.junit);
+    }
+  }
+  made_dirs_keep(&g_made);
+  ms_config_free(cfg);
+  free(rep);
+  if (rc) return rc;
+  return failed ? 1 : 0;
+}
+
+/* A statistic of the table: "0.0123 [0.01, 0.015]", "1.9M [1.3M, 2.91M]" */
+static void fmt_stat(const ms_stat_value *v, char *buf, size_t n) {
+  char x[24], lo[24], hi[24];
+  fmt_num(v->value, x, sizeof x);
+  fmt_num(v->lo, lo, sizeof lo);
+  fmt_num(v->hi, hi, sizeof hi);
+  if (v->has_interval) snprintf(buf, n, "%s [%s, %s]", x, lo, hi);
+  else snprintf(buf, n, "%s", x);
+}
+
+/* fmt_num with a sign: "+1.2k", "-3", "+0". */
+static void fmt_signed(double v, char *buf, size_t n) {
+  char x[20];
+  fmt_num(v, x, sizeof x);
+  snprintf(buf, n, "%s%s", v >= 0 && !isnan(v) ? "+" : "", x);
+}
+
+static void print_sweep(const ms_sweep *sw, const ms_sweep_report *rep, const char *out) {
+  int n = sw->ncells;
+  printf("marginsim %s — sweep of %s: %d cells x %lld paths (the same paths in every cell), %d thread%s, %.2f s\n",
+         MS_VERSION, sw->cfgs[0]->name, n, (long long)sw->cfgs[0]->paths, rep->threads, rep->threads == 1 ? "" : "s",
+         rep->seconds);
+  printf("baseline: cell %d (%s); statistics with 95%% intervals\n\n", sw->baseline, sw->labels[sw->baseline]);
+  int wv[MS_MAX_GRID], ws[MS_MAX_SHOW];
+  for (int a = 0; a < sw->naxes; a++) {
+    wv[a] = (int)strlen(sw->axes[a].key);
+    for (int i = 0; i < sw->axes[a].n; i++)
+      if ((int)strlen(sw->axes[a].values[i]) > wv[a]) wv[a] = (int)strlen(sw->axes[a].values[i]);
+  }
+  char cellbuf[96];
+  for (int j = 0; j < sw->nshow; j++) {
+    ws[j] = (int)strlen(sw->show[j]);
+    for (int c = 0; c < n; c++) {
+      fmt_stat(&rep->show[c * rep->nshow + j], cellbuf, sizeof cellbuf);
+      if ((int)strlen(cellbuf) > ws[j]) ws[j] = (int)strlen(cellbuf);
+    }
+  }
+  printf("  %4s", "cell");
+  for (int a = 0; a < sw->naxes; a++) printf("  %-*s", wv[a], sw->axes[a].key);
+  for (int j = 0; j < sw->nshow; j++) printf("  %-*s", ws[j], sw->show[j]);
+  if (rep->nassert) printf("  assertions");
+  printf("\n");
+  for (int c = 0; c < n; c++) {
+    printf("  %3d%s", c, c == sw->baseline ? "*" : " ");
+    for (int a = 0; a < sw->naxes; a++) printf("  %-*s", wv[a], sw->axes[a].values[sw->index[c * sw->naxes + a]]);
+    for (int j = 0; j < sw->nshow; j++) {
+      fmt_stat(&rep->show[c * rep->nshow + j], cellbuf, sizeof cellbuf);
+      printf("  %-*s", ws[j], cellbuf);
+    }
+    if (rep->nassert) {
+      int ok = 0;
+      for (int k = 0; k < rep->nassert; k++) ok += rep->asserts[c * rep->nassert + k].passed;
+      printf("  %d/%d hold", ok, rep->nassert);
+    }
+    printf("\n");
+  }
+  printf("\n  paired differences against the baseline (cell - baseline on the same paths, 95%% interval;\n"
+         "  quantiles and other non-mean statistics: the difference of the estimates, no interval)\n");
+  static char dbuf[MS_SWEEP_MAX_CELLS][MS_MAX_SHOW][80]; /* the table, formatted once for its widths */
+  for (int j = 0; j < sw->nshow; j++) {
+    ws[j] = (int)strlen(sw->show[j]);
+    for (int c = 0; c < n; c++) {
+      const ms_diff_row *d = &rep->show_diff[c * rep->nshow + j];
+      char x[24], lo[24], hi[24];
+      fmt_signed(d->diff, x, sizeof x);
+      fmt_signed(d->lo, lo, sizeof lo);
+      fmt_signed(d->hi, hi, sizeof hi);
+      if (isnan(d->lo)) snprintf(dbuf[c][j], sizeof dbuf[c][j], "%s", x);
+      else snprintf(dbuf[c][j], sizeof dbuf[c][j], "%s [%s, %s]%s", x, lo, hi, d->lo > 0 || d->hi < 0 ? " *" : "");
+      if (c != sw->baseline && (int)strlen(dbuf[c][j]) > ws[j]) ws[j] = (int)strlen(dbuf[c][j]);
+    }
+  }
+  printf("  %4s", "cell");
+  for (int j = 0; j < sw->nshow; j++) printf("  %-*s", ws[j], sw->show[j]);
+  printf("\n");
+  for (int c = 0; c < n; c++) {
+    if (c == sw->baseline) continue;
+    printf("  %4d", c);
+    for (int j = 0; j < sw->nshow; j++) printf("  %-*s", ws[j], dbuf[c][j]);
+    printf("\n");
+  }
+  printf("  (* the interval excludes 0)\n");
+  if (rep->replayed > 0)
+    printf("\nexogenous paths generated once per path and replayed in %lld cell-paths\n", (long long)rep->replayed);
+  printf("\nwrote %s\n", out);
+}
+
+static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
+  cli_opts o = {0};
+  int rc = parse_common(argc, argv, &o, CMD_SWEEP);
+  if (rc) return rc;
+  ms_error err;
+  ms_error_clear(&err);
+  ms_sweep *sw = NULL;
+  ms_status s = ms_sweep_new(&sw, o.scenario, o.sets, o.nsets, o.ngrids ? o.grids : NULL, o.ngrids, o.baseline,
+                             o.show, &err);
+  if (s) {
+    fprintf(stderr, "%s\n", err.msg);
+    return ms_status_exit_code(s);
+  }
+  print_warnings((const ms_config *const *)sw->cfgs, sw->ncells);
+  char default_out[256];
+  if (!o.output) {
+    default_output(default_out, sizeof default_out, sw->cfgs[0]->name, "-sweep");
+    o.output = default_out;
+  }
+  made_dirs *md = &g_made; /* one command per process */
+  if ((rc = prepare_outputs(o.scenario, o.output, NULL, md))) {
+    ms_sweep_free(sw);
+    return rc;
+  }
+  cli_run r;
+  begin_run(&r, &o, full_argc, full_argv);
+  ms_sweep_report rep;
+  s = ms_run_sweep(sw, &r.ro, &rep, &err);
+  rc = end_run(&r, s, &err, NULL);
+  if (!rc && !o.quiet) print_sweep(sw, &rep, o.output);
+  if (!rc) made_dirs_keep(md);
+  ms_sweep_report_free(&rep);
+  ms_sweep_free(sw);
+  return rc;
+}
+
+static int cmd_schema(int argc, char **argv) {
+  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    printf("usage: marginsim schema\n\nPrints every scenario key (type, default, allowed values, "
+           "meaning) as Markdown tables, one per section.\n");
+    return 0;
+  }
+  if (argc > 1) { fprintf(stderr, "marginsim schema: takes no arguments\n"); return EXIT_BADINPUT; }
+  char *md = ms_config_schema_markdown();
+  if (!md) return 3;
+  fputs(md, stdout);
+  free(md);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  gsl_set_error_handler_off(); /* GSL reports by status; we check every one */
+  catch_fatal_signals();
+  catch_signals(); /* before any work: a signal at any moment ends in 128 + signal, never a kill mid-write */
+  if (argc < 2) { usage_main(stderr); return EXIT_BADINPUT; }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+    printf("marginsim %s\n", MS_VERSION);
+    return 0;
+  }
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    usage_main(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1, argc, argv);
+  if (strcmp(cmd, "validate") == 0) return cmd_validate(argc - 1, argv + 1);
+  if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1, argc, argv);
+  if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1, argc, argv);
+  if (strcmp(cmd, "schema") == 0) return cmd_schema(argc - 1, argv + 1);
+  fprintf(stderr, "marginsim: unknown command '%s'\n", cmd);
+  usage_main(stderr);
+  return EXIT_BADINPUT;
+}

@@ -1,0 +1,1216 @@
+/*
+ * scenario — the scenario keys (one field table per section), their
+ * cross-field checks, --set, and the public loading API (see scenario.h).
+ *
+ * Defaults and their sources are documented in docs/scenario.md; the tables
+ * there are generated from the tables here (`marginsim schema`), and a test
+ * checks that the two agree.
+ */
+#include "config/scenario.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gsl/gsl_linalg.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/dist.h"
+#include "core/rng.h"
+#include "core/units.h"
+#include "core/gslguard.h"
+#include "config/schema.h"
+#include "core/yamltree.h"
+
+_Static_assert(sizeof(ms_transition_cfg) == sizeof(ms_matrix) && MS_MAX_REGIMES == MS_MATRIX_MAX,
+               "the transition matrix is read as an ms_matrix");
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define OFF(type, member) offsetof(type, member)
+
+/* ----------------------------------------------------------------- market */
+
+static const ms_field jump_fields[] = {
+    {.name = "rate", .kind = MS_F_RATE, .offset = OFF(ms_jump_cfg, rate), .def = "0/d",
+     .bounds = MS_B_GE, .min = 0, .doc = "arrival rate of jumps (compound Poisson); finite as events per day"},
+    {.name = "mean", .kind = MS_F_NUMBER, .offset = OFF(ms_jump_cfg, mean), .def = "0",
+     .unit = "log return",
+     .doc = "mean of the normal log jump size; abs(mean) + 12.31 sd must be <= 25 (no jump beyond a factor e^25)"},
+    {.name = "sd", .kind = MS_F_NUMBER, .offset = OFF(ms_jump_cfg, sd), .def = "0",
+     .bounds = MS_B_GE, .min = 0, .unit = "log return",
+     .doc = "standard deviation of the normal log jump size"},
+};
+/* Largest log move of one jump (a factor e^25, about 7e10): a log price
+ * pushed past the double range by one jump made every later number inf. */
+#define MS_JUMP_LOG_MAX 25.0
+
+/* Every jump drawn, mean + sd z with |z| <= ms_rng_gaussian_max() (12.31),
+ * stays within MS_JUMP_LOG_MAX. */
+static ms_status check_jump(void *obj, ms_check *ck) {
+  ms_jump_cfg *j = obj;
+  double z = ms_rng_gaussian_max(), big = fabs(j->mean) + z * j->sd;
+  if (big <= MS_JUMP_LOG_MAX) return MS_OK;
+  return ms_check_fail(ck, j->sd > 0 ? "sd" : "mean",
+                       "a jump can move the log price by abs(mean) + %.2f sd = %.4g; at most %g "
+                       "(a factor e^%g)", z, big, MS_JUMP_LOG_MAX, MS_JUMP_LOG_MAX);
+}
+
+static const ms_schema jump_schema = {"jumps", jump_fields, N(jump_fields), check_jump,
+                                      "Jumps of the log price, arriving as a Poisson process while "
+                                      "the regime holds."};
+
+static ms_status check_regime(void *obj, ms_check *ck) {
+  ms_regime_cfg *r = obj;
+  for (const char *p = r->name; *p; p++)
+    if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-'))
+      return ms_check_fail(ck, "name", "use letters, digits, '_' and '-' only (got \"%s\")", r->name);
+  return MS_OK;
+}
+
+static const ms_field regime_fields[] = {
+    {.name = "name", .kind = MS_F_STRING, .offset = OFF(ms_regime_cfg, name), .def = "\"\"",
+     .str_size = MS_NAME_MAX, .doc = "name used in the output (default: regime0, regime1, ...)"},
+    {.name = "vol", .kind = MS_F_NUMBER, .offset = OFF(ms_regime_cfg, vol), .def = "0.7",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 100, .unit = "annualised",
+     .doc = "volatility of log returns"},
+    {.name = "drift", .kind = MS_F_NUMBER, .offset = OFF(ms_regime_cfg, drift), .def = "0",
+     .bounds = MS_B_GE | MS_B_LE, .min = -1000, .max = 1000, .unit = "annualised",
+     .doc = "drift mu of dS/S; the log price drifts at mu - vol^2/2"},
+    {.name = "mean_duration", .kind = MS_F_DURATION, .offset = OFF(ms_regime_cfg, mean_duration),
+     .def = "1d", .bounds = MS_B_GT, .min = 0,
+     .doc = "mean holding time; holding times are exponential"},
+    {.name = "jumps", .kind = MS_F_SECTION, .offset = OFF(ms_regime_cfg, jumps), .sub = &jump_schema,
+     .doc = "jumps while in this regime"},
+};
+static const ms_schema regime_schema = {"regime", regime_fields, N(regime_fields), check_regime,
+                                        "One volatility regime of the exogenous price."};
+
+static const char *const price_models[] = {"regime_switching", NULL};
+static const char *const impact_models[] = {"none", "linear", "sqrt", NULL};
+
+static const ms_field impact_fields[] = {
+    {.name = "model", .kind = MS_F_ENUM, .offset = OFF(ms_impact_cfg, model), .def = "sqrt",
+     .names = impact_models,
+     .doc = "impact of the liquidation flow Q: `linear` dlnP = 0.01 Q/depth, `sqrt` dlnP = 0.01 "
+            "sign(Q) sqrt(abs(Q)/depth), `none`"},
+    {.name = "depth", .kind = MS_F_NUMBER, .offset = OFF(ms_impact_cfg, depth), .def = "5e7",
+     .bounds = MS_B_GT, .min = 0, .unit = "USD", .doc = "signed flow that moves the price 1%"},
+    {.name = "half_life", .kind = MS_F_DURATION, .offset = OFF(ms_impact_cfg, half_life),
+     .def = "10m", .bounds = MS_B_GE, .min = 0,
+     .doc = "half-life of the decaying cumulative flow Q; 0s: Q never decays (permanent impact)"},
+    {.name = "options", .kind = MS_F_BOOL, .offset = OFF(ms_impact_cfg, options), .def = "false",
+     .doc = "option fills move the underlying too (by their delta-equivalent notional)"},
+};
+static const ms_field smile_fields[] = {
+    {.name = "skew", .kind = MS_F_NUMBER, .offset = OFF(ms_smile_cfg, skew), .def = "0",
+     .bounds = MS_B_GE | MS_B_LE, .min = -10, .max = 10,
+     .doc = "implied vol = regime vol x max(floor, 1 + skew x ln(K / S)); negative: puts dearer"},
+    {.name = "floor", .kind = MS_F_NUMBER, .offset = OFF(ms_smile_cfg, floor), .def = "0.2",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1, .doc = "least smile factor"},
+};
+static const ms_schema smile_schema = {"smile", smile_fields, N(smile_fields), NULL,
+                                       "Implied volatility of options: the current regime's vol "
+                                       "times the smile, so a regime switch reprices every option."};
+
+static const ms_schema impact_schema = {"impact", impact_fields, N(impact_fields), NULL,
+                                        "Market impact of liquidation fills: the mark price is the "
+                                        "exogenous price times exp(impact). Liquidated longs sell "
+                                        "(Q falls), liquidated shorts buy."};
+
+/* Long-run fraction of time in each regime: pi Q = 0, sum pi = 1 for the
+ * generator Q_ij = w_ij / d_i (i != j), Q_ii = -1 / d_i, w the normalised
+ * transition row (or the other regimes equally). */
+static ms_status stationary(ms_market_cfg *m, ms_check *ck) {
+  int n = m->nregimes;
+  if (n == 1) { m->stationary[0] = 1.0; return MS_OK; }
+  gsl_matrix *A = gsl_matrix_calloc((size_t)n, (size_t)n);
+  gsl_vector *b = gsl_vector_calloc((size_t)n), *x = gsl_vector_alloc((size_t)n);
+  gsl_permutation *perm = gsl_permutation_alloc((size_t)n);
+  ms_status s = MS_OK;
+  if (!A || !b || !x || !perm) { s = ms_error_set(ck->err, MS_ERR_NOMEM, "out of memory"); goto out; }
+  for (int i = 0; i < n; i++) {
+    double tot = 0, w[MS_MAX_REGIMES];
+    for (int j = 0; j < n; j++) tot += w[j] = m->transition.rows ? m->transition.v[i][j] : (i == j ? 0.0 : 1.0);
+    double d = (double)m->regimes[i].mean_duration;
+    for (int j = 0; j < n; j++) gsl_matrix_set(A, (size_t)j, (size_t)i, i == j ? -1.0 / d : w[j] / tot / d);
+  }
+  for (int i = 0; i < n; i++) gsl_matrix_set(A, (size_t)(n - 1), (size_t)i, 1.0);
+  gsl_vector_set(b, (size_t)(n - 1), 1.0);
+  int sign, bad = gsl_linalg_LU_decomp(A, perm, &sign) || gsl_linalg_LU_solve(A, perm, b, x);
+  for (int i = 0; !bad && i < n; i++) {
+    double p = gsl_vector_get(x, (size_t)i);
+    if (!(p >= -1e-12) || !isfinite(p)) bad = 1;
+    m->stationary[i] = p < 0 ? 0 : p;
+  }
+  if (bad)
+    s = ms_check_fail(ck, "transition", "the regime chain has no unique stationary distribution "
+                      "(is every regime reachable from every other?)");
+out:
+  gsl_matrix_free(A);
+  gsl_vector_free(b);
+  gsl_vector_free(x);
+  gsl_permutation_free(perm);
+  return s;
+}
+
+static ms_status check_market(void *obj, ms_check *ck) {
+  ms_market_cfg *m = obj;
+  for (int i = 0; i < m->nregimes; i++) {
+    if (!m->regimes[i].name[0]) snprintf(m->regimes[i].name, MS_NAME_MAX, "regime%d", i);
+    for (int j = 0; j < i; j++) {
+      if (strcmp(m->regimes[i].name, m->regimes[j].name) == 0) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "regimes[%d].name", i);
+        return ms_check_fail(ck, rel, "duplicate regime name \"%s\" (also regimes[%d])",
+                             m->regimes[i].name, j);
+      }
+    }
+  }
+  if (strcmp(m->start_regime, "stationary") == 0) {
+    m->start_index = -1;
+  } else {
+    m->start_index = -1;
+    for (int i = 0; i < m->nregimes; i++)
+      if (strcmp(m->start_regime, m->regimes[i].name) == 0) m->start_index = i;
+    if (m->start_index < 0) {
+      char names[400] = "stationary";
+      for (int i = 0; i < m->nregimes; i++) {
+        strncat(names, ", ", sizeof names - strlen(names) - 1);
+        strncat(names, m->regimes[i].name, sizeof names - strlen(names) - 1);
+      }
+      return ms_check_fail(ck, "start_regime", "must be one of: %s (got \"%s\")", names,
+                           m->start_regime);
+    }
+  }
+  ms_status st = MS_OK;
+  if (m->transition.rows > 0) {
+    if (m->transition.rows != m->nregimes || m->transition.cols != m->nregimes)
+      return ms_check_fail(ck, "transition", "must be %d x %d, one row and column per regime (got %d x %d)",
+                           m->nregimes, m->nregimes, m->transition.rows, m->transition.cols);
+    for (int i = 0; i < m->nregimes; i++) {
+      char rel[64];
+      snprintf(rel, sizeof rel, "transition[%d]", i);
+      if (m->transition.v[i][i] != 0.0)
+        return ms_check_fail(ck, rel, "the diagonal must be 0: how long a regime holds is set by its "
+                             "mean_duration (got %g)", m->transition.v[i][i]);
+      double sum = 0;
+      for (int j = 0; j < m->nregimes; j++) sum += m->transition.v[i][j];
+      if (m->nregimes > 1 && !(sum > 0))
+        return ms_check_fail(ck, rel, "each row needs a positive weight for some other regime");
+    }
+  }
+  st = stationary(m, ck);
+  if (st) return st;
+  double v2 = 0;
+  for (int i = 0; i < m->nregimes; i++) v2 += m->stationary[i] * m->regimes[i].vol * m->regimes[i].vol;
+  m->reference_vol = sqrt(v2);
+  m->entry_vol = m->start_index >= 0 ? m->regimes[m->start_index].vol : m->reference_vol;
+  return MS_OK;
+}
+
+static const ms_field market_fields[] = {
+    {.name = "initial_price", .kind = MS_F_NUMBER, .offset = OFF(ms_market_cfg, initial_price),
+     .def = "2000", .bounds = MS_B_GE | MS_B_LE, .min = 1e-12, .max = 1e12, .unit = "USD",
+     .doc = "price at time 0 (the range keeps position sizes, collateral x leverage / price, "
+            "inside the double range)"},
+    {.name = "model", .kind = MS_F_ENUM, .offset = OFF(ms_market_cfg, model),
+     .def = "regime_switching", .names = price_models,
+     .doc = "exogenous price model: regime-switching GBM with jumps"},
+    {.name = "regimes", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, regimes),
+     .def = "[{name: calm, vol: 0.7}]", .bounds = MS_B_GE, .min = 1, .sub = &regime_schema,
+     .count_offset = OFF(ms_market_cfg, nregimes), .max_items = MS_MAX_REGIMES,
+     .item_size = sizeof(ms_regime_cfg), .doc = "the volatility regimes"},
+    {.name = "transition", .kind = MS_F_MATRIX, .offset = OFF(ms_market_cfg, transition),
+     .def = "[]", .bounds = MS_B_GE, .min = 0,
+     .doc = "row i: weights of the regime that follows regime i (zero diagonal); "
+            "empty: the other regimes, equally likely"},
+    {.name = "start_regime", .kind = MS_F_STRING, .offset = OFF(ms_market_cfg, start_regime),
+     .def = "stationary", .str_size = MS_NAME_MAX,
+     .doc = "a regime name, or `stationary` to draw it from the chain's stationary distribution"},
+    {.name = "days_per_year", .kind = MS_F_NUMBER, .offset = OFF(ms_market_cfg, days_per_year),
+     .def = "365", .bounds = MS_B_GT, .min = 0,
+     .doc = "days in the year of annualised vol and drift (crypto trades every day)"},
+    {.name = "impact", .kind = MS_F_SECTION, .offset = OFF(ms_market_cfg, impact), .sub = &impact_schema,
+     .doc = "price impact of liquidation fills"},
+    {.name = "smile", .kind = MS_F_SECTION, .offset = OFF(ms_market_cfg, smile), .sub = &smile_schema,
+     .doc = "implied-volatility smile of options"},
+};
+static const ms_schema market_schema = {"market", market_fields, N(market_fields), check_market,
+                                        "The exogenous price: what the market would do without "
+                                        "the book's liquidations."};
+
+
+/* ------------------------------------------------------------------- book */
+
+static const char *const resample_names[] = {"per_run", "per_path", NULL};
+
+static const char *const strategy_names[] = {"naked_short_call", "naked_short_put", "short_strangle",
+                                             "covered_call", "protective_put", "long_straddle", NULL};
+static const char *const strike_modes[] = {"moneyness", "delta", NULL};
+
+static const ms_field strike_fields[] = {
+    {.name = "by", .kind = MS_F_ENUM, .offset = OFF(ms_strike_cfg, by), .def = "moneyness",
+     .names = strike_modes,
+     .doc = "`moneyness`: calls at entry x (1 + value), puts at entry x (1 - value); `delta`: the "
+            "strike whose |delta| is value at entry"},
+    {.name = "value", .kind = MS_F_NUMBER, .offset = OFF(ms_strike_cfg, value), .def = "0.1",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1, .doc = "distance out of the money, or |delta|"},
+};
+static const ms_schema strike_schema = {"strike", strike_fields, N(strike_fields), NULL,
+                                        "How far from the money the options are struck (ignored by "
+                                        "long_straddle, which is at the money)."};
+
+static ms_status check_strike(void *obj, ms_check *ck) {
+  ms_strategy_cfg *st = obj;
+  if (st->strike.by == MS_STRIKE_DELTA && !(st->strike.value > 0))
+    return ms_check_fail(ck, "strike.value", "a delta strike needs 0 < value < 1 (got %g)", st->strike.value);
+  return MS_OK;
+}
+
+static const ms_field strategy_fields[] = {
+    {.name = "kind", .kind = MS_F_ENUM, .offset = OFF(ms_strategy_cfg, kind), .def = "short_strangle",
+     .names = strategy_names,
+     .doc = "naked short call / put; short strangle (short call + short put); covered call (long perp "
+            "+ short call); protective put (long perp + long put); long straddle (long call + long put "
+            "at the money)"},
+    {.name = "weight", .kind = MS_F_NUMBER, .offset = OFF(ms_strategy_cfg, weight), .def = "1",
+     .bounds = MS_B_GE, .min = 0, .doc = "relative frequency among option accounts"},
+    {.name = "strike", .kind = MS_F_SECTION, .offset = OFF(ms_strategy_cfg, strike), .sub = &strike_schema,
+     .doc = "strikes"},
+    {.name = "expiry", .kind = MS_F_DIST, .offset = OFF(ms_strategy_cfg, expiry),
+     .def = "{dist: table, values: [1d, 7d, 30d]}", .bounds = MS_B_GT, .min = 0, .elem = MS_F_DURATION,
+     .doc = "time to expiry at the start"},
+    {.name = "size", .kind = MS_F_DIST, .offset = OFF(ms_strategy_cfg, size),
+     .def = "{dist: uniform, min: 1, max: 5}", .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1000,
+     .elem = MS_F_NUMBER,
+     .doc = "underlying notional of each leg / collateral (the perp leg of a covered call or protective put too)"},
+};
+static const ms_schema strategy_schema = {"strategy", strategy_fields, N(strategy_fields), check_strike,
+                                          "One option strategy. European, cash-settled options on the "
+                                          "mark; an option expiring inside the horizon settles and leaves "
+                                          "the book."};
+
+static ms_status check_options(void *obj, ms_check *ck) {
+  ms_options_cfg *o = obj;
+  double w = 0;
+  for (int i = 0; i < o->nstrategies; i++) w += o->strategies[i].weight;
+  if (o->fraction > 0 && !(w > 0)) return ms_check_fail(ck, "strategies", "some strategy needs a positive weight");
+  return MS_OK;
+}
+
+static const ms_field options_fields[] = {
+    {.name = "fraction", .kind = MS_F_NUMBER, .offset = OFF(ms_options_cfg, fraction), .def = "0",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1,
+     .doc = "share of accounts that hold an option strategy (the others hold a perp)"},
+    {.name = "strategies", .kind = MS_F_LIST, .offset = OFF(ms_options_cfg, strategies),
+     .def = "[{kind: naked_short_call}, {kind: naked_short_put}, {kind: short_strangle}, "
+            "{kind: covered_call}, {kind: protective_put}, {kind: long_straddle}]",
+     .bounds = MS_B_GE, .min = 1, .sub = &strategy_schema, .count_offset = OFF(ms_options_cfg, nstrategies),
+     .max_items = MS_MAX_STRATEGIES, .item_size = sizeof(ms_strategy_cfg),
+     .doc = "the strategies and their weights"},
+};
+static const ms_schema options_schema = {"options", options_fields, N(options_fields), check_options,
+                                         "Option strategies in the book, priced by Black–Scholes (r = 0) "
+                                         "at the long-run volatility when the book is drawn."};
+
+static const ms_field book_fields[] = {
+    {.name = "accounts", .kind = MS_F_INT, .offset = OFF(ms_book_cfg, accounts), .def = "1000",
+     .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 100000000, .doc = "number of accounts"},
+    {.name = "collateral", .kind = MS_F_DIST, .offset = OFF(ms_book_cfg, collateral),
+     .def = "{dist: lognormal, median: 5000, sigma: 1.2}", .bounds = MS_B_GT, .min = 0,
+     .elem = MS_F_NUMBER, .unit = "USD",
+     .doc = "collateral of an account; every value drawn from 1e-12 to 1e15 (lognormal: median x exp(+-12.31 sigma))"},
+    {.name = "leverage", .kind = MS_F_DIST, .offset = OFF(ms_book_cfg, leverage),
+     .def = "{dist: uniform, min: 2, max: 20}", .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1000,
+     .elem = MS_F_NUMBER, .doc = "entry notional / collateral"},
+    {.name = "long_fraction", .kind = MS_F_NUMBER, .offset = OFF(ms_book_cfg, long_fraction),
+     .def = "0.65", .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1,
+     .doc = "probability that an account is long"},
+    {.name = "resample", .kind = MS_F_ENUM, .offset = OFF(ms_book_cfg, resample), .def = "per_run",
+     .names = resample_names,
+     .doc = "`per_run`: one book for every path (stream book, path 2^64-1); `per_path`: a new book "
+            "for each path"},
+    {.name = "options", .kind = MS_F_SECTION, .offset = OFF(ms_book_cfg, options), .sub = &options_schema,
+     .doc = "accounts holding option strategies"},
+};
+static const ms_schema book_schema = {"book", book_fields, N(book_fields), NULL,
+                                      "The accounts: perpetual positions and (book.options) option "
+                                      "strategies, all entered at market.initial_price, each with its own "
+                                      "collateral (isolated margin)."};
+
+/* ----------------------------------------------------------------- margin */
+
+static const char *const margin_models[] = {"static", "tiered", "dynamic", "portfolio", NULL};
+static const char *const vol_estimators[] = {"ewma", "window", NULL};
+static const char *const grid_kinds[] = {"deribit", "span", NULL};
+static const char *const pm_presets[] = {"deribit", "paradex", "derive", "span", NULL};
+
+static const ms_field dynamic_fields[] = {
+    {.name = "k", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, k), .def = "3",
+     .bounds = MS_B_GT, .min = 0, .doc = "standard deviations of the move over the liquidation horizon"},
+    {.name = "estimator", .kind = MS_F_ENUM, .offset = OFF(ms_dynamic_cfg, estimator), .def = "ewma",
+     .names = vol_estimators,
+     .doc = "`ewma` or `window`: sigma_hat^2 = sum of squared log returns of the published price / sum of "
+            "the times between their observations, weighted by age (ewma) or over a window"},
+    {.name = "half_life", .kind = MS_F_DURATION, .offset = OFF(ms_dynamic_cfg, half_life), .def = "5h",
+     .bounds = MS_B_GT, .min = 0,
+     .doc = "ewma: elapsed time over which a return's weight halves (docs/engine.md: the default and "
+            "its source)"},
+    {.name = "lambda", .retired = "removed: it was a decay per update, so its memory changed with update_every; "
+                                  "use margin.dynamic.half_life, a duration (lambda at update_every u "
+                                  "was half_life = u x ln 0.5 / ln lambda, e.g. 0.94 at 1m: 11.2m)"},
+    {.name = "window", .kind = MS_F_DURATION, .offset = OFF(ms_dynamic_cfg, window), .def = "14h",
+     .bounds = MS_B_GT, .min = 0,
+     .doc = "window: length of the rolling window, in whole update_every intervals (rounded up; at most "
+            "100000 of them)"},
+    {.name = "update_every", .kind = MS_F_DURATION, .offset = OFF(ms_dynamic_cfg, update_every),
+     .def = "1m", .bounds = MS_B_GT, .min = 0, .doc = "time between re-estimates"},
+    {.name = "liquidation_horizon", .kind = MS_F_DURATION, .offset = OFF(ms_dynamic_cfg, liquidation_horizon),
+     .def = "1h", .bounds = MS_B_GT, .min = 0, .doc = "time the venue needs to unwind a position"},
+    {.name = "floor", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, floor), .def = "0.01",
+     .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1, .doc = "least maintenance ratio"},
+    {.name = "cap", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, cap), .def = "0.25",
+     .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1, .doc = "largest maintenance ratio"},
+    {.name = "max_step", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, max_step), .def = "0.005",
+     .bounds = MS_B_GT, .min = 0, .doc = "largest rise of the ratio per update (falls are not limited)"},
+    {.name = "initial_multiplier", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, initial_multiplier),
+     .def = "2", .bounds = MS_B_GE, .min = 1, .doc = "initial ratio = maintenance ratio x this"},
+    {.name = "initial_vol", .kind = MS_F_NUMBER, .offset = OFF(ms_dynamic_cfg, initial_vol), .def = "0",
+     .bounds = MS_B_GE, .min = 0,
+     .doc = "sigma_hat at time 0 (annualised); 0: the market's long-run volatility"},
+};
+
+static ms_status check_dynamic(void *obj, ms_check *ck) {
+  ms_dynamic_cfg *d = obj;
+  if (d->cap < d->floor) return ms_check_fail(ck, "cap", "must be >= floor (%g) (got %g)", d->floor, d->cap);
+  if (d->estimator == MS_VOLEST_WINDOW && (d->window + d->update_every - 1) / d->update_every > 100000)
+    return ms_check_fail(ck, "window", "must be at most 100000 x update_every (got %lld update intervals)",
+                         (long long)((d->window + d->update_every - 1) / d->update_every));
+  if (d->cap * d->initial_multiplier > 1)
+    return ms_check_fail(ck, "initial_multiplier", "cap x initial_multiplier must be <= 1 (got %g)",
+                         d->cap * d->initial_multiplier);
+  return MS_OK;
+}
+static const ms_schema dynamic_schema = {"dynamic", dynamic_fields, N(dynamic_fields), check_dynamic,
+                                         "Volatility-scaled margin: maintenance ratio = clamp(k x "
+                                         "sigma_hat x sqrt(liquidation_horizon), floor, cap)."};
+
+static const ms_field extended_fields[] = {
+    {.name = "shock", .kind = MS_F_NUMBER, .offset = OFF(ms_extended_cfg, shock), .def = "0",
+     .bounds = MS_B_GT, .min = -1, .doc = "relative price move"},
+    {.name = "weight", .kind = MS_F_NUMBER, .offset = OFF(ms_extended_cfg, weight), .def = "1",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1, .doc = "fraction of its loss counted (dampener)"},
+};
+static const ms_schema extended_schema = {"extended", extended_fields, N(extended_fields), NULL, NULL};
+
+static const ms_field span_fields[] = {
+    {.name = "scan_range", .kind = MS_F_NUMBER, .offset = OFF(ms_span_cfg, scan_range), .def = "0.16",
+     .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1, .doc = "price scan range (moves of 1/3, 2/3, 1 of it)"},
+    {.name = "vol_range", .kind = MS_F_NUMBER, .offset = OFF(ms_span_cfg, vol_range), .def = "0.35",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1, .doc = "relative volatility scan range (up and down)"},
+    {.name = "extreme_multiple", .kind = MS_F_NUMBER, .offset = OFF(ms_span_cfg, extreme_multiple),
+     .def = "2", .bounds = MS_B_GT, .min = 0, .doc = "the two extreme moves: +/- this x scan range ..."},
+    {.name = "extreme_weight", .kind = MS_F_NUMBER, .offset = OFF(ms_span_cfg, extreme_weight),
+     .def = "0.35", .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1, .doc = "... counted at this fraction"},
+};
+static const ms_schema span_schema = {"span", span_fields, N(span_fields), NULL,
+                                      "The SPAN 16-scenario risk array (grid: span)."};
+
+/* Paradex's tail rows (margin-parameters.md 5.1); weight x |shock| = 16% */
+#define PARADEX_EXTENDED \
+  "[{shock: -0.66, weight: 0.24}, {shock: -0.33, weight: 0.48}, {shock: 0.5, weight: 0.32}, " \
+  "{shock: 1, weight: 0.16}, {shock: 2, weight: 0.08}, {shock: 3, weight: 0.0533}, " \
+  "{shock: 4, weight: 0.04}, {shock: 5, weight: 0.032}]"
+
+/* Derive PMRM2's tail rows and their dampening (margin-parameters.md 5.2); dampening x |shock| = 13.86% */
+#define DERIVE_EXTENDED \
+  "[{shock: -0.66, weight: 0.21}, {shock: -0.33, weight: 0.42}, {shock: 0.5, weight: 0.2772}, " \
+  "{shock: 1, weight: 0.1386}, {shock: 2, weight: 0.0693}, {shock: 3, weight: 0.0462}, " \
+  "{shock: 4, weight: 0.03465}, {shock: 5, weight: 0.02772}]"
+
+/*
+ * Presets: the value of every key a preset sets, as YAML read by the same
+ * code as the defaults. "deribit" is the key table's defaults. Keys a preset
+ * does not list keep their defaults. Every number is from
+ * ../shared/reference/margin-parameters.md, section 5.x as noted; where the
+ * venue publishes none, docs/engine.md ("Presets") says what was chosen.
+ */
+typedef struct { const char *key, *yaml; } pm_setting;
+typedef struct { const char *name; const pm_setting *set; int n; } pm_preset_def;
+
+static const pm_setting paradex_set[] = { /* 5.1: the 24-row table */
+    {"grid", "deribit"}, {"price_range", "0.16"}, {"price_steps", "9"}, {"vol_same", "false"},
+    {"edge_vol_up_only", "true"}, {"vol_up", "0.4"}, {"vol_down", "0.22"}, {"min_vol_up", "0"},
+    {"vega_power_short", "0.3"}, {"vega_power_long", "0.13"}, {"vega_power_switch", "30d"},
+    {"dte_floor", "1d"}, {"extended", PARADEX_EXTENDED}, {"short_option_floor", "0"},
+    {"min_delta_net", "0.02"}, {"min_delta_hedged", "0.01"}, {"im_factor", "1"}, {"mm_factor", "0.5"},
+    {"perp_contingency_im", "0"}, {"perp_contingency_mm", "0"}, {"option_contingency_im", "0"},
+    {"option_contingency_mm", "0"}, {"fee_provision", "0"}};
+static const pm_setting derive_set[] = { /* 5.2: PMRM2 */
+    {"grid", "deribit"}, {"price_range", "0.18"}, {"price_steps", "9"}, {"vol_same", "true"},
+    {"edge_vol_up_only", "true"}, {"vol_up", "0.5"}, {"vol_down", "0.3"}, {"min_vol_up", "0.4"},
+    {"vega_power_short", "0.3"}, {"vega_power_long", "0.13"}, {"vega_power_switch", "30d"},
+    {"dte_floor", "1d"}, {"extended", DERIVE_EXTENDED}, {"short_option_floor", "0"},
+    {"min_delta_net", "0"}, {"min_delta_hedged", "0"}, {"im_factor", "1"}, {"mm_factor", "0.8"},
+    /* the initial requirement takes both the IM and the MM contingency */
+    {"perp_contingency_im", "0.04"}, {"perp_contingency_mm", "0.03"}, {"option_contingency_im", "0.005"},
+    {"option_contingency_mm", "0.003"}, {"fee_provision", "0"}};
+static const pm_setting span_set[] = { /* 5.4: the 16-scenario array */
+    {"grid", "span"}, {"short_option_floor", "0.01"}, {"min_delta_net", "0"}, {"min_delta_hedged", "0"},
+    {"im_factor", "1"}, {"mm_factor", "0.5"}, {"perp_contingency_im", "0"}, {"perp_contingency_mm", "0"},
+    {"option_contingency_im", "0"}, {"option_contingency_mm", "0"}, {"fee_provision", "0"},
+    {"span.scan_range", "0.16"}, {"span.vol_range", "0.35"}, {"span.extreme_multiple", "2"},
+    {"span.extreme_weight", "0.35"}};
+static const pm_preset_def pm_preset_defs[] = {
+    {"deribit", NULL, 0},
+    {"paradex", paradex_set, (int)N(paradex_set)},
+    {"derive", derive_set, (int)N(derive_set)},
+    {"span", span_set, (int)N(span_set)},
+};
+
+static const ms_field portfolio_fields[] = {
+    {.name = "preset", .kind = MS_F_ENUM, .offset = OFF(ms_portfolio_cfg, preset), .def = "deribit",
+     .names = pm_presets,
+     .doc = "the venue's parameter set, for every key of this section not written (docs/engine.md, "
+            "\"Presets\"); the defaults below are `deribit`'s"},
+    {.name = "grid", .kind = MS_F_ENUM, .offset = OFF(ms_portfolio_cfg, grid), .def = "deribit",
+     .names = grid_kinds,
+     .doc = "`deribit`: core price shocks x volatility states plus extended moves (also paradex, derive); "
+            "`span`: the 16-scenario array"},
+    {.name = "price_range", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, price_range), .def = "0.16",
+     .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1, .doc = "deribit: core price shocks from -range to +range"},
+    {.name = "price_steps", .kind = MS_F_INT, .offset = OFF(ms_portfolio_cfg, price_steps), .def = "9",
+     .bounds = MS_B_GE | MS_B_LE, .min = 2, .max = MS_MAX_PRICE_STEPS, .doc = "deribit: evenly spaced core shocks"},
+    {.name = "vol_same", .kind = MS_F_BOOL, .offset = OFF(ms_portfolio_cfg, vol_same), .def = "true",
+     .doc = "deribit: each core shock also at unchanged volatility (besides up and down)"},
+    {.name = "edge_vol_up_only", .kind = MS_F_BOOL, .offset = OFF(ms_portfolio_cfg, edge_vol_up_only),
+     .def = "false", .doc = "deribit: the shocks of -range and +range at volatility up only"},
+    {.name = "vol_up", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, vol_up), .def = "0.4",
+     .bounds = MS_B_GE, .min = 0, .doc = "deribit: vol x (1 + vol_up x (30 d / DTE)^power)"},
+    {.name = "vol_down", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, vol_down), .def = "0.22",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1, .doc = "deribit: vol x (1 - vol_down x (30 d / DTE)^power)"},
+    {.name = "min_vol_up", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, min_vol_up), .def = "0",
+     .bounds = MS_B_GE, .min = 0, .unit = "annualised",
+     .doc = "deribit: a volatility-up scenario values every option at this volatility at least (0: no bound)"},
+    {.name = "vega_power_short", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, vega_power_short),
+     .def = "0.3", .bounds = MS_B_GE, .min = 0, .doc = "power for DTE below vega_power_switch"},
+    {.name = "vega_power_long", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, vega_power_long),
+     .def = "0.13", .bounds = MS_B_GE, .min = 0, .doc = "power from vega_power_switch on"},
+    {.name = "vega_power_switch", .kind = MS_F_DURATION, .offset = OFF(ms_portfolio_cfg, vega_power_switch),
+     .def = "30d", .bounds = MS_B_GT, .min = 0, .doc = "DTE at which the power switches"},
+    {.name = "dte_floor", .kind = MS_F_DURATION, .offset = OFF(ms_portfolio_cfg, dte_floor), .def = "1d",
+     .bounds = MS_B_GT, .min = 0, .doc = "DTE used for the scaling is at least this"},
+    {.name = "extended", .kind = MS_F_LIST, .offset = OFF(ms_portfolio_cfg, extended), .def = PARADEX_EXTENDED,
+     .sub = &extended_schema, .count_offset = OFF(ms_portfolio_cfg, nextended), .max_items = MS_MAX_EXTENDED,
+     .item_size = sizeof(ms_extended_cfg), .doc = "deribit: large moves at vol up, counted at a fraction"},
+    {.name = "short_option_floor", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, short_option_floor),
+     .def = "0.01", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "per short option, fraction of its underlying notional: added to the scan risk (deribit), its "
+            "lower bound (span: the short option minimum)"},
+    {.name = "min_delta_net", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, min_delta_net), .def = "0",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "minimum delta requirement (the core is at least it): this x abs(net delta) x price ..."},
+    {.name = "min_delta_hedged", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, min_delta_hedged),
+     .def = "0", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "... + this x hedged delta x price; hedged delta = (gross delta - abs(net delta)) / 2"},
+    {.name = "im_factor", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, im_factor), .def = "1",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 10, .doc = "initial = im_factor x core + contingencies"},
+    {.name = "mm_factor", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, mm_factor), .def = "0.5",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1,
+     .doc = "maintenance = mm_factor x core + contingencies (at most im_factor)"},
+    {.name = "perp_contingency_im", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, perp_contingency_im),
+     .def = "0", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "added to the initial requirement, fraction of the perp's notional"},
+    {.name = "perp_contingency_mm", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, perp_contingency_mm),
+     .def = "0", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "added to the maintenance requirement, fraction of the perp's notional (at most the initial one)"},
+    {.name = "option_contingency_im", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, option_contingency_im),
+     .def = "0", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "added to the initial requirement, fraction of the underlying notional of naked short options "
+            "(short net of long at the same strike and expiry)"},
+    {.name = "option_contingency_mm", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, option_contingency_mm),
+     .def = "0", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "added to the maintenance requirement, likewise (at most the initial one)"},
+    {.name = "fee_provision", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, fee_provision), .def = "0",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "added to both requirements, fraction of the underlying notional of the perp and every option"},
+    {.name = "span", .kind = MS_F_SECTION, .offset = OFF(ms_portfolio_cfg, span), .sub = &span_schema,
+     .doc = "grid: span parameters"},
+};
+
+/* Maintenance must not exceed initial: an account opened at its initial
+ * requirement would start eligible. */
+static ms_status check_portfolio(void *obj, ms_check *ck) {
+  ms_portfolio_cfg *p = obj;
+  if (p->mm_factor > p->im_factor)
+    return ms_check_fail(ck, "mm_factor", "must be <= im_factor (%g) (got %g)", p->im_factor, p->mm_factor);
+  if (p->perp_contingency_mm > p->perp_contingency_im)
+    return ms_check_fail(ck, "perp_contingency_mm", "must be <= perp_contingency_im (%g) (got %g)",
+                         p->perp_contingency_im, p->perp_contingency_mm);
+  if (p->option_contingency_mm > p->option_contingency_im)
+    return ms_check_fail(ck, "option_contingency_mm", "must be <= option_contingency_im (%g) (got %g)",
+                         p->option_contingency_im, p->option_contingency_mm);
+  return MS_OK;
+}
+static const ms_schema portfolio_schema = {"portfolio", portfolio_fields, N(portfolio_fields), check_portfolio,
+                                           "Portfolio margin: core = the worst weighted loss of the whole "
+                                           "account over a grid of price x volatility shocks (options "
+                                           "revalued by Black–Scholes, perps linearly) with the short option "
+                                           "floor (added, or on grid span its lower bound) and at least the "
+                                           "minimum delta requirement; initial = im_factor x core + "
+                                           "contingencies, maintenance = mm_factor x core + contingencies. "
+                                           "`preset` sets every key not written (explicit keys and --set "
+                                           "win); defaults are preset `deribit`'s."};
+
+static const ms_field tier_fields[] = {
+    {.name = "floor", .kind = MS_F_NUMBER, .offset = OFF(ms_tier_cfg, floor), .def = "0",
+     .bounds = MS_B_GE, .min = 0, .unit = "USD", .doc = "notional where the tier starts"},
+    {.name = "maintenance", .kind = MS_F_NUMBER, .offset = OFF(ms_tier_cfg, maintenance),
+     .def = "0.025", .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1, .doc = "maintenance margin rate"},
+    {.name = "initial", .kind = MS_F_NUMBER, .offset = OFF(ms_tier_cfg, initial), .def = "0.05",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1,
+     .doc = "initial margin rate (1 / the tier's maximum leverage)"},
+};
+static const ms_schema tier_schema = {"tier", tier_fields, N(tier_fields), NULL,
+                                      "One notional tier. The maintenance amount that keeps the "
+                                      "requirement continuous is derived: cum_0 = 0, cum_n = "
+                                      "cum_n-1 + floor_n (mmr_n - mmr_n-1)."};
+
+static ms_status check_margin(void *obj, ms_check *ck) {
+  ms_margin_cfg *m = obj;
+  if (m->initial < m->maintenance)
+    return ms_check_fail(ck, "initial", "must be >= margin.maintenance (%g) (got %g)", m->maintenance,
+                         m->initial);
+  if (m->ntiers > 0 && m->tiers[0].floor != 0.0)
+    return ms_check_fail(ck, "tiers[0].floor", "the first tier must start at 0 (got %g)", m->tiers[0].floor);
+  for (int i = 0; i < m->ntiers; i++) {
+    char rel[64];
+    if (m->tiers[i].initial < m->tiers[i].maintenance) {
+      snprintf(rel, sizeof rel, "tiers[%d].initial", i);
+      return ms_check_fail(ck, rel, "must be >= the tier's maintenance (%g) (got %g)",
+                           m->tiers[i].maintenance, m->tiers[i].initial);
+    }
+    if (i == 0) continue;
+    if (!(m->tiers[i].floor > m->tiers[i - 1].floor)) {
+      snprintf(rel, sizeof rel, "tiers[%d].floor", i);
+      return ms_check_fail(ck, rel, "floors must increase (previous %g, got %g)",
+                           m->tiers[i - 1].floor, m->tiers[i].floor);
+    }
+    if (m->tiers[i].maintenance < m->tiers[i - 1].maintenance) {
+      snprintf(rel, sizeof rel, "tiers[%d].maintenance", i);
+      return ms_check_fail(ck, rel, "rates must not fall from tier to tier (previous %g, got %g)",
+                           m->tiers[i - 1].maintenance, m->tiers[i].maintenance);
+    }
+  }
+  return MS_OK;
+}
+
+/* Binance BTCUSDT, effective 2021-03-18 (../shared/reference/margin-parameters.md 1.2). */
+#define BINANCE_BTCUSDT_2021 \
+  "[{floor: 0, maintenance: 0.004, initial: 0.008}, {floor: 5e4, maintenance: 0.005, initial: 0.01}, " \
+  "{floor: 2.5e5, maintenance: 0.01, initial: 0.02}, {floor: 1e6, maintenance: 0.025, initial: 0.05}, " \
+  "{floor: 1e7, maintenance: 0.05, initial: 0.1}, {floor: 2e7, maintenance: 0.1, initial: 0.2}, " \
+  "{floor: 5e7, maintenance: 0.125, initial: 0.25}, {floor: 1e8, maintenance: 0.15, initial: 0.333}, " \
+  "{floor: 2e8, maintenance: 0.25, initial: 0.5}, {floor: 3e8, maintenance: 0.5, initial: 1}]"
+
+static const ms_field margin_fields[] = {
+    {.name = "model", .kind = MS_F_ENUM, .offset = OFF(ms_margin_cfg, model), .def = "static",
+     .names = margin_models,
+     .doc = "`static`: fixed ratios of notional; `tiered`: rates rising with notional; `dynamic`: a "
+            "ratio that follows estimated volatility; `portfolio`: worst loss over a scenario grid"},
+    {.name = "initial", .kind = MS_F_NUMBER, .offset = OFF(ms_margin_cfg, initial), .def = "0.05",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1,
+     .doc = "static: initial margin, fraction of gross notional (perp + short options' underlying) at the "
+            "oracle price"},
+    {.name = "maintenance", .kind = MS_F_NUMBER, .offset = OFF(ms_margin_cfg, maintenance),
+     .def = "0.025", .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1,
+     .doc = "static: maintenance margin, fraction of gross notional at the oracle price"},
+    {.name = "tiers", .kind = MS_F_LIST, .offset = OFF(ms_margin_cfg, tiers), .def = BINANCE_BTCUSDT_2021,
+     .bounds = MS_B_GE, .min = 1, .sub = &tier_schema, .count_offset = OFF(ms_margin_cfg, ntiers),
+     .max_items = MS_MAX_TIERS, .item_size = sizeof(ms_tier_cfg),
+     .doc = "tiered: the notional tiers (default: Binance BTCUSDT, 2021-03-18)"},
+    {.name = "dynamic", .kind = MS_F_SECTION, .offset = OFF(ms_margin_cfg, dynamic), .sub = &dynamic_schema,
+     .doc = "dynamic margin"},
+    {.name = "portfolio", .kind = MS_F_SECTION, .offset = OFF(ms_margin_cfg, portfolio), .sub = &portfolio_schema,
+     .doc = "portfolio margin"},
+};
+static const ms_schema margin_schema = {"margin", margin_fields, N(margin_fields), check_margin,
+                                        "Margin rules. Equity = collateral + unrealised PnL at the "
+                                        "oracle price; an account is eligible for liquidation when "
+                                        "equity < maintenance requirement."};
+
+/* ----------------------------------------------------------------- oracle */
+
+static const char *const oracle_kinds[] = {"push", "pull", NULL};
+
+static const ms_field oracle_fields[] = {
+    {.name = "kind", .kind = MS_F_ENUM, .offset = OFF(ms_oracle_cfg, kind), .def = "push",
+     .names = oracle_kinds,
+     .doc = "`push`: rounds on deviation or heartbeat (Chainlink-like); `pull`: a price every interval (Pyth-like)"},
+    {.name = "deviation", .kind = MS_F_NUMBER, .offset = OFF(ms_oracle_cfg, deviation), .def = "0.005",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "push: a round starts when abs(price - last published) / last published exceeds this"},
+    {.name = "heartbeat", .kind = MS_F_DURATION, .offset = OFF(ms_oracle_cfg, heartbeat), .def = "1h",
+     .bounds = MS_B_GT, .min = 0, .doc = "push: a round starts when this long has passed since the last publish"},
+    {.name = "latency", .kind = MS_F_DIST, .offset = OFF(ms_oracle_cfg, latency),
+     .def = "{dist: exponential, mean: 10s}", .bounds = MS_B_GE, .min = 0, .elem = MS_F_DURATION,
+     .doc = "time from a round's observation to its publish; every value drawn at most 9e15 ms "
+            "(lognormal: median x exp(12.31 sigma)); one past the horizon: the round never publishes in the path"},
+    {.name = "interval", .kind = MS_F_DURATION, .offset = OFF(ms_oracle_cfg, interval), .def = "400ms",
+     .bounds = MS_B_GT, .min = 0, .doc = "pull: time between observations"},
+    {.name = "twap", .kind = MS_F_DURATION, .offset = OFF(ms_oracle_cfg, twap), .def = "0s",
+     .bounds = MS_B_GE, .min = 0,
+     .doc = "report the mean of the mark over this window (sampled at each tick); 0s: the spot mark"},
+};
+static const ms_schema oracle_schema = {"oracle", oracle_fields, N(oracle_fields), NULL,
+                                        "What the protocol sees: the margin rules use only oracle prices."};
+
+/* ---------------------------------------------------------------- keepers */
+
+static const ms_field capacity_fields[] = {
+    {.name = "per_block", .kind = MS_F_INT, .offset = OFF(ms_capacity_cfg, per_block), .def = "0",
+     .bounds = MS_B_GE, .min = 0,
+     .doc = "liquidations that fit in one block; 0: unlimited (keepers act the moment they are ready)"},
+    {.name = "block_time", .kind = MS_F_DURATION, .offset = OFF(ms_capacity_cfg, block_time),
+     .def = "12s", .bounds = MS_B_GT, .min = 0,
+     .doc = "time between blocks (also the retry interval of a skipped liquidation)"},
+};
+static const ms_schema capacity_schema = {"capacity", capacity_fields, N(capacity_fields), NULL, NULL};
+
+static const ms_field congestion_fields[] = {
+    {.name = "per_pending", .kind = MS_F_NUMBER, .offset = OFF(ms_congestion_cfg, per_pending),
+     .def = "0", .bounds = MS_B_GE, .min = 0,
+     .doc = "delay factor = min(max_factor, 1 + per_pending x liquidations pending); 0: no congestion"},
+    {.name = "max_factor", .kind = MS_F_NUMBER, .offset = OFF(ms_congestion_cfg, max_factor),
+     .def = "10", .bounds = MS_B_GE, .min = 1, .doc = "cap of the delay factor"},
+};
+static const ms_schema congestion_schema = {"congestion", congestion_fields, N(congestion_fields), NULL, NULL};
+
+static const ms_field window_fields[] = {
+    {.name = "start", .kind = MS_F_DURATION, .offset = OFF(ms_window_cfg, start), .def = "0s",
+     .bounds = MS_B_GE, .min = 0, .doc = "when the outage begins (at or after the horizon: no effect, a warning)"},
+    {.name = "duration", .kind = MS_F_DURATION, .offset = OFF(ms_window_cfg, duration), .def = "0s",
+     .bounds = MS_B_GE, .min = 0, .doc = "how long no keeper acts"},
+};
+static const ms_schema window_schema = {"outage", window_fields, N(window_fields), NULL,
+                                        "A window when no keeper acts; actions due inside it wait for its end."};
+
+/* A keeper's delay is a draw times the congestion factor (at most
+ * max_factor): the product must stay a time (MS_DURATION_MAX_MS). */
+static ms_status check_keepers(void *obj, ms_check *ck) {
+  ms_keeper_cfg *k = obj;
+  if (k->congestion.per_pending <= 0) return MS_OK;
+  double lo, hi;
+  ms_dist_draw_range(&k->delay, &lo, &hi);
+  if (hi * k->congestion.max_factor <= (double)MS_DURATION_MAX_MS) return MS_OK;
+  return ms_check_fail(ck, "congestion.max_factor",
+                       "times the longest delay drawn (%.4gms) exceeds the longest time, %lldms; "
+                       "at most %.4g with this delay",
+                       hi, (long long)MS_DURATION_MAX_MS, (double)MS_DURATION_MAX_MS / hi);
+}
+
+static const ms_field keeper_fields[] = {
+    {.name = "delay", .kind = MS_F_DIST, .offset = OFF(ms_keeper_cfg, delay),
+     .def = "{dist: lognormal, median: 6s, sigma: 0.8}", .bounds = MS_B_GE, .min = 0,
+     .elem = MS_F_DURATION,
+     .doc = "time from discovery (an oracle publish) to the keeper's action; every value drawn, times "
+            "congestion.max_factor when congestion is on, at most 9e15 ms; past the horizon: no action in the path"},
+    {.name = "capacity", .kind = MS_F_SECTION, .offset = OFF(ms_keeper_cfg, capacity),
+     .sub = &capacity_schema, .doc = "liquidations per block"},
+    {.name = "congestion", .kind = MS_F_SECTION, .offset = OFF(ms_keeper_cfg, congestion),
+     .sub = &congestion_schema, .doc = "delays growing with the backlog"},
+    {.name = "gas_cost", .kind = MS_F_NUMBER, .offset = OFF(ms_keeper_cfg, gas_cost), .def = "0",
+     .bounds = MS_B_GE, .min = 0, .unit = "USD",
+     .doc = "a keeper skips a liquidation whose reward is below this and retries next block"},
+    {.name = "outages", .kind = MS_F_LIST, .offset = OFF(ms_keeper_cfg, outages), .def = "[]",
+     .sub = &window_schema, .count_offset = OFF(ms_keeper_cfg, noutages), .max_items = MS_MAX_OUTAGES,
+     .item_size = sizeof(ms_window_cfg), .doc = "windows when no keeper acts"},
+};
+static const ms_schema keeper_schema = {"keepers", keeper_fields, N(keeper_fields), check_keepers,
+                                        "When an eligible account is actually liquidated."};
+
+/* ------------------------------------------------------------ liquidation */
+
+static const char *const liq_modes[] = {"full", "partial", NULL};
+static const char *const shortfall_names[] = {"socialize", "adl", NULL};
+
+static const ms_field liq_fields[] = {
+    {.name = "mode", .kind = MS_F_ENUM, .offset = OFF(ms_liquidation_cfg, mode), .def = "full",
+     .names = liq_modes,
+     .doc = "`full`: close the whole position; `partial`: close the fraction that restores initial margin"},
+    {.name = "min_close", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, min_close),
+     .def = "0.2", .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1,
+     .doc = "partial: least fraction of the position closed"},
+    {.name = "penalty", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, penalty), .def = "0.01",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "fraction of the closed notional taken from the remaining equity"},
+    {.name = "keeper_share", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, keeper_share),
+     .def = "0.9", .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1,
+     .doc = "share of the penalty paid to the keeper; the rest goes to the insurance fund"},
+    {.name = "insurance_fund", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, insurance_fund),
+     .def = "2e6", .bounds = MS_B_GE, .min = 0, .unit = "USD", .doc = "insurance fund at the start"},
+    {.name = "shortfall", .kind = MS_F_ENUM, .offset = OFF(ms_liquidation_cfg, shortfall), .def = "adl",
+     .names = shortfall_names,
+     .doc = "bad debt beyond the fund: `socialize` pro rata over profitable accounts, or `adl` "
+            "(close the top-ranked opposite positions at the bankruptcy price; units no opposite position takes go "
+            "to the market, their loss uncovered)"},
+    {.name = "option_spread", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, option_spread),
+     .def = "0.05", .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "options are closed at model value x (1 + spread) when bought back, x (1 - spread) when sold"},
+};
+static const ms_schema liq_schema = {"liquidation", liq_fields, N(liq_fields), NULL,
+                                     "Fills, penalty, insurance fund and the loss waterfall."};
+
+/* ------------------------------------------------------------------ stats */
+
+static const ms_field stats_fields[] = {
+    {.name = "cascade_gap", .kind = MS_F_DURATION, .offset = OFF(ms_stats_cfg, cascade_gap),
+     .def = "5m", .bounds = MS_B_GE, .min = 0,
+     .doc = "liquidations no further apart than this belong to one cascade"},
+    {.name = "counterfactual", .kind = MS_F_BOOL, .offset = OFF(ms_stats_cfg, counterfactual), .def = "true",
+     .doc = "run each path's no-feedback twin (the same path, book and draws with market.impact.model none) "
+            "for the *_no_impact columns, amplification and /stats/feedback; false: about half the work "
+            "when impact is on, and none of those"},
+};
+static const ms_schema stats_schema = {"stats", stats_fields, N(stats_fields), NULL, NULL};
+
+/* ----------------------------------------------------------------- output */
+
+static const ms_field ts_fields[] = {
+    {.name = "paths", .kind = MS_F_INT, .offset = OFF(ms_timeseries_cfg, paths), .def = "8",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 10000,
+     .doc = "record the time series of the first this many paths"},
+    {.name = "every", .kind = MS_F_DURATION, .offset = OFF(ms_timeseries_cfg, every), .def = "1m",
+     .bounds = MS_B_GT, .min = 0, .doc = "sampling interval"},
+};
+static const ms_schema ts_schema = {"timeseries", ts_fields, N(ts_fields), NULL, NULL};
+
+static const ms_field fan_fields[] = {
+    {.name = "paths", .kind = MS_F_INT, .offset = OFF(ms_fan_cfg, paths), .def = "1000",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1000000,
+     .doc = "sample the exogenous and mark price of the first this many paths (0: none)"},
+    {.name = "points", .kind = MS_F_INT, .offset = OFF(ms_fan_cfg, points), .def = "97",
+     .bounds = MS_B_GE | MS_B_LE, .min = 2, .max = 10001,
+     .doc = "at this many evenly spaced times from 0 to the horizon"},
+};
+static const ms_schema fan_schema = {"fan", fan_fields, N(fan_fields), NULL, NULL};
+
+static const ms_field output_fields[] = {
+    {.name = "timeseries", .kind = MS_F_SECTION, .offset = OFF(ms_output_cfg, timeseries),
+     .sub = &ts_schema, .doc = "sampled paths in /timeseries"},
+    {.name = "fan", .kind = MS_F_SECTION, .offset = OFF(ms_output_cfg, fan), .sub = &fan_schema,
+     .doc = "a coarse grid of many paths' prices in /timeseries/fan (the report's fan chart)"},
+    {.name = "compression", .kind = MS_F_INT, .offset = OFF(ms_output_cfg, compression), .def = "4",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 9,
+     .doc = "gzip level of chunked datasets (0: none)"},
+    {.name = "chunk_paths", .kind = MS_F_INT, .offset = OFF(ms_output_cfg, chunk_paths),
+     .def = "256", .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 1 << 20,
+     .doc = "paths simulated between two writes to the result file (memory vs. write count)"},
+    {.name = "liquidations", .kind = MS_F_BOOL, .offset = OFF(ms_output_cfg, liquidations),
+     .def = "false", .doc = "write one row per liquidation to /liquidations"},
+};
+static const ms_schema output_schema = {"output", output_fields, N(output_fields), NULL,
+                                        "What goes into the result file besides the summaries."};
+
+/* ------------------------------------------------------------- assertions */
+
+static const char *const op_texts[] = {"<", "<=", ">", ">=", "==", "!="};
+
+const char *ms_assert_op_text(int op) { return op >= 0 && op < (int)N(op_texts) ? op_texts[op] : "?"; }
+
+/* "STATISTIC OP VALUE": a dotted name, a comparison, a number (or a
+ * duration, taken in seconds like the summary's times). Whether the name is
+ * a statistic the run produces is checked by the driver, which knows them. */
+static ms_status check_assertion(void *obj, ms_check *ck) {
+  ms_assertion_cfg *a = obj;
+  const char *p = a->text;
+  while (isspace((unsigned char)*p)) p++;
+  const char *b = p;
+  while (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-') p++;
+  size_t len = (size_t)(p - b);
+  const char *usage = "expected STATISTIC OP VALUE, e.g. \"insolvency.probability < 0.01\" or "
+                      "\"bad_debt.q99 <= 250000\" (OP: <, <=, >, >=, ==, !=)";
+  if (len == 0 || len >= sizeof a->statistic || !memchr(b, '.', len) || b[len - 1] == '.' || b[0] == '.')
+    return ms_check_fail(ck, NULL, "%s (got \"%s\")", usage, a->text);
+  memcpy(a->statistic, b, len);
+  a->statistic[len] = '\0';
+  while (isspace((unsigned char)*p)) p++;
+  a->op = -1;
+  for (int k = (int)N(op_texts) - 1; k >= 0; k--) { /* two-character operators first */
+    size_t ol = strlen(op_texts[k]);
+    if (strncmp(p, op_texts[k], ol) == 0 && (a->op < 0 || ol > strlen(op_texts[a->op]))) a->op = k;
+  }
+  if (a->op < 0) return ms_check_fail(ck, NULL, "%s (got \"%s\")", usage, a->text);
+  p += strlen(op_texts[a->op]);
+  while (isspace((unsigned char)*p)) p++;
+  char val[64];
+  size_t vl = strlen(p);
+  while (vl > 0 && isspace((unsigned char)p[vl - 1])) vl--;
+  if (vl == 0 || vl >= sizeof val) return ms_check_fail(ck, NULL, "%s (got \"%s\")", usage, a->text);
+  memcpy(val, p, vl);
+  val[vl] = '\0';
+  int64_t ms;
+  if (ms_units_parse_number(val, &a->threshold) != 0) {
+    if (ms_units_parse_duration(val, &ms) != 0)
+      return ms_check_fail(ck, NULL, "the value must be a number such as 0.01, 2.5e5 or a duration such as "
+                                     "10m (got \"%s\")", val);
+    a->threshold = (double)ms / 1000.0;
+  }
+  if (!isfinite(a->threshold)) return ms_check_fail(ck, NULL, "the value must be finite (got \"%s\")", val);
+  if (ck->node) ms_ynode_where(ck->node, a->where, sizeof a->where);
+  else snprintf(a->where, sizeof a->where, "%s", ck->src);
+  return MS_OK;
+}
+
+static const ms_field assertion_fields[] = {
+    {.name = "assert", .kind = MS_F_STRING, .offset = OFF(ms_assertion_cfg, text), .def = "\"\"",
+     .str_size = 256, .doc = "STATISTIC OP VALUE: a /stats entry (`insolvency.probability`, `bad_debt.q99`, "
+                             "`amplification.mean`, `insurance_min.q01`, ...), one of < <= > >= == !=, a number"},
+    {.name = "confidence", .kind = MS_F_NUMBER, .offset = OFF(ms_assertion_cfg, confidence), .def = "0",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "0: the estimate decides; else the statistic's whole interval at this level must satisfy "
+            "the comparison (means, probabilities, quantiles and es99/es01 have intervals)"},
+};
+static const ms_schema assertion_schema = {
+    "assertion", assertion_fields, N(assertion_fields), check_assertion,
+    "One assertion: `- insolvency.probability < 0.01` or `- {assert: \"insolvency.probability < 0.01\", "
+    "confidence: 0.95}`. `marginsim check` exits 1 when one fails; `run` and `sweep` report them."};
+
+/* ------------------------------------------------------------------ sweep */
+
+static const ms_field sweep_fields[] = {
+    {.name = "grid", .kind = MS_F_STRLIST, .offset = OFF(ms_sweep_cfg, grid), .def = "[]",
+     .count_offset = OFF(ms_sweep_cfg, ngrid), .max_items = MS_MAX_GRID, .str_size = MS_GRID_TEXT,
+     .doc = "axes, as for --grid: `KEY=V1,V2,...` or `KEY=FROM:TO:STEP`"},
+    {.name = "baseline", .kind = MS_F_STRING, .offset = OFF(ms_sweep_cfg, baseline), .def = "\"\"",
+     .str_size = MS_GRID_TEXT, .doc = "the cell differences are taken against, as for --baseline "
+                                      "(`KEY=V,...`); empty: the first cell"},
+    {.name = "show", .kind = MS_F_STRLIST, .offset = OFF(ms_sweep_cfg, show), .def = "[]",
+     .count_offset = OFF(ms_sweep_cfg, nshow), .max_items = MS_MAX_SHOW, .str_size = MS_STAT_NAME_MAX,
+     .doc = "headline statistics of the summary table, as for --show; empty: insolvency.probability, "
+            "bad_debt.mean, bad_debt.q99, liquidated_notional.mean, largest_cascade_notional.q99, "
+            "amplification.mean (with stats.counterfactual)"},
+};
+static const ms_schema sweep_schema = {"sweep", sweep_fields, N(sweep_fields), NULL,
+                                       "What `marginsim sweep SCENARIO` runs when no --grid is given; "
+                                       "`run` ignores it."};
+
+/* -------------------------------------------------------------------- top */
+
+static ms_status check_top(void *obj, ms_check *ck) {
+  ms_config *c = obj;
+  if (c->horizon % c->step != 0) {
+    char st[32];
+    ms_units_format_duration(c->step, st, sizeof st);
+    return ms_check_fail(ck, "horizon", "must be a whole number of steps (step is %s)", st);
+  }
+  if (c->horizon / c->step > (int64_t)1 << 40)
+    return ms_check_fail(ck, "step", "too many ticks over the horizon");
+  if (c->oracle.twap % c->step != 0) {
+    char st[32];
+    ms_units_format_duration(c->step, st, sizeof st);
+    return ms_check_fail(ck, "oracle.twap", "must be a whole number of steps (step is %s)", st);
+  }
+  if (c->oracle.twap / c->step > 10000000)
+    return ms_check_fail(ck, "oracle.twap", "window of more than 1e7 ticks");
+  if (c->horizon / c->output.timeseries.every > 50000000)
+    return ms_check_fail(ck, "output.timeseries.every", "more than 5e7 samples per path; sample less often");
+  /* A window that opens at or after the horizon is valid (the same keepers
+   * section under a longer horizon) but does nothing here: say so, since a
+   * horizon shortened by --set or a sweep hides it otherwise. */
+  c->nwarnings = 0;
+  for (int i = 0; i < c->keepers.noutages && c->nwarnings < MS_MAX_WARNINGS; i++) {
+    if (c->keepers.outages[i].start < c->horizon) continue;
+    char key[64], at[32], hz[32];
+    snprintf(key, sizeof key, "keepers.outages[%d].start", i);
+    ms_units_format_duration(c->keepers.outages[i].start, at, sizeof at);
+    ms_units_format_duration(c->horizon, hz, sizeof hz);
+    ms_check_warn(ck, key, c->warnings[c->nwarnings++], MS_WARNING_MAX,
+                  "starts at %s, at or after the horizon (%s): the outage has no effect", at, hz);
+  }
+  return MS_OK;
+}
+
+static const ms_field top_fields[] = {
+    {.name = "name", .kind = MS_F_STRING, .offset = OFF(ms_config, name), .def = "unnamed",
+     .str_size = 64, .doc = "label written to the result file"},
+    {.name = "seed", .kind = MS_F_U64, .offset = OFF(ms_config, seed), .def = "1",
+     .doc = "the run's seed (any 64-bit value); every random stream derives from it"},
+    {.name = "paths", .kind = MS_F_INT, .offset = OFF(ms_config, paths), .def = "1000",
+     .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = (double)MS_MAX_PATHS, .doc = "Monte Carlo paths"},
+    {.name = "horizon", .kind = MS_F_DURATION, .offset = OFF(ms_config, horizon), .def = "1d",
+     .bounds = MS_B_GT, .min = 0, .doc = "simulated time per path"},
+    {.name = "step", .kind = MS_F_DURATION, .offset = OFF(ms_config, step), .def = "1s",
+     .bounds = MS_B_GT, .min = 0, .doc = "exogenous price tick"},
+    {.name = "market", .kind = MS_F_SECTION, .offset = OFF(ms_config, market), .sub = &market_schema,
+     .doc = "the exogenous price model and market impact"},
+    {.name = "book", .kind = MS_F_SECTION, .offset = OFF(ms_config, book), .sub = &book_schema,
+     .doc = "the accounts"},
+    {.name = "margin", .kind = MS_F_SECTION, .offset = OFF(ms_config, margin), .sub = &margin_schema,
+     .doc = "margin rules"},
+    {.name = "oracle", .kind = MS_F_SECTION, .offset = OFF(ms_config, oracle), .sub = &oracle_schema,
+     .doc = "the price the protocol sees"},
+    {.name = "keepers", .kind = MS_F_SECTION, .offset = OFF(ms_config, keepers), .sub = &keeper_schema,
+     .doc = "liquidators"},
+    {.name = "liquidation", .kind = MS_F_SECTION, .offset = OFF(ms_config, liquidation),
+     .sub = &liq_schema, .doc = "fills and the loss waterfall"},
+    {.name = "stats", .kind = MS_F_SECTION, .offset = OFF(ms_config, stats), .sub = &stats_schema,
+     .doc = "cascade statistics"},
+    {.name = "output", .kind = MS_F_SECTION, .offset = OFF(ms_config, output), .sub = &output_schema,
+     .doc = "result-file options"},
+    {.name = "assertions", .kind = MS_F_LIST, .offset = OFF(ms_config, assertions), .def = "[]",
+     .sub = &assertion_schema, .count_offset = OFF(ms_config, nassertions), .max_items = MS_MAX_ASSERTIONS,
+     .item_size = sizeof(ms_assertion_cfg), .shorthand = "assert",
+     .doc = "statements about /stats that `marginsim check` tests"},
+    {.name = "sweep", .kind = MS_F_SECTION, .offset = OFF(ms_config, sweep), .sub = &sweep_schema,
+     .doc = "the grid of `marginsim sweep`"},
+};
+static const ms_schema top_schema = {"", top_fields, N(top_fields), check_top, NULL};
+
+/* -------------------------------------------------------------------- API */
+
+#define PM_PATH "margin.portfolio."
+
+/* The preset named in the tree (margin.portfolio.preset), or NULL if none
+ * is written or the name is unknown (the loader then reports it). */
+static const pm_preset_def *preset_of(const ms_ynode *root) {
+  const ms_ynode *n = root && root->kind == MS_Y_MAP ? ms_ynode_get(root, "margin") : NULL;
+  n = n && n->kind == MS_Y_MAP ? ms_ynode_get(n, "portfolio") : NULL;
+  n = n && n->kind == MS_Y_MAP ? ms_ynode_get(n, "preset") : NULL;
+  if (!n || n->kind != MS_Y_SCALAR) return NULL;
+  for (size_t i = 0; i < N(pm_preset_defs); i++)
+    if (strcmp(n->text, pm_preset_defs[i].name) == 0) return &pm_preset_defs[i];
+  return NULL;
+}
+
+/* The value the preset in @p root gives key @p key of margin.portfolio, or NULL. */
+static const char *preset_value(const ms_ynode *root, const char *key) {
+  const pm_preset_def *pd = preset_of(root);
+  for (int i = 0; pd && i < pd->n; i++)
+    if (strcmp(pd->set[i].key, key) == 0) return pd->set[i].yaml;
+  return NULL;
+}
+
+/* The default of a key, for --set into a list the file leaves at its
+ * default: the preset's value when it sets the key. */
+static const char *key_default(void *ctx, const char *path) {
+  size_t k = strlen(PM_PATH);
+  if (strncmp(path, PM_PATH, k) == 0) {
+    const char *v = preset_value(ctx, path + k);
+    if (v) return v;
+  }
+  const ms_field *f = ms_schema_lookup(&top_schema, path);
+  return f ? f->def : NULL;
+}
+
+/* Write the preset's value of every key of margin.portfolio that neither the
+ * file nor --set wrote: explicit keys win over the preset. */
+static ms_status apply_preset(ms_ynode *root, ms_error *err) {
+  const pm_preset_def *pd = preset_of(root);
+  if (!pd) return MS_OK;
+  const ms_ynode *pn = ms_ynode_get(ms_ynode_get(root, "margin"), "portfolio");
+  char label[80];
+  snprintf(label, sizeof label, "margin.portfolio.preset %s", pd->name);
+  for (int i = 0; i < pd->n; i++) {
+    const char *key = pd->set[i].key, *dot = strchr(key, '.');
+    const ms_ynode *at = pn;
+    if (dot) { /* one level down: span.scan_range */
+      char sec[64];
+      snprintf(sec, sizeof sec, "%.*s", (int)(dot - key), key);
+      at = ms_ynode_get(pn, sec);
+      if (at && at->kind != MS_Y_MAP) continue; /* the loader reports it */
+      key = dot + 1;
+    }
+    if (at && ms_ynode_get(at, key)) continue;
+    char path[160];
+    snprintf(path, sizeof path, PM_PATH "%s", pd->set[i].key);
+    ms_ynode *vn = NULL;
+    ms_status s = ms_ytree_parse_at(&vn, pd->set[i].yaml, strlen(pd->set[i].yaml), label, path, err);
+    if (s) return s;
+    ms_ynode_unplace(vn);
+    if ((s = ms_ytree_set(root, path, vn, label, NULL, NULL, err))) return s;
+  }
+  return MS_OK;
+}
+
+static ms_status apply_set(ms_ynode *root, const char *set, ms_error *err) {
+  const char *eq = strchr(set, '=');
+  char label[600];
+  snprintf(label, sizeof label, "--set %s", set);
+  if (!eq || eq == set)
+    return ms_error_set(err, MS_ERR_INPUT, "%s: expected KEY=VALUE, e.g. --set margin.maintenance=0.03",
+                        label);
+  char key[512];
+  size_t kl = (size_t)(eq - set);
+  if (kl >= sizeof key) return ms_error_set(err, MS_ERR_INPUT, "%s: key too long", label);
+  memcpy(key, set, kl);
+  key[kl] = '\0';
+  const char *val = eq + 1;
+  if (!*val) return ms_error_set(err, MS_ERR_INPUT, "%s: empty value", label);
+  ms_ynode *vn = NULL;
+  ms_status s = ms_ytree_parse_at(&vn, val, strlen(val), label, key, err);
+  if (s) return s;
+  ms_ynode_unplace(vn);
+  return ms_ytree_set(root, key, vn, label, key_default, root, err);
+}
+
+/* Read the scenario file. Only a regular file of at most MS_SCENARIO_MAX_BYTES:
+ * a device (/dev/zero), FIFO or directory could be read without end or block
+ * for ever. The file is opened non-blocking so that opening a FIFO cannot wait
+ * for a writer, and read to at most one byte past the limit in case it grows. */
+static ms_status read_file(const char *path, char **text, size_t *len, ms_error *err) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    return ms_error_set(err, MS_ERR_INPUT, "%s: cannot open the scenario file: %s", path,
+                        strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return ms_error_set(err, MS_ERR_INPUT, "%s: cannot read the scenario file: %s", path, strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    const char *what = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a regular file";
+    close(fd);
+    return ms_error_set(err, MS_ERR_INPUT, "%s: the scenario must be a regular file (this is %s)",
+                        path, what);
+  }
+  if (st.st_size > MS_SCENARIO_MAX_BYTES) {
+    close(fd);
+    return ms_error_set(err, MS_ERR_INPUT, "%s: the scenario file has %lld bytes; at most %d",
+                        path, (long long)st.st_size, MS_SCENARIO_MAX_BYTES);
+  }
+  size_t cap = (size_t)st.st_size + 2, n = 0;
+  char *buf = malloc(cap);
+  if (!buf) { close(fd); return ms_error_set(err, MS_ERR_NOMEM, "%s: out of memory", path); }
+  for (;;) {
+    ssize_t r = read(fd, buf + n, cap - 1 - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int e = errno;
+      free(buf);
+      close(fd);
+      return ms_error_set(err, MS_ERR_INPUT, "%s: cannot read the scenario file: %s", path,
+                          strerror(e));
+    }
+    if (r == 0) break;
+    n += (size_t)r;
+    if (n > MS_SCENARIO_MAX_BYTES) {
+      free(buf);
+      close(fd);
+      return ms_error_set(err, MS_ERR_INPUT, "%s: the scenario file has more than %d bytes", path,
+                          MS_SCENARIO_MAX_BYTES);
+    }
+    if (n + 1 >= cap) { /* grew since fstat: up to the limit plus one byte */
+      size_t nc = (size_t)MS_SCENARIO_MAX_BYTES + 2;
+      if (cap >= nc) break;
+      char *nb = realloc(buf, nc);
+      if (!nb) { free(buf); close(fd); return ms_error_set(err, MS_ERR_NOMEM, "%s: out of memory", path); }
+      buf = nb;
+      cap = nc;
+    }
+  }
+  close(fd);
+  buf[n] = '\0';
+  *text = buf;
+  *len = n;
+  return MS_OK;
+}
+
+/* Fill cfg->book_where: the place of book.leverage, else of book, else the
+ * file, and the key it names. */
+static void book_where(ms_config *cfg, const ms_ynode *root) {
+  const ms_ynode *bk = ms_ynode_get_key(root, "book");
+  const ms_ynode *bv = ms_ynode_get(root, "book");
+  const ms_ynode *lk = bv && bv->kind == MS_Y_MAP ? ms_ynode_get_key(bv, "leverage") : NULL;
+  char w[1100];
+  if (lk || bk) ms_ynode_where(lk ? lk : bk, w, sizeof w);
+  else snprintf(w, sizeof w, "%s", cfg->source_path);
+  snprintf(cfg->book_where, sizeof cfg->book_where, "%s: %s", w, lk ? "book.leverage" : "book");
+}
+
+static ms_status load_text(ms_config **out, char *text, size_t len, const char *src,
+                           const char *const *sets, int nsets, ms_error *err) {
+  *out = NULL;
+  ms_ynode *root = NULL;
+  ms_config *cfg = calloc(1, sizeof *cfg);
+  if (!cfg) { free(text); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
+  cfg->source_text = text;
+  snprintf(cfg->source_path, sizeof cfg->source_path, "%s", src);
+  ms_status s = ms_ytree_parse(&root, text, len, src, err);
+  /* The preset first, so that --set into a list the preset sets starts from the preset's list. */
+  for (int i = 0; !s && i < nsets; i++)
+    if (strncmp(sets[i], PM_PATH "preset=", strlen(PM_PATH "preset=")) == 0) s = apply_set(root, sets[i], err);
+  for (int i = 0; !s && i < nsets; i++) s = apply_set(root, sets[i], err);
+  if (!s) s = apply_preset(root, err);
+  if (!s) s = ms_schema_load(&top_schema, cfg, root, "", src, cfg, err);
+  if (!s) book_where(cfg, root);
+  ms_ynode_free(root);
+  if (s) { ms_config_free(cfg); return s; }
+  *out = cfg;
+  return MS_OK;
+}
+
+ms_status ms_config_load(ms_config **out, const char *path, const char *const *sets, int nsets,
+                         ms_error *err) {
+  char *text = NULL;
+  size_t len = 0;
+  *out = NULL;
+  ms_gsl_quiet(); /* the stationary distribution is an LU solve: errors by status, never abort */
+  ms_status s = read_file(path, &text, &len, err);
+  if (s) return s;
+  return load_text(out, text, len, path, sets, nsets, err);
+}
+
+ms_status ms_config_load_string(ms_config **out, const char *text, const char *src,
+                                const char *const *sets, int nsets, ms_error *err) {
+  *out = NULL;
+  ms_gsl_quiet(); /* the stationary distribution is an LU solve: errors by status, never abort */
+  size_t len = strlen(text);
+  char *copy = malloc(len + 1);
+  if (!copy) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  memcpy(copy, text, len + 1);
+  return load_text(out, copy, len, src, sets, nsets, err);
+}
+
+void ms_config_free(ms_config *cfg) {
+  if (!cfg) return;
+  free(cfg->source_text);
+  free(cfg);
+}
+
+char *ms_config_to_yaml(const ms_config *cfg) {
+  ms_strbuf sb = {0};
+  ms_schema_emit(&top_schema, cfg, &sb, 0);
+  if (sb.oom) { ms_sb_free(&sb); return NULL; }
+  return sb.p;
+}
+
+char *ms_config_schema_markdown(void) {
+  ms_strbuf sb = {0};
+  ms_schema_doc(&top_schema, "", &sb);
+  if (sb.oom) { ms_sb_free(&sb); return NULL; }
+  return sb.p;
+}
+
+int ms_config_regime_index(const ms_config *cfg, const char *name) {
+  for (int i = 0; i < cfg->market.nregimes; i++)
+    if (strcmp(cfg->market.regimes[i].name, name) == 0) return i;
+  return -1;
+}
+
+const char *ms_config_name(const ms_config *cfg) { return cfg->name; }
+
+int64_t ms_config_paths(const ms_config *cfg) { return cfg->paths; }
+
+uint64_t ms_config_seed(const ms_config *cfg) { return cfg->seed; }

@@ -1,0 +1,359 @@
+/*
+ * scenario — a scenario file (YAML) turned into a typed, validated
+ * configuration. Every key has a default (docs/scenario.md, generated from
+ * the same tables by `marginsim schema`); unknown keys, wrong types and
+ * out-of-range values are rejected with "file:line:col: key.path: message".
+ *
+ * Units in the struct: time in integer milliseconds, rates in events per
+ * day, volatilities and drifts annualised (a year is market.days_per_year
+ * days), prices and money in USD.
+ */
+#ifndef MARGINSIM_SCENARIO_H
+#define MARGINSIM_SCENARIO_H
+
+#include <stdint.h>
+
+#include "core/dist.h"
+#include "marginsim/error.h"
+#include "marginsim/marginsim.h"
+
+#define MS_MAX_REGIMES 16
+/* Most Monte Carlo paths of one run (key paths, -n). */
+#define MS_MAX_PATHS 1000000000ULL
+/* Largest scenario file read (bytes): the shipped ones are a few KB. */
+#define MS_SCENARIO_MAX_BYTES (1 << 20)
+#define MS_NAME_MAX 32
+
+typedef struct ms_jump_cfg {
+  double rate;           /* jump arrivals per day */
+  double mean;           /* mean of the log jump size */
+  double sd;             /* standard deviation of the log jump size */
+} ms_jump_cfg;
+
+typedef struct ms_regime_cfg {
+  char name[MS_NAME_MAX];
+  double vol;            /* annualised volatility of log returns */
+  double drift;          /* annualised drift mu of dS/S (log drift is mu - vol^2/2) */
+  int64_t mean_duration; /* ms, mean holding time of the regime */
+  ms_jump_cfg jumps;
+} ms_regime_cfg;
+
+typedef enum { MS_MODEL_REGIME_SWITCHING = 0 } ms_price_model;
+
+typedef struct ms_transition_cfg {
+  int rows, cols;
+  double v[MS_MAX_REGIMES][MS_MAX_REGIMES]; /* weights of the next regime; diagonal 0 */
+} ms_transition_cfg;
+
+typedef enum { MS_IMPACT_NONE = 0, MS_IMPACT_LINEAR, MS_IMPACT_SQRT } ms_impact_model;
+
+typedef struct ms_impact_cfg {
+  int model;             /* ms_impact_model */
+  double depth;          /* USD of signed flow that moves the price 1% */
+  int64_t half_life;     /* ms; 0 = the flow never decays */
+  int options;           /* option fills move the underlying (delta-equivalent) */
+} ms_impact_cfg;
+
+typedef struct ms_smile_cfg {
+  double skew;           /* IV = regime vol x max(floor, 1 + skew ln(K/S)) */
+  double floor;
+} ms_smile_cfg;
+
+typedef struct ms_market_cfg {
+  double initial_price;  /* USD */
+  int model;             /* ms_price_model */
+  int nregimes;
+  ms_regime_cfg regimes[MS_MAX_REGIMES];
+  ms_transition_cfg transition; /* rows == 0: switch to the other regime(s) uniformly */
+  char start_regime[MS_NAME_MAX]; /* a regime name or "stationary" */
+  int start_index;       /* resolved: regime index, or -1 for stationary */
+  double days_per_year;  /* for annualised vol and drift */
+  ms_impact_cfg impact;
+  ms_smile_cfg smile;
+  /* resolved, not keys */
+  double stationary[MS_MAX_REGIMES]; /* long-run fraction of time in each regime */
+  double reference_vol;  /* sqrt(sum stationary_i vol_i^2): the long-run volatility */
+  double entry_vol;      /* options are priced at entry at this vol: start_regime's, or the long-run one
+                            when the start is stationary (the start regime then differs between paths) */
+} ms_market_cfg;
+
+typedef enum { MS_RESAMPLE_PER_RUN = 0, MS_RESAMPLE_PER_PATH } ms_resample;
+
+typedef enum {
+  MS_STRAT_NAKED_SHORT_CALL = 0,
+  MS_STRAT_NAKED_SHORT_PUT,
+  MS_STRAT_SHORT_STRANGLE,
+  MS_STRAT_COVERED_CALL,
+  MS_STRAT_PROTECTIVE_PUT,
+  MS_STRAT_LONG_STRADDLE,
+  MS_STRAT_COUNT
+} ms_strategy_kind;
+
+typedef enum { MS_STRIKE_MONEYNESS = 0, MS_STRIKE_DELTA } ms_strike_mode;
+
+typedef struct ms_strike_cfg {
+  int by;                /* ms_strike_mode */
+  double value;          /* moneyness: distance from the entry price (0.1 = 10% OTM); delta: |delta| */
+} ms_strike_cfg;
+
+#define MS_MAX_STRATEGIES 12
+
+typedef struct ms_strategy_cfg {
+  int kind;              /* ms_strategy_kind */
+  double weight;
+  ms_strike_cfg strike;
+  ms_dist expiry;        /* ms */
+  ms_dist size;          /* underlying notional of each leg / collateral */
+} ms_strategy_cfg;
+
+typedef struct ms_options_cfg {
+  double fraction;       /* share of accounts holding an option strategy */
+  int nstrategies;
+  ms_strategy_cfg strategies[MS_MAX_STRATEGIES];
+} ms_options_cfg;
+
+typedef struct ms_book_cfg {
+  int64_t accounts;
+  ms_dist collateral;    /* USD */
+  ms_dist leverage;      /* entry notional / collateral */
+  double long_fraction;  /* probability that an account is long */
+  int resample;          /* ms_resample */
+  ms_options_cfg options;
+} ms_book_cfg;
+
+#define MS_MAX_TIERS 32
+
+typedef struct ms_tier_cfg {
+  double floor;          /* USD notional where the tier starts */
+  double maintenance;    /* maintenance margin rate */
+  double initial;        /* initial margin rate */
+} ms_tier_cfg;
+
+typedef enum { MS_MARGIN_STATIC = 0, MS_MARGIN_TIERED, MS_MARGIN_DYNAMIC, MS_MARGIN_PORTFOLIO } ms_margin_model;
+typedef enum { MS_VOLEST_EWMA = 0, MS_VOLEST_WINDOW } ms_vol_estimator;
+
+typedef struct ms_dynamic_cfg {
+  double k;              /* ratio = clamp(k sigma_hat sqrt(horizon), floor, cap) */
+  int estimator;         /* ms_vol_estimator */
+  int64_t half_life;     /* ms: ewma weight of a sample halves per this much elapsed time */
+  int64_t window;        /* ms: rolling window (whole update_every intervals, rounded up) */
+  int64_t update_every;  /* ms */
+  int64_t liquidation_horizon; /* ms */
+  double floor, cap;     /* bounds of the maintenance ratio */
+  double max_step;       /* largest rise of the ratio per update */
+  double initial_multiplier; /* initial = maintenance x this */
+  double initial_vol;    /* sigma_hat at time 0 (annualised); 0: market's long-run vol */
+} ms_dynamic_cfg;
+
+typedef enum { MS_GRID_DERIBIT = 0, MS_GRID_SPAN } ms_grid_kind;
+/* Venue parameter sets of portfolio margin (docs/engine.md, "Presets"). */
+typedef enum { MS_PM_DERIBIT = 0, MS_PM_PARADEX, MS_PM_DERIVE, MS_PM_SPAN } ms_pm_preset;
+
+#define MS_MAX_EXTENDED 16
+#define MS_MAX_PRICE_STEPS 101
+
+typedef struct ms_extended_cfg {
+  double shock;          /* relative price move */
+  double weight;         /* fraction of the loss counted */
+} ms_extended_cfg;
+
+typedef struct ms_span_cfg {
+  double scan_range;     /* price scan range, relative */
+  double vol_range;      /* volatility scan range, relative */
+  double extreme_multiple; /* extreme moves: +/- this x scan range ... */
+  double extreme_weight;   /* ... counted at this fraction */
+} ms_span_cfg;
+
+/*
+ * core = max(scan risk [+ or max] short option floor, minimum delta
+ * requirement); initial = im_factor x core + initial contingencies + fee
+ * provision; maintenance = mm_factor x core + maintenance contingencies + fee
+ * provision. The short option floor is added to the scan risk on the
+ * "deribit" grid and is a lower bound of it (SPAN's short option minimum) on
+ * the "span" grid.
+ */
+typedef struct ms_portfolio_cfg {
+  int preset;            /* ms_pm_preset: the values of every key not written */
+  int grid;              /* ms_grid_kind */
+  double price_range;    /* core price shocks from -range to +range ... */
+  int64_t price_steps;   /* ... in this many even steps */
+  int vol_same;          /* core moves also at unchanged volatility */
+  int edge_vol_up_only;  /* the moves of +/-range at volatility up only */
+  double vol_up, vol_down;      /* relative vol shocks before DTE scaling */
+  double min_vol_up;            /* annualised: a vol-up scenario's volatility is at least this */
+  double vega_power_short, vega_power_long; /* (30 days / DTE)^power, DTE below / above the switch */
+  int64_t vega_power_switch;    /* ms */
+  int64_t dte_floor;            /* ms */
+  int nextended;
+  ms_extended_cfg extended[MS_MAX_EXTENDED];
+  double short_option_floor;    /* per short option, fraction of its underlying notional */
+  double min_delta_net;         /* minimum delta requirement: this x |net delta| x P ... */
+  double min_delta_hedged;      /* ... + this x hedged delta x P */
+  double im_factor;             /* initial = this x core + ... */
+  double mm_factor;             /* maintenance = this x core + ... */
+  double perp_contingency_im, perp_contingency_mm;     /* fraction of the perp's notional */
+  double option_contingency_im, option_contingency_mm; /* fraction of naked shorts' underlying notional */
+  double fee_provision;         /* fraction of the underlying notional of every position (IM and MM) */
+  ms_span_cfg span;
+} ms_portfolio_cfg;
+
+typedef struct ms_margin_cfg {
+  int model;             /* ms_margin_model */
+  double initial;        /* static: initial margin ratio of notional */
+  double maintenance;    /* static: maintenance margin ratio of notional */
+  int ntiers;
+  ms_tier_cfg tiers[MS_MAX_TIERS];
+  ms_dynamic_cfg dynamic;
+  ms_portfolio_cfg portfolio;
+} ms_margin_cfg;
+
+typedef enum { MS_ORACLE_PUSH = 0, MS_ORACLE_PULL } ms_oracle_kind;
+
+typedef struct ms_oracle_cfg {
+  int kind;              /* ms_oracle_kind */
+  double deviation;      /* push: relative move that starts a round */
+  int64_t heartbeat;     /* push: ms since the last publish that starts a round */
+  ms_dist latency;       /* ms from a round's observation to its publish */
+  int64_t interval;      /* pull: ms between observations */
+  int64_t twap;          /* ms window of the reported time-weighted mean; 0 = spot */
+} ms_oracle_cfg;
+
+#define MS_MAX_OUTAGES 8
+
+typedef struct ms_window_cfg {
+  int64_t start;         /* ms */
+  int64_t duration;      /* ms */
+} ms_window_cfg;
+
+typedef struct ms_capacity_cfg {
+  int64_t per_block;     /* liquidations per block; 0 = unlimited */
+  int64_t block_time;    /* ms */
+} ms_capacity_cfg;
+
+typedef struct ms_congestion_cfg {
+  double per_pending;    /* delay factor = 1 + per_pending * pending, ... */
+  double max_factor;     /* ... capped here */
+} ms_congestion_cfg;
+
+typedef struct ms_keeper_cfg {
+  ms_dist delay;         /* ms from discovery to action */
+  ms_capacity_cfg capacity;
+  ms_congestion_cfg congestion;
+  double gas_cost;       /* USD; a liquidation paying the keeper less is skipped */
+  int noutages;
+  ms_window_cfg outages[MS_MAX_OUTAGES];
+} ms_keeper_cfg;
+
+typedef enum { MS_LIQ_FULL = 0, MS_LIQ_PARTIAL } ms_liq_mode;
+typedef enum { MS_SHORTFALL_SOCIALIZE = 0, MS_SHORTFALL_ADL } ms_shortfall;
+
+typedef struct ms_liquidation_cfg {
+  int mode;              /* ms_liq_mode */
+  double min_close;      /* partial: least fraction of the position closed */
+  double penalty;        /* fraction of closed notional */
+  double keeper_share;   /* fraction of the penalty paid to the keeper */
+  double insurance_fund; /* USD at the start of each path */
+  int shortfall;         /* ms_shortfall */
+  double option_spread;  /* options close at model value x (1 +/- this) against the account */
+} ms_liquidation_cfg;
+
+typedef struct ms_stats_cfg {
+  int64_t cascade_gap;   /* ms: longest gap inside one cascade */
+  int counterfactual;    /* run each path's no-feedback twin (market.impact.model none) */
+} ms_stats_cfg;
+
+typedef struct ms_timeseries_cfg {
+  int64_t paths;         /* record the first this many paths */
+  int64_t every;         /* ms between samples */
+} ms_timeseries_cfg;
+
+typedef struct ms_fan_cfg {
+  int64_t paths;         /* sample the first this many paths (0: none) */
+  int64_t points;        /* at this many evenly spaced times, 0 and horizon included */
+} ms_fan_cfg;
+
+typedef struct ms_output_cfg {
+  ms_timeseries_cfg timeseries;
+  ms_fan_cfg fan;
+  int64_t compression;   /* gzip level of chunked datasets, 0 = none */
+  int64_t chunk_paths;   /* paths per write batch */
+  int liquidations;      /* write /liquidations */
+} ms_output_cfg;
+
+#define MS_MAX_ASSERTIONS 64
+#define MS_STAT_NAME_MAX 96
+
+typedef enum { MS_OP_LT = 0, MS_OP_LE, MS_OP_GT, MS_OP_GE, MS_OP_EQ, MS_OP_NE } ms_assert_op;
+
+/** One line of the scenario's assertions: "STATISTIC OP VALUE". */
+typedef struct ms_assertion_cfg {
+  char text[256];        /* as written, e.g. "insolvency.probability < 0.01" */
+  double confidence;     /* 0: the point estimate decides; else the whole interval at this level must */
+  /* resolved from text, not keys */
+  char statistic[MS_STAT_NAME_MAX]; /* a /stats entry: "bad_debt.q99", "insolvency.probability" */
+  int op;                /* ms_assert_op */
+  double threshold;      /* in the statistic's unit (a duration is taken in seconds) */
+  char where[256];       /* "file:line:col" of the item, for later messages */
+} ms_assertion_cfg;
+
+#define MS_MAX_GRID 8
+#define MS_GRID_TEXT 512
+#define MS_MAX_SHOW 16
+
+/** What `marginsim sweep` runs when no --grid is given. */
+typedef struct ms_sweep_cfg {
+  int ngrid;
+  char grid[MS_MAX_GRID][MS_GRID_TEXT];   /* "KEY=V1,V2,..." or "KEY=FROM:TO:STEP" */
+  char baseline[MS_GRID_TEXT];            /* "KEY=V,..."; "" = the first cell */
+  int nshow;
+  char show[MS_MAX_SHOW][MS_STAT_NAME_MAX]; /* headline statistics of the summary table */
+} ms_sweep_cfg;
+
+#define MS_MAX_WARNINGS MS_MAX_OUTAGES
+#define MS_WARNING_MAX 768
+
+typedef struct ms_config {
+  char name[64];
+  uint64_t seed;
+  int64_t paths;
+  int64_t horizon;       /* ms */
+  int64_t step;          /* ms, the exogenous tick */
+  ms_market_cfg market;
+  ms_book_cfg book;
+  ms_margin_cfg margin;
+  ms_oracle_cfg oracle;
+  ms_keeper_cfg keepers;
+  ms_liquidation_cfg liquidation;
+  ms_stats_cfg stats;
+  ms_output_cfg output;
+  int nassertions;
+  ms_assertion_cfg assertions[MS_MAX_ASSERTIONS];
+  ms_sweep_cfg sweep;
+
+  /* Provenance, not scenario keys. */
+  char *source_text;     /* the scenario file as read (owned) */
+  char source_path[1024];
+  /* "file:line:col: book.leverage" (or the nearest written key): where the
+   * book's errors found after loading (accounts below initial margin) point. */
+  char book_where[1200];
+
+  /* Valid but suspect settings (a timed key after the horizon), one
+   * "file:line:col: key: message" each, for the CLI to print on stderr. */
+  int nwarnings;
+  char warnings[MS_MAX_WARNINGS][MS_WARNING_MAX];
+} ms_config;
+
+/* Loading, freeing and dumping (ms_config_load, ms_config_load_string,
+ * ms_config_free, ms_config_to_yaml, ms_config_name/paths/seed) are declared
+ * in the public marginsim/marginsim.h. */
+
+/** Markdown tables of every key with type, default, range and meaning; caller frees. */
+char *ms_config_schema_markdown(void);
+
+/** The text of an assertion operator ("<", "<=", ...). */
+const char *ms_assert_op_text(int op);
+
+/** Index of the regime named @p name, or -1. */
+int ms_config_regime_index(const ms_config *cfg, const char *name);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * accounts — touched-account pool with undo-by-walking (see accounts.h).
+ */
+#include "engine/accounts.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+ms_status ms_accounts_init(ms_accounts *a, const ms_book *b, ms_error *err) {
+  memset(a, 0, sizeof *a);
+  a->book = b;
+  a->slot = malloc((size_t)b->n * sizeof *a->slot);
+  a->cap = 1024;
+  a->pool = malloc(a->cap * sizeof *a->pool);
+  a->ids = malloc(a->cap * sizeof *a->ids);
+  if (!a->slot || !a->pool || !a->ids) {
+    ms_accounts_fini(a);
+    return ms_error_set(err, MS_ERR_NOMEM, "out of memory for the account state");
+  }
+  for (int64_t i = 0; i < b->n; i++) a->slot[i] = -1;
+  ms_accounts_reset(a);
+  return MS_OK;
+}
+
+void ms_accounts_fini(ms_accounts *a) {
+  free(a->slot);
+  free(a->pool);
+  free(a->ids);
+  memset(a, 0, sizeof *a);
+}
+
+void ms_accounts_reset(ms_accounts *a) {
+  for (size_t i = 0; i < a->n; i++) a->slot[a->ids[i]] = -1;
+  a->n = 0;
+  a->shift[0] = a->shift[1] = 0.0;
+  a->open_qty[0] = a->book->open_qty[0];
+  a->open_qty[1] = a->book->open_qty[1];
+}
+
+ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id) {
+  int32_t s = a->slot[id];
+  if (s >= 0) return &a->pool[s];
+  if (a->n == a->cap) { /* grows rarely: the pool keeps its size across paths */
+    size_t cap = 2 * a->cap;
+    ms_acct *p = realloc(a->pool, cap * sizeof *p);
+    if (!p) return NULL;
+    a->pool = p;
+    int64_t *ids = realloc(a->ids, cap * sizeof *ids);
+    if (!ids) return NULL;
+    a->ids = ids;
+    a->cap = cap;
+  }
+  ms_acct *x = &a->pool[a->n];
+  x->q = a->book->qty[id];
+  x->C = ms_accounts_collateral(a, id); /* still untouched: from the book and the shift */
+  x->shift = a->shift[ms_side_of(x->q)];
+  x->realized = 0.0;
+  x->discovered = 0;
+  int32_t o = a->book->nopt ? a->book->opt_of[id] : -1;
+  for (int l = 0; l < MS_MAX_LEGS; l++)
+    x->leg_q[l] = o >= 0 && l < a->book->opt[o].nlegs ? a->book->opt[o].legs[l].q : 0.0;
+  x->version = 0;
+  x->status = MS_ACCT_OPEN;
+  x->skipped = 0;
+  a->ids[a->n] = id;
+  a->slot[id] = (int32_t)a->n++;
+  return x;
+}

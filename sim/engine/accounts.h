@@ -1,0 +1,125 @@
+/*
+ * accounts — one path's view of the book: which accounts it touched and how
+ * they stand now. Private to the engine (and its tests).
+ *
+ * The book is shared and never written. A path copies an account into a
+ * per-thread pool the first time it changes it ("touches" it); resetting a
+ * path walks only the pool, so it costs what the path touched, not the book.
+ *
+ * Socialized losses are uniform per unit of position on one side, so they
+ * are held as a per-side shift instead of being written into every account:
+ * effective collateral = C - |q| (shift[side] - shift when C was set).
+ */
+#ifndef MS_ACCOUNTS_H
+#define MS_ACCOUNTS_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/book.h"
+#include "marginsim/error.h"
+
+enum { MS_ACCT_OPEN = 0, MS_ACCT_PENDING = 1, MS_ACCT_CLOSED = 2 };
+
+typedef struct ms_acct {
+  double C;          /* USD collateral when shift was taken */
+  double q;          /* signed units */
+  double shift;      /* per-unit socialized loss of its side when C was set */
+  double realized;   /* USD PnL realised in this path */
+  int64_t discovered;/* ms when last found eligible */
+  double leg_q[MS_MAX_LEGS]; /* units left in each option leg of the book's account (0: closed or expired) */
+  uint32_t version;  /* bumped at every change; index entries carry it */
+  uint8_t status;    /* MS_ACCT_* */
+  uint8_t skipped;   /* a keeper skipped it for gas since its discovery */
+} ms_acct;
+
+typedef struct ms_accounts {
+  const ms_book *book;
+  int32_t *slot;     /* per account: index into pool, -1 if untouched */
+  ms_acct *pool;
+  int64_t *ids;      /* pool index -> account */
+  size_t n, cap;
+  double shift[2];   /* per-unit socialized loss so far: longs [0], shorts [1] */
+  double open_qty[2];/* open units of longs and shorts */
+} ms_accounts;
+
+ms_status ms_accounts_init(ms_accounts *a, const ms_book *b, ms_error *err);
+void ms_accounts_fini(ms_accounts *a);
+
+/** Forget the path: undo every touched account. */
+void ms_accounts_reset(ms_accounts *a);
+
+/** The account's pool entry, created from the book on first use; NULL if out of memory. */
+ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id);
+
+static inline int ms_side_of(double q) { return q > 0 ? 0 : 1; }
+
+static inline const ms_acct *ms_accounts_peek(const ms_accounts *a, int64_t id) {
+  int32_t s = a->slot[id];
+  return s < 0 ? NULL : &a->pool[s];
+}
+
+static inline double ms_accounts_qty(const ms_accounts *a, int64_t id) {
+  const ms_acct *x = ms_accounts_peek(a, id);
+  return x ? x->q : a->book->qty[id];
+}
+
+static inline int ms_accounts_status(const ms_accounts *a, int64_t id) {
+  const ms_acct *x = ms_accounts_peek(a, id);
+  return x ? x->status : MS_ACCT_OPEN;
+}
+
+/** Effective collateral (after socialized losses). */
+static inline double ms_accounts_collateral(const ms_accounts *a, int64_t id) {
+  const ms_acct *x = ms_accounts_peek(a, id);
+  if (!x) {
+    double q = a->book->qty[id];
+    return a->book->collateral[id] - fabs(q) * a->shift[ms_side_of(q)];
+  }
+  return x->C - fabs(x->q) * (a->shift[ms_side_of(x->q)] - x->shift);
+}
+
+/** ADL rank key: per-unit collateral normalised by the shift (lower = more leveraged). */
+static inline double ms_accounts_adl_key(const ms_accounts *a, int64_t id) {
+  const ms_acct *x = ms_accounts_peek(a, id);
+  if (!x) return a->book->collateral[id] / fabs(a->book->qty[id]);
+  return x->C / fabs(x->q) + x->shift;
+}
+
+/** 1 if the account holds a live option leg. */
+static inline int ms_accounts_has_options(const ms_accounts *a, int64_t id) {
+  if (a->book->nopt == 0) return 0; /* a perps-only book: no lookup (a cache miss in a large book) */
+  int32_t o = a->book->opt_of[id];
+  if (o < 0) return 0;
+  const ms_acct *x = ms_accounts_peek(a, id);
+  if (!x) return a->book->opt[o].nlegs > 0;
+  for (int l = 0; l < a->book->opt[o].nlegs; l++)
+    if (x->leg_q[l] != 0) return 1;
+  return 0;
+}
+
+/** The account's position now: effective cash, perp, live option legs. */
+static inline void ms_accounts_position(const ms_accounts *a, int64_t id, ms_position *p) {
+  const ms_acct *x = ms_accounts_peek(a, id);
+  p->C = ms_accounts_collateral(a, id);
+  p->q = x ? x->q : a->book->qty[id];
+  p->nlegs = 0;
+  int32_t o = a->book->opt_of[id];
+  if (o < 0) return;
+  const ms_opt_account *oa = &a->book->opt[o];
+  for (int l = 0; l < oa->nlegs; l++) {
+    double q = x ? x->leg_q[l] : oa->legs[l].q;
+    if (q == 0) continue;
+    p->legs[p->nlegs] = oa->legs[l];
+    p->legs[p->nlegs++].q = q;
+  }
+}
+
+/** Write a new collateral (effective now) into a touched account. */
+static inline void ms_accounts_set_collateral(ms_accounts *a, ms_acct *x, double C) {
+  x->C = C;
+  x->shift = a->shift[ms_side_of(x->q)];
+}
+
+#endif

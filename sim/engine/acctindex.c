@@ -1,0 +1,317 @@
+/*
+ * acctindex — sorted arrays, cursors and overlay heaps (see acctindex.h).
+ *
+ * Candidate boundaries of perp-only accounts get a slack of 1e-9 x (E + P):
+ * keys and boundaries are computed by different arithmetic than the exact
+ * eligibility test, so the index must err towards more candidates, never
+ * fewer. Option bands are conservative by construction (ms_margin_band).
+ * Every band bound is stored as a key that is violated once key <= probe:
+ * -p_lo against -P, p_hi against P, t_until against t, ratio_max against the
+ * ratio, shift_max against the socialized shift of longs (option strategies
+ * hold long perps only).
+ */
+#include "engine/acctindex.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/heap.h"
+
+#define BOUNDARY_SLACK 1e-9
+
+static int cmp_keyed(const void *pa, const void *pb) {
+  const ms_keyed *a = pa, *b = pb;
+  if (a->key != b->key) return a->key < b->key ? -1 : 1;
+  return (a->id > b->id) - (a->id < b->id);
+}
+
+static int perp_only(const ms_book *b, int64_t i) { return b->opt_of[i] < 0 && b->qty[i] != 0; }
+
+/* Band keys: violated once key <= the probe of its kind. */
+static void band_keys(const ms_band *bd, double shift0, double k[MS_NBAND]) {
+  k[MS_BAND_LO] = -bd->p_lo;
+  k[MS_BAND_HI] = bd->p_hi;
+  k[MS_BAND_T] = (double)bd->t_until;
+  k[MS_BAND_RATIO] = bd->ratio_max;
+  k[MS_BAND_SHIFT] = shift0 + bd->shift_room;
+}
+
+static ms_status fill_sorted(ms_index_static *s, const ms_book *b, const ms_margin *m, const ms_config *cfg) {
+  int64_t k[2] = {0, 0};
+  int separate = ms_margin_get_type(m)->key_mode != MS_KEY_COLLATERAL;
+  for (int64_t i = 0; i < b->n; i++) {
+    if (!perp_only(b, i)) continue;
+    double q = b->qty[i];
+    int side = ms_side_of(q);
+    ms_keyed *e = &s->liq[side][k[side]];
+    e->id = (int32_t)i;
+    e->key = ms_margin_key(m, b->collateral[i], q, b->entry, 0.0);
+    if (separate) s->adl[side][k[side]] = (ms_keyed){b->collateral[i] / (q > 0 ? q : -q), (int32_t)i};
+    k[side]++;
+  }
+  for (int side = 0; side < 2; side++) {
+    s->n[side] = k[side];
+    if (k[side] > 1) qsort(s->liq[side], (size_t)k[side], sizeof(ms_keyed), cmp_keyed);
+    if (!separate) s->adl[side] = s->liq[side];
+    else if (k[side] > 1) qsort(s->adl[side], (size_t)k[side], sizeof(ms_keyed), cmp_keyed);
+  }
+  /* option accounts: their bands at time 0, for every regime */
+  s->nopt = 0;
+  for (int r = 0; r < s->nregimes; r++) {
+    ms_view v = {b->entry, 0, cfg->market.regimes[r].vol};
+    int64_t j = 0;
+    for (int64_t i = 0; i < b->n; i++) {
+      if (b->opt_of[i] < 0) continue;
+      assert(b->qty[i] >= 0); /* option strategies hold long perps only */
+      ms_position p;
+      ms_book_position(b, i, &p);
+      ms_band bd;
+      ms_margin_band(m, &p, b->entry, &v, NAN, &bd);
+      double kk[MS_NBAND];
+      band_keys(&bd, 0.0, kk);
+      for (int t = 0; t < MS_NBAND; t++) s->band[r][t][j] = (ms_keyed){kk[t], (int32_t)i};
+      j++;
+    }
+    s->nopt = j;
+    for (int t = 0; t < MS_NBAND && j > 1; t++) qsort(s->band[r][t], (size_t)j, sizeof(ms_keyed), cmp_keyed);
+  }
+  return MS_OK;
+}
+
+ms_status ms_index_static_build(ms_index_static **out, const ms_book *b, const ms_margin *m,
+                                const ms_config *cfg, int per_path, ms_error *err) {
+  *out = NULL;
+  if (b->n > INT32_MAX) return ms_error_set(err, MS_ERR_INPUT, "book.accounts: at most %d", INT32_MAX);
+  ms_index_static *s = calloc(1, sizeof *s);
+  if (!s) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  s->nregimes = cfg->market.nregimes;
+  int separate = ms_margin_get_type(m)->key_mode != MS_KEY_COLLATERAL;
+  /* A per-run book is sorted once: each side gets exactly its accounts. A
+   * per-path book changes sides every path: each side can then hold the
+   * whole book, so that rebuilds never allocate. */
+  int64_t cap[2] = {b->n, b->n}, nopt = per_path ? b->n : b->nopt;
+  if (!per_path) {
+    cap[0] = cap[1] = 0;
+    for (int64_t i = 0; i < b->n; i++)
+      if (perp_only(b, i)) cap[ms_side_of(b->qty[i])]++;
+  }
+  int fail = 0;
+  for (int side = 0; side < 2; side++) {
+    size_t sz = (size_t)(cap[side] ? cap[side] : 1) * sizeof(ms_keyed);
+    s->liq[side] = malloc(sz);
+    s->adl[side] = separate ? malloc(sz) : NULL;
+    fail |= !s->liq[side] || (separate && !s->adl[side]);
+  }
+  if (b->opt || per_path) {
+    for (int r = 0; r < s->nregimes; r++)
+      for (int t = 0; t < MS_NBAND; t++)
+        fail |= !(s->band[r][t] = malloc((size_t)(nopt ? nopt : 1) * sizeof(ms_keyed)));
+  }
+  if (fail) {
+    ms_index_static_free(s);
+    return ms_error_set(err, MS_ERR_NOMEM, "out of memory for the account index");
+  }
+  fill_sorted(s, b, m, cfg);
+  *out = s;
+  return MS_OK;
+}
+
+ms_status ms_index_static_rebuild(ms_index_static *s, const ms_book *b, const ms_margin *m,
+                                  const ms_config *cfg, ms_error *err) {
+  (void)err;
+  return fill_sorted(s, b, m, cfg);
+}
+
+void ms_index_static_free(ms_index_static *s) {
+  if (!s) return;
+  for (int side = 0; side < 2; side++) {
+    if (s->adl[side] != s->liq[side]) free(s->adl[side]);
+    free(s->liq[side]);
+  }
+  for (int r = 0; r < MS_MAX_REGIMES; r++)
+    for (int t = 0; t < MS_NBAND; t++) free(s->band[r][t]);
+  free(s);
+}
+
+int ms_idbuf_push(ms_idbuf *b, int64_t id) {
+  if (ms_grow((void **)&b->v, &b->cap, b->n + 1, sizeof *b->v)) return -1;
+  b->v[b->n++] = id;
+  return 0;
+}
+
+/* ---- versioned min-heaps ---- */
+
+typedef struct {
+  double key;
+  int32_t id;
+  uint32_t version;
+  uint32_t epoch;          /* option bands: the regime epoch they were computed in */
+} hentry;
+
+static inline int hless(const hentry *a, const hentry *b) {
+  return a->key < b->key || (a->key == b->key && a->id < b->id);
+}
+
+MS_HEAP_DEFINE(heap, hentry, hless)
+
+struct ms_index {
+  const ms_index_static *st;
+  int64_t cursor[2];       /* liq arrays: entries before it were handed out */
+  int64_t adl_cursor[2];   /* adl arrays: entries before it are touched */
+  heap over[2];            /* touched open perp-only accounts by liquidation key */
+  heap adlh[2];            /* touched open perp-only accounts by ADL key */
+  int regime;              /* of the option arrays in use; -1 before the first check */
+  uint32_t epoch;          /* bumped at each regime switch */
+  int64_t bcursor[MS_NBAND];
+  heap band[MS_NBAND];     /* re-evaluated option accounts, one heap per bound */
+  ms_idbuf seen;           /* option candidates of one call, to drop repeats */
+};
+
+ms_status ms_index_new(ms_index **out, ms_error *err) {
+  *out = calloc(1, sizeof **out);
+  return *out ? MS_OK : ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+}
+
+void ms_index_free(ms_index *x) {
+  if (!x) return;
+  for (int s = 0; s < 2; s++) {
+    free(x->over[s].v);
+    free(x->adlh[s].v);
+  }
+  for (int t = 0; t < MS_NBAND; t++) free(x->band[t].v);
+  free(x->seen.v);
+  free(x);
+}
+
+void ms_index_reset(ms_index *x, const ms_index_static *st) {
+  x->st = st;
+  for (int s = 0; s < 2; s++) {
+    x->cursor[s] = x->adl_cursor[s] = 0;
+    x->over[s].n = x->adlh[s].n = 0;
+  }
+  x->regime = -1;
+  for (int t = 0; t < MS_NBAND; t++) {
+    x->bcursor[t] = 0;
+    x->band[t].n = 0;
+  }
+}
+
+/* Version of heap entries for accounts the path has not touched: they stay
+ * valid until the account is touched (and then re-keyed under its version). */
+#define UNTOUCHED_VERSION UINT32_MAX
+
+static inline int live(const ms_accounts *a, const hentry *e) {
+  const ms_acct *x = ms_accounts_peek(a, e->id);
+  if (!x) return e->version == UNTOUCHED_VERSION;
+  return x->version == e->version && x->status == MS_ACCT_OPEN;
+}
+
+static int cmp_id(const void *pa, const void *pb) {
+  int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+  return (a > b) - (a < b);
+}
+
+static int option_candidates(ms_index *x, const ms_accounts *a, const ms_probe *pr, ms_idbuf *out) {
+  const ms_index_static *st = x->st;
+  x->seen.n = 0;
+  if (pr->regime != x->regime) {
+    /* New volatility: the new regime's time-0 bands take over for untouched
+     * accounts; every touched option account is re-examined. */
+    x->regime = pr->regime;
+    x->epoch++;
+    for (int t = 0; t < MS_NBAND; t++) x->bcursor[t] = 0;
+    for (size_t i = 0; i < a->n; i++) {
+      int64_t id = a->ids[i];
+      if (a->pool[i].status == MS_ACCT_OPEN && ms_accounts_has_options(a, id) && ms_idbuf_push(&x->seen, id))
+        return -1;
+    }
+  }
+  if (st->nopt > 0) {
+    const double probe[MS_NBAND] = {-pr->P, pr->P, (double)pr->t, pr->ratio, a->shift[0]};
+    for (int t = 0; t < MS_NBAND; t++) {
+      const ms_keyed *arr = st->band[x->regime][t];
+      int64_t c = x->bcursor[t];
+      while (c < st->nopt && arr[c].key <= probe[t]) {
+        int64_t id = arr[c].id;
+        if (a->slot[id] < 0 && ms_idbuf_push(&x->seen, id)) return -1;
+        c++;
+      }
+      x->bcursor[t] = c;
+      heap *h = &x->band[t];
+      while (h->n && h->v[0].key <= probe[t]) {
+        hentry e = h->v[0];
+        heap_pop(h);
+        if (e.epoch == x->epoch && live(a, &e) && ms_idbuf_push(&x->seen, e.id)) return -1;
+      }
+    }
+  }
+  if (x->seen.n > 1) qsort(x->seen.v, x->seen.n, sizeof *x->seen.v, cmp_id);
+  for (size_t i = 0; i < x->seen.n; i++)
+    if ((i == 0 || x->seen.v[i] != x->seen.v[i - 1]) && ms_idbuf_push(out, x->seen.v[i])) return -1;
+  return 0;
+}
+
+int ms_index_candidates(ms_index *x, const ms_accounts *a, const ms_margin *m, const ms_probe *pr,
+                        ms_idbuf *out) {
+  for (int side = 0; side < 2; side++) {
+    double B = ms_margin_boundary(m, side == 0, pr->P, pr->E, a->shift[side]) + BOUNDARY_SLACK * (pr->E + pr->P);
+    const ms_keyed *arr = x->st->liq[side];
+    int64_t n = x->st->n[side], c = x->cursor[side];
+    while (c < n && arr[c].key < B) {
+      if (a->slot[arr[c].id] < 0 && ms_idbuf_push(out, arr[c].id)) return -1;
+      c++;
+    }
+    x->cursor[side] = c;
+    heap *h = &x->over[side];
+    while (h->n && h->v[0].key < B) {
+      hentry e = h->v[0];
+      heap_pop(h);
+      if (live(a, &e) && ms_idbuf_push(out, e.id)) return -1;
+    }
+  }
+  return option_candidates(x, a, pr, out);
+}
+
+int ms_index_rekey(ms_index *x, const ms_accounts *a, const ms_margin *m, int64_t id, const ms_probe *pr) {
+  const ms_acct *ac = ms_accounts_peek(a, id);
+  uint32_t version = ac ? ac->version : UNTOUCHED_VERSION;
+  if (ms_accounts_has_options(a, id)) {
+    if (x->regime != pr->regime) return 0; /* the next check re-examines every option account */
+    ms_position p;
+    ms_accounts_position(a, id, &p);
+    ms_view v = {pr->P, pr->t, pr->vol};
+    ms_band bd;
+    ms_margin_band(m, &p, pr->E, &v, pr->surplus, &bd);
+    double k[MS_NBAND];
+    band_keys(&bd, a->shift[0], k);
+    for (int t = 0; t < MS_NBAND; t++)
+      if (heap_push(&x->band[t], (hentry){k[t], (int32_t)id, version, x->epoch})) return -1;
+    return 0;
+  }
+  double q = ms_accounts_qty(a, id);
+  if (q == 0) return 0; /* nothing left to liquidate */
+  int side = ms_side_of(q);
+  hentry e = {ms_margin_key(m, ms_accounts_collateral(a, id), q, pr->E, a->shift[side]), (int32_t)id, version, 0};
+  if (heap_push(&x->over[side], e)) return -1;
+  if (!ac) return 0; /* untouched: still ranked by the ADL array */
+  e.key = ms_accounts_adl_key(a, id);
+  return heap_push(&x->adlh[side], e);
+}
+
+int64_t ms_index_adl_next(ms_index *x, const ms_accounts *a, int side) {
+  const ms_keyed *arr = x->st->adl[side];
+  int64_t n = x->st->n[side], c = x->adl_cursor[side];
+  while (c < n && a->slot[arr[c].id] >= 0) c++; /* touched: in the heap if still open */
+  x->adl_cursor[side] = c;
+  heap *h = &x->adlh[side];
+  while (h->n && !live(a, &h->v[0])) heap_pop(h);
+  if (c < n && h->n) {
+    hentry best = {arr[c].key, arr[c].id, 0, 0};
+    return hless(&h->v[0], &best) ? h->v[0].id : arr[c].id;
+  }
+  if (c < n) return arr[c].id;
+  if (h->n) return h->v[0].id;
+  return -1;
+}

@@ -1,0 +1,219 @@
+/*
+ * engine — the discrete-event loop of one path.
+ *
+ * A per-thread workspace: allocated once, then ms_engine_run_path() runs
+ * path p from time 0 to the horizon: exogenous ticks, regime switches and
+ * jumps, market impact, oracle rounds, keeper actions and liquidations. It
+ * fills a summary row, a list of liquidation records and, when asked, a
+ * trace of sampled values. Nothing is allocated inside the loop except when
+ * a growable buffer (records, pools) outgrows every earlier path; the
+ * workspace is reset between paths by undoing what the path touched.
+ */
+#ifndef MARGINSIM_ENGINE_H
+#define MARGINSIM_ENGINE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/book.h"
+#include "marginsim/error.h"
+#include "config/scenario.h"
+
+/** One row of /paths/summary. Money in USD, times in seconds. */
+typedef struct ms_path_summary {
+  uint64_t path;
+  /* exogenous price */
+  double final_price;                    /* at the horizon */
+  double min_price, max_price;           /* over the ticks and jumps of the path */
+  double max_drawdown;                   /* largest fall from a running peak, fraction */
+  int64_t jumps;
+  int64_t regime_switches;
+  double time_in_regime[MS_MAX_REGIMES]; /* seconds */
+  /* mark and oracle */
+  double final_mark, min_mark;           /* mark = exogenous x exp(impact) */
+  double max_impact;                     /* largest |exp(impact) - 1| seen at a tick or fill */
+  int64_t oracle_publishes;
+  /* liquidations */
+  int64_t liquidations;                  /* keeper actions that closed (part of) a position */
+  int64_t partial_liquidations;
+  int64_t impact_triggered_liquidations;
+  double liquidated_notional;            /* closed units x mark at the fill */
+  double first_liquidation_time;         /* s; NaN if none */
+  int64_t recovered;                     /* eligible accounts found healthy when the keeper came */
+  int64_t skipped_unprofitable;          /* liquidations skipped for gas at least once (once per discovery) */
+  int64_t max_pending;                   /* largest keeper backlog */
+  int64_t pending_end;                   /* accounts still waiting for a keeper at the horizon */
+  double pending_bad_debt;               /* their negative equity at the final mark (not yet booked) */
+  /* money */
+  double penalties;                      /* taken from liquidated accounts */
+  double keeper_rewards;                 /* penalties paid to keepers */
+  double bad_debt;                       /* shortfall of collateral + PnL at fills */
+  double insurance_paid;                 /* bad debt paid by the fund */
+  double insurance_min, insurance_end;   /* fund balance: lowest, final */
+  double socialized_loss;                /* charged to profitable accounts */
+  double adl_notional;                   /* ADL'd units x bankruptcy price */
+  double adl_loss;                       /* bad debt borne by ADL counterparties: units x |P_b - P_m| */
+  double uncovered_loss;                 /* bad debt no one could be charged */
+  int64_t insolvent;                     /* 1 if bad debt went beyond the fund */
+  /* cascades (filled by stats from the records) */
+  int64_t cascades;
+  int64_t largest_cascade_liquidations;  /* of the cascade with the most notional */
+  double largest_cascade_notional;
+  int64_t largest_cascade_depth;         /* generations of impact-triggered liquidations */
+  /* the no-feedback twin: the same path, book and draws with market.impact.model none
+   * (filled by the driver; NaN when stats.counterfactual is off) */
+  int64_t liquidations_no_impact;
+  double liquidated_notional_no_impact;  /* USD */
+  double bad_debt_no_impact;             /* USD */
+  double amplification;                  /* liquidated_notional / liquidated_notional_no_impact; NaN if both 0 */
+  /* options and margin models */
+  double options_liquidated_notional;    /* underlying notional of option legs closed by liquidations */
+  int64_t options_expired;               /* option legs settled at expiry */
+  int64_t option_revaluations;           /* exact checks of option accounts */
+  int64_t option_revaluations_naive;     /* option accounts open at each check: what checking all would cost */
+  int64_t bs_evaluations;                /* Black–Scholes evaluations */
+  double max_margin_ratio;               /* largest maintenance ratio (dynamic margin) */
+  int64_t margin_updates_up;             /* dynamic re-estimates that raised the ratio */
+} ms_path_summary;
+
+/** One liquidation (for /liquidations and the cascade statistics). */
+typedef struct ms_liq_record {
+  uint64_t path;
+  int64_t time;            /* ms of the fill */
+  int64_t obs_time;        /* ms when the oracle price used was observed */
+  int64_t account;
+  int32_t side;            /* +1 long, -1 short */
+  int32_t impact_triggered;        /* 1: the exogenous-only oracle price would not have made it eligible */
+  int32_t full;            /* 1: the whole position closed */
+  int32_t generation;      /* 0 if not impact-triggered, else 1 + the generation that moved the price (stats) */
+  int64_t cascade;         /* index of its cascade within the path (stats) */
+  double oracle_price;     /* USD */
+  double exog_oracle_price;/* USD, the same oracle observation without impact */
+  double mark_price;       /* USD, the fill price */
+  double qty;              /* units closed (market + ADL) */
+  double notional;         /* USD, qty x mark */
+  double bad_debt;         /* USD */
+  double penalty;          /* USD */
+  double adl_qty;          /* units closed by ADL at the bankruptcy price */
+  double delay;            /* s from discovery to the fill */
+} ms_liq_record;
+
+/** Sampled values of one path (for /timeseries). Arrays of ms_trace_len(). */
+typedef struct ms_trace {
+  double *price;           /* exogenous price */
+  double *mark;
+  double *oracle;
+  int32_t *regime;
+  double *open_interest;   /* USD, open units of both sides x mark */
+  double *insurance;       /* USD */
+  int32_t *liquidations;   /* in the interval ending at the sample */
+  double *margin_ratio;    /* maintenance ratio (dynamic margin; constant otherwise) */
+} ms_trace;
+
+/*
+ * Work bounds (docs/engine.md, "Work bounds"): no scenario can loop for
+ * ever. Past any of them a path stops with MS_ERR_INPUT naming the keys
+ * that drive the work. Generous: no meaningful scenario comes near them.
+ */
+/** Expected jumps, or regime switches, of one path (rate x horizon, at the
+ *  highest rate): more is rejected before any path runs. */
+#define MS_MAX_EXPECTED_ARRIVALS 1e8
+/** Events at one simulated millisecond: this + MS_INSTANT_EVENTS_PER_ACCOUNT x book.accounts. */
+#define MS_MAX_INSTANT_EVENTS 1000000
+#define MS_INSTANT_EVENTS_PER_ACCOUNT 16
+/** Events of one path other than keeper arrivals (one per discovered account):
+ *  MS_MAX_PATH_EVENTS + MS_PATH_EVENTS_FACTOR x (what the scenario implies: ticks,
+ *  blocks, samples, margin updates, oracle heartbeats or intervals, 2 x accounts for
+ *  expiries, expected jumps and switches) + MS_PATH_EVENTS_PER_LIQUIDATION x
+ *  liquidations so far (each fill can start an oracle round). */
+#define MS_MAX_PATH_EVENTS 1e7
+#define MS_PATH_EVENTS_FACTOR 16
+#define MS_PATH_EVENTS_PER_LIQUIDATION 4
+/** Events between two looks at the cancel flag and the bounds: a signal
+ *  stops a path within milliseconds. */
+#define MS_CANCEL_CHECK_EVENTS 1024
+/** The mark may move at most this factor away from the exogenous price
+ *  (|impact| <= ln of it): beyond, the money no longer means anything. */
+#define MS_MAX_MARK_MOVE 1e6
+
+/** Number of samples per traced path: t = 0, every, 2 every, ... <= horizon. */
+int64_t ms_trace_len(const ms_config *cfg);
+
+/** The time (ms) of fan sample @p j of output.fan.points: j * horizon / (points - 1). */
+int64_t ms_fan_time(const ms_config *cfg, int64_t j);
+
+/* The sorted account index of a book (private to the engine). */
+struct ms_index_static;
+
+typedef struct ms_engine ms_engine;
+
+/**
+ * A workspace for @p cfg. With book.resample: per_run, @p book and @p index
+ * are the run's shared book and its sorted index (ms_engine_shared_new);
+ * with per_path both are NULL and the workspace draws its own.
+ */
+ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *book,
+                        const struct ms_index_static *index, ms_error *err);
+
+/** Free; NULL is a no-op. */
+void ms_engine_free(ms_engine *e);
+
+/**
+ * Stop a path soon after *@p cancel becomes non-zero (checked every
+ * MS_CANCEL_CHECK_EVENTS events): ms_engine_run_path() then returns
+ * MS_ERR_CANCELLED. NULL: never.
+ */
+void ms_engine_set_cancel(ms_engine *e, const volatile sig_atomic_t *cancel);
+
+/**
+ * The work bounds a scenario can break before it runs: expected jumps or
+ * regime switches per path beyond MS_MAX_EXPECTED_ARRIVALS (MS_ERR_INPUT,
+ * naming the key). ms_engine_shared_new() checks it.
+ */
+ms_status ms_engine_check_work(const ms_config *cfg, ms_error *err);
+
+/**
+ * Draw and check the books of paths 0 .. @p n - 1 as a run with
+ * book.resample: per_path will (each on fresh margin state): the first
+ * failure as "path P: book: ...". per_run: nothing to do. Between books,
+ * *@p cancel non-zero (may be NULL) stops with MS_ERR_CANCELLED.
+ */
+ms_status ms_engine_check_books(const ms_config *cfg, int64_t n, const volatile sig_atomic_t *cancel,
+                                ms_error *err);
+
+/**
+ * Run path @p path to the horizon. @p trace may be NULL (no sampling).
+ * The result depends only on (configuration, seed, path).
+ */
+ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, ms_trace *trace,
+                             ms_error *err);
+
+/**
+ * Sample the exogenous and mark prices (USD) and the regime of the next
+ * path run at the output.fan.points times of ms_fan_time() into @p price,
+ * @p mark and @p regime (arrays of that length); NULLs: no fan. Sampling
+ * reads the state and changes nothing: a path's results do not depend on it.
+ */
+void ms_engine_set_fan(ms_engine *e, double *price, double *mark, int32_t *regime);
+
+struct ms_pricetape;
+
+/**
+ * Record the exogenous ticks of the next paths on @p tape, or replay them
+ * from it (see ms_pricepath_use_tape); MS_TAPE_OFF (0) with NULL: neither.
+ */
+void ms_engine_use_tape(ms_engine *e, struct ms_pricetape *tape, int mode);
+
+/** The liquidation records of the last path (valid until the next run). */
+ms_liq_record *ms_engine_records(ms_engine *e, size_t *n);
+
+/** The book the last path ran on. */
+const ms_book *ms_engine_book(const ms_engine *e);
+
+/** The run's shared book and index (per_run books); NULLs for per_path. */
+ms_status ms_engine_shared_new(const ms_config *cfg, ms_book **book, struct ms_index_static **index,
+                               ms_error *err);
+void ms_engine_shared_free(ms_book *book, struct ms_index_static *index);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * keeper — when an eligible account is actually acted on.
+ *
+ * An account discovered at time t (at an oracle publish) is ready at
+ * t + delay x congestion, delay drawn from the keeper stream in discovery
+ * order and congestion = min(max_factor, 1 + per_pending x liquidations
+ * already pending). Times inside an outage window move to its end.
+ *
+ * Without capacity (per_block = 0) a keeper acts the moment it is ready.
+ * With capacity, ready accounts wait for the next block (blocks at multiples
+ * of block_time); a block takes at most per_block liquidations, in order of
+ * discovery; the rest wait for later blocks. A liquidation that would pay the
+ * keeper less than gas_cost is skipped and retried next block (without
+ * capacity: block_time later). The engine re-checks eligibility at action.
+ *
+ * Events: KEEPER_READY (a = account, b = discovery sequence) and BLOCK.
+ */
+#ifndef MARGINSIM_KEEPER_H
+#define MARGINSIM_KEEPER_H
+
+#include <stdint.h>
+
+#include "marginsim/error.h"
+#include "core/queue.h"
+#include "config/scenario.h"
+
+typedef struct ms_keeper ms_keeper;
+
+ms_status ms_keeper_new(ms_keeper **out, const ms_config *cfg, ms_error *err);
+void ms_keeper_free(ms_keeper *k);
+
+/** Start a path. */
+void ms_keeper_start(ms_keeper *k, uint64_t seed, uint64_t path);
+
+/** An account was discovered eligible at @p t: schedule its keeper. Sets *delay (ms). */
+ms_status ms_keeper_discover(ms_keeper *k, int64_t account, int64_t t, ms_queue *q, int64_t *delay);
+
+/**
+ * A KEEPER_READY event. Returns 1 when the engine should act on ev->a now,
+ * 0 when it was queued for a block, negative on failure.
+ */
+int ms_keeper_on_ready(ms_keeper *k, const ms_event *ev, ms_queue *q);
+
+/** BLOCK: next account to act on in this block (1), or 0 when the block is full or empty. */
+int ms_keeper_block_next(ms_keeper *k, int64_t *account, int64_t *seq);
+
+/** BLOCK: the account just taken was liquidated (uses capacity). */
+void ms_keeper_block_used(ms_keeper *k);
+
+/** The account was liquidated or found healthy: it is no longer pending. */
+void ms_keeper_resolved(ms_keeper *k);
+
+/**
+ * Skip an unprofitable liquidation: retry it at the first block at which the
+ * mark has left (mark_lo, mark_hi) or the oracle price has left
+ * (oracle_lo, oracle_hi). An empty box (lo >= hi) means the next block.
+ */
+ms_status ms_keeper_defer(ms_keeper *k, int64_t account, int64_t seq, int64_t t, double mark_lo,
+                          double mark_hi, double oracle_lo, double oracle_hi, ms_queue *q);
+
+/**
+ * Start of a BLOCK: release the parked accounts whose box the prices have
+ * left into this block. Returns how many stay parked, negative on failure.
+ */
+int64_t ms_keeper_block_begin(ms_keeper *k, double mark, double oracle);
+
+/** The boxes are stale (collateral changed): release every parked account at the next block. */
+void ms_keeper_unpark_all(ms_keeper *k);
+
+/** BLOCK done at @p t: schedule the next block if work is left. */
+ms_status ms_keeper_block_end(ms_keeper *k, int64_t t, ms_queue *q);
+
+/** Liquidations pending (discovered, not yet resolved). */
+int64_t ms_keeper_pending(const ms_keeper *k);
+
+/** Gas cost a liquidation must beat (USD). */
+double ms_keeper_gas_cost(const ms_keeper *k);
+
+/** Largest number of liquidations any block took in this path. */
+int64_t ms_keeper_max_per_block(const ms_keeper *k);
+
+#endif

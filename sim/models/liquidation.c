@@ -1,0 +1,165 @@
+/*
+ * liquidation — fills, penalty split, bad debt and the waterfall (see liquidation.h).
+ */
+#include "models/liquidation.h"
+
+#include <math.h>
+
+/* Equity at po after closing x of the a units at pm (penalty paid) covers IM of the rest. */
+static int restores(const ms_liquidation_cfg *cfg, const ms_margin *m, double C, double s, double a,
+                    double E, double pm, double po, double x) {
+  double c2 = C + s * x * (pm - E) - cfg->penalty * x * pm;
+  double left = a - x;
+  return c2 + s * left * (po - E) >= ms_margin_perp_im(m, left, po);
+}
+
+static double partial_size(const ms_liquidation_cfg *cfg, const ms_margin *m, double C, double s,
+                           double a, double E, double pm, double po) {
+  double xmin = cfg->min_close * a;
+  if (xmin >= a || restores(cfg, m, C, s, a, E, pm, po, xmin)) return xmin;
+  if (!restores(cfg, m, C, s, a, E, pm, po, a * (1.0 - 1e-12))) return a;
+  /* Least x that restores: bisection (the requirement may step between tiers). */
+  double lo = xmin, hi = a * (1.0 - 1e-12);
+  for (int i = 0; i < 80 && hi - lo > 1e-12 * a; i++) {
+    double mid = 0.5 * (lo + hi);
+    if (restores(cfg, m, C, s, a, E, pm, po, mid)) hi = mid; else lo = mid;
+  }
+  return hi;
+}
+
+void ms_liq_compute(const ms_liquidation_cfg *cfg, const ms_margin *m, double C, double q, double E,
+                    double pm, double po, double fund, ms_liq_outcome *o) {
+  double s = q > 0 ? 1.0 : -1.0, a = fabs(q);
+  *o = (ms_liq_outcome){0};
+  o->fill_price = pm;
+  o->bankruptcy_price = E - s * C / a;
+  double eq_full = C + s * a * (pm - E);
+  double x = a;
+  if (cfg->mode == MS_LIQ_PARTIAL && eq_full > 0) x = partial_size(cfg, m, C, s, a, E, pm, po);
+  o->full = x >= a;
+  if (o->full) x = a;
+  o->close_qty = x;
+  o->notional = x * pm;
+  if (!o->full) {
+    o->market_qty = x;
+    o->realized = s * x * (pm - E);
+    o->penalty = cfg->penalty * x * pm;
+    o->new_collateral = C + o->realized - o->penalty;
+    o->new_qty = s * (a - x);
+  } else if (eq_full >= 0) {
+    o->market_qty = a;
+    o->realized = s * a * (pm - E);
+    o->penalty = fmin(cfg->penalty * a * pm, eq_full);
+    o->new_collateral = eq_full - o->penalty;
+  } else {
+    o->bad_debt = -eq_full;
+    o->fund_paid = fmin(fund > 0 ? fund : 0.0, o->bad_debt);
+    o->residual = o->bad_debt - o->fund_paid;
+    double phi = cfg->shortfall == MS_SHORTFALL_ADL ? o->residual / o->bad_debt : 0.0;
+    o->adl_qty = phi * a;
+    o->market_qty = a - o->adl_qty;
+    o->realized = s * o->market_qty * (pm - E) + s * o->adl_qty * (o->bankruptcy_price - E);
+    o->new_collateral = 0.0; /* what is still missing is the fund's */
+  }
+  o->keeper_reward = cfg->keeper_share * o->penalty;
+  o->fund_fee = o->penalty - o->keeper_reward;
+}
+
+void ms_liq_socialize(double residual, double open_qty, double profit_per_unit, double *per_unit,
+                      double *uncovered) {
+  double cap = open_qty > 0 && profit_per_unit > 0 ? open_qty * profit_per_unit : 0.0;
+  double paid = fmin(residual, cap);
+  *per_unit = open_qty > 0 ? paid / open_qty : 0.0;
+  *uncovered = residual - paid;
+}
+
+/* ---- accounts with options ---- */
+
+/* Cash from closing leg l at the fill: sold at V (1 - spread) when long,
+ * bought back at V (1 + spread) when short. */
+static double leg_close(const ms_liquidation_cfg *cfg, const ms_leg *l, double V) {
+  return l->q * V * (1.0 - cfg->option_spread * (l->q > 0 ? 1.0 : -1.0));
+}
+
+void ms_liq_compute_pos(const ms_liquidation_cfg *cfg, const ms_margin *m, const ms_position *p, double E,
+                        const ms_view *fill, const ms_view *orc, double fund, int options_move,
+                        ms_liq_pos_outcome *o) {
+  *o = (ms_liq_pos_outcome){0};
+  double pm = fill->P;
+  /* closing values at the fill, and the standalone risk of every leg (perp = leg -1) */
+  double V[MS_MAX_LEGS], risk[MS_MAX_LEGS + 1];
+  int order[MS_MAX_LEGS + 1], n = 0;
+  for (int l = 0; l < p->nlegs; l++) {
+    ms_position one = {0, 0, 1, {p->legs[l]}};
+    V[l] = ms_margin_leg_value(m, &p->legs[l], pm, fill->t, fill->vol);
+    risk[n] = ms_margin_pos_im(m, &one, E, orc);
+    order[n++] = l;
+  }
+  if (p->q != 0) {
+    risk[n] = ms_margin_perp_im(m, p->q, orc->P);
+    order[n++] = -1;
+  }
+  for (int i = 1; i < n; i++) /* riskiest first; ties: the perp, then leg order */
+    for (int j = i; j > 0 && (risk[j] > risk[j - 1] || (risk[j] == risk[j - 1] && order[j] < order[j - 1])); j--) {
+      double tr = risk[j]; risk[j] = risk[j - 1]; risk[j - 1] = tr;
+      int to = order[j]; order[j] = order[j - 1]; order[j - 1] = to;
+    }
+  double cash = p->C, q = p->q, pen = 0;
+  ms_position rest = *p;
+  int k = 0;
+  for (; k < n; k++) {
+    int l = order[k];
+    if (l < 0) {
+      cash += q * (pm - E);
+      o->realized += q * (pm - E);
+      o->perp_closed = fabs(q);
+      o->notional += fabs(q) * pm;
+      o->flow -= q * pm; /* a long perp closes by selling */
+      pen += cfg->penalty * fabs(q) * pm;
+      q = 0;
+      rest.q = 0;
+    } else {
+      const ms_leg *lg = &p->legs[l];
+      double c = leg_close(cfg, lg, V[l]);
+      cash += c;
+      o->realized += c - lg->q * lg->v0;
+      o->legs_closed |= 1 << l;
+      o->opt_closed += fabs(lg->q);
+      o->notional += fabs(lg->q) * pm;
+      o->opt_notional += fabs(lg->q) * pm;
+      pen += cfg->penalty * fabs(lg->q) * pm;
+      if (options_move) {
+        ms_greeks g;
+        ms_margin_leg_greeks(m, lg, pm, fill->t, fill->vol, &g);
+        o->flow -= lg->q * g.delta * pm; /* closing removes the leg's delta */
+      }
+    }
+    if (cfg->mode != MS_LIQ_PARTIAL || k == n - 1) continue;
+    /* what is left, valued at the oracle, after the penalty so far */
+    rest.nlegs = 0;
+    for (int i = 0; i < p->nlegs; i++)
+      if (!(o->legs_closed & (1 << i))) rest.legs[rest.nlegs++] = p->legs[i];
+    rest.C = cash - pen;
+    rest.q = q;
+    if (ms_margin_pos_equity(m, &rest, E, orc) >= ms_margin_pos_im(m, &rest, E, orc)) {
+      k++;
+      break;
+    }
+  }
+  o->full = k >= n;
+  o->new_q = q;
+  if (!o->full) {
+    o->penalty = pen;
+    o->new_cash = cash - pen;
+  } else if (cash >= 0) {
+    o->penalty = fmin(pen, cash);
+    o->new_cash = cash - o->penalty;
+  } else {
+    o->bad_debt = -cash;
+    o->fund_paid = fmin(fund > 0 ? fund : 0.0, o->bad_debt);
+    o->residual = o->bad_debt - o->fund_paid;
+    o->new_cash = 0.0;
+  }
+  o->keeper_reward = cfg->keeper_share * o->penalty;
+  o->fund_fee = o->penalty - o->keeper_reward;
+}

@@ -1,0 +1,503 @@
+/*
+ * margin — the instance shared by the margin models, the perp-only closed
+ * forms, the dispatch through the type tables, and the bands (see margin.h
+ * and docs/engine.md). Each model's own code is in margin_<model>.c, the
+ * fields and helpers they share in margin_int.h.
+ *
+ * Thresholds of perp-only positions (tiered, see margin_tiered.c). Long:
+ * f(P) = C - qE + qP - MM(qP) rises with P (slope q(1 - mmr)), so the root
+ * is unique; in tier k, P = (qE - C - cum_k) / (q (1 - mmr_k)). Short
+ * (s = -q): g(P) = C + sE - sP - MM(sP) falls with P; in tier k,
+ * P = (C + sE + cum_k) / (s (1 + mmr_k)). The tier holding the root is the
+ * last one whose floor price has f <= 0 (long) or g >= 0 (short). Static,
+ * dynamic and portfolio margin are the one-tier case with a ratio per side.
+ */
+#include "models/margin_int.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/units.h"
+
+/* ---- the instance ---- */
+
+const ms_margin_type *ms_margin_type_find(const char *name) {
+  for (int i = 0; ms_margin_types[i]; i++)
+    if (strcmp(ms_margin_types[i]->name, name) == 0) return ms_margin_types[i];
+  return NULL;
+}
+
+ms_status ms_margin_new(ms_margin **out, const ms_config *cfg, ms_error *err) {
+  *out = NULL;
+  const ms_margin_cfg *mc = &cfg->margin;
+  int ntypes = 0;
+  while (ms_margin_types[ntypes]) ntypes++;
+  if (mc->model < 0 || mc->model >= ntypes)
+    return ms_error_set(err, MS_ERR_INTERNAL, "margin.model %d not available", mc->model);
+  ms_margin *m = calloc(1, sizeof *m);
+  if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  m->type = ms_margin_types[mc->model];
+  m->tiered = m->type->tiered;
+  m->year_ms = cfg->market.days_per_year * (double)MS_MS_PER_DAY;
+  for (int k = 0; k < NGRID; k++) m->ncdf[k] = ms_norm_cdf((double)(k - NGRID / 2) / NGRID_PER_UNIT);
+  for (int k = 0; k <= NGRID_HALF * NGRID_PER_UNIT; k++) {
+    double x = (double)k / NGRID_PER_UNIT;
+    m->npdf[k] = INV_SQRT_2PI * exp(-0.5 * x * x);
+  }
+  m->smile = (ms_smile){cfg->market.smile.skew, cfg->market.smile.floor};
+  m->initial = mc->initial;
+  m->maintenance = mc->maintenance;
+  m->ntiers = 1;
+  m->mmr[0] = mc->maintenance;
+  m->imr[0] = mc->initial;
+  ms_status s = m->type->init(m, cfg, err);
+  if (s) {
+    ms_margin_free(m);
+    return s;
+  }
+  double rmax = m->mmr[m->ntiers - 1], rmin = m->mmr[0];
+  m->kappa_long = 1.0 / (1.0 - rmax);
+  m->kappa_short = 1.0 / (1.0 + rmin);
+  *out = m;
+  return MS_OK;
+}
+
+void ms_margin_free(ms_margin *m) {
+  if (!m) return;
+  if (m->type->free) m->type->free(m);
+  free(m);
+}
+
+const ms_margin_type *ms_margin_get_type(const ms_margin *m) { return m->type; }
+int64_t ms_margin_bs_count(const ms_margin *m) { return m->bs_count; }
+
+/* ---- perp-only accounts ---- */
+
+double ms_margin_perp_mm(const ms_margin *m, double q, double P) {
+  double n = fabs(q) * P;
+  if (m->tiered) return tiered_mm_n(m, n);
+  return m->ratio_side[q > 0 ? 0 : 1] * n;
+}
+
+double ms_margin_perp_im(const ms_margin *m, double q, double P) {
+  double n = fabs(q) * P;
+  if (m->tiered) return m->imr[tier_of(m, n)] * n;
+  if (m->type->scan) return m->im_side[q > 0 ? 0 : 1] * n;
+  return m->initial * n;
+}
+
+double ms_margin_mm_amount(const ms_margin *m, double notional) {
+  return m->tiered ? m->cum[tier_of(m, notional)] : 0.0;
+}
+
+double ms_margin_threshold(const ms_margin *m, double C, double q, double E) {
+  assert(q != 0);
+  if (!m->tiered) {
+    if (q > 0) {
+      double t = (q * E - C) / (q * (1.0 - m->ratio_side[0]));
+      return t > 0 ? t : 0.0;
+    }
+    double s = -q;
+    return (C + s * E) / (s * (1.0 + m->ratio_side[1]));
+  }
+  if (q > 0) {
+    if (C - q * E >= 0) return 0.0; /* f(0) >= 0: never eligible at a positive price */
+    int k = 0;
+    for (int j = 1; j < m->ntiers; j++) {
+      double p = m->floor[j] / q;
+      if (C - q * E + q * p - tiered_mm_n(m, m->floor[j]) <= 0) k = j;
+      else break;
+    }
+    return (q * E - C - m->cum[k]) / (q * (1.0 - m->mmr[k]));
+  }
+  double s = -q;
+  int k = 0;
+  for (int j = 1; j < m->ntiers; j++) {
+    double p = m->floor[j] / s;
+    if (C + s * E - s * p - tiered_mm_n(m, m->floor[j]) >= 0) k = j;
+    else break;
+  }
+  return (C + s * E + m->cum[k]) / (s * (1.0 + m->mmr[k]));
+}
+
+int ms_margin_eligible(const ms_margin *m, double C, double q, double E, double P) {
+  return ms_margin_equity(C, q, E, P) < ms_margin_perp_mm(m, q, P);
+}
+
+double ms_margin_key(const ms_margin *m, double C, double q, double E, double shift) {
+  if (m->type->key_mode == MS_KEY_COLLATERAL) return C / fabs(q) + shift;
+  double t = ms_margin_threshold(m, C, q, E);
+  return q > 0 ? -t + m->kappa_long * shift : t + m->kappa_short * shift;
+}
+
+double ms_margin_boundary(const ms_margin *m, int is_long, double P, double E, double shift) {
+  if (m->type->key_mode == MS_KEY_COLLATERAL)
+    return is_long ? E - P * (1.0 - m->ratio_side[0]) + shift : P * (1.0 + m->ratio_side[1]) - E + shift;
+  return is_long ? -P + m->kappa_long * shift : P + m->kappa_short * shift;
+}
+
+/* ---- any account ---- */
+
+static double legs_value(ms_margin *mm, const ms_position *p, double S, int64_t t, double vol) {
+  double v = 0;
+  for (int i = 0; i < p->nlegs; i++) v += p->legs[i].q * ms_leg_value(&p->legs[i], &mm->smile, S, tau_of(mm, &p->legs[i], t), vol);
+  mm->bs_count += p->nlegs;
+  return v;
+}
+
+double ms_margin_leg_value(const ms_margin *m, const ms_leg *l, double S, int64_t t, double vol) {
+  ((ms_margin *)m)->bs_count++;
+  return ms_leg_value(l, &m->smile, S, tau_of(m, l, t), vol);
+}
+
+void ms_margin_leg_greeks(const ms_margin *m, const ms_leg *l, double S, int64_t t, double vol, ms_greeks *g) {
+  ((ms_margin *)m)->bs_count++;
+  ms_bs_greeks(l->is_call, S, l->strike, tau_of(m, l, t), ms_smile_vol(&m->smile, vol, l->strike, S), 0, 0, g);
+}
+
+double ms_margin_pos_equity(const ms_margin *m, const ms_position *p, double E, const ms_view *v) {
+  return p->C + p->q * (v->P - E) + legs_value((ms_margin *)m, p, v->P, v->t, v->vol);
+}
+
+double ms_margin_pos_im(const ms_margin *m, const ms_position *p, double E, const ms_view *v) {
+  (void)E;
+  if (p->nlegs == 0) return ms_margin_perp_im(m, p->q, v->P);
+  return m->type->pos_im(m, p, v);
+}
+
+double ms_margin_pos_mm(const ms_margin *m, const ms_position *p, double E, const ms_view *v) {
+  (void)E;
+  if (p->nlegs == 0) return ms_margin_perp_mm(m, p->q, v->P);
+  return m->type->pos_mm(m, p, v);
+}
+
+double ms_margin_pos_surplus(const ms_margin *m, const ms_position *p, double E, const ms_view *v) {
+  return ms_margin_pos_equity(m, p, E, v) - ms_margin_pos_mm(m, p, E, v);
+}
+
+/*
+ * Bands. S = equity - maintenance (the surplus) is positive at the check
+ * (P0, t0). From (P0, t0) to (P, t) in two moves, the price first (at t0),
+ * then the time (at P):
+ *   S(P, t) >= S0 - D (|P - P0|) - L_t (t - t0)
+ * with D = D_up for P > P0 and D_dn below: bounds on how fast S can fall as
+ * the price rises or falls at t0, over the price box [P0 - d, P0 + d]
+ * (d = 10% of P0); L_t bounds |dS/dt| over the price box and
+ * [t0, t0 + tau_min / 2] (tau_min the nearest expiry), or the time term is
+ * bounded by integrating theta towards the expiry. S stays positive while
+ * each term uses less than its share of S0.
+ *
+ * Per unit of option over S in [S_lo, S_hi], volatility in [s_lo, s_hi] and
+ * time to expiry in [tau_lo, tau_hi] (r = 0):
+ *   d1 = ln(S/K) / (s sqrt(tau)) + s sqrt(tau) / 2 lies in [d1_lo, d1_hi]
+ *   delta in [N(d1_lo), N(d1_hi)] (call), [-N(-d1_lo), -N(-d1_hi)] (put)
+ *   phi(d1) <= phi at the d1 of the range nearest 0
+ *   |theta| <= S_hi phi_max s_hi / (2 sqrt(tau_lo));   vega <= S_hi sqrt(tau_hi) phi_max
+ *   the smile's vega term: |vega dsigma/dS| <= vol |skew| sqrt(tau_hi) phi_max
+ * The slope of the equity is an interval: the perp plus each leg's delta
+ * interval times its quantity (signs kept: a covered call's slope is in
+ * [0, q], not [-2q, 2q]). Portfolio margin: scenario s (move x, g = 1 + x,
+ * weight w) loses L_s(P) = V(P) - V_s(P g), so
+ *   L_s' = -q_perp x + sum_l q_l (delta_l(P) - g delta_l,s(P g)),
+ * an interval from the two delta intervals; the requirement max(0, max_s w L_s)
+ * rises by at most max(0, max_s w sup L_s') per unit of P going up and
+ * max(0, max_s -w inf L_s') going down (a max rises no faster than its
+ * fastest member). Scenarios that cannot be the worst (dom_short/dom_long)
+ * are left out of both the requirement and its bounds. For time, the same
+ * bounds per scenario at S (1 + x) with the scenario's volatility range; its
+ * DTE scaling moves sigma at most at the rate vol v power (30 d)^power /
+ * DTE^(power + 1).
+ */
+typedef struct {
+  double dlo, dhi;                 /* delta interval per unit */
+  double phi, theta, vega;         /* bounds per unit */
+} leg_bounds;
+
+/* Grid index at or below (up = 0) or at or above (up = 1) x, clamped to the
+ * grid, with a margin of 1e-6 of a step against rounding. N is increasing,
+ * so N(grid below) <= N(x) <= N(grid above); outside the grid 0 and 1 are
+ * the bounds. */
+static inline int grid_ix(double x, int up) {
+  double u = (x + NGRID_HALF) * NGRID_PER_UNIT;
+  if (!(u > 0)) return up ? 0 : -1;
+  if (u >= NGRID - 1) return up ? NGRID : NGRID - 1;
+  return up ? (int)u + 1 : (int)(u - 1e-6); /* u > 0: truncation is floor */
+}
+
+static inline double ncdf_lo(const ms_margin *m, double x) { /* <= N(x) */
+  int k = grid_ix(x, 0);
+  return k < 0 ? 0.0 : m->ncdf[k];
+}
+
+static inline double ncdf_hi(const ms_margin *m, double x) { /* >= N(x) */
+  int k = grid_ix(x, 1);
+  return k >= NGRID ? 1.0 : m->ncdf[k];
+}
+
+static inline double npdf_hi(const ms_margin *m, double ax) { /* >= phi(x), ax = |x| */
+  double u = ax * NGRID_PER_UNIT - 1e-6;
+  if (!(u > 0)) return INV_SQRT_2PI;
+  if (u >= NGRID_HALF * NGRID_PER_UNIT) return m->npdf[NGRID_HALF * NGRID_PER_UNIT];
+  return m->npdf[(int)u];
+}
+
+/* The range of d1 and the largest phi(d1). @p ll, @p lh: ln(S_lo / K),
+ * ln(S_hi / K); @p r_lo, @p r_hi: the least and largest s sqrt(tau). */
+static inline void d1_range(const ms_margin *m, double ll, double lh, double r_lo, double r_hi, double *d1_lo,
+                            double *d1_hi, double *phi) {
+  *d1_hi = (lh >= 0 ? lh / r_lo : lh / r_hi) + 0.5 * r_hi;
+  *d1_lo = (ll <= 0 ? ll / r_lo : ll / r_hi) + 0.5 * r_lo;
+  double dmin = *d1_lo <= 0 && *d1_hi >= 0 ? 0 : (fabs(*d1_lo) < fabs(*d1_hi) ? fabs(*d1_lo) : fabs(*d1_hi));
+  *phi = npdf_hi(m, dmin);
+}
+
+/* Price bounds at one time (sq = sqrt(tau)): the delta interval and phi. */
+static void bound_delta(const ms_margin *m, int is_call, double ll, double lh, double s_lo, double s_hi, double sq,
+                        leg_bounds *b) {
+  double d1_lo, d1_hi;
+  d1_range(m, ll, lh, s_lo * sq, s_hi * sq, &d1_lo, &d1_hi, &b->phi);
+  if (is_call) {
+    b->dlo = ncdf_lo(m, d1_lo);
+    b->dhi = ncdf_hi(m, d1_hi);
+  } else {
+    b->dlo = -ncdf_hi(m, -d1_lo);
+    b->dhi = -ncdf_lo(m, -d1_hi);
+  }
+}
+
+/* Time bounds over sqrt(tau) in [sq_lo, sq_hi]: theta and vega. */
+static void bound_time(const ms_margin *m, double ll, double lh, double S_hi, double s_lo, double s_hi, double sq_lo,
+                       double sq_hi, leg_bounds *b) {
+  double d1_lo, d1_hi;
+  d1_range(m, ll, lh, s_lo * sq_lo, s_hi * sq_hi, &d1_lo, &d1_hi, &b->phi);
+  b->theta = S_hi * b->phi * s_hi / (2 * sq_lo);
+  b->vega = S_hi * sq_hi * b->phi;
+}
+
+/* [lo, hi] += q [a, b] */
+static inline void add_scaled(double *lo, double *hi, double q, double a, double b) {
+  if (q >= 0) { *lo += q * a; *hi += q * b; }
+  else { *lo += q * b; *hi += q * a; }
+}
+
+void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const ms_view *v, double surplus,
+                    ms_band *b) {
+  ms_margin *m = (ms_margin *)mc;
+  double S0 = isnan(surplus) ? ms_margin_pos_surplus(m, p, E, v) : surplus;
+  if (!(S0 > 0)) {
+    *b = (ms_band){INFINITY, -INFINITY, v->t, -INFINITY, -INFINITY};
+    return;
+  }
+  int dyn = m->type->ratio_moves, pm = m->type->scan;
+  if (pm && p->nlegs > 0 && (m->md_net > 0 || m->md_hedged > 0)) {
+    /* The minimum delta requirement B moves with the deltas. The core is
+     * max(A, B) with A the scan part; max(A, B) - max(A0, B0) <=
+     * (A - A0)+ + (B - B0)+, and with |delta| <= 1 per unit B stays below
+     * Bmax = P (|net - hedged / 2| + hedged / 2) x units over the box and
+     * any time: the surplus left for the rest is S0 - mm_factor (Bmax - B0). */
+    double taus[MS_MAX_LEGS], units = fabs(p->q);
+    for (int i = 0; i < p->nlegs; i++) {
+      taus[i] = tau_of(m, &p->legs[i], v->t);
+      units += fabs(p->legs[i].q);
+    }
+    double B0 = ms_pm_min_delta(m, p, taus, v);
+    double Bmax = (1 + BAND_BOX) * v->P * (fabs(m->md_net - 0.5 * m->md_hedged) + 0.5 * m->md_hedged) * units;
+    if (Bmax > B0) S0 -= m->mm_factor * (Bmax - B0);
+    if (!(S0 > 0)) { /* too close to call: revalue at once */
+      *b = (ms_band){INFINITY, -INFINITY, v->t, -INFINITY, -INFINITY};
+      return;
+    }
+  }
+  /* S0 is shared between price, time, and (when they can move) the ratio and
+   * the socialized-loss shift; the shares add up to less than S0. */
+  int parts = 2 + dyn + (p->q != 0);
+  double share = 0.98 * S0 / parts;
+  double P0 = v->P, d = BAND_BOX * P0, Pmax = P0 + d, Pmin = P0 - d;
+  double tau_min = INFINITY;
+  for (int i = 0; i < p->nlegs; i++) {
+    double tau = tau_of(m, &p->legs[i], v->t);
+    if (tau < tau_min) tau_min = tau;
+  }
+  if (!(tau_min > 0)) { /* a leg at its expiry: revalue at once */
+    *b = (ms_band){INFINITY, -INFINITY, v->t, -INFINITY, -INFINITY};
+    return;
+  }
+  double tau_cut = 0.5 * tau_min; /* the Lipschitz box keeps half the nearest expiry's time */
+  double month = 30.0 * (double)MS_MS_PER_DAY / m->year_ms;
+  double pw = m->p_short > m->p_long ? m->p_short : m->p_long;
+  double vmax = m->vol_up > m->vol_down ? m->vol_up : m->vol_down;
+  int cls = legs_sign(p);
+  /* smile factor range over the box, widest price range any valuation uses */
+  double xmax = 0, xmin = 0;
+  if (pm)
+    for (int s = 0; s < m->nscen; s++) {
+      if (dominated(&m->scen[s], cls)) continue;
+      if (m->scen[s].x > xmax) xmax = m->scen[s].x;
+      if (m->scen[s].x < xmin) xmin = m->scen[s].x;
+    }
+  double smax = 1, smin = 1;
+  for (int i = 0; i < p->nlegs; i++) {
+    double K = p->legs[i].strike;
+    double Ss[2] = {Pmax * (1 + xmax), Pmin * (1 + xmin)};
+    for (int j = 0; j < 2; j++) {
+      double f = 1 + m->smile.skew * log(K / Ss[j]);
+      if (f < m->smile.floor) f = m->smile.floor;
+      if (f > smax) smax = f;
+      if (f < smin) smin = f;
+    }
+  }
+  if (smin > m->smile.floor && m->smile.skew == 0) smin = 1;
+  double skew = fabs(m->smile.skew);
+  /* the equity: slope interval at t0, time bounds over the box */
+  double shortq = 0, Elo = p->q, Ehi = p->q, Lteq = 0, A_eq = 0;
+  double tau0[MS_MAX_LEGS], llo[MS_MAX_LEGS], lhi[MS_MAX_LEGS], dlo[MS_MAX_LEGS], dhi[MS_MAX_LEGS];
+  double sq0[MS_MAX_LEGS], sqc[MS_MAX_LEGS]; /* sqrt(tau) at t0 and at the end of the Lipschitz box */
+  for (int i = 0; i < p->nlegs; i++) {
+    const ms_leg *l = &p->legs[i];
+    double q = fabs(l->q);
+    tau0[i] = tau_of(m, l, v->t);
+    llo[i] = log(Pmin / l->strike);
+    lhi[i] = log(Pmax / l->strike);
+    if (l->q < 0) shortq += q;
+    leg_bounds lb;
+    sq0[i] = sqrt(tau0[i]);
+    sqc[i] = sqrt(tau0[i] - tau_cut);
+    bound_delta(m, l->is_call, llo[i], lhi[i], v->vol * smin, v->vol * smax, sq0[i], &lb);
+    double sm = v->vol * skew * sq0[i] * lb.phi;
+    dlo[i] = lb.dlo - sm;
+    dhi[i] = lb.dhi + sm;
+    add_scaled(&Elo, &Ehi, l->q, dlo[i], dhi[i]);
+    bound_time(m, llo[i], lhi[i], Pmax, v->vol * smin, v->vol * smax, sqc[i], sq0[i], &lb);
+    Lteq += q * lb.theta;
+    /* to the expiry: phi over the whole remaining life is at most 1/sqrt(2 pi) */
+    A_eq += q * v->vol * smax * Pmax * INV_SQRT_2PI;
+  }
+  /* how fast S can fall per unit of price rise (up) and fall (dn) */
+  double Dup = Elo < 0 ? -Elo : 0, Ddn = Ehi > 0 ? Ehi : 0;
+  double Lt = Lteq, A = A_eq, Bcap = 0;
+  if (pm) {
+    /* per leg, once: the DTE scaling at both ends of the box and the rate of the shocked vol */
+    double sc_a[MS_MAX_LEGS], sc_b[MS_MAX_LEGS], dsig_l[MS_MAX_LEGS], dvol_l[MS_MAX_LEGS];
+    for (int i = 0; i < p->nlegs; i++) {
+      sc_a[i] = m->span ? 1 : ms_pm_dte_scale(m, tau0[i]);
+      sc_b[i] = m->span ? 1 : ms_pm_dte_scale(m, tau0[i] - tau_cut);
+      double dte = tau0[i] - tau_cut > m->dte_floor ? tau0[i] - tau_cut : m->dte_floor;
+      dsig_l[i] = m->span ? 0 : v->vol * smax * vmax * pw * pow(month / dte, pw) / dte;
+      dvol_l[i] = m->span ? 0 : v->vol * smax * vmax * pow(month / m->dte_floor, pw);
+    }
+    double Mup = 0, Mdn = 0, Lts_max = 0, As_max = 0, Bs_max = 0, wtop = 0;
+    /* Scenarios with the same price move (vol up / same / down) share one
+     * bound, taken over the union of their volatilities. */
+    for (int s0 = 0, s1; s0 < m->nscen; s0 = s1) {
+      double x = m->scen[s0].x, lg = m->scen[s0].lg, w = 0;
+      int shocked = 0, any = 0, up = 0;
+      for (s1 = s0; s1 < m->nscen && m->scen[s1].x == x; s1++) {
+        if (dominated(&m->scen[s1], cls)) continue;
+        any = 1;
+        if (m->scen[s1].w > w) w = m->scen[s1].w;
+        shocked |= m->scen[s1].vsign != 0;
+        up |= m->scen[s1].vsign > 0;
+      }
+      /* a vol-up scenario's volatility may be raised to min_vol_up: the largest volatility is at least that */
+      double vfloor = up ? m->min_vol_up : 0;
+      if (!any) continue;
+      if (w > wtop) wtop = w;
+      double g = 1 + x, lo = -p->q * x, hi = -p->q * x, Lts = 0, As = 0, Bs = 0;
+      for (int i = 0; i < p->nlegs; i++) {
+        const ms_leg *l = &p->legs[i];
+        double q = fabs(l->q);
+        double lo_a = INFINITY, hi_a = 0, lo_f = INFINITY, hi_f = 0; /* vol factors at t0; over the box */
+        for (int k = s0; k < s1; k++) {
+          const scenario *sc = &m->scen[k];
+          if (dominated(sc, cls)) continue;
+          double v1 = vol_factor(m, sc, sc_a[i]), v2 = vol_factor(m, sc, sc_b[i]);
+          if (v1 < lo_a) lo_a = v1;
+          if (v1 > hi_a) hi_a = v1;
+          if (v1 < lo_f) lo_f = v1;
+          if (v2 < lo_f) lo_f = v2;
+          if (v1 > hi_f) hi_f = v1;
+          if (v2 > hi_f) hi_f = v2;
+        }
+        leg_bounds lb;
+        double s_hi_a = v->vol * smax * hi_a, s_hi_f = v->vol * smax * hi_f;
+        if (s_hi_a < vfloor) s_hi_a = vfloor;
+        if (s_hi_f < vfloor) s_hi_f = vfloor;
+        bound_delta(m, l->is_call, llo[i] + lg, lhi[i] + lg, v->vol * smin * lo_a, s_hi_a, sq0[i], &lb);
+        double sm = v->vol * hi_a * skew * sq0[i] * lb.phi;
+        /* delta_l(P) - g delta_l,s(P g) */
+        add_scaled(&lo, &hi, l->q, dlo[i] - g * (lb.dhi + sm), dhi[i] - g * (lb.dlo - sm));
+        bound_time(m, llo[i] + lg, lhi[i] + lg, Pmax * g, v->vol * smin * lo_f, s_hi_f, sqc[i], sq0[i], &lb);
+        double dsig = 0;
+        if (!m->span && shocked) {
+          dsig = dsig_l[i];
+          Bs += q * lb.vega * dvol_l[i];
+        }
+        Lts += q * (lb.theta + lb.vega * dsig);
+        As += s_hi_f > v->vol * smax * hi_f ? q * s_hi_f * Pmax * g * INV_SQRT_2PI
+                                            : q * v->vol * smax * hi_f * Pmax * g * INV_SQRT_2PI;
+      }
+      if (w * hi > Mup) Mup = w * hi;
+      if (-w * lo > Mdn) Mdn = -w * lo;
+      if (w * Lts > Lts_max) Lts_max = w * Lts;
+      if (w * As > As_max) As_max = w * As;
+      if (w * Bs > Bs_max) Bs_max = w * Bs;
+    }
+    Dup += m->mm_factor * (Mup + m->opt_floor * shortq);
+    /* contingencies and the fee provision: linear in P, rising with it */
+    double units = fabs(p->q) + shortq;
+    for (int i = 0; i < p->nlegs; i++) units += p->legs[i].q > 0 ? p->legs[i].q : 0;
+    Dup += m->perp_mm * fabs(p->q) + m->opt_mm * ms_pm_naked_shorts(p) + m->fee * units;
+    Ddn += m->mm_factor * Mdn;
+    /* loss_s = V - V_s: its time derivative is at most w (|V_t| + |V_s,t|) */
+    Lt += m->mm_factor * (wtop * Lteq + Lts_max);
+    A += m->mm_factor * (wtop * A_eq + As_max);
+    Bcap = m->mm_factor * Bs_max;
+  } else {
+    double r = m->tiered ? m->mmr[m->ntiers - 1] : m->maintenance;
+    Dup += r * (fabs(p->q) + shortq); /* the requirement rises with the price, never faster */
+  }
+  double dPu = Dup > 0 ? share / Dup : d, dPd = Ddn > 0 ? share / Ddn : d;
+  if (dPu > d) dPu = d;
+  if (dPd > d) dPd = d;
+  /* Time, two ways; the longer wins. (a) Lipschitz over [t0, t0 + tau_min / 2]. */
+  double dt = Lt > 0 ? share / Lt : tau_cut;
+  if (dt > tau_cut) dt = tau_cut;
+  /* (b) Integrated to the expiry: theta's bound integrates to
+   * sigma S (sqrt(tau0) - sqrt(tau0 - dt)) / sqrt(2 pi); the portfolio's
+   * DTE-scaled volatility moves in all by at most its range up to the floor. */
+  if (A > 0 && Bcap < share) {
+    double room = (share - Bcap) / A, r0 = sqrt(tau_min), dtb;
+    if (room >= r0) dtb = tau_min;
+    else dtb = tau_min - (r0 - room) * (r0 - room);
+    if (dtb > dt) dt = dtb;
+  }
+  double ratio_max = INFINITY;
+  if (dyn) {
+    double g = (fabs(p->q) + shortq) * Pmax;
+    if (g > 0) ratio_max = m->maintenance + share / g;
+  }
+  int64_t dt_ms = (int64_t)floor(dt * m->year_ms);
+  b->p_lo = P0 - dPd;
+  b->p_hi = P0 + dPu;
+  b->t_until = v->t + (dt_ms > 0 ? dt_ms : 0);
+  b->ratio_max = ratio_max;
+  b->shift_room = p->q != 0 ? share / fabs(p->q) : INFINITY;
+}
+
+void ms_margin_path_start(ms_margin *m, double p0) {
+  if (m->type->path_start) m->type->path_start(m, p0);
+}
+
+int ms_margin_update(ms_margin *m, double P, int64_t t_obs) {
+  return m->type->update ? m->type->update(m, P, t_obs) : 0;
+}
+
+double ms_margin_ratio(const ms_margin *m) { return m->tiered ? m->mmr[0] : m->ratio_side[0]; }
+
+double ms_margin_sigma(const ms_margin *m) { return sqrt(m->s2); }
+
+/* In ms_margin_model order: margin.model's index picks the table. */
+const ms_margin_type *const ms_margin_types[] = {&ms_margin_static, &ms_margin_tiered, &ms_margin_dynamic,
+                                                 &ms_margin_portfolio, NULL};

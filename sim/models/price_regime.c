@@ -1,0 +1,303 @@
+/*
+ * price_regime — market.model regime_switching: regime-switching GBM with
+ * jumps (see pricepath.h), the ms_price_regime_switching table.
+ *
+ * Per regime r, with a year of Y ms: log drift per ms m_r = (mu_r - s_r^2/2)/Y
+ * and variance per ms v_r = s_r^2/Y. A tick of length dt spent wholly in r
+ * adds m_r dt + sqrt(v_r dt) Z; a tick that straddles switches adds the sums
+ * of m and v over its pieces, with one Z. Jumps add N(mean, sd^2) at their
+ * arrival time.
+ */
+#include "models/pricepath.h"
+#include "models/pricepath_int.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "core/units.h"
+
+typedef struct regime_path {
+  /* configuration, fixed for the run */
+  int nreg;
+  int start_index;                    /* -1: stationary */
+  int64_t step, horizon;              /* ms */
+  double log_p0;
+  double m[MS_MAX_REGIMES];           /* log drift per ms */
+  double v[MS_MAX_REGIMES];           /* variance per ms */
+  double a_step[MS_MAX_REGIMES];      /* m * step */
+  double b_step[MS_MAX_REGIMES];      /* sqrt(v * step) */
+  double mean_dur[MS_MAX_REGIMES];    /* ms */
+  double jump_wait[MS_MAX_REGIMES];   /* mean ms between jumps; 0 = none */
+  double jump_mean[MS_MAX_REGIMES], jump_sd[MS_MAX_REGIMES];
+  double next_cum[MS_MAX_REGIMES][MS_MAX_REGIMES]; /* cumulative target weights */
+  double pi[MS_MAX_REGIMES];          /* stationary distribution */
+  double pi_cum[MS_MAX_REGIMES];
+
+  /* streams */
+  gsl_rng *r_price, *r_regime, *r_jump;
+
+  /* path state */
+  int regime;
+  double lp;                          /* log price after the last generated tick (+ jumps) */
+  int64_t t_acc;                      /* time up to which drift/variance are accounted */
+  double acc_m, acc_v;                /* drift and variance accrued since the last tick */
+  int64_t t_regime_start;             /* when the current regime began */
+  int64_t next_switch, next_jump;     /* ms, INT64_MAX when none within the horizon */
+  int64_t switch_token, jump_token;   /* to recognise stale events */
+  ms_pricepath_tally tally;
+
+  /* tape (see pricepath.h) */
+  ms_pricetape *tape;
+  ms_tape_mode tape_mode;
+} regime_path;
+
+static void regime_use_tape(void *state, ms_pricetape *tape, ms_tape_mode mode) {
+  regime_path *pp = state;
+  assert((mode == MS_TAPE_OFF) == (tape == NULL));
+  pp->tape = tape;
+  pp->tape_mode = mode;
+}
+
+static int regime_same_path(const ms_config *a, const ms_config *b) {
+  const ms_market_cfg *x = &a->market, *y = &b->market;
+  if (a->seed != b->seed || a->step != b->step || a->horizon != b->horizon) return 0;
+  if (x->initial_price != y->initial_price || x->model != y->model || x->nregimes != y->nregimes ||
+      x->start_index != y->start_index || x->days_per_year != y->days_per_year)
+    return 0;
+  for (int r = 0; r < x->nregimes; r++) {
+    const ms_regime_cfg *p = &x->regimes[r], *q = &y->regimes[r];
+    if (p->vol != q->vol || p->drift != q->drift || p->mean_duration != q->mean_duration ||
+        p->jumps.rate != q->jumps.rate || p->jumps.mean != q->jumps.mean || p->jumps.sd != q->jumps.sd)
+      return 0;
+    if (x->stationary[r] != y->stationary[r]) return 0;
+  }
+  if (x->transition.rows != y->transition.rows || x->transition.cols != y->transition.cols) return 0;
+  for (int i = 0; i < x->transition.rows; i++)
+    for (int j = 0; j < x->transition.cols; j++)
+      if (x->transition.v[i][j] != y->transition.v[i][j]) return 0;
+  return 1;
+}
+
+static void regime_free(void *state);
+
+static ms_status regime_new(void **out, const ms_config *cfg, ms_error *err) {
+  *out = NULL;
+  regime_path *pp = calloc(1, sizeof *pp);
+  if (!pp) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  const ms_market_cfg *mk = &cfg->market;
+  double year_ms = mk->days_per_year * (double)MS_MS_PER_DAY;
+  pp->nreg = mk->nregimes;
+  pp->start_index = mk->start_index;
+  pp->step = cfg->step;
+  pp->horizon = cfg->horizon;
+  pp->log_p0 = log(mk->initial_price);
+  for (int r = 0; r < pp->nreg; r++) {
+    const ms_regime_cfg *rc = &mk->regimes[r];
+    pp->m[r] = (rc->drift - 0.5 * rc->vol * rc->vol) / year_ms;
+    pp->v[r] = rc->vol * rc->vol / year_ms;
+    pp->a_step[r] = pp->m[r] * (double)cfg->step;
+    pp->b_step[r] = sqrt(pp->v[r] * (double)cfg->step);
+    pp->mean_dur[r] = (double)rc->mean_duration;
+    pp->jump_wait[r] = rc->jumps.rate > 0 ? (double)MS_MS_PER_DAY / rc->jumps.rate : 0.0;
+    pp->jump_mean[r] = rc->jumps.mean;
+    pp->jump_sd[r] = rc->jumps.sd;
+    /* Target weights: a transition row, or the other regimes equally. */
+    double tot = 0.0, w[MS_MAX_REGIMES];
+    for (int j = 0; j < pp->nreg; j++) {
+      w[j] = mk->transition.rows ? mk->transition.v[r][j] : (j == r ? 0.0 : 1.0);
+      tot += w[j];
+    }
+    double acc = 0.0;
+    for (int j = 0; j < pp->nreg; j++) {
+      acc += tot > 0 ? w[j] / tot : 0.0;
+      pp->next_cum[r][j] = acc;
+    }
+  }
+  double acc = 0.0;
+  for (int r = 0; r < pp->nreg; r++) {
+    pp->pi[r] = mk->stationary[r];
+    acc += pp->pi[r];
+    pp->pi_cum[r] = acc;
+  }
+  pp->pi_cum[pp->nreg - 1] = 1.0;
+  ms_status s = ms_rng_new(&pp->r_price, err);
+  if (!s) s = ms_rng_new(&pp->r_regime, err);
+  if (!s) s = ms_rng_new(&pp->r_jump, err);
+  if (s) { regime_free(pp); return s; }
+  *out = pp;
+  return MS_OK;
+}
+
+static void regime_free(void *state) {
+  regime_path *pp = state;
+  if (!pp) return;
+  ms_rng_free(pp->r_price);
+  ms_rng_free(pp->r_regime);
+  ms_rng_free(pp->r_jump);
+  free(pp);
+}
+
+static void regime_stationary(const void *state, double *pi) {
+  const regime_path *pp = state;
+  memcpy(pi, pp->pi, (size_t)pp->nreg * sizeof *pi);
+}
+
+static int draw_index(const double *cum, int n, double u) {
+  for (int i = 0; i < n - 1; i++)
+    if (u < cum[i]) return i;
+  return n - 1;
+}
+
+/* Exponential wait of mean @p mean ms, rounded to whole ms. */
+static int64_t wait_ms(gsl_rng *r, double mean) {
+  double w = -mean * log(ms_rng_uniform_pos(r));
+  if (w > 4.0e15) return INT64_MAX / 4;
+  return (int64_t)llround(w);
+}
+
+static ms_status schedule_switch(regime_path *pp, int64_t now, ms_queue *q) {
+  pp->next_switch = INT64_MAX;
+  if (pp->nreg < 2) return MS_OK;
+  int64_t t = now + wait_ms(pp->r_regime, pp->mean_dur[pp->regime]);
+  if (t > pp->horizon) return MS_OK;
+  pp->next_switch = t;
+  return ms_queue_push(q, t, MS_EV_REGIME, 0, ++pp->switch_token);
+}
+
+static ms_status schedule_jump(regime_path *pp, int64_t now, ms_queue *q) {
+  pp->next_jump = INT64_MAX;
+  pp->jump_token++; /* any pending jump of the old regime is now stale */
+  if (pp->jump_wait[pp->regime] <= 0.0) return MS_OK;
+  int64_t t = now + wait_ms(pp->r_jump, pp->jump_wait[pp->regime]);
+  if (t > pp->horizon) return MS_OK;
+  pp->next_jump = t;
+  return ms_queue_push(q, t, MS_EV_JUMP, 0, pp->jump_token);
+}
+
+static ms_status regime_start(void *state, uint64_t seed, uint64_t path, ms_queue *q) {
+  regime_path *pp = state;
+  ms_rng_seed(pp->r_price, seed, path, MS_STREAM_PRICE);
+  ms_rng_seed(pp->r_regime, seed, path, MS_STREAM_REGIME);
+  ms_rng_seed(pp->r_jump, seed, path, MS_STREAM_JUMP);
+  memset(&pp->tally, 0, sizeof pp->tally);
+  pp->regime = pp->start_index >= 0 ? pp->start_index
+                                    : draw_index(pp->pi_cum, pp->nreg, gsl_rng_uniform(pp->r_regime));
+  pp->lp = pp->log_p0;
+  pp->t_acc = 0;
+  pp->acc_m = pp->acc_v = 0.0;
+  pp->t_regime_start = 0;
+  pp->switch_token = pp->jump_token = 0;
+  if (pp->tape_mode == MS_TAPE_RECORD) {
+    pp->tape->seed = seed;
+    pp->tape->path = path;
+    pp->tape->filled = 0;
+  } else if (pp->tape_mode == MS_TAPE_REPLAY) {
+    assert(pp->tape->seed == seed && pp->tape->path == path);
+  }
+  ms_status s = schedule_switch(pp, 0, q);
+  if (!s) s = schedule_jump(pp, 0, q);
+  return s;
+}
+
+static int regime_on_event(void *state, const ms_event *ev, ms_queue *q) {
+  regime_path *pp = state;
+  if (ev->kind == MS_EV_REGIME) {
+    if (ev->b != pp->switch_token) return MS_PRICEPATH_STALE;
+    int64_t dt = ev->t - pp->t_acc;
+    pp->acc_m += pp->m[pp->regime] * (double)dt;
+    pp->acc_v += pp->v[pp->regime] * (double)dt;
+    pp->t_acc = ev->t;
+    pp->tally.time_in_regime[pp->regime] += ev->t - pp->t_regime_start;
+    pp->t_regime_start = ev->t;
+    int from = pp->regime;
+    pp->regime = draw_index(pp->next_cum[from], pp->nreg, gsl_rng_uniform(pp->r_regime));
+    pp->tally.switches++;
+    if (schedule_switch(pp, ev->t, q) || schedule_jump(pp, ev->t, q)) return -1;
+    return 0;
+  }
+  if (ev->kind == MS_EV_JUMP) {
+    if (ev->b != pp->jump_token) return MS_PRICEPATH_STALE;
+    int r = pp->regime;
+    pp->lp += pp->jump_mean[r] + pp->jump_sd[r] * ms_rng_gaussian(pp->r_jump);
+    pp->tally.jumps++;
+    if (schedule_jump(pp, ev->t, q)) return -1;
+    return 1;
+  }
+  return 0;
+}
+
+static size_t regime_fill(void *state, int64_t t, size_t n, double *out) {
+  regime_path *pp = state;
+  /* Ticks at or after the next own event wait for it (events sort before ticks). */
+  int64_t stop = pp->next_switch < pp->next_jump ? pp->next_switch : pp->next_jump;
+  if (stop != INT64_MAX) {
+    if (t >= stop) return 0;
+    int64_t room = (stop - t - 1) / pp->step + 1;
+    if ((int64_t)n > room) n = (size_t)room;
+  }
+  /* No tick after the horizon: the clock never asks for one. */
+  assert(t >= pp->step && t % pp->step == 0 && t <= pp->horizon);
+  int64_t left = (pp->horizon - t) / pp->step + 1;
+  if ((int64_t)n > left) n = (size_t)left;
+  if (n == 0) return 0;
+  int64_t k0 = t / pp->step - 1; /* tape index of the first tick */
+  if (pp->tape_mode == MS_TAPE_REPLAY) {
+    assert(k0 + (int64_t)n <= pp->tape->filled);
+    memcpy(out, pp->tape->lp + k0, n * sizeof *out);
+    pp->lp = out[n - 1];
+    pp->acc_m = pp->acc_v = 0.0;
+    pp->t_acc = t + (int64_t)(n - 1) * pp->step;
+    return n;
+  }
+  ms_rng_gaussians(pp->r_price, out, n);
+  int r = pp->regime;
+  double lp = pp->lp;
+  /* The first tick closes the interval since the last accounted time. */
+  int64_t dt = t - pp->t_acc;
+  double m = pp->acc_m + pp->m[r] * (double)dt;
+  double v = pp->acc_v + pp->v[r] * (double)dt;
+  lp += m + sqrt(v) * out[0];
+  out[0] = lp;
+  const double a = pp->a_step[r], b = pp->b_step[r];
+  for (size_t k = 1; k < n; k++) {
+    lp += a + b * out[k];
+    out[k] = lp;
+  }
+  pp->lp = lp;
+  pp->acc_m = pp->acc_v = 0.0;
+  pp->t_acc = t + (int64_t)(n - 1) * pp->step;
+  if (pp->tape_mode == MS_TAPE_RECORD) {
+    assert(k0 == pp->tape->filled);
+    memcpy(pp->tape->lp + k0, out, n * sizeof *out);
+    pp->tape->filled = k0 + (int64_t)n;
+  }
+  return n;
+}
+
+static double regime_log_price(const void *state) { return ((const regime_path *)state)->lp; }
+
+static int regime_regime(const void *state) { return ((const regime_path *)state)->regime; }
+
+static void regime_tally_at(const void *state, int64_t t, ms_pricepath_tally *out) {
+  const regime_path *pp = state;
+  *out = pp->tally;
+  out->time_in_regime[pp->regime] += t - pp->t_regime_start;
+}
+
+const ms_price_model_type ms_price_regime_switching = {
+    .name = "regime_switching",
+    .create = regime_new,
+    .free = regime_free,
+    .same_path = regime_same_path,
+    .use_tape = regime_use_tape,
+    .start = regime_start,
+    .on_event = regime_on_event,
+    .fill = regime_fill,
+    .log_price = regime_log_price,
+    .regime = regime_regime,
+    .tally_at = regime_tally_at,
+    .stationary = regime_stationary,
+};

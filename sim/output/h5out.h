@@ -1,0 +1,137 @@
+/*
+ * h5out — the HDF5 result file, written atomically.
+ *
+ * Everything is written to a temporary ".<file>.ms-tmp-XXXXXXXX" beside the
+ * final name (marginsim/outfile.h: only a regular file or nothing may be at
+ * the path) and renamed only by ms_h5out_commit(); ms_h5out_abort() removes
+ * the temporary, so a failed or interrupted run leaves no result file and
+ * the previous one as it was. Every HDF5 status is checked; the first
+ * failure's cause (e.g. "No space left on device") is in the message. All
+ * calls must come from one thread (serial HDF5), one file open at a time.
+ * The layout is documented in docs/output.md.
+ */
+#ifndef MARGINSIM_H5OUT_H
+#define MARGINSIM_H5OUT_H
+
+#include <stdint.h>
+
+#include "output/assertion.h"
+#include "engine/engine.h"
+#include "marginsim/error.h"
+#include "config/scenario.h"
+#include "output/stats.h"
+
+typedef struct ms_h5out ms_h5out;
+
+/** What the root attributes record. */
+typedef struct ms_h5_meta {
+  const char *command;      /* the command line */
+} ms_h5_meta;
+
+/** Create the temporary file and its root attributes (describing @p cfg). */
+ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg,
+                          const ms_h5_meta *meta, ms_error *err);
+
+/** A string / int64 attribute on the root group. */
+ms_status ms_h5out_root_attr(ms_h5out *h, const char *name, const char *value, ms_error *err);
+ms_status ms_h5out_root_attr_i64(ms_h5out *h, const char *name, int64_t value, ms_error *err);
+
+/** ms_h5out_add_run() flags. */
+#define MS_H5_TIMESERIES 1u  /* the run has /timeseries */
+
+/**
+ * Open the datasets of one run of @p cfg (paths/summary, cascades,
+ * liquidations when output.liquidations, timeseries with MS_H5_TIMESERIES):
+ * at the root when @p leaf is NULL, else in group "<parent>/<leaf>" (a '/'
+ * in @p leaf becomes '|'), which gets the attribute "config" and the
+ * (name, value) string pairs of the NULL-terminated @p attrs. Several runs
+ * can be open at once; *@p id names this one in the calls below. Closed by
+ * ms_h5out_close_run() or at commit.
+ */
+ms_status ms_h5out_add_run(ms_h5out *h, const char *parent, const char *leaf, const ms_config *cfg,
+                           unsigned flags, const char *const *attrs, int *id, ms_error *err);
+void ms_h5out_close_run(ms_h5out *h, int id);
+
+/** Write summary rows for paths first .. first + n - 1. */
+ms_status ms_h5out_write_summary(ms_h5out *h, int id, const ms_path_summary *rows, int64_t first, int64_t n,
+                                 ms_error *err);
+
+/** Write the trace of traced path @p k (k < output.timeseries.paths). */
+ms_status ms_h5out_write_trace(ms_h5out *h, int id, int64_t k, const ms_trace *tr, ms_error *err);
+
+/** Write the fan samples (output.fan.points of each) of path @p k (k < output.fan.paths). */
+ms_status ms_h5out_write_fan(ms_h5out *h, int id, int64_t k, const double *price, const double *mark,
+                             const int32_t *regime, ms_error *err);
+
+/** One row of /book: an account at the start of a path. */
+typedef struct ms_book_row {
+  int64_t account;
+  int64_t side;              /* perp: +1 long, -1 short, 0 none */
+  int64_t strategy;          /* -1 perp only, else book.options.strategies kind */
+  double collateral;         /* USD deposited */
+  double quantity;           /* signed perp units */
+  double leverage;           /* perp entry notional / collateral */
+  double notional;           /* USD gross: perp and short options' underlying, at the entry price */
+  double initial_margin;     /* USD required at entry under the run's margin model */
+  double maintenance_margin; /* USD required at entry */
+  double liquidation_price;  /* USD oracle price at which a perp-only account becomes eligible (NaN: options) */
+  double call_strike, call_qty; /* call leg: USD strike, signed units (0: none) */
+  double put_strike, put_qty;   /* put leg */
+  double expiry;             /* s, of the option legs (NaN: none) */
+  double premium;            /* USD: premiums received (> 0) or paid (< 0) at entry */
+} ms_book_row;
+
+/** Create /book for @p n accounts. */
+ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margin_model, ms_error *err);
+
+/** Write rows first .. first + count - 1 of /book. */
+ms_status ms_h5out_write_book_rows(ms_h5out *h, int id, const ms_book_row *rows, int64_t first, int64_t count,
+                                   ms_error *err);
+
+/** Append rows to /cascades. */
+ms_status ms_h5out_append_cascades(ms_h5out *h, int id, const ms_cascade_record *c, size_t n, ms_error *err);
+
+/** Append rows to /liquidations (when output.liquidations is on). */
+ms_status ms_h5out_append_liquidations(ms_h5out *h, int id, const ms_liq_record *r, size_t n, ms_error *err);
+
+/** Write /stats. */
+ms_status ms_h5out_write_stats(ms_h5out *h, int id, const ms_stats *st, ms_error *err);
+
+/** Write /compare: paired differences against the first value and capital efficiency. */
+ms_status ms_h5out_write_compare(ms_h5out *h, const ms_compare_report *rep, ms_error *err);
+
+/** Write the run's evaluated assertions as <group>/assertions. */
+ms_status ms_h5out_write_assertions(ms_h5out *h, int id, const ms_assert_result *r, int n, ms_error *err);
+
+/** What /sweep holds (the driver fills it from its plan). */
+typedef struct ms_h5_sweep_axis {
+  const char *key;
+  int n;
+  const char *values;        /* n strings of value_size bytes each */
+  size_t value_size;
+  const double *numeric;     /* n: the values as numbers, NaN if not */
+} ms_h5_sweep_axis;
+
+typedef struct ms_h5_sweep {
+  int naxes;
+  ms_h5_sweep_axis axes[MS_MAX_GRID];
+  int ncells;
+  const int *index;          /* [cell * naxes + axis] */
+  const char *labels;        /* ncells strings of label_size bytes */
+  size_t label_size;
+  int baseline;
+  const ms_stats *stats;     /* [cell] */
+  const ms_diff_row *diffs;  /* [cell * ndiffs] */
+  int ndiffs;
+} ms_h5_sweep;
+
+/** Write /sweep: axes, cells, every cell's statistics and the paired differences. */
+ms_status ms_h5out_write_sweep(ms_h5out *h, const ms_h5_sweep *sw, ms_error *err);
+
+/** Close the file and rename it to its final name; frees @p h in every case. */
+ms_status ms_h5out_commit(ms_h5out *h, ms_error *err);
+
+/** Close and delete the temporary file; frees @p h. NULL is a no-op. */
+void ms_h5out_abort(ms_h5out *h);
+
+#endif

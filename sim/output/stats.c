@@ -1,0 +1,648 @@
+/*
+ * stats — summary columns and aggregation (see stats.h).
+ */
+#include "output/stats.h"
+
+#include <float.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+
+#include "core/heap.h"
+#include "output/interval.h"
+
+#define Z95 1.959963984540054
+
+_Static_assert(sizeof(((ms_stat_row *)0)->name) == sizeof(((ms_column *)0)->name), "name sizes");
+
+const double ms_stats_quantile_levels[MS_NQUANT] = {0.5, 0.9, 0.99, 0.999, 0.01, 0.001};
+const char *const ms_stats_quantile_names[MS_NQUANT] = {"q50", "q90", "q99", "q999", "q01", "q001"};
+
+typedef struct {
+  const char *name;
+  ms_col_type type;
+  size_t offset;
+  const char *unit;
+  const char *doc;
+  int twin;            /* 1: from the no-feedback twin, present only with stats.counterfactual */
+} col_def;
+
+/* Risky side: the tail a risk reader reads. Low for the prices (a crash is
+ * the stress of a book that is net long, as the quickstart's is; a short
+ * book's risk shows in its losses, which are high-risky) and for the
+ * insurance fund; high for everything else: losses, counts, notionals,
+ * drawdown, impact, backlog, times and ratios. */
+static const char *const RISKY_LOW[] = {"final_price", "min_price", "max_price", "final_mark", "min_mark",
+                                        "insurance_min", "insurance_end", NULL};
+
+#define F(member) offsetof(ms_path_summary, member)
+static const col_def fixed_cols[] = {
+    {"path", MS_COL_U64, F(path), "", "path index", 0},
+    {"final_price", MS_COL_F64, F(final_price), "USD", "exogenous price at the horizon", 0},
+    {"min_price", MS_COL_F64, F(min_price), "USD", "lowest exogenous price", 0},
+    {"max_price", MS_COL_F64, F(max_price), "USD", "highest exogenous price", 0},
+    {"max_drawdown", MS_COL_F64, F(max_drawdown), "fraction",
+     "largest fall of the exogenous price from a running peak", 0},
+    {"jumps", MS_COL_I64, F(jumps), "count", "jumps of the exogenous price", 0},
+    {"regime_switches", MS_COL_I64, F(regime_switches), "count", "regime switches", 0},
+    {"final_mark", MS_COL_F64, F(final_mark), "USD", "mark price (exogenous x exp(impact)) at the horizon", 0},
+    {"min_mark", MS_COL_F64, F(min_mark), "USD", "lowest mark price", 0},
+    {"max_impact", MS_COL_F64, F(max_impact), "fraction", "largest abs(exp(impact) - 1)", 0},
+    {"oracle_publishes", MS_COL_I64, F(oracle_publishes), "count", "oracle prices published", 0},
+    {"liquidations", MS_COL_I64, F(liquidations), "count", "liquidations (a keeper closed all or part of a position)", 0},
+    {"partial_liquidations", MS_COL_I64, F(partial_liquidations), "count", "liquidations that left part of the position open", 0},
+    {"impact_triggered_liquidations", MS_COL_I64, F(impact_triggered_liquidations), "count",
+     "liquidations the exogenous-only oracle price would not have triggered at that moment (liquidated earlier, "
+     "or only, because of impact; not the count impact caused: see liquidations_no_impact)", 0},
+    {"liquidated_notional", MS_COL_F64, F(liquidated_notional), "USD", "closed units x mark at the fill", 0},
+    {"first_liquidation_time", MS_COL_F64, F(first_liquidation_time), "s", "time of the first liquidation (NaN: none)", 0},
+    {"recovered", MS_COL_I64, F(recovered), "count", "eligible accounts found healthy when the keeper acted", 0},
+    {"skipped_unprofitable", MS_COL_I64, F(skipped_unprofitable), "count",
+     "liquidations a keeper skipped for gas at least once (once per discovery)", 0},
+    {"max_pending", MS_COL_I64, F(max_pending), "count", "largest keeper backlog", 0},
+    {"pending_end", MS_COL_I64, F(pending_end), "count", "eligible accounts still waiting for a keeper at the horizon", 0},
+    {"pending_bad_debt", MS_COL_F64, F(pending_bad_debt), "USD",
+     "their negative equity at the final mark: bad debt not yet booked", 0},
+    {"penalties", MS_COL_F64, F(penalties), "USD", "liquidation penalties taken", 0},
+    {"keeper_rewards", MS_COL_F64, F(keeper_rewards), "USD", "penalties paid to keepers", 0},
+    {"bad_debt", MS_COL_F64, F(bad_debt), "USD", "shortfall of collateral + PnL at the fills", 0},
+    {"insurance_paid", MS_COL_F64, F(insurance_paid), "USD", "bad debt paid by the insurance fund", 0},
+    {"insurance_min", MS_COL_F64, F(insurance_min), "USD", "lowest insurance fund balance", 0},
+    {"insurance_end", MS_COL_F64, F(insurance_end), "USD", "insurance fund at the horizon", 0},
+    {"socialized_loss", MS_COL_F64, F(socialized_loss), "USD", "bad debt charged to profitable accounts", 0},
+    {"adl_notional", MS_COL_F64, F(adl_notional), "USD", "ADL'd units x bankruptcy price", 0},
+    {"adl_loss", MS_COL_F64, F(adl_loss), "USD",
+     "bad debt borne by ADL counterparties: their units x abs(bankruptcy price - mark at the fill)", 0},
+    {"uncovered_loss", MS_COL_F64, F(uncovered_loss), "USD", "bad debt no one could be charged", 0},
+    {"insolvent", MS_COL_I64, F(insolvent), "flag", "1 if bad debt went beyond the insurance fund", 0},
+    {"cascades", MS_COL_I64, F(cascades), "count", "cascades (liquidations no more than stats.cascade_gap apart)", 0},
+    {"largest_cascade_liquidations", MS_COL_I64, F(largest_cascade_liquidations), "count",
+     "liquidations in the cascade with the most notional", 0},
+    {"largest_cascade_notional", MS_COL_F64, F(largest_cascade_notional), "USD", "its liquidated notional", 0},
+    {"largest_cascade_depth", MS_COL_I64, F(largest_cascade_depth), "count",
+     "its generations of impact-triggered liquidations", 0},
+    {"liquidations_no_impact", MS_COL_I64, F(liquidations_no_impact), "count",
+     "liquidations of the no-feedback twin (same path, book and draws, market.impact.model none)", 1},
+    {"liquidated_notional_no_impact", MS_COL_F64, F(liquidated_notional_no_impact), "USD",
+     "liquidated notional of the no-feedback twin", 1},
+    {"bad_debt_no_impact", MS_COL_F64, F(bad_debt_no_impact), "USD", "bad debt of the no-feedback twin", 1},
+    {"amplification", MS_COL_F64, F(amplification), "ratio",
+     "liquidated_notional / liquidated_notional_no_impact of the same path (NaN: both 0 or no twin; inf: "
+     "only the twin's is 0)", 1},
+    {"options_liquidated_notional", MS_COL_F64, F(options_liquidated_notional), "USD",
+     "underlying notional of option legs closed by liquidations", 0},
+    {"options_expired", MS_COL_I64, F(options_expired), "count", "option legs settled at expiry", 0},
+    {"option_revaluations", MS_COL_I64, F(option_revaluations), "count", "exact checks of option accounts", 0},
+    {"option_revaluations_naive", MS_COL_I64, F(option_revaluations_naive), "count",
+     "option accounts open at each eligibility check: the checks without the index's bounds", 0},
+    {"bs_evaluations", MS_COL_I64, F(bs_evaluations), "count", "Black-Scholes evaluations", 0},
+    {"max_margin_ratio", MS_COL_F64, F(max_margin_ratio), "fraction", "largest maintenance ratio of perps", 0},
+    {"margin_updates_up", MS_COL_I64, F(margin_updates_up), "count", "dynamic re-estimates that raised the ratio", 0},
+};
+#undef F
+
+int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max) {
+  int n = 0;
+  for (size_t i = 0; i < sizeof fixed_cols / sizeof fixed_cols[0] && n < max; i++) {
+    if (fixed_cols[i].twin && !cfg->stats.counterfactual) continue;
+    snprintf(cols[n].name, MS_COL_NAME_MAX, "%s", fixed_cols[i].name);
+    cols[n].type = fixed_cols[i].type;
+    cols[n].offset = fixed_cols[i].offset;
+    cols[n].unit = fixed_cols[i].unit;
+    cols[n].doc = fixed_cols[i].doc;
+    cols[n].risky_low = 0;
+    for (int j = 0; RISKY_LOW[j]; j++)
+      if (strcmp(RISKY_LOW[j], fixed_cols[i].name) == 0) cols[n].risky_low = 1;
+    n++;
+  }
+  for (int r = 0; r < cfg->market.nregimes && n < max; r++, n++) {
+    snprintf(cols[n].name, MS_COL_NAME_MAX, "time_in_regime_%s", cfg->market.regimes[r].name);
+    cols[n].type = MS_COL_F64;
+    cols[n].offset = offsetof(ms_path_summary, time_in_regime) + (size_t)r * sizeof(double);
+    cols[n].unit = "s";
+    cols[n].doc = "time spent in the regime";
+    cols[n].risky_low = 0; /* high: the more time in a stress regime, the worse; in a calm one it is a bound */
+  }
+  return n;
+}
+
+double ms_stats_value(const ms_column *c, const ms_path_summary *row) {
+  const char *p = (const char *)row + c->offset;
+  switch (c->type) {
+  case MS_COL_F64: return *(const double *)p;
+  case MS_COL_I64: return (double)*(const int64_t *)p;
+  case MS_COL_U64: return (double)*(const uint64_t *)p;
+  }
+  return NAN;
+}
+
+void ms_stats_wilson(int64_t k, int64_t n, double z, double *lo, double *hi) {
+  if (n <= 0) { *lo = 0.0; *hi = 1.0; return; }
+  double nn = (double)n, p = (double)k / nn, z2 = z * z;
+  double denom = 1.0 + z2 / nn;
+  double centre = (p + z2 / (2.0 * nn)) / denom;
+  double half = z / denom * sqrt(p * (1.0 - p) / nn + z2 / (4.0 * nn * nn));
+  *lo = fmax(0.0, centre - half);
+  *hi = fmin(1.0, centre + half);
+  if (k == 0) *lo = 0.0;
+  if (k == n) *hi = 1.0;
+}
+
+double ms_stats_quantile_sorted(const double *x, int64_t n, double q) {
+  if (n <= 0) return NAN;
+  double h = (double)(n - 1) * q;
+  int64_t i = (int64_t)floor(h);
+  if (i >= n - 1) return x[n - 1];
+  return x[i] + (h - (double)i) * (x[i + 1] - x[i]);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Distribution-free interval of the q quantile of sorted x (Conover,
+ * Practical Nonparametric Statistics, 3.2): the order statistics of 1-based
+ * ranks n q -/+ z sqrt(n q (1-q)), rounded up. */
+static void quantile_interval(const double *x, int64_t n, double q, double z, double *lo, double *hi) {
+  if (n <= 0) { *lo = *hi = NAN; return; }
+  double c = (double)n * q, w = z * sqrt((double)n * q * (1.0 - q));
+  int64_t a = (int64_t)ceil(c - w), b = (int64_t)ceil(c + w);
+  if (a < 1) a = 1;
+  if (b > n) b = n;
+  if (a > n) a = n;
+  if (b < 1) b = 1;
+  *lo = x[a - 1];
+  *hi = x[b - 1];
+}
+
+/* Aggregate the n finite values x (sorted here) of column @p name. */
+static ms_status aggregate(ms_stat_row *r, double *x, int64_t n, uint64_t seed, ms_error *err) {
+  r->n = n;
+  if (n == 0) {
+    r->mean = r->mean_lo = r->mean_hi = r->sd = r->min = r->max = NAN;
+    r->es99 = r->es99_lo = r->es99_hi = r->es01 = r->es01_lo = r->es01_hi = NAN;
+    for (int j = 0; j < MS_NQUANT; j++) r->q[j] = r->q_lo[j] = r->q_hi[j] = NAN;
+    return MS_OK;
+  }
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; i++) sum += x[i];
+  double mean = sum / (double)n, ss = 0.0;
+  for (int64_t i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
+  r->mean = mean;
+  r->sd = n > 1 ? sqrt(ss / (double)(n - 1)) : 0.0;
+  qsort(x, (size_t)n, sizeof *x, cmp_double);
+  r->min = x[0];
+  r->max = x[n - 1];
+  ms_status st = ms_interval_mean(x, n, seed, ms_interval_key("mean", r->name), 0.95, &r->mean_lo, &r->mean_hi, err);
+  if (st) return st;
+  for (int j = 0; j < MS_NQUANT; j++) {
+    double q = ms_stats_quantile_levels[j];
+    r->q[j] = ms_stats_quantile_sorted(x, n, q);
+    quantile_interval(x, n, q, Z95, &r->q_lo[j], &r->q_hi[j]);
+  }
+  r->es99 = ms_interval_es_value(x, n, 1);
+  r->es01 = ms_interval_es_value(x, n, 0);
+  st = ms_interval_es(x, n, 1, seed, ms_interval_key("es99", r->name), 0.95, &r->es99_lo, &r->es99_hi, err);
+  if (!st) st = ms_interval_es(x, n, 0, seed, ms_interval_key("es01", r->name), 0.95, &r->es01_lo, &r->es01_hi, err);
+  return st;
+}
+
+typedef struct {
+  const char *name;
+  const char *definition;
+  const char *column;
+  double threshold; /* happened when value > threshold */
+} prob_def;
+
+static const prob_def prob_defs[] = {
+    {"insolvency", "bad debt beyond the insurance fund (insolvent = 1)", "insolvent", 0.0},
+    {"liquidation_any", "at least one liquidation", "liquidations", 0.0},
+    {"impact_triggered_any", "at least one impact-triggered liquidation", "impact_triggered_liquidations", 0.0},
+    {"bad_debt_any", "bad_debt > 0", "bad_debt", 0.0},
+    {"pending_bad_debt_any", "pending_bad_debt > 0 (underwater accounts never liquidated)", "pending_bad_debt", 0.0},
+    {"socialized_any", "socialized_loss > 0", "socialized_loss", 0.0},
+    {"adl_any", "adl_notional > 0", "adl_notional", 0.0},
+    {"uncovered_any", "uncovered_loss > 0", "uncovered_loss", 0.0},
+    {"jump_any", "at least one jump of the exogenous price", "jumps", 0.0},
+    {"drawdown_10pct", "max_drawdown > 10%", "max_drawdown", 0.10},
+    {"drawdown_25pct", "max_drawdown > 25%", "max_drawdown", 0.25},
+    {"drawdown_50pct", "max_drawdown > 50%", "max_drawdown", 0.50},
+    /* only +inf exceeds DBL_MAX: the averages of amplification leave these paths out */
+    {"amplification_inf", "liquidations with feedback on a path whose no-feedback twin had none", "amplification",
+     DBL_MAX},
+};
+
+static int feedback_rows(uint64_t seed, const ms_column *cols, int nc, const ms_path_summary *rows, int64_t n,
+                         ms_diff_row *out);
+
+ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_summary *rows,
+                           int64_t n, ms_error *err) {
+  memset(out, 0, sizeof *out);
+  ms_column cols[MS_MAX_COLUMNS];
+  int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS);
+  double *x = malloc((size_t)(n > 0 ? n : 1) * sizeof *x);
+  if (!x) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for statistics");
+  for (int c = 0; c < nc; c++) {
+    if (strcmp(cols[c].name, "path") == 0) continue;
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+      double v = ms_stats_value(&cols[c], &rows[i]);
+      if (isfinite(v)) x[k++] = v;
+    }
+    ms_stat_row *r = &out->rows[out->nrows++];
+    memcpy(r->name, cols[c].name, sizeof r->name); /* same size, NUL-terminated */
+    r->risky_low = cols[c].risky_low;
+    ms_status st = aggregate(r, x, k, cfg->seed, err);
+    if (st) { free(x); return st; }
+  }
+  free(x);
+  for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0]; j++) {
+    const ms_column *col = NULL;
+    for (int c = 0; c < nc; c++)
+      if (strcmp(cols[c].name, prob_defs[j].column) == 0) col = &cols[c];
+    if (!col) continue;
+    ms_prob_row *p = &out->probs[out->nprob++];
+    snprintf(p->name, sizeof p->name, "%s", prob_defs[j].name);
+    snprintf(p->definition, sizeof p->definition, "%s", prob_defs[j].definition);
+    p->n = n;
+    for (int64_t i = 0; i < n; i++)
+      if (ms_stats_value(col, &rows[i]) > prob_defs[j].threshold) p->k++;
+    p->p = n ? (double)p->k / (double)n : NAN;
+    ms_stats_wilson(p->k, n, Z95, &p->lo, &p->hi);
+  }
+  out->nfeedback = feedback_rows(cfg->seed, cols, nc, rows, n, out->feedback);
+  return MS_OK;
+}
+
+const ms_stat_row *ms_stats_find(const ms_stats *st, const char *name) {
+  for (int i = 0; i < st->nrows; i++)
+    if (strcmp(st->rows[i].name, name) == 0) return &st->rows[i];
+  return NULL;
+}
+
+const ms_prob_row *ms_stats_find_prob(const ms_stats *st, const char *name) {
+  for (int i = 0; i < st->nprob; i++)
+    if (strcmp(st->probs[i].name, name) == 0) return &st->probs[i];
+  return NULL;
+}
+
+/* ---- cascades ---- */
+
+ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_liq_record *r,
+                                 size_t n, ms_cascade_buf *out, ms_error *err) {
+  size_t first_cascade = out->n;
+  size_t b = 0; /* first record of the current cascade */
+  int32_t best_gen_prefix = 0;
+  size_t seen_from = SIZE_MAX, seen_lo = 0; /* the last search: its cascade and answer */
+  int64_t seen_obs = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (i > 0 && r[i].time - r[i - 1].time > cfg->stats.cascade_gap) b = i;
+    if (i == b) {
+      if (ms_grow((void **)&out->v, &out->cap, out->n + 1, sizeof *out->v))
+        return ms_error_set(err, MS_ERR_NOMEM, "out of memory for cascade records");
+      int64_t index = (int64_t)(out->n - first_cascade);
+      out->v[out->n++] = (ms_cascade_record){.path = row->path, .index = index,
+                                             .start = (double)r[i].time / 1000.0};
+      best_gen_prefix = 0;
+    }
+    ms_cascade_record *c = &out->v[out->n - 1];
+    /* Generation: 1 + the largest generation among this cascade's fills that
+     * the oracle price used had seen (fill time <= observation time). Records
+     * are in time order, so those fills are a prefix [b, lo) of the cascade;
+     * the running maxima kept in .cascade of earlier records give their
+     * largest generation at once. Observation times almost always rise from
+     * one record to the next, so lo is found by stepping on from the last
+     * one, with a binary search when they do not. */
+    int32_t gen = 0;
+    if (r[i].impact_triggered) {
+      size_t lo;
+      if (seen_from == b && r[i].obs_time >= seen_obs) {
+        lo = seen_lo;
+        while (lo < i && r[lo].time <= r[i].obs_time) lo++;
+      } else {
+        size_t l = b, h = i; /* first index in [b, i) with time > obs_time */
+        while (l < h) {
+          size_t mid = (l + h) / 2;
+          if (r[mid].time <= r[i].obs_time) l = mid + 1; else h = mid;
+        }
+        lo = l;
+      }
+      seen_from = b;
+      seen_obs = r[i].obs_time;
+      seen_lo = lo;
+      int32_t seen = 0;
+      if (lo > b) seen = (int32_t)r[lo - 1].cascade; /* running max stored below */
+      gen = 1 + seen;
+    }
+    r[i].generation = gen;
+    if (gen > best_gen_prefix) best_gen_prefix = gen;
+    r[i].cascade = best_gen_prefix; /* temporarily: running max of generations in the cascade */
+    c->end = (double)r[i].time / 1000.0;
+    c->liquidations++;
+    c->impact_triggered += r[i].impact_triggered;
+    c->notional += r[i].notional;
+    c->bad_debt += r[i].bad_debt;
+    if (gen > c->depth) c->depth = gen;
+  }
+  /* Replace the running maxima by the cascade index. */
+  int64_t ci = -1;
+  for (size_t i = 0; i < n; i++) {
+    if (i == 0 || r[i].time - r[i - 1].time > cfg->stats.cascade_gap) ci++;
+    r[i].cascade = ci;
+  }
+  row->cascades = (int64_t)(out->n - first_cascade);
+  const ms_cascade_record *big = NULL;
+  for (size_t k = first_cascade; k < out->n; k++) {
+    const ms_cascade_record *c = &out->v[k];
+    if (!big || c->notional > big->notional ||
+        (c->notional == big->notional && c->liquidations > big->liquidations))
+      big = c;
+  }
+  if (big) {
+    row->largest_cascade_liquidations = big->liquidations;
+    row->largest_cascade_notional = big->notional;
+    row->largest_cascade_depth = big->depth;
+  }
+  return MS_OK;
+}
+
+void ms_stats_set_amplification(ms_path_summary *row, int same) {
+  double a = row->liquidated_notional, b = row->liquidated_notional_no_impact;
+  if (!isfinite(b) || (a == 0 && b == 0)) row->amplification = NAN;
+  else if (same) row->amplification = 1.0;
+  else row->amplification = b > 0 ? a / b : INFINITY;
+}
+
+/* ---- paired comparisons ---- */
+
+typedef struct {
+  const char *column;
+  double threshold; /* < 0: compare means; >= 0: compare P(value > threshold) */
+  const char *name;
+} paired_def;
+
+static const paired_def paired_defs[] = {
+    {"liquidations", -1, "liquidations"},
+    {"impact_triggered_liquidations", -1, "impact_triggered_liquidations"},
+    {"liquidated_notional", -1, "liquidated_notional"},
+    {"options_liquidated_notional", -1, "options_liquidated_notional"},
+    {"bad_debt", -1, "bad_debt"},
+    {"pending_bad_debt", -1, "pending_bad_debt"},
+    {"insurance_min", -1, "insurance_min"},
+    {"socialized_loss", -1, "socialized_loss"},
+    {"adl_notional", -1, "adl_notional"},
+    {"adl_loss", -1, "adl_loss"},
+    {"uncovered_loss", -1, "uncovered_loss"},
+    {"largest_cascade_liquidations", -1, "largest_cascade_liquidations"},
+    {"largest_cascade_notional", -1, "largest_cascade_notional"},
+    {"largest_cascade_depth", -1, "largest_cascade_depth"},
+    {"insolvent", 0, "insolvency"},
+    {"liquidations", 0, "liquidation_any"},
+    {"bad_debt", 0, "bad_debt_any"},
+};
+
+/* One paired difference: per path, column @p co of @p other minus column
+ * @p cb of @p base, over paths where both values are finite; indicators
+ * (value > threshold) when @p threshold >= 0. The interval is the
+ * plain-scale bootstrap-t of the per-path differences, from stream key ("diff",
+ * r->name), so r->name must be set; NaN when memory runs out. */
+static void paired_cols(uint64_t seed, const ms_column *cb, const ms_column *co, double threshold,
+                        const ms_path_summary *base, const ms_path_summary *other, int64_t n, ms_diff_row *r) {
+  r->probability = threshold >= 0;
+  double sa = 0, sb = 0, sd = 0;
+  int64_t m = 0;
+  double *d = malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
+  for (int64_t p = 0; p < n; p++) {
+    double a = ms_stats_value(cb, &base[p]), b = ms_stats_value(co, &other[p]);
+    if (!isfinite(a) || !isfinite(b)) continue;
+    if (r->probability) { a = a > threshold; b = b > threshold; }
+    sa += a;
+    sb += b;
+    sd += b - a;
+    if (d) d[m] = b - a;
+    m++;
+  }
+  r->n = m;
+  if (m == 0) {
+    r->baseline = r->other = r->diff = r->lo = r->hi = r->unpaired_lo = r->unpaired_hi = NAN;
+    free(d);
+    return;
+  }
+  r->baseline = sa / (double)m;
+  r->other = sb / (double)m;
+  r->diff = sd / (double)m;
+  double saa = 0, sbb = 0;
+  for (int64_t p = 0; p < n; p++) {
+    double a = ms_stats_value(cb, &base[p]), b = ms_stats_value(co, &other[p]);
+    if (!isfinite(a) || !isfinite(b)) continue;
+    if (r->probability) { a = a > threshold; b = b > threshold; }
+    saa += (a - r->baseline) * (a - r->baseline);
+    sbb += (b - r->other) * (b - r->other);
+  }
+  double mm = (double)m;
+  double se_u = m > 1 ? sqrt(saa / (mm - 1) / mm + sbb / (mm - 1) / mm) : NAN;
+  r->lo = r->hi = NAN;
+  if (d) {
+    ms_error e;
+    qsort(d, (size_t)m, sizeof *d, cmp_double);
+    if (ms_interval_mean_plain(d, m, seed, ms_interval_key("diff", r->name), 0.95, &r->lo, &r->hi, &e))
+      r->lo = r->hi = NAN;
+    free(d);
+  }
+  /* What independent runs would give (Welch, normal): a reference for the
+   * gain of common random numbers, not an interval of this comparison. */
+  r->unpaired_lo = r->diff - Z95 * se_u;
+  r->unpaired_hi = r->diff + Z95 * se_u;
+}
+
+/* What the feedback loop causes: per path, the run's value minus its
+ * no-feedback twin's, for the columns the twin records. */
+static const char *const feedback_defs[MS_NFEEDBACK][2] = {
+    {"liquidations", "liquidations_no_impact"},
+    {"liquidated_notional", "liquidated_notional_no_impact"},
+    {"bad_debt", "bad_debt_no_impact"},
+};
+
+static const ms_column *find_col(const ms_column *cols, int nc, const char *name);
+
+static int feedback_rows(uint64_t seed, const ms_column *cols, int nc, const ms_path_summary *rows, int64_t n,
+                         ms_diff_row *out) {
+  int k = 0;
+  for (int j = 0; j < MS_NFEEDBACK; j++) {
+    const ms_column *with = find_col(cols, nc, feedback_defs[j][0]), *without = find_col(cols, nc, feedback_defs[j][1]);
+    if (!with || !without) continue;
+    ms_diff_row *r = &out[k++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", feedback_defs[j][0]);
+    paired_cols(seed, without, with, -1, rows, rows, n, r);
+  }
+  return k;
+}
+
+static void paired_one(uint64_t seed, const ms_column *c, double threshold, const ms_path_summary *base,
+                       const ms_path_summary *other, int64_t n, ms_diff_row *r) {
+  paired_cols(seed, c, c, threshold, base, other, n, r);
+}
+
+static const ms_column *find_col(const ms_column *cols, int nc, const char *name) {
+  for (int i = 0; i < nc; i++)
+    if (strcmp(cols[i].name, name) == 0) return &cols[i];
+  return NULL;
+}
+
+/* Row @p name of the paired differences of @p column (threshold as paired_one);
+ * 0 when the run has no such column. */
+static int paired_named(uint64_t seed, const ms_column *cols, int nc, const char *column, double threshold, const char *name,
+                        const ms_path_summary *base, const ms_path_summary *other, int64_t n, ms_diff_row *r) {
+  const ms_column *c = find_col(cols, nc, column);
+  if (!c) return 0;
+  memset(r, 0, sizeof *r);
+  snprintf(r->name, sizeof r->name, "%s", name);
+  paired_one(seed, c, threshold, base, other, n, r);
+  return 1;
+}
+
+int ms_stats_paired(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other, int64_t n,
+                    ms_diff_row *out) {
+  ms_column cols[MS_MAX_COLUMNS];
+  int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;
+  for (size_t j = 0; j < sizeof paired_defs / sizeof paired_defs[0] && k < MS_MAX_DIFFS; j++)
+    k += paired_named(cfg->seed, cols, nc, paired_defs[j].column, paired_defs[j].threshold, paired_defs[j].name, base, other,
+                      n, &out[k]);
+  return k;
+}
+
+int ms_stats_paired_all(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
+                        int64_t n, ms_diff_row *out, int max) {
+  ms_column cols[MS_MAX_COLUMNS];
+  int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;
+  for (int c = 0; c < nc && k < max; c++) {
+    if (strcmp(cols[c].name, "path") == 0) continue;
+    ms_diff_row *r = &out[k++];
+    memset(r, 0, sizeof *r);
+    memcpy(r->name, cols[c].name, sizeof r->name);
+    paired_one(cfg->seed, &cols[c], -1, base, other, n, r);
+  }
+  for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0] && k < max; j++)
+    k += paired_named(cfg->seed, cols, nc, prob_defs[j].column, prob_defs[j].threshold, prob_defs[j].name, base, other, n,
+                      &out[k]);
+  return k;
+}
+
+/* ---- statistics by name ---- */
+
+static const char *const stat_fields[] = {"mean", "sd", "min", "max", "q50", "q90", "q99", "q999", "q01", "q001",
+                                          "es99", "es01", "n", NULL};
+
+/* Split "a.b.c" at the last dot. */
+static int split_name(const char *name, char *row, size_t rowlen, const char **field) {
+  const char *dot = strrchr(name, '.');
+  if (!dot || dot == name || !dot[1] || (size_t)(dot - name) >= rowlen) return -1;
+  memcpy(row, name, (size_t)(dot - name));
+  row[dot - name] = '\0';
+  *field = dot + 1;
+  return 0;
+}
+
+int ms_stats_known(const ms_config *cfg, const char *name, char *msg, size_t len) {
+  ms_column cols[MS_MAX_COLUMNS];
+  int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS);
+  char row[MS_COL_NAME_MAX];
+  const char *field = NULL;
+  int ok = 0;
+  if (split_name(name, row, sizeof row, &field) == 0) {
+    for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0]; j++)
+      if (strcmp(row, prob_defs[j].name) == 0 && strcmp(field, "probability") == 0 &&
+          find_col(cols, nc, prob_defs[j].column))
+        ok = 1;
+    const ms_column *c = find_col(cols, nc, row);
+    if (c && strcmp(row, "path") != 0)
+      for (int i = 0; stat_fields[i]; i++)
+        if (strcmp(field, stat_fields[i]) == 0) ok = 1;
+  }
+  if (ok) return 0;
+  size_t k = 0;
+  if (!cfg->stats.counterfactual)
+    for (size_t i = 0; i < sizeof fixed_cols / sizeof fixed_cols[0]; i++)
+      if (fixed_cols[i].twin && strncmp(name, fixed_cols[i].name, strlen(fixed_cols[i].name)) == 0) {
+        snprintf(msg, len, "statistic '%s' needs the no-feedback twin: it is not computed with "
+                 "stats.counterfactual: false", name);
+        return -1;
+      }
+  k += (size_t)snprintf(msg + k, len - k, "unknown statistic '%s'; known: COLUMN.FIELD with FIELD one of ", name);
+  for (int i = 0; stat_fields[i] && k < len; i++)
+    k += (size_t)snprintf(msg + k, len - k, "%s%s", i ? ", " : "", stat_fields[i]);
+  if (k < len) k += (size_t)snprintf(msg + k, len - k, " and COLUMN one of ");
+  for (int c = 1; c < nc && k < len; c++) /* column 0 is the path index */
+    k += (size_t)snprintf(msg + k, len - k, "%s%s", c > 1 ? ", " : "", cols[c].name);
+  if (k < len) k += (size_t)snprintf(msg + k, len - k, "; or EVENT.probability with EVENT one of ");
+  for (size_t j = 0, first = 1; j < sizeof prob_defs / sizeof prob_defs[0] && k < len; j++)
+    if (find_col(cols, nc, prob_defs[j].column)) {
+      k += (size_t)snprintf(msg + k, len - k, "%s%s", first ? "" : ", ", prob_defs[j].name);
+      first = 0;
+    }
+  return -1;
+}
+
+ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_path_summary *rows, int64_t n,
+                            const char *name, double confidence, ms_stat_value *out, ms_error *err) {
+  char msg[3072], row[MS_COL_NAME_MAX];
+  const char *field = NULL;
+  out->value = out->lo = out->hi = NAN;
+  out->has_interval = 0;
+  out->n = 0;
+  if (ms_stats_known(cfg, name, msg, sizeof msg) || split_name(name, row, sizeof row, &field))
+    return ms_error_set(err, MS_ERR_INPUT, "%s", msg);
+  double z = confidence > 0 ? gsl_cdf_ugaussian_Pinv(0.5 + 0.5 * confidence) : Z95;
+  if (strcmp(field, "probability") == 0) {
+    const ms_prob_row *p = ms_stats_find_prob(st, row);
+    if (!p) return ms_error_set(err, MS_ERR_INTERNAL, "statistic %s: not computed", name);
+    out->value = p->p;
+    out->n = p->n;
+    out->has_interval = 1;
+    ms_stats_wilson(p->k, p->n, z, &out->lo, &out->hi);
+    return MS_OK;
+  }
+  const ms_stat_row *r = ms_stats_find(st, row);
+  if (!r) return ms_error_set(err, MS_ERR_INTERNAL, "statistic %s: not computed", name);
+  out->n = r->n;
+  if (strcmp(field, "n") == 0) { out->value = (double)r->n; return MS_OK; }
+  if (strcmp(field, "sd") == 0) { out->value = r->sd; return MS_OK; }
+  if (strcmp(field, "min") == 0) { out->value = r->min; return MS_OK; }
+  if (strcmp(field, "max") == 0) { out->value = r->max; return MS_OK; }
+  int j = -1, es = strcmp(field, "es99") == 0 ? 1 : strcmp(field, "es01") == 0 ? 2 : 0;
+  for (int q = 0; q < MS_NQUANT; q++)
+    if (strcmp(field, ms_stats_quantile_names[q]) == 0) j = q;
+  int mean = strcmp(field, "mean") == 0;
+  if (j < 0 && !es && !mean) return ms_error_set(err, MS_ERR_INTERNAL, "statistic %s: no such field", name);
+  out->value = mean ? r->mean : es == 1 ? r->es99 : es == 2 ? r->es01 : r->q[j];
+  if (r->n == 0) return MS_OK;
+  /* The interval at another level: the sorted values again, and for the
+   * bootstraps the same stream, so at 0.95 it is the one in /stats. */
+  double conf = confidence > 0 ? confidence : 0.95;
+  ms_column cols[MS_MAX_COLUMNS];
+  int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS);
+  const ms_column *c = find_col(cols, nc, row);
+  double *x = malloc((size_t)(n > 0 ? n : 1) * sizeof *x);
+  if (!x) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  int64_t k = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double v = ms_stats_value(c, &rows[i]);
+    if (isfinite(v)) x[k++] = v;
+  }
+  qsort(x, (size_t)k, sizeof *x, cmp_double);
+  ms_status s = MS_OK;
+  if (mean) s = ms_interval_mean(x, k, cfg->seed, ms_interval_key("mean", row), conf, &out->lo, &out->hi, err);
+  else if (es)
+    s = ms_interval_es(x, k, es == 1, cfg->seed, ms_interval_key(es == 1 ? "es99" : "es01", row), conf, &out->lo,
+                       &out->hi, err);
+  else quantile_interval(x, k, ms_stats_quantile_levels[j], z, &out->lo, &out->hi);
+  out->has_interval = s == MS_OK;
+  free(x);
+  return s;
+}

@@ -1,0 +1,213 @@
+/*
+ * stats — the columns of /paths/summary and their aggregates.
+ *
+ * Aggregates are computed after all paths ran, in path order, so they do not
+ * depend on the thread count. For every column: the number of finite values,
+ * mean with a bootstrap-t 95% interval (interval.h), sd, min, max, the
+ * quantiles 0.5, 0.9, 0.99, 0.999, 0.01, 0.001 (numpy's default linear
+ * interpolation) with distribution-free 95% intervals from binomial order
+ * statistics, and the expected shortfalls es99 (mean of the largest 1% of
+ * values) and es01 (of the smallest 1%) with percentile-bootstrap 95%
+ * intervals. Each column declares its risky side: the tail a risk reader
+ * looks at (high for losses, low for prices and the insurance fund).
+ * Probabilities carry Wilson 95% intervals.
+ */
+#ifndef MARGINSIM_STATS_H
+#define MARGINSIM_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "marginsim/error.h"
+#include "config/scenario.h"
+
+#define MS_COL_NAME_MAX 64
+#define MS_MAX_COLUMNS 96
+#define MS_NQUANT 6  /* q50, q90, q99, q999, q01, q001 (appended: indices 0-3 unchanged) */
+
+typedef enum { MS_COL_F64, MS_COL_I64, MS_COL_U64 } ms_col_type;
+
+typedef struct ms_column {
+  char name[MS_COL_NAME_MAX];
+  ms_col_type type;
+  size_t offset;          /* into ms_path_summary */
+  const char *unit;
+  const char *doc;
+  int risky_low;          /* 1: the risky tail is the low one (prices, the insurance fund) */
+} ms_column;
+
+typedef struct ms_stat_row {
+  char name[MS_COL_NAME_MAX];
+  int64_t n;              /* finite values */
+  double mean, mean_lo, mean_hi, sd, min, max;
+  double q[MS_NQUANT], q_lo[MS_NQUANT], q_hi[MS_NQUANT];
+  double es99, es99_lo, es99_hi; /* mean of the largest ceil(1% of n) values, bootstrap interval */
+  double es01, es01_lo, es01_hi; /* mean of the smallest ceil(1% of n) values, bootstrap interval */
+  int risky_low;                 /* the column's risky side (ms_column) */
+} ms_stat_row;
+
+typedef struct ms_prob_row {
+  char name[MS_COL_NAME_MAX];
+  char definition[128];
+  int64_t k, n;           /* paths where it happened, paths */
+  double p, lo, hi;       /* estimate and Wilson 95% interval */
+} ms_prob_row;
+
+/** A paired difference between two runs on the same paths: other - baseline. */
+typedef struct ms_diff_row {
+  char name[MS_COL_NAME_MAX];  /* a summary column, or an event for probabilities */
+  int64_t n;                   /* paths with both values finite */
+  int probability;             /* 1: the per-path values are 0/1 indicators */
+  double baseline, other;      /* means */
+  double diff, lo, hi;         /* mean of per-path differences and its bootstrap-t 95% interval */
+  double unpaired_lo, unpaired_hi; /* the interval had the two been independent runs (Welch) */
+} ms_diff_row;
+
+#define MS_NFEEDBACK 3
+
+typedef struct ms_stats {
+  int nrows;
+  ms_stat_row rows[MS_MAX_COLUMNS];
+  int nprob;
+  ms_prob_row probs[32];  /* see prob_defs in stats.c */
+  /* What the feedback loop causes (with stats.counterfactual): liquidations,
+   * liquidated_notional and bad_debt, the run (other) against its
+   * no-feedback twin (baseline), paired path by path. */
+  int nfeedback;
+  ms_diff_row feedback[MS_NFEEDBACK];
+} ms_stats;
+
+/** One cascade: liquidations of a path no more than stats.cascade_gap apart. */
+typedef struct ms_cascade_record {
+  uint64_t path;
+  int64_t index;           /* within the path */
+  double start, end;       /* s */
+  int64_t liquidations, impact_triggered;
+  double notional;         /* USD */
+  double bad_debt;         /* USD */
+  int64_t depth;           /* largest generation of impact-triggered liquidations */
+} ms_cascade_record;
+
+typedef struct ms_cascade_buf {
+  ms_cascade_record *v;
+  size_t n, cap;
+} ms_cascade_buf;
+
+/**
+ * Cluster one path's liquidation records (in time order) into cascades,
+ * append them to @p out, set each record's generation and cascade index,
+ * and fill the cascade columns of @p row (not amplification: the driver
+ * sets it from the no-feedback twin, ms_stats_set_amplification).
+ *
+ * A record is of generation 0 if not impact-triggered, else 1 + the largest
+ * generation among the fills of its cascade that the oracle price it was
+ * liquidated at had already seen (fill time <= observation time).
+ */
+ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_liq_record *r,
+                                 size_t n, ms_cascade_buf *out, ms_error *err);
+
+/**
+ * Fill @p row's amplification from its own liquidated notional and the
+ * no-feedback twin's: their ratio, NaN when both are 0, +inf when only the
+ * twin's is 0, and exactly 1 when @p same (the run has no impact, so the
+ * twin is the run itself).
+ */
+void ms_stats_set_amplification(ms_path_summary *row, int same);
+
+#define MS_MAX_DIFFS 32
+
+/**
+ * Paired differences of the main statistics between @p other and @p base
+ * (n paths each, same path order): for each path the difference, then its
+ * mean with a bootstrap-t 95% interval (interval.h; stream key "diff", name). Common random numbers make these
+ * intervals much narrower than the difference of two independent means.
+ */
+int ms_stats_paired(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other, int64_t n,
+                    ms_diff_row *out);
+
+/**
+ * Paired differences of every summary column's mean and of every
+ * probability event (in the order of ms_stats_compute's rows, then its
+ * probabilities) between @p other and @p base; returns how many (at most
+ * @p max). Identical inputs give differences and intervals of exactly 0.
+ */
+int ms_stats_paired_all(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
+                        int64_t n, ms_diff_row *out, int max);
+
+/** A /stats entry by name, with its interval where it has one. */
+typedef struct ms_stat_value {
+  double value;
+  int has_interval;        /* means, probabilities, quantiles and expected shortfalls */
+  double lo, hi;           /* the interval at the confidence asked for; NaN without one */
+  int64_t n;               /* values it was computed from */
+} ms_stat_value;
+
+/**
+ * Check that @p name is a statistic of a run of @p cfg: "COLUMN.FIELD" with
+ * FIELD one of mean, sd, min, max, q50, q90, q99, q999, q01, q001, es99, es01, n, or
+ * "EVENT.probability". Returns 0, or -1 with a message naming the known
+ * ones in @p msg.
+ */
+int ms_stats_known(const ms_config *cfg, const char *name, char *msg, size_t len);
+
+/**
+ * The value of statistic @p name over @p n summary rows, and its interval
+ * at @p confidence (0: the 95% intervals of /stats), recomputed from the
+ * rows by the methods of /stats (the same bootstrap resamples, so at 0.95
+ * it equals /stats): bootstrap-t for means, Wilson for probabilities,
+ * distribution-free order statistics for quantiles, percentile bootstrap
+ * for expected shortfalls.
+ */
+ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_path_summary *rows, int64_t n,
+                            const char *name, double confidence, ms_stat_value *out, ms_error *err);
+
+/** Capital efficiency of a model at the start: initial margin per unit of risk. */
+typedef struct ms_efficiency {
+  double initial_margin;   /* USD, summed over the book at the entry price */
+  double risk;             /* USD, summed one-day 99% loss (see docs/output.md) */
+  double im_per_risk;      /* their ratio */
+} ms_efficiency;
+
+#define MS_MAX_CELLS 16
+
+/** What a comparison reports back: one report per value, and differences against the first. */
+typedef struct ms_compare_report {
+  int ncells;
+  char values[MS_MAX_CELLS][64];
+  ms_stats stats[MS_MAX_CELLS];          /* per value */
+  double cell_seconds[MS_MAX_CELLS];
+  ms_efficiency efficiency[MS_MAX_CELLS];
+  int ndiffs;
+  ms_diff_row diffs[MS_MAX_CELLS][MS_MAX_DIFFS]; /* [0] unused: the baseline */
+  double seconds;
+  int64_t replayed;                      /* cell-paths that replayed a recorded exogenous path */
+} ms_compare_report;
+
+/** The probability levels of the quantile columns, and their names (q50 ... q001). */
+extern const double ms_stats_quantile_levels[MS_NQUANT];
+extern const char *const ms_stats_quantile_names[MS_NQUANT];
+
+/** Fill @p cols with the summary columns for @p cfg; returns their number. */
+int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max);
+
+/** Value of column @p c in @p row, as a double. */
+double ms_stats_value(const ms_column *c, const ms_path_summary *row);
+
+/** Aggregate @p n rows (in path order). */
+ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_summary *rows,
+                           int64_t n, ms_error *err);
+
+/** Row named @p name, or NULL. */
+const ms_stat_row *ms_stats_find(const ms_stats *st, const char *name);
+
+/** Probability named @p name, or NULL. */
+const ms_prob_row *ms_stats_find_prob(const ms_stats *st, const char *name);
+
+/** Wilson score interval for k successes in n trials at normal quantile z. */
+void ms_stats_wilson(int64_t k, int64_t n, double z, double *lo, double *hi);
+
+/** Quantile of sorted data, numpy's default (linear, "type 7"). */
+double ms_stats_quantile_sorted(const double *x, int64_t n, double q);
+
+#endif
