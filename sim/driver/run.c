@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +24,22 @@
 #include "output/h5out.h"
 #include "models/margin.h"
 #include "models/pricepath.h"
+#include "output/result.h"
+
+/* HDF5: every call the library makes into it goes through h5out, and the
+ * driver makes those calls only with this lock held. A thread-safe HDF5
+ * (Debian's libhdf5 is built so: H5is_library_threadsafe) takes its own
+ * global lock anyway; a serial build, which must never be entered by two
+ * threads at once and keeps one error stack for the process, is safe for
+ * concurrent runs with files only because of it. It also guards outfile's
+ * table of temporaries (filled and emptied inside ms_h5out_create, commit
+ * and abort). A statically initialized mutex: the library's one piece of
+ * process state besides the once-flag of core/gslguard.c. Runs without a
+ * file never take it and never call HDF5. */
+static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static void h5_lock(void) { pthread_mutex_lock(&h5_mutex); }
+static void h5_unlock(void) { pthread_mutex_unlock(&h5_mutex); }
 
 static double now_s(void) {
   struct timespec ts;
@@ -58,6 +75,7 @@ typedef struct {
   const char *const *attrs; /* extra string attributes of the group */
   int timeseries, book;     /* write /timeseries, /book */
   int hidden;               /* a no-feedback twin: no group of its own, its results go to its cell's rows */
+  int keep;                 /* keep its liquidation records in memory (ms_simulate; with output.liquidations) */
 } cell_spec;
 
 /* One cell's state. */
@@ -76,6 +94,8 @@ typedef struct {
   double *fan_mem;          /* per fan path of a batch: price, mark, regime (as int32), fan_len each */
   int64_t fan_len, fanned;  /* samples per path; paths sampled (the first ones) */
   path_slot *slots;         /* per path of a batch */
+  ms_liq_record *kept;      /* with spec->keep: every record so far, in file order */
+  size_t nkept, capkept;
   int tape_mode;            /* MS_TAPE_*: record, replay or generate its paths */
   int twin;                 /* the cell of its no-feedback twin; -1: none (then, with
                                stats.counterfactual, the cell has no impact and is its own twin) */
@@ -118,6 +138,7 @@ static void cell_free(cell_state *c, int nthreads) {
   free(c->trace_mem);
   free(c->fan_mem);
   free(c->slots);
+  free(c->kept);
   if (!c->borrowed) ms_engine_shared_free(c->book, c->index);
   memset(c, 0, sizeof *c);
 }
@@ -342,7 +363,11 @@ static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_
     rows = malloc(BOOK_BLOCK * sizeof *rows);
     if (!rows) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for /book");
   }
-  if (!s) s = ms_h5out_create_book(h, id, b->n, ms_margin_get_type(m)->name, err);
+  if (!s) {
+    h5_lock();
+    s = ms_h5out_create_book(h, id, b->n, ms_margin_get_type(m)->name, err);
+    h5_unlock();
+  }
   ms_view v0 = {cfg->market.initial_price, 0, cfg->market.entry_vol};
   for (int64_t first = 0; !s && first < b->n; first += BOOK_BLOCK) {
     int64_t cnt = b->n - first < BOOK_BLOCK ? b->n - first : BOOK_BLOCK;
@@ -371,7 +396,9 @@ static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_
       }
       row->notional = g;
     }
+    h5_lock();
     s = ms_h5out_write_book_rows(h, id, rows, first, cnt, err);
+    h5_unlock();
     if (!s) s = cancelled(cancel, err);
   }
   free(rows);
@@ -438,9 +465,28 @@ static void path_all_cells(run_plan *pl, int64_t i, uint64_t p, int th, const vo
   }
 }
 
-/* Write what cell @p c's paths first .. first + n - 1 produced, in path order. */
+/* Keep what cell @p cs's paths of a batch (n of them) recorded, in path
+ * order: the order of the file's /liquidations. */
+static ms_status keep_batch(cell_state *cs, int64_t n, ms_error *err) {
+  for (int64_t i = 0; i < n; i++) {
+    const path_slot *sl = &cs->slots[i];
+    if (!sl->liq_n) continue;
+    if (ms_grow((void **)&cs->kept, &cs->capkept, cs->nkept + sl->liq_n, sizeof *cs->kept))
+      return ms_error_set(err, MS_ERR_NOMEM, "out of memory for %zu liquidation records", cs->nkept + sl->liq_n);
+    memcpy(cs->kept + cs->nkept, cs->tb[sl->thread].liq + sl->liq_off, sl->liq_n * sizeof *cs->kept);
+    cs->nkept += sl->liq_n;
+  }
+  return MS_OK;
+}
+
+/* Write what cell @p c's paths first .. first + n - 1 produced, in path
+ * order, to the file (when there is one; with the HDF5 lock held) and to
+ * memory (with spec->keep). */
 static ms_status write_batch(ms_h5out *h, cell_state *cs, int64_t first, int64_t n, ms_error *err) {
-  ms_status s = ms_h5out_write_summary(h, cs->h5id, cs->rows + first, first, n, err);
+  ms_status s = cs->spec->keep ? keep_batch(cs, n, err) : MS_OK;
+  if (s || !h) return s;
+  h5_lock();
+  s = ms_h5out_write_summary(h, cs->h5id, cs->rows + first, first, n, err);
   for (int64_t i = 0; !s && i < n; i++) {
     const path_slot *sl = &cs->slots[i];
     const thread_buf *tb = &cs->tb[sl->thread];
@@ -453,19 +499,23 @@ static ms_status write_batch(ms_h5out *h, cell_state *cs, int64_t first, int64_t
                              (const int32_t *)(fan + 2 * cs->fan_len), err);
     }
   }
+  h5_unlock();
   return s;
 }
 
-/* Run every path of every cell of @p pl into @p h; the summaries stay in
- * each cell's rows. Batches of paths run in parallel, each thread taking
- * whole paths (all cells of one path), and are written in path order. */
+/* Run every path of every cell of @p pl into @p h (NULL: no file); the
+ * summaries stay in each cell's rows. Batches of paths run in parallel, each
+ * thread taking whole paths (all cells of one path), and are written in path
+ * order. */
 static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms_error *err) {
   ms_status s = MS_OK;
-  for (int c = 0; !s && c < pl->nvisible; c++) {
+  for (int c = 0; !s && h && c < pl->nvisible; c++) {
     cell_state *cs = &pl->cells[c];
     const char *leaf = cs->spec->leaf;
+    h5_lock();
     s = ms_h5out_add_run(h, cs->spec->parent, leaf, cs->spec->cfg, cs->spec->timeseries ? MS_H5_TIMESERIES : 0u,
                          cs->spec->attrs, &cs->h5id, err);
+    h5_unlock();
     if (!s && cs->spec->book) s = write_book(h, cs->h5id, cs->spec->cfg, cs->book, opts->cancel, err);
     if (!s) s = cancelled(opts->cancel, err);
     s = cell_fail(cs->spec, s, err);
@@ -506,25 +556,88 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, m
 
 static int nthreads_of(const ms_run_opts *opts) { return opts->threads > 0 ? opts->threads : omp_get_max_threads(); }
 
-/* The end of every run: the cancel check, then the rename into place. */
+/* The end of every run: the cancel check, then the rename into place
+ * (@p h NULL: no file, only the check). */
 static ms_status finish(ms_h5out *h, const ms_run_opts *opts, ms_status s, ms_error *err) {
   if (!s && opts->cancel && *opts->cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
+  if (!h) return s;
+  h5_lock();
   if (!s) {
     s = ms_h5out_commit(h, err);
     h = NULL;
   }
   ms_h5out_abort(h);
+  h5_unlock();
   return s;
 }
 
-/* Every run writes its results to a file (there is no in-memory result yet):
- * without one, say so rather than dereference NULL. Also quiets GSL. */
+/* The h5out calls of the end of a run, each under the HDF5 lock. */
+static ms_status create_file(ms_h5out **h, const char *path, const ms_config *cfg, const ms_h5_meta *meta,
+                             ms_error *err) {
+  h5_lock();
+  ms_status s = ms_h5out_create(h, path, cfg, meta, err);
+  h5_unlock();
+  return s;
+}
+
+static ms_status root_attr(ms_h5out *h, const char *name, const char *value, ms_error *err) {
+  h5_lock();
+  ms_status s = ms_h5out_root_attr(h, name, value, err);
+  h5_unlock();
+  return s;
+}
+
+static ms_status root_attr_i64(ms_h5out *h, const char *name, int64_t value, ms_error *err) {
+  h5_lock();
+  ms_status s = ms_h5out_root_attr_i64(h, name, value, err);
+  h5_unlock();
+  return s;
+}
+
+static ms_status write_stats(ms_h5out *h, int id, const ms_stats *st, ms_error *err) {
+  h5_lock();
+  ms_status s = ms_h5out_write_stats(h, id, st, err);
+  h5_unlock();
+  return s;
+}
+
+static ms_status write_assertions(ms_h5out *h, int id, const ms_assert_result *r, int n, ms_error *err) {
+  h5_lock();
+  ms_status s = ms_h5out_write_assertions(h, id, r, n, err);
+  h5_unlock();
+  return s;
+}
+
+/* ms_run, ms_run_compare and ms_run_sweep write their results to a file:
+ * without one, say so rather than dereference NULL (ms_simulate is the run
+ * without a file). Also quiets GSL. */
 static ms_status entry_check(const ms_run_opts *opts, const char *fn, ms_error *err) {
   ms_gsl_quiet();
   if (!opts || !opts->output || !opts->output[0])
     return ms_error_set(err, MS_ERR_INPUT, "%s: no result file (opts->output is %s); give the path to write", fn,
                         !opts ? "unset: opts is NULL" : !opts->output ? "NULL" : "empty");
   return MS_OK;
+}
+
+/* The one run of @p spec->cfg behind ms_run and ms_simulate: into the file
+ * opts->output when set, else into memory only (HDF5 untouched). The rows,
+ * and with spec->keep the liquidation records, stay in pl->cells[0] for the
+ * caller, who frees @p pl in every case. */
+static ms_status run_one(const cell_spec *spec, const ms_run_opts *opts, int nthreads, run_plan *pl,
+                         ms_stats *stats, ms_assert_result *asserts, ms_error *err) {
+  const ms_config *cfg = spec->cfg;
+  ms_h5out *h = NULL;
+  ms_h5_meta meta = {opts->command};
+  int file = opts->output != NULL;
+  ms_status s = ms_assertions_check(cfg, err);
+  if (!s) s = plan_init(pl, spec, 1, nthreads, opts->cancel, err);
+  if (!s && file) s = create_file(&h, opts->output, cfg, &meta, err);
+  if (!s) s = run_cells(pl, opts, h, err);
+  if (!s) s = ms_stats_compute(stats, cfg, pl->cells[0].rows, cfg->paths, err);
+  if (!s) s = ms_assertions_eval(cfg, stats, pl->cells[0].rows, cfg->paths, asserts, err);
+  if (!s && file) s = write_stats(h, pl->cells[0].h5id, stats, err);
+  if (!s && file) s = write_assertions(h, pl->cells[0].h5id, asserts, cfg->nassertions, err);
+  return finish(h, opts, s, err);
 }
 
 ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *report,
@@ -535,24 +648,73 @@ ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *r
   int nthreads = nthreads_of(opts);
   run_plan pl;
   memset(&pl, 0, sizeof pl);
-  ms_h5out *h = NULL;
   cell_spec spec = {.cfg = cfg, .timeseries = 1, .book = 1};
-  ms_h5_meta meta = {opts->command};
   report->nassert = cfg->nassertions;
-  ms_status s = ms_assertions_check(cfg, err);
-  if (!s) s = plan_init(&pl, &spec, 1, nthreads, opts->cancel, err);
-  if (!s) s = ms_h5out_create(&h, opts->output, cfg, &meta, err);
-  if (!s) s = run_cells(&pl, opts, h, err);
-  if (!s) s = ms_stats_compute(&report->stats, cfg, pl.cells[0].rows, cfg->paths, err);
-  if (!s) s = ms_h5out_write_stats(h, pl.cells[0].h5id, &report->stats, err);
-  if (!s) s = ms_assertions_eval(cfg, &report->stats, pl.cells[0].rows, cfg->paths, report->asserts, err);
-  if (!s) s = ms_h5out_write_assertions(h, pl.cells[0].h5id, report->asserts, cfg->nassertions, err);
-  s = finish(h, opts, s, err);
+  ms_status s = run_one(&spec, opts, nthreads, &pl, &report->stats, report->asserts, err);
   plan_free(&pl);
   report->paths = cfg->paths;
   report->threads = nthreads;
   report->seconds = now_s() - t0;
   return s;
+}
+
+/* A copy of @p cfg the result owns (ms_config_free releases it): the struct
+ * and the one member it owns, the source text. */
+static ms_config *config_copy(const ms_config *cfg) {
+  ms_config *c = malloc(sizeof *c);
+  if (!c) return NULL;
+  *c = *cfg;
+  c->source_text = NULL;
+  if (cfg->source_text && !(c->source_text = strdup(cfg->source_text))) {
+    free(c);
+    return NULL;
+  }
+  return c;
+}
+
+ms_status ms_simulate(const ms_config *cfg, const ms_run_opts *opts, ms_result **out, ms_error *err) {
+  ms_gsl_quiet();
+  if (out) *out = NULL;
+  ms_run_opts none = {0};
+  if (!opts) opts = &none;
+  if (!cfg || !out)
+    return ms_error_set(err, MS_ERR_INPUT, "ms_simulate: %s is NULL", !cfg ? "the scenario (cfg)" : "out");
+  if (opts->output && !opts->output[0])
+    return ms_error_set(err, MS_ERR_INPUT, "ms_simulate: opts->output is empty; give the file to write, or NULL "
+                        "for none");
+  double t0 = now_s();
+  int nthreads = nthreads_of(opts);
+  ms_result *r = calloc(1, sizeof *r);
+  if (!r) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for the result");
+  run_plan pl;
+  memset(&pl, 0, sizeof pl);
+  /* Without a file, nothing is traced or drawn for /timeseries and /book:
+   * they change no row (a test compares the rows of both). */
+  int file = opts->output != NULL;
+  cell_spec spec = {.cfg = cfg, .timeseries = file, .book = file, .keep = cfg->output.liquidations};
+  ms_status s = MS_OK;
+  r->cfg = config_copy(cfg);
+  if (!r->cfg) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for the result's scenario");
+  r->nassert = cfg->nassertions;
+  if (!s) s = run_one(&spec, opts, nthreads, &pl, &r->stats, r->asserts, err);
+  if (!s) { /* the result takes the rows and records over from the plan */
+    cell_state *c = &pl.cells[0];
+    r->rows = c->rows;
+    c->rows = NULL;
+    r->liqs = c->kept;
+    r->nliqs = (int64_t)c->nkept;
+    c->kept = NULL;
+  }
+  plan_free(&pl);
+  r->paths = cfg->paths;
+  r->threads = nthreads;
+  r->seconds = now_s() - t0;
+  if (s) {
+    ms_result_free(r);
+    return s;
+  }
+  *out = r;
+  return MS_OK;
 }
 
 /* Capital efficiency at the start: the initial margin of the book against a
@@ -596,7 +758,7 @@ static ms_status eval_assertions(ms_h5out *h, cell_state *cs, ms_error *err) {
   ms_status s = st && r ? MS_OK : ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   if (!s) s = ms_stats_compute(st, cfg, cs->rows, cfg->paths, err);
   if (!s) s = ms_assertions_eval(cfg, st, cs->rows, cfg->paths, r, err);
-  if (!s) s = ms_h5out_write_assertions(h, cs->h5id, r, cfg->nassertions, err);
+  if (!s) s = write_assertions(h, cs->h5id, r, cfg->nassertions, err);
   free(st);
   free(r);
   return s;
@@ -636,12 +798,12 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
   ms_status s = MS_OK;
   for (int c = 0; !s && c < ncells; c++) s = cell_fail(&spec[c], ms_assertions_check(cfgs[c], err), err);
   if (!s) s = plan_init(&pl, spec, ncells, nthreads, opts->cancel, err);
-  if (!s) s = ms_h5out_create(&h, opts->output, cfgs[0], &meta, err);
-  if (!s) s = ms_h5out_root_attr(h, "compare", key, err);
+  if (!s) s = create_file(&h, opts->output, cfgs[0], &meta, err);
+  if (!s) s = root_attr(h, "compare", key, err);
   if (!s) s = run_cells(&pl, opts, h, err);
   for (int c = 0; !s && c < ncells; c++) {
     s = ms_stats_compute(&rep->stats[c], cfgs[c], pl.cells[c].rows, paths, err);
-    if (!s) s = ms_h5out_write_stats(h, pl.cells[c].h5id, &rep->stats[c], err);
+    if (!s) s = write_stats(h, pl.cells[c].h5id, &rep->stats[c], err);
     if (!s) s = efficiency(cfgs[c], pl.cells[c].book, &rep->efficiency[c], err);
     if (!s) s = eval_assertions(h, &pl.cells[c], err);
     rep->cell_seconds[c] = NAN; /* the cells of a path run together */
@@ -649,7 +811,11 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
   }
   for (int c = 1; !s && c < ncells; c++)
     rep->ndiffs = ms_stats_paired(cfgs[0], pl.cells[0].rows, pl.cells[c].rows, paths, rep->diffs[c]);
-  if (!s) s = ms_h5out_write_compare(h, rep, err);
+  if (!s) {
+    h5_lock();
+    s = ms_h5out_write_compare(h, rep, err);
+    h5_unlock();
+  }
   s = finish(h, opts, s, err);
   rep->replayed = pl.replayed;
   plan_free(&pl);
@@ -741,7 +907,7 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
   }
   ms_h5_meta meta = {opts->command};
   if (!s) s = plan_init(&pl, spec, n, nthreads, opts->cancel, err);
-  if (!s) s = ms_h5out_create(&h, opts->output, sw->cfgs[sw->baseline], &meta, err);
+  if (!s) s = create_file(&h, opts->output, sw->cfgs[sw->baseline], &meta, err);
   if (!s) {
     char keys[MS_MAX_GRID * 260] = "", show[MS_MAX_SHOW * (MS_STAT_NAME_MAX + 1)] = "";
     for (int a = 0; a < sw->naxes; a++) {
@@ -752,18 +918,18 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
       strncat(show, j ? "," : "", sizeof show - strlen(show) - 1);
       strncat(show, sw->show[j], sizeof show - strlen(show) - 1);
     }
-    s = ms_h5out_root_attr(h, "sweep", keys, err);
-    if (!s) s = ms_h5out_root_attr(h, "show", show, err);
-    if (!s) s = ms_h5out_root_attr_i64(h, "baseline", sw->baseline, err);
+    s = root_attr(h, "sweep", keys, err);
+    if (!s) s = root_attr(h, "show", show, err);
+    if (!s) s = root_attr_i64(h, "baseline", sw->baseline, err);
   }
   if (!s) s = run_cells(&pl, opts, h, err);
   for (int c = 0; !s && c < n; c++) {
     const ms_config *cfg = sw->cfgs[c];
     s = ms_stats_compute(&rep->stats[c], cfg, pl.cells[c].rows, cfg->paths, err);
-    if (!s) s = ms_h5out_write_stats(h, pl.cells[c].h5id, &rep->stats[c], err);
+    if (!s) s = write_stats(h, pl.cells[c].h5id, &rep->stats[c], err);
     if (!s) s = ms_assertions_eval(cfg, &rep->stats[c], pl.cells[c].rows, cfg->paths,
                                    rep->asserts + (size_t)c * (size_t)rep->nassert, err);
-    if (!s) s = ms_h5out_write_assertions(h, pl.cells[c].h5id, rep->asserts + (size_t)c * (size_t)rep->nassert,
+    if (!s) s = write_assertions(h, pl.cells[c].h5id, rep->asserts + (size_t)c * (size_t)rep->nassert,
                                           rep->nassert, err);
     s = cell_fail(&spec[c], s, err);
   }
@@ -789,7 +955,9 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
       hs.axes[a] = (ms_h5_sweep_axis){.key = sw->axes[a].key, .n = sw->axes[a].n,
                                       .values = (const char *)sw->axes[a].values, .value_size = MS_SWEEP_VALUE,
                                       .numeric = sw->axes[a].numeric};
+    h5_lock();
     s = ms_h5out_write_sweep(h, &hs, err);
+    h5_unlock();
   }
   s = finish(h, opts, s, err);
   rep->replayed = pl.replayed;
