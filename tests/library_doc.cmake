@@ -57,6 +57,12 @@ foreach(f ${libdir}/libmarginsim.a ${libdir}/libmarginsim.so ${prefix}/include/m
     message(FATAL_ERROR "library_doc: ${f} not installed")
   endif()
 endforeach()
+# The boundary: the two public headers and nothing of sim/.
+file(GLOB_RECURSE headers RELATIVE ${prefix} ${prefix}/*.h)
+list(SORT headers)
+if(NOT headers STREQUAL "include/marginsim/error.h;include/marginsim/marginsim.h")
+  message(FATAL_ERROR "library_doc: installed headers should be marginsim.h and error.h only, are: ${headers}")
+endif()
 
 set(ENV{PKG_CONFIG_PATH} ${pcdir})
 run("pkg-config" pkg-config --cflags --libs marginsim)
@@ -86,14 +92,18 @@ set(ENV{LD_LIBRARY_PATH} ${libdir})
 set(h5 ${WORK_DIR}/example.h5)
 run("running docs/library.md's program" ${WORK_DIR}/example ${h5})
 message(STATUS "program output:\n${OUT}")
-# The override applied (200 paths, not the text's 1000), progress reached the end.
+# The overrides applied (200 paths, not the text's 1000; records kept),
+# progress reached the end, the in-memory and the file's runs agree.
 foreach(want
-    "paths: 200 on [0-9]+ threads?, progress 200/200\n"
+    "paths: 200, progress 200/200\n"
     "liquidations.mean: [0-9]+\\.[0-9]+ \\[[0-9]+\\.[0-9]+, [0-9]+\\.[0-9]+\\]\n"
     "bad_debt.mean: [0-9]+\\.[0-9]+ USD \\[-?[0-9]+\\.[0-9]+, [0-9]+\\.[0-9]+\\]\n"
-    "liquidation_any.probability: [01]\\.[0-9]+ \\[[01]\\.[0-9]+, [01]\\.[0-9]+\\] \\([0-9]+ of 200 paths\\)\n"
+    "liquidation_any.probability: [01]\\.[0-9]+ \\[[01]\\.[0-9]+, [01]\\.[0-9]+\\]\n"
+    "worst path: [0-9]+, bad debt [0-9]+\\.[0-9]+ USD\n"
+    "liquidations: [1-9][0-9]* records, largest fill [0-9]+\\.[0-9]+ USD\n"
+    "with a file: [^\n]*example.h5, bad_debt.mean the same\n"
     "bad override: bad input, exit code 2: --set margin.model=bogus: margin.model: must be one of: static, tiered, dynamic, portfolio \\(got bogus\\)\n"
-    "cancelled run: interrupted, file not written\n")
+    "cancelled run: interrupted, result NULL, file not written\n")
   if(NOT OUT MATCHES "${want}")
     message(FATAL_ERROR "library_doc: output lacks /${want}/:\n${OUT}")
   endif()
@@ -102,6 +112,28 @@ endforeach()
 # a run that did nothing would show 0 and fail here.
 if(NOT OUT MATCHES "liquidation_any.probability: 0\\.[0-9]*[1-9]")
   message(FATAL_ERROR "library_doc: no path had a liquidation; the run did not simulate:\n${OUT}")
+endif()
+# The numbers docs/library.md shows are the ones the program prints (same
+# for any thread count): the doc's indented output block, line by line,
+# but for the file name.
+string(FIND "${doc}" "It prints" from)
+string(SUBSTRING "${doc}" ${from} -1 printed)
+string(FIND "${printed}" "\n\n`example.h5`" to)
+string(SUBSTRING "${printed}" 0 ${to} printed)
+string(REGEX MATCHALL "\n    [^\n]+" shown "${printed}")
+foreach(line ${shown})
+  string(REGEX REPLACE "^\n    " "" line "${line}")
+  if(line MATCHES "^with a file:")
+    continue()
+  endif()
+  string(FIND "${OUT}" "${line}\n" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "library_doc: docs/library.md shows a line the program does not print:\n  ${line}\nit printed:\n${OUT}")
+  endif()
+endforeach()
+list(LENGTH shown nshown)
+if(NOT nshown EQUAL 9)
+  message(FATAL_ERROR "library_doc: docs/library.md's printed output (after \"It prints\") should have 9 lines, has ${nshown}")
 endif()
 # The result file is an HDF5 file (its 8-byte signature).
 file(READ ${h5} sig LIMIT 8 HEX)
