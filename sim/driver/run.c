@@ -674,6 +674,8 @@ static ms_config *config_copy(const ms_config *cfg) {
 
 ms_status ms_simulate(const ms_config *cfg, const ms_run_opts *opts, ms_result **out, ms_error *err) {
   ms_gsl_quiet();
+  ms_error dropped; /* the message of a caller who passed no record (the driver copies records whole) */
+  if (!err) err = &dropped;
   if (out) *out = NULL;
   ms_run_opts none = {0};
   if (!opts) opts = &none;

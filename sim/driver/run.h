@@ -7,6 +7,15 @@
  * statistics is taken in path order after the parallel region, so results
  * are bit-identical for any thread count.
  *
+ * ms_simulate (marginsim.h) is the library's run: the same single run as
+ * ms_run, with or without a file, its rows, statistics, assertions and
+ * (with output.liquidations) liquidation records kept in an ms_result
+ * (output/result.h). ms_run, ms_run_compare and ms_run_sweep are the CLI's:
+ * they always write a file.
+ *
+ * Threads: concurrent runs share no mutable state but one mutex around the
+ * driver's HDF5 calls (run.c); runs without a file never call HDF5.
+ *
  * GSL: these entry points (and ms_config_load*) turn GSL's default error
  * handler, which calls abort(), off for the whole process on first use,
  * unless the application installed its own handler before (that one is
