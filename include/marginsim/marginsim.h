@@ -113,6 +113,30 @@ ms_status ms_result_column(const ms_result *r, const char *name, double *out, ms
 ms_status ms_result_stat(const ms_result *r, const char *name, double *value, double *lo, double *hi,
                          ms_error *err);
 
+/*
+ * The rows of the file's statistics tables, by index, for readers that
+ * mirror them (the Python front): /stats/summary has one row per column
+ * with statistics (its fields through ms_result_stat, "COLUMN.FIELD"),
+ * /stats/probabilities one per event, /stats/feedback one per statistic
+ * of the no-feedback twin (stats.counterfactual). Out-of-range indices
+ * give NULL or MS_ERR_INPUT.
+ */
+int ms_result_nstats(const ms_result *r);
+const char *ms_result_stats_column(const ms_result *r, int i);
+const char *ms_result_stats_risky_side(const ms_result *r, int i);  /* "high" or "low" */
+
+int ms_result_nevents(const ms_result *r);
+const char *ms_result_event_name(const ms_result *r, int i);
+const char *ms_result_event_definition(const ms_result *r, int i);
+/** Event @p i: k of n paths, the estimate p and its Wilson 95% interval [lo, hi]. */
+ms_status ms_result_event(const ms_result *r, int i, int64_t *k, int64_t *n, double *p, double *lo,
+                          double *hi, ms_error *err);
+
+int ms_result_nfeedback(const ms_result *r);
+/** Feedback row @p i: its statistic, paths, run and twin means, their difference and its 95% interval. */
+ms_status ms_result_feedback(const ms_result *r, int i, const char **statistic, int64_t *n, double *with_impact,
+                             double *no_impact, double *diff, double *lo, double *hi, ms_error *err);
+
 /* ---- liquidation records: /paths/liquidations --------------------------- */
 
 /**
