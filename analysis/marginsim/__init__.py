@@ -18,10 +18,11 @@ the unit of a row's values is `df.attrs["row_units"][row name]`. `attrs` are
 not always carried through pandas operations: read them off the table
 `open` gave.
 
-Reading only: `run` (in-process through the shared library) is not
-implemented yet; run the CLI (`marginsim run SCENARIO -o FILE`) and `open`
-the file.
+`run` runs a scenario in-process through the shared library (cffi) and
+returns a Result without a file (or with one: `output=`); see its docstring
+and docs/library.md ("From Python") for where the library is found.
 """
-from .result import Result, CompareTables, open, run  # noqa: F401
+from .result import Result, CompareTables, open  # noqa: F401
+from ._run import Error, InMemoryResult, run  # noqa: F401
 
-__all__ = ["open", "run", "Result", "CompareTables"]
+__all__ = ["open", "run", "Result", "InMemoryResult", "CompareTables", "Error"]

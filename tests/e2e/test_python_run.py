@@ -1,0 +1,137 @@
+"""marginsim.run, in-process through the shared library (cffi): its
+in-memory Result must equal, value for value, `marginsim.open` of the file
+the same run writes, which must equal the CLI's file read with h5py; bad
+input raises marginsim.Error with exit code 2; a cancelled run raises
+KeyboardInterrupt and leaves no file; tables held only in the file say so.
+"""
+import os
+import sys
+import tempfile
+import unittest
+
+import h5py
+import numpy as np
+
+from e2e import SRC, run as cli
+
+sys.path.insert(0, os.path.join(SRC, "analysis"))
+import marginsim  # noqa: E402
+
+SMALL = """\
+name: small
+seed: 11
+paths: 24
+horizon: 2h
+step: 1s
+market:
+  initial_price: 1500
+  regimes:
+    - {name: calm, vol: 0.8, mean_duration: 1h}
+    - {name: stress, vol: 2.0, drift: -3, mean_duration: 20m, jumps: {rate: 24/d, mean: -0.04, sd: 0.02}}
+book: {accounts: 300}
+output:
+  liquidations: true
+"""
+
+SKIP = None
+if os.environ.get("MS_SANITIZED", "0") in ("1", "ON", "TRUE", "true"):
+    SKIP = "the sanitized shared library cannot be loaded into an unsanitized python (ASan must come first)"
+
+
+def same(a, b):
+    """Equal as float64, NaN equal to NaN, bit for bit otherwise."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+
+
+@unittest.skipIf(SKIP is not None, SKIP or "")
+class PythonRunTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="ms_pyrun_")
+        d = cls.tmp.name
+        cls.scen = os.path.join(d, "small.yaml")
+        with open(cls.scen, "w") as f:
+            f.write(SMALL)
+        cls.cli_h5 = os.path.join(d, "cli.h5")
+        p = cli("run", cls.scen, "-q", "-n", "20", "--set", "oracle.heartbeat=10m", "-o", cls.cli_h5)
+        assert p.returncode == 0, p.stderr
+        cls.mem = marginsim.run(cls.scen, paths=20, set={"oracle.heartbeat": "10m"}, threads=2)
+        cls.lib_h5 = os.path.join(d, "lib.h5")
+        cls.filed = marginsim.run(cls.scen, paths=20, set={"oracle.heartbeat": "10m"}, threads=1, output=cls.lib_h5)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_summary_equals_file(self):
+        with h5py.File(self.cli_h5, "r") as f:
+            ds = f["paths/summary"][()]
+        s = self.mem.summary
+        self.assertEqual(len(s), 20)
+        self.assertEqual(list(s.columns), list(ds.dtype.names))
+        for c in ds.dtype.names:
+            self.assertTrue(same(s[c], ds[c]), c)
+        o = marginsim.open(self.cli_h5).summary
+        for c in o.columns:
+            self.assertTrue(same(s[c], o[c]), c)
+            self.assertEqual(s.attrs["units"][c], o.attrs["units"][c], c)
+
+    def test_stats_equal_file(self):
+        o = marginsim.open(self.cli_h5)
+        for name in ("stats", "probabilities", "feedback"):
+            a, b = getattr(self.mem, name), getattr(o, name)
+            self.assertEqual(list(a.columns), list(b.columns), name)
+            self.assertEqual(len(a), len(b), name)
+            for c in a.columns:
+                if a[c].dtype == object:
+                    self.assertEqual(list(a[c]), list(b[c]), (name, c))
+                else:
+                    self.assertTrue(same(a[c], b[c]), (name, c))
+
+    def test_liquidations_equal_file(self):
+        with h5py.File(self.cli_h5, "r") as f:
+            ds = f["liquidations"][()]
+        liq = self.mem.liquidations
+        self.assertGreater(len(ds), 0)
+        self.assertEqual(len(liq), len(ds))
+        for c in ds.dtype.names:
+            self.assertTrue(same(liq[c], ds[c]), c)
+
+    def test_output_file_equals_cli_file(self):
+        self.assertEqual(self.filed.kind, "run")
+        with h5py.File(self.cli_h5, "r") as a, h5py.File(self.lib_h5, "r") as b:
+            for name in ("paths/summary", "liquidations", "stats/summary", "book", "cascades"):
+                self.assertEqual(a[name][()].tobytes(), b[name][()].tobytes(), name)
+
+    def test_file_only_tables_say_so(self):
+        for name in ("cascades", "book", "timeseries"):
+            with self.assertRaises(AttributeError) as e:
+                getattr(self.mem, name)
+            self.assertIn("output=", str(e.exception))
+
+    def test_bad_override(self):
+        with self.assertRaises(marginsim.Error) as e:
+            marginsim.run(self.scen, paths=5, set={"margin.model": "bogus"})
+        self.assertEqual(e.exception.exit_code, 2)
+        self.assertIn("margin.model", str(e.exception))
+        self.assertIn("static", str(e.exception))
+
+    def test_cancel_leaves_no_file(self):
+        out = os.path.join(self.tmp.name, "cancelled.h5")
+        seen = []
+
+        def progress(done, total):
+            seen.append(done)
+            if done >= 2:
+                raise KeyboardInterrupt  # as Ctrl-C in a notebook would
+
+        with self.assertRaises(KeyboardInterrupt):
+            marginsim.run(self.scen, paths=200, threads=1, output=out, progress=progress)
+        self.assertFalse(os.path.exists(out))
+        self.assertTrue(seen)
+
+
+if __name__ == "__main__":
+    unittest.main()
