@@ -1,9 +1,13 @@
 /*
  * h5out — HDF5 result file (see h5out.h and docs/output.md).
  *
- * Compound rows are written from a packed buffer of 8-byte fields, the same
- * layout in memory and in the file. Large datasets are chunked and, when
- * output.compression > 0, shuffled and deflated.
+ * Every compound type is built by compound_type() from a record's field
+ * table (fields.h), never by hand; the summary's rows are written from a
+ * packed buffer of 8-byte fields, the same layout in memory and in the
+ * file. Large datasets are chunked and, when output.compression > 0,
+ * shuffled and deflated. The file's lifecycle (the temporary, the rename
+ * at commit, the removal at abort) is outfile's: this file only opens HDF5
+ * on the temporary and writes the datasets.
  */
 #include "output/h5out.h"
 #include "output/outfile.h"
@@ -354,25 +358,13 @@ static void close_run(ms_h5out *h, h5run *r) {
   run_init(r, cfg);
 }
 
-ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg, const ms_h5_meta *meta,
-                          ms_error *err) {
-  *out = NULL;
-  /* HDF5's exit handler closes the files still open. After a failed close
-   * (a full disk) the file's state is half torn down and that handler
-   * crashed (exit 139): we close every file ourselves, so it is not needed.
-   * It can only be turned off before the library's first use (else a no-op). */
-  H5dont_atexit();
-  ms_h5out *h = calloc(1, sizeof *h);
-  if (!h) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-  h->cfg = cfg;
-  h->file = H5I_INVALID_HID;
-  h->out.fd = -1;
-  h->out.slot = -1;
-  h->final_path = strdup(path);
-  if (!h->final_path) { ms_h5out_abort(h); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
+/* The file's lifecycle is outfile's (temporary beside the target, rename at
+ * commit, removal at abort); here only HDF5 is opened on that temporary.
+ * On failure the caller aborts (removing the temporary). */
+static ms_status open_temporary(ms_h5out *h, const char *path, ms_error *err) {
   mkdir_parents(path);
   ms_status s = ms_outfile_open(&h->out, path, err);
-  if (s) { ms_h5out_abort(h); return s; }
+  if (s) return s;
   H5Eset_auto2(H5E_DEFAULT, on_h5_error, h); /* the library never prints; the cause is kept */
   /* STRONG: H5Fclose closes every object still open in the file, so no id
    * keeps it open (and flushing) after we are done with it. */
@@ -394,10 +386,8 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
     h->file = H5Fcreate(h5name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   if (fapl >= 0) H5Pclose(fapl);
   if (h->file < 0) {
-    s = ms_error_set(err, MS_ERR_IO, "%s: cannot create the result file (%s)", path,
-                     h->reason[0] ? h->reason : "HDF5 error");
-    ms_h5out_abort(h);
-    return s;
+    return ms_error_set(err, MS_ERR_IO, "%s: cannot create the result file (%s)", path,
+                        h->reason[0] ? h->reason : "HDF5 error");
   }
   /* HDF5 opened the temporary by name: make sure it is the file we created
    * exclusively (nothing was swapped in between). */
@@ -405,11 +395,30 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
   struct stat ours, theirs;
   if (H5Fget_vfd_handle(h->file, H5P_DEFAULT, &handle) < 0 || !handle || fstat(h->out.fd, &ours) != 0 ||
       fstat(*(int *)handle, &theirs) != 0 || ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino) {
-    s = ms_error_set(err, MS_ERR_IO, "%s: the temporary file %s was replaced while being opened; nothing written",
-                     path, h->out.tmp);
-    ms_h5out_abort(h);
-    return s;
+    return ms_error_set(err, MS_ERR_IO, "%s: the temporary file %s was replaced while being opened; nothing written",
+                        path, h->out.tmp);
   }
+  return MS_OK;
+}
+
+ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg, const ms_h5_meta *meta,
+                          ms_error *err) {
+  *out = NULL;
+  /* HDF5's exit handler closes the files still open. After a failed close
+   * (a full disk) the file's state is half torn down and that handler
+   * crashed (exit 139): we close every file ourselves, so it is not needed.
+   * It can only be turned off before the library's first use (else a no-op). */
+  H5dont_atexit();
+  ms_h5out *h = calloc(1, sizeof *h);
+  if (!h) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  h->cfg = cfg;
+  h->file = H5I_INVALID_HID;
+  h->out.fd = -1;
+  h->out.slot = -1;
+  h->final_path = strdup(path);
+  if (!h->final_path) { ms_h5out_abort(h); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
+  ms_status s = open_temporary(h, path, err);
+  if (s) { ms_h5out_abort(h); return s; }
   char *yaml = ms_config_to_yaml(cfg);
   char created[40];
   now_iso(created, sizeof created);
