@@ -35,9 +35,15 @@ static void test_fields__inside_their_record_and_apart(void **state) {
       }
     }
   }
-  /* the trace's members are pointers */
-  for (int i = 0; i < ms_record_trace.nfields; i++)
-    assert_true(ms_record_trace.fields[i].offset + sizeof(void *) <= ms_record_trace.size);
+  /* the members of the trace and of a fan sample are pointers, one per dataset */
+  const ms_record *series[] = {&ms_record_trace, &ms_record_fan};
+  for (int k = 0; k < 2; k++) {
+    assert_int_equal(series[k]->size, (size_t)series[k]->nfields * sizeof(void *));
+    for (int i = 0; i < series[k]->nfields; i++) {
+      assert_int_equal(series[k]->fields[i].offset % sizeof(void *), 0);
+      assert_true(series[k]->fields[i].offset + sizeof(void *) <= series[k]->size);
+    }
+  }
 }
 
 static void test_fields__quantiles_named_as_stats_names_them(void **state) {

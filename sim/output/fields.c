@@ -256,6 +256,17 @@ static const ms_field trace_fields[] = {
 _Static_assert(N(trace_fields) == MS_TRACE_NFIELDS, "MS_TRACE_NFIELDS");
 const ms_record ms_record_trace = {"/timeseries", trace_fields, N(trace_fields), sizeof(ms_trace)};
 
+/* ---- /timeseries/fan: the same, for ms_fan_sample ---- */
+static const ms_field fan_fields[] = {
+    {"price", MS_FIELD_F64, offsetof(ms_fan_sample, price), 0, "USD",
+     "exogenous price, rows = paths 0.., columns = /timeseries/fan/time"},
+    {"mark", MS_FIELD_F64, offsetof(ms_fan_sample, mark), 0, "USD", "mark price = exogenous x exp(impact)"},
+    {"regime", MS_FIELD_I32, offsetof(ms_fan_sample, regime), 0, "",
+     "regime index into the comma-separated 'names' attribute"},
+};
+_Static_assert(N(fan_fields) == MS_FAN_NFIELDS, "MS_FAN_NFIELDS");
+const ms_record ms_record_fan = {"/timeseries/fan", fan_fields, N(fan_fields), sizeof(ms_fan_sample)};
+
 void ms_fields_of_columns(const ms_column *cols, int n, ms_field *out) {
   for (int i = 0; i < n; i++) {
     ms_field_type t = cols[i].type == MS_COL_I64 ? MS_FIELD_I64 : cols[i].type == MS_COL_U64 ? MS_FIELD_U64
@@ -299,7 +310,7 @@ static void table(sbuf *b, const char *first, const ms_field *f, int n) {
     put(b, "| `%s` | %s | %s | %s |\n", f[i].name, ms_field_type_name(f[i].type), f[i].unit, f[i].doc);
 }
 
-const char *const ms_fields_tables[] = {"summary", "liquidations", "cascades", "book", "timeseries",
+const char *const ms_fields_tables[] = {"summary", "liquidations", "cascades", "book", "timeseries", "fan",
                                         "feedback", "compare-models", "assertions", NULL};
 
 char *ms_fields_markdown(const char *name) {
@@ -309,6 +320,7 @@ char *ms_fields_markdown(const char *name) {
   } recs[] = {
       {"liquidations", "field", &ms_record_liquidation}, {"cascades", "field", &ms_record_cascade},
       {"book", "column", &ms_record_book},               {"timeseries", "dataset", &ms_record_trace},
+      {"fan", "dataset", &ms_record_fan},
       {"feedback", "field", &ms_record_feedback},        {"compare-models", "field", &ms_record_eff},
       {"assertions", "field", &ms_record_assertion},
   };

@@ -148,7 +148,17 @@ extern const ms_record ms_record_eff;           /* ms_eff_rec, /compare/models *
 extern const ms_record ms_record_assertion;     /* ms_assert_rec, /assertions */
 extern const ms_record ms_record_cell;          /* ms_cell_rec, /sweep/cells */
 #define MS_TRACE_NFIELDS 8
-extern const ms_record ms_record_trace;         /* ms_trace: one dataset per field (pointer members) */
+extern const ms_record ms_record_trace;         /* ms_trace: one (paths, samples) dataset per field (pointer members) */
+
+/** One path's samples of /timeseries/fan: arrays of output.fan.points. */
+typedef struct ms_fan_sample {
+  const double *price;     /* USD, exogenous */
+  const double *mark;      /* USD */
+  const int32_t *regime;
+} ms_fan_sample;
+
+#define MS_FAN_NFIELDS 3
+extern const ms_record ms_record_fan;           /* ms_fan_sample: one dataset per field (pointer members) */
 
 /** The fields of /compare/differences and /sweep/differences, in file order (names in ms_record_diff). */
 extern const char *const ms_compare_diff_fields[];

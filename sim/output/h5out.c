@@ -32,7 +32,7 @@ typedef struct h5run {
   ms_column cols[MS_MAX_COLUMNS];
   hid_t summary_type, summary_ds;
   hid_t ts[MS_TRACE_FIELDS];  /* one per field of ms_record_trace, in its order */
-  hid_t fan_price, fan_mark, fan_regime;
+  hid_t fan[MS_FAN_NFIELDS];  /* one per field of ms_record_fan */
   int64_t fan_paths, fan_len;
   hid_t cas_type, cas_ds, liq_type, liq_ds, book_type, book_ds;
   int64_t ncas, nliq;
@@ -238,6 +238,26 @@ static void regime_names(const ms_config *cfg, char *names) {
   }
 }
 
+/* One dataset per field of @p rec (a record of pointers to sample arrays)
+ * in @p g, of space @p sp, each with its "unit" (when it has one) and
+ * "meaning", and the regime's "names": into @p ds; nonzero on failure. */
+static int create_series(hid_t g, const ms_record *rec, hid_t sp, hid_t pl, hid_t *ds, const char *names) {
+  int bad = 0;
+  for (int i = 0; i < rec->nfields; i++) {
+    const ms_field *f = &rec->fields[i];
+    ds[i] = H5Dcreate2(g, f->name, f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT,
+                       pl, H5P_DEFAULT);
+    bad |= ds[i] < 0;
+  }
+  for (int i = 0; !bad && i < rec->nfields; i++) {
+    const ms_field *f = &rec->fields[i];
+    if (f->unit[0]) attr_str(ds[i], "unit", f->unit);
+    attr_str(ds[i], "meaning", f->doc);
+    if (strcmp(f->name, "regime") == 0) attr_str(ds[i], "names", names);
+  }
+  return bad;
+}
+
 /* /timeseries/fan: output.fan.points samples of the first output.fan.paths paths. */
 static ms_status create_fan(ms_h5out *h, h5run *r, hid_t ts, ms_error *err) {
   const ms_config *cfg = r->cfg;
@@ -260,20 +280,9 @@ static ms_status create_fan(ms_h5out *h, h5run *r, hid_t ts, ms_error *err) {
     hsize_t chunk[2] = {(hsize_t)(r->fan_paths < 256 ? r->fan_paths : 256), (hsize_t)r->fan_len};
     hid_t pl = chunked_plist(r, 2, chunk);
     hid_t sp = H5Screate_simple(2, dims, NULL);
-    r->fan_price = H5Dcreate2(g, "price", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    r->fan_mark = H5Dcreate2(g, "mark", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    r->fan_regime = H5Dcreate2(g, "regime", H5T_NATIVE_INT32, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    rc = create_series(g, &ms_record_fan, sp, pl, r->fan, regime_names_);
     H5Sclose(sp);
     H5Pclose(pl);
-    rc = r->fan_price < 0 || r->fan_mark < 0 || r->fan_regime < 0;
-    if (!rc) {
-      attr_str(r->fan_price, "unit", "USD");
-      attr_str(r->fan_price, "meaning", "exogenous price, rows = paths 0.., columns = /timeseries/fan/time");
-      attr_str(r->fan_mark, "unit", "USD");
-      attr_str(r->fan_mark, "meaning", "mark price = exogenous x exp(impact)");
-      attr_str(r->fan_regime, "meaning", "regime index into the comma-separated 'names' attribute");
-      attr_str(r->fan_regime, "names", regime_names_);
-    }
   }
   H5Gclose(g);
   return rc ? h5fail(h, err, "create /timeseries/fan") : MS_OK;
@@ -300,26 +309,14 @@ static ms_status create_timeseries(ms_h5out *h, h5run *r, ms_error *err) {
     hsize_t chunk[2] = {1, (hsize_t)(r->ts_len < 65536 ? r->ts_len : 65536)};
     hid_t pl = chunked_plist(r, 2, chunk);
     hid_t sp = H5Screate_simple(2, dims, NULL);
-    int bad = 0;
-    for (int i = 0; i < ms_record_trace.nfields; i++) {
-      const ms_field *f = &ms_record_trace.fields[i];
-      r->ts[i] = H5Dcreate2(g, f->name, f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, sp,
-                            H5P_DEFAULT, pl, H5P_DEFAULT);
-      bad |= r->ts[i] < 0;
-    }
+    char names[REGIME_NAMES];
+    regime_names(cfg, names);
+    int bad = create_series(g, &ms_record_trace, sp, pl, r->ts, names);
     H5Sclose(sp);
     H5Pclose(pl);
     if (bad) {
       H5Gclose(g);
       return h5fail(h, err, "create /timeseries");
-    }
-    char names[REGIME_NAMES];
-    regime_names(cfg, names);
-    for (int i = 0; i < ms_record_trace.nfields; i++) {
-      const ms_field *f = &ms_record_trace.fields[i];
-      if (f->unit[0]) attr_str(r->ts[i], "unit", f->unit);
-      attr_str(r->ts[i], "meaning", f->doc);
-      if (strcmp(f->name, "regime") == 0) attr_str(r->ts[i], "names", names);
     }
   }
   ms_status s = create_fan(h, r, g, err);
@@ -336,7 +333,7 @@ static void run_init(h5run *r, const ms_config *cfg) {
   r->npaths = cfg->paths;
   r->base = r->summary_ds = r->summary_type = H5I_INVALID_HID;
   for (int i = 0; i < MS_TRACE_FIELDS; i++) r->ts[i] = H5I_INVALID_HID;
-  r->fan_price = r->fan_mark = r->fan_regime = H5I_INVALID_HID;
+  for (int i = 0; i < MS_FAN_NFIELDS; i++) r->fan[i] = H5I_INVALID_HID;
   r->cas_type = r->cas_ds = r->liq_type = r->liq_ds = r->book_type = r->book_ds = H5I_INVALID_HID;
 }
 
@@ -346,7 +343,9 @@ static void close_run(ms_h5out *h, h5run *r) {
   int bad = 0;
   for (int i = 0; i < MS_TRACE_FIELDS; i++)
     if (r->ts[i] >= 0) bad |= H5Dclose(r->ts[i]) < 0;
-  hid_t ds[] = {r->fan_price, r->fan_mark, r->fan_regime, r->cas_ds, r->liq_ds, r->book_ds, r->summary_ds};
+  for (int i = 0; i < MS_FAN_NFIELDS; i++)
+    if (r->fan[i] >= 0) bad |= H5Dclose(r->fan[i]) < 0;
+  hid_t ds[] = {r->cas_ds, r->liq_ds, r->book_ds, r->summary_ds};
   for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
     if (ds[i] >= 0) bad |= H5Dclose(ds[i]) < 0;
   hid_t ty[] = {r->cas_type, r->liq_type, r->book_type, r->summary_type};
@@ -543,16 +542,21 @@ static int write_row(hid_t ds, hid_t memtype, int64_t k, int64_t len, const void
   return rc < 0 ? -1 : 0;
 }
 
+/* Row @p k of each dataset of create_series() from the arrays of @p values (a @p rec record). */
+static int write_series(const hid_t *ds, const ms_record *rec, const void *values, int64_t k, int64_t len) {
+  for (int i = 0; i < rec->nfields; i++) {
+    const ms_field *f = &rec->fields[i];
+    const void *row;
+    memcpy(&row, (const char *)values + f->offset, sizeof row);
+    if (write_row(ds[i], f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, k, len, row)) return -1;
+  }
+  return 0;
+}
+
 ms_status ms_h5out_write_trace(ms_h5out *h, int id, int64_t k, const ms_trace *tr, ms_error *err) {
   h5run *r = &h->runs[id];
   if (k >= r->ts_paths) return MS_OK;
-  for (int i = 0; i < ms_record_trace.nfields; i++) {
-    const ms_field *f = &ms_record_trace.fields[i];
-    const void *values;
-    memcpy(&values, (const char *)tr + f->offset, sizeof values);
-    if (write_row(r->ts[i], f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, k, r->ts_len, values))
-      return h5fail(h, err, "write /timeseries");
-  }
+  if (write_series(r->ts, &ms_record_trace, tr, k, r->ts_len)) return h5fail(h, err, "write /timeseries");
   return MS_OK;
 }
 
@@ -560,9 +564,8 @@ ms_status ms_h5out_write_fan(ms_h5out *h, int id, int64_t k, const double *price
                              const int32_t *regime, ms_error *err) {
   h5run *r = &h->runs[id];
   if (k >= r->fan_paths) return MS_OK;
-  if (write_row(r->fan_price, H5T_NATIVE_DOUBLE, k, r->fan_len, price) ||
-      write_row(r->fan_mark, H5T_NATIVE_DOUBLE, k, r->fan_len, mark) ||
-      write_row(r->fan_regime, H5T_NATIVE_INT32, k, r->fan_len, regime))
+  ms_fan_sample v = {price, mark, regime};
+  if (write_series(r->fan, &ms_record_fan, &v, k, r->fan_len))
     return h5fail(h, err, "write /timeseries/fan");
   return MS_OK;
 }

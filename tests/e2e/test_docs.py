@@ -210,7 +210,8 @@ class GeneratedTablesTest(unittest.TestCase):
         with open(os.path.join(SRC, "docs", "output.md"), encoding="utf-8") as f:
             blocks = GENERATED.findall(f.read())
         names = [args.split()[-1] for args, _ in blocks]
-        for want in ("summary", "liquidations", "cascades", "book", "timeseries", "compare-models", "assertions"):
+        for want in ("summary", "liquidations", "cascades", "book", "timeseries", "fan", "compare-models",
+                     "assertions"):
             self.assertIn(want, names, f"docs/output.md has no generated {want} table")
         for args, text in blocks:
             with self.subTest(table=args):
