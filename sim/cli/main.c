@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "output/assertion.h"
+#include "output/fields.h"
 #include "engine/engine.h"
 #include "output/junit.h"
 #include "models/margin.h"
@@ -1157,12 +1158,23 @@ static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
 
 static int cmd_schema(int argc, char **argv) {
   if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: marginsim schema\n\nPrints every scenario key (type, default, allowed values, "
-           "meaning) as Markdown tables, one per section.\n");
+    printf("usage: marginsim schema [--output TABLE]\n\nPrints every scenario key (type, default, allowed values, "
+           "meaning) as Markdown tables, one per section.\n\n"
+           "  --output TABLE  instead, a table of the result file's fields (docs/output.md):");
+    for (int i = 0; ms_fields_tables[i]; i++) printf(" %s", ms_fields_tables[i]);
+    printf("\n");
     return 0;
   }
-  if (argc > 1) { fprintf(stderr, "marginsim schema: takes no arguments\n"); return EXIT_BADINPUT; }
-  char *md = ms_config_schema_markdown();
+  char *md = NULL;
+  if (argc == 3 && strcmp(argv[1], "--output") == 0) {
+    md = ms_fields_markdown(argv[2]);
+    if (!md) { fprintf(stderr, "marginsim schema: no table '%s' (see --help)\n", argv[2]); return EXIT_BADINPUT; }
+  } else if (argc > 1) {
+    fprintf(stderr, "marginsim schema: takes no arguments but --output TABLE\n");
+    return EXIT_BADINPUT;
+  } else {
+    md = ms_config_schema_markdown();
+  }
   if (!md) return 3;
   fputs(md, stdout);
   free(md);

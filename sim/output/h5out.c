@@ -1,9 +1,13 @@
 /*
  * h5out — HDF5 result file (see h5out.h and docs/output.md).
  *
- * Compound rows are written from a packed buffer of 8-byte fields, the same
- * layout in memory and in the file. Large datasets are chunked and, when
- * output.compression > 0, shuffled and deflated.
+ * Every compound type is built by compound_type() from a record's field
+ * table (fields.h), never by hand; the summary's rows are written from a
+ * packed buffer of 8-byte fields, the same layout in memory and in the
+ * file. Large datasets are chunked and, when output.compression > 0,
+ * shuffled and deflated. The file's lifecycle (the temporary, the rename
+ * at commit, the removal at abort) is outfile's: this file only opens HDF5
+ * on the temporary and writes the datasets.
  */
 #include "output/h5out.h"
 #include "output/outfile.h"
@@ -17,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define MS_TRACE_FIELDS MS_TRACE_NFIELDS
+
 /* The datasets of one run: at the root for a single run, under a group per
  * cell for a comparison or a sweep. Several can be open at once. */
 typedef struct h5run {
@@ -25,8 +31,8 @@ typedef struct h5run {
   int ncols;
   ms_column cols[MS_MAX_COLUMNS];
   hid_t summary_type, summary_ds;
-  hid_t ts_price, ts_regime, ts_mark, ts_oracle, ts_oi, ts_fund, ts_liq, ts_ratio;
-  hid_t fan_price, fan_mark, fan_regime;
+  hid_t ts[MS_TRACE_FIELDS];  /* one per field of ms_record_trace, in its order */
+  hid_t fan[MS_FAN_NFIELDS];  /* one per field of ms_record_fan */
   int64_t fan_paths, fan_len;
   hid_t cas_type, cas_ds, liq_type, liq_ds, book_type, book_ds;
   int64_t ncas, nliq;
@@ -118,13 +124,54 @@ static hid_t chunked_plist(const h5run *r, int rank, const hsize_t *chunk) {
   return pl;
 }
 
-static hid_t col_h5type(ms_col_type t) {
-  switch (t) {
-  case MS_COL_F64: return H5T_NATIVE_DOUBLE;
-  case MS_COL_I64: return H5T_NATIVE_INT64;
-  case MS_COL_U64: return H5T_NATIVE_UINT64;
+static hid_t str_type(size_t n) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, n);
+  return t;
+}
+
+/* The HDF5 type of one field (a new string type for MS_FIELD_STR: close it). */
+static hid_t field_h5type(const ms_field *f) {
+  switch (f->type) {
+  case MS_FIELD_F64: return H5T_NATIVE_DOUBLE;
+  case MS_FIELD_I64: return H5T_NATIVE_INT64;
+  case MS_FIELD_U64: return H5T_NATIVE_UINT64;
+  case MS_FIELD_I32: return H5T_NATIVE_INT32;
+  case MS_FIELD_STR: return str_type(f->size);
   }
   return H5T_NATIVE_DOUBLE;
+}
+
+/* The compound type of @p n fields: each at its offset in a C record of
+ * @p size bytes, or, when @p packed, one after the other in table order
+ * (the file type of the summary and of the difference tables). */
+static hid_t compound_type(const ms_field *f, int n, size_t size, int packed) {
+  if (packed) {
+    size = 0;
+    for (int i = 0; i < n; i++) size += ms_field_size(&f[i]);
+  }
+  hid_t t = H5Tcreate(H5T_COMPOUND, size);
+  size_t at = 0;
+  for (int i = 0; i < n; i++) {
+    hid_t m = field_h5type(&f[i]);
+    H5Tinsert(t, f[i].name, packed ? at : f[i].offset, m);
+    if (f[i].type == MS_FIELD_STR) H5Tclose(m);
+    at += ms_field_size(&f[i]);
+  }
+  return t;
+}
+
+static hid_t record_type(const ms_record *r) { return compound_type(r->fields, r->nfields, r->size, 0); }
+
+/* One line per field, "name [unit]: meaning" (malloc'd; NULL when out of memory). */
+static char *unit_lines(const ms_field *f, int n) {
+  size_t cap = 1, k = 0;
+  for (int i = 0; i < n; i++) cap += strlen(f[i].name) + strlen(f[i].unit) + strlen(f[i].doc) + 6;
+  char *s = malloc(cap);
+  if (!s) return NULL;
+  s[0] = '\0';
+  for (int i = 0; i < n; i++) k += (size_t)snprintf(s + k, cap - k, "%s [%s]: %s\n", f[i].name, f[i].unit, f[i].doc);
+  return s;
 }
 
 static void mkdir_parents(const char *path) {
@@ -147,9 +194,9 @@ static void now_iso(char *buf, size_t n) {
 
 static ms_status create_summary(ms_h5out *h, h5run *r, ms_error *err) {
   r->ncols = ms_stats_columns(r->cfg, r->cols, MS_MAX_COLUMNS);
-  r->summary_type = H5Tcreate(H5T_COMPOUND, (size_t)r->ncols * 8);
-  for (int c = 0; c < r->ncols; c++)
-    H5Tinsert(r->summary_type, r->cols[c].name, (size_t)c * 8, col_h5type(r->cols[c].type));
+  ms_field f[MS_MAX_COLUMNS];
+  ms_fields_of_columns(r->cols, r->ncols, f);
+  r->summary_type = compound_type(f, r->ncols, 0, 1);
   hid_t g = H5Gcreate2(r->base, "paths", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /paths");
   hsize_t dims[1] = {(hsize_t)r->npaths};
@@ -160,14 +207,8 @@ static ms_status create_summary(ms_h5out *h, h5run *r, ms_error *err) {
   H5Pclose(pl);
   H5Sclose(sp);
   if (r->summary_ds < 0) { H5Gclose(g); return h5fail(h, err, "create /paths/summary"); }
-  /* One line per column: "name [unit]: meaning". */
-  size_t cap = 256 * (size_t)r->ncols, k = 0;
-  char *units = malloc(cap);
+  char *units = unit_lines(f, r->ncols);
   if (!units) { H5Gclose(g); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
-  units[0] = '\0';
-  for (int c = 0; c < r->ncols; c++)
-    k += (size_t)snprintf(units + k, cap - k, "%s [%s]: %s\n", r->cols[c].name, r->cols[c].unit,
-                          r->cols[c].doc);
   int rc = attr_str(r->summary_ds, "columns", units);
   free(units);
   H5Gclose(g);
@@ -197,6 +238,26 @@ static void regime_names(const ms_config *cfg, char *names) {
   }
 }
 
+/* One dataset per field of @p rec (a record of pointers to sample arrays)
+ * in @p g, of space @p sp, each with its "unit" (when it has one) and
+ * "meaning", and the regime's "names": into @p ds; nonzero on failure. */
+static int create_series(hid_t g, const ms_record *rec, hid_t sp, hid_t pl, hid_t *ds, const char *names) {
+  int bad = 0;
+  for (int i = 0; i < rec->nfields; i++) {
+    const ms_field *f = &rec->fields[i];
+    ds[i] = H5Dcreate2(g, f->name, f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT,
+                       pl, H5P_DEFAULT);
+    bad |= ds[i] < 0;
+  }
+  for (int i = 0; !bad && i < rec->nfields; i++) {
+    const ms_field *f = &rec->fields[i];
+    if (f->unit[0]) attr_str(ds[i], "unit", f->unit);
+    attr_str(ds[i], "meaning", f->doc);
+    if (strcmp(f->name, "regime") == 0) attr_str(ds[i], "names", names);
+  }
+  return bad;
+}
+
 /* /timeseries/fan: output.fan.points samples of the first output.fan.paths paths. */
 static ms_status create_fan(ms_h5out *h, h5run *r, hid_t ts, ms_error *err) {
   const ms_config *cfg = r->cfg;
@@ -219,20 +280,9 @@ static ms_status create_fan(ms_h5out *h, h5run *r, hid_t ts, ms_error *err) {
     hsize_t chunk[2] = {(hsize_t)(r->fan_paths < 256 ? r->fan_paths : 256), (hsize_t)r->fan_len};
     hid_t pl = chunked_plist(r, 2, chunk);
     hid_t sp = H5Screate_simple(2, dims, NULL);
-    r->fan_price = H5Dcreate2(g, "price", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    r->fan_mark = H5Dcreate2(g, "mark", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    r->fan_regime = H5Dcreate2(g, "regime", H5T_NATIVE_INT32, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    rc = create_series(g, &ms_record_fan, sp, pl, r->fan, regime_names_);
     H5Sclose(sp);
     H5Pclose(pl);
-    rc = r->fan_price < 0 || r->fan_mark < 0 || r->fan_regime < 0;
-    if (!rc) {
-      attr_str(r->fan_price, "unit", "USD");
-      attr_str(r->fan_price, "meaning", "exogenous price, rows = paths 0.., columns = /timeseries/fan/time");
-      attr_str(r->fan_mark, "unit", "USD");
-      attr_str(r->fan_mark, "meaning", "mark price = exogenous x exp(impact)");
-      attr_str(r->fan_regime, "meaning", "regime index into the comma-separated 'names' attribute");
-      attr_str(r->fan_regime, "names", regime_names_);
-    }
   }
   H5Gclose(g);
   return rc ? h5fail(h, err, "create /timeseries/fan") : MS_OK;
@@ -259,37 +309,15 @@ static ms_status create_timeseries(ms_h5out *h, h5run *r, ms_error *err) {
     hsize_t chunk[2] = {1, (hsize_t)(r->ts_len < 65536 ? r->ts_len : 65536)};
     hid_t pl = chunked_plist(r, 2, chunk);
     hid_t sp = H5Screate_simple(2, dims, NULL);
-    r->ts_price = H5Dcreate2(g, "price", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    r->ts_regime = H5Dcreate2(g, "regime", H5T_NATIVE_INT32, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    r->ts_mark = H5Dcreate2(g, "mark", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    r->ts_oracle = H5Dcreate2(g, "oracle", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    r->ts_oi = H5Dcreate2(g, "open_interest", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    r->ts_fund = H5Dcreate2(g, "insurance_fund", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    r->ts_liq = H5Dcreate2(g, "liquidations", H5T_NATIVE_INT32, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    r->ts_ratio = H5Dcreate2(g, "margin_ratio", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    char names[REGIME_NAMES];
+    regime_names(cfg, names);
+    int bad = create_series(g, &ms_record_trace, sp, pl, r->ts, names);
     H5Sclose(sp);
     H5Pclose(pl);
-    if (r->ts_price < 0 || r->ts_regime < 0 || r->ts_mark < 0 || r->ts_oracle < 0 || r->ts_oi < 0 ||
-        r->ts_fund < 0 || r->ts_liq < 0 || r->ts_ratio < 0) {
+    if (bad) {
       H5Gclose(g);
       return h5fail(h, err, "create /timeseries");
     }
-    attr_str(r->ts_price, "unit", "USD");
-    attr_str(r->ts_price, "meaning", "exogenous price, rows = paths 0.., columns = /timeseries/time");
-    attr_str(r->ts_mark, "unit", "USD");
-    attr_str(r->ts_mark, "meaning", "mark price = exogenous x exp(impact)");
-    attr_str(r->ts_oracle, "unit", "USD");
-    attr_str(r->ts_oracle, "meaning", "the oracle's current published price");
-    attr_str(r->ts_oi, "unit", "USD");
-    attr_str(r->ts_oi, "meaning", "open units of longs and shorts x mark");
-    attr_str(r->ts_fund, "unit", "USD");
-    attr_str(r->ts_fund, "meaning", "insurance fund balance");
-    attr_str(r->ts_liq, "meaning", "liquidations since the previous sample");
-    attr_str(r->ts_ratio, "meaning", "maintenance margin ratio of perps (dynamic margin moves it)");
-    char names[REGIME_NAMES];
-    regime_names(cfg, names);
-    attr_str(r->ts_regime, "names", names);
-    attr_str(r->ts_regime, "meaning", "regime index into the comma-separated 'names' attribute");
   }
   ms_status s = create_fan(h, r, g, err);
   H5Gclose(g);
@@ -304,17 +332,20 @@ static void run_init(h5run *r, const ms_config *cfg) {
   r->cfg = cfg;
   r->npaths = cfg->paths;
   r->base = r->summary_ds = r->summary_type = H5I_INVALID_HID;
-  r->ts_price = r->ts_regime = r->ts_mark = r->ts_oracle = r->ts_oi = r->ts_fund = r->ts_liq = r->ts_ratio =
-      r->fan_price = r->fan_mark = r->fan_regime = H5I_INVALID_HID;
+  for (int i = 0; i < MS_TRACE_FIELDS; i++) r->ts[i] = H5I_INVALID_HID;
+  for (int i = 0; i < MS_FAN_NFIELDS; i++) r->fan[i] = H5I_INVALID_HID;
   r->cas_type = r->cas_ds = r->liq_type = r->liq_ds = r->book_type = r->book_ds = H5I_INVALID_HID;
 }
 
 /* Closing a dataset writes its cached chunks: a failure here is a failed
  * write (recorded in h->failed by the error handler). */
 static void close_run(ms_h5out *h, h5run *r) {
-  hid_t ds[] = {r->ts_price, r->ts_regime, r->ts_mark, r->ts_oracle, r->ts_oi, r->ts_fund, r->ts_liq,
-                r->ts_ratio, r->fan_price, r->fan_mark, r->fan_regime, r->cas_ds, r->liq_ds, r->book_ds, r->summary_ds};
   int bad = 0;
+  for (int i = 0; i < MS_TRACE_FIELDS; i++)
+    if (r->ts[i] >= 0) bad |= H5Dclose(r->ts[i]) < 0;
+  for (int i = 0; i < MS_FAN_NFIELDS; i++)
+    if (r->fan[i] >= 0) bad |= H5Dclose(r->fan[i]) < 0;
+  hid_t ds[] = {r->cas_ds, r->liq_ds, r->book_ds, r->summary_ds};
   for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
     if (ds[i] >= 0) bad |= H5Dclose(ds[i]) < 0;
   hid_t ty[] = {r->cas_type, r->liq_type, r->book_type, r->summary_type};
@@ -326,25 +357,13 @@ static void close_run(ms_h5out *h, h5run *r) {
   run_init(r, cfg);
 }
 
-ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg, const ms_h5_meta *meta,
-                          ms_error *err) {
-  *out = NULL;
-  /* HDF5's exit handler closes the files still open. After a failed close
-   * (a full disk) the file's state is half torn down and that handler
-   * crashed (exit 139): we close every file ourselves, so it is not needed.
-   * It can only be turned off before the library's first use (else a no-op). */
-  H5dont_atexit();
-  ms_h5out *h = calloc(1, sizeof *h);
-  if (!h) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-  h->cfg = cfg;
-  h->file = H5I_INVALID_HID;
-  h->out.fd = -1;
-  h->out.slot = -1;
-  h->final_path = strdup(path);
-  if (!h->final_path) { ms_h5out_abort(h); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
+/* The file's lifecycle is outfile's (temporary beside the target, rename at
+ * commit, removal at abort); here only HDF5 is opened on that temporary.
+ * On failure the caller aborts (removing the temporary). */
+static ms_status open_temporary(ms_h5out *h, const char *path, ms_error *err) {
   mkdir_parents(path);
   ms_status s = ms_outfile_open(&h->out, path, err);
-  if (s) { ms_h5out_abort(h); return s; }
+  if (s) return s;
   H5Eset_auto2(H5E_DEFAULT, on_h5_error, h); /* the library never prints; the cause is kept */
   /* STRONG: H5Fclose closes every object still open in the file, so no id
    * keeps it open (and flushing) after we are done with it. */
@@ -366,10 +385,8 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
     h->file = H5Fcreate(h5name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   if (fapl >= 0) H5Pclose(fapl);
   if (h->file < 0) {
-    s = ms_error_set(err, MS_ERR_IO, "%s: cannot create the result file (%s)", path,
-                     h->reason[0] ? h->reason : "HDF5 error");
-    ms_h5out_abort(h);
-    return s;
+    return ms_error_set(err, MS_ERR_IO, "%s: cannot create the result file (%s)", path,
+                        h->reason[0] ? h->reason : "HDF5 error");
   }
   /* HDF5 opened the temporary by name: make sure it is the file we created
    * exclusively (nothing was swapped in between). */
@@ -377,11 +394,30 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
   struct stat ours, theirs;
   if (H5Fget_vfd_handle(h->file, H5P_DEFAULT, &handle) < 0 || !handle || fstat(h->out.fd, &ours) != 0 ||
       fstat(*(int *)handle, &theirs) != 0 || ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino) {
-    s = ms_error_set(err, MS_ERR_IO, "%s: the temporary file %s was replaced while being opened; nothing written",
-                     path, h->out.tmp);
-    ms_h5out_abort(h);
-    return s;
+    return ms_error_set(err, MS_ERR_IO, "%s: the temporary file %s was replaced while being opened; nothing written",
+                        path, h->out.tmp);
   }
+  return MS_OK;
+}
+
+ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg, const ms_h5_meta *meta,
+                          ms_error *err) {
+  *out = NULL;
+  /* HDF5's exit handler closes the files still open. After a failed close
+   * (a full disk) the file's state is half torn down and that handler
+   * crashed (exit 139): we close every file ourselves, so it is not needed.
+   * It can only be turned off before the library's first use (else a no-op). */
+  H5dont_atexit();
+  ms_h5out *h = calloc(1, sizeof *h);
+  if (!h) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  h->cfg = cfg;
+  h->file = H5I_INVALID_HID;
+  h->out.fd = -1;
+  h->out.slot = -1;
+  h->final_path = strdup(path);
+  if (!h->final_path) { ms_h5out_abort(h); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
+  ms_status s = open_temporary(h, path, err);
+  if (s) { ms_h5out_abort(h); return s; }
   char *yaml = ms_config_to_yaml(cfg);
   char created[40];
   now_iso(created, sizeof created);
@@ -506,18 +542,21 @@ static int write_row(hid_t ds, hid_t memtype, int64_t k, int64_t len, const void
   return rc < 0 ? -1 : 0;
 }
 
+/* Row @p k of each dataset of create_series() from the arrays of @p values (a @p rec record). */
+static int write_series(const hid_t *ds, const ms_record *rec, const void *values, int64_t k, int64_t len) {
+  for (int i = 0; i < rec->nfields; i++) {
+    const ms_field *f = &rec->fields[i];
+    const void *row;
+    memcpy(&row, (const char *)values + f->offset, sizeof row);
+    if (write_row(ds[i], f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, k, len, row)) return -1;
+  }
+  return 0;
+}
+
 ms_status ms_h5out_write_trace(ms_h5out *h, int id, int64_t k, const ms_trace *tr, ms_error *err) {
   h5run *r = &h->runs[id];
   if (k >= r->ts_paths) return MS_OK;
-  if (write_row(r->ts_price, H5T_NATIVE_DOUBLE, k, r->ts_len, tr->price) ||
-      write_row(r->ts_regime, H5T_NATIVE_INT32, k, r->ts_len, tr->regime) ||
-      write_row(r->ts_mark, H5T_NATIVE_DOUBLE, k, r->ts_len, tr->mark) ||
-      write_row(r->ts_oracle, H5T_NATIVE_DOUBLE, k, r->ts_len, tr->oracle) ||
-      write_row(r->ts_oi, H5T_NATIVE_DOUBLE, k, r->ts_len, tr->open_interest) ||
-      write_row(r->ts_fund, H5T_NATIVE_DOUBLE, k, r->ts_len, tr->insurance) ||
-      write_row(r->ts_liq, H5T_NATIVE_INT32, k, r->ts_len, tr->liquidations) ||
-      write_row(r->ts_ratio, H5T_NATIVE_DOUBLE, k, r->ts_len, tr->margin_ratio))
-    return h5fail(h, err, "write /timeseries");
+  if (write_series(r->ts, &ms_record_trace, tr, k, r->ts_len)) return h5fail(h, err, "write /timeseries");
   return MS_OK;
 }
 
@@ -525,51 +564,13 @@ ms_status ms_h5out_write_fan(ms_h5out *h, int id, int64_t k, const double *price
                              const int32_t *regime, ms_error *err) {
   h5run *r = &h->runs[id];
   if (k >= r->fan_paths) return MS_OK;
-  if (write_row(r->fan_price, H5T_NATIVE_DOUBLE, k, r->fan_len, price) ||
-      write_row(r->fan_mark, H5T_NATIVE_DOUBLE, k, r->fan_len, mark) ||
-      write_row(r->fan_regime, H5T_NATIVE_INT32, k, r->fan_len, regime))
+  ms_fan_sample v = {price, mark, regime};
+  if (write_series(r->fan, &ms_record_fan, &v, k, r->fan_len))
     return h5fail(h, err, "write /timeseries/fan");
   return MS_OK;
 }
 
 /* ---- extendible record datasets ---- */
-
-static hid_t cascade_type(void) {
-  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(ms_cascade_record));
-  H5Tinsert(t, "path", HOFFSET(ms_cascade_record, path), H5T_NATIVE_UINT64);
-  H5Tinsert(t, "index", HOFFSET(ms_cascade_record, index), H5T_NATIVE_INT64);
-  H5Tinsert(t, "start", HOFFSET(ms_cascade_record, start), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "end", HOFFSET(ms_cascade_record, end), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "liquidations", HOFFSET(ms_cascade_record, liquidations), H5T_NATIVE_INT64);
-  H5Tinsert(t, "impact_triggered", HOFFSET(ms_cascade_record, impact_triggered), H5T_NATIVE_INT64);
-  H5Tinsert(t, "notional", HOFFSET(ms_cascade_record, notional), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "bad_debt", HOFFSET(ms_cascade_record, bad_debt), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "depth", HOFFSET(ms_cascade_record, depth), H5T_NATIVE_INT64);
-  return t;
-}
-
-static hid_t liquidation_type(void) {
-  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(ms_liq_record));
-  H5Tinsert(t, "path", HOFFSET(ms_liq_record, path), H5T_NATIVE_UINT64);
-  H5Tinsert(t, "time", HOFFSET(ms_liq_record, time), H5T_NATIVE_INT64);
-  H5Tinsert(t, "obs_time", HOFFSET(ms_liq_record, obs_time), H5T_NATIVE_INT64);
-  H5Tinsert(t, "account", HOFFSET(ms_liq_record, account), H5T_NATIVE_INT64);
-  H5Tinsert(t, "side", HOFFSET(ms_liq_record, side), H5T_NATIVE_INT32);
-  H5Tinsert(t, "impact_triggered", HOFFSET(ms_liq_record, impact_triggered), H5T_NATIVE_INT32);
-  H5Tinsert(t, "full", HOFFSET(ms_liq_record, full), H5T_NATIVE_INT32);
-  H5Tinsert(t, "generation", HOFFSET(ms_liq_record, generation), H5T_NATIVE_INT32);
-  H5Tinsert(t, "cascade", HOFFSET(ms_liq_record, cascade), H5T_NATIVE_INT64);
-  H5Tinsert(t, "oracle_price", HOFFSET(ms_liq_record, oracle_price), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "exog_oracle_price", HOFFSET(ms_liq_record, exog_oracle_price), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "mark_price", HOFFSET(ms_liq_record, mark_price), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "qty", HOFFSET(ms_liq_record, qty), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "notional", HOFFSET(ms_liq_record, notional), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "bad_debt", HOFFSET(ms_liq_record, bad_debt), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "penalty", HOFFSET(ms_liq_record, penalty), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "adl_qty", HOFFSET(ms_liq_record, adl_qty), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "delay", HOFFSET(ms_liq_record, delay), H5T_NATIVE_DOUBLE);
-  return t;
-}
 
 static hid_t create_extendible(h5run *r, const char *name, hid_t type) {
   hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {4096};
@@ -582,13 +583,13 @@ static hid_t create_extendible(h5run *r, const char *name, hid_t type) {
 }
 
 static ms_status create_records(ms_h5out *h, h5run *r, ms_error *err) {
-  r->cas_type = cascade_type();
+  r->cas_type = record_type(&ms_record_cascade);
   r->cas_ds = create_extendible(r, "cascades", r->cas_type);
   if (r->cas_ds < 0) return h5fail(h, err, "create /cascades");
   attr_str(r->cas_ds, "meaning", "one row per cascade: liquidations of a path no more than "
                                   "stats.cascade_gap apart; start/end in s; depth = generations of impact_triggered liquidations");
   if (r->cfg->output.liquidations) {
-    r->liq_type = liquidation_type();
+    r->liq_type = record_type(&ms_record_liquidation);
     r->liq_ds = create_extendible(r, "liquidations", r->liq_type);
     if (r->liq_ds < 0) return h5fail(h, err, "create /liquidations");
     attr_str(r->liq_ds, "meaning", "one row per liquidation; times in ms, prices in USD, delay in s");
@@ -623,23 +624,7 @@ ms_status ms_h5out_append_liquidations(ms_h5out *h, int id, const ms_liq_record 
 
 ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margin_model, ms_error *err) {
   h5run *r = &h->runs[id];
-  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(ms_book_row));
-  H5Tinsert(t, "account", HOFFSET(ms_book_row, account), H5T_NATIVE_INT64);
-  H5Tinsert(t, "side", HOFFSET(ms_book_row, side), H5T_NATIVE_INT64);
-  H5Tinsert(t, "strategy", HOFFSET(ms_book_row, strategy), H5T_NATIVE_INT64);
-  H5Tinsert(t, "collateral", HOFFSET(ms_book_row, collateral), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "quantity", HOFFSET(ms_book_row, quantity), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "leverage", HOFFSET(ms_book_row, leverage), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "notional", HOFFSET(ms_book_row, notional), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "initial_margin", HOFFSET(ms_book_row, initial_margin), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "maintenance_margin", HOFFSET(ms_book_row, maintenance_margin), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "liquidation_price", HOFFSET(ms_book_row, liquidation_price), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "call_strike", HOFFSET(ms_book_row, call_strike), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "call_qty", HOFFSET(ms_book_row, call_qty), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "put_strike", HOFFSET(ms_book_row, put_strike), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "put_qty", HOFFSET(ms_book_row, put_qty), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "expiry", HOFFSET(ms_book_row, expiry), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "premium", HOFFSET(ms_book_row, premium), H5T_NATIVE_DOUBLE);
+  hid_t t = record_type(&ms_record_book);
   hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < 65536 ? (n ? n : 1) : 65536)};
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t pl = chunked_plist(r, 1, chunk);
@@ -670,80 +655,9 @@ ms_status ms_h5out_write_book_rows(ms_h5out *h, int id, const ms_book_row *rows,
   return rc < 0 ? h5fail(h, err, "write /book") : MS_OK;
 }
 
-/* /stats/summary row in the file: name, then 8-byte fields. */
-#define STAT_NAME 64
-typedef struct {
-  char name[STAT_NAME];
-  int64_t n;
-  double mean, mean_lo, mean_hi, sd, min, max;
-  double q[MS_NQUANT][3];  /* value, lo, hi */
-  double es99, es99_lo, es99_hi, es01, es01_lo, es01_hi;
-  char risky_side[8];      /* "high" or "low" */
-} stat_rec;
+#define STAT_NAME MS_REC_NAME
 
-typedef struct {
-  char name[STAT_NAME];
-  char definition[128];
-  int64_t k, n;
-  double p, lo, hi;
-} prob_rec;
-
-static hid_t str_type(size_t n) {
-  hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, n);
-  return t;
-}
-
-/* The compound types of /stats/summary and /stats/probabilities. */
-static hid_t stat_type(void) {
-  const char *const *qn = ms_stats_quantile_names;
-  hid_t s64 = str_type(STAT_NAME), s8 = str_type(8);
-  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(stat_rec));
-  H5Tinsert(t, "name", offsetof(stat_rec, name), s64);
-  H5Tinsert(t, "n", offsetof(stat_rec, n), H5T_NATIVE_INT64);
-  H5Tinsert(t, "mean", offsetof(stat_rec, mean), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "mean_lo", offsetof(stat_rec, mean_lo), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "mean_hi", offsetof(stat_rec, mean_hi), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "sd", offsetof(stat_rec, sd), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "min", offsetof(stat_rec, min), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "max", offsetof(stat_rec, max), H5T_NATIVE_DOUBLE);
-  for (int j = 0; j < MS_NQUANT; j++) {
-    char nm[32];
-    size_t base = offsetof(stat_rec, q) + (size_t)j * 3 * sizeof(double);
-    H5Tinsert(t, qn[j], base, H5T_NATIVE_DOUBLE);
-    snprintf(nm, sizeof nm, "%s_lo", qn[j]);
-    H5Tinsert(t, nm, base + sizeof(double), H5T_NATIVE_DOUBLE);
-    snprintf(nm, sizeof nm, "%s_hi", qn[j]);
-    H5Tinsert(t, nm, base + 2 * sizeof(double), H5T_NATIVE_DOUBLE);
-  }
-  H5Tinsert(t, "es99", offsetof(stat_rec, es99), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "es99_lo", offsetof(stat_rec, es99_lo), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "es99_hi", offsetof(stat_rec, es99_hi), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "es01", offsetof(stat_rec, es01), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "es01_lo", offsetof(stat_rec, es01_lo), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "es01_hi", offsetof(stat_rec, es01_hi), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "risky_side", offsetof(stat_rec, risky_side), s8);
-  H5Tclose(s64);
-  H5Tclose(s8);
-  return t;
-}
-
-static hid_t prob_type(void) {
-  hid_t s64 = str_type(STAT_NAME), s128 = str_type(128);
-  hid_t pt = H5Tcreate(H5T_COMPOUND, sizeof(prob_rec));
-  H5Tinsert(pt, "name", offsetof(prob_rec, name), s64);
-  H5Tinsert(pt, "definition", offsetof(prob_rec, definition), s128);
-  H5Tinsert(pt, "k", offsetof(prob_rec, k), H5T_NATIVE_INT64);
-  H5Tinsert(pt, "n", offsetof(prob_rec, n), H5T_NATIVE_INT64);
-  H5Tinsert(pt, "p", offsetof(prob_rec, p), H5T_NATIVE_DOUBLE);
-  H5Tinsert(pt, "lo", offsetof(prob_rec, lo), H5T_NATIVE_DOUBLE);
-  H5Tinsert(pt, "hi", offsetof(prob_rec, hi), H5T_NATIVE_DOUBLE);
-  H5Tclose(s64);
-  H5Tclose(s128);
-  return pt;
-}
-
-static void fill_stats(const ms_stats *st, stat_rec *recs, prob_rec *prs) {
+static void fill_stats(const ms_stats *st, ms_stat_rec *recs, ms_prob_rec *prs) {
   for (int i = 0; i < st->nrows; i++) {
     const ms_stat_row *sr = &st->rows[i];
     snprintf(recs[i].name, STAT_NAME, "%s", sr->name);
@@ -794,13 +708,6 @@ static int write_table(hid_t loc, const char *name, hid_t type, int rank, const 
   "95% intervals, risky_side = the tail to read (high or low); see docs/output.md"
 #define PROBS_MEANING "k of n paths; p = k/n with a Wilson 95% interval [lo, hi]"
 
-/* /stats/feedback row in the file. */
-typedef struct {
-  char statistic[STAT_NAME];
-  int64_t n;
-  double with_impact, no_impact, diff, lo, hi;
-} feedback_rec;
-
 #define FEEDBACK_MEANING                                                                                  \
   "what the feedback loop causes: per path, the run's value minus its no-feedback twin's (the same path, " \
   "book and draws with market.impact.model none); means with and without, the mean difference and its "   \
@@ -808,30 +715,22 @@ typedef struct {
 
 static ms_status write_feedback(ms_h5out *h, hid_t g, const ms_stats *st, int ncells, int by_cell, ms_error *err) {
   int nf = st[0].nfeedback;
-  feedback_rec *f = calloc((size_t)(ncells * nf), sizeof *f);
+  ms_feedback_rec *f = calloc((size_t)(ncells * nf), sizeof *f);
   if (!f) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   for (int c = 0; c < ncells; c++)
     for (int i = 0; i < nf && i < st[c].nfeedback; i++) {
       const ms_diff_row *d = &st[c].feedback[i];
-      feedback_rec *r = &f[c * nf + i];
-      *r = (feedback_rec){.n = d->n, .with_impact = d->other, .no_impact = d->baseline, .diff = d->diff,
+      ms_feedback_rec *r = &f[c * nf + i];
+      *r = (ms_feedback_rec){.n = d->n, .with_impact = d->other, .no_impact = d->baseline, .diff = d->diff,
                           .lo = d->lo, .hi = d->hi};
       snprintf(r->statistic, STAT_NAME, "%s", d->name);
     }
-  hid_t s64 = str_type(STAT_NAME), t = H5Tcreate(H5T_COMPOUND, sizeof(feedback_rec));
-  H5Tinsert(t, "statistic", offsetof(feedback_rec, statistic), s64);
-  H5Tinsert(t, "n", offsetof(feedback_rec, n), H5T_NATIVE_INT64);
-  H5Tinsert(t, "with_impact", offsetof(feedback_rec, with_impact), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "no_impact", offsetof(feedback_rec, no_impact), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "diff", offsetof(feedback_rec, diff), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "lo", offsetof(feedback_rec, lo), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "hi", offsetof(feedback_rec, hi), H5T_NATIVE_DOUBLE);
+  hid_t t = record_type(&ms_record_feedback);
   hsize_t d[2] = {(hsize_t)ncells, (hsize_t)nf};
   if (!by_cell) d[0] = (hsize_t)nf;
   ms_status s = write_table(g, "feedback", t, by_cell ? 2 : 1, d, f, FEEDBACK_MEANING)
                     ? h5fail(h, err, "write stats/feedback") : MS_OK;
   H5Tclose(t);
-  H5Tclose(s64);
   free(f);
   return s;
 }
@@ -841,9 +740,9 @@ static ms_status write_stats_at(ms_h5out *h, hid_t loc, const ms_stats *st, int 
   hid_t g = H5Gcreate2(loc, "stats", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create a stats group");
   int nr = st[0].nrows, np = st[0].nprob;
-  stat_rec *recs = calloc((size_t)(ncells * nr + 1), sizeof *recs);
-  prob_rec *prs = calloc((size_t)(ncells * np + 1), sizeof *prs);
-  hid_t t = stat_type(), pt = prob_type();
+  ms_stat_rec *recs = calloc((size_t)(ncells * nr + 1), sizeof *recs);
+  ms_prob_rec *prs = calloc((size_t)(ncells * np + 1), sizeof *prs);
+  hid_t t = record_type(&ms_record_stat), pt = record_type(&ms_record_prob);
   ms_status s = MS_OK;
   if (!recs || !prs) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   for (int c = 0; !s && c < ncells; c++) {
@@ -875,49 +774,10 @@ ms_status ms_h5out_write_stats(ms_h5out *h, int id, const ms_stats *st, ms_error
  * One record and one fill for both tables; each table is a list of fields
  * (its published names and order, docs/output.md) over that record. The file
  * type packs the listed fields in that order, as each table always has. */
-typedef struct {
-  char statistic[STAT_NAME];
-  char model[STAT_NAME];     /* --compare only: the value compared, and the first value */
-  char baseline[STAT_NAME];
-  int64_t n, probability;
-  double baseline_mean, other_mean, diff, lo, hi, unpaired_lo, unpaired_hi;
-} diff_rec;
-
-typedef enum { DIFF_STR, DIFF_I64, DIFF_F64 } diff_kind;
-
-/* Every field either table may hold: its name in the file, where it is in
- * diff_rec, its type. model_mean (--compare) and cell_mean (sweeps) are the
- * same member under each table's published name. */
-static const struct {
-  const char *name;
-  size_t offset;
-  diff_kind kind;
-} diff_fields[] = {
-    {"statistic", offsetof(diff_rec, statistic), DIFF_STR},
-    {"model", offsetof(diff_rec, model), DIFF_STR},
-    {"baseline", offsetof(diff_rec, baseline), DIFF_STR},
-    {"n", offsetof(diff_rec, n), DIFF_I64},
-    {"probability", offsetof(diff_rec, probability), DIFF_I64},
-    {"baseline_mean", offsetof(diff_rec, baseline_mean), DIFF_F64},
-    {"model_mean", offsetof(diff_rec, other_mean), DIFF_F64},
-    {"cell_mean", offsetof(diff_rec, other_mean), DIFF_F64},
-    {"diff", offsetof(diff_rec, diff), DIFF_F64},
-    {"lo", offsetof(diff_rec, lo), DIFF_F64},
-    {"hi", offsetof(diff_rec, hi), DIFF_F64},
-    {"unpaired_lo", offsetof(diff_rec, unpaired_lo), DIFF_F64},
-    {"unpaired_hi", offsetof(diff_rec, unpaired_hi), DIFF_F64},
-};
-
-/* Each table's fields in its file order (docs/output.md); NULL ends a list. */
-static const char *const compare_diff_table[] = {"statistic", "model", "baseline", "n", "probability",
-                                                 "baseline_mean", "model_mean", "diff", "lo", "hi", NULL};
-static const char *const sweep_diff_table[] = {"statistic", "probability", "n", "baseline_mean", "cell_mean", "diff",
-                                               "lo", "hi", "unpaired_lo", "unpaired_hi", NULL};
-
 /* One difference row; @p model and @p baseline name the runs (NULL in a sweep,
  * whose table has no such fields). */
-static void fill_diff(diff_rec *d, const ms_diff_row *r, const char *model, const char *baseline) {
-  *d = (diff_rec){.n = r->n, .probability = r->probability, .baseline_mean = r->baseline, .other_mean = r->other,
+static void fill_diff(ms_diff_rec *d, const ms_diff_row *r, const char *model, const char *baseline) {
+  *d = (ms_diff_rec){.n = r->n, .probability = r->probability, .baseline_mean = r->baseline, .other_mean = r->other,
                   .diff = r->diff, .lo = r->lo, .hi = r->hi, .unpaired_lo = r->unpaired_lo,
                   .unpaired_hi = r->unpaired_hi};
   snprintf(d->statistic, STAT_NAME, "%s", r->name);
@@ -925,28 +785,19 @@ static void fill_diff(diff_rec *d, const ms_diff_row *r, const char *model, cons
   if (baseline) snprintf(d->baseline, STAT_NAME, "%s", baseline);
 }
 
-/* The compound type of @p table: in memory (offsets in diff_rec) when
+/* The compound type of difference table @p table (a NULL-terminated list of
+ * fields of ms_record_diff): in memory (offsets in ms_diff_rec) when
  * @p memory, else the file's (the fields packed in order, as each table
  * has always been laid out). */
 static hid_t diff_type(const char *const *table, int memory) {
-  size_t f[sizeof diff_fields / sizeof diff_fields[0]], n = 0, size = 0, at = 0;
-  for (; table[n]; n++) {  /* the tables name only fields of diff_fields */
-    for (f[n] = 0; strcmp(diff_fields[f[n]].name, table[n]) != 0; f[n]++) {}
-    size += diff_fields[f[n]].kind == DIFF_STR ? STAT_NAME : 8;
-  }
-  hid_t s64 = str_type(STAT_NAME), t = H5Tcreate(H5T_COMPOUND, memory ? sizeof(diff_rec) : size);
-  for (size_t i = 0; i < n; i++) {
-    diff_kind k = diff_fields[f[i]].kind;
-    H5Tinsert(t, table[i], memory ? diff_fields[f[i]].offset : at,
-              k == DIFF_STR ? s64 : k == DIFF_I64 ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE);
-    at += k == DIFF_STR ? STAT_NAME : 8;
-  }
-  H5Tclose(s64);
-  return t;
+  ms_field f[sizeof(ms_diff_rec) / 8 + 1];
+  int n = 0;
+  for (; table[n]; n++) f[n] = *ms_record_find(&ms_record_diff, table[n]);
+  return compound_type(f, n, sizeof(ms_diff_rec), !memory);
 }
 
 /* Write @p d as the difference table @p table, dataset "differences" of @p g. */
-static int write_diffs(hid_t g, const char *const *table, int rank, const hsize_t *dims, const diff_rec *d,
+static int write_diffs(hid_t g, const char *const *table, int rank, const hsize_t *dims, const ms_diff_rec *d,
                        const char *meaning) {
   hid_t ft = diff_type(table, 0), mt = diff_type(table, 1);
   int rc = write_table_as(g, "differences", ft, mt, rank, dims, d, meaning);
@@ -955,28 +806,19 @@ static int write_diffs(hid_t g, const char *const *table, int rank, const hsize_
   return rc;
 }
 
-typedef struct {
-  char model[STAT_NAME];
-  double initial_margin, risk, im_per_risk;
-  double bad_debt_mean, insolvency_p, insolvency_lo, insolvency_hi;
-  double liquidations_mean, largest_cascade_notional_mean;
-} eff_rec;
-
 ms_status ms_h5out_write_compare(ms_h5out *h, const ms_compare_report *rep, ms_error *err) {
   hid_t g = H5Gcreate2(h->file, "compare", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /compare");
-  hid_t s64 = H5Tcopy(H5T_C_S1);
-  H5Tset_size(s64, STAT_NAME);
   int nd = (rep->ncells - 1) * rep->ndiffs;
-  diff_rec *d = calloc((size_t)(nd ? nd : 1), sizeof *d);
-  eff_rec *e = calloc((size_t)rep->ncells, sizeof *e);
+  ms_diff_rec *d = calloc((size_t)(nd ? nd : 1), sizeof *d);
+  ms_eff_rec *e = calloc((size_t)rep->ncells, sizeof *e);
   ms_status s = MS_OK;
   if (!d || !e) { s = ms_error_set(err, MS_ERR_NOMEM, "out of memory"); goto out; }
   int k = 0;
   for (int c = 1; c < rep->ncells; c++)
     for (int j = 0; j < rep->ndiffs; j++, k++) fill_diff(&d[k], &rep->diffs[c][j], rep->values[c], rep->values[0]);
   hsize_t dims[1] = {(hsize_t)nd};
-  int rc = write_diffs(g, compare_diff_table, 1, dims, d,
+  int rc = write_diffs(g, ms_compare_diff_fields, 1, dims, d,
                        "per statistic and model: mean over paths of (model - baseline) on the same paths, "
                        "with its bootstrap-t 95% interval [lo, hi] (docs/output.md); probability rows compare 0/1 "
                        "indicators");
@@ -997,17 +839,7 @@ ms_status ms_h5out_write_compare(ms_h5out *h, const ms_compare_report *rep, ms_e
     e[c].insolvency_lo = ins ? ins->lo : NAN;
     e[c].insolvency_hi = ins ? ins->hi : NAN;
   }
-  hid_t et = H5Tcreate(H5T_COMPOUND, sizeof(eff_rec));
-  H5Tinsert(et, "model", HOFFSET(eff_rec, model), s64);
-  H5Tinsert(et, "initial_margin", HOFFSET(eff_rec, initial_margin), H5T_NATIVE_DOUBLE);
-  H5Tinsert(et, "risk", HOFFSET(eff_rec, risk), H5T_NATIVE_DOUBLE);
-  H5Tinsert(et, "im_per_risk", HOFFSET(eff_rec, im_per_risk), H5T_NATIVE_DOUBLE);
-  H5Tinsert(et, "bad_debt_mean", HOFFSET(eff_rec, bad_debt_mean), H5T_NATIVE_DOUBLE);
-  H5Tinsert(et, "insolvency_p", HOFFSET(eff_rec, insolvency_p), H5T_NATIVE_DOUBLE);
-  H5Tinsert(et, "insolvency_lo", HOFFSET(eff_rec, insolvency_lo), H5T_NATIVE_DOUBLE);
-  H5Tinsert(et, "insolvency_hi", HOFFSET(eff_rec, insolvency_hi), H5T_NATIVE_DOUBLE);
-  H5Tinsert(et, "liquidations_mean", HOFFSET(eff_rec, liquidations_mean), H5T_NATIVE_DOUBLE);
-  H5Tinsert(et, "largest_cascade_notional_mean", HOFFSET(eff_rec, largest_cascade_notional_mean), H5T_NATIVE_DOUBLE);
+  hid_t et = record_type(&ms_record_eff);
   dims[0] = (hsize_t)rep->ncells;
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t ds = H5Dcreate2(g, "models", et, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -1025,44 +857,15 @@ ms_status ms_h5out_write_compare(ms_h5out *h, const ms_compare_report *rep, ms_e
 out:
   free(d);
   free(e);
-  H5Tclose(s64);
   H5Gclose(g);
   return s;
 }
 
 /* ---- assertions and sweeps ---- */
 
-typedef struct {
-  char assertion[256];
-  char statistic[MS_STAT_NAME_MAX];
-  char op[4];
-  double threshold, confidence, value, lo, hi;
-  int64_t passed;
-  char where[256];
-} assert_rec;
-
-static hid_t assert_type(void) {
-  hid_t s256 = str_type(256), s64 = str_type(MS_STAT_NAME_MAX), s4 = str_type(4);
-  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(assert_rec));
-  H5Tinsert(t, "assertion", HOFFSET(assert_rec, assertion), s256);
-  H5Tinsert(t, "statistic", HOFFSET(assert_rec, statistic), s64);
-  H5Tinsert(t, "op", HOFFSET(assert_rec, op), s4);
-  H5Tinsert(t, "threshold", HOFFSET(assert_rec, threshold), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "confidence", HOFFSET(assert_rec, confidence), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "value", HOFFSET(assert_rec, value), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "lo", HOFFSET(assert_rec, lo), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "hi", HOFFSET(assert_rec, hi), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "passed", HOFFSET(assert_rec, passed), H5T_NATIVE_INT64);
-  H5Tinsert(t, "where", HOFFSET(assert_rec, where), s256);
-  H5Tclose(s256);
-  H5Tclose(s64);
-  H5Tclose(s4);
-  return t;
-}
-
 ms_status ms_h5out_write_assertions(ms_h5out *h, int id, const ms_assert_result *r, int n, ms_error *err) {
   if (n <= 0) return MS_OK;
-  assert_rec *v = calloc((size_t)n, sizeof *v);
+  ms_assert_rec *v = calloc((size_t)n, sizeof *v);
   if (!v) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   for (int i = 0; i < n; i++) {
     const ms_assertion_cfg *a = r[i].a;
@@ -1077,7 +880,7 @@ ms_status ms_h5out_write_assertions(ms_h5out *h, int id, const ms_assert_result 
     v[i].hi = r[i].v.hi;
     v[i].passed = r[i].passed;
   }
-  hid_t t = assert_type();
+  hid_t t = record_type(&ms_record_assertion);
   hsize_t dims[1] = {(hsize_t)n};
   int rc = write_table(h->runs[id].base, "assertions", t, 1, dims, v,
                        "the scenario's assertions: value and interval (at confidence, or 95% when 0) of the "
@@ -1086,11 +889,6 @@ ms_status ms_h5out_write_assertions(ms_h5out *h, int id, const ms_assert_result 
   free(v);
   return rc ? h5fail(h, err, "write assertions") : MS_OK;
 }
-
-typedef struct {
-  int64_t cell;
-  char label[256];
-} cell_rec;
 
 ms_status ms_h5out_write_sweep(ms_h5out *h, const ms_h5_sweep *sw, ms_error *err) {
   hid_t g = open_group(h->file, "sweep");
@@ -1118,7 +916,7 @@ ms_status ms_h5out_write_sweep(ms_h5out *h, const ms_h5_sweep *sw, ms_error *err
   }
   if (ga >= 0) H5Gclose(ga);
   /* cells */
-  cell_rec *cr = s ? NULL : calloc((size_t)sw->ncells, sizeof *cr);
+  ms_cell_rec *cr = s ? NULL : calloc((size_t)sw->ncells, sizeof *cr);
   if (!s && !cr) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   int64_t *idx = s ? NULL : calloc((size_t)sw->ncells * (size_t)sw->naxes + 1, sizeof *idx);
   if (!s && !idx) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
@@ -1128,28 +926,25 @@ ms_status ms_h5out_write_sweep(ms_h5out *h, const ms_h5_sweep *sw, ms_error *err
       snprintf(cr[c].label, sizeof cr[c].label, "%s", sw->labels + (size_t)c * sw->label_size);
       for (int a = 0; a < sw->naxes; a++) idx[c * sw->naxes + a] = sw->index[c * sw->naxes + a];
     }
-    hid_t s256 = str_type(256), t = H5Tcreate(H5T_COMPOUND, sizeof(cell_rec));
-    H5Tinsert(t, "cell", HOFFSET(cell_rec, cell), H5T_NATIVE_INT64);
-    H5Tinsert(t, "label", HOFFSET(cell_rec, label), s256);
+    hid_t t = record_type(&ms_record_cell);
     hsize_t d1[1] = {(hsize_t)sw->ncells}, d2[2] = {(hsize_t)sw->ncells, (hsize_t)sw->naxes};
     int rc = write_table(g, "cells", t, 1, d1, cr, "one row per cell, in cartesian order (the last axis fastest); "
                                                    "its run is /sweep/runs/<cell>") ||
              write_table(g, "index", H5T_NATIVE_INT64, 2, d2, idx, "[cell, axis]: the index of the cell's value on "
                                                                    "each axis (/sweep/axes/<axis>/values)");
     H5Tclose(t);
-    H5Tclose(s256);
     if (rc) s = h5fail(h, err, "write /sweep/cells");
   }
   free(cr);
   free(idx);
   if (!s) s = write_stats_at(h, g, sw->stats, sw->ncells, 1, err);
   /* paired differences */
-  diff_rec *dr = s ? NULL : calloc((size_t)sw->ncells * (size_t)sw->ndiffs + 1, sizeof *dr);
+  ms_diff_rec *dr = s ? NULL : calloc((size_t)sw->ncells * (size_t)sw->ndiffs + 1, sizeof *dr);
   if (!s && !dr) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   if (!s) {
     for (size_t k = 0; k < (size_t)sw->ncells * (size_t)sw->ndiffs; k++) fill_diff(&dr[k], &sw->diffs[k], NULL, NULL);
     hsize_t d[2] = {(hsize_t)sw->ncells, (hsize_t)sw->ndiffs};
-    int rc = write_diffs(g, sweep_diff_table, 2, d, dr,
+    int rc = write_diffs(g, ms_sweep_diff_fields, 2, d, dr,
                          "[cell, statistic]: mean over paths of (cell - baseline cell) on the same path, with its "
                          "bootstrap-t 95% interval [lo, hi] (docs/output.md) and the normal interval two independent runs "
                          "would give "

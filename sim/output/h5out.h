@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "output/assertion.h"
+#include "output/fields.h"
 #include "engine/engine.h"
 #include "marginsim/error.h"
 #include "config/scenario.h"
@@ -62,24 +63,6 @@ ms_status ms_h5out_write_trace(ms_h5out *h, int id, int64_t k, const ms_trace *t
 /** Write the fan samples (output.fan.points of each) of path @p k (k < output.fan.paths). */
 ms_status ms_h5out_write_fan(ms_h5out *h, int id, int64_t k, const double *price, const double *mark,
                              const int32_t *regime, ms_error *err);
-
-/** One row of /book: an account at the start of a path. */
-typedef struct ms_book_row {
-  int64_t account;
-  int64_t side;              /* perp: +1 long, -1 short, 0 none */
-  int64_t strategy;          /* -1 perp only, else book.options.strategies kind */
-  double collateral;         /* USD deposited */
-  double quantity;           /* signed perp units */
-  double leverage;           /* perp entry notional / collateral */
-  double notional;           /* USD gross: perp and short options' underlying, at the entry price */
-  double initial_margin;     /* USD required at entry under the run's margin model */
-  double maintenance_margin; /* USD required at entry */
-  double liquidation_price;  /* USD oracle price at which a perp-only account becomes eligible (NaN: options) */
-  double call_strike, call_qty; /* call leg: USD strike, signed units (0: none) */
-  double put_strike, put_qty;   /* put leg */
-  double expiry;             /* s, of the option legs (NaN: none) */
-  double premium;            /* USD: premiums received (> 0) or paid (< 0) at entry */
-} ms_book_row;
 
 /** Create /book for @p n accounts. */
 ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margin_model, ms_error *err);

@@ -105,10 +105,13 @@ static const col_def fixed_cols[] = {
 };
 #undef F
 
-int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max) {
+/* The columns of a run: the twin's only when @p twin, then one
+ * time_in_regime_ column per regime, named by @p regime_name. */
+static int columns(int twin, int nregimes, const char *(*regime_name)(const void *, int), const void *ctx,
+                   ms_column *cols, int max) {
   int n = 0;
   for (size_t i = 0; i < sizeof fixed_cols / sizeof fixed_cols[0] && n < max; i++) {
-    if (fixed_cols[i].twin && !cfg->stats.counterfactual) continue;
+    if (fixed_cols[i].twin && !twin) continue;
     snprintf(cols[n].name, MS_COL_NAME_MAX, "%s", fixed_cols[i].name);
     cols[n].type = fixed_cols[i].type;
     cols[n].offset = fixed_cols[i].offset;
@@ -119,8 +122,8 @@ int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max) {
       if (strcmp(RISKY_LOW[j], fixed_cols[i].name) == 0) cols[n].risky_low = 1;
     n++;
   }
-  for (int r = 0; r < cfg->market.nregimes && n < max; r++, n++) {
-    snprintf(cols[n].name, MS_COL_NAME_MAX, "time_in_regime_%s", cfg->market.regimes[r].name);
+  for (int r = 0; r < nregimes && n < max; r++, n++) {
+    snprintf(cols[n].name, MS_COL_NAME_MAX, "time_in_regime_%s", regime_name(ctx, r));
     cols[n].type = MS_COL_F64;
     cols[n].offset = offsetof(ms_path_summary, time_in_regime) + (size_t)r * sizeof(double);
     cols[n].unit = "s";
@@ -129,6 +132,15 @@ int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max) {
   }
   return n;
 }
+
+static const char *cfg_regime(const void *cfg, int r) { return ((const ms_config *)cfg)->market.regimes[r].name; }
+static const char *doc_regime(const void *cfg, int r) { return "<name>"; }
+
+int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max) {
+  return columns(cfg->stats.counterfactual, cfg->market.nregimes, cfg_regime, cfg, cols, max);
+}
+
+int ms_stats_columns_all(ms_column *cols, int max) { return columns(1, 1, doc_regime, NULL, cols, max); }
 
 double ms_stats_value(const ms_column *c, const ms_path_summary *row) {
   const char *p = (const char *)row + c->offset;

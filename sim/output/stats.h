@@ -191,6 +191,12 @@ extern const char *const ms_stats_quantile_names[MS_NQUANT];
 /** Fill @p cols with the summary columns for @p cfg; returns their number. */
 int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max);
 
+/**
+ * Every column any run may have, for documents: the twin's columns, and one
+ * "time_in_regime_<name>" standing for the column of each regime.
+ */
+int ms_stats_columns_all(ms_column *cols, int max);
+
 /** Value of column @p c in @p row, as a double. */
 double ms_stats_value(const ms_column *c, const ms_path_summary *row);
 

@@ -200,5 +200,26 @@ class DocsTest(unittest.TestCase):
         self.assertGreaterEqual(ran, 10)
 
 
+GENERATED = re.compile(r"<!-- BEGIN GENERATED: marginsim (.*?) -->\n(.*?)<!-- END GENERATED -->", re.S)
+
+
+class GeneratedTablesTest(unittest.TestCase):
+    """The generated blocks of docs/output.md are what `marginsim schema --output TABLE` prints now."""
+
+    def test_output_tables_are_current(self):
+        with open(os.path.join(SRC, "docs", "output.md"), encoding="utf-8") as f:
+            blocks = GENERATED.findall(f.read())
+        names = [args.split()[-1] for args, _ in blocks]
+        for want in ("summary", "liquidations", "cascades", "book", "timeseries", "fan", "compare-models",
+                     "assertions"):
+            self.assertIn(want, names, f"docs/output.md has no generated {want} table")
+        for args, text in blocks:
+            with self.subTest(table=args):
+                p = subprocess.run([BIN] + shlex.split(args), capture_output=True, text=True)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(text, p.stdout, f"docs/output.md: the table of `marginsim {args}` is stale: "
+                                                 "run bash scripts/update-docs build")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -137,9 +137,6 @@ class PythonFrontTest(unittest.TestCase):
         self.assertIsNone(r.liquidations)
         self.assertIsNone(r.timeseries)
         self.assertEqual(len(r.summary), 16)
-        with self.assertRaises(NotImplementedError) as e:
-            marginsim.run(self.scen)
-        self.assertIn("marginsim run", str(e.exception))
 
     def test_the_documented_example_runs(self):
         # docs/workflows.md, "## Python": its ```python block, on this run's file

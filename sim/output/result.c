@@ -1,0 +1,138 @@
+/*
+ * result — the accessors of ms_result (marginsim.h; the struct is in
+ * result.h, filled by the driver).
+ *
+ * Columns are read through the summary columns of stats.c and liquidation
+ * records through ms_record_liquidation (fields.c): the tables the result
+ * file is written from, so a column read here equals the file's, name,
+ * unit and value. Statistics are ms_stats_value_of at the 95% level, the
+ * values of /stats. Every accessor only reads: concurrent readers of one
+ * result are safe.
+ */
+#include "output/result.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "output/fields.h"
+
+void ms_result_free(ms_result *r) {
+  if (!r) return;
+  ms_config_free(r->cfg);
+  free(r->rows);
+  free(r->liqs);
+  free(r);
+}
+
+int64_t ms_result_paths(const ms_result *r) { return r ? r->paths : 0; }
+int ms_result_threads(const ms_result *r) { return r ? r->threads : 0; }
+double ms_result_seconds(const ms_result *r) { return r ? r->seconds : NAN; }
+
+/* ---- per-path rows ---- */
+
+int ms_result_ncolumns(const ms_result *r) {
+  if (!r) return 0;
+  ms_column cols[MS_MAX_COLUMNS];
+  return ms_stats_columns(r->cfg, cols, MS_MAX_COLUMNS);
+}
+
+/* Column @p i, or NULL when out of range. */
+static const ms_column *column_at(const ms_result *r, int i, ms_column cols[MS_MAX_COLUMNS]) {
+  if (!r) return NULL;
+  int n = ms_stats_columns(r->cfg, cols, MS_MAX_COLUMNS);
+  return i >= 0 && i < n ? &cols[i] : NULL;
+}
+
+const char *ms_result_column_name(const ms_result *r, int i) {
+  ms_column cols[MS_MAX_COLUMNS];
+  const ms_column *c = column_at(r, i, cols);
+  if (!c) return NULL;
+  /* A name that lives as long as the result: every column but "path" has
+   * its row in the statistics, under the same name. */
+  if (strcmp(c->name, "path") == 0) return "path";
+  const ms_stat_row *row = ms_stats_find(&r->stats, c->name);
+  return row ? row->name : NULL;
+}
+
+const char *ms_result_column_unit(const ms_result *r, int i) {
+  ms_column cols[MS_MAX_COLUMNS];
+  const ms_column *c = column_at(r, i, cols);
+  return c ? (c->unit ? c->unit : "") : NULL;
+}
+
+/* "a, b, c" of @p n names into @p buf. */
+static void list_names(char *buf, size_t len, int n, const char *(*name)(const void *, int), const void *ctx) {
+  size_t k = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < n && k < len; i++) {
+    int w = snprintf(buf + k, len - k, "%s%s", i ? ", " : "", name(ctx, i));
+    if (w < 0) break;
+    k += (size_t)w;
+  }
+}
+
+static const char *col_name(const void *cols, int i) { return ((const ms_column *)cols)[i].name; }
+
+ms_status ms_result_column(const ms_result *r, const char *name, double *out, ms_error *err) {
+  if (!r || !name) return ms_error_set(err, MS_ERR_INPUT, "ms_result_column: no result or no name");
+  ms_column cols[MS_MAX_COLUMNS];
+  int n = ms_stats_columns(r->cfg, cols, MS_MAX_COLUMNS);
+  ms_field f[MS_MAX_COLUMNS];
+  ms_fields_of_columns(cols, n, f);
+  for (int c = 0; c < n; c++) {
+    if (strcmp(f[c].name, name) != 0) continue;
+    for (int64_t p = 0; p < r->paths; p++) out[p] = ms_field_value(&f[c], &r->rows[p]);
+    return MS_OK;
+  }
+  char known[3000];
+  list_names(known, sizeof known, n, col_name, cols);
+  return ms_error_set(err, MS_ERR_INPUT, "no column '%s' in /paths/summary; the columns are: %s", name, known);
+}
+
+/* ---- statistics ---- */
+
+ms_status ms_result_stat(const ms_result *r, const char *name, double *value, double *lo, double *hi,
+                         ms_error *err) {
+  if (value) *value = NAN;
+  if (lo) *lo = NAN;
+  if (hi) *hi = NAN;
+  if (!r || !name || !value) return ms_error_set(err, MS_ERR_INPUT, "ms_result_stat: no result, name or value");
+  ms_stat_value v;
+  ms_status s = ms_stats_value_of(&r->stats, r->cfg, r->rows, r->paths, name, 0, &v, err);
+  if (s) return s;
+  *value = v.value;
+  if (lo) *lo = v.has_interval ? v.lo : NAN;
+  if (hi) *hi = v.has_interval ? v.hi : NAN;
+  return MS_OK;
+}
+
+/* ---- liquidation records ---- */
+
+int64_t ms_result_nliquidations(const ms_result *r) { return r && r->liqs ? r->nliqs : 0; }
+
+int ms_result_nliquidation_fields(const ms_result *r) { return ms_record_liquidation.nfields; }
+
+const char *ms_result_liquidation_field_name(const ms_result *r, int i) {
+  return i >= 0 && i < ms_record_liquidation.nfields ? ms_record_liquidation.fields[i].name : NULL;
+}
+
+const char *ms_result_liquidation_field_unit(const ms_result *r, int i) {
+  return i >= 0 && i < ms_record_liquidation.nfields ? ms_record_liquidation.fields[i].unit : NULL;
+}
+
+static const char *liq_name(const void *rec, int i) { return ((const ms_record *)rec)->fields[i].name; }
+
+ms_status ms_result_liquidation_field(const ms_result *r, const char *name, double *out, ms_error *err) {
+  if (!r || !name) return ms_error_set(err, MS_ERR_INPUT, "ms_result_liquidation_field: no result or no name");
+  const ms_field *f = ms_record_find(&ms_record_liquidation, name);
+  if (!f) {
+    char known[1024];
+    list_names(known, sizeof known, ms_record_liquidation.nfields, liq_name, &ms_record_liquidation);
+    return ms_error_set(err, MS_ERR_INPUT, "no field '%s' in the liquidation records; the fields are: %s", name,
+                        known);
+  }
+  int64_t n = ms_result_nliquidations(r);
+  for (int64_t k = 0; k < n; k++) out[k] = ms_field_value(f, &r->liqs[k]);
+  return MS_OK;
+}
