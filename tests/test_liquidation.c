@@ -5,6 +5,7 @@
  * close their legs at model value worsened by the spread, riskiest leg first.
  */
 #include <math.h>
+#include <string.h>
 
 #include "engine/shortfall.h"
 #include "models/liquidation.h"
@@ -361,10 +362,46 @@ static void test_liquidation__option_account_penalty_split_and_bad_debt(void **s
   ms_config_free(cfg);
 }
 
+/* The shortfall policies are a type table: each loads by its name from
+ * liquidation.shortfall and is the one the loaded index picks; the scenario
+ * accepts exactly the table's names, in its order. */
+static void test_liquidation__shortfall_policies_by_name(void **state) {
+  (void)state;
+  char names[256] = "";
+  int n = 0;
+  for (; ms_shortfall_types[n]; n++) {
+    const char *name = ms_shortfall_types[n]->name;
+    char y[128];
+    snprintf(y, sizeof y, "liquidation: {shortfall: %s}\n", name);
+    ms_config *cfg = cfg_of(y);
+    assert_int_equal(cfg->liquidation.shortfall, n);
+    assert_ptr_equal(ms_shortfall_of(cfg->liquidation.shortfall), ms_shortfall_types[n]);
+    assert_ptr_equal(ms_shortfall_find(name), ms_shortfall_types[n]);
+    assert_non_null(ms_shortfall_types[n]->adl_units);
+    assert_non_null(ms_shortfall_types[n]->charge);
+    ms_config_free(cfg);
+    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", n ? ", " : "", name);
+  }
+  assert_true(n >= 2);
+  assert_null(ms_shortfall_of(n));
+  assert_null(ms_shortfall_find("bailout"));
+  ms_error err;
+  ms_config *bad = load_yaml("liquidation: {shortfall: bailout}\n", NULL, 0, &err);
+  assert_null(bad);
+  char want[300];
+  snprintf(want, sizeof want, "liquidation.shortfall: must be one of: %s (got bailout)", names);
+  if (!strstr(err.msg, want)) fail_msg("%s: expected %s", err.msg, want);
+  /* the default stays adl */
+  ms_config *def = cfg_of("seed: 1\n");
+  assert_string_equal(ms_shortfall_of(def->liquidation.shortfall)->name, "adl");
+  ms_config_free(def);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_liquidation__partial_restores_initial_margin),
       cmocka_unit_test(test_liquidation__full_penalty_and_waterfall),
+      cmocka_unit_test(test_liquidation__shortfall_policies_by_name),
       cmocka_unit_test(test_liquidation__option_fills_pay_the_spread),
       cmocka_unit_test(test_liquidation__partial_closes_riskiest_leg_first),
       cmocka_unit_test(test_liquidation__option_account_penalty_split_and_bad_debt),

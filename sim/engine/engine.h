@@ -5,9 +5,10 @@
  * path p from time 0 to the horizon: exogenous ticks, regime switches and
  * jumps, market impact, oracle rounds, keeper actions and liquidations. It
  * fills a summary row, a list of liquidation records and, when asked, a
- * trace of sampled values (engine/records.h). Nothing is allocated inside the loop except when
- * a growable buffer (records, pools) outgrows every earlier path; the
- * workspace is reset between paths by undoing what the path touched.
+ * trace of sampled values (engine/records.h). Nothing is allocated inside
+ * the loop except when a growable buffer (records, pools) outgrows every
+ * earlier path; the workspace is reset between paths by undoing what the
+ * path touched.
  */
 #ifndef MARGINSIM_ENGINE_H
 #define MARGINSIM_ENGINE_H

@@ -63,7 +63,8 @@ typedef struct ms_path_summary {
   /* options and margin models */
   double options_liquidated_notional;    /* underlying notional of option legs closed by liquidations (liquidate.c) */
   int64_t options_expired;               /* option legs settled at expiry (expiry.c) */
-  int64_t option_revaluations;           /* exact checks of option accounts (loop.c, discovery) */
+  int64_t option_revaluations;           /* exact checks of option accounts (standing() in engine_state.h: discovery,
+                                          * and the keeper's re-check) */
   int64_t option_revaluations_naive;     /* option accounts open at each check: what checking all would cost (loop.c) */
   int64_t bs_evaluations;                /* Black–Scholes evaluations (engine.c) */
   double max_margin_ratio;               /* largest maintenance ratio, dynamic margin (engine.c at the start, then
