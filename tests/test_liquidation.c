@@ -5,7 +5,9 @@
  * close their legs at model value worsened by the spread, riskiest leg first.
  */
 #include <math.h>
+#include <string.h>
 
+#include "engine/shortfall.h"
 #include "models/liquidation.h"
 #include "testutil.h"
 
@@ -39,7 +41,7 @@ static void test_liquidation__partial_restores_initial_margin(void **state) {
       double pm = po * (1 + 0.002 * (u1 - 0.5));
       assert_true(ms_margin_eligible(m, C, q, E, po));
       ms_liq_outcome o;
-      ms_liq_compute(&cfg->liquidation, m, C, q, E, pm, po, 1e9, &o);
+      ms_liq_compute(&cfg->liquidation, m, C, q, E, pm, po, &o);
       assert_true(o.close_qty >= 0.1 * fabs(q) * (1 - 1e-12));
       if (o.full) continue;
       partial++;
@@ -73,17 +75,18 @@ static void test_liquidation__full_penalty_and_waterfall(void **state) {
   assert_ok(ms_margin_new(&m, cfg, &err), &err);
   /* long 10 units, entry 1000, collateral 1000: equity at 920 = 200 */
   ms_liq_outcome o;
-  ms_liq_compute(&cfg->liquidation, m, 1000, 10, 1000, 920, 925, 5000, &o);
+  ms_liq_compute(&cfg->liquidation, m, 1000, 10, 1000, 920, 925, &o);
   assert_true(o.full && o.bad_debt == 0);
   assert_true(fabs(o.penalty - 0.02 * 10 * 920) < 1e-9);      /* 184 of the 200 left */
   assert_true(fabs(o.keeper_reward - 46) < 1e-9 && fabs(o.fund_fee - 138) < 1e-9);
   assert_true(fabs(o.new_collateral - 16) < 1e-9);
   /* equity 50 at the fill: the penalty takes what is there, no more */
-  ms_liq_compute(&cfg->liquidation, m, 1000, 10, 1000, 905, 925, 5000, &o);
+  ms_liq_compute(&cfg->liquidation, m, 1000, 10, 1000, 905, 925, &o);
   assert_true(fabs(o.penalty - 50) < 1e-9 && o.new_collateral == 0 && o.bad_debt == 0);
   /* underwater by 300 with a fund of 100: fund pays 100, 2/3 of the position is ADL'd at
    * the bankruptcy price 900, 1/3 is sold at 870 */
-  ms_liq_compute(&cfg->liquidation, m, 1000, 10, 1000, 870, 925, 100, &o);
+  ms_liq_compute(&cfg->liquidation, m, 1000, 10, 1000, 870, 925, &o);
+  ms_waterfall_perp(ms_shortfall_of(cfg->liquidation.shortfall), 100, 10, 1000, &o);
   assert_true(fabs(o.bad_debt - 300) < 1e-9 && fabs(o.fund_paid - 100) < 1e-9 && fabs(o.residual - 200) < 1e-9);
   assert_true(fabs(o.bankruptcy_price - 900) < 1e-9);
   assert_true(fabs(o.adl_qty - 10 * 200.0 / 300.0) < 1e-9 && fabs(o.market_qty + o.adl_qty - 10) < 1e-12);
@@ -91,12 +94,13 @@ static void test_liquidation__full_penalty_and_waterfall(void **state) {
   assert_true(fabs(1000 + o.realized + 100) < 1e-9);
   /* socialize: all of it to the market, the residual left for the profitable side */
   cfg->liquidation.shortfall = MS_SHORTFALL_SOCIALIZE;
-  ms_liq_compute(&cfg->liquidation, m, 1000, 10, 1000, 870, 925, 100, &o);
+  ms_liq_compute(&cfg->liquidation, m, 1000, 10, 1000, 870, 925, &o);
+  ms_waterfall_perp(ms_shortfall_of(cfg->liquidation.shortfall), 100, 10, 1000, &o);
   assert_true(o.adl_qty == 0 && o.market_qty == 10 && fabs(o.residual - 200) < 1e-9);
   double per_unit, unc;
-  ms_liq_socialize(200, 50, 3, &per_unit, &unc); /* 150 of profit to take from */
+  ms_socialize_split(200, 50, 3, &per_unit, &unc); /* 150 of profit to take from */
   assert_true(fabs(per_unit - 3) < 1e-12 && fabs(unc - 50) < 1e-9);
-  ms_liq_socialize(100, 50, 3, &per_unit, &unc);
+  ms_socialize_split(100, 50, 3, &per_unit, &unc);
   assert_true(fabs(per_unit - 2) < 1e-12 && unc == 0);
   ms_margin_free(m);
   ms_config_free(cfg);
@@ -151,7 +155,8 @@ static void test_liquidation__option_fills_pay_the_spread(void **state) {
   double Vc = bs(1, 1050, 1100, TAU, VOL), buy = 10 * Vc * 1.05, pen = 0.01 * 10 * 1050;
   assert_true(Vc > 50 && Vc < 100); /* the hand formula is in the right place (about 75) */
   ms_position sc = {.C = 2000, .q = 0, .nlegs = 1, .legs = {opt(1, 1100, -10, 40)}};
-  ms_liq_compute_pos(lc, m, &sc, 1000, &fill, &orc, 1e9, 0, &o);
+  ms_liq_compute_pos(lc, m, &sc, 1000, &fill, &orc, 0, &o);
+  ms_waterfall_pos(1e9, &o);
   assert_true(o.full && o.legs_closed == 1 && o.perp_closed == 0 && o.new_q == 0);
   assert_near(o.opt_closed, 10, 0);
   assert_near(o.realized, 10 * 40 - buy, 1e-8);
@@ -166,7 +171,8 @@ static void test_liquidation__option_fills_pay_the_spread(void **state) {
 
   /* 40 left after the buy-back: the penalty takes the 40, no more */
   sc.C = buy + 40;
-  ms_liq_compute_pos(lc, m, &sc, 1000, &fill, &orc, 1e9, 0, &o);
+  ms_liq_compute_pos(lc, m, &sc, 1000, &fill, &orc, 0, &o);
+  ms_waterfall_pos(1e9, &o);
   assert_near(o.penalty, 40, 1e-8);
   assert_near(o.keeper_reward, 10, 1e-8);
   assert_near(o.fund_fee, 30, 1e-8);
@@ -175,7 +181,8 @@ static void test_liquidation__option_fills_pay_the_spread(void **state) {
 
   /* 500 of cash: the buy-back leaves it short of buy - 500; a fund of 100 pays 100 */
   sc.C = 500;
-  ms_liq_compute_pos(lc, m, &sc, 1000, &fill, &orc, 100, 0, &o);
+  ms_liq_compute_pos(lc, m, &sc, 1000, &fill, &orc, 0, &o);
+  ms_waterfall_pos(100, &o);
   assert_true(o.full);
   assert_near(o.bad_debt, buy - 500, 1e-8);
   assert_near(o.fund_paid, 100, 1e-12);
@@ -186,7 +193,8 @@ static void test_liquidation__option_fills_pay_the_spread(void **state) {
   double Vp = bs(0, 1050, 1000, TAU, VOL), sell = 10 * Vp * 0.95;
   assert_true(Vp > 50 && Vp < 100); /* about 71 */
   ms_position lp = {.C = 100, .q = 0, .nlegs = 1, .legs = {opt(0, 1000, 10, 60)}};
-  ms_liq_compute_pos(lc, m, &lp, 1000, &fill, &orc, 1e9, 0, &o);
+  ms_liq_compute_pos(lc, m, &lp, 1000, &fill, &orc, 0, &o);
+  ms_waterfall_pos(1e9, &o);
   assert_true(o.full && o.legs_closed == 1);
   assert_near(o.realized, sell - 10 * 60, 1e-8);
   assert_true(o.realized < 10 * (Vp - 60));
@@ -221,7 +229,8 @@ static void test_liquidation__partial_closes_riskiest_leg_first(void **state) {
   double cash1 = C - 20 * Vc * 1.05, pen1 = 0.01 * 20 * 1000;
   assert_true(cash1 - pen1 >= 800); /* the perp left alone meets its initial 800: stop */
   assert_true(C - 0.01 * 10 * 1000 - 20 * Vc < 1600); /* perp first would not have done */
-  ms_liq_compute_pos(lc, m, &cc, 1000, &fill, &orc, 1e9, 0, &o);
+  ms_liq_compute_pos(lc, m, &cc, 1000, &fill, &orc, 0, &o);
+  ms_waterfall_pos(1e9, &o);
   assert_false(o.full);
   assert_int_equal(o.legs_closed, 1);
   assert_true(o.perp_closed == 0 && o.new_q == 10);
@@ -236,7 +245,8 @@ static void test_liquidation__partial_closes_riskiest_leg_first(void **state) {
   ms_position cc2 = {.C = 1700, .q = 20, .nlegs = 1, .legs = {opt(1, 1100, -10, 50)}};
   assert_true(1700 - 10 * Vc < 0.05 * 30 * 1000);
   assert_true(1700 - 0.01 * 20 * 1000 - 10 * Vc >= 800);
-  ms_liq_compute_pos(lc, m, &cc2, 1000, &fill, &orc, 1e9, 0, &o);
+  ms_liq_compute_pos(lc, m, &cc2, 1000, &fill, &orc, 0, &o);
+  ms_waterfall_pos(1e9, &o);
   assert_false(o.full);
   assert_int_equal(o.legs_closed, 0);
   assert_true(o.perp_closed == 20 && o.new_q == 0 && o.opt_closed == 0);
@@ -248,7 +258,8 @@ static void test_liquidation__partial_closes_riskiest_leg_first(void **state) {
   ms_position cc3 = {.C = 1480, .q = 10, .nlegs = 1, .legs = {opt(1, 1100, -10, 50)}};
   assert_true(1480 - 10 * Vc < 0.05 * 20 * 1000);
   assert_true(1480 - 100 - 10 * Vc >= 800 && 1480 - 10 * Vc * 1.05 - 100 >= 800);
-  ms_liq_compute_pos(lc, m, &cc3, 1000, &fill, &orc, 1e9, 0, &o);
+  ms_liq_compute_pos(lc, m, &cc3, 1000, &fill, &orc, 0, &o);
+  ms_waterfall_pos(1e9, &o);
   assert_false(o.full);
   assert_int_equal(o.legs_closed, 0);
   assert_true(o.perp_closed == 10 && o.new_q == 0);
@@ -264,7 +275,8 @@ static void test_liquidation__partial_closes_riskiest_leg_first(void **state) {
   assert_true(cash2 - pen2 + 10 * Vp_o >= 0);
   /* the put first would have left the perp short of its 720 */
   assert_true(200 + 10 * Vp_f * 0.95 - pen2 + 10 * (900 - 1000) < 720);
-  ms_liq_compute_pos(lc, m, &pp, 1000, &fill2, &orc2, 1e9, 0, &o);
+  ms_liq_compute_pos(lc, m, &pp, 1000, &fill2, &orc2, 0, &o);
+  ms_waterfall_pos(1e9, &o);
   assert_false(o.full);
   assert_int_equal(o.legs_closed, 0);
   assert_true(o.perp_closed == 10 && o.new_q == 0 && o.opt_closed == 0);
@@ -295,7 +307,8 @@ static void test_liquidation__option_account_penalty_split_and_bad_debt(void **s
   ms_position pp = {.C = 1000, .q = 10, .nlegs = 1, .legs = {opt(0, 950, 10, 40)}};
   double cash = 1000 + perp_pnl + sell;
   assert_true(cash > pen); /* about 674 */
-  ms_liq_compute_pos(lc, m, &pp, 1000, &fill, &orc, 5000, 0, &o);
+  ms_liq_compute_pos(lc, m, &pp, 1000, &fill, &orc, 0, &o);
+  ms_waterfall_pos(5000, &o);
   assert_true(o.full && o.legs_closed == 1 && o.perp_closed == 10 && o.new_q == 0);
   assert_near(o.notional, 20 * 800, 1e-9);
   assert_near(o.opt_notional, 10 * 800, 1e-9);
@@ -308,13 +321,15 @@ static void test_liquidation__option_account_penalty_split_and_bad_debt(void **s
   /* flow: the perp sells 10 x 800; with options_move the put's close also removes its
    * delta, q x delta x mark, i.e. buys 10 |delta| x 800 */
   assert_near(o.flow, -8000, 1e-9);
-  ms_liq_compute_pos(lc, m, &pp, 1000, &fill, &orc, 5000, 1, &o);
+  ms_liq_compute_pos(lc, m, &pp, 1000, &fill, &orc, 1, &o);
+  ms_waterfall_pos(5000, &o);
   assert_near(o.flow, -8000 - 10 * bs_delta(0, 800, 950, TAU, VOL) * 800, 1e-8);
   assert_near(o.new_cash, cash - 320, 1e-8); /* the flow changes no money */
 
   /* 100 left after the fills: the penalty is that 100 (25 / 75) */
   pp.C = 1000 - (cash - 100);
-  ms_liq_compute_pos(lc, m, &pp, 1000, &fill, &orc, 5000, 0, &o);
+  ms_liq_compute_pos(lc, m, &pp, 1000, &fill, &orc, 0, &o);
+  ms_waterfall_pos(5000, &o);
   assert_near(o.penalty, 100, 1e-8);
   assert_near(o.keeper_reward, 25, 1e-8);
   assert_near(o.fund_fee, 75, 1e-8);
@@ -326,7 +341,8 @@ static void test_liquidation__option_account_penalty_split_and_bad_debt(void **s
   pp.C = 200;
   double B = -(200 + perp_pnl + sell);
   assert_true(B > 100); /* about 126 */
-  ms_liq_compute_pos(lc, m, &pp, 1000, &fill, &orc, 100, 0, &o);
+  ms_liq_compute_pos(lc, m, &pp, 1000, &fill, &orc, 0, &o);
+  ms_waterfall_pos(100, &o);
   assert_true(o.full);
   assert_near(o.bad_debt, B, 1e-8);
   assert_near(o.fund_paid, 100, 1e-12);
@@ -334,20 +350,58 @@ static void test_liquidation__option_account_penalty_split_and_bad_debt(void **s
   assert_true(o.penalty == 0 && o.keeper_reward == 0 && o.fund_fee == 0 && o.new_cash == 0);
   assert_near(o.realized, perp_pnl + sell - 10 * 40, 1e-8);
   /* a fund large enough pays it all; an empty one nothing */
-  ms_liq_compute_pos(lc, m, &pp, 1000, &fill, &orc, 1e6, 0, &o);
+  ms_liq_compute_pos(lc, m, &pp, 1000, &fill, &orc, 0, &o);
+  ms_waterfall_pos(1e6, &o);
   assert_near(o.fund_paid, B, 1e-8);
   assert_true(o.residual == 0);
-  ms_liq_compute_pos(lc, m, &pp, 1000, &fill, &orc, 0, 0, &o);
+  ms_liq_compute_pos(lc, m, &pp, 1000, &fill, &orc, 0, &o);
+  ms_waterfall_pos(0, &o);
   assert_true(o.fund_paid == 0);
   assert_near(o.residual, B, 1e-8);
   ms_margin_free(m);
   ms_config_free(cfg);
 }
 
+/* The shortfall policies are a type table: each loads by its name from
+ * liquidation.shortfall and is the one the loaded index picks; the scenario
+ * accepts exactly the table's names, in its order. */
+static void test_liquidation__shortfall_policies_by_name(void **state) {
+  (void)state;
+  char names[256] = "";
+  int n = 0;
+  for (; ms_shortfall_types[n]; n++) {
+    const char *name = ms_shortfall_types[n]->name;
+    char y[128];
+    snprintf(y, sizeof y, "liquidation: {shortfall: %s}\n", name);
+    ms_config *cfg = cfg_of(y);
+    assert_int_equal(cfg->liquidation.shortfall, n);
+    assert_ptr_equal(ms_shortfall_of(cfg->liquidation.shortfall), ms_shortfall_types[n]);
+    assert_ptr_equal(ms_shortfall_find(name), ms_shortfall_types[n]);
+    assert_non_null(ms_shortfall_types[n]->adl_units);
+    assert_non_null(ms_shortfall_types[n]->charge);
+    ms_config_free(cfg);
+    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", n ? ", " : "", name);
+  }
+  assert_true(n >= 2);
+  assert_null(ms_shortfall_of(n));
+  assert_null(ms_shortfall_find("bailout"));
+  ms_error err;
+  ms_config *bad = load_yaml("liquidation: {shortfall: bailout}\n", NULL, 0, &err);
+  assert_null(bad);
+  char want[300];
+  snprintf(want, sizeof want, "liquidation.shortfall: must be one of: %s (got bailout)", names);
+  if (!strstr(err.msg, want)) fail_msg("%s: expected %s", err.msg, want);
+  /* the default stays adl */
+  ms_config *def = cfg_of("seed: 1\n");
+  assert_string_equal(ms_shortfall_of(def->liquidation.shortfall)->name, "adl");
+  ms_config_free(def);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_liquidation__partial_restores_initial_margin),
       cmocka_unit_test(test_liquidation__full_penalty_and_waterfall),
+      cmocka_unit_test(test_liquidation__shortfall_policies_by_name),
       cmocka_unit_test(test_liquidation__option_fills_pay_the_spread),
       cmocka_unit_test(test_liquidation__partial_closes_riskiest_leg_first),
       cmocka_unit_test(test_liquidation__option_account_penalty_split_and_bad_debt),

@@ -737,6 +737,8 @@ static const ms_schema keeper_schema = {"keepers", keeper_fields, N(keeper_field
 /* ------------------------------------------------------------ liquidation */
 
 static const char *const liq_modes[] = {"full", "partial", NULL};
+/* The names of the shortfall policies' type table (ms_shortfall_types[], sim/engine/shortfall.c, a floor
+ * above), in its order: test_liquidation__shortfall_policies_by_name checks that they agree. */
 static const char *const shortfall_names[] = {"socialize", "adl", NULL};
 
 static const ms_field liq_fields[] = {

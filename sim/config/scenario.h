@@ -245,6 +245,7 @@ typedef struct ms_keeper_cfg {
 } ms_keeper_cfg;
 
 typedef enum { MS_LIQ_FULL = 0, MS_LIQ_PARTIAL } ms_liq_mode;
+/* The index of a policy in ms_shortfall_types[] (sim/engine/shortfall.h). */
 typedef enum { MS_SHORTFALL_SOCIALIZE = 0, MS_SHORTFALL_ADL } ms_shortfall;
 
 typedef struct ms_liquidation_cfg {
@@ -253,7 +254,7 @@ typedef struct ms_liquidation_cfg {
   double penalty;        /* fraction of closed notional */
   double keeper_share;   /* fraction of the penalty paid to the keeper */
   double insurance_fund; /* USD at the start of each path */
-  int shortfall;         /* ms_shortfall */
+  int shortfall;         /* ms_shortfall: the policy's index in ms_shortfall_types[] */
   double option_spread;  /* options close at model value x (1 +/- this) against the account */
 } ms_liquidation_cfg;
 

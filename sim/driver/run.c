@@ -420,6 +420,9 @@ static ms_status one_path(const ms_config *cfg, ms_engine *e, thread_buf *tb, in
                           ms_path_summary *row, ms_trace *tr, path_slot *slot, ms_error *err) {
   ms_status s = ms_engine_run_path(e, p, row, tr, err);
   if (s) return s;
+  /* the no-feedback twin's columns are the driver's: NaN until path_all_cells fills them */
+  row->liquidated_notional_no_impact = row->bad_debt_no_impact = NAN;
+  ms_stats_set_amplification(row, 0);
   size_t n;
   ms_liq_record *r = ms_engine_records(e, &n);
   slot->thread = thread;

@@ -1,5 +1,5 @@
 /*
- * liquidation — fills, penalty split, bad debt and the waterfall (see liquidation.h).
+ * liquidation — fills, penalty split and bad debt (see liquidation.h).
  */
 #include "models/liquidation.h"
 
@@ -28,7 +28,7 @@ static double partial_size(const ms_liquidation_cfg *cfg, const ms_margin *m, do
 }
 
 void ms_liq_compute(const ms_liquidation_cfg *cfg, const ms_margin *m, double C, double q, double E,
-                    double pm, double po, double fund, ms_liq_outcome *o) {
+                    double pm, double po, ms_liq_outcome *o) {
   double s = q > 0 ? 1.0 : -1.0, a = fabs(q);
   *o = (ms_liq_outcome){0};
   o->fill_price = pm;
@@ -52,25 +52,14 @@ void ms_liq_compute(const ms_liquidation_cfg *cfg, const ms_margin *m, double C,
     o->penalty = fmin(cfg->penalty * a * pm, eq_full);
     o->new_collateral = eq_full - o->penalty;
   } else {
+    /* all to the market until the waterfall (engine/shortfall.c) sends part of it to ADL */
     o->bad_debt = -eq_full;
-    o->fund_paid = fmin(fund > 0 ? fund : 0.0, o->bad_debt);
-    o->residual = o->bad_debt - o->fund_paid;
-    double phi = cfg->shortfall == MS_SHORTFALL_ADL ? o->residual / o->bad_debt : 0.0;
-    o->adl_qty = phi * a;
-    o->market_qty = a - o->adl_qty;
-    o->realized = s * o->market_qty * (pm - E) + s * o->adl_qty * (o->bankruptcy_price - E);
+    o->market_qty = a;
+    o->realized = s * a * (pm - E);
     o->new_collateral = 0.0; /* what is still missing is the fund's */
   }
   o->keeper_reward = cfg->keeper_share * o->penalty;
   o->fund_fee = o->penalty - o->keeper_reward;
-}
-
-void ms_liq_socialize(double residual, double open_qty, double profit_per_unit, double *per_unit,
-                      double *uncovered) {
-  double cap = open_qty > 0 && profit_per_unit > 0 ? open_qty * profit_per_unit : 0.0;
-  double paid = fmin(residual, cap);
-  *per_unit = open_qty > 0 ? paid / open_qty : 0.0;
-  *uncovered = residual - paid;
 }
 
 /* ---- accounts with options ---- */
@@ -82,7 +71,7 @@ static double leg_close(const ms_liquidation_cfg *cfg, const ms_leg *l, double V
 }
 
 void ms_liq_compute_pos(const ms_liquidation_cfg *cfg, const ms_margin *m, const ms_position *p, double E,
-                        const ms_view *fill, const ms_view *orc, double fund, int options_move,
+                        const ms_view *fill, const ms_view *orc, int options_move,
                         ms_liq_pos_outcome *o) {
   *o = (ms_liq_pos_outcome){0};
   double pm = fill->P;
@@ -155,9 +144,7 @@ void ms_liq_compute_pos(const ms_liquidation_cfg *cfg, const ms_margin *m, const
     o->penalty = fmin(pen, cash);
     o->new_cash = cash - o->penalty;
   } else {
-    o->bad_debt = -cash;
-    o->fund_paid = fmin(fund > 0 ? fund : 0.0, o->bad_debt);
-    o->residual = o->bad_debt - o->fund_paid;
+    o->bad_debt = -cash; /* the waterfall's (engine/shortfall.c) */
     o->new_cash = 0.0;
   }
   o->keeper_reward = cfg->keeper_share * o->penalty;

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/shortfall.h"
+
 #define MS_TRACE_FIELDS MS_TRACE_NFIELDS
 
 /* The datasets of one run: at the root for a single run, under a group per
@@ -112,6 +114,12 @@ static int attr_num(hid_t loc, const char *name, hid_t type, const void *v) {
   if (a >= 0) H5Aclose(a);
   H5Sclose(sp);
   return rc;
+}
+
+/* The shortfall policy's name, from its type table (docs/output.md). */
+static int attr_shortfall(hid_t file, const ms_config *cfg) {
+  const ms_shortfall_type *t = ms_shortfall_of(cfg->liquidation.shortfall);
+  return t ? attr_str(file, "shortfall_policy", t->name) : -1;
 }
 
 static hid_t chunked_plist(const h5run *r, int rank, const hsize_t *chunk) {
@@ -433,6 +441,7 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
   rc |= attr_str(h->file, "created", created);
   rc |= attr_str(h->file, "rng", "xoshiro256++; stream (seed, path, id) keyed by ms_rng_key "
                                   "(docs/reproducibility.md)");
+  rc |= attr_shortfall(h->file, cfg);
   free(yaml);
   if (rc) {
     s = h5fail(h, err, "write the root attributes");

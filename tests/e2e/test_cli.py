@@ -309,6 +309,16 @@ class CliTest(DirTest):
             self.assertEqual([v.decode() for v in f["compare/models"]["model"]], ["6/d", "24/d"])
             self.assertEqual(f.attrs["compare"], "market.regimes[1].jumps.rate")
 
+    def test_root_attribute_names_the_shortfall_policy(self):
+        # the policy's name comes from its type table (sim/engine/shortfall.c); default adl
+        for value, want in ((None, "adl"), ("socialize", "socialize")):
+            out = os.path.join(self.dir, "sp.h5")
+            extra = ["--set", "liquidation.shortfall=" + value] if value else []
+            p = run("run", self.scen, "-o", out, "-n", "2", "-q", *extra)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with h5py.File(out, "r") as f:
+                self.assertEqual(f.attrs["shortfall_policy"], want)
+
     def test_report_reads_run_and_compare_files(self):
         report = os.path.join(SRC, "analysis", "report.py")
         single, cmp = os.path.join(self.dir, "one.h5"), os.path.join(self.dir, "two.h5")

@@ -1,0 +1,171 @@
+/*
+ * engine_state — the workspace of one thread and what the engine's files
+ * share (private to sim/engine/): engine.c (the workspace and the path's
+ * start and end), loop.c (the event loop, the tick scan, discovery),
+ * liquidate.c (the application of a liquidation), shortfall.c (the loss
+ * waterfall and the shortfall policies) and expiry.c.
+ *
+ * What the tick loop and discovery call is static inline here, so that
+ * splitting the engine into files costs no call on the hot path.
+ */
+#ifndef MS_ENGINE_STATE_H
+#define MS_ENGINE_STATE_H
+
+#include <math.h>
+#include <signal.h>
+
+#include "engine/accounts.h"
+#include "engine/acctindex.h"
+#include "engine/engine.h"
+#include "engine/engine_int.h"
+#include "engine/shortfall.h"
+#include "core/queue.h"
+#include "models/keeper.h"
+#include "models/margin.h"
+#include "models/market.h"
+#include "models/oracle.h"
+#include "models/pricepath.h"
+
+#define TICK_BLOCK 512
+
+typedef struct {
+  double ratio; /* equity / maintenance at discovery */
+  int64_t id;
+} ranked;
+
+/* Running extremes of the exogenous log price. */
+typedef struct {
+  double mx, mn; /* highest, lowest */
+  double dd;     /* largest fall from a previous high */
+} extremes;
+
+struct ms_engine {
+  const ms_config *cfg;
+  ms_queue *q;
+  ms_pricepath *pp;
+  ms_market *mk;
+  ms_oracle *orc;
+  ms_keeper *kp;
+  ms_margin *mg;
+
+  const ms_book *book;
+  const ms_index_static *ist;
+  ms_book *own_book;            /* per_path books */
+  ms_index_static *own_ist;
+  ms_accounts acc;
+  ms_index *idx;
+  const ms_finder_ops *fops;
+  void *fself;
+  ms_idbuf cand;
+  ranked *disc;
+  size_t ndisc, capdisc;
+
+  double ticks[TICK_BLOCK];     /* exogenous log prices of upcoming ticks */
+  size_t tick_pos, tick_n;      /* ticks[tick_pos] is the clock's next tick */
+
+  /* path state */
+  uint64_t path;
+  double E;                     /* entry price of every position */
+  double lp;                    /* current exogenous log price */
+  extremes ext;
+  double lm_min;                /* lowest log mark */
+  double imp_max;               /* largest |impact| (log) */
+  double lm_final;
+  double fund;                  /* USD */
+  const ms_shortfall_type *shortfall; /* liquidation.shortfall's policy */
+  ms_path_summary *sum;
+  ms_liq_record *rec;
+  size_t nrec, caprec;
+  int32_t liq_since_sample;
+  double *fan_price, *fan_mark; /* the next path's fan samples (NULL: none) */
+  int32_t *fan_regime;
+  char why[640];                /* what failed, when a path stops on bad input ("": nothing) */
+  int no_parking;               /* tests: re-examine skipped liquidations every block */
+  int exact_ticks;              /* tests: the mark at every tick, no bounds */
+  int64_t exp_pos;              /* next entry of the book's expiry list */
+  int64_t open_options;         /* accounts holding live option legs */
+  int64_t bs_at_start;          /* the margin model's Black–Scholes count when the path began */
+
+  /* work bounds and cancellation (docs/engine.md, "Work bounds") */
+  const volatile sig_atomic_t *cancel; /* non-zero: stop the path (NULL: never) */
+  double work_base;             /* events a path may take before liquidations add to it */
+  double max_log_impact;        /* ln MS_MAX_MARK_MOVE */
+  int64_t nev;                  /* events of the path so far */
+  int64_t nkind[MS_EV_KIND_COUNT];     /* ... by kind */
+  int64_t inst_t, inst_first;   /* the current simulated instant (ms) and nev when it began */
+  int64_t inst_kind[MS_EV_KIND_COUNT]; /* nkind when it began */
+};
+
+/* ---- prices (per tick: inline) ---- */
+
+static inline double log_mark_at(const ms_engine *e, int64_t t) {
+  return e->lp + ms_market_impact_at(e->mk, t);
+}
+
+static inline void observe_mark(ms_engine *e, double lm, double imp) {
+  if (lm < e->lm_min) e->lm_min = lm;
+  if (fabs(imp) > e->imp_max) e->imp_max = fabs(imp);
+}
+
+static inline void observe_exog(ms_engine *e, double lp) {
+  if (lp > e->ext.mx) e->ext.mx = lp;
+  else if (e->ext.mx - lp > e->ext.dd) e->ext.dd = e->ext.mx - lp;
+  if (lp < e->ext.mn) e->ext.mn = lp;
+}
+
+/* ---- what the protocol sees now ---- */
+
+static inline void probe_at(const ms_engine *e, int64_t t, double P, ms_probe *pr) {
+  pr->P = P;
+  pr->E = e->E;
+  pr->t = t;
+  pr->regime = ms_pricepath_regime(e->pp);
+  pr->vol = e->cfg->market.regimes[pr->regime].vol;
+  pr->ratio = ms_margin_ratio(e->mg);
+  pr->surplus = NAN;
+}
+
+/* Equity and maintenance of account @p id at the probe: the one test both
+ * the index and the brute-force twin are judged by. */
+static inline void standing(ms_engine *e, int64_t id, const ms_probe *pr, double *eq, double *mm) {
+  if (!ms_accounts_has_options(&e->acc, id)) {
+    double C = ms_accounts_collateral(&e->acc, id), q = ms_accounts_qty(&e->acc, id);
+    *eq = ms_margin_equity(C, q, e->E, pr->P);
+    *mm = ms_margin_perp_mm(e->mg, q, pr->P);
+    return;
+  }
+  ms_position p;
+  ms_accounts_position(&e->acc, id, &p);
+  ms_view v = {pr->P, pr->t, pr->vol};
+  *eq = ms_margin_pos_equity(e->mg, &p, e->E, &v);
+  *mm = ms_margin_pos_mm(e->mg, &p, e->E, &v);
+  e->sum->option_revaluations++;
+}
+
+static inline ms_status reopen(ms_engine *e, ms_acct *x, int64_t id, int64_t t) {
+  x->status = MS_ACCT_OPEN;
+  x->version++;
+  ms_probe pr;
+  probe_at(e, t, ms_oracle_current(e->orc)->price, &pr);
+  return e->fops->rekey(e->fself, &e->acc, e->mg, id, &pr) ? MS_ERR_NOMEM : MS_OK;
+}
+
+/* ---- between the files (per event, per path) ---- */
+
+/* engine.c: begin path @p path (fills the summary's start values), and end it
+ * (the summary's end-of-path columns); the work bounds, every
+ * MS_CANCEL_CHECK_EVENTS events. */
+ms_status ms_eng_path_start(ms_engine *e, uint64_t path, ms_path_summary *out, ms_error *err);
+void ms_eng_path_end(ms_engine *e, ms_path_summary *out);
+ms_status ms_eng_check_work(ms_engine *e, int64_t t);
+
+/* loop.c: find the accounts eligible at the current oracle price and hand them to keepers. */
+ms_status ms_eng_discover(ms_engine *e, int64_t t);
+
+/* liquidate.c: a keeper acts on pending account @p id at @p t. */
+ms_status ms_eng_act(ms_engine *e, int64_t id, int64_t seq, int64_t t, int in_block);
+
+/* expiry.c: option legs expiring at @p t settle at the mark and leave the book. */
+ms_status ms_eng_expire(ms_engine *e, int64_t t);
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * loop — one path's event loop (see engine.h and docs/engine.md): the
+ * dispatch of every event, the tick scan and discovery.
+ *
+ * Per tick (the hot loop): the next exogenous log price from a block
+ * generated ahead by the price model, the market's impact when there is
+ * flow to decay, the running extremes, and the push oracle's deviation band
+ * (two comparisons). Nothing touches the book per tick. What the ticks call
+ * is in this file or static inline in engine_state.h.
+ *
+ * Eligibility is checked at every oracle publish and after every
+ * liquidation that changed other accounts (socialized loss, ADL): the account
+ * index yields the candidates (a superset) and each is checked exactly with
+ * ms_margin_eligible(), the same test the brute-force twin in the tests
+ * applies to every account. Accounts found eligible at one check go to the
+ * keepers most distressed first (lowest equity / maintenance, then id).
+ */
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/heap.h"
+#include "engine/engine_state.h"
+
+/* ---- ticks ---- */
+
+/* Ticks [k, n) of @p lp: the running extremes of the exogenous price, and
+ * the lowest of these ticks in *run_min, up to and including the first tick
+ * outside [xlo, xhi] or below xmin, whose index is returned (n: none). Out
+ * of line on purpose: with no call inside, the extremes stay in registers
+ * (the callers' loops make calls, and x86-64 has no callee-saved
+ * floating-point registers). */
+__attribute__((noinline)) static int64_t scan_ticks(const double *lp, int64_t k, int64_t n, double xlo, double xhi,
+                                                    double xmin, extremes *ext, double *run_min) {
+  double mx = ext->mx, mn = ext->mn, dd = ext->dd, rmn = INFINITY;
+  for (; k < n; k++) {
+    double x = lp[k];
+    if (x > mx) mx = x;
+    else if (mx - x > dd) dd = mx - x;
+    if (x < rmn) rmn = x;
+    if (x < xlo || x > xhi || x < xmin) break;
+  }
+  ext->mx = mx;
+  ext->mn = rmn < mn ? rmn : mn;
+  ext->dd = dd;
+  *run_min = rmn;
+  return k;
+}
+
+/* Consume up to @p count ticks starting at time @p t; returns how many. A
+ * tick that starts an oracle round ends the run: the round may schedule an
+ * event before the next tick.
+ *
+ * Three loops. No flow to decay, no TWAP: the mark is the exogenous price
+ * and the oracle's deviation band is two numbers. Flow decaying, no TWAP:
+ * the same loop in chunks of MS_MARKET_CHUNK ticks, over which the impact
+ * stays within bounds [ilo, ihi] (it decays monotonically); the band and
+ * the lowest mark can only be crossed where the exogenous price alone comes
+ * within those bounds of them, and only there is the impact evaluated. A
+ * TWAP samples the mark at every tick; so do the tests' exact ticks, which
+ * the other two loops must agree with bit for bit. */
+static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) {
+  if (e->tick_pos == e->tick_n) {
+    e->tick_n = ms_pricepath_fill(e->pp, t, TICK_BLOCK, e->ticks);
+    e->tick_pos = 0;
+    assert(e->tick_n > 0);
+  }
+  int64_t avail = (int64_t)(e->tick_n - e->tick_pos);
+  int64_t m = count < avail ? count : avail;
+  const double *lp = e->ticks + e->tick_pos;
+  const int64_t step = e->cfg->step;
+  int64_t k = 0;
+  int started = 0;
+  int twap = ms_oracle_samples_ticks(e->orc);
+  if (twap || e->exact_ticks) {
+    int active = ms_market_active(e->mk, t);
+    double lo, hi;
+    ms_oracle_band(e->orc, &lo, &hi);
+    for (; k < m; k++) {
+      int64_t tk = t + k * step;
+      double x = lp[k], imp = active ? ms_market_impact_at(e->mk, tk) : 0.0, lm = x + imp;
+      observe_exog(e, x);
+      observe_mark(e, lm, imp);
+      if (twap) *st = ms_oracle_tick(e->orc, tk, lm, x, e->q, &started);
+      else if (lm < lo || lm > hi) *st = ms_oracle_on_mark(e->orc, tk, lm, x, e->q, &started);
+      if (*st || started) { k++; break; }
+    }
+    e->lp = lp[k - 1];
+  } else if (!ms_market_active(e->mk, t)) {
+    double lo, hi;
+    ms_oracle_band(e->orc, &lo, &hi);
+    double run_min;
+    k = scan_ticks(lp, 0, m, lo, hi, -INFINITY, &e->ext, &run_min);
+    int crossed = k < m;
+    k += crossed;
+    /* no impact: these ticks' marks are their exogenous prices (not the
+     * path's lowest exogenous price, which may have come with impact) */
+    if (run_min < e->lm_min) e->lm_min = run_min;
+    e->lp = lp[k - 1];
+    if (crossed) *st = ms_oracle_on_mark(e->orc, t + (k - 1) * step, e->lp, e->lp, e->q, &started);
+  } else {
+    double lo, hi;
+    ms_oracle_band(e->orc, &lo, &hi);
+    /* |impact| is largest at the run's first tick */
+    double a = ms_market_impact_at(e->mk, t);
+    if (fabs(a) > e->imp_max) e->imp_max = fabs(a);
+    while (k < m && !started && !*st) {
+      int64_t kend = k + MS_MARKET_CHUNK < m ? k + MS_MARKET_CHUNK : m;
+      double ilo, ihi;
+      ms_market_chunk_bounds(e->mk, a, &ilo, &ihi, &a);
+      /* The thresholds are widened by w towards evaluating: x + imp and
+       * lo - ilo round differently, most of all across a power of two. */
+      const double w = 1e-12 * (1.0 + fabs(e->lp)), xlo = lo - ilo + w, xhi = hi - ihi - w;
+      while (k < kend) {
+        double run_min; /* unused: the low mark is tested through xmin */
+        k = scan_ticks(lp, k, kend, xlo, xhi, e->lm_min - ilo + w, &e->ext, &run_min);
+        if (k == kend) break;
+        int64_t tk = t + k * step;
+        double x = lp[k++], lm = x + ms_market_impact_at(e->mk, tk);
+        if (lm < e->lm_min) e->lm_min = lm;
+        if (lm < lo || lm > hi) {
+          *st = ms_oracle_on_mark(e->orc, tk, lm, x, e->q, &started);
+          if (*st || started) break;
+        }
+      }
+    }
+    e->lp = lp[k - 1];
+  }
+  e->tick_pos += (size_t)k;
+  return k;
+}
+
+/* ---- discovery ---- */
+
+static inline int ranked_less(const ranked *a, const ranked *b) {
+  return a->ratio < b->ratio || (a->ratio == b->ratio && a->id < b->id);
+}
+
+/* Sort by (ratio, id): a total order (ids are distinct), so any correct sort
+ * gives the same sequence. Quicksort with an inline comparison, insertion
+ * sort below 16: discovery sorts once per oracle publish in a cascade. */
+static void sort_ranked(ranked *v, size_t n) {
+  while (n > 16) {
+    ranked *a = &v[0], *b = &v[n / 2], *c = &v[n - 1], *m;
+    if (ranked_less(a, b)) m = ranked_less(b, c) ? b : ranked_less(a, c) ? c : a;
+    else m = ranked_less(a, c) ? a : ranked_less(b, c) ? c : b;
+    ranked pivot = *m;
+    size_t i = 0, j = n - 1;
+    for (;;) {
+      while (ranked_less(&v[i], &pivot)) i++;
+      while (ranked_less(&pivot, &v[j])) j--;
+      if (i >= j) break;
+      ranked t = v[i]; v[i] = v[j]; v[j] = t;
+      i++;
+      j--;
+    }
+    /* [0, j] <= pivot <= [j + 1, n): recurse into the smaller part */
+    size_t left = j + 1;
+    if (left >= n) break; /* cannot happen with distinct keys; insertion sort finishes */
+    if (left < n - left) { sort_ranked(v, left); v += left; n -= left; }
+    else { sort_ranked(v + left, n - left); n = left; }
+  }
+  for (size_t i = 1; i < n; i++) {
+    ranked x = v[i];
+    size_t j = i;
+    for (; j > 0 && ranked_less(&x, &v[j - 1]); j--) v[j] = v[j - 1];
+    v[j] = x;
+  }
+}
+
+static ms_status push_disc(ms_engine *e, double ratio, int64_t id) {
+  if (ms_grow((void **)&e->disc, &e->capdisc, e->ndisc + 1, sizeof *e->disc)) return MS_ERR_NOMEM;
+  e->disc[e->ndisc++] = (ranked){ratio, id};
+  return MS_OK;
+}
+
+/* Find the accounts eligible at the current oracle price and hand them to keepers. */
+ms_status ms_eng_discover(ms_engine *e, int64_t t) {
+  ms_probe pr;
+  probe_at(e, t, ms_oracle_current(e->orc)->price, &pr);
+  e->cand.n = 0;
+  e->ndisc = 0;
+  e->sum->option_revaluations_naive += e->open_options;
+  if (e->fops->candidates(e->fself, &e->acc, e->mg, &pr, &e->cand)) return MS_ERR_NOMEM;
+  for (size_t i = 0; i < e->cand.n; i++) {
+    int64_t id = e->cand.v[i];
+    assert(ms_accounts_status(&e->acc, id) == MS_ACCT_OPEN);
+    double eq, mm;
+    standing(e, id, &pr, &eq, &mm);
+    if (eq < mm) {
+      if (push_disc(e, mm > 0 ? eq / mm : -INFINITY, id)) return MS_ERR_NOMEM;
+    } else {
+      ms_acct *x = (ms_acct *)ms_accounts_peek(&e->acc, id);
+      if (x) x->version++;
+      pr.surplus = eq - mm; /* the band needs not compute it again */
+      int rc = e->fops->rekey(e->fself, &e->acc, e->mg, id, &pr);
+      pr.surplus = NAN;
+      if (rc) return MS_ERR_NOMEM;
+    }
+  }
+  sort_ranked(e->disc, e->ndisc);
+  for (size_t i = 0; i < e->ndisc; i++) {
+    int64_t id = e->disc[i].id, delay;
+    ms_acct *x = ms_accounts_touch(&e->acc, id);
+    if (!x) return MS_ERR_NOMEM;
+    x->status = MS_ACCT_PENDING;
+    x->version++;
+    x->discovered = t;
+    x->skipped = 0;
+    ms_status s = ms_keeper_discover(e->kp, id, t, e->q, &delay);
+    if (s) return s;
+  }
+  int64_t pend = ms_keeper_pending(e->kp);
+  if (pend > e->sum->max_pending) e->sum->max_pending = pend;
+  return MS_OK;
+}
+
+/* ---- the path ---- */
+
+static void sample(ms_engine *e, ms_trace *tr, int64_t k, int64_t t) {
+  double lm = log_mark_at(e, t), mark = exp(lm);
+  tr->price[k] = exp(e->lp);
+  tr->mark[k] = mark;
+  tr->oracle[k] = ms_oracle_current(e->orc)->price;
+  tr->regime[k] = ms_pricepath_regime(e->pp);
+  tr->open_interest[k] = (e->acc.open_qty[0] + e->acc.open_qty[1]) * mark;
+  tr->insurance[k] = e->fund;
+  tr->liquidations[k] = e->liq_since_sample;
+  tr->margin_ratio[k] = ms_margin_ratio(e->mg);
+  e->liq_since_sample = 0;
+}
+
+ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, ms_trace *trace,
+                             ms_error *err) {
+  const ms_config *cfg = e->cfg;
+  ms_status s = ms_eng_path_start(e, path, out, err);
+  if (s) return s;
+
+  int64_t every = cfg->output.timeseries.every, k_sample = 0;
+  if (trace) {
+    sample(e, trace, k_sample++, 0);
+    if (every <= cfg->horizon) s = ms_queue_push(e->q, every, MS_EV_SAMPLE, 0, 0);
+  }
+  /* Fan samples are SAMPLE events with a = 1 (traces: a = 0); both only read. */
+  int64_t k_fan = 0, nfan = e->fan_price ? cfg->output.fan.points : 0;
+  if (!s && nfan > 0) s = ms_queue_push(e->q, 0, MS_EV_SAMPLE, 1, 0);
+
+  ms_event ev;
+  while (!s && ms_queue_pop(e->q, &ev)) {
+    if (ev.kind >= MS_EV_KIND_COUNT)
+      return ms_error_set(err, MS_ERR_INTERNAL, "path %llu: unexpected event kind %u", (unsigned long long)path,
+                          ev.kind);
+    /* Counting is all the hot path pays; the checks run every MS_CANCEL_CHECK_EVENTS events. */
+    e->nev++;
+    e->nkind[ev.kind]++;
+    if (ev.t != e->inst_t) {
+      e->inst_t = ev.t;
+      e->inst_first = e->nev;
+      memcpy(e->inst_kind, e->nkind, sizeof e->inst_kind);
+      e->inst_kind[ev.kind]--; /* this event belongs to the new instant */
+    }
+    if (e->nev % MS_CANCEL_CHECK_EVENTS == 0 && (s = ms_eng_check_work(e, ev.t))) break;
+    switch ((ms_event_kind)ev.kind) {
+    case MS_EV_TICK: {
+      int64_t used = run_ticks(e, ev.t, ev.count, &s);
+      ms_queue_clock_advance(e->q, used);
+      break;
+    }
+    case MS_EV_REGIME:
+    case MS_EV_JUMP: {
+      int r = ms_pricepath_on_event(e->pp, &ev, e->q);
+      if (r < 0) { s = MS_ERR_NOMEM; break; }
+      /* No generated tick may run past one of the model's live events. */
+      assert(r == MS_PRICEPATH_STALE || e->tick_pos == e->tick_n);
+      if (r == 1) {
+        e->lp = ms_pricepath_log_price(e->pp);
+        observe_exog(e, e->lp);
+        double imp = ms_market_impact_at(e->mk, ev.t);
+        observe_mark(e, e->lp + imp, imp);
+        int started;
+        s = ms_oracle_on_mark(e->orc, ev.t, e->lp + imp, e->lp, e->q, &started);
+      }
+      break;
+    }
+    case MS_EV_ORACLE_ROUND:
+    case MS_EV_ORACLE_PUBLISH: {
+      int published;
+      s = ms_oracle_on_event(e->orc, &ev, log_mark_at(e, ev.t), e->lp, e->q, &published);
+      if (!s && published) s = ms_eng_discover(e, ev.t);
+      break;
+    }
+    case MS_EV_KEEPER_READY: {
+      int r = ms_keeper_on_ready(e->kp, &ev, e->q);
+      if (r < 0) s = MS_ERR_NOMEM;
+      else if (r == 1) s = ms_eng_act(e, ev.a, ev.b, ev.t, 0);
+      break;
+    }
+    case MS_EV_BLOCK: {
+      int64_t id, seq;
+      if (ms_keeper_block_begin(e->kp, exp(log_mark_at(e, ev.t)), ms_oracle_current(e->orc)->price) < 0) {
+        s = MS_ERR_NOMEM;
+        break;
+      }
+      while (!s && ms_keeper_block_next(e->kp, &id, &seq)) s = ms_eng_act(e, id, seq, ev.t, e->cfg->keepers.capacity.per_block > 0);
+      if (!s) s = ms_keeper_block_end(e->kp, ev.t, e->q);
+      break;
+    }
+    case MS_EV_EXPIRY:
+      s = ms_eng_expire(e, ev.t);
+      break;
+    case MS_EV_MARGIN_UPDATE: {
+      int64_t next = ev.t + cfg->margin.dynamic.update_every;
+      if (next <= cfg->horizon) s = ms_queue_push(e->q, next, MS_EV_MARGIN_UPDATE, 0, 0);
+      double before = ms_margin_ratio(e->mg);
+      const ms_oracle_price *op = ms_oracle_current(e->orc);
+      int rose = ms_margin_update(e->mg, op->price, op->t_obs);
+      /* a parked account's box assumed the old ratio (a lower one can let it recover) */
+      if (ms_margin_ratio(e->mg) != before) ms_keeper_unpark_all(e->kp);
+      /* a rise of the ratio is a liquidation trigger: check at once */
+      if (!s && rose) {
+        out->margin_updates_up++;
+        if (ms_margin_ratio(e->mg) > out->max_margin_ratio) out->max_margin_ratio = ms_margin_ratio(e->mg);
+        s = ms_eng_discover(e, ev.t);
+      }
+      break;
+    }
+    case MS_EV_SAMPLE:
+      if (ev.a == 1) {
+        e->fan_price[k_fan] = exp(e->lp);
+        e->fan_mark[k_fan] = exp(log_mark_at(e, ev.t));
+        e->fan_regime[k_fan] = ms_pricepath_regime(e->pp);
+        if (++k_fan < nfan) s = ms_queue_push(e->q, ms_fan_time(cfg, k_fan), MS_EV_SAMPLE, 1, 0);
+        break;
+      }
+      sample(e, trace, k_sample++, ev.t);
+      if (ev.t + every <= cfg->horizon) s = ms_queue_push(e->q, ev.t + every, MS_EV_SAMPLE, 0, 0);
+      break;
+    default:
+      return ms_error_set(err, MS_ERR_INTERNAL, "path %llu: unexpected event kind %u",
+                          (unsigned long long)path, ev.kind);
+    }
+  }
+  if (s == MS_ERR_CANCELLED) return ms_error_set(err, s, "path %llu: interrupted", (unsigned long long)path);
+  if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, e->why[0] ? e->why : ms_strerror(s));
+  ms_eng_path_end(e, out);
+  return MS_OK;
+}
