@@ -182,6 +182,16 @@ static char *unit_lines(const ms_field *f, int n) {
   return s;
 }
 
+/* The "columns" attribute of a compound dataset: its unit lines (as
+ * /paths/summary has). Nonzero on failure. */
+static int columns_attr(hid_t ds, const ms_field *f, int n) {
+  char *lines = unit_lines(f, n);
+  if (!lines) return -1;
+  int rc = attr_str(ds, "columns", lines);
+  free(lines);
+  return rc;
+}
+
 static void mkdir_parents(const char *path) {
   char buf[4096];
   snprintf(buf, sizeof buf, "%s", path);
@@ -594,13 +604,15 @@ static hid_t create_extendible(h5run *r, const char *name, hid_t type) {
 static ms_status create_records(ms_h5out *h, h5run *r, ms_error *err) {
   r->cas_type = record_type(&ms_record_cascade);
   r->cas_ds = create_extendible(r, "cascades", r->cas_type);
-  if (r->cas_ds < 0) return h5fail(h, err, "create /cascades");
+  if (r->cas_ds < 0 || columns_attr(r->cas_ds, ms_record_cascade.fields, ms_record_cascade.nfields))
+    return h5fail(h, err, "create /cascades");
   attr_str(r->cas_ds, "meaning", "one row per cascade: liquidations of a path no more than "
                                   "stats.cascade_gap apart; start/end in s; depth = generations of impact_triggered liquidations");
   if (r->cfg->output.liquidations) {
     r->liq_type = record_type(&ms_record_liquidation);
     r->liq_ds = create_extendible(r, "liquidations", r->liq_type);
-    if (r->liq_ds < 0) return h5fail(h, err, "create /liquidations");
+    if (r->liq_ds < 0 || columns_attr(r->liq_ds, ms_record_liquidation.fields, ms_record_liquidation.nfields))
+      return h5fail(h, err, "create /liquidations");
     attr_str(r->liq_ds, "meaning", "one row per liquidation; times in ms, prices in USD, delay in s");
   }
   return MS_OK;
@@ -641,7 +653,8 @@ ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margi
   r->book_type = t;
   H5Pclose(pl);
   H5Sclose(sp);
-  if (r->book_ds < 0) return h5fail(h, err, "create /book");
+  if (r->book_ds < 0 || columns_attr(r->book_ds, ms_record_book.fields, ms_record_book.nfields))
+    return h5fail(h, err, "create /book");
   attr_str(r->book_ds, "margin_model", margin_model);
   attr_str(r->book_ds, "strategies", "-1 perp only, 0 naked short call, 1 naked short put, 2 short strangle, "
                                      "3 covered call, 4 protective put, 5 long straddle");
@@ -692,7 +705,7 @@ static void fill_stats(const ms_stats *st, ms_stat_rec *recs, ms_prob_rec *prs) 
 /* A dataset stored as @p ftype and written from records laid out as @p mtype
  * (HDF5 converts compound members by name, so the two may order them apart). */
 static int write_table_as(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
-                          const void *data, const char *meaning) {
+                          const void *data, const char *meaning, const ms_field *f, int nf) {
   hid_t sp = H5Screate_simple(rank, dims, NULL);
   hid_t ds = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   hsize_t total = 1;
@@ -700,6 +713,7 @@ static int write_table_as(hid_t loc, const char *name, hid_t ftype, hid_t mtype,
   int rc = ds < 0 || (total > 0 && H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0);
   if (ds >= 0) {
     if (meaning) rc |= attr_str(ds, "meaning", meaning);
+    if (f) rc |= columns_attr(ds, f, nf);
     H5Dclose(ds);
   }
   H5Sclose(sp);
@@ -708,7 +722,16 @@ static int write_table_as(hid_t loc, const char *name, hid_t ftype, hid_t mtype,
 
 static int write_table(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data,
                        const char *meaning) {
-  return write_table_as(loc, name, type, type, rank, dims, data, meaning);
+  return write_table_as(loc, name, type, type, rank, dims, data, meaning, NULL, 0);
+}
+
+/* A whole dataset of records of @p rec, with its "columns" unit lines. */
+static int write_records(hid_t loc, const char *name, const ms_record *rec, int rank, const hsize_t *dims,
+                         const void *data, const char *meaning) {
+  hid_t type = record_type(rec);
+  int rc = write_table_as(loc, name, type, type, rank, dims, data, meaning, rec->fields, rec->nfields);
+  H5Tclose(type);
+  return rc;
 }
 
 #define STATS_MEANING                                                                                   \
@@ -734,12 +757,10 @@ static ms_status write_feedback(ms_h5out *h, hid_t g, const ms_stats *st, int nc
                           .lo = d->lo, .hi = d->hi};
       snprintf(r->statistic, STAT_NAME, "%s", d->name);
     }
-  hid_t t = record_type(&ms_record_feedback);
   hsize_t d[2] = {(hsize_t)ncells, (hsize_t)nf};
   if (!by_cell) d[0] = (hsize_t)nf;
-  ms_status s = write_table(g, "feedback", t, by_cell ? 2 : 1, d, f, FEEDBACK_MEANING)
+  ms_status s = write_records(g, "feedback", &ms_record_feedback, by_cell ? 2 : 1, d, f, FEEDBACK_MEANING)
                     ? h5fail(h, err, "write stats/feedback") : MS_OK;
-  H5Tclose(t);
   free(f);
   return s;
 }
@@ -751,7 +772,6 @@ static ms_status write_stats_at(ms_h5out *h, hid_t loc, const ms_stats *st, int 
   int nr = st[0].nrows, np = st[0].nprob;
   ms_stat_rec *recs = calloc((size_t)(ncells * nr + 1), sizeof *recs);
   ms_prob_rec *prs = calloc((size_t)(ncells * np + 1), sizeof *prs);
-  hid_t t = record_type(&ms_record_stat), pt = record_type(&ms_record_prob);
   ms_status s = MS_OK;
   if (!recs || !prs) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   for (int c = 0; !s && c < ncells; c++) {
@@ -763,14 +783,13 @@ static ms_status write_stats_at(ms_h5out *h, hid_t loc, const ms_stats *st, int 
   int rank = by_cell ? 2 : 1;
   hsize_t d1[2] = {(hsize_t)ncells, (hsize_t)nr}, d2[2] = {(hsize_t)ncells, (hsize_t)np};
   if (rank == 1) { d1[0] = (hsize_t)nr; d2[0] = (hsize_t)np; }
-  if (!s && write_table(g, "summary", t, rank, d1, recs, STATS_MEANING)) s = h5fail(h, err, "write stats/summary");
-  if (!s && write_table(g, "probabilities", pt, rank, d2, prs, PROBS_MEANING))
+  if (!s && write_records(g, "summary", &ms_record_stat, rank, d1, recs, STATS_MEANING))
+    s = h5fail(h, err, "write stats/summary");
+  if (!s && write_records(g, "probabilities", &ms_record_prob, rank, d2, prs, PROBS_MEANING))
     s = h5fail(h, err, "write stats/probabilities");
   if (!s && st[0].nfeedback > 0) s = write_feedback(h, g, st, ncells, by_cell, err);
   free(recs);
   free(prs);
-  H5Tclose(t);
-  H5Tclose(pt);
   H5Gclose(g);
   return s;
 }
@@ -798,10 +817,15 @@ static void fill_diff(ms_diff_rec *d, const ms_diff_row *r, const char *model, c
  * fields of ms_record_diff): in memory (offsets in ms_diff_rec) when
  * @p memory, else the file's (the fields packed in order, as each table
  * has always been laid out). */
-static hid_t diff_type(const char *const *table, int memory) {
-  ms_field f[sizeof(ms_diff_rec) / 8 + 1];
+static int diff_fields(const char *const *table, ms_field *f) {
   int n = 0;
   for (; table[n]; n++) f[n] = *ms_record_find(&ms_record_diff, table[n]);
+  return n;
+}
+
+static hid_t diff_type(const char *const *table, int memory) {
+  ms_field f[sizeof(ms_diff_rec) / 8 + 1] = {{0}};
+  int n = diff_fields(table, f);
   return compound_type(f, n, sizeof(ms_diff_rec), !memory);
 }
 
@@ -809,7 +833,9 @@ static hid_t diff_type(const char *const *table, int memory) {
 static int write_diffs(hid_t g, const char *const *table, int rank, const hsize_t *dims, const ms_diff_rec *d,
                        const char *meaning) {
   hid_t ft = diff_type(table, 0), mt = diff_type(table, 1);
-  int rc = write_table_as(g, "differences", ft, mt, rank, dims, d, meaning);
+  ms_field f[sizeof(ms_diff_rec) / 8 + 1] = {{0}};
+  int nf = diff_fields(table, f);
+  int rc = write_table_as(g, "differences", ft, mt, rank, dims, d, meaning, f, nf);
   H5Tclose(mt);
   H5Tclose(ft);
   return rc;
@@ -854,6 +880,7 @@ ms_status ms_h5out_write_compare(ms_h5out *h, const ms_compare_report *rep, ms_e
   hid_t ds = H5Dcreate2(g, "models", et, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   rc = ds < 0 || H5Dwrite(ds, et, H5S_ALL, H5S_ALL, H5P_DEFAULT, e) < 0;
   if (ds >= 0) {
+    rc |= columns_attr(ds, ms_record_eff.fields, ms_record_eff.nfields);
     attr_str(ds, "meaning", "per model: initial margin of the book at the start (USD), its risk (sum of each "
                             "account's worse one-day 99% loss, USD), initial margin per unit of risk, and the "
                             "stress outcomes: mean bad debt, P(insolvency) with Wilson interval, mean liquidations, "
@@ -889,12 +916,10 @@ ms_status ms_h5out_write_assertions(ms_h5out *h, int id, const ms_assert_result 
     v[i].hi = r[i].v.hi;
     v[i].passed = r[i].passed;
   }
-  hid_t t = record_type(&ms_record_assertion);
   hsize_t dims[1] = {(hsize_t)n};
-  int rc = write_table(h->runs[id].base, "assertions", t, 1, dims, v,
+  int rc = write_records(h->runs[id].base, "assertions", &ms_record_assertion, 1, dims, v,
                        "the scenario's assertions: value and interval (at confidence, or 95% when 0) of the "
-                       "statistic, passed = 1 when it holds");
-  H5Tclose(t);
+                          "statistic, passed = 1 when it holds");
   free(v);
   return rc ? h5fail(h, err, "write assertions") : MS_OK;
 }
@@ -935,13 +960,11 @@ ms_status ms_h5out_write_sweep(ms_h5out *h, const ms_h5_sweep *sw, ms_error *err
       snprintf(cr[c].label, sizeof cr[c].label, "%s", sw->labels + (size_t)c * sw->label_size);
       for (int a = 0; a < sw->naxes; a++) idx[c * sw->naxes + a] = sw->index[c * sw->naxes + a];
     }
-    hid_t t = record_type(&ms_record_cell);
     hsize_t d1[1] = {(hsize_t)sw->ncells}, d2[2] = {(hsize_t)sw->ncells, (hsize_t)sw->naxes};
-    int rc = write_table(g, "cells", t, 1, d1, cr, "one row per cell, in cartesian order (the last axis fastest); "
+    int rc = write_records(g, "cells", &ms_record_cell, 1, d1, cr, "one row per cell, in cartesian order (the last axis fastest); "
                                                    "its run is /sweep/runs/<cell>") ||
              write_table(g, "index", H5T_NATIVE_INT64, 2, d2, idx, "[cell, axis]: the index of the cell's value on "
                                                                    "each axis (/sweep/axes/<axis>/values)");
-    H5Tclose(t);
     if (rc) s = h5fail(h, err, "write /sweep/cells");
   }
   free(cr);
