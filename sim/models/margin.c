@@ -32,13 +32,10 @@ const ms_margin_type *ms_margin_type_find(const char *name) {
 ms_status ms_margin_new(ms_margin **out, const ms_config *cfg, ms_error *err) {
   *out = NULL;
   const ms_margin_cfg *mc = &cfg->margin;
-  int ntypes = 0;
-  while (ms_margin_types[ntypes]) ntypes++;
-  if (mc->model < 0 || mc->model >= ntypes)
-    return ms_error_set(err, MS_ERR_INTERNAL, "margin.model %d not available", mc->model);
+  if (!mc->model) return ms_error_set(err, MS_ERR_INTERNAL, "margin.model not set");
   ms_margin *m = calloc(1, sizeof *m);
   if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-  m->type = ms_margin_types[mc->model];
+  m->type = mc->model;
   m->tiered = m->type->tiered;
   m->year_ms = cfg->market.days_per_year * (double)MS_MS_PER_DAY;
   for (int k = 0; k < NGRID; k++) m->ncdf[k] = ms_norm_cdf((double)(k - NGRID / 2) / NGRID_PER_UNIT);
@@ -490,6 +487,10 @@ void ms_margin_path_start(ms_margin *m, double p0) {
   if (m->type->path_start) m->type->path_start(m, p0);
 }
 
+int64_t ms_margin_update_every(const ms_config *cfg) {
+  return cfg->margin.model->update_every ? cfg->margin.model->update_every(cfg) : 0;
+}
+
 int ms_margin_update(ms_margin *m, double P, int64_t t_obs) {
   return m->type->update ? m->type->update(m, P, t_obs) : 0;
 }
@@ -498,6 +499,6 @@ double ms_margin_ratio(const ms_margin *m) { return m->tiered ? m->mmr[0] : m->r
 
 double ms_margin_sigma(const ms_margin *m) { return sqrt(m->s2); }
 
-/* In ms_margin_model order: margin.model's index picks the table. */
+/* The order of margin.model's accepted values in the docs. */
 const ms_margin_type *const ms_margin_types[] = {&ms_margin_static, &ms_margin_tiered, &ms_margin_dynamic,
                                                  &ms_margin_portfolio, NULL};

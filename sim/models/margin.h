@@ -71,6 +71,8 @@ typedef struct ms_margin_type {
   void (*free)(ms_margin *m);
   /* Reset per-path state at the start of a path. */
   void (*path_start)(ms_margin *m, double p0);
+  /* The time between scheduled re-estimates (ms) of @p cfg; NULL: none. */
+  int64_t (*update_every)(const ms_config *cfg);
   /* A scheduled re-estimate (ms_margin_update): 1 if the ratio rose. */
   int (*update)(ms_margin *m, double P, int64_t t_obs);
   /* Maintenance and initial requirements (USD) of an account with option legs. */
@@ -83,8 +85,7 @@ extern const ms_margin_type ms_margin_tiered;
 extern const ms_margin_type ms_margin_dynamic;
 extern const ms_margin_type ms_margin_portfolio;
 
-/** The models in ms_margin_model order, NULL-terminated. */
-extern const ms_margin_type *const ms_margin_types[];
+/* ms_margin_types[] (NULL-terminated) is declared in config/scenario.h. */
 
 /** The model called @p name, or NULL. */
 const ms_margin_type *ms_margin_type_find(const char *name);
@@ -191,6 +192,9 @@ void ms_margin_path_start(ms_margin *m, double p0);
  * same observation again adds nothing. Returns 1 if the ratio rose.
  */
 int ms_margin_update(ms_margin *m, double P, int64_t t_obs);
+
+/** The time between scheduled re-estimates of margin.model (ms; 0: none, the ratio holds). */
+int64_t ms_margin_update_every(const ms_config *cfg);
 
 /** Current maintenance ratio (static, dynamic; portfolio: longs' perp ratio; tiered: first tier). */
 double ms_margin_ratio(const ms_margin *m);

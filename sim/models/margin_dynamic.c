@@ -125,8 +125,11 @@ static void dynamic_free(ms_margin *m) {
   free(m->ring_dt);
 }
 
+static int64_t dynamic_update_every(const ms_config *cfg) { return cfg->margin.dynamic.update_every; }
+
 /* static with a moving ratio: the same requirements, per-path state */
 const ms_margin_type ms_margin_dynamic = {
     .name = "dynamic", .key_mode = MS_KEY_COLLATERAL, .ratio_moves = 1,
-    .init = dynamic_init, .free = dynamic_free, .path_start = dynamic_path_start, .update = dynamic_update,
+    .init = dynamic_init, .free = dynamic_free, .path_start = dynamic_path_start,
+    .update_every = dynamic_update_every, .update = dynamic_update,
     .pos_mm = ms_static_pos_mm, .pos_im = ms_static_pos_im};
