@@ -49,6 +49,7 @@ typedef enum {
 
 typedef struct ms_position ms_position;
 typedef struct ms_view ms_view;
+struct ms_band_ctx;
 
 /*
  * A margin model, in the manner of gsl_rng_type: a const table chosen by
@@ -65,9 +66,10 @@ typedef struct ms_margin_type {
   int tiered;             /* perp-only closed forms: the tier schedule (else one ratio per side) */
   int scan;               /* requirement of option accounts from the scenario grid (the band bounds its slope) */
   int ratio_moves;        /* the maintenance ratio moves within a path (the band keeps room for it) */
-  /* Fill the model's fields; called once after the shared ones are set. */
+  /* Allocate the model's own state into m->state and publish its perp-only
+   * closed forms (margin_int.h); called once after the shared fields are set. */
   ms_status (*init)(ms_margin *m, const ms_config *cfg, ms_error *err);
-  /* Free what init allocated. */
+  /* Free what init allocated (also after a failed init). */
   void (*free)(ms_margin *m);
   /* Reset per-path state at the start of a path. */
   void (*path_start)(ms_margin *m, double p0);
@@ -78,6 +80,17 @@ typedef struct ms_margin_type {
   /* Maintenance and initial requirements (USD) of an account with option legs. */
   double (*pos_mm)(const ms_margin *m, const ms_position *p, const ms_view *v);
   double (*pos_im)(const ms_margin *m, const ms_position *p, const ms_view *v);
+  /* The current volatility estimate (annualised); NULL: 0. */
+  double (*sigma)(const ms_margin *m);
+  /* Bands of option accounts under a scan model (see margin_int.h):
+   * band_reserve: surplus (USD) set aside for a part of the requirement the
+   * other terms do not bound (0: none); band_moves: the range of relative
+   * price moves its valuations use (xmin <= 0 <= xmax); band_terms: add how
+   * fast its requirement can rise. NULL: the requirement is the one ratio
+   * of gross notional (ms_margin_ratio, or the top tier). */
+  double (*band_reserve)(const ms_margin *m, const ms_position *p, const ms_view *v);
+  void (*band_moves)(const ms_margin *m, int cls, double *xmin, double *xmax);
+  void (*band_terms)(const ms_margin *m, const ms_position *p, const ms_view *v, struct ms_band_ctx *c);
 } ms_margin_type;
 
 extern const ms_margin_type ms_margin_static;
