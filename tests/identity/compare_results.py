@@ -18,8 +18,8 @@ scenarios/bench/*.yaml with the same small number of paths, plus one
     keeper_model, say) adds to a result without changing it. One only in
     OLD is a difference;
   * the resolved configuration (attribute config): the same text once the
-    lines of keys added since OLD, at their defaults (ADDED_CONFIG_KEYS), are
-    taken out of NEW's: a new key at its default changes no result.
+    lines of keys added since the base, at their defaults (ADDED_CONFIG_KEYS),
+    are taken out of both: a new key at its default changes no result.
 
 It prints one row per run and exits 1 on any difference, naming the dataset
 (or attribute) and its first differing element; 2 when a run fails.
@@ -50,7 +50,7 @@ ADDED_CONFIG_KEYS = ["keepers.model: standard"]
 
 
 def _drop_added_keys(text):
-    """NEW's config text without the lines of ADDED_CONFIG_KEYS (each the first key of its top-level section)."""
+    """A config text without the lines of ADDED_CONFIG_KEYS (each the first key of its top-level section)."""
     for entry in ADDED_CONFIG_KEYS:
         path, value = entry.split(": ", 1)
         section, key = path.split(".", 1)
@@ -176,7 +176,7 @@ def compare_files(old, new, added=None):
                     else:
                         xa, xb = _text(va), _text(vb)
                         if k == "config":
-                            xb = _drop_added_keys(xb)
+                            xa, xb = _drop_added_keys(xa), _drop_added_keys(xb)
                         msg = _compare_text(f"{name}@{k}", xa, xb)
                 else:
                     msg = _compare_values(f"{name}@{k}", va, vb)
