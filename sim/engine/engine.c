@@ -239,7 +239,7 @@ static void kind_keys(const ms_engine *e, int kind, char *buf, size_t len) {
   case MS_EV_ORACLE_PUBLISH:
   case MS_EV_ORACLE_ROUND:
     snprintf(buf, len, "oracle.latency, oracle.deviation, oracle.heartbeat and oracle.interval"); break;
-  case MS_EV_MARGIN_UPDATE: snprintf(buf, len, "margin.dynamic.update_every"); break;
+  case MS_EV_MARGIN_UPDATE: snprintf(buf, len, "%s", ms_margin_update_key(cfg)); break;
   case MS_EV_EXPIRY: snprintf(buf, len, "book.options"); break;
   case MS_EV_KEEPER_READY: snprintf(buf, len, "keepers.delay and book.accounts"); break;
   case MS_EV_BLOCK:

@@ -391,6 +391,10 @@ int64_t ms_margin_update_every(const ms_config *cfg) {
   return cfg->margin.model->update_every ? cfg->margin.model->update_every(cfg) : 0;
 }
 
+const char *ms_margin_update_key(const ms_config *cfg) {
+  return cfg->margin.model->update_key ? cfg->margin.model->update_key : "margin.model";
+}
+
 int ms_margin_update(ms_margin *m, double P, int64_t t_obs) {
   return m->type->update ? m->type->update(m, P, t_obs) : 0;
 }

@@ -54,7 +54,8 @@ struct ms_band_ctx;
 /*
  * A margin model, in the manner of gsl_rng_type: a const table chosen by
  * name (margin.model), separate from the instance (ms_margin), which holds
- * the fields every model may use. Hooks are called per account with option
+ * the fields every model uses (the perp-only closed forms, margin_int.h)
+ * and the model's own state (m->state, allocated by init, freed by free). Hooks are called per account with option
  * legs, per path or per scheduled event, never per tick: the perp-only
  * closed forms the tick scan uses read the data fields and stay direct
  * calls. A NULL hook means "nothing to do" (docs/engine.md, "Adding a
@@ -75,6 +76,7 @@ typedef struct ms_margin_type {
   void (*path_start)(ms_margin *m, double p0);
   /* The time between scheduled re-estimates (ms) of @p cfg; NULL: none. */
   int64_t (*update_every)(const ms_config *cfg);
+  const char *update_key;  /* the scenario key behind update_every (messages of the work bounds) */
   /* A scheduled re-estimate (ms_margin_update): 1 if the ratio rose. */
   int (*update)(ms_margin *m, double P, int64_t t_obs);
   /* Maintenance and initial requirements (USD) of an account with option legs. */
@@ -208,6 +210,9 @@ int ms_margin_update(ms_margin *m, double P, int64_t t_obs);
 
 /** The time between scheduled re-estimates of margin.model (ms; 0: none, the ratio holds). */
 int64_t ms_margin_update_every(const ms_config *cfg);
+
+/** The scenario key behind ms_margin_update_every (for messages). */
+const char *ms_margin_update_key(const ms_config *cfg);
 
 /** Current maintenance ratio (static, dynamic; portfolio: longs' perp ratio; tiered: first tier). */
 double ms_margin_ratio(const ms_margin *m);

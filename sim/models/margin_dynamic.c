@@ -159,5 +159,6 @@ static int64_t dynamic_update_every(const ms_config *cfg) { return cfg->margin.d
 const ms_margin_type ms_margin_dynamic = {
     .name = "dynamic", .key_mode = MS_KEY_COLLATERAL, .ratio_moves = 1,
     .init = dynamic_init, .free = dynamic_free, .path_start = dynamic_path_start,
-    .update_every = dynamic_update_every, .update = dynamic_update, .sigma = dynamic_sigma,
+    .update_every = dynamic_update_every, .update_key = "margin.dynamic.update_every", .update = dynamic_update,
+    .sigma = dynamic_sigma,
     .pos_mm = ms_static_pos_mm, .pos_im = ms_static_pos_im};

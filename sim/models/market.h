@@ -1,7 +1,8 @@
 /*
  * market — the mark price: exogenous price x exp(impact).
  *
- * Impact is a law of Q, the cumulative signed liquidation flow in USD
+ * Impact is a law of Q (a type table, ms_impact_type, chosen by
+ * market.impact.model), the cumulative signed liquidation flow in USD
  * (liquidated longs sell: negative; liquidated shorts buy: positive), which
  * decays with half-life market.impact.half_life:
  *   linear: impact = 0.01 Q / depth

@@ -1,6 +1,7 @@
 /*
  * oracle — the price the protocol sees.
  *
+ * The oracle is a type table (ms_oracle_type, chosen by oracle.kind):
  * push (Chainlink-like): a round starts when the reported value moves more
  * than `deviation` from the last published price, or when `heartbeat` has
  * passed since the last publish; one round at a time; it publishes the value
