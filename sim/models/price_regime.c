@@ -358,6 +358,11 @@ static int regime_event_keys(const ms_config *cfg, int kind, char *buf, size_t l
   return 0;
 }
 
+static int regime_vol_states(const ms_config *cfg, double *vols) {
+  for (int r = 0; r < cfg->market.nregimes; r++) vols[r] = cfg->market.regimes[r].vol;
+  return cfg->market.nregimes;
+}
+
 const ms_price_model_type ms_price_regime_switching = {
     .name = "regime_switching",
     .create = regime_new,
@@ -375,4 +380,5 @@ const ms_price_model_type ms_price_regime_switching = {
     .check_work = regime_check_work,
     .expected_events = regime_expected_events,
     .event_keys = regime_event_keys,
+    .vol_states = regime_vol_states,
 };

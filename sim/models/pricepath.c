@@ -69,6 +69,8 @@ ms_status ms_price_check_work(const ms_config *cfg, double max_arrivals, ms_erro
   return cfg->market.model->check_work ? cfg->market.model->check_work(cfg, max_arrivals, err) : MS_OK;
 }
 
+int ms_price_vol_states(const ms_config *cfg, double *vols) { return cfg->market.model->vol_states(cfg, vols); }
+
 double ms_price_expected_events(const ms_config *cfg) {
   return cfg->market.model->expected_events ? cfg->market.model->expected_events(cfg) : 0.0;
 }

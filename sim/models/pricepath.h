@@ -66,6 +66,7 @@ typedef struct ms_price_model_type {
   ms_status (*check_work)(const ms_config *cfg, double max_arrivals, ms_error *err);
   double (*expected_events)(const ms_config *cfg);
   int (*event_keys)(const ms_config *cfg, int kind, char *buf, size_t len);
+  int (*vol_states)(const ms_config *cfg, double *vols);
 } ms_price_model_type;
 
 extern const ms_price_model_type ms_price_regime_switching;
@@ -129,6 +130,14 @@ double ms_pricepath_vol(const ms_pricepath *pp);
  * kind @p kind and returns 1, or returns 0 when the model has none of it.
  */
 ms_status ms_price_check_work(const ms_config *cfg, double max_arrivals, ms_error *err);
+
+/**
+ * The volatility states of the price model of @p cfg: the annualised
+ * volatility for each value ms_pricepath_regime() can take, into @p vols
+ * (MS_MAX_REGIMES at most); returns how many. The account index
+ * precomputes the option accounts' time-0 bands for each.
+ */
+int ms_price_vol_states(const ms_config *cfg, double *vols);
 double ms_price_expected_events(const ms_config *cfg);
 int ms_price_event_keys(const ms_config *cfg, int kind, char *buf, size_t len);
 
