@@ -11,6 +11,11 @@
 #include <unistd.h>
 
 #include "core/rng.h"
+#include "models/keeper.h"
+#include "models/margin.h"
+#include "models/market.h"
+#include "models/oracle.h"
+#include "models/pricepath.h"
 
 #include "testutil.h"
 
@@ -34,6 +39,65 @@ static void test_scenario__unknown_key_lists_known_keys(void **state) {
                     "initial_price, model, regimes, transition, start_regime, days_per_year");
   expect_load_error("seed: 1\nmarkets: {}\n", NULL, 0,
                     "t.yaml:2:1: markets: unknown key; known top-level keys: name, seed, paths");
+}
+
+/* Every key that picks a model accepts exactly the names of its type table,
+ * in the table's order (the message and docs/scenario.md list them from the
+ * table), and the configuration holds that table's entry. */
+static const void *model_of(const ms_config *c, int kind) {
+  switch (kind) {
+  case 0: return c->market.model;
+  case 1: return c->market.impact.model;
+  case 2: return c->margin.model;
+  case 3: return c->oracle.kind;
+  default: return c->keepers.model;
+  }
+}
+
+static const void *model_at(int kind, int i) {
+  switch (kind) {
+  case 0: return ms_price_models[i];
+  case 1: return ms_impact_types[i];
+  case 2: return ms_margin_types[i];
+  case 3: return ms_oracle_types[i];
+  default: return ms_keeper_types[i];
+  }
+}
+
+static void test_scenario__models_chosen_by_name_from_their_tables(void **state) {
+  (void)state;
+  static const char *const keys[] = {"market.model", "market.impact.model", "margin.model", "oracle.kind",
+                                     "keepers.model"};
+  for (int kind = 0; kind < 5; kind++) {
+    char list[300] = "", set[120], want[400];
+    int n = 0;
+    for (; model_at(kind, n); n++) {
+      const char *name = ms_model_name(model_at(kind, n));
+      snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", n ? ", " : "", name);
+      snprintf(set, sizeof set, "%s=%s", keys[kind], name);
+      const char *sets[] = {set};
+      ms_error err;
+      ms_config *c = load_yaml("name: t\n", sets, 1, &err);
+      if (!c) fail_msg("%s: %s", set, err.msg);
+      assert_ptr_equal(model_of(c, kind), model_at(kind, n));
+      ms_config_free(c);
+    }
+    assert_true(n >= 1);
+    snprintf(set, sizeof set, "%s=no_such_model", keys[kind]);
+    snprintf(want, sizeof want, "%s: must be one of: %s (got no_such_model)", keys[kind], list);
+    const char *sets[] = {set};
+    expect_load_error("name: t\n", sets, 1, want);
+  }
+  /* the defaults */
+  ms_error err;
+  ms_config *c = load_yaml("name: t\n", NULL, 0, &err);
+  assert_non_null(c);
+  assert_ptr_equal(c->market.model, &ms_price_regime_switching);
+  assert_ptr_equal(c->market.impact.model, &ms_impact_sqrt);
+  assert_ptr_equal(c->margin.model, &ms_margin_static);
+  assert_ptr_equal(c->oracle.kind, &ms_oracle_push);
+  assert_ptr_equal(c->keepers.model, &ms_keeper_standard);
+  ms_config_free(c);
 }
 
 static void test_scenario__wrong_types(void **state) {
@@ -708,6 +772,7 @@ static void test_scenario__names_round_trip(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_scenario__models_chosen_by_name_from_their_tables),
       cmocka_unit_test(test_scenario__range_error_names_place),
       cmocka_unit_test(test_scenario__unknown_key_lists_known_keys),
       cmocka_unit_test(test_scenario__wrong_types),

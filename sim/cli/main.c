@@ -232,8 +232,8 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
          rep->threads == 1 ? "" : "s", rep->seconds,
          rep->seconds > 0 ? (double)rep->paths / rep->seconds : 0.0);
   printf("book: %lld accounts (%.0f%% with options), margin %s, oracle %s, liquidation %s / %s\n",
-         (long long)cfg->book.accounts, 100 * cfg->book.options.fraction, ms_margin_types[cfg->margin.model]->name,
-         cfg->oracle.kind == MS_ORACLE_PULL ? "pull" : "push",
+         (long long)cfg->book.accounts, 100 * cfg->book.options.fraction, cfg->margin.model->name,
+         ms_model_name(cfg->oracle.kind),
          cfg->liquidation.mode == MS_LIQ_PARTIAL ? "partial" : "full",
          cfg->liquidation.shortfall == MS_SHORTFALL_ADL ? "adl" : "socialize");
   printf("\n  %-34s %9s  %-20s %9s  %-4s %9s %9s\n", "per path", "mean", "95% CI (bootstrap)", "median",
@@ -267,7 +267,7 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
     print_stat(st, "options_liquidated_notional", "options liquidated (USD)", 1.0);
     print_stat(st, "option_revaluations", "option account checks", 1.0);
   }
-  if (cfg->margin.model == MS_MARGIN_DYNAMIC) print_stat(st, "max_margin_ratio", "highest margin ratio (%)", 100.0);
+  if (cfg->margin.model->ratio_moves) print_stat(st, "max_margin_ratio", "highest margin ratio (%)", 100.0);
   print_stat(st, "uncovered_loss", "uncovered loss (USD)", 1.0);
   if (st->nfeedback > 0) {
     printf("\n  %-34s %9s  %-20s %9s %9s\n", "caused by the feedback loop", "mean", "95% CI (bootstrap)", "with",

@@ -90,12 +90,16 @@ static const ms_field regime_fields[] = {
 static const ms_schema regime_schema = {"regime", regime_fields, N(regime_fields), check_regime,
                                         "One volatility regime of the exogenous price."};
 
-static const char *const price_models[] = {"regime_switching", NULL};
-static const char *const impact_models[] = {"none", "linear", "sqrt", NULL};
+/* The keys that pick a model read its names from its type table (scenario.h). */
+static const void *price_model_at(int i) { return ms_price_models[i]; }
+static const void *impact_type_at(int i) { return ms_impact_types[i]; }
+static const void *margin_type_at(int i) { return ms_margin_types[i]; }
+static const void *oracle_type_at(int i) { return ms_oracle_types[i]; }
+static const void *keeper_type_at(int i) { return ms_keeper_types[i]; }
 
 static const ms_field impact_fields[] = {
-    {.name = "model", .kind = MS_F_ENUM, .offset = OFF(ms_impact_cfg, model), .def = "sqrt",
-     .names = impact_models,
+    {.name = "model", .kind = MS_F_MODEL, .offset = OFF(ms_impact_cfg, model), .def = "sqrt",
+     .types = impact_type_at,
      .doc = "impact of the liquidation flow Q: `linear` dlnP = 0.01 Q/depth, `sqrt` dlnP = 0.01 "
             "sign(Q) sqrt(abs(Q)/depth), `none`"},
     {.name = "depth", .kind = MS_F_NUMBER, .offset = OFF(ms_impact_cfg, depth), .def = "5e7",
@@ -218,8 +222,8 @@ static const ms_field market_fields[] = {
      .def = "2000", .bounds = MS_B_GE | MS_B_LE, .min = 1e-12, .max = 1e12, .unit = "USD",
      .doc = "price at time 0 (the range keeps position sizes, collateral x leverage / price, "
             "inside the double range)"},
-    {.name = "model", .kind = MS_F_ENUM, .offset = OFF(ms_market_cfg, model),
-     .def = "regime_switching", .names = price_models,
+    {.name = "model", .kind = MS_F_MODEL, .offset = OFF(ms_market_cfg, model),
+     .def = "regime_switching", .types = price_model_at,
      .doc = "exogenous price model: regime-switching GBM with jumps"},
     {.name = "regimes", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, regimes),
      .def = "[{name: calm, vol: 0.7}]", .bounds = MS_B_GE, .min = 1, .sub = &regime_schema,
@@ -345,7 +349,6 @@ static const ms_schema book_schema = {"book", book_fields, N(book_fields), NULL,
 
 /* ----------------------------------------------------------------- margin */
 
-static const char *const margin_models[] = {"static", "tiered", "dynamic", "portfolio", NULL};
 static const char *const vol_estimators[] = {"ewma", "window", NULL};
 static const char *const grid_kinds[] = {"deribit", "span", NULL};
 static const char *const pm_presets[] = {"deribit", "paradex", "derive", "span", NULL};
@@ -619,8 +622,8 @@ static ms_status check_margin(void *obj, ms_check *ck) {
   "{floor: 2e8, maintenance: 0.25, initial: 0.5}, {floor: 3e8, maintenance: 0.5, initial: 1}]"
 
 static const ms_field margin_fields[] = {
-    {.name = "model", .kind = MS_F_ENUM, .offset = OFF(ms_margin_cfg, model), .def = "static",
-     .names = margin_models,
+    {.name = "model", .kind = MS_F_MODEL, .offset = OFF(ms_margin_cfg, model), .def = "static",
+     .types = margin_type_at,
      .doc = "`static`: fixed ratios of notional; `tiered`: rates rising with notional; `dynamic`: a "
             "ratio that follows estimated volatility; `portfolio`: worst loss over a scenario grid"},
     {.name = "initial", .kind = MS_F_NUMBER, .offset = OFF(ms_margin_cfg, initial), .def = "0.05",
@@ -646,11 +649,9 @@ static const ms_schema margin_schema = {"margin", margin_fields, N(margin_fields
 
 /* ----------------------------------------------------------------- oracle */
 
-static const char *const oracle_kinds[] = {"push", "pull", NULL};
-
 static const ms_field oracle_fields[] = {
-    {.name = "kind", .kind = MS_F_ENUM, .offset = OFF(ms_oracle_cfg, kind), .def = "push",
-     .names = oracle_kinds,
+    {.name = "kind", .kind = MS_F_MODEL, .offset = OFF(ms_oracle_cfg, kind), .def = "push",
+     .types = oracle_type_at,
      .doc = "`push`: rounds on deviation or heartbeat (Chainlink-like); `pull`: a price every interval (Pyth-like)"},
     {.name = "deviation", .kind = MS_F_NUMBER, .offset = OFF(ms_oracle_cfg, deviation), .def = "0.005",
      .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
@@ -715,6 +716,10 @@ static ms_status check_keepers(void *obj, ms_check *ck) {
 }
 
 static const ms_field keeper_fields[] = {
+    {.name = "model", .kind = MS_F_MODEL, .offset = OFF(ms_keeper_cfg, model), .def = "standard",
+     .types = keeper_type_at,
+     .doc = "keeper policy; `standard`: a delay per discovered account, blocks of limited capacity, "
+            "congestion, a gas cost, outages (the keys below)"},
     {.name = "delay", .kind = MS_F_DIST, .offset = OFF(ms_keeper_cfg, delay),
      .def = "{dist: lognormal, median: 6s, sigma: 0.8}", .bounds = MS_B_GE, .min = 0,
      .elem = MS_F_DURATION,

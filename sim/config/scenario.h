@@ -24,6 +24,29 @@
 #define MS_SCENARIO_MAX_BYTES (1 << 20)
 #define MS_NAME_MAX 32
 
+/*
+ * The model type tables, defined on the models floor (sim/models/): each
+ * key that picks a model (market.model, market.impact.model, margin.model,
+ * oracle.kind, keepers.model) holds a pointer to one entry of its table,
+ * chosen by name. The loader reads the names without knowing the models:
+ * every type struct begins with its name (const char *). The models'
+ * headers include this one, so the compiler checks these declarations
+ * against the definitions.
+ */
+struct ms_price_model_type;
+struct ms_impact_type;
+struct ms_margin_type;
+struct ms_oracle_type;
+struct ms_keeper_type;
+extern const struct ms_price_model_type *const ms_price_models[];
+extern const struct ms_impact_type *const ms_impact_types[];
+extern const struct ms_margin_type *const ms_margin_types[];
+extern const struct ms_oracle_type *const ms_oracle_types[];
+extern const struct ms_keeper_type *const ms_keeper_types[];
+
+/** The name of a model type (any of the tables above): its first member. */
+static inline const char *ms_model_name(const void *type) { return *(const char *const *)type; }
+
 typedef struct ms_jump_cfg {
   double rate;           /* jump arrivals per day */
   double mean;           /* mean of the log jump size */
@@ -38,17 +61,13 @@ typedef struct ms_regime_cfg {
   ms_jump_cfg jumps;
 } ms_regime_cfg;
 
-typedef enum { MS_MODEL_REGIME_SWITCHING = 0 } ms_price_model;
-
 typedef struct ms_transition_cfg {
   int rows, cols;
   double v[MS_MAX_REGIMES][MS_MAX_REGIMES]; /* weights of the next regime; diagonal 0 */
 } ms_transition_cfg;
 
-typedef enum { MS_IMPACT_NONE = 0, MS_IMPACT_LINEAR, MS_IMPACT_SQRT } ms_impact_model;
-
 typedef struct ms_impact_cfg {
-  int model;             /* ms_impact_model */
+  const struct ms_impact_type *model; /* market.impact.model: the impact law */
   double depth;          /* USD of signed flow that moves the price 1% */
   int64_t half_life;     /* ms; 0 = the flow never decays */
   int options;           /* option fills move the underlying (delta-equivalent) */
@@ -61,7 +80,7 @@ typedef struct ms_smile_cfg {
 
 typedef struct ms_market_cfg {
   double initial_price;  /* USD */
-  int model;             /* ms_price_model */
+  const struct ms_price_model_type *model; /* market.model: the exogenous price model */
   int nregimes;
   ms_regime_cfg regimes[MS_MAX_REGIMES];
   ms_transition_cfg transition; /* rows == 0: switch to the other regime(s) uniformly */
@@ -129,7 +148,6 @@ typedef struct ms_tier_cfg {
   double initial;        /* initial margin rate */
 } ms_tier_cfg;
 
-typedef enum { MS_MARGIN_STATIC = 0, MS_MARGIN_TIERED, MS_MARGIN_DYNAMIC, MS_MARGIN_PORTFOLIO } ms_margin_model;
 typedef enum { MS_VOLEST_EWMA = 0, MS_VOLEST_WINDOW } ms_vol_estimator;
 
 typedef struct ms_dynamic_cfg {
@@ -198,7 +216,7 @@ typedef struct ms_portfolio_cfg {
 } ms_portfolio_cfg;
 
 typedef struct ms_margin_cfg {
-  int model;             /* ms_margin_model */
+  const struct ms_margin_type *model; /* margin.model */
   double initial;        /* static: initial margin ratio of notional */
   double maintenance;    /* static: maintenance margin ratio of notional */
   int ntiers;
@@ -207,10 +225,8 @@ typedef struct ms_margin_cfg {
   ms_portfolio_cfg portfolio;
 } ms_margin_cfg;
 
-typedef enum { MS_ORACLE_PUSH = 0, MS_ORACLE_PULL } ms_oracle_kind;
-
 typedef struct ms_oracle_cfg {
-  int kind;              /* ms_oracle_kind */
+  const struct ms_oracle_type *kind; /* oracle.kind */
   double deviation;      /* push: relative move that starts a round */
   int64_t heartbeat;     /* push: ms since the last publish that starts a round */
   ms_dist latency;       /* ms from a round's observation to its publish */
@@ -236,6 +252,7 @@ typedef struct ms_congestion_cfg {
 } ms_congestion_cfg;
 
 typedef struct ms_keeper_cfg {
+  const struct ms_keeper_type *model; /* keepers.model: the keeper policy */
   ms_dist delay;         /* ms from discovery to action */
   ms_capacity_cfg capacity;
   ms_congestion_cfg congestion;

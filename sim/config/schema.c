@@ -51,6 +51,26 @@ void ms_sb_free(ms_strbuf *sb) {
 #define AT(obj, off, type) ((type *)((char *)(obj) + (off)))
 #define CAT(obj, off, type) ((const type *)((const char *)(obj) + (off)))
 
+/* The i-th accepted name of an ENUM or MODEL field, NULL past the end. */
+static const char *choice_name(const ms_field *f, int i) {
+  if (f->kind != MS_F_MODEL) return f->names[i];
+  const void *t = f->types(i);
+  return t ? *(const char *const *)t : NULL; /* every model type begins with its name */
+}
+
+/* A MODEL field holds a pointer to a model type (the struct's declared
+ * pointer type): copied as bytes, all object pointers sharing one
+ * representation here. */
+static void set_model(void *obj, const ms_field *f, const void *type) {
+  memcpy(AT(obj, f->offset, char), &type, sizeof type);
+}
+
+static const void *get_model(const void *obj, const ms_field *f) {
+  const void *type;
+  memcpy(&type, CAT(obj, f->offset, char), sizeof type);
+  return type;
+}
+
 const ms_field *ms_schema_field(const ms_schema *s, const char *name) {
   for (size_t i = 0; i < s->nfields; i++)
     if (strcmp(s->fields[i].name, name) == 0) return &s->fields[i];
@@ -585,15 +605,20 @@ static ms_status load_field(const ms_field *f, void *obj, const ms_ynode *n, con
     *AT(obj, f->offset, int) = b;
     return MS_OK;
   }
-  case MS_F_ENUM: {
+  case MS_F_ENUM:
+  case MS_F_MODEL: {
     if ((s = need_scalar(n, path, "a name", err))) return s;
-    for (int i = 0; f->names[i]; i++) {
-      if (strcmp(n->text, f->names[i]) == 0) { *AT(obj, f->offset, int) = i; return MS_OK; }
+    for (int i = 0; choice_name(f, i); i++) {
+      if (strcmp(n->text, choice_name(f, i)) == 0) {
+        if (f->kind == MS_F_MODEL) set_model(obj, f, f->types(i));
+        else *AT(obj, f->offset, int) = i;
+        return MS_OK;
+      }
     }
     char list[300] = "";
-    for (int i = 0; f->names[i]; i++) {
+    for (int i = 0; choice_name(f, i); i++) {
       strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
-      strncat(list, f->names[i], sizeof list - strlen(list) - 1);
+      strncat(list, choice_name(f, i), sizeof list - strlen(list) - 1);
     }
     got_text(n, got, sizeof got);
     return fail_at(err, n, NULL, path, "must be one of: %s (got %s)", list, got);
@@ -789,6 +814,9 @@ void ms_schema_emit(const ms_schema *s, const void *obj, ms_strbuf *sb, int inde
     case MS_F_ENUM:
       ms_sb_printf(sb, " %s", f->names[*CAT(obj, f->offset, int)]);
       break;
+    case MS_F_MODEL:
+      ms_sb_printf(sb, " %s", *(const char *const *)get_model(obj, f));
+      break;
     case MS_F_STRING:
       ms_sb_printf(sb, " ");
       emit_string(CAT(obj, f->offset, char), sb);
@@ -863,12 +891,13 @@ static const char *type_name(const ms_field *f, char *buf, size_t n) {
   case MS_F_DURATION: return "duration";
   case MS_F_RATE: return "rate";
   case MS_F_BOOL: return "bool";
-  case MS_F_ENUM: {
+  case MS_F_ENUM:
+  case MS_F_MODEL: {
     buf[0] = '\0';
-    for (int i = 0; f->names[i]; i++) {
+    for (int i = 0; choice_name(f, i); i++) {
       strncat(buf, i ? " \\| " : "", n - strlen(buf) - 1);
       strncat(buf, "`", n - strlen(buf) - 1);
-      strncat(buf, f->names[i], n - strlen(buf) - 1);
+      strncat(buf, choice_name(f, i), n - strlen(buf) - 1);
       strncat(buf, "`", n - strlen(buf) - 1);
     }
     return buf;

@@ -36,6 +36,7 @@ typedef enum {
   MS_F_RATE,     /* double, events per day */
   MS_F_BOOL,     /* int */
   MS_F_ENUM,     /* int, index into names[] */
+  MS_F_MODEL,    /* const pointer to a model type, chosen by name from types() */
   MS_F_STRING,   /* char[str_size] */
   MS_F_DIST,     /* ms_dist; parameters of kind elem (NUMBER or DURATION) */
   MS_F_SECTION,  /* nested struct described by sub */
@@ -67,6 +68,9 @@ typedef struct ms_field {
   unsigned bounds;               /* MS_B_* */
   double min, max;               /* in stored units (ms for durations) */
   const char *const *names;      /* ENUM: accepted names, NULL-terminated */
+  /* MODEL: the i-th type of the model's table, NULL past the end. The
+   * loader reads names (ms_model_name) and stores the chosen pointer. */
+  const void *(*types)(int i);
   const struct ms_schema *sub;   /* SECTION, LIST */
   size_t count_offset;           /* LIST, NUMLIST, STRLIST */
   int max_items;                 /* LIST, NUMLIST, STRLIST */

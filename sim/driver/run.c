@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "engine/acctindex.h"
+#include "models/market.h"
 #include "core/gslguard.h"
 #include "core/heap.h"
 #include "output/assertion.h"
@@ -273,7 +274,7 @@ static ms_status plan_tapes(run_plan *pl, ms_error *err) {
 
 /* Whether @p cfg's paths run a no-feedback twin beside them. */
 static int needs_twin(const ms_config *cfg) {
-  return cfg->stats.counterfactual && cfg->market.impact.model != MS_IMPACT_NONE;
+  return cfg->stats.counterfactual && cfg->market.impact.model->law != NULL;
 }
 
 /* The twin of @p spec: the same configuration with market.impact.model none,
@@ -281,7 +282,7 @@ static int needs_twin(const ms_config *cfg) {
  * then play no part), writing nothing of its own. */
 static void twin_of(const cell_spec *spec, ms_config *cfg, cell_spec *tw, char *label, size_t len) {
   *cfg = *spec->cfg; /* a shallow copy: it owns nothing, and is never ms_config_free'd */
-  cfg->market.impact.model = MS_IMPACT_NONE;
+  cfg->market.impact.model = &ms_impact_none;
   cfg->output.liquidations = 0;
   if (spec->label) snprintf(label, len, "%s, its no-feedback twin", spec->label);
   else snprintf(label, len, "the no-feedback twin (market.impact.model none)");

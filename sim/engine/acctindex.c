@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/heap.h"
+#include "models/pricepath.h"
 
 #define BOUNDARY_SLACK 1e-9
 
@@ -60,7 +61,7 @@ static ms_status fill_sorted(ms_index_static *s, const ms_book *b, const ms_marg
   /* option accounts: their bands at time 0, for every regime */
   s->nopt = 0;
   for (int r = 0; r < s->nregimes; r++) {
-    ms_view v = {b->entry, 0, cfg->market.regimes[r].vol};
+    ms_view v = {b->entry, 0, s->vol[r]};
     int64_t j = 0;
     for (int64_t i = 0; i < b->n; i++) {
       if (b->opt_of[i] < 0) continue;
@@ -86,7 +87,7 @@ ms_status ms_index_static_build(ms_index_static **out, const ms_book *b, const m
   if (b->n > INT32_MAX) return ms_error_set(err, MS_ERR_INPUT, "book.accounts: at most %d", INT32_MAX);
   ms_index_static *s = calloc(1, sizeof *s);
   if (!s) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-  s->nregimes = cfg->market.nregimes;
+  s->nregimes = ms_price_vol_states(cfg, s->vol);
   int separate = ms_margin_get_type(m)->key_mode != MS_KEY_COLLATERAL;
   /* A per-run book is sorted once: each side gets exactly its accounts. A
    * per-path book changes sides every path: each side can then hold the

@@ -42,7 +42,8 @@ typedef struct ms_index_static {
   int64_t n[2];
   ms_keyed *liq[2];        /* perp-only accounts by (liquidation key, id) */
   ms_keyed *adl[2];        /* perp-only accounts by (ADL key, id); may alias liq */
-  int nregimes;
+  int nregimes;            /* the price model's volatility states (ms_price_vol_states) */
+  double vol[MS_MAX_REGIMES]; /* annualised, of each */
   int64_t nopt;            /* option accounts */
   ms_keyed *band[MS_MAX_REGIMES][MS_NBAND]; /* their time-0 bands per regime, sorted so that
                                               the violated ones come first */

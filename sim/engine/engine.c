@@ -60,7 +60,7 @@ double ms_engine_final_mark(const ms_engine *e) { return exp(e->lm_final); }
 void ms_engine_final_view(const ms_engine *e, ms_view *v) {
   v->P = exp(e->lm_final);
   v->t = e->cfg->horizon;
-  v->vol = e->cfg->market.regimes[ms_pricepath_regime(e->pp)].vol;
+  v->vol = ms_pricepath_vol(e->pp);
 }
 const ms_book *ms_engine_book(const ms_engine *e) { return e->book; }
 
@@ -98,61 +98,24 @@ void ms_engine_shared_free(ms_book *book, ms_index_static *index) {
 
 /* ---- work bounds (docs/engine.md, "Work bounds") ---- */
 
-/* Expected jumps of a path, at the highest rate of any regime (a path may
- * stay in it throughout); *@p k: that regime. */
-static double expected_jumps(const ms_config *cfg, int *k) {
-  double days = (double)cfg->horizon / (double)MS_MS_PER_DAY, mx = 0.0;
-  *k = 0;
-  for (int r = 0; r < cfg->market.nregimes; r++)
-    if (cfg->market.regimes[r].jumps.rate * days > mx) { mx = cfg->market.regimes[r].jumps.rate * days; *k = r; }
-  return mx;
-}
-
-/* Expected regime switches of a path, at the shortest mean duration; *@p k: that regime. */
-static double expected_switches(const ms_config *cfg, int *k) {
-  double mx = 0.0;
-  *k = 0;
-  if (cfg->market.nregimes < 2) return 0.0;
-  for (int r = 0; r < cfg->market.nregimes; r++) {
-    double d = (double)cfg->market.regimes[r].mean_duration;
-    double n = d > 0 ? (double)cfg->horizon / d : INFINITY;
-    if (n > mx) { mx = n; *k = r; }
-  }
-  return mx;
-}
-
 ms_status ms_engine_check_work(const ms_config *cfg, ms_error *err) {
-  int k;
-  double days = (double)cfg->horizon / (double)MS_MS_PER_DAY, n = expected_jumps(cfg, &k);
-  if (!(n <= MS_MAX_EXPECTED_ARRIVALS))
-    return ms_error_set(err, MS_ERR_INPUT,
-                        "%s: market.regimes[%d].jumps.rate: %g/d over the horizon of %g d is %g expected jumps per "
-                        "path, beyond the bound of %g (docs/engine.md, Work bounds); lower the rate or the horizon",
-                        cfg->source_path, k, cfg->market.regimes[k].jumps.rate, days, n, MS_MAX_EXPECTED_ARRIVALS);
-  n = expected_switches(cfg, &k);
-  if (!(n <= MS_MAX_EXPECTED_ARRIVALS))
-    return ms_error_set(err, MS_ERR_INPUT,
-                        "%s: market.regimes[%d].mean_duration: %lld ms over the horizon of %g d is %g expected regime "
-                        "switches per path, beyond the bound of %g (docs/engine.md, Work bounds); lengthen it",
-                        cfg->source_path, k, (long long)cfg->market.regimes[k].mean_duration, days, n,
-                        MS_MAX_EXPECTED_ARRIVALS);
-  return MS_OK;
+  return ms_price_check_work(cfg, MS_MAX_EXPECTED_ARRIVALS, err);
 }
 
 /* The events other than keeper arrivals a path may take before its
  * liquidations add to the bound: a generous multiple of what the scenario
  * implies. */
 static double implied_work(const ms_config *cfg) {
-  int k;
   double H = (double)cfg->horizon;
   double n = H / (double)cfg->step + 1;                                    /* ticks */
   n += H / (double)cfg->keepers.capacity.block_time + 1;                   /* blocks */
   n += H / (double)cfg->output.timeseries.every + 1 + (double)cfg->output.fan.points; /* samples */
-  if (cfg->margin.model == MS_MARGIN_DYNAMIC) n += H / (double)cfg->margin.dynamic.update_every + 1;
-  int64_t round = cfg->oracle.kind == MS_ORACLE_PULL ? cfg->oracle.interval : cfg->oracle.heartbeat;
+  int64_t every = ms_margin_update_every(cfg);
+  if (every > 0) n += H / (double)every + 1;
+  int64_t round = ms_oracle_round_every(cfg);
   if (round > 0) n += 2 * (H / (double)round + 1);                         /* rounds and publishes */
   n += 2 * (double)cfg->book.accounts;                                     /* option expiries */
-  n += expected_jumps(cfg, &k) + expected_switches(cfg, &k);
+  n += ms_price_expected_events(cfg);
   return MS_MAX_PATH_EVENTS + MS_PATH_EVENTS_FACTOR * n;
 }
 
@@ -184,22 +147,13 @@ static const char *const kind_names[MS_EV_KIND_COUNT] = {
 /* The scenario keys that drive events of @p kind. */
 static void kind_keys(const ms_engine *e, int kind, char *buf, size_t len) {
   const ms_config *cfg = e->cfg;
-  int k;
+  if (ms_price_event_keys(cfg, kind, buf, len)) return;
   switch (kind) {
-  case MS_EV_JUMP:
-    expected_jumps(cfg, &k);
-    snprintf(buf, len, "market.regimes[%d].jumps.rate (%g/d)", k, cfg->market.regimes[k].jumps.rate);
-    break;
-  case MS_EV_REGIME:
-    expected_switches(cfg, &k);
-    snprintf(buf, len, "market.regimes[%d].mean_duration (%.3f s) and market.transition", k,
-             (double)cfg->market.regimes[k].mean_duration / 1000.0);
-    break;
   case MS_EV_TICK: snprintf(buf, len, "step and horizon"); break;
   case MS_EV_ORACLE_PUBLISH:
   case MS_EV_ORACLE_ROUND:
     snprintf(buf, len, "oracle.latency, oracle.deviation, oracle.heartbeat and oracle.interval"); break;
-  case MS_EV_MARGIN_UPDATE: snprintf(buf, len, "margin.dynamic.update_every"); break;
+  case MS_EV_MARGIN_UPDATE: snprintf(buf, len, "%s", ms_margin_update_key(cfg)); break;
   case MS_EV_EXPIRY: snprintf(buf, len, "book.options"); break;
   case MS_EV_KEEPER_READY: snprintf(buf, len, "keepers.delay and book.accounts"); break;
   case MS_EV_BLOCK:
@@ -355,8 +309,8 @@ ms_status ms_eng_path_start(ms_engine *e, uint64_t path, ms_path_summary *out, m
   s = ms_pricepath_start(e->pp, cfg->seed, path, e->q);
   if (!s) s = ms_oracle_start(e->orc, cfg->seed, path, cfg->market.initial_price, e->q);
   if (!s && e->book->nexp > 0) s = ms_queue_push(e->q, e->book->expiries[0].t, MS_EV_EXPIRY, 0, 0);
-  if (!s && cfg->margin.model == MS_MARGIN_DYNAMIC && cfg->margin.dynamic.update_every <= cfg->horizon)
-    s = ms_queue_push(e->q, cfg->margin.dynamic.update_every, MS_EV_MARGIN_UPDATE, 0, 0);
+  int64_t every = ms_margin_update_every(cfg);
+  if (!s && every > 0 && every <= cfg->horizon) s = ms_queue_push(e->q, every, MS_EV_MARGIN_UPDATE, 0, 0);
   ms_queue_clock_start(e->q, cfg->step, cfg->step, cfg->horizon);
   e->lp = e->ext.mx = e->ext.mn = e->lm_min = ms_pricepath_log_price(e->pp);
   e->ext.dd = e->imp_max = 0.0;

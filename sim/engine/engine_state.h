@@ -120,7 +120,7 @@ static inline void probe_at(const ms_engine *e, int64_t t, double P, ms_probe *p
   pr->E = e->E;
   pr->t = t;
   pr->regime = ms_pricepath_regime(e->pp);
-  pr->vol = e->cfg->market.regimes[pr->regime].vol;
+  pr->vol = ms_pricepath_vol(e->pp);
   pr->ratio = ms_margin_ratio(e->mg);
   pr->surplus = NAN;
 }

@@ -309,7 +309,7 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
       s = ms_eng_expire(e, ev.t);
       break;
     case MS_EV_MARGIN_UPDATE: {
-      int64_t next = ev.t + cfg->margin.dynamic.update_every;
+      int64_t next = ev.t + ms_margin_update_every(cfg);
       if (next <= cfg->horizon) s = ms_queue_push(e->q, next, MS_EV_MARGIN_UPDATE, 0, 0);
       double before = ms_margin_ratio(e->mg);
       const ms_oracle_price *op = ms_oracle_current(e->orc);

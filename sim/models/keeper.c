@@ -1,82 +1,34 @@
 /*
- * keeper — delays, capacity, congestion, profitability, outages (see keeper.h).
- *
- * The ready queue is a binary heap ordered by discovery sequence. Skipped
- * accounts are parked (four heaps of price bounds, one per side of the box,
- * with generation-stamped entries) and rejoin the ready queue at the start of
- * a later block, so a block never takes the same account twice.
+ * keeper — the keeper policy handle: the type table chosen by keepers.model
+ * and the policy's state (see keeper.h). The policies live in
+ * sim/models/keeper_<policy>.c.
  */
 #include "models/keeper.h"
 
-#include <math.h>
 #include <stdlib.h>
-
-#include "core/dist.h"
-#include "core/rng.h"
-#include "core/heap.h"
-
-typedef struct {
-  int64_t seq, account;
-} ready_item;
-
-static inline int ready_less(const ready_item *a, const ready_item *b) { return a->seq < b->seq; }
-MS_HEAP_DEFINE(ready_heap, ready_item, ready_less)
-
-/* A parked account; its bounds sit in up to four heaps. */
-typedef struct {
-  int64_t seq, account;
-  uint32_t gen;        /* bumped when the slot is freed: stale heap entries */
-  int alive;
-} park_slot;
-
-typedef struct {
-  double bound;        /* stored so that the heap is a min-heap (negated for "below" heaps) */
-  int32_t slot;
-  uint32_t gen;
-} park_entry;
-
-static inline int park_less(const park_entry *a, const park_entry *b) { return a->bound < b->bound; }
-MS_HEAP_DEFINE(park_heap, park_entry, park_less)
-
-enum { MARK_ABOVE, MARK_BELOW, ORACLE_ABOVE, ORACLE_BELOW, NPARK };
+#include <string.h>
 
 struct ms_keeper {
-  ms_dist delay;             /* ms */
-  int64_t per_block, block_time, horizon;
-  double per_pending, max_factor, gas_cost;
-  int noutages;
-  ms_window_cfg outages[MS_MAX_OUTAGES];
-  gsl_rng *rng;
-
-  /* path state */
-  int64_t next_seq, pending;
-  ready_heap ready;          /* ready, by discovery sequence */
-  int block_scheduled;
-  int64_t used_in_block, max_per_block;
-  park_slot *slots;          /* parked accounts */
-  size_t nslots, capslots;
-  int32_t *free_slots;
-  size_t nfree;
-  int64_t parked;            /* alive slots */
-  park_heap park[NPARK];
-  int32_t *next;             /* slots released at the next block whatever the prices */
-  size_t nnext, capnext;
+  const ms_keeper_type *type;
+  void *state;
 };
 
+/* The order of keepers.model's accepted values in the docs. */
+const ms_keeper_type *const ms_keeper_types[] = {&ms_keeper_standard, NULL};
+
+const ms_keeper_type *ms_keeper_type_find(const char *name) {
+  for (int i = 0; ms_keeper_types[i]; i++)
+    if (strcmp(ms_keeper_types[i]->name, name) == 0) return ms_keeper_types[i];
+  return NULL;
+}
+
 ms_status ms_keeper_new(ms_keeper **out, const ms_config *cfg, ms_error *err) {
+  *out = NULL;
+  if (!cfg->keepers.model) return ms_error_set(err, MS_ERR_INTERNAL, "keepers.model not set");
   ms_keeper *k = calloc(1, sizeof *k);
   if (!k) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-  const ms_keeper_cfg *kc = &cfg->keepers;
-  k->delay = kc->delay;
-  k->per_block = kc->capacity.per_block;
-  k->block_time = kc->capacity.block_time;
-  k->horizon = cfg->horizon;
-  k->per_pending = kc->congestion.per_pending;
-  k->max_factor = kc->congestion.max_factor;
-  k->gas_cost = kc->gas_cost;
-  k->noutages = kc->noutages;
-  for (int i = 0; i < kc->noutages; i++) k->outages[i] = kc->outages[i];
-  ms_status s = ms_rng_new(&k->rng, err);
+  k->type = cfg->keepers.model;
+  ms_status s = k->type->create(&k->state, cfg, err);
   if (s) { free(k); return s; }
   *out = k;
   return MS_OK;
@@ -84,179 +36,43 @@ ms_status ms_keeper_new(ms_keeper **out, const ms_config *cfg, ms_error *err) {
 
 void ms_keeper_free(ms_keeper *k) {
   if (!k) return;
-  ms_rng_free(k->rng);
-  free(k->ready.v);
-  free(k->slots);
-  free(k->free_slots);
-  free(k->next);
-  for (int i = 0; i < NPARK; i++) free(k->park[i].v);
+  k->type->free(k->state);
   free(k);
 }
 
-void ms_keeper_start(ms_keeper *k, uint64_t seed, uint64_t path) {
-  ms_rng_seed(k->rng, seed, path, MS_STREAM_KEEPER);
-  k->next_seq = k->pending = 0;
-  k->ready.n = 0;
-  k->block_scheduled = 0;
-  k->used_in_block = k->max_per_block = 0;
-  k->nslots = k->nfree = k->nnext = 0;
-  k->parked = 0;
-  for (int i = 0; i < NPARK; i++) k->park[i].n = 0;
-}
+const ms_keeper_type *ms_keeper_get_type(const ms_keeper *k) { return k->type; }
 
-/* First time >= t outside every outage window. */
-static int64_t after_outages(const ms_keeper *k, int64_t t) {
-  for (int moved = 1; moved;) {
-    moved = 0;
-    for (int i = 0; i < k->noutages; i++) {
-      int64_t a = k->outages[i].start, b = a + k->outages[i].duration;
-      if (t >= a && t < b) { t = b; moved = 1; }
-    }
-  }
-  return t;
-}
-
-static int64_t next_block(const ms_keeper *k, int64_t t) {
-  int64_t b = ((t + k->block_time - 1) / k->block_time) * k->block_time;
-  for (;;) {
-    int64_t c = after_outages(k, b);
-    if (c == b) return b;
-    b = ((c + k->block_time - 1) / k->block_time) * k->block_time;
-  }
-}
+void ms_keeper_start(ms_keeper *k, uint64_t seed, uint64_t path) { k->type->start(k->state, seed, path); }
 
 ms_status ms_keeper_discover(ms_keeper *k, int64_t account, int64_t t, ms_queue *q, int64_t *delay) {
-  double factor = 1.0 + k->per_pending * (double)k->pending;
-  if (factor > k->max_factor) factor = k->max_factor;
-  double d = ms_dist_sample(&k->delay, k->rng) * factor;
-  int64_t ready = after_outages(k, t + (int64_t)llround(d));
-  *delay = ready - t;
-  k->pending++;
-  int64_t seq = k->next_seq++;
-  if (ready > k->horizon) return MS_OK; /* the path ends first */
-  return ms_queue_push(q, ready, MS_EV_KEEPER_READY, account, seq);
+  return k->type->discover(k->state, account, t, q, delay);
 }
 
-static ms_status ensure_block(ms_keeper *k, int64_t t, ms_queue *q) {
-  if (k->block_scheduled) return MS_OK;
-  int64_t b = next_block(k, t);
-  if (b > k->horizon) return MS_OK;
-  k->block_scheduled = 1;
-  return ms_queue_push(q, b, MS_EV_BLOCK, 0, 0);
-}
-
-int ms_keeper_on_ready(ms_keeper *k, const ms_event *ev, ms_queue *q) {
-  if (k->per_block == 0) return 1;
-  if (ready_heap_push(&k->ready, (ready_item){ev->b, ev->a})) return -1;
-  return ensure_block(k, ev->t, q) ? -1 : 0;
-}
+int ms_keeper_on_ready(ms_keeper *k, const ms_event *ev, ms_queue *q) { return k->type->on_ready(k->state, ev, q); }
 
 int ms_keeper_block_next(ms_keeper *k, int64_t *account, int64_t *seq) {
-  if (k->ready.n == 0 || (k->per_block > 0 && k->used_in_block >= k->per_block)) return 0;
-  ready_item it = k->ready.v[0];
-  ready_heap_pop(&k->ready);
-  *account = it.account;
-  *seq = it.seq;
-  return 1;
+  return k->type->block_next(k->state, account, seq);
 }
 
-void ms_keeper_block_used(ms_keeper *k) {
-  k->used_in_block++;
-  if (k->used_in_block > k->max_per_block) k->max_per_block = k->used_in_block;
-}
+void ms_keeper_block_used(ms_keeper *k) { k->type->block_used(k->state); }
 
-void ms_keeper_resolved(ms_keeper *k) { k->pending--; }
+void ms_keeper_resolved(ms_keeper *k) { k->type->resolved(k->state); }
 
-/* ---- parked accounts ---- */
-
-/* Move a parked account into the ready queue. */
-static int release(ms_keeper *k, int32_t slot) {
-  park_slot *ps = &k->slots[slot];
-  ps->alive = 0;
-  ps->gen++;
-  k->parked--;
-  k->free_slots[k->nfree++] = slot;
-  return ready_heap_push(&k->ready, (ready_item){ps->seq, ps->account});
-}
-
-ms_status ms_keeper_defer(ms_keeper *k, int64_t account, int64_t seq, int64_t t, double mark_lo,
-                          double mark_hi, double oracle_lo, double oracle_hi, ms_queue *q) {
-  int32_t slot;
-  if (k->nfree) {
-    slot = k->free_slots[--k->nfree];
-  } else {
-    if (k->nslots == k->capslots) {
-      size_t cap = k->capslots ? 2 * k->capslots : 64;
-      park_slot *v = realloc(k->slots, cap * sizeof *v);
-      if (!v) return MS_ERR_NOMEM;
-      k->slots = v;
-      int32_t *f = realloc(k->free_slots, cap * sizeof *f);
-      if (!f) return MS_ERR_NOMEM;
-      k->free_slots = f;
-      for (size_t i = k->capslots; i < cap; i++) k->slots[i].gen = 0;
-      k->capslots = cap;
-    }
-    slot = (int32_t)k->nslots++;
-  }
-  park_slot *ps = &k->slots[slot];
-  ps->seq = seq;
-  ps->account = account;
-  ps->alive = 1;
-  k->parked++;
-  int empty = !(mark_lo < mark_hi) || !(oracle_lo < oracle_hi);
-  if (empty) {
-    if (ms_grow((void **)&k->next, &k->capnext, k->nnext + 1, sizeof *k->next)) return MS_ERR_NOMEM;
-    k->next[k->nnext++] = slot;
-  } else {
-    park_entry e = {0, slot, ps->gen};
-    int rc = 0;
-    if (isfinite(mark_hi)) { e.bound = mark_hi; rc |= park_heap_push(&k->park[MARK_ABOVE], e); }
-    if (isfinite(mark_lo)) { e.bound = -mark_lo; rc |= park_heap_push(&k->park[MARK_BELOW], e); }
-    if (isfinite(oracle_hi)) { e.bound = oracle_hi; rc |= park_heap_push(&k->park[ORACLE_ABOVE], e); }
-    if (isfinite(oracle_lo)) { e.bound = -oracle_lo; rc |= park_heap_push(&k->park[ORACLE_BELOW], e); }
-    if (rc) return MS_ERR_NOMEM;
-  }
-  return ensure_block(k, t + 1, q);
+ms_status ms_keeper_defer(ms_keeper *k, int64_t account, int64_t seq, int64_t t, double mark_lo, double mark_hi,
+                          double oracle_lo, double oracle_hi, ms_queue *q) {
+  return k->type->defer(k->state, account, seq, t, mark_lo, mark_hi, oracle_lo, oracle_hi, q);
 }
 
 int64_t ms_keeper_block_begin(ms_keeper *k, double mark, double oracle) {
-  for (size_t i = 0; i < k->nnext; i++)
-    if (k->slots[k->next[i]].alive && release(k, k->next[i])) return -1;
-  k->nnext = 0;
-  const double probe[NPARK] = {mark, -mark, oracle, -oracle};
-  for (int i = 0; i < NPARK; i++) {
-    park_heap *h = &k->park[i];
-    while (h->n && h->v[0].bound <= probe[i]) {
-      park_entry e = h->v[0];
-      park_heap_pop(h);
-      if (k->slots[e.slot].alive && k->slots[e.slot].gen == e.gen && release(k, e.slot)) return -1;
-    }
-  }
-  return k->parked;
+  return k->type->block_begin(k->state, mark, oracle);
 }
 
-void ms_keeper_unpark_all(ms_keeper *k) {
-  /* Called between blocks: everything parked goes to the next block's list. */
-  for (int i = 0; i < NPARK; i++) k->park[i].n = 0;
-  k->nnext = 0;
-  for (size_t i = 0; i < k->nslots; i++) {
-    if (!k->slots[i].alive) continue;
-    k->slots[i].gen++;
-    if (ms_grow((void **)&k->next, &k->capnext, k->nnext + 1, sizeof *k->next)) {
-      release(k, (int32_t)i); /* out of memory: ready at once */
-      continue;
-    }
-    k->next[k->nnext++] = (int32_t)i;
-  }
-}
+void ms_keeper_unpark_all(ms_keeper *k) { k->type->unpark_all(k->state); }
 
-ms_status ms_keeper_block_end(ms_keeper *k, int64_t t, ms_queue *q) {
-  k->used_in_block = 0;
-  k->block_scheduled = 0;
-  if (k->ready.n == 0 && k->parked == 0) return MS_OK;
-  return ensure_block(k, t + 1, q);
-}
+ms_status ms_keeper_block_end(ms_keeper *k, int64_t t, ms_queue *q) { return k->type->block_end(k->state, t, q); }
 
-int64_t ms_keeper_pending(const ms_keeper *k) { return k->pending; }
-double ms_keeper_gas_cost(const ms_keeper *k) { return k->gas_cost; }
-int64_t ms_keeper_max_per_block(const ms_keeper *k) { return k->max_per_block; }
+int64_t ms_keeper_pending(const ms_keeper *k) { return k->type->pending(k->state); }
+
+double ms_keeper_gas_cost(const ms_keeper *k) { return k->type->gas_cost(k->state); }
+
+int64_t ms_keeper_max_per_block(const ms_keeper *k) { return k->type->max_per_block(k->state); }

@@ -1,5 +1,7 @@
 /*
- * keeper — when an eligible account is actually acted on.
+ * keeper — when an eligible account is actually acted on: the keeper policy
+ * type table and its handle. Today's one policy, keepers.model standard
+ * (sim/models/keeper_standard.c):
  *
  * An account discovered at time t (at an oracle publish) is ready at
  * t + delay x congestion, delay drawn from the keeper stream in discovery
@@ -25,6 +27,44 @@
 #include "config/scenario.h"
 
 typedef struct ms_keeper ms_keeper;
+
+/*
+ * A keeper policy, in the manner of gsl_rng_type: a const table chosen by
+ * name (keepers.model), separate from the policy's state (one per thread,
+ * behind the ms_keeper handle). The engine reaches it only through the
+ * ms_keeper_* functions below, called per discovered account, per keeper
+ * event and per block, never per tick. Each hook has the contract of the
+ * function of the same name, with the policy's state in place of the handle.
+ */
+typedef struct ms_keeper_type {
+  const char *name;          /* keepers.model; written to the result file */
+  ms_status (*create)(void **state, const ms_config *cfg, ms_error *err);
+  void (*free)(void *state);
+  void (*start)(void *state, uint64_t seed, uint64_t path);
+  ms_status (*discover)(void *state, int64_t account, int64_t t, ms_queue *q, int64_t *delay);
+  int (*on_ready)(void *state, const ms_event *ev, ms_queue *q);
+  int (*block_next)(void *state, int64_t *account, int64_t *seq);
+  void (*block_used)(void *state);
+  void (*resolved)(void *state);
+  ms_status (*defer)(void *state, int64_t account, int64_t seq, int64_t t, double mark_lo, double mark_hi,
+                     double oracle_lo, double oracle_hi, ms_queue *q);
+  int64_t (*block_begin)(void *state, double mark, double oracle);
+  void (*unpark_all)(void *state);
+  ms_status (*block_end)(void *state, int64_t t, ms_queue *q);
+  int64_t (*pending)(const void *state);
+  double (*gas_cost)(const void *state);
+  int64_t (*max_per_block)(const void *state);
+} ms_keeper_type;
+
+extern const ms_keeper_type ms_keeper_standard;
+
+/* ms_keeper_types[] (NULL-terminated) is declared in config/scenario.h. */
+
+/** The policy called @p name, or NULL. */
+const ms_keeper_type *ms_keeper_type_find(const char *name);
+
+/** The policy's table. */
+const ms_keeper_type *ms_keeper_get_type(const ms_keeper *k);
 
 ms_status ms_keeper_new(ms_keeper **out, const ms_config *cfg, ms_error *err);
 void ms_keeper_free(ms_keeper *k);

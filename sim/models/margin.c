@@ -32,13 +32,10 @@ const ms_margin_type *ms_margin_type_find(const char *name) {
 ms_status ms_margin_new(ms_margin **out, const ms_config *cfg, ms_error *err) {
   *out = NULL;
   const ms_margin_cfg *mc = &cfg->margin;
-  int ntypes = 0;
-  while (ms_margin_types[ntypes]) ntypes++;
-  if (mc->model < 0 || mc->model >= ntypes)
-    return ms_error_set(err, MS_ERR_INTERNAL, "margin.model %d not available", mc->model);
+  if (!mc->model) return ms_error_set(err, MS_ERR_INTERNAL, "margin.model not set");
   ms_margin *m = calloc(1, sizeof *m);
   if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-  m->type = ms_margin_types[mc->model];
+  m->type = mc->model;
   m->tiered = m->type->tiered;
   m->year_ms = cfg->market.days_per_year * (double)MS_MS_PER_DAY;
   for (int k = 0; k < NGRID; k++) m->ncdf[k] = ms_norm_cdf((double)(k - NGRID / 2) / NGRID_PER_UNIT);
@@ -210,11 +207,6 @@ double ms_margin_pos_surplus(const ms_margin *m, const ms_position *p, double E,
  * DTE scaling moves sigma at most at the rate vol v power (30 d)^power /
  * DTE^(power + 1).
  */
-typedef struct {
-  double dlo, dhi;                 /* delta interval per unit */
-  double phi, theta, vega;         /* bounds per unit */
-} leg_bounds;
-
 /* Grid index at or below (up = 0) or at or above (up = 1) x, clamped to the
  * grid, with a margin of 1e-6 of a step against rounding. N is increasing,
  * so N(grid below) <= N(x) <= N(grid above); outside the grid 0 and 1 are
@@ -253,9 +245,8 @@ static inline void d1_range(const ms_margin *m, double ll, double lh, double r_l
   *phi = npdf_hi(m, dmin);
 }
 
-/* Price bounds at one time (sq = sqrt(tau)): the delta interval and phi. */
-static void bound_delta(const ms_margin *m, int is_call, double ll, double lh, double s_lo, double s_hi, double sq,
-                        leg_bounds *b) {
+void ms_band_bound_delta(const ms_margin *m, int is_call, double ll, double lh, double s_lo, double s_hi, double sq,
+                         ms_leg_bounds *b) {
   double d1_lo, d1_hi;
   d1_range(m, ll, lh, s_lo * sq, s_hi * sq, &d1_lo, &d1_hi, &b->phi);
   if (is_call) {
@@ -267,19 +258,12 @@ static void bound_delta(const ms_margin *m, int is_call, double ll, double lh, d
   }
 }
 
-/* Time bounds over sqrt(tau) in [sq_lo, sq_hi]: theta and vega. */
-static void bound_time(const ms_margin *m, double ll, double lh, double S_hi, double s_lo, double s_hi, double sq_lo,
-                       double sq_hi, leg_bounds *b) {
+void ms_band_bound_time(const ms_margin *m, double ll, double lh, double S_hi, double s_lo, double s_hi,
+                        double sq_lo, double sq_hi, ms_leg_bounds *b) {
   double d1_lo, d1_hi;
   d1_range(m, ll, lh, s_lo * sq_lo, s_hi * sq_hi, &d1_lo, &d1_hi, &b->phi);
   b->theta = S_hi * b->phi * s_hi / (2 * sq_lo);
   b->vega = S_hi * sq_hi * b->phi;
-}
-
-/* [lo, hi] += q [a, b] */
-static inline void add_scaled(double *lo, double *hi, double q, double a, double b) {
-  if (q >= 0) { *lo += q * a; *hi += q * b; }
-  else { *lo += q * b; *hi += q * a; }
 }
 
 void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const ms_view *v, double surplus,
@@ -290,21 +274,10 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
     *b = (ms_band){INFINITY, -INFINITY, v->t, -INFINITY, -INFINITY};
     return;
   }
-  int dyn = m->type->ratio_moves, pm = m->type->scan;
-  if (pm && p->nlegs > 0 && (m->md_net > 0 || m->md_hedged > 0)) {
-    /* The minimum delta requirement B moves with the deltas. The core is
-     * max(A, B) with A the scan part; max(A, B) - max(A0, B0) <=
-     * (A - A0)+ + (B - B0)+, and with |delta| <= 1 per unit B stays below
-     * Bmax = P (|net - hedged / 2| + hedged / 2) x units over the box and
-     * any time: the surplus left for the rest is S0 - mm_factor (Bmax - B0). */
-    double taus[MS_MAX_LEGS], units = fabs(p->q);
-    for (int i = 0; i < p->nlegs; i++) {
-      taus[i] = tau_of(m, &p->legs[i], v->t);
-      units += fabs(p->legs[i].q);
-    }
-    double B0 = ms_pm_min_delta(m, p, taus, v);
-    double Bmax = (1 + BAND_BOX) * v->P * (fabs(m->md_net - 0.5 * m->md_hedged) + 0.5 * m->md_hedged) * units;
-    if (Bmax > B0) S0 -= m->mm_factor * (Bmax - B0);
+  int dyn = m->type->ratio_moves;
+  if (m->type->band_reserve && p->nlegs > 0) {
+    double r = m->type->band_reserve(m, p, v); /* a part of the requirement bounded apart */
+    if (r > 0) S0 -= r;
     if (!(S0 > 0)) { /* too close to call: revalue at once */
       *b = (ms_band){INFINITY, -INFINITY, v->t, -INFINITY, -INFINITY};
       return;
@@ -325,18 +298,10 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
     return;
   }
   double tau_cut = 0.5 * tau_min; /* the Lipschitz box keeps half the nearest expiry's time */
-  double month = 30.0 * (double)MS_MS_PER_DAY / m->year_ms;
-  double pw = m->p_short > m->p_long ? m->p_short : m->p_long;
-  double vmax = m->vol_up > m->vol_down ? m->vol_up : m->vol_down;
   int cls = legs_sign(p);
   /* smile factor range over the box, widest price range any valuation uses */
   double xmax = 0, xmin = 0;
-  if (pm)
-    for (int s = 0; s < m->nscen; s++) {
-      if (dominated(&m->scen[s], cls)) continue;
-      if (m->scen[s].x > xmax) xmax = m->scen[s].x;
-      if (m->scen[s].x < xmin) xmin = m->scen[s].x;
-    }
+  if (m->type->band_moves) m->type->band_moves(m, cls, &xmin, &xmax);
   double smax = 1, smin = 1;
   for (int i = 0; i < p->nlegs; i++) {
     double K = p->legs[i].strike;
@@ -361,15 +326,15 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
     llo[i] = log(Pmin / l->strike);
     lhi[i] = log(Pmax / l->strike);
     if (l->q < 0) shortq += q;
-    leg_bounds lb;
+    ms_leg_bounds lb;
     sq0[i] = sqrt(tau0[i]);
     sqc[i] = sqrt(tau0[i] - tau_cut);
-    bound_delta(m, l->is_call, llo[i], lhi[i], v->vol * smin, v->vol * smax, sq0[i], &lb);
+    ms_band_bound_delta(m, l->is_call, llo[i], lhi[i], v->vol * smin, v->vol * smax, sq0[i], &lb);
     double sm = v->vol * skew * sq0[i] * lb.phi;
     dlo[i] = lb.dlo - sm;
     dhi[i] = lb.dhi + sm;
-    add_scaled(&Elo, &Ehi, l->q, dlo[i], dhi[i]);
-    bound_time(m, llo[i], lhi[i], Pmax, v->vol * smin, v->vol * smax, sqc[i], sq0[i], &lb);
+    ms_add_scaled(&Elo, &Ehi, l->q, dlo[i], dhi[i]);
+    ms_band_bound_time(m, llo[i], lhi[i], Pmax, v->vol * smin, v->vol * smax, sqc[i], sq0[i], &lb);
     Lteq += q * lb.theta;
     /* to the expiry: phi over the whole remaining life is at most 1/sqrt(2 pi) */
     A_eq += q * v->vol * smax * Pmax * INV_SQRT_2PI;
@@ -377,83 +342,15 @@ void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const m
   /* how fast S can fall per unit of price rise (up) and fall (dn) */
   double Dup = Elo < 0 ? -Elo : 0, Ddn = Ehi > 0 ? Ehi : 0;
   double Lt = Lteq, A = A_eq, Bcap = 0;
-  if (pm) {
-    /* per leg, once: the DTE scaling at both ends of the box and the rate of the shocked vol */
-    double sc_a[MS_MAX_LEGS], sc_b[MS_MAX_LEGS], dsig_l[MS_MAX_LEGS], dvol_l[MS_MAX_LEGS];
-    for (int i = 0; i < p->nlegs; i++) {
-      sc_a[i] = m->span ? 1 : ms_pm_dte_scale(m, tau0[i]);
-      sc_b[i] = m->span ? 1 : ms_pm_dte_scale(m, tau0[i] - tau_cut);
-      double dte = tau0[i] - tau_cut > m->dte_floor ? tau0[i] - tau_cut : m->dte_floor;
-      dsig_l[i] = m->span ? 0 : v->vol * smax * vmax * pw * pow(month / dte, pw) / dte;
-      dvol_l[i] = m->span ? 0 : v->vol * smax * vmax * pow(month / m->dte_floor, pw);
-    }
-    double Mup = 0, Mdn = 0, Lts_max = 0, As_max = 0, Bs_max = 0, wtop = 0;
-    /* Scenarios with the same price move (vol up / same / down) share one
-     * bound, taken over the union of their volatilities. */
-    for (int s0 = 0, s1; s0 < m->nscen; s0 = s1) {
-      double x = m->scen[s0].x, lg = m->scen[s0].lg, w = 0;
-      int shocked = 0, any = 0, up = 0;
-      for (s1 = s0; s1 < m->nscen && m->scen[s1].x == x; s1++) {
-        if (dominated(&m->scen[s1], cls)) continue;
-        any = 1;
-        if (m->scen[s1].w > w) w = m->scen[s1].w;
-        shocked |= m->scen[s1].vsign != 0;
-        up |= m->scen[s1].vsign > 0;
-      }
-      /* a vol-up scenario's volatility may be raised to min_vol_up: the largest volatility is at least that */
-      double vfloor = up ? m->min_vol_up : 0;
-      if (!any) continue;
-      if (w > wtop) wtop = w;
-      double g = 1 + x, lo = -p->q * x, hi = -p->q * x, Lts = 0, As = 0, Bs = 0;
-      for (int i = 0; i < p->nlegs; i++) {
-        const ms_leg *l = &p->legs[i];
-        double q = fabs(l->q);
-        double lo_a = INFINITY, hi_a = 0, lo_f = INFINITY, hi_f = 0; /* vol factors at t0; over the box */
-        for (int k = s0; k < s1; k++) {
-          const scenario *sc = &m->scen[k];
-          if (dominated(sc, cls)) continue;
-          double v1 = vol_factor(m, sc, sc_a[i]), v2 = vol_factor(m, sc, sc_b[i]);
-          if (v1 < lo_a) lo_a = v1;
-          if (v1 > hi_a) hi_a = v1;
-          if (v1 < lo_f) lo_f = v1;
-          if (v2 < lo_f) lo_f = v2;
-          if (v1 > hi_f) hi_f = v1;
-          if (v2 > hi_f) hi_f = v2;
-        }
-        leg_bounds lb;
-        double s_hi_a = v->vol * smax * hi_a, s_hi_f = v->vol * smax * hi_f;
-        if (s_hi_a < vfloor) s_hi_a = vfloor;
-        if (s_hi_f < vfloor) s_hi_f = vfloor;
-        bound_delta(m, l->is_call, llo[i] + lg, lhi[i] + lg, v->vol * smin * lo_a, s_hi_a, sq0[i], &lb);
-        double sm = v->vol * hi_a * skew * sq0[i] * lb.phi;
-        /* delta_l(P) - g delta_l,s(P g) */
-        add_scaled(&lo, &hi, l->q, dlo[i] - g * (lb.dhi + sm), dhi[i] - g * (lb.dlo - sm));
-        bound_time(m, llo[i] + lg, lhi[i] + lg, Pmax * g, v->vol * smin * lo_f, s_hi_f, sqc[i], sq0[i], &lb);
-        double dsig = 0;
-        if (!m->span && shocked) {
-          dsig = dsig_l[i];
-          Bs += q * lb.vega * dvol_l[i];
-        }
-        Lts += q * (lb.theta + lb.vega * dsig);
-        As += s_hi_f > v->vol * smax * hi_f ? q * s_hi_f * Pmax * g * INV_SQRT_2PI
-                                            : q * v->vol * smax * hi_f * Pmax * g * INV_SQRT_2PI;
-      }
-      if (w * hi > Mup) Mup = w * hi;
-      if (-w * lo > Mdn) Mdn = -w * lo;
-      if (w * Lts > Lts_max) Lts_max = w * Lts;
-      if (w * As > As_max) As_max = w * As;
-      if (w * Bs > Bs_max) Bs_max = w * Bs;
-    }
-    Dup += m->mm_factor * (Mup + m->opt_floor * shortq);
-    /* contingencies and the fee provision: linear in P, rising with it */
-    double units = fabs(p->q) + shortq;
-    for (int i = 0; i < p->nlegs; i++) units += p->legs[i].q > 0 ? p->legs[i].q : 0;
-    Dup += m->perp_mm * fabs(p->q) + m->opt_mm * ms_pm_naked_shorts(p) + m->fee * units;
-    Ddn += m->mm_factor * Mdn;
-    /* loss_s = V - V_s: its time derivative is at most w (|V_t| + |V_s,t|) */
-    Lt += m->mm_factor * (wtop * Lteq + Lts_max);
-    A += m->mm_factor * (wtop * A_eq + As_max);
-    Bcap = m->mm_factor * Bs_max;
+  if (m->type->band_terms) {
+    ms_band_ctx c = {cls, P0, Pmax, Pmin, tau_cut, smin, smax, skew, shortq, Lteq, A_eq, tau0, llo, lhi, dlo, dhi,
+                     sq0, sqc, Dup, Ddn, Lt, A, Bcap};
+    m->type->band_terms(m, p, v, &c);
+    Dup = c.Dup;
+    Ddn = c.Ddn;
+    Lt = c.Lt;
+    A = c.A;
+    Bcap = c.Bcap;
   } else {
     double r = m->tiered ? m->mmr[m->ntiers - 1] : m->maintenance;
     Dup += r * (fabs(p->q) + shortq); /* the requirement rises with the price, never faster */
@@ -490,14 +387,22 @@ void ms_margin_path_start(ms_margin *m, double p0) {
   if (m->type->path_start) m->type->path_start(m, p0);
 }
 
+int64_t ms_margin_update_every(const ms_config *cfg) {
+  return cfg->margin.model->update_every ? cfg->margin.model->update_every(cfg) : 0;
+}
+
+const char *ms_margin_update_key(const ms_config *cfg) {
+  return cfg->margin.model->update_key ? cfg->margin.model->update_key : "margin.model";
+}
+
 int ms_margin_update(ms_margin *m, double P, int64_t t_obs) {
   return m->type->update ? m->type->update(m, P, t_obs) : 0;
 }
 
 double ms_margin_ratio(const ms_margin *m) { return m->tiered ? m->mmr[0] : m->ratio_side[0]; }
 
-double ms_margin_sigma(const ms_margin *m) { return sqrt(m->s2); }
+double ms_margin_sigma(const ms_margin *m) { return m->type->sigma ? m->type->sigma(m) : 0.0; }
 
-/* In ms_margin_model order: margin.model's index picks the table. */
+/* The order of margin.model's accepted values in the docs. */
 const ms_margin_type *const ms_margin_types[] = {&ms_margin_static, &ms_margin_tiered, &ms_margin_dynamic,
                                                  &ms_margin_portfolio, NULL};

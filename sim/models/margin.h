@@ -49,11 +49,13 @@ typedef enum {
 
 typedef struct ms_position ms_position;
 typedef struct ms_view ms_view;
+struct ms_band_ctx;
 
 /*
  * A margin model, in the manner of gsl_rng_type: a const table chosen by
  * name (margin.model), separate from the instance (ms_margin), which holds
- * the fields every model may use. Hooks are called per account with option
+ * the fields every model uses (the perp-only closed forms, margin_int.h)
+ * and the model's own state (m->state, allocated by init, freed by free). Hooks are called per account with option
  * legs, per path or per scheduled event, never per tick: the perp-only
  * closed forms the tick scan uses read the data fields and stay direct
  * calls. A NULL hook means "nothing to do" (docs/engine.md, "Adding a
@@ -65,17 +67,32 @@ typedef struct ms_margin_type {
   int tiered;             /* perp-only closed forms: the tier schedule (else one ratio per side) */
   int scan;               /* requirement of option accounts from the scenario grid (the band bounds its slope) */
   int ratio_moves;        /* the maintenance ratio moves within a path (the band keeps room for it) */
-  /* Fill the model's fields; called once after the shared ones are set. */
+  /* Allocate the model's own state into m->state and publish its perp-only
+   * closed forms (margin_int.h); called once after the shared fields are set. */
   ms_status (*init)(ms_margin *m, const ms_config *cfg, ms_error *err);
-  /* Free what init allocated. */
+  /* Free what init allocated (also after a failed init). */
   void (*free)(ms_margin *m);
   /* Reset per-path state at the start of a path. */
   void (*path_start)(ms_margin *m, double p0);
+  /* The time between scheduled re-estimates (ms) of @p cfg; NULL: none. */
+  int64_t (*update_every)(const ms_config *cfg);
+  const char *update_key;  /* the scenario key behind update_every (messages of the work bounds) */
   /* A scheduled re-estimate (ms_margin_update): 1 if the ratio rose. */
   int (*update)(ms_margin *m, double P, int64_t t_obs);
   /* Maintenance and initial requirements (USD) of an account with option legs. */
   double (*pos_mm)(const ms_margin *m, const ms_position *p, const ms_view *v);
   double (*pos_im)(const ms_margin *m, const ms_position *p, const ms_view *v);
+  /* The current volatility estimate (annualised); NULL: 0. */
+  double (*sigma)(const ms_margin *m);
+  /* Bands of option accounts under a scan model (see margin_int.h):
+   * band_reserve: surplus (USD) set aside for a part of the requirement the
+   * other terms do not bound (0: none); band_moves: the range of relative
+   * price moves its valuations use (xmin <= 0 <= xmax); band_terms: add how
+   * fast its requirement can rise. NULL: the requirement is the one ratio
+   * of gross notional (ms_margin_ratio, or the top tier). */
+  double (*band_reserve)(const ms_margin *m, const ms_position *p, const ms_view *v);
+  void (*band_moves)(const ms_margin *m, int cls, double *xmin, double *xmax);
+  void (*band_terms)(const ms_margin *m, const ms_position *p, const ms_view *v, struct ms_band_ctx *c);
 } ms_margin_type;
 
 extern const ms_margin_type ms_margin_static;
@@ -83,8 +100,7 @@ extern const ms_margin_type ms_margin_tiered;
 extern const ms_margin_type ms_margin_dynamic;
 extern const ms_margin_type ms_margin_portfolio;
 
-/** The models in ms_margin_model order, NULL-terminated. */
-extern const ms_margin_type *const ms_margin_types[];
+/* ms_margin_types[] (NULL-terminated) is declared in config/scenario.h. */
 
 /** The model called @p name, or NULL. */
 const ms_margin_type *ms_margin_type_find(const char *name);
@@ -191,6 +207,12 @@ void ms_margin_path_start(ms_margin *m, double p0);
  * same observation again adds nothing. Returns 1 if the ratio rose.
  */
 int ms_margin_update(ms_margin *m, double P, int64_t t_obs);
+
+/** The time between scheduled re-estimates of margin.model (ms; 0: none, the ratio holds). */
+int64_t ms_margin_update_every(const ms_config *cfg);
+
+/** The scenario key behind ms_margin_update_every (for messages). */
+const char *ms_margin_update_key(const ms_config *cfg);
 
 /** Current maintenance ratio (static, dynamic; portfolio: longs' perp ratio; tiered: first tier). */
 double ms_margin_ratio(const ms_margin *m);

@@ -7,6 +7,22 @@
 
 #include "models/margin_int.h"
 
+/* The model's own fields (m->state). sigma_hat^2 = (sum of squared log
+ * returns) / (sum of their durations), both over the same published
+ * observations (see dynamic_update). */
+typedef struct {
+  ms_dynamic_cfg dyn;
+  double sigma0;                     /* initial sigma_hat, annualised */
+  double s2;                         /* sigma_hat^2, per year */
+  double last_price;                 /* USD, the last observation used */
+  int64_t last_obs;                  /* ms, its observation time */
+  double ew_r2, ew_dt;               /* ewma: decayed sums of r^2 and of durations (years) */
+  double *ring_r2, *ring_dt;         /* window: r^2 and durations (years) per update interval */
+  int64_t nring, ring_pos;           /* window: buckets, the one the next update fills */
+  int64_t ring_used;                 /* window: buckets with a sample (dt > 0) */
+  double ring_r2_sum, ring_dt_sum;
+} dyn_state;
+
 /* ---- dynamic margin ----
  *
  * sigma_hat^2 is realized variance per unit of time: the sum of squared log
@@ -34,99 +50,115 @@
  * publish in it), the estimate is held. */
 
 static void set_dynamic_ratio(ms_margin *m, double ratio) {
+  const dyn_state *d = m->state;
   m->maintenance = ratio;
-  m->initial = ratio * m->dyn.initial_multiplier;
+  m->initial = ratio * d->dyn.initial_multiplier;
   m->ratio_side[0] = m->ratio_side[1] = ratio;
 }
 
 static double dynamic_target(const ms_margin *m) {
-  double h = (double)m->dyn.liquidation_horizon / m->year_ms;
-  double r = m->dyn.k * sqrt(m->s2) * sqrt(h);
-  return r < m->dyn.floor ? m->dyn.floor : r > m->dyn.cap ? m->dyn.cap : r;
+  const dyn_state *d = m->state;
+  double h = (double)d->dyn.liquidation_horizon / m->year_ms;
+  double r = d->dyn.k * sqrt(d->s2) * sqrt(h);
+  return r < d->dyn.floor ? d->dyn.floor : r > d->dyn.cap ? d->dyn.cap : r;
 }
 
 static void dynamic_path_start(ms_margin *m, double p0) {
-  m->s2 = m->sigma0 * m->sigma0;
-  m->last_price = p0;
-  m->last_obs = 0;
-  m->ew_dt = (double)m->dyn.half_life / m->year_ms / LN2;
-  m->ew_r2 = m->s2 * m->ew_dt;
-  if (m->ring_r2) {
-    double u = (double)m->dyn.update_every / m->year_ms;
-    for (int64_t i = 0; i < m->nring; i++) {
-      m->ring_r2[i] = m->s2 * u;
-      m->ring_dt[i] = u;
+  dyn_state *d = m->state;
+  d->s2 = d->sigma0 * d->sigma0;
+  d->last_price = p0;
+  d->last_obs = 0;
+  d->ew_dt = (double)d->dyn.half_life / m->year_ms / LN2;
+  d->ew_r2 = d->s2 * d->ew_dt;
+  if (d->ring_r2) {
+    double u = (double)d->dyn.update_every / m->year_ms;
+    for (int64_t i = 0; i < d->nring; i++) {
+      d->ring_r2[i] = d->s2 * u;
+      d->ring_dt[i] = u;
     }
-    m->ring_r2_sum = m->s2 * u * (double)m->nring;
-    m->ring_dt_sum = u * (double)m->nring;
-    m->ring_pos = 0;
-    m->ring_used = m->nring;
+    d->ring_r2_sum = d->s2 * u * (double)d->nring;
+    d->ring_dt_sum = u * (double)d->nring;
+    d->ring_pos = 0;
+    d->ring_used = d->nring;
   }
   set_dynamic_ratio(m, dynamic_target(m));
 }
 
 static int dynamic_update(ms_margin *m, double P, int64_t t_obs) {
-  assert(t_obs >= m->last_obs);
+  dyn_state *d = m->state;
+  assert(t_obs >= d->last_obs);
   double r2 = 0, dt = 0; /* this update's squared return and its duration (years) */
-  int64_t dt_ms = t_obs - m->last_obs;
+  int64_t dt_ms = t_obs - d->last_obs;
   if (dt_ms > 0) {
-    double r = log(P / m->last_price);
+    double r = log(P / d->last_price);
     r2 = r * r;
     dt = (double)dt_ms / m->year_ms;
-    m->last_price = P;
-    m->last_obs = t_obs;
+    d->last_price = P;
+    d->last_obs = t_obs;
   }
-  if (m->ring_r2) {
-    m->ring_r2_sum += r2 - m->ring_r2[m->ring_pos];
-    m->ring_dt_sum += dt - m->ring_dt[m->ring_pos];
-    m->ring_used += (dt > 0) - (m->ring_dt[m->ring_pos] > 0);
-    m->ring_r2[m->ring_pos] = r2;
-    m->ring_dt[m->ring_pos] = dt;
-    if (++m->ring_pos == m->nring) {
-      m->ring_pos = 0;
+  if (d->ring_r2) {
+    d->ring_r2_sum += r2 - d->ring_r2[d->ring_pos];
+    d->ring_dt_sum += dt - d->ring_dt[d->ring_pos];
+    d->ring_used += (dt > 0) - (d->ring_dt[d->ring_pos] > 0);
+    d->ring_r2[d->ring_pos] = r2;
+    d->ring_dt[d->ring_pos] = dt;
+    if (++d->ring_pos == d->nring) {
+      d->ring_pos = 0;
       double a = 0, b = 0; /* re-add from scratch once per window: no drift from running sums */
-      for (int64_t i = 0; i < m->nring; i++) {
-        a += m->ring_r2[i];
-        b += m->ring_dt[i];
+      for (int64_t i = 0; i < d->nring; i++) {
+        a += d->ring_r2[i];
+        b += d->ring_dt[i];
       }
-      m->ring_r2_sum = a;
-      m->ring_dt_sum = b;
+      d->ring_r2_sum = a;
+      d->ring_dt_sum = b;
     }
     /* counted, not read from the running sum, which may keep a rounding residue */
-    if (m->ring_used > 0) m->s2 = m->ring_r2_sum / m->ring_dt_sum;
+    if (d->ring_used > 0) d->s2 = d->ring_r2_sum / d->ring_dt_sum;
   } else if (dt_ms > 0) {
-    double d = exp2(-(double)dt_ms / (double)m->dyn.half_life);
-    m->ew_r2 = d * m->ew_r2 + r2;
-    m->ew_dt = d * m->ew_dt + dt;
-    m->s2 = m->ew_r2 / m->ew_dt;
+    double f = exp2(-(double)dt_ms / (double)d->dyn.half_life);
+    d->ew_r2 = f * d->ew_r2 + r2;
+    d->ew_dt = f * d->ew_dt + dt;
+    d->s2 = d->ew_r2 / d->ew_dt;
   }
   double old = m->maintenance, target = dynamic_target(m);
-  double next = target > old + m->dyn.max_step ? old + m->dyn.max_step : target;
+  double next = target > old + d->dyn.max_step ? old + d->dyn.max_step : target;
   set_dynamic_ratio(m, next);
   return next > old;
 }
 
 static ms_status dynamic_init(ms_margin *m, const ms_config *cfg, ms_error *err) {
   const ms_margin_cfg *mc = &cfg->margin;
-  m->dyn = mc->dynamic;
-  m->sigma0 = mc->dynamic.initial_vol > 0 ? mc->dynamic.initial_vol : cfg->market.entry_vol;
-  if (m->dyn.estimator == MS_VOLEST_WINDOW) {
-    m->nring = (m->dyn.window + m->dyn.update_every - 1) / m->dyn.update_every;
-    m->ring_r2 = malloc((size_t)m->nring * sizeof *m->ring_r2);
-    m->ring_dt = malloc((size_t)m->nring * sizeof *m->ring_dt);
-    if (!m->ring_r2 || !m->ring_dt) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  dyn_state *d = calloc(1, sizeof *d);
+  if (!d) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  m->state = d;
+  d->dyn = mc->dynamic;
+  d->sigma0 = mc->dynamic.initial_vol > 0 ? mc->dynamic.initial_vol : cfg->market.entry_vol;
+  if (d->dyn.estimator == MS_VOLEST_WINDOW) {
+    d->nring = (d->dyn.window + d->dyn.update_every - 1) / d->dyn.update_every;
+    d->ring_r2 = malloc((size_t)d->nring * sizeof *d->ring_r2);
+    d->ring_dt = malloc((size_t)d->nring * sizeof *d->ring_dt);
+    if (!d->ring_r2 || !d->ring_dt) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   }
   dynamic_path_start(m, cfg->market.initial_price);
   return MS_OK;
 }
 
 static void dynamic_free(ms_margin *m) {
-  free(m->ring_r2);
-  free(m->ring_dt);
+  dyn_state *d = m->state;
+  if (!d) return;
+  free(d->ring_r2);
+  free(d->ring_dt);
+  free(d);
 }
+
+static double dynamic_sigma(const ms_margin *m) { return sqrt(((const dyn_state *)m->state)->s2); }
+
+static int64_t dynamic_update_every(const ms_config *cfg) { return cfg->margin.dynamic.update_every; }
 
 /* static with a moving ratio: the same requirements, per-path state */
 const ms_margin_type ms_margin_dynamic = {
     .name = "dynamic", .key_mode = MS_KEY_COLLATERAL, .ratio_moves = 1,
-    .init = dynamic_init, .free = dynamic_free, .path_start = dynamic_path_start, .update = dynamic_update,
+    .init = dynamic_init, .free = dynamic_free, .path_start = dynamic_path_start,
+    .update_every = dynamic_update_every, .update_key = "margin.dynamic.update_every", .update = dynamic_update,
+    .sigma = dynamic_sigma,
     .pos_mm = ms_static_pos_mm, .pos_im = ms_static_pos_im};

@@ -1,7 +1,8 @@
 /*
- * margin_int — what the margin models share, private to sim/margin*.c: the
- * instance (every model's fields), the portfolio grid's scenario rows and
- * small helpers. Each model fills its own fields in its init hook.
+ * margin_int — what the margin models share, private to sim/models/margin*.c:
+ * the instance (the fields every model uses: the perp-only closed forms and
+ * the bands' tables; a model's own fields are behind m->state, in its file),
+ * the bands' pieces a model may need, and small helpers.
  */
 #ifndef MARGINSIM_MARGIN_INT_H
 #define MARGINSIM_MARGIN_INT_H
@@ -12,74 +13,78 @@
 #include "models/margin.h"
 
 #define INV_SQRT_2PI 0.39894228040143267794
-/* core shocks x up to 3 volatility states + extended rows (SPAN needs 16) */
-#define MAX_SCEN (3 * MS_MAX_PRICE_STEPS + MS_MAX_EXTENDED)
 /* Bounds of N(x) and phi(x) for the bands, read from a grid of x in steps of
  * 1/NGRID_PER_UNIT over [-NGRID_HALF, NGRID_HALF] units, rounded outwards. */
 #define NGRID_PER_UNIT 64
 #define NGRID_HALF 8
 #define NGRID (2 * NGRID_HALF * NGRID_PER_UNIT + 1)
-#define TWO_PI 6.28318530717958647692
 #define LN2 0.69314718055994530942
 /* The bands' price box: P0 +/- this x P0 */
 #define BAND_BOX 0.10
 
-typedef struct {
-  double x;          /* relative price move */
-  int vsign;         /* -1 vol down, 0 unchanged, +1 up */
-  double w;          /* weight */
-  double lg;         /* ln(1 + x) */
-  /* Black–Scholes values rise with volatility, so when every option leg of
-   * an account has the same sign, the scenario at the same price move with
-   * the higher (short legs) or lower (long legs) volatility and at least the
-   * weight loses at least as much: this one cannot be the worst. */
-  int dom_short, dom_long;
-} scenario;
-
 struct ms_margin {
   const ms_margin_type *type;
+  void *state;                       /* the model's own fields (margin_<model>.c): init allocates, free frees */
   int tiered;                        /* type->tiered, kept here for the perp-only closed forms */
   double year_ms;                    /* ms per year */
   ms_smile smile;
-  /* static and dynamic */
-  double initial, maintenance;       /* ratios (dynamic: current) */
+  /* The perp-only closed forms, which the tick scan calls directly: every
+   * model publishes its requirement of a perp-only account here, as ratios
+   * of notional (one per side) or a tier schedule, and keeps them current
+   * (dynamic margin moves them at its updates). */
+  double initial, maintenance;       /* ratios (dynamic: current; portfolio: of perp longs) */
   double ratio_side[2];              /* maintenance ratio of perp longs, shorts */
-  /* tiered */
-  int ntiers;
-  double floor[MS_MAX_TIERS];
+  double im_side[2];                 /* initial ratio of perp longs, shorts (models with type->scan) */
+  int ntiers;                        /* 1 unless tiered */
+  double floor[MS_MAX_TIERS];        /* USD notional where each tier starts */
   double mmr[MS_MAX_TIERS], imr[MS_MAX_TIERS];
-  double cum[MS_MAX_TIERS];
+  double cum[MS_MAX_TIERS];          /* USD maintenance amount of each tier */
   double kappa_long, kappa_short;    /* threshold shift per unit of per-unit collateral lost */
-  /* dynamic: sigma_hat^2 = (sum of squared log returns) / (sum of their
-   * durations), both over the same published observations (see
-   * ms_margin_update) */
-  ms_dynamic_cfg dyn;
-  double sigma0;                     /* initial sigma_hat, annualised */
-  double s2;                         /* sigma_hat^2, per year */
-  double last_price;                 /* USD, the last observation used */
-  int64_t last_obs;                  /* ms, its observation time */
-  double ew_r2, ew_dt;               /* ewma: decayed sums of r^2 and of durations (years) */
-  double *ring_r2, *ring_dt;         /* window: r^2 and durations (years) per update interval */
-  int64_t nring, ring_pos;           /* window: buckets, the one the next update fills */
-  int64_t ring_used;                 /* window: buckets with a sample (dt > 0) */
-  double ring_r2_sum, ring_dt_sum;
-  /* portfolio */
-  int nscen;
-  scenario scen[MAX_SCEN];
-  int span;                          /* grid kind */
-  double vol_up, vol_down, vol_range;
-  double p_short, p_long;            /* vega powers */
-  double dte_switch, dte_floor;      /* years */
-  double opt_floor, mm_factor, im_factor;
-  double min_vol_up;                 /* annualised, vol-up scenarios */
-  double md_net, md_hedged;          /* minimum delta requirement rates */
-  double perp_im, perp_mm, opt_im, opt_mm, fee; /* contingencies and fee provision, fractions of notional */
-  double m_eff[2];                   /* portfolio core ratio of perp longs, shorts */
-  double im_side[2];                 /* portfolio initial ratio of perp longs, shorts */
   int64_t bs_count;                  /* Black–Scholes evaluations */
   double ncdf[NGRID];                /* N at the grid points */
   double npdf[NGRID_HALF * NGRID_PER_UNIT + 1]; /* phi at the grid points >= 0 */
 };
+
+/*
+ * The band (ms_margin_band, margin.c) of an account with option legs under
+ * a model whose requirement is not a ratio of gross notional (type->scan):
+ * what margin.c has computed, for the model's band_terms hook, which adds
+ * how fast its requirement can rise with the price and the time.
+ */
+typedef struct ms_band_ctx {
+  int cls;                           /* legs_sign of the position */
+  double P0, Pmax, Pmin;             /* USD: the price and the box */
+  double tau_cut;                    /* years: the Lipschitz box keeps this */
+  double smin, smax, skew;           /* smile factor range over the box; |skew| */
+  double shortq;                     /* short option units */
+  double Lteq, A_eq;                 /* the equity's time bounds (Lipschitz, integrated) */
+  const double *tau0, *llo, *lhi;    /* per leg: years to expiry, ln(Pmin / K), ln(Pmax / K) */
+  const double *dlo, *dhi;           /* per leg: delta interval at t0 */
+  const double *sq0, *sqc;           /* per leg: sqrt(tau) at t0 and at the end of the box */
+  /* in: the equity's terms; out: with the requirement's added */
+  double Dup, Ddn;                   /* fall of the surplus per unit of price rise, fall */
+  double Lt, A, Bcap;                /* time: Lipschitz, integrated, the volatility's drift cap */
+} ms_band_ctx;
+
+/* Bounds per unit of option (see margin.c, "Bands"). */
+typedef struct {
+  double dlo, dhi;                   /* delta interval per unit */
+  double phi, theta, vega;           /* bounds per unit */
+} ms_leg_bounds;
+
+/* Price bounds at one time (sq = sqrt(tau)): the delta interval and phi. */
+void ms_band_bound_delta(const ms_margin *m, int is_call, double ll, double lh, double s_lo, double s_hi, double sq,
+                         ms_leg_bounds *b);
+
+/* Time bounds over sqrt(tau) in [sq_lo, sq_hi]: theta and vega. */
+void ms_band_bound_time(const ms_margin *m, double ll, double lh, double S_hi, double s_lo, double s_hi,
+                        double sq_lo, double sq_hi, ms_leg_bounds *b);
+
+/* [lo, hi] += q [a, b] */
+static inline void ms_add_scaled(double *lo, double *hi, double q, double a, double b) {
+  if (q >= 0) { *lo += q * a; *hi += q * b; }
+  else { *lo += q * b; *hi += q * a; }
+}
 
 static inline int tier_of(const ms_margin *m, double notional) {
   int k = 0;
@@ -104,14 +109,6 @@ static inline double gross_notional(const ms_position *p, double P) {
   return g * P;
 }
 
-/* Scenario volatility factor: 1 +/- v x scale (deribit), 1 +/- vol_range (span). */
-static inline double vol_factor(const ms_margin *m, const scenario *s, double scale) {
-  if (s->vsign == 0) return 1.0;
-  if (m->span) return 1.0 + s->vsign * m->vol_range;
-  double f = 1.0 + (s->vsign > 0 ? m->vol_up : -m->vol_down) * scale;
-  return f > 0.01 ? f : 0.01;
-}
-
 /* -1: every option leg short; +1: every one long; 0: mixed or none. */
 static inline int legs_sign(const ms_position *p) {
   int neg = 0, pos = 0;
@@ -121,15 +118,6 @@ static inline int legs_sign(const ms_position *p) {
   }
   return neg && !pos ? -1 : pos && !neg ? 1 : 0;
 }
-
-static inline int dominated(const scenario *sc, int cls) {
-  return (cls < 0 && sc->dom_short) || (cls > 0 && sc->dom_long);
-}
-
-/* Portfolio pieces the band needs (margin_portfolio.c). */
-double ms_pm_dte_scale(const ms_margin *m, double tau);
-double ms_pm_naked_shorts(const ms_position *p);
-double ms_pm_min_delta(ms_margin *m, const ms_position *p, const double *tau, const ms_view *v);
 
 /* Static margin's requirements of option accounts, also dynamic margin's (margin_static.c). */
 double ms_static_pos_im(const ms_margin *m, const ms_position *p, const ms_view *v);

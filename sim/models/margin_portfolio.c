@@ -18,18 +18,64 @@
  * mm_factor x core + contingencies (docs/engine.md, "Portfolio margin").
  */
 #include "models/margin_int.h"
+
+#include <stdlib.h>
+
 #include "core/units.h"
 
-static void build_grid(ms_margin *m, const ms_portfolio_cfg *pc) {
+/* core shocks x up to 3 volatility states + extended rows (SPAN needs 16) */
+#define MAX_SCEN (3 * MS_MAX_PRICE_STEPS + MS_MAX_EXTENDED)
+
+typedef struct {
+  double x;          /* relative price move */
+  int vsign;         /* -1 vol down, 0 unchanged, +1 up */
+  double w;          /* weight */
+  double lg;         /* ln(1 + x) */
+  /* Black–Scholes values rise with volatility, so when every option leg of
+   * an account has the same sign, the scenario at the same price move with
+   * the higher (short legs) or lower (long legs) volatility and at least the
+   * weight loses at least as much: this one cannot be the worst. */
+  int dom_short, dom_long;
+} scenario;
+
+/* The model's own fields (m->state). */
+typedef struct {
+  int nscen;
+  scenario scen[MAX_SCEN];
+  int span;                          /* grid kind */
+  double vol_up, vol_down, vol_range;
+  double p_short, p_long;            /* vega powers */
+  double dte_switch, dte_floor;      /* years */
+  double opt_floor, mm_factor, im_factor;
+  double min_vol_up;                 /* annualised, vol-up scenarios */
+  double md_net, md_hedged;          /* minimum delta requirement rates */
+  double perp_im, perp_mm, opt_im, opt_mm, fee; /* contingencies and fee provision, fractions of notional */
+  double m_eff[2];                   /* core ratio of perp longs, shorts */
+} pm_state;
+
+/* Scenario volatility factor: 1 +/- v x scale (deribit), 1 +/- vol_range (span). */
+static inline double vol_factor(const pm_state *ps, const scenario *s, double scale) {
+  if (s->vsign == 0) return 1.0;
+  if (ps->span) return 1.0 + s->vsign * ps->vol_range;
+  double f = 1.0 + (s->vsign > 0 ? ps->vol_up : -ps->vol_down) * scale;
+  return f > 0.01 ? f : 0.01;
+}
+
+static inline int dominated(const scenario *sc, int cls) {
+  return (cls < 0 && sc->dom_short) || (cls > 0 && sc->dom_long);
+}
+
+
+static void build_grid(ms_margin *m, pm_state *ps, const ms_portfolio_cfg *pc) {
   int n = 0;
   if (pc->grid == MS_GRID_SPAN) {
-    m->span = 1;
+    ps->span = 1;
     static const double third[] = {0, 1.0 / 3, -1.0 / 3, 2.0 / 3, -2.0 / 3, 1, -1};
     for (int i = 0; i < 7; i++)
       for (int v = 1; v >= -1; v -= 2)
-        m->scen[n++] = (scenario){third[i] * pc->span.scan_range, v, 1.0, 0, 0, 0};
-    m->scen[n++] = (scenario){pc->span.extreme_multiple * pc->span.scan_range, 0, pc->span.extreme_weight, 0, 0, 0};
-    m->scen[n++] = (scenario){-pc->span.extreme_multiple * pc->span.scan_range, 0, pc->span.extreme_weight, 0, 0, 0};
+        ps->scen[n++] = (scenario){third[i] * pc->span.scan_range, v, 1.0, 0, 0, 0};
+    ps->scen[n++] = (scenario){pc->span.extreme_multiple * pc->span.scan_range, 0, pc->span.extreme_weight, 0, 0, 0};
+    ps->scen[n++] = (scenario){-pc->span.extreme_multiple * pc->span.scan_range, 0, pc->span.extreme_weight, 0, 0, 0};
   } else {
     for (int64_t i = 0; i < pc->price_steps; i++) {
       double x = -pc->price_range + 2.0 * pc->price_range * (double)i / (double)(pc->price_steps - 1);
@@ -37,18 +83,18 @@ static void build_grid(ms_margin *m, const ms_portfolio_cfg *pc) {
       for (int v = 1; v >= -1; v--) {
         if (v == 0 && !pc->vol_same) continue;
         if (v != 1 && edge && pc->edge_vol_up_only) continue;
-        m->scen[n++] = (scenario){x, v, 1.0, 0, 0, 0};
+        ps->scen[n++] = (scenario){x, v, 1.0, 0, 0, 0};
       }
     }
     for (int i = 0; i < pc->nextended; i++)
-      m->scen[n++] = (scenario){pc->extended[i].shock, 1, pc->extended[i].weight, 0, 0, 0};
+      ps->scen[n++] = (scenario){pc->extended[i].shock, 1, pc->extended[i].weight, 0, 0, 0};
   }
-  m->nscen = n;
+  ps->nscen = n;
   for (int i = 0; i < n; i++) {
-    scenario *a = &m->scen[i];
+    scenario *a = &ps->scen[i];
     a->lg = log1p(a->x);
     for (int j = 0; j < n; j++) {
-      const scenario *b = &m->scen[j];
+      const scenario *b = &ps->scen[j];
       if (b->x != a->x || b->w < a->w) continue;
       if (b->vsign > a->vsign) a->dom_short = 1;
       if (b->vsign < a->vsign) a->dom_long = 1;
@@ -57,56 +103,61 @@ static void build_grid(ms_margin *m, const ms_portfolio_cfg *pc) {
   /* A perp loses q P x in scenario x: the core ratio of each side is the
    * largest weighted adverse move, and at least the minimum delta rate of
    * its net delta (a perp alone hedges nothing). */
-  m->m_eff[0] = m->m_eff[1] = pc->min_delta_net;
+  ps->m_eff[0] = ps->m_eff[1] = pc->min_delta_net;
   for (int i = 0; i < n; i++) {
-    double w = m->scen[i].w, x = m->scen[i].x;
-    if (-x * w > m->m_eff[0]) m->m_eff[0] = -x * w;
-    if (x * w > m->m_eff[1]) m->m_eff[1] = x * w;
+    double w = ps->scen[i].w, x = ps->scen[i].x;
+    if (-x * w > ps->m_eff[0]) ps->m_eff[0] = -x * w;
+    if (x * w > ps->m_eff[1]) ps->m_eff[1] = x * w;
   }
   for (int s = 0; s < 2; s++) {
-    m->im_side[s] = pc->im_factor * m->m_eff[s] + pc->perp_contingency_im + pc->fee_provision;
-    m->ratio_side[s] = pc->mm_factor * m->m_eff[s] + pc->perp_contingency_mm + pc->fee_provision;
+    m->im_side[s] = pc->im_factor * ps->m_eff[s] + pc->perp_contingency_im + pc->fee_provision;
+    m->ratio_side[s] = pc->mm_factor * ps->m_eff[s] + pc->perp_contingency_mm + pc->fee_provision;
   }
 }
 
 static ms_status portfolio_init(ms_margin *m, const ms_config *cfg, ms_error *err) {
-  (void)err;
+  pm_state *ps = calloc(1, sizeof *ps);
+  if (!ps) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  m->state = ps;
   const ms_portfolio_cfg *pc = &cfg->margin.portfolio;
-  build_grid(m, pc);
-  m->vol_up = pc->vol_up;
-  m->vol_down = pc->vol_down;
-  m->vol_range = pc->span.vol_range;
-  m->p_short = pc->vega_power_short;
-  m->p_long = pc->vega_power_long;
-  m->dte_switch = (double)pc->vega_power_switch / m->year_ms;
-  m->dte_floor = (double)pc->dte_floor / m->year_ms;
-  m->opt_floor = pc->short_option_floor;
-  m->mm_factor = pc->mm_factor;
-  m->im_factor = pc->im_factor;
-  m->min_vol_up = pc->min_vol_up;
-  m->md_net = pc->min_delta_net;
-  m->md_hedged = pc->min_delta_hedged;
-  m->perp_im = pc->perp_contingency_im;
-  m->perp_mm = pc->perp_contingency_mm;
-  m->opt_im = pc->option_contingency_im;
-  m->opt_mm = pc->option_contingency_mm;
-  m->fee = pc->fee_provision;
+  build_grid(m, ps, pc);
+  ps->vol_up = pc->vol_up;
+  ps->vol_down = pc->vol_down;
+  ps->vol_range = pc->span.vol_range;
+  ps->p_short = pc->vega_power_short;
+  ps->p_long = pc->vega_power_long;
+  ps->dte_switch = (double)pc->vega_power_switch / m->year_ms;
+  ps->dte_floor = (double)pc->dte_floor / m->year_ms;
+  ps->opt_floor = pc->short_option_floor;
+  ps->mm_factor = pc->mm_factor;
+  ps->im_factor = pc->im_factor;
+  ps->min_vol_up = pc->min_vol_up;
+  ps->md_net = pc->min_delta_net;
+  ps->md_hedged = pc->min_delta_hedged;
+  ps->perp_im = pc->perp_contingency_im;
+  ps->perp_mm = pc->perp_contingency_mm;
+  ps->opt_im = pc->option_contingency_im;
+  ps->opt_mm = pc->option_contingency_mm;
+  ps->fee = pc->fee_provision;
   m->initial = m->im_side[0];
   m->maintenance = m->ratio_side[0];
   return MS_OK;
 }
 
+static void portfolio_free(ms_margin *m) { free(m->state); }
+
 /* DTE scaling (30 d / max(DTE, dte_floor))^power of a leg's volatility shocks. */
-double ms_pm_dte_scale(const ms_margin *m, double tau) {
-  double dte = tau > m->dte_floor ? tau : m->dte_floor;
-  double pw = dte < m->dte_switch ? m->p_short : m->p_long;
+static double dte_scale(const ms_margin *m, double tau) {
+  const pm_state *ps = m->state;
+  double dte = tau > ps->dte_floor ? tau : ps->dte_floor;
+  double pw = dte < ps->dte_switch ? ps->p_short : ps->p_long;
   return pow(30.0 * (double)MS_MS_PER_DAY / m->year_ms / dte, pw);
 }
 
 /* Naked short options (Derive's option contingency, margin-parameters.md
  * 5.2): per expiry and strike, the short quantity net of the long options
  * there, calls and puts alike as in derivexyz/v2-core PMRMLib_2_1. */
-double ms_pm_naked_shorts(const ms_position *p) {
+static double naked_shorts(const ms_position *p) {
   double naked = 0;
   int seen[MS_MAX_LEGS] = {0};
   for (int i = 0; i < p->nlegs; i++) {
@@ -127,7 +178,8 @@ double ms_pm_naked_shorts(const ms_position *p) {
  * (gross delta - |net delta|) / 2, gross delta = the sum of every
  * position's |delta| (the perp's is its quantity; an option's is its
  * Black–Scholes delta at its smile volatility, times its quantity). */
-double ms_pm_min_delta(ms_margin *m, const ms_position *p, const double *tau, const ms_view *v) {
+static double min_delta(ms_margin *m, const ms_position *p, const double *tau, const ms_view *v) {
+  const pm_state *ps = m->state;
   double P = v->P, net = p->q, gross = fabs(p->q);
   for (int i = 0; i < p->nlegs; i++) {
     const ms_leg *l = &p->legs[i];
@@ -137,17 +189,18 @@ double ms_pm_min_delta(ms_margin *m, const ms_position *p, const double *tau, co
     gross += fabs(l->q * g.delta);
   }
   m->bs_count += p->nlegs;
-  return (m->md_net * fabs(net) + m->md_hedged * 0.5 * (gross - fabs(net))) * P;
+  return (ps->md_net * fabs(net) + ps->md_hedged * 0.5 * (gross - fabs(net))) * P;
 }
 
 /* Contingencies and the fee provision (USD) of the initial (@p initial) or
  * maintenance requirement; they do not scale with im_factor / mm_factor. */
 static double portfolio_extra(const ms_margin *m, const ms_position *p, double P, int initial) {
+  const pm_state *ps = m->state;
   double units = fabs(p->q);
   for (int i = 0; i < p->nlegs; i++) units += fabs(p->legs[i].q);
-  double perp = initial ? m->perp_im : m->perp_mm, opt = initial ? m->opt_im : m->opt_mm;
-  double naked = opt > 0 ? ms_pm_naked_shorts(p) : 0;
-  return (perp * fabs(p->q) + opt * naked + m->fee * units) * P;
+  double perp = initial ? ps->perp_im : ps->perp_mm, opt = initial ? ps->opt_im : ps->opt_mm;
+  double naked = opt > 0 ? naked_shorts(p) : 0;
+  return (perp * fabs(p->q) + opt * naked + ps->fee * units) * P;
 }
 
 /* The core requirement: the scan risk with the short option floor (added,
@@ -155,11 +208,12 @@ static double portfolio_extra(const ms_margin *m, const ms_position *p, double P
  * requirement. */
 static double portfolio_core(const ms_margin *mc, const ms_position *p, const ms_view *v) {
   ms_margin *m = (ms_margin *)mc;
+  const pm_state *ps = m->state;
   double P = v->P, base = p->q * P;
   double tau[MS_MAX_LEGS], scale[MS_MAX_LEGS], shortq = 0;
   for (int i = 0; i < p->nlegs; i++) {
     tau[i] = tau_of(m, &p->legs[i], v->t);
-    scale[i] = m->span ? 1.0 : ms_pm_dte_scale(m, tau[i]);
+    scale[i] = ps->span ? 1.0 : dte_scale(m, tau[i]);
     base += p->legs[i].q * ms_leg_value(&p->legs[i], &m->smile, P, tau[i], v->vol);
     if (p->legs[i].q < 0) shortq -= p->legs[i].q;
   }
@@ -168,43 +222,168 @@ static double portfolio_core(const ms_margin *mc, const ms_position *p, const ms
   int cls = legs_sign(p);
   double worst = 0;
   int64_t evals = 0;
-  for (int s = 0; s < m->nscen; s++) {
-    const scenario *sc = &m->scen[s];
+  for (int s = 0; s < ps->nscen; s++) {
+    const scenario *sc = &ps->scen[s];
     if (dominated(sc, cls)) continue;
     evals += p->nlegs;
     double S = P * (1.0 + sc->x), val = p->q * S;
     for (int i = 0; i < p->nlegs; i++) {
       const ms_leg *l = &p->legs[i];
       double lmi = lm[i] + sc->lg; /* ln(S / K) */
-      double sv = v->vol * vol_factor(m, sc, scale[i]);
+      double sv = v->vol * vol_factor(ps, sc, scale[i]);
       if (m->smile.skew != 0) {
         double f = 1.0 - m->smile.skew * lmi;
         sv *= f > m->smile.floor ? f : m->smile.floor;
       }
-      if (sc->vsign > 0 && sv < m->min_vol_up) sv = m->min_vol_up;
+      if (sc->vsign > 0 && sv < ps->min_vol_up) sv = ps->min_vol_up;
       val += l->q * ms_bs_value_lm(l->is_call, S, l->strike, lmi, tau[i], sv);
     }
     double loss = sc->w * (base - val);
     if (loss > worst) worst = loss;
   }
   m->bs_count += p->nlegs + evals;
-  double F = m->opt_floor * shortq * P;
-  double core = m->span ? (worst > F ? worst : F) : worst + F;
-  if (m->md_net > 0 || m->md_hedged > 0) {
-    double md = ms_pm_min_delta(m, p, tau, v);
+  double F = ps->opt_floor * shortq * P;
+  double core = ps->span ? (worst > F ? worst : F) : worst + F;
+  if (ps->md_net > 0 || ps->md_hedged > 0) {
+    double md = min_delta(m, p, tau, v);
     if (md > core) core = md;
   }
   return core;
 }
 
 static double portfolio_pos_im(const ms_margin *m, const ms_position *p, const ms_view *v) {
-  return m->im_factor * portfolio_core(m, p, v) + portfolio_extra(m, p, v->P, 1);
+  return ((const pm_state *)m->state)->im_factor * portfolio_core(m, p, v) + portfolio_extra(m, p, v->P, 1);
 }
 
 static double portfolio_pos_mm(const ms_margin *m, const ms_position *p, const ms_view *v) {
-  return m->mm_factor * portfolio_core(m, p, v) + portfolio_extra(m, p, v->P, 0);
+  return ((const pm_state *)m->state)->mm_factor * portfolio_core(m, p, v) + portfolio_extra(m, p, v->P, 0);
+}
+
+/* The minimum delta requirement B moves with the deltas. The core is
+ * max(A, B) with A the scan part; max(A, B) - max(A0, B0) <=
+ * (A - A0)+ + (B - B0)+, and with |delta| <= 1 per unit B stays below
+ * Bmax = P (|net - hedged / 2| + hedged / 2) x units over the box and
+ * any time: the band keeps mm_factor (Bmax - B0) of the surplus for it. */
+static double portfolio_band_reserve(const ms_margin *m, const ms_position *p, const ms_view *v) {
+  const pm_state *ps = m->state;
+  if (!(ps->md_net > 0 || ps->md_hedged > 0)) return 0.0;
+  double taus[MS_MAX_LEGS], units = fabs(p->q);
+  for (int i = 0; i < p->nlegs; i++) {
+    taus[i] = tau_of(m, &p->legs[i], v->t);
+    units += fabs(p->legs[i].q);
+  }
+  double B0 = min_delta((ms_margin *)m, p, taus, v);
+  double Bmax = (1 + BAND_BOX) * v->P * (fabs(ps->md_net - 0.5 * ps->md_hedged) + 0.5 * ps->md_hedged) * units;
+  return Bmax > B0 ? ps->mm_factor * (Bmax - B0) : 0.0;
+}
+
+/* The widest price moves of the scenarios that may be the worst. */
+static void portfolio_band_moves(const ms_margin *m, int cls, double *xmin, double *xmax) {
+  const pm_state *ps = m->state;
+  for (int s = 0; s < ps->nscen; s++) {
+    if (dominated(&ps->scen[s], cls)) continue;
+    if (ps->scen[s].x > *xmax) *xmax = ps->scen[s].x;
+    if (ps->scen[s].x < *xmin) *xmin = ps->scen[s].x;
+  }
+}
+
+/* The portfolio requirement's terms of the band (see margin.c, "Bands"). */
+static void portfolio_band_terms(const ms_margin *m, const ms_position *p, const ms_view *v, ms_band_ctx *c) {
+  const pm_state *ps = m->state;
+  const int cls = c->cls;
+  const double Pmax = c->Pmax, tau_cut = c->tau_cut, smin = c->smin, smax = c->smax, skew = c->skew;
+  const double shortq = c->shortq, Lteq = c->Lteq, A_eq = c->A_eq;
+  const double *tau0 = c->tau0, *llo = c->llo, *lhi = c->lhi, *dlo = c->dlo, *dhi = c->dhi, *sq0 = c->sq0,
+               *sqc = c->sqc;
+  double Dup = c->Dup, Ddn = c->Ddn, Lt = c->Lt, A = c->A, Bcap = c->Bcap;
+  double month = 30.0 * (double)MS_MS_PER_DAY / m->year_ms;
+  double pw = ps->p_short > ps->p_long ? ps->p_short : ps->p_long;
+  double vmax = ps->vol_up > ps->vol_down ? ps->vol_up : ps->vol_down;
+  /* per leg, once: the DTE scaling at both ends of the box and the rate of the shocked vol */
+  double sc_a[MS_MAX_LEGS], sc_b[MS_MAX_LEGS], dsig_l[MS_MAX_LEGS], dvol_l[MS_MAX_LEGS];
+  for (int i = 0; i < p->nlegs; i++) {
+    sc_a[i] = ps->span ? 1 : dte_scale(m, tau0[i]);
+    sc_b[i] = ps->span ? 1 : dte_scale(m, tau0[i] - tau_cut);
+    double dte = tau0[i] - tau_cut > ps->dte_floor ? tau0[i] - tau_cut : ps->dte_floor;
+    dsig_l[i] = ps->span ? 0 : v->vol * smax * vmax * pw * pow(month / dte, pw) / dte;
+    dvol_l[i] = ps->span ? 0 : v->vol * smax * vmax * pow(month / ps->dte_floor, pw);
+  }
+  double Mup = 0, Mdn = 0, Lts_max = 0, As_max = 0, Bs_max = 0, wtop = 0;
+  /* Scenarios with the same price move (vol up / same / down) share one
+   * bound, taken over the union of their volatilities. */
+  for (int s0 = 0, s1; s0 < ps->nscen; s0 = s1) {
+    double x = ps->scen[s0].x, lg = ps->scen[s0].lg, w = 0;
+    int shocked = 0, any = 0, up = 0;
+    for (s1 = s0; s1 < ps->nscen && ps->scen[s1].x == x; s1++) {
+      if (dominated(&ps->scen[s1], cls)) continue;
+      any = 1;
+      if (ps->scen[s1].w > w) w = ps->scen[s1].w;
+      shocked |= ps->scen[s1].vsign != 0;
+      up |= ps->scen[s1].vsign > 0;
+    }
+    /* a vol-up scenario's volatility may be raised to min_vol_up: the largest volatility is at least that */
+    double vfloor = up ? ps->min_vol_up : 0;
+    if (!any) continue;
+    if (w > wtop) wtop = w;
+    double g = 1 + x, lo = -p->q * x, hi = -p->q * x, Lts = 0, As = 0, Bs = 0;
+    for (int i = 0; i < p->nlegs; i++) {
+      const ms_leg *l = &p->legs[i];
+      double q = fabs(l->q);
+      double lo_a = INFINITY, hi_a = 0, lo_f = INFINITY, hi_f = 0; /* vol factors at t0; over the box */
+      for (int k = s0; k < s1; k++) {
+        const scenario *sc = &ps->scen[k];
+        if (dominated(sc, cls)) continue;
+        double v1 = vol_factor(ps, sc, sc_a[i]), v2 = vol_factor(ps, sc, sc_b[i]);
+        if (v1 < lo_a) lo_a = v1;
+        if (v1 > hi_a) hi_a = v1;
+        if (v1 < lo_f) lo_f = v1;
+        if (v2 < lo_f) lo_f = v2;
+        if (v1 > hi_f) hi_f = v1;
+        if (v2 > hi_f) hi_f = v2;
+      }
+      ms_leg_bounds lb;
+      double s_hi_a = v->vol * smax * hi_a, s_hi_f = v->vol * smax * hi_f;
+      if (s_hi_a < vfloor) s_hi_a = vfloor;
+      if (s_hi_f < vfloor) s_hi_f = vfloor;
+      ms_band_bound_delta(m, l->is_call, llo[i] + lg, lhi[i] + lg, v->vol * smin * lo_a, s_hi_a, sq0[i], &lb);
+      double sm = v->vol * hi_a * skew * sq0[i] * lb.phi;
+      /* delta_l(P) - g delta_l,s(P g) */
+      ms_add_scaled(&lo, &hi, l->q, dlo[i] - g * (lb.dhi + sm), dhi[i] - g * (lb.dlo - sm));
+      ms_band_bound_time(m, llo[i] + lg, lhi[i] + lg, Pmax * g, v->vol * smin * lo_f, s_hi_f, sqc[i], sq0[i], &lb);
+      double dsig = 0;
+      if (!ps->span && shocked) {
+        dsig = dsig_l[i];
+        Bs += q * lb.vega * dvol_l[i];
+      }
+      Lts += q * (lb.theta + lb.vega * dsig);
+      As += s_hi_f > v->vol * smax * hi_f ? q * s_hi_f * Pmax * g * INV_SQRT_2PI
+                                          : q * v->vol * smax * hi_f * Pmax * g * INV_SQRT_2PI;
+    }
+    if (w * hi > Mup) Mup = w * hi;
+    if (-w * lo > Mdn) Mdn = -w * lo;
+    if (w * Lts > Lts_max) Lts_max = w * Lts;
+    if (w * As > As_max) As_max = w * As;
+    if (w * Bs > Bs_max) Bs_max = w * Bs;
+  }
+  Dup += ps->mm_factor * (Mup + ps->opt_floor * shortq);
+  /* contingencies and the fee provision: linear in P, rising with it */
+  double units = fabs(p->q) + shortq;
+  for (int i = 0; i < p->nlegs; i++) units += p->legs[i].q > 0 ? p->legs[i].q : 0;
+  Dup += ps->perp_mm * fabs(p->q) + ps->opt_mm * naked_shorts(p) + ps->fee * units;
+  Ddn += ps->mm_factor * Mdn;
+  /* loss_s = V - V_s: its time derivative is at most w (|V_t| + |V_s,t|) */
+  Lt += ps->mm_factor * (wtop * Lteq + Lts_max);
+  A += ps->mm_factor * (wtop * A_eq + As_max);
+  Bcap = ps->mm_factor * Bs_max;
+  c->Dup = Dup;
+  c->Ddn = Ddn;
+  c->Lt = Lt;
+  c->A = A;
+  c->Bcap = Bcap;
 }
 
 const ms_margin_type ms_margin_portfolio = {
     .name = "portfolio", .key_mode = MS_KEY_COLLATERAL, .scan = 1,
-    .init = portfolio_init, .pos_mm = portfolio_pos_mm, .pos_im = portfolio_pos_im};
+    .init = portfolio_init, .free = portfolio_free, .pos_mm = portfolio_pos_mm, .pos_im = portfolio_pos_im,
+    .band_reserve = portfolio_band_reserve, .band_moves = portfolio_band_moves,
+    .band_terms = portfolio_band_terms};

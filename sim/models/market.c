@@ -14,13 +14,30 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define IMPACT_FLOOR 1e-12
 /* Relative widening of the chunk bounds: their factors and the products round. */
 #define BOUND_SLACK 1e-9
 
+static double linear_law(double q, double inv_depth) { return 0.01 * q * inv_depth; }
+static double sqrt_law(double q, double inv_depth) { return copysign(0.01 * sqrt(fabs(q) * inv_depth), q); }
+
+const ms_impact_type ms_impact_none = {.name = "none", .law = NULL, .half_life_factor = 1.0};
+const ms_impact_type ms_impact_linear = {.name = "linear", .law = linear_law, .half_life_factor = 1.0};
+const ms_impact_type ms_impact_sqrt = {.name = "sqrt", .law = sqrt_law, .half_life_factor = 2.0};
+
+/* The order of market.impact.model's accepted values in the docs. */
+const ms_impact_type *const ms_impact_types[] = {&ms_impact_none, &ms_impact_linear, &ms_impact_sqrt, NULL};
+
+const ms_impact_type *ms_impact_type_find(const char *name) {
+  for (int i = 0; ms_impact_types[i]; i++)
+    if (strcmp(ms_impact_types[i]->name, name) == 0) return ms_impact_types[i];
+  return NULL;
+}
+
 struct ms_market {
-  int model;         /* ms_impact_model */
+  const ms_impact_type *type;
   double half_life;  /* ms; 0 = no decay */
   double ihalf_life; /* ms: the impact's half-life (the same, or twice it for the sqrt law) */
   double inv_hl, inv_ihl, inv_depth; /* reciprocals: fills are frequent in a cascade */
@@ -33,11 +50,12 @@ struct ms_market {
 };
 
 ms_status ms_market_new(ms_market **out, const ms_config *cfg, ms_error *err) {
+  if (!cfg->market.impact.model) return ms_error_set(err, MS_ERR_INTERNAL, "market.impact.model not set");
   ms_market *m = calloc(1, sizeof *m);
   if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-  m->model = cfg->market.impact.model;
+  m->type = cfg->market.impact.model;
   m->half_life = (double)cfg->market.impact.half_life;
-  m->ihalf_life = m->model == MS_IMPACT_SQRT ? 2.0 * m->half_life : m->half_life;
+  m->ihalf_life = m->type->half_life_factor * m->half_life;
   m->inv_hl = m->half_life > 0 ? 1.0 / m->half_life : 0.0;
   m->inv_ihl = m->half_life > 0 ? 1.0 / m->ihalf_life : 0.0;
   m->inv_depth = cfg->market.impact.depth > 0 ? 1.0 / cfg->market.impact.depth : 0.0;
@@ -58,14 +76,6 @@ void ms_market_reset(ms_market *m) {
 
 double ms_market_impact(const ms_market *m) { return m->imp0; }
 int ms_market_active(const ms_market *m, int64_t t) { return t < m->t_zero; }
-
-static double law(const ms_market *m, double q) {
-  switch (m->model) {
-  case MS_IMPACT_LINEAR: return 0.01 * q * m->inv_depth;
-  case MS_IMPACT_SQRT: return copysign(0.01 * sqrt(fabs(q) * m->inv_depth), q);
-  default: return 0.0;
-  }
-}
 
 double ms_market_impact_at(const ms_market *m, int64_t t) {
   if (t >= m->t_zero) return 0.0;
@@ -92,8 +102,8 @@ void ms_market_chunk_bounds(const ms_market *m, double a, double *lo, double *hi
 }
 
 void ms_market_fill(ms_market *m, int64_t t, double signed_notional) {
-  if (m->model == MS_IMPACT_NONE) return;
-  double q = ms_market_flow_at(m, t) + signed_notional, imp = law(m, q);
+  if (!m->type->law) return;
+  double q = ms_market_flow_at(m, t) + signed_notional, imp = m->type->law(q, m->inv_depth);
   if (fabs(imp) < IMPACT_FLOOR) q = imp = 0.0;
   m->t0 = t;
   m->q0 = q;

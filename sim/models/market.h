@@ -1,7 +1,8 @@
 /*
  * market — the mark price: exogenous price x exp(impact).
  *
- * Impact is a law of Q, the cumulative signed liquidation flow in USD
+ * Impact is a law of Q (a type table, ms_impact_type, chosen by
+ * market.impact.model), the cumulative signed liquidation flow in USD
  * (liquidated longs sell: negative; liquidated shorts buy: positive), which
  * decays with half-life market.impact.half_life:
  *   linear: impact = 0.01 Q / depth
@@ -21,6 +22,31 @@
 #include "config/scenario.h"
 
 typedef struct ms_market ms_market;
+
+/*
+ * An impact law, in the manner of gsl_rng_type: a const table chosen by
+ * name (market.impact.model), separate from the instance (ms_market). The
+ * law is called per fill only; the decay between fills is the same closed
+ * form for every law homogeneous in Q (degree d: the impact's half-life is
+ * the flow's divided by d), so the tick loop never calls through the table.
+ */
+typedef struct ms_impact_type {
+  const char *name;          /* market.impact.model; written to the result file */
+  /* Log impact of the cumulative flow @p q (USD), @p inv_depth = 1 / depth;
+   * NULL: no impact (fills are ignored). */
+  double (*law)(double q, double inv_depth);
+  /* The impact's half-life over the flow's (1 / the law's degree of homogeneity in Q). */
+  double half_life_factor;
+} ms_impact_type;
+
+extern const ms_impact_type ms_impact_none;
+extern const ms_impact_type ms_impact_linear;
+extern const ms_impact_type ms_impact_sqrt;
+
+/* ms_impact_types[] (NULL-terminated, in the order of the docs) is declared in config/scenario.h. */
+
+/** The law called @p name, or NULL. */
+const ms_impact_type *ms_impact_type_find(const char *name);
 
 ms_status ms_market_new(ms_market **out, const ms_config *cfg, ms_error *err);
 void ms_market_free(ms_market *m);

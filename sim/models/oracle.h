@@ -1,6 +1,7 @@
 /*
  * oracle — the price the protocol sees.
  *
+ * The oracle is a type table (ms_oracle_type, chosen by oracle.kind):
  * push (Chainlink-like): a round starts when the reported value moves more
  * than `deviation` from the last published price, or when `heartbeat` has
  * passed since the last publish; one round at a time; it publishes the value
@@ -24,6 +25,40 @@
 #include "config/scenario.h"
 
 typedef struct ms_oracle ms_oracle;
+
+/*
+ * An oracle model, in the manner of gsl_rng_type: a const table chosen by
+ * name (oracle.kind), separate from the instance (ms_oracle). Its hooks run
+ * per path and per oracle event. Whether a move of the reported value can
+ * start a round is a data field (deviation_rounds), read when the instance
+ * is made: the tick loop tests the band of ms_oracle_band inline and never
+ * calls through the table. TWAP is a setting of either (oracle.twap).
+ */
+typedef struct ms_oracle_type {
+  const char *name;          /* oracle.kind; written to the result file */
+  int deviation_rounds;      /* a round starts when the reported value leaves the deviation band */
+  /* Schedule the first round(s) of a path (the start price is current). */
+  ms_status (*start)(ms_oracle *o, ms_queue *q);
+  /* An ORACLE_ROUND event; @p v, @p ve: the value a round would observe now and its exogenous twin. */
+  ms_status (*on_round)(ms_oracle *o, const ms_event *ev, double v, double ve, ms_queue *q);
+  /* An ORACLE_PUBLISH event: 1 if the published price becomes current. */
+  int (*accepts)(const ms_oracle *o, const ms_event *ev);
+  /* After a publish became current, with the current log prices. */
+  ms_status (*published)(ms_oracle *o, const ms_event *ev, double lm, double le, ms_queue *q);
+  /* The longest time between scheduled rounds (ms) of @p cfg, 0 if none: the path's event bound. */
+  int64_t (*round_every)(const ms_config *cfg);
+} ms_oracle_type;
+
+extern const ms_oracle_type ms_oracle_push;
+extern const ms_oracle_type ms_oracle_pull;
+
+/* ms_oracle_types[] (NULL-terminated) is declared in config/scenario.h. */
+
+/** The model called @p name, or NULL. */
+const ms_oracle_type *ms_oracle_type_find(const char *name);
+
+/** The time between the scheduled rounds of oracle.kind (ms; 0: none), for the work bounds. */
+int64_t ms_oracle_round_every(const ms_config *cfg);
 
 /** A published price. */
 typedef struct ms_oracle_price {

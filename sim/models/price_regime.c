@@ -13,6 +13,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ typedef struct regime_path {
   int start_index;                    /* -1: stationary */
   int64_t step, horizon;              /* ms */
   double log_p0;
+  double vol[MS_MAX_REGIMES];         /* annualised volatility */
   double m[MS_MAX_REGIMES];           /* log drift per ms */
   double v[MS_MAX_REGIMES];           /* variance per ms */
   double a_step[MS_MAX_REGIMES];      /* m * step */
@@ -96,6 +98,7 @@ static ms_status regime_new(void **out, const ms_config *cfg, ms_error *err) {
   pp->log_p0 = log(mk->initial_price);
   for (int r = 0; r < pp->nreg; r++) {
     const ms_regime_cfg *rc = &mk->regimes[r];
+    pp->vol[r] = rc->vol;
     pp->m[r] = (rc->drift - 0.5 * rc->vol * rc->vol) / year_ms;
     pp->v[r] = rc->vol * rc->vol / year_ms;
     pp->a_step[r] = pp->m[r] * (double)cfg->step;
@@ -287,6 +290,79 @@ static void regime_tally_at(const void *state, int64_t t, ms_pricepath_tally *ou
   out->time_in_regime[pp->regime] += t - pp->t_regime_start;
 }
 
+static double regime_vol(const void *state) {
+  const regime_path *pp = state;
+  return pp->vol[pp->regime];
+}
+
+/* ---- work bounds (docs/engine.md, "Work bounds") ---- */
+
+/* Expected jumps of a path, at the highest rate of any regime (a path may
+ * stay in it throughout); *@p k: that regime. */
+static double expected_jumps(const ms_config *cfg, int *k) {
+  double days = (double)cfg->horizon / (double)MS_MS_PER_DAY, mx = 0.0;
+  *k = 0;
+  for (int r = 0; r < cfg->market.nregimes; r++)
+    if (cfg->market.regimes[r].jumps.rate * days > mx) { mx = cfg->market.regimes[r].jumps.rate * days; *k = r; }
+  return mx;
+}
+
+/* Expected regime switches of a path, at the shortest mean duration; *@p k: that regime. */
+static double expected_switches(const ms_config *cfg, int *k) {
+  double mx = 0.0;
+  *k = 0;
+  if (cfg->market.nregimes < 2) return 0.0;
+  for (int r = 0; r < cfg->market.nregimes; r++) {
+    double d = (double)cfg->market.regimes[r].mean_duration;
+    double n = d > 0 ? (double)cfg->horizon / d : INFINITY;
+    if (n > mx) { mx = n; *k = r; }
+  }
+  return mx;
+}
+
+static ms_status regime_check_work(const ms_config *cfg, double max, ms_error *err) {
+  int k;
+  double days = (double)cfg->horizon / (double)MS_MS_PER_DAY, n = expected_jumps(cfg, &k);
+  if (!(n <= max))
+    return ms_error_set(err, MS_ERR_INPUT,
+                        "%s: market.regimes[%d].jumps.rate: %g/d over the horizon of %g d is %g expected jumps per "
+                        "path, beyond the bound of %g (docs/engine.md, Work bounds); lower the rate or the horizon",
+                        cfg->source_path, k, cfg->market.regimes[k].jumps.rate, days, n, max);
+  n = expected_switches(cfg, &k);
+  if (!(n <= max))
+    return ms_error_set(err, MS_ERR_INPUT,
+                        "%s: market.regimes[%d].mean_duration: %lld ms over the horizon of %g d is %g expected regime "
+                        "switches per path, beyond the bound of %g (docs/engine.md, Work bounds); lengthen it",
+                        cfg->source_path, k, (long long)cfg->market.regimes[k].mean_duration, days, n, max);
+  return MS_OK;
+}
+
+static double regime_expected_events(const ms_config *cfg) {
+  int k;
+  return expected_jumps(cfg, &k) + expected_switches(cfg, &k);
+}
+
+static int regime_event_keys(const ms_config *cfg, int kind, char *buf, size_t len) {
+  int k;
+  if (kind == MS_EV_JUMP) {
+    expected_jumps(cfg, &k);
+    snprintf(buf, len, "market.regimes[%d].jumps.rate (%g/d)", k, cfg->market.regimes[k].jumps.rate);
+    return 1;
+  }
+  if (kind == MS_EV_REGIME) {
+    expected_switches(cfg, &k);
+    snprintf(buf, len, "market.regimes[%d].mean_duration (%.3f s) and market.transition", k,
+             (double)cfg->market.regimes[k].mean_duration / 1000.0);
+    return 1;
+  }
+  return 0;
+}
+
+static int regime_vol_states(const ms_config *cfg, double *vols) {
+  for (int r = 0; r < cfg->market.nregimes; r++) vols[r] = cfg->market.regimes[r].vol;
+  return cfg->market.nregimes;
+}
+
 const ms_price_model_type ms_price_regime_switching = {
     .name = "regime_switching",
     .create = regime_new,
@@ -300,4 +376,9 @@ const ms_price_model_type ms_price_regime_switching = {
     .regime = regime_regime,
     .tally_at = regime_tally_at,
     .stationary = regime_stationary,
+    .vol = regime_vol,
+    .check_work = regime_check_work,
+    .expected_events = regime_expected_events,
+    .event_keys = regime_event_keys,
+    .vol_states = regime_vol_states,
 };

@@ -15,7 +15,7 @@ struct ms_pricepath {
   void *state;
 };
 
-/* In ms_price_model order: market.model's index picks the table. */
+/* The order of market.model's accepted values in the docs. */
 const ms_price_model_type *const ms_price_models[] = {&ms_price_regime_switching, NULL};
 
 const ms_price_model_type *ms_price_model_find(const char *name) {
@@ -26,13 +26,10 @@ const ms_price_model_type *ms_price_model_find(const char *name) {
 
 ms_status ms_pricepath_new(ms_pricepath **out, const ms_config *cfg, ms_error *err) {
   *out = NULL;
-  int ntypes = 0;
-  while (ms_price_models[ntypes]) ntypes++;
-  if (cfg->market.model < 0 || cfg->market.model >= ntypes)
-    return ms_error_set(err, MS_ERR_INTERNAL, "market.model %d not available", cfg->market.model);
+  if (!cfg->market.model) return ms_error_set(err, MS_ERR_INTERNAL, "market.model not set");
   ms_pricepath *pp = calloc(1, sizeof *pp);
   if (!pp) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-  pp->type = ms_price_models[cfg->market.model];
+  pp->type = cfg->market.model;
   ms_status s = pp->type->create(&pp->state, cfg, err);
   if (s) { free(pp); return s; }
   *out = pp;
@@ -66,6 +63,22 @@ double ms_pricepath_log_price(const ms_pricepath *pp) { return pp->type->log_pri
 
 int ms_pricepath_regime(const ms_pricepath *pp) { return pp->type->regime(pp->state); }
 
+double ms_pricepath_vol(const ms_pricepath *pp) { return pp->type->vol(pp->state); }
+
+ms_status ms_price_check_work(const ms_config *cfg, double max_arrivals, ms_error *err) {
+  return cfg->market.model->check_work ? cfg->market.model->check_work(cfg, max_arrivals, err) : MS_OK;
+}
+
+int ms_price_vol_states(const ms_config *cfg, double *vols) { return cfg->market.model->vol_states(cfg, vols); }
+
+double ms_price_expected_events(const ms_config *cfg) {
+  return cfg->market.model->expected_events ? cfg->market.model->expected_events(cfg) : 0.0;
+}
+
+int ms_price_event_keys(const ms_config *cfg, int kind, char *buf, size_t len) {
+  return cfg->market.model->event_keys ? cfg->market.model->event_keys(cfg, kind, buf, len) : 0;
+}
+
 void ms_pricepath_tally_at(const ms_pricepath *pp, int64_t t, ms_pricepath_tally *out) {
   pp->type->tally_at(pp->state, t, out);
 }
@@ -76,7 +89,7 @@ void ms_pricepath_use_tape(ms_pricepath *pp, ms_pricetape *tape, ms_tape_mode mo
 
 int ms_pricepath_same_path(const ms_config *a, const ms_config *b) {
   if (a->market.model != b->market.model) return 0;
-  return ms_price_models[a->market.model]->same_path(a, b);
+  return a->market.model->same_path(a, b);
 }
 
 int64_t ms_pricetape_bytes(const ms_config *cfg) {

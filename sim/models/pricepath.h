@@ -40,8 +40,8 @@ typedef enum { MS_TAPE_OFF = 0, MS_TAPE_RECORD, MS_TAPE_REPLAY } ms_tape_mode;
 
 /**
  * A price model, in the manner of GSL's gsl_rng_type: a const table of hooks
- * over the model's own state, chosen by market.model (its index in
- * ms_price_models[]). The engine reaches them only through the ms_pricepath_*
+ * over the model's own state, chosen by name (market.model) from
+ * ms_price_models[]. The engine reaches them only through the ms_pricepath_*
  * functions below, which dispatch per path, per event and per block of
  * ticks (fill), never per tick. Each hook has the contract of the function
  * of the same name below, with the model's state in place of the handle.
@@ -61,12 +61,17 @@ typedef struct ms_price_model_type {
   int (*regime)(const void *state);
   void (*tally_at)(const void *state, int64_t t, ms_pricepath_tally *out);
   void (*stationary)(const void *state, double *pi);
+  double (*vol)(const void *state);
+  /* Config-level, no state: the work bounds (docs/engine.md, "Work bounds"). */
+  ms_status (*check_work)(const ms_config *cfg, double max_arrivals, ms_error *err);
+  double (*expected_events)(const ms_config *cfg);
+  int (*event_keys)(const ms_config *cfg, int kind, char *buf, size_t len);
+  int (*vol_states)(const ms_config *cfg, double *vols);
 } ms_price_model_type;
 
 extern const ms_price_model_type ms_price_regime_switching;
 
-/** The models in ms_price_model order, NULL-terminated. */
-extern const ms_price_model_type *const ms_price_models[];
+/* ms_price_models[] (NULL-terminated) is declared in config/scenario.h. */
 
 /** The model called @p name, or NULL. */
 const ms_price_model_type *ms_price_model_find(const char *name);
@@ -111,6 +116,30 @@ double ms_pricepath_log_price(const ms_pricepath *pp);
 
 /** Current regime index. */
 int ms_pricepath_regime(const ms_pricepath *pp);
+
+/** The current annualised volatility options are valued at (the current regime's). */
+double ms_pricepath_vol(const ms_pricepath *pp);
+
+/*
+ * Work bounds of the price model of @p cfg (docs/engine.md, "Work bounds"),
+ * from the configuration alone: ms_price_check_work fails with MS_ERR_INPUT,
+ * naming the key, when the model's own events (jumps, switches, ...) of one
+ * path are expected beyond @p max_arrivals; ms_price_expected_events is how
+ * many a path may take, at the highest rates (the path's event bound adds
+ * them); ms_price_event_keys writes the keys that drive events of queue
+ * kind @p kind and returns 1, or returns 0 when the model has none of it.
+ */
+ms_status ms_price_check_work(const ms_config *cfg, double max_arrivals, ms_error *err);
+
+/**
+ * The volatility states of the price model of @p cfg: the annualised
+ * volatility for each value ms_pricepath_regime() can take, into @p vols
+ * (MS_MAX_REGIMES at most); returns how many. The account index
+ * precomputes the option accounts' time-0 bands for each.
+ */
+int ms_price_vol_states(const ms_config *cfg, double *vols);
+double ms_price_expected_events(const ms_config *cfg);
+int ms_price_event_keys(const ms_config *cfg, int kind, char *buf, size_t len);
 
 /** Tallies of the current path, with time in regime counted up to @p t. */
 void ms_pricepath_tally_at(const ms_pricepath *pp, int64_t t, ms_pricepath_tally *out);

@@ -116,12 +116,6 @@ static int attr_num(hid_t loc, const char *name, hid_t type, const void *v) {
   return rc;
 }
 
-/* The shortfall policy's name, from its type table (docs/output.md). */
-static int attr_shortfall(hid_t file, const ms_config *cfg) {
-  const ms_shortfall_type *t = ms_shortfall_of(cfg->liquidation.shortfall);
-  return t ? attr_str(file, "shortfall_policy", t->name) : -1;
-}
-
 static hid_t chunked_plist(const h5run *r, int rank, const hsize_t *chunk) {
   hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(pl, rank, chunk);
@@ -375,6 +369,19 @@ static void close_run(ms_h5out *h, h5run *r) {
   run_init(r, cfg);
 }
 
+/* The name of each model the scenario chose, from its type table: on the
+ * root, and on each run group of --compare and sweeps. */
+static int model_attrs(hid_t loc, const ms_config *cfg) {
+  int rc = attr_str(loc, "price_model", ms_model_name(cfg->market.model));
+  rc |= attr_str(loc, "margin_model", ms_model_name(cfg->margin.model));
+  rc |= attr_str(loc, "oracle_model", ms_model_name(cfg->oracle.kind));
+  rc |= attr_str(loc, "impact_model", ms_model_name(cfg->market.impact.model));
+  rc |= attr_str(loc, "keeper_model", ms_model_name(cfg->keepers.model));
+  const ms_shortfall_type *sf = ms_shortfall_of(cfg->liquidation.shortfall);
+  rc |= sf ? attr_str(loc, "shortfall_policy", sf->name) : -1;
+  return rc;
+}
+
 /* The file's lifecycle is outfile's (temporary beside the target, rename at
  * commit, removal at abort); here only HDF5 is opened on that temporary.
  * On failure the caller aborts (removing the temporary). */
@@ -451,7 +458,7 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
   rc |= attr_str(h->file, "created", created);
   rc |= attr_str(h->file, "rng", "xoshiro256++; stream (seed, path, id) keyed by ms_rng_key "
                                   "(docs/reproducibility.md)");
-  rc |= attr_shortfall(h->file, cfg);
+  rc |= model_attrs(h->file, cfg);
   free(yaml);
   if (rc) {
     s = h5fail(h, err, "write the root attributes");
@@ -514,6 +521,7 @@ ms_status ms_h5out_add_run(ms_h5out *h, const char *parent, const char *leaf, co
     if (r->base < 0) return h5fail(h, err, "create a run's group");
     char *yaml = ms_config_to_yaml(cfg);
     int rc = !yaml || attr_str(r->base, "config", yaml ? yaml : "");
+    rc = rc || model_attrs(r->base, cfg);
     free(yaml);
     for (int k = 0; !rc && attrs && attrs[k]; k += 2) rc = attr_str(r->base, attrs[k], attrs[k + 1]);
     if (rc) return h5fail(h, err, "write a run's attributes");

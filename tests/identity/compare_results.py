@@ -12,9 +12,15 @@ scenarios/bench/*.yaml with the same small number of paths, plus one
     only the same NaN bit pattern);
   * every attribute of every object, except the root attributes that record
     the program and the moment rather than the result: version, created,
-    command (written by ms_h5out_create, sim/output/h5out.c), and root
-    attributes only the NEW file has (names the new version records, such
-    as shortfall_policy).
+    command (written by ms_h5out_create, sim/output/h5out.c);
+  * attributes that exist only in NEW are listed but not counted as a
+    difference: an added attribute (the model names price_model ...
+    keeper_model and shortfall_policy on the root, the unit lines
+    `columns` on compound datasets) adds to a result without changing it.
+    One only in OLD is a difference;
+  * the resolved configuration (attribute config): the same text once the
+    lines of keys added since the base, at their defaults (ADDED_CONFIG_KEYS),
+    are taken out of both: a new key at its default changes no result.
 
 It prints one row per run and exits 1 on any difference, naming the dataset
 (or attribute) and its first differing element; 2 when a run fails.
@@ -39,6 +45,21 @@ import numpy as np
 
 # Root attributes that record the version, the time and the command line.
 IGNORED_ROOT_ATTRS = {"version", "created", "command"}
+
+# Keys added to the scenario since the base, at their default values: "section.key: value".
+ADDED_CONFIG_KEYS = ["keepers.model: standard"]
+
+
+def _drop_added_keys(text):
+    """A config text without the lines of ADDED_CONFIG_KEYS (each the first key of its top-level section)."""
+    for entry in ADDED_CONFIG_KEYS:
+        path, value = entry.split(": ", 1)
+        section, key = path.split(".", 1)
+        text = text.replace(f"\n{section}:\n  {key}: {value}\n", f"\n{section}:\n")
+        if text.startswith(f"{section}:\n  {key}: {value}\n"):
+            text = f"{section}:\n" + text[len(f"{section}:\n  {key}: {value}\n"):]
+    return text
+
 
 # 1,000,000 accounts: building the book dominates, so a couple of paths suffice
 # to pass through every code path of the run and keep the script short.
@@ -113,9 +134,12 @@ def _compare_text(where, x, y):
     return f"{where}: text differs at character {i}: {x[max(0, i - 20):i + 20]!r} != {y[max(0, i - 20):i + 20]!r}"
 
 
-def compare_files(old, new):
-    """Every difference between two result files, as messages (empty when identical)."""
+def compare_files(old, new, added=None):
+    """Every difference between two result files, as messages (empty when identical).
+
+    Attributes only in NEW are not differences; their names go to @p added when given."""
     diffs = []
+    added = [] if added is None else added
     with h5py.File(old, "r") as fa, h5py.File(new, "r") as fb:
         def objects(f):
             out = {"/": f}
@@ -137,10 +161,9 @@ def compare_files(old, new):
                     diffs.append(msg)
             ignored = IGNORED_ROOT_ATTRS if name == "/" else set()
             ka, kb = set(a.attrs) - ignored, set(b.attrs) - ignored
-            for k in sorted(ka ^ kb):
-                if name == "/" and k in kb:
-                    continue  # a root attribute the new file adds (a model's name) changes no result
-                diffs.append(f"{name}@{k}: only in {'OLD' if k in ka else 'NEW'}")
+            for k in sorted(ka - kb):
+                diffs.append(f"{name}@{k}: only in OLD")
+            added.extend(f"{name}@{k}" for k in sorted(kb - ka))
             for k in sorted(ka & kb):
                 ta = h5py.h5a.open(a.id, k.encode()).get_type()
                 tb = h5py.h5a.open(b.id, k.encode()).get_type()
@@ -152,7 +175,10 @@ def compare_files(old, new):
                     if ta.is_variable_str() != tb.is_variable_str():
                         msg = f"{name}@{k}: string type (variable length {ta.is_variable_str()} != {tb.is_variable_str()})"
                     else:
-                        msg = _compare_text(f"{name}@{k}", _text(va), _text(vb))
+                        xa, xb = _text(va), _text(vb)
+                        if k == "config":
+                            xa, xb = _drop_added_keys(xa), _drop_added_keys(xb)
+                        msg = _compare_text(f"{name}@{k}", xa, xb)
                 else:
                     msg = _compare_values(f"{name}@{k}", va, vb)
                 if msg:
@@ -198,9 +224,12 @@ def main(argv=None):
     a = ap.parse_args(argv)
 
     if a.files:
-        diffs = compare_files(*a.files)
+        added = []
+        diffs = compare_files(*a.files, added)
         for d in diffs:
             print("  " + d)
+        if added:
+            print(f"  (added in NEW, not a difference: {', '.join(added)})")
         print("identical" if not diffs else f"{len(diffs)} difference(s)")
         return 1 if diffs else 0
     if not a.old or not a.new:
@@ -228,7 +257,8 @@ def main(argv=None):
                 if p.returncode:
                     print("    " + p.stderr.strip().replace("\n", "\n    "))
             continue
-        diffs = compare_files(fo, fn)
+        added = []
+        diffs = compare_files(fo, fn, added)
         with h5py.File(fo, "r") as f:
             nds = []
             f.visititems(lambda name, obj: nds.append(name) if isinstance(obj, h5py.Dataset) else None)
@@ -240,7 +270,8 @@ def main(argv=None):
             if len(diffs) > 20:
                 print(f"    ... and {len(diffs) - 20} more")
         else:
-            print(f"{label:<52} {'identical':<10} {len(nds)}")
+            print(f"{label:<52} {'identical':<10} {len(nds)}" +
+                  (f" (+{len(added)} attribute(s) only in NEW)" if added else ""))
         if not a.keep:
             os.unlink(fo)
             os.unlink(fn)
