@@ -145,6 +145,7 @@ class Result:
     DataFrame with its columns):
       summary        /paths/summary, one row per path (attrs["meanings"]: each
                      column's meaning, from the dataset's `columns` attribute)
+      summary_columns  column -> (unit, meaning) as /paths/summary documents them
       assertions     /assertions, one row per assertion (value, lo, hi and
                      threshold are in the asserted statistic's unit)
       liquidations   /liquidations, one row per liquidation
@@ -233,6 +234,11 @@ class Result:
             if full not in f:
                 return None
             return fn(f[full], f)
+
+    @functools.cached_property
+    def summary_columns(self):
+        """column -> (unit, meaning) of the /paths/summary columns the file documents ({} without it)."""
+        return self._read("paths/summary", lambda ds, f: _columns_meta(ds)) or {}
 
     @functools.cached_property
     def _summary_units(self):
