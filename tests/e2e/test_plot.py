@@ -180,12 +180,15 @@ class PlotTest(unittest.TestCase):
 
     def test_no_global_state_and_no_files(self):
         import matplotlib
+        import matplotlib.pyplot as plt
+        plt.switch_backend("svg")  # not the Agg that a matplotlib.use("Agg") would select
+        self.addCleanup(plt.switch_backend, self.backend)
         rc = dict(matplotlib.rcParams)
         for name, fn in msplot.RUN_PLOTS:
             fn(self.one)
         msplot.plot_compare_headline(self.cmp)
         msplot.plot_sweep_heatmap(self.sweep, "bad_debt.mean")
-        self.assertEqual(matplotlib.get_backend(), self.backend)
+        self.assertEqual(matplotlib.get_backend(), "svg")
         changed = {k for k, v in matplotlib.rcParams.items() if not (rc[k] is v or rc[k] == v)}
         self.assertEqual(changed, set())
         self.assertEqual(os.listdir("."), [])
