@@ -23,7 +23,8 @@ e.g. `models/static` of a --compare file or `sweep/runs/3` of a sweep file;
 --stat NAME,... compares only the named statistics: any /paths/summary column
 of both files (e.g. bad_debt, max_drawdown) or probability (insolvency,
 liquidation_any, bad_debt_any). Exit status: 0, or 2 for a missing file or
-group, a group without paths/summary, or an unknown --stat name.
+group, a group without paths/summary, or an unknown --stat name. The files
+are read through marginsim.open (analysis/marginsim).
 """
 import argparse
 import math

@@ -16,8 +16,11 @@ written to a temporary ".<name>.ms-tmp-XXXXXXXX" beside it and renamed, so a
 failure leaves the previous file or none; a folder the report created is
 removed again when it fails.
 
-Figures of a run (a file's root, each model of a compare file, the baseline
-cell of a sweep), each drawn when the group has what it needs:
+The file is read through marginsim.open and every figure is drawn by a
+plot_* function of marginsim.plot (a notebook can call the same ones; see
+docs/workflows.md, "Python"): this script is the layout, the text and the
+HTML. Figures of a run (a file's root, each model of a compare file, the
+baseline cell of a sweep), each drawn when the group has what it needs:
   path.png            fan chart of the exogenous price over /timeseries/fan (else the traced paths),
                       with one path's mark and oracle prices and its regimes
   liquidations.png    liquidations over time: the share of paths liquidating in each interval
