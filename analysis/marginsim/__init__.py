@@ -21,7 +21,7 @@ not always carried through pandas operations: read them off the table
 Figures: `marginsim.plot` draws every figure of analysis/report.py from a
 Result, one function each (`plot_price_fan(r)`, `plot_bad_debt(r, ax=ax)`,
 `plot_sweep_heatmap(r, "bad_debt.q99")`, ...), also importable from here
-as `marginsim.plot_bad_debt`; see marginsim/plot.py's docstring for the list,
+as `marginsim.plot_bad_debt`; see marginsim/plot/__init__.py's docstring for the list,
 what each returns (the Axes, or the Figure of a multi-panel figure) and
 what it needs. matplotlib is imported only when a figure is drawn.
 

@@ -1,4 +1,4 @@
-"""analysis/marginsim/plot.py, the figures of the Python front: every plot_*
+"""analysis/marginsim/plot/, the figures of the Python front: every plot_*
 function on a small run file, a --compare file and a sweep file (each kind it
 applies to) returns what its docstring says (the Axes, or the Figure of a
 multi-panel figure), draws the file's data (checked against h5py reads for
@@ -214,7 +214,7 @@ class PlotTest(unittest.TestCase):
             python = f.read().split("\n## Python\n", 1)[1].split("\n## ", 1)[0]
         for n in names:
             self.assertIs(getattr(marginsim, n), getattr(msplot, n))
-            self.assertIn(n + "(", msplot.__doc__, "marginsim/plot.py's docstring lists " + n)
+            self.assertIn(n + "(", msplot.__doc__, "marginsim.plot docstring lists " + n)
             self.assertIn(n, python, "docs/workflows.md's Python section lists " + n)
 
 

@@ -256,7 +256,7 @@ class ReportTest(unittest.TestCase):
 
     def test_quantiles_with_zeros_by_hand(self):
         sys.path.insert(0, os.path.join(SRC, "analysis"))
-        from marginsim import plot as report
+        from marginsim.plot import _draw as report
         # 10 paths, 2 intervals: interval 0 has path values 5 and 1 (eight zeros), interval 1 has
         # 3, 7, 2, 9, 4, 6, 8, 1, 5 and one zero. Order statistic ceil(q n) of the ten values:
         # interval 0 sorted 0,0,0,0,0,0,0,0,1,5 -> median (5th) 0, 90% (9th) 1, max 5;
