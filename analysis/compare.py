@@ -23,7 +23,8 @@ e.g. `models/static` of a --compare file or `sweep/runs/3` of a sweep file;
 --stat NAME,... compares only the named statistics: any /paths/summary column
 of both files (e.g. bad_debt, max_drawdown) or probability (insolvency,
 liquidation_any, bad_debt_any). Exit status: 0, or 2 for a missing file or
-group, a group without paths/summary, or an unknown --stat name.
+group, a group without paths/summary, or an unknown --stat name. The files
+are read through marginsim.open (analysis/marginsim).
 """
 import argparse
 import math
@@ -31,61 +32,70 @@ import zlib
 import os
 import sys
 
-import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _python import attr, file_kind, get_group, group_seed  # noqa: E402
+import marginsim  # noqa: E402
+from marginsim._fmt import cfg_get  # noqa: E402
 
 Z95 = 1.959963984540054
 COLUMNS = ("liquidations", "liquidated_notional", "impact_triggered_liquidations", "bad_debt", "insurance_min",
            "socialized_loss", "adl_notional", "adl_loss", "uncovered_loss", "largest_cascade_notional",
            "largest_cascade_liquidations",
            "amplification")
-EVENTS = (("insolvency", "insolvent = 1", lambda s: s["insolvent"] == 1),
-          ("liquidation_any", "liquidations > 0", lambda s: s["liquidations"] > 0),
-          ("bad_debt_any", "bad_debt > 0", lambda s: s["bad_debt"] > 0))
+EVENTS = (("insolvency", "insolvent = 1", lambda s: s["insolvent"].to_numpy() == 1),
+          ("liquidation_any", "liquidations > 0", lambda s: s["liquidations"].to_numpy() > 0),
+          ("bad_debt_any", "bad_debt > 0", lambda s: s["bad_debt"].to_numpy() > 0))
 
 
 class Usage(Exception):
     pass
 
 
+def group_seed(g):
+    """Seed of a run: its own config's seed if it has one, else the file's root attribute."""
+    s = cfg_get(g.config, "seed") if g.config_yaml else None
+    if s is None:
+        s = g.root.attrs.get("seed")
+    try:
+        return int(s)
+    except (TypeError, ValueError):
+        return None
+
+
 def open_group(path, group):
+    """The run at `group` of result file `path` (marginsim.Result); Usage with the reason when there is none."""
     if not os.path.isfile(path):
         raise Usage(f"{path}: no such file")
     try:
-        f = h5py.File(path, "r")
+        r = marginsim.open(path)
     except OSError as e:
         raise Usage(f"{path}: not an HDF5 file ({e})")
     try:
-        g = get_group(f, group)
+        g = r.sub(group)
     except KeyError as e:
-        f.close()
         raise Usage(str(e.args[0]))
-    if "paths/summary" not in g:
+    if g.summary is None:
         hint = ""
-        kind = file_kind(f)
-        if kind == "compare":
+        if r.kind == "compare":
             hint = f"; it is a --compare file: pick a model with --group (or --group-a/--group-b) models/<value> " \
-                   f"({', '.join('models/' + k for k in f['models'])})"
-        elif kind == "sweep":
+                   f"({', '.join('models/' + m.group.strip('/').rsplit('/', 1)[-1] for m in r.models.values())})"
+        elif r.kind == "sweep":
             hint = "; it is a sweep file: pick a cell with --group (or --group-a/--group-b) sweep/runs/<cell>"
         where = f"group '{group}'" if group not in (None, "", "/") else "the root"
-        f.close()
         raise Usage(f"{path}: {where} has no paths/summary{hint}")
-    return f, g
+    return g
 
 
-def describe(label, path, f, g):
-    name = attr(f, "name", "?")
-    where = g.name if g.name != "/" else "/"
-    n = g["paths/summary"].shape[0]
+def describe(label, path, g):
+    name = g.root.attrs.get("name", "?")
+    where = g.group.rstrip("/") or "/"
+    n = len(g.summary)
     extra = ""
     if "value" in g.attrs:
-        extra = f", {attr(f, 'compare', 'value')} = {attr(g, 'value')}"
+        extra = f", {g.root.attrs.get('compare', 'value')} = {g.attrs['value']}"
     elif "label" in g.attrs:
-        extra = f", {attr(g, 'label')}"
+        extra = f", {g.attrs['label']}"
     return f"{label}: {path} [{where}] ({name}{extra}; seed {group_seed(g)}, {n} paths)"
 
 
@@ -96,7 +106,8 @@ def pairing(ga, gb, sa, sb):
         return False, f"the seeds differ: {seed_a} and {seed_b}"
     if len(sa) != len(sb):
         return False, f"the numbers of paths differ: {len(sa)} and {len(sb)}"
-    if "path" in sa.dtype.names and "path" in sb.dtype.names and not np.array_equal(sa["path"], sb["path"]):
+    if "path" in sa.columns and "path" in sb.columns and not np.array_equal(sa["path"].to_numpy(),
+                                                                                sb["path"].to_numpy()):
         return False, "the same seed and number of paths but different path indices"
     return True, f"same seed {seed_a}, same {len(sa)} paths: B - A on each path"
 
@@ -187,15 +198,14 @@ def main():
     ap.add_argument("--stat", default=None, metavar="NAME,...",
                     help="only these statistics: summary columns or probabilities (default: the headline ones)")
     args = ap.parse_args()
-    fa = fb = None
     try:
-        fa, ga = open_group(args.a, args.group if args.group_a is None else args.group_a)
-        fb, gb = open_group(args.b, args.group if args.group_b is None else args.group_b)
-        sa, sb = ga["paths/summary"][:], gb["paths/summary"][:]
+        ga = open_group(args.a, args.group if args.group_a is None else args.group_a)
+        gb = open_group(args.b, args.group if args.group_b is None else args.group_b)
+        sa, sb = ga.summary, gb.summary
         columns, events = list(COLUMNS), list(EVENTS)
         if args.stat is not None:
             names = [n.strip() for n in args.stat.split(",") if n.strip()]
-            both = [c for c in sa.dtype.names if c in sb.dtype.names]
+            both = [c for c in sa.columns if c in sb.columns]
             byname = {e[0]: e for e in EVENTS}
             unknown = [n for n in names if n not in both and n not in byname]
             if unknown or not names:
@@ -206,43 +216,40 @@ def main():
             events = [byname[n] for n in names if n in byname]
     except Usage as e:
         print(f"compare.py: {e}", file=sys.stderr)
-        for f in (fa, fb):
-            if f is not None:
-                f.close()
         return 2
-    with fa, fb:
-        paired, why = pairing(ga, gb, sa, sb)
-        print(describe("A", args.a, fa, ga))
-        print(describe("B", args.b, fb, gb))
-        print(f"mode: {'paired' if paired else 'unpaired'} ({why})")
-        if paired:
-            print("differences B - A: mean over paths of the per-path difference, bootstrap-t 95% interval "
-                  "over the n paths where both are finite")
-        else:
-            print("differences B - A: difference of the means, 95% interval ± 1.96 sqrt(sa²/na + sb²/nb) "
-                  "(Welch); probabilities: difference of proportions with its normal interval")
-        print()
-        hdr = f"{'statistic':30s} {'A':>16s} {'B':>16s} {'B - A':>16s} {'lo':>16s} {'hi':>16s} {'n':>7s}"
-        print(hdr)
-        missing = []
-        for c in columns:
-            if c not in sa.dtype.names or c not in sb.dtype.names:
-                missing.append(c)
-                continue
-            r = paired_diff(sa[c], sb[c], c) if paired else welch_diff(sa[c], sb[c])
-            print(f"{c:30s} " + " ".join(f"{num(x):>16s}" for x in r[:5]) + f" {r[5]:7d}")
-        if events:
-            print("\nprobabilities (events per path):")
-        for name, definition, fn in events:
-            try:
-                ea, eb = fn(sa).astype(float), fn(sb).astype(float)
-            except (ValueError, KeyError):
-                missing.append(name)
-                continue
-            r = paired_diff(ea, eb, name) if paired else proportion_diff(ea, eb)
-            print(f"{name:30s} " + " ".join(f"{num(x):>16s}" for x in r[:5]) + f" {r[5]:7d}")
-        if missing:
-            print(f"\nnot in both files: {', '.join(missing)}")
+    paired, why = pairing(ga, gb, sa, sb)
+    print(describe("A", args.a, ga))
+    print(describe("B", args.b, gb))
+    print(f"mode: {'paired' if paired else 'unpaired'} ({why})")
+    if paired:
+        print("differences B - A: mean over paths of the per-path difference, bootstrap-t 95% interval "
+              "over the n paths where both are finite")
+    else:
+        print("differences B - A: difference of the means, 95% interval ± 1.96 sqrt(sa²/na + sb²/nb) "
+              "(Welch); probabilities: difference of proportions with its normal interval")
+    print()
+    hdr = f"{'statistic':30s} {'A':>16s} {'B':>16s} {'B - A':>16s} {'lo':>16s} {'hi':>16s} {'n':>7s}"
+    print(hdr)
+    missing = []
+    for c in columns:
+        if c not in sa.columns or c not in sb.columns:
+            missing.append(c)
+            continue
+        a_, b_ = sa[c].to_numpy(), sb[c].to_numpy()
+        r = paired_diff(a_, b_, c) if paired else welch_diff(a_, b_)
+        print(f"{c:30s} " + " ".join(f"{num(x):>16s}" for x in r[:5]) + f" {r[5]:7d}")
+    if events:
+        print("\nprobabilities (events per path):")
+    for name, definition, fn in events:
+        try:
+            ea, eb = fn(sa).astype(float), fn(sb).astype(float)
+        except (ValueError, KeyError):
+            missing.append(name)
+            continue
+        r = paired_diff(ea, eb, name) if paired else proportion_diff(ea, eb)
+        print(f"{name:30s} " + " ".join(f"{num(x):>16s}" for x in r[:5]) + f" {r[5]:7d}")
+    if missing:
+        print(f"\nnot in both files: {', '.join(missing)}")
     return 0
 
 

@@ -18,6 +18,13 @@ the unit of a row's values is `df.attrs["row_units"][row name]`. `attrs` are
 not always carried through pandas operations: read them off the table
 `open` gave.
 
+Figures: `marginsim.plot` draws every figure of analysis/report.py from a
+Result, one function each (`plot_price_fan(r)`, `plot_bad_debt(r, ax=ax)`,
+`plot_sweep_heatmap(r, "bad_debt.q99")`, ...), also importable from here
+as `marginsim.plot_bad_debt`; see marginsim/plot/__init__.py's docstring for the list,
+what each returns (the Axes, or the Figure of a multi-panel figure) and
+what it needs. matplotlib is imported only when a figure is drawn.
+
 `run` runs a scenario in-process through the shared library (cffi) and
 returns a Result without a file (or with one: `output=`); see its docstring
 and docs/library.md ("From Python") for where the library is found.
@@ -25,4 +32,12 @@ and docs/library.md ("From Python") for where the library is found.
 from .result import Result, CompareTables, open  # noqa: F401
 from ._run import Error, InMemoryResult, run  # noqa: F401
 
-__all__ = ["open", "run", "Result", "InMemoryResult", "CompareTables", "Error"]
+from .plot import (NotDrawable, caption, plot_bad_debt, plot_cascades, plot_compare_differences,  # noqa: F401
+                   plot_compare_headline, plot_drawdown, plot_insurance_fund, plot_liquidations, plot_price_fan,
+                   plot_sweep_differences, plot_sweep_heatmap, plot_sweep_stats, plot_tradeoff)
+from . import plot  # noqa: F401,E402
+
+__all__ = ["open", "run", "Result", "InMemoryResult", "CompareTables", "Error", "plot", "NotDrawable", "caption", "plot_price_fan",
+           "plot_liquidations", "plot_bad_debt", "plot_cascades", "plot_insurance_fund", "plot_drawdown",
+           "plot_compare_headline", "plot_tradeoff", "plot_compare_differences", "plot_sweep_heatmap",
+           "plot_sweep_stats", "plot_sweep_differences"]

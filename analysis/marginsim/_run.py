@@ -15,7 +15,7 @@ from .result import PROBABILITY_UNITS, ROW_UNIT, Result
 
 # The fields of /stats/summary after `name`, in the file's order.
 _QUANTS = ("q50", "q90", "q99", "q999", "q01", "q001")
-_FILE_ONLY = ("cascades", "book", "timeseries", "fan")
+_FILE_ONLY = ("cascades", "book", "timeseries", "fan", "assertions")
 
 
 class Error(RuntimeError):
@@ -47,8 +47,9 @@ class InMemoryResult(Result):
     """A Result of marginsim.run without a result file: `summary`, `stats`,
     `probabilities`, `feedback`, `liquidations` (with output.liquidations:
     true in the scenario or `set`), `config` and `attrs` as from a file;
-    `cascades`, `book`, `timeseries` and `fan` are written to the result file
-    only and raise AttributeError naming `output=`."""
+    `cascades`, `book`, `timeseries`, `fan` and `assertions` are written to
+    the result file only and raise AttributeError naming `output=`. Summary
+    and liquidation columns are float64 (integer columns exactly)."""
 
     def __init__(self, tables, attrs, config_yaml):
         super().__init__(None)
@@ -60,8 +61,12 @@ class InMemoryResult(Result):
         self.__dict__["compare"] = None
         self.__dict__["cells"] = []
         self.__dict__["axes"] = {}
-        for name in ("sweep", "sweep_differences", "sweep_probabilities", "sweep_feedback"):
+        for name in ("sweep", "sweep_differences", "sweep_probabilities", "sweep_feedback", "sweep_cells"):
             self.__dict__[name] = None
+        self.__dict__["axes_numeric"] = {}
+        units = tables["summary"].attrs.get("units", {})
+        self.__dict__["_summary_units"] = dict(units)
+        self.__dict__["summary_columns"] = {c: (u, "") for c, u in units.items()}
 
     def __repr__(self):
         return "marginsim.Result(in memory: %s, %d paths)" % (self.attrs.get("name"), self.attrs.get("paths"))
@@ -71,6 +76,19 @@ class InMemoryResult(Result):
             raise AttributeError("marginsim.run: /%s is written to the result file only: call "
                                  "marginsim.run(..., output=\"FILE.h5\") to keep it" % name)
         return None
+
+    @property
+    def root(self):
+        return self
+
+    def sub(self, group):
+        if group in (None, "", "/"):
+            return self
+        raise KeyError("an in-memory result has no group '%s'" % group)
+
+    @property
+    def assertions(self):
+        return self._read("assertions", None)
 
     @property
     def cascades(self):

@@ -32,13 +32,28 @@ COMPARE_MODEL_UNITS = {
     "insolvency_p": "probability", "insolvency_lo": "probability", "insolvency_hi": "probability",
     "liquidations_mean": "count", "largest_cascade_notional_mean": "USD",
 }
+SUMMARY_FIELDS = ("mean", "sd", "min", "max", "q50", "q90", "q99", "q999", "q01", "q001", "es99", "es01")
 TIMESERIES_UNITS = {"time": "s", "liquidations": "count", "margin_ratio": "fraction", "regime": ""}
 TIMESERIES_ORDER = ("price", "mark", "oracle", "regime", "open_interest", "insurance_fund", "liquidations",
                     "margin_ratio")
 # In tables of statistics of many columns, a value field's unit is the row's:
 # the `unit` column the reader adds.
 ROW_UNIT = "(unit column)"
-_COLUMN_LINE = re.compile(r"^(\S+) \[([^\]]*)\]: ")
+_COLUMN_LINE = re.compile(r"\s*(\S+)\s*\[([^\]]*)\]:\s*(.*)")
+
+
+def stat_of_row(row, field):
+    """(value, lo, hi) of `field` of one row (a mapping: a DataFrame row or a dict) of a stats table:
+    "probability" (or "p") of a probabilities row; else the field with its `<field>_lo`/`_hi` (the
+    mean's `mean_lo`/`mean_hi`), NaN for a field without an interval (sd, min, max)."""
+    names = row.keys()
+    if field == "probability" or (field == "p" and "p" in names):
+        return float(row["p"]), float(row["lo"]), float(row["hi"])
+    v = float(row[field])
+    lo_f, hi_f = "%s_lo" % field, "%s_hi" % field
+    if lo_f in names and hi_f in names:
+        return v, float(row[lo_f]), float(row[hi_f])
+    return v, float("nan"), float("nan")
 
 
 def _decode(values):
@@ -71,14 +86,26 @@ def _frame(ds, units):
     return df
 
 
-def _summary_units(ds):
-    """column -> unit from /paths/summary's `columns` attribute ("name [unit]: meaning" lines)."""
-    units = {}
+def _columns_meta(ds):
+    """column -> (unit, meaning) from /paths/summary's `columns` attribute ("name [unit]: meaning" lines)."""
+    meta = {}
     for line in (_attr(ds, "columns") or "").splitlines():
         m = _COLUMN_LINE.match(line)
         if m:
-            units[m.group(1)] = m.group(2)
-    return units
+            meta[m.group(1)] = (m.group(2), m.group(3))
+    return meta
+
+
+def _summary_units(ds):
+    """column -> unit from /paths/summary's `columns` attribute."""
+    return {k: u for k, (u, _) in _columns_meta(ds).items()}
+
+
+def _summary_frame(ds):
+    meta = _columns_meta(ds)
+    df = _frame(ds, {k: u for k, (u, _) in meta.items()})
+    df.attrs["meanings"] = {c: meta.get(c, ("", ""))[1] for c in df.columns}
+    return df
 
 
 def _add_row_units(df, key, summary_units, fixed):
@@ -116,7 +143,11 @@ class Result:
     `liquidations` without `output.liquidations: true`, or `summary` at the
     root of a --compare or sweep file; a dataset with no rows gives an empty
     DataFrame with its columns):
-      summary        /paths/summary, one row per path
+      summary        /paths/summary, one row per path (attrs["meanings"]: each
+                     column's meaning, from the dataset's `columns` attribute)
+      summary_columns  column -> (unit, meaning) as /paths/summary documents them
+      assertions     /assertions, one row per assertion (value, lo, hi and
+                     threshold are in the asserted statistic's unit)
       liquidations   /liquidations, one row per liquidation
       cascades       /cascades, one row per cascade
       book           /book, one row per account
@@ -142,6 +173,18 @@ class Result:
                      sweep_feedback the same for /sweep/differences, ...
       cells          sweep: list of Result, one per cell; [] otherwise
       axes           sweep: dict key -> list of values as given; {} otherwise
+      axes_numeric   sweep: dict key -> the values as numbers (durations in
+                     s, rates per day; NaN for a value that is not a number)
+      sweep_cells    sweep: one row per cell: cell, label, then per axis
+                     the position of the cell's value in axes[key]
+    Navigation and statistics:
+      root           the Result of the file's root (itself at the root)
+      sub(group)     the Result of a group inside the file ("models/static",
+                     "sweep/runs/3"; "" or "/" the root); KeyError if absent
+      stat(name)     (value, lo, hi) of a statistic named like "bad_debt.q99"
+                     or "insolvency.probability", the 95% interval as the
+                     file has it (NaN where the field has none); KeyError
+                     when the run has no such statistic
     """
 
     def __init__(self, path, group="/"):
@@ -152,6 +195,38 @@ class Result:
         return "marginsim.Result(%r%s)" % (self.path, "" if self.group == "/" else ", group=%r" % self.group)
 
     # -- access ---------------------------------------------------------------
+    @property
+    def root(self):
+        return self if self.group == "/" else Result(self.path)
+
+    def sub(self, group):
+        """The Result of a group inside this file ("" or "/" is the root)."""
+        if group in (None, "", "/"):
+            return self.root
+        p = group.strip("/")
+        with h5py.File(self.path, "r") as f:
+            if p not in f or not isinstance(f[p], h5py.Group):
+                raise KeyError("no group '%s' in %s" % (p, self.path))
+        return Result(self.path, "/" + p)
+
+    def stat(self, name):
+        """(value, lo, hi) of statistic `name` ("bad_debt.q99", "insolvency.probability")."""
+        base, _, field = name.rpartition(".")
+        if field == "probability":
+            p = self.probabilities
+            rows = p[p["name"] == base] if p is not None else ()
+            if len(rows) == 0:
+                raise KeyError("no probability '%s'" % base)
+            r = rows.iloc[0]
+            return float(r["p"]), float(r["lo"]), float(r["hi"])
+        if field not in SUMMARY_FIELDS:
+            raise KeyError("unknown statistic field '%s' in '%s'" % (field, name))
+        s = self.stats
+        rows = s[s["name"] == base] if s is not None else ()
+        if len(rows) == 0:
+            raise KeyError("no summary row '%s'" % base)
+        return stat_of_row(rows.iloc[0], field)
+
     def _read(self, name, fn):
         """fn(dataset or group, file) for the object at group/name, None when absent."""
         with h5py.File(self.path, "r") as f:
@@ -159,6 +234,11 @@ class Result:
             if full not in f:
                 return None
             return fn(f[full], f)
+
+    @functools.cached_property
+    def summary_columns(self):
+        """column -> (unit, meaning) of the /paths/summary columns the file documents ({} without it)."""
+        return self._read("paths/summary", lambda ds, f: _columns_meta(ds)) or {}
 
     @functools.cached_property
     def _summary_units(self):
@@ -171,7 +251,11 @@ class Result:
     # -- one run's tables -------------------------------------------------------
     @functools.cached_property
     def summary(self):
-        return self._read("paths/summary", lambda ds, f: _frame(ds, _summary_units(ds)))
+        return self._read("paths/summary", lambda ds, f: _summary_frame(ds))
+
+    @functools.cached_property
+    def assertions(self):
+        return self._read("assertions", lambda ds, f: _frame(ds, {"confidence": "probability"}))
 
     @functools.cached_property
     def liquidations(self):
@@ -294,6 +378,25 @@ class Result:
             return [Result(self.path, g[k].name) for k in sorted(g, key=int)]
         return self._read("sweep/runs", read) or []
 
+    @functools.cached_property
+    def axes_numeric(self):
+        def read(g, f):
+            return {_attr(a, "key"): [float(x) for x in a["numeric"][()]] if "numeric" in a
+                    else [float("nan")] * a["values"].shape[0]
+                    for _, a in sorted(g.items(), key=lambda kv: int(kv[0]))}
+        return self._read("sweep/axes", read) or {}
+
+    @functools.cached_property
+    def sweep_cells(self):
+        def read(ds, f):
+            cells = _frame(ds, {})
+            index = f["sweep/index"][()].reshape(len(cells), -1)
+            for a, key in enumerate(self.axes):
+                cells[key] = index[:, a].astype(np.int64)
+            cells.attrs["units"] = {c: "" for c in cells.columns}
+            return cells
+        return self._read("sweep/cells", read)
+
     def _sweep_axes(self, f):
         """Per cell: label and each axis's value (numbers when the axis's
         values all are, durations in s and rates per day; else as given)."""
@@ -351,15 +454,3 @@ def open(path):  # noqa: A001 - the name a notebook expects: marginsim.open
     with h5py.File(path, "r"):
         pass
     return Result(path)
-
-
-def run(*args, **kwargs):
-    """Not implemented yet: running in-process through the shared library
-    (issue 15, item 5) is future work. Run the CLI and open its file:
-
-        marginsim run scenarios/quickstart.yaml -n 200 --set oracle.heartbeat=10m -o q.h5
-        r = marginsim.open("q.h5")
-    """
-    raise NotImplementedError(
-        "marginsim.run is not implemented yet: run the CLI "
-        "(marginsim run SCENARIO -o FILE [--set KEY=VALUE]) and read the file with marginsim.open(FILE)")

@@ -132,6 +132,56 @@ class PythonFrontTest(unittest.TestCase):
         self.assertEqual(int(ts["liquidations"].sum()),
                          int(np.sum(r.liquidations["path"].to_numpy() < TS_PATHS)))
 
+    def test_stat_sub_and_columns_equal_h5py(self):
+        r = marginsim.open(self.run_h5)
+        with h5py.File(self.run_h5, "r") as f:
+            rows = {n.decode(): x for n, x in zip(f["stats/summary"]["name"], f["stats/summary"][()])}
+            probs = {n.decode(): x for n, x in zip(f["stats/probabilities"]["name"], f["stats/probabilities"][()])}
+            columns = f["paths/summary"].attrs["columns"]
+            columns = columns.decode() if isinstance(columns, bytes) else columns
+        b = rows["bad_debt"]
+        self.assertEqual(r.stat("bad_debt.mean"), (b["mean"], b["mean_lo"], b["mean_hi"]))
+        self.assertEqual(r.stat("bad_debt.q99"), (b["q99"], b["q99_lo"], b["q99_hi"]))
+        sd = r.stat("bad_debt.sd")
+        self.assertEqual(sd[0], b["sd"])
+        self.assertTrue(np.isnan(sd[1]) and np.isnan(sd[2]), "sd has no interval")
+        p = probs["insolvency"]
+        self.assertEqual(r.stat("insolvency.probability"), (p["p"], p["lo"], p["hi"]))
+        for bad in ("nonsense.mean", "bad_debt.nonsense", "nonsense.probability"):
+            with self.assertRaises(KeyError):
+                r.stat(bad)
+        # every documented column, with its unit and meaning as the attribute's line says
+        lines = [ln for ln in columns.splitlines() if ln.strip()]
+        self.assertEqual(len(r.summary_columns), len(lines))
+        for ln in lines:
+            name, rest = ln.split(" [", 1)
+            unit, meaning = rest.split("]:", 1)
+            self.assertEqual(r.summary_columns[name], (unit, meaning.strip()), ln)
+            self.assertEqual(r.summary.attrs["meanings"][name], meaning.strip())
+        self.assertEqual(r.summary.attrs["units"]["regime_switches"], "count")  # a line with no meaning
+        # groups: the root, a model, a cell; an absent group is a KeyError naming it
+        c = marginsim.open(self.cmp_h5)
+        m = c.sub("models/0.05")
+        self.assertEqual((m.group, m.root.group), ("/models/0.05/", "/"))
+        self.assertIs(c.sub(""), c)
+        self.assert_table(m.summary, self.cmp_h5, "models/0.05/paths/summary")
+        with self.assertRaises(KeyError) as e:
+            c.sub("models/nope")
+        self.assertIn("no group 'models/nope'", str(e.exception))
+
+    def test_assertions_equal_h5py(self):
+        scen = os.path.join(self.tmp.name, "asserted.yaml")
+        with open(scen, "w") as f:
+            f.write(SMALL + 'assertions:\n  - insolvency.probability < 0.5\n'
+                    '  - {assert: "bad_debt.q99 < 1e6", confidence: 0.95}\n')
+        path = os.path.join(self.tmp.name, "asserted.h5")
+        p = run("run", scen, "-q", "-o", path)
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        r = marginsim.open(path)
+        self.assert_table(r.assertions, path, "assertions")
+        self.assertEqual(list(r.assertions["assertion"]), ["insolvency.probability < 0.5", "bad_debt.q99 < 1e6"])
+        self.assertIsNone(marginsim.open(self.run_h5).assertions)
+
     def test_missing_tables_are_none(self):
         r = marginsim.open(self.bare_h5)
         self.assertIsNone(r.liquidations)
@@ -190,6 +240,13 @@ class PythonFrontTest(unittest.TestCase):
             self.assertEqual(bd["mean"].iloc[c], cell.stats.set_index("name")["mean"]["bad_debt"])
         self.assertIsNone(r.summary)
         self.assertEqual((r.models, r.compare), ({}, None))
+        # the axes as numbers and each cell's value positions, as /sweep/axes and /sweep/index hold them
+        self.assertEqual(r.axes_numeric, {"margin.maintenance": [0.03, 0.05], "oracle.heartbeat": [600.0, 3600.0]})
+        with h5py.File(self.sweep_h5, "r") as f:
+            index = f["sweep/index"][()]
+            labels = [x.decode() for x in f["sweep/cells"]["label"]]
+        self.assertEqual(list(r.sweep_cells["label"]), labels)
+        np.testing.assert_array_equal(r.sweep_cells[["margin.maintenance", "oracle.heartbeat"]].to_numpy(), index)
 
 
 if __name__ == "__main__":

@@ -256,7 +256,7 @@ class ReportTest(unittest.TestCase):
 
     def test_quantiles_with_zeros_by_hand(self):
         sys.path.insert(0, os.path.join(SRC, "analysis"))
-        import report
+        from marginsim.plot import _draw as report
         # 10 paths, 2 intervals: interval 0 has path values 5 and 1 (eight zeros), interval 1 has
         # 3, 7, 2, 9, 4, 6, 8, 1, 5 and one zero. Order statistic ceil(q n) of the ten values:
         # interval 0 sorted 0,0,0,0,0,0,0,0,1,5 -> median (5th) 0, 90% (9th) 1, max 5;
@@ -307,6 +307,36 @@ class ReportTest(unittest.TestCase):
         self.assertInHtml("<h2>Assertions</h2>", html)  # written per cell
         self.assertInHtml(f"of {2 * ncells} passed over {ncells} runs", html)
         self.assertEqual(len(re.findall(r'<tr class="cell[ "]', html)), ncells)
+
+    def test_report_is_the_plot_functions(self):
+        # report.py lays out marginsim.plot's figures: each caption in report.html is the one the
+        # plot_* function gives for the same result, and the scripts read files only through
+        # marginsim.open (no h5py of their own)
+        import html as html_mod
+        sys.path.insert(0, os.path.join(SRC, "analysis"))
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import marginsim
+        from marginsim import plot as msplot
+        for name, plots in (("liq", msplot.RUN_PLOTS), ("cmp", msplot.COMPARE_PLOTS),
+                            ("sweep1", msplot.SWEEP_PLOTS)):
+            _, html, _, _ = self.report(name, [])
+            r = marginsim.open(self.files[name])
+            drawn = 0
+            for _, fn in plots:
+                try:
+                    cap = msplot.caption(fn(r))
+                except (msplot.NotDrawable, TypeError):  # TypeError: the heatmap needs a statistic
+                    continue
+                finally:
+                    plt.close("all")
+                drawn += 1
+                self.assertInHtml(html_mod.escape(cap), html)
+            self.assertGreaterEqual(drawn, 2, name)
+        for script in (REPORT, COMPARE):
+            with open(script, encoding="utf-8") as fh:
+                self.assertNotRegex(fh.read(), r"(?m)^\s*import h5py", script)
 
     def test_report_sweep_one_axis(self):
         _, html, pngs, _ = self.report("sweep1", ["sweep_stats.png", "sweep_differences.png",
