@@ -111,6 +111,15 @@ class PythonRunTest(unittest.TestCase):
                 getattr(self.mem, name)
             self.assertIn("output=", str(e.exception))
 
+    def test_summary_figures_draw_from_memory(self):
+        import matplotlib
+        matplotlib.use("Agg")
+        for fn in (marginsim.plot_bad_debt, marginsim.plot_drawdown):
+            ax = fn(self.mem)
+            self.assertTrue(ax.lines or ax.patches or ax.collections, fn.__name__)
+        with self.assertRaises(AttributeError):
+            marginsim.plot_cascades(self.mem)
+
     def test_bad_override(self):
         with self.assertRaises(marginsim.Error) as e:
             marginsim.run(self.scen, paths=5, set={"margin.model": "bogus"})
