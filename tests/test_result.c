@@ -84,6 +84,12 @@ static void test_result__columns_are_the_summary_table(void **state) {
   for (int i = 0; i < n; i++)
     if (strcmp(cols[i].name, "bad_debt") == 0) bd = i;
   assert_string_equal(ms_result_column_unit(r, bd), "USD");
+  /* the file's types, so a reader without the file can give integer columns back as integers */
+  assert_string_equal(ms_result_column_type(r, 0), "uint64"); /* path */
+  assert_string_equal(ms_result_column_type(r, bd), "float64");
+  for (int i = 0; i < n; i++)
+    if (strcmp(cols[i].name, "liquidations") == 0) assert_string_equal(ms_result_column_type(r, i), "int64");
+  assert_null(ms_result_column_type(r, n));
 
   ms_error err;
   double v[NP];
@@ -150,6 +156,11 @@ static void test_result__liquidations_are_the_record_table(void **state) {
   assert_string_equal(ms_result_liquidation_field_unit(r, 1), "ms"); /* time */
   assert_null(ms_result_liquidation_field_name(r, n));
   assert_null(ms_result_liquidation_field_unit(r, -1));
+  for (int i = 0; i < n; i++)
+    assert_string_equal(ms_result_liquidation_field_type(r, i), ms_field_type_name(ms_record_liquidation.fields[i].type));
+  assert_string_equal(ms_result_liquidation_field_type(r, 0), "uint64"); /* path */
+  assert_string_equal(ms_result_liquidation_field_type(r, 1), "int64");  /* time, ms */
+  assert_null(ms_result_liquidation_field_type(r, n));
 
   ms_error err;
   double v[3];

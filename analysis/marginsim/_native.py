@@ -43,6 +43,7 @@ double ms_result_seconds(const ms_result *r);
 int ms_result_ncolumns(const ms_result *r);
 const char *ms_result_column_name(const ms_result *r, int i);
 const char *ms_result_column_unit(const ms_result *r, int i);
+const char *ms_result_column_type(const ms_result *r, int i);
 ms_status ms_result_column(const ms_result *r, const char *name, double *out, ms_error *err);
 ms_status ms_result_stat(const ms_result *r, const char *name, double *value, double *lo, double *hi, ms_error *err);
 int ms_result_nstats(const ms_result *r);
@@ -60,6 +61,7 @@ int64_t ms_result_nliquidations(const ms_result *r);
 int ms_result_nliquidation_fields(const ms_result *r);
 const char *ms_result_liquidation_field_name(const ms_result *r, int i);
 const char *ms_result_liquidation_field_unit(const ms_result *r, int i);
+const char *ms_result_liquidation_field_type(const ms_result *r, int i);
 ms_status ms_result_liquidation_field(const ms_result *r, const char *name, double *out, ms_error *err);
 void free(void *);
 """

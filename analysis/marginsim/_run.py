@@ -48,8 +48,8 @@ class InMemoryResult(Result):
     `probabilities`, `feedback`, `liquidations` (with output.liquidations:
     true in the scenario or `set`), `config` and `attrs` as from a file;
     `cascades`, `book`, `timeseries`, `fan` and `assertions` are written to
-    the result file only and raise AttributeError naming `output=`. Summary
-    and liquidation columns are float64 (integer columns exactly)."""
+    the result file only and raise AttributeError naming `output=`. Columns
+    have the file's types (integer columns are integers)."""
 
     def __init__(self, tables, attrs, config_yaml):
         super().__init__(None)
@@ -116,7 +116,8 @@ def _tables(ffi, lib, res, keeps_liquidations):
     for i in range(lib.ms_result_ncolumns(res)):
         name = ffi.string(lib.ms_result_column_name(res, i)).decode()
         _check(ffi, lib, lib.ms_result_column(res, name.encode(), ffi.cast("double *", buf.ctypes.data), err), err)
-        cols[name] = buf.copy()
+        # the library copies doubles (integers exact): back to the file's type
+        cols[name] = buf.astype(ffi.string(lib.ms_result_column_type(res, i)).decode())
         units[name] = ffi.string(lib.ms_result_column_unit(res, i)).decode()
     summary = pd.DataFrame(cols)
     summary.attrs["units"] = units
@@ -178,7 +179,7 @@ def _tables(ffi, lib, res, keeps_liquidations):
             name = ffi.string(lib.ms_result_liquidation_field_name(res, i)).decode()
             _check(ffi, lib, lib.ms_result_liquidation_field(res, name.encode(),
                                                              ffi.cast("double *", lbuf.ctypes.data), err), err)
-            lcols[name] = lbuf.copy()
+            lcols[name] = lbuf.astype(ffi.string(lib.ms_result_liquidation_field_type(res, i)).decode())
             lunits[name] = ffi.string(lib.ms_result_liquidation_field_unit(res, i)).decode()
         liquidations = pd.DataFrame(lcols)
         liquidations.attrs["units"] = lunits

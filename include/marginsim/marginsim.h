@@ -92,6 +92,8 @@ double ms_result_seconds(const ms_result *r);
 int ms_result_ncolumns(const ms_result *r);
 const char *ms_result_column_name(const ms_result *r, int i);
 const char *ms_result_column_unit(const ms_result *r, int i);
+/** Column @p i's type in the file: "float64", "int64" or "uint64"; NULL when out of range. */
+const char *ms_result_column_type(const ms_result *r, int i);
 
 /**
  * Copy column @p name, one value per path in path order, into @p out
@@ -149,6 +151,8 @@ int64_t ms_result_nliquidations(const ms_result *r);
 int ms_result_nliquidation_fields(const ms_result *r);
 const char *ms_result_liquidation_field_name(const ms_result *r, int i);
 const char *ms_result_liquidation_field_unit(const ms_result *r, int i);
+/** Field @p i's type in the file: "float64", "int64", "uint64" or "int32"; NULL when out of range. */
+const char *ms_result_liquidation_field_type(const ms_result *r, int i);
 
 /** Copy field @p name of every record, in file order, into @p out (ms_result_nliquidations() doubles). */
 ms_status ms_result_liquidation_field(const ms_result *r, const char *name, double *out, ms_error *err);

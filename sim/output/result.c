@@ -61,6 +61,13 @@ const char *ms_result_column_unit(const ms_result *r, int i) {
   return c ? (c->unit ? c->unit : "") : NULL;
 }
 
+const char *ms_result_column_type(const ms_result *r, int i) {
+  ms_column cols[MS_MAX_COLUMNS];
+  const ms_column *c = column_at(r, i, cols);
+  if (!c) return NULL;
+  return ms_field_type_name(c->type == MS_COL_I64 ? MS_FIELD_I64 : c->type == MS_COL_U64 ? MS_FIELD_U64 : MS_FIELD_F64);
+}
+
 /* "a, b, c" of @p n names into @p buf. */
 static void list_names(char *buf, size_t len, int n, const char *(*name)(const void *, int), const void *ctx) {
   size_t k = 0;
@@ -119,6 +126,11 @@ const char *ms_result_liquidation_field_name(const ms_result *r, int i) {
 
 const char *ms_result_liquidation_field_unit(const ms_result *r, int i) {
   return i >= 0 && i < ms_record_liquidation.nfields ? ms_record_liquidation.fields[i].unit : NULL;
+}
+
+const char *ms_result_liquidation_field_type(const ms_result *r, int i) {
+  (void)r;
+  return i >= 0 && i < ms_record_liquidation.nfields ? ms_field_type_name(ms_record_liquidation.fields[i].type) : NULL;
 }
 
 static const char *liq_name(const void *rec, int i) { return ((const ms_record *)rec)->fields[i].name; }

@@ -78,6 +78,15 @@ class PythonRunTest(unittest.TestCase):
             self.assertTrue(same(s[c], o[c]), c)
             self.assertEqual(s.attrs["units"][c], o.attrs["units"][c], c)
 
+    def test_types_equal_file(self):
+        # integer columns come back as the file's integers, not float64
+        o = marginsim.open(self.cli_h5)
+        for name in ("summary", "liquidations"):
+            a, b = getattr(self.mem, name), getattr(o, name)
+            self.assertEqual(list(a.columns), list(b.columns), name)
+            self.assertEqual(dict(a.dtypes), dict(b.dtypes), name)
+        self.assertEqual(self.mem.summary["path"].tolist(), list(range(20)))
+
     def test_stats_equal_file(self):
         o = marginsim.open(self.cli_h5)
         for name in ("stats", "probabilities", "feedback"):
