@@ -245,19 +245,35 @@ def run(scenario, paths=None, set=None, seed=None, threads=0, output=None, progr
             opts.progress = cb
         pres = ffi.new("ms_result **")
 
+        done = threading.Event()
+
         def work():
-            box["status"] = lib.ms_simulate(cfg, opts, pres, err)
+            try:
+                box["status"] = lib.ms_simulate(cfg, opts, pres, err)
+            finally:
+                done.set()
+
+        def wait():
+            while not done.wait(0.1):
+                pass
 
         # The run goes on a worker thread (cffi releases the GIL), so that
-        # Ctrl-C reaches this thread, which sets the cancel flag and waits.
+        # Ctrl-C reaches this thread, which sets the cancel flag and waits
+        # for the library to stop (it removes its temporary file) before the
+        # configuration is freed. The wait is on an Event, not Thread.join:
+        # a join interrupted by Ctrl-C can mark the thread stopped while it
+        # runs (CPython 3.11), and a second Ctrl-C must not cut the wait.
         t = threading.Thread(target=work, name="marginsim.run", daemon=True)
         t.start()
         try:
-            while t.is_alive():
-                t.join(0.1)
+            wait()
         except KeyboardInterrupt:
             cancel[0] = 1
-            t.join()
+            while not done.is_set():
+                try:
+                    wait()
+                except KeyboardInterrupt:
+                    pass
             if pres[0] != ffi.NULL:
                 lib.ms_result_free(pres[0])
             raise

@@ -5,6 +5,7 @@ input raises marginsim.Error with exit code 2; a cancelled run raises
 KeyboardInterrupt and leaves no file; tables held only in the file say so.
 """
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -149,6 +150,25 @@ class PythonRunTest(unittest.TestCase):
             marginsim.run(self.scen, paths=200, threads=1, output=out, progress=progress)
         self.assertFalse(os.path.exists(out))
         self.assertTrue(seen)
+
+    def test_ctrl_c_waits_for_the_library(self):
+        # SIGINT while the library runs: KeyboardInterrupt only once the run
+        # has stopped (no worker left, temporary removed, nothing written)
+        d = tempfile.mkdtemp(dir=self.tmp.name)
+        code = """if 1:
+            import os, signal, sys, threading
+            sys.path.insert(0, sys.argv[1])
+            import marginsim
+            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+            try:
+                marginsim.run(sys.argv[2], paths=100000, threads=1, output=os.path.join(sys.argv[3], "x.h5"))
+            except KeyboardInterrupt:
+                print("threads", threading.active_count(), "files", sorted(os.listdir(sys.argv[3])))
+            """
+        p = subprocess.run([sys.executable, "-c", code, os.path.join(SRC, "analysis"), self.scen, d],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), "threads 1 files []")
 
 
 if __name__ == "__main__":
