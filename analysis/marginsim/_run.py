@@ -15,6 +15,7 @@ from .result import PROBABILITY_UNITS, ROW_UNIT, Result
 
 # The fields of /stats/summary after `name`, in the file's order.
 _QUANTS = ("q50", "q90", "q99", "q999", "q01", "q001")
+MAX_THREADS = 1024  # as the CLI's -j
 _FILE_ONLY = ("cascades", "book", "timeseries", "fan", "assertions")
 
 
@@ -36,11 +37,22 @@ def _check(ffi, lib, s, err):
 
 
 def _text(value):
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, np.ndarray)):
         return "[" + ", ".join(_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join("%s: %s" % (k, _text(v)) for k, v in value.items()) + "}"
     return str(value)
+
+
+def _whole(value):
+    """An integer argument as --set text: a Python or numpy integer as is;
+    anything else as given, for the library to check (paths=2.7 is an error,
+    not 2 paths)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return "%d" % value
+    return _text(value)
 
 
 class InMemoryResult(Result):
@@ -194,7 +206,8 @@ def run(scenario, paths=None, set=None, seed=None, threads=0, output=None, progr
     paths, seed    override the scenario's (as the CLI's -n and --seed)
     set            {"key.path": value, ...}: overrides as the CLI's --set
                    (values as YAML text; Python bools and lists are converted)
-    threads        0: OpenMP's default; results are the same for any count
+    threads        0: OpenMP's default, else 1 to 1024; results are the same
+                   for any count
     output         a result file to write as well (None: no file at all)
     progress       called as progress(done, total) as paths finish; an
                    exception it raises cancels the run and is re-raised
@@ -203,12 +216,18 @@ def run(scenario, paths=None, set=None, seed=None, threads=0, output=None, progr
     input (exit_code 2) or a failed run; Ctrl-C cancels the run (the library
     writes nothing) and raises KeyboardInterrupt.
     """
+    if set is not None and not hasattr(set, "items"):
+        raise TypeError("marginsim.run: set= takes a dict {\"key.path\": value, ...} (got %s)" % type(set).__name__)
+    if (isinstance(threads, (bool, np.bool_)) or not isinstance(threads, (int, np.integer))
+            or not 0 <= threads <= MAX_THREADS):
+        raise ValueError("marginsim.run: threads= takes a whole number from 0 (OpenMP's default) to %d (got %r)"
+                         % (MAX_THREADS, threads))
     ffi, lib = _native.load()
     sets = []
     if paths is not None:
-        sets.append("paths=%d" % int(paths))
+        sets.append("paths=" + _whole(paths))
     if seed is not None:
-        sets.append("seed=%d" % int(seed))
+        sets.append("seed=" + _whole(seed))
     for key, value in (set or {}).items():
         sets.append("%s=%s" % (key, _text(value)))
     keep = [ffi.new("char[]", s.encode()) for s in sets]

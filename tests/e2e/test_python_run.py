@@ -137,6 +137,19 @@ class PythonRunTest(unittest.TestCase):
         self.assertIn("margin.model", str(e.exception))
         self.assertIn("static", str(e.exception))
 
+    def test_arguments_checked(self):
+        # no silent truncation or clamping: paths=2.7 is an error, not 2 paths
+        with self.assertRaises(marginsim.Error) as e:
+            marginsim.run(self.scen, paths=2.7)
+        self.assertEqual(e.exception.exit_code, 2)
+        self.assertIn("paths", str(e.exception))
+        for bad in (-1, 100000, 1.5):
+            with self.assertRaises(ValueError):
+                marginsim.run(self.scen, paths=2, threads=bad)
+        with self.assertRaises(TypeError):
+            marginsim.run(self.scen, paths=2, set=[("oracle.heartbeat", "10m")])
+        self.assertEqual(marginsim.run(self.scen, paths=np.int64(2), seed=np.uint64(5)).attrs["paths"], 2)
+
     def test_cancel_leaves_no_file(self):
         out = os.path.join(self.tmp.name, "cancelled.h5")
         seen = []
