@@ -2,16 +2,20 @@
 
 Where the library is found, first match wins:
   1. the environment variable MARGINSIM_LIBRARY (a path to libmarginsim.so*);
+     only it, when set;
   2. the build tree beside this package: <repo>/build/libmarginsim.so;
   3. the installed prefix: the dynamic loader's search (ldconfig, and
      LD_LIBRARY_PATH), then <prefix>/lib and <prefix>/lib/<multiarch> for the
      prefixes /usr/local and /usr.
-The declarations below are those of include/marginsim/marginsim.h that run()
-uses; ms_status is an int-sized enum there.
+A library that lacks a function declared below (another library, or one
+built from older sources) is passed over, named in the error. The
+declarations are those of include/marginsim/marginsim.h that run() uses;
+ms_status is an int-sized enum there.
 """
 import ctypes.util
 import glob
 import os
+import re
 import threading
 
 CDEF = """
@@ -86,6 +90,18 @@ def _candidates():
     return out, False
 
 
+def _missing(lib):
+    """The functions of CDEF that `lib` does not define (cffi resolves them
+    when first used: a missing one would fail after the run, not before)."""
+    out = []
+    for name in re.findall(r"\b(ms_\w+)\(", CDEF):
+        try:
+            getattr(lib, name)
+        except AttributeError:
+            out.append(name)
+    return out
+
+
 def load():
     """(ffi, lib) for the shared library; raises OSError naming where it looked."""
     global _loaded
@@ -105,6 +121,13 @@ def load():
                 lib = ffi.dlopen(p)
             except OSError as e:
                 tried.append("%s (%s)" % (p, e))
+                if from_env:
+                    break
+                continue
+            missing = _missing(lib)
+            if missing:  # another library, or one built from older sources
+                names = ", ".join(missing[:3]) + (" and %d more" % (len(missing) - 3) if len(missing) > 3 else "")
+                tried.append("%s (lacks %s: not this source's libmarginsim; rebuild it)" % (p, names))
                 if from_env:
                     break
                 continue

@@ -150,6 +150,29 @@ class PythonRunTest(unittest.TestCase):
             marginsim.run(self.scen, paths=2, set=[("oracle.heartbeat", "10m")])
         self.assertEqual(marginsim.run(self.scen, paths=np.int64(2), seed=np.uint64(5)).attrs["paths"], 2)
 
+    def test_library_not_found(self):
+        # MARGINSIM_LIBRARY naming nothing, or a library that is not
+        # marginsim's: OSError before any run, naming the path and what to do
+        code = """if 1:
+            import ctypes.util, os, sys
+            sys.path.insert(0, sys.argv[1])
+            import marginsim
+            for lib in ("/nonexistent/libmarginsim.so", ctypes.util.find_library("m")):
+                os.environ["MARGINSIM_LIBRARY"] = lib
+                try:
+                    marginsim.run(sys.argv[2], paths=2)
+                except OSError as e:
+                    print(type(e).__name__, e)
+            """
+        p = subprocess.run([sys.executable, "-c", code, os.path.join(SRC, "analysis"), self.scen],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.splitlines()
+        self.assertEqual(len(lines), 2, p.stdout)
+        self.assertIn("/nonexistent/libmarginsim.so", lines[0])
+        self.assertIn("MARGINSIM_LIBRARY", lines[0])
+        self.assertIn("lacks ms_strerror", lines[1])
+
     def test_cancel_leaves_no_file(self):
         out = os.path.join(self.tmp.name, "cancelled.h5")
         seen = []
