@@ -14,10 +14,14 @@ import argparse
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(__file__))
-from _python import SHARED_DATA, read_prices  # noqa: E402
+try:
+    import marginsim  # noqa: F401 - first: it says what a python3 without numpy, pandas or h5py lacks
+    import numpy as np
+    from _python import SHARED_DATA, read_prices
+except ImportError as e:
+    print("calibrate.py: %s" % e, file=sys.stderr)
+    sys.exit(3)
 
 HOURS_PER_YEAR = 24 * 365
 

@@ -32,11 +32,14 @@ import zlib
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import marginsim  # noqa: E402
-from marginsim._fmt import cfg_get  # noqa: E402
+try:
+    import marginsim  # first: it says what a python3 without numpy, pandas or h5py lacks
+    import numpy as np
+    from marginsim._fmt import cfg_get
+except ImportError as e:
+    print("compare.py: %s" % e, file=sys.stderr)
+    sys.exit(3)
 
 Z95 = 1.959963984540054
 COLUMNS = ("liquidations", "liquidated_notional", "impact_triggered_liquidations", "bad_debt", "insurance_min",

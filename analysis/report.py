@@ -48,12 +48,15 @@ import sys
 import tempfile
 import urllib.parse
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import marginsim  # noqa: E402
-from marginsim import plot as msplot  # noqa: E402
-from marginsim._fmt import fmt, fmt_interval, money, stat_unit  # noqa: E402
+try:
+    import marginsim  # first: it says what a python3 without numpy, pandas or h5py lacks
+    import numpy as np
+    from marginsim import plot as msplot
+    from marginsim._fmt import fmt, fmt_interval, money, stat_unit
+except ImportError as e:
+    print("report.py: %s" % e, file=sys.stderr)
+    sys.exit(3)
 
 DPI = 110
 

@@ -29,8 +29,21 @@ what it needs. matplotlib is imported only when a figure is drawn.
 returns a Result without a file (or with one: `output=`); see its docstring
 and docs/library.md ("From Python") for where the library is found.
 """
-from .result import Result, CompareTables, open  # noqa: F401
-from ._run import Error, InMemoryResult, run  # noqa: F401
+import importlib.util as _util
+import sys as _sys
+
+# An interpreter without them (a pyenv or venv python3 on PATH, while
+# Debian's packages install for /usr/bin/python3) gets told what to do,
+# not a bare ModuleNotFoundError from deep inside.
+_MISSING = [_m for _m in ("numpy", "pandas", "h5py") if _util.find_spec(_m) is None]
+if _MISSING:
+    raise ImportError("marginsim needs numpy, pandas and h5py; %s has no %s. Run scripts with scripts/py (it finds "
+                      "a python3 that has them, such as /usr/bin/python3), start jupyter from that python3, or "
+                      "install them (Debian: apt-get install python3-numpy python3-pandas python3-h5py; "
+                      "scripts/setup)" % (_sys.executable, ", ".join(_MISSING)), name=_MISSING[0])
+
+from .result import Result, CompareTables, open  # noqa: F401,E402
+from ._run import Error, InMemoryResult, run  # noqa: F401,E402
 
 from .plot import (NotDrawable, caption, plot_bad_debt, plot_cascades, plot_compare_differences,  # noqa: F401
                    plot_compare_headline, plot_drawdown, plot_insurance_fund, plot_liquidations, plot_price_fan,

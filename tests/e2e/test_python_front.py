@@ -4,6 +4,7 @@ the same file (strings decoded, a unit for every column), timeseries in long
 form with one row per (path, sample), and None for a table the file lacks.
 """
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -247,6 +248,26 @@ class PythonFrontTest(unittest.TestCase):
             labels = [x.decode() for x in f["sweep/cells"]["label"]]
         self.assertEqual(list(r.sweep_cells["label"]), labels)
         np.testing.assert_array_equal(r.sweep_cells[["margin.maintenance", "oracle.heartbeat"]].to_numpy(), index)
+
+
+class MissingModulesTest(unittest.TestCase):
+    def test_python_without_h5py_is_told_what_to_do(self):
+        # python3 -S: this interpreter without site-packages, as a python3 on
+        # PATH without Debian's python3-h5py: a one-line message naming
+        # scripts/py and what is missing, exit 3; no traceback
+        a = os.path.join(SRC, "analysis")
+        for script in ("report.py", "compare.py", "calibrate.py"):
+            p = subprocess.run([sys.executable, "-S", os.path.join(a, script), "x.h5", "y.h5"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 3, (script, p.stderr))
+            self.assertNotIn("Traceback", p.stderr, script)
+            self.assertIn(script + ": marginsim needs", p.stderr)
+            self.assertIn("scripts/py", p.stderr)
+            self.assertIn("h5py", p.stderr)
+        p = subprocess.run([sys.executable, "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); import marginsim", a],
+                           capture_output=True, text=True, timeout=60)
+        self.assertIn("ImportError: marginsim needs numpy, pandas and h5py", p.stderr)
+        self.assertIn("python3-h5py", p.stderr)
 
 
 if __name__ == "__main__":
