@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import _native
-from .result import PROBABILITY_UNITS, ROW_UNIT, Result
+from .result import PROBABILITY_UNITS, ROW_UNIT, FileOnly, Result
 
 # The fields of /stats/summary after `name`, in the file's order.
 _QUANTS = ("q50", "q90", "q99", "q999", "q01", "q001")
@@ -60,7 +60,8 @@ class InMemoryResult(Result):
     `probabilities`, `feedback`, `liquidations` (with output.liquidations:
     true in the scenario or `set`), `config` and `attrs` as from a file;
     `cascades`, `book`, `timeseries`, `fan` and `assertions` are written to
-    the result file only and raise AttributeError naming `output=`. Columns
+    the result file only and raise FileOnly (an AttributeError) naming
+    `output=`. Columns
     have the file's types (integer columns are integers)."""
 
     def __init__(self, tables, attrs, config_yaml):
@@ -85,7 +86,7 @@ class InMemoryResult(Result):
 
     def _read(self, name, fn):
         if name.split("/")[0] in _FILE_ONLY or name.startswith("timeseries"):
-            raise AttributeError("marginsim.run: /%s is written to the result file only: call "
+            raise FileOnly("marginsim.run: /%s is written to the result file only: call "
                                  "marginsim.run(..., output=\"FILE.h5\") to keep it" % name)
         return None
 

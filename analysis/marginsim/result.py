@@ -122,6 +122,11 @@ def _add_row_units(df, key, summary_units, fixed):
     return df
 
 
+class FileOnly(AttributeError):
+    """A table an in-memory Result (marginsim.run without output=) does not
+    hold: it is written to the result file only."""
+
+
 class CompareTables:
     """The /compare tables of a --compare file: `models` (one row per value)
     and `differences` (paired differences against the first value)."""

@@ -127,8 +127,16 @@ class PythonRunTest(unittest.TestCase):
         for fn in (marginsim.plot_bad_debt, marginsim.plot_drawdown):
             ax = fn(self.mem)
             self.assertTrue(ax.lines or ax.patches or ax.collections, fn.__name__)
-        with self.assertRaises(AttributeError):
-            marginsim.plot_cascades(self.mem)
+        # the liquidations over time from the in-memory /liquidations, as from the file
+        self.assertEqual(marginsim.caption(marginsim.plot_liquidations(self.mem)),
+                         marginsim.caption(marginsim.plot_liquidations(marginsim.open(self.cli_h5))))
+        # what only the file holds: NotDrawable (as for a file without it), naming output=
+        for fn in (marginsim.plot_cascades, marginsim.plot_price_fan, marginsim.plot_insurance_fund):
+            with self.assertRaises(marginsim.NotDrawable) as e:
+                fn(self.mem)
+            self.assertIn("output=", str(e.exception))
+        import matplotlib.pyplot as plt
+        plt.close("all")
 
     def test_bad_override(self):
         with self.assertRaises(marginsim.Error) as e:

@@ -18,6 +18,24 @@ class NotDrawable(ValueError):
     """The result has nothing this figure draws (the message says what is missing)."""
 
 
+def _table(r, name):
+    """r.<name>, or None when r does not hold it: an in-memory result of marginsim.run holds no
+    /timeseries, /timeseries/fan or /cascades (they are written to the result file only)."""
+    from ..result import FileOnly
+    try:
+        return getattr(r, name)
+    except FileOnly:
+        return None
+
+
+def _not_drawable(r, why):
+    """NotDrawable(why), saying how to get the tables when r is an in-memory result."""
+    if getattr(r, "path", "") is None:
+        why += ("; this result of marginsim.run is in memory, which holds only the summary, statistics and "
+                "liquidations: run with output=\"FILE.h5\" for the rest")
+    return NotDrawable(why)
+
+
 def caption(obj):
     """The caption of a figure drawn by a plot_* function (its returned Axes or Figure), or None."""
     return getattr(obj, "_marginsim_caption", None)

@@ -6,8 +6,9 @@ import numpy as np
 
 from .._fmt import cfg_get, money, money_formatter, seconds, time_scale
 from ._draw import (PATH_COLORS, NotDrawable, _captioned, _styled, _new_figure, _new_axes, _config, _insurance_fund,
-                    _npaths, _title, _wide, pct_formatter, price_formatter, _message_panel, _ccdf, _spans, _plural,
-                    _log_ticks, _nice_bin, _dur, _fan_bands, _regime_share, _per_path_bins, _quantiles_with_zeros)
+                    _not_drawable, _table, _npaths, _title, _wide, pct_formatter, price_formatter, _message_panel,
+                    _ccdf, _spans, _plural, _log_ticks, _nice_bin, _dur, _fan_bands, _regime_share, _per_path_bins,
+                    _quantiles_with_zeros)
 
 
 class _Run:
@@ -16,11 +17,12 @@ class _Run:
     def __init__(self, r):
         self.s = r.summary
         self.npaths = _npaths(r)
-        self.t_sec, self.ts = _wide(r.timeseries)
+        ts, fan = _table(r, "timeseries"), _table(r, "fan")
+        self.t_sec, self.ts = _wide(ts)
         self.has_ts = "price" in self.ts and self.ts["price"].shape[0] > 0 and len(self.t_sec) > 1
-        self.regime_names = (r.timeseries.attrs.get("regime_names") if r.timeseries is not None else None) or [""]
-        self.fan_t, self.fan = _wide(r.fan)
-        self.fan_regime_names = (r.fan.attrs.get("regime_names") if r.fan is not None else None) or [""]
+        self.regime_names = (ts.attrs.get("regime_names") if ts is not None else None) or [""]
+        self.fan_t, self.fan = _wide(fan)
+        self.fan_regime_names = (fan.attrs.get("regime_names") if fan is not None else None) or [""]
         if not ("price" in self.fan and self.fan["price"].shape[0] > 1):
             self.fan = None
         self.fund0 = _insurance_fund(r)
@@ -43,7 +45,7 @@ def plot_price_fan(r, fig=None, *, title=None):
     title = _title(r, title)
     fan, div, tunit, npaths = d.fan, d.div, d.tunit, d.npaths
     if fan is None and not d.has_ts:
-        raise NotDrawable("no /timeseries in this group (or no traced paths)")
+        raise _not_drawable(r, "no /timeseries in this group (or no traced paths)")
     if not d.has_ts:
         fnames = d.fan_regime_names if "regime" in fan else []
         tf = d.fan_t / div
@@ -142,7 +144,7 @@ def _liquidation_events(r, d):
                   ind=(L["impact_triggered"].to_numpy() != 0).astype(float) if "impact_triggered" in L.columns
                   else None, t_end=None)
         return ev, f"/liquidations (every liquidation of all {npaths} paths, at its time)", npaths
-    C = r.cascades
+    C = _table(r, "cascades")
     if C is not None:
         ev = dict(path=C["path"].to_numpy().astype(np.int64), t=C["start"].to_numpy().astype(float),
                   n=C["liquidations"].to_numpy().astype(float), x=C["notional"].to_numpy().astype(float),
@@ -156,7 +158,7 @@ def _liquidation_events(r, d):
         ev = dict(path=P.astype(np.int64), t=d.t_sec[T], n=tl[P, T], x=None, ind=None, t_end=None)
         return ev, (f"/timeseries (the {tl.shape[0]} traced paths only, liquidations since the previous sample; "
                     f"no notional recorded there)"), tl.shape[0]
-    raise NotDrawable("no /liquidations, /cascades or /timeseries")
+    raise _not_drawable(r, "no /liquidations, /cascades or /timeseries")
 
 
 @_styled
@@ -351,9 +353,9 @@ def plot_bad_debt(r, ax=None, *, title=None):
 def plot_cascades(r, fig=None, *, title=None):
     """Complementary CDFs of every cascade's notional and number of liquidations, log-log (a message panel
     without cascades). Returns the Figure."""
-    C = r.cascades
+    C = _table(r, "cascades")
     if C is None:
-        raise NotDrawable("no /cascades")
+        raise _not_drawable(r, "no /cascades")
     title = _title(r, title)
     npaths = _npaths(r)
     if len(C) == 0:
@@ -398,7 +400,7 @@ def plot_insurance_fund(r, ax=None, *, title=None):
     Axes."""
     d = _Run(r)
     if not (d.has_ts and "insurance_fund" in d.ts):
-        raise NotDrawable("no /timeseries in this group (or no traced paths)")
+        raise _not_drawable(r, "no /timeseries in this group (or no traced paths)")
     title = _title(r, title)
     t = d.t_sec / d.div
     F = d.ts["insurance_fund"]
