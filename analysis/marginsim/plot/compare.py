@@ -49,13 +49,14 @@ def plot_compare_headline(r, fig=None, *, title=None):
     for ax, (st, lab) in zip(axes, HEADLINE_COMPARE):
         vals = np.array([g.stat(st) for g in groups])
         v, lo, hi = vals[:, 0], vals[:, 1], vals[:, 2]
-        err = np.array([np.maximum(v - lo, 0), np.maximum(hi - v, 0)])
+        # an unbounded side (a heavy tail's mean: hi = inf) is no bar but said in the label
+        err = np.nan_to_num(np.array([np.maximum(v - lo, 0), np.maximum(hi - v, 0)]), nan=0.0, posinf=0.0)
         ax.bar(x, v, color=[colors(i % 10) for i in range(len(names))], alpha=0.8)
         ax.errorbar(x, v, yerr=err, fmt="none", ecolor="black", capsize=4, lw=1)
         unit = "probability" if st.endswith("probability") else ("USD" if "USD" in lab else "")
         for xi, vi, hii in zip(x, v, hi):
-            ax.annotate(fmt(vi, unit), (xi, hii if np.isfinite(hii) else vi), textcoords="offset points",
-                        xytext=(0, 3), ha="center", fontsize=8)
+            ax.annotate(fmt(vi, unit) + ("" if np.isfinite(hii) else ", hi ∞"), (xi, hii if np.isfinite(hii) else vi),
+                        textcoords="offset points", xytext=(0, 3), ha="center", fontsize=8)
         ax.set_title(lab)
         ax.set_xticks(x, _short_names(names), rotation=rot, ha="right" if rot else "center")
         ax.yaxis.set_major_formatter(money_formatter())
