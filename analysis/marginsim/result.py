@@ -7,11 +7,12 @@ import h5py
 import numpy as np
 import pandas as pd
 
-# Units of the record tables whose datasets carry none of their own (the
-# tables of docs/output.md; "" = no unit: indices, flags, signs).
+# Units of the record tables for files whose datasets carry no `columns`
+# attribute (the tables of docs/output.md; "" = no unit: indices, signs);
+# the attribute, when present, wins.
 LIQUIDATION_UNITS = {
-    "path": "", "account": "", "time": "ms", "obs_time": "ms", "side": "", "impact_triggered": "",
-    "full": "", "generation": "", "cascade": "", "oracle_price": "USD", "exog_oracle_price": "USD",
+    "path": "", "account": "", "time": "ms", "obs_time": "ms", "side": "", "impact_triggered": "flag",
+    "full": "flag", "generation": "", "cascade": "", "oracle_price": "USD", "exog_oracle_price": "USD",
     "mark_price": "USD", "qty": "units", "notional": "USD", "bad_debt": "USD", "penalty": "USD",
     "adl_qty": "units", "delay": "s",
 }
@@ -76,10 +77,14 @@ def _attr(obj, name, default=None):
 
 def _frame(ds, units):
     """A compound dataset (any shape, flattened in C order) as a DataFrame:
-    one column per field, strings decoded, `units` and `meaning` in attrs."""
+    one column per field, strings decoded, `units` and `meaning` in attrs.
+    A unit the dataset's `columns` attribute gives (the writer's field
+    table) wins; `units` fills the rest (files without the attribute, and
+    units the file leaves empty, such as a probability's)."""
     data = ds[()].reshape(-1)
     df = pd.DataFrame({name: _decode(data[name]) for name in data.dtype.names})
-    df.attrs["units"] = {c: units.get(c, "") for c in df.columns}
+    own = {k: u for k, (u, _) in _columns_meta(ds).items() if u}
+    df.attrs["units"] = {c: own.get(c, units.get(c, "")) for c in df.columns}
     meaning = _attr(ds, "meaning")
     if meaning is not None:
         df.attrs["meaning"] = meaning

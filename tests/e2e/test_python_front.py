@@ -105,6 +105,12 @@ class PythonFrontTest(unittest.TestCase):
         self.assertEqual(r.liquidations.attrs["units"]["delay"], "s")
         self.assertEqual(r.cascades.attrs["units"]["notional"], "USD")
         self.assertEqual(r.book.attrs["units"]["quantity"], "units")
+        # every unit the writer's field table puts in a record's `columns` attribute, as the file says
+        with h5py.File(self.run_h5, "r") as f:
+            for name, df in (("liquidations", r.liquidations), ("cascades", r.cascades), ("book", r.book)):
+                for line in f[name].attrs["columns"].splitlines():
+                    col, unit = line.split(" [", 1)[0], line.split(" [", 1)[1].split("]", 1)[0]
+                    self.assertEqual(df.attrs["units"][col], unit, (name, col))
         stats = r.stats.set_index("name")["unit"]
         self.assertEqual((stats["bad_debt"], stats["liquidations"], stats["max_drawdown"]), ("USD", "count", "fraction"))
         self.assertEqual(list(r.feedback["unit"]), ["count", "USD", "USD"])

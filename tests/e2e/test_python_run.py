@@ -86,6 +86,7 @@ class PythonRunTest(unittest.TestCase):
             a, b = getattr(self.mem, name), getattr(o, name)
             self.assertEqual(list(a.columns), list(b.columns), name)
             self.assertEqual(dict(a.dtypes), dict(b.dtypes), name)
+            self.assertEqual(a.attrs["units"], b.attrs["units"], name)
         self.assertEqual(self.mem.summary["path"].tolist(), list(range(20)))
 
     def test_stats_equal_file(self):
