@@ -305,9 +305,11 @@ def run(scenario, paths=None, set=None, seed=None, threads=0, output=None, progr
         res = pres[0]
         try:
             tables = _tables(ffi, lib, res, _keeps_liquidations(config_yaml))
-            attrs = {"name": config_yaml and _yaml_name(config_yaml), "paths": int(lib.ms_result_paths(res)),
-                     "threads": int(lib.ms_result_threads(res)), "seconds": float(lib.ms_result_seconds(res)),
-                     "config": config_yaml}
+            resolved = _config(config_yaml)
+            # the root attributes of the file that say how to run it again
+            attrs = {"name": resolved.get("name"), "seed": resolved.get("seed"), "scenario_path": str(scenario),
+                     "paths": int(lib.ms_result_paths(res)), "threads": int(lib.ms_result_threads(res)),
+                     "seconds": float(lib.ms_result_seconds(res)), "config": config_yaml}
         finally:
             lib.ms_result_free(res)
     finally:
@@ -320,10 +322,6 @@ def run(scenario, paths=None, set=None, seed=None, threads=0, output=None, progr
 def _config(text):
     import yaml  # Debian's python3-yaml
     return yaml.safe_load(text) if text else {}
-
-
-def _yaml_name(text):
-    return _config(text).get("name")
 
 
 def _keeps_liquidations(text):

@@ -88,6 +88,8 @@ class PythonRunTest(unittest.TestCase):
             self.assertEqual(dict(a.dtypes), dict(b.dtypes), name)
             self.assertEqual(a.attrs["units"], b.attrs["units"], name)
         self.assertEqual(self.mem.summary["path"].tolist(), list(range(20)))
+        for k in ("name", "seed", "paths", "scenario_path"):  # what it takes to run it again
+            self.assertEqual(self.mem.attrs[k], self.filed.attrs[k], k)
 
     def test_stats_equal_file(self):
         o = marginsim.open(self.cli_h5)
