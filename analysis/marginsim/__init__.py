@@ -27,7 +27,8 @@ what it needs. matplotlib is imported only when a figure is drawn.
 
 `run` runs a scenario in-process through the shared library (cffi) and
 returns a Result without a file (or with one: `output=`); see its docstring
-and docs/library.md ("From Python") for where the library is found.
+and docs/library.md ("From Python") for where the library is found. The
+tables only the file holds raise `FileOnly` (an AttributeError) there.
 """
 import importlib.util as _util
 import sys as _sys
@@ -50,7 +51,8 @@ from .plot import (NotDrawable, caption, plot_bad_debt, plot_cascades, plot_comp
                    plot_sweep_differences, plot_sweep_heatmap, plot_sweep_stats, plot_tradeoff)
 from . import plot  # noqa: F401,E402
 
-__all__ = ["open", "run", "Result", "InMemoryResult", "CompareTables", "Error", "FileOnly", "plot", "NotDrawable", "caption", "plot_price_fan",
+__all__ = ["open", "run", "Result", "InMemoryResult", "CompareTables", "Error", "FileOnly", "plot", "NotDrawable",
+           "caption", "plot_price_fan",
            "plot_liquidations", "plot_bad_debt", "plot_cascades", "plot_insurance_fund", "plot_drawdown",
            "plot_compare_headline", "plot_tradeoff", "plot_compare_differences", "plot_sweep_heatmap",
            "plot_sweep_stats", "plot_sweep_differences"]

@@ -145,7 +145,8 @@ class PlotTest(unittest.TestCase):
         # an infinite upper bound (bad_debt.mean of 10 heavy-tailed paths) is said, not warned about
         self.assertEqual([str(x.message) for x in w], [])
         his = [self.cmp.models[m].stat("bad_debt.mean")[2] for m in ("static", "dynamic")]
-        self.assertEqual([t.get_text().endswith("hi ∞") for t in fig.axes[0].texts], [not np.isfinite(h) for h in his])
+        self.assertEqual([t.get_text().endswith("hi ∞") for t in fig.axes[0].texts],
+                         [not np.isfinite(h) for h in his])
         self.assertEqual(len(fig.axes), 5)
         self.assertEqual([t.get_text() for t in fig.axes[0].get_xticklabels()], ["static", "dynamic"])
         self.check(msplot.plot_tradeoff, self.cmp)

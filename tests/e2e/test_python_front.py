@@ -270,8 +270,8 @@ class MissingModulesTest(unittest.TestCase):
             self.assertIn(script + ": marginsim needs", p.stderr)
             self.assertIn("scripts/py", p.stderr)
             self.assertIn("h5py", p.stderr)
-        p = subprocess.run([sys.executable, "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); import marginsim", a],
-                           capture_output=True, text=True, timeout=60)
+        code = "import sys; sys.path.insert(0, sys.argv[1]); import marginsim"
+        p = subprocess.run([sys.executable, "-S", "-c", code, a], capture_output=True, text=True, timeout=60)
         self.assertIn("ImportError: marginsim needs numpy, pandas and h5py", p.stderr)
         self.assertIn("python3-h5py", p.stderr)
 
