@@ -165,6 +165,36 @@ static void run_sweep_without_output(void) {
   ms_sweep_free(sw);
 }
 
+/* The loaders' NULL arguments: bad input naming the argument, *out cleared,
+ * never a crash (in a child, so that a crash fails the test). */
+static void load_with_null_arguments(void) {
+  ms_config *cfg = (ms_config *)&cfg; /* not NULL: the loaders must clear it */
+  ms_error err = {0};
+  CHILD_CHECK(ms_config_load_string(NULL, "paths: 4\n", "s", NULL, 0, &err) == MS_ERR_INPUT, "out NULL");
+  CHILD_CHECK(strstr(err.msg, "out is NULL"), "message: %s", err.msg);
+  CHILD_CHECK(ms_config_load_string(&cfg, NULL, "s", NULL, 0, &err) == MS_ERR_INPUT && !cfg, "text NULL");
+  CHILD_CHECK(strstr(err.msg, "text is NULL"), "message: %s", err.msg);
+  cfg = (ms_config *)&cfg;
+  CHILD_CHECK(ms_config_load(&cfg, NULL, NULL, 0, &err) == MS_ERR_INPUT && !cfg, "path NULL");
+  CHILD_CHECK(strstr(err.msg, "path is NULL"), "message: %s", err.msg);
+  CHILD_CHECK(ms_config_load_string(&cfg, "paths: 4\n", "s", NULL, 2, &err) == MS_ERR_INPUT, "sets NULL");
+  CHILD_CHECK(strstr(err.msg, "sets is NULL"), "message: %s", err.msg);
+  const char *sets[] = {"paths=5", NULL};
+  CHILD_CHECK(ms_config_load_string(&cfg, "paths: 4\n", "s", sets, 2, &err) == MS_ERR_INPUT, "sets[1] NULL");
+  CHILD_CHECK(strstr(err.msg, "sets[1]"), "message: %s", err.msg);
+  /* src NULL names the text "<string>" */
+  CHILD_CHECK(ms_config_load_string(&cfg, "paths: -4\n", NULL, NULL, 0, &err) == MS_ERR_INPUT, "src NULL");
+  CHILD_CHECK(strstr(err.msg, "<string>"), "message: %s", err.msg);
+  CHILD_CHECK(ms_config_name(NULL) == NULL && ms_config_paths(NULL) == 0 && ms_config_seed(NULL) == 0 &&
+                  ms_config_to_yaml(NULL) == NULL,
+              "NULL handle");
+}
+
+static void null_arguments_are_bad_input(void **state) {
+  (void)state;
+  in_child(load_with_null_arguments, "ms_config_load* with NULL arguments");
+}
+
 static void no_output_file_is_bad_input(void **state) {
   (void)state;
   in_child(run_without_output, "ms_run with output NULL");
@@ -472,6 +502,7 @@ int main(void) {
       cmocka_unit_test(reducible_chain_returns_a_status),
       cmocka_unit_test(keeps_the_applications_handler),
       cmocka_unit_test(no_output_file_is_bad_input),
+      cmocka_unit_test(null_arguments_are_bad_input),
       cmocka_unit_test(loads_a_string_with_overrides),
       cmocka_unit_test(rows_without_a_file_equal_the_files),
       cmocka_unit_test(cancel_mid_run),

@@ -1168,20 +1168,37 @@ static ms_status load_text(ms_config **out, char *text, size_t len, const char *
   return MS_OK;
 }
 
+/* The public loaders' arguments: a NULL one is bad input with a message,
+ * not a crash (they are the library's door). Clears *@p out. */
+static ms_status check_args(const char *fn, ms_config **out, const char *in, const char *in_name,
+                            const char *const *sets, int nsets, ms_error *err) {
+  if (out) *out = NULL;
+  if (!out) return ms_error_set(err, MS_ERR_INPUT, "%s: out is NULL", fn);
+  if (!in) return ms_error_set(err, MS_ERR_INPUT, "%s: %s is NULL", fn, in_name);
+  if (nsets < 0 || (nsets > 0 && !sets))
+    return ms_error_set(err, MS_ERR_INPUT, "%s: %d overrides but sets is %s", fn, nsets, sets ? "set" : "NULL");
+  for (int i = 0; i < nsets; i++)
+    if (!sets[i]) return ms_error_set(err, MS_ERR_INPUT, "%s: override %d (sets[%d]) is NULL", fn, i, i);
+  return MS_OK;
+}
+
 ms_status ms_config_load(ms_config **out, const char *path, const char *const *sets, int nsets,
                          ms_error *err) {
   char *text = NULL;
   size_t len = 0;
-  *out = NULL;
+  ms_status s = check_args("ms_config_load", out, path, "path", sets, nsets, err);
+  if (s) return s;
   ms_gsl_quiet(); /* the stationary distribution is an LU solve: errors by status, never abort */
-  ms_status s = read_file(path, &text, &len, err);
+  s = read_file(path, &text, &len, err);
   if (s) return s;
   return load_text(out, text, len, path, sets, nsets, err);
 }
 
 ms_status ms_config_load_string(ms_config **out, const char *text, const char *src,
                                 const char *const *sets, int nsets, ms_error *err) {
-  *out = NULL;
+  ms_status s = check_args("ms_config_load_string", out, text, "text", sets, nsets, err);
+  if (s) return s;
+  if (!src) src = "<string>";
   ms_gsl_quiet(); /* the stationary distribution is an LU solve: errors by status, never abort */
   size_t len = strlen(text);
   char *copy = malloc(len + 1);
@@ -1197,6 +1214,7 @@ void ms_config_free(ms_config *cfg) {
 }
 
 char *ms_config_to_yaml(const ms_config *cfg) {
+  if (!cfg) return NULL;
   ms_strbuf sb = {0};
   ms_schema_emit(&top_schema, cfg, &sb, 0);
   if (sb.oom) { ms_sb_free(&sb); return NULL; }
@@ -1216,8 +1234,9 @@ int ms_config_regime_index(const ms_config *cfg, const char *name) {
   return -1;
 }
 
-const char *ms_config_name(const ms_config *cfg) { return cfg->name; }
+/* NULL (a failed load's handle) reads as nothing, as the result's accessors do. */
+const char *ms_config_name(const ms_config *cfg) { return cfg ? cfg->name : NULL; }
 
-int64_t ms_config_paths(const ms_config *cfg) { return cfg->paths; }
+int64_t ms_config_paths(const ms_config *cfg) { return cfg ? cfg->paths : 0; }
 
-uint64_t ms_config_seed(const ms_config *cfg) { return cfg->seed; }
+uint64_t ms_config_seed(const ms_config *cfg) { return cfg ? cfg->seed : 0; }
