@@ -96,6 +96,7 @@ static const void *impact_type_at(int i) { return ms_impact_types[i]; }
 static const void *margin_type_at(int i) { return ms_margin_types[i]; }
 static const void *oracle_type_at(int i) { return ms_oracle_types[i]; }
 static const void *keeper_type_at(int i) { return ms_keeper_types[i]; }
+static const void *shortfall_type_at(int i) { return ms_shortfall_types[i]; }
 
 static const ms_field impact_fields[] = {
     {.name = "model", .kind = MS_F_MODEL, .offset = OFF(ms_impact_cfg, model), .def = "sqrt",
@@ -742,9 +743,6 @@ static const ms_schema keeper_schema = {"keepers", keeper_fields, N(keeper_field
 /* ------------------------------------------------------------ liquidation */
 
 static const char *const liq_modes[] = {"full", "partial", NULL};
-/* The names of the shortfall policies' type table (ms_shortfall_types[], sim/engine/shortfall.c, a floor
- * above), in its order: test_liquidation__shortfall_policies_by_name checks that they agree. */
-static const char *const shortfall_names[] = {"socialize", "adl", NULL};
 
 static const ms_field liq_fields[] = {
     {.name = "mode", .kind = MS_F_ENUM, .offset = OFF(ms_liquidation_cfg, mode), .def = "full",
@@ -761,8 +759,8 @@ static const ms_field liq_fields[] = {
      .doc = "share of the penalty paid to the keeper; the rest goes to the insurance fund"},
     {.name = "insurance_fund", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, insurance_fund),
      .def = "2e6", .bounds = MS_B_GE, .min = 0, .unit = "USD", .doc = "insurance fund at the start"},
-    {.name = "shortfall", .kind = MS_F_ENUM, .offset = OFF(ms_liquidation_cfg, shortfall), .def = "adl",
-     .names = shortfall_names,
+    {.name = "shortfall", .kind = MS_F_MODEL, .offset = OFF(ms_liquidation_cfg, shortfall), .def = "adl",
+     .types = shortfall_type_at,
      .doc = "bad debt beyond the fund: `socialize` pro rata over profitable accounts, or `adl` "
             "(close the top-ranked opposite positions at the bankruptcy price; units no opposite position takes go "
             "to the market, their loss uncovered)"},

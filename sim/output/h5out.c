@@ -21,8 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/shortfall.h"
-
 #define MS_TRACE_FIELDS MS_TRACE_NFIELDS
 
 /* The datasets of one run: at the root for a single run, under a group per
@@ -377,8 +375,7 @@ static int model_attrs(hid_t loc, const ms_config *cfg) {
   rc |= attr_str(loc, "oracle_model", ms_model_name(cfg->oracle.kind));
   rc |= attr_str(loc, "impact_model", ms_model_name(cfg->market.impact.model));
   rc |= attr_str(loc, "keeper_model", ms_model_name(cfg->keepers.model));
-  const ms_shortfall_type *sf = ms_shortfall_of(cfg->liquidation.shortfall);
-  rc |= sf ? attr_str(loc, "shortfall_policy", sf->name) : -1;
+  rc |= attr_str(loc, "shortfall_policy", ms_model_name(cfg->liquidation.shortfall));
   return rc;
 }
 
