@@ -440,6 +440,58 @@ static void *run_job(void *arg) {
   return NULL;
 }
 
+static int app_h5_calls;
+static herr_t app_h5_handler(hid_t stack, void *data) {
+  (void)stack, (void)data;
+  app_h5_calls++;
+  return 0;
+}
+
+static void cancel_now(void *ctx, int64_t done, int64_t total) {
+  (void)done, (void)total;
+  *(volatile sig_atomic_t *)ctx = 1;
+}
+
+/* A run with a file installs its own HDF5 error handler (the library never
+ * prints) and puts the application's back afterwards, whether the file was
+ * committed or abandoned (a cancelled run): the application's HDF5 errors
+ * still reach it. */
+static void keeps_the_applications_hdf5_handler(void **state) {
+  (void)state;
+  H5E_auto2_t fn0 = NULL;
+  void *data0 = NULL;
+  H5Eget_auto2(H5E_DEFAULT, &fn0, &data0);
+  int marker = 0;
+  H5Eset_auto2(H5E_DEFAULT, app_h5_handler, &marker);
+  ms_config *cfg = load_small();
+  char dir[64], file[128];
+  temp_dir(dir, sizeof dir);
+  snprintf(file, sizeof file, "%s/ok.h5", dir);
+  for (int k = 0; k < 2; k++) { /* a run that writes its file, and one cancelled after creating it */
+    volatile sig_atomic_t cancel = 0;
+    ms_run_opts o = {.threads = 1, .output = file, .progress = k ? cancel_now : NULL, .progress_ctx = (void *)&cancel,
+                     .cancel = &cancel};
+    ms_result *r = NULL;
+    ms_error err = {0};
+    ms_status s = ms_simulate(cfg, &o, &r, &err);
+    if (k == 0) assert_ok(s, &err);
+    else assert_int_equal(s, MS_ERR_CANCELLED);
+    ms_result_free(r);
+    H5E_auto2_t fn = NULL;
+    void *data = NULL;
+    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+    if (fn != app_h5_handler || data != &marker) fail_msg("run %d: the application's HDF5 handler was replaced", k);
+  }
+  /* and it still sees the application's own errors */
+  int before = app_h5_calls;
+  assert_true(H5Fopen("/proc/no/such/file.h5", H5F_ACC_RDONLY, H5P_DEFAULT) < 0);
+  assert_true(app_h5_calls > before);
+  H5Eset_auto2(H5E_DEFAULT, fn0, data0);
+  unlink(file);
+  rmdir(dir);
+  ms_config_free(cfg);
+}
+
 static void two_threads_equal_one_after_the_other(void **state) {
   (void)state;
   char paths[32];
@@ -507,6 +559,7 @@ int main(void) {
       cmocka_unit_test(rows_without_a_file_equal_the_files),
       cmocka_unit_test(cancel_mid_run),
       cmocka_unit_test(two_threads_equal_one_after_the_other),
+      cmocka_unit_test(keeps_the_applications_hdf5_handler),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
