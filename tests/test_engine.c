@@ -222,7 +222,7 @@ static double check_money(rig *r, const ms_path_summary *s) {
     fail_msg("path %llu: bad debt %.4f != fund %.4f + socialized %.4f + adl %.4f + uncovered %.4f",
              (unsigned long long)s->path, s->bad_debt, s->insurance_paid, s->socialized_loss, s->adl_loss,
              s->uncovered_loss);
-  if (lc->shortfall == MS_SHORTFALL_SOCIALIZE) assert_true(s->adl_loss == 0 && s->adl_notional == 0);
+  if (strcmp(ms_model_name(lc->shortfall), "socialize") == 0) assert_true(s->adl_loss == 0 && s->adl_notional == 0);
   assert_true(s->insurance_end >= -1e-6 && s->insurance_min <= s->insurance_end + 1e-9);
   return gap;
 }
@@ -276,7 +276,7 @@ static void test_engine__index_agrees_with_brute_force(void **state) {
       impact_triggered += s1.impact_triggered_liquidations;
       social += s1.socialized_loss > 0;
       adl += s1.adl_notional > 0;
-      adl_unmatched += r.cfg->liquidation.shortfall == MS_SHORTFALL_ADL && s1.uncovered_loss > 0;
+      adl_unmatched += strcmp(ms_model_name(r.cfg->liquidation.shortfall), "adl") == 0 && s1.uncovered_loss > 0;
       skipped += s1.skipped_unprofitable;
       recovered += s1.recovered;
       optliq += s1.options_liquidated_notional;

@@ -165,6 +165,36 @@ static void run_sweep_without_output(void) {
   ms_sweep_free(sw);
 }
 
+/* The loaders' NULL arguments: bad input naming the argument, *out cleared,
+ * never a crash (in a child, so that a crash fails the test). */
+static void load_with_null_arguments(void) {
+  ms_config *cfg = (ms_config *)&cfg; /* not NULL: the loaders must clear it */
+  ms_error err = {0};
+  CHILD_CHECK(ms_config_load_string(NULL, "paths: 4\n", "s", NULL, 0, &err) == MS_ERR_INPUT, "out NULL");
+  CHILD_CHECK(strstr(err.msg, "out is NULL"), "message: %s", err.msg);
+  CHILD_CHECK(ms_config_load_string(&cfg, NULL, "s", NULL, 0, &err) == MS_ERR_INPUT && !cfg, "text NULL");
+  CHILD_CHECK(strstr(err.msg, "text is NULL"), "message: %s", err.msg);
+  cfg = (ms_config *)&cfg;
+  CHILD_CHECK(ms_config_load(&cfg, NULL, NULL, 0, &err) == MS_ERR_INPUT && !cfg, "path NULL");
+  CHILD_CHECK(strstr(err.msg, "path is NULL"), "message: %s", err.msg);
+  CHILD_CHECK(ms_config_load_string(&cfg, "paths: 4\n", "s", NULL, 2, &err) == MS_ERR_INPUT, "sets NULL");
+  CHILD_CHECK(strstr(err.msg, "sets is NULL"), "message: %s", err.msg);
+  const char *sets[] = {"paths=5", NULL};
+  CHILD_CHECK(ms_config_load_string(&cfg, "paths: 4\n", "s", sets, 2, &err) == MS_ERR_INPUT, "sets[1] NULL");
+  CHILD_CHECK(strstr(err.msg, "sets[1]"), "message: %s", err.msg);
+  /* src NULL names the text "<string>" */
+  CHILD_CHECK(ms_config_load_string(&cfg, "paths: -4\n", NULL, NULL, 0, &err) == MS_ERR_INPUT, "src NULL");
+  CHILD_CHECK(strstr(err.msg, "<string>"), "message: %s", err.msg);
+  CHILD_CHECK(ms_config_name(NULL) == NULL && ms_config_paths(NULL) == 0 && ms_config_seed(NULL) == 0 &&
+                  ms_config_to_yaml(NULL) == NULL,
+              "NULL handle");
+}
+
+static void null_arguments_are_bad_input(void **state) {
+  (void)state;
+  in_child(load_with_null_arguments, "ms_config_load* with NULL arguments");
+}
+
 static void no_output_file_is_bad_input(void **state) {
   (void)state;
   in_child(run_without_output, "ms_run with output NULL");
@@ -410,6 +440,58 @@ static void *run_job(void *arg) {
   return NULL;
 }
 
+static int app_h5_calls;
+static herr_t app_h5_handler(hid_t stack, void *data) {
+  (void)stack, (void)data;
+  app_h5_calls++;
+  return 0;
+}
+
+static void cancel_now(void *ctx, int64_t done, int64_t total) {
+  (void)done, (void)total;
+  *(volatile sig_atomic_t *)ctx = 1;
+}
+
+/* A run with a file installs its own HDF5 error handler (the library never
+ * prints) and puts the application's back afterwards, whether the file was
+ * committed or abandoned (a cancelled run): the application's HDF5 errors
+ * still reach it. */
+static void keeps_the_applications_hdf5_handler(void **state) {
+  (void)state;
+  H5E_auto2_t fn0 = NULL;
+  void *data0 = NULL;
+  H5Eget_auto2(H5E_DEFAULT, &fn0, &data0);
+  int marker = 0;
+  H5Eset_auto2(H5E_DEFAULT, app_h5_handler, &marker);
+  ms_config *cfg = load_small();
+  char dir[64], file[128];
+  temp_dir(dir, sizeof dir);
+  snprintf(file, sizeof file, "%s/ok.h5", dir);
+  for (int k = 0; k < 2; k++) { /* a run that writes its file, and one cancelled after creating it */
+    volatile sig_atomic_t cancel = 0;
+    ms_run_opts o = {.threads = 1, .output = file, .progress = k ? cancel_now : NULL, .progress_ctx = (void *)&cancel,
+                     .cancel = &cancel};
+    ms_result *r = NULL;
+    ms_error err = {0};
+    ms_status s = ms_simulate(cfg, &o, &r, &err);
+    if (k == 0) assert_ok(s, &err);
+    else assert_int_equal(s, MS_ERR_CANCELLED);
+    ms_result_free(r);
+    H5E_auto2_t fn = NULL;
+    void *data = NULL;
+    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+    if (fn != app_h5_handler || data != &marker) fail_msg("run %d: the application's HDF5 handler was replaced", k);
+  }
+  /* and it still sees the application's own errors */
+  int before = app_h5_calls;
+  assert_true(H5Fopen("/proc/no/such/file.h5", H5F_ACC_RDONLY, H5P_DEFAULT) < 0);
+  assert_true(app_h5_calls > before);
+  H5Eset_auto2(H5E_DEFAULT, fn0, data0);
+  unlink(file);
+  rmdir(dir);
+  ms_config_free(cfg);
+}
+
 static void two_threads_equal_one_after_the_other(void **state) {
   (void)state;
   char paths[32];
@@ -472,10 +554,12 @@ int main(void) {
       cmocka_unit_test(reducible_chain_returns_a_status),
       cmocka_unit_test(keeps_the_applications_handler),
       cmocka_unit_test(no_output_file_is_bad_input),
+      cmocka_unit_test(null_arguments_are_bad_input),
       cmocka_unit_test(loads_a_string_with_overrides),
       cmocka_unit_test(rows_without_a_file_equal_the_files),
       cmocka_unit_test(cancel_mid_run),
       cmocka_unit_test(two_threads_equal_one_after_the_other),
+      cmocka_unit_test(keeps_the_applications_hdf5_handler),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,16 +86,16 @@ static void test_liquidation__full_penalty_and_waterfall(void **state) {
   /* underwater by 300 with a fund of 100: fund pays 100, 2/3 of the position is ADL'd at
    * the bankruptcy price 900, 1/3 is sold at 870 */
   ms_liq_compute(&cfg->liquidation, m, 1000, 10, 1000, 870, 925, &o);
-  ms_waterfall_perp(ms_shortfall_of(cfg->liquidation.shortfall), 100, 10, 1000, &o);
+  ms_waterfall_perp(cfg->liquidation.shortfall, 100, 10, 1000, &o);
   assert_true(fabs(o.bad_debt - 300) < 1e-9 && fabs(o.fund_paid - 100) < 1e-9 && fabs(o.residual - 200) < 1e-9);
   assert_true(fabs(o.bankruptcy_price - 900) < 1e-9);
   assert_true(fabs(o.adl_qty - 10 * 200.0 / 300.0) < 1e-9 && fabs(o.market_qty + o.adl_qty - 10) < 1e-12);
   /* the account ends at minus what the fund pays */
   assert_true(fabs(1000 + o.realized + 100) < 1e-9);
   /* socialize: all of it to the market, the residual left for the profitable side */
-  cfg->liquidation.shortfall = MS_SHORTFALL_SOCIALIZE;
+  cfg->liquidation.shortfall = &ms_shortfall_socialize;
   ms_liq_compute(&cfg->liquidation, m, 1000, 10, 1000, 870, 925, &o);
-  ms_waterfall_perp(ms_shortfall_of(cfg->liquidation.shortfall), 100, 10, 1000, &o);
+  ms_waterfall_perp(cfg->liquidation.shortfall, 100, 10, 1000, &o);
   assert_true(o.adl_qty == 0 && o.market_qty == 10 && fabs(o.residual - 200) < 1e-9);
   double per_unit, unc;
   ms_socialize_split(200, 50, 3, &per_unit, &unc); /* 150 of profit to take from */
@@ -363,8 +363,9 @@ static void test_liquidation__option_account_penalty_split_and_bad_debt(void **s
 }
 
 /* The shortfall policies are a type table: each loads by its name from
- * liquidation.shortfall and is the one the loaded index picks; the scenario
- * accepts exactly the table's names, in its order. */
+ * liquidation.shortfall (the schema reads the names from the table, as for
+ * the other model keys); the scenario accepts exactly the table's names, in
+ * its order, and dumps the chosen one's name. */
 static void test_liquidation__shortfall_policies_by_name(void **state) {
   (void)state;
   char names[256] = "";
@@ -374,16 +375,18 @@ static void test_liquidation__shortfall_policies_by_name(void **state) {
     char y[128];
     snprintf(y, sizeof y, "liquidation: {shortfall: %s}\n", name);
     ms_config *cfg = cfg_of(y);
-    assert_int_equal(cfg->liquidation.shortfall, n);
-    assert_ptr_equal(ms_shortfall_of(cfg->liquidation.shortfall), ms_shortfall_types[n]);
+    assert_ptr_equal(cfg->liquidation.shortfall, ms_shortfall_types[n]);
     assert_ptr_equal(ms_shortfall_find(name), ms_shortfall_types[n]);
+    char *yaml = ms_config_to_yaml(cfg), line[64];
+    snprintf(line, sizeof line, "  shortfall: %s\n", name);
+    assert_non_null(strstr(yaml, line));
+    free(yaml);
     assert_non_null(ms_shortfall_types[n]->adl_units);
     assert_non_null(ms_shortfall_types[n]->charge);
     ms_config_free(cfg);
     snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", n ? ", " : "", name);
   }
   assert_true(n >= 2);
-  assert_null(ms_shortfall_of(n));
   assert_null(ms_shortfall_find("bailout"));
   ms_error err;
   ms_config *bad = load_yaml("liquidation: {shortfall: bailout}\n", NULL, 0, &err);
@@ -393,7 +396,7 @@ static void test_liquidation__shortfall_policies_by_name(void **state) {
   if (!strstr(err.msg, want)) fail_msg("%s: expected %s", err.msg, want);
   /* the default stays adl */
   ms_config *def = cfg_of("seed: 1\n");
-  assert_string_equal(ms_shortfall_of(def->liquidation.shortfall)->name, "adl");
+  assert_ptr_equal(def->liquidation.shortfall, &ms_shortfall_adl);
   ms_config_free(def);
 }
 

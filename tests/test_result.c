@@ -185,6 +185,32 @@ static void test_result__liquidations_are_the_record_table(void **state) {
   ms_result_free(r);
 }
 
+/* A NULL argument is a status and a message naming it, never a crash; a
+ * NULL result has no columns and no fields, and "" is the unit of none. */
+static void test_result__null_arguments_are_bad_input(void **state) {
+  (void)state;
+  ms_result *r = make_result();
+  ms_error err;
+  assert_int_equal(ms_result_column(r, "bad_debt", NULL, &err), MS_ERR_INPUT);
+  assert_contains(err.msg, "out");
+  assert_int_equal(ms_result_column(NULL, "bad_debt", NULL, &err), MS_ERR_INPUT);
+  assert_contains(err.msg, "result");
+  assert_int_equal(ms_result_column(r, NULL, NULL, &err), MS_ERR_INPUT);
+  assert_contains(err.msg, "column name");
+  assert_int_equal(ms_result_liquidation_field(r, "notional", NULL, &err), MS_ERR_INPUT);
+  assert_contains(err.msg, "out");
+  assert_int_equal(ms_result_liquidation_field(r, NULL, NULL, &err), MS_ERR_INPUT);
+  assert_contains(err.msg, "field name");
+  assert_int_equal(ms_result_nliquidation_fields(NULL), 0);
+  assert_null(ms_result_liquidation_field_name(NULL, 0));
+  assert_null(ms_result_liquidation_field_unit(NULL, 0));
+  /* nothing to copy: out may be NULL */
+  free(r->liqs);
+  r->liqs = NULL;
+  assert_ok(ms_result_liquidation_field(r, "notional", NULL, &err), &err);
+  ms_result_free(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_result__free_accepts_null),
@@ -192,6 +218,7 @@ int main(void) {
       cmocka_unit_test(test_result__columns_are_the_summary_table),
       cmocka_unit_test(test_result__stats_equal_the_stats_table),
       cmocka_unit_test(test_result__liquidations_are_the_record_table),
+      cmocka_unit_test(test_result__null_arguments_are_bad_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,22 +37,23 @@ typedef struct ms_result ms_result;
 
 /**
  * Load the scenario file @p path, then apply @p nsets overrides "KEY=VALUE"
- * (the CLI's --set). *out is NULL on failure.
+ * (the CLI's --set). *out is NULL on failure. A NULL @p out, @p path or
+ * override is MS_ERR_INPUT (@p sets may be NULL when @p nsets is 0).
  */
 ms_status ms_config_load(ms_config **out, const char *path, const char *const *sets, int nsets,
                          ms_error *err);
 
-/** As ms_config_load, from the YAML text @p text; @p src names it in messages. */
+/** As ms_config_load, from the YAML text @p text; @p src names it in messages ("<string>" when NULL). */
 ms_status ms_config_load_string(ms_config **out, const char *text, const char *src,
                                 const char *const *sets, int nsets, ms_error *err);
 
 /** Free a scenario; NULL is allowed. */
 void ms_config_free(ms_config *cfg);
 
-/** The resolved scenario, every default filled in, as YAML (free() it; NULL when out of memory). */
+/** The resolved scenario, every default filled in, as YAML (free() it; NULL when out of memory or @p cfg is NULL). */
 char *ms_config_to_yaml(const ms_config *cfg);
 
-/** The scenario's name, number of paths and seed. */
+/** The scenario's name, number of paths and seed (NULL, 0, 0 for a NULL @p cfg). */
 const char *ms_config_name(const ms_config *cfg);
 int64_t ms_config_paths(const ms_config *cfg);
 uint64_t ms_config_seed(const ms_config *cfg);
@@ -99,7 +100,7 @@ const char *ms_result_column_type(const ms_result *r, int i);
  * Copy column @p name, one value per path in path order, into @p out
  * (ms_result_paths() doubles). Integer columns are exact (their values are
  * far below 2^53). MS_ERR_INPUT naming the known columns when there is no
- * such column.
+ * such column; MS_ERR_INPUT when @p out is NULL (and there are paths).
  */
 ms_status ms_result_column(const ms_result *r, const char *name, double *out, ms_error *err);
 
@@ -147,14 +148,19 @@ ms_status ms_result_feedback(const ms_result *r, int i, const char **statistic, 
  */
 int64_t ms_result_nliquidations(const ms_result *r);
 
-/** Number of record fields, and field @p i's name and unit; NULL when out of range. */
+/** Number of record fields, and field @p i's name and unit ("" when none); NULL when out of range. */
 int ms_result_nliquidation_fields(const ms_result *r);
 const char *ms_result_liquidation_field_name(const ms_result *r, int i);
 const char *ms_result_liquidation_field_unit(const ms_result *r, int i);
 /** Field @p i's type in the file: "float64", "int64", "uint64" or "int32"; NULL when out of range. */
 const char *ms_result_liquidation_field_type(const ms_result *r, int i);
 
-/** Copy field @p name of every record, in file order, into @p out (ms_result_nliquidations() doubles). */
+/**
+ * Copy field @p name of every record, in file order, into @p out
+ * (ms_result_nliquidations() doubles). MS_ERR_INPUT naming the known fields
+ * when there is no such field; MS_ERR_INPUT when @p out is NULL (and there
+ * are records).
+ */
 ms_status ms_result_liquidation_field(const ms_result *r, const char *name, double *out, ms_error *err);
 
 #ifdef __cplusplus

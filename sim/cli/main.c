@@ -235,7 +235,7 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
          (long long)cfg->book.accounts, 100 * cfg->book.options.fraction, cfg->margin.model->name,
          ms_model_name(cfg->oracle.kind),
          cfg->liquidation.mode == MS_LIQ_PARTIAL ? "partial" : "full",
-         cfg->liquidation.shortfall == MS_SHORTFALL_ADL ? "adl" : "socialize");
+         ms_model_name(cfg->liquidation.shortfall));
   printf("\n  %-34s %9s  %-20s %9s  %-4s %9s %9s\n", "per path", "mean", "95% CI (bootstrap)", "median",
          "tail", "q99|q01", "ES99|ES01");
   print_stat(st, "min_price", "min exogenous price (USD)", 1.0);

@@ -96,6 +96,7 @@ static const void *impact_type_at(int i) { return ms_impact_types[i]; }
 static const void *margin_type_at(int i) { return ms_margin_types[i]; }
 static const void *oracle_type_at(int i) { return ms_oracle_types[i]; }
 static const void *keeper_type_at(int i) { return ms_keeper_types[i]; }
+static const void *shortfall_type_at(int i) { return ms_shortfall_types[i]; }
 
 static const ms_field impact_fields[] = {
     {.name = "model", .kind = MS_F_MODEL, .offset = OFF(ms_impact_cfg, model), .def = "sqrt",
@@ -742,9 +743,6 @@ static const ms_schema keeper_schema = {"keepers", keeper_fields, N(keeper_field
 /* ------------------------------------------------------------ liquidation */
 
 static const char *const liq_modes[] = {"full", "partial", NULL};
-/* The names of the shortfall policies' type table (ms_shortfall_types[], sim/engine/shortfall.c, a floor
- * above), in its order: test_liquidation__shortfall_policies_by_name checks that they agree. */
-static const char *const shortfall_names[] = {"socialize", "adl", NULL};
 
 static const ms_field liq_fields[] = {
     {.name = "mode", .kind = MS_F_ENUM, .offset = OFF(ms_liquidation_cfg, mode), .def = "full",
@@ -761,8 +759,8 @@ static const ms_field liq_fields[] = {
      .doc = "share of the penalty paid to the keeper; the rest goes to the insurance fund"},
     {.name = "insurance_fund", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, insurance_fund),
      .def = "2e6", .bounds = MS_B_GE, .min = 0, .unit = "USD", .doc = "insurance fund at the start"},
-    {.name = "shortfall", .kind = MS_F_ENUM, .offset = OFF(ms_liquidation_cfg, shortfall), .def = "adl",
-     .names = shortfall_names,
+    {.name = "shortfall", .kind = MS_F_MODEL, .offset = OFF(ms_liquidation_cfg, shortfall), .def = "adl",
+     .types = shortfall_type_at,
      .doc = "bad debt beyond the fund: `socialize` pro rata over profitable accounts, or `adl` "
             "(close the top-ranked opposite positions at the bankruptcy price; units no opposite position takes go "
             "to the market, their loss uncovered)"},
@@ -1168,20 +1166,37 @@ static ms_status load_text(ms_config **out, char *text, size_t len, const char *
   return MS_OK;
 }
 
+/* The public loaders' arguments: a NULL one is bad input with a message,
+ * not a crash (they are the library's door). Clears *@p out. */
+static ms_status check_args(const char *fn, ms_config **out, const char *in, const char *in_name,
+                            const char *const *sets, int nsets, ms_error *err) {
+  if (out) *out = NULL;
+  if (!out) return ms_error_set(err, MS_ERR_INPUT, "%s: out is NULL", fn);
+  if (!in) return ms_error_set(err, MS_ERR_INPUT, "%s: %s is NULL", fn, in_name);
+  if (nsets < 0 || (nsets > 0 && !sets))
+    return ms_error_set(err, MS_ERR_INPUT, "%s: %d overrides but sets is %s", fn, nsets, sets ? "set" : "NULL");
+  for (int i = 0; i < nsets; i++)
+    if (!sets[i]) return ms_error_set(err, MS_ERR_INPUT, "%s: override %d (sets[%d]) is NULL", fn, i, i);
+  return MS_OK;
+}
+
 ms_status ms_config_load(ms_config **out, const char *path, const char *const *sets, int nsets,
                          ms_error *err) {
   char *text = NULL;
   size_t len = 0;
-  *out = NULL;
+  ms_status s = check_args("ms_config_load", out, path, "path", sets, nsets, err);
+  if (s) return s;
   ms_gsl_quiet(); /* the stationary distribution is an LU solve: errors by status, never abort */
-  ms_status s = read_file(path, &text, &len, err);
+  s = read_file(path, &text, &len, err);
   if (s) return s;
   return load_text(out, text, len, path, sets, nsets, err);
 }
 
 ms_status ms_config_load_string(ms_config **out, const char *text, const char *src,
                                 const char *const *sets, int nsets, ms_error *err) {
-  *out = NULL;
+  ms_status s = check_args("ms_config_load_string", out, text, "text", sets, nsets, err);
+  if (s) return s;
+  if (!src) src = "<string>";
   ms_gsl_quiet(); /* the stationary distribution is an LU solve: errors by status, never abort */
   size_t len = strlen(text);
   char *copy = malloc(len + 1);
@@ -1197,6 +1212,7 @@ void ms_config_free(ms_config *cfg) {
 }
 
 char *ms_config_to_yaml(const ms_config *cfg) {
+  if (!cfg) return NULL;
   ms_strbuf sb = {0};
   ms_schema_emit(&top_schema, cfg, &sb, 0);
   if (sb.oom) { ms_sb_free(&sb); return NULL; }
@@ -1216,8 +1232,9 @@ int ms_config_regime_index(const ms_config *cfg, const char *name) {
   return -1;
 }
 
-const char *ms_config_name(const ms_config *cfg) { return cfg->name; }
+/* NULL (a failed load's handle) reads as nothing, as the result's accessors do. */
+const char *ms_config_name(const ms_config *cfg) { return cfg ? cfg->name : NULL; }
 
-int64_t ms_config_paths(const ms_config *cfg) { return cfg->paths; }
+int64_t ms_config_paths(const ms_config *cfg) { return cfg ? cfg->paths : 0; }
 
-uint64_t ms_config_seed(const ms_config *cfg) { return cfg->seed; }
+uint64_t ms_config_seed(const ms_config *cfg) { return cfg ? cfg->seed : 0; }

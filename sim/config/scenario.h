@@ -25,24 +25,28 @@
 #define MS_NAME_MAX 32
 
 /*
- * The model type tables, defined on the models floor (sim/models/): each
- * key that picks a model (market.model, market.impact.model, margin.model,
- * oracle.kind, keepers.model) holds a pointer to one entry of its table,
- * chosen by name. The loader reads the names without knowing the models:
- * every type struct begins with its name (const char *). The models'
- * headers include this one, so the compiler checks these declarations
- * against the definitions.
+ * The model type tables: each key that picks a model (market.model,
+ * market.impact.model, margin.model, oracle.kind, keepers.model,
+ * liquidation.shortfall) holds a pointer to one entry of its table, chosen
+ * by name. The first five are defined on the models floor (sim/models/),
+ * the shortfall policies on the engine floor (sim/engine/shortfall.c: their
+ * hooks apply a loss to the engine's accounts). The loader reads the names
+ * without knowing the models: every type struct begins with its name
+ * (const char *). The headers that define the types include this one, so
+ * the compiler checks these declarations against the definitions.
  */
 struct ms_price_model_type;
 struct ms_impact_type;
 struct ms_margin_type;
 struct ms_oracle_type;
 struct ms_keeper_type;
+struct ms_shortfall_type;
 extern const struct ms_price_model_type *const ms_price_models[];
 extern const struct ms_impact_type *const ms_impact_types[];
 extern const struct ms_margin_type *const ms_margin_types[];
 extern const struct ms_oracle_type *const ms_oracle_types[];
 extern const struct ms_keeper_type *const ms_keeper_types[];
+extern const struct ms_shortfall_type *const ms_shortfall_types[];
 
 /** The name of a model type (any of the tables above): its first member. */
 static inline const char *ms_model_name(const void *type) { return *(const char *const *)type; }
@@ -262,8 +266,6 @@ typedef struct ms_keeper_cfg {
 } ms_keeper_cfg;
 
 typedef enum { MS_LIQ_FULL = 0, MS_LIQ_PARTIAL } ms_liq_mode;
-/* The index of a policy in ms_shortfall_types[] (sim/engine/shortfall.h). */
-typedef enum { MS_SHORTFALL_SOCIALIZE = 0, MS_SHORTFALL_ADL } ms_shortfall;
 
 typedef struct ms_liquidation_cfg {
   int mode;              /* ms_liq_mode */
@@ -271,7 +273,7 @@ typedef struct ms_liquidation_cfg {
   double penalty;        /* fraction of closed notional */
   double keeper_share;   /* fraction of the penalty paid to the keeper */
   double insurance_fund; /* USD at the start of each path */
-  int shortfall;         /* ms_shortfall: the policy's index in ms_shortfall_types[] */
+  const struct ms_shortfall_type *shortfall; /* liquidation.shortfall: the policy (sim/engine/shortfall.h) */
   double option_spread;  /* options close at model value x (1 +/- this) against the account */
 } ms_liquidation_cfg;
 

@@ -34,9 +34,9 @@
  * threads at once and keeps one error stack for the process, is safe for
  * concurrent runs with files only because of it. It also guards outfile's
  * table of temporaries (filled and emptied inside ms_h5out_create, commit
- * and abort). A statically initialized mutex: the library's one piece of
- * process state besides the once-flag of core/gslguard.c. Runs without a
- * file never take it and never call HDF5. */
+ * and abort). A statically initialized mutex: with the once-flag of
+ * core/gslguard.c and that table, the library's process state. Runs
+ * without a file never take it and never call HDF5. */
 static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 static void h5_lock(void) { pthread_mutex_lock(&h5_mutex); }

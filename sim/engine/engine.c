@@ -215,10 +215,10 @@ ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *bo
   ms_engine *e = calloc(1, sizeof *e);
   if (!e) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   e->cfg = cfg;
-  e->shortfall = ms_shortfall_of(cfg->liquidation.shortfall);
-  if (!e->shortfall) {
+  e->shortfall = cfg->liquidation.shortfall;
+  if (!e->shortfall) { /* the loader always sets it (default adl) */
     free(e);
-    return ms_error_set(err, MS_ERR_INTERNAL, "liquidation.shortfall %d not available", cfg->liquidation.shortfall);
+    return ms_error_set(err, MS_ERR_INTERNAL, "liquidation.shortfall: no policy set");
   }
   e->work_base = implied_work(cfg);
   e->max_log_impact = log(MS_MAX_MARK_MOVE);

@@ -128,7 +128,7 @@ const ms_shortfall_type ms_shortfall_adl = {"adl", adl_adl_units, adl_charge};
 
 /* ---- the table ---- */
 
-/* In ms_shortfall order: liquidation.shortfall's index picks the policy. */
+/* liquidation.shortfall accepts these names, in this order (docs/scenario.md). */
 const ms_shortfall_type *const ms_shortfall_types[] = {&ms_shortfall_socialize, &ms_shortfall_adl, NULL};
 
 const ms_shortfall_type *ms_shortfall_find(const char *name) {
@@ -137,8 +137,3 @@ const ms_shortfall_type *ms_shortfall_find(const char *name) {
   return NULL;
 }
 
-const ms_shortfall_type *ms_shortfall_of(int k) {
-  for (int i = 0; ms_shortfall_types[i]; i++)
-    if (i == k) return ms_shortfall_types[i];
-  return NULL;
-}

@@ -54,14 +54,13 @@ typedef struct ms_shortfall_type {
 
 extern const ms_shortfall_type ms_shortfall_socialize, ms_shortfall_adl;
 
-/** The policies in ms_shortfall order (liquidation.shortfall's index), NULL-terminated. */
+/** The policies, NULL-terminated, in the order of docs/scenario.md's allowed
+ *  values: liquidation.shortfall picks one by name (declared in
+ *  config/scenario.h, which this header includes through liquidation.h). */
 extern const ms_shortfall_type *const ms_shortfall_types[];
 
 /** The policy called @p name, or NULL. */
 const ms_shortfall_type *ms_shortfall_find(const char *name);
-
-/** The policy of liquidation.shortfall index @p k, or NULL if there is none. */
-const ms_shortfall_type *ms_shortfall_of(int k);
 
 /**
  * The waterfall of a perp liquidation @p o of position @p q entered at @p E

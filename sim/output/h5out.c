@@ -21,8 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/shortfall.h"
-
 #define MS_TRACE_FIELDS MS_TRACE_NFIELDS
 
 /* The datasets of one run: at the root for a single run, under a group per
@@ -50,6 +48,8 @@ struct ms_h5out {
   int failed;               /* an HDF5 call failed: never commit, never close the file again */
   int file_broken;          /* H5Fclose failed: the id must not be touched again */
   char reason[200];         /* the first failure's cause, e.g. "No space left on device" */
+  H5E_auto2_t prev_fn;      /* the automatic error handler installed before ours, put back at the end */
+  void *prev_data;
   const ms_config *cfg;     /* the root's configuration */
   h5run *runs;
   size_t nruns, capruns;
@@ -377,8 +377,7 @@ static int model_attrs(hid_t loc, const ms_config *cfg) {
   rc |= attr_str(loc, "oracle_model", ms_model_name(cfg->oracle.kind));
   rc |= attr_str(loc, "impact_model", ms_model_name(cfg->market.impact.model));
   rc |= attr_str(loc, "keeper_model", ms_model_name(cfg->keepers.model));
-  const ms_shortfall_type *sf = ms_shortfall_of(cfg->liquidation.shortfall);
-  rc |= sf ? attr_str(loc, "shortfall_policy", sf->name) : -1;
+  rc |= attr_str(loc, "shortfall_policy", ms_model_name(cfg->liquidation.shortfall));
   return rc;
 }
 
@@ -389,7 +388,20 @@ static ms_status open_temporary(ms_h5out *h, const char *path, ms_error *err) {
   mkdir_parents(path);
   ms_status s = ms_outfile_open(&h->out, path, err);
   if (s) return s;
-  H5Eset_auto2(H5E_DEFAULT, on_h5_error, h); /* the library never prints; the cause is kept */
+  /* The library never prints; the cause is kept. The handler installed
+   * before (the application's, or HDF5's printing default) goes back when
+   * this file is done (free_h). When it is another writer's (a serial HDF5
+   * has one handler for the process; the writers take turns under the
+   * driver's mutex), what that writer will put back is taken instead: the
+   * other writer may be freed first, and must not be put back. */
+  H5E_auto2_t fn = NULL;
+  void *data = NULL;
+  if (H5Eget_auto2(H5E_DEFAULT, &fn, &data) >= 0) {
+    const ms_h5out *other = fn == on_h5_error ? data : NULL;
+    h->prev_fn = other ? other->prev_fn : fn;
+    h->prev_data = other ? other->prev_data : data;
+  }
+  H5Eset_auto2(H5E_DEFAULT, on_h5_error, h);
   /* STRONG: H5Fclose closes every object still open in the file, so no id
    * keeps it open (and flushing) after we are done with it. */
   /* HDF5 opens files by name only, and with O_CREAT|O_TRUNC following
@@ -1003,7 +1015,8 @@ static void close_all(ms_h5out *h) {
 static void free_h(ms_h5out *h) {
   H5E_auto2_t fn = NULL;
   void *data = NULL;
-  if (H5Eget_auto2(H5E_DEFAULT, &fn, &data) >= 0 && data == h) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  if (H5Eget_auto2(H5E_DEFAULT, &fn, &data) >= 0 && fn == on_h5_error && data == h)
+    H5Eset_auto2(H5E_DEFAULT, h->prev_fn, h->prev_data);
   free(h->pack);
   free(h->runs);
   free(h->final_path);

@@ -32,9 +32,11 @@
 #define TMP_BASE_MAX 200     /* bytes of the target's name kept in the temporary's (NAME_MAX is 255) */
 #define CLEANUP_SLOTS 4      /* temporaries open at once: the result file and the JUnit report */
 
-/* The library's one mutable global, for the one reader that can reach
- * nothing else: a handler of a fatal signal (an assertion's SIGABRT, a
- * SIGHUP) removes the temporaries still open before the process dies. A slot
+/* The library's one mutable global table (besides a mutex and a
+ * once-flag, docs/library.md), for the one reader that can reach nothing
+ * else: a handler of a fatal signal (an assertion's SIGABRT, a SIGHUP)
+ * removes the temporaries still open before the process dies. Library runs
+ * fill and empty it under the driver's HDF5 mutex (driver/run.c). A slot
  * is filled before `used` is set and emptied after the temporary is renamed
  * or removed, so a handler sees a complete path or none. */
 static struct {

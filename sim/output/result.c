@@ -82,7 +82,9 @@ static void list_names(char *buf, size_t len, int n, const char *(*name)(const v
 static const char *col_name(const void *cols, int i) { return ((const ms_column *)cols)[i].name; }
 
 ms_status ms_result_column(const ms_result *r, const char *name, double *out, ms_error *err) {
-  if (!r || !name) return ms_error_set(err, MS_ERR_INPUT, "ms_result_column: no result or no name");
+  if (!r || !name || (!out && r->paths > 0))
+    return ms_error_set(err, MS_ERR_INPUT, "ms_result_column: the %s is NULL",
+                        !r ? "result" : !name ? "column name" : "output array (out)");
   ms_column cols[MS_MAX_COLUMNS];
   int n = ms_stats_columns(r->cfg, cols, MS_MAX_COLUMNS);
   ms_field f[MS_MAX_COLUMNS];
@@ -118,14 +120,17 @@ ms_status ms_result_stat(const ms_result *r, const char *name, double *value, do
 
 int64_t ms_result_nliquidations(const ms_result *r) { return r && r->liqs ? r->nliqs : 0; }
 
-int ms_result_nliquidation_fields(const ms_result *r) { return ms_record_liquidation.nfields; }
+/* As the columns' accessors: no result, no fields. */
+int ms_result_nliquidation_fields(const ms_result *r) { return r ? ms_record_liquidation.nfields : 0; }
 
 const char *ms_result_liquidation_field_name(const ms_result *r, int i) {
-  return i >= 0 && i < ms_record_liquidation.nfields ? ms_record_liquidation.fields[i].name : NULL;
+  return r && i >= 0 && i < ms_record_liquidation.nfields ? ms_record_liquidation.fields[i].name : NULL;
 }
 
 const char *ms_result_liquidation_field_unit(const ms_result *r, int i) {
-  return i >= 0 && i < ms_record_liquidation.nfields ? ms_record_liquidation.fields[i].unit : NULL;
+  if (!r || i < 0 || i >= ms_record_liquidation.nfields) return NULL;
+  const char *u = ms_record_liquidation.fields[i].unit;
+  return u ? u : ""; /* "" when none, as ms_result_column_unit */
 }
 
 const char *ms_result_liquidation_field_type(const ms_result *r, int i) {
@@ -136,7 +141,9 @@ const char *ms_result_liquidation_field_type(const ms_result *r, int i) {
 static const char *liq_name(const void *rec, int i) { return ((const ms_record *)rec)->fields[i].name; }
 
 ms_status ms_result_liquidation_field(const ms_result *r, const char *name, double *out, ms_error *err) {
-  if (!r || !name) return ms_error_set(err, MS_ERR_INPUT, "ms_result_liquidation_field: no result or no name");
+  if (!r || !name || (!out && ms_result_nliquidations(r) > 0))
+    return ms_error_set(err, MS_ERR_INPUT, "ms_result_liquidation_field: the %s is NULL",
+                        !r ? "result" : !name ? "field name" : "output array (out)");
   const ms_field *f = ms_record_find(&ms_record_liquidation, name);
   if (!f) {
     char known[1024];
