@@ -207,65 +207,6 @@ double ms_margin_pos_surplus(const ms_margin *m, const ms_position *p, double E,
  * DTE scaling moves sigma at most at the rate vol v power (30 d)^power /
  * DTE^(power + 1).
  */
-/* Grid index at or below (up = 0) or at or above (up = 1) x, clamped to the
- * grid, with a margin of 1e-6 of a step against rounding. N is increasing,
- * so N(grid below) <= N(x) <= N(grid above); outside the grid 0 and 1 are
- * the bounds. */
-static inline int grid_ix(double x, int up) {
-  double u = (x + NGRID_HALF) * NGRID_PER_UNIT;
-  if (!(u > 0)) return up ? 0 : -1;
-  if (u >= NGRID - 1) return up ? NGRID : NGRID - 1;
-  return up ? (int)u + 1 : (int)(u - 1e-6); /* u > 0: truncation is floor */
-}
-
-static inline double ncdf_lo(const ms_margin *m, double x) { /* <= N(x) */
-  int k = grid_ix(x, 0);
-  return k < 0 ? 0.0 : m->ncdf[k];
-}
-
-static inline double ncdf_hi(const ms_margin *m, double x) { /* >= N(x) */
-  int k = grid_ix(x, 1);
-  return k >= NGRID ? 1.0 : m->ncdf[k];
-}
-
-static inline double npdf_hi(const ms_margin *m, double ax) { /* >= phi(x), ax = |x| */
-  double u = ax * NGRID_PER_UNIT - 1e-6;
-  if (!(u > 0)) return INV_SQRT_2PI;
-  if (u >= NGRID_HALF * NGRID_PER_UNIT) return m->npdf[NGRID_HALF * NGRID_PER_UNIT];
-  return m->npdf[(int)u];
-}
-
-/* The range of d1 and the largest phi(d1). @p ll, @p lh: ln(S_lo / K),
- * ln(S_hi / K); @p r_lo, @p r_hi: the least and largest s sqrt(tau). */
-static inline void d1_range(const ms_margin *m, double ll, double lh, double r_lo, double r_hi, double *d1_lo,
-                            double *d1_hi, double *phi) {
-  *d1_hi = (lh >= 0 ? lh / r_lo : lh / r_hi) + 0.5 * r_hi;
-  *d1_lo = (ll <= 0 ? ll / r_lo : ll / r_hi) + 0.5 * r_lo;
-  double dmin = *d1_lo <= 0 && *d1_hi >= 0 ? 0 : (fabs(*d1_lo) < fabs(*d1_hi) ? fabs(*d1_lo) : fabs(*d1_hi));
-  *phi = npdf_hi(m, dmin);
-}
-
-void ms_band_bound_delta(const ms_margin *m, int is_call, double ll, double lh, double s_lo, double s_hi, double sq,
-                         ms_leg_bounds *b) {
-  double d1_lo, d1_hi;
-  d1_range(m, ll, lh, s_lo * sq, s_hi * sq, &d1_lo, &d1_hi, &b->phi);
-  if (is_call) {
-    b->dlo = ncdf_lo(m, d1_lo);
-    b->dhi = ncdf_hi(m, d1_hi);
-  } else {
-    b->dlo = -ncdf_hi(m, -d1_lo);
-    b->dhi = -ncdf_lo(m, -d1_hi);
-  }
-}
-
-void ms_band_bound_time(const ms_margin *m, double ll, double lh, double S_hi, double s_lo, double s_hi,
-                        double sq_lo, double sq_hi, ms_leg_bounds *b) {
-  double d1_lo, d1_hi;
-  d1_range(m, ll, lh, s_lo * sq_lo, s_hi * sq_hi, &d1_lo, &d1_hi, &b->phi);
-  b->theta = S_hi * b->phi * s_hi / (2 * sq_lo);
-  b->vega = S_hi * sq_hi * b->phi;
-}
-
 void ms_margin_band(const ms_margin *mc, const ms_position *p, double E, const ms_view *v, double surplus,
                     ms_band *b) {
   ms_margin *m = (ms_margin *)mc;
