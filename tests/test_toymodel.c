@@ -21,6 +21,7 @@
 #include "engine/engine_int.h"
 #include "engine/engine.h"
 #include "models/margin_int.h"
+#include "bruteforce.h"
 #include "testutil.h"
 
 /* ---- the toy margin model ---- */
@@ -89,34 +90,7 @@ static void rig_close(rig *r) {
   ms_config_free(r->cfg);
 }
 
-/* The brute-force twin: every open account is a candidate at every check. */
-static int bf_candidates(void *self, const ms_accounts *a, const ms_margin *m, const ms_probe *pr, ms_idbuf *out) {
-  (void)self; (void)m; (void)pr;
-  for (int64_t i = 0; i < a->book->n; i++)
-    if (ms_accounts_status(a, i) == MS_ACCT_OPEN && ms_idbuf_push(out, i)) return -1;
-  return 0;
-}
-
-static int bf_rekey(void *self, const ms_accounts *a, const ms_margin *m, int64_t id, const ms_probe *pr) {
-  (void)self; (void)a; (void)m; (void)id; (void)pr;
-  return 0;
-}
-
-static int64_t bf_adl_next(void *self, const ms_accounts *a, int side) {
-  (void)self;
-  int64_t best = -1;
-  double bk = 0;
-  for (int64_t i = 0; i < a->book->n; i++) {
-    if (ms_accounts_status(a, i) != MS_ACCT_OPEN || ms_accounts_has_options(a, i) || ms_accounts_qty(a, i) == 0 ||
-        ms_side_of(ms_accounts_qty(a, i)) != side)
-      continue;
-    double k = ms_accounts_adl_key(a, i);
-    if (best < 0 || k < bk) { best = i; bk = k; }
-  }
-  return best;
-}
-
-static const ms_finder_ops brute_force = {bf_candidates, bf_rekey, bf_adl_next};
+/* The brute-force twin: tests/bruteforce.h. */
 
 static void rig_open(rig *r, const char *yaml, int bf) {
   ms_error err;
