@@ -13,6 +13,10 @@ list what differs). It prints medians of the time per path, marginsim / peer
 liquidations per path of both (a sanity check: the random streams differ,
 the counts should agree in distribution), and the time per liquidation
 (time per path / liquidations per path, set-up and ticks included).
+Unless --no-setup, it also times marginsim's fixed cost (one path of a book
+that cannot liquidate: book, index, the file with /book) and prints the
+time per path beyond it, for reading runs of few paths; the ratio to the
+peer stays the whole run's.
 
 What is timed, as issue 16 defines it:
   - marginsim: the whole process, default output (the HDF5 file written),
@@ -46,6 +50,9 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SCENARIO = os.path.join(ROOT, "scenarios", "bench", "peer.yaml")
 # what the scenario fixes that the peer's defaults do not (its comments)
 PEER_ARGS = ["--lev-max", "20", "--insurance", "1e12"]
+# the fixed cost of a run (book, index, the file with /book): one path whose
+# book cannot liquidate (a 99% fall or a 94% rise in a day would be needed)
+NO_LIQUIDATION = ["--set", "book.leverage={dist: uniform, min: 1, max: 1.01}"]
 
 
 def peer_unavailable(python, peer):
@@ -72,10 +79,10 @@ def run_peer(python, peer, accounts, paths, env):
     return r["wall_s"] / paths, r["mean_liquidations"]
 
 
-def run_marginsim(binary, accounts, paths, out):
+def run_marginsim(binary, accounts, paths, out, extra=()):
     """(seconds per path, liquidations per path) of one whole marginsim run."""
     cmd = [binary, "run", SCENARIO, "-q", "-o", out, "-j", "1", "-n", str(paths),
-           "--set", f"book.accounts={accounts}"]
+           "--set", f"book.accounts={accounts}", *extra]
     t0 = time.perf_counter()
     p = subprocess.run(cmd)
     dt = time.perf_counter() - t0
@@ -98,6 +105,7 @@ def main():
                     help="a marginsim binary (repeat to compare binaries); default build/marginsim")
     ap.add_argument("--peer", default=os.path.join(os.path.dirname(ROOT), "shared", "peers", "numba_ref.py"))
     ap.add_argument("--python", default="/usr/bin/python3", help="the interpreter with numba")
+    ap.add_argument("--no-setup", action="store_true", help="skip timing marginsim's fixed cost")
     a = ap.parse_args()
     binaries = a.marginsim or [os.path.join(ROOT, "build", "marginsim")]
     for b in binaries:
@@ -123,6 +131,7 @@ def main():
     rows = []
     for accounts, paths in sizes:
         t = {n: [] for n in names}
+        setup = {n: [] for n in names}
         liq = {}
         for _ in range(a.repeat):
             if not why:
@@ -131,6 +140,8 @@ def main():
             for i, b in enumerate(binaries):
                 dt, liq[f"marginsim[{i}]"] = run_marginsim(b, accounts, paths, out)
                 t[f"marginsim[{i}]"].append(dt)
+                if not a.no_setup:
+                    setup[f"marginsim[{i}]"].append(run_marginsim(b, accounts, 1, out, NO_LIQUIDATION)[0])
         print(f"\n{accounts:,} accounts, {paths} paths")
         print(f"{'':>14} {'ms/path':>10} {'liq/path':>10} {'us/liq':>8} {'vs peer':>8} {'range':>16}")
         med = {n: statistics.median(t[n]) for n in names}
@@ -140,6 +151,16 @@ def main():
                 r = np.array(t[n]) / np.array(t["peer"])
                 line += f" {med[n] / med['peer']:7.2f}x [{r.min():.2f}, {r.max():.2f}]"
             print(line)
+        if not a.no_setup:
+            for i in range(len(binaries)):
+                n = f"marginsim[{i}]"
+                su = statistics.median(setup[n])
+                beyond = (med[n] * paths - su) / paths
+                line = (f"   {n}: fixed cost of a run (one path, no liquidation) {su:.3f} s; "
+                        f"per path beyond it {beyond * 1e3:.2f} ms")
+                if not why:
+                    line += f", {beyond / med['peer']:.2f}x the peer"
+                print(line)
         if len(binaries) > 1:
             for i in range(1, len(binaries)):
                 r = np.array(t[f"marginsim[{i}]"]) / np.array(t["marginsim[0]"])
