@@ -98,6 +98,14 @@ static void test_sort__signed_zeros_tie(void **state) {
   for (int i = 0; i < N; i++) assert_int_equal(v[i].id, i + 1);
 }
 
+/* No scratch to be had: -1, and v is left alone (never read). */
+static void test_sort__keyed_out_of_memory(void **state) {
+  (void)state;
+  ms_keyed v[2] = {{2.0, 1}, {1.0, 0}};
+  assert_int_equal(ms_sort_keyed(v, SIZE_MAX / sizeof *v + 1, NULL), -1);
+  assert_true(v[0].key == 2.0 && v[1].key == 1.0);
+}
+
 static void check_i64(size_t n, int pattern, uint64_t seed) {
   int64_t *v = malloc((n ? n : 1) * sizeof *v), *ref = malloc((n ? n : 1) * sizeof *v);
   assert_non_null(v);
@@ -170,6 +178,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sort__keyed_matches_qsort),
       cmocka_unit_test(test_sort__signed_zeros_tie),
+      cmocka_unit_test(test_sort__keyed_out_of_memory),
       cmocka_unit_test(test_sort__i64_matches_qsort),
       cmocka_unit_test(test_sort__radix_is_stable),
   };

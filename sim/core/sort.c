@@ -34,7 +34,7 @@ int ms_sort_keyed(ms_keyed *v, size_t n, ms_keyed *tmp) {
     return 0;
   }
   ms_keyed *own = NULL;
-  if (!tmp && !(tmp = own = malloc(n * sizeof *v))) return -1;
+  if (!tmp && (n > SIZE_MAX / sizeof *v || !(tmp = own = malloc(n * sizeof *v)))) return -1;
   /* Books list their accounts by id: the id passes are usually not needed. */
   int by_id = 1;
   for (size_t i = 1; i < n && by_id; i++) by_id = v[i - 1].id <= v[i].id;
