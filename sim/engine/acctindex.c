@@ -22,12 +22,6 @@
 
 #define BOUNDARY_SLACK 1e-9
 
-static int cmp_keyed(const void *pa, const void *pb) {
-  const ms_keyed *a = pa, *b = pb;
-  if (a->key != b->key) return a->key < b->key ? -1 : 1;
-  return (a->id > b->id) - (a->id < b->id);
-}
-
 static int perp_only(const ms_book *b, int64_t i) { return b->opt_of[i] < 0 && b->qty[i] != 0; }
 
 /* Band keys: violated once key <= the probe of its kind. */
@@ -39,7 +33,11 @@ static void band_keys(const ms_band *bd, double shift0, double k[MS_NBAND]) {
   k[MS_BAND_SHIFT] = shift0 + bd->shift_room;
 }
 
-static ms_status fill_sorted(ms_index_static *s, const ms_book *b, const ms_margin *m, const ms_config *cfg) {
+/* Sorted by (key, id) with ms_sort_keyed: the order qsort gave with "key,
+ * then id", without a comparison callback (half of a 1M-account path with
+ * no liquidation was qsort). */
+static ms_status fill_sorted(ms_index_static *s, const ms_book *b, const ms_margin *m, const ms_config *cfg,
+                             ms_error *err) {
   int64_t k[2] = {0, 0};
   int separate = ms_margin_get_type(m)->key_mode != MS_KEY_COLLATERAL;
   for (int64_t i = 0; i < b->n; i++) {
@@ -52,11 +50,15 @@ static ms_status fill_sorted(ms_index_static *s, const ms_book *b, const ms_marg
     if (separate) s->adl[side][k[side]] = (ms_keyed){b->collateral[i] / (q > 0 ? q : -q), (int32_t)i};
     k[side]++;
   }
+  int64_t most = k[0] > k[1] ? k[0] : k[1];
+  if (most < b->nopt) most = b->nopt;
+  ms_keyed *tmp = malloc((size_t)(most ? most : 1) * sizeof *tmp);
+  if (!tmp) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for the account index");
   for (int side = 0; side < 2; side++) {
     s->n[side] = k[side];
-    if (k[side] > 1) qsort(s->liq[side], (size_t)k[side], sizeof(ms_keyed), cmp_keyed);
+    ms_sort_keyed(s->liq[side], (size_t)k[side], tmp);
     if (!separate) s->adl[side] = s->liq[side];
-    else if (k[side] > 1) qsort(s->adl[side], (size_t)k[side], sizeof(ms_keyed), cmp_keyed);
+    else ms_sort_keyed(s->adl[side], (size_t)k[side], tmp);
   }
   /* option accounts: their bands at time 0, for every regime */
   s->nopt = 0;
@@ -76,8 +78,9 @@ static ms_status fill_sorted(ms_index_static *s, const ms_book *b, const ms_marg
       j++;
     }
     s->nopt = j;
-    for (int t = 0; t < MS_NBAND && j > 1; t++) qsort(s->band[r][t], (size_t)j, sizeof(ms_keyed), cmp_keyed);
+    for (int t = 0; t < MS_NBAND; t++) ms_sort_keyed(s->band[r][t], (size_t)j, tmp);
   }
+  free(tmp);
   return MS_OK;
 }
 
@@ -114,15 +117,18 @@ ms_status ms_index_static_build(ms_index_static **out, const ms_book *b, const m
     ms_index_static_free(s);
     return ms_error_set(err, MS_ERR_NOMEM, "out of memory for the account index");
   }
-  fill_sorted(s, b, m, cfg);
+  ms_status st = fill_sorted(s, b, m, cfg, err);
+  if (st) {
+    ms_index_static_free(s);
+    return st;
+  }
   *out = s;
   return MS_OK;
 }
 
 ms_status ms_index_static_rebuild(ms_index_static *s, const ms_book *b, const ms_margin *m,
                                   const ms_config *cfg, ms_error *err) {
-  (void)err;
-  return fill_sorted(s, b, m, cfg);
+  return fill_sorted(s, b, m, cfg, err);
 }
 
 void ms_index_static_free(ms_index_static *s) {
@@ -209,11 +215,6 @@ static inline int live(const ms_accounts *a, const hentry *e) {
   return x->version == e->version && x->status == MS_ACCT_OPEN;
 }
 
-static int cmp_id(const void *pa, const void *pb) {
-  int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
-  return (a > b) - (a < b);
-}
-
 static int option_candidates(ms_index *x, const ms_accounts *a, const ms_probe *pr, ms_idbuf *out) {
   const ms_index_static *st = x->st;
   x->seen.n = 0;
@@ -248,7 +249,7 @@ static int option_candidates(ms_index *x, const ms_accounts *a, const ms_probe *
       }
     }
   }
-  if (x->seen.n > 1) qsort(x->seen.v, x->seen.n, sizeof *x->seen.v, cmp_id);
+  ms_sort_i64(x->seen.v, x->seen.n);
   for (size_t i = 0; i < x->seen.n; i++)
     if ((i == 0 || x->seen.v[i] != x->seen.v[i - 1]) && ms_idbuf_push(out, x->seen.v[i])) return -1;
   return 0;

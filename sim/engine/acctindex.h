@@ -25,15 +25,11 @@
 
 #include <stdint.h>
 
+#include "core/sort.h"
 #include "engine/accounts.h"
 #include "models/book.h"
 #include "marginsim/error.h"
 #include "models/margin.h"
-
-typedef struct {
-  double key;
-  int32_t id;
-} ms_keyed;
 
 enum { MS_BAND_LO, MS_BAND_HI, MS_BAND_T, MS_BAND_RATIO, MS_BAND_SHIFT, MS_NBAND };
 

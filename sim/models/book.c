@@ -9,6 +9,7 @@
 
 #include "core/dist.h"
 #include "core/rng.h"
+#include "core/sort.h"
 #include "core/units.h"
 
 /* Collateral may fall short of the initial requirement by this relative
@@ -62,11 +63,21 @@ void ms_book_position(const ms_book *b, int64_t i, ms_position *p) {
   }
 }
 
-static int cmp_expiry(const void *pa, const void *pb) {
-  const ms_expiry *a = pa, *b = pb;
-  if (a->t != b->t) return a->t < b->t ? -1 : 1;
-  if (a->account != b->account) return a->account < b->account ? -1 : 1;
-  return (a->leg > b->leg) - (a->leg < b->leg);
+static inline uint64_t expiry_ukey(const ms_expiry *e) { return ms_sort_ukey_i64(e->t); }
+
+MS_RADIX_DEFINE(radix_expiries, ms_expiry, 8, expiry_ukey)
+
+/* Expiries by (t, account, leg). They are drawn in (account, leg) order, so
+ * a stable sort by t alone gives it (the order qsort gave with that
+ * comparison). 0, or -1 when out of memory. */
+static int sort_expiries(ms_expiry *v, size_t n) {
+  if (n < 2) return 0;
+  ms_expiry *tmp = malloc(n * sizeof *tmp);
+  if (!tmp) return -1;
+  ms_expiry *r = radix_expiries(v, tmp, n);
+  if (r != v) memcpy(v, r, n * sizeof *v);
+  free(tmp);
+  return 0;
 }
 
 static int pick_strategy(const ms_options_cfg *oc, double u) {
@@ -169,7 +180,7 @@ ms_status ms_book_draw(ms_book *b, const ms_config *cfg, uint64_t path, const ms
     }
   }
   ms_rng_free(r);
-  if (b->nexp > 1) qsort(b->expiries, (size_t)b->nexp, sizeof *b->expiries, cmp_expiry);
+  if (sort_expiries(b->expiries, (size_t)b->nexp)) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   if (bad) {
     const char *mt = ms_margin_get_type(m)->name;
     char what[200];
