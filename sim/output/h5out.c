@@ -23,6 +23,20 @@
 
 #define MS_TRACE_FIELDS MS_TRACE_NFIELDS
 
+/* HDF5's chunk cache per dataset (H5D_CHUNK_CACHE_NBYTES_DEFAULT). */
+#define MS_H5_DEFAULT_CACHE ((size_t)1 << 20)
+
+/* Rows per chunk of /book, /cascades and /liquidations: 256 records of
+ * 72-136 bytes, 18-35 KB. Shuffle and deflate run chunk by chunk; at this
+ * size a chunk stays in the L1/L2 cache through both (shuffling a 136-byte
+ * record transposes the chunk byte by byte: 8.9 MB chunks of 65,536 rows
+ * made it memory-bound), and zlib takes less time per byte. A 1M-account
+ * /book at compression 4 was written in 1.0 s of CPU instead of 1.9 s (a
+ * cache holding whole 65,536-row chunks) and read back by h5py in 0.7 s
+ * instead of 1.8 s; smaller chunks cost more again (zlib's set-up per chunk).
+ * docs/performance.md, "Output costs (issue 16)". */
+#define MS_H5_RECORD_CHUNK 256
+
 /* The datasets of one run: at the root for a single run, under a group per
  * cell for a comparison or a sweep. Several can be open at once. */
 typedef struct h5run {
@@ -126,6 +140,20 @@ static hid_t chunked_plist(const h5run *r, int rank, const hsize_t *chunk) {
   return pl;
 }
 
+/* The access property list of a chunked dataset whose chunks are
+ * @p chunk_bytes long: its chunk cache holds two of them. HDF5's default
+ * cache is 1 MB per dataset; a chunk that does not fit is not cached at
+ * all, so every write of part of it reads, inflates, deflates and writes
+ * the whole chunk again (a /paths/summary chunk of 4,096 rows is ~1.6 MB
+ * and is written in blocks of output.chunk_paths rows). Two, so that a
+ * write across a chunk boundary keeps both. */
+static hid_t chunk_access(size_t chunk_bytes) {
+  hid_t ap = H5Pcreate(H5P_DATASET_ACCESS);
+  if (ap >= 0 && chunk_bytes > MS_H5_DEFAULT_CACHE / 2)
+    H5Pset_chunk_cache(ap, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 2 * chunk_bytes, H5D_CHUNK_CACHE_W0_DEFAULT);
+  return ap;
+}
+
 static hid_t str_type(size_t n) {
   hid_t t = H5Tcopy(H5T_C_S1);
   H5Tset_size(t, n);
@@ -215,7 +243,9 @@ static ms_status create_summary(ms_h5out *h, h5run *r, ms_error *err) {
   hsize_t chunk[1] = {(hsize_t)(r->npaths < 4096 ? r->npaths : 4096)};
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t pl = chunked_plist(r, 1, chunk);
-  r->summary_ds = H5Dcreate2(g, "summary", r->summary_type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  hid_t ap = chunk_access((size_t)chunk[0] * H5Tget_size(r->summary_type));
+  r->summary_ds = H5Dcreate2(g, "summary", r->summary_type, sp, H5P_DEFAULT, pl, ap);
+  H5Pclose(ap);
   H5Pclose(pl);
   H5Sclose(sp);
   if (r->summary_ds < 0) { H5Gclose(g); return h5fail(h, err, "create /paths/summary"); }
@@ -253,12 +283,15 @@ static void regime_names(const ms_config *cfg, char *names) {
 /* One dataset per field of @p rec (a record of pointers to sample arrays)
  * in @p g, of space @p sp, each with its "unit" (when it has one) and
  * "meaning", and the regime's "names": into @p ds; nonzero on failure. */
-static int create_series(hid_t g, const ms_record *rec, hid_t sp, hid_t pl, hid_t *ds, const char *names) {
+static int create_series(hid_t g, const ms_record *rec, hid_t sp, hid_t pl, const hsize_t *chunk, hid_t *ds,
+                         const char *names) {
   int bad = 0;
   for (int i = 0; i < rec->nfields; i++) {
     const ms_field *f = &rec->fields[i];
-    ds[i] = H5Dcreate2(g, f->name, f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT,
-                       pl, H5P_DEFAULT);
+    hid_t t = f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE;
+    hid_t ap = chunk_access((size_t)(chunk[0] * chunk[1]) * H5Tget_size(t));
+    ds[i] = H5Dcreate2(g, f->name, t, sp, H5P_DEFAULT, pl, ap);
+    H5Pclose(ap);
     bad |= ds[i] < 0;
   }
   for (int i = 0; !bad && i < rec->nfields; i++) {
@@ -292,7 +325,7 @@ static ms_status create_fan(ms_h5out *h, h5run *r, hid_t ts, ms_error *err) {
     hsize_t chunk[2] = {(hsize_t)(r->fan_paths < 256 ? r->fan_paths : 256), (hsize_t)r->fan_len};
     hid_t pl = chunked_plist(r, 2, chunk);
     hid_t sp = H5Screate_simple(2, dims, NULL);
-    rc = create_series(g, &ms_record_fan, sp, pl, r->fan, regime_names_);
+    rc = create_series(g, &ms_record_fan, sp, pl, chunk, r->fan, regime_names_);
     H5Sclose(sp);
     H5Pclose(pl);
   }
@@ -323,7 +356,7 @@ static ms_status create_timeseries(ms_h5out *h, h5run *r, ms_error *err) {
     hid_t sp = H5Screate_simple(2, dims, NULL);
     char names[REGIME_NAMES];
     regime_names(cfg, names);
-    int bad = create_series(g, &ms_record_trace, sp, pl, r->ts, names);
+    int bad = create_series(g, &ms_record_trace, sp, pl, chunk, r->ts, names);
     H5Sclose(sp);
     H5Pclose(pl);
     if (bad) {
@@ -612,10 +645,12 @@ ms_status ms_h5out_write_fan(ms_h5out *h, int id, int64_t k, const double *price
 /* ---- extendible record datasets ---- */
 
 static hid_t create_extendible(h5run *r, const char *name, hid_t type) {
-  hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {4096};
+  hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {MS_H5_RECORD_CHUNK};
   hid_t sp = H5Screate_simple(1, dims, maxd);
   hid_t pl = chunked_plist(r, 1, chunk);
-  hid_t ds = H5Dcreate2(r->base, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  hid_t ap = chunk_access((size_t)chunk[0] * H5Tget_size(type));
+  hid_t ds = H5Dcreate2(r->base, name, type, sp, H5P_DEFAULT, pl, ap);
+  H5Pclose(ap);
   H5Pclose(pl);
   H5Sclose(sp);
   return ds;
@@ -666,11 +701,13 @@ ms_status ms_h5out_append_liquidations(ms_h5out *h, int id, const ms_liq_record 
 ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margin_model, ms_error *err) {
   h5run *r = &h->runs[id];
   hid_t t = record_type(&ms_record_book);
-  hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < 65536 ? (n ? n : 1) : 65536)};
+  hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < MS_H5_RECORD_CHUNK ? (n ? n : 1) : MS_H5_RECORD_CHUNK)};
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t pl = chunked_plist(r, 1, chunk);
-  r->book_ds = H5Dcreate2(r->base, "book", t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  hid_t ap = chunk_access((size_t)chunk[0] * H5Tget_size(t));
+  r->book_ds = H5Dcreate2(r->base, "book", t, sp, H5P_DEFAULT, pl, ap);
   r->book_type = t;
+  H5Pclose(ap);
   H5Pclose(pl);
   H5Sclose(sp);
   if (r->book_ds < 0 || columns_attr(r->book_ds, ms_record_book.fields, ms_record_book.nfields))
