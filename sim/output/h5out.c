@@ -23,19 +23,29 @@
 
 #define MS_TRACE_FIELDS MS_TRACE_NFIELDS
 
-/* HDF5's chunk cache per dataset (H5D_CHUNK_CACHE_NBYTES_DEFAULT). */
-#define MS_H5_DEFAULT_CACHE ((size_t)1 << 20)
+/* Chunk sizes. Every chunk fits HDF5's chunk cache (1 MB per dataset,
+ * H5D_CHUNK_CACHE_NBYTES_DEFAULT): a chunk that does not is not cached at
+ * all, so each write of part of it reads, inflates, deflates and writes the
+ * whole chunk again. /book's 8.9 MB chunks (65,536 rows) were deflated four
+ * times each (written in blocks of 16,384 rows), /paths/summary's 1.6 MB
+ * chunks (4,096 rows of ~50 columns) once per output.chunk_paths paths.
+ * docs/performance.md, "Output costs (issue 16)". */
+#define MS_H5_CHUNK_BYTES ((size_t)1 << 20)
 
 /* Rows per chunk of /book, /cascades and /liquidations: 256 records of
  * 72-136 bytes, 18-35 KB. Shuffle and deflate run chunk by chunk; at this
- * size a chunk stays in the L1/L2 cache through both (shuffling a 136-byte
- * record transposes the chunk byte by byte: 8.9 MB chunks of 65,536 rows
- * made it memory-bound), and zlib takes less time per byte. A 1M-account
- * /book at compression 4 was written in 1.0 s of CPU instead of 1.9 s (a
- * cache holding whole 65,536-row chunks) and read back by h5py in 0.7 s
- * instead of 1.8 s; smaller chunks cost more again (zlib's set-up per chunk).
- * docs/performance.md, "Output costs (issue 16)". */
+ * size a chunk stays in the CPU's cache through both (shuffling 136-byte
+ * records transposes the chunk byte by byte), and zlib is faster per byte:
+ * a 1M-account /book at compression 4 took 0.7 s of CPU less than with
+ * whole 65,536-row chunks in a cache big enough, and h5py read it back in
+ * 0.7 s instead of 1.8 s. Smaller chunks cost more again (zlib's set-up
+ * per chunk). */
 #define MS_H5_RECORD_CHUNK 256
+
+/* Rows per chunk of /paths/summary: at most MS_MAX_COLUMNS 8-byte columns,
+ * 768 KB. */
+#define MS_H5_SUMMARY_CHUNK 1024
+_Static_assert((size_t)MS_H5_SUMMARY_CHUNK * MS_MAX_COLUMNS * 8 <= MS_H5_CHUNK_BYTES, "a summary chunk fits the cache");
 
 /* The datasets of one run: at the root for a single run, under a group per
  * cell for a comparison or a sweep. Several can be open at once. */
@@ -140,20 +150,6 @@ static hid_t chunked_plist(const h5run *r, int rank, const hsize_t *chunk) {
   return pl;
 }
 
-/* The access property list of a chunked dataset whose chunks are
- * @p chunk_bytes long: its chunk cache holds two of them. HDF5's default
- * cache is 1 MB per dataset; a chunk that does not fit is not cached at
- * all, so every write of part of it reads, inflates, deflates and writes
- * the whole chunk again (a /paths/summary chunk of 4,096 rows is ~1.6 MB
- * and is written in blocks of output.chunk_paths rows). Two, so that a
- * write across a chunk boundary keeps both. */
-static hid_t chunk_access(size_t chunk_bytes) {
-  hid_t ap = H5Pcreate(H5P_DATASET_ACCESS);
-  if (ap >= 0 && chunk_bytes > MS_H5_DEFAULT_CACHE / 2)
-    H5Pset_chunk_cache(ap, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 2 * chunk_bytes, H5D_CHUNK_CACHE_W0_DEFAULT);
-  return ap;
-}
-
 static hid_t str_type(size_t n) {
   hid_t t = H5Tcopy(H5T_C_S1);
   H5Tset_size(t, n);
@@ -240,12 +236,10 @@ static ms_status create_summary(ms_h5out *h, h5run *r, ms_error *err) {
   hid_t g = H5Gcreate2(r->base, "paths", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /paths");
   hsize_t dims[1] = {(hsize_t)r->npaths};
-  hsize_t chunk[1] = {(hsize_t)(r->npaths < 4096 ? r->npaths : 4096)};
+  hsize_t chunk[1] = {(hsize_t)(r->npaths < MS_H5_SUMMARY_CHUNK ? r->npaths : MS_H5_SUMMARY_CHUNK)};
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t pl = chunked_plist(r, 1, chunk);
-  hid_t ap = chunk_access((size_t)chunk[0] * H5Tget_size(r->summary_type));
-  r->summary_ds = H5Dcreate2(g, "summary", r->summary_type, sp, H5P_DEFAULT, pl, ap);
-  H5Pclose(ap);
+  r->summary_ds = H5Dcreate2(g, "summary", r->summary_type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
   H5Pclose(pl);
   H5Sclose(sp);
   if (r->summary_ds < 0) { H5Gclose(g); return h5fail(h, err, "create /paths/summary"); }
@@ -283,15 +277,12 @@ static void regime_names(const ms_config *cfg, char *names) {
 /* One dataset per field of @p rec (a record of pointers to sample arrays)
  * in @p g, of space @p sp, each with its "unit" (when it has one) and
  * "meaning", and the regime's "names": into @p ds; nonzero on failure. */
-static int create_series(hid_t g, const ms_record *rec, hid_t sp, hid_t pl, const hsize_t *chunk, hid_t *ds,
-                         const char *names) {
+static int create_series(hid_t g, const ms_record *rec, hid_t sp, hid_t pl, hid_t *ds, const char *names) {
   int bad = 0;
   for (int i = 0; i < rec->nfields; i++) {
     const ms_field *f = &rec->fields[i];
-    hid_t t = f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE;
-    hid_t ap = chunk_access((size_t)(chunk[0] * chunk[1]) * H5Tget_size(t));
-    ds[i] = H5Dcreate2(g, f->name, t, sp, H5P_DEFAULT, pl, ap);
-    H5Pclose(ap);
+    ds[i] = H5Dcreate2(g, f->name, f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT,
+                       pl, H5P_DEFAULT);
     bad |= ds[i] < 0;
   }
   for (int i = 0; !bad && i < rec->nfields; i++) {
@@ -322,10 +313,13 @@ static ms_status create_fan(ms_h5out *h, h5run *r, hid_t ts, ms_error *err) {
   free(tv);
   if (!rc) {
     hsize_t dims[2] = {(hsize_t)r->fan_paths, (hsize_t)r->fan_len};
-    hsize_t chunk[2] = {(hsize_t)(r->fan_paths < 256 ? r->fan_paths : 256), (hsize_t)r->fan_len};
+    /* 256 paths of the default 97 points; fewer of many points (a chunk fits the cache) */
+    int64_t rows = (int64_t)(MS_H5_CHUNK_BYTES / 2 / 8) / r->fan_len;
+    rows = rows < 1 ? 1 : rows > 256 ? 256 : rows;
+    hsize_t chunk[2] = {(hsize_t)(r->fan_paths < rows ? r->fan_paths : rows), (hsize_t)r->fan_len};
     hid_t pl = chunked_plist(r, 2, chunk);
     hid_t sp = H5Screate_simple(2, dims, NULL);
-    rc = create_series(g, &ms_record_fan, sp, pl, chunk, r->fan, regime_names_);
+    rc = create_series(g, &ms_record_fan, sp, pl, r->fan, regime_names_);
     H5Sclose(sp);
     H5Pclose(pl);
   }
@@ -356,7 +350,7 @@ static ms_status create_timeseries(ms_h5out *h, h5run *r, ms_error *err) {
     hid_t sp = H5Screate_simple(2, dims, NULL);
     char names[REGIME_NAMES];
     regime_names(cfg, names);
-    int bad = create_series(g, &ms_record_trace, sp, pl, chunk, r->ts, names);
+    int bad = create_series(g, &ms_record_trace, sp, pl, r->ts, names);
     H5Sclose(sp);
     H5Pclose(pl);
     if (bad) {
@@ -648,9 +642,7 @@ static hid_t create_extendible(h5run *r, const char *name, hid_t type) {
   hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {MS_H5_RECORD_CHUNK};
   hid_t sp = H5Screate_simple(1, dims, maxd);
   hid_t pl = chunked_plist(r, 1, chunk);
-  hid_t ap = chunk_access((size_t)chunk[0] * H5Tget_size(type));
-  hid_t ds = H5Dcreate2(r->base, name, type, sp, H5P_DEFAULT, pl, ap);
-  H5Pclose(ap);
+  hid_t ds = H5Dcreate2(r->base, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
   H5Pclose(pl);
   H5Sclose(sp);
   return ds;
@@ -704,10 +696,8 @@ ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margi
   hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < MS_H5_RECORD_CHUNK ? (n ? n : 1) : MS_H5_RECORD_CHUNK)};
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t pl = chunked_plist(r, 1, chunk);
-  hid_t ap = chunk_access((size_t)chunk[0] * H5Tget_size(t));
-  r->book_ds = H5Dcreate2(r->base, "book", t, sp, H5P_DEFAULT, pl, ap);
+  r->book_ds = H5Dcreate2(r->base, "book", t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
   r->book_type = t;
-  H5Pclose(ap);
   H5Pclose(pl);
   H5Sclose(sp);
   if (r->book_ds < 0 || columns_attr(r->book_ds, ms_record_book.fields, ms_record_book.nfields))
