@@ -164,6 +164,48 @@ static void test_run__per_path_books(void **state) {
   free(a); free(b);
 }
 
+/* Bytes of one chunk of dataset @p dset of file @p name. */
+static size_t chunk_bytes(const char *name, const char *dset) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) fail_msg("open %s", path);
+  hid_t d = H5Dopen2(f, dset, H5P_DEFAULT);
+  if (d < 0) fail_msg("open %s", dset);
+  hid_t pl = H5Dget_create_plist(d), t = H5Dget_type(d);
+  hsize_t dims[4] = {0};
+  int rank = H5Pget_chunk(pl, 4, dims);
+  assert_true(rank > 0);
+  size_t n = H5Tget_size(t);
+  for (int i = 0; i < rank; i++) n *= (size_t)dims[i];
+  H5Tclose(t);
+  H5Pclose(pl);
+  H5Dclose(d);
+  H5Fclose(f);
+  return n;
+}
+
+/* Every chunk fits HDF5's default chunk cache (1 MB): one that does not is
+ * inflated and deflated again at each partial write (issue 16: /book's
+ * 65,536-row chunks, /paths/summary's 4,096 rows, the fan's 256 paths of
+ * many points). */
+static void test_run__chunks_fit_the_cache(void **state) {
+  (void)state;
+  ms_error err;
+  const char *big[] = {"paths=16", "horizon=10m", "book.accounts=10000", "output.fan.paths=16",
+                       "output.fan.points=10001", "output.compression=1"};
+  assert_ok(run_to("bigbook.h5", big, 6, 1, NULL, &err), &err);
+  const char *dsets[] = {"/book", "/liquidations", "/cascades", "/timeseries/fan/price", "/timeseries/price"};
+  for (size_t i = 0; i < sizeof dsets / sizeof dsets[0]; i++) {
+    size_t n = chunk_bytes("bigbook.h5", dsets[i]);
+    if (n > ((size_t)1 << 20)) fail_msg("%s: a chunk of %zu bytes does not fit the 1 MB chunk cache", dsets[i], n);
+  }
+  const char *many[] = {"paths=3000", "horizon=1m", "book.accounts=10", "output.timeseries.paths=0"};
+  assert_ok(run_to("manypaths.h5", many, 4, 2, NULL, &err), &err);
+  size_t n = chunk_bytes("manypaths.h5", "/paths/summary");
+  if (n > ((size_t)1 << 20)) fail_msg("/paths/summary: a chunk of %zu bytes does not fit the 1 MB chunk cache", n);
+}
+
 static void test_run__cancel_leaves_no_file(void **state) {
   (void)state;
   ms_error err;
@@ -203,6 +245,7 @@ int main(void) {
       cmocka_unit_test(test_run__same_bits_for_any_thread_count),
       cmocka_unit_test(test_run__path_does_not_depend_on_path_count),
       cmocka_unit_test(test_run__per_path_books),
+      cmocka_unit_test(test_run__chunks_fit_the_cache),
       cmocka_unit_test(test_run__cancel_leaves_no_file),
       cmocka_unit_test(test_run__io_failure_leaves_no_file),
   };

@@ -23,6 +23,30 @@
 
 #define MS_TRACE_FIELDS MS_TRACE_NFIELDS
 
+/* Chunk sizes. Every chunk fits HDF5's chunk cache (1 MB per dataset,
+ * H5D_CHUNK_CACHE_NBYTES_DEFAULT): a chunk that does not is not cached at
+ * all, so each write of part of it reads, inflates, deflates and writes the
+ * whole chunk again. /book's 8.9 MB chunks (65,536 rows) were deflated four
+ * times each (written in blocks of 16,384 rows), /paths/summary's 1.6 MB
+ * chunks (4,096 rows of ~50 columns) once per output.chunk_paths paths.
+ * docs/performance.md, "Output costs (issue 16)". */
+#define MS_H5_CHUNK_BYTES ((size_t)1 << 20)
+
+/* Rows per chunk of /book, /cascades and /liquidations: 256 records of
+ * 72-136 bytes, 18-35 KB. Shuffle and deflate run chunk by chunk; at this
+ * size a chunk stays in the CPU's cache through both (shuffling 136-byte
+ * records transposes the chunk byte by byte), and zlib is faster per byte:
+ * a 1M-account /book at compression 4 took 0.7 s of CPU less than with
+ * whole 65,536-row chunks in a cache big enough, and h5py read it back in
+ * 0.7 s instead of 1.8 s. Smaller chunks cost more again (zlib's set-up
+ * per chunk). */
+#define MS_H5_RECORD_CHUNK 256
+
+/* Rows per chunk of /paths/summary: at most MS_MAX_COLUMNS 8-byte columns,
+ * 768 KB. */
+#define MS_H5_SUMMARY_CHUNK 1024
+_Static_assert((size_t)MS_H5_SUMMARY_CHUNK * MS_MAX_COLUMNS * 8 <= MS_H5_CHUNK_BYTES, "a summary chunk fits the cache");
+
 /* The datasets of one run: at the root for a single run, under a group per
  * cell for a comparison or a sweep. Several can be open at once. */
 typedef struct h5run {
@@ -212,7 +236,7 @@ static ms_status create_summary(ms_h5out *h, h5run *r, ms_error *err) {
   hid_t g = H5Gcreate2(r->base, "paths", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /paths");
   hsize_t dims[1] = {(hsize_t)r->npaths};
-  hsize_t chunk[1] = {(hsize_t)(r->npaths < 4096 ? r->npaths : 4096)};
+  hsize_t chunk[1] = {(hsize_t)(r->npaths < MS_H5_SUMMARY_CHUNK ? r->npaths : MS_H5_SUMMARY_CHUNK)};
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t pl = chunked_plist(r, 1, chunk);
   r->summary_ds = H5Dcreate2(g, "summary", r->summary_type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
@@ -289,7 +313,10 @@ static ms_status create_fan(ms_h5out *h, h5run *r, hid_t ts, ms_error *err) {
   free(tv);
   if (!rc) {
     hsize_t dims[2] = {(hsize_t)r->fan_paths, (hsize_t)r->fan_len};
-    hsize_t chunk[2] = {(hsize_t)(r->fan_paths < 256 ? r->fan_paths : 256), (hsize_t)r->fan_len};
+    /* 256 paths of the default 97 points; fewer of many points (a chunk fits the cache) */
+    int64_t rows = (int64_t)(MS_H5_CHUNK_BYTES / 2 / 8) / r->fan_len;
+    rows = rows < 1 ? 1 : rows > 256 ? 256 : rows;
+    hsize_t chunk[2] = {(hsize_t)(r->fan_paths < rows ? r->fan_paths : rows), (hsize_t)r->fan_len};
     hid_t pl = chunked_plist(r, 2, chunk);
     hid_t sp = H5Screate_simple(2, dims, NULL);
     rc = create_series(g, &ms_record_fan, sp, pl, r->fan, regime_names_);
@@ -612,7 +639,7 @@ ms_status ms_h5out_write_fan(ms_h5out *h, int id, int64_t k, const double *price
 /* ---- extendible record datasets ---- */
 
 static hid_t create_extendible(h5run *r, const char *name, hid_t type) {
-  hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {4096};
+  hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {MS_H5_RECORD_CHUNK};
   hid_t sp = H5Screate_simple(1, dims, maxd);
   hid_t pl = chunked_plist(r, 1, chunk);
   hid_t ds = H5Dcreate2(r->base, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
@@ -666,7 +693,7 @@ ms_status ms_h5out_append_liquidations(ms_h5out *h, int id, const ms_liq_record 
 ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margin_model, ms_error *err) {
   h5run *r = &h->runs[id];
   hid_t t = record_type(&ms_record_book);
-  hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < 65536 ? (n ? n : 1) : 65536)};
+  hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < MS_H5_RECORD_CHUNK ? (n ? n : 1) : MS_H5_RECORD_CHUNK)};
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t pl = chunked_plist(r, 1, chunk);
   r->book_ds = H5Dcreate2(r->base, "book", t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
