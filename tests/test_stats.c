@@ -414,6 +414,67 @@ static void test_stats__new_fields_by_name(void **state) {
   ms_config_free(cfg);
 }
 
+/* Any thread count gives the same bytes: every column, probability and
+ * feedback difference, and every paired difference (each computed whole by
+ * one thread, from its own stream and its own scratch buffer). Random
+ * values in every column, a third of them zero-inflated, some NaN. */
+static void test_stats__threads_bit_identical(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg = load_yaml(tiny, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  assert_true(cfg->stats.counterfactual);
+  int64_t n = 3000;
+  ms_path_summary *a = calloc((size_t)n, sizeof *a), *b = calloc((size_t)n, sizeof *b);
+  assert_true(a && b);
+  ms_column cols[MS_MAX_COLUMNS];
+  int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS);
+  uint64_t s = 7;
+  for (int64_t i = 0; i < n; i++) {
+    a[i].path = b[i].path = (uint64_t)i;
+    for (int c = 1; c < nc; c++)
+      for (int w = 0; w < 2; w++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        double u = ((double)(s >> 11) + 0.5) * 0x1p-53;
+        double v = c % 3 == 0 ? (u < 0.1 ? -log(u) * 100 : 0) : -log(u) * 100;
+        if (c % 7 == 0 && u > 0.95) v = NAN;
+        char *p = (char *)(w ? &b[i] : &a[i]) + cols[c].offset;
+        if (cols[c].type == MS_COL_F64) *(double *)p = v;
+        else *(int64_t *)p = (int64_t)(isnan(v) ? 0 : v);
+      }
+  }
+  ms_stats *one = calloc(1, sizeof *one), *many = calloc(1, sizeof *many);
+  assert_true(one && many);
+  assert_int_equal(ms_stats_compute(one, cfg, a, n, &err), MS_OK);
+  assert_true(one->nrows == nc - 1 && one->nfeedback == MS_NFEEDBACK);
+  enum { MAXD = MS_MAX_COLUMNS + 32 };
+  ms_diff_row *d1 = calloc(MAXD, sizeof *d1), *dj = calloc(MAXD, sizeof *dj);
+  assert_true(d1 && dj);
+  int k1 = ms_stats_paired_all(cfg, a, b, n, d1, MAXD), p1 = 0;
+  ms_diff_row q1[MS_MAX_DIFFS], qj[MS_MAX_DIFFS];
+  memset(q1, 0, sizeof q1);
+  p1 = ms_stats_paired(cfg, a, b, n, q1);
+  assert_true(k1 > nc - 1 && p1 > 0);
+  for (int threads = 2; threads <= 4; threads++) {
+    memset(many, 0xff, sizeof *many);
+    assert_int_equal(ms_stats_compute_threads(many, cfg, a, n, threads, &err), MS_OK);
+    assert_memory_equal(one, many, sizeof *one);
+    memset(dj, 0xff, MAXD * sizeof *dj);
+    assert_int_equal(ms_stats_paired_all_threads(cfg, a, b, n, dj, MAXD, threads), k1);
+    assert_memory_equal(d1, dj, (size_t)k1 * sizeof *d1);
+    memset(qj, 0, sizeof qj);
+    assert_int_equal(ms_stats_paired_threads(cfg, a, b, n, qj, threads), p1);
+    assert_memory_equal(q1, qj, (size_t)p1 * sizeof *q1);
+  }
+  free(d1);
+  free(dj);
+  free(one);
+  free(many);
+  free(a);
+  free(b);
+  ms_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stats__wilson_and_quantiles),
@@ -425,6 +486,7 @@ int main(void) {
       cmocka_unit_test(test_interval__expected_shortfall),
       cmocka_unit_test(test_interval__levels_beyond_the_resamples),
       cmocka_unit_test(test_stats__new_fields_by_name),
+      cmocka_unit_test(test_stats__threads_bit_identical),
       cmocka_unit_test(test_stats__paired_differences_plain_scale),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

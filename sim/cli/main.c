@@ -142,6 +142,8 @@ static void usage_validate(FILE *f) {
 
 typedef struct {
   double t0, last;        /* s: start, last drawn */
+  double t1;              /* s: first callback (NaN: none yet) */
+  int64_t done1;          /* paths done at t1 */
   int enabled, finished;
 } progress_state;
 
@@ -158,23 +160,37 @@ static void fmt_eta(double s, char *buf, size_t n) {
   else snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
+/* One line, redrawn in place: paths done, paths/s, ETA. The rate counts from
+ * the first path that finished, so that the set-up (the book, its index,
+ * the file) does not make a long run look slower than it is; the last line
+ * gives the whole time and says that the statistics come next (at 10^6
+ * paths they take seconds). */
 static void on_progress(void *ctx, int64_t done, int64_t total) {
   progress_state *ps = ctx;
   if (!ps->enabled || ps->finished) return;
   double now = mono_now();
+  if (isnan(ps->t1)) { ps->t1 = now; ps->done1 = done; }
   if (done < total && now - ps->last < 0.1) return; /* called as each path finishes: draw ten times a second */
   ps->last = now;
   ps->finished = done == total;
-  double el = now - ps->t0, rate = el > 0 ? (double)done / el : 0.0;
-  char eta[32];
-  fmt_eta(rate > 0 ? (double)(total - done) / rate : NAN, eta, sizeof eta);
-  int width = 30, fill = (int)((double)width * (double)done / (double)total);
+  double el = now - ps->t1;
+  double rate = el > 0 && done > ps->done1 ? (double)(done - ps->done1) / el : NAN;
+  if (ps->finished) rate = now > ps->t0 ? (double)done / (now - ps->t0) : NAN;
+  char eta[32], rs[32];
+  if (isfinite(rate)) snprintf(rs, sizeof rs, "%.1f", rate);
+  else snprintf(rs, sizeof rs, "--");
+  fmt_eta(ps->finished ? now - ps->t0 : isfinite(rate) && rate > 0 ? (double)(total - done) / rate : NAN, eta,
+          sizeof eta);
+  int width = 30, fill = total > 0 ? (int)((double)width * (double)done / (double)total) : width;
   char bar[64];
   for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
   bar[width] = '\0';
-  fprintf(stderr, "\r[%s] %lld/%lld paths  %.1f paths/s  ETA %s   ", bar, (long long)done,
-          (long long)total, rate, eta);
-  if (done == total) fprintf(stderr, "\n");
+  if (ps->finished)
+    fprintf(stderr, "\r[%s] %lld/%lld paths  %s paths/s  in %s; statistics...\n", bar, (long long)done,
+            (long long)total, rs, eta);
+  else
+    fprintf(stderr, "\r[%s] %lld/%lld paths  %s paths/s  ETA %s   ", bar, (long long)done, (long long)total, rs,
+            eta);
   fflush(stderr);
 }
 
@@ -811,7 +827,7 @@ typedef struct {
 
 static void begin_run(cli_run *r, const cli_opts *o, int full_argc, char **full_argv) {
   r->cmd = join_argv(full_argc, full_argv);
-  r->ps = (progress_state){.t0 = mono_now(), .enabled = !o->quiet && isatty(STDERR_FILENO)};
+  r->ps = (progress_state){.t0 = mono_now(), .t1 = NAN, .enabled = !o->quiet && isatty(STDERR_FILENO)};
   r->ro = (ms_run_opts){.threads = o->threads, .output = o->output, .command = r->cmd,
                         .progress = on_progress, .progress_ctx = &r->ps, .cancel = &g_signal};
 }

@@ -112,6 +112,7 @@ static int columns(int twin, int nregimes, const char *(*regime_name)(const void
   int n = 0;
   for (size_t i = 0; i < sizeof fixed_cols / sizeof fixed_cols[0] && n < max; i++) {
     if (fixed_cols[i].twin && !twin) continue;
+    memset(cols[n].name, 0, sizeof cols[n].name); /* copied whole into rows: no stack bytes after the NUL */
     snprintf(cols[n].name, MS_COL_NAME_MAX, "%s", fixed_cols[i].name);
     cols[n].type = fixed_cols[i].type;
     cols[n].offset = fixed_cols[i].offset;
@@ -123,6 +124,7 @@ static int columns(int twin, int nregimes, const char *(*regime_name)(const void
     n++;
   }
   for (int r = 0; r < nregimes && n < max; r++, n++) {
+    memset(cols[n].name, 0, sizeof cols[n].name);
     snprintf(cols[n].name, MS_COL_NAME_MAX, "time_in_regime_%s", regime_name(ctx, r));
     cols[n].type = MS_COL_F64;
     cols[n].offset = offsetof(ms_path_summary, time_in_regime) + (size_t)r * sizeof(double);
@@ -250,29 +252,84 @@ static const prob_def prob_defs[] = {
 };
 
 static int feedback_rows(uint64_t seed, const ms_column *cols, int nc, const ms_path_summary *rows, int64_t n,
-                         ms_diff_row *out);
+                         ms_diff_row *out, int threads);
+static void paired_cols(uint64_t seed, const ms_column *cb, const ms_column *co, double threshold,
+                        const ms_path_summary *base, const ms_path_summary *other, int64_t n, ms_diff_row *r);
+
+/* One paired difference to compute: base's column @p cb against other's @p co. */
+typedef struct {
+  const ms_column *cb, *co;
+  double threshold;       /* as paired_cols */
+  ms_diff_row *r;         /* its row, name set */
+} paired_job;
+
+/* The jobs, each on one thread (dynamic: their costs differ by the number of
+ * values that are not a column's most frequent one). Each job reads only
+ * its columns and writes only its row, and its bootstrap draws from its own
+ * stream (key "diff", name): the rows do not depend on @p threads. */
+static void paired_run(uint64_t seed, const paired_job *jobs, int njobs, const ms_path_summary *base,
+                       const ms_path_summary *other, int64_t n, int threads) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) default(none) \
+    shared(jobs, njobs, base, other, n, seed) if (threads > 1 && njobs > 1)
+  for (int j = 0; j < njobs; j++)
+    paired_cols(seed, jobs[j].cb, jobs[j].co, jobs[j].threshold, base, other, n, jobs[j].r);
+}
 
 ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_summary *rows,
                            int64_t n, ms_error *err) {
+  return ms_stats_compute_threads(out, cfg, rows, n, 1, err);
+}
+
+ms_status ms_stats_compute_threads(ms_stats *out, const ms_config *cfg, const ms_path_summary *rows,
+                                   int64_t n, int threads, ms_error *err) {
   memset(out, 0, sizeof *out);
+  if (threads < 1) threads = 1;
   ms_column cols[MS_MAX_COLUMNS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS);
-  double *x = malloc((size_t)(n > 0 ? n : 1) * sizeof *x);
-  if (!x) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for statistics");
+  /* The rows in column order, named first: row i aggregates column of[i]. */
+  int of[MS_MAX_COLUMNS];
   for (int c = 0; c < nc; c++) {
     if (strcmp(cols[c].name, "path") == 0) continue;
-    int64_t k = 0;
-    for (int64_t i = 0; i < n; i++) {
-      double v = ms_stats_value(&cols[c], &rows[i]);
-      if (isfinite(v)) x[k++] = v;
-    }
-    ms_stat_row *r = &out->rows[out->nrows++];
+    ms_stat_row *r = &out->rows[out->nrows];
     memcpy(r->name, cols[c].name, sizeof r->name); /* same size, NUL-terminated */
     r->risky_low = cols[c].risky_low;
-    ms_status st = aggregate(r, x, k, cfg->seed, err);
-    if (st) { free(x); return st; }
+    of[out->nrows++] = c;
   }
-  free(x);
+  /* Each column on one thread, computed exactly as on one thread (the same
+   * sums in path order, the same sort, its own bootstrap streams keyed by
+   * its name): only which thread computes it depends on @p threads. Every
+   * thread has its own buffer of values; the first failure in column order
+   * decides the message. */
+  ms_status st[MS_MAX_COLUMNS];
+  ms_error *errs = calloc((size_t)(out->nrows > 0 ? out->nrows : 1), sizeof *errs);
+  if (!errs) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for statistics");
+  int nrows = out->nrows;
+  uint64_t seed = cfg->seed;
+#pragma omp parallel num_threads(threads) default(none) shared(out, cols, of, st, errs, nrows, rows, n, seed) \
+    if (threads > 1 && nrows > 1)
+  {
+    double *x = malloc((size_t)(n > 0 ? n : 1) * sizeof *x);
+#pragma omp for schedule(dynamic, 1)
+    for (int i = 0; i < nrows; i++) {
+      if (!x) { st[i] = ms_error_set(&errs[i], MS_ERR_NOMEM, "out of memory for statistics"); continue; }
+      const ms_column *col = &cols[of[i]];
+      int64_t k = 0;
+      for (int64_t p = 0; p < n; p++) {
+        double v = ms_stats_value(col, &rows[p]);
+        if (isfinite(v)) x[k++] = v;
+      }
+      st[i] = aggregate(&out->rows[i], x, k, seed, &errs[i]);
+    }
+    free(x);
+  }
+  for (int i = 0; i < nrows; i++)
+    if (st[i]) {
+      ms_status s = st[i];
+      *err = errs[i];
+      free(errs);
+      return s;
+    }
+  free(errs);
   for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0]; j++) {
     const ms_column *col = NULL;
     for (int c = 0; c < nc; c++)
@@ -287,7 +344,7 @@ ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_su
     p->p = n ? (double)p->k / (double)n : NAN;
     ms_stats_wilson(p->k, n, Z95, &p->lo, &p->hi);
   }
-  out->nfeedback = feedback_rows(cfg->seed, cols, nc, rows, n, out->feedback);
+  out->nfeedback = feedback_rows(cfg->seed, cols, nc, rows, n, out->feedback, threads);
   return MS_OK;
 }
 
@@ -483,22 +540,19 @@ static const char *const feedback_defs[MS_NFEEDBACK][2] = {
 static const ms_column *find_col(const ms_column *cols, int nc, const char *name);
 
 static int feedback_rows(uint64_t seed, const ms_column *cols, int nc, const ms_path_summary *rows, int64_t n,
-                         ms_diff_row *out) {
+                         ms_diff_row *out, int threads) {
+  paired_job jobs[MS_NFEEDBACK];
   int k = 0;
   for (int j = 0; j < MS_NFEEDBACK; j++) {
     const ms_column *with = find_col(cols, nc, feedback_defs[j][0]), *without = find_col(cols, nc, feedback_defs[j][1]);
     if (!with || !without) continue;
-    ms_diff_row *r = &out[k++];
+    ms_diff_row *r = &out[k];
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", feedback_defs[j][0]);
-    paired_cols(seed, without, with, -1, rows, rows, n, r);
+    jobs[k++] = (paired_job){without, with, -1, r};
   }
+  paired_run(seed, jobs, k, rows, rows, n, threads);
   return k;
-}
-
-static void paired_one(uint64_t seed, const ms_column *c, double threshold, const ms_path_summary *base,
-                       const ms_path_summary *other, int64_t n, ms_diff_row *r) {
-  paired_cols(seed, c, c, threshold, base, other, n, r);
 }
 
 static const ms_column *find_col(const ms_column *cols, int nc, const char *name) {
@@ -507,42 +561,65 @@ static const ms_column *find_col(const ms_column *cols, int nc, const char *name
   return NULL;
 }
 
-/* Row @p name of the paired differences of @p column (threshold as paired_one);
- * 0 when the run has no such column. */
-static int paired_named(uint64_t seed, const ms_column *cols, int nc, const char *column, double threshold, const char *name,
-                        const ms_path_summary *base, const ms_path_summary *other, int64_t n, ms_diff_row *r) {
+/* Job @p name for the paired differences of @p column in row @p r (threshold
+ * as paired_cols); 0 when the run has no such column. */
+static int paired_named(const ms_column *cols, int nc, const char *column, double threshold, const char *name,
+                        ms_diff_row *r, paired_job *job) {
   const ms_column *c = find_col(cols, nc, column);
   if (!c) return 0;
   memset(r, 0, sizeof *r);
   snprintf(r->name, sizeof r->name, "%s", name);
-  paired_one(seed, c, threshold, base, other, n, r);
+  *job = (paired_job){c, c, threshold, r};
   return 1;
 }
 
 int ms_stats_paired(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other, int64_t n,
                     ms_diff_row *out) {
+  return ms_stats_paired_threads(cfg, base, other, n, out, 1);
+}
+
+int ms_stats_paired_threads(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
+                            int64_t n, ms_diff_row *out, int threads) {
   ms_column cols[MS_MAX_COLUMNS];
+  paired_job jobs[MS_MAX_DIFFS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;
   for (size_t j = 0; j < sizeof paired_defs / sizeof paired_defs[0] && k < MS_MAX_DIFFS; j++)
-    k += paired_named(cfg->seed, cols, nc, paired_defs[j].column, paired_defs[j].threshold, paired_defs[j].name, base, other,
-                      n, &out[k]);
+    k += paired_named(cols, nc, paired_defs[j].column, paired_defs[j].threshold, paired_defs[j].name, &out[k],
+                      &jobs[k]);
+  paired_run(cfg->seed, jobs, k, base, other, n, threads);
   return k;
 }
 
 int ms_stats_paired_all(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
                         int64_t n, ms_diff_row *out, int max) {
+  return ms_stats_paired_all_threads(cfg, base, other, n, out, max, 1);
+}
+
+int ms_stats_paired_all_threads(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
+                                int64_t n, ms_diff_row *out, int max, int threads) {
   ms_column cols[MS_MAX_COLUMNS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;
+  paired_job *jobs = malloc((size_t)(max > 0 ? max : 1) * sizeof *jobs);
   for (int c = 0; c < nc && k < max; c++) {
     if (strcmp(cols[c].name, "path") == 0) continue;
-    ms_diff_row *r = &out[k++];
+    ms_diff_row *r = &out[k];
     memset(r, 0, sizeof *r);
     memcpy(r->name, cols[c].name, sizeof r->name);
-    paired_one(cfg->seed, &cols[c], -1, base, other, n, r);
+    if (jobs) jobs[k] = (paired_job){&cols[c], &cols[c], -1, r};
+    else paired_cols(cfg->seed, &cols[c], &cols[c], -1, base, other, n, r);
+    k++;
   }
-  for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0] && k < max; j++)
-    k += paired_named(cfg->seed, cols, nc, prob_defs[j].column, prob_defs[j].threshold, prob_defs[j].name, base, other, n,
-                      &out[k]);
+  for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0] && k < max; j++) {
+    paired_job one;
+    if (!paired_named(cols, nc, prob_defs[j].column, prob_defs[j].threshold, prob_defs[j].name, &out[k], &one))
+      continue;
+    if (jobs) jobs[k] = one;
+    else paired_cols(cfg->seed, one.cb, one.co, one.threshold, base, other, n, one.r);
+    k++;
+  }
+  /* Without memory for the list the rows were computed one by one above. */
+  if (jobs) paired_run(cfg->seed, jobs, k, base, other, n, threads);
+  free(jobs);
   return k;
 }
 
