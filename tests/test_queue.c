@@ -128,10 +128,67 @@ static void test_queue__clock_matches_one_event_per_tick(void **state) {
   }
 }
 
+/* Many events pending at once, pushed and popped interleaved (payload slots
+ * are reused), with every payload field and the sequence checked against a
+ * reference that finds the least (t, kind, seq) by a scan. */
+typedef struct { int64_t t; int kind; uint64_t seq; int64_t a, b; double x, y; int live; } ref_full;
+
+static void test_queue__payloads_survive_slot_reuse(void **state) {
+  (void)state;
+  ms_error err;
+  enum { N = 6000 };
+  static ref_full r[N];
+  ms_queue *q;
+  assert_ok(ms_queue_new(&q, 1, &err), &err);
+  for (int round = 0; round < 3; round++) {
+    ms_queue_reset(q);
+    memset(r, 0, sizeof r);
+    uint64_t x = 12345 + (uint64_t)round, seq = 0;
+    int nr = 0, live = 0;
+    for (int step = 0; step < 2 * N; step++) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      int push = nr < N && (live == 0 || (x >> 60) < 11); /* about 2 pushes for 1 pop */
+      if (push) {
+        int64_t t = (int64_t)((x >> 20) % 50); /* many ties in t */
+        int k = (int)((x >> 8) % MS_EV_KIND_COUNT);
+        if (k == MS_EV_TICK) k = MS_EV_KEEPER_READY;
+        ref_full e = {t, k, seq++, (int64_t)(x >> 3), -(int64_t)step, (double)step * 0.5, -(double)(x >> 40), 1};
+        assert_ok(ms_queue_push_x(q, e.t, (ms_event_kind)e.kind, e.a, e.b, e.x, e.y), &err);
+        r[nr++] = e;
+        live++;
+        continue;
+      }
+      ms_event ev;
+      assert_int_equal(ms_queue_pop(q, &ev), 1);
+      int best = -1;
+      for (int i = 0; i < nr; i++) {
+        if (!r[i].live) continue;
+        if (best < 0 || r[i].t < r[best].t ||
+            (r[i].t == r[best].t && (r[i].kind < r[best].kind || (r[i].kind == r[best].kind && r[i].seq < r[best].seq))))
+          best = i;
+      }
+      assert_true(best >= 0);
+      assert_int_equal(ev.t, r[best].t);
+      assert_int_equal((int)ev.kind, r[best].kind);
+      assert_int_equal(ev.seq, r[best].seq);
+      assert_int_equal(ev.a, r[best].a);
+      assert_int_equal(ev.b, r[best].b);
+      assert_true(ev.x == r[best].x && ev.y == r[best].y);
+      assert_int_equal(ev.count, 0);
+      r[best].live = 0;
+      live--;
+      /* pops lower the times pushed next: the heap sees times below its top */
+    }
+    assert_int_equal((int64_t)ms_queue_size(q), live);
+  }
+  ms_queue_free(q);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_queue__orders_by_time_kind_sequence),
       cmocka_unit_test(test_queue__clock_matches_one_event_per_tick),
+      cmocka_unit_test(test_queue__payloads_survive_slot_reuse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
