@@ -37,7 +37,42 @@ static inline int less(const qkey *x, const qkey *y) {
   return x->t != y->t ? x->t < y->t : x->order < y->order;
 }
 
-MS_HEAP_DEFINE(event_heap, qkey, less)
+/* A 4-ary min-heap of keys: half the depth of a binary one, and a node's
+ * four children share two cache lines. The order (t, kind, seq) is total,
+ * so any correct heap pops the same sequence. */
+typedef struct {
+  qkey *v;
+  size_t n, cap;
+} event_heap;
+
+static inline int event_heap_push(event_heap *h, qkey e) {
+  if (ms_grow((void **)&h->v, &h->cap, h->n + 1, sizeof(qkey))) return -1;
+  size_t i = h->n++;
+  while (i > 0) {
+    size_t p = (i - 1) / 4;
+    if (!less(&e, &h->v[p])) break;
+    h->v[i] = h->v[p];
+    i = p;
+  }
+  h->v[i] = e;
+  return 0;
+}
+
+static inline void event_heap_pop(event_heap *h) {
+  qkey last = h->v[--h->n];
+  size_t i = 0, n = h->n;
+  for (;;) {
+    size_t c = 4 * i + 1;
+    if (c >= n) break;
+    size_t best = c, end = c + 4 < n ? c + 4 : n;
+    for (size_t j = c + 1; j < end; j++)
+      if (less(&h->v[j], &h->v[best])) best = j;
+    if (!less(&h->v[best], &last)) break;
+    h->v[i] = h->v[best];
+    i = best;
+  }
+  if (n) h->v[i] = last;
+}
 
 struct ms_queue {
   event_heap h;      /* pending events' keys */
