@@ -1,6 +1,9 @@
 /*
- * bruteforce — the brute-force twin of the account index, shared by the
- * tests that run the engine both ways (test_engine.c, test_toymodel.c):
+ * bruteforce — what the engine tests share (test_engine.c,
+ * test_toymodel.c): the brute-force twin of the account index, and the
+ * check of a closed-form liquidation price on a drifting path.
+ *
+ * The twin:
  * every open account is a candidate at every check, and ADL picks the
  * best-ranked open perp position of a side by a linear scan. An index
  * that misses an eligible account, or ranks ADL differently, makes the
@@ -9,7 +12,10 @@
 #ifndef MS_BRUTEFORCE_H
 #define MS_BRUTEFORCE_H
 
+#include <math.h>
+
 #include "engine/engine_int.h"
+#include "testutil.h"
 
 static int bf_candidates(void *self, const ms_accounts *a, const ms_margin *m, const ms_probe *pr,
                          ms_idbuf *out) {
@@ -40,5 +46,27 @@ static int64_t bf_adl_next(void *self, const ms_accounts *a, int side) {
 }
 
 static const ms_finder_ops brute_force = {bf_candidates, bf_rekey, bf_adl_next};
+
+/* One account on a path of initial price 1000 with a negligible volatility,
+ * the oracle equal to the mark at every 1 s tick: the only liquidation
+ * (@p rec, @p n of them) must be at the first tick past the closed form
+ * @p want (below it for a long, above for a short), and the tick before
+ * must not have been past it. */
+static void check_first_liquidation_at(const ms_config *cfg, const ms_liq_record *rec, size_t n, double want,
+                                       int is_long, const char *what) {
+  if (n != 1) fail_msg("expected one liquidation, got %zu", n);
+  double drift = (cfg->market.regimes[0].drift - 0.5 * pow(cfg->market.regimes[0].vol, 2)) / (365.0 * 86400.0);
+  double before = 1000.0 * exp(drift * ((double)rec[0].time / 1000.0 - 1.0));
+  double rel = 1e-7; /* the 1e-6 volatility's noise over the path */
+  if (is_long) {
+    assert_true(rec[0].oracle_price < want * (1 + rel));
+    assert_true(before >= want * (1 - rel));
+  } else {
+    assert_true(rec[0].oracle_price > want * (1 - rel));
+    assert_true(before <= want * (1 + rel));
+  }
+  print_message("%s %s: %.6f, liquidated at oracle %.6f (t = %lld s, previous tick %.6f)\n", is_long ? "long" : "short",
+                what, want, rec[0].oracle_price, (long long)rec[0].time / 1000, before);
+}
 
 #endif

@@ -350,7 +350,7 @@ static void test_stats__paired_differences_plain_scale(void **state) {
     other[i].bad_debt = d[i] = i < 95 ? 0.0 : i == 99 ? 50.0 : 1.0; /* sorted */
   }
   ms_diff_row rows[MS_MAX_DIFFS];
-  int k = ms_stats_paired(cfg, base, other, n, rows), found = 0;
+  int k = ms_stats_paired(cfg, base, other, n, rows, 1), found = 0;
   for (int i = 0; i < k; i++) {
     if (strcmp(rows[i].name, "bad_debt") != 0) continue;
     found = 1;
@@ -381,7 +381,7 @@ static void test_stats__new_fields_by_name(void **state) {
     rows[i].bad_debt = i % 10 == 0 ? 50.0 * i : 0.0;  /* zero-inflated */
   }
   ms_stats *st = calloc(1, sizeof *st);
-  assert_int_equal(ms_stats_compute(st, cfg, rows, n, &err), MS_OK);
+  assert_int_equal(ms_stats_compute(st, cfg, rows, n, 1, &err), MS_OK);
   const ms_stat_row *r = ms_stats_find(st, "insurance_min");
   assert_non_null(r);
   assert_true(r->risky_low == 1 && ms_stats_find(st, "bad_debt")->risky_low == 0);
@@ -445,25 +445,25 @@ static void test_stats__threads_bit_identical(void **state) {
   }
   ms_stats *one = calloc(1, sizeof *one), *many = calloc(1, sizeof *many);
   assert_true(one && many);
-  assert_int_equal(ms_stats_compute(one, cfg, a, n, &err), MS_OK);
+  assert_int_equal(ms_stats_compute(one, cfg, a, n, 1, &err), MS_OK);
   assert_true(one->nrows == nc - 1 && one->nfeedback == MS_NFEEDBACK);
   enum { MAXD = MS_MAX_COLUMNS + 32 };
   ms_diff_row *d1 = calloc(MAXD, sizeof *d1), *dj = calloc(MAXD, sizeof *dj);
   assert_true(d1 && dj);
-  int k1 = ms_stats_paired_all(cfg, a, b, n, d1, MAXD), p1 = 0;
+  int k1 = ms_stats_paired_all(cfg, a, b, n, d1, MAXD, 1), p1 = 0;
   ms_diff_row q1[MS_MAX_DIFFS], qj[MS_MAX_DIFFS];
   memset(q1, 0, sizeof q1);
-  p1 = ms_stats_paired(cfg, a, b, n, q1);
+  p1 = ms_stats_paired(cfg, a, b, n, q1, 1);
   assert_true(k1 > nc - 1 && p1 > 0);
   for (int threads = 2; threads <= 4; threads++) {
     memset(many, 0xff, sizeof *many);
-    assert_int_equal(ms_stats_compute_threads(many, cfg, a, n, threads, &err), MS_OK);
+    assert_int_equal(ms_stats_compute(many, cfg, a, n, threads, &err), MS_OK);
     assert_memory_equal(one, many, sizeof *one);
     memset(dj, 0xff, MAXD * sizeof *dj);
-    assert_int_equal(ms_stats_paired_all_threads(cfg, a, b, n, dj, MAXD, threads), k1);
+    assert_int_equal(ms_stats_paired_all(cfg, a, b, n, dj, MAXD, threads), k1);
     assert_memory_equal(d1, dj, (size_t)k1 * sizeof *d1);
     memset(qj, 0, sizeof qj);
-    assert_int_equal(ms_stats_paired_threads(cfg, a, b, n, qj, threads), p1);
+    assert_int_equal(ms_stats_paired(cfg, a, b, n, qj, threads), p1);
     assert_memory_equal(q1, qj, (size_t)p1 * sizeof *q1);
   }
   free(d1);

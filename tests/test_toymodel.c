@@ -199,19 +199,7 @@ static void first_liquidation(const char *yaml, double want, int is_long) {
   assert_ok(ms_engine_run_path(r.e, 0, &s, NULL, &err), &err);
   size_t n;
   ms_liq_record *rec = ms_engine_records(r.e, &n);
-  if (n != 1) fail_msg("expected one liquidation, got %zu", n);
-  double drift = (r.cfg->market.regimes[0].drift - 0.5 * pow(r.cfg->market.regimes[0].vol, 2)) / (365.0 * 86400.0);
-  double before = 1000.0 * exp(drift * ((double)rec[0].time / 1000.0 - 1.0));
-  double rel = 1e-7;
-  if (is_long) {
-    assert_true(rec[0].oracle_price < want * (1 + rel));
-    assert_true(before >= want * (1 - rel));
-  } else {
-    assert_true(rec[0].oracle_price > want * (1 - rel));
-    assert_true(before <= want * (1 + rel));
-  }
-  print_message("%s: toy closed form %.6f, liquidated at oracle %.6f (previous tick %.6f)\n",
-                is_long ? "long" : "short", want, rec[0].oracle_price, before);
+  check_first_liquidation_at(r.cfg, rec, n, want, is_long, "toy closed form");
   rig_close(&r);
 }
 

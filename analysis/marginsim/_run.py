@@ -303,9 +303,14 @@ def run(scenario, paths=None, set=None, seed=None, threads=0, output=None, progr
             raise box["raised"]
         _check(ffi, lib, box["status"], err)
         res = pres[0]
+        if output is not None:  # the file holds every table: read it, not the copies in memory
+            lib.ms_result_free(res)
+            return Result(str(output))
         try:
-            tables = _tables(ffi, lib, res, _keeps_liquidations(config_yaml))
-            resolved = _config(config_yaml)
+            import yaml  # Debian's python3-yaml
+            resolved = yaml.safe_load(config_yaml) if config_yaml else {}
+            keeps = bool((resolved.get("output") or {}).get("liquidations"))
+            tables = _tables(ffi, lib, res, keeps)
             # the root attributes of the file that say how to run it again
             attrs = {"name": resolved.get("name"), "seed": resolved.get("seed"), "scenario_path": str(scenario),
                      "paths": int(lib.ms_result_paths(res)), "threads": int(lib.ms_result_threads(res)),
@@ -314,15 +319,4 @@ def run(scenario, paths=None, set=None, seed=None, threads=0, output=None, progr
             lib.ms_result_free(res)
     finally:
         lib.ms_config_free(cfg)
-    if output is not None:
-        return Result(str(output))
     return InMemoryResult(tables, attrs, config_yaml)
-
-
-def _config(text):
-    import yaml  # Debian's python3-yaml
-    return yaml.safe_load(text) if text else {}
-
-
-def _keeps_liquidations(text):
-    return bool((_config(text).get("output") or {}).get("liquidations"))

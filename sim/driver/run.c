@@ -637,7 +637,7 @@ static ms_status run_one(const cell_spec *spec, const ms_run_opts *opts, int nth
   if (!s) s = plan_init(pl, spec, 1, nthreads, opts->cancel, err);
   if (!s && file) s = create_file(&h, opts->output, cfg, &meta, err);
   if (!s) s = run_cells(pl, opts, h, err);
-  if (!s) s = ms_stats_compute_threads(stats, cfg, pl->cells[0].rows, cfg->paths, nthreads, err);
+  if (!s) s = ms_stats_compute(stats, cfg, pl->cells[0].rows, cfg->paths, nthreads, err);
   if (!s) s = ms_assertions_eval(cfg, stats, pl->cells[0].rows, cfg->paths, asserts, err);
   if (!s && file) s = write_stats(h, pl->cells[0].h5id, stats, err);
   if (!s && file) s = write_assertions(h, pl->cells[0].h5id, asserts, cfg->nassertions, err);
@@ -762,7 +762,7 @@ static ms_status eval_assertions(ms_h5out *h, cell_state *cs, int nthreads, ms_e
   ms_stats *st = malloc(sizeof *st);
   ms_assert_result *r = calloc((size_t)cfg->nassertions, sizeof *r);
   ms_status s = st && r ? MS_OK : ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-  if (!s) s = ms_stats_compute_threads(st, cfg, cs->rows, cfg->paths, nthreads, err);
+  if (!s) s = ms_stats_compute(st, cfg, cs->rows, cfg->paths, nthreads, err);
   if (!s) s = ms_assertions_eval(cfg, st, cs->rows, cfg->paths, r, err);
   if (!s) s = write_assertions(h, cs->h5id, r, cfg->nassertions, err);
   free(st);
@@ -808,7 +808,7 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
   if (!s) s = root_attr(h, "compare", key, err);
   if (!s) s = run_cells(&pl, opts, h, err);
   for (int c = 0; !s && c < ncells; c++) {
-    s = ms_stats_compute_threads(&rep->stats[c], cfgs[c], pl.cells[c].rows, paths, pl.nthreads, err);
+    s = ms_stats_compute(&rep->stats[c], cfgs[c], pl.cells[c].rows, paths, pl.nthreads, err);
     if (!s) s = write_stats(h, pl.cells[c].h5id, &rep->stats[c], err);
     if (!s) s = efficiency(cfgs[c], pl.cells[c].book, &rep->efficiency[c], err);
     if (!s) s = eval_assertions(h, &pl.cells[c], pl.nthreads, err);
@@ -816,7 +816,7 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
     rep->ncells = c + 1;
   }
   for (int c = 1; !s && c < ncells; c++)
-    rep->ndiffs = ms_stats_paired_threads(cfgs[0], pl.cells[0].rows, pl.cells[c].rows, paths, rep->diffs[c], pl.nthreads);
+    rep->ndiffs = ms_stats_paired(cfgs[0], pl.cells[0].rows, pl.cells[c].rows, paths, rep->diffs[c], pl.nthreads);
   if (!s) {
     h5_lock();
     s = ms_h5out_write_compare(h, rep, err);
@@ -931,7 +931,7 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
   if (!s) s = run_cells(&pl, opts, h, err);
   for (int c = 0; !s && c < n; c++) {
     const ms_config *cfg = sw->cfgs[c];
-    s = ms_stats_compute_threads(&rep->stats[c], cfg, pl.cells[c].rows, cfg->paths, pl.nthreads, err);
+    s = ms_stats_compute(&rep->stats[c], cfg, pl.cells[c].rows, cfg->paths, pl.nthreads, err);
     if (!s) s = write_stats(h, pl.cells[c].h5id, &rep->stats[c], err);
     if (!s) s = ms_assertions_eval(cfg, &rep->stats[c], pl.cells[c].rows, cfg->paths,
                                    rep->asserts + (size_t)c * (size_t)rep->nassert, err);
@@ -941,7 +941,7 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
   }
   const ms_config *bc = sw->cfgs[sw->baseline];
   for (int c = 0; !s && c < n; c++) {
-    int k = ms_stats_paired_all_threads(bc, pl.cells[sw->baseline].rows, pl.cells[c].rows, bc->paths,
+    int k = ms_stats_paired_all(bc, pl.cells[sw->baseline].rows, pl.cells[c].rows, bc->paths,
                                         rep->diffs + (size_t)c * (MS_MAX_COLUMNS + 32), MS_MAX_COLUMNS + 32,
                                         pl.nthreads);
     if (c > 0 && k != rep->ndiffs)

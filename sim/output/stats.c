@@ -276,11 +276,6 @@ static void paired_run(uint64_t seed, const paired_job *jobs, int njobs, const m
 }
 
 ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_summary *rows,
-                           int64_t n, ms_error *err) {
-  return ms_stats_compute_threads(out, cfg, rows, n, 1, err);
-}
-
-ms_status ms_stats_compute_threads(ms_stats *out, const ms_config *cfg, const ms_path_summary *rows,
                                    int64_t n, int threads, ms_error *err) {
   memset(out, 0, sizeof *out);
   if (threads < 1) threads = 1;
@@ -573,12 +568,7 @@ static int paired_named(const ms_column *cols, int nc, const char *column, doubl
   return 1;
 }
 
-int ms_stats_paired(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other, int64_t n,
-                    ms_diff_row *out) {
-  return ms_stats_paired_threads(cfg, base, other, n, out, 1);
-}
-
-int ms_stats_paired_threads(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
+int ms_stats_paired(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
                             int64_t n, ms_diff_row *out, int threads) {
   ms_column cols[MS_MAX_COLUMNS];
   paired_job jobs[MS_MAX_DIFFS];
@@ -591,11 +581,6 @@ int ms_stats_paired_threads(const ms_config *cfg, const ms_path_summary *base, c
 }
 
 int ms_stats_paired_all(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
-                        int64_t n, ms_diff_row *out, int max) {
-  return ms_stats_paired_all_threads(cfg, base, other, n, out, max, 1);
-}
-
-int ms_stats_paired_all_threads(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
                                 int64_t n, ms_diff_row *out, int max, int threads) {
   ms_column cols[MS_MAX_COLUMNS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;

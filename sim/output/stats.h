@@ -122,26 +122,21 @@ void ms_stats_set_amplification(ms_path_summary *row, int same);
  * (n paths each, same path order): for each path the difference, then its
  * mean with a bootstrap-t 95% interval (interval.h; stream key "diff", name). Common random numbers make these
  * intervals much narrower than the difference of two independent means.
+ * On up to @p threads threads (one difference per thread at a time): the
+ * same rows for any count.
  */
 int ms_stats_paired(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other, int64_t n,
-                    ms_diff_row *out);
-
-/** ms_stats_paired on up to @p threads threads (one difference per thread at a time): the same rows for any count. */
-int ms_stats_paired_threads(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
-                            int64_t n, ms_diff_row *out, int threads);
+                    ms_diff_row *out, int threads);
 
 /**
  * Paired differences of every summary column's mean and of every
  * probability event (in the order of ms_stats_compute's rows, then its
  * probabilities) between @p other and @p base; returns how many (at most
  * @p max). Identical inputs give differences and intervals of exactly 0.
+ * On up to @p threads threads: the same rows for any count.
  */
 int ms_stats_paired_all(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
-                        int64_t n, ms_diff_row *out, int max);
-
-/** ms_stats_paired_all on up to @p threads threads: the same rows for any count. */
-int ms_stats_paired_all_threads(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
-                                int64_t n, ms_diff_row *out, int max, int threads);
+                        int64_t n, ms_diff_row *out, int max, int threads);
 
 /** A /stats entry by name, with its interval where it has one. */
 typedef struct ms_stat_value {
@@ -208,19 +203,15 @@ int ms_stats_columns_all(ms_column *cols, int max);
 /** Value of column @p c in @p row, as a double. */
 double ms_stats_value(const ms_column *c, const ms_path_summary *row);
 
-/** Aggregate @p n rows (in path order), on one thread. */
-ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_summary *rows,
-                           int64_t n, ms_error *err);
-
 /**
- * ms_stats_compute on up to @p threads threads (< 1: one). Each column's
+ * Aggregate @p n rows (in path order) on up to @p threads threads (< 1: one). Each column's
  * aggregates, and each feedback difference, are computed by one thread
  * exactly as on one thread (sums in path order, bootstrap streams keyed by
  * the statistic's name), so @p out is bit-identical for any thread count;
  * an error is the first one in column order.
  */
-ms_status ms_stats_compute_threads(ms_stats *out, const ms_config *cfg, const ms_path_summary *rows,
-                                   int64_t n, int threads, ms_error *err);
+ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_summary *rows,
+                           int64_t n, int threads, ms_error *err);
 
 /** Row named @p name, or NULL. */
 const ms_stat_row *ms_stats_find(const ms_stats *st, const char *name);

@@ -1,5 +1,5 @@
 /*
- * bench_stats — time of ms_stats_compute_threads on synthetic summary rows
+ * bench_stats — time of ms_stats_compute on synthetic summary rows
  * (every third column 90% zeros, the others exponential), at each thread
  * count asked for, and a check that every count gives the same bytes:
  *   gcc -O2 -std=c11 -fopenmp -D_POSIX_C_SOURCE=200809L -Iinclude -Isim -o /tmp/bench_stats \
@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
   int rc = 0;
   for (int i = 0; i < nj; i++) {
     double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-    if (ms_stats_compute_threads(i ? st : first, cfg, r, n, js[i], &e)) {
+    if (ms_stats_compute(i ? st : first, cfg, r, n, js[i], &e)) {
       printf("%s\n", e.msg);
       return 1;
     }

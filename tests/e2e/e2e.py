@@ -12,6 +12,19 @@ SRC = os.environ.get("MS_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspa
 Z95 = 1.959963984540054  # normal quantile at 0.975
 
 
+def small(paths, accounts, fan=False):
+    """The small two-regime scenario the end-to-end tests share (a calm and a
+    stressed regime with jumps, 2 h of 1 s ticks), with liquidation records
+    and 3 traced paths; `fan` adds a 5-path, 9-point fan."""
+    return ("name: small\nseed: 7\npaths: %d\nhorizon: 2h\nstep: 1s\n"
+            "market:\n  initial_price: 1500\n  regimes:\n"
+            "    - {name: calm, vol: 0.5, mean_duration: 1h}\n"
+            "    - {name: stress, vol: 1.5, drift: -2, mean_duration: 20m, jumps: {rate: 12/d, mean: -0.03, sd: 0.02}}\n"
+            "book: {accounts: %d}\n"
+            "output:\n  timeseries: {paths: 3, every: 30s}\n%s  liquidations: true\n"
+            % (paths, accounts, "  fan: {paths: 5, points: 9}\n" if fan else ""))
+
+
 def run(*args, **kw):
     """Run the CLI with no standard input; output captured as text."""
     return subprocess.run([BIN, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, **kw)

@@ -16,24 +16,9 @@ import unittest
 import h5py
 import numpy as np
 
-from e2e import BIN, SRC, Z95, DirTest, run
+from e2e import BIN, SRC, Z95, DirTest, run, small
 
-SMALL = """\
-name: small
-seed: 7
-paths: 40
-horizon: 2h
-step: 1s
-market:
-  initial_price: 1500
-  regimes:
-    - {name: calm, vol: 0.5, mean_duration: 1h}
-    - {name: stress, vol: 1.5, drift: -2, mean_duration: 20m, jumps: {rate: 12/d, mean: -0.03, sd: 0.02}}
-book: {accounts: 500}
-output:
-  timeseries: {paths: 3, every: 30s}
-  liquidations: true
-"""
+SMALL = small(40, 500)
 
 # A stressed market with a mixed book: perps and every option strategy.
 MIXED = """\

@@ -12,28 +12,12 @@ import unittest
 import h5py
 import numpy as np
 
-from e2e import SRC, run
+from e2e import SRC, run, small
 
 sys.path.insert(0, os.path.join(SRC, "analysis"))
 import marginsim  # noqa: E402
 
-SMALL = """\
-name: small
-seed: 7
-paths: 16
-horizon: 2h
-step: 1s
-market:
-  initial_price: 1500
-  regimes:
-    - {name: calm, vol: 0.5, mean_duration: 1h}
-    - {name: stress, vol: 1.5, drift: -2, mean_duration: 20m, jumps: {rate: 12/d, mean: -0.03, sd: 0.02}}
-book: {accounts: 300}
-output:
-  timeseries: {paths: 3, every: 30s}
-  fan: {paths: 5, points: 9}
-  liquidations: true
-"""
+SMALL = small(16, 300, fan=True)
 TS_PATHS, TS_SAMPLES = 3, 2 * 3600 // 30 + 1  # t = 0, 30 s, ..., 2 h
 FAN_PATHS, FAN_POINTS = 5, 9
 

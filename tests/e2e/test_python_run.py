@@ -13,26 +13,12 @@ import unittest
 import h5py
 import numpy as np
 
-from e2e import SRC, run as cli
+from e2e import SRC, run as cli, small
 
 sys.path.insert(0, os.path.join(SRC, "analysis"))
 import marginsim  # noqa: E402
 
-SMALL = """\
-name: small
-seed: 11
-paths: 24
-horizon: 2h
-step: 1s
-market:
-  initial_price: 1500
-  regimes:
-    - {name: calm, vol: 0.8, mean_duration: 1h}
-    - {name: stress, vol: 2.0, drift: -3, mean_duration: 20m, jumps: {rate: 24/d, mean: -0.04, sd: 0.02}}
-book: {accounts: 300}
-output:
-  liquidations: true
-"""
+SMALL = small(24, 300)
 
 SKIP = None
 if os.environ.get("MS_SANITIZED", "0") in ("1", "ON", "TRUE", "true"):

@@ -25,24 +25,9 @@ import unittest
 
 import h5py
 
-from e2e import BIN, SRC, DirTest, run
+from e2e import BIN, SRC, DirTest, run, small
 
-SMALL = """\
-name: small
-seed: 7
-paths: 6
-horizon: 2h
-step: 1s
-market:
-  initial_price: 1500
-  regimes:
-    - {name: calm, vol: 0.5, mean_duration: 1h}
-    - {name: stress, vol: 1.5, drift: -2, mean_duration: 20m, jumps: {rate: 12/d, mean: -0.03, sd: 0.02}}
-book: {accounts: 200}
-output:
-  timeseries: {paths: 3, every: 30s}
-  liquidations: true
-"""
+SMALL = small(6, 200)
 
 # Minutes of work: a command that must stop before simulating is timed against it.
 LONG = SMALL.replace("paths: 6", "paths: 200000").replace("horizon: 2h", "horizon: 1d").replace("name: small",
