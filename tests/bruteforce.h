@@ -47,6 +47,20 @@ static int64_t bf_adl_next(void *self, const ms_accounts *a, int side) {
 
 static const ms_finder_ops brute_force = {bf_candidates, bf_rekey, bf_adl_next};
 
+/* The liquidations of one path, indexed (@p a) against the brute-force twin
+ * (@p b), n of each: equal bit for bit; the first difference named. */
+static void compare_records(const ms_liq_record *a, const ms_liq_record *b, size_t n, uint64_t path) {
+  for (size_t i = 0; i < n; i++) {
+    if (a[i].time != b[i].time || a[i].account != b[i].account || a[i].qty != b[i].qty ||
+        a[i].mark_price != b[i].mark_price || a[i].bad_debt != b[i].bad_debt ||
+        a[i].penalty != b[i].penalty || a[i].adl_qty != b[i].adl_qty || a[i].impact_triggered != b[i].impact_triggered)
+      fail_msg("path %llu liquidation %zu: indexed (t %lld, account %lld, qty %.17g) vs brute force "
+               "(t %lld, account %lld, qty %.17g)", (unsigned long long)path, i, (long long)a[i].time,
+               (long long)a[i].account, a[i].qty, (long long)b[i].time, (long long)b[i].account, b[i].qty);
+    if (memcmp(&a[i], &b[i], sizeof a[i])) fail_msg("path %llu liquidation %zu differs", (unsigned long long)path, i);
+  }
+}
+
 /* One account on a path of initial price 1000 with a negligible volatility,
  * the oracle equal to the mark at every 1 s tick: the only liquidation
  * (@p rec, @p n of them) must be at the first tick past the closed form

@@ -125,18 +125,6 @@ static void random_scenario(char *buf, size_t n, uint64_t trial) {
            (trial / 12) % 2 ? "adl" : "socialize");
 }
 
-static void compare_records(const ms_liq_record *a, const ms_liq_record *b, size_t n, uint64_t path) {
-  for (size_t i = 0; i < n; i++) {
-    if (a[i].time != b[i].time || a[i].account != b[i].account || a[i].qty != b[i].qty ||
-        a[i].mark_price != b[i].mark_price || a[i].bad_debt != b[i].bad_debt ||
-        a[i].penalty != b[i].penalty || a[i].adl_qty != b[i].adl_qty || a[i].impact_triggered != b[i].impact_triggered)
-      fail_msg("path %llu liquidation %zu: indexed (t %lld, account %lld, qty %.17g) vs brute force "
-               "(t %lld, account %lld, qty %.17g)", (unsigned long long)path, i, (long long)a[i].time,
-               (long long)a[i].account, a[i].qty, (long long)b[i].time, (long long)b[i].account, b[i].qty);
-    if (memcmp(&a[i], &b[i], sizeof a[i])) fail_msg("path %llu liquidation %zu differs", (unsigned long long)path, i);
-  }
-}
-
 /* Per-path money identity (docs/engine.md, "Money"):
  *   collateral in + PnL = collateral out + keeper rewards + fund change - uncovered loss
  * with PnL = realised + unrealised at the final mark and collateral out = final
