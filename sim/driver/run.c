@@ -664,10 +664,9 @@ static ms_status copy_records(run_plan *pl, ms_h5out *h, int id, uint64_t count,
 
 #define COPY_BLOCK 4096
 
-/* Create every cell's group and book in @p h, then write every frame of the
- * journal to it in path order; the summary columns go to pl->colstore (for
- * cells that do not keep their rows). */
-static ms_status assemble(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms_error *err) {
+/* Create every cell's group and book in @p h (before the paths run: a book
+ * of millions of accounts is written while nothing else is held). */
+static ms_status open_groups(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms_error *err) {
   ms_status s = MS_OK;
   for (int c = 0; !s && c < pl->nvisible; c++) {
     cell_state *cs = &pl->cells[c];
@@ -679,6 +678,13 @@ static ms_status assemble(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms
     if (!s) s = cancelled(opts->cancel, err);
     s = cell_fail(cs->spec, s, err);
   }
+  return s;
+}
+
+/* Write every frame of the journal to @p h in path order; the summary
+ * columns go to pl->colstore (for cells that do not keep their rows). */
+static ms_status assemble(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms_error *err) {
+  ms_status s = MS_OK;
   size_t recsize = sizeof(ms_liq_record) > sizeof(ms_cascade_record) ? sizeof(ms_liq_record)
                                                                      : sizeof(ms_cascade_record);
   void *buf = s ? NULL : malloc(COPY_BLOCK * recsize);
@@ -1022,9 +1028,10 @@ static ms_status run_one(const cell_spec *spec, const ms_run_opts *opts, int nth
   ms_status s = ms_assertions_check(cfg, err);
   if (!s) s = plan_init(pl, spec, 1, nthreads, opts->cancel, opts->output, err);
   if (!s) s = journal_start(pl, opts, err);
-  if (!s) s = run_cells(pl, opts, err);
   ms_h5_meta meta = {opts->command, pl->created};
   if (!s && file) s = create_file(&h, opts->output, cfg, &meta, err);
+  if (!s && file) s = open_groups(pl, opts, h, err);
+  if (!s) s = run_cells(pl, opts, err);
   if (!s && file) s = assemble(pl, opts, h, err);
   colstore_src ctx;
   ms_colsrc src = {0};
@@ -1199,10 +1206,11 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
   for (int c = 0; !s && c < ncells; c++) s = cell_fail(&spec[c], ms_assertions_check(cfgs[c], err), err);
   if (!s) s = plan_init(&pl, spec, ncells, nthreads, opts->cancel, opts->output, err);
   if (!s) s = journal_start(&pl, opts, err);
-  if (!s) s = run_cells(&pl, opts, err);
   ms_h5_meta meta = {opts->command, pl.created};
   if (!s) s = create_file(&h, opts->output, cfgs[0], &meta, err);
   if (!s) s = root_attr(h, "compare", key, err);
+  if (!s) s = open_groups(&pl, opts, h, err);
+  if (!s) s = run_cells(&pl, opts, err);
   if (!s) s = assemble(&pl, opts, h, err);
   colstore_src ctx[MS_MAX_CELLS];
   ms_colsrc src[MS_MAX_CELLS];
@@ -1314,7 +1322,6 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
   }
   if (!s) s = plan_init(&pl, spec, n, nthreads, opts->cancel, opts->output, err);
   if (!s) s = journal_start(&pl, opts, err);
-  if (!s) s = run_cells(&pl, opts, err);
   ms_h5_meta meta = {opts->command, pl.created};
   if (!s) s = create_file(&h, opts->output, sw->cfgs[sw->baseline], &meta, err);
   if (!s) {
@@ -1331,6 +1338,8 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
     if (!s) s = root_attr(h, "show", show, err);
     if (!s) s = root_attr_i64(h, "baseline", sw->baseline, err);
   }
+  if (!s) s = open_groups(&pl, opts, h, err);
+  if (!s) s = run_cells(&pl, opts, err);
   if (!s) s = assemble(&pl, opts, h, err);
   for (int c = 0; !s && c < n; c++) {
     const ms_config *cfg = sw->cfgs[c];
