@@ -424,13 +424,16 @@ static ms_status one_path(const ms_config *cfg, ms_engine *e, thread_buf *tb, in
   /* the no-feedback twin's columns are the driver's: NaN until path_all_cells fills them */
   row->liquidated_notional_no_impact = row->bad_debt_no_impact = NAN;
   ms_stats_set_amplification(row, 0);
-  size_t n;
+  size_t n, nc;
   ms_liq_record *r = ms_engine_records(e, &n);
+  const ms_cascade_record *c = ms_engine_cascades(e, &nc);
   slot->thread = thread;
   slot->cas_off = tb->cas.n;
-  s = ms_stats_path_cascades(cfg, row, r, n, &tb->cas, err);
-  if (s) return s;
-  slot->cas_n = tb->cas.n - slot->cas_off;
+  if (ms_grow((void **)&tb->cas.v, &tb->cas.cap, tb->cas.n + nc, sizeof *tb->cas.v))
+    return ms_error_set(err, MS_ERR_NOMEM, "out of memory for cascade records");
+  if (nc) memcpy(tb->cas.v + tb->cas.n, c, nc * sizeof *c);
+  tb->cas.n += nc;
+  slot->cas_n = nc;
   slot->liq_off = tb->nliq;
   slot->liq_n = 0;
   if (cfg->output.liquidations) {
