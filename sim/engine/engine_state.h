@@ -84,8 +84,7 @@ struct ms_engine {
   ms_liq_sink liq_sink;         /* NULL: keep the records */
   ms_cascade_sink cas_sink;     /* NULL: keep the cascades */
   void *sink_ctx;
-  int sink_failed;              /* a sink failed in this path: sink_err says how */
-  ms_error sink_err;
+  int sink_failed;              /* a sink failed in this path: sink_err (at the end) says how */
   int32_t liq_since_sample;
   double *fan_price, *fan_mark; /* the next path's fan samples (NULL: none) */
   int32_t *fan_regime;
@@ -104,6 +103,8 @@ struct ms_engine {
   int64_t nkind[MS_EV_KIND_COUNT];     /* ... by kind */
   int64_t inst_t, inst_first;   /* the current simulated instant (ms) and nev when it began */
   int64_t inst_kind[MS_EV_KIND_COUNT]; /* nkind when it began */
+
+  ms_error sink_err;            /* a sink's failure (4 KiB: last, away from what the loop reads) */
 };
 
 /* ---- prices (per tick: inline) ---- */
