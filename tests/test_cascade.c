@@ -22,17 +22,16 @@
 static void online(ms_cascades *c, uint64_t path, int64_t gap, ms_liq_record *r, size_t n, ms_cascade_buf *out,
                    ms_path_summary *row) {
   ms_cascades_start(c, path, gap);
-  ms_cascade_record closed;
-  int has;
   for (size_t i = 0; i < n; i++) {
-    assert_int_equal(ms_cascades_add(c, &r[i], &closed, &has), MS_OK);
-    if (!has) continue;
+    int closed = ms_cascades_add(c, &r[i]);
+    assert_true(closed >= 0);
+    if (!closed) continue;
     assert_int_equal(ms_grow((void **)&out->v, &out->cap, out->n + 1, sizeof *out->v), 0);
-    out->v[out->n++] = closed;
+    out->v[out->n++] = c->closed;
   }
-  if (ms_cascades_finish(c, row, &closed)) {
+  if (ms_cascades_finish(c, row)) {
     assert_int_equal(ms_grow((void **)&out->v, &out->cap, out->n + 1, sizeof *out->v), 0);
-    out->v[out->n++] = closed;
+    out->v[out->n++] = c->closed;
   }
 }
 

@@ -1,6 +1,7 @@
 /*
- * cascade — a path's cascades, online (see cascade.h). The engine calls it
- * once per liquidation (deliver.c), never per tick.
+ * cascade — a path's cascades, online (see cascade.h): what
+ * ms_cascades_add() leaves out of line, and the path's start and end. The
+ * engine adds each record as it appends it (engine_state.h), never per tick.
  */
 #include "engine/cascade.h"
 
@@ -20,7 +21,7 @@ void ms_cascades_start(ms_cascades *c, uint64_t path, int64_t gap) {
 }
 
 /* The open cascade closes: its last fields, and whether it is the largest so far. */
-static void close_cur(ms_cascades *c, ms_cascade_record *closed) {
+static void close_cur(ms_cascades *c) {
   c->cur.end = (double)c->last_time / 1000.0;
   c->cur.depth = (int64_t)c->depth;
   if (!c->have_big || c->cur.notional > c->big_notional ||
@@ -30,14 +31,20 @@ static void close_cur(ms_cascades *c, ms_cascade_record *closed) {
     c->big_notional = c->cur.notional;
     c->big_depth = c->cur.depth;
   }
-  *closed = c->cur;
+  c->closed = c->cur;
 }
 
-/* The largest generation among the open cascade's fills at or before @p obs (ms). */
-static size_t seen_by(const ms_cascades *c, int64_t obs) {
-  size_t n = c->depth;
-  if (n == 0 || c->first[n - 1] <= obs) return n; /* the usual case: it saw every generation */
-  size_t l = 0, h = n - 1;                        /* the first entry later than obs, in [0, n - 1] */
+int ms_cascades_open_(ms_cascades *c, int64_t t) {
+  int closed = c->count > 0;
+  if (closed) close_cur(c);
+  c->cur = (ms_cascade_record){.path = c->cur.path, .index = c->count, .start = (double)t / 1000.0};
+  c->count++;
+  c->depth = 0;
+  return closed;
+}
+
+size_t ms_cascades_seen_(const ms_cascades *c, int64_t obs) {
+  size_t l = 0, h = c->depth; /* the number of entries at or before obs: the first later one */
   while (l < h) {
     size_t mid = (l + h) / 2;
     if (c->first[mid] <= obs) l = mid + 1; else h = mid;
@@ -45,39 +52,15 @@ static size_t seen_by(const ms_cascades *c, int64_t obs) {
   return l;
 }
 
-ms_status ms_cascades_add(ms_cascades *c, ms_liq_record *r, ms_cascade_record *closed, int *has_closed) {
-  *has_closed = 0;
-  if (c->count == 0 || r->time - c->last_time > c->gap) {
-    if (c->count > 0) {
-      close_cur(c, closed);
-      *has_closed = 1;
-    }
-    c->cur = (ms_cascade_record){.path = c->cur.path, .index = c->count, .start = (double)r->time / 1000.0};
-    c->count++;
-    c->depth = 0;
-  }
-  int32_t gen = 0;
-  if (r->impact_triggered) {
-    size_t g = seen_by(c, r->obs_time) + 1;
-    if (g > c->depth) { /* g == depth + 1: a new generation begins at this fill */
-      if (ms_grow((void **)&c->first, &c->cap, c->depth + 1, sizeof *c->first)) return MS_ERR_NOMEM;
-      c->first[c->depth++] = r->time;
-    }
-    gen = (int32_t)g;
-  }
-  r->generation = gen;
-  r->cascade = c->count - 1;
-  c->last_time = r->time;
-  c->cur.liquidations++;
-  c->cur.impact_triggered += r->impact_triggered;
-  c->cur.notional += r->notional;
-  c->cur.bad_debt += r->bad_debt;
-  return MS_OK;
+int ms_cascades_deepen_(ms_cascades *c, int64_t t) {
+  if (ms_grow((void **)&c->first, &c->cap, c->depth + 1, sizeof *c->first)) return -1;
+  c->first[c->depth++] = t;
+  return 0;
 }
 
-int ms_cascades_finish(ms_cascades *c, ms_path_summary *row, ms_cascade_record *closed) {
+int ms_cascades_finish(ms_cascades *c, ms_path_summary *row) {
   int has = c->count > 0;
-  if (has) close_cur(c, closed);
+  if (has) close_cur(c);
   row->cascades = c->count;
   if (c->have_big) {
     row->largest_cascade_liquidations = c->big_liquidations;

@@ -35,6 +35,7 @@ typedef struct ms_cascades {
   ms_cascade_record cur;  /* the open cascade (count > 0); .end and .depth set when it closes */
   int64_t *first;         /* ms: first[k] is the fill time of the open cascade's first generation k + 1 */
   size_t depth, cap;      /* entries of first[] (the open cascade's depth so far), and room */
+  ms_cascade_record closed; /* the cascade that closed last */
   int have_big;           /* a cascade closed in this path */
   int64_t big_liquidations, big_depth; /* the closed cascade with the most notional (ties: more liquidations, */
   double big_notional;    /* USD          then the first) */
@@ -43,22 +44,50 @@ typedef struct ms_cascades {
 /** Begin path @p path with cascade gap @p gap (ms); keeps the buffer. */
 void ms_cascades_start(ms_cascades *c, uint64_t path, int64_t gap);
 
-/**
- * Add the path's next record @p r (its fill time no earlier than the
- * previous one's): set r->generation and r->cascade. When @p r opens a new
- * cascade after an earlier one, that one closes: it is copied to
- * *@p closed and *@p has_closed is set to 1 (else 0). MS_ERR_NOMEM when the
- * open cascade's generations cannot grow.
- */
-ms_status ms_cascades_add(ms_cascades *c, ms_liq_record *r, ms_cascade_record *closed, int *has_closed);
+/* The out-of-line parts of ms_cascades_add(): a record at @p t opens a new
+ * cascade (returns 1 when an earlier one closed into c->closed); the
+ * largest generation seen by @p obs when it is not the newest (a binary
+ * search); a new generation begins at @p t (-1: out of memory). */
+int ms_cascades_open_(ms_cascades *c, int64_t t);
+size_t ms_cascades_seen_(const ms_cascades *c, int64_t obs);
+int ms_cascades_deepen_(ms_cascades *c, int64_t t);
 
 /**
- * End the path: close the open cascade, if any (copied to *@p closed,
- * returns 1; else 0), and fill @p row's cascade columns (cascades,
+ * Add the path's next record @p r (its fill time no earlier than the
+ * previous one's): set r->generation and r->cascade. Returns 1 when @p r
+ * opened a new cascade after an earlier one, which closed: c->closed holds
+ * it until the next call; 0 otherwise; -1 when the open cascade's
+ * generations cannot grow (out of memory). Inline: once per liquidation,
+ * the common case is a few comparisons and sums.
+ */
+static inline int ms_cascades_add(ms_cascades *c, ms_liq_record *r) {
+  int closed = 0;
+  if (c->count == 0 || r->time - c->last_time > c->gap) closed = ms_cascades_open_(c, r->time);
+  int32_t gen = 0;
+  if (r->impact_triggered) {
+    size_t n = c->depth;
+    /* usually the observation came after the newest generation's first fill: it saw them all */
+    size_t g = (n == 0 || c->first[n - 1] <= r->obs_time) ? n : ms_cascades_seen_(c, r->obs_time);
+    if (g == n && ms_cascades_deepen_(c, r->time)) return -1; /* g + 1 is a new generation */
+    gen = (int32_t)(g + 1);
+  }
+  r->generation = gen;
+  r->cascade = c->count - 1;
+  c->last_time = r->time;
+  c->cur.liquidations++;
+  c->cur.impact_triggered += r->impact_triggered;
+  c->cur.notional += r->notional;
+  c->cur.bad_debt += r->bad_debt;
+  return closed;
+}
+
+/**
+ * End the path: close the open cascade, if any (into c->closed; returns
+ * 1, else 0), and fill @p row's cascade columns (cascades,
  * largest_cascade_liquidations, _notional, _depth; left as they are when
  * the path had no liquidation).
  */
-int ms_cascades_finish(ms_cascades *c, ms_path_summary *row, ms_cascade_record *closed);
+int ms_cascades_finish(ms_cascades *c, ms_path_summary *row);
 
 /** Free the buffer; the state may be started again. */
 void ms_cascades_fini(ms_cascades *c);

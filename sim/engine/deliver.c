@@ -66,13 +66,13 @@ static ms_status deliver_cascades(ms_engine *e) {
   return s ? sink_failed(e, s) : MS_OK;
 }
 
-static ms_status push_cascade(ms_engine *e, const ms_cascade_record *c) {
+ms_status ms_eng_push_cascade(ms_engine *e) {
   if (e->cas_sink && e->ncas == MS_LIQ_BLOCK) {
     ms_status s = deliver_cascades(e);
     if (s) return s;
   }
   if (ms_grow((void **)&e->cas, &e->capcas, e->ncas + 1, sizeof *e->cas)) return MS_ERR_NOMEM;
-  e->cas[e->ncas++] = *c;
+  e->cas[e->ncas++] = e->casc.closed;
   return MS_OK;
 }
 
@@ -83,26 +83,18 @@ void ms_eng_records_start(ms_engine *e) {
   ms_cascades_start(&e->casc, e->path, e->cfg->stats.cascade_gap);
 }
 
-ms_status ms_eng_record(ms_engine *e, const ms_liq_record *r) {
-  /* A full block goes out when the next record needs its room: the last one at the path's end. */
-  if (e->liq_sink && e->nrec == MS_LIQ_BLOCK) {
-    ms_status s = deliver_records(e);
-    if (s) return s;
-  }
+ms_status ms_eng_record_room(ms_engine *e) {
+  /* With a sink the buffer grows to MS_LIQ_BLOCK (ms_grow doubles from 64;
+   * ms_engine_set_sinks drops a larger one): then a full block goes out
+   * when the next record needs its room, so the last goes at the path's end. */
+  if (e->liq_sink && e->nrec == MS_LIQ_BLOCK) return deliver_records(e);
   if (ms_grow((void **)&e->rec, &e->caprec, e->nrec + 1, sizeof *e->rec)) return MS_ERR_NOMEM;
-  ms_liq_record *x = &e->rec[e->nrec++];
-  *x = *r;
-  ms_cascade_record closed;
-  int has_closed;
-  ms_status s = ms_cascades_add(&e->casc, x, &closed, &has_closed);
-  if (!s && has_closed) s = push_cascade(e, &closed);
-  return s;
+  return MS_OK;
 }
 
 ms_status ms_eng_records_end(ms_engine *e, ms_path_summary *row) {
-  ms_cascade_record closed;
   ms_status s = MS_OK;
-  if (ms_cascades_finish(&e->casc, row, &closed)) s = push_cascade(e, &closed);
+  if (ms_cascades_finish(&e->casc, row)) s = ms_eng_push_cascade(e);
   if (!s && e->liq_sink) s = deliver_records(e);
   if (!s && e->cas_sink) s = deliver_cascades(e);
   return s;

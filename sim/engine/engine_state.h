@@ -171,12 +171,27 @@ void ms_eng_path_end(ms_engine *e, ms_path_summary *out);
 ms_status ms_eng_check_work(ms_engine *e, int64_t t);
 
 /* deliver.c: the path's records, cascades and sinks: reset at the path's
- * start; append one record (its generation and cascade set, a full block
- * delivered first); at the path's end, the last cascade, the row's cascade
- * columns and the last blocks. */
+ * start; room for one more record (a full block delivered, or the buffer
+ * grown); keep (or deliver) the cascade that just closed; at the path's
+ * end, the last cascade, the row's cascade columns and the last blocks. */
 void ms_eng_records_start(ms_engine *e);
-ms_status ms_eng_record(ms_engine *e, const ms_liq_record *r);
+ms_status ms_eng_record_room(ms_engine *e);
+ms_status ms_eng_push_cascade(ms_engine *e);
 ms_status ms_eng_records_end(ms_engine *e, ms_path_summary *row);
+
+/* Append one final record of the path: its generation and cascade set.
+ * Once per liquidation: inline, the rest out of line in deliver.c. */
+static inline ms_status ms_eng_record(ms_engine *e, const ms_liq_record *r) {
+  if (e->nrec == e->caprec) {
+    ms_status s = ms_eng_record_room(e);
+    if (s) return s;
+  }
+  ms_liq_record *x = &e->rec[e->nrec++];
+  *x = *r;
+  int closed = ms_cascades_add(&e->casc, x);
+  if (closed < 0) return MS_ERR_NOMEM;
+  return closed ? ms_eng_push_cascade(e) : MS_OK;
+}
 
 /* loop.c: find the accounts eligible at the current oracle price and hand them to keepers. */
 ms_status ms_eng_discover(ms_engine *e, int64_t t);
