@@ -25,7 +25,6 @@
 #include <stdint.h>
 
 #include "engine/records.h"
-#include "marginsim/error.h"
 
 /** One path's cascades in progress (per thread; the buffer is kept between paths). */
 typedef struct ms_cascades {
