@@ -6,8 +6,9 @@
  * waterfall and the shortfall policies), expiry.c and deliver.c (the
  * records, the cascades, the sinks).
  *
- * What the tick loop and discovery call is static inline here, so that
- * splitting the engine into files costs no call on the hot path.
+ * What the tick loop and discovery call, and the append of a liquidation
+ * record with its cascade step, is static inline here, so that splitting
+ * the engine into files costs no call on the hot path.
  */
 #ifndef MS_ENGINE_STATE_H
 #define MS_ENGINE_STATE_H
