@@ -70,8 +70,9 @@ static double now_s(void) {
 
 /* Records of one thread's paths of the current batch. */
 typedef struct {
-  ms_scratch *liq, *cas;    /* liquidation and cascade records, as appended */
-  ms_cascade_buf pc;        /* one path's cascades */
+  ms_scratch *liq, *cas;    /* liquidation and cascade records, as appended; NULL: a twin's */
+  int keep_liq;             /* output.liquidations (or kept in memory): liq holds them */
+  size_t nl, nc;            /* the current path's records delivered so far */
 } thread_buf;
 
 /* Where a path's records are: bytes into its thread's scratch areas, and how many. */
@@ -164,7 +165,6 @@ static void cell_free(cell_state *c, int nthreads) {
     for (int i = 0; i < nthreads; i++) {
       ms_scratch_free(c->tb[i].liq);
       ms_scratch_free(c->tb[i].cas);
-      free(c->tb[i].pc.v);
     }
   free(c->eng);
   free(c->tb);
@@ -198,6 +198,9 @@ static void plan_free(run_plan *pl) {
   ms_journal_close(pl->j); /* finish() has dealt with it; kept if not */
   memset(pl, 0, sizeof *pl);
 }
+
+static ms_status liq_sink(void *ctx, const ms_liq_record *r, size_t n, ms_error *err);
+static ms_status cas_sink(void *ctx, const ms_cascade_record *c, size_t n, ms_error *err);
 
 /* @p book_of: the cell whose book and index this one (its twin) uses; NULL: its own. */
 static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, int64_t batch,
@@ -262,6 +265,8 @@ static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, i
   for (int i = 0; i < nthreads; i++) {
     s = ms_engine_new(&c->eng[i], cfg, c->book, c->index, err);
     if (s) return s;
+    c->tb[i].keep_liq = !spec->hidden && (cfg->output.liquidations || spec->keep);
+    ms_engine_set_sinks(c->eng[i], liq_sink, cas_sink, &c->tb[i]);
   }
   return MS_OK;
 }
@@ -459,32 +464,36 @@ static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_
   return s;
 }
 
-/* One path, on the calling thread. A twin (@p hidden) keeps no records:
- * its cell takes three numbers of its row. */
-static ms_status one_path(const ms_config *cfg, ms_engine *e, thread_buf *tb, int thread, uint64_t p,
-                          ms_path_summary *row, ms_trace *tr, path_slot *slot, int hidden, ms_error *err) {
+/* The engine's sinks: a path's records go to its thread's scratch areas
+ * as the engine delivers them, in blocks (MS_LIQ_BLOCK), so nothing grows
+ * with the number of liquidations. A twin's, and the liquidation records
+ * of a run without output.liquidations, are counted and dropped. */
+static ms_status liq_sink(void *ctx, const ms_liq_record *r, size_t n, ms_error *err) {
+  thread_buf *tb = ctx;
+  tb->nl += n;
+  return tb->keep_liq ? ms_scratch_append(tb->liq, r, n * sizeof *r, err) : MS_OK;
+}
+
+static ms_status cas_sink(void *ctx, const ms_cascade_record *c, size_t n, ms_error *err) {
+  thread_buf *tb = ctx;
+  tb->nc += n;
+  return tb->cas ? ms_scratch_append(tb->cas, c, n * sizeof *c, err) : MS_OK;
+}
+
+/* One path, on the calling thread; its records go through the sinks. */
+static ms_status one_path(ms_engine *e, thread_buf *tb, int thread, uint64_t p, ms_path_summary *row, ms_trace *tr,
+                          path_slot *slot, ms_error *err) {
+  slot->thread = thread;
+  slot->liq_off = tb->liq ? ms_scratch_size(tb->liq) : 0;
+  slot->cas_off = tb->cas ? ms_scratch_size(tb->cas) : 0;
+  tb->nl = tb->nc = 0;
   ms_status s = ms_engine_run_path(e, p, row, tr, err);
   if (s) return s;
   /* the no-feedback twin's columns are the driver's: NaN until path_all_cells fills them */
   row->liquidated_notional_no_impact = row->bad_debt_no_impact = NAN;
   ms_stats_set_amplification(row, 0);
-  slot->thread = thread;
-  slot->liq_n = slot->cas_n = 0;
-  if (hidden) return MS_OK;
-  size_t n;
-  ms_liq_record *r = ms_engine_records(e, &n);
-  tb->pc.n = 0;
-  s = ms_stats_path_cascades(cfg, row, r, n, &tb->pc, err);
-  slot->cas_off = ms_scratch_size(tb->cas);
-  if (!s) s = ms_scratch_append(tb->cas, tb->pc.v, tb->pc.n * sizeof *tb->pc.v, err);
-  if (s) return s;
-  slot->cas_n = tb->pc.n;
-  slot->liq_off = ms_scratch_size(tb->liq);
-  if (cfg->output.liquidations) {
-    s = ms_scratch_append(tb->liq, r, n * sizeof *r, err);
-    if (s) return s;
-    slot->liq_n = n;
-  }
+  slot->liq_n = tb->keep_liq ? tb->nl : 0;
+  slot->cas_n = tb->cas ? tb->nc : 0;
   return MS_OK;
 }
 
@@ -507,8 +516,7 @@ static void path_all_cells(run_plan *pl, int64_t i, uint64_t p, int th, const vo
     double *fan = (int64_t)p < cs->fanned ? cs->fan_mem + i * 3 * cs->fan_len : NULL;
     ms_engine_set_fan(cs->eng[th], fan, fan ? fan + cs->fan_len : NULL,
                       fan ? (int32_t *)(fan + 2 * cs->fan_len) : NULL);
-    ms_status s = one_path(cs->spec->cfg, cs->eng[th], &cs->tb[th], th, p, row_of(cs, first, i), tr, &cs->slots[i],
-                           cs->spec->hidden, &pl->errs[i]);
+    ms_status s = one_path(cs->eng[th], &cs->tb[th], th, p, row_of(cs, first, i), tr, &cs->slots[i], &pl->errs[i]);
     if (s) { pl->st[i] = s; pl->failed[i] = c; return; } /* a failed recording leaves nothing to replay */
   }
   for (int c = 0; c < pl->nvisible; c++) {
