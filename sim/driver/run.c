@@ -375,6 +375,10 @@ static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int 
   for (int c = 0, t = 0; c < ncells; c++) {
     ms_status s = cancelled(cancel, err);
     if (!s) s = cell_init(&pl->cells[c], &spec[c], nthreads, pl->batch, NULL, pl->dir, err);
+    if (s == MS_ERR_IO && output) { /* its scratch files beside the result */
+      ms_error e = *err;
+      return ms_error_set(err, s, "%s: cannot create the result file: %s", output, e.msg);
+    }
     if (s) return cell_fail(&spec[c], s, err);
     pl->cells[c].twin = -1;
     if (!needs_twin(spec[c].cfg)) continue;
@@ -832,7 +836,8 @@ static ms_status finish(run_plan *pl, ms_h5out *h, const ms_run_opts *opts, ms_s
     h5_unlock();
   }
   if (pl->j) {
-    if (s && opts->keep_partial && resumable(s)) ms_journal_close(pl->j);
+    /* kept when it holds work a resume would not redo */
+    if (s && opts->keep_partial && resumable(s) && ms_journal_done(pl->j) > 0) ms_journal_close(pl->j);
     else ms_journal_remove(pl->j);
     pl->j = NULL;
   }
@@ -849,7 +854,8 @@ static char *folder_of(const char *path) {
 
 /* What decides a run's results and the layout of its journal: a resumed run
  * must match it exactly. FNV-1a over the version, the command, the record
- * sizes, the batch and every cell's place and resolved configuration. */
+ * sizes, the batch and every cell's place, resolved configuration and
+ * scenario text (the file records it). */
 static uint64_t fingerprint(const run_plan *pl, const ms_run_opts *opts, ms_error *err, ms_status *st) {
   uint64_t h = 0xcbf29ce484222325ull;
 #define MIX(p, n)                                                                                              \
@@ -883,6 +889,8 @@ static uint64_t fingerprint(const run_plan *pl, const ms_run_opts *opts, ms_erro
     }
     MIXS(yaml);
     free(yaml);
+    MIXS(sp->cfg->source_text); /* the file records it: the run's text, not an edited one */
+    MIXS(sp->cfg->source_path);
   }
 #undef MIXS
 #undef MIX
@@ -930,6 +938,9 @@ static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *
     if (!s) {
       pl->done = info.done;
       pl->created = info.created;
+    } else if (pl->j) { /* not this run's: left as it was */
+      ms_journal_close(pl->j);
+      pl->j = NULL;
     }
   } else if (!s) {
     if (access(jpath, F_OK) == 0) {

@@ -96,6 +96,7 @@ struct ms_journal {
   hasher hx;
   int writing;            /* a frame begun and not ended */
   int in_frame;           /* reading: a frame's header read, its bytes not all checked */
+  int64_t done;           /* paths in the complete frames */
   uint64_t rd;            /* reading: the file offset of buf[nbuf] */
   uint64_t data_end;      /* the end of the complete frames */
   double last_sync;
@@ -335,9 +336,12 @@ static ms_status open_existing(ms_journal **out, const char *path, int rw, ms_jo
     return s;
   }
   j->end = j->data_end;
+  j->done = info->done;
   *out = j;
   return MS_OK;
 }
+
+int64_t ms_journal_done(const ms_journal *j) { return j->done; }
 
 ms_status ms_journal_open(ms_journal **j, const char *path, ms_journal_info *info, ms_error *err) {
   return open_existing(j, path, 1, info, err);
@@ -411,6 +415,7 @@ ms_status ms_journal_end(ms_journal *j, ms_error *err) {
   s = pwrite_all(j, j->frame_at, fh, FRAME_HEAD, err);
   if (s) return s;
   j->data_end = j->end;
+  j->done = j->first + j->n;
   if (mono() - j->last_sync >= 1.0) s = ms_journal_sync(j, err);
   return s;
 }

@@ -73,6 +73,9 @@ ms_status ms_journal_put(ms_journal *j, const void *p, size_t n, ms_error *err);
 /** Close the current frame: write it, then its header; sync when a second has passed since the last sync. */
 ms_status ms_journal_end(ms_journal *j, ms_error *err);
 
+/** Paths in the journal's complete frames (those it began with and those written since). */
+int64_t ms_journal_done(const ms_journal *j);
+
 /** Sync everything written. */
 ms_status ms_journal_sync(ms_journal *j, ms_error *err);
 
