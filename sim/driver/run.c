@@ -652,7 +652,8 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
       if (pl->cells[c].tape_mode == MS_TAPE_REPLAY) pl->replayed += n;
     if (!s && opts->progress) opts->progress(opts->progress_ctx, first + n, pl->paths);
   }
-  if (!s && pl->j) s = ms_journal_sync(pl->j, err);
+  /* no sync here: the journal is removed once the file is assembled, and a
+   * journal kept after a failure is synced when it is closed */
   return s;
 }
 
