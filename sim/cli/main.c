@@ -4,8 +4,18 @@
  *
  * Exit codes: 0 success, 1 an assertion failed (check, later), 2 bad input,
  * 3 I/O or internal failure, 128+signal when interrupted.
+ *
+ * Under mpirun (a build with -DMARGINSIM_MPI=ON, docs/scaling.md) every rank
+ * runs this same program on the same arguments; only rank 0 speaks: the
+ * others send stdout and stderr to /dev/null. Wherever ranks could part
+ * ways (a scenario one rank cannot read, the checks of -o and the folders
+ * made for it, which only rank 0 does, the JUnit report, a signal) the
+ * outcome is agreed (driver/mpi.h), so every rank takes the same path
+ * through the collectives of the run, prints through rank 0 the message
+ * of the first rank that failed, and exits with the same code.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <gsl/gsl_errno.h>
 #include <math.h>
@@ -24,6 +34,7 @@
 #include "models/margin.h"
 #include "output/outfile.h"
 #include "marginsim/error.h"
+#include "driver/mpi.h"
 #include "driver/run.h"
 #include "config/scenario.h"
 #include "output/stats.h"
@@ -505,8 +516,26 @@ static int is_scenario(const char *opt, const char *path, const char *scenario) 
   return 1;
 }
 
-/* -o and --junit of one command, before it runs. */
+/* Rank 0's exit code @p rc on every rank (MPI; one process: @p rc). */
+static int rc_of_rank0(int rc) {
+  ms_error err;
+  return ms_mpi_bcast(&rc, sizeof rc, 0, &err) ? 3 : rc;
+}
+
+/* A status every rank agrees on: the first failing rank's, with its
+ * message in @p err (MPI; one process: @p s). */
+static ms_status agreed(ms_status s, ms_error *err) { return ms_mpi_agree_status(s, err); }
+
+static int prepare_outputs_here(const char *scenario, const char *output, const char *junit, made_dirs *md);
+
+/* -o and --junit of one command, before it runs: checked, and their
+ * folders made, by rank 0 alone (ranks may share the file system); a bad
+ * -o fails every rank with rank 0's exit code. */
 static int prepare_outputs(const char *scenario, const char *output, const char *junit, made_dirs *md) {
+  return rc_of_rank0(ms_mpi_rank() == 0 ? prepare_outputs_here(scenario, output, junit, md) : 0);
+}
+
+static int prepare_outputs_here(const char *scenario, const char *output, const char *junit, made_dirs *md) {
   int rc = prepare_output("-o/--output", output, md);
   if (!rc && is_scenario("-o/--output", output, scenario)) rc = EXIT_BADINPUT;
   if (!rc && junit) {
@@ -841,8 +870,10 @@ static int end_run(cli_run *r, ms_status s, const ms_error *err, const ms_config
   r->cmd = NULL;
   int rc = 0;
   if (s == MS_ERR_CANCELLED) {
-    fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", (int)g_signal);
-    rc = 128 + (g_signal ? (int)g_signal : SIGINT);
+    /* every rank has the status; the signal may have reached some ranks only: the same number on all */
+    int sig = ms_mpi_agree_max((int)g_signal);
+    fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", sig);
+    rc = 128 + (sig ? sig : SIGINT);
   } else if (s) {
     print_error(cfg, s, err, r->ps.enabled);
     rc = ms_status_exit_code(s);
@@ -893,7 +924,7 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
     for (int k = 0; k < o->nsets; k++) sets[k] = o->sets[k];
     snprintf(sets_buf[i], sizeof sets_buf[i], "%s=%s", key, values[i]);
     sets[o->nsets] = sets_buf[i];
-    ms_status s = ms_config_load(&cfgs[i], o->scenario, sets, o->nsets + 1, &err);
+    ms_status s = agreed(ms_config_load(&cfgs[i], o->scenario, sets, o->nsets + 1, &err), &err);
     if (s) {
       fprintf(stderr, "marginsim: --compare %s, value %d (%s): %s\n", key, i + 1, values[i], err.msg);
       rc = ms_status_exit_code(s);
@@ -933,8 +964,9 @@ static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config *
   ms_error err;
   ms_error_clear(&err);
   ms_config *cfg = NULL;
-  ms_status s = ms_config_load(&cfg, o->scenario, o->sets, o->nsets, &err);
+  ms_status s = agreed(ms_config_load(&cfg, o->scenario, o->sets, o->nsets, &err), &err);
   if (s) {
+    ms_config_free(cfg);
     fprintf(stderr, "%s\n", err.msg);
     return ms_status_exit_code(s);
   }
@@ -1018,6 +1050,7 @@ static int cmd_check(int argc, char **argv, int full_argc, char **full_argv) {
     s = ms_error_set(&err, MS_ERR_INPUT, "%s: assertions: the scenario has none; a check needs at least one, "
                      "e.g. assertions: [\"insolvency.probability < 0.01\"]", o.scenario);
   if (!s) s = ms_assertions_check(pre, &err);
+  s = agreed(s, &err);
   ms_config_free(pre);
   if (s) {
     fprintf(stderr, "%s\n", err.msg);
@@ -1033,7 +1066,9 @@ static int cmd_check(int argc, char **argv, int full_argc, char **full_argv) {
   printf("%d assertion%s: %d passed, %d failed\n", rep->nassert, rep->nassert == 1 ? "" : "s",
          rep->nassert - failed, failed);
   if (o.junit) {
-    s = ms_junit_write(o.junit, cfg, rep->asserts, rep->nassert, rep->seconds, &err);
+    /* rank 0 writes the report; every rank learns how that went */
+    s = agreed(ms_mpi_rank() == 0 ? ms_junit_write(o.junit, cfg, rep->asserts, rep->nassert, rep->seconds, &err)
+                                  : MS_OK, &err);
     if (s) {
       fprintf(stderr, "%s\n", err.msg);
       rc = ms_status_exit_code(s);
@@ -1145,7 +1180,8 @@ static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
   ms_sweep *sw = NULL;
   ms_status s = ms_sweep_new(&sw, o.scenario, o.sets, o.nsets, o.ngrids ? o.grids : NULL, o.ngrids, o.baseline,
                              o.show, &err);
-  if (s) {
+  if ((s = agreed(s, &err))) {
+    ms_sweep_free(sw);
     fprintf(stderr, "%s\n", err.msg);
     return ms_status_exit_code(s);
   }
@@ -1197,10 +1233,45 @@ static int cmd_schema(int argc, char **argv) {
   return 0;
 }
 
+/* Ranks other than 0 print nothing: their stdout and stderr go to /dev/null
+ * (rank 0 prints the messages of every rank, as agreed). */
+static void mute(void) {
+  int fd = open("/dev/null", O_WRONLY);
+  if (fd < 0) return;
+  fflush(stdout);
+  fflush(stderr);
+  dup2(fd, STDOUT_FILENO);
+  dup2(fd, STDERR_FILENO);
+  close(fd);
+}
+
+static int command(int argc, char **argv);
+
 int main(int argc, char **argv) {
   gsl_set_error_handler_off(); /* GSL reports by status; we check every one */
   catch_fatal_signals();
   catch_signals(); /* before any work: a signal at any moment ends in 128 + signal, never a kill mid-write */
+  /* After our handlers: MPI then keeps them (OpenMPI installs its own only
+   * where none is). Without MPI, or not under mpirun: one process. */
+  ms_error err;
+  if (ms_mpi_init(&argc, &argv, &err)) {
+    fprintf(stderr, "marginsim: %s\n", err.msg);
+    return 3;
+  }
+  if (ms_mpi_rank() != 0) mute();
+  int rc = command(argc, argv);
+  /* The commands agree wherever ranks could part ways; should a rank still
+   * differ, every rank exits with the first differing rank's code (no
+   * rank's failure becomes a success). MPI_Finalize runs at exit. */
+  int first = ms_mpi_agree_max(rc ? ms_mpi_size() - ms_mpi_rank() : 0);
+  if (first) {
+    int code = ms_mpi_rank() == ms_mpi_size() - first ? rc : 0;
+    rc = ms_mpi_agree_max(code);
+  }
+  return rc;
+}
+
+static int command(int argc, char **argv) {
   if (argc < 2) { usage_main(stderr); return EXIT_BADINPUT; }
   const char *cmd = argv[1];
   if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
