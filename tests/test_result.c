@@ -33,7 +33,8 @@ static ms_result *make_result(void) {
     r->rows[i].final_price = 1000.0 + i;
     r->rows[i].time_in_regime[0] = 60.0 * i;
   }
-  assert_ok(ms_stats_compute(&r->stats, r->cfg, r->rows, NP, 1, &err), &err);
+  ms_colsrc src = ms_colsrc_rows(r->rows, NP);
+  assert_ok(ms_stats_compute(&r->stats, r->cfg, &src, 1, &err), &err);
   r->nliqs = 3;
   r->liqs = calloc(3, sizeof *r->liqs);
   assert_non_null(r->liqs);

@@ -350,7 +350,9 @@ static void test_stats__paired_differences_plain_scale(void **state) {
     other[i].bad_debt = d[i] = i < 95 ? 0.0 : i == 99 ? 50.0 : 1.0; /* sorted */
   }
   ms_diff_row rows[MS_MAX_DIFFS];
-  int k = ms_stats_paired(cfg, base, other, n, rows, 1), found = 0;
+  ms_colsrc sb = ms_colsrc_rows(base, n), so = ms_colsrc_rows(other, n);
+  int k = 0, found = 0;
+  assert_int_equal(ms_stats_paired(cfg, &sb, &so, rows, 1, &k, &err), MS_OK);
   for (int i = 0; i < k; i++) {
     if (strcmp(rows[i].name, "bad_debt") != 0) continue;
     found = 1;
@@ -381,7 +383,8 @@ static void test_stats__new_fields_by_name(void **state) {
     rows[i].bad_debt = i % 10 == 0 ? 50.0 * i : 0.0;  /* zero-inflated */
   }
   ms_stats *st = calloc(1, sizeof *st);
-  assert_int_equal(ms_stats_compute(st, cfg, rows, n, 1, &err), MS_OK);
+  ms_colsrc src = ms_colsrc_rows(rows, n);
+  assert_int_equal(ms_stats_compute(st, cfg, &src, 1, &err), MS_OK);
   const ms_stat_row *r = ms_stats_find(st, "insurance_min");
   assert_non_null(r);
   assert_true(r->risky_low == 1 && ms_stats_find(st, "bad_debt")->risky_low == 0);
@@ -403,7 +406,7 @@ static void test_stats__new_fields_by_name(void **state) {
   for (int i = 0; i < 5; i++) {
     ms_stat_value v;
     assert_int_equal(ms_stats_known(cfg, names[i], msg, sizeof msg), 0);
-    assert_int_equal(ms_stats_value_of(st, cfg, rows, n, names[i], 0, &v, &err), MS_OK);
+    assert_int_equal(ms_stats_value_of(st, cfg, &src, names[i], 0, &v, &err), MS_OK);
     assert_true(v.has_interval && v.value == want[i][0] && v.lo == want[i][1] && v.hi == want[i][2]);
   }
   assert_true(ms_stats_find(st, "bad_debt")->mean_lo > 0);
@@ -445,25 +448,30 @@ static void test_stats__threads_bit_identical(void **state) {
   }
   ms_stats *one = calloc(1, sizeof *one), *many = calloc(1, sizeof *many);
   assert_true(one && many);
-  assert_int_equal(ms_stats_compute(one, cfg, a, n, 1, &err), MS_OK);
+  ms_colsrc sa = ms_colsrc_rows(a, n), sb = ms_colsrc_rows(b, n);
+  assert_int_equal(ms_stats_compute(one, cfg, &sa, 1, &err), MS_OK);
   assert_true(one->nrows == nc - 1 && one->nfeedback == MS_NFEEDBACK);
   enum { MAXD = MS_MAX_COLUMNS + 32 };
   ms_diff_row *d1 = calloc(MAXD, sizeof *d1), *dj = calloc(MAXD, sizeof *dj);
   assert_true(d1 && dj);
-  int k1 = ms_stats_paired_all(cfg, a, b, n, d1, MAXD, 1), p1 = 0;
+  int k1 = 0, p1 = 0;
+  assert_int_equal(ms_stats_paired_all(cfg, &sa, &sb, d1, MAXD, 1, &k1, &err), MS_OK);
   ms_diff_row q1[MS_MAX_DIFFS], qj[MS_MAX_DIFFS];
   memset(q1, 0, sizeof q1);
-  p1 = ms_stats_paired(cfg, a, b, n, q1, 1);
+  assert_int_equal(ms_stats_paired(cfg, &sa, &sb, q1, 1, &p1, &err), MS_OK);
   assert_true(k1 > nc - 1 && p1 > 0);
   for (int threads = 2; threads <= 4; threads++) {
     memset(many, 0xff, sizeof *many);
-    assert_int_equal(ms_stats_compute(many, cfg, a, n, threads, &err), MS_OK);
+    assert_int_equal(ms_stats_compute(many, cfg, &sa, threads, &err), MS_OK);
     assert_memory_equal(one, many, sizeof *one);
     memset(dj, 0xff, MAXD * sizeof *dj);
-    assert_int_equal(ms_stats_paired_all(cfg, a, b, n, dj, MAXD, threads), k1);
+    int kj = 0, pj = 0;
+    assert_int_equal(ms_stats_paired_all(cfg, &sa, &sb, dj, MAXD, threads, &kj, &err), MS_OK);
+    assert_int_equal(kj, k1);
     assert_memory_equal(d1, dj, (size_t)k1 * sizeof *d1);
     memset(qj, 0, sizeof qj);
-    assert_int_equal(ms_stats_paired(cfg, a, b, n, qj, threads), p1);
+    assert_int_equal(ms_stats_paired(cfg, &sa, &sb, qj, threads, &pj, &err), MS_OK);
+    assert_int_equal(pj, p1);
     assert_memory_equal(q1, qj, (size_t)p1 * sizeof *q1);
   }
   free(d1);

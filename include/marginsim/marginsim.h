@@ -69,6 +69,16 @@ typedef struct ms_run_opts {
   void (*progress)(void *ctx, int64_t done, int64_t total);
   void *progress_ctx;
   const volatile sig_atomic_t *cancel;  /* non-zero: stop, return MS_ERR_CANCELLED, write nothing; may be NULL */
+  /* A run with a file keeps its paths' results in a journal,
+   * "<output>.partial", until the result file is complete (docs/robustness.md).
+   * resume: 1 continues the interrupted run whose journal that is (the same
+   * scenario, command and version, else MS_ERR_INPUT; ms_run, ms_run_compare
+   * and ms_run_sweep only); 0 starts anew, and is refused while such a
+   * journal exists. keep_partial: 1 keeps the journal when the run is
+   * interrupted or fails for want of memory or disk, for a later resume;
+   * 0 removes it. */
+  int resume;
+  int keep_partial;
 } ms_run_opts;
 
 /**

@@ -30,6 +30,7 @@
 #include "output/assertion.h"
 #include "output/fields.h"
 #include "engine/engine.h"
+#include "output/journal.h"
 #include "output/junit.h"
 #include "models/margin.h"
 #include "output/outfile.h"
@@ -49,6 +50,17 @@
 static volatile sig_atomic_t g_signal;
 
 static void on_signal(int sig) { g_signal = sig; }
+
+/* `--resume FILE`: the interrupted run's command line is run again (from
+ * the folder it ran in) with these; see cmd_resume. */
+typedef struct {
+  int on;
+  struct stat journal;    /* the journal named by --resume: the command must write its result file */
+  const char *command;    /* the command line the journal recorded */
+  int threads, quiet;     /* the resuming command's -j and -q */
+  int64_t done;           /* paths the journal already holds */
+} resume_state;
+static resume_state g_resume;
 
 /* A signal that came while loading or checking: the exit code it asks for
  * (128 + signal), 0 if none. Runs look at the flag themselves. */
@@ -93,7 +105,15 @@ static void usage_run(FILE *f) {
           "                       (e.g. --compare margin.model=static,dynamic,portfolio)\n"
           "  -q, --quiet          no progress bar and no summary table\n"
           "\n"
-          "exit codes: 0 success, 2 bad input, 3 I/O or internal failure, 130/143 interrupted\n");
+          "usage: marginsim run --resume FILE [-j THREADS] [--quiet]\n"
+          "\n"
+          "      --resume FILE    continue the interrupted run (run, --compare, sweep or check) whose\n"
+          "                       result file is FILE, from its journal FILE.partial: the same command,\n"
+          "                       from the folder it ran in; the result file is the one the run would\n"
+          "                       have written uninterrupted\n"
+          "\n"
+          "exit codes: 0 success, 2 bad input, 3 I/O or internal failure, 130/143 interrupted\n"
+          "(an interrupted run keeps FILE.partial for --resume; nothing else is written)\n");
 }
 
 static void usage_sweep(FILE *f) {
@@ -155,6 +175,7 @@ typedef struct {
   double t0, last;        /* s: start, last drawn */
   double t1;              /* s: first callback (NaN: none yet) */
   int64_t done1;          /* paths done at t1 */
+  int64_t start;          /* paths done before this process began (a resumed run) */
   int enabled, finished;
 } progress_state;
 
@@ -186,7 +207,7 @@ static void on_progress(void *ctx, int64_t done, int64_t total) {
   ps->finished = done == total;
   double el = now - ps->t1;
   double rate = el > 0 && done > ps->done1 ? (double)(done - ps->done1) / el : NAN;
-  if (ps->finished) rate = now > ps->t0 ? (double)done / (now - ps->t0) : NAN;
+  if (ps->finished) rate = now > ps->t0 ? (double)(done - ps->start) / (now - ps->t0) : NAN;
   char eta[32], rs[32];
   if (isfinite(rate)) snprintf(rs, sizeof rs, "%.1f", rate);
   else snprintf(rs, sizeof rs, "--");
@@ -536,6 +557,16 @@ static int prepare_outputs(const char *scenario, const char *output, const char 
 }
 
 static int prepare_outputs_here(const char *scenario, const char *output, const char *junit, made_dirs *md) {
+  if (g_resume.on) { /* the recorded command must write the result file whose journal --resume named */
+    char jpath[4200];
+    struct stat st;
+    snprintf(jpath, sizeof jpath, "%s%s", output, MS_JOURNAL_SUFFIX);
+    if (stat(jpath, &st) != 0 || st.st_dev != g_resume.journal.st_dev || st.st_ino != g_resume.journal.st_ino) {
+      fprintf(stderr, "marginsim: --resume: the recorded command (%s) writes %s, whose journal is not the one "
+                      "named; run it from its folder or give --resume that file\n", g_resume.command, output);
+      return EXIT_BADINPUT;
+    }
+  }
   int rc = prepare_output("-o/--output", output, md);
   if (!rc && is_scenario("-o/--output", output, scenario)) rc = EXIT_BADINPUT;
   if (!rc && junit) {
@@ -564,10 +595,13 @@ typedef struct {
   const char *grids[MS_MAX_GRID + 1];
   int ngrids;
   const char *baseline, *show, *junit;
+  const char *resume;     /* --resume FILE */
   char default_out[256];  /* -o when not given */
 } cli_opts;
 
 typedef enum { CMD_RUN, CMD_VALIDATE, CMD_SWEEP, CMD_CHECK } cli_cmd;
+
+static int cmd_resume(const cli_opts *o);
 
 static const char *const cmd_names[] = {"run", "validate", "sweep", "check"};
 static void (*const usages[])(FILE *) = {usage_run, usage_validate, usage_sweep, usage_check};
@@ -620,7 +654,7 @@ static int parse_common(int argc, char **argv, cli_opts *o, cli_cmd cmd) {
       {"help", no_argument, 0, 'h'},         {"compare", required_argument, 0, 'C'},
       {"grid", required_argument, 0, 'G'},   {"baseline", required_argument, 0, 'B'},
       {"show", required_argument, 0, 'W'},   {"junit", required_argument, 0, 'J'},
-      {0, 0, 0, 0}};
+      {"resume", required_argument, 0, 'R'}, {0, 0, 0, 0}};
   void (*usage)(FILE *) = usages[cmd];
   int rc;
   optind = 1;
@@ -687,6 +721,7 @@ static int parse_common(int argc, char **argv, cli_opts *o, cli_cmd cmd) {
       if ((rc = only_for(cmd, FOR(CMD_CHECK), "--junit"))) return rc;
       o->junit = optarg;
       break;
+    case 'R': o->resume = optarg; break;
     case 'h': usage(stdout); exit(0);
     default:
       if (optopt) fprintf(stderr, "marginsim: option -%c needs a value or is unknown\n", optopt);
@@ -696,6 +731,16 @@ static int parse_common(int argc, char **argv, cli_opts *o, cli_cmd cmd) {
     }
   }
   if (o->output && (rc = only_for(cmd, FOR(CMD_RUN) | FOR(CMD_SWEEP) | FOR(CMD_CHECK), "-o"))) return rc;
+  if (o->resume) {
+    if ((rc = only_for(cmd, FOR(CMD_RUN) | FOR(CMD_SWEEP) | FOR(CMD_CHECK), "--resume"))) return rc;
+    if (optind < argc || o->output || o->nsets || o->paths_set[0] || o->seed_set[0] || o->compare || o->ngrids ||
+        o->baseline || o->show || o->junit) {
+      fprintf(stderr, "marginsim: --resume %s: give only -j and -q with it; the scenario and every other option "
+                      "are the interrupted run's\n", o->resume);
+      return EXIT_BADINPUT;
+    }
+    return 0;
+  }
   if (optind >= argc) {
     fprintf(stderr, "marginsim: missing SCENARIO\n");
     usage(stderr);
@@ -705,6 +750,10 @@ static int parse_common(int argc, char **argv, cli_opts *o, cli_cmd cmd) {
   if (optind < argc) {
     fprintf(stderr, "marginsim: unexpected argument '%s'\n", argv[optind]);
     return EXIT_BADINPUT;
+  }
+  if (g_resume.on) { /* the resuming command's -j and -q, not the recorded ones */
+    o->threads = g_resume.threads;
+    o->quiet = g_resume.quiet;
   }
   /* -n and --seed are applied after every --set, like --set paths=N. */
   if (o->paths_set[0]) o->sets[o->nsets++] = o->paths_set;
@@ -855,10 +904,13 @@ typedef struct {
 } cli_run;
 
 static void begin_run(cli_run *r, const cli_opts *o, int full_argc, char **full_argv) {
-  r->cmd = join_argv(full_argc, full_argv);
-  r->ps = (progress_state){.t0 = mono_now(), .t1 = NAN, .enabled = !o->quiet && isatty(STDERR_FILENO)};
+  /* a resumed run records the command it began with: its file is the uninterrupted run's */
+  r->cmd = g_resume.on ? strdup(g_resume.command) : join_argv(full_argc, full_argv);
+  r->ps = (progress_state){.t0 = mono_now(), .t1 = NAN, .start = g_resume.on ? g_resume.done : 0,
+                           .enabled = !o->quiet && isatty(STDERR_FILENO)};
   r->ro = (ms_run_opts){.threads = o->threads, .output = o->output, .command = r->cmd,
-                        .progress = on_progress, .progress_ctx = &r->ps, .cancel = &g_signal};
+                        .progress = on_progress, .progress_ctx = &r->ps, .cancel = &g_signal,
+                        .resume = g_resume.on, .keep_partial = 1};
 }
 
 /* Ends a run begun by begin_run with the library's status @p s: says why it
@@ -869,13 +921,31 @@ static int end_run(cli_run *r, ms_status s, const ms_error *err, const ms_config
   free(r->cmd);
   r->cmd = NULL;
   int rc = 0;
+  char kept[64] = "";
+  if (s && r->ro.output) { /* what the run keeps for a resume: say where and how */
+    char jpath[4200];
+    ms_journal_info info;
+    ms_error e;
+    snprintf(jpath, sizeof jpath, "%s%s", r->ro.output, MS_JOURNAL_SUFFIX);
+    if (ms_journal_is(jpath) && ms_journal_peek(jpath, &info, &e) == MS_OK) {
+      snprintf(kept, sizeof kept, "%lld of %lld", (long long)info.done, (long long)info.paths);
+      ms_journal_info_free(&info);
+    }
+  }
   if (s == MS_ERR_CANCELLED) {
     /* every rank has the status; the signal may have reached some ranks only: the same number on all */
     int sig = ms_mpi_agree_max((int)g_signal);
-    fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", sig);
+    if (kept[0])
+      fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written; %s paths are kept in "
+                      "%s%s: continue with `marginsim run --resume %s`, or remove it\n",
+              sig, kept, r->ro.output, MS_JOURNAL_SUFFIX, r->ro.output);
+    else fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", sig);
     rc = 128 + (sig ? sig : SIGINT);
   } else if (s) {
     print_error(cfg, s, err, r->ps.enabled);
+    if (kept[0])
+      fprintf(stderr, "marginsim: %s paths are kept in %s%s: once the cause is fixed, continue with "
+                      "`marginsim run --resume %s`\n", kept, r->ro.output, MS_JOURNAL_SUFFIX, r->ro.output);
     rc = ms_status_exit_code(s);
   }
   if (rc) made_dirs_undo(&g_made);
@@ -1018,6 +1088,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv) {
   cli_opts o = {0};
   int rc = parse_common(argc, argv, &o, CMD_RUN);
   if (rc) return rc;
+  if (o.resume) return g_resume.on ? EXIT_BADINPUT : cmd_resume(&o);
   if (o.compare) return cmd_compare(&o, full_argc, full_argv);
   ms_config *cfg;
   ms_run_report *rep;
@@ -1041,6 +1112,7 @@ static int cmd_check(int argc, char **argv, int full_argc, char **full_argv) {
   cli_opts o = {0};
   int rc = parse_common(argc, argv, &o, CMD_CHECK);
   if (rc) return rc;
+  if (o.resume) return g_resume.on ? EXIT_BADINPUT : cmd_resume(&o);
   /* A check with nothing to check must not pass: find out before running. */
   ms_error err;
   ms_error_clear(&err);
@@ -1175,6 +1247,7 @@ static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
   cli_opts o = {0};
   int rc = parse_common(argc, argv, &o, CMD_SWEEP);
   if (rc) return rc;
+  if (o.resume) return g_resume.on ? EXIT_BADINPUT : cmd_resume(&o);
   ms_error err;
   ms_error_clear(&err);
   ms_sweep *sw = NULL;
@@ -1231,6 +1304,88 @@ static int cmd_schema(int argc, char **argv) {
   fputs(md, stdout);
   free(md);
   return 0;
+}
+
+/* The words of a command line written by join_argv (single quotes, '\''
+ * for a quote inside them); NULL on a malformed line. */
+static char **split_command(const char *cmd, int *argc) {
+  size_t len = strlen(cmd);
+  char **argv = calloc(len / 2 + 2, sizeof *argv), *buf = malloc(len + 1), *w = buf;
+  if (!argv || !buf) { free(argv); free(buf); return NULL; }
+  int n = 0, in_word = 0, quoted = 0;
+  for (const char *c = cmd;; c++) {
+    if (!*c || (!quoted && *c == ' ')) {
+      if (quoted) break; /* unterminated quote */
+      if (in_word) { *w++ = '\0'; in_word = 0; }
+      if (!*c) {
+        argv[n] = NULL;
+        *argc = n;
+        if (n == 0) break;
+        return argv; /* argv[0] owns buf */
+      }
+      continue;
+    }
+    if (!in_word) { argv[n++] = w; in_word = 1; }
+    if (*c == '\'' ) quoted = !quoted;
+    else if (!quoted && *c == '\\' && c[1]) *w++ = *++c;
+    else *w++ = *c;
+  }
+  free(buf);
+  free(argv);
+  return NULL;
+}
+
+/* `marginsim run|sweep|check --resume FILE [-j N] [-q]`: run the command the
+ * journal FILE.partial recorded again, from the folder it ran in, with
+ * the journal's paths taken as done. */
+static int cmd_resume(const cli_opts *o) {
+  char jpath[4200];
+  snprintf(jpath, sizeof jpath, "%s%s", o->resume, MS_JOURNAL_SUFFIX);
+  struct stat st;
+  if (stat(jpath, &st) != 0) {
+    if (stat(o->resume, &st) == 0)
+      fprintf(stderr, "marginsim: --resume %s: the run is complete (no %s): nothing to resume\n", o->resume, jpath);
+    else fprintf(stderr, "marginsim: --resume %s: no unfinished run (neither it nor %s exists)\n", o->resume, jpath);
+    return EXIT_BADINPUT;
+  }
+  ms_journal_info info;
+  ms_error err;
+  ms_status s = ms_journal_peek(jpath, &info, &err);
+  if (s) {
+    fprintf(stderr, "marginsim: --resume %s: %s\n", o->resume, err.msg);
+    return ms_status_exit_code(s);
+  }
+  int argc = 0;
+  char **argv = split_command(info.command, &argc);
+  int rc = 0;
+  if (!argv || argc < 3) {
+    fprintf(stderr, "marginsim: --resume: %s: the recorded command cannot be read back: %s\n", jpath, info.command);
+    rc = EXIT_BADINPUT;
+  } else if (chdir(info.cwd) != 0) {
+    fprintf(stderr, "marginsim: --resume: cannot go to %s, the folder the run began in (%s)\n", info.cwd,
+            strerror(errno));
+    rc = EXIT_BADINPUT;
+  }
+  if (!rc) {
+    if (!o->quiet)
+      fprintf(stderr, "marginsim: resuming %s: %lld of %lld paths done (in %s)\n", info.command,
+              (long long)info.done, (long long)info.paths, info.cwd);
+    g_resume = (resume_state){.on = 1, .journal = st, .command = info.command, .threads = o->threads,
+                              .quiet = o->quiet, .done = info.done};
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") == 0) rc = cmd_run(argc - 1, argv + 1, argc, argv);
+    else if (strcmp(cmd, "sweep") == 0) rc = cmd_sweep(argc - 1, argv + 1, argc, argv);
+    else if (strcmp(cmd, "check") == 0) rc = cmd_check(argc - 1, argv + 1, argc, argv);
+    else {
+      fprintf(stderr, "marginsim: --resume: %s: the recorded command is not run, sweep or check: %s\n", jpath,
+              info.command);
+      rc = EXIT_BADINPUT;
+    }
+  }
+  if (argv) free(argv[0]);
+  free(argv);
+  ms_journal_info_free(&info);
+  return rc;
 }
 
 /* Ranks other than 0 print nothing: their stdout and stderr go to /dev/null

@@ -1,10 +1,26 @@
 /*
- * run — plan, threads, batches, output (see run.h).
+ * run — plan, threads, batches, journal, output (see run.h).
  *
  * Each batch of paths runs in parallel; every path writes its own summary
- * row and appends its liquidation and cascade records to its thread's
- * buffers, noting where they are. After the batch, one thread writes the
- * rows and records to the file in path order.
+ * row and appends its cascade and liquidation records to its thread's
+ * scratch areas (output/scratch.h: files beside the result, so a batch's
+ * records take no memory), noting where they are. After the batch, one
+ * thread packs the batch in path order into a frame of the run's journal,
+ * "<result>.partial" (output/journal.h). When every path is in, the result
+ * file is assembled from the journal frame by frame, the summary columns
+ * go to a column store on the way, and the statistics read the columns
+ * from there one at a time. Memory is thus bounded by a batch and the book,
+ * not by the number of paths or of liquidations, and an interrupted run
+ * can go on from its last complete frame (ms_run_opts.resume): the result
+ * file is assembled from the same frames either way, so it is the same.
+ *
+ * A frame is, for each path in order and for each cell asked for (the
+ * no-feedback twins write nothing of their own): the summary row; the
+ * number of cascade records (uint64) and the records; the number of
+ * liquidation records and the records (none unless output.liquidations);
+ * the trace of the path (TRACE_FIELDS x ms_trace_len doubles) when the path
+ * is traced; its fan samples (3 x output.fan.points doubles) when fanned.
+ * pack_paths() writes it, assemble() reads it.
  */
 #include "driver/run.h"
 
@@ -14,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/acctindex.h"
 #include "models/market.h"
@@ -25,7 +42,10 @@
 #include "output/h5out.h"
 #include "models/margin.h"
 #include "models/pricepath.h"
+#include "output/journal.h"
+#include "output/outfile.h"
 #include "output/result.h"
+#include "output/scratch.h"
 
 /* HDF5: every call the library makes into it goes through h5out, and the
  * driver makes those calls only with this lock held. A thread-safe HDF5
@@ -48,17 +68,17 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Records of one thread for the current batch. */
+/* Records of one thread's paths of the current batch. */
 typedef struct {
-  ms_liq_record *liq;
-  size_t nliq, capliq;
-  ms_cascade_buf cas;
+  ms_scratch *liq, *cas;    /* liquidation and cascade records, as appended */
+  ms_cascade_buf pc;        /* one path's cascades */
 } thread_buf;
 
-/* Where a path's records are. */
+/* Where a path's records are: bytes into its thread's scratch areas, and how many. */
 typedef struct {
   int thread;
-  size_t liq_off, liq_n, cas_off, cas_n;
+  uint64_t liq_off, cas_off;
+  size_t liq_n, cas_n;
 } path_slot;
 
 #define TRACE_FIELDS 8
@@ -77,6 +97,7 @@ typedef struct {
   int timeseries, book;     /* write /timeseries, /book */
   int hidden;               /* a no-feedback twin: no group of its own, its results go to its cell's rows */
   int keep;                 /* keep its liquidation records in memory (ms_simulate; with output.liquidations) */
+  int keep_rows;            /* keep every path's row in memory (ms_simulate), not just a batch's */
 } cell_spec;
 
 /* One cell's state. */
@@ -87,8 +108,12 @@ typedef struct {
   ms_index_static *index;
   ms_engine **eng;          /* per thread */
   thread_buf *tb;           /* per thread */
-  ms_path_summary *rows;    /* every path, kept for the statistics; a twin: the batch's paths
-                               only (its cell takes three numbers of each at once) */
+  ms_path_summary *rows;    /* the batch's paths (spec->keep_rows: every path) */
+  int rows_all;             /* rows holds every path */
+  ms_path_summary *arows;   /* assembly: one frame's rows */
+  ms_column cols[MS_MAX_COLUMNS]; /* its summary columns, in the column store from colbase on */
+  int ncols;
+  uint64_t colbase;         /* in doubles */
   ms_trace *traces;         /* one per traced path of a batch */
   void *trace_mem;
   int64_t ntrace_slots, trace_len, traced;
@@ -119,6 +144,11 @@ typedef struct {
   ms_error *errs;
   int *failed;              /* the cell that failed */
   int64_t replayed;         /* cell-paths that replayed a tape */
+  char *dir;                /* where scratch files go (the result's folder); NULL: memory */
+  ms_journal *j;            /* the run's journal (a run with a file) */
+  int64_t done;             /* paths already in the journal when the run began (a resumed run) */
+  int64_t created;          /* Unix time the run began (kept by the journal) */
+  ms_scratch *colstore;     /* the summary columns of every cell, for the statistics */
 } run_plan;
 
 /* A signal during the set-up (books of millions of accounts take seconds to
@@ -131,10 +161,15 @@ static void cell_free(cell_state *c, int nthreads) {
   if (c->eng)
     for (int i = 0; i < nthreads; i++) ms_engine_free(c->eng[i]);
   if (c->tb)
-    for (int i = 0; i < nthreads; i++) { free(c->tb[i].liq); free(c->tb[i].cas.v); }
+    for (int i = 0; i < nthreads; i++) {
+      ms_scratch_free(c->tb[i].liq);
+      ms_scratch_free(c->tb[i].cas);
+      free(c->tb[i].pc.v);
+    }
   free(c->eng);
   free(c->tb);
   free(c->rows);
+  free(c->arows);
   free(c->traces);
   free(c->trace_mem);
   free(c->fan_mem);
@@ -158,12 +193,15 @@ static void plan_free(run_plan *pl) {
   free(pl->st);
   free(pl->errs);
   free(pl->failed);
+  free(pl->dir);
+  ms_scratch_free(pl->colstore);
+  ms_journal_close(pl->j); /* finish() has dealt with it; kept if not */
   memset(pl, 0, sizeof *pl);
 }
 
 /* @p book_of: the cell whose book and index this one (its twin) uses; NULL: its own. */
 static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, int64_t batch,
-                           const cell_state *book_of, ms_error *err) {
+                           const cell_state *book_of, const char *dir, ms_error *err) {
   const ms_config *cfg = spec->cfg;
   memset(c, 0, sizeof *c);
   c->spec = spec;
@@ -178,10 +216,18 @@ static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, i
   if (s) return s;
   c->eng = calloc((size_t)nthreads, sizeof *c->eng);
   c->tb = calloc((size_t)nthreads, sizeof *c->tb);
-  c->rows = calloc((size_t)(spec->hidden ? batch : cfg->paths), sizeof *c->rows);
+  c->rows_all = spec->keep_rows;
+  c->rows = calloc((size_t)(c->rows_all ? cfg->paths : batch), sizeof *c->rows);
   c->slots = calloc((size_t)batch, sizeof *c->slots);
   if (!c->eng || !c->tb || !c->rows || !c->slots)
-    return ms_error_set(err, MS_ERR_NOMEM, "out of memory for %lld path summaries", (long long)cfg->paths);
+    return ms_error_set(err, MS_ERR_NOMEM, "out of memory for %lld path summaries",
+                        (long long)(c->rows_all ? cfg->paths : batch));
+  c->ncols = ms_stats_columns(cfg, c->cols, MS_MAX_COLUMNS);
+  for (int i = 0; i < nthreads && !spec->hidden; i++) {
+    s = ms_scratch_new(&c->tb[i].cas, dir, err);
+    if (!s) s = ms_scratch_new(&c->tb[i].liq, dir, err);
+    if (s) return s;
+  }
   c->traced = spec->timeseries ? (cfg->output.timeseries.paths < cfg->paths ? cfg->output.timeseries.paths
                                                                             : cfg->paths)
                                : 0;
@@ -289,10 +335,15 @@ static void twin_of(const cell_spec *spec, ms_config *cfg, cell_spec *tw, char *
   *tw = (cell_spec){.cfg = cfg, .label = label, .hidden = 1};
 }
 
+static char *folder_of(const char *path);
+
+/* Plan the cells of @p spec; with @p output (the result file) the batches'
+ * records go to scratch files in its folder, else to memory. */
 static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int nthreads,
-                           const volatile sig_atomic_t *cancel, ms_error *err) {
+                           const volatile sig_atomic_t *cancel, const char *output, ms_error *err) {
   memset(pl, 0, sizeof *pl);
   if (ncells < 1) return ms_error_set(err, MS_ERR_INTERNAL, "no cells");
+  if (output && !(pl->dir = folder_of(output))) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   int ntwins = 0;
   for (int c = 0; c < ncells; c++) ntwins += needs_twin(spec[c].cfg);
   pl->nvisible = ncells;
@@ -318,14 +369,14 @@ static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int 
     return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   for (int c = 0, t = 0; c < ncells; c++) {
     ms_status s = cancelled(cancel, err);
-    if (!s) s = cell_init(&pl->cells[c], &spec[c], nthreads, pl->batch, NULL, err);
+    if (!s) s = cell_init(&pl->cells[c], &spec[c], nthreads, pl->batch, NULL, pl->dir, err);
     if (s) return cell_fail(&spec[c], s, err);
     pl->cells[c].twin = -1;
     if (!needs_twin(spec[c].cfg)) continue;
     twin_of(&spec[c], &pl->twin_cfg[t], &pl->twin_spec[t], pl->twin_label[t], sizeof pl->twin_label[t]);
     int k = ncells + t;
     s = cancelled(cancel, err);
-    if (!s) s = cell_init(&pl->cells[k], &pl->twin_spec[t], nthreads, pl->batch, &pl->cells[c], err);
+    if (!s) s = cell_init(&pl->cells[k], &pl->twin_spec[t], nthreads, pl->batch, &pl->cells[c], pl->dir, err);
     if (s) return cell_fail(&pl->twin_spec[t], s, err);
     pl->cells[k].twin = -1;
     pl->cells[c].twin = k;
@@ -408,36 +459,38 @@ static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_
   return s;
 }
 
-static int keep_liqs(thread_buf *tb, const ms_liq_record *r, size_t n) {
-  if (n == 0) return 0;
-  if (ms_grow((void **)&tb->liq, &tb->capliq, tb->nliq + n, sizeof *tb->liq)) return -1;
-  memcpy(tb->liq + tb->nliq, r, n * sizeof *r);
-  tb->nliq += n;
-  return 0;
-}
-
-/* One path, on the calling thread. */
+/* One path, on the calling thread. A twin (@p hidden) keeps no records:
+ * its cell takes three numbers of its row. */
 static ms_status one_path(const ms_config *cfg, ms_engine *e, thread_buf *tb, int thread, uint64_t p,
-                          ms_path_summary *row, ms_trace *tr, path_slot *slot, ms_error *err) {
+                          ms_path_summary *row, ms_trace *tr, path_slot *slot, int hidden, ms_error *err) {
   ms_status s = ms_engine_run_path(e, p, row, tr, err);
   if (s) return s;
   /* the no-feedback twin's columns are the driver's: NaN until path_all_cells fills them */
   row->liquidated_notional_no_impact = row->bad_debt_no_impact = NAN;
   ms_stats_set_amplification(row, 0);
+  slot->thread = thread;
+  slot->liq_n = slot->cas_n = 0;
+  if (hidden) return MS_OK;
   size_t n;
   ms_liq_record *r = ms_engine_records(e, &n);
-  slot->thread = thread;
-  slot->cas_off = tb->cas.n;
-  s = ms_stats_path_cascades(cfg, row, r, n, &tb->cas, err);
+  tb->pc.n = 0;
+  s = ms_stats_path_cascades(cfg, row, r, n, &tb->pc, err);
+  slot->cas_off = ms_scratch_size(tb->cas);
+  if (!s) s = ms_scratch_append(tb->cas, tb->pc.v, tb->pc.n * sizeof *tb->pc.v, err);
   if (s) return s;
-  slot->cas_n = tb->cas.n - slot->cas_off;
-  slot->liq_off = tb->nliq;
-  slot->liq_n = 0;
+  slot->cas_n = tb->pc.n;
+  slot->liq_off = ms_scratch_size(tb->liq);
   if (cfg->output.liquidations) {
-    if (keep_liqs(tb, r, n)) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for liquidation records");
+    s = ms_scratch_append(tb->liq, r, n * sizeof *r, err);
+    if (s) return s;
     slot->liq_n = n;
   }
   return MS_OK;
+}
+
+/* Row @p i of the batch that begins at path @p first. */
+static ms_path_summary *row_of(const cell_state *cs, int64_t first, int64_t i) {
+  return &cs->rows[cs->rows_all ? first + i : i];
 }
 
 /* Run path @p p of every cell on the calling thread, in plan order, so that
@@ -454,14 +507,14 @@ static void path_all_cells(run_plan *pl, int64_t i, uint64_t p, int th, const vo
     double *fan = (int64_t)p < cs->fanned ? cs->fan_mem + i * 3 * cs->fan_len : NULL;
     ms_engine_set_fan(cs->eng[th], fan, fan ? fan + cs->fan_len : NULL,
                       fan ? (int32_t *)(fan + 2 * cs->fan_len) : NULL);
-    ms_path_summary *row = &cs->rows[cs->spec->hidden ? i : first + i];
-    ms_status s = one_path(cs->spec->cfg, cs->eng[th], &cs->tb[th], th, p, row, tr, &cs->slots[i], &pl->errs[i]);
+    ms_status s = one_path(cs->spec->cfg, cs->eng[th], &cs->tb[th], th, p, row_of(cs, first, i), tr, &cs->slots[i],
+                           cs->spec->hidden, &pl->errs[i]);
     if (s) { pl->st[i] = s; pl->failed[i] = c; return; } /* a failed recording leaves nothing to replay */
   }
   for (int c = 0; c < pl->nvisible; c++) {
     const cell_state *cs = &pl->cells[c];
     if (!cs->spec->cfg->stats.counterfactual) continue;
-    ms_path_summary *row = &cs->rows[p], *tw = cs->twin >= 0 ? &pl->cells[cs->twin].rows[i] : row;
+    ms_path_summary *row = row_of(cs, (int64_t)p - i, i), *tw = cs->twin >= 0 ? &pl->cells[cs->twin].rows[i] : row;
     row->liquidations_no_impact = tw->liquidations;
     row->liquidated_notional_no_impact = tw->liquidated_notional;
     row->bad_debt_no_impact = tw->bad_debt;
@@ -477,62 +530,83 @@ static ms_status keep_batch(cell_state *cs, int64_t n, ms_error *err) {
     if (!sl->liq_n) continue;
     if (ms_grow((void **)&cs->kept, &cs->capkept, cs->nkept + sl->liq_n, sizeof *cs->kept))
       return ms_error_set(err, MS_ERR_NOMEM, "out of memory for %zu liquidation records", cs->nkept + sl->liq_n);
-    memcpy(cs->kept + cs->nkept, cs->tb[sl->thread].liq + sl->liq_off, sl->liq_n * sizeof *cs->kept);
+    ms_status s = ms_scratch_pread(cs->tb[sl->thread].liq, sl->liq_off, cs->kept + cs->nkept,
+                                   sl->liq_n * sizeof *cs->kept, err);
+    if (s) return s;
     cs->nkept += sl->liq_n;
   }
   return MS_OK;
 }
 
-/* Write what cell @p c's paths first .. first + n - 1 produced, in path
- * order, to the file (when there is one; with the HDF5 lock held) and to
- * memory (with spec->keep). */
-static ms_status write_batch(ms_h5out *h, cell_state *cs, int64_t first, int64_t n, ms_error *err) {
-  ms_status s = cs->spec->keep ? keep_batch(cs, n, err) : MS_OK;
-  if (s || !h) return s;
-  h5_lock();
-  s = ms_h5out_write_summary(h, cs->h5id, cs->rows + first, first, n, err);
-  for (int64_t i = 0; !s && i < n; i++) {
-    const path_slot *sl = &cs->slots[i];
-    const thread_buf *tb = &cs->tb[sl->thread];
-    s = ms_h5out_append_cascades(h, cs->h5id, tb->cas.v + sl->cas_off, sl->cas_n, err);
-    if (!s && sl->liq_n) s = ms_h5out_append_liquidations(h, cs->h5id, tb->liq + sl->liq_off, sl->liq_n, err);
-    if (!s && first + i < cs->traced) s = ms_h5out_write_trace(h, cs->h5id, first + i, &cs->traces[i], err);
-    if (!s && first + i < cs->fanned) {
-      const double *fan = cs->fan_mem + i * 3 * cs->fan_len;
-      s = ms_h5out_write_fan(h, cs->h5id, first + i, fan, fan + cs->fan_len,
-                             (const int32_t *)(fan + 2 * cs->fan_len), err);
-    }
+/* Where packed bytes go: the journal, or (MPI) a buffer. */
+typedef ms_status (*put_fn)(void *ctx, const void *p, size_t n, ms_error *err);
+
+/* Copy @p bytes at @p off of scratch @p sc to @p put, a block at a time. */
+static ms_status put_scratch(const ms_scratch *sc, uint64_t off, uint64_t bytes, put_fn put, void *ctx,
+                             ms_error *err) {
+  unsigned char buf[1 << 16];
+  ms_status s = MS_OK;
+  while (!s && bytes > 0) {
+    size_t k = bytes < sizeof buf ? (size_t)bytes : sizeof buf;
+    s = ms_scratch_pread(sc, off, buf, k, err);
+    if (!s) s = put(ctx, buf, k, err);
+    off += k;
+    bytes -= k;
   }
-  h5_unlock();
   return s;
 }
 
-/* Run every path of every cell of @p pl into @p h (NULL: no file); the
- * summaries stay in each cell's rows. Batches of paths run in parallel, each
- * thread taking whole paths (all cells of one path), and are written in path
- * order. */
-static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms_error *err) {
+/* Pack paths @p i0 .. @p i1 - 1 of the batch that begins at path @p first
+ * (see the top of this file for the layout). */
+static ms_status pack_paths(const run_plan *pl, int64_t first, int64_t i0, int64_t i1, put_fn put, void *ctx,
+                            ms_error *err) {
   ms_status s = MS_OK;
-  for (int c = 0; !s && h && c < pl->nvisible; c++) {
-    cell_state *cs = &pl->cells[c];
-    const char *leaf = cs->spec->leaf;
-    h5_lock();
-    s = ms_h5out_add_run(h, cs->spec->parent, leaf, cs->spec->cfg, cs->spec->timeseries ? MS_H5_TIMESERIES : 0u,
-                         cs->spec->attrs, &cs->h5id, err);
-    h5_unlock();
-    if (!s && cs->spec->book) s = write_book(h, cs->h5id, cs->spec->cfg, cs->book, opts->cancel, err);
-    if (!s) s = cancelled(opts->cancel, err);
-    s = cell_fail(cs->spec, s, err);
+  for (int64_t i = i0; !s && i < i1; i++) {
+    int64_t p = first + i;
+    for (int c = 0; !s && c < pl->nvisible; c++) {
+      const cell_state *cs = &pl->cells[c];
+      const path_slot *sl = &cs->slots[i];
+      const thread_buf *tb = &cs->tb[sl->thread];
+      uint64_t nc = sl->cas_n, nl = sl->liq_n;
+      s = put(ctx, row_of(cs, first, i), sizeof(ms_path_summary), err);
+      if (!s) s = put(ctx, &nc, sizeof nc, err);
+      if (!s) s = put_scratch(tb->cas, sl->cas_off, nc * sizeof(ms_cascade_record), put, ctx, err);
+      if (!s) s = put(ctx, &nl, sizeof nl, err);
+      if (!s) s = put_scratch(tb->liq, sl->liq_off, nl * sizeof(ms_liq_record), put, ctx, err);
+      if (!s && p < cs->traced)
+        s = put(ctx, (const double *)cs->trace_mem + i * TRACE_FIELDS * cs->trace_len,
+                (size_t)(TRACE_FIELDS * cs->trace_len) * sizeof(double), err);
+      if (!s && p < cs->fanned)
+        s = put(ctx, cs->fan_mem + i * 3 * cs->fan_len, (size_t)(3 * cs->fan_len) * sizeof(double), err);
+    }
   }
+  return s;
+}
+
+static ms_status journal_put(void *ctx, const void *p, size_t n, ms_error *err) {
+  return ms_journal_put(ctx, p, n, err);
+}
+
+/* Run every path of every cell of @p pl from path pl->done on, each batch
+ * into a frame of the journal (when there is one) and, for cells that keep
+ * them, into memory. Batches of paths run in parallel, each thread taking
+ * whole paths (all cells of one path). */
+static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err) {
+  ms_status s = MS_OK;
   const volatile sig_atomic_t *cancel = opts->cancel;
   int nthreads = pl->nthreads;
   /* the engines look at the flag inside a path too: a long path stops within milliseconds */
   for (int c = 0; c < pl->ncells; c++)
     for (int i = 0; i < nthreads; i++) ms_engine_set_cancel(pl->cells[c].eng[i], cancel);
-  for (int64_t first = 0; !s && first < pl->paths; first += pl->batch) {
+  if (opts->progress && pl->done > 0) opts->progress(opts->progress_ctx, pl->done, pl->paths);
+  for (int64_t first = pl->done; !s && first < pl->paths; first += pl->batch) {
     int64_t n = pl->paths - first < pl->batch ? pl->paths - first : pl->batch;
-    for (int c = 0; c < pl->ncells; c++)
-      for (int i = 0; i < nthreads; i++) { pl->cells[c].tb[i].nliq = 0; pl->cells[c].tb[i].cas.n = 0; }
+    for (int c = 0; !s && c < pl->nvisible; c++)
+      for (int i = 0; !s && i < nthreads; i++) {
+        s = ms_scratch_reset(pl->cells[c].tb[i].liq, err);
+        if (!s) s = ms_scratch_reset(pl->cells[c].tb[i].cas, err);
+      }
+    if (s) break;
     int64_t done = 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) default(none) shared(pl, cancel, done, opts) \
     firstprivate(first, n)
@@ -550,28 +624,347 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, m
       else if (pl->st[i]) { *err = pl->errs[i]; s = cell_fail(pl->cells[pl->failed[i]].spec, pl->st[i], err); }
     }
     if (!s && cancel && *cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
-    for (int c = 0; !s && c < pl->nvisible; c++) s = write_batch(h, &pl->cells[c], first, n, err);
+    for (int c = 0; !s && c < pl->nvisible; c++)
+      for (int i = 0; !s && i < nthreads; i++) {
+        s = ms_scratch_flush(pl->cells[c].tb[i].liq, err);
+        if (!s) s = ms_scratch_flush(pl->cells[c].tb[i].cas, err);
+      }
+    if (!s && pl->j) {
+      s = ms_journal_begin(pl->j, first, n, err);
+      if (!s) s = pack_paths(pl, first, 0, n, journal_put, pl->j, err);
+      if (!s) s = ms_journal_end(pl->j, err);
+    }
+    for (int c = 0; !s && c < pl->nvisible; c++)
+      if (pl->cells[c].spec->keep) s = keep_batch(&pl->cells[c], n, err);
     for (int c = 0; !s && c < pl->nvisible; c++) /* the cells asked for: the message counts their paths */
       if (pl->cells[c].tape_mode == MS_TAPE_REPLAY) pl->replayed += n;
     if (!s && opts->progress) opts->progress(opts->progress_ctx, first + n, pl->paths);
   }
+  if (!s && pl->j) s = ms_journal_sync(pl->j, err);
   return s;
+}
+
+/* ---- the result file, assembled from the journal ---- */
+
+/* Copy @p count records of @p size bytes from the journal to the file, a block at a time. */
+static ms_status copy_records(run_plan *pl, ms_h5out *h, int id, uint64_t count, size_t size, void *buf,
+                              size_t cap, int liq, ms_error *err) {
+  ms_status s = MS_OK;
+  while (!s && count > 0) {
+    size_t k = count < cap ? (size_t)count : cap;
+    s = ms_journal_get(pl->j, buf, k * size, err);
+    if (s) break;
+    h5_lock();
+    s = liq ? ms_h5out_append_liquidations(h, id, buf, k, err) : ms_h5out_append_cascades(h, id, buf, k, err);
+    h5_unlock();
+    count -= k;
+  }
+  return s;
+}
+
+#define COPY_BLOCK 4096
+
+/* Create every cell's group and book in @p h (before the paths run: a book
+ * of millions of accounts is written while nothing else is held). */
+static ms_status open_groups(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms_error *err) {
+  ms_status s = MS_OK;
+  for (int c = 0; !s && c < pl->nvisible; c++) {
+    cell_state *cs = &pl->cells[c];
+    h5_lock();
+    s = ms_h5out_add_run(h, cs->spec->parent, cs->spec->leaf, cs->spec->cfg,
+                         cs->spec->timeseries ? MS_H5_TIMESERIES : 0u, cs->spec->attrs, &cs->h5id, err);
+    h5_unlock();
+    if (!s && cs->spec->book) s = write_book(h, cs->h5id, cs->spec->cfg, cs->book, opts->cancel, err);
+    if (!s) s = cancelled(opts->cancel, err);
+    s = cell_fail(cs->spec, s, err);
+  }
+  return s;
+}
+
+/* Write every frame of the journal to @p h in path order; the summary
+ * columns go to pl->colstore (for cells that do not keep their rows). */
+static ms_status assemble(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms_error *err) {
+  ms_status s = MS_OK;
+  size_t recsize = sizeof(ms_liq_record) > sizeof(ms_cascade_record) ? sizeof(ms_liq_record)
+                                                                     : sizeof(ms_cascade_record);
+  void *buf = s ? NULL : malloc(COPY_BLOCK * recsize);
+  double *tmp = NULL, *col = NULL;
+  int64_t tmplen = 0;
+  for (int c = 0; c < pl->nvisible; c++) {
+    const cell_state *cs = &pl->cells[c];
+    int64_t need = cs->traced > 0 ? TRACE_FIELDS * cs->trace_len : 0;
+    if (cs->fanned > 0 && 3 * cs->fan_len > need) need = 3 * cs->fan_len;
+    if (need > tmplen) tmplen = need;
+  }
+  if (!s) {
+    tmp = malloc((size_t)(tmplen > 0 ? tmplen : 1) * sizeof *tmp);
+    col = malloc((size_t)pl->batch * sizeof *col);
+    int rows_ok = 1;
+    for (int c = 0; c < pl->nvisible; c++)
+      rows_ok &= (pl->cells[c].arows = malloc((size_t)pl->batch * sizeof(ms_path_summary))) != NULL;
+    if (!buf || !tmp || !col || !rows_ok)
+      s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for writing the result file");
+  }
+  if (!s) s = ms_journal_rewind(pl->j, err);
+  int64_t expect = 0;
+  for (;;) {
+    int64_t first, n;
+    if (!s) s = ms_journal_next(pl->j, &first, &n, err);
+    if (s || n == 0) break;
+    if (first != expect || first + n > pl->paths)
+      s = ms_error_set(err, MS_ERR_IO, "the journal's frames are out of order (paths %lld.. where %lld.. was due)",
+                       (long long)first, (long long)expect);
+    for (int64_t i = 0; !s && i < n; i++) {
+      int64_t p = first + i;
+      for (int c = 0; !s && c < pl->nvisible; c++) {
+        cell_state *cs = &pl->cells[c];
+        uint64_t nc = 0, nl = 0;
+        s = ms_journal_get(pl->j, &cs->arows[i], sizeof cs->arows[i], err);
+        if (!s) s = ms_journal_get(pl->j, &nc, sizeof nc, err);
+        if (!s) s = copy_records(pl, h, cs->h5id, nc, sizeof(ms_cascade_record), buf, COPY_BLOCK, 0, err);
+        if (!s) s = ms_journal_get(pl->j, &nl, sizeof nl, err);
+        if (!s) s = copy_records(pl, h, cs->h5id, nl, sizeof(ms_liq_record), buf, COPY_BLOCK, 1, err);
+        if (!s && p < cs->traced) {
+          int64_t L = cs->trace_len;
+          s = ms_journal_get(pl->j, tmp, (size_t)(TRACE_FIELDS * L) * sizeof *tmp, err);
+          /* the layout of cell_init's trace slots */
+          ms_trace t = {.price = tmp, .mark = tmp + L, .oracle = tmp + 2 * L, .open_interest = tmp + 3 * L,
+                        .insurance = tmp + 4 * L, .margin_ratio = tmp + 5 * L, .regime = (int32_t *)(tmp + 6 * L),
+                        .liquidations = (int32_t *)(tmp + 7 * L)};
+          h5_lock();
+          if (!s) s = ms_h5out_write_trace(h, cs->h5id, p, &t, err);
+          h5_unlock();
+        }
+        if (!s && p < cs->fanned) {
+          int64_t L = cs->fan_len;
+          s = ms_journal_get(pl->j, tmp, (size_t)(3 * L) * sizeof *tmp, err);
+          h5_lock();
+          if (!s) s = ms_h5out_write_fan(h, cs->h5id, p, tmp, tmp + L, (const int32_t *)(tmp + 2 * L), err);
+          h5_unlock();
+        }
+      }
+    }
+    for (int c = 0; !s && c < pl->nvisible; c++) {
+      cell_state *cs = &pl->cells[c];
+      h5_lock();
+      s = ms_h5out_write_summary(h, cs->h5id, cs->arows, first, n, err);
+      h5_unlock();
+      for (int k = 0; !s && pl->colstore && !cs->rows_all && k < cs->ncols; k++) {
+        for (int64_t i = 0; i < n; i++) col[i] = ms_stats_value(&cs->cols[k], &cs->arows[i]);
+        s = ms_scratch_pwrite(pl->colstore, (cs->colbase + (uint64_t)k * (uint64_t)pl->paths + (uint64_t)first) *
+                                                sizeof(double),
+                              col, (size_t)n * sizeof *col, err);
+      }
+    }
+    if (!s) s = cancelled(opts->cancel, err);
+    if (!s) expect = first + n;
+  }
+  if (!s && expect != pl->paths)
+    s = ms_error_set(err, MS_ERR_IO, "the journal holds %lld of %lld paths", (long long)expect, (long long)pl->paths);
+  free(buf);
+  free(tmp);
+  free(col);
+  for (int c = 0; c < pl->nvisible; c++) {
+    free(pl->cells[c].arows);
+    pl->cells[c].arows = NULL;
+  }
+  return s;
+}
+
+/* The column store's reader (ms_colsrc.load) for one cell. */
+typedef struct {
+  const ms_scratch *store;
+  const cell_state *cs;
+  int64_t paths;
+} colstore_src;
+
+static ms_status colstore_load(void *ctx, const ms_column *col, double *x, ms_error *err) {
+  const colstore_src *c = ctx;
+  for (int k = 0; k < c->cs->ncols; k++)
+    if (strcmp(c->cs->cols[k].name, col->name) == 0)
+      return ms_scratch_pread(c->store, (c->cs->colbase + (uint64_t)k * (uint64_t)c->paths) * sizeof(double), x,
+                              (size_t)c->paths * sizeof *x, err);
+  return ms_error_set(err, MS_ERR_INTERNAL, "column %s is not in the column store", col->name);
+}
+
+/* Where cell @p c's statistics read its columns: its rows, or the column store (@p ctx holds it). */
+static ms_colsrc cell_src(const run_plan *pl, int c, colstore_src *ctx) {
+  const cell_state *cs = &pl->cells[c];
+  if (cs->rows_all) return ms_colsrc_rows(cs->rows, pl->paths);
+  *ctx = (colstore_src){pl->colstore, cs, pl->paths};
+  ms_colsrc src = {NULL, pl->paths, colstore_load, ctx};
+  return src;
 }
 
 static int nthreads_of(const ms_run_opts *opts) { return opts->threads > 0 ? opts->threads : omp_get_max_threads(); }
 
+/* Whether a failed run's journal is worth keeping for a resume: it was
+ * interrupted, or the machine failed it (memory, disk), not the input. */
+static int resumable(ms_status s) { return s == MS_ERR_CANCELLED || s == MS_ERR_IO || s == MS_ERR_NOMEM; }
+
 /* The end of every run: the cancel check, then the rename into place
- * (@p h NULL: no file, only the check). */
-static ms_status finish(ms_h5out *h, const ms_run_opts *opts, ms_status s, ms_error *err) {
+ * (@p h NULL: no file, only the check), then the journal removed (a
+ * success) or kept (a failure a resume may get past, when the caller asked
+ * to keep it). */
+static ms_status finish(run_plan *pl, ms_h5out *h, const ms_run_opts *opts, ms_status s, ms_error *err) {
   if (!s && opts->cancel && *opts->cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
-  if (!h) return s;
-  h5_lock();
-  if (!s) {
-    s = ms_h5out_commit(h, err);
-    h = NULL;
+  /* the journal and scratch files are the result file's first form: their
+   * failures (a full disk) are failures to write it */
+  if (s == MS_ERR_IO && opts->output && strncmp(err->msg, opts->output, strlen(opts->output)) != 0) {
+    ms_error e = *err;
+    ms_error_set(err, s, "%s: cannot write the result file: %s", opts->output, e.msg);
   }
-  ms_h5out_abort(h);
-  h5_unlock();
+  if (h) {
+    h5_lock();
+    if (!s) {
+      s = ms_h5out_commit(h, err);
+      h = NULL;
+    }
+    ms_h5out_abort(h);
+    h5_unlock();
+  }
+  if (pl->j) {
+    if (s && opts->keep_partial && resumable(s)) ms_journal_close(pl->j);
+    else ms_journal_remove(pl->j);
+    pl->j = NULL;
+  }
+  return s;
+}
+
+/* The folder of @p path ("." when it has none), malloc'd. */
+static char *folder_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return strdup(".");
+  if (slash == path) return strdup("/");
+  return strndup(path, (size_t)(slash - path));
+}
+
+/* What decides a run's results and the layout of its journal: a resumed run
+ * must match it exactly. FNV-1a over the version, the command, the record
+ * sizes, the batch and every cell's place and resolved configuration. */
+static uint64_t fingerprint(const run_plan *pl, const ms_run_opts *opts, ms_error *err, ms_status *st) {
+  uint64_t h = 0xcbf29ce484222325ull;
+#define MIX(p, n)                                                                                              \
+  do {                                                                                                         \
+    const unsigned char *b_ = (const unsigned char *)(p);                                                      \
+    for (size_t k_ = 0; k_ < (size_t)(n); k_++) h = (h ^ b_[k_]) * 0x100000001b3ull;                          \
+    h = (h ^ 0xff) * 0x100000001b3ull;                                                                         \
+  } while (0)
+#define MIXS(str) MIX((str) ? (str) : "", strlen((str) ? (str) : ""))
+  size_t sizes[3] = {sizeof(ms_path_summary), sizeof(ms_cascade_record), sizeof(ms_liq_record)};
+  int64_t shape[3] = {pl->paths, pl->batch, pl->nvisible};
+  MIXS(MS_VERSION);
+  MIXS(opts->command);
+  MIX(sizes, sizeof sizes);
+  MIX(shape, sizeof shape);
+  *st = MS_OK;
+  for (int c = 0; c < pl->nvisible; c++) {
+    const cell_spec *sp = pl->cells[c].spec;
+    int flags[5] = {sp->timeseries, sp->book, sp->keep, (int)pl->cells[c].traced, (int)pl->cells[c].fanned};
+    MIXS(sp->label);
+    MIXS(sp->parent);
+    MIXS(sp->leaf);
+    for (int k = 0; sp->attrs && sp->attrs[k]; k++) MIXS(sp->attrs[k]);
+    MIX(flags, sizeof flags);
+    int64_t lens[2] = {pl->cells[c].trace_len, pl->cells[c].fan_len};
+    MIX(lens, sizeof lens);
+    char *yaml = ms_config_to_yaml(sp->cfg);
+    if (!yaml) {
+      *st = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+      return 0;
+    }
+    MIXS(yaml);
+    free(yaml);
+  }
+#undef MIXS
+#undef MIX
+  return h;
+}
+
+/* The Unix time a new run begins: SOURCE_DATE_EPOCH when set (the
+ * reproducible-builds convention: two runs then write the same bytes),
+ * else now. */
+static int64_t start_time(void) {
+  const char *e = getenv("SOURCE_DATE_EPOCH");
+  char *end = NULL;
+  long long v = e && *e ? strtoll(e, &end, 10) : 0;
+  if (e && *e && end && !*end && v > 0) return (int64_t)v;
+  return (int64_t)time(NULL);
+}
+
+/* For a run with a file: begin the journal, or (opts->resume) open the
+ * interrupted run's and check that it is this run; pl->done paths are then
+ * in it. Also the column store, for cells whose rows are not all kept. */
+static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *err) {
+  pl->done = 0;
+  pl->created = start_time();
+  if (!opts->output) return MS_OK;
+  /* what may be at the result's path is checked before any work */
+  ms_status s = ms_outfile_check("output", opts->output, NULL, err);
+  if (s) return s;
+  size_t len = strlen(opts->output) + sizeof MS_JOURNAL_SUFFIX;
+  char *jpath = malloc(len);
+  if (!jpath) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  snprintf(jpath, len, "%s%s", opts->output, MS_JOURNAL_SUFFIX);
+  uint64_t fp = fingerprint(pl, opts, err, &s);
+  ms_journal_info info;
+  memset(&info, 0, sizeof info);
+  if (!s && opts->resume) {
+    s = ms_journal_open(&pl->j, jpath, &info, err);
+    if (s == MS_ERR_INPUT && access(jpath, F_OK) != 0)
+      s = ms_error_set(err, MS_ERR_INPUT, "%s: no unfinished run to resume (no %s)", opts->output, jpath);
+    else if (!s && strcmp(info.version, MS_VERSION) != 0)
+      s = ms_error_set(err, MS_ERR_INPUT, "%s: begun by marginsim %s; this is %s, which cannot continue it "
+                       "(rerun it from the start)", jpath, info.version, MS_VERSION);
+    else if (!s && (info.fingerprint != fp || info.paths != pl->paths || info.batch != pl->batch))
+      s = ms_error_set(err, MS_ERR_INPUT, "%s: the scenario or the command differ from the interrupted run's "
+                       "(%s); restore them, or remove %s and start anew", jpath, info.command, jpath);
+    if (!s) {
+      pl->done = info.done;
+      pl->created = info.created;
+    }
+  } else if (!s) {
+    if (access(jpath, F_OK) == 0) {
+      ms_journal_info old;
+      if (ms_journal_peek(jpath, &old, err) == MS_OK) {
+        s = ms_error_set(err, MS_ERR_INPUT, "%s: an unfinished run of %s is there (%lld of %lld paths, begun by: %s); "
+                         "continue it with `marginsim run --resume %s`, or remove %s to start anew",
+                         jpath, opts->output, (long long)old.done, (long long)old.paths, old.command, opts->output,
+                         jpath);
+        ms_journal_info_free(&old);
+      } else {
+        s = ms_error_set(err, MS_ERR_INPUT, "%s exists and is not a marginsim journal: not overwritten; move it "
+                         "away or choose another result file", jpath);
+      }
+    } else {
+      char cwd[4096];
+      info.version = MS_VERSION;
+      info.command = (char *)(opts->command ? opts->command : "");
+      info.cwd = getcwd(cwd, sizeof cwd) ? cwd : "";
+      info.fingerprint = fp;
+      info.paths = pl->paths;
+      info.batch = pl->batch;
+      info.created = pl->created;
+      s = ms_journal_create(&pl->j, jpath, &info, err);
+      memset(&info, 0, sizeof info); /* borrowed strings */
+      if (s == MS_ERR_IO) {
+        ms_error e = *err;
+        s = ms_error_set(err, s, "%s: cannot create the result file: %s", opts->output, e.msg);
+      }
+    }
+  }
+  ms_journal_info_free(&info);
+  free(jpath);
+  uint64_t base = 0;
+  int store = 0;
+  for (int c = 0; c < pl->nvisible; c++) {
+    cell_state *cs = &pl->cells[c];
+    if (cs->rows_all) continue;
+    cs->colbase = base;
+    base += (uint64_t)cs->ncols * (uint64_t)pl->paths;
+    store = 1;
+  }
+  if (!s && store) s = ms_scratch_new(&pl->colstore, pl->dir, err);
   return s;
 }
 
@@ -631,17 +1024,23 @@ static ms_status run_one(const cell_spec *spec, const ms_run_opts *opts, int nth
                          ms_stats *stats, ms_assert_result *asserts, ms_error *err) {
   const ms_config *cfg = spec->cfg;
   ms_h5out *h = NULL;
-  ms_h5_meta meta = {opts->command};
   int file = opts->output != NULL;
   ms_status s = ms_assertions_check(cfg, err);
-  if (!s) s = plan_init(pl, spec, 1, nthreads, opts->cancel, err);
+  if (!s) s = plan_init(pl, spec, 1, nthreads, opts->cancel, opts->output, err);
+  if (!s) s = journal_start(pl, opts, err);
+  ms_h5_meta meta = {opts->command, pl->created};
   if (!s && file) s = create_file(&h, opts->output, cfg, &meta, err);
-  if (!s) s = run_cells(pl, opts, h, err);
-  if (!s) s = ms_stats_compute(stats, cfg, pl->cells[0].rows, cfg->paths, nthreads, err);
-  if (!s) s = ms_assertions_eval(cfg, stats, pl->cells[0].rows, cfg->paths, asserts, err);
+  if (!s && file) s = open_groups(pl, opts, h, err);
+  if (!s) s = run_cells(pl, opts, err);
+  if (!s && file) s = assemble(pl, opts, h, err);
+  colstore_src ctx;
+  ms_colsrc src = {0};
+  if (!s) src = cell_src(pl, 0, &ctx);
+  if (!s) s = ms_stats_compute(stats, cfg, &src, nthreads, err);
+  if (!s) s = ms_assertions_eval(cfg, stats, &src, asserts, err);
   if (!s && file) s = write_stats(h, pl->cells[0].h5id, stats, err);
   if (!s && file) s = write_assertions(h, pl->cells[0].h5id, asserts, cfg->nassertions, err);
-  return finish(h, opts, s, err);
+  return finish(pl, h, opts, s, err);
 }
 
 ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *report,
@@ -688,6 +1087,9 @@ ms_status ms_simulate(const ms_config *cfg, const ms_run_opts *opts, ms_result *
   if (opts->output && !opts->output[0])
     return ms_error_set(err, MS_ERR_INPUT, "ms_simulate: opts->output is empty; give the file to write, or NULL "
                         "for none");
+  if (opts->resume)
+    return ms_error_set(err, MS_ERR_INPUT, "ms_simulate: opts->resume: a result in memory cannot be resumed (its "
+                        "rows are not in the journal's reach); resume with ms_run or `marginsim run --resume`");
   double t0 = now_s();
   int nthreads = nthreads_of(opts);
   ms_result *r = calloc(1, sizeof *r);
@@ -697,7 +1099,7 @@ ms_status ms_simulate(const ms_config *cfg, const ms_run_opts *opts, ms_result *
   /* Without a file, nothing is traced or drawn for /timeseries and /book:
    * they change no row (a test compares the rows of both). */
   int file = opts->output != NULL;
-  cell_spec spec = {.cfg = cfg, .timeseries = file, .book = file, .keep = cfg->output.liquidations};
+  cell_spec spec = {.cfg = cfg, .timeseries = file, .book = file, .keep = cfg->output.liquidations, .keep_rows = 1};
   ms_status s = MS_OK;
   r->cfg = config_copy(cfg);
   if (!r->cfg) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for the result's scenario");
@@ -755,17 +1157,17 @@ static ms_status efficiency(const ms_config *cfg, const ms_book *shared, ms_effi
   return s;
 }
 
-/* Evaluate a cell's assertions and write them to its group. */
-static ms_status eval_assertions(ms_h5out *h, cell_state *cs, int nthreads, ms_error *err) {
+/* Evaluate cell @p c's assertions (its statistics @p st) and write them to its group. */
+static ms_status eval_assertions(ms_h5out *h, const run_plan *pl, int c, const ms_stats *st, ms_error *err) {
+  const cell_state *cs = &pl->cells[c];
   const ms_config *cfg = cs->spec->cfg;
   if (cfg->nassertions == 0) return MS_OK;
-  ms_stats *st = malloc(sizeof *st);
   ms_assert_result *r = calloc((size_t)cfg->nassertions, sizeof *r);
-  ms_status s = st && r ? MS_OK : ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-  if (!s) s = ms_stats_compute(st, cfg, cs->rows, cfg->paths, nthreads, err);
-  if (!s) s = ms_assertions_eval(cfg, st, cs->rows, cfg->paths, r, err);
+  ms_status s = r ? MS_OK : ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  colstore_src ctx;
+  ms_colsrc src = cell_src(pl, c, &ctx);
+  if (!s) s = ms_assertions_eval(cfg, st, &src, r, err);
   if (!s) s = write_assertions(h, cs->h5id, r, cfg->nassertions, err);
-  free(st);
   free(r);
   return s;
 }
@@ -800,29 +1202,35 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
   run_plan pl;
   memset(&pl, 0, sizeof pl);
   ms_h5out *h = NULL;
-  ms_h5_meta meta = {opts->command};
   ms_status s = MS_OK;
   for (int c = 0; !s && c < ncells; c++) s = cell_fail(&spec[c], ms_assertions_check(cfgs[c], err), err);
-  if (!s) s = plan_init(&pl, spec, ncells, nthreads, opts->cancel, err);
+  if (!s) s = plan_init(&pl, spec, ncells, nthreads, opts->cancel, opts->output, err);
+  if (!s) s = journal_start(&pl, opts, err);
+  ms_h5_meta meta = {opts->command, pl.created};
   if (!s) s = create_file(&h, opts->output, cfgs[0], &meta, err);
   if (!s) s = root_attr(h, "compare", key, err);
-  if (!s) s = run_cells(&pl, opts, h, err);
+  if (!s) s = open_groups(&pl, opts, h, err);
+  if (!s) s = run_cells(&pl, opts, err);
+  if (!s) s = assemble(&pl, opts, h, err);
+  colstore_src ctx[MS_MAX_CELLS];
+  ms_colsrc src[MS_MAX_CELLS];
+  for (int c = 0; c < ncells && c < pl.nvisible; c++) src[c] = cell_src(&pl, c, &ctx[c]);
   for (int c = 0; !s && c < ncells; c++) {
-    s = ms_stats_compute(&rep->stats[c], cfgs[c], pl.cells[c].rows, paths, pl.nthreads, err);
+    s = ms_stats_compute(&rep->stats[c], cfgs[c], &src[c], pl.nthreads, err);
     if (!s) s = write_stats(h, pl.cells[c].h5id, &rep->stats[c], err);
     if (!s) s = efficiency(cfgs[c], pl.cells[c].book, &rep->efficiency[c], err);
-    if (!s) s = eval_assertions(h, &pl.cells[c], pl.nthreads, err);
+    if (!s) s = eval_assertions(h, &pl, c, &rep->stats[c], err);
     rep->cell_seconds[c] = NAN; /* the cells of a path run together */
     rep->ncells = c + 1;
   }
   for (int c = 1; !s && c < ncells; c++)
-    rep->ndiffs = ms_stats_paired(cfgs[0], pl.cells[0].rows, pl.cells[c].rows, paths, rep->diffs[c], pl.nthreads);
+    s = ms_stats_paired(cfgs[0], &src[0], &src[c], rep->diffs[c], pl.nthreads, &rep->ndiffs, err);
   if (!s) {
     h5_lock();
     s = ms_h5out_write_compare(h, rep, err);
     h5_unlock();
   }
-  s = finish(h, opts, s, err);
+  s = finish(&pl, h, opts, s, err);
   rep->replayed = pl.replayed;
   plan_free(&pl);
   rep->seconds = now_s() - t0;
@@ -850,9 +1258,10 @@ static ms_status show_one(const ms_sweep *sw, ms_sweep_report *rep, const run_pl
   const char *name = sw->show[j];
   const ms_config *cfg = sw->cfgs[c];
   ms_stat_value *v = &rep->show[c * rep->nshow + j], vb;
-  ms_status s = ms_stats_value_of(&rep->stats[c], cfg, pl->cells[c].rows, cfg->paths, name, 0, v, err);
-  if (!s) s = ms_stats_value_of(&rep->stats[sw->baseline], sw->cfgs[sw->baseline], pl->cells[sw->baseline].rows,
-                                cfg->paths, name, 0, &vb, err);
+  colstore_src cc, cb;
+  ms_colsrc sc = cell_src(pl, c, &cc), sb = cell_src(pl, sw->baseline, &cb);
+  ms_status s = ms_stats_value_of(&rep->stats[c], cfg, &sc, name, 0, v, err);
+  if (!s) s = ms_stats_value_of(&rep->stats[sw->baseline], sw->cfgs[sw->baseline], &sb, name, 0, &vb, err);
   if (s) return s;
   ms_diff_row *d = &rep->show_diff[c * rep->nshow + j];
   memset(d, 0, sizeof *d);
@@ -911,8 +1320,9 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
                           .attrs = attrs[c], .timeseries = c == sw->baseline};
     s = cell_fail(&spec[c], ms_assertions_check(sw->cfgs[c], err), err);
   }
-  ms_h5_meta meta = {opts->command};
-  if (!s) s = plan_init(&pl, spec, n, nthreads, opts->cancel, err);
+  if (!s) s = plan_init(&pl, spec, n, nthreads, opts->cancel, opts->output, err);
+  if (!s) s = journal_start(&pl, opts, err);
+  ms_h5_meta meta = {opts->command, pl.created};
   if (!s) s = create_file(&h, opts->output, sw->cfgs[sw->baseline], &meta, err);
   if (!s) {
     char keys[MS_MAX_GRID * 260] = "", show[MS_MAX_SHOW * (MS_STAT_NAME_MAX + 1)] = "";
@@ -928,23 +1338,28 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
     if (!s) s = root_attr(h, "show", show, err);
     if (!s) s = root_attr_i64(h, "baseline", sw->baseline, err);
   }
-  if (!s) s = run_cells(&pl, opts, h, err);
+  if (!s) s = open_groups(&pl, opts, h, err);
+  if (!s) s = run_cells(&pl, opts, err);
+  if (!s) s = assemble(&pl, opts, h, err);
   for (int c = 0; !s && c < n; c++) {
     const ms_config *cfg = sw->cfgs[c];
-    s = ms_stats_compute(&rep->stats[c], cfg, pl.cells[c].rows, cfg->paths, pl.nthreads, err);
+    colstore_src ctx;
+    ms_colsrc src = cell_src(&pl, c, &ctx);
+    s = ms_stats_compute(&rep->stats[c], cfg, &src, pl.nthreads, err);
     if (!s) s = write_stats(h, pl.cells[c].h5id, &rep->stats[c], err);
-    if (!s) s = ms_assertions_eval(cfg, &rep->stats[c], pl.cells[c].rows, cfg->paths,
-                                   rep->asserts + (size_t)c * (size_t)rep->nassert, err);
+    if (!s) s = ms_assertions_eval(cfg, &rep->stats[c], &src, rep->asserts + (size_t)c * (size_t)rep->nassert, err);
     if (!s) s = write_assertions(h, pl.cells[c].h5id, rep->asserts + (size_t)c * (size_t)rep->nassert,
                                           rep->nassert, err);
     s = cell_fail(&spec[c], s, err);
   }
   const ms_config *bc = sw->cfgs[sw->baseline];
   for (int c = 0; !s && c < n; c++) {
-    int k = ms_stats_paired_all(bc, pl.cells[sw->baseline].rows, pl.cells[c].rows, bc->paths,
-                                        rep->diffs + (size_t)c * (MS_MAX_COLUMNS + 32), MS_MAX_COLUMNS + 32,
-                                        pl.nthreads);
-    if (c > 0 && k != rep->ndiffs)
+    colstore_src cb, cc;
+    ms_colsrc sb = cell_src(&pl, sw->baseline, &cb), sc = cell_src(&pl, c, &cc);
+    int k = 0;
+    s = ms_stats_paired_all(bc, &sb, &sc, rep->diffs + (size_t)c * (MS_MAX_COLUMNS + 32), MS_MAX_COLUMNS + 32,
+                            pl.nthreads, &k, err);
+    if (!s && c > 0 && k != rep->ndiffs)
       s = ms_error_set(err, MS_ERR_INPUT, "the cells of a sweep must have the same statistics");
     rep->ndiffs = k;
   }
@@ -966,7 +1381,7 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
     s = ms_h5out_write_sweep(h, &hs, err);
     h5_unlock();
   }
-  s = finish(h, opts, s, err);
+  s = finish(&pl, h, opts, s, err);
   rep->replayed = pl.replayed;
   plan_free(&pl);
   free(spec);

@@ -37,14 +37,14 @@ static int compare(double x, int op, double t) {
   return 0;
 }
 
-ms_status ms_assertions_eval(const ms_config *cfg, const ms_stats *st, const ms_path_summary *rows, int64_t n,
-                             ms_assert_result *out, ms_error *err) {
+ms_status ms_assertions_eval(const ms_config *cfg, const ms_stats *st, const ms_colsrc *src, ms_assert_result *out,
+                             ms_error *err) {
   for (int i = 0; i < cfg->nassertions; i++) {
     const ms_assertion_cfg *a = &cfg->assertions[i];
     ms_assert_result *r = &out[i];
     memset(r, 0, sizeof *r);
     r->a = a;
-    ms_status s = ms_stats_value_of(st, cfg, rows, n, a->statistic, a->confidence, &r->v, err);
+    ms_status s = ms_stats_value_of(st, cfg, src, a->statistic, a->confidence, &r->v, err);
     if (s) return s;
     /* A statistic with no finite value (a mean over no liquidations) fails. */
     r->point_passes = !isnan(r->v.value) && compare(r->v.value, a->op, a->threshold);

@@ -33,8 +33,8 @@ typedef struct ms_assert_result {
  */
 ms_status ms_assertions_check(const ms_config *cfg, ms_error *err);
 
-/** Evaluate every assertion of @p cfg on the run's @p n summary rows and their statistics. */
-ms_status ms_assertions_eval(const ms_config *cfg, const ms_stats *st, const ms_path_summary *rows, int64_t n,
+/** Evaluate every assertion of @p cfg on the run's per-path values (@p src) and their statistics. */
+ms_status ms_assertions_eval(const ms_config *cfg, const ms_stats *st, const ms_colsrc *src,
                              ms_assert_result *out, ms_error *err);
 
 /** One line describing a result: "insolvency.probability = 0.004 [0.001, 0.012] (95% interval)". */

@@ -140,6 +140,25 @@ static int attr_num(hid_t loc, const char *name, hid_t type, const void *v) {
   return rc;
 }
 
+/* Objects are created without modification times (HDF5 records them by
+ * default): the same run writes the same bytes (docs/reproducibility.md). */
+static hid_t make_group(hid_t loc, const char *name, hid_t lcpl) {
+  hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+  if (gcpl >= 0) H5Pset_obj_track_times(gcpl, 0);
+  hid_t g = H5Gcreate2(loc, name, lcpl, gcpl >= 0 ? gcpl : H5P_DEFAULT, H5P_DEFAULT);
+  if (gcpl >= 0) H5Pclose(gcpl);
+  return g;
+}
+
+static hid_t make_dataset(hid_t loc, const char *name, hid_t type, hid_t space, hid_t dcpl) {
+  hid_t own = dcpl == H5P_DEFAULT ? H5Pcreate(H5P_DATASET_CREATE) : H5I_INVALID_HID;
+  hid_t pl = dcpl == H5P_DEFAULT ? own : dcpl;
+  if (pl >= 0) H5Pset_obj_track_times(pl, 0);
+  hid_t ds = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, pl >= 0 ? pl : H5P_DEFAULT, H5P_DEFAULT);
+  if (own >= 0) H5Pclose(own);
+  return ds;
+}
+
 static hid_t chunked_plist(const h5run *r, int rank, const hsize_t *chunk) {
   hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(pl, rank, chunk);
@@ -221,8 +240,8 @@ static void mkdir_parents(const char *path) {
   }
 }
 
-static void now_iso(char *buf, size_t n) {
-  time_t t = time(NULL);
+static void iso_time(char *buf, size_t n, int64_t when) {
+  time_t t = when > 0 ? (time_t)when : time(NULL);
   struct tm tm;
   gmtime_r(&t, &tm);
   strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -233,13 +252,13 @@ static ms_status create_summary(ms_h5out *h, h5run *r, ms_error *err) {
   ms_field f[MS_MAX_COLUMNS];
   ms_fields_of_columns(r->cols, r->ncols, f);
   r->summary_type = compound_type(f, r->ncols, 0, 1);
-  hid_t g = H5Gcreate2(r->base, "paths", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g = make_group(r->base, "paths", H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /paths");
   hsize_t dims[1] = {(hsize_t)r->npaths};
   hsize_t chunk[1] = {(hsize_t)(r->npaths < MS_H5_SUMMARY_CHUNK ? r->npaths : MS_H5_SUMMARY_CHUNK)};
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t pl = chunked_plist(r, 1, chunk);
-  r->summary_ds = H5Dcreate2(g, "summary", r->summary_type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  r->summary_ds = make_dataset(g, "summary", r->summary_type, sp, pl);
   H5Pclose(pl);
   H5Sclose(sp);
   if (r->summary_ds < 0) { H5Gclose(g); return h5fail(h, err, "create /paths/summary"); }
@@ -256,7 +275,7 @@ static ms_status create_summary(ms_h5out *h, h5run *r, ms_error *err) {
 static int write_time_axis(hid_t g, const double *tv, int64_t n) {
   hsize_t tdim[1] = {(hsize_t)n};
   hid_t sp = H5Screate_simple(1, tdim, NULL);
-  hid_t ds = H5Dcreate2(g, "time", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t ds = make_dataset(g, "time", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT);
   int rc = ds < 0 || H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, tv) < 0;
   if (ds >= 0) { attr_str(ds, "unit", "s"); H5Dclose(ds); }
   H5Sclose(sp);
@@ -281,8 +300,7 @@ static int create_series(hid_t g, const ms_record *rec, hid_t sp, hid_t pl, hid_
   int bad = 0;
   for (int i = 0; i < rec->nfields; i++) {
     const ms_field *f = &rec->fields[i];
-    ds[i] = H5Dcreate2(g, f->name, f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT,
-                       pl, H5P_DEFAULT);
+    ds[i] = make_dataset(g, f->name, f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, sp, pl);
     bad |= ds[i] < 0;
   }
   for (int i = 0; !bad && i < rec->nfields; i++) {
@@ -302,7 +320,7 @@ static ms_status create_fan(ms_h5out *h, h5run *r, hid_t ts, ms_error *err) {
   if (r->fan_paths <= 0) return MS_OK;
   char regime_names_[REGIME_NAMES];
   regime_names(cfg, regime_names_);
-  hid_t g = H5Gcreate2(ts, "fan", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g = make_group(ts, "fan", H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /timeseries/fan");
   attr_num(g, "paths", H5T_NATIVE_INT64, &r->fan_paths);
   attr_str(g, "meaning", "exogenous and mark price of the first 'paths' paths at evenly spaced times");
@@ -331,7 +349,7 @@ static ms_status create_timeseries(ms_h5out *h, h5run *r, ms_error *err) {
   const ms_config *cfg = r->cfg;
   r->ts_paths = cfg->output.timeseries.paths < cfg->paths ? cfg->output.timeseries.paths : cfg->paths;
   r->ts_len = ms_trace_len(cfg);
-  hid_t g = H5Gcreate2(r->base, "timeseries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g = make_group(r->base, "timeseries", H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /timeseries");
   double every_s = (double)cfg->output.timeseries.every / 1000.0;
   attr_num(g, "every", H5T_NATIVE_DOUBLE, &every_s);
@@ -484,7 +502,7 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
   if (s) { ms_h5out_abort(h); return s; }
   char *yaml = ms_config_to_yaml(cfg);
   char created[40];
-  now_iso(created, sizeof created);
+  iso_time(created, sizeof created, meta ? meta->created : 0);
   int rc = !yaml;
   rc |= attr_str(h->file, "version", MS_VERSION);
   rc |= attr_str(h->file, "name", cfg->name);
@@ -529,7 +547,7 @@ static hid_t open_group(hid_t file, const char *path) {
   if (exists > 0) return H5Gopen2(file, path, H5P_DEFAULT);
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
-  hid_t g = H5Gcreate2(file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g = make_group(file, path, lcpl);
   H5Pclose(lcpl);
   return g;
 }
@@ -642,7 +660,7 @@ static hid_t create_extendible(h5run *r, const char *name, hid_t type) {
   hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {MS_H5_RECORD_CHUNK};
   hid_t sp = H5Screate_simple(1, dims, maxd);
   hid_t pl = chunked_plist(r, 1, chunk);
-  hid_t ds = H5Dcreate2(r->base, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  hid_t ds = make_dataset(r->base, name, type, sp, pl);
   H5Pclose(pl);
   H5Sclose(sp);
   return ds;
@@ -696,7 +714,7 @@ ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margi
   hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < MS_H5_RECORD_CHUNK ? (n ? n : 1) : MS_H5_RECORD_CHUNK)};
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t pl = chunked_plist(r, 1, chunk);
-  r->book_ds = H5Dcreate2(r->base, "book", t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  r->book_ds = make_dataset(r->base, "book", t, sp, pl);
   r->book_type = t;
   H5Pclose(pl);
   H5Sclose(sp);
@@ -754,7 +772,7 @@ static void fill_stats(const ms_stats *st, ms_stat_rec *recs, ms_prob_rec *prs) 
 static int write_table_as(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
                           const void *data, const char *meaning, const ms_field *f, int nf) {
   hid_t sp = H5Screate_simple(rank, dims, NULL);
-  hid_t ds = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t ds = make_dataset(loc, name, ftype, sp, H5P_DEFAULT);
   hsize_t total = 1;
   for (int i = 0; i < rank; i++) total *= dims[i];
   int rc = ds < 0 || (total > 0 && H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0);
@@ -814,7 +832,7 @@ static ms_status write_feedback(ms_h5out *h, hid_t g, const ms_stats *st, int nc
 
 /* /stats of one ms_stats, or of @p ncells of them as (cell, row) tables. */
 static ms_status write_stats_at(ms_h5out *h, hid_t loc, const ms_stats *st, int ncells, int by_cell, ms_error *err) {
-  hid_t g = H5Gcreate2(loc, "stats", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g = make_group(loc, "stats", H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create a stats group");
   int nr = st[0].nrows, np = st[0].nprob;
   ms_stat_rec *recs = calloc((size_t)(ncells * nr + 1), sizeof *recs);
@@ -889,7 +907,7 @@ static int write_diffs(hid_t g, const char *const *table, int rank, const hsize_
 }
 
 ms_status ms_h5out_write_compare(ms_h5out *h, const ms_compare_report *rep, ms_error *err) {
-  hid_t g = H5Gcreate2(h->file, "compare", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g = make_group(h->file, "compare", H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /compare");
   int nd = (rep->ncells - 1) * rep->ndiffs;
   ms_diff_rec *d = calloc((size_t)(nd ? nd : 1), sizeof *d);
@@ -924,7 +942,7 @@ ms_status ms_h5out_write_compare(ms_h5out *h, const ms_compare_report *rep, ms_e
   hid_t et = record_type(&ms_record_eff);
   dims[0] = (hsize_t)rep->ncells;
   hid_t sp = H5Screate_simple(1, dims, NULL);
-  hid_t ds = H5Dcreate2(g, "models", et, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t ds = make_dataset(g, "models", et, sp, H5P_DEFAULT);
   rc = ds < 0 || H5Dwrite(ds, et, H5S_ALL, H5S_ALL, H5P_DEFAULT, e) < 0;
   if (ds >= 0) {
     rc |= columns_attr(ds, ms_record_eff.fields, ms_record_eff.nfields);
@@ -978,13 +996,13 @@ ms_status ms_h5out_write_sweep(ms_h5out *h, const ms_h5_sweep *sw, ms_error *err
   int64_t base = sw->baseline;
   if (attr_num(g, "baseline", H5T_NATIVE_INT64, &base)) s = h5fail(h, err, "write /sweep attributes");
   /* axes */
-  hid_t ga = s ? H5I_INVALID_HID : H5Gcreate2(g, "axes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t ga = s ? H5I_INVALID_HID : make_group(g, "axes", H5P_DEFAULT);
   if (!s && ga < 0) s = h5fail(h, err, "create /sweep/axes");
   for (int a = 0; !s && a < sw->naxes; a++) {
     const ms_h5_sweep_axis *ax = &sw->axes[a];
     char nm[16];
     snprintf(nm, sizeof nm, "%d", a);
-    hid_t gx = H5Gcreate2(ga, nm, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t gx = make_group(ga, nm, H5P_DEFAULT);
     hid_t st = str_type(ax->value_size);
     hsize_t d[1] = {(hsize_t)ax->n};
     int rc = gx < 0 || attr_str(gx, "key", ax->key) ||

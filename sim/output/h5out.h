@@ -27,6 +27,7 @@ typedef struct ms_h5out ms_h5out;
 /** What the root attributes record. */
 typedef struct ms_h5_meta {
   const char *command;      /* the command line */
+  int64_t created;          /* Unix time the run began ("created"); 0: now */
 } ms_h5_meta;
 
 /** Create the temporary file and its root attributes (describing @p cfg). */

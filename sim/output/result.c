@@ -108,7 +108,8 @@ ms_status ms_result_stat(const ms_result *r, const char *name, double *value, do
   if (hi) *hi = NAN;
   if (!r || !name || !value) return ms_error_set(err, MS_ERR_INPUT, "ms_result_stat: no result, name or value");
   ms_stat_value v;
-  ms_status s = ms_stats_value_of(&r->stats, r->cfg, r->rows, r->paths, name, 0, &v, err);
+  ms_colsrc src = ms_colsrc_rows(r->rows, r->paths);
+  ms_status s = ms_stats_value_of(&r->stats, r->cfg, &src, name, 0, &v, err);
   if (s) return s;
   *value = v.value;
   if (lo) *lo = v.has_interval ? v.lo : NAN;

@@ -251,10 +251,17 @@ static const prob_def prob_defs[] = {
      DBL_MAX},
 };
 
-static int feedback_rows(uint64_t seed, const ms_column *cols, int nc, const ms_path_summary *rows, int64_t n,
-                         ms_diff_row *out, int threads);
-static void paired_cols(uint64_t seed, const ms_column *cb, const ms_column *co, double threshold,
-                        const ms_path_summary *base, const ms_path_summary *other, int64_t n, ms_diff_row *r);
+/* Column @p c's values of every path of @p src into x[0 .. src->n - 1]. */
+static ms_status col_load(const ms_colsrc *src, const ms_column *c, double *x, ms_error *err) {
+  if (!src->rows) return src->load(src->ctx, c, x, err);
+  for (int64_t p = 0; p < src->n; p++) x[p] = ms_stats_value(c, &src->rows[p]);
+  return MS_OK;
+}
+
+static ms_status feedback_rows(uint64_t seed, const ms_column *cols, int nc, const ms_colsrc *src, ms_diff_row *out,
+                               int threads, int *count, ms_error *err);
+static ms_status paired_cols(uint64_t seed, const ms_column *cb, const ms_column *co, double threshold,
+                             const ms_colsrc *base, const ms_colsrc *other, ms_diff_row *r, ms_error *err);
 
 /* One paired difference to compute: base's column @p cb against other's @p co. */
 typedef struct {
@@ -267,17 +274,32 @@ typedef struct {
  * values that are not a column's most frequent one). Each job reads only
  * its columns and writes only its row, and its bootstrap draws from its own
  * stream (key "diff", name): the rows do not depend on @p threads. */
-static void paired_run(uint64_t seed, const paired_job *jobs, int njobs, const ms_path_summary *base,
-                       const ms_path_summary *other, int64_t n, int threads) {
+static ms_status paired_run(uint64_t seed, const paired_job *jobs, int njobs, const ms_colsrc *base,
+                            const ms_colsrc *other, int threads, ms_error *err) {
+  if (njobs <= 0) return MS_OK;
+  ms_status *st = calloc((size_t)njobs, sizeof *st);
+  ms_error *errs = calloc((size_t)njobs, sizeof *errs);
+  if (!st || !errs) {
+    free(st);
+    free(errs);
+    return ms_error_set(err, MS_ERR_NOMEM, "out of memory for statistics");
+  }
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) default(none) \
-    shared(jobs, njobs, base, other, n, seed) if (threads > 1 && njobs > 1)
+    shared(jobs, njobs, base, other, seed, st, errs) if (threads > 1 && njobs > 1)
   for (int j = 0; j < njobs; j++)
-    paired_cols(seed, jobs[j].cb, jobs[j].co, jobs[j].threshold, base, other, n, jobs[j].r);
+    st[j] = paired_cols(seed, jobs[j].cb, jobs[j].co, jobs[j].threshold, base, other, jobs[j].r, &errs[j]);
+  ms_status s = MS_OK;
+  for (int j = 0; j < njobs && !s; j++)
+    if (st[j]) { s = st[j]; *err = errs[j]; }
+  free(st);
+  free(errs);
+  return s;
 }
 
-ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_summary *rows,
-                                   int64_t n, int threads, ms_error *err) {
+ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_colsrc *src, int threads,
+                           ms_error *err) {
   memset(out, 0, sizeof *out);
+  int64_t n = src->n;
   if (threads < 1) threads = 1;
   ms_column cols[MS_MAX_COLUMNS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS);
@@ -300,7 +322,7 @@ ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_su
   if (!errs) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for statistics");
   int nrows = out->nrows;
   uint64_t seed = cfg->seed;
-#pragma omp parallel num_threads(threads) default(none) shared(out, cols, of, st, errs, nrows, rows, n, seed) \
+#pragma omp parallel num_threads(threads) default(none) shared(out, cols, of, st, errs, nrows, src, n, seed) \
     if (threads > 1 && nrows > 1)
   {
     double *x = malloc((size_t)(n > 0 ? n : 1) * sizeof *x);
@@ -308,11 +330,11 @@ ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_su
     for (int i = 0; i < nrows; i++) {
       if (!x) { st[i] = ms_error_set(&errs[i], MS_ERR_NOMEM, "out of memory for statistics"); continue; }
       const ms_column *col = &cols[of[i]];
+      st[i] = col_load(src, col, x, &errs[i]);
+      if (st[i]) continue;
       int64_t k = 0;
-      for (int64_t p = 0; p < n; p++) {
-        double v = ms_stats_value(col, &rows[p]);
-        if (isfinite(v)) x[k++] = v;
-      }
+      for (int64_t p = 0; p < n; p++)
+        if (isfinite(x[p])) x[k++] = x[p];
       st[i] = aggregate(&out->rows[i], x, k, seed, &errs[i]);
     }
     free(x);
@@ -325,6 +347,8 @@ ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_su
       return s;
     }
   free(errs);
+  double *x = malloc((size_t)(n > 0 ? n : 1) * sizeof *x);
+  if (!x) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for statistics");
   for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0]; j++) {
     const ms_column *col = NULL;
     for (int c = 0; c < nc; c++)
@@ -334,13 +358,15 @@ ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_su
     snprintf(p->name, sizeof p->name, "%s", prob_defs[j].name);
     snprintf(p->definition, sizeof p->definition, "%s", prob_defs[j].definition);
     p->n = n;
+    ms_status s = col_load(src, col, x, err);
+    if (s) { free(x); return s; }
     for (int64_t i = 0; i < n; i++)
-      if (ms_stats_value(col, &rows[i]) > prob_defs[j].threshold) p->k++;
+      if (x[i] > prob_defs[j].threshold) p->k++;
     p->p = n ? (double)p->k / (double)n : NAN;
     ms_stats_wilson(p->k, n, Z95, &p->lo, &p->hi);
   }
-  out->nfeedback = feedback_rows(cfg->seed, cols, nc, rows, n, out->feedback, threads);
-  return MS_OK;
+  free(x);
+  return feedback_rows(cfg->seed, cols, nc, src, out->feedback, threads, &out->nfeedback, err);
 }
 
 const ms_stat_row *ms_stats_find(const ms_stats *st, const char *name) {
@@ -475,53 +501,63 @@ static const paired_def paired_defs[] = {
  * (value > threshold) when @p threshold >= 0. The interval is the
  * plain-scale bootstrap-t of the per-path differences, from stream key ("diff",
  * r->name), so r->name must be set; NaN when memory runs out. */
-static void paired_cols(uint64_t seed, const ms_column *cb, const ms_column *co, double threshold,
-                        const ms_path_summary *base, const ms_path_summary *other, int64_t n, ms_diff_row *r) {
+static ms_status paired_cols(uint64_t seed, const ms_column *cb, const ms_column *co, double threshold,
+                             const ms_colsrc *base, const ms_colsrc *other, ms_diff_row *r, ms_error *err) {
   r->probability = threshold >= 0;
+  int64_t n = base->n < other->n ? base->n : other->n;
+  double *a = malloc((size_t)(base->n > 0 ? base->n : 1) * sizeof *a);
+  double *b = malloc((size_t)(other->n > 0 ? other->n : 1) * sizeof *b);
+  ms_status s = a && b ? MS_OK : ms_error_set(err, MS_ERR_NOMEM, "out of memory for a paired difference");
+  if (!s) s = col_load(base, cb, a, err);
+  if (!s) s = col_load(other, co, b, err);
+  if (s) {
+    free(a);
+    free(b);
+    return s;
+  }
   double sa = 0, sb = 0, sd = 0;
   int64_t m = 0;
-  double *d = malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
+  /* the pairs with both values finite, in path order: a and b in place, d over a */
   for (int64_t p = 0; p < n; p++) {
-    double a = ms_stats_value(cb, &base[p]), b = ms_stats_value(co, &other[p]);
-    if (!isfinite(a) || !isfinite(b)) continue;
-    if (r->probability) { a = a > threshold; b = b > threshold; }
-    sa += a;
-    sb += b;
-    sd += b - a;
-    if (d) d[m] = b - a;
+    double x = a[p], y = b[p];
+    if (!isfinite(x) || !isfinite(y)) continue;
+    if (r->probability) { x = x > threshold; y = y > threshold; }
+    sa += x;
+    sb += y;
+    sd += y - x;
+    a[m] = x;
+    b[m] = y;
     m++;
   }
   r->n = m;
   if (m == 0) {
     r->baseline = r->other = r->diff = r->lo = r->hi = r->unpaired_lo = r->unpaired_hi = NAN;
-    free(d);
-    return;
+    free(a);
+    free(b);
+    return MS_OK;
   }
   r->baseline = sa / (double)m;
   r->other = sb / (double)m;
   r->diff = sd / (double)m;
   double saa = 0, sbb = 0;
-  for (int64_t p = 0; p < n; p++) {
-    double a = ms_stats_value(cb, &base[p]), b = ms_stats_value(co, &other[p]);
-    if (!isfinite(a) || !isfinite(b)) continue;
-    if (r->probability) { a = a > threshold; b = b > threshold; }
-    saa += (a - r->baseline) * (a - r->baseline);
-    sbb += (b - r->other) * (b - r->other);
+  for (int64_t p = 0; p < m; p++) {
+    saa += (a[p] - r->baseline) * (a[p] - r->baseline);
+    sbb += (b[p] - r->other) * (b[p] - r->other);
+    a[p] = b[p] - a[p];
   }
+  free(b);
   double mm = (double)m;
   double se_u = m > 1 ? sqrt(saa / (mm - 1) / mm + sbb / (mm - 1) / mm) : NAN;
   r->lo = r->hi = NAN;
-  if (d) {
-    ms_error e;
-    qsort(d, (size_t)m, sizeof *d, cmp_double);
-    if (ms_interval_mean_plain(d, m, seed, ms_interval_key("diff", r->name), 0.95, &r->lo, &r->hi, &e))
-      r->lo = r->hi = NAN;
-    free(d);
-  }
+  qsort(a, (size_t)m, sizeof *a, cmp_double);
+  s = ms_interval_mean_plain(a, m, seed, ms_interval_key("diff", r->name), 0.95, &r->lo, &r->hi, err);
+  free(a);
+  if (s) return s;
   /* What independent runs would give (Welch, normal): a reference for the
    * gain of common random numbers, not an interval of this comparison. */
   r->unpaired_lo = r->diff - Z95 * se_u;
   r->unpaired_hi = r->diff + Z95 * se_u;
+  return MS_OK;
 }
 
 /* What the feedback loop causes: per path, the run's value minus its
@@ -534,8 +570,8 @@ static const char *const feedback_defs[MS_NFEEDBACK][2] = {
 
 static const ms_column *find_col(const ms_column *cols, int nc, const char *name);
 
-static int feedback_rows(uint64_t seed, const ms_column *cols, int nc, const ms_path_summary *rows, int64_t n,
-                         ms_diff_row *out, int threads) {
+static ms_status feedback_rows(uint64_t seed, const ms_column *cols, int nc, const ms_colsrc *src, ms_diff_row *out,
+                               int threads, int *count, ms_error *err) {
   paired_job jobs[MS_NFEEDBACK];
   int k = 0;
   for (int j = 0; j < MS_NFEEDBACK; j++) {
@@ -546,8 +582,8 @@ static int feedback_rows(uint64_t seed, const ms_column *cols, int nc, const ms_
     snprintf(r->name, sizeof r->name, "%s", feedback_defs[j][0]);
     jobs[k++] = (paired_job){without, with, -1, r};
   }
-  paired_run(seed, jobs, k, rows, rows, n, threads);
-  return k;
+  *count = k;
+  return paired_run(seed, jobs, k, src, src, threads, err);
 }
 
 static const ms_column *find_col(const ms_column *cols, int nc, const char *name) {
@@ -568,44 +604,38 @@ static int paired_named(const ms_column *cols, int nc, const char *column, doubl
   return 1;
 }
 
-int ms_stats_paired(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
-                            int64_t n, ms_diff_row *out, int threads) {
+ms_status ms_stats_paired(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other, ms_diff_row *out,
+                          int threads, int *count, ms_error *err) {
   ms_column cols[MS_MAX_COLUMNS];
   paired_job jobs[MS_MAX_DIFFS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;
   for (size_t j = 0; j < sizeof paired_defs / sizeof paired_defs[0] && k < MS_MAX_DIFFS; j++)
     k += paired_named(cols, nc, paired_defs[j].column, paired_defs[j].threshold, paired_defs[j].name, &out[k],
                       &jobs[k]);
-  paired_run(cfg->seed, jobs, k, base, other, n, threads);
-  return k;
+  *count = k;
+  return paired_run(cfg->seed, jobs, k, base, other, threads, err);
 }
 
-int ms_stats_paired_all(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
-                                int64_t n, ms_diff_row *out, int max, int threads) {
+ms_status ms_stats_paired_all(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other,
+                              ms_diff_row *out, int max, int threads, int *count, ms_error *err) {
   ms_column cols[MS_MAX_COLUMNS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;
+  *count = 0;
   paired_job *jobs = malloc((size_t)(max > 0 ? max : 1) * sizeof *jobs);
+  if (!jobs) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for paired differences");
   for (int c = 0; c < nc && k < max; c++) {
     if (strcmp(cols[c].name, "path") == 0) continue;
     ms_diff_row *r = &out[k];
     memset(r, 0, sizeof *r);
     memcpy(r->name, cols[c].name, sizeof r->name);
-    if (jobs) jobs[k] = (paired_job){&cols[c], &cols[c], -1, r};
-    else paired_cols(cfg->seed, &cols[c], &cols[c], -1, base, other, n, r);
-    k++;
+    jobs[k++] = (paired_job){&cols[c], &cols[c], -1, r};
   }
-  for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0] && k < max; j++) {
-    paired_job one;
-    if (!paired_named(cols, nc, prob_defs[j].column, prob_defs[j].threshold, prob_defs[j].name, &out[k], &one))
-      continue;
-    if (jobs) jobs[k] = one;
-    else paired_cols(cfg->seed, one.cb, one.co, one.threshold, base, other, n, one.r);
-    k++;
-  }
-  /* Without memory for the list the rows were computed one by one above. */
-  if (jobs) paired_run(cfg->seed, jobs, k, base, other, n, threads);
+  for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0] && k < max; j++)
+    k += paired_named(cols, nc, prob_defs[j].column, prob_defs[j].threshold, prob_defs[j].name, &out[k], &jobs[k]);
+  *count = k;
+  ms_status s = paired_run(cfg->seed, jobs, k, base, other, threads, err);
   free(jobs);
-  return k;
+  return s;
 }
 
 /* ---- statistics by name ---- */
@@ -663,8 +693,8 @@ int ms_stats_known(const ms_config *cfg, const char *name, char *msg, size_t len
   return -1;
 }
 
-ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_path_summary *rows, int64_t n,
-                            const char *name, double confidence, ms_stat_value *out, ms_error *err) {
+ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_colsrc *src, const char *name,
+                            double confidence, ms_stat_value *out, ms_error *err) {
   char msg[3072], row[MS_COL_NAME_MAX];
   const char *field = NULL;
   out->value = out->lo = out->hi = NAN;
@@ -702,15 +732,15 @@ ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_p
   ms_column cols[MS_MAX_COLUMNS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS);
   const ms_column *c = find_col(cols, nc, row);
+  int64_t n = src->n;
   double *x = malloc((size_t)(n > 0 ? n : 1) * sizeof *x);
   if (!x) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  ms_status s = col_load(src, c, x, err);
+  if (s) { free(x); return s; }
   int64_t k = 0;
-  for (int64_t i = 0; i < n; i++) {
-    double v = ms_stats_value(c, &rows[i]);
-    if (isfinite(v)) x[k++] = v;
-  }
+  for (int64_t i = 0; i < n; i++)
+    if (isfinite(x[i])) x[k++] = x[i];
   qsort(x, (size_t)k, sizeof *x, cmp_double);
-  ms_status s = MS_OK;
   if (mean) s = ms_interval_mean(x, k, cfg->seed, ms_interval_key("mean", row), conf, &out->lo, &out->hi, err);
   else if (es)
     s = ms_interval_es(x, k, es == 1, cfg->seed, ms_interval_key(es == 1 ? "es99" : "es01", row), conf, &out->lo,

@@ -37,6 +37,27 @@ typedef struct ms_column {
   int risky_low;          /* 1: the risky tail is the low one (prices, the insurance fund) */
 } ms_column;
 
+/**
+ * Where the statistics read a run's per-path values: its rows in memory, or
+ * a column store the driver filled as the run went (a run of millions of
+ * paths keeps no rows: the statistics read one column at a time). Either
+ * way the values, their order and so every statistic are the same.
+ */
+typedef struct ms_colsrc {
+  const ms_path_summary *rows;  /* every path's row; NULL: ask load */
+  int64_t n;                    /* paths */
+  /* x[0 .. n - 1] = column @p col's values (as ms_stats_value), in path
+   * order; called from several threads at once */
+  ms_status (*load)(void *ctx, const ms_column *col, double *x, ms_error *err);
+  void *ctx;
+} ms_colsrc;
+
+/** The source of @p n rows in memory. */
+static inline ms_colsrc ms_colsrc_rows(const ms_path_summary *rows, int64_t n) {
+  ms_colsrc s = {rows, n, NULL, NULL};
+  return s;
+}
+
 typedef struct ms_stat_row {
   char name[MS_COL_NAME_MAX];
   int64_t n;              /* finite values */
@@ -125,18 +146,18 @@ void ms_stats_set_amplification(ms_path_summary *row, int same);
  * On up to @p threads threads (one difference per thread at a time): the
  * same rows for any count.
  */
-int ms_stats_paired(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other, int64_t n,
-                    ms_diff_row *out, int threads);
+ms_status ms_stats_paired(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other, ms_diff_row *out,
+                          int threads, int *count, ms_error *err);
 
 /**
  * Paired differences of every summary column's mean and of every
  * probability event (in the order of ms_stats_compute's rows, then its
- * probabilities) between @p other and @p base; returns how many (at most
+ * probabilities) between @p other and @p base; *@p count is how many (at most
  * @p max). Identical inputs give differences and intervals of exactly 0.
  * On up to @p threads threads: the same rows for any count.
  */
-int ms_stats_paired_all(const ms_config *cfg, const ms_path_summary *base, const ms_path_summary *other,
-                        int64_t n, ms_diff_row *out, int max, int threads);
+ms_status ms_stats_paired_all(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other,
+                              ms_diff_row *out, int max, int threads, int *count, ms_error *err);
 
 /** A /stats entry by name, with its interval where it has one. */
 typedef struct ms_stat_value {
@@ -162,8 +183,8 @@ int ms_stats_known(const ms_config *cfg, const char *name, char *msg, size_t len
  * distribution-free order statistics for quantiles, percentile bootstrap
  * for expected shortfalls.
  */
-ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_path_summary *rows, int64_t n,
-                            const char *name, double confidence, ms_stat_value *out, ms_error *err);
+ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_colsrc *src, const char *name,
+                            double confidence, ms_stat_value *out, ms_error *err);
 
 /** Capital efficiency of a model at the start: initial margin per unit of risk. */
 typedef struct ms_efficiency {
@@ -204,14 +225,14 @@ int ms_stats_columns_all(ms_column *cols, int max);
 double ms_stats_value(const ms_column *c, const ms_path_summary *row);
 
 /**
- * Aggregate @p n rows (in path order) on up to @p threads threads (< 1: one). Each column's
+ * Aggregate the paths of @p src (in path order) on up to @p threads threads (< 1: one). Each column's
  * aggregates, and each feedback difference, are computed by one thread
  * exactly as on one thread (sums in path order, bootstrap streams keyed by
  * the statistic's name), so @p out is bit-identical for any thread count;
  * an error is the first one in column order.
  */
-ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_path_summary *rows,
-                           int64_t n, int threads, ms_error *err);
+ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_colsrc *src, int threads,
+                           ms_error *err);
 
 /** Row named @p name, or NULL. */
 const ms_stat_row *ms_stats_find(const ms_stats *st, const char *name);

@@ -54,7 +54,8 @@ int main(int argc, char **argv) {
   int rc = 0;
   for (int i = 0; i < nj; i++) {
     double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-    if (ms_stats_compute(i ? st : first, cfg, r, n, js[i], &e)) {
+    ms_colsrc src = ms_colsrc_rows(r, n);
+    if (ms_stats_compute(i ? st : first, cfg, &src, js[i], &e)) {
       printf("%s\n", e.msg);
       return 1;
     }

@@ -1,0 +1,503 @@
+/*
+ * journal — a run's per-path results as they finish (see journal.h).
+ *
+ * Layout (native byte order: a journal is continued by the build that
+ * wrote it, which the version check ensures):
+ *   header: "MSJRNL01", u64 header bytes, u64 fingerprint, i64 paths,
+ *           i64 batch, i64 created, u32 lengths of version, command and
+ *           cwd, u32 0, the three strings, u64 checksum of all before it;
+ *   frame:  "MSFRAME1", i64 first, i64 n, u64 bytes, u64 checksum of the
+ *           bytes, u64 checksum of these 40 bytes; then the bytes.
+ */
+#define _GNU_SOURCE /* O_CLOEXEC, O_NOFOLLOW */
+#include "output/journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define JBUF ((size_t)1 << 20)
+#define FRAME_HEAD 48
+static const char JMAGIC[8] = {'M', 'S', 'J', 'R', 'N', 'L', '0', '1'};
+static const char FMAGIC[8] = {'M', 'S', 'F', 'R', 'A', 'M', 'E', '1'};
+
+/* A checksum over a byte stream, the same however the stream is split:
+ * 8-byte words through a multiply-xorshift, the tail with the length. It
+ * finds torn and stale writes, not adversaries. */
+typedef struct {
+  uint64_t h, total;
+  unsigned char carry[8];
+  int nc;
+} hasher;
+
+static void h_init(hasher *x) { memset(x, 0, sizeof *x); x->h = 0x6a09e667f3bcc909ull; }
+
+static inline void h_word(hasher *x, uint64_t w) {
+  uint64_t h = (x->h ^ w) * 0x9e3779b97f4a7c15ull;
+  x->h = h ^ (h >> 29);
+}
+
+static void h_update(hasher *x, const void *p, size_t n) {
+  const unsigned char *b = p;
+  x->total += n;
+  while (x->nc && n) {
+    x->carry[x->nc++] = *b++;
+    n--;
+    if (x->nc == 8) {
+      uint64_t w;
+      memcpy(&w, x->carry, 8);
+      h_word(x, w);
+      x->nc = 0;
+    }
+  }
+  for (; n >= 8; b += 8, n -= 8) {
+    uint64_t w;
+    memcpy(&w, b, 8);
+    h_word(x, w);
+  }
+  if (n) { /* n < 8, and the carry was emptied above (else n would be 0) */
+    memcpy(x->carry, b, n);
+    x->nc = (int)n;
+  }
+}
+
+static uint64_t h_final(hasher *x) {
+  hasher y = *x;
+  uint64_t w = 0;
+  memcpy(&w, y.carry, (size_t)y.nc);
+  h_word(&y, w);
+  h_word(&y, y.total);
+  return y.h;
+}
+
+static uint64_t checksum(const void *p, size_t n) {
+  hasher x;
+  h_init(&x);
+  h_update(&x, p, n);
+  return h_final(&x);
+}
+
+struct ms_journal {
+  char *path;
+  int fd;
+  unsigned char *buf;     /* writing: bytes not yet written; reading: bytes read ahead */
+  size_t nbuf, rpos;      /* bytes in buf; reading: next byte */
+  uint64_t end;           /* writing: the end of the last complete frame, then of what is written */
+  uint64_t frame_at;      /* the current frame's header */
+  int64_t first, n;       /* the current frame */
+  uint64_t fbytes, left;  /* its length; reading: bytes not yet consumed */
+  uint64_t want;          /* reading: its checksum */
+  hasher hx;
+  int writing;            /* a frame begun and not ended */
+  int in_frame;           /* reading: a frame's header read, its bytes not all checked */
+  uint64_t rd;            /* reading: the file offset of buf[nbuf] */
+  uint64_t data_end;      /* the end of the complete frames */
+  double last_sync;
+};
+
+static double mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void ms_journal_info_free(ms_journal_info *info) {
+  if (!info) return;
+  free(info->version);
+  free(info->command);
+  free(info->cwd);
+  info->version = info->command = info->cwd = NULL;
+}
+
+static ms_status pwrite_all(const ms_journal *j, uint64_t off, const void *p, size_t n, ms_error *err) {
+  const unsigned char *b = p;
+  while (n > 0) {
+    ssize_t w = pwrite(j->fd, b, n, (off_t)off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0)
+      return ms_error_set(err, MS_ERR_IO, "%s: write failed (%s)", j->path, w < 0 ? strerror(errno) : "no space");
+    b += w;
+    off += (uint64_t)w;
+    n -= (size_t)w;
+  }
+  return MS_OK;
+}
+
+/* Read up to @p n bytes at @p off; *got is how many (short only at the end of the file). */
+static ms_status pread_some(int fd, const char *path, uint64_t off, void *p, size_t n, size_t *got, ms_error *err) {
+  unsigned char *b = p;
+  *got = 0;
+  while (n > 0) {
+    ssize_t r = pread(fd, b, n, (off_t)off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return ms_error_set(err, MS_ERR_IO, "%s: read failed (%s)", path, strerror(errno));
+    if (r == 0) break;
+    b += r;
+    off += (uint64_t)r;
+    n -= (size_t)r;
+    *got += (size_t)r;
+  }
+  return MS_OK;
+}
+
+static void put_u64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint64_t get_u64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+#define HEAD_FIXED 64
+
+static ms_status write_header(ms_journal *j, const ms_journal_info *info, ms_error *err) {
+  size_t lv = strlen(info->version), lc = strlen(info->command), lw = strlen(info->cwd);
+  size_t total = HEAD_FIXED + lv + lc + lw + 8;
+  unsigned char *h = calloc(1, total);
+  if (!h) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  memcpy(h, JMAGIC, 8);
+  put_u64(h + 8, total);
+  put_u64(h + 16, info->fingerprint);
+  put_u64(h + 24, (uint64_t)info->paths);
+  put_u64(h + 32, (uint64_t)info->batch);
+  put_u64(h + 40, (uint64_t)info->created);
+  uint32_t l[4] = {(uint32_t)lv, (uint32_t)lc, (uint32_t)lw, 0};
+  memcpy(h + 48, l, 16);
+  memcpy(h + HEAD_FIXED, info->version, lv);
+  memcpy(h + HEAD_FIXED + lv, info->command, lc);
+  memcpy(h + HEAD_FIXED + lv + lc, info->cwd, lw);
+  put_u64(h + total - 8, checksum(h, total - 8));
+  ms_status s = pwrite_all(j, 0, h, total, err);
+  free(h);
+  j->end = j->data_end = total;
+  return s;
+}
+
+static ms_journal *jnew(const char *path) {
+  ms_journal *j = calloc(1, sizeof *j);
+  if (!j) return NULL;
+  j->fd = -1;
+  j->path = strdup(path);
+  j->buf = malloc(JBUF);
+  if (!j->path || !j->buf) {
+    free(j->path);
+    free(j->buf);
+    free(j);
+    return NULL;
+  }
+  j->last_sync = mono();
+  return j;
+}
+
+static void jfree(ms_journal *j) {
+  if (!j) return;
+  if (j->fd >= 0) close(j->fd);
+  free(j->path);
+  free(j->buf);
+  free(j);
+}
+
+int ms_journal_is(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char m[8];
+  ssize_t r = read(fd, m, 8);
+  close(fd);
+  return r == 8 && memcmp(m, JMAGIC, 8) == 0;
+}
+
+ms_status ms_journal_create(ms_journal **out, const char *path, const ms_journal_info *info, ms_error *err) {
+  *out = NULL;
+  ms_journal *j = jnew(path);
+  if (!j) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  j->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+  if (j->fd < 0) {
+    int e = errno;
+    jfree(j);
+    if (e == EEXIST)
+      return ms_error_set(err, MS_ERR_INPUT, "%s already exists: not overwritten (an unfinished run's journal, "
+                          "or another file of that name)", path);
+    return ms_error_set(err, MS_ERR_IO, "%s: cannot create the run's journal (%s)", path, strerror(e));
+  }
+  if (flock(j->fd, LOCK_EX | LOCK_NB) != 0) {
+    jfree(j);
+    return ms_error_set(err, MS_ERR_INPUT, "%s: locked by another running marginsim", path);
+  }
+  ms_status s = write_header(j, info, err);
+  if (s) {
+    unlink(path);
+    jfree(j);
+    return s;
+  }
+  *out = j;
+  return MS_OK;
+}
+
+/* Read and check the header of open journal @p j into *@p info. */
+static ms_status read_header(ms_journal *j, ms_journal_info *info, ms_error *err) {
+  memset(info, 0, sizeof *info);
+  unsigned char fixed[HEAD_FIXED];
+  size_t got;
+  ms_status s = pread_some(j->fd, j->path, 0, fixed, HEAD_FIXED, &got, err);
+  if (s) return s;
+  if (got < 8 || memcmp(fixed, JMAGIC, 8) != 0)
+    return ms_error_set(err, MS_ERR_INPUT, "%s: not a marginsim journal", j->path);
+  uint64_t total = get_u64(fixed + 8);
+  if (got < HEAD_FIXED || total < HEAD_FIXED + 8 || total > ((uint64_t)1 << 24))
+    return ms_error_set(err, MS_ERR_INPUT, "%s: the journal's header is damaged", j->path);
+  unsigned char *h = malloc((size_t)total);
+  if (!h) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  s = pread_some(j->fd, j->path, 0, h, (size_t)total, &got, err);
+  uint32_t l[4];
+  memcpy(l, h + 48, 16);
+  if (!s && (got < total || get_u64(h + total - 8) != checksum(h, (size_t)total - 8) ||
+             (uint64_t)l[0] + l[1] + l[2] + HEAD_FIXED + 8 != total))
+    s = ms_error_set(err, MS_ERR_INPUT, "%s: the journal's header is damaged", j->path);
+  if (!s) {
+    info->fingerprint = get_u64(h + 16);
+    info->paths = (int64_t)get_u64(h + 24);
+    info->batch = (int64_t)get_u64(h + 32);
+    info->created = (int64_t)get_u64(h + 40);
+    info->version = strndup((char *)h + HEAD_FIXED, l[0]);
+    info->command = strndup((char *)h + HEAD_FIXED + l[0], l[1]);
+    info->cwd = strndup((char *)h + HEAD_FIXED + l[0] + l[1], l[2]);
+    if (!info->version || !info->command || !info->cwd) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+    j->data_end = total;
+  }
+  free(h);
+  if (s) ms_journal_info_free(info);
+  return s;
+}
+
+/* Walk the complete frames from the header on: info->done and j->data_end. */
+static ms_status scan(ms_journal *j, ms_journal_info *info, ms_error *err) {
+  uint64_t off = j->data_end;
+  int64_t next = 0;
+  for (;;) {
+    unsigned char fh[FRAME_HEAD];
+    size_t got;
+    ms_status s = pread_some(j->fd, j->path, off, fh, FRAME_HEAD, &got, err);
+    if (s) return s;
+    if (got < FRAME_HEAD || memcmp(fh, FMAGIC, 8) != 0 || get_u64(fh + 40) != checksum(fh, 40)) break;
+    int64_t first = (int64_t)get_u64(fh + 8), n = (int64_t)get_u64(fh + 16);
+    uint64_t bytes = get_u64(fh + 24), want = get_u64(fh + 32);
+    if (first != next || n <= 0 || first + n > info->paths) break;
+    hasher x;
+    h_init(&x);
+    uint64_t at = off + FRAME_HEAD, left = bytes;
+    while (left > 0) {
+      size_t k = left < JBUF ? (size_t)left : JBUF;
+      s = pread_some(j->fd, j->path, at, j->buf, k, &got, err);
+      if (s) return s;
+      if (got < k) break;
+      h_update(&x, j->buf, k);
+      at += k;
+      left -= k;
+    }
+    if (left > 0 || h_final(&x) != want) break;
+    off += FRAME_HEAD + bytes;
+    next = first + n;
+  }
+  info->done = next;
+  j->data_end = off;
+  return MS_OK;
+}
+
+static ms_status open_existing(ms_journal **out, const char *path, int rw, ms_journal_info *info, ms_error *err) {
+  *out = NULL;
+  memset(info, 0, sizeof *info);
+  ms_journal *j = jnew(path);
+  if (!j) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  j->fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
+  if (j->fd < 0) {
+    int e = errno;
+    jfree(j);
+    return ms_error_set(err, e == ENOENT ? MS_ERR_INPUT : MS_ERR_IO, "%s: cannot open (%s)", path, strerror(e));
+  }
+  struct stat st;
+  if (fstat(j->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    jfree(j);
+    return ms_error_set(err, MS_ERR_INPUT, "%s: not a regular file", path);
+  }
+  if (rw && flock(j->fd, LOCK_EX | LOCK_NB) != 0) {
+    jfree(j);
+    return ms_error_set(err, MS_ERR_INPUT, "%s: locked by another running marginsim (the run is still going)",
+                        path);
+  }
+  ms_status s = read_header(j, info, err);
+  if (!s) s = scan(j, info, err);
+  if (!s && rw && ftruncate(j->fd, (off_t)j->data_end) != 0)
+    s = ms_error_set(err, MS_ERR_IO, "%s: cannot cut off the torn end (%s)", path, strerror(errno));
+  if (s) {
+    ms_journal_info_free(info);
+    jfree(j);
+    return s;
+  }
+  j->end = j->data_end;
+  *out = j;
+  return MS_OK;
+}
+
+ms_status ms_journal_open(ms_journal **j, const char *path, ms_journal_info *info, ms_error *err) {
+  return open_existing(j, path, 1, info, err);
+}
+
+ms_status ms_journal_peek(const char *path, ms_journal_info *info, ms_error *err) {
+  ms_journal *j = NULL;
+  ms_status s = open_existing(&j, path, 0, info, err);
+  jfree(j);
+  return s;
+}
+
+static ms_status flush_buf(ms_journal *j, ms_error *err) {
+  if (!j->nbuf) return MS_OK;
+  ms_status s = pwrite_all(j, j->end, j->buf, j->nbuf, err);
+  j->end += j->nbuf;
+  j->nbuf = 0;
+  return s;
+}
+
+ms_status ms_journal_begin(ms_journal *j, int64_t first, int64_t n, ms_error *err) {
+  if (j->writing) return ms_error_set(err, MS_ERR_INTERNAL, "journal: a frame is open");
+  j->writing = 1;
+  j->first = first;
+  j->n = n;
+  j->fbytes = 0;
+  j->end = j->data_end;
+  j->frame_at = j->end;
+  j->end += FRAME_HEAD; /* its header last, once the bytes are out */
+  j->nbuf = 0;
+  h_init(&j->hx);
+  return MS_OK;
+}
+
+ms_status ms_journal_put(ms_journal *j, const void *p, size_t n, ms_error *err) {
+  h_update(&j->hx, p, n);
+  j->fbytes += n;
+  const unsigned char *b = p;
+  while (n > 0) {
+    size_t k = JBUF - j->nbuf < n ? JBUF - j->nbuf : n;
+    memcpy(j->buf + j->nbuf, b, k);
+    j->nbuf += k;
+    b += k;
+    n -= k;
+    if (j->nbuf == JBUF) {
+      ms_status s = flush_buf(j, err);
+      if (s) return s;
+    }
+  }
+  return MS_OK;
+}
+
+ms_status ms_journal_sync(ms_journal *j, ms_error *err) {
+  if (fdatasync(j->fd) != 0) return ms_error_set(err, MS_ERR_IO, "%s: sync failed (%s)", j->path, strerror(errno));
+  j->last_sync = mono();
+  return MS_OK;
+}
+
+ms_status ms_journal_end(ms_journal *j, ms_error *err) {
+  if (!j->writing) return ms_error_set(err, MS_ERR_INTERNAL, "journal: no frame is open");
+  j->writing = 0;
+  ms_status s = flush_buf(j, err);
+  if (s) return s;
+  unsigned char fh[FRAME_HEAD];
+  memcpy(fh, FMAGIC, 8);
+  put_u64(fh + 8, (uint64_t)j->first);
+  put_u64(fh + 16, (uint64_t)j->n);
+  put_u64(fh + 24, j->fbytes);
+  put_u64(fh + 32, h_final(&j->hx));
+  put_u64(fh + 40, checksum(fh, 40));
+  s = pwrite_all(j, j->frame_at, fh, FRAME_HEAD, err);
+  if (s) return s;
+  j->data_end = j->end;
+  if (mono() - j->last_sync >= 1.0) s = ms_journal_sync(j, err);
+  return s;
+}
+
+ms_status ms_journal_rewind(ms_journal *j, ms_error *err) {
+  if (j->writing) return ms_error_set(err, MS_ERR_INTERNAL, "journal: a frame is open");
+  unsigned char fixed[16];
+  size_t got;
+  ms_status s = pread_some(j->fd, j->path, 0, fixed, 16, &got, err);
+  if (s) return s;
+  j->rd = got == 16 ? get_u64(fixed + 8) : 0;
+  j->nbuf = j->rpos = 0;
+  j->left = 0;
+  j->in_frame = 0;
+  return MS_OK;
+}
+
+/* Read @p n bytes of the stream at the reading position (no checksum). */
+static ms_status rd_bytes(ms_journal *j, void *p, size_t n, ms_error *err) {
+  unsigned char *b = p;
+  while (n > 0) {
+    if (j->rpos == j->nbuf) {
+      size_t got;
+      ms_status s = pread_some(j->fd, j->path, j->rd, j->buf, JBUF, &got, err);
+      if (s) return s;
+      if (got == 0) return ms_error_set(err, MS_ERR_IO, "%s: the journal ends inside a frame", j->path);
+      j->rd += got;
+      j->nbuf = got;
+      j->rpos = 0;
+    }
+    size_t k = j->nbuf - j->rpos < n ? j->nbuf - j->rpos : n;
+    if (b) memcpy(b, j->buf + j->rpos, k);
+    else h_update(&j->hx, j->buf + j->rpos, k); /* skipping: still hashed */
+    if (b) b += k;
+    j->rpos += k;
+    n -= k;
+  }
+  return MS_OK;
+}
+
+ms_status ms_journal_get(ms_journal *j, void *p, size_t n, ms_error *err) {
+  if (n > j->left) return ms_error_set(err, MS_ERR_IO, "%s: a frame is shorter than its paths need", j->path);
+  ms_status s = rd_bytes(j, p, n, err);
+  if (s) return s;
+  h_update(&j->hx, p, n);
+  j->left -= n;
+  return MS_OK;
+}
+
+ms_status ms_journal_next(ms_journal *j, int64_t *first, int64_t *n, ms_error *err) {
+  *first = *n = 0;
+  ms_status s = MS_OK;
+  if (j->in_frame) { /* finish the current frame */
+    if (j->left) s = rd_bytes(j, NULL, (size_t)j->left, err);
+    j->left = 0;
+    j->in_frame = 0;
+    if (!s && h_final(&j->hx) != j->want)
+      s = ms_error_set(err, MS_ERR_IO, "%s: the frame of paths %lld.. is damaged (checksum)", j->path,
+                       (long long)j->first);
+    if (s) return s;
+  }
+  uint64_t at = j->rd - (uint64_t)(j->nbuf - j->rpos);
+  if (at >= j->data_end) return MS_OK;
+  unsigned char fh[FRAME_HEAD];
+  s = rd_bytes(j, fh, FRAME_HEAD, err);
+  if (s) return s;
+  if (memcmp(fh, FMAGIC, 8) != 0 || get_u64(fh + 40) != checksum(fh, 40))
+    return ms_error_set(err, MS_ERR_IO, "%s: a frame header is damaged", j->path);
+  j->first = (int64_t)get_u64(fh + 8);
+  j->n = (int64_t)get_u64(fh + 16);
+  j->left = get_u64(fh + 24);
+  j->want = get_u64(fh + 32);
+  j->in_frame = 1;
+  h_init(&j->hx);
+  *first = j->first;
+  *n = j->n;
+  return MS_OK;
+}
+
+void ms_journal_close(ms_journal *j) {
+  if (!j) return;
+  if (j->fd >= 0) fdatasync(j->fd);
+  jfree(j);
+}
+
+void ms_journal_remove(ms_journal *j) {
+  if (!j) return;
+  unlink(j->path);
+  jfree(j);
+}

@@ -1,0 +1,97 @@
+/*
+ * journal — where a run's per-path results go as paths finish, so that an
+ * interrupted run (a signal, SIGKILL, a lost node) can go on from its last
+ * complete batch: "<result>.partial" beside the result file.
+ *
+ * A journal is a header (what the run is: version, command, folder, a
+ * fingerprint of everything that decides its results, paths, batch) and
+ * then frames, one per batch of paths, each with its first path, its
+ * number of paths, its length and a checksum of its bytes. Frames are
+ * written whole and then their header; a frame whose header or checksum
+ * does not check out (a write torn by a crash) ends the journal, and a
+ * resumed run truncates it there. The bytes of a frame are the driver's
+ * (run.c packs them); this module knows only their length.
+ *
+ * The journal is synced to disk at most once a second and when it is
+ * closed, so a power cut loses at most the last second of batches; a
+ * killed process loses only the batch it was computing. While a run has
+ * its journal open it holds an exclusive lock on it: a second run of the
+ * same result file is refused.
+ */
+#ifndef MARGINSIM_JOURNAL_H
+#define MARGINSIM_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "marginsim/error.h"
+
+/** The suffix of a journal's name: "<result>.partial". */
+#define MS_JOURNAL_SUFFIX ".partial"
+
+typedef struct ms_journal ms_journal;
+
+/** What a journal says about its run. Strings are malloc'd (ms_journal_info_free). */
+typedef struct ms_journal_info {
+  char *version;          /* of the marginsim that began the run */
+  char *command;          /* its command line, as the result file records it */
+  char *cwd;              /* the folder it ran in */
+  uint64_t fingerprint;   /* of everything that decides the results (run.c) */
+  int64_t paths, batch;   /* paths of the run, paths per frame (the last may have fewer) */
+  int64_t created;        /* Unix time the run began */
+  int64_t done;           /* paths in the journal's complete frames (0 .. done - 1) */
+} ms_journal_info;
+
+void ms_journal_info_free(ms_journal_info *info);
+
+/** Whether @p path starts like a journal (0 on any error). */
+int ms_journal_is(const char *path);
+
+/**
+ * Create the journal @p path (never over an existing file: MS_ERR_INPUT
+ * naming it) with the header of @p info (done ignored).
+ */
+ms_status ms_journal_create(ms_journal **j, const char *path, const ms_journal_info *info, ms_error *err);
+
+/**
+ * Open the journal @p path to continue it: its header into *@p info, its
+ * complete frames checked and counted (info->done), anything after them
+ * cut off. MS_ERR_INPUT when it is not a journal or is locked by a running
+ * process.
+ */
+ms_status ms_journal_open(ms_journal **j, const char *path, ms_journal_info *info, ms_error *err);
+
+/** Read @p path's header and count its complete frames, changing nothing. */
+ms_status ms_journal_peek(const char *path, ms_journal_info *info, ms_error *err);
+
+/** Begin the frame of paths @p first .. @p first + @p n - 1 (right after the last). */
+ms_status ms_journal_begin(ms_journal *j, int64_t first, int64_t n, ms_error *err);
+
+/** Append @p n bytes to the current frame. */
+ms_status ms_journal_put(ms_journal *j, const void *p, size_t n, ms_error *err);
+
+/** Close the current frame: write it, then its header; sync when a second has passed since the last sync. */
+ms_status ms_journal_end(ms_journal *j, ms_error *err);
+
+/** Sync everything written. */
+ms_status ms_journal_sync(ms_journal *j, ms_error *err);
+
+/** Read the frames from the first: ms_journal_rewind, then ms_journal_next and ms_journal_get. */
+ms_status ms_journal_rewind(ms_journal *j, ms_error *err);
+
+/**
+ * Go to the next frame (the rest of the current one is skipped, its
+ * checksum still checked): *@p first and *@p n; *@p n == 0 after the last.
+ */
+ms_status ms_journal_next(ms_journal *j, int64_t *first, int64_t *n, ms_error *err);
+
+/** Read @p n bytes of the current frame. */
+ms_status ms_journal_get(ms_journal *j, void *p, size_t n, ms_error *err);
+
+/** Close, keeping the file (a later run may continue it). NULL is allowed. */
+void ms_journal_close(ms_journal *j);
+
+/** Close and remove the file. NULL is allowed. */
+void ms_journal_remove(ms_journal *j);
+
+#endif
