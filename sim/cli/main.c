@@ -1335,6 +1335,52 @@ static char **split_command(const char *cmd, int *argc) {
   return NULL;
 }
 
+/* The journal @p jpath of --resume: its stat into *@p st, its header into
+ * *@p info. Returns 0 or an exit code after a message. */
+static int read_journal(const cli_opts *o, const char *jpath, struct stat *st, ms_journal_info *info) {
+  if (stat(jpath, st) != 0) {
+    if (stat(o->resume, st) == 0)
+      fprintf(stderr, "marginsim: --resume %s: the run is complete (no %s): nothing to resume\n", o->resume, jpath);
+    else fprintf(stderr, "marginsim: --resume %s: no unfinished run (neither it nor %s exists)\n", o->resume, jpath);
+    return EXIT_BADINPUT;
+  }
+  ms_error err;
+  ms_status s = ms_journal_peek(jpath, info, &err);
+  if (s) {
+    fprintf(stderr, "marginsim: --resume %s: %s\n", o->resume, err.msg);
+    return ms_status_exit_code(s);
+  }
+  return 0;
+}
+
+/* Rank 0's malloc'd string *@p str on every rank (MPI; one process: as it is).
+ * Nonzero when out of memory (agreed: every rank then fails). */
+static int share_string(char **str) {
+  if (ms_mpi_size() == 1) return 0;
+  ms_error e;
+  uint64_t n = ms_mpi_rank() == 0 ? strlen(*str) + 1 : 0;
+  ms_mpi_bcast(&n, sizeof n, 0, &e);
+  char *buf = ms_mpi_rank() == 0 ? *str : malloc((size_t)n);
+  if (ms_mpi_agree_max(buf == NULL)) {
+    if (ms_mpi_rank() != 0) free(buf);
+    return -1;
+  }
+  ms_mpi_bcast(buf, (size_t)n, 0, &e);
+  *str = buf;
+  return 0;
+}
+
+/* What cmd_resume needs of rank 0's journal header, on every rank. */
+static int share_journal_info(ms_journal_info *info) {
+  int64_t v[2] = {info->done, info->paths};
+  ms_error e;
+  ms_mpi_bcast(v, sizeof v, 0, &e);
+  info->done = v[0];
+  info->paths = v[1];
+  int bad = share_string(&info->command);
+  return bad || share_string(&info->cwd);
+}
+
 /* `marginsim run|sweep|check --resume FILE [-j N] [-q]`: run the command the
  * journal FILE.partial recorded again, from the folder it ran in, with
  * the journal's paths taken as done. */
@@ -1342,28 +1388,32 @@ static int cmd_resume(const cli_opts *o) {
   char jpath[4200];
   snprintf(jpath, sizeof jpath, "%s%s", o->resume, MS_JOURNAL_SUFFIX);
   struct stat st;
-  if (stat(jpath, &st) != 0) {
-    if (stat(o->resume, &st) == 0)
-      fprintf(stderr, "marginsim: --resume %s: the run is complete (no %s): nothing to resume\n", o->resume, jpath);
-    else fprintf(stderr, "marginsim: --resume %s: no unfinished run (neither it nor %s exists)\n", o->resume, jpath);
-    return EXIT_BADINPUT;
-  }
   ms_journal_info info;
-  ms_error err;
-  ms_status s = ms_journal_peek(jpath, &info, &err);
-  if (s) {
-    fprintf(stderr, "marginsim: --resume %s: %s\n", o->resume, err.msg);
-    return ms_status_exit_code(s);
+  memset(&info, 0, sizeof info);
+  /* Under MPI rank 0 reads the journal (it writes it) and tells the others
+   * what to run and where: every rank then runs the same command. */
+  int prc = ms_mpi_rank() == 0 ? read_journal(o, jpath, &st, &info) : 0;
+  if ((prc = rc_of_rank0(prc))) return prc;
+  if (share_journal_info(&info)) {
+    ms_journal_info_free(&info);
+    fprintf(stderr, "marginsim: --resume: out of memory\n");
+    return 3;
   }
   int argc = 0;
   char **argv = split_command(info.command, &argc);
   int rc = 0;
+  ms_error err;
+  ms_status cs = MS_OK;
   if (!argv || argc < 3) {
     fprintf(stderr, "marginsim: --resume: %s: the recorded command cannot be read back: %s\n", jpath, info.command);
     rc = EXIT_BADINPUT;
   } else if (chdir(info.cwd) != 0) {
-    fprintf(stderr, "marginsim: --resume: cannot go to %s, the folder the run began in (%s)\n", info.cwd,
-            strerror(errno));
+    cs = ms_error_set(&err, MS_ERR_INPUT, "marginsim: --resume: cannot go to %s, the folder the run began in (%s)",
+                      info.cwd, strerror(errno));
+  }
+  /* every rank goes there, or none runs (the folder of rank 0 may be missing on another node) */
+  if (!rc && agreed(cs, &err)) {
+    fprintf(stderr, "%s\n", err.msg);
     rc = EXIT_BADINPUT;
   }
   if (!rc) {

@@ -15,8 +15,9 @@ MS_SOURCE_DIR and MPIEXEC set. The promises of docs/scaling.md:
     no result file is left;
   * a bad -o (checked on rank 0 alone) ends every rank with exit 2;
   * `check` with a failing assertion exits 1 on every rank;
-  * SIGTERM to mpirun (which forwards it to the ranks) ends the run on
-    every rank with no result file.
+  * SIGTERM to mpirun (which passes it on to the ranks) ends the run on
+    every rank with no result file; its journal, resumed on another number
+    of ranks, gives the one-process file.
 
 Every rank runs under a small shell wrapper that records its exit code and
 its stdout and stderr in files named after its rank (OMPI_COMM_WORLD_RANK).
@@ -68,18 +69,19 @@ margin:
   dynamic: {floor: 0.01, cap: 0.25}
 """
 
-# Long enough to be stopped by a signal (a year of 1 s ticks per path).
+# Long enough to be stopped by a signal: 16 paths of half a year of 1 s
+# ticks (about 0.3 s each here), in batches of 2.
 LONG = """name: long
 seed: 1
-paths: 8
-horizon: 365d
+paths: 16
+horizon: 180d
 step: 1s
 market:
   initial_price: 2000
   regimes:
     - {name: calm, vol: 0.5, mean_duration: 30d}
 book: {accounts: 50}
-output: {chunk_paths: 2}
+output: {chunk_paths: 2, timeseries: {paths: 3, every: 1h}}
 """
 
 WRAP = ('d="$1"; shift; r="${OMPI_COMM_WORLD_RANK:-0}"; "$@" >"$d/out.$r" 2>"$d/err.$r"; rc=$?; '
@@ -186,22 +188,35 @@ class MpiTest(DirTest):
         self.assertRanks(ranks, 2, "-o a folder")
         self.assertIn("is a folder", ranks[0][2])
 
-    def test_sigterm_stops_every_rank(self):
+    def test_sigterm_stops_every_rank_and_another_count_resumes(self):
         scen = self.path("long.yaml")
         with open(scen, "w") as f:
             f.write(LONG)
+        ref = self.path("ref.h5")
+        p = run("run", scen, "-o", ref, "-q", "-j", "1")
+        self.assertEqual(p.returncode, 0, p.stderr)
         out = self.path("long.h5")
         cmd = [MPIEXEC, "-n", "2", *MPI_FLAGS, BIN, "run", scen, "-o", out, "-q", "-j", "1"]
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=ENV)
-        time.sleep(2.0)
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=ENV,
+                             text=True)
+        time.sleep(1.2)
         t0 = time.monotonic()
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=60)
         took = time.monotonic() - t0
         self.assertNotEqual(p.returncode, 0, err)
         self.assertLess(took, 20, err)
+        self.assertIn("interrupted by signal 15", err)
         self.assertFalse(os.path.exists(out))
         self.assertEqual([n for n in os.listdir(self.dir) if "ms-tmp" in n], [])
+        # rank 0's journal holds the finished batches; its frames do not depend on the ranks
+        self.assertTrue(os.path.exists(out + ".partial"), err)
+        ranks = self.mpirun(3, ["run", "--resume", out, "-j", "1"], "resume")
+        self.assertRanks(ranks, 0, "--resume under mpirun -n 3")
+        self.assertRegex(ranks[0][2], r"resuming .* \d+ of 16 paths done")
+        print("\n  " + ranks[0][2].splitlines()[0][:150], file=sys.stderr)
+        self.assertFalse(os.path.exists(out + ".partial"))
+        self.assertSameFile(ref, out, "a run begun on 2 ranks, resumed on 3")
 
 
 if __name__ == "__main__":
