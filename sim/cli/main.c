@@ -1389,6 +1389,7 @@ static int cmd_resume(const cli_opts *o) {
   snprintf(jpath, sizeof jpath, "%s%s", o->resume, MS_JOURNAL_SUFFIX);
   struct stat st;
   ms_journal_info info;
+  memset(&st, 0, sizeof st); /* rank 0's: only rank 0 checks the result file against it */
   memset(&info, 0, sizeof info);
   /* Under MPI rank 0 reads the journal (it writes it) and tells the others
    * what to run and where: every rank then runs the same command. */
