@@ -68,6 +68,10 @@ def group_seed(g):
 
 def open_group(path, group):
     """The run at `group` of result file `path` (marginsim.Result); Usage with the reason when there is none."""
+    try:
+        marginsim.result.check_finished(path)
+    except marginsim.IncompleteRun as e:
+        raise Usage(str(e))
     if not os.path.isfile(path):
         raise Usage(f"{path}: no such file")
     try:

@@ -588,6 +588,11 @@ def main():
                                         "to the result file)")
     ap.add_argument("--no-plots", action="store_true", help="print the text report only")
     a = ap.parse_args()
+    try:
+        marginsim.result.check_finished(a.result)
+    except marginsim.IncompleteRun as e:
+        print(f"report.py: {e}", file=sys.stderr)
+        return 2
     if not os.path.isfile(a.result):
         print(f"report.py: {a.result}: no such file", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@
 #include "core/rng.h"
 #include "output/stats.h"
 #include "bruteforce.h"
+#include "cascade_ref.h"
 #include "testutil.h"
 
 /* ---- a workspace for a scenario ---- */
@@ -208,6 +209,9 @@ static void twin_path(rig *r, rig *bf, uint64_t trial, uint64_t p, const char *y
   if (n1 != n2) fail_msg("trial %llu path %llu: %zu liquidations indexed, %zu brute force\n%s",
                          (unsigned long long)trial, (unsigned long long)p, n1, n2, yaml);
   compare_records(r1, r2, n1, p);
+  size_t nc;
+  const ms_cascade_record *cas = ms_engine_cascades(r->e, &nc);
+  check_against_reference(r->cfg, s1, r1, n1, cas, nc); /* options, partial fills, ADL, expiries: in time order */
   ms_path_summary a = *s1, b = *s2;
   assert_true(b.option_revaluations >= a.option_revaluations);
   a.option_revaluations = b.option_revaluations = 0;
@@ -1164,6 +1168,146 @@ static void test_engine__per_path_book_sees_fresh_margin_state(void **state) {
   rig_close(&fresh);
 }
 
+/* ---- records streamed to sinks ---- */
+
+/* A collecting sink: every block checked against the bound, kept in order. */
+typedef struct {
+  ms_engine *e;            /* the workspace calling it: its buffers stay within the bound */
+  ms_liq_record *r;
+  size_t n, cap;
+  ms_cascade_buf c;
+  int64_t liq_calls, cas_calls, liq_short, cas_short; /* calls, and calls with a block not full */
+  int64_t fail_liq, fail_cas; /* fail at this call of the path (0: never) */
+} collector;
+
+static void check_room(const collector *k) {
+  size_t rr, rc;
+  ms_engine_buffer_room(k->e, &rr, &rc);
+  if (rr > MS_LIQ_BLOCK || rc > MS_LIQ_BLOCK) fail_msg("buffers of %zu records and %zu cascades", rr, rc);
+}
+
+static ms_status collect_liq(void *ctx, const ms_liq_record *r, size_t n, ms_error *err) {
+  collector *k = ctx;
+  if (n == 0 || n > MS_LIQ_BLOCK) fail_msg("a block of %zu records", n);
+  check_room(k);
+  if (++k->liq_calls == k->fail_liq) return ms_error_set(err, MS_ERR_IO, "disk full at block %lld", (long long)k->liq_calls);
+  k->liq_short += n < MS_LIQ_BLOCK;
+  assert_int_equal(ms_grow((void **)&k->r, &k->cap, k->n + n, sizeof *k->r), 0);
+  memcpy(k->r + k->n, r, n * sizeof *r);
+  k->n += n;
+  return MS_OK;
+}
+
+static ms_status collect_cas(void *ctx, const ms_cascade_record *c, size_t n, ms_error *err) {
+  collector *k = ctx;
+  if (n == 0 || n > MS_LIQ_BLOCK) fail_msg("a block of %zu cascades", n);
+  check_room(k);
+  if (++k->cas_calls == k->fail_cas) return ms_error_set(err, MS_ERR_IO, "no room for cascades");
+  k->cas_short += n < MS_LIQ_BLOCK;
+  assert_int_equal(ms_grow((void **)&k->c.v, &k->c.cap, k->c.n + n, sizeof *k->c.v), 0);
+  memcpy(k->c.v + k->c.n, c, n * sizeof *c);
+  k->c.n += n;
+  return MS_OK;
+}
+
+static void collector_reset(collector *k) {
+  k->n = k->c.n = 0;
+  k->liq_calls = k->cas_calls = k->liq_short = k->cas_short = 0;
+}
+
+/* Thousands of liquidations a path: with sinks the engine gives exactly
+ * the records, cascades and row it keeps without them, in full blocks but
+ * the last, and never holds more than a block; without, its online
+ * cascades are what the offline reference computes. With stats.cascade_gap
+ * 0 s almost every fill is a cascade of its own: thousands of cascades. */
+static void test_engine__sinks_change_nothing(void **state) {
+  (void)state;
+  const char *base =
+      "horizon: 6h\nstats: {cascade_gap: %s}\n"
+      "market: {initial_price: 1000, impact: {model: sqrt, depth: 2e7, half_life: 10m},"
+      " regimes: [{vol: 2.5, drift: -8}]}\n"
+      "keepers: {delay: {dist: exponential, mean: 20s}}\n"
+      "liquidation: {mode: partial}\n"
+      "book: {accounts: 12000, leverage: {dist: uniform, min: 5, max: 20}}\n";
+  static const char *gaps[] = {"60s", "0s"};
+  int64_t most_liqs = 0, most_cas = 0, deepest = 0;
+  for (int g = 0; g < 2; g++) {
+    char y[1024];
+    snprintf(y, sizeof y, base, gaps[g]);
+    rig plain, sunk;
+    rig_open(&plain, y);
+    rig_open(&sunk, y);
+    collector k = {.e = sunk.e};
+    ms_engine_set_sinks(sunk.e, collect_liq, collect_cas, &k);
+    for (uint64_t p = 0; p < 3; p++) {
+      ms_path_summary s1, s2;
+      ms_error err;
+      collector_reset(&k);
+      assert_ok(ms_engine_run_path(plain.e, p, &s1, NULL, &err), &err);
+      assert_ok(ms_engine_run_path(sunk.e, p, &s2, NULL, &err), &err);
+      assert_memory_equal(&s1, &s2, sizeof s1);
+      size_t n, nc, n2, nc2;
+      ms_liq_record *r = ms_engine_records(plain.e, &n);
+      const ms_cascade_record *c = ms_engine_cascades(plain.e, &nc);
+      check_against_reference(plain.cfg, &s1, r, n, c, nc);
+      assert_int_equal(k.n, n);
+      assert_int_equal(k.c.n, nc);
+      assert_true(n == 0 || memcmp(k.r, r, n * sizeof *r) == 0);
+      assert_true(nc == 0 || memcmp(k.c.v, c, nc * sizeof *c) == 0);
+      /* full blocks but the last (at the path's end); nothing kept */
+      assert_int_equal(k.liq_calls, (int64_t)((n + MS_LIQ_BLOCK - 1) / MS_LIQ_BLOCK));
+      assert_int_equal(k.cas_calls, (int64_t)((nc + MS_LIQ_BLOCK - 1) / MS_LIQ_BLOCK));
+      assert_true(k.liq_short <= 1 && k.cas_short <= 1);
+      ms_engine_records(sunk.e, &n2);
+      ms_engine_cascades(sunk.e, &nc2);
+      assert_true(n2 == 0 && nc2 == 0);
+      check_room(&k);
+      if ((int64_t)n > most_liqs) most_liqs = (int64_t)n;
+      if ((int64_t)nc > most_cas) most_cas = (int64_t)nc;
+      if (s1.largest_cascade_depth > deepest) deepest = s1.largest_cascade_depth;
+    }
+    rig_close(&plain);
+    rig_close(&sunk);
+    free(k.r);
+    free(k.c.v);
+  }
+  print_message("most liquidations of a path %lld, most cascades %lld, deepest largest cascade %lld\n",
+                (long long)most_liqs, (long long)most_cas, (long long)deepest);
+  assert_true(most_liqs > 2 * MS_LIQ_BLOCK && most_cas > MS_LIQ_BLOCK && deepest > 2);
+}
+
+/* A sink's failure stops the path with its status and its message, in the
+ * loop (the second block of records) and at the path's end (the cascades). */
+static void test_engine__sink_failure_stops_the_path(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r, "horizon: 6h\nmarket: {initial_price: 1000, impact: {model: sqrt, depth: 2e7, half_life: 10m},"
+               " regimes: [{vol: 2.5, drift: -8}]}\n"
+               "book: {accounts: 12000, leverage: {dist: uniform, min: 5, max: 20}}\n");
+  collector k = {.e = r.e, .fail_liq = 2};
+  ms_engine_set_sinks(r.e, collect_liq, collect_cas, &k);
+  ms_path_summary s;
+  ms_error err;
+  assert_int_equal(ms_engine_run_path(r.e, 0, &s, NULL, &err), MS_ERR_IO);
+  assert_non_null(strstr(err.msg, "path 0: disk full at block 2"));
+  assert_int_equal(k.n, MS_LIQ_BLOCK); /* the first block, then nothing */
+  assert_int_equal(k.c.n, 0);          /* the cascades wait for the path's end */
+  collector_reset(&k);
+  k.fail_liq = 0;
+  k.fail_cas = 1;
+  assert_int_equal(ms_engine_run_path(r.e, 0, &s, NULL, &err), MS_ERR_IO);
+  assert_non_null(strstr(err.msg, "path 0: no room for cascades"));
+  /* the next path starts afresh */
+  collector_reset(&k);
+  k.fail_cas = 0;
+  assert_ok(ms_engine_run_path(r.e, 0, &s, NULL, &err), &err);
+  assert_int_equal(k.n, s.liquidations);
+  assert_int_equal(k.c.n, s.cascades);
+  rig_close(&r);
+  free(k.r);
+  free(k.c.v);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_engine__mark_bound_stops_numbers_past_meaning),
@@ -1190,6 +1334,8 @@ int main(void) {
       cmocka_unit_test(test_engine__book_below_initial_margin_is_rejected),
       cmocka_unit_test(test_engine__no_impact_no_induced),
       cmocka_unit_test(test_engine__adl_without_counterparty_sells_to_the_market),
+      cmocka_unit_test(test_engine__sinks_change_nothing),
+      cmocka_unit_test(test_engine__sink_failure_stops_the_path),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,7 +43,7 @@ if _MISSING:
                       "install them (Debian: apt-get install python3-numpy python3-pandas python3-h5py; "
                       "scripts/setup)" % (_sys.executable, ", ".join(_MISSING)), name=_MISSING[0])
 
-from .result import Result, CompareTables, FileOnly, open  # noqa: F401,E402
+from .result import Result, CompareTables, FileOnly, IncompleteRun, open  # noqa: F401,E402
 from ._run import Error, InMemoryResult, run  # noqa: F401,E402
 
 from .plot import (NotDrawable, caption, plot_bad_debt, plot_cascades, plot_compare_differences,  # noqa: F401
@@ -51,7 +51,7 @@ from .plot import (NotDrawable, caption, plot_bad_debt, plot_cascades, plot_comp
                    plot_sweep_differences, plot_sweep_heatmap, plot_sweep_stats, plot_tradeoff)
 from . import plot  # noqa: F401,E402
 
-__all__ = ["open", "run", "Result", "InMemoryResult", "CompareTables", "Error", "FileOnly", "plot", "NotDrawable",
+__all__ = ["open", "run", "IncompleteRun", "Result", "InMemoryResult", "CompareTables", "Error", "FileOnly", "plot", "NotDrawable",
            "caption", "plot_price_fan",
            "plot_liquidations", "plot_bad_debt", "plot_cascades", "plot_insurance_fund", "plot_drawdown",
            "plot_compare_headline", "plot_tradeoff", "plot_compare_differences", "plot_sweep_heatmap",

@@ -1,7 +1,10 @@
 """The Result object: one run's tables (a run file's root, a --compare
 model's group, a sweep cell's group) as pandas DataFrames, read lazily."""
+import builtins
 import functools
+import os
 import re
+import struct
 
 import h5py
 import numpy as np
@@ -456,11 +459,52 @@ class Result:
         return self._sweep_table("sweep/stats/feedback", "statistic", {"statistic": "", "n": "count"})
 
 
+JOURNAL_SUFFIX = ".partial"
+_JOURNAL_MAGIC = b"MSJRNL01"
+
+
+class IncompleteRun(OSError):
+    """The file is the journal of a run that has not finished ("<result>.partial"), or the
+    result file of such a run: no statistic can be read from it (docs/robustness.md)."""
+
+
+def _journal_paths(path):
+    """The number of paths of the run whose journal is `path` (None when unreadable)."""
+    try:
+        with builtins.open(path, "rb") as f:
+            head = f.read(32)
+        return struct.unpack_from("<q", head, 24)[0] if len(head) == 32 else None
+    except OSError:
+        return None
+
+
+def check_finished(path):
+    """Raise IncompleteRun when `path` is a journal, or names a result file whose run has not finished."""
+    try:
+        with builtins.open(path, "rb") as f:
+            magic = f.read(8)
+    except FileNotFoundError:
+        magic = None
+    if magic == _JOURNAL_MAGIC:
+        result = path[:-len(JOURNAL_SUFFIX)] if path.endswith(JOURNAL_SUFFIX) else path
+        n = _journal_paths(path)
+        raise IncompleteRun(f"{path}: the journal of an unfinished marginsim run"
+                            f"{f' of {n} paths' if n else ''}, not a result file; continue the run with "
+                            f"`marginsim run --resume {result}`")
+    if magic is None and os.path.exists(path + JOURNAL_SUFFIX):
+        n = _journal_paths(path + JOURNAL_SUFFIX)
+        raise IncompleteRun(f"{path}: the run has not finished{f' ({n} paths)' if n else ''}: its paths so far are "
+                            f"in {path}{JOURNAL_SUFFIX}; continue it with `marginsim run --resume {path}`")
+
+
 def open(path):  # noqa: A001 - the name a notebook expects: marginsim.open
     """Open a marginsim result file (run, --compare or sweep) as a Result.
 
-    Raises OSError when the file is not a readable HDF5 file; a valid result
-    file of any kind opens, and tables it does not hold are None."""
+    Raises IncompleteRun (an OSError) for the journal of an unfinished run,
+    or a result file whose run has not finished, and OSError when the file
+    is not a readable HDF5 file; a valid result file of any kind opens, and
+    tables it does not hold are None."""
+    check_finished(path)
     with h5py.File(path, "r"):
         pass
     return Result(path)

@@ -815,9 +815,12 @@ static const ms_field output_fields[] = {
      .doc = "gzip level of chunked datasets (0: none)"},
     {.name = "chunk_paths", .kind = MS_F_INT, .offset = OFF(ms_output_cfg, chunk_paths),
      .def = "256", .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 1 << 20,
-     .doc = "paths simulated between two writes to the result file (memory vs. write count)"},
+     .doc = "paths per frame of the run's journal: what a resume may redo, and what is held in memory at once"},
     {.name = "liquidations", .kind = MS_F_BOOL, .offset = OFF(ms_output_cfg, liquidations),
      .def = "false", .doc = "write one row per liquidation to /liquidations"},
+    {.name = "liquidations_compression", .kind = MS_F_INT, .offset = OFF(ms_output_cfg, liquidations_compression),
+     .def = "0", .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 9,
+     .doc = "gzip level of /liquidations (0: none; deflating a record costs several times its simulation)"},
 };
 static const ms_schema output_schema = {"output", output_fields, N(output_fields), NULL,
                                         "What goes into the result file besides the summaries."};

@@ -71,8 +71,9 @@ static double now_s(void) {
 
 /* Records of one thread's paths of the current batch. */
 typedef struct {
-  ms_scratch *liq, *cas;    /* liquidation and cascade records, as appended */
-  ms_cascade_buf pc;        /* one path's cascades */
+  ms_scratch *liq, *cas;    /* liquidation and cascade records, as appended; NULL: a twin's */
+  int keep_liq;             /* output.liquidations (or kept in memory): liq holds them */
+  size_t nl, nc;            /* the current path's records delivered so far */
 } thread_buf;
 
 /* Where a path's records are: bytes into its thread's scratch areas, and how many. */
@@ -166,7 +167,6 @@ static void cell_free(cell_state *c, int nthreads) {
     for (int i = 0; i < nthreads; i++) {
       ms_scratch_free(c->tb[i].liq);
       ms_scratch_free(c->tb[i].cas);
-      free(c->tb[i].pc.v);
     }
   free(c->eng);
   free(c->tb);
@@ -200,6 +200,9 @@ static void plan_free(run_plan *pl) {
   ms_journal_close(pl->j); /* finish() has dealt with it; kept if not */
   memset(pl, 0, sizeof *pl);
 }
+
+static ms_status liq_sink(void *ctx, const ms_liq_record *r, size_t n, ms_error *err);
+static ms_status cas_sink(void *ctx, const ms_cascade_record *c, size_t n, ms_error *err);
 
 /* @p book_of: the cell whose book and index this one (its twin) uses; NULL: its own. */
 static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, int64_t batch,
@@ -264,6 +267,8 @@ static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, i
   for (int i = 0; i < nthreads; i++) {
     s = ms_engine_new(&c->eng[i], cfg, c->book, c->index, err);
     if (s) return s;
+    c->tb[i].keep_liq = !spec->hidden && (cfg->output.liquidations || spec->keep);
+    ms_engine_set_sinks(c->eng[i], liq_sink, cas_sink, &c->tb[i]);
   }
   return MS_OK;
 }
@@ -382,6 +387,10 @@ static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int 
   for (int c = 0, t = 0; c < ncells; c++) {
     ms_status s = cancelled(cancel, err);
     if (!s) s = cell_init(&pl->cells[c], &spec[c], nthreads, pl->batch, NULL, pl->dir, err);
+    if (s == MS_ERR_IO && output) { /* its scratch files beside the result */
+      ms_error e = *err;
+      return ms_error_set(err, s, "%s: cannot create the result file: %s", output, e.msg);
+    }
     if (s) return cell_fail(&spec[c], s, err);
     pl->cells[c].twin = -1;
     if (!needs_twin(spec[c].cfg)) continue;
@@ -471,32 +480,36 @@ static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_
   return s;
 }
 
-/* One path, on the calling thread. A twin (@p hidden) keeps no records:
- * its cell takes three numbers of its row. */
-static ms_status one_path(const ms_config *cfg, ms_engine *e, thread_buf *tb, int thread, uint64_t p,
-                          ms_path_summary *row, ms_trace *tr, path_slot *slot, int hidden, ms_error *err) {
+/* The engine's sinks: a path's records go to its thread's scratch areas
+ * as the engine delivers them, in blocks (MS_LIQ_BLOCK), so nothing grows
+ * with the number of liquidations. A twin's, and the liquidation records
+ * of a run without output.liquidations, are counted and dropped. */
+static ms_status liq_sink(void *ctx, const ms_liq_record *r, size_t n, ms_error *err) {
+  thread_buf *tb = ctx;
+  tb->nl += n;
+  return tb->keep_liq ? ms_scratch_append(tb->liq, r, n * sizeof *r, err) : MS_OK;
+}
+
+static ms_status cas_sink(void *ctx, const ms_cascade_record *c, size_t n, ms_error *err) {
+  thread_buf *tb = ctx;
+  tb->nc += n;
+  return tb->cas ? ms_scratch_append(tb->cas, c, n * sizeof *c, err) : MS_OK;
+}
+
+/* One path, on the calling thread; its records go through the sinks. */
+static ms_status one_path(ms_engine *e, thread_buf *tb, int thread, uint64_t p, ms_path_summary *row, ms_trace *tr,
+                          path_slot *slot, ms_error *err) {
+  slot->thread = thread;
+  slot->liq_off = tb->liq ? ms_scratch_size(tb->liq) : 0;
+  slot->cas_off = tb->cas ? ms_scratch_size(tb->cas) : 0;
+  tb->nl = tb->nc = 0;
   ms_status s = ms_engine_run_path(e, p, row, tr, err);
   if (s) return s;
   /* the no-feedback twin's columns are the driver's: NaN until path_all_cells fills them */
   row->liquidated_notional_no_impact = row->bad_debt_no_impact = NAN;
   ms_stats_set_amplification(row, 0);
-  slot->thread = thread;
-  slot->liq_n = slot->cas_n = 0;
-  if (hidden) return MS_OK;
-  size_t n;
-  ms_liq_record *r = ms_engine_records(e, &n);
-  tb->pc.n = 0;
-  s = ms_stats_path_cascades(cfg, row, r, n, &tb->pc, err);
-  slot->cas_off = ms_scratch_size(tb->cas);
-  if (!s) s = ms_scratch_append(tb->cas, tb->pc.v, tb->pc.n * sizeof *tb->pc.v, err);
-  if (s) return s;
-  slot->cas_n = tb->pc.n;
-  slot->liq_off = ms_scratch_size(tb->liq);
-  if (cfg->output.liquidations) {
-    s = ms_scratch_append(tb->liq, r, n * sizeof *r, err);
-    if (s) return s;
-    slot->liq_n = n;
-  }
+  slot->liq_n = tb->keep_liq ? tb->nl : 0;
+  slot->cas_n = tb->cas ? tb->nc : 0;
   return MS_OK;
 }
 
@@ -519,8 +532,7 @@ static void path_all_cells(run_plan *pl, int64_t i, uint64_t p, int th, const vo
     double *fan = (int64_t)p < cs->fanned ? cs->fan_mem + i * 3 * cs->fan_len : NULL;
     ms_engine_set_fan(cs->eng[th], fan, fan ? fan + cs->fan_len : NULL,
                       fan ? (int32_t *)(fan + 2 * cs->fan_len) : NULL);
-    ms_status s = one_path(cs->spec->cfg, cs->eng[th], &cs->tb[th], th, p, row_of(cs, first, i), tr, &cs->slots[i],
-                           cs->spec->hidden, &pl->errs[i]);
+    ms_status s = one_path(cs->eng[th], &cs->tb[th], th, p, row_of(cs, first, i), tr, &cs->slots[i], &pl->errs[i]);
     if (s) { pl->st[i] = s; pl->failed[i] = c; return; } /* a failed recording leaves nothing to replay */
   }
   for (int c = 0; c < pl->nvisible; c++) {
@@ -709,7 +721,8 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
       if (pl->cells[c].tape_mode == MS_TAPE_REPLAY) pl->replayed += n;
     if (!s && opts->progress) opts->progress(opts->progress_ctx, first + n, pl->paths);
   }
-  if (!s && pl->j) s = ms_journal_sync(pl->j, err);
+  /* no sync here: the journal is removed once the file is assembled, and a
+   * journal kept after a failure is synced when it is closed */
   return s;
 }
 
@@ -894,7 +907,8 @@ static ms_status finish(run_plan *pl, ms_h5out *h, const ms_run_opts *opts, ms_s
     h5_unlock();
   }
   if (pl->j) {
-    if (s && opts->keep_partial && resumable(s)) ms_journal_close(pl->j);
+    /* kept when it holds work a resume would not redo */
+    if (s && opts->keep_partial && resumable(s) && ms_journal_done(pl->j) > 0) ms_journal_close(pl->j);
     else ms_journal_remove(pl->j);
     pl->j = NULL;
   }
@@ -943,7 +957,8 @@ static char *folder_of(const char *path) {
 
 /* What decides a run's results and the layout of its journal: a resumed run
  * must match it exactly. FNV-1a over the version, the command, the record
- * sizes, the batch and every cell's place and resolved configuration. */
+ * sizes, the batch and every cell's place, resolved configuration and
+ * scenario text (the file records it). */
 static uint64_t fingerprint(const run_plan *pl, const ms_run_opts *opts, ms_error *err, ms_status *st) {
   uint64_t h = 0xcbf29ce484222325ull;
 #define MIX(p, n)                                                                                              \
@@ -977,6 +992,8 @@ static uint64_t fingerprint(const run_plan *pl, const ms_run_opts *opts, ms_erro
     }
     MIXS(yaml);
     free(yaml);
+    MIXS(sp->cfg->source_text); /* the file records it: the run's text, not an edited one */
+    MIXS(sp->cfg->source_path);
   }
 #undef MIXS
 #undef MIX
@@ -1024,6 +1041,9 @@ static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *
     if (!s) {
       pl->done = info.done;
       pl->created = info.created;
+    } else if (pl->j) { /* not this run's: left as it was */
+      ms_journal_close(pl->j);
+      pl->j = NULL;
     }
   } else if (!s) {
     if (access(jpath, F_OK) == 0) {

@@ -64,11 +64,6 @@ void ms_engine_final_view(const ms_engine *e, ms_view *v) {
 }
 const ms_book *ms_engine_book(const ms_engine *e) { return e->book; }
 
-ms_liq_record *ms_engine_records(ms_engine *e, size_t *n) {
-  *n = e->nrec;
-  return e->rec;
-}
-
 /* ---- set-up ---- */
 
 ms_status ms_engine_shared_new(const ms_config *cfg, ms_book **book, ms_index_static **index,
@@ -264,6 +259,8 @@ void ms_engine_free(ms_engine *e) {
   free(e->cand.v);
   free(e->disc);
   free(e->rec);
+  free(e->cas);
+  ms_cascades_fini(&e->casc);
   free(e);
 }
 
@@ -291,9 +288,9 @@ ms_status ms_eng_path_start(ms_engine *e, uint64_t path, ms_path_summary *out, m
   ms_market_reset(e->mk);
   ms_keeper_start(e->kp, cfg->seed, path);
   e->tick_pos = e->tick_n = 0;
-  e->nrec = 0;
   e->why[0] = '\0';
   e->path = path;
+  ms_eng_records_start(e);
   e->E = e->book->entry;
   e->fund = cfg->liquidation.insurance_fund;
   e->liq_since_sample = 0;

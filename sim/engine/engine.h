@@ -4,11 +4,12 @@
  * A per-thread workspace: allocated once, then ms_engine_run_path() runs
  * path p from time 0 to the horizon: exogenous ticks, regime switches and
  * jumps, market impact, oracle rounds, keeper actions and liquidations. It
- * fills a summary row, a list of liquidation records and, when asked, a
- * trace of sampled values (engine/records.h). Nothing is allocated inside
- * the loop except when a growable buffer (records, pools) outgrows every
- * earlier path; the workspace is reset between paths by undoing what the
- * path touched.
+ * fills a summary row, the path's liquidation and cascade records (kept,
+ * or streamed to the caller's sinks in blocks: ms_engine_set_sinks) and,
+ * when asked, a trace of sampled values (engine/records.h). Nothing is
+ * allocated inside the loop except when a growable buffer (records, pools)
+ * outgrows every earlier path; the workspace is reset between paths by
+ * undoing what the path touched.
  */
 #ifndef MARGINSIM_ENGINE_H
 #define MARGINSIM_ENGINE_H
@@ -116,8 +117,35 @@ struct ms_pricetape;
  */
 void ms_engine_use_tape(ms_engine *e, struct ms_pricetape *tape, int mode);
 
-/** The liquidation records of the last path (valid until the next run). */
+/** Records go to a sink in blocks of at most this many (docs/engine.md, "Records and sinks"). */
+#define MS_LIQ_BLOCK 4096
+
+/** Takes @p n liquidation records (valid during the call only); a failure fills @p err. */
+typedef ms_status (*ms_liq_sink)(void *ctx, const ms_liq_record *r, size_t n, ms_error *err);
+/** Takes @p n cascade records (valid during the call only); a failure fills @p err. */
+typedef ms_status (*ms_cascade_sink)(void *ctx, const ms_cascade_record *c, size_t n, ms_error *err);
+
+/**
+ * Deliver the path's liquidation records to @p liq (in time order,
+ * generation and cascade already set, in blocks of at most MS_LIQ_BLOCK,
+ * the last block at the end of the path) and its cascade records to @p cas
+ * (each once it is closed, in index order; blocks of at most
+ * MS_LIQ_BLOCK, the last at the end of the path) instead of keeping them.
+ * Never with n = 0. Each sink is called with @p ctx, from the thread
+ * running the path; its failure stops the path, and ms_engine_run_path()
+ * returns its status with "path P: " and its message. A path that fails
+ * delivers nothing more. NULL sink: keep them (the default):
+ * ms_engine_records() and ms_engine_cascades() give them after the path.
+ * With a sink the workspace holds at most MS_LIQ_BLOCK records (or
+ * cascades) of a path; setting one drops what an earlier path kept.
+ */
+void ms_engine_set_sinks(ms_engine *e, ms_liq_sink liq, ms_cascade_sink cas, void *ctx);
+
+/** The liquidation records of the last path without a liquidation sink (valid until the next run). */
 ms_liq_record *ms_engine_records(ms_engine *e, size_t *n);
+
+/** After ms_engine_run_path without a cascade sink: the path's cascade records (valid until the next run). */
+const ms_cascade_record *ms_engine_cascades(ms_engine *e, size_t *n);
 
 /** The book the last path ran on. */
 const ms_book *ms_engine_book(const ms_engine *e);

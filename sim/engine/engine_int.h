@@ -35,6 +35,9 @@ const ms_accounts *ms_engine_accounts(const ms_engine *e);
 /** The margin model of the workspace. */
 const ms_margin *ms_engine_margin(const ms_engine *e);
 
+/** Room (in records) of the workspace's liquidation and cascade buffers: with sinks, at most MS_LIQ_BLOCK. */
+void ms_engine_buffer_room(const ms_engine *e, size_t *records, size_t *cascades);
+
 /** Final mark price of the last path. */
 double ms_engine_final_mark(const ms_engine *e);
 

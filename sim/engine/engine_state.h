@@ -3,10 +3,12 @@
  * share (private to sim/engine/): engine.c (the workspace and the path's
  * start and end), loop.c (the event loop, the tick scan, discovery),
  * liquidate.c (the application of a liquidation), shortfall.c (the loss
- * waterfall and the shortfall policies) and expiry.c.
+ * waterfall and the shortfall policies), expiry.c and deliver.c (the
+ * records, the cascades, the sinks).
  *
- * What the tick loop and discovery call is static inline here, so that
- * splitting the engine into files costs no call on the hot path.
+ * What the tick loop and discovery call, and the append of a liquidation
+ * record with its cascade step, is static inline here, so that splitting
+ * the engine into files costs no call on the hot path.
  */
 #ifndef MS_ENGINE_STATE_H
 #define MS_ENGINE_STATE_H
@@ -16,6 +18,7 @@
 
 #include "engine/accounts.h"
 #include "engine/acctindex.h"
+#include "engine/cascade.h"
 #include "engine/engine.h"
 #include "engine/engine_int.h"
 #include "engine/shortfall.h"
@@ -74,8 +77,15 @@ struct ms_engine {
   double fund;                  /* USD */
   const ms_shortfall_type *shortfall; /* liquidation.shortfall's policy */
   ms_path_summary *sum;
-  ms_liq_record *rec;
+  ms_liq_record *rec;           /* the path's records (with a sink: those not yet delivered) */
   size_t nrec, caprec;
+  ms_cascades casc;             /* the path's cascades, online (cascade.h) */
+  ms_cascade_record *cas;       /* closed cascades (with a sink: those not yet delivered) */
+  size_t ncas, capcas;
+  ms_liq_sink liq_sink;         /* NULL: keep the records */
+  ms_cascade_sink cas_sink;     /* NULL: keep the cascades */
+  void *sink_ctx;
+  int sink_failed;              /* a sink failed in this path: sink_err (at the end) says how */
   int32_t liq_since_sample;
   double *fan_price, *fan_mark; /* the next path's fan samples (NULL: none) */
   int32_t *fan_regime;
@@ -94,6 +104,8 @@ struct ms_engine {
   int64_t nkind[MS_EV_KIND_COUNT];     /* ... by kind */
   int64_t inst_t, inst_first;   /* the current simulated instant (ms) and nev when it began */
   int64_t inst_kind[MS_EV_KIND_COUNT]; /* nkind when it began */
+
+  ms_error sink_err;            /* a sink's failure (4 KiB: last, away from what the loop reads) */
 };
 
 /* ---- prices (per tick: inline) ---- */
@@ -158,6 +170,29 @@ static inline ms_status reopen(ms_engine *e, ms_acct *x, int64_t id, int64_t t) 
 ms_status ms_eng_path_start(ms_engine *e, uint64_t path, ms_path_summary *out, ms_error *err);
 void ms_eng_path_end(ms_engine *e, ms_path_summary *out);
 ms_status ms_eng_check_work(ms_engine *e, int64_t t);
+
+/* deliver.c: the path's records, cascades and sinks: reset at the path's
+ * start; room for one more record (a full block delivered, or the buffer
+ * grown); keep (or deliver) the cascade that just closed; at the path's
+ * end, the last cascade, the row's cascade columns and the last blocks. */
+void ms_eng_records_start(ms_engine *e);
+ms_status ms_eng_record_room(ms_engine *e);
+ms_status ms_eng_push_cascade(ms_engine *e);
+ms_status ms_eng_records_end(ms_engine *e, ms_path_summary *row);
+
+/* Append one final record of the path: its generation and cascade set.
+ * Once per liquidation: inline, the rest out of line in deliver.c. */
+static inline ms_status ms_eng_record(ms_engine *e, const ms_liq_record *r) {
+  if (e->nrec == e->caprec) {
+    ms_status s = ms_eng_record_room(e);
+    if (s) return s;
+  }
+  ms_liq_record *x = &e->rec[e->nrec++];
+  *x = *r;
+  int closed = ms_cascades_add(&e->casc, x);
+  if (closed < 0) return MS_ERR_NOMEM;
+  return closed ? ms_eng_push_cascade(e) : MS_OK;
+}
 
 /* loop.c: find the accounts eligible at the current oracle price and hand them to keepers. */
 ms_status ms_eng_discover(ms_engine *e, int64_t t);

@@ -15,12 +15,6 @@
 #include "engine/engine_state.h"
 #include "models/liquidation.h"
 
-static ms_status push_record(ms_engine *e, const ms_liq_record *r) {
-  if (ms_grow((void **)&e->rec, &e->caprec, e->nrec + 1, sizeof *e->rec)) return MS_ERR_NOMEM;
-  e->rec[e->nrec++] = *r;
-  return MS_OK;
-}
-
 /* The account holds nothing any more: its cash is its to take. */
 static void settle_closed(ms_engine *e, ms_acct *x, int had_options) {
   x->status = MS_ACCT_CLOSED;
@@ -131,7 +125,7 @@ static ms_status finish(ms_engine *e, int64_t id, const fill_money *f, ms_liq_re
     x->realized += f->s * unmatched * (f->loss.mark - f->loss.bankruptcy_price);
     r->adl_qty -= unmatched;
   }
-  if (!st) st = push_record(e, r);
+  if (!st) st = ms_eng_record(e, r); /* final now: nothing changes it after */
   if (st) return st;
   e->liq_since_sample++;
   if (in_block) ms_keeper_block_used(e->kp);

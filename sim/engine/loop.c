@@ -340,8 +340,12 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
                           (unsigned long long)path, ev.kind);
     }
   }
+  if (!s) {
+    ms_eng_path_end(e, out);
+    s = ms_eng_records_end(e, out); /* the last cascade, the row's cascade columns, the last blocks */
+  }
+  if (s && e->sink_failed) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, e->sink_err.msg);
   if (s == MS_ERR_CANCELLED) return ms_error_set(err, s, "path %llu: interrupted", (unsigned long long)path);
   if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, e->why[0] ? e->why : ms_strerror(s));
-  ms_eng_path_end(e, out);
   return MS_OK;
 }

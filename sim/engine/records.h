@@ -1,9 +1,10 @@
 /*
  * records — what one path produces: its summary row, its liquidation
- * records and, when asked, its trace of sampled values. The output floor
- * reads them (stats, the result file); each field's comment names the one
- * module that writes it. The engine zeroes a summary row when the path
- * starts (engine.c); "engine.c" below means the path's start and end.
+ * records, its cascade records and, when asked, its trace of sampled
+ * values. The output floor reads them (stats, the result file); each
+ * field's comment names the one module that writes it. The engine zeroes
+ * a summary row when the path starts (engine.c); "engine.c" below means the
+ * path's start and end.
  */
 #ifndef MARGINSIM_RECORDS_H
 #define MARGINSIM_RECORDS_H
@@ -48,7 +49,8 @@ typedef struct ms_path_summary {
   double adl_loss;                       /* bad debt borne by ADL counterparties: units x |P_b - P_m| (shortfall.c) */
   double uncovered_loss;                 /* bad debt no one could be charged (shortfall.c) */
   int64_t insolvent;                     /* 1 if bad debt went beyond the fund (shortfall.c) */
-  /* cascades (stats post-processing, ms_stats_path_cascades, from the records) */
+  /* cascades (cascade.c, the engine's cascade module: online, as each record is appended, and at the
+   * path's end) */
   int64_t cascades;
   int64_t largest_cascade_liquidations;  /* of the cascade with the most notional */
   double largest_cascade_notional;
@@ -73,7 +75,8 @@ typedef struct ms_path_summary {
 } ms_path_summary;
 
 /** One liquidation (for /liquidations and the cascade statistics). Written by
- *  liquidate.c (the application of a liquidation) but where noted. */
+ *  liquidate.c (the application of a liquidation) but where noted; no field
+ *  changes once the record is appended (deliver.c may then hand it out). */
 typedef struct ms_liq_record {
   uint64_t path;
   int64_t time;            /* ms of the fill */
@@ -82,8 +85,9 @@ typedef struct ms_liq_record {
   int32_t side;            /* +1 long, -1 short */
   int32_t impact_triggered;        /* 1: the exogenous-only oracle price would not have made it eligible */
   int32_t full;            /* 1: the whole position closed */
-  int32_t generation;      /* 0 if not impact-triggered, else 1 + the generation that moved the price (stats) */
-  int64_t cascade;         /* index of its cascade within the path (stats) */
+  int32_t generation;      /* 0 if not impact-triggered, else 1 + the generation that moved the price (cascade.c,
+                            * as the record is appended) */
+  int64_t cascade;         /* index of its cascade within the path (cascade.c, as the record is appended) */
   double oracle_price;     /* USD */
   double exog_oracle_price;/* USD, the same oracle observation without impact */
   double mark_price;       /* USD, the fill price */
@@ -95,6 +99,25 @@ typedef struct ms_liq_record {
                             * no counterparty for) */
   double delay;            /* s from discovery to the fill */
 } ms_liq_record;
+
+/** One cascade: liquidations of a path no more than stats.cascade_gap apart.
+ *  Written by cascade.c when the cascade closes (the next record is further
+ *  than the gap, or the path ends). */
+typedef struct ms_cascade_record {
+  uint64_t path;
+  int64_t index;           /* within the path */
+  double start, end;       /* s */
+  int64_t liquidations, impact_triggered;
+  double notional;         /* USD */
+  double bad_debt;         /* USD */
+  int64_t depth;           /* largest generation of impact-triggered liquidations */
+} ms_cascade_record;
+
+/** A growable array of cascade records (the driver's per-thread buffer). */
+typedef struct ms_cascade_buf {
+  ms_cascade_record *v;
+  size_t n, cap;
+} ms_cascade_buf;
 
 /** Sampled values of one path (for /timeseries). Arrays of ms_trace_len(),
  *  allocated by the driver, written by loop.c (samples). */

@@ -159,14 +159,19 @@ static hid_t make_dataset(hid_t loc, const char *name, hid_t type, hid_t space, 
   return ds;
 }
 
-static hid_t chunked_plist(const h5run *r, int rank, const hsize_t *chunk) {
+/* Chunked, deflated at @p level (0: not at all). */
+static hid_t chunked_plist_at(int rank, const hsize_t *chunk, int64_t level) {
   hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(pl, rank, chunk);
-  if (r->cfg->output.compression > 0) {
+  if (level > 0) {
     H5Pset_shuffle(pl);
-    H5Pset_deflate(pl, (unsigned)r->cfg->output.compression);
+    H5Pset_deflate(pl, (unsigned)level);
   }
   return pl;
+}
+
+static hid_t chunked_plist(const h5run *r, int rank, const hsize_t *chunk) {
+  return chunked_plist_at(rank, chunk, r->cfg->output.compression);
 }
 
 static hid_t str_type(size_t n) {
@@ -656,10 +661,10 @@ ms_status ms_h5out_write_fan(ms_h5out *h, int id, int64_t k, const double *price
 
 /* ---- extendible record datasets ---- */
 
-static hid_t create_extendible(h5run *r, const char *name, hid_t type) {
+static hid_t create_extendible(h5run *r, const char *name, hid_t type, int64_t level) {
   hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {MS_H5_RECORD_CHUNK};
   hid_t sp = H5Screate_simple(1, dims, maxd);
-  hid_t pl = chunked_plist(r, 1, chunk);
+  hid_t pl = chunked_plist_at(1, chunk, level);
   hid_t ds = make_dataset(r->base, name, type, sp, pl);
   H5Pclose(pl);
   H5Sclose(sp);
@@ -668,14 +673,15 @@ static hid_t create_extendible(h5run *r, const char *name, hid_t type) {
 
 static ms_status create_records(ms_h5out *h, h5run *r, ms_error *err) {
   r->cas_type = record_type(&ms_record_cascade);
-  r->cas_ds = create_extendible(r, "cascades", r->cas_type);
+  r->cas_ds = create_extendible(r, "cascades", r->cas_type, r->cfg->output.compression);
   if (r->cas_ds < 0 || columns_attr(r->cas_ds, ms_record_cascade.fields, ms_record_cascade.nfields))
     return h5fail(h, err, "create /cascades");
   attr_str(r->cas_ds, "meaning", "one row per cascade: liquidations of a path no more than "
                                   "stats.cascade_gap apart; start/end in s; depth = generations of impact_triggered liquidations");
   if (r->cfg->output.liquidations) {
     r->liq_type = record_type(&ms_record_liquidation);
-    r->liq_ds = create_extendible(r, "liquidations", r->liq_type);
+    /* its own level: deflating these records costs more than simulating them (docs/performance.md) */
+    r->liq_ds = create_extendible(r, "liquidations", r->liq_type, r->cfg->output.liquidations_compression);
     if (r->liq_ds < 0 || columns_attr(r->liq_ds, ms_record_liquidation.fields, ms_record_liquidation.nfields))
       return h5fail(h, err, "create /liquidations");
     attr_str(r->liq_ds, "meaning", "one row per liquidation; times in ms, prices in USD, delay in s");

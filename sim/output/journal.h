@@ -12,9 +12,10 @@
  * resumed run truncates it there. The bytes of a frame are the driver's
  * (run.c packs them); this module knows only their length.
  *
- * The journal is synced to disk at most once a second and when it is
- * closed, so a power cut loses at most the last second of batches; a
- * killed process loses only the batch it was computing. While a run has
+ * The journal is synced to disk at most every MS_JOURNAL_SYNC_S seconds
+ * and when it is closed to be kept, so a power cut loses at most the last
+ * few seconds of batches; a killed process loses only the batch it was
+ * computing (what it wrote is in the kernel's hands). While a run has
  * its journal open it holds an exclusive lock on it: a second run of the
  * same result file is refused.
  */
@@ -25,6 +26,9 @@
 #include <stdint.h>
 
 #include "marginsim/error.h"
+
+/** Seconds between two syncs of a journal to disk. */
+#define MS_JOURNAL_SYNC_S 5.0
 
 /** The suffix of a journal's name: "<result>.partial". */
 #define MS_JOURNAL_SUFFIX ".partial"
@@ -70,8 +74,11 @@ ms_status ms_journal_begin(ms_journal *j, int64_t first, int64_t n, ms_error *er
 /** Append @p n bytes to the current frame. */
 ms_status ms_journal_put(ms_journal *j, const void *p, size_t n, ms_error *err);
 
-/** Close the current frame: write it, then its header; sync when a second has passed since the last sync. */
+/** Close the current frame: write it, then its header; sync when MS_JOURNAL_SYNC_S have passed since the last sync. */
 ms_status ms_journal_end(ms_journal *j, ms_error *err);
+
+/** Paths in the journal's complete frames (those it began with and those written since). */
+int64_t ms_journal_done(const ms_journal *j);
 
 /** Sync everything written. */
 ms_status ms_journal_sync(ms_journal *j, ms_error *err);

@@ -12,7 +12,6 @@
 
 #include <gsl/gsl_cdf.h>
 
-#include "core/heap.h"
 #include "output/interval.h"
 
 #define Z95 1.959963984540054
@@ -379,86 +378,6 @@ const ms_prob_row *ms_stats_find_prob(const ms_stats *st, const char *name) {
   for (int i = 0; i < st->nprob; i++)
     if (strcmp(st->probs[i].name, name) == 0) return &st->probs[i];
   return NULL;
-}
-
-/* ---- cascades ---- */
-
-ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_liq_record *r,
-                                 size_t n, ms_cascade_buf *out, ms_error *err) {
-  size_t first_cascade = out->n;
-  size_t b = 0; /* first record of the current cascade */
-  int32_t best_gen_prefix = 0;
-  size_t seen_from = SIZE_MAX, seen_lo = 0; /* the last search: its cascade and answer */
-  int64_t seen_obs = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (i > 0 && r[i].time - r[i - 1].time > cfg->stats.cascade_gap) b = i;
-    if (i == b) {
-      if (ms_grow((void **)&out->v, &out->cap, out->n + 1, sizeof *out->v))
-        return ms_error_set(err, MS_ERR_NOMEM, "out of memory for cascade records");
-      int64_t index = (int64_t)(out->n - first_cascade);
-      out->v[out->n++] = (ms_cascade_record){.path = row->path, .index = index,
-                                             .start = (double)r[i].time / 1000.0};
-      best_gen_prefix = 0;
-    }
-    ms_cascade_record *c = &out->v[out->n - 1];
-    /* Generation: 1 + the largest generation among this cascade's fills that
-     * the oracle price used had seen (fill time <= observation time). Records
-     * are in time order, so those fills are a prefix [b, lo) of the cascade;
-     * the running maxima kept in .cascade of earlier records give their
-     * largest generation at once. Observation times almost always rise from
-     * one record to the next, so lo is found by stepping on from the last
-     * one, with a binary search when they do not. */
-    int32_t gen = 0;
-    if (r[i].impact_triggered) {
-      size_t lo;
-      if (seen_from == b && r[i].obs_time >= seen_obs) {
-        lo = seen_lo;
-        while (lo < i && r[lo].time <= r[i].obs_time) lo++;
-      } else {
-        size_t l = b, h = i; /* first index in [b, i) with time > obs_time */
-        while (l < h) {
-          size_t mid = (l + h) / 2;
-          if (r[mid].time <= r[i].obs_time) l = mid + 1; else h = mid;
-        }
-        lo = l;
-      }
-      seen_from = b;
-      seen_obs = r[i].obs_time;
-      seen_lo = lo;
-      int32_t seen = 0;
-      if (lo > b) seen = (int32_t)r[lo - 1].cascade; /* running max stored below */
-      gen = 1 + seen;
-    }
-    r[i].generation = gen;
-    if (gen > best_gen_prefix) best_gen_prefix = gen;
-    r[i].cascade = best_gen_prefix; /* temporarily: running max of generations in the cascade */
-    c->end = (double)r[i].time / 1000.0;
-    c->liquidations++;
-    c->impact_triggered += r[i].impact_triggered;
-    c->notional += r[i].notional;
-    c->bad_debt += r[i].bad_debt;
-    if (gen > c->depth) c->depth = gen;
-  }
-  /* Replace the running maxima by the cascade index. */
-  int64_t ci = -1;
-  for (size_t i = 0; i < n; i++) {
-    if (i == 0 || r[i].time - r[i - 1].time > cfg->stats.cascade_gap) ci++;
-    r[i].cascade = ci;
-  }
-  row->cascades = (int64_t)(out->n - first_cascade);
-  const ms_cascade_record *big = NULL;
-  for (size_t k = first_cascade; k < out->n; k++) {
-    const ms_cascade_record *c = &out->v[k];
-    if (!big || c->notional > big->notional ||
-        (c->notional == big->notional && c->liquidations > big->liquidations))
-      big = c;
-  }
-  if (big) {
-    row->largest_cascade_liquidations = big->liquidations;
-    row->largest_cascade_notional = big->notional;
-    row->largest_cascade_depth = big->depth;
-  }
-  return MS_OK;
 }
 
 void ms_stats_set_amplification(ms_path_summary *row, int same) {

@@ -99,35 +99,6 @@ typedef struct ms_stats {
   ms_diff_row feedback[MS_NFEEDBACK];
 } ms_stats;
 
-/** One cascade: liquidations of a path no more than stats.cascade_gap apart. */
-typedef struct ms_cascade_record {
-  uint64_t path;
-  int64_t index;           /* within the path */
-  double start, end;       /* s */
-  int64_t liquidations, impact_triggered;
-  double notional;         /* USD */
-  double bad_debt;         /* USD */
-  int64_t depth;           /* largest generation of impact-triggered liquidations */
-} ms_cascade_record;
-
-typedef struct ms_cascade_buf {
-  ms_cascade_record *v;
-  size_t n, cap;
-} ms_cascade_buf;
-
-/**
- * Cluster one path's liquidation records (in time order) into cascades,
- * append them to @p out, set each record's generation and cascade index,
- * and fill the cascade columns of @p row (not amplification: the driver
- * sets it from the no-feedback twin, ms_stats_set_amplification).
- *
- * A record is of generation 0 if not impact-triggered, else 1 + the largest
- * generation among the fills of its cascade that the oracle price it was
- * liquidated at had already seen (fill time <= observation time).
- */
-ms_status ms_stats_path_cascades(const ms_config *cfg, ms_path_summary *row, ms_liq_record *r,
-                                 size_t n, ms_cascade_buf *out, ms_error *err);
-
 /**
  * Fill @p row's amplification from its own liquidated notional and the
  * no-feedback twin's: their ratio, NaN when both are 0, +inf when only the

@@ -50,8 +50,9 @@ static ms_status add_value(ms_sweep_axis *ax, const char *v, size_t len, const c
     if (!nn) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
     ax->numeric = nn;
   }
+  /* zero-filled: the file stores the whole fixed-length field, and the same sweep writes the same bytes */
+  memset(ax->values[ax->n], 0, sizeof ax->values[ax->n]);
   memcpy(ax->values[ax->n], v, len);
-  ax->values[ax->n][len] = '\0';
   for (int i = 0; i < ax->n; i++)
     if (strcmp(ax->values[i], ax->values[ax->n]) == 0)
       return ms_error_set(err, MS_ERR_INPUT, "--grid %s: value %s given twice", spec, ax->values[i]);

@@ -512,17 +512,33 @@ class CliTest(DirTest):
             time.sleep(0.02)
         self.assertTrue(any(n.startswith(".long.h5.ms-tmp-") for n in os.listdir(self.dir)),
                         "the run never started writing")
+        # a first frame of paths in the journal: then the run has work to keep
+        journal = out + ".partial"
+        while time.time() < deadline and (not os.path.exists(journal) or os.path.getsize(journal) < 4096):
+            time.sleep(0.02)
         time.sleep(0.3)
         p.send_signal(sig)
         _, err = p.communicate(timeout=60)
         self.assertEqual(p.returncode, code, err)
         self.assertIn("no result file written", err)
-        self.assertEqual(self.listing(), ["long.yaml", "small.yaml"])
+        # the finished paths stay in the journal, and the message says how to go on
+        self.assertIn("paths are kept in %s: continue with `marginsim run --resume %s`" % (journal, out), err)
+        self.assertEqual(self.listing(), ["long.h5.partial", "long.yaml", "small.yaml"])
+        # a new run of the same result file refuses to overwrite it (exit 2, nothing written) ...
+        q = run("run", scen, "-o", out, "-q")
+        self.assertEqual(q.returncode, 2, q.stderr)
+        self.assertIn("an unfinished run of %s is there" % out, q.stderr)
+        self.assertIn("marginsim run --resume %s" % out, q.stderr)
+        self.assertEqual(self.listing(), ["long.h5.partial", "long.yaml", "small.yaml"])
+        # ... and --resume takes no scenario or other options but -j and -q
+        q = run("run", "--resume", out, scen)
+        self.assertEqual(q.returncode, 2, q.stderr)
+        self.assertIn("give only -j and -q", q.stderr)
 
-    def test_sigint_leaves_no_file(self):
+    def test_sigint_keeps_the_finished_paths_for_resume(self):
         self.interrupt(signal.SIGINT, 130)
 
-    def test_sigterm_leaves_no_file(self):
+    def test_sigterm_keeps_the_finished_paths_for_resume(self):
         self.interrupt(signal.SIGTERM, 143)
 
     def test_help_and_version(self):

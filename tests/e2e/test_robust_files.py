@@ -261,6 +261,8 @@ class FilesTest(DirTest):
             proc.kill()
             proc.communicate(timeout=30)
             self.assertIsNotNone(name, "the run never started writing")
+            if os.path.exists(self.path("long.h5.partial")):  # the journal a resume would go on from
+                os.remove(self.path("long.h5.partial"))
             self.assertRegex(name, "^" + TMP_RE.format(name=re.escape("long.h5")) + "$")
             self.assertEqual(stat.S_IMODE(os.lstat(self.path(name)).st_mode), 0o640)
             names.append(name)
@@ -308,6 +310,8 @@ class FilesTest(DirTest):
         self.assertFalse(os.path.exists(self.path("new")))
         # signals that kill at once (a hang-up, an assertion's SIGABRT, a crash): the temporary and the folders
         # made for -o are removed before the process dies as the signal meant
+        # (issue 16: the run's journal, <result>.partial, is kept when it holds finished paths: a resume goes on
+        # from there; the folder holding it then stays too)
         for sig in (signal.SIGHUP, signal.SIGABRT, signal.SIGSEGV):
             for o in (out, self.path("made/r.h5")):
                 proc = self.start(["run", self.long, "-q", "-o", o])
@@ -318,6 +322,11 @@ class FilesTest(DirTest):
                 self.assertEqual(proc.returncode, -sig, sig)
                 self.assertEqual(snapshot(out), previous, sig)
                 self.assertEqual(temporaries(self.dir), [], sig)
+                if os.path.exists(o + ".partial"):
+                    os.remove(o + ".partial")
+                    if o != out:
+                        self.assertEqual(os.listdir(self.path("made")), [], sig)
+                        os.rmdir(self.path("made"))
                 self.assertFalse(os.path.exists(self.path("made")), sig)
         self.assertEqual(self.listing(), ["long.yaml", "r.h5", "runaway.yaml", "small.yaml"])
 
@@ -389,7 +398,11 @@ class FilesTest(DirTest):
         self.assertEqual(p.returncode, 3, p.stderr)
         self.assertIn(out + ": cannot write the result file", p.stderr)
         self.assertIn("No space left on device", p.stderr)
-        self.assertEqual(os.listdir(mnt), [])
+        # the finished paths, if any, are kept for a resume once there is room (and the message says so)
+        if os.listdir(mnt):
+            self.assertEqual(os.listdir(mnt), ["r.h5.partial"])
+            self.assertIn("are kept in %s.partial" % out, p.stderr)
+            os.remove(out + ".partial")
         # a previous result and then a disk 100% full
         p = run("run", self.scen, "-q", "-o", out, "-n", "2", "--set", "output.timeseries.paths=0",
                 "--set", "output.fan.paths=0")

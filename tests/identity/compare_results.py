@@ -47,17 +47,23 @@ import numpy as np
 IGNORED_ROOT_ATTRS = {"version", "created", "command"}
 
 # Keys added to the scenario since the base, at their default values: "section.key: value".
-ADDED_CONFIG_KEYS = ["keepers.model: standard"]
+ADDED_CONFIG_KEYS = ["keepers.model: standard", "output.liquidations_compression: 0"]
 
 
 def _drop_added_keys(text):
-    """A config text without the lines of ADDED_CONFIG_KEYS (each the first key of its top-level section)."""
+    """A config text without the lines of ADDED_CONFIG_KEYS (a top-level section's key, at any place in it)."""
     for entry in ADDED_CONFIG_KEYS:
         path, value = entry.split(": ", 1)
         section, key = path.split(".", 1)
-        text = text.replace(f"\n{section}:\n  {key}: {value}\n", f"\n{section}:\n")
-        if text.startswith(f"{section}:\n  {key}: {value}\n"):
-            text = f"{section}:\n" + text[len(f"{section}:\n  {key}: {value}\n"):]
+        lines = text.split("\n")
+        out, inside = [], False
+        for ln in lines:
+            if ln and not ln.startswith(" "):
+                inside = ln == f"{section}:"
+            if inside and ln == f"  {key}: {value}":
+                continue
+            out.append(ln)
+        text = "\n".join(out)
     return text
 
 

@@ -1,0 +1,94 @@
+/*
+ * cascade — a path's cascades, computed online (docs/engine.md, Cascades).
+ *
+ * The engine hands each liquidation record to ms_cascades_add() as it
+ * appends it, in time order. A cascade is a run of records no more than
+ * stats.cascade_gap apart: it is open until a record comes later than that
+ * (or the path ends), and then it closes and its ms_cascade_record is final.
+ * A record's generation is 0 when it is not impact-triggered, else 1 + the
+ * largest generation among the earlier fills of its cascade with fill time
+ * <= its oracle observation time; its cascade index is known at once. So
+ * each record is final when it is added, and the state is O(depth) of the
+ * open cascade whatever the number of liquidations.
+ *
+ * Why O(depth): a new generation is at most 1 + the cascade's running
+ * maximum, so the running maximum rises one by one, and the largest
+ * generation seen by observation time o is the number of generations
+ * whose first fill came at or before o. `first[k]` keeps the fill time of
+ * the first record of generation k + 1, non-decreasing in k: a generation
+ * is one binary search over it (or none, when o is past the last entry).
+ */
+#ifndef MARGINSIM_CASCADE_H
+#define MARGINSIM_CASCADE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/records.h"
+
+/** One path's cascades in progress (per thread; the buffer is kept between paths). */
+typedef struct ms_cascades {
+  int64_t gap;            /* ms, stats.cascade_gap */
+  int64_t last_time;      /* ms, fill time of the path's previous record */
+  int64_t count;          /* cascades opened in the path so far */
+  ms_cascade_record cur;  /* the open cascade (count > 0); .end and .depth set when it closes */
+  int64_t *first;         /* ms: first[k] is the fill time of the open cascade's first generation k + 1 */
+  size_t depth, cap;      /* entries of first[] (the open cascade's depth so far), and room */
+  ms_cascade_record closed; /* the cascade that closed last */
+  int have_big;           /* a cascade closed in this path */
+  int64_t big_liquidations, big_depth; /* the closed cascade with the most notional (ties: more liquidations, */
+  double big_notional;    /* USD          then the first) */
+} ms_cascades;
+
+/** Begin path @p path with cascade gap @p gap (ms); keeps the buffer. */
+void ms_cascades_start(ms_cascades *c, uint64_t path, int64_t gap);
+
+/* The out-of-line parts of ms_cascades_add(): a record at @p t opens a new
+ * cascade (returns 1 when an earlier one closed into c->closed); the
+ * largest generation seen by @p obs when it is not the newest (a binary
+ * search); a new generation begins at @p t (-1: out of memory). */
+int ms_cascades_open_(ms_cascades *c, int64_t t);
+size_t ms_cascades_seen_(const ms_cascades *c, int64_t obs);
+int ms_cascades_deepen_(ms_cascades *c, int64_t t);
+
+/**
+ * Add the path's next record @p r (its fill time no earlier than the
+ * previous one's): set r->generation and r->cascade. Returns 1 when @p r
+ * opened a new cascade after an earlier one, which closed: c->closed holds
+ * it until the next call; 0 otherwise; -1 when the open cascade's
+ * generations cannot grow (out of memory). Inline: once per liquidation,
+ * the common case is a few comparisons and sums.
+ */
+static inline int ms_cascades_add(ms_cascades *c, ms_liq_record *r) {
+  int closed = 0;
+  if (c->count == 0 || r->time - c->last_time > c->gap) closed = ms_cascades_open_(c, r->time);
+  int32_t gen = 0;
+  if (r->impact_triggered) {
+    size_t n = c->depth;
+    /* usually the observation came after the newest generation's first fill: it saw them all */
+    size_t g = (n == 0 || c->first[n - 1] <= r->obs_time) ? n : ms_cascades_seen_(c, r->obs_time);
+    if (g == n && ms_cascades_deepen_(c, r->time)) return -1; /* g + 1 is a new generation */
+    gen = (int32_t)(g + 1);
+  }
+  r->generation = gen;
+  r->cascade = c->count - 1;
+  c->last_time = r->time;
+  c->cur.liquidations++;
+  c->cur.impact_triggered += r->impact_triggered;
+  c->cur.notional += r->notional;
+  c->cur.bad_debt += r->bad_debt;
+  return closed;
+}
+
+/**
+ * End the path: close the open cascade, if any (into c->closed; returns
+ * 1, else 0), and fill @p row's cascade columns (cascades,
+ * largest_cascade_liquidations, _notional, _depth; left as they are when
+ * the path had no liquidation).
+ */
+int ms_cascades_finish(ms_cascades *c, ms_path_summary *row);
+
+/** Free the buffer; the state may be started again. */
+void ms_cascades_fini(ms_cascades *c);
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * test_journal — sim/output/journal.c and scratch.c: frames written and read
+ * back, torn and damaged ends cut off, the header checked, the lock, and
+ * scratch areas in memory and on disk giving the same bytes. The run's side
+ * (a killed run resumed) is tests/e2e/test_resume.py.
+ */
+#define _DEFAULT_SOURCE /* mkdtemp */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#include "output/journal.h"
+#include "output/scratch.h"
+
+static char dir[256], path[320];
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/ms_journal_XXXXXX");
+  if (!mkdtemp(dir)) return -1;
+  snprintf(path, sizeof path, "%s/r.h5.partial", dir);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  unlink(path);
+  rmdir(dir);
+  return 0;
+}
+
+static const ms_journal_info INFO = {.version = "9.9.9", .command = "marginsim run 'a b.yaml' -o r.h5",
+                                     .cwd = "/some/where", .fingerprint = 0x1234abcdull, .paths = 40,
+                                     .batch = 16, .created = 1700000000};
+
+/* Byte k of frame f: a pattern that differs from frame to frame. */
+static unsigned char byte_of(int f, size_t k) { return (unsigned char)(k * 7u + (unsigned)f * 31u + 1u); }
+
+/* Frames of 16, 16 and 8 paths; frame f has 1000 + 5000 f bytes, put in pieces of odd sizes. */
+static void write_three(void) {
+  ms_error err;
+  ms_journal *j = NULL;
+  assert_ok(ms_journal_create(&j, path, &INFO, &err), &err);
+  for (int f = 0; f < 3; f++) {
+    size_t len = 1000 + 5000 * (size_t)f;
+    unsigned char *b = malloc(len);
+    for (size_t k = 0; k < len; k++) b[k] = byte_of(f, k);
+    assert_ok(ms_journal_begin(j, 16 * f, f < 2 ? 16 : 8, &err), &err);
+    for (size_t at = 0, piece = 1; at < len; at += piece, piece = piece * 3 % 1021 + 1) {
+      size_t n = at + piece > len ? len - at : piece;
+      assert_ok(ms_journal_put(j, b + at, n, &err), &err);
+    }
+    assert_ok(ms_journal_end(j, &err), &err);
+    free(b);
+  }
+  assert_int_equal(ms_journal_done(j), 40);
+  ms_journal_close(j);
+}
+
+static off_t file_size(void) {
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  return st.st_size;
+}
+
+static void test_journal__frames_come_back_whole(void **state) {
+  (void)state;
+  ms_error err;
+  write_three();
+  ms_journal_info info;
+  assert_ok(ms_journal_peek(path, &info, &err), &err);
+  assert_string_equal(info.version, "9.9.9");
+  assert_string_equal(info.command, INFO.command);
+  assert_string_equal(info.cwd, "/some/where");
+  assert_true(info.fingerprint == INFO.fingerprint && info.paths == 40 && info.batch == 16 &&
+              info.created == 1700000000 && info.done == 40);
+  ms_journal_info_free(&info);
+  assert_true(ms_journal_is(path));
+  ms_journal *j = NULL;
+  assert_ok(ms_journal_open(&j, path, &info, &err), &err);
+  assert_ok(ms_journal_rewind(j, &err), &err);
+  for (int f = 0; f < 3; f++) {
+    int64_t first, n;
+    assert_ok(ms_journal_next(j, &first, &n, &err), &err);
+    assert_true(first == 16 * f && n == (f < 2 ? 16 : 8));
+    if (f == 1) continue; /* skipped unread: its checksum is still checked by the next call */
+    size_t len = 1000 + 5000 * (size_t)f;
+    unsigned char *b = malloc(len);
+    assert_ok(ms_journal_get(j, b, len, &err), &err);
+    for (size_t k = 0; k < len; k++) assert_int_equal(b[k], byte_of(f, k));
+    assert_int_equal(ms_journal_get(j, b, 1, &err), MS_ERR_IO); /* past the frame */
+    free(b);
+  }
+  int64_t first, n;
+  assert_ok(ms_journal_next(j, &first, &n, &err), &err);
+  assert_int_equal(n, 0);
+  ms_journal_info_free(&info);
+  ms_journal_close(j);
+}
+
+static void test_journal__a_torn_or_damaged_end_is_cut_off(void **state) {
+  (void)state;
+  ms_error err;
+  ms_journal_info info;
+  write_three();
+  off_t whole = file_size();
+  /* torn in the middle of the last frame: two frames are left, the rest is cut off when continued */
+  assert_int_equal(truncate(path, whole - 100), 0);
+  ms_journal *j = NULL;
+  assert_ok(ms_journal_open(&j, path, &info, &err), &err);
+  assert_int_equal(info.done, 32);
+  assert_int_equal(ms_journal_done(j), 32);
+  ms_journal_info_free(&info);
+  /* continued: the third frame again, and the journal is whole */
+  unsigned char *b = malloc(11000);
+  for (size_t k = 0; k < 11000; k++) b[k] = byte_of(2, k);
+  assert_ok(ms_journal_begin(j, 32, 8, &err), &err);
+  assert_ok(ms_journal_put(j, b, 11000, &err), &err);
+  assert_ok(ms_journal_end(j, &err), &err);
+  ms_journal_close(j);
+  assert_int_equal(file_size(), whole);
+  /* one byte changed in the second frame's bytes: it and everything after it are dropped */
+  int fd = open(path, O_RDWR);
+  unsigned char c;
+  off_t at = whole - 11000 - 48 - 3000;
+  assert_int_equal(pread(fd, &c, 1, at), 1);
+  c ^= 0x10;
+  assert_int_equal(pwrite(fd, &c, 1, at), 1);
+  close(fd);
+  assert_ok(ms_journal_peek(path, &info, &err), &err);
+  assert_int_equal(info.done, 16);
+  ms_journal_info_free(&info);
+  /* the header damaged: not a journal to continue */
+  fd = open(path, O_RDWR);
+  assert_int_equal(pwrite(fd, "X", 1, 70), 1);
+  close(fd);
+  assert_int_equal(ms_journal_peek(path, &info, &err), MS_ERR_INPUT);
+  assert_contains(err.msg, "header is damaged");
+  free(b);
+}
+
+static void test_journal__never_overwritten_and_locked_while_running(void **state) {
+  (void)state;
+  ms_error err;
+  ms_journal_info info;
+  write_three();
+  ms_journal *j = NULL;
+  assert_int_equal(ms_journal_create(&j, path, &INFO, &err), MS_ERR_INPUT);
+  assert_contains(err.msg, "already exists");
+  assert_ok(ms_journal_open(&j, path, &info, &err), &err);
+  ms_journal_info_free(&info);
+  ms_journal *k = NULL;
+  assert_int_equal(ms_journal_open(&k, path, &info, &err), MS_ERR_INPUT);
+  assert_contains(err.msg, "locked by another running marginsim");
+  ms_journal_close(j);
+  assert_ok(ms_journal_open(&k, path, &info, &err), &err);
+  ms_journal_info_free(&info);
+  ms_journal_remove(k);
+  assert_int_equal(access(path, F_OK), -1);
+  /* not a journal */
+  FILE *f = fopen(path, "w");
+  fputs("name: not a journal\n", f);
+  fclose(f);
+  assert_false(ms_journal_is(path));
+  assert_int_equal(ms_journal_peek(path, &info, &err), MS_ERR_INPUT);
+  assert_contains(err.msg, "not a marginsim journal");
+}
+
+static void test_scratch__memory_and_file_agree(void **state) {
+  (void)state;
+  ms_error err;
+  ms_scratch *m = NULL, *d = NULL;
+  assert_ok(ms_scratch_new(&m, NULL, &err), &err);
+  assert_ok(ms_scratch_new(&d, dir, &err), &err);
+  /* nameless: nothing in the folder but what the tests made */
+  assert_int_equal(access(path, F_OK), -1);
+  unsigned char *big = malloc(3u << 20), *back = malloc(3u << 20);
+  for (size_t k = 0; k < (3u << 20); k++) big[k] = (unsigned char)(k * 13u + 5u);
+  for (int round = 0; round < 2; round++) { /* the second after a reset: the file's blocks written over */
+    ms_scratch *s[2] = {m, d};
+    for (int i = 0; i < 2; i++) {
+      assert_ok(ms_scratch_reset(s[i], &err), &err);
+      assert_ok(ms_scratch_append(s[i], big, 100, &err), &err);
+      assert_ok(ms_scratch_append(s[i], big + 100, (2u << 20) + 7, &err), &err); /* bigger than the buffer */
+      assert_ok(ms_scratch_append(s[i], big + (2u << 20) + 107, 5000, &err), &err);
+      assert_ok(ms_scratch_pwrite(s[i], (3u << 20) + 64, big, 4096, &err), &err); /* beyond the end: a hole */
+      assert_ok(ms_scratch_flush(s[i], &err), &err);
+    }
+    assert_true(ms_scratch_size(m) == ms_scratch_size(d) && ms_scratch_size(m) == (3u << 20) + 64 + 4096);
+    size_t n = (2u << 20) + 107 + 5000;
+    assert_ok(ms_scratch_pread(d, 0, back, n, &err), &err);
+    assert_memory_equal(back, big, n);
+    assert_ok(ms_scratch_pread(m, 0, back, n, &err), &err);
+    assert_memory_equal(back, big, n);
+    assert_ok(ms_scratch_pread(d, (3u << 20) + 64, back, 4096, &err), &err);
+    assert_memory_equal(back, big, 4096);
+    assert_int_equal(ms_scratch_pread(d, ms_scratch_size(d) - 10, back, 11, &err), MS_ERR_INTERNAL);
+  }
+  ms_scratch_free(m);
+  ms_scratch_free(d);
+  free(big);
+  free(back);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_journal__frames_come_back_whole, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_journal__a_torn_or_damaged_end_is_cut_off, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_journal__never_overwritten_and_locked_while_running, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_scratch__memory_and_file_agree, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
