@@ -4,8 +4,18 @@
  *
  * Exit codes: 0 success, 1 an assertion failed (check, later), 2 bad input,
  * 3 I/O or internal failure, 128+signal when interrupted.
+ *
+ * Under mpirun (a build with -DMARGINSIM_MPI=ON, docs/scaling.md) every rank
+ * runs this same program on the same arguments; only rank 0 speaks: the
+ * others send stdout and stderr to /dev/null. Wherever ranks could part
+ * ways (a scenario one rank cannot read, the checks of -o and the folders
+ * made for it, which only rank 0 does, the JUnit report, a signal) the
+ * outcome is agreed (driver/mpi.h), so every rank takes the same path
+ * through the collectives of the run, prints through rank 0 the message
+ * of the first rank that failed, and exits with the same code.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <gsl/gsl_errno.h>
 #include <math.h>
@@ -25,6 +35,7 @@
 #include "models/margin.h"
 #include "output/outfile.h"
 #include "marginsim/error.h"
+#include "driver/mpi.h"
 #include "driver/run.h"
 #include "config/scenario.h"
 #include "output/stats.h"
@@ -526,8 +537,26 @@ static int is_scenario(const char *opt, const char *path, const char *scenario) 
   return 1;
 }
 
-/* -o and --junit of one command, before it runs. */
+/* Rank 0's exit code @p rc on every rank (MPI; one process: @p rc). */
+static int rc_of_rank0(int rc) {
+  ms_error err;
+  return ms_mpi_bcast(&rc, sizeof rc, 0, &err) ? 3 : rc;
+}
+
+/* A status every rank agrees on: the first failing rank's, with its
+ * message in @p err (MPI; one process: @p s). */
+static ms_status agreed(ms_status s, ms_error *err) { return ms_mpi_agree_status(s, err); }
+
+static int prepare_outputs_here(const char *scenario, const char *output, const char *junit, made_dirs *md);
+
+/* -o and --junit of one command, before it runs: checked, and their
+ * folders made, by rank 0 alone (ranks may share the file system); a bad
+ * -o fails every rank with rank 0's exit code. */
 static int prepare_outputs(const char *scenario, const char *output, const char *junit, made_dirs *md) {
+  return rc_of_rank0(ms_mpi_rank() == 0 ? prepare_outputs_here(scenario, output, junit, md) : 0);
+}
+
+static int prepare_outputs_here(const char *scenario, const char *output, const char *junit, made_dirs *md) {
   if (g_resume.on) { /* the recorded command must write the result file whose journal --resume named */
     char jpath[4200];
     struct stat st;
@@ -904,12 +933,14 @@ static int end_run(cli_run *r, ms_status s, const ms_error *err, const ms_config
     }
   }
   if (s == MS_ERR_CANCELLED) {
+    /* every rank has the status; the signal may have reached some ranks only: the same number on all */
+    int sig = ms_mpi_agree_max((int)g_signal);
     if (kept[0])
       fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written; %s paths are kept in "
                       "%s%s: continue with `marginsim run --resume %s`, or remove it\n",
-              (int)g_signal, kept, r->ro.output, MS_JOURNAL_SUFFIX, r->ro.output);
-    else fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", (int)g_signal);
-    rc = 128 + (g_signal ? (int)g_signal : SIGINT);
+              sig, kept, r->ro.output, MS_JOURNAL_SUFFIX, r->ro.output);
+    else fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", sig);
+    rc = 128 + (sig ? sig : SIGINT);
   } else if (s) {
     print_error(cfg, s, err, r->ps.enabled);
     if (kept[0])
@@ -963,7 +994,7 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
     for (int k = 0; k < o->nsets; k++) sets[k] = o->sets[k];
     snprintf(sets_buf[i], sizeof sets_buf[i], "%s=%s", key, values[i]);
     sets[o->nsets] = sets_buf[i];
-    ms_status s = ms_config_load(&cfgs[i], o->scenario, sets, o->nsets + 1, &err);
+    ms_status s = agreed(ms_config_load(&cfgs[i], o->scenario, sets, o->nsets + 1, &err), &err);
     if (s) {
       fprintf(stderr, "marginsim: --compare %s, value %d (%s): %s\n", key, i + 1, values[i], err.msg);
       rc = ms_status_exit_code(s);
@@ -1003,8 +1034,9 @@ static int execute_run(cli_opts *o, int full_argc, char **full_argv, ms_config *
   ms_error err;
   ms_error_clear(&err);
   ms_config *cfg = NULL;
-  ms_status s = ms_config_load(&cfg, o->scenario, o->sets, o->nsets, &err);
+  ms_status s = agreed(ms_config_load(&cfg, o->scenario, o->sets, o->nsets, &err), &err);
   if (s) {
+    ms_config_free(cfg);
     fprintf(stderr, "%s\n", err.msg);
     return ms_status_exit_code(s);
   }
@@ -1090,6 +1122,7 @@ static int cmd_check(int argc, char **argv, int full_argc, char **full_argv) {
     s = ms_error_set(&err, MS_ERR_INPUT, "%s: assertions: the scenario has none; a check needs at least one, "
                      "e.g. assertions: [\"insolvency.probability < 0.01\"]", o.scenario);
   if (!s) s = ms_assertions_check(pre, &err);
+  s = agreed(s, &err);
   ms_config_free(pre);
   if (s) {
     fprintf(stderr, "%s\n", err.msg);
@@ -1105,7 +1138,9 @@ static int cmd_check(int argc, char **argv, int full_argc, char **full_argv) {
   printf("%d assertion%s: %d passed, %d failed\n", rep->nassert, rep->nassert == 1 ? "" : "s",
          rep->nassert - failed, failed);
   if (o.junit) {
-    s = ms_junit_write(o.junit, cfg, rep->asserts, rep->nassert, rep->seconds, &err);
+    /* rank 0 writes the report; every rank learns how that went */
+    s = agreed(ms_mpi_rank() == 0 ? ms_junit_write(o.junit, cfg, rep->asserts, rep->nassert, rep->seconds, &err)
+                                  : MS_OK, &err);
     if (s) {
       fprintf(stderr, "%s\n", err.msg);
       rc = ms_status_exit_code(s);
@@ -1218,7 +1253,8 @@ static int cmd_sweep(int argc, char **argv, int full_argc, char **full_argv) {
   ms_sweep *sw = NULL;
   ms_status s = ms_sweep_new(&sw, o.scenario, o.sets, o.nsets, o.ngrids ? o.grids : NULL, o.ngrids, o.baseline,
                              o.show, &err);
-  if (s) {
+  if ((s = agreed(s, &err))) {
+    ms_sweep_free(sw);
     fprintf(stderr, "%s\n", err.msg);
     return ms_status_exit_code(s);
   }
@@ -1299,6 +1335,52 @@ static char **split_command(const char *cmd, int *argc) {
   return NULL;
 }
 
+/* The journal @p jpath of --resume: its stat into *@p st, its header into
+ * *@p info. Returns 0 or an exit code after a message. */
+static int read_journal(const cli_opts *o, const char *jpath, struct stat *st, ms_journal_info *info) {
+  if (stat(jpath, st) != 0) {
+    if (stat(o->resume, st) == 0)
+      fprintf(stderr, "marginsim: --resume %s: the run is complete (no %s): nothing to resume\n", o->resume, jpath);
+    else fprintf(stderr, "marginsim: --resume %s: no unfinished run (neither it nor %s exists)\n", o->resume, jpath);
+    return EXIT_BADINPUT;
+  }
+  ms_error err;
+  ms_status s = ms_journal_peek(jpath, info, &err);
+  if (s) {
+    fprintf(stderr, "marginsim: --resume %s: %s\n", o->resume, err.msg);
+    return ms_status_exit_code(s);
+  }
+  return 0;
+}
+
+/* Rank 0's malloc'd string *@p str on every rank (MPI; one process: as it is).
+ * Nonzero when out of memory (agreed: every rank then fails). */
+static int share_string(char **str) {
+  if (ms_mpi_size() == 1) return 0;
+  ms_error e;
+  uint64_t n = ms_mpi_rank() == 0 ? strlen(*str) + 1 : 0;
+  ms_mpi_bcast(&n, sizeof n, 0, &e);
+  char *buf = ms_mpi_rank() == 0 ? *str : malloc((size_t)n);
+  if (ms_mpi_agree_max(buf == NULL)) {
+    if (ms_mpi_rank() != 0) free(buf);
+    return -1;
+  }
+  ms_mpi_bcast(buf, (size_t)n, 0, &e);
+  *str = buf;
+  return 0;
+}
+
+/* What cmd_resume needs of rank 0's journal header, on every rank. */
+static int share_journal_info(ms_journal_info *info) {
+  int64_t v[2] = {info->done, info->paths};
+  ms_error e;
+  ms_mpi_bcast(v, sizeof v, 0, &e);
+  info->done = v[0];
+  info->paths = v[1];
+  int bad = share_string(&info->command);
+  return bad || share_string(&info->cwd);
+}
+
 /* `marginsim run|sweep|check --resume FILE [-j N] [-q]`: run the command the
  * journal FILE.partial recorded again, from the folder it ran in, with
  * the journal's paths taken as done. */
@@ -1306,28 +1388,33 @@ static int cmd_resume(const cli_opts *o) {
   char jpath[4200];
   snprintf(jpath, sizeof jpath, "%s%s", o->resume, MS_JOURNAL_SUFFIX);
   struct stat st;
-  if (stat(jpath, &st) != 0) {
-    if (stat(o->resume, &st) == 0)
-      fprintf(stderr, "marginsim: --resume %s: the run is complete (no %s): nothing to resume\n", o->resume, jpath);
-    else fprintf(stderr, "marginsim: --resume %s: no unfinished run (neither it nor %s exists)\n", o->resume, jpath);
-    return EXIT_BADINPUT;
-  }
   ms_journal_info info;
-  ms_error err;
-  ms_status s = ms_journal_peek(jpath, &info, &err);
-  if (s) {
-    fprintf(stderr, "marginsim: --resume %s: %s\n", o->resume, err.msg);
-    return ms_status_exit_code(s);
+  memset(&st, 0, sizeof st); /* rank 0's: only rank 0 checks the result file against it */
+  memset(&info, 0, sizeof info);
+  /* Under MPI rank 0 reads the journal (it writes it) and tells the others
+   * what to run and where: every rank then runs the same command. */
+  int prc = ms_mpi_rank() == 0 ? read_journal(o, jpath, &st, &info) : 0;
+  if ((prc = rc_of_rank0(prc))) return prc;
+  if (share_journal_info(&info)) {
+    ms_journal_info_free(&info);
+    fprintf(stderr, "marginsim: --resume: out of memory\n");
+    return 3;
   }
   int argc = 0;
   char **argv = split_command(info.command, &argc);
   int rc = 0;
+  ms_error err;
+  ms_status cs = MS_OK;
   if (!argv || argc < 3) {
     fprintf(stderr, "marginsim: --resume: %s: the recorded command cannot be read back: %s\n", jpath, info.command);
     rc = EXIT_BADINPUT;
   } else if (chdir(info.cwd) != 0) {
-    fprintf(stderr, "marginsim: --resume: cannot go to %s, the folder the run began in (%s)\n", info.cwd,
-            strerror(errno));
+    cs = ms_error_set(&err, MS_ERR_INPUT, "marginsim: --resume: cannot go to %s, the folder the run began in (%s)",
+                      info.cwd, strerror(errno));
+  }
+  /* every rank goes there, or none runs (the folder of rank 0 may be missing on another node) */
+  if (!rc && agreed(cs, &err)) {
+    fprintf(stderr, "%s\n", err.msg);
     rc = EXIT_BADINPUT;
   }
   if (!rc) {
@@ -1352,10 +1439,45 @@ static int cmd_resume(const cli_opts *o) {
   return rc;
 }
 
+/* Ranks other than 0 print nothing: their stdout and stderr go to /dev/null
+ * (rank 0 prints the messages of every rank, as agreed). */
+static void mute(void) {
+  int fd = open("/dev/null", O_WRONLY);
+  if (fd < 0) return;
+  fflush(stdout);
+  fflush(stderr);
+  dup2(fd, STDOUT_FILENO);
+  dup2(fd, STDERR_FILENO);
+  close(fd);
+}
+
+static int command(int argc, char **argv);
+
 int main(int argc, char **argv) {
   gsl_set_error_handler_off(); /* GSL reports by status; we check every one */
   catch_fatal_signals();
   catch_signals(); /* before any work: a signal at any moment ends in 128 + signal, never a kill mid-write */
+  /* After our handlers: MPI then keeps them (OpenMPI installs its own only
+   * where none is). Without MPI, or not under mpirun: one process. */
+  ms_error err;
+  if (ms_mpi_init(&argc, &argv, &err)) {
+    fprintf(stderr, "marginsim: %s\n", err.msg);
+    return 3;
+  }
+  if (ms_mpi_rank() != 0) mute();
+  int rc = command(argc, argv);
+  /* The commands agree wherever ranks could part ways; should a rank still
+   * differ, every rank exits with the first differing rank's code (no
+   * rank's failure becomes a success). MPI_Finalize runs at exit. */
+  int first = ms_mpi_agree_max(rc ? ms_mpi_size() - ms_mpi_rank() : 0);
+  if (first) {
+    int code = ms_mpi_rank() == ms_mpi_size() - first ? rc : 0;
+    rc = ms_mpi_agree_max(code);
+  }
+  return rc;
+}
+
+static int command(int argc, char **argv) {
   if (argc < 2) { usage_main(stderr); return EXIT_BADINPUT; }
   const char *cmd = argv[1];
   if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {

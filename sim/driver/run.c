@@ -46,6 +46,7 @@
 #include "output/outfile.h"
 #include "output/result.h"
 #include "output/scratch.h"
+#include "driver/mpi.h"
 
 /* HDF5: every call the library makes into it goes through h5out, and the
  * driver makes those calls only with this lock held. A thread-safe HDF5
@@ -150,6 +151,7 @@ typedef struct {
   int64_t done;             /* paths already in the journal when the run began (a resumed run) */
   int64_t created;          /* Unix time the run began (kept by the journal) */
   ms_scratch *colstore;     /* the summary columns of every cell, for the statistics */
+  int rank, nranks;         /* MPI: this rank of nranks sharing each batch; one process: 0 of 1 */
 } run_plan;
 
 /* A signal during the set-up (books of millions of accounts take seconds to
@@ -344,9 +346,19 @@ static char *folder_of(const char *path);
 
 /* Plan the cells of @p spec; with @p output (the result file) the batches'
  * records go to scratch files in its folder, else to memory. */
+/* Whether the run shares its batches with the other MPI ranks: set before
+ * anything that may fail on one rank only, so that every rank reaches the
+ * same agreements. ms_simulate keeps every row in memory (@p keep_rows):
+ * it runs whole on each rank. */
+static void plan_ranks(run_plan *pl, int keep_rows) {
+  pl->nranks = keep_rows ? 1 : ms_mpi_size();
+  pl->rank = pl->nranks > 1 ? ms_mpi_rank() : 0;
+}
+
 static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int nthreads,
                            const volatile sig_atomic_t *cancel, const char *output, ms_error *err) {
   memset(pl, 0, sizeof *pl);
+  plan_ranks(pl, spec[0].keep_rows);
   if (ncells < 1) return ms_error_set(err, MS_ERR_INTERNAL, "no cells");
   if (output && !(pl->dir = folder_of(output))) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   int ntwins = 0;
@@ -599,6 +611,55 @@ static ms_status journal_put(void *ctx, const void *p, size_t n, ms_error *err) 
   return ms_journal_put(ctx, p, n, err);
 }
 
+/* ---- MPI: ranks share every batch (driver/mpi.h, docs/scaling.md) ----
+ * Rank r runs slice r of each batch (ms_mpi_slice), packs its paths as the
+ * journal's frame wants them, and rank 0 gathers the slices in rank order
+ * (= path order) into the frame it appends, so the journal, and thus the
+ * file, is the one-process one. The ranks agree on a status after each
+ * batch, before the commit and at the end: set-up, the journal, the
+ * assembly and the statistics are rank 0's alone, between those points.
+ * A plan with nranks 1 (one process, or ms_simulate, which keeps every
+ * row and runs whole on each rank) makes no MPI call. */
+
+/* Every rank's status, agreed: the lowest failing rank's (its first failing path's). */
+static ms_status agree(const run_plan *pl, ms_status s, ms_error *err) {
+  return pl->nranks > 1 ? ms_mpi_agree_status(s, err) : s;
+}
+
+/* A growing buffer, for a rank's packed slice. */
+typedef struct {
+  unsigned char *p;
+  size_t n, cap;
+} membuf;
+
+static ms_status membuf_put(void *ctx, const void *p, size_t n, ms_error *err) {
+  membuf *b = ctx;
+  if (ms_grow((void **)&b->p, &b->cap, b->n + n, 1))
+    return ms_error_set(err, MS_ERR_NOMEM, "out of memory for %zu bytes of a batch's results", b->n + n);
+  memcpy(b->p + b->n, p, n);
+  b->n += n;
+  return MS_OK;
+}
+
+/* Paths @p i0 .. @p i0 + @p k - 1 of the batch of @p n paths at @p first
+ * are this rank's: pack them, gather every rank's to rank 0, which appends
+ * the frame. Collective; returns the agreed status. */
+static ms_status gather_frame(run_plan *pl, int64_t first, int64_t n, int64_t i0, int64_t k, ms_error *err) {
+  membuf b = {0};
+  void *all = NULL;
+  size_t len = 0;
+  ms_status s = agree(pl, pack_paths(pl, first, i0, i0 + k, membuf_put, &b, err), err);
+  if (!s) s = ms_mpi_gather_bytes(b.p, b.n, &all, &len, err);
+  free(b.p);
+  if (!s && pl->j) {
+    s = ms_journal_begin(pl->j, first, n, err);
+    if (!s) s = ms_journal_put(pl->j, all, len, err);
+    if (!s) s = ms_journal_end(pl->j, err);
+  }
+  free(all);
+  return agree(pl, s, err);
+}
+
 /* Run every path of every cell of @p pl from path pl->done on, each batch
  * into a frame of the journal (when there is one) and, for cells that keep
  * them, into memory. Batches of paths run in parallel, each thread taking
@@ -611,27 +672,32 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
   for (int c = 0; c < pl->ncells; c++)
     for (int i = 0; i < nthreads; i++) ms_engine_set_cancel(pl->cells[c].eng[i], cancel);
   if (opts->progress && pl->done > 0) opts->progress(opts->progress_ctx, pl->done, pl->paths);
+  int nranks = pl->nranks;
   for (int64_t first = pl->done; !s && first < pl->paths; first += pl->batch) {
     int64_t n = pl->paths - first < pl->batch ? pl->paths - first : pl->batch;
+    int64_t i0, k; /* this rank's paths of the batch: all of them in one process */
+    ms_mpi_slice(0, n, pl->rank, nranks, &i0, &k);
     for (int c = 0; !s && c < pl->nvisible; c++)
       for (int i = 0; !s && i < nthreads; i++) {
         s = ms_scratch_reset(pl->cells[c].tb[i].liq, err);
         if (!s) s = ms_scratch_reset(pl->cells[c].tb[i].cas, err);
       }
-    if (s) break;
+    if (s) k = 0; /* still to the agreement below, with the other ranks */
     int64_t done = 0;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) default(none) shared(pl, cancel, done, opts) \
-    firstprivate(first, n)
-    for (int64_t i = 0; i < n; i++) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) default(none) \
+    shared(pl, cancel, done, opts) firstprivate(first, n, i0, k, nranks)
+    for (int64_t i = i0; i < i0 + k; i++) {
       path_all_cells(pl, i, (uint64_t)(first + i), omp_get_thread_num(), cancel);
       int64_t d;
 #pragma omp atomic capture
       d = ++done;
-      /* the bar moves as paths finish; only the calling thread draws it */
-      if (opts->progress && omp_get_thread_num() == 0) opts->progress(opts->progress_ctx, first + d, pl->paths);
+      /* the bar moves as paths finish; only the calling thread draws it (under MPI, rank 0's
+       * bar counts its paths as every rank's: the ranks go at about the same pace) */
+      if (opts->progress && omp_get_thread_num() == 0)
+        opts->progress(opts->progress_ctx, first + (d * nranks < n ? d * nranks : n), pl->paths);
     }
     /* The first failure in path order decides the message. */
-    for (int64_t i = 0; i < n && !s; i++) {
+    for (int64_t i = i0; i < i0 + k && !s; i++) {
       if (pl->st[i] == MS_ERR_CANCELLED) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
       else if (pl->st[i]) { *err = pl->errs[i]; s = cell_fail(pl->cells[pl->failed[i]].spec, pl->st[i], err); }
     }
@@ -641,7 +707,10 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
         s = ms_scratch_flush(pl->cells[c].tb[i].liq, err);
         if (!s) s = ms_scratch_flush(pl->cells[c].tb[i].cas, err);
       }
-    if (!s && pl->j) {
+    /* every rank stops at the same batch: a signal that reached one rank, a failure on one */
+    s = agree(pl, s, err);
+    if (!s && nranks > 1) s = gather_frame(pl, first, n, i0, k, err);
+    else if (!s && pl->j) {
       s = ms_journal_begin(pl->j, first, n, err);
       if (!s) s = pack_paths(pl, first, 0, n, journal_put, pl->j, err);
       if (!s) s = ms_journal_end(pl->j, err);
@@ -827,6 +896,7 @@ static ms_status finish(run_plan *pl, ms_h5out *h, const ms_run_opts *opts, ms_s
     ms_error e = *err;
     ms_error_set(err, s, "%s: cannot write the result file: %s", opts->output, e.msg);
   }
+  s = agree(pl, s, err); /* no rank's failure or signal may come after rank 0's commit */
   if (h) {
     h5_lock();
     if (!s) {
@@ -843,6 +913,38 @@ static ms_status finish(run_plan *pl, ms_h5out *h, const ms_run_opts *opts, ms_s
     pl->j = NULL;
   }
   return s;
+}
+
+static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *err);
+
+/* After plan_init (@p s: its status on this rank): the journal begun, or
+ * opened to resume, by rank 0; every rank learns how that went and where
+ * the run starts (pl->done) and began (pl->created). */
+static ms_status journal_start_all(run_plan *pl, const ms_run_opts *opts, ms_status s, ms_error *err) {
+  if (pl->nranks <= 1) return s ? s : journal_start(pl, opts, err);
+  s = agree(pl, s, err);
+  if (!s && pl->rank == 0) s = journal_start(pl, opts, err);
+  s = agree(pl, s, err);
+  int64_t v[2] = {pl->done, pl->created};
+  if (!s) s = ms_mpi_bcast(v, sizeof v, 0, err);
+  pl->done = v[0];
+  pl->created = v[1];
+  return s;
+}
+
+/* Once rank 0 has committed (@p s: how that went; the other ranks' status),
+ * every rank learns the outcome and, on success, rank 0's @p n bytes of
+ * report at @p p, so that every rank prints and exits alike (check's code). */
+static ms_status share_report(const run_plan *pl, ms_status s, void *p, size_t n, ms_error *err) {
+  s = agree(pl, s, err);
+  if (!s && pl->nranks > 1) s = ms_mpi_bcast(p, n, 0, err);
+  return s;
+}
+
+/* Assertion results point into their configuration: rank 0's pointers mean
+ * nothing elsewhere. */
+static void point_asserts(ms_assert_result *r, const ms_config *cfg) {
+  for (int i = 0; i < cfg->nassertions; i++) r[i].a = &cfg->assertions[i];
 }
 
 /* The folder of @p path ("." when it has none), malloc'd. */
@@ -1045,13 +1147,17 @@ static ms_status run_one(const cell_spec *spec, const ms_run_opts *opts, int nth
   const ms_config *cfg = spec->cfg;
   ms_h5out *h = NULL;
   int file = opts->output != NULL;
+  plan_ranks(pl, spec->keep_rows);
   ms_status s = ms_assertions_check(cfg, err);
   if (!s) s = plan_init(pl, spec, 1, nthreads, opts->cancel, opts->output, err);
-  if (!s) s = journal_start(pl, opts, err);
+  s = journal_start_all(pl, opts, s, err);
+  int here = pl->rank == 0; /* the file, the assembly and the statistics are rank 0's */
   ms_h5_meta meta = {opts->command, pl->created};
-  if (!s && file) s = create_file(&h, opts->output, cfg, &meta, err);
-  if (!s && file) s = open_groups(pl, opts, h, err);
+  if (!s && file && here) s = create_file(&h, opts->output, cfg, &meta, err);
+  if (!s && file && here) s = open_groups(pl, opts, h, err);
+  s = agree(pl, s, err);
   if (!s) s = run_cells(pl, opts, err);
+  if (!here) goto out; /* the others wait in finish */
   if (!s && file) s = assemble(pl, opts, h, err);
   colstore_src ctx;
   ms_colsrc src = {0};
@@ -1060,7 +1166,12 @@ static ms_status run_one(const cell_spec *spec, const ms_run_opts *opts, int nth
   if (!s) s = ms_assertions_eval(cfg, stats, &src, asserts, err);
   if (!s && file) s = write_stats(h, pl->cells[0].h5id, stats, err);
   if (!s && file) s = write_assertions(h, pl->cells[0].h5id, asserts, cfg->nassertions, err);
-  return finish(pl, h, opts, s, err);
+out:
+  s = finish(pl, h, opts, s, err);
+  s = share_report(pl, s, stats, sizeof *stats, err);
+  if (!s) s = share_report(pl, s, asserts, (size_t)cfg->nassertions * sizeof *asserts, err);
+  if (!s) point_asserts(asserts, cfg);
+  return s;
 }
 
 ms_status ms_run(const ms_config *cfg, const ms_run_opts *opts, ms_run_report *report,
@@ -1221,16 +1332,20 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
   }
   run_plan pl;
   memset(&pl, 0, sizeof pl);
+  plan_ranks(&pl, 0);
   ms_h5out *h = NULL;
   ms_status s = MS_OK;
   for (int c = 0; !s && c < ncells; c++) s = cell_fail(&spec[c], ms_assertions_check(cfgs[c], err), err);
   if (!s) s = plan_init(&pl, spec, ncells, nthreads, opts->cancel, opts->output, err);
-  if (!s) s = journal_start(&pl, opts, err);
+  s = journal_start_all(&pl, opts, s, err);
+  int here = pl.rank == 0; /* the file, the assembly and the statistics are rank 0's */
   ms_h5_meta meta = {opts->command, pl.created};
-  if (!s) s = create_file(&h, opts->output, cfgs[0], &meta, err);
-  if (!s) s = root_attr(h, "compare", key, err);
-  if (!s) s = open_groups(&pl, opts, h, err);
+  if (!s && here) s = create_file(&h, opts->output, cfgs[0], &meta, err);
+  if (!s && here) s = root_attr(h, "compare", key, err);
+  if (!s && here) s = open_groups(&pl, opts, h, err);
+  s = agree(&pl, s, err);
   if (!s) s = run_cells(&pl, opts, err);
+  if (!here) goto out; /* the others wait in finish */
   if (!s) s = assemble(&pl, opts, h, err);
   colstore_src ctx[MS_MAX_CELLS];
   ms_colsrc src[MS_MAX_CELLS];
@@ -1250,7 +1365,9 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
     s = ms_h5out_write_compare(h, rep, err);
     h5_unlock();
   }
+out:
   s = finish(&pl, h, opts, s, err);
+  s = share_report(&pl, s, rep, sizeof *rep, err);
   rep->replayed = pl.replayed;
   plan_free(&pl);
   rep->seconds = now_s() - t0;
@@ -1323,6 +1440,7 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
   rep->asserts = calloc((size_t)n * (size_t)(rep->nassert + 1), sizeof *rep->asserts);
   run_plan pl;
   memset(&pl, 0, sizeof pl);
+  plan_ranks(&pl, 0);
   ms_h5out *h = NULL;
   ms_status s = MS_OK;
   if (!spec || !leaf || !attrs || !label || !rep->stats || !rep->diffs || !rep->show || !rep->show_diff ||
@@ -1341,10 +1459,11 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
     s = cell_fail(&spec[c], ms_assertions_check(sw->cfgs[c], err), err);
   }
   if (!s) s = plan_init(&pl, spec, n, nthreads, opts->cancel, opts->output, err);
-  if (!s) s = journal_start(&pl, opts, err);
+  s = journal_start_all(&pl, opts, s, err);
+  int here = pl.rank == 0; /* the file, the assembly and the statistics are rank 0's */
   ms_h5_meta meta = {opts->command, pl.created};
-  if (!s) s = create_file(&h, opts->output, sw->cfgs[sw->baseline], &meta, err);
-  if (!s) {
+  if (!s && here) s = create_file(&h, opts->output, sw->cfgs[sw->baseline], &meta, err);
+  if (!s && here) {
     char keys[MS_MAX_GRID * 260] = "", show[MS_MAX_SHOW * (MS_STAT_NAME_MAX + 1)] = "";
     for (int a = 0; a < sw->naxes; a++) {
       strncat(keys, a ? "," : "", sizeof keys - strlen(keys) - 1);
@@ -1358,8 +1477,10 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
     if (!s) s = root_attr(h, "show", show, err);
     if (!s) s = root_attr_i64(h, "baseline", sw->baseline, err);
   }
-  if (!s) s = open_groups(&pl, opts, h, err);
+  if (!s && here) s = open_groups(&pl, opts, h, err);
+  s = agree(&pl, s, err);
   if (!s) s = run_cells(&pl, opts, err);
+  if (!here) goto out; /* the others wait in finish */
   if (!s) s = assemble(&pl, opts, h, err);
   for (int c = 0; !s && c < n; c++) {
     const ms_config *cfg = sw->cfgs[c];
@@ -1401,7 +1522,15 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
     s = ms_h5out_write_sweep(h, &hs, err);
     h5_unlock();
   }
+out:
   s = finish(&pl, h, opts, s, err);
+  s = share_report(&pl, s, rep->stats, (size_t)n * sizeof *rep->stats, err);
+  if (!s) s = share_report(&pl, s, &rep->ndiffs, sizeof rep->ndiffs, err);
+  if (!s) s = share_report(&pl, s, rep->diffs, (size_t)n * (size_t)rep->ndiffs * sizeof *rep->diffs, err);
+  if (!s) s = share_report(&pl, s, rep->show, (size_t)n * (size_t)rep->nshow * sizeof *rep->show, err);
+  if (!s) s = share_report(&pl, s, rep->show_diff, (size_t)n * (size_t)rep->nshow * sizeof *rep->show_diff, err);
+  if (!s) s = share_report(&pl, s, rep->asserts, (size_t)n * (size_t)rep->nassert * sizeof *rep->asserts, err);
+  for (int c = 0; !s && c < n; c++) point_asserts(rep->asserts + (size_t)c * (size_t)rep->nassert, sw->cfgs[c]);
   rep->replayed = pl.replayed;
   plan_free(&pl);
   free(spec);

@@ -41,6 +41,7 @@ SKIP = (
     (("./build-fuzz/",), "the fuzzing build: clang and -DMS_FUZZ=ON (docs/robustness.md)"),
     (("./build/tests/fuzz/",), "the regression corpus: ctest -L fuzz runs it"),
     (("export",), "sets the environment of the commands after it (docs/library.md)"),
+    (("mpirun",), "needs the MPI build (-DMARGINSIM_MPI=ON): ctest -L mpi runs marginsim under mpirun (docs/scaling.md)"),
     (("cc",), "compiles docs/library.md's program: the library_doc test does, against an installed tree"),
     (("./example",), "runs docs/library.md's program: the library_doc test does"),
 )
