@@ -127,6 +127,7 @@ struct ms_queue {
   size_t nch, capch;
   int32_t free_ch;   /* free chunks (a list), -1: none */
   uint64_t seq;      /* next insertion sequence */
+  uint64_t loads;    /* slots loaded into the front */
   int64_t clk_next;  /* ms of the next tick; INT64_MAX when stopped */
   int64_t clk_period;
   int64_t clk_last;
@@ -302,6 +303,7 @@ static void load_slot(ms_queue *q, int64_t s) {
     }
   }
   q->fs = s + 1;
+  q->loads++;
   while (q->far.n && slot_of(q->far.v[0].t) <= s) {
     sift_up(h->v, h->n++, q->far.v[0]); /* room: front_room */
     heap_pop(&q->far);
@@ -376,3 +378,12 @@ int ms_queue_pop(ms_queue *q, ms_event *ev) {
 }
 
 size_t ms_queue_size(const ms_queue *q) { return q->front.n + q->nring + q->far.n; }
+
+uint64_t ms_queue_loads(const ms_queue *q) { return q->loads; }
+
+size_t ms_queue_front(const ms_queue *q, ms_event_kind kind, int64_t *a, size_t max) {
+  size_t n = q->front.n < max ? q->front.n : max, k = 0;
+  for (size_t i = 0; i < n; i++)
+    if ((q->front.v[i].order >> SEQ_BITS) == (uint64_t)kind) a[k++] = q->front.v[i].a;
+  return k;
+}
