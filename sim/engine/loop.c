@@ -168,6 +168,9 @@ static void sort_ranked(ranked *v, size_t n) {
   }
 }
 
+/* Accounts whose lines are loaded together ahead of their use. */
+#define WARM_BATCH 32
+
 static ms_status push_disc(ms_engine *e, double ratio, int64_t id) {
   if (ms_grow((void **)&e->disc, &e->capdisc, e->ndisc + 1, sizeof *e->disc)) return MS_ERR_NOMEM;
   e->disc[e->ndisc++] = (ranked){ratio, id};
@@ -183,6 +186,9 @@ ms_status ms_eng_discover(ms_engine *e, int64_t t) {
   e->sum->option_revaluations_naive += e->open_options;
   if (e->fops->candidates(e->fself, &e->acc, e->mg, &pr, &e->cand)) return MS_ERR_NOMEM;
   for (size_t i = 0; i < e->cand.n; i++) {
+    /* the book entries of the next batch of candidates, loaded together */
+    if (i % WARM_BATCH == 0)
+      for (size_t j = i; j < e->cand.n && j < i + WARM_BATCH; j++) ms_accounts_warm(&e->acc, e->cand.v[j], 1);
     int64_t id = e->cand.v[i];
     assert(ms_accounts_status(&e->acc, id) == MS_ACCT_OPEN);
     double eq, mm;
@@ -200,6 +206,11 @@ ms_status ms_eng_discover(ms_engine *e, int64_t t) {
   }
   sort_ranked(e->disc, e->ndisc);
   for (size_t i = 0; i < e->ndisc; i++) {
+    /* the order of ratios is random in the book: again in batches */
+    if (i % WARM_BATCH == 0) {
+      for (size_t j = i; j < e->ndisc && j < i + WARM_BATCH; j++) ms_accounts_warm(&e->acc, e->disc[j].id, 0);
+      for (size_t j = i; j < e->ndisc && j < i + WARM_BATCH; j++) ms_accounts_warm(&e->acc, e->disc[j].id, 1);
+    }
     int64_t id = e->disc[i].id, delay;
     ms_acct *x = ms_accounts_touch(&e->acc, id);
     if (!x) return MS_ERR_NOMEM;
