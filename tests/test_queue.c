@@ -284,12 +284,50 @@ static void test_queue__buckets_match_reference(void **state) {
   ms_queue_free(q);
 }
 
+/* The warming hint: ms_queue_front() lists the next event to pop first,
+ * only events of the kind asked for, and ms_queue_loads() moves when a
+ * batch enters the front. */
+static void test_queue__front_hint_lists_the_next_event(void **state) {
+  (void)state;
+  ms_error err;
+  ms_queue *q;
+  assert_ok(ms_queue_new(&q, 1, &err), &err);
+  uint64_t x = 99;
+  for (int i = 0; i < 3000; i++) {
+    uint64_t v = lcg(&x);
+    ms_event_kind k = v % 4 == 0 ? MS_EV_ORACLE_ROUND : MS_EV_KEEPER_READY;
+    assert_ok(ms_queue_push(q, (int64_t)(v % 20000), k, i, 0), &err);
+  }
+  uint64_t loads = ms_queue_loads(q);
+  int64_t a[8];
+  ms_event ev;
+  int moved = 0, checked = 0;
+  for (;;) {
+    size_t n = ms_queue_front(q, MS_EV_KEEPER_READY, a, 8);
+    assert_true(n <= 8);
+    if (!ms_queue_pop(q, &ev)) break;
+    if (ms_queue_loads(q) != loads) { loads = ms_queue_loads(q); moved++; continue; }
+    /* no batch moved in: the event popped was the front's first */
+    if (ev.kind == MS_EV_KEEPER_READY) {
+      assert_true(n > 0);
+      assert_int_equal(a[0], ev.a);
+      checked++;
+    } else {
+      for (size_t i = 0; i < n; i++) assert_true(a[i] != ev.a);
+    }
+  }
+  assert_true(moved > 100);
+  assert_true(checked > 1000);
+  ms_queue_free(q);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_queue__orders_by_time_kind_sequence),
       cmocka_unit_test(test_queue__clock_matches_one_event_per_tick),
       cmocka_unit_test(test_queue__payloads_survive_slot_reuse),
       cmocka_unit_test(test_queue__buckets_match_reference),
+      cmocka_unit_test(test_queue__front_hint_lists_the_next_event),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
