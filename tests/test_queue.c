@@ -228,7 +228,8 @@ static void test_queue__buckets_match_reference(void **state) {
         else if (c < 400) t = now + (int64_t)(v >> 12) % 200;      /* this slot or the next few */
         else if (c < 600) t = now + (int64_t)(v >> 12) % 30000;    /* keeper-like delays */
         else if (c < 750) t = (now / period + (int64_t)(v >> 12) % 40) * period; /* at ticks */
-        else if (c < 800) t = now + 4096 * 64 - 300 + (int64_t)(v >> 12) % 600; /* the ring's end */
+        else if (c < 800) /* the end of a ring of 1,024 (as built) or 4,096 slots of 64 ms */
+          t = now + (c % 2 ? 1024 : 4096) * 64 - 300 + (int64_t)(v >> 12) % 600;
         else if (c < 900) t = now + (int64_t)(v >> 12) % 3000000;  /* past the ring */
         else if (c < 980) t = now - (int64_t)(v >> 12) % 5000;     /* below the front */
         else if (c < 990) t = INT64_MAX - (int64_t)(v >> 12) % 3;

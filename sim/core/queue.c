@@ -42,8 +42,8 @@
 #define SEQ_MASK ((UINT64_C(1) << SEQ_BITS) - 1)
 
 #define SLOT_SHIFT 6 /* 64 ms slots */
-#define NBUCKET 4096 /* a ring of 262 s */
-#define CHUNK 16     /* events per chunk of a bucket */
+#define NBUCKET 1024 /* a ring of 65.5 s */
+#define CHUNK 5      /* events per chunk of a bucket (sparse buckets stay small) */
 
 typedef struct {
   int64_t t;
@@ -123,6 +123,8 @@ struct ms_queue {
   size_t maxb;       /* the most events a bucket has held (this path) */
   bucket bk[NBUCKET];
   uint64_t used[NBUCKET / 64]; /* bit i: bucket i is not empty */
+  int64_t first;     /* the first non-empty bucket's slot, when first_ok */
+  int first_ok;      /* (a pop between events far apart would scan the bitmap each time) */
   qchunk *ch;        /* the buckets' chunks */
   size_t nch, capch;
   int32_t free_ch;   /* free chunks (a list), -1: none */
@@ -178,6 +180,7 @@ void ms_queue_reset(ms_queue *q) {
   q->far.n = 0;
   q->fs = 0;
   q->nring = 0;
+  q->first_ok = 0;
   q->maxb = 0;
   q->seq = 0;
   q->clk_next = INT64_MAX;
@@ -257,7 +260,10 @@ ms_status ms_queue_push_x(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a,
   int64_t s = slot_of(t);
   int rc;
   if (s < q->fs) rc = heap_push(&q->front, &e);
-  else if (s - q->fs < NBUCKET) rc = bucket_push(q, (size_t)s & (NBUCKET - 1), &e);
+  else if (s - q->fs < NBUCKET) {
+    rc = bucket_push(q, (size_t)s & (NBUCKET - 1), &e);
+    if (!rc && q->first_ok && s < q->first) q->first = s;
+  }
   else rc = front_room(q, q->maxb, q->far.n + 1) || heap_push(&q->far, &e);
   if (rc) return MS_ERR_NOMEM;
   q->seq++;
@@ -265,14 +271,17 @@ ms_status ms_queue_push_x(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a,
 }
 
 /* The first non-empty bucket's slot (>= fs), or INT64_MAX when the ring is empty. */
-static int64_t first_bucket_slot(const ms_queue *q) {
+static int64_t first_bucket_slot(ms_queue *q) {
   if (q->nring == 0) return INT64_MAX;
+  if (q->first_ok) return q->first;
   size_t i0 = (size_t)q->fs & (NBUCKET - 1), w = i0 / 64;
   uint64_t bits = q->used[w] & (~UINT64_C(0) << (i0 % 64));
   for (size_t k = 0; k <= NBUCKET / 64; k++) {
     if (bits) {
       size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
-      return q->fs + (int64_t)((i - i0) & (NBUCKET - 1));
+      q->first = q->fs + (int64_t)((i - i0) & (NBUCKET - 1));
+      q->first_ok = 1;
+      return q->first;
     }
     w = (w + 1) % (NBUCKET / 64);
     bits = q->used[w];
@@ -303,6 +312,7 @@ static void load_slot(ms_queue *q, int64_t s) {
     }
   }
   q->fs = s + 1;
+  q->first_ok = 0;
   q->loads++;
   while (q->far.n && slot_of(q->far.v[0].t) <= s) {
     sift_up(h->v, h->n++, q->far.v[0]); /* room: front_room */
