@@ -7,7 +7,7 @@
  * every level of every sift. Events are instead sorted only when their time
  * comes near:
  *
- *  - time is cut into slots of SLOT_MS ms (slot = floor(t / SLOT_MS));
+ *  - time is cut into slots of 2^SLOT_SHIFT ms (slot = floor(t / 2^SLOT_SHIFT));
  *  - the front: a 4-ary min-heap of whole events holding every event of a
  *    slot below fs (the "front slot"), which the queue has reached;
  *  - the ring: NBUCKET buckets, one per slot of [fs, fs + NBUCKET), each an
@@ -25,7 +25,7 @@
  * bucket or the far heap by its slot alone.
  *
  * The order is the same total order (t, kind, seq) as before, so the same
- * events pop in the same sequence, whatever SLOT_MS and NBUCKET are
+ * events pop in the same sequence, whatever SLOT_SHIFT, NBUCKET and CHUNK are
  * (tests/test_queue.c checks it against a scanning reference, across slots,
  * ring turns, far events and times below the front).
  */
