@@ -184,11 +184,151 @@ static void test_queue__payloads_survive_slot_reuse(void **state) {
   ms_queue_free(q);
 }
 
+/* The queue keeps events in 64 ms slots, a ring of buckets and a far heap
+ * (sim/core/queue.c); whatever the layout, the pops must be those of a scan
+ * for the least (t, kind, seq). Times here spread from the same instant to
+ * past the ring's span, fall below the front and reach the ends of int64;
+ * the tick clock runs through them; the queue is reused across rounds. */
+typedef struct { int64_t t; int kind; uint64_t seq; int64_t a, b; double x; } ref_b;
+
+static int ref_b_less(const ref_b *p, const ref_b *q) {
+  return p->t < q->t || (p->t == q->t && (p->kind < q->kind || (p->kind == q->kind && p->seq < q->seq)));
+}
+
+static uint64_t lcg(uint64_t *x) {
+  *x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
+  return *x >> 11;
+}
+
+static void test_queue__buckets_match_reference(void **state) {
+  (void)state;
+  ms_error err;
+  enum { LIVE = 1500, OPS = 60000 };
+  static ref_b r[LIVE + 64];
+  ms_queue *q;
+  assert_ok(ms_queue_new(&q, 1, &err), &err);
+  for (int round = 0; round < 6; round++) {
+    ms_queue_reset(q);
+    uint64_t x = 777 + (uint64_t)round * 1000003, seq = 0;
+    int nr = 0;
+    int64_t now = round == 5 ? -5000000 : 0, period = 1000, last = 2000000 + round * 777;
+    int clock = round % 2 == 0;
+    if (clock) {
+      ms_queue_clock_start(q, period, period, last);
+      r[nr++] = (ref_b){period, MS_EV_TICK, seq, 0, 0, 0};
+    }
+    int64_t tick_at = clock ? period : INT64_MAX;
+    for (int op = 0; op < OPS; op++) {
+      uint64_t u = lcg(&x);
+      int want_push = nr < LIVE && (nr <= 1 || u % 100 < (uint64_t)(op < OPS / 2 ? 60 : 45));
+      if (want_push) {
+        int64_t t;
+        uint64_t v = lcg(&x), c = v % 1000;
+        if (c < 150) t = now;                                      /* the same instant */
+        else if (c < 400) t = now + (int64_t)(v >> 12) % 200;      /* this slot or the next few */
+        else if (c < 600) t = now + (int64_t)(v >> 12) % 30000;    /* keeper-like delays */
+        else if (c < 750) t = (now / period + (int64_t)(v >> 12) % 40) * period; /* at ticks */
+        else if (c < 800) /* the end of a ring of 1,024 (as built) or 4,096 slots of 64 ms */
+          t = now + (c % 2 ? 1024 : 4096) * 64 - 300 + (int64_t)(v >> 12) % 600;
+        else if (c < 900) t = now + (int64_t)(v >> 12) % 3000000;  /* past the ring */
+        else if (c < 980) t = now - (int64_t)(v >> 12) % 5000;     /* below the front */
+        else if (c < 990) t = INT64_MAX - (int64_t)(v >> 12) % 3;
+        else t = INT64_MIN + (int64_t)(v >> 12) % 3;
+        int k = (int)((v >> 40) % MS_EV_KIND_COUNT);
+        if (k == MS_EV_TICK) k = MS_EV_KEEPER_READY;
+        ref_b e = {t, k, seq++, (int64_t)lcg(&x), -(int64_t)op, (double)op * 0.25};
+        assert_ok(ms_queue_push_x(q, e.t, (ms_event_kind)e.kind, e.a, e.b, e.x, -e.x), &err);
+        r[nr++] = e;
+        continue;
+      }
+      ms_event ev;
+      int got = ms_queue_pop(q, &ev);
+      int best = -1;
+      for (int i = 0; i < nr; i++)
+        if (best < 0 || ref_b_less(&r[i], &r[best])) best = i;
+      if (best < 0) { assert_int_equal(got, 0); break; }
+      assert_int_equal(got, 1);
+      assert_int_equal(ev.t, r[best].t);
+      assert_int_equal((int)ev.kind, r[best].kind);
+      if (ev.kind == MS_EV_TICK) {
+        /* the count: the ticks before every other pending event */
+        int64_t count = 0;
+        for (int64_t tt = tick_at; tt <= last; tt += period) {
+          int first = 1;
+          ref_b tk = {tt, MS_EV_TICK, 0, 0, 0, 0};
+          for (int i = 0; i < nr && first; i++)
+            if (r[i].kind != MS_EV_TICK && (r[i].t < tk.t || (r[i].t == tk.t && r[i].kind < MS_EV_TICK))) first = 0;
+          if (!first) break;
+          count++;
+        }
+        assert_int_equal(ev.count, count);
+        int64_t take = 1 + (int64_t)(lcg(&x) % (uint64_t)count);
+        ms_queue_clock_advance(q, take);
+        tick_at += take * period;
+        now = tick_at - period;
+        seq++; /* the clock's re-armed tick takes a sequence number */
+        if (tick_at <= last) r[best] = (ref_b){tick_at, MS_EV_TICK, seq - 1, 0, 0, 0};
+        else r[best] = r[--nr];
+        continue;
+      }
+      assert_int_equal(ev.seq, r[best].seq);
+      assert_int_equal(ev.a, r[best].a);
+      assert_int_equal(ev.b, r[best].b);
+      assert_true(ev.x == r[best].x && ev.y == -r[best].x);
+      if (ev.t > now && ev.t < INT64_MAX - 10) now = ev.t;
+      r[best] = r[--nr];
+    }
+    int live = 0;
+    for (int i = 0; i < nr; i++) live += r[i].kind != MS_EV_TICK;
+    assert_int_equal((int64_t)ms_queue_size(q), live);
+  }
+  ms_queue_free(q);
+}
+
+/* The warming hint: ms_queue_front() lists the next event to pop first,
+ * only events of the kind asked for, and ms_queue_loads() moves when a
+ * batch enters the front. */
+static void test_queue__front_hint_lists_the_next_event(void **state) {
+  (void)state;
+  ms_error err;
+  ms_queue *q;
+  assert_ok(ms_queue_new(&q, 1, &err), &err);
+  uint64_t x = 99;
+  for (int i = 0; i < 3000; i++) {
+    uint64_t v = lcg(&x);
+    ms_event_kind k = v % 4 == 0 ? MS_EV_ORACLE_ROUND : MS_EV_KEEPER_READY;
+    assert_ok(ms_queue_push(q, (int64_t)(v % 20000), k, i, 0), &err);
+  }
+  uint64_t loads = ms_queue_loads(q);
+  int64_t a[8];
+  ms_event ev;
+  int moved = 0, checked = 0;
+  for (;;) {
+    size_t n = ms_queue_front(q, MS_EV_KEEPER_READY, a, 8);
+    assert_true(n <= 8);
+    if (!ms_queue_pop(q, &ev)) break;
+    if (ms_queue_loads(q) != loads) { loads = ms_queue_loads(q); moved++; continue; }
+    /* no batch moved in: the event popped was the front's first */
+    if (ev.kind == MS_EV_KEEPER_READY) {
+      assert_true(n > 0);
+      assert_int_equal(a[0], ev.a);
+      checked++;
+    } else {
+      for (size_t i = 0; i < n; i++) assert_true(a[i] != ev.a);
+    }
+  }
+  assert_true(moved > 100);
+  assert_true(checked > 1000);
+  ms_queue_free(q);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_queue__orders_by_time_kind_sequence),
       cmocka_unit_test(test_queue__clock_matches_one_event_per_tick),
       cmocka_unit_test(test_queue__payloads_survive_slot_reuse),
+      cmocka_unit_test(test_queue__buckets_match_reference),
+      cmocka_unit_test(test_queue__front_hint_lists_the_next_event),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,20 +1,39 @@
 /*
- * queue — binary heap of events plus the tick clock (see queue.h).
+ * queue — events in time buckets, a small heap in front, plus the tick
+ * clock (see queue.h).
  *
- * Invariant: heap[0] is the least (t, kind, seq) of the pending events; the
- * clock's next tick is compared with it on every pop.
+ * A path at 1M accounts has a quarter of a million keeper events pending,
+ * most of them seconds ahead: one heap of them all missed the cache at
+ * every level of every sift. Events are instead sorted only when their time
+ * comes near:
  *
- * The heap holds 24-byte keys (time, kind and sequence packed into one
- * order word, and a slot); the payload of each pending event waits in a
- * slot of its own. A path can have hundreds of thousands of keeper events
- * pending: moving keys instead of 64-byte events keeps the heap's sifting
- * in cache. The order is the same total order, so the same events pop in
- * the same order (tests/test_queue.c checks it against a scanning reference).
+ *  - time is cut into slots of 2^SLOT_SHIFT ms (slot = floor(t / 2^SLOT_SHIFT));
+ *  - the front: a 4-ary min-heap of whole events holding every event of a
+ *    slot below fs (the "front slot"), which the queue has reached;
+ *  - the ring: NBUCKET buckets, one per slot of [fs, fs + NBUCKET), each an
+ *    unsorted list of chunks of events, its least key kept on the side and
+ *    a bitmap of the non-empty ones;
+ *  - the far heap: events of slots from fs + NBUCKET on (rare: delays past
+ *    the ring's span, heartbeats, samples).
+ *
+ * Invariant: every event of the front has slot < fs, every other event has
+ * slot >= fs, so a non-empty front's top is the least pending event. When
+ * the front is empty, the least pending event is the least of the first
+ * non-empty bucket and the far heap's top; when that event (not the clock)
+ * pops, its slot s is loaded into the front (the bucket, and the far
+ * events of slot s) and fs becomes s + 1. A push lands in the front, its
+ * bucket or the far heap by its slot alone.
+ *
+ * The order is the same total order (t, kind, seq) as before, so the same
+ * events pop in the same sequence, whatever SLOT_SHIFT, NBUCKET and CHUNK are
+ * (tests/test_queue.c checks it against a scanning reference, across slots,
+ * ring turns, far events and times below the front).
  */
 #include "core/queue.h"
 
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/heap.h"
 
@@ -22,65 +41,95 @@
 #define SEQ_BITS 56
 #define SEQ_MASK ((UINT64_C(1) << SEQ_BITS) - 1)
 
+#define SLOT_SHIFT 6 /* 64 ms slots */
+#define NBUCKET 1024 /* a ring of 65.5 s */
+#define CHUNK 5      /* events per chunk of a bucket (sparse buckets stay small) */
+
 typedef struct {
   int64_t t;
-  uint64_t order;    /* kind << SEQ_BITS | seq */
-  uint32_t slot;     /* its payload in ms_queue.pay */
-} qkey;
-
-typedef struct {
+  uint64_t order; /* kind << SEQ_BITS | seq */
   int64_t a, b;
   double x, y;
-} payload;
+} qev;
 
-static inline int less(const qkey *x, const qkey *y) {
+static inline int less(const qev *x, const qev *y) {
   return x->t != y->t ? x->t < y->t : x->order < y->order;
 }
 
-/* A 4-ary min-heap of keys: half the depth of a binary one, and a node's
- * four children share two cache lines. The order (t, kind, seq) is total,
- * so any correct heap pops the same sequence. */
+static inline int64_t slot_of(int64_t t) {
+  /* floor division by 2^SLOT_SHIFT, also for negative times */
+  return t >= 0 ? t >> SLOT_SHIFT : -(int64_t)(((uint64_t)(-(t + 1)) >> SLOT_SHIFT) + 1);
+}
+
+/* A 4-ary min-heap of events: half the depth of a binary one. */
 typedef struct {
-  qkey *v;
+  qev *v;
   size_t n, cap;
 } event_heap;
 
-static inline int event_heap_push(event_heap *h, qkey e) {
-  if (ms_grow((void **)&h->v, &h->cap, h->n + 1, sizeof(qkey))) return -1;
-  size_t i = h->n++;
+static inline void sift_up(qev *v, size_t i, qev e) {
   while (i > 0) {
     size_t p = (i - 1) / 4;
-    if (!less(&e, &h->v[p])) break;
-    h->v[i] = h->v[p];
+    if (!less(&e, &v[p])) break;
+    v[i] = v[p];
     i = p;
   }
-  h->v[i] = e;
-  return 0;
+  v[i] = e;
 }
 
-static inline void event_heap_pop(event_heap *h) {
-  qkey last = h->v[--h->n];
-  size_t i = 0, n = h->n;
+static inline void sift_down(qev *v, size_t n, size_t i, qev e) {
   for (;;) {
     size_t c = 4 * i + 1;
     if (c >= n) break;
     size_t best = c, end = c + 4 < n ? c + 4 : n;
     for (size_t j = c + 1; j < end; j++)
-      if (less(&h->v[j], &h->v[best])) best = j;
-    if (!less(&h->v[best], &last)) break;
-    h->v[i] = h->v[best];
+      if (less(&v[j], &v[best])) best = j;
+    if (!less(&v[best], &e)) break;
+    v[i] = v[best];
     i = best;
   }
-  if (n) h->v[i] = last;
+  v[i] = e;
 }
 
+static inline int heap_push(event_heap *h, const qev *e) {
+  if (ms_grow((void **)&h->v, &h->cap, h->n + 1, sizeof(qev))) return -1;
+  sift_up(h->v, h->n++, *e);
+  return 0;
+}
+
+static inline void heap_pop(event_heap *h) {
+  qev last = h->v[--h->n];
+  if (h->n) sift_down(h->v, h->n, 0, last);
+}
+
+typedef struct {
+  int32_t next; /* next chunk of the bucket, -1: none; next free chunk when free */
+  int32_t n;
+  qev e[CHUNK];
+} qchunk;
+
+typedef struct {
+  int32_t head, tail; /* chunks, -1: empty */
+  size_t n;           /* its events */
+  int64_t min_t;      /* the least key of its events */
+  uint64_t min_order;
+} bucket;
+
 struct ms_queue {
-  event_heap h;      /* pending events' keys */
-  payload *pay;      /* their payloads, by slot */
-  size_t npay, cappay;
-  uint32_t *free;    /* free slots (a stack) */
-  size_t nfree, capfree;
+  event_heap front;  /* slots below fs */
+  event_heap far;    /* slots from fs + NBUCKET on */
+  int64_t fs;        /* the front slot */
+  size_t nring;      /* events in the buckets */
+  size_t maxb;       /* the most events a bucket has held (this path) */
+  bucket bk[NBUCKET];
+  uint64_t used[NBUCKET / 64]; /* bit i: bucket i is not empty */
+  int64_t first;     /* the first non-empty bucket's slot, when first_ok */
+  int first_ok;      /* (a pop between events far apart would scan the bitmap each time) */
+  qchunk *ch;        /* the buckets' chunks */
+  size_t nch, capch;
+  int32_t free_ch;   /* free chunks (a list), -1: none */
   uint64_t seq;      /* next insertion sequence */
+  uint64_t loads;    /* slots loaded into the front */
   int64_t clk_next;  /* ms of the next tick; INT64_MAX when stopped */
   int64_t clk_period;
   int64_t clk_last;
@@ -89,17 +138,15 @@ struct ms_queue {
 ms_status ms_queue_new(ms_queue **out, size_t capacity, ms_error *err) {
   ms_queue *q = calloc(1, sizeof *q);
   size_t c = capacity ? capacity : 64;
-  if (!q || ms_grow((void **)&q->h.v, &q->h.cap, c, sizeof(qkey)) ||
-      ms_grow((void **)&q->pay, &q->cappay, c, sizeof(payload)) ||
-      ms_grow((void **)&q->free, &q->capfree, c, sizeof(uint32_t))) {
-    if (q) {
-      free(q->h.v);
-      free(q->pay);
-      free(q->free);
-    }
+  if (!q || ms_grow((void **)&q->front.v, &q->front.cap, c < 1024 ? c : 1024, sizeof(qev))) {
     free(q);
     return ms_error_set(err, MS_ERR_NOMEM, "cannot allocate the event queue");
   }
+  for (size_t i = 0; i < NBUCKET; i++) {
+    q->bk[i].head = q->bk[i].tail = -1;
+    q->bk[i].n = 0;
+  }
+  q->free_ch = -1;
   ms_queue_reset(q);
   *out = q;
   return MS_OK;
@@ -107,16 +154,34 @@ ms_status ms_queue_new(ms_queue **out, size_t capacity, ms_error *err) {
 
 void ms_queue_free(ms_queue *q) {
   if (!q) return;
-  free(q->h.v);
-  free(q->pay);
-  free(q->free);
+  free(q->front.v);
+  free(q->far.v);
+  free(q->ch);
   free(q);
 }
 
+static void free_chunks(ms_queue *q, bucket *b) {
+  /* the bucket's chain goes to the front of the free list in one piece */
+  q->ch[b->tail].next = q->free_ch;
+  q->free_ch = b->head;
+  b->head = b->tail = -1;
+  b->n = 0;
+}
+
 void ms_queue_reset(ms_queue *q) {
-  q->h.n = 0;
-  q->npay = 0;
-  q->nfree = 0;
+  for (size_t w = 0; w < NBUCKET / 64; w++) {
+    while (q->used[w]) {
+      int i = __builtin_ctzll(q->used[w]);
+      q->used[w] &= q->used[w] - 1;
+      free_chunks(q, &q->bk[w * 64 + (size_t)i]);
+    }
+  }
+  q->front.n = 0;
+  q->far.n = 0;
+  q->fs = 0;
+  q->nring = 0;
+  q->first_ok = 0;
+  q->maxb = 0;
   q->seq = 0;
   q->clk_next = INT64_MAX;
   q->clk_period = 1;
@@ -139,6 +204,50 @@ void ms_queue_clock_advance(ms_queue *q, int64_t n) {
   q->seq++; /* the re-armed tick is "inserted" now */
 }
 
+/* Loading a slot into the front must not fail (pop cannot): the front
+ * keeps room for the fullest bucket and every far event. */
+static inline int front_room(ms_queue *q, size_t maxb, size_t nfar) {
+  return ms_grow((void **)&q->front.v, &q->front.cap, maxb + nfar, sizeof(qev));
+}
+
+static int bucket_push(ms_queue *q, size_t i, const qev *e) {
+  bucket *b = &q->bk[i];
+  if (b->n + 1 > q->maxb) {
+    if (front_room(q, b->n + 1, q->far.n)) return -1;
+    q->maxb = b->n + 1;
+  }
+  if (b->tail < 0 || q->ch[b->tail].n == CHUNK) {
+    int32_t c;
+    if (q->free_ch >= 0) {
+      c = q->free_ch;
+      q->free_ch = q->ch[c].next;
+    } else {
+      if (q->nch >= INT32_MAX || ms_grow((void **)&q->ch, &q->capch, q->nch + 1, sizeof(qchunk))) return -1;
+      c = (int32_t)q->nch++;
+    }
+    q->ch[c].next = -1;
+    q->ch[c].n = 0;
+    if (b->tail < 0) {
+      b->head = c;
+      b->min_t = e->t;
+      b->min_order = e->order;
+      q->used[i / 64] |= UINT64_C(1) << (i % 64);
+    } else {
+      q->ch[b->tail].next = c;
+    }
+    b->tail = c;
+  }
+  qchunk *c = &q->ch[b->tail];
+  c->e[c->n++] = *e;
+  b->n++;
+  if (e->t < b->min_t || (e->t == b->min_t && e->order < b->min_order)) {
+    b->min_t = e->t;
+    b->min_order = e->order;
+  }
+  q->nring++;
+  return 0;
+}
+
 ms_status ms_queue_push(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b) {
   return ms_queue_push_x(q, t, kind, a, b, 0.0, 0.0);
 }
@@ -147,43 +256,108 @@ ms_status ms_queue_push_x(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a,
                           double y) {
   assert(kind != MS_EV_TICK && kind < MS_EV_KIND_COUNT && kind < 256);
   if (q->seq > SEQ_MASK) return MS_ERR_INTERNAL; /* 2^56 events: far beyond any work bound */
-  uint32_t slot;
-  if (q->nfree > 0) {
-    slot = q->free[--q->nfree];
-  } else {
-    if (q->npay >= UINT32_MAX || ms_grow((void **)&q->pay, &q->cappay, q->npay + 1, sizeof(payload)))
-      return MS_ERR_NOMEM;
-    slot = (uint32_t)q->npay++;
+  qev e = {t, ((uint64_t)kind << SEQ_BITS) | q->seq, a, b, x, y};
+  int64_t s = slot_of(t);
+  int rc;
+  if (s < q->fs) rc = heap_push(&q->front, &e);
+  else if (s - q->fs < NBUCKET) {
+    rc = bucket_push(q, (size_t)s & (NBUCKET - 1), &e);
+    if (!rc && q->first_ok && s < q->first) q->first = s;
   }
-  /* room to give every slot back at pop, so that pop cannot fail */
-  if (ms_grow((void **)&q->free, &q->capfree, q->npay, sizeof(uint32_t))) {
-    q->free[q->nfree++] = slot;
-    return MS_ERR_NOMEM;
-  }
-  q->pay[slot] = (payload){a, b, x, y};
-  qkey k = {t, ((uint64_t)kind << SEQ_BITS) | q->seq++, slot};
-  if (event_heap_push(&q->h, k)) {
-    q->free[q->nfree++] = slot;
-    return MS_ERR_NOMEM;
-  }
+  else rc = front_room(q, q->maxb, q->far.n + 1) || heap_push(&q->far, &e);
+  if (rc) return MS_ERR_NOMEM;
+  q->seq++;
   return MS_OK;
+}
+
+/* The first non-empty bucket's slot (>= fs), or INT64_MAX when the ring is empty. */
+static int64_t first_bucket_slot(ms_queue *q) {
+  if (q->nring == 0) return INT64_MAX;
+  if (q->first_ok) return q->first;
+  size_t i0 = (size_t)q->fs & (NBUCKET - 1), w = i0 / 64;
+  uint64_t bits = q->used[w] & (~UINT64_C(0) << (i0 % 64));
+  for (size_t k = 0; k <= NBUCKET / 64; k++) {
+    if (bits) {
+      size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
+      q->first = q->fs + (int64_t)((i - i0) & (NBUCKET - 1));
+      q->first_ok = 1;
+      return q->first;
+    }
+    w = (w + 1) % (NBUCKET / 64);
+    bits = q->used[w];
+  }
+  assert(0);
+  return INT64_MAX;
+}
+
+/* Load slot @p s (>= fs) into the empty front: its bucket and its far events. */
+static void load_slot(ms_queue *q, int64_t s) {
+  event_heap *h = &q->front;
+  assert(h->n == 0);
+  if (s - q->fs < NBUCKET) {
+    size_t i = (size_t)s & (NBUCKET - 1);
+    bucket *b = &q->bk[i];
+    if (b->head >= 0) {
+      for (int32_t c = b->head; c >= 0; c = q->ch[c].next) {
+        const qchunk *k = &q->ch[c];
+        memcpy(h->v + h->n, k->e, (size_t)k->n * sizeof(qev));
+        h->n += (size_t)k->n;
+      }
+      q->nring -= h->n;
+      free_chunks(q, b);
+      q->used[i / 64] &= ~(UINT64_C(1) << (i % 64));
+      /* heapify */
+      for (size_t p = h->n / 4 + 1; p-- > 0;)
+        if (p < h->n) sift_down(h->v, h->n, p, h->v[p]);
+    }
+  }
+  q->fs = s + 1;
+  q->first_ok = 0;
+  q->loads++;
+  while (q->far.n && slot_of(q->far.v[0].t) <= s) {
+    sift_up(h->v, h->n++, q->far.v[0]); /* room: front_room */
+    heap_pop(&q->far);
+  }
 }
 
 int ms_queue_pop(ms_queue *q, ms_event *ev) {
   int have_tick = q->clk_next != INT64_MAX;
-  const size_t n = q->h.n;
-  const qkey *top = n ? &q->h.v[0] : NULL;
-  if (n == 0 && !have_tick) return 0;
-  const uint32_t top_kind = n ? (uint32_t)(top->order >> SEQ_BITS) : 0;
-  /* A tick precedes a heap event at the same time iff its kind sorts first
+  int64_t top_t = 0, s = INT64_MAX;
+  uint64_t top_order = 0;
+  int have_ev = q->front.n > 0;
+  if (have_ev) {
+    top_t = q->front.v[0].t;
+    top_order = q->front.v[0].order;
+  } else if (q->nring || q->far.n) {
+    /* the least pending event: the first bucket's least, or the far heap's top */
+    s = first_bucket_slot(q);
+    if (s != INT64_MAX) {
+      const bucket *b = &q->bk[(size_t)s & (NBUCKET - 1)];
+      top_t = b->min_t;
+      top_order = b->min_order;
+    }
+    if (q->far.n) {
+      const qev *f = &q->far.v[0];
+      int64_t fslot = slot_of(f->t);
+      if (fslot <= s && (s == INT64_MAX || f->t < top_t || (f->t == top_t && f->order < top_order))) {
+        top_t = f->t;
+        top_order = f->order;
+      }
+      if (fslot < s) s = fslot;
+    }
+    have_ev = 1;
+  }
+  if (!have_ev && !have_tick) return 0;
+  const uint32_t top_kind = have_ev ? (uint32_t)(top_order >> SEQ_BITS) : 0;
+  /* A tick precedes an event at the same time iff its kind sorts first
    * (the sequence cannot tie-break: only the clock makes ticks). */
-  if (have_tick && (n == 0 || q->clk_next < top->t || (q->clk_next == top->t && MS_EV_TICK < top_kind))) {
+  if (have_tick && (!have_ev || q->clk_next < top_t || (q->clk_next == top_t && MS_EV_TICK < top_kind))) {
     int64_t count;
-    if (n == 0) {
+    if (!have_ev) {
       count = (q->clk_last - q->clk_next) / q->clk_period + 1;
     } else {
       /* Ticks strictly before the top's time, plus one at its time if the tick sorts first. */
-      int64_t span = top->t - q->clk_next;
+      int64_t span = top_t - q->clk_next;
       count = span / q->clk_period + ((span % q->clk_period == 0 && MS_EV_TICK > top_kind) ? 0 : 1);
       int64_t left = (q->clk_last - q->clk_next) / q->clk_period + 1;
       if (count > left) count = left;
@@ -191,25 +365,35 @@ int ms_queue_pop(ms_queue *q, ms_event *ev) {
     assert(count >= 1);
     ev->t = q->clk_next;
     ev->kind = MS_EV_TICK;
+    ev->pad = 0;
     ev->seq = q->seq;
     ev->a = ev->b = 0;
     ev->x = ev->y = 0.0;
     ev->count = count;
     return 1;
   }
-  const payload *pl = &q->pay[top->slot];
+  if (q->front.n == 0) load_slot(q, s);
+  const qev *top = &q->front.v[0];
   ev->t = top->t;
-  ev->kind = top_kind;
+  ev->kind = (uint32_t)(top->order >> SEQ_BITS);
   ev->pad = 0;
   ev->seq = top->order & SEQ_MASK;
-  ev->a = pl->a;
-  ev->b = pl->b;
-  ev->x = pl->x;
-  ev->y = pl->y;
+  ev->a = top->a;
+  ev->b = top->b;
+  ev->x = top->x;
+  ev->y = top->y;
   ev->count = 0;
-  q->free[q->nfree++] = top->slot;
-  event_heap_pop(&q->h);
+  heap_pop(&q->front);
   return 1;
 }
 
-size_t ms_queue_size(const ms_queue *q) { return q->h.n; }
+size_t ms_queue_size(const ms_queue *q) { return q->front.n + q->nring + q->far.n; }
+
+uint64_t ms_queue_loads(const ms_queue *q) { return q->loads; }
+
+size_t ms_queue_front(const ms_queue *q, ms_event_kind kind, int64_t *a, size_t max) {
+  size_t n = q->front.n < max ? q->front.n : max, k = 0;
+  for (size_t i = 0; i < n; i++)
+    if ((q->front.v[i].order >> SEQ_BITS) == (uint64_t)kind) a[k++] = q->front.v[i].a;
+  return k;
+}

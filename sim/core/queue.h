@@ -87,7 +87,17 @@ ms_status ms_queue_push_x(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a,
  */
 int ms_queue_pop(ms_queue *q, ms_event *ev);
 
-/** Number of heap events pending (the clock not counted). */
+/**
+ * For warming caches ahead of the events (a hint; it changes nothing):
+ * ms_queue_loads() counts the times the queue has moved a batch of events
+ * into its front, the next ones to pop; ms_queue_front() copies the payload
+ * a of up to @p max of the front's events of @p kind, the next to pop
+ * first, the rest in no particular order, and returns how many.
+ */
+uint64_t ms_queue_loads(const ms_queue *q);
+size_t ms_queue_front(const ms_queue *q, ms_event_kind kind, int64_t *a, size_t max);
+
+/** Number of events pending (the clock not counted). */
 size_t ms_queue_size(const ms_queue *q);
 
 #endif

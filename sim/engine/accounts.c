@@ -6,12 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The pool on 64-byte boundaries: an entry (64 bytes with MS_MAX_LEGS 2)
+ * is then one cache line, one miss when a keeper acts on it. */
+static ms_acct *pool_alloc(size_t n) {
+  size_t bytes = (n * sizeof(ms_acct) + 63) / 64 * 64;
+  return aligned_alloc(64, bytes);
+}
+
 ms_status ms_accounts_init(ms_accounts *a, const ms_book *b, ms_error *err) {
   memset(a, 0, sizeof *a);
   a->book = b;
   a->slot = malloc((size_t)b->n * sizeof *a->slot);
   a->cap = 1024;
-  a->pool = malloc(a->cap * sizeof *a->pool);
+  a->pool = pool_alloc(a->cap);
   a->ids = malloc(a->cap * sizeof *a->ids);
   if (!a->slot || !a->pool || !a->ids) {
     ms_accounts_fini(a);
@@ -42,8 +49,10 @@ ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id) {
   if (s >= 0) return &a->pool[s];
   if (a->n == a->cap) { /* grows rarely: the pool keeps its size across paths */
     size_t cap = 2 * a->cap;
-    ms_acct *p = realloc(a->pool, cap * sizeof *p);
+    ms_acct *p = pool_alloc(cap);
     if (!p) return NULL;
+    memcpy(p, a->pool, a->n * sizeof *p);
+    free(a->pool);
     a->pool = p;
     int64_t *ids = realloc(a->ids, cap * sizeof *ids);
     if (!ids) return NULL;
