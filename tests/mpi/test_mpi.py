@@ -73,7 +73,7 @@ margin:
 # ticks (about 0.3 s each here), in batches of 2.
 LONG = """name: long
 seed: 1
-paths: 16
+paths: 64
 horizon: 180d
 step: 1s
 market:
@@ -209,6 +209,7 @@ class MpiTest(DirTest):
             elif size is not None and size > size0:
                 break
             time.sleep(0.02)
+        self.assertIsNone(p.poll(), "the run finished before it could be interrupted: make LONG longer")
         t0 = time.monotonic()
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=60)
@@ -223,7 +224,7 @@ class MpiTest(DirTest):
         self.assertTrue(os.path.exists(out + ".partial"), err)
         ranks = self.mpirun(3, ["run", "--resume", out, "-j", "1"], "resume")
         self.assertRanks(ranks, 0, "--resume under mpirun -n 3")
-        self.assertRegex(ranks[0][2], r"resuming .* \d+ of 16 paths done")
+        self.assertRegex(ranks[0][2], r"resuming .* \d+ of 64 paths done")
         print("\n  " + ranks[0][2].splitlines()[0][:150], file=sys.stderr)
         self.assertFalse(os.path.exists(out + ".partial"))
         self.assertSameFile(ref, out, "a run begun on 2 ranks, resumed on 3")
