@@ -44,13 +44,15 @@ def main():
     try:
         for _ in range(a.repeat):
             for r, t in layouts:
-                out = os.path.join(tmp, f"{r}x{t}.h5")
-                if os.path.exists(out):
-                    os.remove(out)
-                cmd = [mpirun, "-n", str(r), "--oversubscribe", "--bind-to", "none", a.binary, "run", a.scenario,
-                       "-n", str(a.paths), "-j", str(t), "-q", "-o", out, *sets]
+                # the same relative -o in a folder per layout: the files record the command line
+                where = os.path.join(tmp, f"{r}x{t}")
+                os.makedirs(where, exist_ok=True)
+                if os.path.exists(os.path.join(where, "r.h5")):
+                    os.remove(os.path.join(where, "r.h5"))
+                cmd = [mpirun, "-n", str(r), "--oversubscribe", "--bind-to", "none", os.path.abspath(a.binary), "run",
+                       os.path.abspath(a.scenario), "-n", str(a.paths), "-j", str(t), "-q", "-o", "r.h5", *sets]
                 t0 = time.monotonic()
-                p = subprocess.run(cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+                p = subprocess.run(cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, cwd=where)
                 times[(r, t)].append(time.monotonic() - t0)
                 if p.returncode != 0:
                     print(p.stderr, file=sys.stderr)
@@ -61,14 +63,14 @@ def main():
         print(f"{'ranks x threads':<18}{'median s':>10}{'paths/s':>10}{'speed-up':>10}  same file")
         for r, t in layouts:
             m = statistics.median(times[(r, t)])
-            same = filecmp.cmp(os.path.join(tmp, f"{first[0]}x{first[1]}.h5"), os.path.join(tmp, f"{r}x{t}.h5"),
-                               shallow=False)
+            same = filecmp.cmp(os.path.join(tmp, f"{first[0]}x{first[1]}", "r.h5"),
+                               os.path.join(tmp, f"{r}x{t}", "r.h5"), shallow=False)
             # the command line differs (-j) and is recorded: compare the data, not the bytes, when -j differs
             note = " (oversubscribed)" if r * t > cores else ""
             print(f"{f'{r} x {t}{note}':<18}{m:>10.2f}{a.paths / m:>10.1f}{base / m:>10.2f}  "
-                  f"{'bytes' if same else 'see note'}")
-        print("note: files of different -j differ in their recorded command only; "
-              "tests/mpi/test_mpi.py compares them dataset by dataset")
+                  f"{'same bytes' if same else 'other -j' if t != first[1] else 'DIFFERENT'}")
+        print("(files of another -j differ in their recorded command line only: tests/mpi/test_mpi.py "
+              "compares them dataset by dataset)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
