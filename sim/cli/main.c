@@ -734,12 +734,14 @@ static int parse_common(int argc, char **argv, cli_opts *o, cli_cmd cmd) {
 
 static char *join_argv(int argc, char **argv) {
   size_t len = 1;
-  for (int i = 0; i < argc; i++) len += strlen(argv[i]) * 2 + 3;
+  for (int i = 0; i < argc; i++) len += strlen(argv[i]) * 4 + 3; /* a quote takes 4: '\'' */
   char *s = malloc(len), *p = s;
   if (!s) return NULL;
   for (int i = 0; i < argc; i++) {
     if (i) *p++ = ' ';
-    int quote = strpbrk(argv[i], " \t'\"[]{}*?$") != NULL;
+    /* quoted as a shell would need it; --resume splits it back (split_command),
+     * so a backslash and an empty word must be quoted too */
+    int quote = !argv[i][0] || strpbrk(argv[i], " \t\n'\"[]{}*?$\\") != NULL;
     if (quote) *p++ = '\'';
     for (const char *a = argv[i]; *a; a++) {
       if (*a == '\'') { memcpy(p, "'\\''", 4); p += 4; }

@@ -96,6 +96,23 @@ class ResumeTest(DirTest):
         self.both(["run", self.scen, "-o", "c.h5", "-j", "2", "-q", "--compare", "margin.maintenance=0.03,0.05"])
         self.both(["sweep", self.scen, "-o", "s.h5", "-j", "2", "-q", "--grid", "oracle.heartbeat=30s,5m"])
 
+    def test_resume_reads_back_a_backslash(self):
+        # The journal records the command as join_argv quotes it, and --resume splits it back: a backslash
+        # outside quotes was once read as an escape ("a\\b" came back as "ab"), and the resume was refused as
+        # another command.
+        self.both(["run", self.scen, "-o", "q.h5", "-j", "2", "-q", "--set", "name=a\\b"])
+
+    def test_command_of_many_quotes_is_recorded(self):
+        # Each quote of an argument takes 4 bytes in the recorded command ('\''): a buffer of 2 per byte
+        # overflowed (glibc: "malloc(): invalid size", exit 134) for a scenario under folders named with quotes.
+        d = os.path.join(self.dir, *(["'" * 250] * 4))
+        os.makedirs(d)
+        scen = os.path.join(d, "s.yaml")
+        with open(scen, "w") as f:
+            f.write(SCEN)
+        p = run("run", scen, "-n", "2", "-o", self.path("m.h5"), "-q")
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+
     def test_interrupted_check_resumes_with_its_verdict(self):
         scen = self.path("check.yaml")
         with open(scen, "w") as f:
