@@ -209,6 +209,18 @@ class StreamTest(DirTest):
         self.assertEqual(d["time_in_regime_stress"]["n"], 40)
         self.assertEqual(d["time_in_regime_stress"]["diff"], 0.0)  # the name changes no path
 
+    def test_tools_given_a_folder(self):
+        # report.py and compare.py look for a journal first: a folder once escaped as IsADirectoryError (a
+        # traceback from compare.py, exit 3 from report.py) instead of their "no such file", exit 2
+        py = sys.executable
+        for tool, extra in (("report.py", ["--no-plots"]), ("compare.py", [self.dir])):
+            p = subprocess.run([py, os.path.join(SRC, "analysis", tool), self.dir, *extra], capture_output=True,
+                               text=True, stdin=subprocess.DEVNULL)
+            self.assertEqual(p.returncode, 2, (tool, p.stderr))
+            self.assertNotIn("Traceback", p.stderr)
+        with self.assertRaises(OSError):
+            marginsim.open(self.dir)
+
     def test_sweep_cells_with_other_columns_are_bad_input(self):
         # stats.counterfactual in one cell only: other columns, refused as bad input (exit 2) as before the
         # column store, not as an internal failure (exit 3)
