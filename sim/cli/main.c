@@ -1306,7 +1306,11 @@ static char **split_command(const char *cmd, int *argc) {
  * the journal's paths taken as done. */
 static int cmd_resume(const cli_opts *o) {
   char jpath[4200];
-  snprintf(jpath, sizeof jpath, "%s%s", o->resume, MS_JOURNAL_SUFFIX);
+  size_t rl = strlen(o->resume), sl = strlen(MS_JOURNAL_SUFFIX);
+  /* the journal itself named (it is what the folder shows): the same run */
+  if (rl > sl && strcmp(o->resume + rl - sl, MS_JOURNAL_SUFFIX) == 0 && ms_journal_is(o->resume))
+    snprintf(jpath, sizeof jpath, "%s", o->resume);
+  else snprintf(jpath, sizeof jpath, "%s%s", o->resume, MS_JOURNAL_SUFFIX);
   struct stat st;
   if (stat(jpath, &st) != 0) {
     if (stat(o->resume, &st) == 0)

@@ -102,6 +102,18 @@ class ResumeTest(DirTest):
         # another command.
         self.both(["run", self.scen, "-o", "q.h5", "-j", "2", "-q", "--set", "name=a\\b"])
 
+    def test_resume_naming_the_journal(self):
+        # The folder shows r.h5.partial, not r.h5: --resume given the journal continues its run (it once said
+        # "the run is complete (no r.h5.partial.partial)")
+        out = self.path("r.h5")
+        rc, err = self.kill_after(["run", self.scen, "-o", out, "-j", "2", "-q"], self.dir, out + ".partial", 2,
+                                  signal.SIGINT)
+        self.assertEqual(rc, 130, err)
+        p = run("run", "--resume", out + ".partial", "-q")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.exists(out))
+        self.assertFalse(os.path.exists(out + ".partial"))
+
     def test_command_of_many_quotes_is_recorded(self):
         # Each quote of an argument takes 4 bytes in the recorded command ('\''): a buffer of 2 per byte
         # overflowed (glibc: "malloc(): invalid size", exit 134) for a scenario under folders named with quotes.
