@@ -46,6 +46,7 @@ typedef struct {
   int on;
   struct stat journal;    /* the journal named by --resume: the command must write its result file */
   const char *command;    /* the command line the journal recorded */
+  const char *named;      /* the result file as --resume named it (from the folder it was given in) */
   int threads, quiet;     /* the resuming command's -j and -q */
   int64_t done;           /* paths the journal already holds */
 } resume_state;
@@ -905,18 +906,20 @@ static int end_run(cli_run *r, ms_status s, const ms_error *err, const ms_config
       ms_journal_info_free(&info);
     }
   }
+  /* a resumed run works from the folder it began in: its files as the user named them */
+  const char *shown = g_resume.on ? g_resume.named : r->ro.output;
   if (s == MS_ERR_CANCELLED) {
     if (kept[0])
       fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written; %s paths are kept in "
                       "%s%s: continue with `marginsim run --resume %s`, or remove it\n",
-              (int)g_signal, kept, r->ro.output, MS_JOURNAL_SUFFIX, r->ro.output);
+              (int)g_signal, kept, shown, MS_JOURNAL_SUFFIX, shown);
     else fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", (int)g_signal);
     rc = 128 + (g_signal ? (int)g_signal : SIGINT);
   } else if (s) {
     print_error(cfg, s, err, r->ps.enabled);
     if (kept[0])
       fprintf(stderr, "marginsim: %s paths are kept in %s%s: once the cause is fixed, continue with "
-                      "`marginsim run --resume %s`\n", kept, r->ro.output, MS_JOURNAL_SUFFIX, r->ro.output);
+                      "`marginsim run --resume %s`\n", kept, shown, MS_JOURNAL_SUFFIX, shown);
     rc = ms_status_exit_code(s);
   }
   if (rc) made_dirs_undo(&g_made);
@@ -1325,6 +1328,8 @@ static int cmd_resume(const cli_opts *o) {
     fprintf(stderr, "marginsim: --resume %s: %s\n", o->resume, err.msg);
     return ms_status_exit_code(s);
   }
+  char named[4200]; /* the result file, as named (--resume may name the journal) */
+  snprintf(named, sizeof named, "%.*s", (int)(strlen(jpath) - strlen(MS_JOURNAL_SUFFIX)), jpath);
   int argc = 0;
   char **argv = split_command(info.command, &argc);
   int rc = 0;
@@ -1340,8 +1345,8 @@ static int cmd_resume(const cli_opts *o) {
     if (!o->quiet)
       fprintf(stderr, "marginsim: resuming %s: %lld of %lld paths done (in %s)\n", info.command,
               (long long)info.done, (long long)info.paths, info.cwd);
-    g_resume = (resume_state){.on = 1, .journal = st, .command = info.command, .threads = o->threads,
-                              .quiet = o->quiet, .done = info.done};
+    g_resume = (resume_state){.on = 1, .journal = st, .command = info.command, .named = named,
+                              .threads = o->threads, .quiet = o->quiet, .done = info.done};
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0) rc = cmd_run(argc - 1, argv + 1, argc, argv);
     else if (strcmp(cmd, "sweep") == 0) rc = cmd_sweep(argc - 1, argv + 1, argc, argv);

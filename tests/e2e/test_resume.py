@@ -114,6 +114,20 @@ class ResumeTest(DirTest):
         self.assertTrue(os.path.exists(out))
         self.assertFalse(os.path.exists(out + ".partial"))
 
+    def test_interrupted_resume_names_the_file_as_given(self):
+        # A resume runs from the folder the run began in; interrupted, it names the result file as the user gave
+        # it (b/r.h5 from here), not as the recorded command did (r.h5, from b)
+        b = self.path("b")
+        os.mkdir(b)
+        rc, err = self.kill_after(["run", self.scen, "-o", "r.h5", "-j", "2", "-q"], b, os.path.join(b, "r.h5.partial"),
+                                  2, signal.SIGINT)
+        self.assertEqual(rc, 130, err)
+        rc, err = self.kill_after(["run", "--resume", os.path.join("b", "r.h5"), "-j", "1", "-q"], self.dir,
+                                  os.path.join(b, "r.h5.partial"), frames(os.path.join(b, "r.h5.partial")) + 2,
+                                  signal.SIGINT)
+        self.assertEqual(rc, 130, err)
+        self.assertIn("kept in b/r.h5.partial: continue with `marginsim run --resume b/r.h5`", err)
+
     def test_command_of_many_quotes_is_recorded(self):
         # Each quote of an argument takes 4 bytes in the recorded command ('\''): a buffer of 2 per byte
         # overflowed (glibc: "malloc(): invalid size", exit 134) for a scenario under folders named with quotes.
