@@ -725,7 +725,7 @@ static ms_status assemble(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms
     int64_t first, n;
     if (!s) s = ms_journal_next(pl->j, &first, &n, err);
     if (s || n == 0) break;
-    if (first != expect || first + n > pl->paths)
+    if (first != expect || n > pl->batch || first + n > pl->paths) /* arows hold a batch */
       s = ms_error_set(err, MS_ERR_IO, "the journal's frames are out of order (paths %lld.. where %lld.. was due)",
                        (long long)first, (long long)expect);
     for (int64_t i = 0; !s && i < n; i++) {
