@@ -1135,6 +1135,11 @@ ms_status ms_simulate(const ms_config *cfg, const ms_run_opts *opts, ms_result *
   if (opts->resume)
     return ms_error_set(err, MS_ERR_INPUT, "ms_simulate: opts->resume: a result in memory cannot be resumed (its "
                         "rows are not in the journal's reach); resume with ms_run or `marginsim run --resume`");
+  /* nothing can continue its journal (a resume needs every path's row in
+   * memory again): never kept, so that it does not block the next run */
+  ms_run_opts own = *opts;
+  own.keep_partial = 0;
+  opts = &own;
   double t0 = now_s();
   int nthreads = nthreads_of(opts);
   ms_result *r = calloc(1, sizeof *r);
