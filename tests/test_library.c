@@ -415,6 +415,33 @@ static void cancel_mid_run(void **state) {
   rmdir(dir);
 }
 
+/* ms_simulate cannot resume (its result in memory needs every path's row):
+ * it never keeps a journal, keep_partial or not, so that the next run of
+ * the same file is not refused over an unfinished run nothing can finish. */
+static void simulate_keeps_no_journal(void **state) {
+  (void)state;
+  const char *sets[] = {"paths=60", "output.chunk_paths=4"};
+  ms_config *cfg = NULL;
+  ms_error err = {0};
+  assert_ok(ms_config_load_string(&cfg, busy, "busy.yaml", sets, 2, &err), &err);
+  char dir[64], out[128];
+  temp_dir(dir, sizeof dir);
+  snprintf(out, sizeof out, "%s/run.h5", dir);
+  canceller c = {.after = 20}; /* after some frames */
+  ms_result *r = NULL;
+  ms_run_opts o = {.threads = 2, .output = out, .progress = cancel_after, .progress_ctx = &c, .cancel = &c.cancel,
+                   .keep_partial = 1};
+  assert_int_equal(ms_simulate(cfg, &o, &r, &err), MS_ERR_CANCELLED);
+  assert_true(c.last > 8 && c.last < c.total);
+  assert_int_equal(dir_entries(dir), 0);
+  ms_run_opts again = {.threads = 2, .output = out};
+  assert_ok(ms_simulate(cfg, &again, &r, &err), &err);
+  ms_result_free(r);
+  unlink(out);
+  rmdir(dir);
+  ms_config_free(cfg);
+}
+
 /* The runs of the threads' test: paths long enough (8 h) for the path loops
  * of two runs started together to overlap (most of a short run is its
  * statistics' bootstrap, after the loop). */
@@ -558,6 +585,7 @@ int main(void) {
       cmocka_unit_test(loads_a_string_with_overrides),
       cmocka_unit_test(rows_without_a_file_equal_the_files),
       cmocka_unit_test(cancel_mid_run),
+      cmocka_unit_test(simulate_keeps_no_journal),
       cmocka_unit_test(two_threads_equal_one_after_the_other),
       cmocka_unit_test(keeps_the_applications_hdf5_handler),
   };

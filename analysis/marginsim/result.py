@@ -485,6 +485,8 @@ def check_finished(path):
             magic = f.read(8)
     except FileNotFoundError:
         magic = None
+    except OSError:  # a folder, an unreadable file: not a journal; the caller says what it is
+        return
     if magic == _JOURNAL_MAGIC:
         result = path[:-len(JOURNAL_SUFFIX)] if path.endswith(JOURNAL_SUFFIX) else path
         n = _journal_paths(path)

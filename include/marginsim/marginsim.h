@@ -75,8 +75,8 @@ typedef struct ms_run_opts {
    * scenario, command and version, else MS_ERR_INPUT; ms_run, ms_run_compare
    * and ms_run_sweep only); 0 starts anew, and is refused while such a
    * journal exists. keep_partial: 1 keeps the journal when the run is
-   * interrupted or fails for want of memory or disk, for a later resume;
-   * 0 removes it. */
+   * interrupted or fails for want of memory or disk, for a later resume
+   * (not ms_simulate's, which nothing could continue); 0 removes it. */
   int resume;
   int keep_partial;
 } ms_run_opts;

@@ -57,6 +57,7 @@ typedef struct {
   int on;
   struct stat journal;    /* the journal named by --resume: the command must write its result file */
   const char *command;    /* the command line the journal recorded */
+  const char *named;      /* the result file as --resume named it (from the folder it was given in) */
   int threads, quiet;     /* the resuming command's -j and -q */
   int64_t done;           /* paths the journal already holds */
 } resume_state;
@@ -763,12 +764,14 @@ static int parse_common(int argc, char **argv, cli_opts *o, cli_cmd cmd) {
 
 static char *join_argv(int argc, char **argv) {
   size_t len = 1;
-  for (int i = 0; i < argc; i++) len += strlen(argv[i]) * 2 + 3;
+  for (int i = 0; i < argc; i++) len += strlen(argv[i]) * 4 + 3; /* a quote takes 4: '\'' */
   char *s = malloc(len), *p = s;
   if (!s) return NULL;
   for (int i = 0; i < argc; i++) {
     if (i) *p++ = ' ';
-    int quote = strpbrk(argv[i], " \t'\"[]{}*?$") != NULL;
+    /* quoted as a shell would need it; --resume splits it back (split_command),
+     * so a backslash and an empty word must be quoted too */
+    int quote = !argv[i][0] || strpbrk(argv[i], " \t\n'\"[]{}*?$\\") != NULL;
     if (quote) *p++ = '\'';
     for (const char *a = argv[i]; *a; a++) {
       if (*a == '\'') { memcpy(p, "'\\''", 4); p += 4; }
@@ -932,20 +935,24 @@ static int end_run(cli_run *r, ms_status s, const ms_error *err, const ms_config
       ms_journal_info_free(&info);
     }
   }
+  /* a resumed run works from the folder it began in: its files as the user named them */
+  const char *shown = g_resume.on ? g_resume.named : r->ro.output;
   if (s == MS_ERR_CANCELLED) {
     /* every rank has the status; the signal may have reached some ranks only: the same number on all */
     int sig = ms_mpi_agree_max((int)g_signal);
     if (kept[0])
       fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written; %s paths are kept in "
                       "%s%s: continue with `marginsim run --resume %s`, or remove it\n",
-              sig, kept, r->ro.output, MS_JOURNAL_SUFFIX, r->ro.output);
-    else fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", sig);
+              sig, kept, shown, MS_JOURNAL_SUFFIX, shown);
+    else fprintf(stderr, "
+marginsim: interrupted by signal %d; no result file written
+", sig);
     rc = 128 + (sig ? sig : SIGINT);
   } else if (s) {
     print_error(cfg, s, err, r->ps.enabled);
     if (kept[0])
       fprintf(stderr, "marginsim: %s paths are kept in %s%s: once the cause is fixed, continue with "
-                      "`marginsim run --resume %s`\n", kept, r->ro.output, MS_JOURNAL_SUFFIX, r->ro.output);
+                      "`marginsim run --resume %s`\n", kept, shown, MS_JOURNAL_SUFFIX, shown);
     rc = ms_status_exit_code(s);
   }
   if (rc) made_dirs_undo(&g_made);
@@ -1386,7 +1393,11 @@ static int share_journal_info(ms_journal_info *info) {
  * the journal's paths taken as done. */
 static int cmd_resume(const cli_opts *o) {
   char jpath[4200];
-  snprintf(jpath, sizeof jpath, "%s%s", o->resume, MS_JOURNAL_SUFFIX);
+  size_t rl = strlen(o->resume), sl = strlen(MS_JOURNAL_SUFFIX);
+  /* the journal itself named (it is what the folder shows): the same run */
+  if (rl > sl && strcmp(o->resume + rl - sl, MS_JOURNAL_SUFFIX) == 0 && ms_journal_is(o->resume))
+    snprintf(jpath, sizeof jpath, "%s", o->resume);
+  else snprintf(jpath, sizeof jpath, "%s%s", o->resume, MS_JOURNAL_SUFFIX);
   struct stat st;
   ms_journal_info info;
   memset(&st, 0, sizeof st); /* rank 0's: only rank 0 checks the result file against it */
@@ -1400,6 +1411,8 @@ static int cmd_resume(const cli_opts *o) {
     fprintf(stderr, "marginsim: --resume: out of memory\n");
     return 3;
   }
+  char named[4200]; /* the result file, as named (--resume may name the journal) */
+  snprintf(named, sizeof named, "%.*s", (int)(strlen(jpath) - strlen(MS_JOURNAL_SUFFIX)), jpath);
   int argc = 0;
   char **argv = split_command(info.command, &argc);
   int rc = 0;
@@ -1421,8 +1434,8 @@ static int cmd_resume(const cli_opts *o) {
     if (!o->quiet)
       fprintf(stderr, "marginsim: resuming %s: %lld of %lld paths done (in %s)\n", info.command,
               (long long)info.done, (long long)info.paths, info.cwd);
-    g_resume = (resume_state){.on = 1, .journal = st, .command = info.command, .threads = o->threads,
-                              .quiet = o->quiet, .done = info.done};
+    g_resume = (resume_state){.on = 1, .journal = st, .command = info.command, .named = named,
+                              .threads = o->threads, .quiet = o->quiet, .done = info.done};
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0) rc = cmd_run(argc - 1, argv + 1, argc, argv);
     else if (strcmp(cmd, "sweep") == 0) rc = cmd_sweep(argc - 1, argv + 1, argc, argv);

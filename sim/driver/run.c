@@ -113,7 +113,8 @@ typedef struct {
   ms_path_summary *rows;    /* the batch's paths (spec->keep_rows: every path) */
   int rows_all;             /* rows holds every path */
   ms_path_summary *arows;   /* assembly: one frame's rows */
-  ms_column cols[MS_MAX_COLUMNS]; /* its summary columns, in the column store from colbase on */
+  ms_column cols[MS_MAX_COLUMNS]; /* the columns it keeps in the column store, from colbase on: its
+                                     own, then the other cells' it lacks (colstore_layout) */
   int ncols;
   uint64_t colbase;         /* in doubles */
   ms_trace *traces;         /* one per traced path of a batch */
@@ -793,7 +794,7 @@ static ms_status assemble(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms
     int64_t first, n;
     if (!s) s = ms_journal_next(pl->j, &first, &n, err);
     if (s || n == 0) break;
-    if (first != expect || first + n > pl->paths)
+    if (first != expect || n > pl->batch || first + n > pl->paths) /* arows hold a batch */
       s = ms_error_set(err, MS_ERR_IO, "the journal's frames are out of order (paths %lld.. where %lld.. was due)",
                        (long long)first, (long long)expect);
     for (int64_t i = 0; !s && i < n; i++) {
@@ -860,10 +861,33 @@ typedef struct {
   int64_t paths;
 } colstore_src;
 
+/* A column is its field of the row (a regime's column is named after the
+ * regime, which cells of a sweep may name differently): the statistics
+ * pair the baseline's columns with another cell's field by field, as they
+ * did when they read the rows. */
+static int same_field(const ms_column *a, const ms_column *b) { return a->offset == b->offset && a->type == b->type; }
+
+/* Give every cell the columns of the other cells it lacks (the twin's,
+ * with stats.counterfactual on in one cell only; further regimes): the
+ * paired differences read the baseline's columns from every cell. */
+static void colstore_layout(run_plan *pl) {
+  for (int c = 0; c < pl->nvisible; c++) {
+    cell_state *cs = &pl->cells[c];
+    for (int d = 0; d < pl->nvisible; d++) {
+      const cell_state *o = &pl->cells[d];
+      for (int k = 0; d != c && k < o->ncols; k++) {
+        int have = 0;
+        for (int m = 0; m < cs->ncols && !have; m++) have = same_field(&cs->cols[m], &o->cols[k]);
+        if (!have && cs->ncols < MS_MAX_COLUMNS) cs->cols[cs->ncols++] = o->cols[k];
+      }
+    }
+  }
+}
+
 static ms_status colstore_load(void *ctx, const ms_column *col, double *x, ms_error *err) {
   const colstore_src *c = ctx;
   for (int k = 0; k < c->cs->ncols; k++)
-    if (strcmp(c->cs->cols[k].name, col->name) == 0)
+    if (same_field(&c->cs->cols[k], col))
       return ms_scratch_pread(c->store, (c->cs->colbase + (uint64_t)k * (uint64_t)c->paths) * sizeof(double), x,
                               (size_t)c->paths * sizeof *x, err);
   return ms_error_set(err, MS_ERR_INTERNAL, "column %s is not in the column store", col->name);
@@ -1079,6 +1103,7 @@ static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *
   free(jpath);
   uint64_t base = 0;
   int store = 0;
+  colstore_layout(pl);
   for (int c = 0; c < pl->nvisible; c++) {
     cell_state *cs = &pl->cells[c];
     if (cs->rows_all) continue;
@@ -1221,6 +1246,11 @@ ms_status ms_simulate(const ms_config *cfg, const ms_run_opts *opts, ms_result *
   if (opts->resume)
     return ms_error_set(err, MS_ERR_INPUT, "ms_simulate: opts->resume: a result in memory cannot be resumed (its "
                         "rows are not in the journal's reach); resume with ms_run or `marginsim run --resume`");
+  /* nothing can continue its journal (a resume needs every path's row in
+   * memory again): never kept, so that it does not block the next run */
+  ms_run_opts own = *opts;
+  own.keep_partial = 0;
+  opts = &own;
   double t0 = now_s();
   int nthreads = nthreads_of(opts);
   ms_result *r = calloc(1, sizeof *r);

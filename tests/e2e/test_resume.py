@@ -96,6 +96,49 @@ class ResumeTest(DirTest):
         self.both(["run", self.scen, "-o", "c.h5", "-j", "2", "-q", "--compare", "margin.maintenance=0.03,0.05"])
         self.both(["sweep", self.scen, "-o", "s.h5", "-j", "2", "-q", "--grid", "oracle.heartbeat=30s,5m"])
 
+    def test_resume_reads_back_a_backslash(self):
+        # The journal records the command as join_argv quotes it, and --resume splits it back: a backslash
+        # outside quotes was once read as an escape ("a\\b" came back as "ab"), and the resume was refused as
+        # another command.
+        self.both(["run", self.scen, "-o", "q.h5", "-j", "2", "-q", "--set", "name=a\\b"])
+
+    def test_resume_naming_the_journal(self):
+        # The folder shows r.h5.partial, not r.h5: --resume given the journal continues its run (it once said
+        # "the run is complete (no r.h5.partial.partial)")
+        out = self.path("r.h5")
+        rc, err = self.kill_after(["run", self.scen, "-o", out, "-j", "2", "-q"], self.dir, out + ".partial", 2,
+                                  signal.SIGINT)
+        self.assertEqual(rc, 130, err)
+        p = run("run", "--resume", out + ".partial", "-q")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.exists(out))
+        self.assertFalse(os.path.exists(out + ".partial"))
+
+    def test_interrupted_resume_names_the_file_as_given(self):
+        # A resume runs from the folder the run began in; interrupted, it names the result file as the user gave
+        # it (b/r.h5 from here), not as the recorded command did (r.h5, from b)
+        b = self.path("b")
+        os.mkdir(b)
+        rc, err = self.kill_after(["run", self.scen, "-o", "r.h5", "-j", "2", "-q"], b, os.path.join(b, "r.h5.partial"),
+                                  2, signal.SIGINT)
+        self.assertEqual(rc, 130, err)
+        rc, err = self.kill_after(["run", "--resume", os.path.join("b", "r.h5"), "-j", "1", "-q"], self.dir,
+                                  os.path.join(b, "r.h5.partial"), frames(os.path.join(b, "r.h5.partial")) + 2,
+                                  signal.SIGINT)
+        self.assertEqual(rc, 130, err)
+        self.assertIn("kept in b/r.h5.partial: continue with `marginsim run --resume b/r.h5`", err)
+
+    def test_command_of_many_quotes_is_recorded(self):
+        # Each quote of an argument takes 4 bytes in the recorded command ('\''): a buffer of 2 per byte
+        # overflowed (glibc: "malloc(): invalid size", exit 134) for a scenario under folders named with quotes.
+        d = os.path.join(self.dir, *(["'" * 250] * 4))
+        os.makedirs(d)
+        scen = os.path.join(d, "s.yaml")
+        with open(scen, "w") as f:
+            f.write(SCEN)
+        p = run("run", scen, "-n", "2", "-o", self.path("m.h5"), "-q")
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+
     def test_interrupted_check_resumes_with_its_verdict(self):
         scen = self.path("check.yaml")
         with open(scen, "w") as f:
@@ -148,6 +191,7 @@ class ResumeTest(DirTest):
         self.assertEqual(p.returncode, 2)
         self.assertIn("the run is complete", p.stderr)
 
+    @unittest.skipIf(os.environ.get("MS_SANITIZED", "0") not in ("", "0"), "ASan changes memory use")
     def test_memory_does_not_grow_with_paths(self):
         # Peak RSS of a one-thread run of N paths in frames of 16, for N = 2,000 and 40,000. Before issue 16 every
         # path's summary row (~600 B) stayed in memory to the end: +23 MB here. Now the rows go to the journal and
@@ -170,6 +214,47 @@ class ResumeTest(DirTest):
         small_run, big_run = peak(2000), peak(40000)
         grown = big_run - small_run
         self.assertLess(grown, 6 << 20, "peak RSS grew by %.1f MB from 2,000 to 40,000 paths" % (grown / 2**20))
+
+
+class StreamTest(DirTest):
+    """What the column store must keep as the rows did."""
+    SCENARIO = small(40, 60)
+    PREFIX = "ms_stream_"
+
+    def test_sweep_cells_naming_regimes_differently(self):
+        # The paired differences read the baseline's columns from every cell, field by field as they read the
+        # rows: a cell whose regime has another name (time_in_regime_panic) still has the baseline's field.
+        # The column store once looked columns up by name: exit 3, "column time_in_regime_stress is not in the
+        # column store".
+        import h5py
+        out = self.path("s.h5")
+        p = run("sweep", self.scen, "-o", out, "-q", "--grid", "market.regimes[1].name=stress,panic", "--show",
+                "liquidations.mean")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out, "r") as f:
+            d = {r["statistic"].decode(): r for r in f["sweep/differences"][1]}
+        self.assertEqual(d["time_in_regime_stress"]["n"], 40)
+        self.assertEqual(d["time_in_regime_stress"]["diff"], 0.0)  # the name changes no path
+
+    def test_tools_given_a_folder(self):
+        # report.py and compare.py look for a journal first: a folder once escaped as IsADirectoryError (a
+        # traceback from compare.py, exit 3 from report.py) instead of their "no such file", exit 2
+        py = sys.executable
+        for tool, extra in (("report.py", ["--no-plots"]), ("compare.py", [self.dir])):
+            p = subprocess.run([py, os.path.join(SRC, "analysis", tool), self.dir, *extra], capture_output=True,
+                               text=True, stdin=subprocess.DEVNULL)
+            self.assertEqual(p.returncode, 2, (tool, p.stderr))
+            self.assertNotIn("Traceback", p.stderr)
+        with self.assertRaises(OSError):
+            marginsim.open(self.dir)
+
+    def test_sweep_cells_with_other_columns_are_bad_input(self):
+        # stats.counterfactual in one cell only: other columns, refused as bad input (exit 2) as before the
+        # column store, not as an internal failure (exit 3)
+        p = run("sweep", self.scen, "-o", self.path("c.h5"), "-q", "--grid", "stats.counterfactual=true,false",
+                "--show", "liquidations.mean")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("the cells of a sweep must have the same statistics", p.stderr)
 
 
 if __name__ == "__main__":
