@@ -930,7 +930,7 @@ static int end_run(cli_run *r, ms_status s, const ms_error *err, const ms_config
     ms_journal_info info;
     ms_error e;
     snprintf(jpath, sizeof jpath, "%s%s", r->ro.output, MS_JOURNAL_SUFFIX);
-    if (ms_journal_is(jpath) && ms_journal_peek(jpath, &info, &e) == MS_OK) {
+    if (ms_journal_is(jpath) && ms_journal_count(jpath, &info, &e) == MS_OK) {
       snprintf(kept, sizeof kept, "%lld of %lld", (long long)info.done, (long long)info.paths);
       ms_journal_info_free(&info);
     }
@@ -944,9 +944,7 @@ static int end_run(cli_run *r, ms_status s, const ms_error *err, const ms_config
       fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written; %s paths are kept in "
                       "%s%s: continue with `marginsim run --resume %s`, or remove it\n",
               sig, kept, shown, MS_JOURNAL_SUFFIX, shown);
-    else fprintf(stderr, "
-marginsim: interrupted by signal %d; no result file written
-", sig);
+    else fprintf(stderr, "\nmarginsim: interrupted by signal %d; no result file written\n", sig);
     rc = 128 + (sig ? sig : SIGINT);
   } else if (s) {
     print_error(cfg, s, err, r->ps.enabled);
@@ -1352,7 +1350,8 @@ static int read_journal(const cli_opts *o, const char *jpath, struct stat *st, m
     return EXIT_BADINPUT;
   }
   ms_error err;
-  ms_status s = ms_journal_peek(jpath, info, &err);
+  /* the header and a count for the message; the run itself checks every frame when it opens the journal */
+  ms_status s = ms_journal_count(jpath, info, &err);
   if (s) {
     fprintf(stderr, "marginsim: --resume %s: %s\n", o->resume, err.msg);
     return ms_status_exit_code(s);

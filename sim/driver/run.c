@@ -1072,7 +1072,7 @@ static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *
   } else if (!s) {
     if (access(jpath, F_OK) == 0) {
       ms_journal_info old;
-      if (ms_journal_peek(jpath, &old, err) == MS_OK) {
+      if (ms_journal_count(jpath, &old, err) == MS_OK) {
         s = ms_error_set(err, MS_ERR_INPUT, "%s: an unfinished run of %s is there (%lld of %lld paths, begun by: %s); "
                          "continue it with `marginsim run --resume %s`, or remove %s to start anew",
                          jpath, opts->output, (long long)old.done, (long long)old.paths, old.command, opts->output,

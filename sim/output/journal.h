@@ -68,6 +68,13 @@ ms_status ms_journal_open(ms_journal **j, const char *path, ms_journal_info *inf
 /** Read @p path's header and count its complete frames, changing nothing. */
 ms_status ms_journal_peek(const char *path, ms_journal_info *info, ms_error *err);
 
+/**
+ * As ms_journal_peek, but the frames' bytes are not checksummed: only their
+ * headers are read, so it takes a moment whatever the journal's size. For
+ * messages; info->done may count a frame a resume would find damaged.
+ */
+ms_status ms_journal_count(const char *path, ms_journal_info *info, ms_error *err);
+
 /** Begin the frame of paths @p first .. @p first + @p n - 1 (right after the last). */
 ms_status ms_journal_begin(ms_journal *j, int64_t first, int64_t n, ms_error *err);
 
