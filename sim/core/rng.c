@@ -129,6 +129,16 @@ void ms_rng_gaussians(gsl_rng *r, double *out, size_t n) {
   *(xoshiro_state *)r->state = st;
 }
 
+void ms_rng_gaussian_walk(gsl_rng *r, double *out, size_t n, double x, double a, double b) {
+  xoshiro_state st = *(xoshiro_state *)r->state;
+  for (size_t k = 0; k < n; k++) {
+    double z = zig_draw(&st);
+    x += a + b * z;
+    out[k] = x;
+  }
+  *(xoshiro_state *)r->state = st;
+}
+
 double ms_rng_neglog_max(void) { return 54.0 * log(2.0) * (1.0 + 1e-12); }
 
 double ms_rng_gaussian_max(void) { return (MS_ZIG_R + sqrt(2.0 * 54.0 * log(2.0))) * (1.0 + 1e-12); }
