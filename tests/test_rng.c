@@ -27,6 +27,27 @@ static uint64_t ref_splitmix(uint64_t *x) {
   return z ^ (z >> 31);
 }
 
+/* Reference ziggurat: the draw as one plain loop on the reference generator
+ * (the library puts its rare rest out of line; the values must not move). */
+static double ref_zig(uint64_t *s) {
+  for (;;) {
+    uint64_t bits = ref_next(s);
+    unsigned i = (unsigned)(bits & 0xff);
+    double u = (double)(bits >> 11) * 0x1.0p-52 - 1.0, x = u * ms_zig_x[i];
+    if (fabs(x) < ms_zig_x[i + 1]) return x;
+    if (i == 0) {
+      double t, y;
+      do {
+        t = -log(((double)(ref_next(s) >> 11) + 0.5) * 0x1.0p-53) / MS_ZIG_R;
+        y = -log(((double)(ref_next(s) >> 11) + 0.5) * 0x1.0p-53);
+      } while (2.0 * y < t * t);
+      return u < 0.0 ? -(MS_ZIG_R + t) : MS_ZIG_R + t;
+    }
+    double y = ms_zig_f[i] + (ms_zig_f[i + 1] - ms_zig_f[i]) * ((double)(ref_next(s) >> 11) * 0x1.0p-53);
+    if (y < exp(-0.5 * x * x)) return x;
+  }
+}
+
 static void test_rng__matches_reference_xoshiro(void **state) {
   (void)state;
   gsl_rng *r;
@@ -139,6 +160,40 @@ static void test_rng__gaussian_is_standard_normal(void **state) {
   ms_rng_free(r);
 }
 
+/* The one-pass walk is the draws of ms_rng_gaussian, summed in order, bit
+ * for bit, and leaves the generator where those draws leave it and the
+ * reference ziggurat's (enough draws that the tail and the wedge, the rare
+ * out-of-line rest, come up). */
+static void test_rng__gaussian_walk_is_the_draws_summed(void **state) {
+  (void)state;
+  gsl_rng *r;
+  ms_error err;
+  assert_ok(ms_rng_new(&r, &err), &err);
+  const size_t n = 100000;
+  double *w = malloc(n * sizeof *w);
+  const double x0 = 7.6, a = -1.25e-7, b = 3.1e-3;
+  ms_rng_seed(r, 11, 2, MS_STREAM_PRICE);
+  ms_rng_gaussian_walk(r, w, n, x0, a, b);
+  double after = ms_rng_gaussian(r);
+  ms_rng_seed(r, 11, 2, MS_STREAM_PRICE);
+  uint64_t ref[4];
+  memcpy(ref, r->state, sizeof ref);
+  double x = x0;
+  size_t rare = 0;
+  for (size_t i = 0; i < n; i++) {
+    double z = ms_rng_gaussian(r);
+    assert_true(z == ref_zig(ref));
+    rare += fabs(z) > MS_ZIG_R;
+    x += a + b * z;
+    assert_true(w[i] == x);
+  }
+  assert_true(ms_rng_gaussian(r) == after);
+  assert_true(after == ref_zig(ref));
+  assert_true(rare > 10); /* the tail came up (about 27 expected) */
+  free(w);
+  ms_rng_free(r);
+}
+
 static void test_rng__gsl_distributions_work_on_it(void **state) {
   (void)state;
   gsl_rng *r;
@@ -167,6 +222,7 @@ int main(void) {
       cmocka_unit_test(test_rng__streams_differ),
       cmocka_unit_test(test_rng__ziggurat_table_is_the_ziggurat),
       cmocka_unit_test(test_rng__gaussian_is_standard_normal),
+      cmocka_unit_test(test_rng__gaussian_walk_is_the_draws_summed),
       cmocka_unit_test(test_rng__gsl_distributions_work_on_it),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -106,19 +106,36 @@ static double zig_tail(xoshiro_state *st, int negative) {
   return negative ? -(MS_ZIG_R + x) : MS_ZIG_R + x;
 }
 
-static inline double zig_draw(xoshiro_state *st) {
+/* The rest of a draw whose first try missed its layer's rectangle (1.2% of
+ * draws): the tail, the wedge test, then whole new tries. Out of line and
+ * on its own copy of the state: the callers' loops then make no call on
+ * their fast path, and their sums and the state stay in registers (x86-64
+ * has no callee-saved floating-point registers). */
+__attribute__((noinline, cold)) static double zig_rest(xoshiro_state *st, unsigned i, double u, double x) {
   for (;;) {
-    const uint64_t bits = xoshiro_next(st);
-    const unsigned i = (unsigned)(bits & 0xff);
-    /* Bits 11..63 give u in [-1, 1); bits 0..7 chose the layer. */
-    const double u = (double)(bits >> 11) * 0x1.0p-52 - 1.0;
-    const double x = u * ms_zig_x[i];
-    if (fabs(x) < ms_zig_x[i + 1]) return x;
     if (i == 0) return zig_tail(st, u < 0.0);
     const double y = ms_zig_f[i] + (ms_zig_f[i + 1] - ms_zig_f[i]) *
                                        ((double)(xoshiro_next(st) >> 11) * 0x1.0p-53);
     if (y < exp(-0.5 * x * x)) return x;
+    const uint64_t bits = xoshiro_next(st);
+    i = (unsigned)(bits & 0xff);
+    u = (double)(bits >> 11) * 0x1.0p-52 - 1.0;
+    x = u * ms_zig_x[i];
+    if (fabs(x) < ms_zig_x[i + 1]) return x;
   }
+}
+
+static inline double zig_draw(xoshiro_state *st) {
+  const uint64_t bits = xoshiro_next(st);
+  const unsigned i = (unsigned)(bits & 0xff);
+  /* Bits 11..63 give u in [-1, 1); bits 0..7 chose the layer. */
+  const double u = (double)(bits >> 11) * 0x1.0p-52 - 1.0;
+  const double x = u * ms_zig_x[i];
+  if (__builtin_expect(fabs(x) < ms_zig_x[i + 1], 1)) return x;
+  xoshiro_state rest = *st;
+  const double z = zig_rest(&rest, i, u, x);
+  *st = rest;
+  return z;
 }
 
 double ms_rng_gaussian(gsl_rng *r) { return zig_draw(r->state); }
@@ -126,6 +143,16 @@ double ms_rng_gaussian(gsl_rng *r) { return zig_draw(r->state); }
 void ms_rng_gaussians(gsl_rng *r, double *out, size_t n) {
   xoshiro_state st = *(xoshiro_state *)r->state; /* keep the state in registers */
   for (size_t k = 0; k < n; k++) out[k] = zig_draw(&st);
+  *(xoshiro_state *)r->state = st;
+}
+
+void ms_rng_gaussian_walk(gsl_rng *r, double *out, size_t n, double x, double a, double b) {
+  xoshiro_state st = *(xoshiro_state *)r->state;
+  for (size_t k = 0; k < n; k++) {
+    double z = zig_draw(&st);
+    x += a + b * z;
+    out[k] = x;
+  }
   *(xoshiro_state *)r->state = st;
 }
 

@@ -82,4 +82,9 @@ double ms_rng_neglog_max(void);
 /** Fill @p out with @p n standard normals (the same values as n calls of ms_rng_gaussian). */
 void ms_rng_gaussians(gsl_rng *r, double *out, size_t n);
 
+/** A random walk: out[k] = x_k with x_k = x_{k-1} + (a + b z_k), x_{-1} = @p x, z_k the
+ * values of ms_rng_gaussians (the same values as those draws followed by the
+ * sums, in one pass: the sums' chain of additions overlaps the draws). */
+void ms_rng_gaussian_walk(gsl_rng *r, double *out, size_t n, double x, double a, double b);
+
 #endif

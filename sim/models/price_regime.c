@@ -255,21 +255,16 @@ static size_t regime_fill(void *state, int64_t t, size_t n, double *out) {
     pp->t_acc = t + (int64_t)(n - 1) * pp->step;
     return n;
   }
-  ms_rng_gaussians(pp->r_price, out, n);
   int r = pp->regime;
-  double lp = pp->lp;
   /* The first tick closes the interval since the last accounted time. */
   int64_t dt = t - pp->t_acc;
   double m = pp->acc_m + pp->m[r] * (double)dt;
   double v = pp->acc_v + pp->v[r] * (double)dt;
-  lp += m + sqrt(v) * out[0];
+  double lp = pp->lp + (m + sqrt(v) * ms_rng_gaussian(pp->r_price));
   out[0] = lp;
-  const double a = pp->a_step[r], b = pp->b_step[r];
-  for (size_t k = 1; k < n; k++) {
-    lp += a + b * out[k];
-    out[k] = lp;
-  }
-  pp->lp = lp;
+  /* the rest in one pass: draw and sum (the draws of n calls, the same sums) */
+  ms_rng_gaussian_walk(pp->r_price, out + 1, n - 1, lp, pp->a_step[r], pp->b_step[r]);
+  pp->lp = out[n - 1];
   pp->acc_m = pp->acc_v = 0.0;
   pp->t_acc = t + (int64_t)(n - 1) * pp->step;
   if (pp->tape_mode == MS_TAPE_RECORD) {
