@@ -18,6 +18,12 @@
 #include "engine/records.h"
 #include "testutil.h"
 
+/* A growable array of cascade records: what the reference and the tests collect. */
+typedef struct ms_cascade_buf {
+  ms_cascade_record *v;
+  size_t n, cap;
+} ms_cascade_buf;
+
 /**
  * Cluster one path's liquidation records (in time order) into cascades,
  * append them to @p out, set each record's generation and cascade index,

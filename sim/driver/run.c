@@ -111,7 +111,6 @@ typedef struct {
   ms_engine **eng;          /* per thread */
   thread_buf *tb;           /* per thread */
   ms_path_summary *rows;    /* the batch's paths (spec->keep_rows: every path) */
-  int rows_all;             /* rows holds every path */
   ms_path_summary *arows;   /* assembly: one frame's rows */
   ms_column cols[MS_MAX_COLUMNS]; /* the columns it keeps in the column store, from colbase on: its
                                      own, then the other cells' it lacks (colstore_layout) */
@@ -222,12 +221,11 @@ static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, i
   if (s) return s;
   c->eng = calloc((size_t)nthreads, sizeof *c->eng);
   c->tb = calloc((size_t)nthreads, sizeof *c->tb);
-  c->rows_all = spec->keep_rows;
-  c->rows = calloc((size_t)(c->rows_all ? cfg->paths : batch), sizeof *c->rows);
+  c->rows = calloc((size_t)(spec->keep_rows ? cfg->paths : batch), sizeof *c->rows);
   c->slots = calloc((size_t)batch, sizeof *c->slots);
   if (!c->eng || !c->tb || !c->rows || !c->slots)
     return ms_error_set(err, MS_ERR_NOMEM, "out of memory for %lld path summaries",
-                        (long long)(c->rows_all ? cfg->paths : batch));
+                        (long long)(spec->keep_rows ? cfg->paths : batch));
   c->ncols = ms_stats_columns(cfg, c->cols, MS_MAX_COLUMNS);
   for (int i = 0; i < nthreads && !spec->hidden; i++) {
     s = ms_scratch_new(&c->tb[i].cas, dir, err);
@@ -516,7 +514,7 @@ static ms_status one_path(ms_engine *e, thread_buf *tb, int thread, uint64_t p, 
 
 /* Row @p i of the batch that begins at path @p first. */
 static ms_path_summary *row_of(const cell_state *cs, int64_t first, int64_t i) {
-  return &cs->rows[cs->rows_all ? first + i : i];
+  return &cs->rows[cs->spec->keep_rows ? first + i : i];
 }
 
 /* Run path @p p of every cell on the calling thread, in plan order, so that
@@ -832,7 +830,7 @@ static ms_status assemble(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms
       h5_lock();
       s = ms_h5out_write_summary(h, cs->h5id, cs->arows, first, n, err);
       h5_unlock();
-      for (int k = 0; !s && pl->colstore && !cs->rows_all && k < cs->ncols; k++) {
+      for (int k = 0; !s && pl->colstore && !cs->spec->keep_rows && k < cs->ncols; k++) {
         for (int64_t i = 0; i < n; i++) col[i] = ms_stats_value(&cs->cols[k], &cs->arows[i]);
         s = ms_scratch_pwrite(pl->colstore, (cs->colbase + (uint64_t)k * (uint64_t)pl->paths + (uint64_t)first) *
                                                 sizeof(double),
@@ -896,7 +894,7 @@ static ms_status colstore_load(void *ctx, const ms_column *col, double *x, ms_er
 /* Where cell @p c's statistics read its columns: its rows, or the column store (@p ctx holds it). */
 static ms_colsrc cell_src(const run_plan *pl, int c, colstore_src *ctx) {
   const cell_state *cs = &pl->cells[c];
-  if (cs->rows_all) return ms_colsrc_rows(cs->rows, pl->paths);
+  if (cs->spec->keep_rows) return ms_colsrc_rows(cs->rows, pl->paths);
   *ctx = (colstore_src){pl->colstore, cs, pl->paths};
   ms_colsrc src = {NULL, pl->paths, colstore_load, ctx};
   return src;
@@ -1106,7 +1104,7 @@ static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *
   colstore_layout(pl);
   for (int c = 0; c < pl->nvisible; c++) {
     cell_state *cs = &pl->cells[c];
-    if (cs->rows_all) continue;
+    if (cs->spec->keep_rows) continue;
     cs->colbase = base;
     base += (uint64_t)cs->ncols * (uint64_t)pl->paths;
     store = 1;

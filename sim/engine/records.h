@@ -113,12 +113,6 @@ typedef struct ms_cascade_record {
   int64_t depth;           /* largest generation of impact-triggered liquidations */
 } ms_cascade_record;
 
-/** A growable array of cascade records (the driver's per-thread buffer). */
-typedef struct ms_cascade_buf {
-  ms_cascade_record *v;
-  size_t n, cap;
-} ms_cascade_buf;
-
 /** Sampled values of one path (for /timeseries). Arrays of ms_trace_len(),
  *  allocated by the driver, written by loop.c (samples). */
 typedef struct ms_trace {

@@ -418,7 +418,8 @@ ms_status ms_journal_put(ms_journal *j, const void *p, size_t n, ms_error *err) 
   return MS_OK;
 }
 
-ms_status ms_journal_sync(ms_journal *j, ms_error *err) {
+/* Sync everything written. */
+static ms_status journal_sync(ms_journal *j, ms_error *err) {
   if (fdatasync(j->fd) != 0) return ms_error_set(err, MS_ERR_IO, "%s: sync failed (%s)", j->path, strerror(errno));
   j->last_sync = mono();
   return MS_OK;
@@ -440,7 +441,7 @@ ms_status ms_journal_end(ms_journal *j, ms_error *err) {
   if (s) return s;
   j->data_end = j->end;
   j->done = j->first + j->n;
-  if (mono() - j->last_sync >= MS_JOURNAL_SYNC_S) s = ms_journal_sync(j, err);
+  if (mono() - j->last_sync >= MS_JOURNAL_SYNC_S) s = journal_sync(j, err);
   return s;
 }
 

@@ -87,9 +87,6 @@ ms_status ms_journal_end(ms_journal *j, ms_error *err);
 /** Paths in the journal's complete frames (those it began with and those written since). */
 int64_t ms_journal_done(const ms_journal *j);
 
-/** Sync everything written. */
-ms_status ms_journal_sync(ms_journal *j, ms_error *err);
-
 /** Read the frames from the first: ms_journal_rewind, then ms_journal_next and ms_journal_get. */
 ms_status ms_journal_rewind(ms_journal *j, ms_error *err);
 
