@@ -194,6 +194,33 @@ static void test_rng__gaussian_walk_is_the_draws_summed(void **state) {
   ms_rng_free(r);
 }
 
+/* The batched indices are the raw outputs mapped to [0, k) as the bootstrap
+ * maps them one at a time, for small, odd and huge k; the generator ends
+ * where the single draws leave it. */
+static void test_rng__indices_are_the_outputs_mapped(void **state) {
+  (void)state;
+  gsl_rng *r;
+  ms_error err;
+  assert_ok(ms_rng_new(&r, &err), &err);
+  const int64_t ks[] = {1, 2, 7, 1999, 32768, ((int64_t)1 << 62) + 1};
+  int64_t idx[1000];
+  for (size_t c = 0; c < sizeof ks / sizeof ks[0]; c++) {
+    int64_t k = ks[c];
+    ms_rng_seed(r, 5, (uint64_t)c, MS_STREAM_STATS);
+    ms_rng_indices(r, k, idx, 1000);
+    uint64_t after = ms_rng_u64(r);
+    ms_rng_seed(r, 5, (uint64_t)c, MS_STREAM_STATS);
+    for (int j = 0; j < 1000; j++) {
+      int64_t i = (int64_t)((double)(ms_rng_u64(r) >> 11) * 0x1.0p-53 * (double)k);
+      if (i >= k) i = k - 1;
+      assert_true(idx[j] == i);
+      assert_true(idx[j] >= 0 && idx[j] < k);
+    }
+    assert_true(ms_rng_u64(r) == after);
+  }
+  ms_rng_free(r);
+}
+
 static void test_rng__gsl_distributions_work_on_it(void **state) {
   (void)state;
   gsl_rng *r;
@@ -223,6 +250,7 @@ int main(void) {
       cmocka_unit_test(test_rng__ziggurat_table_is_the_ziggurat),
       cmocka_unit_test(test_rng__gaussian_is_standard_normal),
       cmocka_unit_test(test_rng__gaussian_walk_is_the_draws_summed),
+      cmocka_unit_test(test_rng__indices_are_the_outputs_mapped),
       cmocka_unit_test(test_rng__gsl_distributions_work_on_it),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

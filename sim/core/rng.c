@@ -92,6 +92,16 @@ void ms_rng_seed(gsl_rng *r, uint64_t seed, uint64_t path, uint32_t stream) {
 
 uint64_t ms_rng_u64(gsl_rng *r) { return xoshiro_next(r->state); }
 
+void ms_rng_indices(gsl_rng *r, int64_t k, int64_t *out, size_t n) {
+  xoshiro_state st = *(xoshiro_state *)r->state;
+  const double dk = (double)k;
+  for (size_t j = 0; j < n; j++) {
+    int64_t i = (int64_t)((double)(xoshiro_next(&st) >> 11) * 0x1.0p-53 * dk);
+    out[j] = i < k ? i : k - 1;
+  }
+  *(xoshiro_state *)r->state = st;
+}
+
 double ms_rng_uniform_pos(gsl_rng *r) {
   /* (k + 0.5) / 2^53 for k in [0, 2^53): never 0, never 1. */
   return ((double)(xoshiro_next(r->state) >> 11) + 0.5) * 0x1.0p-53;

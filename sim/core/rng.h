@@ -60,6 +60,15 @@ void ms_rng_seed(gsl_rng *r, uint64_t seed, uint64_t path, uint32_t stream);
 /** Next raw 64-bit output. */
 uint64_t ms_rng_u64(gsl_rng *r);
 
+/**
+ * @p n uniform indices in [0, @p k) into @p out, each from the top 53 bits of
+ * one output: floor(u k) with u = (bits >> 11) 2^-53, k - 1 where rounding
+ * reaches k. The same values as n calls of ms_rng_u64() so mapped, at a
+ * fraction of their cost (the state stays in registers): the bootstrap's
+ * resampling draws.
+ */
+void ms_rng_indices(gsl_rng *r, int64_t k, int64_t *out, size_t n);
+
 /** Uniform on the open interval (0, 1). */
 double ms_rng_uniform_pos(gsl_rng *r);
 
