@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """marginsim against the numba peer on the same model (issue 16).
 
-    scripts/py tests/bench/bench_peer.py [--sizes 10000:50,100000:10,1000000:2] [--repeat 3]
+    scripts/py tests/bench/bench_peer.py [--sizes 10000:500,100000:50,1000000:8] [--repeat 3]
                                          [--marginsim PATH ...] [--peer PATH] [--python PATH]
 
 For each book size (accounts:paths) it runs, interleaved, `repeat` times:
@@ -13,10 +13,16 @@ list what differs). It prints medians of the time per path, marginsim / peer
 liquidations per path of both (a sanity check: the random streams differ,
 the counts should agree in distribution), and the time per liquidation
 (time per path / liquidations per path, set-up and ticks included).
-Unless --no-setup, it also times marginsim's fixed cost (one path of a book
-that cannot liquidate: book, index, the file with /book) and prints the
-time per path beyond it, for reading runs of few paths; the ratio to the
-peer stays the whole run's.
+Unless --no-setup, it also times, for both, the same run with a book that
+cannot liquidate (leverage 1-1.01: set-up, ticks, oracle, output) and
+prints the cost per liquidation beyond it (the fair per-liquidation figure
+when the two count different liquidations), and marginsim's fixed cost
+(one such path: book, index, the file with /book) with the time per path
+beyond it; the ratio to the peer stays the whole run's.
+
+The default sizes run enough paths (500, 50, 8) that a run's fixed cost
+(about 0.02, 0.1 and 0.9 s) is a small part of its time per path, as in a
+user's run of a tail statistic; fewer paths measure mostly the fixed cost.
 
 What is timed, as issue 16 defines it:
   - marginsim: the whole process, default output (the HDF5 file written),
@@ -53,6 +59,7 @@ PEER_ARGS = ["--lev-max", "20", "--insurance", "1e12"]
 # the fixed cost of a run (book, index, the file with /book): one path whose
 # book cannot liquidate (a 99% fall or a 94% rise in a day would be needed)
 NO_LIQUIDATION = ["--set", "book.leverage={dist: uniform, min: 1, max: 1.01}"]
+PEER_NO_LIQUIDATION = ["--lev-min", "1", "--lev-max", "1.01"]
 
 
 def peer_unavailable(python, peer):
@@ -69,9 +76,9 @@ def peer_unavailable(python, peer):
     return None
 
 
-def run_peer(python, peer, accounts, paths, env):
+def run_peer(python, peer, accounts, paths, env, extra=()):
     """(seconds per path, liquidations per path) of one peer run."""
-    cmd = [python, peer, "--accounts", str(accounts), "--paths", str(paths), *PEER_ARGS]
+    cmd = [python, peer, "--accounts", str(accounts), "--paths", str(paths), *PEER_ARGS, *extra]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if p.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{p.stderr}")
@@ -98,7 +105,7 @@ def run_marginsim(binary, accounts, paths, out, extra=()):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="10000:50,100000:10,1000000:2",
+    ap.add_argument("--sizes", default="10000:500,100000:50,1000000:8",
                     help="book sizes and paths, ACCOUNTS:PATHS,...")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--marginsim", action="append",
@@ -131,17 +138,21 @@ def main():
     rows = []
     for accounts, paths in sizes:
         t = {n: [] for n in names}
+        floor = {n: [] for n in names}
         setup = {n: [] for n in names}
         liq = {}
         for _ in range(a.repeat):
             if not why:
                 dt, liq["peer"] = run_peer(a.python, a.peer, accounts, paths, env)
                 t["peer"].append(dt)
+                if not a.no_setup:
+                    floor["peer"].append(run_peer(a.python, a.peer, accounts, paths, env, PEER_NO_LIQUIDATION)[0])
             for i, b in enumerate(binaries):
                 dt, liq[f"marginsim[{i}]"] = run_marginsim(b, accounts, paths, out)
                 t[f"marginsim[{i}]"].append(dt)
                 if not a.no_setup:
                     setup[f"marginsim[{i}]"].append(run_marginsim(b, accounts, 1, out, NO_LIQUIDATION)[0])
+                    floor[f"marginsim[{i}]"].append(run_marginsim(b, accounts, paths, out, NO_LIQUIDATION)[0])
         print(f"\n{accounts:,} accounts, {paths} paths")
         print(f"{'':>14} {'ms/path':>10} {'liq/path':>10} {'us/liq':>8} {'vs peer':>8} {'range':>16}")
         med = {n: statistics.median(t[n]) for n in names}
@@ -152,6 +163,11 @@ def main():
                 line += f" {med[n] / med['peer']:7.2f}x [{r.min():.2f}, {r.max():.2f}]"
             print(line)
         if not a.no_setup:
+            for n in names:
+                fl = statistics.median(floor[n])
+                net = (med[n] - fl) / liq[n] * 1e6 if liq[n] else float("nan")
+                print(f"   {n}: the same run with no liquidation (leverage 1-1.01) {fl * 1e3:.2f} ms/path; "
+                      f"beyond it {net:.3f} us per liquidation")
             for i in range(len(binaries)):
                 n = f"marginsim[{i}]"
                 su = statistics.median(setup[n])
