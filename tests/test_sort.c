@@ -3,7 +3,8 @@
  * they replaced: the same elements, bit for bit, in the same order, on random
  * inputs with many ties, ±0.0, infinities, huge and denormal keys, ids in
  * book order or shuffled, and sizes 0, 1, 2, small, around the insertion-sort
- * threshold and 100k.
+ * threshold and 100k; discovery's ranked sort also on the orders that make
+ * a quicksort quadratic, with its comparisons bounded.
  */
 #include <float.h>
 #include <math.h>
@@ -135,6 +136,60 @@ static void test_sort__i64_matches_qsort(void **state) {
     for (int pattern = 0; pattern < 6; pattern++) check_i64(sizes[s], pattern, 77 + s);
 }
 
+/* The comparison loop.c gave its quicksort: (ratio, id). */
+static int cmp_ranked(const void *pa, const void *pb) {
+  const ms_ranked *a = pa, *b = pb;
+  if (a->ratio != b->ratio) return a->ratio < b->ratio ? -1 : 1;
+  return (a->id > b->id) - (a->id < b->id);
+}
+
+enum { R_RANDOM, R_FEW, R_EDGE, R_SORTED, R_SORTED_MIN_LAST, R_REVERSED, R_ORGAN, R_SAME, R_PATTERNS };
+
+/* Orders as discovery produces them: random, ties of few ratios (ids
+ * shuffled), edge values, already sorted, sorted but for the smallest at the
+ * end (what made the old median-of-the-ends pivot quadratic), reversed,
+ * organ pipe, one ratio for all. */
+static void check_ranked(size_t n, int pattern, uint64_t seed) {
+  ms_ranked *v = malloc((n ? n : 1) * sizeof *v), *ref = malloc((n ? n : 1) * sizeof *v);
+  assert_non_null(v);
+  assert_non_null(ref);
+  uint64_t x = seed;
+  for (size_t i = 0; i < n; i++) {
+    double k = (double)i;
+    v[i].id = (int64_t)i * 7919 % (int64_t)(n + 1) - (int64_t)(n / 2); /* distinct, either sign */
+    switch (pattern) {
+    case R_RANDOM: v[i].ratio = draw_key(KEYS_RANDOM, &x); break;
+    case R_FEW: v[i].ratio = draw_key(KEYS_FEW, &x); break;
+    case R_EDGE: v[i].ratio = draw_key(KEYS_EDGE, &x); break;
+    case R_SORTED: v[i].ratio = 0.1 + k * 1e-6; v[i].id = (int64_t)i; break;
+    case R_SORTED_MIN_LAST: v[i].ratio = i + 1 < n ? 0.2 + k * 1e-6 : 0.1; v[i].id = (int64_t)i; break;
+    case R_REVERSED: v[i].ratio = -k; break;
+    case R_ORGAN: v[i].ratio = i < n / 2 ? k : (double)n - k; break;
+    default: v[i].ratio = 0.5; break;
+    }
+  }
+  if (n) memcpy(ref, v, n * sizeof *v);
+  qsort(ref, n, sizeof *ref, cmp_ranked);
+  size_t c = ms_sort_ranked(v, n);
+  for (size_t i = 0; i < n; i++)
+    if (v[i].id != ref[i].id || memcmp(&v[i].ratio, &ref[i].ratio, sizeof v[i].ratio) != 0)
+      fail_msg("n %zu pattern %d: element %zu is not the qsort order", n, pattern, i);
+  /* O(n log n) whatever the order: 2 log2 n levels of partitions (about
+   * 2n comparisons each), then heapsort (2 n log2 n); a quadratic sort
+   * makes n^2 / 2, 50 times this bound at 100k. */
+  double lg = n > 1 ? log2((double)n) : 1;
+  if ((double)c > 8.0 * (double)n * lg + 64)
+    fail_msg("n %zu pattern %d: %zu comparisons, more than 8 n log2 n", n, pattern, c);
+  free(v);
+  free(ref);
+}
+
+static void test_sort__ranked_matches_qsort_in_n_log_n(void **state) {
+  (void)state;
+  for (size_t s = 0; s < NSIZES; s++)
+    for (int pattern = 0; pattern < R_PATTERNS; pattern++) check_ranked(sizes[s], pattern, 91 + s);
+}
+
 /* The radix macro is stable: book.c sorts expiries drawn in (account, leg)
  * order by time alone and relies on it. */
 typedef struct {
@@ -181,6 +236,7 @@ int main(void) {
       cmocka_unit_test(test_sort__keyed_out_of_memory),
       cmocka_unit_test(test_sort__i64_matches_qsort),
       cmocka_unit_test(test_sort__radix_is_stable),
+      cmocka_unit_test(test_sort__ranked_matches_qsort_in_n_log_n),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /*
- * sort — sorts of the set-up path without a comparison callback. Private to
- * sim/.
+ * sort — sorts without a comparison callback: the set-up path's, and the
+ * order in which discovery hands accounts to keepers. Private to sim/.
  *
  * glibc's qsort calls its comparison through a pointer n log n times: for a
  * million-account book that was half of a path with no liquidation. Here a
@@ -40,6 +40,21 @@ int ms_sort_keyed(ms_keyed *v, size_t n, ms_keyed *tmp);
 
 /** Sort ascending (in place, no allocation). */
 void ms_sort_i64(int64_t *v, size_t n);
+
+/* A ratio and the account it belongs to (the engine's discovery order). */
+typedef struct {
+  double ratio;
+  int64_t id;
+} ms_ranked;
+
+/**
+ * Sort by (ratio, id) ascending, -0.0 equal to +0.0, in place: introsort
+ * (quicksort on the median of the quartiles, heapsort past 2 log2 n levels,
+ * insertion sort below 16), so O(n log n) comparisons whatever the order it
+ * is given. Ratios must not be NaN; with distinct ids the result is unique.
+ * Returns the number of comparisons made (the tests bound it).
+ */
+size_t ms_sort_ranked(ms_ranked *v, size_t n);
 
 /** @p d as an unsigned key of the same order (-0.0 and +0.0 alike; not NaN). */
 static inline uint64_t ms_sort_ukey_double(double d) {

@@ -7,7 +7,14 @@
 #include <string.h>
 
 /* The pool on 64-byte boundaries: an entry (64 bytes with MS_MAX_LEGS 2)
- * is then one cache line, one miss when a keeper acts on it. */
+ * is then one cache line, one miss when a keeper acts on it.
+ *
+ * The pool and its ids are allocated for every account of the book at
+ * once and never move: a large allocation is address space whose pages the
+ * kernel provides as they are first written, so what is resident is the
+ * accounts the worst path so far touched, with no doubling slack and no
+ * copy while the old and the new pool are both held (at 1M accounts all
+ * liquidated, 112 MB of pool at the peak against 69 MB). */
 static ms_acct *pool_alloc(size_t n) {
   size_t bytes = (n * sizeof(ms_acct) + 63) / 64 * 64;
   return aligned_alloc(64, bytes);
@@ -17,7 +24,7 @@ ms_status ms_accounts_init(ms_accounts *a, const ms_book *b, ms_error *err) {
   memset(a, 0, sizeof *a);
   a->book = b;
   a->slot = malloc((size_t)b->n * sizeof *a->slot);
-  a->cap = 1024;
+  a->cap = b->n > 0 ? (size_t)b->n : 1;
   a->pool = pool_alloc(a->cap);
   a->ids = malloc(a->cap * sizeof *a->ids);
   if (!a->slot || !a->pool || !a->ids) {
@@ -47,7 +54,7 @@ void ms_accounts_reset(ms_accounts *a) {
 ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id) {
   int32_t s = a->slot[id];
   if (s >= 0) return &a->pool[s];
-  if (a->n == a->cap) { /* grows rarely: the pool keeps its size across paths */
+  if (a->n == a->cap) { /* cannot happen (one entry per account at most); kept for safety */
     size_t cap = 2 * a->cap;
     ms_acct *p = pool_alloc(cap);
     if (!p) return NULL;

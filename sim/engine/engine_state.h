@@ -23,6 +23,7 @@
 #include "engine/engine_int.h"
 #include "engine/shortfall.h"
 #include "core/queue.h"
+#include "core/sort.h"
 #include "models/keeper.h"
 #include "models/margin.h"
 #include "models/market.h"
@@ -31,10 +32,8 @@
 
 #define TICK_BLOCK 512
 
-typedef struct {
-  double ratio; /* equity / maintenance at discovery */
-  int64_t id;
-} ranked;
+/* An account found eligible and its equity / maintenance at discovery. */
+typedef ms_ranked ranked;
 
 /* Running extremes of the exogenous log price. */
 typedef struct {

@@ -132,42 +132,6 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) 
 
 /* ---- discovery ---- */
 
-static inline int ranked_less(const ranked *a, const ranked *b) {
-  return a->ratio < b->ratio || (a->ratio == b->ratio && a->id < b->id);
-}
-
-/* Sort by (ratio, id): a total order (ids are distinct), so any correct sort
- * gives the same sequence. Quicksort with an inline comparison, insertion
- * sort below 16: discovery sorts once per oracle publish in a cascade. */
-static void sort_ranked(ranked *v, size_t n) {
-  while (n > 16) {
-    ranked *a = &v[0], *b = &v[n / 2], *c = &v[n - 1], *m;
-    if (ranked_less(a, b)) m = ranked_less(b, c) ? b : ranked_less(a, c) ? c : a;
-    else m = ranked_less(a, c) ? a : ranked_less(b, c) ? c : b;
-    ranked pivot = *m;
-    size_t i = 0, j = n - 1;
-    for (;;) {
-      while (ranked_less(&v[i], &pivot)) i++;
-      while (ranked_less(&pivot, &v[j])) j--;
-      if (i >= j) break;
-      ranked t = v[i]; v[i] = v[j]; v[j] = t;
-      i++;
-      j--;
-    }
-    /* [0, j] <= pivot <= [j + 1, n): recurse into the smaller part */
-    size_t left = j + 1;
-    if (left >= n) break; /* cannot happen with distinct keys; insertion sort finishes */
-    if (left < n - left) { sort_ranked(v, left); v += left; n -= left; }
-    else { sort_ranked(v + left, n - left); n = left; }
-  }
-  for (size_t i = 1; i < n; i++) {
-    ranked x = v[i];
-    size_t j = i;
-    for (; j > 0 && ranked_less(&x, &v[j - 1]); j--) v[j] = v[j - 1];
-    v[j] = x;
-  }
-}
-
 /* Accounts whose lines are loaded together ahead of their use. */
 #define WARM_BATCH 32
 
@@ -204,7 +168,7 @@ ms_status ms_eng_discover(ms_engine *e, int64_t t) {
       if (rc) return MS_ERR_NOMEM;
     }
   }
-  sort_ranked(e->disc, e->ndisc);
+  ms_sort_ranked(e->disc, e->ndisc); /* (ratio, id): a total order, so any correct sort gives the same sequence */
   for (size_t i = 0; i < e->ndisc; i++) {
     /* the order of ratios is random in the book: again in batches */
     if (i % WARM_BATCH == 0) {
