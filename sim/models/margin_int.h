@@ -174,6 +174,11 @@ static inline int legs_sign(const ms_position *p) {
   return neg && !pos ? -1 : pos && !neg ? 1 : 0;
 }
 
+/* Portfolio margin: leave out the scenarios that cannot be the worst (@p on,
+ * the default) or value every one; the requirement is the same bit for bit
+ * (margin_portfolio.c, pm_prune). For the tests. */
+void ms_portfolio_set_prune(ms_margin *m, int on);
+
 /* Static margin's requirements of option accounts, also dynamic margin's (margin_static.c). */
 double ms_static_pos_im(const ms_margin *m, const ms_position *p, const ms_view *v);
 double ms_static_pos_mm(const ms_margin *m, const ms_position *p, const ms_view *v);

@@ -51,6 +51,8 @@ typedef struct {
   double md_net, md_hedged;          /* minimum delta requirement rates */
   double perp_im, perp_mm, opt_im, opt_mm, fee; /* contingencies and fee provision, fractions of notional */
   double m_eff[2];                   /* core ratio of perp longs, shorts */
+  double xmax;                       /* the largest |x| of the grid */
+  int prune;                         /* skip scenarios that cannot be the worst (pm_prune); tests turn it off */
 } pm_state;
 
 /* Scenario volatility factor: 1 +/- v x scale (deribit), 1 +/- vol_range (span). */
@@ -63,6 +65,59 @@ static inline double vol_factor(const pm_state *ps, const scenario *s, double sc
 
 static inline int dominated(const scenario *sc, int cls) {
   return (cls < 0 && sc->dom_short) || (cls > 0 && sc->dom_long);
+}
+
+/*
+ * pm_prune. The requirement is the largest scenario loss, so a scenario
+ * whose loss is certainly at most the largest found so far need not be
+ * valued: the maximum, and so every bit of the requirement, is the same
+ * (a maximum does not depend on the order, and a loss that does not exceed
+ * it never replaces it). Its loss is bounded from above without erfc: the
+ * d1 and d2 that ms_bs_value_lm computes (the same operations), N of each
+ * bounded by the grid points around it (m->ncdf, computed by the same
+ * ms_norm_cdf, which rises with x), and the bounds carried through the same
+ * formula (out-of-the-money side, parity, the clamps at 0, all monotone).
+ * Rounding separates the computed value from the exact one by a few ulps of
+ * the terms (at most |q| (S + K) per leg, |q| S for the perp, |base|); the
+ * bound adds PRUNE_MARGIN of their sum, many orders of magnitude more. The
+ * grid's step (1/64) leaves the bound about 0.6% of S + K above the value:
+ * enough to leave out the scenarios well inside the worst.
+ */
+#define PRUNE_MARGIN 1e-9
+
+/* [lo, hi] holding ms_bs_value_lm(is_call, S, K, lnSK, tau, sigma) up to rounding; @p sqt = sqrt(tau). */
+static inline void bs_bounds(const ms_margin *m, int is_call, double S, double K, double lnSK, double tau, double sqt,
+                             double sigma, double *lo, double *hi) {
+  /* ms_bs_value_lm's degenerate case is intrinsic value: no erfc to save */
+  if (!(tau > 0) || !(sigma > 0) || sigma * sigma * tau < 1e-300) {
+    *lo = *hi = ms_bs_value_lm(is_call, S, K, lnSK, tau, sigma);
+    return;
+  }
+  double sv = sigma * sqt;
+  double d1 = lnSK / sv + 0.5 * sv, d2 = d1 - sv;
+  int call_otm = lnSK < 0;
+  double olo, ohi;
+  if (call_otm) {
+    olo = S * ncdf_lo(m, d1) - K * ncdf_hi(m, d2);
+    ohi = S * ncdf_hi(m, d1) - K * ncdf_lo(m, d2);
+  } else {
+    olo = K * ncdf_lo(m, -d2) - S * ncdf_hi(m, -d1);
+    ohi = K * ncdf_hi(m, -d2) - S * ncdf_lo(m, -d1);
+  }
+  if (olo < 0) olo = 0;
+  if (ohi < 0) ohi = 0;
+  if (is_call == call_otm) {
+    *lo = olo;
+    *hi = ohi;
+    return;
+  }
+  double par = is_call ? S - K : K - S; /* v = otm + (S - K) (call), otm - (S - K) (put) */
+  *lo = olo + par > 0 ? olo + par : 0;
+  *hi = ohi + par > 0 ? ohi + par : 0;
+}
+
+void ms_portfolio_set_prune(ms_margin *m, int on) {
+  if (m->type == &ms_margin_portfolio) ((pm_state *)m->state)->prune = on;
 }
 
 
@@ -90,8 +145,11 @@ static void build_grid(ms_margin *m, pm_state *ps, const ms_portfolio_cfg *pc) {
       ps->scen[n++] = (scenario){pc->extended[i].shock, 1, pc->extended[i].weight, 0, 0, 0};
   }
   ps->nscen = n;
+  ps->xmax = 0;
+  ps->prune = 1;
   for (int i = 0; i < n; i++) {
     scenario *a = &ps->scen[i];
+    if (fabs(a->x) > ps->xmax) ps->xmax = fabs(a->x);
     a->lg = log1p(a->x);
     for (int j = 0; j < n; j++) {
       const scenario *b = &ps->scen[j];
@@ -217,26 +275,58 @@ static double portfolio_core(const ms_margin *mc, const ms_position *p, const ms
     base += p->legs[i].q * ms_leg_value(&p->legs[i], &m->smile, P, tau[i], v->vol);
     if (p->legs[i].q < 0) shortq -= p->legs[i].q;
   }
-  double lm[MS_MAX_LEGS]; /* ln(P / K) */
-  for (int i = 0; i < p->nlegs; i++) lm[i] = log(P / p->legs[i].strike);
+  double lm[MS_MAX_LEGS], sqt[MS_MAX_LEGS]; /* ln(P / K), sqrt(tau) */
+  double mag = fabs(base) + fabs(p->q) * P * (1.0 + ps->xmax); /* of the terms of a loss, for the rounding margin */
+  for (int i = 0; i < p->nlegs; i++) {
+    lm[i] = log(P / p->legs[i].strike);
+    sqt[i] = sqrt(tau[i]);
+    mag += fabs(p->legs[i].q) * (P * (1.0 + ps->xmax) + p->legs[i].strike);
+  }
   int cls = legs_sign(p);
   double worst = 0;
   int64_t evals = 0;
+  /* Pass 1: each scenario's volatilities, and an upper bound of its loss
+   * from N bounded on the grid (pm_prune). */
+  int ns = 0, top = -1, idx[MAX_SCEN];
+  double sv[MAX_SCEN][MS_MAX_LEGS], ub[MAX_SCEN];
   for (int s = 0; s < ps->nscen; s++) {
     const scenario *sc = &ps->scen[s];
     if (dominated(sc, cls)) continue;
     evals += p->nlegs;
+    double S = P * (1.0 + sc->x), vlo = p->q * S;
+    for (int i = 0; i < p->nlegs; i++) {
+      const ms_leg *l = &p->legs[i];
+      double lmi = lm[i] + sc->lg; /* ln(S / K) */
+      double svi = v->vol * vol_factor(ps, sc, scale[i]);
+      if (m->smile.skew != 0) {
+        double f = 1.0 - m->smile.skew * lmi;
+        svi *= f > m->smile.floor ? f : m->smile.floor;
+      }
+      if (sc->vsign > 0 && svi < ps->min_vol_up) svi = ps->min_vol_up;
+      sv[ns][i] = svi;
+      if (ps->prune) {
+        double lo, hi;
+        bs_bounds(m, l->is_call, S, l->strike, lmi, tau[i], sqt[i], svi, &lo, &hi);
+        vlo += l->q * (l->q > 0 ? lo : hi);
+      }
+    }
+    /* w (base - val) <= w (base - vlo), up to rounding (pm_prune) */
+    ub[ns] = sc->w > 0 ? sc->w * (base - vlo + PRUNE_MARGIN * mag) : INFINITY;
+    if (!ps->prune) ub[ns] = INFINITY;
+    if (top < 0 || ub[ns] > ub[top]) top = ns;
+    idx[ns++] = s;
+  }
+  /* Pass 2: the scenario likeliest to be the worst first, then those whose
+   * bound exceeds the worst so far; the rest cannot raise it. */
+  for (int k = -1; k < ns; k++) {
+    int j = k < 0 ? top : k;
+    if (j < 0 || (k >= 0 && (k == top || ub[k] <= worst))) continue;
+    const scenario *sc = &ps->scen[idx[j]];
     double S = P * (1.0 + sc->x), val = p->q * S;
     for (int i = 0; i < p->nlegs; i++) {
       const ms_leg *l = &p->legs[i];
       double lmi = lm[i] + sc->lg; /* ln(S / K) */
-      double sv = v->vol * vol_factor(ps, sc, scale[i]);
-      if (m->smile.skew != 0) {
-        double f = 1.0 - m->smile.skew * lmi;
-        sv *= f > m->smile.floor ? f : m->smile.floor;
-      }
-      if (sc->vsign > 0 && sv < ps->min_vol_up) sv = ps->min_vol_up;
-      val += l->q * ms_bs_value_lm(l->is_call, S, l->strike, lmi, tau[i], sv);
+      val += l->q * ms_bs_value_lm(l->is_call, S, l->strike, lmi, tau[i], sv[j][i]);
     }
     double loss = sc->w * (base - val);
     if (loss > worst) worst = loss;
