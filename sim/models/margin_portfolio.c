@@ -38,6 +38,13 @@ typedef struct {
   int dom_short, dom_long;
 } scenario;
 
+/* Scenarios of one price move in a band (portfolio_band_terms). */
+typedef struct {
+  double x, lg, w;   /* the move, ln(1 + x), the largest weight of the scenarios that may be the worst */
+  int shocked;       /* one of them has its volatility shocked */
+  int mask;          /* bit vsign + 1 set for each volatility state among them */
+} pm_group;
+
 /* The model's own fields (m->state). */
 typedef struct {
   int nscen;
@@ -52,15 +59,28 @@ typedef struct {
   double perp_im, perp_mm, opt_im, opt_mm, fee; /* contingencies and fee provision, fractions of notional */
   double m_eff[2];                   /* core ratio of perp longs, shorts */
   double xmax;                       /* the largest |x| of the grid */
+  double month;                      /* 30 days, years */
+  double pw_max;                     /* the larger vega power */
+  double pow_floor;                  /* (30 d / dte_floor)^pw_max */
+  /* The bands' scenario groups (scenarios of one price move) per class of
+   * position (legs_sign + 1), without the groups whose every scenario is
+   * dominated; what each keeps depends on the class only. */
+  pm_group grp[3][MAX_SCEN];
+  int ngrp[3];
+  double wtop[3];                    /* the largest weight of the groups */
   int prune;                         /* skip scenarios that cannot be the worst (pm_prune); tests turn it off */
 } pm_state;
 
-/* Scenario volatility factor: 1 +/- v x scale (deribit), 1 +/- vol_range (span). */
-static inline double vol_factor(const pm_state *ps, const scenario *s, double scale) {
-  if (s->vsign == 0) return 1.0;
-  if (ps->span) return 1.0 + s->vsign * ps->vol_range;
-  double f = 1.0 + (s->vsign > 0 ? ps->vol_up : -ps->vol_down) * scale;
+/* Volatility factor of a scenario of sign @p vsign: 1 +/- v x scale (deribit), 1 +/- vol_range (span). */
+static inline double vol_factor_v(const pm_state *ps, int vsign, double scale) {
+  if (vsign == 0) return 1.0;
+  if (ps->span) return 1.0 + vsign * ps->vol_range;
+  double f = 1.0 + (vsign > 0 ? ps->vol_up : -ps->vol_down) * scale;
   return f > 0.01 ? f : 0.01;
+}
+
+static inline double vol_factor(const pm_state *ps, const scenario *s, double scale) {
+  return vol_factor_v(ps, s->vsign, scale);
 }
 
 static inline int dominated(const scenario *sc, int cls) {
@@ -197,6 +217,27 @@ static ms_status portfolio_init(ms_margin *m, const ms_config *cfg, ms_error *er
   ps->opt_im = pc->option_contingency_im;
   ps->opt_mm = pc->option_contingency_mm;
   ps->fee = pc->fee_provision;
+  ps->month = 30.0 * (double)MS_MS_PER_DAY / m->year_ms;
+  ps->pw_max = ps->p_short > ps->p_long ? ps->p_short : ps->p_long;
+  ps->pow_floor = pow(ps->month / ps->dte_floor, ps->pw_max);
+  for (int cls = -1; cls <= 1; cls++) {
+    int n = 0;
+    double wtop = 0;
+    for (int s0 = 0, s1; s0 < ps->nscen; s0 = s1) {
+      pm_group g = {ps->scen[s0].x, ps->scen[s0].lg, 0, 0, 0};
+      for (s1 = s0; s1 < ps->nscen && ps->scen[s1].x == g.x; s1++) {
+        if (dominated(&ps->scen[s1], cls)) continue;
+        if (ps->scen[s1].w > g.w) g.w = ps->scen[s1].w;
+        g.shocked |= ps->scen[s1].vsign != 0;
+        g.mask |= 1 << (ps->scen[s1].vsign + 1);
+      }
+      if (!g.mask) continue;
+      if (g.w > wtop) wtop = g.w;
+      ps->grp[cls + 1][n++] = g;
+    }
+    ps->ngrp[cls + 1] = n;
+    ps->wtop[cls + 1] = wtop;
+  }
   m->initial = m->im_side[0];
   m->maintenance = m->ratio_side[0];
   return MS_OK;
@@ -209,7 +250,7 @@ static double dte_scale(const ms_margin *m, double tau) {
   const pm_state *ps = m->state;
   double dte = tau > ps->dte_floor ? tau : ps->dte_floor;
   double pw = dte < ps->dte_switch ? ps->p_short : ps->p_long;
-  return pow(30.0 * (double)MS_MS_PER_DAY / m->year_ms / dte, pw);
+  return pow(ps->month / dte, pw);
 }
 
 /* Naked short options (Derive's option contingency, margin-parameters.md
@@ -377,84 +418,111 @@ static void portfolio_band_moves(const ms_margin *m, int cls, double *xmin, doub
   }
 }
 
-/* The portfolio requirement's terms of the band (see margin.c, "Bands"). */
+/* What a band's scenario group needs of one leg, by the volatility states of the group (pm_group.mask). */
+typedef struct {
+  double s_lo_a, s_hi_a;             /* volatility range at t0 */
+  double s_lo_f, s_hi_f;             /* over the time box */
+  double smk;                        /* the smile's vega term per unit of phi */
+  double asf;                        /* the integrated time bound per unit of g / sqrt(2 pi) */
+} pm_leg_mask;
+
+/* The portfolio requirement's terms of the band (see margin.c, "Bands").
+ * Legs outside, scenario groups inside: what depends on the leg only is
+ * computed once per leg (the DTE scalings, the volatility ranges of each
+ * kind of group), each group's sums still add the legs in their order. */
 static void portfolio_band_terms(const ms_margin *m, const ms_position *p, const ms_view *v, ms_band_ctx *c) {
   const pm_state *ps = m->state;
   const int cls = c->cls;
+  const pm_group *grp = ps->grp[cls + 1];
+  const int ng = ps->ngrp[cls + 1];
   const double Pmax = c->Pmax, tau_cut = c->tau_cut, smin = c->smin, smax = c->smax, skew = c->skew;
   const double shortq = c->shortq, Lteq = c->Lteq, A_eq = c->A_eq;
   const double *tau0 = c->tau0, *llo = c->llo, *lhi = c->lhi, *dlo = c->dlo, *dhi = c->dhi, *sq0 = c->sq0,
                *sqc = c->sqc;
   double Dup = c->Dup, Ddn = c->Ddn, Lt = c->Lt, A = c->A, Bcap = c->Bcap;
-  double month = 30.0 * (double)MS_MS_PER_DAY / m->year_ms;
-  double pw = ps->p_short > ps->p_long ? ps->p_short : ps->p_long;
+  const double pw = ps->pw_max;
   double vmax = ps->vol_up > ps->vol_down ? ps->vol_up : ps->vol_down;
-  /* per leg, once: the DTE scaling at both ends of the box and the rate of the shocked vol */
-  double sc_a[MS_MAX_LEGS], sc_b[MS_MAX_LEGS], dsig_l[MS_MAX_LEGS], dvol_l[MS_MAX_LEGS];
+  double lo[MAX_SCEN], hi[MAX_SCEN], Lts[MAX_SCEN], As[MAX_SCEN], Bs[MAX_SCEN];
+  for (int g = 0; g < ng; g++) {
+    lo[g] = hi[g] = -p->q * grp[g].x;
+    Lts[g] = As[g] = Bs[g] = 0;
+  }
   for (int i = 0; i < p->nlegs; i++) {
-    sc_a[i] = ps->span ? 1 : dte_scale(m, tau0[i]);
-    sc_b[i] = ps->span ? 1 : dte_scale(m, tau0[i] - tau_cut);
-    double dte = tau0[i] - tau_cut > ps->dte_floor ? tau0[i] - tau_cut : ps->dte_floor;
-    dsig_l[i] = ps->span ? 0 : v->vol * smax * vmax * pw * pow(month / dte, pw) / dte;
-    dvol_l[i] = ps->span ? 0 : v->vol * smax * vmax * pow(month / ps->dte_floor, pw);
-  }
-  double Mup = 0, Mdn = 0, Lts_max = 0, As_max = 0, Bs_max = 0, wtop = 0;
-  /* Scenarios with the same price move (vol up / same / down) share one
-   * bound, taken over the union of their volatilities. */
-  for (int s0 = 0, s1; s0 < ps->nscen; s0 = s1) {
-    double x = ps->scen[s0].x, lg = ps->scen[s0].lg, w = 0;
-    int shocked = 0, any = 0, up = 0;
-    for (s1 = s0; s1 < ps->nscen && ps->scen[s1].x == x; s1++) {
-      if (dominated(&ps->scen[s1], cls)) continue;
-      any = 1;
-      if (ps->scen[s1].w > w) w = ps->scen[s1].w;
-      shocked |= ps->scen[s1].vsign != 0;
-      up |= ps->scen[s1].vsign > 0;
+    const ms_leg *l = &p->legs[i];
+    double q = fabs(l->q);
+    /* the DTE scaling at both ends of the box and the rate of the shocked vol */
+    double sc_a = 1, sc_b = 1, dsig_l = 0, dvol_l = 0;
+    if (!ps->span) {
+      sc_a = dte_scale(m, tau0[i]);
+      double dte = tau0[i] - tau_cut > ps->dte_floor ? tau0[i] - tau_cut : ps->dte_floor;
+      /* dte_scale's power at dte is often the larger one: the same pow */
+      double pw_b = dte < ps->dte_switch ? ps->p_short : ps->p_long;
+      double pb = pow(ps->month / dte, pw_b);
+      sc_b = pb;
+      dsig_l = v->vol * smax * vmax * pw * (pw_b == pw ? pb : pow(ps->month / dte, pw)) / dte;
+      dvol_l = v->vol * smax * vmax * ps->pow_floor;
     }
-    /* a vol-up scenario's volatility may be raised to min_vol_up: the largest volatility is at least that */
-    double vfloor = up ? ps->min_vol_up : 0;
-    if (!any) continue;
-    if (w > wtop) wtop = w;
-    double g = 1 + x, lo = -p->q * x, hi = -p->q * x, Lts = 0, As = 0, Bs = 0;
-    for (int i = 0; i < p->nlegs; i++) {
-      const ms_leg *l = &p->legs[i];
-      double q = fabs(l->q);
-      double lo_a = INFINITY, hi_a = 0, lo_f = INFINITY, hi_f = 0; /* vol factors at t0; over the box */
-      for (int k = s0; k < s1; k++) {
-        const scenario *sc = &ps->scen[k];
-        if (dominated(sc, cls)) continue;
-        double v1 = vol_factor(ps, sc, sc_a[i]), v2 = vol_factor(ps, sc, sc_b[i]);
-        if (v1 < lo_a) lo_a = v1;
-        if (v1 > hi_a) hi_a = v1;
-        if (v1 < lo_f) lo_f = v1;
-        if (v2 < lo_f) lo_f = v2;
-        if (v1 > hi_f) hi_f = v1;
-        if (v2 > hi_f) hi_f = v2;
+    /* vol factors at t0 and over the box, per kind of group */
+    double fa[3], fb[3];
+    for (int k = 0; k < 3; k++) {
+      fa[k] = vol_factor_v(ps, k - 1, sc_a);
+      fb[k] = vol_factor_v(ps, k - 1, sc_b);
+    }
+    pm_leg_mask lm[8];
+    int have = 0;
+    for (int g = 0; g < ng; g++) {
+      const pm_group *G = &grp[g];
+      pm_leg_mask *L = &lm[G->mask];
+      if (!(have & 1 << G->mask)) {
+        have |= 1 << G->mask;
+        double lo_a = INFINITY, hi_a = 0, lo_f = INFINITY, hi_f = 0;
+        for (int k = 0; k < 3; k++) {
+          if (!(G->mask & 1 << k)) continue;
+          double v1 = fa[k], v2 = fb[k];
+          if (v1 < lo_a) lo_a = v1;
+          if (v1 > hi_a) hi_a = v1;
+          if (v1 < lo_f) lo_f = v1;
+          if (v2 < lo_f) lo_f = v2;
+          if (v1 > hi_f) hi_f = v1;
+          if (v2 > hi_f) hi_f = v2;
+        }
+        /* a vol-up scenario's volatility may be raised to min_vol_up: the largest volatility is at least that */
+        double vfloor = G->mask & 4 ? ps->min_vol_up : 0;
+        L->s_hi_a = v->vol * smax * hi_a;
+        L->s_hi_f = v->vol * smax * hi_f;
+        if (L->s_hi_a < vfloor) L->s_hi_a = vfloor;
+        if (L->s_hi_f < vfloor) L->s_hi_f = vfloor;
+        L->s_lo_a = v->vol * smin * lo_a;
+        L->s_lo_f = v->vol * smin * lo_f;
+        L->smk = v->vol * hi_a * skew * sq0[i];
+        L->asf = L->s_hi_f > v->vol * smax * hi_f ? q * L->s_hi_f * Pmax : q * v->vol * smax * hi_f * Pmax;
       }
+      double gg = 1 + G->x, ll = llo[i] + G->lg, lh = lhi[i] + G->lg;
       ms_leg_bounds lb;
-      double s_hi_a = v->vol * smax * hi_a, s_hi_f = v->vol * smax * hi_f;
-      if (s_hi_a < vfloor) s_hi_a = vfloor;
-      if (s_hi_f < vfloor) s_hi_f = vfloor;
-      ms_band_bound_delta(m, l->is_call, llo[i] + lg, lhi[i] + lg, v->vol * smin * lo_a, s_hi_a, sq0[i], &lb);
-      double sm = v->vol * hi_a * skew * sq0[i] * lb.phi;
+      ms_band_bound_delta(m, l->is_call, ll, lh, L->s_lo_a, L->s_hi_a, sq0[i], &lb);
+      double sm = L->smk * lb.phi;
       /* delta_l(P) - g delta_l,s(P g) */
-      ms_add_scaled(&lo, &hi, l->q, dlo[i] - g * (lb.dhi + sm), dhi[i] - g * (lb.dlo - sm));
-      ms_band_bound_time(m, llo[i] + lg, lhi[i] + lg, Pmax * g, v->vol * smin * lo_f, s_hi_f, sqc[i], sq0[i], &lb);
+      ms_add_scaled(&lo[g], &hi[g], l->q, dlo[i] - gg * (lb.dhi + sm), dhi[i] - gg * (lb.dlo - sm));
+      ms_band_bound_time(m, ll, lh, Pmax * gg, L->s_lo_f, L->s_hi_f, sqc[i], sq0[i], &lb);
       double dsig = 0;
-      if (!ps->span && shocked) {
-        dsig = dsig_l[i];
-        Bs += q * lb.vega * dvol_l[i];
+      if (!ps->span && G->shocked) {
+        dsig = dsig_l;
+        Bs[g] += q * lb.vega * dvol_l;
       }
-      Lts += q * (lb.theta + lb.vega * dsig);
-      As += s_hi_f > v->vol * smax * hi_f ? q * s_hi_f * Pmax * g * INV_SQRT_2PI
-                                          : q * v->vol * smax * hi_f * Pmax * g * INV_SQRT_2PI;
+      Lts[g] += q * (lb.theta + lb.vega * dsig);
+      As[g] += L->asf * gg * INV_SQRT_2PI;
     }
-    if (w * hi > Mup) Mup = w * hi;
-    if (-w * lo > Mdn) Mdn = -w * lo;
-    if (w * Lts > Lts_max) Lts_max = w * Lts;
-    if (w * As > As_max) As_max = w * As;
-    if (w * Bs > Bs_max) Bs_max = w * Bs;
   }
+  double Mup = 0, Mdn = 0, Lts_max = 0, As_max = 0, Bs_max = 0;
+  for (int g = 0; g < ng; g++) {
+    double w = grp[g].w;
+    if (w * hi[g] > Mup) Mup = w * hi[g];
+    if (-w * lo[g] > Mdn) Mdn = -w * lo[g];
+    if (w * Lts[g] > Lts_max) Lts_max = w * Lts[g];
+    if (w * As[g] > As_max) As_max = w * As[g];
+    if (w * Bs[g] > Bs_max) Bs_max = w * Bs[g];
+  }
+  const double wtop = ps->wtop[cls + 1];
   Dup += ps->mm_factor * (Mup + ps->opt_floor * shortq);
   /* contingencies and the fee provision: linear in P, rising with it */
   double units = fabs(p->q) + shortq;
