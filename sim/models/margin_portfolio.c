@@ -105,24 +105,48 @@ static inline int dominated(const scenario *sc, int cls) {
  */
 #define PRUNE_MARGIN 1e-9
 
-/* [lo, hi] holding ms_bs_value_lm(is_call, S, K, lnSK, tau, sigma) up to rounding; @p sqt = sqrt(tau). */
+/* Grid points around x: lo <= N(x) <= hi, up to the rounding of x's place
+ * on the grid (an ulp of x: far below PRUNE_MARGIN). */
+static inline void ncdf_range(const ms_margin *m, double x, double *lo, double *hi) {
+  double u = (x + NGRID_HALF) * NGRID_PER_UNIT;
+  if (!(u > 0)) {
+    *lo = 0;
+    *hi = m->ncdf[0];
+    return;
+  }
+  if (u >= NGRID - 1) {
+    *lo = m->ncdf[NGRID - 1];
+    *hi = 1;
+    return;
+  }
+  int k = (int)u;
+  *lo = m->ncdf[k];
+  *hi = m->ncdf[k + 1];
+}
+
+/* [lo, hi] holding ms_bs_value_lm(is_call, S, K, lnSK, tau, sigma) up to
+ * rounding; @p sqt = sqrt(tau), @p inv_sv = 1 / (sigma sqt) (d1 to an ulp:
+ * far below PRUNE_MARGIN). N(-d) = 1 - N(d). */
 static inline void bs_bounds(const ms_margin *m, int is_call, double S, double K, double lnSK, double tau, double sqt,
-                             double sigma, double *lo, double *hi) {
+                             double sigma, double inv_sv, double *lo, double *hi) {
   /* ms_bs_value_lm's degenerate case is intrinsic value: no erfc to save */
   if (!(tau > 0) || !(sigma > 0) || sigma * sigma * tau < 1e-300) {
     *lo = *hi = ms_bs_value_lm(is_call, S, K, lnSK, tau, sigma);
     return;
   }
   double sv = sigma * sqt;
-  double d1 = lnSK / sv + 0.5 * sv, d2 = d1 - sv;
+  double d1 = lnSK * inv_sv + 0.5 * sv, d2 = d1 - sv;
+  double lo1, hi1, lo2, hi2;
+  ncdf_range(m, d1, &lo1, &hi1);
+  ncdf_range(m, d2, &lo2, &hi2);
   int call_otm = lnSK < 0;
   double olo, ohi;
   if (call_otm) {
-    olo = S * ncdf_lo(m, d1) - K * ncdf_hi(m, d2);
-    ohi = S * ncdf_hi(m, d1) - K * ncdf_lo(m, d2);
+    olo = S * lo1 - K * hi2;
+    ohi = S * hi1 - K * lo2;
   } else {
-    olo = K * ncdf_lo(m, -d2) - S * ncdf_hi(m, -d1);
-    ohi = K * ncdf_hi(m, -d2) - S * ncdf_lo(m, -d1);
+    olo = K * (1 - hi2) - S * (1 - lo1);
+    ohi = K * (1 - lo2) - S * (1 - hi1);
   }
   if (olo < 0) olo = 0;
   if (ohi < 0) ohi = 0;
@@ -330,6 +354,9 @@ static double portfolio_core(const ms_margin *mc, const ms_position *p, const ms
    * from N bounded on the grid (pm_prune). */
   int ns = 0, top = -1, idx[MAX_SCEN];
   double sv[MAX_SCEN][MS_MAX_LEGS], ub[MAX_SCEN];
+  double last_sv[MS_MAX_LEGS][3], inv_sv[MS_MAX_LEGS][3]; /* 1 / (sv sqrt(tau)) by vol state, while sv repeats */
+  for (int i = 0; i < p->nlegs; i++)
+    for (int k = 0; k < 3; k++) last_sv[i][k] = NAN;
   for (int s = 0; s < ps->nscen; s++) {
     const scenario *sc = &ps->scen[s];
     if (dominated(sc, cls)) continue;
@@ -347,7 +374,12 @@ static double portfolio_core(const ms_margin *mc, const ms_position *p, const ms
       sv[ns][i] = svi;
       if (ps->prune) {
         double lo, hi;
-        bs_bounds(m, l->is_call, S, l->strike, lmi, tau[i], sqt[i], svi, &lo, &hi);
+        int k = sc->vsign + 1;
+        if (!(svi == last_sv[i][k])) {
+          last_sv[i][k] = svi;
+          inv_sv[i][k] = 1 / (svi * sqt[i]);
+        }
+        bs_bounds(m, l->is_call, S, l->strike, lmi, tau[i], sqt[i], svi, inv_sv[i][k], &lo, &hi);
         vlo += l->q * (l->q > 0 ? lo : hi);
       }
     }
