@@ -68,6 +68,8 @@ typedef struct {
   pm_group grp[3][MAX_SCEN];
   int ngrp[3];
   double wtop[3];                    /* the largest weight of the groups */
+  double xlo[3], xhi[3];             /* per class: the least and largest move that may be the worst (+/-inf: none) */
+  double pow_at_floor[2];            /* (30 d / dte_floor)^power, short and long powers */
   int prune;                         /* skip scenarios that cannot be the worst (pm_prune); tests turn it off */
 } pm_state;
 
@@ -244,6 +246,8 @@ static ms_status portfolio_init(ms_margin *m, const ms_config *cfg, ms_error *er
   ps->month = 30.0 * (double)MS_MS_PER_DAY / m->year_ms;
   ps->pw_max = ps->p_short > ps->p_long ? ps->p_short : ps->p_long;
   ps->pow_floor = pow(ps->month / ps->dte_floor, ps->pw_max);
+  ps->pow_at_floor[0] = pow(ps->month / ps->dte_floor, ps->p_short);
+  ps->pow_at_floor[1] = pow(ps->month / ps->dte_floor, ps->p_long);
   for (int cls = -1; cls <= 1; cls++) {
     int n = 0;
     double wtop = 0;
@@ -261,6 +265,14 @@ static ms_status portfolio_init(ms_margin *m, const ms_config *cfg, ms_error *er
     }
     ps->ngrp[cls + 1] = n;
     ps->wtop[cls + 1] = wtop;
+    double xlo = INFINITY, xhi = -INFINITY;
+    for (int s = 0; s < ps->nscen; s++) {
+      if (dominated(&ps->scen[s], cls)) continue;
+      if (ps->scen[s].x > xhi) xhi = ps->scen[s].x;
+      if (ps->scen[s].x < xlo) xlo = ps->scen[s].x;
+    }
+    ps->xlo[cls + 1] = xlo;
+    ps->xhi[cls + 1] = xhi;
   }
   m->initial = m->im_side[0];
   m->maintenance = m->ratio_side[0];
@@ -273,8 +285,9 @@ static void portfolio_free(ms_margin *m) { free(m->state); }
 static double dte_scale(const ms_margin *m, double tau) {
   const pm_state *ps = m->state;
   double dte = tau > ps->dte_floor ? tau : ps->dte_floor;
-  double pw = dte < ps->dte_switch ? ps->p_short : ps->p_long;
-  return pow(ps->month / dte, pw);
+  int lng = !(dte < ps->dte_switch);
+  if (!(tau > ps->dte_floor)) return ps->pow_at_floor[lng]; /* the same pow, at init */
+  return pow(ps->month / dte, lng ? ps->p_long : ps->p_short);
 }
 
 /* Naked short options (Derive's option contingency, margin-parameters.md
@@ -442,12 +455,9 @@ static double portfolio_band_reserve(const ms_margin *m, const ms_position *p, c
 
 /* The widest price moves of the scenarios that may be the worst. */
 static void portfolio_band_moves(const ms_margin *m, int cls, double *xmin, double *xmax) {
-  const pm_state *ps = m->state;
-  for (int s = 0; s < ps->nscen; s++) {
-    if (dominated(&ps->scen[s], cls)) continue;
-    if (ps->scen[s].x > *xmax) *xmax = ps->scen[s].x;
-    if (ps->scen[s].x < *xmin) *xmin = ps->scen[s].x;
-  }
+  const pm_state *ps = m->state; /* the extremes of the class, at init */
+  if (ps->xhi[cls + 1] > *xmax) *xmax = ps->xhi[cls + 1];
+  if (ps->xlo[cls + 1] < *xmin) *xmin = ps->xlo[cls + 1];
 }
 
 /* What a band's scenario group needs of one leg, by the volatility states of the group (pm_group.mask). */
@@ -489,7 +499,7 @@ static void portfolio_band_terms(const ms_margin *m, const ms_position *p, const
       double dte = tau0[i] - tau_cut > ps->dte_floor ? tau0[i] - tau_cut : ps->dte_floor;
       /* dte_scale's power at dte is often the larger one: the same pow */
       double pw_b = dte < ps->dte_switch ? ps->p_short : ps->p_long;
-      double pb = pow(ps->month / dte, pw_b);
+      double pb = dte_scale(m, tau0[i] - tau_cut);
       sc_b = pb;
       dsig_l = v->vol * smax * vmax * pw * (pw_b == pw ? pb : pow(ps->month / dte, pw)) / dte;
       dvol_l = v->vol * smax * vmax * ps->pow_floor;
