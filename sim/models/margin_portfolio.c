@@ -127,17 +127,16 @@ static inline void ncdf_range(const ms_margin *m, double x, double *lo, double *
 }
 
 /* [lo, hi] holding ms_bs_value_lm(is_call, S, K, lnSK, tau, sigma) up to
- * rounding; @p sqt = sqrt(tau), @p inv_sv = 1 / (sigma sqt) (d1 to an ulp:
- * far below PRUNE_MARGIN). N(-d) = 1 - N(d). */
+ * rounding; @p sqt = sqrt(tau). N(-d) = 1 - N(d). */
 static inline void bs_bounds(const ms_margin *m, int is_call, double S, double K, double lnSK, double tau, double sqt,
-                             double sigma, double inv_sv, double *lo, double *hi) {
+                             double sigma, double *lo, double *hi) {
   /* ms_bs_value_lm's degenerate case is intrinsic value: no erfc to save */
   if (!(tau > 0) || !(sigma > 0) || sigma * sigma * tau < 1e-300) {
     *lo = *hi = ms_bs_value_lm(is_call, S, K, lnSK, tau, sigma);
     return;
   }
   double sv = sigma * sqt;
-  double d1 = lnSK * inv_sv + 0.5 * sv, d2 = d1 - sv;
+  double d1 = lnSK / sv + 0.5 * sv, d2 = d1 - sv;
   double lo1, hi1, lo2, hi2;
   ncdf_range(m, d1, &lo1, &hi1);
   ncdf_range(m, d2, &lo2, &hi2);
@@ -363,13 +362,10 @@ static double portfolio_core(const ms_margin *mc, const ms_position *p, const ms
   int cls = legs_sign(p);
   double worst = 0;
   int64_t evals = 0;
-  /* Pass 1: each scenario's volatilities, and an upper bound of its loss
-   * from N bounded on the grid (pm_prune). */
+  /* Pass 1: each scenario's volatilities, and a first upper bound of its
+   * loss from the time value's bound (pm_prune). */
   int ns = 0, top = -1, idx[MAX_SCEN];
   double sv[MAX_SCEN][MS_MAX_LEGS], ub[MAX_SCEN];
-  double last_sv[MS_MAX_LEGS][3], inv_sv[MS_MAX_LEGS][3]; /* 1 / (sv sqrt(tau)) by vol state, while sv repeats */
-  for (int i = 0; i < p->nlegs; i++)
-    for (int k = 0; k < 3; k++) last_sv[i][k] = NAN;
   for (int s = 0; s < ps->nscen; s++) {
     const scenario *sc = &ps->scen[s];
     if (dominated(sc, cls)) continue;
@@ -377,38 +373,41 @@ static double portfolio_core(const ms_margin *mc, const ms_position *p, const ms
     double S = P * (1.0 + sc->x), vlo = p->q * S;
     for (int i = 0; i < p->nlegs; i++) {
       const ms_leg *l = &p->legs[i];
-      double lmi = lm[i] + sc->lg; /* ln(S / K) */
       double svi = v->vol * vol_factor(ps, sc, scale[i]);
       if (m->smile.skew != 0) {
-        double f = 1.0 - m->smile.skew * lmi;
+        double f = 1.0 - m->smile.skew * (lm[i] + sc->lg);
         svi *= f > m->smile.floor ? f : m->smile.floor;
       }
       if (sc->vsign > 0 && svi < ps->min_vol_up) svi = ps->min_vol_up;
       sv[ns][i] = svi;
-      if (ps->prune) {
-        double lo, hi;
-        int k = sc->vsign + 1;
-        if (!(svi == last_sv[i][k])) {
-          last_sv[i][k] = svi;
-          inv_sv[i][k] = 1 / (svi * sqt[i]);
-        }
-        bs_bounds(m, l->is_call, S, l->strike, lmi, tau[i], sqt[i], svi, inv_sv[i][k], &lo, &hi);
-        vlo += l->q * (l->q > 0 ? lo : hi);
-      }
+      double in = l->is_call ? S - l->strike : l->strike - S;
+      in = in > 0 ? in : 0;
+      vlo += l->q * (l->q > 0 ? in : in + l->strike * (svi * sqt[i]) * INV_SQRT_2PI);
     }
-    /* w (base - val) <= w (base - vlo), up to rounding (pm_prune) */
-    ub[ns] = sc->w > 0 ? sc->w * (base - vlo + PRUNE_MARGIN * mag) : INFINITY;
-    if (!ps->prune) ub[ns] = INFINITY;
+    /* w (base - val) <= w (base - vlo), up to rounding */
+    ub[ns] = ps->prune && sc->w > 0 ? sc->w * (base - vlo + PRUNE_MARGIN * mag) : INFINITY;
     if (top < 0 || ub[ns] > ub[top]) top = ns;
     idx[ns++] = s;
   }
   /* Pass 2: the scenario likeliest to be the worst first, then those whose
-   * bound exceeds the worst so far; the rest cannot raise it. */
+   * bounds exceed the worst so far (the time value's, then N's on the
+   * grid); the rest cannot raise it. */
   for (int k = -1; k < ns; k++) {
     int j = k < 0 ? top : k;
     if (j < 0 || (k >= 0 && (k == top || ub[k] <= worst))) continue;
     const scenario *sc = &ps->scen[idx[j]];
-    double S = P * (1.0 + sc->x), val = p->q * S;
+    double S = P * (1.0 + sc->x);
+    if (k >= 0 && ub[k] < INFINITY) {
+      double vlo = p->q * S;
+      for (int i = 0; i < p->nlegs; i++) {
+        const ms_leg *l = &p->legs[i];
+        double lo, hi;
+        bs_bounds(m, l->is_call, S, l->strike, lm[i] + sc->lg, tau[i], sqt[i], sv[j][i], &lo, &hi);
+        vlo += l->q * (l->q > 0 ? lo : hi);
+      }
+      if (sc->w * (base - vlo + PRUNE_MARGIN * mag) <= worst) continue;
+    }
+    double val = p->q * S;
     for (int i = 0; i < p->nlegs; i++) {
       const ms_leg *l = &p->legs[i];
       double lmi = lm[i] + sc->lg; /* ln(S / K) */
