@@ -94,16 +94,20 @@ static inline int dominated(const scenario *sc, int cls) {
  * whose loss is certainly at most the largest found so far need not be
  * valued: the maximum, and so every bit of the requirement, is the same
  * (a maximum does not depend on the order, and a loss that does not exceed
- * it never replaces it). Its loss is bounded from above without erfc: the
- * d1 and d2 that ms_bs_value_lm computes (the same operations), N of each
- * bounded by the grid points around it (m->ncdf, computed by the same
- * ms_norm_cdf, which rises with x), and the bounds carried through the same
- * formula (out-of-the-money side, parity, the clamps at 0, all monotone).
- * Rounding separates the computed value from the exact one by a few ulps of
- * the terms (at most |q| (S + K) per leg, |q| S for the perp, |base|); the
- * bound adds PRUNE_MARGIN of their sum, many orders of magnitude more. The
- * grid's step (1/64) leaves the bound about 0.6% of S + K above the value:
- * enough to leave out the scenarios well inside the worst.
+ * it never replaces it). A loss is bounded from above without erfc, twice:
+ *  - the time value: with r = 0 a call's or put's value minus its intrinsic
+ *    value is largest at S = K, K (2 N(s sqrt(tau) / 2) - 1) <=
+ *    K s sqrt(tau) / sqrt(2 pi); so the value is in [intrinsic, intrinsic +
+ *    that] (portfolio_core, pass 1, for every scenario);
+ *  - N on the grid (bs_bounds, only for a scenario the first bound does not
+ *    rule out): the d1 and d2 that ms_bs_value_lm computes (the same
+ *    operations), N of each between the grid points around it (m->ncdf,
+ *    computed by the same ms_norm_cdf, which rises with x), carried through
+ *    the same formula (out-of-the-money side, parity, the clamps at 0, all
+ *    monotone). The grid's step (1/64) leaves it about 0.6% of S + K wide.
+ * Rounding separates a computed value from the exact one by a few ulps of
+ * the terms (at most |q| (S + K) per leg, |q| S for the perp, |base|); each
+ * bound adds PRUNE_MARGIN of their sum, many orders of magnitude more.
  */
 #define PRUNE_MARGIN 1e-9
 
