@@ -353,7 +353,7 @@ static double portfolio_core(const ms_margin *mc, const ms_position *p, const ms
   for (int i = 0; i < p->nlegs; i++) {
     tau[i] = tau_of(m, &p->legs[i], v->t);
     scale[i] = ps->span ? 1.0 : dte_scale(m, tau[i]);
-    base += p->legs[i].q * ms_leg_value(&p->legs[i], &m->smile, P, tau[i], v->vol);
+    base += p->legs[i].q * ms_margin_leg_value_memo(m, &p->legs[i], P, tau[i], v->vol);
     if (p->legs[i].q < 0) shortq -= p->legs[i].q;
   }
   double lm[MS_MAX_LEGS], sqt[MS_MAX_LEGS]; /* ln(P / K), sqrt(tau) */
