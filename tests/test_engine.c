@@ -918,6 +918,75 @@ static void test_engine__per_path_book_sees_a_fresh_dynamic_margin(void **state)
   rig_close(&seq);
 }
 
+/* An option account whose band is empty (ms_margin_band: revalue at once)
+ * is a candidate at the next check, once, and not at the check after that
+ * unless re-keyed again; a regime switch drops it like every band of the
+ * old regime (then only the new regime's time-0 bands count). The index
+ * keeps such accounts in a list rather than in its heaps (acctindex.c). */
+static void test_engine__empty_band_is_checked_next_once(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg = load_yaml("book: {accounts: 400, leverage: {dist: uniform, min: 1.5, max: 4}, options: {fraction: 0.5}}\n"
+                             "margin: {model: portfolio}\n"
+                             "market: {regimes: [{name: a, vol: 0.5, mean_duration: 1d}, "
+                             "{name: b, vol: 0.9, mean_duration: 1d}], start_regime: a}\n", NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_book *book = NULL;
+  struct ms_index_static *st = NULL;
+  assert_ok(ms_engine_shared_new(cfg, &book, &st, &err), &err);
+  ms_margin *m;
+  assert_ok(ms_margin_new(&m, cfg, &err), &err);
+  ms_accounts acc;
+  assert_ok(ms_accounts_init(&acc, book, &err), &err);
+  ms_index *x;
+  assert_ok(ms_index_new(&x, &err), &err);
+  ms_index_reset(x, st);
+  ms_idbuf out = {0};
+  ms_probe pr = {book->entry, book->entry, 1000, 0, st->vol[0], ms_margin_ratio(m), NAN};
+  /* the first check: the time-0 bands of regime 0; every account handed out is re-keyed */
+  assert_int_equal(ms_index_candidates(x, &acc, m, &pr, &out), 0);
+  for (size_t i = 0; i < out.n; i++) assert_int_equal(ms_index_rekey(x, &acc, m, out.v[i], &pr), 0);
+  int64_t ids[3] = {-1, -1, -1};
+  for (int64_t i = 0, k = 0; i < book->n && k < 3; i++)
+    if (book->opt_of[i] >= 0) ids[k++] = i;
+  assert_true(ids[2] >= 0);
+  int nempty = 0;
+  for (int round = 0; round < 2; round++) {
+    /* re-key three option accounts with no surplus: empty bands */
+    for (int k = 0; k < 3; k++) {
+      ms_probe z = pr;
+      z.surplus = 0;
+      assert_int_equal(ms_index_rekey(x, &acc, m, ids[k], &z), 0);
+      nempty++;
+    }
+    for (int check = 0; check < 3; check++) {
+      pr.t += 1000;
+      if (round == 1 && check == 0) { /* a regime switch drops the old regime's bands, empty ones too */
+        pr.regime = 1;
+        pr.vol = st->vol[1];
+      }
+      out.n = 0;
+      assert_int_equal(ms_index_candidates(x, &acc, m, &pr, &out), 0);
+      int found = 0;
+      for (size_t i = 0; i < out.n; i++)
+        for (int k = 0; k < 3; k++) found += out.v[i] == ids[k];
+      /* regime 1's time-0 bands at the entry price and 1-3 s: none violated */
+      int want = round == 0 && check == 0 ? 3 : 0;
+      if (found != want)
+        fail_msg("round %d, check %d: %d of the 3 accounts with empty bands handed out, %d expected", round, check,
+                 found, want);
+      for (size_t i = 0; i < out.n; i++) assert_int_equal(ms_index_rekey(x, &acc, m, out.v[i], &pr), 0);
+    }
+  }
+  print_message("%d empty bands: each handed out at the next check only\n", nempty);
+  free(out.v);
+  ms_index_free(x);
+  ms_accounts_fini(&acc);
+  ms_margin_free(m);
+  ms_engine_shared_free(book, st);
+  ms_config_free(cfg);
+}
+
 /* ---- the book ---- */
 
 static void test_engine__book_below_initial_margin_is_rejected(void **state) {
@@ -1316,6 +1385,7 @@ int main(void) {
       cmocka_unit_test(test_engine__per_path_book_sees_fresh_margin_state),
       cmocka_unit_test(test_engine__index_agrees_with_brute_force),
       cmocka_unit_test(test_engine__presets_agree_with_brute_force),
+      cmocka_unit_test(test_engine__empty_band_is_checked_next_once),
       cmocka_unit_test(test_engine__adl_agrees_with_brute_force),
       cmocka_unit_test(test_engine__adl_that_grows_the_account_pool),
       cmocka_unit_test(test_engine__parking_changes_nothing),

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "models/margin.h"
+#include "models/margin_int.h"
 #include "models/pricing.h"
 #include "testutil.h"
 
@@ -107,6 +108,121 @@ static void test_margin__portfolio_hedge_needs_less(void **state) {
   /* the perp alone needs the largest weighted adverse move: 16% of notional */
   assert_true(fabs(a - 0.16 * 5 * 2000) < 1e-9);
   ms_margin_free(m);
+}
+
+/* Leaving out the scenarios whose bounded loss cannot exceed the worst so
+ * far (margin_portfolio.c, pm_prune) changes no bit of either requirement:
+ * every grid kind and preset, with and without a smile, positions of every
+ * shape, prices across the grid, legs near and past their expiry, and
+ * positions with nearly equal losses everywhere (far out of the money). */
+static void test_margin__portfolio_pruning_changes_no_bit(void **state) {
+  (void)state;
+  const char *models[] = {"margin: {model: portfolio}",
+                          "margin: {model: portfolio, portfolio: {grid: span}}",
+                          "margin: {model: portfolio, portfolio: {preset: paradex}}",
+                          "margin: {model: portfolio, portfolio: {preset: derive}}",
+                          "margin: {model: portfolio, portfolio: {preset: derive, min_vol_up: 3}}",
+                          "market: {smile: {skew: -0.3}}\nmargin: {model: portfolio, portfolio: {preset: paradex}}",
+                          "market: {smile: {skew: 0.6, floor: 0.5}}\nmargin: {model: portfolio, portfolio: {grid: span}}"};
+  const int nmodels = sizeof models / sizeof models[0];
+  uint64_t x = 991;
+  int64_t n = 0;
+  for (int mi = 0; mi < nmodels; mi++) {
+    ms_margin *m = make(models[mi]);
+    for (int i = 0; i < 3000; i++) {
+      double u[8];
+      for (int k = 0; k < 8; k++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        u[k] = (double)(x >> 11) * 0x1.0p-53;
+      }
+      double P = 2000 * exp(0.6 * (u[0] - 0.5)), q = 0.01 + 20 * u[1];
+      int64_t e = (int64_t)((0.01 + 40 * u[2]) * DAY);
+      double far = i % 5 == 4 ? 3.0 : 0.3; /* far out of the money: losses nearly equal */
+      double Kc = P * (1 + far * u[3]), Kp = P * (1 - 0.9 * (far > 1 ? 0.9 : 0.3) * u[4]);
+      ms_position p = {1000 * u[5], 0, 0, {{0}}};
+      switch (i % 7) {
+      case 0: p.nlegs = 2; p.legs[0] = leg(1, Kc, e, -q); p.legs[1] = leg(0, Kp, e, -q); break;
+      case 1: p.q = q; p.nlegs = 1; p.legs[0] = leg(1, Kc, e, -q); break;
+      case 2: p.q = q; p.nlegs = 1; p.legs[0] = leg(0, Kp, e, q); break;
+      case 3: p.nlegs = 2; p.legs[0] = leg(1, P, e, q); p.legs[1] = leg(0, P, e, q); break;
+      case 4: p.nlegs = 2; p.legs[0] = leg(1, Kc, e, q); p.legs[1] = leg(0, Kp, e, -q); break;
+      case 5: p.q = -q; p.nlegs = 2; p.legs[0] = leg(1, Kc, e, q); p.legs[1] = leg(1, Kc * 1.05, e / 2 + 1, -q); break;
+      case 6: p.q = q * (u[7] - 0.5); p.nlegs = 1; p.legs[0] = leg(u[7] < 0.5, Kc, e, -q * 1e-3); break;
+      }
+      /* from well before to just past the expiry, at one of three volatilities */
+      int64_t t = (int64_t)(u[6] * 1.05 * (double)e);
+      ms_view v = {P, t, 0.1 + 1.9 * u[7]};
+      for (int k = 0; k < 2; k++) {
+        ms_portfolio_set_prune(m, 1);
+        double a = k ? ms_margin_pos_im(m, &p, P, &v) : ms_margin_pos_mm(m, &p, P, &v);
+        ms_portfolio_set_prune(m, 0);
+        double b = k ? ms_margin_pos_im(m, &p, P, &v) : ms_margin_pos_mm(m, &p, P, &v);
+        if (memcmp(&a, &b, sizeof a) != 0)
+          fail_msg("%s: position %d (P %.6g, t %lld of %lld, vol %.4g): %s %.17g pruned, %.17g whole grid",
+                   models[mi], i % 7, P, (long long)t, (long long)e, v.vol, k ? "initial" : "maintenance", a, b);
+        n++;
+      }
+    }
+    ms_margin_free(m);
+  }
+  print_message("%lld requirements identical with and without pruning\n", (long long)n);
+}
+
+/* The instance remembers its last leg values (margin_int.h,
+ * ms_margin_leg_value_memo): whatever the sequence, each value is the one
+ * ms_leg_value computes afresh, bit for bit, including inputs that differ
+ * from a remembered one in a single field by one ulp (strike, price, time,
+ * volatility) or in the option's kind. */
+static void test_margin__remembered_leg_values_are_fresh(void **state) {
+  (void)state;
+  const char *models[] = {"margin: {model: portfolio}", "market: {smile: {skew: -0.4}}\nmargin: {model: portfolio}"};
+  uint64_t x = 31337;
+  int64_t n = 0, repeats = 0;
+  for (int mi = 0; mi < 2; mi++) {
+    ms_margin *m = make(models[mi]);
+    double K[3] = {1800, 2000, 2300}, S[3] = {1950, 2000, 2100}, tau[3] = {0.002, 0.02, 0.08}, vol[2] = {0.55, 1.6};
+    double lastk[8][5];
+    int nlast = 0;
+    for (int i = 0; i < 20000; i++) {
+      double u[6];
+      for (int k = 0; k < 6; k++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        u[k] = (double)(x >> 11) * 0x1.0p-53;
+      }
+      ms_leg l = leg(u[0] < 0.5, K[(int)(3 * u[1])], 0, 1);
+      double s = S[(int)(3 * u[2])], t = tau[(int)(3 * u[3])], vo = vol[(int)(2 * u[4])];
+      if (nlast && i % 2) { /* one of the last four again, or it with one field changed (below) */
+        const double *r = lastk[(int)(u[1] * nlast)];
+        l.is_call = (int32_t)r[0];
+        l.strike = r[1];
+        s = r[2];
+        t = r[3];
+        vo = r[4];
+        if (u[5] > 5.0 / 6) l.is_call = !l.is_call;
+      }
+      switch ((int)(6 * u[5])) { /* one field one ulp away */
+      case 0: l.strike = nextafter(l.strike, 1e9); break;
+      case 1: s = nextafter(s, 0); break;
+      case 2: t = nextafter(t, 1); break;
+      case 3: vo = nextafter(vo, 0); break;
+      default: break;
+      }
+      double got = ms_margin_leg_value_memo(m, &l, s, t, vo), want = ms_leg_value(&l, &m->smile, s, t, vo);
+      if (memcmp(&got, &want, sizeof got) != 0)
+        fail_msg("%s: %s K %.17g S %.17g tau %.17g vol %.17g: remembered %.17g, fresh %.17g", models[mi],
+                 l.is_call ? "call" : "put", l.strike, s, t, vo, got, want);
+      double key[5] = {l.is_call, l.strike, s, t, vo};
+      for (int k = 0; k < nlast; k++) repeats += memcmp(lastk[k], key, sizeof key) == 0;
+      memmove(lastk[1], lastk[0], sizeof lastk[0] * 7);
+      memcpy(lastk[0], key, sizeof key);
+      if (nlast < 4) nlast++;
+      n++;
+    }
+    ms_margin_free(m);
+  }
+  print_message("%lld leg values the same as fresh ones, %lld of them repeats of one of the last four\n", (long long)n,
+                (long long)repeats);
+  assert_true(repeats > 100);
 }
 
 /* The Deribit/Paradex grid written out again from its published description
@@ -829,6 +945,8 @@ int main(void) {
       cmocka_unit_test(test_margin__span_extremes_weigh_35_percent),
       cmocka_unit_test(test_margin__bands_are_safe),
       cmocka_unit_test(test_margin__portfolio_equals_the_whole_grid),
+      cmocka_unit_test(test_margin__portfolio_pruning_changes_no_bit),
+      cmocka_unit_test(test_margin__remembered_leg_values_are_fresh),
       cmocka_unit_test(test_margin__paradex_protective_put_is_its_24_rows),
       cmocka_unit_test(test_margin__paradex_short_strangle_has_no_floor),
       cmocka_unit_test(test_margin__paradex_minimum_delta_example),

@@ -173,6 +173,7 @@ struct ms_index {
   uint32_t epoch;          /* bumped at each regime switch */
   int64_t bcursor[MS_NBAND];
   heap band[MS_NBAND];     /* re-evaluated option accounts, one heap per bound */
+  heap again;              /* option accounts with an empty band: candidates at the next check (a list, not a heap) */
   ms_idbuf seen;           /* option candidates of one call, to drop repeats */
 };
 
@@ -188,6 +189,7 @@ void ms_index_free(ms_index *x) {
     free(x->adlh[s].v);
   }
   for (int t = 0; t < MS_NBAND; t++) free(x->band[t].v);
+  free(x->again.v);
   free(x->seen.v);
   free(x);
 }
@@ -203,6 +205,7 @@ void ms_index_reset(ms_index *x, const ms_index_static *st) {
     x->bcursor[t] = 0;
     x->band[t].n = 0;
   }
+  x->again.n = 0;
 }
 
 /* Version of heap entries for accounts the path has not touched: they stay
@@ -232,6 +235,14 @@ static int option_candidates(ms_index *x, const ms_accounts *a, const ms_probe *
   }
   if (st->nopt > 0) {
     const double probe[MS_NBAND] = {-pr->P, pr->P, (double)pr->t, pr->ratio, a->shift[0]};
+    for (int t = 0; t < MS_NBAND; t++) assert(!(probe[t] >= INFINITY)); /* keys of +inf are not kept */
+    /* an empty band's keys are all at or below any probe (ms_index_rekey) */
+    for (size_t i = 0; i < x->again.n; i++) {
+      const hentry *e = &x->again.v[i];
+      assert(e->key <= probe[MS_BAND_T]);
+      if (e->epoch == x->epoch && live(a, e) && ms_idbuf_push(&x->seen, e->id)) return -1;
+    }
+    x->again.n = 0;
     for (int t = 0; t < MS_NBAND; t++) {
       const ms_keyed *arr = st->band[x->regime][t];
       int64_t c = x->bcursor[t];
@@ -288,8 +299,18 @@ int ms_index_rekey(ms_index *x, const ms_accounts *a, const ms_margin *m, int64_
     ms_margin_band(m, &p, pr->E, &v, pr->surplus, &bd);
     double k[MS_NBAND];
     band_keys(&bd, a->shift[0], k);
+    /* An empty band (ms_margin_band: revalue at once) has the keys -inf,
+     * -inf, t, -inf, -inf: each would pop at the next check (its time is
+     * not earlier), so one entry in a list does what five heap entries did.
+     * A key of +inf never pops (probes are finite): it is not pushed. */
+    if (k[MS_BAND_LO] == -INFINITY && k[MS_BAND_HI] == -INFINITY && k[MS_BAND_RATIO] == -INFINITY &&
+        k[MS_BAND_SHIFT] == -INFINITY && k[MS_BAND_T] == (double)pr->t) {
+      if (ms_grow((void **)&x->again.v, &x->again.cap, x->again.n + 1, sizeof *x->again.v)) return -1;
+      x->again.v[x->again.n++] = (hentry){k[MS_BAND_T], (int32_t)id, version, x->epoch};
+      return 0;
+    }
     for (int t = 0; t < MS_NBAND; t++)
-      if (heap_push(&x->band[t], (hentry){k[t], (int32_t)id, version, x->epoch})) return -1;
+      if (k[t] < INFINITY && heap_push(&x->band[t], (hentry){k[t], (int32_t)id, version, x->epoch})) return -1;
     return 0;
   }
   double q = ms_accounts_qty(a, id);

@@ -47,6 +47,7 @@ ms_status ms_margin_new(ms_margin **out, const ms_config *cfg, ms_error *err) {
   m->initial = mc->initial;
   m->maintenance = mc->maintenance;
   m->ntiers = 1;
+  for (int k = 0; k < LV_MEMO; k++) m->lv[k].is_call = -1;
   m->mmr[0] = mc->maintenance;
   m->imr[0] = mc->initial;
   ms_status s = m->type->init(m, cfg, err);
@@ -139,7 +140,7 @@ double ms_margin_boundary(const ms_margin *m, int is_long, double P, double E, d
 
 static double legs_value(ms_margin *mm, const ms_position *p, double S, int64_t t, double vol) {
   double v = 0;
-  for (int i = 0; i < p->nlegs; i++) v += p->legs[i].q * ms_leg_value(&p->legs[i], &mm->smile, S, tau_of(mm, &p->legs[i], t), vol);
+  for (int i = 0; i < p->nlegs; i++) v += p->legs[i].q * ms_margin_leg_value_memo(mm, &p->legs[i], S, tau_of(mm, &p->legs[i], t), vol);
   mm->bs_count += p->nlegs;
   return v;
 }

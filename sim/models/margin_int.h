@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "models/margin.h"
 
@@ -21,6 +22,16 @@
 #define LN2 0.69314718055994530942
 /* The bands' price box: P0 +/- this x P0 */
 #define BAND_BOX 0.10
+/* Leg values remembered (ms_margin_leg_value_memo) */
+#define LV_MEMO 4
+
+/* A leg's value at (S, tau, vol): the key is every input of ms_leg_value but
+ * the smile, which is the instance's. */
+typedef struct {
+  int32_t is_call;                   /* -1: empty */
+  double K, S, tau, vol;             /* USD, USD, years, annualised */
+  double value;                      /* USD per unit */
+} ms_leg_memo;
 
 struct ms_margin {
   const ms_margin_type *type;
@@ -43,6 +54,11 @@ struct ms_margin {
   int64_t bs_count;                  /* Black–Scholes evaluations */
   double ncdf[NGRID];                /* N at the grid points */
   double npdf[NGRID_HALF * NGRID_PER_UNIT + 1]; /* phi at the grid points >= 0 */
+  /* The last leg values: a check of an option account values its legs for
+   * the equity, and portfolio margin again for its scenarios' base, at the
+   * same price, time and volatility. */
+  ms_leg_memo lv[LV_MEMO];
+  int lv_next;                       /* the entry replaced next */
 };
 
 /*
@@ -141,6 +157,28 @@ static inline void ms_add_scaled(double *lo, double *hi, double q, double a, dou
   else { *lo += q * b; *hi += q * a; }
 }
 
+static inline int same_bits(double a, double b) {
+  uint64_t x, y;
+  memcpy(&x, &a, sizeof x);
+  memcpy(&y, &b, sizeof y);
+  return x == y;
+}
+
+/* ms_leg_value(l, &m->smile, S, tau, vol), remembered: a repeat of the same
+ * inputs (bit for bit) returns the value computed the first time. */
+static inline double ms_margin_leg_value_memo(ms_margin *m, const ms_leg *l, double S, double tau, double vol) {
+  for (int k = 0; k < LV_MEMO; k++) {
+    const ms_leg_memo *e = &m->lv[k];
+    if (same_bits(e->K, l->strike) && same_bits(e->S, S) && same_bits(e->tau, tau) && same_bits(e->vol, vol) &&
+        e->is_call == l->is_call)
+      return e->value;
+  }
+  double v = ms_leg_value(l, &m->smile, S, tau, vol);
+  m->lv[m->lv_next] = (ms_leg_memo){l->is_call, l->strike, S, tau, vol, v};
+  m->lv_next = m->lv_next + 1 < LV_MEMO ? m->lv_next + 1 : 0;
+  return v;
+}
+
 static inline int tier_of(const ms_margin *m, double notional) {
   int k = 0;
   while (k + 1 < m->ntiers && notional >= m->floor[k + 1]) k++;
@@ -173,6 +211,11 @@ static inline int legs_sign(const ms_position *p) {
   }
   return neg && !pos ? -1 : pos && !neg ? 1 : 0;
 }
+
+/* Portfolio margin: leave out the scenarios that cannot be the worst (@p on,
+ * the default) or value every one; the requirement is the same bit for bit
+ * (margin_portfolio.c, pm_prune). For the tests. */
+void ms_portfolio_set_prune(ms_margin *m, int on);
 
 /* Static margin's requirements of option accounts, also dynamic margin's (margin_static.c). */
 double ms_static_pos_im(const ms_margin *m, const ms_position *p, const ms_view *v);
