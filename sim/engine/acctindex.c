@@ -218,6 +218,12 @@ static inline int live(const ms_accounts *a, const hentry *e) {
   return x->version == e->version && x->status == MS_ACCT_OPEN;
 }
 
+size_t ms_index_option_entries(const ms_index *x) {
+  size_t n = x->again.n;
+  for (int t = 0; t < MS_NBAND; t++) n += x->band[t].n;
+  return n;
+}
+
 static int option_candidates(ms_index *x, const ms_accounts *a, const ms_probe *pr, ms_idbuf *out) {
   const ms_index_static *st = x->st;
   x->seen.n = 0;
@@ -226,8 +232,17 @@ static int option_candidates(ms_index *x, const ms_accounts *a, const ms_probe *
      * accounts; every touched option account is re-examined. */
     x->regime = pr->regime;
     x->epoch++;
-    for (int t = 0; t < MS_NBAND; t++) x->bcursor[t] = 0;
-    for (size_t i = 0; i < a->n; i++) {
+    /* Every entry kept so far is of an older epoch, dead: dropped now, or
+     * the heaps would hold them to the path's end (their far keys are never
+     * popped), 5 entries per revalued account per switch. */
+    for (int t = 0; t < MS_NBAND; t++) {
+      x->bcursor[t] = 0;
+      x->band[t].n = 0;
+    }
+    x->again.n = 0;
+    /* A perps-only book has no option account to re-examine: no walk of
+     * the touched pool at each switch. */
+    for (size_t i = 0; st->nopt > 0 && i < a->n; i++) {
       int64_t id = a->ids[i];
       if (a->pool[i].status == MS_ACCT_OPEN && ms_accounts_has_options(a, id) && ms_idbuf_push(&x->seen, id))
         return -1;

@@ -92,6 +92,9 @@ int ms_index_candidates(ms_index *x, const ms_accounts *a, const ms_margin *m, c
 /** An open account changed, or was a candidate and is not eligible: index it under its keys at @p pr. */
 int ms_index_rekey(ms_index *x, const ms_accounts *a, const ms_margin *m, int64_t id, const ms_probe *pr);
 
+/** Entries the option bands hold (heaps and the empty-band list): what a path's re-keying keeps (tests). */
+size_t ms_index_option_entries(const ms_index *x);
+
 /** Best-ranked open perp-only account of side @p side for ADL (lowest ADL key, then id), or -1. */
 int64_t ms_index_adl_next(ms_index *x, const ms_accounts *a, int side);
 
