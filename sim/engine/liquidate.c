@@ -37,7 +37,22 @@ static ms_status park(ms_engine *e, int64_t id, int64_t seq, int64_t t, double C
   const ms_liquidation_cfg *lc = &e->cfg->liquidation;
   double a = fabs(q), E = e->E, eq_full = C + (q > 0 ? 1 : -1) * a * (pm - E);
   double mlo = 0, mhi = 0, olo = 0, ohi = 0; /* empty: the next block */
-  if (!e->no_parking && !ms_accounts_has_options(&e->acc, id) && (lc->mode == MS_LIQ_FULL || eq_full <= 0)) {
+  int whole = lc->mode == MS_LIQ_FULL || eq_full <= 0;
+  if (!e->no_parking && !ms_accounts_has_options(&e->acc, id) && !whole) {
+    /* A partial close of a solvent account: its size depends on both
+     * prices, but the reward never exceeds share x penalty x a x P (the
+     * closed units are at most a; a close that turns whole pays
+     * min(penalty a P, equity)), so the skip is certain while the mark
+     * stays below W = g' / (penalty a), either side, and the account
+     * eligible as in full mode. */
+    double T = ms_margin_threshold(e->mg, C, q, E);
+    double g = lc->keeper_share > 0 ? ms_keeper_gas_cost(e->kp) / lc->keeper_share : INFINITY;
+    double W = lc->keeper_share > 0 && lc->penalty > 0 ? g / (lc->penalty * a) : INFINITY;
+    mlo = -INFINITY;
+    mhi = isfinite(W) ? W * (1 - PARK_SLACK) : INFINITY;
+    olo = q > 0 ? -INFINITY : T * (1 + PARK_SLACK);
+    ohi = q > 0 ? T * (1 - PARK_SLACK) : INFINITY;
+  } else if (!e->no_parking && !ms_accounts_has_options(&e->acc, id)) {
     double share = lc->keeper_share * lc->penalty;
     double T = ms_margin_threshold(e->mg, C, q, E);
     double g = lc->keeper_share > 0 ? ms_keeper_gas_cost(e->kp) / lc->keeper_share : INFINITY;
