@@ -212,9 +212,10 @@ void ms_queue_clock_advance(ms_queue *q, int64_t n) {
 }
 
 /* Loading a slot into the front must not fail (pop cannot): the front
- * keeps room for the fullest bucket and every far event. */
+ * keeps room for the fullest bucket and every far event, and CHUNK more
+ * (load_slot copies whole chunks, the last one's unused places too). */
 static inline int front_room(ms_queue *q, size_t maxb, size_t nfar) {
-  return ms_grow((void **)&q->front.v, &q->front.cap, maxb + nfar, sizeof(qev));
+  return ms_grow((void **)&q->front.v, &q->front.cap, maxb + nfar + CHUNK, sizeof(qev));
 }
 
 static int bucket_push(ms_queue *q, size_t i, const qev *e) {
@@ -314,7 +315,9 @@ static void load_slot(ms_queue *q, int64_t s) {
       size_t left = b->n;
       for (int32_t c = b->head; c >= 0; c = q->ch[c].next) {
         size_t m = left < CHUNK ? left : CHUNK;
-        memcpy(h->v + h->n, q->ch[c].e, m * sizeof(qev));
+        /* a whole chunk, a size known here: copied by vector moves (a copy
+         * of m events became rep movsq, whose start-up cost more than the copy) */
+        memcpy(h->v + h->n, q->ch[c].e, sizeof q->ch[c].e);
         h->n += m;
         left -= m;
         q->free_ch[q->nfree++] = c;
