@@ -127,22 +127,12 @@ static int64_t next_block(const standard_keeper *k, int64_t t) {
   }
 }
 
-/* llround(d), without the call for |d| < 2^52 (every delay in ms): the
- * truncation is exact there, and so is d minus it; halves round away from
- * zero as llround's do. */
-static inline int64_t round_ms(double d) {
-  if (!(fabs(d) < 0x1p52)) return llround(d);
-  int64_t i = (int64_t)d;
-  double f = d - (double)i;
-  return i + (f >= 0.5) - (f <= -0.5); /* no branch: the fraction is random */
-}
-
 static ms_status std_discover(void *state, int64_t account, int64_t t, ms_queue *q, int64_t *delay) {
   standard_keeper *k = state;
   double factor = 1.0 + k->per_pending * (double)k->pending;
   if (factor > k->max_factor) factor = k->max_factor;
   double d = ms_dist_sample(&k->delay, k->rng) * factor;
-  int64_t ready = after_outages(k, t + round_ms(d));
+  int64_t ready = after_outages(k, t + (int64_t)llround(d));
   *delay = ready - t;
   k->pending++;
   int64_t seq = k->next_seq++;
