@@ -273,16 +273,15 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
     if (ev.kind >= MS_EV_KIND_COUNT)
       return ms_error_set(err, MS_ERR_INTERNAL, "path %llu: unexpected event kind %u", (unsigned long long)path,
                           ev.kind);
-    /* Counting is all the hot path pays; the checks run every MS_CANCEL_CHECK_EVENTS events.
-     * The counts are copied before this event's count is stored: a copy
-     * right after it would wait for that store (its wide loads span it). */
-    if (ev.t != e->inst_t) {
-      e->inst_t = ev.t;
-      e->inst_first = e->nev + 1; /* this event belongs to the new instant */
-      memcpy(e->inst_kind, e->nkind, sizeof e->inst_kind);
-    }
+    /* Counting is all the hot path pays; the checks run every MS_CANCEL_CHECK_EVENTS events. */
     e->nev++;
     e->nkind[ev.kind]++;
+    if (ev.t != e->inst_t) {
+      e->inst_t = ev.t;
+      e->inst_first = e->nev;
+      memcpy(e->inst_kind, e->nkind, sizeof e->inst_kind);
+      e->inst_kind[ev.kind]--; /* this event belongs to the new instant */
+    }
     if (e->nev % MS_CANCEL_CHECK_EVENTS == 0 && (s = ms_eng_check_work(e, ev.t))) break;
     switch ((ms_event_kind)ev.kind) {
     case MS_EV_TICK: {
