@@ -191,17 +191,10 @@ static inline ms_status ms_eng_record(ms_engine *e, const ms_liq_record *r) {
     ms_status s = ms_eng_record_room(e);
     if (s) return s;
   }
-  /* The cascade reads the caller's record, written well before; reading
-   * the copy would wait for the copy's stores (store forwarding fails on
-   * loads that span two stores). */
-  int32_t gen;
-  int64_t cascade;
-  int closed = ms_cascades_step(&e->casc, r, &gen, &cascade);
-  if (closed < 0) return MS_ERR_NOMEM;
   ms_liq_record *x = &e->rec[e->nrec++];
   *x = *r;
-  x->generation = gen;
-  x->cascade = cascade;
+  int closed = ms_cascades_add(&e->casc, x);
+  if (closed < 0) return MS_ERR_NOMEM;
   return closed ? ms_eng_push_cascade(e) : MS_OK;
 }
 
