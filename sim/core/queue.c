@@ -109,7 +109,7 @@ static inline void heap_pop(event_heap *h) {
 }
 
 /* A bucket's chunks are full but its last: a bucket of n events has
- * ceil(n / CHUNK) of them and the last holds n - CHUNK (ceil - 1). A push
+ * c = ceil(n / CHUNK) of them and the last holds n - CHUNK (c - 1). A push
  * reads the bucket alone (the count is there), not its last chunk's line. */
 typedef struct {
   int32_t next; /* next chunk of the bucket, -1: none */
