@@ -400,10 +400,47 @@ static void test_liquidation__shortfall_policies_by_name(void **state) {
   ms_config_free(def);
 }
 
+/* A full close's penalty is fmin(penalty x |q| x P, equity), bit for bit
+ * (liquidation.c takes the minimum without the call when neither is NaN):
+ * at equal values, at -0 and +0 either way, at NaN. */
+static void test_liquidation__full_penalty_is_fmin_bit_for_bit(void **state) {
+  (void)state;
+  ms_config *cfg = cfg_of("liquidation: {mode: full, penalty: 0.01}\n");
+  ms_margin *m;
+  ms_error err;
+  assert_ok(ms_margin_new(&m, cfg, &err), &err);
+  /* C, q, E, P: equity C + s|q|(P - E) against the penalty 0.01 |q| P */
+  const double cases[][4] = {{-0.0, -1, 100, 100}, {0.0, -1, 100, 100}, {-0.0, 1, 0, 0}, {0.0, 1, 0, 0},
+                             {-0.0, -1, 0, 0},     {1.0, 1, 100, 100},  {1.0, 1, 100, 99}, {-1.0, 1, 100, 100},
+                             {NAN, 1, 100, 100},   {1.0, 1, 100, NAN},  {5.0, 2, 0, 250},  {1e300, 1, 0, 1e300},
+                             {1.0, -INFINITY, 100, 0} /* the penalty NaN (inf x 0), the equity +inf */};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    double C = cases[i][0], q = cases[i][1], E = cases[i][2], P = cases[i][3];
+    ms_liq_outcome o;
+    ms_liq_compute(&cfg->liquidation, m, C, q, E, P, P, &o);
+    double s = q > 0 ? 1.0 : -1.0, a = fabs(q), eq = C + s * a * (P - E);
+    double want = eq >= 0 ? fmin(cfg->liquidation.penalty * a * P, eq) : 0.0;
+    if (memcmp(&o.penalty, &want, sizeof want) != 0 && !(isnan(o.penalty) && isnan(want)))
+      fail_msg("case %zu: penalty %a, fmin %a", i, o.penalty, want);
+  }
+  uint64_t x = 7;
+  for (int i = 0; i < 20000; i++) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    double C = (double)(x >> 40) - 8e6, P = 1000 + (double)((x >> 8) & 0xffff) / 64.0, q = i % 2 ? 1 : -1;
+    ms_liq_outcome o;
+    ms_liq_compute(&cfg->liquidation, m, C, q, 1000, P, P, &o);
+    double eq = C + q * (P - 1000), want = eq >= 0 ? fmin(cfg->liquidation.penalty * P, eq) : 0.0;
+    if (memcmp(&o.penalty, &want, sizeof want) != 0) fail_msg("C %a P %a: penalty %a, fmin %a", C, P, o.penalty, want);
+  }
+  ms_margin_free(m);
+  ms_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_liquidation__partial_restores_initial_margin),
       cmocka_unit_test(test_liquidation__full_penalty_and_waterfall),
+      cmocka_unit_test(test_liquidation__full_penalty_is_fmin_bit_for_bit),
       cmocka_unit_test(test_liquidation__shortfall_policies_by_name),
       cmocka_unit_test(test_liquidation__option_fills_pay_the_spread),
       cmocka_unit_test(test_liquidation__partial_closes_riskiest_leg_first),

@@ -140,12 +140,45 @@ static void test_market__none_never_moves(void **state) {
   close_market(m, cfg);
 }
 
+/* The impact's zero time, as ms_market_fill computed it with ilogb and ceil
+ * (market.c now takes the exponent from the bits and skips ceil for a
+ * whole half-life): active before it, inactive from it on, for impacts of
+ * every binary exponent from the floor up, both signs, both laws. */
+static void test_market__zero_time_matches_ilogb_ceil(void **state) {
+  (void)state;
+  for (int sq = 0; sq < 2; sq++) {
+    ms_config *cfg;
+    ms_market *m = open_market(sq ? "{model: sqrt, depth: 1, half_life: 7s}" : "{model: linear, depth: 100, half_life: 7s}",
+                               &cfg);
+    double ihl = (sq ? 2.0 : 1.0) * 7000.0;
+    int64_t t = 1000;
+    uint64_t u = 88172645463325252ull;
+    for (int i = 0; i < 4000; i++) {
+      u ^= u << 13; u ^= u >> 7; u ^= u << 17;
+      /* a target impact of 2^k (1 + f): k from -40 (the floor is 1e-12) to 40 */
+      double f = (double)(u >> 11) * 0x1.0p-53, imp = ldexp(1.0 + f, (int)(u % 81) - 40) * (i % 2 ? -1 : 1);
+      if (i % 7 == 0) imp = ldexp(i % 2 ? -1.0 : 1.0, (int)(u % 81) - 40); /* exact powers of two */
+      ms_market_reset(m);
+      double q = sq ? copysign(imp * imp / 1e-4, imp) : imp * 100 / 0.01; /* the flow giving about that impact */
+      ms_market_fill(m, t, q);
+      double got = ms_market_impact(m);
+      if (got == 0.0) { assert_false(ms_market_active(m, t)); continue; }
+      int x = ilogb(fabs(got) * (1.0 / 1e-12)) + 1;
+      int64_t tz = t + (int64_t)(ceil(ihl * (double)x) + 1.0);
+      if (!ms_market_active(m, tz - 1) || ms_market_active(m, tz))
+        fail_msg("impact %a: zero time is not %lld", got, (long long)tz);
+    }
+    close_market(m, cfg);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_market__decay_matches_closed_form),
       cmocka_unit_test(test_market__floor_and_activity),
       cmocka_unit_test(test_market__bounds_contain_every_tick),
       cmocka_unit_test(test_market__none_never_moves),
+      cmocka_unit_test(test_market__zero_time_matches_ilogb_ceil),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,11 @@ static void test_rng__matches_reference_xoshiro(void **state) {
   assert_true(ms_rng_u64(r) == 41943041ULL); /* rotl(1 + 4, 23) + 1, by hand */
   ref_next(ref);
   for (int i = 0; i < 1000; i++) assert_true(ms_rng_u64(r) == ref_next(ref));
+  /* the open-interval uniform (inline in rng.h): (k + 0.5) / 2^53 of the next output's top 53 bits */
+  for (int i = 0; i < 1000; i++) {
+    double u = ms_rng_uniform_pos(r);
+    assert_true(u == ((double)(ref_next(ref) >> 11) + 0.5) * 0x1.0p-53 && u > 0.0 && u < 1.0);
+  }
   ms_rng_free(r);
 }
 

@@ -53,7 +53,8 @@ typedef struct {
 } qev;
 
 static inline int less(const qev *x, const qev *y) {
-  return x->t != y->t ? x->t < y->t : x->order < y->order;
+  /* no branch: which of two events comes first is data, not a pattern */
+  return (x->t < y->t) | ((x->t == y->t) & (x->order < y->order));
 }
 
 static inline int64_t slot_of(int64_t t) {
@@ -81,9 +82,14 @@ static inline void sift_down(qev *v, size_t n, size_t i, qev e) {
   for (;;) {
     size_t c = 4 * i + 1;
     if (c >= n) break;
-    size_t best = c, end = c + 4 < n ? c + 4 : n;
-    for (size_t j = c + 1; j < end; j++)
-      if (less(&v[j], &v[best])) best = j;
+    size_t best = c;
+    if (c + 4 <= n) { /* four children: the least in a tournament of selects, no branch */
+      size_t b01 = less(&v[c + 1], &v[c]) ? c + 1 : c, b23 = less(&v[c + 3], &v[c + 2]) ? c + 3 : c + 2;
+      best = less(&v[b23], &v[b01]) ? b23 : b01;
+    } else {
+      for (size_t j = c + 1; j < n; j++)
+        if (less(&v[j], &v[best])) best = j;
+    }
     if (!less(&v[best], &e)) break;
     v[i] = v[best];
     i = best;
@@ -102,9 +108,11 @@ static inline void heap_pop(event_heap *h) {
   if (h->n) sift_down(h->v, h->n, 0, last);
 }
 
+/* A bucket's chunks are full but its last: a bucket of n events has
+ * c = ceil(n / CHUNK) of them and the last holds n - CHUNK (c - 1). A push
+ * reads the bucket alone (the count is there), not its last chunk's line. */
 typedef struct {
-  int32_t next; /* next chunk of the bucket, -1: none; next free chunk when free */
-  int32_t n;
+  int32_t next; /* next chunk of the bucket, -1: none */
   qev e[CHUNK];
 } qchunk;
 
@@ -127,7 +135,8 @@ struct ms_queue {
   int first_ok;      /* (a pop between events far apart would scan the bitmap each time) */
   qchunk *ch;        /* the buckets' chunks */
   size_t nch, capch;
-  int32_t free_ch;   /* free chunks (a list), -1: none */
+  int32_t *free_ch;  /* free chunks, a stack (room for capch): the next free chunk needs no read of a chunk */
+  size_t nfree;
   uint64_t seq;      /* next insertion sequence */
   uint64_t loads;    /* slots loaded into the front */
   int64_t clk_next;  /* ms of the next tick; INT64_MAX when stopped */
@@ -146,7 +155,6 @@ ms_status ms_queue_new(ms_queue **out, size_t capacity, ms_error *err) {
     q->bk[i].head = q->bk[i].tail = -1;
     q->bk[i].n = 0;
   }
-  q->free_ch = -1;
   ms_queue_reset(q);
   *out = q;
   return MS_OK;
@@ -157,13 +165,12 @@ void ms_queue_free(ms_queue *q) {
   free(q->front.v);
   free(q->far.v);
   free(q->ch);
+  free(q->free_ch);
   free(q);
 }
 
 static void free_chunks(ms_queue *q, bucket *b) {
-  /* the bucket's chain goes to the front of the free list in one piece */
-  q->ch[b->tail].next = q->free_ch;
-  q->free_ch = b->head;
+  for (int32_t c = b->head; c >= 0; c = q->ch[c].next) q->free_ch[q->nfree++] = c;
   b->head = b->tail = -1;
   b->n = 0;
 }
@@ -205,9 +212,10 @@ void ms_queue_clock_advance(ms_queue *q, int64_t n) {
 }
 
 /* Loading a slot into the front must not fail (pop cannot): the front
- * keeps room for the fullest bucket and every far event. */
+ * keeps room for the fullest bucket and every far event, and CHUNK more
+ * (load_slot copies whole chunks, the last one's unused places too). */
 static inline int front_room(ms_queue *q, size_t maxb, size_t nfar) {
-  return ms_grow((void **)&q->front.v, &q->front.cap, maxb + nfar, sizeof(qev));
+  return ms_grow((void **)&q->front.v, &q->front.cap, maxb + nfar + CHUNK, sizeof(qev));
 }
 
 static int bucket_push(ms_queue *q, size_t i, const qev *e) {
@@ -216,17 +224,24 @@ static int bucket_push(ms_queue *q, size_t i, const qev *e) {
     if (front_room(q, b->n + 1, q->far.n)) return -1;
     q->maxb = b->n + 1;
   }
-  if (b->tail < 0 || q->ch[b->tail].n == CHUNK) {
+  size_t k = b->n % CHUNK; /* the event's place in the last chunk; 0: a new chunk */
+  if (k == 0) {
     int32_t c;
-    if (q->free_ch >= 0) {
-      c = q->free_ch;
-      q->free_ch = q->ch[c].next;
+    if (q->nfree) {
+      c = q->free_ch[--q->nfree];
     } else {
-      if (q->nch >= INT32_MAX || ms_grow((void **)&q->ch, &q->capch, q->nch + 1, sizeof(qchunk))) return -1;
+      if (q->nch >= INT32_MAX) return -1;
+      if (q->nch == q->capch) {
+        size_t cap = q->capch;
+        if (ms_grow((void **)&q->ch, &cap, q->nch + 1, sizeof(qchunk))) return -1;
+        int32_t *f = realloc(q->free_ch, cap * sizeof *f);
+        if (!f) return -1; /* ch keeps its larger block; capch says what free_ch can hold */
+        q->free_ch = f;
+        q->capch = cap;
+      }
       c = (int32_t)q->nch++;
     }
     q->ch[c].next = -1;
-    q->ch[c].n = 0;
     if (b->tail < 0) {
       b->head = c;
       b->min_t = e->t;
@@ -237,8 +252,7 @@ static int bucket_push(ms_queue *q, size_t i, const qev *e) {
     }
     b->tail = c;
   }
-  qchunk *c = &q->ch[b->tail];
-  c->e[c->n++] = *e;
+  q->ch[b->tail].e[k] = *e;
   b->n++;
   if (e->t < b->min_t || (e->t == b->min_t && e->order < b->min_order)) {
     b->min_t = e->t;
@@ -298,13 +312,19 @@ static void load_slot(ms_queue *q, int64_t s) {
     size_t i = (size_t)s & (NBUCKET - 1);
     bucket *b = &q->bk[i];
     if (b->head >= 0) {
+      size_t left = b->n;
       for (int32_t c = b->head; c >= 0; c = q->ch[c].next) {
-        const qchunk *k = &q->ch[c];
-        memcpy(h->v + h->n, k->e, (size_t)k->n * sizeof(qev));
-        h->n += (size_t)k->n;
+        size_t m = left < CHUNK ? left : CHUNK;
+        /* a whole chunk, a size known here: copied by vector moves (a copy
+         * of m events became rep movsq, whose start-up cost more than the copy) */
+        memcpy(h->v + h->n, q->ch[c].e, sizeof q->ch[c].e);
+        h->n += m;
+        left -= m;
+        q->free_ch[q->nfree++] = c;
       }
       q->nring -= h->n;
-      free_chunks(q, b);
+      b->head = b->tail = -1;
+      b->n = 0;
       q->used[i / 64] &= ~(UINT64_C(1) << (i % 64));
       /* heapify */
       for (size_t p = h->n / 4 + 1; p-- > 0;)

@@ -18,26 +18,11 @@
 
 #include "core/ziggurat_table.h"
 
-typedef struct {
-  uint64_t s[4];
-} xoshiro_state;
+typedef ms_rng_state_ xoshiro_state; /* rng.h shows it to its inline draws */
 
 _Static_assert(sizeof(unsigned long) == 8, "marginsim needs a 64-bit unsigned long (LP64)");
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static inline uint64_t xoshiro_next(xoshiro_state *st) {
-  uint64_t *s = st->s;
-  const uint64_t result = rotl(s[0] + s[3], 23) + s[0];
-  const uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return result;
-}
+static inline uint64_t xoshiro_next(xoshiro_state *st) { return ms_rng_next_(st); }
 
 static inline uint64_t splitmix64(uint64_t *x) {
   uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
@@ -90,8 +75,6 @@ void ms_rng_seed(gsl_rng *r, uint64_t seed, uint64_t path, uint32_t stream) {
   seed_state(r->state, ms_rng_key(seed, path, stream));
 }
 
-uint64_t ms_rng_u64(gsl_rng *r) { return xoshiro_next(r->state); }
-
 void ms_rng_indices(gsl_rng *r, int64_t k, int64_t *out, size_t n) {
   xoshiro_state st = *(xoshiro_state *)r->state;
   const double dk = (double)k;
@@ -100,11 +83,6 @@ void ms_rng_indices(gsl_rng *r, int64_t k, int64_t *out, size_t n) {
     out[j] = i < k ? i : k - 1;
   }
   *(xoshiro_state *)r->state = st;
-}
-
-double ms_rng_uniform_pos(gsl_rng *r) {
-  /* (k + 0.5) / 2^53 for k in [0, 2^53): never 0, never 1. */
-  return ((double)(xoshiro_next(r->state) >> 11) + 0.5) * 0x1.0p-53;
 }
 
 static double zig_tail(xoshiro_state *st, int negative) {

@@ -57,20 +57,46 @@ void ms_rng_free(gsl_rng *r);
 /** Seed @p r for (seed, path, stream). @p r must be of type ms_rng_xoshiro256pp. */
 void ms_rng_seed(gsl_rng *r, uint64_t seed, uint64_t path, uint32_t stream);
 
-/** Next raw 64-bit output. */
-uint64_t ms_rng_u64(gsl_rng *r);
+/* The generator's state, for the inline draws below only: everything else
+ * reaches it through rng.c (seeding, the Gaussians, gsl_rng_* calls). The
+ * draws are inline because a bootstrap's resampling and the per-event
+ * draws call them in loops, where a call saved and reloaded the state
+ * through memory each time. */
+typedef struct ms_rng_state_ {
+  uint64_t s[4];
+} ms_rng_state_;
+
+static inline uint64_t ms_rng_rotl_(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+/* xoshiro256++'s step (Blackman & Vigna) */
+static inline uint64_t ms_rng_next_(ms_rng_state_ *st) {
+  uint64_t *s = st->s;
+  const uint64_t result = ms_rng_rotl_(s[0] + s[3], 23) + s[0];
+  const uint64_t t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = ms_rng_rotl_(s[3], 45);
+  return result;
+}
+
+/** Next raw 64-bit output. @p r must be of type ms_rng_xoshiro256pp. */
+static inline uint64_t ms_rng_u64(gsl_rng *r) { return ms_rng_next_((ms_rng_state_ *)r->state); }
+
+/** Uniform on the open interval (0, 1): (k + 0.5) / 2^53 for k in [0, 2^53), never 0, never 1. */
+static inline double ms_rng_uniform_pos(gsl_rng *r) {
+  return ((double)(ms_rng_u64(r) >> 11) + 0.5) * 0x1.0p-53;
+}
 
 /**
  * @p n uniform indices in [0, @p k) into @p out, each from the top 53 bits of
  * one output: floor(u k) with u = (bits >> 11) 2^-53, k - 1 where rounding
- * reaches k. The same values as n calls of ms_rng_u64() so mapped, at a
- * fraction of their cost (the state stays in registers): the bootstrap's
- * resampling draws.
+ * reaches k. The same values as n calls of ms_rng_u64() so mapped, with the
+ * state in registers for the whole batch: the bootstrap's resampling draws.
  */
 void ms_rng_indices(gsl_rng *r, int64_t k, int64_t *out, size_t n);
-
-/** Uniform on the open interval (0, 1). */
-double ms_rng_uniform_pos(gsl_rng *r);
 
 /** Standard normal by the ziggurat method. */
 double ms_rng_gaussian(gsl_rng *r);

@@ -136,13 +136,18 @@ static inline void probe_at(const ms_engine *e, int64_t t, double P, ms_probe *p
   pr->surplus = NAN;
 }
 
+/* Equity and maintenance of account @p id, which holds no option, at price @p P. */
+static inline void perp_standing(const ms_engine *e, int64_t id, double P, double *eq, double *mm) {
+  double C = ms_accounts_collateral(&e->acc, id), q = ms_accounts_qty(&e->acc, id);
+  *eq = ms_margin_equity(C, q, e->E, P);
+  *mm = ms_margin_perp_mm(e->mg, q, P);
+}
+
 /* Equity and maintenance of account @p id at the probe: the one test both
  * the index and the brute-force twin are judged by. */
 static inline void standing(ms_engine *e, int64_t id, const ms_probe *pr, double *eq, double *mm) {
   if (!ms_accounts_has_options(&e->acc, id)) {
-    double C = ms_accounts_collateral(&e->acc, id), q = ms_accounts_qty(&e->acc, id);
-    *eq = ms_margin_equity(C, q, e->E, pr->P);
-    *mm = ms_margin_perp_mm(e->mg, q, pr->P);
+    perp_standing(e, id, pr->P, eq, mm); /* of the probe, only the price */
     return;
   }
   ms_position p;

@@ -198,25 +198,32 @@ ms_status ms_eng_act(ms_engine *e, int64_t id, int64_t seq, int64_t t, int in_bl
   if (!x) return MS_ERR_NOMEM;
   if (x->status != MS_ACCT_PENDING) return MS_OK; /* settled while it waited */
   const ms_oracle_price *op = ms_oracle_current(e->orc);
+  /* A perpetual's standing needs only the price: the probe (regime,
+   * volatility, margin ratio: three calls) only for an account with options. */
+  int options = ms_accounts_has_options(&e->acc, id);
   ms_probe pr;
-  probe_at(e, t, op->price, &pr);
   double eq, mm;
-  standing(e, id, &pr, &eq, &mm);
+  if (options) {
+    probe_at(e, t, op->price, &pr);
+    standing(e, id, &pr, &eq, &mm);
+  } else {
+    perp_standing(e, id, op->price, &eq, &mm);
+  }
   if (!(eq < mm)) { /* recovered before the keeper came */
     e->sum->recovered++;
     ms_keeper_resolved(e->kp);
     return reopen(e, x, id, t);
   }
-  double po = op->price, C = ms_accounts_collateral(&e->acc, id), q = x->q;
+  double po = op->price, C = ms_accounts_collateral(&e->acc, id), q = x->q, gas = ms_keeper_gas_cost(e->kp);
   double lm = log_mark_at(e, t), pm = exp(lm);
-  if (ms_accounts_has_options(&e->acc, id)) {
-    if (ms_keeper_gas_cost(e->kp) > 0) {
+  if (options) {
+    if (gas > 0) {
       ms_position p;
       ms_accounts_position(&e->acc, id, &p);
       ms_view fill = {pm, t, pr.vol}, orc = {po, t, pr.vol};
       ms_liq_pos_outcome o;
       ms_liq_compute_pos(&e->cfg->liquidation, e->mg, &p, e->E, &fill, &orc, 0, &o);
-      if (o.keeper_reward < ms_keeper_gas_cost(e->kp)) {
+      if (o.keeper_reward < gas) {
         if (!x->skipped) { x->skipped = 1; e->sum->skipped_unprofitable++; }
         return park(e, id, seq, t, C, q, pm, po);
       }
@@ -225,7 +232,7 @@ ms_status ms_eng_act(ms_engine *e, int64_t id, int64_t seq, int64_t t, int in_bl
   }
   ms_liq_outcome o;
   ms_liq_compute(&e->cfg->liquidation, e->mg, C, q, e->E, pm, po, &o);
-  if (ms_keeper_gas_cost(e->kp) > 0 && o.keeper_reward < ms_keeper_gas_cost(e->kp)) {
+  if (gas > 0 && o.keeper_reward < gas) {
     if (!x->skipped) { /* counted once per discovery, however often it is retried */
       x->skipped = 1;
       e->sum->skipped_unprofitable++;

@@ -30,36 +30,52 @@ static double partial_size(const ms_liquidation_cfg *cfg, const ms_margin *m, do
 void ms_liq_compute(const ms_liquidation_cfg *cfg, const ms_margin *m, double C, double q, double E,
                     double pm, double po, ms_liq_outcome *o) {
   double s = q > 0 ? 1.0 : -1.0, a = fabs(q);
-  *o = (ms_liq_outcome){0};
-  o->fill_price = pm;
-  o->bankruptcy_price = E - s * C / a;
   double eq_full = C + s * a * (pm - E);
   double x = a;
   if (cfg->mode == MS_LIQ_PARTIAL && eq_full > 0) x = partial_size(cfg, m, C, s, a, E, pm, po);
-  o->full = x >= a;
-  if (o->full) x = a;
-  o->close_qty = x;
-  o->notional = x * pm;
-  if (!o->full) {
-    o->market_qty = x;
-    o->realized = s * x * (pm - E);
-    o->penalty = cfg->penalty * x * pm;
-    o->new_collateral = C + o->realized - o->penalty;
-    o->new_qty = s * (a - x);
+  int full = x >= a;
+  if (full) x = a;
+  /* Every field written once, none zeroed first: a zeroing of the whole
+   * outcome became rep stosq, whose start-up cost more than the fill. */
+  double market_qty, realized, penalty = 0.0, new_collateral, new_qty = 0.0, bad_debt = 0.0;
+  if (!full) {
+    market_qty = x;
+    realized = s * x * (pm - E);
+    penalty = cfg->penalty * x * pm;
+    new_collateral = C + realized - penalty;
+    new_qty = s * (a - x);
   } else if (eq_full >= 0) {
-    o->market_qty = a;
-    o->realized = s * a * (pm - E);
-    o->penalty = fmin(cfg->penalty * a * pm, eq_full);
-    o->new_collateral = eq_full - o->penalty;
+    market_qty = a;
+    realized = s * a * (pm - E);
+    /* fmin without the call: eq_full is not NaN here, so x < y ? x : y is
+     * fmin's result bit for bit (y for equal values, -0 and +0 included,
+     * as minsd in glibc's fmin; y when x is NaN) */
+    double p = cfg->penalty * a * pm;
+    penalty = p < eq_full ? p : eq_full;
+    new_collateral = eq_full - penalty;
   } else {
     /* all to the market until the waterfall (engine/shortfall.c) sends part of it to ADL */
-    o->bad_debt = -eq_full;
-    o->market_qty = a;
-    o->realized = s * a * (pm - E);
-    o->new_collateral = 0.0; /* what is still missing is the fund's */
+    bad_debt = -eq_full;
+    market_qty = a;
+    realized = s * a * (pm - E);
+    new_collateral = 0.0; /* what is still missing is the fund's */
   }
-  o->keeper_reward = cfg->keeper_share * o->penalty;
-  o->fund_fee = o->penalty - o->keeper_reward;
+  o->full = full;
+  o->close_qty = x;
+  o->market_qty = market_qty;
+  o->adl_qty = 0.0;
+  o->fill_price = pm;
+  o->bankruptcy_price = E - s * C / a;
+  o->notional = x * pm;
+  o->realized = realized;
+  o->penalty = penalty;
+  o->keeper_reward = cfg->keeper_share * penalty;
+  o->fund_fee = penalty - o->keeper_reward;
+  o->bad_debt = bad_debt;
+  o->fund_paid = 0.0;
+  o->residual = 0.0;
+  o->new_collateral = new_collateral;
+  o->new_qty = new_qty;
 }
 
 /* ---- accounts with options ---- */

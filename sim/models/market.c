@@ -42,6 +42,7 @@ struct ms_market {
   double ihalf_life; /* ms: the impact's half-life (the same, or twice it for the sqrt law) */
   double inv_hl, inv_ihl, inv_depth; /* reciprocals: fills are frequent in a cascade */
   double chunk_last, chunk_next; /* impact factors to a chunk's last tick and to the tick after it */
+  int ihl_whole;     /* ihalf_life is a whole number of ms: so is every multiple of it (no ceil needed) */
   /* as of the last fill */
   int64_t t0;        /* ms */
   double q0;         /* USD */
@@ -56,6 +57,7 @@ ms_status ms_market_new(ms_market **out, const ms_config *cfg, ms_error *err) {
   m->type = cfg->market.impact.model;
   m->half_life = (double)cfg->market.impact.half_life;
   m->ihalf_life = m->type->half_life_factor * m->half_life;
+  m->ihl_whole = m->ihalf_life == floor(m->ihalf_life);
   m->inv_hl = m->half_life > 0 ? 1.0 / m->half_life : 0.0;
   m->inv_ihl = m->half_life > 0 ? 1.0 / m->ihalf_life : 0.0;
   m->inv_depth = cfg->market.impact.depth > 0 ? 1.0 / cfg->market.impact.depth : 0.0;
@@ -101,6 +103,15 @@ void ms_market_chunk_bounds(const ms_market *m, double a, double *lo, double *hi
   *hi = h + pad;
 }
 
+/* ilogb(v): from the bits for a normal v (what every fill gives: v >= 1,
+ * finite), which saves a call on every fill; ilogb itself otherwise. */
+static inline int binary_exponent(double v) {
+  uint64_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  int e = (int)((bits >> 52) & 0x7ff);
+  return e > 0 && e < 0x7ff ? e - 1023 : ilogb(v);
+}
+
 void ms_market_fill(ms_market *m, int64_t t, double signed_notional) {
   if (!m->type->law) return;
   double q = ms_market_flow_at(m, t) + signed_notional, imp = m->type->law(q, m->inv_depth);
@@ -115,8 +126,10 @@ void ms_market_fill(ms_market *m, int64_t t, double signed_notional) {
      * |imp| / floor < 2^x (x = 1 + its binary exponent; the ratio is >= 1),
      * dt = ihl x + 1 ms is past that: t_zero is a bound, and the floor test
      * in impact_at is the exact one. */
-    int x = ilogb(fabs(imp) * (1.0 / IMPACT_FLOOR)) + 1;
-    double dt = ceil(m->ihalf_life * (double)x) + 1.0;
+    int x = binary_exponent(fabs(imp) * (1.0 / IMPACT_FLOOR)) + 1;
+    /* A whole ihalf_life times an integer is whole (exact below 2^53, and
+     * every double above is whole): ceil would return it unchanged. */
+    double p = m->ihalf_life * (double)x, dt = (m->ihl_whole ? p : ceil(p)) + 1.0;
     m->t_zero = dt < 9e18 - (double)t ? t + (int64_t)dt : INT64_MAX;
   }
 }
