@@ -310,7 +310,7 @@ ms_status ms_eng_path_start(ms_engine *e, uint64_t path, ms_path_summary *out, m
   if (!s && every > 0 && every <= cfg->horizon) s = ms_queue_push(e->q, every, MS_EV_MARGIN_UPDATE, 0, 0);
   ms_queue_clock_start(e->q, cfg->step, cfg->step, cfg->horizon);
   e->lp = e->ext.mx = e->ext.mn = e->lm_min = ms_pricepath_log_price(e->pp);
-  e->ext.dd = e->imp_max = 0.0;
+  e->ext.dd = e->imp_hi = e->imp_lo = 0.0;
   e->nev = 0;
   memset(e->nkind, 0, sizeof e->nkind);
   e->inst_t = -1;
@@ -334,7 +334,9 @@ void ms_eng_path_end(ms_engine *e, ms_path_summary *out) {
     out->time_in_regime[r] = (double)tally.time_in_regime[r] / 1000.0;
   out->final_mark = exp(e->lm_final);
   out->min_mark = exp(e->lm_min);
-  out->max_impact = expm1(e->imp_max);
+  /* |exp(impact) - 1| is largest at one of the two extremes: up, e^hi - 1;
+   * down, 1 - e^lo (below 1: a mark cannot fall by more than all of it) */
+  out->max_impact = fmax(expm1(e->imp_hi), -expm1(e->imp_lo));
   out->oracle_publishes = ms_oracle_publishes(e->orc);
   out->insurance_end = e->fund;
   out->bs_evaluations = ms_margin_bs_count(e->mg) - e->bs_at_start;

@@ -71,7 +71,7 @@ struct ms_engine {
   double lp;                    /* current exogenous log price */
   extremes ext;
   double lm_min;                /* lowest log mark */
-  double imp_max;               /* largest |impact| (log) */
+  double imp_hi, imp_lo;        /* highest and lowest impact (log): the mark's largest moves up and down */
   double lm_final;
   double fund;                  /* USD */
   const ms_shortfall_type *shortfall; /* liquidation.shortfall's policy */
@@ -115,7 +115,8 @@ static inline double log_mark_at(const ms_engine *e, int64_t t) {
 
 static inline void observe_mark(ms_engine *e, double lm, double imp) {
   if (lm < e->lm_min) e->lm_min = lm;
-  if (fabs(imp) > e->imp_max) e->imp_max = fabs(imp);
+  if (imp > e->imp_hi) e->imp_hi = imp;
+  if (imp < e->imp_lo) e->imp_lo = imp;
 }
 
 static inline void observe_exog(ms_engine *e, double lp) {

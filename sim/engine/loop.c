@@ -103,7 +103,8 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) 
     ms_oracle_band(e->orc, &lo, &hi);
     /* |impact| is largest at the run's first tick */
     double a = ms_market_impact_at(e->mk, t);
-    if (fabs(a) > e->imp_max) e->imp_max = fabs(a);
+    if (a > e->imp_hi) e->imp_hi = a;
+    if (a < e->imp_lo) e->imp_lo = a;
     while (k < m && !started && !*st) {
       int64_t kend = k + MS_MARKET_CHUNK < m ? k + MS_MARKET_CHUNK : m;
       double ilo, ihi;
