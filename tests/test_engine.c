@@ -1072,6 +1072,32 @@ static void test_engine__book_below_initial_margin_is_rejected(void **state) {
 
 /* ---- impact_triggered liquidations need impact ---- */
 
+/* max_impact is the largest |exp(impact) - 1| (docs/output.md). A book of
+ * longs only sells: every impact is <= 0, and at the moment of the largest
+ * fall the mark is the exogenous price times exp(impact), so
+ * 1 - min_mark / min_price <= max_impact <= 1 - min_mark / max_price.
+ * (It was expm1(max |impact|): 0.45 where the fall was 0.31, above the
+ * upper bound 0.36.) */
+static void test_engine__max_impact_of_a_fall_is_its_size(void **state) {
+  (void)state;
+  rig r;
+  rig_open(&r, "horizon: 6h\nmarket: {initial_price: 1000, impact: {model: sqrt, depth: 2e5, half_life: 10m}, "
+               "regimes: [{vol: 2.5, drift: -3}]}\n"
+               "book: {accounts: 3000, leverage: {dist: uniform, min: 5, max: 20}, long_fraction: 1}\n");
+  int big = 0;
+  for (uint64_t p = 0; p < 8; p++) {
+    ms_path_summary s;
+    ms_error err;
+    assert_ok(ms_engine_run_path(r.e, p, &s, NULL, &err), &err);
+    double lo = 1 - s.min_mark / s.min_price, hi = 1 - s.min_mark / s.max_price;
+    if (!(s.max_impact >= lo - 1e-12 && s.max_impact <= hi + 1e-12 && s.max_impact < 1))
+      fail_msg("path %llu: max_impact %.6f outside [%.6f, %.6f]", (unsigned long long)p, s.max_impact, lo, hi);
+    big += s.max_impact > 0.2;
+  }
+  assert_true(big >= 4); /* the cascades moved the mark a lot */
+  rig_close(&r);
+}
+
 static void test_engine__no_impact_no_induced(void **state) {
   (void)state;
   const char *base =
@@ -1452,6 +1478,7 @@ int main(void) {
       cmocka_unit_test(test_engine__dynamic_ratio_follows_a_volatility_jump),
       cmocka_unit_test(test_engine__per_path_book_sees_a_fresh_dynamic_margin),
       cmocka_unit_test(test_engine__book_below_initial_margin_is_rejected),
+      cmocka_unit_test(test_engine__max_impact_of_a_fall_is_its_size),
       cmocka_unit_test(test_engine__no_impact_no_induced),
       cmocka_unit_test(test_engine__adl_without_counterparty_sells_to_the_market),
       cmocka_unit_test(test_engine__sinks_change_nothing),

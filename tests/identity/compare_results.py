@@ -87,11 +87,14 @@ def _without_fixed(v, fixed):
     if len(names) < len(v.dtype.names):
         fixed.update(n for n in v.dtype.names if n in FIXED_FIELDS)
         v = np.ascontiguousarray(v[names]) if names else v[names]
-    if "name" in v.dtype.names and v.ndim == 1:
-        keep = np.array([_text(x) not in FIXED_FIELDS for x in v["name"]], dtype=bool)
+    key = next((k for k in ("name", "statistic") if k in v.dtype.names), None)
+    if key and v.ndim in (1, 2) and v.size:
+        # statistics by row ([statistic]) or by cell and statistic ([cell, statistic])
+        names = v[key] if v.ndim == 1 else v[key][0]
+        keep = np.array([_text(x) not in FIXED_FIELDS for x in names], dtype=bool)
         if not keep.all():
-            fixed.update(_text(x) for x in v["name"][~keep])
-            v = v[keep]
+            fixed.update(_text(x) for x in names[~keep])
+            v = v[keep] if v.ndim == 1 else v[:, keep]
     return v
 
 
