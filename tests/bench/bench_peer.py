@@ -189,10 +189,12 @@ def main():
               "| µs per liquidation (peer, marginsim) |")
         print("|---|---|---|---|---|---|---|")
         for accounts, paths, med, liq in rows:
-            m = "marginsim[0]"
-            print(f"| {accounts:,} | {paths} | {med['peer'] * 1e3:,.2f} ms | {med[m] * 1e3:,.2f} ms "
-                  f"| {med[m] / med['peer']:.2f}× | {liq['peer']:,.0f}, {liq[m]:,.0f} "
-                  f"| {med['peer'] / liq['peer'] * 1e6:.3f}, {med[m] / liq[m] * 1e6:.3f} |")
+            for i in range(len(binaries)):  # every binary, the first (the reference) first
+                m = f"marginsim[{i}]"
+                print(f"| {accounts:,} | {paths} | {med['peer'] * 1e3:,.2f} ms | {med[m] * 1e3:,.2f} ms"
+                      f"{f' ({m})' if len(binaries) > 1 else ''} "
+                      f"| {med[m] / med['peer']:.2f}× | {liq['peer']:,.0f}, {liq[m]:,.0f} "
+                      f"| {med['peer'] / liq['peer'] * 1e6:.3f}, {med[m] / liq[m] * 1e6:.3f} |")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
