@@ -923,6 +923,45 @@ static void test_engine__per_path_book_sees_a_fresh_dynamic_margin(void **state)
  * unless re-keyed again; a regime switch drops it like every band of the
  * old regime (then only the new regime's time-0 bands count). The index
  * keeps such accounts in a list rather than in its heaps (acctindex.c). */
+/* An option book under portfolio margin, two regimes, and an account index
+ * over it: what the option-band tests drive by hand. */
+typedef struct {
+  ms_config *cfg;
+  ms_book *book;
+  struct ms_index_static *st;
+  ms_margin *m;
+  ms_accounts acc;
+  ms_index *x;
+  ms_idbuf out;
+} option_index;
+
+static void option_index_open(option_index *o, int accounts) {
+  ms_error err;
+  char yaml[512];
+  snprintf(yaml, sizeof yaml,
+           "book: {accounts: %d, leverage: {dist: uniform, min: 1.5, max: 4}, options: {fraction: 0.5}}\n"
+           "margin: {model: portfolio}\n"
+           "market: {regimes: [{name: a, vol: 0.5, mean_duration: 1d}, "
+           "{name: b, vol: 0.9, mean_duration: 1d}], start_regime: a}\n", accounts);
+  memset(o, 0, sizeof *o);
+  o->cfg = load_yaml(yaml, NULL, 0, &err);
+  if (!o->cfg) fail_msg("%s", err.msg);
+  assert_ok(ms_engine_shared_new(o->cfg, &o->book, &o->st, &err), &err);
+  assert_ok(ms_margin_new(&o->m, o->cfg, &err), &err);
+  assert_ok(ms_accounts_init(&o->acc, o->book, &err), &err);
+  assert_ok(ms_index_new(&o->x, &err), &err);
+  ms_index_reset(o->x, o->st);
+}
+
+static void option_index_close(option_index *o) {
+  free(o->out.v);
+  ms_index_free(o->x);
+  ms_accounts_fini(&o->acc);
+  ms_margin_free(o->m);
+  ms_engine_shared_free(o->book, o->st);
+  ms_config_free(o->cfg);
+}
+
 /* A regime switch makes every band kept so far dead (another volatility):
  * the index must drop them, not keep them to the path's end. Checks far from
  * the entry price violate every time-0 band, so every option account is
@@ -931,32 +970,17 @@ static void test_engine__per_path_book_sees_a_fresh_dynamic_margin(void **state)
  * for 4,000 accounts over two days of 10 s regimes). */
 static void test_engine__regime_switches_keep_no_dead_bands(void **state) {
   (void)state;
-  ms_error err;
-  ms_config *cfg = load_yaml("book: {accounts: 300, leverage: {dist: uniform, min: 1.5, max: 4}, options: {fraction: 0.5}}\n"
-                             "margin: {model: portfolio}\n"
-                             "market: {regimes: [{name: a, vol: 0.5, mean_duration: 1d}, "
-                             "{name: b, vol: 0.9, mean_duration: 1d}], start_regime: a}\n", NULL, 0, &err);
-  if (!cfg) fail_msg("%s", err.msg);
-  ms_book *book = NULL;
-  struct ms_index_static *st = NULL;
-  assert_ok(ms_engine_shared_new(cfg, &book, &st, &err), &err);
-  ms_margin *m;
-  assert_ok(ms_margin_new(&m, cfg, &err), &err);
-  ms_accounts acc;
-  assert_ok(ms_accounts_init(&acc, book, &err), &err);
-  ms_index *x;
-  assert_ok(ms_index_new(&x, &err), &err);
-  ms_index_reset(x, st);
-  ms_idbuf out = {0};
+  option_index o;
+  option_index_open(&o, 300);
   size_t first = 0, most = 0;
   for (int sw = 0; sw < 40; sw++) {
     /* 25% below the entry: outside every time-0 band */
-    ms_probe pr = {0.75 * book->entry, 0.75 * book->entry, 1000 * (sw + 1), sw % 2, st->vol[sw % 2],
-                   ms_margin_ratio(m), NAN};
-    out.n = 0;
-    assert_int_equal(ms_index_candidates(x, &acc, m, &pr, &out), 0);
-    for (size_t i = 0; i < out.n; i++) assert_int_equal(ms_index_rekey(x, &acc, m, out.v[i], &pr), 0);
-    size_t held = ms_index_option_entries(x);
+    ms_probe pr = {0.75 * o.book->entry, 0.75 * o.book->entry, 1000 * (sw + 1), sw % 2, o.st->vol[sw % 2],
+                   ms_margin_ratio(o.m), NAN};
+    o.out.n = 0;
+    assert_int_equal(ms_index_candidates(o.x, &o.acc, o.m, &pr, &o.out), 0);
+    for (size_t i = 0; i < o.out.n; i++) assert_int_equal(ms_index_rekey(o.x, &o.acc, o.m, o.out.v[i], &pr), 0);
+    size_t held = ms_index_option_entries(o.x);
     if (sw == 0) first = held;
     if (held > most) most = held;
   }
@@ -964,40 +988,20 @@ static void test_engine__regime_switches_keep_no_dead_bands(void **state) {
   if (most > first + first / 2)
     fail_msg("the option bands held %zu entries after one switch and %zu after 40", first, most);
   print_message("option band entries: %zu after one switch, at most %zu over 40\n", first, most);
-  free(out.v);
-  ms_index_free(x);
-  ms_accounts_fini(&acc);
-  ms_margin_free(m);
-  ms_engine_shared_free(book, st);
-  ms_config_free(cfg);
+  option_index_close(&o);
 }
 
 static void test_engine__empty_band_is_checked_next_once(void **state) {
   (void)state;
-  ms_error err;
-  ms_config *cfg = load_yaml("book: {accounts: 400, leverage: {dist: uniform, min: 1.5, max: 4}, options: {fraction: 0.5}}\n"
-                             "margin: {model: portfolio}\n"
-                             "market: {regimes: [{name: a, vol: 0.5, mean_duration: 1d}, "
-                             "{name: b, vol: 0.9, mean_duration: 1d}], start_regime: a}\n", NULL, 0, &err);
-  if (!cfg) fail_msg("%s", err.msg);
-  ms_book *book = NULL;
-  struct ms_index_static *st = NULL;
-  assert_ok(ms_engine_shared_new(cfg, &book, &st, &err), &err);
-  ms_margin *m;
-  assert_ok(ms_margin_new(&m, cfg, &err), &err);
-  ms_accounts acc;
-  assert_ok(ms_accounts_init(&acc, book, &err), &err);
-  ms_index *x;
-  assert_ok(ms_index_new(&x, &err), &err);
-  ms_index_reset(x, st);
-  ms_idbuf out = {0};
-  ms_probe pr = {book->entry, book->entry, 1000, 0, st->vol[0], ms_margin_ratio(m), NAN};
+  option_index o;
+  option_index_open(&o, 400);
+  ms_probe pr = {o.book->entry, o.book->entry, 1000, 0, o.st->vol[0], ms_margin_ratio(o.m), NAN};
   /* the first check: the time-0 bands of regime 0; every account handed out is re-keyed */
-  assert_int_equal(ms_index_candidates(x, &acc, m, &pr, &out), 0);
-  for (size_t i = 0; i < out.n; i++) assert_int_equal(ms_index_rekey(x, &acc, m, out.v[i], &pr), 0);
+  assert_int_equal(ms_index_candidates(o.x, &o.acc, o.m, &pr, &o.out), 0);
+  for (size_t i = 0; i < o.out.n; i++) assert_int_equal(ms_index_rekey(o.x, &o.acc, o.m, o.out.v[i], &pr), 0);
   int64_t ids[3] = {-1, -1, -1};
-  for (int64_t i = 0, k = 0; i < book->n && k < 3; i++)
-    if (book->opt_of[i] >= 0) ids[k++] = i;
+  for (int64_t i = 0, k = 0; i < o.book->n && k < 3; i++)
+    if (o.book->opt_of[i] >= 0) ids[k++] = i;
   assert_true(ids[2] >= 0);
   int nempty = 0;
   for (int round = 0; round < 2; round++) {
@@ -1005,35 +1009,30 @@ static void test_engine__empty_band_is_checked_next_once(void **state) {
     for (int k = 0; k < 3; k++) {
       ms_probe z = pr;
       z.surplus = 0;
-      assert_int_equal(ms_index_rekey(x, &acc, m, ids[k], &z), 0);
+      assert_int_equal(ms_index_rekey(o.x, &o.acc, o.m, ids[k], &z), 0);
       nempty++;
     }
     for (int check = 0; check < 3; check++) {
       pr.t += 1000;
       if (round == 1 && check == 0) { /* a regime switch drops the old regime's bands, empty ones too */
         pr.regime = 1;
-        pr.vol = st->vol[1];
+        pr.vol = o.st->vol[1];
       }
-      out.n = 0;
-      assert_int_equal(ms_index_candidates(x, &acc, m, &pr, &out), 0);
+      o.out.n = 0;
+      assert_int_equal(ms_index_candidates(o.x, &o.acc, o.m, &pr, &o.out), 0);
       int found = 0;
-      for (size_t i = 0; i < out.n; i++)
-        for (int k = 0; k < 3; k++) found += out.v[i] == ids[k];
+      for (size_t i = 0; i < o.out.n; i++)
+        for (int k = 0; k < 3; k++) found += o.out.v[i] == ids[k];
       /* regime 1's time-0 bands at the entry price and 1-3 s: none violated */
       int want = round == 0 && check == 0 ? 3 : 0;
       if (found != want)
         fail_msg("round %d, check %d: %d of the 3 accounts with empty bands handed out, %d expected", round, check,
                  found, want);
-      for (size_t i = 0; i < out.n; i++) assert_int_equal(ms_index_rekey(x, &acc, m, out.v[i], &pr), 0);
+      for (size_t i = 0; i < o.out.n; i++) assert_int_equal(ms_index_rekey(o.x, &o.acc, o.m, o.out.v[i], &pr), 0);
     }
   }
   print_message("%d empty bands: each handed out at the next check only\n", nempty);
-  free(out.v);
-  ms_index_free(x);
-  ms_accounts_fini(&acc);
-  ms_margin_free(m);
-  ms_engine_shared_free(book, st);
-  ms_config_free(cfg);
+  option_index_close(&o);
 }
 
 /* ---- the book ---- */
