@@ -48,8 +48,10 @@ void ms_liq_compute(const ms_liquidation_cfg *cfg, const ms_margin *m, double C,
     market_qty = a;
     realized = s * a * (pm - E);
     /* fmin without the call: eq_full is not NaN here, so x < y ? x : y is
-     * fmin's result bit for bit (y for equal values, -0 and +0 included,
-     * as minsd in glibc's fmin; y when x is NaN) */
+     * glibc's fmin(x, y) bit for bit (y for equal values, -0 and +0
+     * included; y when x is NaN). C leaves the sign of fmin(+0, -0) open and
+     * GCC may swap fmin's operands, so a compiled fmin call could give the
+     * other zero: only a collateral of exactly -0 meets that case. */
     double p = cfg->penalty * a * pm;
     penalty = p < eq_full ? p : eq_full;
     new_collateral = eq_full - penalty;
