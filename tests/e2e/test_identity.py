@@ -36,14 +36,14 @@ class IdentityTest(DirTest):
         # names the dataset and its first differing element
         self.assertRegex(p.stdout, r"/paths/summary\[\d+\]\.\w+: \S+ != \S+")
 
-    def _pair(self, a, b, attrs_a=None, attrs_b=None):
+    def _pair(self, a, b, attrs_a=None, attrs_b=None, fixed=False):
         fa, fb = self.path("a.h5"), self.path("b.h5")
         for fn, data, attrs in ((fa, a, attrs_a or {}), (fb, b, attrs_b or {})):
             with h5py.File(fn, "w") as f:
                 f["x"] = data
                 for k, v in attrs.items():
                     f.attrs[k] = v
-        return compare("--files", fa, fb)
+        return compare("--files", fa, fb, *(["--fixed", "max_impact"] if fixed else []))
 
     def test_nan_bit_patterns(self):
         nan1 = np.array([0x7FF8000000000000], dtype=np.uint64).view(np.float64)
@@ -75,26 +75,32 @@ class IdentityTest(DirTest):
         self.assertIn("/@seed", p.stdout)
 
     def test_documented_fixes_are_named_not_counted(self):
-        # a field of FIXED_FIELDS (max_impact) may differ, as a column and as a
-        # statistic's row; any other field still counts
+        # with --fixed max_impact (a documented fix) that field may differ, as a
+        # column and as a statistic's row; without it, or for any other field,
+        # a difference counts; an unknown --fixed name is refused
         dt = np.dtype([("path", "<i8"), ("max_impact", "<f8"), ("bad_debt", "<f8")])
         a = np.array([(0, 0.5, 1.0), (1, 2.0, 3.0)], dtype=dt)
         b = a.copy()
         b["max_impact"] = [0.4, 0.9]
-        p = self._pair(a, b)
+        p = self._pair(a, b)  # not asked for: a difference
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("/x[0].max_impact", p.stdout)
+        p = self._pair(a, b, fixed=True)
         self.assertEqual(p.returncode, 0, p.stdout)
         self.assertIn("documented fixes: max_impact", p.stdout)
         b["bad_debt"][1] = 3.5
-        p = self._pair(a, b)
+        p = self._pair(a, b, fixed=True)
         self.assertEqual(p.returncode, 1, p.stdout)
         self.assertIn("/x[1].bad_debt", p.stdout)
+        self.assertEqual(compare("--files", self.path("a.h5"), self.path("b.h5"), "--fixed", "bad_debt").returncode, 2)
         st = np.dtype([("name", "S16"), ("mean", "<f8")])
         sa = np.array([(b"max_impact", 1.0), (b"bad_debt", 2.0)], dtype=st)
         sb = sa.copy()
         sb["mean"][0] = 0.5
-        self.assertEqual(self._pair(sa, sb).returncode, 0)
-        sb["mean"][1] = 2.5
         self.assertEqual(self._pair(sa, sb).returncode, 1)
+        self.assertEqual(self._pair(sa, sb, fixed=True).returncode, 0)
+        sb["mean"][1] = 2.5
+        self.assertEqual(self._pair(sa, sb, fixed=True).returncode, 1)
 
 
 if __name__ == "__main__":

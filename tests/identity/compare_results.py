@@ -21,13 +21,14 @@ scenarios/bench/*.yaml with the same small number of paths, plus one
   * the resolved configuration (attribute config): the same text once the
     lines of keys added since the base, at their defaults (ADDED_CONFIG_KEYS),
     are taken out of both: a new key at its default changes no result;
-  * fields changed on purpose by a documented fix (FIXED_FIELDS): their
-    columns and their statistics' rows are left out and named apart.
+  * with --fixed FIELD, a field changed on purpose by a documented fix since
+    the base (KNOWN_FIXES): its columns and its statistics' rows are left out
+    and named apart.
 
 It prints one row per run and exits 1 on any difference, naming the dataset
 (or attribute) and its first differing element; 2 when a run fails.
 
-  scripts/py tests/identity/compare_results.py OLD_BINARY NEW_BINARY
+  scripts/py tests/identity/compare_results.py OLD_BINARY NEW_BINARY [--fixed max_impact]
   scripts/py tests/identity/compare_results.py --files A.h5 B.h5
 
 Typical use around a refactor: build the base commit into build-old
@@ -69,14 +70,16 @@ def _drop_added_keys(text):
     return text
 
 
-# Result fields changed on purpose since the base by a documented fix: their
-# columns (compound fields of that name) and their statistics' rows (rows
-# whose `name` is it) are left out of the comparison and listed apart.
-FIXED_FIELDS = {
-    # issue 16 (docs/output.md): it was expm1(max |log impact|), which for a
-    # downward impact is not abs(exp(impact) - 1) as documented
-    "max_impact",
+# Result fields changed on purpose by a documented fix, which --fixed NAME
+# leaves out of the comparison when the base predates the fix: their columns
+# (compound fields of that name) and their statistics' rows (rows whose
+# `name` or `statistic` is it), listed apart. Opt-in, so that a comparison
+# with a base after the fix still catches a change of the field.
+KNOWN_FIXES = {
+    "max_impact": "2026-12-06, issue 16 (docs/output.md): it was expm1(max |log impact|), which for a "
+                  "downward impact is not abs(exp(impact) - 1) as documented",
 }
+FIXED_FIELDS = set()  # the --fixed names of this run
 
 
 def _without_fixed(v, fixed):
@@ -260,7 +263,15 @@ def main(argv=None):
     ap.add_argument("--root", default=os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")),
                     help="the source tree whose scenarios/ are run (default: this one)")
     ap.add_argument("--keep", metavar="DIR", help="write the result files here and keep them")
+    ap.add_argument("--fixed", action="append", default=[], metavar="FIELD",
+                    help="leave out a field changed by a documented fix since the base (repeatable): "
+                         + "; ".join(f"{k}: {v}" for k, v in KNOWN_FIXES.items()))
     a = ap.parse_args(argv)
+    for name in a.fixed:
+        if name not in KNOWN_FIXES:
+            ap.error(f"--fixed {name}: not a documented fix; known: {', '.join(sorted(KNOWN_FIXES))}")
+    FIXED_FIELDS.clear()
+    FIXED_FIELDS.update(a.fixed)
 
     if a.files:
         added, fixed = [], set()
