@@ -316,9 +316,10 @@ static void test_engine__presets_agree_with_brute_force(void **state) {
   }
 }
 
-/* ADL touches its counterparties, and touching accounts can grow (move)
- * the pool of touched accounts while the bankrupt account is being settled:
- * a whale long against 1,999 small shorts, a gap down, keepers 30 minutes
+/* ADL touches its counterparties while the bankrupt account is being
+ * settled, 1,999 of them at once (the pool of touched accounts grew and moved
+ * here when it grew by doubling; it is now allocated for the whole book): a
+ * whale long against 1,999 small shorts, a gap down, keepers 30 minutes
  * late, a book drawn per path. Money must still balance on every path. */
 static void test_engine__adl_that_grows_the_account_pool(void **state) {
   (void)state;
@@ -918,11 +919,6 @@ static void test_engine__per_path_book_sees_a_fresh_dynamic_margin(void **state)
   rig_close(&seq);
 }
 
-/* An option account whose band is empty (ms_margin_band: revalue at once)
- * is a candidate at the next check, once, and not at the check after that
- * unless re-keyed again; a regime switch drops it like every band of the
- * old regime (then only the new regime's time-0 bands count). The index
- * keeps such accounts in a list rather than in its heaps (acctindex.c). */
 /* An option book under portfolio margin, two regimes, and an account index
  * over it: what the option-band tests drive by hand. */
 typedef struct {
@@ -991,6 +987,11 @@ static void test_engine__regime_switches_keep_no_dead_bands(void **state) {
   option_index_close(&o);
 }
 
+/* An option account whose band is empty (ms_margin_band: revalue at once)
+ * is a candidate at the next check, once, and not at the check after that
+ * unless re-keyed again; a regime switch drops it like every band of the
+ * old regime (then only the new regime's time-0 bands count). The index
+ * keeps such accounts in a list rather than in its heaps (acctindex.c). */
 static void test_engine__empty_band_is_checked_next_once(void **state) {
   (void)state;
   option_index o;

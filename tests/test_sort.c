@@ -170,6 +170,18 @@ static void check_ranked(size_t n, int pattern, uint64_t seed) {
   }
   if (n) memcpy(ref, v, n * sizeof *v);
   qsort(ref, n, sizeof *ref, cmp_ranked);
+  /* the introsort as the engine calls it, then with heapsort from the
+   * start and after one and three levels (the fallback, else unreached) */
+  ms_ranked *w = malloc((n ? n : 1) * sizeof *w);
+  assert_non_null(w);
+  for (int depth = 0; depth < 3; depth++) {
+    if (n) memcpy(w, v, n * sizeof *v);
+    ms_sort_ranked_depth(w, n, depth == 2 ? 3 : depth);
+    for (size_t i = 0; i < n; i++)
+      if (w[i].id != ref[i].id || memcmp(&w[i].ratio, &ref[i].ratio, sizeof w[i].ratio) != 0)
+        fail_msg("n %zu pattern %d, heapsort past depth %d: element %zu is not the qsort order", n, pattern, depth, i);
+  }
+  free(w);
   size_t c = ms_sort_ranked(v, n);
   for (size_t i = 0; i < n; i++)
     if (v[i].id != ref[i].id || memcmp(&v[i].ratio, &ref[i].ratio, sizeof v[i].ratio) != 0)

@@ -136,7 +136,7 @@ struct ms_queue {
   qchunk *ch;        /* the buckets' chunks */
   size_t nch, capch;
   int32_t *free_ch;  /* free chunks, a stack (room for capch): the next free chunk needs no read of a chunk */
-  size_t nfree;
+  size_t nfree;      /* chunks on the free stack */
   uint64_t seq;      /* next insertion sequence */
   uint64_t loads;    /* slots loaded into the front */
   int64_t clk_next;  /* ms of the next tick; INT64_MAX when stopped */

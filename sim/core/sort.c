@@ -188,10 +188,14 @@ static void quick_ranked(ms_ranked *v, size_t n, int depth, size_t *c) {
   }
 }
 
-size_t ms_sort_ranked(ms_ranked *v, size_t n) {
-  int depth = 0;
-  for (size_t m = n; m > 1; m >>= 1) depth += 2;
+size_t ms_sort_ranked_depth(ms_ranked *v, size_t n, int depth) {
   size_t c = 0;
   quick_ranked(v, n, depth, &c);
   return c;
+}
+
+size_t ms_sort_ranked(ms_ranked *v, size_t n) {
+  int depth = 0;
+  for (size_t m = n; m > 1; m >>= 1) depth += 2;
+  return ms_sort_ranked_depth(v, n, depth);
 }

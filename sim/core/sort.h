@@ -41,10 +41,11 @@ int ms_sort_keyed(ms_keyed *v, size_t n, ms_keyed *tmp);
 /** Sort ascending (in place, no allocation). */
 void ms_sort_i64(int64_t *v, size_t n);
 
-/* A ratio and the account it belongs to (the engine's discovery order). */
+/* An account found eligible and where it stands: discovery hands accounts
+ * to keepers by (ratio, id). */
 typedef struct {
-  double ratio;
-  int64_t id;
+  double ratio; /* equity / maintenance at discovery (-inf without a requirement) */
+  int64_t id;   /* the account */
 } ms_ranked;
 
 /**
@@ -55,6 +56,9 @@ typedef struct {
  * Returns the number of comparisons made (the tests bound it).
  */
 size_t ms_sort_ranked(ms_ranked *v, size_t n);
+
+/** ms_sort_ranked with heapsort taking over past @p depth levels of partitions (0: at once): the tests reach it. */
+size_t ms_sort_ranked_depth(ms_ranked *v, size_t n, int depth);
 
 /** @p d as an unsigned key of the same order (-0.0 and +0.0 alike; not NaN). */
 static inline uint64_t ms_sort_ukey_double(double d) {

@@ -3,6 +3,7 @@
  */
 #include "engine/accounts.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,18 +55,8 @@ void ms_accounts_reset(ms_accounts *a) {
 ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id) {
   int32_t s = a->slot[id];
   if (s >= 0) return &a->pool[s];
-  if (a->n == a->cap) { /* cannot happen (one entry per account at most); kept for safety */
-    size_t cap = 2 * a->cap;
-    ms_acct *p = pool_alloc(cap);
-    if (!p) return NULL;
-    memcpy(p, a->pool, a->n * sizeof *p);
-    free(a->pool);
-    a->pool = p;
-    int64_t *ids = realloc(a->ids, cap * sizeof *ids);
-    if (!ids) return NULL;
-    a->ids = ids;
-    a->cap = cap;
-  }
+  assert(a->n < a->cap); /* one entry per account at most, and the pool holds the book */
+  if (a->n == a->cap) return NULL;
   ms_acct *x = &a->pool[a->n];
   x->q = a->book->qty[id];
   x->C = ms_accounts_collateral(a, id); /* still untouched: from the book and the shift */
