@@ -11,9 +11,10 @@ liquidations, CPU being user + system time of the whole process (less noisy
 than wall time on a shared machine). Prints, per binary, the medians, the
 ns per liquidation (and its per-round median and range) and, against the
 first binary, the ratio of the runs with liquidations (pairwise median and
-range). EXTRA adds arguments to every run.
+range). EXTRA adds arguments to every run (shell-quoted).
 """
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -31,7 +32,7 @@ def main():
     n, acc, paths = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     bins = sys.argv[4:]
     base = (["run", os.path.join(ROOT, "scenarios", "bench", "peer.yaml"), "--set", "book.accounts=" + acc,
-             "-n", paths, "-j", "1", "-q"] + os.environ.get("EXTRA", "").split())
+             "-n", paths, "-j", "1", "-q"] + shlex.split(os.environ.get("EXTRA", "")))
     variants = {"liq": [], "noliq": ["--set", "book.leverage={dist: uniform, min: 1, max: 1.01}"]}
     res = {(b, v): [] for b in bins for v in variants}
     tmp = tempfile.mkdtemp(prefix="ms_liq_")
