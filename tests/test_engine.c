@@ -316,11 +316,11 @@ static void test_engine__presets_agree_with_brute_force(void **state) {
   }
 }
 
-/* ADL touches its counterparties while the bankrupt account is being
- * settled, 1,999 of them at once (the pool of touched accounts grew and moved
- * here when it grew by doubling; it is now allocated for the whole book): a
- * whale long against 1,999 small shorts, a gap down, keepers 30 minutes
- * late, a book drawn per path. Money must still balance on every path. */
+/* ADL touches its counterparties, and touching accounts can grow (move)
+ * the pool of touched accounts while the bankrupt account is being settled:
+ * a whale long against 1,999 small shorts (the pool starts at 1,024
+ * entries), a gap down, keepers 30 minutes late, a book drawn per path.
+ * Money must still balance on every path. */
 static void test_engine__adl_that_grows_the_account_pool(void **state) {
   (void)state;
   const char *y =

@@ -133,8 +133,8 @@ static ms_status finish(ms_engine *e, int64_t id, const fill_money *f, ms_liq_re
   if (!st) st = ms_shortfall_apply(e, f->policy, &f->loss, &others_changed, &unmatched);
   if (unmatched > 0) {
     /* ADL units no opposite position took are sold to the market at the
-     * fill after all (shortfall.c books their loss as uncovered). The
-     * account again: ADL touched the counterparties since. */
+     * fill after all (shortfall.c books their loss as uncovered). Touching
+     * the counterparties may have moved the account pool: the account again. */
     ms_acct *x = ms_accounts_touch(&e->acc, id);
     if (!x) return MS_ERR_NOMEM;
     x->realized += f->s * unmatched * (f->loss.mark - f->loss.bankruptcy_price);
