@@ -13,6 +13,8 @@
  *  - An eligible account that recovers before its keeper acts is not
  *    liquidated (replayed from the price trace).
  *  - Block capacity is never exceeded.
+ *  - Parking skipped liquidations changes nothing against re-examining
+ *    every one at every block, a dynamic ratio that falls included.
  */
 #include <math.h>
 
