@@ -13,6 +13,8 @@
  *  - An eligible account that recovers before its keeper acts is not
  *    liquidated (replayed from the price trace).
  *  - Block capacity is never exceeded.
+ *  - Parking skipped liquidations changes nothing against re-examining
+ *    every one at every block, a dynamic ratio that falls included.
  */
 #include <math.h>
 
@@ -429,6 +431,72 @@ static void test_engine__parking_changes_nothing(void **state) {
   }
   print_message("%lld liquidations skipped for gas\n", (long long)skipped);
   assert_true(skipped > 100);
+}
+
+/* Parked accounts whose eligibility rests on the dynamic ratio alone: every
+ * account's cash is set to the floor ratio's requirement at the entry price
+ * (where the book starts, so the book's own check of initial margin has
+ * passed), the gas cost is out of reach and the price all but still (vol
+ * 1e-9). Each account is eligible while the ratio is above the floor,
+ * parked at its first check, and once the ratio has come down to the floor
+ * its standing is decided by the price's 1e-12 wobble, well inside the
+ * parking bounds' slack: a release test that keeps an account parked there
+ * (the ratio of the moment left out, a slack towards staying parked) makes
+ * it miss a recovery that re-examining every block finds. */
+static void test_engine__parked_accounts_follow_a_falling_ratio(void **state) {
+  (void)state;
+  const double floor_ratio = 0.01;
+  const char *y =
+      "horizon: 4h\nstep: 1s\n"
+      "market: {initial_price: 1000, impact: {model: none}, regimes: [{vol: 1e-9, mean_duration: 1000d}]}\n"
+      "book: {accounts: 12, collateral: 1000, leverage: 4, long_fraction: 0.5}\n"
+      "oracle: {kind: pull, interval: 1s, latency: 0s}\n"
+      "margin: {model: dynamic, dynamic: {k: 3, initial_vol: 1, half_life: 10m, update_every: 1m,\n"
+      "  liquidation_horizon: 1h, floor: 0.01, cap: 0.2, initial_multiplier: 1.5}}\n"
+      "keepers: {delay: 0s, capacity: {per_block: 20, block_time: 12s}, gas_cost: 1e9}\n"
+      "liquidation: {mode: full, penalty: 0.01, keeper_share: 0.5}\n"
+      "output: {timeseries: {paths: 1, every: 1m}}\n";
+  rig r, plain;
+  rig_open(&r, y);
+  rig_open(&plain, y);
+  ms_engine_set_parking(plain.e, 0);
+  int sides[2] = {0, 0};
+  for (int k = 0; k < 2; k++) {
+    rig *g = k ? &plain : &r;
+    ms_engine_set_finder(g->e, &brute_force, NULL); /* the static index keys the book as drawn */
+    for (int64_t i = 0; i < g->book->n; i++) {
+      double q = g->book->qty[i];
+      g->book->collateral[i] = floor_ratio * (fabs(q) * g->book->entry); /* ms_margin_perp_mm at P = E */
+      sides[q < 0] += k == 0;
+    }
+  }
+  assert_true(sides[0] > 0 && sides[1] > 0);
+  int64_t L = ms_trace_len(r.cfg), recovered = 0, skipped = 0;
+  ms_trace tr = trace_new(r.cfg);
+  for (uint64_t p = 0; p < 4; p++) {
+    ms_path_summary s1, s2;
+    ms_error err;
+    assert_ok(ms_engine_run_path(r.e, p, &s1, &tr, &err), &err);
+    assert_ok(ms_engine_run_path(plain.e, p, &s2, NULL, &err), &err);
+    assert_true(tr.margin_ratio[0] > 2 * floor_ratio && tr.margin_ratio[L - 1] == floor_ratio);
+    size_t n1, n2;
+    ms_engine_records(r.e, &n1);
+    ms_engine_records(plain.e, &n2);
+    assert_true(n1 == 0 && n2 == 0);
+    if (memcmp(&s1, &s2, sizeof s1))
+      fail_msg("path %llu: parked and re-examined differ: recovered %lld vs %lld, skipped %lld vs %lld, "
+               "pending at the end %lld vs %lld", (unsigned long long)p, (long long)s1.recovered,
+               (long long)s2.recovered, (long long)s1.skipped_unprofitable, (long long)s2.skipped_unprofitable,
+               (long long)s1.pending_end, (long long)s2.pending_end);
+    recovered += s1.recovered;
+    skipped += s1.skipped_unprofitable;
+  }
+  print_message("%lld skipped for gas, %lld recovered once the ratio fell\n", (long long)skipped,
+                (long long)recovered);
+  assert_true(skipped >= 4 * 12 && recovered >= 4 * 12);
+  trace_free(&tr);
+  rig_close(&r);
+  rig_close(&plain);
 }
 
 /* The tick loop evaluates the impact only where the exogenous price comes
@@ -1465,6 +1533,7 @@ int main(void) {
       cmocka_unit_test(test_engine__adl_agrees_with_brute_force),
       cmocka_unit_test(test_engine__adl_that_grows_the_account_pool),
       cmocka_unit_test(test_engine__parking_changes_nothing),
+      cmocka_unit_test(test_engine__parked_accounts_follow_a_falling_ratio),
       cmocka_unit_test(test_engine__impact_bounds_change_nothing),
       cmocka_unit_test(test_engine__liquidation_price_static_matches_dydx),
       cmocka_unit_test(test_engine__liquidation_price_tiered_matches_binance),

@@ -28,15 +28,37 @@ static void settle_closed(ms_engine *e, ms_acct *x, int had_options) {
  * share x min(penalty x a x P, C + s a (P - E)): for a long it rises with the
  * mark P, so it stays below the gas cost g for P < W = max(g' / (penalty a),
  * E + (g' - C) / a) (g' = g / share); for a short it needs P <= U =
- * E + (C - g') / a. Eligibility holds while the oracle stays beyond the
- * threshold. Bounds get a relative slack of 1e-9 towards re-examining. */
+ * E + (C - g') / a. None of this depends on the margin ratio. Mark bounds get
+ * a relative slack of 1e-9 towards re-examining. */
 #define PARK_SLACK 1e-9
+
+/* Eligibility must hold too, and its bound is taken in the account index's
+ * coordinates (ms_margin_key, ms_margin_boundary): the account stays
+ * eligible while its side's boundary at the oracle price exceeds its key.
+ * Under a margin keyed by collateral (static, dynamic, portfolio) the key is
+ * C / a and the boundary E - P (1 - r_long) or P (1 + r_short) - E: the
+ * ratio is in the probe, which loop.c computes at each block with the ratio
+ * of the moment, not in the key, so a dynamic ratio may move (either way)
+ * while the account is parked. The slack, towards releasing, is relative to
+ * |E| + |C| / a, the size of the terms whose rounding both this test and
+ * the exact one (C + q (P - E) < r a P) suffer: rounding can only add
+ * releases while r_long < 1 - 3e-7 (docs/engine.md, Keepers). Under tiered
+ * margin, whose ratio never moves, key and boundary are -T and -P (long), T
+ * and P (short), T the threshold price, with the relative slack. */
+#define PARK_KEY_SLACK 2e-9
+
+static double park_elig_lo(const ms_engine *e, double C, double q) {
+  double key = ms_margin_key(e->mg, C, q, e->E, 0.0);
+  if (ms_margin_get_type(e->mg)->key_mode == MS_KEY_COLLATERAL)
+    return key + PARK_KEY_SLACK * (fabs(e->E) + fabs(key));
+  return key + PARK_SLACK * fabs(key);
+}
 
 static ms_status park(ms_engine *e, int64_t id, int64_t seq, int64_t t, double C, double q, double pm,
                       double po) {
   const ms_liquidation_cfg *lc = &e->cfg->liquidation;
   double a = fabs(q), E = e->E, eq_full = C + (q > 0 ? 1 : -1) * a * (pm - E);
-  double mlo = 0, mhi = 0, olo = 0, ohi = 0; /* empty: the next block */
+  double mlo = 0, mhi = 0, elo = INFINITY; /* empty: the next block */
   int whole = lc->mode == MS_LIQ_FULL || eq_full <= 0;
   if (!e->no_parking && !ms_accounts_has_options(&e->acc, id) && !whole) {
     /* A partial close of a solvent account: its size depends on both
@@ -45,34 +67,28 @@ static ms_status park(ms_engine *e, int64_t id, int64_t seq, int64_t t, double C
      * min(penalty a P, equity)), so the skip is certain while the mark
      * stays below W = g' / (penalty a), either side, and the account
      * eligible as in full mode. */
-    double T = ms_margin_threshold(e->mg, C, q, E);
     double g = lc->keeper_share > 0 ? ms_keeper_gas_cost(e->kp) / lc->keeper_share : INFINITY;
     double W = lc->keeper_share > 0 && lc->penalty > 0 ? g / (lc->penalty * a) : INFINITY;
     mlo = -INFINITY;
     mhi = isfinite(W) ? W * (1 - PARK_SLACK) : INFINITY;
-    olo = q > 0 ? -INFINITY : T * (1 + PARK_SLACK);
-    ohi = q > 0 ? T * (1 - PARK_SLACK) : INFINITY;
+    elo = park_elig_lo(e, C, q);
   } else if (!e->no_parking && !ms_accounts_has_options(&e->acc, id)) {
     double share = lc->keeper_share * lc->penalty;
-    double T = ms_margin_threshold(e->mg, C, q, E);
     double g = lc->keeper_share > 0 ? ms_keeper_gas_cost(e->kp) / lc->keeper_share : INFINITY;
     if (q > 0) {
       double W = share > 0 ? fmax(g / (lc->penalty * a), E + (g - C) / a) : INFINITY;
       mlo = -INFINITY;
       mhi = isfinite(W) ? W * (1 - PARK_SLACK) : INFINITY;
-      olo = -INFINITY;
-      ohi = T * (1 - PARK_SLACK);
     } else {
       double U = share > 0 ? E + (C - g) / a : -INFINITY;
       if (share > 0 && U < g / (lc->penalty * a)) U = -INFINITY; /* never profitable */
       mlo = isfinite(U) ? U * (1 + PARK_SLACK) : -INFINITY;
       mhi = INFINITY;
-      olo = T * (1 + PARK_SLACK);
-      ohi = INFINITY;
     }
+    elo = park_elig_lo(e, C, q);
   }
   (void)po;
-  return ms_keeper_defer(e->kp, id, seq, t, mlo, mhi, olo, ohi, e->q);
+  return ms_keeper_defer(e->kp, id, seq, t, mlo, mhi, q > 0 ? 0 : 1, elo, e->q);
 }
 
 /* Book the money of a liquidation. */

@@ -293,7 +293,12 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
     }
     case MS_EV_BLOCK: {
       int64_t id, seq;
-      if (ms_keeper_block_begin(e->kp, exp(log_mark_at(e, ev.t)), ms_oracle_current(e->orc)->price) < 0) {
+      /* The parked accounts' eligibility probes: the account index's
+       * boundaries at the oracle price, with the ratio of the moment (see
+       * park() in liquidate.c). */
+      double P = ms_oracle_current(e->orc)->price;
+      const double elig[2] = {ms_margin_boundary(e->mg, 1, P, e->E, 0.0), ms_margin_boundary(e->mg, 0, P, e->E, 0.0)};
+      if (ms_keeper_block_begin(e->kp, exp(log_mark_at(e, ev.t)), elig) < 0) {
         s = MS_ERR_NOMEM;
         break;
       }
@@ -307,11 +312,11 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
     case MS_EV_MARGIN_UPDATE: {
       int64_t next = ev.t + ms_margin_update_every(cfg);
       if (next <= cfg->horizon) s = ms_queue_push(e->q, next, MS_EV_MARGIN_UPDATE, 0, 0);
-      double before = ms_margin_ratio(e->mg);
       const ms_oracle_price *op = ms_oracle_current(e->orc);
       int rose = ms_margin_update(e->mg, op->price, op->t_obs);
-      /* a parked account's box assumed the old ratio (a lower one can let it recover) */
-      if (ms_margin_ratio(e->mg) != before) ms_keeper_unpark_all(e->kp);
+      /* Parked accounts need nothing: their eligibility bounds leave the
+       * ratio out, and each block probes them with the ratio of the moment
+       * (park() in liquidate.c). */
       /* a rise of the ratio is a liquidation trigger: check at once */
       if (!s && rose) {
         out->margin_updates_up++;

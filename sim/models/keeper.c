@@ -59,12 +59,12 @@ void ms_keeper_block_used(ms_keeper *k) { k->type->block_used(k->state); }
 void ms_keeper_resolved(ms_keeper *k) { k->type->resolved(k->state); }
 
 ms_status ms_keeper_defer(ms_keeper *k, int64_t account, int64_t seq, int64_t t, double mark_lo, double mark_hi,
-                          double oracle_lo, double oracle_hi, ms_queue *q) {
-  return k->type->defer(k->state, account, seq, t, mark_lo, mark_hi, oracle_lo, oracle_hi, q);
+                          int side, double elig_lo, ms_queue *q) {
+  return k->type->defer(k->state, account, seq, t, mark_lo, mark_hi, side, elig_lo, q);
 }
 
-int64_t ms_keeper_block_begin(ms_keeper *k, double mark, double oracle) {
-  return k->type->block_begin(k->state, mark, oracle);
+int64_t ms_keeper_block_begin(ms_keeper *k, double mark, const double elig[2]) {
+  return k->type->block_begin(k->state, mark, elig);
 }
 
 void ms_keeper_unpark_all(ms_keeper *k) { k->type->unpark_all(k->state); }

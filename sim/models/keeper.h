@@ -47,8 +47,8 @@ typedef struct ms_keeper_type {
   void (*block_used)(void *state);
   void (*resolved)(void *state);
   ms_status (*defer)(void *state, int64_t account, int64_t seq, int64_t t, double mark_lo, double mark_hi,
-                     double oracle_lo, double oracle_hi, ms_queue *q);
-  int64_t (*block_begin)(void *state, double mark, double oracle);
+                     int side, double elig_lo, ms_queue *q);
+  int64_t (*block_begin)(void *state, double mark, const double elig[2]);
   void (*unpark_all)(void *state);
   ms_status (*block_end)(void *state, int64_t t, ms_queue *q);
   int64_t (*pending)(const void *state);
@@ -92,17 +92,22 @@ void ms_keeper_resolved(ms_keeper *k);
 
 /**
  * Skip an unprofitable liquidation: retry it at the first block at which the
- * mark has left (mark_lo, mark_hi) or the oracle price has left
- * (oracle_lo, oracle_hi). An empty box (lo >= hi) means the next block.
+ * mark has left (mark_lo, mark_hi) or the eligibility probe of @p side
+ * (0: longs, 1: shorts; see ms_keeper_block_begin) has come down to
+ * @p elig_lo. An empty mark box (mark_lo >= mark_hi) means the next block;
+ * elig_lo = -INFINITY, no eligibility bound.
  */
 ms_status ms_keeper_defer(ms_keeper *k, int64_t account, int64_t seq, int64_t t, double mark_lo,
-                          double mark_hi, double oracle_lo, double oracle_hi, ms_queue *q);
+                          double mark_hi, int side, double elig_lo, ms_queue *q);
 
 /**
- * Start of a BLOCK: release the parked accounts whose box the prices have
- * left into this block. Returns how many stay parked, negative on failure.
+ * Start of a BLOCK: release into this block the parked accounts whose box
+ * the prices have left: the mark @p mark, and the eligibility probes
+ * @p elig (longs, shorts) of the current oracle price and margin ratio, in
+ * the coordinates the engine keys parked accounts by (engine/liquidate.c,
+ * park()). Returns how many stay parked, negative on failure.
  */
-int64_t ms_keeper_block_begin(ms_keeper *k, double mark, double oracle);
+int64_t ms_keeper_block_begin(ms_keeper *k, double mark, const double elig[2]);
 
 /** The boxes are stale (collateral changed): release every parked account at the next block. */
 void ms_keeper_unpark_all(ms_keeper *k);

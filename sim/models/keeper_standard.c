@@ -3,9 +3,10 @@
  * profitability, outages (see keeper.h), the ms_keeper_standard table.
  *
  * The ready queue is a binary heap ordered by discovery sequence. Skipped
- * accounts are parked (four heaps of price bounds, one per side of the box,
- * with generation-stamped entries) and rejoin the ready queue at the start of
- * a later block, so a block never takes the same account twice.
+ * accounts are parked (four heaps of bounds with generation-stamped entries:
+ * the mark's box, above and below, and the eligibility bound of longs and of
+ * shorts) and rejoin the ready queue at the start of a later block, so a
+ * block never takes the same account twice.
  */
 #include "models/keeper.h"
 
@@ -39,7 +40,8 @@ typedef struct {
 static inline int park_less(const park_entry *a, const park_entry *b) { return a->bound < b->bound; }
 MS_HEAP_DEFINE(park_heap, park_entry, park_less)
 
-enum { MARK_ABOVE, MARK_BELOW, ORACLE_ABOVE, ORACLE_BELOW, NPARK };
+/* ELIG_LONG, ELIG_SHORT: release when the side's eligibility probe <= elig_lo (stored negated) */
+enum { MARK_ABOVE, MARK_BELOW, ELIG_LONG, ELIG_SHORT, NPARK };
 
 typedef struct standard_keeper {
   ms_dist delay;             /* ms */
@@ -187,7 +189,7 @@ static int release(standard_keeper *k, int32_t slot) {
 }
 
 static ms_status std_defer(void *state, int64_t account, int64_t seq, int64_t t, double mark_lo,
-                          double mark_hi, double oracle_lo, double oracle_hi, ms_queue *q) {
+                          double mark_hi, int side, double elig_lo, ms_queue *q) {
   standard_keeper *k = state;
   int32_t slot;
   if (k->nfree) {
@@ -211,7 +213,7 @@ static ms_status std_defer(void *state, int64_t account, int64_t seq, int64_t t,
   ps->account = account;
   ps->alive = 1;
   k->parked++;
-  int empty = !(mark_lo < mark_hi) || !(oracle_lo < oracle_hi);
+  int empty = !(mark_lo < mark_hi) || !(elig_lo < INFINITY);
   if (empty) {
     if (ms_grow((void **)&k->next, &k->capnext, k->nnext + 1, sizeof *k->next)) return MS_ERR_NOMEM;
     k->next[k->nnext++] = slot;
@@ -220,19 +222,18 @@ static ms_status std_defer(void *state, int64_t account, int64_t seq, int64_t t,
     int rc = 0;
     if (isfinite(mark_hi)) { e.bound = mark_hi; rc |= park_heap_push(&k->park[MARK_ABOVE], e); }
     if (isfinite(mark_lo)) { e.bound = -mark_lo; rc |= park_heap_push(&k->park[MARK_BELOW], e); }
-    if (isfinite(oracle_hi)) { e.bound = oracle_hi; rc |= park_heap_push(&k->park[ORACLE_ABOVE], e); }
-    if (isfinite(oracle_lo)) { e.bound = -oracle_lo; rc |= park_heap_push(&k->park[ORACLE_BELOW], e); }
+    if (isfinite(elig_lo)) { e.bound = -elig_lo; rc |= park_heap_push(&k->park[side ? ELIG_SHORT : ELIG_LONG], e); }
     if (rc) return MS_ERR_NOMEM;
   }
   return ensure_block(k, t + 1, q);
 }
 
-static int64_t std_block_begin(void *state, double mark, double oracle) {
+static int64_t std_block_begin(void *state, double mark, const double elig[2]) {
   standard_keeper *k = state;
   for (size_t i = 0; i < k->nnext; i++)
     if (k->slots[k->next[i]].alive && release(k, k->next[i])) return -1;
   k->nnext = 0;
-  const double probe[NPARK] = {mark, -mark, oracle, -oracle};
+  const double probe[NPARK] = {mark, -mark, -elig[0], -elig[1]};
   for (int i = 0; i < NPARK; i++) {
     park_heap *h = &k->park[i];
     while (h->n && h->v[0].bound <= probe[i]) {
