@@ -154,7 +154,7 @@ typedef struct {
   double key;
   int32_t id;
   uint32_t version;
-  uint32_t epoch;          /* option bands: the regime epoch they were computed in */
+  uint32_t stamp;          /* option bands: which band of its account and regime (band_rec) */
 } hentry;
 
 static inline int hless(const hentry *a, const hentry *b) {
@@ -163,17 +163,38 @@ static inline int hless(const hentry *a, const hentry *b) {
 
 MS_HEAP_DEFINE(heap, hentry, hless)
 
+/* Per option account and regime: its latest band there. A heap entry is live
+ * only while it carries the latest stamp, so re-keying an account kills its
+ * older entries of that regime even when its version is unchanged (an
+ * untouched account keeps UNTOUCHED_VERSION). */
+typedef struct {
+  uint32_t version;        /* of the account when the band was computed */
+  uint32_t stamp;          /* > the index's path_stamp: computed in this path */
+} band_rec;
+
+/* One regime's option bands: kept across switches, since a band computed
+ * under a regime holds whenever that regime is current and the account is
+ * unchanged. */
+typedef struct {
+  int64_t cursor[MS_NBAND]; /* into the regime's time-0 arrays */
+  heap band[MS_NBAND];     /* re-keyed option accounts, one heap per bound */
+  size_t lim[MS_NBAND];    /* compact a heap when it reaches this many entries */
+  heap again;              /* option accounts with an empty band: candidates at the next check (a list, not a heap) */
+  size_t again_lim;
+} regime_bands;
+
 struct ms_index {
   const ms_index_static *st;
   int64_t cursor[2];       /* liq arrays: entries before it were handed out */
   int64_t adl_cursor[2];   /* adl arrays: entries before it are touched */
   heap over[2];            /* touched open perp-only accounts by liquidation key */
   heap adlh[2];            /* touched open perp-only accounts by ADL key */
-  int regime;              /* of the option arrays in use; -1 before the first check */
-  uint32_t epoch;          /* bumped at each regime switch */
-  int64_t bcursor[MS_NBAND];
-  heap band[MS_NBAND];     /* re-evaluated option accounts, one heap per bound */
-  heap again;              /* option accounts with an empty band: candidates at the next check (a list, not a heap) */
+  int regime;              /* of the last check; -1 before the first */
+  regime_bands rb[MS_MAX_REGIMES];
+  band_rec *rec;           /* [option index * nregimes + regime] */
+  size_t nrec;
+  uint32_t stamp;          /* the last stamp given out */
+  uint32_t path_stamp;     /* stamp when the path started */
   ms_idbuf seen;           /* option candidates of one call, to drop repeats */
 };
 
@@ -188,8 +209,11 @@ void ms_index_free(ms_index *x) {
     free(x->over[s].v);
     free(x->adlh[s].v);
   }
-  for (int t = 0; t < MS_NBAND; t++) free(x->band[t].v);
-  free(x->again.v);
+  for (int r = 0; r < MS_MAX_REGIMES; r++) {
+    for (int t = 0; t < MS_NBAND; t++) free(x->rb[r].band[t].v);
+    free(x->rb[r].again.v);
+  }
+  free(x->rec);
   free(x->seen.v);
   free(x);
 }
@@ -201,11 +225,35 @@ void ms_index_reset(ms_index *x, const ms_index_static *st) {
     x->over[s].n = x->adlh[s].n = 0;
   }
   x->regime = -1;
-  for (int t = 0; t < MS_NBAND; t++) {
-    x->bcursor[t] = 0;
-    x->band[t].n = 0;
+  for (int r = 0; r < MS_MAX_REGIMES; r++) {
+    regime_bands *b = &x->rb[r];
+    for (int t = 0; t < MS_NBAND; t++) {
+      b->cursor[t] = 0;
+      b->band[t].n = 0;
+      b->lim[t] = 0;
+    }
+    b->again.n = 0;
+    b->again_lim = 0;
   }
-  x->again.n = 0;
+  /* Records of earlier paths carry stamps at or below path_stamp: stale
+   * without being cleared. Restart the stamps (and clear) long before they
+   * could wrap within a path. */
+  size_t need = (size_t)st->nopt * (size_t)(st->nregimes > 0 ? st->nregimes : 1);
+  if (need > x->nrec || x->stamp > UINT32_MAX / 2) {
+    free(x->rec);
+    /* calloc: pages of accounts never re-keyed are never written */
+    x->rec = calloc(need > x->nrec ? need : x->nrec, sizeof *x->rec);
+    x->nrec = x->rec ? (need > x->nrec ? need : x->nrec) : 0;
+    x->stamp = 0;
+  }
+  x->path_stamp = x->stamp;
+}
+
+/* The band record of option account @p id under regime @p r (NULL if the
+ * allocation at the path's start failed). */
+static inline band_rec *rec_of(const ms_index *x, const ms_accounts *a, int64_t id, int r) {
+  size_t i = (size_t)a->book->opt_of[id] * (size_t)x->st->nregimes + (size_t)r;
+  return i < x->nrec ? &x->rec[i] : NULL;
 }
 
 /* Version of heap entries for accounts the path has not touched: they stay
@@ -218,60 +266,95 @@ static inline int live(const ms_accounts *a, const hentry *e) {
   return x->version == e->version && x->status == MS_ACCT_OPEN;
 }
 
+/* A kept option band entry of regime @p r: the account's latest band there,
+ * and the account unchanged and open since. */
+static inline int band_live(const ms_index *x, const ms_accounts *a, const hentry *e, int r) {
+  const band_rec *b = rec_of(x, a, e->id, r);
+  return b && b->stamp == e->stamp && live(a, e);
+}
+
 size_t ms_index_option_entries(const ms_index *x) {
-  size_t n = x->again.n;
-  for (int t = 0; t < MS_NBAND; t++) n += x->band[t].n;
+  size_t n = 0;
+  for (int r = 0; r < MS_MAX_REGIMES; r++) {
+    n += x->rb[r].again.n;
+    for (int t = 0; t < MS_NBAND; t++) n += x->rb[r].band[t].n;
+  }
   return n;
+}
+
+/* Below this many entries a heap is never compacted. */
+#define COMPACT_MIN 256
+
+static void heap_sift_down(heap *h, size_t i) {
+  hentry e = h->v[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= h->n) break;
+    if (c + 1 < h->n && hless(&h->v[c + 1], &h->v[c])) c++;
+    if (!hless(&h->v[c], &e)) break;
+    h->v[i] = h->v[c];
+    i = c;
+  }
+  h->v[i] = e;
+}
+
+/* Drop the dead entries of regime @p r's heap @p h (or list, @p is_heap 0)
+ * and set its next limit to twice what is left: entries held stay within
+ * twice the live ones (at most one per option account and bound) plus
+ * COMPACT_MIN, and each compaction is paid for by the pushes before it. */
+static void compact(ms_index *x, const ms_accounts *a, int r, heap *h, size_t *lim, int is_heap) {
+  size_t k = 0;
+  for (size_t i = 0; i < h->n; i++)
+    if (band_live(x, a, &h->v[i], r)) h->v[k++] = h->v[i];
+  h->n = k;
+  if (is_heap && k > 1)
+    for (size_t i = k / 2; i-- > 0;) heap_sift_down(h, i);
+  *lim = 2 * k > COMPACT_MIN ? 2 * k : COMPACT_MIN;
 }
 
 static int option_candidates(ms_index *x, const ms_accounts *a, const ms_probe *pr, ms_idbuf *out) {
   const ms_index_static *st = x->st;
   x->seen.n = 0;
-  if (pr->regime != x->regime) {
-    /* New volatility: the new regime's time-0 bands take over for untouched
-     * accounts; every touched option account is re-examined. */
-    x->regime = pr->regime;
-    x->epoch++;
-    /* Every entry kept so far is of an older epoch, dead: dropped now, or
-     * the heaps would hold them to the path's end (their far keys are never
-     * popped), 5 entries per revalued account per switch. */
-    for (int t = 0; t < MS_NBAND; t++) {
-      x->bcursor[t] = 0;
-      x->band[t].n = 0;
-    }
-    x->again.n = 0;
-    /* A perps-only book has no option account to re-examine: no walk of
-     * the touched pool at each switch. */
+  const int r = pr->regime;
+  if (r != x->regime) {
+    /* New volatility: regime r's bands take over where they were left, its
+     * time-0 arrays for accounts never touched. A touched open option account
+     * is re-examined unless its latest band under r was computed at its
+     * current version. (A perps-only book has none: no walk of the pool.) */
+    x->regime = r;
     for (size_t i = 0; st->nopt > 0 && i < a->n; i++) {
       int64_t id = a->ids[i];
-      if (a->pool[i].status == MS_ACCT_OPEN && ms_accounts_has_options(a, id) && ms_idbuf_push(&x->seen, id))
-        return -1;
+      if (a->pool[i].status != MS_ACCT_OPEN || !ms_accounts_has_options(a, id)) continue;
+      const band_rec *b = rec_of(x, a, id, r);
+      if (b && b->stamp > x->path_stamp && b->version == a->pool[i].version) continue;
+      if (ms_idbuf_push(&x->seen, id)) return -1;
     }
   }
   if (st->nopt > 0) {
+    regime_bands *rb = &x->rb[r];
     const double probe[MS_NBAND] = {-pr->P, pr->P, (double)pr->t, pr->ratio, a->shift[0]};
     for (int t = 0; t < MS_NBAND; t++) assert(!(probe[t] >= INFINITY)); /* keys of +inf are not kept */
     /* an empty band's keys are all at or below any probe (ms_index_rekey) */
-    for (size_t i = 0; i < x->again.n; i++) {
-      const hentry *e = &x->again.v[i];
+    for (size_t i = 0; i < rb->again.n; i++) {
+      const hentry *e = &rb->again.v[i];
       assert(e->key <= probe[MS_BAND_T]);
-      if (e->epoch == x->epoch && live(a, e) && ms_idbuf_push(&x->seen, e->id)) return -1;
+      if (band_live(x, a, e, r) && ms_idbuf_push(&x->seen, e->id)) return -1;
     }
-    x->again.n = 0;
+    rb->again.n = 0;
     for (int t = 0; t < MS_NBAND; t++) {
-      const ms_keyed *arr = st->band[x->regime][t];
-      int64_t c = x->bcursor[t];
+      const ms_keyed *arr = st->band[r][t];
+      int64_t c = rb->cursor[t];
       while (c < st->nopt && arr[c].key <= probe[t]) {
         int64_t id = arr[c].id;
         if (a->slot[id] < 0 && ms_idbuf_push(&x->seen, id)) return -1;
         c++;
       }
-      x->bcursor[t] = c;
-      heap *h = &x->band[t];
+      rb->cursor[t] = c;
+      heap *h = &rb->band[t];
       while (h->n && h->v[0].key <= probe[t]) {
         hentry e = h->v[0];
         heap_pop(h);
-        if (e.epoch == x->epoch && live(a, &e) && ms_idbuf_push(&x->seen, e.id)) return -1;
+        if (band_live(x, a, &e, r) && ms_idbuf_push(&x->seen, e.id)) return -1;
       }
     }
   }
@@ -306,7 +389,11 @@ int ms_index_rekey(ms_index *x, const ms_accounts *a, const ms_margin *m, int64_
   const ms_acct *ac = ms_accounts_peek(a, id);
   uint32_t version = ac ? ac->version : UNTOUCHED_VERSION;
   if (ms_accounts_has_options(a, id)) {
-    if (x->regime != pr->regime) return 0; /* the next check re-examines every option account */
+    /* Under the probe's regime, even before the check that switches to it. */
+    const int r = pr->regime;
+    regime_bands *rb = &x->rb[r];
+    band_rec *b = rec_of(x, a, id, r);
+    if (!b) return -1;
     ms_position p;
     ms_accounts_position(a, id, &p);
     ms_view v = {pr->P, pr->t, pr->vol};
@@ -314,18 +401,24 @@ int ms_index_rekey(ms_index *x, const ms_accounts *a, const ms_margin *m, int64_
     ms_margin_band(m, &p, pr->E, &v, pr->surplus, &bd);
     double k[MS_NBAND];
     band_keys(&bd, a->shift[0], k);
+    /* this band supersedes the account's earlier ones under r */
+    *b = (band_rec){version, ++x->stamp};
     /* An empty band (ms_margin_band: revalue at once) has the keys -inf,
      * -inf, t, -inf, -inf: each would pop at the next check (its time is
      * not earlier), so one entry in a list does what five heap entries did.
      * A key of +inf never pops (probes are finite): it is not pushed. */
     if (k[MS_BAND_LO] == -INFINITY && k[MS_BAND_HI] == -INFINITY && k[MS_BAND_RATIO] == -INFINITY &&
         k[MS_BAND_SHIFT] == -INFINITY && k[MS_BAND_T] == (double)pr->t) {
-      if (ms_grow((void **)&x->again.v, &x->again.cap, x->again.n + 1, sizeof *x->again.v)) return -1;
-      x->again.v[x->again.n++] = (hentry){k[MS_BAND_T], (int32_t)id, version, x->epoch};
+      if (rb->again.n >= rb->again_lim) compact(x, a, r, &rb->again, &rb->again_lim, 0);
+      if (ms_grow((void **)&rb->again.v, &rb->again.cap, rb->again.n + 1, sizeof *rb->again.v)) return -1;
+      rb->again.v[rb->again.n++] = (hentry){k[MS_BAND_T], (int32_t)id, version, b->stamp};
       return 0;
     }
-    for (int t = 0; t < MS_NBAND; t++)
-      if (k[t] < INFINITY && heap_push(&x->band[t], (hentry){k[t], (int32_t)id, version, x->epoch})) return -1;
+    for (int t = 0; t < MS_NBAND; t++) {
+      if (!(k[t] < INFINITY)) continue;
+      if (rb->band[t].n >= rb->lim[t]) compact(x, a, r, &rb->band[t], &rb->lim[t], 1);
+      if (heap_push(&rb->band[t], (hentry){k[t], (int32_t)id, version, b->stamp})) return -1;
+    }
     return 0;
   }
   double q = ms_accounts_qty(a, id);
