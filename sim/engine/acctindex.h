@@ -11,9 +11,11 @@
  * time, a maintenance ratio and a socialized-loss shift up to which it is
  * surely not eligible. Bands at time 0 are computed once per book for every
  * regime and sorted by each bound; a cursor per bound finds the accounts
- * whose band the path has left. A regime switch changes every option's
- * value: the new regime's arrays take over from their start, and every
- * option account the path has changed is re-examined.
+ * whose band the path has left. A band holds for its regime's volatility:
+ * each regime keeps its own cursors and heaps across switches, so a band is
+ * used again when its regime returns; at a switch only the touched option
+ * accounts without a band of the new regime at their current version are
+ * re-examined.
  *
  * Accounts whose state a path changed leave the sorted arrays for per-thread
  * heaps keyed the same way; heap entries carry the account's version and go
@@ -92,7 +94,7 @@ int ms_index_candidates(ms_index *x, const ms_accounts *a, const ms_margin *m, c
 /** An open account changed, or was a candidate and is not eligible: index it under its keys at @p pr. */
 int ms_index_rekey(ms_index *x, const ms_accounts *a, const ms_margin *m, int64_t id, const ms_probe *pr);
 
-/** Entries the option bands hold (heaps and the empty-band list): what a path's re-keying keeps (tests). */
+/** Entries the option bands of every regime hold (heaps and empty-band lists): what a path's re-keying keeps (tests). */
 size_t ms_index_option_entries(const ms_index *x);
 
 /** Best-ranked open perp-only account of side @p side for ADL (lowest ADL key, then id), or -1. */

@@ -28,7 +28,7 @@ scenarios/bench/*.yaml with the same small number of paths, plus one
 It prints one row per run and exits 1 on any difference, naming the dataset
 (or attribute) and its first differing element; 2 when a run fails.
 
-  scripts/py tests/identity/compare_results.py OLD_BINARY NEW_BINARY [--fixed max_impact]
+  scripts/py tests/identity/compare_results.py OLD_BINARY NEW_BINARY [--fixed max_impact --fixed option_revaluations --fixed bs_evaluations]
   scripts/py tests/identity/compare_results.py --files A.h5 B.h5
 
 Typical use around a refactor: build the base commit into build-old
@@ -78,6 +78,10 @@ def _drop_added_keys(text):
 KNOWN_FIXES = {
     "max_impact": "2026-12-06, issue 16 (docs/output.md): it was expm1(max |log impact|), which for a "
                   "downward impact is not abs(exp(impact) - 1) as documented",
+    "option_revaluations": "issue 16, 2026-12-06: option bands kept per regime (docs/engine.md): a band "
+                           "computed under a regime is used again when it returns, so fewer revaluations",
+    "bs_evaluations": "issue 16, 2026-12-06: option bands kept per regime: fewer revaluations, fewer "
+                      "Black-Scholes evaluations",
 }
 FIXED_FIELDS = set()  # the --fixed names of this run
 
