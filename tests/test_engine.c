@@ -1127,10 +1127,11 @@ static void test_engine__regime_return_reuses_bands(void **state) {
 }
 
 /* An option account whose band is empty (ms_margin_band: revalue at once)
- * is a candidate at the next check, once, and not at the check after that
- * unless re-keyed again; a regime switch drops it like every band of the
- * old regime (then only the new regime's time-0 bands count). The index
- * keeps such accounts in a list rather than in its heaps (acctindex.c). */
+ * is a candidate at the next check of its regime, once, and not at the
+ * check after that unless re-keyed again. Bands are kept per regime: under
+ * another regime it is not handed out (that regime's time-0 bands count),
+ * and when its regime returns it is, once. The index keeps such accounts in
+ * a list per regime rather than in its heaps (acctindex.c). */
 static void test_engine__empty_band_is_checked_next_once(void **state) {
   (void)state;
   option_index o;
@@ -1171,7 +1172,21 @@ static void test_engine__empty_band_is_checked_next_once(void **state) {
       for (size_t i = 0; i < o.out.n; i++) assert_int_equal(ms_index_rekey(o.x, &o.acc, o.m, o.out.v[i], &pr), 0);
     }
   }
-  print_message("%d empty bands: each handed out at the next check only\n", nempty);
+  /* back in regime 0: round 1's empty bands were computed there */
+  for (int check = 0; check < 2; check++) {
+    pr.t += 1000;
+    pr.regime = 0;
+    pr.vol = o.st->vol[0];
+    o.out.n = 0;
+    assert_int_equal(ms_index_candidates(o.x, &o.acc, o.m, &pr, &o.out), 0);
+    int found = 0;
+    for (size_t i = 0; i < o.out.n; i++)
+      for (int k = 0; k < 3; k++) found += o.out.v[i] == ids[k];
+    if (found != (check == 0 ? 3 : 0))
+      fail_msg("back in regime 0, check %d: %d of the 3 accounts with empty bands handed out", check, found);
+    for (size_t i = 0; i < o.out.n; i++) assert_int_equal(ms_index_rekey(o.x, &o.acc, o.m, o.out.v[i], &pr), 0);
+  }
+  print_message("%d empty bands: each handed out at the next check of its regime only\n", nempty);
   option_index_close(&o);
 }
 
