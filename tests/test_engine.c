@@ -321,16 +321,15 @@ static void test_engine__presets_agree_with_brute_force(void **state) {
 /* Regimes of seconds over option books: bands are kept per regime and
  * used again when their regime returns (acctindex.c), while the price
  * falls out of them; the indexed engine and the brute-force twin must
- * still agree liquidation for liquidation, under every margin model. */
+ * still agree liquidation for liquidation, under every margin model. Trial
+ * 8 (dynamic margin) once missed a briefly eligible account (`recovered`
+ * 46 against 48): a keeper reopened it under another regime between two
+ * checks of the same regime, which saw no switch (acctindex.c, `walk`). */
 static void test_engine__fast_regime_switches_agree_with_brute_force(void **state) {
   (void)state;
   int64_t liq = 0, optliq = 0, reval = 0, naive = 0;
   for (uint64_t trial = 6; trial < 12; trial++) { /* every margin model, with options */
-    /* Trial 8 (dynamic margin, EWMA, with options) disagrees here on the
-     * summary's `recovered` (46 against 48 on path 0, liquidations equal),
-     * with the index before bands were kept per regime as well: left out
-     * until that is understood (reported with issue 16). */
-    if (trial == 8) continue;
+
     char yaml[4096];
     random_scenario(yaml, sizeof yaml, trial);
     replace_in(yaml, sizeof yaml, "mean_duration: 1h", "mean_duration: 20s");

@@ -190,6 +190,7 @@ struct ms_index {
   heap over[2];            /* touched open perp-only accounts by liquidation key */
   heap adlh[2];            /* touched open perp-only accounts by ADL key */
   int regime;              /* of the last check; -1 before the first */
+  int walk;                /* re-keyed under another regime since: the next check walks the pool */
   regime_bands rb[MS_MAX_REGIMES];
   band_rec *rec;           /* [option index * nregimes + regime] */
   size_t nrec;
@@ -225,6 +226,7 @@ void ms_index_reset(ms_index *x, const ms_index_static *st) {
     x->over[s].n = x->adlh[s].n = 0;
   }
   x->regime = -1;
+  x->walk = 0;
   for (int r = 0; r < MS_MAX_REGIMES; r++) {
     regime_bands *b = &x->rb[r];
     for (int t = 0; t < MS_NBAND; t++) {
@@ -316,12 +318,13 @@ static int option_candidates(ms_index *x, const ms_accounts *a, const ms_probe *
   const ms_index_static *st = x->st;
   x->seen.n = 0;
   const int r = pr->regime;
-  if (r != x->regime) {
+  if (r != x->regime || x->walk) {
     /* New volatility: regime r's bands take over where they were left, its
      * time-0 arrays for accounts never touched. A touched open option account
      * is re-examined unless its latest band under r was computed at its
      * current version. (A perps-only book has none: no walk of the pool.) */
     x->regime = r;
+    x->walk = 0;
     for (size_t i = 0; st->nopt > 0 && i < a->n; i++) {
       int64_t id = a->ids[i];
       if (a->pool[i].status != MS_ACCT_OPEN || !ms_accounts_has_options(a, id)) continue;
@@ -389,8 +392,12 @@ int ms_index_rekey(ms_index *x, const ms_accounts *a, const ms_margin *m, int64_
   const ms_acct *ac = ms_accounts_peek(a, id);
   uint32_t version = ac ? ac->version : UNTOUCHED_VERSION;
   if (ms_accounts_has_options(a, id)) {
-    /* Under the probe's regime, even before the check that switches to it. */
+    /* Under the probe's regime, even before the check that switches to it.
+     * The regime may have changed and changed back between two checks (a
+     * keeper reopening an account in between): the next check cannot tell
+     * from its regime alone, so it walks the touched accounts. */
     const int r = pr->regime;
+    if (r != x->regime) x->walk = 1;
     regime_bands *rb = &x->rb[r];
     band_rec *b = rec_of(x, a, id, r);
     if (!b) return -1;
