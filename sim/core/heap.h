@@ -7,6 +7,8 @@
  * defines a struct `prefix` {type *v; size_t n, cap;} with
  *   int  prefix_push(prefix *h, type e)   0, or -1 when out of memory
  *   void prefix_pop(prefix *h)            drops h->v[0] (h->n > 0)
+ *   void prefix_heapify(prefix *h)        restores the order after h->v was
+ *                                         changed in place (e.g. filtered)
  * where less(const type *a, const type *b) orders the elements; h->v[0] is
  * the least. A macro rather than a void* heap with a comparison callback:
  * the event queue pops once per event and the comparison must inline.
@@ -47,18 +49,26 @@ static inline int ms_grow(void **p, size_t *cap, size_t need, size_t size) {
     return 0;                                                                      \
   }                                                                                \
                                                                                    \
-  static inline void prefix##_pop(prefix *h) {                                     \
-    type last = h->v[--h->n];                                                      \
-    size_t i = 0;                                                                  \
+  /* Put e at i and move it down to its place (children of i in order). */     \
+  static inline void prefix##_sift(prefix *h, size_t i, type e) {                  \
     for (;;) {                                                                     \
       size_t c = 2 * i + 1;                                                        \
       if (c >= h->n) break;                                                        \
       if (c + 1 < h->n && less(&h->v[c + 1], &h->v[c])) c++;                        \
-      if (!less(&h->v[c], &last)) break;                                           \
+      if (!less(&h->v[c], &e)) break;                                              \
       h->v[i] = h->v[c];                                                           \
       i = c;                                                                       \
     }                                                                              \
-    if (h->n) h->v[i] = last;                                                      \
+    h->v[i] = e;                                                                   \
+  }                                                                                \
+                                                                                   \
+  static inline void prefix##_pop(prefix *h) {                                     \
+    type last = h->v[--h->n];                                                      \
+    if (h->n) prefix##_sift(h, 0, last);                                           \
+  }                                                                                \
+                                                                                   \
+  static inline void prefix##_heapify(prefix *h) {                                 \
+    for (size_t i = h->n / 2; i-- > 0;) prefix##_sift(h, i, h->v[i]);              \
   }
 
 #endif

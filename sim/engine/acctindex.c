@@ -287,19 +287,6 @@ size_t ms_index_option_entries(const ms_index *x) {
 /* Below this many entries a heap is never compacted. */
 #define COMPACT_MIN 256
 
-static void heap_sift_down(heap *h, size_t i) {
-  hentry e = h->v[i];
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= h->n) break;
-    if (c + 1 < h->n && hless(&h->v[c + 1], &h->v[c])) c++;
-    if (!hless(&h->v[c], &e)) break;
-    h->v[i] = h->v[c];
-    i = c;
-  }
-  h->v[i] = e;
-}
-
 /* Drop the dead entries of regime @p r's heap @p h (or list, @p is_heap 0)
  * and set its next limit to twice what is left: entries held stay within
  * twice the live ones (at most one per option account and bound) plus
@@ -309,8 +296,7 @@ static void compact(ms_index *x, const ms_accounts *a, int r, heap *h, size_t *l
   for (size_t i = 0; i < h->n; i++)
     if (band_live(x, a, &h->v[i], r)) h->v[k++] = h->v[i];
   h->n = k;
-  if (is_heap && k > 1)
-    for (size_t i = k / 2; i-- > 0;) heap_sift_down(h, i);
+  if (is_heap) heap_heapify(h);
   *lim = 2 * k > COMPACT_MIN ? 2 * k : COMPACT_MIN;
 }
 
