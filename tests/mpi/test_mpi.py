@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "identity"))
 
 from compare_results import compare_files  # noqa: E402
 from e2e import BIN, DirTest, run, small  # noqa: E402
+from test_robust_signals import PER_PATH as PER_PATH_TEMPLATE  # noqa: E402
 
 MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
 # CI runs as root; threads free to use every core a rank may see; more ranks than cores.
@@ -49,25 +50,8 @@ SCENARIO = (small(23, 300, fan=True) + "  chunk_paths: 5\n"
             + "assertions: [\"insolvency.probability < 0.5\", \"liquidations.mean >= 0\"]\n")
 
 # Dynamic margin, a book drawn per path: path 2's single account starts below
-# its initial margin (tests/e2e/test_robust_signals.py finds the same path).
-PER_PATH = """name: perpath
-seed: 3
-paths: 6
-horizon: 1d
-step: 1s
-market:
-  initial_price: 2000
-  regimes:
-    - {name: wild, vol: 3.0, drift: 0, mean_duration: 30d}
-book:
-  accounts: 1
-  resample: per_path
-  collateral: {dist: lognormal, median: 5000, sigma: 1}
-  leverage: {dist: uniform, min: 1, max: 5.5}
-margin:
-  model: dynamic
-  dynamic: {floor: 0.01, cap: 0.25}
-"""
+# its initial margin (test_robust_signals.py's scenario, whose test finds the same path).
+PER_PATH = PER_PATH_TEMPLATE % (3, 6, 1, "1", "5.5")
 
 # Long enough to be stopped by a signal: 16 paths of half a year of 1 s
 # ticks (about 0.3 s each here), in batches of 2.
