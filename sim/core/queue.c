@@ -45,12 +45,22 @@
 #define NBUCKET 1024 /* a ring of 65.5 s */
 #define CHUNK 5      /* events per chunk of a bucket (sparse buckets stay small) */
 
+/* 32 bytes, two to a cache line: a path at 1M accounts can have 700,000
+ * keeper events pending, and they carry an account and a token only. The
+ * few events with numbers as well (an oracle's publish) keep their payload
+ * in a side table: b is then OUT_OF_LINE and a the payload's slot. */
 typedef struct {
   int64_t t;
   uint64_t order; /* kind << SEQ_BITS | seq */
   int64_t a, b;
-  double x, y;
 } qev;
+
+#define OUT_OF_LINE INT64_MIN
+
+typedef struct {
+  int64_t a, b;
+  double x, y;
+} payload;
 
 static inline int less(const qev *x, const qev *y) {
   /* no branch: which of two events comes first is data, not a pattern */
@@ -137,6 +147,10 @@ struct ms_queue {
   size_t nch, capch;
   int32_t *free_ch;  /* free chunks, a stack (room for capch): the next free chunk needs no read of a chunk */
   size_t nfree;      /* chunks on the free stack */
+  payload *pl;       /* out-of-line payloads */
+  size_t npl, cappl; /* slots handed out so far (a slot is free again when its event pops) */
+  int64_t *free_pl;  /* freed slots, a stack */
+  size_t nfree_pl, capfree_pl;
   uint64_t seq;      /* next insertion sequence */
   uint64_t loads;    /* slots loaded into the front */
   int64_t clk_next;  /* ms of the next tick; INT64_MAX when stopped */
@@ -166,6 +180,8 @@ void ms_queue_free(ms_queue *q) {
   free(q->far.v);
   free(q->ch);
   free(q->free_ch);
+  free(q->pl);
+  free(q->free_pl);
   free(q);
 }
 
@@ -189,6 +205,7 @@ void ms_queue_reset(ms_queue *q) {
   q->nring = 0;
   q->first_ok = 0;
   q->maxb = 0;
+  q->npl = q->nfree_pl = 0;
   q->seq = 0;
   q->clk_next = INT64_MAX;
   q->clk_period = 1;
@@ -262,16 +279,9 @@ static int bucket_push(ms_queue *q, size_t i, const qev *e) {
   return 0;
 }
 
-ms_status ms_queue_push(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b) {
-  return ms_queue_push_x(q, t, kind, a, b, 0.0, 0.0);
-}
-
-ms_status ms_queue_push_x(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b, double x,
-                          double y) {
-  assert(kind != MS_EV_TICK && kind < MS_EV_KIND_COUNT && kind < 256);
-  if (q->seq > SEQ_MASK) return MS_ERR_INTERNAL; /* 2^56 events: far beyond any work bound */
-  qev e = {t, ((uint64_t)kind << SEQ_BITS) | q->seq, a, b, x, y};
-  int64_t s = slot_of(t);
+static ms_status push(ms_queue *q, const qev *ep) {
+  qev e = *ep;
+  int64_t s = slot_of(e.t);
   int rc;
   if (s < q->fs) rc = heap_push(&q->front, &e);
   else if (s - q->fs < NBUCKET) {
@@ -281,6 +291,35 @@ ms_status ms_queue_push_x(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a,
   else rc = front_room(q, q->maxb, q->far.n + 1) || heap_push(&q->far, &e);
   if (rc) return MS_ERR_NOMEM;
   q->seq++;
+  return MS_OK;
+}
+
+ms_status ms_queue_push(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b) {
+  assert(kind != MS_EV_TICK && kind < MS_EV_KIND_COUNT && kind < 256);
+  if (q->seq > SEQ_MASK || b == OUT_OF_LINE) return MS_ERR_INTERNAL; /* 2^56 events: far beyond any work bound */
+  qev e = {t, ((uint64_t)kind << SEQ_BITS) | q->seq, a, b};
+  return push(q, &e);
+}
+
+ms_status ms_queue_push_x(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b, double x,
+                          double y) {
+  assert(kind != MS_EV_TICK && kind < MS_EV_KIND_COUNT && kind < 256);
+  if (q->seq > SEQ_MASK) return MS_ERR_INTERNAL;
+  int64_t p;
+  if (q->nfree_pl) {
+    p = q->free_pl[q->nfree_pl - 1];
+  } else {
+    if (ms_grow((void **)&q->pl, &q->cappl, q->npl + 1, sizeof *q->pl) ||
+        ms_grow((void **)&q->free_pl, &q->capfree_pl, q->npl + 1, sizeof *q->free_pl))
+      return MS_ERR_NOMEM; /* free_pl has room for every slot: a pop never allocates */
+    p = (int64_t)q->npl;
+  }
+  qev e = {t, ((uint64_t)kind << SEQ_BITS) | q->seq, p, OUT_OF_LINE};
+  ms_status st = push(q, &e);
+  if (st) return st;
+  q->pl[p] = (payload){a, b, x, y};
+  if (q->nfree_pl) q->nfree_pl--;
+  else q->npl++;
   return MS_OK;
 }
 
@@ -398,10 +437,18 @@ int ms_queue_pop(ms_queue *q, ms_event *ev) {
   ev->kind = (uint32_t)(top->order >> SEQ_BITS);
   ev->pad = 0;
   ev->seq = top->order & SEQ_MASK;
-  ev->a = top->a;
-  ev->b = top->b;
-  ev->x = top->x;
-  ev->y = top->y;
+  if (top->b == OUT_OF_LINE) {
+    const payload *p = &q->pl[top->a];
+    ev->a = p->a;
+    ev->b = p->b;
+    ev->x = p->x;
+    ev->y = p->y;
+    q->free_pl[q->nfree_pl++] = top->a;
+  } else {
+    ev->a = top->a;
+    ev->b = top->b;
+    ev->x = ev->y = 0.0;
+  }
   ev->count = 0;
   heap_pop(&q->front);
   return 1;
@@ -414,6 +461,7 @@ uint64_t ms_queue_loads(const ms_queue *q) { return q->loads; }
 size_t ms_queue_front(const ms_queue *q, ms_event_kind kind, int64_t *a, size_t max) {
   size_t n = q->front.n < max ? q->front.n : max, k = 0;
   for (size_t i = 0; i < n; i++)
-    if ((q->front.v[i].order >> SEQ_BITS) == (uint64_t)kind) a[k++] = q->front.v[i].a;
+    if ((q->front.v[i].order >> SEQ_BITS) == (uint64_t)kind)
+      a[k++] = q->front.v[i].b == OUT_OF_LINE ? q->pl[q->front.v[i].a].a : q->front.v[i].a;
   return k;
 }
