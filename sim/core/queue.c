@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
 #include "core/heap.h"
 
 /* kind in the top 8 bits, seq below: (t, order) sorts as (t, kind, seq) */
@@ -108,7 +109,7 @@ static inline void sift_down(qev *v, size_t n, size_t i, qev e) {
 }
 
 static inline int heap_push(event_heap *h, const qev *e) {
-  if (ms_grow((void **)&h->v, &h->cap, h->n + 1, sizeof(qev))) return -1;
+  if (ms_big_grow((void **)&h->v, &h->cap, h->n + 1, sizeof(qev))) return -1;
   sift_up(h->v, h->n++, *e);
   return 0;
 }
@@ -145,7 +146,8 @@ struct ms_queue {
   int first_ok;      /* (a pop between events far apart would scan the bitmap each time) */
   qchunk *ch;        /* the buckets' chunks */
   size_t nch, capch;
-  int32_t *free_ch;  /* free chunks, a stack (room for capch): the next free chunk needs no read of a chunk */
+  int32_t *free_ch;  /* free chunks, a stack (room for capfree >= capch): the next free chunk needs no read of a chunk */
+  size_t capfree;
   size_t nfree;      /* chunks on the free stack */
   payload *pl;       /* out-of-line payloads */
   size_t npl, cappl; /* slots handed out so far (a slot is free again when its event pops) */
@@ -161,7 +163,7 @@ struct ms_queue {
 ms_status ms_queue_new(ms_queue **out, size_t capacity, ms_error *err) {
   ms_queue *q = calloc(1, sizeof *q);
   size_t c = capacity ? capacity : 64;
-  if (!q || ms_grow((void **)&q->front.v, &q->front.cap, c < 1024 ? c : 1024, sizeof(qev))) {
+  if (!q || ms_big_grow((void **)&q->front.v, &q->front.cap, c < 1024 ? c : 1024, sizeof(qev))) {
     free(q);
     return ms_error_set(err, MS_ERR_NOMEM, "cannot allocate the event queue");
   }
@@ -176,10 +178,10 @@ ms_status ms_queue_new(ms_queue **out, size_t capacity, ms_error *err) {
 
 void ms_queue_free(ms_queue *q) {
   if (!q) return;
-  free(q->front.v);
-  free(q->far.v);
-  free(q->ch);
-  free(q->free_ch);
+  ms_big_free(q->front.v, q->front.cap * sizeof(qev));
+  ms_big_free(q->far.v, q->far.cap * sizeof(qev));
+  ms_big_free(q->ch, q->capch * sizeof(qchunk));
+  ms_big_free(q->free_ch, q->capfree * sizeof(int32_t));
   free(q->pl);
   free(q->free_pl);
   free(q);
@@ -232,7 +234,7 @@ void ms_queue_clock_advance(ms_queue *q, int64_t n) {
  * keeps room for the fullest bucket and every far event, and CHUNK more
  * (load_slot copies whole chunks, the last one's unused places too). */
 static inline int front_room(ms_queue *q, size_t maxb, size_t nfar) {
-  return ms_grow((void **)&q->front.v, &q->front.cap, maxb + nfar + CHUNK, sizeof(qev));
+  return ms_big_grow((void **)&q->front.v, &q->front.cap, maxb + nfar + CHUNK, sizeof(qev));
 }
 
 static int bucket_push(ms_queue *q, size_t i, const qev *e) {
@@ -249,11 +251,16 @@ static int bucket_push(ms_queue *q, size_t i, const qev *e) {
     } else {
       if (q->nch >= INT32_MAX) return -1;
       if (q->nch == q->capch) {
-        size_t cap = q->capch;
-        if (ms_grow((void **)&q->ch, &cap, q->nch + 1, sizeof(qchunk))) return -1;
-        int32_t *f = realloc(q->free_ch, cap * sizeof *f);
-        if (!f) return -1; /* ch keeps its larger block; capch says what free_ch can hold */
-        q->free_ch = f;
+        size_t cap = q->capch ? 2 * q->capch : 64;
+        if (q->capfree < cap) { /* room for every chunk on the free stack: a pop never allocates */
+          int32_t *f = ms_big_resize(q->free_ch, q->capfree * sizeof *f, cap * sizeof *f);
+          if (!f) return -1;
+          q->free_ch = f;
+          q->capfree = cap;
+        }
+        qchunk *ch = ms_big_resize(q->ch, q->capch * sizeof *ch, cap * sizeof *ch);
+        if (!ch) return -1;
+        q->ch = ch;
         q->capch = cap;
       }
       c = (int32_t)q->nch++;

@@ -7,12 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The pool on 64-byte boundaries: an entry (64 bytes with MS_MAX_LEGS 2)
- * is then one cache line, one miss when a keeper acts on it. */
-static ms_acct *pool_alloc(size_t n) {
-  size_t bytes = (n * sizeof(ms_acct) + 63) / 64 * 64;
-  return aligned_alloc(64, bytes);
-}
+#include "core/bigmem.h"
+
 
 /* How the pool grows. It starts small and doubles while it is small
  * against the book: an engine that touches few accounts (a calm path, most
@@ -23,8 +19,8 @@ static ms_acct *pool_alloc(size_t n) {
  * the worst path so far touched, with no doubling slack and no copy while
  * the old and the new pool are both held (perp-1m, two threads: 178 MB
  * against 235 MB by doubling). Where memory is not overcommitted
- * (vm.overcommit_memory 2) such an engine is charged 72 bytes for every
- * account of the book. */
+ * (vm.overcommit_memory 2) such an engine is charged 52 bytes (72 with
+ * options) for every account of the book. */
 #define POOL_START 1024
 
 static size_t pool_next_cap(size_t cap, size_t book_n) {
@@ -38,9 +34,13 @@ ms_status ms_accounts_init(ms_accounts *a, const ms_book *b, ms_error *err) {
   a->book = b;
   a->slot = malloc((size_t)b->n * sizeof *a->slot);
   a->cap = b->n < POOL_START ? (b->n > 0 ? (size_t)b->n : 1) : POOL_START;
-  a->pool = pool_alloc(a->cap);
-  a->ids = malloc(a->cap * sizeof *a->ids);
-  if (!a->slot || !a->pool || !a->ids) {
+  /* bigmem: the pool grows by moving pages, never leaving its old copy as a hole */
+  a->pool = ms_big_alloc(a->cap * sizeof *a->pool);
+  a->ids = ms_big_alloc(a->cap * sizeof *a->ids);
+  if (b->opt) a->legq = ms_big_alloc(a->cap * MS_MAX_LEGS * sizeof *a->legq);
+  a->cap_ids = a->ids ? a->cap : 0;
+  a->cap_legq = a->legq ? a->cap : 0;
+  if (!a->slot || !a->pool || !a->ids || (b->opt && !a->legq)) {
     ms_accounts_fini(a);
     return ms_error_set(err, MS_ERR_NOMEM, "out of memory for the account state");
   }
@@ -51,8 +51,9 @@ ms_status ms_accounts_init(ms_accounts *a, const ms_book *b, ms_error *err) {
 
 void ms_accounts_fini(ms_accounts *a) {
   free(a->slot);
-  free(a->pool);
-  free(a->ids);
+  ms_big_free(a->pool, a->cap * sizeof *a->pool);
+  ms_big_free(a->ids, a->cap_ids * sizeof *a->ids);
+  ms_big_free(a->legq, a->cap_legq * MS_MAX_LEGS * sizeof *a->legq);
   memset(a, 0, sizeof *a);
 }
 
@@ -70,14 +71,22 @@ ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id) {
   if (a->n == a->cap) { /* one entry per account at most: never beyond the book */
     size_t cap = pool_next_cap(a->cap, (size_t)a->book->n);
     assert(cap > a->cap);
-    ms_acct *p = pool_alloc(cap);
+    /* each array's room is its own: ms_big_free needs the size it was given */
+    if (a->cap_ids < cap) {
+      int32_t *ids = ms_big_resize(a->ids, a->cap_ids * sizeof *ids, cap * sizeof *ids);
+      if (!ids) return NULL;
+      a->ids = ids;
+      a->cap_ids = cap;
+    }
+    if (a->legq && a->cap_legq < cap) {
+      double *lq = ms_big_resize(a->legq, a->cap_legq * MS_MAX_LEGS * sizeof *lq, cap * MS_MAX_LEGS * sizeof *lq);
+      if (!lq) return NULL;
+      a->legq = lq;
+      a->cap_legq = cap;
+    }
+    ms_acct *p = ms_big_resize(a->pool, a->cap * sizeof *p, cap * sizeof *p);
     if (!p) return NULL;
-    memcpy(p, a->pool, a->n * sizeof *p);
-    free(a->pool);
     a->pool = p;
-    int64_t *ids = realloc(a->ids, cap * sizeof *ids);
-    if (!ids) return NULL;
-    a->ids = ids;
     a->cap = cap;
   }
   ms_acct *x = &a->pool[a->n];
@@ -86,13 +95,16 @@ ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id) {
   x->shift = a->shift[ms_side_of(x->q)];
   x->realized = 0.0;
   x->discovered = 0;
-  int32_t o = a->book->nopt ? a->book->opt_of[id] : -1;
-  for (int l = 0; l < MS_MAX_LEGS; l++)
-    x->leg_q[l] = o >= 0 && l < a->book->opt[o].nlegs ? a->book->opt[o].legs[l].q : 0.0;
+  if (a->legq) {
+    int32_t o = a->book->nopt ? a->book->opt_of[id] : -1;
+    double *lq = ms_accounts_legs(a, x);
+    for (int l = 0; l < MS_MAX_LEGS; l++)
+      lq[l] = o >= 0 && l < a->book->opt[o].nlegs ? a->book->opt[o].legs[l].q : 0.0;
+  }
   x->version = 0;
   x->status = MS_ACCT_OPEN;
   x->skipped = 0;
-  a->ids[a->n] = id;
+  a->ids[a->n] = (int32_t)id;
   a->slot[id] = (int32_t)a->n++;
   return x;
 }

@@ -28,7 +28,6 @@ typedef struct ms_acct {
   double shift;      /* per-unit socialized loss of its side when C was set */
   double realized;   /* USD PnL realised in this path */
   int64_t discovered;/* ms when last found eligible */
-  double leg_q[MS_MAX_LEGS]; /* units left in each option leg of the book's account (0: closed or expired) */
   uint32_t version;  /* bumped at every change; index entries carry it */
   uint8_t status;    /* MS_ACCT_* */
   uint8_t skipped;   /* a keeper skipped it for gas since its discovery */
@@ -38,8 +37,13 @@ typedef struct ms_accounts {
   const ms_book *book;
   int32_t *slot;     /* per account: index into pool, -1 if untouched */
   ms_acct *pool;
-  int64_t *ids;      /* pool index -> account */
-  size_t n, cap;
+  int32_t *ids;      /* pool index -> account */
+  double *legq;      /* pool index -> MS_MAX_LEGS units left in each option leg of the
+                        book's account (0: closed or expired); NULL for a book that
+                        cannot hold options: a perps-only book's touched accounts
+                        take 52 bytes each, not 72 */
+  size_t n, cap;      /* entries in use, room in pool */
+  size_t cap_ids, cap_legq; /* room in ids and legq: equal to cap but while one fails to grow */
   double shift[2];   /* per-unit socialized loss so far: longs [0], shorts [1] */
   double open_qty[2];/* open units of longs and shorts */
 } ms_accounts;
@@ -54,6 +58,11 @@ void ms_accounts_reset(ms_accounts *a);
 ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id);
 
 static inline int ms_side_of(double q) { return q > 0 ? 0 : 1; }
+
+/** The option legs' units of a touched account (a book with options only). */
+static inline double *ms_accounts_legs(const ms_accounts *a, const ms_acct *x) {
+  return a->legq + (size_t)(x - a->pool) * MS_MAX_LEGS;
+}
 
 static inline const ms_acct *ms_accounts_peek(const ms_accounts *a, int64_t id) {
   int32_t s = a->slot[id];
@@ -85,9 +94,10 @@ static inline void ms_accounts_warm(const ms_accounts *a, int64_t id, int deep) 
     __asm__ volatile("" : : "r"(s));
     return;
   }
-  if (s >= 0) {
+  if (s >= 0) { /* its first and last bytes: an entry may straddle two lines */
+    double c = a->pool[s].C;
     uint8_t st = a->pool[s].status;
-    __asm__ volatile("" : : "r"(st));
+    __asm__ volatile("" : : "x"(c), "r"(st));
   } else {
     double q = a->book->qty[id], c = a->book->collateral[id];
     __asm__ volatile("" : : "x"(q), "x"(c));
@@ -118,8 +128,9 @@ static inline int ms_accounts_has_options(const ms_accounts *a, int64_t id) {
   if (o < 0) return 0;
   const ms_acct *x = ms_accounts_peek(a, id);
   if (!x) return a->book->opt[o].nlegs > 0;
+  const double *lq = ms_accounts_legs(a, x);
   for (int l = 0; l < a->book->opt[o].nlegs; l++)
-    if (x->leg_q[l] != 0) return 1;
+    if (lq[l] != 0) return 1;
   return 0;
 }
 
@@ -133,7 +144,7 @@ static inline void ms_accounts_position(const ms_accounts *a, int64_t id, ms_pos
   if (o < 0) return;
   const ms_opt_account *oa = &a->book->opt[o];
   for (int l = 0; l < oa->nlegs; l++) {
-    double q = x ? x->leg_q[l] : oa->legs[l].q;
+    double q = x ? ms_accounts_legs(a, x)[l] : oa->legs[l].q;
     if (q == 0) continue;
     p->legs[p->nlegs] = oa->legs[l];
     p->legs[p->nlegs++].q = q;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
 #include "core/heap.h"
 #include "models/pricepath.h"
 
@@ -142,8 +143,14 @@ void ms_index_static_free(ms_index_static *s) {
   free(s);
 }
 
+void ms_idbuf_free(ms_idbuf *b) {
+  ms_big_free(b->v, b->cap * sizeof *b->v);
+  b->v = NULL;
+  b->n = b->cap = 0;
+}
+
 int ms_idbuf_push(ms_idbuf *b, int64_t id) {
-  if (ms_grow((void **)&b->v, &b->cap, b->n + 1, sizeof *b->v)) return -1;
+  if (ms_big_grow((void **)&b->v, &b->cap, b->n + 1, sizeof *b->v)) return -1;
   b->v[b->n++] = id;
   return 0;
 }
@@ -215,7 +222,7 @@ void ms_index_free(ms_index *x) {
     free(x->rb[r].again.v);
   }
   free(x->rec);
-  free(x->seen.v);
+  ms_idbuf_free(&x->seen);
   free(x);
 }
 

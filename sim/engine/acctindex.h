@@ -62,6 +62,7 @@ typedef struct {
 } ms_idbuf;
 
 int ms_idbuf_push(ms_idbuf *b, int64_t id);
+void ms_idbuf_free(ms_idbuf *b);
 
 /* What a check is made against. */
 typedef struct ms_probe {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
 #include "core/rng.h"
 #include "core/units.h"
 #include "engine/engine_state.h"
@@ -256,8 +257,8 @@ void ms_engine_free(ms_engine *e) {
   if (e->acc.slot) ms_accounts_fini(&e->acc);
   ms_book_free(e->own_book);
   ms_index_static_free(e->own_ist);
-  free(e->cand.v);
-  free(e->disc);
+  ms_idbuf_free(&e->cand);
+  ms_big_free(e->disc, e->capdisc * sizeof *e->disc);
   free(e->rec);
   free(e->cas);
   ms_cascades_fini(&e->casc);

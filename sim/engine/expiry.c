@@ -19,14 +19,14 @@ ms_status ms_eng_expire(ms_engine *e, int64_t t) {
     if (ms_accounts_status(&e->acc, id) == MS_ACCT_CLOSED) continue;
     ms_acct *x = ms_accounts_touch(&e->acc, id);
     if (!x) return MS_ERR_NOMEM;
-    double q = x->leg_q[xp->leg];
+    double *lq = ms_accounts_legs(&e->acc, x), q = lq[xp->leg];
     if (q == 0) continue; /* closed by a liquidation */
     const ms_leg *lg = &b->opt[b->opt_of[id]].legs[xp->leg];
     double pay = ms_leg_payoff(lg, pm);
     double C = ms_accounts_collateral(&e->acc, id);
     ms_accounts_set_collateral(&e->acc, x, C + q * pay);
     x->realized += q * (pay - lg->v0);
-    x->leg_q[xp->leg] = 0;
+    lq[xp->leg] = 0;
     x->version++;
     e->sum->options_expired++;
     int left = ms_accounts_has_options(&e->acc, id);

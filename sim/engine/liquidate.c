@@ -188,9 +188,10 @@ static ms_status act_options(ms_engine *e, int64_t id, ms_acct *x, int64_t t, co
   x->q = o.new_q;
   /* the position's legs are the live legs of the book's account, in order */
   int32_t oi = e->acc.book->opt_of[id];
-  for (int l = 0, k = 0; l < e->acc.book->opt[oi].nlegs; l++) {
-    if (x->leg_q[l] == 0) continue;
-    if (o.legs_closed & (1 << k)) x->leg_q[l] = 0;
+  double *lq = oi >= 0 ? ms_accounts_legs(&e->acc, x) : NULL;
+  for (int l = 0, k = 0; oi >= 0 && l < e->acc.book->opt[oi].nlegs; l++) {
+    if (lq[l] == 0) continue;
+    if (o.legs_closed & (1 << k)) lq[l] = 0;
     k++;
   }
   e->sum->options_liquidated_notional += o.opt_notional;

@@ -19,6 +19,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/bigmem.h"
 #include "core/heap.h"
 #include "engine/engine_state.h"
 
@@ -137,7 +138,7 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) 
 #define WARM_BATCH 32
 
 static ms_status push_disc(ms_engine *e, double ratio, int64_t id) {
-  if (ms_grow((void **)&e->disc, &e->capdisc, e->ndisc + 1, sizeof *e->disc)) return MS_ERR_NOMEM;
+  if (ms_big_grow((void **)&e->disc, &e->capdisc, e->ndisc + 1, sizeof *e->disc)) return MS_ERR_NOMEM;
   e->disc[e->ndisc++] = (ranked){ratio, id};
   return MS_OK;
 }
