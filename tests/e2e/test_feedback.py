@@ -19,6 +19,7 @@ from e2e import BIN, SRC, DirTest, run
 QUICK = os.path.join(SRC, "scenarios", "quickstart.yaml")
 OPTIONS = os.path.join(SRC, "scenarios", "compare-margin-models.yaml")
 PERP_1M = os.path.join(SRC, "scenarios", "bench", "perp-1m.yaml")
+PEER = os.path.join(SRC, "scenarios", "bench", "peer.yaml")
 TWIN = ("liquidations", "liquidated_notional", "bad_debt")
 
 
@@ -156,6 +157,27 @@ class FeedbackTest(DirTest):
         twin_per_accounts = (on[big] - off[big]) - (on[small] - off[small])
         # measured: 1.03 with the twin's own copy of the book and index, 0.58 sharing them
         self.assertLess(twin_per_accounts, 0.8 * per_accounts, (off, on))
+
+    @unittest.skipIf(os.environ.get("MS_SANITIZED", "0") not in ("", "0"), "ASan changes memory use")
+    def test_a_crash_through_the_whole_book_costs_under_150_bytes_an_account(self):
+        # Issue 16: at most 150 bytes per account, also when a path touches
+        # every account: a crash (stress from the start, drift -300, longs
+        # only) liquidates ~95% of the book within the path, so that every
+        # account has its pool entry and most a pending keeper event at once.
+        # The slope between two book sizes leaves out the process's own ~16 MB.
+        def peak_kb(accounts):
+            kb = child_peak_kb(["run", PEER, "-n", "1", "-j", "1", "-q", "-o", self.path("crash.h5"),
+                                "--set", "book.accounts=%d" % accounts, "--set", "market.start_regime=stress",
+                                "--set", "market.regimes[1].drift=-300", "--set", "book.long_fraction=1"])
+            # the scenario still crashes through the book (measured: 90.6% and 94.7%)
+            self.assertGreater(summary(self.path("crash.h5"))["liquidations"][0], 0.85 * accounts)
+            return kb
+
+        small, big = 400000, 800000
+        per_account = (peak_kb(big) - peak_kb(small)) * 1024 / (big - small)
+        # measured: 172 bytes with 64-byte pool entries, 48-byte events and
+        # the pool's old copies left in glibc's heap; 127 after
+        self.assertLess(per_account, 150, "%.0f bytes per account" % per_account)
 
     @unittest.skipIf(os.environ.get("MS_SANITIZED", "0") not in ("", "0"), "ASan changes memory use")
     def test_twin_keeps_no_row_per_path(self):
