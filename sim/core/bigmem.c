@@ -15,7 +15,7 @@ static size_t page_round(size_t bytes) {
   return (bytes + pg - 1) / pg * pg;
 }
 
-static int is_big(size_t bytes) { return bytes >= MS_BIG_MIN; }
+static int is_big(size_t bytes) { return MS_BIG_MAPS && bytes >= MS_BIG_MIN; }
 
 static void *map(size_t bytes) {
   void *p = mmap(NULL, page_round(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -22,6 +22,19 @@
 
 #define MS_BIG_MIN ((size_t)1 << 20)
 
+/* Under AddressSanitizer every block is a heap block: ASan checks the
+ * bounds of what malloc returns, not of mappings made behind its back. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MS_BIG_MAPS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MS_BIG_MAPS 0
+#endif
+#endif
+#ifndef MS_BIG_MAPS
+#define MS_BIG_MAPS 1
+#endif
+
 /** A block of @p bytes (> 0), or NULL. */
 void *ms_big_alloc(size_t bytes);
 
