@@ -303,6 +303,7 @@ static ms_status push(ms_queue *q, const qev *ep) {
 
 ms_status ms_queue_push(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b) {
   assert(kind != MS_EV_TICK && kind < MS_EV_KIND_COUNT && kind < 256);
+  assert(b != OUT_OF_LINE); /* no caller's token or payload: the marker of an out-of-line payload */
   if (q->seq > SEQ_MASK || b == OUT_OF_LINE) return MS_ERR_INTERNAL; /* 2^56 events: far beyond any work bound */
   qev e = {t, ((uint64_t)kind << SEQ_BITS) | q->seq, a, b};
   return push(q, &e);

@@ -9,7 +9,6 @@
 
 #include "core/bigmem.h"
 
-
 /* How the pool grows. It starts small and doubles while it is small
  * against the book: an engine that touches few accounts (a calm path, most
  * cells of a big sweep) holds and commits little. Once it reaches an
