@@ -1054,7 +1054,7 @@ static void option_index_open(option_index *o, int accounts) {
 }
 
 static void option_index_close(option_index *o) {
-  free(o->out.v);
+  ms_idbuf_free(&o->out);
   ms_index_free(o->x);
   ms_accounts_fini(&o->acc);
   ms_margin_free(o->m);

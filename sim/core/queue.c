@@ -46,8 +46,8 @@
 #define NBUCKET 1024 /* a ring of 65.5 s */
 #define CHUNK 5      /* events per chunk of a bucket (sparse buckets stay small) */
 
-/* 32 bytes, two to a cache line: a path at 1M accounts can have 700,000
- * keeper events pending, and they carry an account and a token only. The
+/* 32 bytes, two to a cache line: a crash path at 1M accounts can have
+ * hundreds of thousands of keeper events pending, and they carry an account and a token only. The
  * few events with numbers as well (an oracle's publish) keep their payload
  * in a side table: b is then OUT_OF_LINE and a the payload's slot. */
 typedef struct {

@@ -73,7 +73,10 @@ int64_t ms_queue_clock_next(const ms_queue *q);
 /** Consume @p n ticks (1 <= n <= the count reported by the last pop). */
 void ms_queue_clock_advance(ms_queue *q, int64_t n);
 
-/** Push an event. Fails only when memory runs out. */
+/**
+ * Push an event. Fails only when memory runs out (@p b must not be
+ * INT64_MIN, the queue's own marker; ms_queue_push_x takes any b).
+ */
 ms_status ms_queue_push(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b);
 
 /** Push an event with two numbers of payload as well. */

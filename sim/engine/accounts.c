@@ -18,7 +18,7 @@
  * the worst path so far touched, with no doubling slack and no copy while
  * the old and the new pool are both held (perp-1m, two threads: 178 MB
  * against 235 MB by doubling). Where memory is not overcommitted
- * (vm.overcommit_memory 2) such an engine is charged 52 bytes (72 with
+ * (vm.overcommit_memory 2) such an engine is charged 52 bytes (68 with
  * options) for every account of the book. */
 #define POOL_START 1024
 
