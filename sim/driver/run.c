@@ -152,6 +152,7 @@ typedef struct {
   int64_t created;          /* Unix time the run began (kept by the journal) */
   ms_scratch *colstore;     /* the summary columns of every cell, for the statistics */
   int rank, nranks;         /* MPI: this rank of nranks sharing each batch; one process: 0 of 1 */
+  uint64_t unflushed;       /* assembly: record bytes written to the file since its writeback last began */
 } run_plan;
 
 /* A signal during the set-up (books of millions of accounts take seconds to
@@ -564,25 +565,21 @@ static ms_status keep_batch(cell_state *cs, int64_t n, ms_error *err) {
 /* Where packed bytes go: the journal, or (MPI) a buffer. */
 typedef ms_status (*put_fn)(void *ctx, const void *p, size_t n, ms_error *err);
 
-/* Copy @p bytes at @p off of scratch @p sc to @p put, a block at a time. */
-static ms_status put_scratch(const ms_scratch *sc, uint64_t off, uint64_t bytes, put_fn put, void *ctx,
+/* Copy @p bytes at @p off of scratch @p sc to @p put; with @p consume,
+ * they are not needed again (a streamed frame: see run_cells). */
+static ms_status put_scratch(ms_scratch *sc, uint64_t off, uint64_t bytes, put_fn put, void *ctx, int consume,
                              ms_error *err) {
-  unsigned char buf[1 << 16];
-  ms_status s = MS_OK;
-  while (!s && bytes > 0) {
-    size_t k = bytes < sizeof buf ? (size_t)bytes : sizeof buf;
-    s = ms_scratch_pread(sc, off, buf, k, err);
-    if (!s) s = put(ctx, buf, k, err);
-    off += k;
-    bytes -= k;
-  }
+  if (!bytes) return MS_OK;
+  ms_status s = ms_scratch_read(sc, off, bytes, put, ctx, err);
+  if (!s && consume) ms_scratch_consume(sc, off + bytes);
   return s;
 }
 
 /* Pack paths @p i0 .. @p i1 - 1 of the batch that begins at path @p first
- * (see the top of this file for the layout). */
+ * (see the top of this file for the layout); with @p consume, their
+ * records are dropped from the scratch areas once packed. */
 static ms_status pack_paths(const run_plan *pl, int64_t first, int64_t i0, int64_t i1, put_fn put, void *ctx,
-                            ms_error *err) {
+                            int consume, ms_error *err) {
   ms_status s = MS_OK;
   for (int64_t i = i0; !s && i < i1; i++) {
     int64_t p = first + i;
@@ -593,9 +590,9 @@ static ms_status pack_paths(const run_plan *pl, int64_t first, int64_t i0, int64
       uint64_t nc = sl->cas_n, nl = sl->liq_n;
       s = put(ctx, row_of(cs, first, i), sizeof(ms_path_summary), err);
       if (!s) s = put(ctx, &nc, sizeof nc, err);
-      if (!s) s = put_scratch(tb->cas, sl->cas_off, nc * sizeof(ms_cascade_record), put, ctx, err);
+      if (!s) s = put_scratch(tb->cas, sl->cas_off, nc * sizeof(ms_cascade_record), put, ctx, consume, err);
       if (!s) s = put(ctx, &nl, sizeof nl, err);
-      if (!s) s = put_scratch(tb->liq, sl->liq_off, nl * sizeof(ms_liq_record), put, ctx, err);
+      if (!s) s = put_scratch(tb->liq, sl->liq_off, nl * sizeof(ms_liq_record), put, ctx, consume, err);
       if (!s && p < cs->traced)
         s = put(ctx, (const double *)cs->trace_mem + i * TRACE_FIELDS * cs->trace_len,
                 (size_t)(TRACE_FIELDS * cs->trace_len) * sizeof(double), err);
@@ -647,7 +644,7 @@ static ms_status gather_frame(run_plan *pl, int64_t first, int64_t n, int64_t i0
   membuf b = {0};
   void *all = NULL;
   size_t len = 0;
-  ms_status s = agree(pl, pack_paths(pl, first, i0, i0 + k, membuf_put, &b, err), err);
+  ms_status s = agree(pl, pack_paths(pl, first, i0, i0 + k, membuf_put, &b, 0, err), err);
   if (!s) s = ms_mpi_gather_bytes(b.p, b.n, &all, &len, err);
   free(b.p);
   if (!s && pl->j) {
@@ -657,6 +654,34 @@ static ms_status gather_frame(run_plan *pl, int64_t first, int64_t n, int64_t i0
   }
   free(all);
   return agree(pl, s, err);
+}
+
+/* A batch's frame written as its paths finish (one process with a journal,
+ * no cell keeping records in memory): whichever thread completes the next
+ * path in order packs it and every finished path after it, so a path's
+ * records are usually taken straight from its thread's append buffer and
+ * never go through the scratch file (docs/performance.md, "Output costs").
+ * The bytes are those pack_paths writes after the batch. */
+typedef struct {
+  pthread_mutex_t lock;
+  unsigned char *finished; /* per path of the batch */
+  int64_t first, n, next;  /* the batch; the next path to pack */
+  int stopped;             /* a path failed (its status is in pl->st), or packing did */
+  ms_status st;            /* packing's failure */
+  ms_error err;
+} streamer;
+
+static void stream_path_done(const run_plan *pl, streamer *sm, int64_t i) {
+  pthread_mutex_lock(&sm->lock);
+  sm->finished[i] = 1;
+  while (!sm->stopped && sm->next < sm->n && sm->finished[sm->next]) {
+    int64_t q = sm->next;
+    if (pl->st[q]) { sm->stopped = 1; break; } /* the frame is abandoned: nothing after it matters */
+    sm->st = pack_paths(pl, sm->first, q, q + 1, journal_put, pl->j, 1, &sm->err);
+    if (sm->st) { sm->stopped = 1; break; }
+    sm->next++;
+  }
+  pthread_mutex_unlock(&sm->lock);
 }
 
 /* Run every path of every cell of @p pl from path pl->done on, each batch
@@ -672,6 +697,12 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
     for (int i = 0; i < nthreads; i++) ms_engine_set_cancel(pl->cells[c].eng[i], cancel);
   if (opts->progress && pl->done > 0) opts->progress(opts->progress_ctx, pl->done, pl->paths);
   int nranks = pl->nranks;
+  int stream = pl->j && nranks <= 1;
+  for (int c = 0; c < pl->nvisible; c++) stream &= !pl->cells[c].spec->keep; /* keep_batch reads the scratch after */
+  streamer sm = {.finished = stream ? malloc((size_t)pl->batch) : NULL};
+  if (stream && !sm.finished) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  if (stream) pthread_mutex_init(&sm.lock, NULL);
+  streamer *smp = stream ? &sm : NULL;
   for (int64_t first = pl->done; !s && first < pl->paths; first += pl->batch) {
     int64_t n = pl->paths - first < pl->batch ? pl->paths - first : pl->batch;
     int64_t i0, k; /* this rank's paths of the batch: all of them in one process */
@@ -682,11 +713,22 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
         if (!s) s = ms_scratch_reset(pl->cells[c].tb[i].cas, err);
       }
     if (s) k = 0; /* still to the agreement below, with the other ranks */
+    if (!s && smp) {
+      memset(sm.finished, 0, (size_t)n);
+      sm.first = first;
+      sm.n = n;
+      sm.next = 0;
+      sm.stopped = 0;
+      sm.st = MS_OK;
+      s = ms_journal_begin(pl->j, first, n, err);
+      if (s) k = 0;
+    }
     int64_t done = 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) default(none) \
-    shared(pl, cancel, done, opts) firstprivate(first, n, i0, k, nranks)
+    shared(pl, cancel, done, opts, smp) firstprivate(first, n, i0, k, nranks)
     for (int64_t i = i0; i < i0 + k; i++) {
       path_all_cells(pl, i, (uint64_t)(first + i), omp_get_thread_num(), cancel);
+      if (smp) stream_path_done(pl, smp, i);
       int64_t d;
 #pragma omp atomic capture
       d = ++done;
@@ -701,7 +743,11 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
       else if (pl->st[i]) { *err = pl->errs[i]; s = cell_fail(pl->cells[pl->failed[i]].spec, pl->st[i], err); }
     }
     if (!s && cancel && *cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
-    for (int c = 0; !s && c < pl->nvisible; c++)
+    if (!s && smp && sm.st) {
+      *err = sm.err;
+      s = sm.st;
+    }
+    for (int c = 0; !s && !smp && c < pl->nvisible; c++)
       for (int i = 0; !s && i < nthreads; i++) {
         s = ms_scratch_flush(pl->cells[c].tb[i].liq, err);
         if (!s) s = ms_scratch_flush(pl->cells[c].tb[i].cas, err);
@@ -709,10 +755,17 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
     /* every rank stops at the same batch: a signal that reached one rank, a failure on one */
     s = agree(pl, s, err);
     if (!s && nranks > 1) s = gather_frame(pl, first, n, i0, k, err);
-    else if (!s && pl->j) {
-      s = ms_journal_begin(pl->j, first, n, err);
-      if (!s) s = pack_paths(pl, first, 0, n, journal_put, pl->j, err);
+    else if (!s && smp) {
+      if (sm.next != n) s = ms_error_set(err, MS_ERR_INTERNAL, "a batch's frame lacks paths");
       if (!s) s = ms_journal_end(pl->j, err);
+    } else if (!s && pl->j) {
+      s = ms_journal_begin(pl->j, first, n, err);
+      if (!s) s = pack_paths(pl, first, 0, n, journal_put, pl->j, 0, err);
+      if (!s) s = ms_journal_end(pl->j, err);
+    }
+    if (s && smp) {
+      ms_error e;
+      ms_journal_abandon(pl->j, &e); /* the batch's paths are computed again by a resume */
     }
     for (int c = 0; !s && c < pl->nvisible; c++)
       if (pl->cells[c].spec->keep) s = keep_batch(&pl->cells[c], n, err);
@@ -722,10 +775,14 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
   }
   /* no sync here: the journal is removed once the file is assembled, and a
    * journal kept after a failure is synced when it is closed */
+  if (smp) pthread_mutex_destroy(&sm.lock);
+  free(sm.finished);
   return s;
 }
 
 /* ---- the result file, assembled from the journal ---- */
+
+#define WRITEBACK_BYTES ((uint64_t)8 << 20)
 
 /* Copy @p count records of @p size bytes from the journal to the file, a block at a time. */
 static ms_status copy_records(run_plan *pl, ms_h5out *h, int id, uint64_t count, size_t size, void *buf,
@@ -739,6 +796,12 @@ static ms_status copy_records(run_plan *pl, ms_h5out *h, int id, uint64_t count,
     s = liq ? ms_h5out_append_liquidations(h, id, buf, k, err) : ms_h5out_append_cascades(h, id, buf, k, err);
     h5_unlock();
     count -= k;
+    /* the disk writes the records while the rest is assembled: the sync at commit waited for all of them
+     * (~0.15 s for 200 MB, docs/performance.md "Output costs") */
+    if ((pl->unflushed += k * size) >= WRITEBACK_BYTES) {
+      ms_h5out_start_writeback(h);
+      pl->unflushed = 0;
+    }
   }
   return s;
 }

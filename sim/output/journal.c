@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define JBUF ((size_t)1 << 20)
+#define JDIRECT ((size_t)1 << 16) /* puts of this many bytes or more bypass buf */
 #define FRAME_HEAD 48
 static const char JMAGIC[8] = {'M', 'S', 'J', 'R', 'N', 'L', '0', '1'};
 static const char FMAGIC[8] = {'M', 'S', 'F', 'R', 'A', 'M', 'E', '1'};
@@ -403,6 +404,12 @@ ms_status ms_journal_begin(ms_journal *j, int64_t first, int64_t n, ms_error *er
 ms_status ms_journal_put(ms_journal *j, const void *p, size_t n, ms_error *err) {
   h_update(&j->hx, p, n);
   j->fbytes += n;
+  if (n >= JDIRECT) { /* a path's records: written from where they are, not copied into buf first */
+    ms_status s = flush_buf(j, err);
+    if (!s) s = pwrite_all(j, j->end, p, n, err);
+    if (!s) j->end += n;
+    return s;
+  }
   const unsigned char *b = p;
   while (n > 0) {
     size_t k = JBUF - j->nbuf < n ? JBUF - j->nbuf : n;
@@ -520,8 +527,20 @@ ms_status ms_journal_next(ms_journal *j, int64_t *first, int64_t *n, ms_error *e
   return MS_OK;
 }
 
+ms_status ms_journal_abandon(ms_journal *j, ms_error *err) {
+  if (!j->writing) return MS_OK;
+  j->writing = 0;
+  j->nbuf = 0;
+  j->end = j->data_end;
+  if (ftruncate(j->fd, (off_t)j->data_end) != 0)
+    return ms_error_set(err, MS_ERR_IO, "%s: cannot cut off an unfinished frame (%s)", j->path, strerror(errno));
+  return MS_OK;
+}
+
 void ms_journal_close(ms_journal *j) {
   if (!j) return;
+  ms_error ignored;
+  ms_journal_abandon(j, &ignored); /* a frame cut short would be cut off by the resume anyway */
   if (j->fd >= 0) fdatasync(j->fd);
   jfree(j);
 }

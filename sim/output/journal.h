@@ -78,11 +78,17 @@ ms_status ms_journal_count(const char *path, ms_journal_info *info, ms_error *er
 /** Begin the frame of paths @p first .. @p first + @p n - 1 (right after the last). */
 ms_status ms_journal_begin(ms_journal *j, int64_t first, int64_t n, ms_error *err);
 
-/** Append @p n bytes to the current frame. */
+/** Append @p n bytes to the current frame (written as they come: a frame may be begun before its paths are all done). */
 ms_status ms_journal_put(ms_journal *j, const void *p, size_t n, ms_error *err);
 
 /** Close the current frame: write it, then its header; sync when MS_JOURNAL_SYNC_S have passed since the last sync. */
 ms_status ms_journal_end(ms_journal *j, ms_error *err);
+
+/**
+ * Drop the frame begun and not ended (its paths failed or were
+ * interrupted): what was written of it is cut off. A no-op without one.
+ */
+ms_status ms_journal_abandon(ms_journal *j, ms_error *err);
 
 /** Paths in the journal's complete frames (those it began with and those written since). */
 int64_t ms_journal_done(const ms_journal *j);
