@@ -20,7 +20,10 @@
  * liquidation records and the records (none unless output.liquidations);
  * the trace of the path (TRACE_FIELDS x ms_trace_len doubles) when the path
  * is traced; its fan samples (3 x output.fan.points doubles) when fanned.
- * pack_paths() writes it, assemble() reads it.
+ * After the paths, the frame's number of liquidation records of each cell
+ * (uint64): assemble() reads them from every frame first, to create
+ * /liquidations of its final length. pack_paths() and pack_tail() write a
+ * frame, assemble() reads it.
  */
 #include "driver/run.h"
 
@@ -124,6 +127,7 @@ typedef struct {
   path_slot *slots;         /* per path of a batch */
   ms_liq_record *kept;      /* with spec->keep: every record so far, in file order */
   size_t nkept, capkept;
+  int64_t liq_seen;         /* assembly: liquidation records read from the journal */
   int tape_mode;            /* MS_TAPE_*: record, replay or generate its paths */
   int twin;                 /* the cell of its no-feedback twin; -1: none (then, with
                                stats.counterfactual, the cell has no impact and is its own twin) */
@@ -153,6 +157,8 @@ typedef struct {
   ms_scratch *colstore;     /* the summary columns of every cell, for the statistics */
   int rank, nranks;         /* MPI: this rank of nranks sharing each batch; one process: 0 of 1 */
   uint64_t unflushed;       /* assembly: record bytes written to the file since its writeback last began */
+  uint64_t *cnt;            /* [nvisible]: a frame's liquidation records per cell (its tail) */
+  int64_t *liq_total;       /* [nvisible]: assembly: every frame's, from the tails */
 } run_plan;
 
 /* A signal during the set-up (books of millions of accounts take seconds to
@@ -197,6 +203,8 @@ static void plan_free(run_plan *pl) {
   free(pl->errs);
   free(pl->failed);
   free(pl->dir);
+  free(pl->cnt);
+  free(pl->liq_total);
   ms_scratch_free(pl->colstore);
   ms_journal_close(pl->j); /* finish() has dealt with it; kept if not */
   memset(pl, 0, sizeof *pl);
@@ -382,7 +390,10 @@ static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int 
   pl->st = calloc((size_t)pl->batch, sizeof *pl->st);
   pl->errs = calloc((size_t)pl->batch, sizeof *pl->errs);
   pl->failed = calloc((size_t)pl->batch, sizeof *pl->failed);
-  if (!pl->cells || !pl->twin_spec || !pl->twin_cfg || !pl->twin_label || !pl->st || !pl->errs || !pl->failed)
+  pl->cnt = calloc((size_t)ncells, sizeof *pl->cnt);
+  pl->liq_total = calloc((size_t)ncells, sizeof *pl->liq_total);
+  if (!pl->cells || !pl->twin_spec || !pl->twin_cfg || !pl->twin_label || !pl->st || !pl->errs || !pl->failed ||
+      !pl->cnt || !pl->liq_total)
     return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   for (int c = 0, t = 0; c < ncells; c++) {
     ms_status s = cancelled(cancel, err);
@@ -607,6 +618,19 @@ static ms_status journal_put(void *ctx, const void *p, size_t n, ms_error *err) 
   return ms_journal_put(ctx, p, n, err);
 }
 
+/* The number of liquidation records of paths @p i0 .. @p i1 - 1 of the batch, per visible cell, into @p cnt. */
+static void count_liqs(const run_plan *pl, int64_t i0, int64_t i1, uint64_t *cnt) {
+  for (int c = 0; c < pl->nvisible; c++) {
+    cnt[c] = 0;
+    for (int64_t i = i0; i < i1; i++) cnt[c] += pl->cells[c].slots[i].liq_n;
+  }
+}
+
+/* The end of a frame: @p cnt, each cell's liquidation records in it (see the top of this file). */
+static ms_status pack_tail(const run_plan *pl, const uint64_t *cnt, put_fn put, void *ctx, ms_error *err) {
+  return put(ctx, cnt, (size_t)pl->nvisible * sizeof *cnt, err);
+}
+
 /* ---- MPI: ranks share every batch (driver/mpi.h, docs/scaling.md) ----
  * Rank r runs slice r of each batch (ms_mpi_slice), packs its paths as the
  * journal's frame wants them, and rank 0 gathers the slices in rank order
@@ -642,17 +666,31 @@ static ms_status membuf_put(void *ctx, const void *p, size_t n, ms_error *err) {
  * the frame. Collective; returns the agreed status. */
 static ms_status gather_frame(run_plan *pl, int64_t first, int64_t n, int64_t i0, int64_t k, ms_error *err) {
   membuf b = {0};
-  void *all = NULL;
-  size_t len = 0;
-  ms_status s = agree(pl, pack_paths(pl, first, i0, i0 + k, membuf_put, &b, 0, err), err);
+  void *all = NULL, *cnts = NULL;
+  size_t len = 0, clen = 0;
+  uint64_t *cnt = calloc((size_t)pl->nvisible, sizeof *cnt);
+  ms_status s = cnt ? MS_OK : ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  if (!s) s = pack_paths(pl, first, i0, i0 + k, membuf_put, &b, 0, err);
+  s = agree(pl, s, err);
   if (!s) s = ms_mpi_gather_bytes(b.p, b.n, &all, &len, err);
   free(b.p);
+  if (!s) { /* every rank's counts of the frame's tail, summed by rank 0 */
+    count_liqs(pl, i0, i0 + k, cnt);
+    s = ms_mpi_gather_bytes(cnt, (size_t)pl->nvisible * sizeof *cnt, &cnts, &clen, err);
+  }
   if (!s && pl->j) {
+    const uint64_t *rc = cnts;
+    for (int c = 0; c < pl->nvisible; c++) cnt[c] = 0;
+    for (size_t r = 0; r + (size_t)pl->nvisible <= clen / sizeof *cnt; r += (size_t)pl->nvisible)
+      for (int c = 0; c < pl->nvisible; c++) cnt[c] += rc[r + (size_t)c];
     s = ms_journal_begin(pl->j, first, n, err);
     if (!s) s = ms_journal_put(pl->j, all, len, err);
+    if (!s) s = pack_tail(pl, cnt, journal_put, pl->j, err);
     if (!s) s = ms_journal_end(pl->j, err);
   }
   free(all);
+  free(cnts);
+  free(cnt);
   return agree(pl, s, err);
 }
 
@@ -755,12 +793,14 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
     /* every rank stops at the same batch: a signal that reached one rank, a failure on one */
     s = agree(pl, s, err);
     if (!s && nranks > 1) s = gather_frame(pl, first, n, i0, k, err);
-    else if (!s && smp) {
-      if (sm.next != n) s = ms_error_set(err, MS_ERR_INTERNAL, "a batch's frame lacks paths");
-      if (!s) s = ms_journal_end(pl->j, err);
-    } else if (!s && pl->j) {
-      s = ms_journal_begin(pl->j, first, n, err);
-      if (!s) s = pack_paths(pl, first, 0, n, journal_put, pl->j, 0, err);
+    else if (!s && pl->j) {
+      if (smp && sm.next != n) s = ms_error_set(err, MS_ERR_INTERNAL, "a batch's frame lacks paths");
+      if (!s && !smp) s = ms_journal_begin(pl->j, first, n, err);
+      if (!s && !smp) s = pack_paths(pl, first, 0, n, journal_put, pl->j, 0, err);
+      if (!s) {
+        count_liqs(pl, 0, n, pl->cnt);
+        s = pack_tail(pl, pl->cnt, journal_put, pl->j, err);
+      }
       if (!s) s = ms_journal_end(pl->j, err);
     }
     if (s && smp) {
@@ -784,14 +824,17 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
 
 #define WRITEBACK_BYTES ((uint64_t)8 << 20)
 
-/* Copy @p count records of @p size bytes from the journal to the file, a block at a time. */
-static ms_status copy_records(run_plan *pl, ms_h5out *h, int id, uint64_t count, size_t size, void *buf,
-                              size_t cap, int liq, ms_error *err) {
+/* Copy @p count records of @p size bytes from the journal to the file, as
+ * many at a time as the journal's buffer holds, from where they are there. */
+static ms_status copy_records(run_plan *pl, ms_h5out *h, int id, uint64_t count, size_t size, int liq,
+                              ms_error *err) {
   ms_status s = MS_OK;
   while (!s && count > 0) {
-    size_t k = count < cap ? (size_t)count : cap;
-    s = ms_journal_get(pl->j, buf, k * size, err);
+    const void *buf;
+    size_t got;
+    s = ms_journal_view(pl->j, (size_t)count * size, size, &buf, &got, err);
     if (s) break;
+    size_t k = got / size;
     h5_lock();
     s = liq ? ms_h5out_append_liquidations(h, id, buf, k, err) : ms_h5out_append_cascades(h, id, buf, k, err);
     h5_unlock();
@@ -805,8 +848,6 @@ static ms_status copy_records(run_plan *pl, ms_h5out *h, int id, uint64_t count,
   }
   return s;
 }
-
-#define COPY_BLOCK 4096
 
 /* Create every cell's group and book in @p h (before the paths run: a book
  * of millions of accounts is written while nothing else is held). */
@@ -825,13 +866,21 @@ static ms_status open_groups(run_plan *pl, const ms_run_opts *opts, ms_h5out *h,
   return s;
 }
 
+/* ms_journal_tails' reader: add a frame's liquidation records to the totals. */
+static ms_status add_tail(void *ctx, int64_t first, int64_t n, const void *tail, ms_error *err) {
+  run_plan *pl = ctx;
+  (void)first;
+  (void)n;
+  (void)err;
+  memcpy(pl->cnt, tail, (size_t)pl->nvisible * sizeof *pl->cnt);
+  for (int c = 0; c < pl->nvisible; c++) pl->liq_total[c] += (int64_t)pl->cnt[c];
+  return MS_OK;
+}
+
 /* Write every frame of the journal to @p h in path order; the summary
  * columns go to pl->colstore (for cells that do not keep their rows). */
 static ms_status assemble(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms_error *err) {
   ms_status s = MS_OK;
-  size_t recsize = sizeof(ms_liq_record) > sizeof(ms_cascade_record) ? sizeof(ms_liq_record)
-                                                                     : sizeof(ms_cascade_record);
-  void *buf = s ? NULL : malloc(COPY_BLOCK * recsize);
   double *tmp = NULL, *col = NULL;
   int64_t tmplen = 0;
   for (int c = 0; c < pl->nvisible; c++) {
@@ -846,8 +895,15 @@ static ms_status assemble(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms
     int rows_ok = 1;
     for (int c = 0; c < pl->nvisible; c++)
       rows_ok &= (pl->cells[c].arows = malloc((size_t)pl->batch * sizeof(ms_path_summary))) != NULL;
-    if (!buf || !tmp || !col || !rows_ok)
+    if (!tmp || !col || !rows_ok)
       s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for writing the result file");
+  }
+  for (int c = 0; c < pl->nvisible; c++) pl->liq_total[c] = 0;
+  if (!s) s = ms_journal_tails(pl->j, (size_t)pl->nvisible * sizeof(uint64_t), add_tail, pl, err);
+  for (int c = 0; !s && c < pl->nvisible; c++) {
+    h5_lock();
+    s = ms_h5out_size_liquidations(h, pl->cells[c].h5id, pl->liq_total[c], err);
+    h5_unlock();
   }
   if (!s) s = ms_journal_rewind(pl->j, err);
   int64_t expect = 0;
@@ -865,9 +921,10 @@ static ms_status assemble(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms
         uint64_t nc = 0, nl = 0;
         s = ms_journal_get(pl->j, &cs->arows[i], sizeof cs->arows[i], err);
         if (!s) s = ms_journal_get(pl->j, &nc, sizeof nc, err);
-        if (!s) s = copy_records(pl, h, cs->h5id, nc, sizeof(ms_cascade_record), buf, COPY_BLOCK, 0, err);
+        if (!s) s = copy_records(pl, h, cs->h5id, nc, sizeof(ms_cascade_record), 0, err);
         if (!s) s = ms_journal_get(pl->j, &nl, sizeof nl, err);
-        if (!s) s = copy_records(pl, h, cs->h5id, nl, sizeof(ms_liq_record), buf, COPY_BLOCK, 1, err);
+        if (!s) s = copy_records(pl, h, cs->h5id, nl, sizeof(ms_liq_record), 1, err);
+        cs->liq_seen += (int64_t)nl;
         if (!s && p < cs->traced) {
           int64_t L = cs->trace_len;
           s = ms_journal_get(pl->j, tmp, (size_t)(TRACE_FIELDS * L) * sizeof *tmp, err);
@@ -888,6 +945,7 @@ static ms_status assemble(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms
         }
       }
     }
+    if (!s) s = ms_journal_get(pl->j, pl->cnt, (size_t)pl->nvisible * sizeof *pl->cnt, err); /* read first */
     for (int c = 0; !s && c < pl->nvisible; c++) {
       cell_state *cs = &pl->cells[c];
       h5_lock();
@@ -905,7 +963,10 @@ static ms_status assemble(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms
   }
   if (!s && expect != pl->paths)
     s = ms_error_set(err, MS_ERR_IO, "the journal holds %lld of %lld paths", (long long)expect, (long long)pl->paths);
-  free(buf);
+  for (int c = 0; !s && c < pl->nvisible; c++)
+    if (pl->liq_total[c] != pl->cells[c].liq_seen)
+      s = ms_error_set(err, MS_ERR_IO, "the journal's frames hold %lld liquidation records, their tails count %lld",
+                       (long long)pl->cells[c].liq_seen, (long long)pl->liq_total[c]);
   free(tmp);
   free(col);
   for (int c = 0; c < pl->nvisible; c++) {
@@ -1056,6 +1117,7 @@ static uint64_t fingerprint(const run_plan *pl, const ms_run_opts *opts, ms_erro
   size_t sizes[3] = {sizeof(ms_path_summary), sizeof(ms_cascade_record), sizeof(ms_liq_record)};
   int64_t shape[3] = {pl->paths, pl->batch, pl->nvisible};
   MIXS(MS_VERSION);
+  MIXS("frames with a tail of liquidation counts"); /* a journal of the layout before is not continued */
   MIXS(opts->command);
   MIX(sizes, sizeof sizes);
   MIX(shape, sizeof shape);

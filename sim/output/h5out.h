@@ -75,7 +75,16 @@ ms_status ms_h5out_write_book_rows(ms_h5out *h, int id, const ms_book_row *rows,
 /** Append rows to /cascades. */
 ms_status ms_h5out_append_cascades(ms_h5out *h, int id, const ms_cascade_record *c, size_t n, ms_error *err);
 
-/** Append rows to /liquidations (when output.liquidations is on). */
+/**
+ * Create /liquidations, uncompressed, of its final length @p rows
+ * (contiguous: written in place, no chunk index). A no-op when
+ * output.liquidations is off or output.liquidations_compression > 0 (then
+ * /liquidations is chunked, deflated and grows with each append). Called
+ * before its first append.
+ */
+ms_status ms_h5out_size_liquidations(ms_h5out *h, int id, int64_t rows, ms_error *err);
+
+/** Append rows to /liquidations (when output.liquidations is on); never beyond its length. */
 ms_status ms_h5out_append_liquidations(ms_h5out *h, int id, const ms_liq_record *r, size_t n, ms_error *err);
 
 /** Write /stats. */

@@ -112,6 +112,8 @@ struct ms_journal {
   int64_t done;           /* paths in the complete frames */
   uint64_t rd;            /* reading: the file offset of buf[nbuf] */
   uint64_t data_end;      /* the end of the complete frames */
+  uint64_t trusted;       /* frames before it are known whole: checked at open, or written since */
+  int check;              /* reading: the current frame's bytes are hashed and checked */
   double last_sync;
 };
 
@@ -239,6 +241,7 @@ ms_status ms_journal_create(ms_journal **out, const char *path, const ms_journal
     return ms_error_set(err, MS_ERR_INPUT, "%s: locked by another running marginsim", path);
   }
   ms_status s = write_header(j, info, err);
+  j->trusted = j->data_end;
   if (s) {
     unlink(path);
     jfree(j);
@@ -354,6 +357,7 @@ static ms_status open_existing(ms_journal **out, const char *path, int rw, int v
     return s;
   }
   j->end = j->data_end;
+  j->trusted = verify ? j->data_end : 0;
   j->done = info->done;
   *out = j;
   return MS_OK;
@@ -446,7 +450,7 @@ ms_status ms_journal_end(ms_journal *j, ms_error *err) {
   put_u64(fh + 40, checksum(fh, 40));
   s = pwrite_all(j, j->frame_at, fh, FRAME_HEAD, err);
   if (s) return s;
-  j->data_end = j->end;
+  j->data_end = j->trusted = j->end;
   j->done = j->first + j->n;
   if (mono() - j->last_sync >= MS_JOURNAL_SYNC_S) s = journal_sync(j, err);
   return s;
@@ -465,9 +469,15 @@ ms_status ms_journal_rewind(ms_journal *j, ms_error *err) {
   return MS_OK;
 }
 
-/* Read @p n bytes of the stream at the reading position (no checksum). */
+/* Read @p n bytes of the stream at the reading position (no checksum); @p p
+ * NULL: skip them (hashed when the frame is checked, else not even read). */
 static ms_status rd_bytes(ms_journal *j, void *p, size_t n, ms_error *err) {
   unsigned char *b = p;
+  if (!b && !j->check && n > j->nbuf - j->rpos) {
+    j->rd += n - (j->nbuf - j->rpos);
+    j->nbuf = j->rpos = 0;
+    return MS_OK;
+  }
   while (n > 0) {
     if (j->rpos == j->nbuf) {
       size_t got;
@@ -480,7 +490,7 @@ static ms_status rd_bytes(ms_journal *j, void *p, size_t n, ms_error *err) {
     }
     size_t k = j->nbuf - j->rpos < n ? j->nbuf - j->rpos : n;
     if (b) memcpy(b, j->buf + j->rpos, k);
-    else h_update(&j->hx, j->buf + j->rpos, k); /* skipping: still hashed */
+    else if (j->check) h_update(&j->hx, j->buf + j->rpos, k); /* skipping: still hashed */
     if (b) b += k;
     j->rpos += k;
     n -= k;
@@ -492,8 +502,34 @@ ms_status ms_journal_get(ms_journal *j, void *p, size_t n, ms_error *err) {
   if (n > j->left) return ms_error_set(err, MS_ERR_IO, "%s: a frame is shorter than its paths need", j->path);
   ms_status s = rd_bytes(j, p, n, err);
   if (s) return s;
-  h_update(&j->hx, p, n);
+  if (j->check) h_update(&j->hx, p, n);
   j->left -= n;
+  return MS_OK;
+}
+
+ms_status ms_journal_view(ms_journal *j, size_t want, size_t unit, const void **p, size_t *got, ms_error *err) {
+  *p = NULL;
+  *got = 0;
+  if (want > j->left || unit == 0 || unit > JBUF / 2)
+    return ms_error_set(err, MS_ERR_IO, "%s: a frame is shorter than its paths need", j->path);
+  if (want == 0) return MS_OK;
+  if (j->nbuf - j->rpos < unit) { /* the rest to the front, the buffer filled after it */
+    size_t rest = j->nbuf - j->rpos, got_now;
+    memmove(j->buf, j->buf + j->rpos, rest);
+    ms_status s = pread_some(j->fd, j->path, j->rd, j->buf + rest, JBUF - rest, &got_now, err);
+    if (s) return s;
+    j->rd += got_now;
+    j->nbuf = rest + got_now;
+    j->rpos = 0;
+    if (j->nbuf < unit) return ms_error_set(err, MS_ERR_IO, "%s: the journal ends inside a frame", j->path);
+  }
+  size_t k = j->nbuf - j->rpos < want ? j->nbuf - j->rpos : want;
+  k -= k % unit;
+  *p = j->buf + j->rpos;
+  if (j->check) h_update(&j->hx, *p, k);
+  j->rpos += k;
+  j->left -= k;
+  *got = k;
   return MS_OK;
 }
 
@@ -504,7 +540,7 @@ ms_status ms_journal_next(ms_journal *j, int64_t *first, int64_t *n, ms_error *e
     if (j->left) s = rd_bytes(j, NULL, (size_t)j->left, err);
     j->left = 0;
     j->in_frame = 0;
-    if (!s && h_final(&j->hx) != j->want)
+    if (!s && j->check && h_final(&j->hx) != j->want)
       s = ms_error_set(err, MS_ERR_IO, "%s: the frame of paths %lld.. is damaged (checksum)", j->path,
                        (long long)j->first);
     if (s) return s;
@@ -521,6 +557,7 @@ ms_status ms_journal_next(ms_journal *j, int64_t *first, int64_t *n, ms_error *e
   j->left = get_u64(fh + 24);
   j->want = get_u64(fh + 32);
   j->in_frame = 1;
+  j->check = at + FRAME_HEAD + j->left > j->trusted;
   h_init(&j->hx);
   *first = j->first;
   *n = j->n;
@@ -535,6 +572,29 @@ ms_status ms_journal_abandon(ms_journal *j, ms_error *err) {
   if (ftruncate(j->fd, (off_t)j->data_end) != 0)
     return ms_error_set(err, MS_ERR_IO, "%s: cannot cut off an unfinished frame (%s)", j->path, strerror(errno));
   return MS_OK;
+}
+
+ms_status ms_journal_tails(ms_journal *j, size_t n, ms_journal_tail_fn fn, void *ctx, ms_error *err) {
+  unsigned char fixed[16], fh[FRAME_HEAD];
+  size_t got;
+  ms_status s = pread_some(j->fd, j->path, 0, fixed, 16, &got, err);
+  if (s) return s;
+  unsigned char *tail = malloc(n ? n : 1);
+  if (!tail) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  uint64_t at = got == 16 ? get_u64(fixed + 8) : j->data_end;
+  while (!s && at < j->data_end) {
+    s = pread_some(j->fd, j->path, at, fh, FRAME_HEAD, &got, err);
+    if (!s && (got < FRAME_HEAD || memcmp(fh, FMAGIC, 8) != 0 || get_u64(fh + 40) != checksum(fh, 40)))
+      s = ms_error_set(err, MS_ERR_IO, "%s: a frame header is damaged", j->path);
+    uint64_t bytes = s ? 0 : get_u64(fh + 24);
+    if (!s && bytes < n) s = ms_error_set(err, MS_ERR_IO, "%s: a frame is shorter than its paths need", j->path);
+    if (!s) s = pread_some(j->fd, j->path, at + FRAME_HEAD + bytes - n, tail, n, &got, err);
+    if (!s && got < n) s = ms_error_set(err, MS_ERR_IO, "%s: the journal ends inside a frame", j->path);
+    if (!s) s = fn(ctx, (int64_t)get_u64(fh + 8), (int64_t)get_u64(fh + 16), tail, err);
+    at += FRAME_HEAD + bytes;
+  }
+  free(tail);
+  return s;
 }
 
 void ms_journal_close(ms_journal *j) {

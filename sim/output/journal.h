@@ -12,6 +12,10 @@
  * resumed run truncates it there. The bytes of a frame are the driver's
  * (run.c packs them); this module knows only their length.
  *
+ * Frames are checksummed when they are written and checked when a journal
+ * is opened to be continued (ms_journal_open, ms_journal_peek); read back
+ * by the process that wrote or checked them, they are not hashed again.
+ *
  * The journal is synced to disk at most every MS_JOURNAL_SYNC_S seconds
  * and when it is closed to be kept, so a power cut loses at most the last
  * few seconds of batches; a killed process loses only the batch it was
@@ -104,6 +108,26 @@ ms_status ms_journal_next(ms_journal *j, int64_t *first, int64_t *n, ms_error *e
 
 /** Read @p n bytes of the current frame. */
 ms_status ms_journal_get(ms_journal *j, void *p, size_t n, ms_error *err);
+
+/**
+ * Read up to @p want bytes of the current frame where they are, without a
+ * copy: *@p p points into the journal's buffer (valid until the next call),
+ * *@p got bytes, a multiple of @p unit (at least one unit while @p want
+ * is); call again for the rest. @p want is a multiple of @p unit, and
+ * @p unit at most 512 KB.
+ */
+ms_status ms_journal_view(ms_journal *j, size_t want, size_t unit, const void **p, size_t *got, ms_error *err);
+
+/** What ms_journal_tails() hands over: one complete frame's paths and its last bytes. */
+typedef ms_status (*ms_journal_tail_fn)(void *ctx, int64_t first, int64_t n, const void *tail, ms_error *err);
+
+/**
+ * The last @p n bytes of every complete frame, in order, not checksummed
+ * (the frame's are when it is read): a frame may end with a summary of
+ * itself that a reader wants before reading the frames (run.c: the number
+ * of liquidation records, to size /liquidations).
+ */
+ms_status ms_journal_tails(ms_journal *j, size_t n, ms_journal_tail_fn fn, void *ctx, ms_error *err);
 
 /** Close, keeping the file (a later run may continue it). NULL is allowed. */
 void ms_journal_close(ms_journal *j);
