@@ -1038,7 +1038,8 @@ static ms_status finish(run_plan *pl, ms_h5out *h, const ms_run_opts *opts, ms_s
   if (!s && opts->cancel && *opts->cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
   /* the journal and scratch files are the result file's first form: their
    * failures (a full disk) are failures to write it */
-  if (s == MS_ERR_IO && opts->output && strncmp(err->msg, opts->output, strlen(opts->output)) != 0) {
+  size_t olen = opts->output ? strlen(opts->output) : 0; /* "<output>.partial: ..." is the journal's */
+  if (s == MS_ERR_IO && opts->output && (strncmp(err->msg, opts->output, olen) != 0 || err->msg[olen] != ':')) {
     ms_error e = *err;
     ms_error_set(err, s, "%s: cannot write the result file: %s", opts->output, e.msg);
   }
