@@ -695,31 +695,115 @@ static ms_status gather_frame(run_plan *pl, int64_t first, int64_t n, int64_t i0
 }
 
 /* A batch's frame written as its paths finish (one process with a journal,
- * no cell keeping records in memory): whichever thread completes the next
- * path in order packs it and every finished path after it, so a path's
- * records are usually taken straight from its thread's append buffer and
- * never go through the scratch file (docs/performance.md, "Output costs").
- * The bytes are those pack_paths writes after the batch. */
+ * no cell keeping records in memory), by a writer thread of its own: as
+ * soon as the next path in order is done, the writer packs it into the
+ * journal, taking its records straight from its thread's append buffer, so
+ * they never go through the scratch file, while the paths go on being
+ * computed (docs/performance.md, "Output costs"). The bytes are those
+ * pack_paths writes after the batch; the frame's tail and end are the
+ * calling thread's, once the writer is done with the batch. */
 typedef struct {
   pthread_mutex_t lock;
+  pthread_cond_t more;     /* to the writer: a path done, a batch begun, the end */
+  pthread_cond_t idle;     /* from the writer: the batch packed, or stopped */
+  const run_plan *pl;
   unsigned char *finished; /* per path of the batch */
   int64_t first, n, next;  /* the batch; the next path to pack */
+  int active;              /* a batch is being written */
   int stopped;             /* a path failed (its status is in pl->st), or packing did */
+  int quit;
   ms_status st;            /* packing's failure */
   ms_error err;
+  pthread_t thread;
 } streamer;
 
-static void stream_path_done(const run_plan *pl, streamer *sm, int64_t i) {
+static void *stream_writer(void *arg) {
+  streamer *sm = arg;
   pthread_mutex_lock(&sm->lock);
-  sm->finished[i] = 1;
-  while (!sm->stopped && sm->next < sm->n && sm->finished[sm->next]) {
+  for (;;) {
+    while (!sm->quit && !(sm->active && !sm->stopped && sm->next < sm->n && sm->finished[sm->next]))
+      pthread_cond_wait(&sm->more, &sm->lock);
+    if (sm->quit) break;
     int64_t q = sm->next;
-    if (pl->st[q]) { sm->stopped = 1; break; } /* the frame is abandoned: nothing after it matters */
-    sm->st = pack_paths(pl, sm->first, q, q + 1, journal_put, pl->j, 1, &sm->err);
-    if (sm->st) { sm->stopped = 1; break; }
-    sm->next++;
+    if (sm->pl->st[q]) {
+      sm->stopped = 1; /* the frame is abandoned: nothing after it matters */
+    } else {
+      pthread_mutex_unlock(&sm->lock);
+      ms_error e;
+      ms_status s = pack_paths(sm->pl, sm->first, q, q + 1, journal_put, sm->pl->j, 1, &e);
+      pthread_mutex_lock(&sm->lock);
+      if (s) {
+        sm->st = s;
+        sm->err = e;
+        sm->stopped = 1;
+      } else {
+        sm->next++;
+      }
+    }
+    if (sm->stopped || sm->next == sm->n) pthread_cond_broadcast(&sm->idle);
   }
   pthread_mutex_unlock(&sm->lock);
+  return NULL;
+}
+
+static void stream_path_done(streamer *sm, int64_t i) {
+  pthread_mutex_lock(&sm->lock);
+  sm->finished[i] = 1;
+  if (i == sm->next) pthread_cond_signal(&sm->more);
+  pthread_mutex_unlock(&sm->lock);
+}
+
+static void stream_begin(streamer *sm, int64_t first, int64_t n) {
+  pthread_mutex_lock(&sm->lock);
+  memset(sm->finished, 0, (size_t)n);
+  sm->first = first;
+  sm->n = n;
+  sm->next = 0;
+  sm->stopped = 0;
+  sm->st = MS_OK;
+  sm->active = 1;
+  pthread_mutex_unlock(&sm->lock);
+}
+
+/* Wait for the writer to be done with the batch: its status. */
+static ms_status stream_wait(streamer *sm, ms_error *err) {
+  pthread_mutex_lock(&sm->lock);
+  while (!sm->stopped && sm->next < sm->n) pthread_cond_wait(&sm->idle, &sm->lock);
+  sm->active = 0;
+  ms_status s = sm->st;
+  if (s) *err = sm->err;
+  pthread_mutex_unlock(&sm->lock);
+  return s;
+}
+
+static ms_status stream_start(streamer *sm, const run_plan *pl, ms_error *err) {
+  memset(sm, 0, sizeof *sm);
+  sm->pl = pl;
+  sm->finished = malloc((size_t)pl->batch);
+  if (!sm->finished) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  pthread_mutex_init(&sm->lock, NULL);
+  pthread_cond_init(&sm->more, NULL);
+  pthread_cond_init(&sm->idle, NULL);
+  if (pthread_create(&sm->thread, NULL, stream_writer, sm) != 0) {
+    pthread_cond_destroy(&sm->idle);
+    pthread_cond_destroy(&sm->more);
+    pthread_mutex_destroy(&sm->lock);
+    free(sm->finished);
+    return ms_error_set(err, MS_ERR_NOMEM, "cannot start the journal's writer thread");
+  }
+  return MS_OK;
+}
+
+static void stream_stop(streamer *sm) {
+  pthread_mutex_lock(&sm->lock);
+  sm->quit = 1;
+  pthread_cond_signal(&sm->more);
+  pthread_mutex_unlock(&sm->lock);
+  pthread_join(sm->thread, NULL);
+  pthread_cond_destroy(&sm->idle);
+  pthread_cond_destroy(&sm->more);
+  pthread_mutex_destroy(&sm->lock);
+  free(sm->finished);
 }
 
 /* Run every path of every cell of @p pl from path pl->done on, each batch
@@ -737,9 +821,8 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
   int nranks = pl->nranks;
   int stream = pl->j && nranks <= 1;
   for (int c = 0; c < pl->nvisible; c++) stream &= !pl->cells[c].spec->keep; /* keep_batch reads the scratch after */
-  streamer sm = {.finished = stream ? malloc((size_t)pl->batch) : NULL};
-  if (stream && !sm.finished) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-  if (stream) pthread_mutex_init(&sm.lock, NULL);
+  streamer sm;
+  if (stream && (s = stream_start(&sm, pl, err))) return s;
   streamer *smp = stream ? &sm : NULL;
   for (int64_t first = pl->done; !s && first < pl->paths; first += pl->batch) {
     int64_t n = pl->paths - first < pl->batch ? pl->paths - first : pl->batch;
@@ -752,21 +835,16 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
       }
     if (s) k = 0; /* still to the agreement below, with the other ranks */
     if (!s && smp) {
-      memset(sm.finished, 0, (size_t)n);
-      sm.first = first;
-      sm.n = n;
-      sm.next = 0;
-      sm.stopped = 0;
-      sm.st = MS_OK;
       s = ms_journal_begin(pl->j, first, n, err);
       if (s) k = 0;
+      else stream_begin(smp, first, n);
     }
     int64_t done = 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) default(none) \
     shared(pl, cancel, done, opts, smp) firstprivate(first, n, i0, k, nranks)
     for (int64_t i = i0; i < i0 + k; i++) {
       path_all_cells(pl, i, (uint64_t)(first + i), omp_get_thread_num(), cancel);
-      if (smp) stream_path_done(pl, smp, i);
+      if (smp) stream_path_done(smp, i);
       int64_t d;
 #pragma omp atomic capture
       d = ++done;
@@ -781,9 +859,13 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
       else if (pl->st[i]) { *err = pl->errs[i]; s = cell_fail(pl->cells[pl->failed[i]].spec, pl->st[i], err); }
     }
     if (!s && cancel && *cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
-    if (!s && smp && sm.st) {
-      *err = sm.err;
-      s = sm.st;
+    if (smp && k > 0) { /* the writer is done with the batch (every path of it finished, one way or another) */
+      ms_error e;
+      ms_status ws = stream_wait(smp, &e);
+      if (!s && ws) {
+        *err = e;
+        s = ws;
+      }
     }
     for (int c = 0; !s && !smp && c < pl->nvisible; c++)
       for (int i = 0; !s && i < nthreads; i++) {
@@ -815,8 +897,7 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
   }
   /* no sync here: the journal is removed once the file is assembled, and a
    * journal kept after a failure is synced when it is closed */
-  if (smp) pthread_mutex_destroy(&sm.lock);
-  free(sm.finished);
+  if (smp) stream_stop(smp);
   return s;
 }
 
