@@ -145,15 +145,21 @@ ms_status ms_scratch_pwrite(ms_scratch *s, uint64_t off, const void *p, size_t n
   return MS_OK;
 }
 
+static ms_status read_file(int fd, uint64_t off, void *p, size_t n, ms_error *err);
+
 ms_status ms_scratch_pread(const ms_scratch *s, uint64_t off, void *p, size_t n, ms_error *err) {
   if (off + n > s->size) return ms_error_set(err, MS_ERR_INTERNAL, "scratch: read beyond the end");
   if (s->fd < 0) {
     memcpy(p, s->mem + off, n);
     return MS_OK;
   }
+  return read_file(s->fd, off, p, n, err);
+}
+
+static ms_status read_file(int fd, uint64_t off, void *p, size_t n, ms_error *err) {
   unsigned char *b = p;
   while (n > 0) {
-    ssize_t r = pread(s->fd, b, n, (off_t)off);
+    ssize_t r = pread(fd, b, n, (off_t)off);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0)
       return ms_error_set(err, MS_ERR_IO, "scratch file: read failed (%s)", r < 0 ? strerror(errno) : "short file");
@@ -175,20 +181,25 @@ ms_status ms_scratch_reset(ms_scratch *s, ms_error *err) {
 }
 
 ms_status ms_scratch_read(ms_scratch *s, uint64_t off, uint64_t n, ms_scratch_fn fn, void *ctx, ms_error *err) {
-  pthread_mutex_lock(&s->lock);
-  ms_status st = MS_OK;
-  if (off + n > s->size) st = ms_error_set(err, MS_ERR_INTERNAL, "scratch: read beyond the end");
-  uint64_t window = s->fd < 0 ? 0 : s->size - s->pending; /* mem[0] is this byte of the area */
   unsigned char tmp[1 << 16];
-  while (!st && n > 0 && off < window) { /* written out: through a small buffer */
+  pthread_mutex_lock(&s->lock);
+  ms_status st = off + n > s->size ? ms_error_set(err, MS_ERR_INTERNAL, "scratch: read beyond the end") : MS_OK;
+  while (!st && n > 0) {
+    uint64_t window = s->fd < 0 ? 0 : s->size - s->pending; /* mem[0] is this byte of the area */
+    if (off >= window) { /* still buffered: as it is, the appender waiting meanwhile */
+      st = fn(ctx, s->mem + (off - window), (size_t)n, err);
+      break;
+    }
+    /* written out, and never written again until a reset: read without holding up the appender */
     uint64_t left = window - off < n ? window - off : n;
     size_t k = left < sizeof tmp ? (size_t)left : sizeof tmp;
-    st = ms_scratch_pread(s, off, tmp, k, err);
+    pthread_mutex_unlock(&s->lock);
+    st = read_file(s->fd, off, tmp, k, err);
     if (!st) st = fn(ctx, tmp, k, err);
+    pthread_mutex_lock(&s->lock);
     off += k;
     n -= k;
   }
-  if (!st && n > 0) st = fn(ctx, s->mem + (off - window), (size_t)n, err); /* still buffered: as it is */
   pthread_mutex_unlock(&s->lock);
   return st;
 }
