@@ -27,6 +27,7 @@
  */
 #include "driver/run.h"
 
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
@@ -159,6 +160,7 @@ typedef struct {
   uint64_t unflushed;       /* assembly: record bytes written to the file since its writeback last began */
   uint64_t *cnt;            /* [nvisible]: a frame's liquidation records per cell (its tail) */
   int64_t *liq_total;       /* [nvisible]: assembly: every frame's, from the tails */
+  struct copier *cp;        /* assembly: the thread writing /liquidations' rows; NULL: none */
 } run_plan;
 
 /* A signal during the set-up (books of millions of accounts take seconds to
@@ -188,7 +190,11 @@ static void cell_free(cell_state *c, int nthreads) {
   memset(c, 0, sizeof *c);
 }
 
+static ms_status copier_join(run_plan *pl, ms_h5out *h, ms_status s, ms_error *err);
+
 static void plan_free(run_plan *pl) {
+  ms_error ignored; /* finish() has waited for it; this only in case a path to it was missed */
+  copier_join(pl, NULL, MS_ERR_INTERNAL, &ignored);
   if (pl->cells) /* twins (after their cells) first: they borrow their cells' books */
     for (int c = pl->ncells - 1; c >= 0; c--) cell_free(&pl->cells[c], pl->nthreads);
   if (pl->tapes)
@@ -947,6 +953,144 @@ static ms_status open_groups(run_plan *pl, const ms_run_opts *opts, ms_h5out *h,
   return s;
 }
 
+/* ---- /liquidations' rows, written by a thread of their own ----
+ * Once an uncompressed /liquidations has its place in the file (created of
+ * its final length, from the frames' tails), a copier thread walks the
+ * journal with a reader of its own and writes each path's records to their
+ * rows with pwrite, while the calling thread assembles the rest of the file
+ * and computes the statistics. HDF5 never writes those bytes, so the file
+ * is the same whatever the two threads' timing. finish() waits for it. */
+typedef struct copier {
+  run_plan *pl;
+  ms_journal *r;             /* its own reader of the journal */
+  ms_h5out *h;               /* for ms_h5out_start_writeback only */
+  int fd;                    /* the file being written */
+  uint64_t *addr;            /* [nvisible]: row 0 of each cell's /liquidations; 0: not the copier's */
+  int64_t *rows;             /* [nvisible]: rows written */
+  const volatile sig_atomic_t *cancel;
+  ms_status st;
+  ms_error err;
+  pthread_t thread;
+} copier;
+
+static ms_status write_rows(copier *cp, int c, uint64_t nl, uint64_t *unflushed) {
+  const size_t size = sizeof(ms_liq_record);
+  ms_status s = MS_OK;
+  while (!s && nl > 0) {
+    const void *p;
+    size_t got;
+    s = ms_journal_view(cp->r, (size_t)nl * size, size, &p, &got, &cp->err);
+    if (s) break;
+    if (cp->rows[c] + (int64_t)(got / size) > cp->pl->liq_total[c]) /* never past the dataset's storage */
+      return ms_error_set(&cp->err, MS_ERR_IO, "the journal holds more liquidation records than its frames' tails count");
+    uint64_t off = cp->addr[c] + (uint64_t)cp->rows[c] * size;
+    for (const unsigned char *b = p; !s && got > 0;) {
+      ssize_t w = pwrite(cp->fd, b, got, (off_t)off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        s = ms_error_set(&cp->err, MS_ERR_IO, "write failed (%s)", w < 0 ? strerror(errno) : "no space");
+        break;
+      }
+      b += w;
+      off += (uint64_t)w;
+      got -= (size_t)w;
+      nl -= (uint64_t)w / size; /* whole records: w is a multiple of size unless the disk filled up */
+      cp->rows[c] += w / (ssize_t)size;
+      if ((*unflushed += (uint64_t)w) >= WRITEBACK_BYTES) {
+        ms_h5out_start_writeback(cp->h);
+        *unflushed = 0;
+      }
+    }
+  }
+  return s;
+}
+
+static void *copy_liqs(void *arg) {
+  copier *cp = arg;
+  const run_plan *pl = cp->pl;
+  ms_journal *r = cp->r;
+  ms_error *err = &cp->err;
+  uint64_t unflushed = 0;
+  ms_status s = ms_journal_rewind(r, err);
+  for (;;) {
+    int64_t first, n;
+    if (!s) s = ms_journal_next(r, &first, &n, err);
+    if (s || n == 0) break;
+    for (int64_t i = 0; !s && i < n; i++) { /* the layout at the top of this file */
+      int64_t p = first + i;
+      for (int c = 0; !s && c < pl->nvisible; c++) {
+        const cell_state *cs = &pl->cells[c];
+        uint64_t nc = 0, nl = 0;
+        s = ms_journal_skip(r, sizeof(ms_path_summary), err);
+        if (!s) s = ms_journal_get(r, &nc, sizeof nc, err);
+        if (!s) s = ms_journal_skip(r, nc * sizeof(ms_cascade_record), err);
+        if (!s) s = ms_journal_get(r, &nl, sizeof nl, err);
+        if (!s) s = cp->addr[c] ? write_rows(cp, c, nl, &unflushed) : ms_journal_skip(r, nl * sizeof(ms_liq_record), err);
+        if (!s && p < cs->traced) s = ms_journal_skip(r, (uint64_t)(TRACE_FIELDS * cs->trace_len) * sizeof(double), err);
+        if (!s && p < cs->fanned) s = ms_journal_skip(r, (uint64_t)(3 * cs->fan_len) * sizeof(double), err);
+      }
+    }
+    if (!s) s = cancelled(cp->cancel, err);
+  }
+  cp->st = s;
+  return NULL;
+}
+
+/* Start the copier when some cell's /liquidations has its place in the file (h5_lock held by the caller). */
+static void copier_start(run_plan *pl, ms_h5out *h, const volatile sig_atomic_t *cancel) {
+  copier *cp = calloc(1, sizeof *cp);
+  if (cp) {
+    cp->addr = calloc((size_t)pl->nvisible, sizeof *cp->addr);
+    cp->rows = calloc((size_t)pl->nvisible, sizeof *cp->rows);
+  }
+  int any = 0;
+  for (int c = 0; cp && cp->addr && c < pl->nvisible; c++) {
+    int fd = ms_h5out_liquidations_place(h, pl->cells[c].h5id, &cp->addr[c]);
+    if (fd >= 0) cp->fd = fd, any = 1;
+    else cp->addr[c] = 0;
+  }
+  ms_error e;
+  if (!any || !cp->rows || ms_journal_reader(&cp->r, pl->j, &e) != MS_OK) { /* the calling thread appends them */
+    if (cp) free(cp->addr), free(cp->rows);
+    free(cp);
+    return;
+  }
+  cp->pl = pl;
+  cp->h = h;
+  cp->cancel = cancel;
+  if (pthread_create(&cp->thread, NULL, copy_liqs, cp) != 0) {
+    ms_journal_reader_free(cp->r);
+    free(cp->addr);
+    free(cp->rows);
+    free(cp);
+    return;
+  }
+  pl->cp = cp;
+}
+
+/* Wait for the copier (if any) and take its outcome into @p s. */
+static ms_status copier_join(run_plan *pl, ms_h5out *h, ms_status s, ms_error *err) {
+  copier *cp = pl->cp;
+  if (!cp) return s;
+  pthread_join(cp->thread, NULL);
+  if (!s && cp->st) {
+    *err = cp->err;
+    s = cp->st;
+  }
+  for (int c = 0; !s && h && c < pl->nvisible; c++) {
+    if (!cp->addr[c]) continue;
+    h5_lock();
+    s = ms_h5out_liquidations_written(h, pl->cells[c].h5id, cp->rows[c], err);
+    h5_unlock();
+  }
+  ms_journal_reader_free(cp->r);
+  free(cp->addr);
+  free(cp->rows);
+  free(cp);
+  pl->cp = NULL;
+  return s;
+}
+
 /* ms_journal_tails' reader: add a frame's liquidation records to the totals. */
 static ms_status add_tail(void *ctx, int64_t first, int64_t n, const void *tail, ms_error *err) {
   run_plan *pl = ctx;
@@ -986,6 +1130,11 @@ static ms_status assemble(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms
     s = ms_h5out_size_liquidations(h, pl->cells[c].h5id, pl->liq_total[c], err);
     h5_unlock();
   }
+  if (!s) {
+    h5_lock();
+    copier_start(pl, h, opts->cancel);
+    h5_unlock();
+  }
   if (!s) s = ms_journal_rewind(pl->j, err);
   int64_t expect = 0;
   for (;;) {
@@ -1004,7 +1153,8 @@ static ms_status assemble(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms
         if (!s) s = ms_journal_get(pl->j, &nc, sizeof nc, err);
         if (!s) s = copy_records(pl, h, cs->h5id, nc, sizeof(ms_cascade_record), 0, err);
         if (!s) s = ms_journal_get(pl->j, &nl, sizeof nl, err);
-        if (!s) s = copy_records(pl, h, cs->h5id, nl, sizeof(ms_liq_record), 1, err);
+        if (!s && pl->cp && pl->cp->addr[c]) s = ms_journal_skip(pl->j, nl * sizeof(ms_liq_record), err); /* the copier's */
+        else if (!s) s = copy_records(pl, h, cs->h5id, nl, sizeof(ms_liq_record), 1, err);
         cs->liq_seen += (int64_t)nl;
         if (!s && p < cs->traced) {
           int64_t L = cs->trace_len;
@@ -1116,6 +1266,7 @@ static int resumable(ms_status s) { return s == MS_ERR_CANCELLED || s == MS_ERR_
  * success) or kept (a failure a resume may get past, when the caller asked
  * to keep it). */
 static ms_status finish(run_plan *pl, ms_h5out *h, const ms_run_opts *opts, ms_status s, ms_error *err) {
+  s = copier_join(pl, h, s, err);
   if (!s && opts->cancel && *opts->cancel) s = ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
   /* the journal and scratch files are the result file's first form: their
    * failures (a full disk) are failures to write it */

@@ -61,6 +61,7 @@ typedef struct h5run {
   hid_t cas_type, cas_ds, liq_type, liq_ds, book_type, book_ds;
   int64_t ncas, nliq;
   int64_t liq_rows;         /* -1: /liquidations is chunked and grows; else its fixed length (contiguous) */
+  uint64_t liq_addr;        /* contiguous with rows: where they begin in the file; else 0 */
   int64_t ts_paths, ts_len;
   int64_t npaths;
   char where[300];          /* group name for messages: "" or "/models/static" */
@@ -709,12 +710,17 @@ ms_status ms_h5out_size_liquidations(ms_h5out *h, int id, int64_t rows, ms_error
   hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
   if (pl >= 0) {
     H5Pset_layout(pl, H5D_CONTIGUOUS);
-    H5Pset_fill_time(pl, H5D_FILL_TIME_NEVER); /* every row is written */
+    H5Pset_alloc_time(pl, H5D_ALLOC_TIME_EARLY); /* its place in the file is known now */
+    H5Pset_fill_time(pl, H5D_FILL_TIME_NEVER);   /* every row is written */
   }
   r->liq_ds = sp >= 0 && pl >= 0 ? make_dataset(r->base, "liquidations", r->liq_type, sp, pl) : H5I_INVALID_HID;
   if (pl >= 0) H5Pclose(pl);
   if (sp >= 0) H5Sclose(sp);
   r->liq_rows = rows;
+  if (r->liq_ds >= 0 && rows > 0 && H5Tget_size(r->liq_type) == sizeof(ms_liq_record)) {
+    haddr_t at = H5Dget_offset(r->liq_ds);
+    r->liq_addr = at == HADDR_UNDEF ? 0 : (uint64_t)at;
+  }
   return liq_attrs(h, r, err);
 }
 
@@ -746,6 +752,22 @@ ms_status ms_h5out_append_liquidations(ms_h5out *h, int id, const ms_liq_record 
   if (append_rows(r->liq_ds, r->liq_type, &r->nliq, r->liq_rows, recs, n))
     return h->failed ? h5fail(h, err, "write /liquidations")
                      : ms_error_set(err, MS_ERR_IO, "the journal holds more liquidation records than it counted");
+  return MS_OK;
+}
+
+int ms_h5out_liquidations_place(ms_h5out *h, int id, uint64_t *addr) {
+  const h5run *r = &h->runs[id];
+  if (!r->liq_addr || h->out.fd < 0 || h->failed) return -1;
+  *addr = r->liq_addr;
+  return h->out.fd;
+}
+
+ms_status ms_h5out_liquidations_written(ms_h5out *h, int id, int64_t rows, ms_error *err) {
+  h5run *r = &h->runs[id];
+  if (rows != r->liq_rows)
+    return ms_error_set(err, MS_ERR_IO, "the journal holds %lld liquidation records, its frames' tails count %lld",
+                        (long long)rows, (long long)r->liq_rows);
+  r->nliq = rows;
   return MS_OK;
 }
 

@@ -84,6 +84,22 @@ ms_status ms_h5out_append_cascades(ms_h5out *h, int id, const ms_cascade_record 
  */
 ms_status ms_h5out_size_liquidations(ms_h5out *h, int id, int64_t rows, ms_error *err);
 
+/**
+ * Where the rows of a sized /liquidations go: a descriptor open on the file
+ * being written (returned) and the byte offset of row 0 in it (*@p addr).
+ * Row k is the k-th ms_liq_record's bytes at *@p addr + k * 128: HDF5's
+ * storage of a contiguous dataset allocated at its creation and never
+ * written by HDF5 itself (H5Dget_offset's direct access to raw data), so
+ * another thread may write the rows with pwrite while HDF5 writes the rest
+ * of the file. -1 when there is no such place (compressed, no rows, a failed
+ * file): append instead. Once every row is written, call
+ * ms_h5out_liquidations_written.
+ */
+int ms_h5out_liquidations_place(ms_h5out *h, int id, uint64_t *addr);
+
+/** All @p rows rows were written where ms_h5out_liquidations_place said (an error unless that is its length). */
+ms_status ms_h5out_liquidations_written(ms_h5out *h, int id, int64_t rows, ms_error *err);
+
 /** Append rows to /liquidations (when output.liquidations is on); never beyond its length. */
 ms_status ms_h5out_append_liquidations(ms_h5out *h, int id, const ms_liq_record *r, size_t n, ms_error *err);
 

@@ -24,6 +24,9 @@
 
 #define JBUF ((size_t)1 << 20)
 #define JDIRECT ((size_t)1 << 16) /* puts of this many bytes or more bypass buf */
+/* Bytes read ahead by ms_journal_get: few, so that ms_journal_skip passes
+ * over records (another reader's) without reading them. */
+#define JREAD ((size_t)1 << 16)
 #define FRAME_HEAD 48
 static const char JMAGIC[8] = {'M', 'S', 'J', 'R', 'N', 'L', '0', '1'};
 static const char FMAGIC[8] = {'M', 'S', 'F', 'R', 'A', 'M', 'E', '1'};
@@ -482,7 +485,7 @@ static ms_status rd_bytes(ms_journal *j, void *p, size_t n, ms_error *err) {
   while (n > 0) {
     if (j->rpos == j->nbuf) {
       size_t got;
-      ms_status s = pread_some(j->fd, j->path, j->rd, j->buf, JBUF, &got, err);
+      ms_status s = pread_some(j->fd, j->path, j->rd, j->buf, JREAD, &got, err);
       if (s) return s;
       if (got == 0) return ms_error_set(err, MS_ERR_IO, "%s: the journal ends inside a frame", j->path);
       j->rd += got;
@@ -507,6 +510,31 @@ ms_status ms_journal_get(ms_journal *j, void *p, size_t n, ms_error *err) {
   j->left -= n;
   return MS_OK;
 }
+
+ms_status ms_journal_skip(ms_journal *j, uint64_t n, ms_error *err) {
+  if (n > j->left) return ms_error_set(err, MS_ERR_IO, "%s: a frame is shorter than its paths need", j->path);
+  ms_status s = rd_bytes(j, NULL, (size_t)n, err);
+  if (!s) j->left -= n;
+  return s;
+}
+
+ms_status ms_journal_reader(ms_journal **out, const ms_journal *j, ms_error *err) {
+  *out = NULL;
+  ms_journal *r = jnew(j->path);
+  if (!r) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  r->fd = fcntl(j->fd, F_DUPFD_CLOEXEC, 0); /* the same file, whatever its name now; pread only */
+  if (r->fd < 0) {
+    int e = errno;
+    jfree(r);
+    return ms_error_set(err, MS_ERR_IO, "%s: cannot read it again (%s)", j->path, strerror(e));
+  }
+  r->data_end = r->end = r->trusted = j->data_end;
+  r->done = j->done;
+  *out = r;
+  return MS_OK;
+}
+
+void ms_journal_reader_free(ms_journal *r) { jfree(r); }
 
 ms_status ms_journal_view(ms_journal *j, size_t want, size_t unit, const void **p, size_t *got, ms_error *err) {
   *p = NULL;

@@ -109,6 +109,19 @@ ms_status ms_journal_next(ms_journal *j, int64_t *first, int64_t *n, ms_error *e
 /** Read @p n bytes of the current frame. */
 ms_status ms_journal_get(ms_journal *j, void *p, size_t n, ms_error *err);
 
+/** Pass over @p n bytes of the current frame (not even read, unless the frame is to be checked). */
+ms_status ms_journal_skip(ms_journal *j, uint64_t n, ms_error *err);
+
+/**
+ * A second reader of the complete frames of @p j (written or checked by
+ * this process, so not hashed again): its own descriptor and buffer, for
+ * another thread to read while @p j is read. Free with
+ * ms_journal_reader_free (the file stays).
+ */
+ms_status ms_journal_reader(ms_journal **r, const ms_journal *j, ms_error *err);
+
+void ms_journal_reader_free(ms_journal *r);
+
 /**
  * Read up to @p want bytes of the current frame where they are, without a
  * copy: *@p p points into the journal's buffer (valid until the next call),
