@@ -3,13 +3,15 @@
  *
  * Each batch of paths runs in parallel; every path writes its own summary
  * row and appends its cascade and liquidation records to its thread's
- * scratch areas (output/scratch.h: files beside the result, so a batch's
- * records take no memory), noting where they are. After the batch, one
- * thread packs the batch in path order into a frame of the run's journal,
- * "<result>.partial" (output/journal.h). When every path is in, the result
- * file is assembled from the journal frame by frame, the summary columns
- * go to a column store on the way, and the statistics read the columns
- * from there one at a time. Memory is thus bounded by a batch and the book,
+ * scratch areas (output/scratch.h: an append buffer in front of a file
+ * beside the result, so a batch's records take little memory), noting
+ * where they are. The batch is packed in path order into a frame of the
+ * run's journal, "<result>.partial" (output/journal.h): by a writer thread
+ * as its paths finish (one process), or after the batch (MPI, or records
+ * kept in memory). When every path is in, the result file is assembled
+ * from the journal frame by frame (an uncompressed /liquidations by a
+ * copier thread of its own), the summary columns go to a column store on
+ * the way, and the statistics read the columns from there one at a time. Memory is thus bounded by a batch and the book,
  * not by the number of paths or of liquidations, and an interrupted run
  * can go on from its last complete frame (ms_run_opts.resume): the result
  * file is assembled from the same frames either way, so it is the same.
