@@ -1,7 +1,9 @@
 /*
  * test_journal — sim/output/journal.c and scratch.c: frames written and read
  * back, torn and damaged ends cut off, the header checked, the lock, and
- * scratch areas in memory and on disk giving the same bytes. The run's side
+ * scratch areas in memory and on disk giving the same bytes, frames' tails
+ * and in-place reads, dropped frames, and scratch bytes taken while appends
+ * go on. The run's side
  * (a killed run resumed) is tests/e2e/test_resume.py.
  */
 #define _DEFAULT_SOURCE /* mkdtemp */
@@ -204,12 +206,128 @@ static void test_scratch__memory_and_file_agree(void **state) {
   free(back);
 }
 
+/* A frame's tail before its frames, a frame read in place, and a frame begun and dropped (run.c streams a
+ * batch's paths into a frame as they finish, and drops it when one fails). */
+static ms_status tail_of(void *ctx, int64_t first, int64_t n, const void *tail, ms_error *err) {
+  (void)err;
+  int *seen = ctx;
+  int f = (int)(first / 16);
+  assert_int_equal(f, *seen);
+  assert_int_equal(n, f < 2 ? 16 : 8);
+  size_t len = 1000 + 5000 * (size_t)f;
+  const unsigned char *t = tail;
+  for (size_t k = 0; k < 24; k++) assert_int_equal(t[k], byte_of(f, len - 24 + k));
+  (*seen)++;
+  return MS_OK;
+}
+
+static void test_journal__tails_views_and_dropped_frames(void **state) {
+  (void)state;
+  ms_error err;
+  write_three();
+  ms_journal_info info;
+  ms_journal *j = NULL;
+  assert_ok(ms_journal_open(&j, path, &info, &err), &err);
+  int seen = 0;
+  assert_ok(ms_journal_tails(j, 24, tail_of, &seen, &err), &err);
+  assert_int_equal(seen, 3);
+  /* read in place, 8 bytes a unit, the frames' bytes as written */
+  assert_ok(ms_journal_rewind(j, &err), &err);
+  for (int f = 0; f < 3; f++) {
+    int64_t first, n;
+    assert_ok(ms_journal_next(j, &first, &n, &err), &err);
+    assert_int_equal(first, 16 * f);
+    size_t len = 1000 + 5000 * (size_t)f, at = 0;
+    while (at + 8 <= len) {
+      const void *p;
+      size_t got;
+      assert_ok(ms_journal_view(j, (len - at) / 8 * 8, 8, &p, &got, &err), &err);
+      assert_true(got > 0 && got % 8 == 0);
+      for (size_t k = 0; k < got; k++) assert_int_equal(((const unsigned char *)p)[k], byte_of(f, at + k));
+      at += got;
+    }
+  }
+  /* a frame begun, written and dropped leaves the journal as it was, and the next one goes where it began */
+  off_t before = file_size();
+  unsigned char junk[100000];
+  memset(junk, 0xab, sizeof junk);
+  assert_ok(ms_journal_begin(j, 40, 0, &err), &err);
+  assert_ok(ms_journal_put(j, junk, sizeof junk, &err), &err);
+  assert_true(file_size() > before);
+  assert_ok(ms_journal_abandon(j, &err), &err);
+  assert_true(file_size() == before);
+  assert_int_equal(ms_journal_done(j), 40);
+  /* closed in the middle of a frame: cut off as well */
+  assert_ok(ms_journal_begin(j, 40, 0, &err), &err);
+  assert_ok(ms_journal_put(j, junk, sizeof junk, &err), &err);
+  ms_journal_close(j);
+  assert_true(file_size() == before);
+  ms_journal_info_free(&info);
+  assert_ok(ms_journal_peek(path, &info, &err), &err);
+  assert_int_equal(info.done, 40);
+  ms_journal_info_free(&info);
+}
+
+/* Bytes a run's packer takes from a scratch area while its thread goes on appending: from the append buffer
+ * or from the file, and the bytes it has taken never written out. */
+typedef struct {
+  unsigned char *p;
+  size_t n;
+} collected;
+
+static ms_status collect(void *ctx, const void *p, size_t n, ms_error *err) {
+  (void)err;
+  collected *c = ctx;
+  memcpy(c->p + c->n, p, n);
+  c->n += n;
+  return MS_OK;
+}
+
+static void test_scratch__read_where_it_is_and_consume(void **state) {
+  (void)state;
+  ms_error err;
+  ms_scratch *d = NULL;
+  assert_ok(ms_scratch_new(&d, dir, &err), &err);
+  size_t kb = 1024, total = 3000 * kb;
+  unsigned char *big = malloc(total), *back = malloc(total);
+  for (size_t k = 0; k < total; k++) big[k] = (unsigned char)(k * 13u + 5u);
+  collected c = {back, 0};
+  /* 600 KB, then 600 KB more: the first goes to the file, the second stays in the 1 MB buffer */
+  assert_ok(ms_scratch_append(d, big, 600 * kb, &err), &err);
+  assert_ok(ms_scratch_append(d, big + 600 * kb, 600 * kb, &err), &err);
+  assert_ok(ms_scratch_read(d, 100, 1200 * kb - 100, collect, &c, &err), &err);
+  assert_true(c.n == 1200 * kb - 100);
+  assert_memory_equal(back, big + 100, c.n);
+  /* all taken: what comes next starts the buffer afresh, at the area's next offset */
+  ms_scratch_consume(d, 1200 * kb);
+  assert_ok(ms_scratch_append(d, big + 1200 * kb, 900 * kb, &err), &err);
+  assert_true(ms_scratch_size(d) == 2100 * kb);
+  c.n = 0;
+  assert_ok(ms_scratch_read(d, 1200 * kb, 900 * kb, collect, &c, &err), &err);
+  assert_memory_equal(back, big + 1200 * kb, 900 * kb);
+  /* half of it taken, then the buffer fills: only the rest is written out, and read back from the file */
+  ms_scratch_consume(d, 1650 * kb);
+  assert_ok(ms_scratch_append(d, big + 2100 * kb, 900 * kb, &err), &err);
+  c.n = 0;
+  assert_ok(ms_scratch_read(d, 1650 * kb, 1350 * kb, collect, &c, &err), &err);
+  assert_memory_equal(back, big + 1650 * kb, 1350 * kb);
+  assert_ok(ms_scratch_pread(d, 1200 * kb, back, 450 * kb, &err), &err); /* consumed, never written: a hole */
+  for (size_t k = 0; k < 450 * kb; k++)
+    if (back[k]) fail_msg("byte %zu of a consumed piece was written to the scratch file", k);
+  assert_int_equal(ms_scratch_read(d, total - 10, 11, collect, &c, &err), MS_ERR_INTERNAL);
+  ms_scratch_free(d);
+  free(big);
+  free(back);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_journal__frames_come_back_whole, setup, teardown),
       cmocka_unit_test_setup_teardown(test_journal__a_torn_or_damaged_end_is_cut_off, setup, teardown),
       cmocka_unit_test_setup_teardown(test_journal__never_overwritten_and_locked_while_running, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scratch__memory_and_file_agree, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_journal__tails_views_and_dropped_frames, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_scratch__read_where_it_is_and_consume, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

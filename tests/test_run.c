@@ -195,15 +195,43 @@ static void test_run__chunks_fit_the_cache(void **state) {
   const char *big[] = {"paths=16", "horizon=10m", "book.accounts=10000", "output.fan.paths=16",
                        "output.fan.points=10001", "output.compression=1"};
   assert_ok(run_to("bigbook.h5", big, 6, 1, NULL, &err), &err);
-  const char *dsets[] = {"/book", "/liquidations", "/cascades", "/timeseries/fan/price", "/timeseries/price"};
+  const char *dsets[] = {"/book", "/cascades", "/timeseries/fan/price", "/timeseries/price"};
   for (size_t i = 0; i < sizeof dsets / sizeof dsets[0]; i++) {
     size_t n = chunk_bytes("bigbook.h5", dsets[i]);
     if (n > ((size_t)1 << 20)) fail_msg("%s: a chunk of %zu bytes does not fit the 1 MB chunk cache", dsets[i], n);
   }
+  /* /liquidations: chunked only when deflated (uncompressed, it is contiguous: liquidations_are_contiguous) */
+  const char *deflated[] = {"paths=16", "horizon=10m", "book.accounts=10000", "output.liquidations_compression=1"};
+  assert_ok(run_to("liqz.h5", deflated, 4, 1, NULL, &err), &err);
+  size_t n = chunk_bytes("liqz.h5", "/liquidations");
+  if (n > ((size_t)1 << 20)) fail_msg("/liquidations: a chunk of %zu bytes does not fit the 1 MB chunk cache", n);
   const char *many[] = {"paths=3000", "horizon=1m", "book.accounts=10", "output.timeseries.paths=0"};
   assert_ok(run_to("manypaths.h5", many, 4, 2, NULL, &err), &err);
-  size_t n = chunk_bytes("manypaths.h5", "/paths/summary");
+  n = chunk_bytes("manypaths.h5", "/paths/summary");
   if (n > ((size_t)1 << 20)) fail_msg("/paths/summary: a chunk of %zu bytes does not fit the 1 MB chunk cache", n);
+}
+
+/* Uncompressed, /liquidations is contiguous, sized from the frames' tails and written in place: the same
+ * rows as the chunked, deflated dataset, with several frames and threads (paths streamed out of order). */
+static void test_run__liquidations_are_contiguous(void **state) {
+  (void)state;
+  ms_error err;
+  const char *z[] = {"output.liquidations_compression=1"};
+  assert_ok(run_to("lc.h5", NULL, 0, 3, NULL, &err), &err);
+  assert_ok(run_to("lz.h5", z, 1, 1, NULL, &err), &err);
+  size_t la, lb;
+  unsigned char *a = read_raw("lc.h5", "/liquidations", &la), *b = read_raw("lz.h5", "/liquidations", &lb);
+  assert_true(la > 0 && la == lb);
+  if (memcmp(a, b, la)) fail_msg("/liquidations: contiguous and deflated rows differ");
+  free(a); free(b);
+  char p[512];
+  snprintf(p, sizeof p, "%s/lc.h5", tmpdir);
+  hid_t f = H5Fopen(p, H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t d = H5Dopen2(f, "/liquidations", H5P_DEFAULT), pl = H5Dget_create_plist(d);
+  assert_int_equal(H5Pget_layout(pl), H5D_CONTIGUOUS);
+  H5Pclose(pl);
+  H5Dclose(d);
+  H5Fclose(f);
 }
 
 static void test_run__cancel_leaves_no_file(void **state) {
@@ -246,6 +274,7 @@ int main(void) {
       cmocka_unit_test(test_run__path_does_not_depend_on_path_count),
       cmocka_unit_test(test_run__per_path_books),
       cmocka_unit_test(test_run__chunks_fit_the_cache),
+      cmocka_unit_test(test_run__liquidations_are_contiguous),
       cmocka_unit_test(test_run__cancel_leaves_no_file),
       cmocka_unit_test(test_run__io_failure_leaves_no_file),
   };

@@ -60,6 +60,8 @@ typedef struct h5run {
   int64_t fan_paths, fan_len;
   hid_t cas_type, cas_ds, liq_type, liq_ds, book_type, book_ds;
   int64_t ncas, nliq;
+  int64_t liq_rows;         /* -1: /liquidations is chunked and grows; else its fixed length (contiguous) */
+  uint64_t liq_addr;        /* contiguous with rows: where they begin in the file; else 0 */
   int64_t ts_paths, ts_len;
   int64_t npaths;
   char where[300];          /* group name for messages: "" or "/models/static" */
@@ -397,6 +399,7 @@ static void run_init(h5run *r, const ms_config *cfg) {
   for (int i = 0; i < MS_TRACE_FIELDS; i++) r->ts[i] = H5I_INVALID_HID;
   for (int i = 0; i < MS_FAN_NFIELDS; i++) r->fan[i] = H5I_INVALID_HID;
   r->cas_type = r->cas_ds = r->liq_type = r->liq_ds = r->book_type = r->book_ds = H5I_INVALID_HID;
+  r->liq_rows = -1;
 }
 
 /* Closing a dataset writes its cached chunks: a failure here is a failed
@@ -671,6 +674,13 @@ static hid_t create_extendible(h5run *r, const char *name, hid_t type, int64_t l
   return ds;
 }
 
+static ms_status liq_attrs(ms_h5out *h, h5run *r, ms_error *err) {
+  if (r->liq_ds < 0 || columns_attr(r->liq_ds, ms_record_liquidation.fields, ms_record_liquidation.nfields))
+    return h5fail(h, err, "create /liquidations");
+  attr_str(r->liq_ds, "meaning", "one row per liquidation; times in ms, prices in USD, delay in s");
+  return MS_OK;
+}
+
 static ms_status create_records(ms_h5out *h, h5run *r, ms_error *err) {
   r->cas_type = record_type(&ms_record_cascade);
   r->cas_ds = create_extendible(r, "cascades", r->cas_type, r->cfg->output.compression);
@@ -678,21 +688,48 @@ static ms_status create_records(ms_h5out *h, h5run *r, ms_error *err) {
     return h5fail(h, err, "create /cascades");
   attr_str(r->cas_ds, "meaning", "one row per cascade: liquidations of a path no more than "
                                   "stats.cascade_gap apart; start/end in s; depth = generations of impact_triggered liquidations");
-  if (r->cfg->output.liquidations) {
+  /* its own level: deflating these records costs more than simulating them (docs/performance.md);
+   * uncompressed, it is created once its length is known (ms_h5out_size_liquidations) */
+  if (r->cfg->output.liquidations && r->cfg->output.liquidations_compression > 0) {
     r->liq_type = record_type(&ms_record_liquidation);
-    /* its own level: deflating these records costs more than simulating them (docs/performance.md) */
     r->liq_ds = create_extendible(r, "liquidations", r->liq_type, r->cfg->output.liquidations_compression);
-    if (r->liq_ds < 0 || columns_attr(r->liq_ds, ms_record_liquidation.fields, ms_record_liquidation.nfields))
-      return h5fail(h, err, "create /liquidations");
-    attr_str(r->liq_ds, "meaning", "one row per liquidation; times in ms, prices in USD, delay in s");
+    return liq_attrs(h, r, err);
   }
   return MS_OK;
 }
 
-static int append_rows(hid_t ds, hid_t type, int64_t *have, const void *rows, size_t n) {
+ms_status ms_h5out_size_liquidations(ms_h5out *h, int id, int64_t rows, ms_error *err) {
+  h5run *r = &h->runs[id];
+  if (!r->cfg->output.liquidations || r->cfg->output.liquidations_compression > 0 || r->liq_ds >= 0) return MS_OK;
+  /* Contiguous, of its final length: the records are written from the journal's buffer straight to
+   * their place in the file, in as few writes as the journal holds runs of them, with no chunk
+   * cache, index or extension in between (docs/performance.md, "Output costs"). */
+  r->liq_type = record_type(&ms_record_liquidation);
+  hsize_t dims[1] = {(hsize_t)rows};
+  hid_t sp = H5Screate_simple(1, dims, NULL);
+  hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+  if (pl >= 0) {
+    H5Pset_layout(pl, H5D_CONTIGUOUS);
+    H5Pset_alloc_time(pl, H5D_ALLOC_TIME_EARLY); /* its place in the file is known now */
+    H5Pset_fill_time(pl, H5D_FILL_TIME_NEVER);   /* every row is written */
+  }
+  r->liq_ds = sp >= 0 && pl >= 0 ? make_dataset(r->base, "liquidations", r->liq_type, sp, pl) : H5I_INVALID_HID;
+  if (pl >= 0) H5Pclose(pl);
+  if (sp >= 0) H5Sclose(sp);
+  r->liq_rows = rows;
+  if (r->liq_ds >= 0 && rows > 0 && H5Tget_size(r->liq_type) == sizeof(ms_liq_record)) {
+    haddr_t at = H5Dget_offset(r->liq_ds);
+    r->liq_addr = at == HADDR_UNDEF ? 0 : (uint64_t)at;
+  }
+  return liq_attrs(h, r, err);
+}
+
+/* Write @p n rows after the @p *have written; @p fixed: the dataset's length (-1: it grows). */
+static int append_rows(hid_t ds, hid_t type, int64_t *have, int64_t fixed, const void *rows, size_t n) {
   if (n == 0) return 0;
   hsize_t newsize[1] = {(hsize_t)*have + n}, start[1] = {(hsize_t)*have}, count[1] = {n};
-  if (H5Dset_extent(ds, newsize) < 0) return -1;
+  if (fixed >= 0 && (int64_t)newsize[0] > fixed) return -1;
+  if (fixed < 0 && H5Dset_extent(ds, newsize) < 0) return -1;
   hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(1, count, NULL);
   H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
   herr_t rc = H5Dwrite(ds, type, ms, fs, H5P_DEFAULT, rows);
@@ -705,13 +742,33 @@ static int append_rows(hid_t ds, hid_t type, int64_t *have, const void *rows, si
 
 ms_status ms_h5out_append_cascades(ms_h5out *h, int id, const ms_cascade_record *c, size_t n, ms_error *err) {
   h5run *r = &h->runs[id];
-  return append_rows(r->cas_ds, r->cas_type, &r->ncas, c, n) ? h5fail(h, err, "write /cascades") : MS_OK;
+  return append_rows(r->cas_ds, r->cas_type, &r->ncas, -1, c, n) ? h5fail(h, err, "write /cascades") : MS_OK;
 }
 
 ms_status ms_h5out_append_liquidations(ms_h5out *h, int id, const ms_liq_record *recs, size_t n, ms_error *err) {
   h5run *r = &h->runs[id];
-  if (r->liq_ds < 0) return MS_OK;
-  return append_rows(r->liq_ds, r->liq_type, &r->nliq, recs, n) ? h5fail(h, err, "write /liquidations") : MS_OK;
+  if (!r->cfg->output.liquidations || n == 0) return MS_OK;
+  if (r->liq_ds < 0) return ms_error_set(err, MS_ERR_INTERNAL, "/liquidations written before its length is known");
+  if (append_rows(r->liq_ds, r->liq_type, &r->nliq, r->liq_rows, recs, n))
+    return h->failed ? h5fail(h, err, "write /liquidations")
+                     : ms_error_set(err, MS_ERR_IO, "the journal holds more liquidation records than it counted");
+  return MS_OK;
+}
+
+int ms_h5out_liquidations_place(ms_h5out *h, int id, uint64_t *addr) {
+  const h5run *r = &h->runs[id];
+  if (!r->liq_addr || h->out.fd < 0 || h->failed) return -1;
+  *addr = r->liq_addr;
+  return h->out.fd;
+}
+
+ms_status ms_h5out_liquidations_written(ms_h5out *h, int id, int64_t rows, ms_error *err) {
+  h5run *r = &h->runs[id];
+  if (rows != r->liq_rows)
+    return ms_error_set(err, MS_ERR_IO, "the journal holds %lld liquidation records, its frames' tails count %lld",
+                        (long long)rows, (long long)r->liq_rows);
+  r->nliq = rows;
+  return MS_OK;
 }
 
 ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margin_model, ms_error *err) {
@@ -1087,6 +1144,8 @@ static int close_file(ms_h5out *h) {
   h->file = H5I_INVALID_HID;
   return h->failed;
 }
+
+void ms_h5out_start_writeback(ms_h5out *h) { ms_outfile_start_writeback(&h->out); }
 
 ms_status ms_h5out_commit(ms_h5out *h, ms_error *err) {
   ms_status s = MS_OK;

@@ -75,7 +75,32 @@ ms_status ms_h5out_write_book_rows(ms_h5out *h, int id, const ms_book_row *rows,
 /** Append rows to /cascades. */
 ms_status ms_h5out_append_cascades(ms_h5out *h, int id, const ms_cascade_record *c, size_t n, ms_error *err);
 
-/** Append rows to /liquidations (when output.liquidations is on). */
+/**
+ * Create /liquidations, uncompressed, of its final length @p rows
+ * (contiguous: written in place, no chunk index). A no-op when
+ * output.liquidations is off or output.liquidations_compression > 0 (then
+ * /liquidations is chunked, deflated and grows with each append). Called
+ * before its first append.
+ */
+ms_status ms_h5out_size_liquidations(ms_h5out *h, int id, int64_t rows, ms_error *err);
+
+/**
+ * Where the rows of a sized /liquidations go: a descriptor open on the file
+ * being written (returned) and the byte offset of row 0 in it (*@p addr).
+ * Row k is the k-th ms_liq_record's bytes at *@p addr + k * 128: HDF5's
+ * storage of a contiguous dataset allocated at its creation and never
+ * written by HDF5 itself (H5Dget_offset's direct access to raw data), so
+ * another thread may write the rows with pwrite while HDF5 writes the rest
+ * of the file. -1 when there is no such place (compressed, no rows, a failed
+ * file): append instead. Once every row is written, call
+ * ms_h5out_liquidations_written.
+ */
+int ms_h5out_liquidations_place(ms_h5out *h, int id, uint64_t *addr);
+
+/** All @p rows rows were written where ms_h5out_liquidations_place said (an error unless that is its length). */
+ms_status ms_h5out_liquidations_written(ms_h5out *h, int id, int64_t rows, ms_error *err);
+
+/** Append rows to /liquidations (when output.liquidations is on); never beyond its length. */
 ms_status ms_h5out_append_liquidations(ms_h5out *h, int id, const ms_liq_record *r, size_t n, ms_error *err);
 
 /** Write /stats. */
@@ -111,6 +136,9 @@ typedef struct ms_h5_sweep {
 
 /** Write /sweep: axes, cells, every cell's statistics and the paired differences. */
 ms_status ms_h5out_write_sweep(ms_h5out *h, const ms_h5_sweep *sw, ms_error *err);
+
+/** Start writing the file's pages written so far to the disk (ms_outfile_start_writeback). */
+void ms_h5out_start_writeback(ms_h5out *h);
 
 /** Close the file and rename it to its final name; frees @p h in every case. */
 ms_status ms_h5out_commit(ms_h5out *h, ms_error *err);

@@ -12,6 +12,10 @@
  * resumed run truncates it there. The bytes of a frame are the driver's
  * (run.c packs them); this module knows only their length.
  *
+ * Frames are checksummed when they are written and checked when a journal
+ * is opened to be continued (ms_journal_open, ms_journal_peek); read back
+ * by the process that wrote or checked them, they are not hashed again.
+ *
  * The journal is synced to disk at most every MS_JOURNAL_SYNC_S seconds
  * and when it is closed to be kept, so a power cut loses at most the last
  * few seconds of batches; a killed process loses only the batch it was
@@ -78,11 +82,17 @@ ms_status ms_journal_count(const char *path, ms_journal_info *info, ms_error *er
 /** Begin the frame of paths @p first .. @p first + @p n - 1 (right after the last). */
 ms_status ms_journal_begin(ms_journal *j, int64_t first, int64_t n, ms_error *err);
 
-/** Append @p n bytes to the current frame. */
+/** Append @p n bytes to the current frame (written as they come: a frame may be begun before its paths are all done). */
 ms_status ms_journal_put(ms_journal *j, const void *p, size_t n, ms_error *err);
 
 /** Close the current frame: write it, then its header; sync when MS_JOURNAL_SYNC_S have passed since the last sync. */
 ms_status ms_journal_end(ms_journal *j, ms_error *err);
+
+/**
+ * Drop the frame begun and not ended (its paths failed or were
+ * interrupted): what was written of it is cut off. A no-op without one.
+ */
+ms_status ms_journal_abandon(ms_journal *j, ms_error *err);
 
 /** Paths in the journal's complete frames (those it began with and those written since). */
 int64_t ms_journal_done(const ms_journal *j);
@@ -98,6 +108,39 @@ ms_status ms_journal_next(ms_journal *j, int64_t *first, int64_t *n, ms_error *e
 
 /** Read @p n bytes of the current frame. */
 ms_status ms_journal_get(ms_journal *j, void *p, size_t n, ms_error *err);
+
+/** Pass over @p n bytes of the current frame (not even read, unless the frame is to be checked). */
+ms_status ms_journal_skip(ms_journal *j, uint64_t n, ms_error *err);
+
+/**
+ * A second reader of the complete frames of @p j (written or checked by
+ * this process, so not hashed again): its own descriptor and buffer, for
+ * another thread to read while @p j is read. Free with
+ * ms_journal_reader_free (the file stays).
+ */
+ms_status ms_journal_reader(ms_journal **r, const ms_journal *j, ms_error *err);
+
+void ms_journal_reader_free(ms_journal *r);
+
+/**
+ * Read up to @p want bytes of the current frame where they are, without a
+ * copy: *@p p points into the journal's buffer (valid until the next call),
+ * *@p got bytes, a multiple of @p unit (at least one unit while @p want
+ * is); call again for the rest. @p want is a multiple of @p unit, and
+ * @p unit at most 512 KB.
+ */
+ms_status ms_journal_view(ms_journal *j, size_t want, size_t unit, const void **p, size_t *got, ms_error *err);
+
+/** What ms_journal_tails() hands over: one complete frame's paths and its last bytes. */
+typedef ms_status (*ms_journal_tail_fn)(void *ctx, int64_t first, int64_t n, const void *tail, ms_error *err);
+
+/**
+ * The last @p n bytes of every complete frame, in order, not checksummed
+ * (the frame's are when it is read): a frame may end with a summary of
+ * itself that a reader wants before reading the frames (run.c: the number
+ * of liquidation records, to size /liquidations).
+ */
+ms_status ms_journal_tails(ms_journal *j, size_t n, ms_journal_tail_fn fn, void *ctx, ms_error *err);
 
 /** Close, keeping the file (a later run may continue it). NULL is allowed. */
 void ms_journal_close(ms_journal *j);

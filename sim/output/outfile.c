@@ -231,6 +231,10 @@ ms_status ms_outfile_commit(ms_outfile *o, ms_error *err) {
   return s;
 }
 
+void ms_outfile_start_writeback(const ms_outfile *o) {
+  if (o->fd >= 0) (void)sync_file_range(o->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 void ms_outfile_abort(ms_outfile *o) {
   if (!o || !o->tmp) return;
   if (o->fd >= 0) close(o->fd);

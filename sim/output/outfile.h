@@ -50,6 +50,14 @@ ms_status ms_outfile_open(ms_outfile *o, const char *path, ms_error *err);
  */
 ms_status ms_outfile_commit(ms_outfile *o, ms_error *err);
 
+/**
+ * Start writing what is written so far of the temporary to the disk,
+ * without waiting: the sync at commit then waits for less (a result of
+ * hundreds of MB is written out while the rest is still being made). Best
+ * effort, as the sync at commit is the one that counts.
+ */
+void ms_outfile_start_writeback(const ms_outfile *o);
+
 /** Close and remove the temporary; releases @p o. A zeroed or released @p o is a no-op. */
 void ms_outfile_abort(ms_outfile *o);
 
