@@ -143,6 +143,25 @@ static void test_journal__a_torn_or_damaged_end_is_cut_off(void **state) {
   free(b);
 }
 
+static void test_journal__another_format_is_named(void **state) {
+  (void)state;
+  ms_error err;
+  ms_journal_info info;
+  write_three();
+  /* an earlier build's journal (format 01): still a journal, named as such rather than as damaged */
+  int fd = open(path, O_RDWR);
+  assert_int_equal(pwrite(fd, "01", 2, 6), 2);
+  close(fd);
+  assert_true(ms_journal_is(path));
+  assert_int_equal(ms_journal_peek(path, &info, &err), MS_ERR_INPUT);
+  assert_contains(err.msg, "journal format 01");
+  assert_contains(err.msg, "reads format 02");
+  ms_journal *j = NULL;
+  assert_int_equal(ms_journal_open(&j, path, &info, &err), MS_ERR_INPUT);
+  assert_null(j);
+  assert_contains(err.msg, "journal format 01");
+}
+
 static void test_journal__never_overwritten_and_locked_while_running(void **state) {
   (void)state;
   ms_error err;
@@ -324,6 +343,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_journal__frames_come_back_whole, setup, teardown),
       cmocka_unit_test_setup_teardown(test_journal__a_torn_or_damaged_end_is_cut_off, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_journal__another_format_is_named, setup, teardown),
       cmocka_unit_test_setup_teardown(test_journal__never_overwritten_and_locked_while_running, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scratch__memory_and_file_agree, setup, teardown),
       cmocka_unit_test_setup_teardown(test_journal__tails_views_and_dropped_frames, setup, teardown),

@@ -28,8 +28,11 @@
  * over records (another reader's) without reading them. */
 #define JREAD ((size_t)1 << 16)
 #define FRAME_HEAD 48
-static const char JMAGIC[8] = {'M', 'S', 'J', 'R', 'N', 'L', '0', '1'};
-static const char FMAGIC[8] = {'M', 'S', 'F', 'R', 'A', 'M', 'E', '1'};
+/* The last two bytes are the format: 02 since frames end with their record
+ * counts and the checksum runs on eight lanes. A journal of another format
+ * (an earlier build of the same version) is named as such, not as damaged. */
+static const char JMAGIC[8] = {'M', 'S', 'J', 'R', 'N', 'L', '0', '2'};
+static const char FMAGIC[8] = {'M', 'S', 'F', 'R', 'A', 'M', 'E', '2'};
 
 /* A checksum over a byte stream, the same however the stream is split:
  * 64-byte blocks through eight independent multiply-xorshift lanes (eight
@@ -224,7 +227,7 @@ int ms_journal_is(const char *path) {
   char m[8];
   ssize_t r = read(fd, m, 8);
   close(fd);
-  return r == 8 && memcmp(m, JMAGIC, 8) == 0;
+  return r == 8 && memcmp(m, JMAGIC, 6) == 0; /* any format: read_header names another one */
 }
 
 ms_status ms_journal_create(ms_journal **out, const char *path, const ms_journal_info *info, ms_error *err) {
@@ -262,6 +265,11 @@ static ms_status read_header(ms_journal *j, ms_journal_info *info, ms_error *err
   size_t got;
   ms_status s = pread_some(j->fd, j->path, 0, fixed, HEAD_FIXED, &got, err);
   if (s) return s;
+  if (got >= 8 && memcmp(fixed, JMAGIC, 6) == 0 && memcmp(fixed + 6, JMAGIC + 6, 2) != 0)
+    return ms_error_set(err, MS_ERR_INPUT,
+                        "%s: a journal of journal format %.2s, written by another build of marginsim (this build "
+                        "reads format %.2s): it cannot be resumed here; remove it to run afresh",
+                        j->path, (const char *)fixed + 6, JMAGIC + 6);
   if (got < 8 || memcmp(fixed, JMAGIC, 8) != 0)
     return ms_error_set(err, MS_ERR_INPUT, "%s: not a marginsim journal", j->path);
   uint64_t total = get_u64(fixed + 8);
