@@ -460,7 +460,7 @@ class Result:
 
 
 JOURNAL_SUFFIX = ".partial"
-_JOURNAL_MAGIC = b"MSJRNL01"
+_JOURNAL_MAGIC = b"MSJRNL"  # then the journal format, two digits (any: an unfinished run all the same)
 
 
 class IncompleteRun(OSError):
@@ -487,7 +487,7 @@ def check_finished(path):
         magic = None
     except OSError:  # a folder, an unreadable file: not a journal; the caller says what it is
         return
-    if magic == _JOURNAL_MAGIC:
+    if magic is not None and magic[:6] == _JOURNAL_MAGIC:
         result = path[:-len(JOURNAL_SUFFIX)] if path.endswith(JOURNAL_SUFFIX) else path
         n = _journal_paths(path)
         raise IncompleteRun(f"{path}: the journal of an unfinished marginsim run"

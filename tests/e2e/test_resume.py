@@ -32,7 +32,7 @@ def frames(journal):
     if len(data) < 16:
         return 0
     off, n = struct.unpack_from("<Q", data, 8)[0], 0
-    while off + 48 <= len(data) and data[off:off + 8] == b"MSFRAME1":
+    while off + 48 <= len(data) and data[off:off + 8] == b"MSFRAME2":
         size = struct.unpack_from("<Q", data, off + 24)[0]
         if off + 48 + size > len(data):
             break
@@ -75,7 +75,7 @@ class ResumeTest(DirTest):
         self.assertGreaterEqual(done, 4)
         # a write torn by the kill: garbage after the last frame is cut off by the resume
         with open(journal, "ab") as f:
-            f.write(b"MSFRAME1" + b"\x07" * 100)
+            f.write(b"MSFRAME2" + b"\x07" * 100)
         # the resume is started from elsewhere, on another thread count
         p = subprocess.run([BIN, "run", "--resume", os.path.join(b, out), "-j", "1", "-q"], cwd=self.dir,
                            capture_output=True, text=True, stdin=subprocess.DEVNULL, env=ENV)
