@@ -129,9 +129,12 @@ static inline void heap_pop(event_heap *h) {
 
 /* A bucket's chunks are full but its last: a bucket of n events has
  * c = ceil(n / CHUNK) of them and the last holds n - CHUNK (c - 1). A push
- * reads the bucket alone (the count is there), not its last chunk's line. */
+ * reads the bucket alone (the count is there), not its last chunk's line.
+ * The chunks' links are in an array of their own (chnext), small and
+ * cached: loading a bucket walks it without waiting for each chunk, and the
+ * chunks' misses overlap (at 1M accounts a bucket's chunks were written
+ * seconds before and are out of the caches). */
 typedef struct {
-  int32_t next; /* next chunk of the bucket, -1: none */
   qev e[CHUNK];
 } qchunk;
 
@@ -159,6 +162,8 @@ struct ms_queue {
   int first_ok;      /* (a pop between events far apart would scan the bitmap each time) */
   qchunk *ch;        /* the buckets' chunks */
   size_t nch, capch;
+  int32_t *chnext;   /* chunk -> next chunk of its bucket, -1: none (room: capchnext >= capch) */
+  size_t capchnext;
   int32_t *free_ch;  /* free chunks, a stack (room for capfree >= capch): the next free chunk needs no read of a chunk */
   size_t capfree;
   size_t nfree;      /* chunks on the free stack */
@@ -197,13 +202,14 @@ void ms_queue_free(ms_queue *q) {
   ms_big_free(q->far.v, q->far.cap * sizeof(qev));
   ms_big_free(q->ch, q->capch * sizeof(qchunk));
   ms_big_free(q->free_ch, q->capfree * sizeof(int32_t));
+  ms_big_free(q->chnext, q->capchnext * sizeof(int32_t));
   free(q->pl);
   free(q->free_pl);
   free(q);
 }
 
 static void free_chunks(ms_queue *q, bucket *b) {
-  for (int32_t c = b->head; c >= 0; c = q->ch[c].next) q->free_ch[q->nfree++] = c;
+  for (int32_t c = b->head; c >= 0; c = q->chnext[c]) q->free_ch[q->nfree++] = c;
   b->head = b->tail = -1;
   b->n = 0;
 }
@@ -277,6 +283,12 @@ static inline int bucket_push(ms_queue *q, size_t i, qev e) {
           q->free_ch = f;
           q->capfree = cap;
         }
+        if (q->capchnext < cap) {
+          int32_t *nx = ms_big_resize(q->chnext, q->capchnext * sizeof *nx, cap * sizeof *nx);
+          if (!nx) return -1;
+          q->chnext = nx;
+          q->capchnext = cap;
+        }
         qchunk *ch = ms_big_resize(q->ch, q->capch * sizeof *ch, cap * sizeof *ch);
         if (!ch) return -1;
         q->ch = ch;
@@ -284,7 +296,7 @@ static inline int bucket_push(ms_queue *q, size_t i, qev e) {
       }
       c = (int32_t)q->nch++;
     }
-    q->ch[c].next = -1;
+    q->chnext[c] = -1;
     if (b->tail < 0) {
       b->head = c;
       b->min_t = e.t;
@@ -292,7 +304,7 @@ static inline int bucket_push(ms_queue *q, size_t i, qev e) {
       b->kinds = 0;
       q->used[i / 64] |= UINT64_C(1) << (i % 64);
     } else {
-      q->ch[b->tail].next = c;
+      q->chnext[b->tail] = c;
     }
     b->tail = c;
   }
@@ -383,7 +395,7 @@ static void sort_bucket(ms_queue *q, const bucket *b, size_t n) {
   qev *out = q->fv;
   if (n <= SMALL_BUCKET) {
     size_t k = 0;
-    for (int32_t c = b->head; c >= 0; c = q->ch[c].next) {
+    for (int32_t c = b->head; c >= 0; c = q->chnext[c]) {
       size_t m = n - k < CHUNK ? n - k : CHUNK;
       for (size_t j = 0; j < m; j++) { /* insertion: stable, so ties stay in seq order */
         qev e = q->ch[c].e[j];
@@ -403,7 +415,7 @@ static void sort_bucket(ms_queue *q, const bucket *b, size_t n) {
   if (b->kinds & (b->kinds - 1)) {
     /* several kinds: first stable by kind into tmp, then by offset from there */
     uint32_t kc[MS_EV_KIND_COUNT] = {0};
-    for (int32_t c = b->head, k = 0; c >= 0; c = q->ch[c].next)
+    for (int32_t c = b->head, k = 0; c >= 0; c = q->chnext[c])
       for (size_t j = 0; j < CHUNK && (size_t)k < n; j++, k++) kc[q->ch[c].e[j].order >> SEQ_BITS]++;
     uint32_t sum = 0;
     for (size_t k = 0; k < MS_EV_KIND_COUNT; k++) {
@@ -412,7 +424,7 @@ static void sort_bucket(ms_queue *q, const bucket *b, size_t n) {
       sum += x;
     }
     size_t k = 0;
-    for (int32_t c = b->head; c >= 0; c = q->ch[c].next) {
+    for (int32_t c = b->head; c >= 0; c = q->chnext[c]) {
       size_t m = n - k < CHUNK ? n - k : CHUNK;
       for (size_t j = 0; j < m; j++) {
         const qev *e = &q->ch[c].e[j];
@@ -425,7 +437,7 @@ static void sort_bucket(ms_queue *q, const bucket *b, size_t n) {
     src = q->tmp;
   } else {
     size_t k = 0;
-    for (int32_t c = b->head; c >= 0; c = q->ch[c].next) {
+    for (int32_t c = b->head; c >= 0; c = q->chnext[c]) {
       size_t m = n - k < CHUNK ? n - k : CHUNK;
       for (size_t j = 0; j < m; j++) cnt[q->ch[c].e[j].t & (SLOT_MS - 1)]++;
       k += m;
@@ -443,7 +455,7 @@ static void sort_bucket(ms_queue *q, const bucket *b, size_t n) {
     return;
   }
   size_t k = 0;
-  for (int32_t c = b->head; c >= 0; c = q->ch[c].next) {
+  for (int32_t c = b->head; c >= 0; c = q->chnext[c]) {
     size_t m = n - k < CHUNK ? n - k : CHUNK;
     for (size_t j = 0; j < m; j++) {
       const qev *e = &q->ch[c].e[j];
