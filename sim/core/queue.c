@@ -149,8 +149,6 @@ typedef struct {
 struct ms_queue {
   qev *fv;           /* the front: a loaded bucket sorted, fv[fpos, fn) still to pop (slots below fs) */
   size_t fpos, fn, capf;
-  qev *tmp;          /* a loaded bucket sorted by kind */
-  size_t captmp;
   event_heap late;   /* the front: pushed below fs, or far events of the slot loaded */
   event_heap far;    /* slots from fs + NBUCKET on */
   int64_t fs;        /* the front slot */
@@ -198,7 +196,6 @@ void ms_queue_free(ms_queue *q) {
   if (!q) return;
   ms_big_free(q->late.v, q->late.cap * sizeof(qev));
   ms_big_free(q->fv, q->capf * sizeof(qev));
-  ms_big_free(q->tmp, q->captmp * sizeof(qev));
   ms_big_free(q->far.v, q->far.cap * sizeof(qev));
   ms_big_free(q->ch, q->capch * sizeof(qchunk));
   ms_big_free(q->free_ch, q->capfree * sizeof(int32_t));
@@ -253,11 +250,10 @@ void ms_queue_clock_advance(ms_queue *q, int64_t n) {
 }
 
 /* Loading a slot into the front must not fail (pop cannot): the sorted
- * array (and the sort's buffer) keep room for the fullest bucket, and
- * late for every far event (late is empty when a slot is loaded). */
+ * array keeps room for the fullest bucket, and late for every far event
+ * (late is empty when a slot is loaded). */
 static inline int front_room(ms_queue *q, size_t maxb, size_t nfar) {
   return ms_big_grow((void **)&q->fv, &q->capf, maxb, sizeof(qev)) ||
-         ms_big_grow((void **)&q->tmp, &q->captmp, maxb, sizeof(qev)) ||
          ms_big_grow((void **)&q->late.v, &q->late.cap, nfar, sizeof(qev));
 }
 
@@ -338,14 +334,15 @@ static inline __attribute__((always_inline)) ms_status push(ms_queue *q, qev e) 
 
 ms_status ms_queue_push(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b) {
   assert(kind != MS_EV_TICK && kind < MS_EV_KIND_COUNT && kind < 256);
-  if (q->seq > SEQ_MASK || b == OUT_OF_LINE) return MS_ERR_INTERNAL; /* 2^56 events: far beyond any work bound */
+  /* 2^56 events: far beyond any work bound; a kind past the enum would overrun a bucket's sort */
+  if (q->seq > SEQ_MASK || b == OUT_OF_LINE || (unsigned)kind >= MS_EV_KIND_COUNT) return MS_ERR_INTERNAL;
   return push(q, (qev){t, ((uint64_t)kind << SEQ_BITS) | q->seq, a, b});
 }
 
 ms_status ms_queue_push_x(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b, double x,
                           double y) {
   assert(kind != MS_EV_TICK && kind < MS_EV_KIND_COUNT && kind < 256);
-  if (q->seq > SEQ_MASK) return MS_ERR_INTERNAL;
+  if (q->seq > SEQ_MASK || (unsigned)kind >= MS_EV_KIND_COUNT) return MS_ERR_INTERNAL;
   int64_t p;
   if (q->nfree_pl) {
     p = q->free_pl[q->nfree_pl - 1];
@@ -387,10 +384,43 @@ static int64_t first_bucket_slot(ms_queue *q) {
 #define SMALL_BUCKET 12
 #define SLOT_MS (1 << SLOT_SHIFT)
 
+/* A counting sort of bucket @p b's @p n events into @p out by key(e) in
+ * [0, nbins), stable; frees the chunks. */
+#define COUNTING_SORT(q, b, n, out, cnt, nbins, key)                    \
+  do {                                                                  \
+    size_t k_ = 0;                                                      \
+    for (int32_t c_ = (b)->head; c_ >= 0; c_ = (q)->chnext[c_]) {       \
+      size_t m_ = (n) - k_ < CHUNK ? (n) - k_ : CHUNK;                  \
+      for (size_t j_ = 0; j_ < m_; j_++) {                              \
+        const qev *e = &(q)->ch[c_].e[j_];                              \
+        cnt[key]++;                                                     \
+      }                                                                 \
+      k_ += m_;                                                         \
+    }                                                                   \
+    uint32_t sum_ = 0;                                                  \
+    for (size_t i_ = 0; i_ < (nbins); i_++) {                           \
+      uint32_t x_ = cnt[i_];                                            \
+      cnt[i_] = sum_;                                                   \
+      sum_ += x_;                                                       \
+    }                                                                   \
+    k_ = 0;                                                             \
+    for (int32_t c_ = (b)->head; c_ >= 0; c_ = (q)->chnext[c_]) {       \
+      size_t m_ = (n) - k_ < CHUNK ? (n) - k_ : CHUNK;                  \
+      for (size_t j_ = 0; j_ < m_; j_++) {                              \
+        const qev *e = &(q)->ch[c_].e[j_];                              \
+        (out)[cnt[key]++] = *e;                                         \
+      }                                                                 \
+      k_ += m_;                                                         \
+      (q)->free_ch[(q)->nfree++] = c_;                                  \
+    }                                                                   \
+  } while (0)
+
 /* Sort bucket @p b's @p n events into q->fv[0, n), by (t, kind, seq). The
- * chunks hold them in push order, which is seq order: a stable sort by t's
- * offset in the slot (by kind first, when the bucket holds several) is the
- * total order. Frees the chunks. */
+ * chunks hold them in push order, which is seq order: a stable sort by
+ * (t, kind) is the total order, and with every t of the bucket in one slot
+ * a counting sort by t's offset in the slot is one (by offset and kind
+ * when the bucket holds several kinds: rare, an oracle's event among
+ * keepers'). Frees the chunks. */
 static void sort_bucket(ms_queue *q, const bucket *b, size_t n) {
   qev *out = q->fv;
   if (n <= SMALL_BUCKET) {
@@ -410,59 +440,13 @@ static void sort_bucket(ms_queue *q, const bucket *b, size_t n) {
     }
     return;
   }
-  uint32_t cnt[SLOT_MS] = {0};
-  const qev *src;
   if (b->kinds & (b->kinds - 1)) {
-    /* several kinds: first stable by kind into tmp, then by offset from there */
-    uint32_t kc[MS_EV_KIND_COUNT] = {0};
-    for (int32_t c = b->head, k = 0; c >= 0; c = q->chnext[c])
-      for (size_t j = 0; j < CHUNK && (size_t)k < n; j++, k++) kc[q->ch[c].e[j].order >> SEQ_BITS]++;
-    uint32_t sum = 0;
-    for (size_t k = 0; k < MS_EV_KIND_COUNT; k++) {
-      uint32_t x = kc[k];
-      kc[k] = sum;
-      sum += x;
-    }
-    size_t k = 0;
-    for (int32_t c = b->head; c >= 0; c = q->chnext[c]) {
-      size_t m = n - k < CHUNK ? n - k : CHUNK;
-      for (size_t j = 0; j < m; j++) {
-        const qev *e = &q->ch[c].e[j];
-        q->tmp[kc[e->order >> SEQ_BITS]++] = *e;
-      }
-      k += m;
-      q->free_ch[q->nfree++] = c;
-    }
-    for (size_t i = 0; i < n; i++) cnt[q->tmp[i].t & (SLOT_MS - 1)]++;
-    src = q->tmp;
+    uint32_t cnt[SLOT_MS * MS_EV_KIND_COUNT] = {0};
+    COUNTING_SORT(q, b, n, out, cnt, (size_t)SLOT_MS * MS_EV_KIND_COUNT,
+                  (size_t)(e->t & (SLOT_MS - 1)) * MS_EV_KIND_COUNT + (size_t)(e->order >> SEQ_BITS));
   } else {
-    size_t k = 0;
-    for (int32_t c = b->head; c >= 0; c = q->chnext[c]) {
-      size_t m = n - k < CHUNK ? n - k : CHUNK;
-      for (size_t j = 0; j < m; j++) cnt[q->ch[c].e[j].t & (SLOT_MS - 1)]++;
-      k += m;
-    }
-    src = NULL;
-  }
-  uint32_t sum = 0;
-  for (size_t i = 0; i < SLOT_MS; i++) {
-    uint32_t x = cnt[i];
-    cnt[i] = sum;
-    sum += x;
-  }
-  if (src) {
-    for (size_t i = 0; i < n; i++) out[cnt[src[i].t & (SLOT_MS - 1)]++] = src[i];
-    return;
-  }
-  size_t k = 0;
-  for (int32_t c = b->head; c >= 0; c = q->chnext[c]) {
-    size_t m = n - k < CHUNK ? n - k : CHUNK;
-    for (size_t j = 0; j < m; j++) {
-      const qev *e = &q->ch[c].e[j];
-      out[cnt[e->t & (SLOT_MS - 1)]++] = *e;
-    }
-    k += m;
-    q->free_ch[q->nfree++] = c;
+    uint32_t cnt[SLOT_MS] = {0};
+    COUNTING_SORT(q, b, n, out, cnt, (size_t)SLOT_MS, (size_t)(e->t & (SLOT_MS - 1)));
   }
 }
 
