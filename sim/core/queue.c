@@ -386,8 +386,9 @@ static int64_t first_bucket_slot(ms_queue *q) {
 #define SMALL_BUCKET 12
 #define SLOT_MS (1 << SLOT_SHIFT)
 
-/* A counting sort of bucket @p b's @p n events into @p out by key(e) in
- * [0, nbins), stable; frees the chunks. */
+/* A counting sort of bucket @p b's @p n events into @p out, stable, by
+ * @p key: an expression of the event `e` (a const qev *), in [0, nbins).
+ * Frees the chunks. A macro: the key inlines into both passes. */
 #define COUNTING_SORT(q, b, n, out, cnt, nbins, key)                    \
   do {                                                                  \
     size_t k_ = 0;                                                      \
