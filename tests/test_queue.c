@@ -290,6 +290,81 @@ static void test_queue__buckets_match_reference(void **state) {
   ms_queue_free(q);
 }
 
+/* A slot's bucket enters the front sorted once (queue.c: by insertion when
+ * small, else a counting sort by t's offset in the slot, by kind first when
+ * the bucket holds several kinds), then pops in order beside the late heap
+ * (events pushed into a slot already reached, far events). Bursts as a
+ * discovery makes them: hundreds of events of one kind a slot, with ties in
+ * t; some rounds mix other kinds in; pops push at and just after the
+ * present. Every pop against a scan for the least (t, kind, seq). */
+static void test_queue__sorted_front_matches_reference(void **state) {
+  (void)state;
+  ms_error err;
+  enum { LIVE = 4000 };
+  static ref_b r[LIVE];
+  ms_queue *q;
+  assert_ok(ms_queue_new(&q, 1, &err), &err);
+  for (int round = 0; round < 8; round++) {
+    ms_queue_reset(q);
+    uint64_t x = 4242 + (uint64_t)round * 7777, seq = 0;
+    int nr = 0, mixed = round % 2, pops = 0;
+    int64_t now = round == 7 ? -100000 : 0;
+    for (int burst = 0; burst < 6; burst++) {
+      int nb = 300 + (int)(lcg(&x) % 2500); /* 300: small buckets, sorted by insertion */
+      for (int i = 0; i < nb && nr < LIVE; i++) {
+        uint64_t v = lcg(&x);
+        int64_t span = burst % 3 == 0 ? 64 * 40 : 64 * 4; /* ~10 or ~700 events a slot */
+        int64_t t = now + 1 + (int64_t)(v % (uint64_t)span);
+        int k = MS_EV_KEEPER_READY;
+        if (mixed && v % 7 == 0) k = (int)((v >> 20) % MS_EV_KIND_COUNT);
+        if (k == MS_EV_TICK) k = MS_EV_ORACLE_PUBLISH;
+        ref_b e = {t, k, seq++, (int64_t)lcg(&x), i, (double)i};
+        assert_ok(ms_queue_push(q, e.t, (ms_event_kind)e.kind, e.a, e.b), &err);
+        r[nr++] = e;
+      }
+      /* pop about half of what is pending; a pop sometimes pushes at or just after its time */
+      for (int n = nr / 2; n > 0; n--) {
+        ms_event ev;
+        assert_int_equal(ms_queue_pop(q, &ev), 1);
+        int best = 0;
+        for (int i = 1; i < nr; i++)
+          if (ref_b_less(&r[i], &r[best])) best = i;
+        assert_int_equal(ev.t, r[best].t);
+        assert_int_equal((int)ev.kind, r[best].kind);
+        assert_int_equal(ev.seq, r[best].seq);
+        assert_int_equal(ev.a, r[best].a);
+        assert_int_equal(ev.b, r[best].b);
+        r[best] = r[--nr];
+        pops++;
+        now = ev.t;
+        uint64_t v = lcg(&x);
+        if (v % 5 == 0 && nr < LIVE) {
+          int k = v % 3 == 0 ? MS_EV_ORACLE_ROUND : MS_EV_KEEPER_READY;
+          ref_b e = {now + (int64_t)((v >> 8) % 3), k, seq++, (int64_t)(v >> 20), -1, 0};
+          assert_ok(ms_queue_push(q, e.t, (ms_event_kind)e.kind, e.a, e.b), &err);
+          r[nr++] = e;
+        }
+      }
+    }
+    while (nr > 0) {
+      ms_event ev;
+      assert_int_equal(ms_queue_pop(q, &ev), 1);
+      int best = 0;
+      for (int i = 1; i < nr; i++)
+        if (ref_b_less(&r[i], &r[best])) best = i;
+      assert_int_equal(ev.t, r[best].t);
+      assert_int_equal((int)ev.kind, r[best].kind);
+      assert_int_equal(ev.seq, r[best].seq);
+      assert_int_equal(ev.a, r[best].a);
+      r[best] = r[--nr];
+    }
+    ms_event ev;
+    assert_int_equal(ms_queue_pop(q, &ev), 0);
+    assert_true(pops > 1000);
+  }
+  ms_queue_free(q);
+}
+
 /* The warming hint: ms_queue_front() lists the next event to pop first,
  * only events of the kind asked for, and ms_queue_loads() moves when a
  * batch enters the front. */
@@ -333,6 +408,7 @@ int main(void) {
       cmocka_unit_test(test_queue__clock_matches_one_event_per_tick),
       cmocka_unit_test(test_queue__payloads_survive_slot_reuse),
       cmocka_unit_test(test_queue__buckets_match_reference),
+      cmocka_unit_test(test_queue__sorted_front_matches_reference),
       cmocka_unit_test(test_queue__front_hint_lists_the_next_event),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

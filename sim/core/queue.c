@@ -1,5 +1,5 @@
 /*
- * queue — events in time buckets, a small heap in front, plus the tick
+ * queue — events in time buckets, a sorted slot in front, plus the tick
  * clock (see queue.h).
  *
  * A path at 1M accounts has a quarter of a million keeper events pending,
@@ -8,8 +8,11 @@
  * comes near:
  *
  *  - time is cut into slots of 2^SLOT_SHIFT ms (slot = floor(t / 2^SLOT_SHIFT));
- *  - the front: a 4-ary min-heap of whole events holding every event of a
- *    slot below fs (the "front slot"), which the queue has reached;
+ *  - the front: every event of a slot below fs (the "front slot"), which
+ *    the queue has reached: the slot's bucket sorted once when it is loaded
+ *    (an array consumed in order), and a small 4-ary min-heap, "late", of
+ *    the events pushed into a slot already reached and of the far events
+ *    of the slot loaded;
  *  - the ring: NBUCKET buckets, one per slot of [fs, fs + NBUCKET), each an
  *    unsorted list of chunks of events, its least key kept on the side and
  *    a bitmap of the non-empty ones;
@@ -17,17 +20,24 @@
  *    the ring's span, heartbeats, samples).
  *
  * Invariant: every event of the front has slot < fs, every other event has
- * slot >= fs, so a non-empty front's top is the least pending event. When
- * the front is empty, the least pending event is the least of the first
- * non-empty bucket and the far heap's top; when that event (not the clock)
- * pops, its slot s is loaded into the front (the bucket, and the far
- * events of slot s) and fs becomes s + 1. A push lands in the front, its
- * bucket or the far heap by its slot alone.
+ * slot >= fs, so a non-empty front's least (the array's next or late's top)
+ * is the least pending event. When the front is empty, the least pending
+ * event is the least of the first non-empty bucket and the far heap's top;
+ * when that event (not the clock) pops, its slot s is loaded into the front
+ * (the bucket, and the far events of slot s) and fs becomes s + 1. A push
+ * lands in the front (late), its bucket or the far heap by its slot alone.
+ *
+ * A bucket's events are in push order, which is seq order: a stable sort by
+ * (t, kind) sorts them by (t, kind, seq), and a counting sort by t's offset
+ * in the slot (by offset and kind when a bucket holds several kinds) is
+ * one; a bucket of a few events is sorted by insertion. A sorted slot is
+ * consumed by an index where a heap sifted at every pop (at 100k accounts
+ * ms_queue_pop was 11% of a run of scenarios/bench/peer.yaml).
  *
  * The order is the same total order (t, kind, seq) as before, so the same
  * events pop in the same sequence, whatever SLOT_SHIFT, NBUCKET and CHUNK are
  * (tests/test_queue.c checks it against a scanning reference, across slots,
- * ring turns, far events and times below the front).
+ * ring turns, far events, times below the front and bursts of one kind).
  */
 #include "core/queue.h"
 
@@ -121,21 +131,27 @@ static inline void heap_pop(event_heap *h) {
 
 /* A bucket's chunks are full but its last: a bucket of n events has
  * c = ceil(n / CHUNK) of them and the last holds n - CHUNK (c - 1). A push
- * reads the bucket alone (the count is there), not its last chunk's line. */
+ * reads the bucket alone (the count is there), not its last chunk's line.
+ * The chunks' links are in an array of their own (chnext), small and
+ * cached: loading a bucket walks it without waiting for each chunk, and the
+ * chunks' misses overlap (at 1M accounts a bucket's chunks were written
+ * seconds before and are out of the caches). */
 typedef struct {
-  int32_t next; /* next chunk of the bucket, -1: none */
   qev e[CHUNK];
 } qchunk;
 
 typedef struct {
   int32_t head, tail; /* chunks, -1: empty */
-  size_t n;           /* its events */
+  uint32_t n;         /* its events */
+  uint32_t kinds;     /* bit k: it holds an event of kind k */
   int64_t min_t;      /* the least key of its events */
   uint64_t min_order;
 } bucket;
 
 struct ms_queue {
-  event_heap front;  /* slots below fs */
+  qev *fv;           /* the front: a loaded bucket sorted, fv[fpos, fn) still to pop (slots below fs) */
+  size_t fpos, fn, capf;
+  event_heap late;   /* the front: pushed below fs, or far events of the slot loaded */
   event_heap far;    /* slots from fs + NBUCKET on */
   int64_t fs;        /* the front slot */
   size_t nring;      /* events in the buckets */
@@ -146,6 +162,8 @@ struct ms_queue {
   int first_ok;      /* (a pop between events far apart would scan the bitmap each time) */
   qchunk *ch;        /* the buckets' chunks */
   size_t nch, capch;
+  int32_t *chnext;   /* chunk -> next chunk of its bucket, -1: none (room: capchnext >= capch) */
+  size_t capchnext;
   int32_t *free_ch;  /* free chunks, a stack (room for capfree >= capch): the next free chunk needs no read of a chunk */
   size_t capfree;
   size_t nfree;      /* chunks on the free stack */
@@ -163,7 +181,7 @@ struct ms_queue {
 ms_status ms_queue_new(ms_queue **out, size_t capacity, ms_error *err) {
   ms_queue *q = calloc(1, sizeof *q);
   size_t c = capacity ? capacity : 64;
-  if (!q || ms_big_grow((void **)&q->front.v, &q->front.cap, c < 1024 ? c : 1024, sizeof(qev))) {
+  if (!q || ms_big_grow((void **)&q->late.v, &q->late.cap, c < 1024 ? c : 1024, sizeof(qev))) {
     free(q);
     return ms_error_set(err, MS_ERR_NOMEM, "cannot allocate the event queue");
   }
@@ -178,17 +196,19 @@ ms_status ms_queue_new(ms_queue **out, size_t capacity, ms_error *err) {
 
 void ms_queue_free(ms_queue *q) {
   if (!q) return;
-  ms_big_free(q->front.v, q->front.cap * sizeof(qev));
+  ms_big_free(q->late.v, q->late.cap * sizeof(qev));
+  ms_big_free(q->fv, q->capf * sizeof(qev));
   ms_big_free(q->far.v, q->far.cap * sizeof(qev));
   ms_big_free(q->ch, q->capch * sizeof(qchunk));
   ms_big_free(q->free_ch, q->capfree * sizeof(int32_t));
+  ms_big_free(q->chnext, q->capchnext * sizeof(int32_t));
   free(q->pl);
   free(q->free_pl);
   free(q);
 }
 
 static void free_chunks(ms_queue *q, bucket *b) {
-  for (int32_t c = b->head; c >= 0; c = q->ch[c].next) q->free_ch[q->nfree++] = c;
+  for (int32_t c = b->head; c >= 0; c = q->chnext[c]) q->free_ch[q->nfree++] = c;
   b->head = b->tail = -1;
   b->n = 0;
 }
@@ -201,7 +221,8 @@ void ms_queue_reset(ms_queue *q) {
       free_chunks(q, &q->bk[w * 64 + (size_t)i]);
     }
   }
-  q->front.n = 0;
+  q->fpos = q->fn = 0;
+  q->late.n = 0;
   q->far.n = 0;
   q->fs = 0;
   q->nring = 0;
@@ -230,16 +251,18 @@ void ms_queue_clock_advance(ms_queue *q, int64_t n) {
   q->seq++; /* the re-armed tick is "inserted" now */
 }
 
-/* Loading a slot into the front must not fail (pop cannot): the front
- * keeps room for the fullest bucket and every far event, and CHUNK more
- * (load_slot copies whole chunks, the last one's unused places too). */
+/* Loading a slot into the front must not fail (pop cannot): the sorted
+ * array keeps room for the fullest bucket, and late for every far event
+ * (late is empty when a slot is loaded). */
 static inline int front_room(ms_queue *q, size_t maxb, size_t nfar) {
-  return ms_big_grow((void **)&q->front.v, &q->front.cap, maxb + nfar + CHUNK, sizeof(qev));
+  return ms_big_grow((void **)&q->fv, &q->capf, maxb, sizeof(qev)) ||
+         ms_big_grow((void **)&q->late.v, &q->late.cap, nfar, sizeof(qev));
 }
 
-static int bucket_push(ms_queue *q, size_t i, const qev *e) {
+static inline int bucket_push(ms_queue *q, size_t i, qev e) {
   bucket *b = &q->bk[i];
-  if (b->n + 1 > q->maxb) {
+  if ((size_t)b->n + 1 > q->maxb) {
+    if (b->n == UINT32_MAX) return -1;
     if (front_room(q, b->n + 1, q->far.n)) return -1;
     q->maxb = b->n + 1;
   }
@@ -258,6 +281,12 @@ static int bucket_push(ms_queue *q, size_t i, const qev *e) {
           q->free_ch = f;
           q->capfree = cap;
         }
+        if (q->capchnext < cap) {
+          int32_t *nx = ms_big_resize(q->chnext, q->capchnext * sizeof *nx, cap * sizeof *nx);
+          if (!nx) return -1;
+          q->chnext = nx;
+          q->capchnext = cap;
+        }
         qchunk *ch = ms_big_resize(q->ch, q->capch * sizeof *ch, cap * sizeof *ch);
         if (!ch) return -1;
         q->ch = ch;
@@ -265,34 +294,38 @@ static int bucket_push(ms_queue *q, size_t i, const qev *e) {
       }
       c = (int32_t)q->nch++;
     }
-    q->ch[c].next = -1;
+    q->chnext[c] = -1;
     if (b->tail < 0) {
       b->head = c;
-      b->min_t = e->t;
-      b->min_order = e->order;
+      b->min_t = e.t;
+      b->min_order = e.order;
+      b->kinds = 0;
       q->used[i / 64] |= UINT64_C(1) << (i % 64);
     } else {
-      q->ch[b->tail].next = c;
+      q->chnext[b->tail] = c;
     }
     b->tail = c;
   }
-  q->ch[b->tail].e[k] = *e;
+  q->ch[b->tail].e[k] = e;
   b->n++;
-  if (e->t < b->min_t || (e->t == b->min_t && e->order < b->min_order)) {
-    b->min_t = e->t;
-    b->min_order = e->order;
+  b->kinds |= UINT32_C(1) << (e.order >> SEQ_BITS);
+  if (e.t < b->min_t || (e.t == b->min_t && e.order < b->min_order)) {
+    b->min_t = e.t;
+    b->min_order = e.order;
   }
   q->nring++;
   return 0;
 }
 
-static ms_status push(ms_queue *q, const qev *ep) {
-  qev e = *ep;
+/* Inline, the event by value: built on the caller's stack and read back as
+ * wider words, it stalled on a failed store forward (perf: two thirds of the
+ * push's samples on that load). */
+static inline __attribute__((always_inline)) ms_status push(ms_queue *q, qev e) {
   int64_t s = slot_of(e.t);
   int rc;
-  if (s < q->fs) rc = heap_push(&q->front, &e);
+  if (s < q->fs) rc = heap_push(&q->late, &e);
   else if (s - q->fs < NBUCKET) {
-    rc = bucket_push(q, (size_t)s & (NBUCKET - 1), &e);
+    rc = bucket_push(q, (size_t)s & (NBUCKET - 1), e);
     if (!rc && q->first_ok && s < q->first) q->first = s;
   }
   else rc = front_room(q, q->maxb, q->far.n + 1) || heap_push(&q->far, &e);
@@ -304,15 +337,15 @@ static ms_status push(ms_queue *q, const qev *ep) {
 ms_status ms_queue_push(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b) {
   assert(kind != MS_EV_TICK && kind < MS_EV_KIND_COUNT && kind < 256);
   assert(b != OUT_OF_LINE); /* no caller's token or payload: the marker of an out-of-line payload */
-  if (q->seq > SEQ_MASK || b == OUT_OF_LINE) return MS_ERR_INTERNAL; /* 2^56 events: far beyond any work bound */
-  qev e = {t, ((uint64_t)kind << SEQ_BITS) | q->seq, a, b};
-  return push(q, &e);
+  /* 2^56 events: far beyond any work bound; a kind past the enum would overrun a bucket's sort */
+  if (q->seq > SEQ_MASK || b == OUT_OF_LINE || (unsigned)kind >= MS_EV_KIND_COUNT) return MS_ERR_INTERNAL;
+  return push(q, (qev){t, ((uint64_t)kind << SEQ_BITS) | q->seq, a, b});
 }
 
 ms_status ms_queue_push_x(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a, int64_t b, double x,
                           double y) {
   assert(kind != MS_EV_TICK && kind < MS_EV_KIND_COUNT && kind < 256);
-  if (q->seq > SEQ_MASK) return MS_ERR_INTERNAL;
+  if (q->seq > SEQ_MASK || (unsigned)kind >= MS_EV_KIND_COUNT) return MS_ERR_INTERNAL;
   int64_t p;
   if (q->nfree_pl) {
     p = q->free_pl[q->nfree_pl - 1];
@@ -322,8 +355,7 @@ ms_status ms_queue_push_x(ms_queue *q, int64_t t, ms_event_kind kind, int64_t a,
       return MS_ERR_NOMEM; /* free_pl has room for every slot: a pop never allocates */
     p = (int64_t)q->npl;
   }
-  qev e = {t, ((uint64_t)kind << SEQ_BITS) | q->seq, p, OUT_OF_LINE};
-  ms_status st = push(q, &e);
+  ms_status st = push(q, (qev){t, ((uint64_t)kind << SEQ_BITS) | q->seq, p, OUT_OF_LINE});
   if (st) return st;
   q->pl[p] = (payload){a, b, x, y};
   if (q->nfree_pl) q->nfree_pl--;
@@ -351,50 +383,124 @@ static int64_t first_bucket_slot(ms_queue *q) {
   return INT64_MAX;
 }
 
-/* Load slot @p s (>= fs) into the empty front: its bucket and its far events. */
+/* A bucket this small is sorted by insertion (no counts to clear and sum). */
+#define SMALL_BUCKET 12
+#define SLOT_MS (1 << SLOT_SHIFT)
+
+/* A counting sort of bucket @p b's @p n events into @p out, stable, by
+ * @p key: an expression of the event `e` (a const qev *), in [0, nbins).
+ * Frees the chunks. A macro: the key inlines into both passes. */
+#define COUNTING_SORT(q, b, n, out, cnt, nbins, key)                    \
+  do {                                                                  \
+    size_t k_ = 0;                                                      \
+    for (int32_t c_ = (b)->head; c_ >= 0; c_ = (q)->chnext[c_]) {       \
+      size_t m_ = (n) - k_ < CHUNK ? (n) - k_ : CHUNK;                  \
+      for (size_t j_ = 0; j_ < m_; j_++) {                              \
+        const qev *e = &(q)->ch[c_].e[j_];                              \
+        cnt[key]++;                                                     \
+      }                                                                 \
+      k_ += m_;                                                         \
+    }                                                                   \
+    uint32_t sum_ = 0;                                                  \
+    for (size_t i_ = 0; i_ < (nbins); i_++) {                           \
+      uint32_t x_ = cnt[i_];                                            \
+      cnt[i_] = sum_;                                                   \
+      sum_ += x_;                                                       \
+    }                                                                   \
+    k_ = 0;                                                             \
+    for (int32_t c_ = (b)->head; c_ >= 0; c_ = (q)->chnext[c_]) {       \
+      size_t m_ = (n) - k_ < CHUNK ? (n) - k_ : CHUNK;                  \
+      for (size_t j_ = 0; j_ < m_; j_++) {                              \
+        const qev *e = &(q)->ch[c_].e[j_];                              \
+        (out)[cnt[key]++] = *e;                                         \
+      }                                                                 \
+      k_ += m_;                                                         \
+      (q)->free_ch[(q)->nfree++] = c_;                                  \
+    }                                                                   \
+  } while (0)
+
+/* Sort bucket @p b's @p n events into q->fv[0, n), by (t, kind, seq). The
+ * chunks hold them in push order, which is seq order: a stable sort by
+ * (t, kind) is the total order, and with every t of the bucket in one slot
+ * a counting sort by t's offset in the slot is one (by offset and kind
+ * when the bucket holds several kinds: rare, an oracle's event among
+ * keepers'). Frees the chunks. */
+static void sort_bucket(ms_queue *q, const bucket *b, size_t n) {
+  qev *out = q->fv;
+  if (n <= SMALL_BUCKET) {
+    size_t k = 0;
+    for (int32_t c = b->head; c >= 0; c = q->chnext[c]) {
+      size_t m = n - k < CHUNK ? n - k : CHUNK;
+      for (size_t j = 0; j < m; j++) { /* insertion: stable, so ties stay in seq order */
+        qev e = q->ch[c].e[j];
+        size_t i = k++;
+        while (i > 0 && less(&e, &out[i - 1])) {
+          out[i] = out[i - 1];
+          i--;
+        }
+        out[i] = e;
+      }
+      q->free_ch[q->nfree++] = c;
+    }
+    return;
+  }
+  if (b->kinds & (b->kinds - 1)) {
+    uint32_t cnt[SLOT_MS * MS_EV_KIND_COUNT] = {0};
+    COUNTING_SORT(q, b, n, out, cnt, (size_t)SLOT_MS * MS_EV_KIND_COUNT,
+                  (size_t)(e->t & (SLOT_MS - 1)) * MS_EV_KIND_COUNT + (size_t)(e->order >> SEQ_BITS));
+  } else {
+    uint32_t cnt[SLOT_MS] = {0};
+    COUNTING_SORT(q, b, n, out, cnt, (size_t)SLOT_MS, (size_t)(e->t & (SLOT_MS - 1)));
+  }
+}
+
+/* Load slot @p s (>= fs) into the empty front: its bucket, sorted, and its far events. */
 static void load_slot(ms_queue *q, int64_t s) {
-  event_heap *h = &q->front;
-  assert(h->n == 0);
+  assert(q->fpos == q->fn && q->late.n == 0);
+  q->fpos = q->fn = 0;
   if (s - q->fs < NBUCKET) {
     size_t i = (size_t)s & (NBUCKET - 1);
     bucket *b = &q->bk[i];
     if (b->head >= 0) {
-      size_t left = b->n;
-      for (int32_t c = b->head; c >= 0; c = q->ch[c].next) {
-        size_t m = left < CHUNK ? left : CHUNK;
-        /* a whole chunk, a size known here: copied by vector moves (a copy
-         * of m events became rep movsq, whose start-up cost more than the copy) */
-        memcpy(h->v + h->n, q->ch[c].e, sizeof q->ch[c].e);
-        h->n += m;
-        left -= m;
-        q->free_ch[q->nfree++] = c;
-      }
-      q->nring -= h->n;
+      size_t n = b->n;
+      sort_bucket(q, b, n);
+      q->fn = n;
+      q->nring -= n;
       b->head = b->tail = -1;
       b->n = 0;
       q->used[i / 64] &= ~(UINT64_C(1) << (i % 64));
-      /* heapify */
-      for (size_t p = h->n / 4 + 1; p-- > 0;)
-        if (p < h->n) sift_down(h->v, h->n, p, h->v[p]);
     }
   }
   q->fs = s + 1;
   q->first_ok = 0;
   q->loads++;
   while (q->far.n && slot_of(q->far.v[0].t) <= s) {
-    sift_up(h->v, h->n++, q->far.v[0]); /* room: front_room */
+    sift_up(q->late.v, q->late.n++, q->far.v[0]); /* room: front_room */
     heap_pop(&q->far);
   }
+}
+
+/* The front's least event (it is not empty), and whether it is late's top. */
+static inline const qev *front_top(const ms_queue *q, int *from_late) {
+  const qev *a = q->fpos < q->fn ? &q->fv[q->fpos] : NULL;
+  if (q->late.n && (!a || less(&q->late.v[0], a))) {
+    *from_late = 1;
+    return &q->late.v[0];
+  }
+  *from_late = 0;
+  return a;
 }
 
 int ms_queue_pop(ms_queue *q, ms_event *ev) {
   int have_tick = q->clk_next != INT64_MAX;
   int64_t top_t = 0, s = INT64_MAX;
   uint64_t top_order = 0;
-  int have_ev = q->front.n > 0;
+  int have_ev = q->fpos < q->fn || q->late.n > 0, from_late = 0;
+  const qev *top = NULL;
   if (have_ev) {
-    top_t = q->front.v[0].t;
-    top_order = q->front.v[0].order;
+    top = front_top(q, &from_late);
+    top_t = top->t;
+    top_order = top->order;
   } else if (q->nring || q->far.n) {
     /* the least pending event: the first bucket's least, or the far heap's top */
     s = first_bucket_slot(q);
@@ -439,8 +545,10 @@ int ms_queue_pop(ms_queue *q, ms_event *ev) {
     ev->count = count;
     return 1;
   }
-  if (q->front.n == 0) load_slot(q, s);
-  const qev *top = &q->front.v[0];
+  if (!top) {
+    load_slot(q, s);
+    top = front_top(q, &from_late);
+  }
   ev->t = top->t;
   ev->kind = (uint32_t)(top->order >> SEQ_BITS);
   ev->pad = 0;
@@ -458,18 +566,31 @@ int ms_queue_pop(ms_queue *q, ms_event *ev) {
     ev->x = ev->y = 0.0;
   }
   ev->count = 0;
-  heap_pop(&q->front);
+  if (from_late) heap_pop(&q->late);
+  else q->fpos++;
   return 1;
 }
 
-size_t ms_queue_size(const ms_queue *q) { return q->front.n + q->nring + q->far.n; }
+size_t ms_queue_size(const ms_queue *q) { return (q->fn - q->fpos) + q->late.n + q->nring + q->far.n; }
 
 uint64_t ms_queue_loads(const ms_queue *q) { return q->loads; }
 
-size_t ms_queue_front(const ms_queue *q, ms_event_kind kind, int64_t *a, size_t max) {
-  size_t n = q->front.n < max ? q->front.n : max, k = 0;
-  for (size_t i = 0; i < n; i++)
-    if ((q->front.v[i].order >> SEQ_BITS) == (uint64_t)kind)
-      a[k++] = q->front.v[i].b == OUT_OF_LINE ? q->pl[q->front.v[i].a].a : q->front.v[i].a;
+static inline size_t front_kind(const ms_queue *q, const qev *v, size_t n, ms_event_kind kind, int64_t *a, size_t k,
+                                size_t max) {
+  for (size_t i = 0; i < n && k < max; i++)
+    if ((v[i].order >> SEQ_BITS) == (uint64_t)kind) a[k++] = v[i].b == OUT_OF_LINE ? q->pl[v[i].a].a : v[i].a;
   return k;
+}
+
+size_t ms_queue_front(const ms_queue *q, ms_event_kind kind, int64_t *a, size_t max) {
+  /* the next to pop first: the one whose part (array or late) is listed first */
+  int from_late = 0;
+  if (q->fpos < q->fn || q->late.n) (void)front_top(q, &from_late);
+  size_t k = 0, nf = q->fn - q->fpos;
+  if (from_late) {
+    k = front_kind(q, q->late.v, q->late.n, kind, a, k, max);
+    return front_kind(q, q->fv + q->fpos, nf, kind, a, k, max);
+  }
+  k = front_kind(q, q->fv + q->fpos, nf, kind, a, k, max);
+  return front_kind(q, q->late.v, q->late.n, kind, a, k, max);
 }

@@ -49,10 +49,10 @@ typedef struct {
 } ms_ranked;
 
 /**
- * Sort by (ratio, id) ascending, -0.0 equal to +0.0, in place: introsort
- * (quicksort on the median of the quartiles, heapsort past 2 log2 n levels,
- * insertion sort below 16), so O(n log n) comparisons whatever the order it
- * is given. Ratios must not be NaN; with distinct ids the result is unique.
+ * Sort by (ratio, id) ascending, -0.0 equal to +0.0, in place: n - 1
+ * comparisons when @p v is in order already, else introsort (quicksort on
+ * the median of the quartiles, heapsort past 2 log2 n levels, insertion
+ * sort below 16), so O(n log n) comparisons whatever the order it is given. Ratios must not be NaN; with distinct ids the result is unique.
  * Returns the number of comparisons made (the tests bound it).
  */
 size_t ms_sort_ranked(ms_ranked *v, size_t n);

@@ -53,30 +53,44 @@ int ms_cascades_deepen_(ms_cascades *c, int64_t t);
 
 /**
  * Add the path's next record @p r (its fill time no earlier than the
- * previous one's): set r->generation and r->cascade. Returns 1 when @p r
- * opened a new cascade after an earlier one, which closed: c->closed holds
- * it until the next call; 0 otherwise; -1 when the open cascade's
- * generations cannot grow (out of memory). Inline: once per liquidation,
- * the common case is a few comparisons and sums.
+ * previous one's): its generation and cascade in *gen and *cascade. Returns
+ * 1 when @p r opened a new cascade after an earlier one, which closed:
+ * c->closed holds it until the next call; 0 otherwise; -1 when the open
+ * cascade's generations cannot grow (out of memory). Inline: once per
+ * liquidation, the common case is a few comparisons and sums. The record is
+ * only read: the engine reads the caller's, whose stores are long done,
+ * not the copy it has just stored (perf: the sums' wide loads waited on the
+ * copy's narrower stores, a failed store forward).
  */
-static inline int ms_cascades_add(ms_cascades *c, ms_liq_record *r) {
+static inline int ms_cascades_step(ms_cascades *c, const ms_liq_record *r, int32_t *gen, int64_t *cascade) {
   int closed = 0;
   if (c->count == 0 || r->time - c->last_time > c->gap) closed = ms_cascades_open_(c, r->time);
-  int32_t gen = 0;
+  int32_t g1 = 0;
   if (r->impact_triggered) {
     size_t n = c->depth;
     /* usually the observation came after the newest generation's first fill: it saw them all */
     size_t g = (n == 0 || c->first[n - 1] <= r->obs_time) ? n : ms_cascades_seen_(c, r->obs_time);
     if (g == n && ms_cascades_deepen_(c, r->time)) return -1; /* g + 1 is a new generation */
-    gen = (int32_t)(g + 1);
+    g1 = (int32_t)(g + 1);
   }
-  r->generation = gen;
-  r->cascade = c->count - 1;
+  *gen = g1;
+  *cascade = c->count - 1;
   c->last_time = r->time;
   c->cur.liquidations++;
   c->cur.impact_triggered += r->impact_triggered;
   c->cur.notional += r->notional;
   c->cur.bad_debt += r->bad_debt;
+  return closed;
+}
+
+/** ms_cascades_step() setting r->generation and r->cascade. */
+static inline int ms_cascades_add(ms_cascades *c, ms_liq_record *r) {
+  int32_t gen;
+  int64_t cascade;
+  int closed = ms_cascades_step(c, r, &gen, &cascade);
+  if (closed < 0) return closed;
+  r->generation = gen;
+  r->cascade = cascade;
   return closed;
 }
 

@@ -192,10 +192,14 @@ static inline ms_status ms_eng_record(ms_engine *e, const ms_liq_record *r) {
     ms_status s = ms_eng_record_room(e);
     if (s) return s;
   }
+  int32_t gen;
+  int64_t cascade;
+  int closed = ms_cascades_step(&e->casc, r, &gen, &cascade);
+  if (closed < 0) return MS_ERR_NOMEM;
   ms_liq_record *x = &e->rec[e->nrec++];
   *x = *r;
-  int closed = ms_cascades_add(&e->casc, x);
-  if (closed < 0) return MS_ERR_NOMEM;
+  x->generation = gen;
+  x->cascade = cascade;
   return closed ? ms_eng_push_cascade(e) : MS_OK;
 }
 
