@@ -5,13 +5,12 @@ number of paths."""
 import os
 import resource
 import signal
-import struct
 import subprocess
 import sys
 import time
 import unittest
 
-from e2e import BIN, SRC, DirTest, run, small
+from e2e import BIN, SRC, DirTest, frames, run, small
 
 sys.path.insert(0, os.path.join(SRC, "analysis"))
 import marginsim  # noqa: E402
@@ -20,25 +19,6 @@ import marginsim  # noqa: E402
 # traces and fan samples (small() has them), so that every part of a frame is resumed.
 SCEN = small(1500, 300, fan=True) + "  chunk_paths: 16\n"
 ENV = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")  # the same "created" for both runs: same bytes
-
-
-def frames(journal):
-    """Complete-looking frames of a journal (headers only: a test's progress probe)."""
-    try:
-        with open(journal, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return 0
-    if len(data) < 16:
-        return 0
-    off, n = struct.unpack_from("<Q", data, 8)[0], 0
-    while off + 48 <= len(data) and data[off:off + 8] == b"MSFRAME2":
-        size = struct.unpack_from("<Q", data, off + 24)[0]
-        if off + 48 + size > len(data):
-            break
-        off += 48 + size
-        n += 1
-    return n
 
 
 class ResumeTest(DirTest):
