@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "driver/run.h"
+#include "output/fields.h"
 #include "testutil.h"
 
 static char tmpdir[256];
@@ -211,6 +212,36 @@ static void test_run__chunks_fit_the_cache(void **state) {
   if (n > ((size_t)1 << 20)) fail_msg("/paths/summary: a chunk of %zu bytes does not fit the 1 MB chunk cache", n);
 }
 
+/* /book's whole chunks are shuffled and deflated by marginsim itself (libdeflate, H5Dwrite_chunk): HDF5
+ * reads them back through its own filters (zlib) as the same rows as an uncompressed /book, the partial
+ * last chunk (written through HDF5) included, and its first chunk is stored deflated. */
+static void test_run__book_chunks_deflated_here_read_back(void **state) {
+  (void)state;
+  ms_error err;
+  const char *z[] = {"paths=2", "horizon=10m", "book.accounts=40000", "output.compression=4"};
+  const char *raw[] = {"paths=2", "horizon=10m", "book.accounts=40000", "output.compression=0"};
+  assert_ok(run_to("bookz.h5", z, 4, 1, NULL, &err), &err);
+  assert_ok(run_to("book0.h5", raw, 4, 1, NULL, &err), &err);
+  size_t la, lb;
+  unsigned char *a = read_raw("bookz.h5", "/book", &la), *b = read_raw("book0.h5", "/book", &lb);
+  assert_true(la == 40000 * sizeof(ms_book_row) && la == lb);
+  if (memcmp(a, b, la)) fail_msg("/book: the rows deflated here read back differently");
+  free(a);
+  free(b);
+  char p[512];
+  snprintf(p, sizeof p, "%s/bookz.h5", tmpdir);
+  hid_t f = H5Fopen(p, H5F_ACC_RDONLY, H5P_DEFAULT), d = H5Dopen2(f, "/book", H5P_DEFAULT);
+  hsize_t off[1] = {0};
+  unsigned mask = 99;
+  hsize_t bytes = 0;
+  assert_true(H5Dget_chunk_storage_size(d, off, &bytes) >= 0);
+  assert_true(H5Dread_chunk(d, H5P_DEFAULT, off, &mask, (unsigned char[65536]){0}) >= 0);
+  assert_int_equal(mask, 0); /* shuffled and deflated */
+  assert_true(bytes > 0 && bytes < 256 * sizeof(ms_book_row));
+  H5Dclose(d);
+  H5Fclose(f);
+}
+
 /* Uncompressed, /liquidations is contiguous, sized from the frames' tails and written in place: the same
  * rows as the chunked, deflated dataset, with several frames and threads (paths streamed out of order). */
 static void test_run__liquidations_are_contiguous(void **state) {
@@ -273,6 +304,7 @@ int main(void) {
       cmocka_unit_test(test_run__same_bits_for_any_thread_count),
       cmocka_unit_test(test_run__path_does_not_depend_on_path_count),
       cmocka_unit_test(test_run__per_path_books),
+      cmocka_unit_test(test_run__book_chunks_deflated_here_read_back),
       cmocka_unit_test(test_run__chunks_fit_the_cache),
       cmocka_unit_test(test_run__liquidations_are_contiguous),
       cmocka_unit_test(test_run__cancel_leaves_no_file),

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <hdf5.h>
+#include <libdeflate.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,7 @@ typedef struct h5run {
   int64_t fan_paths, fan_len;
   hid_t cas_type, cas_ds, liq_type, liq_ds, book_type, book_ds;
   int64_t ncas, nliq;
+  int64_t book_n, book_chunk; /* /book's rows, and rows per chunk */
   int64_t liq_rows;         /* -1: /liquidations is chunked and grows; else its fixed length (contiguous) */
   uint64_t liq_addr;        /* contiguous with rows: where they begin in the file; else 0 */
   int64_t ts_paths, ts_len;
@@ -779,6 +781,8 @@ ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margi
   hid_t pl = chunked_plist(r, 1, chunk);
   r->book_ds = make_dataset(r->base, "book", t, sp, pl);
   r->book_type = t;
+  r->book_n = n;
+  r->book_chunk = (int64_t)chunk[0];
   H5Pclose(pl);
   H5Sclose(sp);
   if (r->book_ds < 0 || columns_attr(r->book_ds, ms_record_book.fields, ms_record_book.nfields))
@@ -792,16 +796,61 @@ ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margi
   return MS_OK;
 }
 
-ms_status ms_h5out_write_book_rows(ms_h5out *h, int id, const ms_book_row *rows, int64_t first, int64_t count,
-                                   ms_error *err) {
-  h5run *r = &h->runs[id];
-  if (count <= 0) return MS_OK;
+/* Rows [first, first + count) of /book through HDF5's own filters. */
+static herr_t book_write(h5run *r, const ms_book_row *rows, int64_t first, int64_t count) {
+  if (count <= 0) return 0;
   hsize_t start[1] = {(hsize_t)first}, cnt[1] = {(hsize_t)count};
   hid_t fs = H5Dget_space(r->book_ds), ms = H5Screate_simple(1, cnt, NULL);
   H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
   herr_t rc = H5Dwrite(r->book_ds, r->book_type, ms, fs, H5P_DEFAULT, rows);
   H5Sclose(ms);
   H5Sclose(fs);
+  return rc;
+}
+
+/* /book's whole chunks [lo, hi) (rows, chunk-aligned), shuffled and
+ * deflated here and stored as they are (H5Dwrite_chunk). The fixed cost of
+ * a 1M-account run was three quarters zlib deflating /book; libdeflate does
+ * the same work in about half the time. The chunks are what HDF5's own
+ * pipeline would store (its shuffle by the record's size, then a zlib
+ * stream at output.compression's level): any reader inflates them with
+ * zlib and reads the same rows; only the compressed bytes differ from
+ * zlib's. A chunk that deflate cannot shrink is stored shuffled only, its
+ * deflate bit set in the chunk's filter mask, as HDF5's optional deflate
+ * filter does. The memory and file types are the same (the record's
+ * layout), so a chunk's bytes are the rows' bytes. */
+static herr_t book_write_direct(h5run *r, const ms_book_row *rows, int64_t first, int64_t lo, int64_t hi) {
+  size_t rs = sizeof *rows, nr = (size_t)r->book_chunk, bytes = nr * rs;
+  int level = (int)r->cfg->output.compression;
+  struct libdeflate_compressor *c = libdeflate_alloc_compressor(level > 12 ? 12 : level);
+  unsigned char *sh = malloc(bytes), *out = malloc(bytes);
+  herr_t rc = c && sh && out ? 0 : -1;
+  for (int64_t at = lo; rc >= 0 && at < hi; at += r->book_chunk) {
+    const unsigned char *in = (const unsigned char *)(rows + (at - first));
+    for (size_t i = 0; i < nr; i++) /* HDF5's shuffle: byte j of element i to j * nr + i */
+      for (size_t j = 0; j < rs; j++) sh[j * nr + i] = in[i * rs + j];
+    size_t z = libdeflate_zlib_compress(c, sh, bytes, out, bytes);
+    hsize_t off[1] = {(hsize_t)at};
+    rc = z > 0 ? H5Dwrite_chunk(r->book_ds, H5P_DEFAULT, 0, off, z, out)
+               : H5Dwrite_chunk(r->book_ds, H5P_DEFAULT, 1u << 1, off, bytes, sh);
+  }
+  libdeflate_free_compressor(c);
+  free(sh);
+  free(out);
+  return rc;
+}
+
+ms_status ms_h5out_write_book_rows(ms_h5out *h, int id, const ms_book_row *rows, int64_t first, int64_t count,
+                                   ms_error *err) {
+  h5run *r = &h->runs[id];
+  if (count <= 0) return MS_OK;
+  /* whole chunks [lo, hi) deflated here; the partial ones at either end through HDF5 */
+  int64_t C = r->book_chunk, end = first + count;
+  int64_t lo = (first + C - 1) / C * C, hi = end / C * C;
+  if (r->cfg->output.compression <= 0 || hi <= lo) lo = hi = end;
+  herr_t rc = book_write(r, rows, first, lo - first);
+  if (rc >= 0 && hi > lo) rc = book_write_direct(r, rows, first, lo, hi);
+  if (rc >= 0) rc = book_write(r, rows + (hi - first), hi, end - hi);
   return rc < 0 ? h5fail(h, err, "write /book") : MS_OK;
 }
 
