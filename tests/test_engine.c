@@ -501,8 +501,8 @@ static void test_engine__parked_accounts_follow_a_falling_ratio(void **state) {
     rig *g = k ? &plain : &r;
     ms_engine_set_finder(g->e, &brute_force, NULL); /* the static index keys the book as drawn */
     for (int64_t i = 0; i < g->book->n; i++) {
-      double q = g->book->qty[i];
-      g->book->collateral[i] = floor_ratio * (fabs(q) * g->book->entry); /* ms_margin_perp_mm at P = E */
+      double q = g->book->pos[i].qty;
+      g->book->pos[i].collateral = floor_ratio * (fabs(q) * g->book->entry); /* ms_margin_perp_mm at P = E */
       sides[q < 0] += k == 0;
     }
   }
@@ -856,7 +856,7 @@ static void test_engine__expiry_settles_at_the_mark(void **state) {
   rig r;
   rig_open(&r, y);
   const ms_opt_account *o = &r.book->opt[r.book->opt_of[0]];
-  double q = o->legs[0].q, v0 = o->legs[0].v0, cash0 = r.book->collateral[0];
+  double q = o->legs[0].q, v0 = o->legs[0].v0, cash0 = r.book->pos[0].collateral;
   assert_true(q == -1e6 / 1000 && o->legs[0].strike == 1050 && o->legs[0].expiry == 7200000);
   assert_true(fabs(cash0 - (1e6 - q * v0)) < 1e-6); /* the premium was received */
   ms_path_summary s;
@@ -910,7 +910,7 @@ static void test_engine__expiry_settles_at_the_impacted_mark(void **state) {
     assert_non_null(x);
     double q = o->legs[0].q, pay = pm - o->legs[0].strike;
     assert_true(pay > 0);
-    assert_true(fabs(x->C - (r.book->collateral[i] + q * pay)) < 1e-6 * fabs(q * pay));
+    assert_true(fabs(x->C - (r.book->pos[i].collateral + q * pay)) < 1e-6 * fabs(q * pay));
     checked++;
   }
   assert_true(checked > 0);
@@ -1209,7 +1209,7 @@ static void test_engine__book_below_initial_margin_is_rejected(void **state) {
   assert_int_equal(ms_book_draw(b, cfg, MS_PATH_RUN, m, &e2), MS_ERR_INPUT);
   int64_t bad = 0, first = -1;
   for (int64_t i = 0; i < b->n; i++) {
-    double lev = fabs(b->qty[i]) * b->entry / b->collateral[i];
+    double lev = fabs(b->pos[i].qty) * b->entry / b->pos[i].collateral;
     if (lev > 20.5) { if (first < 0) first = i; bad++; }
   }
   char want[200];

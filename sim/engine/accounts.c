@@ -89,7 +89,7 @@ ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id) {
     a->cap = cap;
   }
   ms_acct *x = &a->pool[a->n];
-  x->q = a->book->qty[id];
+  x->q = a->book->pos[id].qty;
   x->C = ms_accounts_collateral(a, id); /* still untouched: from the book and the shift */
   x->shift = a->shift[ms_side_of(x->q)];
   x->realized = 0.0;

@@ -71,7 +71,7 @@ static inline const ms_acct *ms_accounts_peek(const ms_accounts *a, int64_t id) 
 
 static inline double ms_accounts_qty(const ms_accounts *a, int64_t id) {
   const ms_acct *x = ms_accounts_peek(a, id);
-  return x ? x->q : a->book->qty[id];
+  return x ? x->q : a->book->pos[id].qty;
 }
 
 static inline int ms_accounts_status(const ms_accounts *a, int64_t id) {
@@ -99,7 +99,7 @@ static inline void ms_accounts_warm(const ms_accounts *a, int64_t id, int deep) 
     uint8_t st = a->pool[s].status;
     __asm__ volatile("" : : "x"(c), "r"(st));
   } else {
-    double q = a->book->qty[id], c = a->book->collateral[id];
+    double q = a->book->pos[id].qty, c = a->book->pos[id].collateral;
     __asm__ volatile("" : : "x"(q), "x"(c));
   }
 }
@@ -108,8 +108,8 @@ static inline void ms_accounts_warm(const ms_accounts *a, int64_t id, int deep) 
 static inline double ms_accounts_collateral(const ms_accounts *a, int64_t id) {
   const ms_acct *x = ms_accounts_peek(a, id);
   if (!x) {
-    double q = a->book->qty[id];
-    return a->book->collateral[id] - fabs(q) * a->shift[ms_side_of(q)];
+    double q = a->book->pos[id].qty;
+    return a->book->pos[id].collateral - fabs(q) * a->shift[ms_side_of(q)];
   }
   return x->C - fabs(x->q) * (a->shift[ms_side_of(x->q)] - x->shift);
 }
@@ -117,7 +117,7 @@ static inline double ms_accounts_collateral(const ms_accounts *a, int64_t id) {
 /** ADL rank key: per-unit collateral normalised by the shift (lower = more leveraged). */
 static inline double ms_accounts_adl_key(const ms_accounts *a, int64_t id) {
   const ms_acct *x = ms_accounts_peek(a, id);
-  if (!x) return a->book->collateral[id] / fabs(a->book->qty[id]);
+  if (!x) return a->book->pos[id].collateral / fabs(a->book->pos[id].qty);
   return x->C / fabs(x->q) + x->shift;
 }
 
@@ -138,7 +138,7 @@ static inline int ms_accounts_has_options(const ms_accounts *a, int64_t id) {
 static inline void ms_accounts_position(const ms_accounts *a, int64_t id, ms_position *p) {
   const ms_acct *x = ms_accounts_peek(a, id);
   p->C = ms_accounts_collateral(a, id);
-  p->q = x ? x->q : a->book->qty[id];
+  p->q = x ? x->q : a->book->pos[id].qty;
   p->nlegs = 0;
   int32_t o = a->book->opt_of[id];
   if (o < 0) return;

@@ -23,7 +23,7 @@
 
 #define BOUNDARY_SLACK 1e-9
 
-static int perp_only(const ms_book *b, int64_t i) { return b->opt_of[i] < 0 && b->qty[i] != 0; }
+static int perp_only(const ms_book *b, int64_t i) { return b->opt_of[i] < 0 && b->pos[i].qty != 0; }
 
 /* Band keys: violated once key <= the probe of its kind. */
 static void band_keys(const ms_band *bd, double shift0, double k[MS_NBAND]) {
@@ -43,12 +43,12 @@ static ms_status fill_sorted(ms_index_static *s, const ms_book *b, const ms_marg
   int separate = ms_margin_get_type(m)->key_mode != MS_KEY_COLLATERAL;
   for (int64_t i = 0; i < b->n; i++) {
     if (!perp_only(b, i)) continue;
-    double q = b->qty[i];
+    double q = b->pos[i].qty;
     int side = ms_side_of(q);
     ms_keyed *e = &s->liq[side][k[side]];
     e->id = (int32_t)i;
-    e->key = ms_margin_key(m, b->collateral[i], q, b->entry, 0.0);
-    if (separate) s->adl[side][k[side]] = (ms_keyed){b->collateral[i] / (q > 0 ? q : -q), (int32_t)i};
+    e->key = ms_margin_key(m, b->pos[i].collateral, q, b->entry, 0.0);
+    if (separate) s->adl[side][k[side]] = (ms_keyed){b->pos[i].collateral / (q > 0 ? q : -q), (int32_t)i};
     k[side]++;
   }
   int64_t most = k[0] > k[1] ? k[0] : k[1];
@@ -68,7 +68,7 @@ static ms_status fill_sorted(ms_index_static *s, const ms_book *b, const ms_marg
     int64_t j = 0;
     for (int64_t i = 0; i < b->n; i++) {
       if (b->opt_of[i] < 0) continue;
-      assert(b->qty[i] >= 0); /* option strategies hold long perps only */
+      assert(b->pos[i].qty >= 0); /* option strategies hold long perps only */
       ms_position p;
       ms_book_position(b, i, &p);
       ms_band bd;
@@ -100,7 +100,7 @@ ms_status ms_index_static_build(ms_index_static **out, const ms_book *b, const m
   if (!per_path) {
     cap[0] = cap[1] = 0;
     for (int64_t i = 0; i < b->n; i++)
-      if (perp_only(b, i)) cap[ms_side_of(b->qty[i])]++;
+      if (perp_only(b, i)) cap[ms_side_of(b->pos[i].qty)]++;
   }
   int fail = 0;
   for (int side = 0; side < 2; side++) {

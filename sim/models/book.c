@@ -27,15 +27,14 @@ ms_status ms_book_new(ms_book **out, const ms_config *cfg, ms_error *err) {
   b->n = cfg->book.accounts;
   b->entry = cfg->market.initial_price;
   size_t n = (size_t)b->n;
-  b->collateral = malloc(n * sizeof *b->collateral);
-  b->qty = malloc(n * sizeof *b->qty);
+  b->pos = malloc(n * sizeof *b->pos);
   b->opt_of = malloc(n * sizeof *b->opt_of);
   int opts = cfg->book.options.fraction > 0;
   if (opts) {
     b->opt = malloc(n * sizeof *b->opt);
     b->expiries = malloc(n * MS_MAX_LEGS * sizeof *b->expiries);
   }
-  if (!b->collateral || !b->qty || !b->opt_of || (opts && (!b->opt || !b->expiries))) {
+  if (!b->pos || !b->opt_of || (opts && (!b->opt || !b->expiries))) {
     ms_book_free(b);
     return ms_error_set(err, MS_ERR_NOMEM, "out of memory for %lld accounts", (long long)cfg->book.accounts);
   }
@@ -45,8 +44,7 @@ ms_status ms_book_new(ms_book **out, const ms_config *cfg, ms_error *err) {
 
 void ms_book_free(ms_book *b) {
   if (!b) return;
-  free(b->collateral);
-  free(b->qty);
+  free(b->pos);
   free(b->opt_of);
   free(b->opt);
   free(b->expiries);
@@ -54,8 +52,8 @@ void ms_book_free(ms_book *b) {
 }
 
 void ms_book_position(const ms_book *b, int64_t i, ms_position *p) {
-  p->C = b->collateral[i];
-  p->q = b->qty[i];
+  p->C = b->pos[i].collateral;
+  p->q = b->pos[i].qty;
   p->nlegs = 0;
   if (b->opt_of[i] >= 0) {
     const ms_opt_account *o = &b->opt[b->opt_of[i]];
@@ -150,7 +148,7 @@ ms_status ms_book_draw(ms_book *b, const ms_config *cfg, uint64_t path, const ms
     double im, equity;
     if (opt) {
       ms_opt_account *o = &b->opt[b->nopt];
-      draw_options(cfg, r, o, &b->collateral[i], &b->qty[i]);
+      draw_options(cfg, r, o, &b->pos[i].collateral, &b->pos[i].qty);
       b->opt_of[i] = (int32_t)b->nopt++;
       for (int l = 0; l < o->nlegs; l++)
         if (o->legs[l].expiry <= cfg->horizon)
@@ -164,17 +162,17 @@ ms_status ms_book_draw(ms_book *b, const ms_config *cfg, uint64_t path, const ms
       double lev = ms_dist_sample(&bc->leverage, r);
       int is_long = gsl_rng_uniform(r) < bc->long_fraction;
       double a = c * lev / b->entry;
-      b->collateral[i] = c;
-      b->qty[i] = is_long ? a : -a;
+      b->pos[i].collateral = c;
+      b->pos[i].qty = is_long ? a : -a;
       b->opt_of[i] = -1;
-      im = ms_margin_perp_im(m, b->qty[i], b->entry);
+      im = ms_margin_perp_im(m, b->pos[i].qty, b->entry);
       equity = c;
     }
-    if (b->qty[i] != 0) b->open_qty[b->qty[i] > 0 ? 0 : 1] += fabs(b->qty[i]);
+    if (b->pos[i].qty != 0) b->open_qty[b->pos[i].qty > 0 ? 0 : 1] += fabs(b->pos[i].qty);
     if (equity < im * (1.0 - IM_TOLERANCE)) {
       if (bad++ == 0) {
         first = i;
-        first_lev = fabs(b->qty[i]) * b->entry / equity;
+        first_lev = fabs(b->pos[i].qty) * b->entry / equity;
         first_im = im;
       }
     }
@@ -190,8 +188,8 @@ ms_status ms_book_draw(ms_book *b, const ms_config *cfg, uint64_t path, const ms
                o->deposit, fabs(o->legs[0].q));
     } else {
       snprintf(what, sizeof what, "%s, collateral %.2f USD, leverage %.4g, notional %.2f USD",
-               b->qty[first] > 0 ? "long" : "short", b->collateral[first], first_lev,
-               fabs(b->qty[first]) * b->entry);
+               b->pos[first].qty > 0 ? "long" : "short", b->pos[first].collateral, first_lev,
+               fabs(b->pos[first].qty) * b->entry);
     }
     return ms_error_set(err, MS_ERR_INPUT,
                         "book: %lld of %lld accounts start below initial margin under margin.model %s; "

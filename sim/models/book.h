@@ -39,11 +39,15 @@ typedef struct ms_expiry {
   int32_t account, leg;
 } ms_expiry;
 
+typedef struct ms_book_pos {
+  double collateral;     /* USD cash: the deposit, less premiums paid, plus premiums received */
+  double qty;            /* signed perp units: > 0 long, < 0 short, 0 none */
+} ms_book_pos;
+
 typedef struct ms_book {
   int64_t n;             /* accounts */
   double entry;          /* USD, entry price of every position */
-  double *collateral;    /* USD cash: the deposit, less premiums paid, plus premiums received */
-  double *qty;           /* signed perp units: > 0 long, < 0 short, 0 none */
+  ms_book_pos *pos;      /* per account, its cash and units side by side: one cache line to read both */
   int32_t *opt_of;       /* index into opt, -1 for a perp-only account */
   ms_opt_account *opt;
   int64_t nopt;
@@ -67,7 +71,7 @@ ms_status ms_book_draw(ms_book *b, const ms_config *cfg, uint64_t path, const ms
 
 /** Deposit of account @p i (USD). */
 static inline double ms_book_deposit(const ms_book *b, int64_t i) {
-  return b->opt_of[i] < 0 ? b->collateral[i] : b->opt[b->opt_of[i]].deposit;
+  return b->opt_of[i] < 0 ? b->pos[i].collateral : b->opt[b->opt_of[i]].deposit;
 }
 
 /** The position of account @p i at time 0. */
