@@ -8,6 +8,8 @@
  */
 #define _DEFAULT_SOURCE /* mkdtemp */
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -272,6 +274,27 @@ static void test_journal__tails_views_and_dropped_frames(void **state) {
   memset(junk, 0xab, sizeof junk);
   assert_ok(ms_journal_begin(j, 40, 0, &err), &err);
   assert_ok(ms_journal_put(j, junk, sizeof junk, &err), &err);
+  assert_true(file_size() > before);
+  assert_ok(ms_journal_abandon(j, &err), &err);
+  assert_true(file_size() == before);
+  assert_int_equal(ms_journal_done(j), 40);
+  /* a frame whose end fails (its last bytes cannot be written: here the file-size limit, as a full disk
+   * would) is cut off as well, by the abandon the caller makes on the error */
+  struct rlimit old, lim;
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+  void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+  lim = old;
+  lim.rlim_cur = (rlim_t)before + 48 + sizeof junk + 500; /* the frame's head, junk, and 500 bytes more */
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  assert_ok(ms_journal_begin(j, 40, 0, &err), &err);
+  ms_status put1 = ms_journal_put(j, junk, sizeof junk, &err); /* written at once: it fits */
+  ms_status put2 = ms_journal_put(j, junk, 1000, &err);        /* buffered: written at the end, past the limit */
+  ms_status end = ms_journal_end(j, &err);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, was);
+  assert_int_equal(put1, MS_OK);
+  assert_int_equal(put2, MS_OK);
+  assert_int_not_equal(end, MS_OK);
   assert_true(file_size() > before);
   assert_ok(ms_journal_abandon(j, &err), &err);
   assert_true(file_size() == before);

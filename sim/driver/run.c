@@ -33,6 +33,7 @@
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -682,6 +683,10 @@ static ms_status gather_frame(run_plan *pl, int64_t first, int64_t n, int64_t i0
   s = agree(pl, s, err);
   if (!s) s = ms_mpi_gather_bytes(b.p, b.n, &all, &len, err);
   free(b.p);
+  /* a gather can fail on rank 0 alone (its buffer for every rank's bytes):
+   * every rank must know before the next collective call, or the others
+   * would wait in it for ever */
+  s = agree(pl, s, err);
   if (!s) { /* every rank's counts of the frame's tail, summed by rank 0 */
     count_liqs(pl, i0, i0 + k, cnt);
     s = ms_mpi_gather_bytes(cnt, (size_t)pl->nvisible * sizeof *cnt, &cnts, &clen, err);
@@ -971,6 +976,7 @@ typedef struct copier {
   uint64_t *addr;            /* [nvisible]: row 0 of each cell's /liquidations; 0: not the copier's */
   int64_t *rows;             /* [nvisible]: rows written */
   const volatile sig_atomic_t *cancel;
+  atomic_int stop;           /* set by copier_join when the run has failed: the file will not be kept */
   ms_status st;
   ms_error err;
   pthread_t thread;
@@ -980,6 +986,7 @@ static ms_status write_rows(copier *cp, int c, uint64_t nl, uint64_t *unflushed)
   const size_t size = sizeof(ms_liq_record);
   ms_status s = MS_OK;
   while (!s && nl > 0) {
+    if (atomic_load_explicit(&cp->stop, memory_order_relaxed)) return MS_ERR_CANCELLED;
     const void *p;
     size_t got;
     s = ms_journal_view(cp->r, (size_t)nl * size, size, &p, &got, &cp->err);
@@ -987,6 +994,9 @@ static ms_status write_rows(copier *cp, int c, uint64_t nl, uint64_t *unflushed)
     if (cp->rows[c] + (int64_t)(got / size) > cp->pl->liq_total[c]) /* never past the dataset's storage */
       return ms_error_set(&cp->err, MS_ERR_IO, "the journal holds more liquidation records than its frames' tails count");
     uint64_t off = cp->addr[c] + (uint64_t)cp->rows[c] * size;
+    /* the view holds whole records; a short write does not end on one, so the
+     * rows are counted once the view is out */
+    uint64_t nview = got / size;
     for (const unsigned char *b = p; !s && got > 0;) {
       ssize_t w = pwrite(cp->fd, b, got, (off_t)off);
       if (w < 0 && errno == EINTR) continue;
@@ -997,12 +1007,14 @@ static ms_status write_rows(copier *cp, int c, uint64_t nl, uint64_t *unflushed)
       b += w;
       off += (uint64_t)w;
       got -= (size_t)w;
-      nl -= (uint64_t)w / size; /* whole records: w is a multiple of size unless the disk filled up */
-      cp->rows[c] += w / (ssize_t)size;
       if ((*unflushed += (uint64_t)w) >= WRITEBACK_BYTES) {
         ms_h5out_start_writeback(cp->h);
         *unflushed = 0;
       }
+    }
+    if (!s) {
+      nl -= nview;
+      cp->rows[c] += (int64_t)nview;
     }
   }
   return s;
@@ -1032,8 +1044,10 @@ static void *copy_liqs(void *arg) {
         if (!s && p < cs->traced) s = ms_journal_skip(r, (uint64_t)(TRACE_FIELDS * cs->trace_len) * sizeof(double), err);
         if (!s && p < cs->fanned) s = ms_journal_skip(r, (uint64_t)(3 * cs->fan_len) * sizeof(double), err);
       }
+      /* a path's records at a time, not a frame's (a frame can hold gigabytes) */
+      if (!s) s = cancelled(cp->cancel, err);
+      if (!s && atomic_load_explicit(&cp->stop, memory_order_relaxed)) s = MS_ERR_CANCELLED;
     }
-    if (!s) s = cancelled(cp->cancel, err);
   }
   cp->st = s;
   return NULL;
@@ -1043,6 +1057,7 @@ static void *copy_liqs(void *arg) {
 static void copier_start(run_plan *pl, ms_h5out *h, const volatile sig_atomic_t *cancel) {
   copier *cp = calloc(1, sizeof *cp);
   if (cp) {
+    atomic_init(&cp->stop, 0);
     cp->addr = calloc((size_t)pl->nvisible, sizeof *cp->addr);
     cp->rows = calloc((size_t)pl->nvisible, sizeof *cp->rows);
   }
@@ -1075,6 +1090,7 @@ static void copier_start(run_plan *pl, ms_h5out *h, const volatile sig_atomic_t 
 static ms_status copier_join(run_plan *pl, ms_h5out *h, ms_status s, ms_error *err) {
   copier *cp = pl->cp;
   if (!cp) return s;
+  if (s) atomic_store(&cp->stop, 1); /* the run has failed: its rows are not needed */
   pthread_join(cp->thread, NULL);
   if (!s && cp->st) {
     *err = cp->err;

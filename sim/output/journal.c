@@ -602,7 +602,8 @@ ms_status ms_journal_next(ms_journal *j, int64_t *first, int64_t *n, ms_error *e
 }
 
 ms_status ms_journal_abandon(ms_journal *j, ms_error *err) {
-  if (!j->writing) return MS_OK;
+  /* an open frame, or one whose end failed (its bytes out, its header not) */
+  if (!j->writing && j->end <= j->data_end) return MS_OK;
   j->writing = 0;
   j->nbuf = 0;
   j->end = j->data_end;
