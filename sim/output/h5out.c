@@ -683,6 +683,20 @@ static ms_status liq_attrs(ms_h5out *h, h5run *r, ms_error *err) {
   return MS_OK;
 }
 
+/* Whether an address HDF5 gives (H5Dget_offset) is a byte offset in the
+ * file's descriptor: the default driver (one file, written through the
+ * descriptor) and no user block before HDF5's own bytes. The file is
+ * created so; anything else would make the rows' in-place writes land
+ * elsewhere, so they go through HDF5 instead. */
+static int plain_file(hid_t file) {
+  hid_t fa = H5Fget_access_plist(file), fc = H5Fget_create_plist(file);
+  hsize_t ub = 1;
+  int ok = fa >= 0 && fc >= 0 && H5Pget_driver(fa) == H5FD_SEC2 && H5Pget_userblock(fc, &ub) >= 0 && ub == 0;
+  if (fa >= 0) H5Pclose(fa);
+  if (fc >= 0) H5Pclose(fc);
+  return ok;
+}
+
 static ms_status create_records(ms_h5out *h, h5run *r, ms_error *err) {
   r->cas_type = record_type(&ms_record_cascade);
   r->cas_ds = create_extendible(r, "cascades", r->cas_type, r->cfg->output.compression);
@@ -719,7 +733,7 @@ ms_status ms_h5out_size_liquidations(ms_h5out *h, int id, int64_t rows, ms_error
   if (pl >= 0) H5Pclose(pl);
   if (sp >= 0) H5Sclose(sp);
   r->liq_rows = rows;
-  if (r->liq_ds >= 0 && rows > 0 && H5Tget_size(r->liq_type) == sizeof(ms_liq_record)) {
+  if (r->liq_ds >= 0 && rows > 0 && H5Tget_size(r->liq_type) == sizeof(ms_liq_record) && plain_file(h->file)) {
     haddr_t at = H5Dget_offset(r->liq_ds);
     r->liq_addr = at == HADDR_UNDEF ? 0 : (uint64_t)at;
   }
