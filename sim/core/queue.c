@@ -57,9 +57,10 @@
 #define CHUNK 5      /* events per chunk of a bucket (sparse buckets stay small) */
 
 /* 32 bytes, two to a cache line: a crash path at 1M accounts can have
- * hundreds of thousands of keeper events pending, and they carry an account and a token only. The
- * few events with numbers as well (an oracle's publish) keep their payload
- * in a side table: b is then OUT_OF_LINE and a the payload's slot. */
+ * hundreds of thousands of keeper events pending, and they carry an account
+ * and a token only. The few events with numbers as well (an oracle's
+ * publish) keep their payload in a side table: b is then OUT_OF_LINE and a
+ * the payload's slot. */
 typedef struct {
   int64_t t;
   uint64_t order; /* kind << SEQ_BITS | seq */
@@ -274,23 +275,14 @@ static inline int bucket_push(ms_queue *q, size_t i, qev e) {
     } else {
       if (q->nch >= INT32_MAX) return -1;
       if (q->nch == q->capch) {
+        /* the free stack and the links first, each with its own room, so that
+         * a failure leaves every array as it was; the stack holds every chunk:
+         * a pop never allocates */
         size_t cap = q->capch ? 2 * q->capch : 64;
-        if (q->capfree < cap) { /* room for every chunk on the free stack: a pop never allocates */
-          int32_t *f = ms_big_resize(q->free_ch, q->capfree * sizeof *f, cap * sizeof *f);
-          if (!f) return -1;
-          q->free_ch = f;
-          q->capfree = cap;
-        }
-        if (q->capchnext < cap) {
-          int32_t *nx = ms_big_resize(q->chnext, q->capchnext * sizeof *nx, cap * sizeof *nx);
-          if (!nx) return -1;
-          q->chnext = nx;
-          q->capchnext = cap;
-        }
-        qchunk *ch = ms_big_resize(q->ch, q->capch * sizeof *ch, cap * sizeof *ch);
-        if (!ch) return -1;
-        q->ch = ch;
-        q->capch = cap;
+        if (ms_big_grow((void **)&q->free_ch, &q->capfree, cap, sizeof *q->free_ch) ||
+            ms_big_grow((void **)&q->chnext, &q->capchnext, cap, sizeof *q->chnext) ||
+            ms_big_grow((void **)&q->ch, &q->capch, cap, sizeof *q->ch))
+          return -1;
       }
       c = (int32_t)q->nch++;
     }
