@@ -18,6 +18,9 @@
 #include <assert.h>
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/bigmem.h"
 #include "core/heap.h"
@@ -30,17 +33,55 @@
  * outside [xlo, xhi] or below xmin, whose index is returned (n: none). Out
  * of line on purpose: with no call inside, the extremes stay in registers
  * (the callers' loops make calls, and x86-64 has no callee-saved
- * floating-point registers). */
+ * floating-point registers).
+ *
+ * Most blocks of SCAN_BLOCK ticks hold no new high and no tick outside the
+ * band (a random walk of n ticks sets about sqrt(n) highs): such a block
+ * changes the extremes only through its lowest tick, since with the high
+ * fixed, mx - x is largest at the lowest x (rounding is monotone), so its
+ * lowest and highest ticks are found two lanes at a time and the block is
+ * skipped. A block that fails the test, or whose lowest tick is a zero
+ * (whose sign the lanes may not keep as the tick-by-tick loop does), goes
+ * through that loop. NaN ticks change nothing in either. */
+#define SCAN_BLOCK 16
+
+static inline int scan_one(double x, double xlo, double xhi, double xmin, double *mx, double *dd,
+                           double *rmn) {
+  if (x > *mx) *mx = x;
+  else if (*mx - x > *dd) *dd = *mx - x;
+  if (x < *rmn) *rmn = x;
+  return x < xlo || x > xhi || x < xmin;
+}
+
 __attribute__((noinline)) static int64_t scan_ticks(const double *lp, int64_t k, int64_t n, double xlo, double xhi,
                                                     double xmin, extremes *ext, double *run_min) {
   double mx = ext->mx, mn = ext->mn, dd = ext->dd, rmn = INFINITY;
-  for (; k < n; k++) {
-    double x = lp[k];
-    if (x > mx) mx = x;
-    else if (mx - x > dd) dd = mx - x;
-    if (x < rmn) rmn = x;
-    if (x < xlo || x > xhi || x < xmin) break;
+  while (n - k >= SCAN_BLOCK) {
+#if defined(__SSE2__)
+    __m128d h[4], l[4];
+    for (int j = 0; j < 4; j++) {
+      /* max(x, acc) keeps acc when x is NaN, as the loop ignores it */
+      __m128d a = _mm_loadu_pd(lp + k + 2 * j), b = _mm_loadu_pd(lp + k + 8 + 2 * j);
+      h[j] = _mm_max_pd(b, _mm_max_pd(a, _mm_set1_pd(-INFINITY)));
+      l[j] = _mm_min_pd(b, _mm_min_pd(a, _mm_set1_pd(INFINITY)));
+    }
+    __m128d hv = _mm_max_pd(_mm_max_pd(h[0], h[1]), _mm_max_pd(h[2], h[3]));
+    __m128d lv = _mm_min_pd(_mm_min_pd(l[0], l[1]), _mm_min_pd(l[2], l[3]));
+    double bhi = _mm_cvtsd_f64(_mm_max_pd(hv, _mm_unpackhi_pd(hv, hv)));
+    double blo = _mm_cvtsd_f64(_mm_min_pd(lv, _mm_unpackhi_pd(lv, lv)));
+    if (bhi <= mx && bhi <= xhi && blo >= xlo && blo >= xmin && blo != 0.0) {
+      if (mx - blo > dd) dd = mx - blo;
+      if (blo < rmn) rmn = blo;
+      k += SCAN_BLOCK;
+      continue;
+    }
+#endif
+    for (int64_t end = k + SCAN_BLOCK; k < end; k++)
+      if (scan_one(lp[k], xlo, xhi, xmin, &mx, &dd, &rmn)) goto out;
   }
+  for (; k < n; k++)
+    if (scan_one(lp[k], xlo, xhi, xmin, &mx, &dd, &rmn)) break;
+out:
   ext->mx = mx;
   ext->mn = rmn < mn ? rmn : mn;
   ext->dd = dd;
