@@ -443,6 +443,40 @@ class FilesTest(DirTest):
         self.assertEqual(snapshot(out), previous)
         self.assertEqual(temporaries(self.dir), [])
 
+    @unittest.skipUnless(os.environ.get("MS_FAILWRITE"), "needs the failwrite shim (MS_FAILWRITE, set by ctest)")
+    @unittest.skipIf(os.environ.get("MS_SANITIZED", "0") not in ("", "0"), "ASan must be the first library loaded")
+    def test_a_failed_write_of_the_liquidation_rows_is_exit_3_and_resumes(self):
+        # Uncompressed /liquidations is written in place by a copier thread beside the assembly. A write of
+        # its rows that fails must end the run as any failed write does (exit 3, the file named, the previous
+        # file untouched, no temporary) with the finished paths kept in the journal, from which the resume
+        # writes what an uninterrupted run writes. The shim (tests/shim/failwrite.c) fails only the copier's
+        # writes: were its failure lost, the run would succeed with rows never written.
+        scen = self.write("rows.yaml", small(4, 2000))
+        env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")  # the same "created" for both runs: same bytes
+        a, b = self.path("a"), self.path("b")
+        os.mkdir(a)
+        os.mkdir(b)
+        p = run("run", scen, "-q", "-o", "r.h5", env=env, cwd=a)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        want = os.path.join(a, "r.h5")
+        with h5py.File(want, "r") as f:
+            self.assertIsNotNone(f["liquidations"].id.get_offset(), "/liquidations is not contiguous: no copier")
+            self.assertGreater(len(f["liquidations"]), 100)
+        out = os.path.join(b, "r.h5")
+        shutil.copyfile(scen, out)  # a previous file at -o
+        previous = snapshot(out)
+        p = run("run", scen, "-q", "-o", "r.h5", env=dict(env, LD_PRELOAD=os.environ["MS_FAILWRITE"]), cwd=b)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("r.h5: cannot write the result file: write failed (Input/output error)", p.stderr)
+        self.assertEqual(snapshot(out), previous)
+        self.assertEqual(temporaries(b), [])
+        self.assertIn("4 of 4 paths are kept in r.h5.partial", p.stderr)
+        os.remove(out)
+        p = run("run", "--resume", out, "-q", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(os.path.exists(out + ".partial"), "the journal outlived the finished run")
+        with open(want, "rb") as f, open(out, "rb") as g:
+            self.assertTrue(f.read() == g.read(), "the resumed file differs from the uninterrupted one")
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

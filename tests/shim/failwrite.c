@@ -1,0 +1,48 @@
+/*
+ * failwrite — an LD_PRELOAD shim for the end-to-end tests: every pwrite()
+ * from a thread other than the main one into a file whose name holds
+ * ".ms-tmp-" (a result being written, docs/robustness.md) fails with EIO.
+ *
+ * The only such writes are the copier thread's rows of /liquidations
+ * (sim/driver/run.c); HDF5 writes from the main thread and the journal is
+ * another file. A file size limit cannot single them out: the main thread's
+ * writes after the rows fail as well, and would end the run even if the
+ * copier's failure were lost.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+static int refused(int fd) {
+  if (gettid() == getpid()) return 0;
+  char link[64], path[4096];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, path, sizeof path - 1);
+  if (n < 0) return 0;
+  path[n] = '\0';
+  return strstr(path, ".ms-tmp-") != NULL;
+}
+
+typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
+
+ssize_t pwrite(int fd, const void *buf, size_t count, off_t off) {
+  pwrite_fn real = (pwrite_fn)dlsym(RTLD_NEXT, "pwrite");
+  if (refused(fd)) {
+    errno = EIO;
+    return -1;
+  }
+  return real(fd, buf, count, off);
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t count, off_t off) {
+  pwrite_fn real = (pwrite_fn)dlsym(RTLD_NEXT, "pwrite64");
+  if (refused(fd)) {
+    errno = EIO;
+    return -1;
+  }
+  return real(fd, buf, count, off);
+}
