@@ -29,8 +29,15 @@ static int refused(int fd) {
 
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
 
+static pwrite_fn next_pwrite(const char *name) {
+  void *sym = dlsym(RTLD_NEXT, name);
+  pwrite_fn f; /* memcpy: ISO C has no cast from an object pointer to a function pointer */
+  memcpy(&f, &sym, sizeof f);
+  return f;
+}
+
 ssize_t pwrite(int fd, const void *buf, size_t count, off_t off) {
-  pwrite_fn real = (pwrite_fn)dlsym(RTLD_NEXT, "pwrite");
+  pwrite_fn real = next_pwrite("pwrite");
   if (refused(fd)) {
     errno = EIO;
     return -1;
@@ -39,7 +46,7 @@ ssize_t pwrite(int fd, const void *buf, size_t count, off_t off) {
 }
 
 ssize_t pwrite64(int fd, const void *buf, size_t count, off_t off) {
-  pwrite_fn real = (pwrite_fn)dlsym(RTLD_NEXT, "pwrite64");
+  pwrite_fn real = next_pwrite("pwrite64");
   if (refused(fd)) {
     errno = EIO;
     return -1;
