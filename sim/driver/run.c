@@ -445,7 +445,9 @@ static ms_status margin_and_book(const ms_config *cfg, const ms_book *shared, ms
   return s;
 }
 
-static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_book *shared,
+static int nthreads_of(const ms_run_opts *opts) { return opts->threads > 0 ? opts->threads : omp_get_max_threads(); }
+
+static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_book *shared, int threads,
                            const volatile sig_atomic_t *cancel, ms_error *err) {
   ms_margin *m = NULL;
   ms_book *own = NULL;
@@ -490,7 +492,7 @@ static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_
       row->notional = g;
     }
     h5_lock();
-    s = ms_h5out_write_book_rows(h, id, rows, first, cnt, err);
+    s = ms_h5out_write_book_rows(h, id, rows, first, cnt, threads, err);
     h5_unlock();
     if (!s) s = cancelled(cancel, err);
   }
@@ -954,7 +956,8 @@ static ms_status open_groups(run_plan *pl, const ms_run_opts *opts, ms_h5out *h,
     s = ms_h5out_add_run(h, cs->spec->parent, cs->spec->leaf, cs->spec->cfg,
                          cs->spec->timeseries ? MS_H5_TIMESERIES : 0u, cs->spec->attrs, &cs->h5id, err);
     h5_unlock();
-    if (!s && cs->spec->book) s = write_book(h, cs->h5id, cs->spec->cfg, cs->book, opts->cancel, err);
+    if (!s && cs->spec->book)
+      s = write_book(h, cs->h5id, cs->spec->cfg, cs->book, nthreads_of(opts), opts->cancel, err);
     if (!s) s = cancelled(opts->cancel, err);
     s = cell_fail(cs->spec, s, err);
   }
@@ -1274,7 +1277,6 @@ static ms_colsrc cell_src(const run_plan *pl, int c, colstore_src *ctx) {
   return src;
 }
 
-static int nthreads_of(const ms_run_opts *opts) { return opts->threads > 0 ? opts->threads : omp_get_max_threads(); }
 
 /* Whether a failed run's journal is worth keeping for a resume: it was
  * interrupted, or the machine failed it (memory, disk), not the input. */

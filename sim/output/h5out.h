@@ -68,9 +68,10 @@ ms_status ms_h5out_write_fan(ms_h5out *h, int id, int64_t k, const double *price
 /** Create /book for @p n accounts. */
 ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margin_model, ms_error *err);
 
-/** Write rows first .. first + count - 1 of /book. */
+/** Write rows first .. first + count - 1 of /book, deflating its chunks on up to @p threads threads (the
+ * file's bytes do not depend on it). */
 ms_status ms_h5out_write_book_rows(ms_h5out *h, int id, const ms_book_row *rows, int64_t first, int64_t count,
-                                   ms_error *err);
+                                   int threads, ms_error *err);
 
 /** Append rows to /cascades. */
 ms_status ms_h5out_append_cascades(ms_h5out *h, int id, const ms_cascade_record *c, size_t n, ms_error *err);

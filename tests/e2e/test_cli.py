@@ -163,6 +163,35 @@ class CliTest(DirTest):
             self.assertNotIn("fan", g["timeseries"])
             self.assertEqual(f["paths/summary"][:].tobytes(), g["paths/summary"][:].tobytes())
 
+    def test_thread_count_does_not_change_any_byte_of_the_book(self):
+        # /book's chunks are deflated on the run's threads (sim/output/h5out.c) and written in order: the same
+        # stored bytes and filter masks for any -j, more whole chunks than threads (the last one partial)
+        scen = self.path("book.yaml")
+        with open(scen, "w") as f:
+            f.write(small(2, 5000))
+        env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+        outs = []
+        for j in ("1", "2", "3"):
+            outs.append(self.path(f"b{j}.h5"))
+            p = run("run", scen, "-q", "-o", outs[-1], "-j", j, env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        files = [h5py.File(o, "r") for o in outs]
+        try:
+            books = [f["book"] for f in files]
+            n = books[0].id.get_num_chunks()
+            self.assertGreater(n, 6)
+            self.assertGreater(books[0].shape[0] % books[0].chunks[0], 0)
+            for k in range(n):
+                raw = [b.id.read_direct_chunk(b.id.get_chunk_info(k).chunk_offset) for b in books]
+                self.assertEqual(raw[0], raw[1], f"chunk {k}, -j 2")
+                self.assertEqual(raw[0], raw[2], f"chunk {k}, -j 3")
+            for name in ("paths/summary", "stats/summary", "liquidations", "book"):
+                self.assertEqual(files[0][name][:].tobytes(), files[1][name][:].tobytes(), name)
+                self.assertEqual(files[0][name][:].tobytes(), files[2][name][:].tobytes(), name)
+        finally:
+            for f in files:
+                f.close()
+
     def test_compare_runs_models_on_the_same_paths(self):
         scen = os.path.join(self.dir, "mixed.yaml")
         with open(scen, "w") as f:
