@@ -895,6 +895,7 @@ static void test_engine__expiry_settles_at_the_impacted_mark(void **state) {
       "output: {timeseries: {paths: 1, every: 1s}}\n";
   rig r;
   rig_open(&r, y);
+  ms_engine_set_keep_closed(r.e, 1); /* the settled accounts close: their cash is read below */
   ms_trace tr = trace_new(r.cfg);
   ms_path_summary s;
   ms_error err;

@@ -28,9 +28,10 @@ static size_t pool_next_cap(size_t cap, size_t book_n) {
   return next > book_n ? book_n : next;
 }
 
-/* Drop the closed entries when the pool fills only if at least this
- * fraction of its entries closed since the last drop: each drop walks the
- * pool once, paid for by the liquidations that closed them. */
+/* A new entry first drops the closed ones once more than this fraction of
+ * the pool closed since the last drop: the pool holds at most 8/7 of the
+ * entries still open or pending (plus one growth step), and each drop,
+ * a walk of the pool, is paid for by the liquidations that closed them. */
 #define DROP_SHARE 8
 
 /* Slots per dirty bit: a 64-byte line of slots. */
@@ -126,11 +127,12 @@ static void drop_closed(ms_accounts *a) {
   a->nclosed = 0;
 }
 
-/* Room for one more entry: drop the closed ones if enough closed, else
- * raise the limit by half (the pool's room grows to it as before). */
+/* Room for one more entry: drop the closed ones if enough closed; if still
+ * full, raise the limit by half (the pool's room grows to it as before;
+ * pages are resident only once an entry is written). */
 static int make_room(ms_accounts *a) {
   size_t total = (size_t)a->book->n + 1;
-  if (a->nclosed > 0 && a->nclosed >= a->n / DROP_SHARE) drop_closed(a);
+  if (a->nclosed > a->n / DROP_SHARE && !a->keep_closed) drop_closed(a);
   if (a->n < a->lim) return 0;
   size_t lim = a->lim + a->lim / 2;
   a->lim = lim < total ? lim : total;
@@ -161,7 +163,7 @@ static int make_room(ms_accounts *a) {
 ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id) {
   int32_t s = a->slot[id];
   if (s >= 0) return &a->pool[s];
-  if (a->n == a->lim && make_room(a)) return NULL;
+  if ((a->n == a->lim || a->nclosed > a->n / DROP_SHARE) && make_room(a)) return NULL;
   ms_acct *x = &a->pool[a->n];
   x->q = a->book->pos[id].qty;
   x->C = ms_accounts_collateral(a, id); /* still untouched: from the book and the shift */

@@ -64,6 +64,7 @@ typedef struct ms_accounts {
   size_t nclosed;    /* accounts closed since the last drop (ms_accounts_close) */
   uint64_t *dirty;   /* bit k of word w: slots of line 64 w + k (16 slots) hold MS_ACCT_DROPPED */
   size_t ndropped;   /* entries dropped in this path */
+  int keep_closed;   /* tests: drop no entry, so that closed accounts can be read after the path */
   double shift[2];   /* per-unit socialized loss so far: longs [0], shorts [1] */
   double open_qty[2];/* open units of longs and shorts */
   double realized;   /* USD PnL realised in this path, all accounts (the money identity's) */
