@@ -1577,6 +1577,56 @@ static void test_engine__sinks_change_nothing(void **state) {
 
 /* A sink's failure stops the path with its status and its message, in the
  * loop (the second block of records) and at the path's end (the cascades). */
+/* A crash through the book closes most accounts: their pool entries are
+ * dropped as the path goes (the pool holds about the accounts still open or
+ * pending), money is still conserved (the dropped accounts' cash is summed),
+ * and the next path on the same engine is the one a fresh engine runs, and
+ * the one an engine that keeps every closed entry runs. ADL closes
+ * counterparties too. */
+static void test_engine__crash_drops_closed_accounts(void **state) {
+  (void)state;
+  const char *y =
+      "horizon: 6h\nstep: 1s\n"
+      "market: {initial_price: 1000, impact: {model: sqrt, depth: 1e8, half_life: 10m},"
+      " regimes: [{vol: 2, drift: -300, jumps: {rate: 20/d, mean: -0.05, sd: 0.02}}]}\n"
+      "book: {accounts: 20000, leverage: {dist: uniform, min: 10, max: 40}, long_fraction: 0.9}\n"
+      "margin: {initial: 0.025, maintenance: 0.0125}\n"
+      "keepers: {delay: {dist: exponential, mean: 60s}}\n"
+      "liquidation: {insurance_fund: 0, shortfall: adl}\n";
+  rig used, fresh, kept;
+  rig_open(&used, y);
+  rig_open(&fresh, y);
+  rig_open(&kept, y);
+  ms_engine_set_keep_closed(kept.e, 1);
+  ms_path_summary s0, s1, s2, s3;
+  ms_error err;
+  assert_ok(ms_engine_run_path(used.e, 0, &s0, NULL, &err), &err);
+  const ms_accounts *a = ms_engine_accounts(used.e);
+  print_message("path 0: %lld liquidations (%g USD deleveraged), %zu pool entries, %zu dropped\n",
+                (long long)s0.liquidations, s0.adl_notional, a->n, a->ndropped);
+  assert_true(s0.liquidations > 15000 && s0.adl_notional > 0);
+  assert_true(a->ndropped > 15000 && a->n < 20000 / 4);
+  check_money(&used, &s0);
+  assert_ok(ms_engine_run_path(used.e, 1, &s1, NULL, &err), &err);
+  assert_ok(ms_engine_run_path(fresh.e, 1, &s2, NULL, &err), &err);
+  assert_ok(ms_engine_run_path(kept.e, 1, &s3, NULL, &err), &err);
+  assert_true(s1.liquidations > 15000);
+  check_money(&used, &s1);
+  check_money(&kept, &s3);
+  assert_memory_equal(&s1, &s2, sizeof s1);
+  assert_memory_equal(&s1, &s3, sizeof s1);
+  size_t n1, n2, n3;
+  ms_liq_record *r1 = ms_engine_records(used.e, &n1), *r2 = ms_engine_records(fresh.e, &n2),
+                *r3 = ms_engine_records(kept.e, &n3);
+  assert_true(n1 == n2 && n1 == n3);
+  assert_memory_equal(r1, r2, n1 * sizeof *r1);
+  assert_memory_equal(r1, r3, n1 * sizeof *r1);
+  assert_int_equal(ms_engine_accounts(kept.e)->ndropped, 0);
+  rig_close(&used);
+  rig_close(&fresh);
+  rig_close(&kept);
+}
+
 static void test_engine__sink_failure_stops_the_path(void **state) {
   (void)state;
   rig r;
@@ -1641,6 +1691,7 @@ int main(void) {
       cmocka_unit_test(test_engine__adl_without_counterparty_sells_to_the_market),
       cmocka_unit_test(test_engine__sinks_change_nothing),
       cmocka_unit_test(test_engine__sink_failure_stops_the_path),
+      cmocka_unit_test(test_engine__crash_drops_closed_accounts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
