@@ -895,7 +895,7 @@ static void test_engine__expiry_settles_at_the_impacted_mark(void **state) {
       "output: {timeseries: {paths: 1, every: 1s}}\n";
   rig r;
   rig_open(&r, y);
-  ms_engine_set_keep_closed(r.e, 1); /* the settled accounts close: their cash is read below */
+  ms_engine_set_drop_from(r.e, SIZE_MAX); /* the settled accounts close: their cash is read below */
   ms_trace tr = trace_new(r.cfg);
   ms_path_summary s;
   ms_error err;
@@ -1597,7 +1597,8 @@ static void test_engine__crash_drops_closed_accounts(void **state) {
   rig_open(&used, y);
   rig_open(&fresh, y);
   rig_open(&kept, y);
-  ms_engine_set_keep_closed(kept.e, 1);
+  ms_engine_set_drop_from(used.e, 256); /* a large pool's behaviour on a small book */
+  ms_engine_set_drop_from(kept.e, SIZE_MAX);
   ms_path_summary s0, s1, s2, s3;
   ms_error err;
   assert_ok(ms_engine_run_path(used.e, 0, &s0, NULL, &err), &err);

@@ -14,8 +14,9 @@
  * cells of a big sweep) holds and commits little. Once it reaches an
  * eighth of the book it is allocated for the whole book at once and never
  * moves again: a large allocation is address space whose pages the kernel
- * provides as they are first written, so what is resident is the entries
- * the worst path so far touched, with no doubling slack and no copy while
+ * provides as they are first written, so what is resident is the most
+ * entries a path so far held at once (closed ones are dropped: below),
+ * with no doubling slack and no copy while
  * the old and the new pool are both held (perp-1m, two threads: 178 MB
  * against 235 MB by doubling). Where memory is not overcommitted
  * (vm.overcommit_memory 2) such an engine is charged 44 bytes (60 with
@@ -29,8 +30,8 @@ static size_t pool_next_cap(size_t cap, size_t book_n) {
 }
 
 /* A new entry first drops the closed ones once more than this fraction of
- * the pool closed since the last drop: the pool holds at most 8/7 of the
- * entries still open or pending (plus one growth step), and each drop,
+ * the pool (from drop_from entries) closed since the last drop: the pool
+ * holds at most 8/7 of the entries still open or pending, and each drop,
  * a walk of the pool, is paid for by the liquidations that closed them. */
 #define DROP_SHARE 8
 
@@ -63,6 +64,7 @@ ms_status ms_accounts_init(ms_accounts *a, const ms_book *b, ms_error *err) {
   if (a->legq)
     for (int l = 0; l < MS_MAX_LEGS; l++) a->legq[MS_ACCT_DROPPED * MS_MAX_LEGS + l] = 0.0;
   a->n = 1;
+  a->drop_from = MS_ACCT_DROP_FROM;
   ms_accounts_reset(a);
   return MS_OK;
 }
@@ -132,7 +134,7 @@ static void drop_closed(ms_accounts *a) {
  * pages are resident only once an entry is written). */
 static int make_room(ms_accounts *a) {
   size_t total = (size_t)a->book->n + 1;
-  if (a->nclosed > a->n / DROP_SHARE && !a->keep_closed) drop_closed(a);
+  if (a->nclosed > a->n / DROP_SHARE && a->n >= a->drop_from) drop_closed(a);
   if (a->n < a->lim) return 0;
   size_t lim = a->lim + a->lim / 2;
   a->lim = lim < total ? lim : total;
@@ -163,7 +165,7 @@ static int make_room(ms_accounts *a) {
 ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id) {
   int32_t s = a->slot[id];
   if (s >= 0) return &a->pool[s];
-  if ((a->n == a->lim || a->nclosed > a->n / DROP_SHARE) && make_room(a)) return NULL;
+  if ((a->n == a->lim || (a->nclosed > a->n / DROP_SHARE && a->n >= a->drop_from)) && make_room(a)) return NULL;
   ms_acct *x = &a->pool[a->n];
   x->q = a->book->pos[id].qty;
   x->C = ms_accounts_collateral(a, id); /* still untouched: from the book and the shift */

@@ -7,10 +7,11 @@
  * path walks only the pool, so it costs what the path touched, not the book.
  *
  * A closed account (status MS_ACCT_CLOSED, no units, no live leg) never
- * changes again, and nothing reads its entry but its status: when the pool
- * fills, such entries are dropped (the live ones keep their order, the
- * order in which the path touched them) and their slots point at entry 0,
- * a shared closed account. What a path holds per account it has closed is
+ * changes again, and nothing reads its entry but its status: in a large
+ * pool, once an eighth of it closed since the last time, the next new entry
+ * first drops such entries (the others keep their order, the order in which the
+ * path touched them) and their slots point at entry 0, a shared closed
+ * account. What a path holds per account it has closed is
  * then one bit per 16 slots (dirty, to restore those slots at the reset),
  * not an entry: a crash through the book holds entries only for the
  * accounts still open or waiting for a keeper. An entry's address is valid
@@ -48,6 +49,11 @@ typedef struct ms_acct {
  * is a closed account with nothing (ids[] -1), never written. */
 #define MS_ACCT_DROPPED 0
 
+/* A pool below this many entries (720 KB with their ids) drops nothing: its
+ * memory does not matter, and on a 10k book the drops' walks cost ~1.5% of
+ * the time (perp-10k). */
+#define MS_ACCT_DROP_FROM ((size_t)1 << 14)
+
 typedef struct ms_accounts {
   const ms_book *book;
   int32_t *slot;     /* per account: index into pool, -1 if untouched, MS_ACCT_DROPPED if closed
@@ -60,11 +66,12 @@ typedef struct ms_accounts {
                         take 44 bytes each, not 60 */
   size_t n, cap;      /* entries in use (with [0]), room in pool */
   size_t cap_ids, cap_legq; /* room in ids and legq: equal to cap but while one fails to grow */
-  size_t lim;        /* a touch at n == lim first drops the closed entries (if enough closed) */
+  size_t lim;        /* entries before the pool grows: a new entry at n == lim raises it by half */
   size_t nclosed;    /* accounts closed since the last drop (ms_accounts_close) */
   uint64_t *dirty;   /* bit k of word w: slots of line 64 w + k (16 slots) hold MS_ACCT_DROPPED */
   size_t ndropped;   /* entries dropped in this path */
-  int keep_closed;   /* tests: drop no entry, so that closed accounts can be read after the path */
+  size_t drop_from;  /* entries from which closed ones are dropped: MS_ACCT_DROP_FROM (tests: lower,
+                        or SIZE_MAX to keep closed accounts readable after the path) */
   double shift[2];   /* per-unit socialized loss so far: longs [0], shorts [1] */
   double open_qty[2];/* open units of longs and shorts */
   double realized;   /* USD PnL realised in this path, all accounts (the money identity's) */
@@ -77,7 +84,9 @@ void ms_accounts_fini(ms_accounts *a);
 /** Forget the path: undo every touched account. */
 void ms_accounts_reset(ms_accounts *a);
 
-/** The account's pool entry, created from the book on first use; NULL if out of memory. */
+/** The account's pool entry, created from the book on first use (a dropped
+ * closed account: the shared closed entry, not to be written); NULL if out
+ * of memory. Entries may move: earlier addresses are stale after it. */
 ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id);
 
 /** Account @p x (no units left, no live leg) closes: for good, its entry may be dropped. */
@@ -94,6 +103,9 @@ static inline double *ms_accounts_legs(const ms_accounts *a, const ms_acct *x) {
   return a->legq + (size_t)(x - a->pool) * MS_MAX_LEGS;
 }
 
+/** The account's entry; NULL if untouched (the book's values hold). A closed
+ * account whose entry was dropped reads as closed with nothing: no units,
+ * no cash, no leg (its cash is in dropped_cash). */
 static inline const ms_acct *ms_accounts_peek(const ms_accounts *a, int64_t id) {
   int32_t s = a->slot[id];
   return s < 0 ? NULL : &a->pool[s];
