@@ -129,19 +129,8 @@ static void drop_closed(ms_accounts *a) {
   a->nclosed = 0;
 }
 
-/* Room for one more entry: drop the closed ones if enough closed; if still
- * full, raise the limit by half (the pool's room grows to it as before;
- * pages are resident only once an entry is written). */
-static int make_room(ms_accounts *a) {
-  size_t total = (size_t)a->book->n + 1;
-  if (a->nclosed > a->n / DROP_SHARE && a->n >= a->drop_from) drop_closed(a);
-  if (a->n < a->lim) return 0;
-  size_t lim = a->lim + a->lim / 2;
-  a->lim = lim < total ? lim : total;
-  assert(a->lim > a->n); /* one entry per account at most: never beyond the book */
-  size_t cap = a->cap;
-  while (cap < a->lim) cap = pool_next_cap(cap, total);
-  if (cap == a->cap) return 0;
+/* The pool, its ids and legs with room for @p cap entries; -1 if out of memory. */
+static int grow(ms_accounts *a, size_t cap) {
   /* each array's room is its own: ms_big_free needs the size it was given */
   if (a->cap_ids < cap) {
     int32_t *ids = ms_big_resize(a->ids, a->cap_ids * sizeof *ids, cap * sizeof *ids);
@@ -159,6 +148,24 @@ static int make_room(ms_accounts *a) {
   if (!p) return -1;
   a->pool = p;
   a->cap = cap;
+  return 0;
+}
+
+/* Room for one more entry: drop the closed ones if enough closed; if still
+ * full, raise the limit by half (the pool's room grows to it as before;
+ * pages are resident only once an entry is written). */
+static int make_room(ms_accounts *a) {
+  size_t total = (size_t)a->book->n + 1;
+  if (a->nclosed > a->n / DROP_SHARE && a->n >= a->drop_from) drop_closed(a);
+  if (a->n < a->lim) return 0;
+  size_t lim = a->lim + a->lim / 2;
+  if (lim > total) lim = total;
+  assert(lim > a->n); /* one entry per account at most: never beyond the book */
+  size_t cap = a->cap;
+  while (cap < lim) cap = pool_next_cap(cap, total);
+  /* the limit rises only with the room: a failed growth leaves the pool as it was */
+  if (cap > a->cap && grow(a, cap)) return -1;
+  a->lim = lim;
   return 0;
 }
 
