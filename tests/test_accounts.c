@@ -8,10 +8,13 @@
  *    cash), a touch of it adds no entry, and the cash it held is kept as a sum.
  *  - The reset after such a path leaves every slot of the book untouched, and
  *    the next path starts from the book again.
+ *  - Discovery's candidate list gives its memory back once it is 1 MB or
+ *    more (a crash's publish), and is usable again at once.
  */
 #include "engine/accounts.h"
 #include "engine/acctindex.h"
 #include "engine/engine.h"
+#include "core/bigmem.h"
 #include "testutil.h"
 
 typedef struct {
@@ -146,11 +149,30 @@ static void test_accounts__kept_closed_accounts_stay_readable(void **state) {
   pool_close(&r);
 }
 
+static void test_accounts__large_id_lists_give_their_memory_back(void **state) {
+  (void)state;
+  ms_idbuf b = {0};
+  for (int64_t i = 0; i < 1000; i++) assert_int_equal(ms_idbuf_push(&b, i), 0);
+  void *small = b.v;
+  ms_idbuf_trim(&b); /* 8 KB: kept */
+  assert_ptr_equal(b.v, small);
+  assert_int_equal(b.n, 0);
+  for (int64_t i = 0; i < 200000; i++) assert_int_equal(ms_idbuf_push(&b, i), 0);
+  assert_true(b.cap * sizeof *b.v >= MS_BIG_MIN);
+  ms_idbuf_trim(&b); /* 1.6 MB: given back */
+  assert_null(b.v);
+  assert_true(b.n == 0 && b.cap == 0);
+  assert_int_equal(ms_idbuf_push(&b, 7), 0);
+  assert_true(b.n == 1 && b.v[0] == 7);
+  ms_idbuf_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_accounts__closed_accounts_leave_the_pool),
       cmocka_unit_test(test_accounts__reset_after_drops_restores_every_slot),
       cmocka_unit_test(test_accounts__kept_closed_accounts_stay_readable),
+      cmocka_unit_test(test_accounts__large_id_lists_give_their_memory_back),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
