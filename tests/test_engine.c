@@ -151,13 +151,14 @@ static double check_money(rig *r, const ms_path_summary *s) {
   ms_view fv;
   ms_engine_final_view(r->e, &fv);
   double pf = fv.P, E = b->entry;
-  long double cin = 0, pnl = 0, cout = 0;
+  /* realised PnL is kept for the path, and what closed accounts whose
+   * entries were dropped held is kept as a sum */
+  long double cin = 0, pnl = a->realized, cout = a->dropped_cash;
   for (int64_t i = 0; i < b->n; i++) {
-    const ms_acct *x = ms_accounts_peek(a, i);
     ms_position p;
     ms_accounts_position(a, i, &p);
     cin += ms_book_deposit(b, i);
-    pnl += (x ? x->realized : 0.0) + p.q * (pf - E);
+    pnl += p.q * (pf - E);
     double opt = 0;
     for (int l = 0; l < p.nlegs; l++) {
       double V = ms_margin_leg_value(ms_engine_margin(r->e), &p.legs[l], pf, fv.t, fv.vol);
@@ -872,7 +873,7 @@ static void test_engine__expiry_settles_at_the_mark(void **state) {
   assert_true(pay > 0);
   print_message("settled at %.6f: payoff %.6f per unit, cash %.2f -> %.2f\n", pm, pay, cash0, x->C);
   assert_true(fabs(x->C - (cash0 + q * pay)) < 0.1); /* 1000 units x the 1e-6 vol noise */
-  assert_true(fabs(x->realized - q * (pay - v0)) < 0.1);
+  assert_true(fabs(ms_engine_accounts(r.e)->realized - q * (pay - v0)) < 0.1); /* the book's one account */
   assert_int_equal(x->status, MS_ACCT_CLOSED); /* nothing left: the account is done */
   rig_close(&r);
 }
@@ -894,6 +895,7 @@ static void test_engine__expiry_settles_at_the_impacted_mark(void **state) {
       "output: {timeseries: {paths: 1, every: 1s}}\n";
   rig r;
   rig_open(&r, y);
+  ms_engine_set_drop_from(r.e, SIZE_MAX); /* the settled accounts close: their cash is read below */
   ms_trace tr = trace_new(r.cfg);
   ms_path_summary s;
   ms_error err;
@@ -1575,6 +1577,57 @@ static void test_engine__sinks_change_nothing(void **state) {
 
 /* A sink's failure stops the path with its status and its message, in the
  * loop (the second block of records) and at the path's end (the cascades). */
+/* A crash through the book closes most accounts: their pool entries are
+ * dropped as the path goes (the pool holds about the accounts still open or
+ * pending), money is still conserved (the dropped accounts' cash is summed),
+ * and the next path on the same engine is the one a fresh engine runs, and
+ * the one an engine that keeps every closed entry runs. ADL closes
+ * counterparties too. */
+static void test_engine__crash_drops_closed_accounts(void **state) {
+  (void)state;
+  const char *y =
+      "horizon: 6h\nstep: 1s\n"
+      "market: {initial_price: 1000, impact: {model: sqrt, depth: 1e8, half_life: 10m},"
+      " regimes: [{vol: 2, drift: -300, jumps: {rate: 20/d, mean: -0.05, sd: 0.02}}]}\n"
+      "book: {accounts: 20000, leverage: {dist: uniform, min: 10, max: 40}, long_fraction: 0.9}\n"
+      "margin: {initial: 0.025, maintenance: 0.0125}\n"
+      "keepers: {delay: {dist: exponential, mean: 60s}}\n"
+      "liquidation: {insurance_fund: 0, shortfall: adl}\n";
+  rig used, fresh, kept;
+  rig_open(&used, y);
+  rig_open(&fresh, y);
+  rig_open(&kept, y);
+  ms_engine_set_drop_from(used.e, 256); /* a large pool's behaviour on a small book */
+  ms_engine_set_drop_from(kept.e, SIZE_MAX);
+  ms_path_summary s0, s1, s2, s3;
+  ms_error err;
+  assert_ok(ms_engine_run_path(used.e, 0, &s0, NULL, &err), &err);
+  const ms_accounts *a = ms_engine_accounts(used.e);
+  print_message("path 0: %lld liquidations (%g USD deleveraged), %zu pool entries, %zu dropped\n",
+                (long long)s0.liquidations, s0.adl_notional, a->n, a->ndropped);
+  assert_true(s0.liquidations > 15000 && s0.adl_notional > 0);
+  assert_true(a->ndropped > 15000 && a->n < 20000 / 4);
+  check_money(&used, &s0);
+  assert_ok(ms_engine_run_path(used.e, 1, &s1, NULL, &err), &err);
+  assert_ok(ms_engine_run_path(fresh.e, 1, &s2, NULL, &err), &err);
+  assert_ok(ms_engine_run_path(kept.e, 1, &s3, NULL, &err), &err);
+  assert_true(s1.liquidations > 15000);
+  check_money(&used, &s1);
+  check_money(&kept, &s3);
+  assert_memory_equal(&s1, &s2, sizeof s1);
+  assert_memory_equal(&s1, &s3, sizeof s1);
+  size_t n1, n2, n3;
+  ms_liq_record *r1 = ms_engine_records(used.e, &n1), *r2 = ms_engine_records(fresh.e, &n2),
+                *r3 = ms_engine_records(kept.e, &n3);
+  assert_true(n1 == n2 && n1 == n3);
+  assert_memory_equal(r1, r2, n1 * sizeof *r1);
+  assert_memory_equal(r1, r3, n1 * sizeof *r1);
+  assert_int_equal(ms_engine_accounts(kept.e)->ndropped, 0);
+  rig_close(&used);
+  rig_close(&fresh);
+  rig_close(&kept);
+}
+
 static void test_engine__sink_failure_stops_the_path(void **state) {
   (void)state;
   rig r;
@@ -1639,6 +1692,7 @@ int main(void) {
       cmocka_unit_test(test_engine__adl_without_counterparty_sells_to_the_market),
       cmocka_unit_test(test_engine__sinks_change_nothing),
       cmocka_unit_test(test_engine__sink_failure_stops_the_path),
+      cmocka_unit_test(test_engine__crash_drops_closed_accounts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,17 @@
  * per-thread pool the first time it changes it ("touches" it); resetting a
  * path walks only the pool, so it costs what the path touched, not the book.
  *
+ * A closed account (status MS_ACCT_CLOSED, no units, no live leg) never
+ * changes again, and nothing reads its entry but its status: in a large
+ * pool, once an eighth of it closed since the last time, the next new entry
+ * first drops such entries (the others keep their order, the order in which the
+ * path touched them) and their slots point at entry 0, a shared closed
+ * account. What a path holds per account it has closed is
+ * then one bit per 16 slots (dirty, to restore those slots at the reset),
+ * not an entry: a crash through the book holds entries only for the
+ * accounts still open or waiting for a keeper. An entry's address is valid
+ * until the next touch, which may move or compact the pool.
+ *
  * Socialized losses are uniform per unit of position on one side, so they
  * are held as a per-side shift instead of being written into every account:
  * effective collateral = C - |q| (shift[side] - shift when C was set).
@@ -22,30 +33,49 @@
 
 enum { MS_ACCT_OPEN = 0, MS_ACCT_PENDING = 1, MS_ACCT_CLOSED = 2 };
 
+/* 40 bytes: the realised PnL is a sum over the path (ms_accounts.realized),
+ * not a field of every entry. */
 typedef struct ms_acct {
   double C;          /* USD collateral when shift was taken */
   double q;          /* signed units */
   double shift;      /* per-unit socialized loss of its side when C was set */
-  double realized;   /* USD PnL realised in this path */
   int64_t discovered;/* ms when last found eligible */
   uint32_t version;  /* bumped at every change; index entries carry it */
   uint8_t status;    /* MS_ACCT_* */
   uint8_t skipped;   /* a keeper skipped it for gas since its discovery */
 } ms_acct;
 
+/* slot[] of an account whose closed entry was dropped: pool[MS_ACCT_DROPPED]
+ * is a closed account with nothing (ids[] -1), never written. */
+#define MS_ACCT_DROPPED 0
+
+/* A pool below this many entries (720 KB with their ids) drops nothing: its
+ * memory does not matter, and on a 10k book the drops' walks cost ~1.5% of
+ * the time (perp-10k). */
+#define MS_ACCT_DROP_FROM ((size_t)1 << 14)
+
 typedef struct ms_accounts {
   const ms_book *book;
-  int32_t *slot;     /* per account: index into pool, -1 if untouched */
-  ms_acct *pool;
+  int32_t *slot;     /* per account: index into pool, -1 if untouched, MS_ACCT_DROPPED if closed
+                        and dropped */
+  ms_acct *pool;     /* [0]: the shared closed account; then the path's entries, in touch order */
   int32_t *ids;      /* pool index -> account */
   double *legq;      /* pool index -> MS_MAX_LEGS units left in each option leg of the
                         book's account (0: closed or expired); NULL for a book that
                         cannot hold options: a perps-only book's touched accounts
-                        take 52 bytes each, not 72 */
-  size_t n, cap;      /* entries in use, room in pool */
+                        take 44 bytes each, not 60 */
+  size_t n, cap;      /* entries in use (with [0]), room in pool */
   size_t cap_ids, cap_legq; /* room in ids and legq: equal to cap but while one fails to grow */
+  size_t lim;        /* entries before the pool grows: a new entry at n == lim raises it by half */
+  size_t nclosed;    /* accounts closed since the last drop (ms_accounts_close) */
+  uint64_t *dirty;   /* bit k of word w: slots of line 64 w + k (16 slots) hold MS_ACCT_DROPPED */
+  size_t ndropped;   /* entries dropped in this path */
+  size_t drop_from;  /* entries from which closed ones are dropped: MS_ACCT_DROP_FROM (tests: lower,
+                        or SIZE_MAX to keep closed accounts readable after the path) */
   double shift[2];   /* per-unit socialized loss so far: longs [0], shorts [1] */
   double open_qty[2];/* open units of longs and shorts */
+  double realized;   /* USD PnL realised in this path, all accounts (the money identity's) */
+  double dropped_cash; /* USD collateral the dropped closed accounts held (the money identity's) */
 } ms_accounts;
 
 ms_status ms_accounts_init(ms_accounts *a, const ms_book *b, ms_error *err);
@@ -54,8 +84,17 @@ void ms_accounts_fini(ms_accounts *a);
 /** Forget the path: undo every touched account. */
 void ms_accounts_reset(ms_accounts *a);
 
-/** The account's pool entry, created from the book on first use; NULL if out of memory. */
+/** The account's pool entry, created from the book on first use (a dropped
+ * closed account: the shared closed entry, not to be written); NULL if out
+ * of memory. Entries may move: earlier addresses are stale after it. */
 ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id);
+
+/** Account @p x (no units left, no live leg) closes: for good, its entry may be dropped. */
+static inline void ms_accounts_close(ms_accounts *a, ms_acct *x) {
+  x->status = MS_ACCT_CLOSED;
+  x->version++;
+  a->nclosed++;
+}
 
 static inline int ms_side_of(double q) { return q > 0 ? 0 : 1; }
 
@@ -64,6 +103,9 @@ static inline double *ms_accounts_legs(const ms_accounts *a, const ms_acct *x) {
   return a->legq + (size_t)(x - a->pool) * MS_MAX_LEGS;
 }
 
+/** The account's entry; NULL if untouched (the book's values hold). A closed
+ * account whose entry was dropped reads as closed with nothing: no units,
+ * no cash, no leg (its cash is in dropped_cash). */
 static inline const ms_acct *ms_accounts_peek(const ms_accounts *a, int64_t id) {
   int32_t s = a->slot[id];
   return s < 0 ? NULL : &a->pool[s];

@@ -149,6 +149,11 @@ void ms_idbuf_free(ms_idbuf *b) {
   b->n = b->cap = 0;
 }
 
+void ms_idbuf_trim(ms_idbuf *b) {
+  if (b->cap * sizeof *b->v >= MS_BIG_MIN) ms_idbuf_free(b);
+  else b->n = 0;
+}
+
 int ms_idbuf_push(ms_idbuf *b, int64_t id) {
   if (ms_big_grow((void **)&b->v, &b->cap, b->n + 1, sizeof *b->v)) return -1;
   b->v[b->n++] = id;

@@ -63,6 +63,9 @@ typedef struct {
 
 int ms_idbuf_push(ms_idbuf *b, int64_t id);
 void ms_idbuf_free(ms_idbuf *b);
+/* Free a list of 1 MB or more (its own mapping: the memory goes back), else
+ * keep it; either way it is empty and usable. */
+void ms_idbuf_trim(ms_idbuf *b);
 
 /* What a check is made against. */
 typedef struct ms_probe {

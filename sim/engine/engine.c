@@ -54,6 +54,8 @@ void ms_engine_set_parking(ms_engine *e, int enabled) { e->no_parking = !enabled
 
 void ms_engine_set_exact_ticks(ms_engine *e, int enabled) { e->exact_ticks = enabled; }
 
+void ms_engine_set_drop_from(ms_engine *e, size_t entries) { e->acc.drop_from = entries; }
+
 const ms_accounts *ms_engine_accounts(const ms_engine *e) { return &e->acc; }
 const ms_margin *ms_engine_margin(const ms_engine *e) { return e->mg; }
 double ms_engine_final_mark(const ms_engine *e) { return exp(e->lm_final); }

@@ -29,6 +29,10 @@ void ms_engine_set_parking(ms_engine *e, int enabled);
 /** 1: evaluate the mark at every tick instead of within impact bounds; for tests. */
 void ms_engine_set_exact_ticks(ms_engine *e, int enabled);
 
+/** Drop closed accounts' entries from a pool of @p entries on (SIZE_MAX: keep them, their
+ * cash readable after the path); for tests (default MS_ACCT_DROP_FROM). */
+void ms_engine_set_drop_from(ms_engine *e, size_t entries);
+
 /** The account state after the last path. */
 const ms_accounts *ms_engine_accounts(const ms_engine *e);
 

@@ -25,7 +25,7 @@ ms_status ms_eng_expire(ms_engine *e, int64_t t) {
     double pay = ms_leg_payoff(lg, pm);
     double C = ms_accounts_collateral(&e->acc, id);
     ms_accounts_set_collateral(&e->acc, x, C + q * pay);
-    x->realized += q * (pay - lg->v0);
+    e->acc.realized += q * (pay - lg->v0);
     lq[xp->leg] = 0;
     x->version++;
     e->sum->options_expired++;
@@ -33,8 +33,7 @@ ms_status ms_eng_expire(ms_engine *e, int64_t t) {
     if (!left) e->open_options--;
     if (!left && x->q == 0) { /* nothing left: the account is done */
       if (x->status == MS_ACCT_PENDING) ms_keeper_resolved(e->kp);
-      x->status = MS_ACCT_CLOSED;
-      x->version++;
+      ms_accounts_close(&e->acc, x);
       continue;
     }
     if (x->status == MS_ACCT_OPEN) {

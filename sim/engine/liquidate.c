@@ -17,8 +17,7 @@
 
 /* The account holds nothing any more: its cash is its to take. */
 static void settle_closed(ms_engine *e, ms_acct *x, int had_options) {
-  x->status = MS_ACCT_CLOSED;
-  x->version++;
+  ms_accounts_close(&e->acc, x);
   if (had_options) e->open_options--;
 }
 
@@ -140,7 +139,7 @@ typedef struct fill_money {
 
 /* The tail every liquidation shares once its account is updated (@p st: how
  * that went): the money, the shortfall, the record, the keeper, the market. */
-static ms_status finish(ms_engine *e, int64_t id, const fill_money *f, ms_liq_record *r, ms_status st, int64_t t,
+static ms_status finish(ms_engine *e, const fill_money *f, ms_liq_record *r, ms_status st, int64_t t,
                         int in_block) {
   book_money(e, f->penalty, f->keeper_reward, f->bad_debt, f->fund_paid, f->fund_fee, f->notional, f->full,
              f->impact_triggered, t);
@@ -149,11 +148,8 @@ static ms_status finish(ms_engine *e, int64_t id, const fill_money *f, ms_liq_re
   if (!st) st = ms_shortfall_apply(e, f->policy, &f->loss, &others_changed, &unmatched);
   if (unmatched > 0) {
     /* ADL units no opposite position took are sold to the market at the
-     * fill after all (shortfall.c books their loss as uncovered). Touching
-     * the counterparties may have moved the account pool: the account again. */
-    ms_acct *x = ms_accounts_touch(&e->acc, id);
-    if (!x) return MS_ERR_NOMEM;
-    x->realized += f->s * unmatched * (f->loss.mark - f->loss.bankruptcy_price);
+     * fill after all (shortfall.c books their loss as uncovered). */
+    e->acc.realized += f->s * unmatched * (f->loss.mark - f->loss.bankruptcy_price);
     r->adl_qty -= unmatched;
   }
   if (!st) st = ms_eng_record(e, r); /* final now: nothing changes it after */
@@ -182,7 +178,7 @@ static ms_status act_options(ms_engine *e, int64_t id, ms_acct *x, int64_t t, co
                      .mark_price = fill.P, .qty = o.perp_closed + o.opt_closed, .notional = o.notional,
                      .bad_debt = o.bad_debt, .penalty = o.penalty, .impact_triggered = impact_triggered,
                      .delay = (double)(t - x->discovered) / 1000.0};
-  x->realized += o.realized;
+  e->acc.realized += o.realized;
   ms_accounts_set_collateral(&e->acc, x, o.new_cash);
   e->acc.open_qty[0] -= x->q - o.new_q; /* option strategies hold long perps */
   x->q = o.new_q;
@@ -206,7 +202,7 @@ static ms_status act_options(ms_engine *e, int64_t id, ms_acct *x, int64_t t, co
                   .fund_paid = o.fund_paid, .fund_fee = o.fund_fee, .notional = o.notional, .full = o.full,
                   .impact_triggered = impact_triggered, .policy = &ms_shortfall_socialize,
                   .loss = {.residual = o.residual, .mark = fill.P, .oracle = po_pr->P, .t = t}, .flow = o.flow};
-  return finish(e, id, &f, &r, st, t, in_block);
+  return finish(e, &f, &r, st, t, in_block);
 }
 
 /* A keeper acts on pending account @p id at @p t. */
@@ -267,7 +263,7 @@ ms_status ms_eng_act(ms_engine *e, int64_t id, int64_t seq, int64_t t, int in_bl
   r.impact_triggered = !ms_margin_eligible(e->mg, C, q, e->E, op->exog);
 
   /* the account */
-  x->realized += o.realized;
+  e->acc.realized += o.realized;
   x->q = o.new_qty;
   ms_accounts_set_collateral(&e->acc, x, o.new_collateral);
   e->acc.open_qty[side] -= o.close_qty;
@@ -280,5 +276,5 @@ ms_status ms_eng_act(ms_engine *e, int64_t id, int64_t seq, int64_t t, int in_bl
                   .loss = {.residual = o.residual, .side = side, .adl_qty = o.adl_qty,
                            .bankruptcy_price = o.bankruptcy_price, .mark = pm, .oracle = po, .t = t},
                   .s = s, .market_qty = o.market_qty};
-  return finish(e, id, &f, &r, st, t, in_block);
+  return finish(e, &f, &r, st, t, in_block);
 }

@@ -211,6 +211,10 @@ ms_status ms_eng_discover(ms_engine *e, int64_t t) {
       if (rc) return MS_ERR_NOMEM;
     }
   }
+  /* A crash's candidates (8 bytes for each of up to the whole book) are not
+   * needed any more: their memory back before the eligible accounts' pool
+   * entries and keeper events take theirs. */
+  ms_idbuf_trim(&e->cand);
   ms_sort_ranked(e->disc, e->ndisc); /* (ratio, id): a total order, so any correct sort gives the same sequence */
   for (size_t i = 0; i < e->ndisc; i++) {
     /* the order of ratios is random in the book: again in batches */
@@ -227,6 +231,11 @@ ms_status ms_eng_discover(ms_engine *e, int64_t t) {
     x->skipped = 0;
     ms_status s = ms_keeper_discover(e->kp, id, t, e->q, &delay);
     if (s) return s;
+  }
+  if (e->capdisc * sizeof *e->disc >= MS_BIG_MIN) { /* likewise the ranked list, while other threads peak */
+    ms_big_free(e->disc, e->capdisc * sizeof *e->disc);
+    e->disc = NULL;
+    e->capdisc = 0;
   }
   int64_t pend = ms_keeper_pending(e->kp);
   if (pend > e->sum->max_pending) e->sum->max_pending = pend;

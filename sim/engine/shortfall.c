@@ -95,7 +95,7 @@ static ms_status deleverage(ms_engine *e, int side, double qty, double pb, doubl
     double s = x->q > 0 ? 1.0 : -1.0, a = fabs(x->q);
     double y = a < left ? a : left;
     double realized = s * y * (pb - e->E);
-    x->realized += realized;
+    e->acc.realized += realized;
     ms_accounts_set_collateral(&e->acc, x, C + realized);
     e->acc.open_qty[side] -= y;
     e->sum->adl_notional += y * pb;
@@ -103,8 +103,7 @@ static ms_status deleverage(ms_engine *e, int side, double qty, double pb, doubl
     left -= y;
     if (y >= a) {
       x->q = 0.0;
-      x->status = MS_ACCT_CLOSED;
-      x->version++;
+      ms_accounts_close(&e->acc, x);
     } else {
       x->q -= s * y;
       ms_status st = reopen(e, x, cp, t);

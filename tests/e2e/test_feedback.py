@@ -163,21 +163,35 @@ class FeedbackTest(DirTest):
         # Issue 16: at most 150 bytes per account, also when a path touches
         # every account: a crash (stress from the start, drift -300, longs
         # only) liquidates ~95% of the book within the path, so that every
-        # account has its pool entry and most a pending keeper event at once.
+        # account is touched and most have a pending keeper event at once.
         # The slope between two book sizes leaves out the process's own ~16 MB.
-        def peak_kb(accounts):
-            kb = child_peak_kb(["run", PEER, "-n", "1", "-j", "1", "-q", "-o", self.path("crash.h5"),
+        # On two threads both paths crash at once: what a thread keeps for an
+        # account it closed is a bit, not a pool entry (the entries of closed
+        # accounts are dropped), and discovery's lists give their memory back
+        # once used, so the second thread adds only what the accounts still
+        # open or pending hold (pool entry, keeper event).
+        def peak_kb(accounts, threads):
+            kb = child_peak_kb(["run", PEER, "-n", str(threads), "-j", str(threads), "-q", "-o", self.path("crash.h5"),
                                 "--set", "book.accounts=%d" % accounts, "--set", "market.start_regime=stress",
                                 "--set", "market.regimes[1].drift=-300", "--set", "book.long_fraction=1"])
             # the scenario still crashes through the book (measured: 90.6% and 94.7%)
-            self.assertGreater(summary(self.path("crash.h5"))["liquidations"][0], 0.85 * accounts)
+            liqs = summary(self.path("crash.h5"))["liquidations"]
+            self.assertEqual(len(liqs), threads)
+            for n in liqs:
+                self.assertGreater(n, 0.85 * accounts)
             return kb
 
         small, big = 400000, 800000
-        per_account = (peak_kb(big) - peak_kb(small)) * 1024 / (big - small)
-        # measured: 172 bytes with 64-byte pool entries, 48-byte events and
-        # the pool's old copies left in glibc's heap; 127 after
-        self.assertLess(per_account, 150, "%.0f bytes per account" % per_account)
+        per_account = {j: (peak_kb(big, j) - peak_kb(small, j)) * 1024 / (big - small) for j in (1, 2)}
+        # measured, one thread: 172 bytes with 64-byte pool entries, 48-byte
+        # events and the pool's old copies left in glibc's heap; 127 after;
+        # 99 with the closed accounts' entries dropped and discovery's lists
+        # given back
+        self.assertLess(per_account[1], 150, "%.0f bytes per account" % per_account[1])
+        # measured, two threads: 207 bytes with an entry per touched account;
+        # 156-158 with the closed accounts' entries dropped; 140 with
+        # discovery's lists given back too
+        self.assertLess(per_account[2], 150, "%.0f bytes per account on two threads" % per_account[2])
 
     @unittest.skipIf(os.environ.get("MS_SANITIZED", "0") not in ("", "0"), "ASan changes memory use")
     def test_twin_keeps_no_row_per_path(self):
