@@ -36,20 +36,15 @@ static pwrite_fn next_pwrite(const char *name) {
   return f;
 }
 
-ssize_t pwrite(int fd, const void *buf, size_t count, off_t off) {
-  pwrite_fn real = next_pwrite("pwrite");
+/* @p name's call, unless refused */
+static ssize_t shimmed(const char *name, int fd, const void *buf, size_t count, off_t off) {
   if (refused(fd)) {
     errno = EIO;
     return -1;
   }
-  return real(fd, buf, count, off);
+  return next_pwrite(name)(fd, buf, count, off);
 }
 
-ssize_t pwrite64(int fd, const void *buf, size_t count, off_t off) {
-  pwrite_fn real = next_pwrite("pwrite64");
-  if (refused(fd)) {
-    errno = EIO;
-    return -1;
-  }
-  return real(fd, buf, count, off);
-}
+ssize_t pwrite(int fd, const void *buf, size_t count, off_t off) { return shimmed("pwrite", fd, buf, count, off); }
+
+ssize_t pwrite64(int fd, const void *buf, size_t count, off_t off) { return shimmed("pwrite64", fd, buf, count, off); }
