@@ -7,7 +7,9 @@
  *  - A closed, dropped account reads as closed with nothing (status, units,
  *    cash), a touch of it adds no entry, and the cash it held is kept as a sum.
  *  - The reset after such a path leaves every slot of the book untouched, and
- *    the next path starts from the book again.
+ *    the next path starts from the book again; also for books whose size is
+ *    not a multiple of the reset's 16-slot lines, or below one line, and
+ *    closed accounts at both ends of a line.
  *  - Discovery's candidate list gives its memory back once it is 1 MB or
  *    more (a crash's publish), and is usable again at once.
  */
@@ -135,6 +137,42 @@ static void test_accounts__reset_after_drops_restores_every_slot(void **state) {
   pool_close(&r);
 }
 
+/* Books of odd sizes (below a 16-slot line, a partial last line, a partial
+ * last bitmap word), each account closed on some paths and open on others:
+ * the reset must find every dropped slot, the first and last of each line
+ * included, and no slot beyond the book. */
+static void test_accounts__reset_restores_slots_of_any_book_size(void **state) {
+  (void)state;
+  const int sizes[] = {1, 2, 15, 16, 17, 37, 1023, 1025, 2049};
+  for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+    pool_rig r;
+    const int64_t n = sizes[k];
+    pool_open(&r, (int)n);
+    ms_accounts *a = &r.acc;
+    a->drop_from = 1;
+    for (int path = 0; path < 3; path++) {
+      for (int64_t i = n - 1; i >= 0; i--) { /* touched from the end: the pool's order is not the ids' */
+        ms_acct *x = ms_accounts_touch(a, i);
+        assert_non_null(x);
+        if ((i + path) % 5 == 0) continue;
+        x->q = 0.0;
+        ms_accounts_set_collateral(a, x, 0.25);
+        ms_accounts_close(a, x);
+      }
+      assert_non_null(ms_accounts_touch(a, 0)); /* a new entry or not: the drops are done */
+      for (int64_t i = 0; i < n; i++)
+        assert_int_equal(ms_accounts_status(a, i), (i + path) % 5 == 0 ? MS_ACCT_OPEN : MS_ACCT_CLOSED);
+      if (n > 2) assert_true(a->ndropped > 0);
+      ms_accounts_reset(a);
+      for (int64_t i = 0; i < n; i++)
+        if (a->slot[i] != -1)
+          fail_msg("book of %lld, path %d: slot %lld is %d after the reset", (long long)n, path, (long long)i,
+                   a->slot[i]);
+    }
+    pool_close(&r);
+  }
+}
+
 /* Tests keep the entries of closed accounts when they ask to. */
 static void test_accounts__kept_closed_accounts_stay_readable(void **state) {
   (void)state;
@@ -171,6 +209,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_accounts__closed_accounts_leave_the_pool),
       cmocka_unit_test(test_accounts__reset_after_drops_restores_every_slot),
+      cmocka_unit_test(test_accounts__reset_restores_slots_of_any_book_size),
       cmocka_unit_test(test_accounts__kept_closed_accounts_stay_readable),
       cmocka_unit_test(test_accounts__large_id_lists_give_their_memory_back),
   };

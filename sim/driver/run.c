@@ -1756,7 +1756,8 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
   if (!s) s = assemble(&pl, opts, h, err);
   colstore_src ctx[MS_MAX_CELLS];
   ms_colsrc src[MS_MAX_CELLS];
-  for (int c = 0; c < ncells && c < pl.nvisible; c++) src[c] = cell_src(&pl, c, &ctx[c]);
+  /* not after a failure: a cell whose set-up failed, and those after it, have no state to read */
+  for (int c = 0; !s && c < ncells && c < pl.nvisible; c++) src[c] = cell_src(&pl, c, &ctx[c]);
   for (int c = 0; !s && c < ncells; c++) {
     s = ms_stats_compute(&rep->stats[c], cfgs[c], &src[c], pl.nthreads, err);
     if (!s) s = write_stats(h, pl.cells[c].h5id, &rep->stats[c], err);

@@ -379,6 +379,9 @@ class CliTest(DirTest):
             (["run", self.scen, "-o", out, "--compare", "seed=1,2"], "must share paths and seed"),
             (["run", self.scen, "-o", out, "--compare", "paths=10,20"], "must share paths and seed"),
             (["run", self.scen, "-o", out, "--compare", "margin.nope=1,2"], "margin.nope: unknown key"),
+            # a cell whose book cannot start, before the last: exit 2 (was a crash reading the cells never set up)
+            (["run", self.scen, "-o", out, "--compare", "margin.initial=0.9,0.05"],
+             "--compare margin.initial, value 0.9: book: "),
             (["validate", self.scen, "--compare", "margin.model=static,dynamic"], "--compare is an option of 'run'"),
         ]
         for args, msg in cases:
