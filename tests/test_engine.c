@@ -1575,8 +1575,6 @@ static void test_engine__sinks_change_nothing(void **state) {
   assert_true(most_liqs > 2 * MS_LIQ_BLOCK && most_cas > MS_LIQ_BLOCK && deepest > 2);
 }
 
-/* A sink's failure stops the path with its status and its message, in the
- * loop (the second block of records) and at the path's end (the cascades). */
 /* A crash through the book closes most accounts: their pool entries are
  * dropped as the path goes (the pool holds about the accounts still open or
  * pending), money is still conserved (the dropped accounts' cash is summed),
@@ -1628,6 +1626,8 @@ static void test_engine__crash_drops_closed_accounts(void **state) {
   rig_close(&kept);
 }
 
+/* A sink's failure stops the path with its status and its message, in the
+ * loop (the second block of records) and at the path's end (the cascades). */
 static void test_engine__sink_failure_stops_the_path(void **state) {
   (void)state;
   rig r;

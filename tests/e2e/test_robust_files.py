@@ -450,7 +450,8 @@ class FilesTest(DirTest):
         # its rows that fails must end the run as any failed write does (exit 3, the file named, the previous
         # file untouched, no temporary) with the finished paths kept in the journal, from which the resume
         # writes what an uninterrupted run writes. The shim (tests/shim/failwrite.c) fails only the copier's
-        # writes: were its failure lost, the run would succeed with rows never written.
+        # writes: were their failure lost, the run would end otherwise — with success and rows never written
+        # when a failed write is taken for a whole one, or with the journal's consistency check's message.
         scen = self.write("rows.yaml", small(4, 2000))
         env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")  # the same "created" for both runs: same bytes
         a, b = self.path("a"), self.path("b")
