@@ -152,6 +152,12 @@ static ms_status check_key(const char *key, ms_error *err) {
   return MS_OK;
 }
 
+/* Whether key path @p inner lies inside key path @p outer (margin.initial in margin, regimes[1].vol in regimes). */
+static int key_within(const char *outer, const char *inner) {
+  size_t n = strlen(outer);
+  return strncmp(inner, outer, n) == 0 && (inner[n] == '.' || inner[n] == '[');
+}
+
 static const char *const default_show[] = {"insolvency.probability", "bad_debt.mean", "bad_debt.q99",
                                            "liquidated_notional.mean", "largest_cascade_notional.q99",
                                            "amplification.mean", NULL};
@@ -264,9 +270,17 @@ ms_status ms_sweep_new(ms_sweep **out, const char *path, const char *const *sets
     s = ms_sweep_parse_axis(grids[i], &sw->axes[i], err);
     if (!s) sw->naxes = i + 1;
     if (!s) s = check_key(sw->axes[i].key, err);
-    for (int j = 0; !s && j < i; j++)
-      if (strcmp(sw->axes[j].key, sw->axes[i].key) == 0)
-        s = ms_error_set(err, MS_ERR_INPUT, "--grid %s: axis %s given twice", grids[i], sw->axes[i].key);
+    for (int j = 0; !s && j < i; j++) {
+      const char *ki = sw->axes[i].key, *kj = sw->axes[j].key;
+      if (strcmp(kj, ki) == 0)
+        s = ms_error_set(err, MS_ERR_INPUT, "--grid %s: axis %s given twice", grids[i], ki);
+      else if (key_within(kj, ki) || key_within(ki, kj))
+        /* the later axis's --set would replace (or be replaced by) the other's value in every cell, and
+         * the cells would be labelled with values they do not run */
+        s = ms_error_set(err, MS_ERR_INPUT, "--grid %s: axis %s contains axis %s (one would override the other "
+                         "in every cell); vary each key once", grids[i], key_within(kj, ki) ? kj : ki,
+                         key_within(kj, ki) ? ki : kj);
+    }
     if (!s) ncells *= sw->axes[i].n;
     if (!s && ncells > MS_SWEEP_MAX_CELLS)
       s = ms_error_set(err, MS_ERR_INPUT, "--grid: %lld cells or more; a sweep has at most %d", ncells,

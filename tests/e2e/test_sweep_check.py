@@ -202,6 +202,12 @@ class SweepTest(DirTest):
             (["--grid", "margin.maintenance=0.05,-1"], "margin.maintenance=-1"),
             (["--grid", "margin.maintenance=0.05,0.05"], "given twice"),
             (["--grid", "margin.maintenance=0.05:0.01:0.01"], "STEP must be non-zero and lead from FROM to TO"),
+            # an axis inside another: the later one's value replaced the other's in every cell, so the cells
+            # ran the same margin.initial under labels naming two (exit 0, paired differences of zero)
+            (["--grid", "margin.initial=0.06,0.08", "--grid", "margin={maintenance: 0.02}"],
+             "axis margin contains axis margin.initial"),
+            (["--grid", "market.regimes=[{name: a, vol: 1}]", "--grid", "market.regimes[0].vol=1,2"],
+             "axis market.regimes contains axis market.regimes[0]"),
             (["--grid", "oracle.heartbeat=1m:10m:0.5"], "three numbers or three durations"),
             (["--grid", "margin.nope=1,2"], "margin.nope: unknown key"),
             (["--grid", "margin.maintenance=0.03,0.05", "--baseline", "oracle.heartbeat=1h"], "not an axis"),
