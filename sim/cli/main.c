@@ -702,6 +702,11 @@ static int parse_common(int argc, char **argv, cli_opts *o, cli_cmd cmd) {
     case 'q': o->quiet = 1; break;
     case 'C':
       if ((rc = only_for(cmd, FOR(CMD_RUN), "--compare"))) return rc;
+      if (o->compare) { /* the first one was dropped: a file of one key's values, labelled as asked */
+        fprintf(stderr, "marginsim: --compare given twice (%s, %s): a run compares the values of one key; "
+                        "vary several with `marginsim sweep --grid KEY=... --grid KEY2=...`\n", o->compare, optarg);
+        return EXIT_BADINPUT;
+      }
       o->compare = optarg;
       break;
     case 'G':
@@ -959,38 +964,50 @@ static int end_run(cli_run *r, ms_status s, const ms_error *err, const ms_config
   return rc;
 }
 
+/* The name of --compare value @p v's group under /models, as h5out.c makes it. */
+static void compare_group(const char *v, char *out, size_t n) {
+  snprintf(out, n, "%s%s", strcmp(v, ".") && strcmp(v, "..") ? "" : "_", v);
+  for (char *p = out; *p; p++)
+    if (*p == '/') *p = '|';
+}
+
 static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
-  const char *eq = strchr(o->compare, '=');
-  if (!eq || eq == o->compare || !eq[1]) {
-    fprintf(stderr, "marginsim: --compare %s: expected KEY=V1,V2,... e.g. --compare margin.model=static,portfolio\n",
-            o->compare);
+  /* split as --grid is (commas inside [], {} or quotes do not split; values trimmed): an empty value, or
+   * one given twice, is an error, not a value left out */
+  ms_sweep_axis ax;
+  ms_error perr;
+  if (ms_sweep_parse_list("--compare", o->compare, &ax, &perr)) {
+    fprintf(stderr, "marginsim: %s\n", perr.msg);
     return EXIT_BADINPUT;
   }
-  char key[256];
-  snprintf(key, sizeof key, "%.*s", (int)(eq - o->compare), o->compare);
-  char *vals = strdup(eq + 1), *save = NULL;
+  const char *key = ax.key;
   const char *values[MS_MAX_CELLS];
-  int n = 0;
-  for (char *tok = strtok_r(vals, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-    if (n == MS_MAX_CELLS) {
-      fprintf(stderr, "marginsim: --compare: at most %d values\n", MS_MAX_CELLS);
-      free(vals);
-      return EXIT_BADINPUT;
-    }
-    values[n++] = tok;
+  int n = ax.n;
+  if (n > MS_MAX_CELLS) {
+    fprintf(stderr, "marginsim: --compare: at most %d values\n", MS_MAX_CELLS);
+    ms_sweep_axis_clear(&ax);
+    return EXIT_BADINPUT;
   }
   if (n < 2) {
     fprintf(stderr, "marginsim: --compare %s: give at least two values\n", o->compare);
-    free(vals);
+    ms_sweep_axis_clear(&ax);
     return EXIT_BADINPUT;
   }
+  for (int i = 0; i < n; i++) values[i] = ax.values[i];
+  /* each value is a group /models/<value> with '/' written '|' and "." / ".." as "_." / "_.." (h5out.c):
+   * two values that name one group are bad input, not a failed write (exit 3) after the whole run */
   for (int i = 0; i < n; i++)
-    for (int j = 0; j < i; j++)
-      if (strcmp(values[i], values[j]) == 0) {
-        fprintf(stderr, "marginsim: --compare %s: value %s given twice\n", o->compare, values[i]);
-        free(vals);
+    for (int j = 0; j < i; j++) {
+      char gi[MS_SWEEP_VALUE + 1], gj[MS_SWEEP_VALUE + 1];
+      compare_group(values[i], gi, sizeof gi);
+      compare_group(values[j], gj, sizeof gj);
+      if (strcmp(gi, gj) == 0) {
+        fprintf(stderr, "marginsim: --compare %s: values %s and %s would both be the group /models/%s of the "
+                        "result file\n", o->compare, values[j], values[i], gi);
+        ms_sweep_axis_clear(&ax);
         return EXIT_BADINPUT;
       }
+    }
   ms_config *cfgs[MS_MAX_CELLS] = {0};
   char sets_buf[MS_MAX_CELLS][512];
   ms_error err;
@@ -1028,7 +1045,7 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
   else made_dirs_keep(md);
   for (int i = 0; i < n; i++) ms_config_free(cfgs[i]);
   free(rep);
-  free(vals);
+  ms_sweep_axis_clear(&ax);
   return rc;
 }
 

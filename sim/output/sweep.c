@@ -34,14 +34,15 @@ static double numeric_of(const char *v) {
   return NAN;
 }
 
-static ms_status add_value(ms_sweep_axis *ax, const char *v, size_t len, const char *spec, ms_error *err) {
+static ms_status add_value(ms_sweep_axis *ax, const char *v, size_t len, const char *opt, const char *spec,
+                           ms_error *err) {
   while (len > 0 && (*v == ' ' || *v == '\t')) { v++; len--; }
   while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t')) len--;
-  if (len == 0) return ms_error_set(err, MS_ERR_INPUT, "--grid %s: an empty value", spec);
+  if (len == 0) return ms_error_set(err, MS_ERR_INPUT, "%s %s: an empty value", opt, spec);
   if (len >= MS_SWEEP_VALUE)
-    return ms_error_set(err, MS_ERR_INPUT, "--grid %s: a value longer than %d characters", spec, MS_SWEEP_VALUE - 1);
+    return ms_error_set(err, MS_ERR_INPUT, "%s %s: a value longer than %d characters", opt, spec, MS_SWEEP_VALUE - 1);
   if (ax->n >= MS_SWEEP_MAX_VALUES)
-    return ms_error_set(err, MS_ERR_INPUT, "--grid %s: more than %d values", spec, MS_SWEEP_MAX_VALUES);
+    return ms_error_set(err, MS_ERR_INPUT, "%s %s: more than %d values", opt, spec, MS_SWEEP_MAX_VALUES);
   if (ax->n % 16 == 0) {
     void *nv = realloc(ax->values, (size_t)(ax->n + 16) * sizeof *ax->values);
     if (!nv) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
@@ -55,7 +56,7 @@ static ms_status add_value(ms_sweep_axis *ax, const char *v, size_t len, const c
   memcpy(ax->values[ax->n], v, len);
   for (int i = 0; i < ax->n; i++)
     if (strcmp(ax->values[i], ax->values[ax->n]) == 0)
-      return ms_error_set(err, MS_ERR_INPUT, "--grid %s: value %s given twice", spec, ax->values[i]);
+      return ms_error_set(err, MS_ERR_INPUT, "%s %s: value %s given twice", opt, spec, ax->values[i]);
   ax->numeric[ax->n] = numeric_of(ax->values[ax->n]);
   ax->n++;
   return MS_OK;
@@ -86,18 +87,21 @@ static int parse_range(const char *v, double *a, double *b, double *st, int *dur
   return 0;
 }
 
-ms_status ms_sweep_parse_axis(const char *spec, ms_sweep_axis *ax, ms_error *err) {
+/* An axis of option @p opt ("--grid", "--compare"); a range only when @p ranges. */
+static ms_status parse_axis(const char *opt, int ranges, const char *spec, ms_sweep_axis *ax, ms_error *err) {
   memset(ax, 0, sizeof *ax);
   const char *eq = strchr(spec, '=');
   if (!eq || eq == spec || !eq[1])
-    return ms_error_set(err, MS_ERR_INPUT, "--grid %s: expected KEY=V1,V2,... or KEY=FROM:TO:STEP, e.g. "
-                        "--grid margin.maintenance=0.01:0.05:0.01", spec);
-  if ((size_t)(eq - spec) >= sizeof ax->key) return ms_error_set(err, MS_ERR_INPUT, "--grid %s: key too long", spec);
+    return ranges ? ms_error_set(err, MS_ERR_INPUT, "--grid %s: expected KEY=V1,V2,... or KEY=FROM:TO:STEP, e.g. "
+                                 "--grid margin.maintenance=0.01:0.05:0.01", spec)
+                  : ms_error_set(err, MS_ERR_INPUT, "%s %s: expected KEY=V1,V2,... e.g. %s "
+                                 "margin.model=static,portfolio", opt, spec, opt);
+  if ((size_t)(eq - spec) >= sizeof ax->key) return ms_error_set(err, MS_ERR_INPUT, "%s %s: key too long", opt, spec);
   memcpy(ax->key, spec, (size_t)(eq - spec));
   ax->key[eq - spec] = '\0';
   const char *vals = eq + 1;
-  double a, b, st;
-  int dur = 0, rc = parse_range(vals, &a, &b, &st, &dur);
+  double a = 0, b = 0, st = 0;
+  int dur = 0, rc = ranges ? parse_range(vals, &a, &b, &st, &dur) : -1;
   ms_status s = MS_OK;
   if (rc == -2 || rc == -3) {
     s = ms_error_set(err, MS_ERR_INPUT, "--grid %s: FROM:TO:STEP needs three numbers or three durations with "
@@ -116,7 +120,7 @@ ms_status ms_sweep_parse_axis(const char *spec, ms_sweep_axis *ax, ms_error *err
       double x = a + (double)i * st;
       if (dur) ms_units_format_duration((int64_t)llround(x), v, sizeof v);
       else snprintf(v, sizeof v, "%.12g", fabs(x) < 1e-15 * fabs(st) ? 0.0 : x);
-      s = add_value(ax, v, strlen(v), spec, err);
+      s = add_value(ax, v, strlen(v), opt, spec, err);
     }
   } else {
     int depth = 0;
@@ -129,7 +133,7 @@ ms_status ms_sweep_parse_axis(const char *spec, ms_sweep_axis *ax, ms_error *err
       if (ch == '[' || ch == '{') depth++;
       if (ch == ']' || ch == '}') depth--;
       if (ch == '\0' || (ch == ',' && depth == 0)) {
-        s = add_value(ax, start, (size_t)(p - start), spec, err);
+        s = add_value(ax, start, (size_t)(p - start), opt, spec, err);
         if (s || ch == '\0') break;
         start = p + 1;
       }
@@ -137,6 +141,14 @@ ms_status ms_sweep_parse_axis(const char *spec, ms_sweep_axis *ax, ms_error *err
   }
   if (s) ms_sweep_axis_clear(ax);
   return s;
+}
+
+ms_status ms_sweep_parse_axis(const char *spec, ms_sweep_axis *ax, ms_error *err) {
+  return parse_axis("--grid", 1, spec, ax, err);
+}
+
+ms_status ms_sweep_parse_list(const char *opt, const char *spec, ms_sweep_axis *ax, ms_error *err) {
+  return parse_axis(opt, 0, spec, ax, err);
 }
 
 /* Keys a sweep may not vary: the pairing needs the same paths and seed. */

@@ -43,6 +43,13 @@ typedef struct ms_sweep {
  */
 ms_status ms_sweep_parse_axis(const char *spec, ms_sweep_axis *ax, ms_error *err);
 
+/**
+ * Parse "KEY=V1,V2,..." as ms_sweep_parse_axis does, without ranges, for
+ * option @p opt (named in the messages): `run --compare`. Values are
+ * trimmed; an empty one, or one given twice, is an error.
+ */
+ms_status ms_sweep_parse_list(const char *opt, const char *spec, ms_sweep_axis *ax, ms_error *err);
+
 /** Free an axis's values (not the axis itself). */
 void ms_sweep_axis_clear(ms_sweep_axis *ax);
 

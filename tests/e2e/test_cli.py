@@ -323,6 +323,16 @@ class CliTest(DirTest):
             self.assertEqual([v.decode() for v in f["compare/models"]["model"]], ["6/d", "24/d"])
             self.assertEqual(f.attrs["compare"], "market.regimes[1].jumps.rate")
 
+    def test_compare_values_split_as_grid_values(self):
+        # commas inside {} or [] do not split a value (they did: '{dist: lognormal' was a value); spaces trimmed
+        out = os.path.join(self.dir, "flow.h5")
+        a, b = "{dist: lognormal, median: 2s, sigma: 0.5}", "{dist: lognormal, median: 30s, sigma: 0.5}"
+        p = run("run", self.scen, "-o", out, "-n", "2", "-q", "--compare", "keepers.delay=%s, %s" % (a, b))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out, "r") as f:
+            self.assertEqual([v.decode() for v in f["compare/models"]["model"]], [a, b])
+            self.assertIn("median: 30s", f["models"][b].attrs["config"])
+
     def test_root_attribute_names_the_shortfall_policy(self):
         # the policy's name comes from its type table (sim/engine/shortfall.c); default adl
         for value, want in ((None, "adl"), ("socialize", "socialize")):
@@ -382,6 +392,14 @@ class CliTest(DirTest):
             # a cell whose book cannot start, before the last: exit 2 (was a crash reading the cells never set up)
             (["run", self.scen, "-o", out, "--compare", "margin.initial=0.9,0.05"],
              "--compare margin.initial, value 0.9: book: "),
+            # an empty value was left out (0.05,,0.06 ran two cells); a second --compare replaced the first
+            # (the file compared margin.maintenance only, exit 0)
+            (["run", self.scen, "-o", out, "--compare", "liquidation.penalty=0.01,,0.02"], "an empty value"),
+            (["run", self.scen, "-o", out, "--compare", "liquidation.penalty=0.01,0.02,"], "an empty value"),
+            (["run", self.scen, "-o", out, "--compare", "liquidation.penalty=0.01,0.02", "--compare",
+              "oracle.heartbeat=1h,2h"], "--compare given twice"),
+            # two values naming one group: exit 2 at once (was exit 3 after the whole run, "attribute already exists")
+            (["run", self.scen, "-o", out, "--compare", "name=a/b,a|b"], "would both be the group /models/a|b"),
             (["validate", self.scen, "--compare", "margin.model=static,dynamic"], "--compare is an option of 'run'"),
         ]
         for args, msg in cases:
