@@ -320,6 +320,39 @@ static void test_stats__new_fields_by_name(void **state) {
   ms_config_free(cfg);
 }
 
+/* A quantile's interval at a confidence within 1e-16 of 1, where the normal
+ * quantile z is inf: the widest, [min, max], never [min, min] (the ranks,
+ * ceil(c +/- inf), became INT64_MIN as integers and were clamped to 1, and
+ * `bad_debt.q99 < 2000` at that confidence passed on the minimum). */
+static void test_stats__quantile_interval_at_confidence_near_1(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg = load_yaml(tiny, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  int n = 300;
+  ms_path_summary *rows = calloc((size_t)n, sizeof *rows);
+  assert_non_null(rows);
+  for (int i = 0; i < n; i++) {
+    rows[i].path = (uint64_t)i;
+    rows[i].insurance_min = 1000.0 * (i + 1); /* 1000 ... 300000 */
+  }
+  ms_stats *st = calloc(1, sizeof *st);
+  ms_colsrc src = ms_colsrc_rows(rows, n);
+  assert_int_equal(ms_stats_compute(st, cfg, &src, 1, &err), MS_OK);
+  const double confs[] = {nextafter(1.0, 0.0), nextafter(nextafter(1.0, 0.0), 0.0), 0.999999};
+  for (int k = 0; k < 3; k++) {
+    ms_stat_value v;
+    assert_int_equal(ms_stats_value_of(st, cfg, &src, "insurance_min.q99", confs[k], &v, &err), MS_OK);
+    assert_true(v.has_interval);
+    assert_true(v.lo <= v.value && v.value <= v.hi);
+    assert_true(v.hi == 300000.0);
+    if (k == 0) assert_true(v.lo == 1000.0);
+  }
+  free(st);
+  free(rows);
+  ms_config_free(cfg);
+}
+
 /* Any thread count gives the same bytes: every column, probability and
  * feedback difference, and every paired difference (each computed whole by
  * one thread, from its own stream and its own scratch buffer). Random
@@ -396,6 +429,7 @@ int main(void) {
       cmocka_unit_test(test_interval__levels_beyond_the_resamples),
       cmocka_unit_test(test_stats__new_fields_by_name),
       cmocka_unit_test(test_stats__threads_bit_identical),
+      cmocka_unit_test(test_stats__quantile_interval_at_confidence_near_1),
       cmocka_unit_test(test_stats__paired_differences_plain_scale),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -184,11 +184,11 @@ static int cmp_double(const void *a, const void *b) {
 static void quantile_interval(const double *x, int64_t n, double q, double z, double *lo, double *hi) {
   if (n <= 0) { *lo = *hi = NAN; return; }
   double c = (double)n * q, w = z * sqrt((double)n * q * (1.0 - q));
-  int64_t a = (int64_t)ceil(c - w), b = (int64_t)ceil(c + w);
-  if (a < 1) a = 1;
-  if (b > n) b = n;
-  if (a > n) a = n;
-  if (b < 1) b = 1;
+  /* clamped as doubles: at a confidence within 1e-16 of 1, 0.5 + c/2 rounds to 1 and z is inf; converting
+   * ceil(c + inf) to int64 gave INT64_MIN, and the interval [x(1), x(1)] decided a check on the minimum */
+  double ra = ceil(c - w), rb = ceil(c + w);
+  int64_t a = ra >= 1 ? (ra <= (double)n ? (int64_t)ra : n) : 1;
+  int64_t b = rb <= (double)n ? (rb >= 1 ? (int64_t)rb : 1) : n;
   *lo = x[a - 1];
   *hi = x[b - 1];
 }
