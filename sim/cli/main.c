@@ -559,6 +559,25 @@ static int prepare_outputs(const char *scenario, const char *output, const char 
   return rc_of_rank0(ms_mpi_rank() == 0 ? prepare_outputs_here(scenario, output, junit, md) : 0);
 }
 
+/* A file a command writes must not be, or be named like, a run's journal (<result>.partial): the rename
+ * would replace the journal of a run still going, or kept for --resume, and that run's end, which
+ * removes its journal by name, would then delete the file just written (run and check exited 0). Called
+ * after prepare_output, which refuses FIFOs and devices (a FIFO would block the read). */
+static int not_a_journal(const char *opt, const char *path) {
+  size_t n = strlen(path), k = strlen(MS_JOURNAL_SUFFIX);
+  if (n >= k && strcmp(path + n - k, MS_JOURNAL_SUFFIX) == 0) {
+    fprintf(stderr, "marginsim: %s %s: a name ending in %s is kept for run journals (the journal of -o FILE "
+                    "is FILE%s); give the file another name\n", opt, path, MS_JOURNAL_SUFFIX, MS_JOURNAL_SUFFIX);
+    return EXIT_BADINPUT;
+  }
+  if (ms_journal_is(path)) {
+    fprintf(stderr, "marginsim: %s %s: is the journal of an unfinished run, not replaced; give the file another "
+                    "name\n", opt, path);
+    return EXIT_BADINPUT;
+  }
+  return 0;
+}
+
 static int prepare_outputs_here(const char *scenario, const char *output, const char *junit, made_dirs *md) {
   if (g_resume.on) { /* the recorded command must write the result file whose journal --resume named */
     char jpath[4200];
@@ -572,8 +591,10 @@ static int prepare_outputs_here(const char *scenario, const char *output, const 
   }
   int rc = prepare_output("-o/--output", output, md);
   if (!rc && is_scenario("-o/--output", output, scenario)) rc = EXIT_BADINPUT;
+  if (!rc) rc = not_a_journal("-o/--output", output);
   if (!rc && junit) {
     rc = prepare_output("--junit", junit, md);
+    if (!rc) rc = not_a_journal("--junit", junit);
     if (!rc && same_file(junit, output)) {
       fprintf(stderr, "marginsim: --junit %s: the same file as -o; give the report its own name\n", junit);
       rc = EXIT_BADINPUT;

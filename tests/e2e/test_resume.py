@@ -94,6 +94,35 @@ class ResumeTest(DirTest):
         self.assertTrue(os.path.exists(out))
         self.assertFalse(os.path.exists(out + ".partial"))
 
+    def test_no_file_written_over_a_journal(self):
+        # A run with -o r.h5.partial while r.h5 was running replaced its journal (exit 0), and the first run's
+        # end, removing its journal by name, then deleted that result; a link to a journal was written through.
+        out = self.path("r.h5")
+        p = self.start(["run", self.scen, "-o", out, "-j", "1", "-q"], self.dir)
+        deadline = time.time() + 60
+        while time.time() < deadline and frames(out + ".partial") < 1 and p.poll() is None:
+            time.sleep(0.005)
+        self.assertIsNone(p.poll(), "the run finished before the test")
+        os.symlink(out + ".partial", self.path("link.h5"))
+        with open(out + ".partial", "rb") as f:
+            before = f.read(4096)
+        cases = [(["run", self.scen, "-o", out + ".partial"], "a name ending in .partial is kept for run journals"),
+                 (["run", self.scen, "-o", self.path("other.partial")], "kept for run journals"),
+                 (["run", self.scen, "-o", self.path("link.h5")], "is the journal of an unfinished run"),
+                 (["check", self.scen, "-o", self.path("c.h5"), "--junit", self.path("link.h5"), "--set",
+                   "assertions=[insolvency.probability <= 1]"],
+                  "--junit " + self.path("link.h5") + ": is the journal of an unfinished run")]
+        for args, msg in cases:
+            q = run(*args, "-q", "-n", "2")
+            self.assertEqual(q.returncode, 2, (args, q.stderr))
+            self.assertIn(msg, q.stderr)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 143, err)
+        with open(out + ".partial", "rb") as f:
+            self.assertEqual(f.read(4096), before)
+        self.assertEqual(sorted(os.listdir(self.dir)), ["link.h5", "r.h5.partial", "small.yaml"])
+
     def test_interrupted_resume_names_the_file_as_given(self):
         # A resume runs from the folder the run began in; interrupted, it names the result file as the user gave
         # it (b/r.h5 from here), not as the recorded command did (r.h5, from b)
