@@ -10,8 +10,27 @@
 #include <time.h>
 #include <unistd.h>
 
-static void xml_text(FILE *f, const char *s) {
-  for (; *s; s++) {
+/* Bytes in a valid UTF-8 sequence at @p s that XML 1.0 allows (not a surrogate, U+FFFE or U+FFFF), 0
+ * otherwise: a scenario's name may hold any character its escapes spell, and its file name any bytes. */
+static int xml_utf8(const unsigned char *s) {
+  unsigned char c = s[0];
+#define CONT(b) ((b) >= 0x80 && (b) <= 0xBF)
+  if (c >= 0xC2 && c <= 0xDF) return CONT(s[1]) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    if (s[1] < lo || s[1] > hi || !CONT(s[2])) return 0;
+    return c == 0xEF && s[1] == 0xBF && (s[2] == 0xBE || s[2] == 0xBF) ? 0 : 3; /* U+FFFE, U+FFFF */
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    return s[1] >= lo && s[1] <= hi && CONT(s[2]) && CONT(s[3]) ? 4 : 0;
+  }
+#undef CONT
+  return 0;
+}
+
+static void xml_text(FILE *f, const char *str) {
+  for (const unsigned char *s = (const unsigned char *)str; *s;) {
     switch (*s) {
     case '&': fputs("&amp;", f); break;
     case '<': fputs("&lt;", f); break;
@@ -19,10 +38,18 @@ static void xml_text(FILE *f, const char *s) {
     case '"': fputs("&quot;", f); break;
     case '\'': fputs("&apos;", f); break;
     default:
+      if (*s >= 0x80) { /* a character XML allows as it is, else one '?' per byte (the report stays well-formed) */
+        int n = xml_utf8(s);
+        if (n) fwrite(s, 1, (size_t)n, f);
+        else fputc('?', f);
+        s += n ? n : 1;
+        continue;
+      }
       /* XML 1.0 allows no control characters but tab and newlines */
-      if ((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n' && *s != '\r') fputc('?', f);
+      if (*s < 0x20 && *s != '\t' && *s != '\n' && *s != '\r') fputc('?', f);
       else fputc(*s, f);
     }
+    s++;
   }
 }
 

@@ -11,13 +11,14 @@ with numpy and the textbook formulas, not copied from the program.
 """
 import math
 import os
+import subprocess
 import unittest
 import xml.etree.ElementTree as ET
 
 import h5py
 import numpy as np
 
-from e2e import SRC, Z95, DirTest, run
+from e2e import BIN, SRC, Z95, DirTest, run
 
 SMALL = """\
 name: small
@@ -310,6 +311,19 @@ assertions:
         p = run("run", scen, "-o", os.path.join(self.dir, "r.h5"))
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("1 of 3 hold", p.stdout)
+
+    def test_junit_is_well_formed_for_any_name(self):
+        # U+FFFE and U+FFFF in the scenario's name and a byte that is not UTF-8 in its file name were copied into
+        # the report, which no XML parser then read ("not well-formed (invalid token)"); each becomes '?'
+        path = self.path("x\udcffy.yaml")  # the byte 0xff (surrogateescape)
+        self.write("x\udcffy.yaml", CHECK.replace("name: small", 'name: "a<&\\uFFFE\\uFFFF\\U0001F600"'))
+        xml = self.path("r.xml")
+        p = subprocess.run([BIN, "check", path, "-o", self.path("r.h5"), "--junit", xml, "-q"], capture_output=True,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        s, cases, _ = self.junit(xml)
+        self.assertEqual(s.get("name"), "a<&??????\U0001F600")
+        self.assertEqual(cases[0].get("file"), self.path("x?y.yaml"))
 
     def test_junit_in_a_missing_folder(self):
         # The folder of --junit is made before the run: a failing assertion
