@@ -99,6 +99,7 @@ struct ms_engine {
   const volatile sig_atomic_t *cancel; /* non-zero: stop the path (NULL: never) */
   double work_base;             /* events a path may take before liquidations add to it */
   double max_log_impact;        /* ln MS_MAX_MARK_MOVE */
+  double max_log_move, lp0;     /* ln MS_MAX_PRICE_MOVE; the path's initial log price */
   int64_t nev;                  /* events of the path so far */
   int64_t nkind[MS_EV_KIND_COUNT];     /* ... by kind */
   int64_t inst_t, inst_first;   /* the current simulated instant (ms) and nev when it began */

@@ -173,6 +173,27 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) 
   return k;
 }
 
+/* The exogenous price's bound (MS_MAX_PRICE_MOVE), on the extremes of every
+ * tick and jump so far: looked at once per run of ticks and per jump, so
+ * before any discovery or fill can use a price past it. */
+static ms_status check_price_move(ms_engine *e, int64_t t) {
+  if (e->ext.mx - e->lp0 <= e->max_log_move && e->lp0 - e->ext.mn <= e->max_log_move) return MS_OK;
+  const ms_config *cfg = e->cfg;
+  int r = ms_pricepath_regime(e->pp);
+  char keys[256] = "market.regimes";
+  if (r >= 0 && r < cfg->market.nregimes) {
+    const ms_regime_cfg *g = &cfg->market.regimes[r];
+    snprintf(keys, sizeof keys, "market.regimes[%d] (drift %g, vol %g, jumps.rate %g/d, jumps.mean %g, jumps.sd %g)",
+             r, g->drift, g->vol, g->jumps.rate, g->jumps.mean, g->jumps.sd);
+  }
+  int up = e->ext.mx - e->lp0 > e->max_log_move;
+  snprintf(e->why, sizeof e->why,
+           "at t = %.3f s the exogenous price reached %.3g times its initial price, beyond the bound of %g either way "
+           "(docs/engine.md, Money): the drift, volatility and jumps of %s move it without limit over the horizon",
+           (double)t / 1000.0, exp(up ? e->ext.mx - e->lp0 : e->ext.mn - e->lp0), MS_MAX_PRICE_MOVE, keys);
+  return MS_ERR_INPUT;
+}
+
 /* ---- discovery ---- */
 
 /* Accounts whose lines are loaded together ahead of their use. */
@@ -303,6 +324,7 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
     case MS_EV_TICK: {
       int64_t used = run_ticks(e, ev.t, ev.count, &s);
       ms_queue_clock_advance(e->q, used);
+      if (!s) s = check_price_move(e, ev.t + (used - 1) * e->cfg->step);
       break;
     }
     case MS_EV_REGIME:
@@ -314,6 +336,7 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
       if (r == 1) {
         e->lp = ms_pricepath_log_price(e->pp);
         observe_exog(e, e->lp);
+        if ((s = check_price_move(e, ev.t))) break;
         double imp = ms_market_impact_at(e->mk, ev.t);
         observe_mark(e, e->lp + imp, imp);
         int started;
