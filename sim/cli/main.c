@@ -276,10 +276,24 @@ static void print_stat(const ms_stats *st, const char *name, const char *label, 
   printf("  %-34s %9s  %-20s %9s  %-4s %9s %9s\n", label, m, ci, med, r->risky_low ? "low" : "high", q, es);
 }
 
+/* The scenario's name for a terminal or a log: it is free text from a file people copy, so a control
+ * character (an escape sequence, a line break) is written as \xHH, as in error messages. */
+static const char *shown_name(const char *s, char *buf, size_t n) {
+  size_t k = 0;
+  for (const unsigned char *c = (const unsigned char *)s; *c && k + 5 < n; c++) {
+    if (*c < 0x20 || *c == 0x7f) k += (size_t)snprintf(buf + k, n - k, "\\x%02x", *c);
+    else buf[k++] = (char)*c;
+  }
+  buf[k] = '\0';
+  return buf;
+}
+
 static void print_summary(const ms_config *cfg, const ms_run_report *rep, const char *out) {
+  char nm[4 * 64 + 8]; /* every byte of the 64-byte name escaped */
   const ms_stats *st = &rep->stats;
   printf("marginsim %s — %s: %lld paths, seed %llu, %d thread%s, %.2f s (%.1f paths/s)\n",
-         MS_VERSION, cfg->name, (long long)rep->paths, (unsigned long long)cfg->seed, rep->threads,
+         MS_VERSION, shown_name(cfg->name, nm, sizeof nm), (long long)rep->paths, (unsigned long long)cfg->seed,
+         rep->threads,
          rep->threads == 1 ? "" : "s", rep->seconds,
          rep->seconds > 0 ? (double)rep->paths / rep->seconds : 0.0);
   printf("book: %lld accounts (%.0f%% with options), margin %s, oracle %s, liquidation %s / %s\n",
@@ -1177,7 +1191,9 @@ static int cmd_check(int argc, char **argv, int full_argc, char **full_argv) {
   ms_run_report *rep;
   rc = execute_run(&o, full_argc, full_argv, &cfg, &rep);
   if (rc) return rc;
-  printf("marginsim check %s: %s, %lld paths, seed %llu, %.2f s\n", o.scenario, cfg->name, (long long)rep->paths,
+  char nm[4 * 64 + 8]; /* every byte of the 64-byte name escaped */
+  printf("marginsim check %s: %s, %lld paths, seed %llu, %.2f s\n", o.scenario, shown_name(cfg->name, nm, sizeof nm),
+         (long long)rep->paths,
          (unsigned long long)cfg->seed, rep->seconds);
   int failed = print_assertions(rep->asserts, rep->nassert);
   printf("%d assertion%s: %d passed, %d failed\n", rep->nassert, rep->nassert == 1 ? "" : "s",
@@ -1220,8 +1236,9 @@ static void fmt_signed(double v, char *buf, size_t n) {
 
 static void print_sweep(const ms_sweep *sw, const ms_sweep_report *rep, const char *out) {
   int n = sw->ncells;
+  char nm[4 * 64 + 8]; /* every byte of the 64-byte name escaped */
   printf("marginsim %s — sweep of %s: %d cells x %lld paths (the same paths in every cell), %d thread%s, %.2f s\n",
-         MS_VERSION, sw->cfgs[0]->name, n, (long long)sw->cfgs[0]->paths, rep->threads, rep->threads == 1 ? "" : "s",
+         MS_VERSION, shown_name(sw->cfgs[0]->name, nm, sizeof nm), n, (long long)sw->cfgs[0]->paths, rep->threads, rep->threads == 1 ? "" : "s",
          rep->seconds);
   printf("baseline: cell %d (%s); statistics with 95%% intervals\n\n", sw->baseline, sw->labels[sw->baseline]);
   int wv[MS_MAX_GRID], ws[MS_MAX_SHOW];

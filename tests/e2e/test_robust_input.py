@@ -167,6 +167,22 @@ class RobustInputTest(DirTest):
             line = [ln for ln in p.stdout.decode("utf-8").split("\n") if ln.startswith("name: ")][0]
             self.assertEqual(decode_yaml_dq(line[len("name: "):]), nm)
 
+    def test_summaries_escape_control_characters_of_the_name(self):
+        # run, check and sweep printed the scenario's name raw in their first line: an escape sequence reached
+        # the terminal and a line break split the line (a name is free text from a copied file)
+        src = self.path("n.yaml")
+        with open(src, "w", encoding="utf-8") as f:
+            f.write(SMALL.replace("name: small", 'name: "A\\x1b[31mB\\nC\\u00e9\\x7f"'))
+        out = self.path("n.h5")
+        for args in (["run"], ["check", "--set", "assertions=[bad_debt.mean >= 0]"],
+                     ["sweep", "--grid", "liquidation.penalty=0.01,0.02"]):
+            p = subprocess.run([BIN, args[0], src, "-o", out, "-n", "2", *args[1:]], capture_output=True,
+                               stdin=subprocess.DEVNULL)
+            self.assertEqual(p.returncode, 0, (args, p.stderr))
+            first = p.stdout.decode("utf-8").split("\n")[0]
+            self.assertIn("A\\x1b[31mB\\x0aC\u00e9\\x7f", first, args)
+            self.assertNotIn(b"\x1b", p.stdout, args)
+
     def test_validate_comment_survives_a_newline_in_the_file_name(self):
         odd = self.path("odd\nname: 1.yaml")
         with open(odd, "w") as f:
