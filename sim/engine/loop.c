@@ -176,8 +176,14 @@ static int64_t run_ticks(ms_engine *e, int64_t t, int64_t count, ms_status *st) 
 /* The exogenous price's bound (MS_MAX_PRICE_MOVE), on the extremes of every
  * tick and jump so far: looked at once per run of ticks and per jump, so
  * before any discovery or fill can use a price past it. */
-static ms_status check_price_move(ms_engine *e, int64_t t) {
-  if (e->ext.mx - e->lp0 <= e->max_log_move && e->lp0 - e->ext.mn <= e->max_log_move) return MS_OK;
+static ms_status price_move_error(ms_engine *e, int64_t t);
+
+static inline ms_status check_price_move(ms_engine *e, int64_t t) {
+  if (__builtin_expect(e->ext.mx <= e->lp_hi && e->ext.mn >= e->lp_lo, 1)) return MS_OK;
+  return price_move_error(e, t);
+}
+
+__attribute__((noinline, cold)) static ms_status price_move_error(ms_engine *e, int64_t t) {
   const ms_config *cfg = e->cfg;
   int r = ms_pricepath_regime(e->pp);
   char keys[256] = "market.regimes";
