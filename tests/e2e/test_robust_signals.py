@@ -188,6 +188,33 @@ class SignalTest(DirTest):
         self.assertEqual(p.returncode, 130, err)
         self.assertEqual(self.listing(), ["big.yaml"])
 
+    def test_sigterm_after_the_paths_of_a_big_sweep(self):
+        # 4,096 cells of one path: once the journal is begun, laying out the column store compared every pair
+        # of cells (14 s) and the statistics went through every cell (3 s), with no look at the signal
+        scen = self.write("s.yaml", "name: s\npaths: 1\nhorizon: 1h\nbook: {accounts: 10}\n")
+        out = self.path("s.h5")
+        p = subprocess.Popen([BIN, "sweep", scen, "-o", out, "-q", "-j", "2", "--grid",
+                              "liquidation.penalty=0:0.063:0.001", "--grid", "liquidation.keeper_share=0:0.63:0.01"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        deadline = time.monotonic() + 60
+        while not os.path.exists(out + ".partial") and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertIsNone(p.poll(), "the sweep ended before its journal was seen")
+        time.sleep(0.3)  # in the layout before the fix
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        try:
+            _, err = p.communicate(timeout=SIGNAL_BOUND + 10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            self.fail("the sweep did not stop")
+        took = time.monotonic() - t0
+        self.assertEqual(p.returncode, 143, err)
+        self.assertLess(took, SIGNAL_BOUND, "the sweep saw SIGTERM only after %.1f s" % took)
+        self.assertFalse(os.path.exists(out))
+
     def test_sigint_stops_a_long_path(self):
         self.interrupt_long_path(signal.SIGINT, 130)
 
