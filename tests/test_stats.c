@@ -272,19 +272,28 @@ static void test_stats__paired_differences_plain_scale(void **state) {
   ms_config_free(cfg);
 }
 
-static void test_stats__new_fields_by_name(void **state) {
-  (void)state;
+/* The tiny scenario, and @p n rows numbered 0 .. n-1 whose insurance_min
+ * runs 1000, 2000, ... (the rest zero). */
+static ms_path_summary *tiny_rows(int n, ms_config **cfg) {
   ms_error err;
-  ms_config *cfg = load_yaml(tiny, NULL, 0, &err);
-  if (!cfg) fail_msg("%s", err.msg);
-  int n = 300;
+  *cfg = load_yaml(tiny, NULL, 0, &err);
+  if (!*cfg) fail_msg("%s", err.msg);
   ms_path_summary *rows = calloc((size_t)n, sizeof *rows);
   assert_non_null(rows);
   for (int i = 0; i < n; i++) {
     rows[i].path = (uint64_t)i;
-    rows[i].insurance_min = 1000.0 * (i + 1);        /* 1000 ... 300000 */
-    rows[i].bad_debt = i % 10 == 0 ? 50.0 * i : 0.0;  /* zero-inflated */
+    rows[i].insurance_min = 1000.0 * (i + 1);
   }
+  return rows;
+}
+
+static void test_stats__new_fields_by_name(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg;
+  int n = 300;
+  ms_path_summary *rows = tiny_rows(n, &cfg); /* insurance_min 1000 ... 300000 */
+  for (int i = 0; i < n; i++) rows[i].bad_debt = i % 10 == 0 ? 50.0 * i : 0.0; /* zero-inflated */
   ms_stats *st = calloc(1, sizeof *st);
   ms_colsrc src = ms_colsrc_rows(rows, n);
   assert_int_equal(ms_stats_compute(st, cfg, &src, 1, &err), MS_OK);
@@ -327,15 +336,9 @@ static void test_stats__new_fields_by_name(void **state) {
 static void test_stats__quantile_interval_at_confidence_near_1(void **state) {
   (void)state;
   ms_error err;
-  ms_config *cfg = load_yaml(tiny, NULL, 0, &err);
-  if (!cfg) fail_msg("%s", err.msg);
+  ms_config *cfg;
   int n = 300;
-  ms_path_summary *rows = calloc((size_t)n, sizeof *rows);
-  assert_non_null(rows);
-  for (int i = 0; i < n; i++) {
-    rows[i].path = (uint64_t)i;
-    rows[i].insurance_min = 1000.0 * (i + 1); /* 1000 ... 300000 */
-  }
+  ms_path_summary *rows = tiny_rows(n, &cfg); /* insurance_min 1000 ... 300000 */
   ms_stats *st = calloc(1, sizeof *st);
   ms_colsrc src = ms_colsrc_rows(rows, n);
   assert_int_equal(ms_stats_compute(st, cfg, &src, 1, &err), MS_OK);
@@ -364,19 +367,17 @@ static void test_stats__quantile_interval_at_confidence_near_1(void **state) {
 static void test_stats__quantile_intervals_cover(void **state) {
   (void)state;
   ms_error err;
-  ms_config *cfg = load_yaml(tiny, NULL, 0, &err);
-  if (!cfg) fail_msg("%s", err.msg);
+  ms_config *cfg = NULL;
   const int ns[] = {20, 100, 300}, reps = 1000;
   uint64_t s = 12345;
   for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++) {
     int n = ns[t];
-    ms_path_summary *rows = calloc((size_t)n, sizeof *rows);
-    assert_non_null(rows);
+    ms_config_free(cfg);
+    ms_path_summary *rows = tiny_rows(n, &cfg);
     int hits[MS_NQUANT] = {0}, unbounded[MS_NQUANT] = {0};
     for (int r = 0; r < reps; r++) {
       for (int i = 0; i < n; i++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
-        rows[i].path = (uint64_t)i;
         rows[i].insurance_min = ((double)(s >> 11) + 0.5) * 0x1.0p-53;
       }
       ms_stats *st = calloc(1, sizeof *st);
