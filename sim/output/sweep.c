@@ -178,12 +178,22 @@ static ms_status parse_show(ms_sweep *sw, const ms_config *base, const char *sho
   sw->nshow = 0;
   if (show) {
     char buf[MS_MAX_SHOW * MS_STAT_NAME_MAX];
+    /* nothing cut short in silence: the list, a name, or a list naming nothing */
+    if (strlen(show) >= sizeof buf)
+      return ms_error_set(err, MS_ERR_INPUT, "--show: at most %d statistics of at most %d characters each",
+                          MS_MAX_SHOW, MS_STAT_NAME_MAX - 1);
     snprintf(buf, sizeof buf, "%s", show);
     char *save = NULL;
     for (char *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
       if (sw->nshow == MS_MAX_SHOW) return ms_error_set(err, MS_ERR_INPUT, "--show: at most %d statistics", MS_MAX_SHOW);
+      if (strlen(t) >= MS_STAT_NAME_MAX)
+        return ms_error_set(err, MS_ERR_INPUT, "--show %.40s...: a statistic's name has at most %d characters", t,
+                            MS_STAT_NAME_MAX - 1);
       snprintf(sw->show[sw->nshow++], MS_STAT_NAME_MAX, "%s", t);
     }
+    if (sw->nshow == 0)
+      return ms_error_set(err, MS_ERR_INPUT, "--show '%s': names no statistic (a list such as bad_debt.q99,insolvency.probability)",
+                          show);
   } else if (base->sweep.nshow > 0) {
     for (int i = 0; i < base->sweep.nshow; i++) snprintf(sw->show[sw->nshow++], MS_STAT_NAME_MAX, "%s", base->sweep.show[i]);
   } else {

@@ -216,6 +216,12 @@ class SweepTest(DirTest):
             (["--grid", "margin.maintenance=0.03,0.05", "--baseline", "margin.maintenance=0.04"],
              "0.04 is not one of the values"),
             (["--grid", "margin.maintenance=0.03,0.05", "--show", "bad_det.mean"], "unknown statistic 'bad_det.mean'"),
+            # cut short in silence before: a list naming nothing gave an empty table, a long list lost its end
+            (["--grid", "margin.maintenance=0.03,0.05", "--show", ", ,"], "--show ', ,': names no statistic"),
+            (["--grid", "margin.maintenance=0.03,0.05", "--show", "bad_debt.q99," * 200],
+             "--show: at most 16 statistics of at most 95 characters each"),
+            (["--grid", "margin.maintenance=0.03,0.05", "--show", "x" * 300],
+             "a statistic's name has at most 95 characters"),
             ([], "nothing to sweep"),
             (["--junit", "x.xml", "--grid", "margin.maintenance=0.03,0.05"], "--junit is an option of 'check'"),
         ]
