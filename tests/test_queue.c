@@ -290,6 +290,23 @@ static void test_queue__buckets_match_reference(void **state) {
   ms_queue_free(q);
 }
 
+/* Pop the queue's next event: the least of the @p nr pending in @p r (by a
+ * scan), which leaves @p r. */
+static ms_event pop_least(ms_queue *q, ref_b *r, int *nr) {
+  ms_event ev;
+  assert_int_equal(ms_queue_pop(q, &ev), 1);
+  int best = 0;
+  for (int i = 1; i < *nr; i++)
+    if (ref_b_less(&r[i], &r[best])) best = i;
+  assert_int_equal(ev.t, r[best].t);
+  assert_int_equal((int)ev.kind, r[best].kind);
+  assert_int_equal(ev.seq, r[best].seq);
+  assert_int_equal(ev.a, r[best].a);
+  assert_int_equal(ev.b, r[best].b);
+  r[best] = r[--*nr];
+  return ev;
+}
+
 /* A slot's bucket enters the front sorted once (queue.c: by insertion when
  * small, else a counting sort by t's offset in the slot, by kind first when
  * the bucket holds several kinds), then pops in order beside the late heap
@@ -324,17 +341,7 @@ static void test_queue__sorted_front_matches_reference(void **state) {
       }
       /* pop about half of what is pending; a pop sometimes pushes at or just after its time */
       for (int n = nr / 2; n > 0; n--) {
-        ms_event ev;
-        assert_int_equal(ms_queue_pop(q, &ev), 1);
-        int best = 0;
-        for (int i = 1; i < nr; i++)
-          if (ref_b_less(&r[i], &r[best])) best = i;
-        assert_int_equal(ev.t, r[best].t);
-        assert_int_equal((int)ev.kind, r[best].kind);
-        assert_int_equal(ev.seq, r[best].seq);
-        assert_int_equal(ev.a, r[best].a);
-        assert_int_equal(ev.b, r[best].b);
-        r[best] = r[--nr];
+        ms_event ev = pop_least(q, r, &nr);
         pops++;
         now = ev.t;
         uint64_t v = lcg(&x);
@@ -346,18 +353,7 @@ static void test_queue__sorted_front_matches_reference(void **state) {
         }
       }
     }
-    while (nr > 0) {
-      ms_event ev;
-      assert_int_equal(ms_queue_pop(q, &ev), 1);
-      int best = 0;
-      for (int i = 1; i < nr; i++)
-        if (ref_b_less(&r[i], &r[best])) best = i;
-      assert_int_equal(ev.t, r[best].t);
-      assert_int_equal((int)ev.kind, r[best].kind);
-      assert_int_equal(ev.seq, r[best].seq);
-      assert_int_equal(ev.a, r[best].a);
-      r[best] = r[--nr];
-    }
+    while (nr > 0) pop_least(q, r, &nr);
     ms_event ev;
     assert_int_equal(ms_queue_pop(q, &ev), 0);
     assert_true(pops > 1000);

@@ -29,6 +29,7 @@
 
 #include "output/assertion.h"
 #include "output/fields.h"
+#include "output/h5out.h"
 #include "engine/engine.h"
 #include "output/journal.h"
 #include "output/junit.h"
@@ -999,13 +1000,6 @@ static int end_run(cli_run *r, ms_status s, const ms_error *err, const ms_config
   return rc;
 }
 
-/* The name of --compare value @p v's group under /models, as h5out.c makes it. */
-static void compare_group(const char *v, char *out, size_t n) {
-  snprintf(out, n, "%s%s", strcmp(v, ".") && strcmp(v, "..") ? "" : "_", v);
-  for (char *p = out; *p; p++)
-    if (*p == '/') *p = '|';
-}
-
 static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
   /* split as --grid is (commas inside [], {} or quotes do not split; values trimmed): an empty value, or
    * one given twice, is an error, not a value left out */
@@ -1034,8 +1028,8 @@ static int cmd_compare(cli_opts *o, int full_argc, char **full_argv) {
   for (int i = 0; i < n; i++)
     for (int j = 0; j < i; j++) {
       char gi[MS_SWEEP_VALUE + 1], gj[MS_SWEEP_VALUE + 1];
-      compare_group(values[i], gi, sizeof gi);
-      compare_group(values[j], gj, sizeof gj);
+      ms_h5out_leaf_name(values[i], gi, sizeof gi);
+      ms_h5out_leaf_name(values[j], gj, sizeof gj);
       if (strcmp(gi, gj) == 0) {
         fprintf(stderr, "marginsim: --compare %s: values %s and %s would both be the group /models/%s of the "
                         "result file\n", o->compare, values[j], values[i], gi);

@@ -1242,54 +1242,37 @@ typedef struct {
  * did when they read the rows. */
 static int same_field(const ms_column *a, const ms_column *b) { return a->offset == b->offset && a->type == b->type; }
 
-/* Give every cell the columns of the other cells it lacks (the twin's,
- * with stats.counterfactual on in one cell only; further regimes): the
- * paired differences read the baseline's columns from every cell. */
 static int has_field(const ms_column *cols, int n, const ms_column *f) {
   for (int m = 0; m < n; m++)
     if (same_field(&cols[m], f)) return 1;
   return 0;
 }
 
+/* Give every cell the columns of the other cells it lacks (the twin's,
+ * with stats.counterfactual on in one cell only; further regimes): the
+ * paired differences read the baseline's columns from every cell. */
 static void colstore_layout(run_plan *pl) {
   /* Every cell ends with its own columns, then those of the union U of all
-   * cells' columns (in order of first appearance) that it lacks: cell 0
-   * gathers U in that order, and every later cell finds U whole in cell
-   * 0's list. Built from U directly, so that a sweep of 4,096 cells does not
-   * compare every pair of cells (14 s, and no signal was seen meanwhile);
-   * the loop below, the same lists, only when U does not fit in a cell. */
+   * cells' columns (in order of first appearance) that it lacks. Built from
+   * U, so that a sweep of 4,096 cells does not compare every pair of cells
+   * (14 s, and no signal was seen meanwhile). U fits in a cell: the columns
+   * differ between cells only in the twin's and the regimes' (the fixed
+   * ones and one per regime, 63 at most, of MS_MAX_COLUMNS). */
   ms_column u[MS_MAX_COLUMNS];
-  int nu = 0, fits = 1;
-  for (int c = 0; c < pl->nvisible && fits; c++) {
+  int nu = 0;
+  for (int c = 0; c < pl->nvisible; c++) {
     const cell_state *cs = &pl->cells[c];
     if (c > 0 && cs->ncols == pl->cells[c - 1].ncols &&
         memcmp(cs->cols, pl->cells[c - 1].cols, (size_t)cs->ncols * sizeof *cs->cols) == 0)
       continue; /* the previous cell's columns again */
-    for (int k = 0; k < cs->ncols && fits; k++)
-      if (!has_field(u, nu, &cs->cols[k])) {
-        if (nu < MS_MAX_COLUMNS) u[nu++] = cs->cols[k];
-        else fits = 0;
-      }
-  }
-  if (fits) {
-    for (int c = 0; c < pl->nvisible; c++) {
-      cell_state *cs = &pl->cells[c];
-      if (cs->ncols == nu) continue; /* holds them all */
-      for (int j = 0; j < nu; j++)
-        if (!has_field(cs->cols, cs->ncols, &u[j])) cs->cols[cs->ncols++] = u[j];
-    }
-    return;
+    for (int k = 0; k < cs->ncols; k++)
+      if (!has_field(u, nu, &cs->cols[k]) && nu < MS_MAX_COLUMNS) u[nu++] = cs->cols[k];
   }
   for (int c = 0; c < pl->nvisible; c++) {
     cell_state *cs = &pl->cells[c];
-    for (int d = 0; d < pl->nvisible; d++) {
-      const cell_state *o = &pl->cells[d];
-      for (int k = 0; d != c && k < o->ncols; k++) {
-        int have = 0;
-        for (int m = 0; m < cs->ncols && !have; m++) have = same_field(&cs->cols[m], &o->cols[k]);
-        if (!have && cs->ncols < MS_MAX_COLUMNS) cs->cols[cs->ncols++] = o->cols[k];
-      }
-    }
+    if (cs->ncols == nu) continue; /* holds them all */
+    for (int j = 0; j < nu && cs->ncols < MS_MAX_COLUMNS; j++)
+      if (!has_field(cs->cols, cs->ncols, &u[j])) cs->cols[cs->ncols++] = u[j];
   }
 }
 

@@ -151,12 +151,15 @@ static int grow(ms_accounts *a, size_t cap) {
   return 0;
 }
 
+/* Enough of a large pool closed since the last drop to drop them now. */
+static inline int drop_due(const ms_accounts *a) { return a->nclosed > a->n / DROP_SHARE && a->n >= a->drop_from; }
+
 /* Room for one more entry: drop the closed ones if enough closed; if still
  * full, raise the limit by half (the pool's room grows to it as before;
  * pages are resident only once an entry is written). */
 static int make_room(ms_accounts *a) {
   size_t total = (size_t)a->book->n + 1;
-  if (a->nclosed > a->n / DROP_SHARE && a->n >= a->drop_from) drop_closed(a);
+  if (drop_due(a)) drop_closed(a);
   if (a->n < a->lim) return 0;
   size_t lim = a->lim + a->lim / 2;
   if (lim > total) lim = total;
@@ -172,7 +175,7 @@ static int make_room(ms_accounts *a) {
 ms_acct *ms_accounts_touch(ms_accounts *a, int64_t id) {
   int32_t s = a->slot[id];
   if (s >= 0) return &a->pool[s];
-  if ((a->n == a->lim || (a->nclosed > a->n / DROP_SHARE && a->n >= a->drop_from)) && make_room(a)) return NULL;
+  if ((a->n == a->lim || drop_due(a)) && make_room(a)) return NULL;
   ms_acct *x = &a->pool[a->n];
   x->q = a->book->pos[id].qty;
   x->C = ms_accounts_collateral(a, id); /* still untouched: from the book and the shift */

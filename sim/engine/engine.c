@@ -220,7 +220,6 @@ ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *bo
   }
   e->work_base = implied_work(cfg);
   e->max_log_impact = log(MS_MAX_MARK_MOVE);
-  e->max_log_move = log(MS_MAX_PRICE_MOVE);
   ms_status s = ms_queue_new(&e->q, 256, err);
   if (!s) s = ms_pricepath_new(&e->pp, cfg, err);
   if (!s) s = ms_market_new(&e->mk, cfg, err);
@@ -314,8 +313,8 @@ ms_status ms_eng_path_start(ms_engine *e, uint64_t path, ms_path_summary *out, m
   if (!s && every > 0 && every <= cfg->horizon) s = ms_queue_push(e->q, every, MS_EV_MARGIN_UPDATE, 0, 0);
   ms_queue_clock_start(e->q, cfg->step, cfg->step, cfg->horizon);
   e->lp = e->lp0 = e->ext.mx = e->ext.mn = e->lm_min = ms_pricepath_log_price(e->pp);
-  e->lp_hi = e->lp0 + e->max_log_move;
-  e->lp_lo = e->lp0 - e->max_log_move;
+  e->lp_hi = e->lp0 + log(MS_MAX_PRICE_MOVE);
+  e->lp_lo = e->lp0 - log(MS_MAX_PRICE_MOVE);
   e->ext.dd = e->imp_hi = e->imp_lo = 0.0;
   e->nev = 0;
   memset(e->nkind, 0, sizeof e->nkind);

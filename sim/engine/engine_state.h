@@ -99,8 +99,8 @@ struct ms_engine {
   const volatile sig_atomic_t *cancel; /* non-zero: stop the path (NULL: never) */
   double work_base;             /* events a path may take before liquidations add to it */
   double max_log_impact;        /* ln MS_MAX_MARK_MOVE */
-  double max_log_move, lp0;     /* ln MS_MAX_PRICE_MOVE; the path's initial log price */
-  double lp_hi, lp_lo;          /* lp0 +/- max_log_move: the exogenous log price's bounds */
+  double lp0;                   /* the path's initial log price */
+  double lp_hi, lp_lo;          /* lp0 +/- ln MS_MAX_PRICE_MOVE: the exogenous log price's bounds */
   int64_t nev;                  /* events of the path so far */
   int64_t nkind[MS_EV_KIND_COUNT];     /* ... by kind */
   int64_t inst_t, inst_first;   /* the current simulated instant (ms) and nev when it began */

@@ -192,7 +192,7 @@ __attribute__((noinline, cold)) static ms_status price_move_error(ms_engine *e, 
     snprintf(keys, sizeof keys, "market.regimes[%d] (drift %g, vol %g, jumps.rate %g/d, jumps.mean %g, jumps.sd %g)",
              r, g->drift, g->vol, g->jumps.rate, g->jumps.mean, g->jumps.sd);
   }
-  int up = e->ext.mx - e->lp0 > e->max_log_move;
+  int up = e->ext.mx > e->lp_hi;
   snprintf(e->why, sizeof e->why,
            "at t = %.3f s the exogenous price reached %.3g times its initial price, beyond the bound of %g either way "
            "(docs/engine.md, Money): the drift, volatility and jumps of %s move it without limit over the horizon",

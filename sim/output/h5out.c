@@ -566,6 +566,14 @@ static hid_t open_group(hid_t file, const char *path) {
   return g;
 }
 
+/* A leaf may hold '/' (a rate such as 12/d): it must not nest groups; "."
+ * and ".." are not names HDF5 takes. */
+void ms_h5out_leaf_name(const char *leaf, char *out, size_t n) {
+  snprintf(out, n, "%s%s", strcmp(leaf, ".") && strcmp(leaf, "..") ? "" : "_", leaf);
+  for (char *p = out; *p; p++)
+    if (*p == '/') *p = '|';
+}
+
 ms_status ms_h5out_add_run(ms_h5out *h, const char *parent, const char *leaf, const ms_config *cfg,
                            unsigned flags, const char *const *attrs, int *id, ms_error *err) {
   if (h->nruns == h->capruns) {
@@ -582,11 +590,10 @@ ms_status ms_h5out_add_run(ms_h5out *h, const char *parent, const char *leaf, co
   if (!leaf) {
     r->base = h->file;
   } else {
-    /* a leaf may hold '/' (a rate such as 12/d): it must not nest groups */
-    char name[sizeof r->where];
-    int n = snprintf(name, sizeof name, "%s/%s%s", parent, strcmp(leaf, ".") && strcmp(leaf, "..") ? "" : "_", leaf);
-    for (int i = (int)strlen(parent) + 1; i < n && i < (int)sizeof name; i++)
-      if (name[i] == '/') name[i] = '|';
+    char name[sizeof r->where], leafname[sizeof r->where];
+    ms_h5out_leaf_name(leaf, leafname, sizeof leafname);
+    if (snprintf(name, sizeof name, "%s/%s", parent, leafname) >= (int)sizeof name)
+      return ms_error_set(err, MS_ERR_INPUT, "a run's group name is too long: %s/%.40s...", parent, leafname);
     snprintf(r->where, sizeof r->where, "/%.*s", (int)sizeof r->where - 2, name);
     r->base = open_group(h->file, name);
     if (r->base < 0) return h5fail(h, err, "create a run's group");

@@ -65,6 +65,10 @@ ms_status ms_h5out_write_trace(ms_h5out *h, int id, int64_t k, const ms_trace *t
 ms_status ms_h5out_write_fan(ms_h5out *h, int id, int64_t k, const double *price, const double *mark,
                              const int32_t *regime, ms_error *err);
 
+/** The group name of run @p leaf under its parent (a --compare value, a sweep cell): '/' written '|',
+ * "." and ".." as "_." and "_..". */
+void ms_h5out_leaf_name(const char *leaf, char *out, size_t n);
+
 /** Create /book for @p n accounts. */
 ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margin_model, ms_error *err);
 
