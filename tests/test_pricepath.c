@@ -257,6 +257,73 @@ static void test_pricepath__extremes_bracket_the_path(void **state) {
   free(rows);
 }
 
+
+/* market.shocks on a still path (vol 0, no drift): every tick's price is
+ * the scripted factor, computed here from the docs' definitions (linear:
+ * the factor moves by equal amounts per unit time; exponential: by equal
+ * percentages; a recovery takes back a share of the move), the moves of
+ * overlapping shocks multiplied. Once every shock is over the price is the
+ * product of the final factors to a few ulps, and the engine's lowest
+ * price is the scripted low. */
+static double scripted_factor(double ts) {
+  double f1 = ts < 3600 ? 1 : ts < 5400 ? 1 - 0.2 * (ts - 3600) / 1800 : ts < 9000 ? 0.8 + 0.1 * (ts - 5400) / 3600 : 0.9;
+  double f2 = ts < 14400 ? 1 : ts < 15600 ? pow(1.1, (ts - 14400) / 1200) : 1.1;
+  double f3 = ts < 18000 ? 1 : 0.95;
+  double f4 = ts < 15000 ? 1 : ts < 16800 ? 1 + 0.5 * (ts - 15000) / 1800 : 1.5;
+  return f1 * f2 * f3 * f4;
+}
+
+static void test_pricepath__shocks_follow_the_script(void **state) {
+  (void)state;
+  const char *y =
+      "horizon: 6h\nstep: 1s\nmarket:\n"
+      "  initial_price: 2000\n"
+      "  regimes: [{vol: 0}]\n"
+      "  shocks:\n"
+      "    - {at: 1h, move: -20%, over: 30m, recover: {fraction: 50%, over: 1h}}\n"
+      "    - {at: 4h, move: 0.1, over: 20m, shape: exponential}\n"
+      "    - {at: 5h, move: -5%}\n"
+      "    - {at: 250m, move: 50%, over: 30m}\n";
+  ms_error err;
+  ms_config *cfg = load_yaml(y, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_pricepath *pp;
+  ms_queue *q;
+  assert_ok(ms_pricepath_new(&pp, cfg, &err), &err);
+  assert_ok(ms_queue_new(&q, 16, &err), &err);
+  assert_ok(ms_pricepath_start(pp, cfg->seed, 0, q), &err);
+  assert_true(ms_pricepath_log_price(pp) == log(2000.0));
+  double buf[997], worst = 0;
+  int64_t t = cfg->step;
+  while (t <= cfg->horizon) {
+    size_t n = ms_pricepath_fill(pp, t, 997, buf);
+    assert_true(n > 0);
+    for (size_t k = 0; k < n; k++) {
+      double ts = (double)(t + (int64_t)k * cfg->step) / 1000.0, want = 2000.0 * scripted_factor(ts);
+      double rel = fabs(exp(buf[k]) / want - 1);
+      if (rel > worst) worst = rel;
+      if (rel > 1e-12) fail_msg("tick at %.0f s: price %.15g, scripted %.15g", ts, exp(buf[k]), want);
+    }
+    t += (int64_t)n * cfg->step;
+    /* log_price is the last tick's */
+    assert_true(ms_pricepath_log_price(pp) == buf[n - 1]);
+  }
+  double final = log(2000.0) + log(0.9) + log(1.1) + log(0.95) + log(1.5);
+  assert_true(fabs(ms_pricepath_log_price(pp) - final) < 1e-14);
+  ms_queue_free(q);
+  ms_pricepath_free(pp);
+  ms_config_free(cfg);
+
+  /* Through the engine: the path's lowest price is the scripted low. */
+  ms_path_summary *rows = run_paths("horizon: 3h\nstep: 1s\nmarket: {initial_price: 1000, regimes: [{vol: 0}],\n"
+                                    "  shocks: [{at: 1h, move: -30%, over: 1h, shape: exponential}]}\n", 2);
+  for (int i = 0; i < 2; i++) {
+    assert_true(fabs(rows[i].min_price - 700.0) < 1e-9);
+    assert_true(fabs(rows[i].final_price - 700.0) < 1e-9);
+  }
+  free(rows);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pricepath__gbm_log_return_moments),
@@ -265,6 +332,7 @@ int main(void) {
       cmocka_unit_test(test_pricepath__straddling_ticks_keep_exact_moments),
       cmocka_unit_test(test_pricepath__ticks_replay_from_event_log),
       cmocka_unit_test(test_pricepath__extremes_bracket_the_path),
+      cmocka_unit_test(test_pricepath__shocks_follow_the_script),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

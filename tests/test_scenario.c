@@ -29,7 +29,7 @@ static void test_scenario__range_error_names_place(void **state) {
       "    - {name: calm, vol: 0.5}\n"
       "    - name: stress\n"
       "      vol: -0.3\n";
-  expect_load_error(y, NULL, 0, "t.yaml:5:12: market.regimes[1].vol: must be > 0 and <= 100 (got -0.3)");
+  expect_load_error(y, NULL, 0, "t.yaml:5:12: market.regimes[1].vol: must be >= 0 and <= 100 (got -0.3)");
 }
 
 static void test_scenario__unknown_key_lists_known_keys(void **state) {
@@ -252,7 +252,7 @@ static void test_scenario__set_overrides_and_validates(void **state) {
   ms_config_free(cfg);
 
   const char *bad[] = {"market.regimes[1].vol=-0.3"};
-  expect_load_error(y, bad, 1, "--set market.regimes[1].vol=-0.3: market.regimes[1].vol: must be > 0");
+  expect_load_error(y, bad, 1, "--set market.regimes[1].vol=-0.3: market.regimes[1].vol: must be >= 0");
   const char *unknown[] = {"market.volatility=3"};
   expect_load_error(y, unknown, 1,
                     "--set market.volatility=3: market.volatility: unknown key; known keys of market:");
@@ -331,7 +331,7 @@ static void test_scenario__set_index_into_default_list(void **state) {
 
   /* Still validated like the file; a default item it breaks is placed at the --set. */
   const char *bad[] = {"market.regimes[0].vol=-1"};
-  expect_load_error("", bad, 1, "--set market.regimes[0].vol=-1: market.regimes[0].vol: must be > 0 and <= 100 (got -1)");
+  expect_load_error("", bad, 1, "--set market.regimes[0].vol=-1: market.regimes[0].vol: must be >= 0 and <= 100 (got -1)");
   const char *fall[] = {"margin.tiers[0].maintenance=0.007"};
   expect_load_error("", fall, 1,
                     "--set margin.tiers[0].maintenance=0.007: margin.tiers[1].maintenance: rates must not fall");
@@ -521,6 +521,51 @@ static void test_scenario__outage_after_horizon_warns(void **state) {
   ms_config_free(cfg);
 }
 
+
+/* market.shocks: percentages read as the same doubles as fractions, the
+ * bounds and cross-checks name the key, a shock past the horizon warns. */
+static void test_scenario__shocks_and_percentages(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *a = NULL, *b = NULL;
+  const char *ya = "market: {shocks: [{at: 2h, move: -20%, over: 30m, recover: {fraction: 50%, over: 6h}}]}\n";
+  const char *yb = "market: {shocks: [{at: 2h, move: -0.2, over: 30m, recover: {fraction: 0.5, over: 6h}}]}\n";
+  assert_int_equal(ms_config_load_string(&a, ya, "t.yaml", NULL, 0, &err), MS_OK);
+  assert_int_equal(ms_config_load_string(&b, yb, "t.yaml", NULL, 0, &err), MS_OK);
+  assert_int_equal(a->market.nshocks, 1);
+  assert_true(a->market.shocks[0].move == b->market.shocks[0].move && a->market.shocks[0].move == -0.2);
+  assert_true(a->market.shocks[0].recover.fraction == 0.5);
+  assert_int_equal(a->market.shocks[0].at, 7200000);
+  assert_int_equal(a->market.shocks[0].over, 1800000);
+  assert_int_equal(a->market.shocks[0].shape, MS_SHOCK_LINEAR);
+  assert_int_equal(a->nwarnings, 0);
+  /* the resolved configuration reloads to the same shock */
+  char *text = ms_config_to_yaml(a);
+  ms_config *c = NULL;
+  assert_int_equal(ms_config_load_string(&c, text, "r.yaml", NULL, 0, &err), MS_OK);
+  assert_true(c->market.shocks[0].move == -0.2 && c->market.shocks[0].recover.over == 6 * 3600000);
+  free(text);
+  ms_config_free(a);
+  ms_config_free(b);
+  ms_config_free(c);
+  expect_load_error("market: {shocks: [{move: -100%}]}\n", NULL, 0,
+                    "t.yaml:1:26: market.shocks[0].move: must be > -1 and <= 100 (got -100%)");
+  expect_load_error("market: {shocks: [{move: 2x0%}]}\n", NULL, 0,
+                    "market.shocks[0].move: expected a number or a percentage such as 0.2 or -20% (got 2x0%)");
+  expect_load_error("market: {shocks: [{move: -20%, shape: cliff}]}\n", NULL, 0, "market.shocks[0].shape:");
+  expect_load_error("market: {shocks: [{move: -20%, recover: {fraction: 150%}}]}\n", NULL, 0,
+                    "market.shocks[0].recover.fraction: must be >= 0 and <= 1 (got 150%)");
+  /* a still path: perps under static margin, not options */
+  expect_load_error("market: {regimes: [{vol: 0}]}\nbook: {options: {fraction: 0.5}}\n", NULL, 0,
+                    "market.regimes[0].vol: must be > 0 when the book holds options");
+  expect_load_error("market: {regimes: [{vol: 0}]}\nmargin: {model: dynamic}\n", NULL, 0,
+                    "market.regimes[0].vol: must be > 0 under margin.model dynamic");
+  assert_int_equal(ms_config_load_string(&a, "horizon: 1d\nmarket: {shocks: [{at: 1d, move: -0.1}]}\n", "t.yaml", NULL,
+                                         0, &err), MS_OK);
+  assert_int_equal(a->nwarnings, 1);
+  assert_non_null(strstr(a->warnings[0], "market.shocks[0].at: starts at 1d, at or after the horizon (1d)"));
+  ms_config_free(a);
+}
 
 /* ---- hostile input (issue 14, item 7): limits of the loader ---- */
 
@@ -791,6 +836,7 @@ int main(void) {
       cmocka_unit_test(test_scenario__book_margin_oracle_keeper_errors),
       cmocka_unit_test(test_scenario__missing_file),
       cmocka_unit_test(test_scenario__outage_after_horizon_warns),
+      cmocka_unit_test(test_scenario__shocks_and_percentages),
       cmocka_unit_test(test_scenario__alias_bomb_rejected_quickly),
       cmocka_unit_test(test_scenario__many_keys_rejected_quickly),
       cmocka_unit_test(test_scenario__deep_nesting_rejected_quickly),

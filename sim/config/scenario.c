@@ -76,8 +76,9 @@ static const ms_field regime_fields[] = {
     {.name = "name", .kind = MS_F_STRING, .offset = OFF(ms_regime_cfg, name), .def = "\"\"",
      .str_size = MS_NAME_MAX, .doc = "name used in the output (default: regime0, regime1, ...)"},
     {.name = "vol", .kind = MS_F_NUMBER, .offset = OFF(ms_regime_cfg, vol), .def = "0.7",
-     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 100, .unit = "annualised",
-     .doc = "volatility of log returns"},
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 100, .unit = "annualised",
+     .doc = "volatility of log returns (0, a path that only drifts, jumps and follows market.shocks, "
+            "with static or tiered margin and no options)"},
     {.name = "drift", .kind = MS_F_NUMBER, .offset = OFF(ms_regime_cfg, drift), .def = "0",
      .bounds = MS_B_GE | MS_B_LE, .min = -1000, .max = 1000, .unit = "annualised",
      .doc = "drift mu of dS/S; the log price drifts at mu - vol^2/2"},
@@ -218,6 +219,38 @@ static ms_status check_market(void *obj, ms_check *ck) {
   return MS_OK;
 }
 
+static const char *const shock_shapes[] = {"linear", "exponential", NULL};
+
+static const ms_field recover_fields[] = {
+    {.name = "fraction", .kind = MS_F_NUMBER, .offset = OFF(ms_recover_cfg, fraction), .def = "0",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1, .pct = 1,
+     .doc = "share of the move taken back after it ends: 50% regains half a fall (0: none)"},
+    {.name = "over", .kind = MS_F_DURATION, .offset = OFF(ms_recover_cfg, over), .def = "0s",
+     .bounds = MS_B_GE, .min = 0, .doc = "how long the recovery takes, from the end of the move (0: at once)"},
+};
+static const ms_schema recover_schema = {"recover", recover_fields, N(recover_fields), NULL,
+                                         "A recovery after the shock, in the shock's shape."};
+
+static const ms_field shock_fields[] = {
+    {.name = "at", .kind = MS_F_DURATION, .offset = OFF(ms_shock_cfg, at), .def = "0s", .bounds = MS_B_GE,
+     .min = 0, .doc = "when the move begins (at or after the horizon: no effect, a warning)"},
+    {.name = "move", .kind = MS_F_NUMBER, .offset = OFF(ms_shock_cfg, move), .def = "-0.2",
+     .bounds = MS_B_GT | MS_B_LE, .min = -1, .max = 100, .pct = 1,
+     .doc = "the price's relative move over the shock: -20% (or -0.2) ends 20% below where the path would be"},
+    {.name = "over", .kind = MS_F_DURATION, .offset = OFF(ms_shock_cfg, over), .def = "0s", .bounds = MS_B_GE,
+     .min = 0, .doc = "how long the move takes (0: at once, at the first tick at or after `at`)"},
+    {.name = "shape", .kind = MS_F_ENUM, .offset = OFF(ms_shock_cfg, shape), .def = "linear",
+     .names = shock_shapes,
+     .doc = "`linear`: the price factor moves by equal amounts per unit of time; `exponential`: by equal "
+            "percentages (the log price moves linearly)"},
+    {.name = "recover", .kind = MS_F_SECTION, .offset = OFF(ms_shock_cfg, recover), .sub = &recover_schema,
+     .doc = "an optional recovery after the move"},
+};
+static const ms_schema shock_schema = {"shock", shock_fields, N(shock_fields), NULL,
+                                       "A scripted move of the exogenous price, on top of any price model: "
+                                       "the path's log price plus the shock's log factor at each tick "
+                                       "(docs/scenario.md, \"Scripted shocks\"). Shocks add in log space."};
+
 static const ms_field market_fields[] = {
     {.name = "initial_price", .kind = MS_F_NUMBER, .offset = OFF(ms_market_cfg, initial_price),
      .def = "2000", .bounds = MS_B_GE | MS_B_LE, .min = 1e-12, .max = 1e12, .unit = "USD",
@@ -244,6 +277,10 @@ static const ms_field market_fields[] = {
      .doc = "price impact of liquidation fills"},
     {.name = "smile", .kind = MS_F_SECTION, .offset = OFF(ms_market_cfg, smile), .sub = &smile_schema,
      .doc = "implied-volatility smile of options"},
+    {.name = "shocks", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, shocks), .def = "[]",
+     .bounds = MS_B_GE, .min = 0, .sub = &shock_schema, .count_offset = OFF(ms_market_cfg, nshocks),
+     .max_items = MS_MAX_SHOCKS, .item_size = sizeof(ms_shock_cfg),
+     .doc = "scripted moves of the exogenous price (`[{at: 2h, move: -20%, over: 30m}]`)"},
 };
 static const ms_schema market_schema = {"market", market_fields, N(market_fields), check_market,
                                         "The exogenous price: what the market would do without "
@@ -309,7 +346,7 @@ static ms_status check_options(void *obj, ms_check *ck) {
 }
 
 static const ms_field options_fields[] = {
-    {.name = "fraction", .kind = MS_F_NUMBER, .offset = OFF(ms_options_cfg, fraction), .def = "0",
+    {.name = "fraction", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_options_cfg, fraction), .def = "0",
      .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1,
      .doc = "share of accounts that hold an option strategy (the others hold a perp)"},
     {.name = "strategies", .kind = MS_F_LIST, .offset = OFF(ms_options_cfg, strategies),
@@ -333,7 +370,7 @@ static const ms_field book_fields[] = {
     {.name = "leverage", .kind = MS_F_DIST, .offset = OFF(ms_book_cfg, leverage),
      .def = "{dist: uniform, min: 2, max: 20}", .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1000,
      .elem = MS_F_NUMBER, .doc = "entry notional / collateral"},
-    {.name = "long_fraction", .kind = MS_F_NUMBER, .offset = OFF(ms_book_cfg, long_fraction),
+    {.name = "long_fraction", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_book_cfg, long_fraction),
      .def = "0.65", .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1,
      .doc = "probability that an account is long"},
     {.name = "resample", .kind = MS_F_ENUM, .offset = OFF(ms_book_cfg, resample), .def = "per_run",
@@ -574,9 +611,9 @@ static const ms_schema portfolio_schema = {"portfolio", portfolio_fields, N(port
 static const ms_field tier_fields[] = {
     {.name = "floor", .kind = MS_F_NUMBER, .offset = OFF(ms_tier_cfg, floor), .def = "0",
      .bounds = MS_B_GE, .min = 0, .unit = "USD", .doc = "notional where the tier starts"},
-    {.name = "maintenance", .kind = MS_F_NUMBER, .offset = OFF(ms_tier_cfg, maintenance),
+    {.name = "maintenance", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_tier_cfg, maintenance),
      .def = "0.025", .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1, .doc = "maintenance margin rate"},
-    {.name = "initial", .kind = MS_F_NUMBER, .offset = OFF(ms_tier_cfg, initial), .def = "0.05",
+    {.name = "initial", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_tier_cfg, initial), .def = "0.05",
      .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1,
      .doc = "initial margin rate (1 / the tier's maximum leverage)"},
 };
@@ -627,11 +664,11 @@ static const ms_field margin_fields[] = {
      .types = margin_type_at,
      .doc = "`static`: fixed ratios of notional; `tiered`: rates rising with notional; `dynamic`: a "
             "ratio that follows estimated volatility; `portfolio`: worst loss over a scenario grid"},
-    {.name = "initial", .kind = MS_F_NUMBER, .offset = OFF(ms_margin_cfg, initial), .def = "0.05",
+    {.name = "initial", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_margin_cfg, initial), .def = "0.05",
      .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1,
      .doc = "static: initial margin, fraction of gross notional (perp + short options' underlying) at the "
             "oracle price"},
-    {.name = "maintenance", .kind = MS_F_NUMBER, .offset = OFF(ms_margin_cfg, maintenance),
+    {.name = "maintenance", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_margin_cfg, maintenance),
      .def = "0.025", .bounds = MS_B_GT | MS_B_LT, .min = 0, .max = 1,
      .doc = "static: maintenance margin, fraction of gross notional at the oracle price"},
     {.name = "tiers", .kind = MS_F_LIST, .offset = OFF(ms_margin_cfg, tiers), .def = BINANCE_BTCUSDT_2021,
@@ -654,7 +691,7 @@ static const ms_field oracle_fields[] = {
     {.name = "kind", .kind = MS_F_MODEL, .offset = OFF(ms_oracle_cfg, kind), .def = "push",
      .types = oracle_type_at,
      .doc = "`push`: rounds on deviation or heartbeat (Chainlink-like); `pull`: a price every interval (Pyth-like)"},
-    {.name = "deviation", .kind = MS_F_NUMBER, .offset = OFF(ms_oracle_cfg, deviation), .def = "0.005",
+    {.name = "deviation", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_oracle_cfg, deviation), .def = "0.005",
      .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
      .doc = "push: a round starts when abs(price - last published) / last published exceeds this"},
     {.name = "heartbeat", .kind = MS_F_DURATION, .offset = OFF(ms_oracle_cfg, heartbeat), .def = "1h",
@@ -751,10 +788,10 @@ static const ms_field liq_fields[] = {
     {.name = "min_close", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, min_close),
      .def = "0.2", .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1,
      .doc = "partial: least fraction of the position closed"},
-    {.name = "penalty", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, penalty), .def = "0.01",
+    {.name = "penalty", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_liquidation_cfg, penalty), .def = "0.01",
      .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
      .doc = "fraction of the closed notional taken from the remaining equity"},
-    {.name = "keeper_share", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, keeper_share),
+    {.name = "keeper_share", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_liquidation_cfg, keeper_share),
      .def = "0.9", .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1,
      .doc = "share of the penalty paid to the keeper; the rest goes to the insurance fund"},
     {.name = "insurance_fund", .kind = MS_F_NUMBER, .offset = OFF(ms_liquidation_cfg, insurance_fund),
@@ -919,6 +956,21 @@ static ms_status check_top(void *obj, ms_check *ck) {
   }
   if (c->horizon / c->step > (int64_t)1 << 40)
     return ms_check_fail(ck, "step", "too many ticks over the horizon");
+  /* Black–Scholes values and the dynamic and portfolio requirements divide
+   * by the volatility: a zero-vol regime is for perps under static or tiered
+   * margin (a scripted shock on a still path). */
+  const char *mm = ms_model_name(c->margin.model);
+  for (int i = 0; i < c->market.nregimes; i++) {
+    if (c->market.regimes[i].vol > 0) continue;
+    char key[48];
+    snprintf(key, sizeof key, "market.regimes[%d].vol", i);
+    if (c->book.options.fraction > 0)
+      return ms_check_fail(ck, key, "must be > 0 when the book holds options (book.options.fraction %g): "
+                           "they are valued by Black–Scholes at the regime's vol", c->book.options.fraction);
+    if (strcmp(mm, "static") != 0 && strcmp(mm, "tiered") != 0)
+      return ms_check_fail(ck, key, "must be > 0 under margin.model %s (0 is accepted with static or tiered "
+                           "margin only)", mm);
+  }
   if (c->oracle.twap % c->step != 0) {
     char st[32];
     ms_units_format_duration(c->step, st, sizeof st);
@@ -940,6 +992,15 @@ static ms_status check_top(void *obj, ms_check *ck) {
     ms_units_format_duration(c->horizon, hz, sizeof hz);
     ms_check_warn(ck, key, c->warnings[c->nwarnings++], MS_WARNING_MAX,
                   "starts at %s, at or after the horizon (%s): the outage has no effect", at, hz);
+  }
+  for (int i = 0; i < c->market.nshocks && c->nwarnings < MS_MAX_WARNINGS; i++) {
+    if (c->market.shocks[i].at < c->horizon) continue;
+    char key[64], at[32], hz[32];
+    snprintf(key, sizeof key, "market.shocks[%d].at", i);
+    ms_units_format_duration(c->market.shocks[i].at, at, sizeof at);
+    ms_units_format_duration(c->horizon, hz, sizeof hz);
+    ms_check_warn(ck, key, c->warnings[c->nwarnings++], MS_WARNING_MAX,
+                  "starts at %s, at or after the horizon (%s): the shock has no effect", at, hz);
   }
   return MS_OK;
 }

@@ -82,6 +82,23 @@ typedef struct ms_smile_cfg {
   double floor;
 } ms_smile_cfg;
 
+/* market.shocks[]: a scripted move overlaid on the exogenous log price. */
+#define MS_MAX_SHOCKS 16
+typedef enum { MS_SHOCK_LINEAR = 0, MS_SHOCK_EXPONENTIAL } ms_shock_shape;
+
+typedef struct ms_recover_cfg {
+  double fraction;       /* share of the move taken back (0.5: half the fall regained) */
+  int64_t over;          /* ms the recovery takes */
+} ms_recover_cfg;
+
+typedef struct ms_shock_cfg {
+  int64_t at;            /* ms: when the move begins */
+  double move;           /* relative price move at its end (-0.2: a 20% fall) */
+  int64_t over;          /* ms the move takes; 0: at once */
+  int shape;             /* ms_shock_shape */
+  ms_recover_cfg recover;
+} ms_shock_cfg;
+
 typedef struct ms_market_cfg {
   double initial_price;  /* USD */
   const struct ms_price_model_type *model; /* market.model: the exogenous price model */
@@ -93,6 +110,8 @@ typedef struct ms_market_cfg {
   double days_per_year;  /* for annualised vol and drift */
   ms_impact_cfg impact;
   ms_smile_cfg smile;
+  int nshocks;
+  ms_shock_cfg shocks[MS_MAX_SHOCKS];
   /* resolved, not keys */
   double stationary[MS_MAX_REGIMES]; /* long-run fraction of time in each regime */
   double reference_vol;  /* sqrt(sum stationary_i vol_i^2): the long-run volatility */

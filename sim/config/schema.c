@@ -245,6 +245,30 @@ static ms_status parse_scalar_value(const ms_ynode *n, ms_field_kind kind, const
   return MS_OK;
 }
 
+/* Whether @p n is a percentage where @p f accepts one. */
+static int is_percent(const ms_field *f, const ms_ynode *n) {
+  size_t len = n->kind == MS_Y_SCALAR ? strlen(n->text) : 0;
+  return f->pct && len > 0 && n->text[len - 1] == '%';
+}
+
+/* A scalar ending in '%': the number before it over 100 (-20/100 is the
+ * double nearest -0.2, as "-0.2" reads). */
+static ms_status parse_percent(const ms_ynode *n, const char *path, double *out, ms_error *err) {
+  size_t len = strlen(n->text);
+  char num[64], got[160];
+  got_text(n, got, sizeof got);
+  int bad = len - 1 >= sizeof num;
+  if (!bad) {
+    memcpy(num, n->text, len - 1);
+    num[len - 1] = '\0';
+    bad = ms_units_parse_number(num, out) != 0;
+  }
+  if (bad)
+    return fail_at(err, n, NULL, path, "expected a number or a percentage such as 0.2 or -20%% (got %s)", got);
+  *out /= 100.0;
+  return MS_OK;
+}
+
 static ms_status check_bounds(const ms_field *f, const ms_ynode *n, const char *path, double v,
                               ms_error *err) {
   if (in_bounds(f, v)) return MS_OK;
@@ -574,7 +598,11 @@ static ms_status load_field(const ms_field *f, void *obj, const ms_ynode *n, con
   switch (f->kind) {
   case MS_F_NUMBER:
   case MS_F_RATE:
-    if ((s = parse_scalar_value(n, f->kind, path, &v, err))) return s;
+    if (is_percent(f, n)) {
+      if ((s = parse_percent(n, path, &v, err))) return s;
+    } else if ((s = parse_scalar_value(n, f->kind, path, &v, err))) {
+      return s;
+    }
     if ((s = check_bounds(f, n, path, v, err))) return s;
     *AT(obj, f->offset, double) = v;
     return MS_OK;
@@ -885,7 +913,7 @@ void ms_schema_emit(const ms_schema *s, const void *obj, ms_strbuf *sb, int inde
 
 static const char *type_name(const ms_field *f, char *buf, size_t n) {
   switch (f->kind) {
-  case MS_F_NUMBER: return "number";
+  case MS_F_NUMBER: return f->pct ? "number or percentage" : "number";
   case MS_F_INT: return "integer";
   case MS_F_U64: return "integer (64-bit)";
   case MS_F_DURATION: return "duration";

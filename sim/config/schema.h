@@ -82,6 +82,8 @@ typedef struct ms_field {
   /* LIST: a scalar item stands for a mapping that sets only this field of
    * the item ("- text" for "- {assert: text}"); NULL: items are mappings. */
   const char *shorthand;
+  /* NUMBER: a percentage is accepted too ("-20%" reads as -0.2). */
+  int pct;
   /* A key no longer accepted: writing it fails with this text (what
    * replaces it), placed at the key. Only name is set; the key is neither
    * loaded, written back, documented nor listed among the known keys. */

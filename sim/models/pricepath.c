@@ -5,15 +5,83 @@
  */
 #include "models/pricepath.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "models/pricepath_int.h"
 
+/* One piece of a shock: the price factor goes from fa at ta to fb at tb. */
+typedef struct shock_piece {
+  int64_t ta, tb;
+  double fa, fb, la, lb; /* factors and their logs */
+  int shape;             /* ms_shock_shape */
+} shock_piece;
+
+/* A shock: its move, then (has_rec) its recovery from the move's end. */
+typedef struct shock {
+  shock_piece move, rec;
+  int has_rec;
+} shock;
+
 struct ms_pricepath {
   const ms_price_model_type *type;
   void *state;
+  /* market.shocks: the model's log prices plus shock_offset() of their tick. */
+  int nshocks;
+  shock shocks[MS_MAX_SHOCKS];
+  int64_t shock_from, shock_to; /* no shock moves before shock_from; none after shock_to */
+  double shock_final;           /* the offset from shock_to on */
+  int64_t step, t_tick;         /* the last generated tick */
 };
+
+/* The log factor of one piece at @p t >= ta. At and after tb it is lb
+ * exactly, so a finished move's level is the scripted one to the bit. */
+static double piece_at(const shock_piece *p, int64_t t) {
+  if (t >= p->tb) return p->lb;
+  double s = (double)(t - p->ta) / (double)(p->tb - p->ta);
+  return p->shape == MS_SHOCK_LINEAR ? log(p->fa + (p->fb - p->fa) * s) : p->la + (p->lb - p->la) * s;
+}
+
+static double shock_at(const shock *k, int64_t t) {
+  if (t < k->move.ta) return 0.0;
+  if (!k->has_rec || t < k->rec.ta) return piece_at(&k->move, t);
+  return piece_at(&k->rec, t);
+}
+
+/* The sum of the shocks' log factors at @p t. */
+static double shock_offset(const ms_pricepath *pp, int64_t t) {
+  if (t < pp->shock_from) return 0.0;
+  if (t >= pp->shock_to) return pp->shock_final;
+  double off = 0.0;
+  for (int i = 0; i < pp->nshocks; i++) off += shock_at(&pp->shocks[i], t);
+  return off;
+}
+
+static void shock_setup(ms_pricepath *pp, const ms_config *cfg) {
+  const ms_market_cfg *mk = &cfg->market;
+  pp->step = cfg->step;
+  pp->nshocks = mk->nshocks;
+  pp->shock_from = INT64_MAX;
+  pp->shock_to = INT64_MIN;
+  pp->shock_final = 0.0;
+  for (int i = 0; i < mk->nshocks; i++) {
+    const ms_shock_cfg *sc = &mk->shocks[i];
+    shock *k = &pp->shocks[i];
+    double f1 = 1.0 + sc->move;
+    k->move = (shock_piece){sc->at, sc->at + sc->over, 1.0, f1, 0.0, log1p(sc->move), sc->shape};
+    k->has_rec = sc->recover.fraction > 0;
+    const shock_piece *last = &k->move;
+    if (k->has_rec) {
+      double f2 = 1.0 + sc->move * (1.0 - sc->recover.fraction);
+      k->rec = (shock_piece){k->move.tb, k->move.tb + sc->recover.over, f1, f2, k->move.lb, log(f2), sc->shape};
+      last = &k->rec;
+    }
+    if (sc->at < pp->shock_from) pp->shock_from = sc->at;
+    if (last->tb > pp->shock_to) pp->shock_to = last->tb;
+    pp->shock_final += last->lb;
+  }
+}
 
 /* The order of market.model's accepted values in the docs. */
 const ms_price_model_type *const ms_price_models[] = {&ms_price_regime_switching, NULL};
@@ -32,6 +100,7 @@ ms_status ms_pricepath_new(ms_pricepath **out, const ms_config *cfg, ms_error *e
   pp->type = cfg->market.model;
   ms_status s = pp->type->create(&pp->state, cfg, err);
   if (s) { free(pp); return s; }
+  shock_setup(pp, cfg);
   *out = pp;
   return MS_OK;
 }
@@ -47,6 +116,7 @@ const ms_price_model_type *ms_pricepath_type(const ms_pricepath *pp) { return pp
 void ms_pricepath_stationary(const ms_pricepath *pp, double *pi) { pp->type->stationary(pp->state, pi); }
 
 ms_status ms_pricepath_start(ms_pricepath *pp, uint64_t seed, uint64_t path, ms_queue *q) {
+  pp->t_tick = 0;
   return pp->type->start(pp->state, seed, path, q);
 }
 
@@ -56,10 +126,25 @@ int ms_pricepath_on_event(ms_pricepath *pp, const ms_event *ev, ms_queue *q) {
 
 /* One indirect call per block of ticks: the engine's scan reads the block. */
 size_t ms_pricepath_fill(ms_pricepath *pp, int64_t t, size_t n, double *out) {
-  return pp->type->fill(pp->state, t, n, out);
+  n = pp->type->fill(pp->state, t, n, out);
+  if (n == 0 || pp->nshocks == 0) return n;
+  const int64_t last = t + (int64_t)(n - 1) * pp->step;
+  pp->t_tick = last;
+  if (last < pp->shock_from) return n;
+  if (t >= pp->shock_to) {
+    for (size_t k = 0; k < n; k++) out[k] += pp->shock_final;
+    return n;
+  }
+  for (size_t k = 0; k < n; k++) out[k] += shock_offset(pp, t + (int64_t)k * pp->step);
+  return n;
 }
 
-double ms_pricepath_log_price(const ms_pricepath *pp) { return pp->type->log_price(pp->state); }
+/* The shocks move at ticks, as the model's diffusion does: after a jump
+ * the price is the model's plus the offset of the last tick. */
+double ms_pricepath_log_price(const ms_pricepath *pp) {
+  double lp = pp->type->log_price(pp->state);
+  return pp->nshocks ? lp + shock_offset(pp, pp->t_tick) : lp;
+}
 
 int ms_pricepath_regime(const ms_pricepath *pp) { return pp->type->regime(pp->state); }
 

@@ -15,6 +15,9 @@
  * that straddles a regime switch gets the drift and variance of each regime
  * for the time spent in it, so the log return over any interval has exactly
  * the moments of the continuous-time model sampled at the ticks.
+ *
+ * market.shocks are laid on top of any model by this handle, not by the
+ * models: scripted, deterministic log factors added to every tick.
  */
 #ifndef MARGINSIM_PRICEPATH_H
 #define MARGINSIM_PRICEPATH_H
@@ -107,11 +110,13 @@ int ms_pricepath_on_event(ms_pricepath *pp, const ms_event *ev, ms_queue *q);
 /**
  * Generate the log prices of up to @p n ticks starting at time @p t (then
  * t + step, ...), stopping before the model's next own event. Returns the
- * number written to @p out.
+ * number written to @p out. The scenario's market.shocks are added here, on
+ * top of the model's (and a tape's) ticks: each tick gets the shocks' log
+ * factor at its time.
  */
 size_t ms_pricepath_fill(ms_pricepath *pp, int64_t t, size_t n, double *out);
 
-/** Log price after the last generated tick and any jump since. */
+/** Log price after the last generated tick and any jump since (with the last tick's shocks). */
 double ms_pricepath_log_price(const ms_pricepath *pp);
 
 /** Current regime index. */
@@ -171,7 +176,8 @@ int64_t ms_pricetape_bytes(const ms_config *cfg);
  */
 void ms_pricepath_use_tape(ms_pricepath *pp, ms_pricetape *tape, ms_tape_mode mode);
 
-/** 1 if @p a and @p b generate the same exogenous path for every path index. */
+/** 1 if @p a and @p b generate the same exogenous path for every path index, before
+ *  market.shocks (a tape holds the model's ticks; each cell adds its own shocks). */
 int ms_pricepath_same_path(const ms_config *a, const ms_config *b);
 
 #endif

@@ -475,7 +475,7 @@ class CliTest(DirTest):
             f.write(SMALL.replace("vol: 1.5", "vol: -1.5"))
         cases = [
             (["run", os.path.join(self.dir, "bad.yaml"), "-o", out],
-             "bad.yaml:10:27: market.regimes[1].vol: must be > 0"),
+             "bad.yaml:10:27: market.regimes[1].vol: must be >= 0"),
             (["run", self.scen, "-o", out, "--set", "market.nope=1"],
              "--set market.nope=1: market.nope: unknown key; known keys of market:"),
             (["run", self.scen, "-o", out, "-n", "0"], "-n/--paths: expected a whole number from 1 to 1000000000 (got '0')"),
