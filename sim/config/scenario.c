@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gsl/gsl_linalg.h>
+#include <libgen.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/dist.h"
+#include "core/series.h"
 #include "core/rng.h"
 #include "core/units.h"
 #include "core/gslguard.h"
@@ -164,6 +167,160 @@ out:
   return s;
 }
 
+/* ------------------------------------------------------------------ replay */
+
+/* The candles of market.replay, shared by the copies of a configuration (a
+ * result keeps one): the last ms_config_free releases them. */
+struct ms_series_share {
+  ms_series *s;
+  atomic_int refs;
+};
+
+static void share_release(struct ms_series_share *sh) {
+  if (sh && atomic_fetch_sub(&sh->refs, 1) == 1) {
+    ms_series_free(sh->s);
+    free(sh);
+  }
+}
+
+const ms_series *ms_config_series(const ms_config *cfg) {
+  return cfg && cfg->market.replay.data ? cfg->market.replay.data->s : NULL;
+}
+
+void ms_config_share(ms_config *copy) {
+  if (copy->market.replay.data) atomic_fetch_add(&copy->market.replay.data->refs, 1);
+}
+
+/* @p file, relative to the directory of the scenario @p src (as written, when
+ * the scenario is not a file: "<string>", "-"). */
+static void data_path(const char *src, const char *file, char *out, size_t n) {
+  struct stat st;
+  if (file[0] == '/' || !src || stat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
+    snprintf(out, n, "%s", file);
+    return;
+  }
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s", src);
+  snprintf(out, n, "%s/%s", dirname(dir), file);
+}
+
+static void fmt_time(int64_t ms, char *buf, size_t n) { ms_time_format_iso(ms, buf, n); }
+
+/* market.model replay: read the file, find the window, check it against the
+ * horizon and the step, and resolve what the model needs (scenario.h). */
+static ms_status resolve_replay(ms_market_cfg *m, ms_check *ck) {
+  const ms_config *c = ck->root;
+  ms_replay_cfg *r = &m->replay;
+  if (!r->file[0])
+    return ms_check_fail(ck, "replay.file", "market.model replay needs a CSV file of candles (market.replay.file)");
+  char path[2100];
+  data_path(c->source_path, r->file, path, sizeof path);
+  ms_series *se = NULL;
+  ms_error e2;
+  ms_status st = ms_series_read(&se, path, &e2);
+  if (st) return ms_check_fail(ck, "replay.file", "%s", e2.msg);
+  struct ms_series_share *sh = malloc(sizeof *sh);
+  if (!sh) { ms_series_free(se); return ms_error_set(ck->err, MS_ERR_NOMEM, "out of memory"); }
+  sh->s = se;
+  atomic_init(&sh->refs, 1);
+  share_release(r->data); /* a section loaded twice (a preset) */
+  r->data = sh;
+  const int64_t res = se->resolution, end = se->c[se->n - 1].t + res;
+  char a[48], b[48], w[48];
+  int64_t from = se->c[0].t, to = end;
+  if (r->from[0] && ms_time_parse_iso(r->from, &from))
+    return ms_check_fail(ck, "replay.from", "expected an ISO 8601 time such as 2025-10-10T00:00:00Z (got \"%s\")",
+                         r->from);
+  if (r->to[0] && ms_time_parse_iso(r->to, &to))
+    return ms_check_fail(ck, "replay.to", "expected an ISO 8601 time such as 2025-10-11T00:00:00Z (got \"%s\")",
+                         r->to);
+  fmt_time(se->c[0].t, a, sizeof a);
+  fmt_time(end, b, sizeof b);
+  if (from < se->c[0].t || from >= end) {
+    fmt_time(from, w, sizeof w);
+    return ms_check_fail(ck, "replay.from", "%s is outside %s, which runs from %s to %s", w, se->name, a, b);
+  }
+  if (to <= from || to > end) {
+    fmt_time(to, w, sizeof w);
+    return ms_check_fail(ck, "replay.to", "%s must be after replay.from and at most the end of %s (%s)", w,
+                         se->name, b);
+  }
+  int64_t i0 = ms_series_lower_bound(se, from), i1 = ms_series_lower_bound(se, to);
+  if (i0 >= se->n || se->c[i0].t != from) {
+    fmt_time(from, w, sizeof w);
+    fmt_time(i0 < se->n ? se->c[i0].t : end, b, sizeof b);
+    fmt_time(i0 > 0 ? se->c[i0 - 1].t : se->c[0].t, a, sizeof a);
+    return ms_check_fail(ck, "replay.from", "%s is not the open time of a candle of %s (the nearest: %s, %s)", w,
+                         se->name, a, b);
+  }
+  int64_t last_end = i1 > 0 ? se->c[i1 - 1].t + res : 0;
+  if (to != last_end && (i1 >= se->n || se->c[i1].t != to)) {
+    fmt_time(to, w, sizeof w);
+    fmt_time(last_end, a, sizeof a);
+    return ms_check_fail(ck, "replay.to", "%s is not a candle boundary of %s (the last candle before it ends at %s)",
+                         w, se->name, a);
+  }
+  if (to != last_end) {
+    fmt_time(to, w, sizeof w);
+    return ms_check_fail(ck, "replay.to", "no candle of %s ends at %s (a gap before it)", se->name, w);
+  }
+  for (int64_t g = 0; g < se->ngaps; g++) {
+    int64_t i = se->gap_after[g];
+    if (i >= i0 && i + 1 < i1) {
+      fmt_time(se->c[i].t + res, a, sizeof a);
+      fmt_time(se->c[i + 1].t, b, sizeof b);
+      return ms_check_fail(ck, "replay", "the window holds a gap in %s: no candle from %s to %s (between lines %d "
+                           "and %d); choose a window without it", se->name, a, b, (int)se->line[i],
+                           (int)se->line[i + 1]);
+    }
+  }
+  r->first = i0;
+  r->count = i1 - i0;
+  double candle = (double)res / r->speed;
+  char st1[32], st2[32];
+  ms_units_format_duration(c->step, st1, sizeof st1);
+  if (!(fabs(candle - nearbyint(candle)) < 1e-6) || (int64_t)nearbyint(candle) % c->step != 0) {
+    ms_units_format_duration(res, st2, sizeof st2);
+    return ms_check_fail(ck, "replay.speed", "a candle of %s at speed %g must last a whole number of steps (step is "
+                         "%s)", st2, r->speed, st1);
+  }
+  r->candle = (int64_t)nearbyint(candle);
+  if (r->candle / c->step < 3 || r->candle / c->step > 10000000) {
+    ms_units_format_duration(r->candle, st2, sizeof st2);
+    return ms_check_fail(ck, "replay.speed", "a candle lasts %s of simulated time: %lld steps of %s, the bridge needs "
+                         "from 3 to 1e7 steps per candle", st2, (long long)(r->candle / c->step), st1);
+  }
+  if (c->horizon > r->count * r->candle) {
+    char hz[32], wd[32];
+    ms_units_format_duration(c->horizon, hz, sizeof hz);
+    ms_units_format_duration(r->count * r->candle, wd, sizeof wd);
+    return ms_check_fail(ck, "replay", "the window holds %lld candles, %s of simulated time at speed %g, shorter "
+                         "than the horizon (%s): set horizon: %s, or widen the window", (long long)r->count, wd,
+                         r->speed, hz, wd);
+  }
+  const ms_candle *k = se->c + i0;
+  if (r->rescale) {
+    r->shift = log(m->initial_price) - log(k[0].open);
+  } else {
+    r->shift = 0;
+    m->initial_price = k[0].open;
+  }
+  /* Realised volatility (zero-mean close-to-close returns, the first from the
+   * open), per candle, annualised in simulated time. */
+  double ss = 0, prev = log(k[0].open);
+  for (int64_t i = 0; i < r->count; i++) {
+    double x = log(k[i].close);
+    ss += (x - prev) * (x - prev);
+    prev = x;
+  }
+  double year_ms = m->days_per_year * (double)MS_MS_PER_DAY;
+  r->vol = sqrt(ss / (double)r->count / (double)r->candle * year_ms);
+  m->reference_vol = m->entry_vol = r->vol;
+  /* The one regime's name labels the time series' regime column. */
+  if (!(ck->node && ms_ynode_get(ck->node, "regimes"))) snprintf(m->regimes[0].name, MS_NAME_MAX, "replay");
+  return MS_OK;
+}
+
 static ms_status check_market(void *obj, ms_check *ck) {
   ms_market_cfg *m = obj;
   for (int i = 0; i < m->nregimes; i++) {
@@ -216,6 +373,9 @@ static ms_status check_market(void *obj, ms_check *ck) {
   for (int i = 0; i < m->nregimes; i++) v2 += m->stationary[i] * m->regimes[i].vol * m->regimes[i].vol;
   m->reference_vol = sqrt(v2);
   m->entry_vol = m->start_index >= 0 ? m->regimes[m->start_index].vol : m->reference_vol;
+  if (strcmp(ms_model_name(m->model), "replay") == 0) return resolve_replay(m, ck);
+  if (ck->node && ms_ynode_get(ck->node, "replay"))
+    return ms_check_fail(ck, "replay", "is read by market.model replay only (the model is %s)", ms_model_name(m->model));
   return MS_OK;
 }
 
@@ -251,6 +411,28 @@ static const ms_schema shock_schema = {"shock", shock_fields, N(shock_fields), N
                                        "the path's log price plus the shock's log factor at each tick "
                                        "(docs/scenario.md, \"Scripted shocks\"). Shocks add in log space."};
 
+static const ms_field replay_fields[] = {
+    {.name = "file", .kind = MS_F_STRING, .offset = OFF(ms_replay_cfg, file), .def = "\"\"",
+     .str_size = 1024,
+     .doc = "CSV of OHLC candles (docs/scenario.md, \"Replaying history\"); a relative path is from the "
+            "scenario file's directory"},
+    {.name = "from", .kind = MS_F_STRING, .offset = OFF(ms_replay_cfg, from), .def = "\"\"", .str_size = 48,
+     .doc = "ISO 8601 open time of the window's first candle (`2025-10-10T00:00:00Z`); empty: the file's first"},
+    {.name = "to", .kind = MS_F_STRING, .offset = OFF(ms_replay_cfg, to), .def = "\"\"", .str_size = 48,
+     .doc = "ISO 8601 end of the window, a candle boundary (excluded); empty: the file's end"},
+    {.name = "rescale", .kind = MS_F_BOOL, .offset = OFF(ms_replay_cfg, rescale), .def = "true",
+     .doc = "scale the window's prices so that its first open is market.initial_price; false: real prices "
+            "(initial_price becomes the first open)"},
+    {.name = "vol_scale", .kind = MS_F_NUMBER, .offset = OFF(ms_replay_cfg, vol_scale), .def = "1",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 100,
+     .doc = "scales the noise of the bridge inside each candle (0: straight lines between open, extremes and close)"},
+    {.name = "speed", .kind = MS_F_NUMBER, .offset = OFF(ms_replay_cfg, speed), .def = "1",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1e6,
+     .doc = "simulated time runs this many times faster than the data's: 4 plays 24 h of history in 6 h"},
+};
+static const ms_schema replay_schema = {"replay", replay_fields, N(replay_fields), NULL,
+                                        "A historical window the exogenous path follows (market.model replay)."};
+
 static const ms_field market_fields[] = {
     {.name = "initial_price", .kind = MS_F_NUMBER, .offset = OFF(ms_market_cfg, initial_price),
      .def = "2000", .bounds = MS_B_GE | MS_B_LE, .min = 1e-12, .max = 1e12, .unit = "USD",
@@ -277,6 +459,8 @@ static const ms_field market_fields[] = {
      .doc = "price impact of liquidation fills"},
     {.name = "smile", .kind = MS_F_SECTION, .offset = OFF(ms_market_cfg, smile), .sub = &smile_schema,
      .doc = "implied-volatility smile of options"},
+    {.name = "replay", .kind = MS_F_SECTION, .offset = OFF(ms_market_cfg, replay), .sub = &replay_schema,
+     .doc = "the historical window of market.model replay"},
     {.name = "shocks", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, shocks), .def = "[]",
      .bounds = MS_B_GE, .min = 0, .sub = &shock_schema, .count_offset = OFF(ms_market_cfg, nshocks),
      .max_items = MS_MAX_SHOCKS, .item_size = sizeof(ms_shock_cfg),
@@ -960,10 +1144,11 @@ static ms_status check_top(void *obj, ms_check *ck) {
    * by the volatility: a zero-vol regime is for perps under static or tiered
    * margin (a scripted shock on a still path). */
   const char *mm = ms_model_name(c->margin.model);
-  for (int i = 0; i < c->market.nregimes; i++) {
-    if (c->market.regimes[i].vol > 0) continue;
+  int replay = c->market.replay.data != NULL;
+  for (int i = 0; i < (replay ? 1 : c->market.nregimes); i++) {
+    if (replay ? c->market.replay.vol > 0 : c->market.regimes[i].vol > 0) continue;
     char key[48];
-    snprintf(key, sizeof key, "market.regimes[%d].vol", i);
+    snprintf(key, sizeof key, replay ? "market.replay" : "market.regimes[%d].vol", i);
     if (c->book.options.fraction > 0)
       return ms_check_fail(ck, key, "must be > 0 when the book holds options (book.options.fraction %g): "
                            "they are valued by Black–Scholes at the regime's vol", c->book.options.fraction);
@@ -1271,6 +1456,7 @@ ms_status ms_config_load_string(ms_config **out, const char *text, const char *s
 
 void ms_config_free(ms_config *cfg) {
   if (!cfg) return;
+  share_release(cfg->market.replay.data);
   free(cfg->source_text);
   free(cfg);
 }

@@ -99,6 +99,23 @@ typedef struct ms_shock_cfg {
   ms_recover_cfg recover;
 } ms_shock_cfg;
 
+/* market.replay: the exogenous path follows a historical window of candles
+ * (market.model replay, sim/models/price_replay.c). */
+struct ms_series_share;
+typedef struct ms_replay_cfg {
+  char file[1024];       /* CSV of candles (sim/core/series.h); relative paths from the scenario's directory */
+  char from[48], to[48]; /* ISO 8601 times: the window [from, to) of candle open times */
+  int rescale;           /* scale the window's prices so its first open is initial_price */
+  double vol_scale;      /* scales the intra-candle noise of the bridge */
+  double speed;          /* simulated time runs this many times faster than the data's */
+  /* resolved when market.model is replay, not keys */
+  struct ms_series_share *data; /* the file's candles, shared by copies of the config (ms_config_free) */
+  int64_t first, count;  /* the window's candles: data's [first, first + count) */
+  int64_t candle;        /* ms of simulated time per candle: resolution / speed */
+  double shift;          /* added to the log of every price: log(initial_price / first open), or 0 */
+  double vol;            /* the window's realised volatility, annualised in simulated time */
+} ms_replay_cfg;
+
 typedef struct ms_market_cfg {
   double initial_price;  /* USD */
   const struct ms_price_model_type *model; /* market.model: the exogenous price model */
@@ -112,6 +129,7 @@ typedef struct ms_market_cfg {
   ms_smile_cfg smile;
   int nshocks;
   ms_shock_cfg shocks[MS_MAX_SHOCKS];
+  ms_replay_cfg replay;
   /* resolved, not keys */
   double stationary[MS_MAX_REGIMES]; /* long-run fraction of time in each regime */
   double reference_vol;  /* sqrt(sum stationary_i vol_i^2): the long-run volatility */
@@ -392,6 +410,16 @@ char *ms_config_schema_markdown(void);
 
 /** The text of an assertion operator ("<", "<=", ...). */
 const char *ms_assert_op_text(int op);
+
+/** The candles of market.replay (NULL unless market.model is replay). */
+const struct ms_series *ms_config_series(const ms_config *cfg);
+
+/**
+ * Take a share of what @p copy (a struct copy of a loaded configuration,
+ * source_text aside) points to, so that ms_config_free(copy) may release it
+ * independently of the original.
+ */
+void ms_config_share(ms_config *copy);
 
 /** Index of the regime named @p name, or -1. */
 int ms_config_regime_index(const ms_config *cfg, const char *name);

@@ -1,0 +1,263 @@
+/*
+ * price_replay — market.model replay: the exogenous path follows a window of
+ * historical candles (market.replay, docs/scenario.md "Replaying history"),
+ * the ms_price_replay table.
+ *
+ * Candle j of the window lasts market.replay.candle ms of simulated time, n
+ * ticks. Its ticks are a bridge in the log price (rescaled by
+ * market.replay.shift) pinned at the candle's open (tick 0), at its high and
+ * its low (interior ticks drawn per path, uniform and distinct, when the
+ * extreme is not the open or the close), and at its close (tick n). Between
+ * pins a Brownian bridge, its per-tick standard deviation vol_scale x
+ * Parkinson's estimate from the candle's own range, (ln H - ln L) /
+ * sqrt(4 ln 2 n); its ticks are reflected into [ln L, ln H], so the
+ * candle's high and low are touched exactly and never passed. Each path
+ * draws its own positions and noise: different plausible paths inside the
+ * same history.
+ *
+ * Randomness: the bridge's normals from stream PRICE, the extremes'
+ * positions from stream REGIME (the model has no regime chain), candle by
+ * candle in order, so a path is a function of (seed, path) alone.
+ */
+#include "models/pricepath.h"
+#include "models/pricepath_int.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "core/series.h"
+
+typedef struct replay_path {
+  /* configuration, fixed for the run */
+  const ms_candle *c;   /* the window's candles */
+  int64_t count;        /* candles */
+  int64_t per;          /* ticks per candle */
+  int64_t step, horizon;
+  double shift, log_p0, sd_scale, vol;
+
+  gsl_rng *r_noise, *r_pos;
+  double *buf;          /* the current candle's ticks 1..per at buf[0..per) */
+  double *z;            /* normals of one segment */
+  int64_t cur;          /* the candle in buf, -1 none */
+  double lp;            /* log price after the last generated tick */
+
+  ms_pricetape *tape;
+  ms_tape_mode tape_mode;
+} replay_path;
+
+static void replay_free(void *state) {
+  replay_path *rp = state;
+  if (!rp) return;
+  ms_rng_free(rp->r_noise);
+  ms_rng_free(rp->r_pos);
+  free(rp->buf);
+  free(rp->z);
+  free(rp);
+}
+
+static ms_status replay_new(void **out, const ms_config *cfg, ms_error *err) {
+  *out = NULL;
+  const ms_replay_cfg *r = &cfg->market.replay;
+  const ms_series *se = ms_config_series(cfg);
+  if (!se) return ms_error_set(err, MS_ERR_INTERNAL, "market.model replay without its candles");
+  replay_path *rp = calloc(1, sizeof *rp);
+  if (!rp) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  rp->c = se->c + r->first;
+  rp->count = r->count;
+  rp->per = r->candle / cfg->step;
+  rp->step = cfg->step;
+  rp->horizon = cfg->horizon;
+  rp->shift = r->shift;
+  rp->log_p0 = log(cfg->market.initial_price);
+  rp->sd_scale = r->vol_scale / sqrt(4.0 * log(2.0) * (double)rp->per);
+  rp->vol = r->vol;
+  rp->buf = malloc((size_t)rp->per * sizeof *rp->buf);
+  rp->z = malloc((size_t)rp->per * sizeof *rp->z);
+  ms_status s = (!rp->buf || !rp->z) ? ms_error_set(err, MS_ERR_NOMEM, "out of memory for a candle of %lld ticks",
+                                                    (long long)rp->per)
+                                     : MS_OK;
+  if (!s) s = ms_rng_new(&rp->r_noise, err);
+  if (!s) s = ms_rng_new(&rp->r_pos, err);
+  if (s) { replay_free(rp); return s; }
+  *out = rp;
+  return MS_OK;
+}
+
+static int replay_same_path(const ms_config *a, const ms_config *b) {
+  const ms_replay_cfg *x = &a->market.replay, *y = &b->market.replay;
+  const ms_series *sa = ms_config_series(a), *sb = ms_config_series(b);
+  return a->seed == b->seed && a->step == b->step && a->horizon == b->horizon &&
+         a->market.initial_price == b->market.initial_price && sa && sb && sa->hash == sb->hash &&
+         sa->n == sb->n && x->first == y->first && x->count == y->count && x->candle == y->candle &&
+         x->shift == y->shift && x->vol_scale == y->vol_scale;
+}
+
+static void replay_use_tape(void *state, ms_pricetape *tape, ms_tape_mode mode) {
+  replay_path *rp = state;
+  assert((mode == MS_TAPE_OFF) == (tape == NULL));
+  rp->tape = tape;
+  rp->tape_mode = mode;
+}
+
+static ms_status replay_start(void *state, uint64_t seed, uint64_t path, ms_queue *q) {
+  (void)q;
+  replay_path *rp = state;
+  ms_rng_seed(rp->r_noise, seed, path, MS_STREAM_PRICE);
+  ms_rng_seed(rp->r_pos, seed, path, MS_STREAM_REGIME);
+  rp->cur = -1;
+  rp->lp = rp->log_p0;
+  if (rp->tape_mode == MS_TAPE_RECORD) {
+    rp->tape->seed = seed;
+    rp->tape->path = path;
+    rp->tape->filled = 0;
+  } else if (rp->tape_mode == MS_TAPE_REPLAY) {
+    assert(rp->tape->seed == seed && rp->tape->path == path);
+  }
+  return MS_OK;
+}
+
+static int replay_on_event(void *state, const ms_event *ev, ms_queue *q) {
+  (void)state, (void)ev, (void)q;
+  return 0; /* no events of its own */
+}
+
+/* Fold @p x into [lo, hi] by reflection at the ends. */
+static double reflect(double x, double lo, double hi) {
+  if (x >= lo && x <= hi) return x;
+  double w = hi - lo;
+  if (!(w > 0)) return lo;
+  double y = fmod(x - lo, 2.0 * w);
+  if (y < 0) y += 2.0 * w;
+  return y <= w ? lo + y : lo + (2.0 * w - y);
+}
+
+/* A uniform index in [lo, hi]. */
+static int64_t draw_between(gsl_rng *r, int64_t lo, int64_t hi) {
+  return lo + (int64_t)gsl_rng_uniform_int(r, (unsigned long)(hi - lo + 1));
+}
+
+/* The ticks of candle @p j into buf. */
+static void make_candle(replay_path *rp, int64_t j) {
+  const ms_candle *k = &rp->c[j];
+  const int64_t n = rp->per;
+  double O = j == 0 ? rp->log_p0 : log(k->open) + rp->shift;
+  double H = log(k->high) + rp->shift, L = log(k->low) + rp->shift, C = log(k->close) + rp->shift;
+  /* rounding of the shift must not put a pin outside [L, H] */
+  if (O > H) O = H;
+  if (O < L) O = L;
+  int need_h = H > O && H > C, need_l = L < O && L < C;
+  int64_t idx[4] = {0, 0, 0, n};
+  double val[4] = {O, 0, 0, C};
+  int np = 1;
+  if (need_h && need_l) {
+    int64_t ih = draw_between(rp->r_pos, 1, n - 1), il = draw_between(rp->r_pos, 1, n - 2);
+    if (il >= ih) il++;
+    int h_first = ih < il;
+    idx[1] = h_first ? ih : il;
+    val[1] = h_first ? H : L;
+    idx[2] = h_first ? il : ih;
+    val[2] = h_first ? L : H;
+    np = 3;
+  } else if (need_h || need_l) {
+    idx[1] = draw_between(rp->r_pos, 1, n - 1);
+    val[1] = need_h ? H : L;
+    np = 2;
+  }
+  idx[np] = n;
+  val[np] = C;
+  const double sd = rp->sd_scale * (H - L);
+  for (int p = 0; p < np; p++) {
+    const int64_t a = idx[p], b = idx[p + 1], len = b - a;
+    const double xa = val[p], xb = val[p + 1];
+    double W = 0;
+    if (sd > 0) {
+      ms_rng_gaussians(rp->r_noise, rp->z, (size_t)len);
+      for (int64_t i = 0; i < len; i++) rp->z[i] = W += sd * rp->z[i];
+    }
+    for (int64_t i = 1; i < len; i++) {
+      double f = (double)i / (double)len;
+      double x = xa + (xb - xa) * f + (sd > 0 ? rp->z[i - 1] - f * W : 0.0);
+      rp->buf[a + i - 1] = reflect(x, L, H);
+    }
+    rp->buf[b - 1] = xb;
+  }
+  rp->cur = j;
+}
+
+static size_t replay_fill(void *state, int64_t t, size_t n, double *out) {
+  replay_path *rp = state;
+  assert(t >= rp->step && t % rp->step == 0 && t <= rp->horizon);
+  int64_t left = (rp->horizon - t) / rp->step + 1;
+  if ((int64_t)n > left) n = (size_t)left;
+  if (n == 0) return 0;
+  int64_t k0 = t / rp->step - 1; /* tape index and global tick index (0-based) of the first tick */
+  if (rp->tape_mode == MS_TAPE_REPLAY) {
+    assert(k0 + (int64_t)n <= rp->tape->filled);
+    memcpy(out, rp->tape->lp + k0, n * sizeof *out);
+    rp->lp = out[n - 1];
+    return n;
+  }
+  size_t done = 0;
+  while (done < n) {
+    int64_t g = k0 + (int64_t)done, j = g / rp->per, pos = g % rp->per;
+    if (j != rp->cur) make_candle(rp, j);
+    size_t m = (size_t)(rp->per - pos);
+    if (m > n - done) m = n - done;
+    memcpy(out + done, rp->buf + pos, m * sizeof *out);
+    done += m;
+  }
+  rp->lp = out[n - 1];
+  if (rp->tape_mode == MS_TAPE_RECORD) {
+    assert(k0 == rp->tape->filled);
+    memcpy(rp->tape->lp + k0, out, n * sizeof *out);
+    rp->tape->filled = k0 + (int64_t)n;
+  }
+  return n;
+}
+
+static double replay_log_price(const void *state) { return ((const replay_path *)state)->lp; }
+
+static int replay_regime(const void *state) {
+  (void)state;
+  return 0;
+}
+
+static void replay_tally_at(const void *state, int64_t t, ms_pricepath_tally *out) {
+  (void)state;
+  memset(out, 0, sizeof *out);
+  out->time_in_regime[0] = t;
+}
+
+static void replay_stationary(const void *state, double *pi) {
+  (void)state;
+  pi[0] = 1.0;
+}
+
+/* Options are valued, and the dynamic requirement starts, at the window's
+ * realised volatility (market.replay; scenario.c). */
+static double replay_vol(const void *state) { return ((const replay_path *)state)->vol; }
+
+static int replay_vol_states(const ms_config *cfg, double *vols) {
+  vols[0] = cfg->market.replay.vol;
+  return 1;
+}
+
+const ms_price_model_type ms_price_replay = {
+    .name = "replay",
+    .create = replay_new,
+    .free = replay_free,
+    .same_path = replay_same_path,
+    .use_tape = replay_use_tape,
+    .start = replay_start,
+    .on_event = replay_on_event,
+    .fill = replay_fill,
+    .log_price = replay_log_price,
+    .regime = replay_regime,
+    .tally_at = replay_tally_at,
+    .stationary = replay_stationary,
+    .vol = replay_vol,
+    .vol_states = replay_vol_states,
+};
