@@ -35,7 +35,9 @@ static const char *const price_names[] = {"open", "high", "low", "close"};
 
 /* Epoch digits at or above this are milliseconds, below it seconds. */
 #define EPOCH_MS_THRESHOLD 100000000000LL
-/* 10000-01-01T00:00:00Z: times are four-digit years. */
+/* 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z: times are four-digit
+ * years, so that every time read formats back to the text that reads it. */
+#define TIME_MIN_MS (-62167219200000LL)
 #define TIME_MAX_MS 253402300800000LL
 
 /* ---- times ---------------------------------------------------------------- */
@@ -137,6 +139,8 @@ int ms_time_parse_iso(const char *s, int64_t *ms) {
     t -= sign * (zh * 3600000LL + zm * 60000LL);
   }
   if (*p != '\0') return -1;
+  /* A zone can carry 0000-01-01 or 9999-12-31 out of four-digit years. */
+  if (t < TIME_MIN_MS || t >= TIME_MAX_MS) return -1;
   *ms = t;
   return 0;
 }

@@ -84,7 +84,7 @@ void ms_series_free(ms_series *s);
  * fraction may have any number of digits, but those past the millisecond
  * must be zeros (the series is in whole milliseconds). Dates are checked
  * (2021-02-30 is refused, 2020-02-29 accepted); hours 00-23, minutes and
- * seconds 00-59. No spaces around. Returns 0 and *ms (milliseconds since
+ * seconds 00-59; the UTC time in the years 0000-9999. No spaces around. Returns 0 and *ms (milliseconds since
  * the epoch, negative before 1970), or -1 when malformed.
  */
 int ms_time_parse_iso(const char *s, int64_t *ms);
