@@ -12,6 +12,10 @@
  *    tick in its last regime" from the exact rule: both are unbiased on average).
  */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 #include "models/pricepath.h"
@@ -324,6 +328,141 @@ static void test_pricepath__shocks_follow_the_script(void **state) {
   free(rows);
 }
 
+
+/* ---- market.model replay ---- */
+
+/* A candle file in a temporary directory; returns its path (static). */
+static const char *temp_csv(const char *text) {
+  static char path[64];
+  snprintf(path, sizeof path, "/tmp/ms_test_replay_XXXXXX");
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+  return path;
+}
+
+static ms_config *replay_config(const char *csv, const char *extra) {
+  char y[2048];
+  snprintf(y, sizeof y, "horizon: %s\nstep: 1m\nmarket:\n  model: replay\n  replay: {file: %s%s}\n",
+           extra && strstr(extra, "speed: 2") ? "2h" : "4h", csv, extra ? extra : "");
+  ms_error err;
+  ms_config *cfg = load_yaml(y, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  return cfg;
+}
+
+/* Every simulated candle reproduces its close exactly and its high and low
+ * exactly (the bridge is pinned there and reflected inside [low, high]):
+ * both extremes inside, the high at the close, the low at the open, a flat
+ * candle, in real prices (rescale false) and rescaled (to 1e-12). */
+static void test_pricepath__replay_candles_reproduce_ohlc(void **state) {
+  (void)state;
+  const char *csv = temp_csv("timestamp,open,high,low,close\n"
+                             "2024-01-01 00:00:00,100,130,80,110\n"
+                             "2024-01-01 01:00:00,110,125,110,125\n"
+                             "2024-01-01 02:00:00,125,125,90,100\n"
+                             "2024-01-01 03:00:00,100,100,100,100\n");
+  const double O[4] = {100, 110, 125, 100}, H[4] = {130, 125, 125, 100}, L[4] = {80, 110, 90, 100},
+               C[4] = {110, 125, 100, 100};
+  for (int rescale = 0; rescale < 2; rescale++) {
+    ms_config *cfg = replay_config(csv, rescale ? ", rescale: true" : ", rescale: false");
+    double k = rescale ? 2000.0 / 100.0 : 1.0, tol = rescale ? 1e-12 : 0.0;
+    assert_true(cfg->market.initial_price == (rescale ? 2000.0 : 100.0));
+    ms_error err;
+    ms_pricepath *pp;
+    ms_queue *q;
+    assert_ok(ms_pricepath_new(&pp, cfg, &err), &err);
+    assert_ok(ms_queue_new(&q, 16, &err), &err);
+    double ticks[240];
+    for (uint64_t path = 0; path < 200; path++) {
+      assert_ok(ms_pricepath_start(pp, cfg->seed, path, q), &err);
+      assert_true(ms_pricepath_log_price(pp) == log(cfg->market.initial_price));
+      assert_int_equal(ms_pricepath_fill(pp, 60000, 240, ticks), 240);
+      for (int j = 0; j < 4; j++) {
+        /* the candle's prices: its open (the tick at its start) and its 60 ticks */
+        double open = j == 0 ? log(cfg->market.initial_price) : ticks[60 * j - 1];
+        double hi = open, lo = open;
+        for (int i = 0; i < 60; i++) {
+          hi = fmax(hi, ticks[60 * j + i]);
+          lo = fmin(lo, ticks[60 * j + i]);
+        }
+        if (fabs(exp(open) / (O[j] * k) - 1) > 1e-12) fail_msg("candle %d open %.17g", j, exp(open));
+        /* in log prices: exactly the data's (real prices), to 1e-12 rescaled */
+        double got[3] = {hi, lo, ticks[60 * j + 59]}, want[3] = {log(H[j] * k), log(L[j] * k), log(C[j] * k)};
+        for (int v = 0; v < 3; v++)
+          if (!(fabs(got[v] - want[v]) <= tol))
+            fail_msg("rescale %d path %llu candle %d: log %s %.17g, the data's %.17g", rescale, (unsigned long long)path,
+                     j, v == 0 ? "high" : v == 1 ? "low" : "close", got[v], want[v]);
+      }
+    }
+    ms_queue_free(q);
+    ms_pricepath_free(pp);
+    ms_config_free(cfg);
+  }
+  unlink(csv);
+}
+
+/* Inside a candle the path is a Brownian bridge: at the midpoint of a
+ * candle pinned only at its open (= low) and close (= high) the log price
+ * has mean halfway and variance sd^2 n/4, sd = vol_scale (ln H - ln L) /
+ * sqrt(4 ln 2 n) (the bounds are 33 standard deviations away, so the
+ * reflection cannot act there). Five standard errors of 20,000 paths. At
+ * speed 2 a candle takes half the ticks. */
+static void test_pricepath__replay_bridge_midpoint_variance(void **state) {
+  (void)state;
+  const char *csv = temp_csv("timestamp,open,high,low,close\n"
+                             "2024-01-01 00:00:00,100,200,100,200\n"
+                             "2024-01-01 01:00:00,200,200,200,200\n"
+                             "2024-01-01 02:00:00,200,200,200,200\n"
+                             "2024-01-01 03:00:00,200,200,200,200\n");
+  for (int speed = 1; speed <= 2; speed++) {
+    ms_config *cfg = replay_config(csv, speed == 1 ? ", rescale: false, vol_scale: 0.05"
+                                                    : ", rescale: false, vol_scale: 0.05, speed: 2");
+    const int n = 60 / speed, mid = n / 2;
+    ms_error err;
+    ms_pricepath *pp;
+    ms_queue *q;
+    assert_ok(ms_pricepath_new(&pp, cfg, &err), &err);
+    assert_ok(ms_queue_new(&q, 16, &err), &err);
+    const int N = 20000;
+    double s1 = 0, s2 = 0, ticks[60];
+    for (int path = 0; path < N; path++) {
+      assert_ok(ms_pricepath_start(pp, cfg->seed, (uint64_t)path, q), &err);
+      assert_int_equal(ms_pricepath_fill(pp, 60000, (size_t)n, ticks), n);
+      double x = ticks[mid - 1] - log(100.0);
+      s1 += x;
+      s2 += x * x;
+    }
+    double mean = s1 / N, var = (s2 - s1 * s1 / N) / (N - 1);
+    double sd = 0.05 * log(2.0) / sqrt(4 * log(2.0) * n), want = sd * sd * n / 4.0;
+    double se_var = want * sqrt(2.0 / (N - 1)), se_mean = sqrt(want / N);
+    if (fabs(var - want) > 5 * se_var) fail_msg("speed %d: midpoint variance %.6g, the bridge's %.6g (se %.3g)", speed, var, want, se_var);
+    if (fabs(mean - log(2.0) / 2) > 5 * se_mean) fail_msg("speed %d: midpoint mean %.6g, want %.6g", speed, mean, log(2.0) / 2);
+    ms_queue_free(q);
+    ms_pricepath_free(pp);
+    ms_config_free(cfg);
+  }
+  unlink(csv);
+}
+
+/* A real day through the engine: every path's lowest exogenous price is the
+ * day's real low (BTC spot, 2025-10-10: 102,000 at 21:00 UTC), rescaled. */
+static void test_pricepath__replay_real_low(void **state) {
+  (void)state;
+  ms_path_summary *rows = run_paths(
+      "horizon: 1d\nstep: 1s\nmarket:\n  model: replay\n  initial_price: 2000\n"
+      "  replay: {file: " MS_SOURCE_DIR "/scenarios/data/btc_usdt_1h_2025-10_binance_spot.csv,\n"
+      "           from: 2025-10-10T00:00:00Z, to: 2025-10-11T00:00:00Z}\n", 20);
+  double open = 121662.41, low = 102000.0;
+  for (int i = 0; i < 20; i++) {
+    if (fabs(rows[i].min_price / (2000.0 * low / open) - 1) > 1e-12)
+      fail_msg("path %d: low %.17g, the day's rescaled %.17g", i, rows[i].min_price, 2000.0 * low / open);
+    assert_int_equal(rows[i].jumps, 0);
+  }
+  free(rows);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pricepath__gbm_log_return_moments),
@@ -333,6 +472,9 @@ int main(void) {
       cmocka_unit_test(test_pricepath__ticks_replay_from_event_log),
       cmocka_unit_test(test_pricepath__extremes_bracket_the_path),
       cmocka_unit_test(test_pricepath__shocks_follow_the_script),
+      cmocka_unit_test(test_pricepath__replay_candles_reproduce_ohlc),
+      cmocka_unit_test(test_pricepath__replay_bridge_midpoint_variance),
+      cmocka_unit_test(test_pricepath__replay_real_low),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

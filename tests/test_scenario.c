@@ -75,9 +75,11 @@ static void test_scenario__models_chosen_by_name_from_their_tables(void **state)
       const char *name = ms_model_name(model_at(kind, n));
       snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", n ? ", " : "", name);
       snprintf(set, sizeof set, "%s=%s", keys[kind], name);
-      const char *sets[] = {set};
+      /* replay needs its candles (a day of them: the default horizon) */
+      const char *sets[] = {set, "market.replay.file=" MS_SOURCE_DIR "/scenarios/data/btc_usdt_1h_2025-10_binance_spot.csv",
+                            "market.replay.from=2025-10-10T00:00:00Z", "market.replay.to=2025-10-11T00:00:00Z"};
       ms_error err;
-      ms_config *c = load_yaml("name: t\n", sets, 1, &err);
+      ms_config *c = load_yaml("name: t\n", sets, 4, &err);
       if (!c) fail_msg("%s: %s", set, err.msg);
       assert_ptr_equal(model_of(c, kind), model_at(kind, n));
       ms_config_free(c);
@@ -111,7 +113,7 @@ static void test_scenario__wrong_types(void **state) {
   expect_load_error("seed: -1\n", NULL, 0, "seed: expected a whole number from 0 to 18446744073709551615");
   expect_load_error("market: {regimes: {name: a}}\n", NULL, 0, "market.regimes: expected a list (got a mapping)");
   expect_load_error("market: {model: garch}\n", NULL, 0,
-                    "t.yaml:1:17: market.model: must be one of: regime_switching (got garch)");
+                    "t.yaml:1:17: market.model: must be one of: regime_switching, replay (got garch)");
 }
 
 static void test_scenario__durations_need_units(void **state) {

@@ -373,9 +373,9 @@ static ms_status check_market(void *obj, ms_check *ck) {
   for (int i = 0; i < m->nregimes; i++) v2 += m->stationary[i] * m->regimes[i].vol * m->regimes[i].vol;
   m->reference_vol = sqrt(v2);
   m->entry_vol = m->start_index >= 0 ? m->regimes[m->start_index].vol : m->reference_vol;
+  /* market.replay is read by replay alone (other models ignore it, as
+   * replay ignores the regimes: a resolved configuration writes them all) */
   if (strcmp(ms_model_name(m->model), "replay") == 0) return resolve_replay(m, ck);
-  if (ck->node && ms_ynode_get(ck->node, "replay"))
-    return ms_check_fail(ck, "replay", "is read by market.model replay only (the model is %s)", ms_model_name(m->model));
   return MS_OK;
 }
 
@@ -440,7 +440,8 @@ static const ms_field market_fields[] = {
             "inside the double range)"},
     {.name = "model", .kind = MS_F_MODEL, .offset = OFF(ms_market_cfg, model),
      .def = "regime_switching", .types = price_model_at,
-     .doc = "exogenous price model: regime-switching GBM with jumps"},
+     .doc = "exogenous price model: `regime_switching` (GBM with jumps in volatility regimes) or `replay` "
+            "(a historical window of candles, market.replay)"},
     {.name = "regimes", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, regimes),
      .def = "[{name: calm, vol: 0.7}]", .bounds = MS_B_GE, .min = 1, .sub = &regime_schema,
      .count_offset = OFF(ms_market_cfg, nregimes), .max_items = MS_MAX_REGIMES,

@@ -41,6 +41,7 @@
 
 #include "engine/acctindex.h"
 #include "models/market.h"
+#include "core/series.h"
 #include "core/gslguard.h"
 #include "core/heap.h"
 #include "output/assertion.h"
@@ -1412,6 +1413,9 @@ static uint64_t fingerprint(const run_plan *pl, const ms_run_opts *opts, ms_erro
     free(yaml);
     MIXS(sp->cfg->source_text); /* the file records it: the run's text, not an edited one */
     MIXS(sp->cfg->source_path);
+    /* the candles a replay follows: a changed data file is another run */
+    const struct ms_series *se = ms_config_series(sp->cfg);
+    if (se) MIX(&se->hash, sizeof se->hash);
   }
 #undef MIXS
 #undef MIX
@@ -1617,9 +1621,10 @@ static ms_config *config_copy(const ms_config *cfg) {
   ms_config *c = malloc(sizeof *c);
   if (!c) return NULL;
   *c = *cfg;
+  ms_config_share(c);
   c->source_text = NULL;
   if (cfg->source_text && !(c->source_text = strdup(cfg->source_text))) {
-    free(c);
+    ms_config_free(c);
     return NULL;
   }
   return c;

@@ -73,6 +73,7 @@ typedef struct ms_price_model_type {
 } ms_price_model_type;
 
 extern const ms_price_model_type ms_price_regime_switching;
+extern const ms_price_model_type ms_price_replay; /* sim/models/price_replay.c */
 
 /* ms_price_models[] (NULL-terminated) is declared in config/scenario.h. */
 
