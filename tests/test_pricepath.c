@@ -21,6 +21,7 @@
 #include "models/pricepath.h"
 #include "core/queue.h"
 #include "core/rng.h"
+#include <gsl/gsl_randist.h>
 #include "testutil.h"
 
 #define YEAR_MS (365.0 * 86400000.0)
@@ -463,6 +464,61 @@ static void test_pricepath__replay_real_low(void **state) {
   free(rows);
 }
 
+
+/* ---- market.model garch ---- */
+
+/* At the end of each period the path is the GARCH(1,1) recursion itself,
+ * replayed here from the model's own streams (innovations from REGIME,
+ * Student-t scaled to unit variance): bit for bit. And the period returns'
+ * second moment is the unconditional variance omega / (1 - alpha - beta)
+ * (per-path means, independent across paths, five standard errors). */
+static void test_pricepath__garch_period_ends_follow_the_recursion(void **state) {
+  (void)state;
+  const double omega = 4e-6, alpha = 0.1, beta = 0.85, nu = 6, mu = 0.5;
+  ms_error err;
+  ms_config *cfg = load_yaml("horizon: 2d\nstep: 1m\nmarket: {model: garch, initial_price: 100, garch: {resolution: 1h,\n"
+                             "  omega: 4e-6, alpha: 0.1, beta: 0.85, drift: 0.5, innovations: t, nu: 6}}\n",
+                             NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_pricepath *pp;
+  ms_queue *q;
+  gsl_rng *r;
+  assert_ok(ms_pricepath_new(&pp, cfg, &err), &err);
+  assert_ok(ms_queue_new(&q, 16, &err), &err);
+  assert_ok(ms_rng_new(&r, &err), &err);
+  const int P = 48, n = 60, N = 2000;
+  const double s2_0 = omega / (1 - alpha - beta), mu_p = mu * 3600000.0 / YEAR_MS;
+  double ticks[48 * 60], s1 = 0, s2 = 0;
+  for (int path = 0; path < N; path++) {
+    assert_ok(ms_pricepath_start(pp, cfg->seed, (uint64_t)path, q), &err);
+    assert_int_equal(ms_pricepath_fill(pp, 60000, (size_t)(P * n), ticks), P * n);
+    ms_rng_seed(r, cfg->seed, (uint64_t)path, MS_STREAM_REGIME);
+    double x = log(100.0), v = s2_0, m2 = 0;
+    for (int j = 0; j < P; j++) {
+      double z = gsl_ran_tdist(r, nu) * sqrt((nu - 2) / nu), e = sqrt(v) * z, ret = mu_p - 0.5 * v + e;
+      x = x + ret;
+      v = omega + alpha * e * e + beta * v;
+      if (path < 50 && ticks[n * j + n - 1] != x)
+        fail_msg("path %d period %d: log price %.17g, the recursion's %.17g", path, j, ticks[n * j + n - 1], x);
+      double prev = j ? ticks[n * j - 1] : log(100.0), rr = ticks[n * j + n - 1] - prev;
+      m2 += rr * rr / P;
+    }
+    s1 += m2;
+    s2 += m2 * m2;
+  }
+  double mean = s1 / N, se = sqrt((s2 - s1 * s1 / N) / (N - 1) / N);
+  /* E r^2 = E s2 + (mu_p - E s2 / 2)^2 + ..., the drift terms are < 1e-9 of it */
+  if (fabs(mean - s2_0) > 5 * se) fail_msg("mean squared period return %.6g, unconditional variance %.6g (se %.3g)",
+                                           mean, s2_0, se);
+  ms_rng_free(r);
+  ms_queue_free(q);
+  ms_pricepath_free(pp);
+  ms_config_free(cfg);
+  expect_load_error("market: {model: garch, garch: {alpha: 0.2, beta: 0.8}}\n", NULL, 0,
+                    "market.garch.beta: alpha + beta must be < 1 for a stationary variance (got 0.2 + 0.8 = 1)");
+  expect_load_error("step: 7s\nmarket: {model: garch}\n", NULL, 0, "market.garch.resolution: must be a whole number of steps");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pricepath__gbm_log_return_moments),
@@ -475,6 +531,7 @@ int main(void) {
       cmocka_unit_test(test_pricepath__replay_candles_reproduce_ohlc),
       cmocka_unit_test(test_pricepath__replay_bridge_midpoint_variance),
       cmocka_unit_test(test_pricepath__replay_real_low),
+      cmocka_unit_test(test_pricepath__garch_period_ends_follow_the_recursion),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

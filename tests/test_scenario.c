@@ -112,8 +112,8 @@ static void test_scenario__wrong_types(void **state) {
   expect_load_error("paths: 2.5\n", NULL, 0, "t.yaml:1:8: paths: expected a whole number (got 2.5)");
   expect_load_error("seed: -1\n", NULL, 0, "seed: expected a whole number from 0 to 18446744073709551615");
   expect_load_error("market: {regimes: {name: a}}\n", NULL, 0, "market.regimes: expected a list (got a mapping)");
-  expect_load_error("market: {model: garch}\n", NULL, 0,
-                    "t.yaml:1:17: market.model: must be one of: regime_switching, replay (got garch)");
+  expect_load_error("market: {model: bootstrap}\n", NULL, 0,
+                    "t.yaml:1:17: market.model: must be one of: regime_switching, replay, garch (got bootstrap)");
 }
 
 static void test_scenario__durations_need_units(void **state) {

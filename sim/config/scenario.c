@@ -321,6 +321,24 @@ static ms_status resolve_replay(ms_market_cfg *m, ms_check *ck) {
   return MS_OK;
 }
 
+/* market.model garch: the period against the step, the vol options see. */
+static ms_status resolve_garch(ms_market_cfg *m, ms_check *ck) {
+  const ms_config *c = ck->root;
+  ms_garch_cfg *g = &m->garch;
+  char st1[32], st2[32];
+  ms_units_format_duration(c->step, st1, sizeof st1);
+  ms_units_format_duration(g->resolution, st2, sizeof st2);
+  if (g->resolution % c->step != 0)
+    return ms_check_fail(ck, "garch.resolution", "must be a whole number of steps (%s; step is %s)", st2, st1);
+  if (g->resolution / c->step > 10000000)
+    return ms_check_fail(ck, "garch.resolution", "%s is more than 1e7 steps of %s", st2, st1);
+  double year_ms = m->days_per_year * (double)MS_MS_PER_DAY;
+  g->uncond_vol = sqrt(g->omega / (1.0 - g->alpha - g->beta) * year_ms / (double)g->resolution);
+  m->reference_vol = m->entry_vol = g->uncond_vol;
+  if (!(ck->node && ms_ynode_get(ck->node, "regimes"))) snprintf(m->regimes[0].name, MS_NAME_MAX, "garch");
+  return MS_OK;
+}
+
 static ms_status check_market(void *obj, ms_check *ck) {
   ms_market_cfg *m = obj;
   for (int i = 0; i < m->nregimes; i++) {
@@ -376,6 +394,7 @@ static ms_status check_market(void *obj, ms_check *ck) {
   /* market.replay is read by replay alone (other models ignore it, as
    * replay ignores the regimes: a resolved configuration writes them all) */
   if (strcmp(ms_model_name(m->model), "replay") == 0) return resolve_replay(m, ck);
+  if (strcmp(ms_model_name(m->model), "garch") == 0) return resolve_garch(m, ck);
   return MS_OK;
 }
 
@@ -433,6 +452,35 @@ static const ms_field replay_fields[] = {
 static const ms_schema replay_schema = {"replay", replay_fields, N(replay_fields), NULL,
                                         "A historical window the exogenous path follows (market.model replay)."};
 
+static const char *const innovation_names[] = {"normal", "t", NULL};
+
+static const ms_field garch_fields[] = {
+    {.name = "resolution", .kind = MS_F_DURATION, .offset = OFF(ms_garch_cfg, resolution), .def = "1h",
+     .bounds = MS_B_GT, .min = 0, .doc = "simulated time of one GARCH period (a whole number of steps)"},
+    {.name = "omega", .kind = MS_F_NUMBER, .offset = OFF(ms_garch_cfg, omega), .def = "1e-6",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1, .doc = "constant of the variance recursion, per period"},
+    {.name = "alpha", .kind = MS_F_NUMBER, .offset = OFF(ms_garch_cfg, alpha), .def = "0.08",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1, .doc = "weight of the last squared shock"},
+    {.name = "beta", .kind = MS_F_NUMBER, .offset = OFF(ms_garch_cfg, beta), .def = "0.9",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1, .doc = "weight of the last variance (alpha + beta < 1)"},
+    {.name = "drift", .kind = MS_F_NUMBER, .offset = OFF(ms_garch_cfg, drift), .def = "0", .bounds = MS_B_GE | MS_B_LE,
+     .min = -1000, .max = 1000, .unit = "annualised", .doc = "mu of dS/S (the log drift per period is mu - sigma_t^2/2)"},
+    {.name = "innovations", .kind = MS_F_ENUM, .offset = OFF(ms_garch_cfg, innovations), .def = "normal",
+     .names = innovation_names, .doc = "`normal`, or `t`: Student-t scaled to unit variance"},
+    {.name = "nu", .kind = MS_F_NUMBER, .offset = OFF(ms_garch_cfg, nu), .def = "5", .bounds = MS_B_GT | MS_B_LE,
+     .min = 2, .max = 1000, .doc = "degrees of freedom of `t` innovations"},
+};
+static ms_status check_garch(void *obj, ms_check *ck) {
+  ms_garch_cfg *g = obj;
+  if (!(g->alpha + g->beta < 1))
+    return ms_check_fail(ck, "beta", "alpha + beta must be < 1 for a stationary variance (got %g + %g = %g)", g->alpha,
+                         g->beta, g->alpha + g->beta);
+  return MS_OK;
+}
+static const ms_schema garch_schema = {"garch", garch_fields, N(garch_fields), check_garch,
+                                       "GARCH(1,1) returns at a coarse resolution, bridged to the tick (market.model "
+                                       "garch). `marginsim calibrate --model garch` writes this section."};
+
 static const ms_field market_fields[] = {
     {.name = "initial_price", .kind = MS_F_NUMBER, .offset = OFF(ms_market_cfg, initial_price),
      .def = "2000", .bounds = MS_B_GE | MS_B_LE, .min = 1e-12, .max = 1e12, .unit = "USD",
@@ -440,8 +488,8 @@ static const ms_field market_fields[] = {
             "inside the double range)"},
     {.name = "model", .kind = MS_F_MODEL, .offset = OFF(ms_market_cfg, model),
      .def = "regime_switching", .types = price_model_at,
-     .doc = "exogenous price model: `regime_switching` (GBM with jumps in volatility regimes) or `replay` "
-            "(a historical window of candles, market.replay)"},
+     .doc = "exogenous price model: `regime_switching` (GBM with jumps in volatility regimes), `replay` "
+            "(a historical window of candles, market.replay) or `garch` (GARCH(1,1) returns, market.garch)"},
     {.name = "regimes", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, regimes),
      .def = "[{name: calm, vol: 0.7}]", .bounds = MS_B_GE, .min = 1, .sub = &regime_schema,
      .count_offset = OFF(ms_market_cfg, nregimes), .max_items = MS_MAX_REGIMES,
@@ -462,6 +510,8 @@ static const ms_field market_fields[] = {
      .doc = "implied-volatility smile of options"},
     {.name = "replay", .kind = MS_F_SECTION, .offset = OFF(ms_market_cfg, replay), .sub = &replay_schema,
      .doc = "the historical window of market.model replay"},
+    {.name = "garch", .kind = MS_F_SECTION, .offset = OFF(ms_market_cfg, garch), .sub = &garch_schema,
+     .doc = "the parameters of market.model garch"},
     {.name = "shocks", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, shocks), .def = "[]",
      .bounds = MS_B_GE, .min = 0, .sub = &shock_schema, .count_offset = OFF(ms_market_cfg, nshocks),
      .max_items = MS_MAX_SHOCKS, .item_size = sizeof(ms_shock_cfg),
@@ -1146,7 +1196,8 @@ static ms_status check_top(void *obj, ms_check *ck) {
    * margin (a scripted shock on a still path). */
   const char *mm = ms_model_name(c->margin.model);
   int replay = c->market.replay.data != NULL;
-  for (int i = 0; i < (replay ? 1 : c->market.nregimes); i++) {
+  int regimes = strcmp(ms_model_name(c->market.model), "regime_switching") == 0;
+  for (int i = 0; i < (regimes ? c->market.nregimes : replay ? 1 : 0); i++) {
     if (replay ? c->market.replay.vol > 0 : c->market.regimes[i].vol > 0) continue;
     char key[48];
     snprintf(key, sizeof key, replay ? "market.replay" : "market.regimes[%d].vol", i);

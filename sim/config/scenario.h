@@ -116,6 +116,20 @@ typedef struct ms_replay_cfg {
   double vol;            /* the window's realised volatility, annualised in simulated time */
 } ms_replay_cfg;
 
+/* market.garch: GARCH(1,1) log returns at a coarse resolution, bridged to
+ * the tick (market.model garch, sim/models/price_garch.c). */
+typedef enum { MS_INNOV_NORMAL = 0, MS_INNOV_T } ms_innovations;
+
+typedef struct ms_garch_cfg {
+  int64_t resolution;    /* ms of simulated time per GARCH period */
+  double omega, alpha, beta; /* sigma2' = omega + alpha e^2 + beta sigma2, per period */
+  double drift;          /* annualised mu of dS/S */
+  int innovations;       /* ms_innovations */
+  double nu;             /* Student-t degrees of freedom (> 2) */
+  /* resolved, not keys */
+  double uncond_vol;     /* sqrt(omega / (1 - alpha - beta)), annualised */
+} ms_garch_cfg;
+
 typedef struct ms_market_cfg {
   double initial_price;  /* USD */
   const struct ms_price_model_type *model; /* market.model: the exogenous price model */
@@ -130,6 +144,7 @@ typedef struct ms_market_cfg {
   int nshocks;
   ms_shock_cfg shocks[MS_MAX_SHOCKS];
   ms_replay_cfg replay;
+  ms_garch_cfg garch;
   /* resolved, not keys */
   double stationary[MS_MAX_REGIMES]; /* long-run fraction of time in each regime */
   double reference_vol;  /* sqrt(sum stationary_i vol_i^2): the long-run volatility */

@@ -170,19 +170,9 @@ static void make_candle(replay_path *rp, int64_t j) {
   val[np] = C;
   const double sd = rp->sd_scale * (H - L);
   for (int p = 0; p < np; p++) {
-    const int64_t a = idx[p], b = idx[p + 1], len = b - a;
-    const double xa = val[p], xb = val[p + 1];
-    double W = 0;
-    if (sd > 0) {
-      ms_rng_gaussians(rp->r_noise, rp->z, (size_t)len);
-      for (int64_t i = 0; i < len; i++) rp->z[i] = W += sd * rp->z[i];
-    }
-    for (int64_t i = 1; i < len; i++) {
-      double f = (double)i / (double)len;
-      double x = xa + (xb - xa) * f + (sd > 0 ? rp->z[i - 1] - f * W : 0.0);
-      rp->buf[a + i - 1] = reflect(x, L, H);
-    }
-    rp->buf[b - 1] = xb;
+    const int64_t a = idx[p], b = idx[p + 1];
+    ms_bridge(rp->buf + a, b - a, val[p], val[p + 1], sd, rp->r_noise, rp->z);
+    for (int64_t i = a; i < b - 1; i++) rp->buf[i] = reflect(rp->buf[i], L, H);
   }
   rp->cur = j;
 }
