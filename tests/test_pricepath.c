@@ -21,6 +21,7 @@
 #include "models/pricepath.h"
 #include "core/queue.h"
 #include "core/rng.h"
+#include "core/series.h"
 #include <gsl/gsl_randist.h>
 #include "testutil.h"
 
@@ -519,6 +520,88 @@ static void test_pricepath__garch_period_ends_follow_the_recursion(void **state)
   expect_load_error("step: 7s\nmarket: {model: garch}\n", NULL, 0, "market.garch.resolution: must be a whole number of steps");
 }
 
+
+/* ---- market.model bootstrap ---- */
+
+/* A stationary block bootstrap of 50 one-hour candles whose open-to-close
+ * moves are all different, so each simulated candle's source is known from
+ * its move. Checked: every simulated candle is a source candle's move
+ * (scaled by target_vol / the window's vol, computed here from the file),
+ * translated to the last close, with its high and low touched exactly;
+ * the first candle of a path is uniform over the window (chi-square over
+ * 4,000 paths); a candle continues its block (the next source, circularly)
+ * with probability 1 - 1/block + 1/(block N) (five standard errors). */
+static void test_pricepath__bootstrap_blocks_and_moves(void **state) {
+  (void)state;
+  enum { N = 50, PATHS = 4000, CAND = 40 };
+  /* distinct moves: candle i closes at 100 (1 + 0.001 (i - 25) + 0.0001 i) */
+  char text[N * 96 + 64];
+  size_t len = (size_t)snprintf(text, sizeof text, "timestamp,open,high,low,close\n");
+  for (int i = 0; i < N; i++) {
+    double c = 100 * (1 + 0.001 * (i - N / 2) + 0.0001 * i), h = fmax(100, c) * 1.004, l = fmin(100, c) * 0.995;
+    len += (size_t)snprintf(text + len, sizeof text - len, "%lld,100,%.17g,%.17g,%.17g\n",
+                            1704067200000LL + 3600000LL * i, h, l, c);
+  }
+  double mv[N], hi[N], lo[N], ss = 0;
+  const char *csv = temp_csv(text);
+  char y[512];
+  snprintf(y, sizeof y, "horizon: 40h\nstep: 1m\nmarket: {model: bootstrap, initial_price: 100,\n"
+           "  bootstrap: {file: %s, block: 5, target_vol: 0.4}}\n", csv);
+  ms_error err;
+  ms_config *cfg = load_yaml(y, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  /* the file's moves, read back as the model reads them */
+  const ms_series *se = ms_config_series(cfg);
+  assert_non_null(se);
+  assert_int_equal(se->n, N);
+  for (int i = 0; i < N; i++) {
+    double o = log(se->c[i].open);
+    mv[i] = log(se->c[i].close) - o;
+    hi[i] = log(se->c[i].high) - o;
+    lo[i] = log(se->c[i].low) - o;
+    ss += mv[i] * mv[i];
+  }
+  double f = 0.4 / sqrt(ss / N / 3600000.0 * YEAR_MS);
+  ms_pricepath *pp;
+  ms_queue *q;
+  assert_ok(ms_pricepath_new(&pp, cfg, &err), &err);
+  assert_ok(ms_queue_new(&q, 16, &err), &err);
+  static double ticks[CAND * 60];
+  int first[N] = {0};
+  long cont = 0, pairs = 0;
+  for (int path = 0; path < PATHS; path++) {
+    assert_ok(ms_pricepath_start(pp, cfg->seed, (uint64_t)path, q), &err);
+    assert_int_equal(ms_pricepath_fill(pp, 60000, CAND * 60, ticks), CAND * 60);
+    int prev = -1;
+    for (int j = 0; j < CAND; j++) {
+      double o = j ? ticks[60 * j - 1] : log(100.0), m = ticks[60 * j + 59] - o, h = o, l = o;
+      for (int i = 0; i < 60; i++) {
+        h = fmax(h, ticks[60 * j + i]);
+        l = fmin(l, ticks[60 * j + i]);
+      }
+      int src = -1;
+      for (int i = 0; i < N; i++)
+        if (fabs(m - f * mv[i]) < 1e-12) src = i;
+      if (src < 0) fail_msg("path %d candle %d: move %.17g is no source candle's (x %.6g)", path, j, m, f);
+      if (fabs(h - o - f * hi[src]) > 1e-12 || fabs(l - o - f * lo[src]) > 1e-12)
+        fail_msg("path %d candle %d: high/low %.17g/%.17g from the open, source %d's %.17g/%.17g", path, j, h - o,
+                 l - o, src, f * hi[src], f * lo[src]);
+      if (j == 0) first[src]++;
+      else { pairs++; cont += src == (prev + 1) % N; }
+      prev = src;
+    }
+  }
+  double chi = 0, e = (double)PATHS / N;
+  for (int i = 0; i < N; i++) chi += (first[i] - e) * (first[i] - e) / e;
+  if (chi > 95.0) fail_msg("first candles not uniform: chi-square %.1f on 49 degrees of freedom", chi); /* p = 1e-4 */
+  double p = 1 - 1.0 / 5 + 1.0 / (5.0 * N), got = (double)cont / (double)pairs, se_p = sqrt(p * (1 - p) / (double)pairs);
+  if (fabs(got - p) > 5 * se_p) fail_msg("blocks continue with frequency %.5f, the rule's %.5f (se %.2g)", got, p, se_p);
+  ms_queue_free(q);
+  ms_pricepath_free(pp);
+  ms_config_free(cfg);
+  unlink(csv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pricepath__gbm_log_return_moments),
@@ -532,6 +615,7 @@ int main(void) {
       cmocka_unit_test(test_pricepath__replay_bridge_midpoint_variance),
       cmocka_unit_test(test_pricepath__replay_real_low),
       cmocka_unit_test(test_pricepath__garch_period_ends_follow_the_recursion),
+      cmocka_unit_test(test_pricepath__bootstrap_blocks_and_moves),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

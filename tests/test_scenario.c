@@ -77,9 +77,10 @@ static void test_scenario__models_chosen_by_name_from_their_tables(void **state)
       snprintf(set, sizeof set, "%s=%s", keys[kind], name);
       /* replay needs its candles (a day of them: the default horizon) */
       const char *sets[] = {set, "market.replay.file=" MS_SOURCE_DIR "/scenarios/data/btc_usdt_1h_2025-10_binance_spot.csv",
-                            "market.replay.from=2025-10-10T00:00:00Z", "market.replay.to=2025-10-11T00:00:00Z"};
+                            "market.replay.from=2025-10-10T00:00:00Z", "market.replay.to=2025-10-11T00:00:00Z",
+                            "market.bootstrap.file=" MS_SOURCE_DIR "/scenarios/data/btc_usdt_1h_2025-10_binance_spot.csv"};
       ms_error err;
-      ms_config *c = load_yaml("name: t\n", sets, 4, &err);
+      ms_config *c = load_yaml("name: t\n", sets, 5, &err);
       if (!c) fail_msg("%s: %s", set, err.msg);
       assert_ptr_equal(model_of(c, kind), model_at(kind, n));
       ms_config_free(c);
@@ -112,8 +113,8 @@ static void test_scenario__wrong_types(void **state) {
   expect_load_error("paths: 2.5\n", NULL, 0, "t.yaml:1:8: paths: expected a whole number (got 2.5)");
   expect_load_error("seed: -1\n", NULL, 0, "seed: expected a whole number from 0 to 18446744073709551615");
   expect_load_error("market: {regimes: {name: a}}\n", NULL, 0, "market.regimes: expected a list (got a mapping)");
-  expect_load_error("market: {model: bootstrap}\n", NULL, 0,
-                    "t.yaml:1:17: market.model: must be one of: regime_switching, replay, garch (got bootstrap)");
+  expect_load_error("market: {model: heston}\n", NULL, 0,
+                    "t.yaml:1:17: market.model: must be one of: regime_switching, replay, bootstrap, garch (got heston)");
 }
 
 static void test_scenario__durations_need_units(void **state) {

@@ -184,11 +184,11 @@ static void share_release(struct ms_series_share *sh) {
 }
 
 const ms_series *ms_config_series(const ms_config *cfg) {
-  return cfg && cfg->market.replay.data ? cfg->market.replay.data->s : NULL;
+  return cfg && cfg->market.hist.data ? cfg->market.hist.data->s : NULL;
 }
 
 void ms_config_share(ms_config *copy) {
-  if (copy->market.replay.data) atomic_fetch_add(&copy->market.replay.data->refs, 1);
+  if (copy->market.hist.data) atomic_fetch_add(&copy->market.hist.data->refs, 1);
 }
 
 /* @p file, relative to the directory of the scenario @p src (as written, when
@@ -206,19 +206,35 @@ static void data_path(const char *src, const char *file, char *out, size_t n) {
 
 static void fmt_time(int64_t ms, char *buf, size_t n) { ms_time_format_iso(ms, buf, n); }
 
-/* market.model replay: read the file, find the window, check it against the
- * horizon and the step, and resolve what the model needs (scenario.h). */
-static ms_status resolve_replay(ms_market_cfg *m, ms_check *ck) {
+/* market.model replay or bootstrap: read the file, find the window, check
+ * it against the horizon (replay) and the step, and resolve what the model
+ * needs into m->hist (scenario.h). @p sec names the section. */
+typedef struct window_keys {
+  const char *sec;       /* "replay" or "bootstrap" */
+  const char *file, *from_s, *to_s;
+  double speed, vol_scale;
+} window_keys;
+
+/* "SECTION.k" in @p key. */
+static const char *section_key(char *key, size_t n, const char *sec, const char *k) {
+  snprintf(key, n, "%s.%s", sec, k);
+  return key;
+}
+#define KEYN(k) section_key(key, sizeof key, w->sec, k)
+
+static ms_status resolve_window(ms_market_cfg *m, ms_check *ck, const window_keys *w) {
   const ms_config *c = ck->root;
-  ms_replay_cfg *r = &m->replay;
-  if (!r->file[0])
-    return ms_check_fail(ck, "replay.file", "market.model replay needs a CSV file of candles (market.replay.file)");
+  ms_history_res *r = &m->hist;
+  char key[48];
+  if (!w->file[0])
+    return ms_check_fail(ck, KEYN("file"), "market.model %s needs a CSV file of candles (market.%s.file)", w->sec,
+                         w->sec);
   char path[2100];
-  data_path(c->source_path, r->file, path, sizeof path);
+  data_path(c->source_path, w->file, path, sizeof path);
   ms_series *se = NULL;
   ms_error e2;
   ms_status st = ms_series_read(&se, path, &e2);
-  if (st) return ms_check_fail(ck, "replay.file", "%s", e2.msg);
+  if (st) return ms_check_fail(ck, KEYN("file"), "%s", e2.msg);
   struct ms_series_share *sh = malloc(sizeof *sh);
   if (!sh) { ms_series_free(se); return ms_error_set(ck->err, MS_ERR_NOMEM, "out of memory"); }
   sh->s = se;
@@ -226,100 +242,123 @@ static ms_status resolve_replay(ms_market_cfg *m, ms_check *ck) {
   share_release(r->data); /* a section loaded twice (a preset) */
   r->data = sh;
   const int64_t res = se->resolution, end = se->c[se->n - 1].t + res;
-  char a[48], b[48], w[48];
+  char a[48], b[48], tb[48];
   int64_t from = se->c[0].t, to = end;
-  if (r->from[0] && ms_time_parse_iso(r->from, &from))
-    return ms_check_fail(ck, "replay.from", "expected an ISO 8601 time such as 2025-10-10T00:00:00Z (got \"%s\")",
-                         r->from);
-  if (r->to[0] && ms_time_parse_iso(r->to, &to))
-    return ms_check_fail(ck, "replay.to", "expected an ISO 8601 time such as 2025-10-11T00:00:00Z (got \"%s\")",
-                         r->to);
+  if (w->from_s[0] && ms_time_parse_iso(w->from_s, &from))
+    return ms_check_fail(ck, KEYN("from"), "expected an ISO 8601 time such as 2025-10-10T00:00:00Z (got \"%s\")",
+                         w->from_s);
+  if (w->to_s[0] && ms_time_parse_iso(w->to_s, &to))
+    return ms_check_fail(ck, KEYN("to"), "expected an ISO 8601 time such as 2025-10-11T00:00:00Z (got \"%s\")",
+                         w->to_s);
   fmt_time(se->c[0].t, a, sizeof a);
   fmt_time(end, b, sizeof b);
   if (from < se->c[0].t || from >= end) {
-    fmt_time(from, w, sizeof w);
-    return ms_check_fail(ck, "replay.from", "%s is outside %s, which runs from %s to %s", w, se->name, a, b);
+    fmt_time(from, tb, sizeof tb);
+    return ms_check_fail(ck, KEYN("from"), "%s is outside %s, which runs from %s to %s", tb, se->name, a, b);
   }
   if (to <= from || to > end) {
-    fmt_time(to, w, sizeof w);
-    return ms_check_fail(ck, "replay.to", "%s must be after replay.from and at most the end of %s (%s)", w,
+    fmt_time(to, tb, sizeof tb);
+    return ms_check_fail(ck, KEYN("to"), "%s must be after from and at most the end of %s (%s)", tb,
                          se->name, b);
   }
   int64_t i0 = ms_series_lower_bound(se, from), i1 = ms_series_lower_bound(se, to);
   if (i0 >= se->n || se->c[i0].t != from) {
-    fmt_time(from, w, sizeof w);
+    fmt_time(from, tb, sizeof tb);
     fmt_time(i0 < se->n ? se->c[i0].t : end, b, sizeof b);
     fmt_time(i0 > 0 ? se->c[i0 - 1].t : se->c[0].t, a, sizeof a);
-    return ms_check_fail(ck, "replay.from", "%s is not the open time of a candle of %s (the nearest: %s, %s)", w,
+    return ms_check_fail(ck, KEYN("from"), "%s is not the open time of a candle of %s (the nearest: %s, %s)", tb,
                          se->name, a, b);
   }
   int64_t last_end = i1 > 0 ? se->c[i1 - 1].t + res : 0;
   if (to != last_end && (i1 >= se->n || se->c[i1].t != to)) {
-    fmt_time(to, w, sizeof w);
+    fmt_time(to, tb, sizeof tb);
     fmt_time(last_end, a, sizeof a);
-    return ms_check_fail(ck, "replay.to", "%s is not a candle boundary of %s (the last candle before it ends at %s)",
-                         w, se->name, a);
+    return ms_check_fail(ck, KEYN("to"), "%s is not a candle boundary of %s (the last candle before it ends at %s)",
+                         tb, se->name, a);
   }
   if (to != last_end) {
-    fmt_time(to, w, sizeof w);
-    return ms_check_fail(ck, "replay.to", "no candle of %s ends at %s (a gap before it)", se->name, w);
+    fmt_time(to, tb, sizeof tb);
+    return ms_check_fail(ck, KEYN("to"), "no candle of %s ends at %s (a gap before it)", se->name, tb);
   }
   for (int64_t g = 0; g < se->ngaps; g++) {
     int64_t i = se->gap_after[g];
     if (i >= i0 && i + 1 < i1) {
       fmt_time(se->c[i].t + res, a, sizeof a);
       fmt_time(se->c[i + 1].t, b, sizeof b);
-      return ms_check_fail(ck, "replay", "the window holds a gap in %s: no candle from %s to %s (between lines %d "
+      return ms_check_fail(ck, w->sec, "the window holds a gap in %s: no candle from %s to %s (between lines %d "
                            "and %d); choose a window without it", se->name, a, b, (int)se->line[i],
                            (int)se->line[i + 1]);
     }
   }
   r->first = i0;
   r->count = i1 - i0;
-  double candle = (double)res / r->speed;
+  double candle = (double)res / w->speed;
   char st1[32], st2[32];
   ms_units_format_duration(c->step, st1, sizeof st1);
   if (!(fabs(candle - nearbyint(candle)) < 1e-6) || (int64_t)nearbyint(candle) % c->step != 0) {
     ms_units_format_duration(res, st2, sizeof st2);
-    return ms_check_fail(ck, "replay.speed", "a candle of %s at speed %g must last a whole number of steps (step is "
-                         "%s)", st2, r->speed, st1);
+    return ms_check_fail(ck, KEYN("speed"), "a candle of %s at speed %g must last a whole number of steps (step is "
+                         "%s)", st2, w->speed, st1);
   }
   r->candle = (int64_t)nearbyint(candle);
   if (r->candle / c->step < 3 || r->candle / c->step > 10000000) {
     ms_units_format_duration(r->candle, st2, sizeof st2);
-    return ms_check_fail(ck, "replay.speed", "a candle lasts %s of simulated time: %lld steps of %s, the bridge needs "
+    return ms_check_fail(ck, KEYN("speed"), "a candle lasts %s of simulated time: %lld steps of %s, the bridge needs "
                          "from 3 to 1e7 steps per candle", st2, (long long)(r->candle / c->step), st1);
   }
-  if (c->horizon > r->count * r->candle) {
+  if (strcmp(w->sec, "replay") == 0 && c->horizon > r->count * r->candle) {
     char hz[32], wd[32];
     ms_units_format_duration(c->horizon, hz, sizeof hz);
     ms_units_format_duration(r->count * r->candle, wd, sizeof wd);
-    return ms_check_fail(ck, "replay", "the window holds %lld candles, %s of simulated time at speed %g, shorter "
+    return ms_check_fail(ck, w->sec, "the window holds %lld candles, %s of simulated time at speed %g, shorter "
                          "than the horizon (%s): set horizon: %s, or widen the window", (long long)r->count, wd,
-                         r->speed, hz, wd);
+                         w->speed, hz, wd);
   }
   const ms_candle *k = se->c + i0;
-  if (r->rescale) {
-    r->shift = log(m->initial_price) - log(k[0].open);
-  } else {
-    r->shift = 0;
-    m->initial_price = k[0].open;
-  }
-  /* Realised volatility (zero-mean close-to-close returns, the first from the
-   * open), per candle, annualised in simulated time. */
-  double ss = 0, prev = log(k[0].open);
+  r->shift = 0;
+  r->factor = 1;
+  r->vol_scale = w->vol_scale;
+  /* Realised volatility (zero-mean returns, per candle, annualised in
+   * simulated time): replay's close to close, the first from the open;
+   * bootstrap's open to close, the moves it resamples. */
+  double ss = 0, prev = log(k[0].open), year_ms = m->days_per_year * (double)MS_MS_PER_DAY;
+  int boot = strcmp(w->sec, "bootstrap") == 0;
   for (int64_t i = 0; i < r->count; i++) {
-    double x = log(k[i].close);
-    ss += (x - prev) * (x - prev);
+    double x = log(k[i].close), o = boot ? log(k[i].open) : prev;
+    ss += (x - o) * (x - o);
     prev = x;
   }
-  double year_ms = m->days_per_year * (double)MS_MS_PER_DAY;
   r->vol = sqrt(ss / (double)r->count / (double)r->candle * year_ms);
+  if (boot && m->bootstrap.target_vol > 0) {
+    if (!(r->vol > 0))
+      return ms_check_fail(ck, "bootstrap.target_vol", "the window's candles do not move: no volatility to rescale");
+    r->factor = m->bootstrap.target_vol / r->vol;
+    r->vol = m->bootstrap.target_vol;
+  }
+  if (!boot) {
+    if (m->replay.rescale) {
+      r->shift = log(m->initial_price) - log(k[0].open);
+    } else {
+      m->initial_price = k[0].open;
+    }
+  }
   m->reference_vol = m->entry_vol = r->vol;
   /* The one regime's name labels the time series' regime column. */
-  if (!(ck->node && ms_ynode_get(ck->node, "regimes"))) snprintf(m->regimes[0].name, MS_NAME_MAX, "replay");
+  if (!(ck->node && ms_ynode_get(ck->node, "regimes"))) snprintf(m->regimes[0].name, MS_NAME_MAX, "%s", w->sec);
   return MS_OK;
 }
+
+static ms_status resolve_replay(ms_market_cfg *m, ms_check *ck) {
+  window_keys w = {"replay", m->replay.file, m->replay.from, m->replay.to, m->replay.speed, m->replay.vol_scale};
+  return resolve_window(m, ck, &w);
+}
+
+static ms_status resolve_bootstrap(ms_market_cfg *m, ms_check *ck) {
+  window_keys w = {"bootstrap", m->bootstrap.file, m->bootstrap.from, m->bootstrap.to, m->bootstrap.speed,
+                   m->bootstrap.vol_scale};
+  return resolve_window(m, ck, &w);
+}
+#undef KEYN
 
 /* market.model garch: the period against the step, the vol options see. */
 static ms_status resolve_garch(ms_market_cfg *m, ms_check *ck) {
@@ -394,6 +433,7 @@ static ms_status check_market(void *obj, ms_check *ck) {
   /* market.replay is read by replay alone (other models ignore it, as
    * replay ignores the regimes: a resolved configuration writes them all) */
   if (strcmp(ms_model_name(m->model), "replay") == 0) return resolve_replay(m, ck);
+  if (strcmp(ms_model_name(m->model), "bootstrap") == 0) return resolve_bootstrap(m, ck);
   if (strcmp(ms_model_name(m->model), "garch") == 0) return resolve_garch(m, ck);
   return MS_OK;
 }
@@ -452,6 +492,29 @@ static const ms_field replay_fields[] = {
 static const ms_schema replay_schema = {"replay", replay_fields, N(replay_fields), NULL,
                                         "A historical window the exogenous path follows (market.model replay)."};
 
+static const ms_field bootstrap_fields[] = {
+    {.name = "file", .kind = MS_F_STRING, .offset = OFF(ms_bootstrap_cfg, file), .def = "\"\"", .str_size = 1024,
+     .doc = "CSV of OHLC candles whose moves are resampled (as market.replay.file)"},
+    {.name = "from", .kind = MS_F_STRING, .offset = OFF(ms_bootstrap_cfg, from), .def = "\"\"", .str_size = 48,
+     .doc = "ISO 8601 open time of the window's first candle; empty: the file's first"},
+    {.name = "to", .kind = MS_F_STRING, .offset = OFF(ms_bootstrap_cfg, to), .def = "\"\"", .str_size = 48,
+     .doc = "ISO 8601 end of the window (a candle boundary); empty: the file's end"},
+    {.name = "block", .kind = MS_F_NUMBER, .offset = OFF(ms_bootstrap_cfg, block), .def = "24",
+     .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 1e9,
+     .doc = "mean block length in candles (Politis–Romano: a block continues with probability 1 - 1/block)"},
+    {.name = "target_vol", .kind = MS_F_NUMBER, .offset = OFF(ms_bootstrap_cfg, target_vol), .def = "0",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 100, .unit = "annualised",
+     .doc = "scale every candle's moves so the realised volatility is this (0: the window's own)"},
+    {.name = "vol_scale", .kind = MS_F_NUMBER, .offset = OFF(ms_bootstrap_cfg, vol_scale), .def = "1",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 100, .doc = "scales the noise of the bridge inside each candle"},
+    {.name = "speed", .kind = MS_F_NUMBER, .offset = OFF(ms_bootstrap_cfg, speed), .def = "1",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1e6,
+     .doc = "simulated time runs this many times faster than the data's"},
+};
+static const ms_schema bootstrap_schema = {"bootstrap", bootstrap_fields, N(bootstrap_fields), NULL,
+                                           "A stationary block bootstrap of a window's candles (market.model "
+                                           "bootstrap)."};
+
 static const char *const innovation_names[] = {"normal", "t", NULL};
 
 static const ms_field garch_fields[] = {
@@ -489,7 +552,8 @@ static const ms_field market_fields[] = {
     {.name = "model", .kind = MS_F_MODEL, .offset = OFF(ms_market_cfg, model),
      .def = "regime_switching", .types = price_model_at,
      .doc = "exogenous price model: `regime_switching` (GBM with jumps in volatility regimes), `replay` "
-            "(a historical window of candles, market.replay) or `garch` (GARCH(1,1) returns, market.garch)"},
+            "(a historical window of candles, market.replay), `bootstrap` (a block bootstrap of historical candles, "
+            "market.bootstrap) or `garch` (GARCH(1,1) returns, market.garch)"},
     {.name = "regimes", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, regimes),
      .def = "[{name: calm, vol: 0.7}]", .bounds = MS_B_GE, .min = 1, .sub = &regime_schema,
      .count_offset = OFF(ms_market_cfg, nregimes), .max_items = MS_MAX_REGIMES,
@@ -510,6 +574,8 @@ static const ms_field market_fields[] = {
      .doc = "implied-volatility smile of options"},
     {.name = "replay", .kind = MS_F_SECTION, .offset = OFF(ms_market_cfg, replay), .sub = &replay_schema,
      .doc = "the historical window of market.model replay"},
+    {.name = "bootstrap", .kind = MS_F_SECTION, .offset = OFF(ms_market_cfg, bootstrap), .sub = &bootstrap_schema,
+     .doc = "the source window and blocks of market.model bootstrap"},
     {.name = "garch", .kind = MS_F_SECTION, .offset = OFF(ms_market_cfg, garch), .sub = &garch_schema,
      .doc = "the parameters of market.model garch"},
     {.name = "shocks", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, shocks), .def = "[]",
@@ -1195,18 +1261,24 @@ static ms_status check_top(void *obj, ms_check *ck) {
    * by the volatility: a zero-vol regime is for perps under static or tiered
    * margin (a scripted shock on a still path). */
   const char *mm = ms_model_name(c->margin.model);
-  int replay = c->market.replay.data != NULL;
+  int hist = c->market.hist.data != NULL;
   int regimes = strcmp(ms_model_name(c->market.model), "regime_switching") == 0;
-  for (int i = 0; i < (regimes ? c->market.nregimes : replay ? 1 : 0); i++) {
-    if (replay ? c->market.replay.vol > 0 : c->market.regimes[i].vol > 0) continue;
-    char key[48];
-    snprintf(key, sizeof key, replay ? "market.replay" : "market.regimes[%d].vol", i);
+  for (int i = 0; i < (regimes ? c->market.nregimes : hist ? 1 : 0); i++) {
+    if (hist ? c->market.hist.vol > 0 : c->market.regimes[i].vol > 0) continue;
+    char key[48], what[80];
+    if (hist) {
+      snprintf(key, sizeof key, "market.%s", ms_model_name(c->market.model));
+      snprintf(what, sizeof what, "the window's realised volatility (0: its candles do not move)");
+    } else {
+      snprintf(key, sizeof key, "market.regimes[%d].vol", i);
+      snprintf(what, sizeof what, "the regime's vol");
+    }
     if (c->book.options.fraction > 0)
       return ms_check_fail(ck, key, "must be > 0 when the book holds options (book.options.fraction %g): "
-                           "they are valued by Black–Scholes at the regime's vol", c->book.options.fraction);
+                           "they are valued by Black–Scholes at %s", c->book.options.fraction, what);
     if (strcmp(mm, "static") != 0 && strcmp(mm, "tiered") != 0)
       return ms_check_fail(ck, key, "must be > 0 under margin.model %s (0 is accepted with static or tiered "
-                           "margin only)", mm);
+                           "margin only): %s", mm, what);
   }
   if (c->oracle.twap % c->step != 0) {
     char st[32];
@@ -1508,7 +1580,7 @@ ms_status ms_config_load_string(ms_config **out, const char *text, const char *s
 
 void ms_config_free(ms_config *cfg) {
   if (!cfg) return;
-  share_release(cfg->market.replay.data);
+  share_release(cfg->market.hist.data);
   free(cfg->source_text);
   free(cfg);
 }

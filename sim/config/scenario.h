@@ -99,7 +99,7 @@ typedef struct ms_shock_cfg {
   ms_recover_cfg recover;
 } ms_shock_cfg;
 
-/* market.replay: the exogenous path follows a historical window of candles
+/* market.replay: the exogenous path follows a window of historical candles
  * (market.model replay, sim/models/price_replay.c). */
 struct ms_series_share;
 typedef struct ms_replay_cfg {
@@ -108,13 +108,27 @@ typedef struct ms_replay_cfg {
   int rescale;           /* scale the window's prices so its first open is initial_price */
   double vol_scale;      /* scales the intra-candle noise of the bridge */
   double speed;          /* simulated time runs this many times faster than the data's */
-  /* resolved when market.model is replay, not keys */
+} ms_replay_cfg;
+
+/* market.bootstrap: a stationary block bootstrap of a window's candles
+ * (market.model bootstrap, sim/models/price_replay.c). */
+typedef struct ms_bootstrap_cfg {
+  char file[1024], from[48], to[48];
+  double vol_scale, speed;
+  double block;          /* mean block length, in candles */
+  double target_vol;     /* annualised; 0: the window's own */
+} ms_bootstrap_cfg;
+
+/* What replay and bootstrap read, resolved from their section (not keys). */
+typedef struct ms_history_res {
   struct ms_series_share *data; /* the file's candles, shared by copies of the config (ms_config_free) */
   int64_t first, count;  /* the window's candles: data's [first, first + count) */
   int64_t candle;        /* ms of simulated time per candle: resolution / speed */
-  double shift;          /* added to the log of every price: log(initial_price / first open), or 0 */
-  double vol;            /* the window's realised volatility, annualised in simulated time */
-} ms_replay_cfg;
+  double shift;          /* replay: added to the log of every price (rescale), else 0 */
+  double factor;         /* bootstrap: scales every candle's log moves (target_vol), else 1 */
+  double vol;            /* the realised volatility of the path, annualised in simulated time */
+  double vol_scale;      /* the section's vol_scale */
+} ms_history_res;
 
 /* market.garch: GARCH(1,1) log returns at a coarse resolution, bridged to
  * the tick (market.model garch, sim/models/price_garch.c). */
@@ -144,7 +158,9 @@ typedef struct ms_market_cfg {
   int nshocks;
   ms_shock_cfg shocks[MS_MAX_SHOCKS];
   ms_replay_cfg replay;
+  ms_bootstrap_cfg bootstrap;
   ms_garch_cfg garch;
+  ms_history_res hist;   /* resolved for replay and bootstrap */
   /* resolved, not keys */
   double stationary[MS_MAX_REGIMES]; /* long-run fraction of time in each regime */
   double reference_vol;  /* sqrt(sum stationary_i vol_i^2): the long-run volatility */
@@ -426,7 +442,7 @@ char *ms_config_schema_markdown(void);
 /** The text of an assertion operator ("<", "<=", ...). */
 const char *ms_assert_op_text(int op);
 
-/** The candles of market.replay (NULL unless market.model is replay). */
+/** The candles of market.replay or market.bootstrap (NULL unless the model is one of them). */
 const struct ms_series *ms_config_series(const ms_config *cfg);
 
 /**

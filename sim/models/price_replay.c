@@ -1,23 +1,31 @@
 /*
  * price_replay — market.model replay: the exogenous path follows a window of
  * historical candles (market.replay, docs/scenario.md "Replaying history"),
- * the ms_price_replay table.
+ * the ms_price_replay table; and market.model bootstrap, a stationary block
+ * bootstrap of the same kind of window (market.bootstrap), ms_price_bootstrap.
  *
- * Candle j of the window lasts market.replay.candle ms of simulated time, n
- * ticks. Its ticks are a bridge in the log price (rescaled by
- * market.replay.shift) pinned at the candle's open (tick 0), at its high and
- * its low (interior ticks drawn per path, uniform and distinct, when the
- * extreme is not the open or the close), and at its close (tick n). Between
- * pins a Brownian bridge, its per-tick standard deviation vol_scale x
- * Parkinson's estimate from the candle's own range, (ln H - ln L) /
- * sqrt(4 ln 2 n); its ticks are reflected into [ln L, ln H], so the
- * candle's high and low are touched exactly and never passed. Each path
- * draws its own positions and noise: different plausible paths inside the
- * same history.
+ * Candle j of the path lasts market.hist.candle ms of simulated time, n
+ * ticks. Replay's candle j is the window's j-th, its log prices shifted by
+ * market.hist.shift (rescale). Bootstrap's is a window candle chosen by
+ * the Politis–Romano rule (the first uniformly; then the next one in the
+ * window, circularly, with probability 1 - 1/block, else a uniform one),
+ * translated to open at the path's last close, its log moves from the open
+ * scaled by market.hist.factor (target_vol).
+ *
+ * Either way, a candle's ticks are a bridge in the log price pinned at its
+ * open (tick 0), at its high and its low (interior ticks drawn per path,
+ * uniform and distinct, when the extreme is not the open or the close) and
+ * at its close (tick n). Between pins a Brownian bridge, its per-tick
+ * standard deviation vol_scale x Parkinson's estimate from the candle's own
+ * range, (ln H - ln L) / sqrt(4 ln 2 n); its ticks are reflected into
+ * [ln L, ln H], so the candle's high and low are touched exactly and never
+ * passed. Each path draws its own positions and noise: different plausible
+ * paths inside the same history.
  *
  * Randomness: the bridge's normals from stream PRICE, the extremes'
- * positions from stream REGIME (the model has no regime chain), candle by
- * candle in order, so a path is a function of (seed, path) alone.
+ * positions from stream REGIME (the models have no regime chain), the
+ * bootstrap's candle choices from stream REPLAY, candle by candle in order,
+ * so a path is a function of (seed, path) alone.
  */
 #include "models/pricepath.h"
 #include "models/pricepath_int.h"
@@ -34,14 +42,17 @@ typedef struct replay_path {
   /* configuration, fixed for the run */
   const ms_candle *c;   /* the window's candles */
   int64_t count;        /* candles */
+  int boot;             /* bootstrap: candles drawn, not in order */
+  double p_new, factor; /* bootstrap: 1 / block; scale of the log moves */
   int64_t per;          /* ticks per candle */
   int64_t step, horizon;
   double shift, log_p0, sd_scale, vol;
 
-  gsl_rng *r_noise, *r_pos;
+  gsl_rng *r_noise, *r_pos, *r_block;
   double *buf;          /* the current candle's ticks 1..per at buf[0..per) */
   double *z;            /* normals of one segment */
   int64_t cur;          /* the candle in buf, -1 none */
+  int64_t src;          /* bootstrap: the window candle cur was drawn from */
   double lp;            /* log price after the last generated tick */
 
   ms_pricetape *tape;
@@ -53,20 +64,24 @@ static void replay_free(void *state) {
   if (!rp) return;
   ms_rng_free(rp->r_noise);
   ms_rng_free(rp->r_pos);
+  ms_rng_free(rp->r_block);
   free(rp->buf);
   free(rp->z);
   free(rp);
 }
 
-static ms_status replay_new(void **out, const ms_config *cfg, ms_error *err) {
+static ms_status new_path(void **out, const ms_config *cfg, int boot, ms_error *err) {
   *out = NULL;
-  const ms_replay_cfg *r = &cfg->market.replay;
+  const ms_history_res *r = &cfg->market.hist;
   const ms_series *se = ms_config_series(cfg);
-  if (!se) return ms_error_set(err, MS_ERR_INTERNAL, "market.model replay without its candles");
+  if (!se) return ms_error_set(err, MS_ERR_INTERNAL, "market.model %s without its candles", boot ? "bootstrap" : "replay");
   replay_path *rp = calloc(1, sizeof *rp);
   if (!rp) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   rp->c = se->c + r->first;
   rp->count = r->count;
+  rp->boot = boot;
+  rp->p_new = boot ? 1.0 / cfg->market.bootstrap.block : 0.0;
+  rp->factor = r->factor;
   rp->per = r->candle / cfg->step;
   rp->step = cfg->step;
   rp->horizon = cfg->horizon;
@@ -81,18 +96,26 @@ static ms_status replay_new(void **out, const ms_config *cfg, ms_error *err) {
                                      : MS_OK;
   if (!s) s = ms_rng_new(&rp->r_noise, err);
   if (!s) s = ms_rng_new(&rp->r_pos, err);
+  if (!s) s = ms_rng_new(&rp->r_block, err);
   if (s) { replay_free(rp); return s; }
   *out = rp;
   return MS_OK;
 }
 
+static ms_status replay_new(void **out, const ms_config *cfg, ms_error *err) { return new_path(out, cfg, 0, err); }
+
+static ms_status bootstrap_new(void **out, const ms_config *cfg, ms_error *err) { return new_path(out, cfg, 1, err); }
+
 static int replay_same_path(const ms_config *a, const ms_config *b) {
-  const ms_replay_cfg *x = &a->market.replay, *y = &b->market.replay;
+  const ms_history_res *x = &a->market.hist, *y = &b->market.hist;
   const ms_series *sa = ms_config_series(a), *sb = ms_config_series(b);
-  return a->seed == b->seed && a->step == b->step && a->horizon == b->horizon &&
-         a->market.initial_price == b->market.initial_price && sa && sb && sa->hash == sb->hash &&
-         sa->n == sb->n && x->first == y->first && x->count == y->count && x->candle == y->candle &&
-         x->shift == y->shift && x->vol_scale == y->vol_scale;
+  int same = a->seed == b->seed && a->step == b->step && a->horizon == b->horizon &&
+             a->market.initial_price == b->market.initial_price && sa && sb && sa->hash == sb->hash &&
+             sa->n == sb->n && x->first == y->first && x->count == y->count && x->candle == y->candle &&
+             x->shift == y->shift && x->factor == y->factor && x->vol_scale == y->vol_scale;
+  if (same && a->market.model == &ms_price_bootstrap)
+    same = a->market.bootstrap.block == b->market.bootstrap.block;
+  return same;
 }
 
 static void replay_use_tape(void *state, ms_pricetape *tape, ms_tape_mode mode) {
@@ -107,6 +130,7 @@ static ms_status replay_start(void *state, uint64_t seed, uint64_t path, ms_queu
   replay_path *rp = state;
   ms_rng_seed(rp->r_noise, seed, path, MS_STREAM_PRICE);
   ms_rng_seed(rp->r_pos, seed, path, MS_STREAM_REGIME);
+  ms_rng_seed(rp->r_block, seed, path, MS_STREAM_REPLAY);
   rp->cur = -1;
   rp->lp = rp->log_p0;
   if (rp->tape_mode == MS_TAPE_RECORD) {
@@ -139,12 +163,34 @@ static int64_t draw_between(gsl_rng *r, int64_t lo, int64_t hi) {
   return lo + (int64_t)gsl_rng_uniform_int(r, (unsigned long)(hi - lo + 1));
 }
 
+/* The window candle of the path's candle cur + 1: replay's next one; the
+ * bootstrap's by the Politis–Romano rule. */
+static const ms_candle *next_source(replay_path *rp, int64_t j) {
+  if (!rp->boot) return &rp->c[j];
+  if (j == 0 || gsl_rng_uniform(rp->r_block) < rp->p_new)
+    rp->src = (int64_t)gsl_rng_uniform_int(rp->r_block, (unsigned long)rp->count);
+  else
+    rp->src = rp->src + 1 == rp->count ? 0 : rp->src + 1;
+  return &rp->c[rp->src];
+}
+
 /* The ticks of candle @p j into buf. */
 static void make_candle(replay_path *rp, int64_t j) {
-  const ms_candle *k = &rp->c[j];
+  const ms_candle *k = next_source(rp, j);
   const int64_t n = rp->per;
-  double O = j == 0 ? rp->log_p0 : log(k->open) + rp->shift;
-  double H = log(k->high) + rp->shift, L = log(k->low) + rp->shift, C = log(k->close) + rp->shift;
+  double O, H, L, C;
+  if (rp->boot) { /* the candle's moves from its open, scaled, from the last close */
+    double lo = log(k->open), f = rp->factor;
+    O = j == 0 ? rp->log_p0 : rp->buf[n - 1];
+    H = O + f * (log(k->high) - lo);
+    L = O + f * (log(k->low) - lo);
+    C = O + f * (log(k->close) - lo);
+  } else {
+    O = j == 0 ? rp->log_p0 : log(k->open) + rp->shift;
+    H = log(k->high) + rp->shift;
+    L = log(k->low) + rp->shift;
+    C = log(k->close) + rp->shift;
+  }
   /* rounding of the shift must not put a pin outside [L, H] */
   if (O > H) O = H;
   if (O < L) O = L;
@@ -231,13 +277,30 @@ static void replay_stationary(const void *state, double *pi) {
 static double replay_vol(const void *state) { return ((const replay_path *)state)->vol; }
 
 static int replay_vol_states(const ms_config *cfg, double *vols) {
-  vols[0] = cfg->market.replay.vol;
+  vols[0] = cfg->market.hist.vol;
   return 1;
 }
 
 const ms_price_model_type ms_price_replay = {
     .name = "replay",
     .create = replay_new,
+    .free = replay_free,
+    .same_path = replay_same_path,
+    .use_tape = replay_use_tape,
+    .start = replay_start,
+    .on_event = replay_on_event,
+    .fill = replay_fill,
+    .log_price = replay_log_price,
+    .regime = replay_regime,
+    .tally_at = replay_tally_at,
+    .stationary = replay_stationary,
+    .vol = replay_vol,
+    .vol_states = replay_vol_states,
+};
+
+const ms_price_model_type ms_price_bootstrap = {
+    .name = "bootstrap",
+    .create = bootstrap_new,
     .free = replay_free,
     .same_path = replay_same_path,
     .use_tape = replay_use_tape,

@@ -84,7 +84,7 @@ static void shock_setup(ms_pricepath *pp, const ms_config *cfg) {
 }
 
 /* The order of market.model's accepted values in the docs. */
-const ms_price_model_type *const ms_price_models[] = {&ms_price_regime_switching, &ms_price_replay, &ms_price_garch, NULL};
+const ms_price_model_type *const ms_price_models[] = {&ms_price_regime_switching, &ms_price_replay, &ms_price_bootstrap, &ms_price_garch, NULL};
 
 const ms_price_model_type *ms_price_model_find(const char *name) {
   for (int i = 0; ms_price_models[i]; i++)

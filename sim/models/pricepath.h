@@ -74,6 +74,7 @@ typedef struct ms_price_model_type {
 
 extern const ms_price_model_type ms_price_regime_switching;
 extern const ms_price_model_type ms_price_replay; /* sim/models/price_replay.c */
+extern const ms_price_model_type ms_price_bootstrap; /* sim/models/price_replay.c */
 extern const ms_price_model_type ms_price_garch;  /* sim/models/price_garch.c */
 
 /* ms_price_models[] (NULL-terminated) is declared in config/scenario.h. */
