@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/series.h"
@@ -428,6 +430,27 @@ static void test_series__shipped_data(void **state) {
   assert_int_equal(seen, nknown);
 }
 
+
+/* A device, a directory or a FIFO is refused unread as bad input: /dev/zero
+ * would be read to the size limit, a FIFO without a writer would hang. */
+static void test_series__non_regular_files_refused(void **state) {
+  (void)state;
+  ms_series *s = NULL;
+  ms_error err;
+  assert_int_equal(ms_series_read(&s, "/dev/zero", &err), MS_ERR_INPUT);
+  assert_null(s);
+  assert_contains(err.msg, "/dev/zero: a price series must be a regular file (this is a character device)");
+  assert_int_equal(ms_series_read(&s, "/tmp", &err), MS_ERR_INPUT);
+  assert_contains(err.msg, "(this is a directory)");
+  char fifo[64];
+  snprintf(fifo, sizeof fifo, "/tmp/ms_test_series_fifo_%d", (int)getpid());
+  unlink(fifo);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  assert_int_equal(ms_series_read(&s, fifo, &err), MS_ERR_INPUT);
+  assert_contains(err.msg, "(this is a FIFO)");
+  unlink(fifo);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_series__layout_spot_hourly),
@@ -446,6 +469,7 @@ int main(void) {
       cmocka_unit_test(test_series__lower_bound),
       cmocka_unit_test(test_series__file_errors),
       cmocka_unit_test(test_series__shipped_data),
+      cmocka_unit_test(test_series__non_regular_files_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

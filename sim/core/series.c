@@ -12,12 +12,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/units.h"
 
@@ -554,21 +556,37 @@ out:
 
 ms_status ms_series_read(ms_series **out, const char *path, ms_error *err) {
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return ms_error_set(err, MS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  /* Non-blocking, so that a FIFO without a writer cannot hang the open; a
+   * device, FIFO, socket or directory is refused unread (as scenarios are). */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return ms_error_set(err, MS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat sb;
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    int e = errno;
+    close(fd);
+    if (S_ISDIR(sb.st_mode) || S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode) || S_ISFIFO(sb.st_mode) ||
+        S_ISSOCK(sb.st_mode))
+      return ms_error_set(err, MS_ERR_INPUT, "%s: a price series must be a regular file (this is a %s)", path,
+                          S_ISDIR(sb.st_mode) ? "directory" : S_ISCHR(sb.st_mode) ? "character device"
+                          : S_ISBLK(sb.st_mode) ? "block device" : S_ISFIFO(sb.st_mode) ? "FIFO" : "socket");
+    return ms_error_set(err, MS_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+  }
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    close(fd);
+    return ms_error_set(err, MS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  }
   char *buf = NULL;
   ms_status st = MS_OK;
-  struct stat sb;
-  int sized = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode);
-  /* Refused before reading when the size is known; the read below stops
-   * one byte past the limit for what stat cannot size (a pipe). */
-  if (sized && (long long)sb.st_size > MS_SERIES_MAX_BYTES) {
+  /* Refused before reading; the read below still stops one byte past the
+   * limit should the file grow meanwhile. */
+  if ((long long)sb.st_size > MS_SERIES_MAX_BYTES) {
     st = ms_error_set(err, MS_ERR_INPUT, "%s: %lld bytes, over the %lld MB limit of a price series "
                       "(cut it to the window needed, or resample it)", path, (long long)sb.st_size,
                       MS_SERIES_MAX_BYTES >> 20);
     goto out;
   }
-  size_t cap = sized && sb.st_size > 0 ? (size_t)sb.st_size + 1 : 65536, len = 0;
+  size_t cap = sb.st_size > 0 ? (size_t)sb.st_size + 1 : 65536, len = 0;
   buf = malloc(cap);
   if (!buf) {
     st = ms_error_set(err, MS_ERR_NOMEM, "%s: out of memory", path);
