@@ -211,7 +211,8 @@ static void fmt_time(int64_t ms, char *buf, size_t n) { ms_time_format_iso(ms, b
  * needs into m->hist (scenario.h). @p sec names the section. */
 typedef struct window_keys {
   const char *sec;       /* "replay" or "bootstrap" */
-  const char *file, *from_s, *to_s;
+  char *file;            /* the section's file key (1024 bytes in both sections): made absolute in place */
+  const char *from_s, *to_s;
   double speed, vol_scale;
 } window_keys;
 
@@ -235,6 +236,13 @@ static ms_status resolve_window(ms_market_cfg *m, ms_check *ck, const window_key
   ms_error e2;
   ms_status st = ms_series_read(&se, path, &e2);
   if (st) return ms_check_fail(ck, KEYN("file"), "%s", e2.msg);
+  /* The resolved configuration names the file absolutely: `validate`'s
+   * output then loads from anywhere, to the same candles. */
+  char cwd[1024], abs[3200];
+  if (path[0] == '/') snprintf(abs, sizeof abs, "%s", path);
+  else if (getcwd(cwd, sizeof cwd)) snprintf(abs, sizeof abs, "%s/%s", cwd, path);
+  else abs[0] = '\0';
+  if (abs[0] && strlen(abs) < sizeof m->replay.file) snprintf(w->file, sizeof m->replay.file, "%s", abs);
   struct ms_series_share *sh = malloc(sizeof *sh);
   if (!sh) { ms_series_free(se); return ms_error_set(ck->err, MS_ERR_NOMEM, "out of memory"); }
   sh->s = se;
