@@ -60,6 +60,8 @@ void ms_calib_opts_default(ms_calib_opts *o) {
   o->dist = MS_CALIB_NORMAL;
   o->days_per_year = 365.0;
   o->max_iter = 5000;
+  o->explore_iter = 50;
+  o->finalists = 3;
   o->tol = 1e-7;
   o->var_floor = 1e-4;
 }
@@ -303,16 +305,16 @@ static void rs_backward(const rs_work *w, const ms_calib_rs *p, double xi[MS_CAL
 }
 
 /* One EM run from @p p (replaced by the fit); returns the log-likelihood. */
-static double rs_em(const double *r, rs_work *w, ms_calib_rs *p, const ms_calib_opts *o, double floor_var,
+static double rs_em(const double *r, rs_work *w, ms_calib_rs *p, int max_iter, double tol, double floor_var,
                     int *iters) {
   int k = p->k;
   int64_t n = w->n;
   double ll = -INFINITY, xi[MS_CALIB_MAX_REGIMES][MS_CALIB_MAX_REGIMES];
   int it;
-  for (it = 0; it < o->max_iter; it++) {
+  for (it = 0; it < max_iter; it++) {
     double nll = rs_forward(r, n, p, w->a, w->e, w->c);
     if (!isfinite(nll)) return -INFINITY;
-    if (it > 0 && nll - ll < o->tol) {
+    if (it > 0 && nll - ll < tol) {
       ll = fmax(ll, nll);
       break;
     }
@@ -614,6 +616,8 @@ static ms_status fit_rs(ms_calib_result *res, const ms_calib_returns *ret, const
   res->viterbi = malloc((size_t)n * sizeof *res->viterbi);
   gsl_rng *g = NULL;
   double *lls = malloc((size_t)o->starts * sizeof *lls); /* each start's log-likelihood */
+  ms_calib_rs *ps = malloc((size_t)o->starts * sizeof *ps); /* each start's parameters */
+  int *its = malloc((size_t)o->starts * sizeof *its), *order = malloc((size_t)o->starts * sizeof *order);
   ms_status st = MS_OK;
   if (!w.a || !w.b || !w.e || !w.c || !res->smoothed || !res->viterbi) {
     st = ms_error_set(err, MS_ERR_NOMEM, "out of memory for a fit of %lld returns", (long long)n);
@@ -622,28 +626,47 @@ static ms_status fit_rs(ms_calib_result *res, const ms_calib_returns *ret, const
   double best = -INFINITY;
   ms_calib_rs bestp;
   memset(&bestp, 0, sizeof bestp);
-  if (!lls) {
+  if (!lls || !ps || !its || !order) {
     st = ms_error_set(err, MS_ERR_NOMEM, "out of memory for %d starts", o->starts);
     goto out;
   }
   if ((st = ms_rng_new(&g, err))) goto out;
+  /* Every start runs explore_iter iterations; the best finalists (by
+   * log-likelihood, then start index) go on to convergence. EM's slow
+   * tail is where the time goes, and a start far behind after the
+   * exploration does not catch up in practice. */
   int nstarts = o->starts, best_it = 0;
   for (int sidx = 0; sidx < nstarts; sidx++) {
-    ms_calib_rs p;
-    memset(&p, 0, sizeof p);
-    if (rs_start(&p, k, sidx, r, n, mean, var, floor_var, g, o->seed)) {
+    memset(&ps[sidx], 0, sizeof ps[sidx]);
+    if (rs_start(&ps[sidx], k, sidx, r, n, mean, var, floor_var, g, o->seed)) {
       st = ms_error_set(err, MS_ERR_NOMEM, "out of memory for a starting point");
       goto out;
     }
-    int it = 0;
-    double ll = rs_em(r, &w, &p, o, floor_var, &it);
+    lls[sidx] = rs_em(r, &w, &ps[sidx], o->explore_iter, o->tol, floor_var, &its[sidx]);
+    order[sidx] = sidx;
+  }
+  /* insertion sort by log-likelihood, descending; -inf (and NaN) last; ties by start index */
+  for (int a = 1; a < nstarts; a++)
+    for (int b = a; b > 0; b--) {
+      double x = lls[order[b - 1]], y = lls[order[b]];
+      int swap = (y > x) || (isnan(x) && !isnan(y));
+      if (!swap) break;
+      int t = order[b - 1];
+      order[b - 1] = order[b];
+      order[b] = t;
+    }
+  int nfin = nstarts < o->finalists ? nstarts : o->finalists;
+  for (int f = 0; f < nfin; f++) {
+    int sidx = order[f], it = 0;
+    if (!isfinite(lls[sidx])) continue;
+    double ll = rs_em(r, &w, &ps[sidx], o->max_iter, o->tol, floor_var, &it);
+    its[sidx] += it;
     /* the reported likelihood is the one the public function gives */
-    ll = isfinite(ll) ? ms_calib_rs_loglik(r, n, &p) : ll;
-    lls[sidx] = ll;
-    if (ll > best) {
-      best = ll;
-      bestp = p;
-      best_it = it;
+    lls[sidx] = isfinite(ll) ? ms_calib_rs_loglik(r, n, &ps[sidx]) : ll;
+    if (lls[sidx] > best) {
+      best = lls[sidx];
+      bestp = ps[sidx];
+      best_it = its[sidx];
     }
   }
   if (!isfinite(best)) {
@@ -651,7 +674,8 @@ static ms_status fit_rs(ms_calib_result *res, const ms_calib_returns *ret, const
     goto out;
   }
   res->starts_done = nstarts;
-  for (int sidx = 0; sidx < nstarts; sidx++) res->starts_near_best += lls[sidx] >= best - SAME_OPTIMUM;
+  res->finalists = nfin;
+  for (int f = 0; f < nfin; f++) res->starts_near_best += lls[order[f]] >= best - SAME_OPTIMUM;
   /* regimes by vol ascending (ties: by mean) */
   int perm[MS_CALIB_MAX_REGIMES];
   for (int j = 0; j < k; j++) perm[j] = j;
@@ -695,6 +719,9 @@ static ms_status fit_rs(ms_calib_result *res, const ms_calib_returns *ret, const
 out:
   ms_rng_free(g);
   free(lls);
+  free(ps);
+  free(its);
+  free(order);
   free(w.a);
   free(w.b);
   free(w.e);
@@ -889,6 +916,8 @@ ms_status ms_calib_fit(ms_calib_result **out, const ms_calib_returns *r, const m
   if (o->model == MS_CALIB_REGIME_SWITCHING && (o->regimes < 1 || o->regimes > MS_CALIB_MAX_REGIMES))
     return ms_error_set(err, MS_ERR_INPUT, "regimes: %d, expected 1 to %d", o->regimes, MS_CALIB_MAX_REGIMES);
   if (o->starts < 1) return ms_error_set(err, MS_ERR_INPUT, "starts: %d, expected at least 1", o->starts);
+  if (o->finalists < 1 || o->explore_iter < 1 || o->max_iter < 1 || !(o->tol > 0) || !(o->var_floor > 0))
+    return ms_error_set(err, MS_ERR_INPUT, "the EM settings must be positive");
   if (!(o->days_per_year > 0) || !isfinite(o->days_per_year))
     return ms_error_set(err, MS_ERR_INPUT, "days per year: expected a positive number");
   if (!(r->resolution > 0)) return ms_error_set(err, MS_ERR_INPUT, "the returns have no resolution");
@@ -1133,10 +1162,10 @@ ms_status ms_calib_summary(char **out, const ms_calib_result *res, const ms_cali
   } else {
     const ms_calib_rs *p = &res->rs;
     int k = p->k;
-    sb_printf(&b, "\nregime switching, %d regime%s (EM, %d starts, seed %llu: %d reached the best likelihood; "
-                  "%d iterations)\n",
-              k, k > 1 ? "s" : "", res->starts_done, (unsigned long long)res->opts.seed, res->starts_near_best,
-              res->iterations);
+    sb_printf(&b, "\nregime switching, %d regime%s (EM: %d starts drawn with seed %llu, %d iterations each; the best "
+                  "%d run to convergence,\n%d of them to the best likelihood, in %d iterations)\n",
+              k, k > 1 ? "s" : "", res->starts_done, (unsigned long long)res->opts.seed, res->opts.explore_iter,
+              res->finalists, res->starts_near_best, res->iterations);
     sb_printf(&b, "  %-7s %-22s %-22s %-26s %-8s\n", "regime", "vol", "drift", "mean duration", "share");
     for (int j = 0; j < k; j++) {
       char name[32], d[48], dse[48];

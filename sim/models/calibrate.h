@@ -11,7 +11,8 @@
  *     distribution. Maximum likelihood by EM (Baum-Welch: scaled forward
  *     filter, backward pass, smoothed probabilities), from several starting
  *     points drawn from the project's generator (deterministic for a seed,
- *     no threads), the best log-likelihood kept; regimes ordered by
+ *     no threads): each runs a few iterations, the best few run on to
+ *     convergence, the best log-likelihood is kept; regimes ordered by
  *     volatility, ascending. Variances are floored (a regime that shrinks
  *     onto a few returns would make the likelihood unbounded).
  *   - garch: GARCH(1,1), r_t = mu + e_t, e_t = sigma_t z_t,
@@ -84,7 +85,9 @@ typedef struct ms_calib_opts {
   uint64_t seed;        /* of the starting points; default 1 */
   ms_calib_dist dist;   /* innovations (garch); default normal */
   double days_per_year; /* of the annualised outputs; default 365 */
-  int max_iter;         /* EM iterations per start; default 5000 */
+  int explore_iter;     /* EM iterations every start runs; default 50 */
+  int finalists;        /* the starts best after those that run on to convergence; default 3 */
+  int max_iter;         /* EM iterations of a finalist at most; default 5000 */
   double tol;           /* EM stops when an iteration gains less log-likelihood than tol; default 1e-7 */
   double var_floor;     /* smallest regime variance, as a fraction of the sample variance; default 1e-4 */
 } ms_calib_opts;
@@ -127,7 +130,8 @@ typedef struct ms_calib_result {
   double duration[MS_CALIB_MAX_REGIMES], duration_se[MS_CALIB_MAX_REGIMES]; /* ms; INFINITY: never left */
   double stationary[MS_CALIB_MAX_REGIMES]; /* long-run share of periods in each regime */
   int starts_done;          /* starting points run */
-  int starts_near_best;     /* of them, how many ended within 0.01 of the best log-likelihood */
+  int finalists;            /* of them, run on to convergence */
+  int starts_near_best;     /* of the finalists, how many ended within 0.01 of the best log-likelihood */
   int iterations;           /* EM iterations of the best start */
   double *smoothed;         /* n x k: P(s_t = j | all returns), row t */
   int *viterbi;             /* n: the most likely regime path */
