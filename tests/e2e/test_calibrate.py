@@ -50,7 +50,7 @@ class CalibrateTest(DirTest):
             rows = list(csv.DictReader(f))
         self.assertEqual(len(rows), 2191)
         self.assertEqual(list(rows[0]), ["time", "return", "regime", "p0", "p1"])
-        self.assertEqual(rows[0]["time"], "2019-01-01T00:00:00Z")
+        self.assertEqual(rows[0]["time"], "2019-01-02T00:00:00Z")  # the close of 2019-01-01 is the base
         for r in rows[::97]:
             self.assertAlmostEqual(float(r["p0"]) + float(r["p1"]), 1.0, places=5)
             self.assertIn(r["regime"], ("0", "1"))
