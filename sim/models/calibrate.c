@@ -540,6 +540,7 @@ static void rs_unpack(const double *th, int k, ms_calib_rs *p) {
 static double rs_ll_theta(const double *th, void *ctx) {
   const rs_ctx *c = ctx;
   ms_calib_rs p;
+  memset(&p, 0, sizeof p); /* whole: the slots past k and the padding too (results compare bytewise) */
   rs_unpack(th, c->k, &p);
   for (int i = 0; i < c->k; i++)
     for (int j = 0; j < c->k; j++)
@@ -688,6 +689,7 @@ static ms_status fit_rs(ms_calib_result *res, const ms_calib_returns *ret, const
       } else break;
     }
   ms_calib_rs p;
+  memset(&p, 0, sizeof p); /* whole: the slots past k and the padding too (results compare bytewise) */
   p.k = k;
   for (int a = 0; a < k; a++) {
     p.m[a] = bestp.m[perm[a]];

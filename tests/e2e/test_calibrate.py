@@ -9,6 +9,8 @@ the file or option, and no output file.
 """
 import csv
 import os
+import subprocess
+import sys
 import unittest
 
 from e2e import SRC, DirTest, run
@@ -131,6 +133,21 @@ class CalibrateTest(DirTest):
         p = run("calibrate", DAILY, "--model", "garch", "-o", self.path("no/such/dir/m.yaml"))
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("-o/--output", p.stderr)
+
+    def test_python_caller(self):
+        # analysis/calibrate.py runs marginsim calibrate ($MARGINSIM) with the model defaulted, and needs no
+        # module beyond the standard library (-S: no site-packages)
+        script = os.path.join(SRC, "analysis", "calibrate.py")
+        p = subprocess.run([sys.executable, "-S", script, DAILY, "--starts", "3"], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        q = run("calibrate", DAILY, "--starts", "3", "--model", "regime_switching")
+        self.assertEqual(q.returncode, 0, q.stderr)
+        self.assertEqual(p.stdout, q.stdout)
+        p = subprocess.run([sys.executable, "-S", script, DAILY, "--model", "heston"], capture_output=True,
+                           text=True, stdin=subprocess.DEVNULL, timeout=60)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--model", p.stderr)
 
     def test_help(self):
         p = run("calibrate", "--help")
