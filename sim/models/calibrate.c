@@ -46,6 +46,7 @@
 #define NM_SIZE 1e-9
 #define NM_MAX_ITER 20000
 #define NM_RESTARTS 8
+#define NM_STALL 500
 #define GARCH_GAIN 1e-9
 /* Largest persistence alpha + beta the fit reaches: at 1 the variance has
  * no unconditional level (integrated GARCH), and the loader needs < 1. */
@@ -520,6 +521,9 @@ typedef struct rs_ctx {
   const double *r;
   int64_t n;
   int k;
+  double full[2 * MS_CALIB_MAX_REGIMES + MS_CALIB_MAX_REGIMES * MS_CALIB_MAX_REGIMES]; /* every parameter */
+  int free_idx[2 * MS_CALIB_MAX_REGIMES + MS_CALIB_MAX_REGIMES * MS_CALIB_MAX_REGIMES]; /* which ones vary */
+  int nfree;
 } rs_ctx;
 
 static void rs_unpack(const double *th, int k, ms_calib_rs *p) {
@@ -550,6 +554,15 @@ static double rs_ll_theta(const double *th, void *ctx) {
   return rs_forward(c->r, c->n, &p, NULL, NULL, NULL);
 }
 
+/* The log-likelihood as a function of the free parameters, the others held. */
+static double rs_ll_free(const double *th, void *ctx) {
+  rs_ctx *c = ctx;
+  double full[sizeof c->full / sizeof c->full[0]];
+  memcpy(full, c->full, sizeof full);
+  for (int i = 0; i < c->nfree; i++) full[c->free_idx[i]] = th[i];
+  return rs_ll_theta(full, ctx);
+}
+
 static void rs_standard_errors(ms_calib_result *res, const double *r, int64_t n) {
   int k = res->rs.k, np = 2 * k + k * (k - 1);
   double th[2 * MS_CALIB_MAX_REGIMES + MS_CALIB_MAX_REGIMES * MS_CALIB_MAX_REGIMES];
@@ -573,8 +586,30 @@ static void rs_standard_errors(ms_calib_result *res, const double *r, int64_t n)
         /* within the simplex: never past 0 for p_ij nor p_ii */
         h[q++] = HESS_STEP * fmin(res->rs.p[i][j], res->rs.p[i][i]);
       }
-  rs_ctx c = {r, n, k};
-  if (hessian_cov(rs_ll_theta, &c, th, h, np, cov, res->se_note, sizeof res->se_note) == 0) {
+  /* A transition probability at 0 is on the edge of the simplex: no
+   * second difference across it, and one so small that the whole sample
+   * expects less than one such transition (p n < 1) is not identified by
+   * it. Those are held (standard error 0) and the information of the
+   * others is inverted. */
+  rs_ctx c;
+  memset(&c, 0, sizeof c);
+  c.r = r;
+  c.n = n;
+  c.k = k;
+  memcpy(c.full, th, (size_t)np * sizeof *th);
+  double sub[sizeof th / sizeof th[0]], hs[sizeof th / sizeof th[0]];
+  for (int i = 0; i < np; i++)
+    if (i < 2 * k || th[i] * (double)n >= 1) {
+      sub[c.nfree] = th[i];
+      hs[c.nfree] = h[i];
+      c.free_idx[c.nfree++] = i;
+    }
+  res->held = np - c.nfree;
+  double *cs = malloc((size_t)c.nfree * (size_t)c.nfree * sizeof *cs);
+  if (cs && hessian_cov(rs_ll_free, &c, sub, hs, c.nfree, cs, res->se_note, sizeof res->se_note) == 0) {
+    for (int i = 0; i < np * np; i++) cov[i] = 0;
+    for (int a = 0; a < c.nfree; a++)
+      for (int b = 0; b < c.nfree; b++) cov[c.free_idx[a] * np + c.free_idx[b]] = cs[a * c.nfree + b];
     res->have_se = 1;
     double ppy = res->periods_per_year, yr = sqrt(ppy);
     q = 0;
@@ -597,7 +632,10 @@ static void rs_standard_errors(ms_calib_result *res, const double *r, int64_t n)
       res->rs_se.p[i][i] = sqrt(fmax(vq, 0));
       res->duration_se[i] = k > 1 ? (double)res->resolution / (leave * leave) * sqrt(fmax(vq, 0)) : 0;
     }
+  } else if (!cs) {
+    snprintf(res->se_note, sizeof res->se_note, "out of memory for the Hessian");
   }
+  free(cs);
   free(cov);
 }
 
@@ -814,9 +852,16 @@ static double garch_nm(garch_ctx *c, double *u, size_t np, ms_status *st, ms_err
       gsl_vector_set(step, i, i == 0 ? 0.02 : 0.5);
     }
     if (gsl_multimin_fminimizer_set(m, &fn, x, step) != GSL_SUCCESS) break;
-    for (int it = 0; it < NM_MAX_ITER; it++) {
+    /* a flat direction (alpha + beta against its bound, nu towards the
+     * normal) never lets the simplex shrink: stop too when the best value
+     * has stalled for NM_STALL iterations */
+    double fmin = INFINITY;
+    for (int it = 0, last = 0; it < NM_MAX_ITER; it++) {
       if (gsl_multimin_fminimizer_iterate(m) != GSL_SUCCESS) break;
       if (gsl_multimin_test_size(gsl_multimin_fminimizer_size(m), NM_SIZE) == GSL_SUCCESS) break;
+      double f = gsl_multimin_fminimizer_minimum(m);
+      if (f < fmin - GARCH_GAIN) fmin = f, last = it;
+      else if (it - last > NM_STALL) break;
     }
     double f = gsl_multimin_fminimizer_minimum(m);
     int better = f < fbest - GARCH_GAIN;
@@ -1197,7 +1242,11 @@ ms_status ms_calib_summary(char **out, const ms_calib_result *res, const ms_cali
   }
   sb_printf(&b, "\nlog-likelihood %.3f   AIC %.3f   BIC %.3f   parameters %d   returns %lld\n", res->loglik, res->aic,
             res->bic, res->nparams, (long long)res->n);
-  if (have) sb_printf(&b, "standard errors: observed information (numerical Hessian at the optimum)\n");
+  if (have && res->held)
+    sb_printf(&b, "standard errors: observed information (numerical Hessian at the optimum), with the %d transition "
+                  "probabilit%s below 1/returns held (less than one such switch expected)\n", res->held,
+              res->held > 1 ? "ies" : "y");
+  else if (have) sb_printf(&b, "standard errors: observed information (numerical Hessian at the optimum)\n");
   else sb_printf(&b, "no standard errors: %s\n", res->se_note);
   return sb_finish(&b, out, err);
 }

@@ -121,6 +121,7 @@ typedef struct ms_calib_result {
   int nparams;              /* free parameters of the model */
   int have_se;              /* 1 when the standard errors below are set */
   char se_note[160];        /* why there are none, when have_se is 0 */
+  int held;                 /* transition probabilities below 1 / n held for the errors (not identified) */
 
   /* regime_switching */
   ms_calib_rs rs;           /* the fit, regimes by vol ascending */
