@@ -129,10 +129,11 @@ class CalibrateTest(DirTest):
         p = run("calibrate", gap, "--model", "garch", "--from", "2025-10-10T12:00:00Z", "-o", gap)
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("that is the input file", p.stderr)
-        # -o in a folder that does not exist
+        # -o in a folder that does not exist: refused before anything is fitted or printed
         p = run("calibrate", DAILY, "--model", "garch", "-o", self.path("no/such/dir/m.yaml"))
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("-o/--output", p.stderr)
+        self.assertEqual(p.stdout, "")
 
     def test_python_caller(self):
         # analysis/calibrate.py runs marginsim calibrate ($MARGINSIM) with the model defaulted, and needs no
