@@ -1,68 +1,59 @@
 #!/usr/bin/env python3
-"""Calibrate a two-regime market from real prices.
+"""Fit a market to real prices: a thin caller of `marginsim calibrate`.
 
-    scripts/py analysis/calibrate.py [CSV] [--window HOURS]
+    scripts/py analysis/calibrate.py [CSV] [OPTIONS of marginsim calibrate]
 
-Reads an hourly price file of ../shared/data (default: ETH/USDT spot
-2022-2025), prints the annualised realised volatility of hourly log returns,
-then splits the hours into "calm" and "stress" by the rolling realised
-volatility (above its 80th percentile = stress) and prints, per regime, the
-annualised vol and drift and the mean length of a spell: the numbers that go
-into market.regimes. A year is 365 days (crypto trades every day).
+Runs `marginsim calibrate` on CSV (default: the shipped ETH/USDT daily
+closes, scenarios/data/eth_usdt_1d_2017-2026_binance_spot.csv) with
+`--model regime_switching` unless OPTIONS name a model, and passes its
+output and exit code through: the fit with standard errors, then the
+`market:` section ready to paste into a scenario. The binary is $MARGINSIM,
+else build/marginsim of this checkout, else `marginsim` on PATH. Every option
+(--regimes, --from, --to, --resolution, -o, --regime-path, --model garch,
+...) is marginsim calibrate's: see `marginsim calibrate --help` and
+docs/calibration.md. Needs no Python module beyond the standard library.
 """
-import argparse
 import os
+import shutil
+import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(__file__))
-try:
-    import marginsim  # noqa: F401 - first: it says what a python3 without numpy, pandas or h5py lacks
-    import numpy as np
-    from _python import SHARED_DATA, read_prices
-except ImportError as e:
-    print("calibrate.py: %s" % e, file=sys.stderr)
-    sys.exit(3)
-
-HOURS_PER_YEAR = 24 * 365
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+DEFAULT_CSV = os.path.join(REPO, "scenarios", "data", "eth_usdt_1d_2017-2026_binance_spot.csv")
 
 
-def spells(mask):
-    """Lengths (in samples) of the runs of True in a boolean array."""
-    out, run = [], 0
-    for m in mask:
-        if m:
-            run += 1
-        elif run:
-            out.append(run)
-            run = 0
-    if run:
-        out.append(run)
-    return np.array(out)
+def binary():
+    """The marginsim to run, or None."""
+    env = os.environ.get("MARGINSIM")
+    if env:
+        return env
+    built = os.path.join(REPO, "build", "marginsim")
+    if os.access(built, os.X_OK):
+        return built
+    return shutil.which("marginsim")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("csv", nargs="?", default=os.path.join(SHARED_DATA, "eth_usdt_1h_2022-2025_binance_spot.csv"))
-    ap.add_argument("--window", type=int, default=24, help="rolling window in hours (default 24)")
-    ap.add_argument("--stress-quantile", type=float, default=0.8)
-    a = ap.parse_args()
-    t, c = read_prices(a.csv)
-    lr = np.diff(np.log(c))
-    print(f"{os.path.basename(a.csv)}: {len(c)} hourly closes, {t[0]:%Y-%m-%d} to {t[-1]:%Y-%m-%d}")
-    print(f"realised vol (annualised): {lr.std() * np.sqrt(HOURS_PER_YEAR):.3f}")
-    w = a.window
-    roll = np.sqrt(np.convolve(lr ** 2, np.ones(w) / w, mode="valid") * HOURS_PER_YEAR)
-    ret = lr[w - 1:]
-    cut = np.quantile(roll, a.stress_quantile)
-    stress = roll > cut
-    for name, m in (("calm", ~stress), ("stress", stress)):
-        r = ret[m]
-        vol = r.std() * np.sqrt(HOURS_PER_YEAR)
-        drift = r.mean() * HOURS_PER_YEAR + 0.5 * vol ** 2  # mu of dS/S
-        dur = spells(m).mean()
-        print(f"  - {{name: {name}, vol: {vol:.2f}, drift: {drift:.2f}, mean_duration: {dur:.0f}h}}"
-              f"   # {m.mean():.0%} of hours")
+def main(argv):
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__.strip())
+        return 0
+    args = list(argv)
+    if not args or args[0].startswith("-"):
+        args.insert(0, DEFAULT_CSV)
+    if not any(a == "--model" or a.startswith("--model=") for a in args):
+        args += ["--model", "regime_switching"]
+    exe = binary()
+    if not exe:
+        print("calibrate.py: no marginsim binary: build it (cmake -S . -B build && cmake --build build) "
+              "or set MARGINSIM", file=sys.stderr)
+        return 3
+    try:
+        return subprocess.run([exe, "calibrate"] + args).returncode
+    except OSError as e:
+        print("calibrate.py: cannot run %s: %s" % (exe, e), file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

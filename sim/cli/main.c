@@ -27,6 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "models/calibrate.h"
+#include "core/series.h"
+#include "core/units.h"
 #include "output/assertion.h"
 #include "output/fields.h"
 #include "output/h5out.h"
@@ -85,6 +88,7 @@ static void usage_main(FILE *f) {
           "  check SCENARIO      run and test the scenario's assertions (exit 1 if one fails)\n"
           "  validate SCENARIO   check a scenario and print the resolved configuration\n"
           "  schema              print every scenario key as Markdown tables\n"
+          "  calibrate FILE.csv  fit a price model to historical candles; print its market: section\n"
           "\n"
           "  marginsim <command> --help   options of a command\n"
           "  marginsim --version          program version\n");
@@ -1362,6 +1366,259 @@ static int cmd_schema(int argc, char **argv) {
   return 0;
 }
 
+/* ---- marginsim calibrate ---- */
+
+static void usage_calibrate(FILE *f) {
+  fprintf(f,
+          "usage: marginsim calibrate FILE.csv --model regime_switching|garch [--regimes K]\n"
+          "                           [--from ISO] [--to ISO] [--resolution DURATION] [--starts N] [--seed S]\n"
+          "                           [--dist normal|t] [-o OUT.yaml] [--regime-path OUT.csv]\n"
+          "                           [--days-per-year D]\n"
+          "\n"
+          "Fits a price model to the log returns of the closes of an OHLC CSV file (the layouts of\n"
+          "scenarios/data/), prints the fit with standard errors, log-likelihood, AIC and BIC, then the\n"
+          "market: section of a scenario, ready to paste (docs/calibration.md).\n"
+          "\n"
+          "      --model M           regime_switching: K Gaussian regimes switching as a Markov chain\n"
+          "                          (EM from several seeded starts); garch: GARCH(1,1) (maximum likelihood)\n"
+          "      --regimes K         regimes, 1 to %d (default 2; regime_switching)\n"
+          "      --from ISO          first candle by open time (2022-01-01, 2025-10-10T00:00:00Z);\n"
+          "                          default: the file's first\n"
+          "      --to ISO            the window ends before the candle opening at ISO; default: after the last\n"
+          "      --resolution D      returns over D, a whole multiple of the file's resolution (every k-th\n"
+          "                          close), e.g. 1d from hourly candles; default: the file's\n"
+          "      --starts N          EM starting points (default 10; regime_switching)\n"
+          "      --seed S            seed of the starting points, any 64-bit value (default 1)\n"
+          "      --dist normal|t     innovations (default normal; garch): t estimates its degrees of freedom\n"
+          "  -o, --output FILE       also write the market: section alone to FILE\n"
+          "      --regime-path FILE  write time,return,regime,p0,p1,... (the most likely regime, the\n"
+          "                          smoothed probabilities) as CSV (regime_switching)\n"
+          "      --days-per-year D   days in the year of annualised vol and drift (default 365)\n"
+          "\n"
+          "exit codes: 0 success, 2 bad input (the file, an option, the window), 3 I/O or internal failure\n",
+          MS_CALIB_MAX_REGIMES);
+}
+
+/* An output of calibrate: a regular file or nothing at @p path, in a
+ * folder that exists and may be written, and not the input file. */
+static int calib_check_output(const char *opt, const char *path, const struct stat *in) {
+  if (check_kind(opt, path)) return EXIT_BADINPUT;
+  struct stat st;
+  if (stat(path, &st) == 0 && st.st_dev == in->st_dev && st.st_ino == in->st_ino) {
+    fprintf(stderr, "marginsim calibrate: %s %s: that is the input file\n", opt, path);
+    return EXIT_BADINPUT;
+  }
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  snprintf(dir, sizeof dir, "%.*s", slash ? (slash == path ? 1 : (int)(slash - path)) : 1, slash ? path : ".");
+  if (access(dir, W_OK | X_OK) != 0) {
+    fprintf(stderr, "marginsim calibrate: %s %s: cannot write in the folder %s (%s)\n", opt, path, dir,
+            strerror(errno));
+    return EXIT_BADINPUT;
+  }
+  return 0;
+}
+
+/* @p text into @p path, replaced safely (temporary, rename). */
+static int calib_write(const char *opt, const char *path, const char *text) {
+  ms_error err;
+  ms_outfile o;
+  if (ms_outfile_open(&o, path, &err)) {
+    fprintf(stderr, "marginsim calibrate: %s\n", err.msg);
+    return ms_status_exit_code(err.status);
+  }
+  size_t len = strlen(text), off = 0;
+  while (off < len) {
+    ssize_t w = write(o.fd, text + off, len - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int e = w < 0 ? errno : EIO;
+      ms_outfile_abort(&o);
+      fprintf(stderr, "marginsim calibrate: %s %s: cannot write (%s)\n", opt, path, strerror(e));
+      return 3;
+    }
+    off += (size_t)w;
+  }
+  if (ms_outfile_commit(&o, &err)) {
+    fprintf(stderr, "marginsim calibrate: %s\n", err.msg);
+    return ms_status_exit_code(err.status);
+  }
+  return 0;
+}
+
+static int calib_time(const char *opt, const char *arg, int64_t *ms) {
+  if (ms_time_parse_iso(arg, ms) == 0) return 0;
+  fprintf(stderr, "marginsim calibrate: %s: expected an ISO 8601 time (2022-01-01, 2025-10-10T00:00:00Z), got '%s'\n",
+          opt, arg);
+  return EXIT_BADINPUT;
+}
+
+static int cmd_calibrate(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"model", required_argument, 0, 'M'},      {"regimes", required_argument, 0, 'K'},
+      {"from", required_argument, 0, 'F'},       {"to", required_argument, 0, 'T'},
+      {"resolution", required_argument, 0, 'r'}, {"starts", required_argument, 0, 'N'},
+      {"seed", required_argument, 0, 'S'},       {"dist", required_argument, 0, 'D'},
+      {"output", required_argument, 0, 'o'},     {"regime-path", required_argument, 0, 'P'},
+      {"days-per-year", required_argument, 0, 'Y'}, {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  const char *model = NULL, *regimes = NULL, *from = NULL, *to = NULL, *resolution = NULL, *starts = NULL;
+  const char *seed = NULL, *dist = NULL, *output = NULL, *rpath = NULL, *dpy = NULL;
+  int help = 0, c;
+  optind = 1;
+  opterr = 0;
+  /* values are checked once every option is read: --help wins wherever it stands */
+  while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'M': model = optarg; break;
+    case 'K': regimes = optarg; break;
+    case 'F': from = optarg; break;
+    case 'T': to = optarg; break;
+    case 'r': resolution = optarg; break;
+    case 'N': starts = optarg; break;
+    case 'S': seed = optarg; break;
+    case 'D': dist = optarg; break;
+    case 'o': output = optarg; break;
+    case 'P': rpath = optarg; break;
+    case 'Y': dpy = optarg; break;
+    case 'h': help = 1; break;
+    default:
+      if (optopt) fprintf(stderr, "marginsim calibrate: option -%c needs a value or is unknown\n", optopt);
+      else fprintf(stderr, "marginsim calibrate: unknown option %s\n", argv[optind - 1]);
+      usage_calibrate(stderr);
+      return EXIT_BADINPUT;
+    }
+  }
+  if (help) {
+    usage_calibrate(stdout);
+    return 0;
+  }
+  if (optind >= argc) {
+    fprintf(stderr, "marginsim calibrate: missing FILE.csv\n");
+    usage_calibrate(stderr);
+    return EXIT_BADINPUT;
+  }
+  const char *file = argv[optind++];
+  if (optind < argc) {
+    fprintf(stderr, "marginsim calibrate: unexpected argument '%s' (one file at a time)\n", argv[optind]);
+    return EXIT_BADINPUT;
+  }
+  ms_calib_opts co;
+  ms_calib_opts_default(&co);
+  if (!model) {
+    fprintf(stderr, "marginsim calibrate: --model: missing; give --model regime_switching or --model garch\n");
+    return EXIT_BADINPUT;
+  }
+  if (strcmp(model, "regime_switching") == 0) co.model = MS_CALIB_REGIME_SWITCHING;
+  else if (strcmp(model, "garch") == 0) co.model = MS_CALIB_GARCH;
+  else {
+    fprintf(stderr, "marginsim calibrate: --model: expected regime_switching or garch, got '%s'\n", model);
+    return EXIT_BADINPUT;
+  }
+  int garch = co.model == MS_CALIB_GARCH, rc;
+  const char *rs_only = regimes ? "--regimes" : rpath ? "--regime-path" : starts ? "--starts" : NULL;
+  if (garch && rs_only) {
+    fprintf(stderr, "marginsim calibrate: %s is an option of --model regime_switching, not of garch\n", rs_only);
+    return EXIT_BADINPUT;
+  }
+  if (!garch && dist) {
+    fprintf(stderr, "marginsim calibrate: --dist is an option of --model garch, not of regime_switching\n");
+    return EXIT_BADINPUT;
+  }
+  uint64_t v;
+  if (regimes) {
+    if ((rc = cli_whole("--regimes", regimes, 1, MS_CALIB_MAX_REGIMES, &v))) return rc;
+    co.regimes = (int)v;
+  }
+  if (starts) {
+    if ((rc = cli_whole("--starts", starts, 1, 1000, &v))) return rc;
+    co.starts = (int)v;
+  }
+  if (seed) {
+    if ((rc = cli_whole("--seed", seed, 0, UINT64_MAX, &v))) return rc;
+    co.seed = v;
+  }
+  if (dist) {
+    if (strcmp(dist, "normal") == 0) co.dist = MS_CALIB_NORMAL;
+    else if (strcmp(dist, "t") == 0) co.dist = MS_CALIB_T;
+    else {
+      fprintf(stderr, "marginsim calibrate: --dist: expected normal or t, got '%s'\n", dist);
+      return EXIT_BADINPUT;
+    }
+  }
+  if (dpy && (ms_units_parse_number(dpy, &co.days_per_year) || !(co.days_per_year > 0) ||
+              co.days_per_year > 366 * 1000.0)) {
+    fprintf(stderr, "marginsim calibrate: --days-per-year: expected a positive number of days, got '%s'\n", dpy);
+    return EXIT_BADINPUT;
+  }
+  int64_t t_from = INT64_MIN, t_to = INT64_MAX, res = 0;
+  if (from && (rc = calib_time("--from", from, &t_from))) return rc;
+  if (to && (rc = calib_time("--to", to, &t_to))) return rc;
+  if (t_from >= t_to) {
+    fprintf(stderr, "marginsim calibrate: --from %s is not before --to %s: the window is empty\n", from, to);
+    return EXIT_BADINPUT;
+  }
+  if (resolution && (ms_units_parse_duration(resolution, &res) || res <= 0)) {
+    fprintf(stderr, "marginsim calibrate: --resolution: expected a duration (1h, 4h, 1d), got '%s'\n", resolution);
+    return EXIT_BADINPUT;
+  }
+  struct stat in;
+  if (stat(file, &in) != 0) {
+    fprintf(stderr, "marginsim calibrate: %s: cannot open: %s\n", file, strerror(errno));
+    return EXIT_BADINPUT;
+  }
+  if (S_ISDIR(in.st_mode)) {
+    fprintf(stderr, "marginsim calibrate: %s: is a folder, not a CSV file\n", file);
+    return EXIT_BADINPUT;
+  }
+  if (output && (rc = calib_check_output("-o/--output", output, &in))) return rc;
+  if (rpath && (rc = calib_check_output("--regime-path", rpath, &in))) return rc;
+  if (output && rpath && strcmp(output, rpath) == 0) {
+    fprintf(stderr, "marginsim calibrate: -o and --regime-path name the same file %s\n", output);
+    return EXIT_BADINPUT;
+  }
+
+  ms_error err;
+  ms_series *s = NULL;
+  ms_calib_returns ret;
+  ms_calib_result *fit = NULL;
+  char *summary = NULL, *yaml = NULL, *csv = NULL;
+  memset(&ret, 0, sizeof ret);
+  rc = 0;
+  ms_status st = ms_series_read(&s, file, &err);
+  if (!st && res && (res < s->resolution || res % s->resolution)) {
+    char fb[40];
+    ms_units_format_duration(s->resolution, fb, sizeof fb);
+    st = ms_error_set(&err, MS_ERR_INPUT, "--resolution %s: not a whole multiple of %s's resolution %s", resolution,
+                      file, fb);
+  }
+  if (!st) st = ms_calib_returns_make(&ret, s, t_from, t_to, res, &err);
+  if (!st) st = ms_calib_fit(&fit, &ret, &co, &err);
+  if (!st) st = ms_calib_summary(&summary, fit, &ret, file, &err);
+  if (!st) st = ms_calib_yaml(&yaml, fit, &ret, file, &err);
+  if (!st && rpath) st = ms_calib_regime_csv(&csv, fit, &ret, &err);
+  if (st) {
+    fprintf(stderr, "marginsim calibrate: %s\n", err.msg);
+    rc = ms_status_exit_code(st);
+  } else if ((rc = interrupted())) {
+    /* nothing written */
+  } else {
+    fputs(summary, stdout);
+    fputs("\n", stdout);
+    fputs(yaml, stdout);
+    fflush(stdout);
+    if (output) rc = calib_write("-o/--output", output, yaml);
+    if (!rc && rpath) rc = calib_write("--regime-path", rpath, csv);
+  }
+  free(summary);
+  free(yaml);
+  free(csv);
+  ms_calib_result_free(fit);
+  ms_calib_returns_free(&ret);
+  ms_series_free(s);
+  return rc;
+}
+
 /* The words of a command line written by join_argv (single quotes, '\''
  * for a quote inside them); NULL on a malformed line. */
 static char **split_command(const char *cmd, int *argc) {
@@ -1556,6 +1813,7 @@ static int command(int argc, char **argv) {
   if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1, argc, argv);
   if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1, argc, argv);
   if (strcmp(cmd, "schema") == 0) return cmd_schema(argc - 1, argv + 1);
+  if (strcmp(cmd, "calibrate") == 0) return cmd_calibrate(argc - 1, argv + 1);
   fprintf(stderr, "marginsim: unknown command '%s'\n", cmd);
   usage_main(stderr);
   return EXIT_BADINPUT;
