@@ -379,10 +379,26 @@ static ms_status resolve_garch(ms_market_cfg *m, ms_check *ck) {
     return ms_check_fail(ck, "garch.resolution", "must be a whole number of steps (%s; step is %s)", st2, st1);
   if (g->resolution / c->step > 10000000)
     return ms_check_fail(ck, "garch.resolution", "%s is more than 1e7 steps of %s", st2, st1);
-  double year_ms = m->days_per_year * (double)MS_MS_PER_DAY;
-  g->uncond_vol = sqrt(g->omega / (1.0 - g->alpha - g->beta) * year_ms / (double)g->resolution);
-  m->reference_vol = m->entry_vol = g->uncond_vol;
-  if (!(ck->node && ms_ynode_get(ck->node, "regimes"))) snprintf(m->regimes[0].name, MS_NAME_MAX, "garch");
+  double year_ms = m->days_per_year * (double)MS_MS_PER_DAY, per_year = year_ms / (double)g->resolution;
+  g->uncond_vol = sqrt(g->omega / (1.0 - g->alpha - g->beta) * per_year);
+  if (g->nregimes == 0) {
+    m->reference_vol = m->entry_vol = g->uncond_vol;
+    if (!(ck->node && ms_ynode_get(ck->node, "regimes"))) snprintf(m->regimes[0].name, MS_NAME_MAX, "garch");
+    return MS_OK;
+  }
+  /* Regime-dependent: market.regimes' chain (durations, transition, start)
+   * switches the parameters; options see each regime's unconditional vol. */
+  if (g->nregimes != m->nregimes)
+    return ms_check_fail(ck, "garch.regimes", "needs one entry per entry of market.regimes (%d), got %d",
+                         m->nregimes, g->nregimes);
+  double v2 = 0;
+  for (int i = 0; i < g->nregimes; i++) {
+    const ms_garch_params *q = &g->regimes[i];
+    g->regime_vol[i] = sqrt(q->omega / (1.0 - q->alpha - q->beta) * per_year);
+    v2 += m->stationary[i] * g->regime_vol[i] * g->regime_vol[i];
+  }
+  m->reference_vol = sqrt(v2);
+  m->entry_vol = m->start_index >= 0 ? g->regime_vol[m->start_index] : m->reference_vol;
   return MS_OK;
 }
 
@@ -525,6 +541,28 @@ static const ms_schema bootstrap_schema = {"bootstrap", bootstrap_fields, N(boot
 
 static const char *const innovation_names[] = {"normal", "t", NULL};
 
+static ms_status check_garch_params(void *obj, ms_check *ck) {
+  ms_garch_params *g = obj;
+  if (!(g->alpha + g->beta < 1))
+    return ms_check_fail(ck, "beta", "alpha + beta must be < 1 for a stationary variance (got %g + %g = %g)", g->alpha,
+                         g->beta, g->alpha + g->beta);
+  return MS_OK;
+}
+
+static const ms_field garch_regime_fields[] = {
+    {.name = "omega", .kind = MS_F_NUMBER, .offset = OFF(ms_garch_params, omega), .def = "1e-6",
+     .bounds = MS_B_GT | MS_B_LE, .min = 0, .max = 1, .doc = "constant of the variance recursion, per period"},
+    {.name = "alpha", .kind = MS_F_NUMBER, .offset = OFF(ms_garch_params, alpha), .def = "0.08",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1, .doc = "weight of the last squared shock"},
+    {.name = "beta", .kind = MS_F_NUMBER, .offset = OFF(ms_garch_params, beta), .def = "0.9",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1, .doc = "weight of the last variance (alpha + beta < 1)"},
+    {.name = "drift", .kind = MS_F_NUMBER, .offset = OFF(ms_garch_params, drift), .def = "0",
+     .bounds = MS_B_GE | MS_B_LE, .min = -1000, .max = 1000, .unit = "annualised", .doc = "mu of dS/S"},
+};
+static const ms_schema garch_regime_schema = {"garch regime", garch_regime_fields, N(garch_regime_fields),
+                                              check_garch_params,
+                                              "The GARCH parameters while one regime of market.regimes holds."};
+
 static const ms_field garch_fields[] = {
     {.name = "resolution", .kind = MS_F_DURATION, .offset = OFF(ms_garch_cfg, resolution), .def = "1h",
      .bounds = MS_B_GT, .min = 0, .doc = "simulated time of one GARCH period (a whole number of steps)"},
@@ -540,6 +578,11 @@ static const ms_field garch_fields[] = {
      .names = innovation_names, .doc = "`normal`, or `t`: Student-t scaled to unit variance"},
     {.name = "nu", .kind = MS_F_NUMBER, .offset = OFF(ms_garch_cfg, nu), .def = "5", .bounds = MS_B_GT | MS_B_LE,
      .min = 2, .max = 1000, .doc = "degrees of freedom of `t` innovations"},
+    {.name = "regimes", .kind = MS_F_LIST, .offset = OFF(ms_garch_cfg, regimes), .def = "[]", .bounds = MS_B_GE,
+     .min = 0, .sub = &garch_regime_schema, .count_offset = OFF(ms_garch_cfg, nregimes), .max_items = MS_MAX_REGIMES,
+     .item_size = sizeof(ms_garch_params),
+     .doc = "regime-dependent parameters, one entry per market.regimes entry (whose chain switches them); empty: "
+            "omega, alpha, beta and drift above throughout"},
 };
 static ms_status check_garch(void *obj, ms_check *ck) {
   ms_garch_cfg *g = obj;

@@ -134,14 +134,23 @@ typedef struct ms_history_res {
  * the tick (market.model garch, sim/models/price_garch.c). */
 typedef enum { MS_INNOV_NORMAL = 0, MS_INNOV_T } ms_innovations;
 
+/* market.garch.regimes[i]: the parameters while market.regimes[i] holds. */
+typedef struct ms_garch_params {
+  double omega, alpha, beta; /* sigma2' = omega + alpha e^2 + beta sigma2, per period */
+  double drift;          /* annualised mu of dS/S */
+} ms_garch_params;
+
 typedef struct ms_garch_cfg {
   int64_t resolution;    /* ms of simulated time per GARCH period */
   double omega, alpha, beta; /* sigma2' = omega + alpha e^2 + beta sigma2, per period */
   double drift;          /* annualised mu of dS/S */
   int innovations;       /* ms_innovations */
   double nu;             /* Student-t degrees of freedom (> 2) */
+  int nregimes;          /* 0: one set of parameters; else one per market.regimes entry */
+  ms_garch_params regimes[MS_MAX_REGIMES];
   /* resolved, not keys */
-  double uncond_vol;     /* sqrt(omega / (1 - alpha - beta)), annualised */
+  double uncond_vol;     /* sqrt(omega / (1 - alpha - beta)), annualised (per regime below) */
+  double regime_vol[MS_MAX_REGIMES];
 } ms_garch_cfg;
 
 typedef struct ms_market_cfg {

@@ -13,8 +13,15 @@
  * at period ends the path is exactly the GARCH process, and between them
  * it moves as Brownian motion would given the period's return.
  *
- * Randomness: the innovations z_j from stream REGIME (the model has no
- * regime chain), the bridges' normals from stream PRICE, period after
+ * With market.garch.regimes, omega, alpha, beta and mu are those of the
+ * regime of market.regimes that holds in the period: the chain (its mean
+ * durations, transition weights and start) switches at period starts, with
+ * probability 1 - exp(-R / mean_duration) per period, and the one variance
+ * recursion takes the parameters of the period it enters; the path starts
+ * at the start regime's unconditional variance.
+ *
+ * Randomness: the innovations z_j from stream REGIME, the bridges' normals
+ * from stream PRICE, the regime chain from stream JUMP, period after
  * period, so a path is a function of (seed, path) alone.
  */
 #include "models/pricepath.h"
@@ -32,12 +39,23 @@
 typedef struct garch_path {
   /* configuration, fixed for the run */
   int64_t per;          /* ticks per period */
-  int64_t step, horizon;
-  double omega, alpha, beta, mu_period, s2_0, log_p0, vol;
+  int64_t step, horizon, period; /* period: ms */
+  int nreg;             /* parameter sets: 1, or one per regime */
+  int start_index;      /* -1: stationary */
+  double omega[MS_MAX_REGIMES], alpha[MS_MAX_REGIMES], beta[MS_MAX_REGIMES], mu_period[MS_MAX_REGIMES];
+  double s2_0[MS_MAX_REGIMES], vol[MS_MAX_REGIMES];
+  double p_leave[MS_MAX_REGIMES];                  /* per period */
+  double next_cum[MS_MAX_REGIMES][MS_MAX_REGIMES]; /* cumulative target weights */
+  double pi[MS_MAX_REGIMES], pi_cum[MS_MAX_REGIMES];
+  double log_p0;
   int t_innov;
   double nu, t_scale;   /* t draws times t_scale have unit variance */
 
-  gsl_rng *r_innov, *r_noise;
+  gsl_rng *r_innov, *r_noise, *r_chain;
+  int reg;              /* the regime of period cur */
+  double e_prev;        /* the last period's shock */
+  int64_t t_reg;        /* when the regime began (ms) */
+  ms_pricepath_tally tally;
   double *buf, *z;
   int64_t cur;          /* the period in buf, -1 none */
   double s2;            /* variance of period cur + 1 */
@@ -53,6 +71,7 @@ static void garch_free(void *state) {
   if (!gp) return;
   ms_rng_free(gp->r_innov);
   ms_rng_free(gp->r_noise);
+  ms_rng_free(gp->r_chain);
   free(gp->buf);
   free(gp->z);
   free(gp);
@@ -63,17 +82,38 @@ static ms_status garch_new(void **out, const ms_config *cfg, ms_error *err) {
   const ms_garch_cfg *g = &cfg->market.garch;
   garch_path *gp = calloc(1, sizeof *gp);
   if (!gp) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-  double year_ms = cfg->market.days_per_year * (double)MS_MS_PER_DAY;
+  const ms_market_cfg *mk = &cfg->market;
+  double year_ms = mk->days_per_year * (double)MS_MS_PER_DAY;
   gp->per = g->resolution / cfg->step;
   gp->step = cfg->step;
   gp->horizon = cfg->horizon;
-  gp->omega = g->omega;
-  gp->alpha = g->alpha;
-  gp->beta = g->beta;
-  gp->mu_period = g->drift * (double)g->resolution / year_ms;
-  gp->s2_0 = g->omega / (1.0 - g->alpha - g->beta);
-  gp->log_p0 = log(cfg->market.initial_price);
-  gp->vol = g->uncond_vol;
+  gp->period = g->resolution;
+  gp->nreg = g->nregimes ? g->nregimes : 1;
+  gp->start_index = g->nregimes ? mk->start_index : 0;
+  for (int r = 0; r < gp->nreg; r++) {
+    ms_garch_params q = g->nregimes ? g->regimes[r] : (ms_garch_params){g->omega, g->alpha, g->beta, g->drift};
+    gp->omega[r] = q.omega;
+    gp->alpha[r] = q.alpha;
+    gp->beta[r] = q.beta;
+    gp->mu_period[r] = q.drift * (double)g->resolution / year_ms;
+    gp->s2_0[r] = q.omega / (1.0 - q.alpha - q.beta);
+    gp->vol[r] = g->nregimes ? g->regime_vol[r] : g->uncond_vol;
+    gp->pi[r] = g->nregimes ? mk->stationary[r] : 1.0;
+    gp->pi_cum[r] = (r ? gp->pi_cum[r - 1] : 0.0) + gp->pi[r];
+    double d = (double)mk->regimes[r].mean_duration;
+    gp->p_leave[r] = gp->nreg > 1 && d > 0 ? -expm1(-(double)g->resolution / d) : 0.0;
+    double tot = 0.0, w[MS_MAX_REGIMES], acc = 0.0;
+    for (int j = 0; j < gp->nreg; j++) {
+      w[j] = mk->transition.rows ? mk->transition.v[r][j] : (j == r ? 0.0 : 1.0);
+      tot += w[j];
+    }
+    for (int j = 0; j < gp->nreg; j++) {
+      acc += tot > 0 ? w[j] / tot : 0.0;
+      gp->next_cum[r][j] = acc;
+    }
+  }
+  gp->pi_cum[gp->nreg - 1] = 1.0;
+  gp->log_p0 = log(mk->initial_price);
   gp->t_innov = g->innovations == MS_INNOV_T;
   gp->nu = g->nu;
   gp->t_scale = sqrt((g->nu - 2.0) / g->nu);
@@ -84,9 +124,22 @@ static ms_status garch_new(void **out, const ms_config *cfg, ms_error *err) {
                                      : MS_OK;
   if (!s) s = ms_rng_new(&gp->r_innov, err);
   if (!s) s = ms_rng_new(&gp->r_noise, err);
+  if (!s) s = ms_rng_new(&gp->r_chain, err);
   if (s) { garch_free(gp); return s; }
   *out = gp;
   return MS_OK;
+}
+
+/* The regime chains of two markets coincide (durations, weights, start). */
+static int regimes_same(const ms_market_cfg *x, const ms_market_cfg *y) {
+  if (x->nregimes != y->nregimes || x->start_index != y->start_index) return 0;
+  for (int r = 0; r < x->nregimes; r++)
+    if (x->regimes[r].mean_duration != y->regimes[r].mean_duration || x->stationary[r] != y->stationary[r]) return 0;
+  if (x->transition.rows != y->transition.rows) return 0;
+  for (int i = 0; i < x->transition.rows; i++)
+    for (int j = 0; j < x->transition.cols; j++)
+      if (x->transition.v[i][j] != y->transition.v[i][j]) return 0;
+  return 1;
 }
 
 static int garch_same_path(const ms_config *a, const ms_config *b) {
@@ -94,7 +147,10 @@ static int garch_same_path(const ms_config *a, const ms_config *b) {
   return a->seed == b->seed && a->step == b->step && a->horizon == b->horizon &&
          a->market.initial_price == b->market.initial_price && a->market.days_per_year == b->market.days_per_year &&
          x->resolution == y->resolution && x->omega == y->omega && x->alpha == y->alpha && x->beta == y->beta &&
-         x->drift == y->drift && x->innovations == y->innovations && (x->innovations != MS_INNOV_T || x->nu == y->nu);
+         x->drift == y->drift && x->innovations == y->innovations && (x->innovations != MS_INNOV_T || x->nu == y->nu) &&
+         x->nregimes == y->nregimes &&
+         (x->nregimes == 0 || (memcmp(x->regimes, y->regimes, (size_t)x->nregimes * sizeof *x->regimes) == 0 &&
+                               regimes_same(&a->market, &b->market)));
 }
 
 static void garch_use_tape(void *state, ms_pricetape *tape, ms_tape_mode mode) {
@@ -104,13 +160,23 @@ static void garch_use_tape(void *state, ms_pricetape *tape, ms_tape_mode mode) {
   gp->tape_mode = mode;
 }
 
+static int draw_index(const double *cum, int n, double u) {
+  for (int i = 0; i < n - 1; i++)
+    if (u < cum[i]) return i;
+  return n - 1;
+}
+
 static ms_status garch_start(void *state, uint64_t seed, uint64_t path, ms_queue *q) {
   (void)q;
   garch_path *gp = state;
   ms_rng_seed(gp->r_innov, seed, path, MS_STREAM_REGIME);
   ms_rng_seed(gp->r_noise, seed, path, MS_STREAM_PRICE);
+  ms_rng_seed(gp->r_chain, seed, path, MS_STREAM_JUMP);
+  memset(&gp->tally, 0, sizeof gp->tally);
+  gp->reg = gp->start_index >= 0 ? gp->start_index : draw_index(gp->pi_cum, gp->nreg, gsl_rng_uniform(gp->r_chain));
+  gp->t_reg = 0;
   gp->cur = -1;
-  gp->s2 = gp->s2_0;
+  gp->s2 = gp->s2_0[gp->reg];
   gp->x = gp->lp = gp->log_p0;
   if (gp->tape_mode == MS_TAPE_RECORD) {
     gp->tape->seed = seed;
@@ -127,14 +193,30 @@ static int garch_on_event(void *state, const ms_event *ev, ms_queue *q) {
   return 0; /* no events of its own */
 }
 
-/* The ticks of the next period into buf. */
+/* The ticks of the next period into buf. With one parameter set the
+ * variance of the next period is updated at once; with regimes, when the
+ * next period's regime is known (it takes that regime's parameters). */
 static void next_period(garch_path *gp) {
+  const int64_t j = gp->cur + 1;
+  if (gp->nreg > 1 && j > 0) {
+    int k = gp->reg;
+    if (gsl_rng_uniform(gp->r_chain) < gp->p_leave[k]) {
+      int64_t t = j * gp->period;
+      gp->tally.time_in_regime[k] += t - gp->t_reg;
+      gp->t_reg = t;
+      gp->tally.switches++;
+      gp->reg = k = draw_index(gp->next_cum[k], gp->nreg, gsl_rng_uniform(gp->r_chain));
+    }
+    gp->s2 = gp->omega[k] + gp->alpha[k] * gp->e_prev * gp->e_prev + gp->beta[k] * gp->s2;
+  }
+  const int k = gp->reg;
   double z = gp->t_innov ? gsl_ran_tdist(gp->r_innov, gp->nu) * gp->t_scale : ms_rng_gaussian(gp->r_innov);
-  double s2 = gp->s2, e = sqrt(s2) * z, r = gp->mu_period - 0.5 * s2 + e;
+  double s2 = gp->s2, e = sqrt(s2) * z, r = gp->mu_period[k] - 0.5 * s2 + e;
   ms_bridge(gp->buf, gp->per, gp->x, gp->x + r, sqrt(s2 / (double)gp->per), gp->r_noise, gp->z);
   gp->x = gp->buf[gp->per - 1];
-  gp->s2 = gp->omega + gp->alpha * e * e + gp->beta * s2;
-  gp->cur++;
+  if (gp->nreg == 1) gp->s2 = gp->omega[0] + gp->alpha[0] * e * e + gp->beta[0] * s2;
+  gp->e_prev = e;
+  gp->cur = j;
 }
 
 static size_t garch_fill(void *state, int64_t t, size_t n, double *out) {
@@ -158,7 +240,11 @@ static size_t garch_fill(void *state, int64_t t, size_t n, double *out) {
     if (m > n - done) m = n - done;
     memcpy(out + done, gp->buf + pos, m * sizeof *out);
     done += m;
+    /* With regimes, a block ends with its period: the regime (and the vol
+     * options see) of the clock's period, never of one generated ahead. */
+    if (gp->nreg > 1) break;
   }
+  n = done;
   gp->lp = out[n - 1];
   if (gp->tape_mode == MS_TAPE_RECORD) {
     assert(k0 == gp->tape->filled);
@@ -170,29 +256,35 @@ static size_t garch_fill(void *state, int64_t t, size_t n, double *out) {
 
 static double garch_log_price(const void *state) { return ((const garch_path *)state)->lp; }
 
-static int garch_regime(const void *state) {
-  (void)state;
-  return 0;
-}
+static int garch_regime(const void *state) { return ((const garch_path *)state)->reg; }
 
 static void garch_tally_at(const void *state, int64_t t, ms_pricepath_tally *out) {
-  (void)state;
-  memset(out, 0, sizeof *out);
-  out->time_in_regime[0] = t;
+  const garch_path *gp = state;
+  *out = gp->tally;
+  out->time_in_regime[gp->reg] += t - gp->t_reg;
 }
 
 static void garch_stationary(const void *state, double *pi) {
-  (void)state;
-  pi[0] = 1.0;
+  const garch_path *gp = state;
+  memcpy(pi, gp->pi, (size_t)gp->nreg * sizeof *pi);
 }
 
 /* Options are valued, and a dynamic requirement starts, at the
- * unconditional volatility (the account index's bands need a fixed set). */
-static double garch_vol(const void *state) { return ((const garch_path *)state)->vol; }
+ * unconditional volatility of the regime's parameters (the account index's
+ * bands need a fixed set of vols). */
+static double garch_vol(const void *state) {
+  const garch_path *gp = state;
+  return gp->vol[gp->reg];
+}
 
 static int garch_vol_states(const ms_config *cfg, double *vols) {
-  vols[0] = cfg->market.garch.uncond_vol;
-  return 1;
+  const ms_garch_cfg *g = &cfg->market.garch;
+  if (g->nregimes == 0) {
+    vols[0] = g->uncond_vol;
+    return 1;
+  }
+  memcpy(vols, g->regime_vol, (size_t)g->nregimes * sizeof *vols);
+  return g->nregimes;
 }
 
 const ms_price_model_type ms_price_garch = {
