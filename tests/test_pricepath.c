@@ -331,6 +331,34 @@ static void test_pricepath__shocks_follow_the_script(void **state) {
 }
 
 
+/* A shock at 0 (the keys' defaults: at 0s, over 0s) moves the price at the
+ * first tick, as every shock at or after `at`: time 0 is the path's start,
+ * at initial_price, so the fall is a 30% drawdown from the initial price. */
+static void test_pricepath__shock_at_zero_moves_at_the_first_tick(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg = load_yaml("horizon: 1h\nstep: 1s\nmarket: {initial_price: 2000, regimes: [{vol: 0}],\n"
+                             "  shocks: [{move: -30%}]}\n", NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_pricepath *pp;
+  ms_queue *q;
+  assert_ok(ms_pricepath_new(&pp, cfg, &err), &err);
+  assert_ok(ms_queue_new(&q, 16, &err), &err);
+  assert_ok(ms_pricepath_start(pp, cfg->seed, 0, q), &err);
+  assert_true(ms_pricepath_log_price(pp) == log(2000.0));
+  double tick;
+  assert_int_equal(ms_pricepath_fill(pp, cfg->step, 1, &tick), 1);
+  assert_true(fabs(tick - log(1400.0)) < 1e-12);
+  ms_queue_free(q);
+  ms_pricepath_free(pp);
+  ms_config_free(cfg);
+  ms_path_summary *rows = run_paths("horizon: 1h\nstep: 1s\nmarket: {initial_price: 2000, regimes: [{vol: 0}],\n"
+                                    "  shocks: [{move: -30%}]}\n", 1);
+  if (fabs(rows[0].max_price - 2000.0) > 1e-9) fail_msg("max price %.17g", rows[0].max_price);
+  assert_true(fabs(rows[0].max_drawdown - 0.3) < 1e-12);
+  free(rows);
+}
+
 /* ---- market.model replay ---- */
 
 /* A candle file in a temporary directory; returns its path (static). */
@@ -611,6 +639,7 @@ int main(void) {
       cmocka_unit_test(test_pricepath__ticks_replay_from_event_log),
       cmocka_unit_test(test_pricepath__extremes_bracket_the_path),
       cmocka_unit_test(test_pricepath__shocks_follow_the_script),
+      cmocka_unit_test(test_pricepath__shock_at_zero_moves_at_the_first_tick),
       cmocka_unit_test(test_pricepath__replay_candles_reproduce_ohlc),
       cmocka_unit_test(test_pricepath__replay_bridge_midpoint_variance),
       cmocka_unit_test(test_pricepath__replay_real_low),
