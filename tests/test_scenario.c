@@ -570,6 +570,29 @@ static void test_scenario__shocks_and_percentages(void **state) {
   ms_config_free(a);
 }
 
+/* A percentage is its decimal number over 100 read as one decimal, the
+ * double that number reads as: 1.1% is 0.011 to the bit (1.1 / 100 in
+ * doubles is 0.011000000000000001), with an exponent too (1e2% is 1). */
+static void test_scenario__percentages_read_as_their_decimal(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *a = NULL, *b = NULL;
+  const char *ya = "margin: {maintenance: 1.1%, initial: 2.7%}\noracle: {deviation: 0.7%}\n"
+                   "market: {shocks: [{move: -33.3%}, {move: 1e2%}, {move: 5E-1%}, {move: 20 %}]}\n";
+  const char *yb = "margin: {maintenance: 0.011, initial: 0.027}\noracle: {deviation: 0.007}\n"
+                   "market: {shocks: [{move: -0.333}, {move: 1}, {move: 0.005}, {move: 0.2}]}\n";
+  assert_int_equal(ms_config_load_string(&a, ya, "t.yaml", NULL, 0, &err), MS_OK);
+  assert_int_equal(ms_config_load_string(&b, yb, "t.yaml", NULL, 0, &err), MS_OK);
+  assert_true(a->margin.maintenance == b->margin.maintenance);
+  assert_true(a->margin.initial == b->margin.initial);
+  assert_true(a->oracle.deviation == b->oracle.deviation);
+  for (int i = 0; i < 4; i++)
+    if (a->market.shocks[i].move != b->market.shocks[i].move)
+      fail_msg("shock %d: %.17g, the decimal's %.17g", i, a->market.shocks[i].move, b->market.shocks[i].move);
+  ms_config_free(a);
+  ms_config_free(b);
+}
+
 /* ---- hostile input (issue 14, item 7): limits of the loader ---- */
 
 static double now_s(void) {
@@ -840,6 +863,7 @@ int main(void) {
       cmocka_unit_test(test_scenario__missing_file),
       cmocka_unit_test(test_scenario__outage_after_horizon_warns),
       cmocka_unit_test(test_scenario__shocks_and_percentages),
+      cmocka_unit_test(test_scenario__percentages_read_as_their_decimal),
       cmocka_unit_test(test_scenario__alias_bomb_rejected_quickly),
       cmocka_unit_test(test_scenario__many_keys_rejected_quickly),
       cmocka_unit_test(test_scenario__deep_nesting_rejected_quickly),
