@@ -592,6 +592,29 @@ static void test_pricepath__garch_period_ends_follow_the_recursion(void **state)
 }
 
 
+/* A GARCH path that runs past the engine's price bound is stopped with the
+ * keys that moved it: market.garch's, not the regimes' it ignores. */
+static void test_pricepath__garch_beyond_the_bound_names_its_keys(void **state) {
+  (void)state;
+  ms_error err;
+  const char *sets[] = {"book.accounts=1", "book.leverage=1"};
+  ms_config *cfg = load_yaml("horizon: 2d\nstep: 1m\nmarket: {model: garch, garch: {omega: 1, alpha: 0.5, beta: 0.49}}\n",
+                             sets, 2, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_engine *e;
+  ms_book *book;
+  struct ms_index_static *idx;
+  assert_ok(ms_engine_shared_new(cfg, &book, &idx, &err), &err);
+  assert_ok(ms_engine_new(&e, cfg, book, idx, &err), &err);
+  ms_path_summary row;
+  assert_int_equal(ms_engine_run_path(e, 0, &row, NULL, &err), MS_ERR_INPUT);
+  if (!strstr(err.msg, "beyond the bound") || !strstr(err.msg, "market.garch") || strstr(err.msg, "market.regimes"))
+    fail_msg("%s", err.msg);
+  ms_engine_free(e);
+  ms_engine_shared_free(book, idx);
+  ms_config_free(cfg);
+}
+
 /* ---- market.model bootstrap ---- */
 
 /* A stationary block bootstrap of 50 one-hour candles whose open-to-close
@@ -688,6 +711,7 @@ int main(void) {
       cmocka_unit_test(test_pricepath__replay_bridge_midpoint_variance),
       cmocka_unit_test(test_pricepath__replay_real_low),
       cmocka_unit_test(test_pricepath__garch_period_ends_follow_the_recursion),
+      cmocka_unit_test(test_pricepath__garch_beyond_the_bound_names_its_keys),
       cmocka_unit_test(test_pricepath__bootstrap_blocks_and_moves),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
