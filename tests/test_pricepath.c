@@ -357,6 +357,11 @@ static void test_pricepath__shock_at_zero_moves_at_the_first_tick(void **state) 
   if (fabs(rows[0].max_price - 2000.0) > 1e-9) fail_msg("max price %.17g", rows[0].max_price);
   assert_true(fabs(rows[0].max_drawdown - 0.3) < 1e-12);
   free(rows);
+  /* one at the horizon moves the last tick, the one at the horizon */
+  rows = run_paths("horizon: 1h\nstep: 1s\nmarket: {initial_price: 2000, regimes: [{vol: 0}],\n"
+                   "  shocks: [{at: 1h, move: -30%}]}\n", 1);
+  assert_true(fabs(rows[0].final_price - 1400.0) < 1e-9);
+  free(rows);
 }
 
 /* ---- market.model replay ---- */

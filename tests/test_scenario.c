@@ -563,10 +563,13 @@ static void test_scenario__shocks_and_percentages(void **state) {
                     "market.regimes[0].vol: must be > 0 when the book holds options");
   expect_load_error("market: {regimes: [{vol: 0}]}\nmargin: {model: dynamic}\n", NULL, 0,
                     "market.regimes[0].vol: must be > 0 under margin.model dynamic");
-  assert_int_equal(ms_config_load_string(&a, "horizon: 1d\nmarket: {shocks: [{at: 1d, move: -0.1}]}\n", "t.yaml", NULL,
-                                         0, &err), MS_OK);
-  assert_int_equal(a->nwarnings, 1);
-  assert_non_null(strstr(a->warnings[0], "market.shocks[0].at: starts at 1d, at or after the horizon (1d)"));
+  /* a shock that moves no tick warns: after the horizon, or at it over a
+   * time; at it over 0 it moves the last tick (the tick at the horizon) */
+  assert_int_equal(ms_config_load_string(&a, "horizon: 1d\nmarket: {shocks: [{at: 25h, move: -0.1}, {at: 1d, over: 1h},\n"
+                                         "  {at: 1d, move: -0.1}]}\n", "t.yaml", NULL, 0, &err), MS_OK);
+  assert_int_equal(a->nwarnings, 2);
+  assert_non_null(strstr(a->warnings[0], "market.shocks[0].at: starts at 25h, at or after the horizon (1d)"));
+  assert_non_null(strstr(a->warnings[1], "market.shocks[1].at: starts at 1d, at or after the horizon (1d)"));
   ms_config_free(a);
 }
 
