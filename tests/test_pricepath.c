@@ -331,6 +331,39 @@ static void test_pricepath__shocks_follow_the_script(void **state) {
 }
 
 
+/* A shock at 0 (the keys' defaults: at 0s, over 0s) moves the price at the
+ * first tick, as every shock at or after `at`: time 0 is the path's start,
+ * at initial_price, so the fall is a 30% drawdown from the initial price. */
+static void test_pricepath__shock_at_zero_moves_at_the_first_tick(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg = load_yaml("horizon: 1h\nstep: 1s\nmarket: {initial_price: 2000, regimes: [{vol: 0}],\n"
+                             "  shocks: [{move: -30%}]}\n", NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_pricepath *pp;
+  ms_queue *q;
+  assert_ok(ms_pricepath_new(&pp, cfg, &err), &err);
+  assert_ok(ms_queue_new(&q, 16, &err), &err);
+  assert_ok(ms_pricepath_start(pp, cfg->seed, 0, q), &err);
+  assert_true(ms_pricepath_log_price(pp) == log(2000.0));
+  double tick;
+  assert_int_equal(ms_pricepath_fill(pp, cfg->step, 1, &tick), 1);
+  assert_true(fabs(tick - log(1400.0)) < 1e-12);
+  ms_queue_free(q);
+  ms_pricepath_free(pp);
+  ms_config_free(cfg);
+  ms_path_summary *rows = run_paths("horizon: 1h\nstep: 1s\nmarket: {initial_price: 2000, regimes: [{vol: 0}],\n"
+                                    "  shocks: [{move: -30%}]}\n", 1);
+  if (fabs(rows[0].max_price - 2000.0) > 1e-9) fail_msg("max price %.17g", rows[0].max_price);
+  assert_true(fabs(rows[0].max_drawdown - 0.3) < 1e-12);
+  free(rows);
+  /* one at the horizon moves the last tick, the one at the horizon */
+  rows = run_paths("horizon: 1h\nstep: 1s\nmarket: {initial_price: 2000, regimes: [{vol: 0}],\n"
+                   "  shocks: [{at: 1h, move: -30%}]}\n", 1);
+  assert_true(fabs(rows[0].final_price - 1400.0) < 1e-9);
+  free(rows);
+}
+
 /* ---- market.model replay ---- */
 
 /* A candle file in a temporary directory; returns its path (static). */
@@ -402,6 +435,49 @@ static void test_pricepath__replay_candles_reproduce_ohlc(void **state) {
     ms_pricepath_free(pp);
     ms_config_free(cfg);
   }
+  unlink(csv);
+}
+
+/* A candle that opens away from the previous close (most hourly candles of
+ * the shipped files differ by a cent, the 2020 perp files by up to 0.3%)
+ * and at its low or high: the path holds the previous close at the
+ * candle's first instant, so the extreme at the open must be pinned inside
+ * the candle too, or no tick touches it. Over each candle's own ticks the
+ * high, low and close are the data's exactly. */
+static void test_pricepath__replay_gap_open_at_an_extreme(void **state) {
+  (void)state;
+  const char *csv = temp_csv("timestamp,open,high,low,close\n"
+                             "2024-01-01 00:00:00,100,130,80,110\n"
+                             "2024-01-01 01:00:00,111,125,111,124\n"
+                             "2024-01-01 02:00:00,123,123,90,100\n"
+                             "2024-01-01 03:00:00,100.5,101,99,100\n");
+  const double H[4] = {130, 125, 123, 101}, L[4] = {80, 111, 90, 99}, C[4] = {110, 124, 100, 100};
+  ms_config *cfg = replay_config(csv, ", rescale: false");
+  ms_error err;
+  ms_pricepath *pp;
+  ms_queue *q;
+  assert_ok(ms_pricepath_new(&pp, cfg, &err), &err);
+  assert_ok(ms_queue_new(&q, 16, &err), &err);
+  double ticks[240];
+  for (uint64_t path = 0; path < 50; path++) {
+    assert_ok(ms_pricepath_start(pp, cfg->seed, path, q), &err);
+    assert_int_equal(ms_pricepath_fill(pp, 60000, 240, ticks), 240);
+    for (int j = 0; j < 4; j++) {
+      double hi = ticks[60 * j], lo = ticks[60 * j];
+      for (int i = 1; i < 60; i++) {
+        hi = fmax(hi, ticks[60 * j + i]);
+        lo = fmin(lo, ticks[60 * j + i]);
+      }
+      double got[3] = {hi, lo, ticks[60 * j + 59]}, want[3] = {log(H[j]), log(L[j]), log(C[j])};
+      for (int v = 0; v < 3; v++)
+        if (got[v] != want[v])
+          fail_msg("path %llu candle %d: log %s %.17g, the data's %.17g", (unsigned long long)path, j,
+                   v == 0 ? "high" : v == 1 ? "low" : "close", got[v], want[v]);
+    }
+  }
+  ms_queue_free(q);
+  ms_pricepath_free(pp);
+  ms_config_free(cfg);
   unlink(csv);
 }
 
@@ -521,6 +597,29 @@ static void test_pricepath__garch_period_ends_follow_the_recursion(void **state)
 }
 
 
+/* A GARCH path that runs past the engine's price bound is stopped with the
+ * keys that moved it: market.garch's, not the regimes' it ignores. */
+static void test_pricepath__garch_beyond_the_bound_names_its_keys(void **state) {
+  (void)state;
+  ms_error err;
+  const char *sets[] = {"book.accounts=1", "book.leverage=1"};
+  ms_config *cfg = load_yaml("horizon: 2d\nstep: 1m\nmarket: {model: garch, garch: {omega: 1, alpha: 0.5, beta: 0.49}}\n",
+                             sets, 2, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_engine *e;
+  ms_book *book;
+  struct ms_index_static *idx;
+  assert_ok(ms_engine_shared_new(cfg, &book, &idx, &err), &err);
+  assert_ok(ms_engine_new(&e, cfg, book, idx, &err), &err);
+  ms_path_summary row;
+  assert_int_equal(ms_engine_run_path(e, 0, &row, NULL, &err), MS_ERR_INPUT);
+  if (!strstr(err.msg, "beyond the bound") || !strstr(err.msg, "market.garch") || strstr(err.msg, "market.regimes"))
+    fail_msg("%s", err.msg);
+  ms_engine_free(e);
+  ms_engine_shared_free(book, idx);
+  ms_config_free(cfg);
+}
+
 /* ---- market.model bootstrap ---- */
 
 /* A stationary block bootstrap of 50 one-hour candles whose open-to-close
@@ -611,10 +710,13 @@ int main(void) {
       cmocka_unit_test(test_pricepath__ticks_replay_from_event_log),
       cmocka_unit_test(test_pricepath__extremes_bracket_the_path),
       cmocka_unit_test(test_pricepath__shocks_follow_the_script),
+      cmocka_unit_test(test_pricepath__shock_at_zero_moves_at_the_first_tick),
       cmocka_unit_test(test_pricepath__replay_candles_reproduce_ohlc),
+      cmocka_unit_test(test_pricepath__replay_gap_open_at_an_extreme),
       cmocka_unit_test(test_pricepath__replay_bridge_midpoint_variance),
       cmocka_unit_test(test_pricepath__replay_real_low),
       cmocka_unit_test(test_pricepath__garch_period_ends_follow_the_recursion),
+      cmocka_unit_test(test_pricepath__garch_beyond_the_bound_names_its_keys),
       cmocka_unit_test(test_pricepath__bootstrap_blocks_and_moves),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

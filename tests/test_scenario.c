@@ -563,11 +563,37 @@ static void test_scenario__shocks_and_percentages(void **state) {
                     "market.regimes[0].vol: must be > 0 when the book holds options");
   expect_load_error("market: {regimes: [{vol: 0}]}\nmargin: {model: dynamic}\n", NULL, 0,
                     "market.regimes[0].vol: must be > 0 under margin.model dynamic");
-  assert_int_equal(ms_config_load_string(&a, "horizon: 1d\nmarket: {shocks: [{at: 1d, move: -0.1}]}\n", "t.yaml", NULL,
-                                         0, &err), MS_OK);
-  assert_int_equal(a->nwarnings, 1);
-  assert_non_null(strstr(a->warnings[0], "market.shocks[0].at: starts at 1d, at or after the horizon (1d)"));
+  /* a shock that moves no tick warns: after the horizon, or at it over a
+   * time; at it over 0 it moves the last tick (the tick at the horizon) */
+  assert_int_equal(ms_config_load_string(&a, "horizon: 1d\nmarket: {shocks: [{at: 25h, move: -0.1}, {at: 1d, over: 1h},\n"
+                                         "  {at: 1d, move: -0.1}]}\n", "t.yaml", NULL, 0, &err), MS_OK);
+  assert_int_equal(a->nwarnings, 2);
+  assert_non_null(strstr(a->warnings[0], "market.shocks[0].at: starts at 25h, at or after the horizon (1d)"));
+  assert_non_null(strstr(a->warnings[1], "market.shocks[1].at: starts at 1d, at or after the horizon (1d)"));
   ms_config_free(a);
+}
+
+/* A percentage is its decimal number over 100 read as one decimal, the
+ * double that number reads as: 1.1% is 0.011 to the bit (1.1 / 100 in
+ * doubles is 0.011000000000000001), with an exponent too (1e2% is 1). */
+static void test_scenario__percentages_read_as_their_decimal(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *a = NULL, *b = NULL;
+  const char *ya = "margin: {maintenance: 1.1%, initial: 2.7%}\noracle: {deviation: 0.7%}\n"
+                   "market: {shocks: [{move: -33.3%}, {move: 1e2%}, {move: 5E-1%}, {move: 20 %}]}\n";
+  const char *yb = "margin: {maintenance: 0.011, initial: 0.027}\noracle: {deviation: 0.007}\n"
+                   "market: {shocks: [{move: -0.333}, {move: 1}, {move: 0.005}, {move: 0.2}]}\n";
+  assert_int_equal(ms_config_load_string(&a, ya, "t.yaml", NULL, 0, &err), MS_OK);
+  assert_int_equal(ms_config_load_string(&b, yb, "t.yaml", NULL, 0, &err), MS_OK);
+  assert_true(a->margin.maintenance == b->margin.maintenance);
+  assert_true(a->margin.initial == b->margin.initial);
+  assert_true(a->oracle.deviation == b->oracle.deviation);
+  for (int i = 0; i < 4; i++)
+    if (a->market.shocks[i].move != b->market.shocks[i].move)
+      fail_msg("shock %d: %.17g, the decimal's %.17g", i, a->market.shocks[i].move, b->market.shocks[i].move);
+  ms_config_free(a);
+  ms_config_free(b);
 }
 
 /* ---- hostile input (issue 14, item 7): limits of the loader ---- */
@@ -840,6 +866,7 @@ int main(void) {
       cmocka_unit_test(test_scenario__missing_file),
       cmocka_unit_test(test_scenario__outage_after_horizon_warns),
       cmocka_unit_test(test_scenario__shocks_and_percentages),
+      cmocka_unit_test(test_scenario__percentages_read_as_their_decimal),
       cmocka_unit_test(test_scenario__alias_bomb_rejected_quickly),
       cmocka_unit_test(test_scenario__many_keys_rejected_quickly),
       cmocka_unit_test(test_scenario__deep_nesting_rejected_quickly),

@@ -476,7 +476,7 @@ static const ms_schema recover_schema = {"recover", recover_fields, N(recover_fi
 
 static const ms_field shock_fields[] = {
     {.name = "at", .kind = MS_F_DURATION, .offset = OFF(ms_shock_cfg, at), .def = "0s", .bounds = MS_B_GE,
-     .min = 0, .doc = "when the move begins (at or after the horizon: no effect, a warning)"},
+     .min = 0, .doc = "when the move begins (after the horizon, or at it with `over` > 0: no effect, a warning)"},
     {.name = "move", .kind = MS_F_NUMBER, .offset = OFF(ms_shock_cfg, move), .def = "-0.2",
      .bounds = MS_B_GT | MS_B_LE, .min = -1, .max = 100, .pct = 1,
      .doc = "the price's relative move over the shock: -20% (or -0.2) ends 20% below where the path would be"},
@@ -1353,8 +1353,11 @@ static ms_status check_top(void *obj, ms_check *ck) {
     ms_check_warn(ck, key, c->warnings[c->nwarnings++], MS_WARNING_MAX,
                   "starts at %s, at or after the horizon (%s): the outage has no effect", at, hz);
   }
+  /* A shock moves from the first tick at or after `at`: one at the horizon
+   * over 0 moves the last tick, the tick at the horizon. */
   for (int i = 0; i < c->market.nshocks && c->nwarnings < MS_MAX_WARNINGS; i++) {
-    if (c->market.shocks[i].at < c->horizon) continue;
+    const ms_shock_cfg *k = &c->market.shocks[i];
+    if (k->at < c->horizon || (k->at == c->horizon && k->over == 0)) continue;
     char key[64], at[32], hz[32];
     snprintf(key, sizeof key, "market.shocks[%d].at", i);
     ms_units_format_duration(c->market.shocks[i].at, at, sizeof at);

@@ -7,8 +7,9 @@
  * conditional variance s2_j: its log return is r_j = m_j + e_j with
  * e_j = sqrt(s2_j) z_j, z_j standard normal or Student-t scaled to unit
  * variance, m_j = mu R / year - s2_j / 2 (so that E[S] grows at the
- * drift mu), and s2_{j+1} = omega + alpha e_j^2 + beta s2_j, starting at
- * the unconditional omega / (1 - alpha - beta). Inside the period the log
+ * drift mu: exactly for normal z; a t has no exponential moment), and
+ * s2_{j+1} = omega + alpha e_j^2 + beta s2_j, starting at the
+ * unconditional omega / (1 - alpha - beta). Inside the period the log
  * price is a Brownian bridge to r_j of per-tick variance s2_j / n: sampled
  * at period ends the path is exactly the GARCH process, and between them
  * it moves as Brownian motion would given the period's return.

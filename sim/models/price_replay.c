@@ -194,7 +194,10 @@ static void make_candle(replay_path *rp, int64_t j) {
   /* rounding of the shift must not put a pin outside [L, H] */
   if (O > H) O = H;
   if (O < L) O = L;
-  int need_h = H > O && H > C, need_l = L < O && L < C;
+  /* The path holds the previous close at the candle's first instant: an
+   * extreme at an open that differs from it is on no tick unless pinned. */
+  const int gap = j > 0 && O != rp->buf[n - 1];
+  int need_h = (H > O || gap) && H > C, need_l = (L < O || gap) && L < C;
   int64_t idx[4] = {0, 0, 0, n};
   double val[4] = {O, 0, 0, C};
   int np = 1;

@@ -140,10 +140,12 @@ size_t ms_pricepath_fill(ms_pricepath *pp, int64_t t, size_t n, double *out) {
 }
 
 /* The shocks move at ticks, as the model's diffusion does: after a jump
- * the price is the model's plus the offset of the last tick. */
+ * the price is the model's plus the offset of the last tick. Before the
+ * first tick (t_tick 0) none has moved, not even one at 0 over 0: the path
+ * starts at initial_price, where the book entered. */
 double ms_pricepath_log_price(const ms_pricepath *pp) {
   double lp = pp->type->log_price(pp->state);
-  return pp->nshocks ? lp + shock_offset(pp, pp->t_tick) : lp;
+  return pp->nshocks && pp->t_tick > 0 ? lp + shock_offset(pp, pp->t_tick) : lp;
 }
 
 int ms_pricepath_regime(const ms_pricepath *pp) { return pp->type->regime(pp->state); }
