@@ -701,6 +701,73 @@ static void test_pricepath__bootstrap_blocks_and_moves(void **state) {
   unlink(csv);
 }
 
+
+/* Regime-dependent GARCH: market.regimes' chain switches the parameters at
+ * period starts (leave with probability 1 - exp(-R/mean_duration), the
+ * chain's draws from the JUMP stream), and the one variance recursion takes
+ * the entered period's parameters. Replayed here from the streams, bit for
+ * bit at every period end, with the regime the model reports and its time
+ * in each regime; the vols options see are each regime's unconditional one. */
+static void test_pricepath__garch_regimes_follow_the_chain(void **state) {
+  (void)state;
+  const double om[2] = {1e-6, 3e-5}, al[2] = {0.05, 0.15}, be[2] = {0.9, 0.8}, dr[2] = {0.2, -3}, dur[2] = {5, 2};
+  ms_error err;
+  ms_config *cfg = load_yaml(
+      "horizon: 3d\nstep: 1m\nmarket:\n  model: garch\n  initial_price: 100\n"
+      "  regimes: [{name: calm, mean_duration: 5h}, {name: stress, mean_duration: 2h}]\n  start_regime: stationary\n"
+      "  garch:\n    resolution: 1h\n    regimes:\n      - {omega: 1e-6, alpha: 0.05, beta: 0.9, drift: 0.2}\n"
+      "      - {omega: 3e-5, alpha: 0.15, beta: 0.8, drift: -3}\n", NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  double vols[MS_MAX_REGIMES];
+  assert_int_equal(ms_price_vol_states(cfg, vols), 2);
+  for (int k = 0; k < 2; k++) assert_true(fabs(vols[k] - sqrt(om[k] / (1 - al[k] - be[k]) * 24 * 365)) < 1e-12);
+  ms_pricepath *pp;
+  ms_queue *q;
+  gsl_rng *ri, *rc;
+  assert_ok(ms_pricepath_new(&pp, cfg, &err), &err);
+  assert_ok(ms_queue_new(&q, 16, &err), &err);
+  assert_ok(ms_rng_new(&ri, &err), &err);
+  assert_ok(ms_rng_new(&rc, &err), &err);
+  const int P = 72, n = 60;
+  int switches = 0, stress_periods = 0;
+  for (int path = 0; path < 100; path++) {
+    assert_ok(ms_pricepath_start(pp, cfg->seed, (uint64_t)path, q), &err);
+    ms_rng_seed(ri, cfg->seed, (uint64_t)path, MS_STREAM_REGIME);
+    ms_rng_seed(rc, cfg->seed, (uint64_t)path, MS_STREAM_JUMP);
+    int k = gsl_rng_uniform(rc) < cfg->market.stationary[0] ? 0 : 1;
+    double x = log(100.0), v = om[k] / (1 - al[k] - be[k]), e = 0, in_reg[2] = {0, 0};
+    for (int j = 0; j < P; j++) {
+      if (j > 0) {
+        if (gsl_rng_uniform(rc) < -expm1(-1.0 / dur[k])) {
+          (void)gsl_rng_uniform(rc); /* the target: the one other regime */
+          k = 1 - k;
+          switches++;
+        }
+        v = om[k] + al[k] * e * e + be[k] * v;
+      }
+      e = sqrt(v) * ms_rng_gaussian(ri);
+      x = x + (dr[k] * 3600000.0 / YEAR_MS - 0.5 * v + e);
+      double ticks[60];
+      assert_int_equal(ms_pricepath_fill(pp, (int64_t)(j * n + 1) * 60000, (size_t)n, ticks), n);
+      if (ticks[n - 1] != x) fail_msg("path %d period %d: log price %.17g, the recursion's %.17g", path, j, ticks[n - 1], x);
+      assert_int_equal(ms_pricepath_regime(pp), k);
+      in_reg[k] += 3600000.0;
+      stress_periods += k;
+    }
+    ms_pricepath_tally t;
+    ms_pricepath_tally_at(pp, cfg->horizon, &t);
+    assert_true((double)t.time_in_regime[0] == in_reg[0] && (double)t.time_in_regime[1] == in_reg[1]);
+  }
+  assert_true(switches > 200 && stress_periods > 1000); /* both regimes and many switches occurred */
+  ms_rng_free(ri);
+  ms_rng_free(rc);
+  ms_queue_free(q);
+  ms_pricepath_free(pp);
+  ms_config_free(cfg);
+  expect_load_error("market: {model: garch, regimes: [{name: a}, {name: b}], garch: {regimes: [{omega: 1e-6}]}}\n",
+                    NULL, 0, "market.garch.regimes: needs one entry per entry of market.regimes (2), got 1");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pricepath__gbm_log_return_moments),
@@ -716,6 +783,7 @@ int main(void) {
       cmocka_unit_test(test_pricepath__replay_bridge_midpoint_variance),
       cmocka_unit_test(test_pricepath__replay_real_low),
       cmocka_unit_test(test_pricepath__garch_period_ends_follow_the_recursion),
+      cmocka_unit_test(test_pricepath__garch_regimes_follow_the_chain),
       cmocka_unit_test(test_pricepath__garch_beyond_the_bound_names_its_keys),
       cmocka_unit_test(test_pricepath__bootstrap_blocks_and_moves),
   };
