@@ -63,8 +63,7 @@ typedef struct garch_path {
   double x;             /* log price at the end of period cur */
   double lp;
 
-  ms_pricetape *tape;
-  ms_tape_mode tape_mode;
+  ms_tape_use tape;     /* pricepath.h, "Tapes" */
 } garch_path;
 
 static void garch_free(void *state) {
@@ -131,34 +130,20 @@ static ms_status garch_new(void **out, const ms_config *cfg, ms_error *err) {
   return MS_OK;
 }
 
-/* The regime chains of two markets coincide (durations, weights, start). */
-static int regimes_same(const ms_market_cfg *x, const ms_market_cfg *y) {
-  if (x->nregimes != y->nregimes || x->start_index != y->start_index) return 0;
-  for (int r = 0; r < x->nregimes; r++)
-    if (x->regimes[r].mean_duration != y->regimes[r].mean_duration || x->stationary[r] != y->stationary[r]) return 0;
-  if (x->transition.rows != y->transition.rows) return 0;
-  for (int i = 0; i < x->transition.rows; i++)
-    for (int j = 0; j < x->transition.cols; j++)
-      if (x->transition.v[i][j] != y->transition.v[i][j]) return 0;
-  return 1;
-}
-
 static int garch_same_path(const ms_config *a, const ms_config *b) {
   const ms_garch_cfg *x = &a->market.garch, *y = &b->market.garch;
   return a->seed == b->seed && a->step == b->step && a->horizon == b->horizon &&
          a->market.initial_price == b->market.initial_price && a->market.days_per_year == b->market.days_per_year &&
          x->resolution == y->resolution && x->omega == y->omega && x->alpha == y->alpha && x->beta == y->beta &&
          x->drift == y->drift && x->innovations == y->innovations && (x->innovations != MS_INNOV_T || x->nu == y->nu) &&
-         x->nregimes == y->nregimes &&
-         (x->nregimes == 0 || (memcmp(x->regimes, y->regimes, (size_t)x->nregimes * sizeof *x->regimes) == 0 &&
-                               regimes_same(&a->market, &b->market)));
+         x->nregimes == 0 && y->nregimes == 0;
+  /* With regimes, no tape: a replayed tape would skip the chain that
+   * regime() and the options' vol follow (each cell generates its path;
+   * the paths are the same, common random numbers hold). */
 }
 
 static void garch_use_tape(void *state, ms_pricetape *tape, ms_tape_mode mode) {
-  garch_path *gp = state;
-  assert((mode == MS_TAPE_OFF) == (tape == NULL));
-  gp->tape = tape;
-  gp->tape_mode = mode;
+  ms_tape_set(&((garch_path *)state)->tape, tape, mode);
 }
 
 static int draw_index(const double *cum, int n, double u) {
@@ -179,13 +164,7 @@ static ms_status garch_start(void *state, uint64_t seed, uint64_t path, ms_queue
   gp->cur = -1;
   gp->s2 = gp->s2_0[gp->reg];
   gp->x = gp->lp = gp->log_p0;
-  if (gp->tape_mode == MS_TAPE_RECORD) {
-    gp->tape->seed = seed;
-    gp->tape->path = path;
-    gp->tape->filled = 0;
-  } else if (gp->tape_mode == MS_TAPE_REPLAY) {
-    assert(gp->tape->seed == seed && gp->tape->path == path);
-  }
+  ms_tape_begin(&gp->tape, seed, path);
   return MS_OK;
 }
 
@@ -227,9 +206,7 @@ static size_t garch_fill(void *state, int64_t t, size_t n, double *out) {
   if ((int64_t)n > left) n = (size_t)left;
   if (n == 0) return 0;
   int64_t k0 = t / gp->step - 1;
-  if (gp->tape_mode == MS_TAPE_REPLAY) {
-    assert(k0 + (int64_t)n <= gp->tape->filled);
-    memcpy(out, gp->tape->lp + k0, n * sizeof *out);
+  if (ms_tape_read(&gp->tape, k0, n, out)) {
     gp->lp = out[n - 1];
     return n;
   }
@@ -247,11 +224,7 @@ static size_t garch_fill(void *state, int64_t t, size_t n, double *out) {
   }
   n = done;
   gp->lp = out[n - 1];
-  if (gp->tape_mode == MS_TAPE_RECORD) {
-    assert(k0 == gp->tape->filled);
-    memcpy(gp->tape->lp + k0, out, n * sizeof *out);
-    gp->tape->filled = k0 + (int64_t)n;
-  }
+  ms_tape_write(&gp->tape, k0, n, out);
   return n;
 }
 

@@ -51,16 +51,11 @@ typedef struct regime_path {
   int64_t switch_token, jump_token;   /* to recognise stale events */
   ms_pricepath_tally tally;
 
-  /* tape (see pricepath.h) */
-  ms_pricetape *tape;
-  ms_tape_mode tape_mode;
+  ms_tape_use tape;     /* pricepath.h, "Tapes" */
 } regime_path;
 
 static void regime_use_tape(void *state, ms_pricetape *tape, ms_tape_mode mode) {
-  regime_path *pp = state;
-  assert((mode == MS_TAPE_OFF) == (tape == NULL));
-  pp->tape = tape;
-  pp->tape_mode = mode;
+  ms_tape_set(&((regime_path *)state)->tape, tape, mode);
 }
 
 static int regime_same_path(const ms_config *a, const ms_config *b) {
@@ -193,13 +188,7 @@ static ms_status regime_start(void *state, uint64_t seed, uint64_t path, ms_queu
   pp->acc_m = pp->acc_v = 0.0;
   pp->t_regime_start = 0;
   pp->switch_token = pp->jump_token = 0;
-  if (pp->tape_mode == MS_TAPE_RECORD) {
-    pp->tape->seed = seed;
-    pp->tape->path = path;
-    pp->tape->filled = 0;
-  } else if (pp->tape_mode == MS_TAPE_REPLAY) {
-    assert(pp->tape->seed == seed && pp->tape->path == path);
-  }
+  ms_tape_begin(&pp->tape, seed, path);
   ms_status s = schedule_switch(pp, 0, q);
   if (!s) s = schedule_jump(pp, 0, q);
   return s;
@@ -247,9 +236,7 @@ static size_t regime_fill(void *state, int64_t t, size_t n, double *out) {
   if ((int64_t)n > left) n = (size_t)left;
   if (n == 0) return 0;
   int64_t k0 = t / pp->step - 1; /* tape index of the first tick */
-  if (pp->tape_mode == MS_TAPE_REPLAY) {
-    assert(k0 + (int64_t)n <= pp->tape->filled);
-    memcpy(out, pp->tape->lp + k0, n * sizeof *out);
+  if (ms_tape_read(&pp->tape, k0, n, out)) {
     pp->lp = out[n - 1];
     pp->acc_m = pp->acc_v = 0.0;
     pp->t_acc = t + (int64_t)(n - 1) * pp->step;
@@ -267,11 +254,7 @@ static size_t regime_fill(void *state, int64_t t, size_t n, double *out) {
   pp->lp = out[n - 1];
   pp->acc_m = pp->acc_v = 0.0;
   pp->t_acc = t + (int64_t)(n - 1) * pp->step;
-  if (pp->tape_mode == MS_TAPE_RECORD) {
-    assert(k0 == pp->tape->filled);
-    memcpy(pp->tape->lp + k0, out, n * sizeof *out);
-    pp->tape->filled = k0 + (int64_t)n;
-  }
+  ms_tape_write(&pp->tape, k0, n, out);
   return n;
 }
 

@@ -55,8 +55,7 @@ typedef struct replay_path {
   int64_t src;          /* bootstrap: the window candle cur was drawn from */
   double lp;            /* log price after the last generated tick */
 
-  ms_pricetape *tape;
-  ms_tape_mode tape_mode;
+  ms_tape_use tape;     /* pricepath.h, "Tapes" */
 } replay_path;
 
 static void replay_free(void *state) {
@@ -119,10 +118,7 @@ static int replay_same_path(const ms_config *a, const ms_config *b) {
 }
 
 static void replay_use_tape(void *state, ms_pricetape *tape, ms_tape_mode mode) {
-  replay_path *rp = state;
-  assert((mode == MS_TAPE_OFF) == (tape == NULL));
-  rp->tape = tape;
-  rp->tape_mode = mode;
+  ms_tape_set(&((replay_path *)state)->tape, tape, mode);
 }
 
 static ms_status replay_start(void *state, uint64_t seed, uint64_t path, ms_queue *q) {
@@ -133,13 +129,7 @@ static ms_status replay_start(void *state, uint64_t seed, uint64_t path, ms_queu
   ms_rng_seed(rp->r_block, seed, path, MS_STREAM_REPLAY);
   rp->cur = -1;
   rp->lp = rp->log_p0;
-  if (rp->tape_mode == MS_TAPE_RECORD) {
-    rp->tape->seed = seed;
-    rp->tape->path = path;
-    rp->tape->filled = 0;
-  } else if (rp->tape_mode == MS_TAPE_REPLAY) {
-    assert(rp->tape->seed == seed && rp->tape->path == path);
-  }
+  ms_tape_begin(&rp->tape, seed, path);
   return MS_OK;
 }
 
@@ -233,9 +223,7 @@ static size_t replay_fill(void *state, int64_t t, size_t n, double *out) {
   if ((int64_t)n > left) n = (size_t)left;
   if (n == 0) return 0;
   int64_t k0 = t / rp->step - 1; /* tape index and global tick index (0-based) of the first tick */
-  if (rp->tape_mode == MS_TAPE_REPLAY) {
-    assert(k0 + (int64_t)n <= rp->tape->filled);
-    memcpy(out, rp->tape->lp + k0, n * sizeof *out);
+  if (ms_tape_read(&rp->tape, k0, n, out)) {
     rp->lp = out[n - 1];
     return n;
   }
@@ -249,11 +237,7 @@ static size_t replay_fill(void *state, int64_t t, size_t n, double *out) {
     done += m;
   }
   rp->lp = out[n - 1];
-  if (rp->tape_mode == MS_TAPE_RECORD) {
-    assert(k0 == rp->tape->filled);
-    memcpy(rp->tape->lp + k0, out, n * sizeof *out);
-    rp->tape->filled = k0 + (int64_t)n;
-  }
+  ms_tape_write(&rp->tape, k0, n, out);
   return n;
 }
 

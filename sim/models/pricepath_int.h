@@ -6,7 +6,9 @@
 #ifndef MARGINSIM_PRICEPATH_INT_H
 #define MARGINSIM_PRICEPATH_INT_H
 
+#include <assert.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/rng.h"
 #include "models/pricepath.h"
@@ -17,6 +19,47 @@ struct ms_pricetape {
   int64_t filled;                     /* lp[0 .. filled) hold the recorded path */
   uint64_t seed, path;                /* what was recorded */
 };
+
+/* A model's use of a tape (pricepath.h, "Tapes"): the same four steps in
+ * every model, so they live here. */
+typedef struct ms_tape_use {
+  ms_pricetape *tape;
+  ms_tape_mode mode;
+} ms_tape_use;
+
+static inline void ms_tape_set(ms_tape_use *u, ms_pricetape *tape, ms_tape_mode mode) {
+  assert((mode == MS_TAPE_OFF) == (tape == NULL));
+  u->tape = tape;
+  u->mode = mode;
+}
+
+/* At a path's start: a recording tape is emptied and labelled; a replayed
+ * one must hold this path. */
+static inline void ms_tape_begin(ms_tape_use *u, uint64_t seed, uint64_t path) {
+  if (u->mode == MS_TAPE_RECORD) {
+    u->tape->seed = seed;
+    u->tape->path = path;
+    u->tape->filled = 0;
+  } else if (u->mode == MS_TAPE_REPLAY) {
+    assert(u->tape->seed == seed && u->tape->path == path);
+  }
+}
+
+/* Replaying: the @p n ticks from tape index @p k0 into @p out, and 1; else 0. */
+static inline int ms_tape_read(const ms_tape_use *u, int64_t k0, size_t n, double *out) {
+  if (u->mode != MS_TAPE_REPLAY) return 0;
+  assert(k0 + (int64_t)n <= u->tape->filled);
+  memcpy(out, u->tape->lp + k0, n * sizeof *out);
+  return 1;
+}
+
+/* Recording: the @p n ticks just generated, from tape index @p k0. */
+static inline void ms_tape_write(ms_tape_use *u, int64_t k0, size_t n, const double *out) {
+  if (u->mode != MS_TAPE_RECORD) return;
+  assert(k0 == u->tape->filled);
+  memcpy(u->tape->lp + k0, out, n * sizeof *out);
+  u->tape->filled = k0 + (int64_t)n;
+}
 
 /*
  * A discrete Brownian bridge of @p len ticks from @p xa (before the first)
