@@ -30,6 +30,9 @@ MODELS = {
     "replay": "  model: replay\n  replay: {file: %s, from: 2025-10-10T00:00:00Z, to: 2025-10-11T00:00:00Z}\n" % BTC_1H,
     "bootstrap": "  model: bootstrap\n  bootstrap: {file: %s, block: 6, target_vol: 0.9}\n" % BTC_1H,
     "garch": "  model: garch\n  garch: {resolution: 1h, omega: 4e-5, alpha: 0.1, beta: 0.85, innovations: t, nu: 5}\n",
+    "garch-regimes": ("  model: garch\n  regimes: [{name: calm, mean_duration: 4h}, {name: stress, mean_duration: 1h}]\n"
+                      "  garch:\n    resolution: 30m\n    regimes: [{omega: 1e-5, alpha: 0.05, beta: 0.9},\n"
+                      "              {omega: 2e-4, alpha: 0.2, beta: 0.7, drift: -5}]\n"),
 }
 
 
@@ -108,7 +111,7 @@ class HistoryTest(DirTest):
             self.assertTrue(np.array_equal(a[col], b[col]), col)
 
     def test_threads_do_not_change_a_byte(self):
-        for model in ("bootstrap", "garch"):
+        for model in ("bootstrap", "garch", "garch-regimes"):
             with self.subTest(model=model):
                 scen = self.write(model + ".yaml", scenario(model))
                 outs = []
