@@ -15,17 +15,8 @@
 #include <stdint.h>
 
 #include "marginsim/error.h"
+#include "core/strbuf.h"
 #include "core/yamltree.h"
-
-/* ---- a growable string ---- */
-typedef struct ms_strbuf {
-  char *p;
-  size_t n, cap;
-  int oom;
-} ms_strbuf;
-
-void ms_sb_printf(ms_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void ms_sb_free(ms_strbuf *sb);
 
 /* ---- field tables ---- */
 typedef enum {

@@ -14,12 +14,12 @@
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_sf_gamma.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/rng.h"
+#include "core/strbuf.h"
 #include "core/units.h"
 
 /* The stream id of the starting points: outside ms_stream's simulation ids
@@ -998,42 +998,8 @@ ms_status ms_calib_fit(ms_calib_result **out, const ms_calib_returns *r, const m
 
 /* ---- text ---- */
 
-typedef struct sbuf {
-  char *p;
-  size_t len, cap;
-  int bad;
-} sbuf;
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char *fmt, ...) {
-  if (b->bad) return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    size_t room = b->cap - b->len;
-    int w = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
-    va_end(ap);
-    if (w < 0) {
-      b->bad = 1;
-      return;
-    }
-    if (b->p && (size_t)w < room) {
-      b->len += (size_t)w;
-      return;
-    }
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + (size_t)w + 1) cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (!np) {
-      b->bad = 1;
-      return;
-    }
-    b->p = np;
-    b->cap = cap;
-  }
-}
-
-static ms_status sb_finish(sbuf *b, char **out, ms_error *err) {
-  if (b->bad || !b->p) {
+static ms_status sb_finish(ms_strbuf *b, char **out, ms_error *err) {
+  if (b->oom || !b->p) {
     free(b->p);
     *out = NULL;
     return ms_error_set(err, MS_ERR_NOMEM, "out of memory formatting the calibration");
@@ -1077,26 +1043,26 @@ static const char *regime_name(int k, int j, char *buf, size_t n) {
   return buf;
 }
 
-static void header(sbuf *b, const ms_calib_result *res, const ms_calib_returns *r, const char *source) {
+static void header(ms_strbuf *b, const ms_calib_result *res, const ms_calib_returns *r, const char *source) {
   char t0[40], t1[40], rb[40];
   ms_time_format_iso(r->first, t0, sizeof t0);
   ms_time_format_iso(r->end, t1, sizeof t1);
   ms_units_format_duration(r->resolution, rb, sizeof rb);
-  sb_printf(b, "# marginsim calibrate: %s\n", source);
-  sb_printf(b, "# window %s to %s, resolution %s, %lld returns\n", t0, t1, rb, (long long)res->n);
+  ms_sb_printf(b, "# marginsim calibrate: %s\n", source);
+  ms_sb_printf(b, "# window %s to %s, resolution %s, %lld returns\n", t0, t1, rb, (long long)res->n);
   if (res->opts.model == MS_CALIB_GARCH)
-    sb_printf(b, "# model garch(1,1), %s innovations: ", res->garch.dist == MS_CALIB_T ? "Student t" : "normal");
-  else sb_printf(b, "# model regime_switching, %d regime%s: ", res->rs.k, res->rs.k > 1 ? "s" : "");
-  sb_printf(b, "log-likelihood %.2f, AIC %.2f, BIC %.2f\n", res->loglik, res->aic, res->bic);
+    ms_sb_printf(b, "# model garch(1,1), %s innovations: ", res->garch.dist == MS_CALIB_T ? "Student t" : "normal");
+  else ms_sb_printf(b, "# model regime_switching, %d regime%s: ", res->rs.k, res->rs.k > 1 ? "s" : "");
+  ms_sb_printf(b, "log-likelihood %.2f, AIC %.2f, BIC %.2f\n", res->loglik, res->aic, res->bic);
 }
 
 ms_status ms_calib_yaml(char **out, const ms_calib_result *res, const ms_calib_returns *r, const char *source,
                         ms_error *err) {
-  sbuf b = {0};
+  ms_strbuf b = {0};
   header(&b, res, r, source);
   char dpy[40];
   ms_units_format_number(res->opts.days_per_year, dpy, sizeof dpy);
-  sb_printf(&b, "market:\n");
+  ms_sb_printf(&b, "market:\n");
   if (res->opts.model == MS_CALIB_GARCH) {
     const ms_calib_garch *g = &res->garch;
     char rb[40], om[40], al[40], be[40], dr[40], nu[40];
@@ -1109,48 +1075,48 @@ ms_status ms_calib_yaml(char **out, const ms_calib_result *res, const ms_calib_r
       if (strtod(al, NULL) + strtod(be, NULL) < 1) break;
     }
     fmt_sig(res->garch_drift, 4, dr, sizeof dr);
-    sb_printf(&b, "  model: garch\n  days_per_year: %s\n", dpy);
-    sb_printf(&b, "  garch: {resolution: %s, omega: %s, alpha: %s, beta: %s, drift: %s, innovations: %s", rb, om, al,
+    ms_sb_printf(&b, "  model: garch\n  days_per_year: %s\n", dpy);
+    ms_sb_printf(&b, "  garch: {resolution: %s, omega: %s, alpha: %s, beta: %s, drift: %s, innovations: %s", rb, om, al,
               be, dr, g->dist == MS_CALIB_T ? "t" : "normal");
     if (g->dist == MS_CALIB_T) {
       fmt_sig(g->nu, 4, nu, sizeof nu);
-      sb_printf(&b, ", nu: %s", nu);
+      ms_sb_printf(&b, ", nu: %s", nu);
     }
-    sb_printf(&b, "}\n");
+    ms_sb_printf(&b, "}\n");
     if (res->persistence >= PERS_MAX * (1 - 1e-9))
-      sb_printf(&b, "  # alpha + beta is at the fit's bound, 1 - 1e-6: an integrated GARCH\n");
+      ms_sb_printf(&b, "  # alpha + beta is at the fit's bound, 1 - 1e-6: an integrated GARCH\n");
     return sb_finish(&b, out, err);
   }
   const ms_calib_rs *p = &res->rs;
   int k = p->k;
-  sb_printf(&b, "  model: regime_switching\n  days_per_year: %s\n  regimes:\n", dpy);
+  ms_sb_printf(&b, "  model: regime_switching\n  days_per_year: %s\n  regimes:\n", dpy);
   for (int j = 0; j < k; j++) {
     char name[32], vol[40], drift[40], dur[48];
     fmt_sig(res->vol[j], 4, vol, sizeof vol);
     /* the loader's range of drift; a fit beyond it is kept at the bound (and says so) */
     double d = fmax(-1000.0, fmin(1000.0, res->drift[j]));
     fmt_sig(d, 4, drift, sizeof drift);
-    sb_printf(&b, "    - {name: %s, vol: %s, drift: %s", regime_name(k, j, name, sizeof name), vol, drift);
+    ms_sb_printf(&b, "    - {name: %s, vol: %s, drift: %s", regime_name(k, j, name, sizeof name), vol, drift);
     if (k > 1) {
       fmt_duration(res->duration[j], dur, sizeof dur);
-      sb_printf(&b, ", mean_duration: %s", dur);
+      ms_sb_printf(&b, ", mean_duration: %s", dur);
     }
-    sb_printf(&b, "}%s\n", d != res->drift[j] ? "   # drift at the loader's bound" : "");
+    ms_sb_printf(&b, "}%s\n", d != res->drift[j] ? "   # drift at the loader's bound" : "");
   }
   if (k >= 3) {
-    sb_printf(&b, "  transition:\n");
+    ms_sb_printf(&b, "  transition:\n");
     for (int i = 0; i < k; i++) {
       double leave = 1 - p->p[i][i];
-      sb_printf(&b, "    - [");
+      ms_sb_printf(&b, "    - [");
       for (int j = 0; j < k; j++) {
         char w[40];
         fmt_sig(j == i || !(leave > 0) ? 0.0 : p->p[i][j] / leave, 4, w, sizeof w);
-        sb_printf(&b, "%s%s", j ? ", " : "", w);
+        ms_sb_printf(&b, "%s%s", j ? ", " : "", w);
       }
-      sb_printf(&b, "]\n");
+      ms_sb_printf(&b, "]\n");
     }
   }
-  sb_printf(&b, "  start_regime: stationary\n");
+  ms_sb_printf(&b, "  start_regime: stationary\n");
   return sb_finish(&b, out, err);
 }
 
@@ -1168,52 +1134,52 @@ static void pm(char *buf, size_t n, const char *fmt, double v, double se, int ha
 
 ms_status ms_calib_summary(char **out, const ms_calib_result *res, const ms_calib_returns *r, const char *source,
                            ms_error *err) {
-  sbuf b = {0};
+  ms_strbuf b = {0};
   char t0[40], t1[40], rb[40];
   ms_time_format_iso(r->first, t0, sizeof t0);
   ms_time_format_iso(r->end, t1, sizeof t1);
   ms_units_format_duration(r->resolution, rb, sizeof rb);
-  sb_printf(&b, "%s: %lld returns at %s, %s to %s\n", source, (long long)res->n, rb, t0, t1);
-  sb_printf(&b, "realised vol %.4f (annualised, %g days a year)\n", res->sample_vol, res->opts.days_per_year);
+  ms_sb_printf(&b, "%s: %lld returns at %s, %s to %s\n", source, (long long)res->n, rb, t0, t1);
+  ms_sb_printf(&b, "realised vol %.4f (annualised, %g days a year)\n", res->sample_vol, res->opts.days_per_year);
   int have = res->have_se;
   char c1[128], c2[128], c3[128], c4[128];
   if (res->opts.model == MS_CALIB_GARCH) {
     const ms_calib_garch *g = &res->garch, *s = &res->garch_se;
-    sb_printf(&b, "\nGARCH(1,1), %s innovations (maximum likelihood, Nelder-Mead)\n",
+    ms_sb_printf(&b, "\nGARCH(1,1), %s innovations (maximum likelihood, Nelder-Mead)\n",
               g->dist == MS_CALIB_T ? "Student t" : "normal");
     pm(c1, sizeof c1, "%.4g", g->mu, s->mu, have);
-    sb_printf(&b, "  mu          %s   (per period)\n", c1);
+    ms_sb_printf(&b, "  mu          %s   (per period)\n", c1);
     pm(c1, sizeof c1, "%.4g", g->omega, s->omega, have);
-    sb_printf(&b, "  omega       %s   (variance per period)\n", c1);
+    ms_sb_printf(&b, "  omega       %s   (variance per period)\n", c1);
     pm(c1, sizeof c1, "%.4f", g->alpha, s->alpha, have);
-    sb_printf(&b, "  alpha       %s\n", c1);
+    ms_sb_printf(&b, "  alpha       %s\n", c1);
     pm(c1, sizeof c1, "%.4f", g->beta, s->beta, have);
-    sb_printf(&b, "  beta        %s\n", c1);
+    ms_sb_printf(&b, "  beta        %s\n", c1);
     pm(c1, sizeof c1, "%.4f", res->persistence, res->persistence_se, have);
-    sb_printf(&b, "  alpha+beta  %s   (persistence)\n", c1);
+    ms_sb_printf(&b, "  alpha+beta  %s   (persistence)\n", c1);
     if (g->dist == MS_CALIB_T) {
       pm(c1, sizeof c1, "%.3g", g->nu, s->nu, have);
-      sb_printf(&b, "  nu          %s   (degrees of freedom)\n", c1);
+      ms_sb_printf(&b, "  nu          %s   (degrees of freedom)\n", c1);
     }
     char hl[48];
     fmt_duration(res->half_life * (double)res->resolution, hl, sizeof hl);
     if (res->persistence >= PERS_MAX * (1 - 1e-9)) {
-      sb_printf(&b, "  alpha+beta is at its bound (1 - 1e-6): the likelihood rises towards an integrated or explosive\n"
+      ms_sb_printf(&b, "  alpha+beta is at its bound (1 - 1e-6): the likelihood rises towards an integrated or explosive\n"
                     "  GARCH; no unconditional vol, and the standard errors are those of the bound\n");
-      sb_printf(&b, "  drift %.4g (annualised mu of dS/S, with the sample variance)\n", res->garch_drift);
+      ms_sb_printf(&b, "  drift %.4g (annualised mu of dS/S, with the sample variance)\n", res->garch_drift);
     } else {
-      sb_printf(&b, "  unconditional vol %.4f (annualised), drift %.4g (annualised mu of dS/S)\n", res->uncond_vol,
+      ms_sb_printf(&b, "  unconditional vol %.4f (annualised), drift %.4g (annualised mu of dS/S)\n", res->uncond_vol,
                 res->garch_drift);
-      sb_printf(&b, "  half-life of a vol shock %s (%.1f periods)\n", hl, res->half_life);
+      ms_sb_printf(&b, "  half-life of a vol shock %s (%.1f periods)\n", hl, res->half_life);
     }
   } else {
     const ms_calib_rs *p = &res->rs;
     int k = p->k;
-    sb_printf(&b, "\nregime switching, %d regime%s (EM: %d starts drawn with seed %llu, %d iterations each; the best "
+    ms_sb_printf(&b, "\nregime switching, %d regime%s (EM: %d starts drawn with seed %llu, %d iterations each; the best "
                   "%d run to convergence,\n%d of them to the best likelihood, in %d iterations)\n",
               k, k > 1 ? "s" : "", res->starts_done, (unsigned long long)res->opts.seed, res->opts.explore_iter,
               res->finalists, res->starts_near_best, res->iterations);
-    sb_printf(&b, "  %-7s %-22s %-22s %-26s %-8s\n", "regime", "vol", "drift", "mean duration", "share");
+    ms_sb_printf(&b, "  %-7s %-22s %-22s %-26s %-8s\n", "regime", "vol", "drift", "mean duration", "share");
     for (int j = 0; j < k; j++) {
       char name[32], d[48], dse[48];
       pm(c1, sizeof c1, "%.4f", res->vol[j], res->vol_se[j], have);
@@ -1226,28 +1192,28 @@ ms_status ms_calib_summary(char **out, const ms_calib_result *res, const ms_cali
         } else snprintf(c3, sizeof c3, "%s", d);
       } else snprintf(c3, sizeof c3, "-");
       snprintf(c4, sizeof c4, "%.3f", res->stationary[j]);
-      sb_printf(&b, "  %-7s %-22s %-22s %-26s %-8s\n", regime_name(k, j, name, sizeof name), c1, c2, c3, c4);
+      ms_sb_printf(&b, "  %-7s %-22s %-22s %-26s %-8s\n", regime_name(k, j, name, sizeof name), c1, c2, c3, c4);
     }
     if (k > 1) {
-      sb_printf(&b, "  transition matrix per %s (row: from)\n", rb);
+      ms_sb_printf(&b, "  transition matrix per %s (row: from)\n", rb);
       for (int i = 0; i < k; i++) {
-        sb_printf(&b, "   ");
+        ms_sb_printf(&b, "   ");
         for (int j = 0; j < k; j++) {
           pm(c1, sizeof c1, "%.4f", p->p[i][j], res->rs_se.p[i][j], have);
-          sb_printf(&b, " %-20s", c1);
+          ms_sb_printf(&b, " %-20s", c1);
         }
-        sb_printf(&b, "\n");
+        ms_sb_printf(&b, "\n");
       }
     }
   }
-  sb_printf(&b, "\nlog-likelihood %.3f   AIC %.3f   BIC %.3f   parameters %d   returns %lld\n", res->loglik, res->aic,
+  ms_sb_printf(&b, "\nlog-likelihood %.3f   AIC %.3f   BIC %.3f   parameters %d   returns %lld\n", res->loglik, res->aic,
             res->bic, res->nparams, (long long)res->n);
   if (have && res->held)
-    sb_printf(&b, "standard errors: observed information (numerical Hessian at the optimum), with the %d transition "
+    ms_sb_printf(&b, "standard errors: observed information (numerical Hessian at the optimum), with the %d transition "
                   "probabilit%s below 1/returns held (less than one such switch expected)\n", res->held,
               res->held > 1 ? "ies" : "y");
-  else if (have) sb_printf(&b, "standard errors: observed information (numerical Hessian at the optimum)\n");
-  else sb_printf(&b, "no standard errors: %s\n", res->se_note);
+  else if (have) ms_sb_printf(&b, "standard errors: observed information (numerical Hessian at the optimum)\n");
+  else ms_sb_printf(&b, "no standard errors: %s\n", res->se_note);
   return sb_finish(&b, out, err);
 }
 
@@ -1255,17 +1221,17 @@ ms_status ms_calib_regime_csv(char **out, const ms_calib_result *res, const ms_c
   *out = NULL;
   if (res->opts.model != MS_CALIB_REGIME_SWITCHING || !res->viterbi)
     return ms_error_set(err, MS_ERR_INPUT, "a regime path needs the regime_switching model");
-  sbuf b = {0};
+  ms_strbuf b = {0};
   int k = res->rs.k;
-  sb_printf(&b, "time,return,regime");
-  for (int j = 0; j < k; j++) sb_printf(&b, ",p%d", j);
-  sb_printf(&b, "\n");
-  for (int64_t t = 0; t < res->n && !b.bad; t++) {
+  ms_sb_printf(&b, "time,return,regime");
+  for (int j = 0; j < k; j++) ms_sb_printf(&b, ",p%d", j);
+  ms_sb_printf(&b, "\n");
+  for (int64_t t = 0; t < res->n && !b.oom; t++) {
     char tb[40];
     ms_time_format_iso(r->t[t], tb, sizeof tb);
-    sb_printf(&b, "%s,%.10g,%d", tb, r->r[t], res->viterbi[t]);
-    for (int j = 0; j < k; j++) sb_printf(&b, ",%.6f", res->smoothed[t * k + j]);
-    sb_printf(&b, "\n");
+    ms_sb_printf(&b, "%s,%.10g,%d", tb, r->r[t], res->viterbi[t]);
+    for (int j = 0; j < k; j++) ms_sb_printf(&b, ",%.6f", res->smoothed[t * k + j]);
+    ms_sb_printf(&b, "\n");
   }
   return sb_finish(&b, out, err);
 }
