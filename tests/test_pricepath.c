@@ -377,6 +377,22 @@ static const char *temp_csv(const char *text) {
   return path;
 }
 
+/* The high, low and close of a candle's @p n ticks (and of @p open, unless
+ * NaN) against the data's @p H, @p L, @p C, in log prices, within @p tol. */
+static void check_candle(const double *ticks, int n, double open, double H, double L, double C, double tol,
+                         uint64_t path, int j) {
+  double hi = isnan(open) ? ticks[0] : open, lo = hi;
+  for (int i = 0; i < n; i++) {
+    hi = fmax(hi, ticks[i]);
+    lo = fmin(lo, ticks[i]);
+  }
+  double got[3] = {hi, lo, ticks[n - 1]}, want[3] = {log(H), log(L), log(C)};
+  for (int v = 0; v < 3; v++)
+    if (!(fabs(got[v] - want[v]) <= tol))
+      fail_msg("path %llu candle %d: log %s %.17g, the data's %.17g", (unsigned long long)path, j,
+               v == 0 ? "high" : v == 1 ? "low" : "close", got[v], want[v]);
+}
+
 static ms_config *replay_config(const char *csv, const char *extra) {
   char y[2048];
   snprintf(y, sizeof y, "horizon: %s\nstep: 1m\nmarket:\n  model: replay\n  replay: {file: %s%s}\n",
@@ -417,18 +433,9 @@ static void test_pricepath__replay_candles_reproduce_ohlc(void **state) {
       for (int j = 0; j < 4; j++) {
         /* the candle's prices: its open (the tick at its start) and its 60 ticks */
         double open = j == 0 ? log(cfg->market.initial_price) : ticks[60 * j - 1];
-        double hi = open, lo = open;
-        for (int i = 0; i < 60; i++) {
-          hi = fmax(hi, ticks[60 * j + i]);
-          lo = fmin(lo, ticks[60 * j + i]);
-        }
         if (fabs(exp(open) / (O[j] * k) - 1) > 1e-12) fail_msg("candle %d open %.17g", j, exp(open));
         /* in log prices: exactly the data's (real prices), to 1e-12 rescaled */
-        double got[3] = {hi, lo, ticks[60 * j + 59]}, want[3] = {log(H[j] * k), log(L[j] * k), log(C[j] * k)};
-        for (int v = 0; v < 3; v++)
-          if (!(fabs(got[v] - want[v]) <= tol))
-            fail_msg("rescale %d path %llu candle %d: log %s %.17g, the data's %.17g", rescale, (unsigned long long)path,
-                     j, v == 0 ? "high" : v == 1 ? "low" : "close", got[v], want[v]);
+        check_candle(ticks + 60 * j, 60, open, H[j] * k, L[j] * k, C[j] * k, tol, path, j);
       }
     }
     ms_queue_free(q);
@@ -462,18 +469,7 @@ static void test_pricepath__replay_gap_open_at_an_extreme(void **state) {
   for (uint64_t path = 0; path < 50; path++) {
     assert_ok(ms_pricepath_start(pp, cfg->seed, path, q), &err);
     assert_int_equal(ms_pricepath_fill(pp, 60000, 240, ticks), 240);
-    for (int j = 0; j < 4; j++) {
-      double hi = ticks[60 * j], lo = ticks[60 * j];
-      for (int i = 1; i < 60; i++) {
-        hi = fmax(hi, ticks[60 * j + i]);
-        lo = fmin(lo, ticks[60 * j + i]);
-      }
-      double got[3] = {hi, lo, ticks[60 * j + 59]}, want[3] = {log(H[j]), log(L[j]), log(C[j])};
-      for (int v = 0; v < 3; v++)
-        if (got[v] != want[v])
-          fail_msg("path %llu candle %d: log %s %.17g, the data's %.17g", (unsigned long long)path, j,
-                   v == 0 ? "high" : v == 1 ? "low" : "close", got[v], want[v]);
-    }
+    for (int j = 0; j < 4; j++) check_candle(ticks + 60 * j, 60, NAN, H[j], L[j], C[j], 0.0, path, j);
   }
   ms_queue_free(q);
   ms_pricepath_free(pp);
