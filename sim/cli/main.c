@@ -89,6 +89,7 @@ static void usage_main(FILE *f) {
           "  validate SCENARIO   check a scenario and print the resolved configuration\n"
           "  schema              print every scenario key as Markdown tables\n"
           "  calibrate FILE.csv  fit a price model to historical candles; print its market: section\n"
+          "  data FILE.csv       check a candle file and describe it: span, resolution, gaps, extremes\n"
           "\n"
           "  marginsim <command> --help   options of a command\n"
           "  marginsim --version          program version\n");
@@ -1370,6 +1371,57 @@ static int cmd_schema(int argc, char **argv) {
   return 0;
 }
 
+/* ---- marginsim data ---- */
+
+/* What a replay or bootstrap window may use: the file's span, resolution,
+ * gaps (with their lines) and extremes; bad input as replay reports it. */
+static int cmd_data(int argc, char **argv) {
+  if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    printf("usage: marginsim data FILE.csv\n\n"
+           "Reads a candle file as market.replay and market.bootstrap read it (docs/scenario.md,\n"
+           "\"Replaying history\"), and prints its span, resolution, gaps and extremes.\n"
+           "Exit 0, or 2 with FILE:LINE and the problem when it cannot be replayed.\n");
+    return 0;
+  }
+  if (argc != 2 || argv[1][0] == '-') {
+    fprintf(stderr, "usage: marginsim data FILE.csv\n");
+    return EXIT_BADINPUT;
+  }
+  ms_series *se = NULL;
+  ms_error err;
+  ms_status st = ms_series_read(&se, argv[1], &err);
+  if (st) {
+    fprintf(stderr, "marginsim data: %s\n", err.msg);
+    return st == MS_ERR_INPUT || st == MS_ERR_IO ? EXIT_BADINPUT : 3;
+  }
+  char a[48], b[48], res[32];
+  ms_time_format_iso(se->c[0].t, a, sizeof a);
+  ms_time_format_iso(se->c[se->n - 1].t + se->resolution, b, sizeof b);
+  ms_units_format_duration(se->resolution, res, sizeof res);
+  printf("%s: %lld candles of %s, %s to %s (from: the first candle's open, to: the last one's end)\n", se->name,
+         (long long)se->n, res, a, b);
+  int64_t lo = 0, hi = 0;
+  for (int64_t i = 1; i < se->n; i++) {
+    if (se->c[i].low < se->c[lo].low) lo = i;
+    if (se->c[i].high > se->c[hi].high) hi = i;
+  }
+  ms_time_format_iso(se->c[lo].t, a, sizeof a);
+  ms_time_format_iso(se->c[hi].t, b, sizeof b);
+  printf("low %.10g in the candle of %s (line %d), high %.10g in the candle of %s (line %d)\n", se->c[lo].low, a,
+         (int)se->line[lo], se->c[hi].high, b, (int)se->line[hi]);
+  if (se->ngaps == 0) printf("gaps: none\n");
+  else printf("gaps: %lld (a window may not hold one)\n", (long long)se->ngaps);
+  for (int64_t g = 0; g < se->ngaps; g++) {
+    int64_t i = se->gap_after[g];
+    ms_time_format_iso(se->c[i].t + se->resolution, a, sizeof a);
+    ms_time_format_iso(se->c[i + 1].t, b, sizeof b);
+    printf("  no candle from %s to %s (between lines %d and %d)\n", a, b, (int)se->line[i], (int)se->line[i + 1]);
+  }
+  printf("fnv1a64 %016llx\n", (unsigned long long)se->hash);
+  ms_series_free(se);
+  return 0;
+}
+
 /* ---- marginsim calibrate ---- */
 
 static void usage_calibrate(FILE *f) {
@@ -1818,6 +1870,7 @@ static int command(int argc, char **argv) {
   if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1, argc, argv);
   if (strcmp(cmd, "schema") == 0) return cmd_schema(argc - 1, argv + 1);
   if (strcmp(cmd, "calibrate") == 0) return cmd_calibrate(argc - 1, argv + 1);
+  if (strcmp(cmd, "data") == 0) return cmd_data(argc - 1, argv + 1);
   fprintf(stderr, "marginsim: unknown command '%s'\n", cmd);
   usage_main(stderr);
   return EXIT_BADINPUT;

@@ -167,6 +167,21 @@ class HistoryTest(DirTest):
         self.bad(scenario("garch", False).replace("beta: 0.85", "beta: 0.95"), "alpha + beta must be < 1")
         self.bad(scenario("replay", True).replace("move: -15%", "move: -100%"), "market.shocks[0].move")
 
+    def test_data_command_describes_and_refuses(self):
+        with open(self.path(BTC_1H)) as f:
+            lines = f.read().splitlines(keepends=True)
+        gap = self.write("gap.csv", "".join(ln for ln in lines if not ln.startswith("2025-10-10 05:00")))
+        p = run("data", gap)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("143 candles of 1h, 2025-10-08T00:00:00Z to 2025-10-14T00:00:00Z", p.stdout)
+        self.assertIn("low 102000 in the candle of 2025-10-10T21:00:00Z", p.stdout)
+        self.assertIn("no candle from 2025-10-10T05:00:00Z to 2025-10-10T06:00:00Z (between lines 54 and 55)",
+                      p.stdout)
+        self.write("reversed.csv", lines[0] + "".join(reversed(lines[1:])))
+        p = run("data", self.path("reversed.csv"))
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("reversed.csv:3: not in ascending order", p.stderr)
+
     def test_resume_refused_when_the_data_changed(self):
         scen = self.write("long.yaml", scenario("bootstrap").replace("paths: 8\n", "paths: 100000\n")
                           + "output: {chunk_paths: 8}\n")
