@@ -446,6 +446,42 @@ static void test_calibrate__round_trip_daily(void **state) {
   ms_series_free(s);
 }
 
+/* The same round trip for GARCH: BTC daily's normal fit pasted into a
+ * scenario of market.model garch stepping a day (the model's convention:
+ * log return mu R / year - s2 / 2 + e), simulated and fitted again. */
+static void test_calibrate__round_trip_garch(void **state) {
+  (void)state;
+  ms_series *s = read_shipped("btc_usdt_1d_2017-2026_binance_spot.csv");
+  ms_calib_opts o;
+  ms_calib_opts_default(&o);
+  o.model = MS_CALIB_GARCH;
+  ms_calib_result *a, *b;
+  char *y = fit_yaml(s, &o, &a);
+  static char doc[16384];
+  snprintf(doc, sizeof doc, "seed: 7\npaths: 1\nhorizon: 30000d\nstep: 1d\n%s", y);
+  int64_t n;
+  double *r = simulate_at(doc, DAY, &n);
+  ms_calib_returns ret = returns_at(r, n, DAY);
+  ms_error err;
+  assert_ok(ms_calib_fit(&b, &ret, &o, &err), &err);
+  print_message("  alpha %.4f -> %.4f, beta %.4f -> %.4f, persistence %.4f -> %.4f, uncond vol %.4f -> %.4f, "
+                "drift %.4f -> %.4f +/- %.4f\n",
+                a->garch.alpha, b->garch.alpha, a->garch.beta, b->garch.beta, a->persistence, b->persistence,
+                a->uncond_vol, b->uncond_vol, a->garch_drift, b->garch_drift, b->garch_se.mu * b->periods_per_year);
+  if (fabs(b->persistence - a->persistence) > 0.02) fail_msg("persistence %.4f back as %.4f", a->persistence, b->persistence);
+  if (fabs(b->uncond_vol / a->uncond_vol - 1) > 0.1) fail_msg("vol %.4f back as %.4f", a->uncond_vol, b->uncond_vol);
+  /* the drift written makes the simulated log returns average the fitted mu
+   * (a drift without the s2 / 2 would be 5 standard errors off) */
+  print_message("  mu per period %.6f -> %.6f +/- %.6f\n", a->garch.mu, b->garch.mu, b->garch_se.mu);
+  if (fabs(b->garch.mu - a->garch.mu) > 3 * b->garch_se.mu) fail_msg("mu %.6f back as %.6f", a->garch.mu, b->garch.mu);
+  ms_calib_result_free(a);
+  ms_calib_result_free(b);
+  free(ret.t);
+  free(r);
+  free(y);
+  ms_series_free(s);
+}
+
 /* EM with a stationary start is not monotone near the optimum (its M-step
  * leaves out the initial term): on BTC daily with two regimes the
  * likelihood falls by about 1e-6 an iteration from the 64th. The run must
@@ -594,6 +630,7 @@ int main(void) {
       cmocka_unit_test(test_calibrate__yaml_loads),
       cmocka_unit_test(test_calibrate__regime_path_csv),
       cmocka_unit_test(test_calibrate__round_trip_daily),
+      cmocka_unit_test(test_calibrate__round_trip_garch),
       cmocka_unit_test(test_calibrate__em_never_ends_lower),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
