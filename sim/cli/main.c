@@ -1629,7 +1629,7 @@ static int cmd_calibrate(int argc, char **argv) {
   }
   if (output && (rc = calib_check_output("-o/--output", output, &in))) return rc;
   if (rpath && (rc = calib_check_output("--regime-path", rpath, &in))) return rc;
-  if (output && rpath && strcmp(output, rpath) == 0) {
+  if (output && rpath && same_file(output, rpath)) {
     fprintf(stderr, "marginsim calibrate: -o and --regime-path name the same file %s\n", output);
     return EXIT_BADINPUT;
   }

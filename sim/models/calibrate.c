@@ -199,6 +199,135 @@ void ms_calib_stationary(const ms_calib_rs *p, double *pi) {
   for (int j = 0; j < k; j++) pi[j] = fmax(pi[j], 0.0) / sum;
 }
 
+/* ---- the continuous-time chain behind P ---- */
+
+/* The simulator's regimes switch in continuous time (exponential holding
+ * times, docs/scenario.md): sampled every period D its chain of generator Q
+ * has P = exp(Q D), so Q = log(P) / D. D / (1 - P[k][k]) is not 1 / -Q_kk:
+ * it misses the periods that leave regime k and come back, about 30% too
+ * long for regimes of a few periods (BTC and ETH daily). */
+
+/* Square roots taken at most before log(I + X): each halves the distance
+ * to I, and a stochastic matrix with a real logarithm needs a few. */
+#define LOGM_MAX_ROOTS 40
+/* The series of log(I + X) starts when the 1-norm of X is below this:
+ * its terms fall as 0.25^m / m, under double rounding by m = 27. */
+#define LOGM_NEAR 0.25
+#define LOGM_TERMS 60
+/* Denman-Beavers iterations of one square root at most; a matrix with no
+ * real square root (an eigenvalue on the negative real axis) never settles. */
+#define SQRT_MAX_ITER 100
+
+typedef double calib_mat[MS_CALIB_MAX_REGIMES][MS_CALIB_MAX_REGIMES];
+
+static double mat_norm1_minus_i(int k, calib_mat a) {
+  double mx = 0;
+  for (int j = 0; j < k; j++) {
+    double s = 0;
+    for (int i = 0; i < k; i++) s += fabs(a[i][j] - (i == j));
+    mx = fmax(mx, s);
+  }
+  return mx;
+}
+
+static void mat_mul(int k, calib_mat a, calib_mat b, calib_mat out) {
+  calib_mat t;
+  for (int i = 0; i < k; i++)
+    for (int j = 0; j < k; j++) {
+      t[i][j] = 0;
+      for (int l = 0; l < k; l++) t[i][j] += a[i][l] * b[l][j];
+    }
+  memcpy(out, t, sizeof t);
+}
+
+static int mat_inverse(int k, calib_mat a, calib_mat out) {
+  for (int c = 0; c < k; c++) {
+    calib_mat t;
+    double b[MS_CALIB_MAX_REGIMES];
+    memcpy(t, a, sizeof t);
+    for (int i = 0; i < k; i++) b[i] = i == c;
+    if (solve_small(k, t, b)) return -1;
+    for (int i = 0; i < k; i++) out[i][c] = b[i];
+  }
+  return 0;
+}
+
+/* The principal square root of @p a in place (Denman-Beavers); -1 when it does not converge. */
+static int mat_sqrt(int k, calib_mat a) {
+  calib_mat y, z, yi, zi;
+  memcpy(y, a, sizeof y);
+  for (int i = 0; i < k; i++)
+    for (int j = 0; j < k; j++) z[i][j] = i == j;
+  for (int it = 0; it < SQRT_MAX_ITER; it++) {
+    if (mat_inverse(k, y, yi) || mat_inverse(k, z, zi)) return -1;
+    double d = 0, sz = 0;
+    for (int i = 0; i < k; i++)
+      for (int j = 0; j < k; j++) {
+        double ny = 0.5 * (y[i][j] + zi[i][j]);
+        d = fmax(d, fabs(ny - y[i][j]));
+        sz = fmax(sz, fabs(ny));
+        y[i][j] = ny;
+        z[i][j] = 0.5 * (z[i][j] + yi[i][j]);
+      }
+    if (!isfinite(d)) return -1;
+    if (d <= 1e-15 * sz) {
+      memcpy(a, y, sizeof y);
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* The principal logarithm of @p p into @p out by inverse scaling and
+ * squaring; -1 when @p p has none that is real. */
+static int mat_log(int k, calib_mat p, calib_mat out) {
+  calib_mat a, x, term;
+  memcpy(a, p, sizeof a);
+  int roots = 0;
+  while (mat_norm1_minus_i(k, a) > LOGM_NEAR) {
+    if (roots == LOGM_MAX_ROOTS || mat_sqrt(k, a)) return -1;
+    roots++;
+  }
+  for (int i = 0; i < k; i++)
+    for (int j = 0; j < k; j++) out[i][j] = term[i][j] = x[i][j] = a[i][j] - (i == j);
+  for (int m = 2; m <= LOGM_TERMS; m++) {
+    mat_mul(k, term, x, term);
+    for (int i = 0; i < k; i++)
+      for (int j = 0; j < k; j++) out[i][j] += ((m & 1) ? 1.0 : -1.0) * term[i][j] / m;
+  }
+  for (int i = 0; i < k; i++)
+    for (int j = 0; j < k; j++) {
+      out[i][j] = ldexp(out[i][j], roots);
+      if (!isfinite(out[i][j])) return -1;
+    }
+  return 0;
+}
+
+/* The continuous-time chain of @p p sampled every @p res ms: each regime's
+ * mean holding time @p dur (ms; INFINITY: never left) and the weights @p w
+ * of the regime that follows (rows sum to 1, zero diagonal). The generator
+ * is log(P) / res with its negative off-diagonal rates (a P no chain
+ * samples exactly) set to 0, the diagonal adjusted. Returns 1 so; 0 when P
+ * has no real logarithm, the durations then res / (1 - P[k][k]) and the
+ * weights P's off-diagonal row normalised. */
+static int rs_chain(const ms_calib_rs *p, double res, double *dur, calib_mat w) {
+  int k = p->k;
+  calib_mat pm, q;
+  for (int i = 0; i < k; i++)
+    for (int j = 0; j < k; j++) pm[i][j] = p->p[i][j];
+  int ok = k > 1 && mat_log(k, pm, q) == 0;
+  for (int i = 0; i < k; i++) {
+    double rate = 0;
+    for (int j = 0; j < k; j++) {
+      w[i][j] = j == i ? 0.0 : ok ? fmax(q[i][j], 0.0) : p->p[i][j];
+      rate += w[i][j];
+    }
+    for (int j = 0; j < k; j++) w[i][j] = rate > 0 ? w[i][j] / rate : 0.0;
+    dur[i] = rate > 0 ? res / rate : INFINITY;
+  }
+  return ok;
+}
+
 static int rs_valid(const ms_calib_rs *p) {
   if (p->k < 1 || p->k > MS_CALIB_MAX_REGIMES) return 0;
   for (int i = 0; i < p->k; i++) {
@@ -305,21 +434,31 @@ static void rs_backward(const rs_work *w, const ms_calib_rs *p, double xi[MS_CAL
   }
 }
 
-/* One EM run from @p p (replaced by the fit); returns the log-likelihood. */
+/* One EM run from @p p (replaced by the fit); returns the log-likelihood.
+ * The M-step leaves out the initial term: the chain starts from its
+ * stationary distribution, a function of P with no closed-form maximiser.
+ * So an iteration can lose a little likelihood near the optimum (on BTC
+ * daily, 1e-6 an iteration after 60); the run stops there and keeps the
+ * parameters before that step, whose likelihood it returns. The last
+ * M-step is checked too: a run never ends on a step that lost. */
 static double rs_em(const double *r, rs_work *w, ms_calib_rs *p, int max_iter, double tol, double floor_var,
                     int *iters) {
   int k = p->k;
   int64_t n = w->n;
   double ll = -INFINITY, xi[MS_CALIB_MAX_REGIMES][MS_CALIB_MAX_REGIMES];
+  ms_calib_rs last = *p; /* the parameters whose likelihood is ll */
   int it;
-  for (it = 0; it < max_iter; it++) {
+  for (it = 0;; it++) {
     double nll = rs_forward(r, n, p, w->a, w->e, w->c);
     if (!isfinite(nll)) return -INFINITY;
     if (it > 0 && nll - ll < tol) {
-      ll = fmax(ll, nll);
+      if (nll < ll) *p = last;
+      else ll = nll;
       break;
     }
     ll = nll;
+    last = *p;
+    if (it == max_iter) break; /* max_iter M-steps done, the last one checked */
     rs_backward(w, p, xi);
     for (int j = 0; j < k; j++) {
       double g = 0, gm = 0;
@@ -628,9 +767,32 @@ static void rs_standard_errors(ms_calib_result *res, const double *r, int64_t n)
         res->rs_se.p[i][a < i ? a : a + 1] = sqrt(cov[(row + a) * np + row + a]);
         for (int b = 0; b < k - 1; b++) vq += cov[(row + a) * np + row + b];
       }
-      double leave = 1 - res->rs.p[i][i];
       res->rs_se.p[i][i] = sqrt(fmax(vq, 0));
-      res->duration_se[i] = k > 1 ? (double)res->resolution / (leave * leave) * sqrt(fmax(vq, 0)) : 0;
+    }
+    /* the durations depend on the whole of P (through its logarithm): the
+     * delta method with the derivatives by central differences */
+    double jac[MS_CALIB_MAX_REGIMES][MS_CALIB_MAX_REGIMES * MS_CALIB_MAX_REGIMES] = {{0}};
+    for (int a = base; a < np; a++) {
+      if (!(cov[a * np + a] > 0)) continue;
+      double tp[sizeof th / sizeof th[0]], dp[MS_CALIB_MAX_REGIMES], dm[MS_CALIB_MAX_REGIMES];
+      calib_mat wtmp;
+      ms_calib_rs pp;
+      memset(&pp, 0, sizeof pp);
+      memcpy(tp, th, sizeof tp);
+      tp[a] = th[a] + h[a];
+      rs_unpack(tp, k, &pp);
+      rs_chain(&pp, (double)res->resolution, dp, wtmp);
+      tp[a] = th[a] - h[a];
+      rs_unpack(tp, k, &pp);
+      rs_chain(&pp, (double)res->resolution, dm, wtmp);
+      for (int i = 0; i < k; i++) jac[i][a - base] = (dp[i] - dm[i]) / (2 * h[a]);
+    }
+    for (int i = 0; i < k; i++) {
+      double v = 0;
+      for (int a = base; a < np; a++)
+        for (int b = base; b < np; b++)
+          if (cov[a * np + a] > 0 && cov[b * np + b] > 0) v += jac[i][a - base] * jac[i][b - base] * cov[a * np + b];
+      res->duration_se[i] = k > 1 && isfinite(v) ? sqrt(fmax(v, 0)) : 0;
     }
   } else if (!cs) {
     snprintf(res->se_note, sizeof res->se_note, "out of memory for the Hessian");
@@ -752,9 +914,8 @@ static ms_status fit_rs(ms_calib_result *res, const ms_calib_returns *ret, const
   for (int j = 0; j < k; j++) {
     res->vol[j] = p.s[j] * yr;
     res->drift[j] = (p.m[j] + 0.5 * p.s[j] * p.s[j]) * res->periods_per_year;
-    double leave = 1 - p.p[j][j];
-    res->duration[j] = k > 1 && leave > 0 ? (double)res->resolution / leave : INFINITY;
   }
+  res->generator = rs_chain(&p, (double)res->resolution, res->duration, res->jump);
   rs_standard_errors(res, r, n);
 out:
   ms_rng_free(g);
@@ -1106,17 +1267,18 @@ ms_status ms_calib_yaml(char **out, const ms_calib_result *res, const ms_calib_r
   if (k >= 3) {
     ms_sb_printf(&b, "  transition:\n");
     for (int i = 0; i < k; i++) {
-      double leave = 1 - p->p[i][i];
       ms_sb_printf(&b, "    - [");
       for (int j = 0; j < k; j++) {
         char w[40];
-        fmt_sig(j == i || !(leave > 0) ? 0.0 : p->p[i][j] / leave, 4, w, sizeof w);
+        fmt_sig(res->jump[i][j], 4, w, sizeof w);
         ms_sb_printf(&b, "%s%s", j ? ", " : "", w);
       }
       ms_sb_printf(&b, "]\n");
     }
   }
   ms_sb_printf(&b, "  start_regime: stationary\n");
+  if (k > 1 && !res->generator)
+    ms_sb_printf(&b, "  # no continuous-time chain samples to the fitted P: mean_duration is the resolution / (1 - P[k][k])\n");
   return sb_finish(&b, out, err);
 }
 

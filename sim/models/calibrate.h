@@ -30,7 +30,9 @@
  *
  * Units of the output are the scenario's (docs/scenario.md): vol and drift
  * annualised with a year of days_per_year days, drift the mu of dS/S
- * (mu = (m + s^2/2) x periods per year), a mean duration res / (1 - p_kk).
+ * (mu = (m + s^2/2) x periods per year), a mean duration and transition
+ * weights those of the continuous-time chain the simulator runs: of the
+ * generator Q = log(P) / res (P = exp(Q res)), a duration 1 / -Q_kk.
  *
  * Nothing here prints: the fit is a result struct, and the summary, the
  * `market:` YAML and the regime path are formatted into malloc'd buffers.
@@ -129,6 +131,9 @@ typedef struct ms_calib_result {
   double vol[MS_CALIB_MAX_REGIMES], vol_se[MS_CALIB_MAX_REGIMES];     /* annualised */
   double drift[MS_CALIB_MAX_REGIMES], drift_se[MS_CALIB_MAX_REGIMES]; /* annualised mu of dS/S */
   double duration[MS_CALIB_MAX_REGIMES], duration_se[MS_CALIB_MAX_REGIMES]; /* ms; INFINITY: never left */
+  double jump[MS_CALIB_MAX_REGIMES][MS_CALIB_MAX_REGIMES]; /* weight of regime j when regime i ends (zero diagonal) */
+  int generator;            /* 1: duration and jump from the generator log(P) / resolution; 0: P has no real
+                               logarithm, duration resolution / (1 - P[k][k]), jump P's off-diagonal rows */
   double stationary[MS_CALIB_MAX_REGIMES]; /* long-run share of periods in each regime */
   int starts_done;          /* starting points run */
   int finalists;            /* of them, run on to convergence */

@@ -115,6 +115,9 @@ class CalibrateTest(DirTest):
         self.expect_bad([DAILY, "--model", "garch", "--days-per-year", "-1"], "--days-per-year")
         self.expect_bad([DAILY, "--model", "regime_switching", "--starts", "0"], "--starts")
         self.expect_bad([DAILY, "--model", "regime_switching", "--bogus"], "unknown option --bogus")
+        # -o and --regime-path naming one file however spelled: the CSV would replace the YAML
+        self.expect_bad([DAILY, "--model", "regime_switching", "--regime-path",
+                         os.path.join(self.dir, ".", "never.yaml")], "-o and --regime-path name the same file")
         # a gap in the window is named (a file with one hour missing)
         gap = self.path("gap.csv")
         with open(HOURLY) as f:
