@@ -438,6 +438,13 @@ static int model_attrs(hid_t loc, const ms_config *cfg) {
   rc |= attr_str(loc, "impact_model", ms_model_name(cfg->market.impact.model));
   rc |= attr_str(loc, "keeper_model", ms_model_name(cfg->keepers.model));
   rc |= attr_str(loc, "shortfall_policy", ms_model_name(cfg->liquidation.shortfall));
+  const ms_series *se = ms_config_series(cfg);
+  if (se) { /* the candles a replay or bootstrap followed: which file, and which bytes */
+    char hex[24];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)se->hash);
+    rc |= attr_str(loc, "replay_file", se->name);
+    rc |= attr_str(loc, "replay_fnv1a64", hex);
+  }
   return rc;
 }
 
@@ -531,13 +538,6 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
   rc |= attr_str(h->file, "rng", "xoshiro256++; stream (seed, path, id) keyed by ms_rng_key "
                                   "(docs/reproducibility.md)");
   rc |= model_attrs(h->file, cfg);
-  const ms_series *se = ms_config_series(cfg);
-  if (se) { /* the candles a replay followed: which file, and which bytes */
-    char hex[24];
-    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)se->hash);
-    rc |= attr_str(h->file, "replay_file", se->name);
-    rc |= attr_str(h->file, "replay_fnv1a64", hex);
-  }
   free(yaml);
   if (rc) {
     s = h5fail(h, err, "write the root attributes");

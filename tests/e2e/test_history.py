@@ -99,6 +99,21 @@ class HistoryTest(DirTest):
                 # the cells do differ where they should (the book's outcome)
                 self.assertFalse(all(np.array_equal(r["liquidations"], rows[0]["liquidations"]) for r in rows[1:]))
 
+    def test_each_cell_records_its_candle_file(self):
+        with open(self.path(BTC_1H)) as f:
+            text = f.read()
+        self.write("other.csv", text + "2025-10-14 00:00:00,115000,115100,114900,115050,1.0\n")
+        scen = self.write("replay.yaml", scenario("replay", shocks=False))
+        out = self.path("files.h5")
+        p = run("sweep", scen, "--grid", "market.replay.file=%s,other.csv" % BTC_1H, "-o", out, "-q")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out) as f:
+            cells = sorted(f["sweep/runs"].keys())
+            files = [f["sweep/runs/%s" % c].attrs["replay_file"] for c in cells]
+            hashes = {f["sweep/runs/%s" % c].attrs["replay_fnv1a64"] for c in cells}
+        self.assertEqual([os.path.basename(x) for x in files], [BTC_1H, "other.csv"])
+        self.assertEqual(len(hashes), 2)
+
     def test_compare_models_share_the_exogenous_path(self):
         scen = self.write("replay.yaml", scenario("replay"))
         out = self.path("cmp.h5")
