@@ -617,6 +617,30 @@ static void test_calibrate__bad_options(void **state) {
   ms_series_free(s);
 }
 
+
+/* A set cancel flag (the CLI's Ctrl-C) stops either fit at its next
+ * iteration: MS_ERR_CANCELLED, no result, well before a full fit. */
+static void test_calibrate__cancel_stops_the_fit(void **state) {
+  (void)state;
+  ms_series *s = read_shipped("eth_usdt_1d_2017-2026_binance_spot.csv");
+  ms_calib_returns ret;
+  ms_error err;
+  assert_ok(ms_calib_returns_make(&ret, s, INT64_MIN, INT64_MAX, 0, &err), &err);
+  volatile sig_atomic_t flag = 1;
+  for (int model = 0; model < 2; model++) {
+    ms_calib_opts o;
+    ms_calib_opts_default(&o);
+    o.model = model ? MS_CALIB_GARCH : MS_CALIB_REGIME_SWITCHING;
+    o.cancel = &flag;
+    ms_calib_result *res = (ms_calib_result *)&o; /* not NULL before */
+    assert_int_equal(ms_calib_fit(&res, &ret, &o, &err), MS_ERR_CANCELLED);
+    assert_contains(err.msg, "interrupted");
+    assert_null(res);
+  }
+  ms_calib_returns_free(&ret);
+  ms_series_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_calibrate__window_and_resolution),
@@ -632,6 +656,7 @@ int main(void) {
       cmocka_unit_test(test_calibrate__round_trip_daily),
       cmocka_unit_test(test_calibrate__round_trip_garch),
       cmocka_unit_test(test_calibrate__em_never_ends_lower),
+      cmocka_unit_test(test_calibrate__cancel_stops_the_fit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

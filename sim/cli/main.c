@@ -1649,11 +1649,14 @@ static int cmd_calibrate(int argc, char **argv) {
                       file, fb);
   }
   if (!st) st = ms_calib_returns_make(&ret, s, t_from, t_to, res, &err);
+  co.cancel = &g_signal; /* Ctrl-C stops the fit at its next iteration, nothing written */
   if (!st) st = ms_calib_fit(&fit, &ret, &co, &err);
   if (!st) st = ms_calib_summary(&summary, fit, &ret, file, &err);
   if (!st) st = ms_calib_yaml(&yaml, fit, &ret, file, &err);
   if (!st && rpath) st = ms_calib_regime_csv(&csv, fit, &ret, &err);
-  if (st) {
+  if (st == MS_ERR_CANCELLED || (!st && g_signal)) {
+    rc = interrupted(); /* 128 + the signal, nothing written */
+  } else if (st) {
     fprintf(stderr, "marginsim calibrate: %s\n", err.msg);
     rc = ms_status_exit_code(st);
   } else if ((rc = interrupted())) {

@@ -442,7 +442,7 @@ static void rs_backward(const rs_work *w, const ms_calib_rs *p, double xi[MS_CAL
  * parameters before that step, whose likelihood it returns. The last
  * M-step is checked too: a run never ends on a step that lost. */
 static double rs_em(const double *r, rs_work *w, ms_calib_rs *p, int max_iter, double tol, double floor_var,
-                    int *iters) {
+                    const volatile sig_atomic_t *cancel, int *iters) {
   int k = p->k;
   int64_t n = w->n;
   double ll = -INFINITY, xi[MS_CALIB_MAX_REGIMES][MS_CALIB_MAX_REGIMES];
@@ -459,6 +459,7 @@ static double rs_em(const double *r, rs_work *w, ms_calib_rs *p, int max_iter, d
     ll = nll;
     last = *p;
     if (it == max_iter) break; /* max_iter M-steps done, the last one checked */
+    if (cancel && *cancel) break; /* ms_calib_fit reports it */
     rs_backward(w, p, xi);
     for (int j = 0; j < k; j++) {
       double g = 0, gm = 0;
@@ -843,7 +844,7 @@ static ms_status fit_rs(ms_calib_result *res, const ms_calib_returns *ret, const
       st = ms_error_set(err, MS_ERR_NOMEM, "out of memory for a starting point");
       goto out;
     }
-    lls[sidx] = rs_em(r, &w, &ps[sidx], o->explore_iter, o->tol, floor_var, &its[sidx]);
+    lls[sidx] = rs_em(r, &w, &ps[sidx], o->explore_iter, o->tol, floor_var, o->cancel, &its[sidx]);
     order[sidx] = sidx;
   }
   /* insertion sort by log-likelihood, descending; -inf (and NaN) last; ties by start index */
@@ -860,7 +861,7 @@ static ms_status fit_rs(ms_calib_result *res, const ms_calib_returns *ret, const
   for (int f = 0; f < nfin; f++) {
     int sidx = order[f], it = 0;
     if (!isfinite(lls[sidx])) continue;
-    double ll = rs_em(r, &w, &ps[sidx], o->max_iter, o->tol, floor_var, &it);
+    double ll = rs_em(r, &w, &ps[sidx], o->max_iter, o->tol, floor_var, o->cancel, &it);
     its[sidx] += it;
     /* the reported likelihood is the one the public function gives */
     lls[sidx] = isfinite(ll) ? ms_calib_rs_loglik(r, n, &ps[sidx]) : ll;
@@ -970,6 +971,7 @@ typedef struct garch_ctx {
   int64_t n;
   ms_calib_dist dist;
   double var1;
+  const volatile sig_atomic_t *cancel; /* the options' */
 } garch_ctx;
 
 static double logistic(double u) { return 1 / (1 + exp(-u)); }
@@ -1017,7 +1019,7 @@ static double garch_nm(garch_ctx *c, double *u, size_t np, ms_status *st, ms_err
      * normal) never lets the simplex shrink: stop too when the best value
      * has stalled for NM_STALL iterations */
     double fmin = INFINITY;
-    for (int it = 0, last = 0; it < NM_MAX_ITER; it++) {
+    for (int it = 0, last = 0; it < NM_MAX_ITER && !(c->cancel && *c->cancel); it++) {
       if (gsl_multimin_fminimizer_iterate(m) != GSL_SUCCESS) break;
       if (gsl_multimin_test_size(gsl_multimin_fminimizer_size(m), NM_SIZE) == GSL_SUCCESS) break;
       double f = gsl_multimin_fminimizer_minimum(m);
@@ -1051,7 +1053,7 @@ static ms_status fit_garch(ms_calib_result *res, const ms_calib_returns *ret, co
   for (int64_t t = 0; t < n; t++) x[t] = ret->r[t] / sd;
   double mx, vx;
   moments(x, n, &mx, &vx);
-  garch_ctx c = {x, n, o->dist, vx};
+  garch_ctx c = {x, n, o->dist, vx, o->cancel};
   size_t np = o->dist == MS_CALIB_T ? 5 : 4;
   /* a few classic starting points, all run: the likelihood has flat ridges */
   static const double starts[][2] = {{0.05, 0.90}, {0.10, 0.85}, {0.03, 0.96}, {0.15, 0.60}};
@@ -1142,6 +1144,7 @@ ms_status ms_calib_fit(ms_calib_result **out, const ms_calib_returns *r, const m
   res->sample_vol = sqrt(var * res->periods_per_year);
   snprintf(res->se_note, sizeof res->se_note, "not computed");
   ms_status st = o->model == MS_CALIB_GARCH ? fit_garch(res, r, o, err) : fit_rs(res, r, o, err);
+  if (!st && o->cancel && *o->cancel) st = ms_error_set(err, MS_ERR_CANCELLED, "the fit was interrupted");
   if (st) {
     ms_calib_result_free(res);
     return st;

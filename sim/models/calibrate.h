@@ -40,6 +40,7 @@
 #ifndef MARGINSIM_CALIBRATE_H
 #define MARGINSIM_CALIBRATE_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "marginsim/error.h"
@@ -92,6 +93,8 @@ typedef struct ms_calib_opts {
   int max_iter;         /* EM iterations of a finalist at most; default 5000 */
   double tol;           /* EM stops when an iteration gains less log-likelihood than tol; default 1e-7 */
   double var_floor;     /* smallest regime variance, as a fraction of the sample variance; default 1e-4 */
+  /* non-zero: stop the fit at its next iteration, MS_ERR_CANCELLED; may be NULL (the default) */
+  const volatile sig_atomic_t *cancel;
 } ms_calib_opts;
 
 void ms_calib_opts_default(ms_calib_opts *o);
