@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "models/calibrate.h"
+#include "models/pricepath.h"
 #include "core/series.h"
 #include "core/units.h"
 #include "output/assertion.h"
@@ -313,10 +314,10 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
   print_stat(st, "min_mark", "min mark price (USD)", 1.0);
   print_stat(st, "max_drawdown", "max drawdown (%)", 100.0);
   print_stat(st, "max_impact", "max impact (%)", 100.0);
-  /* Time in each regime, where a chain of regimes runs (replay, bootstrap
-   * and a GARCH without regimes spend the whole horizon in their one state). */
-  const char *pm = ms_model_name(cfg->market.model);
-  int chain = strcmp(pm, "regime_switching") == 0 || (strcmp(pm, "garch") == 0 && cfg->market.garch.nregimes > 0);
+  /* Time in each regime, where the price model has several (one regime,
+   * replay, bootstrap, a GARCH without regimes: the whole horizon in one). */
+  double vols[MS_MAX_REGIMES];
+  int chain = ms_price_vol_states(cfg, vols) > 1;
   for (int r = 0; chain && r < cfg->market.nregimes; r++) {
     char name[MS_COL_NAME_MAX + 8], label[64];
     snprintf(name, sizeof name, "time_in_regime_%s", cfg->market.regimes[r].name);

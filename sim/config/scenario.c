@@ -585,11 +585,9 @@ static const ms_field garch_fields[] = {
             "omega, alpha, beta and drift above throughout"},
 };
 static ms_status check_garch(void *obj, ms_check *ck) {
-  ms_garch_cfg *g = obj;
-  if (!(g->alpha + g->beta < 1))
-    return ms_check_fail(ck, "beta", "alpha + beta must be < 1 for a stationary variance (got %g + %g = %g)", g->alpha,
-                         g->beta, g->alpha + g->beta);
-  return MS_OK;
+  const ms_garch_cfg *g = obj;
+  ms_garch_params q = {g->omega, g->alpha, g->beta, g->drift};
+  return check_garch_params(&q, ck);
 }
 static const ms_schema garch_schema = {"garch", garch_fields, N(garch_fields), check_garch,
                                        "GARCH(1,1) returns at a coarse resolution, bridged to the tick (market.model "

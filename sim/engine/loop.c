@@ -184,17 +184,8 @@ static inline ms_status check_price_move(ms_engine *e, int64_t t) {
 }
 
 __attribute__((noinline, cold)) static ms_status price_move_error(ms_engine *e, int64_t t) {
-  const ms_config *cfg = e->cfg;
-  int r = ms_pricepath_regime(e->pp);
-  char keys[256] = "market.regimes";
-  if (cfg->market.model != &ms_price_regime_switching) { /* replay, bootstrap, garch: their section, not the regimes */
-    snprintf(keys, sizeof keys, "market.%s", ms_model_name(cfg->market.model));
-  } else if (r >= 0 && r < cfg->market.nregimes) {
-    const ms_regime_cfg *g = &cfg->market.regimes[r];
-    snprintf(keys, sizeof keys, "market.regimes[%d] (drift %g, vol %g, jumps.rate %g/d, jumps.mean %g, jumps.sd %g)",
-             r, g->drift, g->vol, g->jumps.rate, g->jumps.mean, g->jumps.sd);
-  }
-  if (cfg->market.nshocks > 0) strncat(keys, " and market.shocks", sizeof keys - strlen(keys) - 1);
+  char keys[256];
+  ms_price_path_keys(e->cfg, ms_pricepath_regime(e->pp), keys, sizeof keys);
   int up = e->ext.mx > e->lp_hi;
   snprintf(e->why, sizeof e->why,
            "at t = %.3f s the exogenous price reached %.3g times its initial price, beyond the bound of %g either way "

@@ -31,6 +31,7 @@
 #include <assert.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,8 +40,7 @@
 
 typedef struct garch_path {
   /* configuration, fixed for the run */
-  int64_t per;          /* ticks per period */
-  int64_t step, horizon, period; /* period: ms */
+  int64_t period;       /* ms */
   int nreg;             /* parameter sets: 1, or one per regime */
   int start_index;      /* -1: stationary */
   double omega[MS_MAX_REGIMES], alpha[MS_MAX_REGIMES], beta[MS_MAX_REGIMES], mu_period[MS_MAX_REGIMES];
@@ -57,13 +57,10 @@ typedef struct garch_path {
   double e_prev;        /* the last period's shock */
   int64_t t_reg;        /* when the regime began (ms) */
   ms_pricepath_tally tally;
-  double *buf, *z;
-  int64_t cur;          /* the period in buf, -1 none */
-  double s2;            /* variance of period cur + 1 */
-  double x;             /* log price at the end of period cur */
-  double lp;
-
-  ms_tape_use tape;     /* pricepath.h, "Tapes" */
+  ms_unit_ticks u;      /* a period a unit: its ticks, the tape */
+  double *z;            /* the bridge's normals */
+  double s2;            /* variance of period u.cur + 1 */
+  double x;             /* log price at the end of period u.cur */
 } garch_path;
 
 static void garch_free(void *state) {
@@ -72,7 +69,7 @@ static void garch_free(void *state) {
   ms_rng_free(gp->r_innov);
   ms_rng_free(gp->r_noise);
   ms_rng_free(gp->r_chain);
-  free(gp->buf);
+  free(gp->u.buf);
   free(gp->z);
   free(gp);
 }
@@ -84,9 +81,9 @@ static ms_status garch_new(void **out, const ms_config *cfg, ms_error *err) {
   if (!gp) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   const ms_market_cfg *mk = &cfg->market;
   double year_ms = mk->days_per_year * (double)MS_MS_PER_DAY;
-  gp->per = g->resolution / cfg->step;
-  gp->step = cfg->step;
-  gp->horizon = cfg->horizon;
+  gp->u.per = g->resolution / cfg->step;
+  gp->u.step = cfg->step;
+  gp->u.horizon = cfg->horizon;
   gp->period = g->resolution;
   gp->nreg = g->nregimes ? g->nregimes : 1;
   gp->start_index = g->nregimes ? mk->start_index : 0;
@@ -117,10 +114,10 @@ static ms_status garch_new(void **out, const ms_config *cfg, ms_error *err) {
   gp->t_innov = g->innovations == MS_INNOV_T;
   gp->nu = g->nu;
   gp->t_scale = sqrt((g->nu - 2.0) / g->nu);
-  gp->buf = malloc((size_t)gp->per * sizeof *gp->buf);
-  gp->z = malloc((size_t)gp->per * sizeof *gp->z);
-  ms_status s = (!gp->buf || !gp->z) ? ms_error_set(err, MS_ERR_NOMEM, "out of memory for a period of %lld ticks",
-                                                    (long long)gp->per)
+  gp->u.buf = malloc((size_t)gp->u.per * sizeof *gp->u.buf);
+  gp->z = malloc((size_t)gp->u.per * sizeof *gp->z);
+  ms_status s = (!gp->u.buf || !gp->z) ? ms_error_set(err, MS_ERR_NOMEM, "out of memory for a period of %lld ticks",
+                                                    (long long)gp->u.per)
                                      : MS_OK;
   if (!s) s = ms_rng_new(&gp->r_innov, err);
   if (!s) s = ms_rng_new(&gp->r_noise, err);
@@ -143,7 +140,7 @@ static int garch_same_path(const ms_config *a, const ms_config *b) {
 }
 
 static void garch_use_tape(void *state, ms_pricetape *tape, ms_tape_mode mode) {
-  ms_tape_set(&((garch_path *)state)->tape, tape, mode);
+  ms_tape_set(&((garch_path *)state)->u.tape, tape, mode);
 }
 
 static int draw_index(const double *cum, int n, double u) {
@@ -161,10 +158,10 @@ static ms_status garch_start(void *state, uint64_t seed, uint64_t path, ms_queue
   memset(&gp->tally, 0, sizeof gp->tally);
   gp->reg = gp->start_index >= 0 ? gp->start_index : draw_index(gp->pi_cum, gp->nreg, gsl_rng_uniform(gp->r_chain));
   gp->t_reg = 0;
-  gp->cur = -1;
+  gp->u.cur = -1;
   gp->s2 = gp->s2_0[gp->reg];
-  gp->x = gp->lp = gp->log_p0;
-  ms_tape_begin(&gp->tape, seed, path);
+  gp->x = gp->u.lp = gp->log_p0;
+  ms_tape_begin(&gp->u.tape, seed, path);
   return MS_OK;
 }
 
@@ -176,8 +173,9 @@ static int garch_on_event(void *state, const ms_event *ev, ms_queue *q) {
 /* The ticks of the next period into buf. With one parameter set the
  * variance of the next period is updated at once; with regimes, when the
  * next period's regime is known (it takes that regime's parameters). */
-static void next_period(garch_path *gp) {
-  const int64_t j = gp->cur + 1;
+static void next_period(void *model, int64_t j) {
+  garch_path *gp = model;
+  assert(j == gp->u.cur + 1);
   if (gp->nreg > 1 && j > 0) {
     int k = gp->reg;
     if (gsl_rng_uniform(gp->r_chain) < gp->p_leave[k]) {
@@ -192,43 +190,20 @@ static void next_period(garch_path *gp) {
   const int k = gp->reg;
   double z = gp->t_innov ? gsl_ran_tdist(gp->r_innov, gp->nu) * gp->t_scale : ms_rng_gaussian(gp->r_innov);
   double s2 = gp->s2, e = sqrt(s2) * z, r = gp->mu_period[k] - 0.5 * s2 + e;
-  ms_bridge(gp->buf, gp->per, gp->x, gp->x + r, sqrt(s2 / (double)gp->per), gp->r_noise, gp->z);
-  gp->x = gp->buf[gp->per - 1];
+  ms_bridge(gp->u.buf, gp->u.per, gp->x, gp->x + r, sqrt(s2 / (double)gp->u.per), gp->r_noise, gp->z);
+  gp->x = gp->u.buf[gp->u.per - 1];
   if (gp->nreg == 1) gp->s2 = gp->omega[0] + gp->alpha[0] * e * e + gp->beta[0] * s2;
   gp->e_prev = e;
-  gp->cur = j;
 }
 
+/* With regimes, a block ends with its period: the regime (and the vol
+ * options see) of the clock's period, never of one made ahead. */
 static size_t garch_fill(void *state, int64_t t, size_t n, double *out) {
   garch_path *gp = state;
-  assert(t >= gp->step && t % gp->step == 0 && t <= gp->horizon);
-  int64_t left = (gp->horizon - t) / gp->step + 1;
-  if ((int64_t)n > left) n = (size_t)left;
-  if (n == 0) return 0;
-  int64_t k0 = t / gp->step - 1;
-  if (ms_tape_read(&gp->tape, k0, n, out)) {
-    gp->lp = out[n - 1];
-    return n;
-  }
-  size_t done = 0;
-  while (done < n) {
-    int64_t g = k0 + (int64_t)done, j = g / gp->per, pos = g % gp->per;
-    while (gp->cur < j) next_period(gp); /* ticks come in order: at most one step */
-    size_t m = (size_t)(gp->per - pos);
-    if (m > n - done) m = n - done;
-    memcpy(out + done, gp->buf + pos, m * sizeof *out);
-    done += m;
-    /* With regimes, a block ends with its period: the regime (and the vol
-     * options see) of the clock's period, never of one generated ahead. */
-    if (gp->nreg > 1) break;
-  }
-  n = done;
-  gp->lp = out[n - 1];
-  ms_tape_write(&gp->tape, k0, n, out);
-  return n;
+  return ms_unit_fill(&gp->u, t, n, out, next_period, gp, gp->nreg > 1);
 }
 
-static double garch_log_price(const void *state) { return ((const garch_path *)state)->lp; }
+static double garch_log_price(const void *state) { return ((const garch_path *)state)->u.lp; }
 
 static int garch_regime(const void *state) { return ((const garch_path *)state)->reg; }
 
@@ -261,6 +236,13 @@ static int garch_vol_states(const ms_config *cfg, double *vols) {
   return g->nregimes;
 }
 
+static void garch_path_keys(const ms_config *cfg, int r, char *buf, size_t len) {
+  if (cfg->market.garch.nregimes > 0 && r >= 0 && r < cfg->market.garch.nregimes)
+    snprintf(buf, len, "market.garch.regimes[%d]", r);
+  else
+    snprintf(buf, len, "market.garch");
+}
+
 const ms_price_model_type ms_price_garch = {
     .name = "garch",
     .create = garch_new,
@@ -276,4 +258,5 @@ const ms_price_model_type ms_price_garch = {
     .stationary = garch_stationary,
     .vol = garch_vol,
     .vol_states = garch_vol_states,
+    .path_keys = garch_path_keys,
 };

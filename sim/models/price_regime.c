@@ -341,6 +341,16 @@ static int regime_vol_states(const ms_config *cfg, double *vols) {
   return cfg->market.nregimes;
 }
 
+static void regime_path_keys(const ms_config *cfg, int r, char *buf, size_t len) {
+  if (r < 0 || r >= cfg->market.nregimes) {
+    snprintf(buf, len, "market.regimes");
+    return;
+  }
+  const ms_regime_cfg *g = &cfg->market.regimes[r];
+  snprintf(buf, len, "market.regimes[%d] (drift %g, vol %g, jumps.rate %g/d, jumps.mean %g, jumps.sd %g)", r, g->drift,
+           g->vol, g->jumps.rate, g->jumps.mean, g->jumps.sd);
+}
+
 const ms_price_model_type ms_price_regime_switching = {
     .name = "regime_switching",
     .create = regime_new,
@@ -359,4 +369,5 @@ const ms_price_model_type ms_price_regime_switching = {
     .expected_events = regime_expected_events,
     .event_keys = regime_event_keys,
     .vol_states = regime_vol_states,
+    .path_keys = regime_path_keys,
 };

@@ -32,6 +32,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,18 +45,12 @@ typedef struct replay_path {
   int64_t count;        /* candles */
   int boot;             /* bootstrap: candles drawn, not in order */
   double p_new, factor; /* bootstrap: 1 / block; scale of the log moves */
-  int64_t per;          /* ticks per candle */
-  int64_t step, horizon;
   double shift, log_p0, sd_scale, vol;
 
   gsl_rng *r_noise, *r_pos, *r_block;
-  double *buf;          /* the current candle's ticks 1..per at buf[0..per) */
+  ms_unit_ticks u;      /* a candle a unit: its ticks, the tape */
   double *z;            /* normals of one segment */
-  int64_t cur;          /* the candle in buf, -1 none */
-  int64_t src;          /* bootstrap: the window candle cur was drawn from */
-  double lp;            /* log price after the last generated tick */
-
-  ms_tape_use tape;     /* pricepath.h, "Tapes" */
+  int64_t src;          /* bootstrap: the window candle u.cur was drawn from */
 } replay_path;
 
 static void replay_free(void *state) {
@@ -64,7 +59,7 @@ static void replay_free(void *state) {
   ms_rng_free(rp->r_noise);
   ms_rng_free(rp->r_pos);
   ms_rng_free(rp->r_block);
-  free(rp->buf);
+  free(rp->u.buf);
   free(rp->z);
   free(rp);
 }
@@ -81,17 +76,17 @@ static ms_status new_path(void **out, const ms_config *cfg, int boot, ms_error *
   rp->boot = boot;
   rp->p_new = boot ? 1.0 / cfg->market.bootstrap.block : 0.0;
   rp->factor = r->factor;
-  rp->per = r->candle / cfg->step;
-  rp->step = cfg->step;
-  rp->horizon = cfg->horizon;
+  rp->u.per = r->candle / cfg->step;
+  rp->u.step = cfg->step;
+  rp->u.horizon = cfg->horizon;
   rp->shift = r->shift;
   rp->log_p0 = log(cfg->market.initial_price);
-  rp->sd_scale = r->vol_scale / sqrt(4.0 * log(2.0) * (double)rp->per);
+  rp->sd_scale = r->vol_scale / sqrt(4.0 * log(2.0) * (double)rp->u.per);
   rp->vol = r->vol;
-  rp->buf = malloc((size_t)rp->per * sizeof *rp->buf);
-  rp->z = malloc((size_t)rp->per * sizeof *rp->z);
-  ms_status s = (!rp->buf || !rp->z) ? ms_error_set(err, MS_ERR_NOMEM, "out of memory for a candle of %lld ticks",
-                                                    (long long)rp->per)
+  rp->u.buf = malloc((size_t)rp->u.per * sizeof *rp->u.buf);
+  rp->z = malloc((size_t)rp->u.per * sizeof *rp->z);
+  ms_status s = (!rp->u.buf || !rp->z) ? ms_error_set(err, MS_ERR_NOMEM, "out of memory for a candle of %lld ticks",
+                                                    (long long)rp->u.per)
                                      : MS_OK;
   if (!s) s = ms_rng_new(&rp->r_noise, err);
   if (!s) s = ms_rng_new(&rp->r_pos, err);
@@ -118,7 +113,7 @@ static int replay_same_path(const ms_config *a, const ms_config *b) {
 }
 
 static void replay_use_tape(void *state, ms_pricetape *tape, ms_tape_mode mode) {
-  ms_tape_set(&((replay_path *)state)->tape, tape, mode);
+  ms_tape_set(&((replay_path *)state)->u.tape, tape, mode);
 }
 
 static ms_status replay_start(void *state, uint64_t seed, uint64_t path, ms_queue *q) {
@@ -127,9 +122,9 @@ static ms_status replay_start(void *state, uint64_t seed, uint64_t path, ms_queu
   ms_rng_seed(rp->r_noise, seed, path, MS_STREAM_PRICE);
   ms_rng_seed(rp->r_pos, seed, path, MS_STREAM_REGIME);
   ms_rng_seed(rp->r_block, seed, path, MS_STREAM_REPLAY);
-  rp->cur = -1;
-  rp->lp = rp->log_p0;
-  ms_tape_begin(&rp->tape, seed, path);
+  rp->u.cur = -1;
+  rp->u.lp = rp->log_p0;
+  ms_tape_begin(&rp->u.tape, seed, path);
   return MS_OK;
 }
 
@@ -165,13 +160,14 @@ static const ms_candle *next_source(replay_path *rp, int64_t j) {
 }
 
 /* The ticks of candle @p j into buf. */
-static void make_candle(replay_path *rp, int64_t j) {
+static void make_candle(void *model, int64_t j) {
+  replay_path *rp = model;
   const ms_candle *k = next_source(rp, j);
-  const int64_t n = rp->per;
+  const int64_t n = rp->u.per;
   double O, H, L, C;
   if (rp->boot) { /* the candle's moves from its open, scaled, from the last close */
     double lo = log(k->open), f = rp->factor;
-    O = j == 0 ? rp->log_p0 : rp->buf[n - 1];
+    O = j == 0 ? rp->log_p0 : rp->u.buf[n - 1];
     H = O + f * (log(k->high) - lo);
     L = O + f * (log(k->low) - lo);
     C = O + f * (log(k->close) - lo);
@@ -186,7 +182,7 @@ static void make_candle(replay_path *rp, int64_t j) {
   if (O < L) O = L;
   /* The path holds the previous close at the candle's first instant: an
    * extreme at an open that differs from it is on no tick unless pinned. */
-  const int gap = j > 0 && O != rp->buf[n - 1];
+  const int gap = j > 0 && O != rp->u.buf[n - 1];
   int need_h = (H > O || gap) && H > C, need_l = (L < O || gap) && L < C;
   int64_t idx[4] = {0, 0, 0, n};
   double val[4] = {O, 0, 0, C};
@@ -210,38 +206,16 @@ static void make_candle(replay_path *rp, int64_t j) {
   const double sd = rp->sd_scale * (H - L);
   for (int p = 0; p < np; p++) {
     const int64_t a = idx[p], b = idx[p + 1];
-    ms_bridge(rp->buf + a, b - a, val[p], val[p + 1], sd, rp->r_noise, rp->z);
-    for (int64_t i = a; i < b - 1; i++) rp->buf[i] = reflect(rp->buf[i], L, H);
+    ms_bridge(rp->u.buf + a, b - a, val[p], val[p + 1], sd, rp->r_noise, rp->z);
+    for (int64_t i = a; i < b - 1; i++) rp->u.buf[i] = reflect(rp->u.buf[i], L, H);
   }
-  rp->cur = j;
 }
 
 static size_t replay_fill(void *state, int64_t t, size_t n, double *out) {
-  replay_path *rp = state;
-  assert(t >= rp->step && t % rp->step == 0 && t <= rp->horizon);
-  int64_t left = (rp->horizon - t) / rp->step + 1;
-  if ((int64_t)n > left) n = (size_t)left;
-  if (n == 0) return 0;
-  int64_t k0 = t / rp->step - 1; /* tape index and global tick index (0-based) of the first tick */
-  if (ms_tape_read(&rp->tape, k0, n, out)) {
-    rp->lp = out[n - 1];
-    return n;
-  }
-  size_t done = 0;
-  while (done < n) {
-    int64_t g = k0 + (int64_t)done, j = g / rp->per, pos = g % rp->per;
-    if (j != rp->cur) make_candle(rp, j);
-    size_t m = (size_t)(rp->per - pos);
-    if (m > n - done) m = n - done;
-    memcpy(out + done, rp->buf + pos, m * sizeof *out);
-    done += m;
-  }
-  rp->lp = out[n - 1];
-  ms_tape_write(&rp->tape, k0, n, out);
-  return n;
+  return ms_unit_fill(&((replay_path *)state)->u, t, n, out, make_candle, state, 0);
 }
 
-static double replay_log_price(const void *state) { return ((const replay_path *)state)->lp; }
+static double replay_log_price(const void *state) { return ((const replay_path *)state)->u.lp; }
 
 static int replay_regime(const void *state) {
   (void)state;
@@ -268,6 +242,12 @@ static int replay_vol_states(const ms_config *cfg, double *vols) {
   return 1;
 }
 
+/* The window's section: the moves are the data's. */
+static void replay_path_keys(const ms_config *cfg, int r, char *buf, size_t len) {
+  (void)r;
+  snprintf(buf, len, "market.%s", ms_model_name(cfg->market.model));
+}
+
 const ms_price_model_type ms_price_replay = {
     .name = "replay",
     .create = replay_new,
@@ -283,6 +263,7 @@ const ms_price_model_type ms_price_replay = {
     .stationary = replay_stationary,
     .vol = replay_vol,
     .vol_states = replay_vol_states,
+    .path_keys = replay_path_keys,
 };
 
 const ms_price_model_type ms_price_bootstrap = {
@@ -300,4 +281,5 @@ const ms_price_model_type ms_price_bootstrap = {
     .stationary = replay_stationary,
     .vol = replay_vol,
     .vol_states = replay_vol_states,
+    .path_keys = replay_path_keys,
 };

@@ -162,6 +162,11 @@ double ms_price_expected_events(const ms_config *cfg) {
   return cfg->market.model->expected_events ? cfg->market.model->expected_events(cfg) : 0.0;
 }
 
+void ms_price_path_keys(const ms_config *cfg, int regime, char *buf, size_t len) {
+  cfg->market.model->path_keys(cfg, regime, buf, len);
+  if (cfg->market.nshocks > 0) strncat(buf, " and market.shocks", len - strlen(buf) - 1);
+}
+
 int ms_price_event_keys(const ms_config *cfg, int kind, char *buf, size_t len) {
   return cfg->market.model->event_keys ? cfg->market.model->event_keys(cfg, kind, buf, len) : 0;
 }

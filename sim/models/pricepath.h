@@ -70,6 +70,9 @@ typedef struct ms_price_model_type {
   double (*expected_events)(const ms_config *cfg);
   int (*event_keys)(const ms_config *cfg, int kind, char *buf, size_t len);
   int (*vol_states)(const ms_config *cfg, double *vols);
+  /* The keys that move the path while regime @p regime holds (for a price
+   * past the engine's bound), into @p buf. */
+  void (*path_keys)(const ms_config *cfg, int regime, char *buf, size_t len);
 } ms_price_model_type;
 
 extern const ms_price_model_type ms_price_regime_switching;
@@ -147,6 +150,13 @@ ms_status ms_price_check_work(const ms_config *cfg, double max_arrivals, ms_erro
  */
 int ms_price_vol_states(const ms_config *cfg, double *vols);
 double ms_price_expected_events(const ms_config *cfg);
+
+/**
+ * The keys that move the exogenous path of @p cfg while regime @p regime
+ * holds, market.shocks included when set, into @p buf (a message's words:
+ * "market.regimes[1] (drift -2, vol 1.6, ...) and market.shocks").
+ */
+void ms_price_path_keys(const ms_config *cfg, int regime, char *buf, size_t len);
 int ms_price_event_keys(const ms_config *cfg, int kind, char *buf, size_t len);
 
 /** Tallies of the current path, with time in regime counted up to @p t. */

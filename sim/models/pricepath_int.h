@@ -62,6 +62,52 @@ static inline void ms_tape_write(ms_tape_use *u, int64_t k0, size_t n, const dou
 }
 
 /*
+ * The ticks of a model that makes them a unit at a time (replay's and
+ * bootstrap's candles, garch's periods): unit j holds the ticks at
+ * (j per + i + 1) step, i < per. ms_unit_fill hands them out in blocks, as
+ * a fill hook does: through the tape, the units made in order by the
+ * model's @p make(model, j) into buf; with @p stop_at_unit, a block ends
+ * with its unit (a model whose state at an event must be the clock's
+ * unit's, not one made ahead).
+ */
+typedef struct ms_unit_ticks {
+  int64_t per, step, horizon; /* ticks per unit; ms */
+  double *buf;                /* unit cur's ticks */
+  int64_t cur;                /* the unit in buf, -1 none */
+  double lp;                  /* the last tick handed out */
+  ms_tape_use tape;
+} ms_unit_ticks;
+
+static inline size_t ms_unit_fill(ms_unit_ticks *u, int64_t t, size_t n, double *out,
+                                  void (*make)(void *model, int64_t j), void *model, int stop_at_unit) {
+  assert(t >= u->step && t % u->step == 0 && t <= u->horizon);
+  int64_t left = (u->horizon - t) / u->step + 1;
+  if ((int64_t)n > left) n = (size_t)left;
+  if (n == 0) return 0;
+  int64_t k0 = t / u->step - 1; /* tape index and global tick index (0-based) of the first tick */
+  if (ms_tape_read(&u->tape, k0, n, out)) {
+    u->lp = out[n - 1];
+    return n;
+  }
+  size_t done = 0;
+  while (done < n) {
+    int64_t g = k0 + (int64_t)done, j = g / u->per, pos = g % u->per;
+    if (j != u->cur) { /* ticks come in order: the next unit */
+      make(model, j);
+      u->cur = j;
+    }
+    size_t m = (size_t)(u->per - pos);
+    if (m > n - done) m = n - done;
+    memcpy(out + done, u->buf + pos, m * sizeof *out);
+    done += m;
+    if (stop_at_unit) break;
+  }
+  u->lp = out[done - 1];
+  ms_tape_write(&u->tape, k0, done, out);
+  return done;
+}
+
+/*
  * A discrete Brownian bridge of @p len ticks from @p xa (before the first)
  * to @p xb (the last, exactly): out[i - 1] = xa + (xb - xa) i/len + W_i -
  * (i/len) W_len for i < len, W a random walk of per-tick standard deviation
