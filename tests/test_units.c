@@ -68,12 +68,30 @@ static void test_units__format_round_trips(void **state) {
   ms_units_format_rate(48, b, sizeof b); assert_string_equal(b, "48/d");
 }
 
+
+/* Percentages read as their decimal, to the bit; anything else refused. */
+static void test_units__percent(void **state) {
+  (void)state;
+  double v;
+  assert_int_equal(ms_units_parse_percent("-20%", &v), 0);
+  assert_true(v == -0.2);
+  assert_int_equal(ms_units_parse_percent("1.1%", &v), 0);
+  assert_true(v == 0.011);
+  assert_int_equal(ms_units_parse_percent("2.5e1 %", &v), 0);
+  assert_true(v == 0.25);
+  assert_int_equal(ms_units_parse_percent("20", &v), -1);
+  assert_int_equal(ms_units_parse_percent("2x0%", &v), -1);
+  assert_int_equal(ms_units_parse_percent("%", &v), -1);
+  assert_int_equal(ms_units_parse_percent("nan%", &v), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_units__durations),
       cmocka_unit_test(test_units__rates),
       cmocka_unit_test(test_units__numbers),
       cmocka_unit_test(test_units__format_round_trips),
+      cmocka_unit_test(test_units__percent),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -224,31 +224,12 @@ static int is_percent(const ms_field *f, const ms_ynode *n) {
   return f->pct && len > 0 && n->text[len - 1] == '%';
 }
 
-/* A scalar ending in '%': the number before it over 100, read as one
- * decimal with its exponent two lower, so "1.1%" is the double "0.011"
- * reads as (1.1 / 100 in doubles is an ulp above it). */
+/* A scalar ending in '%' (units.h, ms_units_parse_percent). */
 static ms_status parse_percent(const ms_ynode *n, const char *path, double *out, ms_error *err) {
-  size_t len = strlen(n->text);
-  char num[64], shifted[96], got[160];
+  if (ms_units_parse_percent(n->text, out) == 0) return MS_OK;
+  char got[160];
   got_text(n, got, sizeof got);
-  int bad = len - 1 >= sizeof num;
-  if (!bad) {
-    memcpy(num, n->text, len - 1);
-    while (len > 1 && isspace((unsigned char)num[len - 2])) len--;
-    num[len - 1] = '\0';
-    bad = ms_units_parse_number(num, out) != 0; /* a number's syntax and range first */
-  }
-  if (!bad) {
-    char *e = strpbrk(num, "eE");
-    long x = e ? strtol(e + 1, NULL, 10) : 0;
-    if (e) *e = '\0';
-    x = x < -9999 ? -9999 : x > 9999 ? 9999 : x; /* beyond, only a zero reads as a number */
-    snprintf(shifted, sizeof shifted, "%se%ld", num, x - 2);
-    bad = ms_units_parse_number(shifted, out) != 0;
-  }
-  if (bad)
-    return fail_at(err, n, NULL, path, "expected a number or a percentage such as 0.2 or -20%% (got %s)", got);
-  return MS_OK;
+  return fail_at(err, n, NULL, path, "expected a number or a percentage such as 0.2 or -20%% (got %s)", got);
 }
 
 static ms_status check_bounds(const ms_field *f, const ms_ynode *n, const char *path, double v,

@@ -34,6 +34,24 @@ int ms_units_parse_number(const char *s, double *out) {
   return 0;
 }
 
+int ms_units_parse_percent(const char *s, double *out) {
+  size_t len = s ? strlen(s) : 0;
+  char num[64], shifted[96];
+  if (len == 0 || s[len - 1] != '%' || len - 1 >= sizeof num) return -1;
+  memcpy(num, s, len - 1);
+  while (len > 1 && isspace((unsigned char)num[len - 2])) len--;
+  num[len - 1] = '\0';
+  if (ms_units_parse_number(num, out) != 0) return -1; /* a number's syntax and range first */
+  /* the decimal with its exponent two lower: "1.1%" reads as "0.011" does
+   * (1.1 / 100 in doubles is an ulp above it) */
+  char *e = strpbrk(num, "eE");
+  long x = e ? strtol(e + 1, NULL, 10) : 0;
+  if (e) *e = '\0';
+  x = x < -9999 ? -9999 : x > 9999 ? 9999 : x; /* beyond, only a zero reads as a number */
+  snprintf(shifted, sizeof shifted, "%se%ld", num, x - 2);
+  return ms_units_parse_number(shifted, out) != 0 ? -1 : 0;
+}
+
 int ms_units_parse_int(const char *s, long long *out) {
   double v;
   if (ms_units_parse_number(s, &v) != 0) return -1;

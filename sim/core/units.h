@@ -25,6 +25,10 @@
 /** Parse a finite number. Returns 0 on success, -1 on a malformed value. */
 int ms_units_parse_number(const char *s, double *out);
 
+/** A percentage, "-20%" (blanks before the % allowed), as the number over
+ *  100 read as its decimal ("1.1%" is the double of "0.011"); 0, or -1. */
+int ms_units_parse_percent(const char *s, double *out);
+
 /** Parse an integer (no fraction, no exponent beyond an exact value). */
 int ms_units_parse_int(const char *s, long long *out);
 
