@@ -1158,6 +1158,109 @@ static const ms_field liq_fields[] = {
 static const ms_schema liq_schema = {"liquidation", liq_fields, N(liq_fields), NULL,
                                      "Fills, penalty, insurance fund and the loss waterfall."};
 
+/* ---------------------------------------------------------------- funding */
+
+/*
+ * Presets: the venue's rules, for every key of the section not written.
+ * "binance" is the key table's defaults. Sources (docs/engine.md, "Funding"):
+ * Binance's funding FAQ (8-hour interval, 0.01% interest per interval,
+ * P + clamp(I - P, +/-0.05%), the notional at the mark price, the rate
+ * capped at the maintenance margin ratio: 0.40% for BTCUSDT's first tier,
+ * ../shared/reference/margin-parameters.md 1.2), Hyperliquid's docs
+ * (hourly payments of one eighth of an 8-hour rate, the same formula and
+ * interest, premium sampled every 5 s, the notional at the oracle price,
+ * capped at 4% an hour) and dYdX's help page (hourly payments of an 8-hour
+ * rate, premium + 0.01% interest, the notional at the index price; no cap
+ * is stated there, so none is applied).
+ */
+static const char *const funding_presets[] = {"binance", "hyperliquid", "dydx", NULL};
+static const char *const funding_formulas[] = {"clamped", "sum", NULL};
+static const char *const funding_prices[] = {"mark", "oracle", "index", NULL};
+
+static const pm_setting hyperliquid_set[] = {
+    {"interval", "1h"}, {"rate_period", "8h"}, {"sample_every", "5s"}, {"interest", "0.0001"},
+    {"formula", "clamped"}, {"dampener", "0.0005"}, {"cap", "0.04"}, {"price", "oracle"}};
+static const pm_setting dydx_set[] = {
+    {"interval", "1h"}, {"rate_period", "8h"}, {"interest", "0.0001"}, {"formula", "sum"},
+    {"cap", "0"}, {"price", "index"}};
+static const pm_preset_def funding_preset_defs[] = {
+    {"binance", NULL, 0},
+    {"hyperliquid", hyperliquid_set, (int)N(hyperliquid_set)},
+    {"dydx", dydx_set, (int)N(dydx_set)},
+};
+
+static const ms_field premium_fields[] = {
+    {.name = "mean", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_premium_cfg, mean), .def = "0",
+     .bounds = MS_B_GT | MS_B_LT, .min = -1, .max = 1,
+     .doc = "long-run mean of the exogenous premium, (perp - index) / index: a crowded long book is > 0"},
+    {.name = "sd", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_premium_cfg, sd), .def = "0",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "its stationary standard deviation (an Ornstein-Uhlenbeck process, started from its stationary "
+            "law each path); 0: constant at the mean"},
+    {.name = "half_life", .kind = MS_F_DURATION, .offset = OFF(ms_premium_cfg, half_life), .def = "8h",
+     .bounds = MS_B_GT, .min = 0, .doc = "time in which a deviation from the mean halves on average"},
+};
+static const ms_schema premium_schema = {"premium", premium_fields, N(premium_fields), NULL,
+                                         "An exogenous premium process added to the premium the book's own "
+                                         "impact makes: the basis of the wider market (a crowded long market "
+                                         "trades above its index). It does not move the mark."};
+
+static const ms_field funding_fields[] = {
+    {.name = "enabled", .kind = MS_F_BOOL, .offset = OFF(ms_funding_cfg, enabled), .def = "false",
+     .doc = "pay funding between longs and shorts every interval"},
+    {.name = "preset", .kind = MS_F_ENUM, .offset = OFF(ms_funding_cfg, preset), .def = "binance",
+     .names = funding_presets,
+     .doc = "the venue's rules, for every key of this section not written (docs/engine.md, \"Funding\")"},
+    {.name = "interval", .kind = MS_F_DURATION, .offset = OFF(ms_funding_cfg, interval), .def = "8h",
+     .bounds = MS_B_GT, .min = 0, .doc = "time between payments; the first at this time after the start"},
+    {.name = "rate_period", .kind = MS_F_DURATION, .offset = OFF(ms_funding_cfg, rate_period), .def = "8h",
+     .bounds = MS_B_GT, .min = 0,
+     .doc = "the period the formula's rate is quoted for: a payment is rate x interval / rate_period"},
+    {.name = "sample_every", .kind = MS_F_DURATION, .offset = OFF(ms_funding_cfg, sample_every), .def = "5s",
+     .bounds = MS_B_GT, .min = 0,
+     .doc = "the premium (mark - index) / index is sampled this often; an interval's premium is the mean of "
+            "its samples"},
+    {.name = "interest", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_funding_cfg, interest), .def = "0.0001",
+     .bounds = MS_B_GT | MS_B_LT, .min = -1, .max = 1, .doc = "interest rate per rate_period"},
+    {.name = "formula", .kind = MS_F_ENUM, .offset = OFF(ms_funding_cfg, formula), .def = "clamped",
+     .names = funding_formulas,
+     .doc = "`clamped`: rate = P + clamp(interest - P, -dampener, dampener) (Binance, Hyperliquid); `sum`: "
+            "rate = P + interest (dYdX); P the interval's premium"},
+    {.name = "dampener", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_funding_cfg, dampener), .def = "0.0005",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1, .doc = "clamped: the band of interest - P"},
+    {.name = "cap", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_funding_cfg, cap), .def = "0.004",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "largest abs(rate) of one payment, after the scaling by interval / rate_period; 0: no cap"},
+    {.name = "price", .kind = MS_F_ENUM, .offset = OFF(ms_funding_cfg, price), .def = "mark",
+     .names = funding_prices,
+     .doc = "the price a position's notional is valued at: `mark` (Binance), `oracle` (Hyperliquid) or `index`, "
+            "the exogenous price (dYdX)"},
+    {.name = "premium", .kind = MS_F_SECTION, .offset = OFF(ms_funding_cfg, premium), .sub = &premium_schema,
+     .doc = "the exogenous premium"},
+};
+
+static ms_status check_funding(void *obj, ms_check *ck) {
+  ms_funding_cfg *f = obj;
+  if (f->sample_every > f->interval) {
+    char a[32], b[32];
+    ms_units_format_duration(f->sample_every, a, sizeof a);
+    ms_units_format_duration(f->interval, b, sizeof b);
+    return ms_check_fail(ck, "sample_every", "must be <= interval (%s) (got %s): an interval needs a sample", b, a);
+  }
+  if (f->interval / f->sample_every > 100000000)
+    return ms_check_fail(ck, "sample_every", "more than 1e8 samples an interval; sample less often");
+  return MS_OK;
+}
+static const ms_schema funding_schema = {"funding", funding_fields, N(funding_fields), check_funding,
+                                         "Funding payments between longs and shorts (docs/engine.md, "
+                                         "\"Funding\"). Each interval the rate is computed from the mean "
+                                         "premium of its samples and the interest, longs pay shorts "
+                                         "rate x notional (shorts pay longs when it is negative), and the "
+                                         "receiving side shares the payment pro rata to its units, so that "
+                                         "funding sums to zero over the book. `preset` sets every key not "
+                                         "written (explicit keys and --set win); defaults are preset "
+                                         "`binance`'s."};
+
 /* ------------------------------------------------------------------ stats */
 
 static const ms_field stats_fields[] = {
@@ -1351,6 +1454,13 @@ static ms_status check_top(void *obj, ms_check *ck) {
     ms_check_warn(ck, key, c->warnings[c->nwarnings++], MS_WARNING_MAX,
                   "starts at %s, at or after the horizon (%s): the outage has no effect", at, hz);
   }
+  if (c->funding.enabled && c->funding.interval > c->horizon && c->nwarnings < MS_MAX_WARNINGS) {
+    char iv[32], hz[32];
+    ms_units_format_duration(c->funding.interval, iv, sizeof iv);
+    ms_units_format_duration(c->horizon, hz, sizeof hz);
+    ms_check_warn(ck, "funding.interval", c->warnings[c->nwarnings++], MS_WARNING_MAX,
+                  "is %s, longer than the horizon (%s): no funding is paid", iv, hz);
+  }
   /* A shock moves from the first tick at or after `at`: one at the horizon
    * over 0 moves the last tick, the tick at the horizon. */
   for (int i = 0; i < c->market.nshocks && c->nwarnings < MS_MAX_WARNINGS; i++) {
@@ -1389,6 +1499,8 @@ static const ms_field top_fields[] = {
      .doc = "liquidators"},
     {.name = "liquidation", .kind = MS_F_SECTION, .offset = OFF(ms_config, liquidation),
      .sub = &liq_schema, .doc = "fills and the loss waterfall"},
+    {.name = "funding", .kind = MS_F_SECTION, .offset = OFF(ms_config, funding), .sub = &funding_schema,
+     .doc = "funding payments between longs and shorts"},
     {.name = "stats", .kind = MS_F_SECTION, .offset = OFF(ms_config, stats), .sub = &stats_schema,
      .doc = "cascade statistics"},
     {.name = "output", .kind = MS_F_SECTION, .offset = OFF(ms_config, output), .sub = &output_schema,
@@ -1404,23 +1516,44 @@ static const ms_schema top_schema = {"", top_fields, N(top_fields), check_top, N
 
 /* -------------------------------------------------------------------- API */
 
-#define PM_PATH "margin.portfolio."
+/* The sections with a `preset` key: the preset writes every key of its
+ * section that neither the file nor --set wrote. */
+typedef struct {
+  const char *path;                /* "margin.portfolio." */
+  const char *sec[2];              /* its keys from the top: {"margin", "portfolio"} ({"funding", NULL}) */
+  const pm_preset_def *defs;
+  size_t ndefs;
+} preset_section;
 
-/* The preset named in the tree (margin.portfolio.preset), or NULL if none
- * is written or the name is unknown (the loader then reports it). */
-static const pm_preset_def *preset_of(const ms_ynode *root) {
-  const ms_ynode *n = root && root->kind == MS_Y_MAP ? ms_ynode_get(root, "margin") : NULL;
-  n = n && n->kind == MS_Y_MAP ? ms_ynode_get(n, "portfolio") : NULL;
-  n = n && n->kind == MS_Y_MAP ? ms_ynode_get(n, "preset") : NULL;
+static const preset_section preset_sections[] = {
+    {"margin.portfolio.", {"margin", "portfolio"}, pm_preset_defs, N(pm_preset_defs)},
+    {"funding.", {"funding", NULL}, funding_preset_defs, N(funding_preset_defs)},
+};
+
+/* Section @p ps's node in the tree, or NULL. */
+static const ms_ynode *preset_node(const ms_ynode *root, const preset_section *ps) {
+  const ms_ynode *n = root && root->kind == MS_Y_MAP ? root : NULL;
+  for (int i = 0; n && i < 2 && ps->sec[i]; i++) {
+    n = ms_ynode_get(n, ps->sec[i]);
+    if (n && n->kind != MS_Y_MAP) n = NULL;
+  }
+  return n;
+}
+
+/* The preset named in the tree for section @p ps, or NULL if none is
+ * written or the name is unknown (the loader then reports it). */
+static const pm_preset_def *preset_of(const ms_ynode *root, const preset_section *ps) {
+  const ms_ynode *n = preset_node(root, ps);
+  n = n ? ms_ynode_get(n, "preset") : NULL;
   if (!n || n->kind != MS_Y_SCALAR) return NULL;
-  for (size_t i = 0; i < N(pm_preset_defs); i++)
-    if (strcmp(n->text, pm_preset_defs[i].name) == 0) return &pm_preset_defs[i];
+  for (size_t i = 0; i < ps->ndefs; i++)
+    if (strcmp(n->text, ps->defs[i].name) == 0) return &ps->defs[i];
   return NULL;
 }
 
-/* The value the preset in @p root gives key @p key of margin.portfolio, or NULL. */
-static const char *preset_value(const ms_ynode *root, const char *key) {
-  const pm_preset_def *pd = preset_of(root);
+/* The value the preset in @p root gives key @p key of section @p ps, or NULL. */
+static const char *preset_value(const ms_ynode *root, const preset_section *ps, const char *key) {
+  const pm_preset_def *pd = preset_of(root, ps);
   for (int i = 0; pd && i < pd->n; i++)
     if (strcmp(pd->set[i].key, key) == 0) return pd->set[i].yaml;
   return NULL;
@@ -1429,23 +1562,25 @@ static const char *preset_value(const ms_ynode *root, const char *key) {
 /* The default of a key, for --set into a list the file leaves at its
  * default: the preset's value when it sets the key. */
 static const char *key_default(void *ctx, const char *path) {
-  size_t k = strlen(PM_PATH);
-  if (strncmp(path, PM_PATH, k) == 0) {
-    const char *v = preset_value(ctx, path + k);
-    if (v) return v;
+  for (size_t j = 0; j < N(preset_sections); j++) {
+    size_t k = strlen(preset_sections[j].path);
+    if (strncmp(path, preset_sections[j].path, k) == 0) {
+      const char *v = preset_value(ctx, &preset_sections[j], path + k);
+      if (v) return v;
+    }
   }
   const ms_field *f = ms_schema_lookup(&top_schema, path);
   return f ? f->def : NULL;
 }
 
-/* Write the preset's value of every key of margin.portfolio that neither the
+/* Write the preset's value of every key of its section that neither the
  * file nor --set wrote: explicit keys win over the preset. */
-static ms_status apply_preset(ms_ynode *root, ms_error *err) {
-  const pm_preset_def *pd = preset_of(root);
+static ms_status apply_preset(ms_ynode *root, const preset_section *ps, ms_error *err) {
+  const pm_preset_def *pd = preset_of(root, ps);
   if (!pd) return MS_OK;
-  const ms_ynode *pn = ms_ynode_get(ms_ynode_get(root, "margin"), "portfolio");
+  const ms_ynode *pn = preset_node(root, ps);
   char label[80];
-  snprintf(label, sizeof label, "margin.portfolio.preset %s", pd->name);
+  snprintf(label, sizeof label, "%spreset %s", ps->path, pd->name);
   for (int i = 0; i < pd->n; i++) {
     const char *key = pd->set[i].key, *dot = strchr(key, '.');
     const ms_ynode *at = pn;
@@ -1458,7 +1593,7 @@ static ms_status apply_preset(ms_ynode *root, ms_error *err) {
     }
     if (at && ms_ynode_get(at, key)) continue;
     char path[160];
-    snprintf(path, sizeof path, PM_PATH "%s", pd->set[i].key);
+    snprintf(path, sizeof path, "%s%s", ps->path, pd->set[i].key);
     ms_ynode *vn = NULL;
     ms_status s = ms_ytree_parse_at(&vn, pd->set[i].yaml, strlen(pd->set[i].yaml), label, path, err);
     if (s) return s;
@@ -1579,10 +1714,14 @@ static ms_status load_text(ms_config **out, char *text, size_t len, const char *
   snprintf(cfg->source_path, sizeof cfg->source_path, "%s", src);
   ms_status s = ms_ytree_parse(&root, text, len, src, err);
   /* The preset first, so that --set into a list the preset sets starts from the preset's list. */
-  for (int i = 0; !s && i < nsets; i++)
-    if (strncmp(sets[i], PM_PATH "preset=", strlen(PM_PATH "preset=")) == 0) s = apply_set(root, sets[i], err);
+  for (size_t j = 0; j < N(preset_sections); j++) {
+    char pre[64];
+    snprintf(pre, sizeof pre, "%spreset=", preset_sections[j].path);
+    for (int i = 0; !s && i < nsets; i++)
+      if (strncmp(sets[i], pre, strlen(pre)) == 0) s = apply_set(root, sets[i], err);
+  }
   for (int i = 0; !s && i < nsets; i++) s = apply_set(root, sets[i], err);
-  if (!s) s = apply_preset(root, err);
+  for (size_t j = 0; !s && j < N(preset_sections); j++) s = apply_preset(root, &preset_sections[j], err);
   if (!s) s = ms_schema_load(&top_schema, cfg, root, "", src, cfg, err);
   if (!s) book_where(cfg, root);
   ms_ynode_free(root);

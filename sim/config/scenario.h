@@ -354,6 +354,32 @@ typedef struct ms_liquidation_cfg {
   double option_spread;  /* options close at model value x (1 +/- this) against the account */
 } ms_liquidation_cfg;
 
+/* funding: periodic payments between longs and shorts (sim/models/funding.c,
+ * docs/engine.md "Funding"). */
+typedef enum { MS_FUND_BINANCE = 0, MS_FUND_HYPERLIQUID, MS_FUND_DYDX } ms_funding_preset;
+typedef enum { MS_FUND_CLAMPED = 0, MS_FUND_SUM } ms_funding_formula;
+typedef enum { MS_FUND_AT_MARK = 0, MS_FUND_AT_ORACLE, MS_FUND_AT_INDEX } ms_funding_price;
+
+typedef struct ms_premium_cfg {
+  double mean;           /* exogenous premium: long-run mean, a fraction of the index */
+  double sd;             /* its stationary standard deviation (0: constant at mean) */
+  int64_t half_life;     /* ms: its mean reversion */
+} ms_premium_cfg;
+
+typedef struct ms_funding_cfg {
+  int enabled;
+  int preset;            /* ms_funding_preset: the value of every key not written */
+  int64_t interval;      /* ms between payments */
+  int64_t rate_period;   /* ms the formula's rate is quoted for: a payment is rate x interval / rate_period */
+  int64_t sample_every;  /* ms between premium samples inside an interval */
+  double interest;       /* per rate_period */
+  int formula;           /* ms_funding_formula */
+  double dampener;       /* clamped: rate = P + clamp(interest - P, -dampener, dampener) */
+  double cap;            /* largest abs(rate) of one payment (per interval); 0: none */
+  int price;             /* ms_funding_price: the notional is valued at this price */
+  ms_premium_cfg premium;
+} ms_funding_cfg;
+
 typedef struct ms_stats_cfg {
   int64_t cascade_gap;   /* ms: longest gap inside one cascade */
   int counterfactual;    /* run each path's no-feedback twin (market.impact.model none) */
@@ -422,6 +448,7 @@ typedef struct ms_config {
   ms_oracle_cfg oracle;
   ms_keeper_cfg keepers;
   ms_liquidation_cfg liquidation;
+  ms_funding_cfg funding;
   ms_stats_cfg stats;
   ms_output_cfg output;
   int nassertions;

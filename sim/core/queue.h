@@ -36,6 +36,7 @@ typedef enum {
   MS_EV_EXPIRY,          /* option expiry and settlement */
   MS_EV_KEEPER_READY,    /* a keeper is ready to act on an account */
   MS_EV_BLOCK,           /* a block: keepers' liquidations land */
+  MS_EV_FUNDING,         /* a funding payment (after the fills of its instant, which its premium sees) */
   MS_EV_SAMPLE,          /* time-series sample (sees the state after everything at t) */
   MS_EV_KIND_COUNT
 } ms_event_kind;

@@ -92,6 +92,8 @@ void ms_accounts_reset(ms_accounts *a) {
   a->n = 1;
   a->nclosed = a->ndropped = 0;
   a->shift[0] = a->shift[1] = 0.0;
+  a->shift_hi[0] = a->shift_hi[1] = 0.0;
+  a->soc[0] = a->soc[1] = 0.0;
   a->open_qty[0] = a->book->open_qty[0];
   a->open_qty[1] = a->book->open_qty[1];
   a->realized = a->dropped_cash = 0.0;

@@ -17,9 +17,11 @@
  * accounts still open or waiting for a keeper. An entry's address is valid
  * until the next touch, which may move or compact the pool.
  *
- * Socialized losses are uniform per unit of position on one side, so they
- * are held as a per-side shift instead of being written into every account:
- * effective collateral = C - |q| (shift[side] - shift when C was set).
+ * Socialized losses and funding payments are uniform per unit of position
+ * on one side, so they are held as a per-side shift instead of being
+ * written into every account: effective collateral = C - |q| (shift[side] -
+ * shift when C was set). A funding credit lowers a side's shift; the index
+ * bounds with shift_hi, which only rises.
  */
 #ifndef MS_ACCOUNTS_H
 #define MS_ACCOUNTS_H
@@ -72,7 +74,10 @@ typedef struct ms_accounts {
   size_t ndropped;   /* entries dropped in this path */
   size_t drop_from;  /* entries from which closed ones are dropped: MS_ACCT_DROP_FROM (tests: lower,
                         or SIZE_MAX to keep closed accounts readable after the path) */
-  double shift[2];   /* per-unit socialized loss so far: longs [0], shorts [1] */
+  double shift[2];   /* per-unit charge so far, socialized losses and funding net: longs [0], shorts [1] */
+  double shift_hi[2];/* the sum of its rises only: what the account index bounds collateral by (a funding
+                        credit lowers shift, and an account whose collateral only rose stays a candidate) */
+  double soc[2];     /* the socialized losses' part: what socialize's cap subtracts from the profit */
   double open_qty[2];/* open units of longs and shorts */
   double realized;   /* USD PnL realised in this path, all accounts (the money identity's) */
   double dropped_cash; /* USD collateral the dropped closed accounts held (the money identity's) */

@@ -333,7 +333,7 @@ static int option_candidates(ms_index *x, const ms_accounts *a, const ms_probe *
   }
   if (st->nopt > 0) {
     regime_bands *rb = &x->rb[r];
-    const double probe[MS_NBAND] = {-pr->P, pr->P, (double)pr->t, pr->ratio, a->shift[0]};
+    const double probe[MS_NBAND] = {-pr->P, pr->P, (double)pr->t, pr->ratio, a->shift_hi[0]};
     for (int t = 0; t < MS_NBAND; t++) assert(!(probe[t] >= INFINITY)); /* keys of +inf are not kept */
     /* an empty band's keys are all at or below any probe (ms_index_rekey) */
     for (size_t i = 0; i < rb->again.n; i++) {
@@ -368,7 +368,7 @@ static int option_candidates(ms_index *x, const ms_accounts *a, const ms_probe *
 int ms_index_candidates(ms_index *x, const ms_accounts *a, const ms_margin *m, const ms_probe *pr,
                         ms_idbuf *out) {
   for (int side = 0; side < 2; side++) {
-    double B = ms_margin_boundary(m, side == 0, pr->P, pr->E, a->shift[side]) + BOUNDARY_SLACK * (pr->E + pr->P);
+    double B = ms_margin_boundary(m, side == 0, pr->P, pr->E, a->shift_hi[side]) + BOUNDARY_SLACK * (pr->E + pr->P);
     const ms_keyed *arr = x->st->liq[side];
     int64_t n = x->st->n[side], c = x->cursor[side];
     while (c < n && arr[c].key < B) {
@@ -405,7 +405,7 @@ int ms_index_rekey(ms_index *x, const ms_accounts *a, const ms_margin *m, int64_
     ms_band bd;
     ms_margin_band(m, &p, pr->E, &v, pr->surplus, &bd);
     double k[MS_NBAND];
-    band_keys(&bd, a->shift[0], k);
+    band_keys(&bd, a->shift_hi[0], k);
     /* this band supersedes the account's earlier ones under r */
     *b = (band_rec){version, ++x->stamp};
     /* An empty band (ms_margin_band: revalue at once) has the keys -inf,
@@ -429,7 +429,7 @@ int ms_index_rekey(ms_index *x, const ms_accounts *a, const ms_margin *m, int64_
   double q = ms_accounts_qty(a, id);
   if (q == 0) return 0; /* nothing left to liquidate */
   int side = ms_side_of(q);
-  hentry e = {ms_margin_key(m, ms_accounts_collateral(a, id), q, pr->E, a->shift[side]), (int32_t)id, version, 0};
+  hentry e = {ms_margin_key(m, ms_accounts_collateral(a, id), q, pr->E, a->shift_hi[side]), (int32_t)id, version, 0};
   if (heap_push(&x->over[side], e)) return -1;
   if (!ac) return 0; /* untouched: still ranked by the ADL array */
   e.key = ms_accounts_adl_key(a, id);

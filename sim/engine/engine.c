@@ -114,6 +114,7 @@ static double implied_work(const ms_config *cfg) {
   if (round > 0) n += 2 * (H / (double)round + 1);                         /* rounds and publishes */
   n += 2 * (double)cfg->book.accounts;                                     /* option expiries */
   n += ms_price_expected_events(cfg);
+  if (cfg->funding.enabled) n += H / (double)cfg->funding.interval + 1;  /* funding payments */
   return MS_MAX_PATH_EVENTS + MS_PATH_EVENTS_FACTOR * n;
 }
 
@@ -140,7 +141,8 @@ static const char *const kind_names[MS_EV_KIND_COUNT] = {
     [MS_EV_REGIME] = "regime switches", [MS_EV_JUMP] = "jumps", [MS_EV_TICK] = "tick runs",
     [MS_EV_ORACLE_PUBLISH] = "oracle publishes", [MS_EV_ORACLE_ROUND] = "oracle rounds",
     [MS_EV_MARGIN_UPDATE] = "margin updates", [MS_EV_EXPIRY] = "option expiries",
-    [MS_EV_KEEPER_READY] = "keeper arrivals", [MS_EV_BLOCK] = "keeper blocks", [MS_EV_SAMPLE] = "samples"};
+    [MS_EV_KEEPER_READY] = "keeper arrivals", [MS_EV_BLOCK] = "keeper blocks", [MS_EV_FUNDING] = "funding payments",
+    [MS_EV_SAMPLE] = "samples"};
 
 /* The scenario keys that drive events of @p kind. */
 static void kind_keys(const ms_engine *e, int kind, char *buf, size_t len) {
@@ -153,6 +155,7 @@ static void kind_keys(const ms_engine *e, int kind, char *buf, size_t len) {
     snprintf(buf, len, "oracle.latency, oracle.deviation, oracle.heartbeat and oracle.interval"); break;
   case MS_EV_MARGIN_UPDATE: snprintf(buf, len, "%s", ms_margin_update_key(cfg)); break;
   case MS_EV_EXPIRY: snprintf(buf, len, "book.options"); break;
+  case MS_EV_FUNDING: snprintf(buf, len, "funding.interval"); break;
   case MS_EV_KEEPER_READY: snprintf(buf, len, "keepers.delay and book.accounts"); break;
   case MS_EV_BLOCK:
     snprintf(buf, len, "keepers.delay, keepers.gas_cost (%g USD; a skipped liquidation is retried every block) "
@@ -227,6 +230,7 @@ ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *bo
   if (!s) s = ms_keeper_new(&e->kp, cfg, err);
   if (!s) s = ms_margin_new(&e->mg, cfg, err);
   if (!s) s = ms_index_new(&e->idx, err);
+  if (!s && cfg->funding.enabled) s = ms_funding_new(&e->fnd, cfg, err);
   if (!s && !book) {
     /* per_path: a book of the right size now, drawn for each path. */
     s = ms_book_new(&e->own_book, cfg, err);
@@ -255,6 +259,7 @@ void ms_engine_free(ms_engine *e) {
   ms_oracle_free(e->orc);
   ms_keeper_free(e->kp);
   ms_margin_free(e->mg);
+  ms_funding_free(e->fnd);
   ms_index_free(e->idx);
   if (e->acc.slot) ms_accounts_fini(&e->acc);
   ms_book_free(e->own_book);
@@ -311,6 +316,14 @@ ms_status ms_eng_path_start(ms_engine *e, uint64_t path, ms_path_summary *out, m
   if (!s && e->book->nexp > 0) s = ms_queue_push(e->q, e->book->expiries[0].t, MS_EV_EXPIRY, 0, 0);
   int64_t every = ms_margin_update_every(cfg);
   if (!s && every > 0 && every <= cfg->horizon) s = ms_queue_push(e->q, every, MS_EV_MARGIN_UPDATE, 0, 0);
+  e->funding_payments = 0;
+  e->funding_rate_sum = 0.0;
+  out->funding_rate_mean = out->funding_rate_min = out->funding_rate_max = NAN;
+  if (e->fnd) {
+    ms_funding_start(e->fnd, cfg->seed, path);
+    int64_t tf = ms_funding_next(e->fnd);
+    if (!s && tf != INT64_MAX) s = ms_queue_push(e->q, tf, MS_EV_FUNDING, 0, 0);
+  }
   ms_queue_clock_start(e->q, cfg->step, cfg->step, cfg->horizon);
   e->lp = e->lp0 = e->ext.mx = e->ext.mn = e->lm_min = ms_pricepath_log_price(e->pp);
   e->lp_hi = e->lp0 + log(MS_MAX_PRICE_MOVE);
@@ -344,6 +357,7 @@ void ms_eng_path_end(ms_engine *e, ms_path_summary *out) {
   out->max_impact = fmax(expm1(e->imp_hi), -expm1(e->imp_lo));
   out->oracle_publishes = ms_oracle_publishes(e->orc);
   out->insurance_end = e->fund;
+  if (e->funding_payments > 0) out->funding_rate_mean = e->funding_rate_sum / (double)e->funding_payments;
   out->bs_evaluations = ms_margin_bs_count(e->mg) - e->bs_at_start;
   /* Accounts still waiting for a keeper: their losses are real but unbooked. */
   for (size_t i = 0; i < e->acc.n; i++) {

@@ -24,6 +24,7 @@
 #include "engine/shortfall.h"
 #include "core/queue.h"
 #include "core/sort.h"
+#include "models/funding.h"
 #include "models/keeper.h"
 #include "models/margin.h"
 #include "models/market.h"
@@ -49,6 +50,7 @@ struct ms_engine {
   ms_oracle *orc;
   ms_keeper *kp;
   ms_margin *mg;
+  ms_funding *fnd;              /* NULL: funding.enabled false */
 
   const ms_book *book;
   const ms_index_static *ist;
@@ -94,6 +96,8 @@ struct ms_engine {
   int64_t exp_pos;              /* next entry of the book's expiry list */
   int64_t open_options;         /* accounts holding live option legs */
   int64_t bs_at_start;          /* the margin model's Black–Scholes count when the path began */
+  int64_t funding_payments;     /* payments of the path so far (their rates' mean at the end) */
+  double funding_rate_sum;
 
   /* work bounds and cancellation (docs/engine.md, "Work bounds") */
   const volatile sig_atomic_t *cancel; /* non-zero: stop the path (NULL: never) */

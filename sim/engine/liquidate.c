@@ -109,6 +109,7 @@ static void book_money(ms_engine *e, double penalty, double keeper, double bad, 
 
 /* The fill moved the market: impact, extremes, the oracle's deviation test. */
 static ms_status after_fill(ms_engine *e, int64_t t, double flow) {
+  if (e->fnd) ms_funding_accrue(e->fnd, e->mk, t); /* the premium samples the old flow made */
   ms_market_fill(e->mk, t, flow);
   double imp = ms_market_impact(e->mk);
   if (!(fabs(imp) <= e->max_log_impact)) { /* past meaning (or inf, NaN): docs/engine.md, Money */

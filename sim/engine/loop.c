@@ -263,6 +263,49 @@ ms_status ms_eng_discover(ms_engine *e, int64_t t) {
   return MS_OK;
 }
 
+/* ---- funding ---- */
+
+/* A side holding less than this share of its units at the start holds
+ * none: sums of units keep rounding residue after the last account closes,
+ * and a payment to that residue would be money given to no account. */
+#define FUNDING_QTY_FLOOR 1e-9
+
+/* The payment at @p t (docs/engine.md, "Funding"): the paying side is
+ * charged rate x price per unit, the receiving side credited the same
+ * total pro rata to its units, both through the sides' shifts (every
+ * account of a side pays or receives the same per unit). Accounts waiting
+ * for a keeper pay and receive like the others: their positions are open. */
+static ms_status pay_funding(ms_engine *e, int64_t t) {
+  ms_funding_pay pay;
+  ms_funding_settle(e->fnd, e->mk, &pay);
+  ms_path_summary *sm = e->sum;
+  e->funding_payments++;
+  e->funding_rate_sum += pay.rate;
+  if (!(pay.rate >= sm->funding_rate_min)) sm->funding_rate_min = pay.rate;
+  if (!(pay.rate <= sm->funding_rate_max)) sm->funding_rate_max = pay.rate;
+  int64_t tn = ms_funding_next(e->fnd);
+  ms_status s = tn != INT64_MAX ? ms_queue_push(e->q, tn, MS_EV_FUNDING, 0, 0) : MS_OK;
+  if (s || pay.rate == 0) return s;
+  double P;
+  switch (e->cfg->funding.price) {
+  case MS_FUND_AT_ORACLE: P = ms_oracle_current(e->orc)->price; break;
+  case MS_FUND_AT_INDEX: P = exp(e->lp); break;
+  default: P = exp(log_mark_at(e, t)); break;
+  }
+  int payer = pay.rate > 0 ? 0 : 1, recv = 1 - payer;
+  double qp = e->acc.open_qty[payer], qr = e->acc.open_qty[recv];
+  if (!(qp > FUNDING_QTY_FLOOR * e->book->open_qty[payer]) || !(qr > FUNDING_QTY_FLOOR * e->book->open_qty[recv]))
+    return MS_OK; /* no counterparty in the book */
+  double per_unit = fabs(pay.rate) * P, paid = per_unit * qp;
+  e->acc.shift[payer] += per_unit;
+  e->acc.shift_hi[payer] += per_unit;
+  e->acc.shift[recv] -= paid / qr;
+  sm->funding_paid += paid;
+  sm->funding_long_net += payer == 0 ? -paid : paid;
+  ms_keeper_unpark_all(e->kp); /* parked accounts' collateral changed, either way */
+  return ms_eng_discover(e, t);
+}
+
 /* ---- the path ---- */
 
 #define WARM_MAX 4096
@@ -382,6 +425,9 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
     }
     case MS_EV_EXPIRY:
       s = ms_eng_expire(e, ev.t);
+      break;
+    case MS_EV_FUNDING:
+      s = pay_funding(e, ev.t);
       break;
     case MS_EV_MARGIN_UPDATE: {
       int64_t next = ev.t + ms_margin_update_every(cfg);

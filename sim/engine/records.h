@@ -72,6 +72,11 @@ typedef struct ms_path_summary {
   double max_margin_ratio;               /* largest maintenance ratio, dynamic margin (engine.c at the start, then
                                           * loop.c at margin updates) */
   int64_t margin_updates_up;             /* dynamic re-estimates that raised the ratio (loop.c) */
+  /* funding (loop.c at each payment, engine.c at the end; present only with funding.enabled) */
+  double funding_paid;                   /* USD paid by the paying side, all payments */
+  double funding_long_net;               /* USD longs received, net (< 0: they paid); shorts' is its negative */
+  double funding_rate_mean;              /* mean rate of the path's payments (NaN: none) */
+  double funding_rate_min, funding_rate_max;
 } ms_path_summary;
 
 /** One liquidation (for /liquidations and the cascade statistics). Written by

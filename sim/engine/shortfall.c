@@ -59,12 +59,15 @@ static ms_status socialize_charge(ms_engine *e, const ms_shortfall_loss *l, doub
   int prof = po > e->E ? 0 : po < e->E ? 1 : -1;
   double per_unit = 0.0, unc = residual;
   /* The profitable side gives up at most its profit: what earlier charges
-   * took (the side's shift) is no longer there to take. */
+   * took (the side's socialized shift) is no longer there to take; funding
+   * moves cash, not the profit on the position. */
   if (prof >= 0)
-    ms_socialize_split(residual, e->acc.open_qty[prof], fmax(0.0, fabs(po - e->E) - e->acc.shift[prof]),
+    ms_socialize_split(residual, e->acc.open_qty[prof], fmax(0.0, fabs(po - e->E) - e->acc.soc[prof]),
                        &per_unit, &unc);
   if (prof >= 0 && per_unit > 0) {
     e->acc.shift[prof] += per_unit;
+    e->acc.shift_hi[prof] += per_unit;
+    e->acc.soc[prof] += per_unit;
     ms_keeper_unpark_all(e->kp); /* parked accounts' collateral changed */
   }
   sm->socialized_loss += residual - unc;

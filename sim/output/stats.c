@@ -28,7 +28,8 @@ typedef struct {
   size_t offset;
   const char *unit;
   const char *doc;
-  int twin;            /* 1: from the no-feedback twin, present only with stats.counterfactual */
+  int cond;            /* COND_TWIN: from the no-feedback twin, present only with stats.counterfactual;
+                          COND_FUNDING: present only with funding.enabled */
 } col_def;
 
 /* Risky side: the tail a risk reader reads. Low for the prices (a crash is
@@ -38,6 +39,8 @@ typedef struct {
  * drawdown, impact, backlog, times and ratios. */
 static const char *const RISKY_LOW[] = {"final_price", "min_price", "max_price", "final_mark", "min_mark",
                                         "insurance_min", "insurance_end", NULL};
+
+enum { COND_ALWAYS = 0, COND_TWIN = 1, COND_FUNDING = 2 };
 
 #define F(member) offsetof(ms_path_summary, member)
 static const col_def fixed_cols[] = {
@@ -86,13 +89,13 @@ static const col_def fixed_cols[] = {
     {"largest_cascade_depth", MS_COL_I64, F(largest_cascade_depth), "count",
      "its generations of impact-triggered liquidations", 0},
     {"liquidations_no_impact", MS_COL_I64, F(liquidations_no_impact), "count",
-     "liquidations of the no-feedback twin (same path, book and draws, market.impact.model none)", 1},
+     "liquidations of the no-feedback twin (same path, book and draws, market.impact.model none)", COND_TWIN},
     {"liquidated_notional_no_impact", MS_COL_F64, F(liquidated_notional_no_impact), "USD",
-     "liquidated notional of the no-feedback twin", 1},
-    {"bad_debt_no_impact", MS_COL_F64, F(bad_debt_no_impact), "USD", "bad debt of the no-feedback twin", 1},
+     "liquidated notional of the no-feedback twin", COND_TWIN},
+    {"bad_debt_no_impact", MS_COL_F64, F(bad_debt_no_impact), "USD", "bad debt of the no-feedback twin", COND_TWIN},
     {"amplification", MS_COL_F64, F(amplification), "ratio",
      "liquidated_notional / liquidated_notional_no_impact of the same path (NaN: both 0 or no twin; inf: "
-     "only the twin's is 0)", 1},
+     "only the twin's is 0)", COND_TWIN},
     {"options_liquidated_notional", MS_COL_F64, F(options_liquidated_notional), "USD",
      "underlying notional of option legs closed by liquidations", 0},
     {"options_expired", MS_COL_I64, F(options_expired), "count", "option legs settled at expiry", 0},
@@ -102,16 +105,25 @@ static const col_def fixed_cols[] = {
     {"bs_evaluations", MS_COL_I64, F(bs_evaluations), "count", "Black-Scholes evaluations", 0},
     {"max_margin_ratio", MS_COL_F64, F(max_margin_ratio), "fraction", "largest maintenance ratio of perps", 0},
     {"margin_updates_up", MS_COL_I64, F(margin_updates_up), "count", "dynamic re-estimates that raised the ratio", 0},
+    {"funding_paid", MS_COL_F64, F(funding_paid), "USD",
+     "funding paid by the paying side over the path's payments (the receiving side got the same)", COND_FUNDING},
+    {"funding_long_net", MS_COL_F64, F(funding_long_net), "USD",
+     "funding the longs received, net (< 0: they paid); the shorts' is its negative", COND_FUNDING},
+    {"funding_rate_mean", MS_COL_F64, F(funding_rate_mean), "fraction",
+     "mean rate of the path's payments (> 0: longs paid); NaN: no payment", COND_FUNDING},
+    {"funding_rate_min", MS_COL_F64, F(funding_rate_min), "fraction", "lowest rate of a payment", COND_FUNDING},
+    {"funding_rate_max", MS_COL_F64, F(funding_rate_max), "fraction", "highest rate of a payment", COND_FUNDING},
 };
 #undef F
 
-/* The columns of a run: the twin's only when @p twin, then one
- * time_in_regime_ column per regime, named by @p regime_name. */
-static int columns(int twin, int nregimes, const char *(*regime_name)(const void *, int), const void *ctx,
+/* The columns of a run: the twin's only when @p twin, funding's only when
+ * @p funding, then one time_in_regime_ column per regime, named by @p
+ * regime_name. */
+static int columns(int twin, int funding, int nregimes, const char *(*regime_name)(const void *, int), const void *ctx,
                    ms_column *cols, int max) {
   int n = 0;
   for (size_t i = 0; i < sizeof fixed_cols / sizeof fixed_cols[0] && n < max; i++) {
-    if (fixed_cols[i].twin && !twin) continue;
+    if ((fixed_cols[i].cond == COND_TWIN && !twin) || (fixed_cols[i].cond == COND_FUNDING && !funding)) continue;
     memset(cols[n].name, 0, sizeof cols[n].name); /* copied whole into rows: no stack bytes after the NUL */
     snprintf(cols[n].name, MS_COL_NAME_MAX, "%s", fixed_cols[i].name);
     cols[n].type = fixed_cols[i].type;
@@ -139,10 +151,10 @@ static const char *cfg_regime(const void *cfg, int r) { return ((const ms_config
 static const char *doc_regime(const void *cfg, int r) { return "<name>"; }
 
 int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max) {
-  return columns(cfg->stats.counterfactual, cfg->market.nregimes, cfg_regime, cfg, cols, max);
+  return columns(cfg->stats.counterfactual, cfg->funding.enabled, cfg->market.nregimes, cfg_regime, cfg, cols, max);
 }
 
-int ms_stats_columns_all(ms_column *cols, int max) { return columns(1, 1, doc_regime, NULL, cols, max); }
+int ms_stats_columns_all(ms_column *cols, int max) { return columns(1, 1, 1, doc_regime, NULL, cols, max); }
 
 double ms_stats_value(const ms_column *c, const ms_path_summary *row) {
   const char *p = (const char *)row + c->offset;
@@ -627,13 +639,18 @@ int ms_stats_known(const ms_config *cfg, const char *name, char *msg, size_t len
   }
   if (ok) return 0;
   size_t k = 0;
-  if (!cfg->stats.counterfactual)
-    for (size_t i = 0; i < sizeof fixed_cols / sizeof fixed_cols[0]; i++)
-      if (fixed_cols[i].twin && strncmp(name, fixed_cols[i].name, strlen(fixed_cols[i].name)) == 0) {
-        snprintf(msg, len, "statistic '%s' needs the no-feedback twin: it is not computed with "
-                 "stats.counterfactual: false", name);
-        return -1;
-      }
+  for (size_t i = 0; i < sizeof fixed_cols / sizeof fixed_cols[0]; i++) {
+    if (strncmp(name, fixed_cols[i].name, strlen(fixed_cols[i].name)) != 0) continue;
+    if (fixed_cols[i].cond == COND_TWIN && !cfg->stats.counterfactual) {
+      snprintf(msg, len, "statistic '%s' needs the no-feedback twin: it is not computed with "
+               "stats.counterfactual: false", name);
+      return -1;
+    }
+    if (fixed_cols[i].cond == COND_FUNDING && !cfg->funding.enabled) {
+      snprintf(msg, len, "statistic '%s' needs funding: it is not computed with funding.enabled: false", name);
+      return -1;
+    }
+  }
   k += (size_t)snprintf(msg + k, len - k, "unknown statistic '%s'; known: COLUMN.FIELD with FIELD one of ", name);
   for (int i = 0; stat_fields[i] && k < len; i++)
     k += (size_t)snprintf(msg + k, len - k, "%s%s", i ? ", " : "", stat_fields[i]);

@@ -55,6 +55,9 @@ ADDED_CONFIG_KEYS = ["keepers.model: standard", "output.liquidations_compression
 # model the base's scenarios do not choose (market.replay for market.model
 # replay, ...): their lines are taken out of both texts, whatever they hold.
 ADDED_CONFIG_SECTIONS = ["market.replay", "market.garch", "market.bootstrap"]
+# Top-level sections added since the base that do nothing while off: taken
+# out of both texts when they hold "  enabled: false".
+ADDED_TOP_SECTIONS = ["funding"]
 # Scenarios added since the base, using keys it does not know: not run.
 ADDED_SCENARIOS = {"scripted-crash"}
 
@@ -86,6 +89,16 @@ def _drop_added_keys(text):
                 continue
             out.append(ln)
         text = "\n".join(out)
+    for section in ADDED_TOP_SECTIONS:
+        lines = text.split("\n")
+        if f"{section}:" not in lines:
+            continue
+        i = lines.index(f"{section}:")
+        j = i + 1
+        while j < len(lines) and lines[j].startswith(" "):
+            j += 1
+        if "  enabled: false" in lines[i + 1:j]:
+            text = "\n".join(lines[:i] + lines[j:])
     return text
 
 

@@ -1,0 +1,133 @@
+/*
+ * funding — the rates of funding payments (see funding.h).
+ */
+#include "models/funding.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/rng.h"
+
+struct ms_funding {
+  ms_funding_cfg c;
+  int64_t horizon;
+  int64_t t0;           /* the current interval's start */
+  int64_t next_k, nk;   /* the next sample not yet taken: t0 + next_k sample_every; samples 1 .. nk */
+  double sum;           /* the samples taken so far of this interval */
+  double x;             /* the exogenous premium now */
+  gsl_rng *r;           /* MS_STREAM_FUNDING: the exogenous premium */
+};
+
+ms_status ms_funding_new(ms_funding **out, const ms_config *cfg, ms_error *err) {
+  *out = NULL;
+  ms_funding *f = calloc(1, sizeof *f);
+  if (!f) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for funding");
+  f->c = cfg->funding;
+  f->horizon = cfg->horizon;
+  f->nk = f->c.interval / f->c.sample_every;
+  ms_status s = ms_rng_new(&f->r, err);
+  if (s) { free(f); return s; }
+  *out = f;
+  return MS_OK;
+}
+
+void ms_funding_free(ms_funding *f) {
+  if (!f) return;
+  ms_rng_free(f->r);
+  free(f);
+}
+
+void ms_funding_start(ms_funding *f, uint64_t seed, uint64_t path) {
+  f->t0 = 0;
+  f->next_k = 1;
+  f->sum = 0.0;
+  f->x = f->c.premium.mean;
+  if (f->c.premium.sd > 0) {
+    ms_rng_seed(f->r, seed, path, MS_STREAM_FUNDING);
+    f->x += f->c.premium.sd * ms_rng_gaussian(f->r);
+  }
+}
+
+int64_t ms_funding_next(const ms_funding *f) {
+  int64_t t = f->t0 + f->c.interval;
+  return t <= f->horizon ? t : INT64_MAX;
+}
+
+/* Samples up to @p t, and at @p t itself when @p at. */
+static void take(ms_funding *f, const ms_market *mk, int64_t t, int at) {
+  const int64_t se = f->c.sample_every;
+  while (f->next_k <= f->nk) {
+    int64_t s = f->t0 + f->next_k * se;
+    if (s > t || (s == t && !at)) return;
+    if (!ms_market_active(mk, s)) {
+      /* exactly 0 from here until the next fill: count the samples up to t */
+      int64_t last = (t - f->t0) / se;
+      if (!at && f->t0 + last * se == t) last--;
+      f->next_k = (last < f->nk ? last : f->nk) + 1;
+      return;
+    }
+    f->sum += expm1(ms_market_impact_at(mk, s));
+    f->next_k++;
+  }
+}
+
+void ms_funding_accrue(ms_funding *f, const ms_market *mk, int64_t t) { take(f, mk, t, 0); }
+
+double ms_funding_rate(const ms_funding_cfg *c, double premium) {
+  double r;
+  if (c->formula == MS_FUND_SUM) r = premium + c->interest;
+  else r = premium + fmin(fmax(c->interest - premium, -c->dampener), c->dampener);
+  r *= (double)c->interval / (double)c->rate_period;
+  if (c->cap > 0) r = fmin(fmax(r, -c->cap), c->cap);
+  return r;
+}
+
+/* x - b - b^2 / 2 with b = 1 - exp(-x): ~x^3 / 3 near 0, where the
+ * difference would lose its digits, so a series there (exact rational
+ * coefficients; below 0.05 its first omitted term is < 1e-13 of the sum,
+ * and the direct form's rounding ~1e-13 of it at 0.05). */
+static double kh_b(double x, double b) {
+  if (x >= 0.05) return x - b - 0.5 * b * b;
+  static const double c[] = {1.0 / 3, -1.0 / 4, 7.0 / 60, -1.0 / 24, 31.0 / 2520, -1.0 / 320, 127.0 / 181440,
+                             -17.0 / 120960, 73.0 / 2851200};
+  double sum = 0.0;
+  for (int i = (int)(sizeof c / sizeof c[0]) - 1; i >= 0; i--) sum = sum * x + c[i];
+  return sum * x * x * x;
+}
+
+void ms_funding_ou_step(const ms_premium_cfg *p, double x0, double h, double z1, double z2, double *x1,
+                        double *avg) {
+  double mu = p->mean, s = p->sd;
+  if (!(s > 0) || !(h > 0)) {
+    *x1 = x0;
+    *avg = x0;
+    return;
+  }
+  double k = 0.69314718055994530942 / (double)p->half_life /* ln 2 */, kh = k * h;
+  double a = exp(-kh), b = -expm1(-kh), d = x0 - mu; /* b = 1 - exp(-kh), without cancellation */
+  /* With sigma^2 = 2 k s^2: the end's noise e1, the integral's e2 (over h, per unit of time) */
+  double v1 = s * s * -expm1(-2.0 * kh);                       /* Var e1 */
+  double v2 = 2.0 * s * s / (kh * kh) * kh_b(kh, b);           /* Var(e2 / h) */
+  double c12 = s * s * b * b / kh;                             /* Cov(e1, e2 / h) */
+  double l11 = sqrt(v1), l21 = l11 > 0 ? c12 / l11 : 0.0, r = v2 - l21 * l21;
+  double l22 = r > 0 ? sqrt(r) : 0.0;
+  *x1 = mu + d * a + l11 * z1;
+  *avg = mu + d * b / kh + l21 * z1 + l22 * z2;
+}
+
+void ms_funding_settle(ms_funding *f, const ms_market *mk, ms_funding_pay *out) {
+  int64_t T = f->t0 + f->c.interval;
+  take(f, mk, T, 1);
+  double exo = f->c.premium.mean;
+  if (f->c.premium.sd > 0) {
+    double z1 = ms_rng_gaussian(f->r), z2 = ms_rng_gaussian(f->r), x1;
+    ms_funding_ou_step(&f->c.premium, f->x, (double)f->c.interval, z1, z2, &x1, &exo);
+    f->x = x1;
+  }
+  out->t = T;
+  out->premium = f->sum / (double)f->nk + exo;
+  out->rate = ms_funding_rate(&f->c, out->premium);
+  f->t0 = T;
+  f->next_k = 1;
+  f->sum = 0.0;
+}

@@ -1,0 +1,68 @@
+/*
+ * funding — periodic payments between longs and shorts (docs/engine.md,
+ * "Funding"): the premium each interval averages, the exogenous premium
+ * process, and the rate of each payment. Who pays whom, and how much, is
+ * the engine's (sim/engine/loop.c): this module says at what rate.
+ *
+ * The premium of a sample at time s is (mark - index) / index =
+ * exp(impact(s)) - 1, the index being the exogenous price: only the book's
+ * own liquidation flow moves it. The samples of an interval (T0, T0 + I]
+ * are at T0 + k sample_every, k = 1 .. floor(I / sample_every), each seeing
+ * the state after every event at its time. The impact at a past time is
+ * known in closed form only until the next fill changes the flow, so the
+ * engine accrues the samples before each fill (ms_funding_accrue) and the
+ * rest at the payment: samples stay exact at no cost per tick, and where
+ * the impact has decayed to exactly 0 the rest of the samples are 0 and
+ * are counted without being evaluated.
+ *
+ * The exogenous premium is an Ornstein–Uhlenbeck process X with mean mu,
+ * stationary standard deviation s and mean reversion kappa = ln 2 /
+ * half_life, started from its stationary law at each path's start; an
+ * interval adds the continuous-time mean of X over it, drawn exactly with
+ * X's value at its end (two normals a payment, ms_funding_ou_step).
+ */
+#ifndef MARGINSIM_FUNDING_H
+#define MARGINSIM_FUNDING_H
+
+#include <stdint.h>
+
+#include "config/scenario.h"
+#include "marginsim/error.h"
+#include "models/market.h"
+
+typedef struct ms_funding ms_funding;
+
+/** What one payment of a path was computed from. */
+typedef struct ms_funding_pay {
+  int64_t t;            /* ms */
+  double premium;       /* the interval's mean premium: samples + the exogenous process's mean */
+  double rate;          /* the payment's rate (per interval, capped): longs pay rate x notional */
+} ms_funding_pay;
+
+ms_status ms_funding_new(ms_funding **out, const ms_config *cfg, ms_error *err);
+void ms_funding_free(ms_funding *f);
+
+/** Start a path: the first interval, the exogenous premium drawn from its stationary law. */
+void ms_funding_start(ms_funding *f, uint64_t seed, uint64_t path);
+
+/** Time of the next payment (ms), or INT64_MAX when none is left before the horizon. */
+int64_t ms_funding_next(const ms_funding *f);
+
+/** Take the samples before @p t (a fill at @p t is about to change the flow of @p mk). */
+void ms_funding_accrue(ms_funding *f, const ms_market *mk, int64_t t);
+
+/** The payment at ms_funding_next(): the interval's last samples, its rate; the next interval begins. */
+void ms_funding_settle(ms_funding *f, const ms_market *mk, ms_funding_pay *out);
+
+/** The payment's rate from an interval's mean premium @p premium (pure). */
+double ms_funding_rate(const ms_funding_cfg *c, double premium);
+
+/**
+ * One interval of length @p h (ms) of the OU process from @p x0: its value
+ * at the end and its time-average over the interval, from two standard
+ * normals @p z1, @p z2 (exact: the pair is jointly Gaussian).
+ */
+void ms_funding_ou_step(const ms_premium_cfg *p, double x0, double h, double z1, double z2, double *x1,
+                        double *avg);
+
+#endif
