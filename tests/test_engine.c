@@ -13,6 +13,8 @@
  *  - An eligible account that recovers before its keeper acts is not
  *    liquidated (replayed from the price trace).
  *  - Block capacity is never exceeded.
+ *  - Funding: the twin agrees with funding of either sign (credits too),
+ *    the payments and the liquidations funding causes match closed forms.
  *  - Parking skipped liquidations changes nothing against re-examining
  *    every one at every block, a dynamic ratio that falls included.
  */
@@ -672,6 +674,157 @@ static void test_engine__liquidation_price_tiered_matches_binance(void **state) 
    * at 1000 (bracket 2) on 1,000 USD at 60x is liquidated below 50,000 notional */
   snprintf(y, sizeof y, det_base, "-300", "600", "100", "1", "margin: {model: tiered}");
   first_liquidation(y, binance_liq_price(600, 60, 1000, floor, mmr, cum, 10), 1);
+}
+
+/* ---- funding ---- */
+
+/* Funding charges and credits move the sides' shifts both ways (a credit
+ * lowers a side's shift, which the index must not follow: it bounds with
+ * the rises alone): the indexed engine and the brute-force twin agree
+ * liquidation for liquidation under every margin model, with and without
+ * options, the rate of either sign, the notional at each of the three
+ * prices; money balances on every path (funding sums to zero over the book,
+ * so the identity needs no new term). */
+static void test_engine__funding_agrees_with_brute_force(void **state) {
+  (void)state;
+  static const char *prices[] = {"mark", "oracle", "index"};
+  int64_t liq = 0, longs_paid = 0, shorts_paid = 0;
+  double paid = 0;
+  for (uint64_t trial = 0; trial < 12; trial++) {
+    char yaml[4608], fund[320];
+    random_scenario(yaml, sizeof yaml, trial);
+    snprintf(fund, sizeof fund,
+             "funding: {enabled: true, interval: 10m, rate_period: 1h, sample_every: 7s, cap: 0.02, price: %s, "
+             "premium: {mean: %s, sd: 0.01, half_life: 30m}}\n",
+             prices[trial % 3], trial % 4 < 2 ? "0.01" : "-0.01");
+    snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml), "%s", fund);
+    rig r, bf;
+    twin_open(&r, &bf, yaml);
+    for (uint64_t p = 0; p < 4; p++) {
+      ms_path_summary s1, s2;
+      twin_path(&r, &bf, trial, p, yaml, &s1, &s2);
+      liq += s1.liquidations;
+      paid += s1.funding_paid;
+      longs_paid += s1.funding_long_net < 0;
+      shorts_paid += s1.funding_long_net > 0;
+      assert_true(fabs(s1.funding_long_net) <= s1.funding_paid * (1 + 1e-12));
+      assert_true(s1.funding_rate_min <= s1.funding_rate_mean && s1.funding_rate_mean <= s1.funding_rate_max);
+    }
+    rig_close(&r);
+    rig_close(&bf);
+  }
+  print_message("%lld liquidations, %.4g USD of funding paid; longs paid on %lld paths, shorts on %lld\n",
+                (long long)liq, paid, (long long)longs_paid, (long long)shorts_paid);
+  assert_true(liq > 500 && paid > 0 && longs_paid > 5 && shorts_paid > 5);
+}
+
+/* A funding credit raises a tiered account's threshold price by
+ * credit / (1 + mmr) for a short, mmr that of its tier: less than by the
+ * index's kappa, which bounds the moves of socialized losses from the
+ * other side. The index bounds with the shift's rises alone (a credit
+ * only makes an account healthier), so a short in a high tier that
+ * received funding is still a candidate when the rising price crosses its
+ * true threshold: the brute-force twin finds the same liquidations at the
+ * same times. Bounding with the net shift here, the index missed 2 of the
+ * 22 liquidations. */
+static void test_engine__funding_credit_keeps_the_tiered_index_a_superset(void **state) {
+  (void)state;
+  const char *y =
+      "horizon: 1d\nstep: 1s\n"
+      "market: {initial_price: 1000, impact: {model: none}, regimes: [{vol: 0.000001, drift: 200}]}\n"
+      "book: {accounts: 60, collateral: {dist: uniform, min: 90000, max: 110000}, "
+      "leverage: {dist: uniform, min: 1.4, max: 1.9}, long_fraction: 0.5}\n"
+      "margin: {model: tiered, tiers: [{floor: 0, maintenance: 0.01, initial: 0.02}, "
+      "{floor: 100000, maintenance: 0.25, initial: 0.5}]}\n"
+      "oracle: {kind: pull, interval: 1s, latency: 0s}\n"
+      "keepers: {delay: 0s}\n"
+      "funding: {enabled: true, interval: 1h, rate_period: 1h, premium: {mean: 0.01}}\n";
+  rig r, bf;
+  twin_open(&r, &bf, y);
+  ms_path_summary s1, s2;
+  twin_path(&r, &bf, 0, 0, y, &s1, &s2);
+  print_message("%lld liquidations, first at %.0f s; longs received %.4g USD\n", (long long)s1.liquidations,
+                s1.first_liquidation_time, s1.funding_long_net);
+  assert_true(s1.liquidations > 10 && s1.funding_long_net < 0);
+  rig_close(&r);
+  rig_close(&bf);
+}
+
+static const char *still_base =
+    "horizon: 1d\nstep: 1s\n"
+    "market: {initial_price: 1000, impact: {model: none}, regimes: [{vol: 0, drift: 0}]}\n"
+    "book: {accounts: 400, collateral: {dist: fixed, value: 10000}, leverage: {dist: fixed, value: %s}, "
+    "long_fraction: 0.6}\n"
+    "margin: {model: static, initial: 0.05, maintenance: 0.03}\n"
+    "oracle: {kind: pull, interval: 1s, latency: 0s}\n"
+    "keepers: {delay: 0s}\n"
+    "funding: %s\n";
+
+/* On a still market with no impact the premium is the exogenous one: three
+ * payments of an 8-hour Binance rate, 0.3% - 0.05% = 0.25%, at the
+ * price of 1000. Longs pay 0.25% of their notional each time; the shorts
+ * share the total pro rata to their units; every account's collateral at
+ * the end is what that says. */
+static void test_engine__funding_pays_the_closed_form(void **state) {
+  (void)state;
+  char y[1536];
+  snprintf(y, sizeof y, still_base, "2", "{enabled: true, premium: {mean: 0.003}}");
+  rig r;
+  rig_open(&r, y);
+  ms_path_summary s;
+  ms_error err;
+  assert_ok(ms_engine_run_path(r.e, 0, &s, NULL, &err), &err);
+  check_money(&r, &s);
+  const ms_book *b = ms_engine_book(r.e);
+  double rate = 0.003 - 0.0005, QL = b->open_qty[0], QS = b->open_qty[1];
+  assert_true(QL > 0 && QS > 0);
+  double want = 3 * rate * 1000 * QL;
+  assert_int_equal(s.liquidations, 0);
+  if (!(fabs(s.funding_paid - want) < 1e-12 * want)) fail_msg("paid %.17g, want %.17g", s.funding_paid, want);
+  assert_true(fabs(s.funding_long_net + want) < 1e-12 * want);
+  assert_true(fabs(s.funding_rate_mean - rate) < 1e-15 && s.funding_rate_min == s.funding_rate_max);
+  const ms_accounts *a = ms_engine_accounts(r.e);
+  for (int64_t i = 0; i < b->n; i++) {
+    double q = b->pos[i].qty, C0 = b->pos[i].collateral, C = ms_accounts_collateral(a, i);
+    double w = q > 0 ? C0 - 3 * rate * 1000 * q : C0 + 3 * rate * 1000 * QL / QS * -q;
+    if (!(fabs(C - w) < 1e-12 * C0)) fail_msg("account %lld (q %g): collateral %.17g, want %.17g", (long long)i, q, C, w);
+  }
+  rig_close(&r);
+}
+
+/* Funding is cash: at 19x with 3% maintenance, a side paying 0.4% of its
+ * notional an hour (the cap) falls below maintenance after k payments,
+ * 1/19 - 0.004 k < 0.03: k = 6, at 6 h. Every account of that side is
+ * liquidated then, at the payment's own check (not at the next publish, a
+ * second later); the other side only receives. Either sign of the rate. */
+static void test_engine__funding_liquidates_when_equity_crosses_maintenance(void **state) {
+  (void)state;
+  for (int sign = 0; sign < 2; sign++) {
+    char y[1536];
+    snprintf(y, sizeof y, still_base, "19",
+             sign ? "{enabled: true, interval: 1h, rate_period: 1h, premium: {mean: -0.01}}"
+                  : "{enabled: true, interval: 1h, rate_period: 1h, premium: {mean: 0.01}}");
+    rig r;
+    rig_open(&r, y);
+    ms_path_summary s;
+    ms_error err;
+    assert_ok(ms_engine_run_path(r.e, 0, &s, NULL, &err), &err);
+    check_money(&r, &s);
+    const ms_book *b = ms_engine_book(r.e);
+    int64_t payers = 0;
+    for (int64_t i = 0; i < b->n; i++) payers += sign ? b->pos[i].qty < 0 : b->pos[i].qty > 0;
+    size_t n;
+    ms_liq_record *rec = ms_engine_records(r.e, &n);
+    assert_int_equal((int64_t)n, payers);
+    for (size_t i = 0; i < n; i++) {
+      assert_int_equal(rec[i].time, 6 * 3600000);
+      assert_int_equal(rec[i].side, sign ? -1 : 1);
+    }
+    assert_true(s.first_liquidation_time == 21600.0);
+    /* six payments of 0.4%, then no payer is left */
+    assert_true(s.funding_rate_max == (sign ? -0.004 : 0.004) || s.funding_rate_min == -0.004);
+    rig_close(&r);
+  }
 }
 
 /* ---- recovery before the keeper acts ---- */
@@ -1678,6 +1831,10 @@ int main(void) {
       cmocka_unit_test(test_engine__liquidation_price_static_matches_dydx),
       cmocka_unit_test(test_engine__liquidation_price_tiered_matches_binance),
       cmocka_unit_test(test_engine__recovered_account_is_left_alone),
+      cmocka_unit_test(test_engine__funding_agrees_with_brute_force),
+      cmocka_unit_test(test_engine__funding_pays_the_closed_form),
+      cmocka_unit_test(test_engine__funding_credit_keeps_the_tiered_index_a_superset),
+      cmocka_unit_test(test_engine__funding_liquidates_when_equity_crosses_maintenance),
       cmocka_unit_test(test_engine__block_capacity_never_exceeded),
       cmocka_unit_test(test_engine__socialized_loss_never_exceeds_profit),
       cmocka_unit_test(test_engine__entry_premiums_match_the_start_regime),
