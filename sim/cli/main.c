@@ -345,6 +345,11 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
   }
   if (cfg->margin.model->ratio_moves) print_stat(st, "max_margin_ratio", "highest margin ratio (%)", 100.0);
   print_stat(st, "uncovered_loss", "uncovered loss (USD)", 1.0);
+  if (cfg->funding.enabled) {
+    print_stat(st, "funding_paid", "funding paid (USD)", 1.0);
+    print_stat(st, "funding_long_net", "funding to longs, net (USD)", 1.0);
+    print_stat(st, "funding_rate_mean", "funding rate a payment (bp)", 1e4);
+  }
   if (st->nfeedback > 0) {
     printf("\n  %-34s %9s  %-20s %9s %9s\n", "caused by the feedback loop", "mean", "95% CI (bootstrap)", "with",
            "without");

@@ -38,7 +38,7 @@ typedef struct {
  * insurance fund; high for everything else: losses, counts, notionals,
  * drawdown, impact, backlog, times and ratios. */
 static const char *const RISKY_LOW[] = {"final_price", "min_price", "max_price", "final_mark", "min_mark",
-                                        "insurance_min", "insurance_end", NULL};
+                                        "insurance_min", "insurance_end", "funding_long_net", NULL};
 
 enum { COND_ALWAYS = 0, COND_TWIN = 1, COND_FUNDING = 2 };
 
