@@ -396,7 +396,9 @@ def _prov_table(r, result):
 
 RUN_HEADLINE = ("insolvency.probability", "bad_debt_any.probability", "bad_debt.mean", "bad_debt.q99",
                 "bad_debt.es99", "liquidations.mean", "liquidated_notional.mean", "impact_triggered_liquidations.mean",
-                "largest_cascade_notional.q99", "amplification.mean", "insurance_min.mean")
+                "largest_cascade_notional.q99", "amplification.mean", "insurance_min.mean",
+                # with funding on only (absent otherwise: skipped)
+                "funding_paid.mean", "funding_long_net.mean", "funding_long_net.q01", "funding_rate_mean.mean")
 
 
 def _run_headline_html(g):
