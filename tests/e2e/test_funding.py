@@ -348,7 +348,7 @@ class FundingTest(DirTest):
         outs = []
         for j in ("1", "2"):
             out = self.path(f"j{j}.h5")
-            self.run_ok("run", crowd, "-o", out, "-q", "-j", j, "--set", "funding.enabled=true")
+            self.run_ok("run", crowd, "-o", out, "-q", "-j", j, "-n", "96", "--set", "funding.enabled=true")
             outs.append(out)
         with h5py.File(outs[0]) as a, h5py.File(outs[1]) as b:
             s = a["paths/summary"][:]
