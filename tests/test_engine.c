@@ -174,7 +174,8 @@ static double check_money(rig *r, const ms_path_summary *s) {
   /* uncovered_loss is bad debt no one paid, in either mode: what the
    * profitable side could not pay of a socialized remainder, and the share
    * of ADL units that found no opposite position (sold to the market). */
-  double gap = (double)(cin + pnl - (cout + s->keeper_rewards + fund_change - s->uncovered_loss));
+  /* funding from the rest of the market (funding.receivers rate) came in from outside the book */
+  double gap = (double)(cin + pnl + s->funding_outside - (cout + s->keeper_rewards + fund_change - s->uncovered_loss));
   double tol = 0.01 + MONEY_REL_TOL * money_in_play(r->cfg, b, s);
   if (fabs(gap) > tol)
     fail_msg("path %llu: money not conserved: in %.4Lf + PnL %.4Lf vs out %.4Lf + keepers %.4f + fund %.4f - "
@@ -695,8 +696,8 @@ static void test_engine__funding_agrees_with_brute_force(void **state) {
     random_scenario(yaml, sizeof yaml, trial);
     snprintf(fund, sizeof fund,
              "funding: {enabled: true, interval: 10m, rate_period: 1h, sample_every: 7s, cap: 0.02, price: %s, "
-             "premium: {mean: %s, sd: 0.01, half_life: 30m}}\n",
-             prices[trial % 3], trial % 4 < 2 ? "0.01" : "-0.01");
+             "receivers: %s, premium: {mean: %s, sd: 0.01, half_life: 30m}}\n",
+             prices[trial % 3], trial % 5 < 2 ? "rate" : "pro_rata", trial % 4 < 2 ? "0.01" : "-0.01");
     snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml), "%s", fund);
     rig r, bf;
     twin_open(&r, &bf, yaml);
@@ -707,7 +708,8 @@ static void test_engine__funding_agrees_with_brute_force(void **state) {
       paid += s1.funding_paid;
       longs_paid += s1.funding_long_net < 0;
       shorts_paid += s1.funding_long_net > 0;
-      assert_true(fabs(s1.funding_long_net) <= s1.funding_paid * (1 + 1e-12));
+      if (r.cfg->funding.receivers == MS_FUND_PRO_RATA)
+        assert_true(fabs(s1.funding_long_net) <= s1.funding_paid * (1 + 1e-12) && s1.funding_outside == 0);
       assert_true(s1.funding_rate_min <= s1.funding_rate_mean && s1.funding_rate_mean <= s1.funding_rate_max);
     }
     rig_close(&r);
@@ -783,11 +785,28 @@ static void test_engine__funding_pays_the_closed_form(void **state) {
   if (!(fabs(s.funding_paid - want) < 1e-12 * want)) fail_msg("paid %.17g, want %.17g", s.funding_paid, want);
   assert_true(fabs(s.funding_long_net + want) < 1e-12 * want);
   assert_true(fabs(s.funding_rate_mean - rate) < 1e-15 && s.funding_rate_min == s.funding_rate_max);
+  assert_true(s.funding_outside == 0);
   const ms_accounts *a = ms_engine_accounts(r.e);
   for (int64_t i = 0; i < b->n; i++) {
     double q = b->pos[i].qty, C0 = b->pos[i].collateral, C = ms_accounts_collateral(a, i);
     double w = q > 0 ? C0 - 3 * rate * 1000 * q : C0 + 3 * rate * 1000 * QL / QS * -q;
     if (!(fabs(C - w) < 1e-12 * C0)) fail_msg("account %lld (q %g): collateral %.17g, want %.17g", (long long)i, q, C, w);
+  }
+  rig_close(&r);
+  /* receivers: rate: every short gets the rate on its own notional, the rest of the market the difference */
+  snprintf(y, sizeof y, still_base, "2", "{enabled: true, receivers: rate, premium: {mean: 0.003}}");
+  rig_open(&r, y);
+  assert_ok(ms_engine_run_path(r.e, 0, &s, NULL, &err), &err);
+  check_money(&r, &s);
+  b = ms_engine_book(r.e);
+  a = ms_engine_accounts(r.e);
+  assert_true(fabs(s.funding_paid - want) < 1e-12 * want && fabs(s.funding_long_net + want) < 1e-12 * want);
+  double out = 3 * rate * 1000 * (QS - QL);
+  if (!(fabs(s.funding_outside - out) < 1e-12 * want)) fail_msg("outside %.17g, want %.17g", s.funding_outside, out);
+  for (int64_t i = 0; i < b->n; i++) {
+    double q = b->pos[i].qty, C0 = b->pos[i].collateral, C = ms_accounts_collateral(a, i);
+    double w = C0 - 3 * rate * 1000 * q; /* longs pay, shorts (q < 0) receive the same per unit */
+    if (!(fabs(C - w) < 1e-12 * C0)) fail_msg("rate: account %lld (q %g): collateral %.17g, want %.17g", (long long)i, q, C, w);
   }
   rig_close(&r);
 }

@@ -1176,6 +1176,7 @@ static const ms_schema liq_schema = {"liquidation", liq_fields, N(liq_fields), N
 static const char *const funding_presets[] = {"binance", "hyperliquid", "dydx", NULL};
 static const char *const funding_formulas[] = {"clamped", "sum", NULL};
 static const char *const funding_prices[] = {"mark", "oracle", "index", NULL};
+static const char *const funding_receivers[] = {"pro_rata", "rate", NULL};
 
 static const pm_setting hyperliquid_set[] = {
     {"interval", "1h"}, {"rate_period", "8h"}, {"sample_every", "5s"}, {"interest", "0.0001"},
@@ -1235,6 +1236,12 @@ static const ms_field funding_fields[] = {
      .names = funding_prices,
      .doc = "the price a position's notional is valued at: `mark` (Binance), `oracle` (Hyperliquid) or `index`, "
             "the exogenous price (dYdX)"},
+    {.name = "receivers", .kind = MS_F_ENUM, .offset = OFF(ms_funding_cfg, receivers), .def = "pro_rata",
+     .names = funding_receivers,
+     .doc = "`pro_rata`: the receiving side shares what the paying side paid, pro rata to its units (funding sums "
+            "to zero over the book; a receiving unit gets rate x paying units / receiving units); `rate`: every "
+            "receiving position gets the rate on its notional, the difference paid to or by the rest of the market "
+            "outside the book (funding_outside)"},
     {.name = "premium", .kind = MS_F_SECTION, .offset = OFF(ms_funding_cfg, premium), .sub = &premium_schema,
      .doc = "the exogenous premium"},
 };
@@ -1249,6 +1256,14 @@ static ms_status check_funding(void *obj, ms_check *ck) {
   }
   if (f->interval / f->sample_every > 100000000)
     return ms_check_fail(ck, "sample_every", "more than 1e8 samples an interval; sample less often");
+  /* a payment of many periods' rate is a unit slip (rate_period: 1ms), not a venue */
+  if ((double)f->interval > 24.0 * (double)f->rate_period) {
+    char a[32], b[32];
+    ms_units_format_duration(f->interval, a, sizeof a);
+    ms_units_format_duration(f->rate_period, b, sizeof b);
+    return ms_check_fail(ck, "rate_period", "must be at least interval / 24 (interval %s; got %s): a payment "
+                         "would be more than 24 periods' rate", a, b);
+  }
   return MS_OK;
 }
 static const ms_schema funding_schema = {"funding", funding_fields, N(funding_fields), check_funding,

@@ -359,6 +359,7 @@ typedef struct ms_liquidation_cfg {
 typedef enum { MS_FUND_BINANCE = 0, MS_FUND_HYPERLIQUID, MS_FUND_DYDX } ms_funding_preset;
 typedef enum { MS_FUND_CLAMPED = 0, MS_FUND_SUM } ms_funding_formula;
 typedef enum { MS_FUND_AT_MARK = 0, MS_FUND_AT_ORACLE, MS_FUND_AT_INDEX } ms_funding_price;
+typedef enum { MS_FUND_PRO_RATA = 0, MS_FUND_RATE } ms_funding_receivers;
 
 typedef struct ms_premium_cfg {
   double mean;           /* exogenous premium: long-run mean, a fraction of the index */
@@ -377,6 +378,7 @@ typedef struct ms_funding_cfg {
   double dampener;       /* clamped: rate = P + clamp(interest - P, -dampener, dampener) */
   double cap;            /* largest abs(rate) of one payment (per interval); 0: none */
   int price;             /* ms_funding_price: the notional is valued at this price */
+  int receivers;         /* ms_funding_receivers: how the receiving side is paid */
   ms_premium_cfg premium;
 } ms_funding_cfg;
 

@@ -272,9 +272,11 @@ ms_status ms_eng_discover(ms_engine *e, int64_t t) {
 
 /* The payment at @p t (docs/engine.md, "Funding"): the paying side is
  * charged rate x price per unit, the receiving side credited the same
- * total pro rata to its units, both through the sides' shifts (every
- * account of a side pays or receives the same per unit). Accounts waiting
- * for a keeper pay and receive like the others: their positions are open. */
+ * total pro rata to its units (funding.receivers pro_rata) or the same per
+ * unit (rate: the rest of the market outside the book takes the
+ * difference), both through the sides' shifts (every account of a side
+ * pays or receives the same per unit). Accounts waiting for a keeper pay
+ * and receive like the others: their positions are open. */
 static ms_status pay_funding(ms_engine *e, int64_t t) {
   ms_funding_pay pay;
   ms_funding_settle(e->fnd, e->mk, &pay);
@@ -294,14 +296,27 @@ static ms_status pay_funding(ms_engine *e, int64_t t) {
   }
   int payer = pay.rate > 0 ? 0 : 1, recv = 1 - payer;
   double qp = e->acc.open_qty[payer], qr = e->acc.open_qty[recv];
-  if (!(qp > FUNDING_QTY_FLOOR * e->book->open_qty[payer]) || !(qr > FUNDING_QTY_FLOOR * e->book->open_qty[recv]))
-    return MS_OK; /* no counterparty in the book */
-  double per_unit = fabs(pay.rate) * P, paid = per_unit * qp;
-  e->acc.shift[payer] += per_unit;
-  e->acc.shift_hi[payer] += per_unit;
-  e->acc.shift[recv] -= paid / qr;
+  int has_p = qp > FUNDING_QTY_FLOOR * e->book->open_qty[payer], has_r = qr > FUNDING_QTY_FLOOR * e->book->open_qty[recv];
+  double per_unit = fabs(pay.rate) * P, paid, got;
+  if (e->cfg->funding.receivers == MS_FUND_RATE) { /* the rest of the market takes the difference */
+    paid = has_p ? per_unit * qp : 0.0;
+    got = has_r ? per_unit * qr : 0.0;
+    if (has_p) {
+      e->acc.shift[payer] += per_unit;
+      e->acc.shift_hi[payer] += per_unit;
+    }
+    if (has_r) e->acc.shift[recv] -= per_unit;
+  } else {
+    if (!has_p || !has_r) return MS_OK; /* no counterparty in the book */
+    paid = got = per_unit * qp;
+    e->acc.shift[payer] += per_unit;
+    e->acc.shift_hi[payer] += per_unit;
+    e->acc.shift[recv] -= paid / qr;
+  }
+  if (paid == 0 && got == 0) return MS_OK;
   sm->funding_paid += paid;
-  sm->funding_long_net += payer == 0 ? -paid : paid;
+  sm->funding_long_net += payer == 0 ? -paid : got;
+  sm->funding_outside += got - paid;
   ms_keeper_unpark_all(e->kp); /* parked accounts' collateral changed, either way */
   return ms_eng_discover(e, t);
 }

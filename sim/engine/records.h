@@ -74,7 +74,8 @@ typedef struct ms_path_summary {
   int64_t margin_updates_up;             /* dynamic re-estimates that raised the ratio (loop.c) */
   /* funding (loop.c at each payment, engine.c at the end; present only with funding.enabled) */
   double funding_paid;                   /* USD paid by the paying side, all payments */
-  double funding_long_net;               /* USD longs received, net (< 0: they paid); shorts' is its negative */
+  double funding_long_net;               /* USD longs received, net (< 0: they paid) */
+  double funding_outside;                /* USD the book received from outside it, net (receivers: rate; else 0) */
   double funding_rate_mean;              /* mean rate of the path's payments (NaN: none) */
   double funding_rate_min, funding_rate_max;
 } ms_path_summary;

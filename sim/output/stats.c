@@ -108,9 +108,14 @@ static const col_def fixed_cols[] = {
     {"funding_paid", MS_COL_F64, F(funding_paid), "USD",
      "funding paid by the paying side over the path's payments (the receiving side got the same)", COND_FUNDING},
     {"funding_long_net", MS_COL_F64, F(funding_long_net), "USD",
-     "funding the longs received, net (< 0: they paid); the shorts' is its negative", COND_FUNDING},
+     "funding the longs received, net (< 0: they paid); with funding.receivers pro_rata the shorts' is its negative",
+     COND_FUNDING},
+    {"funding_outside", MS_COL_F64, F(funding_outside), "USD",
+     "funding the book received from the rest of the market, net (funding.receivers rate; 0 with pro_rata)",
+     COND_FUNDING},
     {"funding_rate_mean", MS_COL_F64, F(funding_rate_mean), "fraction",
-     "mean rate of the path's payments (> 0: longs paid); NaN: no payment", COND_FUNDING},
+     "mean rate of the path's payments (> 0: longs pay), paid or not (with pro_rata nothing is paid while a side "
+     "holds no units); NaN: no payment time before the horizon", COND_FUNDING},
     {"funding_rate_min", MS_COL_F64, F(funding_rate_min), "fraction", "lowest rate of a payment", COND_FUNDING},
     {"funding_rate_max", MS_COL_F64, F(funding_rate_max), "fraction", "highest rate of a payment", COND_FUNDING},
 };

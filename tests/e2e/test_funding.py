@@ -21,7 +21,8 @@ import numpy as np
 
 from e2e import DirTest, run
 
-FUNDING_COLS = ["funding_paid", "funding_long_net", "funding_rate_mean", "funding_rate_min", "funding_rate_max"]
+FUNDING_COLS = ["funding_paid", "funding_long_net", "funding_outside", "funding_rate_mean", "funding_rate_min",
+                "funding_rate_max"]
 
 # A still market: no volatility, no jumps, no impact, static margin and one
 # fixed account size, so that the price is initial_price (or the scripted
@@ -150,8 +151,8 @@ class FundingTest(DirTest):
                 self.assertEqual(names(a), names(g))
                 self.assertEqual(a["stats/probabilities"][:].dtype, g["stats/probabilities"][:].dtype)
             i = cols_on.index("funding_paid")
-            self.assertEqual(cols_on[i:i + 5], FUNDING_COLS)
-            self.assertTrue(cols_on[i + 5].startswith("time_in_regime_"))
+            self.assertEqual(cols_on[i:i + len(FUNDING_COLS)], FUNDING_COLS)
+            self.assertTrue(cols_on[i + len(FUNDING_COLS)].startswith("time_in_regime_"))
             stats_on = [s.decode() for s in a["stats/summary"]["name"]]
             for col in FUNDING_COLS:
                 self.assertIn(col, stats_on)
