@@ -346,6 +346,28 @@ ms_status ms_sweep_new(ms_sweep **out, const char *path, const char *const *sets
   }
   free(all);
   free(axis_sets);
+  /* The cells' statistics are written side by side (/sweep): a key that
+   * adds or removes columns (funding.enabled, stats.counterfactual, the
+   * number of regimes) is refused here, before any path runs. */
+  ms_column c0[MS_MAX_COLUMNS], cc[MS_MAX_COLUMNS];
+  int n0 = s ? 0 : ms_stats_columns(sw->cfgs[0], c0, MS_MAX_COLUMNS);
+  for (int c = 1; !s && c < sw->ncells; c++) {
+    int nc = ms_stats_columns(sw->cfgs[c], cc, MS_MAX_COLUMNS);
+    if (nc == n0) continue;
+    const ms_column *more = nc > n0 ? cc : c0, *less = nc > n0 ? c0 : cc;
+    int nm = nc > n0 ? nc : n0, nl = nc > n0 ? n0 : nc;
+    const char *extra = "";
+    for (int i = 0; i < nm && !extra[0]; i++) {
+      int found = 0;
+      for (int j = 0; j < nl && !found; j++) found = strcmp(more[i].name, less[j].name) == 0;
+      if (!found) extra = more[i].name;
+    }
+    s = ms_error_set(err, MS_ERR_INPUT,
+                     "sweep cell %d (%s) has %d statistics columns and cell 0 (%s) %d (%s is in one only): the cells "
+                     "of a sweep must have the same statistics; funding.enabled, stats.counterfactual and the number "
+                     "of regimes change them (compare such settings with `marginsim run --compare KEY=V1,V2`)",
+                     c, sw->labels[c], nc, sw->labels[0], n0, extra);
+  }
   if (!s) s = parse_baseline(sw, baseline, from_file ? "sweep.baseline" : "--baseline", err);
   ms_config_free(base);
   if (s) { ms_sweep_free(sw); return s; }

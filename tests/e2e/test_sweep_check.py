@@ -222,6 +222,9 @@ class SweepTest(DirTest):
              "--show: at most 16 statistics of at most 95 characters each"),
             (["--grid", "margin.maintenance=0.03,0.05", "--show", "x" * 300],
              "a statistic's name has at most 95 characters"),
+            # keys that add or remove statistics: every cell ran before the file's writer refused them
+            (["--grid", "funding.enabled=false,true"], "(funding_paid is in one only)"),
+            (["--grid", "stats.counterfactual=true,false"], "(liquidations_no_impact is in one only)"),
             ([], "nothing to sweep"),
             (["--junit", "x.xml", "--grid", "margin.maintenance=0.03,0.05"], "--junit is an option of 'check'"),
         ]
