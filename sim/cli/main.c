@@ -1436,13 +1436,19 @@ static void usage_calibrate(FILE *f) {
           "                           [--from ISO] [--to ISO] [--resolution DURATION] [--starts N] [--seed S]\n"
           "                           [--dist normal|t] [-o OUT.yaml] [--regime-path OUT.csv]\n"
           "                           [--days-per-year D]\n"
+          "       marginsim calibrate PERP.csv --model premium --index SPOT.csv [--from ISO] [--to ISO]\n"
+          "                           [-o OUT.yaml]\n"
           "\n"
           "Fits a price model to the log returns of the closes of an OHLC CSV file (the layouts of\n"
           "scenarios/data/), prints the fit with standard errors, log-likelihood, AIC and BIC, then the\n"
-          "market: section of a scenario, ready to paste (docs/calibration.md).\n"
+          "market: section of a scenario, ready to paste (docs/calibration.md). --model premium fits\n"
+          "the funding premium of a perpetual's closes over its index's instead (an Ornstein-Uhlenbeck\n"
+          "process) and prints the funding: section.\n"
           "\n"
           "      --model M           regime_switching: K Gaussian regimes switching as a Markov chain\n"
-          "                          (EM from several seeded starts); garch: GARCH(1,1) (maximum likelihood)\n"
+          "                          (EM from several seeded starts); garch: GARCH(1,1) (maximum likelihood);\n"
+          "                          premium: funding.premium from PERP.csv over --index\n"
+          "      --index FILE        premium: the index's (spot) candles, at PERP.csv's resolution\n"
           "      --regimes K         regimes, 1 to %d (default 2; regime_switching)\n"
           "      --from ISO          first candle by open time (2022-01-01, 2025-10-10T00:00:00Z);\n"
           "                          default: the file's first\n"
@@ -1452,7 +1458,7 @@ static void usage_calibrate(FILE *f) {
           "      --starts N          EM starting points (default 10; regime_switching)\n"
           "      --seed S            seed of the starting points, any 64-bit value (default 1)\n"
           "      --dist normal|t     innovations (default normal; garch): t estimates its degrees of freedom\n"
-          "  -o, --output FILE       also write the market: section alone to FILE\n"
+          "  -o, --output FILE       also write the market: (or funding:) section alone to FILE\n"
           "      --regime-path FILE  write time,return,regime,p0,p1,... (the most likely regime, the\n"
           "                          smoothed probabilities) as CSV (regime_switching)\n"
           "      --days-per-year D   days in the year of annualised vol and drift (default 365)\n"
@@ -1515,6 +1521,73 @@ static int calib_time(const char *opt, const char *arg, int64_t *ms) {
   return EXIT_BADINPUT;
 }
 
+/* A candle file of calibrate's: 0, or an exit code after a message. */
+static int calib_input(const char *what, const char *file) {
+  struct stat in;
+  if (stat(file, &in) != 0) {
+    fprintf(stderr, "marginsim calibrate: %s%s: cannot open: %s\n", what, file, strerror(errno));
+    return EXIT_BADINPUT;
+  }
+  if (S_ISDIR(in.st_mode)) {
+    fprintf(stderr, "marginsim calibrate: %s%s: is a folder, not a CSV file\n", what, file);
+    return EXIT_BADINPUT;
+  }
+  return 0;
+}
+
+/* --model premium: the funding premium of @p file (a perpetual's candles)
+ * over @p index (its index's), docs/calibration.md. @p other: an option of
+ * the price models given, or NULL. */
+static int calibrate_premium(const char *file, const char *index, const char *from, const char *to,
+                             const char *other, const char *output) {
+  if (other) {
+    fprintf(stderr, "marginsim calibrate: %s is an option of the price models, not of --model premium\n", other);
+    return EXIT_BADINPUT;
+  }
+  if (!index) {
+    fprintf(stderr, "marginsim calibrate: --model premium needs --index FILE.csv, the index's (spot) candles\n");
+    return EXIT_BADINPUT;
+  }
+  int64_t t_from = INT64_MIN, t_to = INT64_MAX;
+  int rc;
+  if (from && (rc = calib_time("--from", from, &t_from))) return rc;
+  if (to && (rc = calib_time("--to", to, &t_to))) return rc;
+  if (t_from >= t_to) {
+    fprintf(stderr, "marginsim calibrate: --from %s is not before --to %s: the window is empty\n", from, to);
+    return EXIT_BADINPUT;
+  }
+  if ((rc = calib_input("", file)) || (rc = calib_input("--index ", index))) return rc;
+  struct stat in;
+  if (stat(file, &in) != 0) return EXIT_BADINPUT;
+  if (output && (rc = calib_check_output("-o/--output", output, &in))) return rc;
+  struct stat ix;
+  if (output && stat(index, &ix) == 0 && (rc = calib_check_output("-o/--output", output, &ix))) return rc;
+  ms_error err;
+  ms_series *sp = NULL, *si = NULL;
+  ms_calib_premium fit;
+  char *summary = NULL, *yaml = NULL;
+  ms_status st = ms_series_read(&sp, file, &err);
+  if (!st) st = ms_series_read(&si, index, &err);
+  if (!st) st = ms_calib_premium_fit(&fit, sp, si, t_from, t_to, &err);
+  if (!st) st = ms_calib_premium_text(&summary, &yaml, &fit, file, index, &err);
+  rc = 0;
+  if (st) {
+    fprintf(stderr, "marginsim calibrate: %s\n", err.msg);
+    rc = ms_status_exit_code(st);
+  } else if (!(rc = interrupted())) {
+    fputs(summary, stdout);
+    fputs("\n", stdout);
+    fputs(yaml, stdout);
+    fflush(stdout);
+    if (output) rc = calib_write("-o/--output", output, yaml);
+  }
+  free(summary);
+  free(yaml);
+  ms_series_free(sp);
+  ms_series_free(si);
+  return rc;
+}
+
 static int cmd_calibrate(int argc, char **argv) {
   static const struct option longopts[] = {
       {"model", required_argument, 0, 'M'},      {"regimes", required_argument, 0, 'K'},
@@ -1522,10 +1595,11 @@ static int cmd_calibrate(int argc, char **argv) {
       {"resolution", required_argument, 0, 'r'}, {"starts", required_argument, 0, 'N'},
       {"seed", required_argument, 0, 'S'},       {"dist", required_argument, 0, 'D'},
       {"output", required_argument, 0, 'o'},     {"regime-path", required_argument, 0, 'P'},
-      {"days-per-year", required_argument, 0, 'Y'}, {"help", no_argument, 0, 'h'},
+      {"days-per-year", required_argument, 0, 'Y'}, {"index", required_argument, 0, 'I'},
+      {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   const char *model = NULL, *regimes = NULL, *from = NULL, *to = NULL, *resolution = NULL, *starts = NULL;
-  const char *seed = NULL, *dist = NULL, *output = NULL, *rpath = NULL, *dpy = NULL;
+  const char *seed = NULL, *dist = NULL, *output = NULL, *rpath = NULL, *dpy = NULL, *index = NULL;
   int help = 0, c;
   optind = 1;
   opterr = 0;
@@ -1543,6 +1617,7 @@ static int cmd_calibrate(int argc, char **argv) {
     case 'o': output = optarg; break;
     case 'P': rpath = optarg; break;
     case 'Y': dpy = optarg; break;
+    case 'I': index = optarg; break;
     case 'h': help = 1; break;
     default:
       if (optopt) fprintf(stderr, "marginsim calibrate: option -%c needs a value or is unknown\n", optopt);
@@ -1568,13 +1643,22 @@ static int cmd_calibrate(int argc, char **argv) {
   ms_calib_opts co;
   ms_calib_opts_default(&co);
   if (!model) {
-    fprintf(stderr, "marginsim calibrate: --model: missing; give --model regime_switching or --model garch\n");
+    fprintf(stderr, "marginsim calibrate: --model: missing; give --model regime_switching, garch or premium\n");
+    return EXIT_BADINPUT;
+  }
+  if (strcmp(model, "premium") == 0)
+    return calibrate_premium(file, index, from, to,
+                             regimes ? "--regimes" : rpath ? "--regime-path" : starts ? "--starts" : seed ? "--seed"
+                             : dist ? "--dist" : resolution ? "--resolution" : dpy ? "--days-per-year" : NULL,
+                             output);
+  if (index) {
+    fprintf(stderr, "marginsim calibrate: --index is an option of --model premium, not of %s\n", model);
     return EXIT_BADINPUT;
   }
   if (strcmp(model, "regime_switching") == 0) co.model = MS_CALIB_REGIME_SWITCHING;
   else if (strcmp(model, "garch") == 0) co.model = MS_CALIB_GARCH;
   else {
-    fprintf(stderr, "marginsim calibrate: --model: expected regime_switching or garch, got '%s'\n", model);
+    fprintf(stderr, "marginsim calibrate: --model: expected regime_switching, garch or premium, got '%s'\n", model);
     return EXIT_BADINPUT;
   }
   int garch = co.model == MS_CALIB_GARCH, rc;

@@ -196,4 +196,43 @@ ms_status ms_calib_summary(char **out, const ms_calib_result *res, const ms_cali
  */
 ms_status ms_calib_regime_csv(char **out, const ms_calib_result *res, const ms_calib_returns *r, ms_error *err);
 
+/*
+ * The exogenous funding premium (funding.premium, docs/engine.md
+ * "Funding"), fitted to a perpetual's candles against its index's (spot):
+ * the premium of each candle is close_perp / close_index - 1, candles paired
+ * by open time; an AR(1) by least squares on the pairs of consecutive
+ * candles, x' = a + phi x + e, is the exact discretisation of the
+ * Ornstein–Uhlenbeck process the scenario simulates, so mean = a / (1 -
+ * phi), half-life = resolution ln 2 / -ln phi, sd = sd(e) / sqrt(1 - phi^2),
+ * with standard errors by the delta method from the least-squares
+ * covariance (errors taken as independent and homoscedastic; see
+ * docs/calibration.md for what that misses).
+ */
+typedef struct ms_calib_premium {
+  int64_t n;            /* candles of the window present in both files */
+  int64_t pairs;        /* consecutive pairs among them (the regression's rows) */
+  int64_t resolution;   /* ms between candles */
+  int64_t first, last;  /* open times of the first and last candle used */
+  double sample_mean, sample_sd;
+  double lo, hi;        /* the smallest and largest premium */
+  double phi, phi_se;
+  double mean, mean_se;
+  double sd, sd_se;     /* stationary */
+  double half_life, half_life_se; /* ms */
+} ms_calib_premium;
+
+/**
+ * Fit the premium of @p perp over @p index in the window [@p from, @p to)
+ * of open times (INT64_MIN, INT64_MAX: the files' overlap). MS_ERR_INPUT,
+ * naming the files, when their resolutions differ, fewer than
+ * MS_CALIB_MIN_RETURNS pairs overlap, or the premium does not mean-revert
+ * (phi outside (0, 1)).
+ */
+ms_status ms_calib_premium_fit(ms_calib_premium *out, const ms_series *perp, const ms_series *index, int64_t from,
+                               int64_t to, ms_error *err);
+
+/** The summary and the `funding:` YAML of a premium fit; *out is malloc'd. */
+ms_status ms_calib_premium_text(char **summary, char **yaml, const ms_calib_premium *p, const char *perp_name,
+                                const char *index_name, ms_error *err);
+
 #endif

@@ -61,6 +61,65 @@ class CalibrateTest(DirTest):
         self.assertEqual(crash["regime"], "1")
         self.assertEqual(sorted(os.listdir(self.dir)), ["market.yaml", "regimes.csv", "s.yaml"])
 
+    def _premium_files(self, mu=2e-4, phi=0.85, sd=4e-4, n=3000, seed=4):
+        """A perpetual over a random-walk index, hourly, the premium an OU sampled hourly (an exact AR(1))."""
+        import random
+        rnd = random.Random(seed)
+        perp, spot = self.path("perp.csv"), self.path("spot.csv")
+        e = sd * (1 - phi * phi) ** 0.5
+        x, S = mu, 30000.0
+        with open(perp, "w") as fp, open(spot, "w") as fs:
+            fp.write("timestamp,open,high,low,close\n")
+            fs.write("timestamp,open,high,low,close\n")
+            for i in range(n):
+                S *= 1 + 0.004 * rnd.gauss(0, 1)
+                x = mu + phi * (x - mu) + e * rnd.gauss(0, 1)
+                t = 1577836800000 + i * 3600000
+                fs.write(f"{t},{S!r},{S!r},{S!r},{S!r}\n")
+                P = S * (1 + x)
+                fp.write(f"{t},{P!r},{P!r},{P!r},{P!r}\n")
+        return perp, spot
+
+    def test_premium_pastes_into_a_funding_section(self):
+        perp, spot = self._premium_files()
+        out = self.path("funding.yaml")
+        p = run("calibrate", perp, "--model", "premium", "--index", spot, "-o", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(out) as f:
+            yaml = f.read()
+        self.assertTrue(p.stdout.endswith(yaml))
+        self.assertIn("2999 consecutive pairs", p.stdout)
+        scen = self.path("s.yaml")
+        with open(scen, "w") as f:
+            f.write(SCENARIO_HEAD + yaml.replace("funding:\n", "funding:\n  enabled: true\n"))
+        v = run("validate", scen)
+        self.assertEqual(v.returncode, 0, v.stderr + yaml)
+        got = {}
+        for line in v.stdout.split("funding:", 1)[1].split("\n"):
+            k, _, val = line.strip().partition(": ")
+            if k in ("mean", "sd", "half_life") and k not in got:
+                got[k] = val
+        # the truth within a few standard errors (3000 hours: mean 2e-4 +/- 3e-5, sd 4e-4 +/- 7e-6)
+        self.assertLess(abs(float(got["mean"]) - 2e-4), 1e-4, got)
+        self.assertLess(abs(float(got["sd"]) - 4e-4), 4e-5, got)
+        self.assertTrue(got["half_life"].endswith("s"), got)
+        # -o with the price models' options, or without --index: exit 2 and nothing written
+        for extra, msg in ((["--regimes", "2"], "--regimes is an option of the price models"),
+                           (["--index", spot, "--resolution", "1d"], "--resolution is an option of the price models")):
+            q = run("calibrate", perp, "--model", "premium", *extra, "-o", self.path("x.yaml"))
+            self.assertEqual(q.returncode, 2, q.stderr)
+            self.assertIn(msg, q.stderr)
+        q = run("calibrate", perp, "--model", "premium", "-o", self.path("x.yaml"))
+        self.assertEqual(q.returncode, 2)
+        self.assertIn("--model premium needs --index", q.stderr)
+        q = run("calibrate", perp, "--model", "garch", "--index", spot)
+        self.assertEqual(q.returncode, 2)
+        self.assertIn("--index is an option of --model premium", q.stderr)
+        q = run("calibrate", perp, "--model", "premium", "--index", DAILY)
+        self.assertEqual(q.returncode, 2)
+        self.assertIn("the same resolution", q.stderr)
+        self.assertFalse(os.path.exists(self.path("x.yaml")))
+
     def test_same_bytes_twice(self):
         a, b = self.path("a.yaml"), self.path("b.yaml")
         for out in (a, b):
@@ -98,7 +157,7 @@ class CalibrateTest(DirTest):
     def test_bad_input(self):
         missing = self.path("missing.csv")
         self.expect_bad([missing, "--model", "garch"], missing, "cannot open")
-        self.expect_bad([DAILY, "--model", "heston"], "--model", "heston", "regime_switching or garch")
+        self.expect_bad([DAILY, "--model", "heston"], "--model", "heston", "regime_switching, garch or premium")
         self.expect_bad([DAILY], "--model: missing")
         self.expect_bad([DAILY, "--model", "regime_switching", "--regimes", "0"], "--regimes", "1 to 6")
         self.expect_bad([DAILY, "--model", "regime_switching", "--regimes", "7"], "--regimes")

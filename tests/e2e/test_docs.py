@@ -180,7 +180,7 @@ class DocsTest(unittest.TestCase):
                 if is_synopsis(words):
                     continue
                 argv, rest = tool(words)
-                rest = [os.path.join(SRC, w) if re.match(r"(scenarios|analysis|scripts|tests)/", w) and
+                rest = [os.path.join(SRC, w) if re.match(r"(scenarios|analysis|scripts|tests|\.\./shared)/", w) and
                         os.path.exists(os.path.join(SRC, w)) else w for w in rest]
                 if argv[0] == BIN and rest and rest[0] in ("run", "sweep", "check"):
                     if "-n" in rest:
