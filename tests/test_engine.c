@@ -696,8 +696,9 @@ static void test_engine__funding_agrees_with_brute_force(void **state) {
     random_scenario(yaml, sizeof yaml, trial);
     snprintf(fund, sizeof fund,
              "funding: {enabled: true, interval: 10m, rate_period: 1h, sample_every: 7s, cap: 0.02, price: %s, "
-             "receivers: %s, premium: {mean: %s, sd: 0.01, half_life: 30m}}\n",
-             prices[trial % 3], trial % 5 < 2 ? "rate" : "pro_rata", trial % 4 < 2 ? "0.01" : "-0.01");
+             "receivers: %s, premium: {mean: %s, sd: 0.01, half_life: 30m%s}}\n",
+             prices[trial % 3], trial % 5 < 2 ? "rate" : "pro_rata", trial % 4 < 2 ? "0.01" : "-0.01",
+             trial % 3 == 1 ? ", regimes: [{mean: 0.01}, {mean: -0.02}]" : "");
     snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml), "%s", fund);
     rig r, bf;
     twin_open(&r, &bf, yaml);

@@ -77,7 +77,7 @@ static void test_funding__premium_averages_every_sample_of_the_interval(void **s
   assert_ok(ms_market_new(&ref, cfg, &err), &err);
   ms_funding *f = NULL;
   assert_ok(ms_funding_new(&f, cfg, &err), &err);
-  ms_funding_start(f, 1, 0);
+  ms_funding_start(f, 1, 0, 0);
   /* fills at random times, some exactly on a sample, some at the payment, two at one instant */
   int64_t ft[64];
   double fq[64];
@@ -136,7 +136,7 @@ static void test_funding__ou_average_matches_its_closed_form(void **state) {
     double m1 = 0, m2 = 0, e1 = 0, e2 = 0, c = 0;
     for (int i = 0; i < N; i++) {
       double x0 = p.mean + p.sd * ms_rng_gaussian(r), x1, avg;
-      ms_funding_ou_step(&p, x0, h, ms_rng_gaussian(r), ms_rng_gaussian(r), &x1, &avg);
+      ms_funding_ou_step(&p, p.mean, x0, h, ms_rng_gaussian(r), ms_rng_gaussian(r), &x1, &avg);
       m1 += avg; m2 += avg * avg; e1 += x1; e2 += x1 * x1; c += avg * x1;
     }
     m1 /= N; m2 = m2 / N - m1 * m1; e1 /= N; e2 = e2 / N - e1 * e1; c = c / N - m1 * e1;
@@ -155,9 +155,9 @@ static void test_funding__ou_average_matches_its_closed_form(void **state) {
 /* The variance of the average's own noise, from the step's two loadings. */
 static double noise_var(const ms_premium_cfg *p, double h) {
   double x1, a1, x0, a0, a2;
-  ms_funding_ou_step(p, p->mean, h, 0, 0, &x0, &a0);
-  ms_funding_ou_step(p, p->mean, h, 1, 0, &x1, &a1);
-  ms_funding_ou_step(p, p->mean, h, 0, 1, &x1, &a2);
+  ms_funding_ou_step(p, p->mean, p->mean, h, 0, 0, &x0, &a0);
+  ms_funding_ou_step(p, p->mean, p->mean, h, 1, 0, &x1, &a1);
+  ms_funding_ou_step(p, p->mean, p->mean, h, 0, 1, &x1, &a2);
   return (a1 - a0) * (a1 - a0) + (a2 - a0) * (a2 - a0);
 }
 
@@ -175,12 +175,106 @@ static void test_funding__ou_series_agrees_with_the_direct_form(void **state) {
   }
 }
 
+/* premium.regimes: the premium reverts to the current regime's mean. With
+ * no noise, a switch from mean m0 to m1 at ts inside the first interval
+ * gives that interval m0 ts + m1 (I - ts) + (m0 - m1)(1 - e^(-k (I - ts))) / k
+ * over I, and the next one the relaxation from where the first ended. */
+static ms_config *open_regimes(const char *premium) {
+  char y[640];
+  snprintf(y, sizeof y,
+           "horizon: 2d\nmarket: {initial_price: 1000, impact: {model: none}, regimes: [{name: a, vol: 0.5}, "
+           "{name: b, vol: 1}]}\nfunding: {enabled: true, interval: 8h, cap: 0, formula: sum, interest: 0, "
+           "premium: %s}\n", premium);
+  ms_error err;
+  ms_config *cfg = load_yaml(y, NULL, 0, &err);
+  if (!cfg) fail_msg("%s\n%s", err.msg, y);
+  return cfg;
+}
+
+static void test_funding__premium_follows_the_regime(void **state) {
+  (void)state;
+  ms_config *cfg = open_regimes("{half_life: 2h, regimes: [{mean: 0.004}, {mean: -0.002}]}");
+  ms_error err;
+  ms_market *mk = NULL;
+  ms_funding *f = NULL;
+  assert_ok(ms_market_new(&mk, cfg, &err), &err);
+  assert_ok(ms_funding_new(&f, cfg, &err), &err);
+  const double I = 8 * 3600000.0, ts = 3 * 3600000.0, m0 = 0.004, m1 = -0.002, k = log(2.0) / 7200000.0;
+  ms_funding_start(f, 1, 0, 0);
+  ms_funding_regime(f, (int64_t)ts, 1);
+  ms_funding_pay p;
+  ms_funding_settle(f, mk, &p);
+  double want1 = (m0 * ts + m1 * (I - ts) + (m0 - m1) * -expm1(-k * (I - ts)) / k) / I;
+  if (!(fabs(p.premium - want1) < 1e-15)) fail_msg("first interval %.17g, want %.17g", p.premium, want1);
+  double xT = m1 + (m0 - m1) * exp(-k * (I - ts)), want2 = m1 + (xT - m1) * -expm1(-k * I) / (k * I);
+  ms_funding_settle(f, mk, &p);
+  if (!(fabs(p.premium - want2) < 1e-15)) fail_msg("second interval %.17g, want %.17g", p.premium, want2);
+  assert_true(REL(p.rate, p.premium)); /* formula sum, no interest, no cap, interval = rate_period */
+  ms_funding_free(f);
+  ms_market_free(mk);
+  ms_config_free(cfg);
+}
+
+/* With noise, the pieces add up to the one-span law: switches between two
+ * regimes of the same mean leave the interval's average distributed as
+ * without them (the stationary variance 2 s^2 (x - 1 + e^-x) / x^2, x = k I). */
+static void test_funding__regime_pieces_keep_the_law(void **state) {
+  (void)state;
+  ms_config *cfg = open_regimes("{sd: 0.001, half_life: 4h, regimes: [{mean: 0.001}, {mean: 0.001}]}");
+  ms_error err;
+  ms_market *mk = NULL;
+  ms_funding *f = NULL;
+  assert_ok(ms_market_new(&mk, cfg, &err), &err);
+  assert_ok(ms_funding_new(&f, cfg, &err), &err);
+  const int N = 40000;
+  double m1 = 0, m2 = 0;
+  for (int i = 0; i < N; i++) {
+    ms_funding_start(f, 3, (uint64_t)i, 0);
+    ms_funding_regime(f, 3600000, 1);
+    ms_funding_regime(f, 2 * 3600000 + 17, 0);
+    ms_funding_regime(f, 5 * 3600000, 1);
+    ms_funding_pay p;
+    ms_funding_settle(f, mk, &p);
+    m1 += p.premium;
+    m2 += p.premium * p.premium;
+  }
+  m1 /= N;
+  m2 = m2 / N - m1 * m1;
+  double x = log(2.0) / (4 * 3600000.0) * 8 * 3600000.0, want = 2e-6 * (x + expm1(-x)) / (x * x);
+  print_message("mean %.6g (want 0.001), var %.6g (want %.6g)\n", m1, m2, want);
+  assert_true(fabs(m1 - 0.001) < 5 * sqrt(want / N));
+  assert_true(fabs(m2 - want) < 5 * want * sqrt(2.0 / N));
+  ms_funding_free(f);
+  ms_market_free(mk);
+  ms_config_free(cfg);
+}
+
+static void test_funding__premium_regimes_bad_input(void **state) {
+  (void)state;
+  ms_error err;
+  const char *bad[][2] = {
+      {"horizon: 1d\nmarket: {regimes: [{name: a, vol: 0.5}, {name: b, vol: 1}]}\n"
+       "funding: {premium: {regimes: [{mean: 0.001}]}}\n", "has 1 entries; market.regimes has 2"},
+      {"horizon: 1d\nmarket: {model: garch}\nfunding: {premium: {regimes: [{mean: 0.001}]}}\n",
+       "needs market.model regime_switching"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    ms_config *cfg = load_yaml(bad[i][0], NULL, 0, &err);
+    assert_null(cfg);
+    if (!strstr(err.msg, bad[i][1]) || !strstr(err.msg, "funding.premium.regimes"))
+      fail_msg("%s: got '%s'", bad[i][1], err.msg);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_funding__presets_follow_the_venues_formulas),
       cmocka_unit_test(test_funding__premium_averages_every_sample_of_the_interval),
       cmocka_unit_test(test_funding__ou_average_matches_its_closed_form),
       cmocka_unit_test(test_funding__ou_series_agrees_with_the_direct_form),
+      cmocka_unit_test(test_funding__premium_follows_the_regime),
+      cmocka_unit_test(test_funding__regime_pieces_keep_the_law),
+      cmocka_unit_test(test_funding__premium_regimes_bad_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1190,6 +1190,14 @@ static const pm_preset_def funding_preset_defs[] = {
     {"dydx", dydx_set, (int)N(dydx_set)},
 };
 
+static const ms_field premium_regime_fields[] = {
+    {.name = "mean", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_premium_regime_cfg, mean), .def = "0",
+     .bounds = MS_B_GT | MS_B_LT, .min = -1, .max = 1, .doc = "the premium's mean while the regime holds"},
+};
+static const ms_schema premium_regime_schema = {"premium regime", premium_regime_fields, N(premium_regime_fields),
+                                                NULL, "The exogenous premium's mean while one regime of "
+                                                "market.regimes holds."};
+
 static const ms_field premium_fields[] = {
     {.name = "mean", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_premium_cfg, mean), .def = "0",
      .bounds = MS_B_GT | MS_B_LT, .min = -1, .max = 1,
@@ -1200,6 +1208,11 @@ static const ms_field premium_fields[] = {
             "law each path); 0: constant at the mean"},
     {.name = "half_life", .kind = MS_F_DURATION, .offset = OFF(ms_premium_cfg, half_life), .def = "8h",
      .bounds = MS_B_GT, .min = 0, .doc = "time in which a deviation from the mean halves on average"},
+    {.name = "regimes", .kind = MS_F_LIST, .offset = OFF(ms_premium_cfg, regimes), .def = "[]", .bounds = MS_B_GE,
+     .min = 0, .sub = &premium_regime_schema, .count_offset = OFF(ms_premium_cfg, nregimes),
+     .max_items = MS_MAX_REGIMES, .item_size = sizeof(ms_premium_regime_cfg),
+     .doc = "a mean per market.regimes entry (market.model regime_switching): the premium reverts to the current "
+            "regime's (crowded longs in calm markets, a discount in stress); empty: mean throughout"},
 };
 static const ms_schema premium_schema = {"premium", premium_fields, N(premium_fields), NULL,
                                          "An exogenous premium process added to the premium the book's own "
@@ -1469,6 +1482,13 @@ static ms_status check_top(void *obj, ms_check *ck) {
     ms_check_warn(ck, key, c->warnings[c->nwarnings++], MS_WARNING_MAX,
                   "starts at %s, at or after the horizon (%s): the outage has no effect", at, hz);
   }
+  const ms_premium_cfg *pm = &c->funding.premium;
+  if (pm->nregimes > 0 && !regimes)
+    return ms_check_fail(ck, "funding.premium.regimes", "needs market.model regime_switching (its regime switches "
+                         "change the mean), not %s", ms_model_name(c->market.model));
+  if (pm->nregimes > 0 && pm->nregimes != c->market.nregimes)
+    return ms_check_fail(ck, "funding.premium.regimes", "has %d entries; market.regimes has %d: one mean per regime, "
+                         "in its order", pm->nregimes, c->market.nregimes);
   if (c->funding.enabled && c->funding.interval > c->horizon && c->nwarnings < MS_MAX_WARNINGS) {
     char iv[32], hz[32];
     ms_units_format_duration(c->funding.interval, iv, sizeof iv);

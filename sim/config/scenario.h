@@ -361,10 +361,16 @@ typedef enum { MS_FUND_CLAMPED = 0, MS_FUND_SUM } ms_funding_formula;
 typedef enum { MS_FUND_AT_MARK = 0, MS_FUND_AT_ORACLE, MS_FUND_AT_INDEX } ms_funding_price;
 typedef enum { MS_FUND_PRO_RATA = 0, MS_FUND_RATE } ms_funding_receivers;
 
+typedef struct ms_premium_regime_cfg {
+  double mean;           /* the exogenous premium's mean while the regime holds */
+} ms_premium_regime_cfg;
+
 typedef struct ms_premium_cfg {
   double mean;           /* exogenous premium: long-run mean, a fraction of the index */
   double sd;             /* its stationary standard deviation (0: constant at mean) */
   int64_t half_life;     /* ms: its mean reversion */
+  int nregimes;          /* 0: mean throughout; else one per market.regimes entry */
+  ms_premium_regime_cfg regimes[MS_MAX_REGIMES];
 } ms_premium_cfg;
 
 typedef struct ms_funding_cfg {

@@ -320,7 +320,7 @@ ms_status ms_eng_path_start(ms_engine *e, uint64_t path, ms_path_summary *out, m
   e->funding_rate_sum = 0.0;
   out->funding_rate_mean = out->funding_rate_min = out->funding_rate_max = NAN;
   if (e->fnd) {
-    ms_funding_start(e->fnd, cfg->seed, path);
+    ms_funding_start(e->fnd, cfg->seed, path, ms_pricepath_regime(e->pp));
     int64_t tf = ms_funding_next(e->fnd);
     if (!s && tf != INT64_MAX) s = ms_queue_push(e->q, tf, MS_EV_FUNDING, 0, 0);
   }

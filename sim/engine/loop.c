@@ -389,6 +389,8 @@ ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, 
     case MS_EV_JUMP: {
       int r = ms_pricepath_on_event(e->pp, &ev, e->q);
       if (r < 0) { s = MS_ERR_NOMEM; break; }
+      if (e->fnd && ev.kind == MS_EV_REGIME && r != MS_PRICEPATH_STALE)
+        ms_funding_regime(e->fnd, ev.t, ms_pricepath_regime(e->pp));
       /* No generated tick may run past one of the model's live events. */
       assert(r == MS_PRICEPATH_STALE || e->tick_pos == e->tick_n);
       if (r == 1) {

@@ -14,7 +14,10 @@ struct ms_funding {
   int64_t t0;           /* the current interval's start */
   int64_t next_k, nk;   /* the next sample not yet taken: t0 + next_k sample_every; samples 1 .. nk */
   double sum;           /* the samples taken so far of this interval */
-  double x;             /* the exogenous premium now */
+  double x;             /* the exogenous premium at t_x */
+  double mu;            /* its mean now (the current regime's, with premium.regimes) */
+  int64_t t_x;          /* ms */
+  double integral;      /* of the exogenous premium from the interval's start to t_x */
   gsl_rng *r;           /* MS_STREAM_FUNDING: the exogenous premium */
 };
 
@@ -37,11 +40,19 @@ void ms_funding_free(ms_funding *f) {
   free(f);
 }
 
-void ms_funding_start(ms_funding *f, uint64_t seed, uint64_t path) {
+static double mean_of(const ms_funding *f, int regime) {
+  const ms_premium_cfg *p = &f->c.premium;
+  return p->nregimes > 0 && regime >= 0 && regime < p->nregimes ? p->regimes[regime].mean : p->mean;
+}
+
+void ms_funding_start(ms_funding *f, uint64_t seed, uint64_t path, int regime) {
   f->t0 = 0;
   f->next_k = 1;
   f->sum = 0.0;
-  f->x = f->c.premium.mean;
+  f->mu = mean_of(f, regime);
+  f->x = f->mu;
+  f->t_x = 0;
+  f->integral = 0.0;
   if (f->c.premium.sd > 0) {
     ms_rng_seed(f->r, seed, path, MS_STREAM_FUNDING);
     f->x += f->c.premium.sd * ms_rng_gaussian(f->r);
@@ -95,16 +106,21 @@ static double kh_b(double x, double b) {
   return sum * x * x * x;
 }
 
-void ms_funding_ou_step(const ms_premium_cfg *p, double x0, double h, double z1, double z2, double *x1,
+void ms_funding_ou_step(const ms_premium_cfg *p, double mu, double x0, double h, double z1, double z2, double *x1,
                         double *avg) {
-  double mu = p->mean, s = p->sd;
-  if (!(s > 0) || !(h > 0)) {
+  double s = p->sd;
+  if (!(h > 0)) {
     *x1 = x0;
     *avg = x0;
     return;
   }
   double k = 0.69314718055994530942 / (double)p->half_life /* ln 2 */, kh = k * h;
   double a = exp(-kh), b = -expm1(-kh), d = x0 - mu; /* b = 1 - exp(-kh), without cancellation */
+  if (!(s > 0)) { /* no noise: the relaxation towards the mean alone */
+    *x1 = mu + d * a;
+    *avg = mu + d * (b / kh);
+    return;
+  }
   /* With sigma^2 = 2 k s^2: the end's noise e1, the integral's e2 (over h, per unit of time) */
   double v1 = s * s * -expm1(-2.0 * kh);                       /* Var e1 */
   double v2 = 2.0 * s * s / (kh * kh) * kh_b(kh, b);           /* Var(e2 / h) */
@@ -115,15 +131,43 @@ void ms_funding_ou_step(const ms_premium_cfg *p, double x0, double h, double z1,
   *avg = mu + d * b / kh + l21 * z1 + l22 * z2;
 }
 
+/* The exogenous premium from t_x to @p t (> t_x): its mean over the span
+ * (returned), its value at t. */
+static double advance(ms_funding *f, int64_t t) {
+  double h = (double)(t - f->t_x), x1, avg;
+  if (!(h > 0)) return f->x;
+  double z1 = 0, z2 = 0;
+  if (f->c.premium.sd > 0) {
+    z1 = ms_rng_gaussian(f->r);
+    z2 = ms_rng_gaussian(f->r);
+  }
+  ms_funding_ou_step(&f->c.premium, f->mu, f->x, h, z1, z2, &x1, &avg);
+  f->x = x1;
+  f->t_x = t;
+  return avg;
+}
+
+void ms_funding_regime(ms_funding *f, int64_t t, int regime) {
+  if (f->c.premium.nregimes == 0) return;
+  double h = (double)(t - f->t_x);
+  f->integral += advance(f, t) * h;
+  f->mu = mean_of(f, regime);
+}
+
 void ms_funding_settle(ms_funding *f, const ms_market *mk, ms_funding_pay *out) {
   int64_t T = f->t0 + f->c.interval;
   take(f, mk, T, 1);
-  double exo = f->c.premium.mean;
-  if (f->c.premium.sd > 0) {
-    double z1 = ms_rng_gaussian(f->r), z2 = ms_rng_gaussian(f->r), x1;
-    ms_funding_ou_step(&f->c.premium, f->x, (double)f->c.interval, z1, z2, &x1, &exo);
-    f->x = x1;
+  double exo;
+  if (f->c.premium.nregimes == 0 && !(f->c.premium.sd > 0)) {
+    exo = f->c.premium.mean; /* constant */
+  } else if (f->t_x == f->t0) { /* no switch inside the interval: one span */
+    exo = advance(f, T);
+  } else {
+    double h = (double)(T - f->t_x);
+    exo = (f->integral + advance(f, T) * h) / (double)f->c.interval;
   }
+  f->integral = 0.0;
+  f->t_x = T;
   out->t = T;
   out->premium = f->sum / (double)f->nk + exo;
   out->rate = ms_funding_rate(&f->c, out->premium);

@@ -19,7 +19,9 @@
  * stationary standard deviation s and mean reversion kappa = ln 2 /
  * half_life, started from its stationary law at each path's start; an
  * interval adds the continuous-time mean of X over it, drawn exactly with
- * X's value at its end (two normals a payment, ms_funding_ou_step).
+ * X's value at its end (two normals a payment, ms_funding_ou_step). With
+ * premium.regimes, mu is the current regime's: a switch steps X to its time
+ * under the old mean (two more normals), the integral adding up the pieces.
  */
 #ifndef MARGINSIM_FUNDING_H
 #define MARGINSIM_FUNDING_H
@@ -42,8 +44,14 @@ typedef struct ms_funding_pay {
 ms_status ms_funding_new(ms_funding **out, const ms_config *cfg, ms_error *err);
 void ms_funding_free(ms_funding *f);
 
-/** Start a path: the first interval, the exogenous premium drawn from its stationary law. */
-void ms_funding_start(ms_funding *f, uint64_t seed, uint64_t path);
+/** Start a path in regime @p regime: the first interval, the exogenous
+ * premium drawn from its stationary law about that regime's mean. */
+void ms_funding_start(ms_funding *f, uint64_t seed, uint64_t path, int regime);
+
+/** The price model switched to @p regime at @p t: with premium.regimes the
+ * premium reverts to that regime's mean from t on (exact: the process is
+ * stepped to t under the old mean first). */
+void ms_funding_regime(ms_funding *f, int64_t t, int regime);
 
 /** Time of the next payment (ms), or INT64_MAX when none is left before the horizon. */
 int64_t ms_funding_next(const ms_funding *f);
@@ -58,11 +66,12 @@ void ms_funding_settle(ms_funding *f, const ms_market *mk, ms_funding_pay *out);
 double ms_funding_rate(const ms_funding_cfg *c, double premium);
 
 /**
- * One interval of length @p h (ms) of the OU process from @p x0: its value
- * at the end and its time-average over the interval, from two standard
- * normals @p z1, @p z2 (exact: the pair is jointly Gaussian).
+ * A span of length @p h (ms) of the OU process of mean @p mu (sd and
+ * half-life of @p p) from @p x0: its value at the end and its
+ * time-average over the span, from two standard normals @p z1, @p z2
+ * (exact: the pair is jointly Gaussian; with sd 0 the relaxation alone).
  */
-void ms_funding_ou_step(const ms_premium_cfg *p, double x0, double h, double z1, double z2, double *x1,
+void ms_funding_ou_step(const ms_premium_cfg *p, double mu, double x0, double h, double z1, double z2, double *x1,
                         double *avg);
 
 #endif
