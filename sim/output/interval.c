@@ -69,12 +69,6 @@ static void two_ranks(double *v, int64_t nv, int64_t a, int64_t b, double *va, d
   *vb = b > a ? select_rank(v, a, nv - 1, b - 1) : *va;
 }
 
-/* A value that is not the most frequent one, less the mean, and its square. */
-typedef struct {
-  double d;  /* x[i] - m */
-  double d2; /* d * d */
-} dev_pair;
-
 /* 1-based ranks of the lower and upper ends among B sorted replicates:
  * floor((B+1) alpha/2) and B + 1 minus it. Returns 0 when that rank is
  * below 1: B resamples cannot resolve the level (above 1 - 2/(B+1) =
@@ -123,12 +117,13 @@ static ms_status mean_interval(const double *x, int64_t n, int allow_log, uint64
   int64_t rs = n;
   if (k > MS_BOOT_KMAX) rs = (int64_t)ceil((double)n * MS_BOOT_KMAX / (double)k);
   double rr = (double)rs;
-  /* The k values that are not c as their deviations from m and the
-   * squares of those, side by side: a draw reads one pair, and adds the
-   * very doubles x[i] - m and (x[i] - m)^2 it computed before (the build
-   * contracts no products into fused multiply-adds: C11 without extensions
-   * means -ffp-contract=off). */
-  dev_pair *y = malloc((size_t)(k + 1) * sizeof *y); /* y[k] = y[k - 1]: ms_rng_index_or_k_ */
+  /* The k values that are not c as their deviations from m: a draw reads
+   * y[i], the very double x[i] - m it computed before, with neither the
+   * skip over the run of c (a branch that mispredicts where c is not at
+   * an end) nor the subtraction; entry k repeats entry k - 1 for
+   * ms_rng_index_or_k_. 8 bytes a value while the interval runs (a table
+   * of the squares too was 3% faster at 20,000 values, for twice that). */
+  double *y = malloc((size_t)(k + 1) * sizeof *y);
   double *t = malloc(MS_BOOT_B * sizeof *t);
   gsl_rng *r = NULL;
   ms_status st = y && t ? ms_rng_new(&r, err) : ms_error_set(err, MS_ERR_NOMEM, "out of memory for a bootstrap");
@@ -137,11 +132,7 @@ static ms_status mean_interval(const double *x, int64_t n, int allow_log, uint64
     free(t);
     return st;
   }
-  for (int64_t j = 0; j < k; j++) {
-    double d = x[j < cs ? j : j + cl] - m;
-    y[j].d = d;
-    y[j].d2 = d * d;
-  }
+  for (int64_t j = 0; j < k; j++) y[j] = x[j < cs ? j : j + cl] - m;
   y[k] = y[k - 1];
   ms_rng_seed(r, seed, key, MS_STREAM_STATS);
   const double iscale = ms_rng_index_scale(k);
@@ -153,9 +144,9 @@ static ms_status mean_interval(const double *x, int64_t n, int allow_log, uint64
      * as the sums must be. */
     ms_rng_state_ g = ms_rng_state_get_(r);
     for (int64_t j = 0; j < K; j++) {
-      const dev_pair *p = &y[ms_rng_index_or_k_(&g, iscale)];
-      s1 += p->d;
-      s2 += p->d2;
+      double d = y[ms_rng_index_or_k_(&g, iscale)];
+      s1 += d;
+      s2 += d * d;
     }
     ms_rng_state_put_(r, &g);
     double mb = m + s1 / rr, v = (s2 - s1 * s1 / rr) / (rr - 1);
