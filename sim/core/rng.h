@@ -96,7 +96,7 @@ static inline double ms_rng_uniform_pos(gsl_rng *r) {
 static inline ms_rng_state_ ms_rng_state_get_(const gsl_rng *r) { return *(const ms_rng_state_ *)r->state; }
 static inline void ms_rng_state_put_(gsl_rng *r, const ms_rng_state_ *st) { *(ms_rng_state_ *)r->state = *st; }
 
-/** The factor of ms_rng_index_ for indices in [0, @p k): 2^-53 k, exact (k < 2^53). */
+/** The factor of ms_rng_index_ for indices in [0, @p k): 2^-53 k (exactly 2^-53 times the double of k). */
 static inline double ms_rng_index_scale(int64_t k) { return 0x1.0p-53 * (double)k; }
 
 /**
@@ -111,9 +111,11 @@ static inline int64_t ms_rng_index_(ms_rng_state_ *st, double scale, int64_t k) 
   return i < k ? i : k - 1;
 }
 
-/** ms_rng_index_ before its clamp: in [0, k], and k where ms_rng_index_ gives k - 1
- * (rounding reaches k: about once in 2^53 / k draws). For a loop whose
- * table has a copy of entry k - 1 at k, two instructions fewer a draw. */
+/** ms_rng_index_ without its clamp, for a loop whose table repeats entry k - 1
+ * at k: two instructions fewer a draw. For k <= 2^53 the value is below k
+ * anyway (u k lies at least k 2^-53 below k, more than half the spacing of
+ * doubles there, so it never rounds up to k); the clamp and that entry are
+ * for larger k, whose double may round up. */
 static inline int64_t ms_rng_index_or_k_(ms_rng_state_ *st, double scale) {
   return (int64_t)((double)(ms_rng_next_(st) >> 11) * scale);
 }
