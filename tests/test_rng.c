@@ -226,6 +226,38 @@ static void test_rng__indices_are_the_outputs_mapped(void **state) {
   ms_rng_free(r);
 }
 
+/* The largest output, top 53 bits all ones (u = 1 - 2^-53), where rounding
+ * is closest to reaching k: the one product 2^-53 k gives what the two
+ * products give, k - 1 from every form (u k lies at least k 2^-53 below k,
+ * more than half the spacing of doubles there, so for k <= 2^53 it never
+ * rounds up to k: the clamp and the tables' entry k are never reached).
+ * The state (0, 1, 2, all ones) makes that output: rotl(s0 + s3, 23) + s0. */
+static void test_rng__index_of_the_largest_output(void **state) {
+  (void)state;
+  const int64_t ks[] = {1, 2, 3, 1999, 32768, 32769, ((int64_t)1 << 53) - 1, (int64_t)1 << 53};
+  for (size_t c = 0; c < sizeof ks / sizeof ks[0]; c++) {
+    int64_t k = ks[c];
+    const ms_rng_state_ top = {{0, 1, 2, ~(uint64_t)0}};
+    ms_rng_state_ g = top;
+    assert_true(ms_rng_next_(&g) == ~(uint64_t)0);
+    g = top;
+    int64_t two = (int64_t)((double)(ms_rng_next_(&g) >> 11) * 0x1.0p-53 * (double)k);
+    g = top;
+    int64_t raw = ms_rng_index_or_k_(&g, ms_rng_index_scale(k));
+    g = top;
+    int64_t clamped = ms_rng_index_(&g, ms_rng_index_scale(k), k);
+    assert_true(two == k - 1 && raw == k - 1 && clamped == k - 1);
+    gsl_rng *r;
+    ms_error err;
+    int64_t idx;
+    assert_ok(ms_rng_new(&r, &err), &err);
+    ms_rng_state_put_(r, &top);
+    ms_rng_indices(r, k, &idx, 1);
+    assert_true(idx == k - 1);
+    ms_rng_free(r);
+  }
+}
+
 static void test_rng__gsl_distributions_work_on_it(void **state) {
   (void)state;
   gsl_rng *r;
@@ -256,6 +288,7 @@ int main(void) {
       cmocka_unit_test(test_rng__gaussian_is_standard_normal),
       cmocka_unit_test(test_rng__gaussian_walk_is_the_draws_summed),
       cmocka_unit_test(test_rng__indices_are_the_outputs_mapped),
+      cmocka_unit_test(test_rng__index_of_the_largest_output),
       cmocka_unit_test(test_rng__gsl_distributions_work_on_it),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

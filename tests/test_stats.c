@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
+
+#include "core/rng.h"
 #include "output/interval.h"
 #include "output/stats.h"
 #include "testutil.h"
@@ -229,6 +233,184 @@ static void test_interval__levels_beyond_the_resamples(void **state) {
   assert_true(isfinite(lo) && isfinite(hi));
 }
 
+/* ---- the bootstraps' bits against a reference ----
+ * The intervals as first written: one draw at a time through ms_rng_u64
+ * mapped to [0, k) by two products, the resample's values read from the
+ * sorted sample past the run of its most frequent value, the replicates
+ * fully sorted. interval.c computes the same thing faster (a table of
+ * deviations and squares, the state in registers, one product per index,
+ * the two ends by selection); its results must be these, bit for bit. */
+static int ref_cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static int64_t ref_index(gsl_rng *r, int64_t k) {
+  int64_t i = (int64_t)((double)(ms_rng_u64(r) >> 11) * 0x1.0p-53 * (double)k);
+  return i < k ? i : k - 1;
+}
+
+/* 1-based ranks of the ends (interval.c's end_ranks), 0 when unresolved */
+static int64_t ref_rank(double confidence) {
+  int64_t a = (int64_t)floor((double)(MS_BOOT_B + 1) * (1.0 - confidence) / 2.0 + 1e-9);
+  return a > MS_BOOT_B ? MS_BOOT_B : a;
+}
+
+static void ref_mean(const double *x, int64_t n, int allow_log, uint64_t seed, uint64_t key, double conf,
+                     double *lo, double *hi) {
+  *lo = *hi = NAN;
+  if (n <= 1) return;
+  double m = 0;
+  for (int64_t i = 0; i < n; i++) m += x[i];
+  m /= (double)n;
+  if (x[0] == x[n - 1]) { *lo = *hi = m; return; }
+  double ss = 0;
+  for (int64_t i = 0; i < n; i++) ss += (x[i] - m) * (x[i] - m);
+  double nn = (double)n, se = sqrt(ss / (nn - 1) / nn);
+  int logscale = allow_log && x[0] >= 0 && m > 0;
+  int64_t cs = 0, cl = 0;
+  for (int64_t i = 0, j; i < n; i = j) {
+    for (j = i; j < n && x[j] == x[i]; j++) {}
+    if (j - i > cl) { cs = i; cl = j - i; }
+  }
+  int64_t k = n - cl, rs = n;
+  double dc = x[cs] - m;
+  if (k > MS_BOOT_KMAX) rs = (int64_t)ceil((double)n * MS_BOOT_KMAX / (double)k);
+  double rr = (double)rs, *t = malloc(MS_BOOT_B * sizeof *t);
+  gsl_rng *r;
+  ms_error err;
+  assert_ok(ms_rng_new(&r, &err), &err);
+  assert_non_null(t);
+  ms_rng_seed(r, seed, key, MS_STREAM_STATS);
+  for (int b = 0; b < MS_BOOT_B; b++) {
+    int64_t K = (int64_t)gsl_ran_binomial(r, (double)k / nn, (unsigned int)rs);
+    double s1 = (double)(rs - K) * dc, s2 = (double)(rs - K) * dc * dc;
+    for (int64_t j = 0; j < K; j++) {
+      int64_t i = ref_index(r, k);
+      if (i >= cs) i += cl;
+      double d = x[i] - m;
+      s1 += d;
+      s2 += d * d;
+    }
+    double mb = m + s1 / rr, v = (s2 - s1 * s1 / rr) / (rr - 1);
+    double seb = v > 0 ? sqrt(v / rr) : 0;
+    double diff = logscale ? log(mb) - log(m) : mb - m, scale = logscale ? seb / mb : seb;
+    if (seb > 0 && mb > 0) t[b] = diff / scale;
+    else if (seb > 0 && !logscale) t[b] = diff / scale;
+    else t[b] = diff > 0 ? INFINITY : diff < 0 ? -INFINITY : 0.0;
+  }
+  ms_rng_free(r);
+  qsort(t, MS_BOOT_B, sizeof *t, ref_cmp);
+  int64_t a = ref_rank(conf), bb = MS_BOOT_B + 1 - a;
+  double tlo = a >= 1 ? t[a - 1] : -INFINITY, thi = a >= 1 ? t[bb - 1] : INFINITY;
+  free(t);
+  if (rs < n && a >= 1) {
+    double f = sqrt(rr / nn), zlo = gsl_cdf_ugaussian_Pinv((double)a / (MS_BOOT_B + 1)),
+           zhi = gsl_cdf_ugaussian_Pinv((double)bb / (MS_BOOT_B + 1));
+    tlo = zlo + (tlo - zlo) * f;
+    thi = zhi + (thi - zhi) * f;
+  }
+  *lo = logscale ? m * exp(-thi * se / m) : m - thi * se;
+  *hi = logscale ? m * exp(-tlo * se / m) : m - tlo * se;
+}
+
+static void ref_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_t key, double conf, double *lo,
+                   double *hi) {
+  *lo = *hi = NAN;
+  if (n <= 1) return;
+  if (x[0] == x[n - 1]) { *lo = *hi = x[0]; return; }
+  int64_t t = (int64_t)ceil(0.01 * (double)n), M = 4 * t + 40;
+  if (M > n) M = n;
+  double *rep = malloc(MS_BOOT_B * sizeof *rep);
+  int64_t *cnt = calloc((size_t)n, sizeof *cnt);
+  gsl_rng *r;
+  ms_error err;
+  assert_ok(ms_rng_new(&r, &err), &err);
+  assert_true(rep && cnt);
+  ms_rng_seed(r, seed, key, MS_STREAM_STATS);
+  for (int b = 0; b < MS_BOOT_B; b++) {
+    int64_t c = M == n ? n : (int64_t)gsl_ran_binomial(r, (double)M / (double)n, (unsigned int)n);
+    memset(cnt, 0, (size_t)n * sizeof *cnt);
+    for (int64_t j = 0; j < c; j++) cnt[ref_index(r, M)]++;
+    double s = 0;
+    int64_t need = t;
+    for (int64_t j = 0; j < M && need > 0; j++) {
+      int64_t take = cnt[j] < need ? cnt[j] : need;
+      s += (double)take * (upper ? x[n - 1 - j] : x[j]);
+      need -= take;
+    }
+    if (need > 0) {
+      memset(cnt, 0, (size_t)n * sizeof *cnt);
+      for (int64_t j = 0; j < n - c; j++) cnt[ref_index(r, n - M)]++;
+      for (int64_t j = 0; j < n - M && need > 0; j++) {
+        int64_t take = cnt[j] < need ? cnt[j] : need;
+        s += (double)take * (upper ? x[n - 1 - (M + j)] : x[M + j]);
+        need -= take;
+      }
+    }
+    rep[b] = s / (double)t;
+  }
+  ms_rng_free(r);
+  qsort(rep, MS_BOOT_B, sizeof *rep, ref_cmp);
+  int64_t a = ref_rank(conf);
+  *lo = a >= 1 ? rep[a - 1] : -INFINITY;
+  *hi = a >= 1 ? rep[MS_BOOT_B - a] : INFINITY;
+  free(rep);
+  free(cnt);
+}
+
+static int same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+static void test_interval__bits_of_the_reference(void **state) {
+  (void)state;
+  ms_error err;
+  enum { NS = 9 };
+  /* sizes: one value, tiny (every draw in the top M), the ES tail's
+   * shortcut, and one above MS_BOOT_KMAX (the mean's smaller resamples) */
+  const int64_t ns[NS] = {1, 2, 7, 45, 130, 400, 1000, 3001, MS_BOOT_KMAX + 600};
+  /* 0.5: both ends the same rank; 0.9995: unresolved */
+  const double confs[] = {0.95, 0.99, 0.5, 0.9995};
+  uint64_t u = 88172645463325252ull;
+  int cases = 0;
+  for (int a = 0; a < NS; a++)
+    for (int kind = 0; kind < 5; kind++) {
+      int64_t n = ns[a];
+      if (n > 5000 && kind != 0) continue; /* the large size once: its reference is slow */
+      double *x = malloc((size_t)n * sizeof *x);
+      assert_non_null(x);
+      for (int64_t i = 0; i < n; i++) {
+        u ^= u << 13, u ^= u >> 7, u ^= u << 17;
+        double v = (double)(u >> 11) * 0x1.0p-53;
+        x[i] = kind == 0   ? exp(4 * v)                        /* continuous, > 0: log scale */
+               : kind == 1 ? (v < 0.7 ? 0.0 : exp(3 * v))      /* zero-inflated */
+               : kind == 2 ? floor(6 * v) - 2                  /* few values, signed */
+               : kind == 3 ? (i % 9 == 0 ? 1e6 * v : -1.0)     /* a run below the rest */
+                           : -1.7e308 * (0.6 + 0.4 * v);       /* huge: sums overflow */
+      }
+      qsort(x, (size_t)n, sizeof *x, ref_cmp);
+      if (kind == 4 && n >= 400) x[n - 1] = 1.7e308; /* +inf and -inf in one tail sum: NaN replicates */
+      for (size_t c = 0; c < sizeof confs / sizeof confs[0]; c++) {
+        if (n > 5000 && c > 0) break;
+        uint64_t key = ms_interval_key("mean", "t") + (uint64_t)(a * 16 + kind);
+        double lo, hi, rlo, rhi;
+        for (int f = 0; f < 4; f++) {
+          if (f == 0) assert_int_equal(ms_interval_mean(x, n, 3, key, confs[c], &lo, &hi, &err), MS_OK);
+          if (f == 1) assert_int_equal(ms_interval_mean_plain(x, n, 3, key, confs[c], &lo, &hi, &err), MS_OK);
+          if (f >= 2) assert_int_equal(ms_interval_es(x, n, f == 2, 3, key, confs[c], &lo, &hi, &err), MS_OK);
+          if (f < 2) ref_mean(x, n, f == 0, 3, key, confs[c], &rlo, &rhi);
+          else ref_es(x, n, f == 2, 3, key, confs[c], &rlo, &rhi);
+          if (!same_bits(lo, rlo) || !same_bits(hi, rhi))
+            fail_msg("n %ld kind %d level %g %s: [%.17g, %.17g], the reference [%.17g, %.17g]", (long)n, kind,
+                     confs[c], f == 0 ? "mean" : f == 1 ? "plain mean" : f == 2 ? "es99" : "es01", lo, hi, rlo,
+                     rhi);
+          cases++;
+        }
+      }
+      free(x);
+    }
+  assert_true(cases > 500);
+}
+
 static const char *tiny =
     "name: t\nseed: 5\npaths: 10\nhorizon: 1h\nstep: 1s\nmarket:\n  regimes:\n    - {name: calm, vol: 0.5}\n"
     "book: {accounts: 10}\n";
@@ -322,6 +504,23 @@ static void test_stats__new_fields_by_name(void **state) {
     assert_true(v.has_interval && v.value == want[i][0] && v.lo == want[i][1] && v.hi == want[i][2]);
   }
   assert_true(ms_stats_find(st, "bad_debt")->mean_lo > 0);
+  /* at another level: recomputed from the sorted values, with the streams of /stats */
+  double *xs = malloc((size_t)n * sizeof *xs);
+  assert_non_null(xs);
+  for (int i = 0; i < n; i++) xs[i] = rows[i].bad_debt;
+  qsort(xs, (size_t)n, sizeof *xs, ref_cmp);
+  for (int i = 0; i < 3; i++) {
+    const char *name = i == 0 ? "bad_debt.mean" : i == 1 ? "bad_debt.es99" : "bad_debt.es01";
+    ms_stat_value v;
+    double lo, hi;
+    assert_int_equal(ms_stats_value_of(st, cfg, &src, name, 0.9, &v, &err), MS_OK);
+    const char *kind = i == 0 ? "mean" : i == 1 ? "es99" : "es01";
+    uint64_t key = ms_interval_key(kind, "bad_debt");
+    if (i == 0) assert_ok(ms_interval_mean(xs, n, cfg->seed, key, 0.9, &lo, &hi, &err), &err);
+    else assert_ok(ms_interval_es(xs, n, i == 1, cfg->seed, key, 0.9, &lo, &hi, &err), &err);
+    assert_true(v.has_interval && same_bits(v.lo, lo) && same_bits(v.hi, hi));
+  }
+  free(xs);
   assert_int_equal(ms_stats_known(cfg, "insurance_min.q05", msg, sizeof msg), -1);
   assert_contains(msg, "q01, q001");
   free(st);
@@ -475,6 +674,7 @@ int main(void) {
       cmocka_unit_test(test_interval__nonnegative_by_construction),
       cmocka_unit_test(test_interval__expected_shortfall),
       cmocka_unit_test(test_interval__levels_beyond_the_resamples),
+      cmocka_unit_test(test_interval__bits_of_the_reference),
       cmocka_unit_test(test_stats__new_fields_by_name),
       cmocka_unit_test(test_stats__threads_bit_identical),
       cmocka_unit_test(test_stats__quantile_interval_at_confidence_near_1),

@@ -76,13 +76,10 @@ void ms_rng_seed(gsl_rng *r, uint64_t seed, uint64_t path, uint32_t stream) {
 }
 
 void ms_rng_indices(gsl_rng *r, int64_t k, int64_t *out, size_t n) {
-  xoshiro_state st = *(xoshiro_state *)r->state;
-  const double dk = (double)k;
-  for (size_t j = 0; j < n; j++) {
-    int64_t i = (int64_t)((double)(xoshiro_next(&st) >> 11) * 0x1.0p-53 * dk);
-    out[j] = i < k ? i : k - 1;
-  }
-  *(xoshiro_state *)r->state = st;
+  xoshiro_state st = ms_rng_state_get_(r);
+  const double scale = ms_rng_index_scale(k);
+  for (size_t j = 0; j < n; j++) out[j] = ms_rng_index_(&st, scale, k);
+  ms_rng_state_put_(r, &st);
 }
 
 static double zig_tail(xoshiro_state *st, int negative) {

@@ -91,6 +91,36 @@ static inline double ms_rng_uniform_pos(gsl_rng *r) {
   return ((double)(ms_rng_u64(r) >> 11) + 0.5) * 0x1.0p-53;
 }
 
+/** The generator's state, copied out for a loop that keeps it in registers
+ * (its draws through ms_rng_index_); ms_rng_state_put_ hands it back before
+ * @p r draws again (a gsl_ran_* call). */
+static inline ms_rng_state_ ms_rng_state_get_(const gsl_rng *r) { return *(const ms_rng_state_ *)r->state; }
+static inline void ms_rng_state_put_(gsl_rng *r, const ms_rng_state_ *st) { *(ms_rng_state_ *)r->state = *st; }
+
+/** The factor of ms_rng_index_ for indices in [0, @p k): 2^-53 k (exactly 2^-53 times the double of k). */
+static inline double ms_rng_index_scale(int64_t k) { return 0x1.0p-53 * (double)k; }
+
+/**
+ * A uniform index in [0, @p k) from the top 53 bits of one output, as
+ * ms_rng_indices maps them; @p scale is ms_rng_index_scale(k). One product
+ * (bits >> 11) (2^-53 k) instead of two, ((bits >> 11) 2^-53) k, and the
+ * same double: both are the exact real (bits >> 11) k 2^-53 rounded once
+ * (a product by a power of two is exact, and no product here is subnormal).
+ */
+static inline int64_t ms_rng_index_(ms_rng_state_ *st, double scale, int64_t k) {
+  int64_t i = (int64_t)((double)(ms_rng_next_(st) >> 11) * scale);
+  return i < k ? i : k - 1;
+}
+
+/** ms_rng_index_ without its clamp, for a loop whose table repeats entry k - 1
+ * at k: two instructions fewer a draw. For k <= 2^53 the value is below k
+ * anyway (u k lies at least k 2^-53 below k, more than half the spacing of
+ * doubles there, so it never rounds up to k); the clamp and that entry are
+ * for larger k, whose double may round up. */
+static inline int64_t ms_rng_index_or_k_(ms_rng_state_ *st, double scale) {
+  return (int64_t)((double)(ms_rng_next_(st) >> 11) * scale);
+}
+
 /**
  * @p n uniform indices in [0, @p k) into @p out, each from the top 53 bits of
  * one output: floor(u k) with u = (bits >> 11) 2^-53, k - 1 where rounding

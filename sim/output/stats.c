@@ -704,9 +704,18 @@ ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_c
   if (j < 0 && !es && !mean) return ms_error_set(err, MS_ERR_INTERNAL, "statistic %s: no such field", name);
   out->value = mean ? r->mean : es == 1 ? r->es99 : es == 2 ? r->es01 : r->q[j];
   if (r->n == 0) return MS_OK;
-  /* The interval at another level: the sorted values again, and for the
-   * bootstraps the same stream, so at 0.95 it is the one in /stats. */
+  /* At 0.95 the interval is the one in /stats (the row was computed from
+   * these values, with these streams, at this level): no second bootstrap,
+   * which was most of a sweep's --show and of an assertion. At another
+   * level: the sorted values again, and for the bootstraps the same
+   * streams. */
   double conf = confidence > 0 ? confidence : 0.95;
+  if (conf == 0.95) {
+    out->lo = mean ? r->mean_lo : es == 1 ? r->es99_lo : es == 2 ? r->es01_lo : r->q_lo[j];
+    out->hi = mean ? r->mean_hi : es == 1 ? r->es99_hi : es == 2 ? r->es01_hi : r->q_hi[j];
+    out->has_interval = 1;
+    return MS_OK;
+  }
   ms_column cols[MS_MAX_COLUMNS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS);
   const ms_column *c = find_col(cols, nc, row);
