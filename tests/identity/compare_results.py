@@ -313,7 +313,7 @@ def main(argv=None):
     ap.add_argument("--keep", metavar="DIR", help="write the result files here and keep them")
     ap.add_argument("--fixed", action="append", default=[], metavar="FIELD",
                     help="leave out a field changed by a documented fix since the base (repeatable): "
-                         + "; ".join(f"{k}: {v}" for k, v in KNOWN_FIXES.items()))
+                         + "; ".join(f"{k}: {v}" for k, v in KNOWN_FIXES.items()).replace("%", "%%"))
     a = ap.parse_args(argv)
     for name in a.fixed:
         if name not in KNOWN_FIXES:
