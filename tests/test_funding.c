@@ -49,9 +49,10 @@ static void test_funding__presets_follow_the_venues_formulas(void **state) {
       {"{enabled: true, preset: hyperliquid}", 0.001, (0.001 - 0.0005) / 8},
       {"{enabled: true, preset: hyperliquid}", 0.0001, 0.0001 / 8},
       {"{enabled: true, preset: hyperliquid}", 0.9, 0.04},
-      /* dYdX: premium + interest, an 8-hour rate paid hourly, no cap */
+      /* dYdX: premium + interest, an 8-hour rate paid hourly, clamped to 600% x (5% - 3%) / 8 */
       {"{enabled: true, preset: dydx}", 0.001, (0.001 + 0.0001) / 8},
-      {"{enabled: true, preset: dydx}", 0.5, (0.5 + 0.0001) / 8},
+      {"{enabled: true, preset: dydx}", 0.5, 0.015},
+      {"{enabled: true, preset: dydx, cap: 0}", 0.5, (0.5 + 0.0001) / 8},
       /* explicit keys win over the preset */
       {"{enabled: true, preset: hyperliquid, cap: 0.01, interval: 2h}", 0.9, 0.01},
       {"{enabled: true, preset: dydx, interest: 0}", -0.003, -0.003 / 8},

@@ -1536,32 +1536,21 @@ static int calib_input(const char *what, const char *file) {
 }
 
 /* --model premium: the funding premium of @p file (a perpetual's candles)
- * over @p index (its index's), docs/calibration.md. @p other: an option of
- * the price models given, or NULL. */
-static int calibrate_premium(const char *file, const char *index, const char *from, const char *to,
-                             const char *other, const char *output) {
-  if (other) {
-    fprintf(stderr, "marginsim calibrate: %s is an option of the price models, not of --model premium\n", other);
-    return EXIT_BADINPUT;
-  }
+ * over @p index (its index's), in the window [@p t_from, @p t_to),
+ * docs/calibration.md. cmd_calibrate has checked the options, the window
+ * and @p file (@p in: its stat). */
+static int calibrate_premium(const char *file, const char *index, int64_t t_from, int64_t t_to, const char *output,
+                             const struct stat *in) {
   if (!index) {
     fprintf(stderr, "marginsim calibrate: --model premium needs --index FILE.csv, the index's (spot) candles\n");
     return EXIT_BADINPUT;
   }
-  int64_t t_from = INT64_MIN, t_to = INT64_MAX;
   int rc;
-  if (from && (rc = calib_time("--from", from, &t_from))) return rc;
-  if (to && (rc = calib_time("--to", to, &t_to))) return rc;
-  if (t_from >= t_to) {
-    fprintf(stderr, "marginsim calibrate: --from %s is not before --to %s: the window is empty\n", from, to);
-    return EXIT_BADINPUT;
-  }
-  if ((rc = calib_input("", file)) || (rc = calib_input("--index ", index))) return rc;
-  struct stat in;
-  if (stat(file, &in) != 0) return EXIT_BADINPUT;
-  if (output && (rc = calib_check_output("-o/--output", output, &in))) return rc;
+  if ((rc = calib_input("--index ", index))) return rc;
   struct stat ix;
-  if (output && stat(index, &ix) == 0 && (rc = calib_check_output("-o/--output", output, &ix))) return rc;
+  if (output && ((rc = calib_check_output("-o/--output", output, in)) ||
+                 (stat(index, &ix) == 0 && (rc = calib_check_output("-o/--output", output, &ix)))))
+    return rc;
   ms_error err;
   ms_series *sp = NULL, *si = NULL;
   ms_calib_premium fit;
@@ -1646,22 +1635,36 @@ static int cmd_calibrate(int argc, char **argv) {
     fprintf(stderr, "marginsim calibrate: --model: missing; give --model regime_switching, garch or premium\n");
     return EXIT_BADINPUT;
   }
-  if (strcmp(model, "premium") == 0)
-    return calibrate_premium(file, index, from, to,
-                             regimes ? "--regimes" : rpath ? "--regime-path" : starts ? "--starts" : seed ? "--seed"
-                             : dist ? "--dist" : resolution ? "--resolution" : dpy ? "--days-per-year" : NULL,
-                             output);
-  if (index) {
+  int premium = strcmp(model, "premium") == 0;
+  if (!premium && index) {
     fprintf(stderr, "marginsim calibrate: --index is an option of --model premium, not of %s\n", model);
     return EXIT_BADINPUT;
   }
-  if (strcmp(model, "regime_switching") == 0) co.model = MS_CALIB_REGIME_SWITCHING;
+  if (premium) co.model = MS_CALIB_REGIME_SWITCHING; /* unused: calibrate_premium below */
+  else if (strcmp(model, "regime_switching") == 0) co.model = MS_CALIB_REGIME_SWITCHING;
   else if (strcmp(model, "garch") == 0) co.model = MS_CALIB_GARCH;
   else {
     fprintf(stderr, "marginsim calibrate: --model: expected regime_switching, garch or premium, got '%s'\n", model);
     return EXIT_BADINPUT;
   }
   int garch = co.model == MS_CALIB_GARCH, rc;
+  const char *other = regimes ? "--regimes" : rpath ? "--regime-path" : starts ? "--starts" : seed ? "--seed"
+                      : dist ? "--dist" : resolution ? "--resolution" : dpy ? "--days-per-year" : NULL;
+  if (premium && other) {
+    fprintf(stderr, "marginsim calibrate: %s is an option of the price models, not of --model premium\n", other);
+    return EXIT_BADINPUT;
+  }
+  int64_t t_from = INT64_MIN, t_to = INT64_MAX;
+  if (from && (rc = calib_time("--from", from, &t_from))) return rc;
+  if (to && (rc = calib_time("--to", to, &t_to))) return rc;
+  if (t_from >= t_to) {
+    fprintf(stderr, "marginsim calibrate: --from %s is not before --to %s: the window is empty\n", from, to);
+    return EXIT_BADINPUT;
+  }
+  struct stat in;
+  if ((rc = calib_input("", file))) return rc;
+  if (stat(file, &in) != 0) return EXIT_BADINPUT;
+  if (premium) return calibrate_premium(file, index, t_from, t_to, output, &in);
   const char *rs_only = regimes ? "--regimes" : rpath ? "--regime-path" : starts ? "--starts" : NULL;
   if (garch && rs_only) {
     fprintf(stderr, "marginsim calibrate: %s is an option of --model regime_switching, not of garch\n", rs_only);
@@ -1697,24 +1700,9 @@ static int cmd_calibrate(int argc, char **argv) {
     fprintf(stderr, "marginsim calibrate: --days-per-year: expected a positive number of days, got '%s'\n", dpy);
     return EXIT_BADINPUT;
   }
-  int64_t t_from = INT64_MIN, t_to = INT64_MAX, res = 0;
-  if (from && (rc = calib_time("--from", from, &t_from))) return rc;
-  if (to && (rc = calib_time("--to", to, &t_to))) return rc;
-  if (t_from >= t_to) {
-    fprintf(stderr, "marginsim calibrate: --from %s is not before --to %s: the window is empty\n", from, to);
-    return EXIT_BADINPUT;
-  }
+  int64_t res = 0;
   if (resolution && (ms_units_parse_duration(resolution, &res) || res <= 0)) {
     fprintf(stderr, "marginsim calibrate: --resolution: expected a duration (1h, 4h, 1d), got '%s'\n", resolution);
-    return EXIT_BADINPUT;
-  }
-  struct stat in;
-  if (stat(file, &in) != 0) {
-    fprintf(stderr, "marginsim calibrate: %s: cannot open: %s\n", file, strerror(errno));
-    return EXIT_BADINPUT;
-  }
-  if (S_ISDIR(in.st_mode)) {
-    fprintf(stderr, "marginsim calibrate: %s: is a folder, not a CSV file\n", file);
     return EXIT_BADINPUT;
   }
   if (output && (rc = calib_check_output("-o/--output", output, &in))) return rc;

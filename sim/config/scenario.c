@@ -1169,9 +1169,11 @@ static const ms_schema liq_schema = {"liquidation", liq_fields, N(liq_fields), N
  * ../shared/reference/margin-parameters.md 1.2), Hyperliquid's docs
  * (hourly payments of one eighth of an 8-hour rate, the same formula and
  * interest, premium sampled every 5 s, the notional at the oracle price,
- * capped at 4% an hour) and dYdX's help page (hourly payments of an 8-hour
- * rate, premium + 0.01% interest, the notional at the index price; no cap
- * is stated there, so none is applied).
+ * capped at 4% an hour) and dYdX: its help page (an 8-hour rate paid as
+ * rate x T / 8 h x position x the on-chain price, premium + 0.01% interest)
+ * and the v4 chain's x/perpetuals (60 premium samples an hour, the 8-hour
+ * rate clamped to 600% x (initial - maintenance margin fraction): 12% for
+ * the Large-Cap tier's 5% and 3%, margin-parameters.md 3, so 1.5% a payment).
  */
 static const char *const funding_presets[] = {"binance", "hyperliquid", "dydx", NULL};
 static const char *const funding_formulas[] = {"clamped", "sum", NULL};
@@ -1182,8 +1184,8 @@ static const pm_setting hyperliquid_set[] = {
     {"interval", "1h"}, {"rate_period", "8h"}, {"sample_every", "5s"}, {"interest", "0.0001"},
     {"formula", "clamped"}, {"dampener", "0.0005"}, {"cap", "0.04"}, {"price", "oracle"}};
 static const pm_setting dydx_set[] = {
-    {"interval", "1h"}, {"rate_period", "8h"}, {"interest", "0.0001"}, {"formula", "sum"},
-    {"cap", "0"}, {"price", "index"}};
+    {"interval", "1h"}, {"rate_period", "8h"}, {"sample_every", "1m"}, {"interest", "0.0001"}, {"formula", "sum"},
+    {"cap", "0.015"}, {"price", "oracle"}};
 static const pm_preset_def funding_preset_defs[] = {
     {"binance", NULL, 0},
     {"hyperliquid", hyperliquid_set, (int)N(hyperliquid_set)},
@@ -1267,15 +1269,17 @@ static ms_status check_funding(void *obj, ms_check *ck) {
     ms_units_format_duration(f->interval, b, sizeof b);
     return ms_check_fail(ck, "sample_every", "must be <= interval (%s) (got %s): an interval needs a sample", b, a);
   }
-  if (f->interval / f->sample_every > 100000000)
-    return ms_check_fail(ck, "sample_every", "more than 1e8 samples an interval; sample less often");
+  if (f->interval / f->sample_every > MS_FUNDING_MAX_SAMPLES)
+    return ms_check_fail(ck, "sample_every", "more than %lld samples an interval; sample less often",
+                         (long long)MS_FUNDING_MAX_SAMPLES);
   /* a payment of many periods' rate is a unit slip (rate_period: 1ms), not a venue */
-  if ((double)f->interval > 24.0 * (double)f->rate_period) {
+  if ((double)f->interval > MS_FUNDING_MAX_PERIODS * (double)f->rate_period) {
     char a[32], b[32];
     ms_units_format_duration(f->interval, a, sizeof a);
     ms_units_format_duration(f->rate_period, b, sizeof b);
-    return ms_check_fail(ck, "rate_period", "must be at least interval / 24 (interval %s; got %s): a payment "
-                         "would be more than 24 periods' rate", a, b);
+    return ms_check_fail(ck, "interval", "is %s, more than %d x rate_period (%s): a payment would be more than %d "
+                         "periods' rate; check interval and rate_period", a, MS_FUNDING_MAX_PERIODS, b,
+                         MS_FUNDING_MAX_PERIODS);
   }
   return MS_OK;
 }
@@ -1285,7 +1289,9 @@ static const ms_schema funding_schema = {"funding", funding_fields, N(funding_fi
                                          "premium of its samples and the interest, longs pay shorts "
                                          "rate x notional (shorts pay longs when it is negative), and the "
                                          "receiving side shares the payment pro rata to its units, so that "
-                                         "funding sums to zero over the book. `preset` sets every key not "
+                                         "funding sums to zero over the book (receivers: pro_rata), or "
+                                         "receives the rate on its own notional, the rest of the market "
+                                         "taking the difference (receivers: rate). `preset` sets every key not "
                                          "written (explicit keys and --set win); defaults are preset "
                                          "`binance`'s."};
 

@@ -373,8 +373,13 @@ typedef struct ms_premium_cfg {
   ms_premium_regime_cfg regimes[MS_MAX_REGIMES];
 } ms_premium_cfg;
 
+/* Bounds of funding's keys: premium samples in one interval, and payments'
+ * length in periods of the quoted rate (more is a slip of units). */
+#define MS_FUNDING_MAX_SAMPLES 100000000LL
+#define MS_FUNDING_MAX_PERIODS 24
+
 typedef struct ms_funding_cfg {
-  int enabled;
+  int enabled;           /* 0: no funding (and no funding columns) */
   int preset;            /* ms_funding_preset: the value of every key not written */
   int64_t interval;      /* ms between payments */
   int64_t rate_period;   /* ms the formula's rate is quoted for: a payment is rate x interval / rate_period */

@@ -56,4 +56,7 @@ void ms_units_format_duration(int64_t ms, char *buf, size_t n);
 /** Canonical rate text ("6/d"). */
 void ms_units_format_rate(double per_day, char *buf, size_t n);
 
+/** ln 2, for half-lives (a literal: M_LN2 is not C11). */
+#define MS_LN2 0.69314718055994530942
+
 #endif

@@ -76,8 +76,9 @@ typedef struct ms_path_summary {
   double funding_paid;                   /* USD paid by the paying side, all payments */
   double funding_long_net;               /* USD longs received, net (< 0: they paid) */
   double funding_outside;                /* USD the book received from outside it, net (receivers: rate; else 0) */
-  double funding_rate_mean;              /* mean rate of the path's payments (NaN: none) */
-  double funding_rate_min, funding_rate_max;
+  double funding_rate_mean;              /* mean rate of the path's payments, a fraction of notional per payment
+                                          * (NaN: none) */
+  double funding_rate_min, funding_rate_max; /* the lowest and highest of them, the same unit */
 } ms_path_summary;
 
 /** One liquidation (for /liquidations and the cascade statistics). Written by

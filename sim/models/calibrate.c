@@ -1173,7 +1173,7 @@ static ms_status sb_finish(ms_strbuf *b, char **out, ms_error *err) {
 }
 
 /* A number with @p sig significant digits, as the shortest text that reads back. */
-static void fmt_sig(double v, int sig, char *buf, size_t n) {
+void ms_calib_fmt_sig(double v, int sig, char *buf, size_t n) {
   char t[64];
   snprintf(t, sizeof t, "%.*g", sig, v);
   ms_units_format_number(strtod(t, NULL), buf, n);
@@ -1231,19 +1231,19 @@ ms_status ms_calib_yaml(char **out, const ms_calib_result *res, const ms_calib_r
     const ms_calib_garch *g = &res->garch;
     char rb[40], om[40], al[40], be[40], dr[40], nu[40];
     ms_units_format_duration(r->resolution, rb, sizeof rb);
-    fmt_sig(g->omega, 6, om, sizeof om);
+    ms_calib_fmt_sig(g->omega, 6, om, sizeof om);
     /* alpha + beta < 1 must survive the rounding of the text */
     for (int sig = 6; sig <= 17; sig++) {
-      fmt_sig(g->alpha, sig, al, sizeof al);
-      fmt_sig(g->beta, sig, be, sizeof be);
+      ms_calib_fmt_sig(g->alpha, sig, al, sizeof al);
+      ms_calib_fmt_sig(g->beta, sig, be, sizeof be);
       if (strtod(al, NULL) + strtod(be, NULL) < 1) break;
     }
-    fmt_sig(res->garch_drift, 4, dr, sizeof dr);
+    ms_calib_fmt_sig(res->garch_drift, 4, dr, sizeof dr);
     ms_sb_printf(&b, "  model: garch\n  days_per_year: %s\n", dpy);
     ms_sb_printf(&b, "  garch: {resolution: %s, omega: %s, alpha: %s, beta: %s, drift: %s, innovations: %s", rb, om, al,
               be, dr, g->dist == MS_CALIB_T ? "t" : "normal");
     if (g->dist == MS_CALIB_T) {
-      fmt_sig(g->nu, 4, nu, sizeof nu);
+      ms_calib_fmt_sig(g->nu, 4, nu, sizeof nu);
       ms_sb_printf(&b, ", nu: %s", nu);
     }
     ms_sb_printf(&b, "}\n");
@@ -1256,10 +1256,10 @@ ms_status ms_calib_yaml(char **out, const ms_calib_result *res, const ms_calib_r
   ms_sb_printf(&b, "  model: regime_switching\n  days_per_year: %s\n  regimes:\n", dpy);
   for (int j = 0; j < k; j++) {
     char name[32], vol[40], drift[40], dur[48];
-    fmt_sig(res->vol[j], 4, vol, sizeof vol);
+    ms_calib_fmt_sig(res->vol[j], 4, vol, sizeof vol);
     /* the loader's range of drift; a fit beyond it is kept at the bound (and says so) */
     double d = fmax(-1000.0, fmin(1000.0, res->drift[j]));
-    fmt_sig(d, 4, drift, sizeof drift);
+    ms_calib_fmt_sig(d, 4, drift, sizeof drift);
     ms_sb_printf(&b, "    - {name: %s, vol: %s, drift: %s", regime_name(k, j, name, sizeof name), vol, drift);
     if (k > 1) {
       fmt_duration(res->duration[j], dur, sizeof dur);
@@ -1273,7 +1273,7 @@ ms_status ms_calib_yaml(char **out, const ms_calib_result *res, const ms_calib_r
       ms_sb_printf(&b, "    - [");
       for (int j = 0; j < k; j++) {
         char w[40];
-        fmt_sig(res->jump[i][j], 4, w, sizeof w);
+        ms_calib_fmt_sig(res->jump[i][j], 4, w, sizeof w);
         ms_sb_printf(&b, "%s%s", j ? ", " : "", w);
       }
       ms_sb_printf(&b, "]\n");

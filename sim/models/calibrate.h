@@ -215,9 +215,9 @@ typedef struct ms_calib_premium {
   int64_t first, last;  /* open times of the first and last candle used */
   double sample_mean, sample_sd;
   double lo, hi;        /* the smallest and largest premium */
-  double phi, phi_se;
-  double mean, mean_se;
-  double sd, sd_se;     /* stationary */
+  double phi, phi_se;   /* the AR(1) coefficient per candle, dimensionless */
+  double mean, mean_se; /* the premium's mean, a fraction of the index */
+  double sd, sd_se;     /* its stationary standard deviation, a fraction of the index */
   double half_life, half_life_se; /* ms */
 } ms_calib_premium;
 
@@ -230,6 +230,9 @@ typedef struct ms_calib_premium {
  */
 ms_status ms_calib_premium_fit(ms_calib_premium *out, const ms_series *perp, const ms_series *index, int64_t from,
                                int64_t to, ms_error *err);
+
+/** @p v with @p sig significant digits, as the shortest text that reads back (the YAML's numbers). */
+void ms_calib_fmt_sig(double v, int sig, char *buf, size_t n);
 
 /** The summary and the `funding:` YAML of a premium fit; *out is malloc'd. */
 ms_status ms_calib_premium_text(char **summary, char **yaml, const ms_calib_premium *p, const char *perp_name,

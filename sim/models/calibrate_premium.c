@@ -11,8 +11,6 @@
 #include "core/units.h"
 #include "models/calibrate.h"
 
-#define LN2 0.69314718055994530942
-
 ms_status ms_calib_premium_fit(ms_calib_premium *out, const ms_series *perp, const ms_series *index, int64_t from,
                                int64_t to, ms_error *err) {
   memset(out, 0, sizeof *out);
@@ -86,16 +84,14 @@ ms_status ms_calib_premium_fit(ms_calib_premium *out, const ms_series *perp, con
   /* sd(e)'s own error about sd(e) / sqrt(2 (m - 2)) (normal errors), independent of phi's */
   double se_se = se / sqrt(2.0 * (dm - 2)), dphi = se * phi / (q * sqrt(q));
   out->sd_se = sqrt(se_se * se_se / q + dphi * dphi * v_phi);
+  if (!(fabs(out->mean) < 1) || !(out->sd < 1))
+    return ms_error_set(err, MS_ERR_INPUT, "%s over %s: the fitted premium (mean %.4g, sd %.4g) is outside a funding "
+                        "premium's range (|mean| < 1, sd < 1): are the two files the same asset?", perp->name,
+                        index->name, out->mean, out->sd);
   double lp = log(phi);
-  out->half_life = -(double)res * LN2 / lp;
-  out->half_life_se = (double)res * LN2 / (phi * lp * lp) * out->phi_se;
+  out->half_life = -(double)res * MS_LN2 / lp;
+  out->half_life_se = (double)res * MS_LN2 / (phi * lp * lp) * out->phi_se;
   return MS_OK;
-}
-
-static void fmt_sig(double v, int sig, char *buf, size_t n) {
-  char t[64];
-  snprintf(t, sizeof t, "%.*g", sig, v);
-  ms_units_format_number(strtod(t, NULL), buf, n);
 }
 
 ms_status ms_calib_premium_text(char **summary, char **yaml, const ms_calib_premium *p, const char *perp_name,
@@ -107,8 +103,8 @@ ms_status ms_calib_premium_text(char **summary, char **yaml, const ms_calib_prem
   ms_units_format_duration(p->resolution, rs, sizeof rs);
   ms_units_format_duration((int64_t)llround(p->half_life / 1000.0) * 1000, hl, sizeof hl);
   ms_units_format_duration((int64_t)llround(p->half_life_se / 1000.0) * 1000, hlse, sizeof hlse);
-  fmt_sig(p->mean, 4, mean, sizeof mean);
-  fmt_sig(p->sd, 4, sd, sizeof sd);
+  ms_calib_fmt_sig(p->mean, 4, mean, sizeof mean);
+  ms_calib_fmt_sig(p->sd, 4, sd, sizeof sd);
   ms_sb_printf(&a, "premium of %s over %s (close / close - 1), %s candles %s to %s\n", perp_name, index_name, rs, t0,
                t1);
   ms_sb_printf(&a, "  %lld candles in both files, %lld consecutive pairs; sample mean %.4g, sd %.4g, range [%.4g, %.4g]\n",

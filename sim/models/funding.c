@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "core/rng.h"
+#include "core/units.h"
 
 struct ms_funding {
   ms_funding_cfg c;
@@ -114,7 +115,7 @@ void ms_funding_ou_step(const ms_premium_cfg *p, double mu, double x0, double h,
     *avg = x0;
     return;
   }
-  double k = 0.69314718055994530942 / (double)p->half_life /* ln 2 */, kh = k * h;
+  double k = MS_LN2 / (double)p->half_life, kh = k * h;
   double a = exp(-kh), b = -expm1(-kh), d = x0 - mu; /* b = 1 - exp(-kh), without cancellation */
   if (!(s > 0)) { /* no noise: the relaxation towards the mean alone */
     *x1 = mu + d * a;

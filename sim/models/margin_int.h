@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/units.h"
 #include "models/margin.h"
 
 #define INV_SQRT_2PI 0.39894228040143267794
@@ -19,7 +20,7 @@
 #define NGRID_PER_UNIT 64
 #define NGRID_HALF 8
 #define NGRID (2 * NGRID_HALF * NGRID_PER_UNIT + 1)
-#define LN2 0.69314718055994530942
+#define LN2 MS_LN2
 /* The bands' price box: P0 +/- this x P0 */
 #define BAND_BOX 0.10
 /* Leg values remembered (ms_margin_leg_value_memo) */

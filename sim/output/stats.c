@@ -106,7 +106,8 @@ static const col_def fixed_cols[] = {
     {"max_margin_ratio", MS_COL_F64, F(max_margin_ratio), "fraction", "largest maintenance ratio of perps", 0},
     {"margin_updates_up", MS_COL_I64, F(margin_updates_up), "count", "dynamic re-estimates that raised the ratio", 0},
     {"funding_paid", MS_COL_F64, F(funding_paid), "USD",
-     "funding paid by the paying side over the path's payments (the receiving side got the same)", COND_FUNDING},
+     "funding paid by the paying side over the path's payments (with funding.receivers pro_rata the receiving "
+     "side got the same; with rate, the rest of the market took the difference: funding_outside)", COND_FUNDING},
     {"funding_long_net", MS_COL_F64, F(funding_long_net), "USD",
      "funding the longs received, net (< 0: they paid); with funding.receivers pro_rata the shorts' is its negative",
      COND_FUNDING},

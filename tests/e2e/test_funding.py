@@ -75,7 +75,7 @@ H = 3600 * 1000
 PRESETS = {
     "binance": dict(interval=8 * H, rate_period=8 * H, interest=1e-4, dampener=5e-4, cap=0.004, formula="clamped"),
     "hyperliquid": dict(interval=1 * H, rate_period=8 * H, interest=1e-4, dampener=5e-4, cap=0.04, formula="clamped"),
-    "dydx": dict(interval=1 * H, rate_period=8 * H, interest=1e-4, dampener=5e-4, cap=0.0, formula="sum"),
+    "dydx": dict(interval=1 * H, rate_period=8 * H, interest=1e-4, dampener=5e-4, cap=0.015, formula="sum"),
 }
 
 
@@ -223,7 +223,7 @@ class FundingTest(DirTest):
         self.assertEqual(self.check_still("hyperliquid", 150, 0.5), 0.04)       # hyperliquid's cap
         self.assertLess(self.check_still("hyperliquid", 330, -0.003), 0)
         self.check_still("dydx", 330, 0.003)                                   # P + I, scaled
-        self.assertGreater(self.check_still("dydx", 60, 0.5), 0.0625)          # no cap
+        self.assertAlmostEqual(self.check_still("dydx", 60, 0.5), 0.015)      # 600% x (5% - 3%) / 8
         self.assertLess(self.check_still("dydx", 330, -0.01), 0)
 
     def test_notional_at_the_price_of_the_payment(self):
@@ -243,8 +243,8 @@ class FundingTest(DirTest):
         self.assertEqual((h["interval"], h["rate_period"], h["cap"], h["price"], h["formula"], h["sample_every"]),
                          ("1h", "8h", "0.04", "oracle", "clamped", "5s"))
         d = funding_of(self.scen, "--set", "funding.preset=dydx")
-        self.assertEqual((d["interval"], d["rate_period"], d["cap"], d["price"], d["formula"]),
-                         ("1h", "8h", "0", "index", "sum"))
+        self.assertEqual((d["interval"], d["rate_period"], d["cap"], d["price"], d["formula"], d["sample_every"]),
+                         ("1h", "8h", "0.015", "oracle", "sum", "1m"))
         # a key written in the file wins over the preset, and --set over both
         scen = self.write("hl.yaml", STILL + "  preset: hyperliquid\n  cap: 0.01\n  interval: 2h\n")
         h2 = funding_of(scen)
@@ -254,7 +254,7 @@ class FundingTest(DirTest):
         # --set of the preset replaces the file's, under the file's explicit keys
         d2 = funding_of(scen, "--set", "funding.preset=dydx")
         self.assertEqual((d2["preset"], d2["formula"], d2["price"], d2["cap"], d2["interval"]),
-                         ("dydx", "sum", "index", "0.01", "2h"))
+                         ("dydx", "sum", "oracle", "0.01", "2h"))
         # validate's output loads back to itself
         p = self.run_ok("validate", scen, "--set", "funding.preset=dydx")
         back = self.write("back.yaml", p.stdout)
