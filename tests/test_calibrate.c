@@ -725,6 +725,12 @@ static void test_calibrate__premium_bad_input(void **state) {
   assert_non_null(strstr(err.msg, "does not revert"));
   ms_series_free(p);
   ms_series_free(i);
+  /* two assets, not a perpetual and its index: a "premium" of 900% is refused (the scenario could not load it) */
+  premium_pair(r, 300, 9.0, 0.8, 0.01, -1, &p, &i);
+  assert_int_equal(ms_calib_premium_fit(&f, p, i, INT64_MIN, INT64_MAX, &err), MS_ERR_INPUT);
+  assert_non_null(strstr(err.msg, "outside a funding premium's range"));
+  ms_series_free(p);
+  ms_series_free(i);
   /* other resolutions */
   ms_series *h = hourly(-1);
   static const char daily[] = "timestamp,open,high,low,close\n2020-01-01,1,1,1,1\n2020-01-02,1,1,1,1\n";
