@@ -59,10 +59,10 @@ static void measure(const char *oracle, const char *estimator, ratio_stats *out)
   assert_ok(ms_engine_shared_new(cfg, &book, &idx, &err), &err);
   assert_ok(ms_engine_new(&e, cfg, book, idx, &err), &err);
   int64_t L = ms_trace_len(cfg), k0 = (int64_t)(86400e3 / (double)cfg->output.timeseries.every);
-  double *buf = malloc((size_t)L * 8 * sizeof(double));
+  double *buf = malloc((size_t)L * 9 * sizeof(double));
   assert_non_null(buf);
   ms_trace tr = {buf, buf + L, buf + 2 * L, (int32_t *)(buf + 6 * L), buf + 3 * L, buf + 4 * L,
-                 (int32_t *)(buf + 7 * L), buf + 5 * L};
+                 (int32_t *)(buf + 7 * L), buf + 5 * L, buf + 8 * L};
   double sum = 0, sum2 = 0, below = 0, at_floor = 0, n = 0;
   for (uint64_t p = 0; p < PATHS; p++) {
     ms_path_summary s;

@@ -55,10 +55,10 @@ static void rig_close(rig *r) {
 /* A trace of ms_trace_len(cfg) samples in one allocation; free with trace_free. */
 static ms_trace trace_new(const ms_config *cfg) {
   size_t L = (size_t)ms_trace_len(cfg);
-  double *d = malloc(L * 8 * sizeof(double)); /* six double fields, two int32 ones in double slots */
+  double *d = malloc(L * 9 * sizeof(double)); /* seven double fields, two int32 ones in double slots */
   assert_non_null(d);
   return (ms_trace){d, d + L, d + 2 * L, (int32_t *)(d + 6 * L), d + 3 * L, d + 4 * L, (int32_t *)(d + 7 * L),
-                    d + 5 * L};
+                    d + 5 * L, d + 8 * L};
 }
 
 static void trace_free(ms_trace *tr) { free(tr->price); }

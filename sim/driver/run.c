@@ -91,7 +91,7 @@ typedef struct {
   size_t liq_n, cas_n;
 } path_slot;
 
-#define TRACE_FIELDS 8
+#define TRACE_FIELDS 9
 
 /* Tapes (one per thread) beyond this in all are not kept: the cells
  * regenerate their paths (the same ticks). Every run with impact has its
@@ -280,6 +280,7 @@ static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, i
       t->margin_ratio = d; d += L;
       t->regime = (int32_t *)d; d += L; /* int32 in a double-sized slot: simple, aligned */
       t->liquidations = (int32_t *)d; d += L;
+      t->funding_rate = d; d += L;
     }
   }
   for (int i = 0; i < nthreads; i++) {
@@ -1185,7 +1186,7 @@ static ms_status assemble(run_plan *pl, const ms_run_opts *opts, ms_h5out *h, ms
           /* the layout of cell_init's trace slots */
           ms_trace t = {.price = tmp, .mark = tmp + L, .oracle = tmp + 2 * L, .open_interest = tmp + 3 * L,
                         .insurance = tmp + 4 * L, .margin_ratio = tmp + 5 * L, .regime = (int32_t *)(tmp + 6 * L),
-                        .liquidations = (int32_t *)(tmp + 7 * L)};
+                        .liquidations = (int32_t *)(tmp + 7 * L), .funding_rate = tmp + 8 * L};
           h5_lock();
           if (!s) s = ms_h5out_write_trace(h, cs->h5id, p, &t, err);
           h5_unlock();

@@ -318,6 +318,7 @@ ms_status ms_eng_path_start(ms_engine *e, uint64_t path, ms_path_summary *out, m
   if (!s && every > 0 && every <= cfg->horizon) s = ms_queue_push(e->q, every, MS_EV_MARGIN_UPDATE, 0, 0);
   e->funding_payments = 0;
   e->funding_rate_sum = 0.0;
+  e->funding_last = NAN;
   out->funding_rate_mean = out->funding_rate_min = out->funding_rate_max = NAN;
   if (e->fnd) {
     ms_funding_start(e->fnd, cfg->seed, path, ms_pricepath_regime(e->pp));

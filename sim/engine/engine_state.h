@@ -98,6 +98,7 @@ struct ms_engine {
   int64_t bs_at_start;          /* the margin model's Black–Scholes count when the path began */
   int64_t funding_payments;     /* payments of the path so far (their rates' mean at the end) */
   double funding_rate_sum;      /* of their rates (fractions of notional per payment) */
+  double funding_last;          /* the latest payment's rate (NaN: none yet), for the trace */
 
   /* work bounds and cancellation (docs/engine.md, "Work bounds") */
   const volatile sig_atomic_t *cancel; /* non-zero: stop the path (NULL: never) */

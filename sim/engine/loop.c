@@ -283,6 +283,7 @@ static ms_status pay_funding(ms_engine *e, int64_t t) {
   ms_path_summary *sm = e->sum;
   e->funding_payments++;
   e->funding_rate_sum += pay.rate;
+  e->funding_last = pay.rate;
   if (!(pay.rate >= sm->funding_rate_min)) sm->funding_rate_min = pay.rate;
   if (!(pay.rate <= sm->funding_rate_max)) sm->funding_rate_max = pay.rate;
   int64_t tn = ms_funding_next(e->fnd);
@@ -344,6 +345,7 @@ static void sample(ms_engine *e, ms_trace *tr, int64_t k, int64_t t) {
   tr->insurance[k] = e->fund;
   tr->liquidations[k] = e->liq_since_sample;
   tr->margin_ratio[k] = ms_margin_ratio(e->mg);
+  if (tr->funding_rate) tr->funding_rate[k] = e->funding_last;
   e->liq_since_sample = 0;
 }
 

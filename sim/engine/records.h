@@ -131,6 +131,8 @@ typedef struct ms_trace {
   double *insurance;       /* USD */
   int32_t *liquidations;   /* in the interval ending at the sample */
   double *margin_ratio;    /* maintenance ratio (dynamic margin; constant otherwise) */
+  double *funding_rate;    /* rate of the latest funding payment (NaN: none yet; written to the file only with
+                              funding.enabled) */
 } ms_trace;
 
 #endif

@@ -252,6 +252,9 @@ static const ms_field trace_fields[] = {
     {"liquidations", MS_FIELD_I32, offsetof(ms_trace, liquidations), 0, "", "liquidations since the previous sample"},
     {"margin_ratio", MS_FIELD_F64, offsetof(ms_trace, margin_ratio), 0, "",
      "maintenance margin ratio of perps (dynamic margin moves it)"},
+    {"funding_rate", MS_FIELD_F64, offsetof(ms_trace, funding_rate), 0, "fraction",
+     "rate of the latest funding payment at or before the sample, > 0: longs paid (NaN: none yet); only with "
+     "funding.enabled"},
 };
 _Static_assert(N(trace_fields) == MS_TRACE_NFIELDS, "MS_TRACE_NFIELDS");
 const ms_record ms_record_trace = {"/timeseries", trace_fields, N(trace_fields), sizeof(ms_trace)};

@@ -147,7 +147,7 @@ extern const ms_record ms_record_diff;          /* ms_diff_rec: every field eith
 extern const ms_record ms_record_eff;           /* ms_eff_rec, /compare/models */
 extern const ms_record ms_record_assertion;     /* ms_assert_rec, /assertions */
 extern const ms_record ms_record_cell;          /* ms_cell_rec, /sweep/cells */
-#define MS_TRACE_NFIELDS 8
+#define MS_TRACE_NFIELDS 9
 extern const ms_record ms_record_trace;         /* ms_trace: one (paths, samples) dataset per field (pointer members) */
 
 /** One path's samples of /timeseries/fan: arrays of output.fan.points. */

@@ -308,15 +308,21 @@ static void regime_names(const ms_config *cfg, char *names) {
 /* One dataset per field of @p rec (a record of pointers to sample arrays)
  * in @p g, of space @p sp, each with its "unit" (when it has one) and
  * "meaning", and the regime's "names": into @p ds; nonzero on failure. */
-static int create_series(hid_t g, const ms_record *rec, hid_t sp, hid_t pl, hid_t *ds, const char *names) {
+/* The datasets of @p rec's fields but @p skip (a field's name, or NULL):
+ * its ds[] stays H5I_INVALID_HID and write_series passes it by. */
+static int create_series(hid_t g, const ms_record *rec, hid_t sp, hid_t pl, hid_t *ds, const char *names,
+                         const char *skip) {
   int bad = 0;
   for (int i = 0; i < rec->nfields; i++) {
     const ms_field *f = &rec->fields[i];
+    ds[i] = H5I_INVALID_HID;
+    if (skip && strcmp(f->name, skip) == 0) continue;
     ds[i] = make_dataset(g, f->name, f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, sp, pl);
     bad |= ds[i] < 0;
   }
   for (int i = 0; !bad && i < rec->nfields; i++) {
     const ms_field *f = &rec->fields[i];
+    if (ds[i] == H5I_INVALID_HID) continue;
     if (f->unit[0]) attr_str(ds[i], "unit", f->unit);
     attr_str(ds[i], "meaning", f->doc);
     if (strcmp(f->name, "regime") == 0) attr_str(ds[i], "names", names);
@@ -349,7 +355,7 @@ static ms_status create_fan(ms_h5out *h, h5run *r, hid_t ts, ms_error *err) {
     hsize_t chunk[2] = {(hsize_t)(r->fan_paths < rows ? r->fan_paths : rows), (hsize_t)r->fan_len};
     hid_t pl = chunked_plist(r, 2, chunk);
     hid_t sp = H5Screate_simple(2, dims, NULL);
-    rc = create_series(g, &ms_record_fan, sp, pl, r->fan, regime_names_);
+    rc = create_series(g, &ms_record_fan, sp, pl, r->fan, regime_names_, NULL);
     H5Sclose(sp);
     H5Pclose(pl);
   }
@@ -380,7 +386,7 @@ static ms_status create_timeseries(ms_h5out *h, h5run *r, ms_error *err) {
     hid_t sp = H5Screate_simple(2, dims, NULL);
     char names[REGIME_NAMES];
     regime_names(cfg, names);
-    int bad = create_series(g, &ms_record_trace, sp, pl, r->ts, names);
+    int bad = create_series(g, &ms_record_trace, sp, pl, r->ts, names, cfg->funding.enabled ? NULL : "funding_rate");
     H5Sclose(sp);
     H5Pclose(pl);
     if (bad) {
@@ -659,6 +665,7 @@ static int write_row(hid_t ds, hid_t memtype, int64_t k, int64_t len, const void
 static int write_series(const hid_t *ds, const ms_record *rec, const void *values, int64_t k, int64_t len) {
   for (int i = 0; i < rec->nfields; i++) {
     const ms_field *f = &rec->fields[i];
+    if (ds[i] == H5I_INVALID_HID) continue; /* a field this run does not write */
     const void *row;
     memcpy(&row, (const char *)values + f->offset, sizeof row);
     if (write_row(ds[i], f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, k, len, row)) return -1;

@@ -346,30 +346,31 @@ ms_status ms_sweep_new(ms_sweep **out, const char *path, const char *const *sets
   }
   free(all);
   free(axis_sets);
-  /* The cells' statistics are written side by side (/sweep) under cell 0's
-   * names: a key that adds, removes or renames columns (funding.enabled,
-   * stats.counterfactual, the regimes) is refused here, before any path
-   * runs. */
+  /* The cells' statistics are written side by side (/sweep), paired field
+   * by field of the row under cell 0's names (a regime renamed in a cell is
+   * the same field): a key that adds or removes fields (funding.enabled,
+   * stats.counterfactual, the number of regimes) is refused here, before
+   * any path runs. */
   ms_column c0[MS_MAX_COLUMNS], cc[MS_MAX_COLUMNS];
   int n0 = s ? 0 : ms_stats_columns(sw->cfgs[0], c0, MS_MAX_COLUMNS);
   for (int c = 1; !s && c < sw->ncells; c++) {
     int nc = ms_stats_columns(sw->cfgs[c], cc, MS_MAX_COLUMNS);
     const char *extra = NULL;
-    for (int pass = 0; pass < 2 && !extra; pass++) { /* a name of one cell the other lacks, either way */
+    for (int pass = 0; pass < 2 && !extra; pass++) { /* a field of one cell the other lacks, either way */
       const ms_column *a = pass ? cc : c0, *b = pass ? c0 : cc;
       int na = pass ? nc : n0, nb = pass ? n0 : nc;
       for (int i = 0; i < na && !extra; i++) {
         int found = 0;
-        for (int j = 0; j < nb && !found; j++) found = strcmp(a[i].name, b[j].name) == 0;
+        for (int j = 0; j < nb && !found; j++) found = a[i].offset == b[j].offset && a[i].type == b[j].type;
         if (!found) extra = a[i].name;
       }
     }
-    if (!extra && nc == n0) continue;
+    if (!extra) continue;
     s = ms_error_set(err, MS_ERR_INPUT,
                      "sweep cell %d (%s) and cell 0 (%s) have other statistics (%s is in one only): the cells of a "
-                     "sweep must have the same statistics; funding.enabled, stats.counterfactual and the regimes "
-                     "(their number and names) change them (compare such settings with `marginsim run --compare "
-                     "KEY=V1,V2`)", c, sw->labels[c], sw->labels[0], extra ? extra : "a column");
+                     "sweep must have the same statistics; funding.enabled, stats.counterfactual and the number of "
+                     "regimes change them (compare such settings with `marginsim run --compare KEY=V1,V2`)",
+                     c, sw->labels[c], sw->labels[0], extra);
   }
   if (!s) s = parse_baseline(sw, baseline, from_file ? "sweep.baseline" : "--baseline", err);
   ms_config_free(base);

@@ -148,7 +148,8 @@ class FundingTest(DirTest):
                 self.assertEqual([x for x in cols_on if x not in FUNDING_COLS], cols_off)
                 stats_off = [s.decode() for s in g["stats/summary"]["name"]]
                 self.assertFalse([s for s in stats_off if s.startswith("funding")], stats_off)
-                self.assertEqual(names(a), names(g))
+                # the same objects, but the trace's funding rate
+                self.assertEqual([n for n in names(a) if n != "timeseries/funding_rate"], names(g))
                 self.assertEqual(a["stats/probabilities"][:].dtype, g["stats/probabilities"][:].dtype)
             i = cols_on.index("funding_paid")
             self.assertEqual(cols_on[i:i + len(FUNDING_COLS)], FUNDING_COLS)
@@ -158,6 +159,16 @@ class FundingTest(DirTest):
                 self.assertIn(col, stats_on)
             s = a["paths/summary"][:]
             self.assertTrue(np.all(s["funding_paid"] > 0))
+            # the trace: NaN before the first payment (1 h, hyperliquid), then the latest payment's rate, held
+            # to the next one (samples every minute): every rate of the path shows, its extremes those of the row
+            ts, tt = a["timeseries/funding_rate"], a["timeseries/time"][()]
+            self.assertEqual(ts.attrs["unit"].decode() if isinstance(ts.attrs["unit"], bytes) else ts.attrs["unit"],
+                             "fraction")
+            for k in range(ts.shape[0]):
+                fr = ts[k]
+                self.assertTrue(np.all(np.isnan(fr[tt < 3600])) and not np.any(np.isnan(fr[tt >= 3600])), k)
+                self.assertEqual(np.nanmax(fr), s["funding_rate_max"][k])
+                self.assertEqual(np.nanmin(fr), s["funding_rate_min"][k])
             # mixed signs over a path: the longs' net is at most what was paid
             self.assertTrue(np.all(np.abs(s["funding_long_net"]) <= s["funding_paid"] * (1 + 1e-12)))
             self.assertTrue(np.all(s["funding_rate_min"] <= s["funding_rate_mean"]))

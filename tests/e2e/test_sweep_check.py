@@ -225,8 +225,6 @@ class SweepTest(DirTest):
             # keys that add or remove statistics: every cell ran before the file's writer refused them
             (["--grid", "funding.enabled=false,true"], "(funding_paid is in one only)"),
             (["--grid", "stats.counterfactual=true,false"], "(liquidations_no_impact is in one only)"),
-            # the same number of columns under other names: cell 1's went into /sweep under cell 0's
-            (["--grid", "market.regimes[1].name=stress,panic"], "is in one only"),
             ([], "nothing to sweep"),
             (["--junit", "x.xml", "--grid", "margin.maintenance=0.03,0.05"], "--junit is an option of 'check'"),
         ]
