@@ -764,12 +764,128 @@ static void test_pricepath__garch_regimes_follow_the_chain(void **state) {
                     NULL, 0, "market.garch.regimes: needs one entry per entry of market.regimes (2), got 1");
 }
 
+/* ---- several assets (market.assets) ---- */
+
+/* The log-price increments of the ticks of path @p path of @p yaml with
+ * market.trade @p trade ("" for the yaml's own), into *@p n (malloc'd). */
+static double *tick_increments(const char *yaml, const char *trade, uint64_t path, int64_t *n) {
+  char set[64];
+  snprintf(set, sizeof set, "market.trade=%s", trade);
+  const char *sets[1] = {set};
+  ms_error err;
+  ms_config *cfg = load_yaml(yaml, sets, trade[0] ? 1 : 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_pricepath *pp;
+  ms_queue *q;
+  assert_ok(ms_pricepath_new(&pp, cfg, &err), &err);
+  assert_ok(ms_queue_new(&q, 16, &err), &err);
+  assert_ok(ms_pricepath_start(pp, cfg->seed, path, q), &err);
+  ms_queue_clock_start(q, cfg->step, cfg->step, cfg->horizon);
+  int64_t cap = cfg->horizon / cfg->step + 1, k = 0;
+  double *d = malloc((size_t)cap * sizeof *d), prev = ms_pricepath_log_price(pp);
+  assert_non_null(d);
+  ms_event ev;
+  while (ms_queue_pop(q, &ev)) {
+    if (ev.kind == MS_EV_TICK) {
+      double x[512];
+      int64_t want = ev.count < 512 ? ev.count : 512;
+      size_t got = ms_pricepath_fill(pp, ev.t, (size_t)want, x);
+      assert_true(got > 0);
+      for (size_t i = 0; i < got; i++) { d[k++] = x[i] - prev; prev = x[i]; }
+      ms_queue_clock_advance(q, (int64_t)got);
+      continue;
+    }
+    assert_true(ms_pricepath_on_event(pp, &ev, q) >= 0);
+    prev = ms_pricepath_log_price(pp); /* a jump's move is not a tick's */
+  }
+  *n = k;
+  ms_queue_free(q);
+  ms_pricepath_free(pp);
+  ms_config_free(cfg);
+  return d;
+}
+
+static const char *world_one =
+    "seed: 4\nhorizon: 100d\nstep: 1m\nmarket:\n"
+    "  assets: [{name: BTC, initial_price: 60000}, {name: ETH, initial_price: 3000}]\n"
+    "  regimes:\n"
+    "    - {name: calm, assets: [{vol: 0.5, drift: 0.1}, {vol: 0.9, drift: -0.2}], "
+    "correlation: [[1, 0.6], [0.6, 1]]}\n";
+
+/* One regime: the ticks of the BTC book and of the ETH book (one seed)
+ * correlate as the matrix says, ETH's variance is its own, and BTC's ticks
+ * are those of a single-asset scenario with BTC's parameters, bit for bit. */
+static void test_pricepath__assets_correlate_as_the_matrix(void **state) {
+  (void)state;
+  int64_t n0, n1, ns;
+  double *a = tick_increments(world_one, "BTC", 0, &n0), *b = tick_increments(world_one, "ETH", 0, &n1);
+  double *single = tick_increments("seed: 4\nhorizon: 100d\nstep: 1m\nmarket: {initial_price: 60000, "
+                                   "regimes: [{name: calm, vol: 0.5, drift: 0.1}]}\n", "", 0, &ns);
+  assert_int_equal(n0, n1);
+  assert_int_equal(n0, ns);
+  assert_memory_equal(a, single, (size_t)n0 * sizeof *a);
+  double ma = 0, mb = 0, saa = 0, sbb = 0, sab = 0;
+  for (int64_t i = 0; i < n0; i++) { ma += a[i]; mb += b[i]; }
+  ma /= (double)n0;
+  mb /= (double)n0;
+  for (int64_t i = 0; i < n0; i++) {
+    saa += (a[i] - ma) * (a[i] - ma);
+    sbb += (b[i] - mb) * (b[i] - mb);
+    sab += (a[i] - ma) * (b[i] - mb);
+  }
+  double rho = sab / sqrt(saa * sbb), var_b = sbb / (double)(n0 - 1), want_b = 0.81 * 60000.0 / YEAR_MS;
+  print_message("%lld ticks: correlation %.4f (want 0.6), ETH variance %.4g (want %.4g)\n", (long long)n0, rho,
+                var_b, want_b);
+  assert_true(fabs(rho - 0.6) < 5 * (1 - 0.36) / sqrt((double)n0));
+  assert_true(fabs(var_b / want_b - 1) < 5 * sqrt(2.0 / (double)n0));
+  free(a);
+  free(b);
+  free(single);
+}
+
+/* Regimes of 20 and 40 minutes under ticks of an hour: most ticks straddle
+ * switches, and a tick's covariance is the sum over its pieces, so the
+ * ticks' covariance is the time-weighted sum over the regimes (1/3, 2/3 of
+ * the time) of rho s_BTC s_ETH. */
+static void test_pricepath__straddling_ticks_sum_the_covariances(void **state) {
+  (void)state;
+  const char *y =
+      "seed: 9\nhorizon: 1500d\nstep: 1h\nmarket:\n"
+      "  assets: [{name: BTC, initial_price: 60000}, {name: ETH, initial_price: 3000}]\n"
+      "  regimes:\n"
+      "    - {name: calm, mean_duration: 20m, assets: [{vol: 0.5}, {vol: 0.8}], correlation: [[1, 0.1], [0.1, 1]]}\n"
+      "    - {name: stress, mean_duration: 40m, assets: [{vol: 1.5}, {vol: 2}], correlation: [[1, 0.9], [0.9, 1]]}\n";
+  int64_t n0, n1;
+  double *a = tick_increments(y, "BTC", 0, &n0), *b = tick_increments(y, "ETH", 0, &n1);
+  assert_int_equal(n0, n1);
+  const double h = 3600000.0 / YEAR_MS;
+  double want = (1.0 / 3) * 0.1 * 0.5 * 0.8 * h + (2.0 / 3) * 0.9 * 1.5 * 2.0 * h;
+  double ma = 0, mb = 0;
+  for (int64_t i = 0; i < n0; i++) { ma += a[i]; mb += b[i]; }
+  ma /= (double)n0;
+  mb /= (double)n0;
+  double c = 0, c2 = 0;
+  for (int64_t i = 0; i < n0; i++) {
+    double p = (a[i] - ma) * (b[i] - mb);
+    c += p;
+    c2 += p * p;
+  }
+  c /= (double)n0;
+  double se = sqrt((c2 / (double)n0 - c * c) / (double)n0);
+  print_message("%lld ticks: covariance %.5g (want %.5g, se %.2g)\n", (long long)n0, c, want, se);
+  assert_true(fabs(c - want) < 5 * se);
+  free(a);
+  free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pricepath__gbm_log_return_moments),
       cmocka_unit_test(test_pricepath__jump_diffusion_moments),
       cmocka_unit_test(test_pricepath__time_in_regime_is_stationary),
       cmocka_unit_test(test_pricepath__straddling_ticks_keep_exact_moments),
+      cmocka_unit_test(test_pricepath__assets_correlate_as_the_matrix),
+      cmocka_unit_test(test_pricepath__straddling_ticks_sum_the_covariances),
       cmocka_unit_test(test_pricepath__ticks_replay_from_event_log),
       cmocka_unit_test(test_pricepath__extremes_bracket_the_path),
       cmocka_unit_test(test_pricepath__shocks_follow_the_script),

@@ -32,6 +32,52 @@ static void test_scenario__range_error_names_place(void **state) {
   expect_load_error(y, NULL, 0, "t.yaml:5:12: market.regimes[1].vol: must be >= 0 and <= 100 (got -0.3)");
 }
 
+/* market.assets: each way a correlated world can be wrong names its key, line and the rule. */
+static void test_scenario__assets_bad_input(void **state) {
+  (void)state;
+  const char *head = "market:\n  assets: [{name: BTC, initial_price: 60000}, {name: ETH, initial_price: 3000}]\n";
+  char y[1024];
+  static const struct { const char *regimes, *want; } cases[] = {
+      {"  regimes: [{name: a, assets: [{vol: 0.5}, {vol: 0.8}], correlation: [[1, 0.9], [0.9, 1]]}]\n  trade: SOL\n",
+       "market.trade: must be one of market.assets: BTC, ETH (got \"SOL\")"},
+      {"  regimes: [{name: a, assets: [{vol: 0.5}]}]\n",
+       "t.yaml:3:31: market.regimes[0].assets: has 1 entries; market.assets has 2 (BTC, ETH)"},
+      {"  regimes: [{name: a, assets: [{vol: 0.5}, {vol: 0.8}], correlation: [[1, 0.5, 0], [0.5, 1, 0], [0, 0, 1]]}]\n",
+       "market.regimes[0].correlation: must be 2 x 2, one row and column per asset (got 3 x 3)"},
+      {"  regimes: [{name: a, assets: [{vol: 0.5}, {vol: 0.8}], correlation: [[1, 0.5], [0.4, 1]]}]\n",
+       "market.regimes[0].correlation: must be symmetric: [1][0] = 0.4 but [0][1] = 0.5"},
+      {"  regimes: [{name: a, assets: [{vol: 0.5}, {vol: 0.8}], correlation: [[0.9, 0.5], [0.5, 1]]}]\n",
+       "market.regimes[0].correlation: the diagonal must be 1 (row 0 has 0.9)"},
+      {"  regimes: [{name: a, assets: [{vol: 0.5}, {vol: 0.8}]}, {name: b, assets: [{vol: 1}, {vol: 2}]}]\n"
+       "  initial_price: 100\n", "market.initial_price: is 100, but the traded asset BTC starts at 60000"},
+      {"  regimes: [{name: a, vol: 0.3, assets: [{vol: 0.5}, {vol: 0.8}]}]\n",
+       "market.regimes[0].vol: is 0.3, but the traded asset BTC's is 0.5"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    snprintf(y, sizeof y, "%s%s", head, cases[i].regimes);
+    expect_load_error(y, NULL, 0, cases[i].want);
+  }
+  /* three assets whose pairwise correlations cannot hold together */
+  expect_load_error("market:\n  assets: [{name: A}, {name: B}, {name: C}]\n  regimes:\n    - name: a\n"
+                    "      assets: [{vol: 1}, {vol: 1}, {vol: 1}]\n"
+                    "      correlation: [[1, 0.9, -0.9], [0.9, 1, 0.9], [-0.9, 0.9, 1]]\n",
+                    NULL, 0, "market.regimes[0].correlation: is not positive semi-definite");
+  /* perfectly correlated assets are a correlation matrix (semi-definite) */
+  ms_error err;
+  ms_config *c = load_yaml("market:\n  assets: [{name: A}, {name: B}]\n  trade: B\n  regimes:\n    - name: a\n"
+                           "      assets: [{vol: 1}, {vol: 2}]\n      correlation: [[1, 1], [1, 1]]\n", NULL, 0, &err);
+  if (!c) fail_msg("%s", err.msg);
+  assert_int_equal(c->market.trade_index, 1);
+  assert_true(c->market.regimes[0].vol == 2);
+  ms_config_free(c);
+  expect_load_error("market:\n  assets: [{name: A}, {name: A}]\n  regimes: [{assets: [{vol: 1}, {vol: 1}]}]\n", NULL, 0,
+                    "market.assets[1].name: asset \"A\" named twice");
+  expect_load_error("market:\n  regimes: [{assets: [{vol: 1}]}]\n", NULL, 0,
+                    "market.regimes[0].assets: needs market.assets");
+  expect_load_error("market:\n  model: garch\n  assets: [{name: A}]\n", NULL, 0,
+                    "market.assets: needs market.model regime_switching");
+}
+
 static void test_scenario__unknown_key_lists_known_keys(void **state) {
   (void)state;
   expect_load_error("market:\n  initial_prize: 3\n", NULL, 0,
@@ -848,6 +894,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_scenario__models_chosen_by_name_from_their_tables),
       cmocka_unit_test(test_scenario__range_error_names_place),
+      cmocka_unit_test(test_scenario__assets_bad_input),
       cmocka_unit_test(test_scenario__unknown_key_lists_known_keys),
       cmocka_unit_test(test_scenario__wrong_types),
       cmocka_unit_test(test_scenario__durations_need_units),

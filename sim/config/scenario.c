@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/dist.h"
+#include "core/linalg.h"
 #include "core/series.h"
 #include "core/rng.h"
 #include "core/units.h"
@@ -75,6 +76,17 @@ static ms_status check_regime(void *obj, ms_check *ck) {
   return MS_OK;
 }
 
+static const ms_field asset_regime_fields[] = {
+    {.name = "vol", .kind = MS_F_NUMBER, .offset = OFF(ms_asset_regime_cfg, vol), .def = "0.7",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 100, .unit = "annualised",
+     .doc = "volatility of the asset's log returns in the regime"},
+    {.name = "drift", .kind = MS_F_NUMBER, .offset = OFF(ms_asset_regime_cfg, drift), .def = "0",
+     .bounds = MS_B_GE | MS_B_LE, .min = -1000, .max = 1000, .unit = "annualised",
+     .doc = "drift mu of the asset's dS/S in the regime"},
+};
+static const ms_schema asset_regime_schema = {"asset regime", asset_regime_fields, N(asset_regime_fields), NULL,
+                                              "One asset's volatility and drift in one regime (market.assets)."};
+
 static const ms_field regime_fields[] = {
     {.name = "name", .kind = MS_F_STRING, .offset = OFF(ms_regime_cfg, name), .def = "\"\"",
      .str_size = MS_NAME_MAX, .doc = "name used in the output (default: regime0, regime1, ...)"},
@@ -89,7 +101,16 @@ static const ms_field regime_fields[] = {
      .def = "1d", .bounds = MS_B_GT, .min = 0,
      .doc = "mean holding time; holding times are exponential"},
     {.name = "jumps", .kind = MS_F_SECTION, .offset = OFF(ms_regime_cfg, jumps), .sub = &jump_schema,
-     .doc = "jumps while in this regime"},
+     .doc = "jumps while in this regime (with market.assets, common to every asset, scaled by its jump_loading)"},
+    {.name = "assets", .kind = MS_F_LIST, .offset = OFF(ms_regime_cfg, assets), .def = "[]", .bounds = MS_B_GE,
+     .min = 0, .sub = &asset_regime_schema, .count_offset = OFF(ms_regime_cfg, nassets), .max_items = MS_MAX_ASSETS,
+     .item_size = sizeof(ms_asset_regime_cfg),
+     .doc = "with market.assets: each asset's vol and drift in this regime, in the order of market.assets (the "
+            "regime's vol and drift are then the traded asset's)"},
+    {.name = "correlation", .kind = MS_F_MATRIX, .offset = OFF(ms_regime_cfg, correlation), .def = "[]",
+     .bounds = MS_B_GE | MS_B_LE, .min = -1, .max = 1,
+     .doc = "with market.assets: the correlation of the assets' log returns in this regime (symmetric, unit "
+            "diagonal, positive semi-definite); empty: uncorrelated"},
 };
 static const ms_schema regime_schema = {"regime", regime_fields, N(regime_fields), check_regime,
                                         "One volatility regime of the exogenous price."};
@@ -402,6 +423,106 @@ static ms_status resolve_garch(ms_market_cfg *m, ms_check *ck) {
   return MS_OK;
 }
 
+/* A key of regime @p r written in the file (or by --set), as a node; NULL if not. */
+static const ms_ynode *written_regime_key(const ms_check *ck, int r, const char *key) {
+  const ms_ynode *rs = ck->node && ck->node->kind == MS_Y_MAP ? ms_ynode_get(ck->node, "regimes") : NULL;
+  if (!rs || rs->kind != MS_Y_SEQ || (size_t)r >= rs->n || rs->vals[r]->kind != MS_Y_MAP) return NULL;
+  return ms_ynode_get(rs->vals[r], key);
+}
+
+/* market.assets: the traded asset's initial price, vol and drift become the
+ * single-asset keys every consumer reads (written ones must agree: a
+ * resolved configuration writes them back), every regime's assets and
+ * correlation checked (docs/scenario.md, "Several assets"). */
+static ms_status resolve_assets(ms_market_cfg *m, ms_check *ck) {
+  m->trade_index = 0;
+  m->jump_loading = 1.0;
+  if (m->nassets == 0) {
+    for (int r = 0; r < m->nregimes; r++) {
+      char rel[64];
+      snprintf(rel, sizeof rel, "regimes[%d].%s", r, m->regimes[r].nassets ? "assets" : "correlation");
+      if (m->regimes[r].nassets || m->regimes[r].correlation.rows)
+        return ms_check_fail(ck, rel, "needs market.assets (the assets it describes)");
+    }
+    if (m->trade[0]) return ms_check_fail(ck, "trade", "needs market.assets (the assets to choose from)");
+    return MS_OK;
+  }
+  const int K = m->nassets;
+  if (strcmp(ms_model_name(m->model), "regime_switching") != 0)
+    return ms_check_fail(ck, "assets", "needs market.model regime_switching (got %s)", ms_model_name(m->model));
+  char names[MS_MAX_ASSETS * (MS_NAME_MAX + 2)] = "";
+  for (int i = 0; i < K; i++) {
+    char rel[64];
+    snprintf(rel, sizeof rel, "assets[%d].name", i);
+    if (!m->assets[i].name[0]) return ms_check_fail(ck, rel, "every asset needs a name");
+    for (const char *p = m->assets[i].name; *p; p++)
+      if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-'))
+        return ms_check_fail(ck, rel, "use letters, digits, '_' and '-' only (got \"%s\")", m->assets[i].name);
+    for (int j = 0; j < i; j++)
+      if (strcmp(m->assets[i].name, m->assets[j].name) == 0)
+        return ms_check_fail(ck, rel, "asset \"%s\" named twice (also assets[%d])", m->assets[i].name, j);
+    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", m->assets[i].name);
+  }
+  int k = m->trade[0] ? -1 : 0;
+  for (int i = 0; i < K && k < 0; i++)
+    if (strcmp(m->trade, m->assets[i].name) == 0) k = i;
+  if (k < 0) return ms_check_fail(ck, "trade", "must be one of market.assets: %s (got \"%s\")", names, m->trade);
+  for (int r = 0; r < m->nregimes; r++) {
+    ms_regime_cfg *g = &m->regimes[r];
+    char rel[64];
+    snprintf(rel, sizeof rel, "regimes[%d].assets", r);
+    if (g->nassets != K)
+      return ms_check_fail(ck, rel, "has %d entries; market.assets has %d (%s): one vol and drift per asset, in its "
+                           "order", g->nassets, K, names);
+    snprintf(rel, sizeof rel, "regimes[%d].correlation", r);
+    const ms_matrix_cfg *c = &g->correlation;
+    if (c->rows == 0) continue; /* uncorrelated */
+    if (c->rows != K || c->cols != K)
+      return ms_check_fail(ck, rel, "must be %d x %d, one row and column per asset (got %d x %d)", K, K, c->rows,
+                           c->cols);
+    for (int i = 0; i < K; i++) {
+      if (c->v[i][i] != 1.0)
+        return ms_check_fail(ck, rel, "the diagonal must be 1 (row %d has %g)", i, c->v[i][i]);
+      for (int j = 0; j < i; j++)
+        if (fabs(c->v[i][j] - c->v[j][i]) > 1e-12)
+          return ms_check_fail(ck, rel, "must be symmetric: [%d][%d] = %g but [%d][%d] = %g", i, j, c->v[i][j], j, i,
+                               c->v[j][i]);
+    }
+    double A[MS_MAX_ASSETS * MS_MAX_ASSETS], L[MS_MAX_ASSETS * MS_MAX_ASSETS];
+    for (int i = 0; i < K; i++)
+      for (int j = 0; j < K; j++) A[i * K + j] = c->v[i][j];
+    int bad = ms_cholesky_psd(A, K, K, 1e-12, L);
+    if (bad)
+      return ms_check_fail(ck, rel, "is not positive semi-definite (no correlation matrix: it fails at row %d, "
+                           "asset %s)", -1 - bad, m->assets[-1 - bad].name);
+  }
+  /* the traded asset's values into the keys every consumer reads */
+  const ms_asset_cfg *a = &m->assets[k];
+  const ms_ynode *ip = ck->node && ck->node->kind == MS_Y_MAP ? ms_ynode_get(ck->node, "initial_price") : NULL;
+  if (ip && m->initial_price != a->initial_price)
+    return ms_check_fail(ck, "initial_price", "is %g, but the traded asset %s starts at %g (market.assets[%d]); with "
+                         "market.assets write the prices there", m->initial_price, a->name, a->initial_price, k);
+  m->initial_price = a->initial_price;
+  for (int r = 0; r < m->nregimes; r++) {
+    ms_regime_cfg *g = &m->regimes[r];
+    static const char *const keys[2] = {"vol", "drift"};
+    const double want[2] = {g->assets[k].vol, g->assets[k].drift}, have[2] = {g->vol, g->drift};
+    for (int q = 0; q < 2; q++) {
+      if (written_regime_key(ck, r, keys[q]) && have[q] != want[q]) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "regimes[%d].%s", r, keys[q]);
+        return ms_check_fail(ck, rel, "is %g, but the traded asset %s's is %g (regimes[%d].assets[%d].%s); with "
+                             "market.assets write them there", have[q], a->name, want[q], r, k, keys[q]);
+      }
+    }
+    g->vol = g->assets[k].vol;
+    g->drift = g->assets[k].drift;
+  }
+  m->trade_index = k;
+  m->jump_loading = a->jump_loading;
+  return MS_OK;
+}
+
 static ms_status check_market(void *obj, ms_check *ck) {
   ms_market_cfg *m = obj;
   for (int i = 0; i < m->nregimes; i++) {
@@ -431,7 +552,8 @@ static ms_status check_market(void *obj, ms_check *ck) {
                            m->start_regime);
     }
   }
-  ms_status st = MS_OK;
+  ms_status st = resolve_assets(m, ck);
+  if (st) return st;
   if (m->transition.rows > 0) {
     if (m->transition.rows != m->nregimes || m->transition.cols != m->nregimes)
       return ms_check_fail(ck, "transition", "must be %d x %d, one row and column per regime (got %d x %d)",
@@ -593,6 +715,18 @@ static const ms_schema garch_schema = {"garch", garch_fields, N(garch_fields), c
                                        "GARCH(1,1) returns at a coarse resolution, bridged to the tick (market.model "
                                        "garch). `marginsim calibrate --model garch` writes this section."};
 
+static const ms_field asset_fields[] = {
+    {.name = "name", .kind = MS_F_STRING, .offset = OFF(ms_asset_cfg, name), .def = "\"\"", .str_size = MS_NAME_MAX,
+     .doc = "the asset's name (market.trade names the traded one)"},
+    {.name = "initial_price", .kind = MS_F_NUMBER, .offset = OFF(ms_asset_cfg, initial_price), .def = "2000",
+     .bounds = MS_B_GE | MS_B_LE, .min = 1e-12, .max = 1e12, .unit = "USD", .doc = "its price at time 0"},
+    {.name = "jump_loading", .kind = MS_F_NUMBER, .offset = OFF(ms_asset_cfg, jump_loading), .def = "1",
+     .bounds = MS_B_GE | MS_B_LE, .min = -10, .max = 10,
+     .doc = "its log jump is this x the regime's jump (a market-wide jump hits every asset at once)"},
+};
+static const ms_schema asset_schema = {"asset", asset_fields, N(asset_fields), NULL,
+                                       "One asset of a correlated world (market.assets)."};
+
 static const ms_field market_fields[] = {
     {.name = "initial_price", .kind = MS_F_NUMBER, .offset = OFF(ms_market_cfg, initial_price),
      .def = "2000", .bounds = MS_B_GE | MS_B_LE, .min = 1e-12, .max = 1e12, .unit = "USD",
@@ -630,7 +764,14 @@ static const ms_field market_fields[] = {
     {.name = "shocks", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, shocks), .def = "[]",
      .bounds = MS_B_GE, .min = 0, .sub = &shock_schema, .count_offset = OFF(ms_market_cfg, nshocks),
      .max_items = MS_MAX_SHOCKS, .item_size = sizeof(ms_shock_cfg),
-     .doc = "scripted moves of the exogenous price (`[{at: 2h, move: -20%, over: 30m}]`)"},
+     .doc = "scripted moves of the exogenous price (`[{at: 2h, move: -20%, over: 30m}]`)"},    {.name = "assets", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, assets), .def = "[]", .bounds = MS_B_GE,
+     .min = 0, .sub = &asset_schema, .count_offset = OFF(ms_market_cfg, nassets), .max_items = MS_MAX_ASSETS,
+     .item_size = sizeof(ms_asset_cfg),
+     .doc = "several assets whose prices move together (market.regimes[].assets and .correlation; "
+            "regime_switching only): the book trades market.trade, and runs trading different assets with one seed "
+            "see one correlated world; empty: one asset, initial_price and the regimes' vol and drift"},
+    {.name = "trade", .kind = MS_F_STRING, .offset = OFF(ms_market_cfg, trade), .def = "\"\"",
+     .str_size = MS_NAME_MAX, .doc = "with market.assets: the asset the book trades (\"\": the first)"},
 };
 static const ms_schema market_schema = {"market", market_fields, N(market_fields), check_market,
                                         "The exogenous price: what the market would do without "

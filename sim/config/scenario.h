@@ -57,13 +57,37 @@ typedef struct ms_jump_cfg {
   double sd;             /* standard deviation of the log jump size */
 } ms_jump_cfg;
 
+/* market.assets: several assets in one correlated world (market.trade names
+ * the one the book trades). */
+#define MS_MAX_ASSETS 8
+
+typedef struct ms_asset_regime_cfg {
+  double vol;            /* annualised volatility of the asset's log returns in the regime */
+  double drift;          /* annualised drift mu of dS/S */
+} ms_asset_regime_cfg;
+
+typedef struct ms_matrix_cfg {
+  int rows, cols;
+  double v[MS_MAX_REGIMES][MS_MAX_REGIMES];
+} ms_matrix_cfg;
+
 typedef struct ms_regime_cfg {
   char name[MS_NAME_MAX];
-  double vol;            /* annualised volatility of log returns */
+  double vol;            /* annualised volatility of log returns (of the traded asset: with market.assets, resolved
+                            from assets[trade]) */
   double drift;          /* annualised drift mu of dS/S (log drift is mu - vol^2/2) */
   int64_t mean_duration; /* ms, mean holding time of the regime */
   ms_jump_cfg jumps;
+  int nassets;           /* with market.assets: one entry per asset */
+  ms_asset_regime_cfg assets[MS_MAX_ASSETS];
+  ms_matrix_cfg correlation; /* of the assets' log returns in the regime (rows 0: identity) */
 } ms_regime_cfg;
+
+typedef struct ms_asset_cfg {
+  char name[MS_NAME_MAX];
+  double initial_price;  /* USD */
+  double jump_loading;   /* the asset's log jump = loading x the regime's common jump */
+} ms_asset_cfg;
 
 typedef struct ms_transition_cfg {
   int rows, cols;
@@ -154,7 +178,10 @@ typedef struct ms_garch_cfg {
 } ms_garch_cfg;
 
 typedef struct ms_market_cfg {
-  double initial_price;  /* USD */
+  double initial_price;  /* USD (of the traded asset: with market.assets, resolved from assets[trade]) */
+  int nassets;           /* market.assets: 0 for one asset (the keys above) */
+  ms_asset_cfg assets[MS_MAX_ASSETS];
+  char trade[MS_NAME_MAX]; /* the asset the book trades ("": the first) */
   const struct ms_price_model_type *model; /* market.model: the exogenous price model */
   int nregimes;
   ms_regime_cfg regimes[MS_MAX_REGIMES];
@@ -171,6 +198,8 @@ typedef struct ms_market_cfg {
   ms_garch_cfg garch;
   ms_history_res hist;   /* resolved for replay and bootstrap */
   /* resolved, not keys */
+  int trade_index;       /* the traded asset, 0..nassets-1 (0 without market.assets) */
+  double jump_loading;   /* its jump loading (1 without market.assets) */
   double stationary[MS_MAX_REGIMES]; /* long-run fraction of time in each regime */
   double reference_vol;  /* sqrt(sum stationary_i vol_i^2): the long-run volatility */
   double entry_vol;      /* options are priced at entry at this vol: start_regime's, or the long-run one

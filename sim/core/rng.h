@@ -37,7 +37,8 @@ typedef enum {
   MS_STREAM_BOOK = 6,      /* the account book */
   MS_STREAM_REPLAY = 7,    /* block choice in bootstrap replays */
   MS_STREAM_STATS = 8,     /* bootstrap resamples of the intervals in /stats (path: ms_interval_key) */
-  MS_STREAM_FUNDING = 9    /* the exogenous funding premium (funding.premium) */
+  MS_STREAM_FUNDING = 9,   /* the exogenous funding premium (funding.premium) */
+  MS_STREAM_ASSET = 16     /* + j, j >= 1: the normals of asset j of market.assets (asset 0's are the price stream's) */
 } ms_stream;
 
 /** Path index used for streams that belong to the run, not to one path. */

@@ -7,6 +7,15 @@
  * adds m_r dt + sqrt(v_r dt) Z; a tick that straddles switches adds the sums
  * of m and v over its pieces, with one Z. Jumps add N(mean, sd^2) at their
  * arrival time.
+ *
+ * With market.assets the book trades asset k of a correlated world. Asset
+ * j's normals come from stream MS_STREAM_ASSET + j (asset 0's from the
+ * price stream, so asset 0 is the single-asset path), and asset k's tick
+ * adds m dt + sum_{j <= k} L_kj W_j, L the Cholesky factor of the
+ * covariance of the assets' log returns over the tick (rho_ij s_i s_j dt / Y,
+ * summed over a straddle's pieces): row k of one factor of the whole
+ * covariance, so runs trading different assets with one seed see the
+ * joint law. Jumps are common: asset k's is its jump_loading x the draw.
  */
 #include "models/pricepath.h"
 #include "models/pricepath_int.h"
@@ -17,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/linalg.h"
 #include "core/rng.h"
 #include "core/units.h"
 
@@ -40,6 +50,14 @@ typedef struct regime_path {
 
   /* streams */
   gsl_rng *r_price, *r_regime, *r_jump;
+
+  /* market.assets, trading asset k > 0 (k = 0: none of this) */
+  int k;                              /* the traded asset */
+  double loading;                     /* its jump loading */
+  double cov[MS_MAX_REGIMES][MS_MAX_ASSETS][MS_MAX_ASSETS]; /* per ms, assets 0..k */
+  double row[MS_MAX_REGIMES][MS_MAX_ASSETS]; /* row k of the factor of cov x step */
+  double acc_cov[MS_MAX_ASSETS][MS_MAX_ASSETS]; /* accrued since the last tick */
+  gsl_rng *r_asset[MS_MAX_ASSETS];    /* [j], j = 1..k */
 
   /* path state */
   int regime;
@@ -70,6 +88,13 @@ static int regime_same_path(const ms_config *a, const ms_config *b) {
         p->jumps.rate != q->jumps.rate || p->jumps.mean != q->jumps.mean || p->jumps.sd != q->jumps.sd)
       return 0;
     if (x->stationary[r] != y->stationary[r]) return 0;
+  }
+  if (x->nassets != y->nassets || x->trade_index != y->trade_index || x->jump_loading != y->jump_loading) return 0;
+  for (int r = 0; r < x->nregimes && x->nassets > 0; r++) {
+    const ms_regime_cfg *p = &x->regimes[r], *q = &y->regimes[r];
+    if (memcmp(&p->correlation, &q->correlation, sizeof p->correlation) != 0) return 0;
+    for (int i = 0; i < x->nassets; i++)
+      if (p->assets[i].vol != q->assets[i].vol || p->assets[i].drift != q->assets[i].drift) return 0;
   }
   if (x->transition.rows != y->transition.rows || x->transition.cols != y->transition.cols) return 0;
   for (int i = 0; i < x->transition.rows; i++)
@@ -124,6 +149,23 @@ static ms_status regime_new(void **out, const ms_config *cfg, ms_error *err) {
   ms_status s = ms_rng_new(&pp->r_price, err);
   if (!s) s = ms_rng_new(&pp->r_regime, err);
   if (!s) s = ms_rng_new(&pp->r_jump, err);
+  pp->loading = mk->nassets > 0 ? mk->jump_loading : 1.0;
+  pp->k = mk->nassets > 0 ? mk->trade_index : 0;
+  for (int j = 1; !s && j <= pp->k; j++) s = ms_rng_new(&pp->r_asset[j], err);
+  for (int r = 0; !s && r < pp->nreg && pp->k > 0; r++) {
+    const ms_regime_cfg *rc = &mk->regimes[r];
+    const int n = pp->k + 1;
+    double step_cov[MS_MAX_ASSETS * MS_MAX_ASSETS], L[MS_MAX_ASSETS * MS_MAX_ASSETS];
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < n; j++) {
+        double rho = i == j ? 1.0 : rc->correlation.rows ? rc->correlation.v[i][j] : 0.0;
+        pp->cov[r][i][j] = rho * rc->assets[i].vol * rc->assets[j].vol / year_ms;
+        step_cov[i * n + j] = pp->cov[r][i][j] * (double)cfg->step;
+      }
+    if (ms_cholesky_psd(step_cov, n, n, 1e-12, L)) s = ms_error_set(err, MS_ERR_INTERNAL, "regime %d: the assets' "
+                                                                  "covariance is not positive semi-definite", r);
+    for (int j = 0; j < n; j++) pp->row[r][j] = L[pp->k * n + j];
+  }
   if (s) { regime_free(pp); return s; }
   *out = pp;
   return MS_OK;
@@ -135,6 +177,7 @@ static void regime_free(void *state) {
   ms_rng_free(pp->r_price);
   ms_rng_free(pp->r_regime);
   ms_rng_free(pp->r_jump);
+  for (int j = 1; j <= pp->k; j++) ms_rng_free(pp->r_asset[j]);
   free(pp);
 }
 
@@ -180,6 +223,8 @@ static ms_status regime_start(void *state, uint64_t seed, uint64_t path, ms_queu
   ms_rng_seed(pp->r_price, seed, path, MS_STREAM_PRICE);
   ms_rng_seed(pp->r_regime, seed, path, MS_STREAM_REGIME);
   ms_rng_seed(pp->r_jump, seed, path, MS_STREAM_JUMP);
+  for (int j = 1; j <= pp->k; j++) ms_rng_seed(pp->r_asset[j], seed, path, MS_STREAM_ASSET + (uint32_t)j);
+  memset(pp->acc_cov, 0, sizeof pp->acc_cov);
   memset(&pp->tally, 0, sizeof pp->tally);
   pp->regime = pp->start_index >= 0 ? pp->start_index
                                     : draw_index(pp->pi_cum, pp->nreg, gsl_rng_uniform(pp->r_regime));
@@ -201,6 +246,8 @@ static int regime_on_event(void *state, const ms_event *ev, ms_queue *q) {
     int64_t dt = ev->t - pp->t_acc;
     pp->acc_m += pp->m[pp->regime] * (double)dt;
     pp->acc_v += pp->v[pp->regime] * (double)dt;
+    for (int i = 0; i <= pp->k && pp->k > 0; i++)
+      for (int j = 0; j <= pp->k; j++) pp->acc_cov[i][j] += pp->cov[pp->regime][i][j] * (double)dt;
     pp->t_acc = ev->t;
     pp->tally.time_in_regime[pp->regime] += ev->t - pp->t_regime_start;
     pp->t_regime_start = ev->t;
@@ -213,12 +260,36 @@ static int regime_on_event(void *state, const ms_event *ev, ms_queue *q) {
   if (ev->kind == MS_EV_JUMP) {
     if (ev->b != pp->jump_token) return MS_PRICEPATH_STALE;
     int r = pp->regime;
-    pp->lp += pp->jump_mean[r] + pp->jump_sd[r] * ms_rng_gaussian(pp->r_jump);
+    double jump = pp->jump_mean[r] + pp->jump_sd[r] * ms_rng_gaussian(pp->r_jump);
+    pp->lp += pp->loading == 1.0 ? jump : pp->loading * jump;
     pp->tally.jumps++;
     if (schedule_jump(pp, ev->t, q)) return -1;
     return 1;
   }
   return 0;
+}
+
+/* Asset k's ticks (market.assets, k > 0): the first closes the accrued
+ * interval (its covariance summed over the pieces, factored afresh), the
+ * rest are whole steps in the current regime. Every stream gives one
+ * normal a tick, in tick order, as the price stream does for asset 0. */
+static void correlated_ticks(regime_path *pp, int64_t t, size_t n, double *out, double m, int64_t dt) {
+  (void)t;
+  const int K = pp->k + 1, r = pp->regime;
+  double A[MS_MAX_ASSETS * MS_MAX_ASSETS], L[MS_MAX_ASSETS * MS_MAX_ASSETS], w[MS_MAX_ASSETS];
+  for (int i = 0; i < K; i++)
+    for (int j = 0; j < K; j++) A[i * K + j] = pp->acc_cov[i][j] + pp->cov[r][i][j] * (double)dt;
+  (void)ms_cholesky_psd(A, K, K, 1e-12, L); /* a sum of semi-definite matrices (checked at load) */
+  double lp = pp->lp;
+  for (size_t i = 0; i < n; i++) {
+    w[0] = ms_rng_gaussian(pp->r_price);
+    for (int j = 1; j < K; j++) w[j] = ms_rng_gaussian(pp->r_asset[j]);
+    const double *row = i == 0 ? L + pp->k * K : pp->row[r];
+    double x = i == 0 ? m : pp->a_step[r];
+    for (int j = 0; j < K; j++) x += row[j] * w[j];
+    lp += x;
+    out[i] = lp;
+  }
 }
 
 static size_t regime_fill(void *state, int64_t t, size_t n, double *out) {
@@ -247,6 +318,15 @@ static size_t regime_fill(void *state, int64_t t, size_t n, double *out) {
   int64_t dt = t - pp->t_acc;
   double m = pp->acc_m + pp->m[r] * (double)dt;
   double v = pp->acc_v + pp->v[r] * (double)dt;
+  if (pp->k > 0) {
+    correlated_ticks(pp, t, n, out, m, dt);
+    pp->lp = out[n - 1];
+    pp->acc_m = pp->acc_v = 0.0;
+    memset(pp->acc_cov, 0, sizeof pp->acc_cov);
+    pp->t_acc = t + (int64_t)(n - 1) * pp->step;
+    ms_tape_write(&pp->tape, k0, n, out);
+    return n;
+  }
   double lp = pp->lp + (m + sqrt(v) * ms_rng_gaussian(pp->r_price));
   out[0] = lp;
   /* the rest in one pass: draw and sum (the draws of n calls, the same sums) */

@@ -50,7 +50,11 @@ import numpy as np
 IGNORED_ROOT_ATTRS = {"version", "created", "command"}
 
 # Keys added to the scenario since the base, at their default values: "section.key: value".
-ADDED_CONFIG_KEYS = ["keepers.model: standard", "output.liquidations_compression: 0", "market.shocks: []"]
+ADDED_CONFIG_KEYS = ["keepers.model: standard", "output.liquidations_compression: 0", "market.shocks: []",
+                     "market.assets: []", 'market.trade: ""']
+# Keys added inside every item of a list of a top-level section, at their defaults: "section: line" (the
+# line as written, indentation included).
+ADDED_CONFIG_ITEM_LINES = ["market:       assets: []", "market:       correlation: []"]
 # Sections added since the base, inside a top-level section, read only by a
 # model the base's scenarios do not choose (market.replay for market.model
 # replay, ...): their lines are taken out of both texts, whatever they hold.
@@ -86,6 +90,17 @@ def _drop_added_keys(text):
                 continue
             dropping = inside and ln == f"  {key}:"
             if dropping:
+                continue
+            out.append(ln)
+        text = "\n".join(out)
+    for entry in ADDED_CONFIG_ITEM_LINES:
+        section, line = entry.split(":", 1)
+        line = line[1:]
+        out, inside = [], False
+        for ln in text.split("\n"):
+            if ln and not ln.startswith(" "):
+                inside = ln == f"{section}:"
+            if inside and ln == line:
                 continue
             out.append(ln)
         text = "\n".join(out)
