@@ -63,7 +63,7 @@ ADDED_CONFIG_SECTIONS = ["market.replay", "market.garch", "market.bootstrap"]
 # out of both texts when they hold "  enabled: false".
 ADDED_TOP_SECTIONS = ["funding"]
 # Scenarios added since the base, using keys it does not know: not run.
-ADDED_SCENARIOS = {"scripted-crash", "funding-crowded-longs"}
+ADDED_SCENARIOS = {"scripted-crash", "funding-crowded-longs", "correlated-world"}
 
 
 def _drop_added_keys(text):

@@ -1,0 +1,89 @@
+"""End-to-end tests of several assets in one correlated world (market.assets, issue 18).
+
+Run by ctest (label e2e) with MARGINSIM and MS_SOURCE_DIR set. The promises:
+`--compare market.trade=BTC,ETH` runs both books on one world (the same
+regime path and jumps, correlated prices); the book trading the first asset
+gives the file of a single-asset scenario with that asset's parameters; a
+resolved configuration loads back; bad input is exit 2 with no file.
+"""
+import os
+import unittest
+
+import h5py
+import numpy as np
+
+from e2e import SRC, DirTest, run
+
+WORLD = os.path.join(SRC, "scenarios", "correlated-world.yaml")
+
+
+class AssetsTest(DirTest):
+    PREFIX = "ms_assets_"
+
+    def test_two_books_on_one_world(self):
+        out = self.path("cw.h5")
+        p = run("run", WORLD, "--compare", "market.trade=BTC,ETH", "-n", "60", "-o", out, "-q")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out) as f:
+            a, b = f["models/BTC/paths/summary"][:], f["models/ETH/paths/summary"][:]
+        # one regime chain and one jump process
+        for col in ("time_in_regime_calm", "time_in_regime_stress", "jumps", "regime_switches"):
+            np.testing.assert_array_equal(a[col], b[col])
+        ra, rb = np.log(a["final_price"] / 121662.41), np.log(b["final_price"] / 4368.09)
+        self.assertGreater(np.corrcoef(ra, rb)[0, 1], 0.75)
+        self.assertFalse(np.array_equal(ra, rb))
+
+    def test_first_asset_is_the_single_asset_scenario(self):
+        # BTC's book: the file of the same scenario written for one asset with BTC's parameters
+        with open(WORLD) as f:
+            text = f.read()
+        single = text.split("\nmarket:\n")[0] + """
+market:
+  initial_price: 121662.41
+  regimes:
+    - {name: calm, mean_duration: 5d, vol: 0.33, drift: 0.3}
+    - name: stress
+      mean_duration: 6h
+      vol: 1.07
+      drift: -2
+      jumps: {rate: 4/d, mean: -0.04, sd: 0.03}
+  start_regime: stationary
+  impact: {model: sqrt, depth: 5e7, half_life: 10m}
+""" + "book:" + text.split("\nbook:", 1)[1]
+        s = self.path("single.yaml")
+        with open(s, "w") as f:
+            f.write(single)
+        o1, o2 = self.path("w.h5"), self.path("s.h5")
+        for scen, out in ((WORLD, o1), (s, o2)):
+            p = run("run", scen, "-n", "20", "-o", out, "-q")
+            self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(o1) as f, h5py.File(o2) as g:
+            for name in ("paths/summary", "liquidations", "stats/summary"):
+                if name in f:
+                    self.assertEqual(f[name][:].tobytes(), g[name][:].tobytes(), name)
+
+    def test_resolved_configuration_loads_back(self):
+        p = run("validate", WORLD, "--set", "market.trade=ETH")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("  initial_price: 4368.09\n", p.stdout)
+        self.assertIn("      vol: 0.45\n", p.stdout)  # the calm regime's vol is ETH's
+        back = self.path("back.yaml")
+        with open(back, "w") as f:
+            f.write(p.stdout)
+        q = run("validate", back)
+        self.assertEqual(q.returncode, 0, q.stderr)
+        self.assertEqual(q.stdout.split("\n")[1:], p.stdout.split("\n")[1:])
+
+    def test_bad_input(self):
+        out = self.path("bad.h5")
+        for sets, msg in ((["--set", "market.trade=SOL"], "market.trade: must be one of market.assets: BTC, ETH"),
+                          (["--set", "market.regimes[0].correlation=[[1, 0.8], [0.7, 1]]"], "must be symmetric"),
+                          (["--set", "market.regimes[1].correlation=[[1, 1.5], [1.5, 1]]"], "correlation")):
+            p = run("run", WORLD, "-o", out, *sets)
+            self.assertEqual(p.returncode, 2, (sets, p.stderr))
+            self.assertIn(msg, p.stderr)
+            self.assertFalse(os.path.exists(out))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
