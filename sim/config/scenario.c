@@ -430,6 +430,13 @@ static const ms_ynode *written_regime_key(const ms_check *ck, int r, const char 
   return ms_ynode_get(rs->vals[r], key);
 }
 
+/* The node of market.assets[@p k], or NULL. */
+static const ms_ynode *asset_node(const ms_check *ck, int k) {
+  const ms_ynode *as = ck->node && ck->node->kind == MS_Y_MAP ? ms_ynode_get(ck->node, "assets") : NULL;
+  if (!as || as->kind != MS_Y_SEQ || (size_t)k >= as->n || as->vals[k]->kind != MS_Y_MAP) return NULL;
+  return as->vals[k];
+}
+
 /* market.assets: the traded asset's initial price, vol and drift become the
  * single-asset keys every consumer reads (written ones must agree: a
  * resolved configuration writes them back), every regime's assets and
@@ -503,6 +510,15 @@ static ms_status resolve_assets(ms_market_cfg *m, ms_check *ck) {
     return ms_check_fail(ck, "initial_price", "is %g, but the traded asset %s starts at %g (market.assets[%d]); with "
                          "market.assets write the prices there", m->initial_price, a->name, a->initial_price, k);
   m->initial_price = a->initial_price;
+  /* its impact, when written there */
+  const ms_ynode *an = asset_node(ck, k);
+  if (an && ms_ynode_get(an, "impact")) {
+    const ms_ynode *mi = ck->node && ck->node->kind == MS_Y_MAP ? ms_ynode_get(ck->node, "impact") : NULL;
+    if (mi && memcmp(&m->impact, &a->impact, sizeof m->impact) != 0)
+      return ms_check_fail(ck, "impact", "differs from the traded asset %s's (market.assets[%d].impact); with an "
+                           "asset's own impact written, leave market.impact out", a->name, k);
+    m->impact = a->impact;
+  }
   for (int r = 0; r < m->nregimes; r++) {
     ms_regime_cfg *g = &m->regimes[r];
     static const char *const keys[2] = {"vol", "drift"};
@@ -715,6 +731,8 @@ static const ms_schema garch_schema = {"garch", garch_fields, N(garch_fields), c
                                        "GARCH(1,1) returns at a coarse resolution, bridged to the tick (market.model "
                                        "garch). `marginsim calibrate --model garch` writes this section."};
 
+static const ms_schema oracle_schema; /* defined with the oracle's keys, below */
+
 static const ms_field asset_fields[] = {
     {.name = "name", .kind = MS_F_STRING, .offset = OFF(ms_asset_cfg, name), .def = "\"\"", .str_size = MS_NAME_MAX,
      .doc = "the asset's name (market.trade names the traded one)"},
@@ -723,6 +741,10 @@ static const ms_field asset_fields[] = {
     {.name = "jump_loading", .kind = MS_F_NUMBER, .offset = OFF(ms_asset_cfg, jump_loading), .def = "1",
      .bounds = MS_B_GE | MS_B_LE, .min = -10, .max = 10,
      .doc = "its log jump is this x the regime's jump (a market-wide jump hits every asset at once)"},
+    {.name = "impact", .kind = MS_F_SECTION, .offset = OFF(ms_asset_cfg, impact), .sub = &impact_schema,
+     .doc = "its market's impact when the book trades it, if written (its depth and half-life); else market.impact"},
+    {.name = "oracle", .kind = MS_F_SECTION, .offset = OFF(ms_asset_cfg, oracle), .sub = &oracle_schema,
+     .doc = "its oracle feed when the book trades it, if written; else the scenario's oracle"},
 };
 static const ms_schema asset_schema = {"asset", asset_fields, N(asset_fields), NULL,
                                        "One asset of a correlated world (market.assets)."};
@@ -1577,6 +1599,19 @@ static const ms_schema sweep_schema = {"sweep", sweep_fields, N(sweep_fields), N
 
 static ms_status check_top(void *obj, ms_check *ck) {
   ms_config *c = obj;
+  if (c->market.nassets > 0) { /* the traded asset's own oracle feed, when written */
+    const ms_ynode *mk = ck->node && ck->node->kind == MS_Y_MAP ? ms_ynode_get(ck->node, "market") : NULL;
+    const ms_ynode *as = mk && mk->kind == MS_Y_MAP ? ms_ynode_get(mk, "assets") : NULL;
+    int k = c->market.trade_index;
+    const ms_ynode *an = as && as->kind == MS_Y_SEQ && (size_t)k < as->n ? as->vals[k] : NULL;
+    if (an && an->kind == MS_Y_MAP && ms_ynode_get(an, "oracle")) {
+      const ms_oracle_cfg *ao = &c->market.assets[k].oracle;
+      if (ms_ynode_get(ck->node, "oracle") && memcmp(&c->oracle, ao, sizeof *ao) != 0)
+        return ms_check_fail(ck, "oracle", "differs from the traded asset %s's (market.assets[%d].oracle); with an "
+                             "asset's own oracle written, leave the top-level oracle out", c->market.assets[k].name, k);
+      c->oracle = *ao;
+    }
+  }
   if (c->horizon % c->step != 0) {
     char st[32];
     ms_units_format_duration(c->step, st, sizeof st);

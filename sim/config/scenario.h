@@ -83,11 +83,6 @@ typedef struct ms_regime_cfg {
   ms_matrix_cfg correlation; /* of the assets' log returns in the regime (rows 0: identity) */
 } ms_regime_cfg;
 
-typedef struct ms_asset_cfg {
-  char name[MS_NAME_MAX];
-  double initial_price;  /* USD */
-  double jump_loading;   /* the asset's log jump = loading x the regime's common jump */
-} ms_asset_cfg;
 
 typedef struct ms_transition_cfg {
   int rows, cols;
@@ -176,6 +171,23 @@ typedef struct ms_garch_cfg {
   double uncond_vol;     /* sqrt(omega / (1 - alpha - beta)), annualised (per regime below) */
   double regime_vol[MS_MAX_REGIMES];
 } ms_garch_cfg;
+
+typedef struct ms_oracle_cfg {
+  const struct ms_oracle_type *kind; /* oracle.kind */
+  double deviation;      /* push: relative move that starts a round */
+  int64_t heartbeat;     /* push: ms since the last publish that starts a round */
+  ms_dist latency;       /* ms from a round's observation to its publish */
+  int64_t interval;      /* pull: ms between observations */
+  int64_t twap;          /* ms window of the reported time-weighted mean; 0 = spot */
+} ms_oracle_cfg;
+
+typedef struct ms_asset_cfg {
+  char name[MS_NAME_MAX];
+  double initial_price;  /* USD */
+  double jump_loading;   /* the asset's log jump = loading x the regime's common jump */
+  ms_impact_cfg impact;  /* its market's impact, when written (else market.impact) */
+  ms_oracle_cfg oracle;  /* its oracle feed, when written (else oracle) */
+} ms_asset_cfg;
 
 typedef struct ms_market_cfg {
   double initial_price;  /* USD (of the traded asset: with market.assets, resolved from assets[trade]) */
@@ -335,14 +347,6 @@ typedef struct ms_margin_cfg {
   ms_portfolio_cfg portfolio;
 } ms_margin_cfg;
 
-typedef struct ms_oracle_cfg {
-  const struct ms_oracle_type *kind; /* oracle.kind */
-  double deviation;      /* push: relative move that starts a round */
-  int64_t heartbeat;     /* push: ms since the last publish that starts a round */
-  ms_dist latency;       /* ms from a round's observation to its publish */
-  int64_t interval;      /* pull: ms between observations */
-  int64_t twap;          /* ms window of the reported time-weighted mean; 0 = spot */
-} ms_oracle_cfg;
 
 #define MS_MAX_OUTAGES 8
 

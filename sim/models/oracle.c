@@ -21,6 +21,7 @@ struct ms_oracle {
   int64_t heartbeat, interval, horizon;
   ms_dist latency;           /* ms */
   gsl_rng *rng;
+  uint32_t stream;           /* MS_STREAM_ORACLE, or the traded asset's own (market.assets) */
 
   /* TWAP ring of the last n tick samples */
   int64_t n;                 /* 0: spot */
@@ -43,6 +44,8 @@ ms_status ms_oracle_new(ms_oracle **out, const ms_config *cfg, ms_error *err) {
   if (!o) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   const ms_oracle_cfg *oc = &cfg->oracle;
   o->type = oc->kind;
+  int k = cfg->market.nassets > 0 ? cfg->market.trade_index : 0;
+  o->stream = k > 0 ? MS_STREAM_ASSET_ORACLE + (uint32_t)k : MS_STREAM_ORACLE; /* each asset's feed its own draws */
   o->deviation = o->type->deviation_rounds;
   o->log_up = log1p(oc->deviation);
   o->log_down = log1p(-oc->deviation);
@@ -100,7 +103,7 @@ static ms_status start_round(ms_oracle *o, int64_t t, double value, double exog,
 }
 
 ms_status ms_oracle_start(ms_oracle *o, uint64_t seed, uint64_t path, double p0, ms_queue *q) {
-  ms_rng_seed(o->rng, seed, path, MS_STREAM_ORACLE);
+  ms_rng_seed(o->rng, seed, path, o->stream);
   o->cur = (ms_oracle_price){p0, p0, 0, 0};
   o->in_flight = 0;
   o->token = 1;

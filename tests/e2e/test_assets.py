@@ -62,6 +62,46 @@ market:
                 if name in f:
                     self.assertEqual(f[name][:].tobytes(), g[name][:].tobytes(), name)
 
+    def test_each_asset_its_own_feed(self):
+        # two assets alike, perfectly correlated: the same exogenous path (to rounding); each book's oracle
+        # draws its own latencies (the same draws before: the same file twice), and each its own impact
+        y = self.path("twins.yaml")
+        with open(y, "w") as f:
+            f.write("""seed: 2
+paths: 20
+horizon: 6h
+market:
+  assets:
+    - {name: A, initial_price: 100, impact: {model: none}}
+    - {name: B, initial_price: 100, impact: {model: sqrt, depth: 1e6, half_life: 10m}}
+  regimes:
+    - {name: a, assets: [{vol: 1.5, drift: -3}, {vol: 1.5, drift: -3}], correlation: [[1, 1], [1, 1]]}
+book: {accounts: 300}
+oracle: {kind: push, deviation: 0.005, heartbeat: 1h, latency: {dist: exponential, mean: 30s}}
+stats: {counterfactual: false}
+""")
+        out = self.path("twins.h5")
+        p = run("run", y, "--compare", "market.trade=A,B", "-o", out, "-q")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out) as f:
+            a, b = f["models/A/paths/summary"][:], f["models/B/paths/summary"][:]
+        np.testing.assert_allclose(a["min_price"], b["min_price"], rtol=1e-9)
+        np.testing.assert_allclose(a["final_price"], b["final_price"], rtol=1e-9)
+        self.assertTrue(np.all(a["max_impact"] == 0) and np.any(b["max_impact"] > 0))
+        self.assertFalse(np.array_equal(a["min_mark"], b["min_mark"]))
+        # B's book without impact: only the oracle's draws differ
+        q = run("run", y, "--set", "market.trade=B", "--set", "market.assets[1].impact.model=none", "-o",
+                self.path("b.h5"), "-q")
+        self.assertEqual(q.returncode, 0, q.stderr)
+        with h5py.File(self.path("b.h5")) as f:
+            c = f["paths/summary"][:]
+        np.testing.assert_allclose(a["min_price"], c["min_price"], rtol=1e-9)
+        self.assertFalse(np.array_equal(a["first_liquidation_time"], c["first_liquidation_time"]))
+        # an asset's impact written, and a different market.impact: refused
+        r = run("validate", y, "--set", "market.trade=B", "--set", "market.impact={model: linear, depth: 1e6}")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("market.impact: differs from the traded asset B's", r.stderr)
+
     def test_resolved_configuration_loads_back(self):
         p = run("validate", WORLD, "--set", "market.trade=ETH")
         self.assertEqual(p.returncode, 0, p.stderr)
