@@ -430,6 +430,55 @@ static const ms_ynode *written_regime_key(const ms_check *ck, int r, const char 
   return ms_ynode_get(rs->vals[r], key);
 }
 
+/* market.assets under replay or bootstrap: every asset's file holds the
+ * traded asset's window (@p r: resolved), without a gap in it, at the same
+ * resolution: the assets' histories overlap. */
+static ms_status check_asset_windows(ms_market_cfg *m, ms_check *ck) {
+  const ms_config *c = ck->root;
+  const ms_series *t = m->hist.data->s;
+  const int64_t from = t->c[m->hist.first].t, to = from + m->hist.count * t->resolution;
+  char a[48], b[48];
+  ms_time_format_iso(from, a, sizeof a);
+  ms_time_format_iso(to, b, sizeof b);
+  /* the traded asset's file as the window's, absolute: validate's output loads back */
+  snprintf(m->assets[m->trade_index].file, sizeof m->assets[0].file, "%s",
+           strcmp(ms_model_name(m->model), "replay") == 0 ? m->replay.file : m->bootstrap.file);
+  for (int j = 0; j < m->nassets; j++) {
+    if (j == m->trade_index) continue;
+    char rel[64], path[2100];
+    snprintf(rel, sizeof rel, "assets[%d].file", j);
+    data_path(c->source_path, m->assets[j].file, path, sizeof path);
+    ms_series *se = NULL;
+    ms_error e2;
+    if (ms_series_read(&se, path, &e2)) return ms_check_fail(ck, rel, "%s", e2.msg);
+    /* absolute, as the traded asset's: the resolved configuration loads from anywhere */
+    char cwd[1024], abs[3200];
+    if (path[0] == '/') snprintf(abs, sizeof abs, "%s", path);
+    else if (getcwd(cwd, sizeof cwd)) snprintf(abs, sizeof abs, "%s/%s", cwd, path);
+    else abs[0] = '\0';
+    if (abs[0] && strlen(abs) < sizeof m->assets[j].file) snprintf(m->assets[j].file, sizeof m->assets[j].file, "%s", abs);
+    ms_status st = MS_OK;
+    int64_t i0 = ms_series_lower_bound(se, from), i1 = ms_series_lower_bound(se, to);
+    if (se->resolution != t->resolution) {
+      char r1[32], r2[32];
+      ms_units_format_duration(se->resolution, r1, sizeof r1);
+      ms_units_format_duration(t->resolution, r2, sizeof r2);
+      st = ms_check_fail(ck, rel, "%s has candles of %s and the traded asset's %s: the assets' histories need one "
+                         "resolution", se->name, r1, r2);
+    } else if (i0 >= se->n || se->c[i0].t != from || i1 - i0 != m->hist.count) {
+      char f0[48], f1[48];
+      ms_time_format_iso(se->c[0].t, f0, sizeof f0);
+      ms_time_format_iso(se->c[se->n - 1].t + se->resolution, f1, sizeof f1);
+      st = ms_check_fail(ck, rel, "%s (%s to %s) does not hold the window %s to %s of the traded asset %s whole: "
+                         "the assets' histories must overlap", se->name, f0, f1, a, b,
+                         m->assets[m->trade_index].name);
+    }
+    ms_series_free(se);
+    if (st) return st;
+  }
+  return MS_OK;
+}
+
 /* The node of market.assets[@p k], or NULL. */
 static const ms_ynode *asset_node(const ms_check *ck, int k) {
   const ms_ynode *as = ck->node && ck->node->kind == MS_Y_MAP ? ms_ynode_get(ck->node, "assets") : NULL;
@@ -455,8 +504,10 @@ static ms_status resolve_assets(ms_market_cfg *m, ms_check *ck) {
     return MS_OK;
   }
   const int K = m->nassets;
-  if (strcmp(ms_model_name(m->model), "regime_switching") != 0)
-    return ms_check_fail(ck, "assets", "needs market.model regime_switching (got %s)", ms_model_name(m->model));
+  const char *model = ms_model_name(m->model);
+  int history = strcmp(model, "replay") == 0 || strcmp(model, "bootstrap") == 0;
+  if (strcmp(model, "regime_switching") != 0 && !history)
+    return ms_check_fail(ck, "assets", "needs market.model regime_switching, replay or bootstrap (got %s)", model);
   char names[MS_MAX_ASSETS * (MS_NAME_MAX + 2)] = "";
   for (int i = 0; i < K; i++) {
     char rel[64];
@@ -474,7 +525,7 @@ static ms_status resolve_assets(ms_market_cfg *m, ms_check *ck) {
   for (int i = 0; i < K && k < 0; i++)
     if (strcmp(m->trade, m->assets[i].name) == 0) k = i;
   if (k < 0) return ms_check_fail(ck, "trade", "must be one of market.assets: %s (got \"%s\")", names, m->trade);
-  for (int r = 0; r < m->nregimes; r++) {
+  for (int r = 0; r < m->nregimes && !history; r++) {
     ms_regime_cfg *g = &m->regimes[r];
     char rel[64];
     snprintf(rel, sizeof rel, "regimes[%d].assets", r);
@@ -506,10 +557,12 @@ static ms_status resolve_assets(ms_market_cfg *m, ms_check *ck) {
   /* the traded asset's values into the keys every consumer reads */
   const ms_asset_cfg *a = &m->assets[k];
   const ms_ynode *ip = ck->node && ck->node->kind == MS_Y_MAP ? ms_ynode_get(ck->node, "initial_price") : NULL;
-  if (ip && m->initial_price != a->initial_price)
+  /* a replay in real prices starts at its first open (resolve_window), whatever the asset's initial_price */
+  int real = strcmp(model, "replay") == 0 && !m->replay.rescale;
+  if (!real && ip && m->initial_price != a->initial_price)
     return ms_check_fail(ck, "initial_price", "is %g, but the traded asset %s starts at %g (market.assets[%d]); with "
                          "market.assets write the prices there", m->initial_price, a->name, a->initial_price, k);
-  m->initial_price = a->initial_price;
+  if (!real) m->initial_price = a->initial_price;
   /* its impact, when written there */
   const ms_ynode *an = asset_node(ck, k);
   if (an && ms_ynode_get(an, "impact")) {
@@ -519,7 +572,25 @@ static ms_status resolve_assets(ms_market_cfg *m, ms_check *ck) {
                            "asset's own impact written, leave market.impact out", a->name, k);
     m->impact = a->impact;
   }
-  for (int r = 0; r < m->nregimes; r++) {
+  if (history) { /* the traded asset's candles; the others' are checked against its window (check_market) */
+    char *file = strcmp(model, "replay") == 0 ? m->replay.file : m->bootstrap.file;
+    const char *sec = strcmp(model, "replay") == 0 ? "replay" : "bootstrap";
+    const ms_ynode *sn = ck->node && ck->node->kind == MS_Y_MAP ? ms_ynode_get(ck->node, sec) : NULL;
+    const ms_ynode *fn = sn && sn->kind == MS_Y_MAP ? ms_ynode_get(sn, "file") : NULL;
+    for (int i = 0; i < K; i++) {
+      char rel[64];
+      snprintf(rel, sizeof rel, "assets[%d].file", i);
+      if (!m->assets[i].file[0])
+        return ms_check_fail(ck, rel, "market.model %s with market.assets needs every asset's candles", model);
+    }
+    char fk[64];
+    snprintf(fk, sizeof fk, "%s.file", sec);
+    if (fn && strcmp(file, a->file) != 0)
+      return ms_check_fail(ck, fk, "is \"%s\", but the traded asset %s's candles are \"%s\" "
+                           "(market.assets[%d].file); with market.assets write them there", file, a->name, a->file, k);
+    snprintf(file, 1024, "%s", a->file);
+  }
+  for (int r = 0; r < m->nregimes && !history; r++) {
     ms_regime_cfg *g = &m->regimes[r];
     static const char *const keys[2] = {"vol", "drift"};
     const double want[2] = {g->assets[k].vol, g->assets[k].drift}, have[2] = {g->vol, g->drift};
@@ -594,8 +665,10 @@ static ms_status check_market(void *obj, ms_check *ck) {
   m->entry_vol = m->start_index >= 0 ? m->regimes[m->start_index].vol : m->reference_vol;
   /* market.replay is read by replay alone (other models ignore it, as
    * replay ignores the regimes: a resolved configuration writes them all) */
-  if (strcmp(ms_model_name(m->model), "replay") == 0) return resolve_replay(m, ck);
-  if (strcmp(ms_model_name(m->model), "bootstrap") == 0) return resolve_bootstrap(m, ck);
+  if (strcmp(ms_model_name(m->model), "replay") == 0 || strcmp(ms_model_name(m->model), "bootstrap") == 0) {
+    st = strcmp(ms_model_name(m->model), "replay") == 0 ? resolve_replay(m, ck) : resolve_bootstrap(m, ck);
+    return !st && m->nassets > 0 ? check_asset_windows(m, ck) : st;
+  }
   if (strcmp(ms_model_name(m->model), "garch") == 0) return resolve_garch(m, ck);
   return MS_OK;
 }
@@ -741,6 +814,9 @@ static const ms_field asset_fields[] = {
     {.name = "jump_loading", .kind = MS_F_NUMBER, .offset = OFF(ms_asset_cfg, jump_loading), .def = "1",
      .bounds = MS_B_GE | MS_B_LE, .min = -10, .max = 10,
      .doc = "its log jump is this x the regime's jump (a market-wide jump hits every asset at once)"},
+    {.name = "file", .kind = MS_F_STRING, .offset = OFF(ms_asset_cfg, file), .def = "\"\"", .str_size = 1024,
+     .doc = "market.model replay or bootstrap: the asset's candles (CSV, as market.replay.file); the window, "
+            "market.replay's or market.bootstrap's from and to, must lie in every asset's file"},
     {.name = "impact", .kind = MS_F_SECTION, .offset = OFF(ms_asset_cfg, impact), .sub = &impact_schema,
      .doc = "its market's impact when the book trades it, if written (its depth and half-life); else market.impact"},
     {.name = "oracle", .kind = MS_F_SECTION, .offset = OFF(ms_asset_cfg, oracle), .sub = &oracle_schema,

@@ -185,6 +185,7 @@ typedef struct ms_asset_cfg {
   char name[MS_NAME_MAX];
   double initial_price;  /* USD */
   double jump_loading;   /* the asset's log jump = loading x the regime's common jump */
+  char file[1024];       /* replay and bootstrap: its candles (the window is market.replay's or .bootstrap's) */
   ms_impact_cfg impact;  /* its market's impact, when written (else market.impact) */
   ms_oracle_cfg oracle;  /* its oracle feed, when written (else oracle) */
 } ms_asset_cfg;

@@ -39,7 +39,8 @@ typedef enum {
   MS_STREAM_STATS = 8,     /* bootstrap resamples of the intervals in /stats (path: ms_interval_key) */
   MS_STREAM_FUNDING = 9,   /* the exogenous funding premium (funding.premium) */
   MS_STREAM_ASSET = 16,    /* + j, j >= 1: the normals of asset j of market.assets (asset 0's are the price stream's) */
-  MS_STREAM_ASSET_ORACLE = 32 /* + j, j >= 1: the oracle latencies of a book trading asset j (asset 0's: oracle) */
+  MS_STREAM_ASSET_ORACLE = 32, /* + j, j >= 1: the oracle latencies of a book trading asset j (asset 0's: oracle) */
+  MS_STREAM_ASSET_POS = 48 /* + j, j >= 1: replay and bootstrap of asset j: where each candle's high and low fall */
 } ms_stream;
 
 /** Path index used for streams that belong to the run, not to one path. */

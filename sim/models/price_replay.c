@@ -48,6 +48,7 @@ typedef struct replay_path {
   double shift, log_p0, sd_scale, vol;
 
   gsl_rng *r_noise, *r_pos, *r_block;
+  uint32_t noise_stream, pos_stream; /* the price and regime streams, or the traded asset's own (market.assets) */
   ms_unit_ticks u;      /* a candle a unit: its ticks, the tape */
   double *z;            /* normals of one segment */
   int64_t src;          /* bootstrap: the window candle u.cur was drawn from */
@@ -88,6 +89,9 @@ static ms_status new_path(void **out, const ms_config *cfg, int boot, ms_error *
   ms_status s = (!rp->u.buf || !rp->z) ? ms_error_set(err, MS_ERR_NOMEM, "out of memory for a candle of %lld ticks",
                                                     (long long)rp->u.per)
                                      : MS_OK;
+  int asset = cfg->market.nassets > 0 ? cfg->market.trade_index : 0;
+  rp->noise_stream = asset > 0 ? MS_STREAM_ASSET + (uint32_t)asset : MS_STREAM_PRICE;
+  rp->pos_stream = asset > 0 ? MS_STREAM_ASSET_POS + (uint32_t)asset : MS_STREAM_REGIME;
   if (!s) s = ms_rng_new(&rp->r_noise, err);
   if (!s) s = ms_rng_new(&rp->r_pos, err);
   if (!s) s = ms_rng_new(&rp->r_block, err);
@@ -119,8 +123,8 @@ static void replay_use_tape(void *state, ms_pricetape *tape, ms_tape_mode mode) 
 static ms_status replay_start(void *state, uint64_t seed, uint64_t path, ms_queue *q) {
   (void)q;
   replay_path *rp = state;
-  ms_rng_seed(rp->r_noise, seed, path, MS_STREAM_PRICE);
-  ms_rng_seed(rp->r_pos, seed, path, MS_STREAM_REGIME);
+  ms_rng_seed(rp->r_noise, seed, path, rp->noise_stream);
+  ms_rng_seed(rp->r_pos, seed, path, rp->pos_stream);
   ms_rng_seed(rp->r_block, seed, path, MS_STREAM_REPLAY);
   rp->u.cur = -1;
   rp->u.lp = rp->log_p0;

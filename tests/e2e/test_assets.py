@@ -102,6 +102,26 @@ stats: {counterfactual: false}
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("market.impact: differs from the traded asset B's", r.stderr)
 
+    def test_history_of_two_assets(self):
+        # 2025-10-10 for BTC and ETH together: each book touches its own asset's real low, the ETH book
+        # with noise of its own inside the hours
+        h = os.path.join(SRC, "scenarios", "history", "2025-10-tariff-crash-btc-eth.yaml")
+        out = self.path("h.h5")
+        p = run("run", h, "-n", "8", "--set", "assertions=[]", "--compare", "market.trade=BTC,ETH", "-o", out, "-q")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out) as f:
+            a, b = f["models/BTC/paths/summary"][:], f["models/ETH/paths/summary"][:]
+        np.testing.assert_allclose(a["min_price"], 102000, rtol=1e-12)
+        np.testing.assert_allclose(b["min_price"], 3435, rtol=1e-12)
+        np.testing.assert_allclose(b["final_price"], 3746.79, rtol=1e-12)
+        # the histories must overlap: ETH's candles of 2022-11 do not hold 2025-10-10
+        q = run("run", h, "-o", self.path("x.h5"), "--set",
+                "market.assets[1].file=../data/eth_usdt_1h_2022-11_binance_spot.csv")
+        self.assertEqual(q.returncode, 2, q.stderr)
+        self.assertIn("market.assets[1].file", q.stderr)
+        self.assertIn("does not hold the window 2025-10-10T00:00:00Z to 2025-10-12T00:00:00Z", q.stderr)
+        self.assertFalse(os.path.exists(self.path("x.h5")))
+
     def test_resolved_configuration_loads_back(self):
         p = run("validate", WORLD, "--set", "market.trade=ETH")
         self.assertEqual(p.returncode, 0, p.stderr)
