@@ -138,6 +138,39 @@ def compare_report(r):
     for d in _records(r.compare.differences):
         print(f"  {d['statistic']:30s} {d['model']:>12s} - {d['baseline']:<12s} "
               f"{d['diff']:14.6g}  [{d['lo']:14.6g}, {d['hi']:14.6g}]")
+    losses = market_losses(r)
+    if losses:
+        print("\nlosses across markets (per-path correlation over the same paths; P(both insolvent) against the "
+              "product of the two, which independent markets would give):")
+        for a, b, corr, both, indep in losses:
+            cs = "  ".join(f"{c} {v:6.3f}" for c, v in corr.items())
+            print(f"  {a} ~ {b}: {cs}  P(both insolvent) {both:.4f} vs {indep:.4f}")
+
+
+# Per-path losses whose co-movement across markets the report shows (a comparison over market.trade).
+MARKET_LOSSES = ("bad_debt", "liquidated_notional", "liquidations")
+
+
+def market_losses(r):
+    """For `--compare market.trade=A,B,...` (books trading different assets of one world, the same paths):
+    [(A, B, {column: Pearson correlation of the per-path values}, P(both insolvent), P(A) P(B))], else []."""
+    if r.attrs.get("compare") != "market.trade":
+        return []
+    names = [str(v) for v in r.compare.models["model"]]
+    rows = {n: r.sub(_model_group(n)).summary for n in names}
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            x, y = rows[a], rows[b]
+            if x is None or y is None or len(x) != len(y) or len(x) < 3:
+                continue
+            corr = {}
+            for c in MARKET_LOSSES:
+                u, v = x[c].to_numpy(float), y[c].to_numpy(float)
+                corr[c] = float(np.corrcoef(u, v)[0, 1]) if u.std() > 0 and v.std() > 0 else math.nan
+            ia, ib = x["insolvent"].to_numpy() > 0, y["insolvent"].to_numpy() > 0
+            out.append((a, b, corr, float(np.mean(ia & ib)), float(np.mean(ia)) * float(np.mean(ib))))
+    return out
 
 
 def assertion_sets(r):
@@ -452,6 +485,18 @@ def _compare_headline_html(r, names, groups):
     if same_im:
         out.append(f"<p class='muted'>Capital efficiency (initial margin per unit of one-day 99% risk) is left out: "
                    f"every value of {_e(r.attrs.get('compare'))} asks the same initial margin of this book.</p>")
+    losses = market_losses(r)
+    if losses:
+        out.append("<h3>Losses across markets</h3><table><tr><th>markets</th>" +
+                   "".join(f"<th>correlation of {_e(c)}</th>" for c in MARKET_LOSSES) +
+                   "<th>P(both insolvent)</th><th>if independent</th></tr>")
+        for a, b, corr, both, indep in losses:
+            out.append(f"<tr><td>{_e(a)} ~ {_e(b)}</td>" +
+                       "".join(f"<td class='num'>{v:.3f}</td>" for v in corr.values()) +
+                       f"<td class='num'>{both:.4f}</td><td class='num'>{indep:.4f}</td></tr>")
+        out.append("</table><p class='muted'>Per-path Pearson correlations over the same paths: the books trade "
+                   "different assets of one correlated world (market.assets). The books are isolated, each with "
+                   "its own fund: the correlation is that of the world, not contagion.</p>")
     return "\n".join(out)
 
 

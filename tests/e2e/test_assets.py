@@ -32,6 +32,16 @@ class AssetsTest(DirTest):
         ra, rb = np.log(a["final_price"] / 121662.41), np.log(b["final_price"] / 4368.09)
         self.assertGreater(np.corrcoef(ra, rb)[0, 1], 0.75)
         self.assertFalse(np.array_equal(ra, rb))
+        # the report's losses across markets: the correlation of the per-path bad debt, computed here too
+        import subprocess
+        import sys
+        q = subprocess.run([sys.executable, os.path.join(SRC, "analysis", "report.py"), out, "--no-plots"],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        self.assertEqual(q.returncode, 0, q.stderr)
+        line = next(ln for ln in q.stdout.split("\n") if ln.strip().startswith("BTC ~ ETH:"))
+        got = float(line.split("liquidated_notional")[1].split()[0])
+        want = np.corrcoef(a["liquidated_notional"], b["liquidated_notional"])[0, 1]
+        self.assertAlmostEqual(got, want, places=3)
 
     def test_first_asset_is_the_single_asset_scenario(self):
         # BTC's book: the file of the same scenario written for one asset with BTC's parameters
