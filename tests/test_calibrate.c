@@ -743,6 +743,33 @@ static void test_calibrate__premium_bad_input(void **state) {
   gsl_rng_free(r);
 }
 
+
+/* The funding: section printed for a fast premium (candles of a second:
+ * a half-life of 0.26 s, which whole seconds printed as 0s) loads into a
+ * scenario with the fitted half-life, to the ms; so does a mean or sd just
+ * below 1 in size (4 digits printed 1, which the scenario refuses). */
+static void test_calibrate__premium_text_loads_a_short_half_life(void **state) {
+  (void)state;
+  const double hls[] = {260.4, 0.3, 9999.6, 46250.2e3}, means[] = {2e-4, 0.99996, -0.99999, 0.5};
+  const int64_t want[] = {260, 1, 10000, 46250000};
+  for (int k = 0; k < 4; k++) {
+    ms_calib_premium f = {.first = T2020, .last = T2020 + 400000, .n = 400, .pairs = 399, .resolution = 1000,
+                          .mean = means[k], .sd = k == 1 ? 0.99997 : 1e-4, .phi = 0.07, .half_life = hls[k], .half_life_se = hls[k] / 4};
+    char *summary, *y;
+    ms_error err;
+    assert_ok(ms_calib_premium_text(&summary, &y, &f, "p.csv", "i.csv", &err), &err);
+    char doc[4096];
+    snprintf(doc, sizeof doc, "paths: 1\nhorizon: 1d\n%s", y);
+    ms_config *cfg = load_yaml(doc, NULL, 0, &err);
+    if (!cfg) fail_msg("half-life %g ms: the YAML does not load: %s\n%s", hls[k], err.msg, y);
+    assert_int_equal(cfg->funding.premium.half_life, want[k]);
+    assert_true(fabs(cfg->funding.premium.mean - means[k]) < 1e-4 * fabs(means[k]));
+    ms_config_free(cfg);
+    free(summary);
+    free(y);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_calibrate__window_and_resolution),
@@ -761,6 +788,7 @@ int main(void) {
       cmocka_unit_test(test_calibrate__cancel_stops_the_fit),
       cmocka_unit_test(test_calibrate__premium_recovers_its_ou),
       cmocka_unit_test(test_calibrate__premium_bad_input),
+      cmocka_unit_test(test_calibrate__premium_text_loads_a_short_half_life),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

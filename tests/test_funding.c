@@ -11,7 +11,10 @@
  *    interval and the value at its end against their closed-form means,
  *    variances and covariance (started from the stationary law), within
  *    five standard errors of the Monte Carlo; and the small-interval series
- *    against the direct form where both hold.
+ *    against the direct form where both hold;
+ *  - bad input between keys (premium.regimes against market.regimes, the
+ *    samples of an interval, sample_every against interval, interval against
+ *    rate_period): each message names its key and both values.
  */
 #include <math.h>
 
@@ -250,7 +253,7 @@ static void test_funding__regime_pieces_keep_the_law(void **state) {
   ms_config_free(cfg);
 }
 
-static void test_funding__premium_regimes_bad_input(void **state) {
+static void test_funding__bad_input_between_keys(void **state) {
   (void)state;
   ms_error err;
   const char *bad[][2] = {
@@ -259,6 +262,20 @@ static void test_funding__premium_regimes_bad_input(void **state) {
       {"horizon: 1d\nmarket: {model: garch}\nfunding: {premium: {regimes: [{mean: 0.001}]}}\n",
        "needs market.model regime_switching"},
   };
+  /* the bounds between keys: each message names the key, its value and the other key's */
+  const char *cross[][3] = {
+      {"funding: {interval: 9e15ms}\n", "funding.sample_every", "is 5s: more than 100000000 samples an interval "
+       "(2500000000h); sample less often or shorten interval"},
+      {"funding: {interval: 2d, sample_every: 1ms, rate_period: 1d}\n", "funding.sample_every",
+       "is 1ms: more than 100000000 samples an interval (2d)"},
+      {"funding: {interval: 1h, sample_every: 2h}\n", "funding.sample_every", "must be <= interval (1h) (got 2h)"},
+      {"funding: {interval: 1d, rate_period: 59m}\n", "funding.interval", "more than 24 x rate_period (59m)"},
+  };
+  for (size_t i = 0; i < sizeof cross / sizeof cross[0]; i++) {
+    ms_config *cfg = load_yaml(cross[i][0], NULL, 0, &err);
+    assert_null(cfg);
+    if (!strstr(err.msg, cross[i][1]) || !strstr(err.msg, cross[i][2])) fail_msg("%s: got '%s'", cross[i][0], err.msg);
+  }
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     ms_config *cfg = load_yaml(bad[i][0], NULL, 0, &err);
     assert_null(cfg);
@@ -275,7 +292,7 @@ int main(void) {
       cmocka_unit_test(test_funding__ou_series_agrees_with_the_direct_form),
       cmocka_unit_test(test_funding__premium_follows_the_regime),
       cmocka_unit_test(test_funding__regime_pieces_keep_the_law),
-      cmocka_unit_test(test_funding__premium_regimes_bad_input),
+      cmocka_unit_test(test_funding__bad_input_between_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

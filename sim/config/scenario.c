@@ -1508,9 +1508,13 @@ static ms_status check_funding(void *obj, ms_check *ck) {
     ms_units_format_duration(f->interval, b, sizeof b);
     return ms_check_fail(ck, "sample_every", "must be <= interval (%s) (got %s): an interval needs a sample", b, a);
   }
-  if (f->interval / f->sample_every > MS_FUNDING_MAX_SAMPLES)
-    return ms_check_fail(ck, "sample_every", "more than %lld samples an interval; sample less often",
-                         (long long)MS_FUNDING_MAX_SAMPLES);
+  if (f->interval / f->sample_every > MS_FUNDING_MAX_SAMPLES) {
+    char a[32], b[32];
+    ms_units_format_duration(f->sample_every, a, sizeof a);
+    ms_units_format_duration(f->interval, b, sizeof b);
+    return ms_check_fail(ck, "sample_every", "is %s: more than %lld samples an interval (%s); sample less often or "
+                         "shorten interval", a, (long long)MS_FUNDING_MAX_SAMPLES, b);
+  }
   /* a payment of many periods' rate is a unit slip (rate_period: 1ms), not a venue */
   if ((double)f->interval > MS_FUNDING_MAX_PERIODS * (double)f->rate_period) {
     char a[32], b[32];

@@ -94,6 +94,23 @@ ms_status ms_calib_premium_fit(ms_calib_premium *out, const ms_series *perp, con
   return MS_OK;
 }
 
+/* A duration of the half-life's output (ms): whole seconds, but whole ms
+ * for a half-life under HL_MS_BELOW (candles of a few seconds), where
+ * seconds would print 0s, which funding.premium.half_life refuses (> 0);
+ * the half-life itself (@p least 1) at least 1 ms, its error may be 0. */
+#define HL_MS_BELOW 10000.0
+static int64_t hl_round(double v, double half_life, int least) {
+  int64_t r = half_life < HL_MS_BELOW ? (int64_t)llround(v) : (int64_t)llround(v / 1000.0) * 1000;
+  return least && r < 1 ? 1 : r;
+}
+
+/* @p v (|v| < 1) to 4 significant digits, or to all of them where 4
+ * would round it to 1, which the scenario's premium.mean and sd refuse. */
+static void fmt_in_range(double v, char *buf, size_t n) {
+  ms_calib_fmt_sig(v, 4, buf, n);
+  if (!(fabs(strtod(buf, NULL)) < 1)) ms_calib_fmt_sig(v, 17, buf, n);
+}
+
 ms_status ms_calib_premium_text(char **summary, char **yaml, const ms_calib_premium *p, const char *perp_name,
                                 const char *index_name, ms_error *err) {
   ms_strbuf a = {0}, b = {0};
@@ -101,10 +118,10 @@ ms_status ms_calib_premium_text(char **summary, char **yaml, const ms_calib_prem
   ms_time_format_iso(p->first, t0, sizeof t0);
   ms_time_format_iso(p->last, t1, sizeof t1);
   ms_units_format_duration(p->resolution, rs, sizeof rs);
-  ms_units_format_duration((int64_t)llround(p->half_life / 1000.0) * 1000, hl, sizeof hl);
-  ms_units_format_duration((int64_t)llround(p->half_life_se / 1000.0) * 1000, hlse, sizeof hlse);
-  ms_calib_fmt_sig(p->mean, 4, mean, sizeof mean);
-  ms_calib_fmt_sig(p->sd, 4, sd, sizeof sd);
+  ms_units_format_duration(hl_round(p->half_life, p->half_life, 1), hl, sizeof hl);
+  ms_units_format_duration(hl_round(p->half_life_se, p->half_life, 0), hlse, sizeof hlse);
+  fmt_in_range(p->mean, mean, sizeof mean);
+  fmt_in_range(p->sd, sd, sizeof sd);
   ms_sb_printf(&a, "premium of %s over %s (close / close - 1), %s candles %s to %s\n", perp_name, index_name, rs, t0,
                t1);
   ms_sb_printf(&a, "  %lld candles in both files, %lld consecutive pairs; sample mean %.4g, sd %.4g, range [%.4g, %.4g]\n",
