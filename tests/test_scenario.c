@@ -75,7 +75,30 @@ static void test_scenario__assets_bad_input(void **state) {
   expect_load_error("market:\n  regimes: [{assets: [{vol: 1}]}]\n", NULL, 0,
                     "market.regimes[0].assets: needs market.assets");
   expect_load_error("market:\n  model: garch\n  assets: [{name: A}]\n", NULL, 0,
-                    "market.assets: needs market.model regime_switching");
+                    "market.assets: needs market.model regime_switching, replay or bootstrap");
+  /* a loaded jump is bounded as a jump is */
+  expect_load_error("market:\n  assets: [{name: A}, {name: B, jump_loading: 10}]\n"
+                    "  regimes: [{assets: [{vol: 1}, {vol: 1}], jumps: {rate: 1/d, mean: -2, sd: 0.1}}]\n", NULL, 0,
+                    "market.assets[1].jump_loading: x the jumps of regimes[0] can move the log price by");
+  /* keys nothing reads under replay are refused, not ignored */
+  expect_load_error("market:\n  model: replay\n  replay: {from: 2025-10-10, to: 2025-10-11}\n"
+                    "  assets: [{name: A, file: x.csv}, {name: B, file: y.csv}]\n"
+                    "  regimes: [{assets: [{vol: 1}, {vol: 1}]}]\n", NULL, 0,
+                    "market.regimes[0].assets: market.model replay follows each asset's candles");
+  /* a zero vol of the traded asset under dynamic margin names the asset's key */
+  expect_load_error("market:\n  assets: [{name: A}, {name: B}]\n  trade: B\n"
+                    "  regimes: [{assets: [{vol: 1}, {vol: 0}]}]\nmargin: {model: dynamic}\n", NULL, 0,
+                    "market.regimes[0].assets[1].vol: must be > 0 under margin.model dynamic");
+  /* ill-conditioned but positive semi-definite: loads, and the price model factors it as the check did */
+  ms_config *ill = load_yaml("market:\n  assets: [{name: A}, {name: B}, {name: C}]\n  trade: C\n  regimes:\n"
+                             "    - {name: a, assets: [{vol: 1}, {vol: 1e-4}, {vol: 1}],\n"
+                             "       correlation: [[1, 0.99995, 0.3], [0.99995, 1, 0.3], [0.3, 0.3, 1]]}\n",
+                             NULL, 0, &err);
+  if (!ill) fail_msg("%s", err.msg);
+  ms_pricepath *pp = NULL;
+  assert_ok(ms_pricepath_new(&pp, ill, &err), &err);
+  ms_pricepath_free(pp);
+  ms_config_free(ill);
 }
 
 static void test_scenario__unknown_key_lists_known_keys(void **state) {

@@ -441,8 +441,10 @@ static ms_status check_asset_windows(ms_market_cfg *m, ms_check *ck) {
   ms_time_format_iso(from, a, sizeof a);
   ms_time_format_iso(to, b, sizeof b);
   /* the traded asset's file as the window's, absolute: validate's output loads back */
+  int real = strcmp(ms_model_name(m->model), "replay") == 0 && !m->replay.rescale;
   snprintf(m->assets[m->trade_index].file, sizeof m->assets[0].file, "%s",
            strcmp(ms_model_name(m->model), "replay") == 0 ? m->replay.file : m->bootstrap.file);
+  if (real) m->assets[m->trade_index].initial_price = m->initial_price; /* in real prices: the first open */
   for (int j = 0; j < m->nassets; j++) {
     if (j == m->trade_index) continue;
     char rel[64], path[2100];
@@ -472,6 +474,8 @@ static ms_status check_asset_windows(ms_market_cfg *m, ms_check *ck) {
       st = ms_check_fail(ck, rel, "%s (%s to %s) does not hold the window %s to %s of the traded asset %s whole: "
                          "the assets' histories must overlap", se->name, f0, f1, a, b,
                          m->assets[m->trade_index].name);
+    } else if (real) {
+      m->assets[j].initial_price = se->c[i0].open;
     }
     ms_series_free(se);
     if (st) return st;
@@ -525,6 +529,31 @@ static ms_status resolve_assets(ms_market_cfg *m, ms_check *ck) {
   for (int i = 0; i < K && k < 0; i++)
     if (strcmp(m->trade, m->assets[i].name) == 0) k = i;
   if (k < 0) return ms_check_fail(ck, "trade", "must be one of market.assets: %s (got \"%s\")", names, m->trade);
+  for (int i = 0; i < K; i++) { /* a loaded jump stays within the bound of check_jump */
+    for (int r = 0; r < m->nregimes && !history; r++) {
+      const ms_jump_cfg *j = &m->regimes[r].jumps;
+      double big = fabs(m->assets[i].jump_loading) * (fabs(j->mean) + ms_rng_gaussian_max() * j->sd);
+      if (big > MS_JUMP_LOG_MAX) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "assets[%d].jump_loading", i);
+        return ms_check_fail(ck, rel, "x the jumps of regimes[%d] can move the log price by %.4g; at most %g (a "
+                             "factor e^%g)", r, big, MS_JUMP_LOG_MAX, MS_JUMP_LOG_MAX);
+      }
+    }
+    if (history && m->assets[i].jump_loading != 1.0) {
+      char rel[64];
+      snprintf(rel, sizeof rel, "assets[%d].jump_loading", i);
+      return ms_check_fail(ck, rel, "market.model %s has no jumps to load (got %g): leave it out", model,
+                           m->assets[i].jump_loading);
+    }
+  }
+  for (int r = 0; r < m->nregimes && history; r++) {
+    char rel[64];
+    snprintf(rel, sizeof rel, "regimes[%d].%s", r, m->regimes[r].nassets ? "assets" : "correlation");
+    if (m->regimes[r].nassets || m->regimes[r].correlation.rows)
+      return ms_check_fail(ck, rel, "market.model %s follows each asset's candles: no vol or correlation to "
+                           "give; leave it out", model);
+  }
   for (int r = 0; r < m->nregimes && !history; r++) {
     ms_regime_cfg *g = &m->regimes[r];
     char rel[64];
@@ -549,7 +578,7 @@ static ms_status resolve_assets(ms_market_cfg *m, ms_check *ck) {
     double A[MS_MAX_ASSETS * MS_MAX_ASSETS], L[MS_MAX_ASSETS * MS_MAX_ASSETS];
     for (int i = 0; i < K; i++)
       for (int j = 0; j < K; j++) A[i * K + j] = c->v[i][j];
-    int bad = ms_cholesky_psd(A, K, K, 1e-12, L);
+    int bad = ms_cholesky_psd(A, K, K, MS_PSD_TOL, L);
     if (bad)
       return ms_check_fail(ck, rel, "is not positive semi-definite (no correlation matrix: it fails at row %d, "
                            "asset %s)", -1 - bad, m->assets[-1 - bad].name);
@@ -563,15 +592,15 @@ static ms_status resolve_assets(ms_market_cfg *m, ms_check *ck) {
     return ms_check_fail(ck, "initial_price", "is %g, but the traded asset %s starts at %g (market.assets[%d]); with "
                          "market.assets write the prices there", m->initial_price, a->name, a->initial_price, k);
   if (!real) m->initial_price = a->initial_price;
-  /* its impact, when written there */
-  const ms_ynode *an = asset_node(ck, k);
-  if (an && ms_ynode_get(an, "impact")) {
-    const ms_ynode *mi = ck->node && ck->node->kind == MS_Y_MAP ? ms_ynode_get(ck->node, "impact") : NULL;
-    if (mi && memcmp(&m->impact, &a->impact, sizeof m->impact) != 0)
-      return ms_check_fail(ck, "impact", "differs from the traded asset %s's (market.assets[%d].impact); with an "
-                           "asset's own impact written, leave market.impact out", a->name, k);
-    m->impact = a->impact;
+  /* Impact: an asset's own when written, else market.impact's as written,
+   * filled in so that the resolved configuration says what each asset
+   * has (and loads back, whichever asset it then trades); then the traded
+   * asset's becomes market.impact. */
+  for (int i = 0; i < K; i++) {
+    const ms_ynode *an = asset_node(ck, i);
+    if (!(an && ms_ynode_get(an, "impact"))) m->assets[i].impact = m->impact;
   }
+  m->impact = a->impact;
   if (history) { /* the traded asset's candles; the others' are checked against its window (check_market) */
     char *file = strcmp(model, "replay") == 0 ? m->replay.file : m->bootstrap.file;
     const char *sec = strcmp(model, "replay") == 0 ? "replay" : "bootstrap";
@@ -862,12 +891,14 @@ static const ms_field market_fields[] = {
     {.name = "shocks", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, shocks), .def = "[]",
      .bounds = MS_B_GE, .min = 0, .sub = &shock_schema, .count_offset = OFF(ms_market_cfg, nshocks),
      .max_items = MS_MAX_SHOCKS, .item_size = sizeof(ms_shock_cfg),
-     .doc = "scripted moves of the exogenous price (`[{at: 2h, move: -20%, over: 30m}]`)"},    {.name = "assets", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, assets), .def = "[]", .bounds = MS_B_GE,
+     .doc = "scripted moves of the exogenous price (`[{at: 2h, move: -20%, over: 30m}]`)"},
+    {.name = "assets", .kind = MS_F_LIST, .offset = OFF(ms_market_cfg, assets), .def = "[]", .bounds = MS_B_GE,
      .min = 0, .sub = &asset_schema, .count_offset = OFF(ms_market_cfg, nassets), .max_items = MS_MAX_ASSETS,
      .item_size = sizeof(ms_asset_cfg),
-     .doc = "several assets whose prices move together (market.regimes[].assets and .correlation; "
-            "regime_switching only): the book trades market.trade, and runs trading different assets with one seed "
-            "see one correlated world; empty: one asset, initial_price and the regimes' vol and drift"},
+     .doc = "several assets whose prices move together (regime_switching: market.regimes[].assets and "
+            ".correlation; replay and bootstrap: each asset's file): the book trades market.trade, and runs trading "
+            "different assets with one seed see one world; empty: one asset, initial_price and the regimes' vol and "
+            "drift"},
     {.name = "trade", .kind = MS_F_STRING, .offset = OFF(ms_market_cfg, trade), .def = "\"\"",
      .str_size = MS_NAME_MAX, .doc = "with market.assets: the asset the book trades (\"\": the first)"},
 };
@@ -1679,18 +1710,14 @@ static const ms_schema sweep_schema = {"sweep", sweep_fields, N(sweep_fields), N
 
 static ms_status check_top(void *obj, ms_check *ck) {
   ms_config *c = obj;
-  if (c->market.nassets > 0) { /* the traded asset's own oracle feed, when written */
+  if (c->market.nassets > 0) { /* oracles as impact (resolve_assets): each asset's own or the top-level one */
     const ms_ynode *mk = ck->node && ck->node->kind == MS_Y_MAP ? ms_ynode_get(ck->node, "market") : NULL;
     const ms_ynode *as = mk && mk->kind == MS_Y_MAP ? ms_ynode_get(mk, "assets") : NULL;
-    int k = c->market.trade_index;
-    const ms_ynode *an = as && as->kind == MS_Y_SEQ && (size_t)k < as->n ? as->vals[k] : NULL;
-    if (an && an->kind == MS_Y_MAP && ms_ynode_get(an, "oracle")) {
-      const ms_oracle_cfg *ao = &c->market.assets[k].oracle;
-      if (ms_ynode_get(ck->node, "oracle") && memcmp(&c->oracle, ao, sizeof *ao) != 0)
-        return ms_check_fail(ck, "oracle", "differs from the traded asset %s's (market.assets[%d].oracle); with an "
-                             "asset's own oracle written, leave the top-level oracle out", c->market.assets[k].name, k);
-      c->oracle = *ao;
+    for (int i = 0; i < c->market.nassets; i++) {
+      const ms_ynode *an = as && as->kind == MS_Y_SEQ && (size_t)i < as->n ? as->vals[i] : NULL;
+      if (!(an && an->kind == MS_Y_MAP && ms_ynode_get(an, "oracle"))) c->market.assets[i].oracle = c->oracle;
     }
+    c->oracle = c->market.assets[c->market.trade_index].oracle;
   }
   if (c->horizon % c->step != 0) {
     char st[32];
@@ -1712,7 +1739,10 @@ static ms_status check_top(void *obj, ms_check *ck) {
       snprintf(key, sizeof key, "market.%s", ms_model_name(c->market.model));
       snprintf(what, sizeof what, "the window's realised volatility (0: its candles do not move)");
     } else {
-      snprintf(key, sizeof key, "market.regimes[%d].vol", i);
+      if (c->market.nassets > 0) /* the traded asset's, as written */
+        snprintf(key, sizeof key, "market.regimes[%d].assets[%d].vol", i, c->market.trade_index);
+      else
+        snprintf(key, sizeof key, "market.regimes[%d].vol", i);
       snprintf(what, sizeof what, "the regime's vol");
     }
     if (c->book.options.fraction > 0)

@@ -105,6 +105,22 @@ static int regime_same_path(const ms_config *a, const ms_config *b) {
 
 static void regime_free(void *state);
 
+/* The Cholesky factor of the covariance @p A (n x n) of the assets: a
+ * positive semi-definite matrix (each regime's correlation is checked at
+ * load; a straddling tick sums them). Should rounding make it fail, the
+ * diagonal is raised by 1e-12 of itself, then 1e-9 (noise far below any
+ * tick's), rather than drop a noise term. -1 only if even that fails. */
+static int factor(const double *A, int n, double *L) {
+  if (ms_cholesky_psd(A, n, n, MS_PSD_TOL, L) == 0) return 0;
+  double B[MS_MAX_ASSETS * MS_MAX_ASSETS];
+  for (double bump = 1e-12; bump <= 1e-9; bump *= 1000) {
+    for (int i = 0; i < n * n; i++) B[i] = A[i];
+    for (int i = 0; i < n; i++) B[i * n + i] *= 1.0 + bump;
+    if (ms_cholesky_psd(B, n, n, MS_PSD_TOL, L) == 0) return 0;
+  }
+  return -1;
+}
+
 static ms_status regime_new(void **out, const ms_config *cfg, ms_error *err) {
   *out = NULL;
   regime_path *pp = calloc(1, sizeof *pp);
@@ -162,8 +178,8 @@ static ms_status regime_new(void **out, const ms_config *cfg, ms_error *err) {
         pp->cov[r][i][j] = rho * rc->assets[i].vol * rc->assets[j].vol / year_ms;
         step_cov[i * n + j] = pp->cov[r][i][j] * (double)cfg->step;
       }
-    if (ms_cholesky_psd(step_cov, n, n, 1e-12, L)) s = ms_error_set(err, MS_ERR_INTERNAL, "regime %d: the assets' "
-                                                                  "covariance is not positive semi-definite", r);
+    if (factor(step_cov, n, L)) s = ms_error_set(err, MS_ERR_INTERNAL, "regime %d: the assets' covariance is not "
+                                                 "positive semi-definite", r);
     for (int j = 0; j < n; j++) pp->row[r][j] = L[pp->k * n + j];
   }
   if (s) { regime_free(pp); return s; }
@@ -279,7 +295,7 @@ static void correlated_ticks(regime_path *pp, int64_t t, size_t n, double *out, 
   double A[MS_MAX_ASSETS * MS_MAX_ASSETS], L[MS_MAX_ASSETS * MS_MAX_ASSETS], w[MS_MAX_ASSETS];
   for (int i = 0; i < K; i++)
     for (int j = 0; j < K; j++) A[i * K + j] = pp->acc_cov[i][j] + pp->cov[r][i][j] * (double)dt;
-  (void)ms_cholesky_psd(A, K, K, 1e-12, L); /* a sum of semi-definite matrices (checked at load) */
+  (void)factor(A, K, L); /* a sum of semi-definite matrices (checked at load) */
   double lp = pp->lp;
   for (size_t i = 0; i < n; i++) {
     w[0] = ms_rng_gaussian(pp->r_price);

@@ -110,7 +110,9 @@ static int replay_same_path(const ms_config *a, const ms_config *b) {
   int same = a->seed == b->seed && a->step == b->step && a->horizon == b->horizon &&
              a->market.initial_price == b->market.initial_price && sa && sb && sa->hash == sb->hash &&
              sa->n == sb->n && x->first == y->first && x->count == y->count && x->candle == y->candle &&
-             x->shift == y->shift && x->factor == y->factor && x->vol_scale == y->vol_scale;
+             x->shift == y->shift && x->factor == y->factor && x->vol_scale == y->vol_scale &&
+             /* each asset its own noise streams (market.assets) */
+             (a->market.nassets > 0 ? a->market.trade_index : 0) == (b->market.nassets > 0 ? b->market.trade_index : 0);
   if (same && a->market.model == &ms_price_bootstrap)
     same = a->market.bootstrap.block == b->market.bootstrap.block;
   return same;

@@ -107,10 +107,40 @@ stats: {counterfactual: false}
             c = f["paths/summary"][:]
         np.testing.assert_allclose(a["min_price"], c["min_price"], rtol=1e-9)
         self.assertFalse(np.array_equal(a["first_liquidation_time"], c["first_liquidation_time"]))
-        # an asset's impact written, and a different market.impact: refused
-        r = run("validate", y, "--set", "market.trade=B", "--set", "market.impact={model: linear, depth: 1e6}")
-        self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn("market.impact: differs from the traded asset B's", r.stderr)
+        # an asset's own impact wins over market.impact: B's book is the same with another market.impact
+        r = run("run", y, "--set", "market.trade=B", "--set", "market.impact={model: linear, depth: 1e3}", "-o",
+                self.path("b2.h5"), "-q")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        q2 = run("run", y, "--set", "market.trade=B", "-o", self.path("b3.h5"), "-q")
+        self.assertEqual(q2.returncode, 0, q2.stderr)
+        with h5py.File(self.path("b2.h5")) as f, h5py.File(self.path("b3.h5")) as g:
+            self.assertEqual(f["paths/summary"][:].tobytes(), g["paths/summary"][:].tobytes())
+
+    def test_inherited_impact_and_oracle_load_back(self):
+        # assets without their own impact and oracle take the scenario's, and the resolved configuration says
+        # so: it loads back (it once failed to), and the scenario trades either asset
+        y = self.path("inh.yaml")
+        with open(y, "w") as f:
+            f.write("""market:
+  assets: [{name: A, initial_price: 10}, {name: B, initial_price: 20}]
+  regimes: [{name: a, assets: [{vol: 0.5}, {vol: 0.9}], correlation: [[1, 0.5], [0.5, 1]]}]
+  impact: {model: linear, depth: 3e6, half_life: 5m}
+oracle: {kind: pull, interval: 2s, latency: 1s}
+""")
+        p = run("validate", y)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        v = self.path("v.yaml")
+        with open(v, "w") as f:
+            f.write(p.stdout)
+        for scen, extra in ((v, []), (y, ["--set", "market.trade=B"])):
+            q = run("validate", scen, *extra)
+            self.assertEqual(q.returncode, 0, (extra, q.stderr))
+            self.assertIn("    depth: 3000000\n", q.stdout)
+            self.assertIn("  kind: pull\n", q.stdout)
+        # the resolved configuration is its trade's: traded otherwise, its written prices and vols disagree
+        q = run("validate", v, "--set", "market.trade=B")
+        self.assertEqual(q.returncode, 2)
+        self.assertIn("market.initial_price: is 10, but the traded asset B starts at 20", q.stderr)
 
     def test_history_of_two_assets(self):
         # 2025-10-10 for BTC and ETH together: each book touches its own asset's real low, the ETH book
@@ -131,6 +161,33 @@ stats: {counterfactual: false}
         self.assertIn("market.assets[1].file", q.stderr)
         self.assertIn("does not hold the window 2025-10-10T00:00:00Z to 2025-10-12T00:00:00Z", q.stderr)
         self.assertFalse(os.path.exists(self.path("x.h5")))
+
+    def test_replayed_assets_keep_their_own_noise_in_a_comparison(self):
+        # two assets on the same candles: the comparison's second cell is the standalone run of its asset
+        # (the cells once shared the first's tape, noise and all)
+        data = os.path.join(SRC, "scenarios", "data", "btc_usdt_1h_2025-10_binance_spot.csv")
+        y = self.path("r.yaml")
+        with open(y, "w") as f:
+            f.write(f"""seed: 3
+paths: 4
+horizon: 6h
+market:
+  model: replay
+  replay: {{from: 2025-10-10T18:00:00Z, to: 2025-10-11T00:00:00Z, rescale: false}}
+  assets: [{{name: X, file: {data}}}, {{name: Y, file: {data}}}]
+  impact: {{model: sqrt, depth: 1e7, half_life: 10m}}
+book: {{accounts: 500}}
+stats: {{counterfactual: false}}
+""")
+        out, one = self.path("c.h5"), self.path("y.h5")
+        p = run("run", y, "--compare", "market.trade=X,Y", "-o", out, "-q")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        q = run("run", y, "--set", "market.trade=Y", "-o", one, "-q")
+        self.assertEqual(q.returncode, 0, q.stderr)
+        with h5py.File(out) as f, h5py.File(one) as g:
+            self.assertEqual(f["models/Y/paths/summary"][:].tobytes(), g["paths/summary"][:].tobytes())
+            self.assertNotEqual(f["models/X/paths/summary"]["min_mark"].tobytes(),
+                                f["models/Y/paths/summary"]["min_mark"].tobytes())
 
     def test_resolved_configuration_loads_back(self):
         p = run("validate", WORLD, "--set", "market.trade=ETH")
