@@ -893,11 +893,8 @@ static void test_pricepath__near_singular_covariance_keeps_the_variance(void **s
       "    - {name: b, mean_duration: 30m, assets: [{vol: 1}, {vol: 1.000001}, {vol: 1}],\n"
       "       correlation: [[1, 1, 0.2], [1, 1, 0.2], [0.2, 0.2, 1]]}\n";
   int64_t n;
-  double *c = tick_increments(y, "C", 0, &n), m = 0, v = 0;
-  for (int64_t i = 0; i < n; i++) m += c[i];
-  m /= (double)n;
-  for (int64_t i = 0; i < n; i++) v += (c[i] - m) * (c[i] - m);
-  v /= (double)(n - 1);
+  double *c = tick_increments(y, "C", 0, &n), m, v, m4;
+  moments(c, n, &m, &v, &m4);
   double want = 3600000.0 / YEAR_MS;
   print_message("%lld ticks: variance %.5g (want %.5g)\n", (long long)n, v, want);
   assert_true(fabs(v / want - 1) < 5 * sqrt(2.0 / (double)n));

@@ -227,6 +227,17 @@ static void data_path(const char *src, const char *file, char *out, size_t n) {
 
 static void fmt_time(int64_t ms, char *buf, size_t n) { ms_time_format_iso(ms, buf, n); }
 
+/* A candle file's key (@p key, @p n bytes) rewritten as @p path made
+ * absolute: the resolved configuration (`validate`'s output) then loads
+ * from anywhere, to the same candles. Left as written if it would not fit. */
+static void make_absolute(char *key, size_t n, const char *path) {
+  char cwd[1024], abs[3200];
+  if (path[0] == '/') snprintf(abs, sizeof abs, "%s", path);
+  else if (getcwd(cwd, sizeof cwd)) snprintf(abs, sizeof abs, "%s/%s", cwd, path);
+  else abs[0] = '\0';
+  if (abs[0] && strlen(abs) < n) snprintf(key, n, "%s", abs);
+}
+
 /* market.model replay or bootstrap: read the file, find the window, check
  * it against the horizon (replay) and the step, and resolve what the model
  * needs into m->hist (scenario.h). @p sec names the section. */
@@ -257,13 +268,7 @@ static ms_status resolve_window(ms_market_cfg *m, ms_check *ck, const window_key
   ms_error e2;
   ms_status st = ms_series_read(&se, path, &e2);
   if (st) return ms_check_fail(ck, KEYN("file"), "%s", e2.msg);
-  /* The resolved configuration names the file absolutely: `validate`'s
-   * output then loads from anywhere, to the same candles. */
-  char cwd[1024], abs[3200];
-  if (path[0] == '/') snprintf(abs, sizeof abs, "%s", path);
-  else if (getcwd(cwd, sizeof cwd)) snprintf(abs, sizeof abs, "%s/%s", cwd, path);
-  else abs[0] = '\0';
-  if (abs[0] && strlen(abs) < sizeof m->replay.file) snprintf(w->file, sizeof m->replay.file, "%s", abs);
+  make_absolute(w->file, sizeof m->replay.file, path);
   struct ms_series_share *sh = malloc(sizeof *sh);
   if (!sh) { ms_series_free(se); return ms_error_set(ck->err, MS_ERR_NOMEM, "out of memory"); }
   sh->s = se;
@@ -453,12 +458,7 @@ static ms_status check_asset_windows(ms_market_cfg *m, ms_check *ck) {
     ms_series *se = NULL;
     ms_error e2;
     if (ms_series_read(&se, path, &e2)) return ms_check_fail(ck, rel, "%s", e2.msg);
-    /* absolute, as the traded asset's: the resolved configuration loads from anywhere */
-    char cwd[1024], abs[3200];
-    if (path[0] == '/') snprintf(abs, sizeof abs, "%s", path);
-    else if (getcwd(cwd, sizeof cwd)) snprintf(abs, sizeof abs, "%s/%s", cwd, path);
-    else abs[0] = '\0';
-    if (abs[0] && strlen(abs) < sizeof m->assets[j].file) snprintf(m->assets[j].file, sizeof m->assets[j].file, "%s", abs);
+    make_absolute(m->assets[j].file, sizeof m->assets[j].file, path);
     ms_status st = MS_OK;
     int64_t i0 = ms_series_lower_bound(se, from), i1 = ms_series_lower_bound(se, to);
     if (se->resolution != t->resolution) {

@@ -84,10 +84,8 @@ typedef struct ms_regime_cfg {
 } ms_regime_cfg;
 
 
-typedef struct ms_transition_cfg {
-  int rows, cols;
-  double v[MS_MAX_REGIMES][MS_MAX_REGIMES]; /* weights of the next regime; diagonal 0 */
-} ms_transition_cfg;
+/* market.transition: row i, the weights of the regime that follows regime i (diagonal 0). */
+typedef ms_matrix_cfg ms_transition_cfg;
 
 typedef struct ms_impact_cfg {
   const struct ms_impact_type *model; /* market.impact.model: the impact law */

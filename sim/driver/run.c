@@ -1241,12 +1241,10 @@ typedef struct {
 /* A column is its field of the row (a regime's column is named after the
  * regime, which cells of a sweep may name differently): the statistics
  * pair the baseline's columns with another cell's field by field, as they
- * did when they read the rows. */
-static int same_field(const ms_column *a, const ms_column *b) { return a->offset == b->offset && a->type == b->type; }
-
+ * did when they read the rows (ms_stats_same_field). */
 static int has_field(const ms_column *cols, int n, const ms_column *f) {
   for (int m = 0; m < n; m++)
-    if (same_field(&cols[m], f)) return 1;
+    if (ms_stats_same_field(&cols[m], f)) return 1;
   return 0;
 }
 
@@ -1281,7 +1279,7 @@ static void colstore_layout(run_plan *pl) {
 static ms_status colstore_load(void *ctx, const ms_column *col, double *x, ms_error *err) {
   const colstore_src *c = ctx;
   for (int k = 0; k < c->cs->ncols; k++)
-    if (same_field(&c->cs->cols[k], col))
+    if (ms_stats_same_field(&c->cs->cols[k], col))
       return ms_scratch_pread(c->store, (c->cs->colbase + (uint64_t)k * (uint64_t)c->paths) * sizeof(double), x,
                               (size_t)c->paths * sizeof *x, err);
   return ms_error_set(err, MS_ERR_INTERNAL, "column %s is not in the column store", col->name);

@@ -198,6 +198,16 @@ static inline void ms_accounts_position(const ms_accounts *a, int64_t id, ms_pos
   }
 }
 
+/** Charge every open unit of side @p side @p per_unit USD (>= 0), as a shift: the index bounds with its rises. */
+static inline void ms_accounts_charge(ms_accounts *a, int side, double per_unit) {
+  a->shift[side] += per_unit;
+  a->shift_hi[side] += per_unit;
+}
+
+/** Credit every open unit of side @p side @p per_unit USD (>= 0): the index, bounding the shift's rises only,
+ *  does not follow (a credit only makes an account healthier). */
+static inline void ms_accounts_credit(ms_accounts *a, int side, double per_unit) { a->shift[side] -= per_unit; }
+
 /** Write a new collateral (effective now) into a touched account. */
 static inline void ms_accounts_set_collateral(ms_accounts *a, ms_acct *x, double C) {
   x->C = C;

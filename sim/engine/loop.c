@@ -302,17 +302,13 @@ static ms_status pay_funding(ms_engine *e, int64_t t) {
   if (e->cfg->funding.receivers == MS_FUND_RATE) { /* the rest of the market takes the difference */
     paid = has_p ? per_unit * qp : 0.0;
     got = has_r ? per_unit * qr : 0.0;
-    if (has_p) {
-      e->acc.shift[payer] += per_unit;
-      e->acc.shift_hi[payer] += per_unit;
-    }
-    if (has_r) e->acc.shift[recv] -= per_unit;
+    if (has_p) ms_accounts_charge(&e->acc, payer, per_unit);
+    if (has_r) ms_accounts_credit(&e->acc, recv, per_unit);
   } else {
     if (!has_p || !has_r) return MS_OK; /* no counterparty in the book */
     paid = got = per_unit * qp;
-    e->acc.shift[payer] += per_unit;
-    e->acc.shift_hi[payer] += per_unit;
-    e->acc.shift[recv] -= paid / qr;
+    ms_accounts_charge(&e->acc, payer, per_unit);
+    ms_accounts_credit(&e->acc, recv, paid / qr);
   }
   if (paid == 0 && got == 0) return MS_OK;
   sm->funding_paid += paid;

@@ -65,8 +65,7 @@ static ms_status socialize_charge(ms_engine *e, const ms_shortfall_loss *l, doub
     ms_socialize_split(residual, e->acc.open_qty[prof], fmax(0.0, fabs(po - e->E) - e->acc.soc[prof]),
                        &per_unit, &unc);
   if (prof >= 0 && per_unit > 0) {
-    e->acc.shift[prof] += per_unit;
-    e->acc.shift_hi[prof] += per_unit;
+    ms_accounts_charge(&e->acc, prof, per_unit);
     e->acc.soc[prof] += per_unit;
     ms_keeper_unpark_all(e->kp); /* parked accounts' collateral changed */
   }

@@ -186,6 +186,12 @@ extern const char *const ms_stats_quantile_names[MS_NQUANT];
 /** Fill @p cols with the summary columns for @p cfg; returns their number. */
 int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max);
 
+/** 1 if two columns are the same field of the row (a regime's column may be named otherwise in another cell):
+ *  how the cells of a sweep or a comparison are paired. */
+static inline int ms_stats_same_field(const ms_column *a, const ms_column *b) {
+  return a->offset == b->offset && a->type == b->type;
+}
+
 /**
  * Every column any run may have, for documents: the twin's columns, and one
  * "time_in_regime_<name>" standing for the column of each regime.

@@ -361,7 +361,7 @@ ms_status ms_sweep_new(ms_sweep **out, const char *path, const char *const *sets
       int na = pass ? nc : n0, nb = pass ? n0 : nc;
       for (int i = 0; i < na && !extra; i++) {
         int found = 0;
-        for (int j = 0; j < nb && !found; j++) found = a[i].offset == b[j].offset && a[i].type == b[j].type;
+        for (int j = 0; j < nb && !found; j++) found = ms_stats_same_field(&a[i], &b[j]);
         if (!found) extra = a[i].name;
       }
     }
