@@ -290,6 +290,79 @@ static void test_queue__buckets_match_reference(void **state) {
   ms_queue_free(q);
 }
 
+/* ms_queue_peek (the engine of several markets merges queues by it) gives
+ * the event the next pop gives, and leaves it there: with peeks between
+ * random pushes (in line and with payloads) and pops, every peek and every
+ * pop against a scan for the least (t, kind, seq), and the size unchanged
+ * by a peek. */
+static void test_queue__peek_leaves_the_next_event(void **state) {
+  (void)state;
+  ms_error err;
+  enum { LIVE = 800, OPS = 30000 };
+  static ref_b r[LIVE];
+  ms_queue *q;
+  assert_ok(ms_queue_new(&q, 1, &err), &err);
+  uint64_t x = 4242, seq = 0;
+  int nr = 0, peeks = 0;
+  int64_t now = 0;
+  for (int op = 0; op < OPS; op++) {
+    uint64_t u = lcg(&x);
+    if (nr < LIVE && (nr == 0 || u % 100 < 55)) {
+      uint64_t v = lcg(&x), c = v % 100;
+      int64_t t = c < 30 ? now : c < 80 ? now + (int64_t)(v >> 12) % 500 : now + (int64_t)(v >> 12) % 200000;
+      int k = (int)((v >> 40) % MS_EV_KIND_COUNT);
+      if (k == MS_EV_TICK) k = MS_EV_ORACLE_PUBLISH;
+      int inline_ev = (v >> 50) % 2;
+      ref_b e = {t, k, seq++, (int64_t)lcg(&x), (int64_t)op, inline_ev ? 0.0 : (double)op * 0.5};
+      if (inline_ev) assert_ok(ms_queue_push(q, e.t, (ms_event_kind)e.kind, e.a, e.b), &err);
+      else assert_ok(ms_queue_push_x(q, e.t, (ms_event_kind)e.kind, e.a, e.b, e.x, -e.x), &err);
+      r[nr++] = e;
+      continue;
+    }
+    int best = 0;
+    for (int i = 1; i < nr; i++)
+      if (ref_b_less(&r[i], &r[best])) best = i;
+    ms_event ev;
+    ms_status st;
+    for (int k = 0; k < (int)(u % 3); k++) {
+      size_t before = ms_queue_size(q);
+      assert_int_equal(ms_queue_peek(q, &ev, &st), 1);
+      assert_int_equal(st, MS_OK);
+      assert_int_equal((int64_t)ms_queue_size(q), (int64_t)before);
+      assert_int_equal(ev.t, r[best].t);
+      assert_int_equal((int)ev.kind, r[best].kind);
+      assert_int_equal(ev.seq, r[best].seq);
+      assert_int_equal(ev.a, r[best].a);
+      assert_int_equal(ev.b, r[best].b);
+      assert_true(ev.x == r[best].x && ev.y == -r[best].x);
+      peeks++;
+    }
+    assert_int_equal(ms_queue_pop(q, &ev), 1);
+    assert_int_equal(ev.t, r[best].t);
+    assert_int_equal(ev.seq, r[best].seq);
+    assert_int_equal(ev.a, r[best].a);
+    assert_true(ev.x == r[best].x && ev.y == -r[best].x);
+    if (ev.t > now) now = ev.t;
+    r[best] = r[--nr];
+  }
+  ms_event ev;
+  ms_status st;
+  while (nr > 0) { /* drain: the last peeks and pops too */
+    int best = 0;
+    for (int i = 1; i < nr; i++)
+      if (ref_b_less(&r[i], &r[best])) best = i;
+    assert_int_equal(ms_queue_peek(q, &ev, &st), 1);
+    assert_int_equal(ev.seq, r[best].seq);
+    assert_int_equal(ms_queue_pop(q, &ev), 1);
+    assert_int_equal(ev.seq, r[best].seq);
+    r[best] = r[--nr];
+  }
+  assert_int_equal(ms_queue_peek(q, &ev, &st), 0);
+  assert_int_equal(st, MS_OK);
+  assert_true(peeks > 1000);
+  ms_queue_free(q);
+}
+
 /* Pop the queue's next event: the least of the @p nr pending in @p r (by a
  * scan), which leaves @p r. */
 static ms_event pop_least(ms_queue *q, ref_b *r, int *nr) {
@@ -409,6 +482,7 @@ int main(void) {
       cmocka_unit_test(test_queue__buckets_match_reference),
       cmocka_unit_test(test_queue__sorted_front_matches_reference),
       cmocka_unit_test(test_queue__front_hint_lists_the_next_event),
+      cmocka_unit_test(test_queue__peek_leaves_the_next_event),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -212,6 +212,27 @@ void ms_config_share(ms_config *copy) {
   if (copy->market.hist.data) atomic_fetch_add(&copy->market.hist.data->refs, 1);
 }
 
+void ms_config_for_asset(const ms_config *cfg, int j, ms_config *out) {
+  *out = *cfg;
+  ms_market_cfg *m = &out->market;
+  if (m->nassets == 0) return;
+  const ms_asset_cfg *a = &m->assets[j];
+  snprintf(m->trade, sizeof m->trade, "%s", a->name);
+  m->trade_index = j;
+  m->jump_loading = a->jump_loading;
+  m->initial_price = a->initial_price;
+  m->impact = a->impact;
+  out->oracle = a->oracle;
+  double v2 = 0;
+  for (int r = 0; r < m->nregimes; r++) {
+    m->regimes[r].vol = m->regimes[r].assets[j].vol;
+    m->regimes[r].drift = m->regimes[r].assets[j].drift;
+    v2 += m->stationary[r] * m->regimes[r].vol * m->regimes[r].vol;
+  }
+  m->reference_vol = sqrt(v2);
+  m->entry_vol = m->start_index >= 0 ? m->regimes[m->start_index].vol : m->reference_vol;
+}
+
 /* @p file, relative to the directory of the scenario @p src (as written, when
  * the scenario is not a file: "<string>", "-"). */
 static void data_path(const char *src, const char *file, char *out, size_t n) {
@@ -980,6 +1001,42 @@ static const ms_schema options_schema = {"options", options_fields, N(options_fi
                                          "Option strategies in the book, priced by Black–Scholes (r = 0) "
                                          "at the long-run volatility when the book is drawn."};
 
+static const char *const margin_mode_names[] = {"cross", "isolated", NULL};
+static const char *const direction_names[] = {"random", "same", "hedged", NULL};
+
+static ms_status check_markets(void *obj, ms_check *ck) {
+  ms_markets_cfg *m = obj;
+  double w = 0;
+  for (int i = 0; i < m->nweights; i++) w += m->weights[i];
+  if (m->nweights > 0 && !(w > 0)) return ms_check_fail(ck, "weights", "some asset needs a positive weight");
+  return MS_OK;
+}
+
+static const ms_field markets_fields[] = {
+    {.name = "enabled", .kind = MS_F_BOOL, .offset = OFF(ms_markets_cfg, enabled), .def = "false",
+     .doc = "accounts hold positions in several of market.assets (needs two or more): the engine of several "
+            "markets (docs/engine.md, \"Several markets\")"},
+    {.name = "count", .kind = MS_F_DIST, .offset = OFF(ms_markets_cfg, count),
+     .def = "{dist: table, values: [1, 2, 3], weights: [0.5, 0.3, 0.2]}", .bounds = MS_B_GE | MS_B_LE, .min = 1,
+     .max = MS_MAX_ASSETS, .elem = MS_F_NUMBER,
+     .doc = "markets an account trades, rounded to a whole number and capped at the number of assets"},
+    {.name = "weights", .kind = MS_F_NUMLIST, .offset = OFF(ms_markets_cfg, weights), .def = "[]",
+     .count_offset = OFF(ms_markets_cfg, nweights), .max_items = MS_MAX_ASSETS, .bounds = MS_B_GE, .min = 0,
+     .doc = "relative weight of each asset of market.assets, in its order, when an account's markets are drawn "
+            "(without replacement); empty: equal"},
+    {.name = "directions", .kind = MS_F_ENUM, .offset = OFF(ms_markets_cfg, directions), .def = "random",
+     .names = direction_names,
+     .doc = "`random`: each position long with probability book.long_fraction; `same`: all of an account's "
+            "positions one way, drawn once; `hedged`: the first drawn, the next the other way, and so on"},
+};
+static const ms_schema markets_schema = {"markets", markets_fields, N(markets_fields), check_markets,
+                                         "Accounts holding positions in several markets (market.assets). An "
+                                         "account draws its collateral and leverage as a one-market account "
+                                         "does, then its number of markets, which ones (by weight, without "
+                                         "replacement) and each position's direction; its notional, collateral x "
+                                         "leverage, is split equally among its positions, each entered at its "
+                                         "asset's initial price."};
+
 static const ms_field book_fields[] = {
     {.name = "accounts", .kind = MS_F_INT, .offset = OFF(ms_book_cfg, accounts), .def = "1000",
      .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 100000000, .doc = "number of accounts"},
@@ -999,6 +1056,13 @@ static const ms_field book_fields[] = {
             "for each path"},
     {.name = "options", .kind = MS_F_SECTION, .offset = OFF(ms_book_cfg, options), .sub = &options_schema,
      .doc = "accounts holding option strategies"},
+    {.name = "margin_mode", .kind = MS_F_ENUM, .offset = OFF(ms_book_cfg, margin_mode), .def = "cross",
+     .names = margin_mode_names,
+     .doc = "with book.markets: `cross` pools an account's collateral across its positions (one equity, one "
+            "requirement summed over them, liquidated as a whole); `isolated` splits it equally among them, each "
+            "position margined and liquidated alone. One position per account: the two are the same"},
+    {.name = "markets", .kind = MS_F_SECTION, .offset = OFF(ms_book_cfg, markets), .sub = &markets_schema,
+     .doc = "accounts holding positions in several of market.assets"},
 };
 static const ms_schema book_schema = {"book", book_fields, N(book_fields), NULL,
                                       "The accounts: perpetual positions and (book.options) option "
@@ -1578,7 +1642,10 @@ static const ms_field stats_fields[] = {
     {.name = "counterfactual", .kind = MS_F_BOOL, .offset = OFF(ms_stats_cfg, counterfactual), .def = "true",
      .doc = "run each path's no-feedback twin (the same path, book and draws with market.impact.model none) "
             "for the *_no_impact columns, amplification and /stats/feedback; false: about half the work "
-            "when impact is on, and none of those"},
+            "when impact is on, and none of those"},    {.name = "contagion", .kind = MS_F_BOOL, .offset = OFF(ms_stats_cfg, contagion), .def = "true",
+     .doc = "with book.markets: run each path once more per market with the other assets' exogenous prices "
+            "frozen at their start, for the contagion_liquidations_<asset> columns; false: none of those, and "
+            "a run with K assets does 1 / (K + 1) of the work"},
 };
 static const ms_schema stats_schema = {"stats", stats_fields, N(stats_fields), NULL, NULL};
 
@@ -1708,6 +1775,45 @@ static const ms_schema sweep_schema = {"sweep", sweep_fields, N(sweep_fields), N
 
 /* -------------------------------------------------------------------- top */
 
+/* book.markets: what the engine of several markets (sim/engine/multi.c)
+ * supports today; the rest is refused, naming the key, rather than run
+ * with a meaning it does not have. */
+static ms_status check_book_markets(const ms_config *c, ms_check *ck) {
+  const ms_markets_cfg *bm = &c->book.markets;
+  if (!bm->enabled) return MS_OK;
+  const char *k = "book.markets.enabled";
+  if (c->market.nassets < 2)
+    return ms_check_fail(ck, k, "needs market.assets with two or more assets (has %d)", c->market.nassets);
+  if (bm->nweights > 0 && bm->nweights != c->market.nassets)
+    return ms_check_fail(ck, "book.markets.weights", "has %d entries; market.assets has %d: one weight per asset, "
+                         "in its order", bm->nweights, c->market.nassets);
+  const char *model = ms_model_name(c->market.model), *mm = ms_model_name(c->margin.model);
+  if (strcmp(model, "regime_switching") != 0)
+    return ms_check_fail(ck, k, "needs market.model regime_switching (got %s: replay and bootstrap of a book of "
+                         "several markets are not built yet)", model);
+  if (strcmp(mm, "static") != 0 && strcmp(mm, "tiered") != 0)
+    return ms_check_fail(ck, k, "needs margin.model static or tiered (got %s: dynamic and portfolio margin across "
+                         "markets are not built yet)", mm);
+  if (c->book.options.fraction > 0)
+    return ms_check_fail(ck, k, "needs book.options.fraction 0 (got %g: options in a book of several markets are "
+                         "not built yet)", c->book.options.fraction);
+  if (c->liquidation.mode != MS_LIQ_FULL)
+    return ms_check_fail(ck, k, "needs liquidation.mode full (partial liquidation of several positions is not "
+                         "built yet)");
+  if (strcmp(ms_model_name(c->liquidation.shortfall), "socialize") != 0)
+    return ms_check_fail(ck, k, "needs liquidation.shortfall socialize (got %s: ADL across markets is not built "
+                         "yet)", ms_model_name(c->liquidation.shortfall));
+  if (c->keepers.gas_cost > 0)
+    return ms_check_fail(ck, k, "needs keepers.gas_cost 0 (got %g: skipping unprofitable liquidations of several "
+                         "positions is not built yet)", c->keepers.gas_cost);
+  if (c->funding.enabled)
+    return ms_check_fail(ck, k, "needs funding.enabled false (funding in a book of several markets is not built "
+                         "yet)");
+  if (c->output.liquidations)
+    return ms_check_fail(ck, k, "needs output.liquidations false (/liquidations has no market field yet)");
+  return MS_OK;
+}
+
 static ms_status check_top(void *obj, ms_check *ck) {
   ms_config *c = obj;
   if (c->market.nassets > 0) { /* oracles as impact (resolve_assets): each asset's own or the top-level one */
@@ -1774,6 +1880,8 @@ static ms_status check_top(void *obj, ms_check *ck) {
     ms_check_warn(ck, key, c->warnings[c->nwarnings++], MS_WARNING_MAX,
                   "starts at %s, at or after the horizon (%s): the outage has no effect", at, hz);
   }
+  ms_status bst = check_book_markets(c, ck);
+  if (bst) return bst;
   const ms_premium_cfg *pm = &c->funding.premium;
   if (pm->nregimes > 0 && !regimes)
     return ms_check_fail(ck, "funding.premium.regimes", "needs market.model regime_switching (its regime switches "

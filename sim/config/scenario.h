@@ -252,6 +252,19 @@ typedef struct ms_options_cfg {
   ms_strategy_cfg strategies[MS_MAX_STRATEGIES];
 } ms_options_cfg;
 
+/* book.markets: accounts holding positions in several of market.assets
+ * (sim/engine/multi.c, docs/engine.md "Several markets"). */
+typedef enum { MS_MARGIN_CROSS = 0, MS_MARGIN_ISOLATED } ms_margin_mode;
+typedef enum { MS_DIR_RANDOM = 0, MS_DIR_SAME, MS_DIR_HEDGED } ms_direction_mode;
+
+typedef struct ms_markets_cfg {
+  int enabled;           /* accounts hold positions in several markets */
+  ms_dist count;         /* markets an account trades (rounded, 1 .. market.assets) */
+  int nweights;
+  double weights[MS_MAX_ASSETS]; /* relative weight of each asset, in market.assets' order (none: equal) */
+  int directions;        /* ms_direction_mode */
+} ms_markets_cfg;
+
 typedef struct ms_book_cfg {
   int64_t accounts;
   ms_dist collateral;    /* USD */
@@ -259,6 +272,8 @@ typedef struct ms_book_cfg {
   double long_fraction;  /* probability that an account is long */
   int resample;          /* ms_resample */
   ms_options_cfg options;
+  int margin_mode;       /* ms_margin_mode: how an account's positions share its collateral */
+  ms_markets_cfg markets;
 } ms_book_cfg;
 
 #define MS_MAX_TIERS 32
@@ -428,6 +443,7 @@ typedef struct ms_funding_cfg {
 typedef struct ms_stats_cfg {
   int64_t cascade_gap;   /* ms: longest gap inside one cascade */
   int counterfactual;    /* run each path's no-feedback twin (market.impact.model none) */
+  int contagion;         /* book.markets: run each path's twin per market with the other assets frozen */
 } ms_stats_cfg;
 
 typedef struct ms_timeseries_cfg {
@@ -532,6 +548,15 @@ const struct ms_series *ms_config_series(const ms_config *cfg);
  * independently of the original.
  */
 void ms_config_share(ms_config *copy);
+
+/**
+ * The scenario as asset @p j of market.assets sees it, into @p out: a struct
+ * copy of @p cfg (pointers shared, never to be freed through @p out) with
+ * asset j's initial price, vols, drifts, jump loading, impact and oracle in
+ * the single-asset keys and market.trade_index j, exactly as a scenario
+ * trading j resolves. For the engine of book.markets, one per market.
+ */
+void ms_config_for_asset(const ms_config *cfg, int j, ms_config *out);
 
 /** Index of the regime named @p name, or -1. */
 int ms_config_regime_index(const ms_config *cfg, const char *name);

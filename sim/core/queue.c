@@ -42,6 +42,7 @@
 #include "core/queue.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -561,6 +562,26 @@ int ms_queue_pop(ms_queue *q, ms_event *ev) {
   if (from_late) heap_pop(&q->late);
   else q->fpos++;
   return 1;
+}
+
+int ms_queue_peek(ms_queue *q, ms_event *ev, ms_status *st) {
+  *st = MS_OK;
+  assert(q->clk_next == INT64_MAX); /* a queue without the clock */
+  if (!ms_queue_pop(q, ev)) return 0;
+  /* Back in with its own (t, kind, seq): nothing pending sorts before it,
+   * so it pops next again. Its slot is below the front's now: the late heap. */
+  uint64_t order = ((uint64_t)ev->kind << SEQ_BITS) | ev->seq, seq = q->seq;
+  if (ev->x == 0.0 && ev->y == 0.0 && ev->b != OUT_OF_LINE && !signbit(ev->x) && !signbit(ev->y)) {
+    *st = push(q, (qev){ev->t, order, ev->a, ev->b});
+  } else {
+    int64_t p;
+    if (q->nfree_pl) p = q->free_pl[--q->nfree_pl]; /* the slot the pop freed */
+    else return *st = MS_ERR_INTERNAL, 0;
+    *st = push(q, (qev){ev->t, order, p, OUT_OF_LINE});
+    q->pl[p] = (payload){ev->a, ev->b, ev->x, ev->y};
+  }
+  q->seq = seq; /* not a new insertion */
+  return *st ? 0 : 1;
 }
 
 size_t ms_queue_size(const ms_queue *q) { return (q->fn - q->fpos) + q->late.n + q->nring + q->far.n; }

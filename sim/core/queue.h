@@ -101,6 +101,13 @@ int ms_queue_pop(ms_queue *q, ms_event *ev);
 uint64_t ms_queue_loads(const ms_queue *q);
 size_t ms_queue_front(const ms_queue *q, ms_event_kind kind, int64_t *a, size_t max);
 
+/**
+ * The next event, left in the queue (a queue whose clock was never
+ * started): 1 and @p ev filled, or 0 when nothing is pending or
+ * *@p st is set (out of memory). It costs a pop and a push.
+ */
+int ms_queue_peek(ms_queue *q, ms_event *ev, ms_status *st);
+
 /** Number of events pending (the clock not counted). */
 size_t ms_queue_size(const ms_queue *q);
 

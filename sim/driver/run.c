@@ -315,7 +315,11 @@ static ms_status plan_tapes(run_plan *pl, ms_error *err) {
   for (int c = 0; c < n; c++) {
     cls[c] = c;
     for (int d = 0; d < c; d++)
-      if (cls[d] == d && ms_pricepath_same_path(pl->cells[d].spec->cfg, pl->cells[c].spec->cfg)) { cls[c] = d; break; }
+      if (cls[d] == d && ms_pricepath_same_path(pl->cells[d].spec->cfg, pl->cells[c].spec->cfg) &&
+          !pl->cells[d].spec->cfg->book.markets.enabled && !pl->cells[c].spec->cfg->book.markets.enabled) {
+        cls[c] = d; /* a book of several markets draws its own paths: no tapes */
+        break;
+      }
     size[cls[c]]++;
   }
   for (int c = 0; c < n; c++) {
@@ -346,7 +350,10 @@ static ms_status plan_tapes(run_plan *pl, ms_error *err) {
 
 /* Whether @p cfg's paths run a no-feedback twin beside them. */
 static int needs_twin(const ms_config *cfg) {
-  return cfg->stats.counterfactual && cfg->market.impact.model->law != NULL;
+  int law = cfg->market.impact.model->law != NULL;
+  for (int j = 0; j < cfg->market.nassets && cfg->book.markets.enabled; j++)
+    law |= cfg->market.assets[j].impact.model->law != NULL;
+  return cfg->stats.counterfactual && law;
 }
 
 /* The twin of @p spec: the same configuration with market.impact.model none,
@@ -355,6 +362,8 @@ static int needs_twin(const ms_config *cfg) {
 static void twin_of(const cell_spec *spec, ms_config *cfg, cell_spec *tw, char *label, size_t len) {
   *cfg = *spec->cfg; /* a shallow copy: it owns nothing, and is never ms_config_free'd */
   cfg->market.impact.model = &ms_impact_none;
+  for (int j = 0; j < cfg->market.nassets; j++) cfg->market.assets[j].impact.model = &ms_impact_none;
+  cfg->stats.contagion = 0; /* the twin's: not read */
   cfg->output.liquidations = 0;
   if (spec->label) snprintf(label, len, "%s, its no-feedback twin", spec->label);
   else snprintf(label, len, "the no-feedback twin (market.impact.model none)");
@@ -958,7 +967,7 @@ static ms_status open_groups(run_plan *pl, const ms_run_opts *opts, ms_h5out *h,
     s = ms_h5out_add_run(h, cs->spec->parent, cs->spec->leaf, cs->spec->cfg,
                          cs->spec->timeseries ? MS_H5_TIMESERIES : 0u, cs->spec->attrs, &cs->h5id, err);
     h5_unlock();
-    if (!s && cs->spec->book)
+    if (!s && cs->spec->book && !cs->spec->cfg->book.markets.enabled) /* no /book of several markets yet */
       s = write_book(h, cs->h5id, cs->spec->cfg, cs->book, nthreads_of(opts), opts->cancel, err);
     if (!s) s = cancelled(opts->cancel, err);
     s = cell_fail(cs->spec, s, err);

@@ -18,6 +18,7 @@
 #include "core/rng.h"
 #include "core/units.h"
 #include "engine/engine_state.h"
+#include "engine/multi.h"
 
 int64_t ms_trace_len(const ms_config *cfg) { return cfg->horizon / cfg->output.timeseries.every + 1; }
 
@@ -66,6 +67,7 @@ void ms_engine_final_view(const ms_engine *e, ms_view *v) {
   v->vol = ms_pricepath_vol(e->pp);
 }
 const ms_book *ms_engine_book(const ms_engine *e) { return e->book; }
+struct ms_multi *ms_engine_multi(const ms_engine *e) { return e->multi; }
 
 /* ---- set-up ---- */
 
@@ -74,7 +76,8 @@ ms_status ms_engine_shared_new(const ms_config *cfg, ms_book **book, ms_index_st
   *book = NULL;
   *index = NULL;
   ms_status s = ms_engine_check_work(cfg, err);
-  if (s || cfg->book.resample == MS_RESAMPLE_PER_PATH) return s;
+  /* several markets: each workspace draws its book (multi.c) */
+  if (s || cfg->book.resample == MS_RESAMPLE_PER_PATH || cfg->book.markets.enabled) return s;
   ms_margin *m = NULL;
   s = ms_margin_new(&m, cfg, err);
   if (!s) s = ms_book_new(book, cfg, err);
@@ -120,7 +123,7 @@ static double implied_work(const ms_config *cfg) {
 
 ms_status ms_engine_check_books(const ms_config *cfg, int64_t n, const volatile sig_atomic_t *cancel,
                                 ms_error *err) {
-  if (cfg->book.resample != MS_RESAMPLE_PER_PATH) return MS_OK;
+  if (cfg->book.resample != MS_RESAMPLE_PER_PATH || cfg->book.markets.enabled) return MS_OK;
   ms_margin *m = NULL;
   ms_book *b = NULL;
   ms_status s = ms_margin_new(&m, cfg, err);
@@ -223,6 +226,13 @@ ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *bo
   }
   e->work_base = implied_work(cfg);
   e->max_log_impact = log(MS_MAX_MARK_MOVE);
+  if (cfg->book.markets.enabled) {
+    ms_status s = ms_keeper_new(&e->kp, cfg, err);
+    if (!s) s = ms_multi_new(&e->multi, e, cfg, err);
+    if (s) { ms_engine_free(e); return s; }
+    *out = e;
+    return MS_OK;
+  }
   ms_status s = ms_queue_new(&e->q, 256, err);
   if (!s) s = ms_pricepath_new(&e->pp, cfg, err);
   if (!s) s = ms_market_new(&e->mk, cfg, err);
@@ -253,6 +263,7 @@ ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *bo
 
 void ms_engine_free(ms_engine *e) {
   if (!e) return;
+  ms_multi_free(e->multi);
   ms_queue_free(e->q);
   ms_pricepath_free(e->pp);
   ms_market_free(e->mk);
@@ -273,6 +284,7 @@ void ms_engine_free(ms_engine *e) {
 }
 
 void ms_engine_use_tape(ms_engine *e, ms_pricetape *tape, int mode) {
+  if (e->multi) return; /* never planned for a book of several markets (run.c) */
   ms_pricepath_use_tape(e->pp, tape, (ms_tape_mode)mode);
 }
 

@@ -45,6 +45,9 @@ void ms_engine_buffer_room(const ms_engine *e, size_t *records, size_t *cascades
 /** Final mark price of the last path. */
 double ms_engine_final_mark(const ms_engine *e);
 
+/** The engine of several markets of a book.markets workspace (multi.h), NULL otherwise. */
+struct ms_multi *ms_engine_multi(const ms_engine *e);
+
 /** Where the last path ended: final mark, horizon, regime vol (to value what is still open). */
 void ms_engine_final_view(const ms_engine *e, ms_view *v);
 

@@ -51,6 +51,7 @@ struct ms_engine {
   ms_keeper *kp;
   ms_margin *mg;
   ms_funding *fnd;              /* NULL: funding.enabled false */
+  struct ms_multi *multi;       /* book.markets: the engine of several markets runs the paths (multi.c) */
 
   const ms_book *book;
   const ms_index_static *ist;

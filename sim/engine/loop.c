@@ -25,6 +25,7 @@
 #include "core/bigmem.h"
 #include "core/heap.h"
 #include "engine/engine_state.h"
+#include "engine/multi.h"
 
 /* ---- ticks ---- */
 
@@ -347,6 +348,7 @@ static void sample(ms_engine *e, ms_trace *tr, int64_t k, int64_t t) {
 
 ms_status ms_engine_run_path(ms_engine *e, uint64_t path, ms_path_summary *out, ms_trace *trace,
                              ms_error *err) {
+  if (e->multi) return ms_multi_run_path(e, e->multi, path, out, trace, err);
   const ms_config *cfg = e->cfg;
   ms_status s = ms_eng_path_start(e, path, out, err);
   if (s) return s;

@@ -79,6 +79,13 @@ typedef struct ms_path_summary {
   double funding_rate_mean;              /* mean rate of the path's payments, a fraction of notional per payment
                                           * (NaN: none) */
   double funding_rate_min, funding_rate_max; /* the lowest and highest of them, the same unit */
+  /* several markets (book.markets; multi.c): per asset of market.assets, in its order */
+  int64_t mkt_liquidations[MS_MAX_ASSETS];       /* positions in the market closed by liquidations */
+  double mkt_liquidated_notional[MS_MAX_ASSETS]; /* USD, closed units x the market's mark at the fill */
+  double mkt_bad_debt[MS_MAX_ASSETS];            /* USD, each liquidation's bad debt shared by its positions' losses */
+  int64_t mkt_contagion[MS_MAX_ASSETS];          /* of mkt_liquidations, those the twin with the other assets'
+                                                  * exogenous prices frozen at their start did not make (-1: not run) */
+  double mkt_final_price[MS_MAX_ASSETS], mkt_min_price[MS_MAX_ASSETS]; /* USD, exogenous */
 } ms_path_summary;
 
 /** One liquidation (for /liquidations and the cascade statistics). Written by

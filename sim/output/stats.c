@@ -122,11 +122,39 @@ static const col_def fixed_cols[] = {
 };
 #undef F
 
+/* Per asset of a book of several markets (book.markets): name prefix, field, type, unit, doc. */
+typedef struct {
+  const char *prefix;
+  size_t offset;
+  ms_col_type type;
+  const char *unit, *doc;
+  int risky_low, contagion;
+} market_col;
+
+#define M(m) offsetof(ms_path_summary, m)
+static const market_col market_cols[] = {
+    {"liquidations_", M(mkt_liquidations), MS_COL_I64, "count", "positions in the market closed by liquidations", 0,
+     0},
+    {"liquidated_notional_", M(mkt_liquidated_notional), MS_COL_F64, "USD",
+     "closed units x the market's mark at the fill", 0, 0},
+    {"bad_debt_", M(mkt_bad_debt), MS_COL_F64, "USD",
+     "each liquidation's bad debt shared among its positions by their losses at the fill (by notional when none "
+     "lost)", 0, 0},
+    {"contagion_liquidations_", M(mkt_contagion), MS_COL_I64, "count",
+     "of the market's liquidations, those the same path with the other assets' exogenous prices frozen at their "
+     "start (stats.contagion) did not make: the losses elsewhere liquidated them", 0, 1},
+    {"final_price_", M(mkt_final_price), MS_COL_F64, "USD", "the asset's exogenous price at the horizon", 1, 0},
+    {"min_price_", M(mkt_min_price), MS_COL_F64, "USD", "the asset's lowest exogenous price", 1, 0},
+};
+#undef M
+
 /* The columns of a run: the twin's only when @p twin, funding's only when
  * @p funding, then one time_in_regime_ column per regime, named by @p
- * regime_name. */
+ * regime_name, then with @p nmarkets > 0 those of each market, named by @p
+ * asset_name (the contagion column only with @p contagion). */
 static int columns(int twin, int funding, int nregimes, const char *(*regime_name)(const void *, int), const void *ctx,
-                   ms_column *cols, int max) {
+                   int nmarkets, int contagion, const char *(*asset_name)(const void *, int), ms_column *cols,
+                   int max) {
   int n = 0;
   for (size_t i = 0; i < sizeof fixed_cols / sizeof fixed_cols[0] && n < max; i++) {
     if ((fixed_cols[i].cond == COND_TWIN && !twin) || (fixed_cols[i].cond == COND_FUNDING && !funding)) continue;
@@ -150,17 +178,35 @@ static int columns(int twin, int funding, int nregimes, const char *(*regime_nam
     cols[n].doc = "time spent in the regime";
     cols[n].risky_low = 0; /* high: the more time in a stress regime, the worse; in a calm one it is a bound */
   }
+  for (size_t i = 0; i < sizeof market_cols / sizeof market_cols[0]; i++) {
+    if (market_cols[i].contagion && !contagion) continue;
+    for (int a = 0; a < nmarkets && n < max; a++, n++) {
+      memset(cols[n].name, 0, sizeof cols[n].name);
+      snprintf(cols[n].name, MS_COL_NAME_MAX, "%s%s", market_cols[i].prefix, asset_name(ctx, a));
+      cols[n].type = market_cols[i].type;
+      cols[n].offset = market_cols[i].offset + (size_t)a * 8;
+      cols[n].unit = market_cols[i].unit;
+      cols[n].doc = market_cols[i].doc;
+      cols[n].risky_low = market_cols[i].risky_low;
+    }
+  }
   return n;
 }
 
 static const char *cfg_regime(const void *cfg, int r) { return ((const ms_config *)cfg)->market.regimes[r].name; }
 static const char *doc_regime(const void *cfg, int r) { return "<name>"; }
+static const char *cfg_asset(const void *cfg, int a) { return ((const ms_config *)cfg)->market.assets[a].name; }
+static const char *doc_asset(const void *cfg, int a) { return "<asset>"; }
 
 int ms_stats_columns(const ms_config *cfg, ms_column *cols, int max) {
-  return columns(cfg->stats.counterfactual, cfg->funding.enabled, cfg->market.nregimes, cfg_regime, cfg, cols, max);
+  int nm = cfg->book.markets.enabled ? cfg->market.nassets : 0;
+  return columns(cfg->stats.counterfactual, cfg->funding.enabled, cfg->market.nregimes, cfg_regime, cfg, nm,
+                 cfg->stats.contagion, cfg_asset, cols, max);
 }
 
-int ms_stats_columns_all(ms_column *cols, int max) { return columns(1, 1, 1, doc_regime, NULL, cols, max); }
+int ms_stats_columns_all(ms_column *cols, int max) {
+  return columns(1, 1, 1, doc_regime, NULL, 1, 1, doc_asset, cols, max);
+}
 
 double ms_stats_value(const ms_column *c, const ms_path_summary *row) {
   const char *p = (const char *)row + c->offset;

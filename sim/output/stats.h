@@ -23,7 +23,7 @@
 #include "config/scenario.h"
 
 #define MS_COL_NAME_MAX 64
-#define MS_MAX_COLUMNS 96
+#define MS_MAX_COLUMNS 128
 #define MS_NQUANT 6  /* q50, q90, q99, q999, q01, q001 (appended: indices 0-3 unchanged) */
 
 typedef enum { MS_COL_F64, MS_COL_I64, MS_COL_U64 } ms_col_type;

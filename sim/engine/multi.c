@@ -1,0 +1,974 @@
+/*
+ * multi — the engine of a book holding several markets (see multi.h and
+ * docs/engine.md, "Several markets").
+ */
+#include "engine/multi.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/bigmem.h"
+#include "core/heap.h"
+#include "core/rng.h"
+#include "core/sort.h"
+#include "engine/engine_state.h"
+#include "engine/shortfall.h"
+
+enum { SIDE_LONG = 0, SIDE_SHORT = 1 };
+
+/* An entry of a market's heap: the unit is looked at once the oracle price
+ * reaches the key (longs: key = -price, shorts: key = price; both pop while
+ * key <= probe, the probe being -P and P). */
+typedef struct xent {
+  double key;
+  int64_t unit;
+  uint32_t ver;
+} xent;
+
+typedef struct xheap {
+  xent *v;
+  size_t n, cap;
+} xheap;
+
+static int heap_push(xheap *h, xent e) {
+  if (h->n == h->cap) {
+    size_t cap = h->cap ? 2 * h->cap : 64;
+    xent *v = realloc(h->v, cap * sizeof *v);
+    if (!v) return -1;
+    h->v = v;
+    h->cap = cap;
+  }
+  size_t i = h->n++;
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!(e.key < h->v[p].key)) break;
+    h->v[i] = h->v[p];
+    i = p;
+  }
+  h->v[i] = e;
+  return 0;
+}
+
+static void heap_pop(xheap *h) {
+  xent e = h->v[--h->n];
+  size_t i = 0;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= h->n) break;
+    if (c + 1 < h->n && h->v[c + 1].key < h->v[c].key) c++;
+    if (!(h->v[c].key < e.key)) break;
+    h->v[i] = h->v[c];
+    i = c;
+  }
+  if (h->n > 0) h->v[i] = e;
+}
+
+typedef struct xmarket {
+  ms_config cfg;           /* the scenario as this asset sees it (pointers borrowed) */
+  ms_pricepath *pp;
+  ms_queue *q;             /* its price model's and oracle's events */
+  ms_market *mk;
+  ms_oracle *orc;
+  ms_margin *mg;
+  double E;                /* entry price of its positions */
+  double slope_lo, slope_hi; /* least and largest slope of the maintenance requirement in notional */
+  double ticks[TICK_BLOCK];
+  size_t tick_pos, tick_n;
+  /* path state */
+  int frozen;              /* the contagion twin: its exogenous price stays at its start */
+  double lp, lp0;
+  extremes ext;
+  double lm_min, imp_hi, imp_lo;
+  double shift[2], soc[2]; /* per unit of each side: socialized losses charged so far, all of them */
+  double open_qty[2];
+  xheap h[2];              /* [SIDE_LONG], [SIDE_SHORT] */
+} xmarket;
+
+typedef struct xunit {
+  double C;                /* USD collateral (effective when the positions' snaps were taken) */
+  int64_t account;
+  int32_t first, n;
+  uint32_t ver;
+  uint8_t status;          /* MS_ACCT_* */
+  int64_t discovered;
+} xunit;
+
+typedef struct xpos {
+  double q;
+  double snap;             /* its market's side's shift when C was set */
+  int32_t market, unit;
+} xpos;
+
+struct ms_multi {
+  int K;
+  xmarket m[MS_MAX_ASSETS];
+  ms_queue *kq;            /* keepers and samples */
+  int bruteforce;
+  /* the book as drawn, and the path's copy */
+  ms_multi_unit *bu;
+  ms_multi_pos *bp;
+  int64_t nu, np;
+  int own_book;            /* set by a test: not drawn again */
+  int64_t cap;             /* room for units and positions: book.accounts x markets */
+  xunit *u;
+  xpos *p;
+  ranked *disc;
+  size_t ndisc, capdisc;
+  int64_t *cand;
+  size_t ncand, capcand;
+  uint8_t *liq;            /* per position: closed by a liquidation in the path */
+  uint8_t *liq_main;       /* ... in the path itself, kept while its contagion twins run */
+  int twin;                /* a contagion twin is running: no records, no summary */
+  int64_t live_entries;    /* heap entries of open units' current versions */
+  double cash_closed;      /* USD the closed units kept */
+  double realized;         /* USD PnL of the closed positions at their fills (the money identity's) */
+};
+
+/* ---- the book ---- */
+
+/* The book of @p path: per account its collateral and leverage as a
+ * one-market account draws them (stream book), then its markets and
+ * directions; notional split equally among the positions. */
+static ms_status draw_book(ms_multi *mm, const ms_config *cfg, uint64_t path, ms_error *err) {
+  gsl_rng *r;
+  ms_status s = ms_rng_new(&r, err);
+  if (s) return s;
+  ms_rng_seed(r, cfg->seed, path, MS_STREAM_BOOK);
+  const ms_book_cfg *bc = &cfg->book;
+  const ms_markets_cfg *bm = &bc->markets;
+  const int K = mm->K, cross = bc->margin_mode == MS_MARGIN_CROSS;
+  int64_t nu = 0, np = 0, bad = 0, first_bad = -1;
+  double first_need = 0, first_have = 0;
+  for (int64_t i = 0; i < bc->accounts; i++) {
+    double c = ms_dist_sample(&bc->collateral, r);
+    double lev = ms_dist_sample(&bc->leverage, r);
+    int n = (int)llround(ms_dist_sample(&bm->count, r));
+    if (n < 1) n = 1;
+    if (n > K) n = K;
+    double w[MS_MAX_ASSETS], tot = 0;
+    for (int j = 0; j < K; j++) tot += w[j] = bm->nweights ? bm->weights[j] : 1.0;
+    int chosen[MS_MAX_ASSETS], nc = 0;
+    for (int k = 0; k < n; k++) { /* without replacement */
+      double u = gsl_rng_uniform(r) * tot, acc = 0;
+      int pick = -1;
+      for (int j = 0; j < K; j++) {
+        if (w[j] <= 0) continue;
+        acc += w[j];
+        pick = j;
+        if (u < acc) break;
+      }
+      if (pick < 0) break; /* no weight left: fewer markets */
+      chosen[nc++] = pick;
+      tot -= w[pick];
+      w[pick] = 0;
+    }
+    int dir0 = gsl_rng_uniform(r) < bc->long_fraction;
+    double need = 0;
+    for (int k = 0; k < nc; k++) {
+      int j = chosen[k];
+      int is_long = bm->directions == MS_DIR_SAME ? dir0
+                    : bm->directions == MS_DIR_HEDGED ? (k % 2 == 0 ? dir0 : !dir0)
+                    : (k == 0 ? dir0 : gsl_rng_uniform(r) < bc->long_fraction);
+      double a = c * lev / nc / mm->m[j].E;
+      mm->bp[np] = (ms_multi_pos){is_long ? a : -a, j, (int32_t)nu};
+      double im = ms_margin_perp_im(mm->m[j].mg, mm->bp[np].q, mm->m[j].E);
+      np++;
+      if (!cross) {
+        mm->bu[nu] = (ms_multi_unit){c / nc, i, (int32_t)(np - 1), 1};
+        if (c / nc < im * (1.0 - 1e-9) && bad++ == 0) { first_bad = i; first_need = im; first_have = c / nc; }
+        nu++;
+      } else {
+        need += im;
+      }
+    }
+    if (cross) {
+      mm->bu[nu] = (ms_multi_unit){c, i, (int32_t)(np - nc), nc};
+      if (c < need * (1.0 - 1e-9) && bad++ == 0) { first_bad = i; first_need = need; first_have = c; }
+      nu++;
+    }
+  }
+  ms_rng_free(r);
+  mm->nu = nu;
+  mm->np = np;
+  if (bad)
+    return ms_error_set(err, MS_ERR_INPUT,
+                        "book: %lld of %lld margin units start below initial margin under margin.model %s; first: "
+                        "account %lld holds %.2f USD and needs %.2f USD: lower book.leverage, or the initial margin",
+                        (long long)bad, (long long)nu, ms_model_name(cfg->margin.model), (long long)first_bad,
+                        first_have, first_need);
+  return MS_OK;
+}
+
+/* ---- standing of a unit ---- */
+
+static inline double oracle_price(const xmarket *k) { return ms_oracle_current(k->orc)->price; }
+
+/* Effective collateral of unit @p u: its cash less the socialized charges since it was set. */
+static double unit_cash(const ms_multi *mm, const xunit *u) {
+  double C = u->C;
+  for (int32_t i = u->first; i < u->first + u->n; i++) {
+    const xpos *p = &mm->p[i];
+    if (p->q == 0) continue;
+    C -= fabs(p->q) * (mm->m[p->market].shift[ms_side_of(p->q)] - p->snap);
+  }
+  return C;
+}
+
+/* Equity and maintenance of @p u at every market's oracle price (@p exog:
+ * the oracle's exogenous observations instead), and the size of the terms
+ * (for the rounding slack). */
+static void unit_standing(const ms_multi *mm, const xunit *u, int exog, double *eq, double *req, double *size) {
+  double e = unit_cash(mm, u), r = 0, sz = fabs(e);
+  for (int32_t i = u->first; i < u->first + u->n; i++) {
+    const xpos *p = &mm->p[i];
+    if (p->q == 0) continue;
+    const xmarket *k = &mm->m[p->market];
+    const ms_oracle_price *op = ms_oracle_current(k->orc);
+    double P = exog ? op->exog : op->price;
+    e += p->q * (P - k->E);
+    r += ms_margin_perp_mm(k->mg, p->q, P);
+    sz += fabs(p->q) * (P + k->E);
+  }
+  *eq = e;
+  *req = r;
+  *size = sz + r;
+}
+
+/* Rounding of equity - requirement at another price, relative to the terms' size. */
+#define UNIT_SLACK 1e-12
+
+/* Key unit @p id in its markets' heaps from surplus @p S (see multi.h). */
+static int rekey(ms_multi *mm, int64_t id, double S, double size) {
+  xunit *u = &mm->u[id];
+  double Ntot = 0;
+  for (int32_t i = u->first; i < u->first + u->n; i++)
+    if (mm->p[i].q != 0) Ntot += fabs(mm->p[i].q) * oracle_price(&mm->m[mm->p[i].market]);
+  double budget = S - UNIT_SLACK * size;
+  if (!(budget > 0)) budget = 0;
+  for (int32_t i = u->first; i < u->first + u->n; i++) {
+    const xpos *p = &mm->p[i];
+    if (p->q == 0) continue;
+    xmarket *k = &mm->m[p->market];
+    double P = oracle_price(k), a = fabs(p->q);
+    double b = Ntot > 0 ? budget * (a * P / Ntot) : 0;
+    xent e = {0, id, u->ver};
+    if (p->q > 0) e.key = -(P - b / (a * (1.0 - k->slope_lo)));
+    else e.key = P + b / (a * (1.0 + k->slope_hi));
+    if (heap_push(&k->h[p->q > 0 ? SIDE_LONG : SIDE_SHORT], e)) return -1;
+    mm->live_entries++;
+  }
+  return 0;
+}
+
+/* Rebuild every heap from the open units (after socialized charges, and when stale entries pile up). */
+static ms_status rebuild(ms_engine *e, ms_multi *mm, int64_t t);
+
+/* ---- discovery ---- */
+
+static ms_status push_cand(ms_multi *mm, int64_t id) {
+  if (ms_grow((void **)&mm->cand, &mm->capcand, mm->ncand + 1, sizeof *mm->cand)) return MS_ERR_NOMEM;
+  mm->cand[mm->ncand++] = id;
+  return MS_OK;
+}
+
+/* Check the candidates: eligible ones go to the keepers, in order of
+ * equity / requirement (then unit), the others are keyed afresh. */
+static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
+  mm->ndisc = 0;
+  for (size_t c = 0; c < mm->ncand; c++) {
+    int64_t id = mm->cand[c];
+    xunit *u = &mm->u[id];
+    if (u->status != MS_ACCT_OPEN) continue;
+    double eq, req, size;
+    unit_standing(mm, u, 0, &eq, &req, &size);
+    u->ver++;
+    if (eq < req) {
+      if (ms_big_grow((void **)&mm->disc, &mm->capdisc, mm->ndisc + 1, sizeof *mm->disc)) return MS_ERR_NOMEM;
+      mm->disc[mm->ndisc++] = (ranked){req > 0 ? eq / req : -INFINITY, id};
+    } else if (!mm->bruteforce && rekey(mm, id, eq - req, size)) {
+      return MS_ERR_NOMEM;
+    }
+  }
+  mm->ncand = 0;
+  ms_sort_ranked(mm->disc, mm->ndisc);
+  for (size_t i = 0; i < mm->ndisc; i++) {
+    int64_t id = mm->disc[i].id, delay;
+    xunit *u = &mm->u[id];
+    u->status = MS_ACCT_PENDING;
+    u->discovered = t;
+    ms_status s = ms_keeper_discover(e->kp, id, t, mm->kq, &delay);
+    if (s) return s;
+  }
+  int64_t pend = ms_keeper_pending(e->kp);
+  if (!mm->twin && pend > e->sum->max_pending) e->sum->max_pending = pend;
+  return MS_OK;
+}
+
+/* Market @p j's oracle published: the units whose price in it was reached. */
+static ms_status discover(ms_engine *e, ms_multi *mm, int j, int64_t t) {
+  mm->ncand = 0;
+  if (mm->bruteforce) {
+    for (int64_t id = 0; id < mm->nu; id++)
+      if (mm->u[id].status == MS_ACCT_OPEN && push_cand(mm, id)) return MS_ERR_NOMEM;
+    return check_candidates(e, mm, t);
+  }
+  xmarket *k = &mm->m[j];
+  double P = oracle_price(k);
+  for (int side = 0; side < 2; side++) {
+    xheap *h = &k->h[side];
+    double probe = side == SIDE_LONG ? -P : P;
+    while (h->n > 0 && h->v[0].key <= probe) {
+      xent x = h->v[0];
+      heap_pop(h);
+      const xunit *u = &mm->u[x.unit];
+      if (x.ver != u->ver || u->status != MS_ACCT_OPEN) continue;
+      mm->live_entries -= u->n;
+      if (push_cand(mm, x.unit)) return MS_ERR_NOMEM;
+    }
+  }
+  ms_status s = check_candidates(e, mm, t);
+  /* stale entries (of units checked again or closed) beyond four times the live ones: rebuild */
+  size_t total = 0;
+  for (int i = 0; i < mm->K; i++) total += mm->m[i].h[0].n + mm->m[i].h[1].n;
+  if (!s && (int64_t)total > 4 * mm->live_entries + 4096) s = rebuild(e, mm, t);
+  return s;
+}
+
+static ms_status rebuild(ms_engine *e, ms_multi *mm, int64_t t) {
+  for (int i = 0; i < mm->K; i++) mm->m[i].h[0].n = mm->m[i].h[1].n = 0;
+  mm->live_entries = 0;
+  mm->ncand = 0;
+  for (int64_t id = 0; id < mm->nu; id++)
+    if (mm->u[id].status == MS_ACCT_OPEN && push_cand(mm, id)) return MS_ERR_NOMEM;
+  return check_candidates(e, mm, t);
+}
+
+/* ---- prices ---- */
+
+static ms_status mark_moved(ms_engine *e, xmarket *k, int64_t t) {
+  double imp = ms_market_impact_at(k->mk, t), lm = k->lp + imp;
+  if (!(fabs(imp) <= e->max_log_impact)) {
+    snprintf(e->why, sizeof e->why,
+             "at t = %.3f s the liquidation flow's impact moved %s's mark to %.3g times its exogenous price, beyond "
+             "the bound of %g either way (docs/engine.md, Money): its impact's depth (%g USD per 1%%) is far too "
+             "small for this book", (double)t / 1000.0, k->cfg.market.trade, exp(imp), MS_MAX_MARK_MOVE,
+             k->cfg.market.impact.depth);
+    return MS_ERR_INPUT;
+  }
+  if (lm < k->lm_min) k->lm_min = lm;
+  if (imp > k->imp_hi) k->imp_hi = imp;
+  if (imp < k->imp_lo) k->imp_lo = imp;
+  int started;
+  return ms_oracle_on_mark(k->orc, t, lm, k->lp, k->q, &started);
+}
+
+static void observe(xmarket *k, double lp) {
+  if (lp > k->ext.mx) k->ext.mx = lp;
+  else if (k->ext.mx - lp > k->ext.dd) k->ext.dd = k->ext.mx - lp;
+  if (lp < k->ext.mn) k->ext.mn = lp;
+}
+
+static ms_status price_bound(ms_engine *e, xmarket *k, int64_t t) {
+  if (fabs(k->lp - k->lp0) <= log(MS_MAX_PRICE_MOVE)) return MS_OK;
+  char keys[256];
+  ms_price_path_keys(&k->cfg, ms_pricepath_regime(k->pp), keys, sizeof keys);
+  snprintf(e->why, sizeof e->why,
+           "at t = %.3f s %s's exogenous price reached %.3g times its initial price, beyond the bound of %g either "
+           "way (docs/engine.md, Money): the drift, volatility and jumps of %s move it without limit",
+           (double)t / 1000.0, k->cfg.market.trade, exp(k->lp - k->lp0), MS_MAX_PRICE_MOVE, keys);
+  return MS_ERR_INPUT;
+}
+
+/* The tick at @p t of every live market; *@p started: an oracle round began (its queue changed). */
+static ms_status tick(ms_engine *e, ms_multi *mm, int64_t t, int *started) {
+  *started = 0;
+  for (int j = 0; j < mm->K; j++) {
+    xmarket *k = &mm->m[j];
+    if (!k->frozen) {
+      if (k->tick_pos == k->tick_n) {
+        k->tick_n = ms_pricepath_fill(k->pp, t, TICK_BLOCK, k->ticks);
+        k->tick_pos = 0;
+        if (k->tick_n == 0) return MS_ERR_INTERNAL; /* the price model's events come first (next_event) */
+      }
+      k->lp = k->ticks[k->tick_pos++];
+      observe(k, k->lp);
+      ms_status s = price_bound(e, k, t);
+      if (s) return s;
+    }
+    double imp = ms_market_impact_at(k->mk, t), lm = k->lp + imp;
+    if (lm < k->lm_min) k->lm_min = lm;
+    if (imp > k->imp_hi) k->imp_hi = imp;
+    if (imp < k->imp_lo) k->imp_lo = imp;
+    int st = 0;
+    ms_status s;
+    if (ms_oracle_samples_ticks(k->orc)) {
+      s = ms_oracle_tick(k->orc, t, lm, k->lp, k->q, &st);
+    } else {
+      double lo, hi;
+      ms_oracle_band(k->orc, &lo, &hi);
+      s = lm < lo || lm > hi ? ms_oracle_on_mark(k->orc, t, lm, k->lp, k->q, &st) : MS_OK;
+    }
+    if (s) return s;
+    *started |= st;
+  }
+  return MS_OK;
+}
+
+/* ---- liquidation ---- */
+
+static ms_status unit_reopen(ms_multi *mm, int64_t id) {
+  xunit *u = &mm->u[id];
+  u->status = MS_ACCT_OPEN;
+  u->ver++;
+  double eq, req, size;
+  unit_standing(mm, u, 0, &eq, &req, &size);
+  if (mm->bruteforce) return MS_OK;
+  return rekey(mm, id, eq - req, size) ? MS_ERR_NOMEM : MS_OK;
+}
+
+/* Charge @p residual (USD) to the profitable side of market @p k, up to its profit (as ms_shortfall_socialize). */
+static double socialize(ms_multi *mm, xmarket *k, double residual, double *uncovered) {
+  double po = oracle_price(k);
+  int prof = po > k->E ? SIDE_LONG : po < k->E ? SIDE_SHORT : -1;
+  double per_unit = 0.0, unc = residual;
+  if (prof >= 0)
+    ms_socialize_split(residual, k->open_qty[prof], fmax(0.0, fabs(po - k->E) - k->soc[prof]), &per_unit, &unc);
+  if (prof >= 0 && per_unit > 0) {
+    k->shift[prof] += per_unit;
+    k->soc[prof] += per_unit;
+  }
+  (void)mm;
+  *uncovered = unc;
+  return residual - unc;
+}
+
+static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t t, int in_block) {
+  xunit *u = &mm->u[id];
+  if (u->status != MS_ACCT_PENDING) return MS_OK;
+  double eq, req, size;
+  unit_standing(mm, u, 0, &eq, &req, &size);
+  if (!(eq < req)) { /* recovered before the keeper came */
+    if (!mm->twin) e->sum->recovered++;
+    ms_keeper_resolved(e->kp);
+    return unit_reopen(mm, id);
+  }
+  double eqx, reqx, sx;
+  unit_standing(mm, u, 1, &eqx, &reqx, &sx);
+  int impact_triggered = !(eqx < reqx);
+  /* the worst position first: the largest loss at the oracle */
+  int32_t order[MS_MAX_ASSETS];
+  double pnl[MS_MAX_ASSETS];
+  int n = 0;
+  for (int32_t i = u->first; i < u->first + u->n; i++) {
+    const xpos *p = &mm->p[i];
+    if (p->q == 0) continue;
+    const xmarket *k = &mm->m[p->market];
+    double v = p->q * (oracle_price(k) - k->E);
+    int j = n++;
+    for (; j > 0 && (v < pnl[j - 1] || (v == pnl[j - 1] && p->market < mm->p[order[j - 1]].market)); j--) {
+      pnl[j] = pnl[j - 1];
+      order[j] = order[j - 1];
+    }
+    pnl[j] = v;
+    order[j] = i;
+  }
+  const ms_liquidation_cfg *lc = &e->cfg->liquidation;
+  double C = unit_cash(mm, u), cash = C, notional = 0, pm[MS_MAX_ASSETS], loss[MS_MAX_ASSETS], tot_loss = 0;
+  for (int k = 0; k < n; k++) {
+    const xpos *p = &mm->p[order[k]];
+    const xmarket *mk = &mm->m[p->market];
+    pm[k] = exp(mk->lp + ms_market_impact_at(mk->mk, t));
+    double r = p->q * (pm[k] - mk->E);
+    cash += r;
+    notional += fabs(p->q) * pm[k];
+    loss[k] = r < 0 ? -r : 0;
+    tot_loss += loss[k];
+  }
+  double pen = lc->penalty * notional, penalty = 0, bad = 0, left;
+  if (cash >= 0) {
+    penalty = pen < cash ? pen : cash;
+    left = cash - penalty;
+  } else {
+    bad = -cash;
+    left = 0;
+  }
+  double reward = lc->keeper_share * penalty, fee = penalty - reward;
+  double fund_paid = bad > 0 ? fmin(e->fund > 0 ? e->fund : 0.0, bad) : 0.0, residual = bad - fund_paid;
+  e->fund += fee - fund_paid;
+  mm->cash_closed += left;
+  ms_path_summary *sm = e->sum;
+  if (!mm->twin) {
+    sm->penalties += penalty;
+    sm->keeper_rewards += reward;
+    sm->bad_debt += bad;
+    sm->insurance_paid += fund_paid;
+    if (e->fund < sm->insurance_min) sm->insurance_min = e->fund;
+    if (isnan(sm->first_liquidation_time)) sm->first_liquidation_time = (double)t / 1000.0;
+  }
+  u->status = MS_ACCT_CLOSED;
+  u->ver++;
+  u->C = left;
+  double socialized = 0, uncovered = 0;
+  ms_status s = MS_OK;
+  /* the unit's units leave every market before a charge: a closed unit pays none */
+  for (int k = 0; k < n; k++) {
+    const xpos *p = &mm->p[order[k]];
+    mm->m[p->market].open_qty[ms_side_of(p->q)] -= fabs(p->q);
+    mm->realized += p->q * (pm[k] - mm->m[p->market].E);
+  }
+  for (int k = 0; k < n && !s; k++) {
+    xpos *p = &mm->p[order[k]];
+    xmarket *mk = &mm->m[p->market];
+    const ms_oracle_price *op = ms_oracle_current(mk->orc);
+    double a = fabs(p->q), share = tot_loss > 0 ? loss[k] / tot_loss : a * pm[k] / notional;
+    mm->liq[order[k]] = 1;
+    if (residual > 0) {
+      double unc;
+      socialized += socialize(mm, mk, residual * share, &unc);
+      uncovered += unc;
+    }
+    if (!mm->twin) {
+      int j = p->market;
+      sm->liquidations++;
+      sm->impact_triggered_liquidations += impact_triggered;
+      sm->liquidated_notional += a * pm[k];
+      sm->mkt_liquidations[j]++;
+      sm->mkt_liquidated_notional[j] += a * pm[k];
+      sm->mkt_bad_debt[j] += bad * share;
+      ms_liq_record r = {.path = e->path, .time = t, .obs_time = op->t_obs, .account = u->account,
+                         .side = p->q > 0 ? 1 : -1, .full = 1, .oracle_price = op->price,
+                         .exog_oracle_price = op->exog, .mark_price = pm[k], .qty = a, .notional = a * pm[k],
+                         .bad_debt = bad * share, .penalty = notional > 0 ? penalty * a * pm[k] / notional : 0,
+                         .impact_triggered = impact_triggered, .delay = (double)(t - u->discovered) / 1000.0};
+      s = ms_eng_record(e, &r);
+      e->liq_since_sample++;
+    }
+    double flow = -p->q * pm[k];
+    p->q = 0;
+    if (!s) {
+      ms_market_fill(mk->mk, t, flow);
+      s = mark_moved(e, mk, t);
+    }
+  }
+  if (residual > 0 && !mm->twin) {
+    sm->insolvent = 1;
+    sm->socialized_loss += socialized;
+    sm->uncovered_loss += uncovered;
+  }
+  if (s) return s;
+  if (in_block) ms_keeper_block_used(e->kp);
+  ms_keeper_resolved(e->kp);
+  /* charges moved other units' collateral: every open unit again */
+  return socialized > 0 ? rebuild(e, mm, t) : MS_OK;
+}
+
+/* ---- the path ---- */
+
+static void sample(ms_engine *e, ms_multi *mm, ms_trace *tr, int64_t k, int64_t t) {
+  const xmarket *m = &mm->m[e->cfg->market.trade_index];
+  tr->price[k] = exp(m->lp);
+  tr->mark[k] = exp(m->lp + ms_market_impact_at(m->mk, t));
+  tr->oracle[k] = oracle_price(m);
+  tr->regime[k] = m->pp ? ms_pricepath_regime(m->pp) : 0;
+  double oi = 0;
+  for (int j = 0; j < mm->K; j++)
+    oi += (mm->m[j].open_qty[0] + mm->m[j].open_qty[1]) * exp(mm->m[j].lp + ms_market_impact_at(mm->m[j].mk, t));
+  tr->open_interest[k] = oi;
+  tr->insurance[k] = e->fund;
+  tr->liquidations[k] = e->liq_since_sample;
+  tr->margin_ratio[k] = ms_margin_ratio(m->mg);
+  if (tr->funding_rate) tr->funding_rate[k] = NAN;
+  e->liq_since_sample = 0;
+}
+
+static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_error *err) {
+  const ms_config *cfg = e->cfg;
+  if (cfg->book.resample == MS_RESAMPLE_PER_PATH && !mm->own_book) {
+    ms_status s = draw_book(mm, cfg, path, err);
+    if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, err->msg);
+  }
+  ms_queue_reset(mm->kq);
+  ms_keeper_start(e->kp, cfg->seed, path);
+  for (int64_t i = 0; i < mm->nu; i++)
+    mm->u[i] = (xunit){mm->bu[i].C, mm->bu[i].account, mm->bu[i].first, mm->bu[i].n, 0, MS_ACCT_OPEN, 0};
+  memset(mm->liq, 0, (size_t)mm->np);
+  mm->live_entries = 0;
+  mm->cash_closed = 0;
+  mm->realized = 0;
+  e->fund = cfg->liquidation.insurance_fund;
+  e->liq_since_sample = 0;
+  e->nev = 0;
+  memset(e->nkind, 0, sizeof e->nkind);
+  ms_status s = MS_OK;
+  for (int j = 0; j < mm->K && !s; j++) {
+    xmarket *k = &mm->m[j];
+    k->frozen = live >= 0 && j != live;
+    ms_queue_reset(k->q);
+    ms_market_reset(k->mk);
+    k->h[0].n = k->h[1].n = 0;
+    k->shift[0] = k->shift[1] = k->soc[0] = k->soc[1] = 0;
+    k->open_qty[0] = k->open_qty[1] = 0;
+    k->tick_pos = k->tick_n = 0;
+    k->lp = k->lp0 = log(k->cfg.market.initial_price);
+    if (!k->frozen) {
+      s = ms_pricepath_start(k->pp, cfg->seed, path, k->q);
+      k->lp = k->lp0 = ms_pricepath_log_price(k->pp);
+    }
+    k->ext = (extremes){k->lp, k->lp, 0};
+    k->lm_min = k->lp;
+    k->imp_hi = k->imp_lo = 0;
+    if (!s) s = ms_oracle_start(k->orc, cfg->seed, path, k->cfg.market.initial_price, k->q);
+  }
+  for (int64_t i = 0; i < mm->np; i++) {
+    mm->p[i] = (xpos){mm->bp[i].q, 0, mm->bp[i].market, mm->bp[i].unit};
+    if (mm->p[i].q != 0) mm->m[mm->p[i].market].open_qty[ms_side_of(mm->p[i].q)] += fabs(mm->p[i].q);
+  }
+  if (!s) s = rebuild(e, mm, 0);
+  if (s) return ms_error_set(err, s, "path %llu: cannot start", (unsigned long long)path);
+  return MS_OK;
+}
+
+/* The next event of any queue (market queues in index order, then the
+ * keepers') and where it is; 0 when none. */
+static int next_event(ms_multi *mm, ms_event *ev, int *src, ms_status *st) {
+  int have = 0;
+  for (int j = 0; j <= mm->K; j++) {
+    ms_queue *q = j < mm->K ? mm->m[j].q : mm->kq;
+    ms_event x;
+    if (!ms_queue_peek(q, &x, st)) {
+      if (*st) return 0;
+      continue;
+    }
+    if (!have || x.t < ev->t || (x.t == ev->t && x.kind < ev->kind)) {
+      *ev = x;
+      *src = j;
+      have = 1;
+    }
+  }
+  return have;
+}
+
+/* One run of path @p path; @p live >= 0: the contagion twin of that market. */
+static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace, int live, ms_error *err) {
+  const ms_config *cfg = e->cfg;
+  ms_status s = start(e, mm, path, live, err);
+  if (s) return s;
+  int64_t every = cfg->output.timeseries.every, k_sample = 0, k_fan = 0;
+  int64_t nfan = !mm->twin && e->fan_price ? cfg->output.fan.points : 0;
+  if (trace) {
+    sample(e, mm, trace, k_sample++, 0);
+    if (every <= cfg->horizon) s = ms_queue_push(mm->kq, every, MS_EV_SAMPLE, 0, 0);
+  }
+  if (!s && nfan > 0) s = ms_queue_push(mm->kq, 0, MS_EV_SAMPLE, 1, 0);
+  int64_t t_tick = cfg->step <= cfg->horizon ? cfg->step : INT64_MAX;
+  while (!s) {
+    ms_event ev;
+    int src = -1, have = next_event(mm, &ev, &src, &s);
+    if (s) break;
+    if (!have && t_tick == INT64_MAX) break;
+    e->nev++;
+    if (e->nev % MS_CANCEL_CHECK_EVENTS == 0) {
+      if (e->cancel && *e->cancel) { s = MS_ERR_CANCELLED; break; }
+      if ((double)(e->nev - e->nkind[MS_EV_KEEPER_READY]) > e->work_base * mm->K + 4.0 * (double)mm->np) {
+        snprintf(e->why, sizeof e->why,
+                 "runaway work: %lld events by t = %.3f s, beyond this scenario's bound (docs/engine.md, Work "
+                 "bounds): check step, horizon, oracle and keepers", (long long)e->nev,
+                 (double)(have ? ev.t : t_tick) / 1000.0);
+        s = MS_ERR_INPUT;
+        break;
+      }
+    }
+    if (!have || t_tick < ev.t || (t_tick == ev.t && MS_EV_TICK < ev.kind)) {
+      /* ticks up to the next event, or until an oracle round starts */
+      int64_t stop = have ? ev.t : INT64_MAX;
+      int started = 0;
+      e->nkind[MS_EV_TICK]++;
+      while (!s && !started && t_tick != INT64_MAX && (t_tick < stop || (t_tick == stop && MS_EV_TICK < ev.kind))) {
+        s = tick(e, mm, t_tick, &started);
+        t_tick = t_tick + cfg->step <= cfg->horizon ? t_tick + cfg->step : INT64_MAX;
+      }
+      continue;
+    }
+    ms_event x;
+    ms_queue_pop(src < mm->K ? mm->m[src].q : mm->kq, &x);
+    e->nkind[ev.kind]++;
+    if (src < mm->K) {
+      xmarket *k = &mm->m[src];
+      switch ((ms_event_kind)ev.kind) {
+      case MS_EV_REGIME:
+      case MS_EV_JUMP: {
+        int r = ms_pricepath_on_event(k->pp, &ev, k->q);
+        if (r < 0) { s = MS_ERR_NOMEM; break; }
+        if (r == 1) {
+          k->lp = ms_pricepath_log_price(k->pp);
+          observe(k, k->lp);
+          s = price_bound(e, k, ev.t);
+          if (!s) s = mark_moved(e, k, ev.t);
+        }
+        break;
+      }
+      case MS_EV_ORACLE_ROUND:
+      case MS_EV_ORACLE_PUBLISH: {
+        int published;
+        s = ms_oracle_on_event(k->orc, &ev, k->lp + ms_market_impact_at(k->mk, ev.t), k->lp, k->q, &published);
+        if (!s && published) s = discover(e, mm, src, ev.t);
+        break;
+      }
+      default:
+        s = ms_error_set(err, MS_ERR_INTERNAL, "path %llu: unexpected event kind %u in a market's queue",
+                         (unsigned long long)path, ev.kind);
+      }
+      continue;
+    }
+    switch ((ms_event_kind)ev.kind) {
+    case MS_EV_KEEPER_READY: {
+      int r = ms_keeper_on_ready(e->kp, &ev, mm->kq);
+      if (r < 0) s = MS_ERR_NOMEM;
+      else if (r == 1) s = act(e, mm, ev.a, ev.t, 0);
+      break;
+    }
+    case MS_EV_BLOCK: {
+      int64_t id, seq;
+      const double elig[2] = {0, 0};
+      const xmarket *m = &mm->m[cfg->market.trade_index];
+      if (ms_keeper_block_begin(e->kp, exp(m->lp + ms_market_impact_at(m->mk, ev.t)), elig) < 0) {
+        s = MS_ERR_NOMEM;
+        break;
+      }
+      while (!s && ms_keeper_block_next(e->kp, &id, &seq)) s = act(e, mm, id, ev.t, cfg->keepers.capacity.per_block > 0);
+      if (!s) s = ms_keeper_block_end(e->kp, ev.t, mm->kq);
+      break;
+    }
+    case MS_EV_SAMPLE:
+      if (ev.a == 1) {
+        const xmarket *m = &mm->m[cfg->market.trade_index];
+        e->fan_price[k_fan] = exp(m->lp);
+        e->fan_mark[k_fan] = exp(m->lp + ms_market_impact_at(m->mk, ev.t));
+        e->fan_regime[k_fan] = m->pp ? ms_pricepath_regime(m->pp) : 0;
+        if (++k_fan < nfan) s = ms_queue_push(mm->kq, ms_fan_time(cfg, k_fan), MS_EV_SAMPLE, 1, 0);
+        break;
+      }
+      sample(e, mm, trace, k_sample++, ev.t);
+      if (ev.t + every <= cfg->horizon) s = ms_queue_push(mm->kq, ev.t + every, MS_EV_SAMPLE, 0, 0);
+      break;
+    default:
+      s = ms_error_set(err, MS_ERR_INTERNAL, "path %llu: unexpected event kind %u", (unsigned long long)path,
+                       ev.kind);
+    }
+  }
+  return s;
+}
+
+static void path_end(ms_engine *e, ms_multi *mm, ms_path_summary *out) {
+  const ms_config *cfg = e->cfg;
+  const int tr = cfg->market.trade_index;
+  const xmarket *m = &mm->m[tr];
+  ms_pricepath_tally tally;
+  ms_pricepath_tally_at(m->pp, cfg->horizon, &tally);
+  out->final_price = exp(m->lp);
+  out->min_price = exp(m->ext.mn);
+  out->max_price = exp(m->ext.mx);
+  out->max_drawdown = -expm1(-m->ext.dd);
+  out->jumps = tally.jumps;
+  out->regime_switches = tally.switches;
+  for (int r = 0; r < cfg->market.nregimes; r++) out->time_in_regime[r] = (double)tally.time_in_regime[r] / 1000.0;
+  out->final_mark = exp(m->lp + ms_market_impact_at(m->mk, cfg->horizon));
+  out->min_mark = exp(m->lm_min);
+  double hi = 0, lo = 0;
+  for (int j = 0; j < mm->K; j++) {
+    const xmarket *k = &mm->m[j];
+    if (k->imp_hi > hi) hi = k->imp_hi;
+    if (k->imp_lo < lo) lo = k->imp_lo;
+    out->oracle_publishes += ms_oracle_publishes(k->orc);
+    out->mkt_final_price[j] = exp(k->lp);
+    out->mkt_min_price[j] = exp(k->ext.mn);
+  }
+  out->max_impact = fmax(expm1(hi), -expm1(lo));
+  out->insurance_end = e->fund;
+  out->max_margin_ratio = ms_margin_ratio(m->mg);
+  for (int64_t id = 0; id < mm->nu; id++) {
+    const xunit *u = &mm->u[id];
+    if (u->status != MS_ACCT_PENDING) continue;
+    double eq = unit_cash(mm, u);
+    for (int32_t i = u->first; i < u->first + u->n; i++) {
+      const xpos *p = &mm->p[i];
+      const xmarket *k = &mm->m[p->market];
+      eq += p->q * (exp(k->lp + ms_market_impact_at(k->mk, cfg->horizon)) - k->E);
+    }
+    out->pending_end++;
+    if (eq < 0) out->pending_bad_debt -= eq;
+  }
+}
+
+ms_status ms_multi_run_path(ms_engine *e, ms_multi *mm, uint64_t path, ms_path_summary *out, ms_trace *trace,
+                            ms_error *err) {
+  const ms_config *cfg = e->cfg;
+  e->path = path;
+  e->why[0] = '\0';
+  ms_eng_records_start(e);
+  memset(out, 0, sizeof *out);
+  out->path = path;
+  out->first_liquidation_time = NAN;
+  out->insurance_min = cfg->liquidation.insurance_fund;
+  out->funding_rate_mean = out->funding_rate_min = out->funding_rate_max = NAN;
+  e->sum = out;
+  mm->twin = 0;
+  ms_status s = run(e, mm, path, trace, -1, err);
+  if (!s) {
+    path_end(e, mm, out);
+    s = ms_eng_records_end(e, out);
+  }
+  for (int j = 0; j < mm->K; j++) out->mkt_contagion[j] = -1;
+  if (!s && cfg->stats.contagion) {
+    /* per market, the same path with the other assets frozen: its liquidations the twin does not make */
+    memcpy(mm->liq_main, mm->liq, (size_t)mm->np);
+    ms_path_summary scratch;
+    mm->twin = 1;
+    for (int j = 0; j < mm->K && !s; j++) {
+      memset(&scratch, 0, sizeof scratch);
+      scratch.insurance_min = cfg->liquidation.insurance_fund;
+      e->sum = &scratch;
+      s = run(e, mm, path, NULL, j, err);
+      int64_t c = 0;
+      for (int64_t i = 0; i < mm->np; i++) c += mm->bp[i].market == j && mm->liq_main[i] && !mm->liq[i];
+      out->mkt_contagion[j] = c;
+    }
+    mm->twin = 0;
+    e->sum = out;
+    memcpy(mm->liq, mm->liq_main, (size_t)mm->np);
+  }
+  if (s && e->sink_failed) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, e->sink_err.msg);
+  if (s == MS_ERR_CANCELLED) return ms_error_set(err, s, "path %llu: interrupted", (unsigned long long)path);
+  if (s && e->why[0]) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, e->why);
+  if (s && !err->msg[0]) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, ms_strerror(s));
+  return s;
+}
+
+/* ---- set-up ---- */
+
+void ms_multi_set_bruteforce(ms_multi *m, int on) { m->bruteforce = on; }
+
+void ms_multi_book(const ms_multi *m, const ms_multi_unit **units, int64_t *nunits, const ms_multi_pos **pos,
+                   int64_t *npos) {
+  *units = m->bu;
+  *nunits = m->nu;
+  *pos = m->bp;
+  *npos = m->np;
+}
+
+ms_status ms_multi_set_book(ms_multi *m, const ms_multi_unit *units, int64_t nunits, const ms_multi_pos *pos,
+                            int64_t npos, ms_error *err) {
+  if (nunits > m->cap || npos > m->cap)
+    return ms_error_set(err, MS_ERR_INPUT, "a book of %lld units and %lld positions: room for %lld", (long long)nunits,
+                        (long long)npos, (long long)m->cap);
+  for (int64_t i = 0; i < npos; i++)
+    if (pos[i].market < 0 || pos[i].market >= m->K || pos[i].unit < 0 || pos[i].unit >= nunits)
+      return ms_error_set(err, MS_ERR_INPUT, "position %lld: market %d or unit %d out of range", (long long)i,
+                          pos[i].market, pos[i].unit);
+  memcpy(m->bu, units, (size_t)nunits * sizeof *units);
+  memcpy(m->bp, pos, (size_t)npos * sizeof *pos);
+  m->nu = nunits;
+  m->np = npos;
+  m->own_book = 1;
+  return MS_OK;
+}
+
+void ms_multi_money(const ms_multi *m, int64_t t, double *units_value, double *realized, double *unrealized) {
+  double v = m->cash_closed, un = 0;
+  for (int64_t id = 0; id < m->nu; id++) {
+    const xunit *u = &m->u[id];
+    if (u->status == MS_ACCT_CLOSED) continue;
+    v += unit_cash(m, u);
+    for (int32_t i = u->first; i < u->first + u->n; i++) {
+      const xpos *p = &m->p[i];
+      const xmarket *k = &m->m[p->market];
+      un += p->q * (exp(k->lp + ms_market_impact_at(k->mk, t)) - k->E);
+    }
+  }
+  *units_value = v + un;
+  *realized = m->realized;
+  *unrealized = un;
+}
+
+void ms_multi_free(ms_multi *m) {
+  if (!m) return;
+  for (int j = 0; j < m->K; j++) {
+    xmarket *k = &m->m[j];
+    ms_pricepath_free(k->pp);
+    ms_queue_free(k->q);
+    ms_market_free(k->mk);
+    ms_oracle_free(k->orc);
+    ms_margin_free(k->mg);
+    free(k->h[0].v);
+    free(k->h[1].v);
+  }
+  ms_queue_free(m->kq);
+  free(m->bu);
+  free(m->bp);
+  free(m->u);
+  free(m->p);
+  free(m->cand);
+  free(m->liq);
+  free(m->liq_main);
+  ms_big_free(m->disc, m->capdisc * sizeof *m->disc);
+  free(m);
+}
+
+ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_error *err) {
+  (void)e;
+  *out = NULL;
+  ms_multi *m = calloc(1, sizeof *m);
+  if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  m->K = cfg->market.nassets;
+  ms_status s = ms_queue_new(&m->kq, 256, err);
+  for (int j = 0; j < m->K && !s; j++) {
+    xmarket *k = &m->m[j];
+    ms_config_for_asset(cfg, j, &k->cfg);
+    k->E = k->cfg.market.initial_price;
+    s = ms_queue_new(&k->q, 64, err);
+    if (!s) s = ms_pricepath_new(&k->pp, &k->cfg, err);
+    if (!s) s = ms_market_new(&k->mk, &k->cfg, err);
+    if (!s) s = ms_oracle_new(&k->orc, &k->cfg, err);
+    if (!s) s = ms_margin_new(&k->mg, &k->cfg, err);
+    if (!s) ms_margin_path_start(k->mg, k->E);
+    const ms_margin_cfg *mc = &k->cfg.margin;
+    if (strcmp(ms_model_name(mc->model), "tiered") == 0) {
+      k->slope_lo = INFINITY;
+      k->slope_hi = 0;
+      for (int t = 0; t < mc->ntiers; t++) {
+        k->slope_lo = fmin(k->slope_lo, mc->tiers[t].maintenance);
+        k->slope_hi = fmax(k->slope_hi, mc->tiers[t].maintenance);
+      }
+    } else {
+      k->slope_lo = k->slope_hi = mc->maintenance;
+    }
+    if (!s && !(k->slope_lo < 1))
+      s = ms_error_set(err, MS_ERR_INPUT, "book.markets: a maintenance ratio of 1 or more (%g) leaves a long no "
+                       "price at which it is safe", k->slope_lo);
+  }
+  /* room for the book: at most one position per market per account */
+  int64_t n = cfg->book.accounts, cap_p = n * (int64_t)m->K;
+  m->cap = cap_p;
+  if (!s) {
+    m->bu = malloc((size_t)cap_p * sizeof *m->bu);
+    m->bp = malloc((size_t)cap_p * sizeof *m->bp);
+    m->u = malloc((size_t)cap_p * sizeof *m->u);
+    m->p = malloc((size_t)cap_p * sizeof *m->p);
+    m->liq = malloc((size_t)cap_p);
+    m->liq_main = malloc((size_t)cap_p);
+    if (!m->bu || !m->bp || !m->u || !m->p || !m->liq || !m->liq_main)
+      s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for a book of %lld accounts", (long long)n);
+  }
+  if (!s) {
+    ms_error berr;
+    uint64_t bpath = cfg->book.resample == MS_RESAMPLE_PER_PATH ? 0 : MS_PATH_RUN;
+    s = draw_book(m, cfg, bpath, &berr);
+    if (s) ms_error_set(err, s, "%s%s", bpath == 0 ? "path 0: " : "", berr.msg);
+  }
+  if (s) { ms_multi_free(m); return s; }
+  *out = m;
+  return MS_OK;
+}

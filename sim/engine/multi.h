@@ -1,0 +1,73 @@
+/*
+ * multi — the engine of a book whose accounts hold positions in several
+ * markets (book.markets; docs/engine.md, "Several markets"). Private to
+ * sim/engine/: ms_engine_new builds one when book.markets.enabled, and
+ * ms_engine_run_path hands it the path.
+ *
+ * Every market is the scenario as its asset sees it (ms_config_for_asset):
+ * its own price path (the one a scenario trading it alone would draw, from
+ * the same streams), impact, oracle and margin parameters, with its own
+ * event queue; the keepers share one queue. The loop merges the queues by
+ * (time, kind, market), the keepers' last, and moves every market's tick
+ * at once.
+ *
+ * A margin unit is an account under cross margin (its collateral pooled
+ * over its positions) or one position under isolated margin. A unit is
+ * eligible when its equity, collateral plus every position's PnL at its
+ * market's oracle price, is below the sum of its positions' maintenance
+ * requirements. The book is not scanned at a publish: each unit's surplus
+ * S at its last check is split among its positions by notional, and each
+ * position gets the price of its market at which its share would be spent
+ * if that market alone moved against it (with the requirement's steepest
+ * slope). While no market's oracle price crosses one of the unit's prices,
+ * the losses in all markets together stay below S: the unit cannot be
+ * eligible. Per market, two heaps keyed by these prices give the units to
+ * look at when its oracle publishes; ms_multi_set_bruteforce checks every
+ * open unit at every publish instead (the tests' twin).
+ */
+#ifndef MS_MULTI_H
+#define MS_MULTI_H
+
+#include "config/scenario.h"
+#include "engine/records.h"
+#include "marginsim/error.h"
+
+struct ms_engine;
+typedef struct ms_multi ms_multi;
+
+/** The markets, queues and book of @p cfg (book.markets.enabled) for engine @p e. */
+ms_status ms_multi_new(ms_multi **out, struct ms_engine *e, const ms_config *cfg, ms_error *err);
+void ms_multi_free(ms_multi *m);
+
+/** Run path @p path (ms_engine_run_path's contract). */
+ms_status ms_multi_run_path(struct ms_engine *e, ms_multi *m, uint64_t path, ms_path_summary *out, ms_trace *trace,
+                            ms_error *err);
+
+/** Tests: check every open unit at every publish (1), or use the bounds (0, the default). */
+void ms_multi_set_bruteforce(ms_multi *m, int on);
+
+/** Tests: the book as drawn for the last path. */
+typedef struct ms_multi_pos {
+  double q;            /* signed units */
+  int32_t market;      /* index into market.assets */
+  int32_t unit;        /* its margin unit */
+} ms_multi_pos;
+typedef struct ms_multi_unit {
+  double C;            /* USD collateral */
+  int64_t account;     /* the book's account */
+  int32_t first, n;    /* its positions */
+} ms_multi_unit;
+void ms_multi_book(const ms_multi *m, const ms_multi_unit **units, int64_t *nunits, const ms_multi_pos **pos,
+                   int64_t *npos);
+
+/** Tests: replace the drawn book (used from the next path on, until the next draw: per_path books draw again). */
+ms_status ms_multi_set_book(ms_multi *m, const ms_multi_unit *units, int64_t nunits, const ms_multi_pos *pos,
+                            int64_t npos, ms_error *err);
+
+/** Tests: after a path, the money at time @p t (the horizon): the units' value (what closed units kept, the
+ *  effective collateral of open ones and their PnL at each market's mark), the PnL the book realised against
+ *  the market at its fills, and the open positions' PnL. With the fund and the keepers' rewards: the money
+ *  identity (docs/engine.md, "Several markets"). */
+void ms_multi_money(const ms_multi *m, int64_t t, double *units_value, double *realized, double *unrealized);
+
+#endif
