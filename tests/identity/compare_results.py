@@ -51,14 +51,14 @@ IGNORED_ROOT_ATTRS = {"version", "created", "command"}
 
 # Keys added to the scenario since the base, at their default values: "section.key: value".
 ADDED_CONFIG_KEYS = ["keepers.model: standard", "output.liquidations_compression: 0", "market.shocks: []",
-                     "market.assets: []", 'market.trade: ""']
+                     "market.assets: []", 'market.trade: ""', "book.margin_mode: cross", "stats.contagion: true"]
 # Keys added inside every item of a list of a top-level section, at their defaults: "section: line" (the
 # line as written, indentation included).
 ADDED_CONFIG_ITEM_LINES = ["market:       assets: []", "market:       correlation: []"]
 # Sections added since the base, inside a top-level section, read only by a
 # model the base's scenarios do not choose (market.replay for market.model
 # replay, ...): their lines are taken out of both texts, whatever they hold.
-ADDED_CONFIG_SECTIONS = ["market.replay", "market.garch", "market.bootstrap"]
+ADDED_CONFIG_SECTIONS = ["market.replay", "market.garch", "market.bootstrap", "book.markets"]
 # Top-level sections added since the base that do nothing while off: taken
 # out of both texts when they hold "  enabled: false".
 ADDED_TOP_SECTIONS = ["funding"]
