@@ -1,0 +1,288 @@
+/*
+ * The engine of several markets (sim/engine/multi.c): against its brute-force
+ * twin on random books, against a hand computation on a deterministic
+ * two-asset path, the money identity, and the contagion twins.
+ */
+#include <math.h>
+
+#include "testutil.h"
+
+#include "engine/engine.h"
+#include "engine/engine_int.h"
+#include "engine/multi.h"
+
+/* A scenario of @p K assets (2 or 3) with the given margin and mode, and
+ * a stress regime that makes liquidations, socialized losses included. */
+static ms_config *random_world(int K, int tiered, int isolated, int k, double fund, ms_error *err) {
+  static const char *assets3 =
+      "    - {name: A, initial_price: 100, impact: {model: sqrt, depth: %s, half_life: 5m}}\n"
+      "    - {name: B, initial_price: 20, jump_loading: 1.4, impact: {model: linear, depth: 3e6, half_life: 2m}}\n"
+      "    - {name: C, initial_price: 3, jump_loading: -0.5}\n";
+  char assets[1024], yaml[4096];
+  const char *depth = k % 3 == 0 ? "5e5" : k % 3 == 1 ? "5e6" : "1e8";
+  snprintf(assets, sizeof assets, assets3, depth);
+  if (K == 2) *strstr(assets, "    - {name: C") = '\0';
+  const char *vols2 = "[{vol: 0.8, drift: -3}, {vol: 1.1, drift: -2}]";
+  const char *vols3 = "[{vol: 0.8, drift: -3}, {vol: 1.1, drift: -2}, {vol: 1.5, drift: 1}]";
+  const char *calm2 = "[{vol: 0.3, drift: 0}, {vol: 0.5, drift: 0}]";
+  const char *calm3 = "[{vol: 0.3, drift: 0}, {vol: 0.5, drift: 0}, {vol: 0.7, drift: 0}]";
+  const char *corr2 = "[[1, 0.9], [0.9, 1]]";
+  const char *corr3 = "[[1, 0.9, -0.3], [0.9, 1, -0.2], [-0.3, -0.2, 1]]";
+  const char *margin = tiered ? "{model: tiered, tiers: [{floor: 0, initial: 0.05, maintenance: 0.02}, "
+                                "{floor: 2e4, initial: 0.1, maintenance: 0.05}, {floor: 1e5, initial: 0.2, "
+                                "maintenance: 0.1}]}"
+                              : "{model: static, initial: 0.05, maintenance: 0.03}";
+  snprintf(yaml, sizeof yaml,
+           "seed: %d\npaths: 4\nhorizon: 12h\nstep: 1s\n"
+           "market:\n  assets:\n%s"
+           "  regimes:\n"
+           "    - {name: calm, mean_duration: 6h, assets: %s, correlation: %s}\n"
+           "    - {name: stress, mean_duration: 3h, assets: %s, correlation: %s, "
+           "jumps: {rate: 6/d, mean: -0.05, sd: 0.04}}\n"
+           "  start_regime: stress\n"
+           "book:\n  accounts: 300\n  collateral: {dist: uniform, min: 300, max: 6000}\n"
+           "  leverage: {dist: uniform, min: 2, max: %s}\n  margin_mode: %s\n"
+           "  markets: {enabled: true, count: {dist: table, values: [1, 2, 3]}, directions: %s}\n"
+           "margin: %s\n"
+           "oracle: {kind: push, deviation: 0.003, heartbeat: 20m, latency: {dist: exponential, mean: 5s}}\n"
+           "keepers: {delay: {dist: lognormal, median: 4s, sigma: 0.8}, capacity: {per_block: %d, block_time: 12s}}\n"
+           "liquidation: {mode: full, penalty: 0.02, keeper_share: 0.5, insurance_fund: %g, shortfall: socialize}\n"
+           "stats: {contagion: false}\n"
+           "output: {fan: {paths: 0}}\n",
+           100 + k, assets, K == 2 ? calm2 : calm3, K == 2 ? corr2 : corr3, K == 2 ? vols2 : vols3, K == 2 ? corr2 : corr3,
+           tiered ? "9.5" : "18", isolated ? "isolated" : "cross",
+           k % 3 == 0 ? "random" : k % 3 == 1 ? "same" : "hedged", margin, k % 2 ? 5 : 0, fund);
+  return load_yaml(yaml, NULL, 0, err);
+}
+
+static int same_record(const ms_liq_record *a, const ms_liq_record *b) { return memcmp(a, b, sizeof *a) == 0; }
+
+/* The heaps of bound prices find every unit the brute-force twin (every
+ * open unit checked at every publish) finds: the same records, bit for
+ * bit, and the same summary rows, on random books of two and three assets,
+ * cross and isolated, static and tiered margin, with socialized losses. */
+static void test_multi__index_matches_bruteforce(void **state) {
+  (void)state;
+  ms_error err;
+  int64_t total = 0, socialized_paths = 0;
+  for (int k = 0; k < 12; k++) {
+    int K = 2 + k % 2, tiered = (k / 2) % 2, isolated = (k / 4) % 2;
+    ms_config *cfg = random_world(K, tiered, isolated, k, k % 2 ? 0 : 2e4, &err);
+    if (!cfg) fail_msg("config %d: %s", k, err.msg);
+    ms_engine *ix, *bf;
+    assert_ok(ms_engine_new(&ix, cfg, NULL, NULL, &err), &err);
+    assert_ok(ms_engine_new(&bf, cfg, NULL, NULL, &err), &err);
+    ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+    for (uint64_t p = 0; p < 4; p++) {
+      ms_path_summary a, b;
+      assert_ok(ms_engine_run_path(ix, p, &a, NULL, &err), &err);
+      assert_ok(ms_engine_run_path(bf, p, &b, NULL, &err), &err);
+      size_t na, nb;
+      ms_liq_record *ra = ms_engine_records(ix, &na), *rb = ms_engine_records(bf, &nb);
+      if (na != nb) fail_msg("config %d path %llu: %zu liquidations, brute force %zu", k, (unsigned long long)p, na, nb);
+      for (size_t i = 0; i < na; i++)
+        if (!same_record(&ra[i], &rb[i]))
+          fail_msg("config %d path %llu: record %zu differs (account %lld at %lld vs %lld at %lld)", k,
+                   (unsigned long long)p, i, (long long)ra[i].account, (long long)ra[i].time,
+                   (long long)rb[i].account, (long long)rb[i].time);
+      assert_memory_equal(&a, &b, sizeof a);
+      total += (int64_t)na;
+      socialized_paths += a.socialized_loss > 0;
+    }
+    ms_engine_free(ix);
+    ms_engine_free(bf);
+    ms_config_free(cfg);
+  }
+  /* the comparison had something to compare */
+  assert_true(total > 2000);
+  assert_true(socialized_paths >= 3);
+}
+
+/* The money identity of a book of several markets: what the units hold
+ * (closed ones' cash, open ones' effective collateral and PnL at the
+ * marks), the fund, the keepers' rewards and the uncovered loss, against
+ * the deposits, the fund's start and the PnL the book made against the
+ * market, on every path of random books with socialized losses. */
+static void test_multi__money_is_conserved(void **state) {
+  (void)state;
+  ms_error err;
+  int checked = 0;
+  for (int k = 0; k < 8; k++) {
+    ms_config *cfg = random_world(2 + k % 2, (k / 2) % 2, (k / 4) % 2, k + 20, k % 2 ? 0 : 5e3, &err);
+    if (!cfg) fail_msg("config %d: %s", k, err.msg);
+    ms_engine *e;
+    assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+    const ms_multi_unit *u;
+    const ms_multi_pos *p;
+    int64_t nu, np;
+    ms_multi_book(ms_engine_multi(e), &u, &nu, &p, &np);
+    double deposits = 0;
+    for (int64_t i = 0; i < nu; i++) deposits += u[i].C;
+    for (uint64_t path = 0; path < 4; path++) {
+      ms_path_summary s;
+      assert_ok(ms_engine_run_path(e, path, &s, NULL, &err), &err);
+      double value, realized, unrealized;
+      ms_multi_money(ms_engine_multi(e), cfg->horizon, &value, &realized, &unrealized);
+      double lhs = value + s.insurance_end + s.keeper_rewards - s.uncovered_loss;
+      double rhs = deposits + cfg->liquidation.insurance_fund + realized + unrealized;
+      double scale = deposits + fabs(realized) + fabs(unrealized);
+      if (fabs(lhs - rhs) > 1e-9 * scale)
+        fail_msg("config %d path %llu: money %.6f, expected %.6f (bad debt %.2f, socialized %.2f)", k,
+                 (unsigned long long)path, lhs, rhs, s.bad_debt, s.socialized_loss);
+      checked += s.bad_debt > 0;
+    }
+    ms_engine_free(e);
+    ms_config_free(cfg);
+  }
+  assert_true(checked >= 4);
+}
+
+/* Two assets on still paths (vol 0) falling at 10% and 5% a day; one
+ * account long 50 A and short 50 B at 100 with 1,000 USD; static
+ * maintenance 2.5%; an oracle publishing every tick at once and keepers
+ * acting at once. By hand:
+ *   isolated, A's half (500 USD): 500 + 50 (P - 100) < 1.25 P at P < 4500 / 48.75,
+ *     reached at tau = -ln(4500 / 48.75 / 100) / 0.1 days; B's half (short, B falling) never;
+ *   cross: 1000 + 50 (P_A - P_B) < 1.25 (P_A + P_B), reached at the root of
+ *     f(tau) = 1000 + 5000 (e^-0.1tau - e^-0.05tau) - 125 (e^-0.1tau + e^-0.05tau), later.
+ * Each is found at the first tick at or after its time (step 10 s). */
+static double cross_gap(double tau) {
+  double a = exp(-0.1 * tau), b = exp(-0.05 * tau);
+  return 1000 + 5000 * (a - b) - 125 * (a + b);
+}
+
+static void run_pair(const char *mode, ms_path_summary *s, ms_liq_record *rec, size_t *n) {
+  char yaml[2048];
+  snprintf(yaml, sizeof yaml,
+           "seed: 1\npaths: 1\nhorizon: 10d\nstep: 10s\n"
+           "market:\n  days_per_year: 365\n  assets:\n"
+           "    - {name: A, initial_price: 100, impact: {model: none}}\n"
+           "    - {name: B, initial_price: 100, impact: {model: none}}\n"
+           "  regimes: [{name: only, assets: [{vol: 0, drift: -36.5}, {vol: 0, drift: -18.25}]}]\n"
+           "book:\n  accounts: 1\n  margin_mode: %s\n  markets: {enabled: true, count: 2}\n"
+           "margin: {model: static, initial: 0.05, maintenance: 0.025}\n"
+           "oracle: {kind: push, deviation: 0, heartbeat: 1h, latency: {dist: fixed, value: 0s}}\n"
+           "keepers: {delay: {dist: fixed, value: 0s}}\n"
+           "liquidation: {mode: full, penalty: 0.01, keeper_share: 0.5, insurance_fund: 0, shortfall: socialize}\n"
+           "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n",
+           mode);
+  ms_error err;
+  ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_engine *e;
+  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  ms_multi *mm = ms_engine_multi(e);
+  int isolated = strcmp(mode, "isolated") == 0;
+  ms_multi_unit units[2];
+  ms_multi_pos pos[2] = {{50, 0, 0}, {-50, 1, isolated ? 1 : 0}};
+  if (isolated) {
+    units[0] = (ms_multi_unit){500, 0, 0, 1};
+    units[1] = (ms_multi_unit){500, 0, 1, 1};
+  } else {
+    units[0] = (ms_multi_unit){1000, 0, 0, 2};
+  }
+  assert_ok(ms_multi_set_book(mm, units, isolated ? 2 : 1, pos, 2, &err), &err);
+  assert_ok(ms_engine_run_path(e, 0, s, NULL, &err), &err);
+  ms_liq_record *r = ms_engine_records(e, n);
+  memcpy(rec, r, *n * sizeof *r);
+  ms_engine_free(e);
+  ms_config_free(cfg);
+}
+
+static void test_multi__cross_and_isolated_by_hand(void **state) {
+  (void)state;
+  const double day = 86400000.0, step = 10000.0;
+  ms_path_summary s;
+  ms_liq_record rec[8];
+  size_t n;
+  /* isolated: A's half alone */
+  run_pair("isolated", &s, rec, &n);
+  double tau_a = -log(4500.0 / 48.75 / 100.0) / 0.1;
+  assert_int_equal(n, 1);
+  assert_int_equal(rec[0].side, 1);
+  assert_int_equal(rec[0].time, (int64_t)(ceil(tau_a * day / step) * step));
+  assert_true(fabs(rec[0].mark_price - 100 * exp(-0.1 * (double)rec[0].time / day)) < 1e-9);
+  assert_true(rec[0].mark_price < 4500.0 / 48.75);
+  assert_int_equal(s.mkt_liquidations[0], 1);
+  assert_int_equal(s.mkt_liquidations[1], 0);
+  /* cross: later, both positions, the loss (A) first */
+  run_pair("cross", &s, rec, &n);
+  double lo = 0, hi = 10;
+  assert_true(cross_gap(lo) > 0 && cross_gap(hi) < 0);
+  for (int i = 0; i < 200; i++) {
+    double mid = 0.5 * (lo + hi);
+    if (cross_gap(mid) > 0) lo = mid;
+    else hi = mid;
+  }
+  assert_int_equal(n, 2);
+  int64_t want = (int64_t)(ceil(hi * day / step) * step);
+  assert_true(want > (int64_t)(tau_a * day));
+  assert_int_equal(rec[0].time, want);
+  assert_int_equal(rec[1].time, want);
+  assert_int_equal(rec[0].side, 1);  /* A, long, the loss */
+  assert_int_equal(rec[1].side, -1); /* B, short, the gain */
+  double pa = rec[0].mark_price, pb = rec[1].mark_price;
+  assert_true(fabs(pa - 100 * exp(-0.1 * (double)want / day)) < 1e-9);
+  assert_true(fabs(pb - 100 * exp(-0.05 * (double)want / day)) < 1e-9);
+  /* the money of the fill, by hand: equity 1000 + 50 (pa - pb), penalty 1% of the notional */
+  double eq = 1000 + 50 * (pa - 100) - 50 * (pb - 100), pen = 0.01 * 50 * (pa + pb);
+  assert_true(eq > 0);
+  assert_true(fabs(s.penalties - fmin(pen, eq)) < 1e-9);
+  assert_true(fabs(rec[0].penalty + rec[1].penalty - fmin(pen, eq)) < 1e-9);
+  assert_true(fabs(s.liquidated_notional - 50 * (pa + pb)) < 1e-9);
+  assert_int_equal(s.liquidations, 2);
+  assert_true(s.bad_debt == 0);
+}
+
+/* Contagion: a market whose own path never moves (vol 0, drift 0) can only
+ * see liquidations through the other markets (cross accounts losing
+ * there): every one of them is counted as contagion; in isolated margin
+ * none is liquidated at all. And a market counts at most its own
+ * liquidations. */
+static void test_multi__contagion_counts_losses_elsewhere(void **state) {
+  (void)state;
+  ms_error err;
+  const char *yaml =
+      "seed: 3\npaths: 6\nhorizon: 1d\nstep: 1s\n"
+      "market:\n  assets:\n"
+      "    - {name: STILL, initial_price: 50, jump_loading: 0}\n"
+      "    - {name: WILD, initial_price: 10}\n"
+      "  regimes: [{name: only, assets: [{vol: 0, drift: 0}, {vol: 1.5, drift: -4}], "
+      "jumps: {rate: 8/d, mean: -0.06, sd: 0.03}}]\n"
+      "book:\n  accounts: 400\n  leverage: {dist: uniform, min: 5, max: 15}\n"
+      "  markets: {enabled: true, count: 2}\n"
+      "margin: {model: static, initial: 0.05, maintenance: 0.03}\n"
+      "liquidation: {mode: full, insurance_fund: 1e9, shortfall: socialize}\n"
+      "output: {fan: {paths: 0}}\n";
+  for (int iso = 0; iso < 2; iso++) {
+    const char *set[1] = {iso ? "book.margin_mode=isolated" : "book.margin_mode=cross"};
+    ms_config *cfg = load_yaml(yaml, set, 1, &err);
+    if (!cfg) fail_msg("%s", err.msg);
+    ms_engine *e;
+    assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+    int64_t still = 0, wild = 0;
+    for (uint64_t p = 0; p < 6; p++) {
+      ms_path_summary s;
+      assert_ok(ms_engine_run_path(e, p, &s, NULL, &err), &err);
+      assert_int_equal(s.mkt_contagion[0], s.mkt_liquidations[0]);
+      assert_true(s.mkt_contagion[1] >= 0 && s.mkt_contagion[1] <= s.mkt_liquidations[1]);
+      still += s.mkt_liquidations[0];
+      wild += s.mkt_liquidations[1];
+    }
+    assert_true(wild > 50);
+    if (iso) assert_int_equal(still, 0);
+    else assert_true(still > 20);
+    ms_engine_free(e);
+    ms_config_free(cfg);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_multi__index_matches_bruteforce),
+      cmocka_unit_test(test_multi__money_is_conserved),
+      cmocka_unit_test(test_multi__cross_and_isolated_by_hand),
+      cmocka_unit_test(test_multi__contagion_counts_losses_elsewhere),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
