@@ -45,26 +45,39 @@ static ms_config *random_world(int K, int tiered, int isolated, int k, double fu
            "  markets: {enabled: true, count: {dist: table, values: [1, 2, 3]}, directions: %s}\n"
            "margin: %s\n"
            "oracle: {kind: push, deviation: 0.003, heartbeat: 20m, latency: {dist: exponential, mean: 5s}}\n"
-           "keepers: {delay: {dist: lognormal, median: 4s, sigma: 0.8}, capacity: {per_block: %d, block_time: 12s}}\n"
-           "liquidation: {mode: full, penalty: 0.02, keeper_share: 0.5, insurance_fund: %g, shortfall: socialize}\n"
+           "keepers: {delay: {dist: lognormal, median: 4s, sigma: 0.8}, capacity: {per_block: %d, block_time: 12s}, "
+           "gas_cost: %g}\n"
+           "liquidation: {mode: %s, penalty: 0.02, keeper_share: 0.5, insurance_fund: %g, shortfall: socialize}\n"
            "stats: {contagion: false}\n"
            "output: {fan: {paths: 0}}\n",
            100 + k, assets, K == 2 ? calm2 : calm3, K == 2 ? corr2 : corr3, K == 2 ? vols2 : vols3, K == 2 ? corr2 : corr3,
            tiered ? "9.5" : "18", isolated ? "isolated" : "cross",
-           k % 3 == 0 ? "random" : k % 3 == 1 ? "same" : "hedged", margin, k % 2 ? 5 : 0, fund);
+           k % 3 == 0 ? "random" : k % 3 == 1 ? "same" : "hedged", margin, k % 2 ? 5 : 0, k % 4 == 3 ? 4.0 : 0.0,
+           k % 3 == 2 ? "partial" : "full", fund);
   return load_yaml(yaml, NULL, 0, err);
 }
 
 static int same_record(const ms_liq_record *a, const ms_liq_record *b) { return memcmp(a, b, sizeof *a) == 0; }
 
+/* The first field of two records that differs, and its two values. */
+static const char *record_diff(const ms_liq_record *a, const ms_liq_record *b) {
+  static char buf[160];
+#define D(f) if (memcmp(&a->f, &b->f, sizeof a->f)) { snprintf(buf, sizeof buf, #f " %.17g vs %.17g", (double)a->f, (double)b->f); return buf; }
+  D(path) D(time) D(obs_time) D(account) D(side) D(impact_triggered) D(full) D(generation) D(cascade)
+  D(oracle_price) D(exog_oracle_price) D(mark_price) D(qty) D(notional) D(bad_debt) D(penalty) D(adl_qty) D(delay)
+#undef D
+  return "padding";
+}
+
 /* The heaps of bound prices find every unit the brute-force twin (every
  * open unit checked at every publish) finds: the same records, bit for
  * bit, and the same summary rows, on random books of two and three assets,
- * cross and isolated, static and tiered margin, with socialized losses. */
+ * cross and isolated, static and tiered margin, full and partial
+ * liquidation, keepers skipping for gas, with socialized losses. */
 static void test_multi__index_matches_bruteforce(void **state) {
   (void)state;
   ms_error err;
-  int64_t total = 0, socialized_paths = 0;
+  int64_t total = 0, socialized_paths = 0, partial = 0, skipped = 0;
   for (int k = 0; k < 12; k++) {
     int K = 2 + k % 2, tiered = (k / 2) % 2, isolated = (k / 4) % 2;
     ms_config *cfg = random_world(K, tiered, isolated, k, k % 2 ? 0 : 2e4, &err);
@@ -88,6 +101,8 @@ static void test_multi__index_matches_bruteforce(void **state) {
       assert_memory_equal(&a, &b, sizeof a);
       total += (int64_t)na;
       socialized_paths += a.socialized_loss > 0;
+      partial += a.partial_liquidations;
+      skipped += a.skipped_unprofitable;
     }
     ms_engine_free(ix);
     ms_engine_free(bf);
@@ -96,6 +111,8 @@ static void test_multi__index_matches_bruteforce(void **state) {
   /* the comparison had something to compare */
   assert_true(total > 2000);
   assert_true(socialized_paths >= 3);
+  assert_true(partial > 100);
+  assert_true(skipped > 20);
 }
 
 /* The money identity of a book of several markets: what the units hold
@@ -145,13 +162,16 @@ static void test_multi__money_is_conserved(void **state) {
  *     reached at tau = -ln(4500 / 48.75 / 100) / 0.1 days; B's half (short, B falling) never;
  *   cross: 1000 + 50 (P_A - P_B) < 1.25 (P_A + P_B), reached at the root of
  *     f(tau) = 1000 + 5000 (e^-0.1tau - e^-0.05tau) - 125 (e^-0.1tau + e^-0.05tau), later.
- * Each is found at the first tick at or after its time (step 10 s). */
+ * Each is found at the first tick at or after its time (step 10 s). In
+ * partial mode the cross account closes A, the loss, and keeps B when what
+ * is left covers B's initial margin. */
 static double cross_gap(double tau) {
   double a = exp(-0.1 * tau), b = exp(-0.05 * tau);
   return 1000 + 5000 * (a - b) - 125 * (a + b);
 }
 
-static void run_pair(const char *mode, ms_path_summary *s, ms_liq_record *rec, size_t *n) {
+static void run_pair(const char *mode, const char *liq, double initial, ms_path_summary *s, ms_liq_record *rec,
+                     size_t *n) {
   char yaml[2048];
   snprintf(yaml, sizeof yaml,
            "seed: 1\npaths: 1\nhorizon: 10d\nstep: 10s\n"
@@ -160,12 +180,12 @@ static void run_pair(const char *mode, ms_path_summary *s, ms_liq_record *rec, s
            "    - {name: B, initial_price: 100, impact: {model: none}}\n"
            "  regimes: [{name: only, assets: [{vol: 0, drift: -36.5}, {vol: 0, drift: -18.25}]}]\n"
            "book:\n  accounts: 1\n  margin_mode: %s\n  markets: {enabled: true, count: 2}\n"
-           "margin: {model: static, initial: 0.05, maintenance: 0.025}\n"
+           "margin: {model: static, initial: %g, maintenance: 0.025}\n"
            "oracle: {kind: push, deviation: 0, heartbeat: 1h, latency: {dist: fixed, value: 0s}}\n"
            "keepers: {delay: {dist: fixed, value: 0s}}\n"
-           "liquidation: {mode: full, penalty: 0.01, keeper_share: 0.5, insurance_fund: 0, shortfall: socialize}\n"
+           "liquidation: {mode: %s, penalty: 0.01, keeper_share: 0.5, insurance_fund: 0, shortfall: socialize}\n"
            "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n",
-           mode);
+           mode, initial, liq);
   ms_error err;
   ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
   if (!cfg) fail_msg("%s", err.msg);
@@ -196,7 +216,7 @@ static void test_multi__cross_and_isolated_by_hand(void **state) {
   ms_liq_record rec[8];
   size_t n;
   /* isolated: A's half alone */
-  run_pair("isolated", &s, rec, &n);
+  run_pair("isolated", "full", 0.05, &s, rec, &n);
   double tau_a = -log(4500.0 / 48.75 / 100.0) / 0.1;
   assert_int_equal(n, 1);
   assert_int_equal(rec[0].side, 1);
@@ -206,7 +226,7 @@ static void test_multi__cross_and_isolated_by_hand(void **state) {
   assert_int_equal(s.mkt_liquidations[0], 1);
   assert_int_equal(s.mkt_liquidations[1], 0);
   /* cross: later, both positions, the loss (A) first */
-  run_pair("cross", &s, rec, &n);
+  run_pair("cross", "full", 0.05, &s, rec, &n);
   double lo = 0, hi = 10;
   assert_true(cross_gap(lo) > 0 && cross_gap(hi) < 0);
   for (int i = 0; i < 200; i++) {
@@ -232,6 +252,19 @@ static void test_multi__cross_and_isolated_by_hand(void **state) {
   assert_true(fabs(s.liquidated_notional - 50 * (pa + pb)) < 1e-9);
   assert_int_equal(s.liquidations, 2);
   assert_true(s.bad_debt == 0);
+  /* partial: A closes first; what is left, short B at the oracle after A's penalty, covers its initial
+   * margin (3%) or not (5%): by hand, 1000 + 50 (pa - 100) - 0.5 pa - 50 (pb - 100) against im x 50 pb */
+  double rest = 1000 + 50 * (pa - 100) - 0.01 * 50 * pa - 50 * (pb - 100);
+  assert_true(rest >= 0.03 * 50 * pb && rest < 0.05 * 50 * pb);
+  run_pair("cross", "partial", 0.03, &s, rec, &n);
+  assert_int_equal(n, 1);
+  assert_int_equal(rec[0].side, 1);
+  assert_int_equal(rec[0].time, want);
+  assert_true(fabs(rec[0].penalty - 0.01 * 50 * pa) < 1e-9);
+  assert_int_equal(s.pending_end, 0);
+  run_pair("cross", "partial", 0.05, &s, rec, &n);
+  assert_int_equal(n, 2);
+  assert_int_equal(rec[1].side, -1);
 }
 
 /* Contagion: a market whose own path never moves (vol 0, drift 0) can only
@@ -277,12 +310,92 @@ static void test_multi__contagion_counts_losses_elsewhere(void **state) {
   }
 }
 
+/* A book of several markets whose every account holds one position in the
+ * first asset, under isolated margin, is a one-market book: given the book
+ * the one-market engine drew, the engine of several markets makes the same
+ * liquidations, bit for bit, and the same money, in full and partial
+ * mode, with keepers skipping for gas and with socialized losses. */
+static void test_multi__one_market_book_is_the_one_market_engine(void **state) {
+  (void)state;
+  ms_error err;
+  int64_t total = 0, partial = 0, socialized = 0, skipped = 0;
+  for (int k = 0; k < 6; k++) {
+    ms_config *single = random_world(2, k % 2, 1, k + 40, k % 3 ? 3e3 : 1e9, &err);
+    if (!single) fail_msg("%s", err.msg);
+    const char *sets[2] = {"book.markets.enabled=true", "book.margin_mode=isolated"};
+    ms_config *multi = NULL;
+    single->book.markets.enabled = 0;
+    {
+      char *text = ms_config_to_yaml(single);
+      assert_non_null(text);
+      ms_config *back = load_yaml(text, NULL, 0, &err);
+      if (!back) fail_msg("%s", err.msg);
+      ms_config_free(single);
+      single = back;
+      multi = load_yaml(text, sets, 2, &err);
+      free(text);
+      if (!multi) fail_msg("%s", err.msg);
+    }
+    ms_book *book;
+    struct ms_index_static *ix;
+    assert_ok(ms_engine_shared_new(single, &book, &ix, &err), &err);
+    ms_engine *a, *b;
+    assert_ok(ms_engine_new(&a, single, book, ix, &err), &err);
+    ms_engine_set_parking(a, 0); /* a skipped liquidation looked at every block, as the other engine does */
+    assert_ok(ms_engine_new(&b, multi, NULL, NULL, &err), &err);
+    int64_t n = book->n;
+    ms_multi_unit *u = malloc((size_t)n * sizeof *u);
+    ms_multi_pos *p = malloc((size_t)n * sizeof *p);
+    for (int64_t i = 0; i < n; i++) {
+      u[i] = (ms_multi_unit){book->pos[i].collateral, i, (int32_t)i, 1};
+      p[i] = (ms_multi_pos){book->pos[i].qty, 0, (int32_t)i};
+    }
+    assert_ok(ms_multi_set_book(ms_engine_multi(b), u, n, p, n, &err), &err);
+    for (uint64_t path = 0; path < 4; path++) {
+      ms_path_summary x, y;
+      assert_ok(ms_engine_run_path(a, path, &x, NULL, &err), &err);
+      assert_ok(ms_engine_run_path(b, path, &y, NULL, &err), &err);
+      size_t nx, ny;
+      ms_liq_record *rx = ms_engine_records(a, &nx), *ry = ms_engine_records(b, &ny);
+      if (nx != ny) fail_msg("config %d path %llu: %zu liquidations, one-market engine %zu", k, (unsigned long long)path, ny, nx);
+      for (size_t i = 0; i < nx; i++)
+        if (!same_record(&rx[i], &ry[i]))
+          fail_msg("config %d path %llu: record %zu differs: %s", k, (unsigned long long)path, i,
+                   record_diff(&ry[i], &rx[i]));
+#define SAME(f) if (memcmp(&x.f, &y.f, sizeof x.f) != 0) fail_msg("config %d path %llu: " #f " %g, one-market %g", k, (unsigned long long)path, (double)y.f, (double)x.f)
+      SAME(liquidations); SAME(partial_liquidations); SAME(impact_triggered_liquidations); SAME(liquidated_notional);
+      SAME(first_liquidation_time); SAME(recovered); SAME(skipped_unprofitable); SAME(max_pending);
+      SAME(pending_end); SAME(pending_bad_debt); SAME(penalties); SAME(keeper_rewards); SAME(bad_debt);
+      SAME(insurance_paid); SAME(insurance_min); SAME(insurance_end); SAME(socialized_loss); SAME(uncovered_loss);
+      SAME(insolvent); SAME(final_price); SAME(min_price); SAME(max_price);
+      SAME(cascades); SAME(largest_cascade_notional); SAME(largest_cascade_depth);
+#undef SAME
+      total += (int64_t)nx;
+      partial += x.partial_liquidations;
+      socialized += x.socialized_loss > 0;
+      skipped += x.skipped_unprofitable;
+    }
+    free(u);
+    free(p);
+    ms_engine_free(a);
+    ms_engine_free(b);
+    ms_engine_shared_free(book, ix);
+    ms_config_free(single);
+    ms_config_free(multi);
+  }
+  assert_true(total > 500);
+  assert_true(partial > 50);
+  assert_true(socialized >= 2);
+  assert_true(skipped > 5);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_multi__index_matches_bruteforce),
       cmocka_unit_test(test_multi__money_is_conserved),
       cmocka_unit_test(test_multi__cross_and_isolated_by_hand),
       cmocka_unit_test(test_multi__contagion_counts_losses_elsewhere),
+      cmocka_unit_test(test_multi__one_market_book_is_the_one_market_engine),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1797,15 +1797,9 @@ static ms_status check_book_markets(const ms_config *c, ms_check *ck) {
   if (c->book.options.fraction > 0)
     return ms_check_fail(ck, k, "needs book.options.fraction 0 (got %g: options in a book of several markets are "
                          "not built yet)", c->book.options.fraction);
-  if (c->liquidation.mode != MS_LIQ_FULL)
-    return ms_check_fail(ck, k, "needs liquidation.mode full (partial liquidation of several positions is not "
-                         "built yet)");
   if (strcmp(ms_model_name(c->liquidation.shortfall), "socialize") != 0)
     return ms_check_fail(ck, k, "needs liquidation.shortfall socialize (got %s: ADL across markets is not built "
                          "yet)", ms_model_name(c->liquidation.shortfall));
-  if (c->keepers.gas_cost > 0)
-    return ms_check_fail(ck, k, "needs keepers.gas_cost 0 (got %g: skipping unprofitable liquidations of several "
-                         "positions is not built yet)", c->keepers.gas_cost);
   if (c->funding.enabled)
     return ms_check_fail(ck, k, "needs funding.enabled false (funding in a book of several markets is not built "
                          "yet)");

@@ -16,6 +16,7 @@
 #include "core/sort.h"
 #include "engine/engine_state.h"
 #include "engine/shortfall.h"
+#include "models/liquidation.h"
 
 enum { SIDE_LONG = 0, SIDE_SHORT = 1 };
 
@@ -93,6 +94,7 @@ typedef struct xunit {
   int32_t first, n;
   uint32_t ver;
   uint8_t status;          /* MS_ACCT_* */
+  uint8_t skipped;         /* a keeper skipped it for gas since its discovery */
   int64_t discovered;
 } xunit;
 
@@ -298,6 +300,7 @@ static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
     int64_t id = mm->disc[i].id, delay;
     xunit *u = &mm->u[id];
     u->status = MS_ACCT_PENDING;
+    u->skipped = 0;
     u->discovered = t;
     ms_status s = ms_keeper_discover(e->kp, id, t, mm->kq, &delay);
     if (s) return s;
@@ -445,7 +448,46 @@ static double socialize(ms_multi *mm, xmarket *k, double residual, double *uncov
   return residual - unc;
 }
 
-static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t t, int in_block) {
+/* What keepers would close of unit @p u at @p t: per position in @p order
+ * (worst first), the units closed; full mode closes all; partial mode
+ * closes whole positions, worst first, until what is left covers its
+ * initial margin at the oracle (after the penalty so far), and a unit of
+ * one position closes the least fraction that does so, as a one-market
+ * account does (ms_liq_compute). */
+static void close_plan(const ms_engine *e, const ms_multi *mm, const xunit *u, const int32_t *order, int n,
+                       const double *pm, double C, double *closed) {
+  const ms_liquidation_cfg *lc = &e->cfg->liquidation;
+  for (int k = 0; k < n; k++) closed[k] = fabs(mm->p[order[k]].q);
+  if (lc->mode != MS_LIQ_PARTIAL) return;
+  (void)u;
+  if (n == 1) {
+    const xpos *p = &mm->p[order[0]];
+    const xmarket *k = &mm->m[p->market];
+    ms_liq_outcome o;
+    ms_liq_compute(lc, k->mg, C, p->q, k->E, pm[0], oracle_price(k), &o);
+    closed[0] = o.close_qty;
+    return;
+  }
+  double cash = C, pen = 0;
+  for (int k = 0; k < n - 1; k++) {
+    const xpos *p = &mm->p[order[k]];
+    cash += p->q * (pm[k] - mm->m[p->market].E);
+    pen += lc->penalty * fabs(p->q) * pm[k];
+    double eq = cash - pen, im = 0;
+    for (int i = k + 1; i < n; i++) {
+      const xpos *r = &mm->p[order[i]];
+      const xmarket *m = &mm->m[r->market];
+      eq += r->q * (oracle_price(m) - m->E);
+      im += ms_margin_perp_im(m->mg, r->q, oracle_price(m));
+    }
+    if (eq >= im) {
+      for (int i = k + 1; i < n; i++) closed[i] = 0;
+      return;
+    }
+  }
+}
+
+static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_t t, int in_block) {
   xunit *u = &mm->u[id];
   if (u->status != MS_ACCT_PENDING) return MS_OK;
   double eq, req, size;
@@ -455,10 +497,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t t, int in_b
     ms_keeper_resolved(e->kp);
     return unit_reopen(mm, id);
   }
-  double eqx, reqx, sx;
-  unit_standing(mm, u, 1, &eqx, &reqx, &sx);
-  int impact_triggered = !(eqx < reqx);
-  /* the worst position first: the largest loss at the oracle */
+  /* the worst position first: the largest loss at the oracle (ties: market order) */
   int32_t order[MS_MAX_ASSETS];
   double pnl[MS_MAX_ASSETS];
   int n = 0;
@@ -476,29 +515,51 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t t, int in_b
     order[j] = i;
   }
   const ms_liquidation_cfg *lc = &e->cfg->liquidation;
-  double C = unit_cash(mm, u), cash = C, notional = 0, pm[MS_MAX_ASSETS], loss[MS_MAX_ASSETS], tot_loss = 0;
+  double C = unit_cash(mm, u), pm[MS_MAX_ASSETS], closed[MS_MAX_ASSETS], loss[MS_MAX_ASSETS], penk[MS_MAX_ASSETS];
+  for (int k = 0; k < n; k++) {
+    const xmarket *mk = &mm->m[mm->p[order[k]].market];
+    pm[k] = exp(mk->lp + ms_market_impact_at(mk->mk, t));
+  }
+  close_plan(e, mm, u, order, n, pm, C, closed);
+  /* the arithmetic of a one-market account (ms_liq_compute), term for term: one position gives its numbers */
+  double cash = C, notional = 0, tot_loss = 0, pen = 0;
+  int full = 1;
   for (int k = 0; k < n; k++) {
     const xpos *p = &mm->p[order[k]];
-    const xmarket *mk = &mm->m[p->market];
-    pm[k] = exp(mk->lp + ms_market_impact_at(mk->mk, t));
-    double r = p->q * (pm[k] - mk->E);
+    double s = p->q > 0 ? 1.0 : -1.0, r = s * closed[k] * (pm[k] - mm->m[p->market].E);
     cash += r;
-    notional += fabs(p->q) * pm[k];
+    notional += closed[k] * pm[k];
+    penk[k] = lc->penalty * closed[k] * pm[k];
+    pen += penk[k];
     loss[k] = r < 0 ? -r : 0;
     tot_loss += loss[k];
+    full &= closed[k] >= fabs(p->q);
   }
-  double pen = lc->penalty * notional, penalty = 0, bad = 0, left;
-  if (cash >= 0) {
+  double penalty, bad = 0, left;
+  if (!full) {
+    penalty = pen;
+    left = cash - pen;
+  } else if (cash >= 0) {
     penalty = pen < cash ? pen : cash;
     left = cash - penalty;
   } else {
+    penalty = 0;
     bad = -cash;
     left = 0;
   }
-  double reward = lc->keeper_share * penalty, fee = penalty - reward;
+  double reward = lc->keeper_share * penalty, fee = penalty - reward, gas = ms_keeper_gas_cost(e->kp);
+  if (gas > 0 && reward < gas) { /* unprofitable: the keepers look again at the next block */
+    if (!u->skipped) {
+      u->skipped = 1;
+      if (!mm->twin) e->sum->skipped_unprofitable++;
+    }
+    return ms_keeper_defer(e->kp, id, seq, t, 0.0, 0.0, 0, INFINITY, mm->kq);
+  }
+  double eqx, reqx, sx;
+  unit_standing(mm, u, 1, &eqx, &reqx, &sx);
+  int impact_triggered = !(eqx < reqx);
   double fund_paid = bad > 0 ? fmin(e->fund > 0 ? e->fund : 0.0, bad) : 0.0, residual = bad - fund_paid;
   e->fund += fee - fund_paid;
-  mm->cash_closed += left;
   ms_path_summary *sm = e->sum;
   if (!mm->twin) {
     sm->penalties += penalty;
@@ -508,23 +569,29 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t t, int in_b
     if (e->fund < sm->insurance_min) sm->insurance_min = e->fund;
     if (isnan(sm->first_liquidation_time)) sm->first_liquidation_time = (double)t / 1000.0;
   }
-  u->status = MS_ACCT_CLOSED;
-  u->ver++;
-  u->C = left;
-  double socialized = 0, uncovered = 0;
-  ms_status s = MS_OK;
-  /* the unit's units leave every market before a charge: a closed unit pays none */
+  /* the closed units leave every market before a charge: a closed unit pays none */
   for (int k = 0; k < n; k++) {
     const xpos *p = &mm->p[order[k]];
-    mm->m[p->market].open_qty[ms_side_of(p->q)] -= fabs(p->q);
-    mm->realized += p->q * (pm[k] - mm->m[p->market].E);
+    double s = p->q > 0 ? 1.0 : -1.0;
+    mm->m[p->market].open_qty[ms_side_of(p->q)] -= closed[k];
+    mm->realized += s * closed[k] * (pm[k] - mm->m[p->market].E);
   }
+  if (full) {
+    u->status = MS_ACCT_CLOSED;
+    u->ver++;
+    u->C = left;
+    mm->cash_closed += left;
+  }
+  double socialized = 0, uncovered = 0;
+  ms_status s = MS_OK;
   for (int k = 0; k < n && !s; k++) {
+    if (closed[k] <= 0) continue;
     xpos *p = &mm->p[order[k]];
     xmarket *mk = &mm->m[p->market];
     const ms_oracle_price *op = ms_oracle_current(mk->orc);
-    double a = fabs(p->q), share = tot_loss > 0 ? loss[k] / tot_loss : a * pm[k] / notional;
-    mm->liq[order[k]] = 1;
+    double a = closed[k], share = tot_loss > 0 ? loss[k] / tot_loss : a * pm[k] / notional;
+    int whole = a >= fabs(p->q);
+    if (whole) mm->liq[order[k]] = 1;
     if (residual > 0) {
       double unc;
       socialized += socialize(mm, mk, residual * share, &unc);
@@ -533,21 +600,22 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t t, int in_b
     if (!mm->twin) {
       int j = p->market;
       sm->liquidations++;
+      sm->partial_liquidations += !whole;
       sm->impact_triggered_liquidations += impact_triggered;
       sm->liquidated_notional += a * pm[k];
       sm->mkt_liquidations[j]++;
       sm->mkt_liquidated_notional[j] += a * pm[k];
       sm->mkt_bad_debt[j] += bad * share;
       ms_liq_record r = {.path = e->path, .time = t, .obs_time = op->t_obs, .account = u->account,
-                         .side = p->q > 0 ? 1 : -1, .full = 1, .oracle_price = op->price,
+                         .side = p->q > 0 ? 1 : -1, .full = whole, .oracle_price = op->price,
                          .exog_oracle_price = op->exog, .mark_price = pm[k], .qty = a, .notional = a * pm[k],
-                         .bad_debt = bad * share, .penalty = notional > 0 ? penalty * a * pm[k] / notional : 0,
+                         .bad_debt = bad * share, .penalty = pen > 0 ? penalty * (penk[k] / pen) : 0,
                          .impact_triggered = impact_triggered, .delay = (double)(t - u->discovered) / 1000.0};
       s = ms_eng_record(e, &r);
       e->liq_since_sample++;
     }
-    double flow = -p->q * pm[k];
-    p->q = 0;
+    double flow = -(p->q > 0 ? a : -a) * pm[k];
+    p->q = whole ? 0 : p->q - (p->q > 0 ? a : -a);
     if (!s) {
       ms_market_fill(mk->mk, t, flow);
       s = mark_moved(e, mk, t);
@@ -557,6 +625,12 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t t, int in_b
     sm->insolvent = 1;
     sm->socialized_loss += socialized;
     sm->uncovered_loss += uncovered;
+  }
+  if (!s && !full) { /* what is left stays open, with its cash as effective now */
+    u->C = left;
+    for (int32_t i = u->first; i < u->first + u->n; i++)
+      if (mm->p[i].q != 0) mm->p[i].snap = mm->m[mm->p[i].market].shift[ms_side_of(mm->p[i].q)];
+    s = unit_reopen(mm, id);
   }
   if (s) return s;
   if (in_block) ms_keeper_block_used(e->kp);
@@ -593,7 +667,7 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
   ms_queue_reset(mm->kq);
   ms_keeper_start(e->kp, cfg->seed, path);
   for (int64_t i = 0; i < mm->nu; i++)
-    mm->u[i] = (xunit){mm->bu[i].C, mm->bu[i].account, mm->bu[i].first, mm->bu[i].n, 0, MS_ACCT_OPEN, 0};
+    mm->u[i] = (xunit){mm->bu[i].C, mm->bu[i].account, mm->bu[i].first, mm->bu[i].n, 0, MS_ACCT_OPEN, 0, 0};
   memset(mm->liq, 0, (size_t)mm->np);
   mm->live_entries = 0;
   mm->cash_closed = 0;
@@ -727,7 +801,7 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
     case MS_EV_KEEPER_READY: {
       int r = ms_keeper_on_ready(e->kp, &ev, mm->kq);
       if (r < 0) s = MS_ERR_NOMEM;
-      else if (r == 1) s = act(e, mm, ev.a, ev.t, 0);
+      else if (r == 1) s = act(e, mm, ev.a, ev.b, ev.t, 0);
       break;
     }
     case MS_EV_BLOCK: {
@@ -738,7 +812,7 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
         s = MS_ERR_NOMEM;
         break;
       }
-      while (!s && ms_keeper_block_next(e->kp, &id, &seq)) s = act(e, mm, id, ev.t, cfg->keepers.capacity.per_block > 0);
+      while (!s && ms_keeper_block_next(e->kp, &id, &seq)) s = act(e, mm, id, seq, ev.t, cfg->keepers.capacity.per_block > 0);
       if (!s) s = ms_keeper_block_end(e->kp, ev.t, mm->kq);
       break;
     }
