@@ -1800,9 +1800,11 @@ static ms_status check_book_markets(const ms_config *c, ms_check *ck) {
   if (strcmp(ms_model_name(c->liquidation.shortfall), "socialize") != 0)
     return ms_check_fail(ck, k, "needs liquidation.shortfall socialize (got %s: ADL across markets is not built "
                          "yet)", ms_model_name(c->liquidation.shortfall));
-  if (c->funding.enabled)
-    return ms_check_fail(ck, k, "needs funding.enabled false (funding in a book of several markets is not built "
-                         "yet)");
+  /* the summary's columns (MS_MAX_COLUMNS in sim/output/stats.h: at most 64 besides these) */
+  if (c->market.nregimes + 7 * c->market.nassets > 64)
+    return ms_check_fail(ck, k, "%d assets and %d regimes make more summary columns than a run holds: at most "
+                         "%d assets with %d regimes (7 columns per asset, 1 per regime, 64 in all)",
+                         c->market.nassets, c->market.nregimes, (64 - c->market.nregimes) / 7, c->market.nregimes);
   if (c->output.liquidations)
     return ms_check_fail(ck, k, "needs output.liquidations false (/liquidations has no market field yet)");
   return MS_OK;

@@ -40,7 +40,8 @@ typedef enum {
   MS_STREAM_FUNDING = 9,   /* the exogenous funding premium (funding.premium) */
   MS_STREAM_ASSET = 16,    /* + j, j >= 1: the normals of asset j of market.assets (asset 0's are the price stream's) */
   MS_STREAM_ASSET_ORACLE = 32, /* + j, j >= 1: the oracle latencies of a book trading asset j (asset 0's: oracle) */
-  MS_STREAM_ASSET_POS = 48 /* + j, j >= 1: replay and bootstrap of asset j: where each candle's high and low fall */
+  MS_STREAM_ASSET_POS = 48, /* + j, j >= 1: replay and bootstrap of asset j: where each candle's high and low fall */
+  MS_STREAM_ASSET_FUNDING = 64 /* + j, j >= 1: the exogenous funding premium of market j of a book of several markets */
 } ms_stream;
 
 /** Path index used for streams that belong to the run, not to one path. */

@@ -74,6 +74,7 @@ typedef struct xmarket {
   ms_market *mk;
   ms_oracle *orc;
   ms_margin *mg;
+  ms_funding *fnd;         /* NULL: funding.enabled false */
   double E;                /* entry price of its positions */
   double slope_lo, slope_hi; /* least and largest slope of the maintenance requirement in notional */
   double ticks[TICK_BLOCK];
@@ -85,6 +86,7 @@ typedef struct xmarket {
   double lm_min, imp_hi, imp_lo;
   double shift[2], soc[2]; /* per unit of each side: socialized losses charged so far, all of them */
   double open_qty[2];
+  double open0[2];         /* at the path's start (funding's floor) */
   xheap h[2];              /* [SIDE_LONG], [SIDE_SHORT] */
 } xmarket;
 
@@ -127,6 +129,9 @@ struct ms_multi {
   int64_t live_entries;    /* heap entries of open units' current versions */
   double cash_closed;      /* USD the closed units kept */
   double realized;         /* USD PnL of the closed positions at their fills (the money identity's) */
+  double funding_outside;  /* USD the book received from outside it (funding.receivers rate) */
+  int64_t funding_payments;
+  double funding_rate_sum, funding_last;
 };
 
 /* ---- the book ---- */
@@ -219,6 +224,13 @@ static double unit_cash(const ms_multi *mm, const xunit *u) {
   return C;
 }
 
+/* Make @p u's effective collateral its cash, its positions' shifts the present ones. */
+static void snap(ms_multi *mm, xunit *u) {
+  u->C = unit_cash(mm, u);
+  for (int32_t i = u->first; i < u->first + u->n; i++)
+    if (mm->p[i].q != 0) mm->p[i].snap = mm->m[mm->p[i].market].shift[ms_side_of(mm->p[i].q)];
+}
+
 /* Equity and maintenance of @p u at every market's oracle price (@p exog:
  * the oracle's exogenous observations instead), and the size of the terms
  * (for the rounding slack). */
@@ -302,6 +314,7 @@ static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
     u->status = MS_ACCT_PENDING;
     u->skipped = 0;
     u->discovered = t;
+    snap(mm, u); /* as a one-market account is touched when found (accounts.h): the same rounding */
     ms_status s = ms_keeper_discover(e->kp, id, t, mm->kq, &delay);
     if (s) return s;
   }
@@ -617,6 +630,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
     double flow = -(p->q > 0 ? a : -a) * pm[k];
     p->q = whole ? 0 : p->q - (p->q > 0 ? a : -a);
     if (!s) {
+      if (mk->fnd) ms_funding_accrue(mk->fnd, mk->mk, t); /* the premium samples the old flow made */
       ms_market_fill(mk->mk, t, flow);
       s = mark_moved(e, mk, t);
     }
@@ -639,6 +653,61 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
   return socialized > 0 ? rebuild(e, mm, t) : MS_OK;
 }
 
+/* ---- funding ---- */
+
+/* As the one-market engine's FUNDING_QTY_FLOOR (loop.c): a side holding less than this share of its units at the
+ * start holds none. */
+#define QTY_FLOOR 1e-9
+
+/* Market @p k's payment at @p t: as a one-market book's (docs/engine.md, "Funding"), through its sides' shifts;
+ * every open unit is looked at again (the payers' collateral fell). */
+static ms_status pay_funding(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) {
+  ms_funding_pay pay;
+  ms_funding_settle(k->fnd, k->mk, &pay);
+  ms_path_summary *sm = e->sum;
+  int j = (int)(k - mm->m);
+  if (!mm->twin && j == e->cfg->market.trade_index) { /* the rates' columns are market.trade's asset's */
+    mm->funding_payments++;
+    mm->funding_rate_sum += pay.rate;
+    mm->funding_last = pay.rate;
+    if (!(pay.rate >= sm->funding_rate_min)) sm->funding_rate_min = pay.rate;
+    if (!(pay.rate <= sm->funding_rate_max)) sm->funding_rate_max = pay.rate;
+  }
+  int64_t tn = ms_funding_next(k->fnd);
+  ms_status s = tn != INT64_MAX ? ms_queue_push(k->q, tn, MS_EV_FUNDING, 0, 0) : MS_OK;
+  if (s || pay.rate == 0) return s;
+  double P;
+  switch (e->cfg->funding.price) {
+  case MS_FUND_AT_ORACLE: P = oracle_price(k); break;
+  case MS_FUND_AT_INDEX: P = exp(k->lp); break;
+  default: P = exp(k->lp + ms_market_impact_at(k->mk, t)); break;
+  }
+  int payer = pay.rate > 0 ? 0 : 1, recv = 1 - payer;
+  double qp = k->open_qty[payer], qr = k->open_qty[recv];
+  int has_p = qp > QTY_FLOOR * k->open0[payer], has_r = qr > QTY_FLOOR * k->open0[recv];
+  double per_unit = fabs(pay.rate) * P, paid, got;
+  if (e->cfg->funding.receivers == MS_FUND_RATE) {
+    paid = has_p ? per_unit * qp : 0.0;
+    got = has_r ? per_unit * qr : 0.0;
+    if (has_p) k->shift[payer] += per_unit;
+    if (has_r) k->shift[recv] -= per_unit;
+  } else {
+    if (!has_p || !has_r) return MS_OK;
+    paid = got = per_unit * qp;
+    k->shift[payer] += per_unit;
+    k->shift[recv] -= paid / qr;
+  }
+  if (paid == 0 && got == 0) return MS_OK;
+  mm->funding_outside += got - paid;
+  if (!mm->twin) {
+    sm->funding_paid += paid;
+    sm->funding_long_net += payer == 0 ? -paid : got;
+    sm->funding_outside += got - paid;
+    sm->mkt_funding_long_net[j] += payer == 0 ? -paid : got;
+  }
+  return rebuild(e, mm, t);
+}
+
 /* ---- the path ---- */
 
 static void sample(ms_engine *e, ms_multi *mm, ms_trace *tr, int64_t k, int64_t t) {
@@ -654,7 +723,7 @@ static void sample(ms_engine *e, ms_multi *mm, ms_trace *tr, int64_t k, int64_t 
   tr->insurance[k] = e->fund;
   tr->liquidations[k] = e->liq_since_sample;
   tr->margin_ratio[k] = ms_margin_ratio(m->mg);
-  if (tr->funding_rate) tr->funding_rate[k] = NAN;
+  if (tr->funding_rate) tr->funding_rate[k] = mm->funding_last;
   e->liq_since_sample = 0;
 }
 
@@ -672,6 +741,7 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
   mm->live_entries = 0;
   mm->cash_closed = 0;
   mm->realized = 0;
+  mm->funding_outside = 0;
   e->fund = cfg->liquidation.insurance_fund;
   e->liq_since_sample = 0;
   e->nev = 0;
@@ -686,19 +756,30 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
     k->shift[0] = k->shift[1] = k->soc[0] = k->soc[1] = 0;
     k->open_qty[0] = k->open_qty[1] = 0;
     k->tick_pos = k->tick_n = 0;
-    k->lp = k->lp0 = log(k->cfg.market.initial_price);
-    if (!k->frozen) {
-      s = ms_pricepath_start(k->pp, cfg->seed, path, k->q);
-      k->lp = k->lp0 = ms_pricepath_log_price(k->pp);
-    }
+    /* a frozen market's model runs too (its regime switches move its funding premium's mean), but its
+     * ticks are never drawn and its jumps do not move it */
+    s = ms_pricepath_start(k->pp, cfg->seed, path, k->q);
+    k->lp = k->lp0 = ms_pricepath_log_price(k->pp);
     k->ext = (extremes){k->lp, k->lp, 0};
     k->lm_min = k->lp;
     k->imp_hi = k->imp_lo = 0;
     if (!s) s = ms_oracle_start(k->orc, cfg->seed, path, k->cfg.market.initial_price, k->q);
+    if (k->fnd) {
+      ms_funding_start(k->fnd, cfg->seed, path, ms_pricepath_regime(k->pp));
+      int64_t tf = ms_funding_next(k->fnd);
+      if (!s && tf != INT64_MAX) s = ms_queue_push(k->q, tf, MS_EV_FUNDING, 0, 0);
+    }
   }
+  mm->funding_payments = 0;
+  mm->funding_rate_sum = 0;
+  mm->funding_last = NAN;
   for (int64_t i = 0; i < mm->np; i++) {
     mm->p[i] = (xpos){mm->bp[i].q, 0, mm->bp[i].market, mm->bp[i].unit};
     if (mm->p[i].q != 0) mm->m[mm->p[i].market].open_qty[ms_side_of(mm->p[i].q)] += fabs(mm->p[i].q);
+  }
+  for (int j = 0; j < mm->K; j++) {
+    mm->m[j].open0[0] = mm->m[j].open_qty[0];
+    mm->m[j].open0[1] = mm->m[j].open_qty[1];
   }
   if (!s) s = rebuild(e, mm, 0);
   if (s) return ms_error_set(err, s, "path %llu: cannot start", (unsigned long long)path);
@@ -776,7 +857,9 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
       case MS_EV_JUMP: {
         int r = ms_pricepath_on_event(k->pp, &ev, k->q);
         if (r < 0) { s = MS_ERR_NOMEM; break; }
-        if (r == 1) {
+        if (k->fnd && ev.kind == MS_EV_REGIME && r != MS_PRICEPATH_STALE)
+          ms_funding_regime(k->fnd, ev.t, ms_pricepath_regime(k->pp));
+        if (r == 1 && !k->frozen) {
           k->lp = ms_pricepath_log_price(k->pp);
           observe(k, k->lp);
           s = price_bound(e, k, ev.t);
@@ -791,6 +874,9 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
         if (!s && published) s = discover(e, mm, src, ev.t);
         break;
       }
+      case MS_EV_FUNDING:
+        s = pay_funding(e, mm, k, ev.t);
+        break;
       default:
         s = ms_error_set(err, MS_ERR_INTERNAL, "path %llu: unexpected event kind %u in a market's queue",
                          (unsigned long long)path, ev.kind);
@@ -863,6 +949,7 @@ static void path_end(ms_engine *e, ms_multi *mm, ms_path_summary *out) {
   out->max_impact = fmax(expm1(hi), -expm1(lo));
   out->insurance_end = e->fund;
   out->max_margin_ratio = ms_margin_ratio(m->mg);
+  if (mm->funding_payments > 0) out->funding_rate_mean = mm->funding_rate_sum / (double)mm->funding_payments;
   for (int64_t id = 0; id < mm->nu; id++) {
     const xunit *u = &mm->u[id];
     if (u->status != MS_ACCT_PENDING) continue;
@@ -963,7 +1050,7 @@ void ms_multi_money(const ms_multi *m, int64_t t, double *units_value, double *r
     }
   }
   *units_value = v + un;
-  *realized = m->realized;
+  *realized = m->realized + m->funding_outside; /* what came into the book from outside it */
   *unrealized = un;
 }
 
@@ -976,6 +1063,7 @@ void ms_multi_free(ms_multi *m) {
     ms_market_free(k->mk);
     ms_oracle_free(k->orc);
     ms_margin_free(k->mg);
+    ms_funding_free(k->fnd);
     free(k->h[0].v);
     free(k->h[1].v);
   }
@@ -1007,6 +1095,10 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
     if (!s) s = ms_market_new(&k->mk, &k->cfg, err);
     if (!s) s = ms_oracle_new(&k->orc, &k->cfg, err);
     if (!s) s = ms_margin_new(&k->mg, &k->cfg, err);
+    if (!s && cfg->funding.enabled) {
+      s = ms_funding_new(&k->fnd, &k->cfg, err);
+      if (!s && j > 0) ms_funding_set_stream(k->fnd, MS_STREAM_ASSET_FUNDING + (uint32_t)j);
+    }
     if (!s) ms_margin_path_start(k->mg, k->E);
     const ms_margin_cfg *mc = &k->cfg.margin;
     if (strcmp(ms_model_name(mc->model), "tiered") == 0) {

@@ -86,6 +86,7 @@ typedef struct ms_path_summary {
   int64_t mkt_contagion[MS_MAX_ASSETS];          /* of mkt_liquidations, those the twin with the other assets'
                                                   * exogenous prices frozen at their start did not make (-1: not run) */
   double mkt_final_price[MS_MAX_ASSETS], mkt_min_price[MS_MAX_ASSETS]; /* USD, exogenous */
+  double mkt_funding_long_net[MS_MAX_ASSETS];    /* USD funding the market's longs received, net (funding.enabled) */
 } ms_path_summary;
 
 /** One liquidation (for /liquidations and the cascade statistics). Written by

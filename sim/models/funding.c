@@ -19,7 +19,8 @@ struct ms_funding {
   double mu;            /* its mean now (the current regime's, with premium.regimes) */
   int64_t t_x;          /* ms */
   double integral;      /* of the exogenous premium from the interval's start to t_x */
-  gsl_rng *r;           /* MS_STREAM_FUNDING: the exogenous premium */
+  gsl_rng *r;           /* the exogenous premium's stream (stream: MS_STREAM_FUNDING unless set) */
+  uint32_t stream;
 };
 
 ms_status ms_funding_new(ms_funding **out, const ms_config *cfg, ms_error *err) {
@@ -29,6 +30,7 @@ ms_status ms_funding_new(ms_funding **out, const ms_config *cfg, ms_error *err) 
   f->c = cfg->funding;
   f->horizon = cfg->horizon;
   f->nk = f->c.interval / f->c.sample_every;
+  f->stream = MS_STREAM_FUNDING;
   ms_status s = ms_rng_new(&f->r, err);
   if (s) { free(f); return s; }
   *out = f;
@@ -46,6 +48,8 @@ static double mean_of(const ms_funding *f, int regime) {
   return p->nregimes > 0 && regime >= 0 && regime < p->nregimes ? p->regimes[regime].mean : p->mean;
 }
 
+void ms_funding_set_stream(ms_funding *f, uint32_t stream) { f->stream = stream; }
+
 void ms_funding_start(ms_funding *f, uint64_t seed, uint64_t path, int regime) {
   f->t0 = 0;
   f->next_k = 1;
@@ -55,7 +59,7 @@ void ms_funding_start(ms_funding *f, uint64_t seed, uint64_t path, int regime) {
   f->t_x = 0;
   f->integral = 0.0;
   if (f->c.premium.sd > 0) {
-    ms_rng_seed(f->r, seed, path, MS_STREAM_FUNDING);
+    ms_rng_seed(f->r, seed, path, f->stream);
     f->x += f->c.premium.sd * ms_rng_gaussian(f->r);
   }
 }

@@ -44,6 +44,10 @@ typedef struct ms_funding_pay {
 ms_status ms_funding_new(ms_funding **out, const ms_config *cfg, ms_error *err);
 void ms_funding_free(ms_funding *f);
 
+/** Draw the exogenous premium from random stream @p stream (rng.h) instead of MS_STREAM_FUNDING: each market of a
+ *  book of several markets has its own. */
+void ms_funding_set_stream(ms_funding *f, uint32_t stream);
+
 /** Start a path in regime @p regime: the first interval, the exogenous
  * premium drawn from its stationary law about that regime's mean. */
 void ms_funding_start(ms_funding *f, uint64_t seed, uint64_t path, int regime);

@@ -128,23 +128,25 @@ typedef struct {
   size_t offset;
   ms_col_type type;
   const char *unit, *doc;
-  int risky_low, contagion;
+  int risky_low, contagion, funding;
 } market_col;
 
 #define M(m) offsetof(ms_path_summary, m)
 static const market_col market_cols[] = {
-    {"liquidations_", M(mkt_liquidations), MS_COL_I64, "count", "positions in the market closed by liquidations", 0,
-     0},
+    {"liquidations_", M(mkt_liquidations), MS_COL_I64, "count", "positions in the market closed by liquidations", 0, 0, 0},
     {"liquidated_notional_", M(mkt_liquidated_notional), MS_COL_F64, "USD",
-     "closed units x the market's mark at the fill", 0, 0},
+     "closed units x the market's mark at the fill", 0, 0, 0},
     {"bad_debt_", M(mkt_bad_debt), MS_COL_F64, "USD",
      "each liquidation's bad debt shared among its positions by their losses at the fill (by notional when none "
-     "lost)", 0, 0},
+     "lost)", 0, 0, 0},
     {"contagion_liquidations_", M(mkt_contagion), MS_COL_I64, "count",
      "of the market's liquidations, those the same path with the other assets' exogenous prices frozen at their "
-     "start (stats.contagion) did not make: the losses elsewhere liquidated them", 0, 1},
-    {"final_price_", M(mkt_final_price), MS_COL_F64, "USD", "the asset's exogenous price at the horizon", 1, 0},
-    {"min_price_", M(mkt_min_price), MS_COL_F64, "USD", "the asset's lowest exogenous price", 1, 0},
+     "start (stats.contagion) did not make: the losses elsewhere liquidated them", 0, 1, 0},
+    {"final_price_", M(mkt_final_price), MS_COL_F64, "USD", "the asset's exogenous price at the horizon", 1, 0, 0},
+    {"min_price_", M(mkt_min_price), MS_COL_F64, "USD", "the asset's lowest exogenous price", 1, 0, 0},
+    {"funding_long_net_", M(mkt_funding_long_net), MS_COL_F64, "USD",
+     "funding the market's longs received, net (< 0: they paid); with funding.receivers pro_rata its shorts' is "
+     "its negative", 1, 0, 1},
 };
 #undef M
 
@@ -179,7 +181,7 @@ static int columns(int twin, int funding, int nregimes, const char *(*regime_nam
     cols[n].risky_low = 0; /* high: the more time in a stress regime, the worse; in a calm one it is a bound */
   }
   for (size_t i = 0; i < sizeof market_cols / sizeof market_cols[0]; i++) {
-    if (market_cols[i].contagion && !contagion) continue;
+    if ((market_cols[i].contagion && !contagion) || (market_cols[i].funding && !funding)) continue;
     for (int a = 0; a < nmarkets && n < max; a++, n++) {
       memset(cols[n].name, 0, sizeof cols[n].name);
       snprintf(cols[n].name, MS_COL_NAME_MAX, "%s%s", market_cols[i].prefix, asset_name(ctx, a));
