@@ -1791,9 +1791,9 @@ static ms_status check_book_markets(const ms_config *c, ms_check *ck) {
   if (strcmp(model, "regime_switching") != 0)
     return ms_check_fail(ck, k, "needs market.model regime_switching (got %s: replay and bootstrap of a book of "
                          "several markets are not built yet)", model);
-  if (strcmp(mm, "static") != 0 && strcmp(mm, "tiered") != 0)
-    return ms_check_fail(ck, k, "needs margin.model static or tiered (got %s: dynamic and portfolio margin across "
-                         "markets are not built yet)", mm);
+  if (strcmp(mm, "portfolio") == 0)
+    return ms_check_fail(ck, k, "needs margin.model static, tiered or dynamic (portfolio margin of several "
+                         "markets is not built yet)");
   if (c->book.options.fraction > 0)
     return ms_check_fail(ck, k, "needs book.options.fraction 0 (got %g: options in a book of several markets are "
                          "not built yet)", c->book.options.fraction);

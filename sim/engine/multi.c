@@ -76,7 +76,8 @@ typedef struct xmarket {
   ms_margin *mg;
   ms_funding *fnd;         /* NULL: funding.enabled false */
   double E;                /* entry price of its positions */
-  double slope_lo, slope_hi; /* least and largest slope of the maintenance requirement in notional */
+  int tiered;
+  double slope_lo, slope_hi; /* least slope of a long's maintenance requirement in notional, largest of a short's */
   double ticks[TICK_BLOCK];
   size_t tick_pos, tick_n;
   /* path state */
@@ -251,6 +252,25 @@ static void unit_standing(const ms_multi *mm, const xunit *u, int exog, double *
   *size = sz + r;
 }
 
+/* The slopes of the maintenance requirement in notional that bound a
+ * unit's prices (rekey): tiered, the least and largest tier ratios;
+ * otherwise the ratio of each side now (dynamic margin moves it at its
+ * updates, and every unit is keyed again). */
+static void slopes(xmarket *k) {
+  if (k->tiered) {
+    const ms_margin_cfg *mc = &k->cfg.margin;
+    k->slope_lo = INFINITY;
+    k->slope_hi = 0;
+    for (int t = 0; t < mc->ntiers; t++) {
+      k->slope_lo = fmin(k->slope_lo, mc->tiers[t].maintenance);
+      k->slope_hi = fmax(k->slope_hi, mc->tiers[t].maintenance);
+    }
+  } else {
+    k->slope_lo = ms_margin_perp_mm(k->mg, 1.0, 1.0);
+    k->slope_hi = ms_margin_perp_mm(k->mg, -1.0, 1.0);
+  }
+}
+
 /* Rounding of equity - requirement at another price, relative to the terms' size. */
 #define UNIT_SLACK 1e-12
 
@@ -269,7 +289,8 @@ static int rekey(ms_multi *mm, int64_t id, double S, double size) {
     double P = oracle_price(k), a = fabs(p->q);
     double b = Ntot > 0 ? budget * (a * P / Ntot) : 0;
     xent e = {0, id, u->ver};
-    if (p->q > 0) e.key = -(P - b / (a * (1.0 - k->slope_lo)));
+    if (p->q > 0) e.key = k->slope_lo < 1 ? -(P - b / (a * (1.0 - k->slope_lo))) : -INFINITY; /* a long whose
+      requirement grows as fast as its value: no fall of the price brings it nearer, looked at at every publish */
     else e.key = P + b / (a * (1.0 + k->slope_hi));
     if (heap_push(&k->h[p->q > 0 ? SIDE_LONG : SIDE_SHORT], e)) return -1;
     mm->live_entries++;
@@ -756,6 +777,10 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
     k->shift[0] = k->shift[1] = k->soc[0] = k->soc[1] = 0;
     k->open_qty[0] = k->open_qty[1] = 0;
     k->tick_pos = k->tick_n = 0;
+    ms_margin_path_start(k->mg, k->E);
+    slopes(k);
+    int64_t every = ms_margin_update_every(&k->cfg);
+    if (!s && every > 0 && every <= cfg->horizon) s = ms_queue_push(k->q, every, MS_EV_MARGIN_UPDATE, 0, 0);
     /* a frozen market's model runs too (its regime switches move its funding premium's mean), but its
      * ticks are never drawn and its jumps do not move it */
     s = ms_pricepath_start(k->pp, cfg->seed, path, k->q);
@@ -770,6 +795,7 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
       if (!s && tf != INT64_MAX) s = ms_queue_push(k->q, tf, MS_EV_FUNDING, 0, 0);
     }
   }
+  if (!mm->twin) e->sum->max_margin_ratio = ms_margin_ratio(mm->m[cfg->market.trade_index].mg);
   mm->funding_payments = 0;
   mm->funding_rate_sum = 0;
   mm->funding_last = NAN;
@@ -877,6 +903,23 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
       case MS_EV_FUNDING:
         s = pay_funding(e, mm, k, ev.t);
         break;
+      case MS_EV_MARGIN_UPDATE: {
+        int64_t next = ev.t + ms_margin_update_every(&k->cfg);
+        if (next <= cfg->horizon) s = ms_queue_push(k->q, next, MS_EV_MARGIN_UPDATE, 0, 0);
+        const ms_oracle_price *op = ms_oracle_current(k->orc);
+        double before[2] = {ms_margin_perp_mm(k->mg, 1.0, 1.0), ms_margin_perp_mm(k->mg, -1.0, 1.0)};
+        int rose = ms_margin_update(k->mg, op->price, op->t_obs);
+        if (!mm->twin && src == cfg->market.trade_index && rose) {
+          e->sum->margin_updates_up++;
+          if (ms_margin_ratio(k->mg) > e->sum->max_margin_ratio) e->sum->max_margin_ratio = ms_margin_ratio(k->mg);
+        }
+        /* a new ratio either way: the units' prices were bounded with the old one */
+        if (!s && (ms_margin_perp_mm(k->mg, 1.0, 1.0) != before[0] || ms_margin_perp_mm(k->mg, -1.0, 1.0) != before[1])) {
+          slopes(k);
+          s = rebuild(e, mm, ev.t);
+        }
+        break;
+      }
       default:
         s = ms_error_set(err, MS_ERR_INTERNAL, "path %llu: unexpected event kind %u in a market's queue",
                          (unsigned long long)path, ev.kind);
@@ -948,7 +991,6 @@ static void path_end(ms_engine *e, ms_multi *mm, ms_path_summary *out) {
   }
   out->max_impact = fmax(expm1(hi), -expm1(lo));
   out->insurance_end = e->fund;
-  out->max_margin_ratio = ms_margin_ratio(m->mg);
   if (mm->funding_payments > 0) out->funding_rate_mean = mm->funding_rate_sum / (double)mm->funding_payments;
   for (int64_t id = 0; id < mm->nu; id++) {
     const xunit *u = &mm->u[id];
@@ -1100,20 +1142,8 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
       if (!s && j > 0) ms_funding_set_stream(k->fnd, MS_STREAM_ASSET_FUNDING + (uint32_t)j);
     }
     if (!s) ms_margin_path_start(k->mg, k->E);
-    const ms_margin_cfg *mc = &k->cfg.margin;
-    if (strcmp(ms_model_name(mc->model), "tiered") == 0) {
-      k->slope_lo = INFINITY;
-      k->slope_hi = 0;
-      for (int t = 0; t < mc->ntiers; t++) {
-        k->slope_lo = fmin(k->slope_lo, mc->tiers[t].maintenance);
-        k->slope_hi = fmax(k->slope_hi, mc->tiers[t].maintenance);
-      }
-    } else {
-      k->slope_lo = k->slope_hi = mc->maintenance;
-    }
-    if (!s && !(k->slope_lo < 1))
-      s = ms_error_set(err, MS_ERR_INPUT, "book.markets: a maintenance ratio of 1 or more (%g) leaves a long no "
-                       "price at which it is safe", k->slope_lo);
+    k->tiered = strcmp(ms_model_name(k->cfg.margin.model), "tiered") == 0;
+    if (!s) slopes(k);
   }
   /* room for the book: at most one position per market per account */
   int64_t n = cfg->book.accounts, cap_p = n * (int64_t)m->K;
