@@ -61,6 +61,18 @@ class MultiTest(DirTest):
             np.testing.assert_array_equal(s[f"final_price_{a}"], one["final_price"], err_msg=a)
         # the prices differ across markets (the check above is not of one column thrice)
         self.assertFalse(np.array_equal(s["final_price_ETH"] / 4368.09, s["final_price_SOL"] / 200))
+        # analysis/report.py on this file (no /book): its per-market panel and the losses across markets, the
+        # correlation as numpy computes it
+        import sys
+        q = subprocess.run([sys.executable, os.path.join(SRC, "analysis", "report.py"), o1, "--no-plots"],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        self.assertEqual(q.returncode, 0, q.stderr)
+        self.assertIn("per market: mean per path", q.stdout)
+        self.assertIn("no /book", q.stdout)
+        line = next(ln for ln in q.stdout.split("\n") if ln.strip().startswith("BTC ~ ETH:"))
+        got = float(line.split("liquidations")[1].split()[0])
+        want = np.corrcoef(s["liquidations_BTC"], s["liquidations_ETH"])[0, 1]
+        self.assertAlmostEqual(got, want, places=3)
 
     def test_cli_prints_the_per_market_panel(self):
         p = run("run", SCEN, "-n", "3", "-o", self.path("p.h5"))
