@@ -138,39 +138,163 @@ def compare_report(r):
     for d in _records(r.compare.differences):
         print(f"  {d['statistic']:30s} {d['model']:>12s} - {d['baseline']:<12s} "
               f"{d['diff']:14.6g}  [{d['lo']:14.6g}, {d['hi']:14.6g}]")
-    losses = market_losses(r)
-    if losses:
-        print("\nlosses across markets (per-path correlation over the same paths; P(both insolvent) against the "
-              "product of the two, which independent markets would give):")
-        for a, b, corr, both, indep in losses:
-            cs = "  ".join(f"{c} {v:6.3f}" for c, v in corr.items())
-            print(f"  {a} ~ {b}: {cs}  P(both insolvent) {both:.4f} vs {indep:.4f}")
+    losses_text(market_losses(r), "insolvent")
 
 
-# Per-path losses whose co-movement across markets the report shows (a comparison over market.trade).
+# Per-path losses whose co-movement across markets the report shows: a comparison over market.trade (one book
+# per asset) or a run of one book trading several markets (book.markets, the per-market columns).
 MARKET_LOSSES = ("bad_debt", "liquidated_notional", "liquidations")
+
+
+def losses_across(series, event):
+    """series {market: {column: per-path values}} (the same paths, in the same order) and event {market: per-path
+    booleans}: [(A, B, {column: Pearson correlation}, P(both events), P(A) P(B))] for each pair of markets."""
+    names = list(series)
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            corr = {}
+            for c in MARKET_LOSSES:
+                u, v = np.asarray(series[a][c], float), np.asarray(series[b][c], float)
+                corr[c] = float(np.corrcoef(u, v)[0, 1]) if u.std() > 0 and v.std() > 0 else math.nan
+            ea, eb = np.asarray(event[a], bool), np.asarray(event[b], bool)
+            out.append((a, b, corr, float(np.mean(ea & eb)), float(np.mean(ea)) * float(np.mean(eb))))
+    return out
 
 
 def market_losses(r):
     """For `--compare market.trade=A,B,...` (books trading different assets of one world, the same paths):
-    [(A, B, {column: Pearson correlation of the per-path values}, P(both insolvent), P(A) P(B))], else []."""
+    losses_across with each book's insolvency as the event, else []."""
     if r.attrs.get("compare") != "market.trade":
         return []
     names = [str(v) for v in r.compare.models["model"]]
     rows = {n: r.sub(_model_group(n)).summary for n in names}
+    rows = {n: x for n, x in rows.items() if x is not None and len(x) >= 3}
+    if len({len(x) for x in rows.values()}) != 1:
+        return []
+    return losses_across({n: {c: x[c].to_numpy(float) for c in MARKET_LOSSES} for n, x in rows.items()},
+                         {n: x["insolvent"].to_numpy() > 0 for n, x in rows.items()})
+
+
+# The per-market columns of a run with book.markets (docs/output.md), their labels in the panel.
+MARKET_COLUMNS = (("liquidations", "liquidations"), ("liquidated_notional", "liquidated notional"),
+                  ("bad_debt", "bad debt"), ("contagion_liquidations", "contagion"))
+
+
+def book_markets(g):
+    """The assets of a run whose book trades several markets (book.markets), in the file's order: those with
+    final_price_<a> and liquidations_<a> columns; [] for any other run."""
+    cols = list(g.summary_columns) if g.stats is not None else []
+    have = set(cols)
+    return [c[len("final_price_"):] for c in cols
+            if c.startswith("final_price_") and "liquidations_" + c[len("final_price_"):] in have]
+
+
+def markets_panel(g):
+    """[(asset, [(column, (mean, lo, hi)) or None, ...])] for a run with book.markets (contagion columns only
+    with stats.contagion), else []."""
     out = []
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            x, y = rows[a], rows[b]
-            if x is None or y is None or len(x) != len(y) or len(x) < 3:
-                continue
-            corr = {}
-            for c in MARKET_LOSSES:
-                u, v = x[c].to_numpy(float), y[c].to_numpy(float)
-                corr[c] = float(np.corrcoef(u, v)[0, 1]) if u.std() > 0 and v.std() > 0 else math.nan
-            ia, ib = x["insolvent"].to_numpy() > 0, y["insolvent"].to_numpy() > 0
-            out.append((a, b, corr, float(np.mean(ia & ib)), float(np.mean(ia)) * float(np.mean(ib))))
+    for a in book_markets(g):
+        cells = []
+        for c, _ in MARKET_COLUMNS:
+            try:
+                cells.append((f"{c}_{a}", g.stat(f"{c}_{a}.mean")))
+            except KeyError:
+                cells.append(None)
+        out.append((a, cells))
     return out
+
+
+def run_market_losses(g):
+    """Within one run of book.markets: losses_across over the per-market columns of /paths/summary, with 'the
+    market had bad debt' as the event; [] for any other run or fewer than 3 paths."""
+    names = book_markets(g)
+    x = g.summary if names else None
+    if x is None or len(x) < 3:
+        return []
+    return losses_across({a: {c: x[f"{c}_{a}"].to_numpy(float) for c in MARKET_LOSSES} for a in names},
+                         {a: x[f"bad_debt_{a}"].to_numpy(float) > 0 for a in names})
+
+
+def losses_text(losses, event):
+    if not losses:
+        return
+    print(f"\nlosses across markets (per-path correlation over the same paths; P(both {event}) against the "
+          f"product of the two, which independent markets would give):")
+    for a, b, corr, both, indep in losses:
+        cs = "  ".join(f"{c} {v:6.3f}" for c, v in corr.items())
+        print(f"  {a} ~ {b}: {cs}  P(both {event}) {both:.4f} vs {indep:.4f}")
+
+
+def losses_html(losses, event, note):
+    if not losses:
+        return []
+    out = ["<h3>Losses across markets</h3><table><tr><th>markets</th>" +
+           "".join(f"<th>correlation of {_e(c)}</th>" for c in MARKET_LOSSES) +
+           f"<th>P(both {_e(event)})</th><th>if independent</th></tr>"]
+    for a, b, corr, both, indep in losses:
+        out.append(f"<tr><td>{_e(a)} ~ {_e(b)}</td>" +
+                   "".join(f"<td class='num'>{v:.3f}</td>" for v in corr.values()) +
+                   f"<td class='num'>{both:.4f}</td><td class='num'>{indep:.4f}</td></tr>")
+    out.append(f"</table><p class='muted'>{_e(note)}</p>")
+    return out
+
+
+NO_BOOK_NOTE = ("A book of several markets writes no /book (one row per account): nothing in this report reads it.")
+
+
+def markets_report(g):
+    """The per-market panel and the losses across markets of a run with book.markets (nothing otherwise)."""
+    panel = markets_panel(g)
+    if not panel:
+        return
+    shown = [j for j in range(len(MARKET_COLUMNS)) if any(cells[j] is not None for _, cells in panel)]
+    print("\nper market: mean per path [95% CI]")
+    print(f"  {'market':10s}" + "".join(f" {MARKET_COLUMNS[j][1]:>24s}" for j in shown))
+    for a, cells in panel:
+        row = ""
+        for j in shown:
+            if cells[j] is None:
+                row += f" {'-':>24s}"
+                continue
+            v, lo, hi = cells[j][1]
+            row += f" {money(v) + ' [' + money(lo) + ', ' + money(hi) + ']':>24s}"
+        print(f"  {a:10s}{row}")
+    print("  (liquidations count positions; contagion: positions liquidated that the twin with the other "
+          "markets' prices frozen did not liquidate)")
+    losses_text(run_market_losses(g), "had bad debt")
+    print(f"({NO_BOOK_NOTE})")
+
+
+def _markets_html(g):
+    panel = markets_panel(g)
+    if not panel:
+        return ""
+    meta = g.summary_columns
+    shown = [j for j in range(len(MARKET_COLUMNS)) if any(cells[j] is not None for _, cells in panel)]
+    out = ["<h3>Per market</h3><table><tr><th>market</th>" +
+           "".join(f"<th>{_e(MARKET_COLUMNS[j][1])}</th>" for j in shown) + "</tr>"]
+    for a, cells in panel:
+        tds = []
+        for j in shown:
+            if cells[j] is None:
+                tds.append("<td>-</td>")
+                continue
+            col, (v, lo, hi) = cells[j]
+            unit = stat_unit(col + ".mean", meta)
+            tds.append(f"<td class='num'>{_e(fmt(v, unit))} <span class='muted'>{_e(fmt_interval(lo, hi, unit))}"
+                       f"</span></td>")
+        out.append(f"<tr><td>{_e(a)}</td>{''.join(tds)}</tr>")
+    out.append("</table><p class='muted'>Means per path with their 95% intervals (bootstrap-t). Liquidations "
+               "count positions (the run's liquidations are their sum); a liquidation's bad debt is shared by its "
+               "positions' losses; contagion: positions liquidated that the twin with the other markets' "
+               "exogenous prices frozen at their start did not liquidate (stats.contagion).</p>")
+    out += losses_html(run_market_losses(g), "had bad debt",
+                       "Per-path Pearson correlations of the markets' columns within the run: one book trades them "
+                       "all under one margin, so the correlation is the world's and the book's contagion together. "
+                       "P(both had bad debt) against the product of the two marginals.")
+    out.append(f"<p class='muted'>{_e(NO_BOOK_NOTE)}</p>")
+    return "\n".join(out)
 
 
 def assertion_sets(r):
@@ -485,18 +609,10 @@ def _compare_headline_html(r, names, groups):
     if same_im:
         out.append(f"<p class='muted'>Capital efficiency (initial margin per unit of one-day 99% risk) is left out: "
                    f"every value of {_e(r.attrs.get('compare'))} asks the same initial margin of this book.</p>")
-    losses = market_losses(r)
-    if losses:
-        out.append("<h3>Losses across markets</h3><table><tr><th>markets</th>" +
-                   "".join(f"<th>correlation of {_e(c)}</th>" for c in MARKET_LOSSES) +
-                   "<th>P(both insolvent)</th><th>if independent</th></tr>")
-        for a, b, corr, both, indep in losses:
-            out.append(f"<tr><td>{_e(a)} ~ {_e(b)}</td>" +
-                       "".join(f"<td class='num'>{v:.3f}</td>" for v in corr.values()) +
-                       f"<td class='num'>{both:.4f}</td><td class='num'>{indep:.4f}</td></tr>")
-        out.append("</table><p class='muted'>Per-path Pearson correlations over the same paths: the books trade "
-                   "different assets of one correlated world (market.assets). The books are isolated, each with "
-                   "its own fund: the correlation is that of the world, not contagion.</p>")
+    out += losses_html(market_losses(r), "insolvent",
+                       "Per-path Pearson correlations over the same paths: the books trade different assets of one "
+                       "correlated world (market.assets). The books are isolated, each with its own fund: the "
+                       "correlation is that of the world, not contagion.")
     return "\n".join(out)
 
 
@@ -712,12 +828,13 @@ def main():
             text_report(r)
         else:
             summary_pointer(r)
+        markets_report(r)
         assertions_report(r)
         if a.no_plots:
             return 0
         os.makedirs(out, exist_ok=True)
         run_figures(figs, r, "", "Run", name)
-        headline = _run_headline_html(r)
+        headline = _run_headline_html(r) + _markets_html(r)
         details.append(_full_stats_html(r, name))
     html_path = os.path.join(out, "report.html")
     write_html(html_path, r, a.result, kind, headline, figs, details)

@@ -283,6 +283,44 @@ static void print_stat(const ms_stats *st, const char *name, const char *label, 
   printf("  %-34s %9s  %-20s %9s  %-4s %9s %9s\n", label, m, ci, med, r->risky_low ? "low" : "high", q, es);
 }
 
+/* "mean [lo, hi]" of a /stats column, the cell of the per-market panel; "-" when the column is absent. */
+static void fmt_mean_ci(const ms_stats *st, const char *name, char *buf, size_t n) {
+  const ms_stat_row *r = ms_stats_find(st, name);
+  if (!r || r->n == 0) { snprintf(buf, n, "-"); return; }
+  char m[24], lo[24], hi[24];
+  fmt_num(r->mean, m, sizeof m);
+  fmt_num(r->mean_lo, lo, sizeof lo);
+  fmt_num(r->mean_hi, hi, sizeof hi);
+  snprintf(buf, n, "%s [%s, %s]", m, lo, hi);
+}
+
+/* book.markets: each market's share of the liquidations, notional and bad debt
+ * (the rows above add them up over the markets) and its contagion count, when
+ * stats.contagion ran the twins. */
+static void print_markets(const ms_config *cfg, const ms_stats *st) {
+  static const char *const cols[] = {"liquidations", "liquidated_notional", "bad_debt", "contagion_liquidations"};
+  static const char *const heads[] = {"liquidations", "liq. notional (USD)", "bad debt (USD)", "contagion"};
+  char first[MS_COL_NAME_MAX + 32];
+  snprintf(first, sizeof first, "contagion_liquidations_%s", cfg->market.assets[0].name);
+  const ms_stat_row *c = ms_stats_find(st, first);
+  int ncols = c && c->n > 0 ? 4 : 3;
+  printf("\n  %-12s", "per market");
+  for (int j = 0; j < ncols; j++) printf(j + 1 < ncols ? "  %-24s" : "  %s", heads[j]);
+  printf("\n");
+  for (int a = 0; a < cfg->market.nassets; a++) {
+    printf("  %-12s", cfg->market.assets[a].name);
+    for (int j = 0; j < ncols; j++) {
+      char name[MS_COL_NAME_MAX + 32], cell[80];
+      snprintf(name, sizeof name, "%s_%s", cols[j], cfg->market.assets[a].name);
+      fmt_mean_ci(st, name, cell, sizeof cell);
+      printf(j + 1 < ncols ? "  %-24s" : "  %s", cell);
+    }
+    printf("\n");
+  }
+  printf("  means per path [95%% CI (bootstrap)]%s\n",
+         ncols == 4 ? "; contagion: liquidated, not in the twin with the other markets' prices frozen" : "");
+}
+
 /* The scenario's name for a terminal or a log: it is free text from a file people copy, so a control
  * character (an escape sequence, a line break) is written as \xHH, as in error messages. */
 static const char *shown_name(const char *s, char *buf, size_t n) {
@@ -373,6 +411,7 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
     snprintf(k, sizeof k, "%lld/%lld", (long long)p->k, (long long)p->n);
     printf("  %-34s %9.4f  %-20s %9s  %s\n", p->name, p->p, ci, k, p->definition);
   }
+  if (cfg->book.markets.enabled) print_markets(cfg, st);
   printf("\nwrote %s\n", out);
 }
 

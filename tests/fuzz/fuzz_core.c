@@ -102,6 +102,9 @@ static void book_rows(const ms_config *cfg, const ms_book *b, const ms_margin *m
 /* The book as the run draws it: the run's (path MS_PATH_RUN) and its sorted
  * index, or path 0's when books are drawn per path; then its /book rows. */
 static ms_status draw_book(const ms_config *cfg, ms_error *err) {
+  /* A book of several markets has no ms_book and no /book: the engine draws its own (multi.c), in
+   * simulate_path0. */
+  if (cfg->book.markets.enabled) return MS_OK;
   ms_margin *m = NULL;
   ms_book *b = NULL, *own = NULL;
   ms_index_static *idx = NULL;

@@ -63,7 +63,7 @@ ADDED_CONFIG_SECTIONS = ["market.replay", "market.garch", "market.bootstrap", "b
 # out of both texts when they hold "  enabled: false".
 ADDED_TOP_SECTIONS = ["funding"]
 # Scenarios added since the base, using keys it does not know: not run.
-ADDED_SCENARIOS = {"scripted-crash", "funding-crowded-longs", "correlated-world"}
+ADDED_SCENARIOS = {"scripted-crash", "funding-crowded-longs", "correlated-world", "multi-asset-crash"}
 
 
 def _drop_added_keys(text):

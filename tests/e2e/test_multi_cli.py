@@ -1,0 +1,116 @@
+"""End-to-end tests of a book trading several markets (book.markets, issue 18).
+
+Run by ctest (label e2e) with MARGINSIM and MS_SOURCE_DIR set. The promises
+(docs/engine.md, "Several markets"; docs/output.md): the shipped scenario runs;
+its per-asset columns are there and `liquidations` is their sum; threads do
+not change a byte; each market's exogenous path is the one a single-asset run
+trading that asset draws; what the engine does not do yet is exit 2 with no
+file and a message naming the key.
+"""
+import os
+import subprocess
+import unittest
+
+import h5py
+import numpy as np
+
+from e2e import BIN, SRC, DirTest, run
+from test_history import ENV, same_content
+
+SCEN = os.path.join(SRC, "scenarios", "multi-asset-crash.yaml")
+ASSETS = ("BTC", "ETH", "SOL")
+PATHS = "6"
+
+
+class MultiTest(DirTest):
+    PREFIX = "ms_multi_"
+
+    def runj(self, out, j, *extra):
+        p = subprocess.run([BIN, "run", SCEN, "-n", PATHS, "-j", j, "-o", out, "-q", *extra], capture_output=True,
+                           text=True, stdin=subprocess.DEVNULL, env=ENV)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_columns_threads_and_paths(self):
+        o1, o2 = self.path("j1.h5"), self.path("j2.h5")
+        self.runj(o1, "1")
+        self.runj(o2, "2")
+        # threads change nothing in the file
+        self.assertEqual(same_content(o1, o2), [])
+        with h5py.File(o1) as f:
+            s = f["paths/summary"][:]
+            stats = {n.decode() for n in f["stats/summary"]["name"]}
+            self.assertNotIn("book", f)  # no /book in this mode (docs/output.md)
+        cols = set(s.dtype.names)
+        for a in ASSETS:
+            for c in ("liquidations", "liquidated_notional", "bad_debt", "contagion_liquidations", "final_price",
+                      "min_price"):
+                self.assertIn(f"{c}_{a}", cols)
+                self.assertIn(f"{c}_{a}", stats)
+        # liquidations counts positions: the sum of the markets'
+        np.testing.assert_array_equal(sum(s[f"liquidations_{a}"] for a in ASSETS), s["liquidations"])
+        self.assertGreater(s["liquidations"].sum(), 0)  # not vacuous
+        # market.trade's asset (BTC) gives the single-asset price columns
+        np.testing.assert_array_equal(s["final_price_BTC"], s["final_price"])
+        # each market's path is the single-asset run's of its asset
+        for a in ASSETS:
+            out = self.path(f"single_{a}.h5")
+            self.runj(out, "2", "--set", "book.markets.enabled=false", "--set", f"market.trade={a}", "--set",
+                      "assertions=[]")
+            with h5py.File(out) as f:
+                one = f["paths/summary"][:]
+            np.testing.assert_array_equal(s[f"final_price_{a}"], one["final_price"], err_msg=a)
+        # the prices differ across markets (the check above is not of one column thrice)
+        self.assertFalse(np.array_equal(s["final_price_ETH"] / 4368.09, s["final_price_SOL"] / 200))
+        # analysis/report.py on this file (no /book): its per-market panel and the losses across markets, the
+        # correlation as numpy computes it
+        import sys
+        q = subprocess.run([sys.executable, os.path.join(SRC, "analysis", "report.py"), o1, "--no-plots"],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        self.assertEqual(q.returncode, 0, q.stderr)
+        self.assertIn("per market: mean per path", q.stdout)
+        self.assertIn("no /book", q.stdout)
+        line = next(ln for ln in q.stdout.split("\n") if ln.strip().startswith("BTC ~ ETH:"))
+        got = float(line.split("liquidations")[1].split()[0])
+        want = np.corrcoef(s["liquidations_BTC"], s["liquidations_ETH"])[0, 1]
+        self.assertAlmostEqual(got, want, places=3)
+
+    def test_cli_prints_the_per_market_panel(self):
+        p = run("run", SCEN, "-n", "3", "-o", self.path("p.h5"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.split("\n")
+        head = next(i for i, ln in enumerate(lines) if ln.strip().startswith("per market"))
+        self.assertIn("contagion", lines[head])
+        self.assertEqual([ln.split()[0] for ln in lines[head + 1:head + 4]], list(ASSETS))
+
+    def test_refused(self):
+        one = self.path("one.yaml")
+        with open(one, "w") as f:
+            f.write("""market:
+  assets: [{name: A, initial_price: 10}]
+  regimes: [{name: a, assets: [{vol: 0.5}]}]
+book: {accounts: 100, markets: {enabled: true}}
+liquidation: {shortfall: socialize}
+""")
+        cases = [
+            ((one,), "book.markets.enabled", "two or more"),
+            ((SCEN, "--set", "book.markets.weights=[1, 1]"), "book.markets.weights", "has 2 entries"),
+            ((SCEN, "--set", "liquidation.shortfall=adl"), "book.markets.enabled", "liquidation.shortfall"),
+            ((SCEN, "--set", "liquidation.mode=partial"), "book.markets.enabled", "liquidation.mode"),
+            ((SCEN, "--set", "book.options.fraction=0.1"), "book.markets.enabled", "book.options.fraction"),
+            ((SCEN, "--set", "keepers.gas_cost=1"), "book.markets.enabled", "keepers.gas_cost"),
+            ((SCEN, "--set", "funding.enabled=true"), "book.markets.enabled", "funding.enabled"),
+            ((SCEN, "--set", "output.liquidations=true"), "book.markets.enabled", "output.liquidations"),
+            ((SCEN, "--set", "margin.model=dynamic"), "book.markets.enabled", "margin.model"),
+        ]
+        for args, key, what in cases:
+            with self.subTest(args=args[1:] or "one asset"):
+                out = self.path("bad.h5")
+                p = run("run", *args, "-n", "2", "-o", out, "-q")
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn(key + ":", p.stderr)
+                self.assertIn(what, p.stderr)
+                self.assertFalse(os.path.exists(out))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
