@@ -82,6 +82,23 @@ class MultiTest(DirTest):
         self.assertIn("contagion", lines[head])
         self.assertEqual([ln.split()[0] for ln in lines[head + 1:head + 4]], list(ASSETS))
 
+    def test_partial_gas_funding_dynamic(self):
+        """What the engine of several markets runs beyond the scenario: partial liquidation, keepers skipping
+        for gas, funding per market, dynamic margin (tests/test_multi.c checks their numbers)."""
+        out = self.path("more.h5")
+        p = run("run", SCEN, "-n", "4", "-q", "-o", out, "--set", "liquidation.mode=partial",
+                "--set", "keepers.gas_cost=1", "--set", "funding.enabled=true")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out, "r") as f:
+            s = f["paths/summary"][:]
+        for a in ASSETS:
+            self.assertIn("funding_long_net_" + a, s.dtype.names)
+        self.assertTrue((s["funding_paid"] > 0).all())
+        self.assertGreater(int(s["partial_liquidations"].sum()), 0)
+        out = self.path("dyn.h5")
+        p = run("run", SCEN, "-n", "2", "-q", "-o", out, "--set", "margin.model=dynamic")
+        self.assertEqual(p.returncode, 0, p.stderr)
+
     def test_refused(self):
         one = self.path("one.yaml")
         with open(one, "w") as f:
@@ -95,12 +112,9 @@ liquidation: {shortfall: socialize}
             ((one,), "book.markets.enabled", "two or more"),
             ((SCEN, "--set", "book.markets.weights=[1, 1]"), "book.markets.weights", "has 2 entries"),
             ((SCEN, "--set", "liquidation.shortfall=adl"), "book.markets.enabled", "liquidation.shortfall"),
-            ((SCEN, "--set", "liquidation.mode=partial"), "book.markets.enabled", "liquidation.mode"),
             ((SCEN, "--set", "book.options.fraction=0.1"), "book.markets.enabled", "book.options.fraction"),
-            ((SCEN, "--set", "keepers.gas_cost=1"), "book.markets.enabled", "keepers.gas_cost"),
-            ((SCEN, "--set", "funding.enabled=true"), "book.markets.enabled", "funding.enabled"),
             ((SCEN, "--set", "output.liquidations=true"), "book.markets.enabled", "output.liquidations"),
-            ((SCEN, "--set", "margin.model=dynamic"), "book.markets.enabled", "margin.model"),
+            ((SCEN, "--set", "margin.model=portfolio"), "book.markets.enabled", "margin.model"),
         ]
         for args, key, what in cases:
             with self.subTest(args=args[1:] or "one asset"):
