@@ -210,6 +210,8 @@ const ms_series *ms_config_series(const ms_config *cfg) {
 
 void ms_config_share(ms_config *copy) {
   if (copy->market.hist.data) atomic_fetch_add(&copy->market.hist.data->refs, 1);
+  for (int j = 0; j < copy->market.nassets; j++)
+    if (copy->market.assets[j].hist.data) atomic_fetch_add(&copy->market.assets[j].hist.data->refs, 1);
 }
 
 void ms_config_for_asset(const ms_config *cfg, int j, ms_config *out) {
@@ -223,6 +225,11 @@ void ms_config_for_asset(const ms_config *cfg, int j, ms_config *out) {
   m->initial_price = a->initial_price;
   m->impact = a->impact;
   out->oracle = a->oracle;
+  if (a->hist.data) { /* book.markets under replay or bootstrap: its candles, not regimes */
+    m->hist = a->hist;
+    m->reference_vol = m->entry_vol = a->hist.vol;
+    return;
+  }
   double v2 = 0;
   for (int r = 0; r < m->nregimes; r++) {
     m->regimes[r].vol = m->regimes[r].assets[j].vol;
@@ -275,6 +282,38 @@ static const char *section_key(char *key, size_t n, const char *sec, const char 
   return key;
 }
 #define KEYN(k) section_key(key, sizeof key, w->sec, k)
+
+/* The window @p k (r->count candles of r->candle ms) of a history: its
+ * realised volatility (zero-mean returns, per candle, annualised in
+ * simulated time: replay's close to close, the first from the open;
+ * bootstrap's open to close, the moves it resamples), bootstrap's
+ * target_vol factor, replay's rescale shift to *@p price (or, in real
+ * prices, *@p price set to the first open). -1: target_vol with candles
+ * that do not move. */
+static int window_moments(const ms_market_cfg *m, ms_history_res *r, const ms_candle *k, int boot, double *price) {
+  r->shift = 0;
+  r->factor = 1;
+  double ss = 0, prev = log(k[0].open), year_ms = m->days_per_year * (double)MS_MS_PER_DAY;
+  for (int64_t i = 0; i < r->count; i++) {
+    double x = log(k[i].close), o = boot ? log(k[i].open) : prev;
+    ss += (x - o) * (x - o);
+    prev = x;
+  }
+  r->vol = sqrt(ss / (double)r->count / (double)r->candle * year_ms);
+  if (boot && m->bootstrap.target_vol > 0) {
+    if (!(r->vol > 0)) return -1;
+    r->factor = m->bootstrap.target_vol / r->vol;
+    r->vol = m->bootstrap.target_vol;
+  }
+  if (!boot) {
+    if (m->replay.rescale) {
+      r->shift = log(*price) - log(k[0].open);
+    } else {
+      *price = k[0].open;
+    }
+  }
+  return 0;
+}
 
 static ms_status resolve_window(ms_market_cfg *m, ms_check *ck, const window_keys *w) {
   const ms_config *c = ck->root;
@@ -369,34 +408,10 @@ static ms_status resolve_window(ms_market_cfg *m, ms_check *ck, const window_key
                          "than the horizon (%s): set horizon: %s, or widen the window", (long long)r->count, wd,
                          w->speed, hz, wd);
   }
-  const ms_candle *k = se->c + i0;
-  r->shift = 0;
-  r->factor = 1;
   r->vol_scale = w->vol_scale;
-  /* Realised volatility (zero-mean returns, per candle, annualised in
-   * simulated time): replay's close to close, the first from the open;
-   * bootstrap's open to close, the moves it resamples. */
-  double ss = 0, prev = log(k[0].open), year_ms = m->days_per_year * (double)MS_MS_PER_DAY;
   int boot = strcmp(w->sec, "bootstrap") == 0;
-  for (int64_t i = 0; i < r->count; i++) {
-    double x = log(k[i].close), o = boot ? log(k[i].open) : prev;
-    ss += (x - o) * (x - o);
-    prev = x;
-  }
-  r->vol = sqrt(ss / (double)r->count / (double)r->candle * year_ms);
-  if (boot && m->bootstrap.target_vol > 0) {
-    if (!(r->vol > 0))
-      return ms_check_fail(ck, "bootstrap.target_vol", "the window's candles do not move: no volatility to rescale");
-    r->factor = m->bootstrap.target_vol / r->vol;
-    r->vol = m->bootstrap.target_vol;
-  }
-  if (!boot) {
-    if (m->replay.rescale) {
-      r->shift = log(m->initial_price) - log(k[0].open);
-    } else {
-      m->initial_price = k[0].open;
-    }
-  }
+  if (window_moments(m, r, se->c + i0, boot, &m->initial_price))
+    return ms_check_fail(ck, "bootstrap.target_vol", "the window's candles do not move: no volatility to rescale");
   m->reference_vol = m->entry_vol = r->vol;
   /* The one regime's name labels the time series' regime column. */
   if (!(ck->node && ms_ynode_get(ck->node, "regimes"))) snprintf(m->regimes[0].name, MS_NAME_MAX, "%s", w->sec);
@@ -1775,6 +1790,43 @@ static const ms_schema sweep_schema = {"sweep", sweep_fields, N(sweep_fields), N
 
 /* -------------------------------------------------------------------- top */
 
+/* book.markets under replay or bootstrap: each asset's own window of its
+ * own candles (check_asset_windows checked that they hold the traded
+ * asset's window whole, at its resolution), for ms_config_for_asset. */
+static ms_status resolve_asset_histories(ms_config *c, ms_check *ck) {
+  ms_market_cfg *m = &c->market;
+  if (!c->book.markets.enabled || !m->hist.data || m->nassets == 0) return MS_OK;
+  const ms_series *t = m->hist.data->s;
+  const int64_t from = t->c[m->hist.first].t;
+  const int boot = strcmp(ms_model_name(m->model), "bootstrap") == 0;
+  for (int j = 0; j < m->nassets; j++) {
+    ms_asset_cfg *a = &m->assets[j];
+    share_release(a->hist.data);
+    a->hist = m->hist;
+    if (j == m->trade_index) {
+      atomic_fetch_add(&m->hist.data->refs, 1);
+      continue;
+    }
+    a->hist.data = NULL;
+    ms_series *se = NULL;
+    ms_error e2;
+    char rel[64];
+    snprintf(rel, sizeof rel, "market.assets[%d].file", j);
+    if (ms_series_read(&se, a->file, &e2)) return ms_check_fail(ck, rel, "%s", e2.msg);
+    struct ms_series_share *sh = malloc(sizeof *sh);
+    if (!sh) { ms_series_free(se); return ms_error_set(ck->err, MS_ERR_NOMEM, "out of memory"); }
+    sh->s = se;
+    atomic_init(&sh->refs, 1);
+    a->hist.data = sh;
+    a->hist.first = ms_series_lower_bound(se, from);
+    double price = a->initial_price;
+    if (window_moments(m, &a->hist, se->c + a->hist.first, boot, &price))
+      return ms_check_fail(ck, rel, "the window's candles of %s do not move: no volatility for "
+                           "market.bootstrap.target_vol to rescale", se->name);
+  }
+  return MS_OK;
+}
+
 /* book.markets: what the engine of several markets (sim/engine/multi.c)
  * supports today; the rest is refused, naming the key, rather than run
  * with a meaning it does not have. */
@@ -1788,9 +1840,8 @@ static ms_status check_book_markets(const ms_config *c, ms_check *ck) {
     return ms_check_fail(ck, "book.markets.weights", "has %d entries; market.assets has %d: one weight per asset, "
                          "in its order", bm->nweights, c->market.nassets);
   const char *model = ms_model_name(c->market.model), *mm = ms_model_name(c->margin.model);
-  if (strcmp(model, "regime_switching") != 0)
-    return ms_check_fail(ck, k, "needs market.model regime_switching (got %s: replay and bootstrap of a book of "
-                         "several markets are not built yet)", model);
+  if (strcmp(model, "regime_switching") != 0 && strcmp(model, "replay") != 0 && strcmp(model, "bootstrap") != 0)
+    return ms_check_fail(ck, k, "needs market.model regime_switching, replay or bootstrap (got %s)", model);
   if (strcmp(mm, "portfolio") == 0)
     return ms_check_fail(ck, k, "needs margin.model static, tiered or dynamic (portfolio margin of several "
                          "markets is not built yet)");
@@ -1877,6 +1928,7 @@ static ms_status check_top(void *obj, ms_check *ck) {
                   "starts at %s, at or after the horizon (%s): the outage has no effect", at, hz);
   }
   ms_status bst = check_book_markets(c, ck);
+  if (!bst) bst = resolve_asset_histories(c, ck);
   if (bst) return bst;
   const ms_premium_cfg *pm = &c->funding.premium;
   if (pm->nregimes > 0 && !regimes)
@@ -2203,6 +2255,7 @@ ms_status ms_config_load_string(ms_config **out, const char *text, const char *s
 void ms_config_free(ms_config *cfg) {
   if (!cfg) return;
   share_release(cfg->market.hist.data);
+  for (int j = 0; j < cfg->market.nassets; j++) share_release(cfg->market.assets[j].hist.data);
   free(cfg->source_text);
   free(cfg);
 }

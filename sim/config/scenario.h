@@ -186,6 +186,8 @@ typedef struct ms_asset_cfg {
   char file[1024];       /* replay and bootstrap: its candles (the window is market.replay's or .bootstrap's) */
   ms_impact_cfg impact;  /* its market's impact, when written (else market.impact) */
   ms_oracle_cfg oracle;  /* its oracle feed, when written (else oracle) */
+  ms_history_res hist;   /* resolved, not a key: with book.markets under replay or bootstrap, its own window
+                            of its own candles (data NULL otherwise) */
 } ms_asset_cfg;
 
 typedef struct ms_market_cfg {

@@ -99,6 +99,27 @@ class MultiTest(DirTest):
         p = run("run", SCEN, "-n", "2", "-q", "-o", out, "--set", "margin.model=dynamic")
         self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_history_of_several_markets(self):
+        """A replay of two markets in one cross book: each market's path is the one-market replay's."""
+        hist = os.path.join(SRC, "scenarios", "history")
+        cross, single = os.path.join(hist, "2025-10-tariff-crash-cross.yaml"), os.path.join(
+            hist, "2025-10-tariff-crash-btc-eth.yaml")
+        out = self.path("cross.h5")
+        p = run("run", cross, "-n", "3", "-q", "-o", out, "--set", "stats.counterfactual=false")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out) as f:
+            m = f["paths/summary"][:]
+        for a in ("BTC", "ETH"):
+            o = self.path(a + ".h5")
+            p = run("run", single, "-n", "3", "-q", "-o", o, "--set", "market.trade=" + a,
+                    "--set", "stats.counterfactual=false")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with h5py.File(o) as f:
+                s = f["paths/summary"][:]
+            for col in ("final_price", "min_price"):
+                self.assertTrue(np.array_equal(m[col + "_" + a], s[col]), (a, col))
+        self.assertTrue((m["contagion_liquidations_ETH"] > 0).all())
+
     def test_refused(self):
         one = self.path("one.yaml")
         with open(one, "w") as f:

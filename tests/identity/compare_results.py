@@ -63,7 +63,8 @@ ADDED_CONFIG_SECTIONS = ["market.replay", "market.garch", "market.bootstrap", "b
 # out of both texts when they hold "  enabled: false".
 ADDED_TOP_SECTIONS = ["funding"]
 # Scenarios added since the base, using keys it does not know: not run.
-ADDED_SCENARIOS = {"scripted-crash", "funding-crowded-longs", "correlated-world", "multi-asset-crash"}
+ADDED_SCENARIOS = {"scripted-crash", "funding-crowded-longs", "correlated-world", "multi-asset-crash",
+                   "2025-10-tariff-crash-cross"}
 
 
 def _drop_added_keys(text):
