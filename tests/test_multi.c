@@ -23,6 +23,13 @@ static ms_config *random_world(int K, int tiered, int isolated, int k, double fu
   const char *depth = k % 3 == 0 ? "5e5" : k % 3 == 1 ? "5e6" : "1e8";
   snprintf(assets, sizeof assets, assets3, depth);
   if (K == 2) *strstr(assets, "    - {name: C") = '\0';
+  if (k % 4 == 1) { /* B's own margin rules (market.assets[].margin) */
+    char *at = strstr(assets, "jump_loading: 1.4,");
+    char rest[1024];
+    snprintf(rest, sizeof rest, "%s", at + strlen("jump_loading: 1.4,"));
+    snprintf(at, sizeof assets - (size_t)(at - assets), "jump_loading: 1.4, margin: {model: static, initial: 0.05, "
+             "maintenance: 0.04},%s", rest);
+  }
   const char *vols2 = "[{vol: 0.8, drift: -3}, {vol: 1.1, drift: -2}]";
   const char *vols3 = "[{vol: 0.8, drift: -3}, {vol: 1.1, drift: -2}, {vol: 1.5, drift: 1}]";
   const char *calm2 = "[{vol: 0.3, drift: 0}, {vol: 0.5, drift: 0}]";
@@ -183,22 +190,23 @@ static double cross_gap(double tau) {
   return 1000 + 5000 * (a - b) - 125 * (a + b);
 }
 
-static void run_pair(const char *mode, const char *liq, double initial, ms_path_summary *s, ms_liq_record *rec,
-                     size_t *n) {
+static void run_pair(const char *mode, const char *liq, double initial, const char *a_margin, ms_path_summary *s,
+                     ms_liq_record *rec, size_t *n) {
   char yaml[2048];
   snprintf(yaml, sizeof yaml,
            "seed: 1\npaths: 1\nhorizon: 10d\nstep: 10s\n"
            "market:\n  days_per_year: 365\n  assets:\n"
-           "    - {name: A, initial_price: 100, impact: {model: none}}\n"
+           "    - {name: A, initial_price: 100, impact: {model: none}%s}\n"
            "    - {name: B, initial_price: 100, impact: {model: none}}\n"
            "  regimes: [{name: only, assets: [{vol: 0, drift: -36.5}, {vol: 0, drift: -18.25}]}]\n"
-           "book:\n  accounts: 1\n  margin_mode: %s\n  markets: {enabled: true, count: 2}\n"
+           "book:\n  accounts: 1\n  leverage: {dist: fixed, value: 2}\n  margin_mode: %s\n"
+           "  markets: {enabled: true, count: 2}\n"
            "margin: {model: static, initial: %g, maintenance: 0.025}\n"
            "oracle: {kind: push, deviation: 0, heartbeat: 1h, latency: {dist: fixed, value: 0s}}\n"
            "keepers: {delay: {dist: fixed, value: 0s}}\n"
            "liquidation: {mode: %s, penalty: 0.01, keeper_share: 0.5, insurance_fund: 0, shortfall: socialize}\n"
            "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n",
-           mode, initial, liq);
+           a_margin, mode, initial, liq);
   ms_error err;
   ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
   if (!cfg) fail_msg("%s", err.msg);
@@ -229,7 +237,7 @@ static void test_multi__cross_and_isolated_by_hand(void **state) {
   ms_liq_record rec[8];
   size_t n;
   /* isolated: A's half alone */
-  run_pair("isolated", "full", 0.05, &s, rec, &n);
+  run_pair("isolated", "full", 0.05, "", &s, rec, &n);
   double tau_a = -log(4500.0 / 48.75 / 100.0) / 0.1;
   assert_int_equal(n, 1);
   assert_int_equal(rec[0].side, 1);
@@ -238,8 +246,14 @@ static void test_multi__cross_and_isolated_by_hand(void **state) {
   assert_true(rec[0].mark_price < 4500.0 / 48.75);
   assert_int_equal(s.mkt_liquidations[0], 1);
   assert_int_equal(s.mkt_liquidations[1], 0);
+  /* A's own margin rules (maintenance 5%): 500 + 50 (P - 100) < 2.5 P at P < 4500 / 47.5 */
+  run_pair("isolated", "full", 0.05, ", margin: {model: static, initial: 0.1, maintenance: 0.05}", &s, rec, &n);
+  double tau_a5 = -log(4500.0 / 47.5 / 100.0) / 0.1;
+  assert_int_equal(n, 1);
+  assert_int_equal(rec[0].time, (int64_t)(ceil(tau_a5 * day / step) * step));
+  assert_true(tau_a5 < tau_a);
   /* cross: later, both positions, the loss (A) first */
-  run_pair("cross", "full", 0.05, &s, rec, &n);
+  run_pair("cross", "full", 0.05, "", &s, rec, &n);
   double lo = 0, hi = 10;
   assert_true(cross_gap(lo) > 0 && cross_gap(hi) < 0);
   for (int i = 0; i < 200; i++) {
@@ -269,13 +283,13 @@ static void test_multi__cross_and_isolated_by_hand(void **state) {
    * margin (3%) or not (5%): by hand, 1000 + 50 (pa - 100) - 0.5 pa - 50 (pb - 100) against im x 50 pb */
   double rest = 1000 + 50 * (pa - 100) - 0.01 * 50 * pa - 50 * (pb - 100);
   assert_true(rest >= 0.03 * 50 * pb && rest < 0.05 * 50 * pb);
-  run_pair("cross", "partial", 0.03, &s, rec, &n);
+  run_pair("cross", "partial", 0.03, "", &s, rec, &n);
   assert_int_equal(n, 1);
   assert_int_equal(rec[0].side, 1);
   assert_int_equal(rec[0].time, want);
   assert_true(fabs(rec[0].penalty - 0.01 * 50 * pa) < 1e-9);
   assert_int_equal(s.pending_end, 0);
-  run_pair("cross", "partial", 0.05, &s, rec, &n);
+  run_pair("cross", "partial", 0.05, "", &s, rec, &n);
   assert_int_equal(n, 2);
   assert_int_equal(rec[1].side, -1);
 }

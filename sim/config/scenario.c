@@ -225,6 +225,7 @@ void ms_config_for_asset(const ms_config *cfg, int j, ms_config *out) {
   m->initial_price = a->initial_price;
   m->impact = a->impact;
   out->oracle = a->oracle;
+  out->margin = a->margin;
   if (a->hist.data) { /* book.markets under replay or bootstrap: its candles, not regimes */
     m->hist = a->hist;
     m->reference_vol = m->entry_vol = a->hist.vol;
@@ -871,6 +872,8 @@ static const ms_schema garch_schema = {"garch", garch_fields, N(garch_fields), c
 
 static const ms_schema oracle_schema; /* defined with the oracle's keys, below */
 
+static const ms_schema margin_schema; /* below, with the margin's keys */
+
 static const ms_field asset_fields[] = {
     {.name = "name", .kind = MS_F_STRING, .offset = OFF(ms_asset_cfg, name), .def = "\"\"", .str_size = MS_NAME_MAX,
      .doc = "the asset's name (market.trade names the traded one)"},
@@ -886,6 +889,9 @@ static const ms_field asset_fields[] = {
      .doc = "its market's impact when the book trades it, if written (its depth and half-life); else market.impact"},
     {.name = "oracle", .kind = MS_F_SECTION, .offset = OFF(ms_asset_cfg, oracle), .sub = &oracle_schema,
      .doc = "its oracle feed when the book trades it, if written; else the scenario's oracle"},
+    {.name = "margin", .kind = MS_F_SECTION, .offset = OFF(ms_asset_cfg, margin), .sub = &margin_schema,
+     .doc = "its market's margin rules (a venue's tiers for this market) when the book trades it, if written; else "
+            "the scenario's margin; static, tiered or dynamic"},
 };
 static const ms_schema asset_schema = {"asset", asset_fields, N(asset_fields), NULL,
                                        "One asset of a correlated world (market.assets)."};
@@ -1869,8 +1875,17 @@ static ms_status check_top(void *obj, ms_check *ck) {
     for (int i = 0; i < c->market.nassets; i++) {
       const ms_ynode *an = as && as->kind == MS_Y_SEQ && (size_t)i < as->n ? as->vals[i] : NULL;
       if (!(an && an->kind == MS_Y_MAP && ms_ynode_get(an, "oracle"))) c->market.assets[i].oracle = c->oracle;
+      if (!(an && an->kind == MS_Y_MAP && ms_ynode_get(an, "margin"))) {
+        c->market.assets[i].margin = c->margin;
+      } else if (strcmp(ms_model_name(c->market.assets[i].margin.model), "portfolio") == 0) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "market.assets[%d].margin.model", i);
+        return ms_check_fail(ck, rel, "must be static, tiered or dynamic (portfolio margin per asset is not built "
+                             "yet; write it as the scenario's margin)");
+      }
     }
     c->oracle = c->market.assets[c->market.trade_index].oracle;
+    c->margin = c->market.assets[c->market.trade_index].margin;
   }
   if (c->horizon % c->step != 0) {
     char st[32];

@@ -170,6 +170,91 @@ typedef struct ms_garch_cfg {
   double regime_vol[MS_MAX_REGIMES];
 } ms_garch_cfg;
 
+#define MS_MAX_TIERS 32
+
+typedef struct ms_tier_cfg {
+  double floor;          /* USD notional where the tier starts */
+  double maintenance;    /* maintenance margin rate */
+  double initial;        /* initial margin rate */
+} ms_tier_cfg;
+
+typedef enum { MS_VOLEST_EWMA = 0, MS_VOLEST_WINDOW } ms_vol_estimator;
+
+typedef struct ms_dynamic_cfg {
+  double k;              /* ratio = clamp(k sigma_hat sqrt(horizon), floor, cap) */
+  int estimator;         /* ms_vol_estimator */
+  int64_t half_life;     /* ms: ewma weight of a sample halves per this much elapsed time */
+  int64_t window;        /* ms: rolling window (whole update_every intervals, rounded up) */
+  int64_t update_every;  /* ms */
+  int64_t liquidation_horizon; /* ms */
+  double floor, cap;     /* bounds of the maintenance ratio */
+  double max_step;       /* largest rise of the ratio per update */
+  double initial_multiplier; /* initial = maintenance x this */
+  double initial_vol;    /* sigma_hat at time 0 (annualised); 0: market's long-run vol */
+} ms_dynamic_cfg;
+
+typedef enum { MS_GRID_DERIBIT = 0, MS_GRID_SPAN } ms_grid_kind;
+/* Venue parameter sets of portfolio margin (docs/engine.md, "Presets"). */
+typedef enum { MS_PM_DERIBIT = 0, MS_PM_PARADEX, MS_PM_DERIVE, MS_PM_SPAN } ms_pm_preset;
+
+#define MS_MAX_EXTENDED 16
+#define MS_MAX_PRICE_STEPS 101
+
+typedef struct ms_extended_cfg {
+  double shock;          /* relative price move */
+  double weight;         /* fraction of the loss counted */
+} ms_extended_cfg;
+
+typedef struct ms_span_cfg {
+  double scan_range;     /* price scan range, relative */
+  double vol_range;      /* volatility scan range, relative */
+  double extreme_multiple; /* extreme moves: +/- this x scan range ... */
+  double extreme_weight;   /* ... counted at this fraction */
+} ms_span_cfg;
+
+/*
+ * core = max(scan risk [+ or max] short option floor, minimum delta
+ * requirement); initial = im_factor x core + initial contingencies + fee
+ * provision; maintenance = mm_factor x core + maintenance contingencies + fee
+ * provision. The short option floor is added to the scan risk on the
+ * "deribit" grid and is a lower bound of it (SPAN's short option minimum) on
+ * the "span" grid.
+ */
+typedef struct ms_portfolio_cfg {
+  int preset;            /* ms_pm_preset: the values of every key not written */
+  int grid;              /* ms_grid_kind */
+  double price_range;    /* core price shocks from -range to +range ... */
+  int64_t price_steps;   /* ... in this many even steps */
+  int vol_same;          /* core moves also at unchanged volatility */
+  int edge_vol_up_only;  /* the moves of +/-range at volatility up only */
+  double vol_up, vol_down;      /* relative vol shocks before DTE scaling */
+  double min_vol_up;            /* annualised: a vol-up scenario's volatility is at least this */
+  double vega_power_short, vega_power_long; /* (30 days / DTE)^power, DTE below / above the switch */
+  int64_t vega_power_switch;    /* ms */
+  int64_t dte_floor;            /* ms */
+  int nextended;
+  ms_extended_cfg extended[MS_MAX_EXTENDED];
+  double short_option_floor;    /* per short option, fraction of its underlying notional */
+  double min_delta_net;         /* minimum delta requirement: this x |net delta| x P ... */
+  double min_delta_hedged;      /* ... + this x hedged delta x P */
+  double im_factor;             /* initial = this x core + ... */
+  double mm_factor;             /* maintenance = this x core + ... */
+  double perp_contingency_im, perp_contingency_mm;     /* fraction of the perp's notional */
+  double option_contingency_im, option_contingency_mm; /* fraction of naked shorts' underlying notional */
+  double fee_provision;         /* fraction of the underlying notional of every position (IM and MM) */
+  ms_span_cfg span;
+} ms_portfolio_cfg;
+
+typedef struct ms_margin_cfg {
+  const struct ms_margin_type *model; /* margin.model */
+  double initial;        /* static: initial margin ratio of notional */
+  double maintenance;    /* static: maintenance margin ratio of notional */
+  int ntiers;
+  ms_tier_cfg tiers[MS_MAX_TIERS];
+  ms_dynamic_cfg dynamic;
+  ms_portfolio_cfg portfolio;
+} ms_margin_cfg;
+
 typedef struct ms_oracle_cfg {
   const struct ms_oracle_type *kind; /* oracle.kind */
   double deviation;      /* push: relative move that starts a round */
@@ -186,6 +271,7 @@ typedef struct ms_asset_cfg {
   char file[1024];       /* replay and bootstrap: its candles (the window is market.replay's or .bootstrap's) */
   ms_impact_cfg impact;  /* its market's impact, when written (else market.impact) */
   ms_oracle_cfg oracle;  /* its oracle feed, when written (else oracle) */
+  ms_margin_cfg margin;  /* its market's margin rules, when written (else margin): a book of several markets */
   ms_history_res hist;   /* resolved, not a key: with book.markets under replay or bootstrap, its own window
                             of its own candles (data NULL otherwise) */
 } ms_asset_cfg;
@@ -278,90 +364,6 @@ typedef struct ms_book_cfg {
   ms_markets_cfg markets;
 } ms_book_cfg;
 
-#define MS_MAX_TIERS 32
-
-typedef struct ms_tier_cfg {
-  double floor;          /* USD notional where the tier starts */
-  double maintenance;    /* maintenance margin rate */
-  double initial;        /* initial margin rate */
-} ms_tier_cfg;
-
-typedef enum { MS_VOLEST_EWMA = 0, MS_VOLEST_WINDOW } ms_vol_estimator;
-
-typedef struct ms_dynamic_cfg {
-  double k;              /* ratio = clamp(k sigma_hat sqrt(horizon), floor, cap) */
-  int estimator;         /* ms_vol_estimator */
-  int64_t half_life;     /* ms: ewma weight of a sample halves per this much elapsed time */
-  int64_t window;        /* ms: rolling window (whole update_every intervals, rounded up) */
-  int64_t update_every;  /* ms */
-  int64_t liquidation_horizon; /* ms */
-  double floor, cap;     /* bounds of the maintenance ratio */
-  double max_step;       /* largest rise of the ratio per update */
-  double initial_multiplier; /* initial = maintenance x this */
-  double initial_vol;    /* sigma_hat at time 0 (annualised); 0: market's long-run vol */
-} ms_dynamic_cfg;
-
-typedef enum { MS_GRID_DERIBIT = 0, MS_GRID_SPAN } ms_grid_kind;
-/* Venue parameter sets of portfolio margin (docs/engine.md, "Presets"). */
-typedef enum { MS_PM_DERIBIT = 0, MS_PM_PARADEX, MS_PM_DERIVE, MS_PM_SPAN } ms_pm_preset;
-
-#define MS_MAX_EXTENDED 16
-#define MS_MAX_PRICE_STEPS 101
-
-typedef struct ms_extended_cfg {
-  double shock;          /* relative price move */
-  double weight;         /* fraction of the loss counted */
-} ms_extended_cfg;
-
-typedef struct ms_span_cfg {
-  double scan_range;     /* price scan range, relative */
-  double vol_range;      /* volatility scan range, relative */
-  double extreme_multiple; /* extreme moves: +/- this x scan range ... */
-  double extreme_weight;   /* ... counted at this fraction */
-} ms_span_cfg;
-
-/*
- * core = max(scan risk [+ or max] short option floor, minimum delta
- * requirement); initial = im_factor x core + initial contingencies + fee
- * provision; maintenance = mm_factor x core + maintenance contingencies + fee
- * provision. The short option floor is added to the scan risk on the
- * "deribit" grid and is a lower bound of it (SPAN's short option minimum) on
- * the "span" grid.
- */
-typedef struct ms_portfolio_cfg {
-  int preset;            /* ms_pm_preset: the values of every key not written */
-  int grid;              /* ms_grid_kind */
-  double price_range;    /* core price shocks from -range to +range ... */
-  int64_t price_steps;   /* ... in this many even steps */
-  int vol_same;          /* core moves also at unchanged volatility */
-  int edge_vol_up_only;  /* the moves of +/-range at volatility up only */
-  double vol_up, vol_down;      /* relative vol shocks before DTE scaling */
-  double min_vol_up;            /* annualised: a vol-up scenario's volatility is at least this */
-  double vega_power_short, vega_power_long; /* (30 days / DTE)^power, DTE below / above the switch */
-  int64_t vega_power_switch;    /* ms */
-  int64_t dte_floor;            /* ms */
-  int nextended;
-  ms_extended_cfg extended[MS_MAX_EXTENDED];
-  double short_option_floor;    /* per short option, fraction of its underlying notional */
-  double min_delta_net;         /* minimum delta requirement: this x |net delta| x P ... */
-  double min_delta_hedged;      /* ... + this x hedged delta x P */
-  double im_factor;             /* initial = this x core + ... */
-  double mm_factor;             /* maintenance = this x core + ... */
-  double perp_contingency_im, perp_contingency_mm;     /* fraction of the perp's notional */
-  double option_contingency_im, option_contingency_mm; /* fraction of naked shorts' underlying notional */
-  double fee_provision;         /* fraction of the underlying notional of every position (IM and MM) */
-  ms_span_cfg span;
-} ms_portfolio_cfg;
-
-typedef struct ms_margin_cfg {
-  const struct ms_margin_type *model; /* margin.model */
-  double initial;        /* static: initial margin ratio of notional */
-  double maintenance;    /* static: maintenance margin ratio of notional */
-  int ntiers;
-  ms_tier_cfg tiers[MS_MAX_TIERS];
-  ms_dynamic_cfg dynamic;
-  ms_portfolio_cfg portfolio;
-} ms_margin_cfg;
 
 
 #define MS_MAX_OUTAGES 8
