@@ -46,6 +46,11 @@ ROW_UNIT = "(unit column)"
 _COLUMN_LINE = re.compile(r"\s*(\S+)\s*\[([^\]]*)\]:\s*(.*)")
 
 
+# The per-asset columns of a book of several markets, "<field>_<asset>" in /paths/summary (Result.markets).
+MARKET_FIELDS = ("liquidations", "liquidated_notional", "bad_debt", "contagion_liquidations", "final_price",
+                 "min_price", "funding_long_net")
+
+
 def stat_of_row(row, field):
     """(value, lo, hi) of `field` of one row (a mapping: a DataFrame row or a dict) of a stats table:
     "probability" (or "p") of a probabilities row; else the field with its `<field>_lo`/`_hi` (the
@@ -171,6 +176,12 @@ class Result:
                      columns path, time (s), then one per variable; None
                      without traced paths (output.timeseries.paths: 0)
       fan            /timeseries/fan in the same long form
+      markets        a book of several markets (book.markets): one row per
+                     (path, market) from the summary's per-asset columns:
+                     path, market (the asset's name), then liquidations,
+                     liquidated_notional, bad_debt, contagion_liquidations,
+                     final_price, min_price, funding_long_net (those the
+                     run has); None for a one-market run
     File-level (the root Result only):
       attrs          the root attributes (strings decoded)
       config         the resolved configuration (root `config` attribute,
@@ -325,6 +336,28 @@ class Result:
     @functools.cached_property
     def timeseries(self):
         return self._long("timeseries")
+
+    @functools.cached_property
+    def markets(self):
+        s = self.summary
+        cfg = self.config
+        book = (cfg or {}).get("book") or {}
+        if s is None or not (book.get("markets") or {}).get("enabled"):
+            return None
+        names = [a["name"] for a in cfg["market"]["assets"]]
+        fields = [f for f in MARKET_FIELDS if f + "_" + names[0] in s.columns]
+        frames = []
+        for a in names:
+            df = pd.DataFrame({"path": s["path"].to_numpy(), "market": a})
+            for f in fields:
+                df[f] = s[f + "_" + a].to_numpy()
+            frames.append(df)
+        out = pd.concat(frames, ignore_index=True).sort_values(["path", "market"], kind="stable",
+                                                                key=lambda c: c.map(names.index) if c.name == "market"
+                                                                else c).reset_index(drop=True)
+        units = self._summary_units
+        out.attrs["units"] = {"path": "", "market": "", **{f: units.get(f + "_" + names[0], "") for f in fields}}
+        return out
 
     @functools.cached_property
     def fan(self):

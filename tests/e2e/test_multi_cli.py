@@ -120,6 +120,31 @@ class MultiTest(DirTest):
                 self.assertTrue(np.array_equal(m[col + "_" + a], s[col]), (a, col))
         self.assertTrue((m["contagion_liquidations_ETH"] > 0).all())
 
+    def test_markets_table(self):
+        """marginsim.Result(...).markets: the per-asset columns in long form, one row per (path, market)."""
+        import sys
+        sys.path.insert(0, os.path.join(SRC, "analysis"))
+        import marginsim
+        out = self.path("m.h5")
+        p = run("run", SCEN, "-n", "3", "-q", "-o", out, "--set", "stats.counterfactual=false")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r = marginsim.Result(out)
+        m, s = r.markets, r.summary
+        self.assertEqual(len(m), 3 * len(ASSETS))
+        self.assertEqual(list(m["market"][:len(ASSETS)]), list(ASSETS))
+        for a in ASSETS:
+            rows = m[m["market"] == a]
+            self.assertTrue(np.array_equal(rows["liquidations"].to_numpy(), s["liquidations_" + a].to_numpy()))
+            self.assertTrue(np.array_equal(rows["contagion_liquidations"].to_numpy(),
+                                           s["contagion_liquidations_" + a].to_numpy()))
+        self.assertTrue(np.array_equal(m.groupby("path")["liquidations"].sum().to_numpy(),
+                                       s["liquidations"].to_numpy()))
+        self.assertEqual(m.attrs["units"]["liquidated_notional"], "USD")
+        one = self.path("one.h5")
+        p = run("run", os.path.join(SRC, "scenarios", "quickstart.yaml"), "-n", "2", "-q", "-o", one)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIsNone(marginsim.Result(one).markets)
+
     def test_refused(self):
         one = self.path("one.yaml")
         with open(one, "w") as f:
