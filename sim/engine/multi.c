@@ -85,7 +85,8 @@ typedef struct xmarket {
   double lp, lp0;
   extremes ext;
   double lm_min, imp_hi, imp_lo;
-  double shift[2], soc[2]; /* per unit of each side: socialized losses charged so far, all of them */
+  double shift[2], soc[2]; /* per unit of each side: socialized losses and funding so far, net; the socialized */
+  double shift_hi[2];      /* the rises of shift only: what the bound prices are taken in (a credit only helps) */
   double open_qty[2];
   double open0[2];         /* at the path's start (funding's floor) */
   xheap h[2];              /* [SIDE_LONG], [SIDE_SHORT] */
@@ -98,6 +99,8 @@ typedef struct xunit {
   uint32_t ver;
   uint8_t status;          /* MS_ACCT_* */
   uint8_t skipped;         /* a keeper skipped it for gas since its discovery */
+  uint8_t queued;          /* among the candidates of the check under way */
+  int32_t nkeys;           /* heap entries of its current version */
   int64_t discovered;
 } xunit;
 
@@ -274,9 +277,22 @@ static void slopes(xmarket *k) {
 /* Rounding of equity - requirement at another price, relative to the terms' size. */
 #define UNIT_SLACK 1e-12
 
+/* The coordinate of market @p k's heap of @p side in which bound prices are
+ * kept: the oracle price, less (longs) or plus (shorts) the side's charges
+ * so far in price terms. A long's surplus falls by at most (1 - m_lo)|q|
+ * per unit fall of the price and by |q| per unit of charge, so by at most
+ * (1 - m_lo)|q| per unit fall of X = P - shift_hi / (1 - m_lo); a short's
+ * by at most (1 + m_hi)|q| per unit rise of Y = P + shift_hi / (1 + m_hi).
+ * A charge moves the coordinate as a publish does: the heap is probed again
+ * (sweep), not every unit. */
+static inline double coord(const xmarket *k, int side, double P) {
+  return side == SIDE_LONG ? P - k->shift_hi[0] / (1.0 - k->slope_lo) : P + k->shift_hi[1] / (1.0 + k->slope_hi);
+}
+
 /* Key unit @p id in its markets' heaps from surplus @p S (see multi.h). */
 static int rekey(ms_multi *mm, int64_t id, double S, double size) {
   xunit *u = &mm->u[id];
+  u->nkeys = 0;
   double Ntot = 0;
   for (int32_t i = u->first; i < u->first + u->n; i++)
     if (mm->p[i].q != 0) Ntot += fabs(mm->p[i].q) * oracle_price(&mm->m[mm->p[i].market]);
@@ -289,11 +305,12 @@ static int rekey(ms_multi *mm, int64_t id, double S, double size) {
     double P = oracle_price(k), a = fabs(p->q);
     double b = Ntot > 0 ? budget * (a * P / Ntot) : 0;
     xent e = {0, id, u->ver};
-    if (p->q > 0) e.key = k->slope_lo < 1 ? -(P - b / (a * (1.0 - k->slope_lo))) : -INFINITY; /* a long whose
-      requirement grows as fast as its value: no fall of the price brings it nearer, looked at at every publish */
-    else e.key = P + b / (a * (1.0 + k->slope_hi));
+    if (p->q > 0) /* a long whose requirement grows as fast as its value (m_lo >= 1): looked at at every publish */
+      e.key = k->slope_lo < 1 ? -(coord(k, SIDE_LONG, P) - b / (a * (1.0 - k->slope_lo))) : -INFINITY;
+    else e.key = coord(k, SIDE_SHORT, P) + b / (a * (1.0 + k->slope_hi));
     if (heap_push(&k->h[p->q > 0 ? SIDE_LONG : SIDE_SHORT], e)) return -1;
     mm->live_entries++;
+    u->nkeys++;
   }
   return 0;
 }
@@ -304,8 +321,10 @@ static ms_status rebuild(ms_engine *e, ms_multi *mm, int64_t t);
 /* ---- discovery ---- */
 
 static ms_status push_cand(ms_multi *mm, int64_t id) {
+  if (mm->u[id].queued) return MS_OK; /* found in two heaps of one sweep */
   if (ms_grow((void **)&mm->cand, &mm->capcand, mm->ncand + 1, sizeof *mm->cand)) return MS_ERR_NOMEM;
   mm->cand[mm->ncand++] = id;
+  mm->u[id].queued = 1;
   return MS_OK;
 }
 
@@ -316,6 +335,7 @@ static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
   for (size_t c = 0; c < mm->ncand; c++) {
     int64_t id = mm->cand[c];
     xunit *u = &mm->u[id];
+    u->queued = 0;
     if (u->status != MS_ACCT_OPEN) continue;
     double eq, req, size;
     unit_standing(mm, u, 0, &eq, &req, &size);
@@ -344,43 +364,63 @@ static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
   return MS_OK;
 }
 
-/* Market @p j's oracle published: the units whose price in it was reached. */
-static ms_status discover(ms_engine *e, ms_multi *mm, int j, int64_t t) {
-  mm->ncand = 0;
-  if (mm->bruteforce) {
-    for (int64_t id = 0; id < mm->nu; id++)
-      if (mm->u[id].status == MS_ACCT_OPEN && push_cand(mm, id)) return MS_ERR_NOMEM;
-    return check_candidates(e, mm, t);
+/* The candidates of market @p k's heap of @p side whose bound its coordinate now reached. */
+static ms_status pop_crossed(ms_multi *mm, xmarket *k, int side) {
+  xheap *h = &k->h[side];
+  double X = coord(k, side, oracle_price(k)), probe = side == SIDE_LONG ? -X : X;
+  while (h->n > 0 && h->v[0].key <= probe) {
+    xent x = h->v[0];
+    heap_pop(h);
+    xunit *u = &mm->u[x.unit];
+    if (x.ver != u->ver || u->status != MS_ACCT_OPEN) continue;
+    mm->live_entries -= u->nkeys;
+    u->nkeys = 0;
+    if (push_cand(mm, x.unit)) return MS_ERR_NOMEM;
   }
-  xmarket *k = &mm->m[j];
-  double P = oracle_price(k);
-  for (int side = 0; side < 2; side++) {
-    xheap *h = &k->h[side];
-    double probe = side == SIDE_LONG ? -P : P;
-    while (h->n > 0 && h->v[0].key <= probe) {
-      xent x = h->v[0];
-      heap_pop(h);
-      const xunit *u = &mm->u[x.unit];
-      if (x.ver != u->ver || u->status != MS_ACCT_OPEN) continue;
-      mm->live_entries -= u->n;
-      if (push_cand(mm, x.unit)) return MS_ERR_NOMEM;
-    }
-  }
+  return MS_OK;
+}
+
+/* Check the candidates, then rebuild the heaps when stale entries (of units
+ * checked again or closed) pass four times the live ones. */
+static ms_status check_and_tidy(ms_engine *e, ms_multi *mm, int64_t t) {
   ms_status s = check_candidates(e, mm, t);
-  /* stale entries (of units checked again or closed) beyond four times the live ones: rebuild */
   size_t total = 0;
   for (int i = 0; i < mm->K; i++) total += mm->m[i].h[0].n + mm->m[i].h[1].n;
   if (!s && (int64_t)total > 4 * mm->live_entries + 4096) s = rebuild(e, mm, t);
   return s;
 }
 
-static ms_status rebuild(ms_engine *e, ms_multi *mm, int64_t t) {
-  for (int i = 0; i < mm->K; i++) mm->m[i].h[0].n = mm->m[i].h[1].n = 0;
-  mm->live_entries = 0;
+static ms_status all_open(ms_engine *e, ms_multi *mm, int64_t t) {
   mm->ncand = 0;
   for (int64_t id = 0; id < mm->nu; id++)
     if (mm->u[id].status == MS_ACCT_OPEN && push_cand(mm, id)) return MS_ERR_NOMEM;
   return check_candidates(e, mm, t);
+}
+
+/* Market @p j's oracle published: the units whose bound in it was reached. */
+static ms_status discover(ms_engine *e, ms_multi *mm, int j, int64_t t) {
+  if (mm->bruteforce) return all_open(e, mm, t);
+  mm->ncand = 0;
+  ms_status s = pop_crossed(mm, &mm->m[j], SIDE_LONG);
+  if (!s) s = pop_crossed(mm, &mm->m[j], SIDE_SHORT);
+  return s ? s : check_and_tidy(e, mm, t);
+}
+
+/* Sides of markets were charged (@p charged[j][side]): their heaps probed again. */
+static ms_status sweep(ms_engine *e, ms_multi *mm, const uint8_t (*charged)[2], int64_t t) {
+  if (mm->bruteforce) return all_open(e, mm, t);
+  mm->ncand = 0;
+  ms_status s = MS_OK;
+  for (int j = 0; j < mm->K && !s; j++)
+    for (int side = 0; side < 2 && !s; side++)
+      if (charged[j][side]) s = pop_crossed(mm, &mm->m[j], side);
+  return s ? s : check_and_tidy(e, mm, t);
+}
+
+static ms_status rebuild(ms_engine *e, ms_multi *mm, int64_t t) {
+  for (int i = 0; i < mm->K; i++) mm->m[i].h[0].n = mm->m[i].h[1].n = 0;
+  mm->live_entries = 0;
+  return all_open(e, mm, t);
 }
 
 /* ---- prices ---- */
@@ -467,7 +507,7 @@ static ms_status unit_reopen(ms_multi *mm, int64_t id) {
 }
 
 /* Charge @p residual (USD) to the profitable side of market @p k, up to its profit (as ms_shortfall_socialize). */
-static double socialize(ms_multi *mm, xmarket *k, double residual, double *uncovered) {
+static double socialize(ms_multi *mm, xmarket *k, double residual, double *uncovered, uint8_t (*charged)[2]) {
   double po = oracle_price(k);
   int prof = po > k->E ? SIDE_LONG : po < k->E ? SIDE_SHORT : -1;
   double per_unit = 0.0, unc = residual;
@@ -475,9 +515,10 @@ static double socialize(ms_multi *mm, xmarket *k, double residual, double *uncov
     ms_socialize_split(residual, k->open_qty[prof], fmax(0.0, fabs(po - k->E) - k->soc[prof]), &per_unit, &unc);
   if (prof >= 0 && per_unit > 0) {
     k->shift[prof] += per_unit;
+    k->shift_hi[prof] += per_unit;
     k->soc[prof] += per_unit;
+    charged[k - mm->m][prof] = 1;
   }
-  (void)mm;
   *uncovered = unc;
   return residual - unc;
 }
@@ -617,6 +658,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
     mm->cash_closed += left;
   }
   double socialized = 0, uncovered = 0;
+  uint8_t charged[MS_MAX_ASSETS][2] = {{0}};
   ms_status s = MS_OK;
   for (int k = 0; k < n && !s; k++) {
     if (closed[k] <= 0) continue;
@@ -628,7 +670,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
     if (whole) mm->liq[order[k]] = 1;
     if (residual > 0) {
       double unc;
-      socialized += socialize(mm, mk, residual * share, &unc);
+      socialized += socialize(mm, mk, residual * share, &unc, charged);
       uncovered += unc;
     }
     if (!mm->twin) {
@@ -670,8 +712,8 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
   if (s) return s;
   if (in_block) ms_keeper_block_used(e->kp);
   ms_keeper_resolved(e->kp);
-  /* charges moved other units' collateral: every open unit again */
-  return socialized > 0 ? rebuild(e, mm, t) : MS_OK;
+  /* charges moved the collateral of the charged sides' units: their heaps probed again */
+  return socialized > 0 ? sweep(e, mm, (const uint8_t (*)[2])charged, t) : MS_OK;
 }
 
 /* ---- funding ---- */
@@ -710,12 +752,16 @@ static ms_status pay_funding(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) 
   if (e->cfg->funding.receivers == MS_FUND_RATE) {
     paid = has_p ? per_unit * qp : 0.0;
     got = has_r ? per_unit * qr : 0.0;
-    if (has_p) k->shift[payer] += per_unit;
+    if (has_p) {
+      k->shift[payer] += per_unit;
+      k->shift_hi[payer] += per_unit;
+    }
     if (has_r) k->shift[recv] -= per_unit;
   } else {
     if (!has_p || !has_r) return MS_OK;
     paid = got = per_unit * qp;
     k->shift[payer] += per_unit;
+    k->shift_hi[payer] += per_unit;
     k->shift[recv] -= paid / qr;
   }
   if (paid == 0 && got == 0) return MS_OK;
@@ -726,7 +772,9 @@ static ms_status pay_funding(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) 
     sm->funding_outside += got - paid;
     sm->mkt_funding_long_net[j] += payer == 0 ? -paid : got;
   }
-  return rebuild(e, mm, t);
+  uint8_t charged[MS_MAX_ASSETS][2] = {{0}};
+  charged[j][payer] = 1; /* the receivers were credited: healthier, their bounds hold */
+  return sweep(e, mm, (const uint8_t (*)[2])charged, t);
 }
 
 /* ---- the path ---- */
@@ -757,7 +805,7 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
   ms_queue_reset(mm->kq);
   ms_keeper_start(e->kp, cfg->seed, path);
   for (int64_t i = 0; i < mm->nu; i++)
-    mm->u[i] = (xunit){mm->bu[i].C, mm->bu[i].account, mm->bu[i].first, mm->bu[i].n, 0, MS_ACCT_OPEN, 0, 0};
+    mm->u[i] = (xunit){mm->bu[i].C, mm->bu[i].account, mm->bu[i].first, mm->bu[i].n, 0, MS_ACCT_OPEN, 0, 0, 0, 0};
   memset(mm->liq, 0, (size_t)mm->np);
   mm->live_entries = 0;
   mm->cash_closed = 0;
@@ -774,7 +822,7 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
     ms_queue_reset(k->q);
     ms_market_reset(k->mk);
     k->h[0].n = k->h[1].n = 0;
-    k->shift[0] = k->shift[1] = k->soc[0] = k->soc[1] = 0;
+    k->shift[0] = k->shift[1] = k->soc[0] = k->soc[1] = k->shift_hi[0] = k->shift_hi[1] = 0;
     k->open_qty[0] = k->open_qty[1] = 0;
     k->tick_pos = k->tick_n = 0;
     ms_margin_path_start(k->mg, k->E);
