@@ -19,9 +19,9 @@
  * S at its last check is split among its positions by notional, and each
  * position gets the price of its market at which its share would be spent
  * if that market alone moved against it (with the requirement's steepest
- * slope). While no market's oracle price crosses one of the unit's prices,
- * the losses in all markets together stay below S: the unit cannot be
- * eligible. Per market, two heaps keyed by these prices give the units to
+ * slope; charges to its side count as a move of the price). While no
+ * market's oracle price crosses one of the unit's prices, the losses in all
+ * markets together stay below S: the unit cannot be eligible. Per market, two heaps keyed by these prices give the units to
  * look at when its oracle publishes; ms_multi_set_bruteforce checks every
  * open unit at every publish instead (the tests' twin).
  */
