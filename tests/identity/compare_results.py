@@ -64,7 +64,7 @@ ADDED_CONFIG_SECTIONS = ["market.replay", "market.garch", "market.bootstrap", "b
 ADDED_TOP_SECTIONS = ["funding"]
 # Scenarios added since the base, using keys it does not know: not run.
 ADDED_SCENARIOS = {"scripted-crash", "funding-crowded-longs", "correlated-world", "multi-asset-crash",
-                   "2025-10-tariff-crash-cross"}
+                   "2025-10-tariff-crash-cross", "multi-10k"}
 
 
 def _drop_added_keys(text):
