@@ -266,11 +266,6 @@ ms_status ms_eng_discover(ms_engine *e, int64_t t) {
 
 /* ---- funding ---- */
 
-/* A side holding less than this share of its units at the start holds
- * none: sums of units keep rounding residue after the last account closes,
- * and a payment to that residue would be money given to no account. */
-#define FUNDING_QTY_FLOOR 1e-9
-
 /* The payment at @p t (docs/engine.md, "Funding"): the paying side is
  * charged rate x price per unit, the receiving side credited the same
  * total pro rata to its units (funding.receivers pro_rata) or the same per
@@ -290,27 +285,13 @@ static ms_status pay_funding(ms_engine *e, int64_t t) {
   int64_t tn = ms_funding_next(e->fnd);
   ms_status s = tn != INT64_MAX ? ms_queue_push(e->q, tn, MS_EV_FUNDING, 0, 0) : MS_OK;
   if (s || pay.rate == 0) return s;
-  double P;
-  switch (e->cfg->funding.price) {
-  case MS_FUND_AT_ORACLE: P = ms_oracle_current(e->orc)->price; break;
-  case MS_FUND_AT_INDEX: P = exp(e->lp); break;
-  default: P = exp(log_mark_at(e, t)); break;
-  }
-  int payer = pay.rate > 0 ? 0 : 1, recv = 1 - payer;
-  double qp = e->acc.open_qty[payer], qr = e->acc.open_qty[recv];
-  int has_p = qp > FUNDING_QTY_FLOOR * e->book->open_qty[payer], has_r = qr > FUNDING_QTY_FLOOR * e->book->open_qty[recv];
-  double per_unit = fabs(pay.rate) * P, paid, got;
-  if (e->cfg->funding.receivers == MS_FUND_RATE) { /* the rest of the market takes the difference */
-    paid = has_p ? per_unit * qp : 0.0;
-    got = has_r ? per_unit * qr : 0.0;
-    if (has_p) ms_accounts_charge(&e->acc, payer, per_unit);
-    if (has_r) ms_accounts_credit(&e->acc, recv, per_unit);
-  } else {
-    if (!has_p || !has_r) return MS_OK; /* no counterparty in the book */
-    paid = got = per_unit * qp;
-    ms_accounts_charge(&e->acc, payer, per_unit);
-    ms_accounts_credit(&e->acc, recv, paid / qr);
-  }
+  ms_funding_flow f;
+  ms_funding_flow_of(&e->cfg->funding, pay.rate, exp(log_mark_at(e, t)), ms_oracle_current(e->orc)->price, exp(e->lp),
+                     e->acc.open_qty, e->book->open_qty, &f);
+  if (f.charge > 0) ms_accounts_charge(&e->acc, f.payer, f.charge);
+  if (f.credit > 0) ms_accounts_credit(&e->acc, 1 - f.payer, f.credit);
+  double paid = f.paid, got = f.got;
+  int payer = f.payer;
   if (paid == 0 && got == 0) return MS_OK;
   sm->funding_paid += paid;
   sm->funding_long_net += payer == 0 ? -paid : got;

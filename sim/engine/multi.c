@@ -718,9 +718,6 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
 
 /* ---- funding ---- */
 
-/* As the one-market engine's FUNDING_QTY_FLOOR (loop.c): a side holding less than this share of its units at the
- * start holds none. */
-#define QTY_FLOOR 1e-9
 
 /* Market @p k's payment at @p t: as a one-market book's (docs/engine.md, "Funding"), through its sides' shifts;
  * every open unit is looked at again (the payers' collateral fell). */
@@ -739,31 +736,16 @@ static ms_status pay_funding(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) 
   int64_t tn = ms_funding_next(k->fnd);
   ms_status s = tn != INT64_MAX ? ms_queue_push(k->q, tn, MS_EV_FUNDING, 0, 0) : MS_OK;
   if (s || pay.rate == 0) return s;
-  double P;
-  switch (e->cfg->funding.price) {
-  case MS_FUND_AT_ORACLE: P = oracle_price(k); break;
-  case MS_FUND_AT_INDEX: P = exp(k->lp); break;
-  default: P = exp(k->lp + ms_market_impact_at(k->mk, t)); break;
+  ms_funding_flow f;
+  ms_funding_flow_of(&e->cfg->funding, pay.rate, exp(k->lp + ms_market_impact_at(k->mk, t)), oracle_price(k),
+                     exp(k->lp), k->open_qty, k->open0, &f);
+  int payer = f.payer;
+  double paid = f.paid, got = f.got;
+  if (f.charge > 0) {
+    k->shift[payer] += f.charge;
+    k->shift_hi[payer] += f.charge;
   }
-  int payer = pay.rate > 0 ? 0 : 1, recv = 1 - payer;
-  double qp = k->open_qty[payer], qr = k->open_qty[recv];
-  int has_p = qp > QTY_FLOOR * k->open0[payer], has_r = qr > QTY_FLOOR * k->open0[recv];
-  double per_unit = fabs(pay.rate) * P, paid, got;
-  if (e->cfg->funding.receivers == MS_FUND_RATE) {
-    paid = has_p ? per_unit * qp : 0.0;
-    got = has_r ? per_unit * qr : 0.0;
-    if (has_p) {
-      k->shift[payer] += per_unit;
-      k->shift_hi[payer] += per_unit;
-    }
-    if (has_r) k->shift[recv] -= per_unit;
-  } else {
-    if (!has_p || !has_r) return MS_OK;
-    paid = got = per_unit * qp;
-    k->shift[payer] += per_unit;
-    k->shift_hi[payer] += per_unit;
-    k->shift[recv] -= paid / qr;
-  }
+  if (f.credit > 0) k->shift[1 - payer] -= f.credit;
   if (paid == 0 && got == 0) return MS_OK;
   mm->funding_outside += got - paid;
   if (!mm->twin) {

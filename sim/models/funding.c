@@ -180,3 +180,23 @@ void ms_funding_settle(ms_funding *f, const ms_market *mk, ms_funding_pay *out) 
   f->next_k = 1;
   f->sum = 0.0;
 }
+
+void ms_funding_flow_of(const ms_funding_cfg *c, double rate, double mark, double oracle, double index,
+                        const double qty[2], const double qty0[2], ms_funding_flow *out) {
+  double P = c->price == MS_FUND_AT_ORACLE ? oracle : c->price == MS_FUND_AT_INDEX ? index : mark;
+  int payer = rate > 0 ? 0 : 1, recv = 1 - payer;
+  double qp = qty[payer], qr = qty[recv];
+  int has_p = qp > MS_FUNDING_QTY_FLOOR * qty0[payer], has_r = qr > MS_FUNDING_QTY_FLOOR * qty0[recv];
+  double per_unit = fabs(rate) * P;
+  *out = (ms_funding_flow){payer, 0.0, 0.0, 0.0, 0.0};
+  if (c->receivers == MS_FUND_RATE) { /* the rest of the market takes the difference */
+    out->paid = has_p ? per_unit * qp : 0.0;
+    out->got = has_r ? per_unit * qr : 0.0;
+    out->charge = has_p ? per_unit : 0.0;
+    out->credit = has_r ? per_unit : 0.0;
+  } else if (has_p && has_r) { /* else no counterparty in the book */
+    out->paid = out->got = per_unit * qp;
+    out->charge = per_unit;
+    out->credit = out->paid / qr;
+  }
+}

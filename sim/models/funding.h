@@ -41,6 +41,32 @@ typedef struct ms_funding_pay {
   double rate;          /* the payment's rate (per interval, capped): longs pay rate x notional */
 } ms_funding_pay;
 
+/** Who pays whom in one payment (ms_funding_flow_of). */
+typedef struct ms_funding_flow {
+  int payer;            /* the paying side: 0 longs, 1 shorts */
+  double charge;        /* USD per unit charged to the payers (0: none) */
+  double credit;        /* USD per unit credited to the receivers (0: none) */
+  double paid, got;     /* USD, what the payers paid and the receivers got (both 0: no payment) */
+} ms_funding_flow;
+
+/** A side holding less than this share of its units at the start holds none (ms_funding_flow_of). */
+#define MS_FUNDING_QTY_FLOOR 1e-9
+
+/**
+ * The flow of a payment at rate @p rate (not 0) between the sides of a
+ * market holding @p qty units now (longs, shorts) and @p qty0 at the
+ * start, at the price funding.price names of @p mark, @p oracle and @p
+ * index (USD): the payers pay |rate| x price per unit; with receivers
+ * pro_rata the receivers share it by their units (no payment when either
+ * side holds none), with rate each receives |rate| x price per unit, the
+ * market outside the book taking the difference. A side below
+ * MS_FUNDING_QTY_FLOOR x its start holds none: sums of units keep rounding
+ * residue after the last account closes, and a payment to that residue
+ * would be money given to no account.
+ */
+void ms_funding_flow_of(const ms_funding_cfg *c, double rate, double mark, double oracle, double index,
+                        const double qty[2], const double qty0[2], ms_funding_flow *out);
+
 ms_status ms_funding_new(ms_funding **out, const ms_config *cfg, ms_error *err);
 void ms_funding_free(ms_funding *f);
 
