@@ -350,24 +350,29 @@ ms_status ms_eng_path_start(ms_engine *e, uint64_t path, ms_path_summary *out, m
   return MS_OK;
 }
 
-void ms_eng_path_end(ms_engine *e, ms_path_summary *out) {
-  const ms_config *cfg = e->cfg;
+void ms_eng_price_columns(const ms_config *cfg, const ms_pricepath *pp, double lp, const extremes *ext,
+                          double lm_final, double lm_min, double imp_hi, double imp_lo, ms_path_summary *out) {
   ms_pricepath_tally tally;
-  ms_pricepath_tally_at(e->pp, cfg->horizon, &tally);
-  e->lm_final = log_mark_at(e, cfg->horizon);
-  out->final_price = exp(e->lp);
-  out->min_price = exp(e->ext.mn);
-  out->max_price = exp(e->ext.mx);
-  out->max_drawdown = -expm1(-e->ext.dd);
+  ms_pricepath_tally_at(pp, cfg->horizon, &tally);
+  out->final_price = exp(lp);
+  out->min_price = exp(ext->mn);
+  out->max_price = exp(ext->mx);
+  out->max_drawdown = -expm1(-ext->dd);
   out->jumps = tally.jumps;
   out->regime_switches = tally.switches;
   for (int r = 0; r < cfg->market.nregimes; r++)
     out->time_in_regime[r] = (double)tally.time_in_regime[r] / 1000.0;
-  out->final_mark = exp(e->lm_final);
-  out->min_mark = exp(e->lm_min);
+  out->final_mark = exp(lm_final);
+  out->min_mark = exp(lm_min);
   /* |exp(impact) - 1| is largest at one of the two extremes: up, e^hi - 1;
    * down, 1 - e^lo (below 1: a mark cannot fall by more than all of it) */
-  out->max_impact = fmax(expm1(e->imp_hi), -expm1(e->imp_lo));
+  out->max_impact = fmax(expm1(imp_hi), -expm1(imp_lo));
+}
+
+void ms_eng_path_end(ms_engine *e, ms_path_summary *out) {
+  const ms_config *cfg = e->cfg;
+  e->lm_final = log_mark_at(e, cfg->horizon);
+  ms_eng_price_columns(cfg, e->pp, e->lp, &e->ext, e->lm_final, e->lm_min, e->imp_hi, e->imp_lo, out);
   out->oracle_publishes = ms_oracle_publishes(e->orc);
   out->insurance_end = e->fund;
   if (e->funding_payments > 0) out->funding_rate_mean = e->funding_rate_sum / (double)e->funding_payments;

@@ -182,6 +182,11 @@ static inline ms_status reopen(ms_engine *e, ms_acct *x, int64_t id, int64_t t) 
  * MS_CANCEL_CHECK_EVENTS events. */
 ms_status ms_eng_path_start(ms_engine *e, uint64_t path, ms_path_summary *out, ms_error *err);
 void ms_eng_path_end(ms_engine *e, ms_path_summary *out);
+
+/* engine.c: the summary's price columns at the path's end from a market's price model, log price, extremes,
+ * final and lowest log mark and impact extremes (multi.c: market.trade's asset's). */
+void ms_eng_price_columns(const ms_config *cfg, const ms_pricepath *pp, double lp, const extremes *ext,
+                          double lm_final, double lm_min, double imp_hi, double imp_lo, ms_path_summary *out);
 ms_status ms_eng_check_work(ms_engine *e, int64_t t);
 
 /* deliver.c: the path's records, cascades and sinks: reset at the path's

@@ -997,29 +997,20 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
 
 static void path_end(ms_engine *e, ms_multi *mm, ms_path_summary *out) {
   const ms_config *cfg = e->cfg;
-  const int tr = cfg->market.trade_index;
-  const xmarket *m = &mm->m[tr];
-  ms_pricepath_tally tally;
-  ms_pricepath_tally_at(m->pp, cfg->horizon, &tally);
-  out->final_price = exp(m->lp);
-  out->min_price = exp(m->ext.mn);
-  out->max_price = exp(m->ext.mx);
-  out->max_drawdown = -expm1(-m->ext.dd);
-  out->jumps = tally.jumps;
-  out->regime_switches = tally.switches;
-  for (int r = 0; r < cfg->market.nregimes; r++) out->time_in_regime[r] = (double)tally.time_in_regime[r] / 1000.0;
-  out->final_mark = exp(m->lp + ms_market_impact_at(m->mk, cfg->horizon));
-  out->min_mark = exp(m->lm_min);
-  double hi = 0, lo = 0;
+  const xmarket *m = &mm->m[cfg->market.trade_index];
+  double hi = 0, lo = 0; /* max_impact: the largest over the markets */
+  for (int j = 0; j < mm->K; j++) {
+    hi = fmax(hi, mm->m[j].imp_hi);
+    lo = fmin(lo, mm->m[j].imp_lo);
+  }
+  ms_eng_price_columns(cfg, m->pp, m->lp, &m->ext, m->lp + ms_market_impact_at(m->mk, cfg->horizon), m->lm_min, hi,
+                       lo, out);
   for (int j = 0; j < mm->K; j++) {
     const xmarket *k = &mm->m[j];
-    if (k->imp_hi > hi) hi = k->imp_hi;
-    if (k->imp_lo < lo) lo = k->imp_lo;
     out->oracle_publishes += ms_oracle_publishes(k->orc);
     out->mkt_final_price[j] = exp(k->lp);
     out->mkt_min_price[j] = exp(k->ext.mn);
   }
-  out->max_impact = fmax(expm1(hi), -expm1(lo));
   out->insurance_end = e->fund;
   if (mm->funding_payments > 0) out->funding_rate_mean = mm->funding_rate_sum / (double)mm->funding_payments;
   for (int64_t id = 0; id < mm->nu; id++) {
