@@ -13,7 +13,8 @@
 
 /* A scenario of @p K assets (2 or 3) with the given margin and mode, and
  * a stress regime that makes liquidations, socialized losses included. */
-static ms_config *random_world(int K, int tiered, int isolated, int k, double fund, ms_error *err) {
+static ms_config *random_world(int K, int tiered, int isolated, int k, double fund, const char *shortfall,
+                               ms_error *err) {
   /* tiered: 1 tiered margin, 2 dynamic, else static */
   static const char *assets3 =
       "    - {name: A, initial_price: 100, impact: {model: sqrt, depth: %s, half_life: 5m}}\n"
@@ -56,13 +57,13 @@ static ms_config *random_world(int K, int tiered, int isolated, int k, double fu
            "oracle: {kind: push, deviation: 0.003, heartbeat: 20m, latency: {dist: exponential, mean: 5s}}\n"
            "keepers: {delay: {dist: lognormal, median: 4s, sigma: 0.8}, capacity: {per_block: %d, block_time: 12s}, "
            "gas_cost: %g}\n"
-           "liquidation: {mode: %s, penalty: 0.02, keeper_share: 0.5, insurance_fund: %g, shortfall: socialize}\n"
+           "liquidation: {mode: %s, penalty: 0.02, keeper_share: 0.5, insurance_fund: %g, shortfall: %s}\n"
            "stats: {contagion: false}\n"
            "output: {fan: {paths: 0}}\n%s",
            100 + k, assets, K == 2 ? calm2 : calm3, K == 2 ? corr2 : corr3, K == 2 ? vols2 : vols3, K == 2 ? corr2 : corr3,
            tiered == 1 ? "9.5" : tiered == 2 ? "4" : "18", isolated ? "isolated" : "cross",
            k % 3 == 0 ? "random" : k % 3 == 1 ? "same" : "hedged", margin, k % 2 ? 5 : 0, k % 4 == 3 ? 4.0 : 0.0,
-           k % 3 == 2 ? "partial" : "full", fund,
+           k % 3 == 2 ? "partial" : "full", fund, shortfall,
            k % 5 == 1 ? "funding: {enabled: true, interval: 1h, premium: {mean: 0.001, sd: 0.002, half_life: 2h}}\n"
            : k % 5 == 3 ? "funding: {enabled: true, interval: 30m, receivers: rate, price: oracle, "
                           "premium: {mean: -0.001, sd: 0.002, half_life: 1h}}\n"
@@ -90,10 +91,10 @@ static const char *record_diff(const ms_liq_record *a, const ms_liq_record *b) {
 static void test_multi__index_matches_bruteforce(void **state) {
   (void)state;
   ms_error err;
-  int64_t total = 0, socialized_paths = 0, partial = 0, skipped = 0, funded = 0, ups = 0;
+  int64_t total = 0, socialized_paths = 0, partial = 0, skipped = 0, funded = 0, ups = 0, adl_paths = 0;
   for (int k = 0; k < 12; k++) {
     int K = 2 + k % 2, tiered = (k / 2) % 3, isolated = (k / 4) % 2;
-    ms_config *cfg = random_world(K, tiered, isolated, k, k % 2 ? 0 : 2e4, &err);
+    ms_config *cfg = random_world(K, tiered, isolated, k, k % 2 ? 0 : 2e4, (k / 3) % 2 ? "adl" : "socialize", &err);
     if (!cfg) fail_msg("config %d: %s", k, err.msg);
     ms_engine *ix, *bf;
     assert_ok(ms_engine_new(&ix, cfg, NULL, NULL, &err), &err);
@@ -118,6 +119,7 @@ static void test_multi__index_matches_bruteforce(void **state) {
       skipped += a.skipped_unprofitable;
       funded += a.funding_paid > 0;
       ups += a.margin_updates_up;
+      adl_paths += a.adl_notional > 0;
     }
     ms_engine_free(ix);
     ms_engine_free(bf);
@@ -130,6 +132,7 @@ static void test_multi__index_matches_bruteforce(void **state) {
   assert_true(skipped > 20);
   assert_true(funded >= 8);
   assert_true(ups > 10);
+  assert_true(adl_paths >= 2);
 }
 
 /* The money identity of a book of several markets: what the units hold
@@ -142,7 +145,8 @@ static void test_multi__money_is_conserved(void **state) {
   ms_error err;
   int checked = 0, funded = 0;
   for (int k = 0; k < 8; k++) {
-    ms_config *cfg = random_world(2 + k % 2, (k / 2) % 3, (k / 4) % 2, k + 20, k % 2 ? 0 : 5e3, &err);
+    ms_config *cfg = random_world(2 + k % 2, (k / 2) % 3, (k / 4) % 2, k + 20, k % 2 ? 0 : 5e3,
+                                  (k / 3) % 2 ? "adl" : "socialize", &err);
     if (!cfg) fail_msg("config %d: %s", k, err.msg);
     ms_engine *e;
     assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
@@ -345,9 +349,9 @@ static void test_multi__contagion_counts_losses_elsewhere(void **state) {
 static void test_multi__one_market_book_is_the_one_market_engine(void **state) {
   (void)state;
   ms_error err;
-  int64_t total = 0, partial = 0, socialized = 0, skipped = 0, funded = 0;
-  for (int k = 0; k < 10; k++) {
-    ms_config *single = random_world(2, k % 3, 1, k + 40, k % 3 ? 3e3 : 1e9, &err);
+  int64_t total = 0, partial = 0, socialized = 0, skipped = 0, funded = 0, adl = 0;
+  for (int k = 0; k < 24; k++) {
+    ms_config *single = random_world(2, k % 3, 1, k + 40, k % 2 ? 0 : 1e9, k % 8 == 5 ? "adl" : "socialize", &err);
     if (!single) fail_msg("%s", err.msg);
     const char *sets[2] = {"book.markets.enabled=true", "book.margin_mode=isolated"};
     ms_config *multi = NULL;
@@ -397,7 +401,7 @@ static void test_multi__one_market_book_is_the_one_market_engine(void **state) {
         fail_msg("config %d path %llu: pending_bad_debt %.17g, one-market %.17g", k, (unsigned long long)path,
                  y.pending_bad_debt, x.pending_bad_debt); SAME(penalties); SAME(keeper_rewards); SAME(bad_debt);
       SAME(insurance_paid); SAME(insurance_min); SAME(insurance_end); SAME(socialized_loss); SAME(uncovered_loss);
-      SAME(insolvent); SAME(final_price); SAME(min_price); SAME(max_price);
+      SAME(insolvent); SAME(adl_notional); SAME(adl_loss); SAME(final_price); SAME(min_price); SAME(max_price);
       SAME(cascades); SAME(largest_cascade_notional); SAME(largest_cascade_depth);
       SAME(funding_paid); SAME(funding_long_net); SAME(funding_outside); SAME(funding_rate_mean);
       SAME(funding_rate_min); SAME(funding_rate_max); SAME(max_margin_ratio); SAME(margin_updates_up);
@@ -407,6 +411,7 @@ static void test_multi__one_market_book_is_the_one_market_engine(void **state) {
       socialized += x.socialized_loss > 0;
       skipped += x.skipped_unprofitable;
       funded += x.funding_paid > 0;
+      adl += x.adl_notional > 0;
     }
     free(u);
     free(p);
@@ -421,6 +426,7 @@ static void test_multi__one_market_book_is_the_one_market_engine(void **state) {
   assert_true(socialized >= 2);
   assert_true(skipped > 5);
   assert_true(funded >= 4);
+  assert_true(adl >= 2);
 }
 
 int main(void) {

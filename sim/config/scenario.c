@@ -1854,9 +1854,6 @@ static ms_status check_book_markets(const ms_config *c, ms_check *ck) {
   if (c->book.options.fraction > 0)
     return ms_check_fail(ck, k, "needs book.options.fraction 0 (got %g: options in a book of several markets are "
                          "not built yet)", c->book.options.fraction);
-  if (strcmp(ms_model_name(c->liquidation.shortfall), "socialize") != 0)
-    return ms_check_fail(ck, k, "needs liquidation.shortfall socialize (got %s: ADL across markets is not built "
-                         "yet)", ms_model_name(c->liquidation.shortfall));
   /* the summary's columns (MS_MAX_COLUMNS in sim/output/stats.h: at most 64 besides these) */
   if (c->market.nregimes + 7 * c->market.nassets > 64)
     return ms_check_fail(ck, k, "%d assets and %d regimes make more summary columns than a run holds: at most "

@@ -127,6 +127,8 @@ struct ms_multi {
   size_t ndisc, capdisc;
   int64_t *cand;
   size_t ncand, capcand;
+  void *adl;               /* ADL's candidates (adl_cand) */
+  size_t capadl;
   uint8_t *liq;            /* per position: closed by a liquidation in the path */
   uint8_t *liq_main;       /* ... in the path itself, kept while its contagion twins run */
   int twin;                /* a contagion twin is running: no records, no summary */
@@ -408,8 +410,10 @@ static ms_status discover(ms_engine *e, ms_multi *mm, int j, int64_t t) {
 
 /* Sides of markets were charged (@p charged[j][side]): their heaps probed again. */
 static ms_status sweep(ms_engine *e, ms_multi *mm, const uint8_t (*charged)[2], int64_t t) {
-  if (mm->bruteforce) return all_open(e, mm, t);
-  mm->ncand = 0;
+  if (mm->bruteforce) {
+    for (size_t i = 0; i < mm->ncand; i++) mm->u[mm->cand[i]].queued = 0;
+    return all_open(e, mm, t);
+  }
   ms_status s = MS_OK;
   for (int j = 0; j < mm->K && !s; j++)
     for (int side = 0; side < 2 && !s; side++)
@@ -521,6 +525,71 @@ static double socialize(ms_multi *mm, xmarket *k, double residual, double *uncov
   }
   *uncovered = unc;
   return residual - unc;
+}
+
+/* ADL (liquidation.shortfall adl) in market @p k: close @p qty units of
+ * the side @p side (the bankrupt position's opposite) at @p pb, taking the
+ * open units holding it in order of their effective collateral per unit
+ * of gross notional at entry, the lowest (the most leveraged) first, then
+ * unit; as ms_shortfall_adl ranks one-market accounts (per-unit collateral,
+ * lowest first). A scan of the market's positions per call. Counterparties
+ * are closed or reduced off the market (no flow) and checked again.
+ * Returns the units no one took in *@p unmatched. */
+typedef struct adl_cand {
+  double key;
+  int64_t pos;
+} adl_cand;
+
+static int adl_cmp(const void *a, const void *b) {
+  const adl_cand *x = a, *y = b;
+  if (x->key != y->key) return x->key < y->key ? -1 : 1;
+  return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static ms_status deleverage(ms_engine *e, ms_multi *mm, xmarket *k, int side, double qty, double pb, double pm,
+                            double *unmatched) {
+  const int j = (int)(k - mm->m);
+  size_t n = 0;
+  for (int64_t i = 0; i < mm->np; i++) {
+    const xpos *p = &mm->p[i];
+    if (p->market != j || p->q == 0 || ms_side_of(p->q) != side || mm->u[p->unit].status != MS_ACCT_OPEN) continue;
+    if (ms_grow(&mm->adl, &mm->capadl, n + 1, sizeof(adl_cand))) return MS_ERR_NOMEM;
+    const xunit *u = &mm->u[p->unit];
+    double g = 0;
+    for (int32_t q = u->first; q < u->first + u->n; q++)
+      if (mm->p[q].q != 0) g += fabs(mm->p[q].q) * mm->m[mm->p[q].market].E;
+    ((adl_cand *)mm->adl)[n++] = (adl_cand){unit_cash(mm, u) / g, i};
+  }
+  adl_cand *c = mm->adl;
+  qsort(c, n, sizeof *c, adl_cmp); /* a total order: (key, position) */
+  double left = qty;
+  for (size_t i = 0; i < n && left > 0; i++) {
+    xpos *p = &mm->p[c[i].pos];
+    xunit *u = &mm->u[p->unit];
+    double s = p->q > 0 ? 1.0 : -1.0, a = fabs(p->q), y = a < left ? a : left;
+    double realized = s * y * (pb - k->E);
+    snap(mm, u);
+    u->C += realized;
+    mm->realized += realized;
+    k->open_qty[side] -= y;
+    if (!mm->twin) {
+      e->sum->adl_notional += y * pb;
+      e->sum->adl_loss += y * fabs(pb - pm);
+    }
+    left -= y;
+    p->q = y >= a ? 0.0 : p->q - s * y;
+    int open = 0;
+    for (int32_t q = u->first; q < u->first + u->n; q++) open |= mm->p[q].q != 0;
+    u->ver++;
+    if (!open) {
+      u->status = MS_ACCT_CLOSED;
+      mm->cash_closed += u->C;
+    } else if (push_cand(mm, p->unit)) { /* checked again once the liquidation is done */
+      return MS_ERR_NOMEM;
+    }
+  }
+  *unmatched = left > 0 ? left : 0.0;
+  return MS_OK;
 }
 
 /* What keepers would close of unit @p u at @p t: per position in @p order
@@ -660,6 +729,10 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
   double socialized = 0, uncovered = 0;
   uint8_t charged[MS_MAX_ASSETS][2] = {{0}};
   ms_status s = MS_OK;
+  /* ADL: the same fraction of every closed position, residual / bad debt, goes to its market's opposite side at
+   * the price that moves its share of the residual (as a one-market account: its bankruptcy price) */
+  const int adl = residual > 0 && strcmp(ms_model_name(lc->shortfall), "adl") == 0;
+  int adl_done = 0;
   for (int k = 0; k < n && !s; k++) {
     if (closed[k] <= 0) continue;
     xpos *p = &mm->p[order[k]];
@@ -668,7 +741,22 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
     double a = closed[k], share = tot_loss > 0 ? loss[k] / tot_loss : a * pm[k] / notional;
     int whole = a >= fabs(p->q);
     if (whole) mm->liq[order[k]] = 1;
-    if (residual > 0) {
+    double adl_qty = 0, sgn = p->q > 0 ? 1.0 : -1.0;
+    if (adl) {
+      double rk = residual * share, unmatched = 0;
+      adl_qty = a * (residual / bad);
+      if (adl_qty > 0 && rk > 0) {
+        /* one position: its bankruptcy price, E - s C / a, as a one-market account's (the same number) */
+        double pb = n == 1 ? mk->E - sgn * C / a : pm[k] + sgn * rk / adl_qty;
+        s = deleverage(e, mm, mk, 1 - ms_side_of(p->q), adl_qty, pb, pm[k], &unmatched);
+        adl_done = 1;
+        if (unmatched > 0) uncovered += unmatched * fabs(pb - pm[k]); /* sold to the market after all */
+        adl_qty -= unmatched;
+        mm->realized += sgn * adl_qty * (pb - pm[k]); /* those units closed at pb, not at the mark */
+      } else {
+        adl_qty = 0;
+      }
+    } else if (residual > 0) {
       double unc;
       socialized += socialize(mm, mk, residual * share, &unc, charged);
       uncovered += unc;
@@ -686,11 +774,12 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
                          .side = p->q > 0 ? 1 : -1, .full = whole, .oracle_price = op->price,
                          .exog_oracle_price = op->exog, .mark_price = pm[k], .qty = a, .notional = a * pm[k],
                          .bad_debt = bad * share, .penalty = pen > 0 ? penalty * (penk[k] / pen) : 0,
+                         .adl_qty = adl_qty,
                          .impact_triggered = impact_triggered, .delay = (double)(t - u->discovered) / 1000.0};
       s = ms_eng_record(e, &r);
       e->liq_since_sample++;
     }
-    double flow = -(p->q > 0 ? a : -a) * pm[k];
+    double flow = -sgn * (a - adl_qty) * pm[k]; /* the ADL'd units do not go through the market */
     p->q = whole ? 0 : p->q - (p->q > 0 ? a : -a);
     if (!s) {
       if (mk->fnd) ms_funding_accrue(mk->fnd, mk->mk, t); /* the premium samples the old flow made */
@@ -712,8 +801,9 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
   if (s) return s;
   if (in_block) ms_keeper_block_used(e->kp);
   ms_keeper_resolved(e->kp);
-  /* charges moved the collateral of the charged sides' units: their heaps probed again */
-  return socialized > 0 ? sweep(e, mm, (const uint8_t (*)[2])charged, t) : MS_OK;
+  /* charges moved the collateral of the charged sides' units: their heaps probed again; ADL's counterparties
+   * (among the candidates) checked */
+  return socialized > 0 || adl_done ? sweep(e, mm, (const uint8_t (*)[2])charged, t) : MS_OK;
 }
 
 /* ---- funding ---- */
@@ -1136,6 +1226,7 @@ void ms_multi_free(ms_multi *m) {
   free(m->u);
   free(m->p);
   free(m->cand);
+  free(m->adl);
   free(m->liq);
   free(m->liq_main);
   ms_big_free(m->disc, m->capdisc * sizeof *m->disc);

@@ -98,6 +98,17 @@ class MultiTest(DirTest):
         out = self.path("dyn.h5")
         p = run("run", SCEN, "-n", "2", "-q", "-o", out, "--set", "margin.model=dynamic")
         self.assertEqual(p.returncode, 0, p.stderr)
+        out = self.path("adl.h5")  # ADL per market, the default shortfall policy
+        p = run("run", SCEN, "-n", "3", "-q", "-o", out, "--set", "liquidation.shortfall=adl",
+                "--set", "liquidation.insurance_fund=0", "--set", "liquidation.keeper_share=1",
+                "--set", "market.start_regime=stress")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out, "r") as f:
+            s = f["paths/summary"][:]
+        self.assertGreater(float(s["adl_notional"].sum()), 0)
+        self.assertEqual(float(s["socialized_loss"].sum()), 0)
+        # an empty fund: the bad debt is the ADL counterparties' loss, and what no one took
+        self.assertTrue(np.allclose(s["bad_debt"], s["adl_loss"] + s["uncovered_loss"], rtol=1e-12, atol=1e-6))
 
     def test_history_of_several_markets(self):
         """A replay of two markets in one cross book: each market's path is the one-market replay's."""
@@ -157,7 +168,6 @@ liquidation: {shortfall: socialize}
         cases = [
             ((one,), "book.markets.enabled", "two or more"),
             ((SCEN, "--set", "book.markets.weights=[1, 1]"), "book.markets.weights", "has 2 entries"),
-            ((SCEN, "--set", "liquidation.shortfall=adl"), "book.markets.enabled", "liquidation.shortfall"),
             ((SCEN, "--set", "book.options.fraction=0.1"), "book.markets.enabled", "book.options.fraction"),
             ((SCEN, "--set", "output.liquidations=true"), "book.markets.enabled", "output.liquidations"),
             ((SCEN, "--set", "margin.model=portfolio"), "book.markets.enabled", "margin.model"),
