@@ -409,6 +409,58 @@ static void test_multi__one_market_book_is_the_one_market_engine(void **state) {
   assert_true(funded >= 4);
 }
 
+/* book.resample per_path: each path's book is drawn against its markets'
+ * initial margin at the path's start, whatever path the engine ran before
+ * (a dynamic ratio ends a volatile path higher than it starts: drawn
+ * against it, a book that starts within its initial margin was refused).
+ * And a path's book refused names how many units and which account. */
+static void test_multi__per_path_book_is_the_paths_own(void **state) {
+  (void)state;
+  const char *yaml =
+      "seed: 5\npaths: 3\nhorizon: 6h\nstep: 1s\n"
+      "market:\n  assets:\n"
+      "    - {name: A, initial_price: 100, impact: {model: none}}\n"
+      "    - {name: B, initial_price: 20, impact: {model: none}}\n"
+      "  regimes: [{name: calm, assets: [{vol: 0.3, drift: 0}, {vol: 0.3, drift: 0}]}, "
+      "{name: wild, assets: [{vol: 3, drift: 0}, {vol: 3, drift: 0}]}]\n"
+      "  start_regime: calm\n"
+      "book:\n  accounts: 200\n  collateral: {dist: uniform, min: 100, max: 1000}\n"
+      "  leverage: {dist: uniform, min: 1, max: 15}\n  resample: per_path\n"
+      "  markets: {enabled: true, count: 2}\n"
+      "margin: {model: dynamic, dynamic: {update_every: 5m, k: 4, floor: 0.005, cap: 0.45, max_step: 0.1, "
+      "liquidation_horizon: 4h, initial_vol: 0.3}}\n"
+      "oracle: {kind: pull, interval: 10s, latency: {dist: fixed, value: 1s}}\n"
+      "liquidation: {shortfall: socialize}\n"
+      "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n";
+  ms_error err;
+  const char *sets[1] = {"market.start_regime=wild"};
+  ms_config *cfg = load_yaml(yaml, sets, 1, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_engine *e;
+  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  ms_path_summary a, b;
+  assert_ok(ms_engine_run_path(e, 0, &a, NULL, &err), &err);
+  if (!(a.max_margin_ratio > 0.06)) fail_msg("max_margin_ratio %g", a.max_margin_ratio); /* far above its start */
+  assert_ok(ms_engine_run_path(e, 0, &b, NULL, &err), &err);
+  assert_memory_equal(&a, &b, sizeof a);
+  ms_engine_free(e);
+  ms_config_free(cfg);
+  /* a later path's book below its initial margin: the message says how many */
+  const char *tight[3] = {"book.accounts=1", "book.leverage={dist: table, values: [1, 40]}", "seed=2"};
+  cfg = load_yaml(yaml, tight, 3, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err); /* path 0's book: leverage 1 (seed 2) */
+  ms_status s = MS_OK;
+  uint64_t p = 1;
+  for (; p < 64 && s == MS_OK; p++) s = ms_engine_run_path(e, p, &a, NULL, &err);
+  ms_engine_free(e);
+  assert_int_equal(s, MS_ERR_INPUT);
+  char want[96];
+  snprintf(want, sizeof want, "path %llu: book: 1 of 1 margin units start below initial margin", (unsigned long long)p - 1);
+  assert_contains(err.msg, want);
+  ms_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_multi__index_matches_bruteforce),
@@ -416,6 +468,7 @@ int main(void) {
       cmocka_unit_test(test_multi__cross_and_isolated_by_hand),
       cmocka_unit_test(test_multi__contagion_counts_losses_elsewhere),
       cmocka_unit_test(test_multi__one_market_book_is_the_one_market_engine),
+      cmocka_unit_test(test_multi__per_path_book_is_the_paths_own),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

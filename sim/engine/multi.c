@@ -750,9 +750,12 @@ static void sample(ms_engine *e, ms_multi *mm, ms_trace *tr, int64_t k, int64_t 
 
 static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_error *err) {
   const ms_config *cfg = e->cfg;
-  if (cfg->book.resample == MS_RESAMPLE_PER_PATH && !mm->own_book) {
-    ms_status s = draw_book(mm, cfg, path, err);
-    if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, err->msg);
+  if (cfg->book.resample == MS_RESAMPLE_PER_PATH && !mm->own_book && live < 0) { /* the twins: the path's book */
+    /* its initial margin at the path's start, not where the last path left a dynamic ratio */
+    for (int j = 0; j < mm->K; j++) ms_margin_path_start(mm->m[j].mg, mm->m[j].E);
+    ms_error berr;
+    ms_status s = draw_book(mm, cfg, path, &berr);
+    if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, berr.msg);
   }
   ms_queue_reset(mm->kq);
   ms_keeper_start(e->kp, cfg->seed, path);
