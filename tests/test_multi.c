@@ -461,6 +461,49 @@ static void test_multi__per_path_book_is_the_paths_own(void **state) {
   ms_config_free(cfg);
 }
 
+/* Isolated margin with no channel between the markets (no impact, a fund
+ * that never runs out, keepers without capacity limits or congestion): no
+ * liquidation needs another market's moves, and every contagion count is 0,
+ * though the twins' other markets discover fewer units (the keepers' delays
+ * are the units' own, not the next draws of a stream shared in discovery
+ * order), and the long delays let units recover before their keeper. */
+static void test_multi__isolated_without_channels_has_no_contagion(void **state) {
+  (void)state;
+  const char *yaml =
+      "seed: 3\npaths: 12\nhorizon: 1d\nstep: 1s\n"
+      "market:\n  assets:\n"
+      "    - {name: X, initial_price: 50, impact: {model: none}}\n"
+      "    - {name: Y, initial_price: 10, impact: {model: none}}\n"
+      "  regimes: [{name: only, assets: [{vol: 1.5, drift: 0}, {vol: 1.5, drift: 0}], "
+      "jumps: {rate: 8/d, mean: -0.06, sd: 0.03}}]\n"
+      "book:\n  accounts: 400\n  leverage: {dist: uniform, min: 5, max: 15}\n  margin_mode: isolated\n"
+      "  markets: {enabled: true, count: 2}\n"
+      "margin: {model: static, initial: 0.05, maintenance: 0.03}\n"
+      "keepers: {delay: {dist: lognormal, median: 5m, sigma: 1.5}}\n"
+      "liquidation: {mode: full, insurance_fund: 1e12, shortfall: socialize}\n"
+      "output: {fan: {paths: 0}}\n";
+  ms_error err;
+  ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_engine *e;
+  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  int64_t liq = 0, recovered = 0;
+  for (uint64_t p = 0; p < 12; p++) {
+    ms_path_summary s;
+    assert_ok(ms_engine_run_path(e, p, &s, NULL, &err), &err);
+    for (int j = 0; j < 2; j++)
+      if (s.mkt_contagion[j] != 0)
+        fail_msg("path %llu: %lld contagion liquidations of market %d", (unsigned long long)p,
+                 (long long)s.mkt_contagion[j], j);
+    liq += s.liquidations;
+    recovered += s.recovered;
+  }
+  assert_true(liq > 2000);
+  assert_true(recovered > 300);
+  ms_engine_free(e);
+  ms_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_multi__index_matches_bruteforce),
@@ -469,6 +512,7 @@ int main(void) {
       cmocka_unit_test(test_multi__contagion_counts_losses_elsewhere),
       cmocka_unit_test(test_multi__one_market_book_is_the_one_market_engine),
       cmocka_unit_test(test_multi__per_path_book_is_the_paths_own),
+      cmocka_unit_test(test_multi__isolated_without_channels_has_no_contagion),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,7 +99,15 @@ typedef struct xunit {
   uint8_t status;          /* MS_ACCT_* */
   uint8_t skipped;         /* a keeper skipped it for gas since its discovery */
   int64_t discovered;
+  uint32_t ndisc;          /* its discoveries so far in the run */
 } xunit;
+
+/* The random part of the keepers' delay of a unit's k-th discovery in the path (for its contagion twins). */
+typedef struct xdraw {
+  int64_t unit;
+  uint32_t k;
+  double d;
+} xdraw;
 
 typedef struct xpos {
   double q;
@@ -127,6 +135,8 @@ struct ms_multi {
   uint8_t *liq;            /* per position: closed by a liquidation in the path */
   uint8_t *liq_main;       /* ... in the path itself, kept while its contagion twins run */
   int twin;                /* a contagion twin is running: no records, no summary */
+  xdraw *draws;            /* stats.contagion: the path's keeper draws, by (unit, k) once it has run */
+  size_t ndraws, capdraws;
   int64_t live_entries;    /* heap entries of open units' current versions */
   double cash_closed;      /* USD the closed units kept */
   double realized;         /* USD PnL of the closed positions at their fills (the money identity's) */
@@ -309,6 +319,24 @@ static ms_status push_cand(ms_multi *mm, int64_t id) {
   return MS_OK;
 }
 
+/* The keepers' draw of unit @p id's @p k-th discovery in the path, or NULL (mm->draws sorted). */
+static const xdraw *path_draw(const ms_multi *mm, int64_t id, uint32_t k) {
+  size_t lo = 0, hi = mm->ndraws;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const xdraw *x = &mm->draws[mid];
+    if (x->unit < id || (x->unit == id && x->k < k)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < mm->ndraws && mm->draws[lo].unit == id && mm->draws[lo].k == k ? &mm->draws[lo] : NULL;
+}
+
+static int draw_cmp(const void *a, const void *b) {
+  const xdraw *x = a, *y = b;
+  if (x->unit != y->unit) return x->unit < y->unit ? -1 : 1;
+  return x->k < y->k ? -1 : x->k > y->k;
+}
+
 /* Check the candidates: eligible ones go to the keepers, in order of
  * equity / requirement (then unit), the others are keyed afresh. */
 static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
@@ -336,8 +364,15 @@ static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
     u->skipped = 0;
     u->discovered = t;
     snap(mm, u); /* as a one-market account is touched when found (accounts.h): the same rounding */
+    const xdraw *same = mm->twin ? path_draw(mm, id, u->ndisc) : NULL;
+    if (same) ms_keeper_set_next_draw(e->kp, same->d);
     ms_status s = ms_keeper_discover(e->kp, id, t, mm->kq, &delay);
     if (s) return s;
+    if (!mm->twin && e->cfg->stats.contagion) {
+      if (ms_grow((void **)&mm->draws, &mm->capdraws, mm->ndraws + 1, sizeof *mm->draws)) return MS_ERR_NOMEM;
+      mm->draws[mm->ndraws++] = (xdraw){id, u->ndisc, ms_keeper_last_draw(e->kp)};
+    }
+    u->ndisc++;
   }
   int64_t pend = ms_keeper_pending(e->kp);
   if (!mm->twin && pend > e->sum->max_pending) e->sum->max_pending = pend;
@@ -760,7 +795,7 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
   ms_queue_reset(mm->kq);
   ms_keeper_start(e->kp, cfg->seed, path);
   for (int64_t i = 0; i < mm->nu; i++)
-    mm->u[i] = (xunit){mm->bu[i].C, mm->bu[i].account, mm->bu[i].first, mm->bu[i].n, 0, MS_ACCT_OPEN, 0, 0};
+    mm->u[i] = (xunit){mm->bu[i].C, mm->bu[i].account, mm->bu[i].first, mm->bu[i].n, 0, MS_ACCT_OPEN, 0, 0, 0};
   memset(mm->liq, 0, (size_t)mm->np);
   mm->live_entries = 0;
   mm->cash_closed = 0;
@@ -1022,6 +1057,7 @@ ms_status ms_multi_run_path(ms_engine *e, ms_multi *mm, uint64_t path, ms_path_s
   out->funding_rate_mean = out->funding_rate_min = out->funding_rate_max = NAN;
   e->sum = out;
   mm->twin = 0;
+  mm->ndraws = 0;
   ms_status s = run(e, mm, path, trace, -1, err);
   if (!s) {
     path_end(e, mm, out);
@@ -1031,6 +1067,7 @@ ms_status ms_multi_run_path(ms_engine *e, ms_multi *mm, uint64_t path, ms_path_s
   if (!s && cfg->stats.contagion) {
     /* per market, the same path with the other assets frozen: its liquidations the twin does not make */
     memcpy(mm->liq_main, mm->liq, (size_t)mm->np);
+    if (mm->ndraws > 1) qsort(mm->draws, mm->ndraws, sizeof *mm->draws, draw_cmp);
     ms_path_summary scratch;
     mm->twin = 1;
     for (int j = 0; j < mm->K && !s; j++) {
@@ -1120,6 +1157,7 @@ void ms_multi_free(ms_multi *m) {
   free(m->cand);
   free(m->liq);
   free(m->liq_main);
+  free(m->draws);
   ms_big_free(m->disc, m->capdisc * sizeof *m->disc);
   free(m);
 }
