@@ -504,6 +504,34 @@ static void test_multi__isolated_without_channels_has_no_contagion(void **state)
   ms_config_free(cfg);
 }
 
+/* book.markets.weights are relative: weights whose sum overflows are
+ * refused (the draw scales a uniform by the sum: every account would take
+ * the last assets), large finite ones draw as their ratios do. */
+static void test_multi__weights_that_overflow_are_refused(void **state) {
+  (void)state;
+  const char *yaml =
+      "market:\n  assets: [{name: A, initial_price: 100}, {name: B, initial_price: 10}, {name: C, initial_price: 1}]\n"
+      "  regimes: [{name: only, assets: [{vol: 0.5}, {vol: 0.5}, {vol: 0.5}]}]\n"
+      "book: {accounts: 3000, margin_mode: isolated, markets: {enabled: true, count: 1}}\n"
+      "liquidation: {shortfall: socialize}\n";
+  const char *huge[1] = {"book.markets.weights=[1e308, 1e308, 1e308]"};
+  expect_load_error(yaml, huge, 1, "book.markets.weights: must sum to a finite number");
+  const char *big[1] = {"book.markets.weights=[2e307, 1e307, 1e307]"};
+  ms_error err;
+  ms_config *cfg = load_yaml(yaml, big, 1, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_engine *e;
+  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  const ms_multi_unit *u;
+  const ms_multi_pos *p;
+  int64_t nu, np, n[3] = {0, 0, 0};
+  ms_multi_book(ms_engine_multi(e), &u, &nu, &p, &np);
+  for (int64_t i = 0; i < np; i++) n[p[i].market]++;
+  assert_true(n[0] > 1350 && n[0] < 1650 && n[1] > 600 && n[2] > 600);
+  ms_engine_free(e);
+  ms_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_multi__index_matches_bruteforce),
@@ -513,6 +541,7 @@ int main(void) {
       cmocka_unit_test(test_multi__one_market_book_is_the_one_market_engine),
       cmocka_unit_test(test_multi__per_path_book_is_the_paths_own),
       cmocka_unit_test(test_multi__isolated_without_channels_has_no_contagion),
+      cmocka_unit_test(test_multi__weights_that_overflow_are_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
