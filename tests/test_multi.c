@@ -532,6 +532,37 @@ static void test_multi__weights_that_overflow_are_refused(void **state) {
   ms_config_free(cfg);
 }
 
+/* The bound on the events at one simulated instant holds in a book of
+ * several markets as in one market (docs/engine.md, Work bounds): an oracle
+ * with no deviation band and no latency, whose every publish starts a round
+ * that publishes at once (the log of the published price is not the mark's
+ * by a rounding), stops at that bound, naming the oracle's keys, not after
+ * the tens of millions of events of the path's bound. */
+static void test_multi__runaway_instant_is_bounded(void **state) {
+  (void)state;
+  const char *yaml =
+      "seed: 1014\npaths: 1\nhorizon: 1h\nstep: 1s\n"
+      "market:\n  assets:\n"
+      "    - {name: A, initial_price: 52.5583}\n"
+      "    - {name: B, initial_price: 2.25236, oracle: {kind: push, deviation: 0, heartbeat: 10m, "
+      "latency: {dist: fixed, value: 0s}}}\n"
+      "  regimes: [{name: only, assets: [{vol: 0.6, drift: 0}, {vol: 0.5, drift: 0}]}]\n"
+      "book: {accounts: 100, markets: {enabled: true, count: 2}}\n"
+      "liquidation: {shortfall: socialize}\nstats: {contagion: false, counterfactual: false}\n"
+      "output: {fan: {paths: 0}}\n";
+  ms_error err;
+  ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_engine *e;
+  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  ms_path_summary s;
+  assert_int_equal(ms_engine_run_path(e, 0, &s, NULL, &err), MS_ERR_INPUT);
+  assert_contains(err.msg, "events at the one simulated instant");
+  assert_contains(err.msg, "oracle.deviation");
+  ms_engine_free(e);
+  ms_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_multi__index_matches_bruteforce),
@@ -542,6 +573,7 @@ int main(void) {
       cmocka_unit_test(test_multi__per_path_book_is_the_paths_own),
       cmocka_unit_test(test_multi__isolated_without_channels_has_no_contagion),
       cmocka_unit_test(test_multi__weights_that_overflow_are_refused),
+      cmocka_unit_test(test_multi__runaway_instant_is_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -883,14 +883,40 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
   }
   if (!s && nfan > 0) s = ms_queue_push(mm->kq, 0, MS_EV_SAMPLE, 1, 0);
   int64_t t_tick = cfg->step <= cfg->horizon ? cfg->step : INT64_MAX;
+  int64_t inst_t = -1, inst_first = 0, inst_kind[MS_EV_KIND_COUNT] = {0};
+  const double inst_max = MS_MAX_INSTANT_EVENTS + MS_INSTANT_EVENTS_PER_ACCOUNT * (double)mm->nu;
   while (!s) {
     ms_event ev;
     int src = -1, have = next_event(mm, &ev, &src, &s);
     if (s) break;
     if (!have && t_tick == INT64_MAX) break;
     e->nev++;
+    int64_t now = have && ev.t < t_tick ? ev.t : t_tick;
+    if (now != inst_t) {
+      inst_t = now;
+      inst_first = e->nev;
+      memcpy(inst_kind, e->nkind, sizeof inst_kind);
+    }
     if (e->nev % MS_CANCEL_CHECK_EVENTS == 0) {
       if (e->cancel && *e->cancel) { s = MS_ERR_CANCELLED; break; }
+      if ((double)(e->nev - inst_first + 1) > inst_max) { /* as the one-market loop's bound (docs/engine.md) */
+        int k = 0;
+        for (int i = 1; i < MS_EV_KIND_COUNT; i++)
+          if (e->nkind[i] - inst_kind[i] > e->nkind[k] - inst_kind[k]) k = i;
+        snprintf(e->why, sizeof e->why,
+                 "runaway work: %lld events at the one simulated instant t = %.3f s, beyond the bound of %.0f "
+                 "(%d + %d x the book's margin units; docs/engine.md, Work bounds), most of them %s",
+                 (long long)(e->nev - inst_first + 1), (double)inst_t / 1000.0, inst_max, MS_MAX_INSTANT_EVENTS,
+                 MS_INSTANT_EVENTS_PER_ACCOUNT,
+                 k == MS_EV_ORACLE_PUBLISH || k == MS_EV_ORACLE_ROUND
+                     ? "oracle rounds and publishes: check oracle.latency, oracle.deviation, oracle.heartbeat and "
+                       "oracle.interval (and market.assets[].oracle)"
+                 : k == MS_EV_KEEPER_READY || k == MS_EV_BLOCK
+                     ? "keepers' events: check keepers.delay, keepers.gas_cost and keepers.capacity.block_time"
+                     : "other events: check step, horizon, oracle and keepers");
+        s = MS_ERR_INPUT;
+        break;
+      }
       if ((double)(e->nev - e->nkind[MS_EV_KEEPER_READY]) > e->work_base * mm->K + 4.0 * (double)mm->np) {
         snprintf(e->why, sizeof e->why,
                  "runaway work: %lld events by t = %.3f s, beyond this scenario's bound (docs/engine.md, Work "
