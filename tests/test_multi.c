@@ -563,6 +563,49 @@ static void test_multi__runaway_instant_is_bounded(void **state) {
   ms_config_free(cfg);
 }
 
+/* Contagion counts a position liquidated in part as liquidated: a cross
+ * account long 50 A and long 50 B at 100 with 1,000 USD on still paths, A
+ * falling 10% a day and B 1%; partial mode closes A first (the loss) and
+ * keeps B, whose collateral A's loss ate: B is later closed in part. Its
+ * twin (A frozen at 100) never liquidates B: that partial liquidation needed
+ * A's fall, and is B's contagion. */
+static void test_multi__contagion_counts_partial_liquidations(void **state) {
+  (void)state;
+  const char *yaml =
+      "seed: 1\npaths: 1\nhorizon: 10d\nstep: 10s\n"
+      "market:\n  days_per_year: 365\n  assets:\n"
+      "    - {name: A, initial_price: 100, impact: {model: none}}\n"
+      "    - {name: B, initial_price: 100, impact: {model: none}}\n"
+      "  regimes: [{name: only, assets: [{vol: 0, drift: -36.5}, {vol: 0, drift: -3.65}]}]\n"
+      "book:\n  accounts: 1\n  markets: {enabled: true, count: 2}\n"
+      "margin: {model: static, initial: 0.03, maintenance: 0.025}\n"
+      "oracle: {kind: push, deviation: 0.001, heartbeat: 1h, latency: {dist: fixed, value: 0s}}\n"
+      "keepers: {delay: {dist: fixed, value: 0s}}\n"
+      "liquidation: {mode: partial, min_close: 0.2, penalty: 0.01, keeper_share: 0.5, insurance_fund: 0, "
+      "shortfall: socialize}\n"
+      "stats: {contagion: true, counterfactual: false}\noutput: {fan: {paths: 0}}\n";
+  ms_error err;
+  ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_engine *e;
+  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  ms_multi_unit unit = {1000, 0, 0, 2};
+  ms_multi_pos pos[2] = {{50, 0, 0}, {50, 1, 0}};
+  assert_ok(ms_multi_set_book(ms_engine_multi(e), &unit, 1, pos, 2, &err), &err);
+  ms_path_summary s;
+  assert_ok(ms_engine_run_path(e, 0, &s, NULL, &err), &err);
+  size_t n;
+  const ms_liq_record *r = ms_engine_records(e, &n);
+  int b_partial = 0;
+  for (size_t i = 0; i < n; i++) b_partial += r[i].full == 0 && r[i].time > r[0].time;
+  assert_true(s.mkt_liquidations[0] >= 1);
+  assert_true(b_partial >= 1); /* B closed in part after A */
+  assert_int_equal(s.mkt_liquidations[1], b_partial);
+  assert_int_equal(s.mkt_contagion[1], 1);
+  ms_engine_free(e);
+  ms_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_multi__index_matches_bruteforce),
@@ -574,6 +617,7 @@ int main(void) {
       cmocka_unit_test(test_multi__isolated_without_channels_has_no_contagion),
       cmocka_unit_test(test_multi__weights_that_overflow_are_refused),
       cmocka_unit_test(test_multi__runaway_instant_is_bounded),
+      cmocka_unit_test(test_multi__contagion_counts_partial_liquidations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -132,7 +132,7 @@ struct ms_multi {
   size_t ndisc, capdisc;
   int64_t *cand;
   size_t ncand, capcand;
-  uint8_t *liq;            /* per position: closed by a liquidation in the path */
+  uint8_t *liq;            /* per position: liquidated, wholly or in part, in the run */
   uint8_t *liq_main;       /* ... in the path itself, kept while its contagion twins run */
   int twin;                /* a contagion twin is running: no records, no summary */
   xdraw *draws;            /* stats.contagion: the path's keeper draws, by (unit, k) once it has run */
@@ -660,7 +660,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
     const ms_oracle_price *op = ms_oracle_current(mk->orc);
     double a = closed[k], share = tot_loss > 0 ? loss[k] / tot_loss : a * pm[k] / notional;
     int whole = a >= fabs(p->q);
-    if (whole) mm->liq[order[k]] = 1;
+    mm->liq[order[k]] = 1; /* in part too: a liquidated position */
     if (residual > 0) {
       double unc;
       socialized += socialize(mm, mk, residual * share, &unc);
