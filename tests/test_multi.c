@@ -429,6 +429,203 @@ static void test_multi__one_market_book_is_the_one_market_engine(void **state) {
   assert_true(adl >= 2);
 }
 
+/* book.resample per_path: each path's book is drawn against its markets'
+ * initial margin at the path's start, whatever path the engine ran before
+ * (a dynamic ratio ends a volatile path higher than it starts: drawn
+ * against it, a book that starts within its initial margin was refused).
+ * And a path's book refused names how many units and which account. */
+static void test_multi__per_path_book_is_the_paths_own(void **state) {
+  (void)state;
+  const char *yaml =
+      "seed: 5\npaths: 3\nhorizon: 6h\nstep: 1s\n"
+      "market:\n  assets:\n"
+      "    - {name: A, initial_price: 100, impact: {model: none}}\n"
+      "    - {name: B, initial_price: 20, impact: {model: none}}\n"
+      "  regimes: [{name: calm, assets: [{vol: 0.3, drift: 0}, {vol: 0.3, drift: 0}]}, "
+      "{name: wild, assets: [{vol: 3, drift: 0}, {vol: 3, drift: 0}]}]\n"
+      "  start_regime: calm\n"
+      "book:\n  accounts: 200\n  collateral: {dist: uniform, min: 100, max: 1000}\n"
+      "  leverage: {dist: uniform, min: 1, max: 15}\n  resample: per_path\n"
+      "  markets: {enabled: true, count: 2}\n"
+      "margin: {model: dynamic, dynamic: {update_every: 5m, k: 4, floor: 0.005, cap: 0.45, max_step: 0.1, "
+      "liquidation_horizon: 4h, initial_vol: 0.3}}\n"
+      "oracle: {kind: pull, interval: 10s, latency: {dist: fixed, value: 1s}}\n"
+      "liquidation: {shortfall: socialize}\n"
+      "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n";
+  ms_error err;
+  const char *sets[1] = {"market.start_regime=wild"};
+  ms_config *cfg = load_yaml(yaml, sets, 1, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_engine *e;
+  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  ms_path_summary a, b;
+  assert_ok(ms_engine_run_path(e, 0, &a, NULL, &err), &err);
+  if (!(a.max_margin_ratio > 0.06)) fail_msg("max_margin_ratio %g", a.max_margin_ratio); /* far above its start */
+  assert_ok(ms_engine_run_path(e, 0, &b, NULL, &err), &err);
+  assert_memory_equal(&a, &b, sizeof a);
+  ms_engine_free(e);
+  ms_config_free(cfg);
+  /* a later path's book below its initial margin: the message says how many */
+  const char *tight[3] = {"book.accounts=1", "book.leverage={dist: table, values: [1, 40]}", "seed=2"};
+  cfg = load_yaml(yaml, tight, 3, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err); /* path 0's book: leverage 1 (seed 2) */
+  ms_status s = MS_OK;
+  uint64_t p = 1;
+  for (; p < 64 && s == MS_OK; p++) s = ms_engine_run_path(e, p, &a, NULL, &err);
+  ms_engine_free(e);
+  assert_int_equal(s, MS_ERR_INPUT);
+  char want[96];
+  snprintf(want, sizeof want, "path %llu: book: 1 of 1 margin units start below initial margin", (unsigned long long)p - 1);
+  assert_contains(err.msg, want);
+  ms_config_free(cfg);
+}
+
+/* Isolated margin with no channel between the markets (no impact, a fund
+ * that never runs out, keepers without capacity limits or congestion): no
+ * liquidation needs another market's moves, and every contagion count is 0,
+ * though the twins' other markets discover fewer units (the keepers' delays
+ * are the units' own, not the next draws of a stream shared in discovery
+ * order), and the long delays let units recover before their keeper. */
+static void test_multi__isolated_without_channels_has_no_contagion(void **state) {
+  (void)state;
+  const char *yaml =
+      "seed: 3\npaths: 12\nhorizon: 1d\nstep: 1s\n"
+      "market:\n  assets:\n"
+      "    - {name: X, initial_price: 50, impact: {model: none}}\n"
+      "    - {name: Y, initial_price: 10, impact: {model: none}}\n"
+      "  regimes: [{name: only, assets: [{vol: 1.5, drift: 0}, {vol: 1.5, drift: 0}], "
+      "jumps: {rate: 8/d, mean: -0.06, sd: 0.03}}]\n"
+      "book:\n  accounts: 400\n  leverage: {dist: uniform, min: 5, max: 15}\n  margin_mode: isolated\n"
+      "  markets: {enabled: true, count: 2}\n"
+      "margin: {model: static, initial: 0.05, maintenance: 0.03}\n"
+      "keepers: {delay: {dist: lognormal, median: 5m, sigma: 1.5}}\n"
+      "liquidation: {mode: full, insurance_fund: 1e12, shortfall: socialize}\n"
+      "output: {fan: {paths: 0}}\n";
+  ms_error err;
+  ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_engine *e;
+  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  int64_t liq = 0, recovered = 0;
+  for (uint64_t p = 0; p < 12; p++) {
+    ms_path_summary s;
+    assert_ok(ms_engine_run_path(e, p, &s, NULL, &err), &err);
+    for (int j = 0; j < 2; j++)
+      if (s.mkt_contagion[j] != 0)
+        fail_msg("path %llu: %lld contagion liquidations of market %d", (unsigned long long)p,
+                 (long long)s.mkt_contagion[j], j);
+    liq += s.liquidations;
+    recovered += s.recovered;
+  }
+  assert_true(liq > 2000);
+  assert_true(recovered > 300);
+  ms_engine_free(e);
+  ms_config_free(cfg);
+}
+
+/* book.markets.weights are relative: weights whose sum overflows are
+ * refused (the draw scales a uniform by the sum: every account would take
+ * the last assets), large finite ones draw as their ratios do. */
+static void test_multi__weights_that_overflow_are_refused(void **state) {
+  (void)state;
+  const char *yaml =
+      "market:\n  assets: [{name: A, initial_price: 100}, {name: B, initial_price: 10}, {name: C, initial_price: 1}]\n"
+      "  regimes: [{name: only, assets: [{vol: 0.5}, {vol: 0.5}, {vol: 0.5}]}]\n"
+      "book: {accounts: 3000, margin_mode: isolated, markets: {enabled: true, count: 1}}\n"
+      "liquidation: {shortfall: socialize}\n";
+  const char *huge[1] = {"book.markets.weights=[1e308, 1e308, 1e308]"};
+  expect_load_error(yaml, huge, 1, "book.markets.weights: must sum to a finite number");
+  const char *big[1] = {"book.markets.weights=[2e307, 1e307, 1e307]"};
+  ms_error err;
+  ms_config *cfg = load_yaml(yaml, big, 1, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_engine *e;
+  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  const ms_multi_unit *u;
+  const ms_multi_pos *p;
+  int64_t nu, np, n[3] = {0, 0, 0};
+  ms_multi_book(ms_engine_multi(e), &u, &nu, &p, &np);
+  for (int64_t i = 0; i < np; i++) n[p[i].market]++;
+  assert_true(n[0] > 1350 && n[0] < 1650 && n[1] > 600 && n[2] > 600);
+  ms_engine_free(e);
+  ms_config_free(cfg);
+}
+
+/* The bound on the events at one simulated instant holds in a book of
+ * several markets as in one market (docs/engine.md, Work bounds): an oracle
+ * with no deviation band and no latency, whose every publish starts a round
+ * that publishes at once (the log of the published price is not the mark's
+ * by a rounding), stops at that bound, naming the oracle's keys, not after
+ * the tens of millions of events of the path's bound. */
+static void test_multi__runaway_instant_is_bounded(void **state) {
+  (void)state;
+  const char *yaml =
+      "seed: 1014\npaths: 1\nhorizon: 1h\nstep: 1s\n"
+      "market:\n  assets:\n"
+      "    - {name: A, initial_price: 52.5583}\n"
+      "    - {name: B, initial_price: 2.25236, oracle: {kind: push, deviation: 0, heartbeat: 10m, "
+      "latency: {dist: fixed, value: 0s}}}\n"
+      "  regimes: [{name: only, assets: [{vol: 0.6, drift: 0}, {vol: 0.5, drift: 0}]}]\n"
+      "book: {accounts: 100, markets: {enabled: true, count: 2}}\n"
+      "liquidation: {shortfall: socialize}\nstats: {contagion: false, counterfactual: false}\n"
+      "output: {fan: {paths: 0}}\n";
+  ms_error err;
+  ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_engine *e;
+  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  ms_path_summary s;
+  assert_int_equal(ms_engine_run_path(e, 0, &s, NULL, &err), MS_ERR_INPUT);
+  assert_contains(err.msg, "events at the one simulated instant");
+  assert_contains(err.msg, "oracle.deviation");
+  ms_engine_free(e);
+  ms_config_free(cfg);
+}
+
+/* Contagion counts a position liquidated in part as liquidated: a cross
+ * account long 50 A and long 50 B at 100 with 1,000 USD on still paths, A
+ * falling 10% a day and B 1%; partial mode closes A first (the loss) and
+ * keeps B, whose collateral A's loss ate: B is later closed in part. Its
+ * twin (A frozen at 100) never liquidates B: that partial liquidation needed
+ * A's fall, and is B's contagion. */
+static void test_multi__contagion_counts_partial_liquidations(void **state) {
+  (void)state;
+  const char *yaml =
+      "seed: 1\npaths: 1\nhorizon: 10d\nstep: 10s\n"
+      "market:\n  days_per_year: 365\n  assets:\n"
+      "    - {name: A, initial_price: 100, impact: {model: none}}\n"
+      "    - {name: B, initial_price: 100, impact: {model: none}}\n"
+      "  regimes: [{name: only, assets: [{vol: 0, drift: -36.5}, {vol: 0, drift: -3.65}]}]\n"
+      "book:\n  accounts: 1\n  markets: {enabled: true, count: 2}\n"
+      "margin: {model: static, initial: 0.03, maintenance: 0.025}\n"
+      "oracle: {kind: push, deviation: 0.001, heartbeat: 1h, latency: {dist: fixed, value: 0s}}\n"
+      "keepers: {delay: {dist: fixed, value: 0s}}\n"
+      "liquidation: {mode: partial, min_close: 0.2, penalty: 0.01, keeper_share: 0.5, insurance_fund: 0, "
+      "shortfall: socialize}\n"
+      "stats: {contagion: true, counterfactual: false}\noutput: {fan: {paths: 0}}\n";
+  ms_error err;
+  ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  ms_engine *e;
+  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  ms_multi_unit unit = {1000, 0, 0, 2};
+  ms_multi_pos pos[2] = {{50, 0, 0}, {50, 1, 0}};
+  assert_ok(ms_multi_set_book(ms_engine_multi(e), &unit, 1, pos, 2, &err), &err);
+  ms_path_summary s;
+  assert_ok(ms_engine_run_path(e, 0, &s, NULL, &err), &err);
+  size_t n;
+  const ms_liq_record *r = ms_engine_records(e, &n);
+  int b_partial = 0;
+  for (size_t i = 0; i < n; i++) b_partial += r[i].full == 0 && r[i].time > r[0].time;
+  assert_true(s.mkt_liquidations[0] >= 1);
+  assert_true(b_partial >= 1); /* B closed in part after A */
+  assert_int_equal(s.mkt_liquidations[1], b_partial);
+  assert_int_equal(s.mkt_contagion[1], 1);
+  ms_engine_free(e);
+  ms_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_multi__index_matches_bruteforce),
@@ -436,6 +633,11 @@ int main(void) {
       cmocka_unit_test(test_multi__cross_and_isolated_by_hand),
       cmocka_unit_test(test_multi__contagion_counts_losses_elsewhere),
       cmocka_unit_test(test_multi__one_market_book_is_the_one_market_engine),
+      cmocka_unit_test(test_multi__per_path_book_is_the_paths_own),
+      cmocka_unit_test(test_multi__isolated_without_channels_has_no_contagion),
+      cmocka_unit_test(test_multi__weights_that_overflow_are_refused),
+      cmocka_unit_test(test_multi__runaway_instant_is_bounded),
+      cmocka_unit_test(test_multi__contagion_counts_partial_liquidations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1030,6 +1030,8 @@ static ms_status check_markets(void *obj, ms_check *ck) {
   double w = 0;
   for (int i = 0; i < m->nweights; i++) w += m->weights[i];
   if (m->nweights > 0 && !(w > 0)) return ms_check_fail(ck, "weights", "some asset needs a positive weight");
+  if (!isfinite(w)) /* the draw scales a uniform by the sum: every account would take the last assets */
+    return ms_check_fail(ck, "weights", "must sum to a finite number (got %g): they are relative, scale them down", w);
   return MS_OK;
 }
 
@@ -1040,7 +1042,8 @@ static const ms_field markets_fields[] = {
     {.name = "count", .kind = MS_F_DIST, .offset = OFF(ms_markets_cfg, count),
      .def = "{dist: table, values: [1, 2, 3], weights: [0.5, 0.3, 0.2]}", .bounds = MS_B_GE | MS_B_LE, .min = 1,
      .max = MS_MAX_ASSETS, .elem = MS_F_NUMBER,
-     .doc = "markets an account trades, rounded to a whole number and capped at the number of assets"},
+     .doc = "markets an account trades, rounded to a whole number and capped at the number of assets (of positive "
+            "weight, with book.markets.weights)"},
     {.name = "weights", .kind = MS_F_NUMLIST, .offset = OFF(ms_markets_cfg, weights), .def = "[]",
      .count_offset = OFF(ms_markets_cfg, nweights), .max_items = MS_MAX_ASSETS, .bounds = MS_B_GE, .min = 0,
      .doc = "relative weight of each asset of market.assets, in its order, when an account's markets are drawn "

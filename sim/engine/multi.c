@@ -102,7 +102,15 @@ typedef struct xunit {
   uint8_t queued;          /* among the candidates of the check under way */
   int32_t nkeys;           /* heap entries of its current version */
   int64_t discovered;
+  uint32_t ndisc;          /* its discoveries so far in the run */
 } xunit;
+
+/* The random part of the keepers' delay of a unit's k-th discovery in the path (for its contagion twins). */
+typedef struct xdraw {
+  int64_t unit;
+  uint32_t k;
+  double d;
+} xdraw;
 
 typedef struct xpos {
   double q;
@@ -129,9 +137,11 @@ struct ms_multi {
   size_t ncand, capcand;
   void *adl;               /* ADL's candidates (adl_cand) */
   size_t capadl;
-  uint8_t *liq;            /* per position: closed by a liquidation in the path */
+  uint8_t *liq;            /* per position: liquidated, wholly or in part, in the run */
   uint8_t *liq_main;       /* ... in the path itself, kept while its contagion twins run */
   int twin;                /* a contagion twin is running: no records, no summary */
+  xdraw *draws;            /* stats.contagion: the path's keeper draws, by (unit, k) once it has run */
+  size_t ndraws, capdraws;
   int64_t live_entries;    /* heap entries of open units' current versions */
   double cash_closed;      /* USD the closed units kept */
   double realized;         /* USD PnL of the closed positions at their fills (the money identity's) */
@@ -330,6 +340,24 @@ static ms_status push_cand(ms_multi *mm, int64_t id) {
   return MS_OK;
 }
 
+/* The keepers' draw of unit @p id's @p k-th discovery in the path, or NULL (mm->draws sorted). */
+static const xdraw *path_draw(const ms_multi *mm, int64_t id, uint32_t k) {
+  size_t lo = 0, hi = mm->ndraws;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const xdraw *x = &mm->draws[mid];
+    if (x->unit < id || (x->unit == id && x->k < k)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < mm->ndraws && mm->draws[lo].unit == id && mm->draws[lo].k == k ? &mm->draws[lo] : NULL;
+}
+
+static int draw_cmp(const void *a, const void *b) {
+  const xdraw *x = a, *y = b;
+  if (x->unit != y->unit) return x->unit < y->unit ? -1 : 1;
+  return x->k < y->k ? -1 : x->k > y->k;
+}
+
 /* Check the candidates: eligible ones go to the keepers, in order of
  * equity / requirement (then unit), the others are keyed afresh. */
 static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
@@ -358,8 +386,15 @@ static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
     u->skipped = 0;
     u->discovered = t;
     snap(mm, u); /* as a one-market account is touched when found (accounts.h): the same rounding */
+    const xdraw *same = mm->twin ? path_draw(mm, id, u->ndisc) : NULL;
+    if (same) ms_keeper_set_next_draw(e->kp, same->d);
     ms_status s = ms_keeper_discover(e->kp, id, t, mm->kq, &delay);
     if (s) return s;
+    if (!mm->twin && e->cfg->stats.contagion) {
+      if (ms_grow((void **)&mm->draws, &mm->capdraws, mm->ndraws + 1, sizeof *mm->draws)) return MS_ERR_NOMEM;
+      mm->draws[mm->ndraws++] = (xdraw){id, u->ndisc, ms_keeper_last_draw(e->kp)};
+    }
+    u->ndisc++;
   }
   int64_t pend = ms_keeper_pending(e->kp);
   if (!mm->twin && pend > e->sum->max_pending) e->sum->max_pending = pend;
@@ -740,7 +775,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
     const ms_oracle_price *op = ms_oracle_current(mk->orc);
     double a = closed[k], share = tot_loss > 0 ? loss[k] / tot_loss : a * pm[k] / notional;
     int whole = a >= fabs(p->q);
-    if (whole) mm->liq[order[k]] = 1;
+    mm->liq[order[k]] = 1; /* in part too: a liquidated position */
     double adl_qty = 0, sgn = p->q > 0 ? 1.0 : -1.0;
     if (adl) {
       double rk = residual * share, unmatched = 0;
@@ -870,14 +905,18 @@ static void sample(ms_engine *e, ms_multi *mm, ms_trace *tr, int64_t k, int64_t 
 
 static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_error *err) {
   const ms_config *cfg = e->cfg;
-  if (cfg->book.resample == MS_RESAMPLE_PER_PATH && !mm->own_book) {
-    ms_status s = draw_book(mm, cfg, path, err);
-    if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, err->msg);
+  if (cfg->book.resample == MS_RESAMPLE_PER_PATH && !mm->own_book && live < 0) { /* the twins: the path's book */
+    /* its initial margin at the path's start, not where the last path left a dynamic ratio */
+    for (int j = 0; j < mm->K; j++) ms_margin_path_start(mm->m[j].mg, mm->m[j].E);
+    ms_error berr;
+    ms_status s = draw_book(mm, cfg, path, &berr);
+    if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, berr.msg);
   }
   ms_queue_reset(mm->kq);
   ms_keeper_start(e->kp, cfg->seed, path);
   for (int64_t i = 0; i < mm->nu; i++)
-    mm->u[i] = (xunit){mm->bu[i].C, mm->bu[i].account, mm->bu[i].first, mm->bu[i].n, 0, MS_ACCT_OPEN, 0, 0, 0, 0};
+    mm->u[i] = (xunit){.C = mm->bu[i].C, .account = mm->bu[i].account, .first = mm->bu[i].first,
+                       .n = mm->bu[i].n, .status = MS_ACCT_OPEN};
   memset(mm->liq, 0, (size_t)mm->np);
   mm->live_entries = 0;
   mm->cash_closed = 0;
@@ -965,14 +1004,40 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
   }
   if (!s && nfan > 0) s = ms_queue_push(mm->kq, 0, MS_EV_SAMPLE, 1, 0);
   int64_t t_tick = cfg->step <= cfg->horizon ? cfg->step : INT64_MAX;
+  int64_t inst_t = -1, inst_first = 0, inst_kind[MS_EV_KIND_COUNT] = {0};
+  const double inst_max = MS_MAX_INSTANT_EVENTS + MS_INSTANT_EVENTS_PER_ACCOUNT * (double)mm->nu;
   while (!s) {
     ms_event ev;
     int src = -1, have = next_event(mm, &ev, &src, &s);
     if (s) break;
     if (!have && t_tick == INT64_MAX) break;
     e->nev++;
+    int64_t now = have && ev.t < t_tick ? ev.t : t_tick;
+    if (now != inst_t) {
+      inst_t = now;
+      inst_first = e->nev;
+      memcpy(inst_kind, e->nkind, sizeof inst_kind);
+    }
     if (e->nev % MS_CANCEL_CHECK_EVENTS == 0) {
       if (e->cancel && *e->cancel) { s = MS_ERR_CANCELLED; break; }
+      if ((double)(e->nev - inst_first + 1) > inst_max) { /* as the one-market loop's bound (docs/engine.md) */
+        int k = 0;
+        for (int i = 1; i < MS_EV_KIND_COUNT; i++)
+          if (e->nkind[i] - inst_kind[i] > e->nkind[k] - inst_kind[k]) k = i;
+        snprintf(e->why, sizeof e->why,
+                 "runaway work: %lld events at the one simulated instant t = %.3f s, beyond the bound of %.0f "
+                 "(%d + %d x the book's margin units; docs/engine.md, Work bounds), most of them %s",
+                 (long long)(e->nev - inst_first + 1), (double)inst_t / 1000.0, inst_max, MS_MAX_INSTANT_EVENTS,
+                 MS_INSTANT_EVENTS_PER_ACCOUNT,
+                 k == MS_EV_ORACLE_PUBLISH || k == MS_EV_ORACLE_ROUND
+                     ? "oracle rounds and publishes: check oracle.latency, oracle.deviation, oracle.heartbeat and "
+                       "oracle.interval (and market.assets[].oracle)"
+                 : k == MS_EV_KEEPER_READY || k == MS_EV_BLOCK
+                     ? "keepers' events: check keepers.delay, keepers.gas_cost and keepers.capacity.block_time"
+                     : "other events: check step, horizon, oracle and keepers");
+        s = MS_ERR_INPUT;
+        break;
+      }
       if ((double)(e->nev - e->nkind[MS_EV_KEEPER_READY]) > e->work_base * mm->K + 4.0 * (double)mm->np) {
         snprintf(e->why, sizeof e->why,
                  "runaway work: %lld events by t = %.3f s, beyond this scenario's bound (docs/engine.md, Work "
@@ -1130,6 +1195,7 @@ ms_status ms_multi_run_path(ms_engine *e, ms_multi *mm, uint64_t path, ms_path_s
   out->funding_rate_mean = out->funding_rate_min = out->funding_rate_max = NAN;
   e->sum = out;
   mm->twin = 0;
+  mm->ndraws = 0;
   ms_status s = run(e, mm, path, trace, -1, err);
   if (!s) {
     path_end(e, mm, out);
@@ -1139,6 +1205,7 @@ ms_status ms_multi_run_path(ms_engine *e, ms_multi *mm, uint64_t path, ms_path_s
   if (!s && cfg->stats.contagion) {
     /* per market, the same path with the other assets frozen: its liquidations the twin does not make */
     memcpy(mm->liq_main, mm->liq, (size_t)mm->np);
+    if (mm->ndraws > 1) qsort(mm->draws, mm->ndraws, sizeof *mm->draws, draw_cmp);
     ms_path_summary scratch;
     mm->twin = 1;
     for (int j = 0; j < mm->K && !s; j++) {
@@ -1229,6 +1296,7 @@ void ms_multi_free(ms_multi *m) {
   free(m->adl);
   free(m->liq);
   free(m->liq_main);
+  free(m->draws);
   ms_big_free(m->disc, m->capdisc * sizeof *m->disc);
   free(m);
 }

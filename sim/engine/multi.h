@@ -64,7 +64,8 @@ void ms_multi_book(const ms_multi *m, const ms_multi_unit **units, int64_t *nuni
 ms_status ms_multi_set_book(ms_multi *m, const ms_multi_unit *units, int64_t nunits, const ms_multi_pos *pos,
                             int64_t npos, ms_error *err);
 
-/** Tests: after a path, the money at time @p t (the horizon): the units' value (what closed units kept, the
+/** Tests: after a path (run with stats.contagion false: else the state is its last contagion twin's), the
+ *  money at time @p t (the horizon): the units' value (what closed units kept, the
  *  effective collateral of open ones and their PnL at each market's mark), the PnL the book realised against
  *  the market at its fills, and the open positions' PnL. With the fund and the keepers' rewards: the money
  *  identity (docs/engine.md, "Several markets"). */

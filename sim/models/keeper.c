@@ -5,6 +5,7 @@
  */
 #include "models/keeper.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,3 +77,9 @@ int64_t ms_keeper_pending(const ms_keeper *k) { return k->type->pending(k->state
 double ms_keeper_gas_cost(const ms_keeper *k) { return k->type->gas_cost(k->state); }
 
 int64_t ms_keeper_max_per_block(const ms_keeper *k) { return k->type->max_per_block(k->state); }
+
+double ms_keeper_last_draw(const ms_keeper *k) { return k->type->last_draw ? k->type->last_draw(k->state) : NAN; }
+
+void ms_keeper_set_next_draw(ms_keeper *k, double draw) {
+  if (k->type->set_next_draw) k->type->set_next_draw(k->state, draw);
+}

@@ -5,7 +5,7 @@
  *
  * An account discovered at time t (at an oracle publish) is ready at
  * t + delay x congestion, delay drawn from the keeper stream in discovery
- * order and congestion = min(max_factor, 1 + per_pending x liquidations
+ * order (or given: ms_keeper_set_next_draw) and congestion = min(max_factor, 1 + per_pending x liquidations
  * already pending). Times inside an outage window move to its end.
  *
  * Without capacity (per_block = 0) a keeper acts the moment it is ready.
@@ -54,6 +54,8 @@ typedef struct ms_keeper_type {
   int64_t (*pending)(const void *state);
   double (*gas_cost)(const void *state);
   int64_t (*max_per_block)(const void *state);
+  double (*last_draw)(const void *state);            /* optional (NULL: NAN) */
+  void (*set_next_draw)(void *state, double draw);   /* optional (NULL: ignored) */
 } ms_keeper_type;
 
 extern const ms_keeper_type ms_keeper_standard;
@@ -114,6 +116,18 @@ void ms_keeper_unpark_all(ms_keeper *k);
 
 /** BLOCK done at @p t: schedule the next block if work is left. */
 ms_status ms_keeper_block_end(ms_keeper *k, int64_t t, ms_queue *q);
+
+/** The random part of the last discovery's delay (ms, before congestion and outages); NAN if none. */
+double ms_keeper_last_draw(const ms_keeper *k);
+
+/**
+ * The next discovery takes @p draw (a value ms_keeper_last_draw gave) as the
+ * random part of its delay instead of drawing one (and the stream moves on
+ * as if it had not been asked). The contagion twins of a book of several
+ * markets give a unit the delays it drew in the path: common random numbers,
+ * not draws shifted by the other markets' discoveries.
+ */
+void ms_keeper_set_next_draw(ms_keeper *k, double draw);
 
 /** Liquidations pending (discovered, not yet resolved). */
 int64_t ms_keeper_pending(const ms_keeper *k);

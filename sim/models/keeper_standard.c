@@ -52,6 +52,7 @@ typedef struct standard_keeper {
   gsl_rng *rng;
 
   /* path state */
+  double last_draw, next_draw;   /* next_draw: NAN, or the draw the next discovery takes */
   int64_t next_seq, pending;
   ready_heap ready;          /* ready, by discovery sequence */
   int block_scheduled;
@@ -100,6 +101,7 @@ static void std_start(void *state, uint64_t seed, uint64_t path) {
   standard_keeper *k = state;
   ms_rng_seed(k->rng, seed, path, MS_STREAM_KEEPER);
   k->next_seq = k->pending = 0;
+  k->last_draw = k->next_draw = NAN;
   k->ready.n = 0;
   k->block_scheduled = 0;
   k->used_in_block = k->max_per_block = 0;
@@ -133,7 +135,10 @@ static ms_status std_discover(void *state, int64_t account, int64_t t, ms_queue 
   standard_keeper *k = state;
   double factor = 1.0 + k->per_pending * (double)k->pending;
   if (factor > k->max_factor) factor = k->max_factor;
-  double d = ms_dist_sample(&k->delay, k->rng) * factor;
+  double r = isnan(k->next_draw) ? ms_dist_sample(&k->delay, k->rng) : k->next_draw;
+  k->next_draw = NAN;
+  k->last_draw = r;
+  double d = r * factor;
   int64_t ready = after_outages(k, t + (int64_t)llround(d));
   *delay = ready - t;
   k->pending++;
@@ -273,9 +278,14 @@ static int64_t std_pending(const void *state) { return ((const standard_keeper *
 static double std_gas_cost(const void *state) { return ((const standard_keeper *)state)->gas_cost; }
 static int64_t std_max_per_block(const void *state) { return ((const standard_keeper *)state)->max_per_block; }
 
+static double std_last_draw(const void *state) { return ((const standard_keeper *)state)->last_draw; }
+
+static void std_set_next_draw(void *state, double draw) { ((standard_keeper *)state)->next_draw = draw; }
+
 const ms_keeper_type ms_keeper_standard = {
     .name = "standard", .create = std_create, .free = std_free, .start = std_start, .discover = std_discover,
     .on_ready = std_on_ready, .block_next = std_block_next, .block_used = std_block_used,
     .resolved = std_resolved, .defer = std_defer, .block_begin = std_block_begin,
     .unpark_all = std_unpark_all, .block_end = std_block_end, .pending = std_pending,
-    .gas_cost = std_gas_cost, .max_per_block = std_max_per_block};
+    .gas_cost = std_gas_cost, .max_per_block = std_max_per_block, .last_draw = std_last_draw,
+    .set_next_draw = std_set_next_draw};
