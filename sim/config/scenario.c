@@ -1857,6 +1857,20 @@ static ms_status check_book_markets(const ms_config *c, ms_check *ck) {
   if (c->book.options.fraction > 0)
     return ms_check_fail(ck, k, "needs book.options.fraction 0 (got %g: options in a book of several markets are "
                          "not built yet)", c->book.options.fraction);
+  /* Black–Scholes and dynamic margin divide by the volatility: a zero-vol asset under dynamic margin is
+   * refused for every market, as check_top refuses it for the traded one */
+  for (int j = 0; j < c->market.nassets && !c->market.hist.data; j++) {
+    const char *jm = ms_model_name(c->market.assets[j].margin.model);
+    if (strcmp(jm, "static") == 0 || strcmp(jm, "tiered") == 0) continue;
+    for (int r = 0; r < c->market.nregimes; r++) {
+      if (c->market.regimes[r].assets[j].vol > 0) continue;
+      char key[64];
+      snprintf(key, sizeof key, "market.regimes[%d].assets[%d].vol", r, j);
+      return ms_check_fail(ck, key, "must be > 0 under margin.model %s (0 is accepted with static or tiered margin "
+                           "only): %s's market estimates its ratio from its volatility", jm,
+                           c->market.assets[j].name);
+    }
+  }
   /* the summary's columns (MS_MAX_COLUMNS in sim/output/stats.h: at most 64 besides these) */
   if (c->market.nregimes + 7 * c->market.nassets > 64)
     return ms_check_fail(ck, k, "%d assets and %d regimes make more summary columns than a run holds: at most "

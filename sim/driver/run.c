@@ -350,7 +350,8 @@ static ms_status plan_tapes(run_plan *pl, ms_error *err) {
 
 /* Whether @p cfg's paths run a no-feedback twin beside them. */
 static int needs_twin(const ms_config *cfg) {
-  int law = cfg->market.impact.model->law != NULL;
+  /* a book of several markets: its assets' impacts (market.impact is the traded asset's, one of them) */
+  int law = cfg->market.impact.model->law != NULL && !cfg->book.markets.enabled;
   for (int j = 0; j < cfg->market.nassets && cfg->book.markets.enabled; j++)
     law |= cfg->market.assets[j].impact.model->law != NULL;
   return cfg->stats.counterfactual && law;

@@ -942,7 +942,7 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
     if (!s && every > 0 && every <= cfg->horizon) s = ms_queue_push(k->q, every, MS_EV_MARGIN_UPDATE, 0, 0);
     /* a frozen market's model runs too (its regime switches move its funding premium's mean), but its
      * ticks are never drawn and its jumps do not move it */
-    s = ms_pricepath_start(k->pp, cfg->seed, path, k->q);
+    if (!s) s = ms_pricepath_start(k->pp, cfg->seed, path, k->q);
     k->lp = k->lp0 = ms_pricepath_log_price(k->pp);
     k->ext = (extremes){k->lp, k->lp, 0};
     k->lm_min = k->lp;

@@ -171,6 +171,8 @@ liquidation: {shortfall: socialize}
             ((SCEN, "--set", "book.options.fraction=0.1"), "book.markets.enabled", "book.options.fraction"),
             ((SCEN, "--set", "output.liquidations=true"), "book.markets.enabled", "output.liquidations"),
             ((SCEN, "--set", "margin.model=portfolio"), "book.markets.enabled", "margin.model"),
+            ((SCEN, "--set", "margin.model=dynamic", "--set", "market.regimes[0].assets[1].vol=0"),
+             "market.regimes[0].assets[1].vol", "must be > 0"),
         ]
         for args, key, what in cases:
             with self.subTest(args=args[1:] or "one asset"):
