@@ -61,7 +61,7 @@ static ms_config *random_world(int K, int tiered, int isolated, int k, double fu
            "stats: {contagion: false}\n"
            "output: {fan: {paths: 0}}\n%s",
            100 + k, assets, K == 2 ? calm2 : calm3, K == 2 ? corr2 : corr3, K == 2 ? vols2 : vols3, K == 2 ? corr2 : corr3,
-           tiered == 1 ? "9.5" : tiered == 2 ? "4" : "18", isolated ? "isolated" : "cross",
+           tiered == 1 ? "9.5" : tiered == 2 ? "4" : "18", isolated == 2 ? "mixed" : isolated ? "isolated" : "cross",
            k % 3 == 0 ? "random" : k % 3 == 1 ? "same" : "hedged", margin, k % 2 ? 5 : 0, k % 4 == 3 ? 4.0 : 0.0,
            k % 3 == 2 ? "partial" : "full", fund, shortfall,
            k % 5 == 1 ? "funding: {enabled: true, interval: 1h, premium: {mean: 0.001, sd: 0.002, half_life: 2h}}\n"
@@ -93,13 +93,25 @@ static void test_multi__index_matches_bruteforce(void **state) {
   ms_error err;
   int64_t total = 0, socialized_paths = 0, partial = 0, skipped = 0, funded = 0, ups = 0, adl_paths = 0;
   for (int k = 0; k < 12; k++) {
-    int K = 2 + k % 2, tiered = (k / 2) % 3, isolated = (k / 4) % 2;
+    int K = 2 + k % 2, tiered = (k / 2) % 3, isolated = (k / 4) % 3; /* 2: mixed */
     ms_config *cfg = random_world(K, tiered, isolated, k, k % 2 ? 0 : 2e4, (k / 3) % 2 ? "adl" : "socialize", &err);
     if (!cfg) fail_msg("config %d: %s", k, err.msg);
     ms_engine *ix, *bf;
     assert_ok(ms_engine_new(&ix, cfg, NULL, NULL, &err), &err);
     assert_ok(ms_engine_new(&bf, cfg, NULL, NULL, &err), &err);
     ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+    if (isolated == 2) { /* mixed: some accounts pooled (a unit of several positions), some split (an account in
+                          * several units) */
+      const ms_multi_unit *u;
+      const ms_multi_pos *p;
+      int64_t nu, np, pooled = 0, split = 0;
+      ms_multi_book(ms_engine_multi(ix), &u, &nu, &p, &np);
+      for (int64_t i = 0; i < nu; i++) {
+        pooled += u[i].n > 1;
+        split += i > 0 && u[i].account == u[i - 1].account;
+      }
+      assert_true(pooled > 20 && split > 20);
+    }
     for (uint64_t p = 0; p < 4; p++) {
       ms_path_summary a, b;
       assert_ok(ms_engine_run_path(ix, p, &a, NULL, &err), &err);
@@ -145,7 +157,7 @@ static void test_multi__money_is_conserved(void **state) {
   ms_error err;
   int checked = 0, funded = 0;
   for (int k = 0; k < 8; k++) {
-    ms_config *cfg = random_world(2 + k % 2, (k / 2) % 3, (k / 4) % 2, k + 20, k % 2 ? 0 : 5e3,
+    ms_config *cfg = random_world(2 + k % 2, (k / 2) % 3, (k / 3) % 3, k + 20, k % 2 ? 0 : 5e3,
                                   (k / 3) % 2 ? "adl" : "socialize", &err);
     if (!cfg) fail_msg("config %d: %s", k, err.msg);
     ms_engine *e;

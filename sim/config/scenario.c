@@ -1022,7 +1022,7 @@ static const ms_schema options_schema = {"options", options_fields, N(options_fi
                                          "Option strategies in the book, priced by Black–Scholes (r = 0) "
                                          "at the long-run volatility when the book is drawn."};
 
-static const char *const margin_mode_names[] = {"cross", "isolated", NULL};
+static const char *const margin_mode_names[] = {"cross", "isolated", "mixed", NULL};
 static const char *const direction_names[] = {"random", "same", "hedged", NULL};
 
 static ms_status check_markets(void *obj, ms_check *ck) {
@@ -1052,6 +1052,9 @@ static const ms_field markets_fields[] = {
      .names = direction_names,
      .doc = "`random`: each position long with probability book.long_fraction; `same`: all of an account's "
             "positions one way, drawn once; `hedged`: the first drawn, the next the other way, and so on"},
+    {.name = "cross_share", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_markets_cfg, cross_share), .def = "0.5",
+     .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1,
+     .doc = "with book.margin_mode mixed: the probability that an account is cross-margined (the others isolated)"},
 };
 static const ms_schema markets_schema = {"markets", markets_fields, N(markets_fields), check_markets,
                                          "Accounts holding positions in several markets (market.assets). An "
@@ -1084,7 +1087,8 @@ static const ms_field book_fields[] = {
      .names = margin_mode_names,
      .doc = "with book.markets: `cross` pools an account's collateral across its positions (one equity, one "
             "requirement summed over them, liquidated as a whole); `isolated` splits it equally among them, each "
-            "position margined and liquidated alone. One position per account: the two are the same"},
+            "position margined and liquidated alone; `mixed`: each account one or the other, cross with probability "
+            "book.markets.cross_share. One position per account: they are the same"},
     {.name = "markets", .kind = MS_F_SECTION, .offset = OFF(ms_book_cfg, markets), .sub = &markets_schema,
      .doc = "accounts holding positions in several of market.assets"},
 };

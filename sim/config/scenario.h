@@ -342,7 +342,7 @@ typedef struct ms_options_cfg {
 
 /* book.markets: accounts holding positions in several of market.assets
  * (sim/engine/multi.c, docs/engine.md "Several markets"). */
-typedef enum { MS_MARGIN_CROSS = 0, MS_MARGIN_ISOLATED } ms_margin_mode;
+typedef enum { MS_MARGIN_CROSS = 0, MS_MARGIN_ISOLATED, MS_MARGIN_MIXED } ms_margin_mode;
 typedef enum { MS_DIR_RANDOM = 0, MS_DIR_SAME, MS_DIR_HEDGED } ms_direction_mode;
 
 typedef struct ms_markets_cfg {
@@ -351,6 +351,7 @@ typedef struct ms_markets_cfg {
   int nweights;
   double weights[MS_MAX_ASSETS]; /* relative weight of each asset, in market.assets' order (none: equal) */
   int directions;        /* ms_direction_mode */
+  double cross_share;    /* book.margin_mode mixed: the probability that an account is cross-margined */
 } ms_markets_cfg;
 
 typedef struct ms_book_cfg {

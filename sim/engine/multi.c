@@ -162,10 +162,12 @@ static ms_status draw_book(ms_multi *mm, const ms_config *cfg, uint64_t path, ms
   ms_rng_seed(r, cfg->seed, path, MS_STREAM_BOOK);
   const ms_book_cfg *bc = &cfg->book;
   const ms_markets_cfg *bm = &bc->markets;
-  const int K = mm->K, cross = bc->margin_mode == MS_MARGIN_CROSS;
+  const int K = mm->K;
   int64_t nu = 0, np = 0, bad = 0, first_bad = -1;
   double first_need = 0, first_have = 0;
   for (int64_t i = 0; i < bc->accounts; i++) {
+    int cross = bc->margin_mode == MS_MARGIN_CROSS;
+    if (bc->margin_mode == MS_MARGIN_MIXED) cross = gsl_rng_uniform(r) < bm->cross_share;
     double c = ms_dist_sample(&bc->collateral, r);
     double lev = ms_dist_sample(&bc->leverage, r);
     int n = (int)llround(ms_dist_sample(&bm->count, r));
