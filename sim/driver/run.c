@@ -1552,6 +1552,38 @@ static ms_status write_stats(ms_h5out *h, int id, const ms_stats *st, ms_error *
   return s;
 }
 
+/* /paths/markets of a book of several markets: the per-asset columns of the summary again, one dataset per
+ * field, paths x markets (docs/output.md). One column in memory at a time. */
+static ms_status write_markets(ms_h5out *h, int id, const ms_config *cfg, const ms_colsrc *src, ms_error *err) {
+  if (!cfg->book.markets.enabled) return MS_OK;
+  ms_column cols[MS_MAX_COLUMNS];
+  int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS);
+  char names[MS_MAX_ASSETS * (MS_NAME_MAX + 1)] = "";
+  for (int j = 0; j < cfg->market.nassets; j++)
+    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", j ? "," : "", cfg->market.assets[j].name);
+  double *x = malloc((size_t)(src->n > 0 ? src->n : 1) * sizeof *x);
+  if (!x) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for /paths/markets");
+  ms_status s = MS_OK;
+  for (int k = 0; k < nc && !s; k++) {
+    const ms_column *c = &cols[k];
+    if (c->market < 0) continue;
+    if (src->rows) {
+      for (int64_t i = 0; i < src->n; i++) x[i] = ms_stats_value(c, &src->rows[i]);
+    } else {
+      s = src->load(src->ctx, c, x, err);
+      if (s) break;
+    }
+    char field[MS_COL_NAME_MAX];
+    snprintf(field, sizeof field, "%.*s", c->market_len, c->name);
+    h5_lock();
+    s = ms_h5out_write_market_column(h, id, field, c->type != MS_COL_F64, c->unit, c->doc, names,
+                                     cfg->market.nassets, c->market, x, src->n, err);
+    h5_unlock();
+  }
+  free(x);
+  return s;
+}
+
 static ms_status write_assertions(ms_h5out *h, int id, const ms_assert_result *r, int n, ms_error *err) {
   h5_lock();
   ms_status s = ms_h5out_write_assertions(h, id, r, n, err);
@@ -1597,6 +1629,7 @@ static ms_status run_one(const cell_spec *spec, const ms_run_opts *opts, int nth
   if (!s) s = ms_stats_compute(stats, cfg, &src, nthreads, err);
   if (!s) s = ms_assertions_eval(cfg, stats, &src, asserts, err);
   if (!s && file) s = write_stats(h, pl->cells[0].h5id, stats, err);
+  if (!s && file) s = write_markets(h, pl->cells[0].h5id, cfg, &src, err);
   if (!s && file) s = write_assertions(h, pl->cells[0].h5id, asserts, cfg->nassertions, err);
 out:
   s = finish(pl, h, opts, s, err);
@@ -1792,6 +1825,7 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
   for (int c = 0; !s && c < ncells; c++) {
     s = ms_stats_compute(&rep->stats[c], cfgs[c], &src[c], pl.nthreads, err);
     if (!s) s = write_stats(h, pl.cells[c].h5id, &rep->stats[c], err);
+    if (!s) s = write_markets(h, pl.cells[c].h5id, cfgs[c], &src[c], err);
     if (!s) s = efficiency(cfgs[c], pl.cells[c].book, &rep->efficiency[c], err);
     if (!s) s = eval_assertions(h, &pl, c, &rep->stats[c], err);
     rep->cell_seconds[c] = NAN; /* the cells of a path run together */
@@ -1928,6 +1962,7 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
     ms_colsrc src = cell_src(&pl, c, &ctx);
     s = ms_stats_compute(&rep->stats[c], cfg, &src, pl.nthreads, err);
     if (!s) s = write_stats(h, pl.cells[c].h5id, &rep->stats[c], err);
+    if (!s) s = write_markets(h, pl.cells[c].h5id, cfg, &src, err);
     if (!s) s = ms_assertions_eval(cfg, &rep->stats[c], &src, rep->asserts + (size_t)c * (size_t)rep->nassert, err);
     if (!s) s = write_assertions(h, pl.cells[c].h5id, rep->asserts + (size_t)c * (size_t)rep->nassert,
                                           rep->nassert, err);

@@ -1076,6 +1076,54 @@ ms_status ms_h5out_write_stats(ms_h5out *h, int id, const ms_stats *st, ms_error
   return write_stats_at(h, h->runs[id].base, st, 1, 0, err);
 }
 
+ms_status ms_h5out_write_market_column(ms_h5out *h, int id, const char *name, int integer, const char *unit,
+                                       const char *doc, const char *markets, int nmarkets, int market,
+                                       const double *x, int64_t paths, ms_error *err) {
+  h5run *r = &h->runs[id];
+  hid_t g = H5Lexists(r->base, "paths/markets", H5P_DEFAULT) > 0 ? H5Gopen2(r->base, "paths/markets", H5P_DEFAULT)
+                                                                 : H5I_INVALID_HID;
+  if (g < 0) {
+    hid_t p = H5Gopen2(r->base, "paths", H5P_DEFAULT);
+    g = p >= 0 ? make_group(p, "markets", H5P_DEFAULT) : H5I_INVALID_HID;
+    if (p >= 0) H5Gclose(p);
+    if (g < 0 || attr_str(g, "markets", markets) ||
+        attr_str(g, "meaning", "a book of several markets (book.markets): each dataset paths x markets, the "
+                               "summary's per-asset column of each market (the markets attribute names them)")) {
+      if (g >= 0) H5Gclose(g);
+      return h5fail(h, err, "create /paths/markets");
+    }
+  }
+  hid_t type = integer ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE;
+  hid_t ds = H5Lexists(g, name, H5P_DEFAULT) > 0 ? H5Dopen2(g, name, H5P_DEFAULT) : H5I_INVALID_HID;
+  if (ds < 0) {
+    hsize_t dims[2] = {(hsize_t)paths, (hsize_t)nmarkets};
+    hid_t sp = H5Screate_simple(2, dims, NULL);
+    ds = sp >= 0 ? make_dataset(g, name, integer ? H5T_STD_I64LE : H5T_IEEE_F64LE, sp, H5P_DEFAULT) : H5I_INVALID_HID;
+    if (sp >= 0) H5Sclose(sp);
+    if (ds >= 0 && (attr_str(ds, "unit", unit) || attr_str(ds, "meaning", doc))) {
+      H5Dclose(ds);
+      ds = H5I_INVALID_HID;
+    }
+  }
+  H5Gclose(g);
+  if (ds < 0) return h5fail(h, err, "create a dataset of /paths/markets");
+  int64_t *iv = NULL;
+  if (integer) {
+    iv = malloc((size_t)(paths > 0 ? paths : 1) * sizeof *iv);
+    if (!iv) { H5Dclose(ds); return ms_error_set(err, MS_ERR_NOMEM, "out of memory for /paths/markets"); }
+    for (int64_t i = 0; i < paths; i++) iv[i] = (int64_t)x[i];
+  }
+  hsize_t start[2] = {0, (hsize_t)market}, count[2] = {(hsize_t)paths, 1};
+  hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(2, count, NULL);
+  herr_t rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  if (rc >= 0 && paths > 0) rc = H5Dwrite(ds, type, ms, fs, H5P_DEFAULT, integer ? (const void *)iv : (const void *)x);
+  H5Sclose(ms);
+  H5Sclose(fs);
+  H5Dclose(ds);
+  free(iv);
+  return rc < 0 ? h5fail(h, err, "write /paths/markets") : MS_OK;
+}
+
 /* ---- paired differences: /compare/differences and /sweep/differences ----
  * One record and one fill for both tables; each table is a list of fields
  * (its published names and order, docs/output.md) over that record. The file

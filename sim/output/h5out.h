@@ -111,6 +111,18 @@ ms_status ms_h5out_append_liquidations(ms_h5out *h, int id, const ms_liq_record 
 /** Write /stats. */
 ms_status ms_h5out_write_stats(ms_h5out *h, int id, const ms_stats *st, ms_error *err);
 
+/**
+ * /paths/markets of run @p id, a book of several markets: in dataset
+ * @p name (paths x @p nmarkets; int64 when @p integer, else float64), the
+ * column of market @p market from @p x (@p paths values, in path order).
+ * The group (its `markets` attribute: @p markets, the assets' names
+ * comma-separated) and the dataset (its `unit` and `meaning`) are created
+ * at their first column.
+ */
+ms_status ms_h5out_write_market_column(ms_h5out *h, int id, const char *name, int integer, const char *unit,
+                                       const char *doc, const char *markets, int nmarkets, int market,
+                                       const double *x, int64_t paths, ms_error *err);
+
 /** Write /compare: paired differences against the first value and capital efficiency. */
 ms_status ms_h5out_write_compare(ms_h5out *h, const ms_compare_report *rep, ms_error *err);
 

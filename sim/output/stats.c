@@ -167,6 +167,8 @@ static int columns(int twin, int funding, int nregimes, const char *(*regime_nam
     cols[n].unit = fixed_cols[i].unit;
     cols[n].doc = fixed_cols[i].doc;
     cols[n].risky_low = 0;
+    cols[n].market = -1;
+    cols[n].market_len = 0;
     for (int j = 0; RISKY_LOW[j]; j++)
       if (strcmp(RISKY_LOW[j], fixed_cols[i].name) == 0) cols[n].risky_low = 1;
     n++;
@@ -179,6 +181,8 @@ static int columns(int twin, int funding, int nregimes, const char *(*regime_nam
     cols[n].unit = "s";
     cols[n].doc = "time spent in the regime";
     cols[n].risky_low = 0; /* high: the more time in a stress regime, the worse; in a calm one it is a bound */
+    cols[n].market = -1;
+    cols[n].market_len = 0;
   }
   for (size_t i = 0; i < sizeof market_cols / sizeof market_cols[0]; i++) {
     if ((market_cols[i].contagion && !contagion) || (market_cols[i].funding && !funding)) continue;
@@ -190,6 +194,8 @@ static int columns(int twin, int funding, int nregimes, const char *(*regime_nam
       cols[n].unit = market_cols[i].unit;
       cols[n].doc = market_cols[i].doc;
       cols[n].risky_low = market_cols[i].risky_low;
+      cols[n].market = a;
+      cols[n].market_len = (int)strlen(market_cols[i].prefix) - 1; /* without its '_' */
     }
   }
   return n;

@@ -35,6 +35,9 @@ typedef struct ms_column {
   const char *unit;
   const char *doc;
   int risky_low;          /* 1: the risky tail is the low one (prices, the insurance fund) */
+  int market;             /* a per-asset column of book.markets: the asset's index (its name ends the column's,
+                             after market_len characters of field name), else -1 */
+  int market_len;
 } ms_column;
 
 /**

@@ -151,10 +151,23 @@ class MultiTest(DirTest):
         self.assertTrue(np.array_equal(m.groupby("path")["liquidations"].sum().to_numpy(),
                                        s["liquidations"].to_numpy()))
         self.assertEqual(m.attrs["units"]["liquidated_notional"], "USD")
+        # /paths/markets: the same columns, paths x markets
+        with h5py.File(out) as f:
+            g = f["paths/markets"]
+            self.assertEqual(g.attrs["markets"], ",".join(ASSETS))
+            for field in ("liquidations", "liquidated_notional", "bad_debt", "contagion_liquidations", "final_price",
+                          "min_price"):
+                d = g[field][()]
+                self.assertEqual(d.shape, (3, len(ASSETS)))
+                for j, a in enumerate(ASSETS):
+                    self.assertTrue(np.array_equal(d[:, j], s[field + "_" + a].to_numpy()), (field, a))
+            self.assertEqual(g["liquidations"].dtype, np.int64)
         one = self.path("one.h5")
         p = run("run", os.path.join(SRC, "scenarios", "quickstart.yaml"), "-n", "2", "-q", "-o", one)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIsNone(marginsim.Result(one).markets)
+        with h5py.File(one) as f:
+            self.assertNotIn("markets", f["paths"])
 
     def test_refused(self):
         one = self.path("one.yaml")
