@@ -292,14 +292,19 @@ static void slopes(xmarket *k) {
 #define UNIT_SLACK 1e-12
 
 /* The coordinate of market @p k's heap of @p side in which bound prices are
- * kept: the oracle price, less (longs) or plus (shorts) the side's charges
- * so far in price terms. A long's surplus falls by at most (1 - m_lo)|q|
- * per unit fall of the price and by |q| per unit of charge, so by at most
- * (1 - m_lo)|q| per unit fall of X = P - shift_hi / (1 - m_lo); a short's
- * by at most (1 + m_hi)|q| per unit rise of Y = P + shift_hi / (1 + m_hi).
- * A charge moves the coordinate as a publish does: the heap is probed again
- * (sweep), not every unit. */
+ * kept. Where a side's requirement is linear in the price (static and
+ * dynamic margin: one ratio between updates), a position's surplus moves by
+ * exactly (1 - r)|q| (longs) or (1 + r)|q| (shorts) per unit of price,
+ * either way, and by |q| per unit of charge: the coordinate is the oracle
+ * price less (longs) or plus (shorts) the side's charges so far in price
+ * terms, X = P - shift_hi / (1 - r), Y = P + shift_hi / (1 + r), and a
+ * charge moves it as a publish does (sweep probes the heap again). Under
+ * tiered margin the slope depends on the tier: a fall of the price may give
+ * a short back less than the bound assumed, so a charge and a favourable
+ * move together could cross unseen; there the coordinate is the price
+ * alone, and a charge has every unit of the charged side checked again. */
 static inline double coord(const xmarket *k, int side, double P) {
+  if (k->tiered) return P;
   return side == SIDE_LONG ? P - k->shift_hi[0] / (1.0 - k->slope_lo) : P + k->shift_hi[1] / (1.0 + k->slope_hi);
 }
 
@@ -453,8 +458,18 @@ static ms_status sweep(ms_engine *e, ms_multi *mm, const uint8_t (*charged)[2], 
   }
   ms_status s = MS_OK;
   for (int j = 0; j < mm->K && !s; j++)
-    for (int side = 0; side < 2 && !s; side++)
-      if (charged[j][side]) s = pop_crossed(mm, &mm->m[j], side);
+    for (int side = 0; side < 2 && !s; side++) {
+      if (!charged[j][side]) continue;
+      if (!mm->m[j].tiered) {
+        s = pop_crossed(mm, &mm->m[j], side);
+        continue;
+      }
+      for (int64_t i = 0; i < mm->np && !s; i++) { /* tiered (coord): every unit holding the side */
+        const xpos *p = &mm->p[i];
+        if (p->market == j && p->q != 0 && ms_side_of(p->q) == side && mm->u[p->unit].status == MS_ACCT_OPEN)
+          s = push_cand(mm, p->unit);
+      }
+    }
   return s ? s : check_and_tidy(e, mm, t);
 }
 
