@@ -83,6 +83,33 @@ static const char *record_diff(const ms_liq_record *a, const ms_liq_record *b) {
   return "padding";
 }
 
+/* The engine of scenario @p yaml (with @p nsets --set strings), its configuration in *@p cfg. */
+static ms_engine *engine_of(const char *yaml, const char *const *sets, int nsets, ms_config **cfg) {
+  ms_error err;
+  *cfg = load_yaml(yaml, sets, nsets, &err);
+  if (!*cfg) fail_msg("%s", err.msg);
+  ms_engine *e;
+  assert_ok(ms_engine_new(&e, *cfg, NULL, NULL, &err), &err);
+  return e;
+}
+
+/* Path @p p by the bound prices (@p ix) and by the brute-force twin (@p bf): the same records, bit for bit, and
+ * the same summary row (into @p a); @p label names the case in a failure. Returns the liquidations. */
+static size_t same_as_bruteforce(ms_engine *ix, ms_engine *bf, uint64_t p, ms_path_summary *a, int label) {
+  ms_error err;
+  ms_path_summary b;
+  assert_ok(ms_engine_run_path(ix, p, a, NULL, &err), &err);
+  assert_ok(ms_engine_run_path(bf, p, &b, NULL, &err), &err);
+  size_t na, nb;
+  ms_liq_record *ra = ms_engine_records(ix, &na), *rb = ms_engine_records(bf, &nb);
+  if (na != nb) fail_msg("case %d path %llu: %zu liquidations, brute force %zu", label, (unsigned long long)p, na, nb);
+  for (size_t i = 0; i < na; i++)
+    if (!same_record(&ra[i], &rb[i]))
+      fail_msg("case %d path %llu: record %zu differs: %s", label, (unsigned long long)p, i, record_diff(&ra[i], &rb[i]));
+  assert_memory_equal(a, &b, sizeof b);
+  return na;
+}
+
 /* The heaps of bound prices find every unit the brute-force twin (every
  * open unit checked at every publish) finds: the same records, bit for
  * bit, and the same summary rows, on random books of two and three assets,
@@ -113,19 +140,8 @@ static void test_multi__index_matches_bruteforce(void **state) {
       assert_true(pooled > 20 && split > 20);
     }
     for (uint64_t p = 0; p < 4; p++) {
-      ms_path_summary a, b;
-      assert_ok(ms_engine_run_path(ix, p, &a, NULL, &err), &err);
-      assert_ok(ms_engine_run_path(bf, p, &b, NULL, &err), &err);
-      size_t na, nb;
-      ms_liq_record *ra = ms_engine_records(ix, &na), *rb = ms_engine_records(bf, &nb);
-      if (na != nb) fail_msg("config %d path %llu: %zu liquidations, brute force %zu", k, (unsigned long long)p, na, nb);
-      for (size_t i = 0; i < na; i++)
-        if (!same_record(&ra[i], &rb[i]))
-          fail_msg("config %d path %llu: record %zu differs (account %lld at %lld vs %lld at %lld)", k,
-                   (unsigned long long)p, i, (long long)ra[i].account, (long long)ra[i].time,
-                   (long long)rb[i].account, (long long)rb[i].time);
-      assert_memory_equal(&a, &b, sizeof a);
-      total += (int64_t)na;
+      ms_path_summary a;
+      total += (int64_t)same_as_bruteforce(ix, bf, p, &a, k);
       socialized_paths += a.socialized_loss > 0;
       partial += a.partial_liquidations;
       skipped += a.skipped_unprofitable;
@@ -224,10 +240,8 @@ static void run_pair(const char *mode, const char *liq, double initial, const ch
            "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n",
            a_margin, mode, initial, liq);
   ms_error err;
-  ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
-  if (!cfg) fail_msg("%s", err.msg);
-  ms_engine *e;
-  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  ms_config *cfg;
+  ms_engine *e = engine_of(yaml, NULL, 0, &cfg);
   ms_multi *mm = ms_engine_multi(e);
   int isolated = strcmp(mode, "isolated") == 0;
   ms_multi_unit units[2];
@@ -332,10 +346,8 @@ static void test_multi__contagion_counts_losses_elsewhere(void **state) {
       "output: {fan: {paths: 0}}\n";
   for (int iso = 0; iso < 2; iso++) {
     const char *set[1] = {iso ? "book.margin_mode=isolated" : "book.margin_mode=cross"};
-    ms_config *cfg = load_yaml(yaml, set, 1, &err);
-    if (!cfg) fail_msg("%s", err.msg);
-    ms_engine *e;
-    assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+    ms_config *cfg;
+    ms_engine *e = engine_of(yaml, set, 1, &cfg);
     int64_t still = 0, wild = 0;
     for (uint64_t p = 0; p < 6; p++) {
       ms_path_summary s;
@@ -466,10 +478,8 @@ static void test_multi__per_path_book_is_the_paths_own(void **state) {
       "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n";
   ms_error err;
   const char *sets[1] = {"market.start_regime=wild"};
-  ms_config *cfg = load_yaml(yaml, sets, 1, &err);
-  if (!cfg) fail_msg("%s", err.msg);
-  ms_engine *e;
-  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  ms_config *cfg;
+  ms_engine *e = engine_of(yaml, sets, 1, &cfg);
   ms_path_summary a, b;
   assert_ok(ms_engine_run_path(e, 0, &a, NULL, &err), &err);
   if (!(a.max_margin_ratio > 0.06)) fail_msg("max_margin_ratio %g", a.max_margin_ratio); /* far above its start */
@@ -515,10 +525,8 @@ static void test_multi__isolated_without_channels_has_no_contagion(void **state)
       "liquidation: {mode: full, insurance_fund: 1e12, shortfall: socialize}\n"
       "output: {fan: {paths: 0}}\n";
   ms_error err;
-  ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
-  if (!cfg) fail_msg("%s", err.msg);
-  ms_engine *e;
-  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  ms_config *cfg;
+  ms_engine *e = engine_of(yaml, NULL, 0, &cfg);
   int64_t liq = 0, recovered = 0;
   for (uint64_t p = 0; p < 12; p++) {
     ms_path_summary s;
@@ -549,11 +557,8 @@ static void test_multi__weights_that_overflow_are_refused(void **state) {
   const char *huge[1] = {"book.markets.weights=[1e308, 1e308, 1e308]"};
   expect_load_error(yaml, huge, 1, "book.markets.weights: must sum to a finite number");
   const char *big[1] = {"book.markets.weights=[2e307, 1e307, 1e307]"};
-  ms_error err;
-  ms_config *cfg = load_yaml(yaml, big, 1, &err);
-  if (!cfg) fail_msg("%s", err.msg);
-  ms_engine *e;
-  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  ms_config *cfg;
+  ms_engine *e = engine_of(yaml, big, 1, &cfg);
   const ms_multi_unit *u;
   const ms_multi_pos *p;
   int64_t nu, np, n[3] = {0, 0, 0};
@@ -583,10 +588,8 @@ static void test_multi__runaway_instant_is_bounded(void **state) {
       "liquidation: {shortfall: socialize}\nstats: {contagion: false, counterfactual: false}\n"
       "output: {fan: {paths: 0}}\n";
   ms_error err;
-  ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
-  if (!cfg) fail_msg("%s", err.msg);
-  ms_engine *e;
-  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  ms_config *cfg;
+  ms_engine *e = engine_of(yaml, NULL, 0, &cfg);
   ms_path_summary s;
   assert_int_equal(ms_engine_run_path(e, 0, &s, NULL, &err), MS_ERR_INPUT);
   assert_contains(err.msg, "events at the one simulated instant");
@@ -617,10 +620,8 @@ static void test_multi__contagion_counts_partial_liquidations(void **state) {
       "shortfall: socialize}\n"
       "stats: {contagion: true, counterfactual: false}\noutput: {fan: {paths: 0}}\n";
   ms_error err;
-  ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
-  if (!cfg) fail_msg("%s", err.msg);
-  ms_engine *e;
-  assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
+  ms_config *cfg;
+  ms_engine *e = engine_of(yaml, NULL, 0, &cfg);
   ms_multi_unit unit = {1000, 0, 0, 2};
   ms_multi_pos pos[2] = {{50, 0, 0}, {50, 1, 0}};
   assert_ok(ms_multi_set_book(ms_engine_multi(e), &unit, 1, pos, 2, &err), &err);
@@ -677,25 +678,14 @@ static void test_multi__tiered_charges_after_a_favourable_move(void **state) {
       "stats: {contagion: false}\n"
       "output: {fan: {paths: 0}}\n"
       "funding: {enabled: true, interval: 20m, receivers: rate, price: oracle, premium: {mean: -0.004, sd: 0.01, half_life: 1h}}\n";
-  ms_error err;
-  ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
-  if (!cfg) fail_msg("%s", err.msg);
-  ms_engine *ix, *bf;
-  assert_ok(ms_engine_new(&ix, cfg, NULL, NULL, &err), &err);
-  assert_ok(ms_engine_new(&bf, cfg, NULL, NULL, &err), &err);
+  ms_config *cfg, *cfg2;
+  ms_engine *ix = engine_of(yaml, NULL, 0, &cfg), *bf = engine_of(yaml, NULL, 0, &cfg2);
   ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
   for (uint64_t p = 0; p < 3; p++) {
-    ms_path_summary a, b;
-    assert_ok(ms_engine_run_path(ix, p, &a, NULL, &err), &err);
-    assert_ok(ms_engine_run_path(bf, p, &b, NULL, &err), &err);
-    size_t na, nb;
-    ms_liq_record *ra = ms_engine_records(ix, &na), *rb = ms_engine_records(bf, &nb);
-    assert_int_equal(na, nb);
-    for (size_t i = 0; i < na; i++)
-      if (!same_record(&ra[i], &rb[i])) fail_msg("path %llu: record %zu differs: %s", (unsigned long long)p, i,
-                                                 record_diff(&ra[i], &rb[i]));
-    assert_memory_equal(&a, &b, sizeof a);
+    ms_path_summary a;
+    same_as_bruteforce(ix, bf, p, &a, 0);
   }
+  ms_config_free(cfg2);
   ms_engine_free(ix);
   ms_engine_free(bf);
   ms_config_free(cfg);

@@ -186,7 +186,7 @@ ms_status ms_eng_check_work(ms_engine *e, int64_t t) {
   if (e->cancel && *e->cancel) return MS_ERR_CANCELLED;
   char keys[320];
   double inst = (double)(e->nev - e->inst_first + 1);
-  double inst_max = MS_MAX_INSTANT_EVENTS + MS_INSTANT_EVENTS_PER_ACCOUNT * (double)e->book->n;
+  double inst_max = MS_MAX_INSTANT_EVENTS + MS_INSTANT_EVENTS_PER_ACCOUNT * (double)e->cfg->book.accounts;
   if (inst > inst_max) {
     int k = most_kind(e->nkind, e->inst_kind, 0);
     kind_keys(e, k, keys, sizeof keys);
@@ -227,6 +227,9 @@ ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *bo
   e->work_base = implied_work(cfg);
   e->max_log_impact = log(MS_MAX_MARK_MOVE);
   if (cfg->book.markets.enabled) {
+    /* every market's events, and a liquidation's per position that may close (the twins count none) */
+    e->work_base = e->work_base * cfg->market.nassets +
+                   MS_PATH_EVENTS_PER_LIQUIDATION * (double)cfg->book.accounts * cfg->market.nassets;
     ms_status s = ms_keeper_new(&e->kp, cfg, err);
     if (!s) s = ms_multi_new(&e->multi, e, cfg, err);
     if (s) { ms_engine_free(e); return s; }

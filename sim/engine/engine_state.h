@@ -127,11 +127,14 @@ static inline void observe_mark(ms_engine *e, double lm, double imp) {
   if (imp < e->imp_lo) e->imp_lo = imp;
 }
 
-static inline void observe_exog(ms_engine *e, double lp) {
-  if (lp > e->ext.mx) e->ext.mx = lp;
-  else if (e->ext.mx - lp > e->ext.dd) e->ext.dd = e->ext.mx - lp;
-  if (lp < e->ext.mn) e->ext.mn = lp;
+/* A new exogenous log price @p lp into the running extremes @p x (multi.c keeps one per market). */
+static inline void ms_extremes_observe(extremes *x, double lp) {
+  if (lp > x->mx) x->mx = lp;
+  else if (x->mx - lp > x->dd) x->dd = x->mx - lp;
+  if (lp < x->mn) x->mn = lp;
 }
+
+static inline void observe_exog(ms_engine *e, double lp) { ms_extremes_observe(&e->ext, lp); }
 
 /* ---- what the protocol sees now ---- */
 

@@ -83,9 +83,11 @@ typedef struct xmarket {
   /* path state */
   int frozen;              /* the contagion twin: its exogenous price stays at its start */
   double lp, lp0;
+  double lp_hi, lp_lo;     /* lp0 +/- ln MS_MAX_PRICE_MOVE, as the one-market engine's */
   extremes ext;
   double lm_min, imp_hi, imp_lo;
-  double shift[2], soc[2]; /* per unit of each side: socialized losses and funding so far, net; the socialized */
+  double shift[2];         /* per unit of each side: what it was charged so far (socialized losses, funding), net */
+  double soc[2];           /* the socialized losses' part: what socialize's cap subtracts from the profit */
   double shift_hi[2];      /* the rises of shift only: what the bound prices are taken in (a credit only helps) */
   double open_qty[2];
   double open0[2];         /* at the path's start (funding's floor) */
@@ -231,7 +233,11 @@ static ms_status draw_book(ms_multi *mm, const ms_config *cfg, uint64_t path, ms
 
 static inline double oracle_price(const xmarket *k) { return ms_oracle_current(k->orc)->price; }
 
-/* Effective collateral of unit @p u: its cash less the socialized charges since it was set. */
+/* Market @p k's mark (USD) at @p t: the exogenous price with its impact. */
+static inline double mark_at(const xmarket *k, int64_t t) { return exp(k->lp + ms_market_impact_at(k->mk, t)); }
+
+/* Effective collateral of unit @p u: its cash less its sides' charges (socialized losses, funding, net) since it
+ * was set. */
 static double unit_cash(const ms_multi *mm, const xunit *u) {
   double C = u->C;
   for (int32_t i = u->first; i < u->first + u->n; i++) {
@@ -242,12 +248,15 @@ static double unit_cash(const ms_multi *mm, const xunit *u) {
   return C;
 }
 
-/* Make @p u's effective collateral its cash, its positions' shifts the present ones. */
-static void snap(ms_multi *mm, xunit *u) {
-  u->C = unit_cash(mm, u);
+/* Set @p u's cash to @p C, effective now: its positions' shifts taken at their present values. */
+static void set_cash(ms_multi *mm, xunit *u, double C) {
+  u->C = C;
   for (int32_t i = u->first; i < u->first + u->n; i++)
     if (mm->p[i].q != 0) mm->p[i].snap = mm->m[mm->p[i].market].shift[ms_side_of(mm->p[i].q)];
 }
+
+/* Make @p u's effective collateral its cash (as a one-market account is when touched: accounts.h). */
+static void snap(ms_multi *mm, xunit *u) { set_cash(mm, u, unit_cash(mm, u)); }
 
 /* Equity and maintenance of @p u at every market's oracle price (@p exog:
  * the oracle's exogenous observations instead), and the size of the terms
@@ -334,7 +343,8 @@ static int rekey(ms_multi *mm, int64_t id, double S, double size) {
   return 0;
 }
 
-/* Rebuild every heap from the open units (after socialized charges, and when stale entries pile up). */
+/* Rebuild every heap from the open units (at a path's start, after a dynamic ratio moved, and when stale entries
+ * pile up). */
 static ms_status rebuild(ms_engine *e, ms_multi *mm, int64_t t);
 
 /* ---- discovery ---- */
@@ -444,7 +454,7 @@ static ms_status all_open(ms_engine *e, ms_multi *mm, int64_t t) {
 /* Market @p j's oracle published: the units whose bound in it was reached. */
 static ms_status discover(ms_engine *e, ms_multi *mm, int j, int64_t t) {
   if (mm->bruteforce) return all_open(e, mm, t);
-  mm->ncand = 0;
+  assert(mm->ncand == 0); /* every check empties the candidates; a queued unit is never pushed twice */
   ms_status s = pop_crossed(mm, &mm->m[j], SIDE_LONG);
   if (!s) s = pop_crossed(mm, &mm->m[j], SIDE_SHORT);
   return s ? s : check_and_tidy(e, mm, t);
@@ -481,6 +491,13 @@ static ms_status rebuild(ms_engine *e, ms_multi *mm, int64_t t) {
 
 /* ---- prices ---- */
 
+/* The mark's extremes: its lowest log, the impact's highest and lowest. */
+static inline void mark_seen(xmarket *k, double lm, double imp) {
+  if (lm < k->lm_min) k->lm_min = lm;
+  if (imp > k->imp_hi) k->imp_hi = imp;
+  if (imp < k->imp_lo) k->imp_lo = imp;
+}
+
 static ms_status mark_moved(ms_engine *e, xmarket *k, int64_t t) {
   double imp = ms_market_impact_at(k->mk, t), lm = k->lp + imp;
   if (!(fabs(imp) <= e->max_log_impact)) {
@@ -491,21 +508,14 @@ static ms_status mark_moved(ms_engine *e, xmarket *k, int64_t t) {
              k->cfg.market.impact.depth);
     return MS_ERR_INPUT;
   }
-  if (lm < k->lm_min) k->lm_min = lm;
-  if (imp > k->imp_hi) k->imp_hi = imp;
-  if (imp < k->imp_lo) k->imp_lo = imp;
+  mark_seen(k, lm, imp);
   int started;
   return ms_oracle_on_mark(k->orc, t, lm, k->lp, k->q, &started);
 }
 
-static void observe(xmarket *k, double lp) {
-  if (lp > k->ext.mx) k->ext.mx = lp;
-  else if (k->ext.mx - lp > k->ext.dd) k->ext.dd = k->ext.mx - lp;
-  if (lp < k->ext.mn) k->ext.mn = lp;
-}
-
+/* The exogenous price's bound (MS_MAX_PRICE_MOVE), as the one-market loop's check_price_move. */
 static ms_status price_bound(ms_engine *e, xmarket *k, int64_t t) {
-  if (fabs(k->lp - k->lp0) <= log(MS_MAX_PRICE_MOVE)) return MS_OK;
+  if (__builtin_expect(k->lp <= k->lp_hi && k->lp >= k->lp_lo, 1)) return MS_OK;
   char keys[256];
   ms_price_path_keys(&k->cfg, ms_pricepath_regime(k->pp), keys, sizeof keys);
   snprintf(e->why, sizeof e->why,
@@ -527,14 +537,12 @@ static ms_status tick(ms_engine *e, ms_multi *mm, int64_t t, int *started) {
         if (k->tick_n == 0) return MS_ERR_INTERNAL; /* the price model's events come first (next_event) */
       }
       k->lp = k->ticks[k->tick_pos++];
-      observe(k, k->lp);
+      ms_extremes_observe(&k->ext, k->lp);
       ms_status s = price_bound(e, k, t);
       if (s) return s;
     }
     double imp = ms_market_impact_at(k->mk, t), lm = k->lp + imp;
-    if (lm < k->lm_min) k->lm_min = lm;
-    if (imp > k->imp_hi) k->imp_hi = imp;
-    if (imp < k->imp_lo) k->imp_lo = imp;
+    mark_seen(k, lm, imp);
     int st = 0;
     ms_status s;
     if (ms_oracle_samples_ticks(k->orc)) {
@@ -650,12 +658,11 @@ static ms_status deleverage(ms_engine *e, ms_multi *mm, xmarket *k, int side, do
  * initial margin at the oracle (after the penalty so far), and a unit of
  * one position closes the least fraction that does so, as a one-market
  * account does (ms_liq_compute). */
-static void close_plan(const ms_engine *e, const ms_multi *mm, const xunit *u, const int32_t *order, int n,
-                       const double *pm, double C, double *closed) {
+static void close_plan(const ms_engine *e, const ms_multi *mm, const int32_t *order, int n, const double *pm, double C,
+                       double *closed) {
   const ms_liquidation_cfg *lc = &e->cfg->liquidation;
   for (int k = 0; k < n; k++) closed[k] = fabs(mm->p[order[k]].q);
   if (lc->mode != MS_LIQ_PARTIAL) return;
-  (void)u;
   if (n == 1) {
     const xpos *p = &mm->p[order[0]];
     const xmarket *k = &mm->m[p->market];
@@ -713,10 +720,9 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
   const ms_liquidation_cfg *lc = &e->cfg->liquidation;
   double C = unit_cash(mm, u), pm[MS_MAX_ASSETS], closed[MS_MAX_ASSETS], loss[MS_MAX_ASSETS], penk[MS_MAX_ASSETS];
   for (int k = 0; k < n; k++) {
-    const xmarket *mk = &mm->m[mm->p[order[k]].market];
-    pm[k] = exp(mk->lp + ms_market_impact_at(mk->mk, t));
+    pm[k] = mark_at(&mm->m[mm->p[order[k]].market], t);
   }
-  close_plan(e, mm, u, order, n, pm, C, closed);
+  close_plan(e, mm, order, n, pm, C, closed);
   /* the arithmetic of a one-market account (ms_liq_compute), term for term: one position gives its numbers */
   double cash = C, notional = 0, tot_loss = 0, pen = 0;
   int full = 1;
@@ -783,7 +789,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
   ms_status s = MS_OK;
   /* ADL: the same fraction of every closed position, residual / bad debt, goes to its market's opposite side at
    * the price that moves its share of the residual (as a one-market account: its bankruptcy price) */
-  const int adl = residual > 0 && strcmp(ms_model_name(lc->shortfall), "adl") == 0;
+  const int adl = residual > 0 && lc->shortfall == &ms_shortfall_adl;
   int adl_done = 0;
   for (int k = 0; k < n && !s; k++) {
     if (closed[k] <= 0) continue;
@@ -845,9 +851,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
     sm->uncovered_loss += uncovered;
   }
   if (!s && !full) { /* what is left stays open, with its cash as effective now */
-    u->C = left;
-    for (int32_t i = u->first; i < u->first + u->n; i++)
-      if (mm->p[i].q != 0) mm->p[i].snap = mm->m[mm->p[i].market].shift[ms_side_of(mm->p[i].q)];
+    set_cash(mm, u, left);
     s = unit_reopen(mm, id);
   }
   if (s) return s;
@@ -860,9 +864,8 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
 
 /* ---- funding ---- */
 
-
 /* Market @p k's payment at @p t: as a one-market book's (docs/engine.md, "Funding"), through its sides' shifts;
- * every open unit is looked at again (the payers' collateral fell). */
+ * the paying side's heap is probed again (its collateral fell). */
 static ms_status pay_funding(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) {
   ms_funding_pay pay;
   ms_funding_settle(k->fnd, k->mk, &pay);
@@ -879,8 +882,8 @@ static ms_status pay_funding(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) 
   ms_status s = tn != INT64_MAX ? ms_queue_push(k->q, tn, MS_EV_FUNDING, 0, 0) : MS_OK;
   if (s || pay.rate == 0) return s;
   ms_funding_flow f;
-  ms_funding_flow_of(&e->cfg->funding, pay.rate, exp(k->lp + ms_market_impact_at(k->mk, t)), oracle_price(k),
-                     exp(k->lp), k->open_qty, k->open0, &f);
+  ms_funding_flow_of(&e->cfg->funding, pay.rate, mark_at(k, t), oracle_price(k), exp(k->lp), k->open_qty, k->open0,
+                     &f);
   int payer = f.payer;
   double paid = f.paid, got = f.got;
   if (f.charge > 0) {
@@ -906,12 +909,11 @@ static ms_status pay_funding(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) 
 static void sample(ms_engine *e, ms_multi *mm, ms_trace *tr, int64_t k, int64_t t) {
   const xmarket *m = &mm->m[e->cfg->market.trade_index];
   tr->price[k] = exp(m->lp);
-  tr->mark[k] = exp(m->lp + ms_market_impact_at(m->mk, t));
+  tr->mark[k] = mark_at(m, t);
   tr->oracle[k] = oracle_price(m);
-  tr->regime[k] = m->pp ? ms_pricepath_regime(m->pp) : 0;
+  tr->regime[k] = ms_pricepath_regime(m->pp);
   double oi = 0;
-  for (int j = 0; j < mm->K; j++)
-    oi += (mm->m[j].open_qty[0] + mm->m[j].open_qty[1]) * exp(mm->m[j].lp + ms_market_impact_at(mm->m[j].mk, t));
+  for (int j = 0; j < mm->K; j++) oi += (mm->m[j].open_qty[0] + mm->m[j].open_qty[1]) * mark_at(&mm->m[j], t);
   tr->open_interest[k] = oi;
   tr->insurance[k] = e->fund;
   tr->liquidations[k] = e->liq_since_sample;
@@ -961,6 +963,8 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
      * ticks are never drawn and its jumps do not move it */
     if (!s) s = ms_pricepath_start(k->pp, cfg->seed, path, k->q);
     k->lp = k->lp0 = ms_pricepath_log_price(k->pp);
+    k->lp_hi = k->lp0 + log(MS_MAX_PRICE_MOVE);
+    k->lp_lo = k->lp0 - log(MS_MAX_PRICE_MOVE);
     k->ext = (extremes){k->lp, k->lp, 0};
     k->lm_min = k->lp;
     k->imp_hi = k->imp_lo = 0;
@@ -1021,49 +1025,22 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
   }
   if (!s && nfan > 0) s = ms_queue_push(mm->kq, 0, MS_EV_SAMPLE, 1, 0);
   int64_t t_tick = cfg->step <= cfg->horizon ? cfg->step : INT64_MAX;
-  int64_t inst_t = -1, inst_first = 0, inst_kind[MS_EV_KIND_COUNT] = {0};
-  const double inst_max = MS_MAX_INSTANT_EVENTS + MS_INSTANT_EVENTS_PER_ACCOUNT * (double)mm->nu;
+  e->inst_t = -1;
+  e->inst_first = 0;
   while (!s) {
     ms_event ev;
     int src = -1, have = next_event(mm, &ev, &src, &s);
     if (s) break;
     if (!have && t_tick == INT64_MAX) break;
+    /* counted as the one-market loop counts, for the same work bounds (ms_eng_check_work) */
     e->nev++;
     int64_t now = have && ev.t < t_tick ? ev.t : t_tick;
-    if (now != inst_t) {
-      inst_t = now;
-      inst_first = e->nev;
-      memcpy(inst_kind, e->nkind, sizeof inst_kind);
+    if (now != e->inst_t) {
+      e->inst_t = now;
+      e->inst_first = e->nev;
+      memcpy(e->inst_kind, e->nkind, sizeof e->inst_kind);
     }
-    if (e->nev % MS_CANCEL_CHECK_EVENTS == 0) {
-      if (e->cancel && *e->cancel) { s = MS_ERR_CANCELLED; break; }
-      if ((double)(e->nev - inst_first + 1) > inst_max) { /* as the one-market loop's bound (docs/engine.md) */
-        int k = 0;
-        for (int i = 1; i < MS_EV_KIND_COUNT; i++)
-          if (e->nkind[i] - inst_kind[i] > e->nkind[k] - inst_kind[k]) k = i;
-        snprintf(e->why, sizeof e->why,
-                 "runaway work: %lld events at the one simulated instant t = %.3f s, beyond the bound of %.0f "
-                 "(%d + %d x the book's margin units; docs/engine.md, Work bounds), most of them %s",
-                 (long long)(e->nev - inst_first + 1), (double)inst_t / 1000.0, inst_max, MS_MAX_INSTANT_EVENTS,
-                 MS_INSTANT_EVENTS_PER_ACCOUNT,
-                 k == MS_EV_ORACLE_PUBLISH || k == MS_EV_ORACLE_ROUND
-                     ? "oracle rounds and publishes: check oracle.latency, oracle.deviation, oracle.heartbeat and "
-                       "oracle.interval (and market.assets[].oracle)"
-                 : k == MS_EV_KEEPER_READY || k == MS_EV_BLOCK
-                     ? "keepers' events: check keepers.delay, keepers.gas_cost and keepers.capacity.block_time"
-                     : "other events: check step, horizon, oracle and keepers");
-        s = MS_ERR_INPUT;
-        break;
-      }
-      if ((double)(e->nev - e->nkind[MS_EV_KEEPER_READY]) > e->work_base * mm->K + 4.0 * (double)mm->np) {
-        snprintf(e->why, sizeof e->why,
-                 "runaway work: %lld events by t = %.3f s, beyond this scenario's bound (docs/engine.md, Work "
-                 "bounds): check step, horizon, oracle and keepers", (long long)e->nev,
-                 (double)(have ? ev.t : t_tick) / 1000.0);
-        s = MS_ERR_INPUT;
-        break;
-      }
-    }
+    if (e->nev % MS_CANCEL_CHECK_EVENTS == 0 && (s = ms_eng_check_work(e, now))) break;
     if (!have || t_tick < ev.t || (t_tick == ev.t && MS_EV_TICK < ev.kind)) {
       /* ticks up to the next event, or until an oracle round starts */
       int64_t stop = have ? ev.t : INT64_MAX;
@@ -1089,7 +1066,7 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
           ms_funding_regime(k->fnd, ev.t, ms_pricepath_regime(k->pp));
         if (r == 1 && !k->frozen) {
           k->lp = ms_pricepath_log_price(k->pp);
-          observe(k, k->lp);
+          ms_extremes_observe(&k->ext, k->lp);
           s = price_bound(e, k, ev.t);
           if (!s) s = mark_moved(e, k, ev.t);
         }
@@ -1109,17 +1086,15 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
         int64_t next = ev.t + ms_margin_update_every(&k->cfg);
         if (next <= cfg->horizon) s = ms_queue_push(k->q, next, MS_EV_MARGIN_UPDATE, 0, 0);
         const ms_oracle_price *op = ms_oracle_current(k->orc);
-        double before[2] = {ms_margin_perp_mm(k->mg, 1.0, 1.0), ms_margin_perp_mm(k->mg, -1.0, 1.0)};
+        double lo = k->slope_lo, hi = k->slope_hi;
         int rose = ms_margin_update(k->mg, op->price, op->t_obs);
         if (!mm->twin && src == cfg->market.trade_index && rose) {
           e->sum->margin_updates_up++;
           if (ms_margin_ratio(k->mg) > e->sum->max_margin_ratio) e->sum->max_margin_ratio = ms_margin_ratio(k->mg);
         }
         /* a new ratio either way: the units' prices were bounded with the old one */
-        if (!s && (ms_margin_perp_mm(k->mg, 1.0, 1.0) != before[0] || ms_margin_perp_mm(k->mg, -1.0, 1.0) != before[1])) {
-          slopes(k);
-          s = rebuild(e, mm, ev.t);
-        }
+        slopes(k);
+        if (!s && (k->slope_lo != lo || k->slope_hi != hi)) s = rebuild(e, mm, ev.t);
         break;
       }
       default:
@@ -1139,7 +1114,7 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
       int64_t id, seq;
       const double elig[2] = {0, 0};
       const xmarket *m = &mm->m[cfg->market.trade_index];
-      if (ms_keeper_block_begin(e->kp, exp(m->lp + ms_market_impact_at(m->mk, ev.t)), elig) < 0) {
+      if (ms_keeper_block_begin(e->kp, mark_at(m, ev.t), elig) < 0) {
         s = MS_ERR_NOMEM;
         break;
       }
@@ -1151,8 +1126,8 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
       if (ev.a == 1) {
         const xmarket *m = &mm->m[cfg->market.trade_index];
         e->fan_price[k_fan] = exp(m->lp);
-        e->fan_mark[k_fan] = exp(m->lp + ms_market_impact_at(m->mk, ev.t));
-        e->fan_regime[k_fan] = m->pp ? ms_pricepath_regime(m->pp) : 0;
+        e->fan_mark[k_fan] = mark_at(m, ev.t);
+        e->fan_regime[k_fan] = ms_pricepath_regime(m->pp);
         if (++k_fan < nfan) s = ms_queue_push(mm->kq, ms_fan_time(cfg, k_fan), MS_EV_SAMPLE, 1, 0);
         break;
       }
@@ -1192,7 +1167,7 @@ static void path_end(ms_engine *e, ms_multi *mm, ms_path_summary *out) {
     for (int32_t i = u->first; i < u->first + u->n; i++) {
       const xpos *p = &mm->p[i];
       const xmarket *k = &mm->m[p->market];
-      eq += p->q * (exp(k->lp + ms_market_impact_at(k->mk, cfg->horizon)) - k->E);
+      eq += p->q * (mark_at(k, cfg->horizon) - k->E);
     }
     out->pending_end++;
     if (eq < 0) out->pending_bad_debt -= eq;
@@ -1283,7 +1258,7 @@ void ms_multi_money(const ms_multi *m, int64_t t, double *units_value, double *r
     for (int32_t i = u->first; i < u->first + u->n; i++) {
       const xpos *p = &m->p[i];
       const xmarket *k = &m->m[p->market];
-      un += p->q * (exp(k->lp + ms_market_impact_at(k->mk, t)) - k->E);
+      un += p->q * (mark_at(k, t) - k->E);
     }
   }
   *units_value = v + un;

@@ -19,11 +19,14 @@
  * S at its last check is split among its positions by notional, and each
  * position gets the price of its market at which its share would be spent
  * if that market alone moved against it (with the requirement's steepest
- * slope; charges to its side count as a move of the price). While no
- * market's oracle price crosses one of the unit's prices, the losses in all
- * markets together stay below S: the unit cannot be eligible. Per market, two heaps keyed by these prices give the units to
- * look at when its oracle publishes; ms_multi_set_bruteforce checks every
- * open unit at every publish instead (the tests' twin).
+ * slope). While no market's oracle price crosses one of the unit's prices,
+ * the losses in all markets together stay below S: the unit cannot be
+ * eligible. Per market, two heaps keyed by these prices give the units to
+ * look at when its oracle publishes. Charges to a side (socialized losses,
+ * funding) count as a move of its price where the requirement is linear
+ * (static, dynamic), and have the side's units checked under tiered margin.
+ * ms_multi_set_bruteforce checks every open unit at every publish instead
+ * (the tests' twin).
  */
 #ifndef MS_MULTI_H
 #define MS_MULTI_H
