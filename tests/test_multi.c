@@ -13,14 +13,15 @@
 
 /* A scenario of @p K assets (2 or 3) with the given margin and mode, and
  * a stress regime that makes liquidations, socialized losses included. */
-static ms_config *random_world(int K, int tiered, int isolated, int k, double fund, const char *shortfall,
-                               ms_error *err) {
-  /* tiered: 1 tiered margin, 2 dynamic, else static */
+static ms_config *random_world_options(int K, int tiered, int isolated, int k, double fund, const char *shortfall,
+                                       double options, ms_error *err) {
+  /* tiered: 1 tiered margin, 2 dynamic, 3 portfolio, else static; options: the share of positions that are
+   * option strategies (legs expiring inside the 12 h horizon and beyond it) */
   static const char *assets3 =
       "    - {name: A, initial_price: 100, impact: {model: sqrt, depth: %s, half_life: 5m}}\n"
       "    - {name: B, initial_price: 20, jump_loading: 1.4, impact: {model: linear, depth: 3e6, half_life: 2m}}\n"
       "    - {name: C, initial_price: 3, jump_loading: -0.5}\n";
-  char assets[1024], yaml[4096];
+  char assets[1024], yaml[6144];
   const char *depth = k % 3 == 0 ? "5e5" : k % 3 == 1 ? "5e6" : "1e8";
   snprintf(assets, sizeof assets, assets3, depth);
   if (K == 2) *strstr(assets, "    - {name: C") = '\0';
@@ -37,7 +38,19 @@ static ms_config *random_world(int K, int tiered, int isolated, int k, double fu
   const char *calm3 = "[{vol: 0.3, drift: 0}, {vol: 0.5, drift: 0}, {vol: 0.7, drift: 0}]";
   const char *corr2 = "[[1, 0.9], [0.9, 1]]";
   const char *corr3 = "[[1, 0.9, -0.3], [0.9, 1, -0.2], [-0.3, -0.2, 1]]";
-  const char *margin = tiered == 2 ? "{model: dynamic, dynamic: {update_every: 10m, k: 3, floor: 0.02, cap: 0.2, max_step: 0.02}}"
+  char book_options[1024] = "";
+  if (options > 0)
+    snprintf(book_options, sizeof book_options,
+             "  options:\n    fraction: %g\n    strategies:\n"
+             "      - {kind: short_strangle, strike: {by: delta, value: 0.2}, size: {dist: uniform, min: 2, max: 4.5}, "
+             "expiry: {dist: table, values: [2h, 6h, 1d]}}\n"
+             "      - {kind: naked_short_call, size: {dist: uniform, min: 2, max: 4.5}, expiry: {dist: table, values: [3h, 2d]}}\n"
+             "      - {kind: naked_short_put, size: {dist: uniform, min: 2, max: 4.5}, expiry: {dist: table, values: [4h, 1d]}}\n"
+             "      - {kind: covered_call, size: {dist: uniform, min: 1, max: 4}, expiry: {dist: table, values: [5h, 7d]}}\n"
+             "      - {kind: protective_put, size: {dist: uniform, min: 1, max: 4}, expiry: {dist: table, values: [1h, 7d]}}\n"
+             "      - {kind: long_straddle, size: {dist: uniform, min: 0.5, max: 2}, expiry: {dist: table, values: [8h, 1d]}}\n",
+             options);
+  const char *margin = tiered == 3 ? "{model: portfolio}" : tiered == 2 ? "{model: dynamic, dynamic: {update_every: 10m, k: 3, floor: 0.02, cap: 0.2, max_step: 0.02}}"
                        : tiered ? "{model: tiered, tiers: [{floor: 0, initial: 0.05, maintenance: 0.02}, "
                                 "{floor: 2e4, initial: 0.1, maintenance: 0.05}, {floor: 1e5, initial: 0.2, "
                                 "maintenance: 0.1}]}"
@@ -51,7 +64,7 @@ static ms_config *random_world(int K, int tiered, int isolated, int k, double fu
            "jumps: {rate: 6/d, mean: -0.05, sd: 0.04}}\n"
            "  start_regime: stress\n"
            "book:\n  accounts: 300\n  collateral: {dist: uniform, min: 300, max: 6000}\n"
-           "  leverage: {dist: uniform, min: 2, max: %s}\n  margin_mode: %s\n"
+           "  leverage: {dist: uniform, min: 2, max: %s}\n  margin_mode: %s\n%s"
            "  markets: {enabled: true, count: {dist: table, values: [1, 2, 3]}, directions: %s}\n"
            "margin: %s\n"
            "oracle: {kind: push, deviation: 0.003, heartbeat: 20m, latency: {dist: exponential, mean: 5s}}\n"
@@ -61,7 +74,8 @@ static ms_config *random_world(int K, int tiered, int isolated, int k, double fu
            "stats: {contagion: false}\n"
            "output: {fan: {paths: 0}}\n%s",
            100 + k, assets, K == 2 ? calm2 : calm3, K == 2 ? corr2 : corr3, K == 2 ? vols2 : vols3, K == 2 ? corr2 : corr3,
-           tiered == 1 ? "9.5" : tiered == 2 ? "4" : "18", isolated == 2 ? "mixed" : isolated ? "isolated" : "cross",
+           tiered == 1 ? "9.5" : tiered >= 2 ? "4" : "18", isolated == 2 ? "mixed" : isolated ? "isolated" : "cross",
+           book_options,
            k % 3 == 0 ? "random" : k % 3 == 1 ? "same" : "hedged", margin, k % 2 ? 5 : 0, k % 4 == 3 ? 4.0 : 0.0,
            k % 3 == 2 ? "partial" : "full", fund, shortfall,
            k % 5 == 1 ? "funding: {enabled: true, interval: 1h, premium: {mean: 0.001, sd: 0.002, half_life: 2h}}\n"
@@ -69,6 +83,11 @@ static ms_config *random_world(int K, int tiered, int isolated, int k, double fu
                           "premium: {mean: -0.001, sd: 0.002, half_life: 1h}}\n"
            : "");
   return load_yaml(yaml, NULL, 0, err);
+}
+
+static ms_config *random_world(int K, int tiered, int isolated, int k, double fund, const char *shortfall,
+                               ms_error *err) {
+  return random_world_options(K, tiered, isolated, k, fund, shortfall, 0.0, err);
 }
 
 static int same_record(const ms_liq_record *a, const ms_liq_record *b) { return memcmp(a, b, sizeof *a) == 0; }
@@ -245,14 +264,14 @@ static void run_pair(const char *mode, const char *liq, double initial, const ch
   ms_multi *mm = ms_engine_multi(e);
   int isolated = strcmp(mode, "isolated") == 0;
   ms_multi_unit units[2];
-  ms_multi_pos pos[2] = {{50, 0, 0}, {-50, 1, isolated ? 1 : 0}};
+  ms_multi_pos pos[2] = {{50, 0, 0, -1}, {-50, 1, isolated ? 1 : 0, -1}};
   if (isolated) {
     units[0] = (ms_multi_unit){500, 0, 0, 1};
     units[1] = (ms_multi_unit){500, 0, 1, 1};
   } else {
     units[0] = (ms_multi_unit){1000, 0, 0, 2};
   }
-  assert_ok(ms_multi_set_book(mm, units, isolated ? 2 : 1, pos, 2, &err), &err);
+  assert_ok(ms_multi_set_book(mm, units, isolated ? 2 : 1, pos, 2, NULL, 0, &err), &err);
   assert_ok(ms_engine_run_path(e, 0, s, NULL, &err), &err);
   ms_liq_record *r = ms_engine_records(e, n);
   memcpy(rec, r, *n * sizeof *r);
@@ -403,9 +422,9 @@ static void test_multi__one_market_book_is_the_one_market_engine(void **state) {
     ms_multi_pos *p = malloc((size_t)n * sizeof *p);
     for (int64_t i = 0; i < n; i++) {
       u[i] = (ms_multi_unit){book->pos[i].collateral, i, (int32_t)i, 1};
-      p[i] = (ms_multi_pos){book->pos[i].qty, 0, (int32_t)i};
+      p[i] = (ms_multi_pos){book->pos[i].qty, 0, (int32_t)i, -1};
     }
-    assert_ok(ms_multi_set_book(ms_engine_multi(b), u, n, p, n, &err), &err);
+    assert_ok(ms_multi_set_book(ms_engine_multi(b), u, n, p, n, NULL, 0, &err), &err);
     for (uint64_t path = 0; path < 4; path++) {
       ms_path_summary x, y;
       assert_ok(ms_engine_run_path(a, path, &x, NULL, &err), &err);
@@ -623,8 +642,8 @@ static void test_multi__contagion_counts_partial_liquidations(void **state) {
   ms_config *cfg;
   ms_engine *e = engine_of(yaml, NULL, 0, &cfg);
   ms_multi_unit unit = {1000, 0, 0, 2};
-  ms_multi_pos pos[2] = {{50, 0, 0}, {50, 1, 0}};
-  assert_ok(ms_multi_set_book(ms_engine_multi(e), &unit, 1, pos, 2, &err), &err);
+  ms_multi_pos pos[2] = {{50, 0, 0, -1}, {50, 1, 0, -1}};
+  assert_ok(ms_multi_set_book(ms_engine_multi(e), &unit, 1, pos, 2, NULL, 0, &err), &err);
   ms_path_summary s;
   assert_ok(ms_engine_run_path(e, 0, &s, NULL, &err), &err);
   size_t n;
@@ -691,6 +710,143 @@ static void test_multi__tiered_charges_after_a_favourable_move(void **state) {
   ms_config_free(cfg);
 }
 
+/* Books whose positions are option strategies (30-40% of them), under the
+ * four margin models (portfolio: each asset's scenario grid, summed), cross,
+ * isolated and mixed: the heaps and the option units' checks find what the
+ * brute-force twin finds, record for record; legs expire inside the horizon. */
+static void test_multi__options_match_bruteforce(void **state) {
+  (void)state;
+  ms_error err;
+  int64_t total = 0, opt_records = 0, expired = 0, partial = 0, models[4] = {0};
+  for (int k = 0; k < 8; k++) {
+    int tiered = k % 4, isolated = (k / 2) % 3;
+    ms_config *cfg = random_world_options(2 + k % 2, tiered, isolated, k + 70, k % 3 ? 1e4 : 0,
+                                          k % 3 == 1 ? "adl" : "socialize", 0.35, &err);
+    if (!cfg) fail_msg("config %d: %s", k, err.msg);
+    ms_engine *ix, *bf;
+    assert_ok(ms_engine_new(&ix, cfg, NULL, NULL, &err), &err);
+    assert_ok(ms_engine_new(&bf, cfg, NULL, NULL, &err), &err);
+    ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+    for (uint64_t p = 0; p < 3; p++) {
+      ms_path_summary a;
+      size_t n = same_as_bruteforce(ix, bf, p, &a, k);
+      total += (int64_t)n;
+      models[tiered] += (int64_t)n;
+      size_t nr;
+      const ms_liq_record *r = ms_engine_records(ix, &nr);
+      for (size_t i = 0; i < nr; i++) opt_records += r[i].side == 0;
+      expired += a.options_expired;
+      partial += a.partial_liquidations;
+    }
+    ms_engine_free(ix);
+    ms_engine_free(bf);
+    ms_config_free(cfg);
+  }
+  /* the comparison had something to compare */
+  print_message("options vs brute force: %lld liquidations, %lld of option positions, %lld legs expired, %lld partial; "
+                "by model %lld %lld %lld %lld\n", (long long)total, (long long)opt_records, (long long)expired,
+                (long long)partial, (long long)models[0], (long long)models[1], (long long)models[2], (long long)models[3]);
+  assert_true(total > 500);
+  assert_true(opt_records > 100);
+  assert_true(expired > 100);
+  assert_true(partial > 10);
+  for (int m = 0; m < 4; m++) assert_true(models[m] > 10);
+}
+
+/* A book whose every account holds one position, perp or option strategy,
+ * isolated: the engine of several markets gives the one-market engine's
+ * records and summary bit for bit, expiries and option liquidations
+ * included, under static, tiered, dynamic and portfolio margin. */
+static void test_multi__one_market_options_are_the_one_market_engine(void **state) {
+  (void)state;
+  ms_error err;
+  int64_t total = 0, opt_records = 0, expired = 0, partial = 0, socialized = 0, cash_changed = 0;
+  for (int k = 0; k < 12; k++) {
+    ms_config *single = random_world_options(2, k % 4, 1, k + 90, k % 2 ? 0 : 1e9, "socialize", 0.6, &err);
+    if (!single) fail_msg("%s", err.msg);
+    const char *sets[2] = {"book.markets.enabled=true", "book.margin_mode=isolated"};
+    ms_config *multi = NULL;
+    single->book.markets.enabled = 0;
+    {
+      char *text = ms_config_to_yaml(single);
+      assert_non_null(text);
+      ms_config *back = load_yaml(text, NULL, 0, &err);
+      if (!back) fail_msg("%s", err.msg);
+      ms_config_free(single);
+      single = back;
+      multi = load_yaml(text, sets, 2, &err);
+      free(text);
+      if (!multi) fail_msg("%s", err.msg);
+    }
+    ms_book *book;
+    struct ms_index_static *ix;
+    assert_ok(ms_engine_shared_new(single, &book, &ix, &err), &err);
+    assert_true(book->nopt > 50);
+    ms_engine *a, *b;
+    assert_ok(ms_engine_new(&a, single, book, ix, &err), &err);
+    ms_engine_set_parking(a, 0);
+    ms_engine_set_drop_from(a, SIZE_MAX); /* every account's cash readable after the path */
+    assert_ok(ms_engine_new(&b, multi, NULL, NULL, &err), &err);
+    int64_t n = book->n;
+    ms_multi_unit *u = malloc((size_t)n * sizeof *u);
+    ms_multi_pos *p = malloc((size_t)n * sizeof *p);
+    for (int64_t i = 0; i < n; i++) {
+      u[i] = (ms_multi_unit){book->pos[i].collateral, i, (int32_t)i, 1};
+      p[i] = (ms_multi_pos){book->pos[i].qty, 0, (int32_t)i, book->opt_of[i]};
+    }
+    assert_ok(ms_multi_set_book(ms_engine_multi(b), u, n, p, n, book->opt, book->nopt, &err), &err);
+    for (uint64_t path = 0; path < 4; path++) {
+      ms_path_summary x, y;
+      assert_ok(ms_engine_run_path(a, path, &x, NULL, &err), &err);
+      assert_ok(ms_engine_run_path(b, path, &y, NULL, &err), &err);
+      size_t nx, ny;
+      ms_liq_record *rx = ms_engine_records(a, &nx), *ry = ms_engine_records(b, &ny);
+      if (nx != ny) fail_msg("config %d path %llu: %zu liquidations, one-market engine %zu", k, (unsigned long long)path, ny, nx);
+      for (size_t i = 0; i < nx; i++) {
+        if (!same_record(&rx[i], &ry[i]))
+          fail_msg("config %d path %llu: record %zu (account %lld) differs: %s", k, (unsigned long long)path, i,
+                   (long long)rx[i].account, record_diff(&ry[i], &rx[i]));
+        opt_records += rx[i].side == 0;
+      }
+      /* every account's cash and status: expiries' payoffs, closes, premiums */
+      for (int64_t i = 0; i < n; i++) {
+        double cy, cx = ms_accounts_collateral(ms_engine_accounts(a), i);
+        int sy = ms_multi_unit_state(ms_engine_multi(b), i, &cy), sx = ms_accounts_status(ms_engine_accounts(a), i);
+        if (sx != sy || memcmp(&cx, &cy, sizeof cx) != 0)
+          fail_msg("config %d path %llu: account %lld status %d cash %.17g, one-market %d %.17g", k,
+                   (unsigned long long)path, (long long)i, sy, cy, sx, cx);
+        cash_changed += cx != book->pos[i].collateral;
+      }
+#define SAME(f) if (memcmp(&x.f, &y.f, sizeof x.f) != 0) fail_msg("config %d path %llu: " #f " %.17g, one-market %.17g", k, (unsigned long long)path, (double)y.f, (double)x.f)
+      SAME(liquidations); SAME(partial_liquidations); SAME(impact_triggered_liquidations); SAME(liquidated_notional);
+      SAME(recovered); SAME(skipped_unprofitable); SAME(max_pending); SAME(pending_end); SAME(penalties);
+      SAME(keeper_rewards); SAME(bad_debt); SAME(insurance_paid); SAME(insurance_end); SAME(socialized_loss);
+      SAME(uncovered_loss); SAME(options_liquidated_notional); SAME(options_expired); SAME(funding_paid);
+      SAME(margin_updates_up); SAME(largest_cascade_notional);
+#undef SAME
+      total += (int64_t)nx;
+      expired += x.options_expired;
+      partial += x.partial_liquidations;
+      socialized += x.socialized_loss > 0;
+    }
+    free(u);
+    free(p);
+    ms_engine_free(a);
+    ms_engine_free(b);
+    ms_engine_shared_free(book, ix);
+    ms_config_free(single);
+    ms_config_free(multi);
+  }
+  print_message("options vs the one-market engine: %lld liquidations, %lld of option accounts, %lld legs expired, "
+                "%lld partial, %lld paths socialized\n", (long long)total, (long long)opt_records, (long long)expired,
+                (long long)partial, (long long)socialized);
+  assert_true(total > 300);
+  assert_true(opt_records > 30);
+  assert_true(cash_changed > 1000);
+  assert_true(expired > 100);
+  assert_true(partial > 10);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_multi__index_matches_bruteforce),
@@ -704,6 +860,8 @@ int main(void) {
       cmocka_unit_test(test_multi__weights_that_overflow_are_refused),
       cmocka_unit_test(test_multi__runaway_instant_is_bounded),
       cmocka_unit_test(test_multi__contagion_counts_partial_liquidations),
+      cmocka_unit_test(test_multi__options_match_bruteforce),
+      cmocka_unit_test(test_multi__one_market_options_are_the_one_market_engine),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1852,26 +1852,22 @@ static ms_status check_book_markets(const ms_config *c, ms_check *ck) {
   if (bm->nweights > 0 && bm->nweights != c->market.nassets)
     return ms_check_fail(ck, "book.markets.weights", "has %d entries; market.assets has %d: one weight per asset, "
                          "in its order", bm->nweights, c->market.nassets);
-  const char *model = ms_model_name(c->market.model), *mm = ms_model_name(c->margin.model);
+  const char *model = ms_model_name(c->market.model);
   if (strcmp(model, "regime_switching") != 0 && strcmp(model, "replay") != 0 && strcmp(model, "bootstrap") != 0)
     return ms_check_fail(ck, k, "needs market.model regime_switching, replay or bootstrap (got %s)", model);
-  if (strcmp(mm, "portfolio") == 0)
-    return ms_check_fail(ck, k, "needs margin.model static, tiered or dynamic (portfolio margin of several "
-                         "markets is not built yet)");
-  if (c->book.options.fraction > 0)
-    return ms_check_fail(ck, k, "needs book.options.fraction 0 (got %g: options in a book of several markets are "
-                         "not built yet)", c->book.options.fraction);
-  /* Black–Scholes and dynamic margin divide by the volatility: a zero-vol asset under dynamic margin is
-   * refused for every market, as check_top refuses it for the traded one */
+  /* Black–Scholes, dynamic and portfolio margin divide by the volatility: a zero-vol asset is refused for every
+   * market under those models or with options, as check_top refuses it for the traded one */
+  const int opts = c->book.options.fraction > 0;
   for (int j = 0; j < c->market.nassets && !c->market.hist.data; j++) {
     const char *jm = ms_model_name(c->market.assets[j].margin.model);
-    if (strcmp(jm, "static") == 0 || strcmp(jm, "tiered") == 0) continue;
+    if (!opts && (strcmp(jm, "static") == 0 || strcmp(jm, "tiered") == 0)) continue;
     for (int r = 0; r < c->market.nregimes; r++) {
       if (c->market.regimes[r].assets[j].vol > 0) continue;
       char key[64];
       snprintf(key, sizeof key, "market.regimes[%d].assets[%d].vol", r, j);
-      return ms_check_fail(ck, key, "must be > 0 under margin.model %s (0 is accepted with static or tiered margin "
-                           "only): %s's market estimates its ratio from its volatility", jm,
+      return ms_check_fail(ck, key, "must be > 0 %s%s (0 is accepted with static or tiered margin and no options "
+                           "only): %s's options and margin are valued with its volatility",
+                           opts ? "with book.options.fraction > 0" : "under margin.model ", opts ? "" : jm,
                            c->market.assets[j].name);
     }
   }
@@ -1893,14 +1889,7 @@ static ms_status check_top(void *obj, ms_check *ck) {
     for (int i = 0; i < c->market.nassets; i++) {
       const ms_ynode *an = as && as->kind == MS_Y_SEQ && (size_t)i < as->n ? as->vals[i] : NULL;
       if (!(an && an->kind == MS_Y_MAP && ms_ynode_get(an, "oracle"))) c->market.assets[i].oracle = c->oracle;
-      if (!(an && an->kind == MS_Y_MAP && ms_ynode_get(an, "margin"))) {
-        c->market.assets[i].margin = c->margin;
-      } else if (strcmp(ms_model_name(c->market.assets[i].margin.model), "portfolio") == 0) {
-        char rel[64];
-        snprintf(rel, sizeof rel, "market.assets[%d].margin.model", i);
-        return ms_check_fail(ck, rel, "must be static, tiered or dynamic (portfolio margin per asset is not built "
-                             "yet; write it as the scenario's margin)");
-      }
+      if (!(an && an->kind == MS_Y_MAP && ms_ynode_get(an, "margin"))) c->market.assets[i].margin = c->margin;
     }
     c->oracle = c->market.assets[c->market.trade_index].oracle;
     c->margin = c->market.assets[c->market.trade_index].margin;

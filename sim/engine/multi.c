@@ -16,6 +16,7 @@
 #include "core/sort.h"
 #include "engine/engine_state.h"
 #include "engine/shortfall.h"
+#include "models/book.h"
 #include "models/liquidation.h"
 
 enum { SIDE_LONG = 0, SIDE_SHORT = 1 };
@@ -67,6 +68,12 @@ static void heap_pop(xheap *h) {
   if (h->n > 0) h->v[i] = e;
 }
 
+/* An option leg of the book expiring inside the horizon: position @p pos's leg @p leg at @p t (ms). */
+typedef struct xexp {
+  int64_t t;
+  int32_t pos, leg;
+} xexp;
+
 typedef struct xmarket {
   ms_config cfg;           /* the scenario as this asset sees it (pointers borrowed) */
   ms_pricepath *pp;
@@ -92,6 +99,8 @@ typedef struct xmarket {
   double open_qty[2];
   double open0[2];         /* at the path's start (funding's floor) */
   xheap h[2];              /* [SIDE_LONG], [SIDE_SHORT] */
+  xexp *exp;               /* its book's legs expiring inside the horizon, by (t, position, leg) */
+  size_t nexp, capexp, exp_pos;
 } xmarket;
 
 typedef struct xunit {
@@ -118,6 +127,7 @@ typedef struct xpos {
   double q;
   double snap;             /* its market's side's shift when C was set */
   int32_t market, unit;
+  int32_t opt;             /* its option strategy in the book (mm->bo; live legs in mm->lq), -1 none */
 } xpos;
 
 struct ms_multi {
@@ -129,6 +139,12 @@ struct ms_multi {
   ms_multi_unit *bu;
   ms_multi_pos *bp;
   int64_t nu, np;
+  ms_opt_account *bo;      /* the book's option strategies (ms_multi_pos.opt) */
+  int64_t nbo;
+  double *lq;              /* the path's live leg quantities, MS_MAX_LEGS per strategy (0: closed or expired) */
+  int64_t *ou;             /* units holding option legs in the book, by id: checked at every check (push_options) */
+  int64_t nou;
+  int64_t horizon;         /* ms: the legs expiring within it are indexed */
   int own_book;            /* set by a test: not drawn again */
   int64_t cap;             /* room for units and positions: book.accounts x markets */
   xunit *u;
@@ -156,7 +172,11 @@ struct ms_multi {
 
 /* The book of @p path: per account its collateral and leverage as a
  * one-market account draws them (stream book), then its markets and
- * directions; notional split equally among the positions. */
+ * directions; notional split equally among the positions. With
+ * book.options.fraction, each position is in turn an option strategy of
+ * its market with that probability (drawn as a one-market option account
+ * draws its strategy, size and expiry, on the position's share of the
+ * collateral: ms_book_strategy), its premiums paid from the unit's cash. */
 static ms_status draw_book(ms_multi *mm, const ms_config *cfg, uint64_t path, ms_error *err) {
   gsl_rng *r;
   ms_status s = ms_rng_new(&r, err);
@@ -165,6 +185,8 @@ static ms_status draw_book(ms_multi *mm, const ms_config *cfg, uint64_t path, ms
   const ms_book_cfg *bc = &cfg->book;
   const ms_markets_cfg *bm = &bc->markets;
   const int K = mm->K;
+  const ms_options_cfg *oc = &bc->options;
+  mm->nbo = 0;
   int64_t nu = 0, np = 0, bad = 0, first_bad = -1;
   double first_need = 0, first_have = 0;
   for (int64_t i = 0; i < bc->accounts; i++) {
@@ -193,26 +215,43 @@ static ms_status draw_book(ms_multi *mm, const ms_config *cfg, uint64_t path, ms
       w[pick] = 0;
     }
     int dir0 = gsl_rng_uniform(r) < bc->long_fraction;
-    double need = 0;
+    double need = 0, premiums = 0;
     for (int k = 0; k < nc; k++) {
       int j = chosen[k];
+      const xmarket *mk = &mm->m[j];
       int is_long = bm->directions == MS_DIR_SAME ? dir0
                     : bm->directions == MS_DIR_HEDGED ? (k % 2 == 0 ? dir0 : !dir0)
                     : (k == 0 ? dir0 : gsl_rng_uniform(r) < bc->long_fraction);
-      double a = c * lev / nc / mm->m[j].E;
-      mm->bp[np] = (ms_multi_pos){is_long ? a : -a, j, (int32_t)nu};
-      double im = ms_margin_perp_im(mm->m[j].mg, mm->bp[np].q, mm->m[j].E);
+      double im, cash = c / nc;
+      if (oc->fraction > 0 && gsl_rng_uniform(r) < oc->fraction) {
+        const ms_strategy_cfg *st = &oc->strategies[ms_book_pick_strategy(oc, gsl_rng_uniform(r))];
+        double size = ms_dist_sample(&st->size, r);
+        int64_t expiry = (int64_t)llround(ms_dist_sample(&st->expiry, r));
+        ms_opt_account *o = &mm->bo[mm->nbo];
+        double q;
+        ms_book_strategy(&mk->cfg, st, c / nc, size, expiry, o, &cash, &q);
+        mm->bp[np] = (ms_multi_pos){q, j, (int32_t)nu, (int32_t)mm->nbo++};
+        ms_position ps = {0, q, 0, {{0}}};
+        for (int l = 0; l < o->nlegs; l++) ps.legs[ps.nlegs++] = o->legs[l];
+        ms_view v0 = {mk->E, 0, mk->cfg.market.entry_vol};
+        im = ms_margin_pos_im(mk->mg, &ps, mk->E, &v0);
+      } else {
+        double a = c * lev / nc / mk->E;
+        mm->bp[np] = (ms_multi_pos){is_long ? a : -a, j, (int32_t)nu, -1};
+        im = ms_margin_perp_im(mk->mg, mm->bp[np].q, mk->E);
+      }
       np++;
-      if (!cross) {
-        mm->bu[nu] = (ms_multi_unit){c / nc, i, (int32_t)(np - 1), 1};
+      if (!cross) { /* its equity at the start: its share of the deposit */
+        mm->bu[nu] = (ms_multi_unit){cash, i, (int32_t)(np - 1), 1};
         if (c / nc < im * (1.0 - 1e-9) && bad++ == 0) { first_bad = i; first_need = im; first_have = c / nc; }
         nu++;
       } else {
         need += im;
+        premiums += c / nc - cash;
       }
     }
     if (cross) {
-      mm->bu[nu] = (ms_multi_unit){c, i, (int32_t)(np - nc), nc};
+      mm->bu[nu] = (ms_multi_unit){c - premiums, i, (int32_t)(np - nc), nc};
       if (c < need * (1.0 - 1e-9) && bad++ == 0) { first_bad = i; first_need = need; first_have = c; }
       nu++;
     }
@@ -258,15 +297,77 @@ static void set_cash(ms_multi *mm, xunit *u, double C) {
 /* Make @p u's effective collateral its cash (as a one-market account is when touched: accounts.h). */
 static void snap(ms_multi *mm, xunit *u) { set_cash(mm, u, unit_cash(mm, u)); }
 
+/* ---- option legs ---- */
+
+/* The live legs of position @p p (0: none left). */
+static inline int live_legs(const ms_multi *mm, const xpos *p) {
+  if (p->opt < 0) return 0;
+  const double *lq = &mm->lq[(int64_t)p->opt * MS_MAX_LEGS];
+  int n = 0;
+  for (int l = 0; l < mm->bo[p->opt].nlegs; l++) n += lq[l] != 0;
+  return n;
+}
+
+static int unit_has_legs(const ms_multi *mm, const xunit *u) {
+  for (int32_t i = u->first; i < u->first + u->n; i++)
+    if (live_legs(mm, &mm->p[i])) return 1;
+  return 0;
+}
+
+/* The unit still holds something: a perp or a live leg. */
+static int unit_holds(const ms_multi *mm, const xunit *u) {
+  for (int32_t i = u->first; i < u->first + u->n; i++)
+    if (mm->p[i].q != 0 || live_legs(mm, &mm->p[i])) return 1;
+  return 0;
+}
+
+/* Position @p p as a one-market account would hold it, with cash @p C: its
+ * perp and its live legs, the book's legs in order with their quantities
+ * now (as ms_accounts_position). */
+static void pos_of(const ms_multi *mm, const xpos *p, double C, ms_position *ps) {
+  ps->C = C;
+  ps->q = p->q;
+  ps->nlegs = 0;
+  if (p->opt < 0) return;
+  const ms_opt_account *o = &mm->bo[p->opt];
+  const double *lq = &mm->lq[(int64_t)p->opt * MS_MAX_LEGS];
+  for (int l = 0; l < o->nlegs; l++) {
+    if (lq[l] == 0) continue;
+    ps->legs[ps->nlegs] = o->legs[l];
+    ps->legs[ps->nlegs++].q = lq[l];
+  }
+}
+
+/* Where market @p k values options at price @p P and time @p t: its price model's volatility now. */
+static inline ms_view view_of(const xmarket *k, double P, int64_t t) {
+  return (ms_view){P, t, ms_pricepath_vol(k->pp)};
+}
+
 /* Equity and maintenance of @p u at every market's oracle price (@p exog:
- * the oracle's exogenous observations instead), and the size of the terms
- * (for the rounding slack). */
-static void unit_standing(const ms_multi *mm, const xunit *u, int exog, double *eq, double *req, double *size) {
+ * the oracle's exogenous observations instead) at time @p t, and the size
+ * of the terms (for the rounding slack). A position with live legs is
+ * valued as a one-market option account (ms_margin_pos_equity and _mm with
+ * its market's margin model: under portfolio margin, its asset's scenario
+ * grid), the cash carried through: one position gives a one-market
+ * account's numbers bit for bit. */
+static void unit_standing(const ms_multi *mm, const xunit *u, int exog, int64_t t, double *eq, double *req,
+                          double *size) {
   double e = unit_cash(mm, u), r = 0, sz = fabs(e);
   for (int32_t i = u->first; i < u->first + u->n; i++) {
     const xpos *p = &mm->p[i];
-    if (p->q == 0) continue;
     const xmarket *k = &mm->m[p->market];
+    if (live_legs(mm, p)) {
+      const ms_oracle_price *op = ms_oracle_current(k->orc);
+      ms_position ps;
+      pos_of(mm, p, e, &ps);
+      ms_view v = view_of(k, exog ? op->exog : op->price, t);
+      e = ms_margin_pos_equity(k->mg, &ps, k->E, &v);
+      r += ms_margin_pos_mm(k->mg, &ps, k->E, &v);
+      sz += fabs(p->q) * (v.P + k->E);
+      for (int l = 0; l < ps.nlegs; l++) sz += fabs(ps.legs[l].q) * (v.P + ps.legs[l].strike);
+      continue;
+    }
+    if (p->q == 0) continue;
     const ms_oracle_price *op = ms_oracle_current(k->orc);
     double P = exog ? op->exog : op->price;
     e += p->q * (P - k->E);
@@ -321,6 +422,7 @@ static inline double coord(const xmarket *k, int side, double P) {
 static int rekey(ms_multi *mm, int64_t id, double S, double size) {
   xunit *u = &mm->u[id];
   u->nkeys = 0;
+  if (mm->nou > 0 && unit_has_legs(mm, u)) return 0; /* looked at at every check (push_options) */
   double Ntot = 0;
   for (int32_t i = u->first; i < u->first + u->n; i++)
     if (mm->p[i].q != 0) Ntot += fabs(mm->p[i].q) * oracle_price(&mm->m[mm->p[i].market]);
@@ -385,7 +487,8 @@ static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
     u->queued = 0;
     if (u->status != MS_ACCT_OPEN) continue;
     double eq, req, size;
-    unit_standing(mm, u, 0, &eq, &req, &size);
+    unit_standing(mm, u, 0, t, &eq, &req, &size);
+    if (!mm->twin && mm->nou > 0 && unit_has_legs(mm, u)) e->sum->option_revaluations++;
     u->ver++;
     if (eq < req) {
       if (ms_big_grow((void **)&mm->disc, &mm->capdisc, mm->ndisc + 1, sizeof *mm->disc)) return MS_ERR_NOMEM;
@@ -434,6 +537,18 @@ static ms_status pop_crossed(ms_multi *mm, xmarket *k, int side) {
   return MS_OK;
 }
 
+/* Every open unit holding option legs: a candidate at every check. Their
+ * equity moves with time and volatility as well as the price, and no
+ * bound in price alone holds them (docs/engine.md, "Several markets":
+ * bands as the one-market index keeps are not built here yet). */
+static ms_status push_options(ms_multi *mm) {
+  for (int64_t i = 0; i < mm->nou; i++) {
+    const xunit *u = &mm->u[mm->ou[i]];
+    if (u->status == MS_ACCT_OPEN && unit_has_legs(mm, u) && push_cand(mm, mm->ou[i])) return MS_ERR_NOMEM;
+  }
+  return MS_OK;
+}
+
 /* Check the candidates, then rebuild the heaps when stale entries (of units
  * checked again or closed) pass four times the live ones. */
 static ms_status check_and_tidy(ms_engine *e, ms_multi *mm, int64_t t) {
@@ -457,6 +572,7 @@ static ms_status discover(ms_engine *e, ms_multi *mm, int j, int64_t t) {
   assert(mm->ncand == 0); /* every check empties the candidates; a queued unit is never pushed twice */
   ms_status s = pop_crossed(mm, &mm->m[j], SIDE_LONG);
   if (!s) s = pop_crossed(mm, &mm->m[j], SIDE_SHORT);
+  if (!s) s = push_options(mm);
   return s ? s : check_and_tidy(e, mm, t);
 }
 
@@ -480,6 +596,7 @@ static ms_status sweep(ms_engine *e, ms_multi *mm, const uint8_t (*charged)[2], 
           s = push_cand(mm, p->unit);
       }
     }
+  if (!s) s = push_options(mm);
   return s ? s : check_and_tidy(e, mm, t);
 }
 
@@ -560,12 +677,12 @@ static ms_status tick(ms_engine *e, ms_multi *mm, int64_t t, int *started) {
 
 /* ---- liquidation ---- */
 
-static ms_status unit_reopen(ms_multi *mm, int64_t id) {
+static ms_status unit_reopen(ms_multi *mm, int64_t id, int64_t t) {
   xunit *u = &mm->u[id];
   u->status = MS_ACCT_OPEN;
   u->ver++;
   double eq, req, size;
-  unit_standing(mm, u, 0, &eq, &req, &size);
+  unit_standing(mm, u, 0, t, &eq, &req, &size);
   if (mm->bruteforce) return MS_OK;
   return rekey(mm, id, eq - req, size) ? MS_ERR_NOMEM : MS_OK;
 }
@@ -638,8 +755,7 @@ static ms_status deleverage(ms_engine *e, ms_multi *mm, xmarket *k, int side, do
     }
     left -= y;
     p->q = y >= a ? 0.0 : p->q - s * y;
-    int open = 0;
-    for (int32_t q = u->first; q < u->first + u->n; q++) open |= mm->p[q].q != 0;
+    int open = unit_holds(mm, u);
     u->ver++;
     if (!open) {
       u->status = MS_ACCT_CLOSED;
@@ -690,16 +806,218 @@ static void close_plan(const ms_engine *e, const ms_multi *mm, const int32_t *or
   }
 }
 
+/* A keeper acts on eligible unit @p id, which holds option legs. One
+ * position: as a one-market option account (ms_liq_compute_pos; partial
+ * mode closes legs and perp riskiest first), the same numbers bit for bit.
+ * Several: whole positions, the worst first (the largest loss against
+ * entry at the oracle: perp PnL and legs against their premiums), all of
+ * them in full mode, in partial mode until what is left covers its initial
+ * margin at the oracle after the penalty so far. Options close at their
+ * model value at their market's mark, worsened by liquidation.option_spread;
+ * the residual of a bad debt is socialized per market by loss (ADL
+ * deleverages perps: an option account's remainder is socialized in the
+ * one-market engine too). One record per position closed (side 0). */
+static ms_status act_legs(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_t t, int in_block) {
+  xunit *u = &mm->u[id];
+  const ms_liquidation_cfg *lc = &e->cfg->liquidation;
+  const int move = e->cfg->market.impact.options;
+  int32_t order[MS_MAX_ASSETS];
+  double pnl[MS_MAX_ASSETS];
+  int n = 0;
+  for (int32_t i = u->first; i < u->first + u->n; i++) {
+    const xpos *p = &mm->p[i];
+    if (p->q == 0 && !live_legs(mm, p)) continue;
+    const xmarket *k = &mm->m[p->market];
+    ms_position ps;
+    pos_of(mm, p, 0.0, &ps);
+    ms_view v = view_of(k, oracle_price(k), t);
+    double val = ms_margin_pos_equity(k->mg, &ps, k->E, &v);
+    for (int l = 0; l < ps.nlegs; l++) val -= ps.legs[l].q * ps.legs[l].v0;
+    int j = n++;
+    for (; j > 0 && (val < pnl[j - 1] || (val == pnl[j - 1] && p->market < mm->p[order[j - 1]].market)); j--) {
+      pnl[j] = pnl[j - 1];
+      order[j] = order[j - 1];
+    }
+    pnl[j] = val;
+    order[j] = i;
+  }
+  double C = unit_cash(mm, u), pm[MS_MAX_ASSETS];
+  ms_liq_pos_outcome o[MS_MAX_ASSETS];
+  ms_view orc[MS_MAX_ASSETS];
+  for (int k = 0; k < n; k++) {
+    const xmarket *mk = &mm->m[mm->p[order[k]].market];
+    pm[k] = mark_at(mk, t);
+    orc[k] = view_of(mk, oracle_price(mk), t);
+  }
+  int nclosed, full;
+  double penalty, bad = 0, left, pen = 0;
+  if (n == 1) {
+    const xpos *p = &mm->p[order[0]];
+    const xmarket *mk = &mm->m[p->market];
+    ms_position ps;
+    pos_of(mm, p, C, &ps);
+    ms_view fill = view_of(mk, pm[0], t);
+    ms_liq_compute_pos(lc, mk->mg, &ps, mk->E, &fill, &orc[0], move, &o[0]);
+    nclosed = 1;
+    full = o[0].full;
+    penalty = pen = o[0].penalty;
+    bad = o[0].bad_debt;
+    left = o[0].new_cash;
+  } else {
+    ms_liquidation_cfg whole = *lc;
+    whole.mode = MS_LIQ_FULL;
+    for (int k = 0; k < n; k++) {
+      const xpos *p = &mm->p[order[k]];
+      const xmarket *mk = &mm->m[p->market];
+      ms_position ps;
+      pos_of(mm, p, 0.0, &ps);
+      ms_view fill = view_of(mk, pm[k], t);
+      ms_liq_compute_pos(&whole, mk->mg, &ps, mk->E, &fill, &orc[k], move, &o[k]);
+    }
+    double cash = C;
+    for (nclosed = 0; nclosed < n;) {
+      cash += o[nclosed].cash_in;
+      pen += lc->penalty * o[nclosed].notional;
+      nclosed++;
+      if (lc->mode != MS_LIQ_PARTIAL || nclosed == n) continue;
+      double eq = cash - pen, im = 0; /* what is left at the oracle */
+      for (int i = nclosed; i < n; i++) {
+        const xpos *r = &mm->p[order[i]];
+        const xmarket *mk = &mm->m[r->market];
+        ms_position ps;
+        pos_of(mm, r, 0.0, &ps);
+        eq += ms_margin_pos_equity(mk->mg, &ps, mk->E, &orc[i]);
+        im += ms_margin_pos_im(mk->mg, &ps, mk->E, &orc[i]);
+      }
+      if (eq >= im) break;
+    }
+    full = nclosed == n;
+    if (!full) {
+      penalty = pen;
+      left = cash - pen;
+    } else if (cash >= 0) {
+      penalty = pen < cash ? pen : cash;
+      left = cash - penalty;
+    } else {
+      penalty = 0;
+      bad = -cash;
+      left = 0;
+    }
+  }
+  double reward = lc->keeper_share * penalty, fee = penalty - reward, gas = ms_keeper_gas_cost(e->kp);
+  if (gas > 0 && reward < gas) { /* unprofitable: the keepers look again at the next block */
+    if (!u->skipped) {
+      u->skipped = 1;
+      if (!mm->twin) e->sum->skipped_unprofitable++;
+    }
+    return ms_keeper_defer(e->kp, id, seq, t, 0.0, 0.0, 0, INFINITY, mm->kq);
+  }
+  double eqx, reqx, sx;
+  unit_standing(mm, u, 1, t, &eqx, &reqx, &sx);
+  int impact_triggered = !(eqx < reqx);
+  double fund_paid = bad > 0 ? fmin(e->fund > 0 ? e->fund : 0.0, bad) : 0.0, residual = bad - fund_paid;
+  e->fund += fee - fund_paid;
+  ms_path_summary *sm = e->sum;
+  if (!mm->twin) {
+    sm->penalties += penalty;
+    sm->keeper_rewards += reward;
+    sm->bad_debt += bad;
+    sm->insurance_paid += fund_paid;
+    if (e->fund < sm->insurance_min) sm->insurance_min = e->fund;
+    if (isnan(sm->first_liquidation_time)) sm->first_liquidation_time = (double)t / 1000.0;
+  }
+  /* the closed units leave every market before a charge: a closed unit pays none */
+  double tot_loss = 0, notional = 0;
+  for (int k = 0; k < nclosed; k++) {
+    xpos *p = &mm->p[order[k]];
+    if (p->q != 0) mm->m[p->market].open_qty[ms_side_of(p->q)] -= o[k].perp_closed;
+    mm->realized += o[k].cash_in;
+    tot_loss += o[k].realized < 0 ? -o[k].realized : 0;
+    notional += o[k].notional;
+  }
+  if (full) {
+    u->status = MS_ACCT_CLOSED;
+    u->ver++;
+    u->C = left;
+    mm->cash_closed += left;
+  }
+  double socialized = 0, uncovered = 0;
+  uint8_t charged[MS_MAX_ASSETS][2] = {{0}};
+  ms_status s = MS_OK;
+  for (int k = 0; k < nclosed && !s; k++) {
+    xpos *p = &mm->p[order[k]];
+    xmarket *mk = &mm->m[p->market];
+    const ms_oracle_price *op = ms_oracle_current(mk->orc);
+    double lossk = o[k].realized < 0 ? -o[k].realized : 0;
+    double share = tot_loss > 0 ? lossk / tot_loss : notional > 0 ? o[k].notional / notional : 1.0 / nclosed;
+    double penk = n == 1 ? pen : lc->penalty * o[k].notional;
+    mm->liq[order[k]] = 1;
+    if (residual > 0) {
+      double unc;
+      socialized += socialize(mm, mk, residual * share, &unc, charged);
+      uncovered += unc;
+    }
+    /* the position: its perp and the legs closed (bit k of legs_closed: its k-th live leg) */
+    double *lq = p->opt >= 0 ? &mm->lq[(int64_t)p->opt * MS_MAX_LEGS] : NULL;
+    for (int l = 0, b = 0; lq && l < mm->bo[p->opt].nlegs; l++) {
+      if (lq[l] == 0) continue;
+      if (o[k].legs_closed & (1 << b)) lq[l] = 0;
+      b++;
+    }
+    p->q = n == 1 ? o[k].new_q : 0.0;
+    int whole = n == 1 ? full : p->q == 0 && !live_legs(mm, p);
+    if (!mm->twin) {
+      int j = p->market;
+      sm->liquidations++;
+      sm->partial_liquidations += !whole;
+      sm->impact_triggered_liquidations += impact_triggered;
+      sm->liquidated_notional += o[k].notional;
+      sm->options_liquidated_notional += o[k].opt_notional;
+      sm->mkt_liquidations[j]++;
+      sm->mkt_liquidated_notional[j] += o[k].notional;
+      sm->mkt_bad_debt[j] += bad * share;
+      ms_liq_record r = {.path = e->path, .time = t, .obs_time = op->t_obs, .account = u->account, .side = 0,
+                         .full = n == 1 ? full : whole, .oracle_price = op->price, .exog_oracle_price = op->exog,
+                         .mark_price = pm[k], .qty = o[k].perp_closed + o[k].opt_closed,
+                         .notional = o[k].notional, .bad_debt = bad * share,
+                         .penalty = pen > 0 ? penalty * (penk / pen) : 0, .impact_triggered = impact_triggered,
+                         .delay = (double)(t - u->discovered) / 1000.0};
+      s = ms_eng_record(e, &r);
+      e->liq_since_sample++;
+    }
+    if (!s) {
+      if (mk->fnd) ms_funding_accrue(mk->fnd, mk->mk, t); /* the premium samples the old flow made */
+      ms_market_fill(mk->mk, t, o[k].flow);
+      s = mark_moved(e, mk, t);
+    }
+  }
+  if (residual > 0 && !mm->twin) {
+    sm->insolvent = 1;
+    sm->socialized_loss += socialized;
+    sm->uncovered_loss += uncovered;
+  }
+  if (!s && !full) { /* what is left stays open, with its cash as effective now */
+    set_cash(mm, u, left);
+    s = unit_reopen(mm, id, t);
+  }
+  if (s) return s;
+  if (in_block) ms_keeper_block_used(e->kp);
+  ms_keeper_resolved(e->kp);
+  return socialized > 0 ? sweep(e, mm, (const uint8_t (*)[2])charged, t) : MS_OK;
+}
+
 static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_t t, int in_block) {
   xunit *u = &mm->u[id];
   if (u->status != MS_ACCT_PENDING) return MS_OK;
   double eq, req, size;
-  unit_standing(mm, u, 0, &eq, &req, &size);
+  unit_standing(mm, u, 0, t, &eq, &req, &size);
+  if (!mm->twin && mm->nou > 0 && unit_has_legs(mm, u)) e->sum->option_revaluations++;
   if (!(eq < req)) { /* recovered before the keeper came */
     if (!mm->twin) e->sum->recovered++;
     ms_keeper_resolved(e->kp);
-    return unit_reopen(mm, id);
+    return unit_reopen(mm, id, t);
   }
+  if (mm->nou > 0 && unit_has_legs(mm, u)) return act_legs(e, mm, id, seq, t, in_block);
   /* the worst position first: the largest loss at the oracle (ties: market order) */
   int32_t order[MS_MAX_ASSETS];
   double pnl[MS_MAX_ASSETS];
@@ -758,7 +1076,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
     return ms_keeper_defer(e->kp, id, seq, t, 0.0, 0.0, 0, INFINITY, mm->kq);
   }
   double eqx, reqx, sx;
-  unit_standing(mm, u, 1, &eqx, &reqx, &sx);
+  unit_standing(mm, u, 1, t, &eqx, &reqx, &sx);
   int impact_triggered = !(eqx < reqx);
   double fund_paid = bad > 0 ? fmin(e->fund > 0 ? e->fund : 0.0, bad) : 0.0, residual = bad - fund_paid;
   e->fund += fee - fund_paid;
@@ -852,7 +1170,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
   }
   if (!s && !full) { /* what is left stays open, with its cash as effective now */
     set_cash(mm, u, left);
-    s = unit_reopen(mm, id);
+    s = unit_reopen(mm, id, t);
   }
   if (s) return s;
   if (in_block) ms_keeper_block_used(e->kp);
@@ -860,6 +1178,78 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
   /* charges moved the collateral of the charged sides' units: their heaps probed again; ADL's counterparties
    * (among the candidates) checked */
   return socialized > 0 || adl_done ? sweep(e, mm, (const uint8_t (*)[2])charged, t) : MS_OK;
+}
+
+/* ---- expiry ---- */
+
+/* Market @p k's legs expiring at @p t settle at its mark, as a one-market
+ * account's (expiry.c): each pays its intrinsic value into its unit's cash
+ * and leaves it; a unit holding nothing closes; then a check, as at a
+ * publish (the venue re-checks the accounts it changed). */
+static ms_status expire(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) {
+  double pm = mark_at(k, t);
+  int changed = 0;
+  ms_status s = MS_OK;
+  while (k->exp_pos < k->nexp && k->exp[k->exp_pos].t == t && !s) {
+    const xexp *x = &k->exp[k->exp_pos++];
+    xpos *p = &mm->p[x->pos];
+    xunit *u = &mm->u[p->unit];
+    double *lq = &mm->lq[(int64_t)p->opt * MS_MAX_LEGS + x->leg];
+    if (u->status == MS_ACCT_CLOSED || *lq == 0) continue; /* closed by a liquidation */
+    double pay = ms_leg_payoff(&mm->bo[p->opt].legs[x->leg], pm);
+    set_cash(mm, u, unit_cash(mm, u) + *lq * pay);
+    mm->realized += *lq * pay;
+    *lq = 0;
+    u->ver++;
+    if (!mm->twin) e->sum->options_expired++;
+    if (!unit_holds(mm, u)) { /* nothing left: the unit is done */
+      if (u->status == MS_ACCT_PENDING) ms_keeper_resolved(e->kp);
+      u->status = MS_ACCT_CLOSED;
+      mm->cash_closed += u->C;
+      continue;
+    }
+    if (u->status == MS_ACCT_OPEN) s = push_cand(mm, p->unit);
+    changed = 1;
+  }
+  if (!s && k->exp_pos < k->nexp) s = ms_queue_push(k->q, k->exp[k->exp_pos].t, MS_EV_EXPIRY, 0, 0);
+  if (s || !changed) {
+    for (size_t i = 0; i < mm->ncand; i++) mm->u[mm->cand[i]].queued = 0;
+    mm->ncand = 0;
+    return s;
+  }
+  if (mm->bruteforce) {
+    for (size_t i = 0; i < mm->ncand; i++) mm->u[mm->cand[i]].queued = 0;
+    return all_open(e, mm, t);
+  }
+  s = push_options(mm);
+  return s ? s : check_and_tidy(e, mm, t);
+}
+
+/* The legs of the book expiring inside the horizon, per market by (t, position, leg); the units holding legs. */
+static int xexp_cmp(const void *a, const void *b) {
+  const xexp *x = a, *y = b;
+  if (x->t != y->t) return x->t < y->t ? -1 : 1;
+  if (x->pos != y->pos) return x->pos < y->pos ? -1 : 1;
+  return (x->leg > y->leg) - (x->leg < y->leg);
+}
+
+static ms_status index_options(ms_multi *mm, int64_t horizon) {
+  for (int j = 0; j < mm->K; j++) mm->m[j].nexp = 0;
+  mm->nou = 0;
+  for (int64_t i = 0; i < mm->np; i++) {
+    const ms_multi_pos *p = &mm->bp[i];
+    if (p->opt < 0) continue;
+    if (mm->nou == 0 || mm->ou[mm->nou - 1] != p->unit) mm->ou[mm->nou++] = p->unit;
+    xmarket *k = &mm->m[p->market];
+    for (int l = 0; l < mm->bo[p->opt].nlegs; l++) {
+      if (mm->bo[p->opt].legs[l].expiry > horizon) continue;
+      if (ms_grow((void **)&k->exp, &k->capexp, k->nexp + 1, sizeof *k->exp)) return MS_ERR_NOMEM;
+      k->exp[k->nexp++] = (xexp){mm->bo[p->opt].legs[l].expiry, (int32_t)i, l};
+    }
+  }
+  for (int j = 0; j < mm->K; j++)
+    if (mm->m[j].nexp > 1) qsort(mm->m[j].exp, mm->m[j].nexp, sizeof *mm->m[j].exp, xexp_cmp);
+  return MS_OK;
 }
 
 /* ---- funding ---- */
@@ -929,6 +1319,7 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
     for (int j = 0; j < mm->K; j++) ms_margin_path_start(mm->m[j].mg, mm->m[j].E);
     ms_error berr;
     ms_status s = draw_book(mm, cfg, path, &berr);
+    if (!s && index_options(mm, cfg->horizon)) s = ms_error_set(&berr, MS_ERR_NOMEM, "out of memory");
     if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, berr.msg);
   }
   ms_queue_reset(mm->kq);
@@ -974,13 +1365,18 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
       int64_t tf = ms_funding_next(k->fnd);
       if (!s && tf != INT64_MAX) s = ms_queue_push(k->q, tf, MS_EV_FUNDING, 0, 0);
     }
+    k->exp_pos = 0;
+    if (!s && k->nexp > 0) s = ms_queue_push(k->q, k->exp[0].t, MS_EV_EXPIRY, 0, 0);
   }
+  for (int64_t i = 0; i < mm->nbo; i++)
+    for (int l = 0; l < MS_MAX_LEGS; l++)
+      mm->lq[i * MS_MAX_LEGS + l] = l < mm->bo[i].nlegs ? mm->bo[i].legs[l].q : 0.0;
   if (!mm->twin) e->sum->max_margin_ratio = ms_margin_ratio(mm->m[cfg->market.trade_index].mg);
   mm->funding_payments = 0;
   mm->funding_rate_sum = 0;
   mm->funding_last = NAN;
   for (int64_t i = 0; i < mm->np; i++) {
-    mm->p[i] = (xpos){mm->bp[i].q, 0, mm->bp[i].market, mm->bp[i].unit};
+    mm->p[i] = (xpos){mm->bp[i].q, 0, mm->bp[i].market, mm->bp[i].unit, mm->bp[i].opt};
     if (mm->p[i].q != 0) mm->m[mm->p[i].market].open_qty[ms_side_of(mm->p[i].q)] += fabs(mm->p[i].q);
   }
   for (int j = 0; j < mm->K; j++) {
@@ -1082,6 +1478,9 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
       case MS_EV_FUNDING:
         s = pay_funding(e, mm, k, ev.t);
         break;
+      case MS_EV_EXPIRY:
+        s = expire(e, mm, k, ev.t);
+        break;
       case MS_EV_MARGIN_UPDATE: {
         int64_t next = ev.t + ms_margin_update_every(&k->cfg);
         if (next <= cfg->horizon) s = ms_queue_push(k->q, next, MS_EV_MARGIN_UPDATE, 0, 0);
@@ -1142,6 +1541,25 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
   return s;
 }
 
+/* @p v plus what unit @p u's positions are worth at the marks at @p t: the perps' PnL against entry and the live
+ * legs' values, added position by position (from its cash: its equity at the marks). */
+static double add_marked(const ms_multi *mm, const xunit *u, int64_t t, double v) {
+  for (int32_t i = u->first; i < u->first + u->n; i++) {
+    const xpos *p = &mm->p[i];
+    const xmarket *k = &mm->m[p->market];
+    double pm = mark_at(k, t);
+    if (live_legs(mm, p)) {
+      ms_position ps;
+      pos_of(mm, p, v, &ps);
+      ms_view vw = view_of(k, pm, t);
+      v = ms_margin_pos_equity(k->mg, &ps, k->E, &vw);
+    } else {
+      v += p->q * (pm - k->E);
+    }
+  }
+  return v;
+}
+
 static void path_end(ms_engine *e, ms_multi *mm, ms_path_summary *out) {
   const ms_config *cfg = e->cfg;
   const xmarket *m = &mm->m[cfg->market.trade_index];
@@ -1163,12 +1581,7 @@ static void path_end(ms_engine *e, ms_multi *mm, ms_path_summary *out) {
   for (int64_t id = 0; id < mm->nu; id++) {
     const xunit *u = &mm->u[id];
     if (u->status != MS_ACCT_PENDING) continue;
-    double eq = unit_cash(mm, u);
-    for (int32_t i = u->first; i < u->first + u->n; i++) {
-      const xpos *p = &mm->p[i];
-      const xmarket *k = &mm->m[p->market];
-      eq += p->q * (mark_at(k, cfg->horizon) - k->E);
-    }
+    double eq = add_marked(mm, u, cfg->horizon, unit_cash(mm, u));
     out->pending_end++;
     if (eq < 0) out->pending_bad_debt -= eq;
   }
@@ -1233,20 +1646,24 @@ void ms_multi_book(const ms_multi *m, const ms_multi_unit **units, int64_t *nuni
 }
 
 ms_status ms_multi_set_book(ms_multi *m, const ms_multi_unit *units, int64_t nunits, const ms_multi_pos *pos,
-                            int64_t npos, ms_error *err) {
-  if (nunits > m->cap || npos > m->cap)
-    return ms_error_set(err, MS_ERR_INPUT, "a book of %lld units and %lld positions: room for %lld", (long long)nunits,
-                        (long long)npos, (long long)m->cap);
+                            int64_t npos, const ms_opt_account *opts, int64_t nopts, ms_error *err) {
+  if (nunits > m->cap || npos > m->cap || nopts > (m->bo ? m->cap : 0))
+    return ms_error_set(err, MS_ERR_INPUT, "a book of %lld units, %lld positions and %lld option strategies: room "
+                        "for %lld, %lld and %lld", (long long)nunits, (long long)npos, (long long)nopts,
+                        (long long)m->cap, (long long)m->cap, (long long)(m->bo ? m->cap : 0));
   for (int64_t i = 0; i < npos; i++)
-    if (pos[i].market < 0 || pos[i].market >= m->K || pos[i].unit < 0 || pos[i].unit >= nunits)
-      return ms_error_set(err, MS_ERR_INPUT, "position %lld: market %d or unit %d out of range", (long long)i,
-                          pos[i].market, pos[i].unit);
+    if (pos[i].market < 0 || pos[i].market >= m->K || pos[i].unit < 0 || pos[i].unit >= nunits ||
+        pos[i].opt < -1 || pos[i].opt >= nopts || (i > 0 && pos[i].unit < pos[i - 1].unit))
+      return ms_error_set(err, MS_ERR_INPUT, "position %lld: market %d, unit %d or option strategy %d out of range "
+                          "(or not in unit order)", (long long)i, pos[i].market, pos[i].unit, pos[i].opt);
   memcpy(m->bu, units, (size_t)nunits * sizeof *units);
   memcpy(m->bp, pos, (size_t)npos * sizeof *pos);
+  if (nopts > 0) memcpy(m->bo, opts, (size_t)nopts * sizeof *opts);
   m->nu = nunits;
   m->np = npos;
+  m->nbo = nopts;
   m->own_book = 1;
-  return MS_OK;
+  return index_options(m, m->horizon) ? ms_error_set(err, MS_ERR_NOMEM, "out of memory") : MS_OK;
 }
 
 void ms_multi_money(const ms_multi *m, int64_t t, double *units_value, double *realized, double *unrealized) {
@@ -1255,15 +1672,16 @@ void ms_multi_money(const ms_multi *m, int64_t t, double *units_value, double *r
     const xunit *u = &m->u[id];
     if (u->status == MS_ACCT_CLOSED) continue;
     v += unit_cash(m, u);
-    for (int32_t i = u->first; i < u->first + u->n; i++) {
-      const xpos *p = &m->p[i];
-      const xmarket *k = &m->m[p->market];
-      un += p->q * (mark_at(k, t) - k->E);
-    }
+    un = add_marked(m, u, t, un);
   }
   *units_value = v + un;
   *realized = m->realized + m->funding_outside; /* what came into the book from outside it */
   *unrealized = un;
+}
+
+int ms_multi_unit_state(const ms_multi *m, int64_t id, double *cash) {
+  *cash = m->u[id].status == MS_ACCT_CLOSED ? m->u[id].C : unit_cash(m, &m->u[id]);
+  return m->u[id].status;
 }
 
 void ms_multi_free(ms_multi *m) {
@@ -1278,7 +1696,11 @@ void ms_multi_free(ms_multi *m) {
     ms_funding_free(k->fnd);
     free(k->h[0].v);
     free(k->h[1].v);
+    free(k->exp);
   }
+  free(m->bo);
+  free(m->lq);
+  free(m->ou);
   ms_queue_free(m->kq);
   free(m->bu);
   free(m->bp);
@@ -1299,6 +1721,7 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
   ms_multi *m = calloc(1, sizeof *m);
   if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   m->K = cfg->market.nassets;
+  m->horizon = cfg->horizon;
   ms_status s = ms_queue_new(&m->kq, 256, err);
   for (int j = 0; j < m->K && !s; j++) {
     xmarket *k = &m->m[j];
@@ -1327,13 +1750,20 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
     m->p = malloc((size_t)cap_p * sizeof *m->p);
     m->liq = malloc((size_t)cap_p);
     m->liq_main = malloc((size_t)cap_p);
-    if (!m->bu || !m->bp || !m->u || !m->p || !m->liq || !m->liq_main)
+    m->ou = malloc((size_t)cap_p * sizeof *m->ou);
+    if (cfg->book.options.fraction > 0) { /* at most one strategy per position */
+      m->bo = malloc((size_t)cap_p * sizeof *m->bo);
+      m->lq = malloc((size_t)cap_p * MS_MAX_LEGS * sizeof *m->lq);
+    }
+    if (!m->bu || !m->bp || !m->u || !m->p || !m->liq || !m->liq_main || !m->ou ||
+        (cfg->book.options.fraction > 0 && (!m->bo || !m->lq)))
       s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for a book of %lld accounts", (long long)n);
   }
   if (!s) {
     ms_error berr;
     uint64_t bpath = cfg->book.resample == MS_RESAMPLE_PER_PATH ? 0 : MS_PATH_RUN;
     s = draw_book(m, cfg, bpath, &berr);
+    if (!s && index_options(m, cfg->horizon)) s = ms_error_set(&berr, MS_ERR_NOMEM, "out of memory");
     if (s) ms_error_set(err, s, "%s%s", bpath == 0 ? "path 0: " : "", berr.msg);
   }
   if (s) { ms_multi_free(m); return s; }

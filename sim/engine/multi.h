@@ -34,6 +34,7 @@
 #include "config/scenario.h"
 #include "engine/records.h"
 #include "marginsim/error.h"
+#include "models/book.h"
 
 struct ms_engine;
 typedef struct ms_multi ms_multi;
@@ -51,9 +52,10 @@ void ms_multi_set_bruteforce(ms_multi *m, int on);
 
 /** Tests: the book as drawn for the last path. */
 typedef struct ms_multi_pos {
-  double q;            /* signed units */
+  double q;            /* signed perp units */
   int32_t market;      /* index into market.assets */
   int32_t unit;        /* its margin unit */
+  int32_t opt;         /* its option strategy: index into the book's option accounts (legs), -1 none */
 } ms_multi_pos;
 typedef struct ms_multi_unit {
   double C;            /* USD collateral */
@@ -63,9 +65,11 @@ typedef struct ms_multi_unit {
 void ms_multi_book(const ms_multi *m, const ms_multi_unit **units, int64_t *nunits, const ms_multi_pos **pos,
                    int64_t *npos);
 
-/** Tests: replace the drawn book (used from the next path on, until the next draw: per_path books draw again). */
+/** Tests: replace the drawn book (used from the next path on, until the next draw: per_path books draw again);
+ *  @p opts (@p nopts of them) the option strategies positions refer to (ms_multi_pos.opt), their legs' expiries
+ *  (ms) and entry values as the book draws them. */
 ms_status ms_multi_set_book(ms_multi *m, const ms_multi_unit *units, int64_t nunits, const ms_multi_pos *pos,
-                            int64_t npos, ms_error *err);
+                            int64_t npos, const ms_opt_account *opts, int64_t nopts, ms_error *err);
 
 /** Tests: after a path (run with stats.contagion false: else the state is its last contagion twin's), the
  *  money at time @p t (the horizon): the units' value (what closed units kept, the
@@ -73,5 +77,8 @@ ms_status ms_multi_set_book(ms_multi *m, const ms_multi_unit *units, int64_t nun
  *  the market at its fills, and the open positions' PnL. With the fund and the keepers' rewards: the money
  *  identity (docs/engine.md, "Several markets"). */
 void ms_multi_money(const ms_multi *m, int64_t t, double *units_value, double *realized, double *unrealized);
+
+/** Tests: after a path (as ms_multi_money), unit @p id's status (MS_ACCT_*) and effective collateral (USD). */
+int ms_multi_unit_state(const ms_multi *m, int64_t id, double *cash);
 
 #endif

@@ -88,15 +88,12 @@ static int pick_strategy(const ms_options_cfg *oc, double u) {
   return oc->nstrategies - 1;
 }
 
-/* Draw an option account's strategy, collateral and legs into @p o; sets the perp quantity. */
-static void draw_options(const ms_config *cfg, gsl_rng *r, ms_opt_account *o, double *cash, double *q) {
-  const ms_options_cfg *oc = &cfg->book.options;
-  const ms_strategy_cfg *st = &oc->strategies[pick_strategy(oc, gsl_rng_uniform(r))];
+int ms_book_pick_strategy(const ms_options_cfg *oc, double u) { return pick_strategy(oc, u); }
+
+void ms_book_strategy(const ms_config *cfg, const ms_strategy_cfg *st, double C, double size, int64_t expiry,
+                      ms_opt_account *o, double *cash, double *q) {
   double P = cfg->market.initial_price, vol = cfg->market.entry_vol;
   double year = cfg->market.days_per_year * (double)MS_MS_PER_DAY;
-  double C = ms_dist_sample(&cfg->book.collateral, r);
-  double size = ms_dist_sample(&st->size, r);
-  int64_t expiry = (int64_t)llround(ms_dist_sample(&st->expiry, r));
   if (expiry < 1) expiry = 1;
   double a = C * size / P, tau = (double)expiry / year;
   ms_smile sm = {cfg->market.smile.skew, cfg->market.smile.floor};
@@ -129,6 +126,16 @@ static void draw_options(const ms_config *cfg, gsl_rng *r, ms_opt_account *o, do
     o->legs[l].v0 = ms_leg_value(&o->legs[l], &sm, P, tau, vol);
     *cash -= o->legs[l].q * o->legs[l].v0; /* premium: paid for longs, received for shorts */
   }
+}
+
+/* Draw an option account's strategy, collateral and legs into @p o; sets the perp quantity. */
+static void draw_options(const ms_config *cfg, gsl_rng *r, ms_opt_account *o, double *cash, double *q) {
+  const ms_options_cfg *oc = &cfg->book.options;
+  const ms_strategy_cfg *st = &oc->strategies[pick_strategy(oc, gsl_rng_uniform(r))];
+  double C = ms_dist_sample(&cfg->book.collateral, r);
+  double size = ms_dist_sample(&st->size, r);
+  int64_t expiry = (int64_t)llround(ms_dist_sample(&st->expiry, r));
+  ms_book_strategy(cfg, st, C, size, expiry, o, cash, q);
 }
 
 ms_status ms_book_draw(ms_book *b, const ms_config *cfg, uint64_t path, const ms_margin *m,

@@ -69,6 +69,18 @@ void ms_book_free(ms_book *b);
 ms_status ms_book_draw(ms_book *b, const ms_config *cfg, uint64_t path, const ms_margin *m,
                        ms_error *err);
 
+/** The index of book.options' strategy a uniform @p u picks (by weight). */
+int ms_book_pick_strategy(const ms_options_cfg *oc, double u);
+
+/**
+ * The legs of strategy @p st on @p cfg's market (market.initial_price,
+ * entry_vol, smile) for a deposit @p C, a size (underlying notional per USD
+ * of deposit) and an expiry (ms; at least 1): into @p o, with *@p cash the
+ * deposit after premiums and *@p q the strategy's perp units.
+ */
+void ms_book_strategy(const ms_config *cfg, const ms_strategy_cfg *st, double C, double size, int64_t expiry,
+                      ms_opt_account *o, double *cash, double *q);
+
 /** Deposit of account @p i (USD). */
 static inline double ms_book_deposit(const ms_book *b, int64_t i) {
   return b->opt_of[i] < 0 ? b->pos[i].collateral : b->opt[b->opt_of[i]].deposit;

@@ -118,6 +118,7 @@ void ms_liq_compute_pos(const ms_liquidation_cfg *cfg, const ms_margin *m, const
     int l = order[k];
     if (l < 0) {
       cash += q * (pm - E);
+      o->cash_in += q * (pm - E);
       o->realized += q * (pm - E);
       o->perp_closed = fabs(q);
       o->notional += fabs(q) * pm;
@@ -129,6 +130,7 @@ void ms_liq_compute_pos(const ms_liquidation_cfg *cfg, const ms_margin *m, const
       const ms_leg *lg = &p->legs[l];
       double c = leg_close(cfg, lg, V[l]);
       cash += c;
+      o->cash_in += c;
       o->realized += c - lg->q * lg->v0;
       o->legs_closed |= 1 << l;
       o->opt_closed += fabs(lg->q);

@@ -65,6 +65,7 @@ typedef struct ms_liq_pos_outcome {
   double new_cash;        /* USD */
   double new_q;           /* perp units left */
   double flow;            /* USD of underlying bought (> 0) or sold by the fills */
+  double cash_in;         /* USD the fills brought into cash: the perp's PnL, the legs' closing values */
 } ms_liq_pos_outcome;
 
 /**

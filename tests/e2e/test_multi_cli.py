@@ -169,6 +169,31 @@ class MultiTest(DirTest):
         with h5py.File(one) as f:
             self.assertNotIn("markets", f["paths"])
 
+    def test_options_and_portfolio_margin(self):
+        """Option strategies in a book of several markets, under static and
+        portfolio margin (each asset's grid): the run completes, legs expire
+        and option positions are liquidated, and threads change nothing."""
+        opts = ("--set", "book.options.fraction=0.3", "--set", "book.accounts=3000", "--set", "assertions=[]",
+                "--set", "stats.contagion=false")
+        crash = ("--set", "market.start_regime=stress", "--set",
+                 "market.regimes[1].jumps={rate: 12/d, mean: -0.06, sd: 0.03}", "--set",
+                 "book.options.strategies=[{kind: naked_short_put, size: {dist: uniform, min: 1, max: 3}}, "
+                 "{kind: short_strangle, size: {dist: uniform, min: 1, max: 3}}, "
+                 "{kind: covered_call, size: {dist: uniform, min: 1, max: 3}}]")
+        for extra in ((), ("--set", "margin.model=portfolio", "--set",
+                           "book.leverage={dist: uniform, min: 2, max: 4}", *crash)):
+            with self.subTest(extra=extra):
+                o1, o2 = self.path("o1.h5"), self.path("o2.h5")
+                self.runj(o1, "1", *opts, *extra)
+                self.runj(o2, "2", *opts, *extra)
+                self.assertEqual(same_content(o1, o2), [])
+                with h5py.File(o1) as f:
+                    s = f["paths/summary"][:]
+                self.assertGreater(s["options_expired"].sum(), 0)
+                self.assertGreater(s["liquidations"].sum(), 0)
+                self.assertGreater(s["options_liquidated_notional"].sum(), 0)
+                np.testing.assert_array_equal(sum(s[f"liquidations_{a}"] for a in ASSETS), s["liquidations"])
+
     def test_refused(self):
         one = self.path("one.yaml")
         with open(one, "w") as f:
@@ -181,11 +206,11 @@ liquidation: {shortfall: socialize}
         cases = [
             ((one,), "book.markets.enabled", "two or more"),
             ((SCEN, "--set", "book.markets.weights=[1, 1]"), "book.markets.weights", "has 2 entries"),
-            ((SCEN, "--set", "book.options.fraction=0.1"), "book.markets.enabled", "book.options.fraction"),
             ((SCEN, "--set", "output.liquidations=true"), "book.markets.enabled", "output.liquidations"),
-            ((SCEN, "--set", "margin.model=portfolio"), "book.markets.enabled", "margin.model"),
             ((SCEN, "--set", "margin.model=dynamic", "--set", "market.regimes[0].assets[1].vol=0"),
              "market.regimes[0].assets[1].vol", "must be > 0"),
+            ((SCEN, "--set", "book.options.fraction=0.2", "--set", "market.regimes[1].assets[2].vol=0"),
+             "market.regimes[1].assets[2].vol", "with book.options.fraction > 0"),
         ]
         for args, key, what in cases:
             with self.subTest(args=args[1:] or "one asset"):
