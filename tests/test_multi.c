@@ -119,6 +119,11 @@ static size_t same_as_bruteforce(ms_engine *ix, ms_engine *bf, uint64_t p, ms_pa
   ms_path_summary b;
   assert_ok(ms_engine_run_path(ix, p, a, NULL, &err), &err);
   assert_ok(ms_engine_run_path(bf, p, &b, NULL, &err), &err);
+  /* the option units' checks: the bands save some of the brute force's (which checks every unit at each check) */
+  if (a->option_revaluations > b.option_revaluations)
+    fail_msg("case %d path %llu: %lld option checks, brute force %lld", label, (unsigned long long)p,
+             (long long)a->option_revaluations, (long long)b.option_revaluations);
+  b.option_revaluations = a->option_revaluations;
   size_t na, nb;
   ms_liq_record *ra = ms_engine_records(ix, &na), *rb = ms_engine_records(bf, &nb);
   if (na != nb) fail_msg("case %d path %llu: %zu liquidations, brute force %zu", label, (unsigned long long)p, na, nb);
@@ -190,10 +195,10 @@ static void test_multi__index_matches_bruteforce(void **state) {
 static void test_multi__money_is_conserved(void **state) {
   (void)state;
   ms_error err;
-  int checked = 0, funded = 0;
-  for (int k = 0; k < 8; k++) {
-    ms_config *cfg = random_world(2 + k % 2, (k / 2) % 3, (k / 3) % 3, k + 20, k % 2 ? 0 : 5e3,
-                                  (k / 3) % 2 ? "adl" : "socialize", &err);
+  int checked = 0, funded = 0, opt_checked = 0;
+  for (int k = 0; k < 14; k++) { /* from 8 on, a third of the positions option strategies, portfolio margin too */
+    ms_config *cfg = random_world_options(2 + k % 2, k < 8 ? (k / 2) % 3 : k % 4, (k / 3) % 3, k + 20, k % 2 ? 0 : 5e3,
+                                          (k / 3) % 2 ? "adl" : "socialize", k < 8 ? 0.0 : 0.35, &err);
     if (!cfg) fail_msg("config %d: %s", k, err.msg);
     ms_engine *e;
     assert_ok(ms_engine_new(&e, cfg, NULL, NULL, &err), &err);
@@ -217,12 +222,14 @@ static void test_multi__money_is_conserved(void **state) {
                  (unsigned long long)path, lhs, rhs, s.bad_debt, s.socialized_loss);
       checked += s.bad_debt > 0;
       funded += s.funding_outside != 0;
+      opt_checked += k >= 8 && s.options_expired > 0 && s.options_liquidated_notional > 0;
     }
     ms_engine_free(e);
     ms_config_free(cfg);
   }
   assert_true(checked >= 4);
   assert_true(funded >= 2);
+  assert_true(opt_checked >= 3);
 }
 
 /* Two assets on still paths (vol 0) falling at 10% and 5% a day; one
@@ -847,6 +854,83 @@ static void test_multi__one_market_options_are_the_one_market_engine(void **stat
   assert_true(partial > 10);
 }
 
+/* The option bands' channels one by one, against the brute force: books of
+ * option strategies only (short strangles near the money, covered calls)
+ * where what moves a unit's surplus is, in turn, a regime switch from a
+ * calm to a violent volatility (its options repriced: regime_moved), the
+ * approach of expiry under portfolio margin (the band's time), funding
+ * charged to the longs of covered calls (the band's room for charges), and
+ * prices both ways (both ends of the band). */
+static void test_multi__option_bands_channels(void **state) {
+  (void)state;
+  static const char *const channel[] = {
+      /* regime: calm 0.2 <-> 3.0 every ~40 min, prices held nearly still otherwise */
+      "  regimes:\n"
+      "    - {name: calm, mean_duration: 40m, assets: [{vol: 0.2}, {vol: 0.25}], correlation: [[1, 0.5], [0.5, 1]]}\n"
+      "    - {name: storm, mean_duration: 40m, assets: [{vol: 3.0}, {vol: 2.5}], correlation: [[1, 0.5], [0.5, 1]]}\n"
+      "  start_regime: calm\n"
+      "margin: {model: static, initial: 0.1, maintenance: 0.09}\n",
+      /* time: one regime, portfolio margin, legs of 3 h to 10 h */
+      "  regimes:\n"
+      "    - {name: one, mean_duration: 30d, assets: [{vol: 0.5}, {vol: 0.6}], correlation: [[1, 0.6], [0.6, 1]]}\n"
+      "margin: {model: static, initial: 0.2, maintenance: 0.199}\n",
+      /* charges: funding of 1% an hour paid by longs (covered calls hold long perps) */
+      "  regimes:\n"
+      "    - {name: one, mean_duration: 30d, assets: [{vol: 0.6}, {vol: 0.7}], correlation: [[1, 0.6], [0.6, 1]]}\n"
+      "margin: {model: static, initial: 0.1, maintenance: 0.09}\n"
+      "funding: {enabled: true, interval: 1h, rate_period: 1h, cap: 0.05, receivers: rate, premium: {mean: 0.01, sd: 0.002, half_life: 1h}}\n",
+  };
+  static const char *const shorts =
+      "      - {kind: short_strangle, strike: {by: delta, value: 0.4}, size: {dist: uniform, min: 2, max: 4.5}, "
+      "expiry: {dist: table, values: [3h, 6h, 10h]}}\n"
+      "      - {kind: covered_call, strike: {by: delta, value: 0.4}, size: {dist: uniform, min: 2, max: 4.5}, "
+      "expiry: {dist: table, values: [3h, 6h, 10h]}}\n";
+  /* time: long puts bleed value hour by hour in front of a perp held at its maintenance */
+  static const char *const puts =
+      "      - {kind: protective_put, strike: {by: delta, value: 0.45}, size: {dist: uniform, min: 4, max: 4.95}, "
+      "expiry: {dist: table, values: [3h, 6h, 10h]}}\n";
+  int64_t liq[3] = {0}, opt[3] = {0};
+  for (int c = 0; c < 3; c++)
+    for (int mode = 0; mode < 3; mode++) {
+      char yaml[4096];
+      snprintf(yaml, sizeof yaml,
+               "seed: %d\npaths: 3\nhorizon: 12h\nstep: 1s\n"
+               "market:\n  assets:\n"
+               "    - {name: A, initial_price: 100, impact: {model: sqrt, depth: 2e6, half_life: 5m}}\n"
+               "    - {name: B, initial_price: 20, impact: {model: linear, depth: 3e6, half_life: 2m}}\n"
+               "%s"
+               "book:\n  accounts: 400\n  collateral: {dist: uniform, min: 500, max: 5000}\n"
+               "  leverage: {dist: uniform, min: 1, max: 2}\n  margin_mode: %s\n"
+               "  markets: {enabled: true, count: {dist: table, values: [1, 2]}}\n"
+               "  options:\n    fraction: 1\n    strategies:\n"
+               "%s"
+               "oracle: {kind: push, deviation: %s, heartbeat: 10m, latency: {dist: exponential, mean: 3s}}\n"
+               "keepers: {delay: {dist: lognormal, median: 4s, sigma: 0.8}}\n"
+               "liquidation: {mode: %s, penalty: 0.02, keeper_share: 0.5, insurance_fund: 1e9}\n"
+               "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n",
+               300 + 3 * c + mode, channel[c], mode == 0 ? "cross" : mode == 1 ? "isolated" : "mixed",
+               c == 1 ? puts : shorts,
+               c == 1 ? "0.05" : "0.002", /* time: a publish every heartbeat, the price held still in between */
+               mode == 2 ? "partial" : "full");
+      ms_config *cfg, *cfg2;
+      ms_engine *ix = engine_of(yaml, NULL, 0, &cfg), *bf = engine_of(yaml, NULL, 0, &cfg2);
+      ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+      for (uint64_t p = 0; p < 3; p++) {
+        ms_path_summary a;
+        liq[c] += (int64_t)same_as_bruteforce(ix, bf, p, &a, 10 * c + mode);
+        opt[c] += a.option_revaluations;
+      }
+      ms_engine_free(ix);
+      ms_engine_free(bf);
+      ms_config_free(cfg);
+      ms_config_free(cfg2);
+    }
+  print_message("option bands' channels: liquidations %lld %lld %lld, option checks %lld %lld %lld\n",
+                (long long)liq[0], (long long)liq[1], (long long)liq[2], (long long)opt[0], (long long)opt[1],
+                (long long)opt[2]);
+  for (int c = 0; c < 3; c++) assert_true(liq[c] > 30);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_multi__index_matches_bruteforce),
@@ -861,6 +945,7 @@ int main(void) {
       cmocka_unit_test(test_multi__runaway_instant_is_bounded),
       cmocka_unit_test(test_multi__contagion_counts_partial_liquidations),
       cmocka_unit_test(test_multi__options_match_bruteforce),
+      cmocka_unit_test(test_multi__option_bands_channels),
       cmocka_unit_test(test_multi__one_market_options_are_the_one_market_engine),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

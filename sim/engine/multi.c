@@ -99,6 +99,9 @@ typedef struct xmarket {
   double open_qty[2];
   double open0[2];         /* at the path's start (funding's floor) */
   xheap h[2];              /* [SIDE_LONG], [SIDE_SHORT] */
+  /* option positions' bands (rekey_legs): [0] key -p_lo (pops at P <= p_lo), [1] key p_hi (pops at P >= p_hi) */
+  xheap oh[2];
+  xheap osh[2];            /* ... and per side of their perp, key shift_hi + shift_room (pops when shift_hi reaches it) */
   xexp *exp;               /* its book's legs expiring inside the horizon, by (t, position, leg) */
   size_t nexp, capexp, exp_pos;
 } xmarket;
@@ -145,6 +148,8 @@ struct ms_multi {
   int64_t *ou;             /* units holding option legs in the book, by id: checked at every check (push_options) */
   int64_t nou;
   int64_t horizon;         /* ms: the legs expiring within it are indexed */
+  xheap th;                /* option positions' bands in time: key t_until (ms; pops at every check from then on) */
+  int64_t open_options;    /* units holding live legs, not closed (option_revaluations_naive: these x checks) */
   int own_book;            /* set by a test: not drawn again */
   int64_t cap;             /* room for units and positions: book.accounts x markets */
   xunit *u;
@@ -419,10 +424,12 @@ static inline double coord(const xmarket *k, int side, double P) {
 }
 
 /* Key unit @p id in its markets' heaps from surplus @p S (see multi.h). */
-static int rekey(ms_multi *mm, int64_t id, double S, double size) {
+static int rekey_legs(ms_multi *mm, int64_t id, double S, double size, int64_t t);
+
+static int rekey(ms_multi *mm, int64_t id, double S, double size, int64_t t) {
   xunit *u = &mm->u[id];
   u->nkeys = 0;
-  if (mm->nou > 0 && unit_has_legs(mm, u)) return 0; /* looked at at every check (push_options) */
+  if (mm->nou > 0 && unit_has_legs(mm, u)) return rekey_legs(mm, id, S, size, t);
   double Ntot = 0;
   for (int32_t i = u->first; i < u->first + u->n; i++)
     if (mm->p[i].q != 0) Ntot += fabs(mm->p[i].q) * oracle_price(&mm->m[mm->p[i].market]);
@@ -441,6 +448,70 @@ static int rekey(ms_multi *mm, int64_t id, double S, double size) {
     if (heap_push(&k->h[p->q > 0 ? SIDE_LONG : SIDE_SHORT], e)) return -1;
     mm->live_entries++;
     u->nkeys++;
+  }
+  return 0;
+}
+
+static int push_entry(ms_multi *mm, xheap *h, double key, int64_t id) {
+  xunit *u = &mm->u[id];
+  if (heap_push(h, (xent){key, id, u->ver})) return -1;
+  mm->live_entries++;
+  u->nkeys++;
+  return 0;
+}
+
+/* Key unit @p id, which holds option legs, from surplus @p S at @p t. Its
+ * budget is split over its positions by gross notional (perp and legs'
+ * underlying) at the oracle: a perp-only position is keyed as in rekey; a
+ * position with legs gets, with the cash that makes its own surplus its
+ * share b, the band of a one-market option account (ms_margin_band: a price
+ * interval, a time and, with a perp, a room for charges to its side) in
+ * which its surplus stays above 0, that is its losses below b. While every
+ * position stays inside its bounds the unit's losses stay below S. A
+ * regime switch of a market reprices its options: its option units are
+ * looked at at the next check (regime_moved). */
+static int rekey_legs(ms_multi *mm, int64_t id, double S, double size, int64_t t) {
+  xunit *u = &mm->u[id];
+  double Ntot = 0;
+  for (int32_t i = u->first; i < u->first + u->n; i++) {
+    const xpos *p = &mm->p[i];
+    double P = oracle_price(&mm->m[p->market]), g = fabs(p->q);
+    if (p->opt >= 0)
+      for (int l = 0; l < mm->bo[p->opt].nlegs; l++) g += fabs(mm->lq[(int64_t)p->opt * MS_MAX_LEGS + l]);
+    Ntot += g * P;
+  }
+  double budget = S - UNIT_SLACK * size;
+  if (!(budget > 0)) budget = 0;
+  for (int32_t i = u->first; i < u->first + u->n; i++) {
+    const xpos *p = &mm->p[i];
+    xmarket *k = &mm->m[p->market];
+    double P = oracle_price(k), a = fabs(p->q);
+    if (!live_legs(mm, p)) {
+      if (p->q == 0) continue;
+      double b = Ntot > 0 ? budget * (a * P / Ntot) : 0;
+      double key = p->q > 0 ? (k->slope_lo < 1 ? -(coord(k, SIDE_LONG, P) - b / (a * (1.0 - k->slope_lo))) : -INFINITY)
+                            : coord(k, SIDE_SHORT, P) + b / (a * (1.0 + k->slope_hi));
+      if (push_entry(mm, &k->h[p->q > 0 ? SIDE_LONG : SIDE_SHORT], key, id)) return -1;
+      continue;
+    }
+    ms_position ps;
+    pos_of(mm, p, 0.0, &ps);
+    double g = a;
+    for (int l = 0; l < ps.nlegs; l++) g += fabs(ps.legs[l].q);
+    double b = Ntot > 0 ? budget * (g * P / Ntot) : 0;
+    ms_view v = view_of(k, P, t);
+    ps.C = b - ms_margin_pos_surplus(k->mg, &ps, k->E, &v); /* its surplus b, up to rounding the band allows for */
+    ms_band bd;
+    ms_margin_band(k->mg, &ps, k->E, &v, NAN, &bd);
+    if (!(bd.p_lo < P && P < bd.p_hi && bd.t_until > t)) { /* no room: looked at at the next check */
+      if (push_entry(mm, &mm->th, (double)t, id)) return -1;
+      continue;
+    }
+    if (push_entry(mm, &k->oh[0], -bd.p_lo, id) || push_entry(mm, &k->oh[1], bd.p_hi, id) ||
+        push_entry(mm, &mm->th, (double)bd.t_until, id))
+      return -1;
+    if (p->q != 0 && push_entry(mm, &k->osh[ms_side_of(p->q)], k->shift_hi[ms_side_of(p->q)] + bd.shift_room, id))
+      return -1;
   }
   return 0;
 }
@@ -493,7 +564,7 @@ static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
     if (eq < req) {
       if (ms_big_grow((void **)&mm->disc, &mm->capdisc, mm->ndisc + 1, sizeof *mm->disc)) return MS_ERR_NOMEM;
       mm->disc[mm->ndisc++] = (ranked){req > 0 ? eq / req : -INFINITY, id};
-    } else if (!mm->bruteforce && rekey(mm, id, eq - req, size)) {
+    } else if (!mm->bruteforce && rekey(mm, id, eq - req, size, t)) {
       return MS_ERR_NOMEM;
     }
   }
@@ -521,6 +592,20 @@ static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
   return MS_OK;
 }
 
+/* The units of heap @p h whose key @p probe reached. */
+static ms_status pop_heap(ms_multi *mm, xheap *h, double probe) {
+  while (h->n > 0 && h->v[0].key <= probe) {
+    xent x = h->v[0];
+    heap_pop(h);
+    xunit *u = &mm->u[x.unit];
+    if (x.ver != u->ver || u->status != MS_ACCT_OPEN) continue;
+    mm->live_entries -= u->nkeys;
+    u->nkeys = 0;
+    if (push_cand(mm, x.unit)) return MS_ERR_NOMEM;
+  }
+  return MS_OK;
+}
+
 /* The candidates of market @p k's heap of @p side whose bound its coordinate now reached. */
 static ms_status pop_crossed(ms_multi *mm, xmarket *k, int side) {
   xheap *h = &k->h[side];
@@ -537,14 +622,27 @@ static ms_status pop_crossed(ms_multi *mm, xmarket *k, int side) {
   return MS_OK;
 }
 
-/* Every open unit holding option legs: a candidate at every check. Their
- * equity moves with time and volatility as well as the price, and no
- * bound in price alone holds them (docs/engine.md, "Several markets":
- * bands as the one-market index keeps are not built here yet). */
-static ms_status push_options(ms_multi *mm) {
+/* Option positions' bands in time: at every check (of the path itself: its naive count), the units whose band ran
+ * out by @p t. */
+static ms_status push_options(ms_engine *e, ms_multi *mm, int64_t t) {
+  if (mm->nou == 0) return MS_OK;
+  if (!mm->twin) e->sum->option_revaluations_naive += mm->open_options;
+  return mm->bruteforce ? MS_OK : pop_heap(mm, &mm->th, (double)t);
+}
+
+/* Market @p k's regime switched at @p t (@p vol_before: its volatility before): a new volatility reprices its
+ * options, so its units holding live legs are looked at at the next check. */
+static ms_status regime_moved(ms_multi *mm, xmarket *k, double vol_before, int64_t t) {
+  if (mm->nou == 0 || mm->bruteforce || ms_pricepath_vol(k->pp) == vol_before) return MS_OK;
+  const int j = (int)(k - mm->m);
   for (int64_t i = 0; i < mm->nou; i++) {
-    const xunit *u = &mm->u[mm->ou[i]];
-    if (u->status == MS_ACCT_OPEN && unit_has_legs(mm, u) && push_cand(mm, mm->ou[i])) return MS_ERR_NOMEM;
+    xunit *u = &mm->u[mm->ou[i]];
+    if (u->status != MS_ACCT_OPEN) continue;
+    for (int32_t q = u->first; q < u->first + u->n; q++)
+      if (mm->p[q].market == j && live_legs(mm, &mm->p[q])) {
+        if (push_entry(mm, &mm->th, (double)t, mm->ou[i])) return MS_ERR_NOMEM;
+        break;
+      }
   }
   return MS_OK;
 }
@@ -553,8 +651,11 @@ static ms_status push_options(ms_multi *mm) {
  * checked again or closed) pass four times the live ones. */
 static ms_status check_and_tidy(ms_engine *e, ms_multi *mm, int64_t t) {
   ms_status s = check_candidates(e, mm, t);
-  size_t total = 0;
-  for (int i = 0; i < mm->K; i++) total += mm->m[i].h[0].n + mm->m[i].h[1].n;
+  size_t total = mm->th.n;
+  for (int i = 0; i < mm->K; i++) {
+    const xmarket *k = &mm->m[i];
+    total += k->h[0].n + k->h[1].n + k->oh[0].n + k->oh[1].n + k->osh[0].n + k->osh[1].n;
+  }
   if (!s && (int64_t)total > 4 * mm->live_entries + 4096) s = rebuild(e, mm, t);
   return s;
 }
@@ -568,11 +669,17 @@ static ms_status all_open(ms_engine *e, ms_multi *mm, int64_t t) {
 
 /* Market @p j's oracle published: the units whose bound in it was reached. */
 static ms_status discover(ms_engine *e, ms_multi *mm, int j, int64_t t) {
-  if (mm->bruteforce) return all_open(e, mm, t);
+  if (mm->bruteforce) return push_options(e, mm, t) ? MS_ERR_NOMEM : all_open(e, mm, t);
   assert(mm->ncand == 0); /* every check empties the candidates; a queued unit is never pushed twice */
-  ms_status s = pop_crossed(mm, &mm->m[j], SIDE_LONG);
-  if (!s) s = pop_crossed(mm, &mm->m[j], SIDE_SHORT);
-  if (!s) s = push_options(mm);
+  xmarket *k = &mm->m[j];
+  ms_status s = pop_crossed(mm, k, SIDE_LONG);
+  if (!s) s = pop_crossed(mm, k, SIDE_SHORT);
+  if (!s && mm->nou > 0) {
+    double P = oracle_price(k);
+    s = pop_heap(mm, &k->oh[0], -P);
+    if (!s) s = pop_heap(mm, &k->oh[1], P);
+  }
+  if (!s) s = push_options(e, mm, t);
   return s ? s : check_and_tidy(e, mm, t);
 }
 
@@ -580,12 +687,14 @@ static ms_status discover(ms_engine *e, ms_multi *mm, int j, int64_t t) {
 static ms_status sweep(ms_engine *e, ms_multi *mm, const uint8_t (*charged)[2], int64_t t) {
   if (mm->bruteforce) {
     for (size_t i = 0; i < mm->ncand; i++) mm->u[mm->cand[i]].queued = 0;
-    return all_open(e, mm, t);
+    return push_options(e, mm, t) ? MS_ERR_NOMEM : all_open(e, mm, t);
   }
   ms_status s = MS_OK;
   for (int j = 0; j < mm->K && !s; j++)
     for (int side = 0; side < 2 && !s; side++) {
       if (!charged[j][side]) continue;
+      if (mm->nou > 0) s = pop_heap(mm, &mm->m[j].osh[side], mm->m[j].shift_hi[side]);
+      if (s) break;
       if (!mm->m[j].tiered) {
         s = pop_crossed(mm, &mm->m[j], side);
         continue;
@@ -596,12 +705,16 @@ static ms_status sweep(ms_engine *e, ms_multi *mm, const uint8_t (*charged)[2], 
           s = push_cand(mm, p->unit);
       }
     }
-  if (!s) s = push_options(mm);
+  if (!s) s = push_options(e, mm, t);
   return s ? s : check_and_tidy(e, mm, t);
 }
 
 static ms_status rebuild(ms_engine *e, ms_multi *mm, int64_t t) {
-  for (int i = 0; i < mm->K; i++) mm->m[i].h[0].n = mm->m[i].h[1].n = 0;
+  for (int i = 0; i < mm->K; i++) {
+    xmarket *k = &mm->m[i];
+    k->h[0].n = k->h[1].n = k->oh[0].n = k->oh[1].n = k->osh[0].n = k->osh[1].n = 0;
+  }
+  mm->th.n = 0;
   mm->live_entries = 0;
   return all_open(e, mm, t);
 }
@@ -684,7 +797,7 @@ static ms_status unit_reopen(ms_multi *mm, int64_t id, int64_t t) {
   double eq, req, size;
   unit_standing(mm, u, 0, t, &eq, &req, &size);
   if (mm->bruteforce) return MS_OK;
-  return rekey(mm, id, eq - req, size) ? MS_ERR_NOMEM : MS_OK;
+  return rekey(mm, id, eq - req, size, t) ? MS_ERR_NOMEM : MS_OK;
 }
 
 /* Charge @p residual (USD) to the profitable side of market @p k, up to its profit (as ms_shortfall_socialize). */
@@ -996,6 +1109,7 @@ static ms_status act_legs(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, i
     sm->socialized_loss += socialized;
     sm->uncovered_loss += uncovered;
   }
+  if (full || !unit_has_legs(mm, u)) mm->open_options--;
   if (!s && !full) { /* what is left stays open, with its cash as effective now */
     set_cash(mm, u, left);
     s = unit_reopen(mm, id, t);
@@ -1202,6 +1316,7 @@ static ms_status expire(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) {
     *lq = 0;
     u->ver++;
     if (!mm->twin) e->sum->options_expired++;
+    if (!unit_has_legs(mm, u)) mm->open_options--;
     if (!unit_holds(mm, u)) { /* nothing left: the unit is done */
       if (u->status == MS_ACCT_PENDING) ms_keeper_resolved(e->kp);
       u->status = MS_ACCT_CLOSED;
@@ -1219,9 +1334,9 @@ static ms_status expire(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) {
   }
   if (mm->bruteforce) {
     for (size_t i = 0; i < mm->ncand; i++) mm->u[mm->cand[i]].queued = 0;
-    return all_open(e, mm, t);
+    return push_options(e, mm, t) ? MS_ERR_NOMEM : all_open(e, mm, t);
   }
-  s = push_options(mm);
+  s = push_options(e, mm, t);
   return s ? s : check_and_tidy(e, mm, t);
 }
 
@@ -1329,6 +1444,7 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
                        .n = mm->bu[i].n, .status = MS_ACCT_OPEN};
   memset(mm->liq, 0, (size_t)mm->np);
   mm->live_entries = 0;
+  mm->open_options = mm->nou;
   mm->cash_closed = 0;
   mm->realized = 0;
   mm->funding_outside = 0;
@@ -1456,10 +1572,12 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
       switch ((ms_event_kind)ev.kind) {
       case MS_EV_REGIME:
       case MS_EV_JUMP: {
+        double vol_before = ms_pricepath_vol(k->pp);
         int r = ms_pricepath_on_event(k->pp, &ev, k->q);
         if (r < 0) { s = MS_ERR_NOMEM; break; }
         if (k->fnd && ev.kind == MS_EV_REGIME && r != MS_PRICEPATH_STALE)
           ms_funding_regime(k->fnd, ev.t, ms_pricepath_regime(k->pp));
+        if (ev.kind == MS_EV_REGIME && (s = regime_moved(mm, k, vol_before, ev.t))) break;
         if (r == 1 && !k->frozen) {
           k->lp = ms_pricepath_log_price(k->pp);
           ms_extremes_observe(&k->ext, k->lp);
@@ -1696,10 +1814,15 @@ void ms_multi_free(ms_multi *m) {
     ms_funding_free(k->fnd);
     free(k->h[0].v);
     free(k->h[1].v);
+    free(k->oh[0].v);
+    free(k->oh[1].v);
+    free(k->osh[0].v);
+    free(k->osh[1].v);
     free(k->exp);
   }
   free(m->bo);
   free(m->lq);
+  free(m->th.v);
   free(m->ou);
   ms_queue_free(m->kq);
   free(m->bu);
