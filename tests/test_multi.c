@@ -124,6 +124,7 @@ static size_t same_as_bruteforce(ms_engine *ix, ms_engine *bf, uint64_t p, ms_pa
     fail_msg("case %d path %llu: %lld option checks, brute force %lld", label, (unsigned long long)p,
              (long long)a->option_revaluations, (long long)b.option_revaluations);
   b.option_revaluations = a->option_revaluations;
+  b.bs_evaluations = a->bs_evaluations; /* what the checks cost */
   size_t na, nb;
   ms_liq_record *ra = ms_engine_records(ix, &na), *rb = ms_engine_records(bf, &nb);
   if (na != nb) fail_msg("case %d path %llu: %zu liquidations, brute force %zu", label, (unsigned long long)p, na, nb);

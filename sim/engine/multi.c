@@ -150,6 +150,7 @@ struct ms_multi {
   int64_t horizon;         /* ms: the legs expiring within it are indexed */
   xheap th;                /* option positions' bands in time: key t_until (ms; pops at every check from then on) */
   int64_t open_options;    /* units holding live legs, not closed (option_revaluations_naive: these x checks) */
+  int64_t bs_at_start;     /* Black–Scholes evaluations of the markets' margin models when the path began */
   int own_book;            /* set by a test: not drawn again */
   int64_t cap;             /* room for units and positions: book.accounts x markets */
   xunit *u;
@@ -1719,9 +1720,13 @@ ms_status ms_multi_run_path(ms_engine *e, ms_multi *mm, uint64_t path, ms_path_s
   e->sum = out;
   mm->twin = 0;
   mm->ndraws = 0;
+  mm->bs_at_start = 0;
+  for (int j = 0; j < mm->K; j++) mm->bs_at_start += ms_margin_bs_count(mm->m[j].mg);
   ms_status s = run(e, mm, path, trace, -1, err);
   if (!s) {
     path_end(e, mm, out);
+    out->bs_evaluations = -mm->bs_at_start; /* the path's own: its contagion twins' come after */
+    for (int j = 0; j < mm->K; j++) out->bs_evaluations += ms_margin_bs_count(mm->m[j].mg);
     s = ms_eng_records_end(e, out);
   }
   for (int j = 0; j < mm->K; j++) out->mkt_contagion[j] = -1;

@@ -25,6 +25,11 @@
  * look at when its oracle publishes. Charges to a side (socialized losses,
  * funding) count as a move of its price where the requirement is linear
  * (static, dynamic), and have the side's units checked under tiered margin.
+ * A position holding option legs (book.options) is valued and margined as a
+ * one-market option account of its market, and gets instead of a bound
+ * price the band of one (ms_margin_band on its share of the surplus): a
+ * price interval, a time and a room for charges to its perp's side; a
+ * regime switch has its market's option units looked at at the next check.
  * ms_multi_set_bruteforce checks every open unit at every publish instead
  * (the tests' twin).
  */

@@ -179,7 +179,7 @@ double ms_margin_pos_surplus(const ms_margin *m, const ms_position *p, double E,
 
 /**
  * A band around @p v in which the surplus of @p p stays positive, from
- * bounds on its derivatives (docs/engine.md, "Options in the index"). An
+ * bounds on its derivatives (docs/engine.md, "Bands: revaluing only where a threshold can be crossed"). An
  * account not safe at @p v gets an empty band. @p surplus is its surplus at
  * @p v when the caller has it (NAN: compute it).
  */

@@ -11,6 +11,9 @@ socialized losses), one thread, medians of --repeat interleaved runs:
                  (tests/test_multi.c), so the ratio is the engine's overhead
   multi, cross   accounts holding one or two markets, cross margin
   + contagion    the same with stats.contagion (a twin per market)
+  one-market, opt / multi, cross, opt
+                 30% of the accounts (positions) option strategies (the default
+                 book.options.strategies), without and with book.markets
 Prints ms per path and each ratio to the one-market run. On a shared
 machine only the ratios of one run mean anything (docs/performance.md).
 """
@@ -32,6 +35,8 @@ WORKLOADS = [
     ("multi, 1 mkt", ONE),
     ("multi, cross", ["--set", "book.markets.enabled=true"]),
     ("+ contagion", ["--set", "book.markets.enabled=true", "--set", "stats.contagion=true"]),
+    ("one-market, opt", ["--set", "book.options.fraction=0.3"]),
+    ("multi, cross, opt", ["--set", "book.markets.enabled=true", "--set", "book.options.fraction=0.3"]),
 ]
 
 
@@ -54,11 +59,11 @@ def main():
                 times[w].append(time.perf_counter() - t0)
                 os.remove(out)
     base = statistics.median(times["one-market"])
-    print("%-16s %12s %10s   (%s, %d paths, %d runs each, one thread)" % ("workload", "ms/path", "ratio", SCEN,
+    print("%-18s %12s %10s   (%s, %d paths, %d runs each, one thread)" % ("workload", "ms/path", "ratio", SCEN,
                                                                         a.paths, a.repeat))
     for w, _ in WORKLOADS:
         m = statistics.median(times[w])
-        print("%-16s %12.2f %10.2f" % (w, 1000 * m / a.paths, m / base))
+        print("%-18s %12.2f %10.2f" % (w, 1000 * m / a.paths, m / base))
 
 
 if __name__ == "__main__":
