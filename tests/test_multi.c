@@ -932,6 +932,46 @@ static void test_multi__option_bands_channels(void **state) {
   for (int c = 0; c < 3; c++) assert_true(liq[c] > 30);
 }
 
+/* ADL's ranking (per market and side, a heap of the open units by effective
+ * collateral per unit of gross entry notional, kept as units change and
+ * rebuilt after charges) against the brute force's scan and sort per call:
+ * books with no insurance fund, where ADL closes counterparties again and
+ * again, with partial liquidation (units reopened), funding (charges) and
+ * option units (their remainders socialized). */
+static void test_multi__adl_ranking_matches_scan(void **state) {
+  (void)state;
+  ms_error err;
+  int64_t adl_records = 0, adl_paths = 0;
+  for (int k = 0; k < 10; k++) {
+    ms_config *cfg = random_world_options(2 + k % 2, k % 3 == 2 ? 1 : 0, k % 3, k + 200, 0, "adl",
+                                          k >= 7 ? 0.3 : 0.0, &err);
+    if (!cfg) fail_msg("config %d: %s", k, err.msg);
+    if (cfg->funding.enabled) { /* funding heavy enough to reorder the ranking between cross and isolated units */
+      cfg->funding.interest = 0.02;
+      cfg->funding.cap = 0.05;
+    }
+    ms_engine *ix, *bf;
+    assert_ok(ms_engine_new(&ix, cfg, NULL, NULL, &err), &err);
+    assert_ok(ms_engine_new(&bf, cfg, NULL, NULL, &err), &err);
+    ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+    for (uint64_t p = 0; p < 4; p++) {
+      ms_path_summary a;
+      same_as_bruteforce(ix, bf, p, &a, 100 + k);
+      size_t n;
+      const ms_liq_record *r = ms_engine_records(ix, &n);
+      for (size_t i = 0; i < n; i++) adl_records += r[i].adl_qty > 0;
+      adl_paths += a.adl_notional > 0;
+    }
+    ms_engine_free(ix);
+    ms_engine_free(bf);
+    ms_config_free(cfg);
+  }
+  print_message("ADL ranking: %lld liquidations closed against counterparties on %lld paths\n",
+                (long long)adl_records, (long long)adl_paths);
+  assert_true(adl_records > 200);
+  assert_true(adl_paths >= 8);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_multi__index_matches_bruteforce),
@@ -947,6 +987,7 @@ int main(void) {
       cmocka_unit_test(test_multi__contagion_counts_partial_liquidations),
       cmocka_unit_test(test_multi__options_match_bruteforce),
       cmocka_unit_test(test_multi__option_bands_channels),
+      cmocka_unit_test(test_multi__adl_ranking_matches_scan),
       cmocka_unit_test(test_multi__one_market_options_are_the_one_market_engine),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -117,6 +117,7 @@ typedef struct xunit {
   int32_t nkeys;           /* heap entries of its current version */
   int64_t discovered;
   uint32_t ndisc;          /* its discoveries so far in the run */
+  uint32_t kver;           /* its ADL key's version: bumped whenever its cash or positions change (adl_touch) */
 } xunit;
 
 /* The random part of the keepers' delay of a unit's k-th discovery in the path (for its contagion twins). */
@@ -151,6 +152,12 @@ struct ms_multi {
   xheap th;                /* option positions' bands in time: key t_until (ms; pops at every check from then on) */
   int64_t open_options;    /* units holding live legs, not closed (option_revaluations_naive: these x checks) */
   int64_t bs_at_start;     /* Black–Scholes evaluations of the markets' margin models when the path began */
+  /* ADL's ranking (liquidation.shortfall adl): per market and side, a heap of the open units' positions by
+   * (effective collateral per unit of gross entry notional, position), an entry per change of its unit
+   * (kver); rebuilt when charges moved many units' keys at once (adl_dirty) */
+  int adl_on, adl_dirty;
+  xheap adlh[MS_MAX_ASSETS][2];
+  size_t adl_entries;
   int own_book;            /* set by a test: not drawn again */
   int64_t cap;             /* room for units and positions: book.accounts x markets */
   xunit *u;
@@ -791,10 +798,13 @@ static ms_status tick(ms_engine *e, ms_multi *mm, int64_t t, int *started) {
 
 /* ---- liquidation ---- */
 
+static int adl_touch(ms_multi *mm, int64_t id);
+
 static ms_status unit_reopen(ms_multi *mm, int64_t id, int64_t t) {
   xunit *u = &mm->u[id];
   u->status = MS_ACCT_OPEN;
   u->ver++;
+  if (adl_touch(mm, id)) return MS_ERR_NOMEM;
   double eq, req, size;
   unit_standing(mm, u, 0, t, &eq, &req, &size);
   if (mm->bruteforce) return MS_OK;
@@ -810,6 +820,7 @@ static double socialize(ms_multi *mm, xmarket *k, double residual, double *uncov
     ms_socialize_split(residual, k->open_qty[prof], fmax(0.0, fabs(po - k->E) - k->soc[prof]), &per_unit, &unc);
   if (prof >= 0 && per_unit > 0) {
     k->shift[prof] += per_unit;
+    mm->adl_dirty = 1; /* the side's units' ADL keys moved */
     k->shift_hi[prof] += per_unit;
     k->soc[prof] += per_unit;
     charged[k - mm->m][prof] = 1;
@@ -837,25 +848,126 @@ static int adl_cmp(const void *a, const void *b) {
   return (x->pos > y->pos) - (x->pos < y->pos);
 }
 
-static ms_status deleverage(ms_engine *e, ms_multi *mm, xmarket *k, int side, double qty, double pb, double pm,
-                            double *unmatched) {
-  const int j = (int)(k - mm->m);
-  size_t n = 0;
+/* The ranking's order: (key, position), a total order (adl_cmp's). */
+static inline int adl_less(const xent *a, const xent *b) {
+  return a->key < b->key || (a->key == b->key && a->unit < b->unit);
+}
+
+static int adl_push(xheap *h, xent e) {
+  if (h->n == h->cap) {
+    size_t cap = h->cap ? 2 * h->cap : 64;
+    xent *v = realloc(h->v, cap * sizeof *v);
+    if (!v) return -1;
+    h->v = v;
+    h->cap = cap;
+  }
+  size_t i = h->n++;
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!adl_less(&e, &h->v[p])) break;
+    h->v[i] = h->v[p];
+    i = p;
+  }
+  h->v[i] = e;
+  return 0;
+}
+
+static void adl_pop(xheap *h) {
+  xent e = h->v[--h->n];
+  size_t i = 0;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= h->n) break;
+    if (c + 1 < h->n && adl_less(&h->v[c + 1], &h->v[c])) c++;
+    if (!adl_less(&h->v[c], &e)) break;
+    h->v[i] = h->v[c];
+    i = c;
+  }
+  if (h->n > 0) h->v[i] = e;
+}
+
+/* Unit @p id's positions into the ranking, at its key now (an open unit). */
+static int adl_push_unit(ms_multi *mm, int64_t id) {
+  const xunit *u = &mm->u[id];
+  double g = 0;
+  for (int32_t q = u->first; q < u->first + u->n; q++)
+    if (mm->p[q].q != 0) g += fabs(mm->p[q].q) * mm->m[mm->p[q].market].E;
+  double key = unit_cash(mm, u) / g;
+  for (int32_t q = u->first; q < u->first + u->n; q++) {
+    const xpos *p = &mm->p[q];
+    if (p->q == 0) continue;
+    if (adl_push(&mm->adlh[p->market][ms_side_of(p->q)], (xent){key, q, u->kver})) return -1;
+    mm->adl_entries++;
+  }
+  return 0;
+}
+
+static int adl_rebuild(ms_multi *mm) {
+  for (int j = 0; j < mm->K; j++) mm->adlh[j][0].n = mm->adlh[j][1].n = 0;
+  mm->adl_entries = 0;
+  mm->adl_dirty = 0;
+  for (int64_t id = 0; id < mm->nu; id++)
+    if (mm->u[id].status == MS_ACCT_OPEN && adl_push_unit(mm, id)) return -1;
+  return 0;
+}
+
+/* Unit @p id's cash or positions changed, or it is open again: its ranking entries of before are stale, and an
+ * open unit enters at its new key. Stale entries past four times the positions: a rebuild at the next ADL. */
+static int adl_touch(ms_multi *mm, int64_t id) {
+  if (!mm->adl_on) return 0;
+  mm->u[id].kver++;
+  if (mm->adl_dirty || mm->bruteforce || mm->u[id].status != MS_ACCT_OPEN) return 0;
+  if (mm->adl_entries > 4 * (size_t)mm->np + 4096) {
+    mm->adl_dirty = 1;
+    return 0;
+  }
+  return adl_push_unit(mm, id);
+}
+
+/* The brute-force twin's ranking: a scan of the market's positions and a sort, per call. */
+static ms_status adl_scan(ms_multi *mm, int j, int side, size_t *n) {
+  *n = 0;
   for (int64_t i = 0; i < mm->np; i++) {
     const xpos *p = &mm->p[i];
     if (p->market != j || p->q == 0 || ms_side_of(p->q) != side || mm->u[p->unit].status != MS_ACCT_OPEN) continue;
-    if (ms_grow(&mm->adl, &mm->capadl, n + 1, sizeof(adl_cand))) return MS_ERR_NOMEM;
+    if (ms_grow(&mm->adl, &mm->capadl, *n + 1, sizeof(adl_cand))) return MS_ERR_NOMEM;
     const xunit *u = &mm->u[p->unit];
     double g = 0;
     for (int32_t q = u->first; q < u->first + u->n; q++)
       if (mm->p[q].q != 0) g += fabs(mm->p[q].q) * mm->m[mm->p[q].market].E;
-    ((adl_cand *)mm->adl)[n++] = (adl_cand){unit_cash(mm, u) / g, i};
+    ((adl_cand *)mm->adl)[(*n)++] = (adl_cand){unit_cash(mm, u) / g, i};
   }
-  adl_cand *c = mm->adl;
-  qsort(c, n, sizeof *c, adl_cmp); /* a total order: (key, position) */
+  qsort(mm->adl, *n, sizeof(adl_cand), adl_cmp); /* a total order: (key, position) */
+  return MS_OK;
+}
+
+static ms_status deleverage(ms_engine *e, ms_multi *mm, xmarket *k, int side, double qty, double pb, double pm,
+                            double *unmatched) {
+  const int j = (int)(k - mm->m);
+  size_t n = 0, next = 0;
+  xheap *h = &mm->adlh[j][side];
+  if (mm->bruteforce) {
+    if (adl_scan(mm, j, side, &n)) return MS_ERR_NOMEM;
+  } else if (mm->adl_dirty && adl_rebuild(mm)) {
+    return MS_ERR_NOMEM;
+  }
   double left = qty;
-  for (size_t i = 0; i < n && left > 0; i++) {
-    xpos *p = &mm->p[c[i].pos];
+  while (left > 0) {
+    int64_t pos;
+    if (mm->bruteforce) {
+      if (next == n) break;
+      pos = ((const adl_cand *)mm->adl)[next++].pos;
+    } else {
+      if (h->n == 0) break;
+      xent x = h->v[0];
+      adl_pop(h);
+      mm->adl_entries--;
+      const xpos *c = &mm->p[x.unit];
+      const xunit *cu = &mm->u[c->unit];
+      if (x.ver != cu->kver || cu->status != MS_ACCT_OPEN || c->q == 0 || ms_side_of(c->q) != side) continue;
+      pos = x.unit;
+    }
+    xpos *p = &mm->p[pos];
     xunit *u = &mm->u[p->unit];
     double s = p->q > 0 ? 1.0 : -1.0, a = fabs(p->q), y = a < left ? a : left;
     double realized = s * y * (pb - k->E);
@@ -874,7 +986,7 @@ static ms_status deleverage(ms_engine *e, ms_multi *mm, xmarket *k, int side, do
     if (!open) {
       u->status = MS_ACCT_CLOSED;
       mm->cash_closed += u->C;
-    } else if (push_cand(mm, p->unit)) { /* checked again once the liquidation is done */
+    } else if (push_cand(mm, p->unit) || adl_touch(mm, p->unit)) { /* checked again once the liquidation is done */
       return MS_ERR_NOMEM;
     }
   }
@@ -1324,7 +1436,7 @@ static ms_status expire(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) {
       mm->cash_closed += u->C;
       continue;
     }
-    if (u->status == MS_ACCT_OPEN) s = push_cand(mm, p->unit);
+    if (u->status == MS_ACCT_OPEN && !(s = push_cand(mm, p->unit)) && adl_touch(mm, p->unit)) s = MS_ERR_NOMEM;
     changed = 1;
   }
   if (!s && k->exp_pos < k->nexp) s = ms_queue_push(k->q, k->exp[k->exp_pos].t, MS_EV_EXPIRY, 0, 0);
@@ -1397,6 +1509,7 @@ static ms_status pay_funding(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) 
     k->shift_hi[payer] += f.charge;
   }
   if (f.credit > 0) k->shift[1 - payer] -= f.credit;
+  if (f.charge > 0 || f.credit > 0) mm->adl_dirty = 1; /* the sides' units' ADL keys moved */
   if (paid == 0 && got == 0) return MS_OK;
   mm->funding_outside += got - paid;
   if (!mm->twin) {
@@ -1446,6 +1559,8 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
   memset(mm->liq, 0, (size_t)mm->np);
   mm->live_entries = 0;
   mm->open_options = mm->nou;
+  mm->adl_on = cfg->liquidation.shortfall == &ms_shortfall_adl;
+  mm->adl_dirty = 1; /* built at the path's first ADL */
   mm->cash_closed = 0;
   mm->realized = 0;
   mm->funding_outside = 0;
@@ -1828,6 +1943,10 @@ void ms_multi_free(ms_multi *m) {
   free(m->bo);
   free(m->lq);
   free(m->th.v);
+  for (int j = 0; j < m->K; j++) {
+    free(m->adlh[j][0].v);
+    free(m->adlh[j][1].v);
+  }
   free(m->ou);
   ms_queue_free(m->kq);
   free(m->bu);
