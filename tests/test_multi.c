@@ -718,6 +718,50 @@ static void test_multi__tiered_charges_after_a_favourable_move(void **state) {
   ms_config_free(cfg);
 }
 
+/* The same for a long, by hand: one long of 50 units at 100 with 3,333 USD
+ * in a tier of maintenance 50% (tiers 1% below 1,000 USD of notional, 50%
+ * above), its price rising 20% a day on a still path while funding of ~2%
+ * an hour charges it. Its surplus rises by only 0.5 |q| per unit of price
+ * (the 50% tier) and falls by |q| per unit of charge: it goes eligible when
+ * the charges pass 0.5 dP + S/|q|, about 15 h in. A coordinate taking
+ * charges at 1 / (1 - m_lo) (the least tier) would look at it only once they
+ * passed 0.99 dP + S/|q|, hours later; at 1 / (1 - m_hi) it is looked at in
+ * time, and the records are the brute force's. */
+static void test_multi__tiered_long_charges_after_a_favourable_move(void **state) {
+  (void)state;
+  const char *yaml =
+      "seed: 1\npaths: 1\nhorizon: 1d\nstep: 10s\n"
+      "market:\n  days_per_year: 365\n  assets:\n"
+      "    - {name: A, initial_price: 100, impact: {model: none}}\n"
+      "    - {name: B, initial_price: 100, impact: {model: none}}\n"
+      "  regimes: [{name: up, assets: [{vol: 0, drift: 73}, {vol: 0, drift: 0}], correlation: [[1, 0], [0, 1]]}]\n"
+      "book:\n  accounts: 1\n  collateral: {dist: fixed, value: 3333}\n  leverage: {dist: fixed, value: 1.5}\n"
+      "  long_fraction: 1\n  margin_mode: isolated\n"
+      "  markets: {enabled: true, count: {dist: fixed, value: 1}, weights: [1, 0]}\n"
+      "margin: {model: tiered, tiers: [{floor: 0, initial: 0.02, maintenance: 0.01}, "
+      "{floor: 1000, initial: 0.6, maintenance: 0.5}]}\n"
+      "oracle: {kind: push, deviation: 0.001, heartbeat: 10m, latency: {dist: fixed, value: 0s}}\n"
+      "keepers: {delay: {dist: fixed, value: 0s}}\n"
+      "liquidation: {mode: full, penalty: 0.01, insurance_fund: 1e9, shortfall: socialize}\n"
+      "funding: {enabled: true, interval: 1h, rate_period: 1h, cap: 0.05, receivers: rate, price: oracle, "
+      "premium: {mean: 0.02, sd: 0.0001, half_life: 1h}}\n"
+      "stats: {contagion: false, counterfactual: false}\noutput: {fan: {paths: 0}}\n";
+  ms_config *cfg, *cfg2;
+  ms_engine *ix = engine_of(yaml, NULL, 0, &cfg), *bf = engine_of(yaml, NULL, 0, &cfg2);
+  ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+  ms_path_summary a;
+  assert_int_equal(same_as_bruteforce(ix, bf, 0, &a, 0), 1);
+  size_t n;
+  const ms_liq_record *r = ms_engine_records(ix, &n);
+  print_message("tiered long under funding: liquidated at %.2f h, price %.2f\n", (double)r[0].time / 3.6e6,
+                r[0].oracle_price);
+  assert_true(r[0].time > 10 * 3600000LL && r[0].time < 20 * 3600000LL); /* the hand estimate: ~15 h */
+  ms_config_free(cfg2);
+  ms_engine_free(ix);
+  ms_engine_free(bf);
+  ms_config_free(cfg);
+}
+
 /* Books whose positions are option strategies (30-40% of them), under the
  * four margin models (portfolio: each asset's scenario grid, summed), cross,
  * isolated and mixed: the heaps and the option units' checks find what the
@@ -980,6 +1024,7 @@ int main(void) {
       cmocka_unit_test(test_multi__contagion_counts_losses_elsewhere),
       cmocka_unit_test(test_multi__one_market_book_is_the_one_market_engine),
       cmocka_unit_test(test_multi__tiered_charges_after_a_favourable_move),
+      cmocka_unit_test(test_multi__tiered_long_charges_after_a_favourable_move),
       cmocka_unit_test(test_multi__per_path_book_is_the_paths_own),
       cmocka_unit_test(test_multi__isolated_without_channels_has_no_contagion),
       cmocka_unit_test(test_multi__weights_that_overflow_are_refused),

@@ -415,21 +415,34 @@ static void slopes(xmarket *k) {
 #define UNIT_SLACK 1e-12
 
 /* The coordinate of market @p k's heap of @p side in which bound prices are
- * kept. Where a side's requirement is linear in the price (static and
- * dynamic margin: one ratio between updates), a position's surplus moves by
- * exactly (1 - r)|q| (longs) or (1 + r)|q| (shorts) per unit of price,
- * either way, and by |q| per unit of charge: the coordinate is the oracle
- * price less (longs) or plus (shorts) the side's charges so far in price
- * terms, X = P - shift_hi / (1 - r), Y = P + shift_hi / (1 + r), and a
- * charge moves it as a publish does (sweep probes the heap again). Under
- * tiered margin the slope depends on the tier: a fall of the price may give
- * a short back less than the bound assumed, so a charge and a favourable
- * move together could cross unseen; there the coordinate is the price
- * alone, and a charge has every unit of the charged side checked again. */
+ * kept: the oracle price less (longs) or plus (shorts) the side's charges so
+ * far in price terms, X = P - shift_hi / c_long, Y = P + shift_hi / c_short,
+ * so that a charge moves it as a publish does (sweep probes the heap
+ * again). A position's surplus falls by |q| per unit of charge and, per
+ * unit of price, by at most (1 - m_lo)|q| as a long's price falls and
+ * (1 + m_hi)|q| as a short's rises (the bound prices' slopes, rekey), and
+ * it rises by at least (1 - m_hi)|q| and (1 + m_lo)|q| the other way. With
+ * c_long = 1 - m_hi and c_short = 1 + m_lo, a charge and a favourable move
+ * together cost less than the bound's budget until the coordinate reaches
+ * the bound (docs/engine.md, "Several markets", works it through). Where a
+ * side's requirement is linear (static, dynamic, portfolio's perps: m_lo =
+ * m_hi = the side's ratio) that is exact: c_long = 1 - r, c_short = 1 + r.
+ * Under tiered margin m_lo and m_hi are the least and largest tier ratios
+ * (a fall of the price gives a short back only (1 + m_lo)|q| in the lowest
+ * tier: with c_short = 1 + m_hi a charge and such a fall crossed unseen,
+ * tests/test_multi.c keeps the case). A long whose largest slope reaches 1
+ * (c_long <= 0) has no such coordinate: its charges have the side's units
+ * checked again (sweep). */
 static inline double coord(const xmarket *k, int side, double P) {
-  if (k->tiered) return P;
-  return side == SIDE_LONG ? P - k->shift_hi[0] / (1.0 - k->slope_lo) : P + k->shift_hi[1] / (1.0 + k->slope_hi);
+  if (side == SIDE_LONG) {
+    double c = k->tiered ? 1.0 - k->slope_hi : 1.0 - k->slope_lo;
+    return c > 0 ? P - k->shift_hi[0] / c : P;
+  }
+  return P + k->shift_hi[1] / (1.0 + (k->tiered ? k->slope_lo : k->slope_hi));
 }
+
+/* The long side's charges cannot be folded into its coordinate (coord). */
+static inline int long_charges_scan(const xmarket *k) { return (k->tiered ? k->slope_hi : k->slope_lo) >= 1.0; }
 
 /* Key unit @p id in its markets' heaps from surplus @p S (see multi.h). */
 static int rekey_legs(ms_multi *mm, int64_t id, double S, double size, int64_t t);
@@ -703,11 +716,11 @@ static ms_status sweep(ms_engine *e, ms_multi *mm, const uint8_t (*charged)[2], 
       if (!charged[j][side]) continue;
       if (mm->nou > 0) s = pop_heap(mm, &mm->m[j].osh[side], mm->m[j].shift_hi[side]);
       if (s) break;
-      if (!mm->m[j].tiered) {
+      if (side == SIDE_SHORT || !long_charges_scan(&mm->m[j])) {
         s = pop_crossed(mm, &mm->m[j], side);
         continue;
       }
-      for (int64_t i = 0; i < mm->np && !s; i++) { /* tiered (coord): every unit holding the side */
+      for (int64_t i = 0; i < mm->np && !s; i++) { /* no coordinate (coord): every unit holding the side */
         const xpos *p = &mm->p[i];
         if (p->market == j && p->q != 0 && ms_side_of(p->q) == side && mm->u[p->unit].status == MS_ACCT_OPEN)
           s = push_cand(mm, p->unit);

@@ -23,8 +23,8 @@
  * the losses in all markets together stay below S: the unit cannot be
  * eligible. Per market, two heaps keyed by these prices give the units to
  * look at when its oracle publishes. Charges to a side (socialized losses,
- * funding) count as a move of its price where the requirement is linear
- * (static, dynamic), and have the side's units checked under tiered margin.
+ * funding) count as a move of its price, at the least give-back of the
+ * requirement's slopes (exact where the requirement is linear).
  * A position holding option legs (book.options) is valued and margined as a
  * one-market option account of its market, and gets instead of a bound
  * price the band of one (ms_margin_band on its share of the surplus): a
