@@ -775,6 +775,7 @@ static void test_multi__options_match_bruteforce(void **state) {
     ms_config *cfg = random_world_options(2 + k % 2, tiered, isolated, k + 70, k % 3 ? 1e4 : 0,
                                           k % 3 == 1 ? "adl" : "socialize", 0.35, &err);
     if (!cfg) fail_msg("config %d: %s", k, err.msg);
+    if (tiered == 3 && k >= 4) cfg->margin.portfolio.cross_offset = 0.5; /* hedges across markets credited */
     ms_engine *ix, *bf;
     assert_ok(ms_engine_new(&ix, cfg, NULL, NULL, &err), &err);
     assert_ok(ms_engine_new(&bf, cfg, NULL, NULL, &err), &err);
@@ -1016,6 +1017,75 @@ static void test_multi__adl_ranking_matches_scan(void **state) {
   assert_true(adl_paths >= 8);
 }
 
+/* margin.portfolio.cross_offset by hand: A falls 10% a day, B rises 5% (vol
+ * 1e-6: portfolio margin needs a volatility), one cross account long 50 A
+ * and short 50 B at 100 under portfolio margin, whose perps' maintenance is
+ * a ratio of notional per side (rho_l, rho_s: the model's own, read from
+ * it). Eligible when
+ *   C + 50 (P_A - 100) - 50 (P_B - 100) < rho_l 50 P_A + rho_s 50 P_B - c min(rho_l 50 P_A, rho_s 50 P_B),
+ * found at the first tick at or after that time: later with the credit
+ * (c = 0.6) than without (c = 0), each where the hand computation puts it;
+ * and the bounds agree with the brute force with the credit. */
+static double offset_gap(double tau, double C, double rl, double rs, double c) {
+  double pa = 100 * exp(-0.1 * tau), pb = 100 * exp(0.05 * tau), ra = rl * 50 * pa, rb = rs * 50 * pb;
+  return C + 50 * (pa - 100) - 50 * (pb - 100) - (ra + rb - c * (ra < rb ? ra : rb));
+}
+
+static void test_multi__cross_offset_by_hand(void **state) {
+  (void)state;
+  const double day = 86400000.0, step = 10000.0;
+  int64_t when[2];
+  for (int w = 0; w < 2; w++) {
+    double c = w ? 0.6 : 0.0;
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml,
+             "seed: 1\npaths: 1\nhorizon: 30d\nstep: 10s\n"
+             "market:\n  days_per_year: 365\n  assets:\n"
+             "    - {name: A, initial_price: 100, impact: {model: none}}\n"
+             "    - {name: B, initial_price: 100, impact: {model: none}}\n"
+             "  regimes: [{name: only, assets: [{vol: 1e-6, drift: -36.5}, {vol: 1e-6, drift: 18.25}]}]\n"
+             "book:\n  accounts: 1\n  leverage: {dist: fixed, value: 1}\n  margin_mode: cross\n"
+             "  markets: {enabled: true, count: 2}\n"
+             "margin: {model: portfolio, portfolio: {cross_offset: %g}}\n"
+             "oracle: {kind: push, deviation: 0, heartbeat: 1h, latency: {dist: fixed, value: 0s}}\n"
+             "keepers: {delay: {dist: fixed, value: 0s}}\n"
+             "liquidation: {mode: full, penalty: 0.01, keeper_share: 0.5, insurance_fund: 1e9, shortfall: socialize}\n"
+             "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n", c);
+    ms_error err;
+    ms_config *cfg, *cfg2;
+    ms_engine *e = engine_of(yaml, NULL, 0, &cfg), *bf = engine_of(yaml, NULL, 0, &cfg2);
+    ms_margin *mg;
+    assert_ok(ms_margin_new(&mg, cfg, &err), &err);
+    double rl = ms_margin_perp_mm(mg, 1.0, 1.0), rs = ms_margin_perp_mm(mg, -1.0, 1.0);
+    double C = 1.05 * 50 * 100 * (ms_margin_perp_im(mg, 1.0, 1.0) + ms_margin_perp_im(mg, -1.0, 1.0));
+    ms_margin_free(mg);
+    ms_multi_unit unit = {C, 0, 0, 2};
+    ms_multi_pos pos[2] = {{50, 0, 0, -1}, {-50, 1, 0, -1}};
+    assert_ok(ms_multi_set_book(ms_engine_multi(e), &unit, 1, pos, 2, NULL, 0, &err), &err);
+    assert_ok(ms_multi_set_book(ms_engine_multi(bf), &unit, 1, pos, 2, NULL, 0, &err), &err);
+    ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+    ms_path_summary s;
+    assert_int_equal(same_as_bruteforce(e, bf, 0, &s, w), 2);
+    size_t n;
+    const ms_liq_record *r = ms_engine_records(e, &n);
+    double lo = 0, hi = 30;
+    assert_true(offset_gap(lo, C, rl, rs, c) > 0 && offset_gap(hi, C, rl, rs, c) < 0);
+    for (int i = 0; i < 200; i++) {
+      double mid = 0.5 * (lo + hi);
+      if (offset_gap(mid, C, rl, rs, c) > 0) lo = mid;
+      else hi = mid;
+    }
+    when[w] = (int64_t)(ceil(hi * day / step) * step);
+    assert_int_equal(r[0].time, when[w]);
+    print_message("cross offset %g: liquidated at %.4f d, by hand %.4f d\n", c, (double)r[0].time / day, hi);
+    ms_engine_free(e);
+    ms_engine_free(bf);
+    ms_config_free(cfg);
+    ms_config_free(cfg2);
+  }
+  assert_true(when[1] > when[0] + 3600000); /* the credit holds it hours longer */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_multi__index_matches_bruteforce),
@@ -1033,6 +1103,7 @@ int main(void) {
       cmocka_unit_test(test_multi__options_match_bruteforce),
       cmocka_unit_test(test_multi__option_bands_channels),
       cmocka_unit_test(test_multi__adl_ranking_matches_scan),
+      cmocka_unit_test(test_multi__cross_offset_by_hand),
       cmocka_unit_test(test_multi__one_market_options_are_the_one_market_engine),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1294,6 +1294,12 @@ static const ms_field portfolio_fields[] = {
      .doc = "added to both requirements, fraction of the underlying notional of the perp and every option"},
     {.name = "span", .kind = MS_F_SECTION, .offset = OFF(ms_portfolio_cfg, span), .sub = &span_schema,
      .doc = "grid: span parameters"},
+    {.name = "cross_offset", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, cross_offset), .def = "0",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "book.markets, cross margin: a cross account's maintenance over its markets under portfolio margin "
+            "is their sum less this fraction of the smaller of its long-delta and its short-delta markets' "
+            "(an inter-asset hedge credit, as SPAN's inter-commodity spreads; 0: none, the venues' sum); "
+            "the scenario's margin only"},
 };
 
 /* Maintenance must not exceed initial: an account opened at its initial
@@ -1881,6 +1887,25 @@ static ms_status check_book_markets(const ms_config *c, ms_check *ck) {
   return MS_OK;
 }
 
+/* margin.portfolio.cross_offset offsets a cross account's markets against each other: it has no meaning for a
+ * book of one market, nor for an asset's own margin rules (the scenario's is read). */
+static ms_status check_cross_offset(const ms_config *c, ms_check *ck) {
+  if (c->margin.portfolio.cross_offset > 0 && !c->book.markets.enabled)
+    return ms_check_fail(ck, "margin.portfolio.cross_offset", "needs book.markets.enabled (it credits a cross "
+                         "account's hedges across markets; got %g)", c->margin.portfolio.cross_offset);
+  for (int j = 0; j < c->market.nassets; j++) {
+    const ms_margin_cfg *am = &c->market.assets[j].margin;
+    if (j == c->market.trade_index || !(am->portfolio.cross_offset > 0) ||
+        am->portfolio.cross_offset == c->margin.portfolio.cross_offset)
+      continue;
+    char key[80];
+    snprintf(key, sizeof key, "market.assets[%d].margin.portfolio.cross_offset", j);
+    return ms_check_fail(ck, key, "is read from the scenario's margin only (margin.portfolio.cross_offset): set "
+                         "it there");
+  }
+  return MS_OK;
+}
+
 static ms_status check_top(void *obj, ms_check *ck) {
   ms_config *c = obj;
   if (c->market.nassets > 0) { /* oracles as impact (resolve_assets): each asset's own or the top-level one */
@@ -1950,6 +1975,7 @@ static ms_status check_top(void *obj, ms_check *ck) {
                   "starts at %s, at or after the horizon (%s): the outage has no effect", at, hz);
   }
   ms_status bst = check_book_markets(c, ck);
+  if (!bst) bst = check_cross_offset(c, ck);
   if (!bst) bst = resolve_asset_histories(c, ck);
   if (bst) return bst;
   const ms_premium_cfg *pm = &c->funding.premium;

@@ -243,6 +243,7 @@ typedef struct ms_portfolio_cfg {
   double option_contingency_im, option_contingency_mm; /* fraction of naked shorts' underlying notional */
   double fee_provision;         /* fraction of the underlying notional of every position (IM and MM) */
   ms_span_cfg span;
+  double cross_offset;          /* book.markets: credit c x min(long-delta, short-delta markets' maintenance) */
 } ms_portfolio_cfg;
 
 typedef struct ms_margin_cfg {

@@ -84,6 +84,7 @@ typedef struct xmarket {
   ms_funding *fnd;         /* NULL: funding.enabled false */
   double E;                /* entry price of its positions */
   int tiered;
+  int portfolio;           /* its margin model is portfolio (margin.portfolio.cross_offset applies among these) */
   double slope_lo, slope_hi; /* least slope of a long's maintenance requirement in notional, largest of a short's */
   double ticks[TICK_BLOCK];
   size_t tick_pos, tick_n;
@@ -149,6 +150,7 @@ struct ms_multi {
   int64_t *ou;             /* units holding option legs in the book, by id: checked at every check (push_options) */
   int64_t nou;
   int64_t horizon;         /* ms: the legs expiring within it are indexed */
+  double offset;           /* margin.portfolio.cross_offset of the scenario's margin (0: none) */
   xheap th;                /* option positions' bands in time: key t_until (ms; pops at every check from then on) */
   int64_t open_options;    /* units holding live legs, not closed (option_revaluations_naive: these x checks) */
   int64_t bs_at_start;     /* Black–Scholes evaluations of the markets' margin models when the path began */
@@ -362,33 +364,47 @@ static inline ms_view view_of(const xmarket *k, double P, int64_t t) {
  * valued as a one-market option account (ms_margin_pos_equity and _mm with
  * its market's margin model: under portfolio margin, its asset's scenario
  * grid), the cash carried through: one position gives a one-market
- * account's numbers bit for bit. */
+ * account's numbers bit for bit. *@p req is the sum of the positions'
+ * requirements, *@p credit what margin.portfolio.cross_offset takes off it
+ * (0 without): the unit is eligible when equity < req - credit. */
 static void unit_standing(const ms_multi *mm, const xunit *u, int exog, int64_t t, double *eq, double *req,
-                          double *size) {
-  double e = unit_cash(mm, u), r = 0, sz = fabs(e);
+                          double *credit, double *size) {
+  double e = unit_cash(mm, u), r = 0, sz = fabs(e), rl = 0, rs = 0;
   for (int32_t i = u->first; i < u->first + u->n; i++) {
     const xpos *p = &mm->p[i];
     const xmarket *k = &mm->m[p->market];
+    double ri;
     if (live_legs(mm, p)) {
       const ms_oracle_price *op = ms_oracle_current(k->orc);
       ms_position ps;
       pos_of(mm, p, e, &ps);
       ms_view v = view_of(k, exog ? op->exog : op->price, t);
       e = ms_margin_pos_equity(k->mg, &ps, k->E, &v);
-      r += ms_margin_pos_mm(k->mg, &ps, k->E, &v);
+      r += ri = ms_margin_pos_mm(k->mg, &ps, k->E, &v);
       sz += fabs(p->q) * (v.P + k->E);
       for (int l = 0; l < ps.nlegs; l++) sz += fabs(ps.legs[l].q) * (v.P + ps.legs[l].strike);
+      if (mm->offset > 0 && k->portfolio) { /* its side by its delta at the price */
+        double d = ps.q;
+        for (int l = 0; l < ps.nlegs; l++) {
+          ms_greeks g;
+          ms_margin_leg_greeks(k->mg, &ps.legs[l], v.P, t, v.vol, &g);
+          d += ps.legs[l].q * g.delta;
+        }
+        *(d >= 0 ? &rl : &rs) += ri;
+      }
       continue;
     }
     if (p->q == 0) continue;
     const ms_oracle_price *op = ms_oracle_current(k->orc);
     double P = exog ? op->exog : op->price;
     e += p->q * (P - k->E);
-    r += ms_margin_perp_mm(k->mg, p->q, P);
+    r += ri = ms_margin_perp_mm(k->mg, p->q, P);
     sz += fabs(p->q) * (P + k->E);
+    if (mm->offset > 0 && k->portfolio) *(p->q > 0 ? &rl : &rs) += ri;
   }
   *eq = e;
   *req = r;
+  *credit = mm->offset > 0 ? mm->offset * (rl < rs ? rl : rs) : 0.0;
   *size = sz + r;
 }
 
@@ -578,14 +594,15 @@ static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
     xunit *u = &mm->u[id];
     u->queued = 0;
     if (u->status != MS_ACCT_OPEN) continue;
-    double eq, req, size;
-    unit_standing(mm, u, 0, t, &eq, &req, &size);
+    double eq, req, credit, size;
+    unit_standing(mm, u, 0, t, &eq, &req, &credit, &size);
     if (!mm->twin && mm->nou > 0 && unit_has_legs(mm, u)) e->sum->option_revaluations++;
     u->ver++;
-    if (eq < req) {
+    double need = req - credit;
+    if (eq < need) {
       if (ms_big_grow((void **)&mm->disc, &mm->capdisc, mm->ndisc + 1, sizeof *mm->disc)) return MS_ERR_NOMEM;
-      mm->disc[mm->ndisc++] = (ranked){req > 0 ? eq / req : -INFINITY, id};
-    } else if (!mm->bruteforce && rekey(mm, id, eq - req, size, t)) {
+      mm->disc[mm->ndisc++] = (ranked){need > 0 ? eq / need : -INFINITY, id};
+    } else if (!mm->bruteforce && rekey(mm, id, eq - req, size, t)) { /* bounds without the credit (see rekey) */
       return MS_ERR_NOMEM;
     }
   }
@@ -818,8 +835,8 @@ static ms_status unit_reopen(ms_multi *mm, int64_t id, int64_t t) {
   u->status = MS_ACCT_OPEN;
   u->ver++;
   if (adl_touch(mm, id)) return MS_ERR_NOMEM;
-  double eq, req, size;
-  unit_standing(mm, u, 0, t, &eq, &req, &size);
+  double eq, req, credit, size;
+  unit_standing(mm, u, 0, t, &eq, &req, &credit, &size);
   if (mm->bruteforce) return MS_OK;
   return rekey(mm, id, eq - req, size, t) ? MS_ERR_NOMEM : MS_OK;
 }
@@ -1151,9 +1168,9 @@ static ms_status act_legs(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, i
     }
     return ms_keeper_defer(e->kp, id, seq, t, 0.0, 0.0, 0, INFINITY, mm->kq);
   }
-  double eqx, reqx, sx;
-  unit_standing(mm, u, 1, t, &eqx, &reqx, &sx);
-  int impact_triggered = !(eqx < reqx);
+  double eqx, reqx, cx, sx;
+  unit_standing(mm, u, 1, t, &eqx, &reqx, &cx, &sx);
+  int impact_triggered = !(eqx < reqx - cx);
   double fund_paid = bad > 0 ? fmin(e->fund > 0 ? e->fund : 0.0, bad) : 0.0, residual = bad - fund_paid;
   e->fund += fee - fund_paid;
   ms_path_summary *sm = e->sum;
@@ -1249,10 +1266,10 @@ static ms_status act_legs(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, i
 static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_t t, int in_block) {
   xunit *u = &mm->u[id];
   if (u->status != MS_ACCT_PENDING) return MS_OK;
-  double eq, req, size;
-  unit_standing(mm, u, 0, t, &eq, &req, &size);
+  double eq, req, credit, size;
+  unit_standing(mm, u, 0, t, &eq, &req, &credit, &size);
   if (!mm->twin && mm->nou > 0 && unit_has_legs(mm, u)) e->sum->option_revaluations++;
-  if (!(eq < req)) { /* recovered before the keeper came */
+  if (!(eq < req - credit)) { /* recovered before the keeper came */
     if (!mm->twin) e->sum->recovered++;
     ms_keeper_resolved(e->kp);
     return unit_reopen(mm, id, t);
@@ -1315,9 +1332,9 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
     }
     return ms_keeper_defer(e->kp, id, seq, t, 0.0, 0.0, 0, INFINITY, mm->kq);
   }
-  double eqx, reqx, sx;
-  unit_standing(mm, u, 1, t, &eqx, &reqx, &sx);
-  int impact_triggered = !(eqx < reqx);
+  double eqx, reqx, cx, sx;
+  unit_standing(mm, u, 1, t, &eqx, &reqx, &cx, &sx);
+  int impact_triggered = !(eqx < reqx - cx);
   double fund_paid = bad > 0 ? fmin(e->fund > 0 ? e->fund : 0.0, bad) : 0.0, residual = bad - fund_paid;
   e->fund += fee - fund_paid;
   ms_path_summary *sm = e->sum;
@@ -1982,6 +1999,7 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
   if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   m->K = cfg->market.nassets;
   m->horizon = cfg->horizon;
+  m->offset = cfg->margin.portfolio.cross_offset;
   ms_status s = ms_queue_new(&m->kq, 256, err);
   for (int j = 0; j < m->K && !s; j++) {
     xmarket *k = &m->m[j];
@@ -1998,6 +2016,7 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
     }
     if (!s) ms_margin_path_start(k->mg, k->E);
     k->tiered = strcmp(ms_model_name(k->cfg.margin.model), "tiered") == 0;
+    k->portfolio = strcmp(ms_model_name(k->cfg.margin.model), "portfolio") == 0;
     if (!s) slopes(k);
   }
   /* room for the book: at most one position per market per account */

@@ -211,6 +211,8 @@ liquidation: {shortfall: socialize}
              "market.regimes[0].assets[1].vol", "must be > 0"),
             ((SCEN, "--set", "book.options.fraction=0.2", "--set", "market.regimes[1].assets[2].vol=0"),
              "market.regimes[1].assets[2].vol", "with book.options.fraction > 0"),
+            ((os.path.join(SRC, "scenarios", "quickstart.yaml"), "--set", "margin.portfolio.cross_offset=0.5"),
+             "margin.portfolio.cross_offset", "book.markets.enabled"),
         ]
         for args, key, what in cases:
             with self.subTest(args=args[1:] or "one asset"):
