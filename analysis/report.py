@@ -240,9 +240,6 @@ def losses_html(losses, event, note):
     return out
 
 
-NO_BOOK_NOTE = ("A book of several markets writes no /book (one row per account): nothing in this report reads it.")
-
-
 def markets_report(g):
     """The per-market panel and the losses across markets of a run with book.markets (nothing otherwise)."""
     panel = markets_panel(g)
@@ -263,7 +260,6 @@ def markets_report(g):
     print("  (liquidations count positions; contagion: positions liquidated that the twin with the other "
           "markets' prices frozen did not liquidate)")
     losses_text(run_market_losses(g), "had bad debt")
-    print(f"({NO_BOOK_NOTE})")
 
 
 def _markets_html(g):
@@ -293,7 +289,6 @@ def _markets_html(g):
                        "Per-path Pearson correlations of the markets' columns within the run: one book trades them "
                        "all under one margin, so the correlation is the world's and the book's contagion together. "
                        "P(both had bad debt) against the product of the two marginals.")
-    out.append(f"<p class='muted'>{_e(NO_BOOK_NOTE)}</p>")
     return "\n".join(out)
 
 

@@ -514,6 +514,18 @@ static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_
   return s;
 }
 
+static ms_status write_multi_book(ms_h5out *h, int id, const ms_config *cfg, ms_error *err) {
+  ms_multi_book_row *rows;
+  int64_t n;
+  ms_status s = ms_engine_multi_book_rows(cfg, &rows, &n, err);
+  if (s) return s;
+  h5_lock();
+  s = ms_h5out_write_multi_book(h, id, rows, n, err);
+  h5_unlock();
+  free(rows);
+  return s;
+}
+
 /* The engine's sinks: a path's records go to its thread's scratch areas
  * as the engine delivers them, in blocks (MS_LIQ_BLOCK), so nothing grows
  * with the number of liquidations. A twin's, and the liquidation records
@@ -968,8 +980,10 @@ static ms_status open_groups(run_plan *pl, const ms_run_opts *opts, ms_h5out *h,
     s = ms_h5out_add_run(h, cs->spec->parent, cs->spec->leaf, cs->spec->cfg,
                          cs->spec->timeseries ? MS_H5_TIMESERIES : 0u, cs->spec->attrs, &cs->h5id, err);
     h5_unlock();
-    if (!s && cs->spec->book && !cs->spec->cfg->book.markets.enabled) /* no /book of several markets yet */
+    if (!s && cs->spec->book && !cs->spec->cfg->book.markets.enabled)
       s = write_book(h, cs->h5id, cs->spec->cfg, cs->book, nthreads_of(opts), opts->cancel, err);
+    else if (!s && cs->spec->book) /* several markets: a row per position */
+      s = write_multi_book(h, cs->h5id, cs->spec->cfg, err);
     if (!s) s = cancelled(opts->cancel, err);
     s = cell_fail(cs->spec, s, err);
   }

@@ -159,4 +159,28 @@ ms_status ms_engine_shared_new(const ms_config *cfg, ms_book **book, struct ms_i
                                ms_error *err);
 void ms_engine_shared_free(ms_book *book, struct ms_index_static *index);
 
+/** One row of /book for a book of several markets (book.markets): a position at the start. */
+typedef struct ms_multi_book_row {
+  int64_t account;           /* the book's account */
+  int64_t unit;              /* its margin unit: a cross account, or one isolated position */
+  int64_t unit_positions;    /* positions the unit's collateral backs (1: isolated, or one market) */
+  int64_t market;            /* index into market.assets */
+  int64_t side;              /* perp: +1 long, -1 short, 0 none */
+  int64_t strategy;          /* -1 perp only, else book.options.strategies kind */
+  double collateral;         /* USD: the unit's deposit (before premiums) */
+  double entry_price;        /* USD: the market's initial price */
+  double quantity;           /* signed perp units */
+  double notional;           /* USD gross at entry: the perp and short options' underlying */
+  double initial_margin;     /* USD: the position's, under its market's margin rules, at entry */
+  double maintenance_margin; /* USD: likewise */
+  double call_strike, call_qty; /* call leg: USD strike, signed units (0: none) */
+  double put_strike, put_qty;   /* put leg */
+  double expiry;             /* s, of the option legs (NaN: none) */
+  double premium;            /* USD: the position's premiums received (> 0) or paid (< 0) at entry */
+} ms_multi_book_row;
+
+/** The rows of @p cfg's book of several markets as drawn for the run (path 0's with book.resample per_path),
+ *  one per position in unit order, into *@p rows (malloc'd; free() it) and *@p n. */
+ms_status ms_engine_multi_book_rows(const ms_config *cfg, ms_multi_book_row **rows, int64_t *n, ms_error *err);
+
 #endif

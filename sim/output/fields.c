@@ -129,6 +129,32 @@ static const ms_field book_fields[] = {
 #undef B
 const ms_record ms_record_book = {"/book", book_fields, N(book_fields), sizeof(ms_book_row)};
 
+/* ---- /book of a book of several markets ---- */
+#define M(T, m, unit, doc) T(ms_multi_book_row, m, unit, doc)
+static const ms_field multi_book_fields[] = {
+    M(I64, account, "", "account number"),
+    M(I64, unit, "", "its margin unit: a cross account (all its positions), or one isolated position"),
+    M(I64, unit_positions, "count", "positions the unit's collateral backs (1: isolated, or an account of one market)"),
+    M(I64, market, "", "index into market.assets (the attribute `assets` names them)"),
+    M(I64, side, "", "perp: +1 long, -1 short, 0 none"),
+    M(I64, strategy, "", "-1 perp only, else the option strategy (names in the `strategies` attribute, as /book's)"),
+    M(F64, collateral, "USD", "the unit's deposit (before premiums): the same on every row of a cross account"),
+    M(F64, entry_price, "USD", "the market's initial price, at which the position was entered"),
+    M(F64, quantity, "units", "signed perp quantity"),
+    M(F64, notional, "USD", "gross, at the entry price: the perp plus the underlying of short options"),
+    M(F64, initial_margin, "USD", "the position's, under its market's margin rules, at entry"),
+    M(F64, maintenance_margin, "USD", "the position's, under its market's margin rules, at entry (a cross "
+                                      "account's requirement is the sum over its rows)"),
+    M(F64, call_strike, "USD", "strike of the call leg"),
+    M(F64, call_qty, "units", "signed units of the call leg (0: none)"),
+    M(F64, put_strike, "USD", "strike of the put leg"),
+    M(F64, put_qty, "units", "signed units of the put leg (0: none)"),
+    M(F64, expiry, "s", "of the option legs (NaN: none)"),
+    M(F64, premium, "USD", "the position's premiums received (> 0) or paid (< 0) at entry"),
+};
+#undef M
+const ms_record ms_record_multi_book = {"/book", multi_book_fields, N(multi_book_fields), sizeof(ms_multi_book_row)};
+
 /* ---- /stats/summary, /stats/probabilities, /stats/feedback ---- */
 #define S(T, m, doc) T(ms_stat_rec, m, "", doc)
 #define Q(j, nm)                                                                                        \
@@ -313,7 +339,7 @@ static void table(sbuf *b, const char *first, const ms_field *f, int n) {
     put(b, "| `%s` | %s | %s | %s |\n", f[i].name, ms_field_type_name(f[i].type), f[i].unit, f[i].doc);
 }
 
-const char *const ms_fields_tables[] = {"summary", "liquidations", "cascades", "book", "timeseries", "fan",
+const char *const ms_fields_tables[] = {"summary", "liquidations", "cascades", "book", "book-markets", "timeseries", "fan",
                                         "feedback", "compare-models", "assertions", NULL};
 
 char *ms_fields_markdown(const char *name) {
@@ -322,7 +348,8 @@ char *ms_fields_markdown(const char *name) {
     const ms_record *rec;
   } recs[] = {
       {"liquidations", "field", &ms_record_liquidation}, {"cascades", "field", &ms_record_cascade},
-      {"book", "column", &ms_record_book},               {"timeseries", "dataset", &ms_record_trace},
+      {"book", "column", &ms_record_book},               {"book-markets", "column", &ms_record_multi_book},
+      {"timeseries", "dataset", &ms_record_trace},
       {"fan", "dataset", &ms_record_fan},
       {"feedback", "field", &ms_record_feedback},        {"compare-models", "field", &ms_record_eff},
       {"assertions", "field", &ms_record_assertion},

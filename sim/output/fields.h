@@ -140,6 +140,7 @@ typedef struct ms_cell_rec {
 extern const ms_record ms_record_liquidation;   /* ms_liq_record, /liquidations */
 extern const ms_record ms_record_cascade;       /* ms_cascade_record, /cascades */
 extern const ms_record ms_record_book;          /* ms_book_row, /book */
+extern const ms_record ms_record_multi_book;    /* ms_multi_book_row (engine.h), /book of a book of several markets */
 extern const ms_record ms_record_stat;          /* ms_stat_rec, /stats/summary */
 extern const ms_record ms_record_prob;          /* ms_prob_rec, /stats/probabilities */
 extern const ms_record ms_record_feedback;      /* ms_feedback_rec, /stats/feedback */

@@ -836,6 +836,35 @@ ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margi
   return MS_OK;
 }
 
+ms_status ms_h5out_write_multi_book(ms_h5out *h, int id, const ms_multi_book_row *rows, int64_t n, ms_error *err) {
+  h5run *r = &h->runs[id];
+  hid_t t = record_type(&ms_record_multi_book);
+  hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < 4096 ? (n ? n : 1) : 4096)};
+  hid_t sp = H5Screate_simple(1, dims, NULL), pl = chunked_plist(r, 1, chunk);
+  hid_t ds = make_dataset(r->base, "book", t, sp, pl);
+  int rc = ds < 0 || (n > 0 && H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) ||
+           columns_attr(ds, ms_record_multi_book.fields, ms_record_multi_book.nfields);
+  if (ds >= 0) {
+    char assets[MS_MAX_ASSETS * 40] = "";
+    for (int j = 0; j < r->cfg->market.nassets; j++) {
+      size_t len = strlen(assets);
+      snprintf(assets + len, sizeof assets - len, "%s%s", j ? ", " : "", r->cfg->market.assets[j].name);
+    }
+    rc |= attr_str(ds, "assets", assets);
+    rc |= attr_str(ds, "strategies", "-1 perp only, 0 naked short call, 1 naked short put, 2 short strangle, "
+                                     "3 covered call, 4 protective put, 5 long straddle");
+    rc |= attr_str(ds, "meaning", r->cfg->book.resample == MS_RESAMPLE_PER_PATH
+                                      ? "one row per position of the book of path 0 (book.resample: per_path), at "
+                                        "the entry prices"
+                                      : "one row per position of the book of every path, at the entry prices");
+    H5Dclose(ds);
+  }
+  H5Pclose(pl);
+  H5Sclose(sp);
+  H5Tclose(t);
+  return rc ? h5fail(h, err, "write /book") : MS_OK;
+}
+
 /* Rows [first, first + count) of /book through HDF5's own filters. */
 static herr_t book_write(h5run *r, const ms_book_row *rows, int64_t first, int64_t count) {
   if (count <= 0) return 0;

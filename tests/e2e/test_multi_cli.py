@@ -39,7 +39,23 @@ class MultiTest(DirTest):
         with h5py.File(o1) as f:
             s = f["paths/summary"][:]
             stats = {n.decode() for n in f["stats/summary"]["name"]}
-            self.assertNotIn("book", f)  # no /book in this mode (docs/output.md)
+            book = f["book"][:]  # one row per position (docs/output.md, /book)
+            self.assertEqual(f["book"].attrs["assets"], ", ".join(ASSETS))
+        # /book: positions by unit; a unit's rows hold its count, its deposit, and within it its initial margin
+        # (the book's check at the draw); each row at its market's entry price
+        prices = {0: 121662.41, 1: 4368.09, 2: 200.0}
+        self.assertTrue(np.all(np.diff(book["unit"]) >= 0))
+        units, first, counts = np.unique(book["unit"], return_index=True, return_counts=True)
+        np.testing.assert_array_equal(book["unit_positions"][first], counts)
+        self.assertGreater((counts > 1).sum(), 1000)  # cross accounts of several markets
+        for u0, n0 in zip(first[:500], counts[:500]):
+            rows = book[u0:u0 + n0]
+            self.assertEqual(len(set(rows["market"])), n0)  # one position per market
+            self.assertEqual(len(set(rows["collateral"])), 1)
+            self.assertLessEqual(rows["initial_margin"].sum(), rows["collateral"][0] * (1 + 1e-9))
+        for j, p in prices.items():
+            np.testing.assert_array_equal(book["entry_price"][book["market"] == j], p)
+        np.testing.assert_allclose(np.abs(book["quantity"]) * book["entry_price"], book["notional"], rtol=1e-12)
         cols = set(s.dtype.names)
         for a in ASSETS:
             for c in ("liquidations", "liquidated_notional", "bad_debt", "contagion_liquidations", "final_price",
@@ -61,14 +77,13 @@ class MultiTest(DirTest):
             np.testing.assert_array_equal(s[f"final_price_{a}"], one["final_price"], err_msg=a)
         # the prices differ across markets (the check above is not of one column thrice)
         self.assertFalse(np.array_equal(s["final_price_ETH"] / 4368.09, s["final_price_SOL"] / 200))
-        # analysis/report.py on this file (no /book): its per-market panel and the losses across markets, the
+        # analysis/report.py on this file: its per-market panel and the losses across markets, the
         # correlation as numpy computes it
         import sys
         q = subprocess.run([sys.executable, os.path.join(SRC, "analysis", "report.py"), o1, "--no-plots"],
                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
         self.assertEqual(q.returncode, 0, q.stderr)
         self.assertIn("per market: mean per path", q.stdout)
-        self.assertIn("no /book", q.stdout)
         line = next(ln for ln in q.stdout.split("\n") if ln.strip().startswith("BTC ~ ETH:"))
         got = float(line.split("liquidations")[1].split()[0])
         want = np.corrcoef(s["liquidations_BTC"], s["liquidations_ETH"])[0, 1]
