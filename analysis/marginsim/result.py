@@ -83,6 +83,22 @@ def _attr(obj, name, default=None):
     return v
 
 
+def _liquidations(ds, f):
+    """/liquidations; a book of several markets' records name their position (a row of the run's /book): joined
+    to it for the position's account, unit and market (the asset's name)."""
+    df = _frame(ds, LIQUIDATION_UNITS)
+    book = ds.parent.get("book")
+    if "position" in df.columns and book is not None:
+        rows = book[()]
+        assets = [a.strip() for a in _attr(book, "assets").split(",")]
+        pos = df["position"].to_numpy()
+        df["account"] = rows["account"][pos]
+        df["unit"] = rows["unit"][pos]
+        df["market"] = np.asarray(assets, dtype=object)[rows["market"][pos]]
+        df.attrs["units"].update({"account": "", "unit": "", "market": ""})
+    return df
+
+
 def _frame(ds, units):
     """A compound dataset (any shape, flattened in C order) as a DataFrame:
     one column per field, strings decoded, `units` and `meaning` in attrs.
@@ -166,9 +182,13 @@ class Result:
       summary_columns  column -> (unit, meaning) as /paths/summary documents them
       assertions     /assertions, one row per assertion (value, lo, hi and
                      threshold are in the asserted statistic's unit)
-      liquidations   /liquidations, one row per liquidation
+      liquidations   /liquidations, one row per liquidation (a book of several
+                     markets: its `position` is a row of /book, and the
+                     frame adds that row's `account`, `unit` and `market`,
+                     the asset's name)
       cascades       /cascades, one row per cascade
-      book           /book, one row per account
+      book           /book, one row per account (a book of several markets:
+                     one row per position)
       stats          /stats/summary plus a `unit` column (the row's column's unit)
       probabilities  /stats/probabilities
       feedback       /stats/feedback plus `unit` (with stats.counterfactual)
@@ -283,7 +303,7 @@ class Result:
 
     @functools.cached_property
     def liquidations(self):
-        return self._read("liquidations", lambda ds, f: _frame(ds, LIQUIDATION_UNITS))
+        return self._read("liquidations", _liquidations)
 
     @functools.cached_property
     def cascades(self):

@@ -1882,8 +1882,9 @@ static ms_status check_book_markets(const ms_config *c, ms_check *ck) {
     return ms_check_fail(ck, k, "%d assets and %d regimes make more summary columns than a run holds: at most "
                          "%d assets with %d regimes (7 columns per asset, 1 per regime, 64 in all)",
                          c->market.nassets, c->market.nregimes, (64 - c->market.nregimes) / 7, c->market.nregimes);
-  if (c->output.liquidations)
-    return ms_check_fail(ck, k, "needs output.liquidations false (/liquidations has no market field yet)");
+  if (c->output.liquidations && c->book.resample == MS_RESAMPLE_PER_PATH)
+    return ms_check_fail(ck, "output.liquidations", "needs book.resample per_run with book.markets (a record names "
+                         "its position by its row of /book, which holds path 0's book only)");
   return MS_OK;
 }
 

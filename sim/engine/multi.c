@@ -1232,7 +1232,8 @@ static ms_status act_legs(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, i
       sm->mkt_liquidations[j]++;
       sm->mkt_liquidated_notional[j] += o[k].notional;
       sm->mkt_bad_debt[j] += bad * share;
-      ms_liq_record r = {.path = e->path, .time = t, .obs_time = op->t_obs, .account = u->account, .side = 0,
+      /* account: the position, a row of /book (ms_record_liquidation_markets) */
+      ms_liq_record r = {.path = e->path, .time = t, .obs_time = op->t_obs, .account = order[k], .side = 0,
                          .full = n == 1 ? full : whole, .oracle_price = op->price, .exog_oracle_price = op->exog,
                          .mark_price = pm[k], .qty = o[k].perp_closed + o[k].opt_closed,
                          .notional = o[k].notional, .bad_debt = bad * share,
@@ -1403,7 +1404,8 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
       sm->mkt_liquidations[j]++;
       sm->mkt_liquidated_notional[j] += a * pm[k];
       sm->mkt_bad_debt[j] += bad * share;
-      ms_liq_record r = {.path = e->path, .time = t, .obs_time = op->t_obs, .account = u->account,
+      /* account: the position, a row of /book (ms_record_liquidation_markets) */
+      ms_liq_record r = {.path = e->path, .time = t, .obs_time = op->t_obs, .account = order[k],
                          .side = p->q > 0 ? 1 : -1, .full = whole, .oracle_price = op->price,
                          .exog_oracle_price = op->exog, .mark_price = pm[k], .qty = a, .notional = a * pm[k],
                          .bad_debt = bad * share, .penalty = pen > 0 ? penalty * (penk[k] / pen) : 0,

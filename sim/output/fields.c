@@ -64,28 +64,44 @@ const char *ms_field_type_name(ms_field_type t) {
 
 /* ---- /liquidations ---- */
 #define L(T, m, unit, doc) T(ms_liq_record, m, unit, doc)
-static const ms_field liq_fields[] = {
-    L(U64, path, "", "path index"),
-    L(I64, time, "ms", "time of the fill"),
-    L(I64, obs_time, "ms", "when the oracle price it used was observed"),
-    L(I64, account, "", "account number"),
-    L(I32, side, "", "+1 long, -1 short, 0 an account with options"),
-    L(I32, impact_triggered, "flag", "1: the exogenous-only oracle price would not have made it eligible (engine.md)"),
-    L(I32, full, "flag", "1: the whole position closed"),
-    L(I32, generation, "", "0 if not impact-triggered, else 1 + the generation that moved the price (engine.md)"),
-    L(I64, cascade, "", "index of its cascade within the path"),
-    L(F64, oracle_price, "USD", "the oracle price it was liquidated at"),
-    L(F64, exog_oracle_price, "USD", "the same oracle observation without impact"),
-    L(F64, mark_price, "USD", "the fill price"),
-    L(F64, qty, "units", "closed, market and ADL parts together (options: perp and legs' underlying units)"),
-    L(F64, notional, "USD", "qty x mark"),
-    L(F64, bad_debt, "USD", "shortfall of collateral + PnL at the fill"),
-    L(F64, penalty, "USD", "liquidation penalty taken"),
-    L(F64, adl_qty, "units", "closed against ADL counterparties at the bankruptcy price"),
-    L(F64, delay, "s", "from discovery to the fill"),
-};
+/* The fields in file order, @p WHO the fourth (whom the record liquidated). */
+#define LIQ_FIELDS(WHO)                                                                                            \
+  L(U64, path, "", "path index"),                                                                                  \
+  L(I64, time, "ms", "time of the fill"),                                                                          \
+  L(I64, obs_time, "ms", "when the oracle price it used was observed"),                                            \
+  WHO,                                                                                                             \
+  L(I32, side, "", "+1 long, -1 short, 0 an account with options"),                                                \
+  L(I32, impact_triggered, "flag", "1: the exogenous-only oracle price would not have made it eligible (engine.md)"), \
+  L(I32, full, "flag", "1: the whole position closed"),                                                            \
+  L(I32, generation, "", "0 if not impact-triggered, else 1 + the generation that moved the price (engine.md)"),   \
+  L(I64, cascade, "", "index of its cascade within the path"),                                                     \
+  L(F64, oracle_price, "USD", "the oracle price it was liquidated at"),                                            \
+  L(F64, exog_oracle_price, "USD", "the same oracle observation without impact"),                                  \
+  L(F64, mark_price, "USD", "the fill price"),                                                                     \
+  L(F64, qty, "units", "closed, market and ADL parts together (options: perp and legs' underlying units)"),        \
+  L(F64, notional, "USD", "qty x mark"),                                                                           \
+  L(F64, bad_debt, "USD", "shortfall of collateral + PnL at the fill"),                                            \
+  L(F64, penalty, "USD", "liquidation penalty taken"),                                                             \
+  L(F64, adl_qty, "units", "closed against ADL counterparties at the bankruptcy price"),                           \
+  L(F64, delay, "s", "from discovery to the fill")
+static const ms_field liq_fields[] = {LIQ_FIELDS(L(I64, account, "", "account number"))};
+/* A book of several markets: the record's account member holds the position, a row of /book (which names its
+ * account, unit and market); the same bytes, another name. */
+#define LIQ_POSITION                                                                                               \
+  {"position", MS_FIELD_I64, offsetof(ms_liq_record, account), 0, "",                                              \
+   "row of /book: the position closed (its account, unit and market there); prices, quantities and notional are "  \
+   "its market's"}
+static const ms_field liq_fields_markets[] = {LIQ_FIELDS(LIQ_POSITION)};
+#undef LIQ_POSITION
+#undef LIQ_FIELDS
 #undef L
 const ms_record ms_record_liquidation = {"/liquidations", liq_fields, N(liq_fields), sizeof(ms_liq_record)};
+const ms_record ms_record_liquidation_markets = {"/liquidations", liq_fields_markets, N(liq_fields_markets),
+                                                 sizeof(ms_liq_record)};
+
+const ms_record *ms_record_liquidation_of(const ms_config *cfg) {
+  return cfg && cfg->book.markets.enabled ? &ms_record_liquidation_markets : &ms_record_liquidation;
+}
 
 /* ---- /cascades ---- */
 #define C(T, m, unit, doc) T(ms_cascade_record, m, unit, doc)

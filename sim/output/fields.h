@@ -141,6 +141,11 @@ extern const ms_record ms_record_liquidation;   /* ms_liq_record, /liquidations 
 extern const ms_record ms_record_cascade;       /* ms_cascade_record, /cascades */
 extern const ms_record ms_record_book;          /* ms_book_row, /book */
 extern const ms_record ms_record_multi_book;    /* ms_multi_book_row (engine.h), /book of a book of several markets */
+extern const ms_record ms_record_liquidation_markets; /* ms_liq_record of a book of several markets: `position` */
+
+/** The table of /liquidations' records under @p cfg (a book of several markets names the fourth field
+ *  `position`, a row of /book, where one market's names it `account`). */
+const ms_record *ms_record_liquidation_of(const ms_config *cfg);
 extern const ms_record ms_record_stat;          /* ms_stat_rec, /stats/summary */
 extern const ms_record ms_record_prob;          /* ms_prob_rec, /stats/probabilities */
 extern const ms_record ms_record_feedback;      /* ms_feedback_rec, /stats/feedback */

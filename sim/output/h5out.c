@@ -703,8 +703,8 @@ static hid_t create_extendible(h5run *r, const char *name, hid_t type, int64_t l
 }
 
 static ms_status liq_attrs(ms_h5out *h, h5run *r, ms_error *err) {
-  if (r->liq_ds < 0 || columns_attr(r->liq_ds, ms_record_liquidation.fields, ms_record_liquidation.nfields))
-    return h5fail(h, err, "create /liquidations");
+  const ms_record *rec = ms_record_liquidation_of(r->cfg);
+  if (r->liq_ds < 0 || columns_attr(r->liq_ds, rec->fields, rec->nfields)) return h5fail(h, err, "create /liquidations");
   attr_str(r->liq_ds, "meaning", "one row per liquidation; times in ms, prices in USD, delay in s");
   return MS_OK;
 }
@@ -733,7 +733,7 @@ static ms_status create_records(ms_h5out *h, h5run *r, ms_error *err) {
   /* its own level: deflating these records costs more than simulating them (docs/performance.md);
    * uncompressed, it is created once its length is known (ms_h5out_size_liquidations) */
   if (r->cfg->output.liquidations && r->cfg->output.liquidations_compression > 0) {
-    r->liq_type = record_type(&ms_record_liquidation);
+    r->liq_type = record_type(ms_record_liquidation_of(r->cfg));
     r->liq_ds = create_extendible(r, "liquidations", r->liq_type, r->cfg->output.liquidations_compression);
     return liq_attrs(h, r, err);
   }
@@ -746,7 +746,7 @@ ms_status ms_h5out_size_liquidations(ms_h5out *h, int id, int64_t rows, ms_error
   /* Contiguous, of its final length: the records are written from the journal's buffer straight to
    * their place in the file, in as few writes as the journal holds runs of them, with no chunk
    * cache, index or extension in between (docs/performance.md, "Output costs"). */
-  r->liq_type = record_type(&ms_record_liquidation);
+  r->liq_type = record_type(ms_record_liquidation_of(r->cfg));
   hsize_t dims[1] = {(hsize_t)rows};
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t pl = H5Pcreate(H5P_DATASET_CREATE);

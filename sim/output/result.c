@@ -122,21 +122,23 @@ ms_status ms_result_stat(const ms_result *r, const char *name, double *value, do
 int64_t ms_result_nliquidations(const ms_result *r) { return r && r->liqs ? r->nliqs : 0; }
 
 /* As the columns' accessors: no result, no fields. */
-int ms_result_nliquidation_fields(const ms_result *r) { return r ? ms_record_liquidation.nfields : 0; }
+int ms_result_nliquidation_fields(const ms_result *r) { return r ? ms_record_liquidation_of(r->cfg)->nfields : 0; }
 
 const char *ms_result_liquidation_field_name(const ms_result *r, int i) {
-  return r && i >= 0 && i < ms_record_liquidation.nfields ? ms_record_liquidation.fields[i].name : NULL;
+  const ms_record *rec = r ? ms_record_liquidation_of(r->cfg) : NULL;
+  return rec && i >= 0 && i < rec->nfields ? rec->fields[i].name : NULL;
 }
 
 const char *ms_result_liquidation_field_unit(const ms_result *r, int i) {
-  if (!r || i < 0 || i >= ms_record_liquidation.nfields) return NULL;
-  const char *u = ms_record_liquidation.fields[i].unit;
+  const ms_record *rec = r ? ms_record_liquidation_of(r->cfg) : NULL;
+  if (!rec || i < 0 || i >= rec->nfields) return NULL;
+  const char *u = rec->fields[i].unit;
   return u ? u : ""; /* "" when none, as ms_result_column_unit */
 }
 
 const char *ms_result_liquidation_field_type(const ms_result *r, int i) {
-  (void)r;
-  return i >= 0 && i < ms_record_liquidation.nfields ? ms_field_type_name(ms_record_liquidation.fields[i].type) : NULL;
+  const ms_record *rec = ms_record_liquidation_of(r ? r->cfg : NULL);
+  return i >= 0 && i < rec->nfields ? ms_field_type_name(rec->fields[i].type) : NULL;
 }
 
 static const char *liq_name(const void *rec, int i) { return ((const ms_record *)rec)->fields[i].name; }
@@ -145,10 +147,11 @@ ms_status ms_result_liquidation_field(const ms_result *r, const char *name, doub
   if (!r || !name || (!out && ms_result_nliquidations(r) > 0))
     return ms_error_set(err, MS_ERR_INPUT, "ms_result_liquidation_field: the %s is NULL",
                         !r ? "result" : !name ? "field name" : "output array (out)");
-  const ms_field *f = ms_record_find(&ms_record_liquidation, name);
+  const ms_record *rec = ms_record_liquidation_of(r->cfg);
+  const ms_field *f = ms_record_find(rec, name);
   if (!f) {
     char known[1024];
-    list_names(known, sizeof known, ms_record_liquidation.nfields, liq_name, &ms_record_liquidation);
+    list_names(known, sizeof known, rec->nfields, liq_name, rec);
     return ms_error_set(err, MS_ERR_INPUT, "no field '%s' in the liquidation records; the fields are: %s", name,
                         known);
   }

@@ -209,6 +209,34 @@ class MultiTest(DirTest):
                 self.assertGreater(s["options_liquidated_notional"].sum(), 0)
                 np.testing.assert_array_equal(sum(s[f"liquidations_{a}"] for a in ASSETS), s["liquidations"])
 
+    def test_liquidation_records(self):
+        """output.liquidations in a book of several markets: each record's position is a row of /book, whose
+        market and side agree with the record and with the summary's per-asset counts; threads change nothing;
+        marginsim.Result joins the records to /book."""
+        o1, o2 = self.path("l1.h5"), self.path("l2.h5")
+        extra = ("--set", "output.liquidations=true", "--set", "assertions=[]", "--set", "stats.contagion=false")
+        self.runj(o1, "1", *extra)
+        self.runj(o2, "2", *extra)
+        self.assertEqual(same_content(o1, o2), [])
+        with h5py.File(o1) as f:
+            liq, book, s = f["liquidations"][:], f["book"][:], f["paths/summary"][:]
+            self.assertIn("position", liq.dtype.names)
+            self.assertNotIn("account", liq.dtype.names)
+        self.assertEqual(len(liq), s["liquidations"].sum())
+        self.assertGreater(len(liq), 100)
+        market = book["market"][liq["position"]]
+        for j, a in enumerate(ASSETS):
+            per_path = np.bincount(liq["path"][market == j].astype(np.int64), minlength=len(s))
+            np.testing.assert_array_equal(per_path, s[f"liquidations_{a}"])
+        np.testing.assert_array_equal(np.sign(book["quantity"][liq["position"]]), liq["side"])
+        np.testing.assert_allclose(liq["notional"], liq["qty"] * liq["mark_price"], rtol=1e-12)
+        import sys
+        sys.path.insert(0, os.path.join(SRC, "analysis"))
+        import marginsim
+        df = marginsim.Result(o1).liquidations
+        np.testing.assert_array_equal(df["account"].to_numpy(), book["account"][liq["position"]])
+        self.assertEqual(list(df["market"][:3]), [ASSETS[m] for m in market[:3]])
+
     def test_refused(self):
         one = self.path("one.yaml")
         with open(one, "w") as f:
@@ -221,7 +249,8 @@ liquidation: {shortfall: socialize}
         cases = [
             ((one,), "book.markets.enabled", "two or more"),
             ((SCEN, "--set", "book.markets.weights=[1, 1]"), "book.markets.weights", "has 2 entries"),
-            ((SCEN, "--set", "output.liquidations=true"), "book.markets.enabled", "output.liquidations"),
+            ((SCEN, "--set", "output.liquidations=true", "--set", "book.resample=per_path"), "output.liquidations",
+             "book.resample per_run"),
             ((SCEN, "--set", "margin.model=dynamic", "--set", "market.regimes[0].assets[1].vol=0"),
              "market.regimes[0].assets[1].vol", "must be > 0"),
             ((SCEN, "--set", "book.options.fraction=0.2", "--set", "market.regimes[1].assets[2].vol=0"),
