@@ -397,6 +397,42 @@ static void test_multi__contagion_counts_losses_elsewhere(void **state) {
  * the one-market engine drew, the engine of several markets makes the same
  * liquidations, bit for bit, and the same money, in full and partial
  * mode, with keepers skipping for gas and with socialized losses. */
+/* @p *single (a world of several assets) as a one-market scenario trading its first asset, written out and
+ * loaded back, and *@p multi the same with book.markets on, isolated: the pair whose engines must agree when
+ * every account holds one position in that asset. */
+static void one_market_pair(ms_config **single, ms_config **multi) {
+  ms_error err;
+  const char *sets[2] = {"book.markets.enabled=true", "book.margin_mode=isolated"};
+  (*single)->book.markets.enabled = 0;
+  char *text = ms_config_to_yaml(*single);
+  assert_non_null(text);
+  ms_config *back = load_yaml(text, NULL, 0, &err);
+  if (!back) fail_msg("%s", err.msg);
+  ms_config_free(*single);
+  *single = back;
+  *multi = load_yaml(text, sets, 2, &err);
+  free(text);
+  if (!*multi) fail_msg("%s", err.msg);
+}
+
+/* The one-market @p book in engine @p b of several markets: each account a unit of one position in the first
+ * asset, its option strategy (if any) the book's. */
+static void set_one_market_book(ms_engine *b, const ms_book *book) {
+  ms_error err;
+  int64_t n = book->n;
+  ms_multi_unit *u = malloc((size_t)n * sizeof *u);
+  ms_multi_pos *p = malloc((size_t)n * sizeof *p);
+  assert_non_null(u);
+  assert_non_null(p);
+  for (int64_t i = 0; i < n; i++) {
+    u[i] = (ms_multi_unit){book->pos[i].collateral, i, (int32_t)i, 1};
+    p[i] = (ms_multi_pos){book->pos[i].qty, 0, (int32_t)i, book->opt_of[i]};
+  }
+  assert_ok(ms_multi_set_book(ms_engine_multi(b), u, n, p, n, book->opt, book->nopt, &err), &err);
+  free(u);
+  free(p);
+}
+
 static void test_multi__one_market_book_is_the_one_market_engine(void **state) {
   (void)state;
   ms_error err;
@@ -404,20 +440,8 @@ static void test_multi__one_market_book_is_the_one_market_engine(void **state) {
   for (int k = 0; k < 24; k++) {
     ms_config *single = random_world(2, k % 3, 1, k + 40, k % 2 ? 0 : 1e9, k % 8 == 5 ? "adl" : "socialize", &err);
     if (!single) fail_msg("%s", err.msg);
-    const char *sets[2] = {"book.markets.enabled=true", "book.margin_mode=isolated"};
     ms_config *multi = NULL;
-    single->book.markets.enabled = 0;
-    {
-      char *text = ms_config_to_yaml(single);
-      assert_non_null(text);
-      ms_config *back = load_yaml(text, NULL, 0, &err);
-      if (!back) fail_msg("%s", err.msg);
-      ms_config_free(single);
-      single = back;
-      multi = load_yaml(text, sets, 2, &err);
-      free(text);
-      if (!multi) fail_msg("%s", err.msg);
-    }
+    one_market_pair(&single, &multi);
     ms_book *book;
     struct ms_index_static *ix;
     assert_ok(ms_engine_shared_new(single, &book, &ix, &err), &err);
@@ -425,14 +449,7 @@ static void test_multi__one_market_book_is_the_one_market_engine(void **state) {
     assert_ok(ms_engine_new(&a, single, book, ix, &err), &err);
     ms_engine_set_parking(a, 0); /* a skipped liquidation looked at every block, as the other engine does */
     assert_ok(ms_engine_new(&b, multi, NULL, NULL, &err), &err);
-    int64_t n = book->n;
-    ms_multi_unit *u = malloc((size_t)n * sizeof *u);
-    ms_multi_pos *p = malloc((size_t)n * sizeof *p);
-    for (int64_t i = 0; i < n; i++) {
-      u[i] = (ms_multi_unit){book->pos[i].collateral, i, (int32_t)i, 1};
-      p[i] = (ms_multi_pos){book->pos[i].qty, 0, (int32_t)i, -1};
-    }
-    assert_ok(ms_multi_set_book(ms_engine_multi(b), u, n, p, n, NULL, 0, &err), &err);
+    set_one_market_book(b, book);
     for (uint64_t path = 0; path < 4; path++) {
       ms_path_summary x, y;
       assert_ok(ms_engine_run_path(a, path, &x, NULL, &err), &err);
@@ -464,8 +481,6 @@ static void test_multi__one_market_book_is_the_one_market_engine(void **state) {
       funded += x.funding_paid > 0;
       adl += x.adl_notional > 0;
     }
-    free(u);
-    free(p);
     ms_engine_free(a);
     ms_engine_free(b);
     ms_engine_shared_free(book, ix);
@@ -817,20 +832,8 @@ static void test_multi__one_market_options_are_the_one_market_engine(void **stat
   for (int k = 0; k < 12; k++) {
     ms_config *single = random_world_options(2, k % 4, 1, k + 90, k % 2 ? 0 : 1e9, "socialize", 0.6, &err);
     if (!single) fail_msg("%s", err.msg);
-    const char *sets[2] = {"book.markets.enabled=true", "book.margin_mode=isolated"};
     ms_config *multi = NULL;
-    single->book.markets.enabled = 0;
-    {
-      char *text = ms_config_to_yaml(single);
-      assert_non_null(text);
-      ms_config *back = load_yaml(text, NULL, 0, &err);
-      if (!back) fail_msg("%s", err.msg);
-      ms_config_free(single);
-      single = back;
-      multi = load_yaml(text, sets, 2, &err);
-      free(text);
-      if (!multi) fail_msg("%s", err.msg);
-    }
+    one_market_pair(&single, &multi);
     ms_book *book;
     struct ms_index_static *ix;
     assert_ok(ms_engine_shared_new(single, &book, &ix, &err), &err);
@@ -841,13 +844,7 @@ static void test_multi__one_market_options_are_the_one_market_engine(void **stat
     ms_engine_set_drop_from(a, SIZE_MAX); /* every account's cash readable after the path */
     assert_ok(ms_engine_new(&b, multi, NULL, NULL, &err), &err);
     int64_t n = book->n;
-    ms_multi_unit *u = malloc((size_t)n * sizeof *u);
-    ms_multi_pos *p = malloc((size_t)n * sizeof *p);
-    for (int64_t i = 0; i < n; i++) {
-      u[i] = (ms_multi_unit){book->pos[i].collateral, i, (int32_t)i, 1};
-      p[i] = (ms_multi_pos){book->pos[i].qty, 0, (int32_t)i, book->opt_of[i]};
-    }
-    assert_ok(ms_multi_set_book(ms_engine_multi(b), u, n, p, n, book->opt, book->nopt, &err), &err);
+    set_one_market_book(b, book);
     for (uint64_t path = 0; path < 4; path++) {
       ms_path_summary x, y;
       assert_ok(ms_engine_run_path(a, path, &x, NULL, &err), &err);
@@ -882,8 +879,6 @@ static void test_multi__one_market_options_are_the_one_market_engine(void **stat
       partial += x.partial_liquidations;
       socialized += x.socialized_loss > 0;
     }
-    free(u);
-    free(p);
     ms_engine_free(a);
     ms_engine_free(b);
     ms_engine_shared_free(book, ix);

@@ -35,7 +35,12 @@ typedef struct xheap {
   size_t n, cap;
 } xheap;
 
-static int heap_push(xheap *h, xent e) {
+/* The heaps' order: by key; with @p ties (ADL's ranking), then by unit (there: the position), a total order. */
+static inline int xless(const xent *a, const xent *b, int ties) {
+  return a->key < b->key || (ties && a->key == b->key && a->unit < b->unit);
+}
+
+static int heap_push_by(xheap *h, xent e, int ties) {
   if (h->n == h->cap) {
     size_t cap = h->cap ? 2 * h->cap : 64;
     xent *v = realloc(h->v, cap * sizeof *v);
@@ -46,7 +51,7 @@ static int heap_push(xheap *h, xent e) {
   size_t i = h->n++;
   while (i > 0) {
     size_t p = (i - 1) / 2;
-    if (!(e.key < h->v[p].key)) break;
+    if (!xless(&e, &h->v[p], ties)) break;
     h->v[i] = h->v[p];
     i = p;
   }
@@ -54,19 +59,22 @@ static int heap_push(xheap *h, xent e) {
   return 0;
 }
 
-static void heap_pop(xheap *h) {
+static void heap_pop_by(xheap *h, int ties) {
   xent e = h->v[--h->n];
   size_t i = 0;
   for (;;) {
     size_t c = 2 * i + 1;
     if (c >= h->n) break;
-    if (c + 1 < h->n && h->v[c + 1].key < h->v[c].key) c++;
-    if (!(h->v[c].key < e.key)) break;
+    if (c + 1 < h->n && xless(&h->v[c + 1], &h->v[c], ties)) c++;
+    if (!xless(&h->v[c], &e, ties)) break;
     h->v[i] = h->v[c];
     i = c;
   }
   if (h->n > 0) h->v[i] = e;
 }
+
+static int heap_push(xheap *h, xent e) { return heap_push_by(h, e, 0); }
+static void heap_pop(xheap *h) { heap_pop_by(h, 0); }
 
 /* An option leg of the book expiring inside the horizon: position @p pos's leg @p leg at @p t (ms). */
 typedef struct xexp {
@@ -646,18 +654,8 @@ static ms_status pop_heap(ms_multi *mm, xheap *h, double probe) {
 
 /* The candidates of market @p k's heap of @p side whose bound its coordinate now reached. */
 static ms_status pop_crossed(ms_multi *mm, xmarket *k, int side) {
-  xheap *h = &k->h[side];
-  double X = coord(k, side, oracle_price(k)), probe = side == SIDE_LONG ? -X : X;
-  while (h->n > 0 && h->v[0].key <= probe) {
-    xent x = h->v[0];
-    heap_pop(h);
-    xunit *u = &mm->u[x.unit];
-    if (x.ver != u->ver || u->status != MS_ACCT_OPEN) continue;
-    mm->live_entries -= u->nkeys;
-    u->nkeys = 0;
-    if (push_cand(mm, x.unit)) return MS_ERR_NOMEM;
-  }
-  return MS_OK;
+  double X = coord(k, side, oracle_price(k));
+  return pop_heap(mm, &k->h[side], side == SIDE_LONG ? -X : X);
 }
 
 /* Option positions' bands in time: at every check (of the path itself: its naive count), the units whose band ran
@@ -879,42 +877,8 @@ static int adl_cmp(const void *a, const void *b) {
 }
 
 /* The ranking's order: (key, position), a total order (adl_cmp's). */
-static inline int adl_less(const xent *a, const xent *b) {
-  return a->key < b->key || (a->key == b->key && a->unit < b->unit);
-}
-
-static int adl_push(xheap *h, xent e) {
-  if (h->n == h->cap) {
-    size_t cap = h->cap ? 2 * h->cap : 64;
-    xent *v = realloc(h->v, cap * sizeof *v);
-    if (!v) return -1;
-    h->v = v;
-    h->cap = cap;
-  }
-  size_t i = h->n++;
-  while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (!adl_less(&e, &h->v[p])) break;
-    h->v[i] = h->v[p];
-    i = p;
-  }
-  h->v[i] = e;
-  return 0;
-}
-
-static void adl_pop(xheap *h) {
-  xent e = h->v[--h->n];
-  size_t i = 0;
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= h->n) break;
-    if (c + 1 < h->n && adl_less(&h->v[c + 1], &h->v[c])) c++;
-    if (!adl_less(&h->v[c], &e)) break;
-    h->v[i] = h->v[c];
-    i = c;
-  }
-  if (h->n > 0) h->v[i] = e;
-}
+static int adl_push(xheap *h, xent e) { return heap_push_by(h, e, 1); }
+static void adl_pop(xheap *h) { heap_pop_by(h, 1); }
 
 /* Unit @p id's positions into the ranking, at its key now (an open unit). */
 static int adl_push_unit(ms_multi *mm, int64_t id) {
@@ -1062,6 +1026,87 @@ static void close_plan(const ms_engine *e, const ms_multi *mm, const int32_t *or
   }
 }
 
+/* Unit @p u holds nothing any more: closed, with @p left (USD) its cash. */
+static void close_unit(ms_multi *mm, xunit *u, double left) {
+  u->status = MS_ACCT_CLOSED;
+  u->ver++;
+  u->C = left;
+  mm->cash_closed += left;
+}
+
+/* A unit's closes bring @p cash (USD, its collateral and the fills' PnL) against a penalty of @p pen:
+ * partly closed (@p full 0), the penalty in full and the rest its collateral; closed, the penalty up to what
+ * is left, or the shortfall as bad debt (as ms_liq_compute). */
+static void split_penalty(int full, double cash, double pen, double *penalty, double *bad, double *left) {
+  if (!full) {
+    *penalty = pen;
+    *left = cash - pen;
+  } else if (cash >= 0) {
+    *penalty = pen < cash ? pen : cash;
+    *left = cash - *penalty;
+  } else {
+    *penalty = 0;
+    *bad = -cash;
+    *left = 0;
+  }
+}
+
+/* The money of keeper action on unit @p id at @p t with @p penalty and @p bad debt: 1 (*@p st the status)
+ * when the keeper's reward does not pay the gas (the unit waits for the next block); else 0, the fund paid
+ * its part of the bad debt and took its fee, the summary booked, *@p impact_triggered (the unit not eligible
+ * at the oracle's exogenous observations) and the *@p residual bad debt past the fund. */
+static int unit_money(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_t t, double penalty, double bad,
+                      int *impact_triggered, double *residual, ms_status *st) {
+  xunit *u = &mm->u[id];
+  const ms_liquidation_cfg *lc = &e->cfg->liquidation;
+  double reward = lc->keeper_share * penalty, fee = penalty - reward, gas = ms_keeper_gas_cost(e->kp);
+  if (gas > 0 && reward < gas) { /* unprofitable: the keepers look again at the next block */
+    if (!u->skipped) {
+      u->skipped = 1;
+      if (!mm->twin) e->sum->skipped_unprofitable++;
+    }
+    *st = ms_keeper_defer(e->kp, id, seq, t, 0.0, 0.0, 0, INFINITY, mm->kq);
+    return 1;
+  }
+  double eqx, reqx, cx, sx;
+  unit_standing(mm, u, 1, t, &eqx, &reqx, &cx, &sx);
+  *impact_triggered = !(eqx < reqx - cx);
+  double fund_paid = bad > 0 ? fmin(e->fund > 0 ? e->fund : 0.0, bad) : 0.0;
+  *residual = bad - fund_paid;
+  e->fund += fee - fund_paid;
+  ms_path_summary *sm = e->sum;
+  if (!mm->twin) {
+    sm->penalties += penalty;
+    sm->keeper_rewards += reward;
+    sm->bad_debt += bad;
+    sm->insurance_paid += fund_paid;
+    if (e->fund < sm->insurance_min) sm->insurance_min = e->fund;
+    if (isnan(sm->first_liquidation_time)) sm->first_liquidation_time = (double)t / 1000.0;
+  }
+  return 0;
+}
+
+/* The end of a keeper's action on unit @p id (@p s: how its fills went): the shortfall's columns, a partly
+ * closed unit open again with @p left as its cash, the keeper done; then the units whose collateral the
+ * charges moved (@p charged) looked at again, and ADL's counterparties (@p recheck: among the candidates). */
+static ms_status unit_done(ms_engine *e, ms_multi *mm, int64_t id, int64_t t, int in_block, ms_status s, int full,
+                           double left, double residual, double socialized, double uncovered,
+                           uint8_t (*charged)[2], int recheck) {
+  if (residual > 0 && !mm->twin) {
+    e->sum->insolvent = 1;
+    e->sum->socialized_loss += socialized;
+    e->sum->uncovered_loss += uncovered;
+  }
+  if (!s && !full) { /* what is left stays open, with its cash as effective now */
+    set_cash(mm, &mm->u[id], left);
+    s = unit_reopen(mm, id, t);
+  }
+  if (s) return s;
+  if (in_block) ms_keeper_block_used(e->kp);
+  ms_keeper_resolved(e->kp);
+  return socialized > 0 || recheck ? sweep(e, mm, (const uint8_t (*)[2])charged, t) : MS_OK;
+}
+
 /* A keeper acts on eligible unit @p id, which holds option legs. One
  * position: as a one-market option account (ms_liq_compute_pos; partial
  * mode closes legs and perp riskiest first), the same numbers bit for bit.
@@ -1148,40 +1193,13 @@ static ms_status act_legs(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, i
       if (eq >= im) break;
     }
     full = nclosed == n;
-    if (!full) {
-      penalty = pen;
-      left = cash - pen;
-    } else if (cash >= 0) {
-      penalty = pen < cash ? pen : cash;
-      left = cash - penalty;
-    } else {
-      penalty = 0;
-      bad = -cash;
-      left = 0;
-    }
+    split_penalty(full, cash, pen, &penalty, &bad, &left);
   }
-  double reward = lc->keeper_share * penalty, fee = penalty - reward, gas = ms_keeper_gas_cost(e->kp);
-  if (gas > 0 && reward < gas) { /* unprofitable: the keepers look again at the next block */
-    if (!u->skipped) {
-      u->skipped = 1;
-      if (!mm->twin) e->sum->skipped_unprofitable++;
-    }
-    return ms_keeper_defer(e->kp, id, seq, t, 0.0, 0.0, 0, INFINITY, mm->kq);
-  }
-  double eqx, reqx, cx, sx;
-  unit_standing(mm, u, 1, t, &eqx, &reqx, &cx, &sx);
-  int impact_triggered = !(eqx < reqx - cx);
-  double fund_paid = bad > 0 ? fmin(e->fund > 0 ? e->fund : 0.0, bad) : 0.0, residual = bad - fund_paid;
-  e->fund += fee - fund_paid;
+  int impact_triggered;
+  double residual;
+  ms_status st;
+  if (unit_money(e, mm, id, seq, t, penalty, bad, &impact_triggered, &residual, &st)) return st;
   ms_path_summary *sm = e->sum;
-  if (!mm->twin) {
-    sm->penalties += penalty;
-    sm->keeper_rewards += reward;
-    sm->bad_debt += bad;
-    sm->insurance_paid += fund_paid;
-    if (e->fund < sm->insurance_min) sm->insurance_min = e->fund;
-    if (isnan(sm->first_liquidation_time)) sm->first_liquidation_time = (double)t / 1000.0;
-  }
   /* the closed units leave every market before a charge: a closed unit pays none */
   double tot_loss = 0, notional = 0;
   for (int k = 0; k < nclosed; k++) {
@@ -1191,12 +1209,7 @@ static ms_status act_legs(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, i
     tot_loss += o[k].realized < 0 ? -o[k].realized : 0;
     notional += o[k].notional;
   }
-  if (full) {
-    u->status = MS_ACCT_CLOSED;
-    u->ver++;
-    u->C = left;
-    mm->cash_closed += left;
-  }
+  if (full) close_unit(mm, u, left);
   double socialized = 0, uncovered = 0;
   uint8_t charged[MS_MAX_ASSETS][2] = {{0}};
   ms_status s = MS_OK;
@@ -1248,20 +1261,8 @@ static ms_status act_legs(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, i
       s = mark_moved(e, mk, t);
     }
   }
-  if (residual > 0 && !mm->twin) {
-    sm->insolvent = 1;
-    sm->socialized_loss += socialized;
-    sm->uncovered_loss += uncovered;
-  }
   if (full || !unit_has_legs(mm, u)) mm->open_options--;
-  if (!s && !full) { /* what is left stays open, with its cash as effective now */
-    set_cash(mm, u, left);
-    s = unit_reopen(mm, id, t);
-  }
-  if (s) return s;
-  if (in_block) ms_keeper_block_used(e->kp);
-  ms_keeper_resolved(e->kp);
-  return socialized > 0 ? sweep(e, mm, (const uint8_t (*)[2])charged, t) : MS_OK;
+  return unit_done(e, mm, id, t, in_block, s, full, left, residual, socialized, uncovered, charged, 0);
 }
 
 static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_t t, int in_block) {
@@ -1314,39 +1315,12 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
     full &= closed[k] >= fabs(p->q);
   }
   double penalty, bad = 0, left;
-  if (!full) {
-    penalty = pen;
-    left = cash - pen;
-  } else if (cash >= 0) {
-    penalty = pen < cash ? pen : cash;
-    left = cash - penalty;
-  } else {
-    penalty = 0;
-    bad = -cash;
-    left = 0;
-  }
-  double reward = lc->keeper_share * penalty, fee = penalty - reward, gas = ms_keeper_gas_cost(e->kp);
-  if (gas > 0 && reward < gas) { /* unprofitable: the keepers look again at the next block */
-    if (!u->skipped) {
-      u->skipped = 1;
-      if (!mm->twin) e->sum->skipped_unprofitable++;
-    }
-    return ms_keeper_defer(e->kp, id, seq, t, 0.0, 0.0, 0, INFINITY, mm->kq);
-  }
-  double eqx, reqx, cx, sx;
-  unit_standing(mm, u, 1, t, &eqx, &reqx, &cx, &sx);
-  int impact_triggered = !(eqx < reqx - cx);
-  double fund_paid = bad > 0 ? fmin(e->fund > 0 ? e->fund : 0.0, bad) : 0.0, residual = bad - fund_paid;
-  e->fund += fee - fund_paid;
+  split_penalty(full, cash, pen, &penalty, &bad, &left);
+  int impact_triggered;
+  double residual;
+  ms_status st;
+  if (unit_money(e, mm, id, seq, t, penalty, bad, &impact_triggered, &residual, &st)) return st;
   ms_path_summary *sm = e->sum;
-  if (!mm->twin) {
-    sm->penalties += penalty;
-    sm->keeper_rewards += reward;
-    sm->bad_debt += bad;
-    sm->insurance_paid += fund_paid;
-    if (e->fund < sm->insurance_min) sm->insurance_min = e->fund;
-    if (isnan(sm->first_liquidation_time)) sm->first_liquidation_time = (double)t / 1000.0;
-  }
   /* the closed units leave every market before a charge: a closed unit pays none */
   for (int k = 0; k < n; k++) {
     const xpos *p = &mm->p[order[k]];
@@ -1354,12 +1328,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
     mm->m[p->market].open_qty[ms_side_of(p->q)] -= closed[k];
     mm->realized += s * closed[k] * (pm[k] - mm->m[p->market].E);
   }
-  if (full) {
-    u->status = MS_ACCT_CLOSED;
-    u->ver++;
-    u->C = left;
-    mm->cash_closed += left;
-  }
+  if (full) close_unit(mm, u, left);
   double socialized = 0, uncovered = 0;
   uint8_t charged[MS_MAX_ASSETS][2] = {{0}};
   ms_status s = MS_OK;
@@ -1422,21 +1391,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
       s = mark_moved(e, mk, t);
     }
   }
-  if (residual > 0 && !mm->twin) {
-    sm->insolvent = 1;
-    sm->socialized_loss += socialized;
-    sm->uncovered_loss += uncovered;
-  }
-  if (!s && !full) { /* what is left stays open, with its cash as effective now */
-    set_cash(mm, u, left);
-    s = unit_reopen(mm, id, t);
-  }
-  if (s) return s;
-  if (in_block) ms_keeper_block_used(e->kp);
-  ms_keeper_resolved(e->kp);
-  /* charges moved the collateral of the charged sides' units: their heaps probed again; ADL's counterparties
-   * (among the candidates) checked */
-  return socialized > 0 || adl_done ? sweep(e, mm, (const uint8_t (*)[2])charged, t) : MS_OK;
+  return unit_done(e, mm, id, t, in_block, s, full, left, residual, socialized, uncovered, charged, adl_done);
 }
 
 /* ---- expiry ---- */
