@@ -119,6 +119,12 @@ static size_t same_as_bruteforce(ms_engine *ix, ms_engine *bf, uint64_t p, ms_pa
   ms_path_summary b;
   assert_ok(ms_engine_run_path(ix, p, a, NULL, &err), &err);
   assert_ok(ms_engine_run_path(bf, p, &b, NULL, &err), &err);
+  /* the count of live heap entries (what tidies the heaps) is the open units' */
+  int64_t live, of_units;
+  ms_multi_index_counts(ms_engine_multi(ix), &live, &of_units);
+  if (live != of_units)
+    fail_msg("case %d path %llu: %lld live heap entries counted, the open units hold %lld", label,
+             (unsigned long long)p, (long long)live, (long long)of_units);
   /* the option units' checks: the bands save some of the brute force's (which checks every unit at each check) */
   if (a->option_revaluations > b.option_revaluations)
     fail_msg("case %d path %llu: %lld option checks, brute force %lld", label, (unsigned long long)p,
@@ -790,7 +796,7 @@ static void test_multi__options_match_bruteforce(void **state) {
     ms_config *cfg = random_world_options(2 + k % 2, tiered, isolated, k + 70, k % 3 ? 1e4 : 0,
                                           k % 3 == 1 ? "adl" : "socialize", 0.35, &err);
     if (!cfg) fail_msg("config %d: %s", k, err.msg);
-    if (tiered == 3 && k >= 4) cfg->margin.portfolio.cross_offset = 0.5; /* hedges across markets credited */
+    if (tiered == 3 && k >= 4) cfg->book.markets.cross_offset = 0.5; /* hedges across markets credited */
     ms_engine *ix, *bf;
     assert_ok(ms_engine_new(&ix, cfg, NULL, NULL, &err), &err);
     assert_ok(ms_engine_new(&bf, cfg, NULL, NULL, &err), &err);
@@ -1012,7 +1018,7 @@ static void test_multi__adl_ranking_matches_scan(void **state) {
   assert_true(adl_paths >= 8);
 }
 
-/* margin.portfolio.cross_offset by hand: A falls 10% a day, B rises 5% (vol
+/* book.markets.cross_offset by hand: A falls 10% a day, B rises 5% (vol
  * 1e-6: portfolio margin needs a volatility), one cross account long 50 A
  * and short 50 B at 100 under portfolio margin, whose perps' maintenance is
  * a ratio of notional per side (rho_l, rho_s: the model's own, read from
@@ -1040,8 +1046,8 @@ static void test_multi__cross_offset_by_hand(void **state) {
              "    - {name: B, initial_price: 100, impact: {model: none}}\n"
              "  regimes: [{name: only, assets: [{vol: 1e-6, drift: -36.5}, {vol: 1e-6, drift: 18.25}]}]\n"
              "book:\n  accounts: 1\n  leverage: {dist: fixed, value: 1}\n  margin_mode: cross\n"
-             "  markets: {enabled: true, count: 2}\n"
-             "margin: {model: portfolio, portfolio: {cross_offset: %g}}\n"
+             "  markets: {enabled: true, count: 2, cross_offset: %g}\n"
+             "margin: {model: portfolio}\n"
              "oracle: {kind: push, deviation: 0, heartbeat: 1h, latency: {dist: fixed, value: 0s}}\n"
              "keepers: {delay: {dist: fixed, value: 0s}}\n"
              "liquidation: {mode: full, penalty: 0.01, keeper_share: 0.5, insurance_fund: 1e9, shortfall: socialize}\n"

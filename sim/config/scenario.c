@@ -1055,6 +1055,12 @@ static const ms_field markets_fields[] = {
     {.name = "cross_share", .kind = MS_F_NUMBER, .pct = 1, .offset = OFF(ms_markets_cfg, cross_share), .def = "0.5",
      .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 1,
      .doc = "with book.margin_mode mixed: the probability that an account is cross-margined (the others isolated)"},
+    {.name = "cross_offset", .kind = MS_F_NUMBER, .offset = OFF(ms_markets_cfg, cross_offset), .def = "0",
+     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
+     .doc = "a cross account's maintenance over its markets under portfolio margin is their sum less this "
+            "fraction of the smaller of its long-delta and its short-delta markets' (an inter-asset hedge credit, "
+            "in the manner of SPAN's inter-commodity spreads, an assumption of this simulator; 0: none, the "
+            "venues' sum)"},
 };
 static const ms_schema markets_schema = {"markets", markets_fields, N(markets_fields), check_markets,
                                          "Accounts holding positions in several markets (market.assets). An "
@@ -1294,12 +1300,6 @@ static const ms_field portfolio_fields[] = {
      .doc = "added to both requirements, fraction of the underlying notional of the perp and every option"},
     {.name = "span", .kind = MS_F_SECTION, .offset = OFF(ms_portfolio_cfg, span), .sub = &span_schema,
      .doc = "grid: span parameters"},
-    {.name = "cross_offset", .kind = MS_F_NUMBER, .offset = OFF(ms_portfolio_cfg, cross_offset), .def = "0",
-     .bounds = MS_B_GE | MS_B_LT, .min = 0, .max = 1,
-     .doc = "book.markets, cross margin: a cross account's maintenance over its markets under portfolio margin "
-            "is their sum less this fraction of the smaller of its long-delta and its short-delta markets' "
-            "(an inter-asset hedge credit, as SPAN's inter-commodity spreads; 0: none, the venues' sum); "
-            "the scenario's margin only"},
 };
 
 /* Maintenance must not exceed initial: an account opened at its initial
@@ -1888,23 +1888,22 @@ static ms_status check_book_markets(const ms_config *c, ms_check *ck) {
   return MS_OK;
 }
 
-/* margin.portfolio.cross_offset offsets a cross account's markets against each other: it has no meaning for a
- * book of one market, nor for an asset's own margin rules (the scenario's is read). */
+/* book.markets.cross_offset credits a cross account's hedges between markets under portfolio margin: refused
+ * where it could do nothing (no cross account, no market under portfolio margin). */
 static ms_status check_cross_offset(const ms_config *c, ms_check *ck) {
-  if (c->margin.portfolio.cross_offset > 0 && !c->book.markets.enabled)
-    return ms_check_fail(ck, "margin.portfolio.cross_offset", "needs book.markets.enabled (it credits a cross "
-                         "account's hedges across markets; got %g)", c->margin.portfolio.cross_offset);
-  for (int j = 0; j < c->market.nassets; j++) {
-    const ms_margin_cfg *am = &c->market.assets[j].margin;
-    if (j == c->market.trade_index || !(am->portfolio.cross_offset > 0) ||
-        am->portfolio.cross_offset == c->margin.portfolio.cross_offset)
-      continue;
-    char key[80];
-    snprintf(key, sizeof key, "market.assets[%d].margin.portfolio.cross_offset", j);
-    return ms_check_fail(ck, key, "is read from the scenario's margin only (margin.portfolio.cross_offset): set "
-                         "it there");
-  }
-  return MS_OK;
+  const ms_markets_cfg *bm = &c->book.markets;
+  if (!(bm->cross_offset > 0)) return MS_OK;
+  const char *k = "book.markets.cross_offset";
+  if (!bm->enabled)
+    return ms_check_fail(ck, k, "needs book.markets.enabled (it credits a cross account's hedges across markets; "
+                         "got %g)", bm->cross_offset);
+  if (c->book.margin_mode == MS_MARGIN_ISOLATED)
+    return ms_check_fail(ck, k, "needs book.margin_mode cross or mixed (it credits a cross account's hedges "
+                         "across markets; got %g with isolated margin)", bm->cross_offset);
+  for (int j = 0; j < c->market.nassets; j++)
+    if (strcmp(ms_model_name(c->market.assets[j].margin.model), "portfolio") == 0) return MS_OK;
+  return ms_check_fail(ck, k, "needs portfolio margin in some market (margin.model or market.assets[].margin: it "
+                       "offsets portfolio requirements; got %g)", bm->cross_offset);
 }
 
 static ms_status check_top(void *obj, ms_check *ck) {

@@ -243,7 +243,6 @@ typedef struct ms_portfolio_cfg {
   double option_contingency_im, option_contingency_mm; /* fraction of naked shorts' underlying notional */
   double fee_provision;         /* fraction of the underlying notional of every position (IM and MM) */
   ms_span_cfg span;
-  double cross_offset;          /* book.markets: credit c x min(long-delta, short-delta markets' maintenance) */
 } ms_portfolio_cfg;
 
 typedef struct ms_margin_cfg {
@@ -353,6 +352,7 @@ typedef struct ms_markets_cfg {
   double weights[MS_MAX_ASSETS]; /* relative weight of each asset, in market.assets' order (none: equal) */
   int directions;        /* ms_direction_mode */
   double cross_share;    /* book.margin_mode mixed: the probability that an account is cross-margined */
+  double cross_offset;   /* a cross account's portfolio maintenance less this x min(long-, short-delta markets') */
 } ms_markets_cfg;
 
 typedef struct ms_book_cfg {

@@ -92,7 +92,7 @@ typedef struct xmarket {
   ms_funding *fnd;         /* NULL: funding.enabled false */
   double E;                /* entry price of its positions */
   int tiered;
-  int portfolio;           /* its margin model is portfolio (margin.portfolio.cross_offset applies among these) */
+  int portfolio;           /* its margin model is portfolio (book.markets.cross_offset applies among these) */
   double slope_lo, slope_hi; /* least slope of a long's maintenance requirement in notional, largest of a short's */
   double ticks[TICK_BLOCK];
   size_t tick_pos, tick_n;
@@ -158,7 +158,7 @@ struct ms_multi {
   int64_t *ou;             /* units holding option legs in the book, by id: checked at every check (push_options) */
   int64_t nou;
   int64_t horizon;         /* ms: the legs expiring within it are indexed */
-  double offset;           /* margin.portfolio.cross_offset of the scenario's margin (0: none) */
+  double offset;           /* book.markets.cross_offset (0: none) */
   xheap th;                /* option positions' bands in time: key t_until (ms; pops at every check from then on) */
   int64_t open_options;    /* units holding live legs, not closed (option_revaluations_naive: these x checks) */
   int64_t bs_at_start;     /* Black–Scholes evaluations of the markets' margin models when the path began */
@@ -373,7 +373,7 @@ static inline ms_view view_of(const xmarket *k, double P, int64_t t) {
  * its market's margin model: under portfolio margin, its asset's scenario
  * grid), the cash carried through: one position gives a one-market
  * account's numbers bit for bit. *@p req is the sum of the positions'
- * requirements, *@p credit what margin.portfolio.cross_offset takes off it
+ * requirements, *@p credit what book.markets.cross_offset takes off it
  * (0 without): the unit is eligible when equity < req - credit. */
 static void unit_standing(const ms_multi *mm, const xunit *u, int exog, int64_t t, double *eq, double *req,
                           double *credit, double *size) {
@@ -569,10 +569,22 @@ static ms_status rebuild(ms_engine *e, ms_multi *mm, int64_t t);
 
 static ms_status push_cand(ms_multi *mm, int64_t id) {
   if (mm->u[id].queued) return MS_OK; /* found in two heaps of one sweep */
+  mm->live_entries -= mm->u[id].nkeys; /* its entries are stale from now on, however it was found */
+  mm->u[id].nkeys = 0;
   if (ms_grow((void **)&mm->cand, &mm->capcand, mm->ncand + 1, sizeof *mm->cand)) return MS_ERR_NOMEM;
   mm->cand[mm->ncand++] = id;
   mm->u[id].queued = 1;
   return MS_OK;
+}
+
+/* Unit @p u holds nothing any more: closed, with @p left (USD) its cash. */
+static void close_unit(ms_multi *mm, xunit *u, double left) {
+  u->status = MS_ACCT_CLOSED;
+  u->ver++;
+  mm->live_entries -= u->nkeys;
+  u->nkeys = 0;
+  u->C = left;
+  mm->cash_closed += left;
 }
 
 /* The keepers' draw of unit @p id's @p k-th discovery in the path, or NULL (mm->draws sorted). */
@@ -645,8 +657,6 @@ static ms_status pop_heap(ms_multi *mm, xheap *h, double probe) {
     heap_pop(h);
     xunit *u = &mm->u[x.unit];
     if (x.ver != u->ver || u->status != MS_ACCT_OPEN) continue;
-    mm->live_entries -= u->nkeys;
-    u->nkeys = 0;
     if (push_cand(mm, x.unit)) return MS_ERR_NOMEM;
   }
   return MS_OK;
@@ -752,6 +762,7 @@ static ms_status rebuild(ms_engine *e, ms_multi *mm, int64_t t) {
   }
   mm->th.n = 0;
   mm->live_entries = 0;
+  for (int64_t id = 0; id < mm->nu; id++) mm->u[id].nkeys = 0;
   return all_open(e, mm, t);
 }
 
@@ -861,10 +872,11 @@ static double socialize(ms_multi *mm, xmarket *k, double residual, double *uncov
  * the side @p side (the bankrupt position's opposite) at @p pb, taking the
  * open units holding it in order of their effective collateral per unit
  * of gross notional at entry, the lowest (the most leveraged) first, then
- * unit; as ms_shortfall_adl ranks one-market accounts (per-unit collateral,
- * lowest first). A scan of the market's positions per call. Counterparties
- * are closed or reduced off the market (no flow) and checked again.
- * Returns the units no one took in *@p unmatched. */
+ * position; as ms_shortfall_adl ranks one-market accounts (per-unit
+ * collateral, lowest first). The ranking is the market's heap of the side
+ * (adl_push_unit, adl_touch; the brute-force twin scans and sorts per call).
+ * Counterparties are closed or reduced off the market (no flow) and checked
+ * again. Returns the units no one took in *@p unmatched. */
 typedef struct adl_cand {
   double key;
   int64_t pos;
@@ -978,8 +990,7 @@ static ms_status deleverage(ms_engine *e, ms_multi *mm, xmarket *k, int side, do
     int open = unit_holds(mm, u);
     u->ver++;
     if (!open) {
-      u->status = MS_ACCT_CLOSED;
-      mm->cash_closed += u->C;
+      close_unit(mm, u, u->C);
     } else if (push_cand(mm, p->unit) || adl_touch(mm, p->unit)) { /* checked again once the liquidation is done */
       return MS_ERR_NOMEM;
     }
@@ -1024,14 +1035,6 @@ static void close_plan(const ms_engine *e, const ms_multi *mm, const int32_t *or
       return;
     }
   }
-}
-
-/* Unit @p u holds nothing any more: closed, with @p left (USD) its cash. */
-static void close_unit(ms_multi *mm, xunit *u, double left) {
-  u->status = MS_ACCT_CLOSED;
-  u->ver++;
-  u->C = left;
-  mm->cash_closed += left;
 }
 
 /* A unit's closes bring @p cash (USD, its collateral and the fills' PnL) against a penalty of @p pen:
@@ -1419,8 +1422,7 @@ static ms_status expire(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) {
     if (!unit_has_legs(mm, u)) mm->open_options--;
     if (!unit_holds(mm, u)) { /* nothing left: the unit is done */
       if (u->status == MS_ACCT_PENDING) ms_keeper_resolved(e->kp);
-      u->status = MS_ACCT_CLOSED;
-      mm->cash_closed += u->C;
+      close_unit(mm, u, u->C);
       continue;
     }
     if (u->status == MS_ACCT_OPEN && !(s = push_cand(mm, p->unit)) && adl_touch(mm, p->unit)) s = MS_ERR_NOMEM;
@@ -1904,6 +1906,14 @@ void ms_multi_money(const ms_multi *m, int64_t t, double *units_value, double *r
   *unrealized = un;
 }
 
+void ms_multi_index_counts(const ms_multi *m, int64_t *live, int64_t *of_units) {
+  int64_t k = 0;
+  for (int64_t id = 0; id < m->nu; id++)
+    if (m->u[id].status == MS_ACCT_OPEN) k += m->u[id].nkeys;
+  *live = m->live_entries;
+  *of_units = k;
+}
+
 int ms_multi_unit_state(const ms_multi *m, int64_t id, double *cash) {
   *cash = m->u[id].status == MS_ACCT_CLOSED ? m->u[id].C : unit_cash(m, &m->u[id]);
   return m->u[id].status;
@@ -2007,7 +2017,7 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
   if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   m->K = cfg->market.nassets;
   m->horizon = cfg->horizon;
-  m->offset = cfg->margin.portfolio.cross_offset;
+  m->offset = cfg->book.markets.cross_offset;
   ms_status s = ms_queue_new(&m->kq, 256, err);
   for (int j = 0; j < m->K && !s; j++) {
     xmarket *k = &m->m[j];

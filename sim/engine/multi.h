@@ -83,6 +83,10 @@ ms_status ms_multi_set_book(ms_multi *m, const ms_multi_unit *units, int64_t nun
  *  identity (docs/engine.md, "Several markets"). */
 void ms_multi_money(const ms_multi *m, int64_t t, double *units_value, double *realized, double *unrealized);
 
+/** Tests: after a path, the count of live heap entries the engine keeps (what tidies the heaps) and the sum of
+ *  its open units' entries, which it must equal. */
+void ms_multi_index_counts(const ms_multi *m, int64_t *live, int64_t *of_units);
+
 /** Tests: after a path (as ms_multi_money), unit @p id's status (MS_ACCT_*) and effective collateral (USD). */
 int ms_multi_unit_state(const ms_multi *m, int64_t id, double *cash);
 

@@ -158,9 +158,11 @@ static const ms_field multi_book_fields[] = {
     M(F64, entry_price, "USD", "the market's initial price, at which the position was entered"),
     M(F64, quantity, "units", "signed perp quantity"),
     M(F64, notional, "USD", "gross, at the entry price: the perp plus the underlying of short options"),
-    M(F64, initial_margin, "USD", "the position's, under its market's margin rules, at entry"),
+    M(F64, initial_margin, "USD", "the position's, under its market's margin rules, at entry (options at the "
+                                  "entry volatility, as the book's draw checks them)"),
     M(F64, maintenance_margin, "USD", "the position's, under its market's margin rules, at entry (a cross "
-                                      "account's requirement is the sum over its rows)"),
+                                      "account's requirement is the sum over its rows, less "
+                                      "book.markets.cross_offset's credit)"),
     M(F64, call_strike, "USD", "strike of the call leg"),
     M(F64, call_qty, "units", "signed units of the call leg (0: none)"),
     M(F64, put_strike, "USD", "strike of the put leg"),

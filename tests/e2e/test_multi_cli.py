@@ -255,8 +255,11 @@ liquidation: {shortfall: socialize}
              "market.regimes[0].assets[1].vol", "must be > 0"),
             ((SCEN, "--set", "book.options.fraction=0.2", "--set", "market.regimes[1].assets[2].vol=0"),
              "market.regimes[1].assets[2].vol", "with book.options.fraction > 0"),
-            ((os.path.join(SRC, "scenarios", "quickstart.yaml"), "--set", "margin.portfolio.cross_offset=0.5"),
-             "margin.portfolio.cross_offset", "book.markets.enabled"),
+            ((os.path.join(SRC, "scenarios", "quickstart.yaml"), "--set", "book.markets.cross_offset=0.5"),
+             "book.markets.cross_offset", "book.markets.enabled"),
+            ((SCEN, "--set", "book.markets.cross_offset=0.5"), "book.markets.cross_offset", "portfolio margin"),
+            ((SCEN, "--set", "book.markets.cross_offset=0.5", "--set", "margin.model=portfolio", "--set",
+              "book.margin_mode=isolated"), "book.markets.cross_offset", "cross or mixed"),
         ]
         for args, key, what in cases:
             with self.subTest(args=args[1:] or "one asset"):

@@ -54,8 +54,7 @@ ADDED_CONFIG_KEYS = ["keepers.model: standard", "output.liquidations_compression
                      "market.assets: []", 'market.trade: ""', "book.margin_mode: cross", "stats.contagion: true"]
 # Keys added inside every item of a list of a top-level section, at their defaults: "section: line" (the
 # line as written, indentation included).
-ADDED_CONFIG_ITEM_LINES = ["market:       assets: []", "market:       correlation: []",
-                           "margin:     cross_offset: 0"]
+ADDED_CONFIG_ITEM_LINES = ["market:       assets: []", "market:       correlation: []"]
 # Sections added since the base, inside a top-level section, read only by a
 # model the base's scenarios do not choose (market.replay for market.model
 # replay, ...): their lines are taken out of both texts, whatever they hold.
