@@ -119,6 +119,18 @@ static size_t same_as_bruteforce(ms_engine *ix, ms_engine *bf, uint64_t p, ms_pa
   ms_path_summary b;
   assert_ok(ms_engine_run_path(ix, p, a, NULL, &err), &err);
   assert_ok(ms_engine_run_path(bf, p, &b, NULL, &err), &err);
+  /* every unit ends the same, ADL's counterparties included (their cash took the bankruptcy price) */
+  const ms_multi_unit *bu;
+  const ms_multi_pos *bpos;
+  int64_t nu, np;
+  ms_multi_book(ms_engine_multi(ix), &bu, &nu, &bpos, &np);
+  for (int64_t i = 0; i < nu; i++) {
+    double ca, cb;
+    int sa = ms_multi_unit_state(ms_engine_multi(ix), i, &ca), sb = ms_multi_unit_state(ms_engine_multi(bf), i, &cb);
+    if (sa != sb || memcmp(&ca, &cb, sizeof ca) != 0)
+      fail_msg("case %d path %llu: unit %lld ends %d with %.17g, brute force %d with %.17g", label,
+               (unsigned long long)p, (long long)i, sa, ca, sb, cb);
+  }
   /* the count of live heap entries (what tidies the heaps) is the open units' */
   int64_t live, of_units;
   ms_multi_index_counts(ms_engine_multi(ix), &live, &of_units);
@@ -1087,6 +1099,62 @@ static void test_multi__cross_offset_by_hand(void **state) {
   assert_true(when[1] > when[0] + 3600000); /* the credit holds it hours longer */
 }
 
+/* ADL's ranking after a funding payment, by hand: A rises ~10% an hour on a
+ * still path (B still); two shorts of A go bankrupt, at ~0.6 h and ~1.4 h,
+ * with no fund (keepers 40 min late), each sending 5 units to ADL on A's longs. U3 (long 10 A,
+ * 300 USD, key 0.3) takes the first. Then funding (1% an hour, longs pay,
+ * shorts receive their rate) moves the longs' keys unevenly: U1 (long 10 A,
+ * 500 USD) from 0.5 to (500 - 10.5) / 1,000 ~ 0.4895; U2 (cross: long 10 A,
+ * short 10 B, 990 USD, key 990 / 2,000 = 0.495) pays in A and is paid in B,
+ * ~0.4945. So the second ADL takes U1, not U2 as the keys of before the
+ * payment would have: the ranking must be rebuilt after a charge. */
+static void test_multi__adl_ranking_after_funding(void **state) {
+  (void)state;
+  const char *yaml =
+      "seed: 1\npaths: 1\nhorizon: 3h\nstep: 10s\n"
+      "market:\n  days_per_year: 365\n  assets:\n"
+      "    - {name: A, initial_price: 100, impact: {model: none}}\n"
+      "    - {name: B, initial_price: 100, impact: {model: none}}\n"
+      "  regimes: [{name: up, assets: [{vol: 0, drift: 855}, {vol: 0, drift: 0}], correlation: [[1, 0], [0, 1]]}]\n"
+      "book:\n  accounts: 5\n  leverage: {dist: fixed, value: 1}\n  margin_mode: cross\n"
+      "  markets: {enabled: true, count: 1}\n"
+      "margin: {model: static, initial: 0.05, maintenance: 0.025}\n"
+      "oracle: {kind: push, deviation: 0, heartbeat: 1h, latency: {dist: fixed, value: 0s}}\n"
+      "keepers: {delay: {dist: fixed, value: 40m}}\n"
+      "liquidation: {mode: full, penalty: 0, insurance_fund: 0, shortfall: adl}\n"
+      "funding: {enabled: true, interval: 1h, rate_period: 1h, cap: 0.05, receivers: rate, price: oracle, "
+      "premium: {mean: 0.01, sd: 0.00001, half_life: 1h}}\n"
+      "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n";
+  ms_error err;
+  ms_config *cfg, *cfg2;
+  ms_engine *ix = engine_of(yaml, NULL, 0, &cfg), *bf = engine_of(yaml, NULL, 0, &cfg2);
+  /* units: U0a, U0b (shorts of A), U1, U2 (cross), U3 */
+  ms_multi_unit units[5] = {{25, 0, 0, 1}, {60, 1, 1, 1}, {500, 2, 2, 1}, {990, 3, 3, 2}, {300, 4, 5, 1}};
+  ms_multi_pos pos[6] = {{-5, 0, 0, -1}, {-5, 0, 1, -1}, {10, 0, 2, -1}, {10, 0, 3, -1}, {-10, 1, 3, -1},
+                         {10, 0, 4, -1}};
+  assert_ok(ms_multi_set_book(ms_engine_multi(ix), units, 5, pos, 6, NULL, 0, &err), &err);
+  assert_ok(ms_multi_set_book(ms_engine_multi(bf), units, 5, pos, 6, NULL, 0, &err), &err);
+  ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+  ms_path_summary s;
+  same_as_bruteforce(ix, bf, 0, &s, 0);
+  assert_int_equal(s.liquidations, 2);
+  assert_true(s.adl_notional > 0 && s.uncovered_loss == 0);
+  /* U1 was taken by the second ADL (its cash rose by 5 x (bankruptcy price - 100) less its funding), U2 not:
+   * U2 ends with its deposit, what funding paid and took, no ADL gain */
+  double c1, c2, c3;
+  ms_multi_unit_state(ms_engine_multi(ix), 2, &c1);
+  ms_multi_unit_state(ms_engine_multi(ix), 3, &c2);
+  ms_multi_unit_state(ms_engine_multi(ix), 4, &c3);
+  print_message("ADL after funding: cash U1 %.2f, U2 %.2f, U3 %.2f\n", c1, c2, c3);
+  assert_true(c1 > 500 + 5 * 5); /* its ADL gain, beyond the funding it paid */
+  assert_true(c2 < 990);          /* funding only: paid on 10 rising A, received on 10 still B */
+  assert_true(c3 > 300);          /* the first ADL's gain, 5 x (105 - 100), beyond its funding */
+  ms_config_free(cfg2);
+  ms_engine_free(ix);
+  ms_engine_free(bf);
+  ms_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_multi__index_matches_bruteforce),
@@ -1104,6 +1172,7 @@ int main(void) {
       cmocka_unit_test(test_multi__options_match_bruteforce),
       cmocka_unit_test(test_multi__option_bands_channels),
       cmocka_unit_test(test_multi__adl_ranking_matches_scan),
+      cmocka_unit_test(test_multi__adl_ranking_after_funding),
       cmocka_unit_test(test_multi__cross_offset_by_hand),
       cmocka_unit_test(test_multi__one_market_options_are_the_one_market_engine),
   };
