@@ -112,6 +112,41 @@ static ms_engine *engine_of(const char *yaml, const char *const *sets, int nsets
   return e;
 }
 
+/* An engine keyed by bound prices and its brute-force twin on one configuration, which twins_free frees. */
+typedef struct twins {
+  ms_config *cfg;
+  ms_engine *ix, *bf;
+} twins;
+
+static twins twins_on(ms_config *cfg) {
+  ms_error err;
+  twins t = {cfg, NULL, NULL};
+  assert_ok(ms_engine_new(&t.ix, cfg, NULL, NULL, &err), &err);
+  assert_ok(ms_engine_new(&t.bf, cfg, NULL, NULL, &err), &err);
+  ms_multi_set_bruteforce(ms_engine_multi(t.bf), 1);
+  return t;
+}
+
+static twins twins_of(const char *yaml) {
+  ms_error err;
+  ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  return twins_on(cfg);
+}
+
+/* Both engines on the same book (ms_multi_set_book). */
+static void twins_set_book(twins *t, const ms_multi_unit *u, int64_t nu, const ms_multi_pos *p, int64_t np) {
+  ms_error err;
+  assert_ok(ms_multi_set_book(ms_engine_multi(t->ix), u, nu, p, np, NULL, 0, &err), &err);
+  assert_ok(ms_multi_set_book(ms_engine_multi(t->bf), u, nu, p, np, NULL, 0, &err), &err);
+}
+
+static void twins_free(twins *t) {
+  ms_engine_free(t->ix);
+  ms_engine_free(t->bf);
+  ms_config_free(t->cfg);
+}
+
 /* Path @p p by the bound prices (@p ix) and by the brute-force twin (@p bf): the same records, bit for bit, and
  * the same summary row (into @p a); @p label names the case in a failure. Returns the liquidations. */
 static size_t same_as_bruteforce(ms_engine *ix, ms_engine *bf, uint64_t p, ms_path_summary *a, int label) {
@@ -166,10 +201,8 @@ static void test_multi__index_matches_bruteforce(void **state) {
     int K = 2 + k % 2, tiered = (k / 2) % 3, isolated = (k / 4) % 3; /* 2: mixed */
     ms_config *cfg = random_world(K, tiered, isolated, k, k % 2 ? 0 : 2e4, (k / 3) % 2 ? "adl" : "socialize", &err);
     if (!cfg) fail_msg("config %d: %s", k, err.msg);
-    ms_engine *ix, *bf;
-    assert_ok(ms_engine_new(&ix, cfg, NULL, NULL, &err), &err);
-    assert_ok(ms_engine_new(&bf, cfg, NULL, NULL, &err), &err);
-    ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+    twins t = twins_on(cfg);
+    ms_engine *ix = t.ix, *bf = t.bf;
     if (isolated == 2) { /* mixed: some accounts pooled (a unit of several positions), some split (an account in
                           * several units) */
       const ms_multi_unit *u;
@@ -192,9 +225,7 @@ static void test_multi__index_matches_bruteforce(void **state) {
       ups += a.margin_updates_up;
       adl_paths += a.adl_notional > 0;
     }
-    ms_engine_free(ix);
-    ms_engine_free(bf);
-    ms_config_free(cfg);
+    twins_free(&t);
   }
   /* the comparison had something to compare */
   assert_true(total > 2000);
@@ -704,9 +735,9 @@ static void test_multi__contagion_counts_partial_liquidations(void **state) {
  * unit fall of the price. Bound prices kept in one coordinate of price and
  * charges assumed the largest give-back: a charge and a fall together let a
  * unit go eligible unseen (found here at the next publish, 26 s late, on
- * path 1 of a random book the fuzzing of the bounds drew). Under tiered
- * margin a charge now has the charged side checked again; the records are
- * the brute force's. */
+ * path 1 of a random book the fuzzing of the bounds drew). The coordinate
+ * now counts a short's charges at the least give-back, 1 / (1 + m_lo)
+ * (coord in multi.c); the records are the brute force's. */
 static void test_multi__tiered_charges_after_a_favourable_move(void **state) {
   (void)state;
   const char *yaml =
@@ -738,17 +769,12 @@ static void test_multi__tiered_charges_after_a_favourable_move(void **state) {
       "stats: {contagion: false}\n"
       "output: {fan: {paths: 0}}\n"
       "funding: {enabled: true, interval: 20m, receivers: rate, price: oracle, premium: {mean: -0.004, sd: 0.01, half_life: 1h}}\n";
-  ms_config *cfg, *cfg2;
-  ms_engine *ix = engine_of(yaml, NULL, 0, &cfg), *bf = engine_of(yaml, NULL, 0, &cfg2);
-  ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+  twins t = twins_of(yaml);
   for (uint64_t p = 0; p < 3; p++) {
     ms_path_summary a;
-    same_as_bruteforce(ix, bf, p, &a, 0);
+    same_as_bruteforce(t.ix, t.bf, p, &a, 0);
   }
-  ms_config_free(cfg2);
-  ms_engine_free(ix);
-  ms_engine_free(bf);
-  ms_config_free(cfg);
+  twins_free(&t);
 }
 
 /* The same for a long, by hand: one long of 50 units at 100 with 3,333 USD
@@ -779,20 +805,15 @@ static void test_multi__tiered_long_charges_after_a_favourable_move(void **state
       "funding: {enabled: true, interval: 1h, rate_period: 1h, cap: 0.05, receivers: rate, price: oracle, "
       "premium: {mean: 0.02, sd: 0.0001, half_life: 1h}}\n"
       "stats: {contagion: false, counterfactual: false}\noutput: {fan: {paths: 0}}\n";
-  ms_config *cfg, *cfg2;
-  ms_engine *ix = engine_of(yaml, NULL, 0, &cfg), *bf = engine_of(yaml, NULL, 0, &cfg2);
-  ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+  twins t = twins_of(yaml);
   ms_path_summary a;
-  assert_int_equal(same_as_bruteforce(ix, bf, 0, &a, 0), 1);
+  assert_int_equal(same_as_bruteforce(t.ix, t.bf, 0, &a, 0), 1);
   size_t n;
-  const ms_liq_record *r = ms_engine_records(ix, &n);
+  const ms_liq_record *r = ms_engine_records(t.ix, &n);
   print_message("tiered long under funding: liquidated at %.2f h, price %.2f\n", (double)r[0].time / 3.6e6,
                 r[0].oracle_price);
   assert_true(r[0].time > 10 * 3600000LL && r[0].time < 20 * 3600000LL); /* the hand estimate: ~15 h */
-  ms_config_free(cfg2);
-  ms_engine_free(ix);
-  ms_engine_free(bf);
-  ms_config_free(cfg);
+  twins_free(&t);
 }
 
 /* Books whose positions are option strategies (30-40% of them), under the
@@ -809,10 +830,8 @@ static void test_multi__options_match_bruteforce(void **state) {
                                           k % 3 == 1 ? "adl" : "socialize", 0.35, &err);
     if (!cfg) fail_msg("config %d: %s", k, err.msg);
     if (tiered == 3 && k >= 4) cfg->book.markets.cross_offset = 0.5; /* hedges across markets credited */
-    ms_engine *ix, *bf;
-    assert_ok(ms_engine_new(&ix, cfg, NULL, NULL, &err), &err);
-    assert_ok(ms_engine_new(&bf, cfg, NULL, NULL, &err), &err);
-    ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+    twins t = twins_on(cfg);
+    ms_engine *ix = t.ix, *bf = t.bf;
     for (uint64_t p = 0; p < 3; p++) {
       ms_path_summary a;
       size_t n = same_as_bruteforce(ix, bf, p, &a, k);
@@ -824,9 +843,7 @@ static void test_multi__options_match_bruteforce(void **state) {
       expired += a.options_expired;
       partial += a.partial_liquidations;
     }
-    ms_engine_free(ix);
-    ms_engine_free(bf);
-    ms_config_free(cfg);
+    twins_free(&t);
   }
   /* the comparison had something to compare */
   print_message("options vs brute force: %lld liquidations, %lld of option positions, %lld legs expired, %lld partial; "
@@ -971,18 +988,13 @@ static void test_multi__option_bands_channels(void **state) {
                c == 1 ? puts : shorts,
                c == 1 ? "0.05" : "0.002", /* time: a publish every heartbeat, the price held still in between */
                mode == 2 ? "partial" : "full");
-      ms_config *cfg, *cfg2;
-      ms_engine *ix = engine_of(yaml, NULL, 0, &cfg), *bf = engine_of(yaml, NULL, 0, &cfg2);
-      ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+      twins t = twins_of(yaml);
       for (uint64_t p = 0; p < 3; p++) {
         ms_path_summary a;
-        liq[c] += (int64_t)same_as_bruteforce(ix, bf, p, &a, 10 * c + mode);
+        liq[c] += (int64_t)same_as_bruteforce(t.ix, t.bf, p, &a, 10 * c + mode);
         opt[c] += a.option_revaluations;
       }
-      ms_engine_free(ix);
-      ms_engine_free(bf);
-      ms_config_free(cfg);
-      ms_config_free(cfg2);
+      twins_free(&t);
     }
   print_message("option bands' channels: liquidations %lld %lld %lld, option checks %lld %lld %lld\n",
                 (long long)liq[0], (long long)liq[1], (long long)liq[2], (long long)opt[0], (long long)opt[1],
@@ -1008,21 +1020,16 @@ static void test_multi__adl_ranking_matches_scan(void **state) {
       cfg->funding.interest = 0.02;
       cfg->funding.cap = 0.05;
     }
-    ms_engine *ix, *bf;
-    assert_ok(ms_engine_new(&ix, cfg, NULL, NULL, &err), &err);
-    assert_ok(ms_engine_new(&bf, cfg, NULL, NULL, &err), &err);
-    ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+    twins t = twins_on(cfg);
     for (uint64_t p = 0; p < 4; p++) {
       ms_path_summary a;
-      same_as_bruteforce(ix, bf, p, &a, 100 + k);
+      same_as_bruteforce(t.ix, t.bf, p, &a, 100 + k);
       size_t n;
-      const ms_liq_record *r = ms_engine_records(ix, &n);
+      const ms_liq_record *r = ms_engine_records(t.ix, &n);
       for (size_t i = 0; i < n; i++) adl_records += r[i].adl_qty > 0;
       adl_paths += a.adl_notional > 0;
     }
-    ms_engine_free(ix);
-    ms_engine_free(bf);
-    ms_config_free(cfg);
+    twins_free(&t);
   }
   print_message("ADL ranking: %lld liquidations closed against counterparties on %lld paths\n",
                 (long long)adl_records, (long long)adl_paths);
@@ -1065,22 +1072,19 @@ static void test_multi__cross_offset_by_hand(void **state) {
              "liquidation: {mode: full, penalty: 0.01, keeper_share: 0.5, insurance_fund: 1e9, shortfall: socialize}\n"
              "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n", c);
     ms_error err;
-    ms_config *cfg, *cfg2;
-    ms_engine *e = engine_of(yaml, NULL, 0, &cfg), *bf = engine_of(yaml, NULL, 0, &cfg2);
+    twins t = twins_of(yaml);
     ms_margin *mg;
-    assert_ok(ms_margin_new(&mg, cfg, &err), &err);
+    assert_ok(ms_margin_new(&mg, t.cfg, &err), &err);
     double rl = ms_margin_perp_mm(mg, 1.0, 1.0), rs = ms_margin_perp_mm(mg, -1.0, 1.0);
     double C = 1.05 * 50 * 100 * (ms_margin_perp_im(mg, 1.0, 1.0) + ms_margin_perp_im(mg, -1.0, 1.0));
     ms_margin_free(mg);
     ms_multi_unit unit = {C, 0, 0, 2};
     ms_multi_pos pos[2] = {{50, 0, 0, -1}, {-50, 1, 0, -1}};
-    assert_ok(ms_multi_set_book(ms_engine_multi(e), &unit, 1, pos, 2, NULL, 0, &err), &err);
-    assert_ok(ms_multi_set_book(ms_engine_multi(bf), &unit, 1, pos, 2, NULL, 0, &err), &err);
-    ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+    twins_set_book(&t, &unit, 1, pos, 2);
     ms_path_summary s;
-    assert_int_equal(same_as_bruteforce(e, bf, 0, &s, w), 2);
+    assert_int_equal(same_as_bruteforce(t.ix, t.bf, 0, &s, w), 2);
     size_t n;
-    const ms_liq_record *r = ms_engine_records(e, &n);
+    const ms_liq_record *r = ms_engine_records(t.ix, &n);
     double lo = 0, hi = 30;
     assert_true(offset_gap(lo, C, rl, rs, c) > 0 && offset_gap(hi, C, rl, rs, c) < 0);
     for (int i = 0; i < 200; i++) {
@@ -1091,10 +1095,7 @@ static void test_multi__cross_offset_by_hand(void **state) {
     when[w] = (int64_t)(ceil(hi * day / step) * step);
     assert_int_equal(r[0].time, when[w]);
     print_message("cross offset %g: liquidated at %.4f d, by hand %.4f d\n", c, (double)r[0].time / day, hi);
-    ms_engine_free(e);
-    ms_engine_free(bf);
-    ms_config_free(cfg);
-    ms_config_free(cfg2);
+    twins_free(&t);
   }
   assert_true(when[1] > when[0] + 3600000); /* the credit holds it hours longer */
 }
@@ -1125,34 +1126,27 @@ static void test_multi__adl_ranking_after_funding(void **state) {
       "funding: {enabled: true, interval: 1h, rate_period: 1h, cap: 0.05, receivers: rate, price: oracle, "
       "premium: {mean: 0.01, sd: 0.00001, half_life: 1h}}\n"
       "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n";
-  ms_error err;
-  ms_config *cfg, *cfg2;
-  ms_engine *ix = engine_of(yaml, NULL, 0, &cfg), *bf = engine_of(yaml, NULL, 0, &cfg2);
+  twins t = twins_of(yaml);
   /* units: U0a, U0b (shorts of A), U1, U2 (cross), U3 */
   ms_multi_unit units[5] = {{25, 0, 0, 1}, {60, 1, 1, 1}, {500, 2, 2, 1}, {990, 3, 3, 2}, {300, 4, 5, 1}};
   ms_multi_pos pos[6] = {{-5, 0, 0, -1}, {-5, 0, 1, -1}, {10, 0, 2, -1}, {10, 0, 3, -1}, {-10, 1, 3, -1},
                          {10, 0, 4, -1}};
-  assert_ok(ms_multi_set_book(ms_engine_multi(ix), units, 5, pos, 6, NULL, 0, &err), &err);
-  assert_ok(ms_multi_set_book(ms_engine_multi(bf), units, 5, pos, 6, NULL, 0, &err), &err);
-  ms_multi_set_bruteforce(ms_engine_multi(bf), 1);
+  twins_set_book(&t, units, 5, pos, 6);
   ms_path_summary s;
-  same_as_bruteforce(ix, bf, 0, &s, 0);
+  same_as_bruteforce(t.ix, t.bf, 0, &s, 0);
   assert_int_equal(s.liquidations, 2);
   assert_true(s.adl_notional > 0 && s.uncovered_loss == 0);
   /* U1 was taken by the second ADL (its cash rose by 5 x (bankruptcy price - 100) less its funding), U2 not:
    * U2 ends with its deposit, what funding paid and took, no ADL gain */
   double c1, c2, c3;
-  ms_multi_unit_state(ms_engine_multi(ix), 2, &c1);
-  ms_multi_unit_state(ms_engine_multi(ix), 3, &c2);
-  ms_multi_unit_state(ms_engine_multi(ix), 4, &c3);
+  ms_multi_unit_state(ms_engine_multi(t.ix), 2, &c1);
+  ms_multi_unit_state(ms_engine_multi(t.ix), 3, &c2);
+  ms_multi_unit_state(ms_engine_multi(t.ix), 4, &c3);
   print_message("ADL after funding: cash U1 %.2f, U2 %.2f, U3 %.2f\n", c1, c2, c3);
   assert_true(c1 > 500 + 5 * 5); /* its ADL gain, beyond the funding it paid */
   assert_true(c2 < 990);          /* funding only: paid on 10 rising A, received on 10 still B */
   assert_true(c3 > 300);          /* the first ADL's gain, 5 x (105 - 100), beyond its funding */
-  ms_config_free(cfg2);
-  ms_engine_free(ix);
-  ms_engine_free(bf);
-  ms_config_free(cfg);
+  twins_free(&t);
 }
 
 int main(void) {

@@ -470,6 +470,16 @@ static inline int long_charges_scan(const xmarket *k) { return (k->tiered ? k->s
 
 /* Key unit @p id in its markets' heaps from surplus @p S (see multi.h). */
 static int rekey_legs(ms_multi *mm, int64_t id, double S, double size, int64_t t);
+static int push_entry(ms_multi *mm, xheap *h, double key, int64_t id);
+
+/* A perp of @p q units in market @p k at oracle price @p P with a budget of @p b (USD) into its side's heap. */
+static int push_perp(ms_multi *mm, xmarket *k, double q, double P, double b, int64_t id) {
+  double a = fabs(q);
+  if (q > 0) /* a long whose requirement grows as fast as its value (m_lo >= 1): looked at at every publish */
+    return push_entry(mm, &k->h[SIDE_LONG],
+                      k->slope_lo < 1 ? -(coord(k, SIDE_LONG, P) - b / (a * (1.0 - k->slope_lo))) : -INFINITY, id);
+  return push_entry(mm, &k->h[SIDE_SHORT], coord(k, SIDE_SHORT, P) + b / (a * (1.0 + k->slope_hi)), id);
+}
 
 static int rekey(ms_multi *mm, int64_t id, double S, double size, int64_t t) {
   xunit *u = &mm->u[id];
@@ -484,15 +494,8 @@ static int rekey(ms_multi *mm, int64_t id, double S, double size, int64_t t) {
     const xpos *p = &mm->p[i];
     if (p->q == 0) continue;
     xmarket *k = &mm->m[p->market];
-    double P = oracle_price(k), a = fabs(p->q);
-    double b = Ntot > 0 ? budget * (a * P / Ntot) : 0;
-    xent e = {0, id, u->ver};
-    if (p->q > 0) /* a long whose requirement grows as fast as its value (m_lo >= 1): looked at at every publish */
-      e.key = k->slope_lo < 1 ? -(coord(k, SIDE_LONG, P) - b / (a * (1.0 - k->slope_lo))) : -INFINITY;
-    else e.key = coord(k, SIDE_SHORT, P) + b / (a * (1.0 + k->slope_hi));
-    if (heap_push(&k->h[p->q > 0 ? SIDE_LONG : SIDE_SHORT], e)) return -1;
-    mm->live_entries++;
-    u->nkeys++;
+    double P = oracle_price(k);
+    if (push_perp(mm, k, p->q, P, Ntot > 0 ? budget * (fabs(p->q) * P / Ntot) : 0, id)) return -1;
   }
   return 0;
 }
@@ -533,10 +536,7 @@ static int rekey_legs(ms_multi *mm, int64_t id, double S, double size, int64_t t
     double P = oracle_price(k), a = fabs(p->q);
     if (!live_legs(mm, p)) {
       if (p->q == 0) continue;
-      double b = Ntot > 0 ? budget * (a * P / Ntot) : 0;
-      double key = p->q > 0 ? (k->slope_lo < 1 ? -(coord(k, SIDE_LONG, P) - b / (a * (1.0 - k->slope_lo))) : -INFINITY)
-                            : coord(k, SIDE_SHORT, P) + b / (a * (1.0 + k->slope_hi));
-      if (push_entry(mm, &k->h[p->q > 0 ? SIDE_LONG : SIDE_SHORT], key, id)) return -1;
+      if (push_perp(mm, k, p->q, P, Ntot > 0 ? budget * (a * P / Ntot) : 0, id)) return -1;
       continue;
     }
     ms_position ps;
@@ -575,6 +575,18 @@ static ms_status push_cand(ms_multi *mm, int64_t id) {
   mm->cand[mm->ncand++] = id;
   mm->u[id].queued = 1;
   return MS_OK;
+}
+
+/* Position @p i, of PnL @p v at the oracle, into the first *@p n of @p order and @p pnl: the largest loss first,
+ * ties by market index (a unit's liquidation order). */
+static void worst_first(const ms_multi *mm, int32_t *order, double *pnl, int *n, int32_t i, double v) {
+  int j = (*n)++;
+  for (; j > 0 && (v < pnl[j - 1] || (v == pnl[j - 1] && mm->p[i].market < mm->p[order[j - 1]].market)); j--) {
+    pnl[j] = pnl[j - 1];
+    order[j] = order[j - 1];
+  }
+  pnl[j] = v;
+  order[j] = i;
 }
 
 /* Unit @p u holds nothing any more: closed, with @p left (USD) its cash. */
@@ -1137,13 +1149,7 @@ static ms_status act_legs(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, i
     ms_view v = view_of(k, oracle_price(k), t);
     double val = ms_margin_pos_equity(k->mg, &ps, k->E, &v);
     for (int l = 0; l < ps.nlegs; l++) val -= ps.legs[l].q * ps.legs[l].v0;
-    int j = n++;
-    for (; j > 0 && (val < pnl[j - 1] || (val == pnl[j - 1] && p->market < mm->p[order[j - 1]].market)); j--) {
-      pnl[j] = pnl[j - 1];
-      order[j] = order[j - 1];
-    }
-    pnl[j] = val;
-    order[j] = i;
+    worst_first(mm, order, pnl, &n, i, val);
   }
   double C = unit_cash(mm, u), pm[MS_MAX_ASSETS];
   ms_liq_pos_outcome o[MS_MAX_ASSETS];
@@ -1288,14 +1294,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
     const xpos *p = &mm->p[i];
     if (p->q == 0) continue;
     const xmarket *k = &mm->m[p->market];
-    double v = p->q * (oracle_price(k) - k->E);
-    int j = n++;
-    for (; j > 0 && (v < pnl[j - 1] || (v == pnl[j - 1] && p->market < mm->p[order[j - 1]].market)); j--) {
-      pnl[j] = pnl[j - 1];
-      order[j] = order[j - 1];
-    }
-    pnl[j] = v;
-    order[j] = i;
+    worst_first(mm, order, pnl, &n, i, p->q * (oracle_price(k) - k->E));
   }
   const ms_liquidation_cfg *lc = &e->cfg->liquidation;
   double C = unit_cash(mm, u), pm[MS_MAX_ASSETS], closed[MS_MAX_ASSETS], loss[MS_MAX_ASSETS], penk[MS_MAX_ASSETS];
