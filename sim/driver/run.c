@@ -514,15 +514,32 @@ static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_
   return s;
 }
 
-static ms_status write_multi_book(ms_h5out *h, int id, const ms_config *cfg, ms_error *err) {
-  ms_multi_book_row *rows;
-  int64_t n;
-  ms_status s = ms_engine_multi_book_rows(cfg, &rows, &n, err);
-  if (s) return s;
-  h5_lock();
-  s = ms_h5out_write_multi_book(h, id, rows, n, err);
-  h5_unlock();
+/* /book of a book of several markets: a row per position, written in blocks as write_book's. */
+static ms_status write_multi_book(ms_h5out *h, int id, const ms_config *cfg, int threads,
+                                  const volatile sig_atomic_t *cancel, ms_error *err) {
+  struct ms_multi *m = NULL;
+  int64_t n = 0;
+  ms_multi_book_row *rows = NULL;
+  ms_status s = ms_engine_multi_book_open(cfg, &m, &n, err);
+  if (!s) {
+    rows = malloc(BOOK_BLOCK * sizeof *rows);
+    if (!rows) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for /book");
+  }
+  if (!s) {
+    h5_lock();
+    s = ms_h5out_create_multi_book(h, id, n, err);
+    h5_unlock();
+  }
+  for (int64_t first = 0; !s && first < n; first += BOOK_BLOCK) {
+    int64_t cnt = n - first < BOOK_BLOCK ? n - first : BOOK_BLOCK;
+    ms_engine_multi_book_rows(m, first, cnt, rows);
+    h5_lock();
+    s = ms_h5out_write_multi_book_rows(h, id, rows, first, cnt, threads, err);
+    h5_unlock();
+    if (!s) s = cancelled(cancel, err);
+  }
   free(rows);
+  ms_engine_multi_book_close(m);
   return s;
 }
 
@@ -983,7 +1000,7 @@ static ms_status open_groups(run_plan *pl, const ms_run_opts *opts, ms_h5out *h,
     if (!s && cs->spec->book && !cs->spec->cfg->book.markets.enabled)
       s = write_book(h, cs->h5id, cs->spec->cfg, cs->book, nthreads_of(opts), opts->cancel, err);
     else if (!s && cs->spec->book) /* several markets: a row per position */
-      s = write_multi_book(h, cs->h5id, cs->spec->cfg, err);
+      s = write_multi_book(h, cs->h5id, cs->spec->cfg, nthreads_of(opts), opts->cancel, err);
     if (!s) s = cancelled(opts->cancel, err);
     s = cell_fail(cs->spec, s, err);
   }

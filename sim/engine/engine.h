@@ -179,8 +179,15 @@ typedef struct ms_multi_book_row {
   double premium;            /* USD: the position's premiums received (> 0) or paid (< 0) at entry */
 } ms_multi_book_row;
 
-/** The rows of @p cfg's book of several markets as drawn for the run (path 0's with book.resample per_path),
- *  one per position in unit order, into *@p rows (malloc'd; free() it) and *@p n. */
-ms_status ms_engine_multi_book_rows(const ms_config *cfg, ms_multi_book_row **rows, int64_t *n, ms_error *err);
+struct ms_multi;
+
+/** @p cfg's book of several markets as drawn for the run (path 0's with book.resample per_path), for /book:
+ *  *@p out (free it with ms_engine_multi_book_close) and *@p n, its rows (positions). */
+ms_status ms_engine_multi_book_open(const ms_config *cfg, struct ms_multi **out, int64_t *n, ms_error *err);
+
+/** Rows @p first .. @p first + @p count - 1 of that book's /book into @p rows, one per position in unit order. */
+void ms_engine_multi_book_rows(const struct ms_multi *m, int64_t first, int64_t count, ms_multi_book_row *rows);
+
+void ms_engine_multi_book_close(struct ms_multi *m);
 
 #endif

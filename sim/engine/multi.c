@@ -1918,56 +1918,49 @@ int ms_multi_unit_state(const ms_multi *m, int64_t id, double *cash) {
   return m->u[id].status;
 }
 
-ms_status ms_engine_multi_book_rows(const ms_config *cfg, ms_multi_book_row **rows, int64_t *n, ms_error *err) {
-  *rows = NULL;
+ms_status ms_engine_multi_book_open(const ms_config *cfg, ms_multi **out, int64_t *n, ms_error *err) {
   *n = 0;
-  ms_multi *m;
-  ms_status s = ms_multi_new(&m, NULL, cfg, err);
-  if (s) return s;
-  ms_multi_book_row *r = malloc((size_t)(m->np > 0 ? m->np : 1) * sizeof *r);
-  if (!r) {
-    ms_multi_free(m);
-    return ms_error_set(err, MS_ERR_NOMEM, "out of memory for /book");
-  }
-  for (int64_t id = 0; id < m->nu; id++) {
-    const ms_multi_unit *u = &m->bu[id];
-    double deposit = u->C; /* the unit's cash after premiums, and back */
-    for (int32_t i = u->first; i < u->first + u->n; i++)
-      if (m->bp[i].opt >= 0)
-        for (int l = 0; l < m->bo[m->bp[i].opt].nlegs; l++) deposit += m->bo[m->bp[i].opt].legs[l].q * m->bo[m->bp[i].opt].legs[l].v0;
-    for (int32_t i = u->first; i < u->first + u->n; i++) {
-      const ms_multi_pos *p = &m->bp[i];
-      const xmarket *k = &m->m[p->market];
-      ms_position ps = {0, p->q, 0, {{0}}};
-      ms_multi_book_row *row = &r[i];
-      *row = (ms_multi_book_row){.account = u->account, .unit = id, .unit_positions = u->n, .market = p->market,
-                                 .side = p->q > 0 ? 1 : p->q < 0 ? -1 : 0, .strategy = -1, .collateral = deposit,
-                                 .entry_price = k->E, .quantity = p->q, .expiry = NAN};
-      double g = fabs(p->q) * k->E;
-      if (p->opt >= 0) {
-        const ms_opt_account *o = &m->bo[p->opt];
-        row->strategy = o->strategy;
-        for (int l = 0; l < o->nlegs; l++) {
-          const ms_leg *lg = &o->legs[l];
-          ps.legs[ps.nlegs++] = *lg;
-          row->premium -= lg->q * lg->v0;
-          if (lg->q < 0) g += -lg->q * k->E;
-          if (lg->is_call) { row->call_strike = lg->strike; row->call_qty = lg->q; }
-          else { row->put_strike = lg->strike; row->put_qty = lg->q; }
-          row->expiry = (double)lg->expiry / 1000.0;
-        }
-      }
-      ms_view v0 = {k->E, 0, k->cfg.market.entry_vol};
-      row->notional = g;
-      row->initial_margin = ms_margin_pos_im(k->mg, &ps, k->E, &v0);
-      row->maintenance_margin = ms_margin_pos_mm(k->mg, &ps, k->E, &v0);
-    }
-  }
-  *rows = r;
-  *n = m->np;
-  ms_multi_free(m);
-  return MS_OK;
+  ms_status s = ms_multi_new(out, NULL, cfg, err);
+  if (!s) *n = (*out)->np;
+  return s;
 }
+
+void ms_engine_multi_book_rows(const ms_multi *m, int64_t first, int64_t count, ms_multi_book_row *rows) {
+  for (int64_t i = first; i < first + count; i++) {
+    const ms_multi_pos *p = &m->bp[i];
+    const ms_multi_unit *u = &m->bu[p->unit];
+    double deposit = u->C; /* the unit's cash after premiums, and back */
+    for (int32_t j = u->first; j < u->first + u->n; j++)
+      if (m->bp[j].opt >= 0)
+        for (int l = 0; l < m->bo[m->bp[j].opt].nlegs; l++) deposit += m->bo[m->bp[j].opt].legs[l].q * m->bo[m->bp[j].opt].legs[l].v0;
+    const xmarket *k = &m->m[p->market];
+    ms_position ps = {0, p->q, 0, {{0}}};
+    ms_multi_book_row *row = &rows[i - first];
+    *row = (ms_multi_book_row){.account = u->account, .unit = p->unit, .unit_positions = u->n, .market = p->market,
+                               .side = p->q > 0 ? 1 : p->q < 0 ? -1 : 0, .strategy = -1, .collateral = deposit,
+                               .entry_price = k->E, .quantity = p->q, .expiry = NAN};
+    double g = fabs(p->q) * k->E;
+    if (p->opt >= 0) {
+      const ms_opt_account *o = &m->bo[p->opt];
+      row->strategy = o->strategy;
+      for (int l = 0; l < o->nlegs; l++) {
+        const ms_leg *lg = &o->legs[l];
+        ps.legs[ps.nlegs++] = *lg;
+        row->premium -= lg->q * lg->v0;
+        if (lg->q < 0) g += -lg->q * k->E;
+        if (lg->is_call) { row->call_strike = lg->strike; row->call_qty = lg->q; }
+        else { row->put_strike = lg->strike; row->put_qty = lg->q; }
+        row->expiry = (double)lg->expiry / 1000.0;
+      }
+    }
+    ms_view v0 = {k->E, 0, k->cfg.market.entry_vol};
+    row->notional = g;
+    row->initial_margin = ms_margin_pos_im(k->mg, &ps, k->E, &v0);
+    row->maintenance_margin = ms_margin_pos_mm(k->mg, &ps, k->E, &v0);
+  }
+}
+
+void ms_engine_multi_book_close(ms_multi *m) { ms_multi_free(m); }
 
 void ms_multi_free(ms_multi *m) {
   if (!m) return;

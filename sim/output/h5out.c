@@ -12,6 +12,7 @@
 #include "output/h5out.h"
 #include "output/outfile.h"
 #include "core/series.h"
+#include "core/shuffle.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -64,6 +65,7 @@ typedef struct h5run {
   hid_t cas_type, cas_ds, liq_type, liq_ds, book_type, book_ds;
   int64_t ncas, nliq;
   int64_t book_n, book_chunk; /* /book's rows, and rows per chunk */
+  size_t book_rs;             /* /book's row: its record's size (one market's or several's) */
   struct book_deflate *bz;  /* while /book is written: its chunks' buffers and compressors */
   int64_t liq_rows;         /* -1: /liquidations is chunked and grows; else its fixed length (contiguous) */
   uint64_t liq_addr;        /* contiguous with rows: where they begin in the file; else 0 */
@@ -823,6 +825,7 @@ ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margi
   r->book_type = t;
   r->book_n = n;
   r->book_chunk = (int64_t)chunk[0];
+  r->book_rs = sizeof(ms_book_row);
   H5Pclose(pl);
   H5Sclose(sp);
   if (r->book_ds < 0 || columns_attr(r->book_ds, ms_record_book.fields, ms_record_book.nfields))
@@ -836,37 +839,37 @@ ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margi
   return MS_OK;
 }
 
-ms_status ms_h5out_write_multi_book(ms_h5out *h, int id, const ms_multi_book_row *rows, int64_t n, ms_error *err) {
+ms_status ms_h5out_create_multi_book(ms_h5out *h, int id, int64_t n, ms_error *err) {
   h5run *r = &h->runs[id];
   hid_t t = record_type(&ms_record_multi_book);
   hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < 4096 ? (n ? n : 1) : 4096)};
   hid_t sp = H5Screate_simple(1, dims, NULL), pl = chunked_plist(r, 1, chunk);
-  hid_t ds = make_dataset(r->base, "book", t, sp, pl);
-  int rc = ds < 0 || (n > 0 && H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) ||
-           columns_attr(ds, ms_record_multi_book.fields, ms_record_multi_book.nfields);
-  if (ds >= 0) {
-    char assets[MS_MAX_ASSETS * 40] = "";
-    for (int j = 0; j < r->cfg->market.nassets; j++) {
-      size_t len = strlen(assets);
-      snprintf(assets + len, sizeof assets - len, "%s%s", j ? ", " : "", r->cfg->market.assets[j].name);
-    }
-    rc |= attr_str(ds, "assets", assets);
-    rc |= attr_str(ds, "strategies", "-1 perp only, 0 naked short call, 1 naked short put, 2 short strangle, "
-                                     "3 covered call, 4 protective put, 5 long straddle");
-    rc |= attr_str(ds, "meaning", r->cfg->book.resample == MS_RESAMPLE_PER_PATH
-                                      ? "one row per position of the book of path 0 (book.resample: per_path), at "
-                                        "the entry prices"
-                                      : "one row per position of the book of every path, at the entry prices");
-    H5Dclose(ds);
-  }
+  r->book_ds = make_dataset(r->base, "book", t, sp, pl);
+  r->book_type = t;
+  r->book_n = n;
+  r->book_chunk = (int64_t)chunk[0];
+  r->book_rs = sizeof(ms_multi_book_row);
   H5Pclose(pl);
   H5Sclose(sp);
-  H5Tclose(t);
-  return rc ? h5fail(h, err, "write /book") : MS_OK;
+  if (r->book_ds < 0 || columns_attr(r->book_ds, ms_record_multi_book.fields, ms_record_multi_book.nfields))
+    return h5fail(h, err, "create /book");
+  char assets[MS_MAX_ASSETS * 40] = "";
+  for (int j = 0; j < r->cfg->market.nassets; j++) {
+    size_t len = strlen(assets);
+    snprintf(assets + len, sizeof assets - len, "%s%s", j ? ", " : "", r->cfg->market.assets[j].name);
+  }
+  int rc = attr_str(r->book_ds, "assets", assets);
+  rc |= attr_str(r->book_ds, "strategies", "-1 perp only, 0 naked short call, 1 naked short put, 2 short strangle, "
+                                           "3 covered call, 4 protective put, 5 long straddle");
+  rc |= attr_str(r->book_ds, "meaning", r->cfg->book.resample == MS_RESAMPLE_PER_PATH
+                                            ? "one row per position of the book of path 0 (book.resample: per_path), "
+                                              "at the entry prices"
+                                            : "one row per position of the book of every path, at the entry prices");
+  return rc ? h5fail(h, err, "create /book") : MS_OK;
 }
 
 /* Rows [first, first + count) of /book through HDF5's own filters. */
-static herr_t book_write(h5run *r, const ms_book_row *rows, int64_t first, int64_t count) {
+static herr_t book_write(h5run *r, const void *rows, int64_t first, int64_t count) {
   if (count <= 0) return 0;
   hsize_t start[1] = {(hsize_t)first}, cnt[1] = {(hsize_t)count};
   hid_t fs = H5Dget_space(r->book_ds), ms = H5Screate_simple(1, cnt, NULL);
@@ -936,9 +939,9 @@ static int book_deflate_reserve(h5run *r, int64_t nch, int threads, size_t bytes
   return 0;
 }
 
-static herr_t book_write_direct(h5run *r, const ms_book_row *rows, int64_t first, int64_t lo, int64_t hi,
+static herr_t book_write_direct(h5run *r, const unsigned char *rows, int64_t first, int64_t lo, int64_t hi,
                                 int threads) {
-  const size_t rs = sizeof *rows, nr = (size_t)r->book_chunk, bytes = nr * rs;
+  const size_t rs = r->book_rs, nr = (size_t)r->book_chunk, bytes = nr * rs;
   const int64_t nch = (hi - lo) / r->book_chunk;
   if (threads > nch) threads = (int)nch;
   if (threads < 1) threads = 1;
@@ -950,10 +953,9 @@ static herr_t book_write_direct(h5run *r, const ms_book_row *rows, int64_t first
 #pragma omp parallel for schedule(static) num_threads(threads) default(none) \
     shared(buf, z, cs) firstprivate(rows, first, lo, nch, rs, nr, bytes, C)
   for (int64_t k = 0; k < nch; k++) {
-    const unsigned char *in = (const unsigned char *)(rows + (lo + k * C - first));
+    const unsigned char *in = rows + (size_t)(lo + k * C - first) * rs;
     unsigned char *sh = buf + (size_t)k * 2 * bytes, *out = sh + bytes;
-    for (size_t i = 0; i < nr; i++) /* HDF5's shuffle: byte j of element i to j * nr + i */
-      for (size_t j = 0; j < rs; j++) sh[j * nr + i] = in[i * rs + j];
+    ms_byte_shuffle(sh, in, nr, rs); /* HDF5's shuffle: byte j of element i to j * nr + i */
     z[k] = libdeflate_zlib_compress(cs[omp_get_thread_num()], sh, bytes, out, bytes);
   }
   herr_t rc = 0;
@@ -966,8 +968,9 @@ static herr_t book_write_direct(h5run *r, const ms_book_row *rows, int64_t first
   return rc;
 }
 
-ms_status ms_h5out_write_book_rows(ms_h5out *h, int id, const ms_book_row *rows, int64_t first, int64_t count,
-                                   int threads, ms_error *err) {
+/* Rows [first, first + count) of /book (either record: r->book_rs bytes a row). */
+static ms_status write_book_rows(ms_h5out *h, int id, const unsigned char *rows, int64_t first, int64_t count,
+                                 int threads, ms_error *err) {
   h5run *r = &h->runs[id];
   if (count <= 0) return MS_OK;
   /* whole chunks [lo, hi) deflated here; the partial ones at either end through HDF5 */
@@ -976,12 +979,22 @@ ms_status ms_h5out_write_book_rows(ms_h5out *h, int id, const ms_book_row *rows,
   if (r->cfg->output.compression <= 0 || hi <= lo) lo = hi = end;
   herr_t rc = book_write(r, rows, first, lo - first);
   if (rc >= 0 && hi > lo) rc = book_write_direct(r, rows, first, lo, hi, threads);
-  if (rc >= 0) rc = book_write(r, rows + (hi - first), hi, end - hi);
+  if (rc >= 0) rc = book_write(r, rows + (size_t)(hi - first) * r->book_rs, hi, end - hi);
   if (rc < 0 || end == r->book_n) { /* the last rows: the buffers are done with */
     book_deflate_free(r->bz);
     r->bz = NULL;
   }
   return rc < 0 ? h5fail(h, err, "write /book") : MS_OK;
+}
+
+ms_status ms_h5out_write_book_rows(ms_h5out *h, int id, const ms_book_row *rows, int64_t first, int64_t count,
+                                   int threads, ms_error *err) {
+  return write_book_rows(h, id, (const unsigned char *)rows, first, count, threads, err);
+}
+
+ms_status ms_h5out_write_multi_book_rows(ms_h5out *h, int id, const ms_multi_book_row *rows, int64_t first,
+                                         int64_t count, int threads, ms_error *err) {
+  return write_book_rows(h, id, (const unsigned char *)rows, first, count, threads, err);
 }
 
 #define STAT_NAME MS_REC_NAME

@@ -77,8 +77,12 @@ ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margi
 ms_status ms_h5out_write_book_rows(ms_h5out *h, int id, const ms_book_row *rows, int64_t first, int64_t count,
                                    int threads, ms_error *err);
 
-/** Write /book of a book of several markets: @p n rows, one per position (ms_record_multi_book). */
-ms_status ms_h5out_write_multi_book(ms_h5out *h, int id, const ms_multi_book_row *rows, int64_t n, ms_error *err);
+/** Create /book of a book of several markets: @p n rows, one per position (ms_record_multi_book). */
+ms_status ms_h5out_create_multi_book(ms_h5out *h, int id, int64_t n, ms_error *err);
+
+/** Write its rows first .. first + count - 1, as ms_h5out_write_book_rows. */
+ms_status ms_h5out_write_multi_book_rows(ms_h5out *h, int id, const ms_multi_book_row *rows, int64_t first,
+                                         int64_t count, int threads, ms_error *err);
 
 /** Append rows to /cascades. */
 ms_status ms_h5out_append_cascades(ms_h5out *h, int id, const ms_cascade_record *c, size_t n, ms_error *err);
