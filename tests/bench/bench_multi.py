@@ -7,7 +7,10 @@ On scenarios/bench/multi-10k.yaml (10,000 accounts, two correlated assets,
 socialized losses), one thread, medians of --repeat interleaved runs:
   one-market     the one-market engine, the book trading the first asset
   multi, 1 mkt   the engine of several markets on a book holding only the
-                 first asset, isolated: the same liquidations bit for bit
+                 first asset, isolated: a book of the same law, drawn with
+                 that engine's own draws (not the same accounts: path 0 has
+                 6,060 liquidations against 5,999); given the one-market
+                 book, that engine makes the same liquidations bit for bit
                  (tests/test_multi.c), so the ratio is the engine's overhead
   multi, cross   accounts holding one or two markets, cross margin
   + contagion    the same with stats.contagion (a twin per market)
