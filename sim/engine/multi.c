@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,47 +31,80 @@ typedef struct xent {
   uint32_t ver;
 } xent;
 
+/* A heap of xent, four-ary, its keys apart from the rest: a pop compares a
+ * node's four children's keys, 32 contiguous bytes, at each of log4 n
+ * levels. At a million units a pop was a chain of about twenty cache
+ * misses through 24-byte entries (a binary heap); a quarter of a path.
+ * Units and positions are below 2^31 (ms_multi_new). Which of equal keys
+ * pops first is the heap's shape's: nothing depends on it, a check's
+ * candidates being taken as a set (check_candidates sorts the eligible). */
+typedef struct xval {
+  int32_t unit;
+  uint32_t ver;
+} xval;
+
 typedef struct xheap {
-  xent *v;
+  double *k;
+  xval *v;
   size_t n, cap;
 } xheap;
 
 /* The heaps' order: by key; with @p ties (ADL's ranking), then by unit (there: the position), a total order. */
-static inline int xless(const xent *a, const xent *b, int ties) {
-  return a->key < b->key || (ties && a->key == b->key && a->unit < b->unit);
+static inline int xless(double ka, int32_t ua, double kb, int32_t ub, int ties) {
+  return ka < kb || (ties && ka == kb && ua < ub);
 }
+
+static inline xent heap_top(const xheap *h) { return (xent){h->k[0], h->v[0].unit, h->v[0].ver}; }
 
 static int heap_push_by(xheap *h, xent e, int ties) {
   if (h->n == h->cap) {
     size_t cap = h->cap ? 2 * h->cap : 64;
-    xent *v = realloc(h->v, cap * sizeof *v);
+    double *k = realloc(h->k, cap * sizeof *k);
+    if (k) h->k = k;
+    xval *v = k ? realloc(h->v, cap * sizeof *v) : NULL;
     if (!v) return -1;
     h->v = v;
     h->cap = cap;
   }
+  const xval ev = {(int32_t)e.unit, e.ver};
   size_t i = h->n++;
   while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (!xless(&e, &h->v[p], ties)) break;
+    size_t p = (i - 1) / 4;
+    if (!xless(e.key, ev.unit, h->k[p], h->v[p].unit, ties)) break;
+    h->k[i] = h->k[p];
     h->v[i] = h->v[p];
     i = p;
   }
-  h->v[i] = e;
+  h->k[i] = e.key;
+  h->v[i] = ev;
   return 0;
 }
 
 static void heap_pop_by(xheap *h, int ties) {
-  xent e = h->v[--h->n];
+  const size_t n = --h->n;
+  const double key = h->k[n];
+  const xval val = h->v[n];
   size_t i = 0;
   for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= h->n) break;
-    if (c + 1 < h->n && xless(&h->v[c + 1], &h->v[c], ties)) c++;
-    if (!xless(&h->v[c], &e, ties)) break;
-    h->v[i] = h->v[c];
-    i = c;
+    size_t c = 4 * i + 1;
+    if (c >= n) break;
+    size_t end = c + 4 < n ? c + 4 : n, m = c;
+    for (size_t j = c + 1; j < end; j++)
+      if (xless(h->k[j], h->v[j].unit, h->k[m], h->v[m].unit, ties)) m = j;
+    if (!xless(h->k[m], h->v[m].unit, key, val.unit, ties)) break;
+    h->k[i] = h->k[m];
+    h->v[i] = h->v[m];
+    i = m;
   }
-  if (h->n > 0) h->v[i] = e;
+  if (n > 0) {
+    h->k[i] = key;
+    h->v[i] = val;
+  }
+}
+
+static void heap_free(xheap *h) {
+  free(h->k);
+  free(h->v);
 }
 
 static int heap_push(xheap *h, xent e) { return heap_push_by(h, e, 0); }
@@ -176,6 +210,8 @@ struct ms_multi {
   size_t ndisc, capdisc;
   int64_t *cand;
   size_t ncand, capcand;
+  xval *popped;            /* pop_heap's entries */
+  size_t cappop;
   void *adl;               /* ADL's candidates (adl_cand) */
   size_t capadl;
   uint8_t *liq;            /* per position: liquidated, wholly or in part, in the run */
@@ -621,6 +657,8 @@ static int draw_cmp(const void *a, const void *b) {
  * equity / requirement (then unit), the others are keyed afresh. */
 static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
   mm->ndisc = 0;
+  for (size_t c = 0; c < mm->ncand; c++) /* their positions' lines asked for at once (pop_heap's units) */
+    __builtin_prefetch(&mm->p[mm->u[mm->cand[c]].first]);
   for (size_t c = 0; c < mm->ncand; c++) {
     int64_t id = mm->cand[c];
     xunit *u = &mm->u[id];
@@ -664,10 +702,24 @@ static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
 
 /* The units of heap @p h whose key @p probe reached. */
 static ms_status pop_heap(ms_multi *mm, xheap *h, double probe) {
-  while (h->n > 0 && h->v[0].key <= probe) {
-    xent x = h->v[0];
+  /* the entries first, each unit's line asked for as it leaves the heap, then the units: at a million units
+   * each is a cache miss, and these overlap */
+  size_t n = 0;
+  while (h->n > 0 && h->k[0] <= probe) {
+    if (n == mm->cappop) {
+      size_t cap = mm->cappop ? 2 * mm->cappop : 256;
+      xval *v = realloc(mm->popped, cap * sizeof *v);
+      if (!v) return MS_ERR_NOMEM;
+      mm->popped = v;
+      mm->cappop = cap;
+    }
+    mm->popped[n++] = h->v[0];
+    __builtin_prefetch(&mm->u[h->v[0].unit]);
     heap_pop(h);
-    xunit *u = &mm->u[x.unit];
+  }
+  for (size_t i = 0; i < n; i++) {
+    const xval x = mm->popped[i];
+    const xunit *u = &mm->u[x.unit];
     if (x.ver != u->ver || u->status != MS_ACCT_OPEN) continue;
     if (push_cand(mm, x.unit)) return MS_ERR_NOMEM;
   }
@@ -977,7 +1029,7 @@ static ms_status deleverage(ms_engine *e, ms_multi *mm, xmarket *k, int side, do
       pos = ((const adl_cand *)mm->adl)[next++].pos;
     } else {
       if (h->n == 0) break;
-      xent x = h->v[0];
+      xent x = heap_top(h);
       adl_pop(h);
       mm->adl_entries--;
       const xpos *c = &mm->p[x.unit];
@@ -1972,20 +2024,21 @@ void ms_multi_free(ms_multi *m) {
     ms_oracle_free(k->orc);
     ms_margin_free(k->mg);
     ms_funding_free(k->fnd);
-    free(k->h[0].v);
-    free(k->h[1].v);
-    free(k->oh[0].v);
-    free(k->oh[1].v);
-    free(k->osh[0].v);
-    free(k->osh[1].v);
+    heap_free(&k->h[0]);
+    heap_free(&k->h[1]);
+    heap_free(&k->oh[0]);
+    heap_free(&k->oh[1]);
+    heap_free(&k->osh[0]);
+    heap_free(&k->osh[1]);
     free(k->exp);
   }
   free(m->bo);
   free(m->lq);
-  free(m->th.v);
+  heap_free(&m->th);
+  free(m->popped);
   for (int j = 0; j < m->K; j++) {
-    free(m->adlh[j][0].v);
-    free(m->adlh[j][1].v);
+    heap_free(&m->adlh[j][0]);
+    heap_free(&m->adlh[j][1]);
   }
   free(m->ou);
   ms_queue_free(m->kq);
@@ -2032,6 +2085,11 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
   /* room for the book: at most one position per market per account */
   int64_t n = cfg->book.accounts, cap_p = n * (int64_t)m->K;
   m->cap = cap_p;
+  if (!s && cap_p > INT32_MAX) /* positions and units are numbered in 32 bits (xpos, ms_multi_unit, xval) */
+    s = ms_error_set(err, MS_ERR_INPUT,
+                     "book.accounts: %lld accounts in %d markets may hold %lld positions; a book of several markets "
+                     "holds at most %lld (book.accounts at most %lld here)",
+                     (long long)n, m->K, (long long)cap_p, (long long)INT32_MAX, (long long)(INT32_MAX / m->K));
   if (!s) {
     m->bu = malloc((size_t)cap_p * sizeof *m->bu);
     m->bp = malloc((size_t)cap_p * sizeof *m->bp);
