@@ -594,6 +594,29 @@ static void test_multi__per_path_book_is_the_paths_own(void **state) {
   ms_config_free(cfg);
 }
 
+/* A book whose positions could pass 2^31 - 1 (units and positions are numbered in 32 bits) is refused before
+ * anything is allocated, with the largest book.accounts its markets allow. A scenario cannot ask for one
+ * (book.accounts <= 10^8, at most 8 markets); a library user filling ms_config by hand can. */
+static void test_multi__positions_beyond_32_bits_refused(void **state) {
+  (void)state;
+  const char *yaml =
+      "seed: 1\npaths: 1\nhorizon: 1h\nstep: 1s\n"
+      "market:\n  assets:\n"
+      "    - {name: A, initial_price: 100}\n    - {name: B, initial_price: 20}\n    - {name: C, initial_price: 5}\n"
+      "  regimes: [{name: only, assets: [{vol: 0.5, drift: 0}, {vol: 0.5, drift: 0}, {vol: 0.5, drift: 0}]}]\n"
+      "book:\n  accounts: 1000\n  markets: {enabled: true, count: 2}\n";
+  ms_error err;
+  ms_config *cfg = load_yaml(yaml, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  cfg->book.accounts = 715827883;
+  ms_multi *m = NULL;
+  assert_int_equal(ms_multi_new(&m, NULL, cfg, &err), MS_ERR_INPUT);
+  assert_null(m);
+  assert_contains(err.msg, "book.accounts: 715827883 accounts in 3 markets may hold 2147483649 positions");
+  assert_contains(err.msg, "book.accounts at most 715827882 here");
+  ms_config_free(cfg);
+}
+
 /* Isolated margin with no channel between the markets (no impact, a fund
  * that never runs out, keepers without capacity limits or congestion): no
  * liquidation needs another market's moves, and every contagion count is 0,
@@ -1156,6 +1179,7 @@ int main(void) {
       cmocka_unit_test(test_multi__cross_and_isolated_by_hand),
       cmocka_unit_test(test_multi__contagion_counts_losses_elsewhere),
       cmocka_unit_test(test_multi__one_market_book_is_the_one_market_engine),
+      cmocka_unit_test(test_multi__positions_beyond_32_bits_refused),
       cmocka_unit_test(test_multi__tiered_charges_after_a_favourable_move),
       cmocka_unit_test(test_multi__tiered_long_charges_after_a_favourable_move),
       cmocka_unit_test(test_multi__per_path_book_is_the_paths_own),

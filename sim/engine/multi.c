@@ -2085,7 +2085,9 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
   /* room for the book: at most one position per market per account */
   int64_t n = cfg->book.accounts, cap_p = n * (int64_t)m->K;
   m->cap = cap_p;
-  if (!s && cap_p > INT32_MAX) /* positions and units are numbered in 32 bits (xpos, ms_multi_unit, xval) */
+  /* positions and units are numbered in 32 bits (xpos, ms_multi_unit, xval): a scenario's book is far below
+   * (book.accounts <= 10^8, at most MS_MAX_ASSETS markets), a ms_config filled by hand need not be */
+  if (!s && cap_p > INT32_MAX)
     s = ms_error_set(err, MS_ERR_INPUT,
                      "book.accounts: %lld accounts in %d markets may hold %lld positions; a book of several markets "
                      "holds at most %lld (book.accounts at most %lld here)",
