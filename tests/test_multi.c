@@ -519,6 +519,7 @@ static void test_multi__one_market_book_is_the_one_market_engine(void **state) {
                  y.pending_bad_debt, x.pending_bad_debt); SAME(penalties); SAME(keeper_rewards); SAME(bad_debt);
       SAME(insurance_paid); SAME(insurance_min); SAME(insurance_end); SAME(socialized_loss); SAME(uncovered_loss);
       SAME(insolvent); SAME(adl_notional); SAME(adl_loss); SAME(final_price); SAME(min_price); SAME(max_price);
+      SAME(final_mark); SAME(min_mark); SAME(max_impact); /* the marks at ticks (tick) */
       SAME(cascades); SAME(largest_cascade_notional); SAME(largest_cascade_depth);
       SAME(funding_paid); SAME(funding_long_net); SAME(funding_outside); SAME(funding_rate_mean);
       SAME(funding_rate_min); SAME(funding_rate_max); SAME(max_margin_ratio); SAME(margin_updates_up);

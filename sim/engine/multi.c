@@ -882,15 +882,24 @@ static ms_status tick(ms_engine *e, ms_multi *mm, int64_t t, int *started) {
       ms_status s = price_bound(e, k, t);
       if (s) return s;
     }
-    double imp = ms_market_impact_at(k->mk, t), lm = k->lp + imp;
-    mark_seen(k, lm, imp);
     int st = 0;
     ms_status s;
     if (ms_oracle_samples_ticks(k->orc)) {
+      double imp = ms_market_impact_at(k->mk, t), lm = k->lp + imp;
+      mark_seen(k, lm, imp);
       s = ms_oracle_tick(k->orc, t, lm, k->lp, k->q, &st);
     } else {
-      double lo, hi;
+      double lo, hi, ilo, ihi;
       ms_oracle_band(k->orc, &lo, &hi);
+      /* The impact lies in [ilo, ihi] until the next fill, and rounding x + imp is monotone in imp: when the
+       * mark's lowest value cannot set a new low and neither end can leave the band, this tick changes
+       * nothing, and the impact (an exp2) is not needed. Nor can it set an extreme of the impact: those
+       * start at 0 and took the fill's own value at the fill (mark_moved). */
+      ms_market_impact_range(k->mk, &ilo, &ihi);
+      const double a = k->lp + ilo, b = k->lp + ihi;
+      if (a >= k->lm_min && a >= lo && b <= hi) continue;
+      double imp = ms_market_impact_at(k->mk, t), lm = k->lp + imp;
+      mark_seen(k, lm, imp);
       s = lm < lo || lm > hi ? ms_oracle_on_mark(k->orc, t, lm, k->lp, k->q, &st) : MS_OK;
     }
     if (s) return s;

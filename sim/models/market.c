@@ -86,6 +86,13 @@ double ms_market_impact_at(const ms_market *m, int64_t t) {
   return fabs(v) < IMPACT_FLOOR ? 0.0 : v;
 }
 
+/* imp0 x exp2(-x), x >= 0: exp2 of a negative is at most 1 (faithfully rounded, its true value below 1), and
+ * rounding the product is monotone, so the value lies between 0 and imp0 inclusive, of imp0's sign or 0. */
+void ms_market_impact_range(const ms_market *m, double *lo, double *hi) {
+  *lo = m->imp0 < 0 ? m->imp0 : 0.0;
+  *hi = m->imp0 > 0 ? m->imp0 : 0.0;
+}
+
 double ms_market_flow_at(const ms_market *m, int64_t t) {
   if (t >= m->t_zero) return 0.0;
   if (t == m->t0 || m->half_life <= 0) return m->q0;

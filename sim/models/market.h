@@ -63,6 +63,10 @@ int ms_market_active(const ms_market *m, int64_t t);
 /** Log impact at time @p t (>= the last fill): a function of t alone. */
 double ms_market_impact_at(const ms_market *m, int64_t t);
 
+/** Bounds, exact as doubles, on ms_market_impact_at at every time from the last fill until the next: it decays
+ *  from the fill's value toward 0 without crossing it, so *@p lo = min(0, that value), *@p hi = max(0, it). */
+void ms_market_impact_range(const ms_market *m, double *lo, double *hi);
+
 /** Cumulative flow Q (USD) at time @p t (>= the last fill). */
 double ms_market_flow_at(const ms_market *m, int64_t t);
 
