@@ -161,6 +161,7 @@ typedef struct xunit {
   int64_t discovered;
   uint32_t ndisc;          /* its discoveries so far in the run */
   uint32_t kver;           /* its ADL key's version: bumped whenever its cash or positions change (adl_touch) */
+  uint32_t vep;            /* mm->epoch when ver last changed (bump) */
 } xunit;
 
 /* The random part of the keepers' delay of a unit's k-th discovery in the path (for its contagion twins). */
@@ -195,6 +196,9 @@ struct ms_multi {
   double offset;           /* book.markets.cross_offset (0: none) */
   xheap th;                /* option positions' bands in time: key t_until (ms; pops at every check from then on) */
   int64_t open_options;    /* units holding live legs, not closed (option_revaluations_naive: these x checks) */
+  /* regime switches not yet looked at (regime_moved, moved_units): per market the epoch of its latest, 0 none */
+  uint32_t epoch, moved[MS_MAX_ASSETS];
+  int nmoved;
   int64_t bs_at_start;     /* Black–Scholes evaluations of the markets' margin models when the path began */
   /* ADL's ranking (liquidation.shortfall adl): per market and side, a heap of the open units' positions by
    * (effective collateral per unit of gross entry notional, position), an entry per change of its unit
@@ -226,6 +230,12 @@ struct ms_multi {
   int64_t funding_payments;
   double funding_rate_sum, funding_last;
 };
+
+/* Unit @p u changed (its state, or its keys): its heap entries of before are stale. */
+static inline void bump(ms_multi *mm, xunit *u) {
+  u->ver++;
+  u->vep = mm->epoch;
+}
 
 /* ---- the book ---- */
 
@@ -628,7 +638,7 @@ static void worst_first(const ms_multi *mm, int32_t *order, double *pnl, int *n,
 /* Unit @p u holds nothing any more: closed, with @p left (USD) its cash. */
 static void close_unit(ms_multi *mm, xunit *u, double left) {
   u->status = MS_ACCT_CLOSED;
-  u->ver++;
+  bump(mm, u);
   mm->live_entries -= u->nkeys;
   u->nkeys = 0;
   u->C = left;
@@ -667,7 +677,7 @@ static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
     double eq, req, credit, size;
     unit_standing(mm, u, 0, t, &eq, &req, &credit, &size);
     if (!mm->twin && mm->nou > 0 && unit_has_legs(mm, u)) e->sum->option_revaluations++;
-    u->ver++;
+    bump(mm, u);
     double need = req - credit;
     if (eq < need) {
       if (ms_big_grow((void **)&mm->disc, &mm->capdisc, mm->ndisc + 1, sizeof *mm->disc)) return MS_ERR_NOMEM;
@@ -732,29 +742,44 @@ static ms_status pop_crossed(ms_multi *mm, xmarket *k, int side) {
   return pop_heap(mm, &k->h[side], side == SIDE_LONG ? -X : X);
 }
 
-/* Option positions' bands in time: at every check (of the path itself: its naive count), the units whose band ran
- * out by @p t. */
+/* The units holding live legs in a market whose regime switched since the last look, and whose keys are older
+ * than that switch (vep): its new volatility reprices their options, their bands are of the old one. */
+static ms_status moved_units(ms_multi *mm) {
+  for (int64_t i = 0; i < mm->nou; i++) {
+    const int64_t id = mm->ou[i];
+    const xunit *u = &mm->u[id];
+    if (u->status != MS_ACCT_OPEN || u->queued) continue;
+    for (int32_t q = u->first; q < u->first + u->n; q++) {
+      const uint32_t ep = mm->moved[mm->p[q].market];
+      if (ep && u->vep < ep && live_legs(mm, &mm->p[q])) {
+        if (push_cand(mm, id)) return MS_ERR_NOMEM;
+        break;
+      }
+    }
+  }
+  memset(mm->moved, 0, sizeof mm->moved);
+  mm->nmoved = 0;
+  return MS_OK;
+}
+
+/* Option positions' bands in time, at every check (of the path itself: its naive count): the units whose band
+ * ran out by @p t, and those a regime switch since the last check repriced. */
 static ms_status push_options(ms_engine *e, ms_multi *mm, int64_t t) {
   if (mm->nou == 0) return MS_OK;
   if (!mm->twin) e->sum->option_revaluations_naive += mm->open_options;
-  return mm->bruteforce ? MS_OK : pop_heap(mm, &mm->th, (double)t);
+  if (mm->bruteforce) return MS_OK;
+  ms_status s = pop_heap(mm, &mm->th, (double)t);
+  return s || !mm->nmoved ? s : moved_units(mm);
 }
 
-/* Market @p k's regime switched at @p t (@p vol_before: its volatility before): a new volatility reprices its
- * options, so its units holding live legs are looked at at the next check. */
-static ms_status regime_moved(ms_multi *mm, xmarket *k, double vol_before, int64_t t) {
-  if (mm->nou == 0 || mm->bruteforce || ms_pricepath_vol(k->pp) == vol_before) return MS_OK;
-  const int j = (int)(k - mm->m);
-  for (int64_t i = 0; i < mm->nou; i++) {
-    xunit *u = &mm->u[mm->ou[i]];
-    if (u->status != MS_ACCT_OPEN) continue;
-    for (int32_t q = u->first; q < u->first + u->n; q++)
-      if (mm->p[q].market == j && live_legs(mm, &mm->p[q])) {
-        if (push_entry(mm, &mm->th, (double)t, mm->ou[i])) return MS_ERR_NOMEM;
-        break;
-      }
-  }
-  return MS_OK;
+/* Market @p k's regime switched (@p vol_before: its volatility before): a new volatility reprices its options,
+ * so its units holding live legs whose keys are older are looked at at the next check (moved_units). Marked
+ * here and looked at once per check, not once per switch: under regimes of seconds there are thousands of
+ * switches between two checks. */
+static void regime_moved(ms_multi *mm, xmarket *k, double vol_before) {
+  if (mm->nou == 0 || mm->bruteforce || ms_pricepath_vol(k->pp) == vol_before) return;
+  mm->moved[k - mm->m] = ++mm->epoch;
+  mm->nmoved = 1;
 }
 
 /* Check the candidates, then rebuild the heaps when stale entries (of units
@@ -825,6 +850,8 @@ static ms_status rebuild(ms_engine *e, ms_multi *mm, int64_t t) {
     k->h[0].n = k->h[1].n = k->oh[0].n = k->oh[1].n = k->osh[0].n = k->osh[1].n = 0;
   }
   mm->th.n = 0;
+  memset(mm->moved, 0, sizeof mm->moved); /* every open unit is looked at */
+  mm->nmoved = 0;
   mm->live_entries = 0;
   for (int64_t id = 0; id < mm->nu; id++) mm->u[id].nkeys = 0;
   return all_open(e, mm, t);
@@ -915,7 +942,7 @@ static int adl_touch(ms_multi *mm, int64_t id);
 static ms_status unit_reopen(ms_multi *mm, int64_t id, int64_t t) {
   xunit *u = &mm->u[id];
   u->status = MS_ACCT_OPEN;
-  u->ver++;
+  bump(mm, u);
   if (adl_touch(mm, id)) return MS_ERR_NOMEM;
   double eq, req, credit, size;
   unit_standing(mm, u, 0, t, &eq, &req, &credit, &size);
@@ -1061,7 +1088,7 @@ static ms_status deleverage(ms_engine *e, ms_multi *mm, xmarket *k, int side, do
     left -= y;
     p->q = y >= a ? 0.0 : p->q - s * y;
     int open = unit_holds(mm, u);
-    u->ver++;
+    bump(mm, u);
     if (!open) {
       close_unit(mm, u, u->C);
     } else if (push_cand(mm, p->unit) || adl_touch(mm, p->unit)) { /* checked again once the liquidation is done */
@@ -1477,7 +1504,7 @@ static ms_status expire(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) {
     set_cash(mm, u, unit_cash(mm, u) + *lq * pay);
     mm->realized += *lq * pay;
     *lq = 0;
-    u->ver++;
+    bump(mm, u);
     if (!mm->twin) e->sum->options_expired++;
     if (!unit_has_legs(mm, u)) mm->open_options--;
     if (!unit_holds(mm, u)) { /* nothing left: the unit is done */
@@ -1608,6 +1635,9 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
   memset(mm->liq, 0, (size_t)mm->np);
   mm->live_entries = 0;
   mm->open_options = mm->nou;
+  mm->epoch = 0;
+  memset(mm->moved, 0, sizeof mm->moved);
+  mm->nmoved = 0;
   mm->adl_on = cfg->liquidation.shortfall == &ms_shortfall_adl;
   mm->adl_dirty = 1; /* built at the path's first ADL */
   mm->cash_closed = 0;
@@ -1742,7 +1772,7 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
         if (r < 0) { s = MS_ERR_NOMEM; break; }
         if (k->fnd && ev.kind == MS_EV_REGIME && r != MS_PRICEPATH_STALE)
           ms_funding_regime(k->fnd, ev.t, ms_pricepath_regime(k->pp));
-        if (ev.kind == MS_EV_REGIME && (s = regime_moved(mm, k, vol_before, ev.t))) break;
+        if (ev.kind == MS_EV_REGIME) regime_moved(mm, k, vol_before);
         if (r == 1 && !k->frozen) {
           k->lp = ms_pricepath_log_price(k->pp);
           ms_extremes_observe(&k->ext, k->lp);
