@@ -136,6 +136,10 @@ typedef struct xmarket {
   double lp_hi, lp_lo;     /* lp0 +/- ln MS_MAX_PRICE_MOVE, as the one-market engine's */
   extremes ext;
   double lm_min, imp_hi, imp_lo;
+  /* copies kept for the ticks (tick), refreshed wherever they change: the oracle's band and whether it samples
+   * every tick (sync_oracle, after each call into the oracle), the impact's range (sync_impact, after a fill) */
+  double band_lo, band_hi, imp_rlo, imp_rhi;
+  int twap;
   double shift[2];         /* per unit of each side: what it was charged so far (socialized losses, funding), net */
   double soc[2];           /* the socialized losses' part: what socialize's cap subtracts from the profit */
   double shift_hi[2];      /* the rises of shift only: what the bound prices are taken in (a credit only helps) */
@@ -866,6 +870,13 @@ static inline void mark_seen(xmarket *k, double lm, double imp) {
   if (imp < k->imp_lo) k->imp_lo = imp;
 }
 
+static inline void sync_oracle(xmarket *k) {
+  k->twap = ms_oracle_samples_ticks(k->orc);
+  ms_oracle_band(k->orc, &k->band_lo, &k->band_hi);
+}
+
+static inline void sync_impact(xmarket *k) { ms_market_impact_range(k->mk, &k->imp_rlo, &k->imp_rhi); }
+
 static ms_status mark_moved(ms_engine *e, xmarket *k, int64_t t) {
   double imp = ms_market_impact_at(k->mk, t), lm = k->lp + imp;
   if (!(fabs(imp) <= e->max_log_impact)) {
@@ -877,8 +888,11 @@ static ms_status mark_moved(ms_engine *e, xmarket *k, int64_t t) {
     return MS_ERR_INPUT;
   }
   mark_seen(k, lm, imp);
+  sync_impact(k); /* called after every fill */
   int started;
-  return ms_oracle_on_mark(k->orc, t, lm, k->lp, k->q, &started);
+  ms_status s = ms_oracle_on_mark(k->orc, t, lm, k->lp, k->q, &started);
+  sync_oracle(k);
+  return s;
 }
 
 /* The exogenous price's bound (MS_MAX_PRICE_MOVE), as the one-market loop's check_price_move. */
@@ -911,23 +925,25 @@ static ms_status tick(ms_engine *e, ms_multi *mm, int64_t t, int *started) {
     }
     int st = 0;
     ms_status s;
-    if (ms_oracle_samples_ticks(k->orc)) {
+    if (k->twap) {
       double imp = ms_market_impact_at(k->mk, t), lm = k->lp + imp;
       mark_seen(k, lm, imp);
       s = ms_oracle_tick(k->orc, t, lm, k->lp, k->q, &st);
+      sync_oracle(k);
     } else {
-      double lo, hi, ilo, ihi;
-      ms_oracle_band(k->orc, &lo, &hi);
-      /* The impact lies in [ilo, ihi] until the next fill, and rounding x + imp is monotone in imp: when the
-       * mark's lowest value cannot set a new low and neither end can leave the band, this tick changes
-       * nothing, and the impact (an exp2) is not needed. Nor can it set an extreme of the impact: those
-       * start at 0 and took the fill's own value at the fill (mark_moved). */
-      ms_market_impact_range(k->mk, &ilo, &ihi);
-      const double a = k->lp + ilo, b = k->lp + ihi;
+      /* The impact lies in [imp_rlo, imp_rhi] until the next fill, and rounding x + imp is monotone in imp:
+       * when the mark's lowest value cannot set a new low and neither end can leave the band, this tick
+       * changes nothing, and the impact (an exp2) is not needed. Nor can it set an extreme of the impact:
+       * those start at 0 and took the fill's own value at the fill (mark_moved). */
+      const double lo = k->band_lo, hi = k->band_hi, a = k->lp + k->imp_rlo, b = k->lp + k->imp_rhi;
       if (a >= k->lm_min && a >= lo && b <= hi) continue;
       double imp = ms_market_impact_at(k->mk, t), lm = k->lp + imp;
       mark_seen(k, lm, imp);
-      s = lm < lo || lm > hi ? ms_oracle_on_mark(k->orc, t, lm, k->lp, k->q, &st) : MS_OK;
+      s = MS_OK;
+      if (lm < lo || lm > hi) {
+        s = ms_oracle_on_mark(k->orc, t, lm, k->lp, k->q, &st);
+        sync_oracle(k);
+      }
     }
     if (s) return s;
     *started |= st;
@@ -1671,6 +1687,8 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
     k->lm_min = k->lp;
     k->imp_hi = k->imp_lo = 0;
     if (!s) s = ms_oracle_start(k->orc, cfg->seed, path, k->cfg.market.initial_price, k->q);
+    sync_oracle(k);
+    sync_impact(k);
     if (k->fnd) {
       ms_funding_start(k->fnd, cfg->seed, path, ms_pricepath_regime(k->pp));
       int64_t tf = ms_funding_next(k->fnd);
@@ -1785,6 +1803,7 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
       case MS_EV_ORACLE_PUBLISH: {
         int published;
         s = ms_oracle_on_event(k->orc, &ev, k->lp + ms_market_impact_at(k->mk, ev.t), k->lp, k->q, &published);
+        sync_oracle(k);
         if (!s && published) s = discover(e, mm, src, ev.t);
         break;
       }
