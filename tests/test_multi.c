@@ -840,6 +840,41 @@ static void test_multi__tiered_long_charges_after_a_favourable_move(void **state
   twins_free(&t);
 }
 
+/* Dynamic margin keys perps in scaled coordinates, P (1 - r) - shift_hi for a long (coord), so that a move of
+ * the ratio moves them as a publish does: a long under dynamic margin whose price rises while funding charges
+ * it, the ratio moving at every update, is found when the brute force finds it (~15 h by hand: 250 USD of
+ * funding an hour against 42 USD of gain). Weakening the charges' term of the coordinate fails it. */
+static void test_multi__dynamic_long_charges_as_the_ratio_moves(void **state) {
+  (void)state;
+  const char *yaml =
+      "seed: 1\npaths: 1\nhorizon: 1d\nstep: 10s\n"
+      "market:\n  days_per_year: 365\n  assets:\n"
+      "    - {name: A, initial_price: 100, impact: {model: none}}\n"
+      "    - {name: B, initial_price: 100, impact: {model: none}}\n"
+      "  regimes: [{name: up, assets: [{vol: 0.01, drift: 73}, {vol: 0.01, drift: 0}], correlation: [[1, 0], [0, 1]]}]\n"
+      "book:\n  accounts: 1\n  collateral: {dist: fixed, value: 3333}\n  leverage: {dist: fixed, value: 1.5}\n"
+      "  long_fraction: 1\n  margin_mode: isolated\n"
+      "  markets: {enabled: true, count: {dist: fixed, value: 1}, weights: [1, 0]}\n"
+      "margin: {model: dynamic, dynamic: {update_every: 10m, k: 3, floor: 0.01, cap: 0.5, max_step: 0.05, "
+      "liquidation_horizon: 1h, initial_vol: 0.8}}\n"
+      "oracle: {kind: push, deviation: 0.001, heartbeat: 10m, latency: {dist: fixed, value: 0s}}\n"
+      "keepers: {delay: {dist: fixed, value: 0s}}\n"
+      "liquidation: {mode: full, penalty: 0.01, insurance_fund: 1e9, shortfall: socialize}\n"
+      "funding: {enabled: true, interval: 1h, rate_period: 1h, cap: 0.05, receivers: rate, price: oracle, "
+      "premium: {mean: 0.05, sd: 0.0001, half_life: 1h}}\n"
+      "stats: {contagion: false, counterfactual: false}\noutput: {fan: {paths: 0}}\n";
+  twins t = twins_of(yaml);
+  ms_path_summary a;
+  assert_int_equal(same_as_bruteforce(t.ix, t.bf, 0, &a, 0), 1);
+  size_t n;
+  const ms_liq_record *r = ms_engine_records(t.ix, &n);
+  print_message("dynamic long under funding: liquidated at %.2f h, price %.2f, %lld ratio rises\n",
+                (double)r[0].time / 3.6e6, r[0].oracle_price, (long long)a.margin_updates_up);
+  assert_true(r[0].time > 10 * 3600000LL && r[0].time < 20 * 3600000LL);
+  assert_true(a.margin_updates_up > 0);
+  twins_free(&t);
+}
+
 /* Books whose positions are option strategies (30-40% of them), under the
  * four margin models (portfolio: each asset's scenario grid, summed), cross,
  * isolated and mixed: the heaps and the option units' checks find what the
@@ -1183,6 +1218,7 @@ int main(void) {
       cmocka_unit_test(test_multi__positions_beyond_32_bits_refused),
       cmocka_unit_test(test_multi__tiered_charges_after_a_favourable_move),
       cmocka_unit_test(test_multi__tiered_long_charges_after_a_favourable_move),
+      cmocka_unit_test(test_multi__dynamic_long_charges_as_the_ratio_moves),
       cmocka_unit_test(test_multi__per_path_book_is_the_paths_own),
       cmocka_unit_test(test_multi__isolated_without_channels_has_no_contagion),
       cmocka_unit_test(test_multi__weights_that_overflow_are_refused),

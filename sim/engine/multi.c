@@ -127,6 +127,7 @@ typedef struct xmarket {
   double E;                /* entry price of its positions */
   int tiered;
   int portfolio;           /* its margin model is portfolio (book.markets.cross_offset applies among these) */
+  int dynamic;             /* its margin model is dynamic: perps keyed in scaled coordinates (coord) */
   double slope_lo, slope_hi; /* least slope of a long's maintenance requirement in notional, largest of a short's */
   double ticks[TICK_BLOCK];
   size_t tick_pos, tick_n;
@@ -506,8 +507,19 @@ static void slopes(xmarket *k) {
  * tier: with c_short = 1 + m_hi a charge and such a fall crossed unseen,
  * tests/test_multi.c keeps the case). A long whose largest slope reaches 1
  * (c_long <= 0) has no such coordinate: its charges have the side's units
- * checked again (sweep). */
+ * checked again (sweep).
+ *
+ * Under dynamic margin the ratio r moves at every update, and each move
+ * changed every bound: every unit was checked again. There the coordinate
+ * is the one above times c, with the ratio of the moment: X = P (1 - r) -
+ * shift_hi for longs, Y = P (1 + r) + shift_hi for shorts. A long's surplus
+ * is V + a (P - E) - r a P less its charges, so its loss since it was keyed
+ * is a (X0 - X), exactly, whatever r did meanwhile (r < 1: dynamic's cap);
+ * the bound is X0 - b / a (push_perp). A ratio change then moves the
+ * coordinate as a publish moves the price (ratio_moved). */
 static inline double coord(const xmarket *k, int side, double P) {
+  if (k->dynamic) /* see below */
+    return side == SIDE_LONG ? P * (1.0 - k->slope_lo) - k->shift_hi[0] : P * (1.0 + k->slope_hi) + k->shift_hi[1];
   if (side == SIDE_LONG) {
     double c = k->tiered ? 1.0 - k->slope_hi : 1.0 - k->slope_lo;
     return c > 0 ? P - k->shift_hi[0] / c : P;
@@ -525,6 +537,9 @@ static int push_entry(ms_multi *mm, xheap *h, double key, int64_t id);
 /* A perp of @p q units in market @p k at oracle price @p P with a budget of @p b (USD) into its side's heap. */
 static int push_perp(ms_multi *mm, xmarket *k, double q, double P, double b, int64_t id) {
   double a = fabs(q);
+  if (k->dynamic) /* scaled coordinates (coord): the bound is b / a from the coordinate now */
+    return q > 0 ? push_entry(mm, &k->h[SIDE_LONG], -(coord(k, SIDE_LONG, P) - b / a), id)
+                 : push_entry(mm, &k->h[SIDE_SHORT], coord(k, SIDE_SHORT, P) + b / a, id);
   if (q > 0) /* a long whose requirement grows as fast as its value (m_lo >= 1): looked at at every publish */
     return push_entry(mm, &k->h[SIDE_LONG],
                       k->slope_lo < 1 ? -(coord(k, SIDE_LONG, P) - b / (a * (1.0 - k->slope_lo))) : -INFINITY, id);
@@ -768,12 +783,15 @@ static ms_status moved_units(ms_multi *mm) {
 
 /* Option positions' bands in time, at every check (of the path itself: its naive count): the units whose band
  * ran out by @p t, and those a regime switch since the last check repriced. */
-static ms_status push_options(ms_engine *e, ms_multi *mm, int64_t t) {
-  if (mm->nou == 0) return MS_OK;
-  if (!mm->twin) e->sum->option_revaluations_naive += mm->open_options;
-  if (mm->bruteforce) return MS_OK;
+static ms_status pop_options(ms_multi *mm, int64_t t) {
+  if (mm->nou == 0 || mm->bruteforce) return MS_OK;
   ms_status s = pop_heap(mm, &mm->th, (double)t);
   return s || !mm->nmoved ? s : moved_units(mm);
+}
+
+static ms_status push_options(ms_engine *e, ms_multi *mm, int64_t t) {
+  if (mm->nou > 0 && !mm->twin) e->sum->option_revaluations_naive += mm->open_options;
+  return pop_options(mm, t);
 }
 
 /* Market @p k's regime switched (@p vol_before: its volatility before): a new volatility reprices its options,
@@ -819,6 +837,20 @@ static ms_status discover(ms_engine *e, ms_multi *mm, int j, int64_t t) {
     if (!s) s = pop_heap(mm, &k->oh[1], P);
   }
   if (!s) s = push_options(e, mm, t);
+  return s ? s : check_and_tidy(e, mm, t);
+}
+
+/* Market @p k's maintenance ratio moved at @p t (dynamic margin): its perps' heaps are probed at their scaled
+ * coordinates with the new ratio, as at a publish, and its units holding live legs, whose bands were computed
+ * with the old ratio, are looked at (moved_units); then a check. */
+static ms_status ratio_moved(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) {
+  ms_status s = pop_crossed(mm, k, SIDE_LONG);
+  if (!s) s = pop_crossed(mm, k, SIDE_SHORT);
+  if (!s && mm->nou > 0) {
+    mm->moved[k - mm->m] = ++mm->epoch;
+    mm->nmoved = 1;
+  }
+  if (!s) s = pop_options(mm, t); /* not counted in option_revaluations_naive: a ratio's check never was */
   return s ? s : check_and_tidy(e, mm, t);
 }
 
@@ -1823,9 +1855,11 @@ static ms_status run(ms_engine *e, ms_multi *mm, uint64_t path, ms_trace *trace,
           e->sum->margin_updates_up++;
           if (ms_margin_ratio(k->mg) > e->sum->max_margin_ratio) e->sum->max_margin_ratio = ms_margin_ratio(k->mg);
         }
-        /* a new ratio either way: the units' prices were bounded with the old one */
+        /* a new ratio either way: the units' prices were bounded with the old one (under dynamic margin their
+         * perps' bounds hold in its scaled coordinates, which the ratio moves: ratio_moved) */
         slopes(k);
-        if (!s && (k->slope_lo != lo || k->slope_hi != hi)) s = rebuild(e, mm, ev.t);
+        if (!s && (k->slope_lo != lo || k->slope_hi != hi))
+          s = k->dynamic && !mm->bruteforce ? ratio_moved(e, mm, k, ev.t) : rebuild(e, mm, ev.t);
         break;
       }
       default:
@@ -2138,6 +2172,7 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
     if (!s) ms_margin_path_start(k->mg, k->E);
     k->tiered = strcmp(ms_model_name(k->cfg.margin.model), "tiered") == 0;
     k->portfolio = strcmp(ms_model_name(k->cfg.margin.model), "portfolio") == 0;
+    k->dynamic = strcmp(ms_model_name(k->cfg.margin.model), "dynamic") == 0;
     if (!s) slopes(k);
   }
   /* room for the book: at most one position per market per account */
