@@ -595,8 +595,8 @@ static void test_multi__per_path_book_is_the_paths_own(void **state) {
   ms_config_free(cfg);
 }
 
-/* A book whose positions could pass 2^31 - 1 (units and positions are numbered in 32 bits) is refused before
- * anything is allocated, with the largest book.accounts its markets allow. A scenario cannot ask for one
+/* A book whose positions could pass 2^31 - 1 (units and positions are numbered in 32 bits) is refused before its
+ * book is allocated, with the largest book.accounts its markets allow. A scenario cannot ask for one
  * (book.accounts <= 10^8, at most 8 markets); a library user filling ms_config by hand can. */
 static void test_multi__positions_beyond_32_bits_refused(void **state) {
   (void)state;
@@ -1024,8 +1024,9 @@ static void test_multi__option_bands_channels(void **state) {
   static const char *const puts =
       "      - {kind: protective_put, strike: {by: delta, value: 0.45}, size: {dist: uniform, min: 4, max: 4.95}, "
       "expiry: {dist: table, values: [3h, 6h, 10h]}}\n";
-  int64_t liq[3] = {0}, opt[3] = {0};
-  for (int c = 0; c < 3; c++)
+  /* c = 3: the regime channel's worlds again, each path's epochs of repricing started at the uint32 wrap */
+  int64_t liq[4] = {0}, opt[4] = {0};
+  for (int c = 0; c < 4; c++)
     for (int mode = 0; mode < 3; mode++) {
       char yaml[4096];
       snprintf(yaml, sizeof yaml,
@@ -1043,11 +1044,12 @@ static void test_multi__option_bands_channels(void **state) {
                "keepers: {delay: {dist: lognormal, median: 4s, sigma: 0.8}}\n"
                "liquidation: {mode: %s, penalty: 0.02, keeper_share: 0.5, insurance_fund: 1e9}\n"
                "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n",
-               300 + 3 * c + mode, channel[c], mode == 0 ? "cross" : mode == 1 ? "isolated" : "mixed",
+               300 + 3 * (c % 3) + mode, channel[c % 3], mode == 0 ? "cross" : mode == 1 ? "isolated" : "mixed",
                c == 1 ? puts : shorts,
                c == 1 ? "0.05" : "0.002", /* time: a publish every heartbeat, the price held still in between */
                mode == 2 ? "partial" : "full");
       twins t = twins_of(yaml);
+      if (c == 3) ms_multi_set_epoch_start(ms_engine_multi(t.ix), UINT32_MAX);
       for (uint64_t p = 0; p < 3; p++) {
         ms_path_summary a;
         liq[c] += (int64_t)same_as_bruteforce(t.ix, t.bf, p, &a, 10 * c + mode);
@@ -1055,10 +1057,10 @@ static void test_multi__option_bands_channels(void **state) {
       }
       twins_free(&t);
     }
-  print_message("option bands' channels: liquidations %lld %lld %lld, option checks %lld %lld %lld\n",
-                (long long)liq[0], (long long)liq[1], (long long)liq[2], (long long)opt[0], (long long)opt[1],
-                (long long)opt[2]);
-  for (int c = 0; c < 3; c++) assert_true(liq[c] > 30);
+  print_message("option bands' channels: liquidations %lld %lld %lld (%lld past the wrap), option checks %lld %lld %lld\n",
+                (long long)liq[0], (long long)liq[1], (long long)liq[2], (long long)liq[3], (long long)opt[0],
+                (long long)opt[1], (long long)opt[2]);
+  for (int c = 0; c < 4; c++) assert_true(liq[c] > 30);
 }
 
 /* ADL's ranking (per market and side, a heap of the open units by effective

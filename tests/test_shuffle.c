@@ -3,7 +3,7 @@
  * definition (byte j of element i to j * n + i), on random bytes, for
  * element counts and sizes on either side of the 8 x 8 tiles and the
  * 64-row blocks (0, 1, 7, 8, 9, 63, 64, 65, ..., 4096, /book's chunk) and
- * sizes 1 .. 17, 128 (one market's /book row) and 152 (several markets');
+ * sizes 1 .. 17, 128 (one market's /book row), 144 (several markets') and 152;
  * and a round trip through HDF5's own shuffle filter: a dataset written
  * with H5Dwrite_chunk from ms_byte_shuffle's bytes, its filter mask saying
  * shuffled, reads back as the rows.
@@ -49,6 +49,7 @@ static void test_shuffle__matches_definition(void **state) {
   for (size_t a = 0; a < sizeof ns / sizeof *ns; a++) {
     for (size_t size = 1; size <= 17; size++) check(ns[a], size, seed++);
     check(ns[a], 128, seed++);
+    check(ns[a], 144, seed++);
     check(ns[a], 152, seed++);
   }
   check(65536, 128, seed++); /* one market's /book chunk */

@@ -203,6 +203,7 @@ struct ms_multi {
   int64_t open_options;    /* units holding live legs, not closed (option_revaluations_naive: these x checks) */
   /* regime switches not yet looked at (regime_moved, moved_units): per market the epoch of its latest, 0 none */
   uint32_t epoch, moved[MS_MAX_ASSETS];
+  uint32_t epoch0;         /* where each path's epochs start (0; ms_multi_set_epoch_start) */
   int nmoved;
   int64_t bs_at_start;     /* Black–Scholes evaluations of the markets' margin models when the path began */
   /* ADL's ranking (liquidation.shortfall adl): per market and side, a heap of the open units' positions by
@@ -470,7 +471,7 @@ static void unit_standing(const ms_multi *mm, const xunit *u, int exog, int64_t 
 /* The slopes of the maintenance requirement in notional that bound a
  * unit's prices (rekey): tiered, the least and largest tier ratios;
  * otherwise the ratio of each side now (dynamic margin moves it at its
- * updates, and every unit is keyed again). */
+ * updates: its perps are keyed in coordinates scaled by it, coord). */
 static void slopes(xmarket *k) {
   if (k->tiered) {
     const ms_margin_cfg *mc = &k->cfg.margin;
@@ -626,7 +627,7 @@ static int rekey_legs(ms_multi *mm, int64_t id, double S, double size, int64_t t
   return 0;
 }
 
-/* Rebuild every heap from the open units (at a path's start, after a dynamic ratio moved, and when stale entries
+/* Rebuild every heap from the open units (at a path's start, after a tiered or the brute force's ratio moved, and when stale entries
  * pile up). */
 static ms_status rebuild(ms_engine *e, ms_multi *mm, int64_t t);
 
@@ -798,10 +799,23 @@ static ms_status push_options(ms_engine *e, ms_multi *mm, int64_t t) {
  * so its units holding live legs whose keys are older are looked at at the next check (moved_units). Marked
  * here and looked at once per check, not once per switch: under regimes of seconds there are thousands of
  * switches between two checks. */
-static void regime_moved(ms_multi *mm, xmarket *k, double vol_before) {
-  if (mm->nou == 0 || mm->bruteforce || ms_pricepath_vol(k->pp) == vol_before) return;
+/* Market @p k's options were repriced (a regime switch, a ratio update): its option units whose keys are older are
+ * looked at at the next check (moved_units). A path that reaches 2^32 of these starts the epochs again: every unit
+ * as if last changed before them all, so the marks still pending take them all (more checks, none missed). */
+static void options_repriced(ms_multi *mm, xmarket *k) {
+  if (mm->epoch == UINT32_MAX) {
+    for (int64_t i = 0; i < mm->nu; i++) mm->u[i].vep = 0;
+    for (int j = 0; j < mm->K; j++)
+      if (mm->moved[j]) mm->moved[j] = 1;
+    mm->epoch = 1;
+  }
   mm->moved[k - mm->m] = ++mm->epoch;
   mm->nmoved = 1;
+}
+
+static void regime_moved(ms_multi *mm, xmarket *k, double vol_before) {
+  if (mm->nou == 0 || mm->bruteforce || ms_pricepath_vol(k->pp) == vol_before) return;
+  options_repriced(mm, k);
 }
 
 /* Check the candidates, then rebuild the heaps when stale entries (of units
@@ -846,10 +860,7 @@ static ms_status discover(ms_engine *e, ms_multi *mm, int j, int64_t t) {
 static ms_status ratio_moved(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) {
   ms_status s = pop_crossed(mm, k, SIDE_LONG);
   if (!s) s = pop_crossed(mm, k, SIDE_SHORT);
-  if (!s && mm->nou > 0) {
-    mm->moved[k - mm->m] = ++mm->epoch;
-    mm->nmoved = 1;
-  }
+  if (!s && mm->nou > 0) options_repriced(mm, k);
   if (!s) s = pop_options(mm, t); /* not counted in option_revaluations_naive: a ratio's check never was */
   return s ? s : check_and_tidy(e, mm, t);
 }
@@ -1683,7 +1694,7 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
   memset(mm->liq, 0, (size_t)mm->np);
   mm->live_entries = 0;
   mm->open_options = mm->nou;
-  mm->epoch = 0;
+  mm->epoch = mm->epoch0;
   memset(mm->moved, 0, sizeof mm->moved);
   mm->nmoved = 0;
   mm->adl_on = cfg->liquidation.shortfall == &ms_shortfall_adl;
@@ -2056,6 +2067,8 @@ void ms_multi_index_counts(const ms_multi *m, int64_t *live, int64_t *of_units) 
   *live = m->live_entries;
   *of_units = k;
 }
+
+void ms_multi_set_epoch_start(ms_multi *m, uint32_t e) { m->epoch0 = e; }
 
 int ms_multi_unit_state(const ms_multi *m, int64_t id, double *cash) {
   *cash = m->u[id].status == MS_ACCT_CLOSED ? m->u[id].C : unit_cash(m, &m->u[id]);

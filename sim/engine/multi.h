@@ -90,4 +90,8 @@ void ms_multi_index_counts(const ms_multi *m, int64_t *live, int64_t *of_units);
 /** Tests: after a path (as ms_multi_money), unit @p id's status (MS_ACCT_*) and effective collateral (USD). */
 int ms_multi_unit_state(const ms_multi *m, int64_t id, double *cash);
 
+/** For tests: each path's epochs of repricing (a regime switch, a ratio update) start at @p e instead of 0, to
+ *  reach the counter's wrap within a path. */
+void ms_multi_set_epoch_start(ms_multi *m, uint32_t e);
+
 #endif
