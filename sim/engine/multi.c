@@ -80,11 +80,8 @@ static int heap_push_by(xheap *h, xent e, int ties) {
   return 0;
 }
 
-static void heap_pop_by(xheap *h, int ties) {
-  const size_t n = --h->n;
-  const double key = h->k[n];
-  const xval val = h->v[n];
-  size_t i = 0;
+/* Entry (key, val) into the hole at @p i of the heap's first n entries, moving it down. */
+static void sift_down(xheap *h, size_t n, size_t i, double key, xval val, int ties) {
   for (;;) {
     size_t c = 4 * i + 1;
     if (c >= n) break;
@@ -96,10 +93,26 @@ static void heap_pop_by(xheap *h, int ties) {
     h->v[i] = h->v[m];
     i = m;
   }
-  if (n > 0) {
-    h->k[i] = key;
-    h->v[i] = val;
-  }
+  h->k[i] = key;
+  h->v[i] = val;
+}
+
+static void heap_pop_by(xheap *h, int ties) {
+  const size_t n = --h->n;
+  if (n > 0) sift_down(h, n, 0, h->k[n], h->v[n], ties);
+}
+
+/* Keep the entries @p live says are (@p ctx its argument) and make a heap of them again, bottom up. */
+static void heap_filter(xheap *h, int (*live)(const void *ctx, xval v), const void *ctx, int ties) {
+  size_t n = 0;
+  for (size_t i = 0; i < h->n; i++)
+    if (live(ctx, h->v[i])) {
+      h->k[n] = h->k[i];
+      h->v[n] = h->v[i];
+      n++;
+    }
+  h->n = n;
+  for (size_t i = n > 1 ? (n - 2) / 4 + 1 : 0; i-- > 0;) sift_down(h, n, i, h->k[i], h->v[i], ties);
 }
 
 static void heap_free(xheap *h) {
@@ -818,8 +831,25 @@ static void regime_moved(ms_multi *mm, xmarket *k, double vol_before) {
   options_repriced(mm, k);
 }
 
-/* Check the candidates, then rebuild the heaps when stale entries (of units
- * checked again or closed) pass four times the live ones. */
+/* An entry of its unit's current keys. */
+static int entry_live(const void *ctx, xval v) {
+  const xunit *u = &((const ms_multi *)ctx)->u[v.unit];
+  return v.ver == u->ver && u->status == MS_ACCT_OPEN;
+}
+
+/* Drop the stale entries of every heap (a unit's keys of before its last check or change, a closed or pending
+ * unit's): no unit is checked for it, so it changes neither a result nor a work counter. */
+static void tidy(ms_multi *mm) {
+  for (int i = 0; i < mm->K; i++) {
+    xmarket *k = &mm->m[i];
+    xheap *hs[6] = {&k->h[0], &k->h[1], &k->oh[0], &k->oh[1], &k->osh[0], &k->osh[1]};
+    for (int j = 0; j < 6; j++) heap_filter(hs[j], entry_live, mm, 0);
+  }
+  heap_filter(&mm->th, entry_live, mm, 0);
+}
+
+/* Check the candidates, then drop the heaps' stale entries (of units checked again or closed) when they pass
+ * four times the live ones. */
 static ms_status check_and_tidy(ms_engine *e, ms_multi *mm, int64_t t) {
   ms_status s = check_candidates(e, mm, t);
   size_t total = mm->th.n;
@@ -827,7 +857,7 @@ static ms_status check_and_tidy(ms_engine *e, ms_multi *mm, int64_t t) {
     const xmarket *k = &mm->m[i];
     total += k->h[0].n + k->h[1].n + k->oh[0].n + k->oh[1].n + k->osh[0].n + k->osh[1].n;
   }
-  if (!s && (int64_t)total > 4 * mm->live_entries + 4096) s = rebuild(e, mm, t);
+  if (!s && (int64_t)total > 4 * mm->live_entries + 4096) tidy(mm);
   return s;
 }
 
