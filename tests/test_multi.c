@@ -1063,6 +1063,54 @@ static void test_multi__option_bands_channels(void **state) {
   for (int c = 0; c < 4; c++) assert_true(liq[c] > 30);
 }
 
+/* Tidying the heaps checks no unit: a fuzzed world (94% options, portfolio margin, 30 s regimes, no fund) whose
+ * tidying used to check every open unit again right after a check counted 63,309 checks of option units on
+ * path 1 against the brute force's 61,901 (which checks every unit at every check); same_as_bruteforce requires
+ * at most the brute force's. */
+static void test_multi__tidying_checks_no_unit(void **state) {
+  (void)state;
+  const char *yaml =
+      "seed: 41346\npaths: 3\nhorizon: 620m\nstep: 10s\n"
+      "market:\n  assets:\n"
+      "    - {name: A, initial_price: 100, jump_loading: 1.00, impact: {model: sqrt, depth: 1e8, half_life: 30s}}\n"
+      "    - {name: B, initial_price: 20, jump_loading: -0.20, impact: {model: linear, depth: 5e5, half_life: 2m}, "
+      "margin: {model: static, initial: 0.05, maintenance: 0.04}}\n"
+      "  regimes:\n"
+      "    - {name: calm, mean_duration: 30s, assets: [{vol: 0.40, drift: 0}, {vol: 0.69, drift: 0}], "
+      "correlation: [[1, 0.8], [0.8, 1]]}\n"
+      "    - {name: stress, mean_duration: 30s, assets: [{vol: 1.79, drift: -1.6}, {vol: 1.83, drift: -2.9}], "
+      "correlation: [[1, 0.8], [0.8, 1]], jumps: {rate: 5/d, mean: -0.066, sd: 0.04}}\n"
+      "  start_regime: stress\n"
+      "book:\n  accounts: 1009\n  collateral: {dist: uniform, min: 300, max: 6000}\n"
+      "  leverage: {dist: uniform, min: 2, max: 3.52}\n  margin_mode: cross\n"
+      "  options:\n    fraction: 0.937\n    strategies:\n"
+      "      - {kind: short_strangle, strike: {by: delta, value: 0.20}, size: {dist: uniform, min: 2, max: 4.5}, "
+      "expiry: {dist: table, values: [2h, 6h, 1d]}}\n"
+      "      - {kind: naked_short_call, size: {dist: uniform, min: 2, max: 4.5}, expiry: {dist: table, values: [3h, 2d]}}\n"
+      "      - {kind: naked_short_put, size: {dist: uniform, min: 2, max: 4.5}, expiry: {dist: table, values: [4h, 1d]}}\n"
+      "      - {kind: covered_call, size: {dist: uniform, min: 1, max: 4}, expiry: {dist: table, values: [5h, 7d]}}\n"
+      "      - {kind: protective_put, strike: {by: delta, value: 0.45}, size: {dist: uniform, min: 1, max: 4.95}, "
+      "expiry: {dist: table, values: [1h, 7d]}}\n"
+      "      - {kind: long_straddle, size: {dist: uniform, min: 0.5, max: 2}, expiry: {dist: table, values: [8h, 1d]}}\n"
+      "  markets: {enabled: true, count: {dist: table, values: [1, 2, 3]}, directions: random}\n"
+      "margin: {model: portfolio}\n"
+      "oracle: {kind: push, deviation: 0.0133, heartbeat: 20m, latency: {dist: exponential, mean: 7s}}\n"
+      "keepers: {delay: {dist: lognormal, median: 3s, sigma: 0.8}, capacity: {per_block: 0, block_time: 12s}, "
+      "gas_cost: 7.07432}\n"
+      "liquidation: {mode: partial, penalty: 0, keeper_share: 0.5, insurance_fund: 0, shortfall: adl}\n"
+      "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n";
+  twins t = twins_of(yaml);
+  int64_t checks = 0, naive = 0;
+  for (uint64_t p = 0; p < 3; p++) {
+    ms_path_summary a;
+    same_as_bruteforce(t.ix, t.bf, p, &a, 0);
+    checks += a.option_revaluations;
+    naive += a.option_revaluations_naive;
+  }
+  print_message("tidying: %lld checks of option units, %lld naive\n", (long long)checks, (long long)naive);
+  twins_free(&t);
+}
+
 /* ADL's ranking (per market and side, a heap of the open units by effective
  * collateral per unit of gross entry notional, kept as units change and
  * rebuilt after charges) against the brute force's scan and sort per call:
@@ -1221,6 +1269,7 @@ int main(void) {
       cmocka_unit_test(test_multi__tiered_charges_after_a_favourable_move),
       cmocka_unit_test(test_multi__tiered_long_charges_after_a_favourable_move),
       cmocka_unit_test(test_multi__dynamic_long_charges_as_the_ratio_moves),
+      cmocka_unit_test(test_multi__tidying_checks_no_unit),
       cmocka_unit_test(test_multi__per_path_book_is_the_paths_own),
       cmocka_unit_test(test_multi__isolated_without_channels_has_no_contagion),
       cmocka_unit_test(test_multi__weights_that_overflow_are_refused),
