@@ -810,33 +810,47 @@ static void test_multi__tiered_charges_after_a_favourable_move(void **state) {
  * charges at 1 / (1 - m_lo) (the least tier) would look at it only once they
  * passed 0.99 dP + S/|q|, hours later; at 1 / (1 - m_hi) it is looked at in
  * time, and the records are the brute force's. */
-static void test_multi__tiered_long_charges_after_a_favourable_move(void **state) {
-  (void)state;
-  const char *yaml =
-      "seed: 1\npaths: 1\nhorizon: 1d\nstep: 10s\n"
-      "market:\n  days_per_year: 365\n  assets:\n"
-      "    - {name: A, initial_price: 100, impact: {model: none}}\n"
-      "    - {name: B, initial_price: 100, impact: {model: none}}\n"
-      "  regimes: [{name: up, assets: [{vol: 0, drift: 73}, {vol: 0, drift: 0}], correlation: [[1, 0], [0, 1]]}]\n"
-      "book:\n  accounts: 1\n  collateral: {dist: fixed, value: 3333}\n  leverage: {dist: fixed, value: 1.5}\n"
-      "  long_fraction: 1\n  margin_mode: isolated\n"
-      "  markets: {enabled: true, count: {dist: fixed, value: 1}, weights: [1, 0]}\n"
-      "margin: {model: tiered, tiers: [{floor: 0, initial: 0.02, maintenance: 0.01}, "
-      "{floor: 1000, initial: 0.6, maintenance: 0.5}]}\n"
-      "oracle: {kind: push, deviation: 0.001, heartbeat: 10m, latency: {dist: fixed, value: 0s}}\n"
-      "keepers: {delay: {dist: fixed, value: 0s}}\n"
-      "liquidation: {mode: full, penalty: 0.01, insurance_fund: 1e9, shortfall: socialize}\n"
-      "funding: {enabled: true, interval: 1h, rate_period: 1h, cap: 0.05, receivers: rate, price: oracle, "
-      "premium: {mean: 0.02, sd: 0.0001, half_life: 1h}}\n"
-      "stats: {contagion: false, counterfactual: false}\noutput: {fan: {paths: 0}}\n";
+/* One long of 50 units at 100 with 3,333 USD, alone in asset A, its price rising 20% a day at volatility
+ * @p vol under @p margin (a YAML mapping), charged by funding of @p premium an hour: its engine and the brute
+ * force, and its one liquidation (*@p t_liq, ms), which the two must find alike. */
+static twins long_under_funding(double vol, const char *margin, double premium, ms_path_summary *a,
+                                int64_t *t_liq, double *p_liq) {
+  char yaml[2048];
+  snprintf(yaml, sizeof yaml,
+           "seed: 1\npaths: 1\nhorizon: 1d\nstep: 10s\n"
+           "market:\n  days_per_year: 365\n  assets:\n"
+           "    - {name: A, initial_price: 100, impact: {model: none}}\n"
+           "    - {name: B, initial_price: 100, impact: {model: none}}\n"
+           "  regimes: [{name: up, assets: [{vol: %g, drift: 73}, {vol: %g, drift: 0}], correlation: [[1, 0], [0, 1]]}]\n"
+           "book:\n  accounts: 1\n  collateral: {dist: fixed, value: 3333}\n  leverage: {dist: fixed, value: 1.5}\n"
+           "  long_fraction: 1\n  margin_mode: isolated\n"
+           "  markets: {enabled: true, count: {dist: fixed, value: 1}, weights: [1, 0]}\n"
+           "margin: %s\n"
+           "oracle: {kind: push, deviation: 0.001, heartbeat: 10m, latency: {dist: fixed, value: 0s}}\n"
+           "keepers: {delay: {dist: fixed, value: 0s}}\n"
+           "liquidation: {mode: full, penalty: 0.01, insurance_fund: 1e9, shortfall: socialize}\n"
+           "funding: {enabled: true, interval: 1h, rate_period: 1h, cap: 0.05, receivers: rate, price: oracle, "
+           "premium: {mean: %g, sd: 0.0001, half_life: 1h}}\n"
+           "stats: {contagion: false, counterfactual: false}\noutput: {fan: {paths: 0}}\n",
+           vol, vol, margin, premium);
   twins t = twins_of(yaml);
-  ms_path_summary a;
-  assert_int_equal(same_as_bruteforce(t.ix, t.bf, 0, &a, 0), 1);
+  assert_int_equal(same_as_bruteforce(t.ix, t.bf, 0, a, 0), 1);
   size_t n;
   const ms_liq_record *r = ms_engine_records(t.ix, &n);
-  print_message("tiered long under funding: liquidated at %.2f h, price %.2f\n", (double)r[0].time / 3.6e6,
-                r[0].oracle_price);
-  assert_true(r[0].time > 10 * 3600000LL && r[0].time < 20 * 3600000LL); /* the hand estimate: ~15 h */
+  *t_liq = r[0].time;
+  *p_liq = r[0].oracle_price;
+  return t;
+}
+
+static void test_multi__tiered_long_charges_after_a_favourable_move(void **state) {
+  (void)state;
+  ms_path_summary a;
+  int64_t tl;
+  double pl;
+  twins t = long_under_funding(0, "{model: tiered, tiers: [{floor: 0, initial: 0.02, maintenance: 0.01}, "
+                                  "{floor: 1000, initial: 0.6, maintenance: 0.5}]}", 0.02, &a, &tl, &pl);
+  print_message("tiered long under funding: liquidated at %.2f h, price %.2f\n", (double)tl / 3.6e6, pl);
+  assert_true(tl > 10 * 3600000LL && tl < 20 * 3600000LL); /* the hand estimate: ~15 h */
   twins_free(&t);
 }
 
@@ -846,31 +860,14 @@ static void test_multi__tiered_long_charges_after_a_favourable_move(void **state
  * funding an hour against 42 USD of gain). Weakening the charges' term of the coordinate fails it. */
 static void test_multi__dynamic_long_charges_as_the_ratio_moves(void **state) {
   (void)state;
-  const char *yaml =
-      "seed: 1\npaths: 1\nhorizon: 1d\nstep: 10s\n"
-      "market:\n  days_per_year: 365\n  assets:\n"
-      "    - {name: A, initial_price: 100, impact: {model: none}}\n"
-      "    - {name: B, initial_price: 100, impact: {model: none}}\n"
-      "  regimes: [{name: up, assets: [{vol: 0.01, drift: 73}, {vol: 0.01, drift: 0}], correlation: [[1, 0], [0, 1]]}]\n"
-      "book:\n  accounts: 1\n  collateral: {dist: fixed, value: 3333}\n  leverage: {dist: fixed, value: 1.5}\n"
-      "  long_fraction: 1\n  margin_mode: isolated\n"
-      "  markets: {enabled: true, count: {dist: fixed, value: 1}, weights: [1, 0]}\n"
-      "margin: {model: dynamic, dynamic: {update_every: 10m, k: 3, floor: 0.01, cap: 0.5, max_step: 0.05, "
-      "liquidation_horizon: 1h, initial_vol: 0.8}}\n"
-      "oracle: {kind: push, deviation: 0.001, heartbeat: 10m, latency: {dist: fixed, value: 0s}}\n"
-      "keepers: {delay: {dist: fixed, value: 0s}}\n"
-      "liquidation: {mode: full, penalty: 0.01, insurance_fund: 1e9, shortfall: socialize}\n"
-      "funding: {enabled: true, interval: 1h, rate_period: 1h, cap: 0.05, receivers: rate, price: oracle, "
-      "premium: {mean: 0.05, sd: 0.0001, half_life: 1h}}\n"
-      "stats: {contagion: false, counterfactual: false}\noutput: {fan: {paths: 0}}\n";
-  twins t = twins_of(yaml);
   ms_path_summary a;
-  assert_int_equal(same_as_bruteforce(t.ix, t.bf, 0, &a, 0), 1);
-  size_t n;
-  const ms_liq_record *r = ms_engine_records(t.ix, &n);
+  int64_t tl;
+  double pl;
+  twins t = long_under_funding(0.01, "{model: dynamic, dynamic: {update_every: 10m, k: 3, floor: 0.01, cap: 0.5, "
+                                      "max_step: 0.05, liquidation_horizon: 1h, initial_vol: 0.8}}", 0.05, &a, &tl, &pl);
   print_message("dynamic long under funding: liquidated at %.2f h, price %.2f, %lld ratio rises\n",
-                (double)r[0].time / 3.6e6, r[0].oracle_price, (long long)a.margin_updates_up);
-  assert_true(r[0].time > 10 * 3600000LL && r[0].time < 20 * 3600000LL);
+                (double)tl / 3.6e6, pl, (long long)a.margin_updates_up);
+  assert_true(tl > 10 * 3600000LL && tl < 20 * 3600000LL);
   assert_true(a.margin_updates_up > 0);
   twins_free(&t);
 }
