@@ -102,8 +102,9 @@ static void heap_pop_by(xheap *h, int ties) {
   if (n > 0) sift_down(h, n, 0, h->k[n], h->v[n], ties);
 }
 
-/* Keep the entries @p live says are (@p ctx its argument) and make a heap of them again, bottom up. */
-static void heap_filter(xheap *h, int (*live)(const void *ctx, xval v), const void *ctx, int ties) {
+/* Keep the entries @p live says are (@p ctx its argument) and make a heap of them again, bottom up (by key alone:
+ * the candidates' heaps, not ADL's). */
+static void heap_filter(xheap *h, int (*live)(const void *ctx, xval v), const void *ctx) {
   size_t n = 0;
   for (size_t i = 0; i < h->n; i++)
     if (live(ctx, h->v[i])) {
@@ -112,7 +113,7 @@ static void heap_filter(xheap *h, int (*live)(const void *ctx, xval v), const vo
       n++;
     }
   h->n = n;
-  for (size_t i = n > 1 ? (n - 2) / 4 + 1 : 0; i-- > 0;) sift_down(h, n, i, h->k[i], h->v[i], ties);
+  for (size_t i = n > 1 ? (n - 2) / 4 + 1 : 0; i-- > 0;) sift_down(h, n, i, h->k[i], h->v[i], 0);
 }
 
 static void heap_free(xheap *h) {
@@ -843,9 +844,9 @@ static void tidy(ms_multi *mm) {
   for (int i = 0; i < mm->K; i++) {
     xmarket *k = &mm->m[i];
     xheap *hs[6] = {&k->h[0], &k->h[1], &k->oh[0], &k->oh[1], &k->osh[0], &k->osh[1]};
-    for (int j = 0; j < 6; j++) heap_filter(hs[j], entry_live, mm, 0);
+    for (int j = 0; j < 6; j++) heap_filter(hs[j], entry_live, mm);
   }
-  heap_filter(&mm->th, entry_live, mm, 0);
+  heap_filter(&mm->th, entry_live, mm);
 }
 
 /* Check the candidates, then drop the heaps' stale entries (of units checked again or closed) when they pass

@@ -815,24 +815,31 @@ ms_status ms_h5out_liquidations_written(ms_h5out *h, int id, int64_t rows, ms_er
   return MS_OK;
 }
 
-ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margin_model, ms_error *err) {
-  h5run *r = &h->runs[id];
-  hid_t t = record_type(&ms_record_book);
-  hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < MS_H5_RECORD_CHUNK ? (n ? n : 1) : MS_H5_RECORD_CHUNK)};
-  hid_t sp = H5Screate_simple(1, dims, NULL);
-  hid_t pl = chunked_plist(r, 1, chunk);
+/* The names of /book's strategy column (both records'). */
+static const char BOOK_STRATEGIES[] = "-1 perp only, 0 naked short call, 1 naked short put, 2 short strangle, "
+                                      "3 covered call, 4 protective put, 5 long straddle";
+
+/* /book of @p n rows of record @p rec in chunks of @p chunk_rows, with its columns attribute: 0, or -1 (the HDF5
+ * error stack says why). The rows are written by write_book_rows. */
+static int book_dataset(h5run *r, const ms_record *rec, int64_t n, int64_t chunk_rows) {
+  hid_t t = record_type(rec);
+  hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < chunk_rows ? (n ? n : 1) : chunk_rows)};
+  hid_t sp = H5Screate_simple(1, dims, NULL), pl = chunked_plist(r, 1, chunk);
   r->book_ds = make_dataset(r->base, "book", t, sp, pl);
   r->book_type = t;
   r->book_n = n;
   r->book_chunk = (int64_t)chunk[0];
-  r->book_rs = sizeof(ms_book_row);
+  r->book_rs = rec->size;
   H5Pclose(pl);
   H5Sclose(sp);
-  if (r->book_ds < 0 || columns_attr(r->book_ds, ms_record_book.fields, ms_record_book.nfields))
-    return h5fail(h, err, "create /book");
+  return r->book_ds < 0 || columns_attr(r->book_ds, rec->fields, rec->nfields) ? -1 : 0;
+}
+
+ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margin_model, ms_error *err) {
+  h5run *r = &h->runs[id];
+  if (book_dataset(r, &ms_record_book, n, MS_H5_RECORD_CHUNK)) return h5fail(h, err, "create /book");
   attr_str(r->book_ds, "margin_model", margin_model);
-  attr_str(r->book_ds, "strategies", "-1 perp only, 0 naked short call, 1 naked short put, 2 short strangle, "
-                                     "3 covered call, 4 protective put, 5 long straddle");
+  attr_str(r->book_ds, "strategies", BOOK_STRATEGIES);
   attr_str(r->book_ds, "meaning", r->cfg->book.resample == MS_RESAMPLE_PER_PATH
                                       ? "the book of path 0 (book.resample: per_path), at the entry price"
                                       : "the book of every path, at the entry price");
@@ -841,26 +848,14 @@ ms_status ms_h5out_create_book(ms_h5out *h, int id, int64_t n, const char *margi
 
 ms_status ms_h5out_create_multi_book(ms_h5out *h, int id, int64_t n, ms_error *err) {
   h5run *r = &h->runs[id];
-  hid_t t = record_type(&ms_record_multi_book);
-  hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < 4096 ? (n ? n : 1) : 4096)};
-  hid_t sp = H5Screate_simple(1, dims, NULL), pl = chunked_plist(r, 1, chunk);
-  r->book_ds = make_dataset(r->base, "book", t, sp, pl);
-  r->book_type = t;
-  r->book_n = n;
-  r->book_chunk = (int64_t)chunk[0];
-  r->book_rs = sizeof(ms_multi_book_row);
-  H5Pclose(pl);
-  H5Sclose(sp);
-  if (r->book_ds < 0 || columns_attr(r->book_ds, ms_record_multi_book.fields, ms_record_multi_book.nfields))
-    return h5fail(h, err, "create /book");
+  if (book_dataset(r, &ms_record_multi_book, n, 4096)) return h5fail(h, err, "create /book");
   char assets[MS_MAX_ASSETS * 40] = "";
   for (int j = 0; j < r->cfg->market.nassets; j++) {
     size_t len = strlen(assets);
     snprintf(assets + len, sizeof assets - len, "%s%s", j ? ", " : "", r->cfg->market.assets[j].name);
   }
   int rc = attr_str(r->book_ds, "assets", assets);
-  rc |= attr_str(r->book_ds, "strategies", "-1 perp only, 0 naked short call, 1 naked short put, 2 short strangle, "
-                                           "3 covered call, 4 protective put, 5 long straddle");
+  rc |= attr_str(r->book_ds, "strategies", BOOK_STRATEGIES);
   rc |= attr_str(r->book_ds, "meaning", r->cfg->book.resample == MS_RESAMPLE_PER_PATH
                                             ? "one row per position of the book of path 0 (book.resample: per_path), "
                                               "at the entry prices"
