@@ -170,8 +170,8 @@ typedef struct xmarket {
 
 typedef struct xunit {
   double C;                /* USD collateral (effective when the positions' snaps were taken) */
-  int64_t account;
-  int32_t first, n;
+  int32_t pub;             /* its number in the book (ms_multi_unit), its place here being its slot */
+  int32_t first, n;        /* its positions' slots */
   uint32_t ver;
   uint8_t status;          /* MS_ACCT_* */
   uint8_t skipped;         /* a keeper skipped it for gas since its discovery */
@@ -193,8 +193,9 @@ typedef struct xdraw {
 typedef struct xpos {
   double q;
   double snap;             /* its market's side's shift when C was set */
-  int32_t market, unit;
+  int32_t market, unit;    /* its unit's slot */
   int32_t opt;             /* its option strategy in the book (mm->bo; live legs in mm->lq), -1 none */
+  int32_t pub;             /* its number in the book (ms_multi_pos, a row of /book, a record's account) */
 } xpos;
 
 struct ms_multi {
@@ -227,7 +228,13 @@ struct ms_multi {
   xheap adlh[MS_MAX_ASSETS][2];
   size_t adl_entries;
   int own_book;            /* set by a test: not drawn again */
+  int slots_sorted;        /* order_slots sorts (0: a book only written out, ms_engine_multi_book_open) */
   int64_t cap;             /* room for units and positions: book.accounts x markets */
+  /* The path's units and positions are kept in slots ordered by their bounds at entry (order_slots), not in
+   * the book's order: a crash reaches them in about that order, and they are then near each other in memory.
+   * Nothing depends on the slots: whatever is ordered or summed over units or positions goes by their book
+   * numbers (pub), and a unit handed to the keepers is known by both (kid_of). */
+  int32_t *uslot, *pslot;  /* a book's unit's and position's slot */
   xunit *u;
   xpos *p;
   ranked *disc;
@@ -256,6 +263,11 @@ static inline void bump(ms_multi *mm, xunit *u) {
   u->ver++;
   u->vep = mm->epoch;
 }
+
+/* The number by which the keepers know the unit in slot @p slot: its book number above its slot, so that
+ * ordering by it is ordering by the book's number (check_candidates' ties) and its slot is at hand (slot_of). */
+static inline int64_t kid_of(const ms_multi *mm, int64_t slot) { return (int64_t)mm->u[slot].pub << 32 | slot; }
+static inline int64_t slot_of(int64_t kid) { return kid & 0xffffffff; }
 
 /* ---- the book ---- */
 
@@ -355,6 +367,41 @@ static ms_status draw_book(ms_multi *mm, const ms_config *cfg, uint64_t path, ms
                         (long long)bad, (long long)nu, ms_model_name(cfg->margin.model), (long long)first_bad,
                         first_have, first_need);
   return MS_OK;
+}
+
+/* The slots of the book's units and positions (mm->uslot, mm->pslot): with @p sorted, units by their first
+ * position's market and side, then its liquidation price as if it held the unit's collateral alone at entry
+ * (a guess at the order a crash reaches them: only where they are in memory depends on it), each unit's
+ * positions after the last unit's in their book order; else the book's order (a book only written out). */
+static int order_slots(ms_multi *mm, int sorted) {
+  if (!sorted) {
+    for (int64_t i = 0; i < mm->nu; i++) mm->uslot[i] = (int32_t)i;
+    for (int64_t i = 0; i < mm->np; i++) mm->pslot[i] = (int32_t)i;
+    return 0;
+  }
+  ranked *r = malloc((size_t)(mm->nu ? mm->nu : 1) * sizeof *r);
+  if (!r) return -1;
+  for (int64_t i = 0; i < mm->nu; i++) {
+    const ms_multi_unit *u = &mm->bu[i];
+    const ms_multi_pos *p = &mm->bp[u->first];
+    const xmarket *k = &mm->m[p->market];
+    double a = fabs(p->q), x = 0;
+    int side = p->q > 0 ? 0 : p->q < 0 ? 1 : 2;
+    if (side == 0 && k->slope_lo < 1) x = (a * k->E - u->C) / (a * (1.0 - k->slope_lo)) / k->E;
+    if (side == 1) x = (u->C + a * k->E) / (a * (1.0 + k->slope_hi)) / k->E;
+    if (!(x >= 0)) x = 0;
+    if (!(x < 15)) x = 15;
+    r[i] = (ranked){(double)((p->market * 3 + side) * 16) + x, i};
+  }
+  ms_sort_ranked(r, (size_t)mm->nu);
+  int32_t ps = 0;
+  for (int64_t sl = 0; sl < mm->nu; sl++) {
+    const ms_multi_unit *u = &mm->bu[r[sl].id];
+    mm->uslot[r[sl].id] = (int32_t)sl;
+    for (int32_t j = 0; j < u->n; j++) mm->pslot[u->first + j] = ps++;
+  }
+  free(r);
+  return 0;
 }
 
 /* ---- standing of a unit ---- */
@@ -715,7 +762,7 @@ static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
     double need = req - credit;
     if (eq < need) {
       if (ms_big_grow((void **)&mm->disc, &mm->capdisc, mm->ndisc + 1, sizeof *mm->disc)) return MS_ERR_NOMEM;
-      mm->disc[mm->ndisc++] = (ranked){need > 0 ? eq / need : -INFINITY, id};
+      mm->disc[mm->ndisc++] = (ranked){need > 0 ? eq / need : -INFINITY, kid_of(mm, id)}; /* ties: by book number */
     } else if (!mm->bruteforce && rekey(mm, id, eq - req, size, t)) { /* bounds without the credit (see rekey) */
       return MS_ERR_NOMEM;
     }
@@ -723,7 +770,7 @@ static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
   mm->ncand = 0;
   ms_sort_ranked(mm->disc, mm->ndisc);
   for (size_t i = 0; i < mm->ndisc; i++) {
-    int64_t id = mm->disc[i].id, delay;
+    int64_t kid = mm->disc[i].id, id = slot_of(kid), delay;
     xunit *u = &mm->u[id];
     u->status = MS_ACCT_PENDING;
     u->skipped = 0;
@@ -731,7 +778,7 @@ static ms_status check_candidates(ms_engine *e, ms_multi *mm, int64_t t) {
     snap(mm, u); /* as a one-market account is touched when found (accounts.h): the same rounding */
     const xdraw *same = mm->twin ? path_draw(mm, id, u->ndisc) : NULL;
     if (same) ms_keeper_set_next_draw(e->kp, same->d);
-    ms_status s = ms_keeper_discover(e->kp, id, t, mm->kq, &delay);
+    ms_status s = ms_keeper_discover(e->kp, kid, t, mm->kq, &delay);
     if (s) return s;
     if (!mm->twin && e->cfg->stats.contagion) {
       if (ms_grow((void **)&mm->draws, &mm->capdraws, mm->ndraws + 1, sizeof *mm->draws)) return MS_ERR_NOMEM;
@@ -1092,7 +1139,8 @@ static int adl_push_unit(ms_multi *mm, int64_t id) {
   for (int32_t q = u->first; q < u->first + u->n; q++) {
     const xpos *p = &mm->p[q];
     if (p->q == 0) continue;
-    if (adl_push(&mm->adlh[p->market][ms_side_of(p->q)], (xent){key, q, u->kver})) return -1;
+    /* by the book's position number: the ranking's ties (deleverage takes its slot) */
+    if (adl_push(&mm->adlh[p->market][ms_side_of(p->q)], (xent){key, p->pub, u->kver})) return -1;
     mm->adl_entries++;
   }
   return 0;
@@ -1131,7 +1179,7 @@ static ms_status adl_scan(ms_multi *mm, int j, int side, size_t *n) {
     double g = 0;
     for (int32_t q = u->first; q < u->first + u->n; q++)
       if (mm->p[q].q != 0) g += fabs(mm->p[q].q) * mm->m[mm->p[q].market].E;
-    ((adl_cand *)mm->adl)[(*n)++] = (adl_cand){unit_cash(mm, u) / g, i};
+    ((adl_cand *)mm->adl)[(*n)++] = (adl_cand){unit_cash(mm, u) / g, (int64_t)p->pub << 32 | i}; /* ties: book order */
   }
   qsort(mm->adl, *n, sizeof(adl_cand), adl_cmp); /* a total order: (key, position) */
   return MS_OK;
@@ -1152,16 +1200,16 @@ static ms_status deleverage(ms_engine *e, ms_multi *mm, xmarket *k, int side, do
     int64_t pos;
     if (mm->bruteforce) {
       if (next == n) break;
-      pos = ((const adl_cand *)mm->adl)[next++].pos;
+      pos = slot_of(((const adl_cand *)mm->adl)[next++].pos);
     } else {
       if (h->n == 0) break;
       xent x = heap_top(h);
       adl_pop(h);
       mm->adl_entries--;
-      const xpos *c = &mm->p[x.unit];
+      pos = mm->pslot[x.unit];
+      const xpos *c = &mm->p[pos];
       const xunit *cu = &mm->u[c->unit];
       if (x.ver != cu->kver || cu->status != MS_ACCT_OPEN || c->q == 0 || ms_side_of(c->q) != side) continue;
-      pos = x.unit;
     }
     xpos *p = &mm->p[pos];
     xunit *u = &mm->u[p->unit];
@@ -1258,7 +1306,7 @@ static int unit_money(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64
       u->skipped = 1;
       if (!mm->twin) e->sum->skipped_unprofitable++;
     }
-    *st = ms_keeper_defer(e->kp, id, seq, t, 0.0, 0.0, 0, INFINITY, mm->kq);
+    *st = ms_keeper_defer(e->kp, kid_of(mm, id), seq, t, 0.0, 0.0, 0, INFINITY, mm->kq);
     return 1;
   }
   double eqx, reqx, cx, sx;
@@ -1433,7 +1481,7 @@ static ms_status act_legs(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, i
       sm->mkt_liquidated_notional[j] += o[k].notional;
       sm->mkt_bad_debt[j] += bad * share;
       /* account: the position, a row of /book (ms_record_liquidation_markets) */
-      ms_liq_record r = {.path = e->path, .time = t, .obs_time = op->t_obs, .account = order[k], .side = 0,
+      ms_liq_record r = {.path = e->path, .time = t, .obs_time = op->t_obs, .account = mm->p[order[k]].pub, .side = 0,
                          .full = n == 1 ? full : whole, .oracle_price = op->price, .exog_oracle_price = op->exog,
                          .mark_price = pm[k], .qty = o[k].perp_closed + o[k].opt_closed,
                          .notional = o[k].notional, .bad_debt = bad * share,
@@ -1452,7 +1500,9 @@ static ms_status act_legs(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, i
   return unit_done(e, mm, id, t, in_block, s, full, left, residual, socialized, uncovered, charged, 0);
 }
 
-static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_t t, int in_block) {
+/* A keeper acts on unit @p kid (kid_of). */
+static ms_status act(ms_engine *e, ms_multi *mm, int64_t kid, int64_t seq, int64_t t, int in_block) {
+  const int64_t id = slot_of(kid);
   xunit *u = &mm->u[id];
   if (u->status != MS_ACCT_PENDING) return MS_OK;
   double eq, req, credit, size;
@@ -1554,7 +1604,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64_
       sm->mkt_liquidated_notional[j] += a * pm[k];
       sm->mkt_bad_debt[j] += bad * share;
       /* account: the position, a row of /book (ms_record_liquidation_markets) */
-      ms_liq_record r = {.path = e->path, .time = t, .obs_time = op->t_obs, .account = order[k],
+      ms_liq_record r = {.path = e->path, .time = t, .obs_time = op->t_obs, .account = p->pub,
                          .side = p->q > 0 ? 1 : -1, .full = whole, .oracle_price = op->price,
                          .exog_oracle_price = op->exog, .mark_price = pm[k], .qty = a, .notional = a * pm[k],
                          .bad_debt = bad * share, .penalty = pen > 0 ? penalty * (penk[k] / pen) : 0,
@@ -1633,7 +1683,7 @@ static ms_status index_options(ms_multi *mm, int64_t horizon) {
   for (int64_t i = 0; i < mm->np; i++) {
     const ms_multi_pos *p = &mm->bp[i];
     if (p->opt < 0) continue;
-    if (mm->nou == 0 || mm->ou[mm->nou - 1] != p->unit) mm->ou[mm->nou++] = p->unit;
+    if (mm->nou == 0 || mm->ou[mm->nou - 1] != mm->uslot[p->unit]) mm->ou[mm->nou++] = mm->uslot[p->unit];
     xmarket *k = &mm->m[p->market];
     for (int l = 0; l < mm->bo[p->opt].nlegs; l++) {
       if (mm->bo[p->opt].legs[l].expiry > horizon) continue;
@@ -1641,8 +1691,11 @@ static ms_status index_options(ms_multi *mm, int64_t horizon) {
       k->exp[k->nexp++] = (xexp){mm->bo[p->opt].legs[l].expiry, (int32_t)i, l};
     }
   }
-  for (int j = 0; j < mm->K; j++)
-    if (mm->m[j].nexp > 1) qsort(mm->m[j].exp, mm->m[j].nexp, sizeof *mm->m[j].exp, xexp_cmp);
+  for (int j = 0; j < mm->K; j++) { /* by (t, the book's position, leg), then to the positions' slots */
+    xmarket *k = &mm->m[j];
+    if (k->nexp > 1) qsort(k->exp, k->nexp, sizeof *k->exp, xexp_cmp);
+    for (size_t i = 0; i < k->nexp; i++) k->exp[i].pos = mm->pslot[k->exp[i].pos];
+  }
   return MS_OK;
 }
 
@@ -1714,14 +1767,15 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
     for (int j = 0; j < mm->K; j++) ms_margin_path_start(mm->m[j].mg, mm->m[j].E);
     ms_error berr;
     ms_status s = draw_book(mm, cfg, path, &berr);
-    if (!s && index_options(mm, cfg->horizon)) s = ms_error_set(&berr, MS_ERR_NOMEM, "out of memory");
+    if (!s && (order_slots(mm, mm->slots_sorted) || index_options(mm, cfg->horizon)))
+      s = ms_error_set(&berr, MS_ERR_NOMEM, "out of memory");
     if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, berr.msg);
   }
   ms_queue_reset(mm->kq);
   ms_keeper_start(e->kp, cfg->seed, path);
   for (int64_t i = 0; i < mm->nu; i++)
-    mm->u[i] = (xunit){.C = mm->bu[i].C, .account = mm->bu[i].account, .first = mm->bu[i].first,
-                       .n = mm->bu[i].n, .status = MS_ACCT_OPEN};
+    mm->u[mm->uslot[i]] = (xunit){.C = mm->bu[i].C, .pub = (int32_t)i, .first = mm->pslot[mm->bu[i].first],
+                                  .n = mm->bu[i].n, .status = MS_ACCT_OPEN};
   memset(mm->liq, 0, (size_t)mm->np);
   mm->live_entries = 0;
   mm->open_options = mm->nou;
@@ -1778,9 +1832,10 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
   mm->funding_payments = 0;
   mm->funding_rate_sum = 0;
   mm->funding_last = NAN;
-  for (int64_t i = 0; i < mm->np; i++) {
-    mm->p[i] = (xpos){mm->bp[i].q, 0, mm->bp[i].market, mm->bp[i].unit, mm->bp[i].opt};
-    if (mm->p[i].q != 0) mm->m[mm->p[i].market].open_qty[ms_side_of(mm->p[i].q)] += fabs(mm->p[i].q);
+  for (int64_t i = 0; i < mm->np; i++) { /* in the book's order: the sums' */
+    const ms_multi_pos *b = &mm->bp[i];
+    mm->p[mm->pslot[i]] = (xpos){b->q, 0, b->market, mm->uslot[b->unit], b->opt, (int32_t)i};
+    if (b->q != 0) mm->m[b->market].open_qty[ms_side_of(b->q)] += fabs(b->q);
   }
   for (int j = 0; j < mm->K; j++) {
     mm->m[j].open0[0] = mm->m[j].open_qty[0];
@@ -1821,7 +1876,7 @@ static void warm_units(const ms_multi *mm) {
   int64_t ids[WARM_MAX];
   int32_t first[WARM_MAX];
   size_t n = ms_queue_front(mm->kq, MS_EV_KEEPER_READY, ids, WARM_MAX);
-  for (size_t i = 0; i < n; i++) first[i] = mm->u[ids[i]].first;
+  for (size_t i = 0; i < n; i++) first[i] = mm->u[slot_of(ids[i])].first;
   for (size_t i = 0; i < n; i++) {
     double q = mm->p[first[i]].q;
     __asm__ volatile("" : : "x"(q));
@@ -2008,8 +2063,8 @@ static void path_end(ms_engine *e, ms_multi *mm, ms_path_summary *out) {
   }
   out->insurance_end = e->fund;
   if (mm->funding_payments > 0) out->funding_rate_mean = mm->funding_rate_sum / (double)mm->funding_payments;
-  for (int64_t id = 0; id < mm->nu; id++) {
-    const xunit *u = &mm->u[id];
+  for (int64_t i = 0; i < mm->nu; i++) { /* in the book's order: the sum's */
+    const xunit *u = &mm->u[mm->uslot[i]];
     if (u->status != MS_ACCT_PENDING) continue;
     double eq = add_marked(mm, u, cfg->horizon, unit_cash(mm, u));
     out->pending_end++;
@@ -2053,7 +2108,7 @@ ms_status ms_multi_run_path(ms_engine *e, ms_multi *mm, uint64_t path, ms_path_s
       e->sum = &scratch;
       s = run(e, mm, path, NULL, j, err);
       int64_t c = 0;
-      for (int64_t i = 0; i < mm->np; i++) c += mm->bp[i].market == j && mm->liq_main[i] && !mm->liq[i];
+      for (int64_t i = 0; i < mm->np; i++) c += mm->p[i].market == j && mm->liq_main[i] && !mm->liq[i]; /* slots */
       out->mkt_contagion[j] = c;
     }
     mm->twin = 0;
@@ -2097,13 +2152,14 @@ ms_status ms_multi_set_book(ms_multi *m, const ms_multi_unit *units, int64_t nun
   m->np = npos;
   m->nbo = nopts;
   m->own_book = 1;
-  return index_options(m, m->horizon) ? ms_error_set(err, MS_ERR_NOMEM, "out of memory") : MS_OK;
+  return order_slots(m, m->slots_sorted) || index_options(m, m->horizon) ? ms_error_set(err, MS_ERR_NOMEM, "out of memory")
+                                                                          : MS_OK;
 }
 
 void ms_multi_money(const ms_multi *m, int64_t t, double *units_value, double *realized, double *unrealized) {
   double v = m->cash_closed, un = 0;
-  for (int64_t id = 0; id < m->nu; id++) {
-    const xunit *u = &m->u[id];
+  for (int64_t i = 0; i < m->nu; i++) { /* in the book's order: the sums' */
+    const xunit *u = &m->u[m->uslot[i]];
     if (u->status == MS_ACCT_CLOSED) continue;
     v += unit_cash(m, u);
     un = add_marked(m, u, t, un);
@@ -2124,8 +2180,9 @@ void ms_multi_index_counts(const ms_multi *m, int64_t *live, int64_t *of_units) 
 void ms_multi_set_epoch_start(ms_multi *m, uint32_t e) { m->epoch0 = e; }
 
 int ms_multi_unit_state(const ms_multi *m, int64_t id, double *cash) {
-  *cash = m->u[id].status == MS_ACCT_CLOSED ? m->u[id].C : unit_cash(m, &m->u[id]);
-  return m->u[id].status;
+  const xunit *u = &m->u[m->uslot[id]];
+  *cash = u->status == MS_ACCT_CLOSED ? u->C : unit_cash(m, u);
+  return u->status;
 }
 
 ms_status ms_engine_multi_book_open(const ms_config *cfg, ms_multi **out, int64_t *n, ms_error *err) {
@@ -2201,6 +2258,8 @@ void ms_multi_free(ms_multi *m) {
   free(m->ou);
   ms_queue_free(m->kq);
   free(m->bu);
+  free(m->uslot);
+  free(m->pslot);
   free(m->bp);
   free(m->u);
   free(m->p);
@@ -2214,10 +2273,10 @@ void ms_multi_free(ms_multi *m) {
 }
 
 ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_error *err) {
-  (void)e;
   *out = NULL;
   ms_multi *m = calloc(1, sizeof *m);
   if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  m->slots_sorted = e != NULL; /* an engine's: else a book only written out (ms_engine_multi_book_open) */
   m->K = cfg->market.nassets;
   m->horizon = cfg->horizon;
   m->offset = cfg->book.markets.cross_offset;
@@ -2255,6 +2314,8 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
     m->bu = malloc((size_t)cap_p * sizeof *m->bu);
     m->bp = malloc((size_t)cap_p * sizeof *m->bp);
     m->u = malloc((size_t)cap_p * sizeof *m->u);
+    m->uslot = malloc((size_t)cap_p * sizeof *m->uslot);
+    m->pslot = malloc((size_t)cap_p * sizeof *m->pslot);
     m->p = malloc((size_t)cap_p * sizeof *m->p);
     m->liq = malloc((size_t)cap_p);
     m->liq_main = malloc((size_t)cap_p);
@@ -2263,7 +2324,7 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
       m->bo = malloc((size_t)cap_p * sizeof *m->bo);
       m->lq = malloc((size_t)cap_p * MS_MAX_LEGS * sizeof *m->lq);
     }
-    if (!m->bu || !m->bp || !m->u || !m->p || !m->liq || !m->liq_main || !m->ou ||
+    if (!m->bu || !m->bp || !m->u || !m->uslot || !m->pslot || !m->p || !m->liq || !m->liq_main || !m->ou ||
         (cfg->book.options.fraction > 0 && (!m->bo || !m->lq)))
       s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for a book of %lld accounts", (long long)n);
   }
@@ -2271,7 +2332,8 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
     ms_error berr;
     uint64_t bpath = cfg->book.resample == MS_RESAMPLE_PER_PATH ? 0 : MS_PATH_RUN;
     s = draw_book(m, cfg, bpath, &berr);
-    if (!s && index_options(m, cfg->horizon)) s = ms_error_set(&berr, MS_ERR_NOMEM, "out of memory");
+    if (!s && (order_slots(m, m->slots_sorted) || index_options(m, cfg->horizon)))
+      s = ms_error_set(&berr, MS_ERR_NOMEM, "out of memory");
     if (s) ms_error_set(err, s, "%s%s", bpath == 0 ? "path 0: " : "", berr.msg);
   }
   if (s) { ms_multi_free(m); return s; }
