@@ -370,37 +370,54 @@ static ms_status draw_book(ms_multi *mm, const ms_config *cfg, uint64_t path, ms
 }
 
 /* The slots of the book's units and positions (mm->uslot, mm->pslot): with @p sorted, units by their first
- * position's market and side, then its liquidation price as if it held the unit's collateral alone at entry
- * (a guess at the order a crash reaches them: only where they are in memory depends on it), each unit's
- * positions after the last unit's in their book order; else the book's order (a book only written out). */
+ * position's market and side, then its liquidation price as if it held the unit's collateral alone at entry,
+ * relative to the entry price and in steps of 2^-26 (a guess at the order a crash reaches them: only where they
+ * are in memory depends on it), ties in the book's order; each unit's positions after the last unit's, in their
+ * book order. Without @p sorted, the book's order (a book only written out). */
 static int order_slots(ms_multi *mm, int sorted) {
+  const int64_t nu = mm->nu;
   if (!sorted) {
-    for (int64_t i = 0; i < mm->nu; i++) mm->uslot[i] = (int32_t)i;
+    for (int64_t i = 0; i < nu; i++) mm->uslot[i] = (int32_t)i;
     for (int64_t i = 0; i < mm->np; i++) mm->pslot[i] = (int32_t)i;
     return 0;
   }
-  ranked *r = malloc((size_t)(mm->nu ? mm->nu : 1) * sizeof *r);
-  if (!r) return -1;
-  for (int64_t i = 0; i < mm->nu; i++) {
+  uint32_t *key = malloc((size_t)(nu ? nu : 1) * sizeof *key);
+  int32_t *a = malloc((size_t)(nu ? nu : 1) * sizeof *a), *b = malloc((size_t)(nu ? nu : 1) * sizeof *b);
+  int32_t *count = malloc(65537 * sizeof *count);
+  if (!key || !a || !b || !count) {
+    free(key), free(a), free(b), free(count);
+    return -1;
+  }
+  for (int64_t i = 0; i < nu; i++) { /* (group, price) in 5 + 27 bits */
     const ms_multi_unit *u = &mm->bu[i];
     const ms_multi_pos *p = &mm->bp[u->first];
     const xmarket *k = &mm->m[p->market];
-    double a = fabs(p->q), x = 0;
+    double q = fabs(p->q), x = 0;
     int side = p->q > 0 ? 0 : p->q < 0 ? 1 : 2;
-    if (side == 0 && k->slope_lo < 1) x = (a * k->E - u->C) / (a * (1.0 - k->slope_lo)) / k->E;
-    if (side == 1) x = (u->C + a * k->E) / (a * (1.0 + k->slope_hi)) / k->E;
-    if (!(x >= 0)) x = 0;
-    if (!(x < 15)) x = 15;
-    r[i] = (ranked){(double)((p->market * 3 + side) * 16) + x, i};
+    if (side == 0 && k->slope_lo < 1) x = (q * k->E - u->C) / (q * (1.0 - k->slope_lo)) / k->E;
+    if (side == 1) x = (u->C + q * k->E) / (q * (1.0 + k->slope_hi)) / k->E;
+    uint32_t f = x > 0 && x < 2 ? (uint32_t)(x * (double)(1u << 26)) : x >= 2 ? (1u << 27) - 1 : 0;
+    key[i] = (uint32_t)(p->market * 3 + side) << 27 | f;
+    a[i] = (int32_t)i;
   }
-  ms_sort_ranked(r, (size_t)mm->nu);
-  int32_t ps = 0;
-  for (int64_t sl = 0; sl < mm->nu; sl++) {
-    const ms_multi_unit *u = &mm->bu[r[sl].id];
-    mm->uslot[r[sl].id] = (int32_t)sl;
-    for (int32_t j = 0; j < u->n; j++) mm->pslot[u->first + j] = ps++;
+  /* LSD radix sort, two stable passes of 16 bits: a by key, ties by book order */
+  for (int pass = 0; pass < 2; pass++) {
+    const int sh = 16 * pass;
+    memset(count, 0, 65537 * sizeof *count);
+    for (int64_t i = 0; i < nu; i++) count[((key[a[i]] >> sh) & 0xffff) + 1]++;
+    for (int d = 0; d < 65536; d++) count[d + 1] += count[d];
+    for (int64_t i = 0; i < nu; i++) b[count[(key[a[i]] >> sh) & 0xffff]++] = a[i];
+    int32_t *t = a;
+    a = b;
+    b = t;
   }
-  free(r);
+  int32_t at = 0;
+  for (int64_t sl = 0; sl < nu; sl++) {
+    const ms_multi_unit *u = &mm->bu[a[sl]];
+    mm->uslot[a[sl]] = (int32_t)sl;
+    for (int32_t j = 0; j < u->n; j++) mm->pslot[u->first + j] = at++;
+  }
+  free(key), free(a), free(b), free(count);
   return 0;
 }
 
