@@ -216,8 +216,15 @@ struct ms_multi {
   double offset;           /* book.markets.cross_offset (0: none) */
   xheap th;                /* option positions' bands in time: key t_until (ms; pops at every check from then on) */
   int64_t open_options;    /* units holding live legs, not closed (option_revaluations_naive: these x checks) */
-  /* regime switches not yet looked at (regime_moved, moved_units): per market the epoch of its latest, 0 none */
-  uint32_t epoch, moved[MS_MAX_ASSETS];
+  /* regime switches not yet looked at (regime_moved, moved_units): per market the epoch of its latest, 0 none;
+   * rmoved: of its latest ratio update (dynamic margin), which no kept band survives */
+  uint32_t epoch, moved[MS_MAX_ASSETS], rmoved[MS_MAX_ASSETS];
+  /* Per position holding legs, from its unit's latest keying (rekey_legs): its share of the unit's cash, its
+   * perp's side's shift_hi then, and per regime of its market whether its band under that regime is in the
+   * heaps; each valid while its unit's ver is the tag's less 1 (band_again). NULL without options. */
+  double *kcash, *kshift;
+  uint32_t *kc_tag, *kr_tag;  /* [position], [position x nreg] */
+  int nreg;
   uint32_t epoch0;         /* where each path's epochs start (0; ms_multi_set_epoch_start) */
   int nmoved;
   int64_t bs_at_start;     /* Black–Scholes evaluations of the markets' margin models when the path began */
@@ -652,6 +659,21 @@ static int push_entry(ms_multi *mm, xheap *h, double key, int64_t id) {
   return 0;
 }
 
+/* Band @p bd of position @p p (live legs, market @p k) of unit @p id into the heaps, under the regime now: its
+ * prices, its time and, with a perp, its side's charges (kept as shift_hi now plus the room). */
+static int push_band(ms_multi *mm, xmarket *k, const xpos *p, const ms_band *bd, int64_t id) {
+  if (push_entry(mm, &k->oh[0], -bd->p_lo, id) || push_entry(mm, &k->oh[1], bd->p_hi, id) ||
+      push_entry(mm, &mm->th, (double)bd->t_until, id))
+    return -1;
+  if (p->q != 0 && push_entry(mm, &k->osh[ms_side_of(p->q)], k->shift_hi[ms_side_of(p->q)] + bd->shift_room, id))
+    return -1;
+  if (mm->kr_tag) {
+    const int r = ms_pricepath_regime(k->pp);
+    if (r >= 0 && r < mm->nreg) mm->kr_tag[(int64_t)(p - mm->p) * mm->nreg + r] = mm->u[id].ver + 1;
+  }
+  return 0;
+}
+
 /* Key unit @p id, which holds option legs, from surplus @p S at @p t. Its
  * budget is split over its positions by gross notional (perp and legs'
  * underlying) at the oracle: a perp-only position is keyed as in rekey; a
@@ -690,19 +712,44 @@ static int rekey_legs(ms_multi *mm, int64_t id, double S, double size, int64_t t
     double b = Ntot > 0 ? budget * (g * P / Ntot) : 0;
     ms_view v = view_of(k, P, t);
     ps.C = b - ms_margin_pos_surplus(k->mg, &ps, k->E, &v); /* its surplus b, up to rounding the band allows for */
+    const int32_t q = (int32_t)(p - mm->p);
+    mm->kcash[q] = ps.C; /* for its bands under the market's other regimes (band_again) */
+    mm->kshift[q] = p->q != 0 ? k->shift_hi[ms_side_of(p->q)] : 0.0;
+    mm->kc_tag[q] = u->ver + 1;
     ms_band bd;
     ms_margin_band(k->mg, &ps, k->E, &v, NAN, &bd);
     if (!(bd.p_lo < P && P < bd.p_hi && bd.t_until > t)) { /* no room: looked at at the next check */
       if (push_entry(mm, &mm->th, (double)t, id)) return -1;
       continue;
     }
-    if (push_entry(mm, &k->oh[0], -bd.p_lo, id) || push_entry(mm, &k->oh[1], bd.p_hi, id) ||
-        push_entry(mm, &mm->th, (double)bd.t_until, id))
-      return -1;
-    if (p->q != 0 && push_entry(mm, &k->osh[ms_side_of(p->q)], k->shift_hi[ms_side_of(p->q)] + bd.shift_room, id))
-      return -1;
+    if (push_band(mm, k, p, &bd, id)) return -1;
   }
   return 0;
+}
+
+/* Unit @p id's position @p q (holding live legs in market k, whose regime switched since the unit was keyed):
+ * 1 when its band under the regime now is in the heaps, 0 when the unit must be checked. The band of a keying
+ * holds under whichever regime it was computed for, as long as the unit is unchanged (its ver): so it is computed
+ * once per regime and keying, from the position's share of the unit's cash then (less the charges to its perp's
+ * side since), at the price and time now, and kept in the heaps with the others. While another regime holds, its
+ * entries can only pop early (a check more, never one less). */
+static int band_again(ms_multi *mm, int64_t id, int32_t q, int64_t t) {
+  const xunit *u = &mm->u[id];
+  const xpos *p = &mm->p[q];
+  xmarket *k = &mm->m[p->market];
+  const int r = ms_pricepath_regime(k->pp);
+  if (r < 0 || r >= mm->nreg || mm->kc_tag[q] != u->ver + 1) return 0;
+  uint32_t *tag = &mm->kr_tag[(int64_t)q * mm->nreg + r];
+  if (*tag == u->ver + 1) return 1;
+  const double P = oracle_price(k);
+  ms_position ps;
+  pos_of(mm, p, 0.0, &ps);
+  ps.C = mm->kcash[q] - (p->q != 0 ? fabs(p->q) * (k->shift_hi[ms_side_of(p->q)] - mm->kshift[q]) : 0.0);
+  ms_view v = view_of(k, P, t);
+  ms_band bd;
+  ms_margin_band(k->mg, &ps, k->E, &v, NAN, &bd);
+  if (!(bd.p_lo < P && P < bd.p_hi && bd.t_until > t)) return 0;
+  return push_band(mm, k, p, &bd, id) ? -1 : 1; /* and its tag */
 }
 
 /* Rebuild every heap from the open units (at a path's start, after a tiered or the brute force's ratio moved, and when stale entries
@@ -842,20 +889,26 @@ static ms_status pop_crossed(ms_multi *mm, xmarket *k, int side) {
 
 /* The units holding live legs in a market whose regime switched since the last look, and whose keys are older
  * than that switch (vep): its new volatility reprices their options, their bands are of the old one. */
-static ms_status moved_units(ms_multi *mm) {
+static ms_status moved_units(ms_multi *mm, int64_t t) {
   for (int64_t i = 0; i < mm->nou; i++) {
     const int64_t id = mm->ou[i];
     const xunit *u = &mm->u[id];
     if (u->status != MS_ACCT_OPEN || u->queued) continue;
     for (int32_t q = u->first; q < u->first + u->n; q++) {
-      const uint32_t ep = mm->moved[mm->p[q].market];
-      if (ep && u->vep < ep && live_legs(mm, &mm->p[q])) {
+      const int j = mm->p[q].market;
+      const uint32_t ep = mm->moved[j];
+      if (!ep || u->vep >= ep || !live_legs(mm, &mm->p[q])) continue;
+      /* a regime's band of this keying (band_again); after a ratio update none holds: a check */
+      int kept = mm->rmoved[j] && u->vep < mm->rmoved[j] ? 0 : band_again(mm, id, q, t);
+      if (kept < 0) return MS_ERR_NOMEM;
+      if (!kept) {
         if (push_cand(mm, id)) return MS_ERR_NOMEM;
         break;
       }
     }
   }
   memset(mm->moved, 0, sizeof mm->moved);
+  memset(mm->rmoved, 0, sizeof mm->rmoved);
   mm->nmoved = 0;
   return MS_OK;
 }
@@ -865,7 +918,7 @@ static ms_status moved_units(ms_multi *mm) {
 static ms_status pop_options(ms_multi *mm, int64_t t) {
   if (mm->nou == 0 || mm->bruteforce) return MS_OK;
   ms_status s = pop_heap(mm, &mm->th, (double)t);
-  return s || !mm->nmoved ? s : moved_units(mm);
+  return s || !mm->nmoved ? s : moved_units(mm, t);
 }
 
 static ms_status push_options(ms_engine *e, ms_multi *mm, int64_t t) {
@@ -880,20 +933,23 @@ static ms_status push_options(ms_engine *e, ms_multi *mm, int64_t t) {
 /* Market @p k's options were repriced (a regime switch, a ratio update): its option units whose keys are older are
  * looked at at the next check (moved_units). A path that reaches 2^32 of these starts the epochs again: every unit
  * as if last changed before them all, so the marks still pending take them all (more checks, none missed). */
-static void options_repriced(ms_multi *mm, xmarket *k) {
+static void options_repriced(ms_multi *mm, xmarket *k, int ratio) {
   if (mm->epoch == UINT32_MAX) {
     for (int64_t i = 0; i < mm->nu; i++) mm->u[i].vep = 0;
-    for (int j = 0; j < mm->K; j++)
+    for (int j = 0; j < mm->K; j++) {
       if (mm->moved[j]) mm->moved[j] = 1;
+      if (mm->rmoved[j]) mm->rmoved[j] = 1;
+    }
     mm->epoch = 1;
   }
   mm->moved[k - mm->m] = ++mm->epoch;
+  if (ratio) mm->rmoved[k - mm->m] = mm->epoch;
   mm->nmoved = 1;
 }
 
 static void regime_moved(ms_multi *mm, xmarket *k, double vol_before) {
   if (mm->nou == 0 || mm->bruteforce || ms_pricepath_vol(k->pp) == vol_before) return;
-  options_repriced(mm, k);
+  options_repriced(mm, k, 0);
 }
 
 /* An entry of its unit's current keys. */
@@ -955,7 +1011,7 @@ static ms_status discover(ms_engine *e, ms_multi *mm, int j, int64_t t) {
 static ms_status ratio_moved(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) {
   ms_status s = pop_crossed(mm, k, SIDE_LONG);
   if (!s) s = pop_crossed(mm, k, SIDE_SHORT);
-  if (!s && mm->nou > 0) options_repriced(mm, k);
+  if (!s && mm->nou > 0) options_repriced(mm, k, 1);
   if (!s) s = pop_options(mm, t); /* not counted in option_revaluations_naive: a ratio's check never was */
   return s ? s : check_and_tidy(e, mm, t);
 }
@@ -993,6 +1049,7 @@ static ms_status rebuild(ms_engine *e, ms_multi *mm, int64_t t) {
   }
   mm->th.n = 0;
   memset(mm->moved, 0, sizeof mm->moved); /* every open unit is looked at */
+  memset(mm->rmoved, 0, sizeof mm->rmoved);
   mm->nmoved = 0;
   mm->live_entries = 0;
   for (int64_t id = 0; id < mm->nu; id++) mm->u[id].nkeys = 0;
@@ -1798,6 +1855,11 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
   mm->open_options = mm->nou;
   mm->epoch = mm->epoch0;
   memset(mm->moved, 0, sizeof mm->moved);
+  memset(mm->rmoved, 0, sizeof mm->rmoved);
+  if (mm->kc_tag) { /* no band of this run's keyings yet (a unit's ver starts again at 0) */
+    memset(mm->kc_tag, 0, (size_t)mm->np * sizeof *mm->kc_tag);
+    memset(mm->kr_tag, 0, (size_t)mm->np * (size_t)mm->nreg * sizeof *mm->kr_tag);
+  }
   mm->nmoved = 0;
   mm->adl_on = cfg->liquidation.shortfall == &ms_shortfall_adl;
   mm->adl_dirty = 1; /* built at the path's first ADL */
@@ -2266,6 +2328,10 @@ void ms_multi_free(ms_multi *m) {
   }
   free(m->bo);
   free(m->lq);
+  free(m->kcash);
+  free(m->kshift);
+  free(m->kc_tag);
+  free(m->kr_tag);
   heap_free(&m->th);
   free(m->popped);
   for (int j = 0; j < m->K; j++) {
@@ -2337,12 +2403,17 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
     m->liq = malloc((size_t)cap_p);
     m->liq_main = malloc((size_t)cap_p);
     m->ou = malloc((size_t)cap_p * sizeof *m->ou);
+    m->nreg = cfg->market.nregimes > 0 ? cfg->market.nregimes : 1;
     if (cfg->book.options.fraction > 0) { /* at most one strategy per position */
       m->bo = malloc((size_t)cap_p * sizeof *m->bo);
       m->lq = malloc((size_t)cap_p * MS_MAX_LEGS * sizeof *m->lq);
+      m->kcash = malloc((size_t)cap_p * sizeof *m->kcash);
+      m->kshift = malloc((size_t)cap_p * sizeof *m->kshift);
+      m->kc_tag = malloc((size_t)cap_p * sizeof *m->kc_tag);
+      m->kr_tag = malloc((size_t)cap_p * (size_t)m->nreg * sizeof *m->kr_tag);
     }
     if (!m->bu || !m->bp || !m->u || !m->uslot || !m->pslot || !m->p || !m->liq || !m->liq_main || !m->ou ||
-        (cfg->book.options.fraction > 0 && (!m->bo || !m->lq)))
+        (cfg->book.options.fraction > 0 && (!m->bo || !m->lq || !m->kcash || !m->kshift || !m->kc_tag || !m->kr_tag)))
       s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for a book of %lld accounts", (long long)n);
   }
   if (!s) {
