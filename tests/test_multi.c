@@ -1045,6 +1045,14 @@ static void test_multi__option_bands_channels(void **state) {
       "    - {name: one, mean_duration: 30d, assets: [{vol: 0.6}, {vol: 0.7}], correlation: [[1, 0.6], [0.6, 1]]}\n"
       "margin: {model: static, initial: 0.1, maintenance: 0.09}\n"
       "funding: {enabled: true, interval: 1h, rate_period: 1h, cap: 0.05, receivers: rate, premium: {mean: 0.01, sd: 0.002, half_life: 1h}}\n",
+      /* regimes of 2 min and charges: the bands kept per regime (band_again) come back after charges to the
+       * perps of covered calls, less what those took */
+      "  regimes:\n"
+      "    - {name: calm, mean_duration: 2m, assets: [{vol: 0.3}, {vol: 0.35}], correlation: [[1, 0.5], [0.5, 1]]}\n"
+      "    - {name: storm, mean_duration: 2m, assets: [{vol: 2.5}, {vol: 2.0}], correlation: [[1, 0.5], [0.5, 1]]}\n"
+      "  start_regime: calm\n"
+      "margin: {model: static, initial: 0.1, maintenance: 0.09}\n"
+      "funding: {enabled: true, interval: 5m, rate_period: 1h, cap: 0.05, receivers: rate, premium: {mean: 0.04, sd: 0.002, half_life: 1h}}\n",
   };
   static const char *const shorts =
       "      - {kind: short_strangle, strike: {by: delta, value: 0.4}, size: {dist: uniform, min: 2, max: 4.5}, "
@@ -1055,10 +1063,11 @@ static void test_multi__option_bands_channels(void **state) {
   static const char *const puts =
       "      - {kind: protective_put, strike: {by: delta, value: 0.45}, size: {dist: uniform, min: 4, max: 4.95}, "
       "expiry: {dist: table, values: [3h, 6h, 10h]}}\n";
-  /* c = 3: the regime channel's worlds again, each path's epochs of repricing started at the uint32 wrap */
-  int64_t liq[4] = {0}, opt[4] = {0};
-  for (int c = 0; c < 4; c++)
+  /* c = 4: the regime channel's worlds again, each path's epochs of repricing started at the uint32 wrap */
+  int64_t liq[5] = {0}, opt[5] = {0};
+  for (int c = 0; c < 5; c++)
     for (int mode = 0; mode < 3; mode++) {
+      const int ch = c == 4 ? 0 : c;
       char yaml[4096];
       snprintf(yaml, sizeof yaml,
                "seed: %d\npaths: 3\nhorizon: 12h\nstep: 1s\n"
@@ -1075,12 +1084,12 @@ static void test_multi__option_bands_channels(void **state) {
                "keepers: {delay: {dist: lognormal, median: 4s, sigma: 0.8}}\n"
                "liquidation: {mode: %s, penalty: 0.02, keeper_share: 0.5, insurance_fund: 1e9}\n"
                "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n",
-               300 + 3 * (c % 3) + mode, channel[c % 3], mode == 0 ? "cross" : mode == 1 ? "isolated" : "mixed",
+               300 + 3 * ch + mode, channel[ch], mode == 0 ? "cross" : mode == 1 ? "isolated" : "mixed",
                c == 1 ? puts : shorts,
                c == 1 ? "0.05" : "0.002", /* time: a publish every heartbeat, the price held still in between */
                mode == 2 ? "partial" : "full");
       twins t = twins_of(yaml);
-      if (c == 3) ms_multi_set_epoch_start(ms_engine_multi(t.ix), UINT32_MAX);
+      if (c == 4) ms_multi_set_epoch_start(ms_engine_multi(t.ix), UINT32_MAX);
       for (uint64_t p = 0; p < 3; p++) {
         ms_path_summary a;
         liq[c] += (int64_t)same_as_bruteforce(t.ix, t.bf, p, &a, 10 * c + mode);
@@ -1088,10 +1097,10 @@ static void test_multi__option_bands_channels(void **state) {
       }
       twins_free(&t);
     }
-  print_message("option bands' channels: liquidations %lld %lld %lld (%lld past the wrap), option checks %lld %lld %lld\n",
-                (long long)liq[0], (long long)liq[1], (long long)liq[2], (long long)liq[3], (long long)opt[0],
-                (long long)opt[1], (long long)opt[2]);
-  for (int c = 0; c < 4; c++) assert_true(liq[c] > 30);
+  print_message("option bands' channels: liquidations %lld %lld %lld %lld (%lld past the wrap), option checks %lld %lld "
+                "%lld %lld\n", (long long)liq[0], (long long)liq[1], (long long)liq[2], (long long)liq[3],
+                (long long)liq[4], (long long)opt[0], (long long)opt[1], (long long)opt[2], (long long)opt[3]);
+  for (int c = 0; c < 5; c++) assert_true(liq[c] > 30);
 }
 
 /* Tidying the heaps checks no unit: a fuzzed world (94% options, portfolio margin, 30 s regimes, no fund) whose
