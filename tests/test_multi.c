@@ -482,6 +482,23 @@ static void set_one_market_book(ms_engine *b, const ms_book *book) {
   free(p);
 }
 
+/* Path @p path of one-market engine @p a and engine @p b of several markets (config @p k): the same records, bit
+ * for bit; their summaries in *@p x and *@p y, the records (a's) returned, *@p n of them. */
+static const ms_liq_record *same_records(ms_engine *a, ms_engine *b, int k, uint64_t path, ms_path_summary *x,
+                                         ms_path_summary *y, size_t *n) {
+  ms_error err;
+  assert_ok(ms_engine_run_path(a, path, x, NULL, &err), &err);
+  assert_ok(ms_engine_run_path(b, path, y, NULL, &err), &err);
+  size_t ny;
+  ms_liq_record *rx = ms_engine_records(a, n), *ry = ms_engine_records(b, &ny);
+  if (*n != ny) fail_msg("config %d path %llu: %zu liquidations, one-market engine %zu", k, (unsigned long long)path, ny, *n);
+  for (size_t i = 0; i < *n; i++)
+    if (!same_record(&rx[i], &ry[i]))
+      fail_msg("config %d path %llu: record %zu (account %lld) differs: %s", k, (unsigned long long)path, i,
+               (long long)rx[i].account, record_diff(&ry[i], &rx[i]));
+  return rx;
+}
+
 /* What the one-market comparisons saw. */
 typedef struct {
   int64_t total, partial, socialized, skipped, funded, adl;
@@ -500,15 +517,8 @@ static void agree_with_one_market(ms_config *single, ms_config *multi, int k, in
   set_one_market_book(b, book);
   for (uint64_t path = 0; path < (uint64_t)npaths; path++) {
     ms_path_summary x, y;
-    assert_ok(ms_engine_run_path(a, path, &x, NULL, &err), &err);
-    assert_ok(ms_engine_run_path(b, path, &y, NULL, &err), &err);
-    size_t nx, ny;
-    ms_liq_record *rx = ms_engine_records(a, &nx), *ry = ms_engine_records(b, &ny);
-    if (nx != ny) fail_msg("config %d path %llu: %zu liquidations, one-market engine %zu", k, (unsigned long long)path, ny, nx);
-    for (size_t i = 0; i < nx; i++)
-      if (!same_record(&rx[i], &ry[i]))
-        fail_msg("config %d path %llu: record %zu differs: %s", k, (unsigned long long)path, i,
-                 record_diff(&ry[i], &rx[i]));
+    size_t nx;
+    (void)same_records(a, b, k, path, &x, &y, &nx);
 #define SAME(f) if (memcmp(&x.f, &y.f, sizeof x.f) != 0) fail_msg("config %d path %llu: " #f " %g, one-market %g", k, (unsigned long long)path, (double)y.f, (double)x.f)
     SAME(liquidations); SAME(partial_liquidations); SAME(impact_triggered_liquidations); SAME(liquidated_notional);
     SAME(first_liquidation_time); SAME(recovered); SAME(skipped_unprofitable); SAME(max_pending);
@@ -972,17 +982,9 @@ static void test_multi__one_market_options_are_the_one_market_engine(void **stat
     set_one_market_book(b, book);
     for (uint64_t path = 0; path < 4; path++) {
       ms_path_summary x, y;
-      assert_ok(ms_engine_run_path(a, path, &x, NULL, &err), &err);
-      assert_ok(ms_engine_run_path(b, path, &y, NULL, &err), &err);
-      size_t nx, ny;
-      ms_liq_record *rx = ms_engine_records(a, &nx), *ry = ms_engine_records(b, &ny);
-      if (nx != ny) fail_msg("config %d path %llu: %zu liquidations, one-market engine %zu", k, (unsigned long long)path, ny, nx);
-      for (size_t i = 0; i < nx; i++) {
-        if (!same_record(&rx[i], &ry[i]))
-          fail_msg("config %d path %llu: record %zu (account %lld) differs: %s", k, (unsigned long long)path, i,
-                   (long long)rx[i].account, record_diff(&ry[i], &rx[i]));
-        opt_records += rx[i].side == 0;
-      }
+      size_t nx;
+      const ms_liq_record *rx = same_records(a, b, k, path, &x, &y, &nx);
+      for (size_t i = 0; i < nx; i++) opt_records += rx[i].side == 0;
       /* every account's cash and status: expiries' payoffs, closes, premiums */
       for (int64_t i = 0; i < n; i++) {
         double cy, cx = ms_accounts_collateral(ms_engine_accounts(a), i);
