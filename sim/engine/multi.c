@@ -13,6 +13,7 @@
 
 #include "core/bigmem.h"
 #include "core/heap.h"
+#include "core/ladder.h"
 #include "core/rng.h"
 #include "core/sort.h"
 #include "engine/engine_state.h"
@@ -160,7 +161,7 @@ typedef struct xmarket {
   double shift_hi[2];      /* the rises of shift only: what the bound prices are taken in (a credit only helps) */
   double open_qty[2];
   double open0[2];         /* at the path's start (funding's floor) */
-  xheap h[2];              /* [SIDE_LONG], [SIDE_SHORT] */
+  ms_ladder h[2];          /* [SIDE_LONG], [SIDE_SHORT]: the perps' bound prices, taken by a publish all at once */
   /* option positions' bands (rekey_legs): [0] key -p_lo (pops at P <= p_lo), [1] key p_hi (pops at P >= p_hi) */
   xheap oh[2];
   xheap osh[2];            /* ... and per side of their perp, key shift_hi + shift_room (pops when shift_hi reaches it) */
@@ -250,6 +251,8 @@ struct ms_multi {
   size_t ncand, capcand;
   xval *popped;            /* pop_heap's entries */
   size_t cappop;
+  ms_ladder_ent *taken;    /* pop_ladder's */
+  size_t captaken;
   void *adl;               /* ADL's candidates (adl_cand) */
   size_t capadl;
   uint8_t *liq;            /* per position: liquidated, wholly or in part, in the run */
@@ -620,16 +623,25 @@ static inline int long_charges_scan(const xmarket *k) { return (k->tiered ? k->s
 static int rekey_legs(ms_multi *mm, int64_t id, double S, double size, int64_t t);
 static int push_entry(ms_multi *mm, xheap *h, double key, int64_t id);
 
+/* A perp's bound (key) of unit @p id into its market's ladder of the side. */
+static int push_bound(ms_multi *mm, ms_ladder *l, double key, int64_t id) {
+  xunit *u = &mm->u[id];
+  if (ms_ladder_put(l, key, (int32_t)id, u->ver)) return -1;
+  mm->live_entries++;
+  u->nkeys++;
+  return 0;
+}
+
 /* A perp of @p q units in market @p k at oracle price @p P with a budget of @p b (USD) into its side's heap. */
 static int push_perp(ms_multi *mm, xmarket *k, double q, double P, double b, int64_t id) {
   double a = fabs(q);
   if (k->dynamic) /* scaled coordinates (coord): the bound is b / a from the coordinate now */
-    return q > 0 ? push_entry(mm, &k->h[SIDE_LONG], -(coord(k, SIDE_LONG, P) - b / a), id)
-                 : push_entry(mm, &k->h[SIDE_SHORT], coord(k, SIDE_SHORT, P) + b / a, id);
+    return q > 0 ? push_bound(mm, &k->h[SIDE_LONG], -(coord(k, SIDE_LONG, P) - b / a), id)
+                 : push_bound(mm, &k->h[SIDE_SHORT], coord(k, SIDE_SHORT, P) + b / a, id);
   if (q > 0) /* a long whose requirement grows as fast as its value (m_lo >= 1): looked at at every publish */
-    return push_entry(mm, &k->h[SIDE_LONG],
+    return push_bound(mm, &k->h[SIDE_LONG],
                       k->slope_lo < 1 ? -(coord(k, SIDE_LONG, P) - b / (a * (1.0 - k->slope_lo))) : -INFINITY, id);
-  return push_entry(mm, &k->h[SIDE_SHORT], coord(k, SIDE_SHORT, P) + b / (a * (1.0 + k->slope_hi)), id);
+  return push_bound(mm, &k->h[SIDE_SHORT], coord(k, SIDE_SHORT, P) + b / (a * (1.0 + k->slope_hi)), id);
 }
 
 static int rekey(ms_multi *mm, int64_t id, double S, double size, int64_t t) {
@@ -881,10 +893,25 @@ static ms_status pop_heap(ms_multi *mm, xheap *h, double probe) {
   return MS_OK;
 }
 
-/* The candidates of market @p k's heap of @p side whose bound its coordinate now reached. */
+/* The units of ladder @p l whose key @p probe reached: taken all at once, each unit's line asked for, then the units
+ * looked at (as pop_heap). */
+static ms_status pop_ladder(ms_multi *mm, ms_ladder *l, double probe) {
+  size_t n = 0;
+  if (ms_ladder_take(l, probe, &mm->taken, &n, &mm->captaken)) return MS_ERR_NOMEM;
+  for (size_t i = 0; i < n; i++) __builtin_prefetch(&mm->u[mm->taken[i].a]);
+  for (size_t i = 0; i < n; i++) {
+    const ms_ladder_ent *x = &mm->taken[i];
+    const xunit *u = &mm->u[x->a];
+    if (x->b != u->ver || u->status != MS_ACCT_OPEN) continue;
+    if (push_cand(mm, x->a)) return MS_ERR_NOMEM;
+  }
+  return MS_OK;
+}
+
+/* The candidates of market @p k's ladder of @p side whose bound its coordinate now reached. */
 static ms_status pop_crossed(ms_multi *mm, xmarket *k, int side) {
   double X = coord(k, side, oracle_price(k));
-  return pop_heap(mm, &k->h[side], side == SIDE_LONG ? -X : X);
+  return pop_ladder(mm, &k->h[side], side == SIDE_LONG ? -X : X);
 }
 
 /* The units holding live legs in a market whose regime switched since the last look, and whose keys are older
@@ -958,13 +985,17 @@ static int entry_live(const void *ctx, xval v) {
   return v.ver == u->ver && u->status == MS_ACCT_OPEN;
 }
 
+static int bound_live(const void *ctx, const ms_ladder_ent *e) { return entry_live(ctx, (xval){e->a, e->b}); }
+
 /* Drop the stale entries of every heap (a unit's keys of before its last check or change, a closed or pending
  * unit's): no unit is checked for it, so it changes neither a result nor a work counter. */
 static void tidy(ms_multi *mm) {
   for (int i = 0; i < mm->K; i++) {
     xmarket *k = &mm->m[i];
-    xheap *hs[6] = {&k->h[0], &k->h[1], &k->oh[0], &k->oh[1], &k->osh[0], &k->osh[1]};
-    for (int j = 0; j < 6; j++) heap_filter(hs[j], entry_live, mm);
+    xheap *hs[4] = {&k->oh[0], &k->oh[1], &k->osh[0], &k->osh[1]};
+    for (int j = 0; j < 4; j++) heap_filter(hs[j], entry_live, mm);
+    ms_ladder_filter(&k->h[0], bound_live, mm);
+    ms_ladder_filter(&k->h[1], bound_live, mm);
   }
   heap_filter(&mm->th, entry_live, mm);
 }
@@ -1045,7 +1076,9 @@ static ms_status sweep(ms_engine *e, ms_multi *mm, const uint8_t (*charged)[2], 
 static ms_status rebuild(ms_engine *e, ms_multi *mm, int64_t t) {
   for (int i = 0; i < mm->K; i++) {
     xmarket *k = &mm->m[i];
-    k->h[0].n = k->h[1].n = k->oh[0].n = k->oh[1].n = k->osh[0].n = k->osh[1].n = 0;
+    ms_ladder_clear(&k->h[0]);
+    ms_ladder_clear(&k->h[1]);
+    k->oh[0].n = k->oh[1].n = k->osh[0].n = k->osh[1].n = 0;
   }
   mm->th.n = 0;
   memset(mm->moved, 0, sizeof mm->moved); /* every open unit is looked at */
@@ -1876,7 +1909,8 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
     k->frozen = live >= 0 && j != live;
     ms_queue_reset(k->q);
     ms_market_reset(k->mk);
-    k->h[0].n = k->h[1].n = 0;
+    ms_ladder_clear(&k->h[0]);
+    ms_ladder_clear(&k->h[1]);
     k->shift[0] = k->shift[1] = k->soc[0] = k->soc[1] = k->shift_hi[0] = k->shift_hi[1] = 0;
     k->open_qty[0] = k->open_qty[1] = 0;
     k->tick_pos = k->tick_n = 0;
@@ -2318,8 +2352,8 @@ void ms_multi_free(ms_multi *m) {
     ms_oracle_free(k->orc);
     ms_margin_free(k->mg);
     ms_funding_free(k->fnd);
-    heap_free(&k->h[0]);
-    heap_free(&k->h[1]);
+    ms_ladder_free(&k->h[0]);
+    ms_ladder_free(&k->h[1]);
     heap_free(&k->oh[0]);
     heap_free(&k->oh[1]);
     heap_free(&k->osh[0]);
@@ -2334,6 +2368,7 @@ void ms_multi_free(ms_multi *m) {
   free(m->kr_tag);
   heap_free(&m->th);
   free(m->popped);
+  free(m->taken);
   for (int j = 0; j < m->K; j++) {
     heap_free(&m->adlh[j][0]);
     heap_free(&m->adlh[j][1]);

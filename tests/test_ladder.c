@@ -1,0 +1,122 @@
+/*
+ * test_ladder — ms_ladder against a plain array: random puts, takes,
+ * filters and clears, keys drawn to land in one bucket, across buckets and
+ * blocks, on both signs, at 0.0 and -0.0, at the infinities and at NaN,
+ * probes at the keys themselves and between them. Each take must give
+ * exactly the entries with key <= probe (as a multiset), the count must
+ * follow, and what is left must be what the array keeps.
+ */
+#include <math.h>
+
+#include "core/ladder.h"
+#include "testutil.h"
+
+static uint64_t next(uint64_t *x) {
+  *x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
+  return *x >> 11;
+}
+
+static double unit(uint64_t *x) { return (double)next(x) * 0x1.0p-53; }
+
+/* A key: mostly prices near 100 either side of 0 (many to a bucket), some far (other blocks), some special. */
+static double key(uint64_t *x, const double *seen, size_t nseen) {
+  uint64_t k = next(x) % 16;
+  if (k == 0 && nseen > 0) return seen[next(x) % nseen]; /* an equal key */
+  if (k == 1) return (next(x) % 2 ? 1 : -1) * (1e-3 + unit(x) * 1e6);
+  if (k == 2) {
+    static const double special[] = {0.0, -0.0, INFINITY, -INFINITY, 1e-300, -1e-300, 1e300, -1e300};
+    return special[next(x) % 8];
+  }
+  if (k == 3) return NAN;
+  return (next(x) % 4 ? -1 : 1) * (95.0 + unit(x) * 10.0);
+}
+
+static int cmp_ent(const void *a, const void *b) {
+  const ms_ladder_ent *x = a, *y = b;
+  if (x->a != y->a) return x->a < y->a ? -1 : 1;
+  return (x->b > y->b) - (x->b < y->b);
+}
+
+static int odd_b(const void *ctx, const ms_ladder_ent *e) {
+  (void)ctx;
+  return e->b % 2 == 1;
+}
+
+static void test_ladder__takes_exactly_the_keys_at_most_the_probe(void **state) {
+  (void)state;
+  enum { CAP = 6000 };
+  ms_ladder_ent *ref = malloc(CAP * sizeof *ref), *want = malloc(CAP * sizeof *want);
+  double *seen = malloc(CAP * sizeof *seen);
+  assert_non_null(ref);
+  assert_non_null(want);
+  assert_non_null(seen);
+  int64_t takes = 0, taken = 0, nan_kept = 0;
+  for (uint64_t seed = 1; seed <= 40; seed++) {
+    uint64_t x = seed;
+    ms_ladder l = {0};
+    size_t nref = 0, nseen = 0;
+    int32_t id = 0;
+    ms_ladder_ent *out = NULL;
+    size_t cap = 0;
+    for (int step = 0; step < 3000; step++) {
+      uint64_t op = next(&x) % 100;
+      if (op < 70 && nref < CAP) { /* put */
+        double k = key(&x, seen, nseen);
+        ms_ladder_ent e = {k, id++, (uint32_t)next(&x)};
+        assert_int_equal(ms_ladder_put(&l, e.key, e.a, e.b), 0);
+        ref[nref++] = e;
+        if (nseen < CAP && !isnan(k)) seen[nseen++] = k;
+      } else if (op < 96) { /* take */
+        double p = nseen > 0 && next(&x) % 2 ? seen[next(&x) % nseen] : key(&x, seen, nseen);
+        size_t nout = 0, nwant = 0, keep = 0;
+        assert_int_equal(ms_ladder_take(&l, p, &out, &nout, &cap), 0);
+        for (size_t i = 0; i < nref; i++)
+          if (ref[i].key <= p) want[nwant++] = ref[i];
+          else ref[keep++] = ref[i];
+        nref = keep;
+        if (nout != nwant) fail_msg("seed %llu step %d probe %g: took %zu, want %zu", (unsigned long long)seed, step, p, nout, nwant);
+        qsort(out, nout, sizeof *out, cmp_ent);
+        qsort(want, nwant, sizeof *want, cmp_ent);
+        for (size_t i = 0; i < nout; i++)
+          if (out[i].a != want[i].a || out[i].b != want[i].b || memcmp(&out[i].key, &want[i].key, sizeof(double)))
+            fail_msg("seed %llu step %d probe %g: entry %zu differs", (unsigned long long)seed, step, p, i);
+        takes++;
+        taken += (int64_t)nout;
+      } else if (op < 99) { /* filter */
+        ms_ladder_filter(&l, odd_b, NULL);
+        size_t keep = 0;
+        for (size_t i = 0; i < nref; i++)
+          if (ref[i].b % 2 == 1) ref[keep++] = ref[i];
+        nref = keep;
+      } else {
+        ms_ladder_clear(&l);
+        nref = 0;
+      }
+      assert_int_equal(l.n, nref);
+    }
+    /* what is left: all of it, NaN keys aside, at +infinity; the NaN keys never */
+    size_t nout = 0;
+    assert_int_equal(ms_ladder_take(&l, INFINITY, &out, &nout, &cap), 0);
+    size_t nnan = 0;
+    for (size_t i = 0; i < nref; i++) nnan += isnan(ref[i].key);
+    assert_int_equal(nout, nref - nnan);
+    assert_int_equal(l.n, nnan);
+    nan_kept += (int64_t)nnan;
+    free(out);
+    ms_ladder_free(&l);
+  }
+  print_message("ladder: %lld takes, %lld entries taken, %lld NaN keys kept\n", (long long)takes, (long long)taken,
+                (long long)nan_kept);
+  assert_true(taken > 10000);
+  assert_true(nan_kept > 0);
+  free(ref);
+  free(want);
+  free(seen);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_ladder__takes_exactly_the_keys_at_most_the_probe),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
