@@ -49,6 +49,9 @@ int ms_ladder_put(ms_ladder *l, double key, int32_t a, uint32_t b) {
   return 0;
 }
 
+/* Room a bucket emptied by a take keeps (entries). */
+#define LADDER_KEEP 64
+
 int ms_ladder_take(ms_ladder *l, double probe, ms_ladder_ent **out, size_t *nout, size_t *cap) {
   if (l->n == 0) return 0;
   const uint64_t top = index_of(probe);
@@ -86,6 +89,11 @@ int ms_ladder_take(ms_ladder *l, double probe, ms_ladder_ent **out, size_t *nout
       l->blkn[b] -= taken;
       l->n -= taken;
       if (keep > 0 && i < kept_lo) kept_lo = i;
+      if (keep == 0 && k->cap > LADDER_KEEP) { /* its memory back: the keys move on, and a bucket left behind */
+        free(k->v);                          /* with its peak's room would hold it for the rest of the run */
+        k->v = NULL;
+        k->cap = 0;
+      }
     }
     i++;
   }
