@@ -2,7 +2,8 @@
  * test_ladder — ms_ladder against a plain array: random puts, takes,
  * filters and clears, keys drawn to land in one bucket, across buckets and
  * blocks, on both signs, at 0.0 and -0.0, at the infinities and at NaN,
- * probes at the keys themselves and between them. Each take must give
+ * probes at the keys themselves and between them, and a bucket filled past
+ * the room it keeps when a take empties it (its memory given back). Each take must give
  * exactly the entries with key <= probe (as a multiset), the count must
  * follow, and what is left must be what the array keeps.
  */
@@ -28,6 +29,7 @@ static double key(uint64_t *x, const double *seen, size_t nseen) {
     return special[next(x) % 8];
   }
   if (k == 3) return NAN;
+  if (k == 4) return 100.0 + 1e-6 * unit(x); /* one bucket, past the room a bucket keeps when emptied */
   return (next(x) % 4 ? -1 : 1) * (95.0 + unit(x) * 10.0);
 }
 
