@@ -103,8 +103,12 @@ book:
 liquidation: {shortfall: socialize}
 """
 
-# A signal must end the run within this many seconds (measured: about 0.05 s).
-SIGNAL_BOUND = 3.0
+# A signal must end the run within this many seconds (measured: about 0.05 s; the 4,096-cell sweep 0.015 s).
+# Under the sanitizers the exit itself is slow: ASan clears the joined threads' stacks' shadow and recycles its
+# quarantine, 2.2-2.5 s after the signal for that sweep (2026-12-07, perf of the exit), and on a loaded machine
+# past 3 s; the bound there still catches the seconds without a look at the signal this file was written for.
+SANITIZED = os.environ.get("MS_SANITIZED", "0") not in ("", "0", "OFF", "FALSE", "false")
+SIGNAL_BOUND = 10.0 if SANITIZED else 3.0
 # A runaway scenario must be stopped within this many seconds (measured: about 1.3 s).
 RUNAWAY_BOUND = 20.0
 
