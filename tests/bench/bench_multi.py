@@ -17,6 +17,7 @@ socialized losses), one thread, medians of --repeat interleaved runs:
   one-market, opt / multi, cross, opt
                  30% of the accounts (positions) option strategies (the default
                  book.options.strategies), without and with book.markets
+  ..., 1m        the same two with both regimes' mean duration 1 minute
 Prints ms per path and each ratio to the one-market run. On a shared
 machine only the ratios of one run mean anything (docs/performance.md).
 """
@@ -33,6 +34,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SCEN = "scenarios/bench/multi-10k.yaml"
 ONE = ["--set", "book.markets.enabled=true", "--set", "book.markets.count=1", "--set", "book.markets.weights=[1, 0]",
        "--set", "book.margin_mode=isolated"]
+# regimes of a minute: every check follows a switch (the option bands kept per regime, docs/performance.md)
+FAST = ["--set", "market.regimes[0].mean_duration=1m", "--set", "market.regimes[1].mean_duration=1m"]
 WORKLOADS = [
     ("one-market", []),
     ("multi, 1 mkt", ONE),
@@ -40,6 +43,8 @@ WORKLOADS = [
     ("+ contagion", ["--set", "book.markets.enabled=true", "--set", "stats.contagion=true"]),
     ("one-market, opt", ["--set", "book.options.fraction=0.3"]),
     ("multi, cross, opt", ["--set", "book.markets.enabled=true", "--set", "book.options.fraction=0.3"]),
+    ("one-market, opt, 1m", ["--set", "book.options.fraction=0.3", *FAST]),
+    ("multi, cross, opt, 1m", ["--set", "book.markets.enabled=true", "--set", "book.options.fraction=0.3", *FAST]),
 ]
 
 
@@ -62,11 +67,11 @@ def main():
                 times[w].append(time.perf_counter() - t0)
                 os.remove(out)
     base = statistics.median(times["one-market"])
-    print("%-18s %12s %10s   (%s, %d paths, %d runs each, one thread)" % ("workload", "ms/path", "ratio", SCEN,
+    print("%-22s %12s %10s   (%s, %d paths, %d runs each, one thread)" % ("workload", "ms/path", "ratio", SCEN,
                                                                         a.paths, a.repeat))
     for w, _ in WORKLOADS:
         m = statistics.median(times[w])
-        print("%-18s %12.2f %10.2f" % (w, 1000 * m / a.paths, m / base))
+        print("%-22s %12.2f %10.2f" % (w, 1000 * m / a.paths, m / base))
 
 
 if __name__ == "__main__":
