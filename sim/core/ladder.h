@@ -48,7 +48,9 @@ typedef struct ms_ladder {
   uint64_t lo;            /* no entry has a lower bucket index */
 } ms_ladder;
 
-/** An empty ladder: all fields zero (a static or calloc'd ms_ladder is one). */
+/* An empty ladder is one with all fields zero (a static or calloc'd ms_ladder, or `= {0}`). */
+
+/** Put an entry in: 0, or -1 when out of memory. */
 int ms_ladder_put(ms_ladder *l, double key, int32_t a, uint32_t b);
 
 /**

@@ -671,6 +671,11 @@ static int push_entry(ms_multi *mm, xheap *h, double key, int64_t id) {
   return 0;
 }
 
+/* Band @p bd holds the price @p P now and time @p t: else the position has no room, and its unit is looked at. */
+static inline int band_holds(const ms_band *bd, double P, int64_t t) {
+  return bd->p_lo < P && P < bd->p_hi && bd->t_until > t;
+}
+
 /* Band @p bd of position @p p (live legs, market @p k) of unit @p id into the heaps, under the regime now: its
  * prices, its time and, with a perp, its side's charges (kept as shift_hi now plus the room). */
 static int push_band(ms_multi *mm, xmarket *k, const xpos *p, const ms_band *bd, int64_t id) {
@@ -730,7 +735,7 @@ static int rekey_legs(ms_multi *mm, int64_t id, double S, double size, int64_t t
     mm->kc_tag[q] = u->ver + 1;
     ms_band bd;
     ms_margin_band(k->mg, &ps, k->E, &v, NAN, &bd);
-    if (!(bd.p_lo < P && P < bd.p_hi && bd.t_until > t)) { /* no room: looked at at the next check */
+    if (!band_holds(&bd, P, t)) { /* no room: looked at at the next check */
       if (push_entry(mm, &mm->th, (double)t, id)) return -1;
       continue;
     }
@@ -760,7 +765,7 @@ static int band_again(ms_multi *mm, int64_t id, int32_t q, int64_t t) {
   ms_view v = view_of(k, P, t);
   ms_band bd;
   ms_margin_band(k->mg, &ps, k->E, &v, NAN, &bd);
-  if (!(bd.p_lo < P && P < bd.p_hi && bd.t_until > t)) return 0;
+  if (!band_holds(&bd, P, t)) return 0;
   return push_band(mm, k, p, &bd, id) ? -1 : 1; /* and its tag */
 }
 
@@ -953,10 +958,6 @@ static ms_status push_options(ms_engine *e, ms_multi *mm, int64_t t) {
   return pop_options(mm, t);
 }
 
-/* Market @p k's regime switched (@p vol_before: its volatility before): a new volatility reprices its options,
- * so its units holding live legs whose keys are older are looked at at the next check (moved_units). Marked
- * here and looked at once per check, not once per switch: under regimes of seconds there are thousands of
- * switches between two checks. */
 /* Market @p k's options were repriced (a regime switch, a ratio update): its option units whose keys are older are
  * looked at at the next check (moved_units). A path that reaches 2^32 of these starts the epochs again: every unit
  * as if last changed before them all, so the marks still pending take them all (more checks, none missed). */
@@ -974,6 +975,9 @@ static void options_repriced(ms_multi *mm, xmarket *k, int ratio) {
   mm->nmoved = 1;
 }
 
+/* Market @p k's regime switched (@p vol_before: its volatility before): a new volatility reprices its options.
+ * Marked here and looked at once per check, not once per switch: under regimes of seconds there are thousands
+ * of switches between two checks. */
 static void regime_moved(ms_multi *mm, xmarket *k, double vol_before) {
   if (mm->nou == 0 || mm->bruteforce || ms_pricepath_vol(k->pp) == vol_before) return;
   options_repriced(mm, k, 0);
@@ -1806,6 +1810,12 @@ static ms_status index_options(ms_multi *mm, int64_t horizon) {
   return MS_OK;
 }
 
+/* A book just drawn or set: its slots (order_slots) and its expiring legs and option units (index_options, in
+ * slots). 0, or -1 when out of memory. */
+static int index_book(ms_multi *mm) {
+  return order_slots(mm, mm->slots_sorted) || index_options(mm, mm->horizon) ? -1 : 0;
+}
+
 /* ---- funding ---- */
 
 /* Market @p k's payment at @p t: as a one-market book's (docs/engine.md, "Funding"), through its sides' shifts;
@@ -1874,8 +1884,7 @@ static ms_status start(ms_engine *e, ms_multi *mm, uint64_t path, int live, ms_e
     for (int j = 0; j < mm->K; j++) ms_margin_path_start(mm->m[j].mg, mm->m[j].E);
     ms_error berr;
     ms_status s = draw_book(mm, cfg, path, &berr);
-    if (!s && (order_slots(mm, mm->slots_sorted) || index_options(mm, cfg->horizon)))
-      s = ms_error_set(&berr, MS_ERR_NOMEM, "out of memory");
+    if (!s && index_book(mm)) s = ms_error_set(&berr, MS_ERR_NOMEM, "out of memory");
     if (s) return ms_error_set(err, s, "path %llu: %s", (unsigned long long)path, berr.msg);
   }
   ms_queue_reset(mm->kq);
@@ -2265,8 +2274,7 @@ ms_status ms_multi_set_book(ms_multi *m, const ms_multi_unit *units, int64_t nun
   m->np = npos;
   m->nbo = nopts;
   m->own_book = 1;
-  return order_slots(m, m->slots_sorted) || index_options(m, m->horizon) ? ms_error_set(err, MS_ERR_NOMEM, "out of memory")
-                                                                          : MS_OK;
+  return index_book(m) ? ms_error_set(err, MS_ERR_NOMEM, "out of memory") : MS_OK;
 }
 
 void ms_multi_money(const ms_multi *m, int64_t t, double *units_value, double *realized, double *unrealized) {
@@ -2455,8 +2463,7 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
     ms_error berr;
     uint64_t bpath = cfg->book.resample == MS_RESAMPLE_PER_PATH ? 0 : MS_PATH_RUN;
     s = draw_book(m, cfg, bpath, &berr);
-    if (!s && (order_slots(m, m->slots_sorted) || index_options(m, cfg->horizon)))
-      s = ms_error_set(&berr, MS_ERR_NOMEM, "out of memory");
+    if (!s && index_book(m)) s = ms_error_set(&berr, MS_ERR_NOMEM, "out of memory");
     if (s) ms_error_set(err, s, "%s%s", bpath == 0 ? "path 0: " : "", berr.msg);
   }
   if (s) { ms_multi_free(m); return s; }
