@@ -1,0 +1,194 @@
+/* zplanes: every stream inflates, by zlib (HDF5's deflate filter) and by libdeflate, to the planes given;
+ * planes of each kind at the edges of deflate's limits (match lengths 3 and 258, the 32 KB window, 65,535-byte
+ * stored blocks, 15-bit codes), random mixtures of them, and the sizes the kinds promise. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <libdeflate.h>
+#include <zlib.h>
+
+#include "output/zplanes.h"
+
+static uint64_t rs = 0x9E3779B97F4A7C15u;
+static uint64_t next(void) { /* splitmix64: the test's own stream */
+  uint64_t z = (rs += 0x9E3779B97F4A7C15u);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+  return z ^ (z >> 31);
+}
+
+/* Compresses and inflates both ways; the stream's size. */
+static size_t round_trip(const unsigned char *in, size_t np, size_t len, const char *what) {
+  size_t n = np * len, cap = n + n / 8 + 64;
+  unsigned char *out = malloc(cap), *back = malloc(n ? n : 1), *again = malloc(cap);
+  ms_zplanes *z = ms_zplanes_new(np, len);
+  assert_non_null(z);
+  size_t s = ms_zplanes_compress(z, in, np, len, out, cap);
+  if (!s) fail_msg("%s (%zu planes of %zu): no stream", what, np, len);
+  uLongf bl = (uLongf)n;
+  int rc = uncompress(back, &bl, out, (uLong)s);
+  if (rc != Z_OK || bl != n || (n && memcmp(back, in, n)))
+    fail_msg("%s (%zu planes of %zu): zlib inflates it to other bytes (rc %d, %lu of %zu)", what, np, len, rc,
+             (unsigned long)bl, n);
+  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+  size_t got = 0;
+  memset(back, 0xA5, n ? n : 1);
+  enum libdeflate_result r = libdeflate_zlib_decompress(d, out, s, back, n, &got);
+  if (r != LIBDEFLATE_SUCCESS || got != n || (n && memcmp(back, in, n)))
+    fail_msg("%s (%zu planes of %zu): libdeflate inflates it to other bytes (result %d)", what, np, len, (int)r);
+  libdeflate_free_decompressor(d);
+  /* the same planes, the same stream; and too little room gives none */
+  assert_int_equal(ms_zplanes_compress(z, in, np, len, again, cap), s);
+  assert_memory_equal(again, out, s);
+  assert_int_equal(ms_zplanes_compress(z, in, np, len, again, s), s);
+  assert_int_equal(ms_zplanes_compress(z, in, np, len, again, s - 1), 0);
+  ms_zplanes_free(z);
+  free(out);
+  free(back);
+  free(again);
+  return s;
+}
+
+static const size_t LENS[] = {1, 2, 3, 4, 5, 255, 256, 257, 258, 259, 260, 261, 262, 516, 517, 1000, 4096, 40000};
+#define NLENS (sizeof LENS / sizeof LENS[0])
+
+static void test_zplanes__constant_planes_cost_almost_nothing(void **state) {
+  (void)state;
+  for (size_t k = 0; k < NLENS; k++) {
+    size_t len = LENS[k], np = 3;
+    unsigned char *in = malloc(np * len);
+    memset(in, 0, len);
+    memset(in + len, 0xFF, len);
+    memset(in + 2 * len, 0, len);
+    size_t s = round_trip(in, np, len, "constant planes");
+    /* zlib's 6 bytes, a block header, two literals and about two bytes a match of at most 258 */
+    if (len >= 256 && s > 20 + 3 * 2 * (len / 258 + 2)) fail_msg("3 constant planes of %zu bytes took %zu", len, s);
+    free(in);
+  }
+  /* no planes at all */
+  unsigned char none[1];
+  round_trip(none, 0, 256, "nothing");
+}
+
+static void test_zplanes__random_planes_are_stored(void **state) {
+  (void)state;
+  for (size_t k = 0; k < NLENS; k++) {
+    size_t len = LENS[k], np = len > 4096 ? 3 : 20, n = np * len;
+    unsigned char *in = malloc(n);
+    for (size_t i = 0; i < n; i++) in[i] = (unsigned char)next();
+    size_t s = round_trip(in, np, len, "random planes");
+    /* at most the bytes, stored blocks' headers and zlib's six bytes */
+    if (len >= 256 && s > n + 5 * (n / 65535 + 2) + 6) fail_msg("random: %zu bytes took %zu", n, s);
+    free(in);
+  }
+}
+
+/* Copies of earlier planes, near and beyond the 32 KB window, and planes of few distinct bytes. */
+static void test_zplanes__copies_and_few_bytes(void **state) {
+  (void)state;
+  const size_t len = 256, np = 200; /* 51,200 bytes: the first planes fall out of the window */
+  unsigned char *in = malloc(np * len);
+  for (size_t i = 0; i < len; i++) in[i] = (unsigned char)next();
+  for (size_t p = 1; p < np; p++) {
+    unsigned char *q = in + p * len;
+    if (p % 4 == 1) /* the plane right before */
+      memcpy(q, q - len, len);
+    else if (p % 4 == 2) /* plane 0, beyond the window once p > 128 */
+      memcpy(q, in, len);
+    else if (p % 4 == 3) /* four distinct bytes */
+      for (size_t i = 0; i < len; i++) q[i] = (unsigned char)(0x40 + (next() & 3));
+    else
+      for (size_t i = 0; i < len; i++) q[i] = (unsigned char)next();
+  }
+  size_t s = round_trip(in, np, len, "copies");
+  /* the random planes (plane 0, every fourth, and plane 0's copies beyond the window) stored, the
+   * four-byte planes at about 2 bits a byte, the rest matches */
+  size_t random = 1 + 49 + (np - 130) / 4 + 1;
+  if (s > random * len + 50 * (len / 4 + 64) + 2000) fail_msg("copies: %zu bytes", s);
+  free(in);
+}
+
+/* Fibonacci frequencies: the Huffman tree is 25 deep; deflate allows 15. */
+static void test_zplanes__codes_longer_than_15_bits_are_limited(void **state) {
+  (void)state;
+  const size_t len = 40000;
+  unsigned char *in = malloc(len);
+  size_t f0 = 1, f1 = 1, at = 0;
+  for (int sym = 0; at < len; sym++) {
+    for (size_t k = 0; k < f0 && at < len; k++) in[at++] = (unsigned char)(sym * 7);
+    size_t f2 = f0 + f1;
+    f0 = f1;
+    f1 = f2;
+  }
+  for (size_t i = len - 1; i > 0; i--) { /* shuffled, so no match shortens it */
+    size_t j = next() % (i + 1);
+    unsigned char t = in[i];
+    in[i] = in[j];
+    in[j] = t;
+  }
+  size_t s = round_trip(in, 1, len, "Fibonacci frequencies");
+  if (s > len / 2) fail_msg("Fibonacci frequencies: %zu bytes of %zu", s, len);
+  free(in);
+}
+
+/* Random mixtures of every kind of plane, in every size. */
+static void test_zplanes__random_mixtures_inflate(void **state) {
+  (void)state;
+  for (int trial = 0; trial < 400; trial++) {
+    size_t np = 1 + next() % 160, len = 1 + next() % (trial % 4 ? 300 : 3000);
+    unsigned char *in = malloc(np * len);
+    for (size_t p = 0; p < np; p++) {
+      unsigned char *q = in + p * len;
+      int kind = (int)(next() % 6);
+      if (kind == 0 || (kind == 1 && !p)) {
+        memset(q, (int)(next() & 0xFF), len);
+      } else if (kind == 1) {
+        memcpy(q, in + (next() % p) * len, len);
+      } else if (kind == 2) {
+        for (size_t i = 0; i < len; i++) q[i] = (unsigned char)next();
+      } else if (kind == 3) { /* k distinct bytes */
+        unsigned k = 1 + (unsigned)(next() % 40);
+        for (size_t i = 0; i < len; i++) q[i] = (unsigned char)(next() % k * 5);
+      } else if (kind == 4) { /* skewed: mostly one byte */
+        for (size_t i = 0; i < len; i++) q[i] = (unsigned char)(next() % 16 ? 0 : next());
+      } else { /* a copy with one byte changed */
+        if (p) memcpy(q, in + (p - 1) * len, len);
+        else memset(q, 1, len);
+        q[next() % len] ^= 1;
+      }
+    }
+    char what[64];
+    snprintf(what, sizeof what, "mixture %d", trial);
+    round_trip(in, np, len, what);
+    free(in);
+  }
+}
+
+/* Planes larger than the encoder was made for are refused. */
+static void test_zplanes__beyond_its_sizes_is_refused(void **state) {
+  (void)state;
+  ms_zplanes *z = ms_zplanes_new(4, 100);
+  unsigned char in[505] = {0}, out[1024];
+  assert_true(ms_zplanes_compress(z, in, 4, 100, out, sizeof out) > 0);
+  assert_int_equal(ms_zplanes_compress(z, in, 5, 100, out, sizeof out), 0);
+  assert_int_equal(ms_zplanes_compress(z, in, 4, 101, out, sizeof out), 0);
+  ms_zplanes_free(z);
+  ms_zplanes_free(NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_zplanes__constant_planes_cost_almost_nothing),
+      cmocka_unit_test(test_zplanes__random_planes_are_stored),
+      cmocka_unit_test(test_zplanes__copies_and_few_bytes),
+      cmocka_unit_test(test_zplanes__codes_longer_than_15_bits_are_limited),
+      cmocka_unit_test(test_zplanes__random_mixtures_inflate),
+      cmocka_unit_test(test_zplanes__beyond_its_sizes_is_refused),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
