@@ -465,7 +465,7 @@ typedef struct ms_fan_cfg {
 typedef struct ms_output_cfg {
   ms_timeseries_cfg timeseries;
   ms_fan_cfg fan;
-  int64_t compression;   /* gzip level of chunked datasets, 0 = none */
+  int64_t compression;   /* gzip level of chunked datasets, 0 = none (/book: 1-5 zplanes, 6-9 libdeflate) */
   int64_t liquidations_compression; /* gzip level of /liquidations, 0 = none */
   int64_t chunk_paths;   /* paths per write batch */
   int liquidations;      /* write /liquidations */

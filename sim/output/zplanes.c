@@ -19,6 +19,7 @@
  * the same planes give the same stream.
  */
 #include "output/zplanes.h"
+#include "core/sort.h"
 
 #include <libdeflate.h>
 #include <math.h>
@@ -138,29 +139,22 @@ static void canonical(const uint8_t *len, int n, hcode *code) {
  * until it fits. Symbols of frequency 0 get length 0. At least two
  * symbols must have a frequency: inflate wants complete codes. */
 static void huffman(const uint32_t *freq, int n, int limit, uint8_t *len) {
-  uint32_t f[NLIT], w[2 * NLIT], key[NLIT];
+  uint32_t f[NLIT], w[2 * NLIT];
+  int64_t key[NLIT];
   int leaf[NLIT], parent[2 * NLIT], depth[2 * NLIT];
   int m = 0;
-  uint32_t most = 0;
   for (int i = 0; i < n; i++) {
     f[i] = freq[i];
     len[i] = 0;
-    most = f[i] > most ? f[i] : most;
   }
-  for (; most >= 1u << 23; most = (most + 1) / 2) /* room for the key below */
-    for (int i = 0; i < n; i++) f[i] = f[i] ? (f[i] + 1) / 2 : 0;
   for (;;) {
     m = 0;
-    for (int i = 0; i < n; i++) /* insertion sort by (frequency, symbol) as one key: a frequency < 2^23, a symbol < 2^9 */
-      if (f[i]) {
-        uint32_t k = f[i] << 9 | (uint32_t)i;
-        int j = m++;
-        for (; j > 0 && key[j - 1] > k; j--) key[j] = key[j - 1];
-        key[j] = k;
-      }
+    for (int i = 0; i < n; i++) /* sorted by (frequency, symbol) as one key: a symbol < 2^9 */
+      if (f[i]) key[m++] = (int64_t)f[i] << 9 | i;
+    ms_sort_i64(key, (size_t)m);
     for (int i = 0; i < m; i++) {
       leaf[i] = (int)(key[i] & 511);
-      w[i] = key[i] >> 9;
+      w[i] = (uint32_t)(key[i] >> 9);
     }
     int li = 0, ii = m, nn = m; /* next leaf, next internal node, nodes made */
     for (int k = 0; k < m - 1; k++) {
