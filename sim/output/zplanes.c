@@ -453,6 +453,9 @@ size_t ms_zplanes_compress(ms_zplanes *z, const unsigned char *in, size_t nplane
   out[0] = 0x78; /* deflate, a 32 KB window; */
   out[1] = 0x01; /* no dictionary, the fastest level: (0x78 << 8 | 0x01) % 31 == 0 */
   const size_t total = nplanes * len;
+  /* what storing it all takes: the stream is never longer (short planes
+   * of alternating kinds make a block each, each with its header) */
+  const size_t all_stored = 2 + total + 5 * (total / MAX_STORED + 1) + 4;
   if (!total) {
     stored(&w, in, 0, 1);
   } else {
@@ -469,6 +472,10 @@ size_t ms_zplanes_compress(ms_zplanes *z, const unsigned char *in, size_t nplane
     }
   }
   align(&w);
+  if (w.p + 4 > all_stored) {
+    w = (bitw){out, 2, cap, 0, 0};
+    stored(&w, in, total, 1);
+  }
   uint32_t ad = libdeflate_adler32(1, in, total);
   if (w.p + 4 > cap) return 0;
   for (int i = 0; i < 4; i++) out[w.p + (size_t)i] = (unsigned char)(ad >> (24 - 8 * i));

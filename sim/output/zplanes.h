@@ -30,6 +30,8 @@ void ms_zplanes_free(ms_zplanes *z);
 /**
  * Compress @p nplanes planes of @p len bytes each (plane j at in + j * len,
  * within the sizes given to ms_zplanes_new) into a zlib stream at @p out.
+ * The stream is never longer than the planes stored as they are:
+ * n + 5 (n / 65535 + 1) + 6 bytes for n = nplanes x len.
  * @return the stream's size, or 0 when it would not fit in @p cap bytes.
  */
 size_t ms_zplanes_compress(ms_zplanes *z, const unsigned char *in, size_t nplanes, size_t len, unsigned char *out,
