@@ -27,8 +27,9 @@ static uint64_t next(void) { /* splitmix64: the test's own stream */
 static size_t round_trip(const unsigned char *in, size_t np, size_t len, const char *what) {
   size_t n = np * len, cap = n + n / 8 + 64;
   unsigned char *out = malloc(cap), *back = malloc(n ? n : 1), *again = malloc(cap);
-  ms_zplanes *z = ms_zplanes_new(np, len);
-  assert_non_null(z);
+  ms_zplanes *z;
+  ms_error err;
+  assert_int_equal(ms_zplanes_new(&z, np, len, &err), MS_OK);
   size_t s = ms_zplanes_compress(z, in, np, len, out, cap);
   if (!s) fail_msg("%s (%zu planes of %zu): no stream", what, np, len);
   uLongf bl = (uLongf)n;
@@ -89,32 +90,41 @@ static void test_zplanes__random_planes_are_stored(void **state) {
   }
 }
 
-/* Copies of earlier planes, near and beyond the 32 KB window, and planes of few distinct bytes. */
+/* Copies of earlier planes, at the 32 KB window's edge and beyond it, and planes of few distinct bytes. */
 static void test_zplanes__copies_and_few_bytes(void **state) {
   (void)state;
-  const size_t len = 256, np = 200; /* 51,200 bytes: the first planes fall out of the window */
+  const size_t len = 256, np = 300; /* 76,800 bytes; the window is 128 planes */
   unsigned char *in = malloc(np * len);
-  for (size_t i = 0; i < len; i++) in[i] = (unsigned char)next();
-  for (size_t p = 1; p < np; p++) {
+  size_t random = 0, coded = 0;
+  for (size_t p = 0; p < np; p++) {
     unsigned char *q = in + p * len;
-    if (p % 4 == 1) /* the plane right before */
-      memcpy(q, q - len, len);
-    else if (p % 4 == 2) /* plane 0, beyond the window once p > 128 */
+    if (p == 128) { /* plane 0, exactly 32,768 bytes back: a match */
       memcpy(q, in, len);
-    else if (p % 4 == 3) /* four distinct bytes */
-      for (size_t i = 0; i < len; i++) q[i] = (unsigned char)(0x40 + (next() & 3));
-    else
+    } else if (p == 130) { /* plane 1, 33,024 bytes back and nowhere nearer: stored */
+      memcpy(q, in + len, len);
+      random++;
+    } else if (p < 128 || p % 3 == 2) {
       for (size_t i = 0; i < len; i++) q[i] = (unsigned char)next();
+      random++;
+    } else if (p % 3 == 0) { /* the plane right before */
+      memcpy(q, q - len, len);
+    } else { /* four distinct bytes */
+      for (size_t i = 0; i < len; i++) q[i] = (unsigned char)(0x40 + (next() & 3));
+      coded++;
+    }
   }
   size_t s = round_trip(in, np, len, "copies");
-  /* the random planes (plane 0, every fourth, and plane 0's copies beyond the window) stored, the
-   * four-byte planes at about 2 bits a byte, the rest matches */
-  size_t random = 1 + 49 + (np - 130) / 4 + 1;
-  if (s > random * len + 50 * (len / 4 + 64) + 2000) fail_msg("copies: %zu bytes", s);
+  /* stored: the random planes and the copy from beyond the window; the four-byte planes at about 2 bits a
+   * byte; the rest matches */
+  if (s > random * len + coded * (len / 4 + 64) + 2000) fail_msg("copies: %zu bytes", s);
+  if (s < random * len) fail_msg("copies: %zu bytes, fewer than the random planes' %zu", s, random * len);
+  /* 128 random planes, then plane 0 again at the window's very edge: a few bytes, not a plane stored */
+  s = round_trip(in, 129, len, "a copy at the window's edge");
+  if (s > 128 * len + 64) fail_msg("a copy at the window's edge: %zu bytes", s);
   free(in);
 }
 
-/* Fibonacci frequencies: the Huffman tree is 25 deep; deflate allows 15. */
+/* Fibonacci frequencies: the Huffman tree of these 22 bytes is 20 deep; deflate allows 15. */
 static void test_zplanes__codes_longer_than_15_bits_are_limited(void **state) {
   (void)state;
   const size_t len = 40000;
@@ -201,7 +211,6 @@ static void test_zplanes__never_longer_than_stored(void **state) {
 static void test_zplanes__a_book_as_small_as_level_4(void **state) {
   (void)state;
   enum { ROWS = 256, COLS = 16, SIZE = COLS * 8 };
-  ms_zplanes *z = ms_zplanes_new(SIZE, ROWS);
   struct libdeflate_compressor *c = libdeflate_alloc_compressor(4);
   size_t ours = 0, theirs = 0;
   for (int chunk = 0; chunk < 40; chunk++) {
@@ -226,18 +235,16 @@ static void test_zplanes__a_book_as_small_as_level_4(void **state) {
   if (ours > theirs + theirs / 100) /* 465,415 against 470,718 when written */
     fail_msg("a book: %zu bytes, libdeflate's level 4 %zu", ours, theirs);
   libdeflate_free_compressor(c);
-  ms_zplanes_free(z);
 }
 
-/* Planes larger than the encoder was made for are refused. */
-static void test_zplanes__beyond_its_sizes_is_refused(void **state) {
+/* An encoder whose buffers could not be sized is refused with a message; free takes NULL. */
+static void test_zplanes__sizes_beyond_memory_are_refused(void **state) {
   (void)state;
-  ms_zplanes *z = ms_zplanes_new(4, 100);
-  unsigned char in[505] = {0}, out[1024];
-  assert_true(ms_zplanes_compress(z, in, 4, 100, out, sizeof out) > 0);
-  assert_int_equal(ms_zplanes_compress(z, in, 5, 100, out, sizeof out), 0);
-  assert_int_equal(ms_zplanes_compress(z, in, 4, 101, out, sizeof out), 0);
-  ms_zplanes_free(z);
+  ms_zplanes *z = (ms_zplanes *)&z;
+  ms_error err;
+  assert_int_equal(ms_zplanes_new(&z, SIZE_MAX / 2, 1024, &err), MS_ERR_INPUT);
+  assert_null(z);
+  assert_non_null(strstr(err.msg, "too large"));
   ms_zplanes_free(NULL);
 }
 
@@ -250,7 +257,7 @@ int main(void) {
       cmocka_unit_test(test_zplanes__random_mixtures_inflate),
       cmocka_unit_test(test_zplanes__never_longer_than_stored),
       cmocka_unit_test(test_zplanes__a_book_as_small_as_level_4),
-      cmocka_unit_test(test_zplanes__beyond_its_sizes_is_refused),
+      cmocka_unit_test(test_zplanes__sizes_beyond_memory_are_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

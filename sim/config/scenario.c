@@ -1711,8 +1711,8 @@ static const ms_field output_fields[] = {
      .doc = "a coarse grid of many paths' prices in /timeseries/fan (the report's fan chart)"},
     {.name = "compression", .kind = MS_F_INT, .offset = OFF(ms_output_cfg, compression), .def = "4",
      .bounds = MS_B_GE | MS_B_LE, .min = 0, .max = 9,
-     .doc = "gzip level of chunked datasets (0: none); /book's chunks at 1-5 coded plane by plane (as small as "
-            "level 4 on books, several times faster), at 6-9 by libdeflate at that level"},
+     .doc = "gzip level of chunked datasets (0: none); /book's whole chunks at 1-5 coded plane by plane (about "
+            "as small as level 4 on books, several times faster), at 6-9 by libdeflate at that level"},
     {.name = "chunk_paths", .kind = MS_F_INT, .offset = OFF(ms_output_cfg, chunk_paths),
      .def = "256", .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 1 << 20,
      .doc = "paths per frame of the run's journal: what a resume may redo, and what is held in memory at once"},

@@ -879,8 +879,8 @@ static herr_t book_write(h5run *r, const void *rows, int64_t first, int64_t coun
 /* /book's whole chunks [lo, hi) (rows, chunk-aligned), shuffled and
  * deflated here and stored as they are (H5Dwrite_chunk). The fixed cost of
  * a 1M-account run was three quarters zlib deflating /book; libdeflate did
- * the same work in about half the time, the plane coder (zplanes.h) in a
- * third of that. The chunks are what HDF5's own pipeline would store (its
+ * the same work in about half the time, and the plane coder (zplanes.h)
+ * in a fraction of that (docs/performance.md). The chunks are what HDF5's own pipeline would store (its
  * shuffle by the record's size, then a zlib stream): any reader inflates
  * them with zlib and reads the same rows; only the compressed bytes differ
  * from zlib's. A chunk that deflate cannot shrink is stored shuffled only, its
@@ -904,17 +904,17 @@ typedef struct book_deflate {
   ms_zplanes **zp;     /* up to it */
 } book_deflate;
 
-/* output.compression up to this level codes /book's chunks plane by plane
- * (zplanes.h): on /book's records as small as libdeflate's level 4 (within
- * 1%, smaller on perp books) and 2-6 times as fast; levels above it ask
- * for the smallest file whatever it costs, libdeflate at that level. */
+/* output.compression up to this level codes /book's whole chunks plane by
+ * plane (zplanes.h): on the books measured about as small as libdeflate's
+ * level 4 and 2 to 10 times as fast (docs/performance.md); levels above it
+ * ask for the smallest file whatever it costs, libdeflate at that level. */
 #define ZPLANES_UP_TO 5
 
 static void book_deflate_free(struct book_deflate *bz) {
   if (!bz) return;
   for (int i = 0; i < bz->nc; i++) {
-    if (bz->c && bz->c[i]) libdeflate_free_compressor(bz->c[i]);
-    if (bz->zp) ms_zplanes_free(bz->zp[i]);
+    if (bz->c[i]) libdeflate_free_compressor(bz->c[i]); /* nc > 0: both arrays exist */
+    ms_zplanes_free(bz->zp[i]);
   }
   free(bz->c);
   free(bz->zp);
@@ -945,7 +945,8 @@ static int book_deflate_reserve(h5run *r, int64_t nch, int threads, size_t bytes
     for (; bz->nc < threads; bz->nc++) {
       bz->c[bz->nc] = NULL;
       bz->zp[bz->nc] = NULL;
-      if (level <= ZPLANES_UP_TO ? !(bz->zp[bz->nc] = ms_zplanes_new(r->book_rs, (size_t)r->book_chunk))
+      ms_error ze;
+      if (level <= ZPLANES_UP_TO ? ms_zplanes_new(&bz->zp[bz->nc], r->book_rs, (size_t)r->book_chunk, &ze) != MS_OK
                                  : !(bz->c[bz->nc] = libdeflate_alloc_compressor(level))) {
         bz->nc++; /* freed with the rest */
         return -1;

@@ -4,8 +4,8 @@
  * Each plane is sorted into one of four kinds, then runs of planes of one
  * kind or another become deflate blocks:
  *
- *  - COPY: equal to an earlier plane less than deflate's window back (a
- *    plane's hash, then its bytes): matches at that distance;
+ *  - COPY: equal to an earlier plane at most deflate's window (32 KB)
+ *    back (a plane's hash, then its bytes): matches at that distance;
  *  - CONST: all one byte: the byte, then a match at distance 1;
  *  - LIT: a Huffman code of its own bytes, the code's own cost included,
  *    would save an eighth of them (the plane's entropy and its distinct
@@ -14,14 +14,16 @@
  *    by a sample of 32 bytes nearly all distinct, before any histogram).
  *
  * A run of RAW planes is a stored block; a run of the other kinds one
- * block of whichever costs least exactly: a dynamic Huffman block, the
- * fixed code, or stored. Matches reach into earlier blocks, stored ones
+ * block of whichever costs least: a dynamic Huffman block or the fixed
+ * code, both counted to the bit, or stored (counted with the most padding
+ * it can need). Matches reach into earlier blocks, stored ones
  * included, as deflate allows. The choices depend on the bytes alone, so
  * the same planes give the same stream.
  */
 #include "output/zplanes.h"
 #include "core/sort.h"
 
+#include <assert.h>
 #include <libdeflate.h>
 #include <math.h>
 #include <stdint.h>
@@ -64,18 +66,18 @@ static const uint8_t CL_ORDER[NCL] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 1
 
 typedef struct {
   uint16_t code; /* bit-reversed: deflate writes Huffman codes from their first bit, into the low bits first */
-  uint8_t len;
+  uint8_t len;   /* bits of the code, 0: a symbol without one */
 } hcode;
 
 struct ms_zplanes {
-  size_t max_planes, max_len;
+  size_t max_planes, max_len; /* the most planes, and bytes a plane, a call may give */
   double *xlogx;    /* [c] = c log2 c, c <= max_len */
   uint8_t *kind;    /* per plane */
   uint32_t *dist;   /* per COPY plane: bytes back */
   uint64_t *hash;   /* per plane */
   uint32_t *sym;    /* a block's symbols, at most one per byte */
   uint8_t lcode[MAX_MATCH + 1]; /* length -> its symbol - 257 */
-  hcode fixed_lit[288], fixed_dist[NDIST];
+  hcode fixed_lit[288], fixed_dist[NDIST]; /* RFC 1951's fixed code (3.2.6) */
 };
 
 /* ------------------------------------------------------------------ bits */
@@ -205,11 +207,16 @@ static uint64_t plane_hash(const unsigned char *p, size_t n) {
   return h;
 }
 
-ms_zplanes *ms_zplanes_new(size_t max_planes, size_t max_len) {
+ms_status ms_zplanes_new(ms_zplanes **out, size_t max_planes, size_t max_len, ms_error *err) {
+  *out = NULL;
+  max_planes = max_planes ? max_planes : 1;
+  max_len = max_len ? max_len : 1;
+  if (max_len > SIZE_MAX / sizeof(uint32_t) / max_planes)
+    return ms_error_set(err, MS_ERR_INPUT, "%zu planes of %zu bytes: too large to compress", max_planes, max_len);
   ms_zplanes *z = calloc(1, sizeof *z);
-  if (!z) return NULL;
-  z->max_planes = max_planes ? max_planes : 1;
-  z->max_len = max_len ? max_len : 1;
+  if (!z) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for a plane coder");
+  z->max_planes = max_planes;
+  z->max_len = max_len;
   z->xlogx = malloc((z->max_len + 1) * sizeof *z->xlogx);
   z->kind = malloc(z->max_planes);
   z->dist = malloc(z->max_planes * sizeof *z->dist);
@@ -217,7 +224,8 @@ ms_zplanes *ms_zplanes_new(size_t max_planes, size_t max_len) {
   z->sym = malloc(z->max_planes * z->max_len * sizeof *z->sym);
   if (!z->xlogx || !z->kind || !z->dist || !z->hash || !z->sym) {
     ms_zplanes_free(z);
-    return NULL;
+    return ms_error_set(err, MS_ERR_NOMEM, "out of memory for a plane coder of %zu planes of %zu bytes", max_planes,
+                        max_len);
   }
   z->xlogx[0] = 0;
   for (size_t c = 1; c <= z->max_len; c++) z->xlogx[c] = (double)c * log2((double)c);
@@ -228,7 +236,8 @@ ms_zplanes *ms_zplanes_new(size_t max_planes, size_t max_len) {
   for (int i = 0; i < NDIST; i++) fd[i] = 5;
   canonical(fl, 288, z->fixed_lit);
   canonical(fd, NDIST, z->fixed_dist);
-  return z;
+  *out = z;
+  return MS_OK;
 }
 
 void ms_zplanes_free(ms_zplanes *z) {
@@ -263,7 +272,10 @@ static void classify(ms_zplanes *z, const unsigned char *in, size_t i, size_t le
     z->kind[i] = CONST;
     return;
   }
-  if (len >= 4 * SAMPLE) { /* 32 bytes of it, spread out: at most two repeats is random bytes, as a rule */
+  /* 32 bytes of it, spread out: at most two repeats is random bytes, as a
+   * rule. Not on planes under 4 x 32 bytes: there the sample is much of the
+   * plane, and its histogram costs little anyway. */
+  if (len >= 4 * SAMPLE) {
     uint64_t seen[4] = {0};
     int distinct = 0;
     for (size_t k = 0; k < SAMPLE; k++) {
@@ -479,7 +491,8 @@ static void coded(ms_zplanes *z, bitw *w, const unsigned char *in, size_t a, siz
 
 size_t ms_zplanes_compress(ms_zplanes *z, const unsigned char *in, size_t nplanes, size_t len, unsigned char *out,
                            size_t cap) {
-  if (nplanes > z->max_planes || len > z->max_len || cap < 6) return 0;
+  assert(nplanes <= z->max_planes && len <= z->max_len); /* the caller's sizes */
+  if (cap < 6) return 0;
   bitw w = {out, 2, cap, 0, 0};
   out[0] = 0x78; /* deflate, a 32 KB window; */
   out[1] = 0x01; /* no dictionary, the fastest level: (0x78 << 8 | 0x01) % 31 == 0 */

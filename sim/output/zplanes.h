@@ -19,17 +19,20 @@
 
 #include <stddef.h>
 
+#include "marginsim/error.h"
+
 typedef struct ms_zplanes ms_zplanes;
 
-/** An encoder for up to @p max_planes planes of up to @p max_len bytes each; NULL when out of memory. */
-ms_zplanes *ms_zplanes_new(size_t max_planes, size_t max_len);
+/** An encoder for up to @p max_planes planes of up to @p max_len bytes each, in @p out. */
+ms_status ms_zplanes_new(ms_zplanes **out, size_t max_planes, size_t max_len, ms_error *err);
 
 /** Free @p z (NULL is a no-op). */
 void ms_zplanes_free(ms_zplanes *z);
 
 /**
- * Compress @p nplanes planes of @p len bytes each (plane j at in + j * len,
- * within the sizes given to ms_zplanes_new) into a zlib stream at @p out.
+ * Compress @p nplanes planes of @p len bytes each (plane j at in + j * len;
+ * at most the sizes given to ms_zplanes_new, which is asserted) into a
+ * zlib stream at @p out.
  * The stream is never longer than the planes stored as they are:
  * n + 5 (n / 65535 + 1) + 6 bytes for n = nplanes x len.
  * @return the stream's size, or 0 when it would not fit in @p cap bytes.
