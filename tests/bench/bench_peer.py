@@ -21,8 +21,10 @@ when the two count different liquidations), and marginsim's fixed cost
 beyond it; the ratio to the peer stays the whole run's.
 
 The default sizes run enough paths (500, 50, 8) that a run's fixed cost
-(about 0.02, 0.1 and 0.9 s) is a small part of its time per path, as in a
-user's run of a tail statistic; fewer paths measure mostly the fixed cost.
+(about 0.02, 0.05 and 0.3 s since /book is coded plane by plane; 0.02,
+0.1 and 0.9 s when these sizes were chosen) is a small part of its time
+per path, as in a user's run of a tail statistic; fewer paths measure
+mostly the fixed cost.
 
 What is timed, as issue 16 defines it:
   - marginsim: the whole process, default output (the HDF5 file written),
