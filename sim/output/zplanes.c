@@ -211,7 +211,7 @@ ms_status ms_zplanes_new(ms_zplanes **out, size_t max_planes, size_t max_len, ms
   *out = NULL;
   max_planes = max_planes ? max_planes : 1;
   max_len = max_len ? max_len : 1;
-  if (max_len > SIZE_MAX / sizeof(uint32_t) / max_planes)
+  if (max_len > SIZE_MAX / 16 / max_planes) /* the symbols (4 bytes a byte) and c log2 c (8 a byte) fit size_t */
     return ms_error_set(err, MS_ERR_INPUT, "%zu planes of %zu bytes: too large to compress", max_planes, max_len);
   ms_zplanes *z = calloc(1, sizeof *z);
   if (!z) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for a plane coder");
