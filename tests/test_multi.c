@@ -589,6 +589,58 @@ static void test_multi__ties_go_by_the_book_not_the_slots(void **state) {
   assert_true(seen.total > 100);
 }
 
+/* A second thread's engine reads the first's book, drawn once per run (ms_engine_new_beside): the same
+ * records and summaries as an engine that drew its own, its book the first's very arrays (which it neither
+ * sets nor frees: freeing the first last, under ASan, says so); a book drawn per path stays each engine's. */
+static void test_multi__threads_share_a_book_drawn_once(void **state) {
+  (void)state;
+  const char *yaml =
+      "seed: 11\npaths: 4\nhorizon: 2d\nstep: 1s\n" /* 1-day options expire inside it */
+      "market:\n  assets:\n"
+      "    - {name: A, initial_price: 100, impact: {model: sqrt, depth: 2e5, half_life: 10m}}\n"
+      "    - {name: B, initial_price: 20, impact: {model: sqrt, depth: 1e5, half_life: 10m}}\n"
+      "  regimes: [{name: calm, assets: [{vol: 0.6, drift: 0}, {vol: 0.8, drift: 0}]}, "
+      "{name: wild, assets: [{vol: 3, drift: -2}, {vol: 4, drift: -2}], mean_duration: 1h}]\n"
+      "  start_regime: wild\n"
+      "book:\n  accounts: 3000\n  collateral: {dist: uniform, min: 100, max: 1000}\n"
+      "  leverage: {dist: uniform, min: 2, max: 20}\n"
+      "  markets: {enabled: true, count: 2}\n  options: {fraction: 0.3}\n"
+      "liquidation: {shortfall: socialize}\n"
+      "stats: {contagion: false}\noutput: {fan: {paths: 0}}\n";
+  ms_error err;
+  for (int per_path = 0; per_path < 2; per_path++) {
+    const char *sets[1] = {"book.resample=per_path"};
+    ms_config *cfg = load_yaml(yaml, sets, per_path, &err);
+    if (!cfg) fail_msg("%s", err.msg);
+    ms_engine *first, *beside, *own;
+    assert_ok(ms_engine_new(&first, cfg, NULL, NULL, &err), &err);
+    assert_ok(ms_engine_new_beside(&beside, cfg, NULL, NULL, first, &err), &err);
+    assert_ok(ms_engine_new(&own, cfg, NULL, NULL, &err), &err);
+    const ms_multi_unit *u1, *u2;
+    const ms_multi_pos *p1, *p2;
+    int64_t n1, n2, m1, m2;
+    ms_multi_book(ms_engine_multi(first), &u1, &n1, &p1, &m1);
+    ms_multi_book(ms_engine_multi(beside), &u2, &n2, &p2, &m2);
+    assert_true(n1 == n2 && m1 == m2 && n1 > 2000);
+    assert_int_equal(u1 == u2 && p1 == p2, !per_path); /* lent, or its own */
+    if (!per_path) /* a lent book is not set */
+      assert_int_equal(ms_multi_set_book(ms_engine_multi(beside), u1, n1, p1, m1, NULL, 0, &err), MS_ERR_INTERNAL);
+    int64_t total = 0;
+    for (uint64_t path = 0; path < 4; path++) {
+      ms_path_summary x, y;
+      size_t n;
+      (void)same_records(own, beside, per_path, path, &x, &y, &n);
+      assert_memory_equal(&x, &y, sizeof x);
+      total += (int64_t)n;
+    }
+    if (total < 500) fail_msg("%lld liquidations in 4 paths: too few to compare", (long long)total);
+    ms_engine_free(beside);
+    ms_engine_free(own);
+    ms_engine_free(first);
+    ms_config_free(cfg);
+  }
+}
+
 /* book.resample per_path: each path's book is drawn against its markets'
  * initial margin at the path's start, whatever path the engine ran before
  * (a dynamic ratio ends a volatile path higher than it starts: drawn
@@ -655,7 +707,7 @@ static void test_multi__positions_beyond_32_bits_refused(void **state) {
   if (!cfg) fail_msg("%s", err.msg);
   cfg->book.accounts = 715827883;
   ms_multi *m = NULL;
-  assert_int_equal(ms_multi_new(&m, NULL, cfg, &err), MS_ERR_INPUT);
+  assert_int_equal(ms_multi_new(&m, NULL, cfg, NULL, &err), MS_ERR_INPUT);
   assert_null(m);
   assert_contains(err.msg, "book.accounts: 715827883 accounts in 3 markets may hold 2147483649 positions");
   assert_contains(err.msg, "book.accounts at most 715827882 here");
@@ -1313,6 +1365,7 @@ int main(void) {
       cmocka_unit_test(test_multi__tiered_long_charges_after_a_favourable_move),
       cmocka_unit_test(test_multi__dynamic_long_charges_as_the_ratio_moves),
       cmocka_unit_test(test_multi__tidying_checks_no_unit),
+      cmocka_unit_test(test_multi__threads_share_a_book_drawn_once),
       cmocka_unit_test(test_multi__per_path_book_is_the_paths_own),
       cmocka_unit_test(test_multi__isolated_without_channels_has_no_contagion),
       cmocka_unit_test(test_multi__weights_that_overflow_are_refused),

@@ -284,7 +284,7 @@ static ms_status cell_init(cell_state *c, const cell_spec *spec, int nthreads, i
     }
   }
   for (int i = 0; i < nthreads; i++) {
-    s = ms_engine_new(&c->eng[i], cfg, c->book, c->index, err);
+    s = ms_engine_new_beside(&c->eng[i], cfg, c->book, c->index, i ? c->eng[0] : NULL, err);
     if (s) return s;
     c->tb[i].keep_liq = !spec->hidden && (cfg->output.liquidations || spec->keep);
     ms_engine_set_sinks(c->eng[i], liq_sink, cas_sink, &c->tb[i]);

@@ -215,6 +215,11 @@ ms_status ms_eng_check_work(ms_engine *e, int64_t t) {
 
 ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *book,
                         const ms_index_static *index, ms_error *err) {
+  return ms_engine_new_beside(out, cfg, book, index, NULL, err);
+}
+
+ms_status ms_engine_new_beside(ms_engine **out, const ms_config *cfg, const ms_book *book,
+                               const ms_index_static *index, const ms_engine *first, ms_error *err) {
   *out = NULL;
   ms_engine *e = calloc(1, sizeof *e);
   if (!e) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
@@ -231,7 +236,7 @@ ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *bo
     e->work_base = e->work_base * cfg->market.nassets +
                    MS_PATH_EVENTS_PER_LIQUIDATION * (double)cfg->book.accounts * cfg->market.nassets;
     ms_status s = ms_keeper_new(&e->kp, cfg, err);
-    if (!s) s = ms_multi_new(&e->multi, e, cfg, err);
+    if (!s) s = ms_multi_new(&e->multi, e, cfg, first ? first->multi : NULL, err);
     if (s) { ms_engine_free(e); return s; }
     *out = e;
     return MS_OK;

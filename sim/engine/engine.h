@@ -72,6 +72,15 @@ typedef struct ms_engine ms_engine;
 ms_status ms_engine_new(ms_engine **out, const ms_config *cfg, const ms_book *book,
                         const struct ms_index_static *index, ms_error *err);
 
+/**
+ * The same, for another thread of the run whose engine @p first is: a book
+ * of several markets drawn once per run is then @p first's, read by both
+ * (ms_multi_new's lender), not drawn again. @p first must outlive the new
+ * workspace's paths; NULL: as ms_engine_new.
+ */
+ms_status ms_engine_new_beside(ms_engine **out, const ms_config *cfg, const ms_book *book,
+                               const struct ms_index_static *index, const ms_engine *first, ms_error *err);
+
 /** Free; NULL is a no-op. */
 void ms_engine_free(ms_engine *e);
 

@@ -236,6 +236,10 @@ struct ms_multi {
   xheap adlh[MS_MAX_ASSETS][2];
   size_t adl_entries;
   int own_book;            /* set by a test: not drawn again */
+  /* bu, bp, bo, uslot, pslot and ou are another engine's of the same run (ms_multi_new's lender): read only
+   * here, never drawn, set or freed. A book drawn once per run is the same for every thread: one copy of it
+   * (about 70 bytes an account), not one per thread. */
+  int borrowed;
   int slots_sorted;        /* order_slots sorts (0: a book only written out, ms_engine_multi_book_open) */
   int64_t cap;             /* room for units and positions: book.accounts x markets */
   /* The path's units and positions are kept in slots ordered by their bounds at entry (order_slots), not in
@@ -1790,11 +1794,12 @@ static int xexp_cmp(const void *a, const void *b) {
 
 static ms_status index_options(ms_multi *mm, int64_t horizon) {
   for (int j = 0; j < mm->K; j++) mm->m[j].nexp = 0;
-  mm->nou = 0;
+  if (!mm->borrowed) mm->nou = 0; /* a lent book's option units are its lender's */
   for (int64_t i = 0; i < mm->np; i++) {
     const ms_multi_pos *p = &mm->bp[i];
     if (p->opt < 0) continue;
-    if (mm->nou == 0 || mm->ou[mm->nou - 1] != mm->uslot[p->unit]) mm->ou[mm->nou++] = mm->uslot[p->unit];
+    if (!mm->borrowed && (mm->nou == 0 || mm->ou[mm->nou - 1] != mm->uslot[p->unit]))
+      mm->ou[mm->nou++] = mm->uslot[p->unit];
     xmarket *k = &mm->m[p->market];
     for (int l = 0; l < mm->bo[p->opt].nlegs; l++) {
       if (mm->bo[p->opt].legs[l].expiry > horizon) continue;
@@ -2258,6 +2263,8 @@ void ms_multi_book(const ms_multi *m, const ms_multi_unit **units, int64_t *nuni
 
 ms_status ms_multi_set_book(ms_multi *m, const ms_multi_unit *units, int64_t nunits, const ms_multi_pos *pos,
                             int64_t npos, const ms_opt_account *opts, int64_t nopts, ms_error *err) {
+  if (m->borrowed)
+    return ms_error_set(err, MS_ERR_INTERNAL, "a book of several markets lent by another engine cannot be set");
   if (nunits > m->cap || npos > m->cap || nopts > (m->bo ? m->cap : 0))
     return ms_error_set(err, MS_ERR_INPUT, "a book of %lld units, %lld positions and %lld option strategies: room "
                         "for %lld, %lld and %lld", (long long)nunits, (long long)npos, (long long)nopts,
@@ -2308,7 +2315,7 @@ int ms_multi_unit_state(const ms_multi *m, int64_t id, double *cash) {
 
 ms_status ms_engine_multi_book_open(const ms_config *cfg, ms_multi **out, int64_t *n, ms_error *err) {
   *n = 0;
-  ms_status s = ms_multi_new(out, NULL, cfg, err);
+  ms_status s = ms_multi_new(out, NULL, cfg, NULL, err);
   if (!s) *n = (*out)->np;
   return s;
 }
@@ -2368,7 +2375,14 @@ void ms_multi_free(ms_multi *m) {
     heap_free(&k->osh[1]);
     free(k->exp);
   }
-  free(m->bo);
+  if (!m->borrowed) {
+    free(m->bo);
+    free(m->ou);
+    free(m->bu);
+    free(m->uslot);
+    free(m->pslot);
+    free(m->bp);
+  }
   free(m->lq);
   free(m->kcash);
   free(m->kshift);
@@ -2381,12 +2395,7 @@ void ms_multi_free(ms_multi *m) {
     heap_free(&m->adlh[j][0]);
     heap_free(&m->adlh[j][1]);
   }
-  free(m->ou);
   ms_queue_free(m->kq);
-  free(m->bu);
-  free(m->uslot);
-  free(m->pslot);
-  free(m->bp);
   free(m->u);
   free(m->p);
   free(m->cand);
@@ -2398,10 +2407,13 @@ void ms_multi_free(ms_multi *m) {
   free(m);
 }
 
-ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_error *err) {
+ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, const ms_multi *lender, ms_error *err) {
   *out = NULL;
   ms_multi *m = calloc(1, sizeof *m);
   if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  /* a book drawn per path is each engine's own; so is a test's (own_book) */
+  m->borrowed = lender && cfg->book.resample != MS_RESAMPLE_PER_PATH && !lender->own_book && e != NULL &&
+                lender->slots_sorted;
   m->slots_sorted = e != NULL; /* an engine's: else a book only written out (ms_engine_multi_book_open) */
   m->K = cfg->market.nassets;
   m->horizon = cfg->horizon;
@@ -2436,19 +2448,33 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
                      "book.accounts: %lld accounts in %d markets may hold %lld positions; a book of several markets "
                      "holds at most %lld (book.accounts at most %lld here)",
                      (long long)n, m->K, (long long)cap_p, (long long)INT32_MAX, (long long)(INT32_MAX / m->K));
+  if (!s && m->borrowed) {
+    m->bu = lender->bu;
+    m->bp = lender->bp;
+    m->bo = lender->bo;
+    m->uslot = lender->uslot;
+    m->pslot = lender->pslot;
+    m->ou = lender->ou;
+    m->nu = lender->nu;
+    m->np = lender->np;
+    m->nbo = lender->nbo;
+    m->nou = lender->nou;
+  }
   if (!s) {
-    m->bu = malloc((size_t)cap_p * sizeof *m->bu);
-    m->bp = malloc((size_t)cap_p * sizeof *m->bp);
+    if (!m->borrowed) {
+      m->bu = malloc((size_t)cap_p * sizeof *m->bu);
+      m->bp = malloc((size_t)cap_p * sizeof *m->bp);
+      m->uslot = malloc((size_t)cap_p * sizeof *m->uslot);
+      m->pslot = malloc((size_t)cap_p * sizeof *m->pslot);
+      m->ou = malloc((size_t)cap_p * sizeof *m->ou);
+      if (cfg->book.options.fraction > 0) m->bo = malloc((size_t)cap_p * sizeof *m->bo);
+    }
     m->u = malloc((size_t)cap_p * sizeof *m->u);
-    m->uslot = malloc((size_t)cap_p * sizeof *m->uslot);
-    m->pslot = malloc((size_t)cap_p * sizeof *m->pslot);
     m->p = malloc((size_t)cap_p * sizeof *m->p);
     m->liq = malloc((size_t)cap_p);
     m->liq_main = malloc((size_t)cap_p);
-    m->ou = malloc((size_t)cap_p * sizeof *m->ou);
     m->nreg = cfg->market.nregimes > 0 ? cfg->market.nregimes : 1;
     if (cfg->book.options.fraction > 0) { /* at most one strategy per position */
-      m->bo = malloc((size_t)cap_p * sizeof *m->bo);
       m->lq = malloc((size_t)cap_p * MS_MAX_LEGS * sizeof *m->lq);
       m->kcash = malloc((size_t)cap_p * sizeof *m->kcash);
       m->kshift = malloc((size_t)cap_p * sizeof *m->kshift);
@@ -2459,7 +2485,9 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, ms_er
         (cfg->book.options.fraction > 0 && (!m->bo || !m->lq || !m->kcash || !m->kshift || !m->kc_tag || !m->kr_tag)))
       s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for a book of %lld accounts", (long long)n);
   }
-  if (!s) {
+  if (!s && m->borrowed && index_options(m, m->horizon)) /* its own markets' expiries, from the lent book */
+    s = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
+  if (!s && !m->borrowed) {
     ms_error berr;
     uint64_t bpath = cfg->book.resample == MS_RESAMPLE_PER_PATH ? 0 : MS_PATH_RUN;
     s = draw_book(m, cfg, bpath, &berr);

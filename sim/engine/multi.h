@@ -44,8 +44,11 @@
 struct ms_engine;
 typedef struct ms_multi ms_multi;
 
-/** The markets, queues and book of @p cfg (book.markets.enabled) for engine @p e. */
-ms_status ms_multi_new(ms_multi **out, struct ms_engine *e, const ms_config *cfg, ms_error *err);
+/** The markets, queues and book of @p cfg (book.markets.enabled) for engine @p e. With @p lender, the
+ * multi of another engine of the same run (same @p cfg), a book drawn once per run is @p lender's, read and
+ * not drawn again (book.resample: per_path draws its own); @p lender must outlive this one's paths. */
+ms_status ms_multi_new(ms_multi **out, struct ms_engine *e, const ms_config *cfg, const ms_multi *lender,
+                       ms_error *err);
 void ms_multi_free(ms_multi *m);
 
 /** Run path @p path (ms_engine_run_path's contract). */
