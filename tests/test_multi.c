@@ -482,8 +482,9 @@ static void set_one_market_book(ms_engine *b, const ms_book *book) {
   free(p);
 }
 
-/* Path @p path of one-market engine @p a and engine @p b of several markets (config @p k): the same records, bit
- * for bit; their summaries in *@p x and *@p y, the records (a's) returned, *@p n of them. */
+/* Path @p path of engine @p a (the one-market engine, or another of several markets) and engine @p b of several
+ * markets (config @p k): the same records, bit for bit; their summaries in *@p x and *@p y, the records (a's)
+ * returned, *@p n of them. */
 static const ms_liq_record *same_records(ms_engine *a, ms_engine *b, int k, uint64_t path, ms_path_summary *x,
                                          ms_path_summary *y, size_t *n) {
   ms_error err;
@@ -491,7 +492,9 @@ static const ms_liq_record *same_records(ms_engine *a, ms_engine *b, int k, uint
   assert_ok(ms_engine_run_path(b, path, y, NULL, &err), &err);
   size_t ny;
   ms_liq_record *rx = ms_engine_records(a, n), *ry = ms_engine_records(b, &ny);
-  if (*n != ny) fail_msg("config %d path %llu: %zu liquidations, one-market engine %zu", k, (unsigned long long)path, ny, *n);
+  if (*n != ny)
+    fail_msg("config %d path %llu: %zu liquidations, the engine compared with %zu", k, (unsigned long long)path, ny,
+             *n);
   for (size_t i = 0; i < *n; i++)
     if (!same_record(&rx[i], &ry[i]))
       fail_msg("config %d path %llu: record %zu (account %lld) differs: %s", k, (unsigned long long)path, i,
