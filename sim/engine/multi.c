@@ -1792,14 +1792,22 @@ static int xexp_cmp(const void *a, const void *b) {
   return (x->leg > y->leg) - (x->leg < y->leg);
 }
 
-static ms_status index_options(ms_multi *mm, int64_t horizon) {
+/* The units holding option legs, in slots: part of the book, lent with it. */
+static void index_option_units(ms_multi *mm) {
+  mm->nou = 0;
+  for (int64_t i = 0; i < mm->np; i++) {
+    const ms_multi_pos *p = &mm->bp[i];
+    if (p->opt >= 0 && (mm->nou == 0 || mm->ou[mm->nou - 1] != mm->uslot[p->unit]))
+      mm->ou[mm->nou++] = mm->uslot[p->unit];
+  }
+}
+
+/* Each market's legs expiring inside @p horizon: the engine's own (its markets' lists), lent book or not. */
+static ms_status index_expiries(ms_multi *mm, int64_t horizon) {
   for (int j = 0; j < mm->K; j++) mm->m[j].nexp = 0;
-  if (!mm->borrowed) mm->nou = 0; /* a lent book's option units are its lender's */
   for (int64_t i = 0; i < mm->np; i++) {
     const ms_multi_pos *p = &mm->bp[i];
     if (p->opt < 0) continue;
-    if (!mm->borrowed && (mm->nou == 0 || mm->ou[mm->nou - 1] != mm->uslot[p->unit]))
-      mm->ou[mm->nou++] = mm->uslot[p->unit];
     xmarket *k = &mm->m[p->market];
     for (int l = 0; l < mm->bo[p->opt].nlegs; l++) {
       if (mm->bo[p->opt].legs[l].expiry > horizon) continue;
@@ -1815,10 +1823,12 @@ static ms_status index_options(ms_multi *mm, int64_t horizon) {
   return MS_OK;
 }
 
-/* A book just drawn or set: its slots (order_slots) and its expiring legs and option units (index_options, in
- * slots). 0, or -1 when out of memory. */
+/* A book just drawn or set: its slots (order_slots), its option units and its expiring legs (in slots). 0, or
+ * -1 when out of memory. */
 static int index_book(ms_multi *mm) {
-  return order_slots(mm, mm->slots_sorted) || index_options(mm, mm->horizon) ? -1 : 0;
+  if (order_slots(mm, mm->slots_sorted)) return -1;
+  index_option_units(mm);
+  return index_expiries(mm, mm->horizon) ? -1 : 0;
 }
 
 /* ---- funding ---- */
@@ -2485,7 +2495,7 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, const
         (cfg->book.options.fraction > 0 && (!m->bo || !m->lq || !m->kcash || !m->kshift || !m->kc_tag || !m->kr_tag)))
       s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for a book of %lld accounts", (long long)n);
   }
-  if (!s && m->borrowed && index_options(m, m->horizon)) /* its own markets' expiries, from the lent book */
+  if (!s && m->borrowed && index_expiries(m, m->horizon)) /* its own markets' lists, from the lent book */
     s = ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   if (!s && !m->borrowed) {
     ms_error berr;

@@ -46,7 +46,8 @@ typedef struct ms_multi ms_multi;
 
 /** The markets, queues and book of @p cfg (book.markets.enabled) for engine @p e. With @p lender, the
  * multi of another engine of the same run (same @p cfg), a book drawn once per run is @p lender's, read and
- * not drawn again (book.resample: per_path draws its own); @p lender must outlive this one's paths. */
+ * not drawn again (book.resample: per_path draws its own); @p lender must outlive this one's paths, and its
+ * book must not be set (ms_multi_set_book) after it lent it. */
 ms_status ms_multi_new(ms_multi **out, struct ms_engine *e, const ms_config *cfg, const ms_multi *lender,
                        ms_error *err);
 void ms_multi_free(ms_multi *m);

@@ -913,7 +913,7 @@ typedef struct book_deflate {
 static void book_deflate_free(struct book_deflate *bz) {
   if (!bz) return;
   for (int i = 0; i < bz->nc; i++) {
-    if (bz->c[i]) libdeflate_free_compressor(bz->c[i]); /* nc > 0: both arrays exist */
+    if (bz->c[i]) libdeflate_free_compressor(bz->c[i]); /* nc > 0: both arrays hold nc entries */
     ms_zplanes_free(bz->zp[i]);
   }
   free(bz->c);
@@ -938,8 +938,9 @@ static int book_deflate_reserve(h5run *r, int64_t nch, int threads, size_t bytes
   if (threads > bz->nc) {
     const int level = r->cfg->output.compression > 12 ? 12 : (int)r->cfg->output.compression;
     struct libdeflate_compressor **c = realloc(bz->c, (size_t)threads * sizeof *c);
-    if (c) bz->c = c;
-    ms_zplanes **zp = c ? realloc(bz->zp, (size_t)threads * sizeof *zp) : NULL;
+    if (!c) return -1;
+    bz->c = c;
+    ms_zplanes **zp = realloc(bz->zp, (size_t)threads * sizeof *zp);
     if (!zp) return -1;
     bz->zp = zp;
     for (; bz->nc < threads; bz->nc++) {
