@@ -107,6 +107,47 @@ static void test_sort__keyed_out_of_memory(void **state) {
   assert_true(v[0].key == 2.0 && v[1].key == 1.0);
 }
 
+/* A plain stable merge sort by "x < y": what glibc's qsort does with the
+ * statistics' comparison (its msort), kept here as the reference. */
+static void merge_ref(double *v, double *t, size_t n) {
+  if (n < 2) return;
+  size_t h = n / 2;
+  merge_ref(v, t, h);
+  merge_ref(v + h, t, n - h);
+  size_t i = 0, j = h, k = 0;
+  while (i < h && j < n) t[k++] = v[j] < v[i] ? v[j++] : v[i++]; /* the left one on a tie */
+  while (i < h) t[k++] = v[i++];
+  while (j < n) t[k++] = v[j++];
+  memcpy(v, t, n * sizeof *v);
+}
+
+/* A column's values: the same bits in the same order as the stable merge
+ * sort, the signs of equal zeros included. */
+static void test_sort__doubles_match_a_stable_merge_sort(void **state) {
+  (void)state;
+  for (size_t s = 0; s < NSIZES; s++)
+    for (int mode = 0; mode < KEYS_MODES + 1; mode++) {
+      size_t n = sizes[s];
+      double *v = malloc((n ? n : 1) * sizeof *v), *ref = malloc((n ? n : 1) * sizeof *v),
+             *t = malloc((n ? n : 1) * sizeof *v);
+      uint64_t x = 7 * s + (uint64_t)mode;
+      for (size_t i = 0; i < n; i++) /* mode KEYS_MODES: signed zeros among few values */
+        v[i] = mode < KEYS_MODES ? draw_key(mode, &x) : (next(&x) % 3 ? ((next(&x) & 1) ? -0.0 : 0.0) : 1.0);
+      if (n) memcpy(ref, v, n * sizeof *v);
+      merge_ref(ref, t, n);
+      assert_int_equal(ms_sort_doubles(v, n, (s & 1) ? t : NULL), 0);
+      for (size_t i = 0; i < n; i++)
+        if (memcmp(&v[i], &ref[i], sizeof *v))
+          fail_msg("n %zu mode %d: element %zu is %a, the merge sort has %a", n, mode, i, v[i], ref[i]);
+      free(v);
+      free(ref);
+      free(t);
+    }
+  double big[2] = {2.0, 1.0};
+  assert_int_equal(ms_sort_doubles(big, SIZE_MAX / sizeof(double) + 1, NULL), -1); /* no scratch: v untouched */
+  assert_true(big[0] == 2.0 && big[1] == 1.0);
+}
+
 static void check_i64(size_t n, int pattern, uint64_t seed) {
   int64_t *v = malloc((n ? n : 1) * sizeof *v), *ref = malloc((n ? n : 1) * sizeof *v);
   assert_non_null(v);
@@ -251,6 +292,7 @@ int main(void) {
       cmocka_unit_test(test_sort__keyed_out_of_memory),
       cmocka_unit_test(test_sort__i64_matches_qsort),
       cmocka_unit_test(test_sort__radix_is_stable),
+      cmocka_unit_test(test_sort__doubles_match_a_stable_merge_sort),
       cmocka_unit_test(test_sort__ranked_matches_qsort_in_n_log_n),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,11 @@
 /*
- * sort — radix sort of keyed accounts, introsorts of ids and of ranked accounts (see sort.h).
+ * sort — radix sorts of keyed accounts and of doubles, introsorts of ids and of ranked accounts (see sort.h).
  */
 #include "core/sort.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Below this many elements insertion sort beats the radix's fixed passes. */
 #define SMALL_KEYED 48
@@ -18,6 +20,28 @@ static inline uint64_t keyed_uid(const ms_keyed *e) { return (uint32_t)e->id ^ 0
 
 MS_RADIX_DEFINE(radix_by_key, ms_keyed, 8, keyed_ukey)
 MS_RADIX_DEFINE(radix_by_id, ms_keyed, 4, keyed_uid)
+
+static inline uint64_t double_ukey(const double *d) { return ms_sort_ukey_double(*d); }
+
+MS_RADIX_DEFINE(radix_doubles, double, 8, double_ukey)
+
+int ms_sort_doubles(double *v, size_t n, double *tmp) {
+  if (n <= SMALL_KEYED) { /* insertion: stable, -0.0 and +0.0 never passing each other */
+    for (size_t i = 1; i < n; i++) {
+      double x = v[i];
+      size_t j = i;
+      for (; j > 0 && x < v[j - 1]; j--) v[j] = v[j - 1];
+      v[j] = x;
+    }
+    return 0;
+  }
+  double *own = NULL;
+  if (!tmp && (n > SIZE_MAX / sizeof *v || !(tmp = own = malloc(n * sizeof *v)))) return -1;
+  double *r = radix_doubles(v, tmp, n);
+  if (r != v) memcpy(v, r, n * sizeof *v);
+  free(own);
+  return 0;
+}
 
 static void insertion_keyed(ms_keyed *v, size_t n) {
   for (size_t i = 1; i < n; i++) {

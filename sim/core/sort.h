@@ -1,6 +1,7 @@
 /*
- * sort — sorts without a comparison callback: the set-up path's, and the
- * order in which discovery hands accounts to keepers. Private to sim/.
+ * sort — sorts without a comparison callback: the set-up path's, the
+ * order in which discovery hands accounts to keepers, and the statistics'
+ * columns. Private to sim/.
  *
  * glibc's qsort calls its comparison through a pointer n log n times: for a
  * million-account book that was half of a path with no liquidation. Here a
@@ -40,6 +41,14 @@ int ms_sort_keyed(ms_keyed *v, size_t n, ms_keyed *tmp);
 
 /** Sort ascending (in place, no allocation). */
 void ms_sort_i64(int64_t *v, size_t n);
+
+/**
+ * Sort ascending, stable, -0.0 equal to +0.0 (each keeps its place among its
+ * equals): the very sequence glibc's qsort gives with "x < y" as its order,
+ * a merge sort. No NaN. @p tmp: scratch for n values, or NULL to allocate
+ * it. 0, or -1 when out of memory (v is then unchanged).
+ */
+int ms_sort_doubles(double *v, size_t n, double *tmp);
 
 /* An account found eligible and where it stands: discovery hands accounts
  * to keepers by (ratio, id). */

@@ -13,6 +13,7 @@
 
 #include <gsl/gsl_cdf.h>
 
+#include "core/sort.h"
 #include "output/interval.h"
 
 #define Z95 1.959963984540054
@@ -246,9 +247,12 @@ double ms_stats_quantile_sorted(const double *x, int64_t n, double q) {
   return x[i] + (h - (double)i) * (x[i + 1] - x[i]);
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
+/* Sort a column's finite values: the order qsort gave with "x < y" (a
+ * stable merge sort in glibc), by a radix sort that calls nothing. */
+static ms_status sort_values(double *x, int64_t n, ms_error *err) {
+  if (ms_sort_doubles(x, (size_t)n, NULL))
+    return ms_error_set(err, MS_ERR_NOMEM, "out of memory for sorting %lld values", (long long)n);
+  return MS_OK;
 }
 
 /* Distribution-free interval of the q quantile of sorted x at @p confidence:
@@ -317,10 +321,11 @@ static ms_status aggregate(ms_stat_row *r, double *x, int64_t n, uint64_t seed, 
   for (int64_t i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
   r->mean = mean;
   r->sd = n > 1 ? sqrt(ss / (double)(n - 1)) : 0.0;
-  qsort(x, (size_t)n, sizeof *x, cmp_double);
+  ms_status st = sort_values(x, n, err);
+  if (st) return st;
   r->min = x[0];
   r->max = x[n - 1];
-  ms_status st = ms_interval_mean(x, n, seed, ms_interval_key("mean", r->name), 0.95, &r->mean_lo, &r->mean_hi, err);
+  st = ms_interval_mean(x, n, seed, ms_interval_key("mean", r->name), 0.95, &r->mean_lo, &r->mean_hi, err);
   if (st) return st;
   for (int j = 0; j < MS_NQUANT; j++) {
     double q = ms_stats_quantile_levels[j];
@@ -577,8 +582,8 @@ static ms_status paired_cols(uint64_t seed, const ms_column *cb, const ms_column
   double mm = (double)m;
   double se_u = m > 1 ? sqrt(saa / (mm - 1) / mm + sbb / (mm - 1) / mm) : NAN;
   r->lo = r->hi = NAN;
-  qsort(a, (size_t)m, sizeof *a, cmp_double);
-  s = ms_interval_mean_plain(a, m, seed, ms_interval_key("diff", r->name), 0.95, &r->lo, &r->hi, err);
+  s = sort_values(a, m, err);
+  if (!s) s = ms_interval_mean_plain(a, m, seed, ms_interval_key("diff", r->name), 0.95, &r->lo, &r->hi, err);
   free(a);
   if (s) return s;
   /* What independent runs would give (Welch, normal): a reference for the
@@ -782,7 +787,11 @@ ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_c
   int64_t k = 0;
   for (int64_t i = 0; i < n; i++)
     if (isfinite(x[i])) x[k++] = x[i];
-  qsort(x, (size_t)k, sizeof *x, cmp_double);
+  s = sort_values(x, k, err);
+  if (s) {
+    free(x);
+    return s;
+  }
   if (mean) s = ms_interval_mean(x, k, cfg->seed, ms_interval_key("mean", row), conf, &out->lo, &out->hi, err);
   else if (es)
     s = ms_interval_es(x, k, es == 1, cfg->seed, ms_interval_key(es == 1 ? "es99" : "es01", row), conf, &out->lo,
