@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <hdf5.h>
+#include <libdeflate.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -260,6 +261,88 @@ static void test_run__book_chunks_deflated_here_read_back(void **state) {
       fail_msg("/book, %s: the first chunk differs from %s's", level[k], level[0]);
 }
 
+/* The chunk at @p off of @p dset in @p name as stored, and its filter mask. */
+static unsigned char *stored_chunk(const char *name, const char *dset, const hsize_t *off, size_t *len,
+                                   unsigned *mask) {
+  char p[512];
+  snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+  hid_t f = H5Fopen(p, H5F_ACC_RDONLY, H5P_DEFAULT), d = H5Dopen2(f, dset, H5P_DEFAULT);
+  hsize_t size = 0;
+  if (d < 0 || H5Dget_chunk_storage_size(d, off, &size) < 0) fail_msg("%s: no chunk at %llu", dset, (unsigned long long)off[0]);
+  unsigned char *b = malloc(size ? size : 1);
+  if (H5Dread_chunk(d, H5P_DEFAULT, off, mask, b) < 0) fail_msg("%s: chunk unreadable", dset);
+  *len = size;
+  H5Dclose(d);
+  H5Fclose(f);
+  return b;
+}
+
+/* What the chunk of @p nrows rows of @p rs bytes at @p rows must be when
+ * deflated here: the rows (an edge chunk's padded with zeros to @p crows)
+ * shuffled by the element size @p es, then libdeflate at @p level. */
+static void expect_chunk(const char *what, const unsigned char *rows, size_t nrows, size_t crows, size_t rs,
+                         size_t es, int level, const unsigned char *got, size_t glen, unsigned mask) {
+  size_t bytes = crows * rs, n = bytes / es;
+  unsigned char *in = calloc(bytes, 1), *sh = malloc(bytes), *z = malloc(bytes);
+  memcpy(in, rows, nrows * rs);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < es; j++) sh[j * n + i] = in[i * es + j];
+  struct libdeflate_compressor *c = libdeflate_alloc_compressor(level);
+  size_t zl = libdeflate_zlib_compress(c, sh, bytes, z, bytes);
+  libdeflate_free_compressor(c);
+  assert_true(zl > 0);
+  assert_int_equal(mask, 0);
+  if (glen != zl || memcmp(got, z, zl)) fail_msg("%s: the chunk stored (%zu bytes) is not the rows deflated here (%zu)", what, glen, zl);
+  free(in); free(sh); free(z);
+}
+
+/* /paths/summary, /timeseries and /timeseries/fan: whole chunks shuffled and
+ * deflated here (libdeflate), the summary's and the fan's rows held until
+ * their chunk is whole (frames of 300 paths against 1,024-row chunks, fan
+ * chunks of 256 rows), edge chunks padded with zeros; every value reads back
+ * as the uncompressed run's, at any thread count. */
+static void test_run__small_chunks_deflated_here_read_back(void **state) {
+  (void)state;
+  ms_error err;
+  const char *base[] = {"paths=2500", "horizon=1m", "book.accounts=200", "output.chunk_paths=300",
+                        "output.fan.paths=600", "output.timeseries.every=1s", "output.liquidations=false",
+                        "output.compression=0"};
+  assert_ok(run_to("small0.h5", base, 8, 1, NULL, &err), &err);
+  const char *dsets[] = {"/paths/summary", "/timeseries/fan/price", "/timeseries/fan/mark", "/timeseries/fan/regime",
+                         "/timeseries/price", "/timeseries/regime", "/timeseries/liquidations"};
+  enum { ND = sizeof dsets / sizeof dsets[0] };
+  for (int t = 1; t <= 3; t += 2) {
+    const char *z[8];
+    memcpy(z, base, sizeof z);
+    z[7] = "output.compression=4";
+    assert_ok(run_to("small4.h5", z, 8, t, NULL, &err), &err);
+    for (int i = 0; i < ND; i++) {
+      size_t la, lb;
+      unsigned char *a = read_raw("small0.h5", dsets[i], &la), *b = read_raw("small4.h5", dsets[i], &lb);
+      assert_true(la > 0 && la == lb);
+      if (memcmp(a, b, la)) fail_msg("%s, %d threads: reads back differently", dsets[i], t);
+      free(b);
+      /* chunks: the summary's first (whole) and its last (rows 2048..2499 of 1,024), the fan's last (512..599 of
+       * 256), a time series' second row */
+      size_t rs = la / (i == 0 ? 2500 : i < 4 ? 600 : 5), es = i == 0 ? rs : i == 3 || i >= 5 ? 4 : 8;
+      size_t crows = i == 0 ? 1024 : i < 4 ? 256 : 1;
+      size_t firsts[2] = {0, i == 0 ? 2048 : i < 4 ? 512 : 1}, total = la / rs;
+      for (int c = 0; c < 2; c++) {
+        hsize_t off[2] = {firsts[c], 0};
+        size_t gl;
+        unsigned mask = 99;
+        unsigned char *g = stored_chunk("small4.h5", dsets[i], off, &gl, &mask);
+        size_t nrows = total - firsts[c] < crows ? total - firsts[c] : crows;
+        char what[128];
+        snprintf(what, sizeof what, "%s at row %zu, %d threads", dsets[i], firsts[c], t);
+        expect_chunk(what, a + firsts[c] * rs, nrows, crows, rs, es, 4, g, gl, mask);
+        free(g);
+      }
+      free(a);
+    }
+  }
+}
+
 /* Uncompressed, /liquidations is contiguous, sized from the frames' tails and written in place: the same
  * rows as the chunked, deflated dataset, with several frames and threads (paths streamed out of order). */
 static void test_run__liquidations_are_contiguous(void **state) {
@@ -323,6 +406,7 @@ int main(void) {
       cmocka_unit_test(test_run__path_does_not_depend_on_path_count),
       cmocka_unit_test(test_run__per_path_books),
       cmocka_unit_test(test_run__book_chunks_deflated_here_read_back),
+      cmocka_unit_test(test_run__small_chunks_deflated_here_read_back),
       cmocka_unit_test(test_run__chunks_fit_the_cache),
       cmocka_unit_test(test_run__liquidations_are_contiguous),
       cmocka_unit_test(test_run__cancel_leaves_no_file),

@@ -52,6 +52,34 @@
 #define MS_H5_SUMMARY_CHUNK 1024
 _Static_assert((size_t)MS_H5_SUMMARY_CHUNK * MS_MAX_COLUMNS * 8 <= MS_H5_CHUNK_BYTES, "a summary chunk fits the cache");
 
+/* output.compression up to this level codes /book's whole chunks plane by
+ * plane (zplanes.h): on the books measured about as small as libdeflate's
+ * level 4 and 2 to 10 times as fast (docs/performance.md); levels above it
+ * ask for the smallest file whatever it costs, libdeflate at that level.
+ * (The plane coder has no matches inside a plane: on /paths/summary it made
+ * the chunks 7% larger than zlib's, on the time series' runs of one regime
+ * twenty times; those chunks are deflated by libdeflate, put_chunk.) */
+#define ZPLANES_UP_TO 5
+
+/* Rows of chunked datasets written in order, kept until their chunk is
+ * whole and then deflated here (put_chunk): /paths/summary (a row is a
+ * record; the journal's frames are output.chunk_paths rows, 256 by
+ * default, against 1,024-row chunks) and /timeseries/fan's three datasets
+ * (a row is a path's samples; written a path at a time). Rows that come out
+ * of order, or a chunk never filled, go through HDF5 as before. */
+typedef struct row_chunks {
+  int nds;                            /* datasets filled side by side */
+  hid_t ds[MS_FAN_NFIELDS];
+  hid_t mtype[MS_FAN_NFIELDS];        /* their rows' memory types (borrowed) */
+  size_t esize[MS_FAN_NFIELDS];       /* bytes an element */
+  int64_t per_row;                    /* elements a row: 1 (rank 1) or the second dimension (rank 2) */
+  int rank;
+  int64_t rows, total;                /* rows a chunk, rows of the datasets */
+  unsigned char *buf[MS_FAN_NFIELDS]; /* a chunk's rows, each dataset's */
+  int64_t next;                       /* the row due next; -1: HDF5 writes the rest */
+  int64_t have;                       /* rows buffered: next - have is the chunk's first row */
+} row_chunks;
+
 /* The datasets of one run: at the root for a single run, under a group per
  * cell for a comparison or a sweep. Several can be open at once. */
 typedef struct h5run {
@@ -72,6 +100,8 @@ typedef struct h5run {
   uint64_t liq_addr;        /* contiguous with rows: where they begin in the file; else 0 */
   int64_t ts_paths, ts_len;
   int64_t npaths;
+  int64_t summary_chunk;    /* rows a chunk of /paths/summary */
+  row_chunks rs_sum, rs_fan; /* /paths/summary's and the fan's rows until their chunk is whole */
   char where[300];          /* group name for messages: "" or "/models/static" */
 } h5run;
 
@@ -89,6 +119,10 @@ struct ms_h5out {
   size_t nruns, capruns;
   unsigned char *pack;      /* packed rows for one write */
   size_t pack_rows;
+  unsigned char *zbuf;      /* put_chunk's: a chunk shuffled, then coded */
+  size_t zcap;
+  struct libdeflate_compressor *ldc; /* put_chunk's above ZPLANES_UP_TO, at level ldc_level */
+  int ldc_level;
 };
 
 static ms_status h5fail(ms_h5out *h, ms_error *err, const char *what) {
@@ -270,13 +304,23 @@ static ms_status create_summary(ms_h5out *h, h5run *r, ms_error *err) {
   hid_t g = make_group(r->base, "paths", H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /paths");
   hsize_t dims[1] = {(hsize_t)r->npaths};
-  hsize_t chunk[1] = {(hsize_t)(r->npaths < MS_H5_SUMMARY_CHUNK ? r->npaths : MS_H5_SUMMARY_CHUNK)};
+  r->summary_chunk = r->npaths < MS_H5_SUMMARY_CHUNK ? r->npaths : MS_H5_SUMMARY_CHUNK;
+  hsize_t chunk[1] = {(hsize_t)r->summary_chunk};
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t pl = chunked_plist(r, 1, chunk);
   r->summary_ds = make_dataset(g, "summary", r->summary_type, sp, pl);
   H5Pclose(pl);
   H5Sclose(sp);
   if (r->summary_ds < 0) { H5Gclose(g); return h5fail(h, err, "create /paths/summary"); }
+  row_chunks *rc_ = &r->rs_sum;
+  rc_->nds = 1;
+  rc_->ds[0] = r->summary_ds;
+  rc_->mtype[0] = r->summary_type;
+  rc_->esize[0] = (size_t)r->ncols * 8;
+  rc_->per_row = 1;
+  rc_->rank = 1;
+  rc_->rows = r->summary_chunk;
+  rc_->total = r->npaths;
   char *units = unit_lines(f, r->ncols);
   if (!units) { H5Gclose(g); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
   int rc = attr_str(r->summary_ds, "columns", units);
@@ -359,6 +403,17 @@ static ms_status create_fan(ms_h5out *h, h5run *r, hid_t ts, ms_error *err) {
     hid_t pl = chunked_plist(r, 2, chunk);
     hid_t sp = H5Screate_simple(2, dims, NULL);
     rc = create_series(g, &ms_record_fan, sp, pl, r->fan, regime_names_, NULL);
+    row_chunks *f = &r->rs_fan;
+    f->nds = MS_FAN_NFIELDS;
+    for (int i = 0; i < MS_FAN_NFIELDS; i++) {
+      f->ds[i] = r->fan[i];
+      f->mtype[i] = ms_record_fan.fields[i].type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE;
+      f->esize[i] = ms_field_size(&ms_record_fan.fields[i]);
+    }
+    f->per_row = r->fan_len;
+    f->rank = 2;
+    f->rows = (int64_t)chunk[0];
+    f->total = r->fan_paths;
     H5Sclose(sp);
     H5Pclose(pl);
   }
@@ -405,6 +460,8 @@ static ms_status create_timeseries(ms_h5out *h, h5run *r, ms_error *err) {
 
 static ms_status create_records(ms_h5out *h, h5run *r, ms_error *err);
 static void book_deflate_free(struct book_deflate *bz);
+static int rows_flush(row_chunks *q);
+static void rows_free(row_chunks *q);
 
 static void run_init(h5run *r, const ms_config *cfg) {
   memset(r, 0, sizeof *r);
@@ -420,7 +477,10 @@ static void run_init(h5run *r, const ms_config *cfg) {
 /* Closing a dataset writes its cached chunks: a failure here is a failed
  * write (recorded in h->failed by the error handler). */
 static void close_run(ms_h5out *h, h5run *r) {
-  int bad = 0;
+  int bad = rows_flush(&r->rs_sum) < 0;
+  bad |= rows_flush(&r->rs_fan) < 0;
+  rows_free(&r->rs_sum);
+  rows_free(&r->rs_fan);
   for (int i = 0; i < MS_TRACE_FIELDS; i++)
     if (r->ts[i] >= 0) bad |= H5Dclose(r->ts[i]) < 0;
   for (int i = 0; i < MS_FAN_NFIELDS; i++)
@@ -629,11 +689,130 @@ ms_status ms_h5out_add_run(ms_h5out *h, const char *parent, const char *leaf, co
 
 void ms_h5out_close_run(ms_h5out *h, int id) { close_run(h, &h->runs[id]); }
 
+/* ---- whole chunks deflated here ----
+ * HDF5's zlib deflating /paths/summary, /timeseries and /timeseries/fan was
+ * about 4% of a 500-path run of peer.yaml (10k accounts) and 12% of a run of
+ * 200,000 one-minute quickstart paths. Their whole chunks are now shuffled
+ * here and deflated by libdeflate at the same level (about twice zlib's
+ * speed, files a little smaller), and stored with H5Dwrite_chunk: the same
+ * filters on the datasets, the same values read back by any reader, only
+ * the compressed bytes differ. The rest goes through HDF5 as before. */
+
+/* Store the chunk of @p ds at @p off: @p nelem elements of @p esize bytes
+ * (a chunk's full size; an edge chunk padded), shuffled as HDF5's shuffle
+ * does and deflated by libdeflate at the run's level; a chunk that does not
+ * shrink is stored shuffled, its deflate bit set in the filter mask (HDF5's
+ * optional deflate filter does the same). 1 when the buffers or the
+ * compressor cannot be had (the caller writes through HDF5), -1 when HDF5
+ * fails. */
+static int put_chunk(ms_h5out *h, const h5run *r, hid_t ds, const hsize_t *off, const unsigned char *elems,
+                     size_t esize, size_t nelem) {
+  const size_t bytes = esize * nelem;
+  const int level = r->cfg->output.compression > 12 ? 12 : (int)r->cfg->output.compression;
+  if (2 * bytes > h->zcap) {
+    unsigned char *b = realloc(h->zbuf, 2 * bytes);
+    if (!b) return 1;
+    h->zbuf = b;
+    h->zcap = 2 * bytes;
+  }
+  if (!h->ldc || h->ldc_level != level) {
+    if (h->ldc) libdeflate_free_compressor(h->ldc);
+    h->ldc = libdeflate_alloc_compressor(level);
+    h->ldc_level = level;
+    if (!h->ldc) return 1;
+  }
+  unsigned char *sh = h->zbuf, *out = sh + bytes;
+  ms_byte_shuffle(sh, elems, nelem, esize);
+  size_t z = libdeflate_zlib_compress(h->ldc, sh, bytes, out, bytes);
+  herr_t rc = z > 0 ? H5Dwrite_chunk(ds, H5P_DEFAULT, 0, off, z, out)
+                    : H5Dwrite_chunk(ds, H5P_DEFAULT, 1u << 1, off, bytes, sh);
+  return rc < 0 ? -1 : 0;
+}
+
+/* Rows [first, first + n) of dataset @p i of @p q through HDF5, from
+ * @p src (n rows of q->per_row elements); -1 when HDF5 fails. */
+static int rows_write(const row_chunks *q, int i, const unsigned char *src, int64_t first, int64_t n) {
+  if (n <= 0) return 0;
+  hsize_t start[2] = {(hsize_t)first, 0}, count[2] = {(hsize_t)n, (hsize_t)q->per_row};
+  hid_t fs = H5Dget_space(q->ds[i]);
+  hid_t ms = H5Screate_simple(q->rank, count, NULL);
+  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  herr_t rc = H5Dwrite(q->ds[i], q->mtype[i], ms, fs, H5P_DEFAULT, src);
+  H5Sclose(ms);
+  H5Sclose(fs);
+  return rc < 0 ? -1 : 0;
+}
+
+static size_t row_bytes(const row_chunks *q, int i) { return (size_t)q->per_row * q->esize[i]; }
+
+/* The rows buffered for datasets [i0, nds) through HDF5; nothing stays buffered. */
+static int rows_out(row_chunks *q, int i0) {
+  int rc = 0;
+  for (int i = i0; rc == 0 && i < q->nds; i++) rc = rows_write(q, i, q->buf[i], q->next - q->have, q->have);
+  return rc;
+}
+
+static int rows_flush(row_chunks *q) {
+  int rc = q->have > 0 ? rows_out(q, 0) : 0;
+  q->have = 0;
+  return rc;
+}
+
+static void rows_free(row_chunks *q) {
+  for (int i = 0; i < q->nds; i++) free(q->buf[i]);
+  memset(q, 0, sizeof *q);
+}
+
+/* Rows [first, first + n) of @p q's datasets, @p src[i] those of dataset i:
+ * buffered while they come in order, each chunk coded once whole (an edge
+ * chunk padded with zeros); otherwise through HDF5. -1 when HDF5 fails. */
+static int rows_put(ms_h5out *h, const h5run *r, row_chunks *q, const unsigned char *const *src, int64_t first,
+                    int64_t n) {
+  if (q->next >= 0 && !q->buf[0]) { /* the first rows: the buffers, if compression makes them worth it */
+    if (r->cfg->output.compression <= 0) q->next = -1;
+    for (int i = 0; q->next >= 0 && i < q->nds; i++)
+      if (!(q->buf[i] = malloc((size_t)q->rows * row_bytes(q, i)))) q->next = -1;
+  }
+  if (q->next < 0 || first != q->next) { /* out of order: what is buffered, these rows and the rest through HDF5 */
+    int rc = rows_flush(q);
+    q->next = -1;
+    for (int i = 0; rc == 0 && i < q->nds; i++) rc = rows_write(q, i, src[i], first, n);
+    return rc;
+  }
+  for (int64_t done = 0; done < n;) {
+    int64_t take = q->rows - q->have < n - done ? q->rows - q->have : n - done;
+    for (int i = 0; i < q->nds; i++)
+      memcpy(q->buf[i] + (size_t)q->have * row_bytes(q, i), src[i] + (size_t)done * row_bytes(q, i),
+             (size_t)take * row_bytes(q, i));
+    q->have += take;
+    q->next += take;
+    done += take;
+    if (q->have < q->rows && q->next < q->total) continue;
+    hsize_t off[2] = {(hsize_t)(q->next - q->have), 0};
+    for (int i = 0; i < q->nds; i++) {
+      if (q->have < q->rows) /* the edge chunk */
+        memset(q->buf[i] + (size_t)q->have * row_bytes(q, i), 0, (size_t)(q->rows - q->have) * row_bytes(q, i));
+      int pc = put_chunk(h, r, q->ds[i], off, q->buf[i], q->esize[i], (size_t)(q->rows * q->per_row));
+      if (pc < 0) return -1;
+      if (pc > 0) { /* no coder: this chunk's rest, the rows left of this call and those to come through HDF5 */
+        int rc = rows_out(q, i);
+        q->have = 0;
+        for (int k = 0; rc == 0 && k < q->nds; k++)
+          rc = rows_write(q, k, src[k] + (size_t)done * row_bytes(q, k), first + done, n - done);
+        q->next = -1;
+        return rc;
+      }
+    }
+    q->have = 0;
+  }
+  return 0;
+}
+
 ms_status ms_h5out_write_summary(ms_h5out *h, int id, const ms_path_summary *rows, int64_t first, int64_t n,
                                  ms_error *err) {
   h5run *r = &h->runs[id];
   if (n <= 0) return MS_OK;
-  size_t rowsz = (size_t)r->ncols * 8;
+  const size_t rowsz = (size_t)r->ncols * 8;
   if ((size_t)n * rowsz > h->pack_rows) {
     unsigned char *p = realloc(h->pack, (size_t)n * rowsz);
     if (!p) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
@@ -643,14 +822,8 @@ ms_status ms_h5out_write_summary(ms_h5out *h, int id, const ms_path_summary *row
   for (int64_t i = 0; i < n; i++)
     for (int c = 0; c < r->ncols; c++)
       memcpy(h->pack + (size_t)i * rowsz + (size_t)c * 8, (const char *)&rows[i] + r->cols[c].offset, 8);
-  hsize_t start[1] = {(hsize_t)first}, count[1] = {(hsize_t)n};
-  hid_t fs = H5Dget_space(r->summary_ds);
-  hid_t ms = H5Screate_simple(1, count, NULL);
-  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-  herr_t rc = H5Dwrite(r->summary_ds, r->summary_type, ms, fs, H5P_DEFAULT, h->pack);
-  H5Sclose(ms);
-  H5Sclose(fs);
-  return rc < 0 ? h5fail(h, err, "write /paths/summary") : MS_OK;
+  const unsigned char *src[1] = {h->pack};
+  return rows_put(h, r, &r->rs_sum, src, first, n) < 0 ? h5fail(h, err, "write /paths/summary") : MS_OK;
 }
 
 static int write_row(hid_t ds, hid_t memtype, int64_t k, int64_t len, const void *buf) {
@@ -664,14 +837,24 @@ static int write_row(hid_t ds, hid_t memtype, int64_t k, int64_t len, const void
   return rc < 0 ? -1 : 0;
 }
 
-/* Row @p k of each dataset of create_series() from the arrays of @p values (a @p rec record). */
-static int write_series(const hid_t *ds, const ms_record *rec, const void *values, int64_t k, int64_t len) {
+/* Row @p k of each dataset of create_series() from the arrays of @p values
+ * (a @p rec record). With @p h, each row is a whole chunk (/timeseries' of
+ * up to 65,536 samples, create_timeseries), deflated by put_chunk. */
+static int write_series(ms_h5out *h, const h5run *r, const hid_t *ds, const ms_record *rec, const void *values,
+                        int64_t k, int64_t len) {
   for (int i = 0; i < rec->nfields; i++) {
     const ms_field *f = &rec->fields[i];
     if (ds[i] == H5I_INVALID_HID) continue; /* a field this run does not write */
     const void *row;
     memcpy(&row, (const char *)values + f->offset, sizeof row);
-    if (write_row(ds[i], f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, k, len, row)) return -1;
+    int pc = 1;
+    if (h && r->cfg->output.compression > 0) {
+      hsize_t off[2] = {(hsize_t)k, 0};
+      pc = put_chunk(h, r, ds[i], off, row, ms_field_size(f), (size_t)len);
+      if (pc < 0) return -1;
+    }
+    if (pc > 0 && write_row(ds[i], f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, k, len, row))
+      return -1;
   }
   return 0;
 }
@@ -679,7 +862,9 @@ static int write_series(const hid_t *ds, const ms_record *rec, const void *value
 ms_status ms_h5out_write_trace(ms_h5out *h, int id, int64_t k, const ms_trace *tr, ms_error *err) {
   h5run *r = &h->runs[id];
   if (k >= r->ts_paths) return MS_OK;
-  if (write_series(r->ts, &ms_record_trace, tr, k, r->ts_len)) return h5fail(h, err, "write /timeseries");
+  int whole = r->ts_len <= 65536; /* a row is a chunk (create_timeseries) */
+  if (write_series(whole ? h : NULL, r, r->ts, &ms_record_trace, tr, k, r->ts_len))
+    return h5fail(h, err, "write /timeseries");
   return MS_OK;
 }
 
@@ -687,10 +872,10 @@ ms_status ms_h5out_write_fan(ms_h5out *h, int id, int64_t k, const double *price
                              const int32_t *regime, ms_error *err) {
   h5run *r = &h->runs[id];
   if (k >= r->fan_paths) return MS_OK;
+  const unsigned char *src[MS_FAN_NFIELDS];
   ms_fan_sample v = {price, mark, regime};
-  if (write_series(r->fan, &ms_record_fan, &v, k, r->fan_len))
-    return h5fail(h, err, "write /timeseries/fan");
-  return MS_OK;
+  for (int i = 0; i < MS_FAN_NFIELDS; i++) memcpy(&src[i], (const char *)&v + ms_record_fan.fields[i].offset, sizeof src[i]);
+  return rows_put(h, r, &r->rs_fan, src, k, 1) < 0 ? h5fail(h, err, "write /timeseries/fan") : MS_OK;
 }
 
 /* ---- extendible record datasets ---- */
@@ -903,12 +1088,6 @@ typedef struct book_deflate {
   struct libdeflate_compressor **c; /* output.compression above ZPLANES_UP_TO */
   ms_zplanes **zp;     /* up to it */
 } book_deflate;
-
-/* output.compression up to this level codes /book's whole chunks plane by
- * plane (zplanes.h): on the books measured about as small as libdeflate's
- * level 4 and 2 to 10 times as fast (docs/performance.md); levels above it
- * ask for the smallest file whatever it costs, libdeflate at that level. */
-#define ZPLANES_UP_TO 5
 
 static void book_deflate_free(struct book_deflate *bz) {
   if (!bz) return;
@@ -1387,6 +1566,8 @@ static void free_h(ms_h5out *h) {
   if (H5Eget_auto2(H5E_DEFAULT, &fn, &data) >= 0 && fn == on_h5_error && data == h)
     H5Eset_auto2(H5E_DEFAULT, h->prev_fn, h->prev_data);
   free(h->pack);
+  free(h->zbuf);
+  if (h->ldc) libdeflate_free_compressor(h->ldc);
   free(h->runs);
   free(h->final_path);
   free(h);
