@@ -119,10 +119,9 @@ struct ms_h5out {
   size_t nruns, capruns;
   unsigned char *pack;      /* packed rows for one write */
   size_t pack_rows;
-  unsigned char *zbuf;      /* put_chunk's: a chunk shuffled, then coded */
+  unsigned char *zbuf;      /* put_chunk's: a chunk shuffled, then deflated */
   size_t zcap;
-  struct libdeflate_compressor *ldc; /* put_chunk's above ZPLANES_UP_TO, at level ldc_level */
-  int ldc_level;
+  struct libdeflate_compressor *ldc[13]; /* put_chunk's, by level (cells of a comparison may differ) */
 };
 
 static ms_status h5fail(ms_h5out *h, ms_error *err, const char *what) {
@@ -689,6 +688,14 @@ ms_status ms_h5out_add_run(ms_h5out *h, const char *parent, const char *leaf, co
 
 void ms_h5out_close_run(ms_h5out *h, int id) { close_run(h, &h->runs[id]); }
 
+/* Room for a chunk of @p n bytes deflated here: more than the plane coder's
+ * stream can take (n + 5 (n / 65535 + 1) + 6, zplanes.h) and libdeflate's
+ * (libdeflate_zlib_compress_bound: n and a few bytes a block). HDF5's deflate
+ * filter stores a stream longer than its chunk as it is, not the chunk
+ * uncompressed: so do we, so that every chunk's filter mask is 0 (a reader
+ * that ignores the mask reads these files right too). */
+static size_t chunk_room(size_t n) { return n + n / 8 + 1024; }
+
 /* ---- whole chunks deflated here ----
  * HDF5's zlib deflating /paths/summary, /timeseries and /timeseries/fan was
  * about 4% of a 500-path run of peer.yaml (10k accounts) and 12% of a run of
@@ -700,33 +707,26 @@ void ms_h5out_close_run(ms_h5out *h, int id) { close_run(h, &h->runs[id]); }
 
 /* Store the chunk of @p ds at @p off: @p nelem elements of @p esize bytes
  * (a chunk's full size; an edge chunk padded), shuffled as HDF5's shuffle
- * does and deflated by libdeflate at the run's level; a chunk that does not
- * shrink is stored shuffled, its deflate bit set in the filter mask (HDF5's
- * optional deflate filter does the same). 1 when the buffers or the
+ * does and deflated by libdeflate at the run's level (a stream longer than
+ * the chunk stored as it is, chunk_room). 1 when the buffers or the
  * compressor cannot be had (the caller writes through HDF5), -1 when HDF5
  * fails. */
 static int put_chunk(ms_h5out *h, const h5run *r, hid_t ds, const hsize_t *off, const unsigned char *elems,
                      size_t esize, size_t nelem) {
-  const size_t bytes = esize * nelem;
+  const size_t bytes = esize * nelem, room = chunk_room(bytes);
   const int level = r->cfg->output.compression > 12 ? 12 : (int)r->cfg->output.compression;
-  if (2 * bytes > h->zcap) {
-    unsigned char *b = realloc(h->zbuf, 2 * bytes);
+  if (bytes + room > h->zcap) {
+    unsigned char *b = realloc(h->zbuf, bytes + room);
     if (!b) return 1;
     h->zbuf = b;
-    h->zcap = 2 * bytes;
+    h->zcap = bytes + room;
   }
-  if (!h->ldc || h->ldc_level != level) {
-    if (h->ldc) libdeflate_free_compressor(h->ldc);
-    h->ldc = libdeflate_alloc_compressor(level);
-    h->ldc_level = level;
-    if (!h->ldc) return 1;
-  }
+  if (!h->ldc[level] && !(h->ldc[level] = libdeflate_alloc_compressor(level))) return 1;
   unsigned char *sh = h->zbuf, *out = sh + bytes;
   ms_byte_shuffle(sh, elems, nelem, esize);
-  size_t z = libdeflate_zlib_compress(h->ldc, sh, bytes, out, bytes);
-  herr_t rc = z > 0 ? H5Dwrite_chunk(ds, H5P_DEFAULT, 0, off, z, out)
-                    : H5Dwrite_chunk(ds, H5P_DEFAULT, 1u << 1, off, bytes, sh);
-  return rc < 0 ? -1 : 0;
+  size_t z = libdeflate_zlib_compress(h->ldc[level], sh, bytes, out, room);
+  if (z == 0) return 1; /* beyond the bound: cannot happen; HDF5 deflates it then */
+  return H5Dwrite_chunk(ds, H5P_DEFAULT, 0, off, z, out) < 0 ? -1 : 0;
 }
 
 /* Rows [first, first + n) of dataset @p i of @p q through HDF5, from
@@ -768,7 +768,7 @@ static void rows_free(row_chunks *q) {
  * chunk padded with zeros); otherwise through HDF5. -1 when HDF5 fails. */
 static int rows_put(ms_h5out *h, const h5run *r, row_chunks *q, const unsigned char *const *src, int64_t first,
                     int64_t n) {
-  if (q->next >= 0 && !q->buf[0]) { /* the first rows: the buffers, if compression makes them worth it */
+  if (q->next == 0 && !q->buf[0]) { /* the first rows: the buffers, if compression makes them worth it */
     if (r->cfg->output.compression <= 0) q->next = -1;
     for (int i = 0; q->next >= 0 && i < q->nds; i++)
       if (!(q->buf[i] = malloc((size_t)q->rows * row_bytes(q, i)))) q->next = -1;
@@ -804,6 +804,13 @@ static int rows_put(ms_h5out *h, const h5run *r, row_chunks *q, const unsigned c
       }
     }
     q->have = 0;
+    if (q->next == q->total) { /* the datasets are whole: their buffers are done with */
+      for (int i = 0; i < q->nds; i++) {
+        free(q->buf[i]);
+        q->buf[i] = NULL;
+      }
+      q->next = -1;
+    }
   }
   return 0;
 }
@@ -1068,10 +1075,10 @@ static herr_t book_write(h5run *r, const void *rows, int64_t first, int64_t coun
  * in a fraction of that (docs/performance.md). The chunks are what HDF5's own pipeline would store (its
  * shuffle by the record's size, then a zlib stream): any reader inflates
  * them with zlib and reads the same rows; only the compressed bytes differ
- * from zlib's. A chunk that deflate cannot shrink is stored shuffled only, its
- * deflate bit set in the chunk's filter mask, as HDF5's optional deflate
- * filter does. The memory and file types are the same (the record's
- * layout), so a chunk's bytes are the rows' bytes.
+ * from zlib's. A stream longer than its chunk is stored as it is, as HDF5's
+ * deflate filter stores it (chunk_room): every filter mask is 0. The memory
+ * and file types are the same (the record's layout), so a chunk's bytes are
+ * the rows' bytes.
  *
  * The chunks of a call are deflated on up to @p threads threads (the run's
  * -j: nothing else runs while the book is written), each chunk whole on one
@@ -1109,7 +1116,7 @@ static int book_deflate_reserve(h5run *r, int64_t nch, int threads, size_t bytes
   if (nch > bz->cap) {
     free(bz->buf);
     free(bz->z);
-    bz->buf = malloc((size_t)nch * 2 * bytes);
+    bz->buf = malloc((size_t)nch * (bytes + chunk_room(bytes)));
     bz->z = malloc((size_t)nch * sizeof *bz->z);
     bz->cap = bz->buf && bz->z ? nch : 0;
     if (!bz->cap) return -1;
@@ -1138,7 +1145,7 @@ static int book_deflate_reserve(h5run *r, int64_t nch, int threads, size_t bytes
 
 static herr_t book_write_direct(h5run *r, const unsigned char *rows, int64_t first, int64_t lo, int64_t hi,
                                 int threads) {
-  const size_t rs = r->book_rs, nr = (size_t)r->book_chunk, bytes = nr * rs;
+  const size_t rs = r->book_rs, nr = (size_t)r->book_chunk, bytes = nr * rs, room = chunk_room(bytes);
   const int64_t nch = (hi - lo) / r->book_chunk;
   if (threads > nch) threads = (int)nch;
   if (threads < 1) threads = 1;
@@ -1149,21 +1156,21 @@ static herr_t book_write_direct(h5run *r, const unsigned char *rows, int64_t fir
   ms_zplanes **zp = r->bz->zp;
   const int64_t C = r->book_chunk;
 #pragma omp parallel for schedule(static) num_threads(threads) default(none) \
-    shared(buf, z, cs, zp) firstprivate(rows, first, lo, nch, rs, nr, bytes, C)
+    shared(buf, z, cs, zp) firstprivate(rows, first, lo, nch, rs, nr, bytes, room, C)
   for (int64_t k = 0; k < nch; k++) {
     const unsigned char *in = rows + (size_t)(lo + k * C - first) * rs;
-    unsigned char *sh = buf + (size_t)k * 2 * bytes, *out = sh + bytes;
+    unsigned char *sh = buf + (size_t)k * (bytes + room), *out = sh + bytes;
     ms_byte_shuffle(sh, in, nr, rs); /* HDF5's shuffle: byte j of element i to j * nr + i */
     const int t = omp_get_thread_num();
-    z[k] = zp[t] ? ms_zplanes_compress(zp[t], sh, rs, nr, out, bytes)
-                 : libdeflate_zlib_compress(cs[t], sh, bytes, out, bytes);
+    z[k] = zp[t] ? ms_zplanes_compress(zp[t], sh, rs, nr, out, room)
+                 : libdeflate_zlib_compress(cs[t], sh, bytes, out, room);
   }
   herr_t rc = 0;
   for (int64_t k = 0; rc >= 0 && k < nch; k++) {
-    unsigned char *sh = buf + (size_t)k * 2 * bytes;
+    unsigned char *sh = buf + (size_t)k * (bytes + room);
     hsize_t off[1] = {(hsize_t)(lo + k * C)};
     rc = z[k] > 0 ? H5Dwrite_chunk(r->book_ds, H5P_DEFAULT, 0, off, z[k], sh + bytes)
-                  : H5Dwrite_chunk(r->book_ds, H5P_DEFAULT, 1u << 1, off, bytes, sh);
+                  : H5Dwrite_chunk(r->book_ds, H5P_DEFAULT, 1u << 1, off, bytes, sh); /* beyond the room: never */
   }
   return rc;
 }
@@ -1567,7 +1574,8 @@ static void free_h(ms_h5out *h) {
     H5Eset_auto2(H5E_DEFAULT, h->prev_fn, h->prev_data);
   free(h->pack);
   free(h->zbuf);
-  if (h->ldc) libdeflate_free_compressor(h->ldc);
+  for (int i = 0; i < 13; i++)
+    if (h->ldc[i]) libdeflate_free_compressor(h->ldc[i]);
   free(h->runs);
   free(h->final_path);
   free(h);

@@ -54,14 +54,17 @@ ms_status ms_h5out_add_run(ms_h5out *h, const char *parent, const char *leaf, co
                            unsigned flags, const char *const *attrs, int *id, ms_error *err);
 void ms_h5out_close_run(ms_h5out *h, int id);
 
-/** Write summary rows for paths first .. first + n - 1. */
+/** Write summary rows for paths first .. first + n - 1. Rows written in path order are held until their chunk
+ * is whole (it is deflated then): a failure to write them may show only when the run is closed (the file is
+ * then not committed). */
 ms_status ms_h5out_write_summary(ms_h5out *h, int id, const ms_path_summary *rows, int64_t first, int64_t n,
                                  ms_error *err);
 
 /** Write the trace of traced path @p k (k < output.timeseries.paths). */
 ms_status ms_h5out_write_trace(ms_h5out *h, int id, int64_t k, const ms_trace *tr, ms_error *err);
 
-/** Write the fan samples (output.fan.points of each) of path @p k (k < output.fan.paths). */
+/** Write the fan samples (output.fan.points of each) of path @p k (k < output.fan.paths); held until their
+ * chunk is whole, as the summary's rows. */
 ms_status ms_h5out_write_fan(ms_h5out *h, int id, int64_t k, const double *price, const double *mark,
                              const int32_t *regime, ms_error *err);
 

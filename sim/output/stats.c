@@ -247,8 +247,10 @@ double ms_stats_quantile_sorted(const double *x, int64_t n, double q) {
   return x[i] + (h - (double)i) * (x[i + 1] - x[i]);
 }
 
-/* Sort a column's finite values: the order qsort gave with "x < y" (a
- * stable merge sort in glibc), by a radix sort that calls nothing. */
+/* Sort a column's values (never NaN; a paired difference may be infinite):
+ * the order glibc's qsort gave with "x < y", a stable merge sort (it falls
+ * back to an unstable quicksort only for a column over a quarter of the
+ * memory), by a radix sort that calls nothing. */
 static ms_status sort_values(double *x, int64_t n, ms_error *err) {
   if (ms_sort_doubles(x, (size_t)n, NULL))
     return ms_error_set(err, MS_ERR_NOMEM, "out of memory for sorting %lld values", (long long)n);
