@@ -600,7 +600,7 @@ def _compare_headline_html(r, names, groups):
             f"<td class='num'>{_e(money(float(v)) if col == 'initial_margin' else f'{v:.3f}')}</td>"
             for v in m[col].to_numpy()) + "</tr>")
     out.append("</table><p class='muted'>Values with their 95% intervals (means: bootstrap-t; quantiles: "
-               "distribution-free; expected shortfalls: percentile bootstrap; probabilities: Wilson).</p>")
+               "distribution-free; expected shortfalls: bootstrap-t; probabilities: Wilson).</p>")
     if same_im:
         out.append(f"<p class='muted'>Capital efficiency (initial margin per unit of one-day 99% risk) is left out: "
                    f"every value of {_e(r.attrs.get('compare'))} asks the same initial margin of this book.</p>")

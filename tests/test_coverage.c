@@ -18,10 +18,14 @@
  * mean +/- 1.96 sd/sqrt(n) that /stats used before covers less than 93%
  * here and has negative lower bounds.
  */
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "output/interval.h"
@@ -122,7 +126,75 @@ static void coverage_of_bad_debt_mean(void **state) {
   assert_true(negative_normal > 0);
 }
 
+/* The percentile interval of ES99 as /stats computed it before: full resamples, their ES99s' 2.5% and 97.5%
+ * points (B = 499: (B + 1) 0.025 is whole). */
+static void es_percentile(const double *x, int n, gsl_rng *r, double *lo, double *hi) {
+  enum { B = 499 };
+  int t = (int)ceil(0.01 * n), *cnt = calloc((size_t)n, sizeof *cnt);
+  double rep[B];
+  assert_non_null(cnt);
+  for (int b = 0; b < B; b++) {
+    memset(cnt, 0, (size_t)n * sizeof *cnt);
+    for (int j = 0; j < n; j++) cnt[gsl_rng_uniform_int(r, (unsigned long)n)]++;
+    double s = 0;
+    int need = t;
+    for (int i = n - 1; i >= 0 && need > 0; i--) {
+      int take = cnt[i] < need ? cnt[i] : need;
+      s += take * x[i];
+      need -= take;
+    }
+    rep[b] = s / t;
+  }
+  qsort(rep, B, sizeof *rep, cmp);
+  *lo = rep[12];
+  *hi = rep[B - 13];
+  free(cnt);
+}
+
+static void coverage_of_expected_shortfall(void **state) {
+  (void)state;
+  enum { REPS = 400 };
+  const double z99 = gsl_cdf_ugaussian_Pinv(0.99), z90 = gsl_cdf_ugaussian_Pinv(0.90);
+  /* ES of the top 1%: lognormal(0, s): E[X | X > q] = exp(s^2 / 2) Phi(s - z) / p */
+  const double es_ln = exp(0.5) * gsl_cdf_ugaussian_P(1.0 - z99) / 0.01;
+  const double es_zi = exp(1.125) * gsl_cdf_ugaussian_P(1.5 - z90) / 0.10; /* the top 10% of the nonzero tenth */
+  const struct { int n, zero_inflated, old; double truth; } cases[] = {
+      {1000, 0, 1, es_ln}, {3000, 0, 0, es_ln}, {3000, 1, 0, es_zi}};
+  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  ms_error err;
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    int n = cases[c].n, cover = 0, cover_old = 0;
+    double *x = malloc((size_t)n * sizeof *x);
+    assert_non_null(x);
+    gsl_rng_set(r, 1000 + c);
+    for (int k = 0; k < REPS; k++) {
+      for (int i = 0; i < n; i++)
+        x[i] = cases[c].zero_inflated ? (gsl_rng_uniform(r) < 0.9 ? 0.0 : gsl_ran_lognormal(r, 0, 1.5))
+                                      : gsl_ran_lognormal(r, 0, 1);
+      qsort(x, (size_t)n, sizeof *x, cmp);
+      double lo, hi;
+      assert_int_equal(ms_interval_es(x, n, 1, (uint64_t)k + 1, ms_interval_key("es99", "x"), 0.95, &lo, &hi, &err),
+                       MS_OK);
+      cover += lo <= cases[c].truth && cases[c].truth <= hi;
+      if (cases[c].old) {
+        es_percentile(x, n, r, &lo, &hi);
+        cover_old += lo <= cases[c].truth && cases[c].truth <= hi;
+      }
+    }
+    free(x);
+    printf("ES99 of %s at %d values (%.4g): coverage of 95%% intervals over %d samples %.3f", 
+           cases[c].zero_inflated ? "a zero-inflated lognormal" : "lognormal(0, 1)", n, cases[c].truth, REPS,
+           (double)cover / REPS);
+    if (cases[c].old) printf(", the percentile interval's %.3f", (double)cover_old / REPS);
+    printf("\n");
+    assert_true(cover >= 0.91 * REPS);
+    if (cases[c].old) assert_true(cover_old < 0.91 * REPS); /* the test can fail */
+  }
+  gsl_rng_free(r);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(coverage_of_bad_debt_mean)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(coverage_of_bad_debt_mean),
+                                     cmocka_unit_test(coverage_of_expected_shortfall)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,16 +150,28 @@ static void test_interval__nonnegative_by_construction(void **state) {
 static void test_interval__expected_shortfall(void **state) {
   (void)state;
   ms_error err;
-  /* n = 4: ES99 is the largest value. The resample's largest is <= 1 with
-   * probability 1/256, <= 2 with 16/256, <= 3 with 81/256: the 2.5% and
-   * 97.5% points of its distribution are 2 and 4 (the draws cannot miss
-   * them: 4 standard errors away); ES01 (the smallest) mirrors: [1, 3]. */
+  /* n = 4: ES99 is the largest value, one value (t = 1): no spread to
+   * studentize by. The near end is the percentile's: the resample's largest
+   * is <= 1 with probability 1/256, <= 2 with 16/256, <= 3 with 81/256, so
+   * its 2.5% point is 2 (the draws cannot miss it: 4 standard errors away);
+   * nothing bounds the far end, beyond the sample's largest: +inf. ES01 (the
+   * smallest) mirrors: its near end 3, its far end 0 (log scale: the sample
+   * is > 0). */
   double x[4] = {1, 2, 3, 4}, lo, hi;
   assert_true(ms_interval_es_value(x, 4, 1) == 4 && ms_interval_es_value(x, 4, 0) == 1);
   assert_int_equal(ms_interval_es(x, 4, 1, 3, ms_interval_key("es99", "t"), 0.95, &lo, &hi, &err), MS_OK);
-  assert_true(lo == 2 && hi == 4);
+  assert_true(lo == 2 && isinf(hi) && hi > 0);
   assert_int_equal(ms_interval_es(x, 4, 0, 3, ms_interval_key("es01", "t"), 0.95, &lo, &hi, &err), MS_OK);
-  assert_true(lo == 1 && hi == 3);
+  assert_true(lo == 0 && hi == 3);
+  /* ... unless the extreme value is an atom (at least 2t of the sample):
+   * then the resamples' tails are that value and so is the interval */
+  double w[400];
+  for (int i = 0; i < 400; i++) w[i] = i < 300 ? 0.0 : 1.0 + i;
+  assert_int_equal(ms_interval_es(w, 400, 0, 3, ms_interval_key("es01", "w"), 0.95, &lo, &hi, &err), MS_OK);
+  assert_true(lo == 0 && hi == 0);
+  for (int i = 0; i < 400; i++) w[i] = i < 397 ? 0.0 : 5.0; /* 3 of 400: t = 4, not an atom of 8 */
+  assert_int_equal(ms_interval_es(w, 400, 1, 3, ms_interval_key("es99", "w"), 0.95, &lo, &hi, &err), MS_OK);
+  assert_true(hi > 5 * 3.0 / 4 && lo <= 5 * 3.0 / 4);
   /* n = 200 of 1..200: ES99 = mean of the 2 largest, ES01 of the 2 smallest;
    * q01 and q001 by numpy's linear rule: h = 199 q. */
   double y[200];
@@ -167,10 +179,12 @@ static void test_interval__expected_shortfall(void **state) {
   assert_true(ms_interval_es_value(y, 200, 1) == 199.5 && ms_interval_es_value(y, 200, 0) == 1.5);
   assert_true(fabs(ms_stats_quantile_sorted(y, 200, 0.01) - 2.99) < 1e-12);
   assert_true(fabs(ms_stats_quantile_sorted(y, 200, 0.001) - 1.199) < 1e-12);
-  /* n = 5000: the resampled ES99 (mean of the 50 largest of 5000 draws)
-   * from the top-M shortcut against a full resampling written here (400
-   * resamples, its own generator): their 2.5%-97.5% ranges agree to a few
-   * Monte Carlo standard errors. */
+  /* n = 5000: the interval, whose resampled ES99s (mean of the 50 largest
+   * of 5000 draws) come from the top-M shortcut, against a full resampling
+   * written here (400 resamples, its own generator): its ends agree with
+   * the full resamples' mean -/+ 1.96 sd to a few Monte Carlo standard
+   * errors (at 50 values of a smooth tail the studentized interval is near
+   * the percentile one). */
   int n = 5000;
   double *z = malloc((size_t)n * sizeof *z), *full = malloc(400 * sizeof *full);
   int *cnt = malloc((size_t)n * sizeof *cnt);
@@ -212,11 +226,12 @@ static void test_interval__expected_shortfall(void **state) {
 static void test_interval__levels_beyond_the_resamples(void **state) {
   (void)state;
   ms_error err;
-  double x[50], y[50];
+  double x[50], y[50], v[3000];
   for (int i = 0; i < 50; i++) {
     x[i] = exp(0.1 * i);      /* sorted, > 0: log scale */
     y[i] = 0.1 * i - 2.0;     /* sorted, signed: plain scale */
   }
+  for (int i = 0; i < 3000; i++) v[i] = exp(0.002 * i);
   double lo, hi, lo3, hi3;
   assert_int_equal(ms_interval_mean(x, 50, 3, ms_interval_key("mean", "x"), 0.999, &lo3, &hi3, &err), MS_OK);
   assert_true(lo3 > 0 && isfinite(hi3));
@@ -226,11 +241,12 @@ static void test_interval__levels_beyond_the_resamples(void **state) {
     assert_true(lo == 0 && isinf(hi) && hi > 0);
     assert_int_equal(ms_interval_mean(y, 50, 3, ms_interval_key("mean", "y"), conf, &lo, &hi, &err), MS_OK);
     assert_true(isinf(lo) && lo < 0 && isinf(hi) && hi > 0);
-    assert_int_equal(ms_interval_es(x, 50, 1, 3, ms_interval_key("es99", "x"), conf, &lo, &hi, &err), MS_OK);
+    assert_int_equal(ms_interval_es(v, 3000, 1, 3, ms_interval_key("es99", "v"), conf, &lo, &hi, &err), MS_OK);
     assert_true(isinf(lo) && lo < 0 && isinf(hi) && hi > 0);
   }
-  assert_int_equal(ms_interval_es(x, 50, 1, 3, ms_interval_key("es99", "x"), 0.999, &lo, &hi, &err), MS_OK);
-  assert_true(isfinite(lo) && isfinite(hi));
+  /* the expected shortfall of 3,000 values (30 in its tail, spread): finite ends at 0.999 */
+  assert_int_equal(ms_interval_es(v, 3000, 1, 3, ms_interval_key("es99", "v"), 0.999, &lo, &hi, &err), MS_OK);
+  assert_true(isfinite(lo) && isfinite(hi) && lo < ms_interval_es_value(v, 3000, 1));
 }
 
 /* ---- the bootstraps' bits against a reference ----
@@ -314,6 +330,26 @@ static void ref_mean(const double *x, int64_t n, int allow_log, uint64_t seed, u
   *hi = logscale ? m * exp(-tlo * se / m) : m - tlo * se;
 }
 
+/* The expected shortfall's interval written plainly: the t extreme values
+ * of each resample as (value, times drawn) from the counts, their ES and
+ * standard error [var(tail) + 0.99 (ES - VaR)^2] / t from the deviations
+ * from the sample's t-th extreme value (each value's terms once, times its
+ * count), the studentized replicates fully sorted; without spread in the
+ * sample's tail, the percentile near end and a far end that is the
+ * percentile's only for an atom of 2t values. */
+static double ref_es_se(const double *v, const int64_t *m, int64_t nv, int64_t t, double c, double *es) {
+  double s = 0, ss = 0;
+  for (int64_t j = 0; j < nv; j++) {
+    s += (double)m[j] * (v[j] - c);
+    ss += (double)m[j] * (v[j] - c) * (v[j] - c);
+  }
+  double tt = (double)t, dev = s / tt, var = t > 1 ? (ss - s * dev) / (tt - 1) : 0;
+  if (var < 0) var = 0;
+  double g = dev - (v[nv - 1] - c);
+  *es = c + s / tt;
+  return sqrt((var + 0.99 * g * g) / tt);
+}
+
 static void ref_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_t key, double conf, double *lo,
                    double *hi) {
   *lo = *hi = NAN;
@@ -321,41 +357,64 @@ static void ref_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_
   if (x[0] == x[n - 1]) { *lo = *hi = x[0]; return; }
   int64_t t = (int64_t)ceil(0.01 * (double)n), M = 4 * t + 40;
   if (M > n) M = n;
-  double *rep = malloc(MS_BOOT_B * sizeof *rep);
-  int64_t *cnt = calloc((size_t)n, sizeof *cnt);
+  double *rep = malloc(MS_BOOT_B * sizeof *rep), *tst = malloc(MS_BOOT_B * sizeof *tst);
+  double *val = malloc((size_t)t * sizeof *val);
+  int64_t *mul = malloc((size_t)t * sizeof *mul), *cnt = calloc((size_t)n, sizeof *cnt);
   gsl_rng *r;
   ms_error err;
   assert_ok(ms_rng_new(&r, &err), &err);
-  assert_true(rep && cnt);
+  assert_true(rep && tst && val && mul && cnt);
+  for (int64_t j = 0; j < t; j++) val[j] = upper ? x[n - 1 - j] : x[j], mul[j] = 1;
+  double c = val[t - 1], es0;
+  const double se = ref_es_se(val, mul, t, t, c, &es0), es = ms_interval_es_value(x, n, upper);
+  const int logscale = x[0] >= 0 && es > 0;
   ms_rng_seed(r, seed, key, MS_STREAM_STATS);
   for (int b = 0; b < MS_BOOT_B; b++) {
-    int64_t c = M == n ? n : (int64_t)gsl_ran_binomial(r, (double)M / (double)n, (unsigned int)n);
+    int64_t cm = M == n ? n : (int64_t)gsl_ran_binomial(r, (double)M / (double)n, (unsigned int)n);
     memset(cnt, 0, (size_t)n * sizeof *cnt);
-    for (int64_t j = 0; j < c; j++) cnt[ref_index(r, M)]++;
-    double s = 0;
-    int64_t need = t;
-    for (int64_t j = 0; j < M && need > 0; j++) {
-      int64_t take = cnt[j] < need ? cnt[j] : need;
-      s += (double)take * (upper ? x[n - 1 - j] : x[j]);
-      need -= take;
-    }
-    if (need > 0) {
-      memset(cnt, 0, (size_t)n * sizeof *cnt);
-      for (int64_t j = 0; j < n - c; j++) cnt[ref_index(r, n - M)]++;
-      for (int64_t j = 0; j < n - M && need > 0; j++) {
-        int64_t take = cnt[j] < need ? cnt[j] : need;
-        s += (double)take * (upper ? x[n - 1 - (M + j)] : x[M + j]);
-        need -= take;
+    for (int64_t j = 0; j < cm; j++) cnt[ref_index(r, M)]++;
+    int64_t k = 0, nv = 0; /* k values taken, nv distinct entries */
+    for (int64_t j = 0; j < M && k < t; j++)
+      if (cnt[j]) {
+        int64_t take = cnt[j] < t - k ? cnt[j] : t - k;
+        val[nv] = upper ? x[n - 1 - j] : x[j], mul[nv++] = take, k += take;
       }
+    if (k < t) {
+      memset(cnt, 0, (size_t)n * sizeof *cnt);
+      for (int64_t j = 0; j < n - cm; j++) cnt[ref_index(r, n - M)]++;
+      for (int64_t j = 0; j < n - M && k < t; j++)
+        if (cnt[j]) {
+          int64_t take = cnt[j] < t - k ? cnt[j] : t - k;
+          val[nv] = upper ? x[n - 1 - (M + j)] : x[M + j], mul[nv++] = take, k += take;
+        }
     }
-    rep[b] = s / (double)t;
+    double esb, seb = ref_es_se(val, mul, nv, t, c, &esb);
+    rep[b] = esb;
+    double diff = logscale ? log(esb) - log(es) : esb - es, scale = logscale ? seb / esb : seb;
+    tst[b] = seb > 0 && (!logscale || esb > 0) ? diff / scale : diff > 0 ? INFINITY : diff < 0 ? -INFINITY : 0.0;
   }
   ms_rng_free(r);
   qsort(rep, MS_BOOT_B, sizeof *rep, ref_cmp);
-  int64_t a = ref_rank(conf);
-  *lo = a >= 1 ? rep[a - 1] : -INFINITY;
-  *hi = a >= 1 ? rep[MS_BOOT_B - a] : INFINITY;
+  qsort(tst, MS_BOOT_B, sizeof *tst, ref_cmp);
+  int64_t a = ref_rank(conf), bb = MS_BOOT_B + 1 - a;
+  if (a < 1) {
+    *lo = -INFINITY;
+    *hi = INFINITY;
+  } else if (se > 0) {
+    *lo = logscale ? es * exp(-tst[bb - 1] * se / es) : es - tst[bb - 1] * se;
+    *hi = logscale ? es * exp(-tst[a - 1] * se / es) : es - tst[a - 1] * se;
+  } else {
+    int64_t eq = 0;
+    while (eq < n && (upper ? x[n - 1 - eq] : x[eq]) == c) eq++;
+    *lo = upper || eq >= 2 * t ? rep[a - 1] : logscale ? 0.0 : -INFINITY;
+    *hi = !upper || eq >= 2 * t ? rep[bb - 1] : INFINITY;
+    if (*lo > es) *lo = es;
+    if (*hi < es) *hi = es;
+  }
   free(rep);
+  free(tst);
+  free(val);
+  free(mul);
   free(cnt);
 }
 
@@ -485,7 +544,8 @@ static void test_stats__new_fields_by_name(void **state) {
   /* q01: h = 299 x 0.01 = 2.99 -> 3000 + 0.99 x 1000; q001: h = 0.299 -> 1299; es01 = mean of 1000, 2000, 3000 */
   assert_true(fabs(r->q[4] - 3990) < 1e-9 && fabs(r->q[5] - 1299) < 1e-9);
   assert_true(fabs(r->es01 - 2000) < 1e-9 && fabs(r->es99 - 299000) < 1e-9);
-  assert_true(r->es01_lo >= 1000 && r->es01_lo <= r->es01 && r->es01_hi >= r->es01);
+  /* studentized: the lower end may lie below the sample's smallest (the tail beyond it), never below 0 */
+  assert_true(r->es01_lo > 0 && r->es01_lo <= r->es01 && r->es01_hi >= r->es01);
   /* by name, at 95%: the values and intervals of /stats */
   const char *names[] = {"insurance_min.q01", "insurance_min.q001", "insurance_min.es01", "bad_debt.mean",
                          "bad_debt.es99"};

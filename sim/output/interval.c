@@ -199,12 +199,36 @@ double ms_interval_es_value(const double *x, int64_t n, int upper) {
   return s / (double)t;
 }
 
+/* The expected shortfall's standard error from its t values: its
+ * asymptotic variance [Var(X | tail) + (1 - p)(ES - VaR)^2] / (n p), with
+ * p = 0.01 and n p = t (Chen 2008; Brazauskas et al. 2008), from the sums
+ * @p s, @p ss of the t values' deviations from @p c, and @p var, the t-th
+ * most extreme value. */
+static double es_se(double s, double ss, double c, double var, int64_t t) {
+  double tt = (double)t, dev = s / tt; /* ES - c */
+  double v = t > 1 ? (ss - s * dev) / (tt - 1) : 0;
+  if (v < 0) v = 0; /* rounding */
+  double g = dev - (var - c); /* ES - VaR */
+  return sqrt((v + 0.99 * g * g) / tt);
+}
+
 ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_t key, double confidence,
                          double *lo, double *hi, ms_error *err) {
   *lo = *hi = NAN;
   if (n <= 1) return MS_OK; /* one value: no interval (see ms_interval_mean) */
   if (x[0] == x[n - 1]) { *lo = *hi = x[0]; return MS_OK; }
   int64_t t = (int64_t)ceil(0.01 * (double)n);
+  /* The sample's ES (as /stats reports it) and its standard error, from the
+   * deviations from c, its t-th most extreme value (sums of small numbers) */
+  const double c = upper ? x[n - t] : x[t - 1];
+  double s0 = 0, ss0 = 0;
+  for (int64_t j = 0; j < t; j++) {
+    double d = (upper ? x[n - 1 - j] : x[j]) - c;
+    s0 += d;
+    ss0 += d * d;
+  }
+  const double es = ms_interval_es_value(x, n, upper), se = es_se(s0, ss0, c, c, t);
+  const int logscale = x[0] >= 0 && es > 0;
   /* A resample's tail comes, but with a negligible probability, from the
    * sample's M most extreme values: draw how many of the n draws land
    * there (Binomial(n, M/n)), which of those values they are (a count per
@@ -213,7 +237,7 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
   int64_t M = 4 * t + 40;
   if (M > n) M = n;
   gsl_rng *r = NULL;
-  double *rep = malloc(MS_BOOT_B * sizeof *rep);
+  double *rep = malloc(2 * MS_BOOT_B * sizeof *rep), *tst = rep ? rep + MS_BOOT_B : NULL;
   double *ext = malloc((size_t)M * sizeof *ext);
   uint32_t *cnt = malloc((size_t)(M + 1) * sizeof *cnt); /* cnt[M]: ms_rng_index_or_k_'s k */
   ms_status st = rep && ext && cnt ? ms_rng_new(&r, err)
@@ -225,23 +249,27 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
   ms_rng_seed(r, seed, key, MS_STREAM_STATS);
   const double mscale = ms_rng_index_scale(M);
   for (int b = 0; b < MS_BOOT_B; b++) {
-    int64_t c = M == n ? n : (int64_t)gsl_ran_binomial(r, (double)M / (double)n, (unsigned int)n);
+    int64_t cm = M == n ? n : (int64_t)gsl_ran_binomial(r, (double)M / (double)n, (unsigned int)n);
     memset(cnt, 0, (size_t)(M + 1) * sizeof *cnt);
     /* Only the counts matter, not the order of the draws: the state stays
      * in registers through them (it goes back to r for the next binomial). */
     ms_rng_state_ g = ms_rng_state_get_(r);
-    for (int64_t j = 0; j < c; j++) cnt[ms_rng_index_or_k_(&g, mscale)]++;
+    for (int64_t j = 0; j < cm; j++) cnt[ms_rng_index_or_k_(&g, mscale)]++;
     ms_rng_state_put_(r, &g);
     cnt[M - 1] += cnt[M];
-    double s = 0;
+    double s = 0, ss = 0, var = c;
     int64_t need = t;
     for (int64_t j = 0; j < M && need > 0; j++) {
       int64_t take = (int64_t)cnt[j] < need ? (int64_t)cnt[j] : need;
-      s += (double)take * ext[j];
+      if (take == 0) continue;
+      double d = ext[j] - c;
+      s += (double)take * d;
+      ss += (double)take * d * d;
+      var = ext[j];
       need -= take;
     }
     if (need > 0) {
-      /* The rest: the most extreme `need` of n - c draws from the other n - M values. */
+      /* The rest: the most extreme `need` of n - cm draws from the other n - M values. */
       if (!c2) c2 = malloc((size_t)(n - M) * sizeof *c2);
       if (!c2) {
         st = ms_error_set(err, MS_ERR_NOMEM, "out of memory for a bootstrap");
@@ -250,22 +278,59 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
       memset(c2, 0, (size_t)(n - M) * sizeof *c2);
       const double rscale = ms_rng_index_scale(n - M);
       g = ms_rng_state_get_(r);
-      for (int64_t j = 0; j < n - c; j++) c2[ms_rng_index_(&g, rscale, n - M)]++;
+      for (int64_t j = 0; j < n - cm; j++) c2[ms_rng_index_(&g, rscale, n - M)]++;
       ms_rng_state_put_(r, &g);
       for (int64_t j = 0; j < n - M && need > 0; j++) {
         int64_t take = (int64_t)c2[j] < need ? (int64_t)c2[j] : need;
-        s += (double)take * (upper ? x[n - 1 - (M + j)] : x[M + j]);
+        if (take == 0) continue;
+        double v = upper ? x[n - 1 - (M + j)] : x[M + j], d = v - c;
+        s += (double)take * d;
+        ss += (double)take * d * d;
+        var = v;
         need -= take;
       }
     }
-    rep[b] = s / (double)t;
+    double esb = c + s / (double)t, seb = es_se(s, ss, c, var, t);
+    rep[b] = esb;
+    /* studentized as the mean's (mean_interval), on the log scale when the sample is >= 0 */
+    double diff = logscale ? log(esb) - log(es) : esb - es, scale = logscale ? seb / esb : seb;
+    if (seb > 0 && (!logscale || esb > 0)) tst[b] = diff / scale;
+    else tst[b] = diff > 0 ? INFINITY : diff < 0 ? -INFINITY : 0.0;
   }
   int64_t a, bb;
-  if (end_ranks(confidence, &a, &bb)) {
-    two_ranks(rep, MS_BOOT_B, a, bb, lo, hi);
-  } else {
+  if (!end_ranks(confidence, &a, &bb)) {
     *lo = -INFINITY;
     *hi = INFINITY;
+  } else if (se > 0) {
+    double tlo, thi;
+    two_ranks(tst, MS_BOOT_B, a, bb, &tlo, &thi);
+    if (logscale) {
+      *lo = es * exp(-thi * se / es);
+      *hi = es * exp(-tlo * se / es);
+    } else {
+      *lo = es - thi * se;
+      *hi = es - tlo * se;
+    }
+  } else {
+    /* The t most extreme values are one value: no spread to studentize by.
+     * The near end is the resampled ES's percentile; the far end, beyond
+     * the sample's extreme, only when that value is an atom (at least 2t
+     * of the sample): else unbounded. */
+    double plo, phi;
+    two_ranks(rep, MS_BOOT_B, a, bb, &plo, &phi);
+    int64_t eq = 0;
+    for (int64_t j = 0; j < n && (upper ? x[n - 1 - j] : x[j]) == c; j++) eq++;
+    int atom = eq >= 2 * t;
+    if (upper) {
+      *lo = plo;
+      *hi = atom ? phi : INFINITY;
+    } else {
+      *lo = atom ? plo : logscale ? 0.0 : -INFINITY;
+      *hi = phi;
+    }
+    /* the replicates are c + 0 / t, the ES the mean of t copies of c: an ulp apart */
+    if (*lo > es) *lo = es;
+    if (*hi < es) *hi = es;
   }
 out:
   ms_rng_free(r);

@@ -7,8 +7,8 @@
  * quantiles 0.5, 0.9, 0.99, 0.999, 0.01, 0.001 (numpy's default linear
  * interpolation) with distribution-free 95% intervals from binomial order
  * statistics, and the expected shortfalls es99 (mean of the largest 1% of
- * values) and es01 (of the smallest 1%) with percentile-bootstrap 95%
- * intervals. Each column declares its risky side: the tail a risk reader
+ * values) and es01 (of the smallest 1%) with bootstrap-t 95% intervals
+ * (interval.h). Each column declares its risky side: the tail a risk reader
  * looks at (high for losses, low for prices and the insurance fund).
  * Probabilities carry Wilson 95% intervals.
  */
@@ -154,8 +154,8 @@ int ms_stats_known(const ms_config *cfg, const char *name, char *msg, size_t len
  * at @p confidence (0: the 95% intervals of /stats), recomputed from the
  * rows by the methods of /stats (the same bootstrap resamples, so at 0.95
  * it equals /stats): bootstrap-t for means, Wilson for probabilities,
- * distribution-free order statistics for quantiles, percentile bootstrap
- * for expected shortfalls.
+ * distribution-free order statistics for quantiles, bootstrap-t for
+ * expected shortfalls.
  */
 ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_colsrc *src, const char *name,
                             double confidence, ms_stat_value *out, ms_error *err);

@@ -219,7 +219,7 @@ def plot_sweep_stats(r, fig=None, *, stats=None, title=None):
     return _captioned(fig, f"Each headline statistic in each cell of the sweep over {k0}"
                       + (" (x at the values as numbers: durations in seconds, rates per day)" if numeric else "")
                       + ", with its 95% interval where it has one (means: bootstrap-t; quantiles: distribution-free "
-                        "order statistics; expected shortfalls: percentile bootstrap; probabilities: Wilson; "
+                        "order statistics; expected shortfalls: bootstrap-t; probabilities: Wilson; "
                         "others: none). Star: the baseline cell.")
 
 
