@@ -238,14 +238,20 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
   if (M > n) M = n;
   gsl_rng *r = NULL;
   double *rep = malloc(2 * MS_BOOT_B * sizeof *rep), *tst = rep ? rep + MS_BOOT_B : NULL;
-  double *ext = malloc((size_t)M * sizeof *ext);
+  double *ext = malloc(2 * (size_t)M * sizeof *ext), *dev = ext ? ext + M : NULL;
   uint32_t *cnt = malloc((size_t)(M + 1) * sizeof *cnt); /* cnt[M]: ms_rng_index_or_k_'s k */
   ms_status st = rep && ext && cnt ? ms_rng_new(&r, err)
                                    : ms_error_set(err, MS_ERR_NOMEM, "out of memory for a bootstrap");
   uint32_t *c2 = NULL;
   if (st) goto out;
   /* The M most extreme values, the most extreme first. */
-  for (int64_t j = 0; j < M; j++) ext[j] = upper ? x[n - 1 - j] : x[j];
+  /* ... and their deviations from c: finite but where the sums overflow */
+  int finite = 1;
+  for (int64_t j = 0; j < M; j++) {
+    ext[j] = upper ? x[n - 1 - j] : x[j];
+    dev[j] = ext[j] - c;
+    finite &= isfinite(dev[j]) != 0;
+  }
   ms_rng_seed(r, seed, key, MS_STREAM_STATS);
   const double mscale = ms_rng_index_scale(M);
   for (int b = 0; b < MS_BOOT_B; b++) {
@@ -259,14 +265,29 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
     cnt[M - 1] += cnt[M];
     double s = 0, ss = 0, var = c;
     int64_t need = t;
-    for (int64_t j = 0; j < M && need > 0; j++) {
-      int64_t take = (int64_t)cnt[j] < need ? (int64_t)cnt[j] : need;
-      if (take == 0) continue;
-      double d = ext[j] - c;
-      s += (double)take * d;
-      ss += (double)take * d * d;
-      var = ext[j];
-      need -= take;
+    if (finite) {
+      /* no branch on whether a value was drawn (as random as the draws):
+       * an undrawn one adds 0 x its finite deviation */
+      int64_t jl = -1;
+      for (int64_t j = 0; j < M && need > 0; j++) {
+        int64_t take = (int64_t)cnt[j] < need ? (int64_t)cnt[j] : need;
+        double td = (double)take * dev[j];
+        s += td;
+        ss += td * dev[j];
+        jl ^= (jl ^ j) & -(int64_t)(take > 0); /* jl = take ? j : jl, by a mask (a select compiled to a branch) */
+        need -= take;
+      }
+      if (jl >= 0) var = ext[jl];
+    } else {
+      for (int64_t j = 0; j < M && need > 0; j++) {
+        int64_t take = (int64_t)cnt[j] < need ? (int64_t)cnt[j] : need;
+        if (take == 0) continue; /* 0 x an infinite deviation would be NaN */
+        double td = (double)take * dev[j];
+        s += td;
+        ss += td * dev[j];
+        var = ext[j];
+        need -= take;
+      }
     }
     if (need > 0) {
       /* The rest: the most extreme `need` of n - cm draws from the other n - M values. */
@@ -282,10 +303,10 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
       ms_rng_state_put_(r, &g);
       for (int64_t j = 0; j < n - M && need > 0; j++) {
         int64_t take = (int64_t)c2[j] < need ? (int64_t)c2[j] : need;
-        if (take == 0) continue;
-        double v = upper ? x[n - 1 - (M + j)] : x[M + j], d = v - c;
-        s += (double)take * d;
-        ss += (double)take * d * d;
+        if (take == 0) continue; /* rare: fewer than t of the draws among the M most extreme */
+        double v = upper ? x[n - 1 - (M + j)] : x[M + j], d = v - c, td = (double)take * d;
+        s += td;
+        ss += td * d;
         var = v;
         need -= take;
       }
