@@ -158,8 +158,17 @@ static void coverage_of_expected_shortfall(void **state) {
   /* ES of the top 1%: lognormal(0, s): E[X | X > q] = exp(s^2 / 2) Phi(s - z) / p */
   const double es_ln = exp(0.5) * gsl_cdf_ugaussian_P(1.0 - z99) / 0.01;
   const double es_zi = exp(1.125) * gsl_cdf_ugaussian_P(1.5 - z90) / 0.10; /* the top 10% of the nonzero tenth */
-  const struct { int n, zero_inflated, old; double truth; } cases[] = {
-      {1000, 0, 1, es_ln}, {3000, 0, 0, es_ln}, {3000, 1, 0, es_zi}};
+  /* Poisson(2): a count column's ties (the tails of resamples often one value); its ES99 exactly: the top 1% of
+   * the law, P(X > 6) = 0.00453, then the rest of the 1% at X = 6 */
+  double es_po = 0, mass = 0;
+  for (int k = 60; k > 6; k--) {
+    double p = gsl_ran_poisson_pdf((unsigned)k, 2.0);
+    es_po += k * p;
+    mass += p;
+  }
+  es_po = (es_po + 6.0 * (0.01 - mass)) / 0.01;
+  const struct { int n, law, old; double truth; } cases[] = {
+      {1000, 0, 1, es_ln}, {3000, 0, 0, es_ln}, {3000, 1, 0, es_zi}, {1000, 2, 0, es_po}};
   gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
   ms_error err;
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -169,8 +178,9 @@ static void coverage_of_expected_shortfall(void **state) {
     gsl_rng_set(r, 1000 + c);
     for (int k = 0; k < REPS; k++) {
       for (int i = 0; i < n; i++)
-        x[i] = cases[c].zero_inflated ? (gsl_rng_uniform(r) < 0.9 ? 0.0 : gsl_ran_lognormal(r, 0, 1.5))
-                                      : gsl_ran_lognormal(r, 0, 1);
+        x[i] = cases[c].law == 1   ? (gsl_rng_uniform(r) < 0.9 ? 0.0 : gsl_ran_lognormal(r, 0, 1.5))
+               : cases[c].law == 2 ? (double)gsl_ran_poisson(r, 2.0)
+                                   : gsl_ran_lognormal(r, 0, 1);
       qsort(x, (size_t)n, sizeof *x, cmp);
       double lo, hi;
       assert_int_equal(ms_interval_es(x, n, 1, (uint64_t)k + 1, ms_interval_key("es99", "x"), 0.95, &lo, &hi, &err),
@@ -183,7 +193,8 @@ static void coverage_of_expected_shortfall(void **state) {
     }
     free(x);
     printf("ES99 of %s at %d values (%.4g): coverage of 95%% intervals over %d samples %.3f", 
-           cases[c].zero_inflated ? "a zero-inflated lognormal" : "lognormal(0, 1)", n, cases[c].truth, REPS,
+           cases[c].law == 1 ? "a zero-inflated lognormal" : cases[c].law == 2 ? "Poisson(2)" : "lognormal(0, 1)", n,
+           cases[c].truth, REPS,
            (double)cover / REPS);
     if (cases[c].old) printf(", the percentile interval's %.3f", (double)cover_old / REPS);
     printf("\n");

@@ -330,61 +330,68 @@ static void ref_mean(const double *x, int64_t n, int allow_log, uint64_t seed, u
   *hi = logscale ? m * exp(-tlo * se / m) : m - tlo * se;
 }
 
-/* The expected shortfall's interval written plainly: the t extreme values
- * of each resample as (value, times drawn) from the counts, their ES and
- * standard error [var(tail) + 0.99 (ES - VaR)^2] / t from the deviations
- * from the sample's t-th extreme value (each value's terms once, times its
- * count), the studentized replicates fully sorted; without spread in the
- * sample's tail, the percentile near end and a far end that is the
- * percentile's only for an atom of 2t values. */
+/* The expected shortfall's interval written plainly: the t + 1 extreme
+ * values of each resample as (value, times drawn) from the counts (the
+ * last of them the VaR), the tail's ES and standard error
+ * [var(tail) + 0.99 (ES - VaR)^2] / t from the deviations from the VaR, the
+ * studentized replicates fully sorted, the near end the percentile's where
+ * its studentized quantile is infinite; with t < 3, or the sample's t + 1
+ * extreme values tied, the percentile near end and a far end that is the
+ * percentile's only for an atom (2t values and a tenth of the sample). */
 static double ref_es_se(const double *v, const int64_t *m, int64_t nv, int64_t t, double c, double *es) {
-  double s = 0, ss = 0;
+  /* v[0..nv) with multiplicities m: the first t taken are the tail, the next the VaR */
+  double s = 0, ss = 0, var = c;
+  int64_t k = 0;
   for (int64_t j = 0; j < nv; j++) {
-    s += (double)m[j] * (v[j] - c);
-    ss += (double)m[j] * (v[j] - c) * (v[j] - c);
+    int64_t tail = m[j] < t - k ? m[j] : t - k;
+    s += (double)tail * (v[j] - c);
+    ss += (double)tail * (v[j] - c) * (v[j] - c);
+    k += m[j];
+    var = v[j];
   }
-  double tt = (double)t, dev = s / tt, var = t > 1 ? (ss - s * dev) / (tt - 1) : 0;
-  if (var < 0) var = 0;
-  double g = dev - (v[nv - 1] - c);
+  double vd = var - c, sv = s - (double)t * vd, ssv = ss - 2 * vd * s + (double)t * vd * vd;
+  double tt = (double)t, dev = sv / tt, vv = t > 1 ? (ssv - sv * dev) / (tt - 1) : 0;
+  if (vv < 0) vv = 0;
   *es = c + s / tt;
-  return sqrt((var + 0.99 * g * g) / tt);
+  return sqrt((vv + 0.99 * dev * dev) / tt);
 }
 
 static void ref_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_t key, double conf, double *lo,
                    double *hi) {
   *lo = *hi = NAN;
   if (n <= 1) return;
-  if (x[0] == x[n - 1]) { *lo = *hi = x[0]; return; }
+  const double es = ms_interval_es_value(x, n, upper);
+  if (x[0] == x[n - 1]) { *lo = *hi = es; return; }
   int64_t t = (int64_t)ceil(0.01 * (double)n), M = 4 * t + 40;
   if (M > n) M = n;
   double *rep = malloc(MS_BOOT_B * sizeof *rep), *tst = malloc(MS_BOOT_B * sizeof *tst);
-  double *val = malloc((size_t)t * sizeof *val);
-  int64_t *mul = malloc((size_t)t * sizeof *mul), *cnt = calloc((size_t)n, sizeof *cnt);
+  double *val = malloc((size_t)(t + 1) * sizeof *val);
+  int64_t *mul = malloc((size_t)(t + 1) * sizeof *mul), *cnt = calloc((size_t)n, sizeof *cnt);
   gsl_rng *r;
   ms_error err;
   assert_ok(ms_rng_new(&r, &err), &err);
   assert_true(rep && tst && val && mul && cnt);
-  for (int64_t j = 0; j < t; j++) val[j] = upper ? x[n - 1 - j] : x[j], mul[j] = 1;
-  double c = val[t - 1], es0;
-  const double se = ref_es_se(val, mul, t, t, c, &es0), es = ms_interval_es_value(x, n, upper);
+  for (int64_t j = 0; j <= t; j++) val[j] = upper ? x[n - 1 - j] : x[j], mul[j] = 1;
+  double c = val[t], es0;
+  const double se = ref_es_se(val, mul, t + 1, t, c, &es0);
   const int logscale = x[0] >= 0 && es > 0;
   ms_rng_seed(r, seed, key, MS_STREAM_STATS);
   for (int b = 0; b < MS_BOOT_B; b++) {
     int64_t cm = M == n ? n : (int64_t)gsl_ran_binomial(r, (double)M / (double)n, (unsigned int)n);
     memset(cnt, 0, (size_t)n * sizeof *cnt);
     for (int64_t j = 0; j < cm; j++) cnt[ref_index(r, M)]++;
-    int64_t k = 0, nv = 0; /* k values taken, nv distinct entries */
-    for (int64_t j = 0; j < M && k < t; j++)
+    int64_t k = 0, nv = 0; /* k values taken (t + 1), nv distinct entries */
+    for (int64_t j = 0; j < M && k < t + 1; j++)
       if (cnt[j]) {
-        int64_t take = cnt[j] < t - k ? cnt[j] : t - k;
+        int64_t take = cnt[j] < t + 1 - k ? cnt[j] : t + 1 - k;
         val[nv] = upper ? x[n - 1 - j] : x[j], mul[nv++] = take, k += take;
       }
-    if (k < t) {
+    if (k < t + 1) {
       memset(cnt, 0, (size_t)n * sizeof *cnt);
       for (int64_t j = 0; j < n - cm; j++) cnt[ref_index(r, n - M)]++;
-      for (int64_t j = 0; j < n - M && k < t; j++)
+      for (int64_t j = 0; j < n - M && k < t + 1; j++)
         if (cnt[j]) {
-          int64_t take = cnt[j] < t - k ? cnt[j] : t - k;
+          int64_t take = cnt[j] < t + 1 - k ? cnt[j] : t + 1 - k;
           val[nv] = upper ? x[n - 1 - (M + j)] : x[M + j], mul[nv++] = take, k += take;
         }
     }
@@ -400,14 +407,18 @@ static void ref_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_
   if (a < 1) {
     *lo = -INFINITY;
     *hi = INFINITY;
-  } else if (se > 0) {
-    *lo = logscale ? es * exp(-tst[bb - 1] * se / es) : es - tst[bb - 1] * se;
-    *hi = logscale ? es * exp(-tst[a - 1] * se / es) : es - tst[a - 1] * se;
+  } else if (se > 0 && t >= 3) {
+    double tlo = tst[a - 1], thi = tst[bb - 1];
+    *lo = logscale ? es * exp(-thi * se / es) : es - thi * se;
+    *hi = logscale ? es * exp(-tlo * se / es) : es - tlo * se;
+    if (upper && isinf(thi) && thi > 0) *lo = rep[a - 1] < es ? rep[a - 1] : es;
+    if (!upper && isinf(tlo) && tlo < 0) *hi = rep[bb - 1] > es ? rep[bb - 1] : es;
   } else {
     int64_t eq = 0;
     while (eq < n && (upper ? x[n - 1 - eq] : x[eq]) == c) eq++;
-    *lo = upper || eq >= 2 * t ? rep[a - 1] : logscale ? 0.0 : -INFINITY;
-    *hi = !upper || eq >= 2 * t ? rep[bb - 1] : INFINITY;
+    int atom = eq >= 2 * t && eq >= (n + 9) / 10;
+    *lo = upper || atom ? rep[a - 1] : x[0] >= 0 ? 0.0 : -INFINITY;
+    *hi = !upper || atom ? rep[bb - 1] : INFINITY;
     if (*lo > es) *lo = es;
     if (*hi < es) *hi = es;
   }

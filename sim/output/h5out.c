@@ -1264,7 +1264,8 @@ static int write_records(hid_t loc, const char *name, const ms_record *rec, int 
 #define STATS_MEANING                                                                                   \
   "per summary column: n finite values, mean with bootstrap-t 95% interval, sd, min, max, quantiles with " \
   "distribution-free 95% intervals, es99 / es01 = mean of the largest / smallest 1% with bootstrap-t 95% " \
-  "intervals (unbounded beyond a tail of one value), risky_side = the tail to read (high or low); see docs/output.md"
+  "intervals (unbounded where the tail cannot bound them), risky_side = the tail to read (high or low); see "   \
+  "docs/output.md"
 #define PROBS_MEANING "k of n paths; p = k/n with a Wilson 95% interval [lo, hi]"
 
 #define FEEDBACK_MEANING                                                                                  \

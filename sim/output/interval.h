@@ -6,9 +6,10 @@
  * nonnegative quantity is [m exp(-t_hi se/m), m exp(-t_lo se/m)]: positive
  * by construction, never truncated. Expected shortfalls: studentized too,
  * by the ES's asymptotic standard error (its tail values' variance and
- * their distance from the VaR); with no spread in the tail, the far end is
- * unbounded (the percentile interval before could not reach beyond the
- * sample's extreme and under-covered: 82% at 1,000 values of a lognormal).
+ * their distance from the VaR); with too small a tail (n <= 200) or no
+ * spread in it, the far end is unbounded (the percentile interval before
+ * could not reach beyond the sample's extreme and under-covered: 82% at
+ * 1,000 values of a lognormal).
  * See docs/output.md, "Statistics and intervals", for the methods, their
  * measured coverage and their cost.
  *
@@ -67,10 +68,13 @@ ms_status ms_interval_mean_plain(const double *x, int64_t n, uint64_t seed, uint
 /**
  * Bootstrap-t interval of the expected shortfall of @p x (sorted
  * ascending): the mean of the t = ceil(n/100) largest values when @p upper,
- * else of the smallest; se^2 = [var(tail) + 0.99 (ES - VaR)^2] / t, log
- * scale when x[0] >= 0 and ES > 0. The t tail values all one value: the
+ * else of the smallest; se^2 = [var(tail) + 0.99 (ES - VaR)^2] / t with
+ * the VaR the (t+1)-th most extreme value, log scale when x[0] >= 0 and
+ * ES > 0; the near end the percentile's where its studentized quantile is
+ * infinite (ties). t < 3, or the t + 1 extreme values one value: the
  * percentile near end, and the far end unbounded unless that value is an
- * atom of 2t values or more. n <= 1: NaN; all values equal: that value.
+ * atom (2t values and a tenth of the sample). n <= 1: NaN; all values
+ * equal: that value (the mean of its t copies).
  */
 ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_t key, double confidence,
                          double *lo, double *hi, ms_error *err);
