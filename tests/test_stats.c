@@ -242,6 +242,8 @@ static void test_interval__levels_beyond_the_resamples(void **state) {
     assert_int_equal(ms_interval_mean(y, 50, 3, ms_interval_key("mean", "y"), conf, &lo, &hi, &err), MS_OK);
     assert_true(isinf(lo) && lo < 0 && isinf(hi) && hi > 0);
     assert_int_equal(ms_interval_es(v, 3000, 1, 3, ms_interval_key("es99", "v"), conf, &lo, &hi, &err), MS_OK);
+    assert_true(lo == 0 && isinf(hi) && hi > 0); /* a column >= 0: its ES is too */
+    assert_int_equal(ms_interval_es(y, 50, 1, 3, ms_interval_key("es99", "y"), conf, &lo, &hi, &err), MS_OK);
     assert_true(isinf(lo) && lo < 0 && isinf(hi) && hi > 0);
   }
   /* the expected shortfall of 3,000 values (30 in its tail, spread): finite ends at 0.999 */
@@ -422,6 +424,7 @@ static void ref_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_
     if (*lo > es) *lo = es;
     if (*hi < es) *hi = es;
   }
+  if (x[0] >= 0 && *lo < 0) *lo = 0;
   free(rep);
   free(tst);
   free(val);

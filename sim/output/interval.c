@@ -383,6 +383,7 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
     if (*lo > es) *lo = es;
     if (*hi < es) *hi = es;
   }
+  if (x[0] >= 0 && *lo < 0) *lo = 0; /* a column >= 0 (the log scale's premise; its ES may be 0: plain scale) */
 out:
   ms_rng_free(r);
   free(rep);
