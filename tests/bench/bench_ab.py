@@ -30,6 +30,8 @@ WORKLOADS = [
     ("perp-1m", ["run", "scenarios/bench/perp-1m.yaml", "-n", "3"]),
     ("portfolio-10k", ["run", "scenarios/bench/portfolio-10k.yaml", "-n", "200"]),
     ("quickstart", ["run", "scenarios/quickstart.yaml", "-n", "600"]),
+    # many short paths: the statistics' bootstraps and sorts, the summary's chunks, the journal
+    ("quickstart 200k paths of 1m", ["run", "scenarios/quickstart.yaml", "-n", "200000", "--set", "horizon=1m"]),
     ("sweep 4 cells", ["sweep", "scenarios/quickstart.yaml", "-n", "200", "--grid",
                        "margin.maintenance=0.03,0.05", "--grid", "oracle.heartbeat=10m,1h"]),
 ]
