@@ -172,6 +172,22 @@ static void test_interval__expected_shortfall(void **state) {
   for (int i = 0; i < 400; i++) w[i] = i < 397 ? 0.0 : 5.0; /* 3 of 400: t = 4, not an atom of 8 */
   assert_int_equal(ms_interval_es(w, 400, 1, 3, ms_interval_key("es99", "w"), 0.95, &lo, &hi, &err), MS_OK);
   assert_true(hi > 5 * 3.0 / 4 && lo <= 5 * 3.0 / 4);
+  /* A tail of t tied values (a capped column: 10 of 1,000 at 0.7): no ES*
+   * exceeds the ES, so a studentized near end would be the ES itself (and
+   * a tied resample's ES* an ulp from it, by rounding alone): the near end
+   * is the percentile's, below the ES, and the far end unbounded (10 values
+   * are no atom); with 150 at the cap it is an atom: the interval is 0.7. */
+  {
+    static double cap[1000];
+    for (int i = 0; i < 1000; i++) cap[i] = i < 990 ? 0.3 * i / 990.0 : 0.7;
+    double es = ms_interval_es_value(cap, 1000, 1);
+    assert_int_equal(ms_interval_es(cap, 1000, 1, 3, ms_interval_key("es99", "cap"), 0.95, &lo, &hi, &err), MS_OK);
+    assert_true(lo < es && lo > 0.3 && isinf(hi) && hi > 0);
+    for (int i = 0; i < 1000; i++) cap[i] = i < 850 ? 0.3 * i / 850.0 : 0.7;
+    es = ms_interval_es_value(cap, 1000, 1);
+    assert_int_equal(ms_interval_es(cap, 1000, 1, 3, ms_interval_key("es99", "cap"), 0.95, &lo, &hi, &err), MS_OK);
+    assert_true(fabs(lo - 0.7) < 1e-15 && fabs(hi - 0.7) < 1e-15 && lo <= es && es <= hi);
+  }
   /* n = 200 of 1..200: ES99 = mean of the 2 largest, ES01 of the 2 smallest;
    * q01 and q001 by numpy's linear rule: h = 199 q. */
   double y[200];
@@ -336,10 +352,12 @@ static void ref_mean(const double *x, int64_t n, int allow_log, uint64_t seed, u
  * values of each resample as (value, times drawn) from the counts (the
  * last of them the VaR), the tail's ES and standard error
  * [var(tail) + 0.99 (ES - VaR)^2] / t from the deviations from the VaR, the
- * studentized replicates fully sorted, the near end the percentile's where
- * its studentized quantile is infinite; with t < 3, or the sample's t + 1
- * extreme values tied, the percentile near end and a far end that is the
- * percentile's only for an atom (2t values and a tenth of the sample). */
+ * studentized replicates fully sorted (a resample without spread: +-inf,
+ * or 0 at the sample's tied tail value), the near end the percentile's
+ * where its studentized quantile is infinite; with t < 3, or the sample's
+ * t extreme values tied, the percentile near end and a far end that is the
+ * percentile's only for an atom of the extreme value (2t values and a
+ * tenth of the sample). */
 static double ref_es_se(const double *v, const int64_t *m, int64_t nv, int64_t t, double c, double *es) {
   /* v[0..nv) with multiplicities m: the first t taken are the tail, the next the VaR */
   double s = 0, ss = 0, var = c;
@@ -377,6 +395,8 @@ static void ref_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_
   double c = val[t], es0;
   const double se = ref_es_se(val, mul, t + 1, t, c, &es0);
   const int logscale = x[0] >= 0 && es > 0;
+  const double ext0 = upper ? x[n - 1] : x[0];
+  const int tail_tied = (upper ? x[n - t] : x[t - 1]) == ext0; /* the t extreme values one value */
   ms_rng_seed(r, seed, key, MS_STREAM_STATS);
   for (int b = 0; b < MS_BOOT_B; b++) {
     int64_t cm = M == n ? n : (int64_t)gsl_ran_binomial(r, (double)M / (double)n, (unsigned int)n);
@@ -398,9 +418,12 @@ static void ref_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_
         }
     }
     double esb, seb = ref_es_se(val, mul, nv, t, c, &esb);
+    if (!(seb > 0)) esb = val[nv - 1]; /* no spread: the t + 1 values are the VaR's */
     rep[b] = esb;
-    double diff = logscale ? log(esb) - log(es) : esb - es, scale = logscale ? seb / esb : seb;
-    tst[b] = seb > 0 && (!logscale || esb > 0) ? diff / scale : diff > 0 ? INFINITY : diff < 0 ? -INFINITY : 0.0;
+    if (seb > 0 && (!logscale || esb > 0))
+      tst[b] = (logscale ? log(esb) - log(es) : esb - es) / (logscale ? seb / esb : seb);
+    else if (tail_tied && esb == ext0) tst[b] = 0.0;
+    else tst[b] = esb > es ? INFINITY : esb < es ? -INFINITY : 0.0;
   }
   ms_rng_free(r);
   qsort(rep, MS_BOOT_B, sizeof *rep, ref_cmp);
@@ -409,7 +432,7 @@ static void ref_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_
   if (a < 1) {
     *lo = -INFINITY;
     *hi = INFINITY;
-  } else if (se > 0 && t >= 3) {
+  } else if (se > 0 && t >= 3 && !tail_tied) {
     double tlo = tst[a - 1], thi = tst[bb - 1];
     *lo = logscale ? es * exp(-thi * se / es) : es - thi * se;
     *hi = logscale ? es * exp(-tlo * se / es) : es - tlo * se;
@@ -417,7 +440,7 @@ static void ref_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_
     if (!upper && isinf(tlo) && tlo < 0) *hi = rep[bb - 1] > es ? rep[bb - 1] : es;
   } else {
     int64_t eq = 0;
-    while (eq < n && (upper ? x[n - 1 - eq] : x[eq]) == c) eq++;
+    while (eq < n && (upper ? x[n - 1 - eq] : x[eq]) == ext0) eq++;
     int atom = eq >= 2 * t && eq >= (n + 9) / 10;
     *lo = upper || atom ? rep[a - 1] : x[0] >= 0 ? 0.0 : -INFINITY;
     *hi = !upper || atom ? rep[bb - 1] : INFINITY;

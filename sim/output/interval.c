@@ -235,6 +235,11 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
   }
   const double se = es_se(s0, ss0, t);
   const int logscale = x[0] >= 0 && es > 0;
+  /* the sample's t most extreme values one value (ext0): then no ES* exceeds
+   * the ES on the tail's side, and a resample tied at ext0 has the sample's
+   * ES exactly (not c + s / t, an ulp from it) */
+  const double ext0 = upper ? x[n - 1] : x[0];
+  const int tail_tied = (upper ? x[n - t] : x[t - 1]) == ext0;
   /* A resample's tail comes, but with a negligible probability, from the
    * sample's M most extreme values: draw how many of the n draws land
    * there (Binomial(n, M/n)), which of those values they are (a count per
@@ -298,7 +303,8 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
         need -= take;
       }
     }
-    if (jl >= 0) vd = dev[jl];
+    double vval = c; /* the VaR's value, vd its deviation */
+    if (jl >= 0) vd = dev[jl], vval = ext[jl];
     if (need > 0) {
       /* The rest: the most extreme `need` of n - cm draws from the other n - M values. */
       if (!c2) c2 = malloc((size_t)(n - M) * sizeof *c2);
@@ -315,31 +321,39 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
         int64_t take = (int64_t)c2[j] < need ? (int64_t)c2[j] : need;
         if (take == 0) continue; /* rare: fewer than t + 1 of the draws among the M most extreme */
         int64_t tail = take < need - 1 ? take : need - 1;
-        double d = (upper ? x[n - 1 - (M + j)] : x[M + j]) - c, td = (double)tail * d;
+        double v = upper ? x[n - 1 - (M + j)] : x[M + j], d = v - c, td = (double)tail * d;
         s += td;
         ss += td * d;
         vd = d;
+        vval = v;
         need -= take;
       }
     }
     /* deviations from the resample's own VaR: s and ss shifted by vd */
     double esb = c + s / (double)t, sv = s - (double)t * vd, ssv = ss - 2 * vd * s + (double)t * vd * vd;
     double seb = es_se(sv, ssv, t);
-    rep[b] = esb;
     /* studentized as the mean's (mean_interval), on the log scale when the
      * sample is >= 0; a resample whose t + 1 most extreme values tie has no
-     * spread: its replicate is infinite (studentizing it by the sample's
+     * spread: its ES* is that value, vval, and its replicate infinite, or 0
+     * when that is the sample's tied tail (studentizing it by the sample's
      * spread instead covered a Poisson(2) column's ES99 84% of the time at
      * 1,000 values, against 99% so) */
-    double diff = logscale ? log(esb) - log(es) : esb - es, scale = logscale ? seb / esb : seb;
-    if (seb > 0 && (!logscale || esb > 0)) tst[b] = diff / scale;
-    else tst[b] = diff > 0 ? INFINITY : diff < 0 ? -INFINITY : 0.0;
+    if (!(seb > 0)) esb = vval;
+    rep[b] = esb;
+    if (seb > 0 && (!logscale || esb > 0)) {
+      double diff = logscale ? log(esb) - log(es) : esb - es, scale = logscale ? seb / esb : seb;
+      tst[b] = diff / scale;
+    } else if (tail_tied && esb == ext0) {
+      tst[b] = 0.0;
+    } else {
+      tst[b] = esb > es ? INFINITY : esb < es ? -INFINITY : 0.0;
+    }
   }
   int64_t a, bb;
   if (!end_ranks(confidence, &a, &bb)) {
     *lo = -INFINITY;
     *hi = INFINITY;
-  } else if (se > 0 && t >= ES_T_MIN) {
+  } else if (se > 0 && t >= ES_T_MIN && !tail_tied) {
     double tlo, thi;
     two_ranks(tst, MS_BOOT_B, a, bb, &tlo, &thi);
     if (logscale) {
@@ -360,17 +374,19 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
       else *hi = phi > es ? phi : es;
     }
   } else {
-    /* The t + 1 most extreme values are one value (no spread to studentize
-     * by), or too few to studentize (t = 1, 2: at 100 values the studentized
-     * interval covered a lognormal's ES99 half the time, at 150 values 87%).
-     * The near end is the resampled ES's percentile; the far end, beyond
-     * the sample's extreme, only when that value is an atom (at least 2t
-     * and a tenth of the sample, as a column's zeros): else unbounded (0
-     * below for a column >= 0). */
+    /* The t most extreme values are one value (no ES* beyond the ES: the
+     * studentized near end would be the ES itself; a lognormal capped where
+     * exactly t values reach the cap covered 86% at 1,000 values so), or too
+     * few to studentize (t = 1, 2: at 100 values the studentized interval
+     * covered a lognormal's ES99 half the time, at 150 values 87%). The near
+     * end is the resampled ES's percentile; the far end, beyond the sample's
+     * extreme, only when that value is an atom (at least 2t and a tenth of
+     * the sample, as a column's zeros): else unbounded (0 below for a
+     * column >= 0). */
     double plo, phi;
     two_ranks(rep, MS_BOOT_B, a, bb, &plo, &phi);
     int64_t eq = 0;
-    for (int64_t j = 0; j < n && (upper ? x[n - 1 - j] : x[j]) == c; j++) eq++;
+    for (int64_t j = 0; j < n && (upper ? x[n - 1 - j] : x[j]) == ext0; j++) eq++;
     int atom = eq >= 2 * t && eq >= (n + 9) / 10;
     if (upper) {
       *lo = plo;
@@ -379,7 +395,7 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
       *lo = atom ? plo : x[0] >= 0 ? 0.0 : -INFINITY;
       *hi = phi;
     }
-    /* the replicates are c + 0 / t, the ES the mean of t copies of c: an ulp apart */
+    /* a tied tail's replicates are its value, the ES the mean of t copies: an ulp apart */
     if (*lo > es) *lo = es;
     if (*hi < es) *hi = es;
   }

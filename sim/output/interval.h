@@ -15,8 +15,8 @@
  *
  * Levels: B resamples resolve confidence levels up to 1 - 2/(B+1) = 0.999;
  * above it both ends are infinite (-inf and +inf; 0 and +inf for a mean on
- * the log scale), not the extreme replicates, which would be narrower than
- * the level promises.
+ * the log scale and for an expected shortfall of a column >= 0), not the
+ * extreme replicates, which would be narrower than the level promises.
  *
  * Randomness: every interval resamples from its own stream, MS_STREAM_STATS
  * with path = ms_interval_key(kind, name), so it depends on the run's seed,
@@ -71,10 +71,11 @@ ms_status ms_interval_mean_plain(const double *x, int64_t n, uint64_t seed, uint
  * else of the smallest; se^2 = [var(tail) + 0.99 (ES - VaR)^2] / t with
  * the VaR the (t+1)-th most extreme value, log scale when x[0] >= 0 and
  * ES > 0; the near end the percentile's where its studentized quantile is
- * infinite (ties). t < 3, or the t + 1 extreme values one value: the
- * percentile near end, and the far end unbounded unless that value is an
- * atom (2t values and a tenth of the sample). n <= 1: NaN; all values
- * equal: that value (the mean of its t copies).
+ * infinite (ties). t < 3, or the t extreme values one value: the
+ * percentile near end, and the far end unbounded unless the extreme value
+ * is an atom (2t values and a tenth of the sample). @p n finite values
+ * (as ms_interval_mean's). n <= 1: NaN; all values equal: that value (the
+ * mean of its t copies).
  */
 ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_t key, double confidence,
                          double *lo, double *hi, ms_error *err);
