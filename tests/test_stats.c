@@ -352,8 +352,8 @@ static void ref_mean(const double *x, int64_t n, int allow_log, uint64_t seed, u
  * values of each resample as (value, times drawn) from the counts (the
  * last of them the VaR), the tail's ES and standard error
  * [var(tail) + 0.99 (ES - VaR)^2] / t from the deviations from the VaR, the
- * studentized replicates fully sorted (a resample without spread: +-inf,
- * or 0 at the sample's tied tail value), the near end the percentile's
+ * studentized replicates fully sorted (a resample without spread: +-inf),
+ * the near end the percentile's
  * where its studentized quantile is infinite; with t < 3, or the sample's
  * t extreme values tied, the percentile near end and a far end that is the
  * percentile's only for an atom of the extreme value (2t values and a
@@ -422,7 +422,6 @@ static void ref_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_
     rep[b] = esb;
     if (seb > 0 && (!logscale || esb > 0))
       tst[b] = (logscale ? log(esb) - log(es) : esb - es) / (logscale ? seb / esb : seb);
-    else if (tail_tied && esb == ext0) tst[b] = 0.0;
     else tst[b] = esb > es ? INFINITY : esb < es ? -INFINITY : 0.0;
   }
   ms_rng_free(r);

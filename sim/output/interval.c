@@ -236,8 +236,7 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
   const double se = es_se(s0, ss0, t);
   const int logscale = x[0] >= 0 && es > 0;
   /* the sample's t most extreme values one value (ext0): then no ES* exceeds
-   * the ES on the tail's side, and a resample tied at ext0 has the sample's
-   * ES exactly (not c + s / t, an ulp from it) */
+   * the ES on the tail's side (the percentile branch below) */
   const double ext0 = upper ? x[n - 1] : x[0];
   const int tail_tied = (upper ? x[n - t] : x[t - 1]) == ext0;
   /* A resample's tail comes, but with a negligible probability, from the
@@ -334,17 +333,16 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
     double seb = es_se(sv, ssv, t);
     /* studentized as the mean's (mean_interval), on the log scale when the
      * sample is >= 0; a resample whose t + 1 most extreme values tie has no
-     * spread: its ES* is that value, vval, and its replicate infinite, or 0
-     * when that is the sample's tied tail (studentizing it by the sample's
-     * spread instead covered a Poisson(2) column's ES99 84% of the time at
-     * 1,000 values, against 99% so) */
+     * spread: its ES* is that value, vval, and its replicate infinite
+     * (studentizing it by the sample's spread instead covered a Poisson(2)
+     * column's ES99 84% of the time at 1,000 values, against 99% so). The
+     * replicates serve only a sample whose t extreme values do not tie
+     * (below): its ES is no single value's. */
     if (!(seb > 0)) esb = vval;
     rep[b] = esb;
     if (seb > 0 && (!logscale || esb > 0)) {
       double diff = logscale ? log(esb) - log(es) : esb - es, scale = logscale ? seb / esb : seb;
       tst[b] = diff / scale;
-    } else if (tail_tied && esb == ext0) {
-      tst[b] = 0.0;
     } else {
       tst[b] = esb > es ? INFINITY : esb < es ? -INFINITY : 0.0;
     }
