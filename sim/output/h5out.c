@@ -61,6 +61,9 @@ _Static_assert((size_t)MS_H5_SUMMARY_CHUNK * MS_MAX_COLUMNS * 8 <= MS_H5_CHUNK_B
  * twenty times; those chunks are deflated by libdeflate, put_chunk.) */
 #define ZPLANES_UP_TO 5
 
+/* libdeflate's highest level: a compressor per level up to it. */
+#define MS_DEFLATE_MAX 12
+
 /* Rows of chunked datasets written in order, kept until their chunk is
  * whole and then deflated here (put_chunk): /paths/summary (a row is a
  * record; the journal's frames are output.chunk_paths rows, 256 by
@@ -100,7 +103,6 @@ typedef struct h5run {
   uint64_t liq_addr;        /* contiguous with rows: where they begin in the file; else 0 */
   int64_t ts_paths, ts_len;
   int64_t npaths;
-  int64_t summary_chunk;    /* rows a chunk of /paths/summary */
   row_chunks rs_sum, rs_fan; /* /paths/summary's and the fan's rows until their chunk is whole */
   char where[300];          /* group name for messages: "" or "/models/static" */
 } h5run;
@@ -121,7 +123,7 @@ struct ms_h5out {
   size_t pack_rows;
   unsigned char *zbuf;      /* put_chunk's: a chunk shuffled, then deflated */
   size_t zcap;
-  struct libdeflate_compressor *ldc[13]; /* put_chunk's, by level (cells of a comparison may differ) */
+  struct libdeflate_compressor *ldc[MS_DEFLATE_MAX + 1]; /* put_chunk's, by level (cells of a comparison may differ) */
 };
 
 static ms_status h5fail(ms_h5out *h, ms_error *err, const char *what) {
@@ -217,6 +219,24 @@ static hid_t chunked_plist(const h5run *r, int rank, const hsize_t *chunk) {
   return chunked_plist_at(rank, chunk, r->cfg->output.compression);
 }
 
+/* Rows [first, first + n) of @p ds from @p buf through HDF5's own pipeline:
+ * rank 1, or rank 2 with rows of @p width values. 0, or -1 when HDF5 fails. */
+static int write_slab(hid_t ds, hid_t mtype, int rank, int64_t first, int64_t n, int64_t width, const void *buf) {
+  if (n <= 0) return 0;
+  hsize_t start[2] = {(hsize_t)first, 0}, count[2] = {(hsize_t)n, (hsize_t)width};
+  hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(rank, count, NULL);
+  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  herr_t rc = H5Dwrite(ds, mtype, ms, fs, H5P_DEFAULT, buf);
+  H5Sclose(ms);
+  H5Sclose(fs);
+  return rc < 0 ? -1 : 0;
+}
+
+/* The deflate level of @p r's chunks, as libdeflate takes it (its levels go to 12; ours to 9). */
+static int deflate_level(const h5run *r) {
+  return r->cfg->output.compression > MS_DEFLATE_MAX ? MS_DEFLATE_MAX : (int)r->cfg->output.compression;
+}
+
 static hid_t str_type(size_t n) {
   hid_t t = H5Tcopy(H5T_C_S1);
   H5Tset_size(t, n);
@@ -303,8 +323,7 @@ static ms_status create_summary(ms_h5out *h, h5run *r, ms_error *err) {
   hid_t g = make_group(r->base, "paths", H5P_DEFAULT);
   if (g < 0) return h5fail(h, err, "create /paths");
   hsize_t dims[1] = {(hsize_t)r->npaths};
-  r->summary_chunk = r->npaths < MS_H5_SUMMARY_CHUNK ? r->npaths : MS_H5_SUMMARY_CHUNK;
-  hsize_t chunk[1] = {(hsize_t)r->summary_chunk};
+  hsize_t chunk[1] = {(hsize_t)(r->npaths < MS_H5_SUMMARY_CHUNK ? r->npaths : MS_H5_SUMMARY_CHUNK)};
   hid_t sp = H5Screate_simple(1, dims, NULL);
   hid_t pl = chunked_plist(r, 1, chunk);
   r->summary_ds = make_dataset(g, "summary", r->summary_type, sp, pl);
@@ -318,7 +337,7 @@ static ms_status create_summary(ms_h5out *h, h5run *r, ms_error *err) {
   rc_->esize[0] = (size_t)r->ncols * 8;
   rc_->per_row = 1;
   rc_->rank = 1;
-  rc_->rows = r->summary_chunk;
+  rc_->rows = (int64_t)chunk[0];
   rc_->total = r->npaths;
   char *units = unit_lines(f, r->ncols);
   if (!units) { H5Gclose(g); return ms_error_set(err, MS_ERR_NOMEM, "out of memory"); }
@@ -714,7 +733,7 @@ static size_t chunk_room(size_t n) { return n + n / 8 + 1024; }
 static int put_chunk(ms_h5out *h, const h5run *r, hid_t ds, const hsize_t *off, const unsigned char *elems,
                      size_t esize, size_t nelem) {
   const size_t bytes = esize * nelem, room = chunk_room(bytes);
-  const int level = r->cfg->output.compression > 12 ? 12 : (int)r->cfg->output.compression;
+  const int level = deflate_level(r);
   if (bytes + room > h->zcap) {
     unsigned char *b = realloc(h->zbuf, bytes + room);
     if (!b) return 1;
@@ -729,18 +748,9 @@ static int put_chunk(ms_h5out *h, const h5run *r, hid_t ds, const hsize_t *off, 
   return H5Dwrite_chunk(ds, H5P_DEFAULT, 0, off, z, out) < 0 ? -1 : 0;
 }
 
-/* Rows [first, first + n) of dataset @p i of @p q through HDF5, from
- * @p src (n rows of q->per_row elements); -1 when HDF5 fails. */
+/* Rows [first, first + n) of dataset @p i of @p q through HDF5, from @p src. */
 static int rows_write(const row_chunks *q, int i, const unsigned char *src, int64_t first, int64_t n) {
-  if (n <= 0) return 0;
-  hsize_t start[2] = {(hsize_t)first, 0}, count[2] = {(hsize_t)n, (hsize_t)q->per_row};
-  hid_t fs = H5Dget_space(q->ds[i]);
-  hid_t ms = H5Screate_simple(q->rank, count, NULL);
-  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-  herr_t rc = H5Dwrite(q->ds[i], q->mtype[i], ms, fs, H5P_DEFAULT, src);
-  H5Sclose(ms);
-  H5Sclose(fs);
-  return rc < 0 ? -1 : 0;
+  return write_slab(q->ds[i], q->mtype[i], q->rank, first, n, q->per_row, src);
 }
 
 static size_t row_bytes(const row_chunks *q, int i) { return (size_t)q->per_row * q->esize[i]; }
@@ -833,16 +843,6 @@ ms_status ms_h5out_write_summary(ms_h5out *h, int id, const ms_path_summary *row
   return rows_put(h, r, &r->rs_sum, src, first, n) < 0 ? h5fail(h, err, "write /paths/summary") : MS_OK;
 }
 
-static int write_row(hid_t ds, hid_t memtype, int64_t k, int64_t len, const void *buf) {
-  hsize_t start[2] = {(hsize_t)k, 0}, count[2] = {1, (hsize_t)len};
-  hid_t fs = H5Dget_space(ds);
-  hid_t ms = H5Screate_simple(2, count, NULL);
-  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-  herr_t rc = H5Dwrite(ds, memtype, ms, fs, H5P_DEFAULT, buf);
-  H5Sclose(ms);
-  H5Sclose(fs);
-  return rc < 0 ? -1 : 0;
-}
 
 /* Row @p k of each dataset of create_series() from the arrays of @p values
  * (a @p rec record). With @p h, each row is a whole chunk (/timeseries' of
@@ -860,7 +860,7 @@ static int write_series(ms_h5out *h, const h5run *r, const hid_t *ds, const ms_r
       pc = put_chunk(h, r, ds[i], off, row, ms_field_size(f), (size_t)len);
       if (pc < 0) return -1;
     }
-    if (pc > 0 && write_row(ds[i], f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, k, len, row))
+    if (pc > 0 && write_slab(ds[i], f->type == MS_FIELD_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, 2, k, 1, len, row))
       return -1;
   }
   return 0;
@@ -964,15 +964,10 @@ ms_status ms_h5out_size_liquidations(ms_h5out *h, int id, int64_t rows, ms_error
 /* Write @p n rows after the @p *have written; @p fixed: the dataset's length (-1: it grows). */
 static int append_rows(hid_t ds, hid_t type, int64_t *have, int64_t fixed, const void *rows, size_t n) {
   if (n == 0) return 0;
-  hsize_t newsize[1] = {(hsize_t)*have + n}, start[1] = {(hsize_t)*have}, count[1] = {n};
+  hsize_t newsize[1] = {(hsize_t)*have + n};
   if (fixed >= 0 && (int64_t)newsize[0] > fixed) return -1;
   if (fixed < 0 && H5Dset_extent(ds, newsize) < 0) return -1;
-  hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(1, count, NULL);
-  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-  herr_t rc = H5Dwrite(ds, type, ms, fs, H5P_DEFAULT, rows);
-  H5Sclose(ms);
-  H5Sclose(fs);
-  if (rc < 0) return -1;
+  if (write_slab(ds, type, 1, *have, (int64_t)n, 1, rows)) return -1;
   *have += (int64_t)n;
   return 0;
 }
@@ -1058,14 +1053,7 @@ ms_status ms_h5out_create_multi_book(ms_h5out *h, int id, int64_t n, ms_error *e
 
 /* Rows [first, first + count) of /book through HDF5's own filters. */
 static herr_t book_write(h5run *r, const void *rows, int64_t first, int64_t count) {
-  if (count <= 0) return 0;
-  hsize_t start[1] = {(hsize_t)first}, cnt[1] = {(hsize_t)count};
-  hid_t fs = H5Dget_space(r->book_ds), ms = H5Screate_simple(1, cnt, NULL);
-  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
-  herr_t rc = H5Dwrite(r->book_ds, r->book_type, ms, fs, H5P_DEFAULT, rows);
-  H5Sclose(ms);
-  H5Sclose(fs);
-  return rc;
+  return write_slab(r->book_ds, r->book_type, 1, first, count, 1, rows);
 }
 
 /* /book's whole chunks [lo, hi) (rows, chunk-aligned), shuffled and
@@ -1122,7 +1110,7 @@ static int book_deflate_reserve(h5run *r, int64_t nch, int threads, size_t bytes
     if (!bz->cap) return -1;
   }
   if (threads > bz->nc) {
-    const int level = r->cfg->output.compression > 12 ? 12 : (int)r->cfg->output.compression;
+    const int level = deflate_level(r);
     struct libdeflate_compressor **c = realloc(bz->c, (size_t)threads * sizeof *c);
     if (!c) return -1;
     bz->c = c;
@@ -1575,7 +1563,7 @@ static void free_h(ms_h5out *h) {
     H5Eset_auto2(H5E_DEFAULT, h->prev_fn, h->prev_data);
   free(h->pack);
   free(h->zbuf);
-  for (int i = 0; i < 13; i++)
+  for (int i = 0; i <= MS_DEFLATE_MAX; i++)
     if (h->ldc[i]) libdeflate_free_compressor(h->ldc[i]);
   free(h->runs);
   free(h->final_path);

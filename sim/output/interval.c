@@ -199,6 +199,9 @@ double ms_interval_es_value(const double *x, int64_t n, int upper) {
   return s / (double)t;
 }
 
+/* Below this many tail values (n <= 200 for ES99) the far end is unbounded, not studentized. */
+#define ES_T_MIN 3
+
 /* The expected shortfall's standard error from its t values: its
  * asymptotic variance [Var(X | tail) + (1 - p)(ES - VaR)^2] / (n p), with
  * p = 0.01 and n p = t (Manistre & Hancock 2005; Chen 2008; Brazauskas et
@@ -207,9 +210,6 @@ double ms_interval_es_value(const double *x, int64_t n, int upper) {
  * asymptotically the same as the t-th, and apart from the tail unless t + 1
  * values tie (the t-th would leave a tail of two draws of the same value
  * without any spread, and its studentized replicate infinite). */
-/* Below this many tail values (n <= 200 for ES99) the far end is unbounded, not studentized. */
-#define ES_T_MIN 3
-
 static double es_se(double s, double ss, int64_t t) {
   double tt = (double)t, dev = s / tt; /* ES - VaR */
   double v = t > 1 ? (ss - s * dev) / (tt - 1) : 0;
@@ -275,7 +275,7 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
     cnt[M - 1] += cnt[M];
     /* sums of the first t taken values' deviations from c; the (t+1)-th
      * taken is the resample's VaR (the last taken, at jl) */
-    double s = 0, ss = 0, vd = 0;
+    double s = 0, ss = 0, vval = c; /* vval: the VaR's value */
     int64_t need = t + 1, jl = -1;
     if (finite) {
       /* no branch on whether a value was drawn (as random as the draws):
@@ -302,8 +302,7 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
         need -= take;
       }
     }
-    double vval = c; /* the VaR's value, vd its deviation */
-    if (jl >= 0) vd = dev[jl], vval = ext[jl];
+    if (jl >= 0) vval = ext[jl];
     if (need > 0) {
       /* The rest: the most extreme `need` of n - cm draws from the other n - M values. */
       if (!c2) c2 = malloc((size_t)(n - M) * sizeof *c2);
@@ -323,12 +322,12 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
         double v = upper ? x[n - 1 - (M + j)] : x[M + j], d = v - c, td = (double)tail * d;
         s += td;
         ss += td * d;
-        vd = d;
         vval = v;
         need -= take;
       }
     }
     /* deviations from the resample's own VaR: s and ss shifted by vd */
+    const double vd = vval - c; /* dev[jl], bit for bit */
     double esb = c + s / (double)t, sv = s - (double)t * vd, ssv = ss - 2 * vd * s + (double)t * vd * vd;
     double seb = es_se(sv, ssv, t);
     /* studentized as the mean's (mean_interval), on the log scale when the
