@@ -5,7 +5,10 @@
  * probes at the keys themselves and between them, and a bucket filled past
  * the room it keeps when a take empties it (its memory given back). Each take must give
  * exactly the entries with key <= probe (as a multiset), the count must
- * follow, and what is left must be what the array keeps.
+ * follow, and what is left must be what the array keeps. A second ladder
+ * given the same puts, filters and clears takes in batches of a random
+ * bound: the batches together must be the first's take, entry for entry
+ * in its order, and what is left the same.
  */
 #include <math.h>
 
@@ -58,20 +61,40 @@ static void test_ladder__takes_exactly_the_keys_at_most_the_probe(void **state) 
     ms_ladder l = {0};
     size_t nref = 0, nseen = 0;
     int32_t id = 0;
-    ms_ladder_ent *out = NULL;
-    size_t cap = 0;
+    ms_ladder_ent *out = NULL, *bout = NULL, *all = malloc(CAP * sizeof *all);
+    assert_non_null(all);
+    size_t cap = 0, bcap = 0;
+    ms_ladder bl = {0}; /* the batched twin */
     for (int step = 0; step < 3000; step++) {
       uint64_t op = next(&x) % 100;
       if (op < 70 && nref < CAP) { /* put */
         double k = key(&x, seen, nseen);
         ms_ladder_ent e = {k, id++, (uint32_t)next(&x)};
         assert_int_equal(ms_ladder_put(&l, e.key, e.a, e.b), 0);
+        assert_int_equal(ms_ladder_put(&bl, e.key, e.a, e.b), 0);
         ref[nref++] = e;
         if (nseen < CAP && !isnan(k)) seen[nseen++] = k;
       } else if (op < 96) { /* take */
         double p = nseen > 0 && next(&x) % 2 ? seen[next(&x) % nseen] : key(&x, seen, nseen);
         size_t nout = 0, nwant = 0, keep = 0;
-        assert_int_equal(ms_ladder_take(&l, p, &out, &nout, &cap), 0);
+        assert_int_equal(ms_ladder_take(&l, p, SIZE_MAX, &out, &nout, &cap), 0);
+        size_t nall = 0, max = 1 + next(&x) % (next(&x) % 4 ? 40 : 400);
+        int more;
+        do { /* the batched twin: its batches concatenated are the same take, in the same order */
+          size_t nb = 0;
+          more = ms_ladder_take(&bl, p, max, &bout, &nb, &bcap);
+          assert_true(more == 0 || more == 1);
+          assert_true(nb <= max && (more == 0 || nb == max));
+          assert_true(nall + nb <= nout);
+          if (nb > 0) memcpy(all + nall, bout, nb * sizeof *all);
+          nall += nb;
+        } while (more);
+        assert_int_equal(nall, nout);
+        for (size_t i = 0; i < nout; i++)
+          if (memcmp(&all[i], &out[i], sizeof *all))
+            fail_msg("seed %llu step %d probe %g max %zu: batched entry %zu differs", (unsigned long long)seed, step, p,
+                     max, i);
+        assert_int_equal(bl.n, l.n);
         for (size_t i = 0; i < nref; i++)
           if (ref[i].key <= p) want[nwant++] = ref[i];
           else ref[keep++] = ref[i];
@@ -86,26 +109,36 @@ static void test_ladder__takes_exactly_the_keys_at_most_the_probe(void **state) 
         taken += (int64_t)nout;
       } else if (op < 99) { /* filter */
         ms_ladder_filter(&l, odd_b, NULL);
+        ms_ladder_filter(&bl, odd_b, NULL);
         size_t keep = 0;
         for (size_t i = 0; i < nref; i++)
           if (ref[i].b % 2 == 1) ref[keep++] = ref[i];
         nref = keep;
       } else {
         ms_ladder_clear(&l);
+        ms_ladder_clear(&bl);
         nref = 0;
       }
       assert_int_equal(l.n, nref);
     }
     /* what is left: all of it, NaN keys aside, at +infinity; the NaN keys never */
     size_t nout = 0;
-    assert_int_equal(ms_ladder_take(&l, INFINITY, &out, &nout, &cap), 0);
+    assert_int_equal(ms_ladder_take(&l, INFINITY, SIZE_MAX, &out, &nout, &cap), 0);
+    size_t nb = 0; /* the twin keeps the same, in the same order */
+    assert_int_equal(ms_ladder_take(&bl, INFINITY, SIZE_MAX, &bout, &nb, &bcap), 0);
+    assert_int_equal(nb, nout);
+    if (nout > 0) assert_memory_equal(bout, out, nout * sizeof *out);
+    assert_int_equal(bl.n, l.n);
     size_t nnan = 0;
     for (size_t i = 0; i < nref; i++) nnan += isnan(ref[i].key);
     assert_int_equal(nout, nref - nnan);
     assert_int_equal(l.n, nnan);
     nan_kept += (int64_t)nnan;
     free(out);
+    free(bout);
+    free(all);
     ms_ladder_free(&l);
+    ms_ladder_free(&bl);
   }
   print_message("ladder: %lld takes, %lld entries taken, %lld NaN keys kept\n", (long long)takes, (long long)taken,
                 (long long)nan_kept);

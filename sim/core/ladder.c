@@ -36,7 +36,7 @@ int ms_ladder_put(ms_ladder *l, double key, int32_t a, uint32_t b) {
   if (!*bp && !(*bp = calloc(MS_LADDER_SPAN, sizeof **bp))) return -1;
   ms_ladder_bucket *k = &(*bp)[i % MS_LADDER_SPAN];
   if (k->n == k->cap) {
-    uint32_t cap = k->cap ? 2 * k->cap : 4;
+    uint32_t cap = k->cap ? k->cap + k->cap / 4 + 4 : 4;
     ms_ladder_ent *v = realloc(k->v, (size_t)cap * sizeof *v);
     if (!v || cap < k->cap) return -1;
     k->v = v;
@@ -52,7 +52,7 @@ int ms_ladder_put(ms_ladder *l, double key, int32_t a, uint32_t b) {
 /* Room a bucket emptied by a take keeps (entries). */
 #define LADDER_KEEP 64
 
-int ms_ladder_take(ms_ladder *l, double probe, ms_ladder_ent **out, size_t *nout, size_t *cap) {
+int ms_ladder_take(ms_ladder *l, double probe, size_t max, ms_ladder_ent **out, size_t *nout, size_t *cap) {
   if (l->n == 0) return 0;
   const uint64_t top = index_of(probe);
   uint64_t kept_lo = UINT64_MAX;
@@ -64,9 +64,14 @@ int ms_ladder_take(ms_ladder *l, double probe, ms_ladder_ent **out, size_t *nout
     }
     ms_ladder_bucket *k = &l->blk[b][i % MS_LADDER_SPAN];
     if (k->n > 0) {
-      if (*nout + k->n > *cap) {
+      if (*nout >= max) { /* full: this bucket and the rest next time */
+        l->lo = i < kept_lo ? i : kept_lo;
+        return 1;
+      }
+      const size_t want = *nout + k->n < max ? *nout + k->n : max;
+      if (want > *cap) {
         size_t c = *cap ? *cap : 256;
-        while (c < *nout + k->n) c *= 2;
+        while (c < want) c *= 2;
         ms_ladder_ent *v = realloc(*out, c * sizeof *v);
         if (!v) {
           l->lo = i < kept_lo ? i : kept_lo;
@@ -75,15 +80,24 @@ int ms_ladder_take(ms_ladder *l, double probe, ms_ladder_ent **out, size_t *nout
         *out = v;
         *cap = c;
       }
-      uint32_t keep = 0, taken = 0;
-      for (uint32_t j = 0; j < k->n; j++) {
+      uint32_t keep = 0, taken = 0, j = 0;
+      for (; j < k->n; j++) {
         const ms_ladder_ent e = k->v[j];
         if (e.key <= probe) {
+          if (*nout == max) break;
           (*out)[(*nout)++] = e;
           taken++;
         } else {
           k->v[keep++] = e;
         }
+      }
+      if (j < k->n) { /* full inside the bucket: what is not yet looked at stays, after what was kept, in order */
+        memmove(k->v + keep, k->v + j, (size_t)(k->n - j) * sizeof *k->v);
+        k->n = keep + (k->n - j);
+        l->blkn[b] -= taken;
+        l->n -= taken;
+        l->lo = i < kept_lo ? i : kept_lo;
+        return 1;
       }
       k->n = keep;
       l->blkn[b] -= taken;

@@ -54,12 +54,17 @@ typedef struct ms_ladder {
 int ms_ladder_put(ms_ladder *l, double key, int32_t a, uint32_t b);
 
 /**
- * Take every entry with key <= @p probe out of the ladder, appending them
- * (in no particular order) to *@p out, which holds *@p nout entries in room
- * for *@p cap and grows as needed. 0, or -1 when out of memory (the ladder
- * then holds what was not yet taken, *@p out what was).
+ * Take the entries with key <= @p probe out of the ladder, appending them
+ * to *@p out, which holds *@p nout entries in room for *@p cap and grows as
+ * needed, until *@p nout reaches @p max (>= 1). 0 when every such entry is
+ * taken; 1 when *@p nout reached @p max first (take again, from *@p nout
+ * = 0, for the rest: the batches together are the entries a take with no
+ * bound gives, in its order); -1 when out of memory (the ladder then holds
+ * what was not yet taken, *@p out what was). A caller bounds its buffer by
+ * @p max, not by the keys a move of the price crosses (half a book in a
+ * crash).
  */
-int ms_ladder_take(ms_ladder *l, double probe, ms_ladder_ent **out, size_t *nout, size_t *cap);
+int ms_ladder_take(ms_ladder *l, double probe, size_t max, ms_ladder_ent **out, size_t *nout, size_t *cap);
 
 /** Keep the entries for which @p live(ctx, e) is nonzero. */
 void ms_ladder_filter(ms_ladder *l, int (*live)(const void *ctx, const ms_ladder_ent *e), const void *ctx);

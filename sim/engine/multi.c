@@ -172,16 +172,17 @@ typedef struct xmarket {
 typedef struct xunit {
   double C;                /* USD collateral (effective when the positions' snaps were taken) */
   int32_t pub;             /* its number in the book (ms_multi_unit), its place here being its slot */
-  int32_t first, n;        /* its positions' slots */
+  int32_t first;           /* its positions' slots: first .. first + n - 1 */
   uint32_t ver;
-  uint8_t status;          /* MS_ACCT_* */
-  uint8_t skipped;         /* a keeper skipped it for gas since its discovery */
-  uint8_t queued;          /* among the candidates of the check under way */
   int32_t nkeys;           /* heap entries of its current version */
   int64_t discovered;
   uint32_t ndisc;          /* its discoveries so far in the run */
   uint32_t kver;           /* its ADL key's version: bumped whenever its cash or positions change (adl_touch) */
   uint32_t vep;            /* mm->epoch when ver last changed (bump) */
+  uint8_t status;          /* MS_ACCT_* */
+  uint8_t skipped;         /* a keeper skipped it for gas since its discovery */
+  uint8_t queued;          /* among the candidates of the check under way */
+  uint8_t n;               /* its positions, at most one a market (MS_MAX_ASSETS): 48 bytes, not 56, a thread */
 } xunit;
 
 /* The random part of the keepers' delay of a unit's k-th discovery in the path (for its contagion twins). */
@@ -251,7 +252,7 @@ struct ms_multi {
   xpos *p;
   ranked *disc;
   size_t ndisc, capdisc;
-  int64_t *cand;
+  int32_t *cand;           /* the check's candidates: units' slots (below 2^31) */
   size_t ncand, capcand;
   xval *popped;            /* pop_heap's entries */
   size_t cappop;
@@ -784,7 +785,7 @@ static ms_status push_cand(ms_multi *mm, int64_t id) {
   mm->live_entries -= mm->u[id].nkeys; /* its entries are stale from now on, however it was found */
   mm->u[id].nkeys = 0;
   if (ms_grow((void **)&mm->cand, &mm->capcand, mm->ncand + 1, sizeof *mm->cand)) return MS_ERR_NOMEM;
-  mm->cand[mm->ncand++] = id;
+  mm->cand[mm->ncand++] = (int32_t)id;
   mm->u[id].queued = 1;
   return MS_OK;
 }
@@ -902,18 +903,25 @@ static ms_status pop_heap(ms_multi *mm, xheap *h, double probe) {
   return MS_OK;
 }
 
-/* The units of ladder @p l whose key @p probe reached: taken all at once, each unit's line asked for, then the units
- * looked at (as pop_heap). */
+/* The units of ladder @p l whose key @p probe reached: taken TAKE_BATCH at a time, each unit's line asked for, then
+ * the units looked at (as pop_heap). The batches keep the buffer small where a crash crosses half the book's bounds
+ * at once (16 bytes an entry, per thread), and the lines asked for still in the cache when they are read. */
+enum { TAKE_BATCH = 4096 };
+
 static ms_status pop_ladder(ms_multi *mm, ms_ladder *l, double probe) {
-  size_t n = 0;
-  if (ms_ladder_take(l, probe, &mm->taken, &n, &mm->captaken)) return MS_ERR_NOMEM;
-  for (size_t i = 0; i < n; i++) __builtin_prefetch(&mm->u[mm->taken[i].a]);
-  for (size_t i = 0; i < n; i++) {
-    const ms_ladder_ent *x = &mm->taken[i];
-    const xunit *u = &mm->u[x->a];
-    if (x->b != u->ver || u->status != MS_ACCT_OPEN) continue;
-    if (push_cand(mm, x->a)) return MS_ERR_NOMEM;
-  }
+  int more;
+  do {
+    size_t n = 0;
+    more = ms_ladder_take(l, probe, TAKE_BATCH, &mm->taken, &n, &mm->captaken);
+    if (more < 0) return MS_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) __builtin_prefetch(&mm->u[mm->taken[i].a]);
+    for (size_t i = 0; i < n; i++) {
+      const ms_ladder_ent *x = &mm->taken[i];
+      const xunit *u = &mm->u[x->a];
+      if (x->b != u->ver || u->status != MS_ACCT_OPEN) continue;
+      if (push_cand(mm, x->a)) return MS_ERR_NOMEM;
+    }
+  } while (more);
   return MS_OK;
 }
 
