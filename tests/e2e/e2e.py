@@ -5,6 +5,7 @@ temporary directory holding a scenario.
 import os
 import struct
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -50,6 +51,21 @@ def frames(journal):
 def run(*args, **kw):
     """Run the CLI with no standard input; output captured as text."""
     return subprocess.run([BIN, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, **kw)
+
+
+def child_peak_kb(args):
+    """Peak RSS (KB) of marginsim run with @p args, measured from a bare
+    interpreter (-S, nothing imported but subprocess): a child's peak includes
+    what it inherited before exec, here about 10 MB rather than this test
+    process with numpy and h5py (about 50 MB, above the smaller runs' own)."""
+    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+            "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    p = subprocess.run([sys.executable, "-S", "-c", code, BIN, *args], capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        raise AssertionError("marginsim %s failed: %s" % (" ".join(args), p.stderr))
+    return int(p.stdout.strip())
 
 
 class DirTest(unittest.TestCase):

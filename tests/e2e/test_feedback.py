@@ -8,13 +8,12 @@ twin's; /stats/feedback holds the paired differences.
 import math
 import os
 import subprocess
-import sys
 import unittest
 
 import h5py
 import numpy as np
 
-from e2e import BIN, SRC, DirTest, run
+from e2e import BIN, SRC, DirTest, child_peak_kb, run
 
 QUICK = os.path.join(SRC, "scenarios", "quickstart.yaml")
 OPTIONS = os.path.join(SRC, "scenarios", "compare-margin-models.yaml")
@@ -28,20 +27,6 @@ def summary(path, group="/"):
         return f[group.rstrip("/") + "/paths/summary"][:]
 
 
-
-def child_peak_kb(args):
-    """Peak RSS (KB) of marginsim run with @p args, measured from a bare
-    interpreter (-S, nothing imported but subprocess): a child's peak includes
-    what it inherited before exec, here about 10 MB rather than this test
-    process with numpy and h5py (about 50 MB, above the smaller runs' own)."""
-    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
-            "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    p = subprocess.run([sys.executable, "-S", "-c", code, BIN, *args], capture_output=True, text=True,
-                       stdin=subprocess.DEVNULL)
-    if p.returncode != 0:
-        raise AssertionError("marginsim %s failed: %s" % (" ".join(args), p.stderr))
-    return int(p.stdout.strip())
 
 class FeedbackTest(DirTest):
     def run_ok(self, *args):
