@@ -514,13 +514,14 @@ static ms_status write_book(ms_h5out *h, int id, const ms_config *cfg, const ms_
   return s;
 }
 
-/* /book of a book of several markets: a row per position, written in blocks as write_book's. */
-static ms_status write_multi_book(ms_h5out *h, int id, const ms_config *cfg, int threads,
+/* /book of a book of several markets: a row per position, written in blocks as write_book's, from the book engine
+ * @p e drew (no path has run yet: open_groups). */
+static ms_status write_multi_book(ms_h5out *h, int id, const ms_engine *e, int threads,
                                   const volatile sig_atomic_t *cancel, ms_error *err) {
-  struct ms_multi *m = NULL;
   int64_t n = 0;
+  const struct ms_multi *m = ms_engine_multi_book_of(e, &n);
   ms_multi_book_row *rows = NULL;
-  ms_status s = ms_engine_multi_book_open(cfg, &m, &n, err);
+  ms_status s = m ? MS_OK : ms_error_set(err, MS_ERR_INTERNAL, "/book: the engine is not of several markets");
   if (!s) {
     rows = malloc(BOOK_BLOCK * sizeof *rows);
     if (!rows) s = ms_error_set(err, MS_ERR_NOMEM, "out of memory for /book");
@@ -539,7 +540,6 @@ static ms_status write_multi_book(ms_h5out *h, int id, const ms_config *cfg, int
     if (!s) s = cancelled(cancel, err);
   }
   free(rows);
-  ms_engine_multi_book_close(m);
   return s;
 }
 
@@ -1000,7 +1000,7 @@ static ms_status open_groups(run_plan *pl, const ms_run_opts *opts, ms_h5out *h,
     if (!s && cs->spec->book && !cs->spec->cfg->book.markets.enabled)
       s = write_book(h, cs->h5id, cs->spec->cfg, cs->book, nthreads_of(opts), opts->cancel, err);
     else if (!s && cs->spec->book) /* several markets: a row per position */
-      s = write_multi_book(h, cs->h5id, cs->spec->cfg, nthreads_of(opts), opts->cancel, err);
+      s = write_multi_book(h, cs->h5id, cs->eng[0], nthreads_of(opts), opts->cancel, err);
     if (!s) s = cancelled(opts->cancel, err);
     s = cell_fail(cs->spec, s, err);
   }

@@ -190,13 +190,12 @@ typedef struct ms_multi_book_row {
 
 struct ms_multi;
 
-/** @p cfg's book of several markets as drawn for the run (path 0's with book.resample per_path), for /book:
- *  *@p out (free it with ms_engine_multi_book_close) and *@p n, its rows (positions). */
-ms_status ms_engine_multi_book_open(const ms_config *cfg, struct ms_multi **out, int64_t *n, ms_error *err);
+/** The book of several markets engine @p e drew when it was created (path 0's with book.resample per_path), for
+ *  /book, and *@p n, its rows (positions); NULL (and 0) for an engine of one market. Read only; valid until @p e
+ *  runs a path (a book drawn per path is drawn again) or is freed. */
+const struct ms_multi *ms_engine_multi_book_of(const ms_engine *e, int64_t *n);
 
 /** Rows @p first .. @p first + @p count - 1 of that book's /book into @p rows, one per position in unit order. */
 void ms_engine_multi_book_rows(const struct ms_multi *m, int64_t first, int64_t count, ms_multi_book_row *rows);
-
-void ms_engine_multi_book_close(struct ms_multi *m);
 
 #endif

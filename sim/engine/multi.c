@@ -241,7 +241,6 @@ struct ms_multi {
    * here, never drawn, set or freed. A book drawn once per run is the same for every thread: one copy of it
    * (about 70 bytes an account), not one per thread. */
   int borrowed;
-  int slots_sorted;        /* order_slots sorts (0: a book only written out, ms_engine_multi_book_open) */
   int64_t cap;             /* room for units and positions: book.accounts x markets */
   /* The path's units and positions are kept in slots ordered by their bounds at entry (order_slots), not in
    * the book's order: a crash reaches them in about that order, and they are then near each other in memory.
@@ -384,18 +383,13 @@ static ms_status draw_book(ms_multi *mm, const ms_config *cfg, uint64_t path, ms
   return MS_OK;
 }
 
-/* The slots of the book's units and positions (mm->uslot, mm->pslot): with @p sorted, units by their first
+/* The slots of the book's units and positions (mm->uslot, mm->pslot): units by their first
  * position's market and side, then its liquidation price as if it held the unit's collateral alone at entry,
  * relative to the entry price and in steps of 2^-26 (a guess at the order a crash reaches them: only where they
  * are in memory depends on it), ties in the book's order; each unit's positions after the last unit's, in their
- * book order. Without @p sorted, the book's order (a book only written out). */
-static int order_slots(ms_multi *mm, int sorted) {
+ * book order. */
+static int order_slots(ms_multi *mm) {
   const int64_t nu = mm->nu;
-  if (!sorted) {
-    for (int64_t i = 0; i < nu; i++) mm->uslot[i] = (int32_t)i;
-    for (int64_t i = 0; i < mm->np; i++) mm->pslot[i] = (int32_t)i;
-    return 0;
-  }
   uint32_t *key = malloc((size_t)(nu ? nu : 1) * sizeof *key);
   int32_t *a = malloc((size_t)(nu ? nu : 1) * sizeof *a), *b = malloc((size_t)(nu ? nu : 1) * sizeof *b);
   int32_t *count = malloc(65537 * sizeof *count);
@@ -1834,7 +1828,7 @@ static ms_status index_expiries(ms_multi *mm, int64_t horizon) {
 /* A book just drawn or set: its slots (order_slots), its option units and its expiring legs (in slots). 0, or
  * -1 when out of memory. */
 static int index_book(ms_multi *mm) {
-  if (order_slots(mm, mm->slots_sorted)) return -1;
+  if (order_slots(mm)) return -1;
   index_option_units(mm);
   return index_expiries(mm, mm->horizon) ? -1 : 0;
 }
@@ -2331,11 +2325,10 @@ int ms_multi_unit_state(const ms_multi *m, int64_t id, double *cash) {
   return u->status;
 }
 
-ms_status ms_engine_multi_book_open(const ms_config *cfg, ms_multi **out, int64_t *n, ms_error *err) {
-  *n = 0;
-  ms_status s = ms_multi_new(out, NULL, cfg, NULL, err);
-  if (!s) *n = (*out)->np;
-  return s;
+const ms_multi *ms_engine_multi_book_of(const ms_engine *e, int64_t *n) {
+  const ms_multi *m = ms_engine_multi(e);
+  *n = m ? m->np : 0;
+  return m;
 }
 
 void ms_engine_multi_book_rows(const ms_multi *m, int64_t first, int64_t count, ms_multi_book_row *rows) {
@@ -2372,8 +2365,6 @@ void ms_engine_multi_book_rows(const ms_multi *m, int64_t first, int64_t count, 
     row->maintenance_margin = ms_margin_pos_mm(k->mg, &ps, k->E, &v0);
   }
 }
-
-void ms_engine_multi_book_close(ms_multi *m) { ms_multi_free(m); }
 
 void ms_multi_free(ms_multi *m) {
   if (!m) return;
@@ -2430,9 +2421,7 @@ ms_status ms_multi_new(ms_multi **out, ms_engine *e, const ms_config *cfg, const
   ms_multi *m = calloc(1, sizeof *m);
   if (!m) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   /* a book drawn per path is each engine's own; so is a test's (own_book) */
-  m->borrowed = lender && cfg->book.resample != MS_RESAMPLE_PER_PATH && !lender->own_book && e != NULL &&
-                lender->slots_sorted;
-  m->slots_sorted = e != NULL; /* an engine's: else a book only written out (ms_engine_multi_book_open) */
+  m->borrowed = lender && cfg->book.resample != MS_RESAMPLE_PER_PATH && !lender->own_book && e != NULL;
   m->K = cfg->market.nassets;
   m->horizon = cfg->horizon;
   m->offset = cfg->book.markets.cross_offset;
