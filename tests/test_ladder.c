@@ -8,7 +8,9 @@
  * follow, and what is left must be what the array keeps. A second ladder
  * given the same puts, filters and clears takes in batches of a random
  * bound: the batches together must be the first's take, entry for entry
- * in its order, and what is left the same.
+ * in its order, and what is left the same; a take of the twin given up
+ * after one batch and followed by one with a higher probe must take what
+ * the first ladder's take with that probe takes.
  */
 #include <math.h>
 
@@ -55,7 +57,7 @@ static void test_ladder__takes_exactly_the_keys_at_most_the_probe(void **state) 
   assert_non_null(ref);
   assert_non_null(want);
   assert_non_null(seen);
-  int64_t takes = 0, taken = 0, nan_kept = 0;
+  int64_t takes = 0, taken = 0, nan_kept = 0, gaps = 0;
   for (uint64_t seed = 1; seed <= 40; seed++) {
     uint64_t x = seed;
     ms_ladder l = {0};
@@ -74,6 +76,59 @@ static void test_ladder__takes_exactly_the_keys_at_most_the_probe(void **state) 
         assert_int_equal(ms_ladder_put(&bl, e.key, e.a, e.b), 0);
         ref[nref++] = e;
         if (nseen < CAP && !isnan(k)) seen[nseen++] = k;
+      } else if (op < 74 && nseen > 0) {
+        /* a batched take given up after one batch (a filter or a put, or nothing, while its gap is open), then
+         * one with a higher probe */
+        double p = seen[next(&x) % nseen];
+        double p2 = next(&x) % 4 ? p + fabs(p) * 2e-3 * unit(&x) : INFINITY; /* often in p's bucket */
+        if (!(p2 > p)) p2 = nextafter(p, INFINITY);
+        size_t nall = 0, nb = 0, max = 1 + next(&x) % 4, nout = 0, keep = 0, nwant = 0; /* small: stops in buckets */
+        int more;
+        do { /* batches until one stops inside a bucket (a gap open: white box), or the take is done */
+          nb = 0;
+          more = ms_ladder_take(&bl, p, max, &bout, &nb, &bcap);
+          assert_true(more == 0 || more == 1);
+          if (nb > 0) memcpy(all + nall, bout, nb * sizeof *all);
+          nall += nb;
+        } while (more == 1 && !bl.cont);
+        gaps += bl.cont;
+        uint64_t between = next(&x) % 3;
+        if (between == 1) { /* a filter while the stopped take's gap is open: both, and of what the batch took */
+          ms_ladder_filter(&l, odd_b, NULL);
+          ms_ladder_filter(&bl, odd_b, NULL);
+          size_t kr = 0, ka = 0;
+          for (size_t i = 0; i < nref; i++)
+            if (odd_b(NULL, &ref[i])) ref[kr++] = ref[i];
+          nref = kr;
+          for (size_t i = 0; i < nall; i++)
+            if (odd_b(NULL, &all[i])) all[ka++] = all[i];
+          nall = ka;
+        } else if (between == 2 && nref < CAP) { /* a put while it is open */
+          ms_ladder_ent e = {p, id++, (uint32_t)next(&x)};
+          assert_int_equal(ms_ladder_put(&l, e.key, e.a, e.b), 0);
+          assert_int_equal(ms_ladder_put(&bl, e.key, e.a, e.b), 0);
+          ref[nref++] = e;
+        }
+        do { /* what p left, taken with p2: p's stop must not be gone on from (its kept entries may be <= p2) */
+          nb = 0;
+          more = ms_ladder_take(&bl, p2, max, &bout, &nb, &bcap);
+          if (nb > 0) memcpy(all + nall, bout, nb * sizeof *all);
+          nall += nb;
+        } while (more == 1);
+        assert_int_equal(more, 0);
+        assert_int_equal(ms_ladder_take(&l, p2, SIZE_MAX, &out, &nout, &cap), 0);
+        for (size_t i = 0; i < nref; i++)
+          if (ref[i].key <= p2) want[nwant++] = ref[i];
+          else ref[keep++] = ref[i];
+        nref = keep;
+        assert_int_equal(nall, nwant);
+        assert_int_equal(nout, nwant);
+        if (nall > 1) qsort(all, nall, sizeof *all, cmp_ent);
+        if (nwant > 1) qsort(want, nwant, sizeof *want, cmp_ent);
+        for (size_t i = 0; i < nall; i++)
+          if (all[i].a != want[i].a || all[i].b != want[i].b)
+            fail_msg("seed %llu step %d probes %g, %g: entry %zu differs", (unsigned long long)seed, step, p, p2, i);
+        assert_int_equal(bl.n, l.n);
       } else if (op < 96) { /* take */
         double p = nseen > 0 && next(&x) % 2 ? seen[next(&x) % nseen] : key(&x, seen, nseen);
         size_t nout = 0, nwant = 0, keep = 0;
@@ -140,18 +195,85 @@ static void test_ladder__takes_exactly_the_keys_at_most_the_probe(void **state) 
     ms_ladder_free(&l);
     ms_ladder_free(&bl);
   }
-  print_message("ladder: %lld takes, %lld entries taken, %lld NaN keys kept\n", (long long)takes, (long long)taken,
-                (long long)nan_kept);
+  print_message("ladder: %lld takes, %lld entries taken, %lld NaN keys kept, %lld takes given up at a gap\n",
+                (long long)takes, (long long)taken, (long long)nan_kept, (long long)gaps);
   assert_true(taken > 10000);
   assert_true(nan_kept > 0);
+  assert_true(gaps > 100);
   free(ref);
   free(want);
   free(seen);
 }
 
+/* A take stopped inside a crowded bucket goes on from where it stopped with its own probe only, and past a
+ * negative NaN's bucket below (kept, looked at again): against a twin that takes with no bound. */
+static void test_ladder__a_stopped_take_goes_on_only_with_its_probe(void **state) {
+  (void)state;
+  enum { N = 200 };
+  for (int variant = 0; variant < 2; variant++) {
+    ms_ladder l = {0}, t = {0};
+    uint64_t x = 11;
+    int32_t order[N];
+    for (int i = 0; i < N; i++) order[i] = i;
+    for (int i = N - 1; i > 0; i--) { /* shuffled, so that kept and taken keys alternate in the bucket */
+      int j = (int)(next(&x) % (uint64_t)(i + 1)), tmp = order[i];
+      order[i] = order[j];
+      order[j] = tmp;
+    }
+    assert_int_equal(ms_ladder_put(&l, -NAN, -1, 0), 0);
+    assert_int_equal(ms_ladder_put(&t, -NAN, -1, 0), 0);
+    for (int i = 0; i < N; i++) {
+      double k = 100.0 + 1e-7 * order[i];
+      assert_int_equal(ms_ladder_put(&l, k, order[i], (uint32_t)i), 0);
+      assert_int_equal(ms_ladder_put(&t, k, order[i], (uint32_t)i), 0);
+    }
+    const double p = 100.0 + 1e-7 * 100, p2 = 100.0 + 1e-7 * 150;
+    ms_ladder_ent *out = NULL, *ref = NULL;
+    size_t cap = 0, rcap = 0, n = 0, nref = 0;
+    assert_int_equal(ms_ladder_take(&l, p, 7, &out, &n, &cap), 1); /* stopped inside the bucket */
+    assert_int_equal(n, 7);
+    ms_ladder_ent got[N];
+    memcpy(got, out, n * sizeof *out);
+    size_t ngot = n;
+    const double q = variant == 0 ? p : p2; /* on with the same probe, or with a higher one */
+    int more;
+    do {
+      n = 0;
+      more = ms_ladder_take(&l, q, 7, &out, &n, &cap);
+      assert_true(ngot + n <= N);
+      memcpy(got + ngot, out, n * sizeof *out);
+      ngot += n;
+    } while (more == 1);
+    assert_int_equal(more, 0);
+    assert_int_equal(ms_ladder_take(&t, q, SIZE_MAX, &ref, &nref, &rcap), 0);
+    assert_int_equal(ngot, variant == 0 ? 101 : 151);
+    assert_int_equal(nref, ngot);
+    if (variant == 0) { /* the same probe: the same entries in the same order */
+      assert_memory_equal(got, ref, ngot * sizeof *got);
+    } else {
+      qsort(got, ngot, sizeof *got, cmp_ent);
+      qsort(ref, nref, sizeof *ref, cmp_ent);
+      assert_memory_equal(got, ref, ngot * sizeof *got);
+    }
+    assert_int_equal(l.n, t.n);
+    assert_int_equal(l.n, N + 1 - ngot);
+    n = nref = 0; /* and the rest (the NaN aside) */
+    assert_int_equal(ms_ladder_take(&l, INFINITY, SIZE_MAX, &out, &n, &cap), 0);
+    assert_int_equal(ms_ladder_take(&t, INFINITY, SIZE_MAX, &ref, &nref, &rcap), 0);
+    assert_int_equal(n, nref);
+    assert_memory_equal(out, ref, n * sizeof *out);
+    assert_int_equal(l.n, 1);
+    free(out);
+    free(ref);
+    ms_ladder_free(&l);
+    ms_ladder_free(&t);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ladder__takes_exactly_the_keys_at_most_the_probe),
+      cmocka_unit_test(test_ladder__a_stopped_take_goes_on_only_with_its_probe),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -836,8 +836,12 @@ static void test_multi__contagion_counts_partial_liquidations(void **state) {
   ms_error err;
   ms_config *cfg;
   ms_engine *e = engine_of(yaml, NULL, 0, &cfg);
-  ms_multi_unit unit = {1000, 0, 0, 2};
   ms_multi_pos pos[2] = {{50, 0, 0, -1}, {50, 1, 0, -1}};
+  /* a unit of more positions than markets, or past the positions, is refused: the engine counts them in a byte */
+  static const ms_multi_unit bad[] = {{1000, 0, 0, 3}, {1000, 0, 1, 2}, {1000, 0, 0, 0}, {1000, 0, -1, 2}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    assert_int_equal(ms_multi_set_book(ms_engine_multi(e), &bad[i], 1, pos, 2, NULL, 0, &err), MS_ERR_INPUT);
+  ms_multi_unit unit = {1000, 0, 0, 2};
   assert_ok(ms_multi_set_book(ms_engine_multi(e), &unit, 1, pos, 2, NULL, 0, &err), &err);
   ms_path_summary s;
   assert_ok(ms_engine_run_path(e, 0, &s, NULL, &err), &err);

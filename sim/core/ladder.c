@@ -18,6 +18,15 @@ static inline uint64_t index_of(double key) {
   return u >> 42;
 }
 
+/* Close the gap a stopped take left in its bucket: what it had not looked at moves down after what it kept. */
+static void close_gap(ms_ladder *l) {
+  if (!l->cont) return;
+  ms_ladder_bucket *k = &l->blk[l->cont_i / MS_LADDER_SPAN][l->cont_i % MS_LADDER_SPAN];
+  memmove(k->v + l->cont_keep, k->v + l->cont_j, (size_t)(k->n - l->cont_j) * sizeof *k->v);
+  k->n -= l->cont_j - l->cont_keep;
+  l->cont = 0;
+}
+
 int ms_ladder_put(ms_ladder *l, double key, int32_t a, uint32_t b) {
   if (!l->blk) {
     l->blk = calloc(MS_LADDER_BLOCKS, sizeof *l->blk);
@@ -53,6 +62,8 @@ int ms_ladder_put(ms_ladder *l, double key, int32_t a, uint32_t b) {
 #define LADDER_KEEP 64
 
 int ms_ladder_take(ms_ladder *l, double probe, size_t max, ms_ladder_ent **out, size_t *nout, size_t *cap) {
+  if (max == 0) max = 1;
+  if (memcmp(&probe, &l->cont_probe, sizeof probe) != 0) close_gap(l); /* the same probe goes on past the gap */
   if (l->n == 0) return 0;
   const uint64_t top = index_of(probe);
   uint64_t kept_lo = UINT64_MAX;
@@ -81,6 +92,11 @@ int ms_ladder_take(ms_ladder *l, double probe, size_t max, ms_ladder_ent **out, 
         *cap = c;
       }
       uint32_t keep = 0, taken = 0, j = 0;
+      if (l->cont && i == l->cont_i) { /* where the take before stopped: nothing looked at or moved twice */
+        keep = l->cont_keep;
+        j = l->cont_j;
+        l->cont = 0;
+      }
       for (; j < k->n; j++) {
         const ms_ladder_ent e = k->v[j];
         if (e.key <= probe) {
@@ -91,12 +107,15 @@ int ms_ladder_take(ms_ladder *l, double probe, size_t max, ms_ladder_ent **out, 
           k->v[keep++] = e;
         }
       }
-      if (j < k->n) { /* full inside the bucket: what is not yet looked at stays, after what was kept, in order */
-        memmove(k->v + keep, k->v + j, (size_t)(k->n - j) * sizeof *k->v);
-        k->n = keep + (k->n - j);
+      if (j < k->n) { /* full inside the bucket: a gap between what was kept and what is not yet looked at */
         l->blkn[b] -= taken;
         l->n -= taken;
         l->lo = i < kept_lo ? i : kept_lo;
+        l->cont = 1;
+        l->cont_i = i;
+        l->cont_keep = keep;
+        l->cont_j = j;
+        l->cont_probe = probe;
         return 1;
       }
       k->n = keep;
@@ -118,6 +137,7 @@ int ms_ladder_take(ms_ladder *l, double probe, size_t max, ms_ladder_ent **out, 
 }
 
 void ms_ladder_filter(ms_ladder *l, int (*live)(const void *ctx, const ms_ladder_ent *e), const void *ctx) {
+  close_gap(l);
   if (!l->blk) return;
   l->lo = UINT64_MAX;
   for (uint64_t b = 0; b < MS_LADDER_BLOCKS; b++) {
@@ -136,6 +156,7 @@ void ms_ladder_filter(ms_ladder *l, int (*live)(const void *ctx, const ms_ladder
 }
 
 void ms_ladder_clear(ms_ladder *l) {
+  l->cont = 0;
   if (!l->blk) return;
   for (uint64_t b = 0; b < MS_LADDER_BLOCKS; b++) {
     if (l->blkn[b] == 0) continue;

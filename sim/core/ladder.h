@@ -46,6 +46,13 @@ typedef struct ms_ladder {
   uint32_t *blkn;         /* entries per block */
   size_t n;               /* entries */
   uint64_t lo;            /* no entry has a lower bucket index */
+  /* a take with probe cont_probe stopped inside bucket cont_i: its entries before cont_keep were kept, those from
+   * cont_j on not looked at yet, and between them a gap the next take with that probe goes on from. A take with
+   * another probe, a filter or a clear closes it first; a put appends after what is not looked at yet */
+  int cont;
+  uint32_t cont_keep, cont_j;
+  uint64_t cont_i;
+  double cont_probe;
 } ms_ladder;
 
 /* An empty ladder is one with all fields zero (a static or calloc'd ms_ladder, or `= {0}`). */
@@ -58,8 +65,9 @@ int ms_ladder_put(ms_ladder *l, double key, int32_t a, uint32_t b);
  * to *@p out, which holds *@p nout entries in room for *@p cap and grows as
  * needed, until *@p nout reaches @p max (>= 1). 0 when every such entry is
  * taken; 1 when *@p nout reached @p max first (take again, from *@p nout
- * = 0, for the rest: the batches together are the entries a take with no
- * bound gives, in its order); -1 when out of memory (the ladder then holds
+ * = 0, and the same probe, for the rest: the batches together are the
+ * entries a take with no bound gives, in its order, each entry looked at
+ * once); -1 when out of memory (the ladder then holds
  * what was not yet taken, *@p out what was). A caller bounds its buffer by
  * @p max, not by the keys a move of the price crosses (half a book in a
  * crash).

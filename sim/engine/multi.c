@@ -169,6 +169,8 @@ typedef struct xmarket {
   size_t nexp, capexp, exp_pos;
 } xmarket;
 
+_Static_assert(MS_MAX_ASSETS <= UINT8_MAX, "xunit.n counts a unit's positions, one a market, in a byte");
+
 typedef struct xunit {
   double C;                /* USD collateral (effective when the positions' snaps were taken) */
   int32_t pub;             /* its number in the book (ms_multi_unit), its place here being its slot */
@@ -2281,6 +2283,10 @@ ms_status ms_multi_set_book(ms_multi *m, const ms_multi_unit *units, int64_t nun
     return ms_error_set(err, MS_ERR_INPUT, "a book of %lld units, %lld positions and %lld option strategies: room "
                         "for %lld, %lld and %lld", (long long)nunits, (long long)npos, (long long)nopts,
                         (long long)m->cap, (long long)m->cap, (long long)(m->bo ? m->cap : 0));
+  for (int64_t i = 0; i < nunits; i++) /* xunit keeps n in a byte: at most one position a market */
+    if (units[i].n < 1 || units[i].n > m->K || units[i].first < 0 || units[i].first > npos - units[i].n)
+      return ms_error_set(err, MS_ERR_INPUT, "unit %lld: %d positions from %d, of %lld (1 to %d: one a market)",
+                          (long long)i, units[i].n, units[i].first, (long long)npos, m->K);
   for (int64_t i = 0; i < npos; i++)
     if (pos[i].market < 0 || pos[i].market >= m->K || pos[i].unit < 0 || pos[i].unit >= nunits ||
         pos[i].opt < -1 || pos[i].opt >= nopts || (i > 0 && pos[i].unit < pos[i - 1].unit))
