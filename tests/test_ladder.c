@@ -8,9 +8,10 @@
  * follow, and what is left must be what the array keeps. A second ladder
  * given the same puts, filters and clears takes in batches of a random
  * bound: the batches together must be the first's take, entry for entry
- * in its order, and what is left the same; a take of the twin given up
- * after one batch and followed by one with a higher probe must take what
- * the first ladder's take with that probe takes.
+ * in its order, and what is left the same; a take of the twin stopped (at
+ * a gap or anywhere), then met by a filter, a put or nothing, then gone on
+ * with or not, then followed by one with a higher probe must take what the
+ * first ladder's take with that probe takes.
  */
 #include <math.h>
 
@@ -76,23 +77,23 @@ static void test_ladder__takes_exactly_the_keys_at_most_the_probe(void **state) 
         assert_int_equal(ms_ladder_put(&bl, e.key, e.a, e.b), 0);
         ref[nref++] = e;
         if (nseen < CAP && !isnan(k)) seen[nseen++] = k;
-      } else if (op < 74 && nseen > 0) {
-        /* a batched take given up after one batch (a filter or a put, or nothing, while its gap is open), then
-         * one with a higher probe */
+      } else if (op < 78 && nseen > 0) {
+        /* a batched take stopped at a gap, or anywhere; then a filter, a put (in its bucket, or below every key)
+         * or nothing; then, or not, on with the same probe; then a take with a higher probe */
         double p = seen[next(&x) % nseen];
         double p2 = next(&x) % 4 ? p + fabs(p) * 2e-3 * unit(&x) : INFINITY; /* often in p's bucket */
         if (!(p2 > p)) p2 = nextafter(p, INFINITY);
         size_t nall = 0, nb = 0, max = 1 + next(&x) % 4, nout = 0, keep = 0, nwant = 0; /* small: stops in buckets */
         int more;
-        do { /* batches until one stops inside a bucket (a gap open: white box), or the take is done */
+        do { /* batches until one stops inside a bucket (a gap open: white box), at random, or the take is done */
           nb = 0;
           more = ms_ladder_take(&bl, p, max, &bout, &nb, &bcap);
           assert_true(more == 0 || more == 1);
           if (nb > 0) memcpy(all + nall, bout, nb * sizeof *all);
           nall += nb;
-        } while (more == 1 && !bl.cont);
-        gaps += bl.cont;
-        uint64_t between = next(&x) % 3;
+        } while (more == 1 && !(bl.cont && bl.cont_j > bl.cont_keep) && next(&x) % 8);
+        gaps += more == 1 && bl.cont && bl.cont_j > bl.cont_keep;
+        uint64_t between = next(&x) % 4;
         if (between == 1) { /* a filter while the stopped take's gap is open: both, and of what the batch took */
           ms_ladder_filter(&l, odd_b, NULL);
           ms_ladder_filter(&bl, odd_b, NULL);
@@ -103,11 +104,19 @@ static void test_ladder__takes_exactly_the_keys_at_most_the_probe(void **state) 
           for (size_t i = 0; i < nall; i++)
             if (odd_b(NULL, &all[i])) all[ka++] = all[i];
           nall = ka;
-        } else if (between == 2 && nref < CAP) { /* a put while it is open */
-          ms_ladder_ent e = {p, id++, (uint32_t)next(&x)};
+        } else if (between >= 2 && nref < CAP) { /* a put while it is open: in its bucket, or below every key */
+          ms_ladder_ent e = {between == 2 ? p : -INFINITY, id++, (uint32_t)next(&x)};
           assert_int_equal(ms_ladder_put(&l, e.key, e.a, e.b), 0);
           assert_int_equal(ms_ladder_put(&bl, e.key, e.a, e.b), 0);
           ref[nref++] = e;
+        }
+        if (more == 1 && next(&x) % 2) {
+          do { /* on with the same probe (after the put below, from the lowest bucket again) */
+            nb = 0;
+            more = ms_ladder_take(&bl, p, max, &bout, &nb, &bcap);
+            if (nb > 0) memcpy(all + nall, bout, nb * sizeof *all);
+            nall += nb;
+          } while (more == 1);
         }
         do { /* what p left, taken with p2: p's stop must not be gone on from (its kept entries may be <= p2) */
           nb = 0;
@@ -195,7 +204,7 @@ static void test_ladder__takes_exactly_the_keys_at_most_the_probe(void **state) 
     ms_ladder_free(&l);
     ms_ladder_free(&bl);
   }
-  print_message("ladder: %lld takes, %lld entries taken, %lld NaN keys kept, %lld takes given up at a gap\n",
+  print_message("ladder: %lld takes, %lld entries taken, %lld NaN keys kept, %lld takes stopped at a gap\n",
                 (long long)takes, (long long)taken, (long long)nan_kept, (long long)gaps);
   assert_true(taken > 10000);
   assert_true(nan_kept > 0);

@@ -18,16 +18,31 @@ static inline uint64_t index_of(double key) {
   return u >> 42;
 }
 
-/* Close the gap a stopped take left in its bucket: what it had not looked at moves down after what it kept. */
+/* Forget where a take stopped (l->cont), closing the gap it left in its bucket: what it had not looked at moves
+ * down after what it kept. */
 static void close_gap(ms_ladder *l) {
   if (!l->cont) return;
+  l->cont = 0;
+  if (l->cont_j == l->cont_keep) return;
   ms_ladder_bucket *k = &l->blk[l->cont_i / MS_LADDER_SPAN][l->cont_i % MS_LADDER_SPAN];
   memmove(k->v + l->cont_keep, k->v + l->cont_j, (size_t)(k->n - l->cont_j) * sizeof *k->v);
   k->n -= l->cont_j - l->cont_keep;
-  l->cont = 0;
+}
+
+/* Remember where a take with @p probe stopped: bucket @p i (its entries before @p keep kept, from @p j on not looked
+ * at), the lowest bucket below it holding entries it kept being @p kept_lo. */
+static void stop_at(ms_ladder *l, double probe, uint64_t i, uint32_t keep, uint32_t j, uint64_t kept_lo) {
+  l->lo = i < kept_lo ? i : kept_lo;
+  l->cont = 1;
+  l->cont_i = i;
+  l->cont_keep = keep;
+  l->cont_j = j;
+  l->cont_kept_lo = kept_lo;
+  l->cont_probe = probe;
 }
 
 int ms_ladder_put(ms_ladder *l, double key, int32_t a, uint32_t b) {
+  close_gap(l); /* a put below where a take stopped would not be gone back to */
   if (!l->blk) {
     l->blk = calloc(MS_LADDER_BLOCKS, sizeof *l->blk);
     l->blkn = calloc(MS_LADDER_BLOCKS, sizeof *l->blkn);
@@ -63,11 +78,22 @@ int ms_ladder_put(ms_ladder *l, double key, int32_t a, uint32_t b) {
 
 int ms_ladder_take(ms_ladder *l, double probe, size_t max, ms_ladder_ent **out, size_t *nout, size_t *cap) {
   if (max == 0) max = 1;
-  if (memcmp(&probe, &l->cont_probe, sizeof probe) != 0) close_gap(l); /* the same probe goes on past the gap */
+  /* the same probe goes on where the take before stopped (nothing looked at or moved twice); another starts at lo */
+  uint64_t i = l->lo, kept_lo = UINT64_MAX, gi = UINT64_MAX;
+  uint32_t gkeep = 0, gj = 0;
+  if (l->cont && memcmp(&probe, &l->cont_probe, sizeof probe) == 0) {
+    i = l->cont_i;
+    kept_lo = l->cont_kept_lo;
+    gi = l->cont_i;
+    gkeep = l->cont_keep;
+    gj = l->cont_j;
+    l->cont = 0;
+  } else {
+    close_gap(l);
+  }
   if (l->n == 0) return 0;
   const uint64_t top = index_of(probe);
-  uint64_t kept_lo = UINT64_MAX;
-  for (uint64_t i = l->lo; i <= top && l->n > 0;) {
+  while (i <= top && l->n > 0) {
     const uint64_t b = i / MS_LADDER_SPAN;
     if (l->blkn[b] == 0) { /* nothing in this block: the next */
       i = (b + 1) * MS_LADDER_SPAN;
@@ -75,8 +101,13 @@ int ms_ladder_take(ms_ladder *l, double probe, size_t max, ms_ladder_ent **out, 
     }
     ms_ladder_bucket *k = &l->blk[b][i % MS_LADDER_SPAN];
     if (k->n > 0) {
+      uint32_t keep = 0, taken = 0, j = 0;
+      if (i == gi) { /* the bucket it stopped in: on past its gap */
+        keep = gkeep;
+        j = gj;
+      }
       if (*nout >= max) { /* full: this bucket and the rest next time */
-        l->lo = i < kept_lo ? i : kept_lo;
+        stop_at(l, probe, i, keep, j, kept_lo);
         return 1;
       }
       const size_t want = *nout + k->n < max ? *nout + k->n : max;
@@ -85,17 +116,11 @@ int ms_ladder_take(ms_ladder *l, double probe, size_t max, ms_ladder_ent **out, 
         while (c < want) c *= 2;
         ms_ladder_ent *v = realloc(*out, c * sizeof *v);
         if (!v) {
-          l->lo = i < kept_lo ? i : kept_lo;
+          stop_at(l, probe, i, keep, j, kept_lo);
           return -1;
         }
         *out = v;
         *cap = c;
-      }
-      uint32_t keep = 0, taken = 0, j = 0;
-      if (l->cont && i == l->cont_i) { /* where the take before stopped: nothing looked at or moved twice */
-        keep = l->cont_keep;
-        j = l->cont_j;
-        l->cont = 0;
       }
       for (; j < k->n; j++) {
         const ms_ladder_ent e = k->v[j];
@@ -107,20 +132,13 @@ int ms_ladder_take(ms_ladder *l, double probe, size_t max, ms_ladder_ent **out, 
           k->v[keep++] = e;
         }
       }
+      l->blkn[b] -= taken;
+      l->n -= taken;
       if (j < k->n) { /* full inside the bucket: a gap between what was kept and what is not yet looked at */
-        l->blkn[b] -= taken;
-        l->n -= taken;
-        l->lo = i < kept_lo ? i : kept_lo;
-        l->cont = 1;
-        l->cont_i = i;
-        l->cont_keep = keep;
-        l->cont_j = j;
-        l->cont_probe = probe;
+        stop_at(l, probe, i, keep, j, kept_lo);
         return 1;
       }
       k->n = keep;
-      l->blkn[b] -= taken;
-      l->n -= taken;
       if (keep > 0 && i < kept_lo) kept_lo = i;
       if (keep == 0 && k->cap > LADDER_KEEP) { /* its memory back: the keys move on, and a bucket left behind */
         free(k->v);                          /* with its peak's room would hold it for the rest of the run */

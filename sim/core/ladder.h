@@ -46,12 +46,13 @@ typedef struct ms_ladder {
   uint32_t *blkn;         /* entries per block */
   size_t n;               /* entries */
   uint64_t lo;            /* no entry has a lower bucket index */
-  /* a take with probe cont_probe stopped inside bucket cont_i: its entries before cont_keep were kept, those from
-   * cont_j on not looked at yet, and between them a gap the next take with that probe goes on from. A take with
-   * another probe, a filter or a clear closes it first; a put appends after what is not looked at yet */
+  /* where a take with probe cont_probe stopped: bucket cont_i, its entries before cont_keep kept and those from
+   * cont_j on not looked at yet (a gap between, none when it stopped before the bucket), and the lowest bucket
+   * below holding entries it kept (cont_kept_lo). The next take with that probe goes on from there; any other
+   * call (a put, a filter, a clear, a take with another probe) closes the gap and forgets it first */
   int cont;
   uint32_t cont_keep, cont_j;
-  uint64_t cont_i;
+  uint64_t cont_i, cont_kept_lo;
   double cont_probe;
 } ms_ladder;
 
