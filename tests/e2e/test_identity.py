@@ -1,7 +1,8 @@
 """tests/identity/compare_results.py, the before/after check of a refactor:
 it runs, calls a binary identical to itself, and catches a difference
 (another seed; a NaN with another payload; a dtype; an ignored attribute is ignored;
-a field changed by a documented fix is named, not counted)."""
+a field changed by a documented fix is named, not counted); a run added since
+the base is skipped when OLD refuses it, any other refused run fails."""
 import os
 import subprocess
 import sys
@@ -101,6 +102,24 @@ class IdentityTest(DirTest):
         self.assertEqual(self._pair(sa, sb, fixed=True).returncode, 0)
         sb["mean"][1] = 2.5
         self.assertEqual(self._pair(sa, sb, fixed=True).returncode, 1)
+
+    def test_added_scenarios_are_skipped_only_when_old_refuses_them(self):
+        # an OLD that refuses book.markets as bad input (exit 2), as a base older than it does: the run added
+        # with it is skipped, not failed; an OLD refusing a scenario of the base's own is a failure
+        old = self.path("old.sh")
+        for refused, code, want in (("markets", 0, "0 failed, 1 skipped"), ("quickstart", 2, "1 failed, 0 skipped")):
+            with open(old, "w") as f:
+                f.write('#!/bin/sh\nfor a in "$@"; do case "$a" in *%s*) echo "unknown key" >&2; exit 2;; esac; done\n'
+                        'exec "%s" "$@"\n' % (refused, BIN))
+            os.chmod(old, 0o755)
+            p = compare(old, BIN, "--only", "multi-asset-crash", "--only", "with book.markets", "--only",
+                        "scenarios/quickstart.yaml", "-n", "4")
+            self.assertEqual(p.returncode, code, p.stdout + p.stderr)
+            self.assertIn(want, p.stdout)
+            if refused == "markets":
+                self.assertRegex(p.stdout, r"with book\.markets\s+skipped")
+                self.assertRegex(p.stdout, r"quickstart\.yaml\s+identical")
+                self.assertRegex(p.stdout, r"multi-asset-crash\.yaml\s+identical")
 
 
 if __name__ == "__main__":

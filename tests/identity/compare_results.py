@@ -391,12 +391,13 @@ def main(argv=None):
             p = subprocess.run(cmd, capture_output=True, text=True, cwd=a.root)
             outs.append((p, out))
         (po, fo), (pn, fn) = outs
-        if added and po.returncode == 2 and pn.returncode == 0:  # the base does not read it: nothing to compare
-            skipped += 1
-            print(f"{label:<52} {'skipped':<10} OLD refuses it (exit 2): added since OLD")
+        if (po.returncode != 0 or pn.returncode != 0) and not a.keep:  # the one that ran leaves no file behind
             for f in (fo, fn):
                 if os.path.exists(f):
                     os.unlink(f)
+        if added and po.returncode == 2 and pn.returncode == 0:  # the base does not read it: nothing to compare
+            skipped += 1
+            print(f"{label:<52} {'skipped':<10} OLD refuses it (exit 2): added since OLD")
             continue
         if po.returncode != 0 or pn.returncode != 0:
             failed += 1
