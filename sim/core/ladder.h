@@ -1,6 +1,7 @@
 /*
  * ladder — a multiset of keyed entries taken by threshold: every entry whose
- * key is at most a probe, at once. Private to sim/.
+ * key is at most a probe, at once or in batches of a bounded size. Private
+ * to sim/.
  *
  * What the engine of several markets asks of its bound prices' heaps: a
  * publish takes every unit whose bound the price reached, in no particular
@@ -13,7 +14,7 @@
  * is filtered entry by entry.
  *
  *   ms_ladder_put     an entry (0, or -1 when out of memory)
- *   ms_ladder_take    every entry with key <= probe, appended to a buffer
+ *   ms_ladder_take    the entries with key <= probe, appended to a buffer (at most max a call)
  *   ms_ladder_filter  keep the entries a predicate says are live
  *   ms_ladder_clear   drop every entry (keeping the memory)
  *   ms_ladder_free    give the memory back

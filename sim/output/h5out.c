@@ -1157,8 +1157,9 @@ static herr_t book_write_direct(h5run *r, const unsigned char *rows, int64_t fir
   for (int64_t k = 0; rc >= 0 && k < nch; k++) {
     unsigned char *sh = buf + (size_t)k * (bytes + room);
     hsize_t off[1] = {(hsize_t)(lo + k * C)};
+    /* beyond the room (never: chunk_room bounds both coders) the rows go through HDF5's filters, as put_chunk's */
     rc = z[k] > 0 ? H5Dwrite_chunk(r->book_ds, H5P_DEFAULT, 0, off, z[k], sh + bytes)
-                  : H5Dwrite_chunk(r->book_ds, H5P_DEFAULT, 1u << 1, off, bytes, sh); /* beyond the room: never */
+                  : book_write(r, rows + (size_t)(lo + k * C - first) * rs, lo + k * C, C);
   }
   return rc;
 }

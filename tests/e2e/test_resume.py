@@ -10,7 +10,7 @@ import sys
 import time
 import unittest
 
-from e2e import BIN, SRC, DirTest, frames, run, small
+from e2e import BIN, SRC, DirTest, child_peak_kb, frames, run, small
 
 sys.path.insert(0, os.path.join(SRC, "analysis"))
 import marginsim  # noqa: E402
@@ -213,12 +213,7 @@ class ResumeTest(DirTest):
                     "fan: {paths: 0}}\n")
 
         def peak(n):
-            code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
-                    "stdout=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-            p = subprocess.run([sys.executable, "-c", code, BIN, "run", scen, "-n", str(n), "-j", "1", "-q", "-o",
-                                self.path("m%d.h5" % n)], capture_output=True, text=True, stdin=subprocess.DEVNULL)
-            self.assertEqual(p.returncode, 0, p.stderr)
-            return int(p.stdout.strip()) * 1024
+            return child_peak_kb(["run", scen, "-n", str(n), "-j", "1", "-q", "-o", self.path("m%d.h5" % n)]) * 1024
 
         small_run, big_run = peak(2000), peak(40000)
         grown = big_run - small_run
