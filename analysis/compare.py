@@ -141,7 +141,10 @@ def bootstrap_t(d, name, confidence=0.95):
         k = min(chunk, BOOT_B - s0)
         x = d[rng.integers(0, n, size=(k, n))]
         mb = x.mean(axis=1)
-        seb = x.std(axis=1, ddof=1) / math.sqrt(n)
+        # a resample of one value has no spread, exactly: its std is a rounding residue (the mean of
+        # copies of 0.1 is not 0.1), which would studentize it to a finite t of 1e16
+        spread = x.max(axis=1) > x.min(axis=1)
+        seb = np.where(spread, x.std(axis=1, ddof=1) / math.sqrt(n), 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             t[s0:s0 + k] = np.where(seb > 0, (mb - m) / np.where(seb > 0, seb, 1.0),
                                     np.sign(mb - m) * np.inf)

@@ -319,14 +319,18 @@ static void ref_mean(const double *x, int64_t n, int allow_log, uint64_t seed, u
   for (int b = 0; b < MS_BOOT_B; b++) {
     int64_t K = (int64_t)gsl_ran_binomial(r, (double)k / nn, (unsigned int)rs);
     double s1 = (double)(rs - K) * dc, s2 = (double)(rs - K) * dc * dc;
+    double first = rs > K ? x[cs] : NAN; /* the resample's first value: without spread, all are it */
+    int spread = 0;
     for (int64_t j = 0; j < K; j++) {
       int64_t i = ref_index(r, k);
       if (i >= cs) i += cl;
       double d = x[i] - m;
       s1 += d;
       s2 += d * d;
+      if (j == 0 && rs == K) first = x[i];
+      spread |= x[i] != first;
     }
-    double mb = m + s1 / rr, v = (s2 - s1 * s1 / rr) / (rr - 1);
+    double mb = m + s1 / rr, v = spread ? (s2 - s1 * s1 / rr) / (rr - 1) : 0;
     double seb = v > 0 ? sqrt(v / rr) : 0;
     double diff = logscale ? log(mb) - log(m) : mb - m, scale = logscale ? seb / mb : seb;
     if (seb > 0 && mb > 0) t[b] = diff / scale;
@@ -418,6 +422,7 @@ static void ref_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_
         }
     }
     double esb, seb = ref_es_se(val, mul, nv, t, c, &esb);
+    if (val[0] == val[nv - 1]) seb = 0; /* the t + 1 values one value: no spread */
     if (!(seb > 0)) esb = val[nv - 1]; /* no spread: the t + 1 values are the VaR's */
     rep[b] = esb;
     if (seb > 0 && (!logscale || esb > 0))
@@ -455,6 +460,55 @@ static void ref_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_
 }
 
 static int same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+/* A resample without spread has an infinite t*, however its sums round.
+ * The audit's case (/stats/feedback of compare-margin-models.yaml under
+ * portfolio margin, 100 paths): a difference nonzero on 2 paths, so that
+ * 0.98^100 = 13% of the resamples are all 0, more than an end's 2.5%: the
+ * upper end is unbounded. The sums of 100 copies of the deviation
+ * -1014.35 left a variance of 1.5e-10, a t* of -8e8 and an upper end of
+ * 8.2e11 USD. The ES's: 7 copies of 3.0925 under one value, so that about
+ * 4% of the resamples' 11 most extreme values are those copies alone,
+ * above the ES; summed entry by entry they left a spread, and a finite t*
+ * where +inf makes the near end the percentile bootstrap's. */
+static void test_interval__a_resample_without_spread_is_unbounded(void **state) {
+  (void)state;
+  ms_error err;
+  double x[100] = {0}, lo, hi, rlo, rhi;
+  x[98] = 2066.6598626258055, x[99] = 99368.33962748002;
+  const uint64_t key = ms_interval_key("diff", "bad_debt");
+  assert_int_equal(ms_interval_mean_plain(x, 100, 20250519, key, 0.95, &lo, &hi, &err), MS_OK);
+  assert_true(isfinite(lo) && lo < 1014.35);
+  assert_true(isinf(hi) && hi > 0);
+  ref_mean(x, 100, 0, 20250519, key, 0.95, &rlo, &rhi);
+  assert_true(same_bits(lo, rlo) && same_bits(hi, rhi));
+  /* {a, b, b}: 30% of the resamples all b (K = 0: above the mean), 3.7% all a (every draw not the
+   * most frequent value, and one value: K = rs, below it); both ends unbounded (the sums of three
+   * copies of a - m left a variance whose t* made the upper end 1.6e8) */
+  double w[3] = {3 * 0.0173 + 0.01, 5, 5};
+  assert_int_equal(ms_interval_mean_plain(w, 3, 1, 0, 0.95, &lo, &hi, &err), MS_OK);
+  assert_true(isinf(lo) && lo < 0 && isinf(hi) && hi > 0);
+  ref_mean(w, 3, 0, 1, 0, 0.95, &rlo, &rhi);
+  assert_true(same_bits(lo, rlo) && same_bits(hi, rhi));
+  /* every draw not the most frequent value, and all one value (1 resample in 1,024) */
+  double y[10];
+  for (int i = 0; i < 10; i++) y[i] = i < 5 ? 0.1 : 0.3;
+  for (uint64_t k = 0; k < 40; k++) {
+    assert_int_equal(ms_interval_mean_plain(y, 10, 1, k, 0.95, &lo, &hi, &err), MS_OK);
+    ref_mean(y, 10, 0, 1, k, 0.95, &rlo, &rhi);
+    assert_true(same_bits(lo, rlo) && same_bits(hi, rhi));
+  }
+  enum { N = 1000 };
+  double *z = malloc(N * sizeof *z);
+  assert_non_null(z);
+  for (int i = 0; i < N; i++) z[i] = i < N - 8 ? (double)i / N * 0.005 : 3.0925;
+  z[N - 1] = 9.25;
+  assert_int_equal(ms_interval_es(z, N, 1, 1, 0, 0.95, &lo, &hi, &err), MS_OK);
+  ref_es(z, N, 1, 1, 0, 0.95, &rlo, &rhi);
+  assert_true(same_bits(lo, rlo) && same_bits(hi, rhi));
+  assert_true(lo > 0.5 && lo < ms_interval_es_value(z, N, 1)); /* 0 before: a far negative end, clamped */
+  free(z);
+}
 
 static void test_interval__bits_of_the_reference(void **state) {
   (void)state;
@@ -768,6 +822,7 @@ int main(void) {
       cmocka_unit_test(test_stats__amplification_against_the_twin),
       cmocka_unit_test(test_interval__mean_against_exact_bootstrap),
       cmocka_unit_test(test_interval__nonnegative_by_construction),
+      cmocka_unit_test(test_interval__a_resample_without_spread_is_unbounded),
       cmocka_unit_test(test_interval__expected_shortfall),
       cmocka_unit_test(test_interval__levels_beyond_the_resamples),
       cmocka_unit_test(test_interval__bits_of_the_reference),

@@ -3,6 +3,7 @@
  */
 #include "output/interval.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,7 @@ static ms_status mean_interval(const double *x, int64_t n, int allow_log, uint64
      * registers (it goes back to r for the next binomial): in draw order,
      * as the sums must be. */
     ms_rng_state_ g = ms_rng_state_get_(r);
+    const ms_rng_state_ g0 = g; /* to replay the draws (below) */
     for (int64_t j = 0; j < K; j++) {
       double d = y[ms_rng_index_or_k_(&g, iscale)];
       s1 += d;
@@ -150,6 +152,21 @@ static ms_status mean_interval(const double *x, int64_t n, int allow_log, uint64
     }
     ms_rng_state_put_(r, &g);
     double mb = m + s1 / rr, v = (s2 - s1 * s1 / rr) / (rr - 1);
+    /* A resample without spread is all c (K = 0) or, every draw not c, one
+     * value drawn rs times: its variance is 0, where the sums leave a
+     * rounding residue (1.5e-10 for 100 copies of -1014.35) that
+     * studentized it to a finite t* of -8e8 and an end of 8.2e11 where the
+     * end is unbounded. A residue of rs equal values is below 4 rs eps s2
+     * (the recursive sums' error); only a variance that small has its
+     * draws replayed, from the saved state, to be looked at. */
+    if (K == 0) v = 0;
+    else if (K == rs && !(v * (rr - 1) > 4 * rr * DBL_EPSILON * s2)) {
+      ms_rng_state_ h = g0;
+      double d0 = y[ms_rng_index_or_k_(&h, iscale)];
+      int spread = 0;
+      for (int64_t j = 1; j < K && !spread; j++) spread = y[ms_rng_index_or_k_(&h, iscale)] != d0;
+      if (!spread) v = 0;
+    }
     double seb = v > 0 ? sqrt(v / rr) : 0;
     double diff = logscale ? log(mb) - log(m) : mb - m;
     double scale = logscale ? seb / mb : seb;
@@ -275,7 +292,7 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
     cnt[M - 1] += cnt[M];
     /* sums of the first t taken values' deviations from c; the (t+1)-th
      * taken is the resample's VaR (the last taken, at jl) */
-    double s = 0, ss = 0, vval = c; /* vval: the VaR's value */
+    double s = 0, ss = 0, vval = c, vfirst = c; /* vval: the VaR's value; vfirst: see jf below */
     int64_t need = t + 1, jl = -1;
     if (finite) {
       /* no branch on whether a value was drawn (as random as the draws):
@@ -320,6 +337,7 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
         if (take == 0) continue; /* rare: fewer than t + 1 of the draws among the M most extreme */
         int64_t tail = take < need - 1 ? take : need - 1;
         double v = upper ? x[n - 1 - (M + j)] : x[M + j], d = v - c, td = (double)tail * d;
+        if (need == t + 1) vfirst = v; /* none of the M most extreme drawn: the first taken */
         s += td;
         ss += td * d;
         vval = v;
@@ -329,7 +347,12 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
     /* deviations from the resample's own VaR: s and ss shifted by vd */
     const double vd = vval - c; /* dev[jl], bit for bit */
     double esb = c + s / (double)t, sv = s - (double)t * vd, ssv = ss - 2 * vd * s + (double)t * vd * vd;
-    double seb = es_se(sv, ssv, t);
+    /* Its t + 1 values tie when the first taken is the VaR's value: no
+     * spread, exactly. Tied values of several entries of the sample leave
+     * the sums a rounding residue, which es_se made a tiny spread. */
+    int64_t jf = 0;
+    while (jf < M && !cnt[jf]) jf++;
+    double seb = (jf < M ? ext[jf] : vfirst) == vval ? 0.0 : es_se(sv, ssv, t);
     /* studentized as the mean's (mean_interval), on the log scale when the
      * sample is >= 0; a resample whose t + 1 most extreme values tie has no
      * spread: its ES* is that value, vval, and its replicate infinite

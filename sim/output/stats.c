@@ -82,7 +82,8 @@ static const col_def fixed_cols[] = {
     {"adl_loss", MS_COL_F64, F(adl_loss), "USD",
      "bad debt borne by ADL counterparties: their units x abs(bankruptcy price - mark at the fill)", 0},
     {"uncovered_loss", MS_COL_F64, F(uncovered_loss), "USD", "bad debt no one could be charged", 0},
-    {"insolvent", MS_COL_I64, F(insolvent), "flag", "1 if bad debt went beyond the insurance fund", 0},
+    {"insolvent", MS_COL_I64, F(insolvent), "flag",
+     "1 if bad debt booked at fills went beyond the insurance fund (losses never liquidated: pending_bad_debt)", 0},
     {"cascades", MS_COL_I64, F(cascades), "count", "cascades (liquidations no more than stats.cascade_gap apart)", 0},
     {"largest_cascade_liquidations", MS_COL_I64, F(largest_cascade_liquidations), "count",
      "liquidations in the cascade with the most notional", 0},
@@ -349,7 +350,7 @@ typedef struct {
 } prob_def;
 
 static const prob_def prob_defs[] = {
-    {"insolvency", "bad debt beyond the insurance fund (insolvent = 1)", "insolvent", 0.0},
+    {"insolvency", "bad debt booked at fills beyond the insurance fund (insolvent = 1)", "insolvent", 0.0},
     {"liquidation_any", "at least one liquidation", "liquidations", 0.0},
     {"impact_triggered_any", "at least one impact-triggered liquidation", "impact_triggered_liquidations", 0.0},
     {"bad_debt_any", "bad_debt > 0", "bad_debt", 0.0},

@@ -424,6 +424,25 @@ class CliTest(DirTest):
         self.assertIn("market.impact.depth (1000 USD per 1%) is far too small for this book", p.stderr)
         self.assertFalse(os.path.exists(out))
 
+    def test_summary_notes_bad_debt_no_keeper_booked(self):
+        # keepers.gas_cost: an underwater account pays a keeper nothing and is never closed, so no bad
+        # debt is booked and insolvency is 0 while the losses are real: the summary says so under the
+        # probabilities, with the paths' count; a run whose paths close every such account does not
+        out = os.path.join(self.dir, "ko.h5")
+        p = run("run", os.path.join(SRC, "scenarios", "keeper-outage.yaml"), "-n", "20", "-o", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out, "r") as f:
+            s = f["paths/summary"][:]
+        k = int((s["pending_bad_debt"] > 0).sum())
+        self.assertGreater(k, 0)
+        self.assertEqual(int(s["insolvent"].sum()), 0)
+        self.assertIn(f"note: {k} of 20 paths end with underwater accounts no keeper liquidated", p.stdout)
+        self.assertIn("bad_debt and insolvency count only the bad debt booked at fills", p.stdout)
+        p = run("run", self.scen, "-n", "4", "-o", os.path.join(self.dir, "small.h5"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("pending_bad_debt_any", p.stdout)
+        self.assertNotIn("note:", p.stdout)
+
     def test_output_option_without_a_file_name(self):
         # "-o -q": the file name was forgotten; nothing may be written, least of all a file called -q
         p = run("run", self.scen, "-n", "2", "-o", "-q", cwd=self.dir)

@@ -144,16 +144,27 @@ KNOWN_FIXES = {
                     "studentized (bootstrap-t), unbounded where the tail cannot bound them; the percentile "
                     "intervals before covered ES99 of a lognormal "
                     "82% of the time at 1,000 paths (the fields es99_lo, es99_hi, es01_lo, es01_hi)",
+    "no_spread_resamples": "2026-12-07, issue 16 (docs/output.md, Means): a bootstrap resample without spread "
+                           "has t* = +/-inf exactly; the rounding residue of its sums made it a finite 1e9 and "
+                           "an end of 1e12 where the end is unbounded (the intervals' ends: mean_lo ... es01_hi, "
+                           "and lo, hi of the differences)",
+    "booked_bad_debt_text": "2026-12-07, issue 16 (docs/output.md): `insolvent` and `insolvency` say they count "
+                            "bad debt booked at fills, and /book's `premium` the start regime's volatility (the "
+                            "texts only: `definition`, and the `columns` attributes)",
 }
 # A fix whose fields are several: the names --fixed NAME leaves out.
 FIX_FIELDS = {"quantile_intervals": [f"q{lv}_{end}" for lv in ("50", "90", "99", "999", "01", "001")
                                      for end in ("lo", "hi")],
-              "es_intervals": ["es99_lo", "es99_hi", "es01_lo", "es01_hi"]}
+              "es_intervals": ["es99_lo", "es99_hi", "es01_lo", "es01_hi"],
+              "no_spread_resamples": ["mean_lo", "mean_hi", "es99_lo", "es99_hi", "es01_lo", "es01_hi", "lo", "hi"],
+              "booked_bad_debt_text": ["definition"]}
 # ... and the statistics' rows it changes, by the end of their name (check's /assertions: "bad_debt.q99").
 FIX_ROW_SUFFIXES = {"quantile_intervals": tuple(f".q{lv}" for lv in ("50", "90", "99", "999", "01", "001")),
-                    "es_intervals": (".es99", ".es01")}
+                    "es_intervals": (".es99", ".es01"),
+                    "no_spread_resamples": (".mean", ".es99", ".es01")}
 # ... and the attributes whose text it changes (dataset path ending, attribute): the method named in a meaning.
-FIX_ATTRS = {"es_intervals": [("stats/summary", "meaning")]}
+FIX_ATTRS = {"es_intervals": [("stats/summary", "meaning")],
+             "booked_bad_debt_text": [("paths/summary", "columns"), ("book", "columns")]}
 FIXED_FIELDS = set()  # the --fixed names of this run
 FIXED_SUFFIXES = set()  # the row name ends of this run
 FIXED_ATTRS = set()  # the (path ending, attribute) pairs of this run
