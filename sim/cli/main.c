@@ -1011,6 +1011,7 @@ typedef struct {
   progress_state ps;
   ms_run_opts ro; /* progress_ctx points at ps: the struct stays where begin_run filled it */
   char *cmd;      /* the command line the result file records */
+  int had_journal; /* a new run's journal name was taken before it began: that journal is not this run's */
 } cli_run;
 
 static void begin_run(cli_run *r, const cli_opts *o, int full_argc, char **full_argv) {
@@ -1021,6 +1022,12 @@ static void begin_run(cli_run *r, const cli_opts *o, int full_argc, char **full_
   r->ro = (ms_run_opts){.threads = o->threads, .output = o->output, .command = r->cmd,
                         .progress = on_progress, .progress_ctx = &r->ps, .cancel = &g_signal,
                         .resume = g_resume.on, .keep_partial = 1};
+  r->had_journal = 0;
+  if (!g_resume.on && o->output) {
+    char jpath[4200];
+    snprintf(jpath, sizeof jpath, "%s%s", o->output, MS_JOURNAL_SUFFIX);
+    r->had_journal = access(jpath, F_OK) == 0;
+  }
 }
 
 /* Ends a run begun by begin_run with the library's status @p s: says why it
@@ -1037,8 +1044,12 @@ static int end_run(cli_run *r, ms_status s, const ms_error *err, const ms_config
     ms_journal_info info;
     ms_error e;
     snprintf(jpath, sizeof jpath, "%s%s", r->ro.output, MS_JOURNAL_SUFFIX);
-    if (ms_journal_is(jpath) && ms_journal_count(jpath, &info, &e) == MS_OK) {
-      snprintf(kept, sizeof kept, "%lld of %lld", (long long)info.done, (long long)info.paths);
+    /* only a journal this run wrote, or the one it resumed, that this version can continue and no other
+     * run holds (a refused start, another version's, a live run's: the error says what to do) */
+    if (!r->had_journal && ms_journal_is(jpath) && !ms_journal_busy(jpath) &&
+        ms_journal_count(jpath, &info, &e) == MS_OK) {
+      if (info.version && strcmp(info.version, MS_VERSION) == 0)
+        snprintf(kept, sizeof kept, "%lld of %lld", (long long)info.done, (long long)info.paths);
       ms_journal_info_free(&info);
     }
   }

@@ -208,6 +208,12 @@ const ms_series *ms_config_series(const ms_config *cfg) {
   return cfg && cfg->market.hist.data ? cfg->market.hist.data->s : NULL;
 }
 
+const ms_series *ms_config_asset_series(const ms_config *cfg, int j) {
+  return cfg && j >= 0 && j < cfg->market.nassets && cfg->market.assets[j].hist.data
+             ? cfg->market.assets[j].hist.data->s
+             : NULL;
+}
+
 void ms_config_share(ms_config *copy) {
   if (copy->market.hist.data) atomic_fetch_add(&copy->market.hist.data->refs, 1);
   for (int j = 0; j < copy->market.nassets; j++)

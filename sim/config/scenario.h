@@ -548,6 +548,9 @@ const char *ms_assert_op_text(int op);
 /** The candles of market.replay or market.bootstrap (NULL unless the model is one of them). */
 const struct ms_series *ms_config_series(const ms_config *cfg);
 
+/** The candles asset @p j of market.assets follows (book.markets under replay or bootstrap), else NULL. */
+const struct ms_series *ms_config_asset_series(const ms_config *cfg, int j);
+
 /**
  * Take a share of what @p copy (a struct copy of a loaded configuration,
  * source_text aside) points to, so that ms_config_free(copy) may release it

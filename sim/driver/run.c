@@ -165,6 +165,7 @@ typedef struct {
   uint64_t *cnt;            /* [nvisible]: a frame's liquidation records per cell (its tail) */
   int64_t *liq_total;       /* [nvisible]: assembly: every frame's, from the tails */
   struct copier *cp;        /* assembly: the thread writing /liquidations' rows; NULL: none */
+  const volatile sig_atomic_t *cancel; /* the run's (ms_run_opts.cancel): also the statistics' */
 } run_plan;
 
 /* A signal during the set-up (books of millions of accounts take seconds to
@@ -387,6 +388,7 @@ static void plan_ranks(run_plan *pl, int keep_rows) {
 static ms_status plan_init(run_plan *pl, const cell_spec *spec, int ncells, int nthreads,
                            const volatile sig_atomic_t *cancel, const char *output, ms_error *err) {
   memset(pl, 0, sizeof *pl);
+  pl->cancel = cancel;
   plan_ranks(pl, spec[0].keep_rows);
   if (ncells < 1) return ms_error_set(err, MS_ERR_INTERNAL, "no cells");
   if (output && !(pl->dir = folder_of(output))) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
@@ -1329,9 +1331,12 @@ static ms_status colstore_load(void *ctx, const ms_column *col, double *x, ms_er
 /* Where cell @p c's statistics read its columns: its rows, or the column store (@p ctx holds it). */
 static ms_colsrc cell_src(const run_plan *pl, int c, colstore_src *ctx) {
   const cell_state *cs = &pl->cells[c];
-  if (cs->spec->keep_rows) return ms_colsrc_rows(cs->rows, pl->paths);
-  *ctx = (colstore_src){pl->colstore, cs, pl->paths};
-  ms_colsrc src = {NULL, pl->paths, colstore_load, ctx};
+  ms_colsrc src = ms_colsrc_rows(cs->rows, pl->paths);
+  if (!cs->spec->keep_rows) {
+    *ctx = (colstore_src){pl->colstore, cs, pl->paths};
+    src = (ms_colsrc){NULL, pl->paths, colstore_load, ctx, NULL};
+  }
+  src.cancel = pl->cancel;
   return src;
 }
 
@@ -1456,6 +1461,10 @@ static uint64_t fingerprint(const run_plan *pl, const ms_run_opts *opts, ms_erro
     /* the candles a replay follows: a changed data file is another run */
     const struct ms_series *se = ms_config_series(sp->cfg);
     if (se) MIX(&se->hash, sizeof se->hash);
+    for (int j = 0; j < sp->cfg->market.nassets; j++) { /* ... and every other market's of book.markets */
+      const struct ms_series *sj = ms_config_asset_series(sp->cfg, j);
+      if (sj) MIX(&sj->hash, sizeof sj->hash);
+    }
   }
 #undef MIXS
 #undef MIX
@@ -1510,7 +1519,10 @@ static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *
   } else if (!s) {
     if (access(jpath, F_OK) == 0) {
       ms_journal_info old;
-      if (ms_journal_count(jpath, &old, err) == MS_OK) {
+      if (ms_journal_busy(jpath)) {
+        s = ms_error_set(err, MS_ERR_INPUT, "%s: another marginsim is writing %s now (its journal is locked): "
+                         "wait for it to finish, or choose another result file", jpath, opts->output);
+      } else if (ms_journal_count(jpath, &old, err) == MS_OK) {
         s = ms_error_set(err, MS_ERR_INPUT, "%s: an unfinished run of %s is there (%lld of %lld paths, begun by: %s); "
                          "continue it with `marginsim run --resume %s`, or remove %s to start anew",
                          jpath, opts->output, (long long)old.done, (long long)old.paths, old.command, opts->output,

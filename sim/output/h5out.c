@@ -532,6 +532,16 @@ static int model_attrs(hid_t loc, const ms_config *cfg) {
     rc |= attr_str(loc, "replay_file", se->name);
     rc |= attr_str(loc, "replay_fnv1a64", hex);
   }
+  for (int j = 0; j < cfg->market.nassets; j++) { /* book.markets: each market's own, by its asset's name */
+    const ms_series *sj = ms_config_asset_series(cfg, j);
+    if (!sj) continue;
+    char hex[24], key[MS_NAME_MAX + 32];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)sj->hash);
+    snprintf(key, sizeof key, "replay_file_%s", cfg->market.assets[j].name);
+    rc |= attr_str(loc, key, sj->name);
+    snprintf(key, sizeof key, "replay_fnv1a64_%s", cfg->market.assets[j].name);
+    rc |= attr_str(loc, key, hex);
+  }
   return rc;
 }
 

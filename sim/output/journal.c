@@ -230,6 +230,14 @@ int ms_journal_is(const char *path) {
   return r == 8 && memcmp(m, JMAGIC, 6) == 0; /* any format: read_header names another one */
 }
 
+int ms_journal_busy(const char *path) {
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return 0;
+  int busy = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  close(fd); /* and with it the shared lock, if taken */
+  return busy;
+}
+
 ms_status ms_journal_create(ms_journal **out, const char *path, const ms_journal_info *info, ms_error *err) {
   *out = NULL;
   ms_journal *j = jnew(path);
@@ -645,6 +653,12 @@ void ms_journal_close(ms_journal *j) {
 
 void ms_journal_remove(ms_journal *j) {
   if (!j) return;
-  unlink(j->path);
+  /* Only the file this journal is: once the run has begun, its name may
+   * have been taken by another run's journal (the user removed this one,
+   * and another run began), which must not be lost with it. */
+  struct stat held, named;
+  if (fstat(j->fd, &held) == 0 && lstat(j->path, &named) == 0 && held.st_dev == named.st_dev &&
+      held.st_ino == named.st_ino)
+    unlink(j->path);
   jfree(j);
 }

@@ -55,6 +55,9 @@ void ms_journal_info_free(ms_journal_info *info);
 /** Whether @p path starts like a journal (0 on any error). */
 int ms_journal_is(const char *path);
 
+/** Whether another open journal holds @p path's lock: a run still writing it (0 on any error). */
+int ms_journal_busy(const char *path);
+
 /**
  * Create the journal @p path (never over an existing file: MS_ERR_INPUT
  * naming it) with the header of @p info (done ignored).

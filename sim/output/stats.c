@@ -369,6 +369,7 @@ static const prob_def prob_defs[] = {
 
 /* Column @p c's values of every path of @p src into x[0 .. src->n - 1]. */
 static ms_status col_load(const ms_colsrc *src, const ms_column *c, double *x, ms_error *err) {
+  if (src->cancel && *src->cancel) return ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
   if (!src->rows) return src->load(src->ctx, c, x, err);
   for (int64_t p = 0; p < src->n; p++) x[p] = ms_stats_value(c, &src->rows[p]);
   return MS_OK;

@@ -16,6 +16,7 @@
 #define MARGINSIM_STATS_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "engine/engine.h"
@@ -53,11 +54,14 @@ typedef struct ms_colsrc {
    * order; called from several threads at once */
   ms_status (*load)(void *ctx, const ms_column *col, double *x, ms_error *err);
   void *ctx;
+  /* non-zero: the statistics stop before their next column (MS_ERR_CANCELLED);
+   * a column of millions of paths takes a fraction of a second. May be NULL. */
+  const volatile sig_atomic_t *cancel;
 } ms_colsrc;
 
 /** The source of @p n rows in memory. */
 static inline ms_colsrc ms_colsrc_rows(const ms_path_summary *rows, int64_t n) {
-  ms_colsrc s = {rows, n, NULL, NULL};
+  ms_colsrc s = {rows, n, NULL, NULL, NULL};
   return s;
 }
 

@@ -219,6 +219,52 @@ class HistoryTest(DirTest):
         self.assertTrue(os.path.exists(journal), "a refused resume left the journal as it was")
         self.assertFalse(os.path.exists(out))
 
+    def test_resume_refused_when_another_markets_data_changed(self):
+        # book.markets under replay: each market follows its own file; a change to the one the book does
+        # not "trade" (ETH here) is another run too. It was resumed, mixing 176 paths of the old candles
+        # with 24 of the new. The result names both files with their hashes.
+        os.mkdir(self.path("scen"))
+        os.mkdir(self.path("data"))
+        eth = "eth_usdt_1h_2025-10_binance_spot.csv"
+        for f in (BTC_1H, eth):
+            shutil.copy(os.path.join(DATA, f), self.path(os.path.join("data", f)))
+        shutil.copy(os.path.join(SRC, "scenarios", "history", "2025-10-tariff-crash-cross.yaml"),
+                    self.path(os.path.join("scen", "x.yaml")))
+        small = self.path("small.h5")
+        p = run("run", self.path(os.path.join("scen", "x.yaml")), "-n", "2", "--set", "book.accounts=500",
+                "-o", small, "-q")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(small) as f:
+            for asset, name in (("BTC", BTC_1H), ("ETH", eth)):
+                self.assertTrue(f.attrs["replay_file_" + asset].endswith(name), dict(f.attrs))
+                self.assertRegex(f.attrs["replay_fnv1a64_" + asset], r"^[0-9a-f]{16}$")
+        out = self.path("long.h5")
+        journal = out + ".partial"
+        p = subprocess.Popen([BIN, "run", self.path(os.path.join("scen", "x.yaml")), "-n", "2000", "-o", out,
+                              "-q", "-j", "2", "--set", "output.chunk_paths=8", "--set", "book.accounts=500"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                             env=ENV)
+        deadline = time.time() + 120
+        while time.time() < deadline and frames(journal) < 2 and p.poll() is None:
+            time.sleep(0.005)
+        self.assertIsNone(p.poll(), "the run finished before it could be interrupted")
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=60)
+        path = self.path(os.path.join("data", eth))
+        with open(path) as f:
+            lines = f.read().splitlines(keepends=True)
+        cells = lines[70].split(",")
+        cells[3] = str(float(cells[3]) - 1000)  # one candle's low
+        lines[70] = ",".join(cells)
+        with open(path, "w") as f:
+            f.write("".join(lines))
+        r = subprocess.run([BIN, "run", "--resume", out, "-q"], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, env=ENV)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("differ from the interrupted run", r.stderr)
+        self.assertTrue(os.path.exists(journal), "a refused resume left the journal as it was")
+        self.assertFalse(os.path.exists(out))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -123,6 +123,40 @@ class ResumeTest(DirTest):
             self.assertEqual(f.read(4096), before)
         self.assertEqual(sorted(os.listdir(self.dir)), ["link.h5", "r.h5.partial", "small.yaml"])
 
+    def test_a_live_runs_journal_is_neither_advised_away_nor_removed(self):
+        # A second run on a live run's result was told to "remove r.h5.partial to start anew" (and that its
+        # paths "are kept"); a user who did, and began again, lost the new run's journal when the first run
+        # ended: it removed whatever file bore its journal's name.
+        out = self.path("r.h5")
+        journal = out + ".partial"
+        a = self.start(["run", self.scen, "-o", out, "-j", "1", "-q"], self.dir)
+        self.addCleanup(lambda: a.poll() is None and a.kill())
+        deadline = time.time() + 60
+        while time.time() < deadline and frames(journal) < 1 and a.poll() is None:
+            time.sleep(0.005)
+        self.assertIsNone(a.poll(), "the run finished before the test")
+        q = run("run", self.scen, "-o", out, "-q", "-n", "2")
+        self.assertEqual(q.returncode, 2, q.stderr)
+        self.assertIn("another marginsim is writing " + out + " now (its journal is locked)", q.stderr)
+        self.assertNotIn("remove", q.stderr)
+        self.assertNotIn("are kept", q.stderr)
+        os.unlink(journal)  # against the advice
+        b = self.start(["run", self.scen, "-o", out, "-j", "1", "-q", "-n", "100000"], self.dir)
+        self.addCleanup(lambda: b.poll() is None and b.kill())
+        deadline = time.time() + 60
+        while time.time() < deadline and frames(journal) < 1 and b.poll() is None:
+            time.sleep(0.005)
+        self.assertIsNone(b.poll(), "the second run ended before the first")
+        ino = os.stat(journal).st_ino
+        _, err = a.communicate(timeout=120)
+        self.assertEqual(a.returncode, 0, err)
+        self.assertTrue(os.path.exists(journal), "the first run's end removed the second run's journal")
+        self.assertEqual(os.stat(journal).st_ino, ino)
+        b.send_signal(signal.SIGTERM)
+        _, err = b.communicate(timeout=60)
+        self.assertEqual(b.returncode, 143, err)
+        self.assertIn("are kept in " + journal, err)
+
     def test_interrupted_resume_names_the_file_as_given(self):
         # A resume runs from the folder the run began in; interrupted, it names the result file as the user gave
         # it (b/r.h5 from here), not as the recorded command did (r.h5, from b)
