@@ -67,6 +67,8 @@ typedef struct {
   int64_t done;           /* paths the journal already holds */
 } resume_state;
 static resume_state g_resume;
+/* The result file the command wrote, once it is in place (for the message when standard output fails after). */
+static const char *g_wrote;
 
 /* A signal that came while loading or checking: the exit code it asks for
  * (128 + signal), 0 if none. Runs look at the flag themselves. */
@@ -176,7 +178,7 @@ static void usage_validate(FILE *f) {
           "Reads and checks the scenario (and draws its book, which must start above initial\n"
           "margin) and prints the resolved configuration: every key, defaults filled in, as\n"
           "YAML that loads to the same configuration.\n"
-          "exit codes: 0 valid, 2 bad input\n");
+          "exit codes: 0 valid, 2 bad input, 3 standard output could not be written\n");
 }
 
 /* ---- progress bar on stderr (only when it is a terminal) ---- */
@@ -422,6 +424,7 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
              (long long)p->k, (long long)p->n);
   }
   if (cfg->book.markets.enabled) print_markets(cfg, st);
+  g_wrote = out;
   printf("\nwrote %s\n", out);
 }
 
@@ -483,7 +486,7 @@ static void on_fatal_signal(int sig) {
 }
 
 static void catch_fatal_signals(void) {
-  static const int fatal[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGHUP, SIGQUIT, SIGPIPE, SIGXCPU,
+  static const int fatal[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGHUP, SIGQUIT, SIGXCPU,
                               SIGALRM, SIGUSR1, SIGUSR2};
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -499,6 +502,10 @@ static void catch_fatal_signals(void) {
   /* Past a file size limit (ulimit -f) a write fails with EFBIG, reported
    * as an I/O error (exit 3), instead of SIGXFSZ killing the process. */
   signal(SIGXFSZ, SIG_IGN);
+  /* Likewise a write to a closed pipe fails with EPIPE, which main() reports
+   * (exit 3), instead of SIGPIPE killing the process: after a run's file was
+   * renamed into place that was exit 141 with the file written. */
+  signal(SIGPIPE, SIG_IGN);
 }
 
 /* Only a regular file (or nothing) may be replaced; a symbolic link is
@@ -987,6 +994,7 @@ static void print_compare(const ms_compare_report *rep, const char *key, int64_t
       printf("    %-30s %14s %14s %14s  [%s, %s]\n", name, x[0], x[1], x[2], x[3], hi);
     }
   }
+  g_wrote = out;
   printf("\nwrote %s\n", out);
 }
 
@@ -1371,6 +1379,7 @@ static void print_sweep(const ms_sweep *sw, const ms_sweep_report *rep, const ch
   printf("  (* the interval excludes 0)\n");
   if (rep->replayed > 0)
     printf("\nexogenous paths generated once per path and replayed in %lld cell-paths\n", (long long)rep->replayed);
+  g_wrote = out;
   printf("\nwrote %s\n", out);
 }
 
@@ -1983,6 +1992,17 @@ int main(int argc, char **argv) {
   }
   if (ms_mpi_rank() != 0) mute();
   int rc = command(argc, argv);
+  /* What a command printed is its product (validate, schema, calibrate) or
+   * its report (run's and check's summary): a write that failed (a full
+   * disk, a closed pipe) is an I/O failure, never a silent success. */
+  errno = 0;
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    int e = errno;
+    fprintf(stderr, "marginsim: cannot write to standard output%s%s%s: what was printed is incomplete%s%s%s\n",
+            e ? " (" : "", e ? strerror(e) : "", e ? ")" : "", g_wrote ? "; the result file " : "",
+            g_wrote ? g_wrote : "", g_wrote ? " is complete" : "");
+    if (rc == 0) rc = 3;
+  }
   /* The commands agree wherever ranks could part ways; should a rank still
    * differ, every rank exits with the first differing rank's code (no
    * rank's failure becomes a success). MPI_Finalize runs at exit. */

@@ -30,6 +30,7 @@
 #include "driver/run.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
@@ -166,6 +167,7 @@ typedef struct {
   int64_t *liq_total;       /* [nvisible]: assembly: every frame's, from the tails */
   struct copier *cp;        /* assembly: the thread writing /liquidations' rows; NULL: none */
   const volatile sig_atomic_t *cancel; /* the run's (ms_run_opts.cancel): also the statistics' */
+  ms_h5out *h;              /* the result file while the paths run (its temporary touched each batch); NULL: none */
 } run_plan;
 
 /* A signal during the set-up (books of millions of accounts take seconds to
@@ -885,6 +887,7 @@ static ms_status run_cells(run_plan *pl, const ms_run_opts *opts, ms_error *err)
   streamer *smp = stream ? &sm : NULL;
   for (int64_t first = pl->done; !s && first < pl->paths; first += pl->batch) {
     int64_t n = pl->paths - first < pl->batch ? pl->paths - first : pl->batch;
+    if (pl->h) ms_h5out_touch(pl->h); /* a live run's temporary is never hours old */
     int64_t i0, k; /* this rank's paths of the batch: all of them in one process */
     ms_mpi_slice(0, n, pl->rank, nranks, &i0, &k);
     for (int c = 0; !s && c < pl->nvisible; c++)
@@ -1492,6 +1495,12 @@ static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *
   /* what may be at the result's path is checked before any work */
   ms_status s = ms_outfile_check("output", opts->output, NULL, err);
   if (s) return s;
+  const char *fname = strrchr(opts->output, '/');
+  fname = fname ? fname + 1 : opts->output;
+  if (strlen(fname) + strlen(MS_JOURNAL_SUFFIX) > NAME_MAX)
+    return ms_error_set(err, MS_ERR_INPUT, "%s: the file name is too long for its run's journal (the name and "
+                        "\"%s\", at most %d bytes): at most %d bytes", opts->output, MS_JOURNAL_SUFFIX, NAME_MAX,
+                        (int)(NAME_MAX - strlen(MS_JOURNAL_SUFFIX)));
   size_t len = strlen(opts->output) + sizeof MS_JOURNAL_SUFFIX;
   char *jpath = malloc(len);
   if (!jpath) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
@@ -1661,6 +1670,7 @@ static ms_status run_one(const cell_spec *spec, const ms_run_opts *opts, int nth
   int here = pl->rank == 0; /* the file, the assembly and the statistics are rank 0's */
   ms_h5_meta meta = {opts->command, pl->created};
   if (!s && file && here) s = create_file(&h, opts->output, cfg, &meta, err);
+  pl->h = h;
   if (!s && file && here) s = open_groups(pl, opts, h, err);
   s = agree(pl, s, err);
   if (!s) s = run_cells(pl, opts, err);
@@ -1855,6 +1865,7 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
   int here = pl.rank == 0; /* the file, the assembly and the statistics are rank 0's */
   ms_h5_meta meta = {opts->command, pl.created};
   if (!s && here) s = create_file(&h, opts->output, cfgs[0], &meta, err);
+  pl.h = h;
   if (!s && here) s = root_attr(h, "compare", key, err);
   if (!s && here) s = open_groups(&pl, opts, h, err);
   s = agree(&pl, s, err);
@@ -1979,6 +1990,7 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
   int here = pl.rank == 0; /* the file, the assembly and the statistics are rank 0's */
   ms_h5_meta meta = {opts->command, pl.created};
   if (!s && here) s = create_file(&h, opts->output, sw->cfgs[sw->baseline], &meta, err);
+  pl.h = h;
   if (!s && here) {
     char keys[MS_MAX_GRID * 260] = "", show[MS_MAX_SHOW * (MS_STAT_NAME_MAX + 1)] = "";
     for (int a = 0; a < sw->naxes; a++) {

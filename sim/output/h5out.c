@@ -1597,6 +1597,8 @@ static int close_file(ms_h5out *h) {
 
 void ms_h5out_start_writeback(ms_h5out *h) { ms_outfile_start_writeback(&h->out); }
 
+void ms_h5out_touch(ms_h5out *h) { ms_outfile_touch(&h->out); }
+
 ms_status ms_h5out_commit(ms_h5out *h, ms_error *err) {
   ms_status s = MS_OK;
   if (close_file(h)) {

@@ -167,6 +167,9 @@ ms_status ms_h5out_write_sweep(ms_h5out *h, const ms_h5_sweep *sw, ms_error *err
 /** Start writing the file's pages written so far to the disk (ms_outfile_start_writeback). */
 void ms_h5out_start_writeback(ms_h5out *h);
 
+/** The temporary's modification time to now (ms_outfile_touch). */
+void ms_h5out_touch(ms_h5out *h);
+
 /** Close the file and rename it to its final name; frees @p h in every case. */
 ms_status ms_h5out_commit(ms_h5out *h, ms_error *err);
 

@@ -108,6 +108,24 @@ ms_status ms_outfile_check(const char *opt, const char *path, char **target, ms_
     return ms_error_set(err, MS_ERR_INPUT, "%s %s: is %s; marginsim replaces only a regular file (or creates one)",
                         opt, path, kind_of(st.st_mode));
   }
+  /* In a folder with the sticky bit (/tmp) only a file's owner, the
+   * folder's or root may replace it: the rename at the end would fail,
+   * after the whole run. */
+  struct stat fs, ds;
+  if (stat(resolved, &fs) == 0 && geteuid() != 0 && fs.st_uid != geteuid()) {
+    const char *slash = strrchr(resolved, '/');
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", !slash ? 1 : slash == resolved ? 1 : (int)(slash - resolved),
+             !slash ? "." : resolved);
+    if (stat(dir, &ds) == 0 && (ds.st_mode & S_ISVTX) && ds.st_uid != geteuid()) {
+      ms_status s = ms_error_set(err, MS_ERR_INPUT,
+                                 "%s %s: belongs to another user (uid %lu) in a folder with the sticky bit (%s), "
+                                 "where only its owner may replace it; choose another file name", opt, path,
+                                 (unsigned long)fs.st_uid, dir);
+      free(real);
+      return s;
+    }
+  }
   if (target) {
     *target = real ? real : strdup(resolved);
     if (!*target) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
@@ -233,6 +251,10 @@ ms_status ms_outfile_commit(ms_outfile *o, ms_error *err) {
 
 void ms_outfile_start_writeback(const ms_outfile *o) {
   if (o->fd >= 0) (void)sync_file_range(o->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+void ms_outfile_touch(const ms_outfile *o) {
+  if (o->fd >= 0) (void)futimens(o->fd, NULL);
 }
 
 void ms_outfile_abort(ms_outfile *o) {

@@ -58,6 +58,13 @@ ms_status ms_outfile_commit(ms_outfile *o, ms_error *err);
  */
 void ms_outfile_start_writeback(const ms_outfile *o);
 
+/**
+ * Set the temporary's modification time to now: a run's temporary looks as
+ * old as the run's last batch, not its start, so that a clean-up of stale
+ * temporaries by age (docs/robustness.md) passes over a live run's.
+ */
+void ms_outfile_touch(const ms_outfile *o);
+
 /** Close and remove the temporary; releases @p o. A zeroed or released @p o is a no-op. */
 void ms_outfile_abort(ms_outfile *o);
 

@@ -443,6 +443,33 @@ class CliTest(DirTest):
         self.assertIn("pending_bad_debt_any", p.stdout)
         self.assertNotIn("note:", p.stdout)
 
+    def test_standard_output_that_cannot_be_written_is_exit_3(self):
+        # validate, schema and the summary exited 0 with nothing written to a full disk; validate cut at a
+        # full tmpfs loads as another scenario. A closed pipe killed a run by SIGPIPE (141) after its file was
+        # renamed into place: now exit 3, saying the file is complete.
+        def to(stdout, *args):
+            return subprocess.run([BIN, *args], stdout=stdout, stderr=subprocess.PIPE, text=True,
+                                  stdin=subprocess.DEVNULL, cwd=self.dir)
+        with open("/dev/full", "w") as full:
+            for args in (("validate", self.scen), ("schema",)):
+                p = to(full, *args)
+                self.assertEqual(p.returncode, 3, (args, p.stderr))
+                self.assertIn("marginsim: cannot write to standard output", p.stderr)
+        out = self.path("piped.h5")
+        r, w = os.pipe()
+        os.close(r)
+        try:
+            p = to(w, "run", self.scen, "-n", "3", "-o", out)
+        finally:
+            os.close(w)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("cannot write to standard output (Broken pipe): what was printed is incomplete; the result "
+                      "file " + out + " is complete", p.stderr)
+        with h5py.File(out, "r") as f:
+            self.assertEqual(f["paths/summary"].shape, (3,))
+        with open("/dev/null", "w") as null:  # -q prints nothing: nothing to fail
+            self.assertEqual(to(null, "run", self.scen, "-n", "2", "-q", "-o", self.path("q.h5")).returncode, 0)
+
     def test_output_option_without_a_file_name(self):
         # "-o -q": the file name was forgotten; nothing may be written, least of all a file called -q
         p = run("run", self.scen, "-n", "2", "-o", "-q", cwd=self.dir)

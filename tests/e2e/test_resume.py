@@ -157,6 +157,30 @@ class ResumeTest(DirTest):
         self.assertEqual(b.returncode, 143, err)
         self.assertIn("are kept in " + journal, err)
 
+    def test_a_live_runs_temporary_is_never_hours_old(self):
+        # docs/robustness.md's clean-up, `find -name '.*.ms-tmp-*' -mmin +60 -delete`, removed the temporary
+        # of any run longer than an hour: its time stayed at the run's start. Each batch now sets it.
+        out = self.path("t.h5")
+        journal = out + ".partial"
+        p = self.start(["run", self.scen, "-o", out, "-j", "1", "-q", "-n", "100000"], self.dir)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        deadline = time.time() + 60
+        while time.time() < deadline and frames(journal) < 1 and p.poll() is None:
+            time.sleep(0.005)
+        tmp = [f for f in os.listdir(self.dir) if ".ms-tmp-" in f]
+        self.assertEqual(len(tmp), 1, os.listdir(self.dir))
+        tmp = self.path(tmp[0])
+        old = time.time() - 7200
+        os.utime(tmp, (old, old))
+        n = frames(journal)
+        while time.time() < deadline and frames(journal) < n + 2 and p.poll() is None:
+            time.sleep(0.005)
+        self.assertIsNone(p.poll(), "the run ended before the test")
+        self.assertGreater(os.stat(tmp).st_mtime, time.time() - 600)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 143, err)
+
     def test_interrupted_resume_names_the_file_as_given(self):
         # A resume runs from the folder the run began in; interrupted, it names the result file as the user gave
         # it (b/r.h5 from here), not as the recorded command did (r.h5, from b)
@@ -217,6 +241,16 @@ class ResumeTest(DirTest):
                                    text=True, stdin=subprocess.DEVNULL)
                 self.assertEqual(p.returncode, 2, (tool, p.stderr))
                 self.assertIn("marginsim run --resume %s" % out, p.stderr, tool)
+        # a journal emptied (or damaged at its start): no tool advises a resume that would be refused
+        empty = self.path("e.h5")
+        open(empty + ".partial", "wb").close()
+        with self.assertRaises(marginsim.IncompleteRun) as cm:
+            marginsim.open(empty)
+        self.assertIn("is not a marginsim journal", str(cm.exception))
+        self.assertNotIn("--resume", str(cm.exception))
+        p = run("run", "--resume", empty, "-q")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertNotIn("are kept", p.stderr)
         # --resume of a finished run, of nothing, and after the scenario changed: exit 2, the journal kept
         p = run("run", "--resume", self.path("nothing.h5"))
         self.assertEqual(p.returncode, 2)

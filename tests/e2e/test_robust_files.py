@@ -200,6 +200,44 @@ class FilesTest(DirTest):
         self.assertEqual(snapshot(os.path.join(nw, "t.h5")), before)
         self.assertEqual(temporaries(nw) + temporaries(pub), [])
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs a file of another user: run as root")
+    def test_another_users_file_in_a_sticky_folder_is_refused_at_once(self):
+        # robustness review 2026-12-07: in a folder with the sticky bit (as /tmp) only a file's owner may
+        # replace it; the run went to its end, then failed at the rename (exit 3, a journal no resume could
+        # finish). Refused at once: exit 2, nothing written.
+        st = self.path("sticky")
+        os.mkdir(st)
+        os.chmod(st, 0o1777)
+        os.chmod(self.dir, 0o755)
+        os.chmod(self.long, 0o644)
+        theirs = os.path.join(st, "r.h5")
+        with open(theirs, "w") as f:
+            f.write("previous result")
+        before = snapshot(theirs)
+        t0 = time.time()
+        p = subprocess.run([BIN, "run", self.long, "-q", "-o", theirs], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, preexec_fn=lambda: (os.setgid(65534), os.setuid(65534)),
+                           timeout=60)
+        self.assertLess(time.time() - t0, 5)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("belongs to another user (uid 0) in a folder with the sticky bit", p.stderr)
+        self.assertEqual(snapshot(theirs), before)
+        self.assertEqual(sorted(os.listdir(st)), ["r.h5"])
+
+    def test_a_name_too_long_for_its_journal(self):
+        # 248 to 255 bytes is a legal file name, but its journal's ("<name>.partial") is not: exit 3 at once,
+        # "File name too long", for a name no run could use. Bad input (exit 2), naming the limit.
+        long = self.path("b" * 245 + ".h5")
+        p = run("run", self.scen, "-n", "2", "-q", "-o", long)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("the file name is too long for its run's journal", p.stderr)
+        self.assertIn("at most 247 bytes", p.stderr)
+        self.assertFalse(os.path.exists(long))
+        ok = self.path("b" * 244 + ".h5")
+        p = run("run", self.scen, "-n", "2", "-q", "-o", ok)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.exists(ok))
+
     def test_the_scenario_file_is_never_an_output(self):
         # review r14: -o naming the scenario (directly, through a link or under another spelling) or --junit
         # naming it replaced the user's scenario with the result (exit 0). Refused: exit 2 before simulating.
