@@ -80,6 +80,25 @@ class HistoryTest(DirTest):
         super().setUp()
         shutil.copy(os.path.join(DATA, BTC_1H), self.path(BTC_1H))
 
+    def killed_after_two_frames(self, args, journal):
+        """Start `marginsim run ARGS`, SIGKILL it once its journal holds two frames."""
+        p = subprocess.Popen([BIN, "run", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             stdin=subprocess.DEVNULL, env=ENV)
+        deadline = time.time() + 120
+        while time.time() < deadline and frames(journal) < 2 and p.poll() is None:
+            time.sleep(0.005)
+        self.assertIsNone(p.poll(), "the run finished before it could be interrupted")
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=60)
+
+    def assert_resume_refused(self, out):
+        r = subprocess.run([BIN, "run", "--resume", out, "-q"], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, env=ENV)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("differ from the interrupted run", r.stderr)
+        self.assertTrue(os.path.exists(out + ".partial"), "a refused resume left the journal as it was")
+        self.assertFalse(os.path.exists(out))
+
     def test_sweep_cells_share_the_exogenous_path(self):
         for model in MODELS:
             with self.subTest(model=model):
@@ -201,23 +220,10 @@ class HistoryTest(DirTest):
         scen = self.write("long.yaml", scenario("bootstrap").replace("paths: 8\n", "paths: 100000\n")
                           + "output: {chunk_paths: 8}\n")
         out = self.path("long.h5")
-        journal = out + ".partial"
-        p = subprocess.Popen([BIN, "run", scen, "-o", out, "-q", "-j", "2"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, env=ENV)
-        deadline = time.time() + 120
-        while time.time() < deadline and frames(journal) < 2 and p.poll() is None:
-            time.sleep(0.005)
-        self.assertIsNone(p.poll(), "the run finished before it could be interrupted")
-        p.send_signal(signal.SIGKILL)
-        p.communicate(timeout=60)
+        self.killed_after_two_frames([scen, "-o", out, "-q", "-j", "2"], out + ".partial")
         with open(self.path(BTC_1H), "a") as f:  # one more candle: other data
             f.write("2025-10-14 00:00:00,110000,110500,109500,110200,1.0\n")
-        r = subprocess.run([BIN, "run", "--resume", out, "-q"], capture_output=True, text=True,
-                           stdin=subprocess.DEVNULL, env=ENV)
-        self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn("differ from the interrupted run", r.stderr)
-        self.assertTrue(os.path.exists(journal), "a refused resume left the journal as it was")
-        self.assertFalse(os.path.exists(out))
+        self.assert_resume_refused(out)
 
     def test_resume_refused_when_another_markets_data_changed(self):
         # book.markets under replay: each market follows its own file; a change to the one the book does
@@ -239,17 +245,9 @@ class HistoryTest(DirTest):
                 self.assertTrue(f.attrs["replay_file_" + asset].endswith(name), dict(f.attrs))
                 self.assertRegex(f.attrs["replay_fnv1a64_" + asset], r"^[0-9a-f]{16}$")
         out = self.path("long.h5")
-        journal = out + ".partial"
-        p = subprocess.Popen([BIN, "run", self.path(os.path.join("scen", "x.yaml")), "-n", "2000", "-o", out,
-                              "-q", "-j", "2", "--set", "output.chunk_paths=8", "--set", "book.accounts=500"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-                             env=ENV)
-        deadline = time.time() + 120
-        while time.time() < deadline and frames(journal) < 2 and p.poll() is None:
-            time.sleep(0.005)
-        self.assertIsNone(p.poll(), "the run finished before it could be interrupted")
-        p.send_signal(signal.SIGKILL)
-        p.communicate(timeout=60)
+        self.killed_after_two_frames([self.path(os.path.join("scen", "x.yaml")), "-n", "2000", "-o", out, "-q", "-j",
+                                      "2", "--set", "output.chunk_paths=8", "--set", "book.accounts=500"],
+                                     out + ".partial")
         path = self.path(os.path.join("data", eth))
         with open(path) as f:
             lines = f.read().splitlines(keepends=True)
@@ -258,12 +256,7 @@ class HistoryTest(DirTest):
         lines[70] = ",".join(cells)
         with open(path, "w") as f:
             f.write("".join(lines))
-        r = subprocess.run([BIN, "run", "--resume", out, "-q"], capture_output=True, text=True,
-                           stdin=subprocess.DEVNULL, env=ENV)
-        self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn("differ from the interrupted run", r.stderr)
-        self.assertTrue(os.path.exists(journal), "a refused resume left the journal as it was")
-        self.assertFalse(os.path.exists(out))
+        self.assert_resume_refused(out)
 
 
 if __name__ == "__main__":
