@@ -83,7 +83,7 @@ static void test_journal__frames_come_back_whole(void **state) {
   ms_journal_info_free(&info);
   assert_true(ms_journal_is(path));
   ms_journal *j = NULL;
-  assert_ok(ms_journal_open(&j, path, &info, &err), &err);
+  assert_ok(ms_journal_open(&j, path, &info, NULL, &err), &err);
   assert_ok(ms_journal_rewind(j, &err), &err);
   for (int f = 0; f < 3; f++) {
     int64_t first, n;
@@ -113,7 +113,7 @@ static void test_journal__a_torn_or_damaged_end_is_cut_off(void **state) {
   /* torn in the middle of the last frame: two frames are left, the rest is cut off when continued */
   assert_int_equal(truncate(path, whole - 100), 0);
   ms_journal *j = NULL;
-  assert_ok(ms_journal_open(&j, path, &info, &err), &err);
+  assert_ok(ms_journal_open(&j, path, &info, NULL, &err), &err);
   assert_int_equal(info.done, 32);
   assert_int_equal(ms_journal_done(j), 32);
   ms_journal_info_free(&info);
@@ -159,7 +159,7 @@ static void test_journal__another_format_is_named(void **state) {
   assert_contains(err.msg, "journal format 01");
   assert_contains(err.msg, "reads format 02");
   ms_journal *j = NULL;
-  assert_int_equal(ms_journal_open(&j, path, &info, &err), MS_ERR_INPUT);
+  assert_int_equal(ms_journal_open(&j, path, &info, NULL, &err), MS_ERR_INPUT);
   assert_null(j);
   assert_contains(err.msg, "journal format 01");
 }
@@ -172,13 +172,37 @@ static void test_journal__never_overwritten_and_locked_while_running(void **stat
   ms_journal *j = NULL;
   assert_int_equal(ms_journal_create(&j, path, &INFO, &err), MS_ERR_INPUT);
   assert_contains(err.msg, "already exists");
-  assert_ok(ms_journal_open(&j, path, &info, &err), &err);
+  /* a signal while its frames are checked: cancelled, nothing cut off, the lock released */
+  volatile sig_atomic_t flag = 1;
+  off_t size = file_size();
+  assert_int_equal(ms_journal_open(&j, path, &info, &flag, &err), MS_ERR_CANCELLED);
+  assert_null(j);
+  assert_int_equal(file_size(), size);
+  assert_false(ms_journal_busy(path));
+  assert_ok(ms_journal_open(&j, path, &info, NULL, &err), &err);
   ms_journal_info_free(&info);
+  assert_true(ms_journal_busy(path)); /* what a second run is told: another marginsim is writing it */
   ms_journal *k = NULL;
-  assert_int_equal(ms_journal_open(&k, path, &info, &err), MS_ERR_INPUT);
+  assert_int_equal(ms_journal_open(&k, path, &info, NULL, &err), MS_ERR_INPUT);
   assert_contains(err.msg, "locked by another running marginsim");
   ms_journal_close(j);
-  assert_ok(ms_journal_open(&k, path, &info, &err), &err);
+  assert_false(ms_journal_busy(path));
+  assert_ok(ms_journal_open(&k, path, &info, NULL, &err), &err);
+  ms_journal_info_free(&info);
+  /* its name taken by another file since (the journal removed by hand, another run begun): that file stays */
+  char moved[sizeof path + 8];
+  snprintf(moved, sizeof moved, "%s.moved", path);
+  assert_int_equal(rename(path, moved), 0);
+  FILE *g = fopen(path, "w");
+  fputs("another run's journal\n", g);
+  fclose(g);
+  ms_journal_remove(k);
+  assert_int_equal(access(path, F_OK), 0);
+  assert_int_equal(access(moved, F_OK), 0);
+  assert_int_equal(unlink(moved), 0);
+  assert_int_equal(unlink(path), 0);
+  write_three();
+  assert_ok(ms_journal_open(&k, path, &info, NULL, &err), &err);
   ms_journal_info_free(&info);
   ms_journal_remove(k);
   assert_int_equal(access(path, F_OK), -1);
@@ -248,7 +272,7 @@ static void test_journal__tails_views_and_dropped_frames(void **state) {
   write_three();
   ms_journal_info info;
   ms_journal *j = NULL;
-  assert_ok(ms_journal_open(&j, path, &info, &err), &err);
+  assert_ok(ms_journal_open(&j, path, &info, NULL, &err), &err);
   int seen = 0;
   assert_ok(ms_journal_tails(j, 24, tail_of, &seen, &err), &err);
   assert_int_equal(seen, 3);

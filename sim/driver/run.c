@@ -1509,7 +1509,7 @@ static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *
   ms_journal_info info;
   memset(&info, 0, sizeof info);
   if (!s && opts->resume) {
-    s = ms_journal_open(&pl->j, jpath, &info, err);
+    s = ms_journal_open(&pl->j, jpath, &info, opts->cancel, err);
     if (s == MS_ERR_INPUT && access(jpath, F_OK) != 0)
       s = ms_error_set(err, MS_ERR_INPUT, "%s: no unfinished run to resume (no %s)", opts->output, jpath);
     else if (!s && strcmp(info.version, MS_VERSION) != 0)

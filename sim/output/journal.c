@@ -310,7 +310,8 @@ static ms_status read_header(ms_journal *j, ms_journal_info *info, ms_error *err
 /* Walk the complete frames from the header on: info->done and j->data_end.
  * Without @p verify, only the frames' headers are read (their bytes are
  * not checksummed): a count for a message, in a moment whatever the size. */
-static ms_status scan(ms_journal *j, ms_journal_info *info, int verify, ms_error *err) {
+static ms_status scan(ms_journal *j, ms_journal_info *info, int verify, const volatile sig_atomic_t *cancel,
+                      ms_error *err) {
   uint64_t off = j->data_end;
   int64_t next = 0;
   for (;;) {
@@ -328,6 +329,8 @@ static ms_status scan(ms_journal *j, ms_journal_info *info, int verify, ms_error
     struct stat st;
     if (!verify && (fstat(j->fd, &st) != 0 || (uint64_t)st.st_size < off + FRAME_HEAD + bytes)) break;
     while (left > 0) {
+      /* a megabyte at a time: gigabytes of frames off a cold disk took seconds */
+      if (cancel && *cancel) return ms_error_set(err, MS_ERR_CANCELLED, "interrupted");
       size_t k = left < JBUF ? (size_t)left : JBUF;
       s = pread_some(j->fd, j->path, at, j->buf, k, &got, err);
       if (s) return s;
@@ -346,7 +349,7 @@ static ms_status scan(ms_journal *j, ms_journal_info *info, int verify, ms_error
 }
 
 static ms_status open_existing(ms_journal **out, const char *path, int rw, int verify, ms_journal_info *info,
-                               ms_error *err) {
+                               const volatile sig_atomic_t *cancel, ms_error *err) {
   *out = NULL;
   memset(info, 0, sizeof *info);
   ms_journal *j = jnew(path);
@@ -368,7 +371,7 @@ static ms_status open_existing(ms_journal **out, const char *path, int rw, int v
                         path);
   }
   ms_status s = read_header(j, info, err);
-  if (!s) s = scan(j, info, verify, err);
+  if (!s) s = scan(j, info, verify, cancel, err);
   if (!s && rw && ftruncate(j->fd, (off_t)j->data_end) != 0)
     s = ms_error_set(err, MS_ERR_IO, "%s: cannot cut off the torn end (%s)", path, strerror(errno));
   if (s) {
@@ -385,20 +388,21 @@ static ms_status open_existing(ms_journal **out, const char *path, int rw, int v
 
 int64_t ms_journal_done(const ms_journal *j) { return j->done; }
 
-ms_status ms_journal_open(ms_journal **j, const char *path, ms_journal_info *info, ms_error *err) {
-  return open_existing(j, path, 1, 1, info, err);
+ms_status ms_journal_open(ms_journal **j, const char *path, ms_journal_info *info,
+                          const volatile sig_atomic_t *cancel, ms_error *err) {
+  return open_existing(j, path, 1, 1, info, cancel, err);
 }
 
 ms_status ms_journal_peek(const char *path, ms_journal_info *info, ms_error *err) {
   ms_journal *j = NULL;
-  ms_status s = open_existing(&j, path, 0, 1, info, err);
+  ms_status s = open_existing(&j, path, 0, 1, info, NULL, err);
   jfree(j);
   return s;
 }
 
 ms_status ms_journal_count(const char *path, ms_journal_info *info, ms_error *err) {
   ms_journal *j = NULL;
-  ms_status s = open_existing(&j, path, 0, 0, info, err);
+  ms_status s = open_existing(&j, path, 0, 0, info, NULL, err);
   jfree(j);
   return s;
 }

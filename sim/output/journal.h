@@ -27,6 +27,7 @@
 #define MARGINSIM_JOURNAL_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "marginsim/error.h"
@@ -68,9 +69,11 @@ ms_status ms_journal_create(ms_journal **j, const char *path, const ms_journal_i
  * Open the journal @p path to continue it: its header into *@p info, its
  * complete frames checked and counted (info->done), anything after them
  * cut off. MS_ERR_INPUT when it is not a journal or is locked by a running
- * process.
+ * process; MS_ERR_CANCELLED once *@p cancel (NULL: never) is set, looked at
+ * every megabyte of the check.
  */
-ms_status ms_journal_open(ms_journal **j, const char *path, ms_journal_info *info, ms_error *err);
+ms_status ms_journal_open(ms_journal **j, const char *path, ms_journal_info *info,
+                          const volatile sig_atomic_t *cancel, ms_error *err);
 
 /** Read @p path's header and count its complete frames, changing nothing. */
 ms_status ms_journal_peek(const char *path, ms_journal_info *info, ms_error *err);
