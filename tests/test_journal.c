@@ -13,6 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <sys/file.h>
+#include <time.h>
 #include "testutil.h"
 
 #include "output/journal.h"
@@ -162,6 +165,39 @@ static void test_journal__another_format_is_named(void **state) {
   assert_int_equal(ms_journal_open(&j, path, &info, NULL, &err), MS_ERR_INPUT);
   assert_null(j);
   assert_contains(err.msg, "journal format 01");
+}
+
+/* Another process asking whether the journal is busy holds a shared lock for an instant: a run beginning or
+ * continuing it then was refused as "locked by another running marginsim" (and left its new journal empty). */
+static void *release_later(void *arg) {
+  struct timespec ts = {0, 20000000};
+  nanosleep(&ts, NULL);
+  close(*(int *)arg);
+  return NULL;
+}
+
+static void test_journal__a_probes_instant_lock_is_waited_out(void **state) {
+  (void)state;
+  ms_error err;
+  ms_journal_info info;
+  write_three();
+  int fd = open(path, O_RDONLY);
+  assert_true(fd >= 0);
+  assert_int_equal(flock(fd, LOCK_SH | LOCK_NB), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, release_later, &fd), 0);
+  ms_journal *j = NULL;
+  assert_ok(ms_journal_open(&j, path, &info, NULL, &err), &err);
+  pthread_join(t, NULL);
+  ms_journal_info_free(&info);
+  ms_journal_remove(j);
+  /* a lock held for good is still refused, in a tenth of a second */
+  write_three();
+  fd = open(path, O_RDONLY);
+  assert_int_equal(flock(fd, LOCK_SH | LOCK_NB), 0);
+  assert_int_equal(ms_journal_open(&j, path, &info, NULL, &err), MS_ERR_INPUT);
+  assert_contains(err.msg, "locked by another running marginsim");
+  close(fd);
 }
 
 static void test_journal__never_overwritten_and_locked_while_running(void **state) {
@@ -392,6 +428,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_journal__a_torn_or_damaged_end_is_cut_off, setup, teardown),
       cmocka_unit_test_setup_teardown(test_journal__another_format_is_named, setup, teardown),
       cmocka_unit_test_setup_teardown(test_journal__never_overwritten_and_locked_while_running, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_journal__a_probes_instant_lock_is_waited_out, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scratch__memory_and_file_agree, setup, teardown),
       cmocka_unit_test_setup_teardown(test_journal__tails_views_and_dropped_frames, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scratch__read_where_it_is_and_consume, setup, teardown),

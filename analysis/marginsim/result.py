@@ -550,11 +550,12 @@ def check_finished(path):
         try:
             with builtins.open(path + JOURNAL_SUFFIX, "rb") as f:
                 jmagic = f.read(8)
-        except OSError:
-            jmagic = b""
-        if jmagic[:6] != _JOURNAL_MAGIC:  # empty or damaged where its header is: --resume refuses it too
+        except OSError:  # unreadable here (another user's): say what is known below
+            jmagic = None
+        if jmagic is not None and jmagic[:6] != _JOURNAL_MAGIC:  # empty or damaged at its start: refused by --resume
             raise IncompleteRun(f"{path}: no result file; {path}{JOURNAL_SUFFIX} is not a marginsim journal (empty, "
-                                f"or damaged at its start), so the run cannot be resumed: run it again")
+                                f"or damaged at its start), so the run cannot be resumed: remove "
+                                f"{path}{JOURNAL_SUFFIX}, then run it again")
         n = _journal_paths(path + JOURNAL_SUFFIX)
         raise IncompleteRun(f"{path}: the run has not finished{f' ({n} paths)' if n else ''}: its paths so far are "
                             f"in {path}{JOURNAL_SUFFIX}; continue it with `marginsim run --resume {path}`")

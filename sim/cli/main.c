@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <getopt.h>
 #include <gsl/gsl_errno.h>
 #include <math.h>
@@ -1980,6 +1981,11 @@ static void mute(void) {
 static int command(int argc, char **argv);
 
 int main(int argc, char **argv) {
+  /* A standard descriptor closed by whoever started us (`>&-`) would be
+   * the next file opened, the journal or the result, and the summary would
+   * be printed into it: /dev/null takes its place first. */
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl(fd, F_GETFD) == -1 && errno == EBADF && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd) return 3;
   gsl_set_error_handler_off(); /* GSL reports by status; we check every one */
   catch_fatal_signals();
   catch_signals(); /* before any work: a signal at any moment ends in 128 + signal, never a kill mid-write */
@@ -1998,10 +2004,20 @@ int main(int argc, char **argv) {
   errno = 0;
   if (fflush(stdout) != 0 || ferror(stdout)) {
     int e = errno;
-    fprintf(stderr, "marginsim: cannot write to standard output%s%s%s: what was printed is incomplete%s%s%s\n",
-            e ? " (" : "", e ? strerror(e) : "", e ? ")" : "", g_wrote ? "; the result file " : "",
-            g_wrote ? g_wrote : "", g_wrote ? " is complete" : "");
-    if (rc == 0) rc = 3;
+    if (e == 0) { /* the write that failed was an earlier one: a pipe without a reader says so by POLLERR */
+      struct pollfd pf = {.fd = STDOUT_FILENO, .events = POLLOUT};
+      if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLERR)) e = EPIPE;
+    }
+    if (e == EPIPE && !g_wrote) {
+      /* a reader that stopped reading (`schema | head`): what a filter's
+       * death by SIGPIPE would have been, quietly */
+      if (rc == 0) rc = 128 + SIGPIPE;
+    } else {
+      fprintf(stderr, "marginsim: cannot write to standard output%s%s%s: what was printed is incomplete%s%s%s\n",
+              e ? " (" : "", e ? strerror(e) : "", e ? ")" : "", g_wrote ? "; the result file " : "",
+              g_wrote ? g_wrote : "", g_wrote ? " is complete" : "");
+      if (rc == 0) rc = 3;
+    }
   }
   /* The commands agree wherever ranks could part ways; should a rank still
    * differ, every rank exits with the first differing rank's code (no

@@ -1027,8 +1027,9 @@ static const ms_field options_fields[] = {
 static const ms_schema options_schema = {"options", options_fields, N(options_fields), check_options,
                                          "Option strategies in the book, priced by Black–Scholes (r = 0) "
                                          "when the book is drawn, at the volatility the path starts with: "
-                                         "the start regime's (with start_regime stationary, the "
-                                         "long-run volatility)."};
+                                         "the start regime's (start_regime stationary: the long-run one; "
+                                         "replay, bootstrap: the window's; GARCH without regimes: its "
+                                         "unconditional one)."};
 
 static const char *const margin_mode_names[] = {"cross", "isolated", "mixed", NULL};
 static const char *const direction_names[] = {"random", "same", "hedged", NULL};

@@ -1497,10 +1497,17 @@ static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *
   if (s) return s;
   const char *fname = strrchr(opts->output, '/');
   fname = fname ? fname + 1 : opts->output;
-  if (strlen(fname) + strlen(MS_JOURNAL_SUFFIX) > NAME_MAX)
+  /* the folder's own limit where it says (a smaller one on eCryptfs, some FUSE and CIFS mounts) */
+  long name_max = NAME_MAX;
+  if (pl->dir) {
+    errno = 0;
+    long m = pathconf(pl->dir, _PC_NAME_MAX);
+    if (m > 0) name_max = m;
+  }
+  if ((long)(strlen(fname) + strlen(MS_JOURNAL_SUFFIX)) > name_max)
     return ms_error_set(err, MS_ERR_INPUT, "%s: the file name is too long for its run's journal (the name and "
-                        "\"%s\", at most %d bytes): at most %d bytes", opts->output, MS_JOURNAL_SUFFIX, NAME_MAX,
-                        (int)(NAME_MAX - strlen(MS_JOURNAL_SUFFIX)));
+                        "\"%s\", at most %ld bytes here): at most %ld bytes", opts->output, MS_JOURNAL_SUFFIX,
+                        name_max, name_max - (long)strlen(MS_JOURNAL_SUFFIX));
   size_t len = strlen(opts->output) + sizeof MS_JOURNAL_SUFFIX;
   char *jpath = malloc(len);
   if (!jpath) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");

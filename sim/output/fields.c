@@ -140,8 +140,9 @@ static const ms_field book_fields[] = {
     B(F64, put_strike, "USD", "strike of the put leg"),
     B(F64, put_qty, "units", "signed units of the put leg (0: none)"),
     B(F64, expiry, "s", "of the option legs (NaN: none)"),
-    B(F64, premium, "USD", "premiums received (> 0) or paid (< 0) at entry, at the start regime's volatility (with "
-      "start_regime stationary: the long-run volatility)"),
+    B(F64, premium, "USD", "premiums received (> 0) or paid (< 0) at entry, at the volatility the path starts with: "
+      "the start regime's (start_regime stationary: the long-run one; replay, bootstrap: the window's; GARCH "
+      "without regimes: its unconditional one)"),
 };
 #undef B
 const ms_record ms_record_book = {"/book", book_fields, N(book_fields), sizeof(ms_book_row)};

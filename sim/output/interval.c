@@ -157,10 +157,11 @@ static ms_status mean_interval(const double *x, int64_t n, int allow_log, uint64
      * rounding residue (1.5e-10 for 100 copies of -1014.35) that
      * studentized it to a finite t* of -8e8 and an end of 8.2e11 where the
      * end is unbounded. A residue of rs equal values is below 4 rs eps s2
-     * (the recursive sums' error); only a variance that small has its
+     * (the recursive sums' error; and, for squares below the normal range,
+     * 4 rs of the least double); only a variance that small has its
      * draws replayed, from the saved state, to be looked at. */
     if (K == 0) v = 0;
-    else if (K == rs && !(v * (rr - 1) > 4 * rr * DBL_EPSILON * s2)) {
+    else if (K == rs && !(v * (rr - 1) > 4 * rr * (DBL_EPSILON * s2 + DBL_TRUE_MIN))) {
       ms_rng_state_ h = g0;
       double d0 = y[ms_rng_index_or_k_(&h, iscale)];
       int spread = 0;

@@ -230,6 +230,27 @@ int ms_journal_is(const char *path) {
   return r == 8 && memcmp(m, JMAGIC, 6) == 0; /* any format: read_header names another one */
 }
 
+/* The exclusive lock of a journal being begun or continued. Another
+ * process's ms_journal_busy holds a shared lock for an instant: that is
+ * waited out (20 tries, 5 ms apart); a run that holds the lock is not. */
+static int lock_exclusive(int fd) {
+  for (int k = 0;; k++) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+    if (errno != EWOULDBLOCK && errno != EINTR) return -1;
+    if (k == 20) return -1;
+    struct timespec ts = {0, 5000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* Remove @p path only if it still names the file open on @p fd. */
+static void unlink_if_same(const char *path, int fd) {
+  struct stat held, named;
+  if (fstat(fd, &held) == 0 && lstat(path, &named) == 0 && held.st_dev == named.st_dev &&
+      held.st_ino == named.st_ino)
+    unlink(path);
+}
+
 int ms_journal_busy(const char *path) {
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return 0;
@@ -251,14 +272,15 @@ ms_status ms_journal_create(ms_journal **out, const char *path, const ms_journal
                           "or another file of that name)", path);
     return ms_error_set(err, MS_ERR_IO, "%s: cannot create the run's journal (%s)", path, strerror(e));
   }
-  if (flock(j->fd, LOCK_EX | LOCK_NB) != 0) {
+  if (lock_exclusive(j->fd) != 0) { /* it was created here: not left behind, empty */
+    unlink_if_same(path, j->fd);
     jfree(j);
     return ms_error_set(err, MS_ERR_INPUT, "%s: locked by another running marginsim", path);
   }
   ms_status s = write_header(j, info, err);
   j->trusted = j->data_end;
   if (s) {
-    unlink(path);
+    unlink_if_same(path, j->fd);
     jfree(j);
     return s;
   }
@@ -365,7 +387,7 @@ static ms_status open_existing(ms_journal **out, const char *path, int rw, int v
     jfree(j);
     return ms_error_set(err, MS_ERR_INPUT, "%s: not a regular file", path);
   }
-  if (rw && flock(j->fd, LOCK_EX | LOCK_NB) != 0) {
+  if (rw && lock_exclusive(j->fd) != 0) {
     jfree(j);
     return ms_error_set(err, MS_ERR_INPUT, "%s: locked by another running marginsim (the run is still going)",
                         path);
@@ -660,9 +682,6 @@ void ms_journal_remove(ms_journal *j) {
   /* Only the file this journal is: once the run has begun, its name may
    * have been taken by another run's journal (the user removed this one,
    * and another run began), which must not be lost with it. */
-  struct stat held, named;
-  if (fstat(j->fd, &held) == 0 && lstat(j->path, &named) == 0 && held.st_dev == named.st_dev &&
-      held.st_ino == named.st_ino)
-    unlink(j->path);
+  unlink_if_same(j->path, j->fd);
   jfree(j);
 }

@@ -469,6 +469,23 @@ class CliTest(DirTest):
             self.assertEqual(f["paths/summary"].shape, (3,))
         with open("/dev/null", "w") as null:  # -q prints nothing: nothing to fail
             self.assertEqual(to(null, "run", self.scen, "-n", "2", "-q", "-o", self.path("q.h5")).returncode, 0)
+        # a filter's reader that stops (`schema | head`): quietly, as a death by SIGPIPE would be
+        r, w = os.pipe()
+        os.close(r)
+        try:
+            p = to(w, "schema")
+        finally:
+            os.close(w)
+        self.assertEqual((p.returncode, p.stderr), (141, ""))
+        # standard output closed (`>&-`): /dev/null takes its place, so that the run's files cannot take fd 1
+        # and receive the summary
+        closed = self.path("closed.h5")
+        p = subprocess.run([BIN, "run", self.scen, "-n", "3", "-o", closed], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, cwd=self.dir,
+                           preexec_fn=lambda: os.close(1))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(closed, "r") as f:
+            self.assertEqual(f["paths/summary"].shape, (3,))
 
     def test_output_option_without_a_file_name(self):
         # "-o -q": the file name was forgotten; nothing may be written, least of all a file called -q

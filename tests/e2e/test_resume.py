@@ -247,6 +247,7 @@ class ResumeTest(DirTest):
         with self.assertRaises(marginsim.IncompleteRun) as cm:
             marginsim.open(empty)
         self.assertIn("is not a marginsim journal", str(cm.exception))
+        self.assertIn("remove " + empty + ".partial, then run it again", str(cm.exception))
         self.assertNotIn("--resume", str(cm.exception))
         p = run("run", "--resume", empty, "-q")
         self.assertEqual(p.returncode, 2, p.stderr)
