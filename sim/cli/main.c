@@ -503,9 +503,10 @@ static void catch_fatal_signals(void) {
   /* Past a file size limit (ulimit -f) a write fails with EFBIG, reported
    * as an I/O error (exit 3), instead of SIGXFSZ killing the process. */
   signal(SIGXFSZ, SIG_IGN);
-  /* Likewise a write to a closed pipe fails with EPIPE, which main() reports
-   * (exit 3), instead of SIGPIPE killing the process: after a run's file was
-   * renamed into place that was exit 141 with the file written. */
+  /* Likewise a write to a closed pipe fails with EPIPE, which main() sees
+   * (exit 3 saying the result file is complete; 141, quietly, for a command
+   * that writes none), instead of SIGPIPE killing the process: after a run's
+   * file was renamed into place that was exit 141 with the file written. */
   signal(SIGPIPE, SIG_IGN);
 }
 
