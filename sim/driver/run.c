@@ -1500,7 +1500,6 @@ static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *
   /* the folder's own limit where it says (a smaller one on eCryptfs, some FUSE and CIFS mounts) */
   long name_max = NAME_MAX;
   if (pl->dir) {
-    errno = 0;
     long m = pathconf(pl->dir, _PC_NAME_MAX);
     if (m > 0) name_max = m;
   }
