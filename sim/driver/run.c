@@ -1522,8 +1522,9 @@ static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *
       s = ms_error_set(err, MS_ERR_INPUT, "%s: begun by marginsim %s; this is %s, which cannot continue it "
                        "(rerun it from the start)", jpath, info.version, MS_VERSION);
     else if (!s && (info.fingerprint != fp || info.paths != pl->paths || info.batch != pl->batch))
-      s = ms_error_set(err, MS_ERR_INPUT, "%s: the scenario or the command differ from the interrupted run's "
-                       "(%s); restore them, or remove %s and start anew", jpath, info.command, jpath);
+      s = ms_error_set(err, MS_ERR_INPUT, "%s: the scenario, its candle files or the command differ from the "
+                       "interrupted run's (%s); restore them, or remove %s and start anew", jpath, info.command,
+                       jpath);
     if (!s) {
       pl->done = info.done;
       pl->created = info.created;
