@@ -707,6 +707,36 @@ static void test_stats__quantile_interval_at_confidence_near_1(void **state) {
   ms_config_free(cfg);
 }
 
+/* A column of one value: its mean, shortfalls and their intervals are that
+ * value exactly, its sd 0 (the sum of 300 copies of 0.025 over 300 was
+ * 0.024999999999999953, failing `check`'s "max_margin_ratio.mean >= 0.025"
+ * on every path's 0.025); one path: still no interval. */
+static void test_stats__a_constant_column_is_its_value(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg = NULL;
+  ms_path_summary *rows = tiny_rows(300, &cfg);
+  for (int i = 0; i < 300; i++) rows[i].max_margin_ratio = 0.025;
+  ms_stats *st = calloc(1, sizeof *st);
+  assert_non_null(st);
+  for (int n = 1; n <= 300; n += 299) {
+    ms_colsrc src = ms_colsrc_rows(rows, n);
+    assert_int_equal(ms_stats_compute(st, cfg, &src, 1, &err), MS_OK);
+    const ms_stat_row *r = ms_stats_find(st, "max_margin_ratio");
+    assert_non_null(r);
+    assert_true(r->mean == 0.025 && r->es99 == 0.025 && r->es01 == 0.025 && r->sd == 0);
+    if (n == 1) {
+      assert_true(isnan(r->mean_lo) && isnan(r->mean_hi) && isnan(r->es99_lo) && isnan(r->es01_hi));
+    } else {
+      assert_true(r->mean_lo == 0.025 && r->mean_hi == 0.025 && r->es99_lo == 0.025 && r->es99_hi == 0.025 &&
+                  r->es01_lo == 0.025 && r->es01_hi == 0.025);
+    }
+  }
+  free(st);
+  free(rows);
+  ms_config_free(cfg);
+}
+
 /* A signal during the statistics stops them before their next column: the
  * statistics of 10^6 paths took 8-9 s, with no look at the flag. */
 static void test_stats__cancel_stops_before_a_column(void **state) {
@@ -855,6 +885,7 @@ int main(void) {
       cmocka_unit_test(test_stats__quantile_interval_at_confidence_near_1),
       cmocka_unit_test(test_stats__quantile_intervals_cover),
       cmocka_unit_test(test_stats__cancel_stops_before_a_column),
+      cmocka_unit_test(test_stats__a_constant_column_is_its_value),
       cmocka_unit_test(test_stats__paired_differences_plain_scale),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

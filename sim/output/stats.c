@@ -339,6 +339,15 @@ static ms_status aggregate(ms_stat_row *r, double *x, int64_t n, uint64_t seed, 
   r->es01 = ms_interval_es_value(x, n, 0);
   st = ms_interval_es(x, n, 1, seed, ms_interval_key("es99", r->name), 0.95, &r->es99_lo, &r->es99_hi, err);
   if (!st) st = ms_interval_es(x, n, 0, seed, ms_interval_key("es01", r->name), 0.95, &r->es01_lo, &r->es01_hi, err);
+  if (!st && n > 1 && x[0] == x[n - 1]) { /* (one path: no interval, NaN) */
+    /* One value on every path: the mean, the shortfalls and their
+     * intervals are that value, not a sum of n copies over n
+     * (0.024999999999999953 for a margin ratio of 0.025 on every path,
+     * which an assertion ">= 0.025" would fail), and the sd is 0. */
+    r->mean = r->mean_lo = r->mean_hi = x[0];
+    r->es99 = r->es99_lo = r->es99_hi = r->es01 = r->es01_lo = r->es01_hi = x[0];
+    r->sd = 0.0;
+  }
   return st;
 }
 

@@ -148,6 +148,10 @@ KNOWN_FIXES = {
                            "has t* = +/-inf exactly; the rounding residue of its sums made it a finite 1e9 and "
                            "an end of 1e12 where the end is unbounded (the intervals' ends: mean_lo ... es01_hi, "
                            "and lo, hi of the differences)",
+    "constant_columns": "2026-12-07, issue 16 (docs/output.md, Statistics): a column of one value on every path "
+                        "has that value as its mean, expected shortfalls and their intervals, and sd 0, not a sum of "
+                        "n copies over n (0.024999999999999953 for 0.025); leaves out every row's mean, sd and "
+                        "expected shortfalls, the constant ones being the only ones it changed",
     "booked_bad_debt_text": "2026-12-07, issue 16 (docs/output.md): `insolvent` and `insolvency` say they count "
                             "bad debt booked at fills, and /book's `premium` the start regime's volatility (the "
                             "texts only: `definition`, and the `columns` attributes)",
@@ -157,11 +161,14 @@ FIX_FIELDS = {"quantile_intervals": [f"q{lv}_{end}" for lv in ("50", "90", "99",
                                      for end in ("lo", "hi")],
               "es_intervals": ["es99_lo", "es99_hi", "es01_lo", "es01_hi"],
               "no_spread_resamples": ["mean_lo", "mean_hi", "es99_lo", "es99_hi", "es01_lo", "es01_hi", "lo", "hi"],
-              "booked_bad_debt_text": ["definition"]}
+              "booked_bad_debt_text": ["definition"],
+              "constant_columns": ["mean", "sd", "mean_lo", "mean_hi", "es99", "es99_lo", "es99_hi", "es01",
+                                   "es01_lo", "es01_hi"]}
 # ... and the statistics' rows it changes, by the end of their name (check's /assertions: "bad_debt.q99").
 FIX_ROW_SUFFIXES = {"quantile_intervals": tuple(f".q{lv}" for lv in ("50", "90", "99", "999", "01", "001")),
                     "es_intervals": (".es99", ".es01"),
-                    "no_spread_resamples": (".mean", ".es99", ".es01")}
+                    "no_spread_resamples": (".mean", ".es99", ".es01"),
+                    "constant_columns": (".mean", ".sd", ".es99", ".es01")}
 # ... and the attributes whose text it changes (dataset path ending, attribute): the method named in a meaning.
 FIX_ATTRS = {"es_intervals": [("stats/summary", "meaning")],
              "booked_bad_debt_text": [("paths/summary", "columns"), ("book", "columns")]}
