@@ -297,7 +297,7 @@ static void ref_mean(const double *x, int64_t n, int allow_log, uint64_t seed, u
   double m = 0;
   for (int64_t i = 0; i < n; i++) m += x[i];
   m /= (double)n;
-  if (x[0] == x[n - 1]) { *lo = *hi = m; return; }
+  if (x[0] == x[n - 1]) { *lo = *hi = x[0]; return; }
   double ss = 0;
   for (int64_t i = 0; i < n; i++) ss += (x[i] - m) * (x[i] - m);
   double nn = (double)n, se = sqrt(ss / (nn - 1) / nn);
@@ -710,7 +710,9 @@ static void test_stats__quantile_interval_at_confidence_near_1(void **state) {
 /* A column of one value: its mean, shortfalls and their intervals are that
  * value exactly, its sd 0 (the sum of 300 copies of 0.025 over 300 was
  * 0.024999999999999953, failing `check`'s "max_margin_ratio.mean >= 0.025"
- * on every path's 0.025); one path: still no interval. */
+ * on every path's 0.025), at any level (check --confidence computes them
+ * again); one path: still no interval. A tail of one value (a capped
+ * column) is that value as its expected shortfall. */
 static void test_stats__a_constant_column_is_its_value(void **state) {
   (void)state;
   ms_error err;
@@ -732,6 +734,14 @@ static void test_stats__a_constant_column_is_its_value(void **state) {
                   r->es01_lo == 0.025 && r->es01_hi == 0.025);
     }
   }
+  double x[300], lo, hi;
+  for (int i = 0; i < 300; i++) x[i] = 0.025;
+  assert_int_equal(ms_interval_mean(x, 300, 1, 1, 0.9, &lo, &hi, &err), MS_OK);
+  assert_true(lo == 0.025 && hi == 0.025);
+  assert_int_equal(ms_interval_es(x, 300, 0, 1, 1, 0.9, &lo, &hi, &err), MS_OK);
+  assert_true(lo == 0.025 && hi == 0.025);
+  for (int i = 0; i < 300; i++) x[i] = i < 290 ? i * 1e-5 : 0.025; /* sorted; the 3 largest (and more) one value */
+  assert_true(ms_interval_es_value(x, 300, 1) == 0.025);
   free(st);
   free(rows);
   ms_config_free(cfg);

@@ -94,7 +94,7 @@ static ms_status mean_interval(const double *x, int64_t n, int allow_log, uint64
   double m = 0;
   for (int64_t i = 0; i < n; i++) m += x[i];
   m /= (double)n;
-  if (x[0] == x[n - 1]) { *lo = *hi = m; return MS_OK; }
+  if (x[0] == x[n - 1]) { *lo = *hi = x[0]; return MS_OK; } /* the value, not a sum of n copies over n */
   double ss = 0;
   for (int64_t i = 0; i < n; i++) ss += (x[i] - m) * (x[i] - m);
   double nn = (double)n, se = sqrt(ss / (nn - 1) / nn);
@@ -211,6 +211,9 @@ ms_status ms_interval_mean_plain(const double *x, int64_t n, uint64_t seed, uint
 double ms_interval_es_value(const double *x, int64_t n, int upper) {
   if (n <= 0) return NAN;
   int64_t t = (int64_t)ceil(0.01 * (double)n);
+  /* a tail of one value (a capped or constant column) is that value, not a
+   * sum of t copies over t (0.024999999999999953 for 0.025) */
+  if (upper ? x[n - t] == x[n - 1] : x[0] == x[t - 1]) return upper ? x[n - 1] : x[0];
   double s = 0;
   if (upper) for (int64_t i = n - t; i < n; i++) s += x[i];
   else for (int64_t i = 0; i < t; i++) s += x[i];
@@ -240,7 +243,7 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
   *lo = *hi = NAN;
   if (n <= 1) return MS_OK; /* one value: no interval (see ms_interval_mean) */
   const double es = ms_interval_es_value(x, n, upper);
-  if (x[0] == x[n - 1]) { *lo = *hi = es; return MS_OK; } /* es: x[0], or an ulp from it (a mean of t copies) */
+  if (x[0] == x[n - 1]) { *lo = *hi = es; return MS_OK; } /* es: x[0] */
   int64_t t = (int64_t)ceil(0.01 * (double)n); /* t + 1 <= n for n >= 2 */
   /* The sample's standard error, from the deviations from c, its (t+1)-th
    * most extreme value (sums of small numbers) */
@@ -416,7 +419,7 @@ ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, u
       *lo = atom ? plo : x[0] >= 0 ? 0.0 : -INFINITY;
       *hi = phi;
     }
-    /* a tied tail's replicates are its value, the ES the mean of t copies: an ulp apart */
+    /* the percentile's ends hold the ES (a tied tail's replicates are its value: the ES) */
     if (*lo > es) *lo = es;
     if (*hi < es) *hi = es;
   }

@@ -74,13 +74,15 @@ ms_status ms_interval_mean_plain(const double *x, int64_t n, uint64_t seed, uint
  * infinite (ties). t < 3, or the t extreme values one value: the
  * percentile near end, and the far end unbounded unless the extreme value
  * is an atom (2t values and a tenth of the sample). @p n finite values
- * (as ms_interval_mean's). n <= 1: NaN; all values equal: that value (the
- * mean of its t copies).
+ * (as ms_interval_mean's). n <= 1: NaN; all values equal: that value.
  */
 ms_status ms_interval_es(const double *x, int64_t n, int upper, uint64_t seed, uint64_t key, double confidence,
                          double *lo, double *hi, ms_error *err);
 
-/** Expected shortfall as above: the mean of the ceil(n/100) largest (upper) or smallest values of sorted @p x. */
+/**
+ * Expected shortfall as above: the mean of the ceil(n/100) largest (upper)
+ * or smallest values of sorted @p x; exactly their value when they are one.
+ */
 double ms_interval_es_value(const double *x, int64_t n, int upper);
 
 #endif

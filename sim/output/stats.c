@@ -328,6 +328,10 @@ static ms_status aggregate(ms_stat_row *r, double *x, int64_t n, uint64_t seed, 
   if (st) return st;
   r->min = x[0];
   r->max = x[n - 1];
+  if (x[0] == x[n - 1]) { /* one value on every path: it, not a sum of n copies over n (0.024999999999999953 for */
+    r->mean = x[0];       /* 0.025, which an assertion ">= 0.025" failed); its intervals and shortfalls are it too */
+    r->sd = 0.0;          /* (interval.c) */
+  }
   st = ms_interval_mean(x, n, seed, ms_interval_key("mean", r->name), 0.95, &r->mean_lo, &r->mean_hi, err);
   if (st) return st;
   for (int j = 0; j < MS_NQUANT; j++) {
@@ -339,15 +343,6 @@ static ms_status aggregate(ms_stat_row *r, double *x, int64_t n, uint64_t seed, 
   r->es01 = ms_interval_es_value(x, n, 0);
   st = ms_interval_es(x, n, 1, seed, ms_interval_key("es99", r->name), 0.95, &r->es99_lo, &r->es99_hi, err);
   if (!st) st = ms_interval_es(x, n, 0, seed, ms_interval_key("es01", r->name), 0.95, &r->es01_lo, &r->es01_hi, err);
-  if (!st && n > 1 && x[0] == x[n - 1]) { /* (one path: no interval, NaN) */
-    /* One value on every path: the mean, the shortfalls and their
-     * intervals are that value, not a sum of n copies over n
-     * (0.024999999999999953 for a margin ratio of 0.025 on every path,
-     * which an assertion ">= 0.025" would fail), and the sd is 0. */
-    r->mean = r->mean_lo = r->mean_hi = x[0];
-    r->es99 = r->es99_lo = r->es99_hi = r->es01 = r->es01_lo = r->es01_hi = x[0];
-    r->sd = 0.0;
-  }
   return st;
 }
 

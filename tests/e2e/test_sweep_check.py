@@ -299,12 +299,15 @@ class CheckTest(DirTest):
 
     def test_a_constant_is_its_own_mean(self):
         # static margin: max_margin_ratio is 0.05 on every path; its mean was 0.049999999999999906 and
-        # "max_margin_ratio.mean >= 0.05" failed, printed as "= 0.05 [0.05, 0.05]"
-        scen = self.write("const.yaml", SMALL + "assertions: [\"max_margin_ratio.mean >= 0.05\", "
-                          "\"max_margin_ratio.mean <= 0.05\"]\n")
+        # "max_margin_ratio.mean >= 0.05" failed, printed as "= 0.05 [0.05, 0.05]"; at a confidence other than
+        # 0.95 the interval is computed again, and must be the value too
+        scen = self.write("const.yaml", SMALL + "assertions:\n  - \"max_margin_ratio.mean >= 0.05\"\n"
+                          "  - \"max_margin_ratio.mean <= 0.05\"\n"
+                          "  - {assert: \"max_margin_ratio.mean >= 0.05\", confidence: 0.9}\n"
+                          "  - {assert: \"max_margin_ratio.es99 <= 0.05\", confidence: 0.9}\n")
         p = run("check", scen, "-n", "100", "-o", os.path.join(self.dir, "const.h5"))
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertIn("2 assertions: 2 passed, 0 failed", p.stdout)
+        self.assertIn("4 assertions: 4 passed, 0 failed", p.stdout)
 
     def test_failing_check_exits_1_and_reports_the_failure(self):
         scen = self.write("fail.yaml", SMALL + """\

@@ -150,8 +150,9 @@ KNOWN_FIXES = {
                            "and lo, hi of the differences)",
     "constant_columns": "2026-12-07, issue 16 (docs/output.md, Statistics): a column of one value on every path "
                         "has that value as its mean, expected shortfalls and their intervals, and sd 0, not a sum of "
-                        "n copies over n (0.024999999999999953 for 0.025); leaves out every row's mean, sd and "
-                        "expected shortfalls, the constant ones being the only ones it changed",
+                        "n copies over n (0.024999999999999953 for 0.025), and so has a tail of one value as its "
+                        "expected shortfall; leaves out every row's mean, sd, expected shortfalls and the "
+                        "differences' ends, the constant ones being the only ones it changed",
     "booked_bad_debt_text": "2026-12-07, issue 16 (docs/output.md): `insolvent` and `insolvency` say they count "
                             "bad debt booked at fills, and /book's `premium` the start regime's volatility (the "
                             "texts only: `definition`, and the `columns` attributes)",
@@ -163,7 +164,7 @@ FIX_FIELDS = {"quantile_intervals": [f"q{lv}_{end}" for lv in ("50", "90", "99",
               "no_spread_resamples": ["mean_lo", "mean_hi", "es99_lo", "es99_hi", "es01_lo", "es01_hi", "lo", "hi"],
               "booked_bad_debt_text": ["definition"],
               "constant_columns": ["mean", "sd", "mean_lo", "mean_hi", "es99", "es99_lo", "es99_hi", "es01",
-                                   "es01_lo", "es01_hi"]}
+                                   "es01_lo", "es01_hi", "lo", "hi"]}
 # ... and the statistics' rows it changes, by the end of their name (check's /assertions: "bad_debt.q99").
 FIX_ROW_SUFFIXES = {"quantile_intervals": tuple(f".q{lv}" for lv in ("50", "90", "99", "999", "01", "001")),
                     "es_intervals": (".es99", ".es01"),
