@@ -24,8 +24,11 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #define TMP_RANDOM 8         /* random letters and digits in a temporary's name */
 #define TMP_TRIES 100        /* names tried before giving up (a collision needs 62^8 bad luck) */
@@ -75,6 +78,17 @@ static const char *kind_of(mode_t m) {
   return "not a regular file";
 }
 
+/* Whether the process may replace other users' files in a folder with the
+ * sticky bit: CAP_FOWNER in its effective set, which root usually has and a
+ * container's root may lack (euid 0 alone is not the kernel's test). */
+static int has_cap_fowner(void) {
+  struct __user_cap_header_struct hd = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+  memset(d, 0, sizeof d);
+  if (syscall(SYS_capget, &hd, d) != 0) return geteuid() == 0; /* no answer: the old rule */
+  return (d[CAP_FOWNER / 32].effective >> (CAP_FOWNER % 32)) & 1;
+}
+
 ms_status ms_outfile_check(const char *opt, const char *path, char **target, ms_error *err) {
   if (target) *target = NULL;
   if (!path || !*path)
@@ -109,10 +123,10 @@ ms_status ms_outfile_check(const char *opt, const char *path, char **target, ms_
                         opt, path, kind_of(st.st_mode));
   }
   /* In a folder with the sticky bit (/tmp) only a file's owner, the
-   * folder's or root may replace it: the rename at the end would fail,
-   * after the whole run. */
+   * folder's or a process with CAP_FOWNER may replace it: the rename at the
+   * end would fail, after the whole run. */
   struct stat fs, ds;
-  if (stat(resolved, &fs) == 0 && geteuid() != 0 && fs.st_uid != geteuid()) {
+  if (stat(resolved, &fs) == 0 && fs.st_uid != geteuid() && !has_cap_fowner()) {
     const char *slash = strrchr(resolved, '/');
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%.*s", !slash ? 1 : slash == resolved ? 1 : (int)(slash - resolved),

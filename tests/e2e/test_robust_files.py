@@ -224,6 +224,39 @@ class FilesTest(DirTest):
         self.assertEqual(snapshot(theirs), before)
         self.assertEqual(sorted(os.listdir(st)), ["r.h5"])
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs files of other users and a capability to drop: run as root")
+    def test_root_without_cap_fowner_is_refused_at_once_too(self):
+        # The kernel's test in a sticky folder is CAP_FOWNER, not euid 0: a container's root without it
+        # went through the whole run and failed at the rename (exit 3). With it, the file is replaced.
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+
+        def drop_fowner():
+            # out of the bounding set: root's capabilities are drawn from it again at exec
+            if libc.prctl(24, 3, 0, 0, 0) != 0:  # PR_CAPBSET_DROP, CAP_FOWNER
+                os._exit(97)
+
+        st = self.path("sticky")
+        os.mkdir(st)
+        os.chmod(st, 0o1777)
+        os.chown(st, 65534, 65534)                      # neither the folder nor the file is root's
+        theirs = os.path.join(st, "r.h5")
+        with open(theirs, "w") as f:
+            f.write("previous result")
+        os.chown(theirs, 65533, 65533)
+        before = snapshot(theirs)
+        t0 = time.time()
+        p = subprocess.run([BIN, "run", self.long, "-q", "-o", theirs], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, preexec_fn=drop_fowner, timeout=60)
+        self.assertLess(time.time() - t0, 5)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("belongs to another user (uid 65533) in a folder with the sticky bit", p.stderr)
+        self.assertEqual(snapshot(theirs), before)
+        self.assertEqual(sorted(os.listdir(st)), ["r.h5"])
+        p = run("run", self.scen, "-n", "2", "-q", "-o", theirs)  # with CAP_FOWNER, as root usually is
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(h5py.is_hdf5(theirs))
+
     def test_a_name_too_long_for_its_journal(self):
         # 248 to 255 bytes is a legal file name, but its journal's ("<name>.partial") is not: exit 3 at once,
         # "File name too long", for a name no run could use. Bad input (exit 2), naming the limit.
