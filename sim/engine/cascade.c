@@ -40,6 +40,53 @@ int ms_cascades_open_(ms_cascades *c, int64_t t) {
   c->cur = (ms_cascade_record){.path = c->cur.path, .index = c->count, .start = (double)t / 1000.0};
   c->count++;
   c->depth = 0;
+  for (int m = 0; m < c->nmk; m++) c->mk[m].n = 0;
+  return closed;
+}
+
+int ms_cascades_markets(ms_cascades *c, int nmk) {
+  if (c->nmk >= nmk) return 0;
+  ms_cascade_market *mk = realloc(c->mk, (size_t)nmk * sizeof *mk);
+  if (!mk) return -1;
+  for (int m = c->nmk; m < nmk; m++) mk[m] = (ms_cascade_market){0};
+  c->mk = mk;
+  c->nmk = nmk;
+  return 0;
+}
+
+int32_t ms_cascades_unit_seen(const ms_cascades *c, int64_t t, int n, const int32_t *market, const int64_t *obs) {
+  if (c->count == 0 || t - c->last_time > c->gap) return 0; /* the record opens a new cascade */
+  int32_t seen = 0;
+  for (int k = 0; k < n; k++) {
+    const ms_cascade_market *m = &c->mk[market[k]];
+    size_t l = 0, h = m->n; /* the entries at or before its observation: the first later one */
+    while (l < h) {
+      size_t mid = (l + h) / 2;
+      if (m->t[mid] <= obs[k]) l = mid + 1; else h = mid;
+    }
+    if (l > 0 && m->g[l - 1] > seen) seen = m->g[l - 1];
+  }
+  return seen;
+}
+
+int ms_cascades_step_market(ms_cascades *c, const ms_liq_record *r, int market, int32_t gen, int64_t *cascade) {
+  int closed = 0;
+  if (c->count == 0 || r->time - c->last_time > c->gap) closed = ms_cascades_open_(c, r->time);
+  ms_cascade_market *m = &c->mk[market];
+  if (gen > 0 && (m->n == 0 || gen > m->g[m->n - 1])) {
+    size_t cap = m->cap;
+    if (ms_grow((void **)&m->t, &cap, m->n + 1, sizeof *m->t)) return -1;
+    if (ms_grow((void **)&m->g, &m->cap, m->n + 1, sizeof *m->g)) return -1;
+    m->t[m->n] = r->time;
+    m->g[m->n++] = gen;
+  }
+  if ((size_t)gen > c->depth) c->depth = (size_t)gen;
+  *cascade = c->count - 1;
+  c->last_time = r->time;
+  c->cur.liquidations++;
+  c->cur.impact_triggered += r->impact_triggered;
+  c->cur.notional += r->notional;
+  c->cur.bad_debt += r->bad_debt;
   return closed;
 }
 
@@ -74,4 +121,11 @@ void ms_cascades_fini(ms_cascades *c) {
   free(c->first);
   c->first = NULL;
   c->depth = c->cap = 0;
+  for (int m = 0; m < c->nmk; m++) {
+    free(c->mk[m].t);
+    free(c->mk[m].g);
+  }
+  free(c->mk);
+  c->mk = NULL;
+  c->nmk = 0;
 }

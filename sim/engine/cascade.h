@@ -26,6 +26,19 @@
 
 #include "engine/records.h"
 
+/* Several markets (the engine of book.markets): a market's oracle sees only
+ * that market's fills, so a record's generation counts only the fills of the
+ * markets its unit holds, each up to the observation time of that market's
+ * oracle price. Per market of the open cascade: the fill times at which its
+ * largest generation so far rose, and that generation (both increasing). A
+ * market's largest generation can rise by more than one (a unit liquidated
+ * because of another market's fills), so these are pairs, not first[]. */
+typedef struct ms_cascade_market {
+  int64_t *t;             /* ms */
+  int32_t *g;
+  size_t n, cap;
+} ms_cascade_market;
+
 /** One path's cascades in progress (per thread; the buffer is kept between paths). */
 typedef struct ms_cascades {
   int64_t gap;            /* ms, stats.cascade_gap */
@@ -38,7 +51,27 @@ typedef struct ms_cascades {
   int have_big;           /* a cascade closed in this path */
   int64_t big_liquidations, big_depth; /* the closed cascade with the most notional (ties: more liquidations, */
   double big_notional;    /* USD          then the first) */
+  ms_cascade_market *mk;  /* [nmk]: several markets only (ms_cascades_markets); then depth is the open */
+  int nmk;                /* cascade's largest generation and first[] is not used */
 } ms_cascades;
+
+/** Several markets: keep the generations per market of @p nmk (0 on success, -1 out of memory). */
+int ms_cascades_markets(ms_cascades *c, int nmk);
+/**
+ * Several markets: the largest generation among the open cascade's fills
+ * that a unit liquidated at @p t had seen, holding the @p n markets
+ * @p market, whose oracle prices it was checked at were observed at
+ * @p obs: per market its own fills up to that time. 0 when a record at
+ * @p t opens a new cascade. Its records' generation is 1 + this when the
+ * liquidation is impact-triggered, else 0.
+ */
+int32_t ms_cascades_unit_seen(const ms_cascades *c, int64_t t, int n, const int32_t *market, const int64_t *obs);
+/**
+ * Several markets: ms_cascades_step() for a record of market @p market
+ * whose generation @p gen the caller computed (ms_cascades_unit_seen), so
+ * that every record of one unit's liquidation has its unit's generation.
+ */
+int ms_cascades_step_market(ms_cascades *c, const ms_liq_record *r, int market, int32_t gen, int64_t *cascade);
 
 /** Begin path @p path with cascade gap @p gap (ms); keeps the buffer. */
 void ms_cascades_start(ms_cascades *c, uint64_t path, int64_t gap);

@@ -219,6 +219,23 @@ static inline ms_status ms_eng_record(ms_engine *e, const ms_liq_record *r) {
   return closed ? ms_eng_push_cascade(e) : MS_OK;
 }
 
+/* ms_eng_record() for the engine of several markets: a record of market
+ * @p market with the generation @p gen of its unit (ms_cascades_unit_seen). */
+static inline ms_status ms_eng_record_market(ms_engine *e, const ms_liq_record *r, int market, int32_t gen) {
+  if (e->nrec == e->caprec) {
+    ms_status s = ms_eng_record_room(e);
+    if (s) return s;
+  }
+  int64_t cascade;
+  int closed = ms_cascades_step_market(&e->casc, r, market, gen, &cascade);
+  if (closed < 0) return MS_ERR_NOMEM;
+  ms_liq_record *x = &e->rec[e->nrec++];
+  *x = *r;
+  x->generation = gen;
+  x->cascade = cascade;
+  return closed ? ms_eng_push_cascade(e) : MS_OK;
+}
+
 /* loop.c: find the accounts eligible at the current oracle price and hand them to keepers. */
 ms_status ms_eng_discover(ms_engine *e, int64_t t);
 

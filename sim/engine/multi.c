@@ -1467,6 +1467,22 @@ static ms_status unit_done(ms_engine *e, ms_multi *mm, int64_t id, int64_t t, in
   return socialized > 0 || recheck ? sweep(e, mm, (const uint8_t (*)[2])charged, t) : MS_OK;
 }
 
+/* The generation of the records of a liquidation of the unit holding the
+ * @p n positions @p order at @p t, impact-triggered or not: its markets'
+ * oracle prices, as its check saw them, had seen only their own markets'
+ * fills (docs/engine.md, Cascades). */
+static int32_t unit_generation(ms_engine *e, const ms_multi *mm, const int32_t *order, int n, int64_t t,
+                               int impact_triggered) {
+  if (!impact_triggered || mm->twin) return 0;
+  int32_t market[MS_MAX_ASSETS];
+  int64_t obs[MS_MAX_ASSETS];
+  for (int k = 0; k < n; k++) {
+    market[k] = mm->p[order[k]].market;
+    obs[k] = ms_oracle_current(mm->m[market[k]].orc)->t_obs;
+  }
+  return 1 + ms_cascades_unit_seen(&e->casc, t, n, market, obs);
+}
+
 /* A keeper acts on eligible unit @p id, which holds option legs. One
  * position: as a one-market option account (ms_liq_compute_pos; partial
  * mode closes legs and perp riskiest first), the same numbers bit for bit.
@@ -1553,6 +1569,7 @@ static ms_status act_legs(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, i
   double residual;
   ms_status st;
   if (unit_money(e, mm, id, seq, t, penalty, bad, &impact_triggered, &residual, &st)) return st;
+  const int32_t gen = unit_generation(e, mm, order, n, t, impact_triggered);
   ms_path_summary *sm = e->sum;
   /* the closed units leave every market before a charge: a closed unit pays none */
   double tot_loss = 0, notional = 0;
@@ -1606,7 +1623,7 @@ static ms_status act_legs(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, i
                          .notional = o[k].notional, .bad_debt = bad * share,
                          .penalty = pen > 0 ? penalty * (penk / pen) : 0, .impact_triggered = impact_triggered,
                          .delay = (double)(t - u->discovered) / 1000.0};
-      s = ms_eng_record(e, &r);
+      s = ms_eng_record_market(e, &r, j, gen);
       e->liq_since_sample++;
     }
     if (!s) {
@@ -1669,6 +1686,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t kid, int64_t seq, int64
   double residual;
   ms_status st;
   if (unit_money(e, mm, id, seq, t, penalty, bad, &impact_triggered, &residual, &st)) return st;
+  const int32_t gen = unit_generation(e, mm, order, n, t, impact_triggered);
   ms_path_summary *sm = e->sum;
   /* the closed units leave every market before a charge: a closed unit pays none */
   for (int k = 0; k < n; k++) {
@@ -1729,7 +1747,7 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t kid, int64_t seq, int64
                          .bad_debt = bad * share, .penalty = pen > 0 ? penalty * (penk[k] / pen) : 0,
                          .adl_qty = adl_qty,
                          .impact_triggered = impact_triggered, .delay = (double)(t - u->discovered) / 1000.0};
-      s = ms_eng_record(e, &r);
+      s = ms_eng_record_market(e, &r, j, gen);
       e->liq_since_sample++;
     }
     double flow = -sgn * (a - adl_qty) * pm[k]; /* the ADL'd units do not go through the market */
@@ -2219,6 +2237,7 @@ ms_status ms_multi_run_path(ms_engine *e, ms_multi *mm, uint64_t path, ms_path_s
   e->path = path;
   e->why[0] = '\0';
   ms_eng_records_start(e);
+  if (ms_cascades_markets(&e->casc, mm->K)) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
   memset(out, 0, sizeof *out);
   out->path = path;
   out->first_liquidation_time = NAN;

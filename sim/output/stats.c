@@ -143,7 +143,8 @@ static const market_col market_cols[] = {
      "lost)", 0, 0, 0},
     {"contagion_liquidations_", M(mkt_contagion), MS_COL_I64, "count",
      "of the market's liquidations, those the same path with the other assets' exogenous prices frozen at their "
-     "start (stats.contagion) did not make: the losses elsewhere liquidated them", 0, 1, 0},
+     "start (stats.contagion) did not make at all: they needed the other markets' moves (not a count of causes; "
+     "engine.md, Several markets)", 0, 1, 0},
     {"final_price_", M(mkt_final_price), MS_COL_F64, "USD", "the asset's exogenous price at the horizon", 1, 0, 0},
     {"min_price_", M(mkt_min_price), MS_COL_F64, "USD", "the asset's lowest exogenous price", 1, 0, 0},
     {"funding_long_net_", M(mkt_funding_long_net), MS_COL_F64, "USD",

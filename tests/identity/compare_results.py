@@ -153,6 +153,11 @@ KNOWN_FIXES = {
                         "n copies over n (0.024999999999999953 for 0.025), and so has a tail of one value as its "
                         "expected shortfall; leaves out every row's mean, sd, expected shortfalls and the "
                         "differences' ends, the constant ones being the only ones it changed",
+    "multi_market_generations": "2026-12-07, issue 16 (docs/engine.md, Several markets): with book.markets a "
+                                "record's generation counts only the fills of the markets its unit holds, each "
+                                "seen by that market's oracle, and is the unit's; it counted every market's "
+                                "(the fields generation, depth, largest_cascade_depth and its statistics' row, "
+                                "and the contagion column's text)",
     "booked_bad_debt_text": "2026-12-07, issue 16 (docs/output.md): `insolvent` and `insolvency` say they count "
                             "bad debt booked at fills, and /book's `premium` the start regime's volatility (the "
                             "texts only: `definition`, and the `columns` attributes)",
@@ -163,6 +168,7 @@ FIX_FIELDS = {"quantile_intervals": [f"q{lv}_{end}" for lv in ("50", "90", "99",
               "es_intervals": ["es99_lo", "es99_hi", "es01_lo", "es01_hi"],
               "no_spread_resamples": ["mean_lo", "mean_hi", "es99_lo", "es99_hi", "es01_lo", "es01_hi", "lo", "hi"],
               "booked_bad_debt_text": ["definition"],
+              "multi_market_generations": ["generation", "depth", "largest_cascade_depth"],
               "constant_columns": ["mean", "sd", "mean_lo", "mean_hi", "es99", "es99_lo", "es99_hi", "es01",
                                    "es01_lo", "es01_hi", "lo", "hi"]}
 # ... and the statistics' rows it changes, by the end of their name (check's /assertions: "bad_debt.q99").
@@ -172,7 +178,8 @@ FIX_ROW_SUFFIXES = {"quantile_intervals": tuple(f".q{lv}" for lv in ("50", "90",
                     "constant_columns": (".mean", ".sd", ".es99", ".es01")}
 # ... and the attributes whose text it changes (dataset path ending, attribute): the method named in a meaning.
 FIX_ATTRS = {"es_intervals": [("stats/summary", "meaning")],
-             "booked_bad_debt_text": [("paths/summary", "columns"), ("book", "columns")]}
+             "booked_bad_debt_text": [("paths/summary", "columns"), ("book", "columns")],
+             "multi_market_generations": [("paths/summary", "columns"), ("contagion_liquidations", "meaning")]}
 FIXED_FIELDS = set()  # the --fixed names of this run
 FIXED_SUFFIXES = set()  # the row name ends of this run
 FIXED_ATTRS = set()  # the (path ending, attribute) pairs of this run
