@@ -73,11 +73,11 @@ def open_group(path, group):
     except marginsim.IncompleteRun as e:
         raise Usage(str(e))
     if not os.path.isfile(path):
-        raise Usage(f"{path}: no such file")
+        raise Usage(f"{path}: {'not a regular file' if os.path.exists(path) else 'no such file'}")
     try:
         r = marginsim.open(path)
     except OSError as e:
-        raise Usage(f"{path}: not an HDF5 file ({e})")
+        raise Usage(f"{path}: not a marginsim result file ({e})")
     try:
         g = r.sub(group)
     except KeyError as e:

@@ -752,12 +752,13 @@ def main():
         print(f"report.py: {e}", file=sys.stderr)
         return 2
     if not os.path.isfile(a.result):
-        print(f"report.py: {a.result}: no such file", file=sys.stderr)
+        print(f"report.py: {a.result}: {'not a regular file' if os.path.exists(a.result) else 'no such file'}",
+              file=sys.stderr)
         return 2
     try:
         r = marginsim.open(a.result)
     except OSError as e:
-        print(f"report.py: {a.result}: not an HDF5 file ({e})", file=sys.stderr)
+        print(f"report.py: {a.result}: not a marginsim result file ({e})", file=sys.stderr)
         return 2
     kind = r.kind
     out = a.out or os.path.join(os.path.dirname(os.path.abspath(a.result)),

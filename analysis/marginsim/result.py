@@ -4,6 +4,7 @@ import builtins
 import functools
 import os
 import re
+import stat
 import struct
 
 import h5py
@@ -524,18 +525,27 @@ class IncompleteRun(OSError):
 def _journal_paths(path):
     """The number of paths of the run whose journal is `path` (None when unreadable)."""
     try:
-        with builtins.open(path, "rb") as f:
-            head = f.read(32)
+        head = _read_head(path, 32)
         return struct.unpack_from("<q", head, 24)[0] if len(head) == 32 else None
     except OSError:
         return None
 
 
+def _read_head(path, n):
+    """The first `n` bytes of the regular file `path`; OSError for anything else (a FIFO is never waited on)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path}: not a regular file")
+        return os.read(fd, n)
+    finally:
+        os.close(fd)
+
+
 def check_finished(path):
     """Raise IncompleteRun when `path` is a journal, or names a result file whose run has not finished."""
     try:
-        with builtins.open(path, "rb") as f:
-            magic = f.read(8)
+        magic = _read_head(path, 8)
     except FileNotFoundError:
         magic = None
     except OSError:  # a folder, an unreadable file: not a journal; the caller says what it is
@@ -548,8 +558,7 @@ def check_finished(path):
                             f"`marginsim run --resume {result}`")
     if magic is None and os.path.exists(path + JOURNAL_SUFFIX):
         try:
-            with builtins.open(path + JOURNAL_SUFFIX, "rb") as f:
-                jmagic = f.read(8)
+            jmagic = _read_head(path + JOURNAL_SUFFIX, 8)
         except OSError:  # unreadable here (another user's): say what is known below
             jmagic = None
         if jmagic is not None and jmagic[:6] != _JOURNAL_MAGIC:  # empty or damaged at its start: refused by --resume
@@ -569,6 +578,9 @@ def open(path):  # noqa: A001 - the name a notebook expects: marginsim.open
     is not a readable HDF5 file; a valid result file of any kind opens, and
     tables it does not hold are None."""
     check_finished(path)
-    with h5py.File(path, "r"):
-        pass
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise OSError(f"{path}: not a regular file")
+    with h5py.File(path, "r") as f:
+        if "version" not in f.attrs or "rng" not in f.attrs:
+            raise OSError(f"{path}: an HDF5 file, but not a marginsim result (its root has no version and rng)")
     return Result(path)

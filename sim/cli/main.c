@@ -512,11 +512,11 @@ static void catch_fatal_signals(void) {
 
 /* Only a regular file (or nothing) may be replaced; a symbolic link is
  * written through to the regular file it points to (ms_outfile_check). */
-static int check_kind(const char *opt, const char *path) {
+static int check_kind(const char *opt, const char *path, const ms_outfile_kind *kind) {
   ms_error err;
   ms_error_clear(&err);
   char *target = NULL;
-  if (ms_outfile_check(opt, path, &target, &err) != MS_OK) {
+  if (ms_outfile_check(opt, path, kind, &target, &err) != MS_OK) {
     fprintf(stderr, "marginsim: %s\n", err.msg);
     return EXIT_BADINPUT;
   }
@@ -540,7 +540,7 @@ static int check_kind(const char *opt, const char *path) {
 /* Checks that @p path (given by option @p opt) can be a file we write:
  * not a folder, its parent a folder (created if missing) we may write in.
  * Returns 0 or EXIT_BADINPUT after a message naming the option and path. */
-static int prepare_output(const char *opt, const char *path, made_dirs *md) {
+static int prepare_output(const char *opt, const char *path, const ms_outfile_kind *kind, made_dirs *md) {
   size_t len = strlen(path);
   struct stat st;
   if (len == 0) {
@@ -560,7 +560,7 @@ static int prepare_output(const char *opt, const char *path, made_dirs *md) {
   }
   memcpy(buf, path, len + 1);
   char *slash = strrchr(buf, '/');
-  if (!slash) return check_kind(opt, path); /* in the current folder */
+  if (!slash) return check_kind(opt, path, kind); /* in the current folder */
   if (slash == buf) slash[1] = '\0'; /* "/x.h5": the root */
   else *slash = '\0';
   /* Create the missing folders, outermost first. */
@@ -588,7 +588,7 @@ static int prepare_output(const char *opt, const char *path, made_dirs *md) {
     fprintf(stderr, "marginsim: %s %s: cannot write in the folder %s (%s)\n", opt, path, buf, strerror(errno));
     return EXIT_BADINPUT;
   }
-  return check_kind(opt, path);
+  return check_kind(opt, path, kind);
 }
 
 /* The result file when -o is not given: results/<name><suffix>.h5, the
@@ -677,12 +677,14 @@ static int prepare_outputs_here(const char *scenario, const char *output, const 
       return EXIT_BADINPUT;
     }
   }
-  int rc = prepare_output("-o/--output", output, md);
+  /* the specific refusals first: a journal, the scenario itself (then: not a file marginsim wrote) */
+  int rc = not_a_journal("-o/--output", output);
   if (!rc && is_scenario("-o/--output", output, scenario)) rc = EXIT_BADINPUT;
-  if (!rc) rc = not_a_journal("-o/--output", output);
+  if (!rc) rc = prepare_output("-o/--output", output, &ms_h5out_result_kind, md);
   if (!rc && junit) {
-    rc = prepare_output("--junit", junit, md);
-    if (!rc) rc = not_a_journal("--junit", junit);
+    rc = not_a_journal("--junit", junit);
+    if (!rc && is_scenario("--junit", junit, scenario)) rc = EXIT_BADINPUT;
+    if (!rc) rc = prepare_output("--junit", junit, &ms_junit_kind, md);
     if (!rc && same_file(junit, output)) {
       fprintf(stderr, "marginsim: --junit %s: the same file as -o; give the report its own name\n", junit);
       rc = EXIT_BADINPUT;
@@ -1538,15 +1540,25 @@ static void usage_calibrate(FILE *f) {
           MS_CALIB_MAX_REGIMES);
 }
 
-/* An output of calibrate: a regular file or nothing at @p path, in a
+/* calibrate's outputs: the YAML (its first line names calibrate) and the regime path's CSV (its header). */
+static int is_calib_yaml(const char *path) { return ms_outfile_starts_with(path, "# marginsim calibrate:"); }
+static int is_calib_csv(const char *path) { return ms_outfile_starts_with(path, "time,return,regime,p0,"); }
+static const ms_outfile_kind calib_yaml = {"a YAML file of marginsim calibrate", is_calib_yaml};
+static const ms_outfile_kind calib_csv = {"a regime path of marginsim calibrate", is_calib_csv};
+
+static const ms_outfile_kind *calib_kind(const char *opt) {
+  return strcmp(opt, "--regime-path") == 0 ? &calib_csv : &calib_yaml;
+}
+
+/* An output of calibrate: nothing or an earlier output at @p path, in a
  * folder that exists and may be written, and not the input file. */
 static int calib_check_output(const char *opt, const char *path, const struct stat *in) {
-  if (check_kind(opt, path)) return EXIT_BADINPUT;
   struct stat st;
   if (stat(path, &st) == 0 && st.st_dev == in->st_dev && st.st_ino == in->st_ino) {
     fprintf(stderr, "marginsim calibrate: %s %s: that is the input file\n", opt, path);
     return EXIT_BADINPUT;
   }
+  if (check_kind(opt, path, calib_kind(opt))) return EXIT_BADINPUT;
   char dir[4096];
   const char *slash = strrchr(path, '/');
   snprintf(dir, sizeof dir, "%.*s", slash ? (slash == path ? 1 : (int)(slash - path)) : 1, slash ? path : ".");
@@ -1562,7 +1574,7 @@ static int calib_check_output(const char *opt, const char *path, const struct st
 static int calib_write(const char *opt, const char *path, const char *text) {
   ms_error err;
   ms_outfile o;
-  if (ms_outfile_open(&o, path, &err)) {
+  if (ms_outfile_open(&o, path, calib_kind(opt), &err)) {
     fprintf(stderr, "marginsim calibrate: %s\n", err.msg);
     return ms_status_exit_code(err.status);
   }

@@ -1493,7 +1493,9 @@ static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *
   pl->created = start_time();
   if (!opts->output) return MS_OK;
   /* what may be at the result's path is checked before any work */
-  ms_status s = ms_outfile_check("output", opts->output, NULL, err);
+  h5_lock(); /* the kind's test opens an existing file with HDF5 */
+  ms_status s = ms_outfile_check("output", opts->output, &ms_h5out_result_kind, NULL, err);
+  h5_unlock();
   if (s) return s;
   const char *fname = strrchr(opts->output, '/');
   fname = fname ? fname + 1 : opts->output;

@@ -545,12 +545,32 @@ static int model_attrs(hid_t loc, const ms_config *cfg) {
   return rc;
 }
 
+/* A file marginsim wrote: HDF5 (its signature at the start: marginsim writes
+ * no user block) whose root has the `rng` and `version` attributes. */
+static int is_result(const char *path) {
+  if (!ms_outfile_starts_with(path, "\x89HDF\r\n\x1a\n")) return 0;
+  H5E_auto2_t fn = NULL;
+  void *data = NULL;
+  H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* a probe: its failures are answers, not errors */
+  int ours = 0;
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f >= 0) {
+    ours = H5Aexists(f, "rng") > 0 && H5Aexists(f, "version") > 0;
+    H5Fclose(f);
+  }
+  H5Eset_auto2(H5E_DEFAULT, fn, data);
+  return ours;
+}
+
+const ms_outfile_kind ms_h5out_result_kind = {"a marginsim result file", is_result};
+
 /* The file's lifecycle is outfile's (temporary beside the target, rename at
  * commit, removal at abort); here only HDF5 is opened on that temporary.
  * On failure the caller aborts (removing the temporary). */
 static ms_status open_temporary(ms_h5out *h, const char *path, ms_error *err) {
   mkdir_parents(path);
-  ms_status s = ms_outfile_open(&h->out, path, err);
+  ms_status s = ms_outfile_open(&h->out, path, &ms_h5out_result_kind, err);
   if (s) return s;
   /* The library never prints; the cause is kept. The handler installed
    * before (the application's, or HDF5's printing default) goes back when

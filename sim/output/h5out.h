@@ -21,6 +21,11 @@
 #include "marginsim/error.h"
 #include "config/scenario.h"
 #include "output/stats.h"
+#include "output/outfile.h"
+
+/** A result file, for -o checks: an existing file is replaced only when it is one (HDF5 whose root has
+ *  marginsim's `rng` and `version`). Its test opens the file with HDF5: under the driver's HDF5 mutex. */
+extern const ms_outfile_kind ms_h5out_result_kind;
 
 typedef struct ms_h5out ms_h5out;
 

@@ -221,8 +221,22 @@ static void jfree(ms_journal *j) {
   free(j);
 }
 
+/* Open an existing journal for reading: never waiting on a FIFO (O_NONBLOCK;
+ * a regular file reads as always) nor taking a terminal; -1 but for a
+ * regular file. */
+static int open_regular(const char *path, int flags) {
+  int fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  struct stat st;
+  if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+    close(fd);
+    errno = EINVAL;
+    return -1;
+  }
+  return fd;
+}
+
 int ms_journal_is(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open_regular(path, O_RDONLY);
   if (fd < 0) return 0;
   char m[8];
   ssize_t r = read(fd, m, 8);
@@ -252,7 +266,7 @@ static void unlink_if_same(const char *path, int fd) {
 }
 
 int ms_journal_busy(const char *path) {
-  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = open_regular(path, O_RDONLY | O_NOFOLLOW);
   if (fd < 0) return 0;
   int busy = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
   close(fd); /* and with it the shared lock, if taken */
@@ -376,10 +390,12 @@ static ms_status open_existing(ms_journal **out, const char *path, int rw, int v
   memset(info, 0, sizeof *info);
   ms_journal *j = jnew(path);
   if (!j) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
-  j->fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
+  j->fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (j->fd < 0) {
     int e = errno;
     jfree(j);
+    if (e == ENXIO) /* a FIFO without a writer, opened for writing */
+      return ms_error_set(err, MS_ERR_INPUT, "%s: not a regular file (a FIFO)", path);
     return ms_error_set(err, e == ENOENT ? MS_ERR_INPUT : MS_ERR_IO, "%s: cannot open (%s)", path, strerror(e));
   }
   struct stat st;

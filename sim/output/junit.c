@@ -53,10 +53,16 @@ static void xml_text(FILE *f, const char *str) {
   }
 }
 
+static int is_report(const char *path) {
+  return ms_outfile_starts_with(path, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"marginsim check\"");
+}
+
+const ms_outfile_kind ms_junit_kind = {"a JUnit report of marginsim check", is_report};
+
 ms_status ms_junit_write(const char *path, const ms_config *cfg, const ms_assert_result *r, int n,
                          double seconds, ms_error *err) {
   ms_outfile o;
-  ms_status s = ms_outfile_open(&o, path, err);
+  ms_status s = ms_outfile_open(&o, path, &ms_junit_kind, err);
   if (s) return s;
   FILE *f = fdopen(o.fd, "w");
   if (!f) {

@@ -89,7 +89,25 @@ static int has_cap_fowner(void) {
   return (d[CAP_FOWNER / 32].effective >> (CAP_FOWNER % 32)) & 1;
 }
 
-ms_status ms_outfile_check(const char *opt, const char *path, char **target, ms_error *err) {
+int ms_outfile_starts_with(const char *path, const char *prefix) {
+  char buf[256];
+  size_t n = strlen(prefix);
+  if (n > sizeof buf) return 0;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(fd, buf + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  close(fd);
+  return got == n && memcmp(buf, prefix, n) == 0;
+}
+
+ms_status ms_outfile_check(const char *opt, const char *path, const ms_outfile_kind *kind, char **target,
+                           ms_error *err) {
   if (target) *target = NULL;
   if (!path || !*path)
     return ms_error_set(err, MS_ERR_INPUT, "%s: the file name is empty; give the file to write", opt);
@@ -140,6 +158,17 @@ ms_status ms_outfile_check(const char *opt, const char *path, char **target, ms_
       return s;
     }
   }
+  /* Never a file marginsim did not write: a candle file or a scenario named
+   * as the output by mistake was replaced by the result (exit 0). */
+  if (kind && kind->ours && lstat(resolved, &fs) == 0 && S_ISREG(fs.st_mode) && fs.st_size > 0 &&
+      !kind->ours(resolved)) { /* an empty file holds nothing to lose (mkstemp's reserved name) */
+    ms_status s = ms_error_set(err, MS_ERR_INPUT,
+                               "%s %s: exists and is not %s; marginsim replaces only a file of its own (a "
+                               "previous result), never another: remove it, or choose another name", opt, path,
+                               kind->what);
+    free(real);
+    return s;
+  }
   if (target) {
     *target = real ? real : strdup(resolved);
     if (!*target) return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
@@ -179,11 +208,11 @@ static void release(ms_outfile *o) {
   o->slot = -1;
 }
 
-ms_status ms_outfile_open(ms_outfile *o, const char *path, ms_error *err) {
+ms_status ms_outfile_open(ms_outfile *o, const char *path, const ms_outfile_kind *kind, ms_error *err) {
   memset(o, 0, sizeof *o);
   o->fd = -1;
   o->slot = -1;
-  ms_status s = ms_outfile_check("output", path, &o->target, err);
+  ms_status s = ms_outfile_check("output", path, kind, &o->target, err);
   if (s) return s;
   o->path = strdup(path);
   size_t len = strlen(o->target);

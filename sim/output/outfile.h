@@ -2,7 +2,8 @@
  * outfile — replacing an output file safely (the result file, the JUnit
  * report). See docs/robustness.md.
  *
- * What may be at the path: nothing, or a regular file (replaced). A
+ * What may be at the path: nothing, or a regular file of the kind being
+ * written (replaced: a previous result; any other file is refused). A
  * symbolic link is written through, as cp does: the regular file it points
  * to is replaced and the link stays; a link to nothing or to anything but a
  * regular file is refused, as are a folder, a device, a FIFO and a socket.
@@ -33,15 +34,30 @@ typedef struct ms_outfile {
 } ms_outfile;
 
 /**
- * Check that @p path may be replaced (see above): MS_ERR_INPUT with a
- * message naming @p opt (the option, e.g. "-o/--output") otherwise. On
- * success, when @p target is not NULL, *@p target is the file that would be
- * replaced (malloc'd; the resolved link target for a symbolic link).
+ * A kind of file marginsim writes: an existing file is replaced only when
+ * it is one of that kind (a previous result), never a file marginsim did not
+ * write (a candle file, a scenario, notes), which `-o` named by mistake.
  */
-ms_status ms_outfile_check(const char *opt, const char *path, char **target, ms_error *err);
+typedef struct ms_outfile_kind {
+  const char *what;                /* for messages: "a marginsim result file" */
+  int (*ours)(const char *path);   /* 1: the regular file at @p path is of this kind */
+} ms_outfile_kind;
 
-/** Check @p path, then create its temporary; @p o is filled (free with commit or abort). */
-ms_status ms_outfile_open(ms_outfile *o, const char *path, ms_error *err);
+/** Whether the regular file @p path begins with the bytes of @p prefix (a test for text kinds). */
+int ms_outfile_starts_with(const char *path, const char *prefix);
+
+/**
+ * Check that @p path may be replaced (see above): MS_ERR_INPUT with a
+ * message naming @p opt (the option, e.g. "-o/--output") otherwise; with
+ * @p kind, an existing file must be of that kind. On success, when
+ * @p target is not NULL, *@p target is the file that would be replaced
+ * (malloc'd; the resolved link target for a symbolic link).
+ */
+ms_status ms_outfile_check(const char *opt, const char *path, const ms_outfile_kind *kind, char **target,
+                           ms_error *err);
+
+/** Check @p path (as ms_outfile_check), then create its temporary; @p o is filled (free with commit or abort). */
+ms_status ms_outfile_open(ms_outfile *o, const char *path, const ms_outfile_kind *kind, ms_error *err);
 
 /**
  * Sync and close the temporary (unless the caller took the descriptor and

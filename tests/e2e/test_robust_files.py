@@ -46,6 +46,13 @@ def temporaries(folder):
     return sorted(n for n in os.listdir(folder) if ".ms-tmp-" in n or ".tmp." in n)
 
 
+def previous_result(path):
+    """A file in the place of an earlier result: what marginsim replaces (HDF5 with its root's rng and version)."""
+    with h5py.File(path, "w") as f:
+        f.attrs["version"] = "0.4.0"
+        f.attrs["rng"] = "xoshiro256++ (an earlier result)"
+
+
 def snapshot(path):
     """What a test compares before and after: the kind, device numbers and bytes of a node (not following links)."""
     st = os.lstat(path)
@@ -155,8 +162,7 @@ class FilesTest(DirTest):
         # does -- the link stays and the regular file it points to is replaced; a dangling link is refused.
         os.mkdir(self.path("store"))
         target = self.path("store/real.h5")
-        with open(target, "w") as f:
-            f.write("previous result")
+        previous_result(target)
         os.symlink("store/real.h5", self.path("latest.h5"))
         p = run("run", self.scen, "-q", "-o", self.path("latest.h5"))
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -179,8 +185,7 @@ class FilesTest(DirTest):
         nw, pub = self.path("nw"), self.path("pub")
         os.mkdir(nw)
         os.mkdir(pub)
-        with open(os.path.join(nw, "t.h5"), "w") as f:
-            f.write("previous result")
+        previous_result(os.path.join(nw, "t.h5"))
         os.symlink(os.path.join(nw, "t.h5"), os.path.join(pub, "l.h5"))
         os.chmod(nw, 0o555)
         self.addCleanup(os.chmod, nw, 0o755)
@@ -241,8 +246,7 @@ class FilesTest(DirTest):
         os.chmod(st, 0o1777)
         os.chown(st, 65534, 65534)                      # neither the folder nor the file is root's
         theirs = os.path.join(st, "r.h5")
-        with open(theirs, "w") as f:
-            f.write("previous result")
+        previous_result(theirs)
         os.chown(theirs, 65533, 65533)
         before = snapshot(theirs)
         t0 = time.time()
@@ -256,6 +260,47 @@ class FilesTest(DirTest):
         p = run("run", self.scen, "-n", "2", "-q", "-o", theirs)  # with CAP_FOWNER, as root usually is
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertTrue(h5py.is_hdf5(theirs))
+
+    def test_only_a_file_marginsim_wrote_is_replaced(self):
+        # Input-validation audit 2026-12-07: `-o data.csv` naming the scenario's own candle file replaced it with
+        # the result (exit 0), as did --junit and the Python front's output= naming the scenario. An existing
+        # file at -o is replaced only when marginsim wrote it (an earlier result; an empty file holds nothing):
+        # anything else is bad input, exit 2 at once, the file untouched.
+        data = self.path("candles.csv")
+        shutil.copyfile(os.path.join(SRC, "scenarios", "data", "btc_usdt_1h_2025-10_binance_spot.csv"), data)
+        scen = self.write("replay.yaml", "horizon: 1h\nbook: {accounts: 50}\n"
+                          "market: {model: replay, replay: {file: candles.csv}}\n"
+                          "assertions: [liquidations.mean >= 0]\n")
+        other = self.path("other.csv")  # another candle file, as calibrate's -o
+        shutil.copyfile(data, other)
+        before, before_other = snapshot(data), snapshot(other)
+        for args in (["run", scen, "-n", "2", "-q", "-o", data],
+                     ["check", scen, "-n", "2", "-q", "-o", self.path("c.h5"), "--junit", data],
+                     ["calibrate", data, "--model", "garch", "-o", other],
+                     ["calibrate", data, "--model", "regime_switching", "--starts", "1", "--regime-path", other]):
+            p = run(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn("exists and is not a", p.stderr)
+            self.assertIn("marginsim replaces only a file of its own", p.stderr)
+            self.assertEqual(snapshot(data), before)
+            self.assertEqual(snapshot(other), before_other)
+        self.assertFalse(os.path.exists(self.path("c.h5")))
+        # the Python front: the library refuses too
+        code = ("import sys; sys.path.insert(0, %r); import marginsim\n"
+                "try:\n    marginsim.run(%r, paths=2, output=%r)\n"
+                "except marginsim.Error as e:\n    print('refused', e.exit_code, e)\n") % (
+                    os.path.join(SRC, "analysis"), scen, scen)
+        before = snapshot(scen)
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=self.dir)
+        self.assertIn("refused 2", p.stdout, p.stderr)
+        self.assertEqual(snapshot(scen), before)
+        # an earlier result, an empty file and an earlier report are replaced
+        out, rep = self.path("r.h5"), self.path("r.xml")
+        open(out, "w").close()
+        for _ in range(2):
+            p = run("check", scen, "-n", "2", "-q", "-o", out, "--junit", rep)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(h5py.is_hdf5(out))
 
     def test_a_name_too_long_for_its_journal(self):
         # 248 to 255 bytes is a legal file name, but its journal's ("<name>.partial") is not: exit 3 at once,
@@ -535,7 +580,7 @@ class FilesTest(DirTest):
             self.assertIsNotNone(f["liquidations"].id.get_offset(), "/liquidations is not contiguous: no copier")
             self.assertGreater(len(f["liquidations"]), 100)
         out = os.path.join(b, "r.h5")
-        shutil.copyfile(scen, out)  # a previous file at -o
+        shutil.copyfile(want, out)  # a previous result at -o
         previous = snapshot(out)
         p = run("run", scen, "-q", "-o", "r.h5", env=dict(env, LD_PRELOAD=os.environ["MS_FAILWRITE"]), cwd=b)
         self.assertEqual(p.returncode, 3, p.stderr)
