@@ -302,6 +302,24 @@ class FilesTest(DirTest):
             self.assertEqual(p.returncode, 0, p.stderr)
         self.assertTrue(h5py.is_hdf5(out))
 
+    def test_a_fifo_at_the_journal_or_result_never_hangs(self):
+        # Input-validation audit 2026-12-07: a FIFO at <output>.partial made run, check and sweep block in
+        # open() for ever (SIGTERM restarted it); report.py, compare.py and --resume on a FIFO blocked too.
+        out = self.path("F.h5")
+        os.mkfifo(out + ".partial")
+        for args in (["run", self.scen, "-n", "2", "-q", "-o", out], ["run", "--resume", out]):
+            p = run(*args, timeout=20)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn("F.h5.partial", p.stderr)
+        os.mkfifo(self.path("G.h5"))
+        for tool in ("report.py", "compare.py"):
+            args = [sys.executable, os.path.join(SRC, "analysis", tool), self.path("G.h5")]
+            if tool == "compare.py":
+                args.append(self.path("G.h5"))
+            p = subprocess.run(args, capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+            self.assertEqual(p.returncode, 2, (tool, p.stderr))
+            self.assertIn("not a regular file", p.stderr)
+
     def test_a_name_too_long_for_its_journal(self):
         # 248 to 255 bytes is a legal file name, but its journal's ("<name>.partial") is not: exit 3 at once,
         # "File name too long", for a name no run could use. Bad input (exit 2), naming the limit.
