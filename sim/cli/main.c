@@ -38,6 +38,7 @@
 #include "engine/engine.h"
 #include "output/journal.h"
 #include "output/junit.h"
+#include "ms_build_id.h"
 #include "models/margin.h"
 #include "output/outfile.h"
 #include "marginsim/error.h"
@@ -1060,7 +1061,7 @@ static int end_run(cli_run *r, ms_status s, const ms_error *err, const ms_config
      * run holds (a refused start, another version's, a live run's: the error says what to do) */
     if (!r->had_journal && ms_journal_is(jpath) && !ms_journal_busy(jpath) &&
         ms_journal_count(jpath, &info, &e) == MS_OK) {
-      if (info.version && strcmp(info.version, MS_VERSION) == 0)
+      if (info.version && strcmp(info.version, MS_JOURNAL_BUILD) == 0)
         snprintf(kept, sizeof kept, "%lld of %lld", (long long)info.done, (long long)info.paths);
       ms_journal_info_free(&info);
     }
@@ -2047,7 +2048,7 @@ static int command(int argc, char **argv) {
   if (argc < 2) { usage_main(stderr); return EXIT_BADINPUT; }
   const char *cmd = argv[1];
   if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
-    printf("marginsim %s\n", MS_VERSION);
+    printf("marginsim %s (build %s)\n", MS_VERSION, MS_BUILD_ID);
     return 0;
   }
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {

@@ -52,6 +52,10 @@
 #include "models/margin.h"
 #include "models/pricepath.h"
 #include "output/journal.h"
+/* A journal records the build that began it (MS_JOURNAL_BUILD): a resume by
+ * another build (even of the same version: sources or flags changed) would
+ * mix two builds' paths in one file. */
+#include "ms_build_id.h"
 #include "output/outfile.h"
 #include "output/result.h"
 #include "output/scratch.h"
@@ -1520,9 +1524,10 @@ static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *
     s = ms_journal_open(&pl->j, jpath, &info, opts->cancel, err);
     if (s == MS_ERR_INPUT && access(jpath, F_OK) != 0)
       s = ms_error_set(err, MS_ERR_INPUT, "%s: no unfinished run to resume (no %s)", opts->output, jpath);
-    else if (!s && strcmp(info.version, MS_VERSION) != 0)
-      s = ms_error_set(err, MS_ERR_INPUT, "%s: begun by marginsim %s; this is %s, which cannot continue it "
-                       "(rerun it from the start)", jpath, info.version, MS_VERSION);
+    else if (!s && strcmp(info.version, MS_JOURNAL_BUILD) != 0)
+      s = ms_error_set(err, MS_ERR_INPUT, "%s: begun by marginsim %s; this is %s, another build, which cannot "
+                       "continue it: its paths might differ from the ones it would compute (rerun it from the "
+                       "start)", jpath, info.version, MS_JOURNAL_BUILD);
     else if (!s && (info.fingerprint != fp || info.paths != pl->paths || info.batch != pl->batch))
       s = ms_error_set(err, MS_ERR_INPUT, "%s: the scenario, its candle files or the command differ from the "
                        "interrupted run's (%s); restore them, or remove %s and start anew", jpath, info.command,
@@ -1552,7 +1557,7 @@ static ms_status journal_start(run_plan *pl, const ms_run_opts *opts, ms_error *
       }
     } else {
       char cwd[4096];
-      info.version = MS_VERSION;
+      info.version = MS_JOURNAL_BUILD;
       info.command = (char *)(opts->command ? opts->command : "");
       info.cwd = getcwd(cwd, sizeof cwd) ? cwd : "";
       info.fingerprint = fp;

@@ -10,6 +10,7 @@
  * on the temporary and writes the datasets.
  */
 #include "output/h5out.h"
+#include "ms_build_id.h"
 #include "output/outfile.h"
 #include "output/zplanes.h"
 #include "core/series.h"
@@ -644,6 +645,7 @@ ms_status ms_h5out_create(ms_h5out **out, const char *path, const ms_config *cfg
   iso_time(created, sizeof created, meta ? meta->created : 0);
   int rc = !yaml;
   rc |= attr_str(h->file, "version", MS_VERSION);
+  rc |= attr_str(h->file, "build", MS_BUILD_ID);
   rc |= attr_str(h->file, "name", cfg->name);
   rc |= attr_str(h->file, "scenario", cfg->source_text ? cfg->source_text : "");
   rc |= attr_str(h->file, "scenario_path", cfg->source_path);

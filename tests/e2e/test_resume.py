@@ -21,6 +21,25 @@ SCEN = small(1500, 300, fan=True) + "  chunk_paths: 16\n"
 ENV = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")  # the same "created" for both runs: same bytes
 
 
+def journal_checksum(data):
+    """sim/output/journal.c's checksum: 64-byte blocks through eight multiply-xorshift lanes, the tail zero-filled,
+    then the lanes and the length."""
+    m64 = (1 << 64) - 1
+
+    def mix(h, w):
+        h = ((h ^ w) * 0x9e3779b97f4a7c15) & m64
+        return h ^ (h >> 29)
+    h = [0x6a09e667f3bcc909, 0xbb67ae8584caa73b, 0x3c6ef372fe94f82b, 0xa54ff53a5f1d36f1,
+         0x510e527fade682d1, 0x9b05688c2b3e6c1f, 0x1f83d9abfb41bd6b, 0x5be0cd19137e2179]
+    full = len(data) // 64 * 64
+    for blk in [data[i:i + 64] for i in range(0, full, 64)] + [data[full:].ljust(64, b"\0")]:
+        h = [mix(h[i], int.from_bytes(blk[8 * i:8 * i + 8], "little")) for i in range(8)]
+    x = 0
+    for lane in h:
+        x = mix(x, lane)
+    return mix(x, len(data))
+
+
 class ResumeTest(DirTest):
     SCENARIO = SCEN
     PREFIX = "ms_resume_"
@@ -194,6 +213,37 @@ class ResumeTest(DirTest):
                                   signal.SIGINT)
         self.assertEqual(rc, 130, err)
         self.assertIn("kept in b/r.h5.partial: continue with `marginsim run --resume b/r.h5`", err)
+
+    def test_another_build_cannot_continue_a_journal(self):
+        # Determinism audit 2026-12-07: the journal recorded only the version (0.4.0 for many builds whose
+        # results differ), so a journal begun by one build was continued by another: paths 0-199 of one build
+        # and 200-599 of the other in one file, nothing in it saying so. A journal now records the build
+        # (`marginsim --version`: a hash of the sources and the flags that change code), and a resume by
+        # another is refused. Here the journal is made another build's by rewriting its header's build (and
+        # the header's checksum, as journal.c computes it).
+        b = self.path("b")
+        os.mkdir(b)
+        journal = os.path.join(b, "r.h5.partial")
+        rc, err = self.kill_after(["run", self.scen, "-o", "r.h5", "-j", "1", "-q"], b, journal, 2, signal.SIGKILL)
+        self.assertEqual(rc, -signal.SIGKILL, err)
+        build = run("--version").stdout.split("(build ")[1].split(")")[0]
+        with open(journal, "rb") as f:
+            data = bytearray(f.read())
+        hlen = int.from_bytes(data[8:16], "little")
+        mine = ("0.4.0 build " + build).encode()  # MS_JOURNAL_BUILD, found in the header's strings
+        at = data.find(mine, 0, hlen)
+        self.assertGreater(at, 0, "the journal's header does not record this build")
+        data[at:at + len(mine)] = ("0.4.0 build " + "0" * len(build)).encode()
+        data[hlen - 8:hlen] = journal_checksum(bytes(data[:hlen - 8])).to_bytes(8, "little")
+        with open(journal, "wb") as f:
+            f.write(data)
+        before = os.stat(journal).st_size
+        p = run("run", "--resume", os.path.join(b, "r.h5"), cwd=self.dir)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("begun by marginsim 0.4.0 build 0000000000000000; this is 0.4.0 build " + build, p.stderr)
+        self.assertIn("another build", p.stderr)
+        self.assertEqual(os.stat(journal).st_size, before)
+        self.assertFalse(os.path.exists(os.path.join(b, "r.h5")))
 
     def test_command_of_many_quotes_is_recorded(self):
         # Each quote of an argument takes 4 bytes in the recorded command ('\''): a buffer of 2 per byte

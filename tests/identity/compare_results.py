@@ -49,7 +49,7 @@ import h5py
 import numpy as np
 
 # Root attributes that record the version, the time and the command line.
-IGNORED_ROOT_ATTRS = {"version", "created", "command"}
+IGNORED_ROOT_ATTRS = {"version", "build", "created", "command"}
 
 # Keys added to the scenario since the base, at their default values: "section.key: value".
 ADDED_CONFIG_KEYS = ["keepers.model: standard", "output.liquidations_compression: 0", "market.shocks: []",
