@@ -71,6 +71,8 @@ void ms_mpi_finalize(void) {
   if (active()) MPI_Finalize();
 }
 
+int ms_mpi_launched(void) { return active(); }
+
 int ms_mpi_rank(void) {
   int r = 0;
   if (active()) MPI_Comm_rank(MPI_COMM_WORLD, &r);
@@ -214,6 +216,8 @@ ms_status ms_mpi_bcast(void *buf, size_t len, int root, ms_error *err) {
 ms_status ms_mpi_init(int *argc, char ***argv, ms_error *err) { return MS_OK; }
 
 void ms_mpi_finalize(void) {}
+
+int ms_mpi_launched(void) { return 0; }
 
 int ms_mpi_rank(void) { return 0; }
 

@@ -40,6 +40,9 @@ ms_status ms_mpi_init(int *argc, char ***argv, ms_error *err);
 /** MPI_Finalize once, if initialized and not yet finalized; else nothing. */
 void ms_mpi_finalize(void);
 
+/** 1 when MPI is initialized and not finalized (a build with MPI, after ms_mpi_init); else 0. */
+int ms_mpi_launched(void);
+
 /** This process's rank (0 without MPI, or before ms_mpi_init). */
 int ms_mpi_rank(void);
 
