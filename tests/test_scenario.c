@@ -593,6 +593,30 @@ static void test_scenario__outage_after_horizon_warns(void **state) {
   ms_config_free(cfg);
 }
 
+/* Input audit 2026-12-07: an oracle latency never under the horizon publishes
+ * nothing, and a crash then reads as costing nothing: a warning (and one for
+ * keepers' delays), none when some draws fall inside the horizon. */
+static void test_scenario__delays_past_the_horizon_warn(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg = NULL;
+  const char *y = "horizon: 1h\noracle: {latency: 2h}\nkeepers: {delay: {dist: uniform, min: 1h, max: 2h}}\n";
+  assert_int_equal(ms_config_load_string(&cfg, y, "t.yaml", NULL, 0, &err), MS_OK);
+  assert_int_equal(cfg->nwarnings, 2);
+  assert_string_equal(cfg->warnings[0], "t.yaml:2:19: oracle.latency: is never less than 2h, the horizon (1h) or "
+                                        "more: the oracle publishes no price within the path, so no account is "
+                                        "ever found eligible");
+  assert_non_null(strstr(cfg->warnings[1], "keepers.delay: is never less than 1h, the horizon (1h) or more"));
+  ms_config_free(cfg);
+  const char *set[] = {"horizon=3h"};
+  assert_int_equal(ms_config_load_string(&cfg, y, "t.yaml", set, 1, &err), MS_OK);
+  assert_int_equal(cfg->nwarnings, 0);
+  ms_config_free(cfg);
+  assert_int_equal(ms_config_load_string(&cfg, "horizon: 1h\noracle: {latency: {dist: exponential, mean: 2h}}\n",
+                                         "t.yaml", NULL, 0, &err), MS_OK);
+  assert_int_equal(cfg->nwarnings, 0); /* most draws past it, not all */
+  ms_config_free(cfg);
+}
 
 /* market.shocks: percentages read as the same doubles as fractions, the
  * bounds and cross-checks name the key, a shock past the horizon warns. */
@@ -935,6 +959,7 @@ int main(void) {
       cmocka_unit_test(test_scenario__book_margin_oracle_keeper_errors),
       cmocka_unit_test(test_scenario__missing_file),
       cmocka_unit_test(test_scenario__outage_after_horizon_warns),
+      cmocka_unit_test(test_scenario__delays_past_the_horizon_warn),
       cmocka_unit_test(test_scenario__shocks_and_percentages),
       cmocka_unit_test(test_scenario__percentages_read_as_their_decimal),
       cmocka_unit_test(test_scenario__alias_bomb_rejected_quickly),

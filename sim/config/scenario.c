@@ -2002,6 +2002,25 @@ static ms_status check_top(void *obj, ms_check *ck) {
     ms_check_warn(ck, "funding.interval", c->warnings[c->nwarnings++], MS_WARNING_MAX,
                   "is %s, longer than the horizon (%s): no funding is paid", iv, hz);
   }
+  /* A delay whose least value reaches the horizon: nothing it delays happens
+   * within the path, and the run reports a crash as costing nothing (input
+   * audit 2026-12-07: oracle.latency 2h over a 1h horizon, a 90% fall, no
+   * liquidation, no bad debt, no warning). */
+  static const struct { const char *key, *what; size_t off; } delays[] = {
+      {"oracle.latency", "the oracle publishes no price within the path, so no account is ever found eligible",
+       offsetof(ms_config, oracle.latency)},
+      {"keepers.delay", "no keeper acts within the path (its losses stay unbooked: pending_bad_debt)",
+       offsetof(ms_config, keepers.delay)}};
+  for (size_t i = 0; i < sizeof delays / sizeof delays[0] && c->nwarnings < MS_MAX_WARNINGS; i++) {
+    double lo, hi;
+    ms_dist_support((const ms_dist *)((const char *)c + delays[i].off), &lo, &hi);
+    if (!(lo >= (double)c->horizon)) continue;
+    char least[32], hz[32];
+    ms_units_format_duration((int64_t)fmin(lo, 9e15), least, sizeof least);
+    ms_units_format_duration(c->horizon, hz, sizeof hz);
+    ms_check_warn(ck, delays[i].key, c->warnings[c->nwarnings++], MS_WARNING_MAX,
+                  "is never less than %s, the horizon (%s) or more: %s", least, hz, delays[i].what);
+  }
   /* A shock moves from the first tick at or after `at`: one at the horizon
    * over 0 moves the last tick, the tick at the horizon. */
   for (int i = 0; i < c->market.nshocks && c->nwarnings < MS_MAX_WARNINGS; i++) {

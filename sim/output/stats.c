@@ -70,7 +70,8 @@ static const col_def fixed_cols[] = {
     {"max_pending", MS_COL_I64, F(max_pending), "count", "largest keeper backlog", 0},
     {"pending_end", MS_COL_I64, F(pending_end), "count", "eligible accounts still waiting for a keeper at the horizon", 0},
     {"pending_bad_debt", MS_COL_F64, F(pending_bad_debt), "USD",
-     "their negative equity at the final mark: bad debt not yet booked", 0},
+     "their negative equity at the final mark: bad debt not yet booked (not of accounts no oracle price found "
+     "eligible)", 0},
     {"penalties", MS_COL_F64, F(penalties), "USD", "liquidation penalties taken", 0},
     {"keeper_rewards", MS_COL_F64, F(keeper_rewards), "USD", "penalties paid to keepers", 0},
     {"bad_debt", MS_COL_F64, F(bad_debt), "USD", "shortfall of collateral + PnL at the fills", 0},
@@ -359,7 +360,7 @@ static const prob_def prob_defs[] = {
     {"liquidation_any", "at least one liquidation", "liquidations", 0.0},
     {"impact_triggered_any", "at least one impact-triggered liquidation", "impact_triggered_liquidations", 0.0},
     {"bad_debt_any", "bad_debt > 0", "bad_debt", 0.0},
-    {"pending_bad_debt_any", "pending_bad_debt > 0 (underwater accounts never liquidated)", "pending_bad_debt", 0.0},
+    {"pending_bad_debt_any", "pending_bad_debt > 0 (accounts found eligible, underwater at the horizon, never liquidated)", "pending_bad_debt", 0.0},
     {"socialized_any", "socialized_loss > 0", "socialized_loss", 0.0},
     {"adl_any", "adl_notional > 0", "adl_notional", 0.0},
     {"uncovered_any", "uncovered_loss > 0", "uncovered_loss", 0.0},

@@ -158,6 +158,8 @@ KNOWN_FIXES = {
                                 "seen by that market's oracle, and is the unit's; it counted every market's "
                                 "(the fields generation, depth, largest_cascade_depth and its statistics' row, "
                                 "and the contagion column's text)",
+    "pending_text": "2026-12-07, issue 16 (docs/output.md): `pending_bad_debt` and `pending_bad_debt_any` say they "
+                    "leave out accounts no oracle price found eligible (the texts only)",
     "booked_bad_debt_text": "2026-12-07, issue 16 (docs/output.md): `insolvent` and `insolvency` say they count "
                             "bad debt booked at fills, and /book's `premium` the start regime's volatility (the "
                             "texts only: `definition`, and the `columns` attributes)",
@@ -168,6 +170,7 @@ FIX_FIELDS = {"quantile_intervals": [f"q{lv}_{end}" for lv in ("50", "90", "99",
               "es_intervals": ["es99_lo", "es99_hi", "es01_lo", "es01_hi"],
               "no_spread_resamples": ["mean_lo", "mean_hi", "es99_lo", "es99_hi", "es01_lo", "es01_hi", "lo", "hi"],
               "booked_bad_debt_text": ["definition"],
+              "pending_text": ["definition"],
               "multi_market_generations": ["generation", "depth", "largest_cascade_depth"],
               "constant_columns": ["mean", "sd", "mean_lo", "mean_hi", "es99", "es99_lo", "es99_hi", "es01",
                                    "es01_lo", "es01_hi", "lo", "hi"]}
@@ -179,7 +182,8 @@ FIX_ROW_SUFFIXES = {"quantile_intervals": tuple(f".q{lv}" for lv in ("50", "90",
 # ... and the attributes whose text it changes (dataset path ending, attribute): the method named in a meaning.
 FIX_ATTRS = {"es_intervals": [("stats/summary", "meaning")],
              "booked_bad_debt_text": [("paths/summary", "columns"), ("book", "columns")],
-             "multi_market_generations": [("paths/summary", "columns"), ("contagion_liquidations", "meaning")]}
+             "multi_market_generations": [("paths/summary", "columns"), ("contagion_liquidations", "meaning")],
+             "pending_text": [("paths/summary", "columns")]}
 FIXED_FIELDS = set()  # the --fixed names of this run
 FIXED_SUFFIXES = set()  # the row name ends of this run
 FIXED_ATTRS = set()  # the (path ending, attribute) pairs of this run
