@@ -616,6 +616,16 @@ static void test_scenario__delays_past_the_horizon_warn(void **state) {
                                          "t.yaml", NULL, 0, &err), MS_OK);
   assert_int_equal(cfg->nwarnings, 0); /* most draws past it, not all */
   ms_config_free(cfg);
+  /* the same audit: days_per_year scales every vol and drift; 1e-6 made a 0.7 vol 700 a day (the run then
+   * failed mid-way naming the regime), 1e300 made every vol 0; a year has 1 to 366 days */
+  for (int i = 0; i < 3; i++) {
+    const char *bad[] = {"market: {days_per_year: 1e-6}\n", "market: {days_per_year: 0.5}\n",
+                         "market: {days_per_year: 1e300}\n"};
+    assert_int_equal(ms_config_load_string(&cfg, bad[i], "t.yaml", NULL, 0, &err), MS_ERR_INPUT);
+    assert_non_null(strstr(err.msg, "t.yaml:1:25: market.days_per_year: must be >= 1 and <= 366"));
+  }
+  assert_int_equal(ms_config_load_string(&cfg, "market: {days_per_year: 252}\n", "t.yaml", NULL, 0, &err), MS_OK);
+  ms_config_free(cfg);
 }
 
 /* market.shocks: percentages read as the same doubles as fractions, the

@@ -1779,9 +1779,10 @@ static int cmd_calibrate(int argc, char **argv) {
       return EXIT_BADINPUT;
     }
   }
-  if (dpy && (ms_units_parse_number(dpy, &co.days_per_year) || !(co.days_per_year > 0) ||
-              co.days_per_year > 366 * 1000.0)) {
-    fprintf(stderr, "marginsim calibrate: --days-per-year: expected a positive number of days, got '%s'\n", dpy);
+  if (dpy && (ms_units_parse_number(dpy, &co.days_per_year) || !(co.days_per_year >= 1) ||
+              co.days_per_year > 366)) {
+    fprintf(stderr, "marginsim calibrate: --days-per-year: expected a number of days from 1 to 366 (as "
+                    "market.days_per_year), got '%s'\n", dpy);
     return EXIT_BADINPUT;
   }
   int64_t res = 0;

@@ -924,8 +924,9 @@ static const ms_field market_fields[] = {
      .def = "stationary", .str_size = MS_NAME_MAX,
      .doc = "a regime name, or `stationary` to draw it from the chain's stationary distribution"},
     {.name = "days_per_year", .kind = MS_F_NUMBER, .offset = OFF(ms_market_cfg, days_per_year),
-     .def = "365", .bounds = MS_B_GT, .min = 0,
-     .doc = "days in the year of annualised vol and drift (crypto trades every day)"},
+     .def = "365", .bounds = MS_B_GE | MS_B_LE, .min = 1, .max = 366,
+     .doc = "days in the year of annualised vol and drift (crypto trades every day; 252, 360, 365.25 are other "
+            "conventions): a day's vol is vol / sqrt(days_per_year)"},
     {.name = "impact", .kind = MS_F_SECTION, .offset = OFF(ms_market_cfg, impact), .sub = &impact_schema,
      .doc = "price impact of liquidation fills"},
     {.name = "smile", .kind = MS_F_SECTION, .offset = OFF(ms_market_cfg, smile), .sub = &smile_schema,
