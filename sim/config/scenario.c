@@ -322,6 +322,28 @@ static int window_moments(const ms_market_cfg *m, ms_history_res *r, const ms_ca
   return 0;
 }
 
+/* Candles the engine could not follow, refused with their line: a replay's
+ * prices beyond MS_MAX_PRICE_MOVE of its window's first open, a bootstrap's
+ * candle moving that far within itself (one draw of it would). A low of
+ * 1e-300 among prices of 1e5 passed every check and failed the run mid-way,
+ * naming the regimes of a replay (input audit 2026-12-07). */
+static ms_status check_candles(ms_check *ck, const char *key, const ms_series *se, int64_t i0, int64_t i1,
+                               int boot) {
+  const double bound = log(MS_MAX_PRICE_MOVE);
+  for (int64_t i = i0; i < i1; i++) {
+    const ms_candle *k = &se->c[i];
+    double base = boot ? k->open : se->c[i0].open, px[4] = {k->open, k->high, k->low, k->close};
+    for (int j = 0; j < 4; j++) {
+      if (fabs(log(px[j] / base)) < bound) continue;
+      return ms_check_fail(ck, key, "%s:%d: a price of %g, %.3g times %s (%g): beyond the bound of %g either way "
+                           "that a path may move (docs/engine.md, Money); the candle is wrong, or choose a window "
+                           "without it", se->name, (int)se->line[i], px[j], px[j] / base,
+                           boot ? "the candle's open" : "the window's first open", base, MS_MAX_PRICE_MOVE);
+    }
+  }
+  return MS_OK;
+}
+
 static ms_status resolve_window(ms_market_cfg *m, ms_check *ck, const window_keys *w) {
   const ms_config *c = ck->root;
   ms_history_res *r = &m->hist;
@@ -417,6 +439,8 @@ static ms_status resolve_window(ms_market_cfg *m, ms_check *ck, const window_key
   }
   r->vol_scale = w->vol_scale;
   int boot = strcmp(w->sec, "bootstrap") == 0;
+  ms_status bad = check_candles(ck, KEYN("file"), se, i0, i1, boot);
+  if (bad) return bad;
   if (window_moments(m, r, se->c + i0, boot, &m->initial_price))
     return ms_check_fail(ck, "bootstrap.target_vol", "the window's candles do not move: no volatility to rescale");
   m->reference_vol = m->entry_vol = r->vol;
@@ -1849,6 +1873,8 @@ static ms_status resolve_asset_histories(ms_config *c, ms_check *ck) {
     atomic_init(&sh->refs, 1);
     a->hist.data = sh;
     a->hist.first = ms_series_lower_bound(se, from);
+    ms_status bad = check_candles(ck, rel, se, a->hist.first, a->hist.first + a->hist.count, boot);
+    if (bad) return bad;
     double price = a->initial_price;
     if (window_moments(m, &a->hist, se->c + a->hist.first, boot, &price))
       return ms_check_fail(ck, rel, "the window's candles of %s do not move: no volatility for "

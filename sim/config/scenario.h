@@ -51,6 +51,13 @@ extern const struct ms_shortfall_type *const ms_shortfall_types[];
 /** The name of a model type (any of the tables above): its first member. */
 static inline const char *ms_model_name(const void *type) { return *(const char *const *)type; }
 
+/** The exogenous price may move at most this factor away from its initial
+ *  price: past it, prices, notionals and their squares in the statistics
+ *  overflow (a jump rate of 1/s with a mean of 0.48 took it to inf). The
+ *  engine stops a path there; a replay's or bootstrap's candles are checked
+ *  against it when the scenario loads. */
+#define MS_MAX_PRICE_MOVE 1e50
+
 typedef struct ms_jump_cfg {
   double rate;           /* jump arrivals per day */
   double mean;           /* mean of the log jump size */

@@ -48,10 +48,7 @@
 /** The mark may move at most this factor away from the exogenous price
  *  (|impact| <= ln of it): beyond, the money no longer means anything. */
 #define MS_MAX_MARK_MOVE 1e6
-/** The exogenous price may move at most this factor away from its initial
- *  price: past it, prices, notionals and their squares in the statistics
- *  overflow (a jump rate of 1/s with a mean of 0.48 took it to inf). */
-#define MS_MAX_PRICE_MOVE 1e50
+/* MS_MAX_PRICE_MOVE: config/scenario.h (a replay's candles are checked against it at load). */
 
 /** Number of samples per traced path: t = 0, every, 2 every, ... <= horizon. */
 int64_t ms_trace_len(const ms_config *cfg);

@@ -200,6 +200,15 @@ class HistoryTest(DirTest):
         self.bad(scenario("bootstrap", False).replace("block: 6", "block: 0.5"), "market.bootstrap.block")
         self.bad(scenario("garch", False).replace("beta: 0.85", "beta: 0.95"), "alpha + beta must be < 1")
         self.bad(scenario("replay", True).replace("move: -15%", "move: -100%"), "market.shocks[0].move")
+        # input audit 2026-12-07: a low and close of 1e-300 among prices of 1e5 passed every check and failed the
+        # run mid-way naming the regimes; refused at load with the file, the line and the bound (in the window)
+        i = next(k for k, ln in enumerate(lines) if ln.startswith("2025-10-10 03:00"))
+        cols = lines[i].rstrip("\n").split(",")
+        cols[3] = cols[4] = "1e-300"
+        self.write("tiny.csv", "".join(lines[:i]) + ",".join(cols) + "\n" + "".join(lines[i + 1:]))
+        for model in ("replay", "bootstrap"):
+            self.bad(scenario(model, False).replace(BTC_1H, "tiny.csv"),
+                     "tiny.csv:%d: a price of 1e-300" % (i + 1))
 
     def test_data_command_describes_and_refuses(self):
         with open(self.path(BTC_1H)) as f:
