@@ -844,7 +844,9 @@ static int parse_common(int argc, char **argv, cli_opts *o, cli_cmd cmd) {
     case 'R': o->resume = optarg; break;
     case 'h': usage(stdout); exit(0);
     default:
-      if (optopt) fprintf(stderr, "marginsim: option -%c needs a value or is unknown\n", optopt);
+      if (optopt && strncmp(argv[optind - 1], "--", 2) == 0) /* a long option: as typed, not its letter */
+        fprintf(stderr, "marginsim: option %s needs a value\n", argv[optind - 1]);
+      else if (optopt) fprintf(stderr, "marginsim: option -%c needs a value or is unknown\n", optopt);
       else fprintf(stderr, "marginsim: unknown option %s\n", argv[optind - 1]);
       usage(stderr);
       return EXIT_BADINPUT;
@@ -1874,7 +1876,9 @@ static char **split_command(const char *cmd, int *argc) {
  * *@p info. Returns 0 or an exit code after a message. */
 static int read_journal(const cli_opts *o, const char *jpath, struct stat *st, ms_journal_info *info) {
   if (stat(jpath, st) != 0) {
-    if (stat(o->resume, st) == 0)
+    if (strcmp(jpath, o->resume) == 0)
+      fprintf(stderr, "marginsim: --resume %s: no unfinished run (no such journal)\n", o->resume);
+    else if (stat(o->resume, st) == 0)
       fprintf(stderr, "marginsim: --resume %s: the run is complete (no %s): nothing to resume\n", o->resume, jpath);
     else fprintf(stderr, "marginsim: --resume %s: no unfinished run (neither it nor %s exists)\n", o->resume, jpath);
     return EXIT_BADINPUT;
@@ -1924,7 +1928,8 @@ static int cmd_resume(const cli_opts *o) {
   char jpath[4200];
   size_t rl = strlen(o->resume), sl = strlen(MS_JOURNAL_SUFFIX);
   /* the journal itself named (it is what the folder shows): the same run */
-  if (rl > sl && strcmp(o->resume + rl - sl, MS_JOURNAL_SUFFIX) == 0 && ms_journal_is(o->resume))
+  /* a name ending in .partial is the journal itself, or nothing's: not the result of another journal */
+  if (rl > sl && strcmp(o->resume + rl - sl, MS_JOURNAL_SUFFIX) == 0)
     snprintf(jpath, sizeof jpath, "%s", o->resume);
   else snprintf(jpath, sizeof jpath, "%s%s", o->resume, MS_JOURNAL_SUFFIX);
   struct stat st;

@@ -2300,6 +2300,9 @@ static ms_status load_text(ms_config **out, char *text, size_t len, const char *
   cfg->source_text = text;
   snprintf(cfg->source_path, sizeof cfg->source_path, "%s", src);
   ms_status s = ms_ytree_parse(&root, text, len, src, err);
+  /* A top level that is not a mapping is the file's error, not the first --set's (-n 4 is --set paths=4:
+   * "(root) is not a mapping" blamed it): the schema says so with the keys it expects. */
+  if (!s && root && root->kind != MS_Y_MAP) s = ms_schema_load(&top_schema, cfg, root, "", src, cfg, err);
   /* The preset first, so that --set into a list the preset sets starts from the preset's list. */
   for (size_t j = 0; j < N(preset_sections); j++) {
     char pre[64];

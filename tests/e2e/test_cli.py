@@ -536,6 +536,9 @@ class CliTest(DirTest):
         out = os.path.join(self.dir, "bad.h5")
         with open(os.path.join(self.dir, "bad.yaml"), "w") as f:
             f.write(SMALL.replace("vol: 1.5", "vol: -1.5"))
+        with open(os.path.join(self.dir, "list.yaml"), "w") as f:
+            f.write("- a\n- b\n")
+        open(os.path.join(self.dir, "nothing.h5.partial"), "w").close()
         cases = [
             (["run", os.path.join(self.dir, "bad.yaml"), "-o", out],
              "bad.yaml:10:27: market.regimes[1].vol: must be >= 0"),
@@ -545,6 +548,13 @@ class CliTest(DirTest):
             (["run", self.scen, "-o", out, "--seed", "x"], "seed: expected a whole number"),
             (["run", self.scen, "-o", out, "-j", "0"], "-j/--threads"),
             (["run", os.path.join(self.dir, "missing.yaml"), "-o", out], "cannot open the scenario file"),
+            # input audit 2026-12-07: messages that blamed what the user did not type
+            (["run", os.path.join(self.dir, "list.yaml"), "-n", "4", "-o", out],
+             "list.yaml:1:1: (top level): expected a mapping with keys"),  # not "--set paths=4: (root) ..."
+            (["run", self.scen, "-o", out, "--set"], "option --set needs a value"),  # not "-s"
+            (["run", self.scen, "-o", out, "--compare"], "option --compare needs a value"),  # not "-C"
+            (["run", "--resume", os.path.join(self.dir, "nothing.h5.partial")],
+             "nothing.h5.partial: not a marginsim journal"),  # not "no nothing.h5.partial.partial"
             (["run", "-o", out], "missing SCENARIO"),
             (["run", self.scen, "-o", out, "--set", "book.leverage=30"],
              "book.leverage: 500 of 500 accounts start below initial margin under margin.model static; first: account 0"),
@@ -556,7 +566,7 @@ class CliTest(DirTest):
             self.assertEqual(p.returncode, 2, (args, p.stderr))
             self.assertIn(msg, p.stderr, args)
             self.assertFalse(os.path.exists(out), args)
-        self.assertEqual(self.listing(), ["bad.yaml", "small.yaml"])
+        self.assertEqual(self.listing(), ["bad.yaml", "list.yaml", "nothing.h5.partial", "small.yaml"])
 
     def test_output_folder_is_bad_input_before_the_run(self):
         # A folder at -o is refused before anything runs (the run below would
