@@ -628,6 +628,20 @@ static void test_scenario__delays_past_the_horizon_warn(void **state) {
   ms_config_free(cfg);
 }
 
+/* Input audit 2026-12-07: bytes libyaml's reader refuses (bad UTF-8, control
+ * characters) were reported at 1:1; their place is computed from the offset. */
+static void test_scenario__bad_bytes_are_placed(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg = NULL;
+  assert_int_equal(ms_config_load_string(&cfg, "horizon: 1h\nseed: 3\nname: \"r\xc3\xa9" "a\xff" "b\"\n", "t.yaml", NULL, 0, &err),
+                   MS_ERR_INPUT);
+  assert_non_null(strstr(err.msg, "t.yaml:3:11: YAML syntax error: invalid leading UTF-8 octet"));
+  assert_int_equal(ms_config_load_string(&cfg, "horizon: 1h\nname: \"a\x01b\"\n", "t.yaml", NULL, 0, &err),
+                   MS_ERR_INPUT);
+  assert_non_null(strstr(err.msg, "t.yaml:2:9: YAML syntax error: control characters are not allowed"));
+}
+
 /* market.shocks: percentages read as the same doubles as fractions, the
  * bounds and cross-checks name the key, a shock past the horizon warns. */
 static void test_scenario__shocks_and_percentages(void **state) {
@@ -970,6 +984,7 @@ int main(void) {
       cmocka_unit_test(test_scenario__missing_file),
       cmocka_unit_test(test_scenario__outage_after_horizon_warns),
       cmocka_unit_test(test_scenario__delays_past_the_horizon_warn),
+      cmocka_unit_test(test_scenario__bad_bytes_are_placed),
       cmocka_unit_test(test_scenario__shocks_and_percentages),
       cmocka_unit_test(test_scenario__percentages_read_as_their_decimal),
       cmocka_unit_test(test_scenario__alias_bomb_rejected_quickly),

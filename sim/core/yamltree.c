@@ -263,8 +263,15 @@ ms_status ms_ytree_parse_at(ms_ynode **out, const char *text, size_t len, const 
     return ms_error_set(err, MS_ERR_NOMEM, "cannot initialise the YAML parser");
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
   if (!yaml_parser_load(&parser, &doc)) {
-    ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: YAML syntax error: %s%s%s", src,
-                 (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
+    int line = (int)parser.problem_mark.line + 1, col = (int)parser.problem_mark.column + 1;
+    if (parser.error == YAML_READER_ERROR) { /* bad bytes (UTF-8, control characters): only an offset is kept */
+      line = col = 1;
+      for (size_t i = 0; i < parser.problem_offset && i < len; i++) {
+        if (text[i] == '\n') line++, col = 1;
+        else if (((unsigned char)text[i] & 0xc0) != 0x80) col++; /* characters, not UTF-8 continuation bytes */
+      }
+    }
+    ms_error_set(err, MS_ERR_INPUT, "%s:%d:%d: YAML syntax error: %s%s%s", src, line, col,
                  parser.problem ? parser.problem : "unknown problem",
                  parser.context ? " " : "", parser.context ? parser.context : "");
     yaml_parser_delete(&parser);
