@@ -1573,6 +1573,23 @@ static int calib_check_output(const char *opt, const char *path, const struct st
   return 0;
 }
 
+/* The YAML calibrate prints is "ready to paste": it must load as a scenario.
+ * A fit the loader refuses (a drift of 3e7 from a file with one stray price)
+ * is bad input, said before anything is printed or written (input audit
+ * 2026-12-07: it was printed as ready, then refused once pasted). */
+static int calib_loads(const char *yaml, const char *file) {
+  ms_config *cfg = NULL;
+  ms_error err;
+  if (ms_config_load_string(&cfg, yaml, "the fitted section", NULL, 0, &err) == MS_OK) {
+    ms_config_free(cfg);
+    return 0;
+  }
+  fprintf(stderr, "marginsim calibrate: %s: the fit is no valid scenario (%s): a fit on its bounds (too few "
+                  "returns for the model: try fewer parameters or a longer window), or bad data (`marginsim data "
+                  "%s` lists its extremes and gaps)\n", file, err.msg, file);
+  return EXIT_BADINPUT;
+}
+
 /* @p text into @p path, replaced safely (temporary, rename). */
 static int calib_write(const char *opt, const char *path, const char *text) {
   ms_error err;
@@ -1649,7 +1666,7 @@ static int calibrate_premium(const char *file, const char *index, int64_t t_from
   if (st) {
     fprintf(stderr, "marginsim calibrate: %s\n", err.msg);
     rc = ms_status_exit_code(st);
-  } else if (!(rc = interrupted())) {
+  } else if (!(rc = interrupted()) && !(rc = calib_loads(yaml, file))) {
     fputs(summary, stdout);
     fputs("\n", stdout);
     fputs(yaml, stdout);
@@ -1824,7 +1841,7 @@ static int cmd_calibrate(int argc, char **argv) {
   } else if (st) {
     fprintf(stderr, "marginsim calibrate: %s\n", err.msg);
     rc = ms_status_exit_code(st);
-  } else if ((rc = interrupted())) {
+  } else if ((rc = interrupted()) || (rc = calib_loads(yaml, file))) {
     /* nothing written */
   } else {
     fputs(summary, stdout);

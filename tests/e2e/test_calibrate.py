@@ -136,12 +136,21 @@ class CalibrateTest(DirTest):
 
     def test_garch_and_resampling(self):
         # hourly candles taken every 2nd close: 2h returns
-        p = run("calibrate", HOURLY, "--model", "garch", "--dist", "t", "--resolution", "2h")
+        p = run("calibrate", HOURLY, "--model", "garch", "--resolution", "2h")
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("GARCH(1,1), Student t innovations", p.stdout)
         self.assertIn("resolution 2h, 71 returns", p.stdout)
         self.assertIn("  garch: {resolution: 2h, omega: ", p.stdout)
+        p = run("calibrate", HOURLY, "--model", "garch", "--dist", "t")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("GARCH(1,1), Student t innovations", p.stdout)
         self.assertIn("innovations: t, nu: ", p.stdout)
+        # Student t on those 71 returns runs to nu = 2 (infinite variance), omega 5e10: printed as ready to paste
+        # until 2026-12-07, which the loader refused; now refused here, nothing printed
+        p = run("calibrate", HOURLY, "--model", "garch", "--dist", "t", "--resolution", "2h")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("market.garch.omega: must be > 0 and <= 1", p.stderr)
+        self.assertIn("a fit on its bounds", p.stderr)
+        self.assertEqual(p.stdout, "")
 
     def expect_bad(self, args, *want, out="never.yaml"):
         o = self.path(out)
@@ -191,6 +200,21 @@ class CalibrateTest(DirTest):
         p = run("calibrate", gap, "--model", "garch", "--from", "2025-10-10T12:00:00Z", "-o", gap)
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("that is the input file", p.stderr)
+        # input audit 2026-12-07: one stray price (a low and close of 1e-300) gave a drift of 3e7 printed as
+        # ready to paste, which the loader then refused: the fit must load as a scenario, else exit 2, nothing
+        # printed or written
+        i = 30
+        cols = lines[i].rstrip("\n").split(",")
+        cols[3] = cols[4] = "1e-300"
+        tiny = self.path("tiny.csv")
+        with open(tiny, "w") as f:
+            f.writelines(lines[:i] + [",".join(cols) + "\n"] + lines[i + 1:])
+        p = run("calibrate", tiny, "--model", "garch", "-o", self.path("never.yaml"))
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("the fit is no valid scenario (the fitted section:", p.stderr)
+        self.assertIn("market.garch.", p.stderr)
+        self.assertEqual(p.stdout, "")
+        self.assertFalse(os.path.exists(self.path("never.yaml")))
         # -o in a folder that does not exist: refused before anything is fitted or printed
         p = run("calibrate", DAILY, "--model", "garch", "-o", self.path("no/such/dir/m.yaml"))
         self.assertEqual(p.returncode, 2, p.stderr)
