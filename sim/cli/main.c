@@ -913,6 +913,11 @@ static int cmd_validate(int argc, char **argv) {
   ms_config *cfg = NULL;
   ms_status s = ms_config_load(&cfg, o.scenario, o.sets, o.nsets, &err);
   if (!s) s = ms_assertions_check(cfg, &err);
+  if (!s && cfg->sweep.ngrid > 0) { /* the file's sweep: every cell loads, its baseline and show exist */
+    ms_sweep *sw = NULL;
+    s = ms_sweep_new(&sw, o.scenario, (const char *const *)o.sets, o.nsets, NULL, 0, NULL, NULL, &err);
+    ms_sweep_free(sw);
+  }
   if (s) {
     fprintf(stderr, "%s\n", err.msg);
     ms_config_free(cfg);

@@ -2291,6 +2291,23 @@ static void book_where(ms_config *cfg, const ms_ynode *root) {
   snprintf(cfg->book_where, sizeof cfg->book_where, "%s: %s", w, lk ? "book.leverage" : "book");
 }
 
+/* Fill cfg->sweep.at: where the file wrote sweep.grid's entries, baseline and show. */
+static void sweep_where(ms_config *cfg, const ms_ynode *root) {
+  memset(cfg->sweep.at, 0, sizeof cfg->sweep.at);
+  const ms_ynode *sw = root && root->kind == MS_Y_MAP ? ms_ynode_get(root, "sweep") : NULL;
+  if (!sw || sw->kind != MS_Y_MAP) return;
+  const ms_ynode *g = ms_ynode_get(sw, "grid"), *b = ms_ynode_get(sw, "baseline"), *sh = ms_ynode_get(sw, "show");
+  const ms_ynode *at[MS_MAX_GRID + 2] = {0};
+  for (size_t i = 0; g && g->kind == MS_Y_SEQ && i < g->n && i < MS_MAX_GRID; i++) at[i] = g->vals[i];
+  at[MS_MAX_GRID] = b;
+  at[MS_MAX_GRID + 1] = sh;
+  for (int i = 0; i < MS_MAX_GRID + 2; i++) {
+    if (!at[i] || !at[i]->src || strcmp(at[i]->src, cfg->source_path) != 0) continue; /* a --set's, not the file's */
+    cfg->sweep.at[i][0] = at[i]->line;
+    cfg->sweep.at[i][1] = at[i]->col;
+  }
+}
+
 static ms_status load_text(ms_config **out, char *text, size_t len, const char *src,
                            const char *const *sets, int nsets, ms_error *err) {
   *out = NULL;
@@ -2314,6 +2331,7 @@ static ms_status load_text(ms_config **out, char *text, size_t len, const char *
   for (size_t j = 0; !s && j < N(preset_sections); j++) s = apply_preset(root, &preset_sections[j], err);
   if (!s) s = ms_schema_load(&top_schema, cfg, root, "", src, cfg, err);
   if (!s) book_where(cfg, root);
+  if (!s) sweep_where(cfg, root);
   ms_ynode_free(root);
   if (s) { ms_config_free(cfg); return s; }
   *out = cfg;

@@ -505,6 +505,9 @@ typedef struct ms_sweep_cfg {
   char baseline[MS_GRID_TEXT];            /* "KEY=V,..."; "" = the first cell */
   int nshow;
   char show[MS_MAX_SHOW][MS_STAT_NAME_MAX]; /* headline statistics of the summary table */
+  /* Where the file wrote them (line, col; 0: not in the file, e.g. from --set): grid[i], then baseline, then
+   * show, for the errors `sweep` and `validate` find in them. */
+  int at[MS_MAX_GRID + 2][2];
 } ms_sweep_cfg;
 
 #define MS_MAX_WARNINGS MS_MAX_OUTAGES

@@ -92,8 +92,8 @@ static ms_status parse_axis(const char *opt, int ranges, const char *spec, ms_sw
   memset(ax, 0, sizeof *ax);
   const char *eq = strchr(spec, '=');
   if (!eq || eq == spec || !eq[1])
-    return ranges ? ms_error_set(err, MS_ERR_INPUT, "--grid %s: expected KEY=V1,V2,... or KEY=FROM:TO:STEP, e.g. "
-                                 "--grid margin.maintenance=0.01:0.05:0.01", spec)
+    return ranges ? ms_error_set(err, MS_ERR_INPUT, "%s %s: expected KEY=V1,V2,... or KEY=FROM:TO:STEP, e.g. "
+                                 "%s margin.maintenance=0.01:0.05:0.01", opt, spec, opt)
                   : ms_error_set(err, MS_ERR_INPUT, "%s %s: expected KEY=V1,V2,... e.g. %s "
                                  "margin.model=static,portfolio", opt, spec, opt);
   if ((size_t)(eq - spec) >= sizeof ax->key) return ms_error_set(err, MS_ERR_INPUT, "%s %s: key too long", opt, spec);
@@ -104,14 +104,14 @@ static ms_status parse_axis(const char *opt, int ranges, const char *spec, ms_sw
   int dur = 0, rc = ranges ? parse_range(vals, &a, &b, &st, &dur) : -1;
   ms_status s = MS_OK;
   if (rc == -2 || rc == -3) {
-    s = ms_error_set(err, MS_ERR_INPUT, "--grid %s: FROM:TO:STEP needs three numbers or three durations with "
-                     "units (e.g. 0.01:0.05:0.01, 1m:10m:1m)", spec);
+    s = ms_error_set(err, MS_ERR_INPUT, "%s %s: FROM:TO:STEP needs three numbers or three durations with "
+                     "units (e.g. 0.01:0.05:0.01, 1m:10m:1m)", opt, spec);
   } else if (rc == 0) {
     double span = (b - a) / st;
     if (!(st != 0) || !isfinite(span) || span < -1e-9)
-      s = ms_error_set(err, MS_ERR_INPUT, "--grid %s: STEP must be non-zero and lead from FROM to TO", spec);
+      s = ms_error_set(err, MS_ERR_INPUT, "%s %s: STEP must be non-zero and lead from FROM to TO", opt, spec);
     else if (span > MS_SWEEP_MAX_VALUES)
-      s = ms_error_set(err, MS_ERR_INPUT, "--grid %s: more than %d values", spec, MS_SWEEP_MAX_VALUES);
+      s = ms_error_set(err, MS_ERR_INPUT, "%s %s: more than %d values", opt, spec, MS_SWEEP_MAX_VALUES);
     /* Values are FROM + i STEP, written with 12 significant digits so that
      * 0.1 + 2 x 0.1 reads 0.3; TO counts when within 1e-9 steps of one. */
     int count = s ? 0 : (int)floor(span + 1e-9) + 1;
@@ -152,14 +152,14 @@ ms_status ms_sweep_parse_list(const char *opt, const char *spec, ms_sweep_axis *
 }
 
 /* Keys a sweep may not vary: the pairing needs the same paths and seed. */
-static ms_status check_key(const char *key, ms_error *err) {
+static ms_status check_key(const char *opt, const char *key, ms_error *err) {
   static const char *const fixed[] = {"seed", "paths", "sweep", "assertions", NULL};
   for (int i = 0; fixed[i]; i++) {
     size_t n = strlen(fixed[i]);
     if (strncmp(key, fixed[i], n) == 0 && (key[n] == '\0' || key[n] == '.' || key[n] == '['))
       return ms_error_set(err, MS_ERR_INPUT,
-                          "--grid %s: a sweep cannot vary '%s' (every cell runs on the same paths and seed, "
-                          "so that the cells are paired; use -n and --seed for the whole sweep)", key, fixed[i]);
+                          "%s %s: a sweep cannot vary '%s' (every cell runs on the same paths and seed, "
+                          "so that the cells are paired; use -n and --seed for the whole sweep)", opt, key, fixed[i]);
   }
   return MS_OK;
 }
@@ -266,6 +266,19 @@ static ms_status parse_baseline(ms_sweep *sw, const char *spec, const char *what
   return MS_OK;
 }
 
+/* Error @p s (in *@p err) of the scenario's own sweep section: led by where
+ * the file has entry @p at (ms_sweep_cfg.at) and, when @p key, "KEY[i]: " (i
+ * = @p index, none when < 0); as it was when the file does not have it. */
+static ms_status in_file(const ms_config *base, int at, const char *key, int index, ms_status s, ms_error *err) {
+  if (at < 0 || at >= MS_MAX_GRID + 2 || base->sweep.at[at][0] <= 0) return s;
+  ms_error e = *err;
+  char k[48] = "";
+  if (key && index >= 0) snprintf(k, sizeof k, "%s[%d]: ", key, index);
+  else if (key) snprintf(k, sizeof k, "%s: ", key);
+  return ms_error_set(err, s, "%s:%d:%d: %s%s", base->source_path, base->sweep.at[at][0], base->sweep.at[at][1], k,
+                      e.msg);
+}
+
 ms_status ms_sweep_new(ms_sweep **out, const char *path, const char *const *sets, int nsets,
                        const char *const *grids, int ngrids, const char *baseline, const char *show,
                        ms_error *err) {
@@ -288,19 +301,22 @@ ms_status ms_sweep_new(ms_sweep **out, const char *path, const char *const *sets
                      "sweep.grid", path);
   if (!s && ngrids > MS_MAX_GRID) s = ms_error_set(err, MS_ERR_INPUT, "--grid: at most %d axes", MS_MAX_GRID);
   long long ncells = 1;
+  int bad_axis = -1;
+  const char *gopt = from_file ? "sweep.grid" : "--grid";
   for (int i = 0; !s && i < ngrids; i++) {
-    s = ms_sweep_parse_axis(grids[i], &sw->axes[i], err);
+    bad_axis = i;
+    s = parse_axis(gopt, 1, grids[i], &sw->axes[i], err);
     if (!s) sw->naxes = i + 1;
-    if (!s) s = check_key(sw->axes[i].key, err);
+    if (!s) s = check_key(gopt, sw->axes[i].key, err);
     for (int j = 0; !s && j < i; j++) {
       const char *ki = sw->axes[i].key, *kj = sw->axes[j].key;
       if (strcmp(kj, ki) == 0)
-        s = ms_error_set(err, MS_ERR_INPUT, "--grid %s: axis %s given twice", grids[i], ki);
+        s = ms_error_set(err, MS_ERR_INPUT, "%s %s: axis %s given twice", gopt, grids[i], ki);
       else if (key_within(kj, ki) || key_within(ki, kj))
         /* the later axis's --set would replace (or be replaced by) the other's value in every cell, and
          * the cells would be labelled with values they do not run */
-        s = ms_error_set(err, MS_ERR_INPUT, "--grid %s: axis %s contains axis %s (one would override the other "
-                         "in every cell); vary each key once", grids[i], key_within(kj, ki) ? kj : ki,
+        s = ms_error_set(err, MS_ERR_INPUT, "%s %s: axis %s contains axis %s (one would override the other "
+                         "in every cell); vary each key once", gopt, grids[i], key_within(kj, ki) ? kj : ki,
                          key_within(kj, ki) ? ki : kj);
     }
     if (!s) ncells *= sw->axes[i].n;
@@ -308,11 +324,11 @@ ms_status ms_sweep_new(ms_sweep **out, const char *path, const char *const *sets
       s = ms_error_set(err, MS_ERR_INPUT, "--grid: %lld cells or more; a sweep has at most %d", ncells,
                        MS_SWEEP_MAX_CELLS);
   }
-  if (s && from_file && base->sweep.ngrid > 0) {
-    ms_error e = *err;
-    ms_error_set(err, s, "%s: sweep.grid: %s", path, e.msg);
+  if (s && from_file && base->sweep.ngrid > 0) s = in_file(base, bad_axis, "sweep.grid", bad_axis, s, err);
+  if (!s) {
+    s = parse_show(sw, base, show, err);
+    if (s && !show) s = in_file(base, MS_MAX_GRID + 1, NULL, -1, s, err);
   }
-  if (!s) s = parse_show(sw, base, show, err);
   if (!s) {
     sw->ncells = (int)ncells;
     sw->index = calloc((size_t)ncells * (size_t)sw->naxes, sizeof *sw->index);
@@ -342,6 +358,15 @@ ms_status ms_sweep_new(ms_sweep **out, const char *path, const char *const *sets
     if (s) {
       ms_error e = *err;
       ms_error_set(err, s, "sweep cell %d (%s): %s", c, sw->labels[c], e.msg);
+      /* an axis of the file's sweep.grid: named where the file has it, not as a --set the user never typed */
+      for (int a = 0; from_file && a < sw->naxes; a++) {
+        char pre[MS_GRID_TEXT + 16];
+        snprintf(pre, sizeof pre, "--set %s: ", axis_sets[a]);
+        if (strncmp(e.msg, pre, strlen(pre)) != 0) continue;
+        ms_error_set(err, s, "cell %d (%s): %s", c, sw->labels[c], e.msg + strlen(pre));
+        s = in_file(base, a, "sweep.grid", a, s, err);
+        break;
+      }
     }
   }
   free(all);
@@ -372,7 +397,11 @@ ms_status ms_sweep_new(ms_sweep **out, const char *path, const char *const *sets
                      "regimes change them (compare such settings with `marginsim run --compare KEY=V1,V2`)",
                      c, sw->labels[c], sw->labels[0], extra);
   }
-  if (!s) s = parse_baseline(sw, baseline, from_file ? "sweep.baseline" : "--baseline", err);
+  if (!s) {
+    int file_baseline = from_file || baseline == base->sweep.baseline;
+    s = parse_baseline(sw, baseline, file_baseline ? "sweep.baseline" : "--baseline", err);
+    if (s && file_baseline) s = in_file(base, MS_MAX_GRID, NULL, -1, s, err);
+  }
   ms_config_free(base);
   if (s) { ms_sweep_free(sw); return s; }
   *out = sw;

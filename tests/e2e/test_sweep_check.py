@@ -274,6 +274,31 @@ class CheckTest(DirTest):
         float(s.get("time"))
         return s, cases, fails
 
+    def test_the_files_sweep_is_checked_by_validate_and_named_where_written(self):
+        # Input audit 2026-12-07: a broken sweep: section passed `validate` (exit 0), and `sweep` named no place
+        # in the file ("sweep cell 0 (foo=1): --set foo=1: ..." for a --set nobody typed). Now both refuse at
+        # once, at the entry's file:line:col.
+        cases = [
+            ('grid: ["foo=1,2"]', ":3:16: sweep.grid[0]: cell 0 (foo=1): foo: unknown key"),
+            ('grid: ["margin.maintenance=0.01,0.02"], baseline: "margin.maintenance=0.5"',
+             ":3:59: sweep.baseline margin.maintenance=0.5: 0.5 is not one of the values"),
+            ('grid: ["margin.maintenance=0.01,0.02"], show: ["x.y"]', ":3:55: sweep.show x.y: unknown statistic"),
+            ('grid: ["margin.maintenance"]', ":3:16: sweep.grid[0]: sweep.grid margin.maintenance: expected KEY="),
+            ('grid: ["margin.maintenance=0.01,0.02", "seed=1,2"]', ":3:48: sweep.grid[1]: sweep.grid seed: a sweep "
+                                                                   "cannot vary 'seed'"),
+        ]
+        for i, (sweep, want) in enumerate(cases):
+            scen = self.path("sw%d.yaml" % i)
+            with open(scen, "w") as f:
+                f.write("horizon: 1h\nbook: {accounts: 50}\nsweep: {%s}\n" % sweep)
+            for cmd in (["validate", scen], ["sweep", scen, "-n", "2", "-q", "-o", self.path("sw.h5")]):
+                p = run(*cmd)
+                self.assertEqual(p.returncode, 2, (cmd, p.stderr))
+                self.assertIn(scen + want, p.stderr, cmd)
+                self.assertNotIn("--set", p.stderr, cmd)
+                self.assertNotIn("--grid", p.stderr, cmd)
+            self.assertFalse(os.path.exists(self.path("sw.h5")))
+
     def test_passing_check_exits_0_with_junit(self):
         scen = self.write("pass.yaml", CHECK)
         xml = os.path.join(self.dir, "pass.xml")
