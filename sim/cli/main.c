@@ -844,7 +844,10 @@ static int parse_common(int argc, char **argv, cli_opts *o, cli_cmd cmd) {
     case 'R': o->resume = optarg; break;
     case 'h': usage(stdout); exit(0);
     default:
-      if (optopt && strncmp(argv[optind - 1], "--", 2) == 0) /* a long option: as typed, not its letter */
+      if (optopt && strncmp(argv[optind - 1], "--", 2) == 0 && strchr(argv[optind - 1], '=')) /* --quiet=3 */
+        fprintf(stderr, "marginsim: option %.*s takes no value\n", (int)strcspn(argv[optind - 1], "="),
+                argv[optind - 1]);
+      else if (optopt && strncmp(argv[optind - 1], "--", 2) == 0) /* a long option: as typed, not its letter */
         fprintf(stderr, "marginsim: option %s needs a value\n", argv[optind - 1]);
       else if (optopt) fprintf(stderr, "marginsim: option -%c needs a value or is unknown\n", optopt);
       else fprintf(stderr, "marginsim: unknown option %s\n", argv[optind - 1]);
@@ -1549,8 +1552,9 @@ static void usage_calibrate(FILE *f) {
 }
 
 /* calibrate's outputs: the YAML (its first line names calibrate) and the regime path's CSV (its header). */
-static int is_calib_yaml(const char *path) { return ms_outfile_starts_with(path, "# marginsim calibrate:"); }
-static int is_calib_csv(const char *path) { return ms_outfile_starts_with(path, "time,return,regime,p0,"); }
+/* (premium's first line is "# marginsim calibrate --model premium: ...", one regime's header ends at p0) */
+static int is_calib_yaml(const char *path) { return ms_outfile_starts_with(path, "# marginsim calibrate"); }
+static int is_calib_csv(const char *path) { return ms_outfile_starts_with(path, "time,return,regime,p0"); }
 static const ms_outfile_kind calib_yaml = {"a YAML file of marginsim calibrate", is_calib_yaml};
 static const ms_outfile_kind calib_csv = {"a regime path of marginsim calibrate", is_calib_csv};
 

@@ -78,9 +78,10 @@ static const char *kind_of(mode_t m) {
   return "not a regular file";
 }
 
-/* Whether the process may replace other users' files in a folder with the
- * sticky bit: CAP_FOWNER in its effective set, which root usually has and a
- * container's root may lack (euid 0 alone is not the kernel's test). */
+/* Whether the process has CAP_FOWNER in its effective set, which root
+ * usually has and a container's root may lack (euid 0 alone is not the
+ * kernel's test): with the file's owner mapped (id_mapped), it may replace
+ * other users' files in a folder with the sticky bit. */
 static int has_cap_fowner(void) {
   struct __user_cap_header_struct hd = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
   struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
@@ -104,6 +105,20 @@ int ms_outfile_starts_with(const char *path, const char *prefix) {
   }
   close(fd);
   return got == n && memcmp(buf, prefix, n) == 0;
+}
+
+/* Whether @p id (as stat shows it in this user namespace) is mapped by
+ * @p map (/proc/self/uid_map or gid_map: "inside outside count" lines). An
+ * unmapped owner shows as the overflow id, and CAP_FOWNER does not reach
+ * its files (capable_wrt_inode_uidgid). No map to read: mapped. */
+static int id_mapped(unsigned long id, const char *map) {
+  FILE *f = fopen(map, "re");
+  if (!f) return 1;
+  unsigned long in, out, count;
+  int mapped = 0;
+  while (!mapped && fscanf(f, "%lu %lu %lu", &in, &out, &count) == 3) mapped = id >= in && id - in < count;
+  fclose(f);
+  return mapped;
 }
 
 ms_status ms_outfile_check(const char *opt, const char *path, const ms_outfile_kind *kind, char **target,
@@ -144,7 +159,8 @@ ms_status ms_outfile_check(const char *opt, const char *path, const ms_outfile_k
    * folder's or a process with CAP_FOWNER may replace it: the rename at the
    * end would fail, after the whole run. */
   struct stat fs, ds;
-  if (stat(resolved, &fs) == 0 && fs.st_uid != geteuid() && !has_cap_fowner()) {
+  if (stat(resolved, &fs) == 0 && fs.st_uid != geteuid() &&
+      !(has_cap_fowner() && id_mapped(fs.st_uid, "/proc/self/uid_map") && id_mapped(fs.st_gid, "/proc/self/gid_map"))) {
     const char *slash = strrchr(resolved, '/');
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%.*s", !slash ? 1 : slash == resolved ? 1 : (int)(slash - resolved),

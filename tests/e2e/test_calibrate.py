@@ -83,8 +83,9 @@ class CalibrateTest(DirTest):
     def test_premium_pastes_into_a_funding_section(self):
         perp, spot = self._premium_files()
         out = self.path("funding.yaml")
-        p = run("calibrate", perp, "--model", "premium", "--index", spot, "-o", out)
-        self.assertEqual(p.returncode, 0, p.stderr)
+        for _ in range(2):  # the second replaces the first's output (its own: the review of 2026-12-07)
+            p = run("calibrate", perp, "--model", "premium", "--index", spot, "-o", out)
+            self.assertEqual(p.returncode, 0, p.stderr)
         with open(out) as f:
             yaml = f.read()
         self.assertTrue(p.stdout.endswith(yaml))
@@ -133,6 +134,22 @@ class CalibrateTest(DirTest):
             g.write(SCENARIO_HEAD + f.read())
         v = run("validate", scen)
         self.assertEqual(v.returncode, 0, v.stderr)
+
+    def test_a_rerun_replaces_its_own_outputs(self):
+        # one regime: the regime path's header ends at p0; both outputs replaced by a second run, and a file
+        # calibrate did not write is refused (docs/robustness.md)
+        args = [DAILY, "--model", "regime_switching", "--regimes", "1", "--from", "2019-01-01", "--to", "2025-01-01",
+                "-o", self.path("r1.yaml"), "--regime-path", self.path("r1.csv")]
+        for _ in range(2):
+            p = run("calibrate", *args)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        with open(self.path("r1.csv")) as f:
+            self.assertEqual(f.readline(), "time,return,regime,p0\n")
+        with open(self.path("r1.csv"), "w") as f:
+            f.write("my,own,notes\n")
+        p = run("calibrate", *args)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("exists and is not a regime path of marginsim calibrate", p.stderr)
 
     def test_garch_and_resampling(self):
         # hourly candles taken every 2nd close: 2h returns

@@ -553,6 +553,7 @@ class CliTest(DirTest):
              "list.yaml:1:1: (top level): expected a mapping with keys"),  # not "--set paths=4: (root) ..."
             (["run", self.scen, "-o", out, "--set"], "option --set needs a value"),  # not "-s"
             (["run", self.scen, "-o", out, "--compare"], "option --compare needs a value"),  # not "-C"
+            (["run", self.scen, "-o", out, "--quiet=3"], "option --quiet takes no value"),
             (["run", "--resume", os.path.join(self.dir, "nothing.h5.partial")],
              "nothing.h5.partial: not a marginsim journal"),  # not "no nothing.h5.partial.partial"
             (["run", "-o", out], "missing SCENARIO"),

@@ -266,7 +266,9 @@ class MultiTest(DirTest):
         """A market's oracle sees only that market's fills: a record's generation is 1 + the largest generation
         among its cascade's earlier fills in the markets its unit holds, each up to the observation time of that
         market's oracle price (docs/engine.md, Cascades), the same for every record of one unit's liquidation;
-        a cascade's depth is its largest generation. Recomputed here from /book and /liquidations by brute force.
+        a cascade's depth is its largest generation. Recomputed here from /book and /liquidations by brute force,
+        in full liquidation mode (the scenario's), where a unit's records name all its markets and their oracle
+        observation times; in partial mode a market the unit holds without a fill leaves no record.
         Audit 2026-12-07: the engine counted every market's fills (isolated margin, 20 paths: 5,784 of 46,623
         records and 17 of 72 cascades too deep; cross: one unit's records of different generations)."""
         for mode, paths in (("isolated", "20"), ("cross", "8")):

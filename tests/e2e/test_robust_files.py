@@ -257,6 +257,16 @@ class FilesTest(DirTest):
         self.assertIn("belongs to another user (uid 65533) in a folder with the sticky bit", p.stderr)
         self.assertEqual(snapshot(theirs), before)
         self.assertEqual(sorted(os.listdir(st)), ["r.h5"])
+        # the root of a user namespace has CAP_FOWNER, but not over files whose owner it does not map (the
+        # review of this change: refused only at the rename, exit 3, a journal left)
+        if shutil.which("unshare") and subprocess.run(["unshare", "-U", "--map-root-user", "true"],
+                                                      capture_output=True).returncode == 0:
+            p = subprocess.run(["unshare", "-U", "--map-root-user", BIN, "run", self.long, "-q", "-o", theirs],
+                               capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("in a folder with the sticky bit", p.stderr)
+            self.assertEqual(snapshot(theirs), before)
+            self.assertEqual(sorted(os.listdir(st)), ["r.h5"])
         p = run("run", self.scen, "-n", "2", "-q", "-o", theirs)  # with CAP_FOWNER, as root usually is
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertTrue(h5py.is_hdf5(theirs))
