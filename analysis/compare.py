@@ -31,6 +31,7 @@ import math
 import zlib
 import os
 import sys
+import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
@@ -75,7 +76,11 @@ def open_group(path, group):
     if not os.path.isfile(path):
         raise Usage(f"{path}: {'not a regular file' if os.path.exists(path) else 'no such file'}")
     try:
-        r = marginsim.open(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = marginsim.open(path)
+        for w in caught:
+            print(f"compare.py: warning: {w.message}", file=sys.stderr)
     except OSError as e:
         raise Usage(f"{path}: not a marginsim result file ({e})")
     try:

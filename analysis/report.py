@@ -45,6 +45,7 @@ import math
 import os
 import shutil
 import sys
+import warnings
 import tempfile
 import urllib.parse
 
@@ -756,7 +757,11 @@ def main():
               file=sys.stderr)
         return 2
     try:
-        r = marginsim.open(a.result)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = marginsim.open(a.result)
+        for w in caught:
+            print(f"report.py: warning: {w.message}", file=sys.stderr)
     except OSError as e:
         print(f"report.py: {a.result}: not a marginsim result file ({e})", file=sys.stderr)
         return 2

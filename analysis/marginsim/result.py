@@ -6,6 +6,7 @@ import os
 import re
 import stat
 import struct
+import warnings
 
 import h5py
 import numpy as np
@@ -583,4 +584,27 @@ def open(path):  # noqa: A001 - the name a notebook expects: marginsim.open
     with h5py.File(path, "r") as f:
         if "version" not in f.attrs or "rng" not in f.attrs:
             raise OSError(f"{path}: an HDF5 file, but not a marginsim result (its root has no version and rng)")
+        version = f.attrs["version"]
+    _warn_version(path, version.decode() if isinstance(version, bytes) else str(version))
     return Result(path)
+
+
+# The version of the result files these readers define (CMakeLists.txt's project version): files of 0.4.0 were
+# written while columns changed meaning (docs/output.md, "What changed meaning"); a newer file may hold what
+# these readers do not know.
+READER_VERSION = (0, 5, 0)
+
+
+def _warn_version(path, version):
+    try:
+        v = tuple(int(x) for x in version.split(".")[:3])
+    except ValueError:
+        v = None
+    if v is None or v < READER_VERSION:
+        warnings.warn(f"{path}: written by marginsim {version}, before {'.'.join(map(str, READER_VERSION))}: "
+                      f"some columns had other meanings then (docs/output.md, \"What changed meaning\")",
+                      stacklevel=3)
+    elif v[:2] > READER_VERSION[:2]:
+        warnings.warn(f"{path}: written by marginsim {version}, newer than these readers "
+                      f"({'.'.join(map(str, READER_VERSION))}): read it with that version's analysis/",
+                      stacklevel=3)

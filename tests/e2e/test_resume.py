@@ -226,21 +226,22 @@ class ResumeTest(DirTest):
         journal = os.path.join(b, "r.h5.partial")
         rc, err = self.kill_after(["run", self.scen, "-o", "r.h5", "-j", "1", "-q"], b, journal, 2, signal.SIGKILL)
         self.assertEqual(rc, -signal.SIGKILL, err)
-        build = run("--version").stdout.split("(build ")[1].split(")")[0]
+        version, build = run("--version").stdout.split()[1], run("--version").stdout.split("(build ")[1].split(")")[0]
         with open(journal, "rb") as f:
             data = bytearray(f.read())
         hlen = int.from_bytes(data[8:16], "little")
-        mine = ("0.4.0 build " + build).encode()  # MS_JOURNAL_BUILD, found in the header's strings
+        mine = (version + " build " + build).encode()  # MS_JOURNAL_BUILD, found in the header's strings
         at = data.find(mine, 0, hlen)
         self.assertGreater(at, 0, "the journal's header does not record this build")
-        data[at:at + len(mine)] = ("0.4.0 build " + "0" * len(build)).encode()
+        data[at:at + len(mine)] = (version + " build " + "0" * len(build)).encode()
         data[hlen - 8:hlen] = journal_checksum(bytes(data[:hlen - 8])).to_bytes(8, "little")
         with open(journal, "wb") as f:
             f.write(data)
         before = os.stat(journal).st_size
         p = run("run", "--resume", os.path.join(b, "r.h5"), cwd=self.dir)
         self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("begun by marginsim 0.4.0 build 0000000000000000; this is 0.4.0 build " + build, p.stderr)
+        self.assertIn("begun by marginsim %s build %s; this is %s build %s" % (version, "0" * 16, version, build),
+                      p.stderr)
         self.assertIn("another build", p.stderr)
         self.assertEqual(os.stat(journal).st_size, before)
         self.assertFalse(os.path.exists(os.path.join(b, "r.h5")))
