@@ -766,6 +766,13 @@ def main():
         print(f"report.py: {a.result}: not a marginsim result file ({e})", file=sys.stderr)
         return 2
     kind = r.kind
+    # marginsim writes a run's rows and statistics together: a file without them was cut or edited, and a report
+    # of what is left would read as complete (input audit 2026-12-07: exit 0 and a partial report)
+    if kind == "run" and (r.summary is None or r.stats is None):
+        print(f"report.py: {a.result}: a marginsim run file without "
+              f"{'/paths/summary' if r.summary is None else '/stats'}: damaged, not a whole result; nothing written",
+              file=sys.stderr)
+        return 2
     out = a.out or os.path.join(os.path.dirname(os.path.abspath(a.result)),
                                 os.path.splitext(os.path.basename(a.result))[0] + "_report")
     # The output folder is checked (and made) before any work, so a bad -o fails at once.

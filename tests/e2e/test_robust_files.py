@@ -349,6 +349,18 @@ class FilesTest(DirTest):
                                timeout=120)
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertIn("report.py: warning: " + out + ": " + want, p.stderr)
+        # the same audit: a run file with its rows or statistics deleted gave a partial report, exit 0
+        for group in ("paths/summary", "stats"):
+            cut = self.path("cut.h5")
+            shutil.copyfile(out, cut)
+            with h5py.File(cut, "a") as f:
+                f.attrs["version"] = "0.5.0"
+                del f[group]
+            p = subprocess.run([sys.executable, report, cut, "-o", self.path("cut_report")], capture_output=True,
+                               text=True, timeout=120)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("a marginsim run file without /" + group + ": damaged", p.stderr)
+            self.assertFalse(os.path.exists(self.path("cut_report")))
 
     def test_a_name_too_long_for_its_journal(self):
         # 248 to 255 bytes is a legal file name, but its journal's ("<name>.partial") is not: exit 3 at once,
