@@ -398,7 +398,7 @@ ms_status ms_sweep_new(ms_sweep **out, const char *path, const char *const *sets
                      c, sw->labels[c], sw->labels[0], extra);
   }
   if (!s) {
-    int file_baseline = from_file || baseline == base->sweep.baseline;
+    int file_baseline = baseline == base->sweep.baseline; /* not a --baseline given beside the file's grid */
     s = parse_baseline(sw, baseline, file_baseline ? "sweep.baseline" : "--baseline", err);
     if (s && file_baseline) s = in_file(base, MS_MAX_GRID, NULL, -1, s, err);
   }
