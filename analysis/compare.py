@@ -67,6 +67,9 @@ def group_seed(g):
         return None
 
 
+_WARNED = set()
+
+
 def open_group(path, group):
     """The run at `group` of result file `path` (marginsim.Result); Usage with the reason when there is none."""
     try:
@@ -80,7 +83,9 @@ def open_group(path, group):
             warnings.simplefilter("always")
             r = marginsim.open(path)
         for w in caught:
-            print(f"compare.py: warning: {w.message}", file=sys.stderr)
+            if str(w.message) not in _WARNED:  # a file opened for both sides warns once
+                _WARNED.add(str(w.message))
+                print(f"compare.py: warning: {w.message}", file=sys.stderr)
     except OSError as e:
         raise Usage(f"{path}: not a marginsim result file ({e})")
     try:

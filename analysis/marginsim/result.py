@@ -596,11 +596,13 @@ READER_VERSION = (0, 5, 0)
 
 
 def _warn_version(path, version):
-    try:
-        v = tuple(int(x) for x in version.split(".")[:3])
-    except ValueError:
-        v = None
-    if v is None or v < READER_VERSION:
+    # "0.5", "0.5.0-rc1", "0.5.0+g1234": the leading digits of up to three parts, missing parts 0
+    parts = [re.match(r"\d*", x).group() for x in version.split(".")[:3]]
+    v = tuple(int(x) for x in parts) + (0,) * (3 - len(parts)) if parts and all(parts) else None
+    if v is None:
+        warnings.warn(f"{path}: written by marginsim {version!r}, a version these readers cannot read: its "
+                      f"columns may have other meanings (docs/output.md, \"What changed meaning\")", stacklevel=3)
+    elif v < READER_VERSION:
         warnings.warn(f"{path}: written by marginsim {version}, before {'.'.join(map(str, READER_VERSION))}: "
                       f"some columns had other meanings then (docs/output.md, \"What changed meaning\")",
                       stacklevel=3)

@@ -2301,6 +2301,8 @@ static void sweep_where(ms_config *cfg, const ms_ynode *root) {
   for (size_t i = 0; g && g->kind == MS_Y_SEQ && i < g->n && i < MS_MAX_GRID; i++) at[i] = g->vals[i];
   at[MS_MAX_GRID] = b;
   at[MS_MAX_GRID + 1] = sh;
+  for (size_t i = 0; sh && sh->kind == MS_Y_SEQ && i < sh->n; i++) /* an entry replaced by --set: not the file's */
+    if (!sh->vals[i]->src || strcmp(sh->vals[i]->src, cfg->source_path) != 0) at[MS_MAX_GRID + 1] = NULL;
   for (int i = 0; i < MS_MAX_GRID + 2; i++) {
     if (!at[i] || !at[i]->src || strcmp(at[i]->src, cfg->source_path) != 0) continue; /* a --set's, not the file's */
     cfg->sweep.at[i][0] = at[i]->line;

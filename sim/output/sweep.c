@@ -321,10 +321,11 @@ ms_status ms_sweep_new(ms_sweep **out, const char *path, const char *const *sets
     }
     if (!s) ncells *= sw->axes[i].n;
     if (!s && ncells > MS_SWEEP_MAX_CELLS)
-      s = ms_error_set(err, MS_ERR_INPUT, "--grid: %lld cells or more; a sweep has at most %d", ncells,
+      s = ms_error_set(err, MS_ERR_INPUT, "%s: %lld cells or more; a sweep has at most %d", gopt, ncells,
                        MS_SWEEP_MAX_CELLS);
   }
-  if (s && from_file && base->sweep.ngrid > 0) s = in_file(base, bad_axis, "sweep.grid", bad_axis, s, err);
+  /* (the messages name "sweep.grid SPEC" already: only the place is added) */
+  if (s && from_file && base->sweep.ngrid > 0) s = in_file(base, bad_axis, NULL, -1, s, err);
   if (!s) {
     s = parse_show(sw, base, show, err);
     if (s && !show) s = in_file(base, MS_MAX_GRID + 1, NULL, -1, s, err);
@@ -359,7 +360,7 @@ ms_status ms_sweep_new(ms_sweep **out, const char *path, const char *const *sets
       ms_error e = *err;
       ms_error_set(err, s, "sweep cell %d (%s): %s", c, sw->labels[c], e.msg);
       /* an axis of the file's sweep.grid: named where the file has it, not as a --set the user never typed */
-      for (int a = 0; from_file && a < sw->naxes; a++) {
+      for (int a = 0; from_file && a < sw->naxes && a < MS_MAX_GRID && base->sweep.at[a][0] > 0; a++) {
         char pre[MS_GRID_TEXT + 16];
         snprintf(pre, sizeof pre, "--set %s: ", axis_sets[a]);
         if (strncmp(e.msg, pre, strlen(pre)) != 0) continue;

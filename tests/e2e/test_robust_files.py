@@ -349,6 +349,22 @@ class FilesTest(DirTest):
                                timeout=120)
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertIn("report.py: warning: " + out + ": " + want, p.stderr)
+        # the review of this change: versions that do not parse as three numbers, and compare.py's two sides
+        for version, want in (("0.5", None), ("0.5.0-rc1", None), ("", "a version these readers cannot read")):
+            with h5py.File(out, "a") as f:
+                f.attrs["version"] = version
+            p = subprocess.run([sys.executable, report, out, "--no-plots"], capture_output=True, text=True,
+                               timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            if want:
+                self.assertIn(want, p.stderr)
+            else:
+                self.assertNotIn("warning", p.stderr)
+        with h5py.File(out, "a") as f:
+            f.attrs["version"] = "0.4.0"
+        p = subprocess.run([sys.executable, os.path.join(SRC, "analysis", "compare.py"), out, out],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.stderr.count("compare.py: warning: "), 1, p.stderr)
         # the same audit: a run file with its rows or statistics deleted gave a partial report, exit 0
         for group in ("paths/summary", "stats"):
             cut = self.path("cut.h5")

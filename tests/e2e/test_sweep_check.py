@@ -283,9 +283,8 @@ class CheckTest(DirTest):
             ('grid: ["margin.maintenance=0.01,0.02"], baseline: "margin.maintenance=0.5"',
              ":3:59: sweep.baseline margin.maintenance=0.5: 0.5 is not one of the values"),
             ('grid: ["margin.maintenance=0.01,0.02"], show: ["x.y"]', ":3:55: sweep.show x.y: unknown statistic"),
-            ('grid: ["margin.maintenance"]', ":3:16: sweep.grid[0]: sweep.grid margin.maintenance: expected KEY="),
-            ('grid: ["margin.maintenance=0.01,0.02", "seed=1,2"]', ":3:48: sweep.grid[1]: sweep.grid seed: a sweep "
-                                                                   "cannot vary 'seed'"),
+            ('grid: ["margin.maintenance"]', ":3:16: sweep.grid margin.maintenance: expected KEY="),
+            ('grid: ["margin.maintenance=0.01,0.02", "seed=1,2"]', ":3:48: sweep.grid seed: a sweep cannot vary 'seed'"),
         ]
         for i, (sweep, want) in enumerate(cases):
             scen = self.path("sw%d.yaml" % i)
@@ -298,6 +297,17 @@ class CheckTest(DirTest):
                 self.assertNotIn("--set", p.stderr, cmd)
                 self.assertNotIn("--grid", p.stderr, cmd)
             self.assertFalse(os.path.exists(self.path("sw.h5")))
+        # what --set replaced is not the file's: no place in the file (the review of this change)
+        scen = self.path("sw2.yaml")
+        with open(scen, "w") as f:
+            f.write('horizon: 1h\nbook: {accounts: 50}\nsweep: {grid: ["margin.maintenance=0.01,0.02"], '
+                    'show: ["bad_debt.q99"]}\n')
+        p = run("validate", scen, "--set", "sweep.show[0]=x.y")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertTrue(p.stderr.startswith("sweep.show x.y: unknown statistic"), p.stderr)
+        p = run("validate", scen, "--set", 'sweep.grid=["foo=1,2"]')
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertTrue(p.stderr.startswith("sweep cell 0 (foo=1): --set foo=1: foo: unknown key"), p.stderr)
 
     def test_passing_check_exits_0_with_junit(self):
         scen = self.write("pass.yaml", CHECK)
