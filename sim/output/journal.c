@@ -120,6 +120,8 @@ struct ms_journal {
   uint64_t rd;            /* reading: the file offset of buf[nbuf] */
   uint64_t data_end;      /* the end of the complete frames */
   uint64_t trusted;       /* frames before it are known whole: checked at open, or written since */
+  int cut;                /* continued: a torn end after data_end, cut off when the first frame begins (a
+                           * journal another build began, or whose scenario changed, is refused as it was) */
   int check;              /* reading: the current frame's bytes are hashed and checked */
   double last_sync;
 };
@@ -410,8 +412,6 @@ static ms_status open_existing(ms_journal **out, const char *path, int rw, int v
   }
   ms_status s = read_header(j, info, err);
   if (!s) s = scan(j, info, verify, cancel, err);
-  if (!s && rw && ftruncate(j->fd, (off_t)j->data_end) != 0)
-    s = ms_error_set(err, MS_ERR_IO, "%s: cannot cut off the torn end (%s)", path, strerror(errno));
   if (s) {
     ms_journal_info_free(info);
     jfree(j);
@@ -420,6 +420,7 @@ static ms_status open_existing(ms_journal **out, const char *path, int rw, int v
   j->end = j->data_end;
   j->trusted = verify ? j->data_end : 0;
   j->done = info->done;
+  j->cut = rw && (uint64_t)st.st_size > j->data_end;
   *out = j;
   return MS_OK;
 }
@@ -455,6 +456,11 @@ static ms_status flush_buf(ms_journal *j, ms_error *err) {
 
 ms_status ms_journal_begin(ms_journal *j, int64_t first, int64_t n, ms_error *err) {
   if (j->writing) return ms_error_set(err, MS_ERR_INTERNAL, "journal: a frame is open");
+  if (j->cut) {
+    if (ftruncate(j->fd, (off_t)j->data_end) != 0)
+      return ms_error_set(err, MS_ERR_IO, "%s: cannot cut off the torn end (%s)", j->path, strerror(errno));
+    j->cut = 0;
+  }
   j->writing = 1;
   j->first = first;
   j->n = n;
@@ -652,7 +658,8 @@ ms_status ms_journal_next(ms_journal *j, int64_t *first, int64_t *n, ms_error *e
 }
 
 ms_status ms_journal_abandon(ms_journal *j, ms_error *err) {
-  /* an open frame, or one whose end failed (its bytes out, its header not) */
+  /* an open frame, or one whose end failed (its bytes out, its header not); a torn end no frame has begun
+   * after is left for the resume that continues it (j->cut) */
   if (!j->writing && j->end <= j->data_end) return MS_OK;
   j->writing = 0;
   j->nbuf = 0;
