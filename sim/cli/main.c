@@ -690,7 +690,6 @@ static int prepare_outputs_here(const char *scenario, const char *output, const 
       fprintf(stderr, "marginsim: --junit %s: the same file as -o; give the report its own name\n", junit);
       rc = EXIT_BADINPUT;
     }
-    if (!rc && is_scenario("--junit", junit, scenario)) rc = EXIT_BADINPUT;
   }
   if (rc) made_dirs_undo(md);
   return rc;

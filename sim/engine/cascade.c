@@ -81,12 +81,7 @@ int ms_cascades_step_market(ms_cascades *c, const ms_liq_record *r, int market, 
     m->g[m->n++] = gen;
   }
   if ((size_t)gen > c->depth) c->depth = (size_t)gen;
-  *cascade = c->count - 1;
-  c->last_time = r->time;
-  c->cur.liquidations++;
-  c->cur.impact_triggered += r->impact_triggered;
-  c->cur.notional += r->notional;
-  c->cur.bad_debt += r->bad_debt;
+  ms_cascades_tally_(c, r, cascade);
   return closed;
 }
 

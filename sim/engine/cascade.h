@@ -95,6 +95,16 @@ int ms_cascades_deepen_(ms_cascades *c, int64_t t);
  * not the copy it has just stored (perf: the sums' wide loads waited on the
  * copy's narrower stores, a failed store forward).
  */
+/* The record @p r joins the open cascade (its index in *cascade): the sums and the last fill time. */
+static inline void ms_cascades_tally_(ms_cascades *c, const ms_liq_record *r, int64_t *cascade) {
+  *cascade = c->count - 1;
+  c->last_time = r->time;
+  c->cur.liquidations++;
+  c->cur.impact_triggered += r->impact_triggered;
+  c->cur.notional += r->notional;
+  c->cur.bad_debt += r->bad_debt;
+}
+
 static inline int ms_cascades_step(ms_cascades *c, const ms_liq_record *r, int32_t *gen, int64_t *cascade) {
   int closed = 0;
   if (c->count == 0 || r->time - c->last_time > c->gap) closed = ms_cascades_open_(c, r->time);
@@ -107,12 +117,7 @@ static inline int ms_cascades_step(ms_cascades *c, const ms_liq_record *r, int32
     g1 = (int32_t)(g + 1);
   }
   *gen = g1;
-  *cascade = c->count - 1;
-  c->last_time = r->time;
-  c->cur.liquidations++;
-  c->cur.impact_triggered += r->impact_triggered;
-  c->cur.notional += r->notional;
-  c->cur.bad_debt += r->bad_debt;
+  ms_cascades_tally_(c, r, cascade);
   return closed;
 }
 

@@ -201,16 +201,14 @@ ms_status ms_eng_record_room(ms_engine *e);
 ms_status ms_eng_push_cascade(ms_engine *e);
 ms_status ms_eng_records_end(ms_engine *e, ms_path_summary *row);
 
-/* Append one final record of the path: its generation and cascade set.
- * Once per liquidation: inline, the rest out of line in deliver.c. */
-static inline ms_status ms_eng_record(ms_engine *e, const ms_liq_record *r) {
-  if (e->nrec == e->caprec) {
-    ms_status s = ms_eng_record_room(e);
-    if (s) return s;
-  }
-  int32_t gen;
-  int64_t cascade;
-  int closed = ms_cascades_step(&e->casc, r, &gen, &cascade);
+/* The record's room (a full block delivered, or the buffer grown), before its cascade step. */
+static inline ms_status ms_eng_record_room_(ms_engine *e) {
+  return e->nrec == e->caprec ? ms_eng_record_room(e) : MS_OK;
+}
+
+/* Store @p r with its generation and cascade after its cascade step (@p closed its result). */
+static inline ms_status ms_eng_record_store_(ms_engine *e, const ms_liq_record *r, int closed, int32_t gen,
+                                             int64_t cascade) {
   if (closed < 0) return MS_ERR_NOMEM;
   ms_liq_record *x = &e->rec[e->nrec++];
   *x = *r;
@@ -219,21 +217,25 @@ static inline ms_status ms_eng_record(ms_engine *e, const ms_liq_record *r) {
   return closed ? ms_eng_push_cascade(e) : MS_OK;
 }
 
+/* Append one final record of the path: its generation and cascade set.
+ * Once per liquidation: inline, the rest out of line in deliver.c. */
+static inline ms_status ms_eng_record(ms_engine *e, const ms_liq_record *r) {
+  ms_status s = ms_eng_record_room_(e);
+  if (s) return s;
+  int32_t gen;
+  int64_t cascade;
+  int closed = ms_cascades_step(&e->casc, r, &gen, &cascade);
+  return ms_eng_record_store_(e, r, closed, gen, cascade);
+}
+
 /* ms_eng_record() for the engine of several markets: a record of market
  * @p market with the generation @p gen of its unit (ms_cascades_unit_seen). */
 static inline ms_status ms_eng_record_market(ms_engine *e, const ms_liq_record *r, int market, int32_t gen) {
-  if (e->nrec == e->caprec) {
-    ms_status s = ms_eng_record_room(e);
-    if (s) return s;
-  }
+  ms_status s = ms_eng_record_room_(e);
+  if (s) return s;
   int64_t cascade;
   int closed = ms_cascades_step_market(&e->casc, r, market, gen, &cascade);
-  if (closed < 0) return MS_ERR_NOMEM;
-  ms_liq_record *x = &e->rec[e->nrec++];
-  *x = *r;
-  x->generation = gen;
-  x->cascade = cascade;
-  return closed ? ms_eng_push_cascade(e) : MS_OK;
+  return ms_eng_record_store_(e, r, closed, gen, cascade);
 }
 
 /* loop.c: find the accounts eligible at the current oracle price and hand them to keepers. */
