@@ -1051,6 +1051,48 @@ static void test_engine__expiry_settles_at_the_mark(void **state) {
   rig_close(&r);
 }
 
+/* A settlement that leaves an account holding nothing but a deficit: the
+ * keepers are out until after the expiry, so the underwater short call is
+ * never liquidated; its settlement's loss exceeds its cash. The deficit is
+ * bad debt at the settlement (the fund, then socialized: no perp is open to
+ * take it, so uncovered), not a loss that vanishes with the closed account. */
+static void test_engine__a_settlement_deficit_is_bad_debt(void **state) {
+  (void)state;
+  const char *y =
+      "horizon: 4h\nstep: 1s\n"
+      "market: {initial_price: 1000, impact: {model: none}, regimes: [{vol: 0.000001, drift: 1000}]}\n"
+      "book: {accounts: 1, collateral: 1000, options: {fraction: 1, strategies: [{kind: naked_short_call, "
+      "strike: {by: moneyness, value: 0.05}, expiry: 2h, size: 20}]}}\n"
+      "margin: {initial: 0.05, maintenance: 0.025}\n"
+      "keepers: {delay: 0s, outages: [{start: 0s, duration: 3h}]}\n"
+      "liquidation: {insurance_fund: 100}\n";
+  rig r;
+  rig_open(&r, y);
+  ms_engine_set_drop_from(r.e, SIZE_MAX); /* the closed account's cash is read below */
+  const ms_opt_account *o = &r.book->opt[r.book->opt_of[0]];
+  double q = o->legs[0].q, cash0 = r.book->pos[0].collateral;
+  ms_path_summary s;
+  ms_error err;
+  assert_ok(ms_engine_run_path(r.e, 0, &s, NULL, &err), &err);
+  double pm = 1000 * exp(1000.0 * 7200.0 / (365.0 * 86400.0)), deficit = -(cash0 + q * (pm - 1050));
+  print_message("short call of %g units: deficit %.4f at the settlement\n", q, deficit);
+  assert_true(deficit > 100); /* beyond the fund */
+  assert_int_equal(s.liquidations, 0);
+  assert_int_equal(s.options_expired, 1);
+  assert_int_equal(s.pending_end, 0);
+  assert_true(fabs(s.settlement_bad_debt - deficit) < 0.1); /* 20 units x the 1e-6 vol noise */
+  assert_true(s.bad_debt == s.settlement_bad_debt);
+  assert_true(s.insurance_paid == 100 && s.insurance_end == 0 && s.insurance_min == 0);
+  assert_true(fabs(s.uncovered_loss - (deficit - 100)) < 0.1 && s.socialized_loss == 0);
+  assert_int_equal(s.insolvent, 1);
+  const ms_acct *x = ms_accounts_peek(ms_engine_accounts(r.e), 0);
+  assert_non_null(x);
+  assert_int_equal(x->status, MS_ACCT_CLOSED);
+  assert_true(x->C == 0);
+  check_money(&r, &s);
+  rig_close(&r);
+}
+
 /* The same settlement with liquidation impact in the mark: shorts squeezed
  * by the climb are bought back, the mark stands above the exogenous price
  * at expiry, and the call settles at the mark (sampled by the trace at the
@@ -1859,6 +1901,7 @@ int main(void) {
       cmocka_unit_test(test_engine__socialized_loss_never_exceeds_profit),
       cmocka_unit_test(test_engine__entry_premiums_match_the_start_regime),
       cmocka_unit_test(test_engine__expiry_settles_at_the_mark),
+      cmocka_unit_test(test_engine__a_settlement_deficit_is_bad_debt),
       cmocka_unit_test(test_engine__expiry_settles_at_the_impacted_mark),
       cmocka_unit_test(test_engine__expiry_is_a_margin_check),
       cmocka_unit_test(test_engine__dynamic_ratio_follows_a_volatility_jump),

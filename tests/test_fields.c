@@ -81,7 +81,8 @@ static void test_fields__markdown_of_every_table(void **state) {
     free(md);
   }
   char *md = ms_fields_markdown("summary");
-  assert_contains(md, "| `bad_debt` | float64 | USD | shortfall of collateral + PnL at the fills |");
+  assert_contains(md, "| `bad_debt` | float64 | USD | shortfall of collateral + PnL at the fills, and of cash at option "
+                      "settlements (settlement_bad_debt) |");
   assert_contains(md, "`time_in_regime_<name>`");
   assert_contains(md, "`amplification`");
   free(md);

@@ -592,7 +592,7 @@ def open(path):  # noqa: A001 - the name a notebook expects: marginsim.open
 # The version of the result files these readers define (CMakeLists.txt's project version): files of 0.4.0 were
 # written while columns changed meaning (docs/output.md, "What changed meaning"); a newer file may hold what
 # these readers do not know.
-READER_VERSION = (0, 5, 0)
+READER_VERSION = (0, 5, 1)
 
 
 def _warn_version(path, version):

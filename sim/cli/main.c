@@ -415,14 +415,14 @@ static void print_summary(const ms_config *cfg, const ms_run_report *rep, const 
     snprintf(k, sizeof k, "%lld/%lld", (long long)p->k, (long long)p->n);
     printf("  %-34s %9.4f  %-20s %9s  %s\n", p->name, p->p, ci, k, p->definition);
   }
-  /* Bad debt is booked at a fill: an underwater account no keeper closed
+  /* Bad debt is booked at a fill (or an option settlement): an underwater account no keeper closed
    * (one skipped for gas, or still waiting at the horizon) books none, and
    * insolvency alone would read as solvency where the losses are real. */
   for (int i = 0; i < st->nprob; i++) {
     const ms_prob_row *p = &st->probs[i];
     if (strcmp(p->name, "pending_bad_debt_any") == 0 && p->k > 0)
       printf("\n  note: %lld of %lld paths end with underwater accounts no keeper liquidated (unbooked bad debt, "
-             "above);\n  bad_debt and insolvency count only the bad debt booked at fills.\n",
+             "above);\n  bad_debt and insolvency count only the bad debt booked at fills and option settlements.\n",
              (long long)p->k, (long long)p->n);
   }
   if (cfg->book.markets.enabled) print_markets(cfg, st);

@@ -1767,9 +1767,31 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t kid, int64_t seq, int64
  * account's (expiry.c): each pays its intrinsic value into its unit's cash
  * and leaves it; a unit holding nothing closes; then a check, as at a
  * publish (the venue re-checks the accounts it changed). */
+/* Unit @p u, which a settlement in market @p k left holding nothing, owes @p deficit (USD > 0): bad debt at
+ * once, through the fund, then socialized in @p k (charges in @p charged), as an option position's residual
+ * is; in the market's bad_debt_ column, and apart in settlement_bad_debt (no fill, no record). */
+static void settle_deficit(ms_engine *e, ms_multi *mm, xmarket *k, double deficit, uint8_t (*charged)[2]) {
+  double paid = fmin(e->fund > 0 ? e->fund : 0.0, deficit), residual = deficit - paid, unc = 0, soc = 0;
+  e->fund -= paid;
+  if (residual > 0) soc = socialize(mm, k, residual, &unc, charged);
+  if (mm->twin) return;
+  ms_path_summary *sm = e->sum;
+  sm->bad_debt += deficit;
+  sm->settlement_bad_debt += deficit;
+  sm->mkt_bad_debt[k - mm->m] += deficit;
+  sm->insurance_paid += paid;
+  if (e->fund < sm->insurance_min) sm->insurance_min = e->fund;
+  if (residual > 0) {
+    sm->insolvent = 1;
+    sm->socialized_loss += soc;
+    sm->uncovered_loss += unc;
+  }
+}
+
 static ms_status expire(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) {
   double pm = mark_at(k, t);
-  int changed = 0;
+  int changed = 0, socialized = 0;
+  uint8_t charged[MS_MAX_ASSETS][2] = {{0}};
   ms_status s = MS_OK;
   while (k->exp_pos < k->nexp && k->exp[k->exp_pos].t == t && !s) {
     const xexp *x = &k->exp[k->exp_pos++];
@@ -1784,9 +1806,15 @@ static ms_status expire(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) {
     bump(mm, u);
     if (!mm->twin) e->sum->options_expired++;
     if (!unit_has_legs(mm, u)) mm->open_options--;
-    if (!unit_holds(mm, u)) { /* nothing left: the unit is done */
+    if (!unit_holds(mm, u)) { /* nothing left: the unit is done (its cash is its effective collateral) */
       if (u->status == MS_ACCT_PENDING) ms_keeper_resolved(e->kp);
-      close_unit(mm, u, u->C);
+      double cash = u->C;
+      if (cash < 0) {
+        settle_deficit(e, mm, k, -cash, charged);
+        socialized = changed = 1;
+        cash = 0;
+      }
+      close_unit(mm, u, cash);
       continue;
     }
     if (u->status == MS_ACCT_OPEN && !(s = push_cand(mm, p->unit)) && adl_touch(mm, p->unit)) s = MS_ERR_NOMEM;
@@ -1798,6 +1826,7 @@ static ms_status expire(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) {
     mm->ncand = 0;
     return s;
   }
+  if (socialized) return sweep(e, mm, (const uint8_t (*)[2])charged, t); /* the charged sides too */
   if (mm->bruteforce) {
     for (size_t i = 0; i < mm->ncand; i++) mm->u[mm->cand[i]].queued = 0;
     return push_options(e, mm, t) ? MS_ERR_NOMEM : all_open(e, mm, t);

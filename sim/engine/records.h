@@ -42,13 +42,15 @@ typedef struct ms_path_summary {
   double penalties;                      /* taken from liquidated accounts */
   double keeper_rewards;                 /* penalties paid to keepers */
   double bad_debt;                       /* shortfall of collateral + PnL at fills */
+  double settlement_bad_debt;            /* of it, the negative cash of accounts an option settlement left with
+                                          * nothing (expiry.c, multi.c) */
   double insurance_paid;                 /* bad debt paid by the fund */
   double insurance_min, insurance_end;   /* fund balance: lowest (engine.c sets the start), final (engine.c) */
   double socialized_loss;                /* charged to profitable accounts (shortfall.c) */
   double adl_notional;                   /* ADL'd units x bankruptcy price (shortfall.c) */
   double adl_loss;                       /* bad debt borne by ADL counterparties: units x |P_b - P_m| (shortfall.c) */
   double uncovered_loss;                 /* bad debt no one could be charged (shortfall.c) */
-  int64_t insolvent;                     /* 1 if bad debt went beyond the fund (shortfall.c) */
+  int64_t insolvent;                     /* 1 if bad debt went beyond the fund (shortfall.c, multi.c) */
   /* cascades (cascade.c, the engine's cascade module: online, as each record is appended, and at the
    * path's end) */
   int64_t cascades;

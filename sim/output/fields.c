@@ -70,7 +70,7 @@ const char *ms_field_type_name(ms_field_type t) {
   L(I64, time, "ms", "time of the fill"),                                                                          \
   L(I64, obs_time, "ms", "when the oracle price it used was observed"),                                            \
   WHO,                                                                                                             \
-  L(I32, side, "", "+1 long, -1 short, 0 an account with options"),                                                \
+  L(I32, side, "", "+1 long, -1 short, 0 an account holding live legs"),                                             \
   L(I32, impact_triggered, "flag", "1: the exogenous-only oracle price would not have made it eligible (engine.md)"), \
   L(I32, full, "flag", "1: the whole position closed"),                                                            \
   L(I32, generation, "", "0 if not impact-triggered, else 1 + the generation that moved the price (engine.md)"),   \

@@ -74,7 +74,11 @@ static const col_def fixed_cols[] = {
      "eligible)", 0},
     {"penalties", MS_COL_F64, F(penalties), "USD", "liquidation penalties taken", 0},
     {"keeper_rewards", MS_COL_F64, F(keeper_rewards), "USD", "penalties paid to keepers", 0},
-    {"bad_debt", MS_COL_F64, F(bad_debt), "USD", "shortfall of collateral + PnL at the fills", 0},
+    {"bad_debt", MS_COL_F64, F(bad_debt), "USD",
+     "shortfall of collateral + PnL at the fills, and of cash at option settlements (settlement_bad_debt)", 0},
+    {"settlement_bad_debt", MS_COL_F64, F(settlement_bad_debt), "USD",
+     "of bad_debt, the negative cash of accounts an option settlement left holding nothing (no fill, no record)",
+     0},
     {"insurance_paid", MS_COL_F64, F(insurance_paid), "USD", "bad debt paid by the insurance fund", 0},
     {"insurance_min", MS_COL_F64, F(insurance_min), "USD", "lowest insurance fund balance", 0},
     {"insurance_end", MS_COL_F64, F(insurance_end), "USD", "insurance fund at the horizon", 0},
@@ -84,7 +88,8 @@ static const col_def fixed_cols[] = {
      "bad debt borne by ADL counterparties: their units x abs(bankruptcy price - mark at the fill)", 0},
     {"uncovered_loss", MS_COL_F64, F(uncovered_loss), "USD", "bad debt no one could be charged", 0},
     {"insolvent", MS_COL_I64, F(insolvent), "flag",
-     "1 if bad debt booked at fills went beyond the insurance fund (losses never liquidated: pending_bad_debt)", 0},
+     "1 if bad debt booked at fills or option settlements went beyond the insurance fund (losses never "
+     "liquidated: pending_bad_debt)", 0},
     {"cascades", MS_COL_I64, F(cascades), "count", "cascades (liquidations no more than stats.cascade_gap apart)", 0},
     {"largest_cascade_liquidations", MS_COL_I64, F(largest_cascade_liquidations), "count",
      "liquidations in the cascade with the most notional", 0},
@@ -356,7 +361,8 @@ typedef struct {
 } prob_def;
 
 static const prob_def prob_defs[] = {
-    {"insolvency", "bad debt booked at fills beyond the insurance fund (insolvent = 1)", "insolvent", 0.0},
+    {"insolvency", "bad debt booked at fills or option settlements beyond the insurance fund (insolvent = 1)",
+     "insolvent", 0.0},
     {"liquidation_any", "at least one liquidation", "liquidations", 0.0},
     {"impact_triggered_any", "at least one impact-triggered liquidation", "impact_triggered_liquidations", 0.0},
     {"bad_debt_any", "bad_debt > 0", "bad_debt", 0.0},

@@ -234,6 +234,54 @@ class MultiTest(DirTest):
                 self.assertGreater(s["options_liquidated_notional"].sum(), 0)
                 np.testing.assert_array_equal(sum(s[f"liquidations_{a}"] for a in ASSETS), s["liquidations"])
 
+    def test_a_settlement_deficit_is_bad_debt_in_both_engines(self):
+        """Short puts expire 30 minutes after a 30% fall, while an outage keeps every keeper away: each account
+        the settlement leaves holding nothing but a deficit is closed, and its deficit booked as bad debt at the
+        settlement (settlement_bad_debt), through the fund and the shortfall. It had been closed with its
+        negative cash and every loss column read 0. The deficit is the negative equity pending_bad_debt reports
+        of the same paths cut one second before the expiry (puts a second from expiry, at the mark then)."""
+        common = ("seed: 5\npaths: 2\nhorizon: 4h\nstep: 1s\n"
+                  "book:\n  accounts: 200\n  collateral: {dist: lognormal, median: 5000, sigma: 0.5}\n"
+                  "  options: {fraction: 1, strategies: [{kind: naked_short_put, size: {dist: uniform, min: 5, "
+                  "max: 15}, expiry: 2h}]}\n%s"
+                  "margin: {model: static, initial: 0.05, maintenance: 0.025}\n"
+                  "oracle: {kind: push, deviation: 0.5%%, heartbeat: 10m, latency: 5s}\n"
+                  "keepers: {delay: {dist: lognormal, median: 6s, sigma: 0.8}, outages: [{start: 1h, duration: 2h}]}\n"
+                  "liquidation: {insurance_fund: 50000, shortfall: %s}\nstats: {counterfactual: false}\n")
+        one = ("name: settle-one\nmarket: {initial_price: 2000, impact: {model: none}, regimes: [{vol: 0.5}], "
+               "shocks: [{at: 1h, move: -30%, over: 30m}]}\n" + common % ("", "socialize"))
+        several = ("name: settle-several\nmarket:\n  assets: [{name: AAA, initial_price: 2000, impact: {model: none}}, "
+                   "{name: BBB, initial_price: 100, impact: {model: none}}]\n"
+                   "  regimes: [{name: calm, assets: [{vol: 0.5}, {vol: 0.6}], correlation: [[1, 0.8], [0.8, 1]]}]\n"
+                   "  shocks: [{at: 1h, move: -30%, over: 30m}]\n" +
+                   common % ("  margin_mode: cross\n  markets: {enabled: true, count: {dist: table, values: [1, 2], "
+                             "weights: [0.5, 0.5]}}\n", "adl"))
+        for name, text in (("one", one), ("several", several)):
+            with self.subTest(name):
+                scen = self.path(name + ".yaml")
+                with open(scen, "w") as f:
+                    f.write(text)
+                sums = {}
+                for h in ("4h", "7199s"):
+                    out = self.path("%s_%s.h5" % (name, h))
+                    p = run("run", scen, "-q", "-j", "1", "-o", out, "--set", "horizon=" + h)
+                    self.assertEqual(p.returncode, 0, p.stderr)
+                    with h5py.File(out) as f:
+                        sums[h] = f["paths/summary"][:]
+                s, before = sums["4h"], sums["7199s"]
+                self.assertTrue((before["pending_end"] == 200).all() and (before["bad_debt"] == 0).all())
+                self.assertTrue((s["liquidations"] == 0).all() and (s["pending_end"] == 0).all())
+                self.assertTrue((s["pending_bad_debt"] == 0).all())
+                np.testing.assert_array_equal(s["bad_debt"], s["settlement_bad_debt"])
+                # the puts' last second of time value and drift: measured 4e-4 apart
+                np.testing.assert_allclose(s["settlement_bad_debt"], before["pending_bad_debt"], rtol=2e-3)
+                self.assertTrue((s["insolvent"] == 1).all())
+                np.testing.assert_allclose(s["insurance_paid"], 50000, rtol=1e-12)  # paid in many parts
+                np.testing.assert_allclose(s["bad_debt"], s["insurance_paid"] + s["socialized_loss"] + s["adl_loss"]
+                                           + s["uncovered_loss"], rtol=1e-12)
+                if name == "several":
+                    np.testing.assert_allclose(s["bad_debt_AAA"] + s["bad_debt_BBB"], s["bad_debt"], rtol=1e-12)
+
     def test_liquidation_records(self):
         """output.liquidations in a book of several markets: each record's position is a row of /book, whose
         market and side agree with the record and with the summary's per-asset counts; threads change nothing;

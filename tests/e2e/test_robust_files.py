@@ -49,7 +49,7 @@ def temporaries(folder):
 def previous_result(path):
     """A file in the place of an earlier result: what marginsim replaces (HDF5 with its root's rng and version)."""
     with h5py.File(path, "w") as f:
-        f.attrs["version"] = "0.5.0"
+        f.attrs["version"] = "0.5.1"
         f.attrs["rng"] = "xoshiro256++ (an earlier result)"
 
 
@@ -333,7 +333,8 @@ class FilesTest(DirTest):
     def test_readers_warn_on_a_file_of_another_version(self):
         # Input-validation audit 2026-12-07: files of another version were read with this version's definitions,
         # silently, while docs/output.md lists columns that changed meaning since 0.4.0 (the version then stayed
-        # 0.4.0 through those changes; it is 0.5.0 since). marginsim.open warns, report.py and compare.py say so.
+        # 0.4.0 through those changes; it is 0.5.0 since, 0.5.1 since settlement deficits are bad debt).
+        # marginsim.open warns, report.py and compare.py say so.
         out = self.path("v.h5")
         p = run("run", self.scen, "-n", "2", "-q", "-o", out)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -341,8 +342,9 @@ class FilesTest(DirTest):
         p = subprocess.run([sys.executable, report, out, "--no-plots"], capture_output=True, text=True, timeout=120)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn("warning", p.stderr)
-        for version, want in (("0.4.0", "written by marginsim 0.4.0, before 0.5.0: some columns had other meanings"),
-                              ("9.1.0", "written by marginsim 9.1.0, newer than these readers (0.5.0)")):
+        for version, want in (("0.4.0", "written by marginsim 0.4.0, before 0.5.1: some columns had other meanings"),
+                              ("0.5.0", "written by marginsim 0.5.0, before 0.5.1: some columns had other meanings"),
+                              ("9.1.0", "written by marginsim 9.1.0, newer than these readers (0.5.1)")):
             with h5py.File(out, "a") as f:
                 f.attrs["version"] = version
             p = subprocess.run([sys.executable, report, out, "--no-plots"], capture_output=True, text=True,
@@ -350,7 +352,8 @@ class FilesTest(DirTest):
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertIn("report.py: warning: " + out + ": " + want, p.stderr)
         # the review of this change: versions that do not parse as three numbers, and compare.py's two sides
-        for version, want in (("0.5", None), ("0.5.0-rc1", None), ("", "a version these readers cannot read")):
+        for version, want in (("0.5", "before 0.5.1"), ("0.5.1-rc1", None), ("0.5.1+g1234", None),
+                              ("", "a version these readers cannot read")):
             with h5py.File(out, "a") as f:
                 f.attrs["version"] = version
             p = subprocess.run([sys.executable, report, out, "--no-plots"], capture_output=True, text=True,
@@ -370,7 +373,7 @@ class FilesTest(DirTest):
             cut = self.path("cut.h5")
             shutil.copyfile(out, cut)
             with h5py.File(cut, "a") as f:
-                f.attrs["version"] = "0.5.0"
+                f.attrs["version"] = "0.5.1"
                 del f[group]
             p = subprocess.run([sys.executable, report, cut, "-o", self.path("cut_report")], capture_output=True,
                                text=True, timeout=120)

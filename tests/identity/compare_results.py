@@ -47,6 +47,7 @@ import time
 
 import h5py
 import numpy as np
+import numpy.lib.recfunctions as rfn
 
 # Root attributes that record the version, the time and the command line.
 IGNORED_ROOT_ATTRS = {"version", "build", "created", "command"}
@@ -160,6 +161,11 @@ KNOWN_FIXES = {
                                 "and the contagion column's text)",
     "pending_text": "2026-12-07, issue 16 (docs/output.md): `pending_bad_debt` and `pending_bad_debt_any` say they "
                     "leave out accounts no oracle price found eligible (the texts only)",
+    "settlement_deficits": "2026-12-07, issue 16 (docs/engine.md, Pricing, Expiry; output.md 0.5.1): an account "
+                           "an option settlement leaves with nothing but negative cash books its deficit as bad "
+                           "debt (the new column settlement_bad_debt; insolvent's and insolvency's texts); it had "
+                           "closed with the negative cash, the loss in no column; and the record's `side` text: 0 for an "
+                           "account holding live legs",
     "booked_bad_debt_text": "2026-12-07, issue 16 (docs/output.md): `insolvent` and `insolvency` say they count "
                             "bad debt booked at fills, and /book's `premium` the start regime's volatility (the "
                             "texts only: `definition`, and the `columns` attributes)",
@@ -171,6 +177,7 @@ FIX_FIELDS = {"quantile_intervals": [f"q{lv}_{end}" for lv in ("50", "90", "99",
               "no_spread_resamples": ["mean_lo", "mean_hi", "es99_lo", "es99_hi", "es01_lo", "es01_hi", "lo", "hi"],
               "booked_bad_debt_text": ["definition"],
               "pending_text": ["definition"],
+              "settlement_deficits": ["settlement_bad_debt", "definition"],
               "multi_market_generations": ["generation", "depth", "largest_cascade_depth"],
               "constant_columns": ["mean", "sd", "mean_lo", "mean_hi", "es99", "es99_lo", "es99_hi", "es01",
                                    "es01_lo", "es01_hi", "lo", "hi"]}
@@ -183,7 +190,8 @@ FIX_ROW_SUFFIXES = {"quantile_intervals": tuple(f".q{lv}" for lv in ("50", "90",
 FIX_ATTRS = {"es_intervals": [("stats/summary", "meaning")],
              "booked_bad_debt_text": [("paths/summary", "columns"), ("book", "columns")],
              "multi_market_generations": [("paths/summary", "columns"), ("contagion_liquidations", "meaning")],
-             "pending_text": [("paths/summary", "columns")]}
+             "pending_text": [("paths/summary", "columns")],
+             "settlement_deficits": [("paths/summary", "columns"), ("liquidations", "columns")]}
 FIXED_FIELDS = set()  # the --fixed names of this run
 FIXED_SUFFIXES = set()  # the row name ends of this run
 FIXED_ATTRS = set()  # the (path ending, attribute) pairs of this run
@@ -196,7 +204,8 @@ def _without_fixed(v, fixed):
     names = [n for n in v.dtype.names if n not in FIXED_FIELDS]
     if len(names) < len(v.dtype.names):
         fixed.update(n for n in v.dtype.names if n in FIXED_FIELDS)
-        v = np.ascontiguousarray(v[names]) if names else v[names]
+        # packed again: a column left out of the middle must not leave a gap in the record's layout
+        v = rfn.repack_fields(np.ascontiguousarray(v[names])) if names else v[names]
     key = next((k for k in ("name", "statistic") if k in v.dtype.names), None)
     if key and v.ndim in (1, 2) and v.size:
         # statistics by row ([statistic]) or by cell and statistic ([cell, statistic])
