@@ -135,14 +135,16 @@ BOOT_B = 1999
 def bootstrap_t(d, name, confidence=0.95):
     """Bootstrap-t interval of the mean of d (per-path differences, any sign): the method of /stats for
     differences (sim/output/interval.c), from numpy's generator seeded by crc32(name) instead of marginsim's stream.
-    All values equal: the point. A resample without spread has t = +/-inf (0 at the mean), as in marginsim."""
+    All values equal: unbounded, as in marginsim (the resamples have no spread: such a sample bounds nothing;
+    paired_diff gives 0 where the differences are all 0 and the column varies over the paths). A resample
+    without spread has t = +/-inf (0 at the mean), as in marginsim."""
     d = np.asarray(d, float)
     n = len(d)
     m = float(d.mean())
     if n == 0:
         return math.nan, math.nan
     if d.min() == d.max():
-        return m, m
+        return -math.inf, math.inf
     se = float(d.std(ddof=1)) / math.sqrt(n)
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     t = np.empty(BOOT_B)
@@ -165,7 +167,7 @@ def bootstrap_t(d, name, confidence=0.95):
     return m - thi * se, m - tlo * se
 
 
-def paired_diff(a, b, name=""):
+def paired_diff(a, b, name="", itself=False, binary=False):
     a, b = np.asarray(a, float), np.asarray(b, float)
     ok = np.isfinite(a) & np.isfinite(b)
     a, b = a[ok], b[ok]
@@ -174,7 +176,16 @@ def paired_diff(a, b, name=""):
         return math.nan, math.nan, math.nan, math.nan, math.nan, 0
     d = b - a
     m = float(d.mean())
-    lo, hi = bootstrap_t(d, name) if n > 1 else (math.nan, math.nan)
+    # no difference on any path: as marginsim (docs/output.md, Statistics and intervals)
+    if n > 1 and d.min() == d.max() == 0 and itself:
+        lo, hi = 0.0, 0.0  # one run against itself
+    elif n > 1 and d.min() == d.max() == 0 and binary:
+        hi = 1.0 - 0.025 ** (1.0 / n)  # an event's or a flag's: at most the share of paths on which they differ
+        lo = -hi
+    elif n > 1 and d.min() == d.max() == 0 and a.min() < a.max():
+        lo, hi = 0.0, 0.0  # the same on each path where the column varies: taken as by construction
+    else:
+        lo, hi = bootstrap_t(d, name) if n > 1 else (math.nan, math.nan)
     return float(a.mean()), float(b.mean()), m, lo, hi, n
 
 
@@ -238,6 +249,10 @@ def main():
         print(f"compare.py: {e}", file=sys.stderr)
         return 2
     paired, why = pairing(ga, gb, sa, sb)
+    # one group of one file against itself: no difference on any path, by construction (as the sweep's
+    # baseline against itself), where equal differences otherwise bound nothing (bootstrap_t)
+    itself = os.path.realpath(args.a) == os.path.realpath(args.b) and \
+        (args.group if args.group_a is None else args.group_a) == (args.group if args.group_b is None else args.group_b)
     print(describe("A", args.a, ga))
     print(describe("B", args.b, gb))
     print(f"mode: {'paired' if paired else 'unpaired'} ({why})")
@@ -256,7 +271,8 @@ def main():
             missing.append(c)
             continue
         a_, b_ = sa[c].to_numpy(), sb[c].to_numpy()
-        r = paired_diff(a_, b_, c) if paired else welch_diff(a_, b_)
+        flag = (getattr(ga, "_summary_units", None) or {}).get(c) == "flag"
+        r = paired_diff(a_, b_, c, itself, flag) if paired else welch_diff(a_, b_)
         print(f"{c:30s} " + " ".join(f"{num(x):>16s}" for x in r[:5]) + f" {r[5]:7d}")
     if events:
         print("\nprobabilities (events per path):")
@@ -266,7 +282,7 @@ def main():
         except (ValueError, KeyError):
             missing.append(name)
             continue
-        r = paired_diff(ea, eb, name) if paired else proportion_diff(ea, eb)
+        r = paired_diff(ea, eb, name, itself, True) if paired else proportion_diff(ea, eb)
         print(f"{name:30s} " + " ".join(f"{num(x):>16s}" for x in r[:5]) + f" {r[5]:7d}")
     if missing:
         print(f"\nnot in both files: {', '.join(missing)}")

@@ -130,10 +130,15 @@ static void test_interval__nonnegative_by_construction(void **state) {
                      MS_OK);
     assert_true(lo <= lo9 && hi9 <= hi);
   }
-  /* all equal: the point; none: NaN */
+  /* all equal: no spread to resample, so unbounded (0 below for values >= 0), not the point; none: NaN */
   double c[3] = {2, 2, 2}, lo, hi;
   assert_int_equal(ms_interval_mean(c, 3, 1, 1, 0.95, &lo, &hi, &err), MS_OK);
-  assert_true(lo == 2 && hi == 2);
+  assert_true(lo == 0 && hi == INFINITY);
+  assert_int_equal(ms_interval_mean_plain(c, 3, 1, 1, 0.95, &lo, &hi, &err), MS_OK);
+  assert_true(lo == -INFINITY && hi == INFINITY);
+  double cn[3] = {-2, -2, -2};
+  assert_int_equal(ms_interval_mean(cn, 3, 1, 1, 0.95, &lo, &hi, &err), MS_OK);
+  assert_true(lo == -INFINITY && hi == INFINITY);
   assert_int_equal(ms_interval_mean(c, 0, 1, 1, 0.95, &lo, &hi, &err), MS_OK);
   assert_true(isnan(lo) && isnan(hi));
   /* one value: no spread to resample, no interval (not a zero-width one
@@ -707,12 +712,16 @@ static void test_stats__quantile_interval_at_confidence_near_1(void **state) {
   ms_config_free(cfg);
 }
 
-/* A column of one value: its mean, shortfalls and their intervals are that
- * value exactly, its sd 0 (the sum of 300 copies of 0.025 over 300 was
+/* A column of one value: its mean and shortfalls are that value exactly,
+ * its sd 0 (the sum of 300 copies of 0.025 over 300 was
  * 0.024999999999999953, failing `check`'s "max_margin_ratio.mean >= 0.025"
- * on every path's 0.025), at any level (check --confidence computes them
- * again); one path: still no interval. A tail of one value (a capped
- * column) is that value as its expected shortfall. */
+ * on every path's 0.025). Their intervals are unbounded above (0 below, the
+ * values being >= 0) at any level (check --confidence computes them again):
+ * the resamples have no spread, and 300 paths of one value cannot tell a
+ * column constant by construction from one whose other values are rare
+ * (the engine audit's [0, 0] intervals of `insolvent` missed the truth).
+ * One path: no interval. A tail of one value (a capped column) is that
+ * value as its expected shortfall. */
 static void test_stats__a_constant_column_is_its_value(void **state) {
   (void)state;
   ms_error err;
@@ -730,16 +739,16 @@ static void test_stats__a_constant_column_is_its_value(void **state) {
     if (n == 1) {
       assert_true(isnan(r->mean_lo) && isnan(r->mean_hi) && isnan(r->es99_lo) && isnan(r->es01_hi));
     } else {
-      assert_true(r->mean_lo == 0.025 && r->mean_hi == 0.025 && r->es99_lo == 0.025 && r->es99_hi == 0.025 &&
-                  r->es01_lo == 0.025 && r->es01_hi == 0.025);
+      assert_true(r->mean_lo == 0 && r->mean_hi == INFINITY && r->es99_lo == 0 && r->es99_hi == INFINITY &&
+                  r->es01_lo == 0 && r->es01_hi == INFINITY);
     }
   }
   double x[300], lo, hi;
   for (int i = 0; i < 300; i++) x[i] = 0.025;
   assert_int_equal(ms_interval_mean(x, 300, 1, 1, 0.9, &lo, &hi, &err), MS_OK);
-  assert_true(lo == 0.025 && hi == 0.025);
+  assert_true(lo == 0 && hi == INFINITY);
   assert_int_equal(ms_interval_es(x, 300, 0, 1, 1, 0.9, &lo, &hi, &err), MS_OK);
-  assert_true(lo == 0.025 && hi == 0.025);
+  assert_true(lo == 0 && hi == INFINITY);
   for (int i = 0; i < 300; i++) x[i] = i < 290 ? i * 1e-5 : 0.025; /* sorted; the 3 largest (and more) one value */
   assert_true(ms_interval_es_value(x, 300, 1) == 0.025);
   free(st);

@@ -2047,6 +2047,12 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
     if (!s && c > 0 && k != rep->ndiffs)
       s = ms_error_set(err, MS_ERR_INPUT, "the cells of a sweep must have the same statistics");
     rep->ndiffs = k;
+    /* the baseline against itself: no difference on any path, by construction (docs/output.md), where a
+     * sample of equal differences otherwise bounds nothing (ms_interval_mean_plain) */
+    for (int i = 0; !s && c == sw->baseline && i < k; i++) {
+      ms_diff_row *d = &rep->diffs[(size_t)c * (MS_MAX_COLUMNS + 32) + (size_t)i];
+      if (d->n > 0) d->lo = d->hi = 0.0;
+    }
   }
   /* pack the differences to ndiffs per cell */
   for (int c = 1; !s && c < n; c++)

@@ -599,7 +599,22 @@ static ms_status paired_cols(uint64_t seed, const ms_column *cb, const ms_column
   double se_u = m > 1 ? sqrt(saa / (mm - 1) / mm + sbb / (mm - 1) / mm) : NAN;
   r->lo = r->hi = NAN;
   s = sort_values(a, m, err);
-  if (!s) s = ms_interval_mean_plain(a, m, seed, ms_interval_key("diff", r->name), 0.95, &r->lo, &r->hi, err);
+  /* No difference on any path (docs/output.md, Statistics and intervals). Of an event or a flag the per-path
+   * differences are -1, 0 or 1 and their mean is at most the share of paths on which the two differ, which
+   * none of m did: below 1 - 0.025^(1/m) at 97.5% (Clopper-Pearson), so [-u, u] covers at 95%; two cells may
+   * well agree on every path by chance there (insolvent on the same few paths). Of another column equal on
+   * every path where it spreads over the paths (an exogenous price, cells the same on these paths): 0, taken
+   * as by construction. Of one value in both (no bad debt in either): nothing bounds it, the bootstrap's
+   * no-spread case (ms_interval_mean_plain), unbounded. */
+  const int binary = r->probability || (cb->unit && strcmp(cb->unit, "flag") == 0);
+  if (!s && m > 1 && a[0] == 0 && a[m - 1] == 0 && binary) {
+    r->hi = 1.0 - pow(0.025, 1.0 / mm);
+    r->lo = -r->hi;
+  } else if (!s && m > 1 && a[0] == 0 && a[m - 1] == 0 && saa > 0) {
+    r->lo = r->hi = 0.0;
+  } else if (!s) {
+    s = ms_interval_mean_plain(a, m, seed, ms_interval_key("diff", r->name), 0.95, &r->lo, &r->hi, err);
+  }
   free(a);
   if (s) return s;
   /* What independent runs would give (Welch, normal): a reference for the

@@ -298,10 +298,17 @@ class CliTest(DirTest):
                 self.assertAlmostEqual(r["baseline_mean"], a.mean(), delta=1e-9 * (1 + abs(a.mean())))
                 self.assertAlmostEqual(r["model_mean"], c.mean(), delta=1e-9 * (1 + abs(c.mean())))
                 self.assertAlmostEqual(r["diff"], d.mean(), delta=1e-9 * (1 + abs(d).max()))
-                # the bootstrap-t interval of the per-path differences (docs/output.md): a point
-                # when they are all equal, else around their mean
-                if d.min() == d.max():
-                    self.assertEqual((r["lo"], r["hi"]), (r["diff"], r["diff"]), name)
+                # the bootstrap-t interval of the per-path differences (docs/output.md). All 0: of an event or
+                # a flag, +/- the Clopper-Pearson bound on the share of paths on which the two differ; of a
+                # column that varies over the paths, 0 (the same on each path, by construction); of one value
+                # in both, unbounded (a sample that bounds nothing)
+                if d.min() == d.max() == 0 and (prob or col == "insolvent"):
+                    u = 1 - 0.025 ** (1 / len(d))
+                    self.assertEqual((r["lo"], r["hi"]), (-u, u), name)
+                elif d.min() == d.max() == 0 and a.std() > 0:
+                    self.assertEqual((r["lo"], r["hi"]), (0.0, 0.0), name)
+                elif d.min() == d.max():
+                    self.assertEqual((r["lo"], r["hi"]), (-np.inf, np.inf), name)
                 else:
                     self.assertTrue(r["lo"] < r["diff"] < r["hi"], (name, r["lo"], r["diff"], r["hi"]))
                 seen.add((name, model))

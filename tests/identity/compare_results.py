@@ -161,6 +161,10 @@ KNOWN_FIXES = {
                                 "and the contagion column's text)",
     "pending_text": "2026-12-07, issue 16 (docs/output.md): `pending_bad_debt` and `pending_bad_debt_any` say they "
                     "leave out accounts no oracle price found eligible (the texts only)",
+    "no_spread_intervals": "2026-12-07, issue 16 (docs/output.md, Statistics and intervals; 0.5.1): the intervals "
+                           "of a sample of one value are unbounded ([0, inf] for a value >= 0), not the value; a "
+                           "paired difference 0 on every path of a column that varies keeps [0, 0] (the fields "
+                           "mean_lo ... es01_hi, lo, hi)",
     "settlement_deficits": "2026-12-07, issue 16 (docs/engine.md, Pricing, Expiry; output.md 0.5.1): an account "
                            "an option settlement leaves with nothing but negative cash books its deficit as bad "
                            "debt (the new column settlement_bad_debt; insolvent's and insolvency's texts); it had "
@@ -178,6 +182,7 @@ FIX_FIELDS = {"quantile_intervals": [f"q{lv}_{end}" for lv in ("50", "90", "99",
               "booked_bad_debt_text": ["definition"],
               "pending_text": ["definition"],
               "settlement_deficits": ["settlement_bad_debt", "definition"],
+              "no_spread_intervals": ["mean_lo", "mean_hi", "es99_lo", "es99_hi", "es01_lo", "es01_hi", "lo", "hi"],
               "multi_market_generations": ["generation", "depth", "largest_cascade_depth"],
               "constant_columns": ["mean", "sd", "mean_lo", "mean_hi", "es99", "es99_lo", "es99_hi", "es01",
                                    "es01_lo", "es01_hi", "lo", "hi"]}
@@ -185,7 +190,8 @@ FIX_FIELDS = {"quantile_intervals": [f"q{lv}_{end}" for lv in ("50", "90", "99",
 FIX_ROW_SUFFIXES = {"quantile_intervals": tuple(f".q{lv}" for lv in ("50", "90", "99", "999", "01", "001")),
                     "es_intervals": (".es99", ".es01"),
                     "no_spread_resamples": (".mean", ".es99", ".es01"),
-                    "constant_columns": (".mean", ".sd", ".es99", ".es01")}
+                    "constant_columns": (".mean", ".sd", ".es99", ".es01"),
+                    "no_spread_intervals": (".mean", ".es99", ".es01")}
 # ... and the attributes whose text it changes (dataset path ending, attribute): the method named in a meaning.
 FIX_ATTRS = {"es_intervals": [("stats/summary", "meaning")],
              "booked_bad_debt_text": [("paths/summary", "columns"), ("book", "columns")],

@@ -230,3 +230,32 @@ def _quantiles_with_zeros(bins, vals, nbins, n, qs):
 
 def _short_names(names, n=12):
     return [x if len(x) <= n else x[: n - 1] + "…" for x in names]
+
+
+def _interval_bars(ax, diff, y, lo, hi, extra=(), **kw):
+    """Horizontal interval bars of lo .. hi around diff at heights y; an unbounded end (a sample that cannot
+    bound the difference: docs/output.md, Statistics and intervals) is an arrow to the axis' edge, not a bar
+    that matplotlib leaves out; @p extra: other values drawn on the axis (kept in view). Returns whether any end
+    was unbounded."""
+    diff, lo, hi = (np.asarray(v, float) for v in (diff, lo, hi))
+    flo, fhi = np.isfinite(lo), np.isfinite(hi)
+    ax.errorbar(diff, y, xerr=[np.where(flo, np.maximum(diff - lo, 0), 0), np.where(fhi, np.maximum(hi - diff, 0), 0)],
+                **kw)
+    if flo.all() and fhi.all():
+        return False
+    ex = np.asarray(extra, float).ravel()
+    finite = np.concatenate([diff[np.isfinite(diff)], lo[flo], hi[fhi], ex[np.isfinite(ex)]])
+    span = (finite.max() - finite.min()) if finite.size else 1.0
+    span = span if span > 0 else max(1.0, abs(finite).max() if finite.size else 1.0)
+    left = (finite.min() if finite.size else 0.0) - 0.3 * span
+    right = (finite.max() if finite.size else 0.0) + 0.3 * span
+    ax.set_xlim(left, right)
+    color = kw.get("color", "black")
+    for d, yy, l_ok, h_ok in zip(diff, y, flo, fhi):
+        if not np.isfinite(d):
+            continue
+        if not h_ok:
+            ax.annotate("", xy=(right, yy), xytext=(d, yy), arrowprops=dict(arrowstyle="->", color=color, lw=1.2))
+        if not l_ok:
+            ax.annotate("", xy=(left, yy), xytext=(d, yy), arrowprops=dict(arrowstyle="->", color=color, lw=1.2))
+    return True

@@ -3,7 +3,7 @@ paired differences."""
 import numpy as np
 
 from .._fmt import fmt, money_formatter
-from ._draw import NotDrawable, _captioned, _styled, _new_figure, _message_panel, _short_names
+from ._draw import NotDrawable, _captioned, _interval_bars, _styled, _new_figure, _message_panel, _short_names
 
 
 HEADLINE_COMPARE = (("bad_debt.mean", "mean bad debt per path (USD)"),
@@ -132,8 +132,10 @@ def plot_compare_differences(r, fig=None, *, title=None):
     meta = c.groups[0]._summary_units
     dstat = d["statistic"].to_numpy()
     stats_ = list(dict.fromkeys(dstat))
-    # leave out statistics that are exactly zero for every model (nothing to see)
-    nonzero = (d["diff"].to_numpy() != 0) | (d["lo"].to_numpy() != 0) | (d["hi"].to_numpy() != 0)
+    # leave out statistics whose difference is exactly zero for every model with the interval [0, 0] (the same on
+    # every path) or unbounded both ways (one value on every path of both: nothing the paths can bound)
+    lo_, hi_ = d["lo"].to_numpy(), d["hi"].to_numpy()
+    nonzero = (d["diff"].to_numpy() != 0) | ~(((lo_ == 0) & (hi_ == 0)) | (np.isinf(lo_) & np.isinf(hi_)))
     shown = [s_ for s_ in stats_ if np.any(nonzero[dstat == s_])]
     hidden = [s_ for s_ in stats_ if s_ not in shown]
     if not shown:
@@ -146,11 +148,12 @@ def plot_compare_differences(r, fig=None, *, title=None):
     axes = fig.subplots(nrow, ncol, squeeze=False)
     for ax in axes.flat[len(shown):]:
         ax.set_axis_off()
+    unbounded = False
     for ax, st in zip(axes.flat, shown):
         rows = d[dstat == st]
         diff, lo, hi = (rows[k].to_numpy() for k in ("diff", "lo", "hi"))
         y = np.arange(len(rows))
-        ax.errorbar(diff, y, xerr=[diff - lo, hi - diff], fmt="o", capsize=3, color="#08519c")
+        unbounded |= _interval_bars(ax, diff, y, lo, hi, fmt="o", capsize=3, color="#08519c")
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_yticks(y, _short_names(list(rows["model"])))
         ax.set_ylim(-0.6, len(rows) - 0.4)
@@ -163,4 +166,7 @@ def plot_compare_differences(r, fig=None, *, title=None):
     fig.suptitle(f"paired differences against {baseline}, mean over paths with 95% interval")
     return _captioned(fig, f"For each statistic, the mean over paths of (model − {baseline}) on the same path, "
                       f"with its 95% interval; an interval that misses 0 is a difference the run resolves."
-                      + (f" Not drawn (zero for every model): {', '.join(hidden)}." if hidden else ""))
+                      + (" An arrow to the panel's edge: the interval is unbounded on that side (the paths cannot "
+                         "bound the difference)." if unbounded else "")
+                      + (f" Not drawn (a difference of zero for every model, the same on every path or one value "
+                         f"on every path): {', '.join(hidden)}." if hidden else ""))

@@ -3,7 +3,7 @@ axis), paired differences against the baseline cell; SweepView, the file's layou
 import numpy as np
 
 from .._fmt import DEFAULT_SHOW, fmt, fmt_interval, money_formatter, stat_unit
-from ._draw import NotDrawable, _captioned, _styled, _new_figure, _new_axes, _short_names
+from ._draw import NotDrawable, _captioned, _interval_bars, _styled, _new_figure, _new_axes, _short_names
 
 
 class SweepView:
@@ -252,8 +252,9 @@ def plot_sweep_differences(r, fig=None, *, title=None):
     def col(field, st):
         return D[field][cells, dnames.index(st)].astype(float)
 
-    def flat(st):
-        return not np.any((col("diff", st) != 0) | (col("lo", st) != 0) | (col("hi", st) != 0))
+    def flat(st):  # a difference of zero in every cell, the same on every path or one value on every path
+        lo, hi = col("lo", st), col("hi", st)
+        return not np.any((col("diff", st) != 0) | ~(((lo == 0) & (hi == 0)) | (np.isinf(lo) & np.isinf(hi))))
     flat_stats = [st for st in want if flat(st)]
     want = [st for st in want if not flat(st)] or want[:1]
     ncol = min(3, len(want))
@@ -263,12 +264,13 @@ def plot_sweep_differences(r, fig=None, *, title=None):
     for ax in axes.flat[len(want):]:
         ax.set_axis_off()
     ylabels = _short_names([sw.short(c) for c in cells], 28)
+    unbounded = False
     for ax, st in zip(axes.flat, want):
         diff, lo, hi = col("diff", st), col("lo", st), col("hi", st)
         y = np.arange(len(cells))
         ax.hlines(y, col("unpaired_lo", st), col("unpaired_hi", st), color="#bdbdbd", lw=5, label="unpaired 95%")
-        ax.errorbar(diff, y, xerr=[np.maximum(diff - lo, 0), np.maximum(hi - diff, 0)],
-                    fmt="o", capsize=3, color="#08519c", ms=4, lw=1.3, label="paired 95%")
+        unbounded |= _interval_bars(ax, diff, y, lo, hi, extra=(col("unpaired_lo", st), col("unpaired_hi", st)),
+                                    fmt="o", capsize=3, color="#08519c", ms=4, lw=1.3, label="paired 95%")
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(y, ylabels)
         ax.set_ylim(-0.6, len(cells) - 0.4)
@@ -287,5 +289,9 @@ def plot_sweep_differences(r, fig=None, *, title=None):
                       f"95% interval (blue), and in grey the interval the same difference would have if the two "
                       f"cells had been independent runs: pairing on common random numbers is what makes small "
                       f"effects visible. Baseline: {sw.labels[b]}. Cells are labelled by their values of {keys}."
-                      + (f" Not drawn (no difference from the baseline in any cell): {', '.join(flat_stats)}."
+                      + (" An arrow to the panel's edge: the interval is unbounded on that side (the paths cannot "
+                         "bound the difference, e.g. a statistic of one value on every path of both cells)."
+                         if unbounded else "")
+                      + (f" Not drawn (no difference from the baseline in any cell, the same on every path or one "
+                         f"value on every path): {', '.join(flat_stats)}."
                          if flat_stats else ""))
