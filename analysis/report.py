@@ -106,6 +106,11 @@ def text_report(r):
               f"({p['k']}/{p['n']}: {p['definition']})")
 
 
+def _level(conf):
+    """A confidence level as a percentage that does not round 0.999 to 100%: 95%, 99.9%, 99.99%."""
+    return f"{100 * conf:.10g}%"
+
+
 def summary_pointer(r, label=""):
     """One line instead of a second table: where the numbers are (the same as the CLI's)."""
     ins = [p for p in _records(r.probabilities) if p["name"] == "insolvency"]
@@ -113,8 +118,8 @@ def summary_pointer(r, label=""):
     if ins:
         p = ins[0]
         head = f"P(insolvency) = {p['p']:.4f} [{p['lo']:.4f}, {p['hi']:.4f}] ({p['k']}/{p['n']} paths); "
-    print(f"{label}{head}every statistic with its interval: the table `marginsim` printed, /stats/summary, "
-          f"and report.html (the same numbers; --no-plots prints the table here)")
+    print(f"{label}{head}every statistic with its interval: /stats/summary, the table `marginsim run` prints "
+          f"(unless -q), and report.html (the same numbers; --no-plots prints the table here)")
 
 
 def compare_report(r):
@@ -314,7 +319,7 @@ def assertions_report(r):
         ok = int(sum(a["passed"] for a in rows))
         print(f"\nassertions{' (' + label + ')' if label else ''}: {ok} of {len(rows)} passed")
         for a in rows:
-            conf = (f", {a['confidence']:.0%} interval [{a['lo']:.6g}, {a['hi']:.6g}] decides" if a["confidence"] > 0
+            conf = (f", {_level(a['confidence'])} interval [{a['lo']:.6g}, {a['hi']:.6g}] decides" if a["confidence"] > 0
                     else " (point estimate decides)")
             print(f"  {'PASS' if a['passed'] else 'FAIL'}  {a['assertion']}: value {a['value']:.6g}{conf}"
                   f"  ({a['where']})")
@@ -660,7 +665,7 @@ def _assertions_html(r):
             iv = f"[{a['lo']:.6g}, {a['hi']:.6g}]" if np.isfinite(a["lo"]) else ""
             out.append(f"<tr><td>{res}</td><td><code>{_e(a['assertion'])}</code></td>"
                        f"<td class='num'>{a['value']:.6g}</td><td class='num'>{_e(iv)}</td>"
-                       f"<td>{'the point estimate' if conf == 0 else f'its {conf:.0%} interval'}</td>"
+                       f"<td>{'the point estimate' if conf == 0 else f'its {_level(conf)} interval'}</td>"
                        f"<td>{_e(a['where'])}</td></tr>")
         out.append("</table>")
         return "\n".join(out)

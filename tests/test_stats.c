@@ -608,6 +608,54 @@ static void test_stats__paired_differences_plain_scale(void **state) {
   ms_config_free(cfg);
 }
 
+/* The paired rows of an event count it on every path, as /stats/probabilities
+ * does: amplification_inf's +inf is a path where it happened (dropping the
+ * pairs that are not finite first had left it never happening), NaN one
+ * where it did not. A column of one value in each has those values as its
+ * means and their difference exactly (0.04000000000000003 before), and no
+ * interval, paired or unpaired, that the sample can bound. */
+static void test_stats__paired_events_count_every_path(void **state) {
+  (void)state;
+  ms_error err;
+  ms_config *cfg = load_yaml(tiny, NULL, 0, &err);
+  if (!cfg) fail_msg("%s", err.msg);
+  assert_true(cfg->stats.counterfactual);
+  int n = 100;
+  ms_path_summary *base = calloc((size_t)n, sizeof *base), *other = calloc((size_t)n, sizeof *other);
+  assert_true(base && other);
+  for (int i = 0; i < n; i++) {
+    base[i].path = other[i].path = (uint64_t)i;
+    base[i].amplification = 1.0;
+    other[i].amplification = i < 10 ? INFINITY : i < 20 ? NAN : 1.0;
+    base[i].max_margin_ratio = 0.04;
+    other[i].max_margin_ratio = 0.02;
+  }
+  enum { MAXD = MS_MAX_COLUMNS + 32 };
+  ms_diff_row *rows = calloc(MAXD, sizeof *rows);
+  assert_non_null(rows);
+  ms_colsrc sb = ms_colsrc_rows(base, n), so = ms_colsrc_rows(other, n);
+  int k = 0, found = 0;
+  assert_int_equal(ms_stats_paired_all(cfg, &sb, &so, rows, MAXD, 1, &k, &err), MS_OK);
+  for (int i = 0; i < k; i++) {
+    const ms_diff_row *r = &rows[i];
+    if (strcmp(r->name, "amplification_inf") == 0) {
+      found++;
+      assert_true(r->probability && r->n == n && r->baseline == 0 && r->other == 0.1);
+      assert_true(fabs(r->diff - 0.1) < 1e-15 && r->lo > 0 && r->hi > r->diff);
+    } else if (strcmp(r->name, "max_margin_ratio") == 0) {
+      found++;
+      assert_true(r->baseline == 0.04 && r->other == 0.02 && r->diff == 0.02 - 0.04);
+      assert_true(r->lo == -INFINITY && r->hi == INFINITY);
+      assert_true(r->unpaired_lo == -INFINITY && r->unpaired_hi == INFINITY);
+    }
+  }
+  assert_int_equal(found, 2);
+  free(rows);
+  free(base);
+  free(other);
+  ms_config_free(cfg);
+}
+
 /* The tiny scenario, and @p n rows numbered 0 .. n-1 whose insurance_min
  * runs 1000, 2000, ... (the rest zero). */
 static ms_path_summary *tiny_rows(int n, ms_config **cfg) {
@@ -906,6 +954,7 @@ int main(void) {
       cmocka_unit_test(test_stats__cancel_stops_before_a_column),
       cmocka_unit_test(test_stats__a_constant_column_is_its_value),
       cmocka_unit_test(test_stats__paired_differences_plain_scale),
+      cmocka_unit_test(test_stats__paired_events_count_every_path),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -566,11 +566,22 @@ static ms_status paired_cols(uint64_t seed, const ms_column *cb, const ms_column
   }
   double sa = 0, sb = 0, sd = 0;
   int64_t m = 0;
-  /* the pairs with both values finite, in path order: a and b in place, d over a */
+  /* the pairs with both values finite, in path order: a and b in place, d over a. An event is an indicator
+   * on every path, as in /stats/probabilities (NaN: did not happen): amplification_inf's +inf happened, and
+   * dropping the pairs that are not finite first left it never happening. */
+  int aconst = 1, bconst = 1;
   for (int64_t p = 0; p < n; p++) {
     double x = a[p], y = b[p];
-    if (!isfinite(x) || !isfinite(y)) continue;
-    if (r->probability) { x = x > threshold; y = y > threshold; }
+    if (r->probability) {
+      x = x > threshold;
+      y = y > threshold;
+    } else if (!isfinite(x) || !isfinite(y)) {
+      continue;
+    }
+    if (m > 0) {
+      aconst &= x == a[0];
+      bconst &= y == b[0];
+    }
     sa += x;
     sb += y;
     sd += y - x;
@@ -585,9 +596,11 @@ static ms_status paired_cols(uint64_t seed, const ms_column *cb, const ms_column
     free(b);
     return MS_OK;
   }
-  r->baseline = sa / (double)m;
-  r->other = sb / (double)m;
-  r->diff = sd / (double)m;
+  /* one value on every path: that value, not a sum of m copies over m (0.04000000000000003 for 0.04), as the
+   * means of /stats (and the difference then inside its own interval) */
+  r->baseline = aconst ? a[0] : sa / (double)m;
+  r->other = bconst ? b[0] : sb / (double)m;
+  r->diff = aconst && bconst ? b[0] - a[0] : sd / (double)m;
   double saa = 0, sbb = 0;
   for (int64_t p = 0; p < m; p++) {
     saa += (a[p] - r->baseline) * (a[p] - r->baseline);
@@ -619,8 +632,8 @@ static ms_status paired_cols(uint64_t seed, const ms_column *cb, const ms_column
   if (s) return s;
   /* What independent runs would give (Welch, normal): a reference for the
    * gain of common random numbers, not an interval of this comparison. */
-  r->unpaired_lo = r->diff - Z95 * se_u;
-  r->unpaired_hi = r->diff + Z95 * se_u;
+  r->unpaired_lo = se_u == 0 ? -INFINITY : r->diff - Z95 * se_u; /* no spread in either: bounds nothing */
+  r->unpaired_hi = se_u == 0 ? INFINITY : r->diff + Z95 * se_u;
   return MS_OK;
 }
 

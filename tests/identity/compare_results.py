@@ -163,8 +163,11 @@ KNOWN_FIXES = {
                     "leave out accounts no oracle price found eligible (the texts only)",
     "no_spread_intervals": "2026-12-07, issue 16 (docs/output.md, Statistics and intervals; 0.5.1): the intervals "
                            "of a sample of one value are unbounded ([0, inf] for a value >= 0), not the value; a "
-                           "paired difference 0 on every path of a column that varies keeps [0, 0] (the fields "
-                           "mean_lo ... es01_hi, lo, hi)",
+                           "paired difference 0 on every path of a column that varies keeps [0, 0]; the paired "
+                           "rows' means of a column of one value exact, unpaired ends of no spread unbounded, "
+                           "amplification_inf's row over every path (the fields mean_lo ... es01_hi, lo, hi, "
+                           "unpaired_lo, unpaired_hi, baseline_mean, cell_mean, diff, and the rows "
+                           "amplification_inf)",
     "settlement_deficits": "2026-12-07, issue 16 (docs/engine.md, Pricing, Expiry; output.md 0.5.1): an account "
                            "an option settlement leaves with nothing but negative cash books its deficit as bad "
                            "debt (the new column settlement_bad_debt; insolvent's and insolvency's texts); it had "
@@ -182,7 +185,9 @@ FIX_FIELDS = {"quantile_intervals": [f"q{lv}_{end}" for lv in ("50", "90", "99",
               "booked_bad_debt_text": ["definition"],
               "pending_text": ["definition"],
               "settlement_deficits": ["settlement_bad_debt", "definition"],
-              "no_spread_intervals": ["mean_lo", "mean_hi", "es99_lo", "es99_hi", "es01_lo", "es01_hi", "lo", "hi"],
+              "no_spread_intervals": ["mean_lo", "mean_hi", "es99_lo", "es99_hi", "es01_lo", "es01_hi", "lo", "hi",
+                                      "unpaired_lo", "unpaired_hi", "baseline_mean", "cell_mean", "diff",
+                                      "amplification_inf"],
               "multi_market_generations": ["generation", "depth", "largest_cascade_depth"],
               "constant_columns": ["mean", "sd", "mean_lo", "mean_hi", "es99", "es99_lo", "es99_hi", "es01",
                                    "es01_lo", "es01_hi", "lo", "hi"]}

@@ -82,8 +82,8 @@ def plot_compare_headline(r, fig=None, *, title=None):
                          f"book, so initial margin per unit of risk would compare equal numbers. " if c.same_im else
                          "the book's initial margin per unit of one-day 99% risk at the start (below 1: the model "
                          "asks less than a one-day 99% loss). ")
-                      + "The intervals here are those of each model alone; the paired differences below are much "
-                        "tighter.")
+                      + "The intervals here are those of each model alone; the paired differences below, on the "
+                        "same paths, are usually tighter where the models' values move together over the paths.")
 
 
 @_styled
