@@ -70,7 +70,17 @@ void ms_assertion_describe(const ms_assert_result *r, char *buf, size_t len) {
   const ms_assertion_cfg *a = r->a;
   int k = snprintf(buf, len, "%s = %.6g", a->statistic, r->v.value);
   if (k < 0 || (size_t)k >= len) return;
-  if (r->v.has_interval)
-    snprintf(buf + k, len - (size_t)k, " [%.6g, %.6g] (%g%% interval%s)", r->v.lo, r->v.hi,
-             100.0 * (a->confidence > 0 ? a->confidence : 0.95), a->confidence > 0 ? ", decides" : "");
+  if (!r->v.has_interval) return;
+  int m = snprintf(buf + k, len - (size_t)k, " [%.6g, %.6g] (%g%% interval%s)", r->v.lo, r->v.hi,
+                   100.0 * (a->confidence > 0 ? a->confidence : 0.95), a->confidence > 0 ? ", decides" : "");
+  if (m < 0 || (size_t)(k + m) >= len || a->confidence <= 0 || r->passed) return;
+  k += m;
+  /* The deciding end unbounded (a statistic of one value on every path: [0, inf] or [-inf, inf]; a quantile
+   * or a tail beyond what these paths resolve): no estimate makes it pass, say so rather than "not yet". */
+  int none = isinf(r->v.hi) && (isinf(r->v.lo) || r->v.lo == 0);
+  int side = a->op == MS_OP_LT || a->op == MS_OP_LE ? isinf(r->v.hi) : a->op == MS_OP_GT || a->op == MS_OP_GE
+             ? isinf(r->v.lo) || none : 0;
+  if (side)
+    snprintf(buf + k, len - (size_t)k, "; unbounded on the deciding side: these paths cannot decide it at this "
+             "confidence (more paths, or none for a statistic of one value on every path)");
 }
