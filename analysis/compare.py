@@ -175,18 +175,36 @@ def paired_diff(a, b, name="", itself=False, binary=False):
     if n == 0:
         return math.nan, math.nan, math.nan, math.nan, math.nan, 0
     d = b - a
-    m = float(d.mean())
-    # no difference on any path: as marginsim (docs/output.md, Statistics and intervals)
-    if n > 1 and d.min() == d.max() == 0 and itself:
+    ma, mb = _mean(a), _mean(b)
+    m = mb - ma if a.min() == a.max() and b.min() == b.max() else float(d.mean())
+    # one difference on every path: as marginsim (docs/output.md, Statistics and intervals)
+    same = n > 1 and d.min() == d.max()
+    if same and d[0] == 0 and itself:
         lo, hi = 0.0, 0.0  # one run against itself
-    elif n > 1 and d.min() == d.max() == 0 and binary:
+    elif same and binary and abs(d[0]) == 1:  # every path differs one way
+        L = 0.025 ** (1.0 / n)
+        lo, hi = (2 * L - 1, 1.0) if d[0] > 0 else (-1.0, 1 - 2 * L)
+    elif same and binary and d[0] == 0:
         hi = 1.0 - 0.025 ** (1.0 / n)  # an event's or a flag's: at most the share of paths on which they differ
         lo = -hi
-    elif n > 1 and d.min() == d.max() == 0 and a.min() < a.max():
-        lo, hi = 0.0, 0.0  # the same on each path where the column varies: taken as by construction
+    elif same and d[0] == 0 and exogenous(name):
+        lo, hi = 0.0, 0.0  # the exogenous price's: the same in two cells of one price model, path by path
     else:
-        lo, hi = bootstrap_t(d, name) if n > 1 else (math.nan, math.nan)
-    return float(a.mean()), float(b.mean()), m, lo, hi, n
+        lo, hi = bootstrap_t(d, name) if n > 1 else (math.nan, math.nan)  # unbounded when the same
+    return ma, mb, m, lo, hi, n
+
+
+# the columns of the exogenous price alone (as marginsim's ms_column.exog)
+EXOGENOUS = {"final_price", "min_price", "max_price", "max_drawdown", "jumps", "regime_switches"}
+
+
+def exogenous(name):
+    return name in EXOGENOUS or name.startswith(("time_in_regime_", "final_price_", "min_price_"))
+
+
+def _mean(x):
+    """The mean; of one value on every path that value, not a sum of n copies over n (as marginsim)."""
+    return float(x[0]) if len(x) and x.min() == x.max() else float(x.mean())
 
 
 def welch_diff(a, b):
@@ -195,11 +213,13 @@ def welch_diff(a, b):
     na, nb = len(a), len(b)
     if na == 0 or nb == 0:
         return math.nan, math.nan, math.nan, math.nan, math.nan, min(na, nb)
-    ma, mb = float(a.mean()), float(b.mean())
+    ma, mb = _mean(a), _mean(b)
     va = float(a.var(ddof=1)) if na > 1 else math.nan
     vb = float(b.var(ddof=1)) if nb > 1 else math.nan
-    h = Z95 * math.sqrt(va / na + vb / nb)
     d = mb - ma
+    if na > 1 and nb > 1 and a.min() == a.max() and b.min() == b.max():
+        return ma, mb, d, -math.inf, math.inf, min(na, nb)  # neither varies: nothing bounds the difference
+    h = Z95 * math.sqrt(va / na + vb / nb)
     return ma, mb, d, d - h, d + h, min(na, nb)
 
 
@@ -208,8 +228,16 @@ def proportion_diff(a, b):
     if na == 0 or nb == 0:
         return math.nan, math.nan, math.nan, math.nan, math.nan, 0
     pa, pb = float(np.mean(a)), float(np.mean(b))
-    h = Z95 * math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
     d = pb - pa
+    if pa in (0.0, 1.0) and pb in (0.0, 1.0):
+        # neither varies: the normal interval is a point; each proportion within its exact (Clopper-Pearson)
+        # 97.5% one-sided bound instead, so the difference within these at 95%
+        def bounds(p, k):
+            u = 1.0 - 0.025 ** (1.0 / k)
+            return (0.0, u) if p == 0 else (1.0 - u, 1.0)
+        (la, ua), (lb, ub) = bounds(pa, na), bounds(pb, nb)
+        return pa, pb, d, lb - ua, ub - la, min(na, nb)
+    h = Z95 * math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
     return pa, pb, d, d - h, d + h, min(na, nb)
 
 
@@ -252,7 +280,8 @@ def main():
     # one group of one file against itself: no difference on any path, by construction (as the sweep's
     # baseline against itself), where equal differences otherwise bound nothing (bootstrap_t)
     itself = os.path.realpath(args.a) == os.path.realpath(args.b) and \
-        (args.group if args.group_a is None else args.group_a) == (args.group if args.group_b is None else args.group_b)
+        (args.group if args.group_a is None else args.group_a).strip("/") == \
+        (args.group if args.group_b is None else args.group_b).strip("/")
     print(describe("A", args.a, ga))
     print(describe("B", args.b, gb))
     print(f"mode: {'paired' if paired else 'unpaired'} ({why})")

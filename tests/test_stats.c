@@ -613,7 +613,9 @@ static void test_stats__paired_differences_plain_scale(void **state) {
  * pairs that are not finite first had left it never happening), NaN one
  * where it did not. A column of one value in each has those values as its
  * means and their difference exactly (0.04000000000000003 before), and no
- * interval, paired or unpaired, that the sample can bound. */
+ * interval, paired or unpaired, that the sample can bound. One difference on
+ * every path: of a flag that differs on all, the exact bound; of the
+ * exogenous price, 0; of an outcome the same on these paths, unbounded. */
 static void test_stats__paired_events_count_every_path(void **state) {
   (void)state;
   ms_error err;
@@ -629,6 +631,9 @@ static void test_stats__paired_events_count_every_path(void **state) {
     other[i].amplification = i < 10 ? INFINITY : i < 20 ? NAN : 1.0;
     base[i].max_margin_ratio = 0.04;
     other[i].max_margin_ratio = 0.02;
+    base[i].insolvent = 1; /* insolvent on every path in one, on none in the other */
+    base[i].final_price = other[i].final_price = 1000 + i;   /* exogenous: the same on each path */
+    base[i].liquidations = other[i].liquidations = 10 + i;    /* the same on each path of these 100 */
   }
   enum { MAXD = MS_MAX_COLUMNS + 32 };
   ms_diff_row *rows = calloc(MAXD, sizeof *rows);
@@ -642,6 +647,16 @@ static void test_stats__paired_events_count_every_path(void **state) {
       found++;
       assert_true(r->probability && r->n == n && r->baseline == 0 && r->other == 0.1);
       assert_true(fabs(r->diff - 0.1) < 1e-15 && r->lo > 0 && r->hi > r->diff);
+    } else if (strcmp(r->name, "insolvent") == 0) { /* every path differs one way: [-1, 1 - 2 L] */
+      found++;
+      double L = pow(0.025, 1.0 / n);
+      assert_true(r->diff == -1 && r->lo == -1 && r->hi == 1 - 2 * L);
+    } else if (strcmp(r->name, "final_price") == 0) { /* the exogenous price's: 0 by construction */
+      found++;
+      assert_true(r->diff == 0 && r->lo == 0 && r->hi == 0);
+    } else if (strcmp(r->name, "liquidations") == 0) { /* these paths do not bound the others */
+      found++;
+      assert_true(r->diff == 0 && r->lo == -INFINITY && r->hi == INFINITY);
     } else if (strcmp(r->name, "max_margin_ratio") == 0) {
       found++;
       assert_true(r->baseline == 0.04 && r->other == 0.02 && r->diff == 0.02 - 0.04);
@@ -649,7 +664,7 @@ static void test_stats__paired_events_count_every_path(void **state) {
       assert_true(r->unpaired_lo == -INFINITY && r->unpaired_hi == INFINITY);
     }
   }
-  assert_int_equal(found, 2);
+  assert_int_equal(found, 5);
   free(rows);
   free(base);
   free(other);

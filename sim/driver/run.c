@@ -2051,7 +2051,7 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
      * sample of equal differences otherwise bounds nothing (ms_interval_mean_plain) */
     for (int i = 0; !s && c == sw->baseline && i < k; i++) {
       ms_diff_row *d = &rep->diffs[(size_t)c * (MS_MAX_COLUMNS + 32) + (size_t)i];
-      if (d->n > 0) d->lo = d->hi = 0.0;
+      if (d->n > 1) d->lo = d->hi = 0.0; /* one path: no interval, as any */
     }
   }
   /* pack the differences to ndiffs per cell */

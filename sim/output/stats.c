@@ -40,6 +40,9 @@ typedef struct {
  * drawdown, impact, backlog, times and ratios. */
 static const char *const RISKY_LOW[] = {"final_price", "min_price", "max_price", "final_mark", "min_mark",
                                         "insurance_min", "insurance_end", "funding_long_net", NULL};
+/* The columns of the exogenous price alone (ms_column.exog). */
+static const char *const EXOG[] = {"final_price", "min_price", "max_price", "max_drawdown", "jumps",
+                                   "regime_switches", NULL};
 
 enum { COND_ALWAYS = 0, COND_TWIN = 1, COND_FUNDING = 2 };
 
@@ -137,25 +140,27 @@ typedef struct {
   ms_col_type type;
   const char *unit, *doc;
   int risky_low, contagion, funding;
+  int exog;               /* as ms_column's */
 } market_col;
 
 #define M(m) offsetof(ms_path_summary, m)
 static const market_col market_cols[] = {
-    {"liquidations_", M(mkt_liquidations), MS_COL_I64, "count", "positions in the market closed by liquidations", 0, 0, 0},
+    {"liquidations_", M(mkt_liquidations), MS_COL_I64, "count", "positions in the market closed by liquidations", 0, 0, 0,
+     0},
     {"liquidated_notional_", M(mkt_liquidated_notional), MS_COL_F64, "USD",
-     "closed units x the market's mark at the fill", 0, 0, 0},
+     "closed units x the market's mark at the fill", 0, 0, 0, 0},
     {"bad_debt_", M(mkt_bad_debt), MS_COL_F64, "USD",
      "each liquidation's bad debt shared among its positions by their losses at the fill (by notional when none "
-     "lost)", 0, 0, 0},
+     "lost)", 0, 0, 0, 0},
     {"contagion_liquidations_", M(mkt_contagion), MS_COL_I64, "count",
      "of the market's liquidations, those the same path with the other assets' exogenous prices frozen at their "
      "start (stats.contagion) did not make at all: they needed the other markets' moves (not a count of causes; "
-     "engine.md, Several markets)", 0, 1, 0},
-    {"final_price_", M(mkt_final_price), MS_COL_F64, "USD", "the asset's exogenous price at the horizon", 1, 0, 0},
-    {"min_price_", M(mkt_min_price), MS_COL_F64, "USD", "the asset's lowest exogenous price", 1, 0, 0},
+     "engine.md, Several markets)", 0, 1, 0, 0},
+    {"final_price_", M(mkt_final_price), MS_COL_F64, "USD", "the asset's exogenous price at the horizon", 1, 0, 0, 1},
+    {"min_price_", M(mkt_min_price), MS_COL_F64, "USD", "the asset's lowest exogenous price", 1, 0, 0, 1},
     {"funding_long_net_", M(mkt_funding_long_net), MS_COL_F64, "USD",
      "funding the market's longs received, net (< 0: they paid); with funding.receivers pro_rata its shorts' is "
-     "its negative", 1, 0, 1},
+     "its negative", 1, 0, 1, 0},
 };
 #undef M
 
@@ -178,8 +183,11 @@ static int columns(int twin, int funding, int nregimes, const char *(*regime_nam
     cols[n].risky_low = 0;
     cols[n].market = -1;
     cols[n].market_len = 0;
+    cols[n].exog = 0;
     for (int j = 0; RISKY_LOW[j]; j++)
       if (strcmp(RISKY_LOW[j], fixed_cols[i].name) == 0) cols[n].risky_low = 1;
+    for (int j = 0; EXOG[j]; j++)
+      if (strcmp(EXOG[j], fixed_cols[i].name) == 0) cols[n].exog = 1;
     n++;
   }
   for (int r = 0; r < nregimes && n < max; r++, n++) {
@@ -190,6 +198,7 @@ static int columns(int twin, int funding, int nregimes, const char *(*regime_nam
     cols[n].unit = "s";
     cols[n].doc = "time spent in the regime";
     cols[n].risky_low = 0; /* high: the more time in a stress regime, the worse; in a calm one it is a bound */
+    cols[n].exog = 1;      /* the price model's regimes */
     cols[n].market = -1;
     cols[n].market_len = 0;
   }
@@ -203,6 +212,7 @@ static int columns(int twin, int funding, int nregimes, const char *(*regime_nam
       cols[n].unit = market_cols[i].unit;
       cols[n].doc = market_cols[i].doc;
       cols[n].risky_low = market_cols[i].risky_low;
+      cols[n].exog = market_cols[i].exog;
       cols[n].market = a;
       cols[n].market_len = (int)strlen(market_cols[i].prefix) - 1; /* without its '_' */
     }
@@ -387,15 +397,17 @@ static ms_status col_load(const ms_colsrc *src, const ms_column *c, double *x, m
   return MS_OK;
 }
 
-static ms_status feedback_rows(uint64_t seed, const ms_column *cols, int nc, const ms_colsrc *src, ms_diff_row *out,
-                               int threads, int *count, ms_error *err);
+static ms_status feedback_rows(uint64_t seed, const ms_column *cols, int nc, int identical, const ms_colsrc *src,
+                               ms_diff_row *out, int threads, int *count, ms_error *err);
 static ms_status paired_cols(uint64_t seed, const ms_column *cb, const ms_column *co, double threshold,
-                             const ms_colsrc *base, const ms_colsrc *other, ms_diff_row *r, ms_error *err);
+                             int identical, const ms_colsrc *base, const ms_colsrc *other, ms_diff_row *r,
+                             ms_error *err);
 
 /* One paired difference to compute: base's column @p cb against other's @p co. */
 typedef struct {
   const ms_column *cb, *co;
   double threshold;       /* as paired_cols */
+  int identical;          /* as paired_cols */
   ms_diff_row *r;         /* its row, name set */
 } paired_job;
 
@@ -416,13 +428,24 @@ static ms_status paired_run(uint64_t seed, const paired_job *jobs, int njobs, co
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) default(none) \
     shared(jobs, njobs, base, other, seed, st, errs) if (threads > 1 && njobs > 1)
   for (int j = 0; j < njobs; j++)
-    st[j] = paired_cols(seed, jobs[j].cb, jobs[j].co, jobs[j].threshold, base, other, jobs[j].r, &errs[j]);
+    st[j] = paired_cols(seed, jobs[j].cb, jobs[j].co, jobs[j].threshold, jobs[j].identical, base, other, jobs[j].r,
+                        &errs[j]);
   ms_status s = MS_OK;
   for (int j = 0; j < njobs && !s; j++)
     if (st[j]) { s = st[j]; *err = errs[j]; }
   free(st);
   free(errs);
   return s;
+}
+
+/* No market of @p cfg has impact: its no-feedback twin is the run itself, path by path. */
+static int without_impact(const ms_config *cfg) {
+  if (strcmp(ms_model_name(cfg->market.impact.model), "none") != 0) return 0;
+  for (int a = 0; a < cfg->market.nassets; a++) {
+    const struct ms_impact_type *t = cfg->market.assets[a].impact.model;
+    if (t && strcmp(ms_model_name(t), "none") != 0) return 0;
+  }
+  return 1;
 }
 
 ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_colsrc *src, int threads,
@@ -495,7 +518,7 @@ ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_colsrc 
     ms_stats_wilson(p->k, n, Z95, &p->lo, &p->hi);
   }
   free(x);
-  return feedback_rows(cfg->seed, cols, nc, src, out->feedback, threads, &out->nfeedback, err);
+  return feedback_rows(cfg->seed, cols, nc, without_impact(cfg), src, out->feedback, threads, &out->nfeedback, err);
 }
 
 const ms_stat_row *ms_stats_find(const ms_stats *st, const char *name) {
@@ -551,7 +574,8 @@ static const paired_def paired_defs[] = {
  * plain-scale bootstrap-t of the per-path differences, from stream key ("diff",
  * r->name), so r->name must be set; NaN when memory runs out. */
 static ms_status paired_cols(uint64_t seed, const ms_column *cb, const ms_column *co, double threshold,
-                             const ms_colsrc *base, const ms_colsrc *other, ms_diff_row *r, ms_error *err) {
+                             int identical, const ms_colsrc *base, const ms_colsrc *other, ms_diff_row *r,
+                             ms_error *err) {
   r->probability = threshold >= 0;
   int64_t n = base->n < other->n ? base->n : other->n;
   double *a = malloc((size_t)(base->n > 0 ? base->n : 1) * sizeof *a);
@@ -612,18 +636,25 @@ static ms_status paired_cols(uint64_t seed, const ms_column *cb, const ms_column
   double se_u = m > 1 ? sqrt(saa / (mm - 1) / mm + sbb / (mm - 1) / mm) : NAN;
   r->lo = r->hi = NAN;
   s = sort_values(a, m, err);
-  /* No difference on any path (docs/output.md, Statistics and intervals). Of an event or a flag the per-path
-   * differences are -1, 0 or 1 and their mean is at most the share of paths on which the two differ, which
-   * none of m did: below 1 - 0.025^(1/m) at 97.5% (Clopper-Pearson), so [-u, u] covers at 95%; two cells may
-   * well agree on every path by chance there (insolvent on the same few paths). Of another column equal on
-   * every path where it spreads over the paths (an exogenous price, cells the same on these paths): 0, taken
-   * as by construction. Of one value in both (no bad debt in either): nothing bounds it, the bootstrap's
-   * no-spread case (ms_interval_mean_plain), unbounded. */
+  /* One difference on every path (docs/output.md, Statistics and intervals). Of an event or a flag the
+   * per-path differences are -1, 0 or 1: with none differing, their mean is at most the share of paths on
+   * which the two differ, below u = 1 - 0.025^(1/m) at 97.5% (Clopper-Pearson), so [-u, u]; two cells may
+   * well agree on every path by chance (insolvent on the same few paths). With all differing one way, the
+   * mirror. Of a column of the exogenous price (@p cb's exog), or where the two are one run by construction
+   * (@p identical: the no-feedback twin of a run without impact), 0. Of any other column nothing bounds how
+   * much the two differ on the paths these m did not reach (an ADL on one path in 150 that only one cell
+   * makes): the bootstrap's no-spread case (ms_interval_mean_plain), unbounded. */
   const int binary = r->probability || (cb->unit && strcmp(cb->unit, "flag") == 0);
-  if (!s && m > 1 && a[0] == 0 && a[m - 1] == 0 && binary) {
+  const int same = !s && m > 1 && a[0] == a[m - 1]; /* one difference on every path */
+  if (same && binary && (a[0] == 1 || a[0] == -1)) {
+    /* every path differs one way: that share is above L = 0.025^(1/m) at 97.5%, the other way's below 1 - L */
+    double L = pow(0.025, 1.0 / mm);
+    r->lo = a[0] > 0 ? 2 * L - 1 : -1.0;
+    r->hi = a[0] > 0 ? 1.0 : 1 - 2 * L;
+  } else if (same && binary && a[0] == 0) {
     r->hi = 1.0 - pow(0.025, 1.0 / mm);
     r->lo = -r->hi;
-  } else if (!s && m > 1 && a[0] == 0 && a[m - 1] == 0 && saa > 0) {
+  } else if (same && a[0] == 0 && (cb->exog || identical)) {
     r->lo = r->hi = 0.0;
   } else if (!s) {
     s = ms_interval_mean_plain(a, m, seed, ms_interval_key("diff", r->name), 0.95, &r->lo, &r->hi, err);
@@ -647,8 +678,8 @@ static const char *const feedback_defs[MS_NFEEDBACK][2] = {
 
 static const ms_column *find_col(const ms_column *cols, int nc, const char *name);
 
-static ms_status feedback_rows(uint64_t seed, const ms_column *cols, int nc, const ms_colsrc *src, ms_diff_row *out,
-                               int threads, int *count, ms_error *err) {
+static ms_status feedback_rows(uint64_t seed, const ms_column *cols, int nc, int identical, const ms_colsrc *src,
+                               ms_diff_row *out, int threads, int *count, ms_error *err) {
   paired_job jobs[MS_NFEEDBACK];
   int k = 0;
   for (int j = 0; j < MS_NFEEDBACK; j++) {
@@ -657,7 +688,7 @@ static ms_status feedback_rows(uint64_t seed, const ms_column *cols, int nc, con
     ms_diff_row *r = &out[k];
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", feedback_defs[j][0]);
-    jobs[k++] = (paired_job){without, with, -1, r};
+    jobs[k++] = (paired_job){without, with, -1, identical, r};
   }
   *count = k;
   return paired_run(seed, jobs, k, src, src, threads, err);
@@ -677,7 +708,7 @@ static int paired_named(const ms_column *cols, int nc, const char *column, doubl
   if (!c) return 0;
   memset(r, 0, sizeof *r);
   snprintf(r->name, sizeof r->name, "%s", name);
-  *job = (paired_job){c, c, threshold, r};
+  *job = (paired_job){c, c, threshold, 0, r};
   return 1;
 }
 
@@ -705,7 +736,7 @@ ms_status ms_stats_paired_all(const ms_config *cfg, const ms_colsrc *base, const
     ms_diff_row *r = &out[k];
     memset(r, 0, sizeof *r);
     memcpy(r->name, cols[c].name, sizeof r->name);
-    jobs[k++] = (paired_job){&cols[c], &cols[c], -1, r};
+    jobs[k++] = (paired_job){&cols[c], &cols[c], -1, 0, r};
   }
   for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0] && k < max; j++)
     k += paired_named(cols, nc, prob_defs[j].column, prob_defs[j].threshold, prob_defs[j].name, &out[k], &jobs[k]);

@@ -39,6 +39,8 @@ typedef struct ms_column {
   int market;             /* a per-asset column of book.markets: the asset's index (its name ends the column's,
                              after market_len characters of field name), else -1 */
   int market_len;
+  int exog;               /* 1: of the exogenous price alone (the same in two cells of one price model, path by
+                             path: a paired difference of 0 on every path is 0 by construction) */
 } ms_column;
 
 /**

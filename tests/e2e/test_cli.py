@@ -300,12 +300,14 @@ class CliTest(DirTest):
                 self.assertAlmostEqual(r["diff"], d.mean(), delta=1e-9 * (1 + abs(d).max()))
                 # the bootstrap-t interval of the per-path differences (docs/output.md). All 0: of an event or
                 # a flag, +/- the Clopper-Pearson bound on the share of paths on which the two differ; of a
-                # column that varies over the paths, 0 (the same on each path, by construction); of one value
-                # in both, unbounded (a sample that bounds nothing)
+                # column of the exogenous price, 0 (the same on each path, by construction); of any other,
+                # unbounded (these paths do not bound what the two do on others)
+                exog = col in ("final_price", "min_price", "max_price", "max_drawdown", "jumps",
+                               "regime_switches") or col.startswith("time_in_regime_")
                 if d.min() == d.max() == 0 and (prob or col == "insolvent"):
                     u = 1 - 0.025 ** (1 / len(d))
                     self.assertEqual((r["lo"], r["hi"]), (-u, u), name)
-                elif d.min() == d.max() == 0 and a.std() > 0:
+                elif d.min() == d.max() == 0 and exog:
                     self.assertEqual((r["lo"], r["hi"]), (0.0, 0.0), name)
                 elif d.min() == d.max():
                     self.assertEqual((r["lo"], r["hi"]), (-np.inf, np.inf), name)

@@ -116,18 +116,24 @@ class SweepTest(DirTest):
             finite = np.isfinite(d["baseline_mean"])
             self.assertTrue(finite.sum() > 30)
             self.assertTrue(np.all(d["diff"][finite] == 0.0))
-            # 0 where the statistic varies over the paths; unbounded where it is one value in both cells (no
-            # bad debt in either: that sample bounds no difference); of an event or a flag, +/- the bound on the
-            # share of paths on which two cells differ when none did
-            u = 1 - 0.025 ** (1 / d["n"][finite])
-            binary = (d["probability"][finite] == 1) | np.array([s.decode() == "insolvent"
-                                                                  for s in d["statistic"][finite]])
-            hi = d["hi"][finite]
-            self.assertTrue(np.all(np.where(binary, np.isclose(hi, u, rtol=1e-12, atol=0), (hi == 0) | np.isinf(hi))))
-            self.assertTrue(np.all(d["lo"][finite] == -d["hi"][finite]))
-            # the unpaired interval of the same data is not zero where the statistic varies
+            # one difference, 0, on every path (docs/output.md, Statistics and intervals): of an event or a flag
+            # +/- the bound on the share of paths on which two cells differ when none did; of the exogenous
+            # price's columns 0; of the others unbounded, these paths not bounding what the two might do on
+            # others (here the cells are the same run by construction, which marginsim cannot know)
+            names = [s.decode() for s in d["statistic"]]
+            exog = {"final_price", "min_price", "max_price", "max_drawdown", "jumps", "regime_switches"}
+            for k, name in enumerate(names):
+                if not finite[k]:
+                    continue
+                lo, hi = d["lo"][k], d["hi"][k]
+                if d["probability"][k] == 1 or name == "insolvent":
+                    u = 1 - 0.025 ** (1 / d["n"][k])
+                    self.assertTrue(np.isclose(hi, u, rtol=1e-12, atol=0) and lo == -hi, (name, lo, hi))
+                elif name in exog or name.startswith("time_in_regime_"):
+                    self.assertEqual((lo, hi), (0.0, 0.0), name)
+                else:
+                    self.assertEqual((lo, hi), (-np.inf, np.inf), name)
             liq = d[[s.decode() == "liquidations" for s in d["statistic"]]][0]
-            self.assertEqual((liq["lo"], liq["hi"]), (0.0, 0.0))
             self.assertGreater(liq["unpaired_hi"] - liq["unpaired_lo"], 0)
 
     def test_paired_differences_are_the_per_path_ones_and_narrower(self):

@@ -163,7 +163,8 @@ KNOWN_FIXES = {
                     "leave out accounts no oracle price found eligible (the texts only)",
     "no_spread_intervals": "2026-12-07, issue 16 (docs/output.md, Statistics and intervals; 0.5.1): the intervals "
                            "of a sample of one value are unbounded ([0, inf] for a value >= 0), not the value; a "
-                           "paired difference 0 on every path of a column that varies keeps [0, 0]; the paired "
+                           "paired difference the same on every path: exact bounds for events and flags, 0 for the "
+                           "exogenous price's columns, else unbounded; the paired "
                            "rows' means of a column of one value exact, unpaired ends of no spread unbounded, "
                            "amplification_inf's row over every path (the fields mean_lo ... es01_hi, lo, hi, "
                            "unpaired_lo, unpaired_hi, baseline_mean, cell_mean, diff, and the rows "

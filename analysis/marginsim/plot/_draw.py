@@ -241,21 +241,23 @@ def _interval_bars(ax, diff, y, lo, hi, extra=(), **kw):
     flo, fhi = np.isfinite(lo), np.isfinite(hi)
     ax.errorbar(diff, y, xerr=[np.where(flo, np.maximum(diff - lo, 0), 0), np.where(fhi, np.maximum(hi - diff, 0), 0)],
                 **kw)
-    if flo.all() and fhi.all():
+    # NaN: no interval (one path), neither a bar nor an arrow; only an infinite end is unbounded
+    ulo, uhi = np.isinf(lo), np.isinf(hi)
+    if not (ulo.any() or uhi.any()):
         return False
     ex = np.asarray(extra, float).ravel()
-    finite = np.concatenate([diff[np.isfinite(diff)], lo[flo], hi[fhi], ex[np.isfinite(ex)]])
+    finite = np.concatenate([diff[np.isfinite(diff)], lo[flo], hi[fhi], ex[np.isfinite(ex)], [0.0]])  # 0 in view
     span = (finite.max() - finite.min()) if finite.size else 1.0
     span = span if span > 0 else max(1.0, abs(finite).max() if finite.size else 1.0)
     left = (finite.min() if finite.size else 0.0) - 0.3 * span
     right = (finite.max() if finite.size else 0.0) + 0.3 * span
     ax.set_xlim(left, right)
     color = kw.get("color", "black")
-    for d, yy, l_ok, h_ok in zip(diff, y, flo, fhi):
+    for d, yy, l_inf, h_inf in zip(diff, y, ulo, uhi):
         if not np.isfinite(d):
             continue
-        if not h_ok:
+        if h_inf:
             ax.annotate("", xy=(right, yy), xytext=(d, yy), arrowprops=dict(arrowstyle="->", color=color, lw=1.2))
-        if not l_ok:
+        if l_inf:
             ax.annotate("", xy=(left, yy), xytext=(d, yy), arrowprops=dict(arrowstyle="->", color=color, lw=1.2))
     return True
