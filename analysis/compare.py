@@ -136,8 +136,7 @@ def bootstrap_t(d, name, confidence=0.95):
     """Bootstrap-t interval of the mean of d (per-path differences, any sign): the method of /stats for
     differences (sim/output/interval.c), from numpy's generator seeded by crc32(name) instead of marginsim's stream.
     All values equal: unbounded, as in marginsim (the resamples have no spread: such a sample bounds nothing;
-    paired_diff gives 0 where the differences are all 0 and the column varies over the paths). A resample
-    without spread has t = +/-inf (0 at the mean), as in marginsim."""
+    paired_diff has the exceptions). A resample without spread has t = +/-inf (0 at the mean), as in marginsim."""
     d = np.asarray(d, float)
     n = len(d)
     m = float(d.mean())
@@ -167,7 +166,20 @@ def bootstrap_t(d, name, confidence=0.95):
     return m - thi * se, m - tlo * se
 
 
-def paired_diff(a, b, name="", itself=False, binary=False):
+def same_price_path(ga, gb):
+    """The two runs draw the same exogenous price path, path by path: the same seed, horizon, step and market
+    section (as marginsim's ms_pricepath_same_path, more strictly); False when a configuration is unknown."""
+    try:
+        ca, cb = ga.config, gb.config
+    except Exception:  # a file without its configuration: assume nothing
+        return False
+    if not isinstance(ca, dict) or not isinstance(cb, dict):
+        return False
+    return (group_seed(ga) == group_seed(gb) and
+            all(ca.get(k) == cb.get(k) for k in ("horizon", "step", "market")))
+
+
+def paired_diff(a, b, name="", itself=False, binary=False, same_path=False):
     a, b = np.asarray(a, float), np.asarray(b, float)
     ok = np.isfinite(a) & np.isfinite(b)
     a, b = a[ok], b[ok]
@@ -187,8 +199,8 @@ def paired_diff(a, b, name="", itself=False, binary=False):
     elif same and binary and d[0] == 0:
         hi = 1.0 - 0.025 ** (1.0 / n)  # an event's or a flag's: at most the share of paths on which they differ
         lo = -hi
-    elif same and d[0] == 0 and exogenous(name):
-        lo, hi = 0.0, 0.0  # the exogenous price's: the same in two cells of one price model, path by path
+    elif same and d[0] == 0 and same_path and exogenous(name):
+        lo, hi = 0.0, 0.0  # the exogenous price's: the same in two cells of one price path, path by path
     else:
         lo, hi = bootstrap_t(d, name) if n > 1 else (math.nan, math.nan)  # unbounded when the same
     return ma, mb, m, lo, hi, n
@@ -229,14 +241,10 @@ def proportion_diff(a, b):
         return math.nan, math.nan, math.nan, math.nan, math.nan, 0
     pa, pb = float(np.mean(a)), float(np.mean(b))
     d = pb - pa
+    if na < 2 or nb < 2:
+        return pa, pb, d, math.nan, math.nan, min(na, nb)  # one path: no interval
     if pa in (0.0, 1.0) and pb in (0.0, 1.0):
-        # neither varies: the normal interval is a point; each proportion within its exact (Clopper-Pearson)
-        # 97.5% one-sided bound instead, so the difference within these at 95%
-        def bounds(p, k):
-            u = 1.0 - 0.025 ** (1.0 / k)
-            return (0.0, u) if p == 0 else (1.0 - u, 1.0)
-        (la, ua), (lb, ub) = bounds(pa, na), bounds(pb, nb)
-        return pa, pb, d, lb - ua, ub - la, min(na, nb)
+        return pa, pb, d, -math.inf, math.inf, min(na, nb)  # neither varies: unbounded, as marginsim's unpaired
     h = Z95 * math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
     return pa, pb, d, d - h, d + h, min(na, nb)
 
@@ -282,6 +290,7 @@ def main():
     itself = os.path.realpath(args.a) == os.path.realpath(args.b) and \
         (args.group if args.group_a is None else args.group_a).strip("/") == \
         (args.group if args.group_b is None else args.group_b).strip("/")
+    same_path = paired and same_price_path(ga, gb)
     print(describe("A", args.a, ga))
     print(describe("B", args.b, gb))
     print(f"mode: {'paired' if paired else 'unpaired'} ({why})")
@@ -301,7 +310,7 @@ def main():
             continue
         a_, b_ = sa[c].to_numpy(), sb[c].to_numpy()
         flag = (getattr(ga, "_summary_units", None) or {}).get(c) == "flag"
-        r = paired_diff(a_, b_, c, itself, flag) if paired else welch_diff(a_, b_)
+        r = paired_diff(a_, b_, c, itself, flag, same_path) if paired else welch_diff(a_, b_)
         print(f"{c:30s} " + " ".join(f"{num(x):>16s}" for x in r[:5]) + f" {r[5]:7d}")
     if events:
         print("\nprobabilities (events per path):")

@@ -1900,7 +1900,8 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
     rep->ncells = c + 1;
   }
   for (int c = 1; !s && c < ncells; c++)
-    s = ms_stats_paired(cfgs[0], &src[0], &src[c], rep->diffs[c], pl.nthreads, &rep->ndiffs, err);
+    s = ms_stats_paired(cfgs[0], &src[0], &src[c], ms_pricepath_same_path(cfgs[0], cfgs[c]), rep->diffs[c],
+                        pl.nthreads, &rep->ndiffs, err);
   if (!s) {
     h5_lock();
     s = ms_h5out_write_compare(h, rep, err);
@@ -2042,7 +2043,8 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
     colstore_src cb, cc;
     ms_colsrc sb = cell_src(&pl, sw->baseline, &cb), sc = cell_src(&pl, c, &cc);
     int k = 0;
-    s = ms_stats_paired_all(bc, &sb, &sc, rep->diffs + (size_t)c * (MS_MAX_COLUMNS + 32), MS_MAX_COLUMNS + 32,
+    s = ms_stats_paired_all(bc, &sb, &sc, ms_pricepath_same_path(bc, sw->cfgs[c]),
+                            rep->diffs + (size_t)c * (MS_MAX_COLUMNS + 32), MS_MAX_COLUMNS + 32,
                             pl.nthreads, &k, err);
     if (!s && c > 0 && k != rep->ndiffs)
       s = ms_error_set(err, MS_ERR_INPUT, "the cells of a sweep must have the same statistics");

@@ -61,7 +61,7 @@ ms_status ms_assertions_eval(const ms_config *cfg, const ms_stats *st, const ms_
     case MS_OP_GE: r->passed = lo >= t; break;
     /* an unbounded interval holds every value: it does not show one equal (a statistic of one value on every
      * path has [0, inf], which held "max_margin_ratio.mean == 0.07") */
-    case MS_OP_EQ: r->passed = isfinite(lo) && isfinite(hi) && !(lo == 0 && isinf(hi)) && lo <= t && t <= hi; break;
+    case MS_OP_EQ: r->passed = isfinite(lo) && isfinite(hi) && lo <= t && t <= hi; break;
     case MS_OP_NE: r->passed = t < lo || t > hi; break;
     }
   }
@@ -75,10 +75,10 @@ void ms_assertion_describe(const ms_assert_result *r, char *buf, size_t len) {
   if (!r->v.has_interval) return;
   int m = snprintf(buf + k, len - (size_t)k, " [%.6g, %.6g] (%g%% interval%s)", r->v.lo, r->v.hi,
                    100.0 * (a->confidence > 0 ? a->confidence : 0.95), a->confidence > 0 ? ", decides" : "");
-  if (m < 0 || (size_t)(k + m) >= len || a->confidence <= 0 || r->passed) return;
+  if (m < 0 || (size_t)(k + m) >= len || a->confidence <= 0 || r->passed || !r->point_passes) return;
   k += m;
   /* The deciding end unbounded (a statistic of one value on every path: [0, inf] or [-inf, inf]; a quantile
-   * or a tail beyond what these paths resolve): no estimate makes it pass, say so rather than "not yet". */
+   * or a tail beyond what these paths resolve) where the estimate passes: say so rather than only "not yet". */
   const double lo = r->v.lo, hi = r->v.hi, t = a->threshold;
   int none = isinf(hi) && (isinf(lo) || lo == 0);
   /* only where the finite end is on the passing side: else these paths already decide it, against */
@@ -86,8 +86,7 @@ void ms_assertion_describe(const ms_assert_result *r, char *buf, size_t len) {
              : a->op == MS_OP_LE ? isinf(hi) && lo <= t
              : a->op == MS_OP_GT ? (isinf(lo) || none) && hi > t
              : a->op == MS_OP_GE ? (isinf(lo) || none) && hi >= t
-             : a->op == MS_OP_EQ ? (isinf(lo) || isinf(hi) || none) && !(t < lo || t > hi)
-             : 0;
+             : (isinf(lo) || isinf(hi) || none) && !(t < lo || t > hi); /* == and != */
   if (side)
     snprintf(buf + k, len - (size_t)k, "; unbounded on the deciding side: these paths cannot decide it at this "
              "confidence (more paths, or none for a statistic of one value on every path)");

@@ -438,9 +438,10 @@ static ms_status paired_run(uint64_t seed, const paired_job *jobs, int njobs, co
   return s;
 }
 
-/* No market of @p cfg has impact: its no-feedback twin is the run itself, path by path. */
+/* The markets @p cfg's engine trades have no impact: its no-feedback twin is the run itself, path by path (as
+ * the driver decides it runs no twin: one market, market.impact; a book of several markets, each asset's). */
 static int without_impact(const ms_config *cfg) {
-  if (strcmp(ms_model_name(cfg->market.impact.model), "none") != 0) return 0;
+  if (!cfg->book.markets.enabled) return strcmp(ms_model_name(cfg->market.impact.model), "none") == 0;
   for (int a = 0; a < cfg->market.nassets; a++) {
     const struct ms_impact_type *t = cfg->market.assets[a].impact.model;
     if (t && strcmp(ms_model_name(t), "none") != 0) return 0;
@@ -712,11 +713,17 @@ static int paired_named(const ms_column *cols, int nc, const char *column, doubl
   return 1;
 }
 
-ms_status ms_stats_paired(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other, ms_diff_row *out,
-                          int threads, int *count, ms_error *err) {
+/* @p cols as two runs see them: the exogenous price's columns the same path by path only when @p same_path. */
+static void exog_only_if(ms_column *cols, int nc, int same_path) {
+  for (int c = 0; c < nc && !same_path; c++) cols[c].exog = 0;
+}
+
+ms_status ms_stats_paired(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other, int same_path,
+                          ms_diff_row *out, int threads, int *count, ms_error *err) {
   ms_column cols[MS_MAX_COLUMNS];
   paired_job jobs[MS_MAX_DIFFS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;
+  exog_only_if(cols, nc, same_path);
   for (size_t j = 0; j < sizeof paired_defs / sizeof paired_defs[0] && k < MS_MAX_DIFFS; j++)
     k += paired_named(cols, nc, paired_defs[j].column, paired_defs[j].threshold, paired_defs[j].name, &out[k],
                       &jobs[k]);
@@ -724,10 +731,11 @@ ms_status ms_stats_paired(const ms_config *cfg, const ms_colsrc *base, const ms_
   return paired_run(cfg->seed, jobs, k, base, other, threads, err);
 }
 
-ms_status ms_stats_paired_all(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other,
+ms_status ms_stats_paired_all(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other, int same_path,
                               ms_diff_row *out, int max, int threads, int *count, ms_error *err) {
   ms_column cols[MS_MAX_COLUMNS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;
+  exog_only_if(cols, nc, same_path);
   *count = 0;
   paired_job *jobs = malloc((size_t)(max > 0 ? max : 1) * sizeof *jobs);
   if (!jobs) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for paired differences");
