@@ -326,8 +326,30 @@ static void quantile_interval(const double *x, int64_t n, double q, double confi
   }
 }
 
-/* Aggregate the n finite values x (sorted here) of column @p name. */
-static ms_status aggregate(ms_stat_row *r, double *x, int64_t n, uint64_t seed, ms_error *err) {
+/* The interval of the mean of the n sorted values @p x at @p confidence: of a flag (0 or 1 on every path:
+ * @p flag) the exact Clopper-Pearson interval of k ones in n; else the bootstrap-t (ms_interval_mean). The
+ * bootstrap's lower end sat far above the exact one with few ones (0.000494 against 0.000084 for 1 in 300),
+ * covering a rate just below it about 87% of the time. */
+static ms_status mean_interval_of(const double *x, int64_t n, int flag, uint64_t seed, uint64_t key,
+                                  double confidence, double *lo, double *hi, ms_error *err) {
+  if (flag && n > 1 && x[0] >= 0 && x[n - 1] <= 1) {
+    int64_t k = 0, other = 0;
+    for (int64_t i = 0; i < n; i++) {
+      k += x[i] == 1;
+      other += x[i] != 0 && x[i] != 1;
+    }
+    if (!other) {
+      double half = (1.0 - confidence) / 2.0, kk = (double)k, nn = (double)n;
+      *lo = k == 0 ? 0.0 : gsl_cdf_beta_Pinv(half, kk, nn - kk + 1.0);
+      *hi = k == n ? 1.0 : gsl_cdf_beta_Pinv(1.0 - half, kk + 1.0, nn - kk);
+      return MS_OK;
+    }
+  }
+  return ms_interval_mean(x, n, seed, key, confidence, lo, hi, err);
+}
+
+/* Aggregate the n finite values x (sorted here) of column @p name (@p flag: of unit "flag"). */
+static ms_status aggregate(ms_stat_row *r, double *x, int64_t n, int flag, uint64_t seed, ms_error *err) {
   r->n = n;
   if (n == 0) {
     r->mean = r->mean_lo = r->mean_hi = r->sd = r->min = r->max = NAN;
@@ -349,7 +371,7 @@ static ms_status aggregate(ms_stat_row *r, double *x, int64_t n, uint64_t seed, 
     r->mean = x[0];       /* 0.025, which an assertion ">= 0.025" failed); its intervals and shortfalls are it too */
     r->sd = 0.0;          /* (interval.c) */
   }
-  st = ms_interval_mean(x, n, seed, ms_interval_key("mean", r->name), 0.95, &r->mean_lo, &r->mean_hi, err);
+  st = mean_interval_of(x, n, flag, seed, ms_interval_key("mean", r->name), 0.95, &r->mean_lo, &r->mean_hi, err);
   if (st) return st;
   for (int j = 0; j < MS_NQUANT; j++) {
     double q = ms_stats_quantile_levels[j];
@@ -488,7 +510,7 @@ ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_colsrc 
       int64_t k = 0;
       for (int64_t p = 0; p < n; p++)
         if (isfinite(x[p])) x[k++] = x[p];
-      st[i] = aggregate(&out->rows[i], x, k, seed, &errs[i]);
+      st[i] = aggregate(&out->rows[i], x, k, col->unit && strcmp(col->unit, "flag") == 0, seed, &errs[i]);
     }
     free(x);
   }
@@ -875,7 +897,9 @@ ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_c
     free(x);
     return s;
   }
-  if (mean) s = ms_interval_mean(x, k, cfg->seed, ms_interval_key("mean", row), conf, &out->lo, &out->hi, err);
+  if (mean)
+    s = mean_interval_of(x, k, c->unit && strcmp(c->unit, "flag") == 0, cfg->seed, ms_interval_key("mean", row), conf,
+                         &out->lo, &out->hi, err);
   else if (es)
     s = ms_interval_es(x, k, es == 1, cfg->seed, ms_interval_key(es == 1 ? "es99" : "es01", row), conf, &out->lo,
                        &out->hi, err);

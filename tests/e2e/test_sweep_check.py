@@ -352,7 +352,8 @@ class CheckTest(DirTest):
         # "max_margin_ratio.mean >= 0.05" failed, printed as "= 0.05 [0.05, 0.05]". The estimate is the value.
         # Its interval, at any confidence, is unbounded above: 100 equal values cannot tell a column constant by
         # construction from one whose other values are rare, so an assertion at a confidence is not conclusive
-        # (the same held "insolvent.mean <= 0" at 0.999 on 20 paths none of which was insolvent).
+        # (the same held "insolvent.mean <= 0" at 0.999 on 20 paths none of which was insolvent; a flag's mean
+        # now has the exact Clopper-Pearson interval).
         scen = self.write("const.yaml", SMALL + "assertions:\n  - \"max_margin_ratio.mean >= 0.05\"\n"
                           "  - \"max_margin_ratio.mean <= 0.05\"\n"
                           "  - {assert: \"max_margin_ratio.mean >= 0.05\", confidence: 0.9}\n"
@@ -361,14 +362,16 @@ class CheckTest(DirTest):
         p = run("check", scen, "-n", "100", "-o", out)
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         self.assertIn("4 assertions: 2 passed, 2 failed", p.stdout)
-        # no estimate can make these pass: the line says so, not only "not yet conclusive"
-        self.assertEqual(p.stdout.count("unbounded on the deciding side: these paths cannot decide it"), 2)
+        # no number of these paths can make the first pass: the line says so, not only "not yet conclusive"; a
+        # flag's mean has the exact interval of 0 insolvent paths in 100, [0, 1 - 0.0005^(1/100)] at 0.999
+        self.assertEqual(p.stdout.count("unbounded on the deciding side: these paths cannot decide it"), 1)
         with h5py.File(out) as f:
             a = f["assertions"][:]
         self.assertEqual(list(a["passed"]), [1, 1, 0, 0])
         self.assertTrue((a["value"][:3] == 0.05).all() and a["value"][3] == 0)
         self.assertEqual((a["lo"][2], a["hi"][2]), (0.0, np.inf))
-        self.assertEqual((a["lo"][3], a["hi"][3]), (0.0, np.inf))
+        self.assertEqual(a["lo"][3], 0.0)
+        self.assertAlmostEqual(a["hi"][3], 1 - 0.0005 ** (1 / 100), delta=1e-12)
 
     def test_failing_check_exits_1_and_reports_the_failure(self):
         scen = self.write("fail.yaml", SMALL + """\

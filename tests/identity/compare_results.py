@@ -168,7 +168,7 @@ KNOWN_FIXES = {
                            "rows' means of a column of one value exact, unpaired ends of no spread unbounded, "
                            "amplification_inf's row over every path (the fields mean_lo ... es01_hi, lo, hi, "
                            "unpaired_lo, unpaired_hi, baseline_mean, cell_mean, diff, and the rows "
-                           "amplification_inf)",
+                           "amplification_inf); insolvent's mean interval Clopper-Pearson",
     "settlement_deficits": "2026-12-07, issue 16 (docs/engine.md, Pricing, Expiry; output.md 0.5.1): an account "
                            "an option settlement leaves with nothing but negative cash books its deficit as bad "
                            "debt (the new column settlement_bad_debt; insolvent's and insolvency's texts); it had "
