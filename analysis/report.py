@@ -319,8 +319,8 @@ def assertions_report(r):
         ok = int(sum(a["passed"] for a in rows))
         print(f"\nassertions{' (' + label + ')' if label else ''}: {ok} of {len(rows)} passed")
         for a in rows:
-            conf = (f", {_level(a['confidence'])} interval [{a['lo']:.6g}, {a['hi']:.6g}] decides" if a["confidence"] > 0
-                    else " (point estimate decides)")
+            conf = (f", {_level(a['confidence'])} interval [{a['lo']:.6g}, {a['hi']:.6g}] decides"
+                    if a["confidence"] > 0 else " (point estimate decides)")
             print(f"  {'PASS' if a['passed'] else 'FAIL'}  {a['assertion']}: value {a['value']:.6g}{conf}"
                   f"  ({a['where']})")
 

@@ -591,7 +591,7 @@ static void test_stats__paired_differences_plain_scale(void **state) {
   ms_diff_row rows[MS_MAX_DIFFS];
   ms_colsrc sb = ms_colsrc_rows(base, n), so = ms_colsrc_rows(other, n);
   int k = 0, found = 0;
-  assert_int_equal(ms_stats_paired(cfg, &sb, &so, 1, rows, 1, &k, &err), MS_OK);
+  assert_int_equal(ms_stats_paired(cfg, &sb, &so, MS_PAIR_SAME_PATH, rows, 1, &k, &err), MS_OK);
   for (int i = 0; i < k; i++) {
     if (strcmp(rows[i].name, "bad_debt") != 0) continue;
     found = 1;
@@ -640,7 +640,7 @@ static void test_stats__paired_events_count_every_path(void **state) {
   assert_non_null(rows);
   ms_colsrc sb = ms_colsrc_rows(base, n), so = ms_colsrc_rows(other, n);
   int k = 0, found = 0;
-  assert_int_equal(ms_stats_paired_all(cfg, &sb, &so, 1, rows, MAXD, 1, &k, &err), MS_OK);
+  assert_int_equal(ms_stats_paired_all(cfg, &sb, &so, MS_PAIR_SAME_PATH, rows, MAXD, 1, &k, &err), MS_OK);
   for (int i = 0; i < k; i++) {
     const ms_diff_row *r = &rows[i];
     if (strcmp(r->name, "amplification_inf") == 0) {
@@ -667,9 +667,19 @@ static void test_stats__paired_events_count_every_path(void **state) {
   assert_int_equal(found, 5);
   /* two runs of different price paths (a sweep over a jump rate): the exogenous price's columns the same on
    * these paths bound nothing either */
-  assert_int_equal(ms_stats_paired_all(cfg, &sb, &so, 0, rows, MAXD, 1, &k, &err), MS_OK);
+  assert_int_equal(ms_stats_paired_all(cfg, &sb, &so, MS_PAIR_OTHER_PATH, rows, MAXD, 1, &k, &err), MS_OK);
   for (int i = 0; i < k; i++)
     if (strcmp(rows[i].name, "final_price") == 0) assert_true(rows[i].lo == -INFINITY && rows[i].hi == INFINITY);
+  /* one run against itself (a sweep's baseline): every difference 0 by construction, events and flags too */
+  assert_int_equal(ms_stats_paired_all(cfg, &sb, &sb, MS_PAIR_SAME_RUN, rows, MAXD, 1, &k, &err), MS_OK);
+  int seen = 0;
+  for (int i = 0; i < k; i++)
+    if (strcmp(rows[i].name, "insolvency") == 0 || strcmp(rows[i].name, "insolvent") == 0 ||
+        strcmp(rows[i].name, "liquidations") == 0 || strcmp(rows[i].name, "bad_debt") == 0) {
+      seen++;
+      assert_true(rows[i].diff == 0 && rows[i].lo == 0 && rows[i].hi == 0);
+    }
+  assert_int_equal(seen, 4);
   free(rows);
   free(base);
   free(other);
@@ -961,10 +971,10 @@ static void test_stats__threads_bit_identical(void **state) {
   ms_diff_row *d1 = calloc(MAXD, sizeof *d1), *dj = calloc(MAXD, sizeof *dj);
   assert_true(d1 && dj);
   int k1 = 0, p1 = 0;
-  assert_int_equal(ms_stats_paired_all(cfg, &sa, &sb, 1, d1, MAXD, 1, &k1, &err), MS_OK);
+  assert_int_equal(ms_stats_paired_all(cfg, &sa, &sb, MS_PAIR_SAME_PATH, d1, MAXD, 1, &k1, &err), MS_OK);
   ms_diff_row q1[MS_MAX_DIFFS], qj[MS_MAX_DIFFS];
   memset(q1, 0, sizeof q1);
-  assert_int_equal(ms_stats_paired(cfg, &sa, &sb, 1, q1, 1, &p1, &err), MS_OK);
+  assert_int_equal(ms_stats_paired(cfg, &sa, &sb, MS_PAIR_SAME_PATH, q1, 1, &p1, &err), MS_OK);
   assert_true(k1 > nc - 1 && p1 > 0);
   for (int threads = 2; threads <= 4; threads++) {
     memset(many, 0xff, sizeof *many);
@@ -972,11 +982,11 @@ static void test_stats__threads_bit_identical(void **state) {
     assert_memory_equal(one, many, sizeof *one);
     memset(dj, 0xff, MAXD * sizeof *dj);
     int kj = 0, pj = 0;
-    assert_int_equal(ms_stats_paired_all(cfg, &sa, &sb, 1, dj, MAXD, threads, &kj, &err), MS_OK);
+    assert_int_equal(ms_stats_paired_all(cfg, &sa, &sb, MS_PAIR_SAME_PATH, dj, MAXD, threads, &kj, &err), MS_OK);
     assert_int_equal(kj, k1);
     assert_memory_equal(d1, dj, (size_t)k1 * sizeof *d1);
     memset(qj, 0, sizeof qj);
-    assert_int_equal(ms_stats_paired(cfg, &sa, &sb, 1, qj, threads, &pj, &err), MS_OK);
+    assert_int_equal(ms_stats_paired(cfg, &sa, &sb, MS_PAIR_SAME_PATH, qj, threads, &pj, &err), MS_OK);
     assert_int_equal(pj, p1);
     assert_memory_equal(q1, qj, (size_t)p1 * sizeof *q1);
   }

@@ -355,6 +355,11 @@ static ms_status plan_tapes(run_plan *pl, ms_error *err) {
   return MS_OK;
 }
 
+/* How two cells' runs relate for their paired differences: whether they draw the same price path. */
+static ms_pair_relation pair_relation(const ms_config *a, const ms_config *b) {
+  return ms_pricepath_same_path(a, b) ? MS_PAIR_SAME_PATH : MS_PAIR_OTHER_PATH;
+}
+
 /* Whether @p cfg's paths run a no-feedback twin beside them. */
 static int needs_twin(const ms_config *cfg) {
   /* a book of several markets: its assets' impacts (market.impact is the traded asset's, one of them) */
@@ -1900,8 +1905,8 @@ ms_status ms_run_compare(const ms_config *const *cfgs, const char *const *values
     rep->ncells = c + 1;
   }
   for (int c = 1; !s && c < ncells; c++)
-    s = ms_stats_paired(cfgs[0], &src[0], &src[c], ms_pricepath_same_path(cfgs[0], cfgs[c]), rep->diffs[c],
-                        pl.nthreads, &rep->ndiffs, err);
+    s = ms_stats_paired(cfgs[0], &src[0], &src[c], pair_relation(cfgs[0], cfgs[c]), rep->diffs[c], pl.nthreads,
+                        &rep->ndiffs, err);
   if (!s) {
     h5_lock();
     s = ms_h5out_write_compare(h, rep, err);
@@ -2043,18 +2048,13 @@ ms_status ms_run_sweep(const ms_sweep *sw, const ms_run_opts *opts, ms_sweep_rep
     colstore_src cb, cc;
     ms_colsrc sb = cell_src(&pl, sw->baseline, &cb), sc = cell_src(&pl, c, &cc);
     int k = 0;
-    s = ms_stats_paired_all(bc, &sb, &sc, ms_pricepath_same_path(bc, sw->cfgs[c]),
-                            rep->diffs + (size_t)c * (MS_MAX_COLUMNS + 32), MS_MAX_COLUMNS + 32,
+    /* the baseline against itself: one run, no difference on any path by construction (docs/output.md) */
+    ms_pair_relation rel = c == sw->baseline ? MS_PAIR_SAME_RUN : pair_relation(bc, sw->cfgs[c]);
+    s = ms_stats_paired_all(bc, &sb, &sc, rel, rep->diffs + (size_t)c * (MS_MAX_COLUMNS + 32), MS_MAX_COLUMNS + 32,
                             pl.nthreads, &k, err);
     if (!s && c > 0 && k != rep->ndiffs)
       s = ms_error_set(err, MS_ERR_INPUT, "the cells of a sweep must have the same statistics");
     rep->ndiffs = k;
-    /* the baseline against itself: no difference on any path, by construction (docs/output.md), where a
-     * sample of equal differences otherwise bounds nothing (ms_interval_mean_plain) */
-    for (int i = 0; !s && c == sw->baseline && i < k; i++) {
-      ms_diff_row *d = &rep->diffs[(size_t)c * (MS_MAX_COLUMNS + 32) + (size_t)i];
-      if (d->n > 1) d->lo = d->hi = 0.0; /* one path: no interval, as any */
-    }
   }
   /* pack the differences to ndiffs per cell */
   for (int c = 1; !s && c < n; c++)

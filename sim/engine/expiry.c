@@ -20,7 +20,7 @@
 static ms_status settle_deficit(ms_engine *e, ms_acct *x, double deficit, double pm, int64_t t, int *others) {
   ms_path_summary *sm = e->sum;
   ms_accounts_set_collateral(&e->acc, x, 0.0);
-  double paid = fmin(e->fund > 0 ? e->fund : 0.0, deficit);
+  double paid = ms_fund_pays(e->fund, deficit);
   sm->bad_debt += deficit;
   sm->settlement_bad_debt += deficit;
   sm->insurance_paid += paid;

@@ -1431,7 +1431,7 @@ static int unit_money(ms_engine *e, ms_multi *mm, int64_t id, int64_t seq, int64
   double eqx, reqx, cx, sx;
   unit_standing(mm, u, 1, t, &eqx, &reqx, &cx, &sx);
   *impact_triggered = !(eqx < reqx - cx);
-  double fund_paid = bad > 0 ? fmin(e->fund > 0 ? e->fund : 0.0, bad) : 0.0;
+  double fund_paid = bad > 0 ? ms_fund_pays(e->fund, bad) : 0.0;
   *residual = bad - fund_paid;
   e->fund += fee - fund_paid;
   ms_path_summary *sm = e->sum;
@@ -1763,15 +1763,11 @@ static ms_status act(ms_engine *e, ms_multi *mm, int64_t kid, int64_t seq, int64
 
 /* ---- expiry ---- */
 
-/* Market @p k's legs expiring at @p t settle at its mark, as a one-market
- * account's (expiry.c): each pays its intrinsic value into its unit's cash
- * and leaves it; a unit holding nothing closes; then a check, as at a
- * publish (the venue re-checks the accounts it changed). */
 /* Unit @p u, which a settlement in market @p k left holding nothing, owes @p deficit (USD > 0): bad debt at
  * once, through the fund, then socialized in @p k (charges in @p charged), as an option position's residual
  * is; in the market's bad_debt_ column, and apart in settlement_bad_debt (no fill, no record). */
 static void settle_deficit(ms_engine *e, ms_multi *mm, xmarket *k, double deficit, uint8_t (*charged)[2]) {
-  double paid = fmin(e->fund > 0 ? e->fund : 0.0, deficit), residual = deficit - paid, unc = 0, soc = 0;
+  double paid = ms_fund_pays(e->fund, deficit), residual = deficit - paid, unc = 0, soc = 0;
   e->fund -= paid;
   if (residual > 0) soc = socialize(mm, k, residual, &unc, charged);
   if (mm->twin) return;
@@ -1788,6 +1784,10 @@ static void settle_deficit(ms_engine *e, ms_multi *mm, xmarket *k, double defici
   }
 }
 
+/* Market @p k's legs expiring at @p t settle at its mark, as a one-market
+ * account's (expiry.c): each pays its intrinsic value into its unit's cash
+ * and leaves it; a unit holding nothing closes; then a check, as at a
+ * publish (the venue re-checks the accounts it changed). */
 static ms_status expire(ms_engine *e, ms_multi *mm, xmarket *k, int64_t t) {
   double pm = mark_at(k, t);
   int changed = 0, socialized = 0;

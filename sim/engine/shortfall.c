@@ -14,7 +14,7 @@
 void ms_waterfall_perp(const ms_shortfall_type *t, double fund, double q, double E, ms_liq_outcome *o) {
   if (o->bad_debt <= 0) return; /* no bad debt (NaN goes on, as it always did) */
   double s = q > 0 ? 1.0 : -1.0, a = fabs(q);
-  o->fund_paid = fmin(fund > 0 ? fund : 0.0, o->bad_debt);
+  o->fund_paid = ms_fund_pays(fund, o->bad_debt);
   o->residual = o->bad_debt - o->fund_paid;
   o->adl_qty = t->adl_units(o->residual, o->bad_debt, a);
   o->market_qty = a - o->adl_qty;
@@ -23,7 +23,7 @@ void ms_waterfall_perp(const ms_shortfall_type *t, double fund, double q, double
 
 void ms_waterfall_pos(double fund, ms_liq_pos_outcome *o) {
   if (o->bad_debt <= 0) return;
-  o->fund_paid = fmin(fund > 0 ? fund : 0.0, o->bad_debt);
+  o->fund_paid = ms_fund_pays(fund, o->bad_debt);
   o->residual = o->bad_debt - o->fund_paid;
 }
 

@@ -18,6 +18,7 @@
 #ifndef MS_SHORTFALL_H
 #define MS_SHORTFALL_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "marginsim/error.h"
@@ -73,6 +74,9 @@ void ms_waterfall_perp(const ms_shortfall_type *t, double fund, double q, double
 
 /** The waterfall of a liquidation of an account with options (ms_liq_compute_pos). */
 void ms_waterfall_pos(double fund, ms_liq_pos_outcome *o);
+
+/** What the fund, at @p fund (USD, possibly below 0), pays of @p bad USD of bad debt: all it can. */
+static inline double ms_fund_pays(double fund, double bad) { return fmin(fund > 0 ? fund : 0.0, bad); }
 
 /**
  * Charge @p l's residual, when there is one, by policy @p t (its charge

@@ -326,6 +326,9 @@ static void quantile_interval(const double *x, int64_t n, double q, double confi
   }
 }
 
+/* Column @p c is a flag: 0 or 1 on every path (insolvent). */
+static int is_flag(const ms_column *c) { return c->unit && strcmp(c->unit, "flag") == 0; }
+
 /* The interval of the mean of the n sorted values @p x at @p confidence: of a flag (0 or 1 on every path:
  * @p flag) the exact Clopper-Pearson interval of k ones in n; else the bootstrap-t (ms_interval_mean). The
  * bootstrap's lower end sat far above the exact one with few ones (0.000494 against 0.000084 for 1 in 300),
@@ -510,7 +513,7 @@ ms_status ms_stats_compute(ms_stats *out, const ms_config *cfg, const ms_colsrc 
       int64_t k = 0;
       for (int64_t p = 0; p < n; p++)
         if (isfinite(x[p])) x[k++] = x[p];
-      st[i] = aggregate(&out->rows[i], x, k, col->unit && strcmp(col->unit, "flag") == 0, seed, &errs[i]);
+      st[i] = aggregate(&out->rows[i], x, k, is_flag(col), seed, &errs[i]);
     }
     free(x);
   }
@@ -663,13 +666,16 @@ static ms_status paired_cols(uint64_t seed, const ms_column *cb, const ms_column
    * per-path differences are -1, 0 or 1: with none differing, their mean is at most the share of paths on
    * which the two differ, below u = 1 - 0.025^(1/m) at 97.5% (Clopper-Pearson), so [-u, u]; two cells may
    * well agree on every path by chance (insolvent on the same few paths). With all differing one way, the
-   * mirror. Of a column of the exogenous price (@p cb's exog), or where the two are one run by construction
-   * (@p identical: the no-feedback twin of a run without impact), 0. Of any other column nothing bounds how
+   * mirror. Where the two are one run by construction (@p identical: a sweep's baseline against itself, the
+   * no-feedback twin of a run without impact), or of a column of the exogenous price (@p cb's exog), 0. Of
+   * any other column nothing bounds how
    * much the two differ on the paths these m did not reach (an ADL on one path in 150 that only one cell
    * makes): the bootstrap's no-spread case (ms_interval_mean_plain), unbounded. */
-  const int binary = r->probability || (cb->unit && strcmp(cb->unit, "flag") == 0);
+  const int binary = r->probability || is_flag(cb);
   const int same = !s && m > 1 && a[0] == a[m - 1]; /* one difference on every path */
-  if (same && binary && (a[0] == 1 || a[0] == -1)) {
+  if (same && a[0] == 0 && identical) {
+    r->lo = r->hi = 0.0;
+  } else if (same && binary && (a[0] == 1 || a[0] == -1)) {
     /* every path differs one way: that share is above L = 0.025^(1/m) at 97.5%, the other way's below 1 - L */
     double L = pow(0.025, 1.0 / mm);
     r->lo = a[0] > 0 ? 2 * L - 1 : -1.0;
@@ -677,7 +683,7 @@ static ms_status paired_cols(uint64_t seed, const ms_column *cb, const ms_column
   } else if (same && binary && a[0] == 0) {
     r->hi = 1.0 - pow(0.025, 1.0 / mm);
     r->lo = -r->hi;
-  } else if (same && a[0] == 0 && (cb->exog || identical)) {
+  } else if (same && a[0] == 0 && cb->exog) {
     r->lo = r->hi = 0.0;
   } else if (!s) {
     s = ms_interval_mean_plain(a, m, seed, ms_interval_key("diff", r->name), 0.95, &r->lo, &r->hi, err);
@@ -725,39 +731,42 @@ static const ms_column *find_col(const ms_column *cols, int nc, const char *name
 
 /* Job @p name for the paired differences of @p column in row @p r (threshold
  * as paired_cols); 0 when the run has no such column. */
-static int paired_named(const ms_column *cols, int nc, const char *column, double threshold, const char *name,
-                        ms_diff_row *r, paired_job *job) {
+static int paired_named(const ms_column *cols, int nc, const char *column, double threshold, int identical,
+                        const char *name, ms_diff_row *r, paired_job *job) {
   const ms_column *c = find_col(cols, nc, column);
   if (!c) return 0;
   memset(r, 0, sizeof *r);
   snprintf(r->name, sizeof r->name, "%s", name);
-  *job = (paired_job){c, c, threshold, 0, r};
+  *job = (paired_job){c, c, threshold, identical, r};
   return 1;
 }
 
-/* @p cols as two runs see them: the exogenous price's columns the same path by path only when @p same_path. */
-static void exog_only_if(ms_column *cols, int nc, int same_path) {
-  for (int c = 0; c < nc && !same_path; c++) cols[c].exog = 0;
+/* @p cols as two runs related by @p rel see them: the exogenous price's columns the same path by path only
+ * when they draw the same price path. */
+static void exog_only_if(ms_column *cols, int nc, ms_pair_relation rel) {
+  for (int c = 0; c < nc && rel == MS_PAIR_OTHER_PATH; c++) cols[c].exog = 0;
 }
 
-ms_status ms_stats_paired(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other, int same_path,
-                          ms_diff_row *out, int threads, int *count, ms_error *err) {
+ms_status ms_stats_paired(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other,
+                          ms_pair_relation rel, ms_diff_row *out, int threads, int *count, ms_error *err) {
   ms_column cols[MS_MAX_COLUMNS];
   paired_job jobs[MS_MAX_DIFFS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;
-  exog_only_if(cols, nc, same_path);
+  exog_only_if(cols, nc, rel);
   for (size_t j = 0; j < sizeof paired_defs / sizeof paired_defs[0] && k < MS_MAX_DIFFS; j++)
-    k += paired_named(cols, nc, paired_defs[j].column, paired_defs[j].threshold, paired_defs[j].name, &out[k],
+    k += paired_named(cols, nc, paired_defs[j].column, paired_defs[j].threshold, rel == MS_PAIR_SAME_RUN,
+                      paired_defs[j].name, &out[k],
                       &jobs[k]);
   *count = k;
   return paired_run(cfg->seed, jobs, k, base, other, threads, err);
 }
 
-ms_status ms_stats_paired_all(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other, int same_path,
-                              ms_diff_row *out, int max, int threads, int *count, ms_error *err) {
+ms_status ms_stats_paired_all(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other,
+                              ms_pair_relation rel, ms_diff_row *out, int max, int threads, int *count,
+                              ms_error *err) {
   ms_column cols[MS_MAX_COLUMNS];
   int nc = ms_stats_columns(cfg, cols, MS_MAX_COLUMNS), k = 0;
-  exog_only_if(cols, nc, same_path);
+  exog_only_if(cols, nc, rel);
   *count = 0;
   paired_job *jobs = malloc((size_t)(max > 0 ? max : 1) * sizeof *jobs);
   if (!jobs) return ms_error_set(err, MS_ERR_NOMEM, "out of memory for paired differences");
@@ -766,10 +775,11 @@ ms_status ms_stats_paired_all(const ms_config *cfg, const ms_colsrc *base, const
     ms_diff_row *r = &out[k];
     memset(r, 0, sizeof *r);
     memcpy(r->name, cols[c].name, sizeof r->name);
-    jobs[k++] = (paired_job){&cols[c], &cols[c], -1, 0, r};
+    jobs[k++] = (paired_job){&cols[c], &cols[c], -1, rel == MS_PAIR_SAME_RUN, r};
   }
   for (size_t j = 0; j < sizeof prob_defs / sizeof prob_defs[0] && k < max; j++)
-    k += paired_named(cols, nc, prob_defs[j].column, prob_defs[j].threshold, prob_defs[j].name, &out[k], &jobs[k]);
+    k += paired_named(cols, nc, prob_defs[j].column, prob_defs[j].threshold, rel == MS_PAIR_SAME_RUN,
+                      prob_defs[j].name, &out[k], &jobs[k]);
   *count = k;
   ms_status s = paired_run(cfg->seed, jobs, k, base, other, threads, err);
   free(jobs);
@@ -898,8 +908,7 @@ ms_status ms_stats_value_of(const ms_stats *st, const ms_config *cfg, const ms_c
     return s;
   }
   if (mean)
-    s = mean_interval_of(x, k, c->unit && strcmp(c->unit, "flag") == 0, cfg->seed, ms_interval_key("mean", row), conf,
-                         &out->lo, &out->hi, err);
+    s = mean_interval_of(x, k, is_flag(c), cfg->seed, ms_interval_key("mean", row), conf, &out->lo, &out->hi, err);
   else if (es)
     s = ms_interval_es(x, k, es == 1, cfg->seed, ms_interval_key(es == 1 ? "es99" : "es01", row), conf, &out->lo,
                        &out->hi, err);

@@ -118,6 +118,12 @@ void ms_stats_set_amplification(ms_path_summary *row, int same);
 
 #define MS_MAX_DIFFS 32
 
+/** How the two runs of a paired difference relate, which decides what a difference the same on every path
+ *  is by construction (docs/output.md, Statistics and intervals): nothing (other price paths); 0 for the
+ *  exogenous price's columns (the same price path: ms_pricepath_same_path); 0 for every column (one run,
+ *  as a sweep's baseline against itself). */
+typedef enum { MS_PAIR_OTHER_PATH = 0, MS_PAIR_SAME_PATH = 1, MS_PAIR_SAME_RUN = 2 } ms_pair_relation;
+
 /**
  * Paired differences of the main statistics between @p other and @p base
  * (n paths each, same path order): for each path the difference, then its
@@ -126,21 +132,22 @@ void ms_stats_set_amplification(ms_path_summary *row, int same);
  * On up to @p threads threads (one difference per thread at a time): the
  * same rows for any count.
  */
-ms_status ms_stats_paired(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other, int same_path,
-                          ms_diff_row *out, int threads, int *count, ms_error *err);
+ms_status ms_stats_paired(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other,
+                          ms_pair_relation rel, ms_diff_row *out, int threads, int *count, ms_error *err);
 
 /**
  * Paired differences of every summary column's mean and of every
  * probability event (in the order of ms_stats_compute's rows, then its
  * probabilities) between @p other and @p base; *@p count is how many (at most
  * @p max). A difference the same on every path has the interval of
- * docs/output.md, "Statistics and intervals": 0 for the exogenous price's
- * columns only when @p same_path (the two runs draw the same price path:
- * ms_pricepath_same_path), else unbounded or, for events and flags, the
- * exact bounds. On up to @p threads threads: the same rows for any count.
+ * docs/output.md, "Statistics and intervals", as @p rel allows: 0 where the
+ * two are the same by construction, else unbounded or, for events and
+ * flags, the exact bounds. On up to @p threads threads: the same rows for
+ * any count.
  */
-ms_status ms_stats_paired_all(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other, int same_path,
-                              ms_diff_row *out, int max, int threads, int *count, ms_error *err);
+ms_status ms_stats_paired_all(const ms_config *cfg, const ms_colsrc *base, const ms_colsrc *other,
+                              ms_pair_relation rel, ms_diff_row *out, int max, int threads, int *count,
+                              ms_error *err);
 
 /** A /stats entry by name, with its interval where it has one. */
 typedef struct ms_stat_value {

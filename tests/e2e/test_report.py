@@ -239,8 +239,8 @@ class ReportTest(unittest.TestCase):
         share = np.bincount(per % 1000, minlength=int(H // bw)) / n
         anyp = len(np.unique(L["path"])) / n
         worst = int(np.argmax(share))
-        want = (f"{anyp:.1%} of the {n:,} paths liquidate at some point; at most {share[worst]:.1%} of all the paths in one "
-                f"15 min interval (the one starting at {worst * bw / 3600:g} hours)")
+        want = (f"{anyp:.1%} of the {n:,} paths liquidate at some point; at most {share[worst]:.1%} of all the "
+                f"paths in one 15 min interval (the one starting at {worst * bw / 3600:g} hours)")
         _, html, _, _ = self.report("liq", ["liquidations.png"])
         self.assertInHtml(want, html)
         self.assertInHtml("From /liquidations", html)

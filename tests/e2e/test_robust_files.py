@@ -342,17 +342,14 @@ class FilesTest(DirTest):
         p = subprocess.run([sys.executable, report, out, "--no-plots"], capture_output=True, text=True, timeout=120)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn("warning", p.stderr)
-        for version, want in (("0.4.0", "written by marginsim 0.4.0, before 0.5.1: some columns had other meanings"),
-                              ("0.5.0", "written by marginsim 0.5.0, before 0.5.1: some columns had other meanings"),
-                              ("9.1.0", "written by marginsim 9.1.0, newer than these readers (0.5.1)")):
-            with h5py.File(out, "a") as f:
-                f.attrs["version"] = version
-            p = subprocess.run([sys.executable, report, out, "--no-plots"], capture_output=True, text=True,
-                               timeout=120)
-            self.assertEqual(p.returncode, 0, p.stderr)
-            self.assertIn("report.py: warning: " + out + ": " + want, p.stderr)
-        # the review of this change: versions that do not parse as three numbers, and compare.py's two sides
-        for version, want in (("0.5", "before 0.5.1"), ("0.5.1-rc1", None), ("0.5.1+g1234", None),
+        # older and newer versions, and (the review of this change) versions that are not three numbers
+        for version, want in (("0.4.0", "report.py: warning: " + out + ": written by marginsim 0.4.0, before 0.5.1: "
+                                        "some columns had other meanings"),
+                              ("0.5.0", "report.py: warning: " + out + ": written by marginsim 0.5.0, before 0.5.1: "
+                                        "some columns had other meanings"),
+                              ("9.1.0", "report.py: warning: " + out + ": written by marginsim 9.1.0, newer than "
+                                        "these readers (0.5.1)"),
+                              ("0.5", "before 0.5.1"), ("0.5.1-rc1", None), ("0.5.1+g1234", None),
                               ("", "a version these readers cannot read")):
             with h5py.File(out, "a") as f:
                 f.attrs["version"] = version

@@ -247,10 +247,9 @@ def _interval_bars(ax, diff, y, lo, hi, extra=(), **kw):
         return False
     ex = np.asarray(extra, float).ravel()
     finite = np.concatenate([diff[np.isfinite(diff)], lo[flo], hi[fhi], ex[np.isfinite(ex)], [0.0]])  # 0 in view
-    span = (finite.max() - finite.min()) if finite.size else 1.0
-    span = span if span > 0 else max(1.0, abs(finite).max() if finite.size else 1.0)
-    left = (finite.min() if finite.size else 0.0) - 0.3 * span
-    right = (finite.max() if finite.size else 0.0) + 0.3 * span
+    span = finite.max() - finite.min()
+    span = span if span > 0 else max(1.0, abs(finite).max())
+    left, right = finite.min() - 0.3 * span, finite.max() + 0.3 * span
     ax.set_xlim(left, right)
     color = kw.get("color", "black")
     for d, yy, l_inf, h_inf in zip(diff, y, ulo, uhi):
@@ -261,3 +260,10 @@ def _interval_bars(ax, diff, y, lo, hi, extra=(), **kw):
         if l_inf:
             ax.annotate("", xy=(left, yy), xytext=(d, yy), arrowprops=dict(arrowstyle="->", color=color, lw=1.2))
     return True
+
+
+def _no_difference(diff, lo, hi):
+    """Rows of paired differences with nothing to draw: 0 with the interval [0, 0] (the same on every path) or
+    unbounded both ways (one value on every path of both: nothing the paths can bound)."""
+    diff, lo, hi = (np.asarray(v, float) for v in (diff, lo, hi))
+    return (diff == 0) & (((lo == 0) & (hi == 0)) | (np.isinf(lo) & np.isinf(hi)))

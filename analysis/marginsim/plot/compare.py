@@ -3,7 +3,8 @@ paired differences."""
 import numpy as np
 
 from .._fmt import fmt, money_formatter
-from ._draw import NotDrawable, _captioned, _interval_bars, _styled, _new_figure, _message_panel, _short_names
+from ._draw import (NotDrawable, _captioned, _interval_bars, _no_difference, _styled, _new_figure, _message_panel,
+                    _short_names)
 
 
 HEADLINE_COMPARE = (("bad_debt.mean", "mean bad debt per path (USD)"),
@@ -132,10 +133,8 @@ def plot_compare_differences(r, fig=None, *, title=None):
     meta = c.groups[0]._summary_units
     dstat = d["statistic"].to_numpy()
     stats_ = list(dict.fromkeys(dstat))
-    # leave out statistics whose difference is exactly zero for every model with the interval [0, 0] (the same on
-    # every path) or unbounded both ways (one value on every path of both: nothing the paths can bound)
-    lo_, hi_ = d["lo"].to_numpy(), d["hi"].to_numpy()
-    nonzero = (d["diff"].to_numpy() != 0) | ~(((lo_ == 0) & (hi_ == 0)) | (np.isinf(lo_) & np.isinf(hi_)))
+    # leave out statistics with no difference to draw for any model
+    nonzero = ~_no_difference(d["diff"], d["lo"], d["hi"])
     shown = [s_ for s_ in stats_ if np.any(nonzero[dstat == s_])]
     hidden = [s_ for s_ in stats_ if s_ not in shown]
     if not shown:

@@ -257,8 +257,8 @@ def plot_liquidations(r, fig=None, *, title=None):
     worst = int(np.argmax(share))
     axes[0].set_title(f"{title}: liquidations over time — {any_path:.0%} of the {base:,} paths liquidate at some "
                       f"point; at most {share[worst]:.0%} in one {_dur(bw)} interval")
-    cap = (f"{any_path:.1%} of the {base:,} paths liquidate at some point; at most {share[worst]:.1%} of all the paths in one "
-           f"{_dur(bw)} interval (the one starting at {worst * bw / div:g} {tunit}). From {src}. "
+    cap = (f"{any_path:.1%} of the {base:,} paths liquidate at some point; at most {share[worst]:.1%} of all the "
+           f"paths in one {_dur(bw)} interval (the one starting at {worst * bw / div:g} {tunit}). From {src}. "
            f"Top: the share of the {base:,} paths with at least one "
            f"liquidation in the interval"
            + (" (darker: with at least one impact-triggered liquidation — one that the oracle price without "

@@ -3,7 +3,8 @@ axis), paired differences against the baseline cell; SweepView, the file's layou
 import numpy as np
 
 from .._fmt import DEFAULT_SHOW, fmt, fmt_interval, money_formatter, stat_unit
-from ._draw import NotDrawable, _captioned, _interval_bars, _styled, _new_figure, _new_axes, _short_names
+from ._draw import (NotDrawable, _captioned, _interval_bars, _no_difference, _styled, _new_figure, _new_axes,
+                    _short_names)
 
 
 class SweepView:
@@ -252,9 +253,8 @@ def plot_sweep_differences(r, fig=None, *, title=None):
     def col(field, st):
         return D[field][cells, dnames.index(st)].astype(float)
 
-    def flat(st):  # a difference of zero in every cell, the same on every path or one value on every path
-        lo, hi = col("lo", st), col("hi", st)
-        return not np.any((col("diff", st) != 0) | ~(((lo == 0) & (hi == 0)) | (np.isinf(lo) & np.isinf(hi))))
+    def flat(st):  # no difference to draw in any cell
+        return bool(np.all(_no_difference(col("diff", st), col("lo", st), col("hi", st))))
     flat_stats = [st for st in want if flat(st)]
     want = [st for st in want if not flat(st)] or want[:1]
     ncol = min(3, len(want))
